@@ -1,0 +1,52 @@
+# lambdad: `make serve` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBIAN_PACKAGES := bubblewrap slirp4netns nodejs
+
+.PHONY: install serve test test-fast lint bench bench-quick conformance clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null)) || \
+	     echo "WARNING: could not install$$missing; lambdad will run degraded"; \
+	  else echo "WARNING: missing Debian packages:$$missing (run as root to install)"; fi; \
+	fi
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+serve: install
+	$(BIN)/lambdad serve
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q tests/unit tests/functional
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+bench: install
+	$(BIN)/python -m bench
+
+bench-quick: install
+	$(BIN)/python -m bench --quick
+
+conformance: install
+	$(BIN)/python conformance/run.py
+
+clean:
+	rm -rf $(VENV) .lambdad .pytest_cache .mypy_cache .ruff_cache

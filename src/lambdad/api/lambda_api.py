@@ -1,0 +1,104 @@
+"""Lambda REST operations: parameters in, service call, output dict out.
+
+Each handler receives the request context and the parameters parsed and
+validated by the protocol layer (the same dict a boto3 caller passed) and returns
+the operation's output members; the protocol layer serialises them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from lambdad.api import sigv4
+from lambdad.api.context import RequestContext
+
+if TYPE_CHECKING:
+    from lambdad.platform import Platform
+
+Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+CODE_PATH = "/_lambdad/code/"
+
+
+class LambdaApi:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.functions = platform.functions
+        self.handlers: dict[str, Handler] = {
+            name[3:]: getattr(self, name)
+            for name in dir(self)
+            if name.startswith("op_")
+        }
+
+    def code_url(self, ctx: RequestContext) -> Callable[[str], str]:
+        def url(sha256_hex: str) -> str:
+            return sigv4.presign_url(
+                ctx.base_url,
+                "GET",
+                CODE_PATH + sha256_hex,
+                ctx.principal.credential,
+                ctx.principal.region,
+                "lambda",
+                self.platform.clock.now(),
+            )
+
+        return url
+
+    # -- functions ----------------------------------------------------------------------
+
+    async def op_CreateFunction(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return await self.platform.offload(self.functions.create_function, ctx.scope, p)
+
+    async def op_GetFunction(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return self.functions.get_function(
+            ctx.scope, p["FunctionName"], p.get("Qualifier"), self.code_url(ctx)
+        )
+
+    async def op_GetFunctionConfiguration(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.functions.get_configuration(ctx.scope, p["FunctionName"], p.get("Qualifier"))
+
+    async def op_ListFunctions(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return self.functions.list_functions(
+            ctx.scope, p.get("Marker"), p.get("MaxItems"), p.get("FunctionVersion") == "ALL"
+        )
+
+    async def op_UpdateFunctionCode(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return await self.platform.offload(self.functions.update_code, ctx.scope, p)
+
+    async def op_UpdateFunctionConfiguration(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.functions.update_configuration(ctx.scope, p)
+
+    async def op_DeleteFunction(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        self.functions.delete_function(ctx.scope, p["FunctionName"], p.get("Qualifier"))
+        return {"StatusCode": 204}
+
+    async def op_PublishVersion(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return self.functions.publish_version(ctx.scope, p)
+
+    async def op_ListVersionsByFunction(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.functions.list_versions(
+            ctx.scope, p["FunctionName"], p.get("Marker"), p.get("MaxItems")
+        )
+
+    # -- tags and account ----------------------------------------------------------------
+
+    async def op_TagResource(self, ctx: RequestContext, p: dict[str, Any]) -> None:
+        self.functions.tag_resource(ctx.scope, p["Resource"], p["Tags"])
+        return None
+
+    async def op_UntagResource(self, ctx: RequestContext, p: dict[str, Any]) -> None:
+        self.functions.untag_resource(ctx.scope, p["Resource"], p["TagKeys"])
+        return None
+
+    async def op_ListTags(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return self.functions.list_tags(ctx.scope, p["Resource"])
+
+    async def op_GetAccountSettings(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        return self.functions.account_settings(ctx.scope)

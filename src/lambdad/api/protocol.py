@@ -1,0 +1,380 @@
+"""The rest-json wire protocol, server side, driven by botocore's service models.
+
+botocore describes every operation of a service: its HTTP method and URI template,
+where each input member lives (URI, query string, header, body), the constraints on
+each shape, and where each output member goes. This module reads that model once
+and gives the server three things: a router from (method, path) to an operation, a
+parser that turns a request into the same parameter dict a boto3 caller passed, and
+a serializer for the operation's output. Constraint violations become the
+``ValidationException`` AWS answers with.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import botocore.loaders
+
+from lambdad.errors import (
+    InvalidRequestContentException,
+    UnsupportedMediaTypeException,
+    ValidationException,
+)
+
+Shape = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    method: str
+    path_regex: re.Pattern[str]
+    path_params: tuple[str, ...]
+    fixed_query: tuple[tuple[str, str | None], ...]
+    status: int
+    input_shape: str | None
+    output_shape: str | None
+    literal_segments: int
+
+
+@dataclass(slots=True)
+class ServiceModel:
+    """One botocore service model, indexed for serving."""
+
+    name: str
+    shapes: dict[str, Shape]
+    operations: dict[str, Operation] = field(default_factory=dict)
+    # A constraint AWS enforces that the published model leaves out (or states looser).
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, service: str, api_version: str | None = None) -> ServiceModel:
+        raw = botocore.loaders.Loader().load_service_model(service, "service-2", api_version)
+        model = cls(name=service, shapes=raw["shapes"])
+        for name, op in raw["operations"].items():
+            model.operations[name] = _compile_operation(name, op)
+        return model
+
+    def route(self, method: str, path: str, query: Mapping[str, str]) -> tuple[Operation, dict[str, str]] | None:
+        """The operation serving ``method path`` and its URI parameters, still encoded."""
+        best: tuple[Operation, dict[str, str]] | None = None
+        for op in self.operations.values():
+            if op.method != method:
+                continue
+            m = op.path_regex.fullmatch(path)
+            if m is None:
+                continue
+            if any(k not in query or (v is not None and query[k] != v) for k, v in op.fixed_query):
+                continue
+            rank = (len(op.fixed_query), op.literal_segments)
+            if best is None or rank > (len(best[0].fixed_query), best[0].literal_segments):
+                best = (op, m.groupdict())
+        return best
+
+    # -- requests ---------------------------------------------------------------------
+
+    def parse_request(
+        self,
+        op: Operation,
+        uri_params: Mapping[str, str],
+        query: list[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> dict[str, Any]:
+        """The parameters the caller passed, validated against the model."""
+        if op.input_shape is None:
+            return {}
+        shape = self.shapes[op.input_shape]
+        params: dict[str, Any] = {}
+        body_members: dict[str, str] = {}
+        payload_member = shape.get("payload")
+        for member, ref in shape["members"].items():
+            loc = ref.get("location")
+            wire = ref.get("locationName", member)
+            target = self.shapes[ref["shape"]]
+            if loc == "uri":
+                if wire in uri_params:
+                    params[member] = unquote(uri_params[wire])
+            elif loc == "querystring":
+                values = [v for k, v in query if k == wire]
+                if values:
+                    params[member] = self._from_text(target, values, member)
+            elif loc == "header":
+                value = headers.get(wire.lower())
+                if value is not None:
+                    params[member] = self._from_text(target, [value], member)
+            elif loc in ("headers", "statusCode"):
+                continue
+            elif member == payload_member:
+                if target["type"] in ("blob", "string"):
+                    params[member] = body
+                elif body:
+                    params[member] = self._decode_json(body)
+            else:
+                body_members[member] = ref["shape"]
+        if body_members and payload_member is None and body:
+            doc = self._decode_json(body)
+            if not isinstance(doc, dict):
+                raise InvalidRequestContentException(
+                    "Could not parse request body into json: Could not parse payload into json"
+                )
+            for member in body_members:
+                if member in doc and doc[member] is not None:
+                    params[member] = doc[member]
+        violations: list[str] = []
+        self._validate_structure(op.input_shape, params, "", violations, top=True)
+        if violations:
+            raise ValidationException.for_violations(violations)
+        return params
+
+    @staticmethod
+    def _decode_json(body: bytes) -> Any:
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequestContentException(
+                "Could not parse request body into json: Could not parse payload into json: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+
+    def _from_text(self, shape: Shape, values: list[str], member: str) -> Any:
+        kind = shape["type"]
+        if kind == "list":
+            inner = self.shapes[shape["member"]["shape"]]
+            return [self._from_text(inner, [v], member) for v in values]
+        value = values[-1]
+        if kind in ("integer", "long"):
+            try:
+                return int(value)
+            except ValueError:
+                raise ValidationException.for_violations(
+                    [f"Value '{value}' at '{_camel(member)}' failed to satisfy constraint: "
+                     "Member must be a number"]
+                ) from None
+        if kind == "boolean":
+            return value.lower() == "true"
+        if kind == "blob":
+            return base64.b64decode(value)
+        return value
+
+    # -- validation ----------------------------------------------------------------------
+
+    def _validate_structure(
+        self, shape_name: str, value: Any, path: str, out: list[str], *, top: bool = False
+    ) -> None:
+        shape = self.shapes[shape_name]
+        if not isinstance(value, dict):
+            out.append(_type_violation(value, path, "structure"))
+            return
+        for member in shape.get("required", []):
+            if value.get(member) is None:
+                out.append(
+                    f"Value null at '{_join(path, member)}' failed to satisfy constraint: "
+                    "Member must not be null"
+                )
+        for member, ref in shape["members"].items():
+            if member in value and value[member] is not None:
+                self._validate(ref["shape"], value[member], _join(path, member), out)
+
+    def _validate(self, shape_name: str, value: Any, path: str, out: list[str]) -> None:
+        shape = {**self.shapes[shape_name], **self.overrides.get(shape_name, {})}
+        kind = shape["type"]
+        if kind == "structure":
+            self._validate_structure(shape_name, value, path, out)
+        elif kind == "list":
+            if not isinstance(value, list):
+                out.append(_type_violation(value, path, "list"))
+                return
+            _check_length(shape, len(value), value, path, out)
+            for item in value:
+                self._validate(shape["member"]["shape"], item, path, out)
+        elif kind == "map":
+            if not isinstance(value, dict):
+                out.append(_type_violation(value, path, "map"))
+                return
+            _check_length(shape, len(value), value, path, out)
+            keys: list[str] = []
+            values: list[str] = []
+            for k, v in value.items():
+                self._validate(shape["key"]["shape"], k, path, keys)
+                self._validate(shape["value"]["shape"], v, path, values)
+            shown = "" if shape.get("sensitive") else f" '{value}'"
+            for label, found in (("Map keys", keys), ("Map value", values)):
+                if found:
+                    inner = found[0].split("failed to satisfy constraint: ", 1)[-1]
+                    out.append(
+                        f"Value{shown} at '{_camel(path)}' failed to satisfy constraint: "
+                        f"{label} must satisfy constraint: [{inner}]"
+                    )
+        elif kind == "string":
+            if not isinstance(value, str):
+                out.append(_type_violation(value, path, "string"))
+                return
+            _check_length(shape, len(value), value, path, out)
+            if "enum" in shape and value not in shape["enum"]:
+                out.append(
+                    f"Value '{value}' at '{_camel(path)}' failed to satisfy constraint: "
+                    f"Member must satisfy enum value set: [{', '.join(shape['enum'])}]"
+                )
+            pattern = shape.get("pattern")
+            if pattern and not _fullmatch(pattern, value):
+                out.append(
+                    f"Value '{value}' at '{_camel(path)}' failed to satisfy constraint: "
+                    f"Member must satisfy regular expression pattern: {pattern}"
+                )
+        elif kind in ("integer", "long"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                else:
+                    out.append(_type_violation(value, path, "number"))
+                    return
+            if "min" in shape and value < shape["min"]:
+                out.append(
+                    f"Value '{value}' at '{_camel(path)}' failed to satisfy constraint: "
+                    f"Member must have value greater than or equal to {shape['min']}"
+                )
+            if "max" in shape and value > shape["max"]:
+                out.append(
+                    f"Value '{value}' at '{_camel(path)}' failed to satisfy constraint: "
+                    f"Member must have value less than or equal to {shape['max']}"
+                )
+        elif kind in ("float", "double"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                out.append(_type_violation(value, path, "number"))
+        elif kind == "boolean":
+            if not isinstance(value, bool):
+                out.append(_type_violation(value, path, "boolean"))
+        elif kind == "blob":
+            if not isinstance(value, (bytes, str)):
+                out.append(_type_violation(value, path, "blob"))
+        elif kind == "timestamp" and not isinstance(value, (str, int, float)):
+            out.append(_type_violation(value, path, "timestamp"))
+
+    # -- responses ----------------------------------------------------------------------
+
+    def serialize_response(
+        self, op: Operation, result: Mapping[str, Any]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers and body for an operation's output dict."""
+        status = op.status
+        headers: dict[str, str] = {}
+        if op.output_shape is None:
+            return status, headers, b""
+        shape = self.shapes[op.output_shape]
+        payload_member = shape.get("payload")
+        doc: dict[str, Any] = {}
+        raw: bytes | None = None
+        for member, ref in shape["members"].items():
+            if member not in result or result[member] is None:
+                continue
+            value = result[member]
+            loc = ref.get("location")
+            if loc == "header":
+                headers[ref.get("locationName", member)] = str(value)
+            elif loc == "statusCode":
+                status = int(value)
+            elif member == payload_member:
+                if isinstance(value, (bytes, bytearray, memoryview)):
+                    raw = bytes(value)
+                else:
+                    raw = json.dumps(value, separators=(",", ":")).encode()
+            else:
+                doc[member] = value
+        if raw is not None:
+            return status, headers, raw
+        if status == 204 and not doc:
+            return status, headers, b""
+        return status, headers, json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _compile_operation(name: str, op: dict[str, Any]) -> Operation:
+    uri: str = op["http"]["requestUri"]
+    path, _, query = uri.partition("?")
+    fixed: list[tuple[str, str | None]] = []
+    for part in query.split("&") if query else []:
+        key, eq, val = part.partition("=")
+        fixed.append((key, val if eq else None))
+    names: list[str] = []
+    pattern = ""
+    literal = 0
+    for segment in path.strip("/").split("/"):
+        pattern += "/"
+        m = re.fullmatch(r"\{(\w+)(\+?)\}", segment)
+        if m:
+            names.append(m.group(1))
+            pattern += f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)"
+        else:
+            literal += 1
+            pattern += re.escape(segment)
+    return Operation(
+        name=name,
+        method=op["http"]["method"],
+        path_regex=re.compile(pattern + "/?"),
+        path_params=tuple(names),
+        fixed_query=tuple(fixed),
+        status=op["http"].get("responseCode", 200),
+        input_shape=op.get("input", {}).get("shape"),
+        output_shape=op.get("output", {}).get("shape"),
+        literal_segments=literal,
+    )
+
+
+_PATTERN_CACHE: dict[str, re.Pattern[str] | None] = {}
+
+
+def _fullmatch(pattern: str, value: str) -> bool:
+    compiled = _PATTERN_CACHE.get(pattern, ...)
+    if compiled is ...:
+        try:
+            compiled = re.compile(pattern, re.DOTALL)
+        except re.error:
+            compiled = None  # a Java-only regex feature; AWS would check it, we cannot
+        _PATTERN_CACHE[pattern] = compiled
+    return compiled is None or compiled.fullmatch(value) is not None
+
+
+def _check_length(shape: Shape, n: int, value: Any, path: str, out: list[str]) -> None:
+    if "min" in shape and n < shape["min"]:
+        out.append(
+            f"Value '{value}' at '{_camel(path)}' failed to satisfy constraint: "
+            f"Member must have length greater than or equal to {shape['min']}"
+        )
+    if "max" in shape and n > shape["max"]:
+        out.append(
+            f"Value '{value}' at '{_camel(path)}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {shape['max']}"
+        )
+
+
+def _type_violation(value: Any, path: str, expected: str) -> str:
+    return (
+        f"Value '{value}' at '{_camel(path)}' failed to satisfy constraint: "
+        f"Member must be of type {expected}"
+    )
+
+
+def _join(path: str, member: str) -> str:
+    return f"{path}.{member}" if path else member
+
+
+def _camel(path: str) -> str:
+    # AWS names fields in validation messages in lowerCamelCase: 'memorySize', 'environment.variables'.
+    return ".".join(p[:1].lower() + p[1:] for p in path.split("."))
+
+
+def require_json_content(headers: Mapping[str, str]) -> None:
+    """AWS refuses bodies it cannot read as JSON by their declared media type."""
+    ctype = headers.get("content-type", "")
+    if ctype and "json" not in ctype and "octet-stream" not in ctype and "text" not in ctype:
+        raise UnsupportedMediaTypeException(f"Unsupported Media Type: {ctype}")
+
+
+def parse_query(raw: str) -> list[tuple[str, str]]:
+    return parse_qsl(raw, keep_blank_values=True)

@@ -1,0 +1,132 @@
+"""The ``lambdad`` command line: the server and a client for humans.
+
+Only this package prints. Client commands find the server and credentials the way
+AWS tools do (see ``cli.client``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from lambdad import config
+
+
+def _data_dir(value: str | None) -> Path:
+    if value:
+        return Path(value).absolute()
+    env = os.environ.get("LAMBDAD_DATA_DIR")
+    return Path(env).absolute() if env else Path.cwd() / ".lambdad"
+
+
+_SETTINGS_HELP = "\n".join(f"  {name} (default {default})" for name, default in config.describe())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """lambdad: a self-hosted, AWS-Lambda-compatible serverless platform."""
+
+
+@main.command(
+    epilog="Every setting can also be given as an environment variable:\n\n" + _SETTINGS_HELP
+)
+@click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [9550].")
+@click.option("--data-dir", default=None, help="Data directory [./.lambdad or LAMBDAD_DATA_DIR].")
+@click.option(
+    "--credential",
+    "credentials",
+    multiple=True,
+    help="AKID:SECRET:ACCOUNT accepted for SigV4 (repeatable; or LAMBDAD_CREDENTIALS).",
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["auto", "bwrap", "process"]),
+    default=None,
+    help="Sandbox backend [auto: bwrap where it can run].",
+)
+@click.option("--strict-runtimes", is_flag=True, default=None, help="Refuse a runtime whose exact interpreter is missing.")
+@click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: str | None,
+    credentials: tuple[str, ...],
+    sandbox: str | None,
+    strict_runtimes: bool | None,
+    verbose: bool,
+) -> None:
+    """Start the server (Lambda API, Logs API, Runtime API)."""
+    from lambdad import server
+    from lambdad.platform import Platform
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings = config.Settings.from_env(
+        os.environ,
+        host=host,
+        port=port,
+        data_dir=Path(data_dir) if data_dir else None,
+        credentials=credentials or None,
+        sandbox=sandbox,
+        strict_runtimes=strict_runtimes,
+    )
+    platform = Platform(settings)
+    try:
+        platform.open()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    endpoint = f"http://{settings.host}:{settings.port}"
+    click.echo(f"lambdad {_version()} listening on {endpoint}")
+    click.echo(f"data dir: {settings.data_dir}")
+    first = next(iter(platform.credentials.values()))
+    click.echo(f"access key id: {first.access_key_id} (account {first.account_id})")
+    if platform.generated_credential is not None:
+        c = platform.generated_credential
+        click.echo("a credential was created for this data dir; use it with:")
+        click.echo(f"  export AWS_ACCESS_KEY_ID={c.access_key_id}")
+        click.echo(f"  export AWS_SECRET_ACCESS_KEY={c.secret_access_key}")
+        click.echo(f"  export AWS_REGION={settings.default_region}")
+        click.echo(f"  export AWS_ENDPOINT_URL={endpoint}")
+        click.echo("(`lambdad credentials` prints these again)")
+    click.echo(f"isolation: {platform.isolation_banner()}")
+    sys.stdout.flush()
+    server.run(platform)
+
+
+@main.command()
+@click.option("--data-dir", default=None, help="Data directory [./.lambdad or LAMBDAD_DATA_DIR].")
+@click.option("--endpoint", default=None, help="Endpoint to print [http://127.0.0.1:9550].")
+def credentials(data_dir: str | None, endpoint: str | None) -> None:
+    """Print the data directory's credential as `export AWS_...` lines."""
+    from lambdad.control import credentials as credstore
+
+    directory = _data_dir(data_dir)
+    cred = credstore.load(directory)
+    if cred is None:
+        raise click.ClickException(
+            f"no credential in {directory}: start `lambdad serve` there once, "
+            "or pass --data-dir"
+        )
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    click.echo(f"export AWS_ACCESS_KEY_ID={cred.access_key_id}")
+    click.echo(f"export AWS_SECRET_ACCESS_KEY={cred.secret_access_key}")
+    click.echo(f"export AWS_REGION={region}")
+    click.echo(f"export AWS_ENDPOINT_URL={endpoint or 'http://127.0.0.1:9550'}")
+
+
+def _version() -> str:
+    from lambdad import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    main()

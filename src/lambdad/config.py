@@ -1,0 +1,92 @@
+"""Settings: built once at start-up and passed down.
+
+Precedence: command-line options > ``LAMBDAD_*`` environment variables > defaults.
+``Settings.from_env`` only reads; nothing in lambdad reads the environment at import
+time. Every time constant a test needs to shorten is a setting (fractional seconds
+accepted).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 9550
+    data_dir: Path = Path(".lambdad")
+    # "AKID:SECRET:ACCOUNT" entries; empty means "use or create the one in data_dir".
+    credentials: tuple[str, ...] = ()
+    default_region: str = "us-east-1"
+    # "auto" picks bwrap where it can run, else process.
+    sandbox: str = "auto"
+    strict_runtimes: bool = False
+    # Runtime identifier -> interpreter command, over the discovered defaults.
+    runtime_overrides: tuple[tuple[str, str], ...] = ()
+    init_timeout: float = 10.0
+    idle_timeout: float = 600.0
+    reaper_interval: float = 5.0
+    max_zipped_bytes: int = 50 * 1024 * 1024
+    max_unzipped_bytes: int = 250 * 1024 * 1024
+    max_sync_payload: int = 6 * 1024 * 1024
+    max_async_payload: int = 1024 * 1024
+    account_concurrency: int = 1000
+    code_storage_limit: int = 75 * 1024**3
+    log_retention_events: int = 100_000
+    log_event_max_bytes: int = 256 * 1024
+    log_buffer_bytes: int = 1024 * 1024
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: Any) -> Settings:
+        """Settings from ``LAMBDAD_*`` variables, then explicit overrides (CLI)."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get("LAMBDAD_" + f.name.upper())
+            if raw is None or f.name == "extra":
+                continue
+            values[f.name] = _coerce(f.type, raw)
+        if "LAMBDAD_DATA_DIR" not in env and "data_dir" not in overrides:
+            values["data_dir"] = Path(os.getcwd()) / ".lambdad"
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"]).absolute()
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind == "Path":
+        return Path(raw)
+    if kind.startswith("tuple[str"):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    if kind.startswith("tuple[tuple"):
+        pairs = (p.split("=", 1) for p in raw.split(",") if "=" in p)
+        return tuple((k.strip(), v.strip()) for k, v in pairs)
+    return raw
+
+
+def describe() -> list[tuple[str, str]]:
+    """(environment variable, default) for every setting, for ``serve --help``."""
+    out = []
+    for f in dataclasses.fields(Settings):
+        if f.name == "extra":
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else ""
+        out.append(("LAMBDAD_" + f.name.upper(), str(default)))
+    return out

@@ -1,0 +1,573 @@
+"""The function-management half of the Lambda API, over the store.
+
+Owns functions and their versions: create, read, list, update code and
+configuration, publish, delete, tags and account settings. Rendering follows AWS:
+a stored version document holds the configuration fields plus lambdad's own
+(``CodeSha256Hex``, the sealed environment), and ``render`` turns it into the
+``FunctionConfiguration`` shape. Listeners are told when a version changes so that
+warm environments of the old code are retired.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lambdad.clock import Clock
+from lambdad.config import Settings
+from lambdad.control import archives
+from lambdad.errors import (
+    CodeStorageExceededException,
+    InvalidParameterValueException,
+    PreconditionFailedException,
+    RequestTooLargeException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from lambdad.model import function as fmodel
+from lambdad.model.arn import LATEST, FunctionRef, function_arn, merge_qualifier, parse_function_ref
+from lambdad.model.scope import Scope
+from lambdad.secrets import Sealer
+from lambdad.store.base import Doc, MetadataStore
+from lambdad.store.blobs import BlobStore
+
+log = logging.getLogger(__name__)
+
+PRECONDITION_MESSAGE = (
+    "The Revision Id provided does not match the latest Revision Id. Call the "
+    "GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+LIST_PAGE_MAX = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedVersion:
+    """A version ready to run: its configuration with the environment unsealed."""
+
+    scope: Scope
+    name: str
+    version: str
+    config: dict[str, Any]
+    environment: dict[str, str]
+    code_sha256_hex: str
+
+    @property
+    def arn(self) -> str:
+        return function_arn(self.scope.region, self.scope.account, self.name)
+
+
+ChangeListener = Callable[[Scope, str, str | None], None]
+
+
+class FunctionService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: MetadataStore,
+        blobs: BlobStore,
+        sealer: Sealer,
+        clock: Clock,
+        code_fetcher: Callable[[dict[str, Any]], bytes] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.sealer = sealer
+        self.clock = clock
+        self.code_fetcher = code_fetcher
+        self._listeners: list[ChangeListener] = []
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call ``listener(scope, name, version)`` after a version changes or is deleted
+        (version None: the whole function)."""
+        self._listeners.append(listener)
+
+    def _changed(self, scope: Scope, name: str, version: str | None) -> None:
+        for listener in self._listeners:
+            listener(scope, name, version)
+
+    # -- code --------------------------------------------------------------------------
+
+    def _ingest_code(self, code: dict[str, Any]) -> archives.ArchiveSummary:
+        """Validate and store an uploaded archive (ZipFile or S3 location)."""
+        if code.get("ImageUri"):
+            raise InvalidParameterValueException(
+                "lambdad runs .zip file archives only; ImageUri is not supported."
+            )
+        if code.get("ZipFile") is not None:
+            data = code["ZipFile"]
+            if isinstance(data, str):
+                try:
+                    data = base64.b64decode(data, validate=True)
+                except (binascii.Error, ValueError):
+                    raise InvalidParameterValueException(
+                        "Could not unzip uploaded file. Please check your file, then try to "
+                        "upload again."
+                    ) from None
+        elif code.get("S3Bucket") and code.get("S3Key"):
+            if self.code_fetcher is None:
+                raise InvalidParameterValueException(
+                    "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error "
+                    "Message: The specified bucket does not exist"
+                )
+            data = self.code_fetcher(code)
+        else:
+            raise InvalidParameterValueException(
+                "Please provide a source for function code."
+            )
+        if len(data) > self.settings.max_zipped_bytes:
+            raise RequestTooLargeException("Request must be smaller than 69905067 bytes for the CreateFunction operation")
+        summary = archives.inspect_archive(data, max_unzipped=self.settings.max_unzipped_bytes)
+        if self._total_code_size() + summary.size > self.settings.code_storage_limit:
+            raise CodeStorageExceededException("Code storage limit exceeded.")
+        self.blobs.put(data, summary.sha256_hex)
+        return summary
+
+    def _total_code_size(self) -> int:
+        total = 0
+        for account, region, name, _ in self.store.iter_all_functions():
+            for _, doc in self.store.list_versions(account, region, name):
+                total += int(doc.get("CodeSize", 0))
+        return total
+
+    def code_path(self, sha256_hex: str) -> Path:
+        return self.blobs.path(sha256_hex)
+
+    # -- look-ups ----------------------------------------------------------------------
+
+    def _ref(self, scope: Scope, function_name: str) -> FunctionRef:
+        ref = parse_function_ref(function_name)
+        if ref.account is not None and ref.account != scope.account:
+            # Another account's function: not visible without a resource policy.
+            raise ResourceNotFoundException(
+                f"Function not found: {function_arn(scope.region, ref.account, ref.name)}"
+            )
+        return ref
+
+    def _not_found(self, scope: Scope, name: str, qualifier: str | None = None) -> ResourceNotFoundException:
+        return ResourceNotFoundException(
+            f"Function not found: {function_arn(scope.region, scope.account, name, qualifier)}"
+        )
+
+    def _function_doc(self, scope: Scope, name: str) -> Doc:
+        doc = self.store.get_function(scope.account, scope.region, name)
+        if doc is None:
+            raise self._not_found(scope, name)
+        return doc
+
+    def _version_doc(self, scope: Scope, name: str, qualifier: str | None) -> tuple[str, Doc]:
+        version = self.resolve_qualifier(scope, name, qualifier)
+        doc = self.store.get_version(scope.account, scope.region, name, version)
+        if doc is None:
+            raise self._not_found(scope, name, qualifier)
+        return version, doc
+
+    def resolve_qualifier(self, scope: Scope, name: str, qualifier: str | None) -> str:
+        """The version a qualifier names: $LATEST, a number, or an alias's target."""
+        if qualifier is None or qualifier == LATEST or qualifier.isdigit():
+            return qualifier or LATEST
+        alias = self.store.get_child("alias", scope.account, scope.region, name, qualifier)
+        if alias is None:
+            raise self._not_found(scope, name, qualifier)
+        return str(alias["FunctionVersion"])
+
+    def render(self, scope: Scope, name: str, version: str, doc: Doc) -> dict[str, Any]:
+        """A stored version in the FunctionConfiguration shape."""
+        out = {k: v for k, v in doc.items() if not k.startswith("_") and k != "CodeSha256Hex"}
+        out["FunctionName"] = name
+        out["FunctionArn"] = function_arn(
+            scope.region, scope.account, name, None if version == LATEST else version
+        )
+        out["Version"] = version
+        if "_env" in doc:
+            env: dict[str, Any] = {"Variables": self._unseal(scope, name, doc)}
+            out["Environment"] = env
+        if "Runtime" in out:
+            out["RuntimeVersionConfig"] = {
+                "RuntimeVersionArn": fmodel.runtime_version_arn(scope.region, out["Runtime"])
+            }
+        return out
+
+    def _unseal(self, scope: Scope, name: str, doc: Doc) -> dict[str, str]:
+        return self.sealer.unseal(
+            doc["_env"], function_arn(scope.region, scope.account, name)
+        )
+
+    def resolve(self, scope: Scope, function_name: str, qualifier: str | None) -> ResolvedVersion:
+        """The version an invoke runs (aliases resolved by the caller's router)."""
+        ref = self._ref(scope, function_name)
+        qual = merge_qualifier(ref, qualifier)
+        version, doc = self._version_doc(scope, ref.name, qual)
+        env = self._unseal(scope, ref.name, doc) if "_env" in doc else {}
+        config = self.render(scope, ref.name, version, doc)
+        return ResolvedVersion(scope, ref.name, version, config, env, doc["CodeSha256Hex"])
+
+    # -- create --------------------------------------------------------------------------
+
+    def create_function(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        ref = self._ref(scope, params["FunctionName"])
+        if ref.qualifier is not None:
+            raise InvalidParameterValueException(
+                "Unsupported value for qualifier, function name or ARN must not contain a "
+                "qualifier."
+            )
+        name = ref.name
+        package_type = params.get("PackageType", "Zip")
+        if package_type != "Zip":
+            raise InvalidParameterValueException(
+                "lambdad runs .zip file archives only; PackageType must be Zip."
+            )
+        fmodel.check_limits(params)
+        fmodel.check_runtime(params.get("Runtime"), params.get("Handler"), today=self.clock.today())
+        variables = fmodel.check_environment(params.get("Environment"))
+        self._check_layers(scope, params.get("Layers"))
+        if self.store.get_function(scope.account, scope.region, name) is not None:
+            raise ResourceConflictException(f"Function already exist: {name}")
+        summary = self._ingest_code(params["Code"])
+
+        doc: Doc = fmodel.default_config(name, scope.region)
+        for key in fmodel.PASSTHROUGH:
+            if key in params:
+                doc[key] = params[key]
+        if "Architectures" in params:
+            doc["Architectures"] = params["Architectures"]
+        if "SnapStart" in params:
+            doc["SnapStart"] = {
+                "ApplyOn": params["SnapStart"].get("ApplyOn", "None"),
+                "OptimizationStatus": "Off",
+            }
+        if "LoggingConfig" in params:
+            doc["LoggingConfig"] = {
+                "LogFormat": "Text",
+                "LogGroup": f"/aws/lambda/{name}",
+                **params["LoggingConfig"],
+            }
+        self._set_code(doc, summary)
+        self._set_env(scope, name, doc, variables)
+        self._stamp(doc)
+        function_doc: Doc = {
+            "Tags": dict(params.get("Tags") or {}),
+            "LatestPublished": 0,
+            "Created": doc["LastModified"],
+        }
+        with self.store.transaction():
+            if self.store.get_function(scope.account, scope.region, name) is not None:
+                raise ResourceConflictException(f"Function already exist: {name}")
+            self.store.put_function(scope.account, scope.region, name, function_doc)
+            self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        log.info("created function %s in %s/%s", name, scope.account, scope.region)
+        if params.get("Publish"):
+            return self.publish_version(scope, {"FunctionName": name})
+        out = self.render(scope, name, LATEST, doc)
+        # AWS answers CreateFunction while the function is still being set up.
+        out.update(
+            State="Pending",
+            StateReason="The function is being created.",
+            StateReasonCode="Creating",
+        )
+        return out
+
+    def _check_layers(self, scope: Scope, layers: list[str] | None) -> None:
+        for arn in layers or []:
+            raise InvalidParameterValueException(
+                f"Layer version {arn} does not exist."
+            )
+
+    def _set_code(self, doc: Doc, summary: archives.ArchiveSummary) -> None:
+        doc["CodeSize"] = summary.size
+        doc["CodeSha256"] = summary.code_sha256
+        doc["CodeSha256Hex"] = summary.sha256_hex
+
+    def _set_env(self, scope: Scope, name: str, doc: Doc, variables: dict[str, str] | None) -> None:
+        if variables is None:
+            return
+        doc.pop("Environment", None)
+        doc["_env"] = self.sealer.seal(variables, function_arn(scope.region, scope.account, name))
+
+    def _stamp(self, doc: Doc) -> None:
+        doc["LastModified"] = fmodel.now_iso(self.clock.now())
+        doc["RevisionId"] = str(uuid.uuid4())
+
+    # -- read ---------------------------------------------------------------------------
+
+    def get_function(
+        self, scope: Scope, function_name: str, qualifier: str | None, code_url: Callable[[str], str]
+    ) -> dict[str, Any]:
+        ref = self._ref(scope, function_name)
+        qual = merge_qualifier(ref, qualifier)
+        fdoc = self._function_doc(scope, ref.name)
+        version, doc = self._version_doc(scope, ref.name, qual)
+        result: dict[str, Any] = {
+            "Configuration": self.render(scope, ref.name, version, doc),
+            "Code": {"RepositoryType": "S3", "Location": code_url(doc["CodeSha256Hex"])},
+        }
+        if fdoc.get("Tags"):
+            result["Tags"] = fdoc["Tags"]
+        if fdoc.get("ReservedConcurrency") is not None:
+            result["Concurrency"] = {"ReservedConcurrentExecutions": fdoc["ReservedConcurrency"]}
+        return result
+
+    def get_configuration(
+        self, scope: Scope, function_name: str, qualifier: str | None
+    ) -> dict[str, Any]:
+        ref = self._ref(scope, function_name)
+        qual = merge_qualifier(ref, qualifier)
+        self._function_doc(scope, ref.name)
+        version, doc = self._version_doc(scope, ref.name, qual)
+        return self.render(scope, ref.name, version, doc)
+
+    def list_functions(
+        self, scope: Scope, marker: str | None, max_items: int | None, all_versions: bool
+    ) -> dict[str, Any]:
+        limit = min(max_items or LIST_PAGE_MAX, LIST_PAGE_MAX)
+        after = _decode_marker(marker)
+        rows = self.store.list_functions(scope.account, scope.region, after, limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        functions: list[dict[str, Any]] = []
+        for name, _ in page:
+            if all_versions:
+                for version, doc in self.store.list_versions(scope.account, scope.region, name):
+                    functions.append(self.render(scope, name, version, doc))
+            else:
+                doc = self.store.get_version(scope.account, scope.region, name, LATEST)
+                if doc is not None:
+                    functions.append(self.render(scope, name, LATEST, doc))
+        result: dict[str, Any] = {"Functions": functions}
+        if more:
+            result["NextMarker"] = _encode_marker(page[-1][0])
+        return result
+
+    # -- update -------------------------------------------------------------------------
+
+    def _latest_for_update(
+        self, scope: Scope, function_name: str, revision_id: str | None
+    ) -> tuple[str, Doc]:
+        ref = self._ref(scope, function_name)
+        if ref.qualifier is not None and ref.qualifier != LATEST:
+            raise InvalidParameterValueException(
+                "Unsupported value for qualifier, function name or ARN must not contain a "
+                "qualifier."
+            )
+        doc = self.store.get_version(scope.account, scope.region, ref.name, LATEST)
+        if doc is None:
+            raise self._not_found(scope, ref.name)
+        if revision_id is not None and revision_id != doc["RevisionId"]:
+            raise PreconditionFailedException(PRECONDITION_MESSAGE)
+        return ref.name, doc
+
+    def update_code(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        name, doc = self._latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
+        if params.get("DryRun"):
+            return self.render(scope, name, LATEST, doc)
+        code = {k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if k in params}
+        summary = self._ingest_code(code)
+        if "Architectures" in params:
+            fmodel.check_limits({"Architectures": params["Architectures"]})
+            doc["Architectures"] = params["Architectures"]
+        self._set_code(doc, summary)
+        self._stamp(doc)
+        self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        self._changed(scope, name, LATEST)
+        if params.get("Publish"):
+            return self.publish_version(scope, {"FunctionName": name})
+        return self._in_progress(self.render(scope, name, LATEST, doc))
+
+    def update_configuration(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        name, doc = self._latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
+        fmodel.check_limits(params)
+        runtime = params.get("Runtime", doc.get("Runtime"))
+        handler = params.get("Handler", doc.get("Handler"))
+        if "Runtime" in params or "Handler" in params:
+            fmodel.check_runtime(runtime, handler, today=self.clock.today())
+        self._check_layers(scope, params.get("Layers"))
+        variables = fmodel.check_environment(params.get("Environment"))
+        for key in fmodel.PASSTHROUGH:
+            if key in params:
+                doc[key] = params[key]
+        if "SnapStart" in params:
+            doc["SnapStart"] = {
+                "ApplyOn": params["SnapStart"].get("ApplyOn", "None"),
+                "OptimizationStatus": "Off",
+            }
+        if "LoggingConfig" in params:
+            doc["LoggingConfig"] = {**doc.get("LoggingConfig", {}), **params["LoggingConfig"]}
+        self._set_env(scope, name, doc, variables)
+        self._stamp(doc)
+        self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        self._changed(scope, name, LATEST)
+        return self._in_progress(self.render(scope, name, LATEST, doc))
+
+    @staticmethod
+    def _in_progress(config: dict[str, Any]) -> dict[str, Any]:
+        config.update(
+            LastUpdateStatus="InProgress",
+            LastUpdateStatusReason="The function is being created.",
+            LastUpdateStatusReasonCode="Creating",
+        )
+        return config
+
+    # -- versions ------------------------------------------------------------------------
+
+    def publish_version(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        name, latest = self._latest_for_update(
+            scope, params["FunctionName"], params.get("RevisionId")
+        )
+        sha = params.get("CodeSha256")
+        if sha is not None and sha != latest["CodeSha256"]:
+            raise InvalidParameterValueException(
+                f"CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST "
+                f"({latest['CodeSha256']}). Please try again with the CodeSHA256 in $LATEST."
+            )
+        with self.store.transaction():
+            fdoc = self._function_doc(scope, name)
+            last = int(fdoc.get("LatestPublished", 0))
+            if last:
+                prev = self.store.get_version(scope.account, scope.region, name, str(last))
+                if prev is not None and self._same_content(scope, name, prev, latest):
+                    return self.render(scope, name, str(last), prev)
+            version = str(last + 1)
+            doc = dict(latest)
+            if "Description" in params:
+                doc["Description"] = params["Description"]
+            doc["_published_from"] = latest["RevisionId"]
+            self._stamp(doc)
+            fdoc["LatestPublished"] = last + 1
+            self.store.put_function(scope.account, scope.region, name, fdoc)
+            self.store.put_version(scope.account, scope.region, name, version, doc)
+        return self.render(scope, name, version, doc)
+
+    def _same_content(self, scope: Scope, name: str, a: Doc, b: Doc) -> bool:
+        # The sealed environment differs on every seal (random nonce): compare it unsealed.
+        ignore = {"LastModified", "RevisionId", "_published_from", "Description", "_env"}
+        if {k: v for k, v in a.items() if k not in ignore} != {
+            k: v for k, v in b.items() if k not in ignore
+        }:
+            return False
+        env_a = self._unseal(scope, name, a) if "_env" in a else None
+        env_b = self._unseal(scope, name, b) if "_env" in b else None
+        return env_a == env_b
+
+    def list_versions(
+        self, scope: Scope, function_name: str, marker: str | None, max_items: int | None
+    ) -> dict[str, Any]:
+        ref = self._ref(scope, function_name)
+        self._function_doc(scope, ref.name)
+        rows = self.store.list_versions(scope.account, scope.region, ref.name)
+        start = int(_decode_marker(marker) or 0)
+        limit = min(max_items or LIST_PAGE_MAX, LIST_PAGE_MAX)
+        page = rows[start : start + limit]
+        result: dict[str, Any] = {
+            "Versions": [self.render(scope, ref.name, v, d) for v, d in page]
+        }
+        if start + limit < len(rows):
+            result["NextMarker"] = _encode_marker(str(start + limit))
+        return result
+
+    # -- delete --------------------------------------------------------------------------
+
+    def delete_function(self, scope: Scope, function_name: str, qualifier: str | None) -> None:
+        ref = self._ref(scope, function_name)
+        qual = merge_qualifier(ref, qualifier)
+        self._function_doc(scope, ref.name)
+        if qual is None or qual == LATEST:
+            if qual == LATEST:
+                raise InvalidParameterValueException(
+                    "$LATEST version cannot be deleted without deleting the function."
+                )
+            self.store.delete_function(scope.account, scope.region, ref.name)
+            self._changed(scope, ref.name, None)
+            log.info("deleted function %s in %s/%s", ref.name, scope.account, scope.region)
+            return
+        if not qual.isdigit():
+            raise InvalidParameterValueException(
+                "Deletion of aliases is not supported, please use DeleteAlias API."
+            )
+        if self.store.get_version(scope.account, scope.region, ref.name, qual) is None:
+            raise self._not_found(scope, ref.name, qual)
+        for alias, adoc in self.store.list_children("alias", scope.account, scope.region, ref.name):
+            weights = adoc.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
+            if adoc.get("FunctionVersion") == qual or qual in weights:
+                raise ResourceConflictException(
+                    f"Unable to delete version because the following aliases reference it: "
+                    f"[{alias}]"
+                )
+        self.store.delete_version(scope.account, scope.region, ref.name, qual)
+        self._changed(scope, ref.name, qual)
+
+    # -- tags ----------------------------------------------------------------------------
+
+    def _tag_target(self, scope: Scope, resource: str) -> tuple[str, Doc]:
+        ref = parse_function_ref(resource, field="resource")
+        if not resource.startswith("arn:"):
+            raise InvalidParameterValueException(f"Invalid ARN: {resource}")
+        if ref.account != scope.account or ref.region != scope.region:
+            raise self._not_found(scope, ref.name)
+        return ref.name, self._function_doc(scope, ref.name)
+
+    def tag_resource(self, scope: Scope, resource: str, tags: dict[str, str]) -> None:
+        name, fdoc = self._tag_target(scope, resource)
+        fdoc.setdefault("Tags", {}).update(tags)
+        if len(fdoc["Tags"]) > 50:
+            raise InvalidParameterValueException(
+                "Number of tags exceeds resource tag limit."
+            )
+        self.store.put_function(scope.account, scope.region, name, fdoc)
+
+    def untag_resource(self, scope: Scope, resource: str, keys: list[str]) -> None:
+        name, fdoc = self._tag_target(scope, resource)
+        for key in keys:
+            fdoc.get("Tags", {}).pop(key, None)
+        self.store.put_function(scope.account, scope.region, name, fdoc)
+
+    def list_tags(self, scope: Scope, resource: str) -> dict[str, Any]:
+        _, fdoc = self._tag_target(scope, resource)
+        return {"Tags": dict(fdoc.get("Tags", {}))}
+
+    # -- account --------------------------------------------------------------------------
+
+    def account_settings(self, scope: Scope) -> dict[str, Any]:
+        count = 0
+        total = 0
+        reserved = 0
+        for account, region, name, fdoc in self.store.iter_all_functions():
+            if account != scope.account or region != scope.region:
+                continue
+            count += 1
+            reserved += int(fdoc.get("ReservedConcurrency") or 0)
+            for _, doc in self.store.list_versions(account, region, name):
+                total += int(doc.get("CodeSize", 0))
+        limit = self.settings.account_concurrency
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": self.settings.code_storage_limit,
+                "CodeSizeUnzipped": self.settings.max_unzipped_bytes,
+                "CodeSizeZipped": self.settings.max_zipped_bytes,
+                "ConcurrentExecutions": limit,
+                "UnreservedConcurrentExecutions": limit - reserved,
+            },
+            "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},
+        }
+
+
+def _encode_marker(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+def _decode_marker(marker: str | None) -> str | None:
+    if not marker:
+        return None
+    try:
+        return base64.urlsafe_b64decode(marker.encode()).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidParameterValueException("Invalid marker.") from None
+
+
+def parse_datetime(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("+0000", "+00:00"))

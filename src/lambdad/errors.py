@@ -1,0 +1,167 @@
+"""The one error hierarchy of lambdad.
+
+Every error a client can see is an ``AwsError``: it carries the HTTP status, the
+exception name AWS puts in ``x-amzn-ErrorType``, its message and any extra fields
+of the modelled exception shape. ``lambdad.api.errors`` is the only place that
+turns them into HTTP responses.
+
+    LambdadError
+    ├── AwsError                                  (client-visible, AWS-shaped)
+    │   ├── ResourceNotFoundException             404
+    │   ├── ResourceConflictException             409
+    │   ├── ResourceInUseException                400
+    │   ├── InvalidParameterValueException        400
+    │   ├── ValidationException                   400
+    │   ├── InvalidRequestContentException        400
+    │   ├── CodeStorageExceededException          400
+    │   ├── PolicyLengthExceededException         400
+    │   ├── PreconditionFailedException           412
+    │   ├── RequestTooLargeException              413
+    │   ├── UnsupportedMediaTypeException         415
+    │   ├── TooManyRequestsException              429
+    │   ├── ServiceException                      500
+    │   ├── ResourceNotReadyException             502
+    │   ├── AccessDeniedException                 403
+    │   ├── UnknownOperationException             404
+    │   └── AuthError                             403
+    │       ├── MissingAuthenticationTokenException
+    │       ├── UnrecognizedClientException
+    │       ├── InvalidSignatureException
+    │       └── IncompleteSignatureException
+    └── SandboxError                              (platform-internal)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class LambdadError(Exception):
+    """Root of every error raised by lambdad."""
+
+
+class AwsError(LambdadError):
+    """An error answered to the client in AWS's shape."""
+
+    status: ClassVar[int] = 400
+    # AWS spells the message member "message" for most exceptions and "Message" for some.
+    message_key: ClassVar[str] = "message"
+    error_type: ClassVar[str] = "User"
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+        self.headers: dict[str, str] = {}
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+    def body(self) -> dict[str, Any]:
+        return {"Type": self.error_type, self.message_key: self.message, **self.fields}
+
+
+class ResourceNotFoundException(AwsError):
+    status = 404
+    message_key = "Message"
+
+
+class ResourceConflictException(AwsError):
+    status = 409
+
+
+class ResourceInUseException(AwsError):
+    status = 400
+    message_key = "Message"
+
+
+class InvalidParameterValueException(AwsError):
+    status = 400
+
+
+class ValidationException(AwsError):
+    status = 400
+
+    @classmethod
+    def for_violations(cls, violations: list[str]) -> ValidationException:
+        n = len(violations)
+        noun = "error" if n == 1 else "errors"
+        return cls(f"{n} validation {noun} detected: " + "; ".join(violations))
+
+
+class InvalidRequestContentException(AwsError):
+    status = 400
+
+
+class CodeStorageExceededException(AwsError):
+    status = 400
+
+
+class PolicyLengthExceededException(AwsError):
+    status = 400
+
+
+class PreconditionFailedException(AwsError):
+    status = 412
+
+
+class RequestTooLargeException(AwsError):
+    status = 413
+
+
+class UnsupportedMediaTypeException(AwsError):
+    status = 415
+
+
+class TooManyRequestsException(AwsError):
+    status = 429
+
+    def __init__(self, message: str, *, reason: str, retry_after: int = 1) -> None:
+        super().__init__(message, Reason=reason)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class ServiceException(AwsError):
+    status = 500
+    message_key = "Message"
+    error_type = "Service"
+
+
+class ResourceNotReadyException(AwsError):
+    status = 502
+
+
+class AccessDeniedException(AwsError):
+    status = 403
+    message_key = "Message"
+
+
+class UnknownOperationException(AwsError):
+    status = 404
+
+
+class AuthError(AwsError):
+    """A request that could not be authenticated (always 403)."""
+
+    status = 403
+
+
+class MissingAuthenticationTokenException(AuthError):
+    pass
+
+
+class UnrecognizedClientException(AuthError):
+    pass
+
+
+class InvalidSignatureException(AuthError):
+    pass
+
+
+class IncompleteSignatureException(AuthError):
+    pass
+
+
+class SandboxError(LambdadError):
+    """A sandbox could not be started or used; never shown to clients as is."""

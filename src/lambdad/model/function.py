@@ -1,0 +1,150 @@
+"""Function configuration: defaults, semantic validation and the API shape.
+
+The wire-level constraints (types, lengths, patterns, ranges) are checked by the
+protocol layer from botocore's model; what lives here is what AWS checks beyond
+the model, with AWS's messages, and the rendering of a stored version into the
+``FunctionConfiguration`` shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from lambdad.errors import InvalidParameterValueException
+from lambdad.model.runtimes import deprecated_message, runtime_info
+
+RESERVED_ENV_KEYS = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+ENV_LIMIT_BYTES = 4096
+MAX_TIMEOUT = 900
+MAX_MEMORY = 10240
+
+# Members of CreateFunction/UpdateFunctionConfiguration kept as given.
+PASSTHROUGH = (
+    "Description",
+    "Timeout",
+    "MemorySize",
+    "Handler",
+    "Runtime",
+    "Role",
+    "TracingConfig",
+    "DeadLetterConfig",
+    "KMSKeyArn",
+    "EphemeralStorage",
+    "SnapStart",
+    "LoggingConfig",
+    "VpcConfig",
+    "FileSystemConfigs",
+    "ImageConfig",
+)
+
+
+def now_iso(now: datetime) -> str:
+    """AWS's LastModified format: 2024-01-01T00:00:00.000+0000."""
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+
+
+def check_runtime(runtime: str | None, handler: str | None, *, today: Any) -> None:
+    if runtime is None or handler is None:
+        raise InvalidParameterValueException(
+            "Runtime and Handler are mandatory parameters for functions created with "
+            "deployment packages."
+        )
+    info = runtime_info(runtime)
+    if info is None:
+        raise InvalidParameterValueException(f"Value {runtime} at 'runtime' is not supported.")
+    if info.blocked(today):
+        raise InvalidParameterValueException(deprecated_message(runtime))
+
+
+def check_environment(env: dict[str, Any] | None) -> dict[str, str] | None:
+    if env is None:
+        return None
+    variables = env.get("Variables")
+    if variables is None:
+        return {}
+    reserved = sorted(k for k in variables if k in RESERVED_ENV_KEYS)
+    if reserved:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the "
+            "environment variables you have provided contains reserved keys that are "
+            f"currently not supported for modification. Reserved keys used in this request: "
+            f"{', '.join(reserved)}"
+        )
+    size = len(json.dumps(variables, separators=(",", ":")).encode())
+    if size > ENV_LIMIT_BYTES:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the "
+            f"environment variables you have provided exceeded the 4KB limit. String measured: "
+            f"{size} bytes"
+        )
+    return {str(k): str(v) for k, v in variables.items()}
+
+
+def check_limits(params: dict[str, Any]) -> None:
+    """Ranges AWS enforces more tightly than botocore's published model."""
+    from lambdad.errors import ValidationException
+
+    violations = []
+    timeout = params.get("Timeout")
+    if isinstance(timeout, int) and timeout > MAX_TIMEOUT:
+        violations.append(
+            f"Value '{timeout}' at 'timeout' failed to satisfy constraint: Member must have "
+            f"value less than or equal to {MAX_TIMEOUT}"
+        )
+    memory = params.get("MemorySize")
+    if isinstance(memory, int) and memory > MAX_MEMORY:
+        violations.append(
+            f"Value '{memory}' at 'memorySize' failed to satisfy constraint: Member must have "
+            f"value less than or equal to {MAX_MEMORY}"
+        )
+    if violations:
+        raise ValidationException.for_violations(violations)
+    arch = params.get("Architectures")
+    if arch is not None and len(arch) != 1:
+        raise InvalidParameterValueException("Only one architecture is supported.")
+
+
+def runtime_version_arn(region: str, runtime: str) -> str:
+    digest = hashlib.sha256(f"lambdad:{runtime}".encode()).hexdigest()
+    return f"arn:aws:lambda:{region}::runtime:{digest}"
+
+
+def default_config(name: str, region: str) -> dict[str, Any]:
+    return {
+        "FunctionName": name,
+        "Description": "",
+        "Timeout": 3,
+        "MemorySize": 128,
+        "TracingConfig": {"Mode": "PassThrough"},
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+        "EphemeralStorage": {"Size": 512},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+    }

@@ -1,0 +1,204 @@
+"""The embedded metadata store: SQLite in WAL mode.
+
+One connection, guarded by a lock; statements are short primary-key look-ups, so
+they run inline on the event loop. ``synchronous=FULL`` makes every commit durable
+(an accepted change survives a power cut). ``":memory:"`` gives a fast store for
+tests with the same code path.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from lambdad.store.base import Doc
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS versions (
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+    version TEXT NOT NULL, code_sha TEXT, doc TEXT NOT NULL,
+    PRIMARY KEY (account, region, name, version)
+);
+CREATE INDEX IF NOT EXISTS versions_code ON versions (code_sha);
+CREATE TABLE IF NOT EXISTS children (
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+    key TEXT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (kind, account, region, name, key)
+);
+"""
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    def open(self) -> None:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self._conn is not None, "store is not open"
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self.conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self.conn.execute("COMMIT")
+
+    def _one(self, sql: str, args: tuple[object, ...]) -> Doc | None:
+        with self._lock:
+            row = self.conn.execute(sql, args).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def _write(self, sql: str, args: tuple[object, ...]) -> None:
+        with self._lock:
+            self.conn.execute(sql, args)
+
+    # -- functions ---------------------------------------------------------------------
+
+    def get_function(self, account: str, region: str, name: str) -> Doc | None:
+        return self._one(
+            "SELECT doc FROM functions WHERE account=? AND region=? AND name=?",
+            (account, region, name),
+        )
+
+    def put_function(self, account: str, region: str, name: str, doc: Doc) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO functions (account, region, name, doc) VALUES (?,?,?,?)",
+            (account, region, name, json.dumps(doc)),
+        )
+
+    def delete_function(self, account: str, region: str, name: str) -> None:
+        with self.transaction():
+            for table in ("functions", "versions", "children"):
+                self.conn.execute(
+                    f"DELETE FROM {table} WHERE account=? AND region=? AND name=?",
+                    (account, region, name),
+                )
+
+    def list_functions(
+        self, account: str, region: str, after: str | None, limit: int
+    ) -> list[tuple[str, Doc]]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT name, doc FROM functions WHERE account=? AND region=? AND name>? "
+                "ORDER BY name LIMIT ?",
+                (account, region, after or "", limit),
+            ).fetchall()
+        return [(r[0], json.loads(r[1])) for r in rows]
+
+    def iter_all_functions(self) -> Iterator[tuple[str, str, str, Doc]]:
+        with self._lock:
+            rows = self.conn.execute("SELECT account, region, name, doc FROM functions").fetchall()
+        for r in rows:
+            yield r[0], r[1], r[2], json.loads(r[3])
+
+    # -- versions ----------------------------------------------------------------------
+
+    def get_version(self, account: str, region: str, name: str, version: str) -> Doc | None:
+        return self._one(
+            "SELECT doc FROM versions WHERE account=? AND region=? AND name=? AND version=?",
+            (account, region, name, version),
+        )
+
+    def put_version(self, account: str, region: str, name: str, version: str, doc: Doc) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO versions (account, region, name, version, code_sha, doc) "
+            "VALUES (?,?,?,?,?,?)",
+            (account, region, name, version, doc.get("CodeSha256Hex"), json.dumps(doc)),
+        )
+
+    def delete_version(self, account: str, region: str, name: str, version: str) -> None:
+        self._write(
+            "DELETE FROM versions WHERE account=? AND region=? AND name=? AND version=?",
+            (account, region, name, version),
+        )
+
+    def list_versions(self, account: str, region: str, name: str) -> list[tuple[str, Doc]]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT version, doc FROM versions WHERE account=? AND region=? AND name=?",
+                (account, region, name),
+            ).fetchall()
+        out = [(r[0], json.loads(r[1])) for r in rows]
+        # $LATEST first, then published versions in numeric order, as AWS lists them.
+        out.sort(key=lambda kv: (-1 if kv[0] == "$LATEST" else int(kv[0])))
+        return out
+
+    def code_references(self, sha256_hex: str) -> int:
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT COUNT(*) FROM versions WHERE code_sha=?", (sha256_hex,)
+            ).fetchone()
+        return int(row[0])
+
+    # -- children ----------------------------------------------------------------------
+
+    def get_child(self, kind: str, account: str, region: str, name: str, key: str) -> Doc | None:
+        return self._one(
+            "SELECT doc FROM children WHERE kind=? AND account=? AND region=? AND name=? "
+            "AND key=?",
+            (kind, account, region, name, key),
+        )
+
+    def put_child(
+        self, kind: str, account: str, region: str, name: str, key: str, doc: Doc
+    ) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO children (kind, account, region, name, key, doc) "
+            "VALUES (?,?,?,?,?,?)",
+            (kind, account, region, name, key, json.dumps(doc)),
+        )
+
+    def delete_child(self, kind: str, account: str, region: str, name: str, key: str) -> None:
+        self._write(
+            "DELETE FROM children WHERE kind=? AND account=? AND region=? AND name=? AND key=?",
+            (kind, account, region, name, key),
+        )
+
+    def list_children(
+        self, kind: str, account: str, region: str, name: str
+    ) -> list[tuple[str, Doc]]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT key, doc FROM children WHERE kind=? AND account=? AND region=? AND "
+                "name=? ORDER BY key",
+                (kind, account, region, name),
+            ).fetchall()
+        return [(r[0], json.loads(r[1])) for r in rows]
