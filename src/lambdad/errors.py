@@ -21,6 +21,7 @@ turns them into HTTP responses.
     │   ├── TooManyRequestsException              429
     │   ├── ServiceException                      500
     │   ├── ResourceNotReadyException             502
+    │   ├── InvalidRuntimeException               502
     │   ├── AccessDeniedException                 403
     │   ├── UnknownOperationException             404
     │   └── AuthError                             403
@@ -130,6 +131,11 @@ class ServiceException(AwsError):
 
 class ResourceNotReadyException(AwsError):
     status = 502
+
+
+class InvalidRuntimeException(AwsError):
+    status = 502
+    message_key = "Message"
 
 
 class AccessDeniedException(AwsError):

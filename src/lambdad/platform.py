@@ -19,6 +19,11 @@ from lambdad.clock import Clock, SystemClock
 from lambdad.config import Settings
 from lambdad.control import credentials as credstore
 from lambdad.control.functions import FunctionService
+from lambdad.environments.code import CodeCache
+from lambdad.environments.pool import EnvironmentPool
+from lambdad.invoke.sync import InvokeRequest, InvokeService
+from lambdad.runtimes.table import RuntimeTable
+from lambdad.sandbox.process import ProcessBackend
 from lambdad.secrets import Sealer
 from lambdad.store.blobs import BlobStore
 from lambdad.store.sqlite import SqliteStore
@@ -33,6 +38,7 @@ class Platform:
         self.clock: Clock = clock or SystemClock()
         self.credentials: dict[str, Credential] = {}
         self.generated_credential: Credential | None = None
+        self._event_tasks: set[asyncio.Task[Any]] = set()
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambdad-io")
 
     def open(self) -> None:
@@ -55,16 +61,48 @@ class Platform:
         self.functions = FunctionService(
             s, self.store, self.blobs, self.sealer, self.clock, code_fetcher=_fetch_s3_code
         )
+        self.backend = ProcessBackend(s.data_dir / "envs")
+        self.runtimes = RuntimeTable(dict(s.runtime_overrides), strict=s.strict_runtimes)
+        self.code = CodeCache(s.data_dir / "code", self.blobs, s.max_unzipped_bytes)
+        self.pool = EnvironmentPool(s, self.backend, self.runtimes, self.code, self._log_sink)
+        self.invoker = InvokeService(s, self.functions, self.pool)
+        self.functions.on_change(self.pool.retire)
 
     def close(self) -> None:
         self.store.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def isolation_banner(self) -> str:
-        return (
-            "process — WARNING: functions run as plain child processes with no sandbox; "
-            "do not run untrusted code"
+        return self.backend.describe()
+
+    def _log_sink(
+        self, account: str, region: str, group: str, stream: str, ts_ms: int, message: str
+    ) -> None:
+        logs = getattr(self, "logs", None)
+        if logs is not None:
+            logs.put(account, region, group, stream, ts_ms, message)
+
+    async def start_background(self) -> None:
+        """Background work that needs the event loop (reaper, flushers)."""
+        self._tasks = [asyncio.get_running_loop().create_task(self.pool.run_reaper())]
+
+    async def stop_background(self) -> None:
+        for task in getattr(self, "_tasks", []):
+            task.cancel()
+        await self.pool.shutdown()
+
+    async def invoke_event(self, req: InvokeRequest) -> dict[str, Any]:
+        """Accept an asynchronous invocation (not yet durable: runs in the background)."""
+        rv = self.functions.resolve(req.scope, req.function_name, req.qualifier)
+        payload = self.invoker._check_payload(
+            req.payload, self.settings.max_async_payload, "Invoke"
         )
+        task = asyncio.get_running_loop().create_task(
+            self.invoker.run(rv, payload, req.request_id)
+        )
+        self._event_tasks.add(task)
+        task.add_done_callback(self._event_tasks.discard)
+        return {"StatusCode": 202}
 
     def lookup_credential(self, access_key_id: str) -> Credential | None:
         return self.credentials.get(access_key_id)

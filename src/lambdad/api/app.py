@@ -66,8 +66,10 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self.platform.start_background()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.platform.stop_background()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

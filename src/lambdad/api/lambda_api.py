@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdad.api import sigv4
 from lambdad.api.context import RequestContext
+from lambdad.invoke.sync import InvokeRequest
 
 if TYPE_CHECKING:
     from lambdad.platform import Platform
@@ -86,6 +87,30 @@ class LambdaApi:
         return self.functions.list_versions(
             ctx.scope, p["FunctionName"], p.get("Marker"), p.get("MaxItems")
         )
+
+    # -- invoke ------------------------------------------------------------------------
+
+    async def op_Invoke(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        req = InvokeRequest(
+            scope=ctx.scope,
+            function_name=p["FunctionName"],
+            qualifier=p.get("Qualifier"),
+            payload=p.get("Payload") or b"",
+            invocation_type=p.get("InvocationType") or "RequestResponse",
+            log_type=p.get("LogType") or "None",
+            client_context=p.get("ClientContext"),
+            request_id=ctx.request_id,
+        )
+        if req.invocation_type == "Event":
+            return await self.platform.invoke_event(req)
+        out = await self.platform.invoker.invoke(req)
+        return {
+            "StatusCode": out.status,
+            "Payload": out.payload,
+            "ExecutedVersion": out.executed_version,
+            "FunctionError": out.function_error,
+            "LogResult": out.log_result,
+        }
 
     # -- tags and account ----------------------------------------------------------------
 

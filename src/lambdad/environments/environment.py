@@ -1,0 +1,533 @@
+"""One execution environment: its life cycle, its Runtime API, its logs.
+
+An environment serves one invocation at a time. Its state machine is explicit:
+
+    STARTING -> INITIALIZING -> READY <-> BUSY -> STOPPING -> STOPPED
+         \\______________\\____________\\______/
+
+Any state may go to STOPPING; anything else raises ``IllegalTransition``.
+``start()`` runs the init phase (until the runtime first asks for an event);
+``invoke()`` hands one event to the runtime and waits for its answer, up to the
+function's timeout; ``stop()`` destroys the sandbox, idempotently.
+
+Output (stdout and stderr, one pipe) is read as it comes and turned into log
+events; at the end of an invocation the pipe is drained synchronously, so every
+line the function wrote before answering lands before ``END``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import enum
+import json
+import logging
+import math
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lambdad.environments import runtime_api
+from lambdad.errors import SandboxError
+from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
+
+log = logging.getLogger(__name__)
+
+TAIL_BYTES = 4096
+
+
+class State(enum.Enum):
+    STARTING = "starting"
+    INITIALIZING = "initializing"
+    READY = "ready"
+    BUSY = "busy"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+_ALLOWED = {
+    State.STARTING: {State.INITIALIZING, State.STOPPING},
+    State.INITIALIZING: {State.READY, State.STOPPING},
+    State.READY: {State.BUSY, State.STOPPING},
+    State.BUSY: {State.READY, State.STOPPING},
+    State.STOPPING: {State.STOPPED},
+    State.STOPPED: set(),
+}
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class Invocation:
+    request_id: str
+    payload: bytes
+    function_arn: str
+    deadline_ms: int
+    client_context: str | None = None
+    cognito_identity: str | None = None
+    trace_id: str = ""
+    result: asyncio.Future[InvocationResult] | None = None
+
+    def runtime_headers(self) -> list[tuple[str, str]]:
+        h = [
+            ("Lambda-Runtime-Aws-Request-Id", self.request_id),
+            ("Lambda-Runtime-Deadline-Ms", str(self.deadline_ms)),
+            ("Lambda-Runtime-Invoked-Function-Arn", self.function_arn),
+            ("Lambda-Runtime-Trace-Id", self.trace_id),
+        ]
+        if self.client_context is not None:
+            h.append(("Lambda-Runtime-Client-Context", self.client_context))
+        if self.cognito_identity is not None:
+            h.append(("Lambda-Runtime-Cognito-Identity", self.cognito_identity))
+        return h
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationResult:
+    payload: bytes
+    function_error: str | None = None  # "Unhandled" when the function failed
+    error_type: str | None = None
+    log_tail: bytes = b""
+    duration_ms: float = 0.0
+    init_duration_ms: float | None = None
+    max_memory_mb: int = 0
+    # The environment cannot be reused (timeout, crash, init failure).
+    fatal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentConfig:
+    function_arn: str
+    version: str
+    memory_mb: int
+    timeout_s: float
+    init_timeout_s: float
+    log_group: str
+    log_stream: str
+    account: str
+    region: str
+    init_notice: str | None = None
+
+
+LogSink = Callable[[str, str, str, str, int, str], None]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    kind: str  # "response", "error", "init_error", "exit", "too_large"
+    body: bytes = b""
+    error_type: str | None = None
+
+
+class Environment:
+    def __init__(
+        self,
+        env_id: str,
+        config: EnvironmentConfig,
+        spec: SandboxSpec,
+        backend: SandboxBackend,
+        log_sink: LogSink,
+    ) -> None:
+        self.id = env_id
+        self.config = config
+        self.spec = spec
+        self.backend = backend
+        self.log_sink = log_sink
+        self.state = State.STARTING
+        self.sandbox: Sandbox | None = None
+        self.server: asyncio.Server | None = None
+        self.last_used = time.monotonic()
+        self.invocations = 0
+        self.retired = False
+        self._ready: asyncio.Future[_Outcome | None] | None = None
+        self._waiter: asyncio.Future[Invocation] | None = None
+        self._queued: Invocation | None = None
+        self._current: Invocation | None = None
+        self._outcome: asyncio.Future[_Outcome] | None = None
+        self._partial = b""
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+        self._init_duration_ms: float | None = None
+        self._init_error: _Outcome | None = None
+        self._exit_task: asyncio.Task[None] | None = None
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _to(self, new: State) -> None:
+        if new not in _ALLOWED[self.state]:
+            raise IllegalTransition(f"environment {self.id}: {self.state.name} -> {new.name}")
+        self.state = new
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Run the init phase. On failure the environment is stopped and the init
+        error is kept for the first invocation to report."""
+        loop = asyncio.get_running_loop()
+        self._ready = loop.create_future()
+        self.sandbox = await self.backend.prepare(self.spec)
+        self.server = await runtime_api.serve(self.sandbox.runtime_api_socket(), self)
+        self._to(State.INITIALIZING)
+        if self.config.init_notice:
+            self._emit(self.config.init_notice)
+        started = time.perf_counter()
+        try:
+            await self.sandbox.run()
+        except SandboxError as exc:
+            self._init_duration_ms = (time.perf_counter() - started) * 1000
+            self._init_error = _Outcome(
+                "init_error",
+                json.dumps({
+                    "errorType": "Runtime.InvalidEntrypoint",
+                    "errorMessage": f"RequestId: - Error: {exc}",
+                }).encode(),
+                "Runtime.InvalidEntrypoint",
+            )
+            await self.stop()
+            return
+        loop.add_reader(self.sandbox.output_fd, self._read_output)
+        self._exit_task = loop.create_task(self._watch_exit())
+        try:
+            outcome = await asyncio.wait_for(
+                asyncio.shield(self._ready), self.config.init_timeout_s
+            )
+        except TimeoutError:
+            outcome = _Outcome(
+                "init_error",
+                json.dumps({
+                    "errorType": "Runtime.InitTimeout",
+                    "errorMessage": "INIT phase timed out after "
+                    f"{self.config.init_timeout_s:.2f} seconds",
+                }).encode(),
+                "Runtime.InitTimeout",
+            )
+        self._init_duration_ms = (time.perf_counter() - started) * 1000
+        if outcome is None:
+            self._to(State.READY)
+            return
+        self._drain_output()
+        self._init_error = outcome
+        await self.stop()
+
+    async def _watch_exit(self) -> None:
+        assert self.sandbox is not None
+        code = await self.sandbox.wait()
+        self._drain_output()
+        detail = f"signal: {_signal_name(-code)}" if code < 0 else f"exit status {code}"
+        outcome = _Outcome("exit", error_type="Runtime.ExitError", body=detail.encode())
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(self._init_error or outcome)
+        if self._outcome is not None and not self._outcome.done():
+            self._outcome.set_result(outcome)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.cancel()
+
+    async def stop(self) -> None:
+        if self.state in (State.STOPPING, State.STOPPED):
+            return
+        self._to(State.STOPPING)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.cancel()
+        if self.server is not None:
+            self.server.close()
+        if self.sandbox is not None:
+            if self.sandbox.output_fd >= 0:
+                self._drain_output()
+            await self.sandbox.destroy()
+        if self._exit_task is not None:
+            self._exit_task.cancel()
+        self._to(State.STOPPED)
+
+    @property
+    def init_error(self) -> bool:
+        return self._init_error is not None
+
+    # -- invocations ---------------------------------------------------------------------
+
+    async def invoke(self, inv: Invocation, *, cold: bool) -> InvocationResult:
+        """Hand one event to the runtime and wait for its answer."""
+        if self._init_error is not None:
+            return self._init_failure_result(inv)
+        self._to(State.BUSY)
+        self.invocations += 1
+        self._tail.clear()
+        self._tail_size = 0
+        loop = asyncio.get_running_loop()
+        self._outcome = loop.create_future()
+        self._current = inv
+        self._emit(f"START RequestId: {inv.request_id} Version: {self.config.version}")
+        started = time.perf_counter()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(inv)
+        else:
+            self._queued = inv
+        timed_out = False
+        try:
+            outcome = await asyncio.wait_for(
+                asyncio.shield(self._outcome), self.config.timeout_s
+            )
+        except TimeoutError:
+            timed_out = True
+            outcome = _Outcome("timeout")
+        duration = (time.perf_counter() - started) * 1000
+        memory = self._memory_mb()
+        self._current = None
+        self._queued = None
+        self._drain_output()
+        payload, function_error, error_type, fatal = self._answer(inv, outcome)
+        if timed_out:
+            self._emit(
+                f"{_now_iso()} {inv.request_id} Task timed out after "
+                f"{self.config.timeout_s:.2f} seconds"
+            )
+        elif outcome.kind == "exit":
+            self._emit(
+                f"RequestId: {inv.request_id} Error: Runtime exited with error: "
+                f"{outcome.body.decode()}\nRuntime.ExitError"
+            )
+        self._emit(f"END RequestId: {inv.request_id}")
+        report = (
+            f"REPORT RequestId: {inv.request_id}\tDuration: {duration:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration))} ms\t"
+            f"Memory Size: {self.config.memory_mb} MB\tMax Memory Used: {memory} MB\t"
+        )
+        init = self._init_duration_ms if cold else None
+        if init is not None:
+            report += f"Init Duration: {init:.2f} ms\t"
+        if timed_out:
+            report += "Status: timeout"
+        self._emit(report)
+        self.last_used = time.monotonic()
+        if fatal:
+            await self.stop()
+        else:
+            self._to(State.READY)
+        return InvocationResult(
+            payload=payload,
+            function_error=function_error,
+            error_type=error_type,
+            log_tail=self._tail_bytes(),
+            duration_ms=duration,
+            init_duration_ms=init,
+            max_memory_mb=memory,
+            fatal=fatal,
+        )
+
+    def _answer(self, inv: Invocation, outcome: _Outcome) -> tuple[bytes, str | None, str | None, bool]:
+        if outcome.kind == "response":
+            return outcome.body, None, None, False
+        if outcome.kind == "error":
+            return outcome.body, "Unhandled", outcome.error_type, False
+        if outcome.kind == "too_large":
+            body = json.dumps({
+                "errorMessage": "Response payload size exceeded maximum allowed payload size "
+                f"({runtime_api.MAX_RESPONSE} bytes).",
+                "errorType": "Function.ResponseSizeTooLarge",
+            }).encode()
+            return body, "Unhandled", "Function.ResponseSizeTooLarge", False
+        if outcome.kind == "timeout":
+            body = json.dumps({
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"RequestId: {inv.request_id} Error: Task timed out after "
+                f"{self.config.timeout_s:.2f} seconds",
+            }).encode()
+            return body, "Unhandled", "Sandbox.Timedout", True
+        # The runtime exited (crash, os._exit, killed by the OOM killer...).
+        detail = outcome.body.decode()
+        error_type = "Runtime.OutOfMemory" if self._oom() else "Runtime.ExitError"
+        body = json.dumps({
+            "errorType": error_type,
+            "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with error: "
+            f"{detail}",
+        }).encode()
+        return body, "Unhandled", error_type, True
+
+    def _oom(self) -> bool:
+        check = getattr(self.sandbox, "oom_killed", None)
+        return bool(check()) if callable(check) else False
+
+    def _init_failure_result(self, inv: Invocation) -> InvocationResult:
+        assert self._init_error is not None
+        err = self._init_error
+        if err.kind == "exit":
+            body = json.dumps({
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with error: "
+                f"{err.body.decode()}",
+            }).encode()
+            error_type: str | None = "Runtime.ExitError"
+        else:
+            body, error_type = err.body, err.error_type
+        self._emit(f"START RequestId: {inv.request_id} Version: {self.config.version}")
+        self._emit(f"END RequestId: {inv.request_id}")
+        self._emit(
+            f"REPORT RequestId: {inv.request_id}\tDuration: "
+            f"{self._init_duration_ms or 0:.2f} ms\tBilled Duration: "
+            f"{max(1, math.ceil(self._init_duration_ms or 0))} ms\tMemory Size: "
+            f"{self.config.memory_mb} MB\tMax Memory Used: 0 MB\tStatus: error\t"
+            f"Error Type: {error_type}"
+        )
+        return InvocationResult(
+            payload=body, function_error="Unhandled", error_type=error_type,
+            log_tail=self._tail_bytes(), init_duration_ms=self._init_duration_ms, fatal=True,
+        )
+
+    def _memory_mb(self) -> int:
+        peak = self.sandbox.memory_peak_bytes() if self.sandbox else None
+        return math.ceil(peak / 1048576) if peak else 0
+
+    # -- Runtime API (called by runtime_api) ------------------------------------------------
+
+    async def next_invocation(self) -> Invocation:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+        if self._queued is not None:
+            inv, self._queued = self._queued, None
+            return inv
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            return await self._waiter
+        finally:
+            self._waiter = None
+
+    def _settle(self, request_id: str, outcome: _Outcome) -> tuple[int, dict[str, str]]:
+        inv = self._current
+        if inv is None or inv.request_id != request_id:
+            return 403, {
+                "errorType": "InvalidRequestID",
+                "errorMessage": f"Invalid request ID: {request_id}",
+            }
+        if self._outcome is None or self._outcome.done():
+            return 403, {
+                "errorType": "InvalidStateTransition",
+                "errorMessage": "State transition from Ready to ResponseSent failed",
+            }
+        self._outcome.set_result(outcome)
+        return 202, {"status": "OK"}
+
+    def post_response(self, request_id: str, body: bytes) -> tuple[int, dict[str, str]]:
+        return self._settle(request_id, _Outcome("response", body))
+
+    def post_error(
+        self, request_id: str, error_type: str | None, body: bytes
+    ) -> tuple[int, dict[str, str]]:
+        return self._settle(
+            request_id, _Outcome("error", _error_payload(body, error_type), error_type)
+        )
+
+    def response_too_large(self, request_id: str) -> None:
+        self._settle(request_id, _Outcome("too_large"))
+
+    def post_init_error(self, error_type: str | None, body: bytes) -> tuple[int, dict[str, str]]:
+        if self._ready is None or self._ready.done():
+            return 403, {
+                "errorType": "InvalidStateTransition",
+                "errorMessage": "State transition from Ready to InitError failed",
+            }
+        payload = _error_payload(body, error_type)
+        self._init_error = _Outcome("init_error", payload, error_type or "Runtime.Unknown")
+        self._ready.set_result(self._init_error)
+        return 202, {"status": "OK"}
+
+    # -- logs ----------------------------------------------------------------------------
+
+    def _read_output(self) -> None:
+        assert self.sandbox is not None
+        try:
+            chunk = os.read(self.sandbox.output_fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            asyncio.get_running_loop().remove_reader(self.sandbox.output_fd)
+            self._flush_partial()
+            return
+        self._take(chunk)
+
+    def _drain_output(self) -> None:
+        """Read everything already in the pipe, so it is logged before END."""
+        if self.sandbox is None or self.sandbox.output_fd < 0:
+            return
+        for _ in range(1024):
+            try:
+                chunk = os.read(self.sandbox.output_fd, 65536)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            self._take(chunk)
+        self._flush_partial()
+
+    def _take(self, chunk: bytes) -> None:
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        if len(self._partial) > 256 * 1024:
+            lines.append(self._partial)
+            self._partial = b""
+        for line in lines:
+            self._emit(line.decode("utf-8", "replace"))
+
+    def _flush_partial(self) -> None:
+        if self._partial:
+            line, self._partial = self._partial, b""
+            self._emit(line.decode("utf-8", "replace"))
+
+    def _emit(self, message: str) -> None:
+        c = self.config
+        self.log_sink(c.account, c.region, c.log_group, c.log_stream, _now_ms(), message)
+        data = (message + "\n").encode()
+        self._tail.append(data)
+        self._tail_size += len(data)
+        while self._tail_size > TAIL_BYTES * 2 and len(self._tail) > 1:
+            self._tail_size -= len(self._tail.popleft())
+
+    def _tail_bytes(self) -> bytes:
+        return b"".join(self._tail)[-TAIL_BYTES:]
+
+
+def _error_payload(body: bytes, error_type: str | None) -> bytes:
+    try:
+        doc = json.loads(body) if body else None
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        return body
+    return json.dumps({
+        "errorMessage": body.decode("utf-8", "replace"),
+        "errorType": error_type or "Runtime.Unknown",
+    }).encode()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _signal_name(sig: int) -> str:
+    import signal
+
+    try:
+        return {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault",
+                signal.SIGABRT: "aborted", signal.SIGTERM: "terminated"}.get(
+            signal.Signals(sig), signal.Signals(sig).name.lower())
+    except ValueError:
+        return f"signal {sig}"
+
+
+def new_env_id() -> str:
+    return uuid.uuid4().hex
+
+
+def encode_tail(data: bytes) -> str:
+    return base64.b64encode(data).decode()

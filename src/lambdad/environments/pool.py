@@ -1,0 +1,223 @@
+"""The warm pool: idle environments per function version, ready for reuse.
+
+``checkout`` hands out an idle environment of exactly that version (the most
+recently used, so the warmest), or starts a new one (a cold start); ``release``
+takes it back. Environments idle longer than the idle timeout are reaped; when a
+version changes or is deleted its environments are retired: the idle ones stop
+now, the busy ones when they are released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lambdad.config import Settings
+from lambdad.control.functions import ResolvedVersion
+from lambdad.environments.code import CodeCache
+from lambdad.environments.environment import (
+    Environment,
+    EnvironmentConfig,
+    LogSink,
+    State,
+    new_env_id,
+)
+from lambdad.model.scope import Scope
+from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable
+from lambdad.sandbox.base import SandboxBackend, SandboxSpec
+
+log = logging.getLogger(__name__)
+
+VersionKey = tuple[str, str, str, str, str]  # account, region, name, version, revision
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    env: Environment
+    cold: bool
+
+
+class EnvironmentPool:
+    def __init__(
+        self,
+        settings: Settings,
+        backend: SandboxBackend,
+        runtimes: RuntimeTable,
+        code: CodeCache,
+        log_sink: LogSink,
+    ) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.runtimes = runtimes
+        self.code = code
+        self.log_sink = log_sink
+        self._idle: dict[VersionKey, list[Environment]] = {}
+        self._all: dict[str, Environment] = {}
+        self._keys: dict[str, VersionKey] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def key(rv: ResolvedVersion) -> VersionKey:
+        return (rv.scope.account, rv.scope.region, rv.name, rv.version, rv.config["RevisionId"])
+
+    def statistics(self) -> dict[str, int]:
+        idle = sum(len(v) for v in self._idle.values())
+        return {"environments": len(self._all), "idle": idle, "busy": len(self._all) - idle}
+
+    @contextlib.asynccontextmanager
+    async def checkout(self, rv: ResolvedVersion) -> AsyncIterator[Checkout]:
+        key = self.key(rv)
+        idle = self._idle.get(key)
+        if idle:
+            env = idle.pop()
+            cold = False
+        else:
+            env = await self._start(rv, key)
+            cold = True
+        try:
+            yield Checkout(env, cold)
+        finally:
+            await self._release(env, key)
+
+    async def _start(self, rv: ResolvedVersion, key: VersionKey) -> Environment:
+        cfg = rv.config
+        launch = self.runtimes.launch(cfg["Runtime"])
+        task_dir = await self.code.ensure(rv.code_sha256_hex)
+        env_id = new_env_id()
+        today = datetime.now(UTC).strftime("%Y/%m/%d")
+        log_group = cfg.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{rv.name}"
+        log_stream = f"{today}/[{rv.version}]{env_id}"
+        variables = _environment_variables(rv, task_dir, log_group, log_stream, launch.family)
+        spec = SandboxSpec(
+            env_id=env_id,
+            argv=launch.argv,
+            env=variables,
+            task_dir=task_dir,
+            runtime_dir=RUNTIME_DIR,
+            memory_mb=int(cfg.get("MemorySize", 128)),
+            tmp_mb=int(cfg.get("EphemeralStorage", {}).get("Size", 512)),
+            host_paths=(launch.interpreter,) if launch.interpreter else (),
+        )
+        config = EnvironmentConfig(
+            function_arn=rv.arn,
+            version=rv.version,
+            memory_mb=spec.memory_mb,
+            timeout_s=float(cfg.get("Timeout", 3)),
+            init_timeout_s=self.settings.init_timeout,
+            log_group=log_group,
+            log_stream=log_stream,
+            account=rv.scope.account,
+            region=rv.scope.region,
+            init_notice=launch.notice,
+        )
+        env = Environment(env_id, config, spec, self.backend, self.log_sink)
+        self._all[env_id] = env
+        self._keys[env_id] = key
+        try:
+            await env.start()
+        except BaseException:
+            self._forget(env)
+            await env.stop()
+            raise
+        log.debug("environment %s started for %s:%s", env_id, rv.name, rv.version)
+        return env
+
+    async def _release(self, env: Environment, key: VersionKey) -> None:
+        if env.state is not State.READY or env.retired:
+            self._forget(env)
+            await env.stop()
+            return
+        env.last_used = time.monotonic()
+        self._idle.setdefault(key, []).append(env)
+
+    def _forget(self, env: Environment) -> None:
+        self._all.pop(env.id, None)
+        key = self._keys.pop(env.id, None)
+        if key is not None:
+            idle = self._idle.get(key)
+            if idle and env in idle:
+                idle.remove(env)
+            if not idle:
+                self._idle.pop(key, None)
+
+    def retire(self, scope: Scope, name: str, version: str | None) -> None:
+        """Stop the environments of a changed or deleted version (None: all versions)."""
+        doomed = []
+        for env_id, key in list(self._keys.items()):
+            if key[0] == scope.account and key[1] == scope.region and key[2] == name and (
+                version is None or key[3] == version
+            ):
+                env = self._all[env_id]
+                env.retired = True
+                idle = self._idle.get(key, [])
+                if env in idle:
+                    self._forget(env)
+                    doomed.append(env)
+        for env in doomed:
+            asyncio.get_running_loop().create_task(env.stop())
+
+    async def reap(self) -> int:
+        now = time.monotonic()
+        doomed = [
+            env
+            for envs in self._idle.values()
+            for env in envs
+            if now - env.last_used > self.settings.idle_timeout
+        ]
+        for env in doomed:
+            self._forget(env)
+        await asyncio.gather(*(env.stop() for env in doomed), return_exceptions=True)
+        if doomed:
+            log.info("reaped %d idle environments", len(doomed))
+        return len(doomed)
+
+    async def run_reaper(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reaper_interval)
+            try:
+                await self.reap()
+            except Exception:
+                log.exception("reaper failed")
+
+    async def shutdown(self) -> None:
+        envs = list(self._all.values())
+        self._all.clear()
+        self._idle.clear()
+        self._keys.clear()
+        await asyncio.gather(*(env.stop() for env in envs), return_exceptions=True)
+
+
+def _environment_variables(
+    rv: ResolvedVersion, task_dir: Path, log_group: str, log_stream: str, family: str
+) -> dict[str, str]:
+    cfg = rv.config
+    region = rv.scope.region
+    env = {
+        # The function's own variables first: reserved names below always win.
+        **rv.environment,
+        "LAMBDA_TASK_ROOT": str(task_dir),
+        "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
+        "_HANDLER": cfg.get("Handler", ""),
+        "AWS_LAMBDA_FUNCTION_NAME": rv.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": rv.version,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.get("MemorySize", 128)),
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.get('Runtime', '')}",
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "LD_LIBRARY_PATH": f"/lib64:/usr/lib64:{RUNTIME_DIR}:{task_dir}:{task_dir}/lib:/opt/lib",
+    }
+    if family == "nodejs":
+        env["NODE_PATH"] = f"/opt/nodejs/node_modules:{task_dir}"
+    return env

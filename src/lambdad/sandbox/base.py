@@ -1,0 +1,67 @@
+"""The seam between execution environments and the operating system.
+
+A ``SandboxBackend`` starts the process of one execution environment from a
+``SandboxSpec``. Starting is two steps so the platform can hand the runtime its
+Runtime API before the runtime runs: ``prepare()`` creates whatever isolates the
+environment and returns a listening socket that the runtime (and only it) can
+reach at ``runtime_api_address``; ``run()`` lets the runtime start.
+
+Guarantees every backend keeps:
+- ``destroy()`` is idempotent and leaves nothing behind (process tree, cgroup,
+  mounts, temporary directories); calls after it raise ``SandboxError``.
+- ``output_fd`` is the read end of one pipe carrying the runtime's stdout and
+  stderr, in the order written.
+- ``wait()`` returns the exit status: ``>= 0`` an exit code, ``< 0`` a signal.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSpec:
+    env_id: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    task_dir: Path
+    runtime_dir: Path
+    opt_dir: Path | None = None
+    memory_mb: int = 128
+    tmp_mb: int = 512
+    pids_limit: int = 1024
+    network: str = "isolated"
+    # Paths of host executables the runtime needs (interpreters), for backends that
+    # build a minimal root.
+    host_paths: tuple[Path, ...] = field(default_factory=tuple)
+
+    @property
+    def vcpus(self) -> float:
+        # AWS: 1,769 MB buys one vCPU; capped at 6.
+        return min(6.0, max(self.memory_mb / 1769.0, 0.05))
+
+
+class Sandbox(Protocol):
+    env_id: str
+    pid: int
+    output_fd: int
+    runtime_api_address: str
+
+    def runtime_api_socket(self) -> socket.socket: ...
+    async def run(self) -> None: ...
+    async def wait(self) -> int: ...
+    def kill(self) -> None: ...
+    async def destroy(self) -> None: ...
+    def memory_peak_bytes(self) -> int | None: ...
+    def tmp_path(self) -> Path | None: ...
+
+
+class SandboxBackend(Protocol):
+    name: str
+
+    async def prepare(self, spec: SandboxSpec) -> Sandbox: ...
+    def describe(self) -> str: ...

@@ -1,0 +1,156 @@
+"""The ``process`` backend: plain child processes, no isolation.
+
+Each environment gets its own session (so its whole process tree can be killed),
+its own scratch directory as ``TMPDIR``, and a Runtime API socket on a loopback
+port of its own. Children are reaped through a pidfd on the event loop: no thread
+per child. Use it where bwrap cannot run, or for development.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+from lambdad.errors import SandboxError
+from lambdad.sandbox.base import SandboxSpec
+
+
+class ProcessBackend:
+    name = "process"
+
+    def __init__(self, work_root: Path) -> None:
+        self.work_root = work_root
+
+    def describe(self) -> str:
+        return (
+            "process — WARNING: functions run as plain child processes with no sandbox; "
+            "do not run untrusted code (see `lambdad doctor`)"
+        )
+
+    async def prepare(self, spec: SandboxSpec) -> ProcessSandbox:
+        work = self.work_root / spec.env_id
+        (work / "tmp").mkdir(parents=True, exist_ok=True)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        sock.setblocking(False)
+        return ProcessSandbox(spec, work, sock)
+
+
+class ProcessSandbox:
+    def __init__(self, spec: SandboxSpec, work: Path, sock: socket.socket) -> None:
+        self.spec = spec
+        self.env_id = spec.env_id
+        self.work = work
+        self._sock = sock
+        host, port = sock.getsockname()[:2]
+        self.runtime_api_address = f"{host}:{port}"
+        self.pid = 0
+        self.output_fd = -1
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._exit: asyncio.Future[int] | None = None
+        self._pidfd = -1
+        self._destroyed = False
+
+    def runtime_api_socket(self) -> socket.socket:
+        return self._sock
+
+    def tmp_path(self) -> Path | None:
+        return self.work / "tmp"
+
+    async def run(self) -> None:
+        if self._destroyed:
+            raise SandboxError(f"sandbox {self.env_id} is destroyed")
+        env = dict(self.spec.env)
+        env["AWS_LAMBDA_RUNTIME_API"] = self.runtime_api_address
+        env["TMPDIR"] = str(self.work / "tmp")
+        argv = [a.replace("{task}", str(self.spec.task_dir)) for a in self.spec.argv]
+        read_fd, write_fd = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                cwd=self.spec.task_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            raise SandboxError(f"cannot start {argv[0]}: {exc.strerror}") from exc
+        finally:
+            os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        self.output_fd = read_fd
+        self.pid = self._proc.pid
+        loop = asyncio.get_running_loop()
+        self._exit = loop.create_future()
+        self._pidfd = os.pidfd_open(self.pid)
+        loop.add_reader(self._pidfd, self._reap)
+
+    def _reap(self) -> None:
+        assert self._proc is not None and self._exit is not None
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = self.pid, 0
+        if pid == 0:
+            return
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = -1
+        code = os.waitstatus_to_exitcode(status)
+        # Tell Popen the child is gone, so it neither waits again nor warns.
+        self._proc.returncode = code
+        if not self._exit.done():
+            self._exit.set_result(code)
+
+    async def wait(self) -> int:
+        if self._exit is None:
+            raise SandboxError(f"sandbox {self.env_id} was never started")
+        return await asyncio.shield(self._exit)
+
+    def kill(self) -> None:
+        if self.pid and self._exit is not None and not self._exit.done():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+    def memory_peak_bytes(self) -> int | None:
+        if not self.pid:
+            return None
+        try:
+            with open(f"/proc/{self.pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            return None
+        return None
+
+    async def destroy(self) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        self.kill()
+        if self._exit is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._exit), 5)
+        if self._pidfd >= 0:
+            asyncio.get_running_loop().remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
+        if self.output_fd >= 0:
+            with contextlib.suppress(OSError):
+                asyncio.get_running_loop().remove_reader(self.output_fd)
+            os.close(self.output_fd)
+            self.output_fd = -1
+        self._sock.close()
+        await asyncio.to_thread(shutil.rmtree, self.work, True)
