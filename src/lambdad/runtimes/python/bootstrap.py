@@ -1,0 +1,695 @@
+"""lambdad's Python runtime bootstrap: the process inside an execution environment.
+
+It speaks the Lambda Runtime API 2018-06-01 to ``AWS_LAMBDA_RUNTIME_API``, imports the
+handler named by ``_HANDLER`` from ``LAMBDA_TASK_ROOT`` and runs invocations in a loop,
+behaving like AWS's own client (awslambdaric): the same context object, error payloads,
+init error types, log line format and exit status.
+
+Constraints that shape this file:
+
+- It is copied into every environment and runs on the function's interpreter, CPython 3.9
+  through 3.13, so it uses the standard library only and no syntax newer than 3.9.
+- It is the hot path of every invoke. It keeps one keep-alive HTTP/1.1 connection with
+  ``TCP_NODELAY`` (``http.client`` costs imports and, with Nagle and delayed ACKs, up to
+  40 ms a request) and does nothing per invoke that AWS's client does not do.
+- A zygote may import it before forking and call :func:`main` in the child, so importing it
+  only defines things; every side effect (``sys.path``, stdout, logging) happens in main().
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import sys
+import time
+
+# typing costs ~2 ms of every cold start; annotations are strings, so only mypy needs it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
+
+    Handler = Callable[[Any, "LambdaContext"], Any]
+
+__all__ = ["LambdaContext", "RuntimeApiError", "RuntimeClient", "main"]
+
+_API_PREFIX = "/2018-06-01/runtime"
+_ERROR_TYPE_HEADER = b"Lambda-Runtime-Function-Error-Type"
+_LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
+_LOG_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+# AWS indents error stack lines in the log with no-break spaces and joins lines with "\r" so
+# that one error stays one log event.
+_ERROR_LOG_INDENT = "\u00a0"
+_INIT_ERROR_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code.\r"
+)
+# Request ids are UUIDs; anything else is percent-encoded before it goes into a path.
+_PATH_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+# The invocation the logging filter stamps on every record (awslambdaric keeps it global too:
+# user code may log from any thread).
+_current_request_id: str | None = None
+_current_tenant_id: str | None = None
+
+
+class RuntimeApiError(Exception):
+    """The Runtime API could not be reached or answered something unusable."""
+
+
+class _Fault(Exception):
+    """An error the runtime reports with a ``Runtime.*`` type rather than a traceback."""
+
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+
+# --------------------------------------------------------------------------- HTTP client
+
+
+class RuntimeClient:
+    """A minimal HTTP/1.1 client for the Runtime API over one keep-alive socket.
+
+    The Runtime API always answers with ``Content-Length``; chunked bodies and bodies
+    delimited by ``Connection: close`` are understood too so that a proxy in between cannot
+    desynchronise the connection.
+    """
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise RuntimeApiError(f"AWS_LAMBDA_RUNTIME_API is not host:port: {address!r}")
+        self._address = (host.strip("[]"), int(port))
+        version = "{}.{}.{}".format(*sys.version_info[:3])
+        self._common = f"Host: {address}\r\nUser-Agent: lambdad-python/{version}\r\n".encode()
+        self._next_request = (
+            f"GET {_API_PREFIX}/invocation/next HTTP/1.1\r\n".encode() + self._common + b"\r\n"
+        )
+        self._sock: socket.socket | None = None
+        self._rfile: Any = None
+
+    # -- Runtime API calls
+
+    def next_invocation(self) -> tuple[bytes, dict[str, str]]:
+        """Block until the platform hands over the next event; return (body, headers)."""
+        status, headers, body = self._round_trip(self._next_request, b"")
+        if status != 200:
+            detail = body[:512].decode("utf-8", "replace")
+            raise RuntimeApiError(f"GET /invocation/next answered {status}: {detail}")
+        return body, headers
+
+    def post_response(self, request_id: str, payload: bytes, content_type: str) -> int:
+        path = f"{_API_PREFIX}/invocation/{_path_segment(request_id)}/response"
+        return self._post(path, payload, content_type, b"")
+
+    def post_error(self, request_id: str, payload: bytes, error_type: str) -> int:
+        path = f"{_API_PREFIX}/invocation/{_path_segment(request_id)}/error"
+        return self._post(path, payload, "application/json", _error_type_header(error_type))
+
+    def post_init_error(self, payload: bytes, error_type: str) -> int:
+        path = _API_PREFIX + "/init/error"
+        return self._post(path, payload, "application/json", _error_type_header(error_type))
+
+    def close(self) -> None:
+        if self._rfile is not None:
+            self._rfile.close()
+        if self._sock is not None:
+            self._sock.close()
+        self._sock = self._rfile = None
+
+    # -- plumbing
+
+    def _post(self, path: str, body: bytes, content_type: str, extra: bytes) -> int:
+        head = (
+            f"POST {path} HTTP/1.1\r\n".encode()
+            + self._common
+            + f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n".encode()
+            + extra
+            + b"\r\n"
+        )
+        status, _, _ = self._round_trip(head, body)
+        return status
+
+    def _connect(self) -> None:
+        try:
+            sock = socket.create_connection(self._address)
+        except OSError as exc:
+            host, port = self._address
+            raise RuntimeApiError(
+                f"cannot connect to the Runtime API at {host}:{port}: {exc}"
+            ) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._rfile = sock.makefile("rb")
+
+    def _round_trip(self, head: bytes, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        # A keep-alive connection the server closed while we were idle shows up as a failed
+        # send or an empty read; that (and only that) is retried once on a new connection.
+        for attempt in (0, 1):
+            reused = self._sock is not None
+            if not reused:
+                self._connect()
+            try:
+                self._send(head, body)
+                status_line = self._rfile.readline(65537)
+            except OSError as exc:
+                self.close()
+                if reused and attempt == 0:
+                    continue
+                raise RuntimeApiError(f"Runtime API connection failed: {exc}") from exc
+            if not status_line:
+                self.close()
+                if reused and attempt == 0:
+                    continue
+                raise RuntimeApiError("Runtime API closed the connection")
+            try:
+                return self._read_response(status_line)
+            except (OSError, ValueError) as exc:
+                self.close()
+                raise RuntimeApiError(f"bad response from the Runtime API: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _send(self, head: bytes, body: bytes) -> None:
+        sock = self._sock
+        assert sock is not None
+        # One segment for small messages (the common case); no copy of a large body.
+        if len(body) < 65536:
+            sock.sendall(head + body)
+        else:
+            sock.sendall(head)
+            sock.sendall(body)
+
+    def _read_response(self, status_line: bytes) -> tuple[int, dict[str, str], bytes]:
+        rfile = self._rfile
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+            raise ValueError(f"malformed status line {status_line[:100]!r}")
+        status = int(parts[1])
+        headers: dict[str, str] = {}
+        while True:
+            line = rfile.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            # Header values may carry UTF-8 (client context JSON); names are ASCII.
+            headers[name.strip().lower().decode("latin-1")] = value.strip().decode(
+                "utf-8", "replace"
+            )
+        length = headers.get("content-length")
+        if length is not None:
+            size = int(length)
+            body = rfile.read(size) if size else b""
+            if len(body) != size:
+                raise ValueError("connection closed inside the body")
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body = self._read_chunked()
+        elif headers.get("connection", "").lower() == "close":
+            body = rfile.read()
+        else:
+            body = b""
+        if headers.get("connection", "").lower() == "close" or parts[0] == b"HTTP/1.0":
+            self.close()
+        return status, headers, body
+
+    def _read_chunked(self) -> bytes:
+        rfile = self._rfile
+        chunks: list[bytes] = []
+        while True:
+            size = int(rfile.readline(65537).split(b";", 1)[0], 16)
+            if size == 0:
+                while rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            chunks.append(rfile.read(size))
+            rfile.readline(65537)
+
+
+def _path_segment(value: str) -> str:
+    if _PATH_SAFE.issuperset(value):
+        return value
+    return "".join(
+        c if c in _PATH_SAFE else "".join(f"%{b:02X}" for b in c.encode()) for c in value
+    )
+
+
+def _error_type_header(error_type: str) -> bytes:
+    # awslambdaric sends this header with init errors; it is sent with invocation errors
+    # too so that the platform need not parse the body to learn the type.
+    safe = error_type.encode("latin-1", "replace").replace(b"\r", b"").replace(b"\n", b"")
+    return _ERROR_TYPE_HEADER + b": " + safe + b"\r\n"
+
+
+# ----------------------------------------------------------------------------- context
+
+
+class CognitoIdentity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, identity_id: str | None = None, pool_id: str | None = None) -> None:
+        self.cognito_identity_id = identity_id
+        self.cognito_identity_pool_id = pool_id
+
+    def __repr__(self) -> str:
+        return (
+            f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
+            f"cognito_identity_pool_id={self.cognito_identity_pool_id}])"
+        )
+
+
+class Client:
+    __slots__ = (
+        "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id",
+    )
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.installation_id = data.get("installation_id")
+        self.app_title = data.get("app_title")
+        self.app_version_name = data.get("app_version_name")
+        self.app_version_code = data.get("app_version_code")
+        self.app_package_name = data.get("app_package_name")
+
+    def __repr__(self) -> str:
+        return (
+            f"Client([installation_id={self.installation_id},app_title={self.app_title},"
+            f"app_version_name={self.app_version_name},"
+            f"app_version_code={self.app_version_code},"
+            f"app_package_name={self.app_package_name}])"
+        )
+
+
+class ClientContext:
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        client = data.get("client")
+        self.client = Client(client) if isinstance(client, dict) else client
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+
+    def __repr__(self) -> str:
+        return f"ClientContext([custom={self.custom},env={self.env},client={self.client}])"
+
+
+class LambdaContext:
+    """The ``context`` argument, attribute for attribute like awslambdaric's."""
+
+    def __init__(
+        self,
+        invoke_id: str,
+        client_context: dict[str, Any] | None,
+        cognito_identity: dict[str, Any] | None,
+        epoch_deadline_time_in_ms: int,
+        invoked_function_arn: str | None = None,
+        tenant_id: str | None = None,
+    ) -> None:
+        environ = os.environ
+        self.aws_request_id = invoke_id
+        self.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        # A string, as on AWS (it comes from the environment unchanged).
+        self.memory_limit_in_mb = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = invoked_function_arn
+        self.tenant_id = tenant_id
+        self.client_context = ClientContext(client_context) if client_context is not None else None
+        # Always an object, its fields None without a Cognito header: code reads
+        # context.identity.cognito_identity_id without checking.
+        if cognito_identity is None:
+            self.identity = CognitoIdentity()
+        else:
+            self.identity = CognitoIdentity(
+                cognito_identity.get("cognitoIdentityId"),
+                cognito_identity.get("cognitoIdentityPoolId"),
+            )
+        self._epoch_deadline_time_in_ms = epoch_deadline_time_in_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        remaining = self._epoch_deadline_time_in_ms - int(time.time() * 1000)
+        return remaining if remaining > 0 else 0
+
+    def log(self, msg: Any) -> None:
+        sys.stdout.write(str(msg))
+
+    def __repr__(self) -> str:
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},"
+            f"log_group_name={self.log_group_name},"
+            f"log_stream_name={self.log_stream_name},"
+            f"function_name={self.function_name},"
+            f"memory_limit_in_mb={self.memory_limit_in_mb},"
+            f"function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn},"
+            f"client_context={self.client_context},"
+            f"identity={self.identity},"
+            f"tenant_id={self.tenant_id}])"
+        )
+
+
+def _parse_json_header(value: str | None, name: str) -> Any:
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except Exception as exc:
+        raise _Fault(
+            "Runtime.LambdaContextUnmarshalError", f"Unable to parse {name} JSON: {exc}"
+        ) from exc
+
+
+# ------------------------------------------------------------------------- marshalling
+
+
+class _ResultEncoder(json.JSONEncoder):
+    """json.JSONEncoder that writes ``decimal.Decimal`` exactly, as awslambdaric does.
+
+    The standard library has no raw-JSON hook, so a Decimal is first encoded as a
+    placeholder string and swapped for its digits afterwards; results without Decimals pay
+    nothing. The decimal module is never imported here: a Decimal can only reach us if the
+    user's code imported it.
+    """
+
+    _MARK = "\x00lambdad-decimal-{}\x00"
+
+    def __init__(self) -> None:
+        # python3.12 and later AWS runtimes write UTF-8 as is; older ones escape to ASCII.
+        super().__init__(ensure_ascii=sys.version_info < (3, 12), allow_nan=True)
+        self._raw: list[str] = []
+
+    def default(self, o: Any) -> Any:
+        decimal = sys.modules.get("decimal")
+        if decimal is not None and isinstance(o, decimal.Decimal):
+            self._raw.append("NaN" if o.is_nan() else str(o))
+            return self._MARK.format(len(self._raw) - 1)
+        return super().default(o)
+
+    def dumps(self, obj: Any) -> str:
+        raw = self._raw
+        raw.clear()
+        text = self.encode(obj)
+        for index, digits in enumerate(raw):
+            # encode() escapes the NULs, so the placeholder reads "\u0000...\u0000".
+            token = json.dumps(self._MARK.format(index))
+            text = text.replace(token, digits)
+        raw.clear()
+        return text
+
+
+def _decode_event(body: bytes, content_type: str | None) -> Any:
+    # Like awslambdaric, an event that is explicitly not JSON reaches the handler as bytes.
+    if content_type and not content_type.startswith("application/json"):
+        return body
+    try:
+        return json.loads(body)
+    except Exception as exc:
+        raise _Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from exc
+
+
+def _marshal(encoder: _ResultEncoder, result: Any) -> tuple[bytes, str]:
+    if isinstance(result, bytes):
+        return result, "application/unknown"
+    try:
+        return encoder.dumps(result).encode("utf-8"), "application/json"
+    except Exception as exc:
+        raise _Fault("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+
+
+# -------------------------------------------------------------------------------- errors
+
+
+def _make_error(
+    message: str, error_type: str, stack_trace: list[str] | None, request_id: str | None
+) -> dict[str, Any]:
+    return {
+        "errorMessage": message or "",
+        "errorType": error_type or "",
+        "requestId": request_id if request_id is not None else "",
+        "stackTrace": stack_trace or [],
+    }
+
+
+def _error_from_exception(exc: BaseException, request_id: str | None) -> dict[str, Any]:
+    import traceback  # only on the error path
+
+    # Plain 4-tuples, not FrameSummary objects: format_list then prints no 3.11+ caret
+    # lines, which is what AWS shows.
+    frames: list[Any] = [
+        (f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(exc.__traceback__)
+    ]
+    # The frames of this file above the user's code are noise; drop the leading ones (if
+    # the error is in this file only, keep them all).
+    own = _error_from_exception.__code__.co_filename
+    for index, frame in enumerate(frames):
+        if frame[0] != own:
+            frames = frames[index:]
+            break
+    return _make_error(str(exc), type(exc).__name__, traceback.format_list(frames), request_id)
+
+
+def _log_error(error: dict[str, Any]) -> None:
+    """Write an error the way AWS puts it in the function's log: one "\\r"-joined event."""
+    description = "[ERROR]"
+    if error["errorType"]:
+        description += " " + error["errorType"]
+    if error["errorMessage"]:
+        if error["errorType"]:
+            description += ":"
+        description += " " + error["errorMessage"]
+    lines = [description, "Traceback (most recent call last):"]
+    for element in error["stackTrace"]:
+        if element == "":
+            lines.append("")
+            continue
+        for line in element.splitlines():
+            stripped = line.lstrip(" ")
+            lines.append(_ERROR_LOG_INDENT * (len(line) - len(stripped)) + stripped)
+    sys.stdout.write("\r".join(lines) + "\n")
+
+
+# ------------------------------------------------------------------------ handler loading
+
+
+def _load_handler(name: str) -> Handler:
+    try:
+        module_name, function_name = name.rsplit(".", 1)
+    except ValueError as exc:
+        raise _Fault("Runtime.MalformedHandlerName", f"Bad handler '{name}': {exc}") from exc
+
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        raise _Fault(
+            "Runtime.BuiltInModuleConflict",
+            f"Cannot use built-in module {module_name} as a handler module",
+        )
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        raise _Fault(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+        ) from exc
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        raise _Fault(
+            "Runtime.UserCodeSyntaxError",
+            f"Syntax error in module '{module_name}': {exc}",
+            trace,
+        ) from exc
+
+    try:
+        handler: Handler = getattr(module, function_name)
+    except AttributeError:
+        raise _Fault(
+            "Runtime.HandlerNotFound",
+            f"Handler '{function_name}' missing on module '{module_name}'",
+        ) from None
+    return handler
+
+
+# ------------------------------------------------------------------------ process set-up
+
+
+def _set_sys_path(task_root: str) -> None:
+    """Task root first, then the layers' directories, as on AWS.
+
+    The bootstrap's own directory (sys.path[0] when started as a script) is removed so
+    that it can never shadow a user module.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    version = "python{}.{}".format(*sys.version_info[:2])
+    front = [task_root, f"/opt/python/lib/{version}/site-packages", "/opt/python"]
+    sys.path[:] = [p for p in sys.path if p not in front and os.path.abspath(p or ".") != here]
+    sys.path[0:0] = front
+
+
+def _set_up_streams() -> None:
+    # Line buffering puts every print() in the log as it happens; whatever is left without a
+    # newline is flushed before each response is posted, so it precedes END.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        # A closed or replaced stream must not fail the invocation.
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
+class _StdoutHandler(logging.Handler):
+    """Root-logger handler writing formatted records to (the current) sys.stdout."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _current_request_id or ""
+        record.tenant_id = _current_tenant_id
+        return True
+
+
+def _set_up_logging() -> None:
+    # Log times are UTC, like AWS, for the user's formatters too.
+    logging.Formatter.converter = time.gmtime
+    handler = _StdoutHandler()
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT, _LOG_DATE_FORMAT))
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    # Without AWS_LAMBDA_LOG_LEVEL the root logger keeps Python's default (WARNING).
+    level_name = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    if level_name == "TRACE":
+        level_name = "DEBUG"
+    if level_name:
+        level = logging.getLevelName(level_name)
+        if isinstance(level, int):
+            root.setLevel(level)
+
+
+# ------------------------------------------------------------------------------ the loop
+
+
+def _invoke(
+    handler: Handler,
+    encoder: _ResultEncoder,
+    request_id: str,
+    body: bytes,
+    headers: dict[str, str],
+) -> tuple[bytes, str, str | None]:
+    """Run one invocation; return (payload, content type, error type or None)."""
+    try:
+        deadline = headers.get("lambda-runtime-deadline-ms")
+        context = LambdaContext(
+            request_id,
+            _parse_json_header(headers.get("lambda-runtime-client-context"), "Client Context"),
+            _parse_json_header(headers.get("lambda-runtime-cognito-identity"), "Cognito Identity"),
+            int(deadline) if deadline else 0,
+            headers.get("lambda-runtime-invoked-function-arn"),
+            headers.get("lambda-runtime-aws-tenant-id"),
+        )
+        event = _decode_event(body, headers.get("content-type"))
+        result = handler(event, context)
+        payload, content_type = _marshal(encoder, result)
+        return payload, content_type, None
+    except _Fault as fault:
+        error = _make_error(fault.message, fault.error_type, fault.trace, request_id)
+    except Exception as exc:
+        error = _error_from_exception(exc, request_id)
+    _log_error(error)
+    return _encode_error(encoder, error), "application/json", error["errorType"]
+
+
+def _encode_error(encoder: _ResultEncoder, error: dict[str, Any]) -> bytes:
+    try:
+        return encoder.dumps(error).encode("utf-8")
+    except Exception:
+        # A message with a lone surrogate cannot be UTF-8; ASCII escapes can carry it.
+        return json.dumps(error).encode("ascii")
+
+
+def _serve(client: RuntimeClient, handler: Handler) -> NoReturn:
+    global _current_request_id, _current_tenant_id
+    encoder = _ResultEncoder()
+    environ = os.environ
+    while True:
+        body, headers = client.next_invocation()
+        request_id = headers.get("lambda-runtime-aws-request-id", "")
+        _current_request_id = request_id
+        _current_tenant_id = headers.get("lambda-runtime-aws-tenant-id")
+        trace_id = headers.get("lambda-runtime-trace-id")
+        if trace_id:
+            environ["_X_AMZN_TRACE_ID"] = trace_id
+        elif "_X_AMZN_TRACE_ID" in environ:
+            del environ["_X_AMZN_TRACE_ID"]
+
+        payload, content_type, error_type = _invoke(handler, encoder, request_id, body, headers)
+        _flush_streams()
+        if error_type is None:
+            status = client.post_response(request_id, payload, content_type)
+        else:
+            status = client.post_error(request_id, payload, error_type)
+        if status >= 300:
+            # E.g. 413 for a response over the limit: the platform has already failed the
+            # invocation, and this environment can take the next one.
+            sys.stderr.write(
+                f"lambdad runtime: the Runtime API refused the result of {request_id}"
+                f" with status {status}\n"
+            )
+
+
+def _fail_init(client: RuntimeClient, error: dict[str, Any]) -> NoReturn:
+    logging.warning(_INIT_ERROR_WARNING)
+    _log_error(error)
+    _flush_streams()
+    client.post_init_error(_encode_error(_ResultEncoder(), error), error["errorType"])
+    # The platform reports the init error; this process is done (awslambdaric exits 1 too).
+    sys.exit(1)
+
+
+def main() -> NoReturn:
+    """Set the process up, import the handler and serve invocations until killed."""
+    try:
+        client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    except KeyError:
+        sys.stderr.write("lambdad runtime: AWS_LAMBDA_RUNTIME_API is not set\n")
+        sys.exit(2)
+    except RuntimeApiError as exc:
+        sys.stderr.write(f"lambdad runtime: {exc}\n")
+        sys.exit(2)
+
+    _set_sys_path(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    _set_up_streams()
+    _set_up_logging()
+
+    try:
+        try:
+            handler = _load_handler(os.environ.get("_HANDLER", ""))
+        except _Fault as fault:
+            _fail_init(client, _make_error(fault.message, fault.error_type, fault.trace, None))
+        except Exception as exc:
+            _fail_init(client, _error_from_exception(exc, None))
+        _serve(client, handler)
+    except RuntimeApiError as exc:
+        _flush_streams()
+        sys.stderr.write(f"lambdad runtime: {exc}\n")
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()
