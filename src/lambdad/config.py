@@ -26,6 +26,10 @@ class Settings:
     default_region: str = "us-east-1"
     # "auto" picks bwrap where it can run, else process.
     sandbox: str = "auto"
+    # Outbound network of sandboxed functions: "isolated" (user-space NAT), "none", "host".
+    network: str = "isolated"
+    sandbox_uid: int = 993
+    pids_limit: int = 1024
     strict_runtimes: bool = False
     # Runtime identifier -> interpreter command, over the discovered defaults.
     runtime_overrides: tuple[tuple[str, str], ...] = ()

@@ -22,8 +22,9 @@ from lambdad.control.functions import FunctionService
 from lambdad.environments.code import CodeCache
 from lambdad.environments.pool import EnvironmentPool
 from lambdad.invoke.sync import InvokeRequest, InvokeService
+from lambdad.observe.logs import LogStore
 from lambdad.runtimes.table import RuntimeTable
-from lambdad.sandbox.process import ProcessBackend
+from lambdad.sandbox.select import choose_backend
 from lambdad.secrets import Sealer
 from lambdad.store.blobs import BlobStore
 from lambdad.store.sqlite import SqliteStore
@@ -57,11 +58,19 @@ class Platform:
         self.store.open()
         self.blobs = BlobStore(s.data_dir / "blobs")
         self.blobs.open()
+        self.logs = LogStore(
+            s.data_dir / "logs.db",
+            self.clock,
+            retention_events=s.log_retention_events,
+            max_event_bytes=s.log_event_max_bytes,
+            buffer_bytes=s.log_buffer_bytes,
+        )
+        self.logs.open()
         self.sealer = Sealer.from_data_dir(s.data_dir)
         self.functions = FunctionService(
             s, self.store, self.blobs, self.sealer, self.clock, code_fetcher=_fetch_s3_code
         )
-        self.backend = ProcessBackend(s.data_dir / "envs")
+        self.backend = choose_backend(s)
         self.runtimes = RuntimeTable(dict(s.runtime_overrides), strict=s.strict_runtimes)
         self.code = CodeCache(s.data_dir / "code", self.blobs, s.max_unzipped_bytes)
         self.pool = EnvironmentPool(s, self.backend, self.runtimes, self.code, self._log_sink)
@@ -69,6 +78,7 @@ class Platform:
         self.functions.on_change(self.pool.retire)
 
     def close(self) -> None:
+        self.logs.close()
         self.store.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -84,12 +94,17 @@ class Platform:
 
     async def start_background(self) -> None:
         """Background work that needs the event loop (reaper, flushers)."""
-        self._tasks = [asyncio.get_running_loop().create_task(self.pool.run_reaper())]
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self.pool.run_reaper()),
+            loop.create_task(self.logs.run_flusher()),
+        ]
 
     async def stop_background(self) -> None:
         for task in getattr(self, "_tasks", []):
             task.cancel()
         await self.pool.shutdown()
+        self.backend.close()
 
     async def invoke_event(self, req: InvokeRequest) -> dict[str, Any]:
         """Accept an asynchronous invocation (not yet durable: runs in the background)."""

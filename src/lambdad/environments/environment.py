@@ -156,6 +156,7 @@ class Environment:
         self._init_duration_ms: float | None = None
         self._init_error: _Outcome | None = None
         self._exit_task: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Task[None] | None = None
 
     # -- state ---------------------------------------------------------------------------
 
@@ -209,6 +210,8 @@ class Environment:
             )
         self._init_duration_ms = (time.perf_counter() - started) * 1000
         if outcome is None:
+            await self.sandbox.network_ready()
+            self.sandbox.end_init()
             self._to(State.READY)
             return
         self._drain_output()
@@ -229,7 +232,13 @@ class Environment:
             self._waiter.cancel()
 
     async def stop(self) -> None:
-        if self.state in (State.STOPPING, State.STOPPED):
+        """Destroy the sandbox; concurrent and repeated calls wait for the one teardown."""
+        if self._stopping is None:
+            self._stopping = asyncio.get_running_loop().create_task(self._teardown())
+        await asyncio.shield(self._stopping)
+
+    async def _teardown(self) -> None:
+        if self.state is State.STOPPED:
             return
         self._to(State.STOPPING)
         if self._waiter is not None and not self._waiter.done():
@@ -305,7 +314,10 @@ class Environment:
         self._emit(report)
         self.last_used = time.monotonic()
         if fatal:
-            await self.stop()
+            # Answer at the deadline: kill now, tear down (cgroup, NAT, files) after.
+            if self.sandbox is not None:
+                self.sandbox.kill()
+            self._stopping = asyncio.get_running_loop().create_task(self._teardown())
         else:
             self._to(State.READY)
         return InvocationResult(

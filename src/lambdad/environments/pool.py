@@ -103,6 +103,8 @@ class EnvironmentPool:
             memory_mb=int(cfg.get("MemorySize", 128)),
             tmp_mb=int(cfg.get("EphemeralStorage", {}).get("Size", 512)),
             host_paths=(launch.interpreter,) if launch.interpreter else (),
+            pids_limit=self.settings.pids_limit,
+            network=self.settings.network,
         )
         config = EnvironmentConfig(
             function_arn=rv.arn,

@@ -33,6 +33,9 @@ class ProcessBackend:
             "do not run untrusted code (see `lambdad doctor`)"
         )
 
+    def close(self) -> None:
+        shutil.rmtree(self.work_root, ignore_errors=True)
+
     async def prepare(self, spec: SandboxSpec) -> ProcessSandbox:
         work = self.work_root / spec.env_id
         (work / "tmp").mkdir(parents=True, exist_ok=True)
@@ -95,6 +98,12 @@ class ProcessSandbox:
         self._exit = loop.create_future()
         self._pidfd = os.pidfd_open(self.pid)
         loop.add_reader(self._pidfd, self._reap)
+
+    async def network_ready(self) -> None:
+        return None
+
+    def end_init(self) -> None:
+        return None
 
     def _reap(self) -> None:
         assert self._proc is not None and self._exit is not None

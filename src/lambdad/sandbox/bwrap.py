@@ -1,0 +1,447 @@
+"""The ``bwrap`` backend: every environment in its own namespaces and cgroup.
+
+Each environment runs under Debian's bubblewrap with mount, PID, IPC, UTS and
+(unless the network mode is ``host``) network namespaces, on a minimal read-only
+root: the host's ``/usr`` and the few ``/etc`` files runtimes need, the code at
+``/var/task``, layers at ``/opt``, lambdad's bootstraps at ``/var/runtime``, a
+fresh tmpfs ``/tmp`` of ``EphemeralStorage`` MB, its own ``/proc`` and a minimal
+``/dev``. The runtime runs as an unprivileged uid with ``no_new_privs`` and no
+capabilities (``setpriv`` inside the sandbox), in a cgroup that holds its memory,
+CPU and process count to what its configuration buys.
+
+Start-up is staged with bwrap's ``--info-fd`` / ``--block-fd``: once the
+namespaces exist the sandbox is put in its cgroup and its Runtime API socket is
+created inside its network namespace, and only then is the runtime let go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+from lambdad.errors import SandboxError
+from lambdad.sandbox import netns
+from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.cgroups import CgroupManager, EnvironmentCgroup, Limits
+
+log = logging.getLogger(__name__)
+
+TASK = "/var/task"
+RUNTIME = "/var/runtime"
+OPT = "/opt"
+RUNTIME_API = "127.0.0.1:9001"
+SANDBOX_USER = "sbx_user1051"
+ETC_FILES = (
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/ca-certificates.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/localtime",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/mime.types",
+)
+
+
+class BwrapBackend:
+    name = "bwrap"
+
+    def __init__(
+        self,
+        work_root: Path,
+        cgroups: CgroupManager,
+        *,
+        network: str = "isolated",
+        uid: int = 993,
+        gid: int = 993,
+        bwrap: str = "bwrap",
+    ) -> None:
+        self.work_root = work_root
+        self.cgroups = cgroups
+        self.network = network
+        self.uid = uid
+        self.gid = gid
+        self.bwrap = shutil.which(bwrap) or bwrap
+        self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+        self.nat = netns.nat_helper() if network == "isolated" else None
+        if network == "isolated" and self.nat is None:
+            log.warning("no slirp4netns or pasta: network mode isolated runs without outbound access")
+
+    def describe(self) -> str:
+        net = self.network
+        if net == "isolated":
+            net += f" via {Path(self.nat).name}" if self.nat else " (no NAT helper: no outbound)"
+        elif net == "host":
+            net += " — WARNING: functions share the host's network (development only)"
+        return (
+            f"bwrap (mount, pid, ipc, uts, net namespaces; cgroup {self.cgroups.version}: "
+            f"memory, cpu, pids; uid {self.uid}; network {net})"
+        )
+
+    def setup(self) -> None:
+        self.work_root.mkdir(parents=True, exist_ok=True)
+        self.cgroups.setup()
+        removed = self.cgroups.cleanup_leftovers()
+        if removed:
+            log.warning("removed %d cgroups left by an earlier run", removed)
+        for leftover in self.work_root.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def close(self) -> None:
+        self.cgroups.teardown()
+        shutil.rmtree(self.work_root, ignore_errors=True)
+
+    async def prepare(self, spec: SandboxSpec) -> BwrapSandbox:
+        network = spec.network if spec.network in ("isolated", "none", "host") else self.network
+        work = self.work_root / spec.env_id
+        work.mkdir(parents=True, exist_ok=True)
+        self._write_etc(work, network)
+        cgroup = self.cgroups.create(
+            spec.env_id,
+            Limits(spec.memory_mb * 1024 * 1024, spec.vcpus, spec.pids_limit),
+        )
+        # As on AWS, the init phase runs with boosted CPU; the memory-proportional cap
+        # applies from the first invocation on (see end_init).
+        cgroup.set_cpu(None)
+        sandbox = BwrapSandbox(self, spec, work, cgroup, network)
+        try:
+            await sandbox.launch()
+        except BaseException:
+            await sandbox.destroy()
+            raise
+        return sandbox
+
+    def _write_etc(self, work: Path, network: str) -> None:
+        (work / "passwd").write_text(
+            f"root:x:0:0:root:/root:/sbin/nologin\n"
+            f"{SANDBOX_USER}:x:{self.uid}:{self.gid}::/tmp:/sbin/nologin\n"
+        )
+        (work / "group").write_text(f"root:x:0:\n{SANDBOX_USER}:x:{self.gid}:\n")
+        resolv = "nameserver 10.0.2.3\n" if network == "isolated" else ""
+        if network == "host" and Path("/etc/resolv.conf").exists():
+            resolv = Path("/etc/resolv.conf").read_text()
+        (work / "resolv.conf").write_text(resolv)
+
+    def argv(self, spec: SandboxSpec, work: Path, network: str, info_fd: int, block_fd: int) -> list[str]:
+        a = [self.bwrap, "--die-with-parent", "--new-session"]
+        a += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        if network != "host":
+            a.append("--unshare-net")
+        a += ["--hostname", "localhost"]
+        for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            p = Path(top)
+            if p.is_symlink():
+                a += ["--symlink", os.readlink(p), top]
+            elif p.is_dir():
+                a += ["--ro-bind", top, top]
+        # bwrap makes missing parent directories 0700 (unreadable to the sandbox user):
+        # create every parent of a mount point first, world-readable.
+        dests = [p for p in ETC_FILES if os.path.lexists(p)] + ["/etc/passwd", TASK, RUNTIME]
+        dests += [str(p) for p in _interpreter_prefixes(spec.host_paths)]
+        for parent in _parents(dests):
+            a += ["--perms", "0755", "--dir", parent]
+        for path in ETC_FILES:
+            if os.path.lexists(path):
+                a += ["--ro-bind", path, path]
+        a += ["--ro-bind", str(work / "passwd"), "/etc/passwd"]
+        a += ["--ro-bind", str(work / "group"), "/etc/group"]
+        a += ["--ro-bind", str(work / "resolv.conf"), "/etc/resolv.conf"]
+        for prefix in _interpreter_prefixes(spec.host_paths):
+            a += ["--ro-bind", str(prefix), str(prefix)]
+        a += ["--ro-bind", str(spec.task_dir), TASK]
+        a += ["--ro-bind", str(spec.runtime_dir), RUNTIME]
+        if spec.opt_dir is not None:
+            a += ["--ro-bind", str(spec.opt_dir), OPT]
+        else:
+            a += ["--dir", OPT]
+        a += ["--proc", "/proc", "--dev", "/dev"]
+        a += ["--perms", "1777", "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+        a += ["--remount-ro", "/", "--chdir", TASK]
+        a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd), "--"]
+        a += [
+            self.setpriv,
+            f"--reuid={self.uid}",
+            f"--regid={self.gid}",
+            "--clear-groups",
+            "--no-new-privs",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+        ]
+        a += [self.rewrite(spec, x) for x in spec.argv]
+        return a
+
+    @staticmethod
+    def rewrite(spec: SandboxSpec, value: str) -> str:
+        """Host paths in argv and variables, as the runtime sees them inside."""
+        value = value.replace("{task}", TASK).replace(str(spec.task_dir), TASK)
+        value = value.replace(str(spec.runtime_dir), RUNTIME)
+        if spec.opt_dir is not None:
+            value = value.replace(str(spec.opt_dir), OPT)
+        return value
+
+
+class BwrapSandbox:
+    def __init__(
+        self,
+        backend: BwrapBackend,
+        spec: SandboxSpec,
+        work: Path,
+        cgroup: EnvironmentCgroup,
+        network: str,
+    ) -> None:
+        self.backend = backend
+        self.spec = spec
+        self.env_id = spec.env_id
+        self.work = work
+        self.cgroup = cgroup
+        self.network = network
+        self.pid = 0
+        self.child_pid = 0
+        self.output_fd = -1
+        self.runtime_api_address = RUNTIME_API
+        self._sock: socket.socket | None = None
+        self._block_w = -1
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._nat: subprocess.Popen[bytes] | None = None
+        self._nat_ready: asyncio.Future[None] | None = None
+        self._exit: asyncio.Future[int] | None = None
+        self._pidfd = -1
+        self._destroyed = False
+
+    async def launch(self) -> None:
+        info_r, info_w = os.pipe()
+        block_r, block_w = os.pipe()
+        out_r, out_w = os.pipe()
+        self._block_w = block_w
+        env = {k: self.backend.rewrite(self.spec, v) for k, v in self.spec.env.items()}
+        if self.network == "host":
+            # No private namespace: fall back to a loopback port of its own.
+            self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._sock.bind(("127.0.0.1", 0))
+            self._sock.listen(16)
+            self._sock.setblocking(False)
+            self.runtime_api_address = "127.0.0.1:%d" % self._sock.getsockname()[1]
+        env["AWS_LAMBDA_RUNTIME_API"] = self.runtime_api_address
+        argv = self.backend.argv(self.spec, self.work, self.network, info_w, block_r)
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=out_w,
+                pass_fds=(info_w, block_r),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            for fd in (info_r, out_r):
+                os.close(fd)
+            raise SandboxError(f"cannot start bwrap: {exc.strerror}") from exc
+        finally:
+            for fd in (info_w, block_r, out_w):
+                os.close(fd)
+        self.pid = self._proc.pid
+        os.set_blocking(out_r, False)
+        self.output_fd = out_r
+        loop = asyncio.get_running_loop()
+        self._exit = loop.create_future()
+        self._pidfd = os.pidfd_open(self.pid)
+        loop.add_reader(self._pidfd, self._reap)
+        try:
+            info = await _read_json(info_r, self._exit)
+        finally:
+            os.close(info_r)
+        self.child_pid = int(info["child-pid"])
+        self.cgroup.attach(self.child_pid)
+        if self.network != "host":
+            self._sock = netns.listen_in_netns(self.child_pid)
+        if self.network == "isolated" and self.backend.nat:
+            self._start_nat()
+
+    def _start_nat(self) -> None:
+        ready_r, ready_w = os.pipe()
+        assert self.backend.nat is not None
+        if Path(self.backend.nat).name == "pasta":
+            argv = [self.backend.nat, "--config-net", "--quiet", "--no-map-gw",
+                    "--netns", f"/proc/{self.child_pid}/ns/net"]
+            os.close(ready_w)
+            ready_w = -1
+        else:
+            argv = [self.backend.nat, "--configure", "--mtu=65520", "--disable-host-loopback",
+                    f"--ready-fd={ready_w}", str(self.child_pid), "tap0"]
+        self._nat = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(ready_w,) if ready_w >= 0 else (),
+            start_new_session=True,
+        )
+        if ready_w >= 0:
+            os.close(ready_w)
+        loop = asyncio.get_running_loop()
+        self._nat_ready = loop.create_future()
+        fut = self._nat_ready
+
+        def on_ready() -> None:
+            loop.remove_reader(ready_r)
+            with contextlib.suppress(OSError):
+                os.read(ready_r, 16)
+            os.close(ready_r)
+            if not fut.done():
+                fut.set_result(None)
+
+        loop.add_reader(ready_r, on_ready)
+
+    async def network_ready(self) -> None:
+        """Outbound networking is up (NAT attached); cheap when already so."""
+        if self._nat_ready is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._nat_ready), 5)
+
+    def end_init(self) -> None:
+        self.cgroup.set_cpu(self.spec.vcpus)
+
+    def runtime_api_socket(self) -> socket.socket:
+        assert self._sock is not None
+        return self._sock
+
+    def tmp_path(self) -> Path | None:
+        return None
+
+    async def run(self) -> None:
+        if self._destroyed or self._block_w < 0:
+            raise SandboxError(f"sandbox {self.env_id} cannot run")
+        os.write(self._block_w, b"1")
+        os.close(self._block_w)
+        self._block_w = -1
+
+    def _reap(self) -> None:
+        assert self._proc is not None and self._exit is not None
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = self.pid, 0
+        if pid == 0:
+            return
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = -1
+        code = os.waitstatus_to_exitcode(status)
+        self._proc.returncode = code
+        # bwrap reports a command killed by a signal as 128 + the signal number.
+        if code > 128:
+            code = -(code - 128)
+        if not self._exit.done():
+            self._exit.set_result(code)
+
+    async def wait(self) -> int:
+        if self._exit is None:
+            raise SandboxError(f"sandbox {self.env_id} was never started")
+        return await asyncio.shield(self._exit)
+
+    def kill(self) -> None:
+        if self.pid and self._exit is not None and not self._exit.done():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+    def memory_peak_bytes(self) -> int | None:
+        return self.cgroup.memory_peak()
+
+    def oom_killed(self) -> bool:
+        return self.cgroup.oom_killed()
+
+    async def destroy(self) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        if self._block_w >= 0:
+            os.close(self._block_w)
+            self._block_w = -1
+        self.kill()
+        await asyncio.to_thread(self.cgroup.destroy)
+        if self._exit is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._exit), 5)
+        loop = asyncio.get_running_loop()
+        if self._pidfd >= 0:
+            loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
+        if self._nat is not None:
+            self._nat.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(self._nat.wait, 5)
+        if self.output_fd >= 0:
+            loop.remove_reader(self.output_fd)
+            os.close(self.output_fd)
+            self.output_fd = -1
+        if self._sock is not None:
+            self._sock.close()
+        await asyncio.to_thread(shutil.rmtree, self.work, True)
+
+
+async def _read_json(fd: int, exited: asyncio.Future[int]) -> dict[str, object]:
+    """bwrap's --info-fd document, or an error if bwrap dies first."""
+    loop = asyncio.get_running_loop()
+    buf = bytearray()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        buf.extend(chunk)
+        if not chunk or buf.rstrip().endswith(b"}"):
+            loop.remove_reader(fd)
+            if not done.done():
+                done.set_result(None)
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
+    try:
+        await asyncio.wait({done, exited}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_reader(fd)
+    if not buf.rstrip().endswith(b"}"):
+        raise SandboxError("bwrap failed to create the sandbox")
+    doc: dict[str, object] = json.loads(bytes(buf))
+    return doc
+
+
+def _interpreter_prefixes(paths: tuple[Path, ...]) -> list[Path]:
+    """Install prefixes of interpreters outside /usr (pyenv, /opt installs)."""
+    out: list[Path] = []
+    for p in paths:
+        real = Path(os.path.realpath(p))
+        if str(real).startswith("/usr/"):
+            continue
+        prefix = real.parent.parent if real.parent.name == "bin" else real.parent
+        if prefix not in out:
+            out.append(prefix)
+    return out
+
+
+def _parents(paths: list[str]) -> list[str]:
+    """Every ancestor directory of ``paths`` (outside the host-bound top levels), in order."""
+    out: list[str] = []
+    for path in paths:
+        parts = Path(path).parts[1:-1]
+        for i in range(1, len(parts) + 1):
+            parent = "/" + "/".join(parts[:i])
+            if parent not in out:
+                out.append(parent)
+    return out

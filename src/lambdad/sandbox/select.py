@@ -1,0 +1,97 @@
+"""Which sandbox backend runs here, and what ``doctor`` reports about the host.
+
+``auto`` picks bwrap wherever it can run (root, bwrap installed, a writable
+cgroup hierarchy with the memory, cpu and pids controllers); otherwise the
+process backend runs, with a loud warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+
+from lambdad.config import Settings
+from lambdad.sandbox import cgroups, netns
+from lambdad.sandbox.base import SandboxBackend
+from lambdad.sandbox.bwrap import BwrapBackend
+from lambdad.sandbox.process import ProcessBackend
+
+log = logging.getLogger(__name__)
+
+NAMESPACES = ("mnt", "pid", "ipc", "uts", "net")
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    name: str
+    present: bool
+    detail: str
+    fix: str = ""
+
+
+def capabilities() -> list[Capability]:
+    caps: list[Capability] = []
+    root = os.geteuid() == 0
+    caps.append(Capability("root", root, "running as root" if root else f"uid {os.geteuid()}",
+                           "run lambdad as root for sandboxes and cgroups"))
+    bwrap = shutil.which("bwrap")
+    caps.append(Capability("bwrap", bwrap is not None, bwrap or "not found",
+                           "apt-get install bubblewrap (make install does it as root)"))
+    for ns in NAMESPACES:
+        present = os.path.exists(f"/proc/self/ns/{ns}")
+        caps.append(Capability(f"namespace {ns}", present, "available" if present else "missing",
+                               "a kernel with namespaces (CONFIG_NAMESPACES)"))
+    version = cgroups.detect()
+    caps.append(Capability("cgroups", version is not None, version or "no writable hierarchy",
+                           "mount cgroup2 at /sys/fs/cgroup (or v1 memory, cpu, pids) writable by root"))
+    for name, ok in cgroups.controllers().items():
+        caps.append(Capability(f"cgroup controller {name}", ok, "available" if ok else "missing",
+                               f"enable the {name} controller"))
+    nat = netns.nat_helper()
+    caps.append(Capability("NAT helper", nat is not None, nat or "not found",
+                           "apt-get install slirp4netns (or passt) for outbound network"))
+    setpriv = shutil.which("setpriv")
+    caps.append(Capability("setpriv", setpriv is not None, setpriv or "not found",
+                           "apt-get install util-linux"))
+    return caps
+
+
+def full_isolation_possible() -> bool:
+    required = {"root", "bwrap", "cgroups", "setpriv"} | {f"namespace {n}" for n in NAMESPACES}
+    return all(c.present for c in capabilities() if c.name in required or
+               c.name.startswith("cgroup controller"))
+
+
+def choose_backend(settings: Settings) -> SandboxBackend:
+    work = settings.data_dir / "envs"
+    want = settings.sandbox
+    if want in ("auto", "bwrap") and full_isolation_possible():
+        version = cgroups.detect()
+        assert version is not None
+        backend = BwrapBackend(
+            work,
+            cgroups.CgroupManager(version, parent=_cgroup_parent(settings)),
+            network=settings.network,
+            uid=settings.sandbox_uid,
+            gid=settings.sandbox_uid,
+        )
+        backend.setup()
+        return backend
+    if want == "bwrap":
+        missing = [c.name for c in capabilities() if not c.present]
+        raise RuntimeError("bwrap sandbox requested but unavailable: missing " + ", ".join(missing))
+    log.warning("no sandbox: functions run as plain processes (see `lambdad doctor`)")
+    work.mkdir(parents=True, exist_ok=True)
+    for leftover in work.iterdir():
+        shutil.rmtree(leftover, ignore_errors=True)
+    return ProcessBackend(work)
+
+
+def _cgroup_parent(settings: Settings) -> str:
+    # One parent per data directory, so two servers on one host never reap each other.
+    import hashlib
+
+    digest = hashlib.sha256(str(settings.data_dir).encode()).hexdigest()[:12]
+    return f"lambdad-{digest}"
