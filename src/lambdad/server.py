@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+from types import FrameType
 
 import uvicorn
 
@@ -36,6 +38,16 @@ def build_server(platform: Platform) -> uvicorn.Server:
 
 def run(platform: Platform) -> None:
     server = build_server(platform)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # uvicorn swaps in its own handlers while serving and, once shut down, raises the
+    # signal again for the handlers it found, so that the default ones end the process
+    # (status -15 for SIGTERM). lambdad exits 0 after a clean shutdown instead; these
+    # handlers also cover a signal that arrives before uvicorn installs its own.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
     try:
         asyncio.run(server.serve())
     finally:

@@ -137,7 +137,7 @@ class ServiceModel:
     def _decode_json(body: bytes) -> Any:
         try:
             return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise InvalidRequestContentException(
                 "Could not parse request body into json: Could not parse payload into json: "
                 f"{str(exc).splitlines()[0]}"
@@ -175,7 +175,7 @@ class ServiceModel:
         for member in shape.get("required", []):
             if value.get(member) is None:
                 out.append(
-                    f"Value null at '{_join(path, member)}' failed to satisfy constraint: "
+                    f"Value null at '{_camel(_join(path, member))}' failed to satisfy constraint: "
                     "Member must not be null"
                 )
         for member, ref in shape["members"].items():

@@ -15,6 +15,9 @@ import click
 
 from lambdad import config
 
+DEFAULT_ENDPOINT = "http://127.0.0.1:9550"
+ENDPOINT_FILE = "endpoint"
+
 
 def _data_dir(value: str | None) -> Path:
     if value:
@@ -84,6 +87,8 @@ def serve(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     endpoint = f"http://{settings.host}:{settings.port}"
+    # Remembered so that `lambdad credentials` prints where this data dir is served.
+    (settings.data_dir / ENDPOINT_FILE).write_text(endpoint + "\n")
     click.echo(f"lambdad {_version()} listening on {endpoint}")
     click.echo(f"data dir: {settings.data_dir}")
     first = next(iter(platform.credentials.values()))
@@ -103,7 +108,11 @@ def serve(
 
 @main.command()
 @click.option("--data-dir", default=None, help="Data directory [./.lambdad or LAMBDAD_DATA_DIR].")
-@click.option("--endpoint", default=None, help="Endpoint to print [http://127.0.0.1:9550].")
+@click.option(
+    "--endpoint",
+    default=None,
+    help="Endpoint to print [where the data dir was last served, else http://127.0.0.1:9550].",
+)
 def credentials(data_dir: str | None, endpoint: str | None) -> None:
     """Print the data directory's credential as `export AWS_...` lines."""
     from lambdad.control import credentials as credstore
@@ -115,11 +124,14 @@ def credentials(data_dir: str | None, endpoint: str | None) -> None:
             f"no credential in {directory}: start `lambdad serve` there once, "
             "or pass --data-dir"
         )
+    if endpoint is None:
+        served = directory / ENDPOINT_FILE
+        endpoint = served.read_text().strip() if served.exists() else DEFAULT_ENDPOINT
     region = os.environ.get("AWS_REGION", "us-east-1")
     click.echo(f"export AWS_ACCESS_KEY_ID={cred.access_key_id}")
     click.echo(f"export AWS_SECRET_ACCESS_KEY={cred.secret_access_key}")
     click.echo(f"export AWS_REGION={region}")
-    click.echo(f"export AWS_ENDPOINT_URL={endpoint or 'http://127.0.0.1:9550'}")
+    click.echo(f"export AWS_ENDPOINT_URL={endpoint}")
 
 
 def _version() -> str:

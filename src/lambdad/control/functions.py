@@ -142,8 +142,14 @@ class FunctionService:
 
     # -- look-ups ----------------------------------------------------------------------
 
-    def _ref(self, scope: Scope, function_name: str) -> FunctionRef:
-        ref = parse_function_ref(function_name)
+    def _ref(self, scope: Scope, function_name: str, field: str = "functionName") -> FunctionRef:
+        ref = parse_function_ref(function_name, field=field)
+        if ref.region is not None and ref.region != scope.region:
+            # Each region is a separate world, even for a full ARN.
+            raise ResourceNotFoundException(
+                f"Functions from '{ref.region}' are not reachable in this region "
+                f"('{scope.region}')"
+            )
         if ref.account is not None and ref.account != scope.account:
             # Another account's function: not visible without a resource policy.
             raise ResourceNotFoundException(
@@ -460,7 +466,10 @@ class FunctionService:
         ref = self._ref(scope, function_name)
         self._function_doc(scope, ref.name)
         rows = self.store.list_versions(scope.account, scope.region, ref.name)
-        start = int(_decode_marker(marker) or 0)
+        position = _decode_marker(marker) or "0"
+        if not (position.isascii() and position.isdigit()):
+            raise InvalidParameterValueException("Invalid marker.")
+        start = int(position)
         limit = min(max_items or LIST_PAGE_MAX, LIST_PAGE_MAX)
         page = rows[start : start + limit]
         result: dict[str, Any] = {
@@ -504,11 +513,9 @@ class FunctionService:
     # -- tags ----------------------------------------------------------------------------
 
     def _tag_target(self, scope: Scope, resource: str) -> tuple[str, Doc]:
-        ref = parse_function_ref(resource, field="resource")
         if not resource.startswith("arn:"):
             raise InvalidParameterValueException(f"Invalid ARN: {resource}")
-        if ref.account != scope.account or ref.region != scope.region:
-            raise self._not_found(scope, ref.name)
+        ref = self._ref(scope, resource, field="resource")
         return ref.name, self._function_doc(scope, ref.name)
 
     def tag_resource(self, scope: Scope, resource: str, tags: dict[str, str]) -> None:

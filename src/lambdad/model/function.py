@@ -41,6 +41,7 @@ RESERVED_ENV_KEYS = frozenset(
 ENV_LIMIT_BYTES = 4096
 MAX_TIMEOUT = 900
 MAX_MEMORY = 10240
+MAX_EPHEMERAL_STORAGE = 10240
 
 # Members of CreateFunction/UpdateFunctionConfiguration kept as given.
 PASSTHROUGH = (
@@ -110,16 +111,22 @@ def check_limits(params: dict[str, Any]) -> None:
 
     violations = []
     timeout = params.get("Timeout")
-    if isinstance(timeout, int) and timeout > MAX_TIMEOUT:
+    if isinstance(timeout, (int, float)) and timeout > MAX_TIMEOUT:
         violations.append(
             f"Value '{timeout}' at 'timeout' failed to satisfy constraint: Member must have "
             f"value less than or equal to {MAX_TIMEOUT}"
         )
     memory = params.get("MemorySize")
-    if isinstance(memory, int) and memory > MAX_MEMORY:
+    if isinstance(memory, (int, float)) and memory > MAX_MEMORY:
         violations.append(
             f"Value '{memory}' at 'memorySize' failed to satisfy constraint: Member must have "
             f"value less than or equal to {MAX_MEMORY}"
+        )
+    storage = (params.get("EphemeralStorage") or {}).get("Size")
+    if isinstance(storage, (int, float)) and storage > MAX_EPHEMERAL_STORAGE:
+        violations.append(
+            f"Value '{storage}' at 'ephemeralStorage.size' failed to satisfy constraint: Member "
+            f"must have value less than or equal to {MAX_EPHEMERAL_STORAGE}"
         )
     if violations:
         raise ValidationException.for_violations(violations)
