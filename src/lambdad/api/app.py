@@ -19,6 +19,7 @@ from lambdad.api import sigv4
 from lambdad.api.context import RequestContext
 from lambdad.api.errors import render_error
 from lambdad.api.lambda_api import CODE_PATH, LambdaApi
+from lambdad.api.logs_api import LogsApi
 from lambdad.api.protocol import ServiceModel, parse_query
 from lambdad.errors import (
     InvalidParameterValueException,
@@ -46,6 +47,7 @@ class App:
         self.lambda_model = ServiceModel.load("lambda")
         self.lambda_api = LambdaApi(platform)
         self.extra_services: dict[str, Callable[[RequestContext, str, bytes], Awaitable[tuple[int, dict[str, str], bytes]]]] = {}
+        self.extra_services["Logs_20140328"] = LogsApi(platform.logs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -1,0 +1,957 @@
+"""Function logs: what functions print, kept per log group and stream, served in
+CloudWatch Logs' shapes.
+
+``LogStore.put`` sits on the invoke hot path, so it only appends to a bounded
+in-memory buffer; ``run_flusher`` writes the buffer to SQLite in one transaction
+every ~100 ms. Both bounds are deliberate: a function that floods its output loses
+its oldest *unflushed* lines (counted in ``dropped``) instead of exhausting memory,
+and retention keeps at most ``retention_events`` events per log group on disk (and
+drops events older than a group's ``retentionInDays``, when one is set).
+
+Queries return the dicts CloudWatch Logs returns (``DescribeLogGroups``,
+``DescribeLogStreams``, ``GetLogEvents``, ``FilterLogEvents``), so ``api.logs_api``
+only parses and serialises. Groups and streams are created implicitly by ``put``,
+as Lambda does.
+
+Pagination tokens are cursors, not offsets: ``f/<timestamp>/<eventId>`` means "after
+this event", ``b/...`` "before it". A forward token therefore stays valid while
+events arrive, and repeats unchanged when nothing newer exists, which is how
+``GetLogEvents`` clients detect the end of a stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambdad.clock import Clock
+from lambdad.errors import AwsError, ResourceNotFoundException
+
+log = logging.getLogger(__name__)
+
+# AWS sizes a batch or a response as the UTF-8 message bytes plus 26 per event.
+EVENT_OVERHEAD = 26
+MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_RESPONSE_EVENTS = 10_000
+MAX_PUT_BYTES = 1024 * 1024
+DESCRIBE_LIMIT = 50
+RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+    2557, 2922, 3288, 3653,
+)  # fmt: skip
+# FilterLogEvents stops after scanning this many events without filling a page and
+# hands back a token, as CloudWatch does, so one call never scans without bound.
+FILTER_SCAN_BUDGET = 100_000
+# Age-based retention is a sweep over every group: once a minute is plenty.
+EXPIRY_INTERVAL = 60.0
+_DAY_MS = 86_400_000
+_MAX_TS = 2**63 - 1
+
+_GROUP_MISSING = "The specified log group does not exist."
+_STREAM_MISSING = "The specified log stream does not exist."
+_BAD_TOKEN = "The specified nextToken is invalid."
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS log_groups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+    creation_time INTEGER NOT NULL,
+    retention_days INTEGER,
+    stored_bytes INTEGER NOT NULL DEFAULT 0,
+    event_count INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS log_streams (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    creation_time INTEGER NOT NULL,
+    first_event INTEGER, last_event INTEGER, last_ingestion INTEGER,
+    stored_bytes INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (group_id, name)
+);
+-- AUTOINCREMENT: event ids are eventIds and cursor tie-breakers, never to be reused
+-- after retention deletes old rows.
+CREATE TABLE IF NOT EXISTS log_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id INTEGER NOT NULL,
+    stream_id INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    ingestion INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_events_stream ON log_events (stream_id, ts, id);
+CREATE INDEX IF NOT EXISTS log_events_group ON log_events (group_id, ts, id);
+"""
+
+
+class InvalidParameterException(AwsError):
+    """CloudWatch Logs' name for a bad parameter (Lambda says InvalidParameterValue)."""
+
+
+class ResourceAlreadyExistsException(AwsError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """One event accepted by ``put`` and not yet written."""
+
+    account: str
+    region: str
+    group: str
+    stream: str
+    timestamp: int
+    ingestion: int
+    message: str
+
+
+# -- filter patterns ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FilterPattern:
+    """The unstructured-text subset of CloudWatch's filter pattern syntax.
+
+    ``ERROR timeout`` (every term), ``"exact phrase"``, ``?ERROR ?WARN`` (any of
+    them), ``-DEBUG`` (none of them); matching is case-sensitive substring search, as
+    CloudWatch's. JSON (``{ $.x = 1 }``), space-delimited (``[a, b]``) and regex
+    (``%...%``) patterns are refused rather than silently matching everything.
+    """
+
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str | None) -> FilterPattern:
+        if text is None or not text.strip():
+            return cls()
+        s = text.strip()
+        if s[0] in "{[%$":
+            raise _unsupported_pattern(text)
+        terms: dict[str, list[str]] = {"": [], "?": [], "-": []}
+        i, n = 0, len(s)
+        while i < n:
+            if s[i].isspace():
+                i += 1
+                continue
+            kind = ""
+            if s[i] in "?-" and i + 1 < n and not s[i + 1].isspace():
+                kind = s[i]
+                i += 1
+            if s[i] == '"':
+                term, i = _quoted(s, i, text)
+            else:
+                j = i
+                while j < n and not s[j].isspace():
+                    j += 1
+                term, i = s[i:j], j
+                if any(c in term for c in '"{}[]%=<>'):
+                    raise _unsupported_pattern(text)
+            if term:
+                terms[kind].append(term)
+        return cls(tuple(terms[""]), tuple(terms["?"]), tuple(terms["-"]))
+
+    @property
+    def matches_all(self) -> bool:
+        return not (self.required or self.optional or self.excluded)
+
+    def matches(self, message: str) -> bool:
+        return (
+            all(t in message for t in self.required)
+            and (not self.optional or any(t in message for t in self.optional))
+            and not any(t in message for t in self.excluded)
+        )
+
+
+def _quoted(s: str, start: int, text: str) -> tuple[str, int]:
+    """The phrase opened by the quote at ``start``, and the index after it."""
+    out: list[str] = []
+    j = start + 1
+    while j < len(s) and s[j] != '"':
+        if s[j] == "\\" and j + 1 < len(s):
+            j += 1
+        out.append(s[j])
+        j += 1
+    if j >= len(s) or (j + 1 < len(s) and not s[j + 1].isspace()):
+        raise _unsupported_pattern(text)
+    return "".join(out), j + 1
+
+
+def _unsupported_pattern(text: str) -> InvalidParameterException:
+    return InvalidParameterException(
+        f'Invalid filter pattern: {text!r}. lambdad supports terms, "quoted phrases", '
+        "?alternatives and -exclusions; JSON, space-delimited and regex patterns are "
+        "not supported."
+    )
+
+
+# -- tokens -------------------------------------------------------------------------------
+
+
+Cursor = tuple[int, int]  # (timestamp, event id): the order events are read in
+
+
+def _event_token(direction: str, cursor: Cursor) -> str:
+    return f"{direction}/{cursor[0]}/{cursor[1]}"
+
+
+def _parse_event_token(token: str) -> tuple[str, Cursor]:
+    parts = token.split("/")
+    try:
+        if len(parts) != 3 or parts[0] not in ("f", "b"):
+            raise ValueError(token)
+        return parts[0], (int(parts[1]), int(parts[2]))
+    except ValueError:
+        raise InvalidParameterException(_BAD_TOKEN) from None
+
+
+def _page_token(kind: str, key: Sequence[Any]) -> str:
+    raw = json.dumps([kind, *key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _parse_page_token(token: str, kind: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        doc = json.loads(raw)
+    except (binascii.Error, ValueError):
+        raise InvalidParameterException(_BAD_TOKEN) from None
+    if not isinstance(doc, list) or not doc or doc[0] != kind:
+        raise InvalidParameterException(_BAD_TOKEN)
+    return doc[1:]
+
+
+# -- the store -----------------------------------------------------------------------------
+
+
+class LogStore:
+    """Log groups, streams and events of every (account, region), in one SQLite file.
+
+    Thread-safe: ``put`` may be called from any thread; ``flush`` and the queries
+    serialise on one connection lock, so the API may run them in worker threads.
+    """
+
+    def __init__(
+        self,
+        db_path: Path | str,
+        clock: Clock,
+        *,
+        retention_events: int = 100_000,
+        max_event_bytes: int = 256 * 1024,
+        buffer_events: int = 10_000,
+        buffer_bytes: int = 8 * 1024 * 1024,
+    ) -> None:
+        self.path = str(db_path)
+        self.retention_events = retention_events
+        self.max_event_bytes = max_event_bytes
+        self.buffer_events = buffer_events
+        self.buffer_bytes = buffer_bytes
+        self.dropped = 0
+        self._clock = clock
+        self._conn: sqlite3.Connection | None = None
+        self._db_lock = threading.RLock()
+        self._buf_lock = threading.Lock()
+        self._buffer: deque[_Pending] = deque()
+        # Characters, not bytes: measuring UTF-8 would cost an encode per line.
+        self._buffered_chars = 0
+        self._dropped_unreported = 0
+        self._last_dropped_group = ""
+        self._group_ids: dict[tuple[str, str, str], int] = {}
+        self._stream_ids: dict[tuple[int, str], int] = {}
+        self._next_expiry = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def open(self) -> None:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # Logs may lose the last instant on a power cut; they must not slow invokes.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    def close(self) -> None:
+        with self._db_lock:
+            if self._conn is None:
+                return
+            try:
+                self.flush()
+            finally:
+                self._conn.close()
+                self._conn = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self._conn is not None, "log store is not open"
+        return self._conn
+
+    # -- writing -----------------------------------------------------------------------
+
+    def put(
+        self, account: str, region: str, group: str, stream: str, timestamp_ms: int, message: str
+    ) -> None:
+        """Accept one event; no I/O. Over ``max_event_bytes`` it is truncated."""
+        # A str of n characters has at most 4n UTF-8 bytes: only long lines pay an encode.
+        if len(message) * 4 > self.max_event_bytes:
+            message = _truncate(message, self.max_event_bytes)
+        event = _Pending(account, region, group, stream, timestamp_ms, self._now_ms(), message)
+        with self._buf_lock:
+            self._buffer.append(event)
+            self._buffered_chars += len(message)
+            while len(self._buffer) > 1 and (
+                len(self._buffer) > self.buffer_events or self._buffered_chars > self.buffer_bytes
+            ):
+                old = self._buffer.popleft()
+                self._buffered_chars -= len(old.message)
+                self.dropped += 1
+                self._dropped_unreported += 1
+                self._last_dropped_group = old.group
+
+    def flush(self) -> None:
+        """Write everything buffered in one transaction, then enforce retention."""
+        with self._db_lock:
+            # Swapped under the connection lock so that batches are written in put order.
+            with self._buf_lock:
+                batch, self._buffer = self._buffer, deque()
+                self._buffered_chars = 0
+                dropped, self._dropped_unreported = self._dropped_unreported, 0
+                dropped_group = self._last_dropped_group
+            if dropped:
+                log.warning(
+                    "log buffer full: dropped %d events (last from %s) arriving faster "
+                    "than they could be stored",
+                    dropped,
+                    dropped_group,
+                )
+            if batch:
+                self._write(batch)
+            self._expire_if_due()
+
+    async def run_flusher(self, interval: float = 0.1) -> None:
+        """Flush every ``interval`` seconds until cancelled; flush once more then."""
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                if not self._buffer and self._clock.monotonic() < self._next_expiry:
+                    continue
+                try:
+                    # SQLite I/O off the event loop: invokes keep running meanwhile.
+                    await asyncio.to_thread(self.flush)
+                except (sqlite3.Error, OSError):
+                    log.exception("writing logs to %s failed; the batch is lost", self.path)
+        finally:
+            if self._conn is not None:
+                try:
+                    self.flush()
+                except (sqlite3.Error, OSError):
+                    log.exception("writing logs to %s failed; the batch is lost", self.path)
+
+    def _write(self, batch: Iterable[_Pending]) -> None:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows: list[tuple[int, int, int, int, int, str]] = []
+            # stream id -> [first ts, last ts, last ingestion, bytes]
+            streams: dict[int, list[int]] = {}
+            # group id -> [events, bytes]
+            groups: dict[int, list[int]] = {}
+            for ev in batch:
+                gid = self._group_id(ev.account, ev.region, ev.group, ev.ingestion)
+                sid = self._stream_id(gid, ev.stream, ev.ingestion)
+                message, size = _storable(ev.message)
+                rows.append((gid, sid, ev.timestamp, ev.ingestion, size, message))
+                s = streams.get(sid)
+                if s is None:
+                    streams[sid] = [ev.timestamp, ev.timestamp, ev.ingestion, size]
+                else:
+                    s[0] = min(s[0], ev.timestamp)
+                    s[1] = max(s[1], ev.timestamp)
+                    s[2] = max(s[2], ev.ingestion)
+                    s[3] += size
+                g = groups.setdefault(gid, [0, 0])
+                g[0] += 1
+                g[1] += size
+            conn.executemany(
+                "INSERT INTO log_events (group_id, stream_id, ts, ingestion, size, message) "
+                "VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+            for sid, (first, last, ingested, size) in streams.items():
+                conn.execute(
+                    "UPDATE log_streams SET first_event = MIN(COALESCE(first_event, ?), ?), "
+                    "last_event = MAX(COALESCE(last_event, ?), ?), "
+                    "last_ingestion = MAX(COALESCE(last_ingestion, ?), ?), "
+                    "stored_bytes = stored_bytes + ? WHERE id = ?",
+                    (first, first, last, last, ingested, ingested, size, sid),
+                )
+            for gid, (count, size) in groups.items():
+                conn.execute(
+                    "UPDATE log_groups SET event_count = event_count + ?, "
+                    "stored_bytes = stored_bytes + ? WHERE id = ?",
+                    (count, size, gid),
+                )
+                self._enforce_count(gid)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            # Ids cached during the failed transaction may name rows that no longer exist.
+            self._group_ids.clear()
+            self._stream_ids.clear()
+            raise
+
+    def _group_id(self, account: str, region: str, name: str, now_ms: int) -> int:
+        key = (account, region, name)
+        gid = self._group_ids.get(key)
+        if gid is None:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO log_groups (account, region, name, creation_time) "
+                "VALUES (?,?,?,?)",
+                (account, region, name, now_ms),
+            )
+            (gid,) = self.conn.execute(
+                "SELECT id FROM log_groups WHERE account=? AND region=? AND name=?", key
+            ).fetchone()
+            if len(self._group_ids) > 10_000:
+                self._group_ids.clear()
+            self._group_ids[key] = gid
+        return gid
+
+    def _stream_id(self, gid: int, name: str, now_ms: int) -> int:
+        key = (gid, name)
+        sid = self._stream_ids.get(key)
+        if sid is None:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO log_streams (group_id, name, creation_time) VALUES (?,?,?)",
+                (gid, name, now_ms),
+            )
+            (sid,) = self.conn.execute(
+                "SELECT id FROM log_streams WHERE group_id=? AND name=?", key
+            ).fetchone()
+            # One stream per execution environment: the cache must not grow forever.
+            if len(self._stream_ids) > 50_000:
+                self._stream_ids.clear()
+            self._stream_ids[key] = sid
+        return sid
+
+    def _enforce_count(self, gid: int) -> None:
+        (count,) = self.conn.execute(
+            "SELECT event_count FROM log_groups WHERE id=?", (gid,)
+        ).fetchone()
+        excess = count - self.retention_events
+        if excess > 0:
+            self._delete_events(
+                gid,
+                "SELECT id FROM log_events WHERE group_id=? ORDER BY ts, id LIMIT ?",
+                (gid, excess),
+            )
+
+    def _delete_events(self, gid: int, victims: str, args: tuple[object, ...]) -> int:
+        """Delete the events ``victims`` selects, keeping the stream and group sums right."""
+        conn = self.conn
+        per_stream = conn.execute(
+            f"SELECT stream_id, COUNT(*), SUM(size) FROM log_events WHERE id IN ({victims}) "
+            "GROUP BY stream_id",
+            args,
+        ).fetchall()
+        if not per_stream:
+            return 0
+        conn.execute(f"DELETE FROM log_events WHERE id IN ({victims})", args)
+        for sid, _count, size in per_stream:
+            # An emptied stream keeps its first/last timestamps, as CloudWatch's do.
+            conn.execute(
+                "UPDATE log_streams SET stored_bytes = stored_bytes - ?, first_event = "
+                "COALESCE((SELECT MIN(ts) FROM log_events WHERE stream_id = ?), first_event) "
+                "WHERE id = ?",
+                (size, sid, sid),
+            )
+        count = sum(r[1] for r in per_stream)
+        size = sum(r[2] for r in per_stream)
+        conn.execute(
+            "UPDATE log_groups SET event_count = event_count - ?, stored_bytes = stored_bytes - ? "
+            "WHERE id = ?",
+            (count, size, gid),
+        )
+        return int(count)
+
+    def _expire_if_due(self) -> None:
+        now = self._clock.monotonic()
+        if now < self._next_expiry:
+            return
+        self._next_expiry = now + EXPIRY_INTERVAL
+        now_ms = self._now_ms()
+        conn = self.conn
+        groups = conn.execute(
+            "SELECT id, name, retention_days FROM log_groups WHERE retention_days IS NOT NULL"
+        ).fetchall()
+        for gid, name, days in groups:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                n = self._delete_events(
+                    gid,
+                    "SELECT id FROM log_events WHERE group_id=? AND ts < ?",
+                    (gid, now_ms - days * _DAY_MS),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            if n:
+                log.info("expired %d events of log group %s (retention %d days)", n, name, days)
+
+    # -- control (CreateLogGroup, PutLogEvents, ...) -------------------------------------
+
+    def create_log_group(self, account: str, region: str, group: str) -> None:
+        with self._db_lock:
+            self.flush()
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO log_groups (account, region, name, creation_time) "
+                "VALUES (?,?,?,?)",
+                (account, region, group, self._now_ms()),
+            )
+            if cur.rowcount == 0:
+                raise ResourceAlreadyExistsException("The specified log group already exists")
+
+    def create_log_stream(self, account: str, region: str, group: str, stream: str) -> None:
+        with self._db_lock:
+            self.flush()
+            gid = self._group_row(account, region, group)[0]
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO log_streams (group_id, name, creation_time) VALUES (?,?,?)",
+                (gid, stream, self._now_ms()),
+            )
+            if cur.rowcount == 0:
+                raise ResourceAlreadyExistsException("The specified log stream already exists")
+
+    def delete_log_group(self, account: str, region: str, group: str) -> None:
+        with self._db_lock:
+            self.flush()
+            gid = self._group_row(account, region, group)[0]
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM log_events WHERE group_id=?", (gid,))
+                conn.execute("DELETE FROM log_streams WHERE group_id=?", (gid,))
+                conn.execute("DELETE FROM log_groups WHERE id=?", (gid,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._group_ids.clear()
+                self._stream_ids.clear()
+
+    def delete_log_stream(self, account: str, region: str, group: str, stream: str) -> None:
+        with self._db_lock:
+            self.flush()
+            gid = self._group_row(account, region, group)[0]
+            sid = self._stream_row(gid, stream)[0]
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._delete_events(gid, "SELECT id FROM log_events WHERE stream_id=?", (sid,))
+                self.conn.execute("DELETE FROM log_streams WHERE id=?", (sid,))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._stream_ids.clear()
+
+    def put_retention_policy(self, account: str, region: str, group: str, days: int | None) -> None:
+        """Set (or with ``None`` remove) a group's ``retentionInDays``."""
+        if days is not None and days not in RETENTION_DAYS:
+            raise InvalidParameterException(
+                f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to "
+                "satisfy constraint: Member must satisfy enum value set: "
+                f"[{', '.join(map(str, RETENTION_DAYS))}]"
+            )
+        with self._db_lock:
+            self.flush()
+            gid = self._group_row(account, region, group)[0]
+            self.conn.execute("UPDATE log_groups SET retention_days=? WHERE id=?", (days, gid))
+            self._next_expiry = 0.0
+
+    def put_log_events(
+        self, account: str, region: str, group: str, stream: str, events: Sequence[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """PutLogEvents: written before returning, unlike ``put``; existing stream only."""
+        with self._db_lock:
+            self.flush()
+            gid, _name, _created, retention, _bytes = self._group_row(account, region, group)
+            self._stream_row(gid, stream)
+            now = self._now_ms()
+            total = 0
+            for i, ev in enumerate(events):
+                total += len(str(ev["message"]).encode("utf-8", "replace")) + EVENT_OVERHEAD
+                if i and ev["timestamp"] < events[i - 1]["timestamp"]:
+                    raise InvalidParameterException(
+                        "Log events in a single PutLogEvents request must be in chronological "
+                        "order."
+                    )
+            if total > MAX_PUT_BYTES:
+                raise InvalidParameterException(
+                    f"Upload too large: {total} bytes exceeds limit of {MAX_PUT_BYTES}"
+                )
+            if events and events[-1]["timestamp"] - events[0]["timestamp"] > _DAY_MS:
+                raise InvalidParameterException(
+                    "The batch of log events in a single PutLogEvents request cannot span "
+                    "more than 24 hours."
+                )
+            rejected: dict[str, int] = {}
+            accepted: list[_Pending] = []
+            too_old = now - 14 * _DAY_MS
+            expired = now - retention * _DAY_MS if retention else None
+            for i, ev in enumerate(events):
+                ts = int(ev["timestamp"])
+                if ts > now + 2 * 3600 * 1000:
+                    rejected.setdefault("tooNewLogEventStartIndex", i)
+                elif expired is not None and ts < expired:
+                    rejected["expiredLogEventEndIndex"] = i
+                elif ts < too_old:
+                    rejected["tooOldLogEventEndIndex"] = i
+                else:
+                    message = _truncate(str(ev["message"]), self.max_event_bytes)
+                    accepted.append(_Pending(account, region, group, stream, ts, now, message))
+            if accepted:
+                self._write(accepted)
+            return {"rejectedLogEventsInfo": rejected} if rejected else {}
+
+    # -- queries -----------------------------------------------------------------------
+
+    def describe_log_groups(
+        self,
+        account: str,
+        region: str,
+        prefix: str | None = None,
+        limit: int | None = None,
+        token: str | None = None,
+        *,
+        pattern: str | None = None,
+    ) -> dict[str, Any]:
+        if prefix and pattern:
+            raise InvalidParameterException(
+                "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
+            )
+        limit = limit or DESCRIBE_LIMIT
+        after = str(_parse_page_token(token, "g")[0]) if token else None
+        sql = (
+            "SELECT id, name, creation_time, retention_days, stored_bytes FROM log_groups "
+            "WHERE account=? AND region=?"
+        )
+        args: list[object] = [account, region]
+        if after is not None:
+            sql += " AND name > ?"
+            args.append(after)
+        if prefix:
+            sql += " AND substr(name, 1, ?) = ?"
+            args += [len(prefix), prefix]
+        if pattern:
+            sql += " AND instr(name, ?) > 0"
+            args.append(pattern)
+        sql += " ORDER BY name LIMIT ?"
+        args.append(limit + 1)
+        with self._db_lock:
+            self.flush()
+            rows = self.conn.execute(sql, args).fetchall()
+        out: dict[str, Any] = {
+            "logGroups": [_group_doc(account, region, *r[1:]) for r in rows[:limit]]
+        }
+        if len(rows) > limit:
+            out["nextToken"] = _page_token("g", [rows[limit - 1][1]])
+        return out
+
+    def describe_log_streams(
+        self,
+        account: str,
+        region: str,
+        group: str,
+        prefix: str | None = None,
+        order_by: str | None = None,
+        descending: bool | None = None,
+        limit: int | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        by_time = order_by == "LastEventTime"
+        if by_time and prefix:
+            raise InvalidParameterException(
+                "Cannot order by LastEventTime with a logStreamNamePrefix."
+            )
+        limit = limit or DESCRIBE_LIMIT
+        op = "<" if descending else ">"
+        direction = "DESC" if descending else "ASC"
+        key = "(COALESCE(last_event, 0), name)" if by_time else "name"
+        sql = (
+            "SELECT name, creation_time, first_event, last_event, last_ingestion, stored_bytes, "
+            "COALESCE(last_event, 0) FROM log_streams WHERE group_id=?"
+        )
+        args: list[object] = []
+        if token:
+            after = _parse_page_token(token, "s")
+            if by_time:
+                if len(after) != 2:
+                    raise InvalidParameterException(_BAD_TOKEN)
+                sql += f" AND {key} {op} (?, ?)"
+                args += after
+            else:
+                sql += f" AND name {op} ?"
+                args.append(after[-1])
+        if prefix:
+            sql += " AND substr(name, 1, ?) = ?"
+            args += [len(prefix), prefix]
+        order = f"name {direction}"
+        if by_time:
+            order = f"COALESCE(last_event, 0) {direction}, " + order
+        sql += f" ORDER BY {order} LIMIT ?"
+        with self._db_lock:
+            self.flush()
+            gid = self._group_row(account, region, group)[0]
+            rows = self.conn.execute(sql, [gid, *args, limit + 1]).fetchall()
+        arn = f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:"
+        out: dict[str, Any] = {"logStreams": [_stream_doc(arn, *r[:6]) for r in rows[:limit]]}
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            out["nextToken"] = _page_token("s", [last[6], last[0]] if by_time else [last[0]])
+        return out
+
+    def get_log_events(
+        self,
+        account: str,
+        region: str,
+        group: str,
+        stream: str,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        start_from_head: bool | None = None,
+        limit: int | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        limit = min(limit or MAX_RESPONSE_EVENTS, MAX_RESPONSE_EVENTS)
+        lo = start_time if start_time is not None else 0
+        hi = end_time if end_time is not None else _MAX_TS
+        if token:
+            direction, cursor = _parse_event_token(token)
+            forward: bool = direction == "f"
+        else:
+            cursor, forward = None, bool(start_from_head)
+        sql = "SELECT id, ts, ingestion, size, message FROM log_events WHERE stream_id=? "
+        sql += "AND ts >= ? AND ts < ?"
+        args: list[object] = [lo, hi]
+        if cursor is not None:
+            sql += f" AND (ts, id) {'>' if forward else '<'} (?, ?)"
+            args += cursor
+        order = "ASC" if forward else "DESC"
+        sql += f" ORDER BY ts {order}, id {order} LIMIT ?"
+        with self._db_lock:
+            self.flush()
+            gid = self._group_row(account, region, group)[0]
+            sid = self._stream_row(gid, stream)[0]
+            rows = self.conn.execute(sql, [sid, *args, limit]).fetchall()
+        rows = _within_response_size(rows, size_at=3)
+        if not forward:
+            rows.reverse()
+        events = [{"timestamp": r[1], "message": r[4], "ingestionTime": r[2]} for r in rows]
+        if rows:
+            f_token = _event_token("f", (rows[-1][1], rows[-1][0]))
+            b_token = _event_token("b", (rows[0][1], rows[0][0]))
+        elif token:
+            # The end in this direction: AWS hands back the token it was given.
+            f_token = token if forward else _event_token("f", cursor or (lo, 0))
+            b_token = token if not forward else _event_token("b", cursor or (hi, 0))
+        else:
+            f_token, b_token = _event_token("f", (lo, 0)), _event_token("b", (hi, 0))
+        return {"events": events, "nextForwardToken": f_token, "nextBackwardToken": b_token}
+
+    def filter_log_events(
+        self,
+        account: str,
+        region: str,
+        group: str,
+        stream_names: Sequence[str] | None = None,
+        stream_prefix: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        filter_pattern: str | None = None,
+        limit: int | None = None,
+        token: str | None = None,
+        *,
+        start_from_head: bool | None = None,
+    ) -> dict[str, Any]:
+        if stream_names and stream_prefix:
+            raise InvalidParameterException(
+                "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
+            )
+        pattern = FilterPattern.parse(filter_pattern)
+        limit = min(limit or MAX_RESPONSE_EVENTS, MAX_RESPONSE_EVENTS)
+        if token:
+            direction, cursor = _parse_event_token(token)
+            forward: bool = direction == "f"
+        else:
+            cursor, forward = None, start_from_head is not False
+        where = "e.group_id = ? AND e.ts >= ? AND e.ts <= ?"
+        args: list[object] = [
+            start_time if start_time is not None else 0,
+            end_time if end_time is not None else _MAX_TS,
+        ]
+        if stream_names:
+            where += f" AND s.name IN ({','.join('?' * len(stream_names))})"
+            args += stream_names
+        elif stream_prefix:
+            where += " AND substr(s.name, 1, ?) = ?"
+            args += [len(stream_prefix), stream_prefix]
+        order = "ASC" if forward else "DESC"
+        beyond = ">" if forward else "<"
+        chunk = limit if pattern.matches_all else max(limit, 1000)
+        events: list[dict[str, Any]] = []
+        size = scanned = 0
+        more = False
+        with self._db_lock:
+            self.flush()
+            gid = self._group_row(account, region, group)[0]
+            while True:
+                sql = (
+                    "SELECT e.id, e.ts, e.ingestion, e.size, e.message, s.name FROM log_events e "
+                    f"JOIN log_streams s ON s.id = e.stream_id WHERE {where}"
+                )
+                page_args = [gid, *args]
+                if cursor is not None:
+                    sql += f" AND (e.ts, e.id) {beyond} (?, ?)"
+                    page_args += cursor
+                sql += f" ORDER BY e.ts {order}, e.id {order} LIMIT ?"
+                rows = self.conn.execute(sql, [*page_args, chunk]).fetchall()
+                full = False
+                for eid, ts, ingested, nbytes, message, stream in rows:
+                    scanned += 1
+                    if pattern.matches(message):
+                        if events and size + nbytes + EVENT_OVERHEAD > MAX_RESPONSE_BYTES:
+                            full = True
+                            break
+                        events.append({
+                            "logStreamName": stream,
+                            "timestamp": ts,
+                            "message": message,
+                            "ingestionTime": ingested,
+                            "eventId": str(eid),
+                        })  # fmt: skip
+                        size += nbytes + EVENT_OVERHEAD
+                    cursor = (ts, eid)
+                    if len(events) >= limit or scanned >= FILTER_SCAN_BUDGET:
+                        full = True
+                        break
+                if full:
+                    # A token only if something lies beyond (ignoring the pattern: cheap).
+                    probe = (
+                        f"SELECT 1 FROM log_events e JOIN log_streams s ON s.id = e.stream_id "
+                        f"WHERE {where} AND (e.ts, e.id) {beyond} (?, ?) LIMIT 1"
+                    )
+                    assert cursor is not None
+                    more = self.conn.execute(probe, [gid, *args, *cursor]).fetchone() is not None
+                    break
+                if len(rows) < chunk:
+                    break
+        out: dict[str, Any] = {"events": events, "searchedLogStreams": []}
+        if more and cursor is not None:
+            out["nextToken"] = _event_token("f" if forward else "b", cursor)
+        return out
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now().timestamp() * 1000)
+
+    def _group_row(self, account: str, region: str, group: str) -> tuple[Any, ...]:
+        row = self.conn.execute(
+            "SELECT id, name, creation_time, retention_days, stored_bytes FROM log_groups "
+            "WHERE account=? AND region=? AND name=?",
+            (account, region, group),
+        ).fetchone()
+        if row is None:
+            raise ResourceNotFoundException(_GROUP_MISSING)
+        return tuple(row)
+
+    def _stream_row(self, gid: int, stream: str) -> tuple[Any, ...]:
+        row = self.conn.execute(
+            "SELECT id FROM log_streams WHERE group_id=? AND name=?", (gid, stream)
+        ).fetchone()
+        if row is None:
+            raise ResourceNotFoundException(_STREAM_MISSING)
+        return tuple(row)
+
+
+def _truncate(message: str, max_bytes: int) -> str:
+    data = message.encode("utf-8", "surrogatepass")
+    if len(data) <= max_bytes:
+        return message
+    # "ignore" drops a character cut in half at the boundary.
+    return data[:max_bytes].decode("utf-8", "ignore")
+
+
+def _storable(message: str) -> tuple[str, int]:
+    """The message as SQLite can store it (valid UTF-8), and its size in bytes."""
+    try:
+        data = message.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates from undecodable process output.
+        data = message.encode("utf-8", "replace")
+        message = data.decode("utf-8")
+    return message, len(data)
+
+
+def _within_response_size(rows: list[Any], *, size_at: int) -> list[Any]:
+    """The leading rows that fit in one response (always at least one)."""
+    total = 0
+    for i, row in enumerate(rows):
+        total += row[size_at] + EVENT_OVERHEAD
+        if i and total > MAX_RESPONSE_BYTES:
+            return rows[:i]
+    return list(rows)
+
+
+def _group_doc(
+    account: str, region: str, name: str, created: int, retention: int | None, stored: int
+) -> dict[str, Any]:
+    arn = f"arn:aws:logs:{region}:{account}:log-group:{name}"
+    doc: dict[str, Any] = {"logGroupName": name, "creationTime": created}
+    if retention is not None:
+        doc["retentionInDays"] = retention
+    doc.update(
+        metricFilterCount=0,
+        arn=arn + ":*",
+        storedBytes=stored,
+        logGroupClass="STANDARD",
+        logGroupArn=arn,
+    )
+    return doc
+
+
+def _stream_doc(
+    arn_prefix: str,
+    name: str,
+    created: int,
+    first: int | None,
+    last: int | None,
+    ingested: int | None,
+    stored: int,
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {"logStreamName": name, "creationTime": created}
+    if first is not None:
+        doc["firstEventTimestamp"] = first
+    if last is not None:
+        doc["lastEventTimestamp"] = last
+    if ingested is not None:
+        doc["lastIngestionTime"] = ingested
+    doc["arn"] = arn_prefix + name
+    doc["storedBytes"] = stored
+    return doc
