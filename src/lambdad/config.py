@@ -40,7 +40,28 @@ class Settings:
     max_unzipped_bytes: int = 250 * 1024 * 1024
     max_sync_payload: int = 6 * 1024 * 1024
     max_async_payload: int = 1024 * 1024
+    # Asynchronous invocation (invoke/async_*): delays before the 1st, 2nd... retry after a
+    # function error; throttle/platform-error backoff "min,max"; events in flight at once;
+    # how long a claim lasts before another worker may take the event; idle poll period;
+    # a factor on MaximumEventAgeInSeconds (tests shrink it); how long an unreachable
+    # destination is retried.
+    async_retry_delays: tuple[float, ...] = (60.0, 120.0)
+    async_throttle_backoff: tuple[float, ...] = (1.0, 300.0)
+    async_max_concurrency: int = 32
+    async_visibility_timeout: float = 960.0
+    async_poll_interval: float = 1.0
+    async_event_age_scale: float = 1.0
+    async_delivery_max_age: float = 21600.0
     account_concurrency: int = 1000
+    # Concurrency (invoke/leases.py): what PutFunctionConcurrency must leave unreserved;
+    # per function, at most scale_up_limit new environments per scale_up_window seconds
+    # (refilled continuously); the Retry-After of a throttle; how often provisioned
+    # environments are checked and replaced.
+    min_unreserved_concurrency: int = 100
+    scale_up_limit: int = 1000
+    scale_up_window: float = 10.0
+    throttle_retry_after: int = 1
+    provisioned_check_interval: float = 1.0
     code_storage_limit: int = 75 * 1024**3
     log_retention_events: int = 100_000
     log_event_max_bytes: int = 256 * 1024
@@ -77,6 +98,8 @@ def _coerce(kind: Any, raw: str) -> Any:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if kind == "Path":
         return Path(raw)
+    if kind.startswith("tuple[float"):
+        return tuple(float(p) for p in raw.split(",") if p.strip())
     if kind.startswith("tuple[str"):
         return tuple(p.strip() for p in raw.split(",") if p.strip())
     if kind.startswith("tuple[tuple"):
