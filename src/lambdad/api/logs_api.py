@@ -26,7 +26,8 @@ from lambdad.errors import (
     ValidationException,
 )
 from lambdad.model.scope import Scope
-from lambdad.observe.logs import InvalidParameterException, LogStore
+from lambdad.observe.log_shapes import InvalidParameterException
+from lambdad.observe.logs import LogStore
 
 log = logging.getLogger(__name__)
 

@@ -11,55 +11,38 @@ drops events older than a group's ``retentionInDays``, when one is set).
 Queries return the dicts CloudWatch Logs returns (``DescribeLogGroups``,
 ``DescribeLogStreams``, ``GetLogEvents``, ``FilterLogEvents``), so ``api.logs_api``
 only parses and serialises. Groups and streams are created implicitly by ``put``,
-as Lambda does.
-
-Pagination tokens are cursors, not offsets: ``f/<timestamp>/<eventId>`` means "after
-this event", ``b/...`` "before it". A forward token therefore stays valid while
-events arrive, and repeats unchanged when nothing newer exists, which is how
-``GetLogEvents`` clients detect the end of a stream.
+as Lambda does. The reads themselves live in ``observe.log_queries``, the shared
+vocabulary (limits, errors, tokens, documents) in ``observe.log_shapes``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import logging
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lambdad.clock import Clock
-from lambdad.errors import AwsError, ResourceNotFoundException
+from lambdad.observe import log_queries as queries
+from lambdad.observe.log_shapes import (
+    DAY_MS,
+    EVENT_OVERHEAD,
+    MAX_PUT_BYTES,
+    RETENTION_DAYS,
+    InvalidParameterException,
+    ResourceAlreadyExistsException,
+)
 
 log = logging.getLogger(__name__)
 
-# AWS sizes a batch or a response as the UTF-8 message bytes plus 26 per event.
-EVENT_OVERHEAD = 26
-MAX_RESPONSE_BYTES = 1024 * 1024
-MAX_RESPONSE_EVENTS = 10_000
-MAX_PUT_BYTES = 1024 * 1024
-DESCRIBE_LIMIT = 50
-RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-    2557, 2922, 3288, 3653,
-)  # fmt: skip
-# FilterLogEvents stops after scanning this many events without filling a page and
-# hands back a token, as CloudWatch does, so one call never scans without bound.
-FILTER_SCAN_BUDGET = 100_000
 # Age-based retention is a sweep over every group: once a minute is plenty.
 EXPIRY_INTERVAL = 60.0
-_DAY_MS = 86_400_000
-_MAX_TS = 2**63 - 1
-
-_GROUP_MISSING = "The specified log group does not exist."
-_STREAM_MISSING = "The specified log stream does not exist."
-_BAD_TOKEN = "The specified nextToken is invalid."
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS log_groups (
@@ -96,14 +79,6 @@ CREATE INDEX IF NOT EXISTS log_events_group ON log_events (group_id, ts, id);
 """
 
 
-class InvalidParameterException(AwsError):
-    """CloudWatch Logs' name for a bad parameter (Lambda says InvalidParameterValue)."""
-
-
-class ResourceAlreadyExistsException(AwsError):
-    pass
-
-
 @dataclass(frozen=True, slots=True)
 class _Pending:
     """One event accepted by ``put`` and not yet written."""
@@ -115,123 +90,6 @@ class _Pending:
     timestamp: int
     ingestion: int
     message: str
-
-
-# -- filter patterns ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FilterPattern:
-    """The unstructured-text subset of CloudWatch's filter pattern syntax.
-
-    ``ERROR timeout`` (every term), ``"exact phrase"``, ``?ERROR ?WARN`` (any of
-    them), ``-DEBUG`` (none of them); matching is case-sensitive substring search, as
-    CloudWatch's. JSON (``{ $.x = 1 }``), space-delimited (``[a, b]``) and regex
-    (``%...%``) patterns are refused rather than silently matching everything.
-    """
-
-    required: tuple[str, ...] = ()
-    optional: tuple[str, ...] = ()
-    excluded: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, text: str | None) -> FilterPattern:
-        if text is None or not text.strip():
-            return cls()
-        s = text.strip()
-        if s[0] in "{[%$":
-            raise _unsupported_pattern(text)
-        terms: dict[str, list[str]] = {"": [], "?": [], "-": []}
-        i, n = 0, len(s)
-        while i < n:
-            if s[i].isspace():
-                i += 1
-                continue
-            kind = ""
-            if s[i] in "?-" and i + 1 < n and not s[i + 1].isspace():
-                kind = s[i]
-                i += 1
-            if s[i] == '"':
-                term, i = _quoted(s, i, text)
-            else:
-                j = i
-                while j < n and not s[j].isspace():
-                    j += 1
-                term, i = s[i:j], j
-                if any(c in term for c in '"{}[]%=<>'):
-                    raise _unsupported_pattern(text)
-            if term:
-                terms[kind].append(term)
-        return cls(tuple(terms[""]), tuple(terms["?"]), tuple(terms["-"]))
-
-    @property
-    def matches_all(self) -> bool:
-        return not (self.required or self.optional or self.excluded)
-
-    def matches(self, message: str) -> bool:
-        return (
-            all(t in message for t in self.required)
-            and (not self.optional or any(t in message for t in self.optional))
-            and not any(t in message for t in self.excluded)
-        )
-
-
-def _quoted(s: str, start: int, text: str) -> tuple[str, int]:
-    """The phrase opened by the quote at ``start``, and the index after it."""
-    out: list[str] = []
-    j = start + 1
-    while j < len(s) and s[j] != '"':
-        if s[j] == "\\" and j + 1 < len(s):
-            j += 1
-        out.append(s[j])
-        j += 1
-    if j >= len(s) or (j + 1 < len(s) and not s[j + 1].isspace()):
-        raise _unsupported_pattern(text)
-    return "".join(out), j + 1
-
-
-def _unsupported_pattern(text: str) -> InvalidParameterException:
-    return InvalidParameterException(
-        f'Invalid filter pattern: {text!r}. lambdad supports terms, "quoted phrases", '
-        "?alternatives and -exclusions; JSON, space-delimited and regex patterns are "
-        "not supported."
-    )
-
-
-# -- tokens -------------------------------------------------------------------------------
-
-
-Cursor = tuple[int, int]  # (timestamp, event id): the order events are read in
-
-
-def _event_token(direction: str, cursor: Cursor) -> str:
-    return f"{direction}/{cursor[0]}/{cursor[1]}"
-
-
-def _parse_event_token(token: str) -> tuple[str, Cursor]:
-    parts = token.split("/")
-    try:
-        if len(parts) != 3 or parts[0] not in ("f", "b"):
-            raise ValueError(token)
-        return parts[0], (int(parts[1]), int(parts[2]))
-    except ValueError:
-        raise InvalidParameterException(_BAD_TOKEN) from None
-
-
-def _page_token(kind: str, key: Sequence[Any]) -> str:
-    raw = json.dumps([kind, *key], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _parse_page_token(token: str, kind: str) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        doc = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise InvalidParameterException(_BAD_TOKEN) from None
-    if not isinstance(doc, list) or not doc or doc[0] != kind:
-        raise InvalidParameterException(_BAD_TOKEN)
-    return doc[1:]
 
 
 # -- the store -----------------------------------------------------------------------------
@@ -503,7 +361,7 @@ class LogStore:
                 n = self._delete_events(
                     gid,
                     "SELECT id FROM log_events WHERE group_id=? AND ts < ?",
-                    (gid, now_ms - days * _DAY_MS),
+                    (gid, now_ms - days * DAY_MS),
                 )
                 conn.execute("COMMIT")
             except BaseException:
@@ -528,7 +386,7 @@ class LogStore:
     def create_log_stream(self, account: str, region: str, group: str, stream: str) -> None:
         with self._db_lock:
             self.flush()
-            gid = self._group_row(account, region, group)[0]
+            gid = queries.group_row(self.conn, account, region, group)[0]
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO log_streams (group_id, name, creation_time) VALUES (?,?,?)",
                 (gid, stream, self._now_ms()),
@@ -539,7 +397,7 @@ class LogStore:
     def delete_log_group(self, account: str, region: str, group: str) -> None:
         with self._db_lock:
             self.flush()
-            gid = self._group_row(account, region, group)[0]
+            gid = queries.group_row(self.conn, account, region, group)[0]
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -557,8 +415,8 @@ class LogStore:
     def delete_log_stream(self, account: str, region: str, group: str, stream: str) -> None:
         with self._db_lock:
             self.flush()
-            gid = self._group_row(account, region, group)[0]
-            sid = self._stream_row(gid, stream)[0]
+            gid = queries.group_row(self.conn, account, region, group)[0]
+            sid = queries.stream_id(self.conn, gid, stream)
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 self._delete_events(gid, "SELECT id FROM log_events WHERE stream_id=?", (sid,))
@@ -580,7 +438,7 @@ class LogStore:
             )
         with self._db_lock:
             self.flush()
-            gid = self._group_row(account, region, group)[0]
+            gid = queries.group_row(self.conn, account, region, group)[0]
             self.conn.execute("UPDATE log_groups SET retention_days=? WHERE id=?", (days, gid))
             self._next_expiry = 0.0
 
@@ -590,8 +448,10 @@ class LogStore:
         """PutLogEvents: written before returning, unlike ``put``; existing stream only."""
         with self._db_lock:
             self.flush()
-            gid, _name, _created, retention, _bytes = self._group_row(account, region, group)
-            self._stream_row(gid, stream)
+            gid, _name, _created, retention, _bytes = queries.group_row(
+                self.conn, account, region, group
+            )
+            queries.stream_id(self.conn, gid, stream)
             now = self._now_ms()
             total = 0
             for i, ev in enumerate(events):
@@ -605,15 +465,15 @@ class LogStore:
                 raise InvalidParameterException(
                     f"Upload too large: {total} bytes exceeds limit of {MAX_PUT_BYTES}"
                 )
-            if events and events[-1]["timestamp"] - events[0]["timestamp"] > _DAY_MS:
+            if events and events[-1]["timestamp"] - events[0]["timestamp"] > DAY_MS:
                 raise InvalidParameterException(
                     "The batch of log events in a single PutLogEvents request cannot span "
                     "more than 24 hours."
                 )
             rejected: dict[str, int] = {}
             accepted: list[_Pending] = []
-            too_old = now - 14 * _DAY_MS
-            expired = now - retention * _DAY_MS if retention else None
+            too_old = now - 14 * DAY_MS
+            expired = now - retention * DAY_MS if retention else None
             for i, ev in enumerate(events):
                 ts = int(ev["timestamp"])
                 if ts > now + 2 * 3600 * 1000:
@@ -629,7 +489,13 @@ class LogStore:
                 self._write(accepted)
             return {"rejectedLogEventsInfo": rejected} if rejected else {}
 
-    # -- queries -----------------------------------------------------------------------
+    # -- queries (observe.log_queries, after a flush) -----------------------------------
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._db_lock:
+            self.flush()
+            yield self.conn
 
     def describe_log_groups(
         self,
@@ -641,37 +507,8 @@ class LogStore:
         *,
         pattern: str | None = None,
     ) -> dict[str, Any]:
-        if prefix and pattern:
-            raise InvalidParameterException(
-                "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
-            )
-        limit = limit or DESCRIBE_LIMIT
-        after = str(_parse_page_token(token, "g")[0]) if token else None
-        sql = (
-            "SELECT id, name, creation_time, retention_days, stored_bytes FROM log_groups "
-            "WHERE account=? AND region=?"
-        )
-        args: list[object] = [account, region]
-        if after is not None:
-            sql += " AND name > ?"
-            args.append(after)
-        if prefix:
-            sql += " AND substr(name, 1, ?) = ?"
-            args += [len(prefix), prefix]
-        if pattern:
-            sql += " AND instr(name, ?) > 0"
-            args.append(pattern)
-        sql += " ORDER BY name LIMIT ?"
-        args.append(limit + 1)
-        with self._db_lock:
-            self.flush()
-            rows = self.conn.execute(sql, args).fetchall()
-        out: dict[str, Any] = {
-            "logGroups": [_group_doc(account, region, *r[1:]) for r in rows[:limit]]
-        }
-        if len(rows) > limit:
-            out["nextToken"] = _page_token("g", [rows[limit - 1][1]])
-        return out
+        with self._reading() as conn:
+            return queries.describe_log_groups(conn, account, region, prefix, limit, token, pattern)
 
     def describe_log_streams(
         self,
@@ -684,47 +521,10 @@ class LogStore:
         limit: int | None = None,
         token: str | None = None,
     ) -> dict[str, Any]:
-        by_time = order_by == "LastEventTime"
-        if by_time and prefix:
-            raise InvalidParameterException(
-                "Cannot order by LastEventTime with a logStreamNamePrefix."
+        with self._reading() as conn:
+            return queries.describe_log_streams(
+                conn, account, region, group, prefix, order_by, descending, limit, token
             )
-        limit = limit or DESCRIBE_LIMIT
-        op = "<" if descending else ">"
-        direction = "DESC" if descending else "ASC"
-        key = "(COALESCE(last_event, 0), name)" if by_time else "name"
-        sql = (
-            "SELECT name, creation_time, first_event, last_event, last_ingestion, stored_bytes, "
-            "COALESCE(last_event, 0) FROM log_streams WHERE group_id=?"
-        )
-        args: list[object] = []
-        if token:
-            after = _parse_page_token(token, "s")
-            if by_time:
-                if len(after) != 2:
-                    raise InvalidParameterException(_BAD_TOKEN)
-                sql += f" AND {key} {op} (?, ?)"
-                args += after
-            else:
-                sql += f" AND name {op} ?"
-                args.append(after[-1])
-        if prefix:
-            sql += " AND substr(name, 1, ?) = ?"
-            args += [len(prefix), prefix]
-        order = f"name {direction}"
-        if by_time:
-            order = f"COALESCE(last_event, 0) {direction}, " + order
-        sql += f" ORDER BY {order} LIMIT ?"
-        with self._db_lock:
-            self.flush()
-            gid = self._group_row(account, region, group)[0]
-            rows = self.conn.execute(sql, [gid, *args, limit + 1]).fetchall()
-        arn = f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:"
-        out: dict[str, Any] = {"logStreams": [_stream_doc(arn, *r[:6]) for r in rows[:limit]]}
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            out["nextToken"] = _page_token("s", [last[6], last[0]] if by_time else [last[0]])
-        return out
 
     def get_log_events(
         self,
@@ -738,41 +538,11 @@ class LogStore:
         limit: int | None = None,
         token: str | None = None,
     ) -> dict[str, Any]:
-        limit = min(limit or MAX_RESPONSE_EVENTS, MAX_RESPONSE_EVENTS)
-        lo = start_time if start_time is not None else 0
-        hi = end_time if end_time is not None else _MAX_TS
-        if token:
-            direction, cursor = _parse_event_token(token)
-            forward: bool = direction == "f"
-        else:
-            cursor, forward = None, bool(start_from_head)
-        sql = "SELECT id, ts, ingestion, size, message FROM log_events WHERE stream_id=? "
-        sql += "AND ts >= ? AND ts < ?"
-        args: list[object] = [lo, hi]
-        if cursor is not None:
-            sql += f" AND (ts, id) {'>' if forward else '<'} (?, ?)"
-            args += cursor
-        order = "ASC" if forward else "DESC"
-        sql += f" ORDER BY ts {order}, id {order} LIMIT ?"
-        with self._db_lock:
-            self.flush()
-            gid = self._group_row(account, region, group)[0]
-            sid = self._stream_row(gid, stream)[0]
-            rows = self.conn.execute(sql, [sid, *args, limit]).fetchall()
-        rows = _within_response_size(rows, size_at=3)
-        if not forward:
-            rows.reverse()
-        events = [{"timestamp": r[1], "message": r[4], "ingestionTime": r[2]} for r in rows]
-        if rows:
-            f_token = _event_token("f", (rows[-1][1], rows[-1][0]))
-            b_token = _event_token("b", (rows[0][1], rows[0][0]))
-        elif token:
-            # The end in this direction: AWS hands back the token it was given.
-            f_token = token if forward else _event_token("f", cursor or (lo, 0))
-            b_token = token if not forward else _event_token("b", cursor or (hi, 0))
-        else:
-            f_token, b_token = _event_token("f", (lo, 0)), _event_token("b", (hi, 0))
-        return {"events": events, "nextForwardToken": f_token, "nextBackwardToken": b_token}
+        with self._reading() as conn:
+            return queries.get_log_events(
+                conn, account, region, group, stream, start_time, end_time, start_from_head,
+                limit, token,
+            )  # fmt: skip
 
     def filter_log_events(
         self,
@@ -789,105 +559,16 @@ class LogStore:
         *,
         start_from_head: bool | None = None,
     ) -> dict[str, Any]:
-        if stream_names and stream_prefix:
-            raise InvalidParameterException(
-                "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
-            )
-        pattern = FilterPattern.parse(filter_pattern)
-        limit = min(limit or MAX_RESPONSE_EVENTS, MAX_RESPONSE_EVENTS)
-        if token:
-            direction, cursor = _parse_event_token(token)
-            forward: bool = direction == "f"
-        else:
-            cursor, forward = None, start_from_head is not False
-        where = "e.group_id = ? AND e.ts >= ? AND e.ts <= ?"
-        args: list[object] = [
-            start_time if start_time is not None else 0,
-            end_time if end_time is not None else _MAX_TS,
-        ]
-        if stream_names:
-            where += f" AND s.name IN ({','.join('?' * len(stream_names))})"
-            args += stream_names
-        elif stream_prefix:
-            where += " AND substr(s.name, 1, ?) = ?"
-            args += [len(stream_prefix), stream_prefix]
-        order = "ASC" if forward else "DESC"
-        beyond = ">" if forward else "<"
-        chunk = limit if pattern.matches_all else max(limit, 1000)
-        events: list[dict[str, Any]] = []
-        size = scanned = 0
-        more = False
-        with self._db_lock:
-            self.flush()
-            gid = self._group_row(account, region, group)[0]
-            while True:
-                sql = (
-                    "SELECT e.id, e.ts, e.ingestion, e.size, e.message, s.name FROM log_events e "
-                    f"JOIN log_streams s ON s.id = e.stream_id WHERE {where}"
-                )
-                page_args = [gid, *args]
-                if cursor is not None:
-                    sql += f" AND (e.ts, e.id) {beyond} (?, ?)"
-                    page_args += cursor
-                sql += f" ORDER BY e.ts {order}, e.id {order} LIMIT ?"
-                rows = self.conn.execute(sql, [*page_args, chunk]).fetchall()
-                full = False
-                for eid, ts, ingested, nbytes, message, stream in rows:
-                    scanned += 1
-                    if pattern.matches(message):
-                        if events and size + nbytes + EVENT_OVERHEAD > MAX_RESPONSE_BYTES:
-                            full = True
-                            break
-                        events.append({
-                            "logStreamName": stream,
-                            "timestamp": ts,
-                            "message": message,
-                            "ingestionTime": ingested,
-                            "eventId": str(eid),
-                        })  # fmt: skip
-                        size += nbytes + EVENT_OVERHEAD
-                    cursor = (ts, eid)
-                    if len(events) >= limit or scanned >= FILTER_SCAN_BUDGET:
-                        full = True
-                        break
-                if full:
-                    # A token only if something lies beyond (ignoring the pattern: cheap).
-                    probe = (
-                        f"SELECT 1 FROM log_events e JOIN log_streams s ON s.id = e.stream_id "
-                        f"WHERE {where} AND (e.ts, e.id) {beyond} (?, ?) LIMIT 1"
-                    )
-                    assert cursor is not None
-                    more = self.conn.execute(probe, [gid, *args, *cursor]).fetchone() is not None
-                    break
-                if len(rows) < chunk:
-                    break
-        out: dict[str, Any] = {"events": events, "searchedLogStreams": []}
-        if more and cursor is not None:
-            out["nextToken"] = _event_token("f" if forward else "b", cursor)
-        return out
+        with self._reading() as conn:
+            return queries.filter_log_events(
+                conn, account, region, group, stream_names, stream_prefix, start_time, end_time,
+                filter_pattern, limit, token, start_from_head,
+            )  # fmt: skip
 
     # -- helpers -------------------------------------------------------------------------
 
     def _now_ms(self) -> int:
         return int(self._clock.now().timestamp() * 1000)
-
-    def _group_row(self, account: str, region: str, group: str) -> tuple[Any, ...]:
-        row = self.conn.execute(
-            "SELECT id, name, creation_time, retention_days, stored_bytes FROM log_groups "
-            "WHERE account=? AND region=? AND name=?",
-            (account, region, group),
-        ).fetchone()
-        if row is None:
-            raise ResourceNotFoundException(_GROUP_MISSING)
-        return tuple(row)
-
-    def _stream_row(self, gid: int, stream: str) -> tuple[Any, ...]:
-        row = self.conn.execute(
-            "SELECT id FROM log_streams WHERE group_id=? AND name=?", (gid, stream)
-        ).fetchone()
-        if row is None:
-            raise ResourceNotFoundException(_STREAM_MISSING)
-        return tuple(row)
 
 
 def _truncate(message: str, max_bytes: int) -> str:
@@ -907,51 +588,3 @@ def _storable(message: str) -> tuple[str, int]:
         data = message.encode("utf-8", "replace")
         message = data.decode("utf-8")
     return message, len(data)
-
-
-def _within_response_size(rows: list[Any], *, size_at: int) -> list[Any]:
-    """The leading rows that fit in one response (always at least one)."""
-    total = 0
-    for i, row in enumerate(rows):
-        total += row[size_at] + EVENT_OVERHEAD
-        if i and total > MAX_RESPONSE_BYTES:
-            return rows[:i]
-    return list(rows)
-
-
-def _group_doc(
-    account: str, region: str, name: str, created: int, retention: int | None, stored: int
-) -> dict[str, Any]:
-    arn = f"arn:aws:logs:{region}:{account}:log-group:{name}"
-    doc: dict[str, Any] = {"logGroupName": name, "creationTime": created}
-    if retention is not None:
-        doc["retentionInDays"] = retention
-    doc.update(
-        metricFilterCount=0,
-        arn=arn + ":*",
-        storedBytes=stored,
-        logGroupClass="STANDARD",
-        logGroupArn=arn,
-    )
-    return doc
-
-
-def _stream_doc(
-    arn_prefix: str,
-    name: str,
-    created: int,
-    first: int | None,
-    last: int | None,
-    ingested: int | None,
-    stored: int,
-) -> dict[str, Any]:
-    doc: dict[str, Any] = {"logStreamName": name, "creationTime": created}
-    if first is not None:
-        doc["firstEventTimestamp"] = first
-    if last is not None:
-        doc["lastEventTimestamp"] = last
-    if ingested is not None:
-        doc["lastIngestionTime"] = ingested
-    doc["arn"] = arn_prefix + name
-    doc["storedBytes"] = stored
-    return doc

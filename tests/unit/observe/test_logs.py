@@ -1,4 +1,5 @@
-"""LogStore (lambdad.observe.logs): buffering, retention, CloudWatch Logs shapes and tokens.
+"""LogStore (lambdad.observe.logs and its log_queries, log_shapes, filter_pattern):
+buffering, retention, CloudWatch Logs shapes, tokens and filter patterns.
 
 The store runs on an in-memory SQLite database and a fake clock; one test reopens a
 file to check that events and their ids survive a restart.
@@ -15,12 +16,9 @@ import pytest
 
 from lambdad.clock import FakeClock
 from lambdad.errors import ResourceNotFoundException
-from lambdad.observe.logs import (
-    FilterPattern,
-    InvalidParameterException,
-    LogStore,
-    ResourceAlreadyExistsException,
-)
+from lambdad.observe.filter_pattern import FilterPattern
+from lambdad.observe.log_shapes import InvalidParameterException, ResourceAlreadyExistsException
+from lambdad.observe.logs import LogStore
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
