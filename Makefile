@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := bubblewrap slirp4netns nodejs
+# awscli: Debian's is the AWS CLI v2 (`aws logs tail`); the venv carries v1.
+DEBIAN_PACKAGES := bubblewrap slirp4netns nodejs awscli awscli
 
 .PHONY: install serve test test-fast lint bench bench-quick conformance clean
 

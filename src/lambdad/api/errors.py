@@ -16,11 +16,18 @@ from lambdad.errors import AwsError, ServiceException
 log = logging.getLogger(__name__)
 
 
-def render_error(exc: BaseException, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def render_error(
+    exc: BaseException, request_id: str, *, json_protocol: bool = False
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """``json_protocol``: the request used the awsJson protocol (``X-Amz-Target``),
+    whose clients read the error code from ``__type`` in the body."""
     if not isinstance(exc, AwsError):
         log.exception("unexpected error in request %s", request_id, exc_info=exc)
         exc = ServiceException("An internal error occurred. Request id: " + request_id)
-    body = json.dumps(exc.body(), separators=(",", ":")).encode()
+    doc = exc.body()
+    if json_protocol:
+        doc = {"__type": exc.code, **doc}
+    body = json.dumps(doc, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"x-amzn-errortype", exc.code.encode()),
