@@ -59,7 +59,8 @@ class App:
         try:
             status, headers, body = await self._handle(scope, receive, request_id)
         except Exception as exc:
-            status, headers, body = render_error(exc, request_id)
+            json_protocol = any(k == b"x-amz-target" for k, _ in scope["headers"])
+            status, headers, body = render_error(exc, request_id, json_protocol=json_protocol)
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
