@@ -18,9 +18,12 @@ from lambdad.api.sigv4 import Credential
 from lambdad.clock import Clock, SystemClock
 from lambdad.config import Settings
 from lambdad.control import credentials as credstore
+from lambdad.control.event_invoke_config import EventInvokeConfigService
 from lambdad.control.functions import FunctionService
 from lambdad.environments.code import CodeCache
 from lambdad.environments.pool import EnvironmentPool
+from lambdad.invoke.async_invoke import AsyncInvokeService
+from lambdad.invoke.async_queue import AsyncQueue
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.observe.logs import LogStore
 from lambdad.runtimes.table import RuntimeTable
@@ -39,7 +42,6 @@ class Platform:
         self.clock: Clock = clock or SystemClock()
         self.credentials: dict[str, Credential] = {}
         self.generated_credential: Credential | None = None
-        self._event_tasks: set[asyncio.Task[Any]] = set()
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambdad-io")
 
     def open(self) -> None:
@@ -76,8 +78,15 @@ class Platform:
         self.pool = EnvironmentPool(s, self.backend, self.runtimes, self.code, self._log_sink)
         self.invoker = InvokeService(s, self.functions, self.pool)
         self.functions.on_change(self.pool.retire)
+        self.event_configs = EventInvokeConfigService(self.store, self.functions, self.clock)
+        self.async_queue = AsyncQueue(s.data_dir / "async.db")
+        self.async_queue.open()
+        self.async_invoker = AsyncInvokeService(
+            s, self.functions, self.invoker, self.event_configs, self.async_queue, self.clock
+        )
 
     def close(self) -> None:
+        self.async_queue.close()
         self.logs.close()
         self.store.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -99,24 +108,20 @@ class Platform:
             loop.create_task(self.pool.run_reaper()),
             loop.create_task(self.logs.run_flusher()),
         ]
+        await self.async_invoker.start()
 
     async def stop_background(self) -> None:
+        await self.async_invoker.stop()
         for task in getattr(self, "_tasks", []):
             task.cancel()
         await self.pool.shutdown()
         self.backend.close()
 
     async def invoke_event(self, req: InvokeRequest) -> dict[str, Any]:
-        """Accept an asynchronous invocation (not yet durable: runs in the background)."""
-        rv = self.functions.resolve(req.scope, req.function_name, req.qualifier)
-        payload = self.invoker._check_payload(
-            req.payload, self.settings.max_async_payload, "Invoke"
+        """Accept an asynchronous invocation: answers once the event is on disk."""
+        await self.async_invoker.accept(
+            req, limit=self.settings.max_async_payload, operation="Invoke"
         )
-        task = asyncio.get_running_loop().create_task(
-            self.invoker.run(rv, payload, req.request_id)
-        )
-        self._event_tasks.add(task)
-        task.add_done_callback(self._event_tasks.discard)
         return {"StatusCode": 202}
 
     def lookup_credential(self, access_key_id: str) -> Credential | None:

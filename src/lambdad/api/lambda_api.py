@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 CODE_PATH = "/_lambdad/code/"
+# The deprecated InvokeAsync keeps its old 256 KB payload limit.
+ASYNC_INVOKE_LIMIT = 256 * 1024
 
 
 class LambdaApi:
@@ -111,6 +113,49 @@ class LambdaApi:
             "FunctionError": out.function_error,
             "LogResult": out.log_result,
         }
+
+    async def op_InvokeAsync(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        req = InvokeRequest(
+            scope=ctx.scope,
+            function_name=p["FunctionName"],
+            payload=p.get("InvokeArgs") or b"",
+            invocation_type="Event",
+            request_id=ctx.request_id,
+        )
+        await self.platform.async_invoker.accept(
+            req, limit=ASYNC_INVOKE_LIMIT, operation="InvokeAsync"
+        )
+        return {"Status": 202}
+
+    # -- asynchronous invocation settings -------------------------------------------------
+
+    async def op_PutFunctionEventInvokeConfig(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.platform.event_configs.put(ctx.scope, p)
+
+    async def op_UpdateFunctionEventInvokeConfig(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.platform.event_configs.update(ctx.scope, p)
+
+    async def op_GetFunctionEventInvokeConfig(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.platform.event_configs.get(ctx.scope, p["FunctionName"], p.get("Qualifier"))
+
+    async def op_DeleteFunctionEventInvokeConfig(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> None:
+        self.platform.event_configs.delete(ctx.scope, p["FunctionName"], p.get("Qualifier"))
+        return None
+
+    async def op_ListFunctionEventInvokeConfigs(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self.platform.event_configs.list(
+            ctx.scope, p["FunctionName"], p.get("Marker"), p.get("MaxItems")
+        )
 
     # -- tags and account ----------------------------------------------------------------
 

@@ -134,6 +134,43 @@ def credentials(data_dir: str | None, endpoint: str | None) -> None:
     click.echo(f"export AWS_ENDPOINT_URL={endpoint}")
 
 
+@main.command("async-stats")
+@click.option("--data-dir", default=None, help="Data directory [./.lambdad or LAMBDAD_DATA_DIR].")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per function.")
+def async_stats(data_dir: str | None, as_json: bool) -> None:
+    """Asynchronous invocation counters and queue state, per function.
+
+    Read from the data directory's queue (the server may be running or not).
+    received = processed + dropped + queued, give or take re-runs after a crash.
+    """
+    import json
+    import time
+
+    from lambdad.invoke.async_queue import read_statistics_file
+
+    path = _data_dir(data_dir) / "async.db"
+    if not path.exists():
+        raise click.ClickException(f"no async queue in {path.parent}: nothing was invoked async")
+    rows = read_statistics_file(path, time.time())
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row.as_dict()))
+        return
+    counters = ("received", "processed", "retried", "throttled", "dropped")
+    head = ("FUNCTION", *(c.upper() for c in counters), "QUEUED", "OLDEST_S", "DELIVERIES")
+    table = [head]
+    for r in rows:
+        oldest = "-" if r.oldest_age is None else f"{r.oldest_age:.1f}"
+        numbers = [str(r.counters.get(c, 0)) for c in counters]
+        name = f"{r.account}/{r.region}/{r.function_name}"
+        table.append((name, *numbers, str(r.queued), oldest, str(r.deliveries_pending)))
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        numbers = [v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)]
+        cells = [row[0].ljust(widths[0]), *numbers]
+        click.echo("  ".join(cells))
+
+
 def _version() -> str:
     from lambdad import __version__
 

@@ -1,0 +1,260 @@
+"""Where a finished asynchronous event goes: destination records and dead letters.
+
+``destination_record`` builds AWS's invocation record, ``dead_letter_attributes``
+the message attributes of a dead letter (``RequestID``, ``ErrorCode``,
+``ErrorMessage``), and ``plan`` decides for one finished event what is sent where
+(pure functions). ``DestinationSender`` makes the calls to SQS, SNS and
+EventBridge through boto3's standard configuration chain (so ``AWS_ENDPOINT_URL_SQS``
+and friends, credentials and region from lambdad's environment); it blocks, so
+callers run it in a thread. Function destinations are not sent from here: they
+become asynchronous invocations of the target, queued in the same transaction that
+finishes the event.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lambdad.invoke.async_policy import SUCCESS
+from lambdad.invoke.async_queue import Delivery, NewEvent
+from lambdad.model.arn import parse_function_ref
+
+RECORD_VERSION = "1.0"
+# AWS keeps the first kilobyte of the error message in a dead letter's attributes.
+DEAD_LETTER_MESSAGE_MAX = 1024
+DETAIL_TYPES = {
+    True: "Lambda Function Invocation Result - Success",
+    False: "Lambda Function Invocation Result - Failure",
+}
+
+
+class DeliveryError(Exception):
+    """A destination or dead-letter target could not be reached; try again later."""
+
+
+def iso_timestamp(at: datetime) -> str:
+    """2019-11-14T18:16:05.568Z"""
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def _json_or_text(data: bytes | str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return data.decode(errors="replace") if isinstance(data, bytes) else data
+
+
+def destination_record(
+    *,
+    request_id: str,
+    function_arn: str,
+    condition: str,
+    approximate_invoke_count: int,
+    request_payload: bytes,
+    response: Mapping[str, Any] | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """AWS's invocation record; ``response`` is the function's last answer, if it ran."""
+    record: dict[str, Any] = {
+        "version": RECORD_VERSION,
+        "timestamp": iso_timestamp(at),
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": approximate_invoke_count,
+        },
+        "requestPayload": _json_or_text(request_payload),
+    }
+    if response is not None:
+        context: dict[str, Any] = {
+            "statusCode": response.get("statusCode", 200),
+            "executedVersion": response.get("executedVersion"),
+        }
+        if response.get("functionError"):
+            context["functionError"] = response["functionError"]
+        record["responseContext"] = context
+        record["responsePayload"] = _json_or_text(response.get("payload", ""))
+    return record
+
+
+def dead_letter_attributes(
+    request_id: str, response: Mapping[str, Any] | None, error: Mapping[str, Any] | None
+) -> dict[str, str]:
+    """``RequestID``, ``ErrorCode`` (the HTTP status of the last attempt), ``ErrorMessage``."""
+    if response is not None:
+        code = str(response.get("statusCode", 200))
+        body = _json_or_text(response.get("payload", ""))
+        message = body.get("errorMessage") if isinstance(body, dict) else None
+        message = str(message if message is not None else body)
+    elif error is not None:
+        code = str(error.get("statusCode", 500))
+        message = str(error.get("message", ""))
+    else:
+        code, message = "500", "Event was not processed"
+    attrs = {"RequestID": request_id, "ErrorCode": code}
+    if message:
+        attrs["ErrorMessage"] = message.encode()[:DEAD_LETTER_MESSAGE_MAX].decode(errors="ignore")
+    return attrs
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    deliveries: list[Delivery] = field(default_factory=list)
+    follow_ups: list[NewEvent] = field(default_factory=list)
+
+
+def plan(
+    *,
+    condition: str,
+    record: Mapping[str, Any],
+    payload: bytes,
+    on_success: str | None,
+    on_failure: str | None,
+    dead_letter: str | None,
+    attributes: Mapping[str, str],
+    function_arn: str,
+    account: str,
+    region: str,
+    now: float,
+) -> Plan:
+    """What a finished event sends: the record to its destination, the event to the DLQ."""
+    out = Plan()
+    target = on_success if condition == SUCCESS else on_failure
+    if target:
+        body = json.dumps(record)
+        if target.split(":")[2:3] == ["lambda"]:
+            out.follow_ups.append(function_event(target, body.encode(), account, region, now))
+        else:
+            out.deliveries.append(Delivery(target, "destination", body, condition, function_arn))
+    if condition != SUCCESS and dead_letter:
+        out.deliveries.append(
+            Delivery(
+                dead_letter,
+                "dead-letter",
+                payload.decode(errors="replace"),
+                condition,
+                function_arn,
+                dict(attributes),
+            )
+        )
+    return out
+
+
+def function_event(arn: str, payload: bytes, account: str, region: str, now: float) -> NewEvent:
+    """An asynchronous invocation of a function destination."""
+    ref = parse_function_ref(arn)
+    return NewEvent(
+        id=str(uuid.uuid4()),
+        account=ref.account or account,
+        region=ref.region or region,
+        function_name=ref.name,
+        qualifier=ref.qualifier,
+        payload=payload,
+        received_at=now,
+    )
+
+
+class DestinationSender:
+    """Sends deliveries with boto3 (blocking; thread-safe)."""
+
+    def __init__(self, connect_timeout: float = 5.0, read_timeout: float = 15.0) -> None:
+        self._timeouts = (connect_timeout, read_timeout)
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._queue_urls: dict[str, str] = {}
+
+    def _client(self, service: str, region: str) -> Any:
+        with self._lock:
+            client = self._clients.get((service, region))
+            if client is None:
+                import boto3
+                from botocore.config import Config
+
+                client = boto3.session.Session().client(
+                    service,
+                    region_name=region,
+                    config=Config(
+                        connect_timeout=self._timeouts[0],
+                        read_timeout=self._timeouts[1],
+                        retries={"max_attempts": 2, "mode": "standard"},
+                    ),
+                )
+                self._clients[(service, region)] = client
+            return client
+
+    def send(self, delivery: Delivery) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        parts = delivery.target.split(":", 5)
+        if len(parts) != 6:
+            raise DeliveryError(f"not an ARN: {delivery.target}")
+        service, region, account, resource = parts[2], parts[3], parts[4], parts[5]
+        try:
+            if service == "sqs":
+                self._send_sqs(delivery, region, account, resource)
+            elif service == "sns":
+                self._client("sns", region).publish(
+                    TopicArn=delivery.target,
+                    Message=delivery.body,
+                    **_attributes("MessageAttributes", delivery.attributes),
+                )
+            elif service == "events":
+                self._send_events(delivery, region)
+            else:
+                raise DeliveryError(f"lambdad cannot deliver to {delivery.target}")
+        except (BotoCoreError, ClientError) as exc:
+            raise DeliveryError(f"{delivery.kind} {delivery.target}: {exc}") from exc
+
+    def _send_sqs(self, delivery: Delivery, region: str, account: str, name: str) -> None:
+        client = self._client("sqs", region)
+        url = self._queue_urls.get(delivery.target)
+        if url is None:
+            url = client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            self._queue_urls[delivery.target] = url
+        client.send_message(
+            QueueUrl=url,
+            MessageBody=delivery.body,
+            **_attributes("MessageAttributes", delivery.attributes),
+        )
+
+    def _send_events(self, delivery: Delivery, region: str) -> None:
+        answer = self._client("events", region).put_events(
+            Entries=[
+                {
+                    "Source": "lambda",
+                    "DetailType": DETAIL_TYPES[delivery.condition == SUCCESS],
+                    "Detail": delivery.body,
+                    "EventBusName": delivery.target,
+                    "Resources": [delivery.target, delivery.function_arn],
+                }
+            ]
+        )
+        if answer.get("FailedEntryCount"):
+            entry = (answer.get("Entries") or [{}])[0]
+            raise DeliveryError(
+                f"EventBridge refused the record: {entry.get('ErrorCode')} "
+                f"{entry.get('ErrorMessage')}"
+            )
+
+
+def _attributes(member: str, attributes: Mapping[str, str]) -> dict[str, Any]:
+    if not attributes:
+        return {}
+    return {
+        member: {
+            name: {
+                "DataType": "Number" if name == "ErrorCode" else "String",
+                "StringValue": value,
+            }
+            for name, value in attributes.items()
+            if value
+        }
+    }
