@@ -163,8 +163,13 @@ class LambdadServer:
 
     def start(self, timeout: float = START_TIMEOUT) -> LambdadServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
-        # Hermetic: no outbound look-up of instance credentials when code comes from S3.
-        env["AWS_EC2_METADATA_DISABLED"] = "true"
+        # Hermetic: no AWS credentials or configuration of this machine leak into the
+        # server's own outbound calls (S3 code, destinations); tests pass their own in env.
+        env.update(
+            AWS_EC2_METADATA_DISABLED="true",
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        )
         if self.credentials:
             env["LAMBDAD_CREDENTIALS"] = ",".join(c.entry for c in self.credentials)
         env.update(self.env)
