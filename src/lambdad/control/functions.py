@@ -571,7 +571,8 @@ def _decode_marker(marker: str | None) -> str | None:
     if not marker:
         return None
     try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
+        # Strict: a lenient decode drops stray characters and can turn garbage into "".
+        return base64.b64decode(marker, altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidParameterValueException("Invalid marker.") from None
 

@@ -16,7 +16,7 @@ LATEST = "$LATEST"
 
 _FUNCTION_REF = re.compile(
     r"(?:arn:(?P<partition>aws[a-zA-Z-]*)?:lambda:)?"
-    r"(?:(?P<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?"
+    r"(?:(?P<region>(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?"
     r"(?:(?P<account>\d{12}):)?"
     r"(?:function:)?"
     r"(?P<name>[a-zA-Z0-9_-]+)"
@@ -44,7 +44,7 @@ def parse_function_ref(value: str, *, field: str = "functionName") -> FunctionRe
             [
                 f"Value '{value}' at '{field}' failed to satisfy constraint: Member must "
                 "satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?"
-                "([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?"
+                "((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?"
                 "([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
             ]
         )
