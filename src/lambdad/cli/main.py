@@ -52,7 +52,12 @@ def main() -> None:
     default=None,
     help="Sandbox backend [auto: bwrap where it can run].",
 )
-@click.option("--strict-runtimes", is_flag=True, default=None, help="Refuse a runtime whose exact interpreter is missing.")
+@click.option(
+    "--strict-runtimes",
+    is_flag=True,
+    default=None,
+    help="Refuse a runtime whose exact interpreter is missing.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
 def serve(
     host: str | None,
@@ -169,6 +174,17 @@ def async_stats(data_dir: str | None, as_json: bool) -> None:
         numbers = [v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)]
         cells = [row[0].ljust(widths[0]), *numbers]
         click.echo("  ".join(cells))
+
+
+def _register_client_commands() -> None:
+    from lambdad.cli import client
+
+    main.add_command(client.invoke)
+    main.add_command(client.logs)
+    main.add_command(client.ls)
+
+
+_register_client_commands()
 
 
 def _version() -> str:

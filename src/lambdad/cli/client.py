@@ -1,0 +1,382 @@
+"""Client commands: ``lambdad invoke``, ``lambdad logs`` and ``lambdad ls``.
+
+They talk to a running server over its public APIs (Lambda and CloudWatch Logs) with
+boto3, and find it the way AWS tools do:
+
+- endpoint: ``--endpoint-url``, else ``AWS_ENDPOINT_URL_LAMBDA`` (for ``logs``:
+  ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` first), then ``AWS_ENDPOINT_URL``, then
+  ``http://127.0.0.1:9550``;
+- credentials: boto3's chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, a
+  profile, the shared files), else the credential ``lambdad serve`` keeps in its data
+  directory (``--data-dir``, ``LAMBDAD_DATA_DIR`` or ``./.lambdad``);
+- region: ``AWS_REGION``/``AWS_DEFAULT_REGION`` or the profile's, else ``us-east-1``.
+
+boto3 is imported only when a command runs, so that ``lambdad serve`` does not pay for
+it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:9550"
+DEFAULT_REGION = "us-east-1"
+# Environment variables naming the endpoint, most specific first, per boto3 service.
+ENDPOINT_VARIABLES = {
+    "lambda": ("AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"),
+    "logs": ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"),
+}
+FOLLOW_INTERVAL = 1.0
+_SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+# -- finding the server --------------------------------------------------------------------
+
+
+def find_endpoint(environ: Mapping[str, str], service: str = "lambda") -> str:
+    for name in ENDPOINT_VARIABLES[service]:
+        value = environ.get(name, "").strip()
+        if value:
+            return value.rstrip("/")
+    return DEFAULT_ENDPOINT
+
+
+def find_data_dir(value: str | None, environ: Mapping[str, str]) -> Path:
+    if value:
+        return Path(value).absolute()
+    env = environ.get("LAMBDAD_DATA_DIR")
+    return Path(env).absolute() if env else Path.cwd() / ".lambdad"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and as whom client commands call."""
+
+    endpoint: str
+    region: str
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            aws_session_token=self.session_token,
+            config=Config(retries={"max_attempts": 1}, read_timeout=960, connect_timeout=5),
+        )
+
+
+def find_target(
+    service: str, endpoint: str | None, data_dir: str | None, environ: Mapping[str, str]
+) -> Target:
+    import boto3
+    import botocore.exceptions
+
+    try:
+        session = boto3.session.Session()
+        # Instance and container roles cannot sign for lambdad, and probing for them
+        # costs seconds on any machine that is not in AWS.
+        resolver = session._session.get_component("credential_provider")
+        for provider in ("container-role", "iam-role"):
+            if resolver.get_provider(provider) is not None:
+                resolver.remove(provider)
+        creds = session.get_credentials()
+        region = session.region_name
+    except botocore.exceptions.BotoCoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    # boto3 reads AWS_DEFAULT_REGION; the AWS SDKs and `lambdad credentials` use AWS_REGION.
+    region = environ.get("AWS_REGION") or region or DEFAULT_REGION
+    url = endpoint or find_endpoint(environ, service)
+    if creds is not None:
+        frozen = creds.get_frozen_credentials()
+        return Target(url, region, frozen.access_key, frozen.secret_key, frozen.token)
+    from lambdad.control import credentials as credstore
+
+    directory = find_data_dir(data_dir, environ)
+    cred = credstore.load(directory)
+    if cred is None:
+        raise click.ClickException(
+            f"no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (see "
+            f"`lambdad credentials`), or point --data-dir / LAMBDAD_DATA_DIR at the "
+            f"server's data directory (looked in {directory})"
+        )
+    return Target(url, region, cred.access_key_id, cred.secret_access_key)
+
+
+def call(target: Target, fn: Callable[[], Any]) -> Any:
+    """Run one API call; turn what can go wrong into a message that says what to do."""
+    import botocore.exceptions
+
+    try:
+        return fn()
+    except botocore.exceptions.EndpointConnectionError:
+        raise click.ClickException(
+            f"cannot reach lambdad at {target.endpoint}: is `lambdad serve` running? "
+            "(set AWS_ENDPOINT_URL or --endpoint-url to point elsewhere)"
+        ) from None
+    except botocore.exceptions.ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise click.ClickException(f"{err.get('Code')}: {err.get('Message')}") from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# -- invoke ------------------------------------------------------------------------------
+
+
+def read_payload(value: str | None) -> bytes:
+    """``--payload``: JSON text, ``@file``, or ``@-`` for standard input."""
+    if value is None:
+        return b""
+    if value == "@-":
+        return sys.stdin.buffer.read()
+    if value.startswith("@"):
+        try:
+            return Path(value[1:]).read_bytes()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}") from None
+    return value.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeOutcome:
+    payload: bytes
+    function_error: str | None
+    log_tail: str | None
+    executed_version: str | None
+
+
+def invoke_function(
+    target: Target, name: str, payload: bytes, qualifier: str | None, tail: bool
+) -> InvokeOutcome:
+    client = target.client("lambda")
+    params: dict[str, Any] = {"FunctionName": name, "Payload": payload}
+    if qualifier:
+        params["Qualifier"] = qualifier
+    if tail:
+        params["LogType"] = "Tail"
+    out = call(target, lambda: client.invoke(**params))
+    body: bytes = call(target, out["Payload"].read)
+    log = base64.b64decode(out["LogResult"]).decode("utf-8", "replace") if tail else None
+    return InvokeOutcome(body, out.get("FunctionError"), log, out.get("ExecutedVersion"))
+
+
+@click.command()
+@click.argument("name")
+@click.option("--payload", "-p", default=None, help="Event: JSON text, @FILE, or @- for stdin.")
+@click.option("--qualifier", "-q", default=None, help="Version or alias to invoke.")
+@click.option("--tail", is_flag=True, help="Print the invocation's log (last 4 KB) to stderr.")
+@click.option("--endpoint-url", default=None, help="lambdad's URL [AWS_ENDPOINT_URL...].")
+@click.option("--data-dir", default=None, help="Where to find a credential [LAMBDAD_DATA_DIR].")
+def invoke(
+    name: str,
+    payload: str | None,
+    qualifier: str | None,
+    tail: bool,
+    endpoint_url: str | None,
+    data_dir: str | None,
+) -> None:
+    """Invoke function NAME and print its result (exit status 1 if the function failed)."""
+    target = find_target("lambda", endpoint_url, data_dir, os.environ)
+    outcome = invoke_function(target, name, read_payload(payload), qualifier, tail)
+    if outcome.log_tail is not None:
+        click.echo(outcome.log_tail, err=True, nl=not outcome.log_tail.endswith("\n"))
+    sys.stdout.flush()
+    body = outcome.payload
+    sys.stdout.buffer.write(body if body.endswith(b"\n") else body + b"\n")
+    sys.stdout.buffer.flush()
+    if outcome.function_error:
+        sys.exit(1)
+
+
+# -- logs --------------------------------------------------------------------------------
+
+
+def parse_since(value: str, now: datetime) -> int:
+    """``10m``, ``2h``, ``30s``, ``1d``, ``1w`` ago, or an ISO 8601 time: epoch ms."""
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", value)
+    if m:
+        return int((now.timestamp() - int(m.group(1)) * _SINCE_UNITS[m.group(2)]) * 1000)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: use a duration such as 30s, 10m, 2h, 1d, 1w or an ISO 8601 time"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+def log_events(client: Any, group: str, start_ms: int) -> Iterator[dict[str, Any]]:
+    """Every event of ``group`` from ``start_ms`` on, in time order (FilterLogEvents)."""
+    params: dict[str, Any] = {"logGroupName": group, "startTime": start_ms, "interleaved": True}
+    while True:
+        page = client.filter_log_events(**params)
+        yield from page.get("events", [])
+        token = page.get("nextToken")
+        if not token:
+            return
+        params["nextToken"] = token
+
+
+class LogFollower:
+    """Polls a log group and hands out each event once."""
+
+    def __init__(self, client: Any, group: str, start_ms: int) -> None:
+        self.client = client
+        self.group = group
+        self.start_ms = start_ms
+        # Events at the newest timestamp seen: the next poll starts there again.
+        self._seen_at_start: set[str] = set()
+
+    def poll(self) -> list[dict[str, Any]]:
+        fresh = []
+        for event in log_events(self.client, self.group, self.start_ms):
+            event_id = event.get("eventId", "")
+            ts = int(event["timestamp"])
+            if ts == self.start_ms and event_id in self._seen_at_start:
+                continue
+            if ts > self.start_ms:
+                self.start_ms = ts
+                self._seen_at_start = set()
+            self._seen_at_start.add(event_id)
+            fresh.append(event)
+        return fresh
+
+
+def _print_events(events: list[dict[str, Any]]) -> None:
+    for event in events:
+        click.echo(str(event.get("message", "")).rstrip("\n"))
+    sys.stdout.flush()
+
+
+@click.command()
+@click.argument("name")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines as they come.")
+@click.option("--since", default="10m", show_default=True, help="From when: 30s, 10m, 2h...")
+@click.option("--endpoint-url", default=None, help="lambdad's URL [AWS_ENDPOINT_URL...].")
+@click.option("--data-dir", default=None, help="Where to find a credential [LAMBDAD_DATA_DIR].")
+def logs(
+    name: str, follow: bool, since: str, endpoint_url: str | None, data_dir: str | None
+) -> None:
+    """Print the log lines of function NAME (its group /aws/lambda/NAME)."""
+    start_ms = parse_since(since, datetime.now(UTC))
+    target = find_target("logs", endpoint_url, data_dir, os.environ)
+    client = target.client("logs")
+    group = name if name.startswith("/") else f"/aws/lambda/{name}"
+    follower = LogFollower(client, group, start_ms)
+    try:
+        while True:
+            try:
+                events = call(target, follower.poll)
+            except click.ClickException as exc:
+                # A function that has not run yet has no log group: wait for it when
+                # following, otherwise say so.
+                if not exc.message.startswith("ResourceNotFoundException"):
+                    raise
+                if not follow:
+                    raise click.ClickException(
+                        f"no logs for {name} yet (log group {group} does not exist)"
+                    ) from None
+                events = []
+            _print_events(events)
+            if not follow:
+                return
+            time.sleep(FOLLOW_INTERVAL)
+    except KeyboardInterrupt:
+        return
+
+
+# -- ls ----------------------------------------------------------------------------------
+
+
+def list_functions(target: Target) -> list[dict[str, Any]]:
+    client = target.client("lambda")
+    functions: list[dict[str, Any]] = []
+    marker: str | None = None
+    while True:
+        page = call(target, functools.partial(client.list_functions, **_marker(marker)))
+        functions.extend(page.get("Functions", []))
+        marker = page.get("NextMarker")
+        if not marker:
+            return sorted(functions, key=lambda f: f["FunctionName"])
+
+
+def _marker(marker: str | None) -> dict[str, str]:
+    return {"Marker": marker} if marker else {}
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    size = n / 1024
+    for unit in ("KB", "MB"):
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+@click.command("ls")
+@click.option("--endpoint-url", default=None, help="lambdad's URL [AWS_ENDPOINT_URL...].")
+@click.option("--data-dir", default=None, help="Where to find a credential [LAMBDAD_DATA_DIR].")
+@click.option("--json", "as_json", is_flag=True, help="Print ListFunctions' entries as JSON.")
+def ls(endpoint_url: str | None, data_dir: str | None, as_json: bool) -> None:
+    """List the functions in the account and region."""
+    from rich.console import Console
+    from rich.table import Table
+
+    target = find_target("lambda", endpoint_url, data_dir, os.environ)
+    functions = list_functions(target)
+    if as_json:
+        click.echo(json.dumps(functions, indent=2, default=str))
+        return
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    if not functions:
+        console.print(f"no functions in {target.region} at {target.endpoint}")
+        return
+    table = Table(title=f"functions in {target.region} at {target.endpoint}")
+    for column, justify in (
+        ("Name", "left"),
+        ("Runtime", "left"),
+        ("Handler", "left"),
+        ("Memory", "right"),
+        ("Timeout", "right"),
+        ("Code size", "right"),
+        ("State", "left"),
+        ("Last modified", "left"),
+    ):
+        table.add_column(column, justify=justify, no_wrap=column == "Name")  # type: ignore[arg-type]
+    for f in functions:
+        table.add_row(
+            f["FunctionName"],
+            f.get("Runtime") or f.get("PackageType", ""),
+            f.get("Handler", ""),
+            f"{f.get('MemorySize', 128)} MB",
+            f"{f.get('Timeout', 3)} s",
+            _size(int(f.get("CodeSize", 0))),
+            f.get("State", ""),
+            str(f.get("LastModified", ""))[:19].replace("T", " "),
+        )
+    console.print(table)

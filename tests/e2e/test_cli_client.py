@@ -1,0 +1,289 @@
+"""``lambdad invoke``, ``lambdad logs`` and ``lambdad ls``, run as a user runs them.
+
+Each test runs ``.venv/bin/lambdad`` as a subprocess against a real server, with the
+endpoint and credentials found the way AWS tools find them: ``AWS_ENDPOINT_URL_LAMBDA``
+before ``AWS_ENDPOINT_URL``, boto3's credential chain (variables, a profile), else
+the credential in the server's data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from e2e.helpers import LAMBDAD, LambdadServer, free_port
+from e2e.invoke_support import REPORT_RE, Deployer, probe_zip, wait_for_log
+
+ServerFactory = Callable[..., LambdadServer]
+
+
+@pytest.fixture(scope="module")
+def deploy(lambdad: LambdadServer) -> Iterator[Deployer]:
+    deployer = Deployer(lambdad, "cli")
+    yield deployer
+    deployer.delete_all()
+
+
+@pytest.fixture(scope="module")
+def probe(deploy: Deployer) -> str:
+    return deploy(probe_zip())
+
+
+def client_env(server: LambdadServer, **extra: str) -> dict[str, str]:
+    """The environment of a user who exported what ``lambdad credentials`` prints."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+    cred = server.credential
+    env.update(
+        AWS_ACCESS_KEY_ID=cred.access_key_id,
+        AWS_SECRET_ACCESS_KEY=cred.secret_access_key,
+        AWS_REGION=server.region,
+        AWS_ENDPOINT_URL=server.endpoint,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    env.update(extra)
+    return env
+
+
+def run(
+    *args: str, env: Mapping[str, str], stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LAMBDAD, *args],
+        env=dict(env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+    )
+
+
+# -- invoke ---------------------------------------------------------------------------------
+
+
+def test_invoke_prints_the_result(lambdad: LambdadServer, probe: str) -> None:
+    proc = run("invoke", probe, "--payload", '{"hello": "cli"}', env=client_env(lambdad))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"hello": "cli"}
+    assert proc.stderr == ""
+
+
+def test_invoke_reads_the_payload_from_a_file_or_stdin(
+    lambdad: LambdadServer, probe: str, tmp_path: Path
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text('{"from": "file"}')
+    proc = run("invoke", probe, "--payload", f"@{event}", env=client_env(lambdad))
+    assert json.loads(proc.stdout) == {"from": "file"}
+    proc = run("invoke", probe, "-p", "@-", env=client_env(lambdad), stdin='{"from": "stdin"}')
+    assert json.loads(proc.stdout) == {"from": "stdin"}
+
+
+def test_invoke_tail_prints_the_log_to_stderr(lambdad: LambdadServer, probe: str) -> None:
+    payload = json.dumps({"action": "say", "lines": ["from the cli tail"]})
+    proc = run("invoke", probe, "--payload", payload, "--tail", env=client_env(lambdad))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == 1
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("START RequestId: ")
+    assert "from the cli tail" in lines
+    assert REPORT_RE.fullmatch(lines[-1]), lines[-1]
+
+
+def test_invoke_exits_1_on_a_function_error(lambdad: LambdadServer, probe: str) -> None:
+    payload = json.dumps({"action": "fail", "message": "cli failure"})
+    proc = run("invoke", probe, "--payload", payload, env=client_env(lambdad))
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert doc["errorType"] == "ValueError"
+    assert doc["errorMessage"] == "cli failure"
+
+
+def test_invoke_with_a_qualifier(lambdad: LambdadServer, deploy: Deployer) -> None:
+    name = deploy(probe_zip())
+    version = lambdad.client("lambda").publish_version(FunctionName=name)["Version"]
+    payload = '{"action": "context_fields"}'
+    proc = run("invoke", name, "-q", version, "-p", payload, env=client_env(lambdad))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["function_version"] == version
+
+
+def test_invoke_api_errors_are_reported_not_raised(lambdad: LambdadServer) -> None:
+    proc = run("invoke", "no-such-function-for-cli", env=client_env(lambdad))
+    assert proc.returncode == 1
+    assert "ResourceNotFoundException" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unreachable_server_says_what_to_do(lambdad: LambdadServer) -> None:
+    env = client_env(lambdad, AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")
+    proc = run("invoke", "anything", env=env)
+    assert proc.returncode == 1
+    assert "cannot reach lambdad" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_lambda_specific_endpoint_wins_over_the_general_one(
+    lambdad: LambdadServer, probe: str
+) -> None:
+    env = client_env(
+        lambdad,
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
+        AWS_ENDPOINT_URL_LAMBDA=lambdad.endpoint,
+    )
+    proc = run("invoke", probe, "-p", '{"n": 1}', env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"n": 1}
+
+
+def test_credentials_come_from_a_profile(
+    lambdad: LambdadServer, probe: str, tmp_path: Path
+) -> None:
+    cred = lambdad.credential
+    (tmp_path / "credentials").write_text(
+        f"[local]\naws_access_key_id = {cred.access_key_id}\n"
+        f"aws_secret_access_key = {cred.secret_access_key}\n"
+    )
+    (tmp_path / "config").write_text("[profile local]\nregion = us-east-1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+    env.update(
+        AWS_PROFILE="local",
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+        AWS_CONFIG_FILE=str(tmp_path / "config"),
+        AWS_ENDPOINT_URL=lambdad.endpoint,
+    )
+    proc = run("invoke", probe, "-p", '{"via": "profile"}', env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"via": "profile"}
+
+
+def test_without_aws_credentials_the_data_dirs_credential_is_used(
+    lambdad_factory: ServerFactory, tmp_path: Path
+) -> None:
+    server = lambdad_factory(credentials=None)
+    name = Deployer(server, "cli-datadir")(probe_zip())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+    env.update(
+        AWS_ENDPOINT_URL=server.endpoint,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    by_option = run("invoke", name, "-p", "[1]", "--data-dir", str(server.data_dir), env=env)
+    assert by_option.returncode == 0, by_option.stderr
+    assert json.loads(by_option.stdout) == [1]
+    by_variable = run(
+        "invoke", name, "-p", "[2]", env={**env, "LAMBDAD_DATA_DIR": str(server.data_dir)}
+    )
+    assert json.loads(by_variable.stdout) == [2]
+    # ./.lambdad, as `lambdad serve` run in that directory would use.
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / ".lambdad").symlink_to(server.data_dir)
+    in_cwd = run("invoke", name, "-p", "[3]", env=env, cwd=tmp_path / "project")
+    assert json.loads(in_cwd.stdout) == [3]
+    nowhere = run("invoke", name, env=env, cwd=tmp_path)
+    assert nowhere.returncode == 1
+    assert "no credentials" in nowhere.stderr
+
+
+# -- logs -----------------------------------------------------------------------------------
+
+
+def test_logs_prints_the_raw_lines(lambdad: LambdadServer, deploy: Deployer) -> None:
+    name = deploy(probe_zip())
+    payload = json.dumps({"action": "say", "lines": ["cli-logs-line"]})
+    invoked = run("invoke", name, "-p", payload, "--tail", env=client_env(lambdad))
+    report = next(line for line in invoked.stderr.splitlines() if line.startswith("REPORT"))
+    wait_for_log(lambdad, name, report)
+    proc = run("logs", name, env=client_env(lambdad))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("START RequestId: ")
+    assert "cli-logs-line" in lines
+    assert lines[-1] == report
+    old = run("logs", name, "--since", "2000-01-01T00:00:00", env=client_env(lambdad))
+    assert old.stdout == proc.stdout
+
+
+def test_logs_of_a_function_that_never_ran(lambdad: LambdadServer, deploy: Deployer) -> None:
+    name = deploy(probe_zip())
+    proc = run("logs", name, env=client_env(lambdad))
+    assert proc.returncode == 1
+    assert f"no logs for {name} yet" in proc.stderr
+
+
+def test_logs_follow_prints_new_lines_as_they_come(
+    lambdad: LambdadServer, deploy: Deployer
+) -> None:
+    name = deploy(probe_zip())
+    proc = subprocess.Popen(
+        [LAMBDAD, "logs", name, "--follow"],
+        env=client_env(lambdad),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    try:
+        for word in ("first-followed", "second-followed"):
+            payload = json.dumps({"action": "say", "lines": [word]})
+            assert run("invoke", name, "-p", payload, env=client_env(lambdad)).returncode == 0
+            assert word in read_until(proc, word), f"{word} never printed"
+        assert proc.poll() is None, "--follow keeps running"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def read_until(proc: subprocess.Popen[bytes], needle: str, timeout: float = 10.0) -> str:
+    """What the process printed until ``needle`` (unbuffered: select sees every byte)."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while needle.encode() not in seen and time.monotonic() < deadline:
+            if sel.select(timeout=deadline - time.monotonic()):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                seen += chunk
+    return seen.decode()
+
+
+# -- ls -------------------------------------------------------------------------------------
+
+
+def test_ls_lists_the_functions_in_a_table(lambdad: LambdadServer, deploy: Deployer) -> None:
+    names = [deploy(probe_zip(), MemorySize=256), deploy(probe_zip(), runtime="python3.13")]
+    proc = run("ls", env=client_env(lambdad))
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.replace("┃", "│") for line in proc.stdout.splitlines()]
+    rows = {line.split("│")[1].strip(): line for line in lines if "│" in line}
+    assert "Name" in rows
+    assert "Runtime" in rows["Name"]
+    for name in names:
+        assert name in rows, proc.stdout
+    assert "256 MB" in rows[names[0]]
+    assert "python3.12" in rows[names[0]]
+    assert "python3.13" in rows[names[1]]
+    listed = json.loads(run("ls", "--json", env=client_env(lambdad)).stdout)
+    assert set(names) <= {f["FunctionName"] for f in listed}
+
+
+def test_ls_in_an_empty_region(lambdad: LambdadServer) -> None:
+    proc = run("ls", env=client_env(lambdad, AWS_REGION="eu-north-1"))
+    assert proc.returncode == 0, proc.stderr
+    assert "no functions in eu-north-1" in proc.stdout
