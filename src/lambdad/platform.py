@@ -25,6 +25,7 @@ from lambdad.environments.pool import EnvironmentPool
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.async_queue import AsyncQueue
 from lambdad.invoke.sync import InvokeRequest, InvokeService
+from lambdad.model.scope import Scope
 from lambdad.observe.logs import LogStore
 from lambdad.runtimes.table import RuntimeTable
 from lambdad.sandbox.select import choose_backend
@@ -75,7 +76,9 @@ class Platform:
         self.backend = choose_backend(s)
         self.runtimes = RuntimeTable(dict(s.runtime_overrides), strict=s.strict_runtimes)
         self.code = CodeCache(s.data_dir / "code", self.blobs, s.max_unzipped_bytes)
-        self.pool = EnvironmentPool(s, self.backend, self.runtimes, self.code, self._log_sink)
+        self.pool = EnvironmentPool(
+            s, self.backend, self.runtimes, self.code, self._log_sink, self._function_tags
+        )
         self.invoker = InvokeService(s, self.functions, self.pool)
         self.functions.on_change(self.pool.retire)
         self.event_configs = EventInvokeConfigService(self.store, self.functions, self.clock)
@@ -93,6 +96,10 @@ class Platform:
 
     def isolation_banner(self) -> str:
         return self.backend.describe()
+
+    def _function_tags(self, scope: Scope, name: str) -> dict[str, str]:
+        doc = self.store.get_function(scope.account, scope.region, name) or {}
+        return dict(doc.get("Tags") or {})
 
     def _log_sink(
         self, account: str, region: str, group: str, stream: str, ts_ms: int, message: str

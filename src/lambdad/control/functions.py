@@ -526,12 +526,15 @@ class FunctionService:
                 "Number of tags exceeds resource tag limit."
             )
         self.store.put_function(scope.account, scope.region, name, fdoc)
+        # Tags can change how environments are built (lambdad:network).
+        self._changed(scope, name, None)
 
     def untag_resource(self, scope: Scope, resource: str, keys: list[str]) -> None:
         name, fdoc = self._tag_target(scope, resource)
         for key in keys:
             fdoc.get("Tags", {}).pop(key, None)
         self.store.put_function(scope.account, scope.region, name, fdoc)
+        self._changed(scope, name, None)
 
     def list_tags(self, scope: Scope, resource: str) -> dict[str, Any]:
         _, fdoc = self._tag_target(scope, resource)

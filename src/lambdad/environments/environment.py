@@ -298,7 +298,7 @@ class Environment:
         elif outcome.kind == "exit":
             self._emit(
                 f"RequestId: {inv.request_id} Error: Runtime exited with error: "
-                f"{outcome.body.decode()}\nRuntime.ExitError"
+                f"{outcome.body.decode()}\n{error_type}"
             )
         self._emit(f"END RequestId: {inv.request_id}")
         report = (

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,17 @@ from lambdad.sandbox.base import SandboxBackend, SandboxSpec
 log = logging.getLogger(__name__)
 
 VersionKey = tuple[str, str, str, str, str]  # account, region, name, version, revision
+FunctionTags = Callable[[Scope, str], Mapping[str, str]]
+
+# A function tag that overrides the server's network mode for its environments.
+NETWORK_TAG = "lambdad:network"
+NETWORK_MODES = ("isolated", "none", "host")
+
+
+def network_mode(tags: Mapping[str, str], default: str) -> str:
+    """The network mode a function's environments get: its tag, else the server's."""
+    value = tags.get(NETWORK_TAG)
+    return value if value in NETWORK_MODES else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +62,10 @@ class EnvironmentPool:
         runtimes: RuntimeTable,
         code: CodeCache,
         log_sink: LogSink,
+        function_tags: FunctionTags | None = None,
     ) -> None:
         self.settings = settings
+        self.function_tags = function_tags
         self.backend = backend
         self.runtimes = runtimes
         self.code = code
@@ -104,7 +117,7 @@ class EnvironmentPool:
             tmp_mb=int(cfg.get("EphemeralStorage", {}).get("Size", 512)),
             host_paths=(launch.interpreter,) if launch.interpreter else (),
             pids_limit=self.settings.pids_limit,
-            network=self.settings.network,
+            network=self._network(rv),
         )
         config = EnvironmentConfig(
             function_arn=rv.arn,
@@ -129,6 +142,20 @@ class EnvironmentPool:
             raise
         log.debug("environment %s started for %s:%s", env_id, rv.name, rv.version)
         return env
+
+    def _network(self, rv: ResolvedVersion) -> str:
+        # Read on cold starts only; a tag change retires the function's environments.
+        tags = self.function_tags(rv.scope, rv.name) if self.function_tags else {}
+        mode = network_mode(tags, self.settings.network)
+        if NETWORK_TAG in tags and tags[NETWORK_TAG] != mode:
+            log.warning(
+                "function %s: ignoring tag %s=%r (use one of %s)",
+                rv.name,
+                NETWORK_TAG,
+                tags[NETWORK_TAG],
+                ", ".join(NETWORK_MODES),
+            )
+        return mode
 
     async def _release(self, env: Environment, key: VersionKey) -> None:
         if env.state is not State.READY or env.retired:

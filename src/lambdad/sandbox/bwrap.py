@@ -76,7 +76,9 @@ class BwrapBackend:
         self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
         self.nat = netns.nat_helper() if network == "isolated" else None
         if network == "isolated" and self.nat is None:
-            log.warning("no slirp4netns or pasta: network mode isolated runs without outbound access")
+            log.warning(
+                "no slirp4netns or pasta: network mode isolated runs without outbound access"
+            )
 
     def describe(self) -> str:
         net = self.network
@@ -133,7 +135,9 @@ class BwrapBackend:
             resolv = Path("/etc/resolv.conf").read_text()
         (work / "resolv.conf").write_text(resolv)
 
-    def argv(self, spec: SandboxSpec, work: Path, network: str, info_fd: int, block_fd: int) -> list[str]:
+    def argv(
+        self, spec: SandboxSpec, work: Path, network: str, info_fd: int, block_fd: int
+    ) -> list[str]:
         a = [self.bwrap, "--die-with-parent", "--new-session"]
         a += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if network != "host":
@@ -215,6 +219,7 @@ class BwrapSandbox:
         self._block_w = -1
         self._proc: subprocess.Popen[bytes] | None = None
         self._nat: subprocess.Popen[bytes] | None = None
+        self._nat_exit_w = -1
         self._nat_ready: asyncio.Future[None] | None = None
         self._exit: asyncio.Future[int] | None = None
         self._pidfd = -1
@@ -232,17 +237,24 @@ class BwrapSandbox:
             self._sock.bind(("127.0.0.1", 0))
             self._sock.listen(16)
             self._sock.setblocking(False)
-            self.runtime_api_address = "127.0.0.1:%d" % self._sock.getsockname()[1]
+            self.runtime_api_address = f"127.0.0.1:{self._sock.getsockname()[1]}"
         env["AWS_LAMBDA_RUNTIME_API"] = self.runtime_api_address
         argv = self.backend.argv(self.spec, self.work, self.network, info_w, block_r)
+        # The options go through --args, not the command line: the sandbox's init is
+        # this bwrap, and its /proc/1/cmdline is readable inside (host paths).
+        split = argv.index("--")
+        args_fd = os.memfd_create("bwrap-args", os.MFD_CLOEXEC)
+        os.write(args_fd, b"".join(os.fsencode(a) + b"\0" for a in argv[1:split]))
+        os.lseek(args_fd, 0, os.SEEK_SET)
         try:
-            self._proc = subprocess.Popen(
-                argv,
+            # Popen returns once bwrap is exec'd (a millisecond); nothing here waits on it.
+            self._proc = subprocess.Popen(  # noqa: ASYNC220
+                [argv[0], "--args", str(args_fd), *argv[split:]],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=out_w,
-                pass_fds=(info_w, block_r),
+                pass_fds=(info_w, block_r, args_fd),
                 start_new_session=True,
             )
         except OSError as exc:
@@ -250,7 +262,7 @@ class BwrapSandbox:
                 os.close(fd)
             raise SandboxError(f"cannot start bwrap: {exc.strerror}") from exc
         finally:
-            for fd in (info_w, block_r, out_w):
+            for fd in (info_w, block_r, out_w, args_fd):
                 os.close(fd)
         self.pid = self._proc.pid
         os.set_blocking(out_r, False)
@@ -261,6 +273,8 @@ class BwrapSandbox:
         loop.add_reader(self._pidfd, self._reap)
         try:
             info = await _read_json(info_r, self._exit)
+        except SandboxError as exc:
+            raise SandboxError(f"{exc}: {_pending_output(out_r)}") from None
         finally:
             os.close(info_r)
         self.child_pid = int(info["child-pid"])
@@ -274,23 +288,44 @@ class BwrapSandbox:
         ready_r, ready_w = os.pipe()
         assert self.backend.nat is not None
         if Path(self.backend.nat).name == "pasta":
-            argv = [self.backend.nat, "--config-net", "--quiet", "--no-map-gw",
-                    "--netns", f"/proc/{self.child_pid}/ns/net"]
+            argv = [
+                self.backend.nat,
+                "--config-net",
+                "--quiet",
+                "--no-map-gw",
+                "--netns",
+                f"/proc/{self.child_pid}/ns/net",
+            ]
             os.close(ready_w)
             ready_w = -1
+            pass_fds: tuple[int, ...] = ()
         else:
-            argv = [self.backend.nat, "--configure", "--mtu=65520", "--disable-host-loopback",
-                    f"--ready-fd={ready_w}", str(self.child_pid), "tap0"]
-        self._nat = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            pass_fds=(ready_w,) if ready_w >= 0 else (),
-            start_new_session=True,
-        )
-        if ready_w >= 0:
-            os.close(ready_w)
+            # slirp4netns outlives its namespace's processes; it ends when --exit-fd
+            # reaches EOF, i.e. when lambdad closes the other end or dies (a crash).
+            exit_r, self._nat_exit_w = os.pipe()
+            argv = [
+                self.backend.nat,
+                "--configure",
+                "--mtu=65520",
+                "--disable-host-loopback",
+                f"--ready-fd={ready_w}",
+                f"--exit-fd={exit_r}",
+                str(self.child_pid),
+                "tap0",
+            ]
+            pass_fds = (ready_w, exit_r)
+        try:
+            self._nat = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=pass_fds,
+                start_new_session=True,
+            )
+        finally:
+            for fd in pass_fds:
+                os.close(fd)
         loop = asyncio.get_running_loop()
         self._nat_ready = loop.create_future()
         fut = self._nat_ready
@@ -329,7 +364,8 @@ class BwrapSandbox:
         self._block_w = -1
 
     def _reap(self) -> None:
-        assert self._proc is not None and self._exit is not None
+        assert self._proc is not None
+        assert self._exit is not None
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
         except ChildProcessError:
@@ -380,6 +416,9 @@ class BwrapSandbox:
             loop.remove_reader(self._pidfd)
             os.close(self._pidfd)
             self._pidfd = -1
+        if self._nat_exit_w >= 0:
+            os.close(self._nat_exit_w)
+            self._nat_exit_w = -1
         if self._nat is not None:
             self._nat.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -420,6 +459,14 @@ async def _read_json(fd: int, exited: asyncio.Future[int]) -> dict[str, object]:
         raise SandboxError("bwrap failed to create the sandbox")
     doc: dict[str, object] = json.loads(bytes(buf))
     return doc
+
+
+def _pending_output(fd: int) -> str:
+    """What bwrap said before failing (its errors go to the environment's output)."""
+    try:
+        return os.read(fd, 4096).decode("utf-8", "replace").strip() or "no error message"
+    except OSError:
+        return "no error message"
 
 
 def _interpreter_prefixes(paths: tuple[Path, ...]) -> list[Path]:

@@ -33,7 +33,7 @@ class Limits:
 
 
 def detect(root: Path = ROOT) -> str | None:
-    """"v2", "v1", or None when no usable hierarchy is writable."""
+    """The usable hierarchy, "v2" or "v1"; None when none is writable."""
     if (root / "cgroup.controllers").exists():
         return "v2" if os.access(root, os.W_OK) else None
     if all((root / c).is_dir() for c in V1_CONTROLLERS):
@@ -206,10 +206,8 @@ class EnvironmentCgroup:
     def pids(self) -> list[int]:
         out: set[int] = set()
         for d in self.dirs:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 out.update(int(p) for p in (d / "cgroup.procs").read_text().split())
-            except (OSError, ValueError):
-                pass
         return sorted(out)
 
     def kill_all(self) -> None:

@@ -76,7 +76,8 @@ class ProcessSandbox:
         argv = [a.replace("{task}", str(self.spec.task_dir)) for a in self.spec.argv]
         read_fd, write_fd = os.pipe()
         try:
-            self._proc = subprocess.Popen(
+            # Popen returns once the runtime is exec'd; nothing here waits on it.
+            self._proc = subprocess.Popen(  # noqa: ASYNC220
                 argv,
                 cwd=self.spec.task_dir,
                 env=env,
@@ -106,7 +107,8 @@ class ProcessSandbox:
         return None
 
     def _reap(self) -> None:
-        assert self._proc is not None and self._exit is not None
+        assert self._proc is not None
+        assert self._exit is not None
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
         except ChildProcessError:

@@ -34,34 +34,76 @@ class Capability:
 def capabilities() -> list[Capability]:
     caps: list[Capability] = []
     root = os.geteuid() == 0
-    caps.append(Capability("root", root, "running as root" if root else f"uid {os.geteuid()}",
-                           "run lambdad as root for sandboxes and cgroups"))
+    caps.append(
+        Capability(
+            "root",
+            root,
+            "running as root" if root else f"uid {os.geteuid()}",
+            "run lambdad as root for sandboxes and cgroups",
+        )
+    )
     bwrap = shutil.which("bwrap")
-    caps.append(Capability("bwrap", bwrap is not None, bwrap or "not found",
-                           "apt-get install bubblewrap (make install does it as root)"))
+    caps.append(
+        Capability(
+            "bwrap",
+            bwrap is not None,
+            bwrap or "not found",
+            "apt-get install bubblewrap (make install does it as root)",
+        )
+    )
     for ns in NAMESPACES:
         present = os.path.exists(f"/proc/self/ns/{ns}")
-        caps.append(Capability(f"namespace {ns}", present, "available" if present else "missing",
-                               "a kernel with namespaces (CONFIG_NAMESPACES)"))
+        caps.append(
+            Capability(
+                f"namespace {ns}",
+                present,
+                "available" if present else "missing",
+                "a kernel with namespaces (CONFIG_NAMESPACES)",
+            )
+        )
     version = cgroups.detect()
-    caps.append(Capability("cgroups", version is not None, version or "no writable hierarchy",
-                           "mount cgroup2 at /sys/fs/cgroup (or v1 memory, cpu, pids) writable by root"))
+    caps.append(
+        Capability(
+            "cgroups",
+            version is not None,
+            version or "no writable hierarchy",
+            "mount cgroup2 at /sys/fs/cgroup (or v1 memory, cpu, pids) writable by root",
+        )
+    )
     for name, ok in cgroups.controllers().items():
-        caps.append(Capability(f"cgroup controller {name}", ok, "available" if ok else "missing",
-                               f"enable the {name} controller"))
+        caps.append(
+            Capability(
+                f"cgroup controller {name}",
+                ok,
+                "available" if ok else "missing",
+                f"enable the {name} controller",
+            )
+        )
     nat = netns.nat_helper()
-    caps.append(Capability("NAT helper", nat is not None, nat or "not found",
-                           "apt-get install slirp4netns (or passt) for outbound network"))
+    caps.append(
+        Capability(
+            "NAT helper",
+            nat is not None,
+            nat or "not found",
+            "apt-get install slirp4netns (or passt) for outbound network",
+        )
+    )
     setpriv = shutil.which("setpriv")
-    caps.append(Capability("setpriv", setpriv is not None, setpriv or "not found",
-                           "apt-get install util-linux"))
+    caps.append(
+        Capability(
+            "setpriv", setpriv is not None, setpriv or "not found", "apt-get install util-linux"
+        )
+    )
     return caps
 
 
 def full_isolation_possible() -> bool:
     required = {"root", "bwrap", "cgroups", "setpriv"} | {f"namespace {n}" for n in NAMESPACES}
-    return all(c.present for c in capabilities() if c.name in required or
-               c.name.startswith("cgroup controller"))
+    return all(
+        c.present
+        for c in capabilities()
+        if c.name in required or c.name.startswith("cgroup controller")
+    )
 
 
 def choose_backend(settings: Settings) -> SandboxBackend:
