@@ -287,8 +287,9 @@ class ServiceModel:
                     raw = json.dumps(value, separators=(",", ":")).encode()
             else:
                 doc[member] = value
-        if raw is not None:
-            return status, headers, raw
+        if raw is not None or payload_member is not None:
+            # An output with a payload member has exactly that body, even when empty.
+            return status, headers, raw or b""
         if status == 204 and not doc:
             return status, headers, b""
         return status, headers, json.dumps(doc, separators=(",", ":")).encode()

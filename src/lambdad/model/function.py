@@ -68,6 +68,17 @@ def now_iso(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
 
 
+def check_role(role: str | None, account: str) -> None:
+    """Lambda may only assume roles of the caller's own account."""
+    if role is None:
+        return
+    parts = role.split(":")
+    if len(parts) > 4 and parts[4] and parts[4] != account:
+        from lambdad.errors import AccessDeniedException
+
+        raise AccessDeniedException("Cross-account pass role is not allowed.")
+
+
 def check_runtime(runtime: str | None, handler: str | None, *, today: Any) -> None:
     if runtime is None or handler is None:
         raise InvalidParameterValueException(

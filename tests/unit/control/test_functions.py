@@ -76,7 +76,7 @@ class Harness:
         args: dict[str, Any] = {
             "FunctionName": name,
             "Runtime": "python3.12",
-            "Role": ROLE,
+            "Role": f"arn:aws:iam::{scope.account}:role/lambda-role",
             "Handler": "app.handler",
             "Code": {"ZipFile": b64(zip_of())},
             **params,
