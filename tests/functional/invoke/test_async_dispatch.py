@@ -1,0 +1,326 @@
+"""The async dispatcher with a real queue file and fake functions, invoker and targets.
+
+Covers what the end-to-end suite cannot force: parallelism limits, throttles and
+platform errors, deleted functions, and a destination that fails before it works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdad.clock import SystemClock
+from lambdad.config import Settings
+from lambdad.control.event_invoke_config import EventInvokeSettings
+from lambdad.control.functions import ResolvedVersion
+from lambdad.environments.environment import InvocationResult
+from lambdad.errors import ResourceNotFoundException, ServiceException, TooManyRequestsException
+from lambdad.invoke.async_invoke import AsyncInvokeService
+from lambdad.invoke.async_queue import AsyncQueue, Delivery
+from lambdad.invoke.sync import InvokeRequest
+from lambdad.model.scope import Scope
+
+SCOPE = Scope("123456789012", "us-east-1")
+SETTINGS = Settings(
+    async_retry_delays=(0.01, 0.02),
+    async_throttle_backoff=(0.01, 0.05),
+    async_max_concurrency=4,
+    async_poll_interval=0.05,
+)
+Behaviour = Callable[[str, bytes], Awaitable[InvocationResult]]
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.functions: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def get_function(self, account: str, region: str, name: str) -> dict[str, Any] | None:
+        return self.functions.get((account, region, name))
+
+
+class FakeFunctions:
+    def __init__(self) -> None:
+        self.store = FakeStore()
+        self.dead_letters: dict[str, str] = {}
+
+    def add(self, name: str, reserved: int | None = None, dead_letter: str | None = None) -> None:
+        doc: dict[str, Any] = {} if reserved is None else {"ReservedConcurrency": reserved}
+        self.store.functions[(SCOPE.account, SCOPE.region, name)] = doc
+        if dead_letter:
+            self.dead_letters[name] = dead_letter
+
+    def resolve(self, scope: Scope, name: str, qualifier: str | None) -> ResolvedVersion:
+        if (scope.account, scope.region, name) not in self.store.functions:
+            raise ResourceNotFoundException(f"Function not found: {name}")
+        config: dict[str, Any] = {"Timeout": 3, "RevisionId": "r"}
+        if name in self.dead_letters:
+            config["DeadLetterConfig"] = {"TargetArn": self.dead_letters[name]}
+        return ResolvedVersion(scope, name, "$LATEST", config, {}, "sha")
+
+
+class FakeConfigs:
+    def __init__(self) -> None:
+        self.by_name: dict[str, EventInvokeSettings] = {}
+
+    def effective(self, scope: Scope, name: str, qualifier: str | None) -> EventInvokeSettings:
+        return self.by_name.get(name, EventInvokeSettings())
+
+
+class FakeInvoker:
+    """Runs each function's behaviour; records calls and the parallelism reached."""
+
+    def __init__(self) -> None:
+        self.behaviours: dict[str, Behaviour] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.running: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+
+    def _check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
+        return payload or b"{}"
+
+    async def run(self, rv: ResolvedVersion, payload: bytes, request_id: str) -> InvocationResult:
+        self.calls.append((rv.name, request_id))
+        self.running[rv.name] = self.running.get(rv.name, 0) + 1
+        self.peak[rv.name] = max(self.peak.get(rv.name, 0), self.running[rv.name])
+        try:
+            return await self.behaviours[rv.name](request_id, payload)
+        finally:
+            self.running[rv.name] -= 1
+
+
+class FakeSender:
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: list[Delivery] = []
+
+    def send(self, delivery: Delivery) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("destination down")
+        self.sent.append(delivery)
+
+
+def ok(seconds: float = 0.0) -> Behaviour:
+    async def behaviour(request_id: str, payload: bytes) -> InvocationResult:
+        await asyncio.sleep(seconds)
+        return InvocationResult(payload=b'{"ok": true}')
+
+    return behaviour
+
+
+def error() -> Behaviour:
+    async def behaviour(request_id: str, payload: bytes) -> InvocationResult:
+        body = json.dumps({"errorMessage": "boom", "errorType": "ValueError"}).encode()
+        return InvocationResult(payload=body, function_error="Unhandled", error_type="ValueError")
+
+    return behaviour
+
+
+class Harness:
+    def __init__(self, path: Path, sender: FakeSender) -> None:
+        self.functions = FakeFunctions()
+        self.configs = FakeConfigs()
+        self.invoker = FakeInvoker()
+        self.sender = sender
+        self.queue = AsyncQueue(path)
+        self.service = AsyncInvokeService(
+            SETTINGS, self.functions, self.invoker, self.configs,  # type: ignore[arg-type]
+            self.queue, SystemClock(), sender,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    async def accept(self, name: str, payload: bytes = b"{}") -> str:
+        req = InvokeRequest(SCOPE, name, payload=payload, invocation_type="Event")
+        return await self.service.accept(req, limit=1024 * 1024, operation="Invoke")
+
+    def counters(self, name: str) -> dict[str, int]:
+        for s in self.service.statistics():
+            if s.function_name == name:
+                return s.counters
+        return {}
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
+            while True:  # the state lives in the queue's database: poll it
+                if predicate():
+                    return
+                await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def make(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    made: list[Harness] = []
+
+    def build(sender: FakeSender | None = None) -> Harness:
+        h = Harness(tmp_path / f"async{len(made)}.db", sender or FakeSender())
+        h.queue.open()
+        made.append(h)
+        return h
+
+    yield build
+    for h in made:
+        h.queue.close()
+
+
+def scenario(h: Harness, body: Callable[[], Awaitable[None]]) -> None:
+    async def main() -> None:
+        await h.service.start()
+        try:
+            await body()
+        finally:
+            await h.service.stop()
+
+    asyncio.run(main())
+
+
+def test_parallel_up_to_the_reserved_concurrency(make: Callable[..., Harness]) -> None:
+    h = make()
+    h.functions.add("narrow", reserved=2)
+    h.invoker.behaviours["narrow"] = ok(0.05)
+
+    async def body() -> None:
+        for _ in range(8):
+            await h.accept("narrow")
+        await h.until(lambda: h.counters("narrow").get("processed") == 8)
+
+    scenario(h, body)
+    assert h.invoker.peak["narrow"] == 2
+
+
+def test_parallel_up_to_the_async_concurrency(make: Callable[..., Harness]) -> None:
+    h = make()
+    h.functions.add("wide")
+    h.invoker.behaviours["wide"] = ok(0.05)
+
+    async def body() -> None:
+        await asyncio.gather(*(h.accept("wide") for _ in range(12)))
+        await h.until(lambda: h.counters("wide").get("processed") == 12)
+
+    scenario(h, body)
+    assert h.invoker.peak["wide"] == SETTINGS.async_max_concurrency
+
+
+def test_throttled_events_run_once_capacity_returns(make: Callable[..., Harness]) -> None:
+    h = make()
+    h.functions.add("busy")
+    throttled = {"on": True}
+
+    async def behaviour(request_id: str, payload: bytes) -> InvocationResult:
+        if throttled["on"]:
+            raise TooManyRequestsException("Rate Exceeded.", reason="ConcurrentInvocationLimit")
+        return InvocationResult(payload=b"{}")
+
+    h.invoker.behaviours["busy"] = behaviour
+    h.configs.by_name["busy"] = EventInvokeSettings(
+        maximum_retry_attempts=0, on_success="arn:aws:sqs:us-east-1:123456789012:done"
+    )
+
+    async def body() -> None:
+        request_id = await h.accept("busy")
+        await h.until(lambda: h.counters("busy").get("throttled", 0) >= 3)
+        throttled["on"] = False
+        await h.until(lambda: bool(h.sender.sent))
+        record = json.loads(h.sender.sent[0].body)
+        assert record["requestContext"]["requestId"] == request_id
+        assert record["requestContext"]["condition"] == "Success"
+        # Throttled attempts are not counted, even with MaximumRetryAttempts=0.
+        assert record["requestContext"]["approximateInvokeCount"] == 1
+
+    scenario(h, body)
+
+
+def test_platform_errors_requeue_without_spending_attempts(make: Callable[..., Harness]) -> None:
+    h = make()
+    h.functions.add("flaky", dead_letter="arn:aws:sqs:us-east-1:123456789012:dlq")
+    attempts = {"n": 0}
+
+    async def behaviour(request_id: str, payload: bytes) -> InvocationResult:
+        attempts["n"] += 1
+        if attempts["n"] <= 2:
+            raise ServiceException("the sandbox could not start")
+        return await error()(request_id, payload)
+
+    h.invoker.behaviours["flaky"] = behaviour
+    h.configs.by_name["flaky"] = EventInvokeSettings(maximum_retry_attempts=1)
+
+    async def body() -> None:
+        request_id = await h.accept("flaky", b'{"order": 1}')
+        await h.until(lambda: bool(h.sender.sent))
+        (letter,) = h.sender.sent
+        assert letter.kind == "dead-letter"
+        assert json.loads(letter.body) == {"order": 1}
+        assert dict(letter.attributes) == {
+            "RequestID": request_id,
+            "ErrorCode": "200",
+            "ErrorMessage": "boom",
+        }
+
+    scenario(h, body)
+    assert attempts["n"] == 4  # 2 platform errors + 2 function errors (1 retry)
+    counters = h.counters("flaky")
+    assert (counters["throttled"], counters["retried"], counters["dropped"]) == (2, 1, 1)
+
+
+def test_events_of_a_deleted_function_are_dropped(make: Callable[..., Harness]) -> None:
+    h = make()
+    h.functions.add("gone")
+    h.invoker.behaviours["gone"] = ok()
+
+    async def body() -> None:
+        await h.service.stop()  # accept while nothing runs, then delete the function
+        await h.accept("gone")
+        del h.functions.store.functions[(SCOPE.account, SCOPE.region, "gone")]
+        await h.service.start()
+        await h.until(lambda: h.counters("gone").get("dropped") == 1)
+
+    scenario(h, body)
+    assert h.invoker.calls == []
+
+
+def test_a_destination_that_fails_is_retried(make: Callable[..., Harness]) -> None:
+    h = make(FakeSender(failures=3))
+    h.functions.add("ok")
+    h.invoker.behaviours["ok"] = ok()
+    h.configs.by_name["ok"] = EventInvokeSettings(
+        on_success="arn:aws:sns:us-east-1:123456789012:topic"
+    )
+
+    async def body() -> None:
+        await h.accept("ok")
+        await h.until(lambda: bool(h.sender.sent))
+
+    scenario(h, body)
+    assert h.counters("ok")["delivery_failures"] == 3
+    assert h.sender.sent[0].target == "arn:aws:sns:us-east-1:123456789012:topic"
+
+
+def test_function_destinations_queue_an_invocation(make: Callable[..., Harness]) -> None:
+    h = make()
+    h.functions.add("source")
+    h.functions.add("sink")
+    h.invoker.behaviours["source"] = error()
+    seen: list[bytes] = []
+
+    async def sink(request_id: str, payload: bytes) -> InvocationResult:
+        seen.append(payload)
+        return InvocationResult(payload=b"null")
+
+    h.invoker.behaviours["sink"] = sink
+    h.configs.by_name["source"] = EventInvokeSettings(
+        maximum_retry_attempts=0,
+        on_failure="arn:aws:lambda:us-east-1:123456789012:function:sink",
+    )
+
+    async def body() -> None:
+        await h.accept("source", b'{"x": 1}')
+        await h.until(lambda: bool(seen))
+
+    scenario(h, body)
+    record = json.loads(seen[0])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"x": 1}
+    assert h.counters("sink")["received"] == 1

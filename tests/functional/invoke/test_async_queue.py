@@ -1,0 +1,194 @@
+"""The durable async queue on a real SQLite file: claims, leases, restarts, counters."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lambdad.invoke.async_queue import AsyncQueue, Delivery, NewEvent, QueuedEvent
+
+KEY = ("123456789012", "us-east-1", "orders")
+OTHER = ("123456789012", "us-east-1", "billing")
+
+
+def event(n: int, at: float = 100.0, key: tuple[str, str, str] = KEY) -> NewEvent:
+    return NewEvent(f"e{n}", key[0], key[1], key[2], None, b'{"n": %d}' % n, at)
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> Iterator[AsyncQueue]:
+    q = AsyncQueue(tmp_path / "async.db", owner="me")
+    q.open()
+    yield q
+    q.close()
+
+
+async def claim_ids(q: AsyncQueue, now: float, limit: int = 10, **kw: object) -> list[str]:
+    c = await q.claim(now, limit, lease_for=30, **kw)  # type: ignore[arg-type]
+    return [e.id for e in c.events]
+
+
+def test_a_put_is_claimed_once(queue: AsyncQueue) -> None:
+    async def scenario() -> None:
+        await queue.put(event(1))
+        assert await claim_ids(queue, 100) == ["e1"]
+        assert await claim_ids(queue, 101) == []
+
+    asyncio.run(scenario())
+
+
+def test_events_are_claimed_oldest_first_and_not_before_they_are_due(queue: AsyncQueue) -> None:
+    async def scenario() -> None:
+        await queue.put(event(2, at=102))
+        await queue.put(event(1, at=101))
+        assert await claim_ids(queue, 100) == []
+        assert await claim_ids(queue, 102) == ["e1", "e2"]
+
+    asyncio.run(scenario())
+
+
+def test_reschedule_keeps_progress_and_delays_the_event(queue: AsyncQueue) -> None:
+    async def scenario() -> None:
+        await queue.put(event(1))
+        (claimed,) = (await queue.claim(100, 1, lease_for=30)).events
+        response = {"statusCode": 200, "functionError": "Unhandled", "payload": "{}"}
+        assert await queue.reschedule(
+            claimed, 160, attempts=1, requeues=0, counter="retried",
+            last_response=response, last_error=None,
+        )  # fmt: skip
+        claim = await queue.claim(159, 1, lease_for=30)
+        assert claim.events == []
+        assert claim.next_due == 160
+        (again,) = (await queue.claim(160, 1, lease_for=30)).events
+        assert (again.attempts, again.last_response) == (1, response)
+
+    asyncio.run(scenario())
+
+
+def test_finish_records_deliveries_and_follow_ups_atomically(queue: AsyncQueue) -> None:
+    async def scenario() -> None:
+        await queue.put(event(1))
+        (claimed,) = (await queue.claim(100, 1, lease_for=30)).events
+        delivery = Delivery(
+            "arn:aws:sqs:us-east-1:123456789012:q", "dead-letter", "{}", "RetriesExhausted",
+            "arn:fn", {"RequestID": "e1"},
+        )  # fmt: skip
+        follow_up = event(9, at=105, key=OTHER)
+        assert await queue.finish(
+            claimed, counter="dropped", deliveries=[delivery], follow_ups=[follow_up], now=105
+        )
+        assert await claim_ids(queue, 200) == ["e9"]
+        pending, _ = await queue.claim_deliveries(105, 10, lease_for=30)
+        assert [p.delivery for p in pending] == [delivery]
+        assert await queue.claim_deliveries(106, 10, lease_for=30) == ([], None)
+        await queue.delivery_failed(pending[0], 110)
+        (retry,), _ = await queue.claim_deliveries(110, 10, lease_for=30)
+        assert retry.attempts == 1
+        await queue.delivered(retry)
+        assert await queue.claim_deliveries(1000, 10, lease_for=30) == ([], None)
+
+    asyncio.run(scenario())
+    stats = {s.function_name: s for s in queue.statistics(200)}
+    assert stats["orders"].counters == {"received": 1, "dropped": 1, "delivery_failures": 1}
+    assert stats["billing"].counters == {"received": 1}
+    assert stats["billing"].in_flight == 1
+
+
+def test_a_lost_claim_is_not_finished_twice(queue: AsyncQueue) -> None:
+    async def scenario() -> None:
+        await queue.put(event(1))
+        (claimed,) = (await queue.claim(100, 1, lease_for=30)).events
+        assert await queue.finish(claimed, counter="processed")
+        assert not await queue.finish(claimed, counter="processed")
+
+    asyncio.run(scenario())
+    (stats,) = queue.statistics(100)
+    assert stats.counters["processed"] == 1
+
+
+def test_claims_of_a_dead_process_are_released_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "async.db"
+    first = AsyncQueue(path, owner="first")
+    first.open()
+
+    async def put_and_claim() -> list[QueuedEvent]:
+        for n in range(3):
+            await first.put(event(n))
+        return (await first.claim(100, 2, lease_for=900)).events
+
+    claimed = asyncio.run(put_and_claim())
+    assert len(claimed) == 2
+    first.close()  # as if killed: nothing was finished
+
+    second = AsyncQueue(path, owner="second")
+    second.open()
+    try:
+        assert sorted(asyncio.run(claim_ids(second, 100))) == ["e0", "e1", "e2"]
+    finally:
+        second.close()
+
+
+def test_an_expired_lease_of_another_worker_is_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "async.db"
+    a, b = AsyncQueue(path, owner="a"), AsyncQueue(path, owner="b")
+    a.open()
+    asyncio.run(a.put(event(1)))
+    assert asyncio.run(claim_ids(a, 100)) == ["e1"]
+    # b shares the file while a lives (several workers): a's lease holds until it expires.
+    b._writer = a._writer  # one writer thread per file in this process
+    assert asyncio.run(claim_ids(b, 129)) == []
+    assert asyncio.run(claim_ids(b, 131)) == ["e1"]
+    # ...but a worker never takes back its own claim: it knows what it runs.
+    assert asyncio.run(claim_ids(b, 1000)) == []
+    b._writer = None
+    a.close()
+
+
+def test_per_function_allowances(queue: AsyncQueue) -> None:
+    async def scenario() -> None:
+        for n in range(4):
+            await queue.put(event(n, at=100 + n))
+        await queue.put(event(9, at=110, key=OTHER))
+        got = await claim_ids(queue, 200, remaining={KEY: 1}, default_remaining=10)
+        assert got == ["e0", "e9"]
+        got = await claim_ids(queue, 200, remaining={KEY: 0}, default_remaining=10)
+        assert got == []
+        assert await claim_ids(queue, 200, limit=2) == ["e1", "e2"]
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_puts_share_commits(queue: AsyncQueue) -> None:
+    async def scenario() -> None:
+        await asyncio.gather(*(queue.put(event(n)) for n in range(300)))
+
+    before = queue.commits
+    asyncio.run(scenario())
+    assert queue.commits - before < 300 / 4
+    (stats,) = queue.statistics(100)
+    assert (stats.counters["received"], stats.queued) == (300, 300)
+
+
+def test_a_failing_operation_does_not_undo_its_batch(queue: AsyncQueue) -> None:
+    async def scenario() -> list[BaseException | None]:
+        results = await asyncio.gather(
+            queue.put(event(1)), queue.put(event(1)), queue.put(event(2)), return_exceptions=True
+        )
+        return list(results)
+
+    results = asyncio.run(scenario())
+    assert sum(isinstance(r, sqlite3.IntegrityError) for r in results) == 1
+    (stats,) = queue.statistics(100)
+    assert (stats.queued, stats.counters["received"]) == (2, 2)
+
+
+def test_statistics_report_the_oldest_queued_event(queue: AsyncQueue) -> None:
+    asyncio.run(queue.put(event(1, at=100)))
+    asyncio.run(queue.put(event(2, at=150)))
+    (stats,) = queue.statistics(160)
+    assert stats.oldest_age == 60
+    assert stats.as_dict()["queued"] == 2
