@@ -1,0 +1,341 @@
+"""The cost of a sandboxed cold start, against the process backend, in one run.
+
+Starts one ``lambdad serve`` per backend on this machine — ``process`` (no
+isolation), ``bwrap`` with network ``none``, and ``bwrap`` with network ``isolated``
+(slirp4netns NAT) — and forces cold starts by invoking a fresh function each time
+(same code, so the code cache is warm: what is measured is the environment).
+The backends take turns, so drift on a busy machine hits them alike.
+
+Per backend: client-observed Invoke latency (boto3, loopback) and the REPORT
+line's Init Duration, median and p99; then the memory of the environments those
+cold starts left idle: what each one's cgroup is charged (bwrap), the PSS of the
+runtime processes, and the host-side helpers outside the cgroup (bwrap's monitor
+process, slirp4netns).
+
+    python bench/cold_start.py [--quick] [--n N] [--json PATH]
+
+Needs root, bubblewrap and cgroups for the bwrap columns (they are skipped, with
+the reason, elsewhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+AKID, SECRET, ACCOUNT = "BENCHCOLDSTART", "bench-cold-start-secret", "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/bench"
+INIT_DURATION = re.compile(r"Init Duration: ([\d.]+) ms")
+CGROUP = Path("/sys/fs/cgroup")
+HANDLER = "def handler(event, context):\n    return event\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def code_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("app.py", HANDLER)
+    return buf.getvalue()
+
+
+@dataclass
+class Backend:
+    label: str
+    env: dict[str, str]
+    data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lambdad-cs-")))
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    client: Any = None
+    latency_ms: list[float] = field(default_factory=list)
+    init_ms: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        import boto3
+        from botocore.config import Config
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+        env.update(LAMBDAD_CREDENTIALS=f"{AKID}:{SECRET}:{ACCOUNT}", **self.env)
+        self.process = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "lambdad"),
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir / "data"),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.data_dir / "stderr").open("wb"),
+        )
+        self.client = boto3.session.Session().client(
+            "lambda",
+            endpoint_url=f"http://127.0.0.1:{self.port}",
+            region_name="us-east-1",
+            aws_access_key_id=AKID,
+            aws_secret_access_key=SECRET,
+            config=Config(retries={"max_attempts": 1}, read_timeout=60),
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.client.get_account_settings()
+                return
+            except Exception:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{self.label}: lambdad did not start:\n"
+                        + (self.data_dir / "stderr").read_text()
+                    ) from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def create(self, name: str, code: bytes) -> None:
+        self.client.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": code},
+            MemorySize=128,
+        )
+        self.client.get_waiter("function_active_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 0.02, "MaxAttempts": 500}
+        )
+
+    def cold_start(self, name: str) -> None:
+        started = time.perf_counter()
+        resp = self.client.invoke(FunctionName=name, Payload=b'{"ping": 1}', LogType="Tail")
+        resp["Payload"].read()
+        self.latency_ms.append((time.perf_counter() - started) * 1000)
+        if resp.get("FunctionError"):
+            raise RuntimeError(f"{self.label}: {name} failed: {resp['FunctionError']}")
+        log = base64.b64decode(resp["LogResult"]).decode()
+        match = INIT_DURATION.search(log)
+        if match is None:
+            raise RuntimeError(f"{self.label}: no Init Duration (not a cold start?):\n{log}")
+        self.init_ms.append(float(match.group(1)))
+
+    # -- memory of idle environments ------------------------------------------------------
+
+    def memory(self) -> dict[str, Any]:
+        assert self.process is not None
+        helpers = _children(self.process.pid)
+        if self.env["LAMBDAD_SANDBOX"] == "process":
+            runtimes = [_pss(p) for p, comm in helpers.items() if comm.startswith("python")]
+            return {"environments": len(runtimes), "runtime_pss_mib": _mib(runtimes)}
+        parent = _cgroup_parent(self.data_dir / "data")
+        charged, runtime_pss = [], []
+        mem_parent = (
+            CGROUP / parent
+            if (CGROUP / "cgroup.controllers").exists()
+            else CGROUP / "memory" / parent
+        )
+        for env in sorted(d for d in mem_parent.iterdir() if d.is_dir()):
+            usage = env / (
+                "memory.current" if mem_parent.parent == CGROUP else "memory.usage_in_bytes"
+            )
+            charged.append(int(usage.read_text()))
+            procs = [int(p) for p in (env / "cgroup.procs").read_text().split()]
+            runtime_pss.append(sum(_pss(p) for p in procs))
+        monitors = [_pss(p) for p, comm in helpers.items() if comm == "bwrap"]
+        nat = [_pss(p) for p, comm in helpers.items() if comm in ("slirp4netns", "pasta")]
+        out = {
+            "environments": len(charged),
+            "cgroup_charge_mib": _mib(charged),
+            "runtime_pss_mib": _mib(runtime_pss),
+            "bwrap_monitor_pss_mib": _mib(monitors),
+        }
+        if nat:
+            out["nat_helper_pss_mib"] = _mib(nat)
+        return out
+
+
+def _cgroup_parent(data_dir: Path) -> str:
+    return "lambdad-" + hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+
+
+def _children(pid: int) -> dict[int, str]:
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out[int(entry.name)] = stat[stat.index("(") + 1 : stat.rindex(")")]
+    return out
+
+
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _mib(values: list[int]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {
+        "median": round(statistics.median(values) / 2**20, 2),
+        "mean": round(statistics.fmean(values) / 2**20, 2),
+        "max": round(max(values) / 2**20, 2),
+    }
+
+
+def sandbox_unavailable() -> str | None:
+    sys.path.insert(0, str(ROOT / "src"))
+    if os.geteuid() != 0:
+        return "not root"
+    from lambdad.sandbox.select import capabilities, full_isolation_possible
+
+    if full_isolation_possible():
+        return None
+    return "missing " + ", ".join(c.name for c in capabilities() if not c.present)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="10 cold starts each (a smoke run)")
+    ap.add_argument("--n", type=int, default=None, help="cold starts per backend [50]")
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "cold_start.json"))
+    args = ap.parse_args()
+    n = args.n or (10 if args.quick else 50)
+
+    backends = [Backend("process", {"LAMBDAD_SANDBOX": "process"})]
+    why_not = sandbox_unavailable()
+    if why_not is None:
+        backends += [
+            Backend("bwrap, network none", {"LAMBDAD_SANDBOX": "bwrap", "LAMBDAD_NETWORK": "none"}),
+            Backend(
+                "bwrap, network isolated",
+                {"LAMBDAD_SANDBOX": "bwrap", "LAMBDAD_NETWORK": "isolated"},
+            ),
+        ]
+    else:
+        print(f"bwrap backend skipped: {why_not}", file=sys.stderr)
+
+    code = code_zip()
+    try:
+        for b in backends:
+            b.start()
+            b.create("warmup", code)  # extracts the code, starts the interpreter once
+            b.cold_start("warmup")
+            b.latency_ms.clear()
+            b.init_ms.clear()
+        for i in range(n):
+            for b in backends:
+                name = f"cold-{i}"
+                b.create(name, code)
+                b.cold_start(name)
+        memory = {b.label: b.memory() for b in backends}
+    finally:
+        for b in backends:
+            b.stop()
+
+    result: dict[str, Any] = {
+        "n": n,
+        "host": {"cpus": os.cpu_count(), "kernel": os.uname().release},
+        "backends": {},
+    }
+    for b in backends:
+        result["backends"][b.label] = {
+            "latency_ms": {
+                "median": statistics.median(b.latency_ms),
+                "p99": percentile(b.latency_ms, 99),
+            },
+            "init_duration_ms": {
+                "median": statistics.median(b.init_ms),
+                "p99": percentile(b.init_ms, 99),
+            },
+            "idle_memory": memory[b.label],
+        }
+    print_table(result)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {args.json}")
+    return 0
+
+
+def print_table(result: dict[str, Any]) -> None:
+    rows = result["backends"]
+    labels = list(rows)
+    width = max(24, *(len(label) + 2 for label in labels))
+    head = f"{'':34}" + "".join(f"{label:>{width}}" for label in labels)
+    print(f"cold starts, python3.12, 128 MB, {result['n']} each, a fresh function per start")
+    print(head)
+
+    def line(title: str, get: Any) -> None:
+        cells = []
+        for label in labels:
+            try:
+                value = get(rows[label])
+            except (KeyError, TypeError):
+                value = None
+            if value is None:
+                cells.append(f"{'-':>{width}}")
+            elif isinstance(value, int):
+                cells.append(f"{value:>{width}d}")
+            else:
+                cells.append(f"{value:>{width}.2f}")
+        print(f"{title:34}" + "".join(cells))
+
+    line("Invoke latency median (ms)", lambda r: r["latency_ms"]["median"])
+    line("Invoke latency p99 (ms)", lambda r: r["latency_ms"]["p99"])
+    line("Init Duration median (ms)", lambda r: r["init_duration_ms"]["median"])
+    line("Init Duration p99 (ms)", lambda r: r["init_duration_ms"]["p99"])
+    print("memory per idle environment (MiB, median)")
+    line("  idle environments measured", lambda r: r["idle_memory"]["environments"])
+    line("  cgroup charge", lambda r: r["idle_memory"]["cgroup_charge_mib"]["median"])
+    line("  runtime PSS", lambda r: r["idle_memory"]["runtime_pss_mib"]["median"])
+    line(
+        "  bwrap monitor PSS (host side)",
+        lambda r: r["idle_memory"]["bwrap_monitor_pss_mib"]["median"],
+    )
+    line("  NAT helper PSS (host side)", lambda r: r["idle_memory"]["nat_helper_pss_mib"]["median"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
