@@ -11,12 +11,13 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from e2e.helpers import LambdadServer, handler_zip, make_zip
-from e2e.invoke_support import Deployer, Invoked, invoke, probe_zip
+from e2e.invoke_support import Deployer, Invoked, invoke, probe_zip, wait_updated
 
 MB = 1024 * 1024
 ServerFactory = Callable[..., LambdadServer]
@@ -280,3 +281,101 @@ def test_idle_environments_are_reaped(lambdad_factory: ServerFactory) -> None:
     assert third.cold, "the idle environment was reaped: a cold start"
     assert third.json()["counter"] == 1
     assert third.json()["stream"] != first.json()["stream"]
+
+
+# -- more failure modes ------------------------------------------------------------------
+
+
+def test_exception_while_importing_the_module_is_reported_with_its_type(
+    lambdad: LambdadServer, deploy: Deployer
+) -> None:
+    code = handler_zip("RATIO = 1 / 0\n\n\ndef handler(event, context):\n    return RATIO\n")
+    name = deploy(code)
+    out = invoke(lambdad, name)
+    doc = assert_unhandled(out, "ZeroDivisionError")
+    assert doc["errorMessage"] == "division by zero"
+    assert any("app.py" in frame for frame in doc["stackTrace"])
+
+
+def test_exit_while_importing_the_module_is_an_exit_error(
+    lambdad: LambdadServer, deploy: Deployer
+) -> None:
+    name = deploy(handler_zip("import os\nos._exit(4)\n\ndef handler(e, c):\n    return 1\n"))
+    out = invoke(lambdad, name)
+    doc = assert_unhandled(out, "Runtime.ExitError")
+    assert "exit status 4" in doc["errorMessage"]
+
+
+def test_init_phase_is_limited_by_the_init_timeout(lambdad_factory: ServerFactory) -> None:
+    server = lambdad_factory(env={"LAMBDAD_INIT_TIMEOUT": "0.5"})
+    deployer = Deployer(server, "init")
+    slow = deployer(
+        handler_zip("import time\ntime.sleep(30)\n\ndef handler(e, c):\n    return 1\n")
+    )
+    out = invoke(server, slow)
+    assert out.elapsed < 1.5
+    assert_unhandled(out, "Runtime.InitTimeout")
+    fast = deployer(probe_zip())
+    assert invoke(server, fast, {"ok": 1}).json() == {"ok": 1}
+
+
+def test_a_busy_environment_is_retired_when_its_code_changes(
+    lambdad: LambdadServer, deploy: Deployer
+) -> None:
+    name = deploy(probe_zip(), Timeout=5)
+    client = lambdad.client("lambda")
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(invoke, lambdad, name, {"action": "sleep", "seconds": 0.8})
+        time.sleep(0.3)  # let it start: the update must land while the invoke is in flight
+        client.update_function_code(
+            FunctionName=name, ZipFile=handler_zip("def handler(e, c):\n    return 'new'\n")
+        )
+        wait_updated(lambdad, name)
+        during = invoke(lambdad, name)
+        old = running.result()
+    assert old.function_error is None
+    assert "pid" in old.json(), "the in-flight invoke finished on the old code"
+    assert during.json() == "new"
+    after = invoke(lambdad, name)
+    assert after.json() == "new"
+    assert not after.cold, "the new code's environment is the one reused"
+
+
+def test_output_without_a_final_newline_is_logged_before_end(
+    lambdad: LambdadServer, deploy: Deployer
+) -> None:
+    code = handler_zip(
+        "import sys\n\ndef handler(event, context):\n"
+        "    sys.stdout.write('no newline at the end')\n    return 'ok'\n"
+    )
+    out = invoke(lambdad, deploy(code))
+    lines = out.log.splitlines()
+    assert lines[-3] == "no newline at the end"
+    assert lines[-2] == f"END RequestId: {out.request_id}"
+
+
+def test_a_function_flooding_its_output_does_not_flood_the_server(
+    lambdad: LambdadServer, deploy: Deployer
+) -> None:
+    code = handler_zip(
+        "import sys\n\ndef handler(event, context):\n"
+        "    line = 'z' * 1023 + '\\n'\n"
+        "    for _ in range(event['kb']):\n"
+        "        sys.stdout.write(line)\n"
+        "    return 'flooded'\n"
+    )
+    name = deploy(code, Timeout=20)
+    assert lambdad.process is not None
+    before = _rss_mb(lambdad.process.pid)
+    out = invoke(lambdad, name, {"kb": 64 * 1024})  # 64 MB of output
+    assert out.json() == "flooded"
+    assert len(out.log.encode()) <= 4096
+    assert _rss_mb(lambdad.process.pid) - before < 64, "the output was not kept in memory"
+    assert invoke(lambdad, name, {"kb": 0}).json() == "flooded"
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")

@@ -210,6 +210,25 @@ def test_nodejs_missing_handler_is_handler_not_found(
     assert_unhandled(invoke(lambdad, missing), "Runtime.ImportModuleError")
 
 
+def test_nodejs_timeout_and_exit(lambdad: LambdadServer, deploy: Deployer) -> None:
+    code = make_zip(
+        {
+            "index.js": "exports.handler = async (event) => {\n"
+            "  if (event.exit) process.exit(event.exit);\n"
+            "  await new Promise((resolve) => setTimeout(resolve, 30000));\n"
+            "};\n"
+        }
+    )
+    name = deploy(code, runtime="nodejs20.x", handler="index.handler", Timeout=1)
+    out = invoke(lambdad, name, {})
+    assert out.elapsed < 1.5
+    doc = assert_unhandled(out, "Sandbox.Timedout")
+    assert doc["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    crashed = invoke(lambdad, name, {"exit": 9})
+    doc = assert_unhandled(crashed, "Runtime.ExitError")
+    assert doc["errorMessage"].endswith("Runtime exited with error: exit status 9")
+
+
 def test_nodejs22_runs_on_the_hosts_node_with_a_notice(
     lambdad: LambdadServer, deploy: Deployer
 ) -> None:
@@ -314,13 +333,26 @@ def test_provided_bootstrap_init_error(lambdad: LambdadServer, deploy: Deployer)
     assert doc["errorMessage"] == "cannot start"
 
 
-def test_provided_without_a_bootstrap_fails_cleanly(
-    lambdad: LambdadServer, deploy: Deployer
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"README": ("no bootstrap here", 0o100644)},
+            "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+        ),
+        (
+            {"bootstrap": (URLLIB_BOOTSTRAP, 0o100644)},
+            "fork/exec /var/task/bootstrap: permission denied",
+        ),
+    ],
+    ids=["missing", "not-executable"],
+)
+def test_provided_without_a_runnable_bootstrap_is_invalid_entrypoint(
+    lambdad: LambdadServer, deploy: Deployer, files: dict[str, tuple[str, int]], message: str
 ) -> None:
-    name = deploy(make_zip({"README": "no bootstrap here"}), runtime="provided.al2023")
-    out = invoke(lambdad, name)
-    assert out.function_error == "Unhandled"
-    assert out.json()["errorType"].startswith("Runtime.")
+    name = deploy(zip_with_modes(dict(files)), runtime="provided.al2023")
+    doc = assert_unhandled(invoke(lambdad, name), "Runtime.InvalidEntrypoint")
+    assert doc["errorMessage"].endswith(message)
 
 
 # -- provided.al2023: AWS's own runtime client, unchanged ---------------------------------

@@ -172,6 +172,20 @@ class Environment:
         error is kept for the first invocation to report."""
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
+        problem = _entrypoint_problem(self.spec)
+        if problem is not None:
+            # Every backend answers alike (bwrap would only see its exec fail inside).
+            self._init_duration_ms = 0.0
+            self._init_error = _Outcome(
+                "init_error",
+                json.dumps({
+                    "errorType": "Runtime.InvalidEntrypoint",
+                    "errorMessage": f"RequestId: - Error: {problem}",
+                }).encode(),
+                "Runtime.InvalidEntrypoint",
+            )
+            await self.stop()
+            return
         self.sandbox = await self.backend.prepare(self.spec)
         self.server = await runtime_api.serve(self.sandbox.runtime_api_socket(), self)
         self._to(State.INITIALIZING)
@@ -503,6 +517,21 @@ class Environment:
 
     def _tail_bytes(self) -> bytes:
         return b"".join(self._tail)[-TAIL_BYTES:]
+
+
+def _entrypoint_problem(spec: SandboxSpec) -> str | None:
+    """Why a custom runtime's ``bootstrap`` cannot start, in AWS's words (else None)."""
+    entry = spec.argv[0] if spec.argv else ""
+    if not entry.startswith("{task}/"):
+        return None
+    relative = entry.removeprefix("{task}/")
+    shown = f"/var/task/{relative}"
+    path = spec.task_dir / relative
+    if not path.is_file():
+        return f"Couldn't find valid bootstrap(s): [{shown} /opt/bootstrap]"
+    if not os.access(path, os.X_OK):
+        return f"fork/exec {shown}: permission denied"
+    return None
 
 
 def _error_payload(body: bytes, error_type: str | None) -> bytes:
