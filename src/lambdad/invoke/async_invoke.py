@@ -85,8 +85,9 @@ class AsyncInvokeService:
         qualifier = merge_qualifier(parse_function_ref(req.function_name), req.qualifier)
         event = NewEvent(
             id=req.request_id or str(uuid.uuid4()),
-            account=req.scope.account,
-            region=req.scope.region,
+            # The event belongs to the function's account, whoever invoked it.
+            account=rv.scope.account,
+            region=rv.scope.region,
             function_name=rv.name,
             qualifier=qualifier,
             payload=payload,
