@@ -187,6 +187,15 @@ def _register_client_commands() -> None:
 _register_client_commands()
 
 
+def _register_doctor() -> None:
+    from lambdad.cli.doctor import doctor
+
+    main.add_command(doctor)
+
+
+_register_doctor()
+
+
 def _version() -> str:
     from lambdad import __version__
 

@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox import netns
@@ -277,7 +278,7 @@ class BwrapSandbox:
             raise SandboxError(f"{exc}: {_pending_output(out_r)}") from None
         finally:
             os.close(info_r)
-        self.child_pid = int(info["child-pid"])
+        self.child_pid = int(str(info["child-pid"]))
         self.cgroup.attach(self.child_pid)
         if self.network != "host":
             self._sock = netns.listen_in_netns(self.child_pid)
@@ -452,7 +453,8 @@ async def _read_json(fd: int, exited: asyncio.Future[int]) -> dict[str, object]:
     os.set_blocking(fd, False)
     loop.add_reader(fd, readable)
     try:
-        await asyncio.wait({done, exited}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {done, exited}
+        await asyncio.wait(waiting, timeout=10, return_when=asyncio.FIRST_COMPLETED)
     finally:
         loop.remove_reader(fd)
     if not buf.rstrip().endswith(b"}"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 
 from lambdad.config import Settings
@@ -94,22 +95,51 @@ def capabilities() -> list[Capability]:
             "setpriv", setpriv is not None, setpriv or "not found", "apt-get install util-linux"
         )
     )
+    if root and bwrap is not None:
+        caps.append(_probe(bwrap))
     return caps
 
 
-def full_isolation_possible() -> bool:
-    required = {"root", "bwrap", "cgroups", "setpriv"} | {f"namespace {n}" for n in NAMESPACES}
+def _probe(bwrap: str) -> Capability:
+    """Whether bwrap can really create the namespaces here (a locked-down container
+    may be root and have bwrap, yet forbid new namespaces)."""
+    argv = [bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net"]
+    argv += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--", "true"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Capability("sandbox probe", False, str(exc), PROBE_FIX)
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        return Capability("sandbox probe", False, detail, PROBE_FIX)
+    return Capability("sandbox probe", True, "bwrap created mount, pid, ipc, uts, net namespaces")
+
+
+PROBE_FIX = (
+    "allow namespaces: in a container, run it privileged or with CAP_SYS_ADMIN and no "
+    "seccomp/AppArmor block on unshare"
+)
+REQUIRED = {"root", "bwrap", "cgroups", "setpriv", "sandbox probe"} | {
+    f"namespace {n}" for n in NAMESPACES
+}
+
+
+def full_isolation_possible(caps: list[Capability] | None = None) -> bool:
+    """Whether the bwrap backend can run, from ``caps`` (default: probe this host)."""
+    caps = capabilities() if caps is None else caps
+    names = {c.name for c in caps}
+    if not names >= REQUIRED:
+        return False  # e.g. no probe: not root or no bwrap
     return all(
-        c.present
-        for c in capabilities()
-        if c.name in required or c.name.startswith("cgroup controller")
+        c.present for c in caps if c.name in REQUIRED or c.name.startswith("cgroup controller")
     )
 
 
 def choose_backend(settings: Settings) -> SandboxBackend:
     work = settings.data_dir / "envs"
     want = settings.sandbox
-    if want in ("auto", "bwrap") and full_isolation_possible():
+    caps = capabilities() if want in ("auto", "bwrap") else []
+    if want in ("auto", "bwrap") and full_isolation_possible(caps):
         version = cgroups.detect()
         assert version is not None
         backend = BwrapBackend(
@@ -122,7 +152,7 @@ def choose_backend(settings: Settings) -> SandboxBackend:
         backend.setup()
         return backend
     if want == "bwrap":
-        missing = [c.name for c in capabilities() if not c.present]
+        missing = [c.name for c in caps if not c.present]
         raise RuntimeError("bwrap sandbox requested but unavailable: missing " + ", ".join(missing))
     log.warning("no sandbox: functions run as plain processes (see `lambdad doctor`)")
     work.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,62 @@
+"""``lambdad doctor``: what isolation this host can give functions, and how to fix
+what is missing.
+
+One line per capability the bwrap backend needs (root, bwrap, each namespace, the
+cgroup hierarchy and each controller, setpriv, the NAT helper for outbound network)
+and per runtime family found, each present or missing with the fix. Exit status 0
+when full isolation can run, 1 when lambdad would fall back to the process backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from lambdad.sandbox.select import Capability
+
+RUNTIME_FIXES = {
+    "python": "install CPython 3.x (apt-get install python3, or pyenv install 3.12)",
+    "nodejs": "apt-get install nodejs (make install does it as root)",
+}
+
+
+def report(
+    caps: Sequence[Capability], runtimes: Mapping[str, str], full_isolation: bool
+) -> list[str]:
+    """The lines ``doctor`` prints."""
+    rows: list[tuple[bool, str, str, str]] = [(c.present, c.name, c.detail, c.fix) for c in caps]
+    for family, versions in runtimes.items():
+        found = versions not in ("", "none")
+        fix = RUNTIME_FIXES.get(family, f"install a {family} interpreter")
+        rows.append((found, f"runtime {family}", versions if found else "not found", fix))
+    width = max(len(name) for _, name, _, _ in rows)
+    lines = []
+    for present, name, detail, fix in rows:
+        line = f"{'ok' if present else 'MISSING':7}  {name:{width}}  {detail}"
+        if not present and fix:
+            line += f"  (fix: {fix})"
+        lines.append(line)
+    if full_isolation:
+        lines.append("isolation: bwrap (namespaces, cgroups, unprivileged uid) can run here")
+    else:
+        lines.append(
+            "isolation: process — WARNING: functions would run unsandboxed; "
+            "fix what is MISSING above"
+        )
+    return lines
+
+
+@click.command()
+def doctor() -> None:
+    """Check what isolation and runtimes this host offers (exit 1 without full isolation)."""
+    from lambdad.runtimes.table import RuntimeTable
+    from lambdad.sandbox import select
+
+    caps = select.capabilities()
+    full = select.full_isolation_possible(caps)
+    for line in report(caps, RuntimeTable().available(), full):
+        click.echo(line)
+    raise SystemExit(0 if full else 1)
