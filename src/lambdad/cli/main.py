@@ -151,7 +151,7 @@ def async_stats(data_dir: str | None, as_json: bool) -> None:
     import json
     import time
 
-    from lambdad.invoke.async_queue import read_statistics_file
+    from lambdad.invoke.async_stats import read_statistics_file
 
     path = _data_dir(data_dir) / "async.db"
     if not path.exists():

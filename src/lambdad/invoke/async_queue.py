@@ -15,9 +15,8 @@ whatever is pending as one transaction (group commit): concurrent 202s share one
 fsync, and the event loop never waits on the disk. Each operation runs inside its
 own savepoint, so one failing operation does not undo the others of its batch.
 
-Counters per function (received, processed, retried, throttled, dropped, ...) live
-in the same database and change in the same transactions as the events they
-count; ``read_statistics`` serves ``lambdad async-stats`` and the metrics exporter.
+Counters per function (see ``async_stats``) live in the same database and change in
+the same transactions as the events they count.
 """
 
 from __future__ import annotations
@@ -35,21 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lambdad.invoke.async_stats import FunctionStatistics, read_statistics
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Operations committed together at most; a batch this size is a few milliseconds.
 MAX_BATCH = 512
-
-COUNTERS = (
-    "received",  # accepted (202)
-    "processed",  # finished with a success
-    "retried",  # retries scheduled after a function error
-    "throttled",  # attempts requeued: throttled or failed by the platform
-    "dropped",  # finished without a success (retries exhausted, too old, function gone)
-    "delivery_failures",  # failed attempts to reach a destination or dead-letter queue
-    "deliveries_dropped",  # records given up on after async_delivery_max_age
-)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -158,30 +149,6 @@ class PendingDelivery:
 class Claim:
     events: list[QueuedEvent]
     next_due: float | None  # when the next unclaimed event becomes due, if any
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionStatistics:
-    account: str
-    region: str
-    function_name: str
-    counters: dict[str, int]
-    queued: int
-    in_flight: int
-    oldest_age: float | None  # seconds since the oldest queued event arrived
-    deliveries_pending: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "account": self.account,
-            "region": self.region,
-            "function": self.function_name,
-            **{name: self.counters.get(name, 0) for name in COUNTERS},
-            "queued": self.queued,
-            "in_flight": self.in_flight,
-            "oldest_age": self.oldest_age,
-            "deliveries_pending": self.deliveries_pending,
-        }
 
 
 class _Writer:
@@ -504,53 +471,6 @@ class AsyncQueue:
             if self._reader is None:
                 self._reader = sqlite3.connect(str(self.path), check_same_thread=False)
             return read_statistics(self._reader, now)
-
-
-def read_statistics(conn: sqlite3.Connection, now: float) -> list[FunctionStatistics]:
-    by_key: dict[FunctionKey, dict[str, Any]] = {}
-
-    def entry(key: FunctionKey) -> dict[str, Any]:
-        return by_key.setdefault(
-            key, {"counters": {}, "queued": 0, "in_flight": 0, "oldest": None, "pending": 0}
-        )
-
-    for account, region, name, counter, value in conn.execute(
-        "SELECT account, region, function_name, name, value FROM counters"
-    ):
-        entry((account, region, name))["counters"][counter] = int(value)
-    for account, region, name, count, claimed, oldest in conn.execute(
-        "SELECT account, region, function_name, COUNT(*), SUM(owner IS NOT NULL), "
-        "MIN(received_at) FROM events GROUP BY account, region, function_name"
-    ):
-        e = entry((account, region, name))
-        e.update(queued=int(count), in_flight=int(claimed or 0), oldest=oldest)
-    for account, region, name, count in conn.execute(
-        "SELECT account, region, function_name, COUNT(*) FROM deliveries "
-        "GROUP BY account, region, function_name"
-    ):
-        entry((account, region, name))["pending"] = int(count)
-    return [
-        FunctionStatistics(
-            account=k[0],
-            region=k[1],
-            function_name=k[2],
-            counters=v["counters"],
-            queued=v["queued"],
-            in_flight=v["in_flight"],
-            oldest_age=None if v["oldest"] is None else max(now - v["oldest"], 0.0),
-            deliveries_pending=v["pending"],
-        )
-        for k, v in sorted(by_key.items())
-    ]
-
-
-def read_statistics_file(path: Path, now: float) -> list[FunctionStatistics]:
-    """Statistics of a data directory's queue, read-only (for the CLI)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return read_statistics(conn, now)
-    finally:
-        conn.close()
 
 
 # -- row helpers ----------------------------------------------------------------------
