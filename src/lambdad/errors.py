@@ -8,6 +8,7 @@ turns them into HTTP responses.
     LambdadError
     ├── AwsError                                  (client-visible, AWS-shaped)
     │   ├── ResourceNotFoundException             404
+    │   ├── ProvisionedConcurrencyConfigNotFoundException 404
     │   ├── ResourceConflictException             409
     │   ├── ResourceInUseException                400
     │   ├── InvalidParameterValueException        400
@@ -66,6 +67,10 @@ class AwsError(LambdadError):
 class ResourceNotFoundException(AwsError):
     status = 404
     message_key = "Message"
+
+
+class ProvisionedConcurrencyConfigNotFoundException(AwsError):
+    status = 404
 
 
 class ResourceConflictException(AwsError):

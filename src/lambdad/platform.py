@@ -18,12 +18,19 @@ from lambdad.api.sigv4 import Credential
 from lambdad.clock import Clock, SystemClock
 from lambdad.config import Settings
 from lambdad.control import credentials as credstore
+from lambdad.control.aliases import AliasService
+from lambdad.control.concurrency import ConcurrencyService
 from lambdad.control.event_invoke_config import EventInvokeConfigService
-from lambdad.control.functions import FunctionService
+from lambdad.control.functions import FunctionService, ResolvedVersion
+from lambdad.control.layers import LayerService
+from lambdad.control.policies import PolicyService
 from lambdad.environments.code import CodeCache
+from lambdad.environments.layers import OptCache
 from lambdad.environments.pool import EnvironmentPool
+from lambdad.environments.provisioned import ProvisionedManager, Target
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.async_queue import AsyncQueue
+from lambdad.invoke.leases import FunctionKey, Leases, limits_from
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.scope import Scope
 from lambdad.observe.logs import LogStore
@@ -70,16 +77,53 @@ class Platform:
         )
         self.logs.open()
         self.sealer = Sealer.from_data_dir(s.data_dir)
+        self.layers = LayerService(s, self.store, self.blobs, self.clock, _fetch_s3_code)
         self.functions = FunctionService(
-            s, self.store, self.blobs, self.sealer, self.clock, code_fetcher=_fetch_s3_code
+            s,
+            self.store,
+            self.blobs,
+            self.sealer,
+            self.clock,
+            code_fetcher=_fetch_s3_code,
+            layers=self.layers.resolve,
+        )
+        self.aliases = AliasService(self.store, self.functions)
+        self.policies = PolicyService(self.store, self.functions, self.aliases)
+        self.concurrency = ConcurrencyService(
+            s, self.store, self.functions, self.aliases, self.clock
+        )
+        self.leases = Leases(
+            limits_from(self.concurrency),
+            self.clock,
+            retry_after=s.throttle_retry_after,
+            scale_up_limit=s.scale_up_limit,
+            scale_up_window=s.scale_up_window,
         )
         self.backend = choose_backend(s)
         self.runtimes = RuntimeTable(dict(s.runtime_overrides), strict=s.strict_runtimes)
         self.code = CodeCache(s.data_dir / "code", self.blobs, s.max_unzipped_bytes)
         self.pool = EnvironmentPool(
-            s, self.backend, self.runtimes, self.code, self._log_sink, self._function_tags
+            s,
+            self.backend,
+            self.runtimes,
+            self.code,
+            self._log_sink,
+            self._function_tags,
+            opt=OptCache(s.data_dir / "opt", self.code),
+            scale_gate=self._scale_gate,
         )
-        self.invoker = InvokeService(s, self.functions, self.pool)
+        self.provisioned = ProvisionedManager(self.pool, self._provisioned_version, s)
+        self.concurrency.status = self.provisioned
+        self.concurrency.on_provisioned_change(self.provisioned.configure)
+        self.invoker = InvokeService(
+            s,
+            self.functions,
+            self.pool,
+            leases=self.leases,
+            aliases=self.aliases,
+            policies=self.policies,
+            provisioned=self.provisioned,
+        )
         self.functions.on_change(self.pool.retire)
         self.event_configs = EventInvokeConfigService(self.store, self.functions, self.clock)
         self.async_queue = AsyncQueue(s.data_dir / "async.db")
@@ -101,6 +145,12 @@ class Platform:
         doc = self.store.get_function(scope.account, scope.region, name) or {}
         return dict(doc.get("Tags") or {})
 
+    def _scale_gate(self, rv: ResolvedVersion) -> None:
+        self.leases.allow_new_environment(FunctionKey(rv.scope.account, rv.scope.region, rv.name))
+
+    def _provisioned_version(self, target: Target) -> ResolvedVersion:
+        return self.functions.resolve(target.scope, target.name, target.qualifier)
+
     def _log_sink(
         self, account: str, region: str, group: str, stream: str, ts_ms: int, message: str
     ) -> None:
@@ -114,13 +164,17 @@ class Platform:
         self._tasks = [
             loop.create_task(self.pool.run_reaper()),
             loop.create_task(self.logs.run_flusher()),
+            loop.create_task(self.provisioned.run()),
         ]
+        for scope, name, qualifier, count in self.concurrency.provisioned_targets():
+            self.provisioned.configure(scope, name, qualifier, count)
         await self.async_invoker.start()
 
     async def stop_background(self) -> None:
         await self.async_invoker.stop()
         for task in getattr(self, "_tasks", []):
             task.cancel()
+        await self.provisioned.shutdown()
         await self.pool.shutdown()
         self.backend.close()
 

@@ -254,7 +254,9 @@ def test_function_name_may_be_a_name_an_arn_or_a_partial_arn(
     client = lambdad.client()
     assert client.get_function(FunctionName=spelled)["Configuration"]["FunctionName"] == name
     config = client.get_function_configuration(FunctionName=spelled)
-    assert config["FunctionArn"] == arn(name)
+    # AWS answers with the qualifier the caller named: an explicit $LATEST stays in the ARN.
+    qualified = ":$LATEST" if spelled.endswith(":$LATEST") else ""
+    assert config["FunctionArn"] == arn(name) + qualified
     if ":$LATEST" not in spelled:
         updated = client.update_function_configuration(FunctionName=spelled, Timeout=7)
         assert updated["Timeout"] == 7

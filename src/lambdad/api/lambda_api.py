@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdad.api import sigv4
 from lambdad.api.context import RequestContext
+from lambdad.api.release_ops import ReleaseOps
 from lambdad.invoke.sync import InvokeRequest
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ CODE_PATH = "/_lambdad/code/"
 ASYNC_INVOKE_LIMIT = 256 * 1024
 
 
-class LambdaApi:
+class LambdaApi(ReleaseOps):
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.functions = platform.functions
@@ -171,4 +172,8 @@ class LambdaApi:
         return self.functions.list_tags(ctx.scope, p["Resource"])
 
     async def op_GetAccountSettings(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        return self.functions.account_settings(ctx.scope)
+        out = self.functions.account_settings(ctx.scope)
+        # Reservations and provisioned concurrency both come out of the unreserved pool.
+        unreserved = self.platform.concurrency.unreserved(ctx.scope)
+        out["AccountLimit"]["UnreservedConcurrentExecutions"] = unreserved
+        return out

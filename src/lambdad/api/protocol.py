@@ -100,7 +100,8 @@ class ServiceModel:
             target = self.shapes[ref["shape"]]
             if loc == "uri":
                 if wire in uri_params:
-                    params[member] = unquote(uri_params[wire])
+                    # Typed like the model says (a layer's VersionNumber is a long).
+                    params[member] = self._from_text(target, [unquote(uri_params[wire])], member)
             elif loc == "querystring":
                 values = [v for k, v in query if k == wire]
                 if values:

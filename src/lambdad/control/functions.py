@@ -45,6 +45,16 @@ PRECONDITION_MESSAGE = (
     "GetFunction/GetAlias API to retrieve the latest Revision Id"
 )
 LIST_PAGE_MAX = 50
+# Members of FunctionConfiguration that AWS leaves out of ListVersionsByFunction.
+_NOT_LISTED = (
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode",
+    "RuntimeVersionConfig",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,10 @@ class ResolvedVersion:
     config: dict[str, Any]
     environment: dict[str, str]
     code_sha256_hex: str
+    # The version's layers, in order (hex SHA-256 of each archive).
+    layer_sha256_hex: tuple[str, ...] = ()
+    # The qualifier the caller named (an alias, a version, $LATEST), None when unqualified.
+    invoked_as: str | None = None
 
     @property
     def arn(self) -> str:
@@ -64,6 +78,8 @@ class ResolvedVersion:
 
 
 ChangeListener = Callable[[Scope, str, str | None], None]
+# Resolves a function's Layers parameter (see control/layers.py).
+LayerResolver = Callable[[Scope, list[str]], list[dict[str, Any]]]
 
 
 class FunctionService:
@@ -75,6 +91,7 @@ class FunctionService:
         sealer: Sealer,
         clock: Clock,
         code_fetcher: Callable[[dict[str, Any]], bytes] | None = None,
+        layers: LayerResolver | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -82,6 +99,7 @@ class FunctionService:
         self.sealer = sealer
         self.clock = clock
         self.code_fetcher = code_fetcher
+        self.layers = layers
         self._listeners: list[ChangeListener] = []
 
     def on_change(self, listener: ChangeListener) -> None:
@@ -184,14 +202,21 @@ class FunctionService:
             raise self._not_found(scope, name, qualifier)
         return str(alias["FunctionVersion"])
 
-    def render(self, scope: Scope, name: str, version: str, doc: Doc) -> dict[str, Any]:
-        """A stored version in the FunctionConfiguration shape."""
+    def render(
+        self, scope: Scope, name: str, version: str, doc: Doc, as_qualifier: str | None = None
+    ) -> dict[str, Any]:
+        """A stored version in the FunctionConfiguration shape.
+
+        ``as_qualifier``: the qualifier the caller named (an alias, or an explicit
+        $LATEST), which AWS puts in FunctionArn instead of the version's own.
+        """
         out = {k: v for k, v in doc.items() if not k.startswith("_") and k != "CodeSha256Hex"}
         out["FunctionName"] = name
-        out["FunctionArn"] = function_arn(
-            scope.region, scope.account, name, None if version == LATEST else version
-        )
+        own = None if version == LATEST else version
+        out["FunctionArn"] = function_arn(scope.region, scope.account, name, as_qualifier or own)
         out["Version"] = version
+        if not out.get("KMSKeyArn"):
+            out.pop("KMSKeyArn", None)
         if "_env" in doc:
             env: dict[str, Any] = {"Variables": self._unseal(scope, name, doc)}
             out["Environment"] = env
@@ -213,7 +238,16 @@ class FunctionService:
         version, doc = self._version_doc(scope, ref.name, qual)
         env = self._unseal(scope, ref.name, doc) if "_env" in doc else {}
         config = self.render(scope, ref.name, version, doc)
-        return ResolvedVersion(scope, ref.name, version, config, env, doc["CodeSha256Hex"])
+        return ResolvedVersion(
+            scope,
+            ref.name,
+            version,
+            config,
+            env,
+            doc["CodeSha256Hex"],
+            tuple(doc.get("_layers", ())),
+            qual,
+        )
 
     # -- create --------------------------------------------------------------------------
 
@@ -233,7 +267,7 @@ class FunctionService:
         fmodel.check_limits(params)
         fmodel.check_runtime(params.get("Runtime"), params.get("Handler"), today=self.clock.today())
         variables = fmodel.check_environment(params.get("Environment"))
-        self._check_layers(scope, params.get("Layers"))
+        layers = self._resolve_layers(scope, params.get("Layers"))
         if self.store.get_function(scope.account, scope.region, name) is not None:
             raise ResourceConflictException(f"Function already exist: {name}")
         summary = self._ingest_code(params["Code"])
@@ -256,6 +290,7 @@ class FunctionService:
                 **params["LoggingConfig"],
             }
         self._set_code(doc, summary)
+        self._set_layers(doc, layers)
         self._set_env(scope, name, doc, variables)
         self._stamp(doc)
         function_doc: Doc = {
@@ -269,33 +304,65 @@ class FunctionService:
             self.store.put_function(scope.account, scope.region, name, function_doc)
             self.store.put_version(scope.account, scope.region, name, LATEST, doc)
         log.info("created function %s in %s/%s", name, scope.account, scope.region)
+        published = None
         if params.get("Publish"):
-            return self.publish_version(scope, {"FunctionName": name})
+            published = self.publish_version(scope, {"FunctionName": name})["Version"]
         out = self.render(scope, name, LATEST, doc)
+        if published is not None:
+            # AWS answers with the function's own ARN and the version it published.
+            out["Version"] = published
         # AWS answers CreateFunction while the function is still being set up.
         out.update(
             State="Pending",
             StateReason="The function is being created.",
             StateReasonCode="Creating",
         )
+        out.pop("LastUpdateStatus", None)
         return out
 
-    def _check_layers(self, scope: Scope, layers: list[str] | None) -> None:
-        for arn in layers or []:
+    def _resolve_layers(
+        self, scope: Scope, arns: list[str] | None
+    ) -> list[dict[str, Any]] | None:
+        """The layers a Layers parameter names, checked (None: the parameter is absent)."""
+        if arns is None:
+            return None
+        if self.layers is None:
+            for arn in arns:
+                raise InvalidParameterValueException(f"Layer version {arn} does not exist.")
+            return []
+        return self.layers(scope, arns)
+
+    def _set_layers(self, doc: Doc, layers: list[dict[str, Any]] | None) -> None:
+        if layers is not None:
+            if layers:
+                doc["Layers"] = [{"Arn": x["Arn"], "CodeSize": x["CodeSize"]} for x in layers]
+            else:
+                doc.pop("Layers", None)
+            doc["_layers"] = [x["Sha256Hex"] for x in layers]
+            doc["_layers_unzipped"] = sum(int(x["UnzippedSize"]) for x in layers)
+        # The unzipped limit covers the function and its layers together.
+        total = int(doc.get("_unzipped", 0)) + int(doc.get("_layers_unzipped", 0))
+        if total > self.settings.max_unzipped_bytes:
             raise InvalidParameterValueException(
-                f"Layer version {arn} does not exist."
+                "Function code combined with layers exceeds the maximum allowed size of "
+                f"{self.settings.max_unzipped_bytes} bytes. The actual size is {total} bytes."
             )
 
     def _set_code(self, doc: Doc, summary: archives.ArchiveSummary) -> None:
         doc["CodeSize"] = summary.size
         doc["CodeSha256"] = summary.code_sha256
         doc["CodeSha256Hex"] = summary.sha256_hex
+        doc["_unzipped"] = summary.unzipped_size
 
     def _set_env(self, scope: Scope, name: str, doc: Doc, variables: dict[str, str] | None) -> None:
         if variables is None:
             return
         doc.pop("Environment", None)
-        doc["_env"] = self.sealer.seal(variables, function_arn(scope.region, scope.account, name))
+        doc["_env"] = self.sealer.seal(
+            variables,
+            function_arn(scope.region, scope.account, name),
+            doc.get("KMSKeyArn") or None,
+        )
 
     def _stamp(self, doc: Doc) -> None:
         doc["LastModified"] = fmodel.now_iso(self.clock.now())
@@ -311,7 +378,7 @@ class FunctionService:
         fdoc = self._function_doc(scope, ref.name)
         version, doc = self._version_doc(scope, ref.name, qual)
         result: dict[str, Any] = {
-            "Configuration": self.render(scope, ref.name, version, doc),
+            "Configuration": self.render(scope, ref.name, version, doc, qual),
             "Code": {"RepositoryType": "S3", "Location": code_url(doc["CodeSha256Hex"])},
         }
         if fdoc.get("Tags"):
@@ -327,7 +394,7 @@ class FunctionService:
         qual = merge_qualifier(ref, qualifier)
         self._function_doc(scope, ref.name)
         version, doc = self._version_doc(scope, ref.name, qual)
-        return self.render(scope, ref.name, version, doc)
+        return self.render(scope, ref.name, version, doc, qual)
 
     def list_functions(
         self, scope: Scope, marker: str | None, max_items: int | None, all_versions: bool
@@ -340,7 +407,9 @@ class FunctionService:
         for name, _ in page:
             if all_versions:
                 for version, doc in self.store.list_versions(scope.account, scope.region, name):
-                    functions.append(self.render(scope, name, version, doc))
+                    # Listing every version, AWS names $LATEST explicitly in its ARN.
+                    qual = LATEST if version == LATEST else None
+                    functions.append(self.render(scope, name, version, doc, as_qualifier=qual))
             else:
                 doc = self.store.get_version(scope.account, scope.region, name, LATEST)
                 if doc is not None:
@@ -378,6 +447,7 @@ class FunctionService:
             fmodel.check_limits({"Architectures": params["Architectures"]})
             doc["Architectures"] = params["Architectures"]
         self._set_code(doc, summary)
+        self._set_layers(doc, None)
         self._stamp(doc)
         self.store.put_version(scope.account, scope.region, name, LATEST, doc)
         self._changed(scope, name, LATEST)
@@ -388,12 +458,16 @@ class FunctionService:
     def update_configuration(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         name, doc = self._latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
         fmodel.check_limits(params)
+        fmodel.check_role(params.get("Role"), scope.account)
         runtime = params.get("Runtime", doc.get("Runtime"))
         handler = params.get("Handler", doc.get("Handler"))
         if "Runtime" in params or "Handler" in params:
             fmodel.check_runtime(runtime, handler, today=self.clock.today())
-        self._check_layers(scope, params.get("Layers"))
+        layers = self._resolve_layers(scope, params.get("Layers"))
         variables = fmodel.check_environment(params.get("Environment"))
+        if variables is None and "KMSKeyArn" in params and "_env" in doc:
+            # A new key: the variables are sealed again with it.
+            variables = self._unseal(scope, name, doc)
         for key in fmodel.PASSTHROUGH:
             if key in params:
                 doc[key] = params[key]
@@ -404,6 +478,7 @@ class FunctionService:
             }
         if "LoggingConfig" in params:
             doc["LoggingConfig"] = {**doc.get("LoggingConfig", {}), **params["LoggingConfig"]}
+        self._set_layers(doc, layers)
         self._set_env(scope, name, doc, variables)
         self._stamp(doc)
         self.store.put_version(scope.account, scope.region, name, LATEST, doc)
@@ -447,11 +522,17 @@ class FunctionService:
             fdoc["LatestPublished"] = last + 1
             self.store.put_function(scope.account, scope.region, name, fdoc)
             self.store.put_version(scope.account, scope.region, name, version, doc)
+            # AWS gives $LATEST a new revision when a version is published from it.
+            latest["RevisionId"] = str(uuid.uuid4())
+            self.store.put_version(scope.account, scope.region, name, LATEST, latest)
         return self.render(scope, name, version, doc)
 
     def _same_content(self, scope: Scope, name: str, a: Doc, b: Doc) -> bool:
         # The sealed environment differs on every seal (random nonce): compare it unsealed.
-        ignore = {"LastModified", "RevisionId", "_published_from", "Description", "_env"}
+        ignore = {
+            "LastModified", "RevisionId", "_published_from", "Description", "_env",
+            "_unzipped", "_layers_unzipped",
+        }
         if {k: v for k, v in a.items() if k not in ignore} != {
             k: v for k, v in b.items() if k not in ignore
         }:
@@ -472,9 +553,13 @@ class FunctionService:
         start = int(position)
         limit = min(max_items or LIST_PAGE_MAX, LIST_PAGE_MAX)
         page = rows[start : start + limit]
-        result: dict[str, Any] = {
-            "Versions": [self.render(scope, ref.name, v, d) for v, d in page]
-        }
+        versions = []
+        for v, d in page:
+            item = self.render(scope, ref.name, v, d, LATEST if v == LATEST else None)
+            for key in _NOT_LISTED:
+                item.pop(key, None)
+            versions.append(item)
+        result: dict[str, Any] = {"Versions": versions}
         if start + limit < len(rows):
             result["NextMarker"] = _encode_marker(str(start + limit))
         return result
@@ -496,7 +581,7 @@ class FunctionService:
             return
         if not qual.isdigit():
             raise InvalidParameterValueException(
-                "Deletion of aliases is not supported, please use DeleteAlias API."
+                "Deletion of aliases is not currently supported."
             )
         if self.store.get_version(scope.account, scope.region, ref.name, qual) is None:
             raise self._not_found(scope, ref.name, qual)

@@ -271,6 +271,13 @@ class Environment:
     def init_error(self) -> bool:
         return self._init_error is not None
 
+    @property
+    def alive(self) -> bool:
+        """Ready or busy, and its runtime process still running (an idle one can die too)."""
+        return self.state in (State.READY, State.BUSY) and (
+            self._exit_task is None or not self._exit_task.done()
+        )
+
     # -- invocations ---------------------------------------------------------------------
 
     async def invoke(self, inv: Invocation, *, cold: bool) -> InvocationResult:

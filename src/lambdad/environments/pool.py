@@ -28,6 +28,7 @@ from lambdad.environments.environment import (
     State,
     new_env_id,
 )
+from lambdad.environments.layers import OptCache
 from lambdad.model.scope import Scope
 from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable
 from lambdad.sandbox.base import SandboxBackend, SandboxSpec
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 VersionKey = tuple[str, str, str, str, str]  # account, region, name, version, revision
 FunctionTags = Callable[[Scope, str], Mapping[str, str]]
+# Called before a cold start; raises (TooManyRequestsException) past the scale-up rate.
+ScaleGate = Callable[[ResolvedVersion], None]
 
 # A function tag that overrides the server's network mode for its environments.
 NETWORK_TAG = "lambdad:network"
@@ -63,9 +66,13 @@ class EnvironmentPool:
         code: CodeCache,
         log_sink: LogSink,
         function_tags: FunctionTags | None = None,
+        opt: OptCache | None = None,
+        scale_gate: ScaleGate | None = None,
     ) -> None:
         self.settings = settings
         self.function_tags = function_tags
+        self.opt = opt
+        self.scale_gate = scale_gate
         self.backend = backend
         self.runtimes = runtimes
         self.code = code
@@ -77,7 +84,10 @@ class EnvironmentPool:
 
     @staticmethod
     def key(rv: ResolvedVersion) -> VersionKey:
-        return (rv.scope.account, rv.scope.region, rv.name, rv.version, rv.config["RevisionId"])
+        # A published version never changes (a policy change renews its RevisionId, not
+        # its code): only $LATEST's environments are told apart by revision.
+        revision = rv.config["RevisionId"] if rv.version == "$LATEST" else ""
+        return (rv.scope.account, rv.scope.region, rv.name, rv.version, revision)
 
     def statistics(self) -> dict[str, int]:
         idle = sum(len(v) for v in self._idle.values())
@@ -91,6 +101,8 @@ class EnvironmentPool:
             env = idle.pop()
             cold = False
         else:
+            if self.scale_gate is not None:
+                self.scale_gate(rv)
             env = await self._start(rv, key)
             cold = True
         try:
@@ -98,21 +110,34 @@ class EnvironmentPool:
         finally:
             await self._release(env, key)
 
-    async def _start(self, rv: ResolvedVersion, key: VersionKey) -> Environment:
+    async def start_environment(
+        self, rv: ResolvedVersion, initialization_type: str = "on-demand"
+    ) -> Environment:
+        """A new environment of ``rv``, initialised and owned by the caller until it is
+        stopped (provisioned concurrency); the pool still stops it on retire and shutdown."""
+        return await self._start(rv, self.key(rv), initialization_type)
+
+    async def _start(
+        self, rv: ResolvedVersion, key: VersionKey, initialization_type: str = "on-demand"
+    ) -> Environment:
         cfg = rv.config
         launch = self.runtimes.launch(cfg["Runtime"])
         task_dir = await self.code.ensure(rv.code_sha256_hex)
+        opt_dir = await self.opt.ensure(rv.layer_sha256_hex) if self.opt is not None else None
         env_id = new_env_id()
         today = datetime.now(UTC).strftime("%Y/%m/%d")
         log_group = cfg.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{rv.name}"
         log_stream = f"{today}/[{rv.version}]{env_id}"
-        variables = _environment_variables(rv, task_dir, log_group, log_stream, launch.family)
+        variables = _environment_variables(
+            rv, task_dir, log_group, log_stream, launch.family, opt_dir, initialization_type
+        )
         spec = SandboxSpec(
             env_id=env_id,
             argv=launch.argv,
             env=variables,
             task_dir=task_dir,
             runtime_dir=RUNTIME_DIR,
+            opt_dir=opt_dir,
             memory_mb=int(cfg.get("MemorySize", 128)),
             tmp_mb=int(cfg.get("EphemeralStorage", {}).get("Size", 512)),
             host_paths=(launch.interpreter,) if launch.interpreter else (),
@@ -165,6 +190,11 @@ class EnvironmentPool:
         env.last_used = time.monotonic()
         self._idle.setdefault(key, []).append(env)
 
+    async def stop_environment(self, env: Environment) -> None:
+        """Stop an environment from ``start_environment`` (idempotent)."""
+        self._forget(env)
+        await env.stop()
+
     def _forget(self, env: Environment) -> None:
         self._all.pop(env.id, None)
         key = self._keys.pop(env.id, None)
@@ -179,8 +209,11 @@ class EnvironmentPool:
         """Stop the environments of a changed or deleted version (None: all versions)."""
         doomed = []
         for env_id, key in list(self._keys.items()):
-            if key[0] == scope.account and key[1] == scope.region and key[2] == name and (
-                version is None or key[3] == version
+            if (
+                key[0] == scope.account
+                and key[1] == scope.region
+                and key[2] == name
+                and (version is None or key[3] == version)
             ):
                 env = self._all[env_id]
                 env.retired = True
@@ -223,10 +256,19 @@ class EnvironmentPool:
 
 
 def _environment_variables(
-    rv: ResolvedVersion, task_dir: Path, log_group: str, log_stream: str, family: str
+    rv: ResolvedVersion,
+    task_dir: Path,
+    log_group: str,
+    log_stream: str,
+    family: str,
+    opt_dir: Path | None = None,
+    initialization_type: str = "on-demand",
 ) -> dict[str, str]:
     cfg = rv.config
     region = rv.scope.region
+    # Layers: a sandbox that mounts opt_dir at /opt rewrites this host path to /opt; the
+    # process sandbox cannot, so the runtimes read LAMBDAD_OPT_DIR (default /opt).
+    opt = str(opt_dir) if opt_dir is not None else "/opt"
     env = {
         # The function's own variables first: reserved names below always win.
         **rv.environment,
@@ -238,15 +280,17 @@ def _environment_variables(
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.get("MemorySize", 128)),
         "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.get('Runtime', '')}",
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
-        "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-        "LD_LIBRARY_PATH": f"/lib64:/usr/lib64:{RUNTIME_DIR}:{task_dir}:{task_dir}/lib:/opt/lib",
+        "PATH": f"/usr/local/bin:/usr/bin/:/bin:{opt}/bin",
+        "LD_LIBRARY_PATH": f"/lib64:/usr/lib64:{RUNTIME_DIR}:{task_dir}:{task_dir}/lib:{opt}/lib",
     }
+    if opt_dir is not None:
+        env["LAMBDAD_OPT_DIR"] = opt
     if family == "nodejs":
-        env["NODE_PATH"] = f"/opt/nodejs/node_modules:{task_dir}"
+        env["NODE_PATH"] = f"{opt}/nodejs/node_modules:{task_dir}"
     return env

@@ -33,7 +33,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from lambdad.clock import Clock
 from lambdad.errors import TooManyRequestsException
@@ -161,9 +161,7 @@ def _count(usage: Usage, lease: Lease, step: int) -> Usage:
     fn = lease.function
     if lease.kind is LeaseKind.PROVISIONED:
         assert lease.qualifier is not None
-        return replace(
-            usage, provisioned=_bump(usage.provisioned, (fn, lease.qualifier), step)
-        )
+        return replace(usage, provisioned=_bump(usage.provisioned, (fn, lease.qualifier), step))
     usage = replace(usage, on_demand=_bump(usage.on_demand, fn, step))
     if lease.kind is LeaseKind.UNRESERVED:
         usage = replace(usage, unreserved=_bump(usage.unreserved, fn.world, step))
@@ -198,6 +196,30 @@ def scale_up(
 
 
 LimitsSource = Callable[[FunctionKey], tuple[FunctionLimits, AccountLimits]]
+
+
+class ConcurrencyConfig(Protocol):
+    """The control plane's view of concurrency settings (control/concurrency.py)."""
+
+    def function_concurrency(
+        self, account: str, region: str, name: str
+    ) -> tuple[int | None, Mapping[str, int]]: ...
+
+    def account_concurrency(self, account: str, region: str) -> tuple[int, int, int]: ...
+
+
+def limits_from(config: ConcurrencyConfig) -> LimitsSource:
+    """A LimitsSource reading the control plane's (cached) configuration."""
+
+    def limits(function: FunctionKey) -> tuple[FunctionLimits, AccountLimits]:
+        reserved, provisioned = config.function_concurrency(*function.world, function.name)
+        limit, all_reserved, unreserved_provisioned = config.account_concurrency(*function.world)
+        return (
+            FunctionLimits(reserved, provisioned),
+            AccountLimits(limit, all_reserved, unreserved_provisioned),
+        )
+
+    return limits
 
 
 class Leases:
@@ -291,4 +313,3 @@ class Leases:
             "on_demand": sum(u.on_demand.values()),
             "unreserved": sum(u.unreserved.values()),
         }
-

@@ -1,33 +1,48 @@
 """Synchronous invocation: from an Invoke request to the function's answer.
 
-Resolve the version, check the payload, take an environment from the warm pool
-(or start one), hand it the event, and shape the answer the way the Invoke API
-returns it. ``api/`` and ``events/`` call ``InvokeService.invoke`` alike.
+Resolve the version (another account's function only if its resource policy allows
+the caller; an alias routes each request by weight), check the payload, take a
+concurrency lease, take an environment (a provisioned one, one from the warm pool,
+or a new one: a cold start), hand it the event, and shape the answer the way the
+Invoke API returns it. ``api/`` and ``events/`` call ``InvokeService.invoke`` alike;
+the asynchronous path calls ``resolve`` and ``run``, so every invocation runs
+under a lease.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
+import random
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from lambdad.config import Settings
 from lambdad.control.functions import FunctionService, ResolvedVersion
 from lambdad.environments.environment import Invocation, InvocationResult
-from lambdad.environments.pool import EnvironmentPool
+from lambdad.environments.pool import Checkout, EnvironmentPool
 from lambdad.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     InvalidRuntimeException,
     RequestTooLargeException,
 )
-from lambdad.model.arn import function_arn
+from lambdad.invoke.leases import FunctionKey, Lease, LeaseKind, Leases
+from lambdad.invoke.routing import Draw, Route, choose_version
+from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.runtimes.table import RuntimeUnavailable
+
+if TYPE_CHECKING:
+    from lambdad.control.aliases import AliasService
+    from lambdad.control.policies import PolicyService
+    from lambdad.environments.provisioned import ProvisionedManager
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +71,58 @@ class InvokeResponse:
 
 class InvokeService:
     def __init__(
-        self, settings: Settings, functions: FunctionService, pool: EnvironmentPool
+        self,
+        settings: Settings,
+        functions: FunctionService,
+        pool: EnvironmentPool,
+        *,
+        leases: Leases | None = None,
+        aliases: AliasService | None = None,
+        policies: PolicyService | None = None,
+        provisioned: ProvisionedManager | None = None,
+        draw: Draw = random.random,
     ) -> None:
         self.settings = settings
         self.functions = functions
         self.pool = pool
+        self.leases = leases
+        self.aliases = aliases
+        self.policies = policies
+        self.provisioned = provisioned
+        self.draw = draw
+
+    def resolve(
+        self, caller: Scope, function_name: str, qualifier: str | None
+    ) -> ResolvedVersion:
+        """The version one invocation runs.
+
+        Another account's function (named by ARN) only if the resource policy of the
+        qualifier named allows the caller ``lambda:InvokeFunction``; an alias picks its
+        primary or additional version by weight, per invocation.
+        """
+        ref = parse_function_ref(function_name)
+        qualifier = merge_qualifier(ref, qualifier)
+        if ref.region not in (None, caller.region):
+            # Another region is another world: answered as the function service answers.
+            return self.functions.resolve(caller, function_name, qualifier)
+        owner = caller
+        if ref.account not in (None, caller.account):
+            owner = Scope(str(ref.account), caller.region)
+            if self.policies is None:
+                raise self.functions._not_found(owner, ref.name)
+            self.policies.authorize(caller, owner, ref.name, qualifier)
+        version = qualifier
+        if (
+            self.aliases is not None
+            and qualifier is not None
+            and qualifier != LATEST
+            and not qualifier.isdigit()
+        ):
+            doc = self.aliases.get_doc(owner, ref.name, qualifier)
+            if doc is not None:
+                version = choose_version(Route.from_alias(doc), self.draw)
+        rv = self.functions.resolve(owner, ref.name, version)
+        return replace(rv, invoked_as=qualifier)
 
     def _check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
         if len(payload) > limit:
@@ -96,7 +158,7 @@ class InvokeService:
         return decoded
 
     async def invoke(self, req: InvokeRequest) -> InvokeResponse:
-        rv = self.functions.resolve(req.scope, req.function_name, req.qualifier)
+        rv = self.resolve(req.scope, req.function_name, req.qualifier)
         if req.invocation_type == "DryRun":
             return InvokeResponse(204, b"", rv.version)
         payload = self._check_payload(
@@ -119,7 +181,8 @@ class InvokeService:
         client_context: str | None = None,
     ) -> InvocationResult:
         timeout = float(rv.config.get("Timeout", 3))
-        qualifier = None if rv.version == "$LATEST" else rv.version
+        # The ARN the caller invoked: with the alias or version it named, if any.
+        qualifier = rv.invoked_as
         inv = Invocation(
             request_id=request_id,
             payload=payload,
@@ -129,12 +192,32 @@ class InvokeService:
             trace_id=_trace_id(),
         )
         try:
-            async with self.pool.checkout(rv) as checkout:
+            async with self._lease(rv) as lease, self._checkout(rv, lease) as checkout:
                 # The deadline counts from the moment the event is handed over.
                 inv.deadline_ms = int((time.time() + timeout) * 1000)
                 return await checkout.env.invoke(inv, cold=checkout.cold)
         except RuntimeUnavailable as exc:
             raise InvalidRuntimeException(str(exc)) from None
+
+    @contextlib.asynccontextmanager
+    async def _lease(self, rv: ResolvedVersion) -> AsyncIterator[Lease | None]:
+        if self.leases is None:
+            yield None
+            return
+        function = FunctionKey(rv.scope.account, rv.scope.region, rv.name)
+        async with self.leases.acquire(function, rv.invoked_as) as lease:
+            yield lease
+
+    def _checkout(
+        self, rv: ResolvedVersion, lease: Lease | None
+    ) -> contextlib.AbstractAsyncContextManager[Checkout]:
+        if (
+            lease is not None
+            and lease.kind is LeaseKind.PROVISIONED
+            and self.provisioned is not None
+        ):
+            return self.provisioned.checkout(rv)
+        return self.pool.checkout(rv)
 
 
 def _trace_id() -> str:

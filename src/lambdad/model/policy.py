@@ -33,9 +33,7 @@ _ACCOUNT = re.compile(r"\d{12}")
 _SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]*\.(amazonaws\.com(\.cn)?|amazon\.com)")
 _IAM_ARN = re.compile(r"arn:aws[a-zA-Z-]*:(iam|sts)::\d{12}:.+")
 
-INVALID_PRINCIPAL = (
-    "The provided principal was invalid. Please check the principal and try again."
-)
+INVALID_PRINCIPAL = "The provided principal was invalid. Please check the principal and try again."
 
 Statement = dict[str, Any]
 

@@ -90,17 +90,21 @@ def test_arnlike_wildcards() -> None:
 
 
 def test_action_and_resource_must_match() -> None:
-    other_action = [policy.function_statement(
-        {"StatementId": "s", "Action": "lambda:GetFunction", "Principal": "*"}, FN
-    )]
+    other_action = [
+        policy.function_statement(
+            {"StatementId": "s", "Action": "lambda:GetFunction", "Principal": "*"}, FN
+        )
+    ]
     assert not allows(other_action, req())
-    wildcard = [policy.function_statement(
-        {"StatementId": "s", "Action": "lambda:*", "Principal": "*"}, FN
-    )]
+    wildcard = [
+        policy.function_statement({"StatementId": "s", "Action": "lambda:*", "Principal": "*"}, FN)
+    ]
     assert allows(wildcard, req())
-    elsewhere = [policy.function_statement(
-        {"StatementId": "s", "Action": INVOKE, "Principal": "*"}, FN + ":prod"
-    )]
+    elsewhere = [
+        policy.function_statement(
+            {"StatementId": "s", "Action": INVOKE, "Principal": "*"}, FN + ":prod"
+        )
+    ]
     assert not allows(elsewhere, req())
 
 
@@ -132,8 +136,12 @@ def test_size_limit() -> None:
 
 def test_layer_statement() -> None:
     s = policy.layer_statement(
-        {"StatementId": "x", "Action": "lambda:GetLayerVersion", "Principal": "222222222222",
-         "OrganizationId": "o-123456"},
+        {
+            "StatementId": "x",
+            "Action": "lambda:GetLayerVersion",
+            "Principal": "222222222222",
+            "OrganizationId": "o-123456",
+        },
         "arn:aws:lambda:us-east-1:111111111111:layer:l:1",
     )
     assert s["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}

@@ -589,8 +589,22 @@ class Runtime {
 
 // -------------------------------------------------------------------------------- main
 
+/**
+ * Layers' node_modules on the CommonJS search path (NODE_PATH), as on AWS. A sandbox that
+ * cannot mount the layers at /opt names their directory in LAMBDAD_OPT_DIR.
+ */
+function addLayerModulePaths() {
+  const opt = process.env.LAMBDAD_OPT_DIR || '/opt';
+  const dir = path.join(opt, 'nodejs', 'node_modules');
+  const current = (process.env.NODE_PATH || '').split(path.delimiter).filter(Boolean);
+  if (current.includes(dir)) return;
+  process.env.NODE_PATH = [dir, ...current].join(path.delimiter);
+  require('module').Module._initPaths();
+}
+
 async function main() {
   patchConsole();
+  addLayerModulePaths();
   const address = process.env.AWS_LAMBDA_RUNTIME_API;
   if (!address) {
     process.stderr.write('lambdad runtime: AWS_LAMBDA_RUNTIME_API is not set\n');

@@ -526,7 +526,9 @@ def _set_sys_path(task_root: str) -> None:
     """
     here = os.path.dirname(os.path.abspath(__file__))
     version = "python{}.{}".format(*sys.version_info[:2])
-    front = [task_root, f"/opt/python/lib/{version}/site-packages", "/opt/python"]
+    # Layers are at /opt; a sandbox that cannot mount them there names their directory.
+    opt = os.environ.get("LAMBDAD_OPT_DIR") or "/opt"
+    front = [task_root, f"{opt}/python/lib/{version}/site-packages", f"{opt}/python"]
     sys.path[:] = [p for p in sys.path if p not in front and os.path.abspath(p or ".") != here]
     sys.path[0:0] = front
 

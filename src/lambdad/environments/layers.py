@@ -1,0 +1,135 @@
+"""Layer directories: a function's layers extracted, in order, into one /opt tree.
+
+Each distinct ordered list of layers gets one directory, named by a digest of the
+layers' archive digests, built once and shared read-only by every environment
+that uses the same list. Each layer archive is extracted once by the code cache;
+the /opt tree is then assembled from those extractions in the function's order,
+later layers overwriting what earlier ones put at the same path (as on AWS), with
+hard links where the file system allows them. The tree appears atomically (built
+aside, then renamed), so a concurrent reader never sees half of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from lambdad.environments.code import CodeCache
+
+log = logging.getLogger(__name__)
+
+
+def opt_name(layer_sha256_hex: Sequence[str]) -> str:
+    """The directory name of one ordered list of layers."""
+    return hashlib.sha256("\n".join(layer_sha256_hex).encode()).hexdigest()
+
+
+class OptCache:
+    def __init__(self, root: Path, code: CodeCache) -> None:
+        self.root = root
+        self.code = code
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def path(self, layer_sha256_hex: Sequence[str]) -> Path:
+        return self.root / opt_name(layer_sha256_hex)
+
+    async def ensure(self, layer_sha256_hex: Sequence[str]) -> Path | None:
+        """The /opt tree of these layers (None when there are none), built on first use."""
+        if not layer_sha256_hex:
+            return None
+        target = self.path(layer_sha256_hex)
+        if target.is_dir():
+            return target
+        name = target.name
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            if not target.is_dir():
+                sources = [await self.code.ensure(sha) for sha in layer_sha256_hex]
+                self.root.mkdir(parents=True, exist_ok=True)
+                await asyncio.to_thread(merge_layers, sources, target)
+                log.info("assembled /opt from %d layers in %s", len(sources), target)
+        self._locks.pop(name, None)
+        return target
+
+
+def merge_layers(sources: Sequence[Path], target: Path) -> None:
+    """Copy ``sources`` in order into a new read-only tree at ``target``."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        for source in sources:
+            _overlay(source, tmp)
+        _make_read_only(tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not target.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # built concurrently elsewhere: keep theirs
+    except BaseException:
+        if tmp.exists():
+            _make_writable(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _overlay(source: Path, dest: Path) -> None:
+    for dirpath, dirnames, filenames in os.walk(source):
+        rel = os.path.relpath(dirpath, source)
+        here = dest if rel == "." else dest / rel
+        for name in dirnames:
+            src = os.path.join(dirpath, name)
+            dst = here / name
+            if os.path.islink(src):
+                _replace(dst)
+                os.symlink(os.readlink(src), dst)
+                continue
+            if dst.is_symlink() or (dst.exists() and not dst.is_dir()):
+                _replace(dst)
+            dst.mkdir(mode=0o755, exist_ok=True)
+        # os.walk does not descend into symbolic links to directories: copied above as links.
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+        for name in filenames:
+            src = os.path.join(dirpath, name)
+            dst = here / name
+            _replace(dst)
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), dst)
+                continue
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+
+def _replace(path: Path) -> None:
+    """Remove whatever an earlier layer put at ``path``."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        _make_writable(path)
+        shutil.rmtree(path)
+
+
+def _make_read_only(root: Path) -> None:
+    for dirpath, dirnames, _ in os.walk(root):
+        for name in dirnames:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                os.chmod(p, 0o555)
+    os.chmod(root, 0o555)
+
+
+def _make_writable(root: Path) -> None:
+    for dirpath, dirnames, _ in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for name in dirnames:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                os.chmod(p, 0o755)
