@@ -27,6 +27,7 @@ from e2e.helpers import (
     LambdadServer,
     TestCredential,
     handler_zip,
+    role_for,
 )
 from e2e.helpers import make_zip as _make_zip
 
@@ -104,7 +105,7 @@ def new_function(
         args: dict[str, Any] = {
             "FunctionName": unique_name(),
             "Runtime": "python3.12",
-            "Role": ROLE,
+            "Role": role_for(account) if account else ROLE,
             "Handler": "app.handler",
             "Code": {"ZipFile": zip_file if zip_file is not None else handler_zip()},
             **params,

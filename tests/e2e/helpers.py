@@ -44,6 +44,12 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+
+
+def role_for(account: str) -> str:
+    """An execution role of ``account`` (lambdad, like AWS, refuses another account's)."""
+    return f"arn:aws:iam::{account}:role/lambda-role"
+
 HANDLER_SOURCE = "def handler(event, context):\n    return event\n"
 
 

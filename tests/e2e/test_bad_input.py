@@ -30,12 +30,12 @@ from hypothesis import strategies as st
 from e2e.helpers import (
     OTHER,
     PRIMARY,
-    ROLE,
     LambdadServer,
     Response,
     TestCredential,
     handler_zip,
     make_zip,
+    role_for,
     send,
     sign_headers,
     signing_clock,
@@ -107,7 +107,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
             srv.client(account=account).create_function(
                 FunctionName=TARGET,
                 Runtime="python3.12",
-                Role=ROLE,
+                Role=role_for(account),
                 Handler="app.handler",
                 Code={"ZipFile": handler_zip()},
             )
@@ -339,7 +339,8 @@ def test_hostile_archives_are_refused_with_invalid_parameter_value(
         doc: dict[str, Any] = {"ZipFile": encoded, "DryRun": False}
     else:
         path, method = "/2015-03-31/functions", "POST"
-        doc = {"FunctionName": "hostile", "Runtime": "python3.12", "Role": ROLE,
+        doc = {"FunctionName": "hostile", "Runtime": "python3.12",
+               "Role": role_for(OTHER.account_id),
                "Handler": "app.handler", "Code": {"ZipFile": encoded}}
     resp = server.request(method, path, json.dumps(doc), credential=OTHER)
     # A byte flipped in a file's contents (not its headers) can leave a readable zip.

