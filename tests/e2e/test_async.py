@@ -1,4 +1,5 @@
-"""Asynchronous invocation end to end: a real server, boto3, and a real SQS (moto).
+"""Asynchronous invocation end to end: a real server, boto3, and SQS, SNS and EventBridge
+served by a moto server the module starts.
 
 One server for the module, with the async delays shortened through ``LAMBDAD_ASYNC_*``
 (retries after 50 and 100 ms, throttle backoff 50..200 ms, and event ages scaled so
@@ -81,9 +82,9 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait()
 
 
-def _sqs(endpoint: str) -> Any:
+def _sqs(endpoint: str, service: str = "sqs") -> Any:
     return boto3.session.Session().client(
-        "sqs",
+        service,
         endpoint_url=endpoint,
         region_name=MOTO_REGION,
         aws_access_key_id="testing",
@@ -103,6 +104,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[Lamb
         # Destinations and dead-letter queues go to moto, through boto3's standard chain.
         "AWS_ENDPOINT_URL_SQS": moto,
         "AWS_ENDPOINT_URL_SNS": moto,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": moto,  # EventBridge's service id
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": MOTO_REGION,
@@ -457,6 +459,53 @@ def test_sqs_on_success_destination(
     assert record["responsePayload"] == {"echo": "v"}
     # A success never goes to the dead-letter queue (the same queue here): one message only.
     assert not sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages")
+
+
+def test_sns_dead_letter_and_eventbridge_destination(
+    lam: Any, sqs: Any, moto: str, function: Callable[..., str], tmp_path: Path
+) -> None:
+    sns, events = _sqs(moto, "sns"), _sqs(moto, "events")
+    tag = uuid.uuid4().hex[:8]
+    # What the topic and the bus receive lands in queues the test reads.
+    letters = sqs.create_queue(QueueName=f"letters-{tag}")["QueueUrl"]
+    results = sqs.create_queue(QueueName=f"results-{tag}")["QueueUrl"]
+    topic = sns.create_topic(Name=f"dlq-{tag}")["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn(f"letters-{tag}"),
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    bus = events.create_event_bus(Name=f"bus-{tag}")["EventBusArn"]
+    events.put_rule(
+        Name=f"rule-{tag}",
+        EventBusName=f"bus-{tag}",
+        EventPattern=json.dumps({"source": ["lambda"]}),
+    )
+    events.put_targets(
+        Rule=f"rule-{tag}",
+        EventBusName=f"bus-{tag}",
+        Targets=[{"Id": "results", "Arn": queue_arn(f"results-{tag}")}],
+    )
+    name = function(DeadLetterConfig={"TargetArn": topic})
+    lam.put_function_event_invoke_config(
+        FunctionName=name,
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": bus}},
+    )
+    event = {"out": str(tmp_path / "out"), "fail": True, "message": "no stock"}
+    request_id = invoke_event(lam, name, event)
+
+    letter = receive(sqs, letters)
+    assert json.loads(letter["Body"]) == event
+    attrs = {k: v["StringValue"] for k, v in letter["MessageAttributes"].items()}
+    assert attrs == {"RequestID": request_id, "ErrorCode": "200", "ErrorMessage": "no stock"}
+
+    delivered = json.loads(receive(sqs, results)["Body"])
+    assert delivered["source"] == "lambda"
+    assert delivered["detail-type"] == "Lambda Function Invocation Result - Failure"
+    assert delivered["detail"]["requestContext"]["requestId"] == request_id
+    assert delivered["detail"]["requestContext"]["condition"] == "RetriesExhausted"
 
 
 def test_a_destination_that_is_down_is_retried(

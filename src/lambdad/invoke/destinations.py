@@ -4,8 +4,9 @@
 the message attributes of a dead letter (``RequestID``, ``ErrorCode``,
 ``ErrorMessage``), and ``plan`` decides for one finished event what is sent where
 (pure functions). ``DestinationSender`` makes the calls to SQS, SNS and
-EventBridge through boto3's standard configuration chain (so ``AWS_ENDPOINT_URL_SQS``
-and friends, credentials and region from lambdad's environment); it blocks, so
+EventBridge through boto3's standard configuration chain (so ``AWS_ENDPOINT_URL_SQS``,
+``AWS_ENDPOINT_URL_SNS``, ``AWS_ENDPOINT_URL_EVENTBRIDGE``, credentials and region from
+lambdad's environment); it blocks, so
 callers run it in a thread. Function destinations are not sent from here: they
 become asynchronous invocations of the target, queued in the same transaction that
 finishes the event.
