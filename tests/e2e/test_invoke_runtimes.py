@@ -333,6 +333,79 @@ def test_provided_bootstrap_init_error(lambdad: LambdadServer, deploy: Deployer)
     assert doc["errorMessage"] == "cannot start"
 
 
+PROTOCOL_BOOTSTRAP = r"""#!/usr/bin/env python3
+# Probes the Runtime API's answers to a runtime that misbehaves, and reports them.
+import http.client
+import json
+import os
+
+HOST, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+P = "/2018-06-01/runtime"
+
+
+def call(method, path, body=None, headers=None, chunked=False):
+    conn = http.client.HTTPConnection(HOST, int(PORT))
+    if chunked:
+        conn.request(method, path, body=iter([body[:7], body[7:]]), headers=headers or {},
+                     encode_chunked=True)
+    else:
+        conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, response.getheader("Content-Type"), data, response
+
+
+def doc(data):
+    return json.loads(data) if data else None
+
+
+late = None
+while True:
+    status, ctype, body, response = call("GET", P + "/invocation/next")
+    rid = response.getheader("Lambda-Runtime-Aws-Request-Id")
+    seen = {"next": [status, ctype, doc(body)], "late": late}
+    s, c, b, _ = call("POST", P + "/invocation/not-the-id/response", b"{}")
+    seen["wrong_id"] = [s, c, doc(b)]
+    s, c, b, _ = call("POST", P + "/invocation/not-the-id/error", b"{}",
+                      {"Lambda-Runtime-Function-Error-Type": "X.Y"})
+    seen["wrong_id_error"] = [s, c, doc(b)]
+    s, c, b, _ = call("POST", P + "/init/error", b'{"errorMessage": "late"}',
+                      {"Lambda-Runtime-Function-Error-Type": "Late.Init"})
+    seen["init_error_after_init"] = [s, c, doc(b)["errorType"]]
+    seen["wrong_method"] = call("GET", P + "/invocation/" + rid + "/response")[0]
+    seen["unknown_path"] = call("POST", P + "/no/such/thing", b"")[0]
+    payload = json.dumps(seen).encode()
+    first = call("POST", P + "/invocation/" + rid + "/response", payload, chunked=True)
+    again = call("POST", P + "/invocation/" + rid + "/response", b"{}")
+    late = [[first[0], first[1], doc(first[2])], [again[0], again[1], doc(again[2])]]
+"""
+
+
+def test_runtime_api_answers_a_misbehaving_runtime_like_aws(
+    lambdad: LambdadServer, deploy: Deployer
+) -> None:
+    code = zip_with_modes({"bootstrap": (PROTOCOL_BOOTSTRAP, EXECUTABLE)})
+    name = deploy(code, runtime="provided.al2023", handler="probe")
+    first = invoke(lambdad, name, {"event": 1})
+    assert first.function_error is None, first.payload
+    seen = first.json()
+    json_type = "application/json"
+    assert seen["next"] == [200, json_type, {"event": 1}]
+    invalid_id = {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"}
+    assert seen["wrong_id"] == [400, json_type, invalid_id]
+    assert seen["wrong_id_error"] == [400, json_type, invalid_id]
+    assert seen["init_error_after_init"] == [403, json_type, "InvalidStateTransition"]
+    assert seen["wrong_method"] == 405
+    assert seen["unknown_path"] == 404
+    assert seen["late"] is None
+    # The chunked response was accepted; posting it again is refused as an unknown id.
+    second = invoke(lambdad, name, {"event": 2})
+    late = second.json()["late"]
+    assert late == [[202, json_type, {"status": "OK"}], [400, json_type, invalid_id]]
+    assert second.json()["next"][2] == {"event": 2}
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [

@@ -430,17 +430,16 @@ class Environment:
             self._waiter = None
 
     def _settle(self, request_id: str, outcome: _Outcome) -> tuple[int, dict[str, str]]:
+        # As AWS's Runtime API (RAPID) answers: 400 for an id that is not the current
+        # invocation's, and for one whose result was already sent.
         inv = self._current
-        if inv is None or inv.request_id != request_id:
-            return 403, {
-                "errorType": "InvalidRequestID",
-                "errorMessage": f"Invalid request ID: {request_id}",
-            }
-        if self._outcome is None or self._outcome.done():
-            return 403, {
-                "errorType": "InvalidStateTransition",
-                "errorMessage": "State transition from Ready to ResponseSent failed",
-            }
+        if (
+            inv is None
+            or inv.request_id != request_id
+            or self._outcome is None
+            or self._outcome.done()
+        ):
+            return 400, {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"}
         self._outcome.set_result(outcome)
         return 202, {"status": "OK"}
 
