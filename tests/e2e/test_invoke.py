@@ -237,6 +237,11 @@ def test_executed_version_and_arn_follow_the_qualifier(
     latest = invoke(lambdad, name, {"action": "context_fields"})
     assert latest.executed_version == "$LATEST"
     assert latest.headers["x-amz-executed-version"] == "$LATEST"
+    # The ARN the caller used: qualified when a qualifier was given, even $LATEST.
+    assert latest.json()["invoked_function_arn"].endswith(f":function:{name}")
+    explicit = invoke(lambdad, name, {"action": "context_fields"}, Qualifier="$LATEST")
+    assert explicit.json()["invoked_function_arn"].endswith(f":function:{name}:$LATEST")
+    assert explicit.executed_version == "$LATEST"
     published = invoke(lambdad, name, {"action": "context_fields"}, Qualifier=version)
     assert published.executed_version == "1"
     ctx = published.json()
