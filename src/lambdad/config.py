@@ -28,7 +28,9 @@ class Settings:
     sandbox: str = "auto"
     # Outbound network of sandboxed functions: "isolated" (user-space NAT), "none", "host".
     network: str = "isolated"
-    sandbox_uid: int = 993
+    # Sandboxed environments each run as their own uid (= gid) from this range.
+    sandbox_uid_base: int = 0x60000000
+    sandbox_uid_count: int = 65536
     pids_limit: int = 1024
     strict_runtimes: bool = False
     # Runtime identifier -> interpreter command, over the discovered defaults.

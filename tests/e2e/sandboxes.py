@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from e2e.helpers import ROLE, LambdadServer, make_zip
+from e2e.helpers import LambdadServer, make_zip
 
 HOSTILE_SOURCE = (Path(__file__).parent / "functions" / "hostile.py").read_text()
 ROOT_CGROUP = Path("/sys/fs/cgroup")
@@ -112,7 +112,7 @@ def deploy_hostile(
     args: dict[str, Any] = {
         "FunctionName": name,
         "Runtime": "python3.12",
-        "Role": ROLE,
+        "Role": f"arn:aws:iam::{srv.credential.account_id}:role/lambda-role",
         "Handler": f"hostile.{handler}",
         "Code": {"ZipFile": make_zip({"hostile.py": HOSTILE_SOURCE, **(files or {})})},
         "Timeout": 10,

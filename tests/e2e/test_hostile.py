@@ -41,7 +41,8 @@ from e2e.sandboxes import (
 
 MARKER = "hostile-marker-" + uuid.uuid4().hex  # in the server's environment only
 PIDS_LIMIT = 64
-SANDBOX_UID = 993
+# Each environment's own uid comes from this range (settings sandbox_uid_base/count).
+SANDBOX_UIDS = range(0x60000000, 0x60000000 + 65536)
 
 require_full_isolation()
 
@@ -428,12 +429,44 @@ def test_setuid_binaries_do_not_give_root(server: LambdadServer, deploy: Deploy)
         else:
             assert run["error"] == "FileNotFoundError", (argv, run)  # e.g. no sudo
     assert result["setuid0"] == {"ok": False, "error": "PermissionError", "errno": "EPERM"}
-    assert (result["uid"], result["euid"]) == (SANDBOX_UID, SANDBOX_UID)
+    assert result["uid"] == result["euid"]
+    assert result["uid"] in SANDBOX_UIDS
     status = result["status"]
     assert status["NoNewPrivs"] == "1"
-    assert status["Uid"].split() == [str(SANDBOX_UID)] * 4
+    assert status["Uid"].split() == [str(result["uid"])] * 4
+    assert status["Gid"].split() == [str(result["uid"])] * 4
     for caps in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(status[caps], 16) == 0, caps
+
+
+def test_no_user_namespaces(server: LambdadServer, deploy: Deploy) -> None:
+    result = attack(server, deploy("user_namespace"), {})
+
+    assert result["unshare"] == {"ok": False, "error": "PermissionError", "errno": "EPERM"}
+    tool = result["unshare_tool"]["value"]
+    assert tool["rc"] != 0
+    assert "Operation not permitted" in tool["stderr"]
+
+
+# -- what the kernel keeps per uid ----------------------------------------------------------
+
+
+def test_keyring_is_closed(server: LambdadServer, deploy: Deploy) -> None:
+    # Keyrings are not namespaced: one environment's key would be the next one's.
+    added = attack(server, deploy("add_user_key"), {"secret": MARKER})
+    found = attack(server, deploy("read_user_key"), {})
+
+    assert added == {"ok": False, "error": "PermissionError", "errno": "EPERM"}
+    assert found == {"ok": False, "error": "PermissionError", "errno": "EPERM"}
+
+
+def test_per_uid_limits_are_per_environment(server: LambdadServer, deploy: Deploy) -> None:
+    # inotify instances are limited per uid (128 by default) across namespaces.
+    hog = attack(server, deploy("hold_inotify"), {})  # and keeps them: its env stays warm
+
+    assert hog["error"] == "EMFILE"
+    assert hog["held"] > 0
+    assert attack(server, deploy("inotify_once"), {}) == {"ok": True, "value": None}
 
 
 # -- resources ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -29,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox import netns
+from lambdad.sandbox import netns, seccomp
 from lambdad.sandbox.base import SandboxSpec
 from lambdad.sandbox.cgroups import CgroupManager, EnvironmentCgroup, Limits
+from lambdad.sandbox.uids import UidPool
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ RUNTIME = "/var/runtime"
 OPT = "/opt"
 RUNTIME_API = "127.0.0.1:9001"
 SANDBOX_USER = "sbx_user1051"
+# Each environment's own uid (= gid) comes from this range (see sandbox/uids.py); it
+# lies in the range systemd leaves to container uid ranges, clear of host accounts.
+DEFAULT_UID_BASE = 0x60000000
+DEFAULT_UID_COUNT = 65536
 ETC_FILES = (
     "/etc/ssl",
     "/etc/ca-certificates",
@@ -64,15 +70,19 @@ class BwrapBackend:
         cgroups: CgroupManager,
         *,
         network: str = "isolated",
-        uid: int = 993,
-        gid: int = 993,
+        uids: UidPool | None = None,
         bwrap: str = "bwrap",
     ) -> None:
         self.work_root = work_root
         self.cgroups = cgroups
         self.network = network
-        self.uid = uid
-        self.gid = gid
+        self.uids = uids or UidPool(DEFAULT_UID_BASE, DEFAULT_UID_COUNT)
+        self.seccomp = seccomp.program()
+        if self.seccomp is None:
+            log.warning(
+                "no seccomp filter for %s: keyrings and user namespaces stay open",
+                platform.machine(),
+            )
         self.bwrap = shutil.which(bwrap) or bwrap
         self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
         self.nat = netns.nat_helper() if network == "isolated" else None
@@ -89,7 +99,8 @@ class BwrapBackend:
             net += " — WARNING: functions share the host's network (development only)"
         return (
             f"bwrap (mount, pid, ipc, uts, net namespaces; cgroup {self.cgroups.version}: "
-            f"memory, cpu, pids; uid {self.uid}; network {net})"
+            f"memory, cpu, pids; uid per environment from {self.uids.base}; "
+            f"seccomp {'on' if self.seccomp else 'off'}; network {net})"
         )
 
     def setup(self) -> None:
@@ -109,15 +120,21 @@ class BwrapBackend:
         network = spec.network if spec.network in ("isolated", "none", "host") else self.network
         work = self.work_root / spec.env_id
         work.mkdir(parents=True, exist_ok=True)
-        self._write_etc(work, network)
-        cgroup = self.cgroups.create(
-            spec.env_id,
-            Limits(spec.memory_mb * 1024 * 1024, spec.vcpus, spec.pids_limit),
-        )
+        uid = self.uids.acquire()
+        try:
+            self._write_etc(work, network, uid)
+            cgroup = self.cgroups.create(
+                spec.env_id,
+                Limits(spec.memory_mb * 1024 * 1024, spec.vcpus, spec.pids_limit),
+            )
+        except BaseException:
+            self.uids.release(uid)
+            shutil.rmtree(work, ignore_errors=True)
+            raise
         # As on AWS, the init phase runs with boosted CPU; the memory-proportional cap
         # applies from the first invocation on (see end_init).
         cgroup.set_cpu(None)
-        sandbox = BwrapSandbox(self, spec, work, cgroup, network)
+        sandbox = BwrapSandbox(self, spec, work, cgroup, network, uid)
         try:
             await sandbox.launch()
         except BaseException:
@@ -125,19 +142,26 @@ class BwrapBackend:
             raise
         return sandbox
 
-    def _write_etc(self, work: Path, network: str) -> None:
+    def _write_etc(self, work: Path, network: str, uid: int) -> None:
         (work / "passwd").write_text(
             f"root:x:0:0:root:/root:/sbin/nologin\n"
-            f"{SANDBOX_USER}:x:{self.uid}:{self.gid}::/tmp:/sbin/nologin\n"
+            f"{SANDBOX_USER}:x:{uid}:{uid}::/tmp:/sbin/nologin\n"
         )
-        (work / "group").write_text(f"root:x:0:\n{SANDBOX_USER}:x:{self.gid}:\n")
+        (work / "group").write_text(f"root:x:0:\n{SANDBOX_USER}:x:{uid}:\n")
         resolv = "nameserver 10.0.2.3\n" if network == "isolated" else ""
         if network == "host" and Path("/etc/resolv.conf").exists():
             resolv = Path("/etc/resolv.conf").read_text()
         (work / "resolv.conf").write_text(resolv)
 
     def argv(
-        self, spec: SandboxSpec, work: Path, network: str, info_fd: int, block_fd: int
+        self,
+        spec: SandboxSpec,
+        work: Path,
+        network: str,
+        info_fd: int,
+        block_fd: int,
+        uid: int,
+        seccomp_fd: int | None = None,
     ) -> list[str]:
         a = [self.bwrap, "--die-with-parent", "--new-session"]
         a += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
@@ -173,11 +197,14 @@ class BwrapBackend:
         a += ["--proc", "/proc", "--dev", "/dev"]
         a += ["--perms", "1777", "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
         a += ["--remount-ro", "/", "--chdir", TASK]
-        a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd), "--"]
+        a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd)]
+        if seccomp_fd is not None:
+            a += ["--seccomp", str(seccomp_fd)]
+        a.append("--")
         a += [
             self.setpriv,
-            f"--reuid={self.uid}",
-            f"--regid={self.gid}",
+            f"--reuid={uid}",
+            f"--regid={uid}",
             "--clear-groups",
             "--no-new-privs",
             "--inh-caps=-all",
@@ -205,8 +232,10 @@ class BwrapSandbox:
         work: Path,
         cgroup: EnvironmentCgroup,
         network: str,
+        uid: int,
     ) -> None:
         self.backend = backend
+        self.uid = uid
         self.spec = spec
         self.env_id = spec.env_id
         self.work = work
@@ -240,9 +269,17 @@ class BwrapSandbox:
             self._sock.setblocking(False)
             self.runtime_api_address = f"127.0.0.1:{self._sock.getsockname()[1]}"
         env["AWS_LAMBDA_RUNTIME_API"] = self.runtime_api_address
-        argv = self.backend.argv(self.spec, self.work, self.network, info_w, block_r)
+        seccomp_fd = None
+        if self.backend.seccomp is not None:
+            seccomp_fd = os.memfd_create("bwrap-seccomp", os.MFD_CLOEXEC)
+            os.write(seccomp_fd, self.backend.seccomp)
+            os.lseek(seccomp_fd, 0, os.SEEK_SET)
+        argv = self.backend.argv(
+            self.spec, self.work, self.network, info_w, block_r, self.uid, seccomp_fd
+        )
         # The options go through --args, not the command line: the sandbox's init is
         # this bwrap, and its /proc/1/cmdline is readable inside (host paths).
+        extra_fds = () if seccomp_fd is None else (seccomp_fd,)
         split = argv.index("--")
         args_fd = os.memfd_create("bwrap-args", os.MFD_CLOEXEC)
         os.write(args_fd, b"".join(os.fsencode(a) + b"\0" for a in argv[1:split]))
@@ -255,7 +292,7 @@ class BwrapSandbox:
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=out_w,
-                pass_fds=(info_w, block_r, args_fd),
+                pass_fds=(info_w, block_r, args_fd, *extra_fds),
                 start_new_session=True,
             )
         except OSError as exc:
@@ -263,7 +300,7 @@ class BwrapSandbox:
                 os.close(fd)
             raise SandboxError(f"cannot start bwrap: {exc.strerror}") from exc
         finally:
-            for fd in (info_w, block_r, out_w, args_fd):
+            for fd in (info_w, block_r, out_w, args_fd, *extra_fds):
                 os.close(fd)
         self.pid = self._proc.pid
         os.set_blocking(out_r, False)
@@ -431,6 +468,8 @@ class BwrapSandbox:
         if self._sock is not None:
             self._sock.close()
         await asyncio.to_thread(shutil.rmtree, self.work, True)
+        # Every process of this uid is gone with its cgroup: the uid may serve again.
+        self.backend.uids.release(self.uid)
 
 
 async def _read_json(fd: int, exited: asyncio.Future[int]) -> dict[str, object]:

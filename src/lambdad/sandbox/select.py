@@ -18,6 +18,7 @@ from lambdad.sandbox import cgroups, netns
 from lambdad.sandbox.base import SandboxBackend
 from lambdad.sandbox.bwrap import BwrapBackend
 from lambdad.sandbox.process import ProcessBackend
+from lambdad.sandbox.uids import UidPool
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +147,7 @@ def choose_backend(settings: Settings) -> SandboxBackend:
             work,
             cgroups.CgroupManager(version, parent=_cgroup_parent(settings)),
             network=settings.network,
-            uid=settings.sandbox_uid,
-            gid=settings.sandbox_uid,
+            uids=UidPool(settings.sandbox_uid_base, settings.sandbox_uid_count),
         )
         backend.setup()
         return backend

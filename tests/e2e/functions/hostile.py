@@ -298,3 +298,87 @@ def flood(event: dict[str, Any], context: Any) -> dict[str, Any]:
     while view:
         view = view[os.write(1, view) :]
     return {"written_mb": written >> 20, "seconds": time.monotonic() - started}
+
+
+_held: list[int] = []
+_libc = None
+
+
+def _libc_call(name: str, *args: Any) -> int:
+    import ctypes
+
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    result = int(getattr(_libc, name)(*args))
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return result
+
+
+def hold_inotify(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Take every inotify instance this uid may have, and keep them (warm)."""
+    error = None
+    while len(_held) < 100_000:
+        try:
+            _held.append(_libc_call("inotify_init1", 0))
+        except OSError as exc:
+            error = errno.errorcode.get(exc.errno or 0)
+            break
+    return {"held": len(_held), "error": error}
+
+
+def inotify_once(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Whether this environment can get one inotify instance."""
+    return attempt(lambda: os.close(_libc_call("inotify_init1", 0)))
+
+
+KEY_SPEC_USER_KEYRING = -4
+SYS_ADD_KEY, SYS_KEYCTL = 248, 250  # x86_64
+KEYCTL_SEARCH, KEYCTL_READ = 10, 11
+
+
+def add_user_key(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Leave a secret in this uid's user keyring."""
+    data = event["secret"].encode()
+    return attempt(
+        _libc_call,
+        "syscall",
+        SYS_ADD_KEY,
+        b"user",
+        b"lambdad-probe",
+        data,
+        len(data),
+        KEY_SPEC_USER_KEYRING,
+    )
+
+
+def read_user_key(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Look for another environment's secret in this uid's user keyring."""
+    import ctypes
+
+    def read() -> str:
+        key = _libc_call(
+            "syscall",
+            SYS_KEYCTL,
+            KEYCTL_SEARCH,
+            KEY_SPEC_USER_KEYRING,
+            b"user",
+            b"lambdad-probe",
+            0,
+        )
+        buf = ctypes.create_string_buffer(4096)
+        n = _libc_call("syscall", SYS_KEYCTL, KEYCTL_READ, key, buf, 4096)
+        return buf.raw[:n].decode()
+
+    return attempt(read)
+
+
+def user_namespace(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Try to become root in a new user namespace (unshare, clone, the unshare tool)."""
+    return {
+        "unshare": attempt(os.unshare, os.CLONE_NEWUSER),
+        "unshare_tool": attempt(_run, ["unshare", "--user", "--map-root-user", "id", "-u"]),
+        "uid": os.getuid(),
+    }

@@ -1,0 +1,106 @@
+"""The seccomp filter every sandboxed runtime runs under (handed to bwrap's --seccomp).
+
+Namespaces do not cover everything the kernel offers an unprivileged process; this
+filter refuses, as Docker's default profile does, what would reach past them:
+
+- the kernel keyring (``add_key``, ``request_key``, ``keyctl``: EPERM): keyrings
+  are not namespaced, so one environment could leave keys for another to read;
+- new user namespaces (``unshare``/``clone`` with CLONE_NEWUSER: EPERM), which would
+  hand the function capabilities inside them and a large kernel attack surface;
+  ``clone3`` answers ENOSYS because its flags cannot be inspected (libc then falls
+  back to ``clone``);
+- system calls of another ABI (i386, x32: ENOSYS), which would bypass the checks.
+
+The program is classic BPF over ``struct seccomp_data``, assembled here; only
+x86_64 and aarch64 are known (elsewhere ``program()`` returns None: no filter).
+"""
+
+from __future__ import annotations
+
+import errno
+import platform
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CLONE_NEWUSER = 0x10000000
+
+# struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6].
+_NR, _ARCH, _ARG0_LOW = 0, 4, 16
+
+_LD_W_ABS = 0x20
+_JEQ_K = 0x15
+_JGE_K = 0x35
+_JSET_K = 0x45
+_RET_K = 0x06
+_RET_ALLOW = 0x7FFF0000
+_RET_ERRNO = 0x00050000
+
+
+@dataclass(frozen=True, slots=True)
+class Abi:
+    audit_arch: int
+    add_key: int
+    request_key: int
+    keyctl: int
+    clone: int
+    unshare: int
+    clone3: int
+    x32_bit: int = 0  # x86_64: syscall numbers with this bit set are x32's
+
+
+ABIS = {
+    "x86_64": Abi(0xC000003E, 248, 249, 250, 56, 272, 435, x32_bit=0x40000000),
+    "aarch64": Abi(0xC00000B7, 217, 218, 219, 220, 97, 435),
+}
+
+
+def program(machine: str | None = None) -> bytes | None:
+    """The filter for this machine's ABI, as bwrap reads it (sock_filter array)."""
+    abi = ABIS.get(machine or platform.machine())
+    return None if abi is None else _assemble(_instructions(abi))
+
+
+# An instruction is (code, jump-if-true label, jump-if-false label, k); labels are
+# names of later instructions, None meaning "the next one".
+_Insn = tuple[int, str | None, str | None, int]
+
+
+def _instructions(abi: Abi) -> list[tuple[str | None, _Insn]]:
+    prog: list[tuple[str | None, _Insn]] = [
+        (None, (_LD_W_ABS, None, None, _ARCH)),
+        (None, (_JEQ_K, None, "enosys", abi.audit_arch)),
+        (None, (_LD_W_ABS, None, None, _NR)),
+    ]
+    if abi.x32_bit:
+        prog.append((None, (_JGE_K, "enosys", None, abi.x32_bit)))
+    prog += [
+        (None, (_JEQ_K, "eperm", None, abi.add_key)),
+        (None, (_JEQ_K, "eperm", None, abi.request_key)),
+        (None, (_JEQ_K, "eperm", None, abi.keyctl)),
+        (None, (_JEQ_K, "enosys", None, abi.clone3)),
+        (None, (_JEQ_K, "flags", None, abi.unshare)),
+        (None, (_JEQ_K, "flags", "allow", abi.clone)),
+        ("flags", (_LD_W_ABS, None, None, _ARG0_LOW)),
+        (None, (_JSET_K, "eperm", "allow", CLONE_NEWUSER)),
+        ("allow", (_RET_K, None, None, _RET_ALLOW)),
+        ("eperm", (_RET_K, None, None, _RET_ERRNO | errno.EPERM)),
+        ("enosys", (_RET_K, None, None, _RET_ERRNO | errno.ENOSYS)),
+    ]
+    return prog
+
+
+def _assemble(prog: Sequence[tuple[str | None, _Insn]]) -> bytes:
+    where = {label: i for i, (label, _) in enumerate(prog) if label is not None}
+    out = bytearray()
+    for i, (_, (code, jt, jf, k)) in enumerate(prog):
+
+        def offset(label: str | None, i: int = i) -> int:
+            if label is None:
+                return 0
+            distance = where[label] - i - 1
+            assert 0 <= distance < 256, "seccomp jumps go forward, at most 255"
+            return distance
+
+        out += struct.pack("=HBBI", code, offset(jt), offset(jf), k)
+    return bytes(out)
