@@ -78,6 +78,21 @@ def test_an_empty_payload_reaches_the_handler_as_an_empty_object(
     assert (out.status, out.json()) == (200, {})
 
 
+@pytest.mark.parametrize("event", ["a string", 42, None, [1, "two"], True])
+def test_events_that_are_not_objects_reach_the_handler_unchanged(
+    lambdad: LambdadServer, probe: str, event: object
+) -> None:
+    out = invoke(lambdad, probe, payload=json.dumps(event).encode())
+    assert out.function_error is None
+    assert out.json() == event
+
+
+def test_a_none_result_is_json_null(lambdad: LambdadServer, probe: str) -> None:
+    out = invoke(lambdad, probe, {"action": "nothing"})
+    assert out.function_error is None
+    assert out.payload == b"null"
+
+
 def test_a_bytes_result_is_returned_as_is(lambdad: LambdadServer, probe: str) -> None:
     out = invoke(lambdad, probe, {"action": "raw"})
     assert out.function_error is None

@@ -267,6 +267,21 @@ def test_concurrent_invokes_get_separate_environments(
     assert again.json()["stream"] in streams
 
 
+def test_a_caller_that_hangs_up_does_not_lose_the_environment(
+    lambdad: LambdadServer, deploy: Deployer
+) -> None:
+    name = deploy(probe_zip())
+    first = invoke(lambdad, name, {"action": "state"})
+    body = json.dumps({"action": "sleep", "seconds": 0.4}).encode()
+    with pytest.raises(TimeoutError):
+        lambdad.request("POST", f"/2015-03-31/functions/{name}/invocations", body, timeout=0.2)
+    time.sleep(0.8)  # the abandoned invocation (0.4 s) runs to its end meanwhile
+    after = invoke(lambdad, name, {"action": "state"})
+    assert after.function_error is None
+    assert after.json()["stream"] == first.json()["stream"], "the warm environment came back"
+    assert after.json()["counter"] == 2
+
+
 def test_idle_environments_are_reaped(lambdad_factory: ServerFactory) -> None:
     server = lambdad_factory(env={"LAMBDAD_IDLE_TIMEOUT": "1", "LAMBDAD_REAPER_INTERVAL": "0.2"})
     deployer = Deployer(server, "reap")
