@@ -352,7 +352,9 @@ class Environment:
             fatal=fatal,
         )
 
-    def _answer(self, inv: Invocation, outcome: _Outcome) -> tuple[bytes, str | None, str | None, bool]:
+    def _answer(
+        self, inv: Invocation, outcome: _Outcome
+    ) -> tuple[bytes, str | None, str | None, bool]:
         if outcome.kind == "response":
             return outcome.body, None, None, False
         if outcome.kind == "error":

@@ -12,6 +12,7 @@ for one that lacks it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -45,7 +46,9 @@ class RuntimeApiHandler(Protocol):
     def post_error(
         self, request_id: str, error_type: str | None, body: bytes
     ) -> tuple[int, dict[str, str]]: ...
-    def post_init_error(self, error_type: str | None, body: bytes) -> tuple[int, dict[str, str]]: ...
+    def post_init_error(
+        self, error_type: str | None, body: bytes
+    ) -> tuple[int, dict[str, str]]: ...
     def response_too_large(self, request_id: str) -> None: ...
 
 
@@ -70,10 +73,8 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.pending is not None:
