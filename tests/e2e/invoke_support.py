@@ -197,7 +197,9 @@ def invoke(
     data = out["Payload"].read()
     elapsed = time.monotonic() - started
     headers = out["ResponseMetadata"]["HTTPHeaders"]
-    log = base64.b64decode(out["LogResult"]).decode() if "LogResult" in out else ""
+    # The tail is the last 4 KB in bytes: it may start inside a UTF-8 character.
+    raw = base64.b64decode(out["LogResult"]) if "LogResult" in out else b""
+    log = raw.decode("utf-8", "replace")
     return Invoked(
         status=out["StatusCode"],
         payload=data,

@@ -219,14 +219,20 @@ def test_invalid_json_is_invalid_request_content(lambdad: LambdadServer, probe: 
     assert response.error_type == "InvalidRequestContentException"
     assert response.json()["message"].startswith("Could not parse request body into json")
     client = lambdad.client("lambda")
-    with pytest.raises(client.exceptions.InvalidRequestContentException):
-        client.invoke(FunctionName=probe, Payload=b"[1, 2")
+    for payload in (b"[1, 2", b'"\xff\xfe"', b"{'single': 'quotes'}"):
+        with pytest.raises(client.exceptions.InvalidRequestContentException):
+            client.invoke(FunctionName=probe, Payload=payload)
 
 
 def test_invoking_a_missing_function_is_resource_not_found(lambdad: LambdadServer) -> None:
     client = lambdad.client("lambda")
-    with pytest.raises(client.exceptions.ResourceNotFoundException):
-        client.invoke(FunctionName="no-such-function-here", Payload=b"{}")
+    for invocation_type in ("RequestResponse", "DryRun"):
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            client.invoke(
+                FunctionName="no-such-function-here",
+                Payload=b"{}",
+                InvocationType=invocation_type,
+            )
 
 
 # -- environment life cycle -----------------------------------------------------------------
