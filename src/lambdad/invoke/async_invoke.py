@@ -80,7 +80,8 @@ class AsyncInvokeService:
 
     async def accept(self, req: InvokeRequest, *, limit: int, operation: str) -> str:
         """Queue an invocation; returns its request id once the event is on disk."""
-        rv = self.functions.resolve(req.scope, req.function_name, req.qualifier)
+        # Through the invoker: another account's function needs its policy's consent.
+        rv = self.invoker.resolve(req.scope, req.function_name, req.qualifier)
         payload = self.invoker._check_payload(req.payload, limit, operation)
         qualifier = merge_qualifier(parse_function_ref(req.function_name), req.qualifier)
         event = NewEvent(
@@ -182,7 +183,8 @@ class AsyncInvokeService:
     async def _process(self, event: QueuedEvent) -> None:
         scope = Scope(event.account, event.region)
         try:
-            rv = self.functions.resolve(scope, event.function_name, event.qualifier)
+            # Through the invoker: an alias routes each attempt by its weights.
+            rv = self.invoker.resolve(scope, event.function_name, event.qualifier)
         except ResourceNotFoundException:
             log.warning(
                 "async event %s: %s no longer exists; dropped",

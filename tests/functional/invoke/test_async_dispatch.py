@@ -74,11 +74,15 @@ class FakeConfigs:
 class FakeInvoker:
     """Runs each function's behaviour; records calls and the parallelism reached."""
 
-    def __init__(self) -> None:
+    def __init__(self, functions: FakeFunctions) -> None:
+        self.functions = functions
         self.behaviours: dict[str, Behaviour] = {}
         self.calls: list[tuple[str, str]] = []
         self.running: dict[str, int] = {}
         self.peak: dict[str, int] = {}
+
+    def resolve(self, caller: Scope, function_name: str, qualifier: str | None) -> ResolvedVersion:
+        return self.functions.resolve(caller, function_name, qualifier)
 
     def _check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
         return payload or b"{}"
@@ -125,7 +129,7 @@ class Harness:
     def __init__(self, path: Path, sender: FakeSender) -> None:
         self.functions = FakeFunctions()
         self.configs = FakeConfigs()
-        self.invoker = FakeInvoker()
+        self.invoker = FakeInvoker(self.functions)
         self.sender = sender
         self.queue = AsyncQueue(path)
         self.service = AsyncInvokeService(
