@@ -71,8 +71,15 @@ def rss_bytes(pid: int) -> int:
 # -- the server and the background load ---------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
+# Both ways an environment starts: bwrap exec'ing the runtime, and (Python) the fork
+# of a zygote that builds the same sandbox itself.
+START_PATHS = {"exec": "false", "zygote": "true"}
+
+
+@pytest.fixture(scope="module", params=sorted(START_PATHS))
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LambdadServer]:
     # credentials=None: the server creates its credential file in the data directory,
     # which functions then try to read.
     srv = LambdadServer(
@@ -80,6 +87,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
         credentials=None,
         env={
             "LAMBDAD_SANDBOX": "bwrap",
+            "LAMBDAD_FAST_PATH": START_PATHS[request.param],
             "LAMBDAD_PIDS_LIMIT": str(PIDS_LIMIT),
             "LAMBDAD_NETWORK": "isolated",
             "HOSTILE_MARKER": MARKER,
@@ -331,7 +339,7 @@ def test_runtime_api_is_its_own(server: LambdadServer, deploy: Deploy) -> None:
     # reached only that API, which does not know the request.
     assert len(report["other"]) >= 10
     for answer in report["other"]:
-        assert answer["status"] == 403, answer
+        assert 400 <= answer["status"] < 500, answer
         assert json.loads(answer["body"])["errorType"] == "InvalidRequestID"
     # Nothing but that API listens on its loopback.
     assert report["listening"] == [9001]
@@ -433,6 +441,7 @@ def test_setuid_binaries_do_not_give_root(server: LambdadServer, deploy: Deploy)
     assert result["uid"] in SANDBOX_UIDS
     status = result["status"]
     assert status["NoNewPrivs"] == "1"
+    assert status["Seccomp"] == "2"  # a filter
     assert status["Uid"].split() == [str(result["uid"])] * 4
     assert status["Gid"].split() == [str(result["uid"])] * 4
     for caps in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
@@ -446,6 +455,15 @@ def test_no_user_namespaces(server: LambdadServer, deploy: Deploy) -> None:
     tool = result["unshare_tool"]["value"]
     assert tool["rc"] != 0
     assert "Operation not permitted" in tool["stderr"]
+
+
+def test_kernel_interfaces_exploits_start_from_are_closed(
+    server: LambdadServer, deploy: Deploy
+) -> None:
+    result = attack(server, deploy("kernel_interfaces"), {})
+
+    denied = {"ok": False, "error": "PermissionError", "errno": "EPERM"}
+    assert result == dict.fromkeys(("bpf", "perf_event_open", "userfaultfd", "syslog"), denied)
 
 
 # -- what the kernel keeps per uid ----------------------------------------------------------

@@ -5,6 +5,10 @@ filter refuses, as Docker's default profile does, what would reach past them:
 
 - the kernel keyring (``add_key``, ``request_key``, ``keyctl``: EPERM): keyrings
   are not namespaced, so one environment could leave keys for another to read;
+- kernel interfaces that hosts may leave open to unprivileged users and that are
+  the usual way into kernel exploits (``bpf``, ``perf_event_open``,
+  ``userfaultfd``) or read host-wide state (``syslog``): EPERM, whatever the host's
+  sysctls say;
 - new user namespaces (``unshare``/``clone`` with CLONE_NEWUSER: EPERM), which would
   hand the function capabilities inside them and a large kernel attack surface;
   ``clone3`` answers ENOSYS because its flags cannot be inspected (libc then falls
@@ -18,6 +22,7 @@ x86_64 and aarch64 are known (elsewhere ``program()`` returns None: no filter).
 from __future__ import annotations
 
 import errno
+import os
 import platform
 import struct
 from collections.abc import Sequence
@@ -40,9 +45,8 @@ _RET_ERRNO = 0x00050000
 @dataclass(frozen=True, slots=True)
 class Abi:
     audit_arch: int
-    add_key: int
-    request_key: int
-    keyctl: int
+    # add_key, request_key, keyctl, bpf, perf_event_open, userfaultfd, syslog
+    denied: tuple[int, ...]
     clone: int
     unshare: int
     clone3: int
@@ -50,8 +54,10 @@ class Abi:
 
 
 ABIS = {
-    "x86_64": Abi(0xC000003E, 248, 249, 250, 56, 272, 435, x32_bit=0x40000000),
-    "aarch64": Abi(0xC00000B7, 217, 218, 219, 220, 97, 435),
+    "x86_64": Abi(
+        0xC000003E, (248, 249, 250, 321, 298, 323, 103), 56, 272, 435, x32_bit=0x40000000
+    ),
+    "aarch64": Abi(0xC00000B7, (217, 218, 219, 280, 241, 282, 116), 220, 97, 435),
 }
 
 
@@ -74,10 +80,8 @@ def _instructions(abi: Abi) -> list[tuple[str | None, _Insn]]:
     ]
     if abi.x32_bit:
         prog.append((None, (_JGE_K, "enosys", None, abi.x32_bit)))
+    prog += [(None, (_JEQ_K, "eperm", None, nr)) for nr in abi.denied]
     prog += [
-        (None, (_JEQ_K, "eperm", None, abi.add_key)),
-        (None, (_JEQ_K, "eperm", None, abi.request_key)),
-        (None, (_JEQ_K, "eperm", None, abi.keyctl)),
         (None, (_JEQ_K, "enosys", None, abi.clone3)),
         (None, (_JEQ_K, "flags", None, abi.unshare)),
         (None, (_JEQ_K, "flags", "allow", abi.clone)),
@@ -104,3 +108,33 @@ def _assemble(prog: Sequence[tuple[str | None, _Insn]]) -> bytes:
 
         out += struct.pack("=HBBI", code, offset(jt), offset(jf), k)
     return bytes(out)
+
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+
+def install(prog: bytes) -> None:
+    """Put the calling thread (and what it starts from now on) under ``prog``.
+
+    For sandboxes built without bwrap (a forked child that sets up its own
+    namespaces): call it last, after dropping privileges, right before the runtime
+    runs. Sets ``no_new_privs`` first, as an unprivileged filter requires.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    buf = ctypes.create_string_buffer(prog, len(prog))
+    fprog = SockFprog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    for args in (
+        (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+        (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0),
+    ):
+        if libc.prctl(*(ctypes.c_ulong(a) for a in args)) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"prctl({args[0]}): {os.strerror(err)}")

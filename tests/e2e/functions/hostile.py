@@ -382,3 +382,14 @@ def user_namespace(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "unshare_tool": attempt(_run, ["unshare", "--user", "--map-root-user", "id", "-u"]),
         "uid": os.getuid(),
     }
+
+
+SYSCALLS = {"bpf": 321, "perf_event_open": 298, "userfaultfd": 323, "syslog": 103}  # x86_64
+
+
+def kernel_interfaces(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Call kernel interfaces exploits start from (null arguments: only the errno
+    matters)."""
+    return {
+        name: attempt(_libc_call, "syscall", nr, 0, 0, 0, 0, 0) for name, nr in SYSCALLS.items()
+    }
