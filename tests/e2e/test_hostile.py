@@ -359,6 +359,7 @@ def host_listener() -> Iterator[tuple[str, int]]:
 
 REFUSED = {"ok": False, "error": "ConnectionRefusedError", "errno": "ECONNREFUSED"}
 UNREACHABLE = {"ok": False, "error": "OSError", "errno": "ENETUNREACH"}
+NO_ROUTE_TO_HOST = {"ok": False, "error": "OSError", "errno": "EHOSTUNREACH"}
 
 
 @pytest.mark.parametrize("mode", ["isolated", "none"])
@@ -371,6 +372,7 @@ def test_lambdad_api_port_is_unreachable(
         (addr, server.port),
         ("10.0.2.2", server.port),
         (addr, published),
+        ("169.254.169.254", 80),  # a cloud VM's metadata service: its credentials
     ]
     name = deploy("network", Tags={"lambdad:network": mode})
 
@@ -385,11 +387,17 @@ def test_lambdad_api_port_is_unreachable(
         assert connect[f"{addr}:{published}"]["ok"], connect
         assert connect[f"{addr}:{server.port}"] == REFUSED
         assert connect[f"10.0.2.2:{server.port}"] == UNREACHABLE
+        assert connect["169.254.169.254:80"] == NO_ROUTE_TO_HOST
         assert result["interfaces"] == ["lo", "tap0"]
         assert result["route_source"]["value"].startswith("10.0.2.")
     else:
         # No network at all beyond its own loopback.
-        for target in (f"{addr}:{published}", f"{addr}:{server.port}", f"10.0.2.2:{server.port}"):
+        for target in (
+            f"{addr}:{published}",
+            f"{addr}:{server.port}",
+            f"10.0.2.2:{server.port}",
+            "169.254.169.254:80",
+        ):
             assert connect[target] == UNREACHABLE, target
         assert result["interfaces"] == ["lo"]
         assert result["route_source"] == UNREACHABLE

@@ -41,6 +41,7 @@ TASK = "/var/task"
 RUNTIME = "/var/runtime"
 OPT = "/opt"
 RUNTIME_API = "127.0.0.1:9001"
+LINK_LOCAL = ("169.254.0.0/16",)
 SANDBOX_USER = "sbx_user1051"
 # Each environment's own uid (= gid) comes from this range (see sandbox/uids.py); it
 # lies in the range systemd leaves to container uid ranges, clear of host accounts.
@@ -318,7 +319,10 @@ class BwrapSandbox:
         self.child_pid = int(str(info["child-pid"]))
         self.cgroup.attach(self.child_pid)
         if self.network != "host":
-            self._sock = netns.listen_in_netns(self.child_pid)
+            # Link-local addresses are the host's, not the internet: on a cloud VM,
+            # 169.254.169.254 hands out the VM's own credentials.
+            blocked = LINK_LOCAL if self.network == "isolated" else ()
+            self._sock = netns.listen_in_netns(self.child_pid, unreachable=blocked)
         if self.network == "isolated" and self.backend.nat:
             self._start_nat()
 

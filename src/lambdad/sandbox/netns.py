@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import ipaddress
 import os
 import shutil
 import socket
+import struct
 import threading
 
 CLONE_NEWNET = 0x40000000
@@ -31,8 +33,14 @@ def _setns(fd: int, nstype: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def listen_in_netns(pid: int, host: str = "127.0.0.1", port: int = 9001) -> socket.socket:
-    """A listening TCP socket bound to host:port in the network namespace of ``pid``."""
+def listen_in_netns(
+    pid: int,
+    host: str = "127.0.0.1",
+    port: int = 9001,
+    unreachable: tuple[str, ...] = (),
+) -> socket.socket:
+    """A listening TCP socket bound to host:port in the network namespace of ``pid``;
+    first, the IPv4 networks in ``unreachable`` get an unreachable route there."""
     result: list[socket.socket | BaseException] = []
 
     def work() -> None:
@@ -42,6 +50,8 @@ def listen_in_netns(pid: int, host: str = "127.0.0.1", port: int = 9001) -> sock
                 _setns(fd, CLONE_NEWNET)
             finally:
                 os.close(fd)
+            for network in unreachable:
+                add_unreachable_route(network)
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
@@ -68,3 +78,43 @@ def nat_helper() -> str | None:
         if path:
             return path
     return None
+
+
+# rtnetlink, for the one route this module adds (linux/rtnetlink.h).
+RTM_NEWROUTE = 24
+NLMSG_ERROR = 2
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
+RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RTN_UNREACHABLE = 254, 4, 0, 7
+RTA_DST = 1
+
+
+def add_unreachable_route(network: str) -> None:
+    """``ip route add unreachable NETWORK`` in the calling thread's network namespace.
+
+    The function has no CAP_NET_ADMIN, so it cannot take the route away: connections
+    to that network fail with EHOSTUNREACH whatever the default route says.
+    """
+    net = ipaddress.IPv4Network(network)
+    rtmsg = struct.pack(
+        "=BBBBBBBBI",
+        socket.AF_INET,
+        net.prefixlen,
+        0,
+        0,
+        RT_TABLE_MAIN,
+        RTPROT_STATIC,
+        RT_SCOPE_UNIVERSE,
+        RTN_UNREACHABLE,
+        0,
+    )
+    attr = struct.pack("=HH", 8, RTA_DST) + net.network_address.packed
+    body = rtmsg + attr
+    flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    message = struct.pack("=IHHII", 16 + len(body), RTM_NEWROUTE, flags, 1, 0) + body
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
+        nl.sendall(message)
+        reply = nl.recv(4096)
+    kind = struct.unpack_from("=H", reply, 4)[0]
+    error = -struct.unpack_from("=i", reply, 16)[0] if kind == NLMSG_ERROR else 0
+    if error:
+        raise OSError(error, f"cannot add an unreachable route to {network}: {os.strerror(error)}")
