@@ -14,6 +14,10 @@ process, slirp4netns).
 
     python bench/cold_start.py [--quick] [--n N] [--json PATH]
 
+With the zygote fast path available (setting ``fast_path``), two more columns:
+the process backend and bwrap (isolated) with Python environments forked from a
+zygote; the first three columns exec the runtime (``LAMBDAD_FAST_PATH=false``).
+
 Needs root, bubblewrap and cgroups for the bwrap columns (they are skipped, with
 the reason, elsewhere).
 """
@@ -158,7 +162,9 @@ class Backend:
         assert self.process is not None
         helpers = _children(self.process.pid)
         if self.env["LAMBDAD_SANDBOX"] == "process":
-            runtimes = [_pss(p) for p, comm in helpers.items() if comm.startswith("python")]
+            # Descendants: with the zygote, runtimes are its children, not lambdad's.
+            found = _descendants(self.process.pid)
+            runtimes = [_pss(p) for p, comm in found.items() if comm.startswith("python")]
             return {"environments": len(runtimes), "runtime_pss_mib": _mib(runtimes)}
         parent = _cgroup_parent(self.data_dir / "data")
         charged, runtime_pss = [], []
@@ -205,6 +211,16 @@ def _children(pid: int) -> dict[int, str]:
     return out
 
 
+def _descendants(pid: int) -> dict[int, str]:
+    out: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        found = _children(todo.pop())
+        out.update(found)
+        todo.extend(found)
+    return out
+
+
 def _pss(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -236,6 +252,14 @@ def sandbox_unavailable() -> str | None:
     return "missing " + ", ".join(c.name for c in capabilities() if not c.present)
 
 
+def has_fast_path() -> bool:
+    import dataclasses
+
+    from lambdad.config import Settings
+
+    return any(f.name == "fast_path" for f in dataclasses.fields(Settings))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10 cold starts each (a smoke run)")
@@ -244,18 +268,23 @@ def main() -> int:
     args = ap.parse_args()
     n = args.n or (10 if args.quick else 50)
 
-    backends = [Backend("process", {"LAMBDAD_SANDBOX": "process"})]
+    exec_ = {"LAMBDAD_FAST_PATH": "false"}
+    backends = [Backend("process", {"LAMBDAD_SANDBOX": "process", **exec_})]
     why_not = sandbox_unavailable()
+    sandboxed = {"LAMBDAD_SANDBOX": "bwrap", "LAMBDAD_NETWORK": "isolated"}
     if why_not is None:
         backends += [
-            Backend("bwrap, network none", {"LAMBDAD_SANDBOX": "bwrap", "LAMBDAD_NETWORK": "none"}),
-            Backend(
-                "bwrap, network isolated",
-                {"LAMBDAD_SANDBOX": "bwrap", "LAMBDAD_NETWORK": "isolated"},
-            ),
+            Backend("bwrap/none", {**sandboxed, "LAMBDAD_NETWORK": "none", **exec_}),
+            Backend("bwrap/isolated", {**sandboxed, **exec_}),
         ]
     else:
         print(f"bwrap backend skipped: {why_not}", file=sys.stderr)
+    if has_fast_path():
+        # Python environments forked from a zygote instead of exec'd (sandbox/zygote.py).
+        fast = {"LAMBDAD_FAST_PATH": "true"}
+        backends.append(Backend("process+zygote", {"LAMBDAD_SANDBOX": "process", **fast}))
+        if why_not is None:
+            backends.append(Backend("bwrap/isolated+zygote", {**sandboxed, **fast}))
 
     code = code_zip()
     try:
@@ -302,7 +331,7 @@ def main() -> int:
 def print_table(result: dict[str, Any]) -> None:
     rows = result["backends"]
     labels = list(rows)
-    width = max(24, *(len(label) + 2 for label in labels))
+    width = max(12, *(len(label) + 2 for label in labels))
     head = f"{'':34}" + "".join(f"{label:>{width}}" for label in labels)
     print(f"cold starts, python3.12, 128 MB, {result['n']} each, a fresh function per start")
     print(head)
