@@ -72,6 +72,7 @@ class AsyncInvokeService:
         self._wake_events = asyncio.Event()
         self._wake_deliveries = asyncio.Event()
         self._executor: ThreadPoolExecutor | None = None
+        self._stopping = False
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
@@ -104,6 +105,7 @@ class AsyncInvokeService:
     # -- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
         loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(
             max_workers=DELIVERY_CONCURRENCY, thread_name_prefix="lambdad-dest"
@@ -116,10 +118,11 @@ class AsyncInvokeService:
     async def stop(self) -> None:
         """Stop claiming and abandon attempts in progress (their events stay claimed
         until the queue is opened again, then run again)."""
-        tasks = [*self._loops, *self._running, *self._sending]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._stopping = True
+        for tasks in (self._loops, [*self._running, *self._sending]):
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         self._loops = []
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -128,7 +131,7 @@ class AsyncInvokeService:
     # -- events ----------------------------------------------------------------------------
 
     async def _run_events(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake_events.clear()
             capacity = self.max_concurrency - len(self._running)
             due: float | None = None
@@ -156,8 +159,11 @@ class AsyncInvokeService:
         timeout = self.settings.async_poll_interval
         if due is not None:
             timeout = min(timeout, max(due - self._now(), 0.0))
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the event is set, and stop() would wait for this loop forever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await wake.wait()
 
     def _remaining(self) -> dict[FunctionKey, int]:
         keys = set(self._limits) | set(self._in_flight)
@@ -339,7 +345,7 @@ class AsyncInvokeService:
     # -- deliveries ------------------------------------------------------------------------
 
     async def _run_deliveries(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake_deliveries.clear()
             capacity = DELIVERY_CONCURRENCY - len(self._sending)
             due: float | None = None
