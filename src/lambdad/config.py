@@ -117,5 +117,7 @@ def describe() -> list[tuple[str, str]]:
         if f.name == "extra":
             continue
         default = f.default if f.default is not dataclasses.MISSING else ""
+        if isinstance(default, tuple):  # as the variable is written: 60,120
+            default = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default)
         out.append(("LAMBDAD_" + f.name.upper(), str(default)))
     return out
