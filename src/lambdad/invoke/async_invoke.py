@@ -187,6 +187,25 @@ class AsyncInvokeService:
         task.add_done_callback(done)
 
     async def _process(self, event: QueuedEvent) -> None:
+        try:
+            await self._attempt(event)
+        except Exception as exc:
+            # A fault of lambdad itself (store, queue): requeue rather than leave the
+            # event claimed until the next restart.
+            log.exception("async event %s: processing failed", event.id)
+            backoff = tuple(self.settings.async_throttle_backoff) or (1.0, 300.0)
+            delay = policy.compute_backoff(event.requeues, base=backoff[0], cap=backoff[-1])
+            await self.queue.reschedule(
+                event,
+                self._now() + delay,
+                attempts=event.attempts,
+                requeues=event.requeues + 1,
+                counter="throttled",
+                last_response=event.last_response,
+                last_error={"statusCode": 500, "message": str(exc)},
+            )
+
+    async def _attempt(self, event: QueuedEvent) -> None:
         scope = Scope(event.account, event.region)
         try:
             # Through the invoker: an alias routes each attempt by its weights.

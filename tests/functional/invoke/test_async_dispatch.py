@@ -328,3 +328,26 @@ def test_function_destinations_queue_an_invocation(make: Callable[..., Harness])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestPayload"] == {"x": 1}
     assert h.counters("sink")["received"] == 1
+
+
+def test_a_fault_of_lambdad_requeues_the_event(make: Callable[..., Harness]) -> None:
+    h = make()
+    h.functions.add("steady")
+    h.invoker.behaviours["steady"] = ok()
+    faults = {"left": 2}
+    effective = h.configs.effective
+
+    def failing(scope: Scope, name: str, qualifier: str | None) -> EventInvokeSettings:
+        if faults["left"] > 0:
+            faults["left"] -= 1
+            raise RuntimeError("store unavailable")
+        return effective(scope, name, qualifier)
+
+    h.configs.effective = failing  # type: ignore[method-assign]
+
+    async def body() -> None:
+        await h.accept("steady")
+        await h.until(lambda: h.counters("steady").get("processed") == 1)
+
+    scenario(h, body)
+    assert h.counters("steady")["throttled"] == 2
