@@ -146,11 +146,11 @@ class Backend:
     def cold_start(self, name: str) -> None:
         started = time.perf_counter()
         resp = self.client.invoke(FunctionName=name, Payload=b'{"ping": 1}', LogType="Tail")
-        resp["Payload"].read()
+        payload = resp["Payload"].read()
         self.latency_ms.append((time.perf_counter() - started) * 1000)
-        if resp.get("FunctionError"):
-            raise RuntimeError(f"{self.label}: {name} failed: {resp['FunctionError']}")
         log = base64.b64decode(resp["LogResult"]).decode()
+        if resp.get("FunctionError"):
+            raise RuntimeError(f"{self.label}: {name} failed: {payload!r}\n{log}")
         match = INIT_DURATION.search(log)
         if match is None:
             raise RuntimeError(f"{self.label}: no Init Duration (not a cold start?):\n{log}")

@@ -295,13 +295,17 @@ def test_host_processes_are_invisible(server: LambdadServer, deploy: Deploy) -> 
 
 
 def test_only_tmp_is_writable(server: LambdadServer, deploy: Deploy) -> None:
-    dirs = ["/var/task", "/opt", "/", "/var/runtime", "/etc", "/usr", "/tmp"]
+    dirs = ["/var/task", "/opt", "/", "/var/runtime", "/etc", "/usr", "/dev", "/dev/shm", "/var", "/tmp"]
 
     result = attack(server, deploy("write_paths"), {"dirs": dirs})
 
-    refused = {"ok": False, "error": "OSError", "errno": "EROFS"}
-    for d in dirs[:-1]:
-        assert result[d] == {"file": refused, "mkdir": refused}, d
+    read_only = {"ok": False, "error": "OSError", "errno": "EROFS"}
+    for d in ("/var/task", "/opt", "/", "/var/runtime", "/etc", "/usr", "/var"):
+        assert result[d] == {"file": read_only, "mkdir": read_only}, d
+    # /dev is bwrap's own small tmpfs, root's and 0755.
+    not_yours = {"ok": False, "error": "PermissionError", "errno": "EACCES"}
+    for d in ("/dev", "/dev/shm"):
+        assert result[d] == {"file": not_yours, "mkdir": not_yours}, (d, result[d])
     assert result["/tmp"]["file"]["ok"]
     assert result["/tmp"]["mkdir"]["ok"]
 
