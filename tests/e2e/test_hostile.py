@@ -295,7 +295,18 @@ def test_host_processes_are_invisible(server: LambdadServer, deploy: Deploy) -> 
 
 
 def test_only_tmp_is_writable(server: LambdadServer, deploy: Deploy) -> None:
-    dirs = ["/var/task", "/opt", "/", "/var/runtime", "/etc", "/usr", "/dev", "/dev/shm", "/var", "/tmp"]
+    dirs = [
+        "/var/task",
+        "/opt",
+        "/",
+        "/var/runtime",
+        "/etc",
+        "/usr",
+        "/dev",
+        "/dev/shm",
+        "/var",
+        "/tmp",
+    ]
 
     result = attack(server, deploy("write_paths"), {"dirs": dirs})
 
