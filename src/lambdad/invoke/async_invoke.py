@@ -31,11 +31,11 @@ from lambdad.invoke import destinations
 from lambdad.invoke.async_queue import (
     AsyncQueue,
     FunctionKey,
-    FunctionStatistics,
     NewEvent,
     PendingDelivery,
     QueuedEvent,
 )
+from lambdad.invoke.async_stats import FunctionStatistics
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
@@ -193,8 +193,7 @@ class AsyncInvokeService:
             # A fault of lambdad itself (store, queue): requeue rather than leave the
             # event claimed until the next restart.
             log.exception("async event %s: processing failed", event.id)
-            backoff = tuple(self.settings.async_throttle_backoff) or (1.0, 300.0)
-            delay = policy.compute_backoff(event.requeues, base=backoff[0], cap=backoff[-1])
+            delay = self._backoff(event.requeues)
             await self.queue.reschedule(
                 event,
                 self._now() + delay,
@@ -290,14 +289,23 @@ class AsyncInvokeService:
 
     def _retry_config(self, settings: EventInvokeSettings) -> policy.RetryConfig:
         s = self.settings
-        backoff = tuple(s.async_throttle_backoff) or (1.0, 300.0)
+        base, cap = self._backoff_range()
         return policy.RetryConfig(
             maximum_retry_attempts=settings.maximum_retry_attempts,
             maximum_event_age=settings.maximum_event_age * s.async_event_age_scale,
             retry_delays=tuple(s.async_retry_delays),
-            throttle_base=backoff[0],
-            throttle_cap=backoff[-1],
+            throttle_base=base,
+            throttle_cap=cap,
         )
+
+    def _backoff_range(self) -> tuple[float, float]:
+        """``LAMBDAD_ASYNC_THROTTLE_BACKOFF`` as (min, max)."""
+        values = tuple(self.settings.async_throttle_backoff) or (1.0, 300.0)
+        return values[0], values[-1]
+
+    def _backoff(self, attempt: int) -> float:
+        base, cap = self._backoff_range()
+        return policy.compute_backoff(attempt, base=base, cap=cap)
 
     def _reserved_limit(self, scope: Scope, name: str) -> int:
         fdoc = self.functions.store.get_function(scope.account, scope.region, name) or {}
@@ -397,8 +405,7 @@ class AsyncInvokeService:
         except Exception as exc:
             now = self._now()
             s = self.settings
-            backoff = tuple(s.async_throttle_backoff) or (1.0, 300.0)
-            delay = policy.compute_backoff(pending.attempts, base=backoff[0], cap=backoff[-1])
+            delay = self._backoff(pending.attempts)
             if now + delay - pending.created_at > s.async_delivery_max_age:
                 log.error(
                     "async %s to %s for %s given up after %d attempts: %s",
