@@ -104,6 +104,17 @@ def children(pid: int) -> dict[int, str]:
     return out
 
 
+def descendants(pid: int) -> dict[int, str]:
+    """Live descendants of ``pid``: pid -> command name."""
+    out: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        found = children(todo.pop())
+        out.update(found)
+        todo.extend(found)
+    return out
+
+
 def deploy_hostile(
     srv: LambdadServer, handler: str, *, files: dict[str, str] | None = None, **params: Any
 ) -> str:

@@ -13,13 +13,15 @@ import subprocess
 import time
 from collections.abc import Callable
 
+import pytest
+
 from e2e.helpers import LambdadServer
 from e2e.sandboxes import (
     alive,
     cgroup_dirs,
     cgroup_procs,
-    children,
     deploy_hostile,
+    descendants,
     env_cgroups,
     require_full_isolation,
 )
@@ -28,6 +30,8 @@ require_full_isolation()
 
 ServerFactory = Callable[..., LambdadServer]
 SANDBOXED = {"LAMBDAD_SANDBOX": "bwrap", "LAMBDAD_NETWORK": "isolated"}
+# Both ways an environment starts: bwrap exec'ing the runtime, or a zygote's fork.
+START_PATHS = {"exec": "false", "zygote": "true"}
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -39,16 +43,19 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return True
 
 
+@pytest.mark.parametrize("start", sorted(START_PATHS))
 def test_restart_after_crash_removes_what_the_crashed_server_left(
-    lambdad_factory: ServerFactory,
+    lambdad_factory: ServerFactory, start: str
 ) -> None:
-    crashed = lambdad_factory(env=SANDBOXED)
+    env = {**SANDBOXED, "LAMBDAD_FAST_PATH": START_PATHS[start]}
+    crashed = lambdad_factory(env=env)
     names = [deploy_hostile(crashed, "echo"), deploy_hostile(crashed, "echo")]
     for name in names:
         crashed.client().invoke(FunctionName=name, Payload=b"{}")
     assert crashed.process is not None
-    helpers = children(crashed.process.pid)  # bwrap and slirp4netns, one each per env
-    assert sorted(helpers.values()) == ["bwrap", "bwrap", "slirp4netns", "slirp4netns"]
+    # bwrap (or a zygote) and slirp4netns for each environment, and what they started.
+    helpers = descendants(crashed.process.pid)
+    assert list(helpers.values()).count("slirp4netns") == 2
     envs = env_cgroups(crashed.data_dir)
     runtimes = [pid for env in envs for pid in cgroup_procs(env)]
     assert len(envs) == 2
@@ -69,7 +76,7 @@ def test_restart_after_crash_removes_what_the_crashed_server_left(
         for d in cgroup_dirs(crashed.data_dir):
             (d / sorted(envs)[0].name / "cgroup.procs").write_text(str(stray.pid))
 
-        restarted = lambdad_factory(data_dir=crashed.data_dir, env=SANDBOXED)
+        restarted = lambdad_factory(data_dir=crashed.data_dir, env=env)
 
         assert stray.wait(10) == -9  # killed with its cgroup
     finally:
@@ -77,8 +84,9 @@ def test_restart_after_crash_removes_what_the_crashed_server_left(
             stray.kill()
             stray.wait()
     assert not [d for d in leftovers if d.exists()]
-    assert not [p for p in (restarted.data_dir / "envs").iterdir() if p.name in
-                {env.name for env in envs}]
+    assert not [
+        p for p in (restarted.data_dir / "envs").iterdir() if p.name in {env.name for env in envs}
+    ]
     # The functions survived the crash and run again, in fresh environments.
     for name in names:
         resp = restarted.client().invoke(FunctionName=name, Payload=b'{"again": 1}')
