@@ -219,6 +219,7 @@ class Deployer:
         self.server = server
         self.prefix = prefix
         self.names: list[str] = []
+        self._stderr_from = len(server.stderr())
 
     def __call__(
         self,
@@ -243,6 +244,15 @@ class Deployer:
         self.names.append(name)
         wait_updated(self.server, name, "function_active_v2")
         return name
+
+    def server_errors(self) -> list[str]:
+        """Tracebacks the server logged since this deployer was made.
+
+        A 500 can hide behind a client's retry (botocore's ``max_attempts`` counts
+        retries, not attempts), so the server's own log is checked too.
+        """
+        log = self.server.stderr()[self._stderr_from :]
+        return log.split("\nTraceback ")[1:]
 
     def delete_all(self) -> None:
         client = self.server.client("lambda")

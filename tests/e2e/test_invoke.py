@@ -48,6 +48,7 @@ def deploy(lambdad: LambdadServer) -> Iterator[Deployer]:
     deployer = Deployer(lambdad, "invoke")
     yield deployer
     deployer.delete_all()
+    assert not deployer.server_errors(), deployer.server_errors()
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ def deploy(lambdad: LambdadServer) -> Iterator[Deployer]:
     deployer = Deployer(lambdad, "runtimes")
     yield deployer
     deployer.delete_all()
+    assert not deployer.server_errors(), deployer.server_errors()
 
 
 def assert_unhandled(out: Invoked, error_type: str) -> dict[str, Any]:

@@ -69,6 +69,7 @@ def deploy(lambdad: LambdadServer) -> Iterator[Deployer]:
     deployer = Deployer(lambdad, "rie")
     yield deployer
     deployer.delete_all()
+    assert not deployer.server_errors(), deployer.server_errors()
 
 
 def main_function(deploy: Deployer, handler: str, **params: object) -> str:

@@ -91,15 +91,17 @@ def find_target(
 ) -> Target:
     import boto3
     import botocore.exceptions
+    import botocore.session
 
     try:
-        session = boto3.session.Session()
+        core = botocore.session.get_session()
         # Instance and container roles cannot sign for lambdad, and probing for them
         # costs seconds on any machine that is not in AWS.
-        resolver = session._session.get_component("credential_provider")
+        resolver = core.get_component("credential_provider")
         for provider in ("container-role", "iam-role"):
             if resolver.get_provider(provider) is not None:
                 resolver.remove(provider)
+        session = boto3.session.Session(botocore_session=core)
         creds = session.get_credentials()
         region = session.region_name
     except botocore.exceptions.BotoCoreError as exc:

@@ -81,6 +81,9 @@ class EnvironmentPool:
         self._all: dict[str, Environment] = {}
         self._keys: dict[str, VersionKey] = {}
         self._reaper: asyncio.Task[None] | None = None
+        # The loop the environments live on (set by the first start): retire() may be
+        # called from a control-plane worker thread and hands its work to this loop.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @staticmethod
     def key(rv: ResolvedVersion) -> VersionKey:
@@ -120,6 +123,7 @@ class EnvironmentPool:
     async def _start(
         self, rv: ResolvedVersion, key: VersionKey, initialization_type: str = "on-demand"
     ) -> Environment:
+        self._loop = asyncio.get_running_loop()
         cfg = rv.config
         launch = self.runtimes.launch(cfg["Runtime"])
         task_dir = await self.code.ensure(rv.code_sha256_hex)
@@ -206,7 +210,23 @@ class EnvironmentPool:
                 self._idle.pop(key, None)
 
     def retire(self, scope: Scope, name: str, version: str | None) -> None:
-        """Stop the environments of a changed or deleted version (None: all versions)."""
+        """Stop the environments of a changed or deleted version (None: all versions).
+
+        Callable from any thread (updates run in worker threads): the work is queued on
+        the pool's loop, ahead of the answer to the update that caused it."""
+        loop = self._loop
+        if loop is None:
+            return  # no environment was ever started
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            loop.call_soon_threadsafe(self._retire, scope, name, version)
+            return
+        self._retire(scope, name, version)
+
+    def _retire(self, scope: Scope, name: str, version: str | None) -> None:
         doomed = []
         for env_id, key in list(self._keys.items()):
             if (
