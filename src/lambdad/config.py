@@ -32,6 +32,8 @@ class Settings:
     sandbox_uid_base: int = 0x60000000
     sandbox_uid_count: int = 65536
     pids_limit: int = 1024
+    # Python environments forked from a zygote instead of exec'd (sandbox/zygote.py).
+    fast_path: bool = True
     strict_runtimes: bool = False
     # Runtime identifier -> interpreter command, over the discovered defaults.
     runtime_overrides: tuple[tuple[str, str], ...] = ()

@@ -169,6 +169,10 @@ class LambdadServer:
 
     def start(self, timeout: float = START_TIMEOUT) -> LambdadServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+        # Which way environments start is the suite's to choose: LAMBDAD_FAST_PATH=0 runs
+        # every test on the exec path (a test may still set it in its own env).
+        if "LAMBDAD_FAST_PATH" in os.environ:
+            env["LAMBDAD_FAST_PATH"] = os.environ["LAMBDAD_FAST_PATH"]
         # Hermetic: no AWS credentials or configuration of this machine leak into the
         # server's own outbound calls (S3 code, destinations); tests pass their own in env.
         env.update(

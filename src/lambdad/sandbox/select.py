@@ -19,6 +19,7 @@ from lambdad.sandbox.base import SandboxBackend
 from lambdad.sandbox.bwrap import BwrapBackend
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.uids import UidPool
+from lambdad.sandbox.zygote import with_fast_path
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def choose_backend(settings: Settings) -> SandboxBackend:
             uids=UidPool(settings.sandbox_uid_base, settings.sandbox_uid_count),
         )
         backend.setup()
-        return backend
+        return with_fast_path(settings, backend)
     if want == "bwrap":
         missing = [c.name for c in caps if not c.present]
         raise RuntimeError("bwrap sandbox requested but unavailable: missing " + ", ".join(missing))
@@ -158,7 +159,7 @@ def choose_backend(settings: Settings) -> SandboxBackend:
     work.mkdir(parents=True, exist_ok=True)
     for leftover in work.iterdir():
         shutil.rmtree(leftover, ignore_errors=True)
-    return ProcessBackend(work)
+    return with_fast_path(settings, ProcessBackend(work))
 
 
 def _cgroup_parent(settings: Settings) -> str:

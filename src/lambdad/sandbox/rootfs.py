@@ -1,0 +1,136 @@
+"""The root file system of a zygote-forked sandbox, planned as a list of mount steps.
+
+The zygote's keeper (``runtimes/python/zygote.py``) executes the plan inside the new
+mount namespace; this module only decides it, from the ``SandboxSpec`` and a
+``HostLayout`` probed once. The result is the layout bwrap builds for the same spec
+(``sandbox/bwrap.py``): the host's ``/usr`` and top-level links, the few ``/etc`` files
+runtimes need, the interpreter's prefix, ``/var/task``, ``/var/runtime`` and ``/opt``
+read-only, a fresh ``/proc`` (``sys``, ``sysrq-trigger``, ``irq``, ``bus`` read-only), a
+minimal ``/dev``, and a tmpfs ``/tmp`` of the function's ephemeral storage.
+
+Steps (JSON lists): ``["dir", path, mode]``, ``["symlink", target, path]``,
+``["bind", host_source, path, {"file", "ro", "nodev", "inside", "optional"}]``,
+``["file", path, content, mode]`` (written into the new root: ``/etc/passwd``, ``group``,
+``resolv.conf``), ``["tmpfs", path, options]``, ``["proc", path]``, ``["devpts", path]``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.bwrap import ETC_FILES, OPT, RUNTIME, TASK, _interpreter_prefixes, _parents
+
+TOP_LEVEL = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_LINKS = (
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+    ("/proc/kcore", "/dev/core"),
+)
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus")
+
+Step = list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EtcEntry:
+    path: str  # where the sandbox sees it
+    source: str  # the host file it binds (symlinks resolved)
+    is_dir: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HostLayout:
+    """What the host offers to bind: top-level entries, /etc files, device nodes."""
+
+    top_level: tuple[tuple[str, str | None], ...]  # (path, symlink target or None: a dir)
+    etc: tuple[EtcEntry, ...]
+    devices: tuple[str, ...]
+
+
+def probe_host() -> HostLayout:
+    top: list[tuple[str, str | None]] = []
+    for path in TOP_LEVEL:
+        if os.path.islink(path):
+            top.append((path, os.readlink(path)))
+        elif os.path.isdir(path):
+            top.append((path, None))
+    etc = [
+        EtcEntry(path, os.path.realpath(path), os.path.isdir(path))
+        for path in ETC_FILES
+        if os.path.exists(path)
+    ]
+    devices = tuple(d for d in DEVICES if os.path.exists(f"/dev/{d}"))
+    return HostLayout(tuple(top), tuple(etc), devices)
+
+
+def inside_paths(spec: SandboxSpec) -> dict[str, str]:
+    """Host directory -> where the sandbox sees it."""
+    out = {str(spec.task_dir): TASK, str(spec.runtime_dir): RUNTIME}
+    if spec.opt_dir is not None:
+        out[str(spec.opt_dir)] = OPT
+    return out
+
+
+def plan_root(spec: SandboxSpec, host: HostLayout, etc: Mapping[str, str]) -> list[Step]:
+    """The steps that build ``spec``'s root, in order (parents before children).
+
+    ``etc``: the generated files of /etc (``etc_files``), by name."""
+    ro_dir: dict[str, bool] = {}
+    ro_file = {"file": True}
+    plan: list[Step] = []
+    for path, target in host.top_level:
+        if target is not None:
+            plan.append(["symlink", target, path])
+        else:
+            plan.append(["bind", path, path, ro_dir])
+    prefixes = [str(p) for p in _interpreter_prefixes(spec.host_paths)]
+    mount_points = [e.path for e in host.etc] + ["/etc/passwd", TASK, RUNTIME, *prefixes]
+    plan += [["dir", parent, "0755"] for parent in _parents(mount_points)]
+    for entry in host.etc:
+        plan.append(["bind", entry.source, entry.path, ro_dir if entry.is_dir else ro_file])
+    for name, content in sorted(etc.items()):
+        plan.append(["file", f"/etc/{name}", content, "0644"])
+    for prefix in prefixes:
+        plan.append(["bind", prefix, prefix, ro_dir])
+    plan.append(["bind", str(spec.task_dir), TASK, ro_dir])
+    plan.append(["bind", str(spec.runtime_dir), RUNTIME, ro_dir])
+    if spec.opt_dir is not None:
+        plan.append(["bind", str(spec.opt_dir), OPT, ro_dir])
+    else:
+        plan.append(["dir", OPT, "0755"])
+    plan.append(["proc", "/proc"])
+    for name in PROC_READ_ONLY:
+        path = f"/proc/{name}"
+        is_file = name == "sysrq-trigger"
+        plan.append(["bind", path, path, {"inside": True, "optional": True, "file": is_file}])
+    plan.append(["tmpfs", "/dev", "mode=0755,size=64k"])
+    for name in host.devices:
+        plan.append(
+            ["bind", f"/dev/{name}", f"/dev/{name}", {"file": True, "ro": False, "nodev": False}]
+        )
+    plan += [["symlink", target, path] for target, path in DEV_LINKS]
+    plan.append(["dir", "/dev/shm", "0755"])
+    plan.append(["devpts", "/dev/pts"])
+    plan.append(["tmpfs", "/tmp", f"mode=1777,size={spec.tmp_mb * 1024 * 1024}"])
+    return plan
+
+
+def etc_files(uid: int, gid: int, user: str, network: str, host_resolv: str) -> dict[str, str]:
+    """The generated /etc files (those bwrap's backend writes for each environment)."""
+    resolv = "nameserver 10.0.2.3\n" if network == "isolated" else ""
+    if network == "host":
+        resolv = host_resolv
+    passwd = f"root:x:0:0:root:/root:/sbin/nologin\n{user}:x:{uid}:{gid}::/tmp:/sbin/nologin\n"
+    return {
+        "passwd": passwd,
+        "group": f"root:x:0:\n{user}:x:{gid}:\n",
+        "resolv.conf": resolv,
+    }
