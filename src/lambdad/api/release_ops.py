@@ -38,7 +38,7 @@ class ReleaseOps:
         return None
 
     async def op_ListAliases(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        return self.platform.aliases.list(
+        return self.platform.aliases.list_aliases(
             ctx.scope,
             p["FunctionName"],
             p.get("FunctionVersion"),

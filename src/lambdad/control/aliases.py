@@ -173,7 +173,7 @@ class AliasService:
             revision = params.get("RevisionId")
             if revision is not None and revision != doc["RevisionId"]:
                 raise PreconditionFailedException(PRECONDITION_MESSAGE)
-            version = params.get("FunctionVersion", doc["FunctionVersion"])
+            version = str(params.get("FunctionVersion") or doc["FunctionVersion"])
             routing = params.get("RoutingConfig", doc.get("RoutingConfig"))
             weights = self._check_target(scope, name, version, routing)
             doc["FunctionVersion"] = version
@@ -195,7 +195,7 @@ class AliasService:
         log.info("deleted alias %s of %s", alias, name)
         self._changed(scope, name, alias)
 
-    def list(
+    def list_aliases(
         self,
         scope: Scope,
         function_name: str,

@@ -518,6 +518,8 @@ class FunctionService:
                     return self.render(scope, name, str(last), prev)
             version = str(last + 1)
             doc = dict(latest)
+            # What $LATEST's own description was: a change of it alone is a new version.
+            doc["_latest_description"] = latest.get("Description", "")
             if "Description" in params:
                 doc["Description"] = params["Description"]
             doc["_published_from"] = latest["RevisionId"]
@@ -534,8 +536,10 @@ class FunctionService:
         # The sealed environment differs on every seal (random nonce): compare it unsealed.
         ignore = {
             "LastModified", "RevisionId", "_published_from", "Description", "_env",
-            "_unzipped", "_layers_unzipped",
+            "_unzipped", "_layers_unzipped", "_latest_description",
         }
+        if a.get("_latest_description", a.get("Description", "")) != b.get("Description", ""):
+            return False
         if {k: v for k, v in a.items() if k not in ignore} != {
             k: v for k, v in b.items() if k not in ignore
         }:

@@ -141,9 +141,11 @@ class LayerService:
         out: dict[str, Any] = {
             "LayerVersionArn": ref.arn(doc["Version"]),
             "Version": doc["Version"],
-            "Description": doc.get("Description", ""),
             "CreatedDate": doc["CreatedDate"],
         }
+        # AWS lists a description only when there is one.
+        if doc.get("Description"):
+            out["Description"] = doc["Description"]
         for key in ("CompatibleRuntimes", "LicenseInfo", "CompatibleArchitectures"):
             if key in doc:
                 out[key] = doc[key]
@@ -152,6 +154,7 @@ class LayerService:
     def _full(self, ref: LayerRef, doc: Doc, url: Callable[[str], str]) -> dict[str, Any]:
         """The PublishLayerVersion / GetLayerVersion shape."""
         out = self._item(ref, doc)
+        out["Description"] = doc.get("Description", "")
         out["LayerArn"] = ref.arn()
         out["Content"] = {
             "Location": url(doc["Sha256Hex"]),

@@ -20,8 +20,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from lambdad.config import Settings
 from lambdad.control.concurrency import ProvisionedState
@@ -166,8 +167,8 @@ class ProvisionedManager:
         with contextlib.suppress(RuntimeError):  # no running loop: the next sweep does it
             self._spawn(self.reconcile(target))
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -215,20 +216,20 @@ class ProvisionedManager:
                 *(self.pool.start_environment(rv, INITIALIZATION_TYPE) for _ in range(missing)),
                 return_exceptions=True,
             )
-            for env in started:
-                if isinstance(env, BaseException):
-                    log.warning("provisioned environment for %s failed: %s", target.name, env)
+            for outcome in started:
+                if isinstance(outcome, BaseException):
+                    log.warning("provisioned environment for %s failed: %s", target.name, outcome)
                     slot.failed = INIT_FAILURE
                     continue
-                if env.init_error or not env.alive:
+                if outcome.init_error or not outcome.alive:
                     slot.failed = INIT_FAILURE
-                    await self.pool.stop_environment(env)
+                    await self.pool.stop_environment(outcome)
                     continue
                 if self._slots.get(target) is not slot or slot.key != key:
-                    await self.pool.stop_environment(env)
+                    await self.pool.stop_environment(outcome)
                     continue
-                slot.envs.append(env)
-                slot.idle.append(env)
+                slot.envs.append(outcome)
+                slot.idle.append(outcome)
 
     async def _stop_all(self, envs: list[Environment]) -> None:
         for env in list(envs):
