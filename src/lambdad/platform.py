@@ -115,6 +115,7 @@ class Platform:
         self.provisioned = ProvisionedManager(self.pool, self._provisioned_version, s)
         self.concurrency.status = self.provisioned
         self.concurrency.on_provisioned_change(self.provisioned.configure)
+        self.functions.on_change(self.provisioned.function_changed)
         self.invoker = InvokeService(
             s,
             self.functions,

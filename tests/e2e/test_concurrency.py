@@ -60,7 +60,9 @@ def concurrently(client: Any, name: str, n: int, **kwargs: Any) -> list[dict[str
 
 
 def throttled(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in results if r["ResponseMetadata"]["HTTPStatusCode"] == 429]
+    found = [r for r in results if r["ResponseMetadata"]["HTTPStatusCode"] == 429]
+    assert found, f"nothing was throttled: {results}"
+    return found
 
 
 def report_line(out: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from lambdad.control.concurrency import ProvisionedState
 from lambdad.control.functions import ResolvedVersion
 from lambdad.environments.environment import Environment
 from lambdad.environments.pool import Checkout, EnvironmentPool, VersionKey
+from lambdad.errors import ResourceNotFoundException
 from lambdad.model.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class ProvisionedManager:
         self.settings = settings
         self._slots: dict[Target, _Slot] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- configuration (called by the control plane) ----------------------------------------
 
@@ -89,6 +91,14 @@ class ProvisionedManager:
             slot.desired = count
             slot.failed = None  # a new configuration tries again
         self._schedule(target)
+
+    def function_changed(self, scope: Scope, name: str, version: str | None) -> None:
+        """A function changed or was deleted (version None): check its targets now."""
+        for target in list(self._slots):
+            if (target.account, target.region, target.name) == (scope.account, scope.region, name):
+                if version is None:
+                    self._slots[target].desired = 0
+                self._schedule(target)
 
     def state(self, scope: Scope, name: str, qualifier: str) -> ProvisionedState:
         slot = self._slots.get(Target(scope.account, scope.region, name, qualifier))
@@ -164,8 +174,19 @@ class ProvisionedManager:
         self._schedule(target)
 
     def _schedule(self, target: Target) -> None:
-        with contextlib.suppress(RuntimeError):  # no running loop: the next sweep does it
+        """Reconcile ``target`` soon, on the manager's loop (callable from any thread:
+        function updates run in worker threads)."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        loop = self._loop or running
+        if loop is None:
+            return  # not serving yet: the first sweep does it
+        if running is loop:
             self._spawn(self.reconcile(target))
+        else:
+            loop.call_soon_threadsafe(lambda: self._spawn(self.reconcile(target)))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -186,6 +207,11 @@ class ProvisionedManager:
                 return
             try:
                 rv = self.resolve(target)
+            except ResourceNotFoundException:
+                # The function, version or alias is gone: so are its environments.
+                del self._slots[target]
+                await self._stop_all(slot.envs)
+                return
             except Exception as exc:
                 log.info("provisioned %s:%s cannot resolve: %s", target.name, target.qualifier, exc)
                 return
@@ -240,6 +266,7 @@ class ProvisionedManager:
 
     async def run(self) -> None:
         """Replace provisioned environments that died, periodically."""
+        self._loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.settings.provisioned_check_interval)
             for target in list(self._slots):
