@@ -46,7 +46,10 @@ class App:
         self.platform = platform
         self.lambda_model = ServiceModel.load("lambda")
         self.lambda_api = LambdaApi(platform)
-        self.extra_services: dict[str, Callable[[RequestContext, str, bytes], Awaitable[tuple[int, dict[str, str], bytes]]]] = {}
+        self.extra_services: dict[
+            str,
+            Callable[[RequestContext, str, bytes], Awaitable[tuple[int, dict[str, str], bytes]]],
+        ] = {}
         self.extra_services["Logs_20140328"] = LogsApi(platform.logs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,7 +81,9 @@ class App:
 
     async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
         if declared is not None and declared > MAX_BODY:
-            raise RequestTooLargeException("Request must be smaller than 6291456 bytes for the operation")
+            raise RequestTooLargeException(
+                "Request must be smaller than 6291456 bytes for the operation"
+            )
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -88,7 +93,9 @@ class App:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
-                raise RequestTooLargeException("Request must be smaller than 6291456 bytes for the operation")
+                raise RequestTooLargeException(
+                    "Request must be smaller than 6291456 bytes for the operation"
+                )
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
@@ -104,11 +111,18 @@ class App:
         header_list = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         headers = {k.lower(): v for k, v in header_list}
         declared = headers.get("content-length")
-        body = await self._read_body(receive, int(declared) if declared and declared.isdigit() else None)
+        body = await self._read_body(
+            receive, int(declared) if declared and declared.isdigit() else None
+        )
 
         principal = sigv4.verify(
-            method, path, query_string, header_list, body,
-            self.platform.lookup_credential, self.platform.clock.now(),
+            method,
+            path,
+            query_string,
+            header_list,
+            body,
+            self.platform.lookup_credential,
+            self.platform.clock.now(),
         )
         host = headers.get("host", f"{self.platform.settings.host}:{self.platform.settings.port}")
         ctx = RequestContext(principal, request_id, f"http://{host}", headers)
@@ -119,10 +133,14 @@ class App:
             if service is None:
                 raise UnknownOperationException(f"Unknown operation {target}")
             status, out_headers, out_body = await service(ctx, target, body)
-            return status, self._headers(out_headers, request_id, "application/x-amz-json-1.1"), out_body
+            return (
+                status,
+                self._headers(out_headers, request_id, "application/x-amz-json-1.1"),
+                out_body,
+            )
 
         if path.startswith(CODE_PATH) and method == "GET":
-            return self._download_code(path[len(CODE_PATH):], request_id)
+            return self._download_code(path[len(CODE_PATH) :], request_id)
 
         query = parse_query(query_string)
         routed = self.lambda_model.route(method, path.split("?", 1)[0], dict(query))
@@ -148,15 +166,20 @@ class App:
         out.extend((k.lower().encode(), v.encode()) for k, v in h.items())
         return out
 
-    def _download_code(self, name: str, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def _download_code(
+        self, name: str, request_id: str
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         sha = name.split("/", 1)[0]
         if not (len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
             raise ResourceNotFoundException("Code not found.")
         if not self.platform.blobs.exists(sha):
             raise ResourceNotFoundException("Code not found.")
         data = self.platform.blobs.get(sha)
-        return 200, [
-            (b"content-type", b"application/zip"),
-            (b"x-amzn-requestid", request_id.encode()),
-        ], data
-
+        return (
+            200,
+            [
+                (b"content-type", b"application/zip"),
+                (b"x-amzn-requestid", request_id.encode()),
+            ],
+            data,
+        )

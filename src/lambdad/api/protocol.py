@@ -61,7 +61,9 @@ class ServiceModel:
             model.operations[name] = _compile_operation(name, op)
         return model
 
-    def route(self, method: str, path: str, query: Mapping[str, str]) -> tuple[Operation, dict[str, str]] | None:
+    def route(
+        self, method: str, path: str, query: Mapping[str, str]
+    ) -> tuple[Operation, dict[str, str]] | None:
         """The operation serving ``method path`` and its URI parameters, still encoded."""
         best: tuple[Operation, dict[str, str]] | None = None
         for op in self.operations.values():
@@ -155,8 +157,10 @@ class ServiceModel:
                 return int(value)
             except ValueError:
                 raise ValidationException.for_violations(
-                    [f"Value '{value}' at '{_camel(member)}' failed to satisfy constraint: "
-                     "Member must be a number"]
+                    [
+                        f"Value '{value}' at '{_camel(member)}' failed to satisfy constraint: "
+                        "Member must be a number"
+                    ]
                 ) from None
         if kind == "boolean":
             return value.lower() == "true"
@@ -367,7 +371,8 @@ def _join(path: str, member: str) -> str:
 
 
 def _camel(path: str) -> str:
-    # AWS names fields in validation messages in lowerCamelCase: 'memorySize', 'environment.variables'.
+    # AWS names fields in validation messages in lowerCamelCase: 'memorySize',
+    # 'environment.variables'.
     return ".".join(p[:1].lower() + p[1:] for p in path.split("."))
 
 

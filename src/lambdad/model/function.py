@@ -65,7 +65,9 @@ PASSTHROUGH = (
 
 def now_iso(now: datetime) -> str:
     """AWS's LastModified format: 2024-01-01T00:00:00.000+0000."""
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+    return (
+        now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+    )
 
 
 def check_role(role: str | None, account: str) -> None:
