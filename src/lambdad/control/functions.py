@@ -142,7 +142,9 @@ class FunctionService:
                 "Please provide a source for function code."
             )
         if len(data) > self.settings.max_zipped_bytes:
-            raise RequestTooLargeException("Request must be smaller than 69905067 bytes for the CreateFunction operation")
+            raise RequestTooLargeException(
+                "Request must be smaller than 69905067 bytes for the CreateFunction operation"
+            )
         summary = archives.inspect_archive(data, max_unzipped=self.settings.max_unzipped_bytes)
         if self._total_code_size() + summary.size > self.settings.code_storage_limit:
             raise CodeStorageExceededException("Code storage limit exceeded.")
@@ -176,7 +178,9 @@ class FunctionService:
             )
         return ref
 
-    def _not_found(self, scope: Scope, name: str, qualifier: str | None = None) -> ResourceNotFoundException:
+    def _not_found(
+        self, scope: Scope, name: str, qualifier: str | None = None
+    ) -> ResourceNotFoundException:
         return ResourceNotFoundException(
             f"Function not found: {function_arn(scope.region, scope.account, name, qualifier)}"
         )
@@ -374,7 +378,11 @@ class FunctionService:
     # -- read ---------------------------------------------------------------------------
 
     def get_function(
-        self, scope: Scope, function_name: str, qualifier: str | None, code_url: Callable[[str], str]
+        self,
+        scope: Scope,
+        function_name: str,
+        qualifier: str | None,
+        code_url: Callable[[str], str],
     ) -> dict[str, Any]:
         ref = self._ref(scope, function_name)
         qual = merge_qualifier(ref, qualifier)
@@ -444,7 +452,11 @@ class FunctionService:
         name, doc = self._latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
         if params.get("DryRun"):
             return self.render(scope, name, LATEST, doc)
-        code = {k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if k in params}
+        code = {
+            k: params[k]
+            for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
+            if k in params
+        }
         summary = self._ingest_code(code)
         if "Architectures" in params:
             fmodel.check_limits({"Architectures": params["Architectures"]})
