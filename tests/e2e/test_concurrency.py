@@ -263,3 +263,18 @@ def test_provisioned_concurrency_counts_against_the_reservation(
     assert exc.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
     out = client.invoke(FunctionName=name, Qualifier=version)
     assert json.loads(out["Payload"].read()) == "provisioned-concurrency"
+
+
+def test_provisioned_concurrency_of_a_function_that_cannot_init_fails(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    broken = "raise RuntimeError('no database')\ndef handler(event, context):\n    return 1\n"
+    name = new_function(handler_zip(broken))["FunctionName"]
+    version = client.publish_version(FunctionName=name)["Version"]
+    client.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    failed = wait_status(client, name, version, "FAILED")
+    assert failed["StatusReason"] == "FUNCTION_ERROR_INIT_FAILURE"
+    assert failed["AllocatedProvisionedConcurrentExecutions"] == 0
