@@ -295,6 +295,34 @@ def test_layer_limits_follow_aws(
     client.delete_layer_version(LayerName=layer["LayerArn"], VersionNumber=1)
 
 
+def test_another_accounts_layer_needs_its_permission(
+    lambdad: LambdadServer, new_function: NewFunction, unique_name: Callable[[str], str]
+) -> None:
+    theirs = lambdad.client(account=OTHER.account_id)
+    layer = theirs.publish_layer_version(
+        LayerName=unique_name("shared-"),
+        Content={"ZipFile": make_zip({"python/shared.py": "OWNER = 'other account'\n"})},
+    )
+    source = "import shared\ndef handler(e, c):\n    return shared.OWNER\n"
+    client = lambdad.client()
+    with pytest.raises(client.exceptions.ClientError) as denied:
+        new_function(handler_zip(source), Layers=[layer["LayerVersionArn"]])
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "lambda:GetLayerVersion" in denied.value.response["Error"]["Message"]
+
+    theirs.add_layer_version_permission(
+        LayerName=layer["LayerArn"],
+        VersionNumber=1,
+        StatementId="primary",
+        Action="lambda:GetLayerVersion",
+        Principal=PRIMARY.account_id,
+    )
+    assert client.get_layer_version_by_arn(Arn=layer["LayerVersionArn"])["Version"] == 1
+    created = new_function(handler_zip(source), Layers=[layer["LayerVersionArn"]])
+    assert call(client, created["FunctionName"])[0] == "other account"
+    theirs.delete_layer_version(LayerName=layer["LayerArn"], VersionNumber=1)
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_node_layer_modules_resolve_through_node_path(
     lambdad: LambdadServer, new_function: NewFunction, unique_name: Callable[[str], str]
