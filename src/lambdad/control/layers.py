@@ -125,11 +125,12 @@ class LayerService:
         if not policy.allows(doc.get("Policy", []), request):
             raise policy.access_denied(request)
 
-    def _own(self, scope: Scope, layer_name: str) -> LayerRef:
+    def _own(self, scope: Scope, layer_name: str, action: str) -> LayerRef:
+        """A layer of the caller's own; another account's may only be read (GetLayerVersion)."""
         ref = self._ref(scope, layer_name)
         if ref.account != scope.account or ref.region != scope.region:
             request = policy.AccessRequest(
-                action="lambda:PublishLayerVersion", resource=ref.arn(), account=scope.account
+                action=f"lambda:{action}", resource=ref.arn(), account=scope.account
             )
             raise policy.access_denied(request)
         return ref
@@ -186,7 +187,7 @@ class LayerService:
     def publish(
         self, scope: Scope, params: dict[str, Any], url: Callable[[str], str]
     ) -> dict[str, Any]:
-        ref = self._own(scope, params["LayerName"])
+        ref = self._own(scope, params["LayerName"], "PublishLayerVersion")
         data = self._content(params["Content"] or {})
         if len(data) > self.settings.max_zipped_bytes:
             raise RequestTooLargeException(
@@ -235,7 +236,7 @@ class LayerService:
     def delete(self, scope: Scope, layer_name: str, version: int) -> None:
         if version < 1:
             raise InvalidParameterValueException("Layer Version Cannot be less than 1")
-        ref = self._own(scope, layer_name)
+        ref = self._own(scope, layer_name, "DeleteLayerVersion")
         # The archive stays: functions that use this version keep running it, as on AWS.
         self.store.delete_child(KIND, ref.account, ref.region, _store_name(ref.name), _key(version))
 
@@ -317,8 +318,10 @@ class LayerService:
 
     # -- permissions ----------------------------------------------------------------------
 
-    def _own_version(self, scope: Scope, layer_name: str, version: int) -> tuple[LayerRef, Doc]:
-        ref = self._own(scope, layer_name)
+    def _own_version(
+        self, scope: Scope, layer_name: str, version: int, action: str
+    ) -> tuple[LayerRef, Doc]:
+        ref = self._own(scope, layer_name, action)
         if version < 1:
             raise InvalidParameterValueException("Layer Version Cannot be less than 1")
         doc = self._version_doc(ref, version)
@@ -329,7 +332,9 @@ class LayerService:
     def add_permission(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         version = int(params["VersionNumber"])
         with self.store.transaction():
-            ref, doc = self._own_version(scope, params["LayerName"], version)
+            ref, doc = self._own_version(
+                scope, params["LayerName"], version, "AddLayerVersionPermission"
+            )
             revision = params.get("RevisionId")
             if revision is not None and revision != doc.get("PolicyRevisionId"):
                 raise PreconditionFailedException(POLICY_PRECONDITION)
@@ -348,7 +353,7 @@ class LayerService:
         return {"Statement": policy.to_json(statement), "RevisionId": doc["PolicyRevisionId"]}
 
     def get_policy(self, scope: Scope, layer_name: str, version: int) -> dict[str, Any]:
-        _, doc = self._own_version(scope, layer_name, version)
+        _, doc = self._own_version(scope, layer_name, version, "GetLayerVersionPolicy")
         if not doc.get("Policy"):
             raise ResourceNotFoundException(NO_POLICY)
         return {
@@ -360,7 +365,7 @@ class LayerService:
         self, scope: Scope, layer_name: str, version: int, sid: str, revision: str | None
     ) -> None:
         with self.store.transaction():
-            ref, doc = self._own_version(scope, layer_name, version)
+            ref, doc = self._own_version(scope, layer_name, version, "RemoveLayerVersionPermission")
             statements = list(doc.get("Policy", []))
             if not any(s["Sid"] == sid for s in statements):
                 raise ResourceNotFoundException(f"Statement {sid} is not found in resource policy.")
