@@ -122,19 +122,19 @@ class BwrapBackend:
         work = self.work_root / spec.env_id
         work.mkdir(parents=True, exist_ok=True)
         uid = self.uids.acquire()
+        limits = Limits(spec.memory_mb * 1024 * 1024, spec.vcpus, spec.pids_limit)
+        # cgroup file system writes can take milliseconds (v1 above all): off the loop.
+        creating = asyncio.ensure_future(asyncio.to_thread(self._new_cgroup, spec.env_id, limits))
         try:
             self._write_etc(work, network, uid)
-            cgroup = self.cgroups.create(
-                spec.env_id,
-                Limits(spec.memory_mb * 1024 * 1024, spec.vcpus, spec.pids_limit),
-            )
+            cgroup = await asyncio.shield(creating)
         except BaseException:
             self.uids.release(uid)
             shutil.rmtree(work, ignore_errors=True)
+            with contextlib.suppress(BaseException):
+                # Cancelled while the thread still works: remove what it makes.
+                await asyncio.to_thread((await creating).destroy)
             raise
-        # As on AWS, the init phase runs with boosted CPU; the memory-proportional cap
-        # applies from the first invocation on (see end_init).
-        cgroup.set_cpu(None)
         sandbox = BwrapSandbox(self, spec, work, cgroup, network, uid)
         try:
             await sandbox.launch()
@@ -142,6 +142,13 @@ class BwrapBackend:
             await sandbox.destroy()
             raise
         return sandbox
+
+    def _new_cgroup(self, name: str, limits: Limits) -> EnvironmentCgroup:
+        cgroup = self.cgroups.create(name, limits)
+        # As on AWS, the init phase runs with boosted CPU; the memory-proportional cap
+        # applies from the first invocation on (see end_init).
+        cgroup.set_cpu(None)
+        return cgroup
 
     def _write_etc(self, work: Path, network: str, uid: int) -> None:
         (work / "passwd").write_text(
@@ -317,7 +324,9 @@ class BwrapSandbox:
         finally:
             os.close(info_r)
         self.child_pid = int(str(info["child-pid"]))
-        self.cgroup.attach(self.child_pid)
+        # Moving a process between cgroups waits for an RCU grace period (~10 ms on
+        # v1 here): in a thread, so that other requests go on meanwhile.
+        await asyncio.to_thread(self.cgroup.attach, self.child_pid)
         if self.network != "host":
             # Link-local addresses are the host's, not the internet: on a cloud VM,
             # 169.254.169.254 hands out the VM's own credentials.
