@@ -68,7 +68,9 @@ def lambdad_factory(tmp_path: Path) -> Iterator[ServerFactory]:
 
     yield start
     for server in started:
-        server.kill()
+        # SIGTERM: a clean stop removes the server's cgroups and sandboxes.
+        if server.process is not None:
+            server.stop()
 
 
 @pytest.fixture

@@ -418,17 +418,15 @@ def test_lambdad_api_port_is_unreachable(
         assert result["route_source"] == UNREACHABLE
 
 
-def test_network_tag_host_shares_the_host_network(
-    server: LambdadServer, deploy: Deploy, host_listener: tuple[str, int]
-) -> None:
-    addr, _ = host_listener
+def test_network_tag_cannot_widen_to_host(server: LambdadServer, deploy: Deploy) -> None:
+    # A function owner cannot tag their way onto the host's loopback (lambdad's API,
+    # local databases): on an isolated server the tag "host" is ignored.
     name = deploy("network", Tags={"lambdad:network": "host"})
 
     result = attack(server, name, {"targets": [("127.0.0.1", server.port)]})
 
-    # Development mode: the host's own loopback, lambdad included, is reachable.
-    assert result["connect"][f"127.0.0.1:{server.port}"]["ok"]
-    assert result["route_source"]["value"] == addr
+    assert not result["connect"][f"127.0.0.1:{server.port}"]["ok"]
+    assert result["interfaces"] == ["lo", "tap0"]
 
 
 def test_network_tag_change_applies_to_new_environments(

@@ -46,9 +46,15 @@ NETWORK_MODES = ("isolated", "none", "host")
 
 
 def network_mode(tags: Mapping[str, str], default: str) -> str:
-    """The network mode a function's environments get: its tag, else the server's."""
+    """The network mode a function's environments get: its tag, else the server's.
+
+    A tag may only narrow what the server allows: ``host`` (the host's loopback,
+    lambdad's own API included) is honoured only on a server that runs in host mode.
+    """
     value = tags.get(NETWORK_TAG)
-    return value if value in NETWORK_MODES else default
+    if value not in NETWORK_MODES or (value == "host" and default != "host"):
+        return default
+    return value
 
 
 @dataclass(frozen=True, slots=True)
