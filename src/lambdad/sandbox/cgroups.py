@@ -89,7 +89,7 @@ class CgroupManager:
     def create(self, name: str, limits: Limits) -> EnvironmentCgroup:
         cg = EnvironmentCgroup(self, name)
         for d in self._dirs(name):
-            d.mkdir(exist_ok=True)
+            d.mkdir(parents=True, exist_ok=True)
         try:
             cg.apply(limits)
         except BaseException:
