@@ -219,7 +219,7 @@ class ZygoteSandbox:
                 uid=uid,
                 gid=uid,
                 network=self.network,
-                cgroup_procs=[str(d / "cgroup.procs") for d in self.cgroup.dirs],
+                cgroup_join=_join_files(self.cgroup),
                 seccomp=inner.seccomp,
             )
             env = {k: inner.rewrite(spec, v) for k, v in spec.env.items()}
@@ -250,23 +250,40 @@ class ZygoteSandbox:
             os.close(out_w)
         self.pid = self._child.pid
         if self.sandboxed:
-            doc, fds = await _receive(ours)
-            if doc is None or not doc.get("ok"):
-                for fd in fds:
-                    os.close(fd)
-                reason = doc.get("error") if doc else "the sandbox's init exited"
-                raise SandboxError(f"cannot create the sandbox: {reason}")
-            for fd in fds:
-                os.close(fd)
-            if self.network != "host":
-                # As for bwrap's sandboxes: link-local addresses (the cloud's metadata
-                # service) unreachable, the Runtime API socket made inside the namespace.
-                blocked = LINK_LOCAL if self.network == "isolated" else ()
-                self._sock = netns.listen_in_netns(self.pid, unreachable=blocked)
-            nat = getattr(inner, "nat", None)
-            if self.network == "isolated" and nat:
-                self._start_nat(nat)
+            await self._await_sandbox(ours)
         ours.send(zygote_wire.encode(zygote_wire.runtime_message(env, argv)))
+
+    async def _await_sandbox(self, control: socket.socket) -> None:
+        """Wait for the keeper to build the sandbox; meanwhile, once its network
+        namespace exists, make the Runtime API socket there and attach the NAT."""
+        listening: asyncio.Future[socket.socket] | None = None
+        try:
+            while True:
+                doc = await _receive(control)
+                if doc is not None and doc.get("netns"):
+                    # As for bwrap's sandboxes: link-local addresses (the cloud's metadata
+                    # service) unreachable, the Runtime API socket made inside it.
+                    blocked = LINK_LOCAL if self.network == "isolated" else ()
+                    listening = asyncio.ensure_future(
+                        asyncio.to_thread(netns.listen_in_netns, self.pid, unreachable=blocked)
+                    )
+                    nat = getattr(self.backend.inner, "nat", None)
+                    if self.network == "isolated" and nat:
+                        self._start_nat(nat)
+                elif doc is None or not doc.get("ok"):
+                    reason = doc.get("error") if doc else "the sandbox's init exited"
+                    raise SandboxError(f"cannot create the sandbox: {reason}")
+                else:
+                    break
+        except BaseException:
+            if listening is not None:
+                # The socket, if made, is this sandbox's to close (destroy() does).
+                made = (await asyncio.gather(listening, return_exceptions=True))[0]
+                if isinstance(made, socket.socket):
+                    self._sock = made
+            raise
+        if listening is not None:
+            self._sock = await listening
 
     def _start_nat(self, helper: str) -> None:
         """Outbound network through user-space NAT, as bwrap's sandboxes have it."""
@@ -429,7 +446,7 @@ class ZygoteSandbox:
             self.uid = None
 
 
-async def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+async def _receive(sock: socket.socket) -> dict[str, Any] | None:
     """One message from a request socket (None when the other end closed)."""
     loop = asyncio.get_running_loop()
     readable: asyncio.Future[None] = loop.create_future()
@@ -445,13 +462,19 @@ async def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int
         raise SandboxError(f"the sandbox was not ready within {SETUP_TIMEOUT:.0f} s") from None
     finally:
         loop.remove_reader(sock.fileno())
-    data, fds, _, _ = socket.recv_fds(sock, 65536, 4)
+    data = sock.recv(65536)
     if not data:
-        for fd in fds:
-            os.close(fd)
-        return None, []
+        return None
     doc: dict[str, Any] = json.loads(data)
-    return doc, list(fds)
+    return doc
+
+
+def _join_files(cgroup: EnvironmentCgroup) -> list[str]:
+    """What the keeper writes "0" to, to move itself into ``cgroup``: on v1, each
+    hierarchy's ``tasks`` (a thread moving itself there skips the lock a whole-process
+    move takes, which waits for an RCU grace period); on v2, ``cgroup.procs``."""
+    name = "cgroup.procs" if cgroup.manager.version == "v2" else "tasks"
+    return [str(d / name) for d in cgroup.dirs]
 
 
 def _tenant(spec: SandboxSpec) -> str:

@@ -74,7 +74,7 @@ def spawn_request(
     uid: int = 0,
     gid: int = 0,
     network: str = "isolated",
-    cgroup_procs: Sequence[str] = (),
+    cgroup_join: Sequence[str] = (),
     hostname: str = "localhost",
     seccomp: bytes | None = None,
 ) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def spawn_request(
             uid=uid,
             gid=gid,
             network=network,
-            cgroup_procs=list(cgroup_procs),
+            cgroup_join=list(cgroup_join),
             hostname=hostname,
             root_size="1m",
         )

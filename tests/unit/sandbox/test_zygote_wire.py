@@ -69,12 +69,13 @@ def test_sandbox_spawn_request_carries_plan_identity_and_filter() -> None:
         uid=1610612736,
         gid=1610612736,
         network="none",
-        cgroup_procs=["/sys/fs/cgroup/pids/x/cgroup.procs"],
+        cgroup_join=["/sys/fs/cgroup/pids/x/tasks"],
         seccomp=b"\x06\x00\x00\x00\x00\x00\xff\x7f",
     )
     assert doc["mode"] == "sandbox"
     assert doc["plan"] == [["dir", "/etc", "0755"]]
     assert (doc["uid"], doc["gid"], doc["network"]) == (1610612736, 1610612736, "none")
+    assert doc["cgroup_join"] == ["/sys/fs/cgroup/pids/x/tasks"]
     assert doc["seccomp"] == "BgAAAAAA/38="
 
 

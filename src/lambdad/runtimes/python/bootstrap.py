@@ -137,7 +137,7 @@ class RuntimeClient:
 
     def _connect(self) -> None:
         try:
-            sock = socket.create_connection(self._address)
+            sock = _connect_numeric(self._address) or socket.create_connection(self._address)
         except OSError as exc:
             host, port = self._address
             raise RuntimeApiError(
@@ -227,6 +227,25 @@ class RuntimeClient:
                 return b"".join(chunks)
             chunks.append(rfile.read(size))
             rfile.readline(65537)
+
+
+def _connect_numeric(address: tuple[str, int]) -> socket.socket | None:
+    """A connection to a numeric address without getaddrinfo(), whose first call imports
+    the IDNA codec (~3 ms of every cold start); None for a host name."""
+    host, port = address
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.connect((host, port))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    return None
 
 
 def _path_segment(value: str) -> str:

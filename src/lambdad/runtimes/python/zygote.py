@@ -9,24 +9,26 @@ function's code runs is all in this file:
   the function's variables, its code directory as cwd, then ``bootstrap.main()``.
 - ``sandbox`` mode (the zygote runs as root): the zygote forks the child into a new PID
   namespace, where it is pid 1 (the "keeper"). The keeper joins the environment's
-  cgroups, takes new mount, UTS, IPC, cgroup and (unless the network mode is ``host``)
-  network namespaces, builds the root file system the platform planned (a tmpfs root,
+  cgroups, takes new mount, UTS, IPC and (unless the network mode is ``host``) network
+  namespaces, builds the root file system the platform planned (a tmpfs root,
   read-only binds, its own ``/proc``, ``/dev`` and ``/tmp``; then ``pivot_root``) and
-  brings ``lo`` up; the platform then makes the Runtime API socket inside that network
+  brings ``lo`` up; the platform then makes the Runtime API socket inside its network
   namespace, as it does for bwrap's sandboxes. The keeper forks the runtime (pid 2),
-  which drops to the environment's uid with no capabilities, ``no_new_privs`` and the
-  platform's seccomp filter; the keeper reaps orphans and exits with the runtime's
-  status (128 + signal when it was killed, as bwrap's init does).
+  which takes a cgroup namespace and drops to the environment's uid with no
+  capabilities, ``no_new_privs`` and the platform's seccomp filter; the keeper reaps
+  orphans and exits with the runtime's status (128 + signal when it was killed, as
+  bwrap's init does).
 
 Protocol: ``SOCK_SEQPACKET`` unix sockets, one JSON document per message, descriptors
 by ``SCM_RIGHTS``. The zygote's stdin is its control socket: the platform first sends
 its configuration, then ``{"op": "spawn", ...}`` with [request socket, output pipe];
 the zygote answers ``{"id", "pid"}`` with a pidfd of the child, and later ``{"exit": id,
-"status": wait status}``. On the request socket the keeper sends ``{"ok": true}`` or
-``{"error": ...}``; the platform sends the runtime ``{"env": {...}, "argv": [...]}`` and,
-when the environment may start, ``{"go": true}``. The function's variables (secrets) go
-to the child only: they never pass through the zygote, whose memory every later child
-inherits.
+"status": wait status}``. On the request socket the keeper sends ``{"netns": true}``
+once its network namespace exists, then ``{"ok": true}`` (or ``{"error": ...}``); the
+platform sends the runtime ``{"env": {...}, "argv": [...]}``
+and, when the environment may start, ``{"go": true}``. The function's variables
+(secrets) go to the child only: they never pass through the zygote, whose memory every
+later child inherits.
 
 A child leaves the zygote's loop by returning the bootstrap's ``main`` up to this
 file's ``main()``: from there on it is an ordinary interpreter running the bootstrap as
@@ -402,17 +404,18 @@ def take_over(
     zygote: Zygote,
     request: dict[str, Any],
     sock: socket.socket,
-    before_env: Callable[[dict[str, str]], None] | None = None,
+    confine: Callable[[], None] | None = None,
 ) -> None:
-    """Take the function's variables, wait for the go; the caller then runs main()."""
+    """Confine this process, take the function's variables, wait for the go; the
+    caller then runs main()."""
+    if confine is not None:
+        confine()
     message, _ = receive(sock)
     if message is None:
         os._exit(0)  # the platform gave up on this environment before it started
     env = dict(message["env"])
     for key, value in zygote.added_env.items():
         env.setdefault(key, value)
-    if before_env is not None:
-        before_env(env)
     bootstrap = zygote.bootstrap
     os.environ.clear()
     os.environ.update(env)
@@ -446,37 +449,47 @@ def take_over(
 def keep_sandbox(zygote: Zygote, request: dict[str, Any], sock: socket.socket, out_fd: int) -> None:
     """pid 1 of the new PID namespace: build the sandbox, start the runtime (pid 2), and
     reap until it exits. Returns only in the runtime process."""
-    for procs in request.get("cgroup_procs", []):
-        with open(procs, "w") as f:
+    # Into the environment's cgroups first. On cgroup v1 the platform names each
+    # hierarchy's "tasks": a single thread moving itself there skips the global lock a
+    # process move takes (an RCU grace period, ~10 ms here), and this one is single.
+    for path in request.get("cgroup_join", []):
+        with open(path, "w") as f:
             f.write("0")
     network = request.get("network", "isolated")
-    flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
+    flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC
     if network != "host":
         flags |= CLONE_NEWNET
     unshare(flags)
-    build_root(request["plan"], request.get("root_size", "1m"))
-    sethostname(request.get("hostname", "localhost"))
     if network != "host":
         # The platform makes the Runtime API socket in this namespace itself, as it does
-        # for bwrap's sandboxes; it needs the loopback up.
+        # for bwrap's sandboxes (it needs the loopback up), and attaches the NAT: told
+        # now, it does so while the root is built.
         loopback_up()
+        send(sock, {"netns": True})
+    build_root(request["plan"], request.get("root_size", "1m"))
+    sethostname(request.get("hostname", "localhost"))
     send(sock, {"ok": True})
+    # The runtime sets itself up (uid, filter) while the platform makes its Runtime API
+    # socket and NAT; then it waits for its variables. (Forking it before the build
+    # instead puts the fork on this critical path: measured slower.)
     uid, gid = int(request["uid"]), int(request["gid"])
+    seccomp = base64.b64decode(request["seccomp"]) if request.get("seccomp") else b""
     runtime = os.fork()
     if runtime == 0:
         os.setsid()
         redirect_output(out_fd)
-        seccomp = base64.b64decode(request["seccomp"]) if request.get("seccomp") else b""
 
-        def confine(env: dict[str, str]) -> None:
+        def confine() -> None:
+            # Its cgroup (joined above) is the root of what it sees of cgroups.
+            unshare(CLONE_NEWCGROUP)
             drop_privileges(uid, gid, zygote.last_cap)
             if seccomp:
                 install_seccomp(seccomp)
 
-        take_over(zygote, request, sock, before_env=confine)
+        take_over(zygote, request, sock, confine)
         return
-    sock.close()
     os.close(out_fd)
+    sock.close()
     # Reaping needs no privilege.
     clear_capabilities()
     while True:
@@ -627,6 +640,10 @@ def main() -> None:
     added = {k: v for k, v in os.environ.items() if k not in config.get("env_keys", [])}
     bootstrap = load_bootstrap(config["bootstrap"], shown_as)
     os.chdir("/")
+    # What an exec'd runtime pays on first use, paid once here: getaddrinfo() imports
+    # the IDNA codec (a few ms of a cold start).
+    with contextlib.suppress(OSError):
+        socket.getaddrinfo("127.0.0.1", 9, 0, socket.SOCK_STREAM)
     zygote = Zygote(control, bootstrap, added)
     # Everything imported so far is shared by every child: keep the collector off it, so
     # that no child copies those pages by writing their GC headers.
