@@ -190,7 +190,7 @@ class Server:
             region_name="us-east-1",
             aws_access_key_id=AKID,
             aws_secret_access_key=SECRET,
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"total_max_attempts": 1}),
         )
 
     def wait_ready(self) -> None:

@@ -106,7 +106,7 @@ class Backend:
             region_name="us-east-1",
             aws_access_key_id=AKID,
             aws_secret_access_key=SECRET,
-            config=Config(retries={"max_attempts": 1}, read_timeout=60),
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
         )
         deadline = time.monotonic() + 30
         while True:

@@ -146,7 +146,7 @@ def main() -> int:
             region_name="us-east-1",
             aws_access_key_id=AKID,
             aws_secret_access_key=SECRET,
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"total_max_attempts": 1}),
         )
         deadline = time.time() + 20
         while True:

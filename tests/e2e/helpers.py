@@ -270,7 +270,7 @@ class LambdadServer:
                 aws_access_key_id=cred.access_key_id,
                 aws_secret_access_key=cred.secret_access_key,
                 config=Config(
-                    retries={"max_attempts": 1},
+                    retries={"total_max_attempts": 1},
                     read_timeout=70,
                     parameter_validation=parameter_validation,
                 ),

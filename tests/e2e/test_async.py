@@ -89,7 +89,7 @@ def _sqs(endpoint: str, service: str = "sqs") -> Any:
         region_name=MOTO_REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 

@@ -877,7 +877,7 @@ def test_unknown_access_key_is_unrecognized(lambdad: LambdadServer) -> None:
         region_name="us-east-1",
         aws_access_key_id=stranger.access_key_id,
         aws_secret_access_key=stranger.secret_access_key,
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
     with contextlib.closing(client):
         code, _, status = aws_error(client.list_functions)
@@ -1041,7 +1041,7 @@ def test_generated_credential_is_printed_and_exported_by_lambdad_credentials(
         region_name=exported["AWS_REGION"],
         aws_access_key_id=exported["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=exported["AWS_SECRET_ACCESS_KEY"],
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
     with contextlib.closing(client):
         created = client.create_function(

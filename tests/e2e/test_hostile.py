@@ -148,7 +148,7 @@ class EchoLoad:
             region_name=srv.region,
             aws_access_key_id=cred.access_key_id,
             aws_secret_access_key=cred.secret_access_key,
-            config=Config(retries={"max_attempts": 1}, read_timeout=30),
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=30),
         )
         self.name = name
         self.completed = 0

@@ -99,7 +99,7 @@ def logs(server: Server) -> Any:
         region_name=REGION,
         aws_access_key_id=KEY,
         aws_secret_access_key=SECRET,
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 
