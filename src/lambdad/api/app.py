@@ -45,6 +45,13 @@ class App:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.lambda_model = ServiceModel.load("lambda")
+        # Limits AWS enforces that the published model states looser (newer botocore
+        # models carry the larger limits of other compute types).
+        self.lambda_model.overrides.update(
+            Timeout={"max": 900},
+            MemorySize={"max": 10240},
+            EphemeralStorageSize={"max": 10240},
+        )
         self.lambda_api = LambdaApi(platform)
         self.extra_services: dict[
             str,

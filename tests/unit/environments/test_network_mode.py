@@ -1,5 +1,6 @@
 """The network mode a function's environments get: the ``lambdad:network`` tag
-overrides the server's setting; anything else leaves the setting in force."""
+narrows the server's setting; it never widens an isolated server to the host's
+network; anything else leaves the setting in force."""
 
 from __future__ import annotations
 
@@ -8,9 +9,23 @@ import pytest
 from lambdad.environments.pool import NETWORK_TAG, network_mode
 
 
-@pytest.mark.parametrize("mode", ["isolated", "none", "host"])
-def test_tag_overrides_the_server_setting(mode: str) -> None:
-    assert network_mode({NETWORK_TAG: mode, "team": "a"}, "isolated") == mode
+@pytest.mark.parametrize(
+    ("server", "tag", "expected"),
+    [
+        ("isolated", "none", "none"),
+        ("isolated", "isolated", "isolated"),
+        ("host", "isolated", "isolated"),
+        ("host", "none", "none"),
+        ("host", "host", "host"),
+    ],
+)
+def test_tag_chooses_within_what_the_server_allows(server: str, tag: str, expected: str) -> None:
+    assert network_mode({NETWORK_TAG: tag, "team": "a"}, server) == expected
+
+
+@pytest.mark.parametrize("server", ["isolated", "none"])
+def test_tag_cannot_widen_to_host(server: str) -> None:
+    assert network_mode({NETWORK_TAG: "host"}, server) == server
 
 
 def test_without_the_tag_the_server_setting_applies() -> None:
