@@ -49,12 +49,17 @@ def network_mode(tags: Mapping[str, str], default: str) -> str:
     """The network mode a function's environments get: its tag, else the server's.
 
     A tag may only narrow what the server allows: ``host`` (the host's loopback,
-    lambdad's own API included) is honoured only on a server that runs in host mode.
+    lambdad's own API included) is honoured only on a server that runs in host mode,
+    ``isolated`` (outbound NAT) not on a server set to ``none``.
     """
     value = tags.get(NETWORK_TAG)
-    if value not in NETWORK_MODES or (value == "host" and default != "host"):
+    if value not in NETWORK_MODES or _WIDTH[value] > _WIDTH.get(default, 0):
         return default
     return value
+
+
+# How much of the network a mode opens; a tag may choose a mode no wider than the server's.
+_WIDTH = {"none": 0, "isolated": 1, "host": 2}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,5 @@
 """The network mode a function's environments get: the ``lambdad:network`` tag
-narrows the server's setting; it never widens an isolated server to the host's
-network; anything else leaves the setting in force."""
+narrows the server's setting, never widens it; anything else leaves the setting in force."""
 
 from __future__ import annotations
 
@@ -23,9 +22,11 @@ def test_tag_chooses_within_what_the_server_allows(server: str, tag: str, expect
     assert network_mode({NETWORK_TAG: tag, "team": "a"}, server) == expected
 
 
-@pytest.mark.parametrize("server", ["isolated", "none"])
-def test_tag_cannot_widen_to_host(server: str) -> None:
-    assert network_mode({NETWORK_TAG: "host"}, server) == server
+@pytest.mark.parametrize(
+    ("server", "tag"), [("isolated", "host"), ("none", "host"), ("none", "isolated")]
+)
+def test_tag_cannot_widen_the_network(server: str, tag: str) -> None:
+    assert network_mode({NETWORK_TAG: tag}, server) == server
 
 
 def test_without_the_tag_the_server_setting_applies() -> None:
