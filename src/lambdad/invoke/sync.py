@@ -16,6 +16,7 @@ import binascii
 import contextlib
 import json
 import logging
+import os
 import random
 import time
 import uuid
@@ -33,6 +34,7 @@ from lambdad.errors import (
     InvalidRuntimeException,
     RequestTooLargeException,
 )
+from lambdad.invoke.cache import ResolveCache
 from lambdad.invoke.leases import FunctionKey, Lease, LeaseKind, Leases
 from lambdad.invoke.routing import Draw, Route, choose_version
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
@@ -90,6 +92,8 @@ class InvokeService:
         self.policies = policies
         self.provisioned = provisioned
         self.draw = draw
+        # No database round trip on a warm invoke (invoke/cache.py).
+        self.resolved = ResolveCache(functions)
 
     def resolve(
         self, caller: Scope, function_name: str, qualifier: str | None
@@ -121,7 +125,7 @@ class InvokeService:
             doc = self.aliases.get_doc(owner, ref.name, qualifier)
             if doc is not None:
                 version = choose_version(Route.from_alias(doc), self.draw)
-        rv = self.functions.resolve(owner, ref.name, version)
+        rv = self.resolved.resolve(owner, ref.name, version)
         return replace(rv, invoked_as=qualifier)
 
     def _check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
@@ -222,4 +226,5 @@ class InvokeService:
 
 def _trace_id() -> str:
     now = int(time.time())
-    return f"Root=1-{now:08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+    rand = os.urandom(20).hex()  # one call, not two uuid4() objects: it is per invoke
+    return f"Root=1-{now:08x}-{rand[:24]};Parent={rand[24:]};Sampled=0"

@@ -188,6 +188,7 @@ class ZygoteSandbox:
         self._nat: subprocess.Popen[bytes] | None = None
         self._nat_exit_w = -1
         self._nat_ready: asyncio.Future[None] | None = None
+        self._peak_fd = -1
         self._destroyed = False
 
     # -- start-up ------------------------------------------------------------------------
@@ -388,18 +389,37 @@ class ZygoteSandbox:
                 os.killpg(child.pid, signal.SIGKILL)
 
     def memory_peak_bytes(self) -> int | None:
-        if self.cgroup is not None:
-            return self.cgroup.memory_peak()
-        if not self.pid:
-            return None
+        # Read after every invocation (REPORT's Max Memory Used): one pread() of a file
+        # kept open, not a path walk and open per invoke.
+        if self._peak_fd < 0:
+            self._peak_fd = self._open_peak()
+            if self._peak_fd < 0:
+                return None
         try:
-            with open(f"/proc/{self.pid}/status", "rb") as f:
-                for line in f:
-                    if line.startswith(b"VmHWM:"):
-                        return int(line.split()[1]) * 1024
-        except (OSError, ValueError):
+            data = os.pread(self._peak_fd, 4096, 0)
+        except OSError:
             return None
-        return None
+        if self.cgroup is not None:
+            return int(data.split()[0]) if data.strip() else None
+        start = data.find(b"VmHWM:")
+        return int(data[start + 6 :].split()[0]) * 1024 if start >= 0 else None
+
+    def _open_peak(self) -> int:
+        cgroup = self.cgroup
+        if cgroup is not None:
+            mem = cgroup._dir("memory")
+            names = ["memory.max_usage_in_bytes"]
+            if cgroup.manager.version == "v2":
+                names = ["memory.peak", "memory.current"]
+            paths = [mem / name for name in names]
+        elif self.pid:
+            paths = [Path(f"/proc/{self.pid}/status")]
+        else:
+            return -1
+        for path in paths:
+            with contextlib.suppress(OSError):
+                return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return -1
 
     def oom_killed(self) -> bool:
         return self.cgroup.oom_killed() if self.cgroup is not None else False
@@ -436,6 +456,9 @@ class ZygoteSandbox:
             self.output_fd = -1
         if self._sock is not None:
             self._sock.close()
+        if self._peak_fd >= 0:
+            os.close(self._peak_fd)
+            self._peak_fd = -1
         if self.work is not None:
             await asyncio.to_thread(shutil.rmtree, self.work, True)
         if self.uid is not None:

@@ -1,0 +1,106 @@
+"""The warm path's resolve cache: one FunctionService read per version until it changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from lambdad.control.functions import ResolvedVersion
+from lambdad.errors import ResourceNotFoundException
+from lambdad.invoke.cache import ResolveCache
+from lambdad.model.scope import Scope
+
+EAST = Scope("123456789012", "us-east-1")
+WEST = Scope("123456789012", "eu-west-1")
+
+
+class FakeFunctions:
+    """Counts resolves; ``during_resolve`` runs inside one (a change racing it)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.listeners: list[Callable[[Scope, str, str | None], None]] = []
+        self.during_resolve: Callable[[], None] | None = None
+        self.missing: set[str] = set()
+
+    def on_change(self, listener: Callable[[Scope, str, str | None], None]) -> None:
+        self.listeners.append(listener)
+
+    def changed(self, scope: Scope, name: str, version: str | None) -> None:
+        for listener in self.listeners:
+            listener(scope, name, version)
+
+    def resolve(self, scope: Scope, name: str, qualifier: str | None) -> ResolvedVersion:
+        self.calls += 1
+        if name in self.missing:
+            raise ResourceNotFoundException(f"Function not found: {name}")
+        if self.during_resolve is not None:
+            hook, self.during_resolve = self.during_resolve, None
+            hook()
+        config: dict[str, Any] = {"Calls": self.calls}
+        return ResolvedVersion(scope, name, qualifier or "$LATEST", config, {}, "ab" * 32)
+
+
+@pytest.fixture
+def functions() -> FakeFunctions:
+    return FakeFunctions()
+
+
+@pytest.fixture
+def cache(functions: FakeFunctions) -> ResolveCache:
+    return ResolveCache(functions)  # type: ignore[arg-type]
+
+
+def test_a_warm_invoke_does_not_read_again(cache: ResolveCache, functions: FakeFunctions) -> None:
+    first = cache.resolve(EAST, "f", None)
+    assert cache.resolve(EAST, "f", None) is first
+    assert functions.calls == 1
+
+
+def test_each_qualifier_and_region_is_its_own_entry(
+    cache: ResolveCache, functions: FakeFunctions
+) -> None:
+    cache.resolve(EAST, "f", None)
+    cache.resolve(EAST, "f", "1")
+    cache.resolve(WEST, "f", None)
+    assert functions.calls == 3
+    assert len(cache) == 3
+
+
+def test_a_change_forgets_every_qualifier_of_that_function_only(
+    cache: ResolveCache, functions: FakeFunctions
+) -> None:
+    for qualifier in (None, "1", "live"):
+        cache.resolve(EAST, "f", qualifier)
+    cache.resolve(EAST, "g", None)
+    functions.changed(EAST, "f", "$LATEST")
+    assert cache.resolve(EAST, "f", "1").config["Calls"] == 5
+    assert cache.resolve(EAST, "g", None).config["Calls"] == 4  # still cached
+
+
+def test_a_change_during_a_read_is_not_undone_by_it(
+    cache: ResolveCache, functions: FakeFunctions
+) -> None:
+    functions.during_resolve = lambda: functions.changed(EAST, "f", None)
+    cache.resolve(EAST, "f", None)  # read before the change finished: not kept
+    assert cache.resolve(EAST, "f", None).config["Calls"] == 2
+    assert cache.resolve(EAST, "f", None).config["Calls"] == 2
+
+
+def test_a_missing_function_is_asked_again(cache: ResolveCache, functions: FakeFunctions) -> None:
+    functions.missing.add("f")
+    for _ in range(2):
+        with pytest.raises(ResourceNotFoundException):
+            cache.resolve(EAST, "f", None)
+    assert functions.calls == 2
+
+
+def test_the_cache_is_bounded(functions: FakeFunctions) -> None:
+    cache = ResolveCache(functions, max_functions=2)  # type: ignore[arg-type]
+    for name in ("a", "b", "c"):
+        cache.resolve(EAST, name, None)
+    assert len(cache) == 2
+    cache.resolve(EAST, "a", None)
+    assert functions.calls == 4  # the oldest went
