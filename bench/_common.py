@@ -103,9 +103,18 @@ class Server:
         self.data_dir.chmod(0o755)
         log = (self.data_dir.parent / f"{self.data_dir.name}.log").open("wb")
         self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "lambdad"), "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir / "data")],
-            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            [
+                str(ROOT / ".venv" / "bin" / "lambdad"),
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir / "data"),
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
         )
         self.client = boto3.client(
             "lambda",
@@ -249,11 +258,11 @@ def start_baseline() -> int:
 
 def baseline_process() -> tuple[subprocess.Popen[bytes], int]:
     """The baseline server in a process of its own (for load generators)."""
-    port = free_port()
+    here = str(Path(__file__).parent)
     code = (
-        "import sys, time; sys.path.insert(0, %r); import _common as c; "
-        "import threading; p = c.start_baseline(); print(p, flush=True); time.sleep(86400)"
-    ) % str(Path(__file__).parent)
+        f"import sys, time; sys.path.insert(0, {here!r}); import _common as c; "
+        "print(c.start_baseline(), flush=True); time.sleep(86400)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     port = int(proc.stdout.readline())

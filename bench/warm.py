@@ -19,11 +19,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c  # noqa: E402
+import _common as c
 
 
 def measure(server: c.Server, n: int) -> dict[str, float]:
-    server.create("warm")
+    server.create("warm", MemorySize=1769)
     request = c.signed_invoke(server.endpoint, "warm", b'{"k":"v"}')
     conn = c.Connection(server.port)
     try:
@@ -64,8 +64,10 @@ def main() -> int:
     c.print_rows(f"warm invoke round trip, {n} each, one keep-alive connection", rows)
     for label, s in rows.items():
         if label.startswith("warm"):
-            print(f"  overhead over the raw round trip, {label[12:]}: "
-                  f"{s['median'] - base:.3f} ms median")
+            print(
+                f"  overhead over the raw round trip, {label[12:]}: "
+                f"{s['median'] - base:.3f} ms median"
+            )
     result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows}
     if why is not None:
         result["bwrap_skipped"] = why
