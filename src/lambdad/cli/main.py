@@ -169,10 +169,10 @@ def async_stats(data_dir: str | None, as_json: bool) -> None:
         numbers = [str(r.counters.get(c, 0)) for c in counters]
         name = f"{r.account}/{r.region}/{r.function_name}"
         table.append((name, *numbers, str(r.queued), oldest, str(r.deliveries_pending)))
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    for row in table:
-        numbers = [v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)]
-        cells = [row[0].ljust(widths[0]), *numbers]
+    widths = [max(len(line[i]) for line in table) for i in range(len(head))]
+    for line in table:
+        numbers = [v.rjust(w) for v, w in zip(line[1:], widths[1:], strict=True)]
+        cells = [line[0].ljust(widths[0]), *numbers]
         click.echo("  ".join(cells))
 
 
