@@ -34,6 +34,7 @@ from lambdad.invoke.leases import FunctionKey, Leases, limits_from
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.scope import Scope
 from lambdad.observe.logs import LogStore
+from lambdad.runtimes.sdk import ensure_python_sdk
 from lambdad.runtimes.table import RuntimeTable
 from lambdad.sandbox.select import choose_backend
 from lambdad.secrets import Sealer
@@ -55,6 +56,7 @@ class Platform:
     def open(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_python_sdk()
         explicit = credstore.parse(s.credentials)
         if explicit:
             creds = explicit

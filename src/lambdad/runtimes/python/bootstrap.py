@@ -548,6 +548,10 @@ def _set_sys_path(task_root: str) -> None:
     # Layers are at /opt; a sandbox that cannot mount them there names their directory.
     opt = os.environ.get("LAMBDAD_OPT_DIR") or "/opt"
     front = [task_root, f"{opt}/python/lib/{version}/site-packages", f"{opt}/python"]
+    # The AWS SDK (boto3), as AWS's runtimes carry it, after the layers.
+    sdk = os.path.join(here, "sdk")
+    if os.path.isdir(sdk):
+        front.append(sdk)
     sys.path[:] = [p for p in sys.path if p not in front and os.path.abspath(p or ".") != here]
     sys.path[0:0] = front
 
