@@ -34,6 +34,8 @@ class Settings:
     pids_limit: int = 1024
     # Python environments forked from a zygote instead of exec'd (sandbox/zygote.py).
     fast_path: bool = True
+    # Sandboxes each zygote keeps built ahead of cold starts (0: none).
+    zygote_spares: int = 2
     strict_runtimes: bool = False
     # Runtime identifier -> interpreter command, over the discovered defaults.
     runtime_overrides: tuple[tuple[str, str], ...] = ()

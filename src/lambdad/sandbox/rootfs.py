@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lambdad.sandbox.base import SandboxSpec
@@ -83,6 +84,13 @@ def plan_root(spec: SandboxSpec, host: HostLayout, etc: Mapping[str, str]) -> li
     """The steps that build ``spec``'s root, in order (parents before children).
 
     ``etc``: the generated files of /etc (``etc_files``), by name."""
+    return plan_base(host, spec.runtime_dir, spec.host_paths) + plan_own(spec, etc)
+
+
+def plan_base(host: HostLayout, runtime_dir: Path, host_paths: tuple[Path, ...]) -> list[Step]:
+    """What every environment of one interpreter shares: system directories, /etc files,
+    the interpreter, lambdad's runtimes, /proc and /dev (a spare sandbox is built this far
+    ahead of need; ``plan_own`` finishes it)."""
     ro_dir: dict[str, bool] = {}
     ro_file = {"file": True}
     plan: list[Step] = []
@@ -91,21 +99,14 @@ def plan_root(spec: SandboxSpec, host: HostLayout, etc: Mapping[str, str]) -> li
             plan.append(["symlink", target, path])
         else:
             plan.append(["bind", path, path, ro_dir])
-    prefixes = [str(p) for p in _interpreter_prefixes(spec.host_paths)]
+    prefixes = [str(p) for p in _interpreter_prefixes(host_paths)]
     mount_points = [e.path for e in host.etc] + ["/etc/passwd", TASK, RUNTIME, *prefixes]
     plan += [["dir", parent, "0755"] for parent in _parents(mount_points)]
     for entry in host.etc:
         plan.append(["bind", entry.source, entry.path, ro_dir if entry.is_dir else ro_file])
-    for name, content in sorted(etc.items()):
-        plan.append(["file", f"/etc/{name}", content, "0644"])
     for prefix in prefixes:
         plan.append(["bind", prefix, prefix, ro_dir])
-    plan.append(["bind", str(spec.task_dir), TASK, ro_dir])
-    plan.append(["bind", str(spec.runtime_dir), RUNTIME, ro_dir])
-    if spec.opt_dir is not None:
-        plan.append(["bind", str(spec.opt_dir), OPT, ro_dir])
-    else:
-        plan.append(["dir", OPT, "0755"])
+    plan.append(["bind", str(runtime_dir), RUNTIME, ro_dir])
     plan.append(["proc", "/proc"])
     for name in PROC_READ_ONLY:
         path = f"/proc/{name}"
@@ -119,6 +120,21 @@ def plan_root(spec: SandboxSpec, host: HostLayout, etc: Mapping[str, str]) -> li
     plan += [["symlink", target, path] for target, path in DEV_LINKS]
     plan.append(["dir", "/dev/shm", "0755"])
     plan.append(["devpts", "/dev/pts"])
+    return plan
+
+
+def plan_own(spec: SandboxSpec, etc: Mapping[str, str]) -> list[Step]:
+    """What is the environment's own: its code, its layers, its /etc files (uid), its
+    /tmp of its ephemeral storage size."""
+    ro_dir: dict[str, bool] = {}
+    plan: list[Step] = [
+        ["file", f"/etc/{name}", content, "0644"] for name, content in sorted(etc.items())
+    ]
+    plan.append(["bind", str(spec.task_dir), TASK, ro_dir])
+    if spec.opt_dir is not None:
+        plan.append(["bind", str(spec.opt_dir), OPT, ro_dir])
+    else:
+        plan.append(["dir", OPT, "0755"])
     plan.append(["tmpfs", "/tmp", f"mode=1777,size={spec.tmp_mb * 1024 * 1024}"])
     return plan
 

@@ -69,6 +69,7 @@ def spawn_request(
     request_id: str,
     *,
     sandboxed: bool,
+    spare: bool = False,
     cwd: str,
     plan: Sequence[Sequence[Any]] = (),
     uid: int = 0,
@@ -81,27 +82,40 @@ def spawn_request(
     doc: dict[str, Any] = {
         "op": "spawn",
         "id": request_id,
-        "mode": "sandbox" if sandboxed else "process",
+        "mode": ("spare" if spare else "sandbox") if sandboxed else "process",
         "cwd": cwd,
     }
     if sandboxed:
         doc.update(
             plan=[list(step) for step in plan],
-            uid=uid,
-            gid=gid,
             network=network,
-            cgroup_join=list(cgroup_join),
             hostname=hostname,
             root_size="1m",
         )
+    if sandboxed and not spare:
+        # A spare learns whose it is (cgroups, uid, filter) when it is assigned.
+        doc.update(uid=uid, gid=gid, cgroup_join=list(cgroup_join))
         if seccomp:
-            doc["seccomp"] = base64.b64encode(seccomp).decode()
+            doc["seccomp"] = b64(seccomp)
     return doc
 
 
-def runtime_message(env: Mapping[str, str], argv: Sequence[str]) -> dict[str, Any]:
-    """What the new runtime receives before it may start: its variables and argv."""
-    return {"env": dict(env), "argv": list(argv)}
+def runtime_message(
+    env: Mapping[str, str],
+    argv: Sequence[str],
+    cwd: str,
+    confinement: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What the new runtime receives before it may start: its variables, argv and cwd,
+    and (a spare's runtime, parked before it was anyone's) its uid and filter."""
+    doc: dict[str, Any] = {"env": dict(env), "argv": list(argv), "cwd": cwd}
+    if confinement is not None:
+        doc["confine"] = dict(confinement)
+    return doc
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def encode(doc: Mapping[str, Any]) -> bytes:

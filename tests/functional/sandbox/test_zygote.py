@@ -100,8 +100,10 @@ def task(tmp_path: Path) -> Path:
     return code
 
 
-def make_backend(tmp_path: Path, sandbox: str) -> SandboxBackend:
-    settings = Settings(data_dir=tmp_path / "data", sandbox=sandbox, network="none")
+def make_backend(tmp_path: Path, sandbox: str, spares: int = 0) -> SandboxBackend:
+    settings = Settings(
+        data_dir=tmp_path / "data", sandbox=sandbox, network="none", zygote_spares=spares
+    )
     backend = choose_backend(settings)
     assert isinstance(backend, ZygoteBackend)
     return backend
@@ -114,17 +116,33 @@ def process_backend(tmp_path: Path) -> Iterator[SandboxBackend]:
     backend.close()
 
 
-@pytest.fixture
-def bwrap_backend(tmp_path: Path) -> Iterator[SandboxBackend]:
+@pytest.fixture(params=["built inline", "from a spare"])
+def bwrap_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SandboxBackend]:
+    """Sandboxes built when asked, or finished from spares built ahead."""
     reason = sandbox_missing()
     if reason is not None:
         if os.environ.get("CI"):
             raise RuntimeError(f"sandbox tests must run on CI: {reason}")
         pytest.skip(reason)
     tmp_path.chmod(0o755)  # the sandbox uid must reach the code below it
-    backend = make_backend(tmp_path, "bwrap")
+    backend = make_backend(tmp_path, "bwrap", spares=2 if request.param == "from a spare" else 0)
     yield backend
     backend.close()
+
+
+async def spares_ready(backend: SandboxBackend, task: Path) -> None:
+    """With spares on, the first environment starts inline and the spares get built:
+    wait for them."""
+    assert isinstance(backend, ZygoteBackend)
+    if not backend.spares:
+        return
+    _, first = await invoke_new(backend, task, {})
+    await first.stop()
+    for _ in range(500):
+        if sum(len(q) for q in backend._parked.values()) >= backend.spares:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no spare sandbox was built")
 
 
 async def invoke_new(
@@ -236,9 +254,11 @@ def test_sandboxed_fork_is_isolated(bwrap_backend: SandboxBackend, task: Path) -
         port = host_service.getsockname()[1]
 
         async def go() -> tuple[dict[str, Any], dict[str, Any]]:
+            await spares_ready(bwrap_backend, task)
             first, a = await invoke_new(bwrap_backend, task, {"write": "one", "port": port})
             second, b = await invoke_new(bwrap_backend, task, {})
             assert isinstance(a.sandbox, ZygoteSandbox)
+            assert a.sandbox.from_spare == bool(bwrap_backend.spares)  # type: ignore[attr-defined]
             await a.stop()
             await b.stop()
             return first, second
@@ -270,6 +290,7 @@ def test_sandboxed_fork_is_isolated(bwrap_backend: SandboxBackend, task: Path) -
 
 def test_sandboxed_fork_leaves_nothing_behind(bwrap_backend: SandboxBackend, task: Path) -> None:
     async def go() -> ZygoteSandbox:
+        await spares_ready(bwrap_backend, task)
         _, environment = await invoke_new(bwrap_backend, task, {})
         sandbox = environment.sandbox
         assert isinstance(sandbox, ZygoteSandbox)

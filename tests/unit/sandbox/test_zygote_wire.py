@@ -83,10 +83,22 @@ def test_no_variables_go_through_the_zygote() -> None:
     # The function's variables (secrets) only ever go to the child itself.
     doc = zygote_wire.spawn_request("9", sandboxed=True, cwd="/var/task")
     assert "env" not in doc
-    assert zygote_wire.runtime_message({"SECRET": "s"}, ["/b.py"]) == {
+    assert zygote_wire.runtime_message({"SECRET": "s"}, ["/b.py"], "/var/task") == {
         "env": {"SECRET": "s"},
         "argv": ["/b.py"],
+        "cwd": "/var/task",
     }
+
+
+def test_a_spare_runtime_learns_its_confinement_with_its_variables() -> None:
+    doc = zygote_wire.runtime_message({}, ["/b.py"], "/var/task", {"uid": 7, "gid": 7})
+    assert doc["confine"] == {"uid": 7, "gid": 7}
+
+
+def test_a_spare_is_a_sandbox_without_an_owner() -> None:
+    doc = zygote_wire.spawn_request("1", sandboxed=True, spare=True, cwd="/var/task")
+    assert doc["mode"] == "spare"
+    assert not {"uid", "gid", "cgroup_join", "seccomp"} & set(doc)
 
 
 def test_messages_round_trip() -> None:

@@ -58,7 +58,7 @@ import types
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, NoReturn
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -323,7 +323,7 @@ class Zygote:
 
     def _handle(self, request: dict[str, Any], fds: list[int]) -> Callable[[], Any] | None:
         request_id = request.get("id", "")
-        sandboxed = request.get("mode") == "sandbox"
+        sandboxed = request.get("mode") in ("sandbox", "spare")
         pid = -1
         try:
             if request.get("op") != "spawn" or len(fds) != 2:
@@ -368,12 +368,15 @@ class Zygote:
             # Children die with the zygote: it alone can report their exit status.
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             sock = socket.socket(fileno=req_fd)
-            if sandboxed:
+            mode = request.get("mode")
+            if mode == "sandbox":
                 keep_sandbox(self, request, sock, out_fd)  # returns in the runtime only
+            elif mode == "spare":
+                park_spare(self, request, sock, out_fd)  # likewise
             else:
                 os.setsid()
                 redirect_output(out_fd)
-                take_over(self, request, sock)
+                take_over(self, sock)
         except BaseException as exc:
             report_failure(req_fd, exc)
             os._exit(71)
@@ -401,18 +404,18 @@ def redirect_output(out_fd: int) -> None:
 
 
 def take_over(
-    zygote: Zygote,
-    request: dict[str, Any],
-    sock: socket.socket,
-    confine: Callable[[], None] | None = None,
+    zygote: Zygote, sock: socket.socket, confinement: dict[str, Any] | None = None
 ) -> None:
     """Confine this process, take the function's variables, wait for the go; the
-    caller then runs main()."""
-    if confine is not None:
-        confine()
-    message, _ = receive(sock)
+    caller then runs main(). The confinement comes with the variables when this process
+    was parked in a spare sandbox before anyone knew whose it would be."""
+    if confinement is not None:
+        confine(zygote, confinement, [])
+    message, fds = receive(sock, maxfds=8)
     if message is None:
         os._exit(0)  # the platform gave up on this environment before it started
+    if "confine" in message:
+        confine(zygote, message["confine"], fds)
     env = dict(message["env"])
     for key, value in zygote.added_env.items():
         env.setdefault(key, value)
@@ -421,7 +424,6 @@ def take_over(
     os.environ.update(env)
     sys.argv[:] = list(message.get("argv") or [bootstrap.__file__])
     time.tzset()
-    os.chdir(request["cwd"])
     # What the interpreter would have made of these variables at start-up.
     sys.path[0:0] = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     if env.get("PYTHONDONTWRITEBYTECODE"):
@@ -441,6 +443,34 @@ def take_over(
     sock.close()
     if go is None or not go.get("go"):
         os._exit(0)
+    # Only now: the code may have been mounted at its cwd after the variables came.
+    os.chdir(message["cwd"])
+
+
+def confine(zygote: Zygote, confinement: dict[str, Any], cgroup_fds: list[int]) -> None:
+    """The runtime's cage: its cgroups (through descriptors the platform opened, when
+    any), its own cgroup namespace, its uid with no capabilities, the seccomp filter."""
+    join_cgroups([], cgroup_fds)
+    # Its cgroup (joined by now) is the root of what it sees of cgroups.
+    unshare(CLONE_NEWCGROUP)
+    drop_privileges(int(confinement["uid"]), int(confinement["gid"]), zygote.last_cap)
+    seccomp = confinement.get("seccomp")
+    if seccomp:
+        install_seccomp(base64.b64decode(seccomp))
+
+
+def join_cgroups(paths: list[str], fds: list[int]) -> None:
+    """Move this (single-threaded) process into cgroups: "0" written to each file. On
+    cgroup v1 the platform names each hierarchy's ``tasks``: a thread moving itself there
+    skips the global lock a whole-process move takes (an RCU grace period, ~10 ms)."""
+    for path in paths:
+        with open(path, "w") as f:
+            f.write("0")
+    for fd in fds:
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
 
 
 # ------------------------------------------------------------------ sandbox mode keeper
@@ -449,13 +479,64 @@ def take_over(
 def keep_sandbox(zygote: Zygote, request: dict[str, Any], sock: socket.socket, out_fd: int) -> None:
     """pid 1 of the new PID namespace: build the sandbox, start the runtime (pid 2), and
     reap until it exits. Returns only in the runtime process."""
-    # Into the environment's cgroups first. On cgroup v1 the platform names each
-    # hierarchy's "tasks": a single thread moving itself there skips the global lock a
-    # process move takes (an RCU grace period, ~10 ms here), and this one is single.
-    for path in request.get("cgroup_join", []):
-        with open(path, "w") as f:
-            f.write("0")
+    join_cgroups(request.get("cgroup_join", []), [])
     network = request.get("network", "isolated")
+    enter_namespaces(sock, network)
+    enter_root(request.get("root_size", "1m"))
+    apply_plan(request["plan"])
+    seal_root()
+    sethostname(request.get("hostname", "localhost"))
+    send(sock, {"ok": True})
+    # The runtime sets itself up (uid, filter) while the platform makes its Runtime API
+    # socket and NAT; then it waits for its variables. (Forking it before the build
+    # instead puts the fork on this critical path: measured slower.)
+    runtime = os.fork()
+    if runtime == 0:
+        os.setsid()
+        redirect_output(out_fd)
+        take_over(zygote, sock, request)
+        return
+    os.close(out_fd)
+    sock.close()
+    reap_until(runtime)
+
+
+def park_spare(zygote: Zygote, request: dict[str, Any], sock: socket.socket, out_fd: int) -> None:
+    """pid 1 of a spare sandbox, built before anyone needs it: namespaces, the shared
+    part of the root, and a runtime process parked in it. When the platform assigns it
+    to an environment, it joins that environment's cgroups, finishes the root with the
+    environment's own part (code, /tmp, /etc files) and seals it; the runtime, told
+    separately, joins the cgroups too and confines itself. Returns only in the runtime."""
+    network = request.get("network", "isolated")
+    enter_namespaces(sock, network)
+    enter_root(request.get("root_size", "1m"))
+    apply_plan(request["plan"])
+    sethostname(request.get("hostname", "localhost"))
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    runtime = os.fork()
+    if runtime == 0:
+        sock.close()
+        ours.close()
+        os.setsid()
+        redirect_output(out_fd)
+        take_over(zygote, theirs)
+        return
+    theirs.close()
+    os.close(out_fd)
+    send(sock, {"parked": True}, [ours.fileno()])
+    ours.close()
+    assignment, fds = receive(sock, maxfds=8)
+    if assignment is None:
+        os._exit(0)  # never used
+    join_cgroups([], fds)
+    apply_plan(assignment["plan"])
+    seal_root()
+    send(sock, {"ok": True})
+    sock.close()
+    reap_until(runtime)
+
+
+def enter_namespaces(sock: socket.socket, network: str) -> None:
     flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC
     if network != "host":
         flags |= CLONE_NEWNET
@@ -466,32 +547,12 @@ def keep_sandbox(zygote: Zygote, request: dict[str, Any], sock: socket.socket, o
         # now, it does so while the root is built.
         loopback_up()
         send(sock, {"netns": True})
-    build_root(request["plan"], request.get("root_size", "1m"))
-    sethostname(request.get("hostname", "localhost"))
-    send(sock, {"ok": True})
-    # The runtime sets itself up (uid, filter) while the platform makes its Runtime API
-    # socket and NAT; then it waits for its variables. (Forking it before the build
-    # instead puts the fork on this critical path: measured slower.)
-    uid, gid = int(request["uid"]), int(request["gid"])
-    seccomp = base64.b64decode(request["seccomp"]) if request.get("seccomp") else b""
-    runtime = os.fork()
-    if runtime == 0:
-        os.setsid()
-        redirect_output(out_fd)
 
-        def confine() -> None:
-            # Its cgroup (joined above) is the root of what it sees of cgroups.
-            unshare(CLONE_NEWCGROUP)
-            drop_privileges(uid, gid, zygote.last_cap)
-            if seccomp:
-                install_seccomp(seccomp)
 
-        take_over(zygote, request, sock, confine)
-        return
-    os.close(out_fd)
-    sock.close()
-    # Reaping needs no privilege.
-    clear_capabilities()
+def reap_until(runtime: int) -> NoReturn:
+    """The init's job: reap every orphan; exit with the runtime's status (128 + signal
+    when it was killed, as bwrap's init does)."""
+    clear_capabilities()  # reaping needs no privilege
     while True:
         try:
             pid, status = os.waitpid(-1, 0)
@@ -503,11 +564,9 @@ def keep_sandbox(zygote: Zygote, request: dict[str, Any], sock: socket.socket, o
             os._exit(os.WEXITSTATUS(status))
 
 
-def build_root(plan: list[list[Any]], root_size: str) -> None:
-    """Execute the platform's plan for the new root, then pivot into it, read-only.
-
-    The plan's sources are host paths; while it runs the host's root is at /oldroot.
-    """
+def enter_root(root_size: str) -> None:
+    """A tmpfs root, pivoted into; the host's root stays reachable at /oldroot (for the
+    plan's binds) until ``seal_root``."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     # A tmpfs over /tmp becomes the new root; pivot_root moves the host's root aside
     # (its /tmp is whole again beneath /oldroot).
@@ -515,8 +574,16 @@ def build_root(plan: list[list[Any]], root_size: str) -> None:
     os.mkdir("/tmp/oldroot")
     pivot_root("/tmp", "/tmp/oldroot")
     os.chdir("/")
+
+
+def apply_plan(plan: list[list[Any]]) -> None:
+    """The platform's steps (``sandbox/rootfs.py``); sources are host paths."""
     for step in plan:
         _apply(step)
+
+
+def seal_root() -> None:
+    """The host's root gone for good, the new root read-only."""
     umount2("/oldroot", MNT_DETACH)
     os.rmdir("/oldroot")
     mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)

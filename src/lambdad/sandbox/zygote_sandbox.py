@@ -1,0 +1,496 @@
+"""An environment forked from a zygote: the ``Sandbox`` the fast path hands out.
+
+Three ways to one: ``launch(spec)`` has the zygote fork the environment and, over
+``bwrap``, build its whole sandbox (``runtimes/python/zygote.py``: keeper, namespaces,
+root, runtime); ``park()`` builds a spare sandbox before anyone needs it (namespaces,
+the shared part of the root, Runtime API socket, a runtime process waiting) and
+``assign(spec)`` then finishes it for one environment (its cgroups, uid, code, /tmp,
+/etc files, seccomp filter, variables, NAT), which is most of a cold start done ahead.
+
+The platform does what it does for bwrap's sandboxes: the cgroup, the uid, the
+Runtime API socket inside the network namespace (``netns.listen_in_netns``, with
+link-local addresses unreachable) and the NAT helper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambdad.errors import SandboxError
+from lambdad.sandbox import netns, rootfs, zygote_wire
+from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.bwrap import LINK_LOCAL, RUNTIME_API, TASK, BwrapBackend
+from lambdad.sandbox.cgroups import EnvironmentCgroup, Limits
+from lambdad.sandbox.process import ProcessBackend
+from lambdad.sandbox.zygote_process import Child, ZygoteProcess
+
+if TYPE_CHECKING:
+    from lambdad.sandbox.zygote import ZygoteBackend
+
+SETUP_TIMEOUT = 10.0
+
+
+class ZygoteGone(SandboxError):
+    """The zygote died while forking an environment."""
+
+
+class ZygoteSandbox:
+    def __init__(self, backend: ZygoteBackend, zygote: ZygoteProcess, network: str) -> None:
+        self.backend = backend
+        self.zygote = zygote
+        self.spec: SandboxSpec | None = None
+        self.env_id = ""
+        self.sandboxed = backend.sandboxed
+        self.network = network if self.sandboxed else "host"
+        self.pid = 0
+        self.output_fd = -1
+        self.runtime_api_address = RUNTIME_API
+        self.cgroup: EnvironmentCgroup | None = None
+        self.uid: int | None = None
+        self.work: Path | None = None
+        self._sock: socket.socket | None = None
+        self._control: socket.socket | None = None  # to the zygote's child (the keeper)
+        self._runtime: socket.socket | None = None  # to the runtime process
+        self._child: Child | None = None
+        self._nat: subprocess.Popen[bytes] | None = None
+        self._nat_exit_w = -1
+        self._nat_ready: asyncio.Future[None] | None = None
+        self._peak_fd = -1
+        self._destroyed = False
+        self.from_spare = False
+
+    @property
+    def alive(self) -> bool:
+        """A parked spare can still be assigned (its processes are there)."""
+        return self._child is not None and not self._child.exited.done() and not self._destroyed
+
+    # -- start-up ------------------------------------------------------------------------
+
+    async def launch(self, spec: SandboxSpec) -> None:
+        """Fork an environment for ``spec`` and, sandboxed, build its whole sandbox."""
+        self._take(spec)
+        inner = self.backend.inner
+        if self.network == "host":
+            self._listen_on_host()
+        if isinstance(inner, BwrapBackend):
+            uid = self._own_cgroup_and_uid(inner, spec)
+            assert self.cgroup is not None
+            request = zygote_wire.spawn_request(
+                "",
+                sandboxed=True,
+                cwd=TASK,
+                plan=rootfs.plan_root(
+                    spec, self.backend.host_layout(), self.backend.etc_files(self.network, uid)
+                ),
+                uid=uid,
+                gid=uid,
+                network=self.network,
+                cgroup_join=_join_files(self.cgroup),
+                seccomp=inner.seccomp,
+            )
+        else:
+            assert isinstance(inner, ProcessBackend)
+            self.work = inner.work_root / spec.env_id
+            (self.work / "tmp").mkdir(parents=True, exist_ok=True)
+            request = zygote_wire.spawn_request("", sandboxed=False, cwd=str(spec.task_dir))
+        await self._spawn(request)
+        if self.sandboxed:
+            await self._await_keeper()
+        # Inline, the runtime shares the keeper's channel (it is forked after "ok").
+        self._runtime, self._control = self._control, None
+        assert self._runtime is not None
+        self._runtime.send(zygote_wire.encode(self._runtime_message(spec)))
+
+    async def park(self) -> None:
+        """Build a spare sandbox, all but what belongs to one environment."""
+        request = zygote_wire.spawn_request(
+            "",
+            sandboxed=True,
+            spare=True,
+            cwd=TASK,
+            plan=self.backend.base_plan(self.zygote.interpreter),
+            network=self.network,
+        )
+        await self._spawn(request)
+        fds = await self._await_keeper(until="parked", nat=False)
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise SandboxError("the spare sandbox sent no runtime channel")
+        self._runtime = socket.socket(fileno=fds[0])
+
+    async def assign(self, spec: SandboxSpec) -> None:
+        """Finish a parked spare for ``spec``: its cgroups, uid, code, /tmp, /etc files,
+        filter and variables. The keeper and the runtime join the cgroups themselves."""
+        self._take(spec)
+        self.from_spare = True
+        inner = self.backend.inner
+        assert isinstance(inner, BwrapBackend)
+        assert self._control is not None
+        assert self._runtime is not None
+        uid = self._own_cgroup_and_uid(inner, spec)
+        assert self.cgroup is not None
+        joins = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in _join_files(self.cgroup)]
+        try:
+            confinement: dict[str, Any] = {"uid": uid, "gid": uid}
+            if inner.seccomp:
+                confinement["seccomp"] = zygote_wire.b64(inner.seccomp)
+            message = self._runtime_message(spec, confinement)
+            # The runtime first: it confines itself while the keeper finishes the root.
+            _send(self._runtime, message, joins)
+            plan = rootfs.plan_own(spec, self.backend.etc_files(self.network, uid))
+            _send(self._control, {"plan": plan}, joins)
+        finally:
+            for fd in joins:
+                os.close(fd)
+        # A NAT helper per environment, not per spare: attached now, ready by the end of
+        # the init phase (network_ready).
+        self._start_nat_if_isolated()
+        doc, _ = await _receive(self._control)
+        if doc is None or not doc.get("ok"):
+            reason = doc.get("error") if doc else "the sandbox's init exited"
+            raise SandboxError(f"cannot finish the spare sandbox: {reason}")
+        self._close_control()
+
+    def _take(self, spec: SandboxSpec) -> None:
+        self.spec = spec
+        self.env_id = spec.env_id
+
+    def _own_cgroup_and_uid(self, inner: BwrapBackend, spec: SandboxSpec) -> int:
+        # Its own uid, as bwrap's sandboxes (released once its cgroup is empty).
+        self.uid = uid = inner.uids.acquire()
+        self.cgroup = inner.cgroups.create(
+            spec.env_id, Limits(spec.memory_mb * 1024 * 1024, spec.vcpus, spec.pids_limit)
+        )
+        # Boosted CPU during init, as bwrap's sandboxes (capped again by end_init).
+        self.cgroup.set_cpu(None)
+        return uid
+
+    def _runtime_message(
+        self, spec: SandboxSpec, confinement: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        inner = self.backend.inner
+        if isinstance(inner, BwrapBackend):
+            env = {k: inner.rewrite(spec, v) for k, v in spec.env.items()}
+            argv = [inner.rewrite(spec, a) for a in spec.argv[1:]]
+            cwd = TASK
+        else:
+            assert self.work is not None
+            env = dict(spec.env)
+            env["TMPDIR"] = str(self.work / "tmp")
+            argv = [a.replace("{task}", str(spec.task_dir)) for a in spec.argv[1:]]
+            cwd = str(spec.task_dir)
+        env["AWS_LAMBDA_RUNTIME_API"] = self.runtime_api_address
+        return zygote_wire.runtime_message(env, argv, cwd, confinement)
+
+    def _listen_on_host(self) -> None:
+        # No namespace of its own: a loopback port of its own instead.
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._sock.setblocking(False)
+        self.runtime_api_address = f"127.0.0.1:{self._sock.getsockname()[1]}"
+
+    async def _spawn(self, request: dict[str, Any]) -> None:
+        out_r, out_w = os.pipe()
+        os.set_blocking(out_r, False)
+        self.output_fd = out_r
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setblocking(False)
+        self._control = ours
+        try:
+            self._child = await self.zygote.spawn(request, [theirs.fileno(), out_w])
+        except SandboxError as exc:
+            if not self.zygote.alive:
+                raise ZygoteGone(str(exc)) from exc
+            raise
+        finally:
+            theirs.close()
+            os.close(out_w)
+        self.pid = self._child.pid
+
+    async def _await_keeper(self, until: str = "ok", nat: bool = True) -> list[int]:
+        """Wait for the keeper's ``until`` message (its descriptors returned); meanwhile,
+        once its network namespace exists, make the Runtime API socket there (and attach
+        the NAT, unless ``nat`` is False: a spare gets it when assigned)."""
+        control = self._control
+        assert control is not None
+        while True:
+            doc, fds = await _receive(control)
+            if doc is not None and doc.get("netns"):
+                # As for bwrap's sandboxes: link-local addresses (the cloud's metadata
+                # service) unreachable, the Runtime API socket made inside it. (A thread
+                # joined at once: the keeper builds the root meanwhile, in its process.)
+                blocked = LINK_LOCAL if self.network == "isolated" else ()
+                self._sock = netns.listen_in_netns(self.pid, unreachable=blocked)
+                if nat:
+                    self._start_nat_if_isolated()
+            elif doc is None or not doc.get(until):
+                for fd in fds:
+                    os.close(fd)
+                reason = doc.get("error") if doc else "the sandbox's init exited"
+                raise SandboxError(f"cannot create the sandbox: {reason}")
+            else:
+                return fds
+
+    def _start_nat_if_isolated(self) -> None:
+        helper = getattr(self.backend.inner, "nat", None)
+        if self.network == "isolated" and helper:
+            self._start_nat(helper)
+
+    def _close_control(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+
+    def _start_nat(self, helper: str) -> None:
+        """Outbound network through user-space NAT, as bwrap's sandboxes have it."""
+        ready_r, ready_w = os.pipe()
+        if Path(helper).name == "pasta":
+            argv = [
+                helper,
+                "--config-net",
+                "--quiet",
+                "--no-map-gw",
+                "--netns",
+                f"/proc/{self.pid}/ns/net",
+            ]
+            os.close(ready_w)
+            ready_w = -1
+            pass_fds: tuple[int, ...] = ()
+        else:
+            # slirp4netns ends when --exit-fd reaches EOF (lambdad closes it, or dies).
+            exit_r, self._nat_exit_w = os.pipe()
+            argv = [
+                helper,
+                "--configure",
+                "--mtu=65520",
+                "--disable-host-loopback",
+                f"--ready-fd={ready_w}",
+                f"--exit-fd={exit_r}",
+                str(self.pid),
+                "tap0",
+            ]
+            pass_fds = (ready_w, exit_r)
+        try:
+            self._nat = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=pass_fds,
+                start_new_session=True,
+            )
+        finally:
+            for fd in pass_fds:
+                os.close(fd)
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        self._nat_ready = ready
+
+        def on_ready() -> None:
+            loop.remove_reader(ready_r)
+            with contextlib.suppress(OSError):
+                os.read(ready_r, 16)
+            os.close(ready_r)
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(ready_r, on_ready)
+
+    # -- the Sandbox protocol ------------------------------------------------------------
+
+    def runtime_api_socket(self) -> socket.socket:
+        assert self._sock is not None
+        return self._sock
+
+    def tmp_path(self) -> Path | None:
+        return self.work / "tmp" if self.work is not None else None
+
+    async def run(self) -> None:
+        channel = self._runtime
+        if self._destroyed or channel is None:
+            raise SandboxError(f"sandbox {self.env_id} cannot run")
+        self._runtime = None
+        try:
+            channel.send(zygote_wire.encode({"go": True}))
+        except OSError as exc:
+            raise SandboxError(f"sandbox {self.env_id} is gone: {exc}") from exc
+        finally:
+            channel.close()
+            self._close_control()
+
+    async def network_ready(self) -> None:
+        if self._nat_ready is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._nat_ready), 5)
+
+    def end_init(self) -> None:
+        if self.cgroup is not None and self.spec is not None:
+            self.cgroup.set_cpu(self.spec.vcpus)
+
+    async def wait(self) -> int:
+        if self._child is None:
+            raise SandboxError(f"sandbox {self.env_id} was never started")
+        status = await asyncio.shield(self._child.exited)
+        return zygote_wire.exit_code(status, sandboxed=self.sandboxed)
+
+    def kill(self) -> None:
+        child = self._child
+        if child is None or child.exited.done() or child.pidfd < 0:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+            if not self.sandboxed:
+                # Its session: whatever the function started (a sandbox's PID namespace
+                # dies with its init instead).
+                os.killpg(child.pid, signal.SIGKILL)
+
+    def memory_peak_bytes(self) -> int | None:
+        # Read after every invocation (REPORT's Max Memory Used): one pread() of a file
+        # kept open, not a path walk and open per invoke.
+        if self._peak_fd < 0:
+            self._peak_fd = self._open_peak()
+            if self._peak_fd < 0:
+                return None
+        try:
+            data = os.pread(self._peak_fd, 4096, 0)
+        except OSError:
+            return None
+        if self.cgroup is not None:
+            return int(data.split()[0]) if data.strip() else None
+        start = data.find(b"VmHWM:")
+        return int(data[start + 6 :].split()[0]) * 1024 if start >= 0 else None
+
+    def _open_peak(self) -> int:
+        cgroup = self.cgroup
+        if cgroup is not None:
+            mem = cgroup._dir("memory")
+            names = ["memory.max_usage_in_bytes"]
+            if cgroup.manager.version == "v2":
+                names = ["memory.peak", "memory.current"]
+            paths = [mem / name for name in names]
+        elif self.pid:
+            paths = [Path(f"/proc/{self.pid}/status")]
+        else:
+            return -1
+        for path in paths:
+            with contextlib.suppress(OSError):
+                return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return -1
+
+    def oom_killed(self) -> bool:
+        return self.cgroup.oom_killed() if self.cgroup is not None else False
+
+    async def destroy(self) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        # Not started yet: the runtime (and a spare's keeper) see the hang-up and exit.
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+        self._close_control()
+        self.kill()
+        if self.cgroup is not None:
+            await asyncio.to_thread(self.cgroup.destroy)
+        child = self._child
+        if child is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(child.exited), 5)
+            os.close(child.pidfd)
+            child.pidfd = -1
+        loop = asyncio.get_running_loop()
+        if self._nat_exit_w >= 0:
+            os.close(self._nat_exit_w)
+            self._nat_exit_w = -1
+        if self._nat is not None:
+            self._nat.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(self._nat.wait, 5)
+        if self.output_fd >= 0:
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(self.output_fd)
+            os.close(self.output_fd)
+            self.output_fd = -1
+        if self._sock is not None:
+            self._sock.close()
+        if self._peak_fd >= 0:
+            os.close(self._peak_fd)
+            self._peak_fd = -1
+        if self.work is not None:
+            await asyncio.to_thread(shutil.rmtree, self.work, True)
+        if self.uid is not None:
+            # Every process of this uid went with its cgroup: the uid may serve again.
+            inner = self.backend.inner
+            assert isinstance(inner, BwrapBackend)
+            inner.uids.release(self.uid)
+            self.uid = None
+
+    def discard(self) -> None:
+        """Synchronously, for a spare never assigned (server shutdown): kill it and close
+        what it holds (no cgroup, no uid, no work directory yet)."""
+        self._destroyed = True
+        for channel in (self._runtime, self._control):
+            if channel is not None:
+                channel.close()
+        self._runtime = self._control = None
+        self.kill()
+        if self._nat_exit_w >= 0:
+            os.close(self._nat_exit_w)
+            self._nat_exit_w = -1
+        if self._nat is not None:
+            self._nat.kill()
+        if self.output_fd >= 0:
+            os.close(self.output_fd)
+            self.output_fd = -1
+        if self._sock is not None:
+            self._sock.close()
+        if self._child is not None and self._child.pidfd >= 0:
+            os.close(self._child.pidfd)
+            self._child.pidfd = -1
+
+
+def _send(sock: socket.socket, doc: dict[str, Any], fds: list[int]) -> None:
+    socket.send_fds(sock, [zygote_wire.encode(doc)], fds)
+
+
+async def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+    """One message from a request socket and its descriptors (None: the other end
+    closed)."""
+    loop = asyncio.get_running_loop()
+    readable: asyncio.Future[None] = loop.create_future()
+
+    def ready() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(sock.fileno(), ready)
+    try:
+        await asyncio.wait_for(readable, SETUP_TIMEOUT)
+    except TimeoutError:
+        raise SandboxError(f"the sandbox was not ready within {SETUP_TIMEOUT:.0f} s") from None
+    finally:
+        loop.remove_reader(sock.fileno())
+    data, fds, _, _ = socket.recv_fds(sock, 65536, 4)
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    return zygote_wire.decode(data), list(fds)
+
+
+def _join_files(cgroup: EnvironmentCgroup) -> list[str]:
+    """What a process writes "0" to, to move itself into ``cgroup``: on v1, each
+    hierarchy's ``tasks`` (a thread moving itself there skips the lock a whole-process
+    move takes, which waits for an RCU grace period); on v2, ``cgroup.procs``."""
+    name = "cgroup.procs" if cgroup.manager.version == "v2" else "tasks"
+    return [str(d / name) for d in cgroup.dirs]
