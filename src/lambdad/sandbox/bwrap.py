@@ -23,7 +23,6 @@ import logging
 import os
 import platform
 import shutil
-import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -33,6 +32,7 @@ from lambdad.errors import SandboxError
 from lambdad.sandbox import netns, seccomp
 from lambdad.sandbox.base import SandboxSpec
 from lambdad.sandbox.cgroups import CgroupManager, EnvironmentCgroup, Limits
+from lambdad.sandbox.child import ChildWatch, from_wrapper_status
 from lambdad.sandbox.uids import UidPool
 
 log = logging.getLogger(__name__)
@@ -259,8 +259,7 @@ class BwrapSandbox:
         self._nat: subprocess.Popen[bytes] | None = None
         self._nat_exit_w = -1
         self._nat_ready: asyncio.Future[None] | None = None
-        self._exit: asyncio.Future[int] | None = None
-        self._pidfd = -1
+        self._watch: ChildWatch | None = None
         self._destroyed = False
 
     async def launch(self) -> None:
@@ -313,12 +312,9 @@ class BwrapSandbox:
         self.pid = self._proc.pid
         os.set_blocking(out_r, False)
         self.output_fd = out_r
-        loop = asyncio.get_running_loop()
-        self._exit = loop.create_future()
-        self._pidfd = os.pidfd_open(self.pid)
-        loop.add_reader(self._pidfd, self._reap)
+        self._watch = ChildWatch(self._proc, from_wrapper_status)
         try:
-            info = await _read_json(info_r, self._exit)
+            info = await _read_json(info_r, self._watch.exited)
         except SandboxError as exc:
             raise SandboxError(f"{exc}: {_pending_output(out_r)}") from None
         finally:
@@ -414,35 +410,14 @@ class BwrapSandbox:
         os.close(self._block_w)
         self._block_w = -1
 
-    def _reap(self) -> None:
-        assert self._proc is not None
-        assert self._exit is not None
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = self.pid, 0
-        if pid == 0:
-            return
-        asyncio.get_running_loop().remove_reader(self._pidfd)
-        os.close(self._pidfd)
-        self._pidfd = -1
-        code = os.waitstatus_to_exitcode(status)
-        self._proc.returncode = code
-        # bwrap reports a command killed by a signal as 128 + the signal number.
-        if code > 128:
-            code = -(code - 128)
-        if not self._exit.done():
-            self._exit.set_result(code)
-
     async def wait(self) -> int:
-        if self._exit is None:
+        if self._watch is None:
             raise SandboxError(f"sandbox {self.env_id} was never started")
-        return await asyncio.shield(self._exit)
+        return await self._watch.wait()
 
     def kill(self) -> None:
-        if self.pid and self._exit is not None and not self._exit.done():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)
+        if self._watch is not None:
+            self._watch.kill_group()
 
     def memory_peak_bytes(self) -> int | None:
         return self.cgroup.memory_peak()
@@ -459,14 +434,12 @@ class BwrapSandbox:
             self._block_w = -1
         self.kill()
         await asyncio.to_thread(self.cgroup.destroy)
-        if self._exit is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._exit), 5)
+        if self._watch is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await self._watch.wait()
+            self._watch.close()
         loop = asyncio.get_running_loop()
-        if self._pidfd >= 0:
-            loop.remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = -1
         if self._nat_exit_w >= 0:
             os.close(self._nat_exit_w)
             self._nat_exit_w = -1

@@ -12,13 +12,13 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 from pathlib import Path
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.child import ChildWatch
 
 
 class ProcessBackend:
@@ -57,8 +57,7 @@ class ProcessSandbox:
         self.pid = 0
         self.output_fd = -1
         self._proc: subprocess.Popen[bytes] | None = None
-        self._exit: asyncio.Future[int] | None = None
-        self._pidfd = -1
+        self._watch: ChildWatch | None = None
         self._destroyed = False
 
     def runtime_api_socket(self) -> socket.socket:
@@ -95,10 +94,7 @@ class ProcessSandbox:
         os.set_blocking(read_fd, False)
         self.output_fd = read_fd
         self.pid = self._proc.pid
-        loop = asyncio.get_running_loop()
-        self._exit = loop.create_future()
-        self._pidfd = os.pidfd_open(self.pid)
-        loop.add_reader(self._pidfd, self._reap)
+        self._watch = ChildWatch(self._proc)
 
     async def network_ready(self) -> None:
         return None
@@ -106,33 +102,14 @@ class ProcessSandbox:
     def end_init(self) -> None:
         return None
 
-    def _reap(self) -> None:
-        assert self._proc is not None
-        assert self._exit is not None
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = self.pid, 0
-        if pid == 0:
-            return
-        asyncio.get_running_loop().remove_reader(self._pidfd)
-        os.close(self._pidfd)
-        self._pidfd = -1
-        code = os.waitstatus_to_exitcode(status)
-        # Tell Popen the child is gone, so it neither waits again nor warns.
-        self._proc.returncode = code
-        if not self._exit.done():
-            self._exit.set_result(code)
-
     async def wait(self) -> int:
-        if self._exit is None:
+        if self._watch is None:
             raise SandboxError(f"sandbox {self.env_id} was never started")
-        return await asyncio.shield(self._exit)
+        return await self._watch.wait()
 
     def kill(self) -> None:
-        if self.pid and self._exit is not None and not self._exit.done():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)
+        if self._watch is not None:
+            self._watch.kill_group()
 
     def memory_peak_bytes(self) -> int | None:
         if not self.pid:
@@ -151,13 +128,11 @@ class ProcessSandbox:
             return
         self._destroyed = True
         self.kill()
-        if self._exit is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._exit), 5)
-        if self._pidfd >= 0:
-            asyncio.get_running_loop().remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = -1
+        if self._watch is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await self._watch.wait()
+            self._watch.close()
         if self.output_fd >= 0:
             with contextlib.suppress(OSError):
                 asyncio.get_running_loop().remove_reader(self.output_fd)
