@@ -158,6 +158,7 @@ class EnvironmentPool:
             host_paths=(launch.interpreter,) if launch.interpreter else (),
             pids_limit=self.settings.pids_limit,
             network=self._network(rv),
+            tenant=rv.scope.account,
         )
         config = EnvironmentConfig(
             function_arn=rv.arn,

@@ -38,6 +38,9 @@ class SandboxSpec:
     # Paths of host executables the runtime needs (interpreters), for backends that
     # build a minimal root.
     host_paths: tuple[Path, ...] = field(default_factory=tuple)
+    # Whose environment it is (the account): what must never share a template process
+    # with another tenant's (sandbox/zygote.py).
+    tenant: str = ""
 
     @property
     def vcpus(self) -> float:

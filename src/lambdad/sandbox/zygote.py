@@ -134,7 +134,7 @@ class ZygoteBackend:
         raise AssertionError("unreachable")
 
     def _key(self, spec: SandboxSpec) -> ZygoteKey:
-        return (spec.argv[0], self.sandboxed, _tenant(spec))
+        return (spec.argv[0], self.sandboxed, spec.tenant)
 
     def _network_of(self, spec: SandboxSpec) -> str:
         return spec.network if spec.network in ("isolated", "none", "host") else self.network
@@ -218,8 +218,6 @@ class ZygoteBackend:
         return rootfs.etc_files(uid, uid, SANDBOX_USER, network, host_resolv)
 
 
-def _tenant(spec: SandboxSpec) -> str:
-    return str(getattr(spec, "tenant", ""))
 
 
 __all__ = ["ZygoteBackend", "ZygoteGone", "ZygoteSandbox", "with_fast_path"]

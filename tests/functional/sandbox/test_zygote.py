@@ -146,7 +146,11 @@ async def spares_ready(backend: SandboxBackend, task: Path) -> None:
 
 
 async def invoke_new(
-    backend: SandboxBackend, task: Path, event: dict[str, Any], env: dict[str, str] | None = None
+    backend: SandboxBackend,
+    task: Path,
+    event: dict[str, Any],
+    env: dict[str, str] | None = None,
+    tenant: str = "123456789012",
 ) -> tuple[dict[str, Any], Environment]:
     """Start a new environment, invoke it once; the caller stops it."""
     argv0, interpreter = python()
@@ -167,6 +171,7 @@ async def invoke_new(
         host_paths=(interpreter,),
         network="none",
         tmp_mb=16,
+        tenant=tenant,
     )
     config = EnvironmentConfig("arn:fn", "$LATEST", 128, 10, 10, "g", "s", "1", "r")
     lines: list[str] = []
@@ -228,6 +233,22 @@ def test_each_forked_environment_has_its_own_tmpdir(
     assert first["tmp"] == ["mark"]
     assert second["tmp"] == []
     assert first["environ"]["TMPDIR"] != second["environ"]["TMPDIR"]
+
+
+def test_tenants_never_share_a_zygote(process_backend: SandboxBackend, task: Path) -> None:
+    # A child inherits its zygote's memory (CPython's hash secret among it).
+    async def go() -> list[int]:
+        pids = []
+        for tenant in ("111111111111", "111111111111", "222222222222"):
+            _, environment = await invoke_new(process_backend, task, {}, tenant=tenant)
+            assert isinstance(environment.sandbox, ZygoteSandbox)
+            pids.append(environment.sandbox.zygote.pid)
+            await environment.stop()
+        return pids
+
+    first, again, other = run(go())
+    assert first == again
+    assert other != first
 
 
 def test_a_startup_variable_it_cannot_honour_gets_an_execd_runtime(
