@@ -98,7 +98,7 @@ def run_backend(label: str, env: dict[str, str], seconds: float, work: Path) -> 
         url = f"{server.endpoint}/"
         out: dict[str, Any] = {}
         for n in CONCURRENCY:
-            wrk(url, script, n, max(1.0, seconds / 3))  # warm: N environments
+            wrk(url, script, n, max(1, round(seconds / 3)))  # warm: N environments
             assert server.process is not None
             before = cpu_seconds(server.process.pid)
             result = wrk(url, script, n, seconds)
