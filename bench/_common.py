@@ -64,9 +64,14 @@ def host_info() -> dict[str, Any]:
 
 
 def code_zip(source: str = NOOP) -> bytes:
+    return zip_of({"app.py": source})
+
+
+def zip_of(files: dict[str, str]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", source)
+        for name, content in files.items():
+            zf.writestr(name, content)
     return buf.getvalue()
 
 
@@ -138,13 +143,17 @@ class Server:
         path = self.data_dir.parent / f"{self.data_dir.name}.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
-    def create(self, name: str, source: str = NOOP, **params: Any) -> None:
+    def create(
+        self, name: str, source: str = NOOP, files: dict[str, str] | None = None, **params: Any
+    ) -> None:
+        """A function: ``app.py`` = ``source`` (Python), or ``files`` with ``Handler`` and
+        ``Runtime`` given."""
         self.client.create_function(
             FunctionName=name,
             Runtime=params.pop("Runtime", "python3.12"),
             Role=ROLE,
-            Handler="app.handler",
-            Code={"ZipFile": code_zip(source)},
+            Handler=params.pop("Handler", "app.handler"),
+            Code={"ZipFile": zip_of(files) if files is not None else code_zip(source)},
             **params,
         )
         self.client.get_waiter("function_active_v2").wait(

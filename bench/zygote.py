@@ -82,9 +82,13 @@ def floors(interpreter: str, n: int) -> dict[str, dict[str, float]]:
     }
 
 
+NODE = {"index.js": "exports.handler = async (event) => event;\n"}
+
+
 class Variant:
-    def __init__(self, label: str, env: dict[str, str]) -> None:
+    def __init__(self, label: str, env: dict[str, str], node: bool = False) -> None:
         self.label = label
+        self.node = node
         self.server = c.Server(
             {"LAMBDAD_IDLE_TIMEOUT": "0", "LAMBDAD_REAPER_INTERVAL": "0.01", **env}
         )
@@ -93,7 +97,10 @@ class Variant:
 
     def start(self) -> None:
         self.server.start()
-        self.server.create("cold")
+        if self.node:
+            self.server.create("cold", files=NODE, Runtime="nodejs20.x", Handler="index.handler")
+        else:
+            self.server.create("cold")
         self.server.client.publish_version(FunctionName="cold")
         self.cold_start()  # the code extracted, the zygote started: not measured
         self.latency.clear()
@@ -163,6 +170,14 @@ def main() -> int:
                 Variant(f"bwrap/{net}, exec", {**base, "LAMBDAD_FAST_PATH": "0"}),
                 Variant(f"bwrap/{net}, zygote", {**base, "LAMBDAD_FAST_PATH": "1"}),
             ]
+    if _has_node():
+        # Node.js keeps the exec path: what that costs, beside Python's.
+        node_env = (
+            {"LAMBDAD_SANDBOX": "bwrap", "LAMBDAD_NETWORK": "none"}
+            if why is None
+            else {"LAMBDAD_SANDBOX": "process"}
+        )
+        variants.append(Variant(f"nodejs20.x {node_env['LAMBDAD_SANDBOX']}, exec", node_env, True))
     try:
         for v in variants:
             v.start()
@@ -170,7 +185,7 @@ def main() -> int:
             for v in variants:
                 v.cold_start()
                 time.sleep(0.03)  # the reaper takes the environment away
-        rates = {v.label: v.environments_per_second(k) for v in variants}
+        rates = {v.label: v.environments_per_second(k) for v in variants if not v.node}
     finally:
         for v in variants:
             v.server.stop()
@@ -196,6 +211,13 @@ def main() -> int:
         result["bwrap_skipped"] = why
     print("wrote", c.write_json("zygote", result, args.json))
     return 0
+
+
+def _has_node() -> bool:
+    sys.path.insert(0, str(c.ROOT / "src"))
+    from lambdad.runtimes.table import RuntimeTable
+
+    return RuntimeTable().node is not None
 
 
 def _interpreter() -> str:

@@ -33,6 +33,7 @@ from lambdad.sandbox import zygote_wire
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 30.0
+REPLY_TIMEOUT = 60.0
 _MAX_MESSAGE = 256 * 1024
 _ids = itertools.count(1)
 
@@ -65,6 +66,7 @@ class ZygoteProcess:
         self._replies: dict[str, asyncio.Future[tuple[int, int]]] = {}
         self._exits: dict[str, asyncio.Future[int]] = {}
         self._dead = False
+        self._send_lock = asyncio.Lock()
 
     @property
     def alive(self) -> bool:
@@ -119,7 +121,8 @@ class ZygoteProcess:
         self._exits[request_id] = exited
         try:
             await self._send(zygote_wire.encode(request), fds)
-            pid, pidfd = await reply
+            # The zygote answers in a millisecond; a minute means it hangs.
+            pid, pidfd = await asyncio.wait_for(reply, REPLY_TIMEOUT)
         except BaseException:
             self._replies.pop(request_id, None)
             self._exits.pop(request_id, None)
@@ -127,8 +130,15 @@ class ZygoteProcess:
         return Child(pid, pidfd, exited)
 
     async def _send(self, data: bytes, fds: list[int]) -> None:
+        # One sender at a time: a burst of cold starts fills the socket's buffer, and
+        # two senders waiting for it to drain would replace each other's add_writer().
+        async with self._send_lock:
+            await self._send_now(data, fds)
+
+    async def _send_now(self, data: bytes, fds: list[int]) -> None:
         sock = self._sock
-        assert sock is not None
+        if sock is None:
+            raise SandboxError("the zygote is gone")
         ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
         loop = asyncio.get_running_loop()
         while True:
@@ -137,7 +147,12 @@ class ZygoteProcess:
                 return
             except BlockingIOError:
                 writable: asyncio.Future[None] = loop.create_future()
-                loop.add_writer(sock.fileno(), writable.set_result, None)
+
+                def ready(done: asyncio.Future[None] = writable) -> None:
+                    if not done.done():
+                        done.set_result(None)
+
+                loop.add_writer(sock.fileno(), ready)
                 try:
                     await writable
                 finally:

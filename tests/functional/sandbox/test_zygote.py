@@ -323,3 +323,46 @@ def test_sandboxed_fork_leaves_nothing_behind(bwrap_backend: SandboxBackend, tas
     assert not any(d.exists() for d in sandbox.cgroup.dirs)
     with pytest.raises(ProcessLookupError):
         os.kill(sandbox.pid, 0)  # its init, and with it the whole PID namespace
+
+
+def test_a_burst_of_spawns_fills_the_control_socket_and_every_one_is_answered(
+    tmp_path: Path,
+) -> None:
+    # Sandboxed requests carry a root plan of a few KB: a burst of cold starts fills the
+    # control socket's buffer, and every sender must get its turn when it drains.
+    from lambdad.runtimes.table import PYTHON_BOOTSTRAP
+    from lambdad.sandbox import zygote_wire
+    from lambdad.sandbox.zygote_process import ZygoteProcess
+
+    argv0, _ = python()
+
+    async def go() -> list[int]:
+        zygote = ZygoteProcess(argv0, PYTHON_BOOTSTRAP, str(PYTHON_BOOTSTRAP))
+        await zygote.start()
+        ends: list[socket.socket] = []
+
+        async def one() -> int:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            out_r, out_w = os.pipe()
+            ends.append(ours)
+            request = zygote_wire.spawn_request("", sandboxed=False, cwd=str(tmp_path))
+            request["padding"] = "x" * 16384
+            try:
+                child = await zygote.spawn(request, [theirs.fileno(), out_w])
+            finally:
+                theirs.close()
+                os.close(out_w)
+                os.close(out_r)
+            os.close(child.pidfd)
+            return child.pid
+
+        try:
+            pids = await asyncio.wait_for(asyncio.gather(*(one() for _ in range(64))), 30)
+        finally:
+            for end in ends:
+                end.close()  # each child sees the hang-up and exits
+            await zygote.stop()
+        return pids
+
+    pids = run(go())
+    assert len(set(pids)) == 64
