@@ -382,7 +382,11 @@ def test_environment_variables_are_not_stored_in_clear(
         assert list((lambdad.data_dir / "kms").glob("*.key"))
     needle = secret.encode()
     for path in _data_files(lambdad):
-        assert needle not in path.read_bytes(), f"{path} holds the value in clear"
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:
+            continue  # a sandbox's scratch file, gone with its environment
+        assert needle not in content, f"{path} holds the value in clear"
 
 
 # -- resource policies ----------------------------------------------------------------------
