@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from pathlib import Path
 
@@ -65,6 +66,9 @@ class ZygoteBackend:
         self._host: rootfs.HostLayout | None = None
         self._parked: dict[ZygoteKey, deque[ZygoteSandbox]] = {}
         self._refills: dict[ZygoteKey, asyncio.Task[None]] = {}
+        # Sandboxes built at once: a burst of a thousand cold starts on two cores would
+        # otherwise have every one of them run past its set-up timeout together.
+        self._builds = asyncio.Semaphore(max(4, 2 * (os.cpu_count() or 1)))
 
     @property
     def sandboxed(self) -> bool:
@@ -118,10 +122,11 @@ class ZygoteBackend:
             self._refill(key, zygote)
             sandbox = spare or ZygoteSandbox(self, zygote, self._network_of(spec))
             try:
-                if spare is not None:
-                    await sandbox.assign(spec)
-                else:
-                    await sandbox.launch(spec)
+                async with self._builds:
+                    if spare is not None:
+                        await sandbox.assign(spec)
+                    else:
+                        await sandbox.launch(spec)
             except ZygoteGone:
                 await sandbox.destroy()
                 if attempt:
@@ -189,7 +194,8 @@ class ZygoteBackend:
         while len(parked) < self.spares and zygote.alive:
             spare = ZygoteSandbox(self, zygote, self.network)
             try:
-                await spare.park()
+                async with self._builds:
+                    await spare.park()
             except asyncio.CancelledError:
                 spare.discard()
                 raise
