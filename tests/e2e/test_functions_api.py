@@ -1069,3 +1069,23 @@ def test_signals_stop_the_server_with_status_0_promptly(
     server.process.send_signal(sig)
     assert server.process.wait(10) == 0
     assert time.monotonic() - started < 10
+
+
+def test_tags_on_a_version_arn_are_refused(
+    lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]]
+) -> None:
+    client = lambdad.client()
+    version = client.publish_version(FunctionName=new_function()["FunctionName"])
+    assert version["FunctionArn"].endswith(":1")
+    with pytest.raises(client.exceptions.InvalidParameterValueException) as err:
+        client.tag_resource(Resource=version["FunctionArn"], Tags={"a": "1"})
+    assert "Please specify a function ARN" in str(err.value)
+
+
+def test_a_role_of_another_account_is_refused(
+    lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]]
+) -> None:
+    with pytest.raises(ClientError) as err:
+        new_function(Role="arn:aws:iam::000000000000:role/elsewhere")
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert err.value.response["Error"]["Message"] == "Cross-account pass role is not allowed."

@@ -270,6 +270,7 @@ class FunctionService:
                 "lambdad runs .zip file archives only; PackageType must be Zip."
             )
         fmodel.check_limits(params)
+        fmodel.check_role(params.get("Role"), scope.account)
         fmodel.check_runtime(params.get("Runtime"), params.get("Handler"), today=self.clock.today())
         variables = fmodel.check_environment(params.get("Environment"))
         if len(params.get("Tags") or {}) > MAX_TAGS:
@@ -620,6 +621,11 @@ class FunctionService:
         if not resource.startswith("arn:"):
             raise InvalidParameterValueException(f"Invalid ARN: {resource}")
         ref = self._ref(scope, resource, field="resource")
+        if ref.qualifier is not None:
+            raise InvalidParameterValueException(
+                "Tags on function aliases and versions are not supported. Please specify a "
+                "function ARN."
+            )
         return ref.name, self._function_doc(scope, ref.name)
 
     def tag_resource(self, scope: Scope, resource: str, tags: dict[str, str]) -> None:
