@@ -218,6 +218,4 @@ def _fetch_s3_code(code: dict[str, Any]) -> bytes:
             f"Message: {err.get('Message')}"
         ) from None
     except BotoCoreError as exc:
-        raise InvalidParameterValueException(
-            f"Error occurred while GetObject: {exc}"
-        ) from None
+        raise InvalidParameterValueException(f"Error occurred while GetObject: {exc}") from None

@@ -50,6 +50,7 @@ def role_for(account: str) -> str:
     """An execution role of ``account`` (lambdad, like AWS, refuses another account's)."""
     return f"arn:aws:iam::{account}:role/lambda-role"
 
+
 HANDLER_SOURCE = "def handler(event, context):\n    return event\n"
 
 
@@ -387,8 +388,6 @@ def send(
     try:
         conn.request(method, path, body=body, headers=dict(headers))
         resp = conn.getresponse()
-        return Response(
-            resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-        )
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
     finally:
         conn.close()

@@ -66,17 +66,13 @@ class Route:
 
 def _routes() -> list[Route]:
     model = botocore.loaders.Loader().load_service_model("lambda", "service-2")
-    implemented = sorted(
-        name[3:] for name in dir(LambdaApi) if name.startswith("op_")
-    )
+    implemented = sorted(name[3:] for name in dir(LambdaApi) if name.startswith("op_"))
     routes = []
     for name in implemented:
         if name in NOT_FUZZED_HERE or name not in model["operations"]:
             continue
         op = model["operations"][name]
-        members = (
-            model["shapes"][op["input"]["shape"]]["members"] if "input" in op else {}
-        )
+        members = model["shapes"][op["input"]["shape"]]["members"] if "input" in op else {}
         routes.append(
             Route(
                 name,
@@ -148,8 +144,9 @@ json_values = st.recursive(
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats()
     | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -221,19 +218,22 @@ def bodies(draw: st.DrawFn, route: Route) -> bytes:
     if kind == "json":
         return json.dumps(draw(json_values)).encode()
     members = route.body_members or ("FunctionName",)
-    doc = draw(
-        st.fixed_dictionaries(
-            {}, optional={m: json_values for m in members}
-        )
-    )
+    doc = draw(st.fixed_dictionaries({}, optional={m: json_values for m in members}))
     if kind == "huge":
         doc[draw(st.sampled_from(members))] = draw(huge_strings)
     return json.dumps(doc).encode()
 
 
 content_types = st.sampled_from(
-    [None, "application/json", "application/x-amz-json-1.1", "application/octet-stream",
-     "text/html", "multipart/form-data; boundary=x", "\u00e9/\u00e9"]
+    [
+        None,
+        "application/json",
+        "application/x-amz-json-1.1",
+        "application/octet-stream",
+        "text/html",
+        "multipart/form-data; boundary=x",
+        "\u00e9/\u00e9",
+    ]
 )
 
 
@@ -266,24 +266,34 @@ def test_unauthenticated_requests_get_403_on_every_route(
     path = data.draw(paths(route), label="path")
     body = data.draw(bodies(route), label="body")
     mode = data.draw(
-        st.sampled_from(["unsigned", "unknown-key", "wrong-secret", "tampered-body",
-                         "tampered-path", "stale", "garbage-header"]),
+        st.sampled_from(
+            [
+                "unsigned",
+                "unknown-key",
+                "wrong-secret",
+                "tampered-body",
+                "tampered-path",
+                "stale",
+                "garbage-header",
+            ]
+        ),
         label="mode",
     )
     headers: dict[str, str] = {}
-    expected = {"unsigned": "MissingAuthenticationTokenException",
-                "unknown-key": "UnrecognizedClientException"}.get(mode, "")
+    expected = {
+        "unsigned": "MissingAuthenticationTokenException",
+        "unknown-key": "UnrecognizedClientException",
+    }.get(mode, "")
     if mode == "unknown-key":
         stranger = TestCredential("AKIDSTRANGER00000000", "x", ACCOUNT)
-        headers = sign_headers(route.method, server.endpoint + path, body, {}, stranger,
-                               "us-east-1")
+        headers = sign_headers(
+            route.method, server.endpoint + path, body, {}, stranger, "us-east-1"
+        )
     elif mode == "wrong-secret":
         forger = TestCredential(PRIMARY.access_key_id, "not-the-secret", ACCOUNT)
-        headers = sign_headers(route.method, server.endpoint + path, body, {}, forger,
-                               "us-east-1")
+        headers = sign_headers(route.method, server.endpoint + path, body, {}, forger, "us-east-1")
     elif mode in ("tampered-body", "tampered-path"):
-        headers = sign_headers(route.method, server.endpoint + path, body, {}, PRIMARY,
-                               "us-east-1")
+        headers = sign_headers(route.method, server.endpoint + path, body, {}, PRIMARY, "us-east-1")
         if mode == "tampered-body":
             body += data.draw(st.binary(min_size=1, max_size=20), label="extra")
         else:
@@ -292,12 +302,15 @@ def test_unauthenticated_requests_get_403_on_every_route(
         minutes = data.draw(st.integers(min_value=16, max_value=60 * 24 * 400), label="minutes")
         sign = data.draw(st.sampled_from([-1, 1]), label="direction")
         with signing_clock(datetime.now(UTC) + sign * timedelta(minutes=minutes)):
-            headers = sign_headers(route.method, server.endpoint + path, body, {}, PRIMARY,
-                                   "us-east-1")
+            headers = sign_headers(
+                route.method, server.endpoint + path, body, {}, PRIMARY, "us-east-1"
+            )
     elif mode == "garbage-header":
         headers = {
-            "Authorization": data.draw(st.text(alphabet=string.printable.strip("\r\n\x0b\x0c"),
-                                               max_size=200), label="authorization"),
+            "Authorization": data.draw(
+                st.text(alphabet=string.printable.strip("\r\n\x0b\x0c"), max_size=200),
+                label="authorization",
+            ),
             "X-Amz-Date": data.draw(st.sampled_from(["20240101T000000Z", "yesterday", ""])),
         }
     resp = send(server.endpoint, route.method, path, body, headers)
@@ -339,16 +352,20 @@ def test_hostile_archives_are_refused_with_invalid_parameter_value(
         doc: dict[str, Any] = {"ZipFile": encoded, "DryRun": False}
     else:
         path, method = "/2015-03-31/functions", "POST"
-        doc = {"FunctionName": "hostile", "Runtime": "python3.12",
-               "Role": role_for(OTHER.account_id),
-               "Handler": "app.handler", "Code": {"ZipFile": encoded}}
+        doc = {
+            "FunctionName": "hostile",
+            "Runtime": "python3.12",
+            "Role": role_for(OTHER.account_id),
+            "Handler": "app.handler",
+            "Code": {"ZipFile": encoded},
+        }
     resp = server.request(method, path, json.dumps(doc), credential=OTHER)
     # A byte flipped in a file's contents (not its headers) can leave a readable zip.
     assert_aws_answer(resp, success_allowed=kind == "mangled")
     if resp.status >= 400:
-        assert (resp.status, resp.error_type) == (400, "InvalidParameterValueException"), (
-            resp.body[:500]
-        )
+        assert (resp.status, resp.error_type) == (400, "InvalidParameterValueException"), resp.body[
+            :500
+        ]
     elif not update:
         server.client(account=OTHER.account_id).delete_function(FunctionName="hostile")
 

@@ -326,9 +326,7 @@ def test_list_functions_pages_with_max_items_and_marker(
     ]
     assert paginated == made
 
-    assert {f["FunctionArn"] for f in first["Functions"]} == {
-        arn(n, region) for n in made[:50]
-    }
+    assert {f["FunctionArn"] for f in first["Functions"]} == {arn(n, region) for n in made[:50]}
 
     # The AWS CLI follows NextMarker by itself.
     listed = lambdad.aws("lambda", "list-functions", region=region)
@@ -383,9 +381,10 @@ def test_update_function_code_dry_run_changes_nothing(
     client = lambdad.client()
     name = created["FunctionName"]
     client.update_function_code(FunctionName=name, ZipFile=handler_zip("x = 1\n"), DryRun=True)
-    assert client.get_function(FunctionName=name)["Configuration"]["CodeSha256"] == created[
-        "CodeSha256"
-    ]
+    assert (
+        client.get_function(FunctionName=name)["Configuration"]["CodeSha256"]
+        == created["CodeSha256"]
+    )
 
 
 def test_update_with_a_stale_revision_id_fails_with_412(
@@ -478,9 +477,7 @@ def test_update_function_code_with_publish_creates_version_1(
 # -- delete -----------------------------------------------------------------------------------
 
 
-def test_delete_function_removes_it_everywhere(
-    lambdad: LambdadServer, unique_name: Namer
-) -> None:
+def test_delete_function_removes_it_everywhere(lambdad: LambdadServer, unique_name: Namer) -> None:
     client = lambdad.client()
     name = unique_name()
     client.create_function(**create_args(name))
@@ -579,40 +576,79 @@ VALIDATION_CASES = [
     ("name-too-long", {"FunctionName": "a" * 65}, "ValidationException", "'functionName'"),
     ("name-bad-chars", {"FunctionName": "bad name!"}, "ValidationException", "'functionName'"),
     ("runtime-unknown", {"Runtime": "python9.9"}, "ValidationException", "'runtime'"),
-    ("runtime-deprecated", {"Runtime": "python3.7"}, "InvalidParameterValueException",
-     "python3.7"),
-    ("runtime-deprecated-node", {"Runtime": "nodejs14.x"}, "InvalidParameterValueException",
-     "nodejs14.x"),
+    ("runtime-deprecated", {"Runtime": "python3.7"}, "InvalidParameterValueException", "python3.7"),
+    (
+        "runtime-deprecated-node",
+        {"Runtime": "nodejs14.x"},
+        "InvalidParameterValueException",
+        "nodejs14.x",
+    ),
     ("handler-space", {"Handler": "app handler"}, "ValidationException", "'handler'"),
     ("handler-long", {"Handler": "a" * 129}, "ValidationException", "'handler'"),
     ("memory-low", {"MemorySize": 64}, "ValidationException", "'memorySize'"),
     ("memory-high", {"MemorySize": 10241}, "ValidationException", "'memorySize'"),
     ("timeout-zero", {"Timeout": 0}, "ValidationException", "'timeout'"),
     ("timeout-high", {"Timeout": 901}, "ValidationException", "'timeout'"),
-    ("storage-low", {"EphemeralStorage": {"Size": 511}}, "ValidationException",
-     "'ephemeralStorage.size'"),
-    ("storage-high", {"EphemeralStorage": {"Size": 10241}}, "ValidationException",
-     "'ephemeralStorage.size'"),
+    (
+        "storage-low",
+        {"EphemeralStorage": {"Size": 511}},
+        "ValidationException",
+        "'ephemeralStorage.size'",
+    ),
+    (
+        "storage-high",
+        {"EphemeralStorage": {"Size": 10241}},
+        "ValidationException",
+        "'ephemeralStorage.size'",
+    ),
     ("role-not-arn", {"Role": "my-role"}, "ValidationException", "'role'"),
-    ("role-user-arn", {"Role": "arn:aws:iam::123456789012:user/bob"}, "ValidationException",
-     "'role'"),
+    (
+        "role-user-arn",
+        {"Role": "arn:aws:iam::123456789012:user/bob"},
+        "ValidationException",
+        "'role'",
+    ),
     ("description-long", {"Description": "d" * 257}, "ValidationException", "'description'"),
-    ("env-name-digit", {"Environment": {"Variables": {"1ABC": "x"}}}, "ValidationException",
-     "'environment.variables'"),
-    ("env-name-dash", {"Environment": {"Variables": {"MY-VAR": "x"}}}, "ValidationException",
-     "'environment.variables'"),
-    ("env-reserved", {"Environment": {"Variables": {"AWS_REGION": "x"}}},
-     "InvalidParameterValueException", "AWS_REGION"),
-    ("env-too-big", {"Environment": {"Variables": {"BIG": "x" * 4100}}},
-     "InvalidParameterValueException", "4KB"),
+    (
+        "env-name-digit",
+        {"Environment": {"Variables": {"1ABC": "x"}}},
+        "ValidationException",
+        "'environment.variables'",
+    ),
+    (
+        "env-name-dash",
+        {"Environment": {"Variables": {"MY-VAR": "x"}}},
+        "ValidationException",
+        "'environment.variables'",
+    ),
+    (
+        "env-reserved",
+        {"Environment": {"Variables": {"AWS_REGION": "x"}}},
+        "InvalidParameterValueException",
+        "AWS_REGION",
+    ),
+    (
+        "env-too-big",
+        {"Environment": {"Variables": {"BIG": "x" * 4100}}},
+        "InvalidParameterValueException",
+        "4KB",
+    ),
     ("tag-key-long", {"Tags": {"k" * 129: "v"}}, "ValidationException", "'tags'"),
     ("tag-value-long", {"Tags": {"k": "v" * 257}}, "ValidationException", "'tags'"),
     ("architecture", {"Architectures": ["sparc"]}, "ValidationException", "'architectures'"),
-    ("two-architectures", {"Architectures": ["x86_64", "arm64"]}, "ValidationException",
-     "'architectures'"),
+    (
+        "two-architectures",
+        {"Architectures": ["x86_64", "arm64"]},
+        "ValidationException",
+        "'architectures'",
+    ),
     ("package-type", {"PackageType": "Tarball"}, "ValidationException", "'packageType'"),
-    ("too-many-tags", {"Tags": {f"k{i}": "v" for i in range(51)}},
-     "InvalidParameterValueException", "tag"),
+    (
+        "too-many-tags",
+        {"Tags": {f"k{i}": "v" for i in range(51)}},
+        "InvalidParameterValueException",
+        "tag",
+    ),
 ]
 
 
@@ -850,17 +886,21 @@ def test_accounts_are_separate(lambdad: LambdadServer, new_function: NewFunction
 
     theirs = new_function(FunctionName=name, account=OTHER.account_id)
     assert theirs["FunctionArn"] == arn(name, account=OTHER.account_id)
-    assert lambdad.client().get_function(FunctionName=name)["Configuration"][
-        "FunctionArn"
-    ] == arn(name)
+    assert lambdad.client().get_function(FunctionName=name)["Configuration"]["FunctionArn"] == arn(
+        name
+    )
 
 
 # -- authentication ---------------------------------------------------------------------------
 
 
 def test_unsigned_requests_get_missing_authentication_token(lambdad: LambdadServer) -> None:
-    for method, path in (("GET", SETTINGS_PATH), ("GET", "/2015-03-31/functions/"),
-                         ("POST", "/2015-03-31/functions"), ("GET", "/nowhere")):
+    for method, path in (
+        ("GET", SETTINGS_PATH),
+        ("GET", "/2015-03-31/functions/"),
+        ("POST", "/2015-03-31/functions"),
+        ("GET", "/nowhere"),
+    ):
         resp = lambdad.request(method, path, sign=False)
         assert (resp.status, resp.error_type) == (403, "MissingAuthenticationTokenException")
         assert resp.json()["message"] == "Missing Authentication Token"
@@ -907,9 +947,7 @@ def test_stale_signatures_are_refused(lambdad: LambdadServer) -> None:
 def test_tampered_requests_are_refused(lambdad: LambdadServer) -> None:
     body = b'{"FunctionName": "tamper", "Timeout": 3}'
     path = "/2015-03-31/functions/tamper/configuration"
-    headers = sign_headers(
-        "PUT", lambdad.endpoint + path, body, {}, PRIMARY, "us-east-1"
-    )
+    headers = sign_headers("PUT", lambdad.endpoint + path, body, {}, PRIMARY, "us-east-1")
     for method, sent_path, sent_body in (
         ("PUT", path, body.replace(b"3", b"9")),
         ("PUT", path.replace("tamper", "tampe2"), body),
@@ -950,16 +988,34 @@ def test_aws_cli_manages_a_function(
     (tmp_path / "fn.zip").write_bytes(code)
 
     created = lambdad.aws(
-        "lambda", "create-function", "--function-name", name, "--runtime", "python3.12",
-        "--role", ROLE, "--handler", "app.handler", "--zip-file", "fileb://fn.zip",
-        "--tags", "team=core", cwd=tmp_path,
+        "lambda",
+        "create-function",
+        "--function-name",
+        name,
+        "--runtime",
+        "python3.12",
+        "--role",
+        ROLE,
+        "--handler",
+        "app.handler",
+        "--zip-file",
+        "fileb://fn.zip",
+        "--tags",
+        "team=core",
+        cwd=tmp_path,
     )
     assert created["FunctionArn"] == arn(name)
     assert created["CodeSha256"] == code_sha256(code)
 
     updated = lambdad.aws(
-        "lambda", "update-function-configuration", "--function-name", name,
-        "--timeout", "30", "--environment", "Variables={GREETING=hi}",
+        "lambda",
+        "update-function-configuration",
+        "--function-name",
+        name,
+        "--timeout",
+        "30",
+        "--environment",
+        "Variables={GREETING=hi}",
     )
     assert updated["Timeout"] == 30
     assert updated["Environment"] == {"Variables": {"GREETING": "hi"}}
@@ -970,8 +1026,12 @@ def test_aws_cli_manages_a_function(
 
     with pytest.raises(AwsCliError) as info:
         lambdad.aws(
-            "lambda", "update-function-configuration", "--function-name", name,
-            "--memory-size", "20000",
+            "lambda",
+            "update-function-configuration",
+            "--function-name",
+            name,
+            "--memory-size",
+            "20000",
         )
     assert "ValidationException" in info.value.stderr
     assert "memorySize" in info.value.stderr
@@ -993,8 +1053,12 @@ def test_restart_on_the_same_data_dir_keeps_functions_and_code(
     code = handler_zip("def handler(event, context):\n    return 'persist'\n")
     client = first.client()
     created = client.create_function(
-        **create_args("survivor", Code={"ZipFile": code}, Tags={"keep": "me"},
-                      Environment={"Variables": {"SECRET": "kept"}})
+        **create_args(
+            "survivor",
+            Code={"ZipFile": code},
+            Tags={"keep": "me"},
+            Environment={"Variables": {"SECRET": "kept"}},
+        )
     )
     client.create_function(**create_args("survivor-2", Code={"ZipFile": code}))
     assert first.stop() == 0
@@ -1027,13 +1091,18 @@ def test_generated_credential_is_printed_and_exported_by_lambdad_credentials(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
     proc = subprocess.run(
         [LAMBDAD, "credentials", "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, check=True, timeout=30, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+        env=env,
     )
-    exported = dict(
-        line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines()
-    )
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines())
     assert set(exported) == {
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL"
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
     }
     client = boto3.session.Session().client(
         "lambda",
@@ -1044,9 +1113,7 @@ def test_generated_credential_is_printed_and_exported_by_lambdad_credentials(
         config=Config(retries={"total_max_attempts": 1}),
     )
     with contextlib.closing(client):
-        created = client.create_function(
-            **create_args("mine", Role=role_for(generated.account_id))
-        )
+        created = client.create_function(**create_args("mine", Role=role_for(generated.account_id)))
     assert created["FunctionArn"] == arn("mine", account=generated.account_id)
     assert server.stop() == 0
 

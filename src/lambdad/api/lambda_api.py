@@ -30,9 +30,7 @@ class LambdaApi(ReleaseOps):
         self.platform = platform
         self.functions = platform.functions
         self.handlers: dict[str, Handler] = {
-            name[3:]: getattr(self, name)
-            for name in dir(self)
-            if name.startswith("op_")
+            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("op_")
         }
 
     def code_url(self, ctx: RequestContext) -> Callable[[str], str]:

@@ -126,8 +126,7 @@ def credentials(data_dir: str | None, endpoint: str | None) -> None:
     cred = credstore.load(directory)
     if cred is None:
         raise click.ClickException(
-            f"no credential in {directory}: start `lambdad serve` there once, "
-            "or pass --data-dir"
+            f"no credential in {directory}: start `lambdad serve` there once, or pass --data-dir"
         )
     if endpoint is None:
         served = directory / ENDPOINT_FILE

@@ -138,9 +138,7 @@ class FunctionService:
                 )
             data = self.code_fetcher(code)
         else:
-            raise InvalidParameterValueException(
-                "Please provide a source for function code."
-            )
+            raise InvalidParameterValueException("Please provide a source for function code.")
         if len(data) > self.settings.max_zipped_bytes:
             raise RequestTooLargeException(
                 "Request must be smaller than 69905067 bytes for the CreateFunction operation"
@@ -168,8 +166,7 @@ class FunctionService:
         if ref.region is not None and ref.region != scope.region:
             # Each region is a separate world, even for a full ARN.
             raise ResourceNotFoundException(
-                f"Functions from '{ref.region}' are not reachable in this region "
-                f"('{scope.region}')"
+                f"Functions from '{ref.region}' are not reachable in this region ('{scope.region}')"
             )
         if ref.account is not None and ref.account != scope.account:
             # Another account's function: not visible without a resource policy.
@@ -232,9 +229,7 @@ class FunctionService:
         return out
 
     def _unseal(self, scope: Scope, name: str, doc: Doc) -> dict[str, str]:
-        return self.sealer.unseal(
-            doc["_env"], function_arn(scope.region, scope.account, name)
-        )
+        return self.sealer.unseal(doc["_env"], function_arn(scope.region, scope.account, name))
 
     def resolve(self, scope: Scope, function_name: str, qualifier: str | None) -> ResolvedVersion:
         """The version an invoke runs (aliases resolved by the caller's router)."""
@@ -328,9 +323,7 @@ class FunctionService:
         out.pop("LastUpdateStatus", None)
         return out
 
-    def _resolve_layers(
-        self, scope: Scope, arns: list[str] | None
-    ) -> list[dict[str, Any]] | None:
+    def _resolve_layers(self, scope: Scope, arns: list[str] | None) -> list[dict[str, Any]] | None:
         """The layers a Layers parameter names, checked (None: the parameter is absent)."""
         if arns is None:
             return None
@@ -423,9 +416,9 @@ class FunctionService:
                     qual = LATEST if version == LATEST else None
                     functions.append(self.render(scope, name, version, doc, as_qualifier=qual))
             else:
-                doc = self.store.get_version(scope.account, scope.region, name, LATEST)
-                if doc is not None:
-                    functions.append(self.render(scope, name, LATEST, doc))
+                latest = self.store.get_version(scope.account, scope.region, name, LATEST)
+                if latest is not None:
+                    functions.append(self.render(scope, name, LATEST, latest))
         result: dict[str, Any] = {"Functions": functions}
         if more:
             result["NextMarker"] = _encode_marker(page[-1][0])
@@ -453,11 +446,8 @@ class FunctionService:
         name, doc = self._latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
         if params.get("DryRun"):
             return self.render(scope, name, LATEST, doc)
-        code = {
-            k: params[k]
-            for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
-            if k in params
-        }
+        sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
+        code: dict[str, Any] = {k: params[k] for k in sources if k in params}
         summary = self._ingest_code(code)
         if "Architectures" in params:
             fmodel.check_limits({"Architectures": params["Architectures"]})
@@ -548,8 +538,14 @@ class FunctionService:
     def _same_content(self, scope: Scope, name: str, a: Doc, b: Doc) -> bool:
         # The sealed environment differs on every seal (random nonce): compare it unsealed.
         ignore = {
-            "LastModified", "RevisionId", "_published_from", "Description", "_env",
-            "_unzipped", "_layers_unzipped", "_latest_description",
+            "LastModified",
+            "RevisionId",
+            "_published_from",
+            "Description",
+            "_env",
+            "_unzipped",
+            "_layers_unzipped",
+            "_latest_description",
         }
         if a.get("_latest_description", a.get("Description", "")) != b.get("Description", ""):
             return False
@@ -600,9 +596,7 @@ class FunctionService:
             log.info("deleted function %s in %s/%s", ref.name, scope.account, scope.region)
             return
         if not qual.isdigit():
-            raise InvalidParameterValueException(
-                "Deletion of aliases is not currently supported."
-            )
+            raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
         if self.store.get_version(scope.account, scope.region, ref.name, qual) is None:
             raise self._not_found(scope, ref.name, qual)
         for alias, adoc in self.store.list_children("alias", scope.account, scope.region, ref.name):
@@ -632,9 +626,7 @@ class FunctionService:
         name, fdoc = self._tag_target(scope, resource)
         fdoc.setdefault("Tags", {}).update(tags)
         if len(fdoc["Tags"]) > MAX_TAGS:
-            raise InvalidParameterValueException(
-                "Number of tags exceeds resource tag limit."
-            )
+            raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
         self.store.put_function(scope.account, scope.region, name, fdoc)
         # Tags can change how environments are built (lambdad:network).
         self._changed(scope, name, None)

@@ -178,10 +178,12 @@ class Environment:
             self._init_duration_ms = 0.0
             self._init_error = _Outcome(
                 "init_error",
-                json.dumps({
-                    "errorType": "Runtime.InvalidEntrypoint",
-                    "errorMessage": f"RequestId: - Error: {problem}",
-                }).encode(),
+                json.dumps(
+                    {
+                        "errorType": "Runtime.InvalidEntrypoint",
+                        "errorMessage": f"RequestId: - Error: {problem}",
+                    }
+                ).encode(),
                 "Runtime.InvalidEntrypoint",
             )
             await self.stop()
@@ -198,10 +200,12 @@ class Environment:
             self._init_duration_ms = (time.perf_counter() - started) * 1000
             self._init_error = _Outcome(
                 "init_error",
-                json.dumps({
-                    "errorType": "Runtime.InvalidEntrypoint",
-                    "errorMessage": f"RequestId: - Error: {exc}",
-                }).encode(),
+                json.dumps(
+                    {
+                        "errorType": "Runtime.InvalidEntrypoint",
+                        "errorMessage": f"RequestId: - Error: {exc}",
+                    }
+                ).encode(),
                 "Runtime.InvalidEntrypoint",
             )
             await self.stop()
@@ -215,11 +219,13 @@ class Environment:
         except TimeoutError:
             outcome = _Outcome(
                 "init_error",
-                json.dumps({
-                    "errorType": "Runtime.InitTimeout",
-                    "errorMessage": "INIT phase timed out after "
-                    f"{self.config.init_timeout_s:.2f} seconds",
-                }).encode(),
+                json.dumps(
+                    {
+                        "errorType": "Runtime.InitTimeout",
+                        "errorMessage": "INIT phase timed out after "
+                        f"{self.config.init_timeout_s:.2f} seconds",
+                    }
+                ).encode(),
                 "Runtime.InitTimeout",
             )
         self._init_duration_ms = (time.perf_counter() - started) * 1000
@@ -299,9 +305,7 @@ class Environment:
             self._queued = inv
         timed_out = False
         try:
-            outcome = await asyncio.wait_for(
-                asyncio.shield(self._outcome), self.config.timeout_s
-            )
+            outcome = await asyncio.wait_for(asyncio.shield(self._outcome), self.config.timeout_s)
         except TimeoutError:
             timed_out = True
             outcome = _Outcome("timeout")
@@ -360,27 +364,33 @@ class Environment:
         if outcome.kind == "error":
             return outcome.body, "Unhandled", outcome.error_type, False
         if outcome.kind == "too_large":
-            body = json.dumps({
-                "errorMessage": "Response payload size exceeded maximum allowed payload size "
-                f"({runtime_api.MAX_RESPONSE} bytes).",
-                "errorType": "Function.ResponseSizeTooLarge",
-            }).encode()
+            body = json.dumps(
+                {
+                    "errorMessage": "Response payload size exceeded maximum allowed payload size "
+                    f"({runtime_api.MAX_RESPONSE} bytes).",
+                    "errorType": "Function.ResponseSizeTooLarge",
+                }
+            ).encode()
             return body, "Unhandled", "Function.ResponseSizeTooLarge", False
         if outcome.kind == "timeout":
-            body = json.dumps({
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": f"RequestId: {inv.request_id} Error: Task timed out after "
-                f"{self.config.timeout_s:.2f} seconds",
-            }).encode()
+            body = json.dumps(
+                {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"RequestId: {inv.request_id} Error: Task timed out after "
+                    f"{self.config.timeout_s:.2f} seconds",
+                }
+            ).encode()
             return body, "Unhandled", "Sandbox.Timedout", True
         # The runtime exited (crash, os._exit, killed by the OOM killer...).
         detail = outcome.body.decode()
         error_type = "Runtime.OutOfMemory" if self._oom() else "Runtime.ExitError"
-        body = json.dumps({
-            "errorType": error_type,
-            "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with error: "
-            f"{detail}",
-        }).encode()
+        body = json.dumps(
+            {
+                "errorType": error_type,
+                "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with error: "
+                f"{detail}",
+            }
+        ).encode()
         return body, "Unhandled", error_type, True
 
     def _oom(self) -> bool:
@@ -391,11 +401,13 @@ class Environment:
         assert self._init_error is not None
         err = self._init_error
         if err.kind == "exit":
-            body = json.dumps({
-                "errorType": "Runtime.ExitError",
-                "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with error: "
-                f"{err.body.decode()}",
-            }).encode()
+            body = json.dumps(
+                {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with "
+                    f"error: {err.body.decode()}",
+                }
+            ).encode()
             error_type: str | None = "Runtime.ExitError"
         else:
             body, error_type = err.body, err.error_type
@@ -409,8 +421,12 @@ class Environment:
             f"Error Type: {error_type}"
         )
         return InvocationResult(
-            payload=body, function_error="Unhandled", error_type=error_type,
-            log_tail=self._tail_bytes(), init_duration_ms=self._init_duration_ms, fatal=True,
+            payload=body,
+            function_error="Unhandled",
+            error_type=error_type,
+            log_tail=self._tail_bytes(),
+            init_duration_ms=self._init_duration_ms,
+            fatal=True,
         )
 
     def _memory_mb(self) -> int:
@@ -549,10 +565,12 @@ def _error_payload(body: bytes, error_type: str | None) -> bytes:
         doc = None
     if isinstance(doc, dict):
         return body
-    return json.dumps({
-        "errorMessage": body.decode("utf-8", "replace"),
-        "errorType": error_type or "Runtime.Unknown",
-    }).encode()
+    return json.dumps(
+        {
+            "errorMessage": body.decode("utf-8", "replace"),
+            "errorType": error_type or "Runtime.Unknown",
+        }
+    ).encode()
 
 
 def _now_ms() -> int:
@@ -567,9 +585,12 @@ def _signal_name(sig: int) -> str:
     import signal
 
     try:
-        return {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault",
-                signal.SIGABRT: "aborted", signal.SIGTERM: "terminated"}.get(
-            signal.Signals(sig), signal.Signals(sig).name.lower())
+        return {
+            signal.SIGKILL: "killed",
+            signal.SIGSEGV: "segmentation fault",
+            signal.SIGABRT: "aborted",
+            signal.SIGTERM: "terminated",
+        }.get(signal.Signals(sig), signal.Signals(sig).name.lower())
     except ValueError:
         return f"signal {sig}"
 

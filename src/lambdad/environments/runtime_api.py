@@ -26,9 +26,16 @@ MAX_HEADER = 64 * 1024
 # Bodies larger than this are never accepted (the response limit plus headroom).
 MAX_BODY = MAX_RESPONSE + 1024 * 1024
 
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden",
-            404: "Not Found", 405: "Method Not Allowed", 413: "Request Entity Too Large",
-            500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+}
 
 
 class NextInvocation(Protocol):
@@ -143,7 +150,7 @@ class RuntimeApiProtocol(asyncio.Protocol):
         if not path.startswith(PREFIX):
             self._write(404, _error_body("NotFound", f"{path} not found"), {})
             return
-        parts = path[len(PREFIX):].split("/")
+        parts = path[len(PREFIX) :].split("/")
         h = self.handler
         if parts == ["invocation", "next"]:
             if method != "GET":
@@ -200,9 +207,11 @@ class RuntimeApiProtocol(asyncio.Protocol):
     def _write_raw(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
         if self.transport is None:
             return
-        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
-                "Content-Type: application/json",
-                f"Content-Length: {len(body)}"]
+        head = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+        ]
         head.extend(f"{k}: {v}" for k, v in headers)
         self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
 

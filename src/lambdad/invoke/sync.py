@@ -95,9 +95,7 @@ class InvokeService:
         # No database round trip on a warm invoke (invoke/cache.py).
         self.resolved = ResolveCache(functions)
 
-    def resolve(
-        self, caller: Scope, function_name: str, qualifier: str | None
-    ) -> ResolvedVersion:
+    def resolve(self, caller: Scope, function_name: str, qualifier: str | None) -> ResolvedVersion:
         """The version one invocation runs.
 
         Another account's function (named by ARN) only if the resource policy of the
@@ -156,18 +154,14 @@ class InvokeService:
                 "Client context must be a valid Base64-encoded JSON object."
             ) from None
         if len(value) > 3583:
-            raise InvalidParameterValueException(
-                "Client context must be less than 3583 bytes."
-            )
+            raise InvalidParameterValueException("Client context must be less than 3583 bytes.")
         return decoded
 
     async def invoke(self, req: InvokeRequest) -> InvokeResponse:
         rv = self.resolve(req.scope, req.function_name, req.qualifier)
         if req.invocation_type == "DryRun":
             return InvokeResponse(204, b"", rv.version)
-        payload = self._check_payload(
-            req.payload, self.settings.max_sync_payload, "Invoke"
-        )
+        payload = self._check_payload(req.payload, self.settings.max_sync_payload, "Invoke")
         client_context = self._client_context(req.client_context)
         result = await self.run(rv, payload, req.request_id or str(uuid.uuid4()), client_context)
         log_result = None

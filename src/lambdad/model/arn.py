@@ -50,14 +50,18 @@ def parse_function_ref(value: str, *, field: str = "functionName") -> FunctionRe
         )
     if value.startswith("arn:") and ":function:" not in value:
         raise ValidationException.for_violations(
-            [f"Value '{value}' at '{field}' failed to satisfy constraint: Member must satisfy "
-             "regular expression pattern: arn:aws:lambda:..."]
+            [
+                f"Value '{value}' at '{field}' failed to satisfy constraint: Member must satisfy "
+                "regular expression pattern: arn:aws:lambda:..."
+            ]
         )
     name = m.group("name")
     if len(name) > 64:
         raise ValidationException.for_violations(
-            [f"Value '{value}' at '{field}' failed to satisfy constraint: Member must have "
-             "length less than or equal to 64"]
+            [
+                f"Value '{value}' at '{field}' failed to satisfy constraint: Member must have "
+                "length less than or equal to 64"
+            ]
         )
     return FunctionRef(
         name=name,
@@ -71,8 +75,7 @@ def merge_qualifier(ref: FunctionRef, qualifier: str | None) -> str | None:
     """The one qualifier a request means, from its name and its ``Qualifier`` parameter."""
     if qualifier is not None and ref.qualifier is not None and qualifier != ref.qualifier:
         raise InvalidParameterValueException(
-            "The derived qualifier from the function name does not match the specified "
-            "qualifier."
+            "The derived qualifier from the function name does not match the specified qualifier."
         )
     return qualifier if qualifier is not None else ref.qualifier
 

@@ -224,6 +224,4 @@ class ZygoteBackend:
         return rootfs.etc_files(uid, uid, SANDBOX_USER, network, host_resolv)
 
 
-
-
 __all__ = ["ZygoteBackend", "ZygoteGone", "ZygoteSandbox", "with_fast_path"]

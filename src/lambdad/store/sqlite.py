@@ -158,7 +158,7 @@ class SqliteStore:
             ).fetchall()
         out = [(r[0], json.loads(r[1])) for r in rows]
         # $LATEST first, then published versions in numeric order, as AWS lists them.
-        out.sort(key=lambda kv: (-1 if kv[0] == "$LATEST" else int(kv[0])))
+        out.sort(key=lambda kv: -1 if kv[0] == "$LATEST" else int(kv[0]))
         return out
 
     def code_references(self, sha256_hex: str) -> int:
@@ -172,8 +172,7 @@ class SqliteStore:
 
     def get_child(self, kind: str, account: str, region: str, name: str, key: str) -> Doc | None:
         return self._one(
-            "SELECT doc FROM children WHERE kind=? AND account=? AND region=? AND name=? "
-            "AND key=?",
+            "SELECT doc FROM children WHERE kind=? AND account=? AND region=? AND name=? AND key=?",
             (kind, account, region, name, key),
         )
 

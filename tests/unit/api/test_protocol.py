@@ -73,9 +73,7 @@ def violations(model: ServiceModel, operation: str, params: dict[str, Any]) -> s
 
 
 @pytest.mark.parametrize("operation", sorted(RAW_MODEL["operations"]))
-def test_every_operation_of_the_model_routes_to_itself(
-    model: ServiceModel, operation: str
-) -> None:
+def test_every_operation_of_the_model_routes_to_itself(model: ServiceModel, operation: str) -> None:
     http = RAW_MODEL["operations"][operation]["http"]
     path, _, fixed = http["requestUri"].partition("?")
     path = re.sub(r"\{(\w+)\+?\}", "some-name", path)

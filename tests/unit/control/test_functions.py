@@ -68,9 +68,9 @@ class Harness:
         self.service = FunctionService(
             Settings(**settings), self.store, self.blobs, Sealer(bytes(range(32))), self.clock
         )
-        self.service.on_change(lambda scope, name, version: self.changes.append(
-            (scope, name, version)
-        ))
+        self.service.on_change(
+            lambda scope, name, version: self.changes.append((scope, name, version))
+        )
 
     def create(self, name: str = "fn", scope: Scope = EAST, **params: Any) -> dict[str, Any]:
         args: dict[str, Any] = {
@@ -320,9 +320,9 @@ def test_list_functions_can_include_every_version(h: Harness) -> None:
     h.create("fn", Publish=True)
     listed = h.service.list_functions(EAST, None, None, True)["Functions"]
     assert [f["Version"] for f in listed] == ["$LATEST", "1"]
-    assert [f["Version"] for f in h.service.list_functions(EAST, None, None, False)[
-        "Functions"
-    ]] == ["$LATEST"]
+    assert [
+        f["Version"] for f in h.service.list_functions(EAST, None, None, False)["Functions"]
+    ] == ["$LATEST"]
 
 
 @pytest.mark.parametrize("marker", ["!!!", "\u00e9\u00e9", base64.b64encode(b"\xff\xfe").decode()])
@@ -434,9 +434,12 @@ def test_updates_refuse_a_qualified_name(h: Harness) -> None:
     h.create("fn")
     with pytest.raises(InvalidParameterValueException):
         h.service.update_configuration(EAST, {"FunctionName": "fn:1", "Timeout": 4})
-    assert h.service.update_configuration(EAST, {"FunctionName": "fn:$LATEST", "Timeout": 4})[
-        "Timeout"
-    ] == 4
+    assert (
+        h.service.update_configuration(EAST, {"FunctionName": "fn:$LATEST", "Timeout": 4})[
+            "Timeout"
+        ]
+        == 4
+    )
 
 
 # -- versions -------------------------------------------------------------------------------
@@ -476,9 +479,9 @@ def test_delete_one_version(h: Harness) -> None:
     with pytest.raises(InvalidParameterValueException):
         h.service.delete_function(EAST, "fn", "$LATEST")
     h.service.delete_function(EAST, "fn", "1")
-    assert [v["Version"] for v in h.service.list_versions(EAST, "fn", None, None)[
-        "Versions"
-    ]] == ["$LATEST"]
+    assert [v["Version"] for v in h.service.list_versions(EAST, "fn", None, None)["Versions"]] == [
+        "$LATEST"
+    ]
     with pytest.raises(ResourceNotFoundException):
         h.service.delete_function(EAST, "fn", "1")
 

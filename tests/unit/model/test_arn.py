@@ -142,8 +142,15 @@ def test_built_arns_parse_back() -> None:
 
 @pytest.mark.parametrize(
     ("name", "valid"),
-    [("f", True), ("a" * 64, True), ("a" * 65, False), ("", False), ("a.b", False),
-     ("a:b", False), ("A-z_0", True)],
+    [
+        ("f", True),
+        ("a" * 64, True),
+        ("a" * 65, False),
+        ("", False),
+        ("a.b", False),
+        ("a:b", False),
+        ("A-z_0", True),
+    ],
 )
 def test_is_valid_name(name: str, valid: bool) -> None:
     assert is_valid_name(name) is valid
