@@ -16,8 +16,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from lambdad.clock import Clock
@@ -155,9 +153,6 @@ class FunctionService:
             for _, doc in self.store.list_versions(account, region, name):
                 total += int(doc.get("CodeSize", 0))
         return total
-
-    def code_path(self, sha256_hex: str) -> Path:
-        return self.blobs.path(sha256_hex)
 
     # -- look-ups ----------------------------------------------------------------------
 
@@ -680,7 +675,3 @@ def _decode_marker(marker: str | None) -> str | None:
         return base64.b64decode(marker, altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidParameterValueException("Invalid marker.") from None
-
-
-def parse_datetime(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("+0000", "+00:00"))
