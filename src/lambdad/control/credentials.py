@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import string
+import tempfile
 from pathlib import Path
 
 from lambdad.api.sigv4 import Credential
@@ -43,23 +44,35 @@ def generate() -> Credential:
 
 
 def load_or_create(data_dir: Path) -> tuple[Credential, bool]:
-    """The data directory's credential, and whether it was created just now."""
+    """The data directory's credential, and whether it was created just now.
+
+    The file appears whole or not at all (written aside, then linked into place), so a
+    reader never sees it half-written, and of two servers starting at once one wins.
+    """
     path = data_dir / FILE_NAME
-    if path.exists():
-        doc = json.loads(path.read_text())
-        return Credential(doc["access_key_id"], doc["secret_access_key"], doc["account_id"]), False
+    existing = load(data_dir)
+    if existing is not None:
+        return existing, False
     cred = generate()
     data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(
-            {
-                "access_key_id": cred.access_key_id,
-                "secret_access_key": cred.secret_access_key,
-                "account_id": cred.account_id,
-            },
-            f,
-        )
+    doc = {
+        "access_key_id": cred.access_key_id,
+        "secret_access_key": cred.secret_access_key,
+        "account_id": cred.account_id,
+    }
+    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".credentials-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        loaded = load(data_dir)
+        assert loaded is not None
+        return loaded, False
+    finally:
+        os.unlink(tmp)
     return cred, True
 
 
