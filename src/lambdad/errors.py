@@ -24,6 +24,7 @@ turns them into HTTP responses.
     │   ├── ResourceNotReadyException             502
     │   ├── InvalidRuntimeException               502
     │   ├── AccessDeniedException                 403
+    │   │   └── ForeignFunctionDenied
     │   ├── UnknownOperationException             404
     │   └── AuthError                             403
     │       ├── MissingAuthenticationTokenException
@@ -146,6 +147,27 @@ class InvalidRuntimeException(AwsError):
 class AccessDeniedException(AwsError):
     status = 403
     message_key = "Message"
+
+
+class ForeignFunctionDenied(AccessDeniedException):
+    """Another account's function, named by ARN, that no resource policy opens to the
+    caller. Raised where the action is not known; the API layer names it."""
+
+    def __init__(self, caller_account: str, resource: str, action: str = "lambda:*") -> None:
+        self.caller_account = caller_account
+        self.resource = resource
+        super().__init__(
+            f"User: arn:aws:iam::{caller_account}:root is not authorized to perform: {action} "
+            f"on resource: {resource} because no resource-based policy allows the {action} "
+            "action"
+        )
+
+    @property
+    def code(self) -> str:
+        return "AccessDeniedException"
+
+    def for_action(self, action: str) -> ForeignFunctionDenied:
+        return ForeignFunctionDenied(self.caller_account, self.resource, action)
 
 
 class UnknownOperationException(AwsError):

@@ -523,8 +523,10 @@ def test_tags_are_checked(lambdad: LambdadServer, new_function: NewFunction) -> 
     client = lambdad.client(parameter_validation=False)
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.list_tags(Resource=arn(name + "-missing"))
-    with pytest.raises(client.exceptions.ResourceNotFoundException):
+    with pytest.raises(ClientError) as denied:
         client.tag_resource(Resource=arn(name, account=OTHER.account_id), Tags={"a": "1"})
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "lambda:TagResource" in denied.value.response["Error"]["Message"]
     code, message, status = aws_error(lambda: client.list_tags(Resource=name))
     assert (code, status) == ("ValidationException", 400)
     assert "'resource'" in message
@@ -878,10 +880,21 @@ def test_accounts_are_separate(lambdad: LambdadServer, new_function: NewFunction
 
     with pytest.raises(other.exceptions.ResourceNotFoundException):
         other.get_function(FunctionName=name)
-    with pytest.raises(other.exceptions.ResourceNotFoundException):
-        other.get_function(FunctionName=arn(name))
-    with pytest.raises(other.exceptions.ResourceNotFoundException):
-        other.delete_function(FunctionName=arn(name))
+    # By ARN, another account's function is refused (AWS says no more, exists or not).
+    for call, action, resource in (
+        (lambda: other.get_function(FunctionName=arn(name)), "GetFunction", arn(name)),
+        (lambda: other.delete_function(FunctionName=arn(name)), "DeleteFunction", arn(name)),
+        (lambda: other.get_function(FunctionName=arn("none")), "GetFunction", arn("none")),
+    ):
+        with pytest.raises(ClientError) as denied:
+            call()
+        error = denied.value.response["Error"]
+        assert error["Code"] == "AccessDeniedException"
+        assert error["Message"] == (
+            f"User: arn:aws:iam::{OTHER.account_id}:root is not authorized to perform: "
+            f"lambda:{action} on resource: {resource} because no resource-based policy allows "
+            f"the lambda:{action} action"
+        )
     assert name not in [f["FunctionName"] for f in other.list_functions()["Functions"]]
 
     theirs = new_function(FunctionName=name, account=OTHER.account_id)

@@ -22,6 +22,7 @@ from lambdad.api.lambda_api import CODE_PATH, LambdaApi
 from lambdad.api.logs_api import LogsApi
 from lambdad.api.protocol import ServiceModel, parse_query
 from lambdad.errors import (
+    ForeignFunctionDenied,
     InvalidParameterValueException,
     RequestTooLargeException,
     ResourceNotFoundException,
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+# IAM action names where they differ from the operation's.
+_ACTIONS = {"Invoke": "lambda:InvokeFunction", "InvokeAsync": "lambda:InvokeAsync"}
 
 # A 50 MB zip, base64-encoded inside JSON, is ~70 MB on the wire.
 MAX_BODY = 72 * 1024 * 1024
@@ -160,7 +164,10 @@ class App:
                 f"The operation {op.name} is not supported by lambdad yet."
             )
         params = self.lambda_model.parse_request(op, uri_params, query, headers, body)
-        result = await handler(ctx, params)
+        try:
+            result = await handler(ctx, params)
+        except ForeignFunctionDenied as exc:
+            raise exc.for_action(_ACTIONS.get(op.name, f"lambda:{op.name}")) from None
         status, out_headers, out_body = self.lambda_model.serialize_response(op, result or {})
         ctype = "application/json"
         return status, self._headers(out_headers, request_id, ctype), out_body

@@ -23,6 +23,7 @@ from lambdad.config import Settings
 from lambdad.control import archives
 from lambdad.errors import (
     CodeStorageExceededException,
+    ForeignFunctionDenied,
     InvalidParameterValueException,
     PreconditionFailedException,
     RequestTooLargeException,
@@ -164,10 +165,9 @@ class FunctionService:
                 f"Functions from '{ref.region}' are not reachable in this region ('{scope.region}')"
             )
         if ref.account is not None and ref.account != scope.account:
-            # Another account's function: not visible without a resource policy.
-            raise ResourceNotFoundException(
-                f"Function not found: {function_arn(scope.region, ref.account, ref.name)}"
-            )
+            # Another account's function: as AWS, refused without saying whether it exists.
+            resource = function_arn(scope.region, ref.account, ref.name, ref.qualifier)
+            raise ForeignFunctionDenied(scope.account, resource)
         return ref
 
     def _not_found(

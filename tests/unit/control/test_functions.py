@@ -18,6 +18,7 @@ from lambdad.config import Settings
 from lambdad.control.functions import FunctionService
 from lambdad.errors import (
     CodeStorageExceededException,
+    ForeignFunctionDenied,
     InvalidParameterValueException,
     PreconditionFailedException,
     RequestTooLargeException,
@@ -268,8 +269,12 @@ def test_regions_and_accounts_do_not_see_each_other(h: Harness) -> None:
     with pytest.raises(ResourceNotFoundException) as info:
         h.service.get_configuration(WEST, arn("fn"), None)
     assert "not reachable in this region" in info.value.message
-    with pytest.raises(ResourceNotFoundException):
-        h.service.get_configuration(OTHER, arn("fn"), None)
+    # By ARN, another account's function is refused, whether it exists or not.
+    for name in ("fn", "nope"):
+        with pytest.raises(ForeignFunctionDenied) as denied:
+            h.service.get_configuration(OTHER, arn(name), None)
+        assert denied.value.code == "AccessDeniedException"
+        assert denied.value.resource == arn(name)
 
     h.create("fn", WEST, Description="west")
     assert h.service.get_configuration(WEST, "fn", None)["FunctionArn"] == arn("fn", WEST)
@@ -488,9 +493,11 @@ def test_delete_one_version(h: Harness) -> None:
 
 def test_delete_in_another_region_or_account_touches_nothing(h: Harness) -> None:
     h.create("fn")
-    for scope, name in ((WEST, "fn"), (OTHER, "fn"), (WEST, arn("fn")), (OTHER, arn("fn"))):
+    for scope, name in ((WEST, "fn"), (OTHER, "fn"), (WEST, arn("fn"))):
         with pytest.raises(ResourceNotFoundException):
             h.service.delete_function(scope, name, None)
+    with pytest.raises(ForeignFunctionDenied):
+        h.service.delete_function(OTHER, arn("fn"), None)
     assert h.service.get_configuration(EAST, "fn", None)
 
 
@@ -526,7 +533,7 @@ def test_tag_limits_and_targets(h: Harness) -> None:
     with pytest.raises(ResourceNotFoundException) as info:
         h.service.list_tags(EAST, arn("fn", WEST))
     assert "not reachable in this region" in info.value.message
-    with pytest.raises(ResourceNotFoundException):
+    with pytest.raises(ForeignFunctionDenied):
         h.service.tag_resource(OTHER, resource, {"a": "b"})
 
 
