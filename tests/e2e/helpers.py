@@ -189,7 +189,12 @@ class LambdadServer:
             self.process = subprocess.Popen(
                 cmd, stdout=out, stderr=err, env=env, stdin=subprocess.DEVNULL
             )
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            # Whatever went wrong, a server that never became ready must not outlive it.
+            self.kill()
+            raise
         return self
 
     def wait_ready(self, timeout: float) -> None:
