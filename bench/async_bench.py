@@ -43,6 +43,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from lambdad.invoke.async_queue import AsyncQueue, NewEvent  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import free_port, percentile  # noqa: E402
+
 AKID, SECRET, ACCOUNT = "BENCHKEY", "benchsecret", "123456789012"
 WARM_UP = 200  # untimed operations before each measured run
 PAYLOAD = b'{"order": 1234, "items": ["a", "b", "c"], "note": "' + b"x" * 150 + b'"}'
@@ -56,18 +59,6 @@ def handler(event, context):
     os.write(fd, f"{context.aws_request_id} {start}\\n".encode())
     os.close(fd)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
 
 
 # -- 1. baseline -----------------------------------------------------------------------------

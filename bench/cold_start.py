@@ -27,21 +27,22 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import io
 import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import code_zip, free_port, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 AKID, SECRET, ACCOUNT = "BENCHCOLDSTART", "bench-cold-start-secret", "123456789012"
@@ -49,25 +50,6 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/bench"
 INIT_DURATION = re.compile(r"Init Duration: ([\d.]+) ms")
 CGROUP = Path("/sys/fs/cgroup")
 HANDLER = "def handler(event, context):\n    return event\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
-def code_zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", HANDLER)
-    return buf.getvalue()
 
 
 @dataclass
@@ -286,7 +268,7 @@ def main() -> int:
         if why_not is None:
             backends.append(Backend("bwrap/isolated+zygote", {**sandboxed, **fast}))
 
-    code = code_zip()
+    code = code_zip(HANDLER)
     try:
         for b in backends:
             b.start()
