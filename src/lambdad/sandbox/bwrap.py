@@ -256,9 +256,7 @@ class BwrapSandbox:
         self._sock: socket.socket | None = None
         self._block_w = -1
         self._proc: subprocess.Popen[bytes] | None = None
-        self._nat: subprocess.Popen[bytes] | None = None
-        self._nat_exit_w = -1
-        self._nat_ready: asyncio.Future[None] | None = None
+        self._nat: netns.Nat | None = None
         self._watch: ChildWatch | None = None
         self._destroyed = False
 
@@ -329,69 +327,12 @@ class BwrapSandbox:
             blocked = LINK_LOCAL if self.network == "isolated" else ()
             self._sock = netns.listen_in_netns(self.child_pid, unreachable=blocked)
         if self.network == "isolated" and self.backend.nat:
-            self._start_nat()
-
-    def _start_nat(self) -> None:
-        ready_r, ready_w = os.pipe()
-        assert self.backend.nat is not None
-        if Path(self.backend.nat).name == "pasta":
-            argv = [
-                self.backend.nat,
-                "--config-net",
-                "--quiet",
-                "--no-map-gw",
-                "--netns",
-                f"/proc/{self.child_pid}/ns/net",
-            ]
-            os.close(ready_w)
-            ready_w = -1
-            pass_fds: tuple[int, ...] = ()
-        else:
-            # slirp4netns outlives its namespace's processes; it ends when --exit-fd
-            # reaches EOF, i.e. when lambdad closes the other end or dies (a crash).
-            exit_r, self._nat_exit_w = os.pipe()
-            argv = [
-                self.backend.nat,
-                "--configure",
-                "--mtu=65520",
-                "--disable-host-loopback",
-                f"--ready-fd={ready_w}",
-                f"--exit-fd={exit_r}",
-                str(self.child_pid),
-                "tap0",
-            ]
-            pass_fds = (ready_w, exit_r)
-        try:
-            self._nat = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=pass_fds,
-                start_new_session=True,
-            )
-        finally:
-            for fd in pass_fds:
-                os.close(fd)
-        loop = asyncio.get_running_loop()
-        self._nat_ready = loop.create_future()
-        fut = self._nat_ready
-
-        def on_ready() -> None:
-            loop.remove_reader(ready_r)
-            with contextlib.suppress(OSError):
-                os.read(ready_r, 16)
-            os.close(ready_r)
-            if not fut.done():
-                fut.set_result(None)
-
-        loop.add_reader(ready_r, on_ready)
+            self._nat = netns.Nat(self.backend.nat, self.child_pid)
 
     async def network_ready(self) -> None:
         """Outbound networking is up (NAT attached); cheap when already so."""
-        if self._nat_ready is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._nat_ready), 5)
+        if self._nat is not None:
+            await self._nat.wait_ready()
 
     def end_init(self) -> None:
         self.cgroup.set_cpu(self.spec.vcpus)
@@ -440,13 +381,8 @@ class BwrapSandbox:
                     await self._watch.wait()
             self._watch.close()
         loop = asyncio.get_running_loop()
-        if self._nat_exit_w >= 0:
-            os.close(self._nat_exit_w)
-            self._nat_exit_w = -1
         if self._nat is not None:
-            self._nat.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                await asyncio.to_thread(self._nat.wait, 5)
+            await self._nat.aclose()
         if self.output_fd >= 0:
             loop.remove_reader(self.output_fd)
             os.close(self.output_fd)

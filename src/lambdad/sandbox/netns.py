@@ -10,6 +10,8 @@ Python 3.11 has no ``os.setns``, hence ``ctypes``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import ipaddress
@@ -17,9 +19,12 @@ import os
 import shutil
 import socket
 import struct
+import subprocess
 import threading
+from pathlib import Path
 
 CLONE_NEWNET = 0x40000000
+NAT_READY_TIMEOUT = 5.0
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -118,3 +123,71 @@ def add_unreachable_route(network: str) -> None:
     error = -struct.unpack_from("=i", reply, 16)[0] if kind == NLMSG_ERROR else 0
     if error:
         raise OSError(error, f"cannot add an unreachable route to {network}: {os.strerror(error)}")
+
+
+class Nat:
+    """User-space NAT (slirp4netns or pasta) attached to one network namespace.
+
+    The helper runs as a process of its own per environment. slirp4netns would outlive
+    the namespace's processes; it ends when its --exit-fd reaches EOF, i.e. when lambdad
+    closes the other end or dies (a crash), so it never outlives the server.
+    """
+
+    def __init__(self, helper: str, pid: int) -> None:
+        ready_r, ready_w = os.pipe()
+        self._exit_w = -1
+        if Path(helper).name == "pasta":
+            argv = [helper, "--config-net", "--quiet", "--no-map-gw"]
+            argv += ["--netns", f"/proc/{pid}/ns/net"]
+            # pasta has no readiness fd: the closed pipe reads as ready at once.
+            pass_fds: tuple[int, ...] = (ready_w,)
+            keep: tuple[int, ...] = ()
+        else:
+            exit_r, self._exit_w = os.pipe()
+            argv = [helper, "--configure", "--mtu=65520", "--disable-host-loopback"]
+            argv += [f"--ready-fd={ready_w}", f"--exit-fd={exit_r}", str(pid), "tap0"]
+            pass_fds = keep = (ready_w, exit_r)
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=keep,
+                start_new_session=True,
+            )
+        finally:
+            for fd in pass_fds:
+                os.close(fd)
+        loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = loop.create_future()
+
+        def on_ready() -> None:
+            loop.remove_reader(ready_r)
+            with contextlib.suppress(OSError):
+                os.read(ready_r, 16)
+            os.close(ready_r)
+            if not self.ready.done():
+                self.ready.set_result(None)
+
+        loop.add_reader(ready_r, on_ready)
+
+    async def wait_ready(self) -> None:
+        """Outbound networking is up; cheap when already so. A helper that never says
+        so within NAT_READY_TIMEOUT leaves the environment without outbound access."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(NAT_READY_TIMEOUT):
+                await asyncio.shield(self.ready)
+
+    def close(self) -> None:
+        """Stop the helper now (idempotent)."""
+        if self._exit_w >= 0:
+            os.close(self._exit_w)
+            self._exit_w = -1
+        if self.process.poll() is None:
+            self.process.kill()
+
+    async def aclose(self) -> None:
+        self.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(self.process.wait, 5)

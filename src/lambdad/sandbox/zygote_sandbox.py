@@ -20,7 +20,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,9 +59,7 @@ class ZygoteSandbox:
         self._control: socket.socket | None = None  # to the zygote's child (the keeper)
         self._runtime: socket.socket | None = None  # to the runtime process
         self._child: Child | None = None
-        self._nat: subprocess.Popen[bytes] | None = None
-        self._nat_exit_w = -1
-        self._nat_ready: asyncio.Future[None] | None = None
+        self._nat: netns.Nat | None = None
         self._peak_fd = -1
         self._destroyed = False
         self.from_spare = False
@@ -244,67 +241,12 @@ class ZygoteSandbox:
     def _start_nat_if_isolated(self) -> None:
         helper = getattr(self.backend.inner, "nat", None)
         if self.network == "isolated" and helper:
-            self._start_nat(helper)
+            self._nat = netns.Nat(helper, self.pid)
 
     def _close_control(self) -> None:
         if self._control is not None:
             self._control.close()
             self._control = None
-
-    def _start_nat(self, helper: str) -> None:
-        """Outbound network through user-space NAT, as bwrap's sandboxes have it."""
-        ready_r, ready_w = os.pipe()
-        if Path(helper).name == "pasta":
-            argv = [
-                helper,
-                "--config-net",
-                "--quiet",
-                "--no-map-gw",
-                "--netns",
-                f"/proc/{self.pid}/ns/net",
-            ]
-            os.close(ready_w)
-            ready_w = -1
-            pass_fds: tuple[int, ...] = ()
-        else:
-            # slirp4netns ends when --exit-fd reaches EOF (lambdad closes it, or dies).
-            exit_r, self._nat_exit_w = os.pipe()
-            argv = [
-                helper,
-                "--configure",
-                "--mtu=65520",
-                "--disable-host-loopback",
-                f"--ready-fd={ready_w}",
-                f"--exit-fd={exit_r}",
-                str(self.pid),
-                "tap0",
-            ]
-            pass_fds = (ready_w, exit_r)
-        try:
-            self._nat = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=pass_fds,
-                start_new_session=True,
-            )
-        finally:
-            for fd in pass_fds:
-                os.close(fd)
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-        self._nat_ready = ready
-
-        def on_ready() -> None:
-            loop.remove_reader(ready_r)
-            with contextlib.suppress(OSError):
-                os.read(ready_r, 16)
-            os.close(ready_r)
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(ready_r, on_ready)
 
     # -- the Sandbox protocol ------------------------------------------------------------
 
@@ -329,9 +271,8 @@ class ZygoteSandbox:
             self._close_control()
 
     async def network_ready(self) -> None:
-        if self._nat_ready is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._nat_ready), 5)
+        if self._nat is not None:
+            await self._nat.wait_ready()
 
     def end_init(self) -> None:
         if self.cgroup is not None and self.spec is not None:
@@ -409,13 +350,8 @@ class ZygoteSandbox:
             os.close(child.pidfd)
             child.pidfd = -1
         loop = asyncio.get_running_loop()
-        if self._nat_exit_w >= 0:
-            os.close(self._nat_exit_w)
-            self._nat_exit_w = -1
         if self._nat is not None:
-            self._nat.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                await asyncio.to_thread(self._nat.wait, 5)
+            await self._nat.aclose()
         if self.output_fd >= 0:
             with contextlib.suppress(ValueError, OSError):
                 loop.remove_reader(self.output_fd)
@@ -444,11 +380,8 @@ class ZygoteSandbox:
                 channel.close()
         self._runtime = self._control = None
         self.kill()
-        if self._nat_exit_w >= 0:
-            os.close(self._nat_exit_w)
-            self._nat_exit_w = -1
         if self._nat is not None:
-            self._nat.kill()
+            self._nat.close()
         if self.output_fd >= 0:
             os.close(self.output_fd)
             self.output_fd = -1
