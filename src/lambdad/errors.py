@@ -10,6 +10,9 @@ turns them into HTTP responses.
     │   ├── ResourceNotFoundException             404
     │   ├── ProvisionedConcurrencyConfigNotFoundException 404
     │   ├── ResourceConflictException             409
+    │   ├── SnapStartNotReadyException            409
+    │   ├── SnapStartException                    400
+    │   ├── SnapStartTimeoutException             408
     │   ├── ResourceInUseException                400
     │   ├── InvalidParameterValueException        400
     │   ├── ValidationException                   400
@@ -76,6 +79,27 @@ class ProvisionedConcurrencyConfigNotFoundException(AwsError):
 
 class ResourceConflictException(AwsError):
     status = 409
+
+
+class SnapStartNotReadyException(AwsError):
+    """A SnapStart version invoked before its snapshot is taken."""
+
+    status = 409
+    message_key = "Message"
+
+
+class SnapStartException(AwsError):
+    """A SnapStart version's restore hook failed."""
+
+    status = 400
+    message_key = "Message"
+
+
+class SnapStartTimeoutException(AwsError):
+    """A SnapStart version's snapshot could not be restored in time."""
+
+    status = 408
+    message_key = "Message"
 
 
 class ResourceInUseException(AwsError):
