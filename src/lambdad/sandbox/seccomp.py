@@ -61,10 +61,15 @@ ABIS = {
 }
 
 
-def program(machine: str | None = None) -> bytes | None:
-    """The filter for this machine's ABI, as bwrap reads it (sock_filter array)."""
+def program(machine: str | None = None, *, user_namespaces: bool = False) -> bytes | None:
+    """The filter for this machine's ABI, as bwrap reads it (sock_filter array).
+
+    ``user_namespaces``: the variant a SnapStart template runs under. Its restored
+    environments are forked from it after the function's init, by then without
+    privilege, so each one takes its namespaces inside a user namespace of its own; each
+    then adds the full filter before any more of the function's code runs."""
     abi = ABIS.get(machine or platform.machine())
-    return None if abi is None else _assemble(_instructions(abi))
+    return None if abi is None else _assemble(_instructions(abi, user_namespaces))
 
 
 # An instruction is (code, jump-if-true label, jump-if-false label, k); labels are
@@ -72,7 +77,7 @@ def program(machine: str | None = None) -> bytes | None:
 _Insn = tuple[int, str | None, str | None, int]
 
 
-def _instructions(abi: Abi) -> list[tuple[str | None, _Insn]]:
+def _instructions(abi: Abi, user_namespaces: bool = False) -> list[tuple[str | None, _Insn]]:
     prog: list[tuple[str | None, _Insn]] = [
         (None, (_LD_W_ABS, None, None, _ARCH)),
         (None, (_JEQ_K, None, "enosys", abi.audit_arch)),
@@ -81,6 +86,14 @@ def _instructions(abi: Abi) -> list[tuple[str | None, _Insn]]:
     if abi.x32_bit:
         prog.append((None, (_JGE_K, "enosys", None, abi.x32_bit)))
     prog += [(None, (_JEQ_K, "eperm", None, nr)) for nr in abi.denied]
+    if user_namespaces:
+        prog += [
+            (None, (_JEQ_K, "enosys", "allow", abi.clone3)),
+            ("allow", (_RET_K, None, None, _RET_ALLOW)),
+            ("eperm", (_RET_K, None, None, _RET_ERRNO | errno.EPERM)),
+            ("enosys", (_RET_K, None, None, _RET_ERRNO | errno.ENOSYS)),
+        ]
+        return prog
     prog += [
         (None, (_JEQ_K, "enosys", None, abi.clone3)),
         (None, (_JEQ_K, "flags", None, abi.unshare)),

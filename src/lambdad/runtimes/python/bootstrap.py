@@ -52,6 +52,9 @@ _PATH_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 # The invocation the logging filter stamps on every record (awslambdaric keeps it global too:
 # user code may log from any thread).
 _current_request_id: str | None = None
+# Set by lambdad's zygote in a SnapStart template: called after init, it returns in
+# each environment restored from the snapshot (runtimes/python/snapstart.py).
+snapshot: Callable[[], None] | None = None
 _current_tenant_id: str | None = None
 
 
@@ -552,6 +555,8 @@ def _set_sys_path(task_root: str) -> None:
     sdk = os.path.join(here, "sdk")
     if os.path.isdir(sdk):
         front.append(sdk)
+    # What AWS's runtimes add of their own (snapshot_restore_py).
+    front.append(os.path.join(here, "lib"))
     sys.path[:] = [p for p in sys.path if p not in front and os.path.abspath(p or ".") != here]
     sys.path[0:0] = front
 
@@ -687,6 +692,41 @@ def _fail_init(client: RuntimeClient, error: dict[str, Any]) -> NoReturn:
     sys.exit(1)
 
 
+def _run_hooks(kind: str) -> None:
+    """``snapshot_restore_py``'s hooks, if the function registered any: before the
+    snapshot in the reverse order of registration, after a restore in order."""
+    module = sys.modules.get("snapshot_restore_py")
+    if module is None:
+        return
+    if kind == "before":
+        hooks = module.get_before_snapshot()
+        while hooks:
+            func, args, kwargs = hooks.pop()
+            func(*args, **kwargs)
+    else:
+        for func, args, kwargs in module.get_after_restore():
+            func(*args, **kwargs)
+
+
+def _snapshot_and_restore(client: RuntimeClient, take: Callable[[], None]) -> RuntimeClient:
+    """SnapStart: the before-snapshot hooks (a failure is an init error), the snapshot,
+    and, in each restored environment, a new Runtime API connection and the
+    after-restore hooks (a failure is reported as the restore's error)."""
+    try:
+        _run_hooks("before")
+    except Exception as exc:
+        _fail_init(client, _error_from_exception(exc, None))
+    _flush_streams()
+    client.close()
+    take()  # returns in a restored environment, with its own variables
+    client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    try:
+        _run_hooks("after")
+    except Exception as exc:
+        _fail_init(client, _error_from_exception(exc, None))
+    return client
+
+
 def main() -> NoReturn:
     """Set the process up, import the handler and serve invocations until killed."""
     try:
@@ -709,6 +749,8 @@ def main() -> NoReturn:
             _fail_init(client, _make_error(fault.message, fault.error_type, fault.trace, None))
         except Exception as exc:
             _fail_init(client, _error_from_exception(exc, None))
+        if snapshot is not None:
+            client = _snapshot_and_restore(client, snapshot)
         _serve(client, handler)
     except RuntimeApiError as exc:
         _flush_streams()

@@ -255,6 +255,17 @@ def load_bootstrap(path: str, shown_as: str) -> types.ModuleType:
     return module
 
 
+def load_snapstart(path: str) -> types.ModuleType:
+    """snapstart.py (SnapStart templates), bound to this module's helpers."""
+    with open(path, "rb") as f:
+        source = f.read()
+    module = types.ModuleType("lambdad_snapstart")
+    module.__file__ = path
+    exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
+    module.__dict__["z"] = sys.modules[__name__]
+    return module
+
+
 # ------------------------------------------------------------------------ the zygote
 
 
@@ -268,6 +279,7 @@ class Zygote:
         # LC_CTYPE coercion): an exec'd runtime would have them too.
         self.added_env = added_env
         self.children: dict[int, str] = {}  # pid -> request id
+        self.snapstart: types.ModuleType | None = None
         self.wake_r, self.wake_w = os.pipe()
         self.own_pidns = -1
         self.last_cap = 0
@@ -416,6 +428,11 @@ def take_over(
         os._exit(0)  # the platform gave up on this environment before it started
     if "confine" in message:
         confine(zygote, message["confine"], fds)
+    elif message.get("snapshot") is not None and fds:
+        # A SnapStart template: the bootstrap calls snapshot() after init.
+        snapstart = zygote.snapstart
+        assert snapstart is not None
+        snapstart.arm(zygote, fds[-1], bool(message["snapshot"].get("sandboxed")))
     env = dict(message["env"])
     for key, value in zygote.added_env.items():
         env.setdefault(key, value)
@@ -706,12 +723,14 @@ def main() -> None:
     disguise_cmdline([config["argv0"], shown_as])
     added = {k: v for k, v in os.environ.items() if k not in config.get("env_keys", [])}
     bootstrap = load_bootstrap(config["bootstrap"], shown_as)
+    snapstart = load_snapstart(os.path.join(here, "snapstart.py"))
     os.chdir("/")
     # What an exec'd runtime pays on first use, paid once here: getaddrinfo() imports
     # the IDNA codec (a few ms of a cold start).
     with contextlib.suppress(OSError):
         socket.getaddrinfo("127.0.0.1", 9, 0, socket.SOCK_STREAM)
     zygote = Zygote(control, bootstrap, added)
+    zygote.snapstart = snapstart
     # Everything imported so far is shared by every child: keep the collector off it, so
     # that no child copies those pages by writing their GC headers.
     gc.collect()
