@@ -1,7 +1,9 @@
 """The function-management half of the Lambda API, over the store.
 
 Owns functions and their versions: create, read, list, update code and
-configuration, publish, delete, tags and account settings. Rendering follows AWS:
+configuration, publish, delete, tags and account settings (publishing and listing
+versions in ``versions.py``, uploaded code in ``uploads.py``, SnapStart's rules in
+``snapstart.py``). Rendering follows AWS:
 a stored version document holds the configuration fields plus lambdad's own
 (``CodeSha256Hex``, the sealed environment), and ``render`` turns it into the
 ``FunctionConfiguration`` shape. Listeners are told when a version changes so that
@@ -10,8 +12,6 @@ warm environments of the old code are retired.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import uuid
 from collections.abc import Callable
@@ -20,13 +20,12 @@ from typing import Any
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
-from lambdad.control import archives
+from lambdad.control import archives, paging, snapstart, uploads
+from lambdad.control.versions import Versions
 from lambdad.errors import (
-    CodeStorageExceededException,
     ForeignFunctionDenied,
     InvalidParameterValueException,
     PreconditionFailedException,
-    RequestTooLargeException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
@@ -39,22 +38,16 @@ from lambdad.store.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 
+# Also used by the other control modules, which page the same way.
+LIST_PAGE_MAX = paging.LIST_PAGE_MAX
+_encode_marker = paging.encode_marker
+_decode_marker = paging.decode_marker
+
 PRECONDITION_MESSAGE = (
     "The Revision Id provided does not match the latest Revision Id. Call the "
     "GetFunction/GetAlias API to retrieve the latest Revision Id"
 )
-LIST_PAGE_MAX = 50
 MAX_TAGS = 50  # per function, as on AWS
-# Members of FunctionConfiguration that AWS leaves out of ListVersionsByFunction.
-_NOT_LISTED = (
-    "State",
-    "StateReason",
-    "StateReasonCode",
-    "LastUpdateStatus",
-    "LastUpdateStatusReason",
-    "LastUpdateStatusReasonCode",
-    "RuntimeVersionConfig",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +69,14 @@ class ResolvedVersion:
     def arn(self) -> str:
         return function_arn(self.scope.region, self.scope.account, self.name)
 
+    def check_invocable(self) -> None:
+        """Refuse to run a SnapStart version whose snapshot is not taken (Pending) or
+        could not be (Failed), as AWS refuses it."""
+        snapstart.check_invocable(self.config)
+
 
 ChangeListener = Callable[[Scope, str, str | None], None]
+SnapshotHook = Callable[[Scope, str, str], None]
 # Resolves a function's Layers parameter (see control/layers.py).
 LayerResolver = Callable[[Scope, list[str]], list[dict[str, Any]]]
 
@@ -101,6 +100,11 @@ class FunctionService:
         self.code_fetcher = code_fetcher
         self.layers = layers
         self._listeners: list[ChangeListener] = []
+        # Set by the platform: a SnapStart version was published (its snapshot is to be
+        # taken), or SnapStart versions were deleted (their snapshots are to be dropped).
+        self.snapshot_requested: SnapshotHook | None = None
+        self.snapshots_deleted: Callable[[Scope, str, list[str]], None] | None = None
+        self.versions = Versions(self)
 
     def on_change(self, listener: ChangeListener) -> None:
         """Call ``listener(scope, name, version)`` after a version changes or is deleted
@@ -111,49 +115,8 @@ class FunctionService:
         for listener in self._listeners:
             listener(scope, name, version)
 
-    # -- code --------------------------------------------------------------------------
-
-    def _ingest_code(self, code: dict[str, Any]) -> archives.ArchiveSummary:
-        """Validate and store an uploaded archive (ZipFile or S3 location)."""
-        if code.get("ImageUri"):
-            raise InvalidParameterValueException(
-                "lambdad runs .zip file archives only; ImageUri is not supported."
-            )
-        if code.get("ZipFile") is not None:
-            data = code["ZipFile"]
-            if isinstance(data, str):
-                try:
-                    data = base64.b64decode(data, validate=True)
-                except (binascii.Error, ValueError):
-                    raise InvalidParameterValueException(
-                        "Could not unzip uploaded file. Please check your file, then try to "
-                        "upload again."
-                    ) from None
-        elif code.get("S3Bucket") and code.get("S3Key"):
-            if self.code_fetcher is None:
-                raise InvalidParameterValueException(
-                    "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error "
-                    "Message: The specified bucket does not exist"
-                )
-            data = self.code_fetcher(code)
-        else:
-            raise InvalidParameterValueException("Please provide a source for function code.")
-        if len(data) > self.settings.max_zipped_bytes:
-            raise RequestTooLargeException(
-                "Request must be smaller than 69905067 bytes for the CreateFunction operation"
-            )
-        summary = archives.inspect_archive(data, max_unzipped=self.settings.max_unzipped_bytes)
-        if self._total_code_size() + summary.size > self.settings.code_storage_limit:
-            raise CodeStorageExceededException("Code storage limit exceeded.")
-        self.blobs.put(data, summary.sha256_hex)
-        return summary
-
-    def _total_code_size(self) -> int:
-        total = 0
-        for account, region, name, _ in self.store.iter_all_functions():
-            for _, doc in self.store.list_versions(account, region, name):
-                total += int(doc.get("CodeSize", 0))
-        return total
+    def _ingest(self, code: dict[str, Any]) -> archives.ArchiveSummary:
+        return uploads.ingest(self.settings, self.store, self.blobs, code, self.code_fetcher)
 
     # -- look-ups ----------------------------------------------------------------------
 
@@ -217,6 +180,7 @@ class FunctionService:
         if "_env" in doc:
             env: dict[str, Any] = {"Variables": self._unseal(scope, name, doc)}
             out["Environment"] = env
+        snapstart.render(out, version)
         if "Runtime" in out:
             out["RuntimeVersionConfig"] = {
                 "RuntimeVersionArn": fmodel.runtime_version_arn(scope.region, out["Runtime"])
@@ -268,7 +232,7 @@ class FunctionService:
         layers = self._resolve_layers(scope, params.get("Layers"))
         if self.store.get_function(scope.account, scope.region, name) is not None:
             raise ResourceConflictException(f"Function already exist: {name}")
-        summary = self._ingest_code(params["Code"])
+        summary = self._ingest(params["Code"])
 
         doc: Doc = fmodel.default_config(name, scope.region)
         for key in fmodel.PASSTHROUGH:
@@ -276,19 +240,15 @@ class FunctionService:
                 doc[key] = params[key]
         if "Architectures" in params:
             doc["Architectures"] = params["Architectures"]
-        if "SnapStart" in params:
-            doc["SnapStart"] = {
-                "ApplyOn": params["SnapStart"].get("ApplyOn", "None"),
-                "OptimizationStatus": "Off",
-            }
+        snapstart.configure(doc, params)
         if "LoggingConfig" in params:
             doc["LoggingConfig"] = {
                 "LogFormat": "Text",
                 "LogGroup": f"/aws/lambda/{name}",
                 **params["LoggingConfig"],
             }
-        self._set_code(doc, summary)
-        self._set_layers(doc, layers)
+        uploads.set_code(doc, summary)
+        uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
         self._set_env(scope, name, doc, variables)
         self._stamp(doc)
         function_doc: Doc = {
@@ -327,28 +287,6 @@ class FunctionService:
                 raise InvalidParameterValueException(f"Layer version {arn} does not exist.")
             return []
         return self.layers(scope, arns)
-
-    def _set_layers(self, doc: Doc, layers: list[dict[str, Any]] | None) -> None:
-        if layers is not None:
-            if layers:
-                doc["Layers"] = [{"Arn": x["Arn"], "CodeSize": x["CodeSize"]} for x in layers]
-            else:
-                doc.pop("Layers", None)
-            doc["_layers"] = [x["Sha256Hex"] for x in layers]
-            doc["_layers_unzipped"] = sum(int(x["UnzippedSize"]) for x in layers)
-        # The unzipped limit covers the function and its layers together.
-        total = int(doc.get("_unzipped", 0)) + int(doc.get("_layers_unzipped", 0))
-        if total > self.settings.max_unzipped_bytes:
-            raise InvalidParameterValueException(
-                "Function code combined with layers exceeds the maximum allowed size of "
-                f"{self.settings.max_unzipped_bytes} bytes. The actual size is {total} bytes."
-            )
-
-    def _set_code(self, doc: Doc, summary: archives.ArchiveSummary) -> None:
-        doc["CodeSize"] = summary.size
-        doc["CodeSha256"] = summary.code_sha256
-        doc["CodeSha256Hex"] = summary.sha256_hex
-        doc["_unzipped"] = summary.unzipped_size
 
     def _set_env(self, scope: Scope, name: str, doc: Doc, variables: dict[str, str] | None) -> None:
         if variables is None:
@@ -443,12 +381,12 @@ class FunctionService:
             return self.render(scope, name, LATEST, doc)
         sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
         code: dict[str, Any] = {k: params[k] for k in sources if k in params}
-        summary = self._ingest_code(code)
+        summary = self._ingest(code)
         if "Architectures" in params:
             fmodel.check_limits({"Architectures": params["Architectures"]})
             doc["Architectures"] = params["Architectures"]
-        self._set_code(doc, summary)
-        self._set_layers(doc, None)
+        uploads.set_code(doc, summary)
+        uploads.set_layers(doc, None, self.settings.max_unzipped_bytes)
         self._stamp(doc)
         self.store.put_version(scope.account, scope.region, name, LATEST, doc)
         self._changed(scope, name, LATEST)
@@ -472,14 +410,10 @@ class FunctionService:
         for key in fmodel.PASSTHROUGH:
             if key in params:
                 doc[key] = params[key]
-        if "SnapStart" in params:
-            doc["SnapStart"] = {
-                "ApplyOn": params["SnapStart"].get("ApplyOn", "None"),
-                "OptimizationStatus": "Off",
-            }
+        snapstart.configure(doc, params)
         if "LoggingConfig" in params:
             doc["LoggingConfig"] = {**doc.get("LoggingConfig", {}), **params["LoggingConfig"]}
-        self._set_layers(doc, layers)
+        uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
         self._set_env(scope, name, doc, variables)
         self._stamp(doc)
         self.store.put_version(scope.account, scope.region, name, LATEST, doc)
@@ -498,82 +432,23 @@ class FunctionService:
     # -- versions ------------------------------------------------------------------------
 
     def publish_version(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-        name, latest = self._latest_for_update(
-            scope, params["FunctionName"], params.get("RevisionId")
-        )
-        sha = params.get("CodeSha256")
-        if sha is not None and sha != latest["CodeSha256"]:
-            raise InvalidParameterValueException(
-                f"CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST "
-                f"({latest['CodeSha256']}). Please try again with the CodeSHA256 in $LATEST."
-            )
-        with self.store.transaction():
-            fdoc = self._function_doc(scope, name)
-            last = int(fdoc.get("LatestPublished", 0))
-            if last:
-                prev = self.store.get_version(scope.account, scope.region, name, str(last))
-                if prev is not None and self._same_content(scope, name, prev, latest):
-                    return self.render(scope, name, str(last), prev)
-            version = str(last + 1)
-            doc = dict(latest)
-            # What $LATEST's own description was: a change of it alone is a new version.
-            doc["_latest_description"] = latest.get("Description", "")
-            if "Description" in params:
-                doc["Description"] = params["Description"]
-            doc["_published_from"] = latest["RevisionId"]
-            self._stamp(doc)
-            fdoc["LatestPublished"] = last + 1
-            self.store.put_function(scope.account, scope.region, name, fdoc)
-            self.store.put_version(scope.account, scope.region, name, version, doc)
-            # AWS gives $LATEST a new revision when a version is published from it.
-            latest["RevisionId"] = str(uuid.uuid4())
-            self.store.put_version(scope.account, scope.region, name, LATEST, latest)
-        return self.render(scope, name, version, doc)
-
-    def _same_content(self, scope: Scope, name: str, a: Doc, b: Doc) -> bool:
-        # The sealed environment differs on every seal (random nonce): compare it unsealed.
-        ignore = {
-            "LastModified",
-            "RevisionId",
-            "_published_from",
-            "Description",
-            "_env",
-            "_unzipped",
-            "_layers_unzipped",
-            "_latest_description",
-        }
-        if a.get("_latest_description", a.get("Description", "")) != b.get("Description", ""):
-            return False
-        if {k: v for k, v in a.items() if k not in ignore} != {
-            k: v for k, v in b.items() if k not in ignore
-        }:
-            return False
-        env_a = self._unseal(scope, name, a) if "_env" in a else None
-        env_b = self._unseal(scope, name, b) if "_env" in b else None
-        return env_a == env_b
+        return self.versions.publish(scope, params)
 
     def list_versions(
         self, scope: Scope, function_name: str, marker: str | None, max_items: int | None
     ) -> dict[str, Any]:
-        ref = self._ref(scope, function_name)
-        self._function_doc(scope, ref.name)
-        rows = self.store.list_versions(scope.account, scope.region, ref.name)
-        position = _decode_marker(marker) or "0"
-        if not (position.isascii() and position.isdigit()):
-            raise InvalidParameterValueException("Invalid marker.")
-        start = int(position)
-        limit = min(max_items or LIST_PAGE_MAX, LIST_PAGE_MAX)
-        page = rows[start : start + limit]
-        versions = []
-        for v, d in page:
-            item = self.render(scope, ref.name, v, d, LATEST if v == LATEST else None)
-            for key in _NOT_LISTED:
-                item.pop(key, None)
-            versions.append(item)
-        result: dict[str, Any] = {"Versions": versions}
-        if start + limit < len(rows):
-            result["NextMarker"] = _encode_marker(str(start + limit))
-        return result
+        return self.versions.list(scope, function_name, marker, max_items)
+
+    def finish_snapshot(
+        self,
+        scope: Scope,
+        name: str,
+        version: str,
+        error: str | None,
+        reason_code: str = snapstart.FUNCTION_ERROR,
+    ) -> None:
+        """See ``Versions.finish_snapshot``."""
+        self.versions.finish_snapshot(scope, name, version, error, reason_code)
 
     # -- delete --------------------------------------------------------------------------
 
@@ -586,13 +461,20 @@ class FunctionService:
                 raise InvalidParameterValueException(
                     "$LATEST version cannot be deleted without deleting the function."
                 )
+            snapshotted = [
+                v
+                for v, d in self.store.list_versions(scope.account, scope.region, ref.name)
+                if v != LATEST and snapstart.applies(d)
+            ]
             self.store.delete_function(scope.account, scope.region, ref.name)
             self._changed(scope, ref.name, None)
+            self._snapshots_deleted(scope, ref.name, snapshotted)
             log.info("deleted function %s in %s/%s", ref.name, scope.account, scope.region)
             return
         if not qual.isdigit():
             raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
-        if self.store.get_version(scope.account, scope.region, ref.name, qual) is None:
+        doc = self.store.get_version(scope.account, scope.region, ref.name, qual)
+        if doc is None:
             raise self._not_found(scope, ref.name, qual)
         for alias, adoc in self.store.list_children("alias", scope.account, scope.region, ref.name):
             weights = adoc.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
@@ -603,6 +485,12 @@ class FunctionService:
                 )
         self.store.delete_version(scope.account, scope.region, ref.name, qual)
         self._changed(scope, ref.name, qual)
+        if snapstart.applies(doc):
+            self._snapshots_deleted(scope, ref.name, [qual])
+
+    def _snapshots_deleted(self, scope: Scope, name: str, versions: list[str]) -> None:
+        if versions and self.snapshots_deleted is not None:
+            self.snapshots_deleted(scope, name, versions)
 
     # -- tags ----------------------------------------------------------------------------
 
@@ -661,17 +549,3 @@ class FunctionService:
             },
             "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},
         }
-
-
-def _encode_marker(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode()
-
-
-def _decode_marker(marker: str | None) -> str | None:
-    if not marker:
-        return None
-    try:
-        # Strict: a lenient decode drops stray characters and can turn garbage into "".
-        return base64.b64decode(marker, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidParameterValueException("Invalid marker.") from None

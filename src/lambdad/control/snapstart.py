@@ -1,0 +1,115 @@
+"""SnapStart's rules on the control plane: which runtimes may turn it on, the
+``SnapStart`` member as stored and as shown, and the states of a published version
+whose snapshot is being taken.
+
+AWS takes a SnapStart version's snapshot after PublishVersion answers: the version
+is ``Pending`` (reason ``Creating``) until its init has run, then ``Active``, or
+``Failed`` with the init's error as its reason. Invoking it before then is refused.
+These are pure functions over stored version documents; ``FunctionService`` stores
+them and the platform takes the snapshots (``environments/snapshots.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdad.errors import (
+    InvalidParameterValueException,
+    ResourceConflictException,
+    SnapStartNotReadyException,
+)
+from lambdad.model.arn import LATEST
+from lambdad.model.runtimes import runtime_info
+
+PUBLISHED_VERSIONS = "PublishedVersions"
+# lambdad runs Python only; AWS offers SnapStart from Python 3.12 on.
+MIN_PYTHON = (3, 12)
+
+PENDING, ACTIVE, FAILED = "Pending", "Active", "Failed"
+CREATING = "Creating"
+FUNCTION_ERROR = "FunctionError"
+INTERNAL_ERROR = "InternalError"
+CREATING_REASON = "The function is being created."
+INTERNAL_REASON = "Lambda could not create the snapshot of this version (internal error)."
+_STATE_KEYS = ("State", "StateReason", "StateReasonCode")
+
+NOT_READY_MESSAGE = (
+    "Lambda is initializing your function. It will be ready to invoke once your function "
+    "state becomes ACTIVE."
+)
+
+
+def supports(runtime: str | None) -> bool:
+    """Whether SnapStart can be turned on for functions of ``runtime``."""
+    info = runtime_info(runtime) if runtime else None
+    if info is None or info.family != "python":
+        return False
+    try:
+        version = tuple(int(part) for part in info.version.split("."))
+    except ValueError:
+        return False
+    return version >= MIN_PYTHON
+
+
+def applies(doc: dict[str, Any]) -> bool:
+    """Whether a stored configuration asks for snapshots of published versions."""
+    return (doc.get("SnapStart") or {}).get("ApplyOn") == PUBLISHED_VERSIONS
+
+
+def configure(doc: dict[str, Any], params: dict[str, Any]) -> None:
+    """Store Create/UpdateFunctionConfiguration's ``SnapStart`` in ``doc`` (a $LATEST
+    document that already carries the request's Runtime), refusing a runtime SnapStart
+    does not support, whether SnapStart or the Runtime is what the request changes."""
+    if "SnapStart" in params:
+        doc["SnapStart"] = {
+            "ApplyOn": (params["SnapStart"] or {}).get("ApplyOn", "None"),
+            "OptimizationStatus": "Off",
+        }
+    if ("SnapStart" in params or "Runtime" in params) and applies(doc):
+        runtime = doc.get("Runtime")
+        if not supports(runtime):
+            raise InvalidParameterValueException(
+                f"{runtime} is not supported for SnapStart enabled functions."
+            )
+
+
+def render(out: dict[str, Any], version: str) -> None:
+    """``SnapStart`` as AWS shows it: ``OptimizationStatus`` is On for a published
+    version that has a snapshot, Off for $LATEST and every other version."""
+    snap = out.get("SnapStart")
+    if snap is None:
+        return
+    on = version != LATEST and snap.get("ApplyOn") == PUBLISHED_VERSIONS
+    out["SnapStart"] = {**snap, "OptimizationStatus": "On" if on else "Off"}
+
+
+def mark_pending(doc: dict[str, Any]) -> None:
+    """A version just published from a SnapStart function: its snapshot is to be taken."""
+    doc.update(State=PENDING, StateReason=CREATING_REASON, StateReasonCode=CREATING)
+
+
+def mark_finished(doc: dict[str, Any], error: str | None, reason_code: str) -> None:
+    """The snapshot was taken (``error`` None: Active) or could not be (Failed)."""
+    for key in _STATE_KEYS:
+        doc.pop(key, None)
+    if error is None:
+        doc["State"] = ACTIVE
+    else:
+        doc.update(State=FAILED, StateReason=error, StateReasonCode=reason_code)
+
+
+def is_pending(version: str, doc: dict[str, Any]) -> bool:
+    """A SnapStart version whose snapshot has not been taken yet."""
+    return version != LATEST and doc.get("State") == PENDING and applies(doc)
+
+
+def check_invocable(config: dict[str, Any]) -> None:
+    """Refuse to invoke a version whose snapshot is not ready, as AWS does."""
+    state = config.get("State")
+    if state == PENDING:
+        raise SnapStartNotReadyException(NOT_READY_MESSAGE)
+    if state == FAILED:
+        raise ResourceConflictException(
+            "The operation cannot be performed at this time. The function is currently in "
+            "the following state: Failed"
+        )
