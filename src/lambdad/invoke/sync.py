@@ -178,6 +178,7 @@ class InvokeService:
         request_id: str,
         client_context: str | None = None,
     ) -> InvocationResult:
+        rv.check_invocable()  # a SnapStart version runs once its snapshot is taken
         timeout = float(rv.config.get("Timeout", 3))
         # The ARN the caller invoked: with the alias or version it named, if any.
         qualifier = rv.invoked_as
