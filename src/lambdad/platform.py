@@ -24,10 +24,13 @@ from lambdad.control.event_invoke_config import EventInvokeConfigService
 from lambdad.control.functions import FunctionService, ResolvedVersion
 from lambdad.control.layers import LayerService
 from lambdad.control.policies import PolicyService
+from lambdad.control.snapstart import FUNCTION_ERROR, INTERNAL_ERROR, INTERNAL_REASON
 from lambdad.environments.code import CodeCache
 from lambdad.environments.layers import OptCache
 from lambdad.environments.pool import EnvironmentPool
 from lambdad.environments.provisioned import ProvisionedManager, Target
+from lambdad.environments.snapshots import SnapshotFailed, Snapshots
+from lambdad.errors import ResourceNotFoundException
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.async_queue import AsyncQueue
 from lambdad.invoke.leases import FunctionKey, Leases, limits_from
@@ -43,6 +46,8 @@ from lambdad.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A SnapStart version: account, region, function name, version.
+SnapshotKey = tuple[str, str, str, str]
 
 
 class Platform:
@@ -52,6 +57,10 @@ class Platform:
         self.credentials: dict[str, Credential] = {}
         self.generated_credential: Credential | None = None
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambdad-io")
+        # The loop the background work runs on (None until start_background).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._snapshot_builds: dict[SnapshotKey, asyncio.Task[None]] = {}
+        self._snapshot_discards: dict[SnapshotKey, asyncio.Task[None]] = {}
 
     def open(self) -> None:
         s = self.settings
@@ -134,6 +143,10 @@ class Platform:
         self.async_invoker = AsyncInvokeService(
             s, self.functions, self.invoker, self.event_configs, self.async_queue, self.clock
         )
+        if not hasattr(self, "snapshots"):  # tests may set theirs before opening
+            self.snapshots = Snapshots()
+        self.functions.snapshot_requested = self._snapshot_requested
+        self.functions.snapshots_deleted = self._snapshots_deleted
 
     def close(self) -> None:
         self.async_queue.close()
@@ -164,6 +177,7 @@ class Platform:
     async def start_background(self) -> None:
         """Background work that needs the event loop (reaper, flushers)."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._tasks = [
             loop.create_task(self.pool.run_reaper()),
             loop.create_task(self.logs.run_flusher()),
@@ -171,15 +185,118 @@ class Platform:
         ]
         for scope, name, qualifier, count in self.concurrency.provisioned_targets():
             self.provisioned.configure(scope, name, qualifier, count)
+        # Snapshots a stop (or a crash) interrupted, or published with no server running.
+        for scope, name, version in self.functions.versions.pending_snapshots():
+            self._start_snapshot(scope, name, version)
         await self.async_invoker.start()
 
     async def stop_background(self) -> None:
         await self.async_invoker.stop()
         for task in getattr(self, "_tasks", []):
             task.cancel()
+        # A snapshot cut short stays Pending and is taken again at the next start.
+        snapshot_tasks = [*self._snapshot_builds.values(), *self._snapshot_discards.values()]
+        for task in snapshot_tasks:
+            task.cancel()
+        await asyncio.gather(*snapshot_tasks, return_exceptions=True)
+        self._loop = None
         await self.provisioned.shutdown()
         await self.pool.shutdown()
         self.backend.close()
+
+    # -- SnapStart ---------------------------------------------------------------------
+
+    def _snapshot_requested(self, scope: Scope, name: str, version: str) -> None:
+        """FunctionService's hook: a SnapStart version was published. May be called
+        from a worker thread; with no loop running, the version stays Pending until
+        the next start."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._start_snapshot, scope, name, version)
+
+    def _snapshots_deleted(self, scope: Scope, name: str, versions: list[str]) -> None:
+        """FunctionService's hook: SnapStart versions were deleted."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            for version in versions:
+                loop.call_soon_threadsafe(self._start_discard, scope, name, version)
+
+    def _start_snapshot(self, scope: Scope, name: str, version: str) -> None:
+        key = (scope.account, scope.region, name, version)
+        if key in self._snapshot_builds:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._take_snapshot(scope, name, version), name=f"snapshot {name}:{version}"
+        )
+        self._snapshot_builds[key] = task
+
+        def done(t: asyncio.Task[None]) -> None:
+            if self._snapshot_builds.get(key) is t:
+                del self._snapshot_builds[key]
+
+        task.add_done_callback(done)
+
+    async def _take_snapshot(self, scope: Scope, name: str, version: str) -> None:
+        key = (scope.account, scope.region, name, version)
+        discarding = self._snapshot_discards.get(key)
+        if discarding is not None:
+            # A deleted version of the same number: its template goes first.
+            await asyncio.gather(discarding, return_exceptions=True)
+        try:
+            rv = self.functions.resolve(scope, name, version)
+        except ResourceNotFoundException:
+            return  # deleted meanwhile
+        error: str | None = None
+        reason_code = FUNCTION_ERROR
+        try:
+            await self.snapshots.build(rv)
+        except SnapshotFailed as exc:
+            error = str(exc)
+        except Exception:
+            log.exception("snapshot of %s:%s in %s/%s", name, version, scope.account, scope.region)
+            error, reason_code = INTERNAL_REASON, INTERNAL_ERROR
+        try:
+            self.functions.finish_snapshot(scope, name, version, error, reason_code)
+        except Exception:
+            log.exception(
+                "recording the snapshot of %s:%s in %s/%s",
+                name,
+                version,
+                scope.account,
+                scope.region,
+            )
+
+    def _start_discard(self, scope: Scope, name: str, version: str) -> None:
+        key = (scope.account, scope.region, name, version)
+        building = self._snapshot_builds.pop(key, None)
+        previous = self._snapshot_discards.get(key)
+        task = asyncio.get_running_loop().create_task(
+            self._discard_snapshot(key, building, previous), name=f"discard {name}:{version}"
+        )
+        self._snapshot_discards[key] = task
+
+        def done(t: asyncio.Task[None]) -> None:
+            if self._snapshot_discards.get(key) is t:
+                del self._snapshot_discards[key]
+
+        task.add_done_callback(done)
+
+    async def _discard_snapshot(
+        self,
+        key: SnapshotKey,
+        building: asyncio.Task[None] | None,
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        # The version's build is cut short, and an earlier discard of the same key
+        # finishes, before its template goes.
+        if building is not None:
+            building.cancel()
+        waits = [t for t in (building, previous) if t is not None]
+        await asyncio.gather(*waits, return_exceptions=True)
+        try:
+            await self.snapshots.discard(*key)
+        except Exception:
+            log.exception("discarding the snapshot of %s:%s in %s/%s", key[2], key[3], *key[:2])
 
     async def invoke_event(self, req: InvokeRequest) -> dict[str, Any]:
         """Accept an asynchronous invocation: answers once the event is on disk."""

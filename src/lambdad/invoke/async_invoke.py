@@ -25,7 +25,12 @@ from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control.event_invoke_config import EventInvokeConfigService, EventInvokeSettings
 from lambdad.control.functions import FunctionService, ResolvedVersion
-from lambdad.errors import AwsError, ResourceNotFoundException, TooManyRequestsException
+from lambdad.errors import (
+    AwsError,
+    ResourceNotFoundException,
+    SnapStartNotReadyException,
+    TooManyRequestsException,
+)
 from lambdad.invoke import async_policy as policy
 from lambdad.invoke import destinations
 from lambdad.invoke.async_queue import (
@@ -239,7 +244,9 @@ class AsyncInvokeService:
         attempts, requeues = event.attempts, event.requeues
         try:
             result = await self.invoker.run(rv, event.payload, event.id)
-        except TooManyRequestsException as exc:
+        except (TooManyRequestsException, SnapStartNotReadyException) as exc:
+            # A SnapStart version still taking its snapshot waits as a throttled event
+            # does: requeued, no attempt spent.
             outcome = policy.Outcome.THROTTLED
             error = {"statusCode": exc.status, "message": exc.message}
         except ResourceNotFoundException:
