@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import ipaddress
 import os
 import shutil
@@ -21,10 +22,12 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 CLONE_NEWNET = 0x40000000
 NAT_READY_TIMEOUT = 5.0
+LOOPBACK_TIMEOUT = 5.0
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -45,7 +48,8 @@ def listen_in_netns(
     unreachable: tuple[str, ...] = (),
 ) -> socket.socket:
     """A listening TCP socket bound to host:port in the network namespace of ``pid``;
-    first, the IPv4 networks in ``unreachable`` get an unreachable route there."""
+    first, once the namespace's loopback is up, the IPv4 networks in ``unreachable``
+    get an unreachable route there."""
     result: list[socket.socket | BaseException] = []
 
     def work() -> None:
@@ -55,6 +59,7 @@ def listen_in_netns(
                 _setns(fd, CLONE_NEWNET)
             finally:
                 os.close(fd)
+            wait_loopback_up(pid)
             for network in unreachable:
                 add_unreachable_route(network)
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -86,11 +91,46 @@ def nat_helper() -> str | None:
 
 
 # rtnetlink, for the one route this module adds (linux/rtnetlink.h).
+RTMGRP_LINK = 0x1
 RTM_NEWROUTE = 24
 NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RTN_UNREACHABLE = 254, 4, 0, 7
 RTA_DST = 1
+
+
+SIOCGIFFLAGS = 0x8913
+IFF_UP = 0x1
+
+
+def _loopback_is_up() -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, struct.pack("16sH14x", b"lo", 0))
+    return bool(struct.unpack_from("H", ifreq, 16)[0] & IFF_UP)
+
+
+def wait_loopback_up(pid: int, timeout: float = LOOPBACK_TIMEOUT) -> None:
+    """Wait, in the calling thread's network namespace, until its loopback is up.
+
+    Whoever creates the namespace brings its loopback up (bwrap does so in its child,
+    after it has told lambdad the child's pid). Until then 127.0.0.1 cannot be bound,
+    and a NAT helper must not start: slirp4netns brings ``lo`` up itself, and bwrap's
+    own loopback set-up then fails (its 127.0.0.1 exists already). Gives up when the
+    process ``pid`` is gone or after ``timeout`` seconds.
+    """
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
+        # Subscribed before the first look: a change in between is not missed.
+        nl.bind((0, RTMGRP_LINK))
+        deadline = time.monotonic() + timeout
+        while not _loopback_is_up():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise OSError(f"the loopback of process {pid}'s network namespace is down")
+            if not os.path.exists(f"/proc/{pid}"):
+                raise ProcessLookupError(f"process {pid} exited before its loopback was up")
+            nl.settimeout(min(left, 0.05))
+            with contextlib.suppress(TimeoutError):
+                nl.recv(65536)
 
 
 def add_unreachable_route(network: str) -> None:
