@@ -28,6 +28,7 @@ from lambdad.control.snapstart import FUNCTION_ERROR, INTERNAL_ERROR, INTERNAL_R
 from lambdad.environments.code import CodeCache
 from lambdad.environments.layers import OptCache
 from lambdad.environments.pool import EnvironmentPool
+from lambdad.environments.snapshots import Snapshots
 from lambdad.environments.provisioned import ProvisionedManager, Target
 from lambdad.environments.snapshots import SnapshotFailed, Snapshots
 from lambdad.errors import ResourceNotFoundException
@@ -123,6 +124,9 @@ class Platform:
             opt=OptCache(s.data_dir / "opt", self.code),
             scale_gate=self._scale_gate,
         )
+        # SnapStart templates, which the pool restores SnapStart versions' environments from.
+        self.snapshots = Snapshots(self.pool)
+        self.pool.snapshots = self.snapshots
         self.provisioned = ProvisionedManager(self.pool, self._provisioned_version, s)
         self.concurrency.status = self.provisioned
         self.concurrency.on_provisioned_change(self.provisioned.configure)

@@ -27,7 +27,7 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -133,12 +133,20 @@ class Environment:
         spec: SandboxSpec,
         backend: SandboxBackend,
         log_sink: LogSink,
+        *,
+        prepare: Callable[[SandboxSpec], Awaitable[Sandbox]] | None = None,
+        restored: bool = False,
     ) -> None:
         self.id = env_id
         self.config = config
         self.spec = spec
         self.backend = backend
         self.log_sink = log_sink
+        # How its sandbox is made (the backend's prepare unless told otherwise: a
+        # SnapStart template, a restore).
+        self._prepare = prepare or backend.prepare
+        # Restored from a SnapStart snapshot: its start is a restore (REPORT says so).
+        self.restored = restored
         self.state = State.STARTING
         self.sandbox: Sandbox | None = None
         self.server: asyncio.Server | None = None
@@ -188,7 +196,7 @@ class Environment:
             )
             await self.stop()
             return
-        self.sandbox = await self.backend.prepare(self.spec)
+        self.sandbox = await self._prepare(self.spec)
         self.server = await runtime_api.serve(self.sandbox.runtime_api_socket(), self)
         self._to(State.INITIALIZING)
         if self.config.init_notice:
@@ -332,7 +340,12 @@ class Environment:
             f"Memory Size: {self.config.memory_mb} MB\tMax Memory Used: {memory} MB\t"
         )
         init = self._init_duration_ms if cold else None
-        if init is not None:
+        if init is not None and self.restored:
+            report += (
+                f"Restore Duration: {init:.2f} ms\t"
+                f"Billed Restore Duration: {max(1, math.ceil(init))} ms\t"
+            )
+        elif init is not None:
             report += f"Init Duration: {init:.2f} ms\t"
         if timed_out:
             report += "Status: timeout"
@@ -428,6 +441,26 @@ class Environment:
             init_duration_ms=self._init_duration_ms,
             fatal=True,
         )
+
+    def snapshot_taken(self) -> None:
+        """A SnapStart template's init is done (its runtime will never ask for work)."""
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+
+    def init_error_message(self) -> str | None:
+        """Why the init failed, as its error document says (None: it did not)."""
+        err = self._init_error
+        if err is None:
+            return None
+        if err.kind == "exit":
+            return f"Runtime exited with error: {err.body.decode('utf-8', 'replace')}"
+        try:
+            doc = json.loads(err.body)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict) and doc.get("errorMessage"):
+            return f"{doc.get('errorType') or err.error_type}: {doc['errorMessage']}"
+        return err.error_type or "the init failed"
 
     def _memory_mb(self) -> int:
         peak = self.sandbox.memory_peak_bytes() if self.sandbox else None

@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from lambdad.config import Settings
 from lambdad.control.functions import ResolvedVersion
+from lambdad.environments import snapshots
 from lambdad.environments.code import CodeCache
 from lambdad.environments.environment import (
     Environment,
@@ -29,9 +30,10 @@ from lambdad.environments.environment import (
     new_env_id,
 )
 from lambdad.environments.layers import OptCache
+from lambdad.errors import SnapStartException
 from lambdad.model.scope import Scope
 from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable
-from lambdad.sandbox.base import SandboxBackend, SandboxSpec
+from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ class EnvironmentPool:
         # The loop the environments live on (set by the first start): retire() may be
         # called from a control-plane worker thread and hands its work to this loop.
         self._loop: asyncio.AbstractEventLoop | None = None
+        # SnapStart templates (set by the platform).
+        self.snapshots: snapshots.Snapshots | None = None
 
     @staticmethod
     def key(rv: ResolvedVersion) -> VersionKey:
@@ -135,6 +139,49 @@ class EnvironmentPool:
         self, rv: ResolvedVersion, key: VersionKey, initialization_type: str = "on-demand"
     ) -> Environment:
         self._loop = asyncio.get_running_loop()
+        restore = None
+        snaps = self.snapshots
+        if (
+            initialization_type == "on-demand"
+            and snaps is not None
+            and snaps.available
+            and snapshots.applies(rv)
+        ):
+            try:
+                restore = await snaps.restorer(rv)
+            except snapshots.SnapshotFailed as exc:
+                raise SnapStartException(f"The snapshot could not be restored: {exc}") from exc
+            initialization_type = snapshots.INITIALIZATION_TYPE
+        env = await self.make_environment(
+            rv, initialization_type, prepare=restore, restored=restore is not None
+        )
+        self._all[env.id] = env
+        self._keys[env.id] = key
+        try:
+            await env.start()
+        except BaseException:
+            self._forget(env)
+            await env.stop()
+            raise
+        if restore is not None and env.init_error:
+            # An after_restore hook failed: the invocation answers SnapStartException.
+            message = env.init_error_message()
+            self._forget(env)
+            await env.stop()
+            raise SnapStartException(f"The after-restore runtime hook failed: {message}")
+        log.debug("environment %s started for %s:%s", env.id, rv.name, rv.version)
+        return env
+
+    async def make_environment(
+        self,
+        rv: ResolvedVersion,
+        initialization_type: str = "on-demand",
+        *,
+        prepare: Callable[[SandboxSpec], Awaitable[Sandbox]] | None = None,
+        restored: bool = False,
+    ) -> Environment:
+        """A new environment of ``rv``, not started and not in the pool (``prepare``: how
+        its sandbox is made, when not by the backend; ``restored``: from a snapshot)."""
         cfg = rv.config
         launch = self.runtimes.launch(cfg["Runtime"])
         task_dir = await self.code.ensure(rv.code_sha256_hex)
@@ -172,17 +219,15 @@ class EnvironmentPool:
             region=rv.scope.region,
             init_notice=launch.notice,
         )
-        env = Environment(env_id, config, spec, self.backend, self.log_sink)
-        self._all[env_id] = env
-        self._keys[env_id] = key
-        try:
-            await env.start()
-        except BaseException:
-            self._forget(env)
-            await env.stop()
-            raise
-        log.debug("environment %s started for %s:%s", env_id, rv.name, rv.version)
-        return env
+        return Environment(
+            env_id,
+            config,
+            spec,
+            self.backend,
+            self.log_sink,
+            prepare=prepare,
+            restored=restored,
+        )
 
     def _network(self, rv: ResolvedVersion) -> str:
         # Read on cold starts only; a tag change retires the function's environments.
@@ -280,6 +325,8 @@ class EnvironmentPool:
                 log.exception("reaper failed")
 
     async def shutdown(self) -> None:
+        if self.snapshots is not None:
+            await self.snapshots.shutdown()
         envs = list(self._all.values())
         self._all.clear()
         self._idle.clear()

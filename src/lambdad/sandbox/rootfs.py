@@ -150,3 +150,20 @@ def etc_files(uid: int, gid: int, user: str, network: str, host_resolv: str) -> 
         "group": f"root:x:0:\n{user}:x:{gid}:\n",
         "resolv.conf": resolv,
     }
+
+
+def split_proc_read_only(plan: list[Step]) -> tuple[list[Step], list[Step]]:
+    """A SnapStart template's plan and what its restored environments redo.
+
+    A restored environment mounts a /proc of its own PID namespace, from inside a user
+    namespace; the kernel allows that only where the /proc it can already see has no
+    mount over any of its contents. So the template's /proc goes without the
+    read-only binds (its runtime has no privilege to write there anyway), and each
+    restored environment mounts its /proc and then those binds over it."""
+    own = [step for step in plan if not _proc_read_only(step)]
+    redo: list[Step] = [["proc", "/proc"], *(step for step in plan if _proc_read_only(step))]
+    return own, redo
+
+
+def _proc_read_only(step: Step) -> bool:
+    return step[0] == "bind" and str(step[2]).startswith("/proc/")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from collections import deque
 from pathlib import Path
 
@@ -137,6 +138,23 @@ class ZygoteBackend:
                 raise
             return sandbox
         raise AssertionError("unreachable")
+
+    async def prepare_template(self, spec: SandboxSpec, channel: socket.socket) -> ZygoteSandbox:
+        """A SnapStart template for ``spec``: a sandbox built as any environment's, never a
+        spare, whose runtime is handed ``channel`` (``runtimes/python/snapstart.py``)."""
+        why = self.refusal(spec)
+        if why is not None:
+            raise SandboxError(f"no snapshot: {why}")
+        zygote = await self._zygote(self._key(spec))
+        sandbox = ZygoteSandbox(self, zygote, self._network_of(spec))
+        sandbox.template_channel = channel
+        try:
+            async with self._builds:
+                await sandbox.launch(spec)
+        except BaseException:
+            await sandbox.destroy()
+            raise
+        return sandbox
 
     def _key(self, spec: SandboxSpec) -> ZygoteKey:
         return (spec.argv[0], self.sandboxed, spec.tenant)

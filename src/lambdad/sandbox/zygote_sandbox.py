@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox import netns, rootfs, zygote_wire
+from lambdad.sandbox import netns, rootfs, seccomp, zygote_wire
 from lambdad.sandbox.base import SandboxSpec
 from lambdad.sandbox.bwrap import LINK_LOCAL, RUNTIME_API, TASK, BwrapBackend
 from lambdad.sandbox.cgroups import EnvironmentCgroup, Limits
@@ -63,6 +63,10 @@ class ZygoteSandbox:
         self._peak_fd = -1
         self._destroyed = False
         self.from_spare = False
+        # A SnapStart template's end of its restore channel (``launch`` hands it over).
+        self.template_channel: socket.socket | None = None
+        # What its restored environments redo of its root (``rootfs.split_proc_read_only``).
+        self.template_proc_plan: list[Any] = []
 
     @property
     def alive(self) -> bool:
@@ -80,18 +84,23 @@ class ZygoteSandbox:
         if isinstance(inner, BwrapBackend):
             uid = self._own_cgroup_and_uid(inner, spec)
             assert self.cgroup is not None
+            plan = rootfs.plan_root(
+                spec, self.backend.host_layout(), self.backend.etc_files(self.network, uid)
+            )
+            filter_ = inner.seccomp
+            if self.template_channel is not None:
+                plan, self.template_proc_plan = rootfs.split_proc_read_only(plan)
+                filter_ = seccomp.program(user_namespaces=True) if inner.seccomp else None
             request = zygote_wire.spawn_request(
                 "",
                 sandboxed=True,
                 cwd=TASK,
-                plan=rootfs.plan_root(
-                    spec, self.backend.host_layout(), self.backend.etc_files(self.network, uid)
-                ),
+                plan=plan,
                 uid=uid,
                 gid=uid,
                 network=self.network,
                 cgroup_join=_join_files(self.cgroup),
-                seccomp=inner.seccomp,
+                seccomp=filter_,
             )
         else:
             assert isinstance(inner, ProcessBackend)
@@ -104,7 +113,16 @@ class ZygoteSandbox:
         # Inline, the runtime shares the keeper's channel (it is forked after "ok").
         self._runtime, self._control = self._control, None
         assert self._runtime is not None
-        self._runtime.send(zygote_wire.encode(self._runtime_message(spec)))
+        message = self._runtime_message(spec)
+        if self.template_channel is None:
+            self._runtime.send(zygote_wire.encode(message))
+            return
+        message["snapshot"] = {"sandboxed": self.sandboxed}
+        try:
+            _send(self._runtime, message, [self.template_channel.fileno()])
+        finally:
+            self.template_channel.close()
+            self.template_channel = None
 
     async def park(self) -> None:
         """Build a spare sandbox, all but what belongs to one environment."""

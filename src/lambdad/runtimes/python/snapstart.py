@@ -129,6 +129,7 @@ def restore(
     if not sandboxed:
         os.setsid()
         z.redirect_output(out_fd)
+        z.send(sock, {"ok": True})  # its pid comes with it
         _take_over(zygote, sock, request)
         return
     _build(sock, request, network)

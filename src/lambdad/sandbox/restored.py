@@ -1,0 +1,211 @@
+"""An environment restored from a SnapStart template: the ``Sandbox`` a restore hands out.
+
+The template (``ZygoteBackend.prepare_template``) is a sandbox whose runtime has run
+the function's init and then waits on its restore channel; each restore is one
+request there, with a request socket, the output pipe and (sandboxed) descriptors of
+the environment's cgroups. The template forks the restored environment
+(``runtimes/python/snapstart.py``): a waiter that reports its exit status, a keeper
+(pid 1 of the environment's own PID namespace), and the runtime.
+
+The platform does here what it does for any forked sandbox: the environment's cgroup,
+the Runtime API socket inside its network namespace (the keeper's pid comes with its
+message, as the kernel's credentials of the sender), the NAT. The uid is the
+template's: every process of a template and its restored environments runs as it,
+each in namespaces (user, PID, mount, network, IPC) of its own.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import struct
+from typing import TYPE_CHECKING, Any
+
+from lambdad.errors import SandboxError
+from lambdad.sandbox import netns, zygote_wire
+from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.bwrap import LINK_LOCAL, BwrapBackend
+from lambdad.sandbox.cgroups import Limits
+from lambdad.sandbox.process import ProcessBackend
+from lambdad.sandbox.zygote_process import Child
+from lambdad.sandbox.zygote_sandbox import SETUP_TIMEOUT, ZygoteSandbox, _join_files
+
+if TYPE_CHECKING:
+    from lambdad.sandbox.zygote import ZygoteBackend
+    from lambdad.sandbox.zygote_process import ZygoteProcess
+
+_UCRED = struct.Struct("iII")  # pid, uid, gid
+
+
+class RestoredSandbox(ZygoteSandbox):
+    def __init__(
+        self,
+        backend: ZygoteBackend,
+        zygote: ZygoteProcess,
+        network: str,
+        channel: socket.socket,
+        proc_plan: list[Any],
+    ) -> None:
+        super().__init__(backend, zygote, network)
+        self._template = channel
+        self._proc_plan = proc_plan
+        self._reader: asyncio.Task[None] | None = None
+
+    async def restore(self, spec: SandboxSpec) -> None:
+        """Have the template fork an environment for ``spec`` and finish its sandbox."""
+        self._take(spec)
+        inner = self.backend.inner
+        joins: list[int] = []
+        request: dict[str, Any] = {"op": "restore", "network": self.network}
+        if isinstance(inner, BwrapBackend):
+            self.cgroup = inner.cgroups.create(
+                spec.env_id, Limits(spec.memory_mb * 1024 * 1024, spec.vcpus, spec.pids_limit)
+            )
+            self.cgroup.set_cpu(None)  # boosted during the restore, as during an init
+            joins = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in _join_files(self.cgroup)]
+            request.update(
+                tmp_options=f"mode=1777,size={spec.tmp_mb * 1024 * 1024}",
+                proc_plan=self._proc_plan,
+                hostname="localhost",
+            )
+            if inner.seccomp:
+                request["seccomp"] = zygote_wire.b64(inner.seccomp)
+        else:
+            assert isinstance(inner, ProcessBackend)
+            self.work = inner.work_root / spec.env_id
+            (self.work / "tmp").mkdir(parents=True, exist_ok=True)
+        if self.network == "host":
+            self._listen_on_host()
+        out_r, out_w = os.pipe()
+        os.set_blocking(out_r, False)
+        self.output_fd = out_r
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        ours.setblocking(False)
+        self._control = ours
+        try:
+            socket.send_fds(
+                self._template, [zygote_wire.encode(request)], [theirs.fileno(), out_w, *joins]
+            )
+        except OSError as exc:
+            raise SandboxError(f"the snapshot's template is gone: {exc}") from exc
+        finally:
+            theirs.close()
+            os.close(out_w)
+            for fd in joins:
+                os.close(fd)
+        await self._await_restored()
+        message = self._runtime_message(spec)
+        ours.send(zygote_wire.encode(message))
+
+    async def _await_restored(self) -> None:
+        """The keeper's "netns" (its pid in the credentials: the Runtime API socket and the
+        NAT go into its namespace) and "ok"; over ``process``, the runtime's "ok"."""
+        while True:
+            doc, pid = await receive_with_sender(self._control_socket())
+            if doc is None or "error" in doc or "exit" in doc:
+                reason = (doc or {}).get("error") or "the restored environment exited"
+                raise SandboxError(f"cannot restore the snapshot: {reason}")
+            if not self.pid:
+                self._adopt(pid)
+            if doc.get("netns"):
+                blocked = LINK_LOCAL if self.network == "isolated" else ()
+                self._sock = netns.listen_in_netns(self.pid, unreachable=blocked)
+                self._start_nat_if_isolated()
+            elif doc.get("ok"):
+                break
+        loop = asyncio.get_running_loop()
+        self._reader = loop.create_task(self._read_exit())
+
+    def _control_socket(self) -> socket.socket:
+        assert self._control is not None
+        return self._control
+
+    def _adopt(self, pid: int) -> None:
+        """The environment's init (or, over ``process``, its runtime) is ``pid``."""
+        self.pid = pid
+        exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._child = Child(pid, os.pidfd_open(pid), exited)
+
+    async def _read_exit(self) -> None:
+        """The waiter's ``{"exit": status}`` (an end of file: killed with its cgroup)."""
+        status = int(signal.SIGKILL)  # as a wait status: killed by SIGKILL
+        try:
+            while self._control is not None:
+                doc, _ = await receive_with_sender(self._control, timeout=None)
+                if doc is None:
+                    break
+                if "exit" in doc:
+                    status = int(doc["exit"])
+                    break
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            child = self._child
+            if child is not None and not child.exited.done():
+                child.exited.set_result(status)
+
+    async def run(self) -> None:
+        control = self._control
+        if self._destroyed or control is None:
+            raise SandboxError(f"sandbox {self.env_id} cannot run")
+        try:
+            control.send(zygote_wire.encode({"go": True}))
+        except OSError as exc:
+            raise SandboxError(f"sandbox {self.env_id} is gone: {exc}") from exc
+
+    async def destroy(self) -> None:
+        # The exit reader first: it lets go of the request socket that destroy closes.
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        await super().destroy()
+
+
+async def receive_with_sender(
+    sock: socket.socket,
+    timeout: float | None = SETUP_TIMEOUT,  # noqa: ASYNC109
+) -> tuple[dict[str, Any] | None, int]:
+    """One message and its sender's pid (as this process sees it); (None, 0) at the end."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            data, ancillary, _, _ = sock.recvmsg(
+                65536, socket.CMSG_SPACE(_UCRED.size) + socket.CMSG_SPACE(4 * 8)
+            )
+            break
+        except BlockingIOError:
+            pass
+        readable: asyncio.Future[None] = loop.create_future()
+
+        def ready(readable: asyncio.Future[None] = readable) -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        loop.add_reader(sock.fileno(), ready)
+        try:
+            await asyncio.wait_for(readable, timeout)
+        except TimeoutError:
+            raise SandboxError(
+                f"the restored environment was not ready within {timeout:.0f} s"
+            ) from None
+        finally:
+            loop.remove_reader(sock.fileno())
+    pid = 0
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid = _UCRED.unpack(payload[: _UCRED.size])[0]
+        elif level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds = array.array("i")
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+            for fd in fds:
+                os.close(fd)
+    if not data:
+        return None, 0
+    return zygote_wire.decode(data), pid
