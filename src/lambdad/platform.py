@@ -28,7 +28,6 @@ from lambdad.control.snapstart import FUNCTION_ERROR, INTERNAL_ERROR, INTERNAL_R
 from lambdad.environments.code import CodeCache
 from lambdad.environments.layers import OptCache
 from lambdad.environments.pool import EnvironmentPool
-from lambdad.environments.snapshots import Snapshots
 from lambdad.environments.provisioned import ProvisionedManager, Target
 from lambdad.environments.snapshots import SnapshotFailed, Snapshots
 from lambdad.errors import ResourceNotFoundException

@@ -63,11 +63,7 @@ class _Template:
 def applies(rv: ResolvedVersion) -> bool:
     """Whether ``rv``'s environments are restored from a snapshot."""
     snap = rv.config.get("SnapStart") or {}
-    return (
-        rv.version != "$LATEST"
-        and snap.get("ApplyOn") == "PublishedVersions"
-        and snap.get("OptimizationStatus", "On") == "On"
-    )
+    return rv.version != "$LATEST" and snap.get("ApplyOn") == "PublishedVersions"
 
 
 class Snapshots:
