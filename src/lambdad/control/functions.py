@@ -34,7 +34,7 @@ from lambdad.model.arn import LATEST, FunctionRef, function_arn, merge_qualifier
 from lambdad.model.scope import Scope
 from lambdad.secrets import Sealer
 from lambdad.store.base import Doc, MetadataStore
-from lambdad.store.blobs import BlobStore
+from lambdad.store.blobs import BlobStore, archives_of
 
 log = logging.getLogger(__name__)
 
@@ -466,7 +466,10 @@ class FunctionService:
                 for v, d in self.store.list_versions(scope.account, scope.region, ref.name)
                 if v != LATEST and snapstart.applies(d)
             ]
+            versions = self.store.list_versions(scope.account, scope.region, ref.name)
+            used = archives_of(*(d for _, d in versions))
             self.store.delete_function(scope.account, scope.region, ref.name)
+            self.blobs.release(self.store, used)
             self._changed(scope, ref.name, None)
             self._snapshots_deleted(scope, ref.name, snapshotted)
             log.info("deleted function %s in %s/%s", ref.name, scope.account, scope.region)
@@ -484,6 +487,7 @@ class FunctionService:
                     f"[{alias}]"
                 )
         self.store.delete_version(scope.account, scope.region, ref.name, qual)
+        self.blobs.release(self.store, archives_of(doc))
         self._changed(scope, ref.name, qual)
         if snapstart.applies(doc):
             self._snapshots_deleted(scope, ref.name, [qual])

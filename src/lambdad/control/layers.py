@@ -5,7 +5,9 @@ store (the same one as function code) and its document in the store, as a child
 of kind ``layer`` under the name ``layer:<LayerName>`` (a name no function can
 have) keyed by its zero-padded version number. An index document per layer
 (kind ``layer-index``) remembers the last version number ever published, so
-numbers are never reused, even after every version was deleted.
+numbers are never reused, even after every version was deleted. Deleting a
+version deletes its archive only once no other layer version and no function
+version uses it (``BlobStore.release``).
 
 Each layer version has its own resource policy (``AddLayerVersionPermission``),
 which decides whether another account may use it. ``resolve`` checks a
@@ -194,7 +196,6 @@ class LayerService:
                 "Request must be smaller than 69905067 bytes for the PublishLayerVersion operation"
             )
         summary = archives.inspect_archive(data, max_unzipped=self.settings.max_unzipped_bytes)
-        self.blobs.put(data, summary.sha256_hex)
         doc: Doc = {
             "Description": params.get("Description", ""),
             "CreatedDate": fmodel.now_iso(self.clock.now()),
@@ -207,6 +208,9 @@ class LayerService:
             if key in params:
                 doc[key] = params[key]
         with self.store.transaction():
+            # In the transaction that records it: a concurrent delete of another
+            # version with the same archive (BlobStore.release) cannot remove it between.
+            self.blobs.put(data, summary.sha256_hex)
             index = self.store.get_child(
                 INDEX_KIND, ref.account, ref.region, INDEX_NAME, ref.name
             ) or {"LatestVersion": 0}
@@ -237,8 +241,17 @@ class LayerService:
         if version < 1:
             raise InvalidParameterValueException("Layer Version Cannot be less than 1")
         ref = self._own(scope, layer_name, "DeleteLayerVersion")
-        # The archive stays: functions that use this version keep running it, as on AWS.
-        self.store.delete_child(KIND, ref.account, ref.region, _store_name(ref.name), _key(version))
+        with self.store.transaction():
+            doc = self._version_doc(ref, version)
+            if doc is None:
+                return  # AWS answers success for a version that does not exist
+            self.store.delete_child(
+                KIND, ref.account, ref.region, _store_name(ref.name), _key(version)
+            )
+        # The archive stays while a function version still uses it (they keep running
+        # a deleted layer version, as on AWS) or another layer version has the same bytes.
+        self.blobs.release(self.store, [doc["Sha256Hex"]])
+        log.info("deleted layer %s version %d", ref.name, version)
 
     # -- lists ------------------------------------------------------------------------------
 

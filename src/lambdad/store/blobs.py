@@ -3,14 +3,36 @@
 A blob is named by the hex SHA-256 of its bytes and written once, atomically
 (temporary file, fsync, rename), so a reader never sees a partial archive and the
 same zip uploaded twice is stored once.
+
+Function versions and layer versions share blobs, so a blob is deleted only when the
+last of them goes (``release``): a function keeps running a layer version deleted
+after it took it, as on AWS. The reference count and the unlink happen in one store
+transaction, and a writer that must not lose its blob puts it in the transaction
+that records the reference (``LayerService.publish``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+
+from lambdad.store.base import Doc, MetadataStore
+
+log = logging.getLogger(__name__)
+
+
+def archives_of(*versions: Doc) -> set[str]:
+    """The blobs function versions run: their code and their layers."""
+    out: set[str] = set()
+    for doc in versions:
+        if doc.get("CodeSha256Hex"):
+            out.add(doc["CodeSha256Hex"])
+        out.update(doc.get("_layers", ()))
+    return out
 
 
 class BlobStore:
@@ -49,3 +71,16 @@ class BlobStore:
 
     def delete(self, sha256_hex: str) -> None:
         self.path(sha256_hex).unlink(missing_ok=True)
+
+    def release(self, store: MetadataStore, digests: Iterable[str]) -> list[str]:
+        """Delete each of ``digests`` that no function version or layer version uses
+        any longer; the ones deleted. Call it after removing a reference."""
+        gone = []
+        with store.transaction():
+            for digest in sorted(set(digests)):
+                if store.archive_references(digest) == 0 and self.exists(digest):
+                    self.delete(digest)
+                    gone.append(digest)
+        for digest in gone:
+            log.info("deleted blob %s: nothing uses it any longer", digest)
+        return gone

@@ -161,10 +161,17 @@ class SqliteStore:
         out.sort(key=lambda kv: -1 if kv[0] == "$LATEST" else int(kv[0]))
         return out
 
-    def code_references(self, sha256_hex: str) -> int:
+    def archive_references(self, sha256_hex: str) -> int:
+        # Layers are in documents only (a version's "_layers", a layer version's
+        # "Sha256Hex"); instr() spares parsing the documents that cannot match.
         with self._lock:
             row = self.conn.execute(
-                "SELECT COUNT(*) FROM versions WHERE code_sha=?", (sha256_hex,)
+                "SELECT (SELECT COUNT(*) FROM versions WHERE code_sha=?1)"
+                " + (SELECT COUNT(*) FROM versions WHERE instr(doc, ?1) > 0 AND EXISTS"
+                "    (SELECT 1 FROM json_each(doc, '$._layers') WHERE value=?1))"
+                " + (SELECT COUNT(*) FROM children WHERE kind='layer' AND instr(doc, ?1) > 0"
+                "    AND json_extract(doc, '$.Sha256Hex')=?1)",
+                (sha256_hex,),
             ).fetchone()
         return int(row[0])
 
