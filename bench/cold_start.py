@@ -17,6 +17,11 @@ process, slirp4netns).
 With the zygote fast path available (setting ``fast_path``), two more columns:
 the process backend and bwrap (isolated) with Python environments forked from a
 zygote; the first three columns exec the runtime (``LAMBDAD_FAST_PATH=false``).
+And two SnapStart columns: each start publishes a version of a fresh function with
+``SnapStart={"ApplyOn": "PublishedVersions"}``, waits for it to be Active (its
+snapshot taken), then invokes it: the environment is restored from the version's
+template, and REPORT's ``Restore Duration`` is the column's init figure. (Their
+memory is not measured: each function's template is an environment too.)
 
 Needs root, bubblewrap and cgroups for the bwrap columns (they are skipped, with
 the reason, elsewhere).
@@ -47,7 +52,7 @@ from _common import code_zip, free_port, percentile
 ROOT = Path(__file__).resolve().parent.parent
 AKID, SECRET, ACCOUNT = "BENCHCOLDSTART", "bench-cold-start-secret", "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/bench"
-INIT_DURATION = re.compile(r"Init Duration: ([\d.]+) ms")
+INIT_DURATION = re.compile(r"(?:Init|Restore) Duration: ([\d.]+) ms")
 CGROUP = Path("/sys/fs/cgroup")
 HANDLER = "def handler(event, context):\n    return event\n"
 
@@ -62,6 +67,8 @@ class Backend:
     client: Any = None
     latency_ms: list[float] = field(default_factory=list)
     init_ms: list[float] = field(default_factory=list)
+    snapstart: bool = False
+    qualifiers: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
         import boto3
@@ -120,14 +127,26 @@ class Backend:
             Handler="app.handler",
             Code={"ZipFile": code},
             MemorySize=128,
+            **({"SnapStart": {"ApplyOn": "PublishedVersions"}} if self.snapstart else {}),
         )
         self.client.get_waiter("function_active_v2").wait(
             FunctionName=name, WaiterConfig={"Delay": 0.02, "MaxAttempts": 500}
         )
+        if self.snapstart:
+            version = self.client.publish_version(FunctionName=name)["Version"]
+            self.client.get_waiter("published_version_active").wait(
+                FunctionName=name,
+                Qualifier=version,
+                WaiterConfig={"Delay": 0.02, "MaxAttempts": 500},
+            )
+            self.qualifiers[name] = version
 
     def cold_start(self, name: str) -> None:
         started = time.perf_counter()
-        resp = self.client.invoke(FunctionName=name, Payload=b'{"ping": 1}', LogType="Tail")
+        qualifier = {"Qualifier": self.qualifiers[name]} if name in self.qualifiers else {}
+        resp = self.client.invoke(
+            FunctionName=name, Payload=b'{"ping": 1}', LogType="Tail", **qualifier
+        )
         payload = resp["Payload"].read()
         self.latency_ms.append((time.perf_counter() - started) * 1000)
         log = base64.b64decode(resp["LogResult"]).decode()
@@ -135,13 +154,15 @@ class Backend:
             raise RuntimeError(f"{self.label}: {name} failed: {payload!r}\n{log}")
         match = INIT_DURATION.search(log)
         if match is None:
-            raise RuntimeError(f"{self.label}: no Init Duration (not a cold start?):\n{log}")
+            raise RuntimeError(f"{self.label}: no Init/Restore Duration (not cold?):\n{log}")
         self.init_ms.append(float(match.group(1)))
 
     # -- memory of idle environments ------------------------------------------------------
 
     def memory(self) -> dict[str, Any]:
         assert self.process is not None
+        if self.snapstart:
+            return {}
         helpers = _children(self.process.pid)
         if self.env["LAMBDAD_SANDBOX"] == "process":
             # Descendants: with the zygote, runtimes are its children, not lambdad's.
@@ -245,10 +266,10 @@ def has_fast_path() -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10 cold starts each (a smoke run)")
-    ap.add_argument("--n", type=int, default=None, help="cold starts per backend [50]")
+    ap.add_argument("--n", type=int, default=None, help="cold starts per backend [100]")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "cold_start.json"))
     args = ap.parse_args()
-    n = args.n or (10 if args.quick else 50)
+    n = args.n or (10 if args.quick else 100)
 
     exec_ = {"LAMBDAD_FAST_PATH": "false"}
     backends = [Backend("process", {"LAMBDAD_SANDBOX": "process", **exec_})]
@@ -267,6 +288,14 @@ def main() -> int:
         backends.append(Backend("process+zygote", {"LAMBDAD_SANDBOX": "process", **fast}))
         if why_not is None:
             backends.append(Backend("bwrap/isolated+zygote", {**sandboxed, **fast}))
+        # SnapStart: restored from a published version's template.
+        backends.append(
+            Backend("process+snapstart", {"LAMBDAD_SANDBOX": "process", **fast}, snapstart=True)
+        )
+        if why_not is None:
+            backends.append(
+                Backend("bwrap/isolated+snapstart", {**sandboxed, **fast}, snapstart=True)
+            )
 
     code = code_zip(HANDLER)
     try:
@@ -335,8 +364,8 @@ def print_table(result: dict[str, Any]) -> None:
 
     line("Invoke latency median (ms)", lambda r: r["latency_ms"]["median"])
     line("Invoke latency p99 (ms)", lambda r: r["latency_ms"]["p99"])
-    line("Init Duration median (ms)", lambda r: r["init_duration_ms"]["median"])
-    line("Init Duration p99 (ms)", lambda r: r["init_duration_ms"]["p99"])
+    line("Init/Restore Duration median (ms)", lambda r: r["init_duration_ms"]["median"])
+    line("Init/Restore Duration p99 (ms)", lambda r: r["init_duration_ms"]["p99"])
     print("memory per idle environment (MiB, median)")
     line("  idle environments measured", lambda r: r["idle_memory"]["environments"])
     line("  cgroup charge", lambda r: r["idle_memory"]["cgroup_charge_mib"]["median"])
