@@ -146,8 +146,6 @@ class Platform:
         self.async_invoker = AsyncInvokeService(
             s, self.functions, self.invoker, self.event_configs, self.async_queue, self.clock
         )
-        if not hasattr(self, "snapshots"):  # tests may set theirs before opening
-            self.snapshots = Snapshots()
         self.functions.snapshot_requested = self._snapshot_requested
         self.functions.snapshots_deleted = self._snapshots_deleted
 
