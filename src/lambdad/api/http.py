@@ -1,0 +1,353 @@
+"""HTTP/1.1 on the API port: the connection protocol uvicorn runs for lambdad.
+
+uvicorn keeps what it is good at (the listening socket, signals, lifespan, graceful
+shutdown, the ``Date`` header); this protocol replaces its generic ASGI cycle, which
+costs more per request than a warm invoke spends anywhere else. It parses with
+httptools, hands each complete request to ``App.respond`` (no ASGI messages in
+between) and writes each response with one ``write``.
+
+Per connection: keep-alive (idle connections close after ``timeout_keep_alive``),
+pipelined requests answered in order, ``Expect: 100-continue``, bodies bounded by
+``MAX_BODY`` (a larger one is answered with AWS's error and the connection closed),
+and flow control on the write side (a reader slower than a 50 MB code download).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any, Protocol, cast
+
+import httptools
+
+log = logging.getLogger(__name__)
+
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+# (method, raw path, raw query string, (lower-case name, value) pairs, body) -> response
+Responder = Callable[[str, str, str, list[tuple[str, str]], bytes], Awaitable[Response]]
+# A request whose declared or actual body exceeds the limit: (request id) -> response
+Refusal = Callable[[], Response]
+
+# Pipelined requests queued beyond this stop the reading until the queue drains.
+MAX_QUEUED = 16
+# A response body larger than this is written apart from its head, not copied into it.
+_JOIN_LIMIT = 64 * 1024
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_BAD_REQUEST_BODY = b"Invalid HTTP request received."
+_BAD_REQUEST = (
+    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+    % (len(_BAD_REQUEST_BODY), _BAD_REQUEST_BODY)
+)
+
+
+def _status_lines() -> dict[int, bytes]:
+    return {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
+
+
+_STATUS_LINES = _status_lines()
+
+
+class ServerState(Protocol):
+    """What uvicorn shares with every connection (``uvicorn.server.ServerState``)."""
+
+    total_requests: int
+    connections: set[Any]
+    tasks: set[asyncio.Task[None]]
+    default_headers: list[tuple[bytes, bytes]]
+
+
+class _Request:
+    __slots__ = (
+        "body",
+        "expect_continue",
+        "headers",
+        "keep_alive",
+        "method",
+        "queued",
+        "too_large",
+        "url",
+    )
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
+        self.method = ""
+        self.keep_alive = True
+        self.too_large = False
+        self.expect_continue = False
+        self.queued = False
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection. Built by uvicorn with its ``config`` and ``server_state``;
+    ``respond`` and ``refuse`` come from ``protocol_for``."""
+
+    def __init__(
+        self,
+        respond: Responder,
+        refuse: Refusal,
+        max_body: int,
+        *,
+        config: Any,
+        server_state: ServerState,
+        app_state: Any = None,
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.respond = respond
+        self.refuse = refuse
+        self.max_body = max_body
+        self.loop = _loop or asyncio.get_event_loop()
+        self.state = server_state
+        self.keep_alive_timeout = float(config.timeout_keep_alive)
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.queue: deque[_Request] = deque()
+        self.request = _Request()
+        self.body_size = 0
+        self.busy = False
+        self.closing = False
+        self.reading_paused = False
+        self.writable: asyncio.Future[None] | None = None
+        self.idle_since: float | None = None
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self._date_source: list[tuple[bytes, bytes]] | None = None
+        self._date = b""
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A stream transport (uvloop's are not asyncio.Transport subclasses).
+        self.transport = cast(asyncio.Transport, transport)
+        self.state.connections.add(self)
+        self._become_idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state.connections.discard(self)
+        self.transport = None
+        self.queue.clear()
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+        # A request in flight runs to its end (an invocation is not abandoned half
+        # way); its answer has nowhere to go and is dropped.
+
+    def data_received(self, data: bytes) -> None:
+        self.idle_since = None
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail()
+        except httptools.HttpParserError:
+            self._fail()
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def pause_writing(self) -> None:
+        if self.writable is None or self.writable.done():
+            self.writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+
+    # -- uvicorn ----------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: close now if idle, else after the answer in flight."""
+        self.closing = True
+        if not self.busy and self.transport is not None:
+            self.transport.close()
+
+    # -- httptools callbacks ----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.request = _Request()
+        self.body_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.request.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        self.request.headers.append((key, value.decode("latin-1")))
+        if key == "expect" and value.lower() == b"100-continue":
+            self.request.expect_continue = True
+
+    def on_headers_complete(self) -> None:
+        req = self.request
+        for key, value in req.headers:
+            if key == "content-length":
+                if value.isdigit() and int(value) > self.max_body:
+                    req.too_large = True
+                break
+        if req.too_large:
+            self._refuse(req)
+            return
+        if req.expect_continue and not self.busy and not self.queue:
+            # Only now may the client send the body; any later and it would wait forever.
+            req.expect_continue = False
+            self._write(_CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        req = self.request
+        if req.too_large:
+            return
+        self.body_size += len(body)
+        if self.body_size > self.max_body:
+            req.too_large = True
+            req.body.clear()
+            self._refuse(req)
+        else:
+            req.body.append(body)
+
+    def on_message_complete(self) -> None:
+        req = self.request
+        if req.queued:
+            return
+        req.method = self.parser.get_method().decode("ascii")
+        req.keep_alive = self.parser.should_keep_alive()
+        self._enqueue(req)
+
+    def _refuse(self, req: _Request) -> None:
+        # Answered before the rest of the body arrives; the connection closes after.
+        req.method = self.parser.get_method().decode("ascii")
+        req.keep_alive = False
+        self._enqueue(req)
+
+    def _enqueue(self, req: _Request) -> None:
+        req.queued = True
+        self.queue.append(req)
+        self.state.total_requests += 1
+        if not self.busy:
+            self._next()
+        elif len(self.queue) >= MAX_QUEUED and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _next(self) -> None:
+        if not self.queue or self.transport is None:
+            return
+        req = self.queue.popleft()
+        if self.reading_paused and len(self.queue) < MAX_QUEUED // 2:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        self.busy = True
+        if req.expect_continue and not req.too_large:
+            self._write(_CONTINUE)
+        task = self.loop.create_task(self._run(req))
+        self.state.tasks.add(task)
+        task.add_done_callback(self.state.tasks.discard)
+
+    async def _run(self, req: _Request) -> None:
+        try:
+            if req.too_large:
+                status, headers, body = self.refuse()
+            else:
+                url = req.url
+                if url[:1] != b"/":
+                    parsed = httptools.parse_url(url)
+                    path, query = parsed.path or b"/", parsed.query or b""
+                else:
+                    if b"#" in url:
+                        url = url.split(b"#", 1)[0]
+                    path, _, query = url.partition(b"?")
+                status, headers, body = await self.respond(
+                    req.method,
+                    path.decode("latin-1"),
+                    query.decode("latin-1"),
+                    req.headers,
+                    b"".join(req.body) if len(req.body) != 1 else req.body[0],
+                )
+            self._send(status, headers, body, req)
+            if self.writable is not None:
+                await self.writable
+        except Exception:
+            log.exception("failure serving an HTTP request")
+            req.keep_alive = False
+            self._write(_BAD_REQUEST)
+        finally:
+            self.busy = False
+            if self.transport is not None:
+                if not req.keep_alive or self.closing:
+                    self.transport.close()
+                elif self.queue:
+                    self._next()
+                else:
+                    self._become_idle()
+
+    def _send(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, req: _Request
+    ) -> None:
+        if self.transport is None:
+            return
+        parts = [
+            _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status,
+            self._date_line(),
+        ]
+        for name, value in headers:
+            parts += (name, b": ", value, b"\r\n")
+        parts.append(b"content-length: %d\r\n" % len(body))
+        if not req.keep_alive or self.closing:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        if req.method == "HEAD":
+            self.transport.write(b"".join(parts))
+        elif len(body) <= _JOIN_LIMIT:
+            parts.append(body)
+            self.transport.write(b"".join(parts))
+        else:
+            self.transport.write(b"".join(parts))
+            self.transport.write(body)
+
+    def _date_line(self) -> bytes:
+        source = self.state.default_headers
+        if source is not self._date_source:
+            # uvicorn swaps in a new list once a second.
+            self._date_source = source
+            self._date = b"".join(b"%s: %s\r\n" % (k, v) for k, v in source)
+        return self._date
+
+    def _write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def _fail(self) -> None:
+        self._write(_BAD_REQUEST)
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- keep-alive --------------------------------------------------------------------------
+
+    def _become_idle(self) -> None:
+        self.idle_since = self.loop.time()
+        if self.idle_timer is None:
+            self.idle_timer = self.loop.call_later(self.keep_alive_timeout, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self.idle_timer = None
+        if self.transport is None or self.busy or self.idle_since is None:
+            return  # in use: the timer is set again when the connection next goes idle
+        left = self.idle_since + self.keep_alive_timeout - self.loop.time()
+        if left <= 0:
+            self.transport.close()
+        else:
+            self.idle_timer = self.loop.call_later(left, self._check_idle)
+
+
+def protocol_for(respond: Responder, refuse: Refusal, max_body: int) -> Callable[..., HttpProtocol]:
+    """The ``http`` protocol class for ``uvicorn.Config``, bound to one app."""
+
+    def build(**kwargs: Any) -> HttpProtocol:
+        return HttpProtocol(respond, refuse, max_body, **kwargs)
+
+    return build
