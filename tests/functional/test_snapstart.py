@@ -32,12 +32,8 @@ from lambdad.control.functions import ResolvedVersion
 from lambdad.environments.snapshots import SnapshotFailed, Snapshots
 from lambdad.platform import Platform
 
-KEY, SECRET, ACCOUNT, REGION = (
-    "AKIDSNAPSTART0000001",
-    "snapstart-secret",
-    "123456789012",
-    "us-east-1",
-)
+KEY, SECRET = "AKIDSNAPSTART0000001", "snapstart-secret"
+ACCOUNT, REGION = "123456789012", "us-east-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
 HANDLER = "def handler(event, context):\n    return {'echo': event}\n"
 FAST_WAIT = {"Delay": 0.05, "MaxAttempts": 100}
@@ -57,6 +53,8 @@ class FakeSnapshots(Snapshots):
     def __init__(self) -> None:
         self.hold = threading.Event()  # set: new builds wait for release()
         self._released: set[tuple[str, str]] = set()
+        self._gates: dict[tuple[str, str], tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
+        self._lock = threading.Lock()
         self.failures: dict[str, BaseException] = {}  # function name -> what build raises
         self.started: list[tuple[str, str]] = []
         self.built: list[tuple[str, str]] = []
@@ -64,14 +62,24 @@ class FakeSnapshots(Snapshots):
         self.discarded: list[tuple[str, str, str, str]] = []
 
     def release(self, name: str, version: str) -> None:
-        self._released.add((name, version))
+        """Let the version's build finish (called from the test's thread)."""
+        with self._lock:
+            self._released.add((name, version))
+            gate = self._gates.get((name, version))
+        if gate is not None:
+            loop, event = gate
+            loop.call_soon_threadsafe(event.set)
 
     async def build(self, rv: ResolvedVersion) -> None:
         key = (rv.name, rv.version)
         self.started.append(key)
+        event = asyncio.Event()
+        with self._lock:
+            self._gates[key] = (asyncio.get_running_loop(), event)
+            if not self.hold.is_set() or key in self._released:
+                event.set()
         try:
-            while self.hold.is_set() and key not in self._released:
-                await asyncio.sleep(0.01)
+            await event.wait()
         except asyncio.CancelledError:
             self.cancelled.append(key)
             raise
@@ -120,7 +128,8 @@ class InProcessServer:
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            assert self.thread.is_alive(), "the server thread ended"
+            assert time.monotonic() < deadline, "the server did not start in time"
             time.sleep(0.01)
         self.client = boto3.client(
             "lambda",
@@ -272,7 +281,8 @@ def test_published_version_is_pending_until_its_snapshot_is_taken(
     )
     config = client.get_function_configuration(FunctionName="snap", Qualifier="1")
     assert config["State"] == "Active"
-    assert "StateReason" not in config and "StateReasonCode" not in config
+    assert "StateReason" not in config
+    assert "StateReasonCode" not in config
     assert config["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
     assert snapshots.built == [("snap", "1")]
 
