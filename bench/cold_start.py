@@ -55,6 +55,12 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/bench"
 INIT_DURATION = re.compile(r"(?:Init|Restore) Duration: ([\d.]+) ms")
 CGROUP = Path("/sys/fs/cgroup")
 HANDLER = "def handler(event, context):\n    return event\n"
+# A typical Python function's init: the AWS SDK imported and a client made.
+HEAVY_HANDLER = (
+    "import boto3\n"
+    "s3 = boto3.client('s3', region_name='us-east-1')\n"
+    "def handler(event, context):\n    return event\n"
+)
 
 
 @dataclass
@@ -68,6 +74,7 @@ class Backend:
     latency_ms: list[float] = field(default_factory=list)
     init_ms: list[float] = field(default_factory=list)
     snapstart: bool = False
+    heavy: bool = False  # HEAVY_HANDLER's init instead of a no-op
     qualifiers: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
@@ -296,19 +303,24 @@ def main() -> int:
             backends.append(
                 Backend("bwrap/isolated+snapstart", {**sandboxed, **fast}, snapstart=True)
             )
+            # What SnapStart is for: an init that takes time (boto3 and a client).
+            heavy = {**sandboxed, **fast}
+            backends.append(Backend("zygote, boto3 init", heavy, heavy=True))
+            backends.append(Backend("snapstart, boto3 init", heavy, snapstart=True, heavy=True))
 
     code = code_zip(HANDLER)
+    heavy_code = code_zip(HEAVY_HANDLER)
     try:
         for b in backends:
             b.start()
-            b.create("warmup", code)  # extracts the code, starts the interpreter once
+            b.create("warmup", heavy_code if b.heavy else code)  # extracts, warms the zygote
             b.cold_start("warmup")
             b.latency_ms.clear()
             b.init_ms.clear()
         for i in range(n):
             for b in backends:
                 name = f"cold-{i}"
-                b.create(name, code)
+                b.create(name, heavy_code if b.heavy else code)
                 b.cold_start(name)
         memory = {b.label: b.memory() for b in backends}
     finally:
