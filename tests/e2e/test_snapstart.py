@@ -1,0 +1,463 @@
+"""SnapStart end to end: published versions restored from their snapshot, as a user sees it.
+
+A real server (the bwrap backend; one test on ``process``) and boto3: functions with
+``SnapStart={"ApplyOn": "PublishedVersions"}`` (``functions/snapstart.py``) are
+published, waited for with botocore's ``published_version_active`` waiter, and invoked.
+The control plane alone (states, refusals, paging) is ``functional/test_snapstart.py``'s.
+
+Without the zygote fast path (``LAMBDAD_FAST_PATH=0``, the suite's second run) there
+are no snapshots: a SnapStart version is Active at once and starts its environments as
+on-demand ones do. Tests assert that behaviour there instead of the restore's.
+
+The sandboxed tests need root, bubblewrap and cgroups; they skip with the reason
+elsewhere (on CI, root, they must run: there a missing capability fails them).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, WaiterError
+
+from e2e.conftest import ServerFactory
+from e2e.helpers import LambdadServer, make_zip
+from e2e.sandboxes import alive, missing_isolation
+
+SOURCE = (Path(__file__).parent / "functions" / "snapstart.py").read_text()
+# Environments are restored from snapshots only on the zygote fast path (the default).
+RESTORES = os.environ.get("LAMBDAD_FAST_PATH", "1").strip().lower() in ("1", "true", "yes", "on")
+ACTIVE = {"Delay": 0.1, "MaxAttempts": 100}
+
+# What the function's hooks record (functions/snapstart.py): before-snapshot hooks in
+# the reverse order of their registration, after-restore hooks in order.
+BEFORE_SNAPSHOT = [{"args": [1, 2], "kwargs": {"flag": "b"}}, "decorated"]
+AFTER_RESTORE = ["decorated", {"args": [3], "kwargs": {"flag": "a"}}]
+ON_DEMAND_HOOKS = {"before_snapshot": [], "after_restore": []}
+
+
+@dataclass(frozen=True, slots=True)
+class Invoked:
+    payload: Any
+    error: str | None
+    log: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    name: str
+    version: str
+
+
+def invoke(srv: LambdadServer, fn: Published, event: Any = None, qualifier: str = "") -> Invoked:
+    resp = srv.client().invoke(
+        FunctionName=fn.name,
+        Qualifier=qualifier or fn.version,
+        LogType="Tail",
+        Payload=json.dumps(event or {}).encode(),
+    )
+    assert resp["StatusCode"] == 200
+    return Invoked(
+        json.loads(resp["Payload"].read()),
+        resp.get("FunctionError"),
+        base64.b64decode(resp["LogResult"]).decode(),
+        resp["ResponseMetadata"]["RequestId"],
+    )
+
+
+def invoke_together(srv: LambdadServer, fn: Published, events: list[Any]) -> list[Invoked]:
+    """Invoke concurrently (events that sleep make that many environments)."""
+    with ThreadPoolExecutor(len(events)) as pool:
+        return list(pool.map(lambda e: invoke(srv, fn, e), events))
+
+
+def ok(result: Invoked) -> Any:
+    assert result.error is None, result.payload
+    return result.payload
+
+
+def assert_cold_start(result: Invoked) -> None:
+    """The invoke started its environment: restored from the snapshot on the fast path,
+    an ordinary init without it."""
+    if RESTORES:
+        assert "\tRestore Duration: " in result.log, result.log
+        assert "\tBilled Restore Duration: " in result.log, result.log
+        assert "Init Duration" not in result.log, result.log
+    else:
+        assert "\tInit Duration: " in result.log, result.log
+        assert "Restore Duration" not in result.log, result.log
+
+
+def uid_processes(uid: int) -> list[int]:
+    """Live processes of the host running as ``uid``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+        if int(uids[0]) == uid and alive(int(entry.name)):
+            pids.append(int(entry.name))
+    return pids
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+Publish = Callable[..., Published]
+
+
+def publisher(srv: LambdadServer, made: list[str]) -> Publish:
+    def publish(
+        handler: str = "report", *, wait: bool = True, variables: dict[str, str] | None = None
+    ) -> Published:
+        """A SnapStart function running ``snap.<handler>`` and its published version
+        (Active once ``wait`` returns)."""
+        client = srv.client()
+        name = f"snap-{handler}-{uuid.uuid4().hex[:8]}"
+        client.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=f"arn:aws:iam::{srv.credential.account_id}:role/lambda-role",
+            Handler=f"snap.{handler}",
+            Code={"ZipFile": make_zip({"snap.py": SOURCE})},
+            MemorySize=128,
+            Timeout=10,
+            Environment={"Variables": variables or {}},
+            SnapStart={"ApplyOn": "PublishedVersions"},
+        )
+        made.append(name)
+        client.get_waiter("function_active_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+        )
+        version = client.publish_version(FunctionName=name)["Version"]
+        if wait:
+            client.get_waiter("published_version_active").wait(
+                FunctionName=name, Qualifier=version, WaiterConfig=ACTIVE
+            )
+        return Published(name, version)
+
+    return publish
+
+
+def delete_all(srv: LambdadServer, names: list[str]) -> None:
+    client = srv.client()
+    for name in names:
+        try:
+            client.delete_function(FunctionName=name)
+        except client.exceptions.ResourceNotFoundException:
+            pass
+
+
+# -- the sandboxed server --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
+    reason = missing_isolation()
+    if reason is not None:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"SnapStart's sandbox tests must run on CI: {reason}")
+        pytest.skip(reason)
+    srv = LambdadServer(
+        tmp_path_factory.mktemp("snapstart") / "data", env={"LAMBDAD_SANDBOX": "bwrap"}
+    )
+    srv.start()
+    try:
+        yield srv
+    finally:
+        status = srv.stop()
+        assert status == 0, f"lambdad exited {status} on SIGTERM:\n{srv.stderr()}"
+
+
+@pytest.fixture
+def publish(server: LambdadServer) -> Iterator[Publish]:
+    made: list[str] = []
+    yield publisher(server, made)
+    delete_all(server, made)
+
+
+# -- hooks ------------------------------------------------------------------------------
+
+
+@pytest.mark.root
+def test_hooks_run_once_before_the_snapshot_and_once_per_restored_environment(
+    server: LambdadServer, publish: Publish
+) -> None:
+    fn = publish()
+
+    first = invoke_together(server, fn, [{"sleep": 0.5}, {"sleep": 0.5}])
+    warm = [invoke(server, fn) for _ in range(3)]
+
+    streams = {r.payload["log_stream"] for r in first}
+    assert len(streams) == 2
+    assert {r.payload["log_stream"] for r in warm} <= streams  # no new environment
+    states = [ok(r)["state"] for r in first + warm]
+    if RESTORES:
+        # One init and its before-snapshot hooks, once, seen by every environment;
+        # after-restore hooks once in each (the warm invokes did not run them again).
+        assert len({s["init_id"] for s in states}) == 1
+        for state in states:
+            assert state["before_snapshot"] == BEFORE_SNAPSHOT
+            assert state["after_restore"] == AFTER_RESTORE
+    else:
+        # Each environment ran its own init, and no hook ran.
+        assert len({s["init_id"] for s in states}) == 2
+        for state in states:
+            assert {k: state[k] for k in ON_DEMAND_HOOKS} == ON_DEMAND_HOOKS
+
+
+# -- restored environments ----------------------------------------------------------
+
+
+@pytest.mark.root
+def test_restored_environments_are_distinct(server: LambdadServer, publish: Publish) -> None:
+    fn = publish()
+    files = [f"written-by-{i}" for i in range(3)]
+
+    results = invoke_together(server, fn, [{"write": f, "sleep": 0.5} for f in files])
+
+    reports = [ok(r) for r in results]
+    assert len({r["log_stream"] for r in reports}) == 3
+    assert len({r["uuid"] for r in reports}) == 3
+    assert len({tuple(r["random"]) for r in reports}) == 3
+    for report, own_file, result in zip(reports, files, results, strict=True):
+        # The init's file is in each /tmp; the others' files are not.
+        assert report["tmp"] == sorted(["written-by-init", own_file])
+        assert report["init_file"] == "init"
+        assert report["processes"] == ["1", str(report["pid"])]
+        assert_cold_start(result)
+        if RESTORES:
+            assert report["initialization_type"] == "snap-start"
+            assert report["pid"] == 2
+        else:
+            assert report["initialization_type"] == "on-demand"
+
+
+@pytest.mark.root
+def test_latest_of_a_snapstart_function_is_an_ordinary_init(
+    server: LambdadServer, publish: Publish
+) -> None:
+    fn = publish()
+
+    result = invoke(server, fn, qualifier="$LATEST")
+
+    assert "\tInit Duration: " in result.log
+    assert "Restore Duration" not in result.log
+    report = ok(result)
+    assert report["initialization_type"] == "on-demand"
+    assert {k: report["state"][k] for k in ON_DEMAND_HOOKS} == ON_DEMAND_HOOKS
+
+
+# -- isolation ----------------------------------------------------------------------------
+
+
+@pytest.mark.root
+def test_a_restored_environment_cannot_reach_out(server: LambdadServer, publish: Publish) -> None:
+    fn = publish("escape")
+    # Two environments at once: each has a sibling (and, restored, the same template).
+    first = [ok(r) for r in invoke_together(server, fn, [{"sleep": 0.5}, {"sleep": 0.5}])]
+    streams = {r["log_stream"] for r in first}
+    assert len(streams) == 2
+    uid = first[0]["uid"]
+    assert first[1]["uid"] == uid or not RESTORES  # a template's uid is its restores'
+    others = sorted({pid for r in first for pid in uid_processes(r["uid"])})
+    assert others, "no process of the environments' uids on the host"
+
+    attack = [ok(r) for r in invoke_together(server, fn, [{"pids": others}] * 2)]
+
+    for report in attack:
+        assert report["unshare"] == {"ok": False, "errno": "EPERM"}
+        assert int(report["cap_eff"], 16) == 0
+        # The template's and the sibling's processes are not even there to signal, nor
+        # is any process but its own (kill(-1) spares the caller and pid 1).
+        assert report["kill"] == {str(pid): {"ok": False, "errno": "ESRCH"} for pid in others}
+        assert report["kill_all"] == {"ok": False, "errno": "ESRCH"}
+        assert report["processes"] == ["1", "2"] if RESTORES else len(report["processes"]) == 2
+        for setting, attempt in report["proc_sys"].items():
+            assert not attempt["ok"], setting
+    assert all(alive(pid) for pid in others)
+    # The same two environments served the attack: neither was killed.
+    assert {r["log_stream"] for r in attack} == streams
+
+
+@pytest.mark.root
+def test_a_restored_environment_that_exits_is_replaced_by_a_new_restore(
+    server: LambdadServer, publish: Publish
+) -> None:
+    fn = publish()
+    before = invoke(server, fn)
+
+    crashed = invoke(server, fn, {"exit": 1})
+    after = invoke(server, fn)
+
+    assert crashed.error == "Unhandled"
+    assert crashed.payload["errorType"] == "Runtime.ExitError"
+    assert "exit status 1" in crashed.payload["errorMessage"]
+    # The template survived the environment it forked: the next invoke is restored.
+    ok(after)
+    assert_cold_start(after)
+    assert after.payload["log_stream"] != before.payload["log_stream"]
+
+
+@pytest.mark.root
+def test_out_of_memory_in_a_restored_environment(server: LambdadServer, publish: Publish) -> None:
+    fn = publish()
+
+    oom = invoke(server, fn, {"allocate_mb": 400})
+    after = invoke(server, fn, {"allocate_mb": 32})
+
+    assert oom.error == "Unhandled"
+    assert oom.payload["errorType"] == "Runtime.OutOfMemory"
+    assert "Memory Size: 128 MB\tMax Memory Used: 128 MB\t" in oom.log
+    assert ok(after)["held_mb"] == 32
+    assert_cold_start(after)
+
+
+# -- failures -------------------------------------------------------------------------------
+
+
+@pytest.mark.root
+@pytest.mark.parametrize(
+    ("fail_at", "message"),
+    [
+        ("init", "init failed on purpose: no database"),
+        ("before_snapshot", "before-snapshot hook failed on purpose"),
+    ],
+)
+def test_a_failed_init_or_before_snapshot_hook_fails_the_version(
+    server: LambdadServer, publish: Publish, fail_at: str, message: str
+) -> None:
+    fn = publish(wait=False, variables={"FAIL_AT": fail_at})
+    client = server.client()
+
+    if not RESTORES:
+        # No snapshot to take: Active at once, and its environments start on demand.
+        client.get_waiter("published_version_active").wait(
+            FunctionName=fn.name, Qualifier=fn.version, WaiterConfig=ACTIVE
+        )
+        result = invoke(server, fn)
+        if fail_at == "init":
+            assert result.error == "Unhandled"
+            assert result.payload["errorMessage"] == message
+        else:
+            assert ok(result)["state"]["before_snapshot"] == []  # never run
+        return
+    with pytest.raises(WaiterError, match="Failed"):
+        client.get_waiter("published_version_active").wait(
+            FunctionName=fn.name, Qualifier=fn.version, WaiterConfig=ACTIVE
+        )
+    config = client.get_function_configuration(FunctionName=fn.name, Qualifier=fn.version)
+    assert config["State"] == "Failed"
+    assert config["StateReasonCode"] == "FunctionError"
+    assert message in config["StateReason"]
+
+
+@pytest.mark.root
+def test_a_failed_after_restore_hook_fails_each_invoke(
+    server: LambdadServer, publish: Publish
+) -> None:
+    fn = publish(variables={"FAIL_AT": "after_restore"})
+
+    if not RESTORES:
+        assert ok(invoke(server, fn))["state"]["after_restore"] == []  # never run
+        return
+    for _ in range(2):  # and the next invoke tries a new restore, which fails again
+        with pytest.raises(ClientError) as failed:
+            invoke(server, fn)
+        error = failed.value.response["Error"]
+        assert error["Code"] == "SnapStartException"
+        assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert "after-restore hook failed on purpose" in error["Message"]
+
+
+# -- lifecycle ------------------------------------------------------------------------------
+
+
+@pytest.mark.root
+def test_deleting_the_version_removes_its_template_and_environments(
+    server: LambdadServer, publish: Publish
+) -> None:
+    fn = publish()
+    uid = ok(invoke(server, fn))["uid"]
+    # The template and the environment restored from it (or, without snapshots, the
+    # environment alone) run as the environment's uid.
+    assert len(uid_processes(uid)) >= (4 if RESTORES else 2), uid_processes(uid)
+    client = server.client()
+
+    client.delete_function(FunctionName=fn.name, Qualifier=fn.version)
+
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        invoke(server, fn)
+    assert wait_until(lambda: not uid_processes(uid)), uid_processes(uid)
+
+
+@pytest.mark.root
+def test_after_a_restart_the_version_restores_from_a_new_template(
+    server: LambdadServer, publish: Publish
+) -> None:
+    fn = publish()
+    before = ok(invoke(server, fn))
+
+    assert server.stop() == 0
+    server.start()
+    config = server.client().get_function_configuration(
+        FunctionName=fn.name, Qualifier=fn.version
+    )
+    after = invoke(server, fn)
+
+    assert config["State"] == "Active"
+    report = ok(after)
+    assert_cold_start(after)
+    assert report["state"]["init_id"] != before["state"]["init_id"]  # a new init
+    if RESTORES:
+        assert report["state"]["before_snapshot"] == BEFORE_SNAPSHOT
+        assert report["state"]["after_restore"] == AFTER_RESTORE
+
+
+# -- the process backend ------------------------------------------------------------------
+
+
+def test_restores_over_the_process_backend(lambdad_factory: ServerFactory) -> None:
+    srv = lambdad_factory(env={"LAMBDAD_SANDBOX": "process"})
+    made: list[str] = []
+    try:
+        fn = publisher(srv, made)()
+
+        results = invoke_together(srv, fn, [{"sleep": 0.5}, {"sleep": 0.5}])
+    finally:
+        delete_all(srv, made)
+
+    reports = [ok(r) for r in results]
+    assert len({r["log_stream"] for r in reports}) == 2
+    assert len({tuple(r["random"]) for r in reports}) == 2
+    for report, result in zip(reports, results, strict=True):
+        assert_cold_start(result)
+        if RESTORES:
+            assert report["initialization_type"] == "snap-start"
+            assert report["state"]["before_snapshot"] == BEFORE_SNAPSHOT
+            assert report["state"]["after_restore"] == AFTER_RESTORE
+        else:
+            assert report["initialization_type"] == "on-demand"
+            assert {k: report["state"][k] for k in ON_DEMAND_HOOKS} == ON_DEMAND_HOOKS
+    if RESTORES:
+        assert len({r["state"]["init_id"] for r in reports}) == 1
