@@ -30,7 +30,7 @@ from lambdad.environments.environment import (
     new_env_id,
 )
 from lambdad.environments.layers import OptCache
-from lambdad.errors import SnapStartException
+from lambdad.errors import SandboxError, SnapStartException
 from lambdad.model.scope import Scope
 from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
@@ -136,13 +136,19 @@ class EnvironmentPool:
         return await self._start(rv, self.key(rv), initialization_type)
 
     async def _start(
-        self, rv: ResolvedVersion, key: VersionKey, initialization_type: str = "on-demand"
+        self,
+        rv: ResolvedVersion,
+        key: VersionKey,
+        initialization_type: str = "on-demand",
+        *,
+        from_snapshot: bool = True,
     ) -> Environment:
         self._loop = asyncio.get_running_loop()
         restore = None
         snaps = self.snapshots
         if (
-            initialization_type == "on-demand"
+            from_snapshot
+            and initialization_type == "on-demand"
             and snaps is not None
             and snaps.available
             and snapshots.applies(rv)
@@ -159,6 +165,16 @@ class EnvironmentPool:
         self._keys[env.id] = key
         try:
             await env.start()
+        except SandboxError as exc:
+            self._forget(env)
+            await env.stop()
+            if restore is None or snaps is None:
+                raise
+            # The restore itself failed (not the function): this one starts as an
+            # on-demand environment does; a host that refuses restores is noted once.
+            snaps.restore_failed(exc)
+            log.warning("restoring %s:%s failed (%s): started on demand", rv.name, rv.version, exc)
+            return await self._start(rv, key, from_snapshot=False)
         except BaseException:
             self._forget(env)
             await env.stop()

@@ -71,10 +71,28 @@ class Snapshots:
         self.pool = pool
         self._templates: dict[TemplateKey, _Template] = {}
         self._locks: dict[TemplateKey, asyncio.Lock] = {}
+        self.refused: str | None = None  # why restores cannot work on this host
 
     @property
     def available(self) -> bool:
-        return self.pool is not None and isinstance(self.pool.backend, ZygoteBackend)
+        return (
+            self.pool is not None
+            and isinstance(self.pool.backend, ZygoteBackend)
+            and self.refused is None
+        )
+
+    def restore_failed(self, exc: Exception) -> None:
+        """A restore could not build its sandbox. When the host refuses user namespaces
+        to unprivileged processes (``lambdad doctor`` says so), no restore can: from
+        then on SnapStart versions start as on-demand ones do."""
+        text = str(exc)
+        if self.refused is None and "unshare" in text and "not permitted" in text:
+            self.refused = text
+            log.warning(
+                "this host refuses user namespaces to unprivileged processes: SnapStart "
+                "versions start on demand (%s)",
+                text,
+            )
 
     async def build(self, rv: ResolvedVersion) -> None:
         """Take ``rv``'s snapshot (run its init into a template). Raises

@@ -99,7 +99,40 @@ def capabilities() -> list[Capability]:
     )
     if root and bwrap is not None:
         caps.append(_probe(bwrap))
+    if root:
+        caps.append(_user_namespace_probe())
     return caps
+
+
+def _user_namespace_probe() -> Capability:
+    """Whether an unprivileged process may create a user namespace: environments
+    restored from a SnapStart snapshot take their namespaces that way (elsewhere
+    SnapStart versions start as on-demand ones do)."""
+    fix = (
+        "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+        "or kernel.apparmor_restrict_unprivileged_userns=0)"
+    )
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's verdict is its exit status
+        code = 1
+        try:
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            code = 0 if _unshare_user() else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    ok = os.waitstatus_to_exitcode(status) == 0
+    detail = "available (SnapStart restores)" if ok else "refused to unprivileged processes"
+    return Capability("user namespaces", ok, detail, fix)
+
+
+def _unshare_user() -> bool:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return bool(libc.unshare(ctypes.c_int(0x10000000)) == 0)  # CLONE_NEWUSER
 
 
 def _probe(bwrap: str) -> Capability:
