@@ -36,6 +36,13 @@ _REASONS = {
     413: "Request Entity Too Large",
     500: "Internal Server Error",
 }
+_STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n" for code, reason in _REASONS.items()}
+# The answer to every result a runtime posts, ready made: exactly what _write sends.
+_OK = {"status": "OK"}
+_ACCEPTED = (
+    b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n"
+    b'{"status": "OK"}'
+)
 
 
 class NextInvocation(Protocol):
@@ -89,7 +96,11 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
+        if self.buffer:
+            self.buffer += data
+        else:
+            # The common case: one whole request per read, parsed without a copy.
+            self.buffer = bytearray(data)
         if len(self.buffer) > MAX_BODY + MAX_HEADER:
             self._close_with(413, _error_body("RequestEntityTooLarge", "Request too large"))
             return
@@ -101,7 +112,7 @@ class RuntimeApiProtocol(asyncio.Protocol):
             self.transport.close()
 
     def _process(self) -> None:
-        while not self.busy and self.transport is not None:
+        while not self.busy and self.transport is not None and self.buffer:
             request = self._parse()
             if request is None:
                 return
@@ -109,24 +120,25 @@ class RuntimeApiProtocol(asyncio.Protocol):
             self._dispatch(method, path, headers, body)
 
     def _parse(self) -> tuple[str, str, dict[str, str], bytes] | None:
-        end = self.buffer.find(b"\r\n\r\n")
+        buf = self.buffer
+        end = buf.find(b"\r\n\r\n")
         if end < 0:
-            if len(self.buffer) > MAX_HEADER:
+            if len(buf) > MAX_HEADER:
                 self._close_with(400, _error_body("InvalidRequest", "Header too large"))
             return None
-        head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        lines = buf[:end].decode("latin-1").split("\r\n")
         try:
-            method, target, _ = head[0].split(" ", 2)
+            method, target, _ = lines[0].split(" ", 2)
         except ValueError:
             self._close_with(400, _error_body("InvalidRequest", "Malformed request line"))
             return None
         headers: dict[str, str] = {}
-        for line in head[1:]:
+        for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         start = end + 4
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            parsed = _dechunk(self.buffer, start)
+        if "transfer-encoding" in headers and headers["transfer-encoding"].lower() == "chunked":
+            parsed = _dechunk(buf, start)
             if parsed is None:
                 return None
             body, consumed = parsed
@@ -139,12 +151,17 @@ class RuntimeApiProtocol(asyncio.Protocol):
             if length > MAX_BODY:
                 self._close_with(413, _error_body("RequestEntityTooLarge", "Request too large"))
                 return None
-            if len(self.buffer) < start + length:
-                return None
-            body = bytes(self.buffer[start : start + length])
             consumed = start + length
-        del self.buffer[:consumed]
-        return method, target.split("?", 1)[0], headers, body
+            if len(buf) < consumed:
+                return None
+            body = bytes(buf[start:consumed])
+        if consumed == len(buf):
+            self.buffer = bytearray()
+        else:
+            del buf[:consumed]
+        if "?" in target:
+            target = target.split("?", 1)[0]
+        return method, target, headers, body
 
     def _dispatch(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
         if not path.startswith(PREFIX):
@@ -185,7 +202,10 @@ class RuntimeApiProtocol(asyncio.Protocol):
         else:
             self._write(404, _error_body("NotFound", f"{path} not found"), {})
             return
-        self._write(status, out, {})
+        if status == 202 and out == _OK and self.transport is not None:
+            self.transport.write(_ACCEPTED)
+        else:
+            self._write(status, out, {})
 
     async def _long_poll(self) -> None:
         try:
@@ -207,13 +227,12 @@ class RuntimeApiProtocol(asyncio.Protocol):
     def _write_raw(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
         if self.transport is None:
             return
-        head = [
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(body)}",
-        ]
-        head.extend(f"{k}: {v}" for k, v in headers)
-        self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        head = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} Unknown\r\n"
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        for k, v in headers:
+            head += f"{k}: {v}\r\n"
+        # One write: a response split over two segments costs the runtime a second read.
+        self.transport.write((head + "\r\n").encode("latin-1") + body)
 
 
 def _dechunk(buf: bytearray, start: int) -> tuple[bytes, int] | None:
