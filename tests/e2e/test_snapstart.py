@@ -16,6 +16,7 @@ elsewhere (on CI, root, they must run: there a missing capability fails them).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
@@ -31,7 +32,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from e2e.conftest import ServerFactory
 from e2e.helpers import LambdadServer, make_zip
-from e2e.sandboxes import alive, missing_isolation
+from e2e.sandboxes import alive, descendants, missing_isolation
 
 SOURCE = (Path(__file__).parent / "functions" / "snapstart.py").read_text()
 # Environments are restored from snapshots only on the zygote fast path (the default).
@@ -42,7 +43,7 @@ ACTIVE = {"Delay": 0.1, "MaxAttempts": 100}
 # the reverse order of their registration, after-restore hooks in order.
 BEFORE_SNAPSHOT = [{"args": [1, 2], "kwargs": {"flag": "b"}}, "decorated"]
 AFTER_RESTORE = ["decorated", {"args": [3], "kwargs": {"flag": "a"}}]
-ON_DEMAND_HOOKS = {"before_snapshot": [], "after_restore": []}
+ON_DEMAND_HOOKS: dict[str, list[Any]] = {"before_snapshot": [], "after_restore": []}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,20 +99,33 @@ def assert_cold_start(result: Invoked) -> None:
         assert "Restore Duration" not in result.log, result.log
 
 
-def uid_processes(uid: int) -> list[int]:
-    """Live processes of the host running as ``uid``."""
+def processes_of(srv: LambdadServer, uid: int) -> list[int]:
+    """The server's live processes running as ``uid`` (other servers on this host hand
+    out the same uids)."""
+    assert srv.process is not None
     pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in sorted(descendants(srv.process.pid)):
         try:
-            status = (entry / "status").read_text()
+            status = Path(f"/proc/{pid}/status").read_text()
         except (FileNotFoundError, ProcessLookupError):
             continue
         uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
-        if int(uids[0]) == uid and alive(int(entry.name)):
-            pids.append(int(entry.name))
+        if int(uids[0]) == uid:
+            pids.append(pid)
     return pids
+
+
+def describe(pids: list[int]) -> str:
+    """pid, parent, state and command line of each process, for a failure's message."""
+    lines = []
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        lines.append(f"{pid} (parent {stat[1]}, {stat[0]}): {cmdline}")
+    return "\n".join(lines)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -162,10 +176,8 @@ def publisher(srv: LambdadServer, made: list[str]) -> Publish:
 def delete_all(srv: LambdadServer, names: list[str]) -> None:
     client = srv.client()
     for name in names:
-        try:
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
             client.delete_function(FunctionName=name)
-        except client.exceptions.ResourceNotFoundException:
-            pass
 
 
 # -- the sandboxed server --------------------------------------------------------------
@@ -280,10 +292,10 @@ def test_a_restored_environment_cannot_reach_out(server: LambdadServer, publish:
     assert len(streams) == 2
     uid = first[0]["uid"]
     assert first[1]["uid"] == uid or not RESTORES  # a template's uid is its restores'
-    others = sorted({pid for r in first for pid in uid_processes(r["uid"])})
+    others = sorted({pid for r in first for pid in processes_of(server, r["uid"])})
     assert others, "no process of the environments' uids on the host"
 
-    attack = [ok(r) for r in invoke_together(server, fn, [{"pids": others}] * 2)]
+    attack = [ok(r) for r in invoke_together(server, fn, [{"pids": others, "sleep": 0.5}] * 2)]
 
     for report in attack:
         assert report["unshare"] == {"ok": False, "errno": "EPERM"}
@@ -292,7 +304,9 @@ def test_a_restored_environment_cannot_reach_out(server: LambdadServer, publish:
         # is any process but its own (kill(-1) spares the caller and pid 1).
         assert report["kill"] == {str(pid): {"ok": False, "errno": "ESRCH"} for pid in others}
         assert report["kill_all"] == {"ok": False, "errno": "ESRCH"}
-        assert report["processes"] == ["1", "2"] if RESTORES else len(report["processes"]) == 2
+        assert len(report["processes"]) == 2
+        if RESTORES:
+            assert report["processes"] == ["1", "2"]
         for setting, attempt in report["proc_sys"].items():
             assert not attempt["ok"], setting
     assert all(alive(pid) for pid in others)
@@ -399,16 +413,16 @@ def test_deleting_the_version_removes_its_template_and_environments(
 ) -> None:
     fn = publish()
     uid = ok(invoke(server, fn))["uid"]
-    # The template and the environment restored from it (or, without snapshots, the
-    # environment alone) run as the environment's uid.
-    assert len(uid_processes(uid)) >= (4 if RESTORES else 2), uid_processes(uid)
+    # The template and the environment restored from it (its waiter, its pid 1, its
+    # runtime) run as the environment's uid; without snapshots, the runtime alone.
+    assert len(processes_of(server, uid)) == (4 if RESTORES else 1), processes_of(server, uid)
     client = server.client()
 
     client.delete_function(FunctionName=fn.name, Qualifier=fn.version)
 
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         invoke(server, fn)
-    assert wait_until(lambda: not uid_processes(uid)), uid_processes(uid)
+    assert wait_until(lambda: not processes_of(server, uid)), describe(processes_of(server, uid))
 
 
 @pytest.mark.root
@@ -420,9 +434,7 @@ def test_after_a_restart_the_version_restores_from_a_new_template(
 
     assert server.stop() == 0
     server.start()
-    config = server.client().get_function_configuration(
-        FunctionName=fn.name, Qualifier=fn.version
-    )
+    config = server.client().get_function_configuration(FunctionName=fn.name, Qualifier=fn.version)
     after = invoke(server, fn)
 
     assert config["State"] == "Active"

@@ -1,0 +1,154 @@
+"""A SnapStart function for the end-to-end tests: it records what its init and its
+runtime hooks did, and reports what the environment it runs in sees.
+
+Zipped as ``snap.py`` and deployed with ``Handler: snap.<handler>``. The variable
+``FAIL_AT`` (``init``, ``before_snapshot`` or ``after_restore``) makes that step raise.
+The hooks are registered both ways ``snapshot_restore_py`` offers: as decorators and
+as calls with arguments.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import random
+import signal
+import time
+import uuid
+from typing import Any
+
+from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+FAIL_AT = os.environ.get("FAIL_AT", "")
+
+
+def tmp_dir() -> str:
+    """/tmp in a sandbox; the environment's scratch directory over ``process``."""
+    return os.environ.get("TMPDIR", "/tmp")
+
+
+INIT_FILE = os.path.join(tmp_dir(), "written-by-init")
+
+if FAIL_AT == "init":
+    raise RuntimeError("init failed on purpose: no database")
+
+STATE: dict[str, Any] = {
+    "init_id": uuid.uuid4().hex,  # one per init: the same in every restored environment
+    "before_snapshot": [],
+    "after_restore": [],
+}
+with open(INIT_FILE, "w") as f:
+    f.write("init")
+
+
+@register_before_snapshot
+def first_before_snapshot() -> None:
+    STATE["before_snapshot"].append("decorated")
+    if FAIL_AT == "before_snapshot":
+        raise ValueError("before-snapshot hook failed on purpose")
+
+
+def record(kind: str, *args: Any, **kwargs: Any) -> None:
+    STATE[kind].append({"args": list(args), "kwargs": kwargs})
+
+
+register_before_snapshot(record, "before_snapshot", 1, 2, flag="b")
+
+
+@register_after_restore
+def first_after_restore() -> None:
+    STATE["after_restore"].append("decorated")
+    if FAIL_AT == "after_restore":
+        raise ValueError("after-restore hook failed on purpose")
+
+
+register_after_restore(record, "after_restore", 3, flag="a")
+
+
+def _errno_of(exc: OSError) -> str:
+    return errno.errorcode.get(exc.errno or 0, str(exc.errno))
+
+
+def _attempt(fn: Any, *args: Any) -> dict[str, Any]:
+    try:
+        return {"ok": True, "value": fn(*args)}
+    except OSError as exc:
+        return {"ok": False, "errno": _errno_of(exc)}
+
+
+def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """What this environment is: its state, randomness, /tmp, processes, identity.
+
+    ``{"write": name}`` writes ``/tmp/<name>`` first; ``{"sleep": s}`` then waits, so
+    that concurrent invokes overlap (and see each other's files, were /tmp shared).
+    ``{"exit": status}`` exits instead; ``{"allocate_mb": n}`` holds n MB first."""
+    if "exit" in event:
+        os._exit(event["exit"])
+    held = [bytearray(1 << 20) for _ in range(event.get("allocate_mb", 0))]
+    if event.get("write"):
+        with open(os.path.join(tmp_dir(), event["write"]), "w") as f:
+            f.write(context.aws_request_id)
+    time.sleep(event.get("sleep", 0))
+    with open(INIT_FILE) as f:
+        init_file = f.read()
+    return {
+        "state": STATE,
+        "pid": os.getpid(),
+        "uid": os.getuid(),
+        "random": [random.random() for _ in range(3)],
+        "uuid": str(uuid.uuid4()),
+        "initialization_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+        "held_mb": len(held),
+        "tmp": sorted(os.listdir(tmp_dir())),
+        "init_file": init_file,
+        "processes": sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int),
+        "log_stream": context.log_stream_name,
+    }
+
+
+def _unshare_user() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+KERNEL_SETTINGS = ("kernel/core_pattern", "kernel/hostname", "vm/drop_caches")
+
+
+def _rewrite_proc_sys(setting: str) -> None:
+    """Write a kernel setting's own value back (no harm done, were it allowed)."""
+    path = os.path.join("/proc/sys", setting)
+    try:
+        with open(path) as f:
+            value = f.read()
+    except PermissionError:
+        value = "1\n"  # drop_caches is write-only: dropping clean caches is harmless
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def _status(field: str) -> str:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return line.split()[1]
+    raise KeyError(field)
+
+
+def escape(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Try to get out of a restored environment: a user namespace, capabilities,
+    signals to the host's pids ``event["pids"]`` (the template's, the siblings') and to
+    every process it may signal, a kernel setting. ``{"sleep": s}`` waits first."""
+    time.sleep(event.get("sleep", 0))
+    return {
+        "unshare": _attempt(_unshare_user),
+        "cap_eff": _status("CapEff"),
+        "kill": {str(pid): _attempt(os.kill, pid, 0) for pid in event.get("pids", [])},
+        "kill_all": _attempt(os.kill, -1, signal.SIGKILL),
+        "proc_sys": {s: _attempt(_rewrite_proc_sys, s) for s in KERNEL_SETTINGS},
+        "processes": sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int),
+        "uid": os.getuid(),
+        "log_stream": context.log_stream_name,
+    }
