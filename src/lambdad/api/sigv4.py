@@ -338,8 +338,10 @@ def _check_time(claim: _Claim, now: datetime) -> None:
         )
 
 
+@lru_cache(maxsize=256)
 def _parse_amz_date(value: str) -> datetime:
     # strptime is the slowest step of a verify; the basic format is fixed-width anyway.
+    # Cached: every request signed within the same second carries the same date.
     digits = value[:8] + value[9:15]
     if len(value) == 16 and value[8] == "T" and value[15] == "Z" and digits.isascii():
         try:
@@ -371,6 +373,8 @@ def _amz_date_from_http_date(value: str) -> str:
 
 def _utc(moment: datetime) -> datetime:
     # A naive datetime is taken to be UTC already, never local time.
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -383,7 +387,12 @@ def _format_amz_date(moment: datetime) -> str:
 def _index_headers(headers: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     by_name: dict[str, list[str]] = {}
     for name, value in headers:
-        by_name.setdefault(name.lower(), []).append(value)
+        key = name.lower()
+        values = by_name.get(key)
+        if values is None:
+            by_name[key] = [value]
+        else:
+            values.append(value)
     return by_name
 
 
@@ -395,6 +404,8 @@ def _first(by_name: dict[str, list[str]], lower_name: str) -> str | None:
 def _split_query(query_string: str) -> list[tuple[str, str]]:
     # Decoded so that any equivalent encoding re-encodes to the same canonical form;
     # a bare '+' is a space, as in form encoding and as the Go SDK reads it.
+    if not query_string:
+        return []
     pairs = []
     for item in query_string.split("&"):
         if item:
@@ -404,11 +415,15 @@ def _split_query(query_string: str) -> list[tuple[str, str]]:
 
 
 def _canonical_query(params: Sequence[tuple[str, str]]) -> str:
+    if not params:
+        return ""
     encoded = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in params)
     return "&".join(f"{k}={v}" for k, v in encoded)
 
 
+@lru_cache(maxsize=1024)
 def _canonical_uri(raw_path: str) -> str:
+    # Cached: the same few paths (an invoked function's) come again and again.
     # SDKs sign the already-encoded path encoded once more (every service but S3),
     # after dropping dot segments and empty segments, as botocore's normalisation does.
     segments: list[str] = []
