@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # awscli: Debian's is the AWS CLI v2 (`aws logs tail`); the venv carries v1.
 DEBIAN_PACKAGES := bubblewrap slirp4netns nodejs awscli wrk
 
-.PHONY: install serve test test-fast lint bench bench-quick conformance clean
+.PHONY: install serve test test-exec test-fast lint bench bench-quick conformance clean
 
 install: $(STAMP)
 
@@ -31,6 +31,12 @@ serve: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The end-to-end tests again with the fast path off (LAMBDAD_FAST_PATH=0: Python
+# environments exec'd, not forked from a zygote), so both ways stay correct. Unit and
+# functional tests do not depend on the setting.
+test-exec: install
+	LAMBDAD_FAST_PATH=0 $(BIN)/python -m pytest -q tests/e2e
 
 test-fast: install
 	$(BIN)/python -m pytest -q tests/unit tests/functional
