@@ -81,6 +81,9 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.buffer = bytearray()
         self.busy = False
         self.pending: asyncio.Task[None] | None = None
+        # The 202 to a posted result, held back while the runtime's next request is
+        # already here (it pipelined it): it goes out with the next answer, in one write.
+        self.held = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport (uvloop's are not asyncio.Transport subclasses).
@@ -203,7 +206,11 @@ class RuntimeApiProtocol(asyncio.Protocol):
             self._write(404, _error_body("NotFound", f"{path} not found"), {})
             return
         if status == 202 and out == _OK and self.transport is not None:
-            self.transport.write(_ACCEPTED)
+            if self.buffer.find(b"\r\n\r\n") >= 0:
+                self.held += _ACCEPTED
+            else:
+                self.transport.write(self.held + _ACCEPTED)
+                self.held = b""
         else:
             self._write(status, out, {})
 
@@ -232,7 +239,10 @@ class RuntimeApiProtocol(asyncio.Protocol):
         for k, v in headers:
             head += f"{k}: {v}\r\n"
         # One write: a response split over two segments costs the runtime a second read.
-        self.transport.write((head + "\r\n").encode("latin-1") + body)
+        data = (head + "\r\n").encode("latin-1") + body
+        if self.held:
+            data, self.held = self.held + data, b""
+        self.transport.write(data)
 
 
 def _dechunk(buf: bytearray, start: int) -> tuple[bytes, int] | None:
