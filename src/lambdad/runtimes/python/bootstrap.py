@@ -232,7 +232,7 @@ class RuntimeClient:
         """Read what the server sent next into the buffer; False at end of stream."""
         sock = self._sock
         assert sock is not None
-        data = sock.recv(262144)
+        data = sock.recv(65536)
         if not data:
             return False
         self._buffer += data
