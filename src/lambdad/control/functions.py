@@ -226,6 +226,7 @@ class FunctionService:
         fmodel.check_limits(params)
         fmodel.check_role(params.get("Role"), scope.account)
         fmodel.check_runtime(params.get("Runtime"), params.get("Handler"), today=self.clock.today())
+        snapstart.check_runtime(params.get("SnapStart"), params.get("Runtime"))
         variables = fmodel.check_environment(params.get("Environment"))
         if len(params.get("Tags") or {}) > MAX_TAGS:
             raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")

@@ -65,12 +65,16 @@ def configure(doc: dict[str, Any], params: dict[str, Any]) -> None:
             "ApplyOn": (params["SnapStart"] or {}).get("ApplyOn", "None"),
             "OptimizationStatus": "Off",
         }
-    if ("SnapStart" in params or "Runtime" in params) and applies(doc):
-        runtime = doc.get("Runtime")
-        if not supports(runtime):
-            raise InvalidParameterValueException(
-                f"{runtime} is not supported for SnapStart enabled functions."
-            )
+    if "SnapStart" in params or "Runtime" in params:
+        check_runtime(doc.get("SnapStart"), doc.get("Runtime"))
+
+
+def check_runtime(snap_start: dict[str, Any] | None, runtime: str | None) -> None:
+    """Refuse SnapStart on a runtime that does not support it, with AWS's message."""
+    if (snap_start or {}).get("ApplyOn") == PUBLISHED_VERSIONS and not supports(runtime):
+        raise InvalidParameterValueException(
+            f"{runtime} is not supported for SnapStart enabled functions."
+        )
 
 
 def render(out: dict[str, Any], version: str) -> None:

@@ -211,3 +211,11 @@ def test_deleting_reports_the_snapstart_versions_removed(h: Harness) -> None:
     h.service.delete_function(EAST, "snap", "3")
     h.service.delete_function(EAST, "snap", None)
     assert h.deleted == [("snap", ["1"]), ("snap", ["2"])]
+
+
+def test_a_refused_create_stores_no_code(h: Harness, tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameterValueException, match="not supported for SnapStart"):
+        h.create("old", Runtime="python3.11", SnapStart=ON)
+    assert [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()] == []
+    h.create("new", SnapStart=ON)
+    assert [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()] != []
