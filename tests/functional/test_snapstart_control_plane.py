@@ -357,14 +357,17 @@ def test_a_failed_init_fails_the_version_with_its_message(
     assert config["StateReasonCode"] == "FunctionError"
     assert config["StateReason"] == "ImportError: No module named 'missing'"
 
-    with pytest.raises(ClientError) as invoked:
-        client.invoke(FunctionName="snap", Qualifier="1", Payload=b"{}")
-    assert error_of(invoked) == (
-        "ResourceConflictException",
-        409,
-        "The operation cannot be performed at this time. The function is currently in the "
-        "following state: Failed",
-    )
+    for invocation_type in ("RequestResponse", "Event"):
+        with pytest.raises(ClientError) as invoked:
+            client.invoke(
+                FunctionName="snap", Qualifier="1", InvocationType=invocation_type, Payload=b"{}"
+            )
+        assert error_of(invoked) == (
+            "ResourceConflictException",
+            409,
+            "The operation cannot be performed at this time. The function is currently in "
+            "the following state: Failed",
+        )
 
 
 def test_a_platform_fault_fails_the_version_as_an_internal_error(

@@ -88,6 +88,10 @@ class AsyncInvokeService:
         """Queue an invocation; returns its request id once the event is on disk."""
         # Through the invoker: another account's function needs its policy's consent.
         rv = self.invoker.resolve(req.scope, req.function_name, req.qualifier)
+        if rv.config.get("State") == "Failed":
+            # A SnapStart version whose snapshot failed never runs: refused now, not queued
+            # (a Pending one is queued and waits for its snapshot).
+            rv.check_invocable()
         payload = self.invoker._check_payload(req.payload, limit, operation)
         qualifier = merge_qualifier(parse_function_ref(req.function_name), req.qualifier)
         event = NewEvent(
