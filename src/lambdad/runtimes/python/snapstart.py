@@ -230,6 +230,10 @@ def _copy_tree(src_dir: int, dst: str) -> None:
             except OSError as exc:
                 if exc.errno not in (errno.EPERM, errno.EINVAL):
                     raise
+            if not stat.S_ISLNK(st.st_mode):
+                # Its mode as the init left it: creating it applied the umask, and a
+                # change of owner clears set-id bits.
+                os.chmod(target, stat.S_IMODE(st.st_mode))
 
 
 def _copy_file(src_dir: int, name: str, target: str, mode: int) -> None:
