@@ -253,9 +253,10 @@ def test_restored_environments_are_distinct(server: LambdadServer, publish: Publ
     assert len({r["uuid"] for r in reports}) == 3
     assert len({tuple(r["random"]) for r in reports}) == 3
     for report, own_file, result in zip(reports, files, results, strict=True):
-        # The init's file is in each /tmp; the others' files are not.
-        assert report["tmp"] == sorted(["written-by-init", own_file])
+        # What the init left in /tmp is in each, as it left it; the others' files are not.
+        assert report["tmp"] == sorted(["init-cache", own_file])
         assert report["init_file"] == "init"
+        assert report["init_modes"] == ["0o770", "0o666"]
         assert report["processes"] == ["1", str(report["pid"])]
         assert_cold_start(result)
         if RESTORES:

@@ -28,7 +28,8 @@ def tmp_dir() -> str:
     return os.environ.get("TMPDIR", "/tmp")
 
 
-INIT_FILE = os.path.join(tmp_dir(), "written-by-init")
+INIT_DIR = os.path.join(tmp_dir(), "init-cache")
+INIT_FILE = os.path.join(INIT_DIR, "written-by-init")
 
 if FAIL_AT == "init":
     raise RuntimeError("init failed on purpose: no database")
@@ -38,8 +39,12 @@ STATE: dict[str, Any] = {
     "before_snapshot": [],
     "after_restore": [],
 }
+# Shared with its group (the directory) and with everyone (the file), umask or not.
+os.mkdir(INIT_DIR)
+os.chmod(INIT_DIR, 0o770)
 with open(INIT_FILE, "w") as f:
     f.write("init")
+os.chmod(INIT_FILE, 0o666)
 
 
 @register_before_snapshot
@@ -102,6 +107,7 @@ def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "held_mb": len(held),
         "tmp": sorted(os.listdir(tmp_dir())),
         "init_file": init_file,
+        "init_modes": [oct(os.stat(p).st_mode & 0o7777) for p in (INIT_DIR, INIT_FILE)],
         "processes": sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int),
         "log_stream": context.log_stream_name,
     }
