@@ -11,6 +11,7 @@ sure an entry read before a change is never stored after it.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from lambdad.control.functions import FunctionService, ResolvedVersion
 from lambdad.model.scope import Scope
@@ -23,6 +24,8 @@ class ResolveCache:
         self.functions = functions
         self.max_functions = max_functions
         self._entries: dict[FunctionKey, dict[str | None, ResolvedVersion]] = {}
+        # The same entries as named by a caller: (version, qualifier named) -> version.
+        self._named: dict[FunctionKey, dict[tuple[str | None, str | None], ResolvedVersion]] = {}
         self._generation: dict[FunctionKey, int] = {}
         self._lock = threading.Lock()
         functions.on_change(self.forget)
@@ -41,8 +44,29 @@ class ResolveCache:
             if self._generation.get(key, 0) == generation:
                 if key not in self._entries and len(self._entries) >= self.max_functions:
                     # Bounded: the oldest function's entries go (dicts keep insertion order).
-                    del self._entries[next(iter(self._entries))]
+                    oldest = next(iter(self._entries))
+                    del self._entries[oldest]
+                    self._named.pop(oldest, None)
                 self._entries.setdefault(key, {})[qualifier] = rv
+        return rv
+
+    def resolve_as(
+        self, scope: Scope, name: str, qualifier: str | None, invoked_as: str | None
+    ) -> ResolvedVersion:
+        """``resolve()`` with ``invoked_as`` set to the qualifier the caller named (an alias
+        resolves to one of its versions), without a copy per call."""
+        key = (scope.account, scope.region, name)
+        named = self._named.get(key)
+        if named is not None:
+            rv = named.get((qualifier, invoked_as))
+            if rv is not None:
+                return rv
+        generation = self._generation.get(key, 0)
+        rv = replace(self.resolve(scope, name, qualifier), invoked_as=invoked_as)
+        with self._lock:
+            # Only next to an entry of the same generation: forget() clears both.
+            if self._generation.get(key, 0) == generation and key in self._entries:
+                self._named.setdefault(key, {})[(qualifier, invoked_as)] = rv
         return rv
 
     def forget(self, scope: Scope, name: str, version: str | None) -> None:
@@ -52,6 +76,7 @@ class ResolveCache:
         with self._lock:
             self._generation[key] = self._generation.get(key, 0) + 1
             self._entries.pop(key, None)
+            self._named.pop(key, None)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._entries.values())

@@ -32,7 +32,7 @@ import itertools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from lambdad.clock import Clock
@@ -158,25 +158,30 @@ def give_back(usage: Usage, lease: Lease) -> Usage:
 
 
 def _count(usage: Usage, lease: Lease, step: int) -> Usage:
+    # Usage(...) rather than dataclasses.replace(): this runs twice per invoke.
     fn = lease.function
     if lease.kind is LeaseKind.PROVISIONED:
         assert lease.qualifier is not None
-        return replace(usage, provisioned=_bump(usage.provisioned, (fn, lease.qualifier), step))
-    usage = replace(usage, on_demand=_bump(usage.on_demand, fn, step))
+        return Usage(
+            _bump(usage.provisioned, (fn, lease.qualifier), step),
+            usage.on_demand,
+            usage.unreserved,
+        )
+    unreserved = usage.unreserved
     if lease.kind is LeaseKind.UNRESERVED:
-        usage = replace(usage, unreserved=_bump(usage.unreserved, fn.world, step))
-    return usage
+        unreserved = _bump(unreserved, (fn.account, fn.region), step)
+    return Usage(usage.provisioned, _bump(usage.on_demand, fn, step), unreserved)
 
 
 def _bump(counts: Mapping[_K, int], key: _K, step: int) -> Mapping[_K, int]:
-    out = dict(counts)
-    n = out.get(key, 0) + step
+    n = counts.get(key, 0) + step
     if n < 0:
         raise ValueError(f"lease count for {key!r} would go below zero")
+    out = dict(counts)
     if n:
         out[key] = n
     else:
-        out.pop(key, None)
+        del out[key]
     return out
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import logging
 import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lambdad.config import Settings
@@ -102,7 +102,7 @@ class InvokeService:
         qualifier named allows the caller ``lambda:InvokeFunction``; an alias picks its
         primary or additional version by weight, per invocation.
         """
-        ref = parse_function_ref(function_name)
+        ref = _parse_ref(function_name)
         qualifier = merge_qualifier(ref, qualifier)
         if ref.region not in (None, caller.region):
             # Another region is another world: answered as the function service answers.
@@ -123,8 +123,7 @@ class InvokeService:
             doc = self.aliases.get_doc(owner, ref.name, qualifier)
             if doc is not None:
                 version = choose_version(Route.from_alias(doc), self.draw)
-        rv = self.resolved.resolve(owner, ref.name, version)
-        return replace(rv, invoked_as=qualifier)
+        return self.resolved.resolve_as(owner, ref.name, version, qualifier)
 
     def _check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
         if len(payload) > limit:
@@ -178,34 +177,34 @@ class InvokeService:
         request_id: str,
         client_context: str | None = None,
     ) -> InvocationResult:
-        rv.check_invocable()  # a SnapStart version runs once its snapshot is taken
         timeout = float(rv.config.get("Timeout", 3))
         # The ARN the caller invoked: with the alias or version it named, if any.
         qualifier = rv.invoked_as
+        scope = rv.scope
         inv = Invocation(
             request_id=request_id,
             payload=payload,
-            function_arn=function_arn(rv.scope.region, rv.scope.account, rv.name, qualifier),
+            function_arn=_function_arn(scope.region, scope.account, rv.name, qualifier),
             deadline_ms=int((time.time() + timeout) * 1000),
             client_context=client_context,
             trace_id=_trace_id(),
         )
+        # The lease first, given back last: what ``async with leases.acquire(...)``
+        # around the checkout does, without an async generator per invoke.
+        leases = self.leases
+        lease = None
+        if leases is not None:
+            lease = leases.grant(_function_key(scope.account, scope.region, rv.name), qualifier)
         try:
-            async with self._lease(rv) as lease, self._checkout(rv, lease) as checkout:
+            async with self._checkout(rv, lease) as checkout:
                 # The deadline counts from the moment the event is handed over.
                 inv.deadline_ms = int((time.time() + timeout) * 1000)
                 return await checkout.env.invoke(inv, cold=checkout.cold)
         except RuntimeUnavailable as exc:
             raise InvalidRuntimeException(str(exc)) from None
-
-    @contextlib.asynccontextmanager
-    async def _lease(self, rv: ResolvedVersion) -> AsyncIterator[Lease | None]:
-        if self.leases is None:
-            yield None
-            return
-        function = FunctionKey(rv.scope.account, rv.scope.region, rv.name)
-        async with self.leases.acquire(function, rv.invoked_as) as lease:
-            yield lease
+        finally:
+            if leases is not None and lease is not None:
+                leases.release(lease)
 
     def _checkout(
         self, rv: ResolvedVersion, lease: Lease | None
@@ -217,6 +216,12 @@ class InvokeService:
         ):
             return self.provisioned.checkout(rv)
         return self.pool.checkout(rv)
+
+
+# Per invoke, for the few functions a server runs: parsed names, ARNs and lease keys.
+_parse_ref = functools.lru_cache(maxsize=4096)(parse_function_ref)
+_function_arn = functools.lru_cache(maxsize=4096)(function_arn)
+_function_key = functools.lru_cache(maxsize=4096)(FunctionKey)
 
 
 def _trace_id() -> str:
