@@ -133,8 +133,14 @@ def restore(
         _take_over(zygote, sock, request)
         return
     _build(sock, request, network)
+    # The keeper runs as the runtime's uid, under the template's filter (which allows
+    # user namespaces), and drops its capabilities to reap: dumpable, it would be the
+    # runtime's to ptrace or to write through /proc/1/mem. Not so the runtime itself
+    # (it reads its own /proc/self/fd).
+    z.prctl(z.PR_SET_DUMPABLE, 0)
     runtime = os.fork()
     if runtime == 0:
+        z.prctl(z.PR_SET_DUMPABLE, 1)
         os.setsid()
         z.redirect_output(out_fd)
         _confine(request)
