@@ -305,6 +305,8 @@ def test_a_restored_environment_cannot_reach_out(server: LambdadServer, publish:
         # is any process but its own (kill(-1) spares the caller and pid 1).
         assert report["kill"] == {str(pid): {"ok": False, "errno": "ESRCH"} for pid in others}
         assert report["kill_all"] == {"ok": False, "errno": "ESRCH"}
+        denied = {"ok": False, "errno": "EACCES"}
+        assert report["pid1"] == {"environ": denied, "mem": denied}
         assert len(report["processes"]) == 2
         if RESTORES:
             assert report["processes"] == ["1", "2"]

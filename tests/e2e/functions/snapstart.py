@@ -143,16 +143,23 @@ def _status(field: str) -> str:
     raise KeyError(field)
 
 
+def _read(path: str) -> int:
+    with open(path, "rb") as f:
+        return len(f.read())
+
+
 def escape(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Try to get out of a restored environment: a user namespace, capabilities,
     signals to the host's pids ``event["pids"]`` (the template's, the siblings') and to
-    every process it may signal, a kernel setting. ``{"sleep": s}`` waits first."""
+    every process it may signal, its pid 1's memory (which holds the capabilities of
+    the environment's namespaces), kernel settings. ``{"sleep": s}`` waits first."""
     time.sleep(event.get("sleep", 0))
     return {
         "unshare": _attempt(_unshare_user),
         "cap_eff": _status("CapEff"),
         "kill": {str(pid): _attempt(os.kill, pid, 0) for pid in event.get("pids", [])},
         "kill_all": _attempt(os.kill, -1, signal.SIGKILL),
+        "pid1": {p: _attempt(_read, f"/proc/1/{p}") for p in ("environ", "mem")},
         "proc_sys": {s: _attempt(_rewrite_proc_sys, s) for s in KERNEL_SETTINGS},
         "processes": sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int),
         "uid": os.getuid(),
