@@ -199,6 +199,7 @@ def _build(sock: socket.socket, request: dict[str, Any], network: str) -> None:
     try:
         z.mount("tmpfs", "/tmp", "tmpfs", z.MS_NOSUID | z.MS_NODEV, request["tmp_options"])
         _copy_tree(template_tmp, "/tmp")
+        _reopen_in_copy(os.fstat(template_tmp).st_dev)
     finally:
         os.close(template_tmp)
     z.apply_plan(request.get("proc_plan", []))
@@ -240,6 +241,33 @@ def _copy_tree(src_dir: int, dst: str) -> None:
                 # Its mode as the init left it: creating it applied the umask, and a
                 # change of owner clears set-id bits.
                 os.chmod(target, stat.S_IMODE(st.st_mode))
+
+
+def _reopen_in_copy(template_dev: int) -> None:
+    """Files of the template's /tmp that the init left open, opened again in the copy
+    (same descriptor, flags and offset): through the inherited descriptor the
+    environment would write into the template's file, which its siblings share and
+    later restores copy. A file deleted while open, and shared mappings, stay shared."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            st = os.fstat(fd)
+            path = os.readlink(f"/proc/self/fd/{fd}")
+            with open(f"/proc/self/fdinfo/{fd}") as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue  # the listing's own descriptor
+        if st.st_dev != template_dev or not stat.S_ISREG(st.st_mode):
+            continue
+        if not path.startswith("/tmp/") or not os.path.exists(path):
+            continue
+        flags = int(info["flags"], 8)
+        copy = os.open(path, flags & ~(os.O_CREAT | os.O_EXCL | os.O_TRUNC | os.O_CLOEXEC))
+        try:
+            os.lseek(copy, int(info["pos"]), os.SEEK_SET)
+            os.dup2(copy, fd, inheritable=not flags & os.O_CLOEXEC)
+        finally:
+            os.close(copy)
 
 
 def _copy_file(src_dir: int, name: str, target: str, mode: int) -> None:
