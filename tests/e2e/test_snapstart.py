@@ -257,6 +257,8 @@ def test_restored_environments_are_distinct(server: LambdadServer, publish: Publ
         assert report["tmp"] == sorted(["init-cache", own_file])
         assert report["init_file"] == "init"
         assert report["init_modes"] == ["0o770", "0o666"]
+        # A file the init opened and kept open is the environment's own copy too.
+        assert report["init_log"] == f"init\n{own_file}\n"
         assert report["processes"] == ["1", str(report["pid"])]
         assert_cold_start(result)
         if RESTORES:

@@ -30,6 +30,7 @@ def tmp_dir() -> str:
 
 INIT_DIR = os.path.join(tmp_dir(), "init-cache")
 INIT_FILE = os.path.join(INIT_DIR, "written-by-init")
+INIT_LOG = os.path.join(INIT_DIR, "log")  # opened by the init, and kept open
 
 if FAIL_AT == "init":
     raise RuntimeError("init failed on purpose: no database")
@@ -45,6 +46,9 @@ os.chmod(INIT_DIR, 0o770)
 with open(INIT_FILE, "w") as f:
     f.write("init")
 os.chmod(INIT_FILE, 0o666)
+LOG = open(INIT_LOG, "a")  # noqa: SIM115
+LOG.write("init\n")
+LOG.flush()
 
 
 @register_before_snapshot
@@ -85,8 +89,9 @@ def _attempt(fn: Any, *args: Any) -> dict[str, Any]:
 def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """What this environment is: its state, randomness, /tmp, processes, identity.
 
-    ``{"write": name}`` writes ``/tmp/<name>`` first; ``{"sleep": s}`` then waits, so
-    that concurrent invokes overlap (and see each other's files, were /tmp shared).
+    ``{"write": name}`` writes ``/tmp/<name>`` first, and appends its name to the log
+    the init opened; ``{"sleep": s}`` then waits, so that concurrent invokes overlap
+    (and see each other's files, were /tmp shared).
     ``{"exit": status}`` exits instead; ``{"allocate_mb": n}`` holds n MB first."""
     if "exit" in event:
         os._exit(event["exit"])
@@ -94,9 +99,13 @@ def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("write"):
         with open(os.path.join(tmp_dir(), event["write"]), "w") as f:
             f.write(context.aws_request_id)
+        LOG.write(event["write"] + "\n")
+        LOG.flush()
     time.sleep(event.get("sleep", 0))
     with open(INIT_FILE) as f:
         init_file = f.read()
+    with open(INIT_LOG) as f:
+        init_log = f.read()
     return {
         "state": STATE,
         "pid": os.getpid(),
@@ -107,6 +116,7 @@ def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "held_mb": len(held),
         "tmp": sorted(os.listdir(tmp_dir())),
         "init_file": init_file,
+        "init_log": init_log,
         "init_modes": [oct(os.stat(p).st_mode & 0o7777) for p in (INIT_DIR, INIT_FILE)],
         "processes": sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int),
         "log_stream": context.log_stream_name,
