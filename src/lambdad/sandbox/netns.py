@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from lambdad.sandbox.child import ChildWatch
+
 CLONE_NEWNET = 0x40000000
 NAT_READY_TIMEOUT = 5.0
 LOOPBACK_TIMEOUT = 5.0
@@ -165,52 +167,71 @@ def add_unreachable_route(network: str) -> None:
         raise OSError(error, f"cannot add an unreachable route to {network}: {os.strerror(error)}")
 
 
+def nat_argv(helper: str, pid: int, ready_fd: int, exit_fd: int) -> list[str]:
+    """The command line of the NAT helper ``helper`` for the network namespace of ``pid``.
+
+    slirp4netns: ``--disable-host-loopback`` (the gateway is not the host's loopback,
+    where lambdad's API listens); it says it is ready on ``ready_fd`` and ends when
+    ``exit_fd`` reaches end of file. pasta: no port forwarded either way (its default
+    forwards every port bound in the namespace from the host, and the host's loopback
+    ports into the namespace), nor the gateway mapped to the host; it has neither fd.
+    """
+    if Path(helper).name == "pasta":
+        argv = [helper, "--config-net", "--quiet", "--no-map-gw"]
+        argv += ["-t", "none", "-u", "none", "-T", "none", "-U", "none"]
+        return [*argv, "--netns", f"/proc/{pid}/ns/net"]
+    argv = [helper, "--configure", "--mtu=65520", "--disable-host-loopback"]
+    return [*argv, f"--ready-fd={ready_fd}", f"--exit-fd={exit_fd}", str(pid), "tap0"]
+
+
 class Nat:
     """User-space NAT (slirp4netns or pasta) attached to one network namespace.
 
-    The helper runs as a process of its own per environment. slirp4netns would outlive
-    the namespace's processes; it ends when its --exit-fd reaches EOF, i.e. when lambdad
-    closes the other end or dies (a crash), so it never outlives the server.
+    The helper runs as a process of its own per environment, watched through a pidfd
+    (no thread): ``ready`` is done once it says outbound networking is up, or once it
+    exits before that (the environment then has no outbound access). slirp4netns
+    would outlive the namespace's processes; it ends when its --exit-fd reaches EOF,
+    i.e. when lambdad closes the other end or dies (a crash), so it never outlives
+    the server.
     """
 
     def __init__(self, helper: str, pid: int) -> None:
         ready_r, ready_w = os.pipe()
-        self._exit_w = -1
-        if Path(helper).name == "pasta":
-            argv = [helper, "--config-net", "--quiet", "--no-map-gw"]
-            argv += ["--netns", f"/proc/{pid}/ns/net"]
-            # pasta has no readiness fd: the closed pipe reads as ready at once.
-            pass_fds: tuple[int, ...] = (ready_w,)
-            keep: tuple[int, ...] = ()
-        else:
-            exit_r, self._exit_w = os.pipe()
-            argv = [helper, "--configure", "--mtu=65520", "--disable-host-loopback"]
-            argv += [f"--ready-fd={ready_w}", f"--exit-fd={exit_r}", str(pid), "tap0"]
-            pass_fds = keep = (ready_w, exit_r)
+        exit_r, self._exit_w = os.pipe()
+        # pasta has neither fd: its ready pipe closes unwritten, which reads as ready.
+        pasta = Path(helper).name == "pasta"
+        keep = () if pasta else (ready_w, exit_r)
         try:
             self.process = subprocess.Popen(
-                argv,
+                nat_argv(helper, pid, ready_w, exit_r),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 pass_fds=keep,
                 start_new_session=True,
             )
+        except BaseException:
+            for fd in (ready_r, self._exit_w):
+                os.close(fd)
+            self._exit_w = -1
+            raise
         finally:
-            for fd in pass_fds:
+            for fd in (ready_w, exit_r):
                 os.close(fd)
         loop = asyncio.get_running_loop()
         self.ready: asyncio.Future[None] = loop.create_future()
+        self._ready_r = ready_r
+        loop.add_reader(ready_r, self._on_ready)
+        self._watch = ChildWatch(self.process)
+        self._watch.exited.add_done_callback(lambda _: self._on_ready())
 
-        def on_ready() -> None:
-            loop.remove_reader(ready_r)
-            with contextlib.suppress(OSError):
-                os.read(ready_r, 16)
-            os.close(ready_r)
-            if not self.ready.done():
-                self.ready.set_result(None)
-
-        loop.add_reader(ready_r, on_ready)
+    def _on_ready(self) -> None:
+        if self._ready_r >= 0:
+            asyncio.get_running_loop().remove_reader(self._ready_r)
+            os.close(self._ready_r)
+            self._ready_r = -1
+        if not self.ready.done():
+            self.ready.set_result(None)
 
     async def wait_ready(self) -> None:
         """Outbound networking is up; cheap when already so. A helper that never says
@@ -220,14 +241,18 @@ class Nat:
                 await asyncio.shield(self.ready)
 
     def close(self) -> None:
-        """Stop the helper now (idempotent)."""
+        """Stop the helper now (idempotent); the pidfd watch reaps it."""
         if self._exit_w >= 0:
             os.close(self._exit_w)
             self._exit_w = -1
-        if self.process.poll() is None:
-            self.process.kill()
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
 
     async def aclose(self) -> None:
+        """Stop the helper and wait until it is reaped."""
         self.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            await asyncio.to_thread(self.process.wait, 5)
+        self._on_ready()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self._watch.wait()
