@@ -198,6 +198,10 @@ class Environment:
             return
         self.sandbox = await self._prepare(self.spec)
         self.server = await runtime_api.serve(self.sandbox.runtime_api_socket(), self)
+        # Init code may reach out (a secret, a configuration): outbound networking is up
+        # before the runtime runs, not only by its first event. (The NAT started while
+        # the sandbox was built, or before: the wait is what is left of its start.)
+        await self.sandbox.network_ready()
         self._to(State.INITIALIZING)
         if self.config.init_notice:
             self._emit(self.config.init_notice)
@@ -238,7 +242,6 @@ class Environment:
             )
         self._init_duration_ms = (time.perf_counter() - started) * 1000
         if outcome is None:
-            await self.sandbox.network_ready()
             self.sandbox.end_init()
             self._to(State.READY)
             return
