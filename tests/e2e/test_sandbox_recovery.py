@@ -53,9 +53,10 @@ def test_restart_after_crash_removes_what_the_crashed_server_left(
     for name in names:
         crashed.client().invoke(FunctionName=name, Payload=b"{}")
     assert crashed.process is not None
-    # bwrap (or a zygote) and slirp4netns for each environment, and what they started.
+    # bwrap (or a zygote) and slirp4netns for each environment (and each spare sandbox a
+    # zygote keeps, its NAT attached ahead), and what they started.
     helpers = descendants(crashed.process.pid)
-    assert list(helpers.values()).count("slirp4netns") == 2
+    assert list(helpers.values()).count("slirp4netns") >= 2
     envs = env_cgroups(crashed.data_dir)
     runtimes = [pid for env in envs for pid in cgroup_procs(env)]
     assert len(envs) == 2

@@ -3,9 +3,9 @@
 Three ways to one: ``launch(spec)`` has the zygote fork the environment and, over
 ``bwrap``, build its whole sandbox (``runtimes/python/zygote.py``: keeper, namespaces,
 root, runtime); ``park()`` builds a spare sandbox before anyone needs it (namespaces,
-the shared part of the root, Runtime API socket, a runtime process waiting) and
+the shared part of the root, Runtime API socket, NAT, a runtime process waiting) and
 ``assign(spec)`` then finishes it for one environment (its cgroups, uid, code, /tmp,
-/etc files, seccomp filter, variables, NAT), which is most of a cold start done ahead.
+/etc files, seccomp filter, variables), which is most of a cold start done ahead.
 
 The platform does what it does for bwrap's sandboxes: the cgroup, the uid, the
 Runtime API socket inside the network namespace (``netns.listen_in_netns``, with
@@ -135,7 +135,7 @@ class ZygoteSandbox:
             network=self.network,
         )
         await self._spawn(request)
-        fds = await self._await_keeper(until="parked", nat=False)
+        fds = await self._await_keeper(until="parked")
         if len(fds) != 1:
             for fd in fds:
                 os.close(fd)
@@ -166,9 +166,6 @@ class ZygoteSandbox:
         finally:
             for fd in joins:
                 os.close(fd)
-        # A NAT helper per environment, not per spare: attached now, ready by the end of
-        # the init phase (network_ready).
-        self._start_nat_if_isolated()
         doc, _ = await _receive(self._control)
         if doc is None or not doc.get("ok"):
             reason = doc.get("error") if doc else "the sandbox's init exited"
@@ -232,10 +229,10 @@ class ZygoteSandbox:
             os.close(out_w)
         self.pid = self._child.pid
 
-    async def _await_keeper(self, until: str = "ok", nat: bool = True) -> list[int]:
+    async def _await_keeper(self, until: str = "ok") -> list[int]:
         """Wait for the keeper's ``until`` message (its descriptors returned); meanwhile,
-        once its network namespace exists, make the Runtime API socket there (and attach
-        the NAT, unless ``nat`` is False: a spare gets it when assigned)."""
+        once its network namespace exists, make the Runtime API socket there and attach
+        the NAT (a spare's too: its helper is up by the time it is assigned)."""
         control = self._control
         assert control is not None
         while True:
@@ -246,8 +243,7 @@ class ZygoteSandbox:
                 # joined at once: the keeper builds the root meanwhile, in its process.)
                 blocked = LINK_LOCAL if self.network == "isolated" else ()
                 self._sock = netns.listen_in_netns(self.pid, unreachable=blocked)
-                if nat:
-                    self._start_nat_if_isolated()
+                self._start_nat_if_isolated()
             elif doc is None or not doc.get(until):
                 for fd in fds:
                     os.close(fd)
