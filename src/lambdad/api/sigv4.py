@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from lambdad.errors import (
@@ -60,9 +61,9 @@ class Principal:
     service: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    """What a request says about its own signature, before any of it is checked."""
+class _Claim(NamedTuple):
+    """What a request says about its own signature, before any of it is checked (a
+    tuple: one per request, built for a fraction of a frozen dataclass's cost)."""
 
     access_key_id: str
     scope_date: str
@@ -220,6 +221,13 @@ def _claim_from_header(authorization: str, by_name: dict[str, list[str]]) -> _Cl
         if http_date is not None:
             amz_date = _amz_date_from_http_date(http_date)
 
+    credential = fields.get("Credential")
+    signed_headers = fields.get("SignedHeaders")
+    signature = fields.get("Signature")
+    if credential and signed_headers and signature and amz_date is not None:
+        if algorithm != ALGORITHM:
+            raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm}'")
+        return _claim(credential, amz_date, signed_headers, signature, None)
     # AWS names every missing piece at once, then echoes the header.
     problems = [
         f"Authorization header requires '{name}' parameter. "
@@ -230,13 +238,7 @@ def _claim_from_header(authorization: str, by_name: dict[str, list[str]]) -> _Cl
         problems.append(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
         )
-    if problems or amz_date is None:
-        raise IncompleteSignatureException("".join(problems) + f"Authorization={authorization}")
-    if algorithm != ALGORITHM:
-        raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm}'")
-    return _claim(
-        fields["Credential"], amz_date, fields["SignedHeaders"], fields["Signature"], None
-    )
+    raise IncompleteSignatureException("".join(problems) + f"Authorization={authorization}")
 
 
 def _claim_from_query(params: list[tuple[str, str]]) -> _Claim:
