@@ -13,9 +13,10 @@ reaches a socket, and the exec of a fresh interpreter until its first byte.
 
 New environments per second: K concurrent invocations of a function with no idle
 environment (each handler holds its environment 200 ms), K / (time to the last answer
-- 200 ms).
+- 200 ms); R rounds, each with a function of its own, the servers taking turns (the
+median, lowest and highest of the rounds).
 
-    python bench/zygote.py [--quick] [--n N] [--json PATH]
+    python bench/zygote.py [--quick] [--n N] [--rounds R] [--json PATH]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import base64
 import json
 import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -94,6 +96,7 @@ class Variant:
         )
         self.latency: list[float] = []
         self.init: list[float] = []
+        self.rates: list[float] = []
 
     def start(self) -> None:
         self.server.start()
@@ -121,7 +124,7 @@ class Variant:
 
     def environments_per_second(self, k: int) -> float:
         server = self.server
-        name = f"hold{k}"
+        name = f"hold{k}-{len(self.rates)}"
         server.create(name, HOLD)
         request = c.signed_invoke(server.endpoint, name, b"{}")
         conns = [c.Connection(server.port) for _ in range(k)]
@@ -146,17 +149,21 @@ class Variant:
             conn.close()
         if len(done) != k:
             raise RuntimeError(f"{self.label}: {k - len(done)} of {k} invocations failed")
-        return k / max(1e-3, max(done) - t - 0.2)
+        rate = k / max(1e-3, max(done) - t - 0.2)
+        self.rates.append(rate)
+        return rate
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--n", type=int, default=0, help="cold starts per variant [100]")
+    ap.add_argument("--rounds", type=int, default=0, help="rounds of the rate [3]")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     n = args.n or (10 if args.quick else 100)
     k = 8 if args.quick else 32
+    rounds = args.rounds or (1 if args.quick else 3)
 
     variants = [
         Variant("process, exec", {"LAMBDAD_SANDBOX": "process", "LAMBDAD_FAST_PATH": "0"}),
@@ -185,7 +192,10 @@ def main() -> int:
             for v in variants:
                 v.cold_start()
                 time.sleep(0.03)  # the reaper takes the environment away
-        rates = {v.label: v.environments_per_second(k) for v in variants if not v.node}
+        for _ in range(rounds):
+            for v in variants:
+                if not v.node:
+                    v.environments_per_second(k)
     finally:
         for v in variants:
             v.server.stop()
@@ -195,9 +205,20 @@ def main() -> int:
     rows = {f"{v.label}: client-observed": c.summary(v.latency) for v in variants}
     inits = {f"{v.label}: Init Duration": c.summary(v.init) for v in variants}
     c.print_rows(f"cold start of an existing version, {n} each (ms)", {**rows, **inits, **floor})
-    print(f"new environments per second ({k} concurrent invocations, none idle)")
-    for label, rate in rates.items():
-        print(f"  {label:44} {rate:12.0f}")
+    rates = {
+        v.label: {
+            "median": statistics.median(v.rates),
+            "min": min(v.rates),
+            "max": max(v.rates),
+            "rounds": v.rates,
+        }
+        for v in variants
+        if not v.node
+    }
+    print(f"new environments per second ({k} concurrent invocations, none idle; {rounds} rounds)")
+    print(f"  {'':44} {'median':>12} {'lowest':>8} {'highest':>8}")
+    for label, r in rates.items():
+        print(f"  {label:44} {r['median']:12.0f} {r['min']:8.0f} {r['max']:8.0f}")
     result: dict[str, Any] = {
         "host": c.host_info(),
         "n": n,
@@ -205,7 +226,7 @@ def main() -> int:
         "cold_start_ms": rows,
         "init_duration_ms": inits,
         "floors_ms": floor,
-        "environments_per_second": {"concurrent": k, "rates": rates},
+        "environments_per_second": {"concurrent": k, "rounds": rounds, "rates": rates},
     }
     if why is not None:
         result["bwrap_skipped"] = why
