@@ -3,7 +3,8 @@
 A real server (the bwrap backend; one test on ``process``) and boto3: functions with
 ``SnapStart={"ApplyOn": "PublishedVersions"}`` (``functions/snapstart.py``) are
 published, waited for with botocore's ``published_version_active`` waiter, and invoked.
-The control plane alone (states, refusals, paging) is ``functional/test_snapstart.py``'s.
+The control plane (states, refusals) is ``functional/test_snapstart_control_plane.py``'s,
+the API's shapes ``test_snapstart_api.py``'s.
 
 Without the zygote fast path (``LAMBDAD_FAST_PATH=0``, the suite's second run) there
 are no snapshots: a SnapStart version is Active at once and starts its environments as
@@ -32,7 +33,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from e2e.conftest import ServerFactory
 from e2e.helpers import LambdadServer, make_zip
-from e2e.sandboxes import alive, descendants, missing_isolation
+from e2e.sandboxes import alive, cgroup_dirs, descendants, missing_isolation
 
 SOURCE = (Path(__file__).parent / "functions" / "snapstart.py").read_text()
 # Environments are restored from snapshots only on the zygote fast path (the default).
@@ -199,6 +200,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
     finally:
         status = srv.stop()
         assert status == 0, f"lambdad exited {status} on SIGTERM:\n{srv.stderr()}"
+        leftovers = [d for d in cgroup_dirs(srv.data_dir) if d.exists()]
+        assert not leftovers, f"cgroups left behind after shutdown: {leftovers}"
 
 
 @pytest.fixture
@@ -438,6 +441,8 @@ def test_after_a_restart_the_version_restores_from_a_new_template(
     before = ok(invoke(server, fn))
 
     assert server.stop() == 0
+    # The template and its environment went with the server, cgroups and all.
+    assert not [d for d in cgroup_dirs(server.data_dir) if d.exists()]
     server.start()
     config = server.client().get_function_configuration(FunctionName=fn.name, Qualifier=fn.version)
     after = invoke(server, fn)
