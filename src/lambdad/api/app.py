@@ -10,7 +10,7 @@ model, call the handler, serialise. Every failure is an AWS-shaped error from
 from __future__ import annotations
 
 import logging
-import os
+import random
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -45,7 +45,8 @@ _ACTIONS = {"Invoke": "lambda:InvokeFunction", "InvokeAsync": "lambda:InvokeAsyn
 MAX_BODY = 72 * 1024 * 1024
 # Entries of the route and parameter caches (both are cleared when full).
 _CACHE_SIZE = 4096
-# The version nibble of a random UUID's third group, by the random nibble it replaces.
+_ids = random.Random()  # seeded from os.urandom
+# The variant nibble of a random UUID's fourth group, by the random nibble it replaces.
 _UUID_VARIANT = {f"{n:x}": f"{8 | (n & 3):x}" for n in range(16)}
 
 
@@ -288,9 +289,10 @@ class App:
 
 
 def new_request_id() -> str:
-    """A random (version 4) UUID as text: what ``str(uuid.uuid4())`` gives, for a third
-    of its cost (every request takes one)."""
-    h = os.urandom(16).hex()
+    """A random (version 4) UUID as text, like ``str(uuid.uuid4())`` but for a third of
+    its cost and without a system call: every request takes one. Ids must be unique,
+    not secret, so they come from a generator seeded once from the OS."""
+    h = f"{_ids.getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 

@@ -17,7 +17,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import random
 import time
 import uuid
@@ -224,7 +223,11 @@ _function_arn = functools.lru_cache(maxsize=4096)(function_arn)
 _function_key = functools.lru_cache(maxsize=4096)(FunctionKey)
 
 
+# Trace ids must be unique, not secret: drawn without a system call per invoke.
+_ids = random.Random()  # seeded from os.urandom
+
+
 def _trace_id() -> str:
     now = int(time.time())
-    rand = os.urandom(20).hex()  # one call, not two uuid4() objects: it is per invoke
+    rand = f"{_ids.getrandbits(160):040x}"
     return f"Root=1-{now:08x}-{rand[:24]};Parent={rand[24:]};Sampled=0"
