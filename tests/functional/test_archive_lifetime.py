@@ -176,3 +176,37 @@ def test_a_layer_archive_that_is_also_function_code_stays_with_the_function(
 
     p.functions.delete_function(EAST, "fn", None)
     assert not blob.exists()
+
+
+def test_code_replaced_on_latest_goes_unless_a_version_still_runs_it(p: Platform) -> None:
+    p.create_function("fn")
+    first = p.code_blob("fn")
+    v1 = p.functions.publish_version(EAST, {"FunctionName": "fn"})["Version"]
+    p.functions.update_code(EAST, {"FunctionName": "fn", "ZipFile": zip_of({"app.py": "A = 1\n"})})
+    second = p.code_blob("fn")
+    assert first.is_file()  # version 1 runs it
+
+    p.functions.update_code(EAST, {"FunctionName": "fn", "ZipFile": zip_of({"app.py": "B = 2\n"})})
+
+    assert not second.exists()
+    assert p.code_blob("fn", v1) == first
+    assert first.is_file()
+
+
+def test_a_deleted_layer_versions_archive_goes_when_its_last_function_moves_on(
+    p: Platform,
+) -> None:
+    old = p.publish_layer("lib")
+    p.create_function("fn", Layers=[old["LayerVersionArn"]])
+    p.layers.delete(EAST, "lib", old["Version"])
+    new = p.publish_layer("lib", files={"python/lib.py": "X = 2\n"})
+
+    p.functions.update_configuration(
+        EAST, {"FunctionName": "fn", "Layers": [new["LayerVersionArn"]]}
+    )
+
+    assert not p.layer_blob(old).exists()
+    assert p.layer_blob(new).is_file()
+    # A change that keeps the layers keeps their archives.
+    p.functions.update_configuration(EAST, {"FunctionName": "fn", "Timeout": 9})
+    assert p.layer_blob(new).is_file()

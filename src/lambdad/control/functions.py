@@ -386,10 +386,12 @@ class FunctionService:
         if "Architectures" in params:
             fmodel.check_limits({"Architectures": params["Architectures"]})
             doc["Architectures"] = params["Architectures"]
+        replaced = archives_of(doc)
         uploads.set_code(doc, summary)
         uploads.set_layers(doc, None, self.settings.max_unzipped_bytes)
         self._stamp(doc)
         self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        self.blobs.release(self.store, replaced - archives_of(doc))
         self._changed(scope, name, LATEST)
         if params.get("Publish"):
             return self.publish_version(scope, {"FunctionName": name})
@@ -414,10 +416,12 @@ class FunctionService:
         snapstart.configure(doc, params)
         if "LoggingConfig" in params:
             doc["LoggingConfig"] = {**doc.get("LoggingConfig", {}), **params["LoggingConfig"]}
+        replaced = archives_of(doc)
         uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
         self._set_env(scope, name, doc, variables)
         self._stamp(doc)
         self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        self.blobs.release(self.store, replaced - archives_of(doc))
         self._changed(scope, name, LATEST)
         return self._in_progress(self.render(scope, name, LATEST, doc))
 
