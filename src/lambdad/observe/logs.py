@@ -226,22 +226,36 @@ class LogStore:
             streams: dict[int, list[int]] = {}
             # group id -> [events, bytes]
             groups: dict[int, list[int]] = {}
-            for ev in batch:
-                gid = self._group_id(ev.account, ev.region, ev.group, ev.ingestion)
-                sid = self._stream_id(gid, ev.stream, ev.ingestion)
-                message, size = _storable(ev.message)
-                rows.append((gid, sid, ev.timestamp, ev.ingestion, size, message))
-                s = streams.get(sid)
-                if s is None:
-                    streams[sid] = [ev.timestamp, ev.timestamp, ev.ingestion, size]
+            # (account, region, group, stream) -> (group id, stream id, stream sums)
+            targets: dict[tuple[str, str, str, str], tuple[int, int, list[int]]] = {}
+            for account, region, group, stream, ts, ingestion, message in batch:
+                target = targets.get((account, region, group, stream))
+                if target is None:
+                    gid = self._group_id(account, region, group, ingestion)
+                    sid = self._stream_id(gid, stream, ingestion)
+                    s = streams.get(sid)
+                    if s is None:
+                        s = streams[sid] = [ts, ts, ingestion, 0]
+                    target = targets[(account, region, group, stream)] = (gid, sid, s)
+                gid, sid, s = target
+                try:
+                    size = len(message.encode())
+                except UnicodeEncodeError:
+                    message, size = _storable(message)
+                rows.append((gid, sid, ts, ingestion, size, message))
+                if ts < s[0]:
+                    s[0] = ts
+                if ts > s[1]:
+                    s[1] = ts
+                if ingestion > s[2]:
+                    s[2] = ingestion
+                s[3] += size
+                g = groups.get(gid)
+                if g is None:
+                    groups[gid] = [1, size]
                 else:
-                    s[0] = min(s[0], ev.timestamp)
-                    s[1] = max(s[1], ev.timestamp)
-                    s[2] = max(s[2], ev.ingestion)
-                    s[3] += size
-                g = groups.setdefault(gid, [0, 0])
-                g[0] += 1
-                g[1] += size
+                    g[0] += 1
+                    g[1] += size
             conn.executemany(
                 "INSERT INTO log_events (group_id, stream_id, ts, ingestion, size, message) "
                 "VALUES (?,?,?,?,?,?)",
