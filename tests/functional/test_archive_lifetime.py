@@ -210,3 +210,25 @@ def test_a_deleted_layer_versions_archive_goes_when_its_last_function_moves_on(
     # A change that keeps the layers keeps their archives.
     p.functions.update_configuration(EAST, {"FunctionName": "fn", "Timeout": 9})
     assert p.layer_blob(new).is_file()
+
+
+def test_an_archive_released_while_the_same_bytes_are_published_is_written_again(
+    p: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = p.publish_layer("lib")
+    put = p.blobs.put
+    deleted: list[int] = []
+
+    def put_while_the_last_user_goes(data: bytes, sha256_hex: str | None = None) -> str:
+        digest = put(data, sha256_hex)
+        if not deleted:  # another request deletes the only other version in between
+            p.layers.delete(EAST, "lib", old["Version"])
+            deleted.append(old["Version"])
+        return digest
+
+    monkeypatch.setattr(p.blobs, "put", put_while_the_last_user_goes)
+    new = p.publish_layer("lib")
+
+    assert deleted == [old["Version"]]
+    assert p.layer_blob(new) == p.layer_blob(old)
+    assert p.layer_blob(new).is_file()

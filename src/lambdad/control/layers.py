@@ -196,6 +196,7 @@ class LayerService:
                 "Request must be smaller than 69905067 bytes for the PublishLayerVersion operation"
             )
         summary = archives.inspect_archive(data, max_unzipped=self.settings.max_unzipped_bytes)
+        self.blobs.put(data, summary.sha256_hex)  # the slow write, outside the store's lock
         doc: Doc = {
             "Description": params.get("Description", ""),
             "CreatedDate": fmodel.now_iso(self.clock.now()),
@@ -208,8 +209,9 @@ class LayerService:
             if key in params:
                 doc[key] = params[key]
         with self.store.transaction():
-            # In the transaction that records it: a concurrent delete of another
-            # version with the same archive (BlobStore.release) cannot remove it between.
+            # Written again (a look-up, unless it is gone) in the transaction that records
+            # the reference: a delete of the last other user of these bytes may have
+            # released it since; no release can come between this and the reference.
             self.blobs.put(data, summary.sha256_hex)
             index = self.store.get_child(
                 INDEX_KIND, ref.account, ref.region, INDEX_NAME, ref.name

@@ -7,8 +7,9 @@ same zip uploaded twice is stored once.
 Function versions and layer versions share blobs, so a blob is deleted only when the
 last of them goes (``release``): a function keeps running a layer version deleted
 after it took it, as on AWS. The reference count and the unlink happen in one store
-transaction, and a writer that must not lose its blob puts it in the transaction
-that records the reference (``LayerService.publish``).
+transaction; a writer puts its blob again (a look-up unless it is gone) in the
+transaction that records its reference, so a release between the first write and
+the reference cannot leave the reference without its blob (``LayerService.publish``).
 """
 
 from __future__ import annotations
