@@ -59,6 +59,11 @@ class _Template:
     def alive(self) -> bool:
         return self.env.alive and self.channel.fileno() >= 0
 
+    def serves(self, network: str) -> bool:
+        """Alive, and built for the network mode new environments get (its network
+        namespace, NAT and /etc/resolv.conf are its mode's)."""
+        return self.alive and self.env.spec.network == network
+
 
 def applies(rv: ResolvedVersion) -> bool:
     """Whether ``rv``'s environments are restored from a snapshot."""
@@ -142,12 +147,16 @@ class Snapshots:
 
     async def _template(self, rv: ResolvedVersion) -> _Template:
         key = (rv.scope.account, rv.scope.region, rv.name, rv.version)
+        assert self.pool is not None
+        # A tag changes the function's network mode (and retires its environments): a
+        # template built for another mode is built again.
+        network = self.pool._network(rv)
         template = self._templates.get(key)
-        if template is not None and template.alive:
+        if template is not None and template.serves(network):
             return template
         async with self._locks.setdefault(key, asyncio.Lock()):
             template = self._templates.get(key)
-            if template is not None and template.alive:
+            if template is not None and template.serves(network):
                 return template
             if template is not None:
                 del self._templates[key]
