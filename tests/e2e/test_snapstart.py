@@ -323,6 +323,25 @@ def test_a_restored_environment_cannot_reach_out(server: LambdadServer, publish:
 
 
 @pytest.mark.root
+def test_a_network_tag_change_applies_to_restored_environments(
+    server: LambdadServer, publish: Publish
+) -> None:
+    fn = publish()
+    client = server.client()
+    arn = client.get_function(FunctionName=fn.name)["Configuration"]["FunctionArn"]
+    before = invoke(server, fn)
+
+    client.tag_resource(Resource=arn, Tags={"lambdad:network": "none"})
+    after = invoke(server, fn)
+
+    assert ok(before)["interfaces"] == ["lo", "tap0"]  # the server's mode: isolated
+    # A new environment (the tag retired the warm one), restored from a template of the
+    # new mode: no network beyond its loopback.
+    assert ok(after)["interfaces"] == ["lo"]
+    assert_cold_start(after)
+
+
+@pytest.mark.root
 def test_a_restored_environment_that_exits_is_replaced_by_a_new_restore(
     server: LambdadServer, publish: Publish
 ) -> None:

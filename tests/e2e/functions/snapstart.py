@@ -14,6 +14,7 @@ import errno
 import os
 import random
 import signal
+import socket
 import time
 import uuid
 from typing import Any
@@ -119,6 +120,7 @@ def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "init_log": init_log,
         "init_modes": [oct(os.stat(p).st_mode & 0o7777) for p in (INIT_DIR, INIT_FILE)],
         "processes": sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int),
+        "interfaces": sorted(name for _, name in socket.if_nameindex()),
         "log_stream": context.log_stream_name,
     }
 
