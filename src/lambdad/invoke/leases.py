@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import itertools
 import logging
 import threading
@@ -217,14 +218,22 @@ def limits_from(config: ConcurrencyConfig) -> LimitsSource:
     """A LimitsSource reading the control plane's (cached) configuration."""
 
     def limits(function: FunctionKey) -> tuple[FunctionLimits, AccountLimits]:
-        reserved, provisioned = config.function_concurrency(*function.world, function.name)
-        limit, all_reserved, unreserved_provisioned = config.account_concurrency(*function.world)
+        account, region, name = function.account, function.region, function.name
+        reserved, provisioned = config.function_concurrency(account, region, name)
+        limit, all_reserved, unreserved_provisioned = config.account_concurrency(account, region)
         return (
-            FunctionLimits(reserved, provisioned),
-            AccountLimits(limit, all_reserved, unreserved_provisioned),
+            # The usual answers are shared values, not new ones per invoke.
+            _UNLIMITED
+            if reserved is None and not provisioned
+            else FunctionLimits(reserved, provisioned),
+            _account_limits(limit, all_reserved, unreserved_provisioned),
         )
 
     return limits
+
+
+_UNLIMITED = FunctionLimits()
+_account_limits = functools.lru_cache(maxsize=256)(AccountLimits)
 
 
 class Leases:
