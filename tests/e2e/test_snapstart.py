@@ -232,12 +232,14 @@ def test_hooks_run_once_before_the_snapshot_and_once_per_restored_environment(
         # after-restore hooks once in each (the warm invokes did not run them again).
         assert len({s["init_id"] for s in states}) == 1
         for state in states:
+            assert state["init_type"] == "snap-start"  # the init that the snapshot took
             assert state["before_snapshot"] == BEFORE_SNAPSHOT
             assert state["after_restore"] == AFTER_RESTORE
     else:
         # Each environment ran its own init, and no hook ran.
         assert len({s["init_id"] for s in states}) == 2
         for state in states:
+            assert state["init_type"] == "on-demand"
             assert {k: state[k] for k in ON_DEMAND_HOOKS} == ON_DEMAND_HOOKS
 
 
@@ -283,6 +285,7 @@ def test_latest_of_a_snapstart_function_is_an_ordinary_init(
     assert "Restore Duration" not in result.log
     report = ok(result)
     assert report["initialization_type"] == "on-demand"
+    assert report["state"]["init_type"] == "on-demand"
     assert {k: report["state"][k] for k in ON_DEMAND_HOOKS} == ON_DEMAND_HOOKS
 
 

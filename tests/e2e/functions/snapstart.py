@@ -38,6 +38,7 @@ if FAIL_AT == "init":
 
 STATE: dict[str, Any] = {
     "init_id": uuid.uuid4().hex,  # one per init: the same in every restored environment
+    "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
     "before_snapshot": [],
     "after_restore": [],
 }
