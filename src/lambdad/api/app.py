@@ -9,6 +9,7 @@ model, call the handler, serialise. Every failure is an AWS-shaped error from
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -131,6 +132,11 @@ class App:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.platform.start_background()
+                # What exists now (botocore's models, the platform) lives as long as the
+                # server: out of the collector's way, so that its full collections, every
+                # few thousand requests, do not walk it again each time.
+                gc.collect()
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.platform.stop_background()
