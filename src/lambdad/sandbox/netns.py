@@ -11,11 +11,13 @@ Python 3.11 has no ``os.setns``, hence ``ctypes``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ctypes
 import ctypes.util
 import fcntl
 import ipaddress
+import logging
 import os
 import shutil
 import socket
@@ -26,6 +28,9 @@ import time
 from pathlib import Path
 
 from lambdad.sandbox.child import ChildWatch
+
+log = logging.getLogger(__name__)
+Popen = subprocess.Popen[bytes]
 
 CLONE_NEWNET = 0x40000000
 NAT_READY_TIMEOUT = 5.0
@@ -61,14 +66,18 @@ def listen_in_netns(
                 _setns(fd, CLONE_NEWNET)
             finally:
                 os.close(fd)
-            wait_loopback_up(pid)
-            for network in unreachable:
-                add_unreachable_route(network)
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-            sock.listen(16)
-            sock.setblocking(False)
+            try:
+                wait_loopback_up(pid, sock)
+                for network in unreachable:
+                    add_unreachable_route(network)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((host, port))
+                sock.listen(16)
+                sock.setblocking(False)
+            except BaseException:
+                sock.close()
+                raise
             result.append(sock)
         except BaseException as exc:
             result.append(exc)
@@ -105,26 +114,28 @@ SIOCGIFFLAGS = 0x8913
 IFF_UP = 0x1
 
 
-def _loopback_is_up() -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        ifreq = fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, struct.pack("16sH14x", b"lo", 0))
+def _loopback_is_up(inet: socket.socket) -> bool:
+    ifreq = fcntl.ioctl(inet.fileno(), SIOCGIFFLAGS, struct.pack("16sH14x", b"lo", 0))
     return bool(struct.unpack_from("H", ifreq, 16)[0] & IFF_UP)
 
 
-def wait_loopback_up(pid: int, timeout: float = LOOPBACK_TIMEOUT) -> None:
+def wait_loopback_up(pid: int, inet: socket.socket, timeout: float = LOOPBACK_TIMEOUT) -> None:
     """Wait, in the calling thread's network namespace, until its loopback is up.
 
     Whoever creates the namespace brings its loopback up (bwrap does so in its child,
     after it has told lambdad the child's pid). Until then 127.0.0.1 cannot be bound,
     and a NAT helper must not start: slirp4netns brings ``lo`` up itself, and bwrap's
     own loopback set-up then fails (its 127.0.0.1 exists already). Gives up when the
-    process ``pid`` is gone or after ``timeout`` seconds.
+    process ``pid`` is gone or after ``timeout`` seconds. ``inet`` is any AF_INET
+    socket of that namespace (to ask about ``lo`` through).
     """
+    if _loopback_is_up(inet):  # nearly always, at once
+        return
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
         # Subscribed before the first look: a change in between is not missed.
         nl.bind((0, RTMGRP_LINK))
         deadline = time.monotonic() + timeout
-        while not _loopback_is_up():
+        while not _loopback_is_up(inet):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise OSError(f"the loopback of process {pid}'s network namespace is down")
@@ -184,46 +195,66 @@ def nat_argv(helper: str, pid: int, ready_fd: int, exit_fd: int) -> list[str]:
     return [*argv, f"--ready-fd={ready_fd}", f"--exit-fd={exit_fd}", str(pid), "tap0"]
 
 
+# The helpers are started from these threads, not the event loop's: Popen's vfork()
+# holds its caller until the helper's exec is done (a few milliseconds on a busy
+# machine), which on the event loop is time no other environment or request gets.
+_STARTER = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="nat-start")
+
+
+def _start_helper(argv: list[str], keep: tuple[int, ...], ours: tuple[int, ...]) -> Popen:
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=keep,
+            start_new_session=True,
+        )
+    finally:
+        for fd in ours:
+            os.close(fd)
+
+
 class Nat:
     """User-space NAT (slirp4netns or pasta) attached to one network namespace.
 
-    The helper runs as a process of its own per environment, watched through a pidfd
-    (no thread): ``ready`` is done once it says outbound networking is up, or once it
-    exits before that (the environment then has no outbound access). slirp4netns
-    would outlive the namespace's processes; it ends when its --exit-fd reaches EOF,
-    i.e. when lambdad closes the other end or dies (a crash), so it never outlives
-    the server.
+    The helper runs as a process of its own per environment, started in a thread of
+    ``_STARTER`` and watched through a pidfd: ``ready`` is done once it says outbound
+    networking is up, or once it has failed to start or exited before that (the
+    environment then has no outbound access). slirp4netns would outlive the
+    namespace's processes; it ends when its --exit-fd reaches EOF, i.e. when lambdad
+    closes the other end or dies (a crash), so it never outlives the server.
     """
 
     def __init__(self, helper: str, pid: int) -> None:
+        self.pid = pid
+        self.process: Popen | None = None
+        self._watch: ChildWatch | None = None
+        self._closed = False
         ready_r, ready_w = os.pipe()
         exit_r, self._exit_w = os.pipe()
         # pasta has neither fd: its ready pipe closes unwritten, which reads as ready.
         pasta = Path(helper).name == "pasta"
         keep = () if pasta else (ready_w, exit_r)
-        try:
-            self.process = subprocess.Popen(
-                nat_argv(helper, pid, ready_w, exit_r),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=keep,
-                start_new_session=True,
-            )
-        except BaseException:
-            for fd in (ready_r, self._exit_w):
-                os.close(fd)
-            self._exit_w = -1
-            raise
-        finally:
-            for fd in (ready_w, exit_r):
-                os.close(fd)
         loop = asyncio.get_running_loop()
         self.ready: asyncio.Future[None] = loop.create_future()
         self._ready_r = ready_r
         loop.add_reader(ready_r, self._on_ready)
+        argv = nat_argv(helper, pid, ready_w, exit_r)
+        self._started = loop.run_in_executor(_STARTER, _start_helper, argv, keep, (ready_w, exit_r))
+        self._started.add_done_callback(self._on_started)
+
+    def _on_started(self, started: asyncio.Future[Popen]) -> None:
+        if started.cancelled() or started.exception() is not None:
+            log.warning("no NAT for process %d: %s", self.pid, started.exception())
+            self._on_ready()
+            return
+        self.process = started.result()
         self._watch = ChildWatch(self.process)
         self._watch.exited.add_done_callback(lambda _: self._on_ready())
+        if self._closed:
+            self.close()
 
     def _on_ready(self) -> None:
         if self._ready_r >= 0:
@@ -241,11 +272,13 @@ class Nat:
                 await asyncio.shield(self.ready)
 
     def close(self) -> None:
-        """Stop the helper now (idempotent); the pidfd watch reaps it."""
+        """Stop the helper now (idempotent; one still starting is stopped once it has);
+        the pidfd watch reaps it."""
+        self._closed = True
         if self._exit_w >= 0:
             os.close(self._exit_w)
             self._exit_w = -1
-        if self.process.returncode is None:
+        if self.process is not None and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
 
@@ -253,6 +286,9 @@ class Nat:
         """Stop the helper and wait until it is reaped."""
         self.close()
         self._on_ready()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await self._watch.wait()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self._started)
+        if self._watch is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await self._watch.wait()
