@@ -176,7 +176,10 @@ class InvokeService:
         request_id: str,
         client_context: str | None = None,
     ) -> InvocationResult:
-        timeout = float(rv.config.get("Timeout", 3))
+        config = rv.config
+        if config.get("State") != "Active":
+            rv.check_invocable()  # a SnapStart version whose snapshot is not ready
+        timeout = float(config.get("Timeout", 3))
         # The ARN the caller invoked: with the alias or version it named, if any.
         qualifier = rv.invoked_as
         scope = rv.scope
