@@ -97,6 +97,7 @@ class EnvironmentPool:
         # The loop the environments live on (set by the first start): retire() may be
         # called from a control-plane worker thread and hands its work to this loop.
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
         # SnapStart templates (set by the platform).
         self.snapshots: snapshots.Snapshots | None = None
 
@@ -115,8 +116,17 @@ class EnvironmentPool:
     async def checkout(self, rv: ResolvedVersion) -> AsyncIterator[Checkout]:
         key = self.key(rv)
         idle = self._idle.get(key)
-        if idle:
+        env = None
+        while idle:
             env = idle.pop()
+            if env.alive:
+                break
+            # Its runtime died while idle (killed, crashed in a thread, its template
+            # gone): torn down in the background, never handed out.
+            self._forget(env)
+            self._stop_later(env)
+            env = None
+        if env is not None:
             cold = False
         else:
             if self.scale_gate is not None:
@@ -127,6 +137,11 @@ class EnvironmentPool:
             yield Checkout(env, cold)
         finally:
             await self._release(env, key)
+
+    def _stop_later(self, env: Environment) -> None:
+        task = asyncio.get_running_loop().create_task(env.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
 
     async def start_environment(
         self, rv: ResolvedVersion, initialization_type: str = "on-demand"
