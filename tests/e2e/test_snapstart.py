@@ -505,3 +505,20 @@ def test_restores_over_the_process_backend(lambdad_factory: ServerFactory) -> No
             assert {k: report["state"][k] for k in ON_DEMAND_HOOKS} == ON_DEMAND_HOOKS
     if RESTORES:
         assert len({r["state"]["init_id"] for r in reports}) == 1
+
+
+def test_a_hung_after_restore_hook_times_the_restore_out(lambdad_factory: ServerFactory) -> None:
+    srv = lambdad_factory(env={"LAMBDAD_SANDBOX": "process", "LAMBDAD_INIT_TIMEOUT": "1"})
+    made: list[str] = []
+    try:
+        fn = publisher(srv, made)(variables={"FAIL_AT": "after_restore_hangs"})
+        if not RESTORES:
+            assert ok(invoke(srv, fn))["state"]["after_restore"] == []  # never run
+            return
+        with pytest.raises(ClientError) as failed:
+            invoke(srv, fn)
+    finally:
+        delete_all(srv, made)
+    error = failed.value.response["Error"]
+    assert error["Code"] == "SnapStartTimeoutException"
+    assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 408

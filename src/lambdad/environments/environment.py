@@ -450,6 +450,12 @@ class Environment:
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
 
+    @property
+    def init_error_type(self) -> str | None:
+        """The init error's type (``Runtime.InitTimeout``, ...); None without one."""
+        err = self._init_error
+        return None if err is None else err.error_type or "Runtime.ExitError"
+
     def init_error_message(self) -> str | None:
         """Why the init failed, as its error document says (None: it did not)."""
         err = self._init_error

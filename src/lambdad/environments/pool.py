@@ -30,7 +30,7 @@ from lambdad.environments.environment import (
     new_env_id,
 )
 from lambdad.environments.layers import OptCache
-from lambdad.errors import SandboxError, SnapStartException
+from lambdad.errors import SandboxError, SnapStartException, SnapStartTimeoutException
 from lambdad.model.scope import Scope
 from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
@@ -197,8 +197,13 @@ class EnvironmentPool:
         if restore is not None and env.init_error:
             # An after_restore hook failed: the invocation answers SnapStartException.
             message = env.init_error_message()
+            timed_out = env.init_error_type == "Runtime.InitTimeout"
             self._forget(env)
             await env.stop()
+            if timed_out:
+                raise SnapStartTimeoutException(
+                    f"Lambda couldn't restore the snapshot within the timeout limit. {message}"
+                )
             raise SnapStartException(f"The after-restore runtime hook failed: {message}")
         log.debug("environment %s started for %s:%s", env.id, rv.name, rv.version)
         return env

@@ -2,7 +2,8 @@
 runtime hooks did, and reports what the environment it runs in sees.
 
 Zipped as ``snap.py`` and deployed with ``Handler: snap.<handler>``. The variable
-``FAIL_AT`` (``init``, ``before_snapshot`` or ``after_restore``) makes that step raise.
+``FAIL_AT`` (``init``, ``before_snapshot`` or ``after_restore``) makes that step raise;
+``after_restore_hangs`` makes the after-restore hook hang.
 The hooks are registered both ways ``snapshot_restore_py`` offers: as decorators and
 as calls with arguments.
 """
@@ -72,6 +73,8 @@ def first_after_restore() -> None:
     STATE["after_restore"].append("decorated")
     if FAIL_AT == "after_restore":
         raise ValueError("after-restore hook failed on purpose")
+    if FAIL_AT == "after_restore_hangs":
+        time.sleep(60)
 
 
 register_after_restore(record, "after_restore", 3, flag="a")
