@@ -314,12 +314,13 @@ class Environment:
             self._waiter.set_result(inv)
         else:
             self._queued = inv
-        timed_out = False
+        # A timer settles the outcome at the deadline (no wait_for/shield futures per invoke).
+        deadline = loop.call_later(self.config.timeout_s, _time_out, self._outcome)
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(self._outcome), self.config.timeout_s)
-        except TimeoutError:
-            timed_out = True
-            outcome = _Outcome("timeout")
+            outcome = await self._outcome
+        finally:
+            deadline.cancel()
+        timed_out = outcome.kind == "timeout"
         duration = (time.perf_counter() - started) * 1000
         memory = self._memory_mb()
         self._current = None
@@ -598,6 +599,11 @@ def _entrypoint_problem(spec: SandboxSpec) -> str | None:
     if not os.access(path, os.X_OK):
         return f"fork/exec {shown}: permission denied"
     return None
+
+
+def _time_out(outcome: asyncio.Future[_Outcome]) -> None:
+    if not outcome.done():
+        outcome.set_result(_Outcome("timeout"))
 
 
 def _error_payload(body: bytes, error_type: str | None) -> bytes:
