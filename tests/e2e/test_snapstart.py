@@ -100,20 +100,20 @@ def assert_cold_start(result: Invoked) -> None:
         assert "Restore Duration" not in result.log, result.log
 
 
-def processes_of(srv: LambdadServer, uid: int) -> list[int]:
-    """The server's live processes running as ``uid`` (other servers on this host hand
-    out the same uids)."""
+def sandbox_processes(srv: LambdadServer) -> dict[int, int]:
+    """The server's live processes running as a sandbox uid (the pool's range): pid ->
+    host uid."""
     assert srv.process is not None
-    pids = []
+    found = {}
     for pid in sorted(descendants(srv.process.pid)):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
-        if int(uids[0]) == uid:
-            pids.append(pid)
-    return pids
+        uid = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("Uid:")))
+        if SANDBOX_UIDS <= uid < SANDBOX_UIDS + 65536:
+            found[pid] = uid
+    return found
 
 
 def describe(pids: list[int]) -> str:
@@ -179,6 +179,10 @@ def delete_all(srv: LambdadServer, names: list[str]) -> None:
     for name in names:
         with contextlib.suppress(client.exceptions.ResourceNotFoundException):
             client.delete_function(FunctionName=name)
+
+
+# The pool's uids (setting sandbox_uid_base, default).
+SANDBOX_UIDS = 0x60000000
 
 
 # -- the sandboxed server --------------------------------------------------------------
@@ -255,6 +259,12 @@ def test_restored_environments_are_distinct(server: LambdadServer, publish: Publ
 
     reports = [ok(r) for r in results]
     assert len({r["log_stream"] for r in reports}) == 3
+    if RESTORES:
+        # On the host each is a user of its own (per-user kernel limits are not shared);
+        # inside, each sees the template's uid, which its files and /etc/passwd name.
+        host_uids = set(sandbox_processes(server).values())
+        assert len(host_uids - {reports[0]["uid"]}) >= 3, host_uids
+        assert len({r["uid"] for r in reports}) == 1
     assert len({r["uuid"] for r in reports}) == 3
     assert len({tuple(r["random"]) for r in reports}) == 3
     for report, own_file, result in zip(reports, files, results, strict=True):
@@ -299,10 +309,9 @@ def test_a_restored_environment_cannot_reach_out(server: LambdadServer, publish:
     first = [ok(r) for r in invoke_together(server, fn, [{"sleep": 0.5}, {"sleep": 0.5}])]
     streams = {r["log_stream"] for r in first}
     assert len(streams) == 2
-    uid = first[0]["uid"]
-    assert first[1]["uid"] == uid or not RESTORES  # a template's uid is its restores'
-    others = sorted({pid for r in first for pid in processes_of(server, r["uid"])})
-    assert others, "no process of the environments' uids on the host"
+    # Every sandbox process of the server: the template's, both environments', others'.
+    others = sorted(sandbox_processes(server))
+    assert others, "no sandbox process on the host"
 
     attack = [ok(r) for r in invoke_together(server, fn, [{"pids": others, "sleep": 0.5}] * 2)]
 
@@ -441,18 +450,26 @@ def test_a_failed_after_restore_hook_fails_each_invoke(
 def test_deleting_the_version_removes_its_template_and_environments(
     server: LambdadServer, publish: Publish
 ) -> None:
+    before = set(sandbox_processes(server))
     fn = publish()
-    uid = ok(invoke(server, fn))["uid"]
-    # The template and the environment restored from it (its waiter, its pid 1, its
-    # runtime) run as the environment's uid; without snapshots, the runtime alone.
-    assert len(processes_of(server, uid)) == (4 if RESTORES else 1), processes_of(server, uid)
+    ok(invoke(server, fn))
+    # The template's runtime, and the environment restored from it (its waiter, its
+    # pid 1, its runtime) under a uid of its own; without snapshots, the runtime alone.
+    made = {pid: uid for pid, uid in sandbox_processes(server).items() if pid not in before}
+    assert len(made) == (4 if RESTORES else 1), describe(list(made))
+    if RESTORES:
+        assert len(set(made.values())) == 2, made  # the template's uid, the environment's
     client = server.client()
 
     client.delete_function(FunctionName=fn.name, Qualifier=fn.version)
 
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         invoke(server, fn)
-    assert wait_until(lambda: not processes_of(server, uid)), describe(processes_of(server, uid))
+
+    def alive() -> list[int]:
+        return [pid for pid in made if Path(f"/proc/{pid}").exists()]
+
+    assert wait_until(lambda: not alive()), describe(alive())
 
 
 @pytest.mark.root

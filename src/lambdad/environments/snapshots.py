@@ -119,6 +119,7 @@ class Snapshots:
                 template.sandbox.network,
                 template.channel,
                 template.sandbox.template_proc_plan,
+                template.sandbox.uid,
             )
             try:
                 await sandbox.restore(spec)

@@ -9,9 +9,10 @@ the environment's cgroups. The template forks the restored environment
 
 The platform does here what it does for any forked sandbox: the environment's cgroup,
 the Runtime API socket inside its network namespace (the keeper's pid comes with its
-message, as the kernel's credentials of the sender), the NAT. The uid is the
-template's: every process of a template and its restored environments runs as it,
-each in namespaces (user, PID, mount, network, IPC) of its own.
+message, as the kernel's credentials of the sender), the NAT, and a uid of its own
+from the pool: in the environment's user namespace, the template's uid stands for it
+(the platform writes the map), so files and ``getuid()`` read as in the template,
+while on the host each restored environment is a user of its own.
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ class RestoredSandbox(ZygoteSandbox):
         network: str,
         channel: socket.socket,
         proc_plan: list[Any],
+        template_uid: int | None = None,
     ) -> None:
         super().__init__(backend, zygote, network)
         self._template = channel
         self._proc_plan = proc_plan
+        self._template_uid = template_uid
         self._reader: asyncio.Task[None] | None = None
 
     async def restore(self, spec: SandboxSpec) -> None:
@@ -62,6 +65,8 @@ class RestoredSandbox(ZygoteSandbox):
         joins: list[int] = []
         request: dict[str, Any] = {"op": "restore", "network": self.network}
         if isinstance(inner, BwrapBackend):
+            # A host uid of its own, which the template's uid stands for in its namespace.
+            self.uid = inner.uids.acquire()
             self.cgroup = inner.cgroups.create(
                 spec.env_id, Limits(spec.memory_mb * 1024 * 1024, spec.vcpus, spec.pids_limit)
             )
@@ -98,9 +103,11 @@ class RestoredSandbox(ZygoteSandbox):
             os.close(out_w)
             for fd in joins:
                 os.close(fd)
-        await self._await_restored()
-        message = self._runtime_message(spec)
-        ours.send(zygote_wire.encode(message))
+        try:
+            await self._await_restored()
+            ours.send(zygote_wire.encode(self._runtime_message(spec)))
+        except OSError as exc:
+            raise SandboxError(f"cannot restore the snapshot: {exc}") from exc
 
     async def _await_restored(self) -> None:
         """The keeper's "netns" (its pid in the credentials: the Runtime API socket and the
@@ -110,6 +117,10 @@ class RestoredSandbox(ZygoteSandbox):
             if doc is None or "error" in doc or "exit" in doc:
                 reason = (doc or {}).get("error") or "the restored environment exited"
                 raise SandboxError(f"cannot restore the snapshot: {reason}")
+            if doc.get("userns"):
+                self._map_ids(pid)  # the waiter's new user namespace
+                self._control_socket().send(zygote_wire.encode({"mapped": True}))
+                continue
             if not self.pid:
                 self._adopt(pid)
             if doc.get("netns"):
@@ -120,6 +131,22 @@ class RestoredSandbox(ZygoteSandbox):
                 break
         loop = asyncio.get_running_loop()
         self._reader = loop.create_task(self._read_exit())
+
+    def _map_ids(self, pid: int) -> None:
+        """In ``pid``'s user namespace, the template's uid and gid stand for this
+        environment's own; the template's host ids appear as the next ones (so that the
+        keeper, privileged there until the runtime starts, can copy the template's
+        /tmp however the init left its modes)."""
+        inside = self._template_uid
+        if pid <= 0 or inside is None or self.uid is None:
+            raise SandboxError("cannot map the restored environment's ids")
+        mapping = f"{inside} {self.uid} 1\n{inside + 1} {inside} 1\n".encode()
+        for name in ("uid_map", "gid_map"):
+            fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, mapping)  # one write, as the kernel requires
+            finally:
+                os.close(fd)
 
     def _control_socket(self) -> socket.socket:
         assert self._control is not None

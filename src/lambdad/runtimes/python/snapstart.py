@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import os
 import signal
 import socket
@@ -120,7 +119,7 @@ def restore(
     z.join_cgroups([], cgroup_fds)
     network = request.get("network", "isolated")
     if sandboxed:
-        _enter_user_namespace(network)
+        _enter_user_namespace(sock, network)
     child = os.fork()
     if child != 0:
         os.close(out_fd)
@@ -151,7 +150,11 @@ def restore(
     z.reap_until(runtime)
 
 
-def _enter_user_namespace(network: str) -> None:
+def _enter_user_namespace(sock: socket.socket, network: str) -> None:
+    """New namespaces, owned by a user namespace of its own, where the template's uid
+    and gid stand for the environment's own (the platform writes the maps: a process
+    may map only its own ids). Then it takes them: the same ids as the template's
+    inside, host ids of its own outside (per-user kernel limits are not shared)."""
     uid, gid = os.getuid(), os.getgid()
     flags = (
         CLONE_NEWUSER
@@ -164,14 +167,15 @@ def _enter_user_namespace(network: str) -> None:
     if network != "host":
         flags |= z.CLONE_NEWNET
     z.unshare(flags)
-    # Its uid and gid map to themselves: files keep their owners, as in the template.
-    for name, text in (
-        ("setgroups", "deny"),
-        ("uid_map", f"{uid} {uid} 1"),
-        ("gid_map", f"{gid} {gid} 1"),
-    ):
-        with open(f"/proc/self/{name}", "w") as f:
-            f.write(text)
+    z.send(sock, {"userns": True})
+    answer, fds = z.receive(sock, maxfds=1)
+    for fd in fds:
+        os.close(fd)
+    if not answer or not answer.get("mapped"):
+        raise z.SetupError(f"no uid map: {answer}")
+    # Still privileged in its namespace: the ids were never 0 there.
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
 
 
 def _wait_and_report(sock: socket.socket, child: int) -> None:
@@ -232,14 +236,9 @@ def _copy_tree(src_dir: int, dst: str) -> None:
                 _copy_file(src_dir, entry.name, target, stat.S_IMODE(st.st_mode))
             else:
                 continue  # sockets, fifos: not content
-            try:
-                os.chown(target, st.st_uid, st.st_gid, follow_symlinks=False)
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.EINVAL):
-                    raise
             if not stat.S_ISLNK(st.st_mode):
-                # Its mode as the init left it: creating it applied the umask, and a
-                # change of owner clears set-id bits.
+                # Its mode as the init left it (creating it applied the umask). Its owner
+                # is this process: the environment's uid, as the template's was its.
                 os.chmod(target, stat.S_IMODE(st.st_mode))
 
 
