@@ -443,10 +443,14 @@ def _canonical_uri(raw_path: str) -> str:
 
 def _canonical_headers(signed_headers: str, by_name: dict[str, list[str]]) -> str:
     # A signed header the request lacks canonicalises as empty and fails the comparison.
-    return "".join(
-        f"{name}:{','.join(' '.join(v.split()) for v in by_name.get(name, ()))}\n"
-        for name in signed_headers.split(";")
-    )
+    out = []
+    for name in signed_headers.split(";"):
+        values = by_name.get(name, ())
+        if len(values) == 1:
+            out.append(f"{name}:{' '.join(values[0].split())}\n")
+        else:
+            out.append(f"{name}:{','.join(' '.join(v.split()) for v in values)}\n")
+    return "".join(out)
 
 
 def _payload_hash(by_name: dict[str, list[str]], body: bytes) -> str:
