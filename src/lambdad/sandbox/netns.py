@@ -4,8 +4,12 @@ The Runtime API of an environment listens on 127.0.0.1:9001 *inside* the
 environment's network namespace, so nothing else can reach it. The platform
 creates that socket itself: a short-lived thread ``setns()``s into the
 namespace, binds and listens, and exits; the socket stays in the namespace it was
-made in and the event loop accepts on it. No helper process per environment.
-Python 3.11 has no ``os.setns``, hence ``ctypes``.
+made in and the event loop accepts on it. No helper process per environment for
+that. Python 3.11 has no ``os.setns``, hence ``ctypes``.
+
+With network ``isolated``, ``Nat`` attaches a user-space NAT helper (slirp4netns, or
+pasta) to the namespace: started off the event loop, waited for only before the
+runtime runs (sandboxes attach it while their root is built, spares when parked).
 """
 
 from __future__ import annotations
@@ -246,8 +250,9 @@ class Nat:
         self._started.add_done_callback(self._on_started)
 
     def _on_started(self, started: asyncio.Future[Popen]) -> None:
-        if started.cancelled() or started.exception() is not None:
-            log.warning("no NAT for process %d: %s", self.pid, started.exception())
+        failure = "cancelled" if started.cancelled() else started.exception()
+        if failure is not None:
+            log.warning("no NAT for the namespace of process %d: %s", self.pid, failure)
             self._on_ready()
             return
         self.process = started.result()
