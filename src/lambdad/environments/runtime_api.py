@@ -78,6 +78,7 @@ class RuntimeApiProtocol(asyncio.Protocol):
     def __init__(self, handler: RuntimeApiHandler) -> None:
         self.handler = handler
         self.transport: asyncio.Transport | None = None
+        self.loop: asyncio.AbstractEventLoop  # set by connection_made
         self.buffer = bytearray()
         self.busy = False
         self.pending: asyncio.Task[None] | None = None
@@ -88,6 +89,8 @@ class RuntimeApiProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport (uvloop's are not asyncio.Transport subclasses).
         self.transport = cast(asyncio.Transport, transport)
+        # Kept: asyncio.get_running_loop() makes a getpid() system call each time (3.11).
+        self.loop = asyncio.get_running_loop()
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -177,7 +180,7 @@ class RuntimeApiProtocol(asyncio.Protocol):
                 self._write(405, _error_body("MethodNotAllowed", "Use GET"), {})
                 return
             self.busy = True
-            self.pending = asyncio.get_running_loop().create_task(self._long_poll())
+            self.pending = self.loop.create_task(self._long_poll())
             return
         if method != "POST":
             self._write(405, _error_body("MethodNotAllowed", "Use POST"), {})
