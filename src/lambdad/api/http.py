@@ -144,7 +144,9 @@ class HttpProtocol(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail()
+            # No protocol to upgrade to: the request is answered as plain HTTP/1.1 (as
+            # uvicorn does when it has no WebSocket implementation for it).
+            pass
         except httptools.HttpParserError:
             self._fail()
 

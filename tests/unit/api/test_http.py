@@ -252,3 +252,16 @@ def test_an_idle_connection_closes_once_the_keep_alive_timeout_has_passed() -> N
         assert proto not in state.connections
 
     asyncio.run(run())
+
+
+def test_an_upgrade_request_is_answered_as_plain_http() -> None:
+    async def run() -> None:
+        proto, transport, _ = connect()
+        proto.data_received(
+            b"GET /a HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+        )
+        await settle()
+        assert transport.written.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert transport.written.endswith(b"GET /a?")
+
+    asyncio.run(run())
