@@ -18,6 +18,7 @@ vocabulary (limits, errors, tokens, documents) in ``observe.log_shapes``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 import threading
@@ -259,11 +260,7 @@ class LogStore:
                 else:
                     g[0] += 1
                     g[1] += size
-            conn.executemany(
-                "INSERT INTO log_events (group_id, stream_id, ts, ingestion, size, message) "
-                "VALUES (?,?,?,?,?,?)",
-                rows,
-            )
+            _insert_events(conn, rows)
             for sid, (first, last, ingested, size) in streams.items():
                 conn.execute(
                     "UPDATE log_streams SET first_event = MIN(COALESCE(first_event, ?), ?), "
@@ -595,6 +592,33 @@ def _truncate(message: str, max_bytes: int) -> str:
         return message
     # "ignore" drops a character cut in half at the boundary.
     return data[:max_bytes].decode("utf-8", "ignore")
+
+
+# Rows per INSERT statement, largest first: a batch is written with a few multi-row
+# statements of these sizes (a handful of distinct statements for the statement cache).
+_INSERT_SIZES = (256, 64, 16, 4, 1)
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    return (
+        "INSERT INTO log_events (group_id, stream_id, ts, ingestion, size, message) VALUES "
+        + ",".join(["(?,?,?,?,?,?)"] * rows)
+    )
+
+
+def _insert_events(
+    conn: sqlite3.Connection, rows: Sequence[tuple[int, int, int, int, int, str]]
+) -> None:
+    """Insert ``rows`` in order. Multi-row statements rather than executemany(): each
+    statement is one step with the GIL released, where executemany() releases and takes
+    it back for every row, and the event loop's thread waits for it each time."""
+    done, total = 0, len(rows)
+    for size in _INSERT_SIZES:
+        while total - done >= size:
+            chunk = rows[done : done + size]
+            conn.execute(_insert_sql(size), [value for row in chunk for value in row])
+            done += size
 
 
 def _storable(message: str) -> tuple[str, int]:
