@@ -86,7 +86,7 @@ class App:
                 receive, int(declared) if declared and declared.isdigit() else None
             )
         except RequestTooLargeException:
-            status, out_headers, out_body = self.refuse()
+            status, out_headers, out_body = self.refuse(headers)
         else:
             raw_path = scope.get("raw_path") or scope["path"].encode()
             status, out_headers, out_body = await self.respond(
@@ -118,13 +118,16 @@ class App:
             json_protocol = any(k == "x-amz-target" for k, _ in headers)
             return render_error(exc, request_id, json_protocol=json_protocol)
 
-    def refuse(self) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def refuse(
+        self, headers: list[tuple[str, str]]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """The answer to a request whose body is over ``MAX_BODY``."""
         return render_error(
             RequestTooLargeException(
                 "Request must be smaller than 6291456 bytes for the operation"
             ),
             new_request_id(),
+            json_protocol=any(k == "x-amz-target" for k, _ in headers),
         )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 # (method, raw path, raw query string, (lower-case name, value) pairs, body) -> response
 Responder = Callable[[str, str, str, list[tuple[str, str]], bytes], Awaitable[Response]]
-# A request whose declared or actual body exceeds the limit: (request id) -> response
-Refusal = Callable[[], Response]
+# The answer to a request whose declared or actual body exceeds the limit, by its headers
+Refusal = Callable[[list[tuple[str, str]]], Response]
 
 # Pipelined requests queued beyond this stop the reading until the queue drains.
 MAX_QUEUED = 16
@@ -255,7 +255,7 @@ class HttpProtocol(asyncio.Protocol):
     async def _run(self, req: _Request) -> None:
         try:
             if req.too_large:
-                status, headers, body = self.refuse()
+                status, headers, body = self.refuse(req.headers)
             else:
                 url = req.url
                 if url[:1] != b"/":

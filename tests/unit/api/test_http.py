@@ -48,7 +48,7 @@ class ServerState:
 Seen = list[tuple[str, str, str, list[tuple[str, str]], bytes]]
 
 
-def refuse() -> Response:
+def refuse(headers: list[tuple[str, str]]) -> Response:
     return 413, [(b"content-type", b"application/json")], b'{"message":"too large"}'
 
 
