@@ -187,15 +187,24 @@ def nat_argv(helper: str, pid: int, ready_fd: int, exit_fd: int) -> list[str]:
 
     slirp4netns: ``--disable-host-loopback`` (the gateway is not the host's loopback,
     where lambdad's API listens); it says it is ready on ``ready_fd`` and ends when
-    ``exit_fd`` reaches end of file. pasta: no port forwarded either way (its default
-    forwards every port bound in the namespace from the host, and the host's loopback
-    ports into the namespace), nor the gateway mapped to the host; it has neither fd.
+    ``exit_fd`` reaches end of file. It parses what the function sends, as root: once
+    the tap device is open it confines itself (``--enable-sandbox``: an empty root,
+    capabilities dropped; ``--enable-seccomp``: no exec, mount, ptrace, setns...),
+    about 1-2 ms more before it is ready, off a cold start's critical path (without
+    the sandbox where the host's resolv.conf lies outside /etc and /run).
+
+    pasta: no port forwarded either way (its default forwards every port bound in the
+    namespace from the host, and the host's loopback ports into the namespace), nor the
+    gateway mapped to the host; it has neither fd.
     """
     if Path(helper).name == "pasta":
         argv = [helper, "--config-net", "--quiet", "--no-map-gw"]
         argv += ["-t", "none", "-u", "none", "-T", "none", "-U", "none"]
         return [*argv, "--netns", f"/proc/{pid}/ns/net"]
     argv = [helper, "--configure", "--mtu=65520", "--disable-host-loopback"]
+    if _resolv_conf_in_sandbox():
+        argv.append("--enable-sandbox")  # its new root keeps only /etc and /run
+    argv.append("--enable-seccomp")
     return [*argv, f"--ready-fd={ready_fd}", f"--exit-fd={exit_fd}", str(pid), "tap0"]
 
 
@@ -297,3 +306,10 @@ class Nat:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):
                     await self._watch.wait()
+
+
+def _resolv_conf_in_sandbox() -> bool:
+    """Whether slirp4netns's sandbox (a root of the host's /etc and /run) still sees the
+    host's resolv.conf, which its DNS forwarder reads."""
+    real = os.path.realpath("/etc/resolv.conf")
+    return real.startswith(("/etc/", "/run/"))

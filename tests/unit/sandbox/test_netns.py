@@ -14,6 +14,14 @@ def test_slirp4netns_keeps_the_host_loopback_out_and_reports_readiness() -> None
     assert argv[-2:] == ["4242", "tap0"]
 
 
+def test_slirp4netns_confines_itself() -> None:
+    argv = nat_argv("/usr/bin/slirp4netns", 4242, 7, 9)
+
+    # It parses the function's packets as root: an empty root, no capabilities, no exec.
+    assert "--enable-sandbox" in argv
+    assert "--enable-seccomp" in argv
+
+
 def test_pasta_forwards_no_port_either_way() -> None:
     argv = nat_argv("/usr/bin/pasta", 4242, 7, 9)
 
