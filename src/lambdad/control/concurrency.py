@@ -63,19 +63,27 @@ class ProvisionedStatus(Protocol):
 ProvisionedListener = Callable[[Scope, str, str, int | None], None]
 
 
+_NONE: dict[str, int] = {}
+
+
 @dataclass(slots=True)
 class _World:
     """The concurrency configuration of one (account, region)."""
 
     reserved: dict[str, int] = field(default_factory=dict)
     provisioned: dict[str, dict[str, int]] = field(default_factory=dict)
+    # A world is replaced, never changed, once built: its totals are summed once (every
+    # invoke's lease asks for them).
+    _totals: tuple[int, int] | None = None
 
     def totals(self) -> tuple[int, int]:
         """(all reservations, provisioned concurrency of functions without one)."""
-        unreserved_provisioned = sum(
-            sum(p.values()) for name, p in self.provisioned.items() if name not in self.reserved
-        )
-        return sum(self.reserved.values()), unreserved_provisioned
+        if self._totals is None:
+            unreserved_provisioned = sum(
+                sum(p.values()) for name, p in self.provisioned.items() if name not in self.reserved
+            )
+            self._totals = (sum(self.reserved.values()), unreserved_provisioned)
+        return self._totals
 
     def unreserved_pool(self, limit: int) -> int:
         reserved, provisioned = self.totals()
@@ -140,7 +148,9 @@ class ConcurrencyService:
     ) -> tuple[int | None, dict[str, int]]:
         """(reserved concurrency or None, qualifier -> provisioned concurrency)."""
         world = self._world(Scope(account, region))
-        return world.reserved.get(name), dict(world.provisioned.get(name, {}))
+        provisioned = world.provisioned.get(name)
+        # The world is never changed once built: its dicts can be handed out as they are.
+        return world.reserved.get(name), provisioned if provisioned is not None else _NONE
 
     def account_concurrency(self, account: str, region: str) -> tuple[int, int, int]:
         """(account limit, all reservations, provisioned concurrency of functions without)."""

@@ -165,6 +165,7 @@ class Environment:
         self._init_error: _Outcome | None = None
         self._exit_task: asyncio.Task[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- state ---------------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class Environment:
     async def start(self) -> None:
         """Run the init phase. On failure the environment is stopped and the init
         error is kept for the first invocation to report."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
         problem = _entrypoint_problem(self.spec)
         if problem is not None:
@@ -305,7 +306,8 @@ class Environment:
         self.invocations += 1
         self._tail.clear()
         self._tail_size = 0
-        loop = asyncio.get_running_loop()
+        # Kept from start(): get_running_loop() is a getpid() system call on 3.11.
+        loop = self._loop or asyncio.get_running_loop()
         self._outcome = loop.create_future()
         self._current = inv
         self._emit(f"START RequestId: {inv.request_id} Version: {self.config.version}")
@@ -484,7 +486,7 @@ class Environment:
         if self._queued is not None:
             inv, self._queued = self._queued, None
             return inv
-        self._waiter = asyncio.get_running_loop().create_future()
+        self._waiter = (self._loop or asyncio.get_running_loop()).create_future()
         try:
             return await self._waiter
         finally:

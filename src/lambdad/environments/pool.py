@@ -10,10 +10,9 @@ now, the busy ones when they are released.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +69,28 @@ class Checkout:
     cold: bool
 
 
+class _Checkout:
+    """``EnvironmentPool.checkout``'s context: a class, not a generator, as it runs on
+    every invoke."""
+
+    __slots__ = ("_env", "_key", "_pool", "_rv")
+
+    def __init__(self, pool: EnvironmentPool, rv: ResolvedVersion) -> None:
+        self._pool = pool
+        self._rv = rv
+        self._key = pool.key(rv)
+        self._env: Environment | None = None
+
+    async def __aenter__(self) -> Checkout:
+        checkout = await self._pool._take(self._rv, self._key)
+        self._env = checkout.env
+        return checkout
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._env is not None:
+            await self._pool._release(self._env, self._key)
+
+
 class EnvironmentPool:
     def __init__(
         self,
@@ -112,31 +133,24 @@ class EnvironmentPool:
         idle = sum(len(v) for v in self._idle.values())
         return {"environments": len(self._all), "idle": idle, "busy": len(self._all) - idle}
 
-    @contextlib.asynccontextmanager
-    async def checkout(self, rv: ResolvedVersion) -> AsyncIterator[Checkout]:
-        key = self.key(rv)
+    def checkout(self, rv: ResolvedVersion) -> _Checkout:
+        """``async with pool.checkout(rv) as checkout:`` an environment of ``rv`` (warm,
+        else started: a cold start), given back when the block ends."""
+        return _Checkout(self, rv)
+
+    async def _take(self, rv: ResolvedVersion, key: VersionKey) -> Checkout:
         idle = self._idle.get(key)
-        env = None
         while idle:
             env = idle.pop()
             if env.alive:
-                break
+                return Checkout(env, False)
             # Its runtime died while idle (killed, crashed in a thread, its template
             # gone): torn down in the background, never handed out.
             self._forget(env)
             self._stop_later(env)
-            env = None
-        if env is not None:
-            cold = False
-        else:
-            if self.scale_gate is not None:
-                self.scale_gate(rv)
-            env = await self._start(rv, key)
-            cold = True
-        try:
-            yield Checkout(env, cold)
-        finally:
-            await self._release(env, key)
+        if self.scale_gate is not None:
+            self.scale_gate(rv)
+        return Checkout(await self._start(rv, key), True)
 
     def _stop_later(self, env: Environment) -> None:
         task = asyncio.get_running_loop().create_task(env.stop())
