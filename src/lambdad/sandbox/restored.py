@@ -120,13 +120,19 @@ class RestoredSandbox(ZygoteSandbox):
             if doc.get("userns"):
                 self._map_ids(pid)  # the waiter's new user namespace
                 self._control_socket().send(zygote_wire.encode({"mapped": True}))
+                # Its network namespace exists too (the keeper will be in it): the NAT
+                # starts now, while the rest is built, not once the keeper says so.
+                helper = getattr(self.backend.inner, "nat", None)
+                if self.network == "isolated" and helper:
+                    self._nat = netns.Nat(helper, pid)
                 continue
             if not self.pid:
                 self._adopt(pid)
             if doc.get("netns"):
                 blocked = LINK_LOCAL if self.network == "isolated" else ()
                 self._sock = netns.listen_in_netns(self.pid, unreachable=blocked)
-                self._start_nat_if_isolated()
+                if self._nat is None:
+                    self._start_nat_if_isolated()
             elif doc.get("ok"):
                 break
         loop = asyncio.get_running_loop()
