@@ -204,10 +204,12 @@ class EnvironmentCgroup:
         return False
 
     def pids(self) -> list[int]:
+        """The processes in the cgroup (on v1, every hierarchy's: a process joins them
+        one after the other)."""
         out: set[int] = set()
         for d in self.dirs:
             with contextlib.suppress(OSError, ValueError):
-                out.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+                out.update(int(p) for p in (d / "cgroup.procs").read_bytes().split())
         return sorted(out)
 
     def kill_all(self) -> None:

@@ -192,7 +192,14 @@ class RestoredSandbox(ZygoteSandbox):
             raise SandboxError(f"sandbox {self.env_id} is gone: {exc}") from exc
 
     async def destroy(self) -> None:
-        # The exit reader first: it lets go of the request socket that destroy closes.
+        child = self._child
+        if not self._destroyed and child is not None and not child.exited.done():
+            # Killed, and its exit reported by the waiter (its PID namespace empty by
+            # then), before the request socket that report comes on is closed.
+            self.kill()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(child.exited), 5)
+        # The exit reader then: it lets go of the request socket that destroy closes.
         reader = self._reader
         if reader is not None and not reader.done():
             reader.cancel()

@@ -355,12 +355,15 @@ class ZygoteSandbox:
             self._runtime = None
         self._close_control()
         self.kill()
-        if self.cgroup is not None:
-            await asyncio.to_thread(self.cgroup.destroy)
         child = self._child
         if child is not None:
+            # Its init gone, so is every process of its PID namespace: the cgroup is then
+            # (nearly) empty, and removing it costs no kill-and-retry rounds.
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(child.exited), 5)
+        if self.cgroup is not None:
+            await asyncio.to_thread(self.cgroup.destroy)
+        if child is not None and child.pidfd >= 0:
             os.close(child.pidfd)
             child.pidfd = -1
         loop = asyncio.get_running_loop()
