@@ -521,3 +521,36 @@ def test_a_snapshot_interrupted_by_a_stop_is_taken_at_the_next_start(
         assert again.built == [("snap", "1")]
     finally:
         second.stop()
+
+
+def test_snapstart_refuses_ephemeral_storage_over_512_mb(
+    server: InProcessServer, create: Callable[..., dict[str, Any]]
+) -> None:
+    with pytest.raises(ClientError) as exc:
+        create("big", EphemeralStorage={"Size": 1024})
+    assert error_of(exc)[:2] == ("InvalidParameterValueException", 400)
+    assert "ephemeral storage greater than 512 MB" in error_of(exc)[2]
+    create("small", EphemeralStorage={"Size": 512})
+    with pytest.raises(ClientError) as exc:
+        server.client.update_function_configuration(
+            FunctionName="small", EphemeralStorage={"Size": 2048}
+        )
+    assert error_of(exc)[0] == "InvalidParameterValueException"
+    # Without SnapStart, the same storage is fine.
+    create("plain", EphemeralStorage={"Size": 1024}, SnapStart={"ApplyOn": "None"})
+
+
+def test_provisioned_concurrency_is_refused_on_snapstart_versions(
+    server: InProcessServer, create: Callable[..., dict[str, Any]]
+) -> None:
+    client = server.client
+    create()
+    client.publish_version(FunctionName="snap")
+    client.create_alias(FunctionName="snap", Name="live", FunctionVersion="1")
+    for qualifier in ("1", "live"):
+        with pytest.raises(ClientError) as exc:
+            client.put_provisioned_concurrency_config(
+                FunctionName="snap", Qualifier=qualifier, ProvisionedConcurrentExecutions=1
+            )
+        assert error_of(exc)[:2] == ("InvalidParameterValueException", 400)
+        assert "SnapStart" in error_of(exc)[2]

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
+from lambdad.control import snapstart
 from lambdad.control.aliases import AliasService
 from lambdad.control.functions import LIST_PAGE_MAX, FunctionService, _decode_marker, _encode_marker
 from lambdad.errors import (
@@ -238,6 +239,14 @@ class ConcurrencyService:
             raise ResourceNotFoundException(f"Cannot find alias arn: {arn}")
         return name, qualifier
 
+    def _versions_of(self, scope: Scope, name: str, qualifier: str) -> list[str]:
+        """The versions a qualifier runs: itself, or an alias's (both, when it routes)."""
+        if qualifier.isdigit():
+            return [qualifier]
+        alias = self.aliases.get_doc(scope, name, qualifier) or {}
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        return [str(alias.get("FunctionVersion", "")), *weights]
+
     def _render(self, scope: Scope, name: str, qualifier: str, doc: Doc) -> dict[str, Any]:
         state = (
             self.status.state(scope, name, qualifier)
@@ -263,6 +272,9 @@ class ConcurrencyService:
         name, qualifier = self._target(scope, function_name, qualifier)
         if qualifier == LATEST:
             raise InvalidParameterValueException(UNPUBLISHED)
+        for version in self._versions_of(scope, name, qualifier):
+            vdoc = self.store.get_version(scope.account, scope.region, name, version)
+            snapstart.check_provisioned(vdoc or {})
         with self.store.transaction():
             self._check_provisioned_overlap(scope, name, qualifier)
             world = self._world(scope)

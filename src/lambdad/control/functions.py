@@ -227,6 +227,7 @@ class FunctionService:
         fmodel.check_role(params.get("Role"), scope.account)
         fmodel.check_runtime(params.get("Runtime"), params.get("Handler"), today=self.clock.today())
         snapstart.check_runtime(params.get("SnapStart"), params.get("Runtime"))
+        snapstart.check_storage(params.get("SnapStart"), params.get("EphemeralStorage"))
         variables = fmodel.check_environment(params.get("Environment"))
         if len(params.get("Tags") or {}) > MAX_TAGS:
             raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")

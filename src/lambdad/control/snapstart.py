@@ -67,6 +67,8 @@ def configure(doc: dict[str, Any], params: dict[str, Any]) -> None:
         }
     if "SnapStart" in params or "Runtime" in params:
         check_runtime(doc.get("SnapStart"), doc.get("Runtime"))
+    if "SnapStart" in params or "EphemeralStorage" in params:
+        check_storage(doc.get("SnapStart"), doc.get("EphemeralStorage"))
 
 
 def check_runtime(snap_start: dict[str, Any] | None, runtime: str | None) -> None:
@@ -75,6 +77,31 @@ def check_runtime(snap_start: dict[str, Any] | None, runtime: str | None) -> Non
         raise InvalidParameterValueException(
             f"{runtime} is not supported for SnapStart enabled functions."
         )
+
+
+# AWS: SnapStart does not support ephemeral storage over 512 MB, nor provisioned
+# concurrency (lambdad's wording of both refusals).
+MAX_EPHEMERAL_STORAGE = 512
+STORAGE_MESSAGE = (
+    "SnapStart is not supported for functions with ephemeral storage greater than "
+    f"{MAX_EPHEMERAL_STORAGE} MB."
+)
+PROVISIONED_MESSAGE = (
+    "Provisioned concurrency is not supported for versions of SnapStart enabled functions."
+)
+
+
+def check_storage(snap_start: dict[str, Any] | None, storage: dict[str, Any] | None) -> None:
+    """Refuse SnapStart with more than 512 MB of ephemeral storage, as AWS does."""
+    size = int((storage or {}).get("Size") or MAX_EPHEMERAL_STORAGE)
+    if (snap_start or {}).get("ApplyOn") == PUBLISHED_VERSIONS and size > MAX_EPHEMERAL_STORAGE:
+        raise InvalidParameterValueException(STORAGE_MESSAGE)
+
+
+def check_provisioned(version_doc: dict[str, Any]) -> None:
+    """Refuse provisioned concurrency on a SnapStart version, as AWS does."""
+    if applies(version_doc):
+        raise InvalidParameterValueException(PROVISIONED_MESSAGE)
 
 
 def render(out: dict[str, Any], version: str) -> None:
