@@ -113,6 +113,10 @@ class Platform:
         self.backend = choose_backend(s)
         self.runtimes = RuntimeTable(dict(s.runtime_overrides), strict=s.strict_runtimes)
         self.code = CodeCache(s.data_dir / "code", self.blobs, s.max_unzipped_bytes)
+        # No environment runs yet: code and /opt trees nothing needs any longer go now.
+        self.code.sweep()
+        opt = OptCache(s.data_dir / "opt", self.code)
+        opt.sweep()
         self.pool = EnvironmentPool(
             s,
             self.backend,
@@ -120,7 +124,7 @@ class Platform:
             self.code,
             self._log_sink,
             self._function_tags,
-            opt=OptCache(s.data_dir / "opt", self.code),
+            opt=opt,
             scale_gate=self._scale_gate,
         )
         # SnapStart templates, which the pool restores SnapStart versions' environments from.

@@ -4,11 +4,16 @@ environment of every version that uses it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import shutil
+import stat
 from pathlib import Path
 
 from lambdad.control import archives
 from lambdad.store.blobs import BlobStore
+
+log = logging.getLogger(__name__)
 
 
 class CodeCache:
@@ -49,3 +54,34 @@ class CodeCache:
                 if not os.path.islink(p):
                     os.chmod(p, 0o555)
         os.chmod(target, 0o555)
+
+    def sweep(self) -> int:
+        """At start-up, before any environment runs: remove the code directories whose
+        archive is gone (its last function version or layer version was deleted); the
+        number removed."""
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        for entry in self.root.iterdir():
+            if entry.name.startswith("."):
+                remove_tree(entry)  # an extraction a crash cut short
+            elif entry.is_dir() and not self.blobs.exists(entry.name):
+                remove_tree(entry)
+                removed += 1
+        if removed:
+            log.info("removed %d code directories whose archive is gone", removed)
+        return removed
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a tree this cache made read-only (directories 0555)."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    os.chmod(path, stat.S_IRWXU)
+    for dirpath, dirnames, _ in os.walk(path):
+        for name in dirnames:
+            sub = os.path.join(dirpath, name)
+            if not os.path.islink(sub):
+                os.chmod(sub, stat.S_IRWXU)
+    shutil.rmtree(path)

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from lambdad.environments.code import CodeCache
+from lambdad.environments.code import CodeCache, remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,18 @@ class OptCache:
                 log.info("assembled /opt from %d layers in %s", len(sources), target)
         self._locks.pop(name, None)
         return target
+
+
+    def sweep(self) -> int:
+        """At start-up, before any environment runs: remove every assembled /opt tree
+        (each is built again from its layers' code directories on first use, so none
+        outlives the layers it was made of); the number removed."""
+        if not self.root.is_dir():
+            return 0
+        entries = list(self.root.iterdir())
+        for entry in entries:
+            remove_tree(entry)
+        return len(entries)
 
 
 def merge_layers(sources: Sequence[Path], target: Path) -> None:
