@@ -58,7 +58,6 @@ class OptCache:
         self._locks.pop(name, None)
         return target
 
-
     def sweep(self) -> int:
         """At start-up, before any environment runs: remove every assembled /opt tree
         (each is built again from its layers' code directories on first use, so none
