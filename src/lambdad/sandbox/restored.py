@@ -30,10 +30,9 @@ from lambdad.errors import SandboxError
 from lambdad.sandbox import netns, zygote_wire
 from lambdad.sandbox.base import SandboxSpec
 from lambdad.sandbox.bwrap import LINK_LOCAL, BwrapBackend
-from lambdad.sandbox.cgroups import Limits
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import Child
-from lambdad.sandbox.zygote_sandbox import SETUP_TIMEOUT, ZygoteSandbox, _join_files
+from lambdad.sandbox.zygote_sandbox import SETUP_TIMEOUT, ZygoteSandbox, _join_files, wait_readable
 
 if TYPE_CHECKING:
     from lambdad.sandbox.zygote import ZygoteBackend
@@ -65,12 +64,10 @@ class RestoredSandbox(ZygoteSandbox):
         joins: list[int] = []
         request: dict[str, Any] = {"op": "restore", "network": self.network}
         if isinstance(inner, BwrapBackend):
-            # A host uid of its own, which the template's uid stands for in its namespace.
-            self.uid = inner.uids.acquire()
-            self.cgroup = inner.cgroups.create(
-                spec.env_id, Limits(spec.memory_mb * 1024 * 1024, spec.vcpus, spec.pids_limit)
-            )
-            self.cgroup.set_cpu(None)  # boosted during the restore, as during an init
+            # A host uid of its own, which the template's uid stands for in its namespace,
+            # and a cgroup boosted during the restore as during an init.
+            self._own_cgroup_and_uid(inner, spec)
+            assert self.cgroup is not None
             joins = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in _join_files(self.cgroup)]
             request.update(
                 tmp_options=f"mode=1777,size={spec.tmp_mb * 1024 * 1024}",
@@ -213,7 +210,6 @@ async def receive_with_sender(
     timeout: float | None = SETUP_TIMEOUT,  # noqa: ASYNC109
 ) -> tuple[dict[str, Any] | None, int]:
     """One message and its sender's pid (as this process sees it); (None, 0) at the end."""
-    loop = asyncio.get_running_loop()
     while True:
         try:
             data, ancillary, _, _ = sock.recvmsg(
@@ -221,22 +217,7 @@ async def receive_with_sender(
             )
             break
         except BlockingIOError:
-            pass
-        readable: asyncio.Future[None] = loop.create_future()
-
-        def ready(readable: asyncio.Future[None] = readable) -> None:
-            if not readable.done():
-                readable.set_result(None)
-
-        loop.add_reader(sock.fileno(), ready)
-        try:
-            await asyncio.wait_for(readable, timeout)
-        except TimeoutError:
-            raise SandboxError(
-                f"the restored environment was not ready within {timeout:.0f} s"
-            ) from None
-        finally:
-            loop.remove_reader(sock.fileno())
+            await wait_readable(sock, timeout, "the restored environment")
     pid = 0
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:

@@ -416,6 +416,18 @@ def _send(sock: socket.socket, doc: dict[str, Any], fds: list[int]) -> None:
 async def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
     """One message from a request socket and its descriptors (None: the other end
     closed)."""
+    await wait_readable(sock, SETUP_TIMEOUT, "the sandbox")
+    data, fds, _, _ = socket.recv_fds(sock, 65536, 4)
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    return zygote_wire.decode(data), list(fds)
+
+
+async def wait_readable(sock: socket.socket, limit_s: float | None, what: str) -> None:
+    """Until ``sock`` (non-blocking) can be read; ``SandboxError`` naming ``what`` past
+    ``limit_s`` seconds (None: no limit)."""
     loop = asyncio.get_running_loop()
     readable: asyncio.Future[None] = loop.create_future()
 
@@ -425,17 +437,11 @@ async def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int
 
     loop.add_reader(sock.fileno(), ready)
     try:
-        await asyncio.wait_for(readable, SETUP_TIMEOUT)
+        await asyncio.wait_for(readable, limit_s)
     except TimeoutError:
-        raise SandboxError(f"the sandbox was not ready within {SETUP_TIMEOUT:.0f} s") from None
+        raise SandboxError(f"{what} was not ready within {limit_s:.0f} s") from None
     finally:
         loop.remove_reader(sock.fileno())
-    data, fds, _, _ = socket.recv_fds(sock, 65536, 4)
-    if not data:
-        for fd in fds:
-            os.close(fd)
-        return None, []
-    return zygote_wire.decode(data), list(fds)
 
 
 def _join_files(cgroup: EnvironmentCgroup) -> list[str]:

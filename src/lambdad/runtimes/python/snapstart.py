@@ -139,10 +139,13 @@ def restore(
     z.prctl(z.PR_SET_DUMPABLE, 0)
     runtime = os.fork()
     if runtime == 0:
-        z.prctl(z.PR_SET_DUMPABLE, 1)
         os.setsid()
         z.redirect_output(out_fd)
-        _confine(request)
+        # Its ids kept, every capability gone (dumpable again), then the full filter.
+        z.drop_privileges(os.getuid(), os.getgid(), zygote.last_cap)
+        program = request.get("seccomp")
+        if program:
+            z.install_seccomp(base64.b64decode(program))
         _take_over(zygote, sock, request)
         return
     os.close(out_fd)
@@ -280,22 +283,6 @@ def _copy_file(src_dir: int, name: str, target: str, mode: int) -> None:
             os.close(dst)
     finally:
         os.close(src)
-
-
-def _confine(request: dict[str, Any]) -> None:
-    """The runtime's cage: no capability in its user namespace, the full filter."""
-    last_cap = 0
-    with open("/proc/sys/kernel/cap_last_cap") as f:
-        last_cap = int(f.read())
-    for cap in range(last_cap + 1):
-        with contextlib.suppress(z.SetupError):
-            z.prctl(z.PR_CAPBSET_DROP, cap)
-    z.prctl(z.PR_CAP_AMBIENT, z.PR_CAP_AMBIENT_CLEAR_ALL)
-    z.clear_capabilities()
-    z.prctl(z.PR_SET_NO_NEW_PRIVS, 1)
-    program = request.get("seccomp")
-    if program:
-        z.install_seccomp(base64.b64decode(program))
 
 
 def _take_over(zygote: Any, sock: socket.socket, request: dict[str, Any]) -> None:
