@@ -14,7 +14,7 @@ process, slirp4netns).
 
     python bench/cold_start.py [--quick] [--n N] [--json PATH]
 
-With the zygote fast path available (setting ``fast_path``), two more columns:
+Then two more columns:
 the process backend and bwrap (isolated) with Python environments forked from a
 zygote; the first three columns exec the runtime (``LAMBDAD_FAST_PATH=false``).
 And two SnapStart columns: each start publishes a version of a fresh function with
@@ -35,11 +35,8 @@ import hashlib
 import json
 import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +44,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import code_zip, free_port, percentile
+from _common import Server, percentile, sandbox_unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
-AKID, SECRET, ACCOUNT = "BENCHCOLDSTART", "bench-cold-start-secret", "123456789012"
-ROLE = f"arn:aws:iam::{ACCOUNT}:role/bench"
 INIT_DURATION = re.compile(r"(?:Init|Restore) Duration: ([\d.]+) ms")
 CGROUP = Path("/sys/fs/cgroup")
 HANDLER = "def handler(event, context):\n    return event\n"
@@ -67,78 +62,29 @@ HEAVY_HANDLER = (
 class Backend:
     label: str
     env: dict[str, str]
-    data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lambdad-cs-")))
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    client: Any = None
-    latency_ms: list[float] = field(default_factory=list)
-    init_ms: list[float] = field(default_factory=list)
     snapstart: bool = False
     heavy: bool = False  # HEAVY_HANDLER's init instead of a no-op
+    server: Server = field(init=False)
+    latency_ms: list[float] = field(default_factory=list)
+    init_ms: list[float] = field(default_factory=list)
     qualifiers: dict[str, str] = field(default_factory=dict)
 
-    def start(self) -> None:
-        import boto3
-        from botocore.config import Config
+    def __post_init__(self) -> None:
+        self.server = Server(self.env)
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
-        env.update(LAMBDAD_CREDENTIALS=f"{AKID}:{SECRET}:{ACCOUNT}", **self.env)
-        self.process = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "lambdad"),
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir / "data"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(self.data_dir / "stderr").open("wb"),
-        )
-        self.client = boto3.session.Session().client(
-            "lambda",
-            endpoint_url=f"http://127.0.0.1:{self.port}",
-            region_name="us-east-1",
-            aws_access_key_id=AKID,
-            aws_secret_access_key=SECRET,
-            config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.client.get_account_settings()
-                return
-            except Exception:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"{self.label}: lambdad did not start:\n"
-                        + (self.data_dir / "stderr").read_text()
-                    ) from None
-                time.sleep(0.05)
+    @property
+    def client(self) -> Any:
+        return self.server.client
+
+    def start(self) -> None:
+        self.server.start()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.server.stop()
 
-    def create(self, name: str, code: bytes) -> None:
-        self.client.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=ROLE,
-            Handler="app.handler",
-            Code={"ZipFile": code},
-            MemorySize=128,
-            **({"SnapStart": {"ApplyOn": "PublishedVersions"}} if self.snapstart else {}),
-        )
-        self.client.get_waiter("function_active_v2").wait(
-            FunctionName=name, WaiterConfig={"Delay": 0.02, "MaxAttempts": 500}
-        )
+    def create(self, name: str, source: str) -> None:
+        snap = {"SnapStart": {"ApplyOn": "PublishedVersions"}} if self.snapstart else {}
+        self.server.create(name, source, MemorySize=128, **snap)
         if self.snapstart:
             version = self.client.publish_version(FunctionName=name)["Version"]
             self.client.get_waiter("published_version_active").wait(
@@ -167,16 +113,17 @@ class Backend:
     # -- memory of idle environments ------------------------------------------------------
 
     def memory(self) -> dict[str, Any]:
-        assert self.process is not None
+        process = self.server.process
+        assert process is not None
         if self.snapstart:
             return {}
-        helpers = _children(self.process.pid)
+        helpers = _children(process.pid)
         if self.env["LAMBDAD_SANDBOX"] == "process":
             # Descendants: with the zygote, runtimes are its children, not lambdad's.
-            found = _descendants(self.process.pid)
+            found = _descendants(process.pid)
             runtimes = [_pss(p) for p, comm in found.items() if comm.startswith("python")]
             return {"environments": len(runtimes), "runtime_pss_mib": _mib(runtimes)}
-        parent = _cgroup_parent(self.data_dir / "data")
+        parent = _cgroup_parent(self.server.data_dir / "data")
         charged, runtime_pss = [], []
         mem_parent = (
             CGROUP / parent
@@ -251,25 +198,6 @@ def _mib(values: list[int]) -> dict[str, float] | None:
     }
 
 
-def sandbox_unavailable() -> str | None:
-    sys.path.insert(0, str(ROOT / "src"))
-    if os.geteuid() != 0:
-        return "not root"
-    from lambdad.sandbox.select import capabilities, full_isolation_possible
-
-    if full_isolation_possible():
-        return None
-    return "missing " + ", ".join(c.name for c in capabilities() if not c.present)
-
-
-def has_fast_path() -> bool:
-    import dataclasses
-
-    from lambdad.config import Settings
-
-    return any(f.name == "fast_path" for f in dataclasses.fields(Settings))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10 cold starts each (a smoke run)")
@@ -289,38 +217,33 @@ def main() -> int:
         ]
     else:
         print(f"bwrap backend skipped: {why_not}", file=sys.stderr)
-    if has_fast_path():
-        # Python environments forked from a zygote instead of exec'd (sandbox/zygote.py).
-        fast = {"LAMBDAD_FAST_PATH": "true"}
-        backends.append(Backend("process+zygote", {"LAMBDAD_SANDBOX": "process", **fast}))
-        if why_not is None:
-            backends.append(Backend("bwrap/isolated+zygote", {**sandboxed, **fast}))
-        # SnapStart: restored from a published version's template.
-        backends.append(
-            Backend("process+snapstart", {"LAMBDAD_SANDBOX": "process", **fast}, snapstart=True)
-        )
-        if why_not is None:
-            backends.append(
-                Backend("bwrap/isolated+snapstart", {**sandboxed, **fast}, snapstart=True)
-            )
-            # What SnapStart is for: an init that takes time (boto3 and a client).
-            heavy = {**sandboxed, **fast}
-            backends.append(Backend("zygote, boto3 init", heavy, heavy=True))
-            backends.append(Backend("snapstart, boto3 init", heavy, snapstart=True, heavy=True))
+    # Python environments forked from a zygote instead of exec'd (sandbox/zygote.py).
+    fast = {"LAMBDAD_FAST_PATH": "true"}
+    backends.append(Backend("process+zygote", {"LAMBDAD_SANDBOX": "process", **fast}))
+    if why_not is None:
+        backends.append(Backend("bwrap/isolated+zygote", {**sandboxed, **fast}))
+    # SnapStart: restored from a published version's template.
+    backends.append(
+        Backend("process+snapstart", {"LAMBDAD_SANDBOX": "process", **fast}, snapstart=True)
+    )
+    if why_not is None:
+        backends.append(Backend("bwrap/isolated+snapstart", {**sandboxed, **fast}, snapstart=True))
+        # What SnapStart is for: an init that takes time (boto3 and a client).
+        heavy = {**sandboxed, **fast}
+        backends.append(Backend("zygote, boto3 init", heavy, heavy=True))
+        backends.append(Backend("snapstart, boto3 init", heavy, snapstart=True, heavy=True))
 
-    code = code_zip(HANDLER)
-    heavy_code = code_zip(HEAVY_HANDLER)
     try:
         for b in backends:
             b.start()
-            b.create("warmup", heavy_code if b.heavy else code)  # extracts, warms the zygote
+            b.create("warmup", HEAVY_HANDLER if b.heavy else HANDLER)  # extracts, warms the zygote
             b.cold_start("warmup")
             b.latency_ms.clear()
             b.init_ms.clear()
         for i in range(n):
             for b in backends:
                 name = f"cold-{i}"
-                b.create(name, heavy_code if b.heavy else code)
+                b.create(name, HEAVY_HANDLER if b.heavy else HANDLER)
                 b.cold_start(name)
         memory = {b.label: b.memory() for b in backends}
     finally:
