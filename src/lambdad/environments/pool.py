@@ -254,7 +254,7 @@ class EnvironmentPool:
             tmp_mb=int(cfg.get("EphemeralStorage", {}).get("Size", 512)),
             host_paths=(launch.interpreter,) if launch.interpreter else (),
             pids_limit=self.settings.pids_limit,
-            network=self._network(rv),
+            network=self.network_for(rv),
             tenant=rv.scope.account,
         )
         config = EnvironmentConfig(
@@ -279,7 +279,7 @@ class EnvironmentPool:
             restored=restored,
         )
 
-    def _network(self, rv: ResolvedVersion) -> str:
+    def network_for(self, rv: ResolvedVersion) -> str:
         # Read on cold starts only; a tag change retires the function's environments.
         tags = self.function_tags(rv.scope, rv.name) if self.function_tags else {}
         mode = network_mode(tags, self.settings.network)

@@ -24,7 +24,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox.base import Sandbox, SandboxSpec
@@ -132,6 +132,7 @@ class Snapshots:
 
     async def discard(self, account: str, region: str, name: str, version: str) -> None:
         """Drop the version's template (the version was deleted)."""
+        self._locks.pop((account, region, name, version), None)
         template = self._templates.pop((account, region, name, version), None)
         if template is not None:
             await self._stop(template)
@@ -151,7 +152,7 @@ class Snapshots:
         assert self.pool is not None
         # A tag changes the function's network mode (and retires its environments): a
         # template built for another mode is built again.
-        network = self.pool._network(rv)
+        network = self.pool.network_for(rv)
         template = self._templates.get(key)
         if template is not None and template.serves(network):
             return template
@@ -180,32 +181,36 @@ class Snapshots:
             made.append(sandbox)
             return sandbox
 
-        env = await pool.make_environment(rv, INITIALIZATION_TYPE, prepare=prepare)
-        starting = asyncio.get_running_loop().create_task(env.start())
-        taken = asyncio.get_running_loop().create_task(receive_with_sender(ours, timeout=None))
-        snapshotted = False
+        env: Environment | None = None
+        taken: asyncio.Task[tuple[dict[str, Any] | None, int]] | None = None
         try:
+            env = await pool.make_environment(rv, INITIALIZATION_TYPE, prepare=prepare)
+            loop = asyncio.get_running_loop()
+            starting = loop.create_task(env.start())
+            taken = loop.create_task(receive_with_sender(ours, timeout=None))
             await asyncio.wait({starting, taken}, return_when=asyncio.FIRST_COMPLETED)
+            snapshotted = False
             if taken.done() and not taken.exception():
                 doc, _ = taken.result()
                 snapshotted = bool(doc and doc.get("snapshot"))
                 if snapshotted:
                     env.snapshot_taken()
             await starting
-        except (SandboxError, OSError) as exc:
+            if env.init_error or not snapshotted or not made:
+                raise SnapshotFailed(env.init_error_message() or "the runtime took no snapshot")
+        except BaseException as exc:
+            # Whatever went wrong (a cancellation too), nothing of the template stays.
             ours.close()
-            await env.stop()
-            raise SnapshotFailed(f"the snapshot's sandbox could not be built: {exc}") from exc
+            if env is not None:
+                await asyncio.shield(env.stop())
+            if isinstance(exc, SandboxError | OSError):
+                raise SnapshotFailed(f"the snapshot's sandbox could not be built: {exc}") from exc
+            raise
         finally:
             theirs.close()
-            if not taken.done():
+            if taken is not None and not taken.done():
                 taken.cancel()
-            with contextlib.suppress(BaseException):
-                await taken
-        if env.init_error or not snapshotted or not made:
-            ours.close()
-            message = env.init_error_message() or "the runtime took no snapshot"
-            await env.stop()
-            raise SnapshotFailed(message)
+                with contextlib.suppress(BaseException):
+                    await taken
         log.info("snapshot of %s:%s taken (template %s)", rv.name, rv.version, env.id)
         return _Template(env, made[0], ours)

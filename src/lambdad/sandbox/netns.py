@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import fcntl
+import functools
 import ipaddress
 import logging
 import os
@@ -308,6 +309,7 @@ class Nat:
                     await self._watch.wait()
 
 
+@functools.cache
 def _resolv_conf_in_sandbox() -> bool:
     """Whether slirp4netns's sandbox (a root of the host's /etc and /run) still sees the
     host's resolv.conf, which its DNS forwarder reads."""

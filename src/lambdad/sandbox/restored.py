@@ -32,7 +32,13 @@ from lambdad.sandbox.base import SandboxSpec
 from lambdad.sandbox.bwrap import LINK_LOCAL, BwrapBackend
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import Child
-from lambdad.sandbox.zygote_sandbox import SETUP_TIMEOUT, ZygoteSandbox, _join_files, wait_readable
+from lambdad.sandbox.zygote_sandbox import (
+    SETUP_TIMEOUT,
+    ZygoteSandbox,
+    _join_files,
+    send_when_writable,
+    wait_readable,
+)
 
 if TYPE_CHECKING:
     from lambdad.sandbox.zygote import ZygoteBackend
@@ -90,9 +96,7 @@ class RestoredSandbox(ZygoteSandbox):
         ours.setblocking(False)
         self._control = ours
         try:
-            socket.send_fds(
-                self._template, [zygote_wire.encode(request)], [theirs.fileno(), out_w, *joins]
-            )
+            await send_when_writable(self._template, request, [theirs.fileno(), out_w, *joins])
         except OSError as exc:
             raise SandboxError(f"the snapshot's template is gone: {exc}") from exc
         finally:

@@ -425,6 +425,28 @@ async def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int
     return zygote_wire.decode(data), list(fds)
 
 
+async def send_when_writable(sock: socket.socket, doc: dict[str, Any], fds: list[int]) -> None:
+    """Send one message on a non-blocking socket, waiting while its buffer is full (a
+    burst of requests on one channel)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            _send(sock, doc, fds)
+            return
+        except BlockingIOError:
+            writable: asyncio.Future[None] = loop.create_future()
+
+            def ready(done: asyncio.Future[None] = writable) -> None:
+                if not done.done():
+                    done.set_result(None)
+
+            loop.add_writer(sock.fileno(), ready)
+            try:
+                await writable
+            finally:
+                loop.remove_writer(sock.fileno())
+
+
 async def wait_readable(sock: socket.socket, limit_s: float | None, what: str) -> None:
     """Until ``sock`` (non-blocking) can be read; ``SandboxError`` naming ``what`` past
     ``limit_s`` seconds (None: no limit)."""

@@ -254,13 +254,13 @@ def _reopen_in_copy(template_dev: int) -> None:
         fd = int(name)
         try:
             st = os.fstat(fd)
+            if st.st_dev != template_dev or not stat.S_ISREG(st.st_mode):
+                continue  # only files of the template's /tmp are looked at further
             path = os.readlink(f"/proc/self/fd/{fd}")
             with open(f"/proc/self/fdinfo/{fd}") as f:
                 info = dict(line.split(":", 1) for line in f if ":" in line)
         except OSError:
             continue  # the listing's own descriptor
-        if st.st_dev != template_dev or not stat.S_ISREG(st.st_mode):
-            continue
         if not path.startswith("/tmp/") or not os.path.exists(path):
             continue
         flags = int(info["flags"], 8)
