@@ -36,6 +36,12 @@ MAX_QUEUED = 16
 # A response body larger than this is written apart from its head, not copied into it.
 _JOIN_LIMIT = 64 * 1024
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_SERVER_ERROR_BODY = b"Internal server error."
+_SERVER_ERROR = (
+    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+    % (len(_SERVER_ERROR_BODY), _SERVER_ERROR_BODY)
+)
 _BAD_REQUEST_BODY = b"Invalid HTTP request received."
 _BAD_REQUEST = (
     b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -107,6 +113,7 @@ class HttpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[_Request] = deque()
+        self.last: _Request | None = None  # the request parsed last
         self.request = _Request()
         self.body_size = 0
         self.busy = False
@@ -145,8 +152,14 @@ class HttpProtocol(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             # No protocol to upgrade to: the request is answered as plain HTTP/1.1 (as
-            # uvicorn does when it has no WebSocket implementation for it).
-            pass
+            # uvicorn does when it has no WebSocket implementation for it). The parser
+            # drops whatever followed it, so nothing more is read on this connection:
+            # it closes after that answer (a later request would get the wrong one).
+            if self.last is not None:
+                self.last.keep_alive = False
+            if self.transport is not None:
+                self.reading_paused = True
+                self.transport.pause_reading()
         except httptools.HttpParserError:
             self._fail()
 
@@ -227,6 +240,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _enqueue(self, req: _Request) -> None:
         req.queued = True
+        self.last = req
         self.queue.append(req)
         self.state.total_requests += 1
         if not self.busy:
@@ -278,7 +292,7 @@ class HttpProtocol(asyncio.Protocol):
         except Exception:
             log.exception("failure serving an HTTP request")
             req.keep_alive = False
-            self._write(_BAD_REQUEST)
+            self._write(_SERVER_ERROR)
         finally:
             self.busy = False
             if self.task is not None:

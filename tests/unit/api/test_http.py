@@ -265,3 +265,34 @@ def test_an_upgrade_request_is_answered_as_plain_http() -> None:
         assert transport.written.endswith(b"GET /a?")
 
     asyncio.run(run())
+
+
+def test_after_an_upgrade_request_the_connection_closes_instead_of_losing_requests() -> None:
+    async def run() -> None:
+        proto, transport, _ = connect()
+        # The parser drops what follows an Upgrade request in the same chunk (here /b):
+        # answering /c next as if it were /b would give the client the wrong answer.
+        proto.data_received(
+            b"GET /a HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+            b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
+        await settle()
+        assert bytes(transport.written).endswith(b"GET /a?")
+        assert transport.closed
+        assert b"GET /b" not in bytes(transport.written)
+
+    asyncio.run(run())
+
+
+def test_a_failure_while_answering_is_a_500_and_the_connection_closes() -> None:
+    async def run() -> None:
+        async def respond(*args: Any) -> Response:
+            raise RuntimeError("a bug")
+
+        proto, transport, _ = connect(respond)
+        proto.data_received(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+        await settle()
+        assert bytes(transport.written).startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+        assert transport.closed
+
+    asyncio.run(run())
