@@ -54,20 +54,35 @@ class OptCache:
                 sources = [await self.code.ensure(sha) for sha in layer_sha256_hex]
                 self.root.mkdir(parents=True, exist_ok=True)
                 await asyncio.to_thread(merge_layers, sources, target)
+                # What it was made of, for the start-up sweep.
+                self._layers_file(name).write_text("\n".join(layer_sha256_hex) + "\n")
                 log.info("assembled /opt from %d layers in %s", len(sources), target)
         self._locks.pop(name, None)
         return target
 
+    def _layers_file(self, name: str) -> Path:
+        return self.root / f"{name}.layers"
+
     def sweep(self) -> int:
-        """At start-up, before any environment runs: remove every assembled /opt tree
-        (each is built again from its layers' code directories on first use, so none
-        outlives the layers it was made of); the number removed."""
+        """At start-up, before any environment runs: remove the assembled /opt trees
+        made of a layer whose archive is gone (and any a crash left half built or
+        unlabelled; they are built again on first use); the number removed."""
         if not self.root.is_dir():
             return 0
-        entries = list(self.root.iterdir())
-        for entry in entries:
+        removed = 0
+        for entry in list(self.root.iterdir()):
+            if entry.suffix == ".layers":
+                if not (self.root / entry.stem).is_dir():
+                    entry.unlink(missing_ok=True)
+                continue
+            listed = self._layers_file(entry.name)
+            digests = listed.read_text().split() if listed.is_file() else []
+            if digests and all(self.code.blobs.exists(d) for d in digests):
+                continue
             remove_tree(entry)
-        return len(entries)
+            listed.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
 
 def merge_layers(sources: Sequence[Path], target: Path) -> None:
