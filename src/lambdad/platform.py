@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -230,16 +230,12 @@ class Platform:
         key = (scope.account, scope.region, name, version)
         if key in self._snapshot_builds:
             return
-        task = asyncio.get_running_loop().create_task(
-            self._take_snapshot(scope, name, version), name=f"snapshot {name}:{version}"
+        _track(
+            self._snapshot_builds,
+            key,
+            self._take_snapshot(scope, name, version),
+            f"snapshot {name}:{version}",
         )
-        self._snapshot_builds[key] = task
-
-        def done(t: asyncio.Task[None]) -> None:
-            if self._snapshot_builds.get(key) is t:
-                del self._snapshot_builds[key]
-
-        task.add_done_callback(done)
 
     async def _take_snapshot(self, scope: Scope, name: str, version: str) -> None:
         key = (scope.account, scope.region, name, version)
@@ -275,16 +271,12 @@ class Platform:
         key = (scope.account, scope.region, name, version)
         building = self._snapshot_builds.pop(key, None)
         previous = self._snapshot_discards.get(key)
-        task = asyncio.get_running_loop().create_task(
-            self._discard_snapshot(key, building, previous), name=f"discard {name}:{version}"
+        _track(
+            self._snapshot_discards,
+            key,
+            self._discard_snapshot(key, building, previous),
+            f"discard {name}:{version}",
         )
-        self._snapshot_discards[key] = task
-
-        def done(t: asyncio.Task[None]) -> None:
-            if self._snapshot_discards.get(key) is t:
-                del self._snapshot_discards[key]
-
-        task.add_done_callback(done)
 
     async def _discard_snapshot(
         self,
@@ -317,6 +309,23 @@ class Platform:
         """Run blocking work (archive checks, hashing, big writes) off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+
+def _track(
+    tasks: dict[SnapshotKey, asyncio.Task[None]],
+    key: SnapshotKey,
+    work: Coroutine[Any, Any, None],
+    name: str,
+) -> None:
+    """Run ``work`` as ``tasks[key]`` until it ends (a newer task of the key stays)."""
+    task = asyncio.get_running_loop().create_task(work, name=name)
+    tasks[key] = task
+
+    def done(t: asyncio.Task[None]) -> None:
+        if tasks.get(key) is t:
+            del tasks[key]
+
+    task.add_done_callback(done)
 
 
 def _fetch_s3_code(code: dict[str, Any]) -> bytes:

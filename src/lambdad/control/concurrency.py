@@ -272,10 +272,10 @@ class ConcurrencyService:
         name, qualifier = self._target(scope, function_name, qualifier)
         if qualifier == LATEST:
             raise InvalidParameterValueException(UNPUBLISHED)
-        for version in self._versions_of(scope, name, qualifier):
-            vdoc = self.store.get_version(scope.account, scope.region, name, version)
-            snapstart.check_provisioned(vdoc or {})
         with self.store.transaction():
+            for version in self._versions_of(scope, name, qualifier):
+                vdoc = self.store.get_version(scope.account, scope.region, name, version)
+                snapstart.check_provisioned(vdoc or {})
             self._check_provisioned_overlap(scope, name, qualifier)
             world = self._world(scope)
             current = world.provisioned.get(name, {})
