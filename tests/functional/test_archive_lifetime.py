@@ -4,6 +4,7 @@ over a SQLite store in memory and blobs on disk."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from lambdad.clock import FakeClock
 from lambdad.config import Settings
 from lambdad.control.functions import FunctionService
 from lambdad.control.layers import LayerService
+from lambdad.errors import InvalidParameterValueException
 from lambdad.model.scope import Scope
 from lambdad.secrets import Sealer
 from lambdad.store.blobs import BlobStore
@@ -232,3 +234,15 @@ def test_an_archive_released_while_the_same_bytes_are_published_is_written_again
     assert deleted == [old["Version"]]
     assert p.layer_blob(new) == p.layer_blob(old)
     assert p.layer_blob(new).is_file()
+
+
+def test_a_function_refused_after_its_upload_leaves_no_archive(p: Platform) -> None:
+    layer = p.publish_layer("big", {"python/big.py": "x = 1\n" * 4000})
+    # Small enough for the code alone, not for the code with its layer.
+    p.functions.settings = dataclasses.replace(p.functions.settings, max_unzipped_bytes=8000)
+
+    with pytest.raises(InvalidParameterValueException):
+        p.create_function("too-big", Layers=[layer["LayerVersionArn"]])
+
+    # The layer's archive is the only one left.
+    assert sorted(p.blobs.root.glob("*/*.zip")) == [p.layer_blob(layer)]

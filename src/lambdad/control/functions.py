@@ -235,34 +235,38 @@ class FunctionService:
         if self.store.get_function(scope.account, scope.region, name) is not None:
             raise ResourceConflictException(f"Function already exist: {name}")
         summary = self._ingest(params["Code"])
-
-        doc: Doc = fmodel.default_config(name, scope.region)
-        for key in fmodel.PASSTHROUGH:
-            if key in params:
-                doc[key] = params[key]
-        if "Architectures" in params:
-            doc["Architectures"] = params["Architectures"]
-        snapstart.configure(doc, params)
-        if "LoggingConfig" in params:
-            doc["LoggingConfig"] = {
-                "LogFormat": "Text",
-                "LogGroup": f"/aws/lambda/{name}",
-                **params["LoggingConfig"],
+        try:
+            doc: Doc = fmodel.default_config(name, scope.region)
+            for key in fmodel.PASSTHROUGH:
+                if key in params:
+                    doc[key] = params[key]
+            if "Architectures" in params:
+                doc["Architectures"] = params["Architectures"]
+            snapstart.configure(doc, params)
+            if "LoggingConfig" in params:
+                doc["LoggingConfig"] = {
+                    "LogFormat": "Text",
+                    "LogGroup": f"/aws/lambda/{name}",
+                    **params["LoggingConfig"],
+                }
+            uploads.set_code(doc, summary)
+            uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
+            self._set_env(scope, name, doc, variables)
+            self._stamp(doc)
+            function_doc: Doc = {
+                "Tags": dict(params.get("Tags") or {}),
+                "LatestPublished": 0,
+                "Created": doc["LastModified"],
             }
-        uploads.set_code(doc, summary)
-        uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
-        self._set_env(scope, name, doc, variables)
-        self._stamp(doc)
-        function_doc: Doc = {
-            "Tags": dict(params.get("Tags") or {}),
-            "LatestPublished": 0,
-            "Created": doc["LastModified"],
-        }
-        with self.store.transaction():
-            if self.store.get_function(scope.account, scope.region, name) is not None:
-                raise ResourceConflictException(f"Function already exist: {name}")
-            self.store.put_function(scope.account, scope.region, name, function_doc)
-            self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+            with self.store.transaction():
+                if self.store.get_function(scope.account, scope.region, name) is not None:
+                    raise ResourceConflictException(f"Function already exist: {name}")
+                self.store.put_function(scope.account, scope.region, name, function_doc)
+                self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        except BaseException:
+            # Refused after its upload: the archive goes unless something else uses it.
+            self.blobs.release(self.store, [summary.sha256_hex])
+            raise
         log.info("created function %s in %s/%s", name, scope.account, scope.region)
         published = None
         if params.get("Publish"):
@@ -383,15 +387,21 @@ class FunctionService:
             return self.render(scope, name, LATEST, doc)
         sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
         code: dict[str, Any] = {k: params[k] for k in sources if k in params}
-        summary = self._ingest(code)
         if "Architectures" in params:
             fmodel.check_limits({"Architectures": params["Architectures"]})
-            doc["Architectures"] = params["Architectures"]
+        summary = self._ingest(code)
         replaced = archives_of(doc)
-        uploads.set_code(doc, summary)
-        uploads.set_layers(doc, None, self.settings.max_unzipped_bytes)
-        self._stamp(doc)
-        self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        try:
+            if "Architectures" in params:
+                doc["Architectures"] = params["Architectures"]
+            uploads.set_code(doc, summary)
+            uploads.set_layers(doc, None, self.settings.max_unzipped_bytes)
+            self._stamp(doc)
+            self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        except BaseException:
+            # Refused after its upload: the archive goes unless something else uses it.
+            self.blobs.release(self.store, [summary.sha256_hex])
+            raise
         self.blobs.release(self.store, replaced - archives_of(doc))
         self._changed(scope, name, LATEST)
         if params.get("Publish"):
