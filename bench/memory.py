@@ -140,6 +140,8 @@ def measure(label: str, env: dict[str, str], n: int, warm_n: int) -> dict[str, A
         started = time.perf_counter()
         ok = asyncio.run(hold_many(server, n, time.time() + ramp))
         elapsed = time.perf_counter() - started
+        if ok != n:
+            raise RuntimeError(f"{label}: only {ok} of {n} invocations answered")
         time.sleep(1.0)  # settle: the last answers out, the pipes drained
         assert server.process is not None
         envs = environments(server.data_dir / "data")
@@ -158,7 +160,7 @@ def measure(label: str, env: dict[str, str], n: int, warm_n: int) -> dict[str, A
         others = [p for p in descendants(server.process.pid) if p not in in_envs]
         after = warm_round_trips(server, warm_n)
         result: dict[str, Any] = {
-            "environments": len(envs) if envs else ok,
+            "environments": len(envs),
             "answered": ok,
             "seconds_to_hold_all": elapsed,
             "server_pss_mib": pss_kib(server.process.pid) / 1024,

@@ -8,9 +8,12 @@ raises instead, since there it must run. ``deploy_hostile`` deploys a handler of
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +139,30 @@ def deploy_hostile(
         FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
     )
     return name
+
+
+def host_address() -> str | None:
+    """This host's address on its default route, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.200", 9))
+        except OSError:
+            return None
+        addr: str = s.getsockname()[0]
+    return None if addr.startswith("127.") else addr
+
+
+@contextlib.contextmanager
+def host_listener(backlog: int) -> Iterator[tuple[str, int]]:
+    """A TCP service published on this host's non-loopback address (the kernel
+    completes the handshakes: nothing needs to accept them). Where there is no such
+    address: skipped, except on CI, which must have one."""
+    addr = host_address()
+    if addr is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("network tests must run on CI: no non-loopback IPv4 address")
+        pytest.skip("this host has no non-loopback IPv4 address")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((addr, 0))
+        s.listen(backlog)
+        yield addr, s.getsockname()[1]

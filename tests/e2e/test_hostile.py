@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -35,6 +34,7 @@ from e2e.sandboxes import (
     cgroup_dirs,
     deploy_hostile,
     env_cgroups,
+    host_listener,
     pids_current,
     require_full_isolation,
 )
@@ -48,17 +48,6 @@ require_full_isolation()
 
 
 pytestmark = pytest.mark.root
-
-
-def host_address() -> str | None:
-    """This host's address on its default route, if it has one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("192.0.2.200", 9))
-        except OSError:
-            return None
-        addr: str = s.getsockname()[0]
-    return None if addr.startswith("127.") else addr
 
 
 def rss_bytes(pid: int) -> int:
@@ -360,16 +349,10 @@ def test_runtime_api_is_its_own(server: LambdadServer, deploy: Deploy) -> None:
     assert report["listening"] == [9001]
 
 
-@pytest.fixture
-def host_listener() -> Iterator[tuple[str, int]]:
-    """A TCP service published on this host's non-loopback address."""
-    addr = host_address()
-    if addr is None:
-        pytest.skip("this host has no non-loopback IPv4 address")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((addr, 0))
-        s.listen(8)
-        yield addr, s.getsockname()[1]
+@pytest.fixture(name="host_listener")
+def host_listener_fixture() -> Iterator[tuple[str, int]]:
+    with host_listener(8) as published:
+        yield published
 
 
 REFUSED = {"ok": False, "error": "ConnectionRefusedError", "errno": "ECONNREFUSED"}

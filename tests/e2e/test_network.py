@@ -9,7 +9,6 @@ network there on every cold start, not only by the first event.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from e2e.helpers import LambdadServer
-from e2e.sandboxes import deploy_hostile, require_full_isolation
+from e2e.sandboxes import deploy_hostile, host_listener, require_full_isolation
 
 require_full_isolation()
 
@@ -44,28 +43,10 @@ def handler(event, context):
 """
 
 
-def host_address() -> str | None:
-    """This host's address on its default route, if it has one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("192.0.2.200", 9))
-        except OSError:
-            return None
-        addr: str = s.getsockname()[0]
-    return None if addr.startswith("127.") else addr
-
-
-@pytest.fixture
-def host_listener() -> Iterator[tuple[str, int]]:
-    """A TCP service published on this host's non-loopback address (the kernel
-    completes the handshakes: nothing needs to accept them)."""
-    addr = host_address()
-    if addr is None:
-        pytest.skip("this host has no non-loopback IPv4 address")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((addr, 0))
-        s.listen(4 * CONCURRENT)
-        yield addr, s.getsockname()[1]
+@pytest.fixture(name="host_listener")
+def host_listener_fixture() -> Iterator[tuple[str, int]]:
+    with host_listener(4 * CONCURRENT) as published:
+        yield published
 
 
 @pytest.mark.parametrize("start", sorted(START_PATHS))

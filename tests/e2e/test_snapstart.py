@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from e2e.conftest import ServerFactory
 from e2e.helpers import LambdadServer, make_zip
-from e2e.sandboxes import alive, cgroup_dirs, descendants, missing_isolation
+from e2e.sandboxes import alive, cgroup_dirs, descendants, require_full_isolation
 
 SOURCE = (Path(__file__).parent / "functions" / "snapstart.py").read_text()
 # Environments are restored from snapshots only on the zygote fast path (the default).
@@ -190,11 +190,7 @@ SANDBOX_UIDS = 0x60000000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
-    reason = missing_isolation()
-    if reason is not None:
-        if os.environ.get("CI"):
-            raise RuntimeError(f"SnapStart's sandbox tests must run on CI: {reason}")
-        pytest.skip(reason)
+    require_full_isolation()
     srv = LambdadServer(
         tmp_path_factory.mktemp("snapstart") / "data", env={"LAMBDAD_SANDBOX": "bwrap"}
     )
