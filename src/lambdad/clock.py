@@ -11,6 +11,9 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
     def today(self) -> date: ...
     def monotonic(self) -> float: ...
+    def now_ms(self) -> int:
+        """``now()`` in milliseconds since the epoch (log timestamps)."""
+        ...
 
 
 class SystemClock:
@@ -22,6 +25,9 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000  # no datetime: one per log event
 
 
 class FakeClock:
@@ -37,6 +43,9 @@ class FakeClock:
 
     def monotonic(self) -> float:
         return self._mono
+
+    def now_ms(self) -> int:
+        return int(self._now.timestamp() * 1000)
 
     def advance(self, seconds: float) -> None:
         from datetime import timedelta

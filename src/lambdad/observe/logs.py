@@ -22,14 +22,13 @@ import functools
 import logging
 import sqlite3
 import threading
-import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lambdad.clock import Clock, SystemClock
+from lambdad.clock import Clock
 from lambdad.observe import log_queries as queries
 from lambdad.observe.log_shapes import (
     DAY_MS,
@@ -121,7 +120,6 @@ class LogStore:
         self.dropped = 0
         self._clock = clock
         # Several events per invoke are stamped: the system clock is read directly.
-        self._system_clock = type(clock) is SystemClock
         self._conn: sqlite3.Connection | None = None
         self._db_lock = threading.RLock()
         self._buf_lock = threading.Lock()
@@ -581,9 +579,7 @@ class LogStore:
     # -- helpers -------------------------------------------------------------------------
 
     def _now_ms(self) -> int:
-        if self._system_clock:
-            return time.time_ns() // 1_000_000  # what SystemClock says, without a datetime
-        return int(self._clock.now().timestamp() * 1000)
+        return self._clock.now_ms()
 
 
 def _truncate(message: str, max_bytes: int) -> str:
