@@ -16,12 +16,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from lambdad.control import paging
 from lambdad.control.functions import (
     LIST_PAGE_MAX,
     PRECONDITION_MESSAGE,
     FunctionService,
-    _decode_marker,
-    _encode_marker,
 )
 from lambdad.errors import (
     InvalidParameterValueException,
@@ -205,7 +204,7 @@ class AliasService:
     ) -> dict[str, Any]:
         name = self._function(scope, function_name)
         self.functions._function_doc(scope, name)
-        after = _decode_marker(marker)
+        after = paging.decode_marker(marker)
         rows = [
             (alias, doc)
             for alias, doc in self.store.list_children(KIND, scope.account, scope.region, name)
@@ -218,7 +217,7 @@ class AliasService:
             "Aliases": [self.render(scope, name, alias, doc) for alias, doc in page]
         }
         if len(rows) > limit:
-            result["NextMarker"] = _encode_marker(page[-1][0])
+            result["NextMarker"] = paging.encode_marker(page[-1][0])
         return result
 
     def aliases_of(self, scope: Scope, name: str) -> list[tuple[str, Doc]]:

@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
-from lambdad.control import snapstart
+from lambdad.control import paging, snapstart
 from lambdad.control.aliases import AliasService
-from lambdad.control.functions import LIST_PAGE_MAX, FunctionService, _decode_marker, _encode_marker
+from lambdad.control.functions import LIST_PAGE_MAX, FunctionService
 from lambdad.errors import (
     InvalidParameterValueException,
     ProvisionedConcurrencyConfigNotFoundException,
@@ -369,7 +369,7 @@ class ConcurrencyService:
     ) -> dict[str, Any]:
         name = self.functions._ref(scope, function_name).name
         self.functions._function_doc(scope, name)
-        after = _decode_marker(marker)
+        after = paging.decode_marker(marker)
         rows = [
             (q, d)
             for q, d in self.store.list_children(KIND, scope.account, scope.region, name)
@@ -385,7 +385,7 @@ class ConcurrencyService:
             )
         result: dict[str, Any] = {"ProvisionedConcurrencyConfigs": configs}
         if len(rows) > limit:
-            result["NextMarker"] = _encode_marker(page[-1][0])
+            result["NextMarker"] = paging.encode_marker(page[-1][0])
         return result
 
     # -- following the function's life ---------------------------------------------------

@@ -10,12 +10,11 @@ limits and destinations that apply to one event.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
 from lambdad.clock import Clock
+from lambdad.control import paging
 from lambdad.control.functions import FunctionService
 from lambdad.errors import (
     InvalidParameterValueException,
@@ -83,7 +82,7 @@ class EventInvokeConfigService:
         self, scope: Scope, function_name: str, marker: str | None, max_items: int | None
     ) -> dict[str, Any]:
         name, _ = self._target(scope, function_name, None)
-        after = _decode_marker(marker)
+        after = paging.decode_marker(marker)
         rows = [
             (k, d)
             for k, d in self.store.list_children(KIND, scope.account, scope.region, name)
@@ -95,7 +94,7 @@ class EventInvokeConfigService:
             "FunctionEventInvokeConfigs": [self._render(scope, name, k, d) for k, d in page]
         }
         if len(rows) > limit:
-            out["NextMarker"] = _encode_marker(page[-1][0])
+            out["NextMarker"] = paging.encode_marker(page[-1][0])
         return out
 
     # -- invoke path -----------------------------------------------------------------------
@@ -199,16 +198,3 @@ def _check_destination(scope: Scope, name: str, arn: str | None) -> None:
             raise InvalidParameterValueException(
                 "You can't specify the function as a destination for itself."
             )
-
-
-def _encode_marker(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
-
-
-def _decode_marker(marker: str | None) -> str | None:
-    if not marker:
-        return None
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidParameterValueException("Invalid marker.") from None

@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 
 # Also used by the other control modules, which page the same way.
 LIST_PAGE_MAX = paging.LIST_PAGE_MAX
-_encode_marker = paging.encode_marker
-_decode_marker = paging.decode_marker
 
 PRECONDITION_MESSAGE = (
     "The Revision Id provided does not match the latest Revision Id. Call the "
@@ -344,7 +342,7 @@ class FunctionService:
         self, scope: Scope, marker: str | None, max_items: int | None, all_versions: bool
     ) -> dict[str, Any]:
         limit = min(max_items or LIST_PAGE_MAX, LIST_PAGE_MAX)
-        after = _decode_marker(marker)
+        after = paging.decode_marker(marker)
         rows = self.store.list_functions(scope.account, scope.region, after, limit + 1)
         page, more = rows[:limit], len(rows) > limit
         functions: list[dict[str, Any]] = []
@@ -360,7 +358,7 @@ class FunctionService:
                     functions.append(self.render(scope, name, LATEST, latest))
         result: dict[str, Any] = {"Functions": functions}
         if more:
-            result["NextMarker"] = _encode_marker(page[-1][0])
+            result["NextMarker"] = paging.encode_marker(page[-1][0])
         return result
 
     # -- update -------------------------------------------------------------------------

@@ -27,8 +27,8 @@ from typing import Any
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
-from lambdad.control import archives
-from lambdad.control.functions import LIST_PAGE_MAX, _decode_marker, _encode_marker
+from lambdad.control import archives, paging
+from lambdad.control.functions import LIST_PAGE_MAX
 from lambdad.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -279,7 +279,7 @@ class LayerService:
         ref = self._ref(scope, layer_name)
         if ref.account != scope.account or ref.region != scope.region:
             return {"LayerVersions": []}
-        before = _decode_marker(marker)
+        before = paging.decode_marker(marker)
         docs = [
             d
             for d in self._versions(ref)
@@ -290,7 +290,7 @@ class LayerService:
         page = docs[:limit]
         result: dict[str, Any] = {"LayerVersions": [self._item(ref, d) for d in page]}
         if len(docs) > limit:
-            result["NextMarker"] = _encode_marker(str(page[-1]["Version"]))
+            result["NextMarker"] = paging.encode_marker(str(page[-1]["Version"]))
         return result
 
     def list_layers(
@@ -301,7 +301,7 @@ class LayerService:
         marker: str | None,
         max_items: int | None,
     ) -> dict[str, Any]:
-        after = _decode_marker(marker)
+        after = paging.decode_marker(marker)
         limit = min(max_items or LIST_PAGE_MAX, LIST_PAGE_MAX)
         layers: list[dict[str, Any]] = []
         more = False
@@ -328,7 +328,7 @@ class LayerService:
             )
         result: dict[str, Any] = {"Layers": layers}
         if more:
-            result["NextMarker"] = _encode_marker(layers[-1]["LayerName"])
+            result["NextMarker"] = paging.encode_marker(layers[-1]["LayerName"])
         return result
 
     # -- permissions ----------------------------------------------------------------------
