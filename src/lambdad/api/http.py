@@ -259,8 +259,6 @@ class HttpProtocol(asyncio.Protocol):
             self.reading_paused = False
             self.transport.resume_reading()
         self.busy = True
-        if req.expect_continue and not req.too_large:
-            self._write(_CONTINUE)
         # Known to uvicorn until _run ends (it waits for these at shutdown); _run itself
         # takes it out, which costs less than a done callback.
         self.task = self.loop.create_task(self._run(req))
@@ -304,7 +302,16 @@ class HttpProtocol(asyncio.Protocol):
                 elif self.queue:
                     self._next()
                 else:
+                    self._continue_waiting()
                     self._become_idle()
+
+    def _continue_waiting(self) -> None:
+        """The request being parsed may be one whose 100 Continue was held while the
+        connection was busy (its head in, its body not): its turn is now."""
+        waiting = self.request
+        if waiting.expect_continue and not waiting.queued:
+            waiting.expect_continue = False
+            self._write(_CONTINUE)
 
     def _send(
         self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, req: _Request

@@ -296,3 +296,29 @@ def test_a_failure_while_answering_is_a_500_and_the_connection_closes() -> None:
         assert transport.closed
 
     asyncio.run(run())
+
+
+def test_a_pipelined_expect_100_continue_gets_its_100_when_its_turn_comes() -> None:
+    async def run() -> None:
+        release = asyncio.Event()
+
+        async def respond(method: str, path: str, *rest: Any) -> Response:
+            if path == "/slow":
+                await release.wait()
+            return 200, [], path.encode()
+
+        proto, transport, _ = connect(respond)
+        proto.data_received(
+            b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"PUT /f HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+        )
+        await settle()
+        assert transport.written == b""  # busy: no 100 yet
+        release.set()
+        await settle()
+        assert bytes(transport.written).endswith(b"/slowHTTP/1.1 100 Continue\r\n\r\n")
+        proto.data_received(b"{}")
+        await settle()
+        assert bytes(transport.written).endswith(b"\r\n\r\n/f")
+
+    asyncio.run(run())
