@@ -164,14 +164,18 @@ def _count(usage: Usage, lease: Lease, step: int) -> Usage:
     if lease.kind is LeaseKind.PROVISIONED:
         assert lease.qualifier is not None
         return Usage(
-            _bump(usage.provisioned, (fn, lease.qualifier), step),
-            usage.on_demand,
-            usage.unreserved,
+            provisioned=_bump(usage.provisioned, (fn, lease.qualifier), step),
+            on_demand=usage.on_demand,
+            unreserved=usage.unreserved,
         )
     unreserved = usage.unreserved
     if lease.kind is LeaseKind.UNRESERVED:
-        unreserved = _bump(unreserved, (fn.account, fn.region), step)
-    return Usage(usage.provisioned, _bump(usage.on_demand, fn, step), unreserved)
+        unreserved = _bump(unreserved, fn.world, step)
+    return Usage(
+        provisioned=usage.provisioned,
+        on_demand=_bump(usage.on_demand, fn, step),
+        unreserved=unreserved,
+    )
 
 
 def _bump(counts: Mapping[_K, int], key: _K, step: int) -> Mapping[_K, int]:

@@ -55,7 +55,7 @@ class RestoredSandbox(ZygoteSandbox):
         network: str,
         channel: socket.socket,
         proc_plan: list[Any],
-        template_uid: int | None = None,
+        template_uid: int | None,
     ) -> None:
         super().__init__(backend, zygote, network)
         self._template = channel
@@ -105,22 +105,22 @@ class RestoredSandbox(ZygoteSandbox):
             for fd in joins:
                 os.close(fd)
         try:
-            await self._await_restored()
+            await self._await_restored(ours)
             ours.send(zygote_wire.encode(self._runtime_message(spec)))
         except OSError as exc:
             raise SandboxError(f"cannot restore the snapshot: {exc}") from exc
 
-    async def _await_restored(self) -> None:
+    async def _await_restored(self, control: socket.socket) -> None:
         """The keeper's "netns" (its pid in the credentials: the Runtime API socket and the
         NAT go into its namespace) and "ok"; over ``process``, the runtime's "ok"."""
         while True:
-            doc, pid = await receive_with_sender(self._control_socket())
+            doc, pid = await receive_with_sender(control)
             if doc is None or "error" in doc or "exit" in doc:
                 reason = (doc or {}).get("error") or "the restored environment exited"
                 raise SandboxError(f"cannot restore the snapshot: {reason}")
             if doc.get("userns"):
                 self._map_ids(pid)  # the waiter's new user namespace
-                self._control_socket().send(zygote_wire.encode({"mapped": True}))
+                control.send(zygote_wire.encode({"mapped": True}))
                 # Its network namespace exists too (the keeper will be in it): the NAT
                 # starts now, while the rest is built, not once the keeper says so.
                 helper = getattr(self.backend.inner, "nat", None)
@@ -154,10 +154,6 @@ class RestoredSandbox(ZygoteSandbox):
                 os.write(fd, mapping)  # one write, as the kernel requires
             finally:
                 os.close(fd)
-
-    def _control_socket(self) -> socket.socket:
-        assert self._control is not None
-        return self._control
 
     def _adopt(self, pid: int) -> None:
         """The environment's init (or, over ``process``, its runtime) is ``pid``."""
