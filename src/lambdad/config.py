@@ -1,6 +1,9 @@
 """Settings: built once at start-up and passed down.
 
 Precedence: command-line options > ``LAMBDAD_*`` environment variables > defaults.
+Every path is absolute from the moment a ``Settings`` exists: a relative data directory
+(``--data-dir``, ``LAMBDAD_DATA_DIR``, the default ``./.lambdad``) is resolved against the
+working directory at start, since sandboxes mount it from another root.
 ``Settings.from_env`` only reads; nothing in lambdad reads the environment at import
 time. Every time constant a test needs to shorten is a setting (fractional seconds
 accepted).
@@ -9,21 +12,23 @@ accepted).
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+DEFAULT_DATA_DIR = ".lambdad"
+DEFAULT_REGION = "us-east-1"
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 9550
-    data_dir: Path = Path(".lambdad")
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
     # "AKID:SECRET:ACCOUNT" entries; empty means "use or create the one in data_dir".
     credentials: tuple[str, ...] = ()
-    default_region: str = "us-east-1"
+    default_region: str = DEFAULT_REGION
     # "auto" picks bwrap where it can run, else process.
     sandbox: str = "auto"
     # Outbound network of sandboxed functions: "isolated" (user-space NAT), "none", "host".
@@ -72,6 +77,12 @@ class Settings:
     log_retention_events: int = 100_000
     log_event_max_bytes: int = 256 * 1024
     log_buffer_bytes: int = 1024 * 1024
+    # AWS calls made for an account (S3 code, destinations, dead-letter queues; outbound.py)
+    # are signed with that account's own identity: "ACCOUNT=profile:NAME" or
+    # "ACCOUNT=AKID:SECRET[:TOKEN]" entries. lambdad's own identity serves only the trusted
+    # accounts: ids, "generated" (the data dir's generated credential's account), "*".
+    outbound_credentials: tuple[tuple[str, str], ...] = ()
+    outbound_trusted_accounts: tuple[str, ...] = ("generated",)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -83,15 +94,24 @@ class Settings:
             if raw is None or f.name == "extra":
                 continue
             values[f.name] = _coerce(f.type, raw)
-        if "LAMBDAD_DATA_DIR" not in env and "data_dir" not in overrides:
-            values["data_dir"] = Path(os.getcwd()) / ".lambdad"
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "data_dir" in values:
-            values["data_dir"] = Path(values["data_dir"]).absolute()
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        # Relative paths break as soon as a sandbox mounts them from its own root.
+        path = Path(self.data_dir)
+        if path is not self.data_dir or not path.is_absolute():
+            object.__setattr__(self, "data_dir", path.absolute())
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def resolve_data_dir(option: str | Path | None, env: Mapping[str, str]) -> Path:
+    """The data directory a command means: ``option`` (``--data-dir``), else
+    ``LAMBDAD_DATA_DIR``, else ``./.lambdad``; absolute, against the working directory."""
+    chosen = option or env.get("LAMBDAD_DATA_DIR") or DEFAULT_DATA_DIR
+    return Path(chosen).absolute()
 
 
 def _coerce(kind: Any, raw: str) -> Any:

@@ -2,9 +2,9 @@
 
 Per request: read the body (bounded), authenticate with SigV4, pick the service
 (the Lambda REST API by path, the CloudWatch Logs JSON API by ``X-Amz-Target``,
-presigned code downloads), parse and validate the parameters from botocore's
-model, call the handler, serialise. Every failure is an AWS-shaped error from
-``api.errors``; nothing escapes as a framework page or a traceback.
+STS by its signing scope, presigned code downloads), parse and validate the
+parameters from botocore's model, call the handler, serialise. Every failure is an
+AWS-shaped error from ``api.errors``; nothing escapes as a framework page or a traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from lambdad.api.errors import render_error
 from lambdad.api.lambda_api import CODE_PATH, LambdaApi
 from lambdad.api.logs_api import LogsApi
 from lambdad.api.protocol import Operation, ServiceModel, parse_query
+from lambdad.api.sts_api import StsApi, is_sts_request
 from lambdad.errors import (
     ForeignFunctionDenied,
     InvalidParameterValueException,
@@ -68,6 +69,7 @@ class App:
             Callable[[RequestContext, str, bytes], Awaitable[tuple[int, dict[str, str], bytes]]],
         ] = {}
         self.extra_services["Logs_20140328"] = LogsApi(platform.logs)
+        self.sts_api = StsApi(platform.lookup_credential, platform.clock)
         self._default_host = f"{platform.settings.host}:{platform.settings.port}"
         self._routes: dict[tuple[str, str, str], tuple[Operation, dict[str, str]]] = {}
         self._parsed: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -112,6 +114,8 @@ class App:
         on the wire (percent-encoded), ``headers`` with lower-case names. Never raises:
         every failure is answered as AWS answers it."""
         request_id = new_request_id()
+        if path[:2] in ("/", "/?") and is_sts_request(path, query_string, headers):
+            return self.sts_api.respond(method, path, query_string, headers, body, request_id)
         try:
             return await self._handle(method, path, query_string, headers, body, request_id)
         except Exception as exc:

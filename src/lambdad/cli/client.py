@@ -32,8 +32,9 @@ from typing import Any
 
 import click
 
+from lambdad.config import DEFAULT_REGION, resolve_data_dir
+
 DEFAULT_ENDPOINT = "http://127.0.0.1:9550"
-DEFAULT_REGION = "us-east-1"
 # Environment variables naming the endpoint, most specific first, per boto3 service.
 ENDPOINT_VARIABLES = {
     "lambda": ("AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"),
@@ -52,13 +53,6 @@ def find_endpoint(environ: Mapping[str, str], service: str = "lambda") -> str:
         if value:
             return value.rstrip("/")
     return DEFAULT_ENDPOINT
-
-
-def find_data_dir(value: str | None, environ: Mapping[str, str]) -> Path:
-    if value:
-        return Path(value).absolute()
-    env = environ.get("LAMBDAD_DATA_DIR")
-    return Path(env).absolute() if env else Path.cwd() / ".lambdad"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +108,7 @@ def find_target(
         return Target(url, region, frozen.access_key, frozen.secret_key, frozen.token)
     from lambdad.control import credentials as credstore
 
-    directory = find_data_dir(data_dir, environ)
+    directory = resolve_data_dir(data_dir, environ)
     cred = credstore.load(directory)
     if cred is None:
         raise click.ClickException(

@@ -14,16 +14,14 @@ from pathlib import Path
 import click
 
 from lambdad import config
+from lambdad.cli.exports import export_lines
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9550"
 ENDPOINT_FILE = "endpoint"
 
 
 def _data_dir(value: str | None) -> Path:
-    if value:
-        return Path(value).absolute()
-    env = os.environ.get("LAMBDAD_DATA_DIR")
-    return Path(env).absolute() if env else Path.cwd() / ".lambdad"
+    return config.resolve_data_dir(value, os.environ)
 
 
 _SETTINGS_HELP = "\n".join(f"  {name} (default {default})" for name, default in config.describe())
@@ -81,7 +79,7 @@ def serve(
         os.environ,
         host=host,
         port=port,
-        data_dir=Path(data_dir) if data_dir else None,
+        data_dir=data_dir,
         credentials=credentials or None,
         sandbox=sandbox,
         strict_runtimes=strict_runtimes,
@@ -101,10 +99,8 @@ def serve(
     if platform.generated_credential is not None:
         c = platform.generated_credential
         click.echo("a credential was created for this data dir; use it with:")
-        click.echo(f"  export AWS_ACCESS_KEY_ID={c.access_key_id}")
-        click.echo(f"  export AWS_SECRET_ACCESS_KEY={c.secret_access_key}")
-        click.echo(f"  export AWS_REGION={settings.default_region}")
-        click.echo(f"  export AWS_ENDPOINT_URL={endpoint}")
+        for line in export_lines(c, settings.default_region, endpoint):
+            click.echo("  " + line)
         click.echo("(`lambdad credentials` prints these again)")
     click.echo(f"isolation: {platform.isolation_banner()}")
     sys.stdout.flush()
@@ -131,11 +127,13 @@ def credentials(data_dir: str | None, endpoint: str | None) -> None:
     if endpoint is None:
         served = directory / ENDPOINT_FILE
         endpoint = served.read_text().strip() if served.exists() else DEFAULT_ENDPOINT
-    region = os.environ.get("AWS_REGION", "us-east-1")
-    click.echo(f"export AWS_ACCESS_KEY_ID={cred.access_key_id}")
-    click.echo(f"export AWS_SECRET_ACCESS_KEY={cred.secret_access_key}")
-    click.echo(f"export AWS_REGION={region}")
-    click.echo(f"export AWS_ENDPOINT_URL={endpoint}")
+    region = (
+        os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or config.DEFAULT_REGION
+    )
+    for line in export_lines(cred, region, endpoint):
+        click.echo(line)
 
 
 @main.command("async-stats")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -12,7 +11,6 @@ import pytest
 from lambdad.cli.client import (
     DEFAULT_ENDPOINT,
     LogFollower,
-    find_data_dir,
     find_endpoint,
     parse_since,
     read_payload,
@@ -48,12 +46,6 @@ def test_find_endpoint_prefers_the_most_specific_variable(
     environ: dict[str, str], service: str, expected: str
 ) -> None:
     assert find_endpoint(environ, service) == expected
-
-
-def test_find_data_dir_order() -> None:
-    assert find_data_dir("/given", {"LAMBDAD_DATA_DIR": "/elsewhere"}) == Path("/given")
-    assert find_data_dir(None, {"LAMBDAD_DATA_DIR": "/from/env"}) == Path("/from/env")
-    assert find_data_dir(None, {}) == Path.cwd() / ".lambdad"
 
 
 @pytest.mark.parametrize(
