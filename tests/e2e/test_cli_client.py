@@ -223,17 +223,24 @@ def test_logs_of_a_function_that_never_ran(lambdad: LambdadServer, deploy: Deplo
     assert f"no logs for {name} yet" in proc.stderr
 
 
+def follow_logs(server: LambdadServer, name: str) -> subprocess.Popen[bytes]:
+    """``lambdad logs NAME --follow`` started as a background job starts (``cmd &`` in a
+    shell without job control): with SIGINT ignored. It must stop on SIGINT anyway."""
+    return subprocess.Popen(
+        [LAMBDAD, "logs", name, "--follow"],
+        env=client_env(server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+
+
 def test_logs_follow_prints_new_lines_as_they_come(
     lambdad: LambdadServer, deploy: Deployer
 ) -> None:
     name = deploy(probe_zip())
-    proc = subprocess.Popen(
-        [LAMBDAD, "logs", name, "--follow"],
-        env=client_env(lambdad),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-    )
+    proc = follow_logs(lambdad, name)
     try:
         for word in ("first-followed", "second-followed"):
             payload = json.dumps({"action": "say", "lines": [word]})
@@ -245,6 +252,21 @@ def test_logs_follow_prints_new_lines_as_they_come(
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_logs_follow_stops_on_sigterm(lambdad: LambdadServer, deploy: Deployer) -> None:
+    name = deploy(probe_zip())
+    proc = follow_logs(lambdad, name)
+    try:
+        payload = json.dumps({"action": "say", "lines": ["before-sigterm"]})
+        assert run("invoke", name, "-p", payload, env=client_env(lambdad)).returncode == 0
+        assert "before-sigterm" in read_until(proc, "before-sigterm")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        _, err = proc.communicate()
+    assert b"Traceback" not in err
 
 
 def read_until(proc: subprocess.Popen[bytes], needle: str, timeout: float = 10.0) -> str:

@@ -22,6 +22,7 @@ import functools
 import json
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -282,6 +283,8 @@ def logs(
     client = target.client("logs")
     group = name if name.startswith("/") else f"/aws/lambda/{name}"
     follower = LogFollower(client, group, start_ms)
+    if follow:
+        _stop_on_signals()
     try:
         while True:
             try:
@@ -300,8 +303,24 @@ def logs(
             if not follow:
                 return
             time.sleep(FOLLOW_INTERVAL)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stopped):
         return
+
+
+class _Stopped(Exception):
+    """SIGINT or SIGTERM arrived while following."""
+
+
+def _stop_on_signals() -> None:
+    """Stop following on SIGINT and SIGTERM, whatever this process inherited: a job
+    started in the background (``make test &``) begins with SIGINT ignored, and Python
+    then installs no KeyboardInterrupt handler of its own."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
 
 
 # -- ls ----------------------------------------------------------------------------------
