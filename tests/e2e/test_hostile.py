@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -628,3 +629,119 @@ def test_stdout_flood_keeps_server_memory_bounded(server: LambdadServer, deploy:
         f"{baseline >> 20} MB -> peak {peak >> 20} MB"
     )
     assert growth < 64, f"server RSS grew by {growth} MB during a 68 MB flood"
+
+
+# -- nothing of the function's reaches a privileged process ---------------------------------
+
+# Built by the test: a library whose constructor logs, for every process that loads it,
+# its uid and effective capabilities, to the file PRELOAD_LOG names.
+PRELOAD_SOURCE = r"""
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__attribute__((constructor)) static void report(void) {
+    const char *path = getenv("PRELOAD_LOG");
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {{0}};
+    char exe[512] = {0};
+    int fd;
+    if (path == NULL)
+        return;
+    syscall(SYS_capget, &header, data);
+    if (readlink("/proc/self/exe", exe, sizeof exe - 1) < 0)
+        exe[0] = '?';
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0666);
+    if (fd < 0)
+        return;
+    dprintf(fd, "uid=%d euid=%d capeff=%x,%x exe=%s\n", (int)getuid(), (int)geteuid(),
+            data[0].effective, data[1].effective, exe);
+    close(fd);
+}
+"""
+
+NODE_PRELOAD_REPORT = """
+const fs = require("fs");
+exports.handler = async () => {
+  let log;
+  try {
+    log = { ok: true, value: fs.readFileSync(process.env.PRELOAD_LOG, "utf8") };
+  } catch (e) {
+    log = { ok: false, error: e.code };
+  }
+  return { log, ld_preload: process.env.LD_PRELOAD || null, uid: process.getuid() };
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def preload_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("the LD_PRELOAD attack must run on CI: no C compiler")
+        pytest.skip("no C compiler to build the attack's library")
+    work = tmp_path_factory.mktemp("preload")
+    (work / "evil.c").write_text(PRELOAD_SOURCE)
+    subprocess.run(
+        [cc, "-shared", "-fPIC", "-o", str(work / "evil.so"), str(work / "evil.c")],
+        check=True,
+        capture_output=True,
+    )
+    (work / "evil.so").chmod(0o755)
+    return work / "evil.so"
+
+
+@pytest.mark.parametrize("runtime", ["python3.12", "nodejs20.x"])
+@pytest.mark.parametrize("where", ["task", "host"])
+def test_loader_variables_reach_only_the_unprivileged_runtime(
+    server: LambdadServer, deploy: Deploy, preload_library: Path, runtime: str, where: str
+) -> None:
+    # LD_PRELOAD naming a library in the function's own code, or (a path leaked to the
+    # function) on the host: the privileged stages that build the sandbox must never
+    # load it; the runtime does, as on AWS, as the sandbox user without capabilities.
+    log = f"/tmp/preload-{uuid.uuid4().hex}.log"
+    library = "/var/task/evil.so" if where == "task" else str(preload_library)
+    variables = {"LD_PRELOAD": library, "PRELOAD_LOG": log, "LC_ALL": "C.UTF-8"}
+    files: dict[str, str | bytes] = {"evil.so": preload_library.read_bytes()}
+    params: dict[str, Any] = {"Environment": {"Variables": variables}, "Runtime": runtime}
+    if runtime.startswith("nodejs"):
+        files["index.js"] = NODE_PRELOAD_REPORT
+        params["Handler"] = "index.handler"
+    name = deploy("preload_report", files=files, **params)
+
+    result = attack(server, name, {})
+
+    assert not Path(log).exists(), "the library ran on the host, outside the sandbox"
+    assert result["ld_preload"] == library
+    if where == "host":
+        assert result["log"]["ok"] is False  # not in the sandbox: nothing loaded it
+        return
+    lines = result["log"]["value"].splitlines()
+    assert lines, "the runtime did not load the library"
+    for line in lines:
+        fields = dict(item.split("=", 1) for item in line.split())
+        assert fields["uid"] == fields["euid"] == str(result["uid"]), line
+        assert int(fields["uid"]) in SANDBOX_UIDS, line
+        assert fields["capeff"] == "0,0", line
+    assert any(runtime.rstrip(".x0123456789").rstrip("js") in line for line in lines), lines
+
+
+def test_proc_shows_no_host_facts(server: LambdadServer, deploy: Deploy) -> None:
+    # LC_ALL sends the Python runtime down the exec path; without, it is forked.
+    exec_path = {"Environment": {"Variables": {"LC_ALL": "C.UTF-8"}}}
+    for params in (exec_path, {}):
+        result = attack(server, deploy("host_facts", **params), {})
+        assert result["/proc/cmdline"] == {"ok": True, "value": ""}
+        cgroup = result["/proc/self/cgroup"]["value"]
+        assert all(line.endswith(":/") for line in cgroup.splitlines()), cgroup
+        assert str(server.data_dir) not in result["/proc/1/cmdline"]["value"]
+        # Generated files (/etc/passwd names the environment's uid) are no bind of a
+        # file in the server's data directory, which would name the environment.
+        for line in result["/proc/self/mountinfo"]["value"].splitlines():
+            fields = line.split()
+            if fields[4].startswith("/etc/"):
+                assert str(server.data_dir) not in fields[3], line

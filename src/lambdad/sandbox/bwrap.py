@@ -9,6 +9,14 @@ fresh tmpfs ``/tmp`` of ``EphemeralStorage`` MB, its own ``/proc`` and a minimal
 capabilities (``setpriv`` inside the sandbox), in a cgroup that holds its memory,
 CPU and process count to what its configuration buys.
 
+No byte the function controls reaches a privileged process: bwrap and setpriv run
+as root with a fixed environment (``PRIVILEGED_ENV``) and bwrap keeps only the
+capabilities setpriv needs to drop to the sandbox uid. The function's variables
+(``LD_PRELOAD`` among them) are applied by the last, unprivileged exec: a shell,
+already the sandbox uid with ``no_new_privs``, reads them from its stdin (a memfd;
+they never appear on a command line, which the host's other users can read) and
+execs the runtime with them.
+
 Start-up is staged with bwrap's ``--info-fd`` / ``--block-fd``: once the
 namespaces exist the sandbox is put in its cgroup and its Runtime API socket is
 created inside its network namespace, and only then is the runtime let go.
@@ -22,9 +30,11 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +57,17 @@ SANDBOX_USER = "sbx_user1051"
 # lies in the range systemd leaves to container uid ranges, clear of host accounts.
 DEFAULT_UID_BASE = 0x60000000
 DEFAULT_UID_COUNT = 65536
+# What bwrap and setpriv (privileged) start with: nothing of the function's.
+PRIVILEGED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C"}
+# bwrap (as root) drops every capability but these before exec'ing the privileged
+# stages: ``unshare --cgroup`` (a cgroup namespace rooted at the environment's own
+# cgroup, which it joined after bwrap made its namespaces) and setpriv (uid, groups,
+# bounding set).
+STAGE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
+# The unprivileged last stage: the function's variables from stdin, then the runtime
+# with stdin on /dev/null.
+APPLY_ENV = '. /dev/stdin && exec "$@" </dev/null'
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ETC_FILES = (
     "/etc/ssl",
     "/etc/ca-certificates",
@@ -86,6 +107,7 @@ class BwrapBackend:
             )
         self.bwrap = shutil.which(bwrap) or bwrap
         self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+        self.unshare = shutil.which("unshare") or "/usr/bin/unshare"
         self.nat = netns.nat_helper() if network == "isolated" else None
         if network == "isolated" and self.nat is None:
             log.warning(
@@ -126,7 +148,6 @@ class BwrapBackend:
         # cgroup file system writes can take milliseconds (v1 above all): off the loop.
         creating = asyncio.ensure_future(asyncio.to_thread(self._new_cgroup, spec.env_id, limits))
         try:
-            self._write_etc(work, network, uid)
             cgroup = await asyncio.shield(creating)
         except BaseException:
             self.uids.release(uid)
@@ -150,16 +171,24 @@ class BwrapBackend:
         cgroup.set_cpu(None)
         return cgroup
 
-    def _write_etc(self, work: Path, network: str, uid: int) -> None:
-        (work / "passwd").write_text(
-            f"root:x:0:0:root:/root:/sbin/nologin\n"
-            f"{SANDBOX_USER}:x:{uid}:{uid}::/tmp:/sbin/nologin\n"
-        )
-        (work / "group").write_text(f"root:x:0:\n{SANDBOX_USER}:x:{uid}:\n")
+    @staticmethod
+    def generated_files(network: str, uid: int) -> dict[str, bytes]:
+        """Files the sandbox sees whose content the platform writes (through
+        ``--ro-bind-data``: a bind of a bwrap-private copy, no host path behind it):
+        /etc's account and resolver files, and an empty /proc/cmdline instead of the
+        host's boot command line."""
         resolv = "nameserver 10.0.2.3\n" if network == "isolated" else ""
         if network == "host" and Path("/etc/resolv.conf").exists():
             resolv = Path("/etc/resolv.conf").read_text()
-        (work / "resolv.conf").write_text(resolv)
+        return {
+            "/etc/passwd": (
+                f"root:x:0:0:root:/root:/sbin/nologin\n"
+                f"{SANDBOX_USER}:x:{uid}:{uid}::/tmp:/sbin/nologin\n"
+            ).encode(),
+            "/etc/group": f"root:x:0:\n{SANDBOX_USER}:x:{uid}:\n".encode(),
+            "/etc/resolv.conf": resolv.encode(),
+            "/proc/cmdline": b"",
+        }
 
     def argv(
         self,
@@ -170,8 +199,14 @@ class BwrapBackend:
         block_fd: int,
         uid: int,
         seccomp_fd: int | None = None,
+        data_fds: Mapping[str, int] | None = None,
     ) -> list[str]:
-        a = [self.bwrap, "--die-with-parent", "--new-session"]
+        """bwrap's command line; ``data_fds``: sandbox path -> descriptor of the
+        content bwrap binds there (``generated_files``)."""
+        data_fds = data_fds or {}
+        a = [self.bwrap, "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+        for cap in STAGE_CAPS:
+            a += ["--cap-add", cap]
         a += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if network != "host":
             a.append("--unshare-net")
@@ -191,9 +226,9 @@ class BwrapBackend:
         for path in ETC_FILES:
             if os.path.lexists(path):
                 a += ["--ro-bind", path, path]
-        a += ["--ro-bind", str(work / "passwd"), "/etc/passwd"]
-        a += ["--ro-bind", str(work / "group"), "/etc/group"]
-        a += ["--ro-bind", str(work / "resolv.conf"), "/etc/resolv.conf"]
+        for dest, fd in data_fds.items():
+            if dest.startswith("/etc/"):
+                a += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
         for prefix in _interpreter_prefixes(spec.host_paths):
             a += ["--ro-bind", str(prefix), str(prefix)]
         a += ["--ro-bind", str(spec.task_dir), TASK]
@@ -203,6 +238,9 @@ class BwrapBackend:
         else:
             a += ["--dir", OPT]
         a += ["--proc", "/proc", "--dev", "/dev"]
+        for dest, fd in data_fds.items():
+            if dest.startswith("/proc/"):
+                a += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
         a += ["--perms", "1777", "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
         a += ["--remount-ro", "/", "--chdir", TASK]
         a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd)]
@@ -210,6 +248,9 @@ class BwrapBackend:
             a += ["--seccomp", str(seccomp_fd)]
         a.append("--")
         a += [
+            self.unshare,
+            "--cgroup",
+            "--",
             self.setpriv,
             f"--reuid={uid}",
             f"--regid={uid}",
@@ -218,6 +259,10 @@ class BwrapBackend:
             "--inh-caps=-all",
             "--bounding-set=-all",
             "--",
+            "/bin/sh",
+            "-c",
+            APPLY_ENV,
+            "sh",
         ]
         a += [self.rewrite(spec, x) for x in spec.argv]
         return a
@@ -230,6 +275,20 @@ class BwrapBackend:
         if spec.opt_dir is not None:
             value = value.replace(str(spec.opt_dir), OPT)
         return value
+
+
+def env_script(env: dict[str, str]) -> bytes:
+    """``env`` as the shell of the last stage sources it: exactly these variables
+    (the shell's own PWD and the privileged stages' PATH dropped unless set)."""
+    lines = [f"unset {name}" for name in ("PWD", "OLDPWD", *PRIVILEGED_ENV) if name not in env]
+    for name, value in env.items():
+        if not _ENV_NAME.fullmatch(name):
+            raise SandboxError(f"cannot pass the variable {name!r} to the runtime")
+        if "\0" in value:
+            raise SandboxError(f"the variable {name} holds a NUL byte")
+        quoted = value.replace("'", "'\\''")
+        lines.append(f"export {name}='{quoted}'")
+    return "\n".join(lines).encode() + b"\n"
 
 
 class BwrapSandbox:
@@ -261,10 +320,6 @@ class BwrapSandbox:
         self._destroyed = False
 
     async def launch(self) -> None:
-        info_r, info_w = os.pipe()
-        block_r, block_w = os.pipe()
-        out_r, out_w = os.pipe()
-        self._block_w = block_w
         env = {k: self.backend.rewrite(self.spec, v) for k, v in self.spec.env.items()}
         if self.network == "host":
             # No private namespace: fall back to a loopback port of its own.
@@ -274,27 +329,33 @@ class BwrapSandbox:
             self._sock.setblocking(False)
             self.runtime_api_address = f"127.0.0.1:{self._sock.getsockname()[1]}"
         env["AWS_LAMBDA_RUNTIME_API"] = self.runtime_api_address
+        script = env_script(env)
+        info_r, info_w = os.pipe()
+        block_r, block_w = os.pipe()
+        out_r, out_w = os.pipe()
+        self._block_w = block_w
         seccomp_fd = None
         if self.backend.seccomp is not None:
-            seccomp_fd = os.memfd_create("bwrap-seccomp", os.MFD_CLOEXEC)
-            os.write(seccomp_fd, self.backend.seccomp)
-            os.lseek(seccomp_fd, 0, os.SEEK_SET)
+            seccomp_fd = _memfd("bwrap-seccomp", self.backend.seccomp)
+        data_fds = {
+            dest: _memfd("bwrap-data", content)
+            for dest, content in self.backend.generated_files(self.network, self.uid).items()
+        }
         argv = self.backend.argv(
-            self.spec, self.work, self.network, info_w, block_r, self.uid, seccomp_fd
+            self.spec, self.work, self.network, info_w, block_r, self.uid, seccomp_fd, data_fds
         )
         # The options go through --args, not the command line: the sandbox's init is
         # this bwrap, and its /proc/1/cmdline is readable inside (host paths).
-        extra_fds = () if seccomp_fd is None else (seccomp_fd,)
+        extra_fds = (*data_fds.values(), *(() if seccomp_fd is None else (seccomp_fd,)))
         split = argv.index("--")
-        args_fd = os.memfd_create("bwrap-args", os.MFD_CLOEXEC)
-        os.write(args_fd, b"".join(os.fsencode(a) + b"\0" for a in argv[1:split]))
-        os.lseek(args_fd, 0, os.SEEK_SET)
+        args_fd = _memfd("bwrap-args", b"".join(os.fsencode(a) + b"\0" for a in argv[1:split]))
+        env_fd = _memfd("runtime-env", script)
         try:
             # Popen returns once bwrap is exec'd (a millisecond); nothing here waits on it.
             self._proc = subprocess.Popen(  # noqa: ASYNC220
                 [argv[0], "--args", str(args_fd), *argv[split:]],
-                env=env,
-                stdin=subprocess.DEVNULL,
+                env=PRIVILEGED_ENV,
+                stdin=env_fd,
                 stdout=out_w,
                 stderr=out_w,
                 pass_fds=(info_w, block_r, args_fd, *extra_fds),
@@ -305,7 +366,7 @@ class BwrapSandbox:
                 os.close(fd)
             raise SandboxError(f"cannot start bwrap: {exc.strerror}") from exc
         finally:
-            for fd in (info_w, block_r, out_w, args_fd, *extra_fds):
+            for fd in (info_w, block_r, out_w, args_fd, env_fd, *extra_fds):
                 os.close(fd)
         self.pid = self._proc.pid
         os.set_blocking(out_r, False)
@@ -422,6 +483,15 @@ async def _read_json(fd: int, exited: asyncio.Future[int]) -> dict[str, object]:
         raise SandboxError("bwrap failed to create the sandbox")
     doc: dict[str, object] = json.loads(bytes(buf))
     return doc
+
+
+def _memfd(name: str, content: bytes) -> int:
+    """A descriptor to read ``content`` from, at its start (closed on exec unless
+    passed)."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    os.write(fd, content)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _pending_output(fd: int) -> str:

@@ -219,6 +219,9 @@ def _start_helper(argv: list[str], keep: tuple[int, ...], ours: tuple[int, ...])
     try:
         return subprocess.Popen(
             argv,
+            # It runs as root and parses what functions send: none of the server's
+            # variables (credentials among them) and no loader settings.
+            env={"PATH": "/usr/bin:/bin"},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -120,6 +120,10 @@ def plan_base(host: HostLayout, runtime_dir: Path, host_paths: tuple[Path, ...])
     plan += [["symlink", target, path] for target, path in DEV_LINKS]
     plan.append(["dir", "/dev/shm", "0755"])
     plan.append(["devpts", "/dev/pts"])
+    # The host's boot command line is none of the function's business: it reads empty.
+    plan.append(
+        ["bind", "/dev/null", "/proc/cmdline", {"inside": True, "file": True, "nodev": False}]
+    )
     return plan
 
 

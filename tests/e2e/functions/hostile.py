@@ -393,3 +393,28 @@ def kernel_interfaces(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {
         name: attempt(_libc_call, "syscall", nr, 0, 0, 0, 0, 0) for name, nr in SYSCALLS.items()
     }
+
+
+def preload_report(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """What the library in ``LD_PRELOAD`` logged of the processes that loaded it."""
+    path = os.environ.get("PRELOAD_LOG", "")
+    return {
+        "log": attempt(_read, path),
+        "ld_preload": os.environ.get("LD_PRELOAD"),
+        "uid": os.getuid(),
+    }
+
+
+def host_facts(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """What the sandbox's /proc says of the host."""
+    paths = [
+        "/proc/self/mountinfo",
+        "/proc/self/cgroup",
+        "/proc/cmdline",
+        "/proc/1/cmdline",
+        "/proc/self/environ",
+    ]
+    return {
+        path: attempt(lambda p: open(p, "rb").read().decode("utf-8", "replace"), path)
+        for path in paths
+    }

@@ -94,7 +94,13 @@ def test_devices_are_bound_usable_and_proc_is_its_own() -> None:
     ] in plan
     assert ["proc", "/proc"] in plan
     ro_proc = [s[2] for s in steps(plan, "bind") if s[3].get("inside")]
-    assert ro_proc == ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"]
+    assert ro_proc == [
+        "/proc/sys",
+        "/proc/sysrq-trigger",
+        "/proc/irq",
+        "/proc/bus",
+        "/proc/cmdline",  # the host's boot command line reads empty
+    ]
 
 
 def test_tmp_is_a_tmpfs_of_the_ephemeral_storage_size() -> None:
