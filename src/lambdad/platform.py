@@ -33,10 +33,14 @@ from lambdad.environments.snapshots import SnapshotFailed, Snapshots
 from lambdad.errors import ResourceNotFoundException
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.async_queue import AsyncQueue
+from lambdad.invoke.destinations import DestinationSender
 from lambdad.invoke.leases import FunctionKey, Leases, limits_from
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.scope import Scope
 from lambdad.observe.logs import LogStore
+from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
+from lambdad.outbound import parse_credentials as parse_outbound
+from lambdad.outbound import trusted_accounts as outbound_trusted
 from lambdad.runtimes.sdk import ensure_python_sdk
 from lambdad.runtimes.table import RuntimeTable
 from lambdad.sandbox.select import choose_backend
@@ -48,6 +52,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # A SnapStart version: account, region, function name, version.
 SnapshotKey = tuple[str, str, str, str]
+S3_ACCESS_DENIED = (
+    "Error occurred while GetObject. S3 Error Code: AccessDenied. S3 Error Message: Access Denied"
+)
 
 
 class Platform:
@@ -75,6 +82,14 @@ class Platform:
             if created:
                 self.generated_credential = cred
         self.credentials = {c.access_key_id: c for c in creds}
+        # Outbound AWS calls for an account sign with its own identity (outbound.py).
+        self.outbound = OutboundIdentities(
+            parse_outbound(s.outbound_credentials),
+            outbound_trusted(
+                s.outbound_trusted_accounts, None if explicit else creds[0].account_id
+            ),
+        )
+        fetch_s3_code = functools.partial(_fetch_s3_code, self.outbound, s.max_zipped_bytes)
         self.store = SqliteStore(s.data_dir / "lambdad.db")
         self.store.open()
         self.blobs = BlobStore(s.data_dir / "blobs")
@@ -88,14 +103,14 @@ class Platform:
         )
         self.logs.open()
         self.sealer = Sealer.from_data_dir(s.data_dir)
-        self.layers = LayerService(s, self.store, self.blobs, self.clock, _fetch_s3_code)
+        self.layers = LayerService(s, self.store, self.blobs, self.clock, fetch_s3_code)
         self.functions = FunctionService(
             s,
             self.store,
             self.blobs,
             self.sealer,
             self.clock,
-            code_fetcher=_fetch_s3_code,
+            code_fetcher=fetch_s3_code,
             layers=self.layers.resolve,
         )
         self.aliases = AliasService(self.store, self.functions)
@@ -148,7 +163,13 @@ class Platform:
         self.async_queue = AsyncQueue(s.data_dir / "async.db")
         self.async_queue.open()
         self.async_invoker = AsyncInvokeService(
-            s, self.functions, self.invoker, self.event_configs, self.async_queue, self.clock
+            s,
+            self.functions,
+            self.invoker,
+            self.event_configs,
+            self.async_queue,
+            self.clock,
+            DestinationSender(self.outbound),
         )
         self.functions.snapshot_requested = self._snapshot_requested
         self.functions.snapshots_deleted = self._snapshots_deleted
@@ -328,19 +349,36 @@ def _track(
     task.add_done_callback(done)
 
 
-def _fetch_s3_code(code: dict[str, Any]) -> bytes:
-    """Code given as an S3 location, fetched with boto3's standard configuration chain."""
-    import boto3
+def _fetch_s3_code(
+    identities: OutboundIdentities, max_bytes: int, scope: Scope, code: dict[str, Any]
+) -> bytes:
+    """Code given as an S3 location, fetched with the identity of the account that asked
+    (never lambdad's own, unless the operator trusts that account with it)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from lambdad.errors import InvalidParameterValueException
 
     try:
-        s3 = boto3.client("s3")
+        s3 = identities.client(scope.account, "s3", scope.region)
+    except NoOutboundIdentity as exc:
+        log.warning(
+            "S3 code s3://%s/%s for account %s refused: %s",
+            code.get("S3Bucket"),
+            code.get("S3Key"),
+            scope.account,
+            exc,
+        )
+        raise InvalidParameterValueException(S3_ACCESS_DENIED) from None
+    try:
         args = {"Bucket": code["S3Bucket"], "Key": code["S3Key"]}
         if code.get("S3ObjectVersion"):
             args["VersionId"] = code["S3ObjectVersion"]
-        body: bytes = s3.get_object(**args)["Body"].read()
+        stream = s3.get_object(**args)["Body"]
+        try:
+            # One byte over the limit is enough for the size check to refuse it.
+            body: bytes = stream.read(max_bytes + 1)
+        finally:
+            stream.close()
         return body
     except ClientError as exc:
         err = exc.response.get("Error", {})

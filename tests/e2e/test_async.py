@@ -19,16 +19,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from e2e.helpers import BIN, LAMBDAD, ROLE, LambdadServer, free_port, handler_zip
+from e2e.aws_side import (
+    MOTO_ACCOUNT,
+    MOTO_REGION,
+    async_stats,
+    moto_client,
+    moto_server,
+    queue_arn,
+    receive,
+    wait_stat,
+)
+from e2e.helpers import LAMBDAD, ROLE, LambdadServer, handler_zip
 
 AGE_SCALE = 0.005  # MaximumEventAgeInSeconds=60 lasts 0.3 s
-MOTO_REGION = "us-east-1"
-MOTO_ACCOUNT = "123456789012"  # moto's default account
 
 WORKER = """
 import json, time
@@ -57,40 +63,12 @@ def handler(event, context):
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto server (SQS, SNS...) on a free port; its endpoint."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(Exception):
-                _sqs(endpoint).list_queues()
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto_server did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
         yield endpoint
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def _sqs(endpoint: str, service: str = "sqs") -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint,
-        region_name=MOTO_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    return moto_client(endpoint, service)
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +86,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[Lamb
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": MOTO_REGION,
+        # The operator lends lambdad's own AWS identity to the test account (outbound.py).
+        "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": MOTO_ACCOUNT,
     }
     srv = LambdadServer(tmp_path_factory.mktemp("async") / "data", env=env)
     srv.start()
@@ -176,43 +156,6 @@ def wait_lines(path: Path, count: int, timeout: float = 15.0) -> list[dict[str, 
         if time.monotonic() > deadline:
             raise AssertionError(f"{path.name}: {len(found)} lines after {timeout} s: {found}")
         time.sleep(0.02)
-
-
-def receive(sqs: Any, url: str, timeout: float = 15.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = sqs.receive_message(
-            QueueUrl=url, MessageAttributeNames=["All"], WaitTimeSeconds=1, MaxNumberOfMessages=1
-        )
-        if got.get("Messages"):
-            message: dict[str, Any] = got["Messages"][0]
-            return message
-    raise AssertionError(f"no message in {url} after {timeout} s")
-
-
-def queue_arn(name: str) -> str:
-    return f"arn:aws:sqs:{MOTO_REGION}:{MOTO_ACCOUNT}:{name}"
-
-
-def async_stats(server: LambdadServer, name: str) -> dict[str, Any]:
-    """``lambdad async-stats --json``'s row for one function."""
-    proc = subprocess.run(
-        [LAMBDAD, "async-stats", "--json", "--data-dir", str(server.data_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    return next((r for r in rows if r["function"] == name), {})
-
-
-def wait_stat(server: LambdadServer, name: str, counter: str, at_least: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
-    while (row := async_stats(server, name)).get(counter, 0) < at_least:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{counter} of {name} stayed below {at_least}: {row}")
-        time.sleep(0.05)
-    return row
 
 
 # -- event invoke configs ----------------------------------------------------------------

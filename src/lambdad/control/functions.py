@@ -87,7 +87,7 @@ class FunctionService:
         blobs: BlobStore,
         sealer: Sealer,
         clock: Clock,
-        code_fetcher: Callable[[dict[str, Any]], bytes] | None = None,
+        code_fetcher: uploads.CodeFetcher | None = None,
         layers: LayerResolver | None = None,
     ) -> None:
         self.settings = settings
@@ -113,8 +113,10 @@ class FunctionService:
         for listener in self._listeners:
             listener(scope, name, version)
 
-    def _ingest(self, code: dict[str, Any]) -> archives.ArchiveSummary:
-        return uploads.ingest(self.settings, self.store, self.blobs, code, self.code_fetcher)
+    def _ingest(self, scope: Scope, code: dict[str, Any]) -> archives.ArchiveSummary:
+        return uploads.ingest(
+            self.settings, self.store, self.blobs, scope, code, self.code_fetcher
+        )
 
     # -- look-ups ----------------------------------------------------------------------
 
@@ -232,7 +234,7 @@ class FunctionService:
         layers = self._resolve_layers(scope, params.get("Layers"))
         if self.store.get_function(scope.account, scope.region, name) is not None:
             raise ResourceConflictException(f"Function already exist: {name}")
-        summary = self._ingest(params["Code"])
+        summary = self._ingest(scope, params["Code"])
         try:
             doc: Doc = fmodel.default_config(name, scope.region)
             for key in fmodel.PASSTHROUGH:
@@ -387,7 +389,7 @@ class FunctionService:
         code: dict[str, Any] = {k: params[k] for k in sources if k in params}
         if "Architectures" in params:
             fmodel.check_limits({"Architectures": params["Architectures"]})
-        summary = self._ingest(code)
+        summary = self._ingest(scope, code)
         replaced = archives_of(doc)
         try:
             if "Architectures" in params:

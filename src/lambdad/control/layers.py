@@ -88,7 +88,7 @@ class LayerService:
         store: MetadataStore,
         blobs: BlobStore,
         clock: Clock,
-        code_fetcher: Callable[[dict[str, Any]], bytes] | None = None,
+        code_fetcher: Callable[[Scope, dict[str, Any]], bytes] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -168,7 +168,7 @@ class LayerService:
 
     # -- publish / read / delete -----------------------------------------------------------
 
-    def _content(self, content: dict[str, Any]) -> bytes:
+    def _content(self, scope: Scope, content: dict[str, Any]) -> bytes:
         if content.get("ZipFile") is not None:
             data = content["ZipFile"]
             if isinstance(data, str):
@@ -183,14 +183,14 @@ class LayerService:
                     "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error "
                     "Message: The specified bucket does not exist"
                 )
-            return self.code_fetcher(content)
+            return self.code_fetcher(scope, content)
         raise InvalidParameterValueException("Missing Content")
 
     def publish(
         self, scope: Scope, params: dict[str, Any], url: Callable[[str], str]
     ) -> dict[str, Any]:
         ref = self._own(scope, params["LayerName"], "PublishLayerVersion")
-        data = self._content(params["Content"] or {})
+        data = self._content(scope, params["Content"] or {})
         if len(data) > self.settings.max_zipped_bytes:
             raise RequestTooLargeException(
                 "Request must be smaller than 69905067 bytes for the PublishLayerVersion operation"

@@ -20,13 +20,15 @@ from lambdad.errors import (
     InvalidParameterValueException,
     RequestTooLargeException,
 )
+from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
 from lambdad.store.blobs import BlobStore
 
-CodeFetcher = Callable[[dict[str, Any]], bytes]
+# Fetches an S3 ``Code`` for the account of the scope, with that account's identity.
+CodeFetcher = Callable[[Scope, dict[str, Any]], bytes]
 
 
-def read_source(code: dict[str, Any], fetcher: CodeFetcher | None) -> bytes:
+def read_source(scope: Scope, code: dict[str, Any], fetcher: CodeFetcher | None) -> bytes:
     """The archive a ``Code`` (or UpdateFunctionCode) parameter names."""
     if code.get("ImageUri"):
         raise InvalidParameterValueException(
@@ -49,7 +51,7 @@ def read_source(code: dict[str, Any], fetcher: CodeFetcher | None) -> bytes:
                 "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error "
                 "Message: The specified bucket does not exist"
             )
-        return fetcher(code)
+        return fetcher(scope, code)
     raise InvalidParameterValueException("Please provide a source for function code.")
 
 
@@ -57,11 +59,12 @@ def ingest(
     settings: Settings,
     store: MetadataStore,
     blobs: BlobStore,
+    scope: Scope,
     code: dict[str, Any],
     fetcher: CodeFetcher | None,
 ) -> archives.ArchiveSummary:
     """Validate and store an uploaded archive."""
-    data = read_source(code, fetcher)
+    data = read_source(scope, code, fetcher)
     if len(data) > settings.max_zipped_bytes:
         raise RequestTooLargeException(
             "Request must be smaller than 69905067 bytes for the CreateFunction operation"

@@ -7,7 +7,11 @@ claims due events and runs each through ``InvokeService.run``, in parallel up to
 each attempt the pure policy (``async_policy``) says retry, requeue, finish or
 drop; a finished event's destination records and dead letters are stored in the
 same transaction that removes it, and a second loop sends them, retrying targets
-that are down with backoff until ``async_delivery_max_age``.
+that are down with backoff until ``async_delivery_max_age``. A function destination
+is delivered by queueing an asynchronous invocation of it, and only if its resource
+policy lets the source function's account invoke it, as on AWS: a refused delivery
+(no permission, no such function, no outbound identity for a queue or topic) is given
+up at once, counted as a delivery failure and logged; nothing runs in the target.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from lambdad.invoke.async_stats import FunctionStatistics
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
+from lambdad.outbound import OutboundIdentities
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +72,8 @@ class AsyncInvokeService:
         self.configs = configs
         self.queue = queue
         self.clock = clock
-        self.sender = sender or destinations.DestinationSender()
+        # With no sender given, no identity to send with: nothing leaves lambdad.
+        self.sender = sender or destinations.DestinationSender(OutboundIdentities())
         self.max_concurrency = max(1, settings.async_max_concurrency)
         self._in_flight: Counter[FunctionKey] = Counter()
         self._limits: dict[FunctionKey, int] = {}
@@ -359,9 +365,6 @@ class AsyncInvokeService:
             dead_letter=dead_letter,
             attributes=destinations.dead_letter_attributes(event.id, response, error),
             function_arn=arn,
-            account=event.account,
-            region=event.region,
-            now=now,
         )
         success = condition == policy.SUCCESS
         if not success:
@@ -372,11 +375,8 @@ class AsyncInvokeService:
             event,
             counter="processed" if success else "dropped",
             deliveries=plan.deliveries,
-            follow_ups=plan.follow_ups,
             now=now,
         )
-        if plan.follow_ups:
-            self._wake_events.set()
         if plan.deliveries:
             self._wake_deliveries.set()
 
@@ -412,7 +412,21 @@ class AsyncInvokeService:
     async def _deliver(self, pending: PendingDelivery) -> None:
         d = pending.delivery
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self.sender.send, d)
+            if destinations.is_function(d.target):
+                await self._deliver_to_function(pending)
+            else:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._executor, self.sender.send, d)
+        except destinations.DeliveryRefused as exc:
+            log.error(
+                "async %s to %s for %s (request %s) refused, given up: %s",
+                d.kind,
+                d.target,
+                d.function_arn,
+                destinations.record_request_id(d.body),
+                exc,
+            )
+            await self.queue.delivery_failed(pending, None)
         except Exception as exc:
             now = self._now()
             s = self.settings
@@ -440,3 +454,33 @@ class AsyncInvokeService:
         else:
             log.debug("async %s sent to %s", d.kind, d.target)
             await self.queue.delivered(pending)
+
+    async def _deliver_to_function(self, pending: PendingDelivery) -> None:
+        """Queue an invocation of a function destination with the record as its event.
+
+        The source function's account is the caller: another account's function runs
+        only if its resource policy grants that account ``lambda:InvokeFunction`` on the
+        qualifier named (the same check as a cross-account Invoke).
+        """
+        d = pending.delivery
+        account, region, _ = pending.key
+        try:
+            rv = self.invoker.resolve(Scope(account, region), d.target, None)
+        except AwsError as exc:
+            raise destinations.DeliveryRefused(f"{exc.code}: {exc.message}") from None
+        event = NewEvent(
+            id=str(uuid.uuid4()),
+            account=rv.scope.account,
+            region=rv.scope.region,
+            function_name=rv.name,
+            qualifier=parse_function_ref(d.target).qualifier,
+            payload=d.body.encode(),
+            received_at=self._now(),
+        )
+        # At least once: a crash between the two queues the invocation again.
+        await self.queue.put(event)
+        await self.queue.delivered(pending)
+        log.debug(
+            "async %s of %s: event %s queued for %s", d.kind, d.function_arn, event.id, d.target
+        )
+        self._wake_events.set()

@@ -4,27 +4,28 @@
 the message attributes of a dead letter (``RequestID``, ``ErrorCode``,
 ``ErrorMessage``), and ``plan`` decides for one finished event what is sent where
 (pure functions). ``DestinationSender`` makes the calls to SQS, SNS and
-EventBridge through boto3's standard configuration chain (so ``AWS_ENDPOINT_URL_SQS``,
-``AWS_ENDPOINT_URL_SNS``, ``AWS_ENDPOINT_URL_EVENTBRIDGE``, credentials and region from
-lambdad's environment); it blocks, so
-callers run it in a thread. Function destinations are not sent from here: they
-become asynchronous invocations of the target, queued in the same transaction that
-finishes the event.
+EventBridge with boto3 (endpoints from the standard configuration:
+``AWS_ENDPOINT_URL_SQS``, ``AWS_ENDPOINT_URL_SNS``, ``AWS_ENDPOINT_URL_EVENTBRIDGE``),
+signed with the identity of the account whose function the record comes from
+(``lambdad.outbound``: never lambdad's own unless the operator trusts that account
+with it); it blocks, so callers run it in a thread. Function destinations are not
+sent from here: the dispatcher turns each into an asynchronous invocation of the
+target when it delivers it, once the target's resource policy allows the source
+function's account to invoke it (``async_invoke``).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from lambdad.invoke.async_policy import SUCCESS
-from lambdad.invoke.async_queue import Delivery, NewEvent
-from lambdad.model.arn import parse_function_ref
+from lambdad.invoke.async_queue import Delivery
+from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
 
 RECORD_VERSION = "1.0"
 # AWS keeps the first kilobyte of the error message in a dead letter's attributes.
@@ -37,6 +38,32 @@ DETAIL_TYPES = {
 
 class DeliveryError(Exception):
     """A destination or dead-letter target could not be reached; try again later."""
+
+
+class DeliveryRefused(DeliveryError):
+    """A destination or dead-letter target lambdad may not send to for this function:
+    trying again cannot help."""
+
+
+def is_function(target: str) -> bool:
+    """Whether a destination ARN names a function (delivered as an invocation)."""
+    return target.split(":")[2:3] == ["lambda"]
+
+
+def source_account(delivery: Delivery) -> str:
+    """The account of the function a delivery comes from."""
+    parts = delivery.function_arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def record_request_id(body: str) -> str:
+    """The request id of the event a destination record or dead letter is about (logs)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return "?"
+    context = doc.get("requestContext") if isinstance(doc, dict) else None
+    return str(context.get("requestId", "?")) if isinstance(context, dict) else "?"
 
 
 def iso_timestamp(at: datetime) -> str:
@@ -109,7 +136,6 @@ def dead_letter_attributes(
 @dataclass(frozen=True, slots=True)
 class Plan:
     deliveries: list[Delivery] = field(default_factory=list)
-    follow_ups: list[NewEvent] = field(default_factory=list)
 
 
 def plan(
@@ -122,19 +148,14 @@ def plan(
     dead_letter: str | None,
     attributes: Mapping[str, str],
     function_arn: str,
-    account: str,
-    region: str,
-    now: float,
 ) -> Plan:
-    """What a finished event sends: the record to its destination, the event to the DLQ."""
+    """What a finished event sends: the record to its destination (a function too: the
+    dispatcher checks its policy when it delivers), the event to the DLQ."""
     out = Plan()
     target = on_success if condition == SUCCESS else on_failure
     if target:
         body = json.dumps(record)
-        if target.split(":")[2:3] == ["lambda"]:
-            out.follow_ups.append(function_event(target, body.encode(), account, region, now))
-        else:
-            out.deliveries.append(Delivery(target, "destination", body, condition, function_arn))
+        out.deliveries.append(Delivery(target, "destination", body, condition, function_arn))
     if condition != SUCCESS and dead_letter:
         out.deliveries.append(
             Delivery(
@@ -149,85 +170,76 @@ def plan(
     return out
 
 
-def function_event(arn: str, payload: bytes, account: str, region: str, now: float) -> NewEvent:
-    """An asynchronous invocation of a function destination."""
-    ref = parse_function_ref(arn)
-    return NewEvent(
-        id=str(uuid.uuid4()),
-        account=ref.account or account,
-        region=ref.region or region,
-        function_name=ref.name,
-        qualifier=ref.qualifier,
-        payload=payload,
-        received_at=now,
-    )
-
-
 class DestinationSender:
-    """Sends deliveries with boto3 (blocking; thread-safe)."""
+    """Sends deliveries with boto3 (blocking; thread-safe), each signed with the identity
+    of the source function's account."""
 
-    def __init__(self, connect_timeout: float = 5.0, read_timeout: float = 15.0) -> None:
-        self._timeouts = (connect_timeout, read_timeout)
+    def __init__(
+        self,
+        identities: OutboundIdentities,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 15.0,
+    ) -> None:
+        from botocore.config import Config
+
+        self.identities = identities
+        self._config = Config(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+        )
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._queue_urls: dict[str, str] = {}
-
-    def _client(self, service: str, region: str) -> Any:
-        with self._lock:
-            client = self._clients.get((service, region))
-            if client is None:
-                import boto3
-                from botocore.config import Config
-
-                client = boto3.session.Session().client(
-                    service,
-                    region_name=region,
-                    config=Config(
-                        connect_timeout=self._timeouts[0],
-                        read_timeout=self._timeouts[1],
-                        retries={"max_attempts": 2, "mode": "standard"},
-                    ),
-                )
-                self._clients[(service, region)] = client
-            return client
+        # Queue URLs as each account's identity saw them.
+        self._queue_urls: dict[tuple[str, str], str] = {}
 
     def send(self, delivery: Delivery) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         parts = delivery.target.split(":", 5)
         if len(parts) != 6:
-            raise DeliveryError(f"not an ARN: {delivery.target}")
+            raise DeliveryRefused(f"not an ARN: {delivery.target}")
         service, region, account, resource = parts[2], parts[3], parts[4], parts[5]
+        if service not in ("sqs", "sns", "events"):
+            raise DeliveryRefused(f"lambdad cannot deliver to {delivery.target}")
+        owner = source_account(delivery)
+        try:
+            client = self.identities.client(owner, service, region or None, self._config)
+        except NoOutboundIdentity as exc:
+            raise DeliveryRefused(str(exc)) from None
+        except BotoCoreError as exc:
+            raise DeliveryRefused(f"{delivery.kind} {delivery.target}: {exc}") from exc
         try:
             if service == "sqs":
-                self._send_sqs(delivery, region, account, resource)
+                self._send_sqs(client, owner, delivery, account, resource)
             elif service == "sns":
-                self._client("sns", region).publish(
+                client.publish(
                     TopicArn=delivery.target,
                     Message=delivery.body,
                     **_attributes("MessageAttributes", delivery.attributes),
                 )
-            elif service == "events":
-                self._send_events(delivery, region)
             else:
-                raise DeliveryError(f"lambdad cannot deliver to {delivery.target}")
+                self._send_events(client, delivery)
         except (BotoCoreError, ClientError) as exc:
             raise DeliveryError(f"{delivery.kind} {delivery.target}: {exc}") from exc
 
-    def _send_sqs(self, delivery: Delivery, region: str, account: str, name: str) -> None:
-        client = self._client("sqs", region)
-        url = self._queue_urls.get(delivery.target)
+    def _send_sqs(
+        self, client: Any, owner: str, delivery: Delivery, account: str, name: str
+    ) -> None:
+        key = (owner, delivery.target)
+        with self._lock:
+            url = self._queue_urls.get(key)
         if url is None:
             url = client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-            self._queue_urls[delivery.target] = url
+            with self._lock:
+                self._queue_urls[key] = url
         client.send_message(
             QueueUrl=url,
             MessageBody=delivery.body,
             **_attributes("MessageAttributes", delivery.attributes),
         )
 
-    def _send_events(self, delivery: Delivery, region: str) -> None:
-        answer = self._client("events", region).put_events(
+    def _send_events(self, client: Any, delivery: Delivery) -> None:
+        answer = client.put_events(
             Entries=[
                 {
                     "Source": "lambda",

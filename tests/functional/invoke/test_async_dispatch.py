@@ -1,7 +1,9 @@
 """The async dispatcher with a real queue file and fake functions, invoker and targets.
 
 Covers what the end-to-end suite cannot force: parallelism limits, throttles and
-platform errors, deleted functions, and a destination that fails before it works.
+platform errors, deleted functions, a destination that fails before it works, and
+destinations lambdad must refuse (another account's function without its consent, a
+queue with no identity to send with).
 """
 
 from __future__ import annotations
@@ -19,13 +21,22 @@ from lambdad.config import Settings
 from lambdad.control.event_invoke_config import EventInvokeSettings
 from lambdad.control.functions import ResolvedVersion
 from lambdad.environments.environment import InvocationResult
-from lambdad.errors import ResourceNotFoundException, ServiceException, TooManyRequestsException
+from lambdad.errors import (
+    AccessDeniedException,
+    ResourceNotFoundException,
+    ServiceException,
+    TooManyRequestsException,
+)
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.async_queue import AsyncQueue, Delivery
+from lambdad.invoke.destinations import DeliveryRefused, DestinationSender
 from lambdad.invoke.sync import InvokeRequest
+from lambdad.model.arn import parse_function_ref
 from lambdad.model.scope import Scope
+from lambdad.outbound import OutboundIdentities
 
 SCOPE = Scope("123456789012", "us-east-1")
+OTHER = Scope("210987654321", "us-east-1")
 SETTINGS = Settings(
     async_retry_delays=(0.01, 0.02),
     async_throttle_backoff=(0.01, 0.05),
@@ -48,9 +59,15 @@ class FakeFunctions:
         self.store = FakeStore()
         self.dead_letters: dict[str, str] = {}
 
-    def add(self, name: str, reserved: int | None = None, dead_letter: str | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        reserved: int | None = None,
+        dead_letter: str | None = None,
+        scope: Scope = SCOPE,
+    ) -> None:
         doc: dict[str, Any] = {} if reserved is None else {"ReservedConcurrency": reserved}
-        self.store.functions[(SCOPE.account, SCOPE.region, name)] = doc
+        self.store.functions[(scope.account, scope.region, name)] = doc
         if dead_letter:
             self.dead_letters[name] = dead_letter
 
@@ -81,8 +98,16 @@ class FakeInvoker:
         self.running: dict[str, int] = {}
         self.peak: dict[str, int] = {}
 
+        # (caller account, function name) pairs another account's policy allows.
+        self.grants: set[tuple[str, str]] = set()
+
     def resolve(self, caller: Scope, function_name: str, qualifier: str | None) -> ResolvedVersion:
-        return self.functions.resolve(caller, function_name, qualifier)
+        """As InvokeService.resolve: another account's function only with its consent."""
+        ref = parse_function_ref(function_name)
+        owner = Scope(ref.account or caller.account, ref.region or caller.region)
+        if owner != caller and (caller.account, ref.name) not in self.grants:
+            raise AccessDeniedException(f"User: {caller.account} is not authorized")
+        return self.functions.resolve(owner, ref.name, qualifier)
 
     def _check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
         return payload or b"{}"
@@ -98,11 +123,16 @@ class FakeInvoker:
 
 
 class FakeSender:
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, refuse: bool = False) -> None:
         self.failures = failures
+        self.refuse = refuse
+        self.attempts = 0
         self.sent: list[Delivery] = []
 
     def send(self, delivery: Delivery) -> None:
+        self.attempts += 1
+        if self.refuse:
+            raise DeliveryRefused("no outbound identity")
         if self.failures > 0:
             self.failures -= 1
             raise ConnectionError("destination down")
@@ -351,3 +381,106 @@ def test_a_fault_of_lambdad_requeues_the_event(make: Callable[..., Harness]) -> 
 
     scenario(h, body)
     assert h.counters("steady")["throttled"] == 2
+
+
+def _source_to(h: Harness, target: str, *, on_success: bool = True) -> list[bytes]:
+    """A "source" function whose records go to ``target``; what a "sink" of OTHER sees."""
+    h.functions.add("source")
+    h.functions.add("sink", scope=OTHER)
+    h.invoker.behaviours["source"] = ok() if on_success else error()
+    seen: list[bytes] = []
+
+    async def sink(request_id: str, payload: bytes) -> InvocationResult:
+        seen.append(payload)
+        return InvocationResult(payload=b"null")
+
+    h.invoker.behaviours["sink"] = sink
+    h.configs.by_name["source"] = EventInvokeSettings(
+        maximum_retry_attempts=0,
+        **{"on_success" if on_success else "on_failure": target},
+    )
+    return seen
+
+
+def test_another_accounts_function_is_not_a_destination_without_its_consent(
+    make: Callable[..., Harness],
+) -> None:
+    h = make()
+    seen = _source_to(h, "arn:aws:lambda:us-east-1:210987654321:function:sink", on_success=False)
+
+    async def body() -> None:
+        await h.accept("source", b'{"x": 1}')
+        await h.until(lambda: h.counters("source").get("deliveries_dropped") == 1)
+
+    scenario(h, body)
+    # An invocation queued for the sink would have been counted as received by now.
+    assert h.counters("sink") == {}
+    assert seen == []
+    assert [name for name, _ in h.invoker.calls] == ["source"]
+    counters = h.counters("source")
+    # Refused outright: one failure, given up at once (a policy does not fix itself).
+    assert (counters["delivery_failures"], counters["deliveries_dropped"]) == (1, 1)
+
+
+def test_another_accounts_function_with_a_grant_is_a_destination(
+    make: Callable[..., Harness],
+) -> None:
+    h = make()
+    seen = _source_to(h, "arn:aws:lambda:us-east-1:210987654321:function:sink")
+    h.invoker.grants.add((SCOPE.account, "sink"))
+
+    async def body() -> None:
+        await h.accept("source", b'{"x": 2}')
+        await h.until(lambda: bool(seen))
+
+    scenario(h, body)
+    record = json.loads(seen[0])
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestPayload"] == {"x": 2}
+    # The invocation belongs to the sink's account.
+    assert h.counters("sink")["received"] == 1
+    assert h.counters("source").get("delivery_failures", 0) == 0
+
+
+def test_a_missing_function_destination_is_a_delivery_failure(
+    make: Callable[..., Harness],
+) -> None:
+    h = make()
+    _source_to(h, "arn:aws:lambda:us-east-1:123456789012:function:nothing-here")
+
+    async def body() -> None:
+        await h.accept("source")
+        await h.until(lambda: h.counters("source").get("deliveries_dropped") == 1)
+
+    scenario(h, body)
+    assert h.counters("source")["delivery_failures"] == 1
+
+
+def test_a_refused_queue_is_given_up_at_once(make: Callable[..., Harness]) -> None:
+    h = make(FakeSender(refuse=True))
+    h.functions.add("ok")
+    h.invoker.behaviours["ok"] = ok()
+    h.configs.by_name["ok"] = EventInvokeSettings(
+        on_success="arn:aws:sqs:us-east-1:123456789012:done"
+    )
+
+    async def body() -> None:
+        await h.accept("ok")
+        await h.until(lambda: h.counters("ok").get("deliveries_dropped") == 1)
+
+    scenario(h, body)
+    assert h.sender.attempts == 1
+    assert h.counters("ok")["delivery_failures"] == 1
+
+
+def test_the_sender_never_lends_lambdads_identity_to_an_unlisted_account() -> None:
+    sender = DestinationSender(OutboundIdentities(trusted={"111122223333"}))
+    delivery = Delivery(
+        "arn:aws:sqs:us-east-1:123456789012:q",
+        "destination",
+        "{}",
+        "Success",
+        "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST",
+    )
+    with pytest.raises(DeliveryRefused, match="123456789012 has no outbound AWS credentials"):
+        sender.send(delivery)

@@ -11,8 +11,11 @@ from lambdad.invoke.destinations import (
     Plan,
     dead_letter_attributes,
     destination_record,
+    is_function,
     iso_timestamp,
     plan,
+    record_request_id,
+    source_account,
 )
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders:$LATEST"
@@ -118,18 +121,20 @@ def _plan(condition: str, **targets: str | None) -> Plan:
         dead_letter=targets.get("dead_letter"),
         attributes={"RequestID": "r"},
         function_arn=ARN,
-        account="123456789012",
-        region="us-east-1",
-        now=100.0,
     )
 
 
-def test_function_destinations_become_async_invocations() -> None:
-    p = _plan(SUCCESS, on_success="arn:aws:lambda:us-east-1:123456789012:function:sink:prod")
-    assert p.deliveries == []
-    (event,) = p.follow_ups
-    assert (event.function_name, event.qualifier) == ("sink", "prod")
-    assert json.loads(event.payload) == {"k": "v"}
+def test_function_destinations_are_deliveries_checked_when_delivered() -> None:
+    # Not queued as invocations with the finished event: the dispatcher checks the
+    # target's resource policy first (another account's function may refuse).
+    target = "arn:aws:lambda:us-east-1:210987654321:function:sink:prod"
+    (delivery,) = _plan(SUCCESS, on_success=target).deliveries
+    assert (delivery.target, delivery.kind, delivery.function_arn) == (target, "destination", ARN)
+    assert json.loads(delivery.body) == {"k": "v"}
+    assert is_function(delivery.target)
+    assert source_account(delivery) == "123456789012"
+    assert record_request_id(json.dumps({"requestContext": {"requestId": "r-9"}})) == "r-9"
+    assert record_request_id("not json") == "?"
 
 
 def test_failures_go_to_the_destination_and_the_dead_letter_queue() -> None:
@@ -152,7 +157,6 @@ def test_failures_go_to_the_destination_and_the_dead_letter_queue() -> None:
 def test_successes_never_go_to_the_dead_letter_queue() -> None:
     p = _plan(SUCCESS, dead_letter="arn:aws:sqs:us-east-1:123456789012:dlq")
     assert p.deliveries == []
-    assert p.follow_ups == []
 
 
 def test_destination_services() -> None:

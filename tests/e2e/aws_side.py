@@ -1,0 +1,113 @@
+"""The AWS side of end-to-end tests: a moto server standing in for S3, SQS, SNS and
+EventBridge, clients for it, and the asynchronous-invocation counters of a server.
+
+``moto_server`` starts ``moto_server`` on a free port and stops it; with
+``no_auth_actions`` it checks signatures and IAM policies after that many requests
+(moto's ``INITIAL_NO_AUTH_ACTION_COUNT``), so a test can tell whose identity signed a
+call. ``async_stats`` reads ``lambdad async-stats --json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from e2e.helpers import BIN, LAMBDAD, LambdadServer, free_port
+
+MOTO_REGION = "us-east-1"
+MOTO_ACCOUNT = "123456789012"  # moto's default account
+
+
+@contextlib.contextmanager
+def moto_server(log: Path, no_auth_actions: int | None = None) -> Iterator[str]:
+    """A moto server on a free port; its endpoint."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    if no_auth_actions is not None:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(no_auth_actions)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            # A connection, not a request: requests count against no_auth_actions.
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto_server did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def moto_client(
+    endpoint: str,
+    service: str,
+    access_key_id: str = "testing",
+    secret_access_key: str = "testing",
+) -> Any:
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint,
+        region_name=MOTO_REGION,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+def queue_arn(name: str, account: str = MOTO_ACCOUNT) -> str:
+    return f"arn:aws:sqs:{MOTO_REGION}:{account}:{name}"
+
+
+def receive(sqs: Any, url: str, timeout: float = 15.0) -> dict[str, Any]:
+    """The next message of a queue (AssertionError after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = sqs.receive_message(
+            QueueUrl=url, MessageAttributeNames=["All"], WaitTimeSeconds=1, MaxNumberOfMessages=1
+        )
+        if got.get("Messages"):
+            message: dict[str, Any] = got["Messages"][0]
+            return message
+    raise AssertionError(f"no message in {url} after {timeout} s")
+
+
+def async_stats(server: LambdadServer, name: str) -> dict[str, Any]:
+    """``lambdad async-stats --json``'s row for one function."""
+    proc = subprocess.run(
+        [LAMBDAD, "async-stats", "--json", "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    return next((r for r in rows if r["function"] == name), {})
+
+
+def wait_stat(server: LambdadServer, name: str, counter: str, at_least: int) -> dict[str, Any]:
+    """The function's row once ``counter`` reached ``at_least``."""
+    deadline = time.monotonic() + 15
+    while (row := async_stats(server, name)).get(counter, 0) < at_least:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{counter} of {name} stayed below {at_least}: {row}")
+        time.sleep(0.05)
+    return row
