@@ -1,0 +1,326 @@
+"""The README, run as a new user runs it: a fresh clone, ``make serve``, the example pasted.
+
+The README's shell blocks are read from a fresh ``git clone`` of this repository's
+committed HEAD (so the test follows the README as it is, not a copy of it): the line
+``make serve`` of the first block runs in the clone's root, with no ``--data-dir`` and
+no ``LAMBDAD_*`` or ``AWS_*`` variable, then the usage example (the block that runs
+``lambdad credentials``) is pasted into a bash, one command at a time, as into a second
+terminal. The clone reuses this checkout's ``.venv`` through a symlink (its install
+stamp stays newer than the clone's ``pyproject.toml``, so ``make`` installs nothing),
+and runs the clone's own ``src`` (``PYTHONPATH``).
+
+Two settings differ from a user's machine, both outside what is tested: ``LAMBDAD_PORT``
+puts the server on a free port (the README's 9550 may be taken; ``lambdad credentials``
+prints the port the data directory was served on), and ``HOME`` is empty (no
+``~/.aws`` of this machine).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.helpers import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+VENV = Path(sys.executable).parent.parent
+START_TIMEOUT = 60.0
+COMMAND_TIMEOUT = 90.0
+# Log lines are written off the invoke path: a read right after an invoke may be early.
+LOG_WAIT = 15.0
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("git") and shutil.which("make") and shutil.which("bash")),
+    reason="needs git, make and bash",
+)
+
+
+# -- reading the README ---------------------------------------------------------------------
+
+
+def shell_blocks(readme: str) -> list[str]:
+    return re.findall(r"^```(?:sh|bash|shell)\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
+
+
+def commands(block: str) -> list[str]:
+    """The block's commands, continuation lines joined (as a shell reads them)."""
+    out: list[str] = []
+    pending = ""
+    for line in block.splitlines():
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        command = (pending + line).strip()
+        pending = ""
+        if command and not command.startswith("#"):
+            out.append(command)
+    return out
+
+
+def usage_block(readme: str) -> str:
+    blocks = [b for b in shell_blocks(readme) if "lambdad credentials" in b]
+    assert blocks, "the README has no shell block that runs `lambdad credentials`"
+    return blocks[0]
+
+
+def json_values(text: str) -> list[Any]:
+    """Every JSON object or array that starts somewhere in ``text``."""
+    decoder = json.JSONDecoder()
+    found = []
+    for m in re.finditer(r"[\[{]", text):
+        with contextlib.suppress(ValueError):
+            found.append(decoder.raw_decode(text, m.start())[0])
+    return found
+
+
+def contains(value: Any, wanted: Any) -> bool:
+    if value == wanted:
+        return True
+    if isinstance(value, dict):
+        return any(contains(v, wanted) for v in value.values())
+    if isinstance(value, list):
+        return any(contains(v, wanted) for v in value)
+    return False
+
+
+# -- a fresh clone, served ------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    clone: Path
+    env: dict[str, str]  # a user's shell: no AWS_* or LAMBDAD_* variables
+    port: int
+
+    def exports(self) -> dict[str, str]:
+        """What ``lambdad credentials`` exports, run as the README runs it."""
+        proc = subprocess.run(
+            [str(self.clone / ".venv/bin/lambdad"), "credentials"],
+            cwd=self.clone,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        pairs = (
+            line.removeprefix("export ").split("=", 1)
+            for line in proc.stdout.splitlines()
+            if line.startswith("export ")
+        )
+        return dict(pairs)
+
+
+def user_env(home: Path, clone: Path) -> dict[str, str]:
+    skip = ("AWS_", "LAMBDAD_", "MAKE", "MFLAGS", "VIRTUAL_ENV", "PYTHON", "PYTEST")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
+    env.update(HOME=str(home), PYTHONPATH=str(clone / "src"))
+    return env
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"make serve exited {process.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"make serve did not listen within {START_TIMEOUT} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("readme")
+    clone = tmp / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=120)
+    (clone / ".venv").symlink_to(VENV)
+    stamp = VENV / ".installed"
+    if stamp.exists():  # make must not reinstall the shared venv from the clone
+        older = stamp.stat().st_mtime - 1
+        os.utime(clone / "pyproject.toml", (older, older))
+    (tmp / "home").mkdir()
+    env = user_env(tmp / "home", clone)
+    readme = (clone / "README.md").read_text()
+    serve = next(
+        (c.split("#")[0].strip() for c in commands(shell_blocks(readme)[0]) if "serve" in c),
+        None,
+    )
+    assert serve == "make serve", f"the README's first block does not start the server: {serve}"
+    port = free_port()
+    log = tmp / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            ["bash", "-c", serve],
+            cwd=clone,
+            env={**env, "LAMBDAD_PORT": str(port)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        wait_listening(port, process, log)
+        yield Served(clone, env, port)
+    finally:
+        # Ctrl-C in the terminal: SIGINT to the foreground group (make and lambdad).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise AssertionError(f"make serve did not stop on Ctrl-C:\n{log.read_text()}") from None
+    text = log.read_text(errors="replace")
+    assert f"data dir: {clone / '.lambdad'}" in text, text
+    assert "Traceback" not in text, text
+    assert " ERROR " not in text, text
+
+
+class Shell:
+    """A bash the example is pasted into, one command at a time (state carries over)."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            ["bash", "--norc", "--noprofile"],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def run(self, command: str) -> tuple[int, str]:
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        marker = f"--- {uuid.uuid4().hex} status"
+        # The command's own stdin is /dev/null, so it cannot read the next command.
+        self.proc.stdin.write(f'{{ {command}\n}} </dev/null; echo "{marker} $?"\n'.encode())
+        self.proc.stdin.flush()
+        fd = self.proc.stdout.fileno()
+        seen = b""
+        deadline = time.monotonic() + COMMAND_TIMEOUT
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while (m := re.search(rf"{marker} (\d+)\n".encode(), seen)) is None:
+                left = deadline - time.monotonic()
+                assert left > 0, f"`{command}` did not finish in {COMMAND_TIMEOUT} s:\n{seen!r}"
+                if sel.select(timeout=left):
+                    chunk = os.read(fd, 65536)
+                    assert chunk, f"bash exited during `{command}`:\n{seen!r}"
+                    seen += chunk
+        return int(m.group(1)), seen[: m.start()].decode(errors="replace")
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.communicate()
+
+
+# -- the tests ------------------------------------------------------------------------------
+
+
+def test_the_usage_example_runs_verbatim_in_a_fresh_clone(served: Served) -> None:
+    block = usage_block((served.clone / "README.md").read_text())
+    printed = re.findall(r'print\("([^"\\]+)"\)', block)
+    account = served.exports()["AWS_ACCOUNT_ID"]
+    shell = Shell(served.clone, served.env)
+    invokes = log_reads = 0
+    try:
+        for command in commands(block):
+            status, out = shell.run(command)
+            assert status == 0, f"`{command}` exited {status}:\n{out}"
+            payload = re.search(r"--payload '([^']*)'", command)
+            if " invoke " in f" {command} " and payload:
+                invokes += 1
+                event = json.loads(payload.group(1))
+                assert any(contains(v, event) for v in json_values(out)), (command, out)
+            elif re.search(r"\blogs\b", command):
+                log_reads += 1
+                deadline = time.monotonic() + LOG_WAIT
+                while not log_complete(out, printed) and time.monotonic() < deadline:
+                    status, out = shell.run(command)  # a read: running it again is harmless
+                    assert status == 0, f"`{command}` exited {status}:\n{out}"
+                assert log_complete(out, printed), f"`{command}` printed no full log:\n{out}"
+            elif "get-caller-identity" in command:
+                assert account in out, out
+    finally:
+        shell.close()
+    assert invokes >= 2, "the example invokes with the AWS CLI and with lambdad"
+    assert log_reads >= 1, "the example reads the function's log"
+
+
+def log_complete(out: str, printed: list[str]) -> bool:
+    marks = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
+    return all(m in out for m in marks) and all(p in out for p in printed)
+
+
+BOTO3_FLOW = """
+import io, json, sys, time, zipfile
+import boto3
+
+account = boto3.client("sts").get_caller_identity()["Account"]
+lam = boto3.client("lambda")
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("app.py", "def handler(event, context):\\n    print('boto3 was here')\\n"
+                         "    return {'echo': event}\\n")
+lam.create_function(FunctionName="from-boto3", Runtime="python3.12", Handler="app.handler",
+                    Role=f"arn:aws:iam::{account}:role/from-boto3",
+                    Code={"ZipFile": buf.getvalue()})
+lam.get_waiter("function_active_v2").wait(FunctionName="from-boto3")
+result = lam.invoke(FunctionName="from-boto3", Payload=b'{"n": 7}')
+body = json.loads(result["Payload"].read())
+logs = boto3.client("logs")
+deadline = time.monotonic() + 15
+messages = []
+while time.monotonic() < deadline:
+    events = logs.filter_log_events(logGroupName="/aws/lambda/from-boto3")["events"]
+    messages = [e["message"] for e in events]
+    if any(m.startswith("REPORT") for m in messages):
+        break
+    time.sleep(0.2)
+print(json.dumps({"account": account, "body": body, "error": result.get("FunctionError"),
+                  "messages": messages}))
+"""
+
+
+def test_boto3_works_with_only_the_printed_exports(served: Served) -> None:
+    exports = served.exports()
+    assert "AWS_ENDPOINT_URL" not in exports, "a bare AWS_ENDPOINT_URL captures every service"
+    assert {"AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL_STS"} <= exports.keys()
+    proc = subprocess.run(
+        [sys.executable, "-c", BOTO3_FLOW],
+        cwd=served.clone,
+        env={**served.env, **exports},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    outcome = json.loads(proc.stdout.splitlines()[-1])
+    assert outcome["account"] == exports["AWS_ACCOUNT_ID"]
+    assert (outcome["error"], outcome["body"]) == (None, {"echo": {"n": 7}})
+    assert "boto3 was here" in [m.rstrip("\n") for m in outcome["messages"]]
+    assert any(m.startswith("REPORT RequestId: ") for m in outcome["messages"])
