@@ -39,6 +39,12 @@ MAX_CHUNK_LINE = 1024
 # Bytes read ahead while a request waits for its answer (a pipelined next request
 # fits; more waits in the socket).
 MAX_READ_AHEAD = MAX_HEADER
+# Parsing work done for one connection before the event loop takes a turn (a chunk
+# costs 1, a request REQUEST_WORK): the loop reads a busy socket many times per turn,
+# and a runtime flooding its Runtime API with tiny chunks or requests would otherwise
+# hold it for hundreds of milliseconds at a time. 4096 chunks are a few milliseconds.
+WORK_PER_TURN = 4096
+REQUEST_WORK = 16
 # Connections one environment may hold open to its Runtime API at once.
 MAX_CONNECTIONS = 16
 
@@ -138,6 +144,8 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.pending: asyncio.Task[None] | None = None
         self.reading = True
         self.write_paused = False
+        self.work = 0  # what is left of this turn's WORK_PER_TURN
+        self.yielding = False  # parsing and reading stopped until the loop's next turn
         # The 202 to a posted result, held back while the runtime's next request is
         # already here (it pipelined it): it goes out with the next answer, in one write.
         self.held = b""
@@ -178,7 +186,22 @@ class RuntimeApiProtocol(asyncio.Protocol):
             if not isinstance(self.buffer, bytearray):
                 self.buffer = bytearray(self.buffer)
             self.buffer += data
-        self._process()
+        if not self.yielding:
+            self._process()
+
+    def _out_of_work(self) -> bool:
+        """True once this turn's work is done: parsing goes on at the loop's next turn."""
+        if self.work > 0:
+            return False
+        if not self.yielding:
+            self.yielding = True
+            self.loop.call_soon(self._end_yield)
+        return True
+
+    def _end_yield(self) -> None:
+        self.yielding = False
+        if self.state != _CLOSED:
+            self._process()
 
     def pause_writing(self) -> None:
         # The runtime does not read its answers: read nothing more from it either.
@@ -192,12 +215,14 @@ class RuntimeApiProtocol(asyncio.Protocol):
     # -- parsing -------------------------------------------------------------------------
 
     def _process(self) -> None:
+        self.work = WORK_PER_TURN
         try:
             while not self.busy and not self.write_paused and self.state != _CLOSED:
                 request = self._parse()
                 if request is None:
                     break
                 self._dispatch(request)
+                self.work -= REQUEST_WORK
         except BadRequest as exc:
             self._close_with(exc.status, _error_body("InvalidRequest", exc.message))
             return
@@ -225,7 +250,9 @@ class RuntimeApiProtocol(asyncio.Protocol):
         if transport is None or self.state == _CLOSED:
             return
         backlog = len(self.buffer) - self.pos
-        wanted = not self.write_paused and not (self.busy and backlog > MAX_READ_AHEAD)
+        wanted = not (
+            self.write_paused or self.yielding or (self.busy and backlog > MAX_READ_AHEAD)
+        )
         if wanted != self.reading:
             self.reading = wanted
             if wanted:
@@ -238,6 +265,8 @@ class RuntimeApiProtocol(asyncio.Protocol):
         buf = self.buffer
         while True:
             state = self.state
+            if state in (_HEAD, _CHUNK_LINE) and self._out_of_work():
+                return None
             if state == _HEAD:
                 if not self._parse_head(buf):
                     return None
@@ -250,6 +279,7 @@ class RuntimeApiProtocol(asyncio.Protocol):
                 line = self._line(buf)
                 if line is None:
                     return None
+                self.work -= 1
                 match = _CHUNK_SIZE.fullmatch(line)
                 if match is None:
                     raise BadRequest(400, "Malformed chunk size")
@@ -290,9 +320,9 @@ class RuntimeApiProtocol(asyncio.Protocol):
         find, match, startswith = buf.find, _CHUNK_SIZE.fullmatch, buf.startswith
         view = memoryview(buf)
         kept = request.body if isinstance(request.body, bytearray) else bytearray(request.body)
-        received, over = request.received, request.over
+        received, over, work = request.received, request.over, self.work
         try:
-            while True:
+            while work > 0:
                 eol = find(b"\r\n", pos, pos + MAX_CHUNK_LINE + 2)
                 if eol < 0:
                     break
@@ -311,9 +341,10 @@ class RuntimeApiProtocol(asyncio.Protocol):
                     kept += view[eol + 2 : data_end]
                 received += size
                 pos = data_end + 2
+                work -= 1
         finally:
             view.release()
-        request.body, request.received, self.pos = kept, received, pos
+        request.body, request.received, self.pos, self.work = kept, received, pos, work
 
     def _line(self, buf: bytes | bytearray) -> bytes | None:
         # Searched within one line's bound: a runtime that never ends a line costs a
