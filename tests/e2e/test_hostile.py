@@ -42,8 +42,9 @@ from e2e.sandboxes import (
 
 MARKER = "hostile-marker-" + uuid.uuid4().hex  # in the server's environment only
 PIDS_LIMIT = 64
-# Each environment's own uid comes from this range (settings sandbox_uid_base/count).
-SANDBOX_UIDS = range(0x60000000, 0x60000000 + 65536)
+# Each environment's own uid comes from a range of 65536 the server claims from this
+# base (settings sandbox_uid_base/count; the next free one when another server holds it).
+SANDBOX_UIDS = range(0x60000000, 0x6FFF0000)
 
 require_full_isolation()
 
@@ -468,7 +469,8 @@ def test_kernel_interfaces_exploits_start_from_are_closed(
     result = attack(server, deploy("kernel_interfaces"), {})
 
     denied = {"ok": False, "error": "PermissionError", "errno": "EPERM"}
-    assert result == dict.fromkeys(("bpf", "perf_event_open", "userfaultfd", "syslog"), denied)
+    names = ("bpf", "perf_event_open", "userfaultfd", "syslog", "io_uring_setup")
+    assert result == dict.fromkeys(names, denied)
 
 
 # -- what the kernel keeps per uid ----------------------------------------------------------
@@ -745,3 +747,24 @@ def test_proc_shows_no_host_facts(server: LambdadServer, deploy: Deploy) -> None
             fields = line.split()
             if fields[4].startswith("/etc/"):
                 assert str(server.data_dir) not in fields[3], line
+
+
+def uid_base(srv: LambdadServer) -> int:
+    """The first uid of the server's range, as its banner says."""
+    text = srv.stdout()
+    return int(text.split("uid per environment from ", 1)[1].split(";", 1)[0])
+
+
+def test_two_servers_never_share_sandbox_uids(
+    server: LambdadServer, deploy: Deploy, lambdad_factory: Callable[..., LambdadServer]
+) -> None:
+    # Per-uid kernel limits (inotify, RLIMIT_NPROC, keyrings) must not be another
+    # server's functions' to exhaust.
+    other = lambdad_factory(credentials=None, env={"LAMBDAD_SANDBOX": "bwrap"})
+    mine, theirs = uid_base(server), uid_base(other)
+    assert abs(mine - theirs) >= 65536
+
+    uid = attack(server, deploy("setuid_root"), {})["uid"]
+    other_uid = attack(other, deploy_hostile(other, "setuid_root"), {})["uid"]
+    assert mine <= uid < mine + 65536
+    assert theirs <= other_uid < theirs + 65536

@@ -138,6 +138,7 @@ class BwrapBackend:
     def close(self) -> None:
         self.cgroups.teardown()
         shutil.rmtree(self.work_root, ignore_errors=True)
+        self.uids.close()
 
     async def prepare(self, spec: SandboxSpec) -> BwrapSandbox:
         network = spec.network if spec.network in ("isolated", "none", "host") else self.network

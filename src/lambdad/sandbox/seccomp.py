@@ -7,8 +7,8 @@ filter refuses, as Docker's default profile does, what would reach past them:
   are not namespaced, so one environment could leave keys for another to read;
 - kernel interfaces that hosts may leave open to unprivileged users and that are
   the usual way into kernel exploits (``bpf``, ``perf_event_open``,
-  ``userfaultfd``) or read host-wide state (``syslog``): EPERM, whatever the host's
-  sysctls say;
+  ``userfaultfd``, ``io_uring_*``: AWS's runtimes offer no io_uring either) or read
+  host-wide state (``syslog``): EPERM, whatever the host's sysctls say;
 - new user namespaces (``unshare``/``clone`` with CLONE_NEWUSER: EPERM), which would
   hand the function capabilities inside them and a large kernel attack surface;
   ``clone3`` answers ENOSYS because its flags cannot be inspected (libc then falls
@@ -45,7 +45,8 @@ _RET_ERRNO = 0x00050000
 @dataclass(frozen=True, slots=True)
 class Abi:
     audit_arch: int
-    # add_key, request_key, keyctl, bpf, perf_event_open, userfaultfd, syslog
+    # add_key, request_key, keyctl, bpf, perf_event_open, userfaultfd, syslog,
+    # io_uring_setup, io_uring_enter, io_uring_register
     denied: tuple[int, ...]
     clone: int
     unshare: int
@@ -55,9 +56,14 @@ class Abi:
 
 ABIS = {
     "x86_64": Abi(
-        0xC000003E, (248, 249, 250, 321, 298, 323, 103), 56, 272, 435, x32_bit=0x40000000
+        0xC000003E,
+        (248, 249, 250, 321, 298, 323, 103, 425, 426, 427),
+        56,
+        272,
+        435,
+        x32_bit=0x40000000,
     ),
-    "aarch64": Abi(0xC00000B7, (217, 218, 219, 280, 241, 282, 116), 220, 97, 435),
+    "aarch64": Abi(0xC00000B7, (217, 218, 219, 280, 241, 282, 116, 425, 426, 427), 220, 97, 435),
 }
 
 

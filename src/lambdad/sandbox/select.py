@@ -181,7 +181,7 @@ def choose_backend(settings: Settings) -> SandboxBackend:
             work,
             cgroups.CgroupManager(version, parent=_cgroup_parent(settings)),
             network=settings.network,
-            uids=UidPool(settings.sandbox_uid_base, settings.sandbox_uid_count),
+            uids=UidPool.for_host(settings.sandbox_uid_base, settings.sandbox_uid_count),
         )
         backend.setup()
         return with_fast_path(settings, backend)

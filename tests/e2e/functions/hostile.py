@@ -384,7 +384,13 @@ def user_namespace(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
-SYSCALLS = {"bpf": 321, "perf_event_open": 298, "userfaultfd": 323, "syslog": 103}  # x86_64
+SYSCALLS = {  # x86_64
+    "bpf": 321,
+    "perf_event_open": 298,
+    "userfaultfd": 323,
+    "syslog": 103,
+    "io_uring_setup": 425,
+}
 
 
 def kernel_interfaces(event: dict[str, Any], context: Any) -> dict[str, Any]:
