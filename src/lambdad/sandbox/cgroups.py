@@ -88,9 +88,10 @@ class CgroupManager:
 
     def create(self, name: str, limits: Limits) -> EnvironmentCgroup:
         cg = EnvironmentCgroup(self, name)
-        for d in self._dirs(name):
-            d.mkdir(parents=True, exist_ok=True)
         try:
+            # One hierarchy made and the next refused (v1) must leave none behind.
+            for d in self._dirs(name):
+                d.mkdir(parents=True, exist_ok=True)
             cg.apply(limits)
         except BaseException:
             cg.destroy()
