@@ -7,6 +7,7 @@ the operation's output members; the protocol layer serialises them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,12 @@ from lambdad.api import sigv4
 from lambdad.api.context import RequestContext
 from lambdad.api.release_ops import ReleaseOps
 from lambdad.invoke.sync import InvokeRequest
+from lambdad.runtimes.host_support import host_architecture, shortfalls
 
 if TYPE_CHECKING:
     from lambdad.platform import Platform
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
@@ -50,7 +54,9 @@ class LambdaApi(ReleaseOps):
     # -- functions ----------------------------------------------------------------------
 
     async def op_CreateFunction(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        return await self.platform.offload(self.functions.create_function, ctx.scope, p)
+        out = await self.platform.offload(self.functions.create_function, ctx.scope, p)
+        self._warn_shortfalls(ctx, out)
+        return out
 
     async def op_GetFunction(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         return self.functions.get_function(
@@ -73,7 +79,22 @@ class LambdaApi(ReleaseOps):
     async def op_UpdateFunctionConfiguration(
         self, ctx: RequestContext, p: dict[str, Any]
     ) -> dict[str, Any]:
-        return self.functions.update_configuration(ctx.scope, p)
+        out = self.functions.update_configuration(ctx.scope, p)
+        self._warn_shortfalls(ctx, out)
+        return out
+
+    def _warn_shortfalls(self, ctx: RequestContext, config: dict[str, Any]) -> None:
+        """Say in the server's log what of ``config`` this host cannot honour."""
+        found = shortfalls(config, self.platform.runtimes, host_architecture())
+        for s in found:
+            log.warning(
+                "function %s (account %s, region %s)%s: %s",
+                config.get("FunctionName"),
+                ctx.scope.account,
+                ctx.scope.region,
+                " cannot run on this host" if s.blocking else "",
+                s.message,
+            )
 
     async def op_DeleteFunction(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         self.functions.delete_function(ctx.scope, p["FunctionName"], p.get("Qualifier"))

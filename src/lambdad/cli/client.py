@@ -29,11 +29,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from lambdad.config import DEFAULT_REGION, resolve_data_dir
+
+if TYPE_CHECKING:
+    from lambdad.runtimes.host_support import Shortfall
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9550"
 # Environment variables naming the endpoint, most specific first, per boto3 service.
@@ -358,7 +361,8 @@ def _size(n: int) -> str:
 @click.option("--data-dir", default=None, help="Where to find a credential [LAMBDAD_DATA_DIR].")
 @click.option("--json", "as_json", is_flag=True, help="Print ListFunctions' entries as JSON.")
 def ls(endpoint_url: str | None, data_dir: str | None, as_json: bool) -> None:
-    """List the functions in the account and region."""
+    """List the functions in the account and region, marking those this host cannot run
+    (or runs without a setting they ask for), and why."""
     from rich.console import Console
     from rich.table import Table
 
@@ -381,9 +385,13 @@ def ls(endpoint_url: str | None, data_dir: str | None, as_json: bool) -> None:
         ("Code size", "right"),
         ("State", "left"),
         ("Last modified", "left"),
+        ("This host", "left"),
     ):
         table.add_column(column, justify=justify, no_wrap=column == "Name")  # type: ignore[arg-type]
+    found = host_shortfalls(functions)
     for f in functions:
+        short = found[f["FunctionName"]]
+        here = "cannot run" if any(s.blocking for s in short) else "degraded" if short else "ok"
         table.add_row(
             f["FunctionName"],
             f.get("Runtime") or f.get("PackageType", ""),
@@ -393,5 +401,22 @@ def ls(endpoint_url: str | None, data_dir: str | None, as_json: bool) -> None:
             _size(int(f.get("CodeSize", 0))),
             f.get("State", ""),
             str(f.get("LastModified", ""))[:19].replace("T", " "),
+            here,
         )
     console.print(table)
+    for name, short in found.items():
+        for s in short:
+            console.print(f"{name}: {s.message}", highlight=False, markup=False)
+
+
+def host_shortfalls(functions: list[dict[str, Any]]) -> dict[str, list[Shortfall]]:
+    """Per function, what this host cannot honour (judged here: ``ls`` is for the host
+    lambdad runs on, with the runtime settings of this environment)."""
+    from lambdad.config import Settings
+    from lambdad.runtimes.host_support import host_architecture, shortfalls
+    from lambdad.runtimes.table import RuntimeTable
+
+    settings = Settings.from_env(os.environ)
+    runtimes = RuntimeTable(dict(settings.runtime_overrides), strict=settings.strict_runtimes)
+    machine = host_architecture()
+    return {f["FunctionName"]: shortfalls(f, runtimes, machine) for f in functions}

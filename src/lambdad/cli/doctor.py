@@ -3,7 +3,8 @@ what is missing.
 
 One line per capability the bwrap backend needs (root, bwrap, each namespace, the
 cgroup hierarchy and each controller, setpriv, the NAT helper for outbound network)
-and per runtime family found, each present or missing with the fix. Exit status 0
+and per runtime family found, each present or missing with the fix, then notes on
+the function settings lambdad accepts but does not honour here. Exit status 0
 when full isolation can run, 1 when lambdad would fall back to the process backend.
 """
 
@@ -24,9 +25,12 @@ RUNTIME_FIXES = {
 
 
 def report(
-    caps: Sequence[Capability], runtimes: Mapping[str, str], full_isolation: bool
+    caps: Sequence[Capability],
+    runtimes: Mapping[str, str],
+    full_isolation: bool,
+    limits: Sequence[str] = (),
 ) -> list[str]:
-    """The lines ``doctor`` prints."""
+    """The lines ``doctor`` prints (``limits``: settings this host does not honour)."""
     rows: list[tuple[bool, str, str, str]] = [(c.present, c.name, c.detail, c.fix) for c in caps]
     for family, versions in runtimes.items():
         found = versions not in ("", "none")
@@ -39,6 +43,7 @@ def report(
         if not present and fix:
             line += f"  (fix: {fix})"
         lines.append(line)
+    lines.extend(f"{'note':7}  {limit}" for limit in limits)
     if full_isolation:
         lines.append("isolation: bwrap (namespaces, cgroups, unprivileged uid) can run here")
     else:
@@ -52,11 +57,13 @@ def report(
 @click.command()
 def doctor() -> None:
     """Check what isolation and runtimes this host offers (exit 1 without full isolation)."""
+    from lambdad.runtimes.host_support import host_architecture, host_limits
     from lambdad.runtimes.table import RuntimeTable
     from lambdad.sandbox import select
 
     caps = select.capabilities()
     full = select.full_isolation_possible(caps)
-    for line in report(caps, RuntimeTable().available(), full):
+    limits = host_limits(host_architecture())
+    for line in report(caps, RuntimeTable().available(), full, limits):
         click.echo(line)
     raise SystemExit(0 if full else 1)

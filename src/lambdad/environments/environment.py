@@ -205,7 +205,8 @@ class Environment:
         await self.sandbox.network_ready()
         self._to(State.INITIALIZING)
         if self.config.init_notice:
-            self._emit(self.config.init_notice)
+            for line in self.config.init_notice.splitlines():
+                self._emit(line)
         started = time.perf_counter()
         try:
             await self.sandbox.run()

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from lambdad.config import Settings
 from lambdad.control.functions import ResolvedVersion
@@ -31,6 +32,7 @@ from lambdad.environments.environment import (
 from lambdad.environments.layers import OptCache
 from lambdad.errors import SandboxError, SnapStartException, SnapStartTimeoutException
 from lambdad.model.scope import Scope
+from lambdad.runtimes.host_support import host_architecture, setting_shortfalls
 from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
 
@@ -267,7 +269,7 @@ class EnvironmentPool:
             log_stream=log_stream,
             account=rv.scope.account,
             region=rv.scope.region,
-            init_notice=launch.notice,
+            init_notice=_init_notice(launch.notice, cfg),
         )
         return Environment(
             env_id,
@@ -423,3 +425,10 @@ def _environment_variables(
     if family == "nodejs":
         env["NODE_PATH"] = f"{opt}/nodejs/node_modules:{task_dir}"
     return env
+
+
+def _init_notice(runtime_notice: str | None, config: Mapping[str, Any]) -> str | None:
+    """What the init log says first: the runtime's stand-in, the settings ignored here."""
+    lines = [runtime_notice] if runtime_notice else []
+    lines += [f"lambdad: {s.message}" for s in setting_shortfalls(config, host_architecture())]
+    return "\n".join(lines) or None

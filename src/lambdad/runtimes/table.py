@@ -98,8 +98,10 @@ class RuntimeTable:
         if info.family == "provided":
             return Launch("provided", None, ("{task}/bootstrap",))
         raise RuntimeUnavailable(
-            f"The {identifier} runtime is not available on this lambdad host; "
-            "runtimes here: python3.x, nodejs, provided.al2, provided.al2023."
+            f"The {identifier} runtime is not available on this lambdad host: lambdad runs "
+            f"no {info.family} runtime, so nothing to install makes it run here. Runtimes "
+            "here: python3.x, nodejs*.x, provided.al2, provided.al2023 (a function with a "
+            "bootstrap of its own, such as AWS's runtime interface client for its language)."
         )
 
     def _python(self, version: str, override: str | None) -> tuple[Path, str | None]:
@@ -108,7 +110,10 @@ class RuntimeTable:
         if version in self.pythons:
             return self.pythons[version], None
         if self.strict or not self.pythons:
-            raise RuntimeUnavailable(f"no Python {version} interpreter on this host")
+            raise RuntimeUnavailable(
+                f"no Python {version} interpreter on this host (install CPython {version}: "
+                f"pyenv install {version}, or your distribution's python{version} package)"
+            )
         want = _vkey(version)
         newer = sorted((v for v in self.pythons if _vkey(v) > want), key=_vkey)
         older = sorted((v for v in self.pythons if _vkey(v) < want), key=_vkey, reverse=True)
@@ -127,7 +132,10 @@ class RuntimeTable:
         if found == major:
             return exe, None
         if self.strict:
-            raise RuntimeUnavailable(f"Node.js {major} is not installed on this host")
+            raise RuntimeUnavailable(
+                f"Node.js {major} is not installed on this host (install Node.js {major}: "
+                "https://nodejs.org or your distribution's nodejs package)"
+            )
         return exe, (
             f"lambdad: Node.js {major} is not installed on this host; running on Node.js {found}"
         )

@@ -105,3 +105,17 @@ def test_without_the_probe_isolation_is_not_claimed() -> None:
     # Not root (or no bwrap): capabilities() runs no probe, so there is no such line.
     caps = [c for c in host() if c.name != "sandbox probe"]
     assert not select.full_isolation_possible(caps)
+
+
+def test_settings_not_honoured_here_are_noted_before_the_verdict(
+    doctor: tuple[CliRunner, list[list[Capability]]],
+) -> None:
+    runner, _ = doctor
+
+    lines = runner.invoke(main, ["doctor"]).output.splitlines()
+
+    notes = [line for line in lines if line.startswith("note ")]
+    assert any("java*" in line and "invokes fail" in line for line in notes)
+    assert any("VpcConfig, FileSystemConfigs" in line for line in notes)
+    assert any(line.split()[1] == "architecture" for line in notes)
+    assert lines.index(notes[-1]) == len(lines) - 2
