@@ -83,6 +83,16 @@ class Settings:
     # accounts: ids, "generated" (the data dir's generated credential's account), "*".
     outbound_credentials: tuple[tuple[str, str], ...] = ()
     outbound_trusted_accounts: tuple[str, ...] = ("generated",)
+    # The API port (api/http.py): the largest request head and most header fields; seconds
+    # a head may take, and a body (plus one second per api_min_body_rate bytes); open
+    # connections in all and per client address.
+    api_max_head_bytes: int = 64 * 1024
+    api_max_headers: int = 100
+    api_head_timeout: float = 30.0
+    api_body_timeout: float = 30.0
+    api_min_body_rate: float = 16 * 1024
+    api_max_connections: int = 1024
+    api_max_connections_per_client: int = 256
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
