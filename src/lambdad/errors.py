@@ -26,6 +26,7 @@ turns them into HTTP responses.
     │   ├── ServiceException                      500
     │   ├── ResourceNotReadyException             502
     │   ├── InvalidRuntimeException               502
+    │   ├── InvalidZipFileException               502
     │   ├── AccessDeniedException                 403
     │   │   └── ForeignFunctionDenied
     │   ├── UnknownOperationException             404
@@ -164,6 +165,13 @@ class ResourceNotReadyException(AwsError):
 
 
 class InvalidRuntimeException(AwsError):
+    status = 502
+    message_key = "Message"
+
+
+class InvalidZipFileException(AwsError):
+    """Invoke: the function's stored archive cannot be extracted."""
+
     status = 502
     message_key = "Message"
 

@@ -1,11 +1,19 @@
 """Checks and safe extraction of uploaded function and layer zip archives.
 
-``inspect_archive`` decides whether an upload is acceptable by reading only the
-central directory (and the few bytes of each symbolic link), so a 50 MB upload
-is judged without being decompressed. ``extract_archive`` writes an archive into
-a directory and never outside it: it re-runs every check itself, counts the bytes
-it writes instead of trusting the headers, never follows a link while writing,
-and publishes the tree with one rename so nobody sees half an extraction.
+``inspect_archive`` decides whether an upload is acceptable: it checks the central
+directory (names, depth, sizes, links, layout), then streams every member through
+its decompressor once, with the declared size as a cap, so that an archive whose
+headers lie about sizes or checksums is refused at upload instead of failing every
+invoke. ``extract_archive`` writes an archive into a directory and never outside
+it: it re-runs every check itself, counts the bytes it writes instead of trusting
+the headers, never follows a link while writing, and publishes the tree with one
+rename so nobody sees half an extraction.
+
+Every check costs time linear in the archive: names are split once and placed in
+a tree of the archive (``_Node``), links are resolved once each (memoised), and
+extraction walks that tree depth first with one open directory per level, so a
+directory is opened once however many members it holds. Nothing here recurses
+over the archive's depth.
 
 Every rejection is an ``InvalidParameterValueException`` (a 400), never a 500.
 The zipped-size limit (``RequestTooLargeException``) is decided by the caller.
@@ -22,7 +30,6 @@ import lzma
 import os
 import posixpath
 import re
-import shutil
 import stat
 import tempfile
 import zipfile
@@ -35,6 +42,7 @@ from pathlib import Path
 from typing import IO
 
 from lambdad.errors import InvalidParameterValueException
+from lambdad.store import trees
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,12 @@ _BOMB_MIN_SIZE = 1 << 20  # ratios of small members say nothing; only big ones c
 _SYMLINK_MAX = 4095  # PATH_MAX - 1: no real link target is longer
 _NAME_MAX = 255  # bytes per path component on every common Linux file system
 _MAX_LINK_HOPS = 40  # the kernel's own limit before ELOOP
+# Deeper than any real package (node_modules trees nest a few dozen levels), shallow
+# enough that every tool walking the tree, in lambdad or in a function, copes.
+MAX_DEPTH = 256
+# A name must fit PATH_MAX (4096, with its NUL) below /var/task/ or /opt/.
+_MAX_NAME = 4095 - len("/var/task/")
+MAX_ENTRIES = 100_000  # entries listed, and directories (listed or implied)
 _CHUNK = 1 << 20
 _DEFAULT_FILE_MODE = 0o644
 _DEFAULT_DIR_MODE = 0o755
@@ -88,9 +102,49 @@ class _Member:
     target: str | None  # link target, for symbolic links only
 
 
+class _Node:
+    """One path of the archive's tree: a directory, or the files and links written at
+    that name in archive order (the last one stays). Only a layout the checks refused
+    is both; extraction then refuses to write through it."""
+
+    __slots__ = ("children", "dir_member", "dir_mode", "leaves", "name", "parent")
+
+    def __init__(self, name: str, parent: _Node | None) -> None:
+        self.name = name
+        self.parent = parent
+        self.children: dict[str, _Node] = {}
+        self.leaves: list[_Member] = []
+        self.dir_member: _Member | None = None  # the first entry that made it a directory
+        self.dir_mode = _DEFAULT_DIR_MODE  # the last listed directory entry's mode wins
+
+    @property
+    def is_dir(self) -> bool:
+        return self.dir_member is not None
+
+    @property
+    def link_target(self) -> str | None:
+        """The target of the link that stays at this path, if a link stays."""
+        return self.leaves[-1].target if self.leaves else None
+
+    def path(self) -> str:
+        names: list[str] = []
+        node: _Node | None = self
+        while node is not None and node.parent is not None:
+            names.append(node.name)
+            node = node.parent
+        return "/".join(reversed(names))
+
+
+@dataclass(slots=True)
+class _Tree:
+    root: _Node
+    members: list[_Member]
+    clash: str | None = None  # the first layout error, in archive order
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    members: list[_Member]
+    tree: _Tree
     unzipped_size: int
     entries: int
 
@@ -99,13 +153,14 @@ def inspect_archive(
     data: bytes,
     *,
     max_unzipped: int = 262_144_000,
-    max_entries: int = 100_000,
+    max_entries: int = MAX_ENTRIES,
     max_ratio: int = 1000,
 ) -> ArchiveSummary:
     """Validate ``data`` as a code archive without writing anything; raise if unfit."""
     digest = hashlib.sha256(data).digest()
     with _open_zip(io.BytesIO(data)) as zf:
         plan = _plan(zf, max_unzipped=max_unzipped, max_entries=max_entries, max_ratio=max_ratio)
+        _check_contents(zf)
     return ArchiveSummary(
         sha256_hex=digest.hex(),
         code_sha256=base64.b64encode(digest).decode("ascii"),
@@ -135,12 +190,20 @@ def extract_archive(
         plan = _plan(zf, max_unzipped=max_unzipped)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
         try:
-            _write_tree(zf, plan, tmp, max_unzipped=max_unzipped)
+            _write_tree(zf, plan.tree, tmp, max_unzipped=max_unzipped)
             os.chmod(tmp, _DEFAULT_DIR_MODE)  # mkdtemp makes it 0700
             os.rename(tmp, dest)  # atomically replaces an empty directory too
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _remove_partial(tmp)
             raise
+
+
+def _remove_partial(tmp: Path) -> None:
+    """Remove a half-written extraction (directories of any mode, any depth)."""
+    try:
+        trees.remove_tree(tmp)
+    except OSError as exc:
+        log.warning("could not remove the partial extraction %s: %s", tmp, exc)
 
 
 # --- validation -----------------------------------------------------------------------
@@ -161,7 +224,7 @@ def _plan(
     zf: zipfile.ZipFile,
     *,
     max_unzipped: int,
-    max_entries: int = 100_000,
+    max_entries: int = MAX_ENTRIES,
     max_ratio: int = 1000,
 ) -> _Plan:
     """Check every member of ``zf`` and return what extracting it would create."""
@@ -184,8 +247,9 @@ def _plan(
         if not parts:
             continue  # "./" and the like name the root itself
         members.append(_classify(zf, info, parts, is_dir))
-    _check_layout(members)
-    return _Plan(members, unzipped, len(infos))
+    tree = _build_tree(members, max_dirs=max_entries)
+    _check_layout(tree)
+    return _Plan(tree, unzipped, len(infos))
 
 
 def _check_readable(info: zipfile.ZipInfo, *, max_ratio: int) -> None:
@@ -203,6 +267,11 @@ def _check_readable(info: zipfile.ZipInfo, *, max_ratio: int) -> None:
             f"{info.file_size} bytes, a compression ratio above {max_ratio}:1; "
             "the archive looks like a compression bomb."
         )
+
+
+def _shown(name: str) -> str:
+    """A name for a message: long ones are cut (the limits are about long names)."""
+    return repr(name if len(name) <= 120 else name[:100] + "...")
 
 
 def _normalise_name(info: zipfile.ZipInfo) -> tuple[tuple[str, ...], bool]:
@@ -224,11 +293,20 @@ def _normalise_name(info: zipfile.ZipInfo) -> tuple[tuple[str, ...], bool]:
         raise InvalidParameterValueException(
             f"Archive entry {raw!r} points outside the archive (path traversal)."
         )
+    if len(os.fsencode(normal)) > _MAX_NAME:
+        raise InvalidParameterValueException(
+            f"Archive entry {_shown(raw)} has a path longer than {_MAX_NAME} bytes."
+        )
     parts = () if normal == "." else tuple(normal.split("/"))
+    if len(parts) > MAX_DEPTH:
+        raise InvalidParameterValueException(
+            f"Archive entry {_shown(raw)} is {len(parts)} levels deep; at most {MAX_DEPTH} "
+            "are allowed."
+        )
     for part in parts:
         if len(os.fsencode(part)) > _NAME_MAX:
             raise InvalidParameterValueException(
-                f"Archive entry {raw!r} has a path component longer than {_NAME_MAX} bytes."
+                f"Archive entry {_shown(raw)} has a path component longer than {_NAME_MAX} bytes."
             )
     is_dir = name.endswith("/")
     if not parts and not is_dir:
@@ -274,146 +352,231 @@ def _read_link_target(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     return target
 
 
-def _check_layout(members: list[_Member]) -> None:
-    """Reject names that clash and links that leave the archive root.
+def _build_tree(members: list[_Member], *, max_dirs: int) -> _Tree:
+    """Place every member in a tree of the archive, one look-up per name component.
 
-    Later duplicates replace earlier ones, as with unzip, but a path may not be
-    both a directory and a file or link: writing below a link would follow it.
+    Records (without raising: ``_check_layout`` does) the first member, in archive
+    order, that clashes: later duplicates replace earlier ones, as with unzip, but a
+    path may not be both a directory and a file or link, since writing below a link
+    would follow it.
     """
-    leaves: dict[tuple[str, ...], _Member] = {}
-    dirs: dict[tuple[str, ...], _Member] = {}
+    tree = _Tree(_Node("", None), members)
+    dirs = 0
+
+    def clash(message: str) -> None:
+        if tree.clash is None:
+            tree.clash = message
+
     for member in members:
         name = member.info.filename
-        for depth in range(1, len(member.parts)):
-            prefix = member.parts[:depth]
-            clash = leaves.get(prefix)
-            if clash is not None:
-                what = "symbolic link" if clash.kind is _Kind.SYMLINK else "file"
-                raise InvalidParameterValueException(
+        node = tree.root
+        for part in member.parts[:-1]:
+            child = node.children.get(part)
+            if child is None:
+                child = node.children[part] = _Node(part, node)
+            if child.leaves:
+                what = "symbolic link" if child.leaves[-1].kind is _Kind.SYMLINK else "file"
+                clash(
                     f"Archive entry {name!r} would be written through the {what} "
-                    f"{clash.info.filename!r}."
+                    f"{child.leaves[-1].info.filename!r}."
                 )
-            dirs.setdefault(prefix, member)
+            if child.dir_member is None:
+                child.dir_member = member
+                dirs += 1
+            node = child
+        last = member.parts[-1]
+        child = node.children.get(last)
+        if child is None:
+            child = node.children[last] = _Node(last, node)
         if member.kind is _Kind.DIR:
-            clash = leaves.get(member.parts)
-            dirs.setdefault(member.parts, member)
+            other = child.leaves[-1] if child.leaves else None
+            if child.dir_member is None:
+                child.dir_member = member
+                dirs += 1
+            child.dir_mode = member.mode
         else:
-            clash = dirs.get(member.parts)
-            leaves[member.parts] = member
-        if clash is not None:
-            raise InvalidParameterValueException(
+            other = child.dir_member
+            child.leaves.append(member)
+        if other is not None:
+            clash(
                 f"Archive entry {name!r} is both a directory and a file "
-                f"(see {clash.info.filename!r})."
+                f"(see {other.info.filename!r})."
             )
+        if dirs > max_dirs:
+            raise InvalidParameterValueException(
+                f"The archive holds more than {max_dirs} directories."
+            )
+    return tree
+
+
+def _check_layout(tree: _Tree) -> None:
+    """Reject names that clash and links that leave the archive root."""
+    if tree.clash is not None:
+        raise InvalidParameterValueException(tree.clash)
     # Resolve against the final tree, which is what a running function will see,
     # but judge every link: one later replaced still exists for a while on disk.
-    links = {parts: m.target for parts, m in leaves.items() if m.target is not None}
-    for member in members:
-        if member.target is not None and _escapes(member.parts, member.target, links):
+    links = _Links(tree.root)
+    for member in tree.members:
+        if member.target is not None and links.escapes(member):
             raise InvalidParameterValueException(
                 f"Symbolic link {member.info.filename!r} points outside the archive "
                 f"({member.target!r})."
             )
 
 
-def _escapes(link: tuple[str, ...], target: str, links: dict[tuple[str, ...], str]) -> bool:
-    """Whether following ``link`` leaves the archive root.
+# Where a path leads: a directory of the tree, plus how many components below it do not
+# exist in the archive (a path may wander through those and come back with "..").
+_Place = tuple[_Node, int]
 
-    The walk follows the archive's other links as the kernel would: judging the
-    target text alone misses chains such as ``a/l1 -> ..`` plus ``a/l2 -> l1/..``.
-    """
-    here = list(link[:-1])
-    pending = list(reversed(target.split("/")))
-    hops = 0
-    while pending:
-        part = pending.pop()
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not here:
-                return True
-            here.pop()
-            continue
-        here.append(part)
-        next_target = links.get(tuple(here))
-        if next_target is not None:
-            hops += 1
-            if hops > _MAX_LINK_HOPS:
-                raise InvalidParameterValueException(
-                    f"Symbolic link {'/'.join(link)!r} resolves through too many links "
-                    "(a link loop)."
-                )
-            here.pop()
-            pending.extend(reversed(next_target.split("/")))
-    return False
+
+class _Links:
+    """Resolves links as the kernel would, following the archive's other links:
+    judging a target's text alone misses chains such as ``a/l1 -> ..`` plus
+    ``a/l2 -> l1/..``. Each link is resolved once and remembered, so judging every
+    link costs time linear in the targets' lengths, however they chain."""
+
+    def __init__(self, root: _Node) -> None:
+        self.root = root
+        self._resolved: dict[int, tuple[_Place | None, int]] = {}  # id(node) -> (place, hops)
+        self._active: list[_Node] = []
+
+    def escapes(self, member: _Member) -> bool:
+        parent = self.root
+        for part in member.parts[:-1]:
+            parent = parent.children[part]
+        assert member.target is not None
+        place, _ = self._walk(parent, member.target, member)
+        return place is None
+
+    def _follow(self, node: _Node, origin: _Member) -> tuple[_Place | None, int]:
+        """Where the link that stays at ``node`` leads (None: outside), and through how
+        many links."""
+        known = self._resolved.get(id(node))
+        if known is not None:
+            return known
+        if node in self._active or len(self._active) >= _MAX_LINK_HOPS:
+            raise _too_many_links(origin)
+        target = node.link_target
+        assert target is not None
+        assert node.parent is not None
+        self._active.append(node)
+        try:
+            place, hops = self._walk(node.parent, target, origin)
+        finally:
+            self._active.pop()
+        self._resolved[id(node)] = (place, hops)
+        return place, hops
+
+    def _walk(self, start: _Node, target: str, origin: _Member) -> tuple[_Place | None, int]:
+        node, extra, hops = start, 0, 0
+        for part in target.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if extra:
+                    extra -= 1
+                elif node.parent is None:
+                    return None, hops
+                else:
+                    node = node.parent
+                continue
+            if extra:
+                extra += 1
+                continue
+            child = node.children.get(part)
+            if child is None or (child.leaves and child.link_target is None):
+                extra = 1  # missing, or below a file: the kernel fails; never an escape
+            elif child.leaves:
+                place, more = self._follow(child, origin)
+                hops += 1 + more
+                if hops > _MAX_LINK_HOPS:
+                    raise _too_many_links(origin)
+                if place is None:
+                    return None, hops
+                node, extra = place
+            else:
+                node = child
+        return (node, extra), hops
+
+
+def _too_many_links(member: _Member) -> InvalidParameterValueException:
+    return InvalidParameterValueException(
+        f"Symbolic link {member.info.filename!r} resolves through too many links (a link loop)."
+    )
+
+
+def _check_contents(zf: zipfile.ZipFile) -> None:
+    """Decompress every member once, as extraction will, and compare what comes out
+    with what the headers declare: size and CRC-32. zipfile stops each member at its
+    declared size, so the work is bounded by the sizes ``_plan`` already accepted."""
+    for info in zf.infolist():
+        size = 0
+        try:
+            with zf.open(info) as src:
+                while chunk := src.read(_CHUNK):
+                    size += len(chunk)
+        except _CORRUPT as exc:
+            log.info("rejecting upload: entry %r is corrupt (%s)", info.filename, exc)
+            raise InvalidParameterValueException(UNZIP_FAILED) from exc
+        if size != info.file_size:
+            raise _size_mismatch(info, size)
+
+
+def _size_mismatch(info: zipfile.ZipInfo, size: int) -> InvalidParameterValueException:
+    return InvalidParameterValueException(
+        f"Archive entry {info.filename!r} holds {size} bytes, not the {info.file_size} "
+        "bytes its header declares."
+    )
 
 
 # --- extraction -----------------------------------------------------------------------
 
 
-def _write_tree(zf: zipfile.ZipFile, plan: _Plan, root: Path, *, max_unzipped: int) -> None:
-    dir_modes: dict[tuple[str, ...], int] = {}
+def _write_tree(zf: zipfile.ZipFile, tree: _Tree, root: Path, *, max_unzipped: int) -> None:
+    """Write ``tree`` below ``root``, depth first: each directory is opened once (with
+    O_NOFOLLOW, relative to its parent) and given its mode once its content is in."""
     budget = _Budget(max_unzipped)
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    # Consecutive members usually share a directory; keep its descriptor open.
-    cached: tuple[tuple[str, ...], int] | None = None
+    stack: list[tuple[_Node, int, Iterator[_Node]]] = [
+        (tree.root, root_fd, iter(tree.root.children.values()))
+    ]
     try:
-        for member in plan.members:
-            if member.kind is _Kind.DIR:
-                os.close(_walk(root_fd, member.parts, dir_modes))
-                dir_modes[member.parts] = member.mode
-                continue
-            parent = member.parts[:-1]
-            if cached is None or cached[0] != parent:
-                if cached is not None:
-                    os.close(cached[1])
-                    cached = None  # closed: the finally below must not close it again
-                cached = (parent, _walk(root_fd, parent, dir_modes))
-            _write_leaf(zf, member, cached[1], budget)
-        for parts, mode in dir_modes.items():
-            fd = _walk(root_fd, parts, None)
-            try:
-                os.fchmod(fd, mode)
-            finally:
-                os.close(fd)
-    finally:
-        if cached is not None:
-            os.close(cached[1])
-        os.close(root_fd)
-
-
-def _walk(root_fd: int, parts: tuple[str, ...], created: dict[tuple[str, ...], int] | None) -> int:
-    """Open (creating, when ``created`` is given) the directory ``parts`` below root.
-
-    Each step is opened relative to the last with O_NOFOLLOW, so a link planted
-    in the tree can never redirect a write outside it.
-    """
-    fd = os.dup(root_fd)
-    try:
-        for depth, part in enumerate(parts, start=1):
-            if created is not None:
+        while stack:
+            node, fd, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
                 try:
-                    os.mkdir(part, 0o700, dir_fd=fd)
-                    created.setdefault(parts[:depth], _DEFAULT_DIR_MODE)
-                except FileExistsError:
-                    pass
-            try:
-                next_fd = os.open(
-                    part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd
-                )
-            except OSError as exc:
-                if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
-                    raise
-                raise InvalidParameterValueException(
-                    f"Archive path {'/'.join(parts[:depth])!r} is not a directory; refusing "
-                    "to write through it."
-                ) from exc
+                    if node.parent is not None:
+                        os.fchmod(fd, node.dir_mode)
+                finally:
+                    os.close(fd)
+                continue
+            for member in child.leaves:
+                _write_leaf(zf, member, fd, budget)
+            if child.is_dir:
+                stack.append((child, _enter(fd, child), iter(child.children.values())))
+    finally:
+        for _, fd, _ in stack:
             os.close(fd)
-            fd = next_fd
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+
+
+def _enter(parent_fd: int, node: _Node) -> int:
+    """Open (creating it) the directory ``node`` in ``parent_fd``, never through a link."""
+    with suppress(FileExistsError):
+        os.mkdir(node.name, 0o700, dir_fd=parent_fd)
+    try:
+        return os.open(
+            node.name,
+            os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+            dir_fd=parent_fd,
+        )
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        raise InvalidParameterValueException(
+            f"Archive path {node.path()!r} is not a directory; refusing to write through it."
+        ) from exc
 
 
 def _write_leaf(zf: zipfile.ZipFile, member: _Member, dir_fd: int, budget: _Budget) -> None:
@@ -444,6 +607,8 @@ def _write_leaf(zf: zipfile.ZipFile, member: _Member, dir_fd: int, budget: _Budg
                 budget.take(member, len(chunk), written)
                 written += len(chunk)
                 dst.write(chunk)
+        if written != member.info.file_size:
+            raise _size_mismatch(member.info, written)
         os.fchmod(dst.fileno(), member.mode)
 
 

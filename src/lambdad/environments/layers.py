@@ -6,7 +6,8 @@ that uses the same list. Each layer archive is extracted once by the code cache;
 the /opt tree is then assembled from those extractions in the function's order,
 later layers overwriting what earlier ones put at the same path (as on AWS), with
 hard links where the file system allows them. The tree appears atomically (built
-aside, then renamed), so a concurrent reader never sees half of it.
+aside, then renamed), so a concurrent reader never sees half of it. Every walk
+over these trees is iterative (``store.trees``): a layer decides how deep they go.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import errno
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from lambdad.environments.code import CodeCache, remove_tree
+from lambdad.environments.code import CodeCache, remove_quietly, storage_failure
+from lambdad.store import trees
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,13 @@ class OptCache:
         async with lock:
             if not target.is_dir():
                 sources = [await self.code.ensure(sha) for sha in layer_sha256_hex]
-                self.root.mkdir(parents=True, exist_ok=True)
-                await asyncio.to_thread(merge_layers, sources, target)
-                # What it was made of, for the start-up sweep.
-                self._layers_file(name).write_text("\n".join(layer_sha256_hex) + "\n")
+                try:
+                    self.root.mkdir(parents=True, exist_ok=True)
+                    await asyncio.to_thread(merge_layers, sources, target)
+                    # What it was made of, for the start-up sweep.
+                    self._layers_file(name).write_text("\n".join(layer_sha256_hex) + "\n")
+                except OSError as exc:
+                    raise storage_failure(f"assembling /opt {name}", exc) from None
                 log.info("assembled /opt from %d layers in %s", len(sources), target)
         self._locks.pop(name, None)
         return target
@@ -71,17 +75,20 @@ class OptCache:
             return 0
         removed = 0
         for entry in list(self.root.iterdir()):
-            if entry.suffix == ".layers":
-                if not (self.root / entry.stem).is_dir():
-                    entry.unlink(missing_ok=True)
-                continue
-            listed = self._layers_file(entry.name)
-            digests = listed.read_text().split() if listed.is_file() else []
-            if digests and all(self.code.blobs.exists(d) for d in digests):
-                continue
-            remove_tree(entry)
-            listed.unlink(missing_ok=True)
-            removed += 1
+            try:
+                if entry.suffix == ".layers":
+                    if not (self.root / entry.stem).is_dir():
+                        entry.unlink(missing_ok=True)
+                    continue
+                listed = self._layers_file(entry.name)
+                digests = listed.read_text().split() if listed.is_file() else []
+                if digests and all(self.code.blobs.exists(d) for d in digests):
+                    continue
+                trees.remove_tree(entry)
+                listed.unlink(missing_ok=True)
+                removed += 1
+            except Exception as exc:  # one bad tree must not stop start-up
+                log.warning("could not remove the /opt tree %s: %r", entry, exc)
         return removed
 
 
@@ -90,72 +97,16 @@ def merge_layers(sources: Sequence[Path], target: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         for source in sources:
-            _overlay(source, tmp)
-        _make_read_only(tmp)
+            trees.overlay(source, tmp)
+        # Files are links to the code cache's, read-only already; directories become so.
+        trees.make_read_only(tmp, files=False)
         try:
             os.rename(tmp, target)
         except OSError as exc:
             if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not target.is_dir():
                 raise
-            shutil.rmtree(tmp, ignore_errors=True)  # built concurrently elsewhere: keep theirs
+            remove_quietly(tmp)  # built concurrently elsewhere: keep theirs
     except BaseException:
         if tmp.exists():
-            _make_writable(tmp)
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_quietly(tmp)
         raise
-
-
-def _overlay(source: Path, dest: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(source):
-        rel = os.path.relpath(dirpath, source)
-        here = dest if rel == "." else dest / rel
-        for name in dirnames:
-            src = os.path.join(dirpath, name)
-            dst = here / name
-            if os.path.islink(src):
-                _replace(dst)
-                os.symlink(os.readlink(src), dst)
-                continue
-            if dst.is_symlink() or (dst.exists() and not dst.is_dir()):
-                _replace(dst)
-            dst.mkdir(mode=0o755, exist_ok=True)
-        # os.walk does not descend into symbolic links to directories: copied above as links.
-        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-        for name in filenames:
-            src = os.path.join(dirpath, name)
-            dst = here / name
-            _replace(dst)
-            if os.path.islink(src):
-                os.symlink(os.readlink(src), dst)
-                continue
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copy2(src, dst)
-
-
-def _replace(path: Path) -> None:
-    """Remove whatever an earlier layer put at ``path``."""
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
-        _make_writable(path)
-        shutil.rmtree(path)
-
-
-def _make_read_only(root: Path) -> None:
-    for dirpath, dirnames, _ in os.walk(root):
-        for name in dirnames:
-            p = os.path.join(dirpath, name)
-            if not os.path.islink(p):
-                os.chmod(p, 0o555)
-    os.chmod(root, 0o555)
-
-
-def _make_writable(root: Path) -> None:
-    for dirpath, dirnames, _ in os.walk(root):
-        os.chmod(dirpath, 0o755)
-        for name in dirnames:
-            p = os.path.join(dirpath, name)
-            if not os.path.islink(p):
-                os.chmod(p, 0o755)
