@@ -396,3 +396,39 @@ def send(
         return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
     finally:
         conn.close()
+
+
+# -- the lambdad command as a client --------------------------------------------------------
+
+
+def client_env(server: LambdadServer, **extra: str) -> dict[str, str]:
+    """The environment of a user who signs with ``server``'s credential (``lambdad``
+    client commands, run with ``run_lambdad``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+    cred = server.credential
+    env.update(
+        AWS_ACCESS_KEY_ID=cred.access_key_id,
+        AWS_SECRET_ACCESS_KEY=cred.secret_access_key,
+        AWS_REGION=server.region,
+        AWS_ENDPOINT_URL=server.endpoint,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    env.update(extra)
+    return env
+
+
+def run_lambdad(
+    *args: str, env: Mapping[str, str], stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``lambdad ARGS`` as a user runs it, its output captured."""
+    return subprocess.run(
+        [LAMBDAD, *args],
+        env=dict(env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+    )

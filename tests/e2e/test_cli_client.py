@@ -14,12 +14,13 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e.helpers import LAMBDAD, LambdadServer, free_port
+from e2e.helpers import LAMBDAD, LambdadServer, client_env, free_port
+from e2e.helpers import run_lambdad as run
 from e2e.invoke_support import REPORT_RE, Deployer, probe_zip, wait_for_log
 
 ServerFactory = Callable[..., LambdadServer]
@@ -36,37 +37,6 @@ def deploy(lambdad: LambdadServer) -> Iterator[Deployer]:
 @pytest.fixture(scope="module")
 def probe(deploy: Deployer) -> str:
     return deploy(probe_zip())
-
-
-def client_env(server: LambdadServer, **extra: str) -> dict[str, str]:
-    """The environment of a user who exported what ``lambdad credentials`` prints."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
-    cred = server.credential
-    env.update(
-        AWS_ACCESS_KEY_ID=cred.access_key_id,
-        AWS_SECRET_ACCESS_KEY=cred.secret_access_key,
-        AWS_REGION=server.region,
-        AWS_ENDPOINT_URL=server.endpoint,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    env.update(extra)
-    return env
-
-
-def run(
-    *args: str, env: Mapping[str, str], stdin: str | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [LAMBDAD, *args],
-        env=dict(env),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-    )
 
 
 # -- invoke ---------------------------------------------------------------------------------

@@ -8,13 +8,11 @@ marks the function.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from e2e.helpers import LAMBDAD, LambdadServer
+from e2e.helpers import LambdadServer, client_env, run_lambdad
 from e2e.invoke_support import Deployer, probe_zip, wait_for_log
 from lambdad.runtimes.host_support import host_architecture
 
@@ -30,19 +28,7 @@ def deploy(lambdad: LambdadServer) -> Iterator[Deployer]:
 
 
 def ls(server: LambdadServer) -> str:
-    cred = server.credential
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID=cred.access_key_id,
-        AWS_SECRET_ACCESS_KEY=cred.secret_access_key,
-        AWS_REGION=server.region,
-        AWS_ENDPOINT_URL_LAMBDA=server.endpoint,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    proc = subprocess.run(
-        [LAMBDAD, "ls"], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    proc = run_lambdad("ls", env=client_env(server))
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
