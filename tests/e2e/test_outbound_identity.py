@@ -34,6 +34,7 @@ from e2e.aws_side import (
     receive,
     wait_stat,
 )
+from e2e.conftest import ServerFactory
 from e2e.helpers import (
     OTHER,
     PRIMARY,
@@ -335,3 +336,34 @@ def test_layer_content_from_another_bucket_is_not_a_way_around(server: LambdadSe
         for layer in server.client(account=OTHER.account_id).list_layers()["Layers"]
     ]
     assert "stolen-layer" not in names
+
+
+def test_the_generated_account_of_make_serve_uses_lambdads_identity(
+    lambdad_factory: ServerFactory, aws: Aws
+) -> None:
+    """Started as ``make serve`` starts it (no credentials given): the credential lambdad
+    generates in its data directory is the operator's, and is trusted by default."""
+    single = lambdad_factory(
+        credentials=None,
+        env={
+            "LAMBDAD_SANDBOX": "process",
+            "AWS_ENDPOINT_URL_S3": aws.endpoint,
+            "AWS_ACCESS_KEY_ID": aws.operator[0],
+            "AWS_SECRET_ACCESS_KEY": aws.operator[1],
+            "AWS_DEFAULT_REGION": MOTO_REGION,
+        },
+    )
+    account = single.generated_credential().account_id
+    client = single.client()
+    client.create_function(
+        FunctionName="from-s3",
+        Runtime="python3.12",
+        Role=role_for(account),
+        Handler="app.handler",
+        Code=SECRET,
+    )
+    client.get_waiter("function_active_v2").wait(
+        FunctionName="from-s3", WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+    out = client.invoke(FunctionName="from-s3")
+    assert json.loads(out["Payload"].read()) == "the operator secret"
