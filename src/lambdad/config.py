@@ -109,9 +109,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         # Relative paths break as soon as a sandbox mounts them from its own root.
-        path = Path(self.data_dir)
-        if path is not self.data_dir or not path.is_absolute():
-            object.__setattr__(self, "data_dir", path.absolute())
+        object.__setattr__(self, "data_dir", Path(self.data_dir).absolute())
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

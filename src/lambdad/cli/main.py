@@ -102,6 +102,8 @@ def serve(
         for line in export_lines(c, settings.default_region, endpoint):
             click.echo("  " + line)
         click.echo("(`lambdad credentials` prints these again)")
+    elif not settings.credentials:
+        click.echo("(`lambdad credentials` prints its AWS_* exports)")
     click.echo(f"isolation: {platform.isolation_banner()}")
     sys.stdout.flush()
     server.run(platform)
