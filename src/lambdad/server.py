@@ -16,7 +16,8 @@ from types import FrameType
 import uvicorn
 
 from lambdad.api.app import MAX_BODY, App
-from lambdad.api.http import protocol_for
+from lambdad.api.http import Limits, protocol_for
+from lambdad.config import Settings
 from lambdad.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ def build_server(platform: Platform) -> uvicorn.Server:
         port=platform.settings.port,
         # uvicorn's own HTTP protocols drive the app through ASGI messages, which cost
         # more per request than the rest of a warm invoke; api/http.py calls it directly.
-        http=protocol_for(app.respond, app.refuse, MAX_BODY),  # type: ignore[arg-type]
+        http=protocol_for(  # type: ignore[arg-type]
+            app.respond, app.refuse, MAX_BODY, app.admit, api_limits(platform.settings)
+        ),
         proxy_headers=False,
         log_level="warning",
         access_log=False,
@@ -40,6 +43,18 @@ def build_server(platform: Platform) -> uvicorn.Server:
         date_header=True,
     )
     return uvicorn.Server(config)
+
+
+def api_limits(settings: Settings) -> Limits:
+    return Limits(
+        max_head_bytes=settings.api_max_head_bytes,
+        max_headers=settings.api_max_headers,
+        head_timeout=settings.api_head_timeout,
+        body_timeout=settings.api_body_timeout,
+        min_body_rate=settings.api_min_body_rate,
+        max_connections=settings.api_max_connections,
+        max_connections_per_client=settings.api_max_connections_per_client,
+    )
 
 
 def run(platform: Platform) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -24,6 +25,7 @@ from lambdad.api.logs_api import LogsApi
 from lambdad.api.protocol import Operation, ServiceModel, parse_query
 from lambdad.api.sts_api import StsApi, is_sts_request
 from lambdad.errors import (
+    AwsError,
     ForeignFunctionDenied,
     InvalidParameterValueException,
     RequestTooLargeException,
@@ -45,6 +47,16 @@ _ACTIONS = {"Invoke": "lambda:InvokeFunction", "InvokeAsync": "lambda:InvokeAsyn
 
 # A 50 MB zip, base64-encoded inside JSON, is ~70 MB on the wire.
 MAX_BODY = 72 * 1024 * 1024
+# The most body any other operation takes (Logs' PutLogEvents: 1 MB of events, escaped).
+_SMALL_BODY = 2 * 1024 * 1024
+# Over an invoke payload's limit, the operation's own error (with its limit) answers.
+_PAYLOAD_SLACK = 64 * 1024
+# The operations that upload code: CreateFunction, UpdateFunctionCode, PublishLayerVersion.
+_UPLOADS = re.compile(
+    r"/2015-03-31/functions/?|/2015-03-31/functions/[^/]+/code/?|/2018-10-31/layers/[^/]+/versions/?"
+)
+# The service a request must be signed for, by its X-Amz-Target's prefix (else lambda).
+_TARGET_SERVICES = {"Logs_20140328": "logs"}
 # Entries of the route and parameter caches (both are cleared when full).
 _CACHE_SIZE = 4096
 _ids = random.Random()  # seeded from os.urandom
@@ -122,6 +134,36 @@ class App:
             json_protocol = any(k == "x-amz-target" for k, _ in headers)
             return render_error(exc, request_id, json_protocol=json_protocol)
 
+    def admit(
+        self, method: str, path: str, query_string: str, headers: list[tuple[str, str]]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | int:
+        """The ``Gate`` of api/http.py, once the head of a request with a large or chunked
+        body is in and before any of the body is read: an answer refuses it now (it
+        cannot authenticate), else the most body its operation takes."""
+        if path[:2] in ("/", "/?") and is_sts_request(path, query_string, headers):
+            return _SMALL_BODY  # STS authenticates, and answers, in its own shape
+        json_protocol = any(k == "x-amz-target" for k, _ in headers)
+        try:
+            sigv4.check_head(
+                method,
+                path,
+                query_string,
+                headers,
+                self.platform.lookup_credential,
+                self.platform.clock.now(),
+                service=_signing_service(headers),
+            )
+        except AwsError as exc:
+            return render_error(exc, new_request_id(), json_protocol=json_protocol)
+        route = path.partition("?")[0]
+        if json_protocol:
+            return _SMALL_BODY
+        if route.rstrip("/").endswith("invocations") or "/invoke-async" in route:
+            return self.platform.settings.max_sync_payload + _PAYLOAD_SLACK
+        if _UPLOADS.fullmatch(route):
+            return MAX_BODY
+        return _SMALL_BODY
+
     def refuse(
         self, headers: list[tuple[str, str]]
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -190,6 +232,7 @@ class App:
             body,
             self.platform.lookup_credential,
             self.platform.clock.now(),
+            service=_signing_service(header_list),
         )
         host = headers.get("host", self._default_host)
         ctx = RequestContext(principal, request_id, f"http://{host}", headers)
@@ -299,6 +342,15 @@ class App:
             ],
             data,
         )
+
+
+def _signing_service(headers: list[tuple[str, str]]) -> str | None:
+    """The service a request must be signed for: the Logs API's for its target, lambda
+    without one (None: an unknown target, refused once it is routed)."""
+    target = next((v for k, v in headers if k == "x-amz-target"), None)
+    if target is None:
+        return "lambda"
+    return _TARGET_SERVICES.get(target.split(".", 1)[0])
 
 
 def new_request_id() -> str:

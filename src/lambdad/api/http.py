@@ -10,6 +10,13 @@ Per connection: keep-alive (idle connections close after ``timeout_keep_alive``)
 pipelined requests answered in order, ``Expect: 100-continue``, bodies bounded by
 ``MAX_BODY`` (a larger one is answered with AWS's error and the connection closed),
 and flow control on the write side (a reader slower than a 50 MB code download).
+
+The port is open to anyone who can reach it, so what an unauthenticated client can
+make it hold is bounded (``Limits``): connections per client address and in all, the
+size and header count of a request head (431/400), the time a head may take and the
+rate a body must keep (408), and a large body's signature is checked from its head
+(``Gate``) before any of the body is read, which is then bounded by its operation's
+limit rather than the largest any operation takes.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol, cast
 
@@ -30,6 +38,10 @@ Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 Responder = Callable[[str, str, str, list[tuple[str, str]], bytes], Awaitable[Response]]
 # The answer to a request whose declared or actual body exceeds the limit, by its headers
 Refusal = Callable[[list[tuple[str, str]]], Response]
+# Called with (method, raw path, raw query string, headers) once the head of a request
+# with a large or chunked body is in, before any of the body is read: the answer that
+# refuses it now (it cannot authenticate), or the most body its operation takes.
+Gate = Callable[[str, str, str, list[tuple[str, str]]], "Response | int"]
 
 # Pipelined requests queued beyond this stop the reading until the queue drains.
 MAX_QUEUED = 16
@@ -48,6 +60,70 @@ _BAD_REQUEST = (
     b"content-length: %d\r\nconnection: close\r\n\r\n%s"
     % (len(_BAD_REQUEST_BODY), _BAD_REQUEST_BODY)
 )
+# A body at most this large is read before its signature is checked (as every small
+# request is: one verification, after the body); a larger one goes through the Gate.
+EARLY_CHECK = 64 * 1024
+
+
+def _plain(status: int, text: str) -> bytes:
+    """A complete plain-text answer that closes the connection."""
+    body = text.encode()
+    return b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n" % (
+        status,
+        HTTPStatus(status).phrase.encode(),
+    ) + b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+
+
+_HEAD_TOO_LARGE = _plain(431, "Request header fields too large.")
+_TOO_MANY_HEADERS = _plain(400, "Too many header fields.")
+_TIMEOUT = _plain(408, "Request timed out.")
+_BUSY = _plain(503, "Too many connections.")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one client may make the API port hold (settings ``api_*``)."""
+
+    max_head_bytes: int = 64 * 1024
+    max_headers: int = 100
+    # Seconds from a request's first byte to the end of its head.
+    head_timeout: float = 30.0
+    # A body may take body_timeout seconds plus one second per min_body_rate bytes.
+    body_timeout: float = 30.0
+    min_body_rate: float = 16 * 1024
+    max_connections: int = 1024
+    max_connections_per_client: int = 256
+
+
+class ConnectionCount:
+    """Open connections, in all and per client address, shared by a server's protocols."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.total = 0
+        self.by_client: dict[str, int] = {}
+
+    def admit(self, client: str) -> bool:
+        """Count one more connection from ``client``; False (not counted) over a cap."""
+        held = self.by_client.get(client, 0)
+        if (
+            self.total >= self.limits.max_connections
+            or held >= self.limits.max_connections_per_client
+        ):
+            return False
+        self.total += 1
+        self.by_client[client] = held + 1
+        return True
+
+    def release(self, client: str) -> None:
+        self.total -= 1
+        held = self.by_client.pop(client, 1) - 1
+        if held > 0:
+            self.by_client[client] = held
+
+
+class _Refused(Exception):
+    """Raised from a parser callback: the request head broke a limit (its answer set)."""
 
 
 def _status_lines() -> dict[int, bytes]:
@@ -72,19 +148,24 @@ class _Request:
         "expect_continue",
         "headers",
         "keep_alive",
+        "limit",
         "method",
         "queued",
+        "refusal",
         "too_large",
         "url",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
         self.url = b""
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
         self.method = ""
         self.keep_alive = True
         self.too_large = False
+        # Answered without being handled (refused by the Gate, or a CONNECT).
+        self.refusal: Response | None = None
+        self.limit = limit  # the most body this request may have
         self.expect_continue = False
         self.queued = False
 
@@ -102,11 +183,18 @@ class HttpProtocol(asyncio.Protocol):
         config: Any,
         server_state: ServerState,
         app_state: Any = None,
+        gate: Gate | None = None,
+        limits: Limits | None = None,
+        connections: ConnectionCount | None = None,
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.respond = respond
         self.refuse = refuse
         self.max_body = max_body
+        self.gate = gate
+        self.limits = limits or Limits()
+        self.connections = connections or ConnectionCount(self.limits)
+        self.client: str | None = None  # the address counted in `connections`
         self.loop = _loop or asyncio.get_event_loop()
         self.state = server_state
         self.keep_alive_timeout = float(config.timeout_keep_alive)
@@ -114,8 +202,18 @@ class HttpProtocol(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[_Request] = deque()
         self.last: _Request | None = None  # the request parsed last
-        self.request = _Request()
+        self.request = _Request(max_body)
         self.body_size = 0
+        # Reading a request head (from its first byte, or awaiting one): its bytes so
+        # far, its header fields so far, and when it must be complete.
+        self.in_head = True
+        self.head_bytes = 0
+        self.header_count = 0
+        self.failure = b""  # the answer of a _Refused head
+        # Reading a body: when it began (its deadline grows with what arrives).
+        self.body_started: float | None = None
+        self.read_deadline: float | None = None
+        self.read_timer: asyncio.TimerHandle | None = None
         self.busy = False
         self.task: asyncio.Task[None] | None = None
         self.closing = False
@@ -131,16 +229,31 @@ class HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport (uvloop's are not asyncio.Transport subclasses).
         self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        client = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+        if not self.connections.admit(client):
+            log.warning("connection from %s refused: over the connection limit", client)
+            self.transport.write(_BUSY)
+            self.transport.close()
+            self.transport = None
+            return
+        self.client = client
         self.state.connections.add(self)
         self._become_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.client is not None:
+            self.connections.release(self.client)
+            self.client = None
         self.state.connections.discard(self)
         self.transport = None
         self.queue.clear()
         if self.idle_timer is not None:
             self.idle_timer.cancel()
             self.idle_timer = None
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer = None
         if self.writable is not None and not self.writable.done():
             self.writable.set_result(None)
         # A request in flight runs to its end (an invocation is not abandoned half
@@ -149,7 +262,7 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.idle_since = None
         try:
-            self.parser.feed_data(data)
+            self._feed(data)
         except httptools.HttpParserUpgrade:
             # No protocol to upgrade to: the request is answered as plain HTTP/1.1 (as
             # uvicorn does when it has no WebSocket implementation for it). The parser
@@ -160,8 +273,30 @@ class HttpProtocol(asyncio.Protocol):
             if self.transport is not None:
                 self.reading_paused = True
                 self.transport.pause_reading()
-        except httptools.HttpParserError:
-            self._fail()
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _Refused) and self.failure:
+                self._fail(self.failure)
+            else:
+                self._fail()
+        except _Refused:
+            self._fail(self.failure)
+
+    def _feed(self, data: bytes) -> None:
+        """Feed the parser, never more than the head limit while a head is incomplete
+        (the parser itself buffers a header field until it ends)."""
+        limit = self.limits.max_head_bytes
+        while data and self.transport is not None:
+            if not self.in_head:
+                self.parser.feed_data(data)
+                return
+            room = limit - self.head_bytes
+            if room <= 0:
+                self.failure = _HEAD_TOO_LARGE
+                raise _Refused()
+            piece, data = data[:room], data[room:]
+            # Counted before feeding: the parser's callbacks reset it when the head ends.
+            self.head_bytes += len(piece)
+            self.parser.feed_data(piece)
 
     def eof_received(self) -> bool | None:
         return None
@@ -185,13 +320,19 @@ class HttpProtocol(asyncio.Protocol):
     # -- httptools callbacks ----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self.request = _Request()
+        self.request = _Request(self.max_body)
         self.body_size = 0
+        self.header_count = 0
+        self._read_by(self.loop.time() + self.limits.head_timeout)
 
     def on_url(self, url: bytes) -> None:
         self.request.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_count += 1
+        if self.header_count > self.limits.max_headers:
+            self.failure = _TOO_MANY_HEADERS
+            raise _Refused()
         key = name.decode("latin-1").lower()
         self.request.headers.append((key, value.decode("latin-1")))
         if key == "expect" and value.lower() == b"100-continue":
@@ -199,12 +340,42 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         req = self.request
+        self.in_head = False
+        self.head_bytes = 0
+        now = self.loop.time()
+        self.body_started = now
+        self._read_by(now + self.limits.body_timeout)
+        if self.parser.get_method() == b"CONNECT":
+            # No tunnels here; the parser reads nothing after one (as after an Upgrade).
+            req.refusal = (405, [(b"allow", b"GET, HEAD, POST, PUT, DELETE, PATCH")], b"")
+            self._refuse(req)
+            return
+        declared = None
+        chunked = False
         for key, value in req.headers:
             if key == "content-length":
-                if value.isdigit() and int(value) > self.max_body:
-                    req.too_large = True
-                break
-        if req.too_large:
+                # The parser has refused any that is not digits; a huge one is too large.
+                digits = value.strip()
+                fits = digits.isdigit() and len(digits) <= 18
+                declared = int(digits) if fits else self.max_body + 1
+            elif key == "transfer-encoding":
+                chunked = True
+        if self.gate is not None and (chunked or (declared or 0) > EARLY_CHECK):
+            url = req.url
+            path, _, query = url.partition(b"?") if url[:1] == b"/" else (b"", b"", b"")
+            verdict = self.gate(
+                self.parser.get_method().decode("ascii", "replace"),
+                path.split(b"#", 1)[0].decode("latin-1"),
+                query.split(b"#", 1)[0].decode("latin-1"),
+                req.headers,
+            )
+            if not isinstance(verdict, int):
+                req.refusal = verdict
+                self._refuse(req)
+                return
+            req.limit = min(verdict, self.max_body)
+        if declared is not None and declared > req.limit:
+            req.too_large = True
             self._refuse(req)
             return
         if req.expect_continue and not self.busy and not self.queue:
@@ -214,10 +385,10 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         req = self.request
-        if req.too_large:
+        if req.too_large or req.refusal is not None:
             return
         self.body_size += len(body)
-        if self.body_size > self.max_body:
+        if self.body_size > req.limit:
             req.too_large = True
             req.body.clear()
             self._refuse(req)
@@ -225,6 +396,10 @@ class HttpProtocol(asyncio.Protocol):
             req.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.in_head = True
+        self.head_bytes = 0
+        self.body_started = None
+        self.read_deadline = None
         req = self.request
         if req.queued:
             return
@@ -266,12 +441,19 @@ class HttpProtocol(asyncio.Protocol):
 
     async def _run(self, req: _Request) -> None:
         try:
-            if req.too_large:
+            if req.refusal is not None:
+                status, headers, body = req.refusal
+            elif req.too_large:
                 status, headers, body = self.refuse(req.headers)
             else:
                 url = req.url
                 if url[:1] != b"/":
-                    parsed = httptools.parse_url(url)
+                    try:
+                        parsed = httptools.parse_url(url)
+                    except httptools.HttpParserInvalidURLError:
+                        req.keep_alive = False
+                        self._write(_BAD_REQUEST)
+                        return
                     path, query = parsed.path or b"/", parsed.query or b""
                 else:
                     if b"#" in url:
@@ -349,10 +531,38 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.write(data)
 
-    def _fail(self) -> None:
-        self._write(_BAD_REQUEST)
+    def _fail(self, answer: bytes = _BAD_REQUEST) -> None:
+        self._write(answer)
         if self.transport is not None:
             self.transport.close()
+
+    # -- slow clients ------------------------------------------------------------------------
+
+    def _read_by(self, deadline: float) -> None:
+        """The request being read must be in (its head, or its body at the minimum rate
+        after a grace period) by ``deadline``."""
+        self.read_deadline = deadline
+        if self.read_timer is None:
+            self.read_timer = self.loop.call_at(deadline, self._check_read)
+
+    def _check_read(self) -> None:
+        self.read_timer = None
+        deadline = self.read_deadline
+        if self.transport is None or deadline is None:
+            return
+        if self.body_started is not None:
+            deadline += self.body_size / self.limits.min_body_rate
+        now = self.loop.time()
+        if now < deadline:
+            self.read_timer = self.loop.call_at(deadline, self._check_read)
+        elif self.busy or self.request.queued:
+            # Answering the request before it (a pipelined client waits for that), or
+            # this one was refused already: its time starts once the answer is out.
+            self.read_deadline = now + self.limits.body_timeout
+            self.read_timer = self.loop.call_at(self.read_deadline, self._check_read)
+        else:
+            log.info("closing a connection from %s: request not in after its timeout", self.client)
+            self._fail(_TIMEOUT)
 
     # -- keep-alive --------------------------------------------------------------------------
 
@@ -372,10 +582,27 @@ class HttpProtocol(asyncio.Protocol):
             self.idle_timer = self.loop.call_later(left, self._check_idle)
 
 
-def protocol_for(respond: Responder, refuse: Refusal, max_body: int) -> Callable[..., HttpProtocol]:
-    """The ``http`` protocol class for ``uvicorn.Config``, bound to one app."""
+def protocol_for(
+    respond: Responder,
+    refuse: Refusal,
+    max_body: int,
+    gate: Gate | None = None,
+    limits: Limits | None = None,
+) -> Callable[..., HttpProtocol]:
+    """The ``http`` protocol class for ``uvicorn.Config``, bound to one app; its
+    connections share one count."""
+    limits = limits or Limits()
+    connections = ConnectionCount(limits)
 
     def build(**kwargs: Any) -> HttpProtocol:
-        return HttpProtocol(respond, refuse, max_body, **kwargs)
+        return HttpProtocol(
+            respond,
+            refuse,
+            max_body,
+            gate=gate,
+            limits=limits,
+            connections=connections,
+            **kwargs,
+        )
 
     return build

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,13 @@ MAX_PRESIGNED_EXPIRES = 7 * 24 * 3600
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 # Any of these in the query string means the client meant a presigned URL.
 _PRESIGN_MARKERS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"})
+# The services lambdad answers on its port, by the name their requests are signed for
+# (the credential scope's service). A service added to the API port is added here.
+SERVICES = frozenset({"lambda", "logs", "sts"})
+# A region as AWS names them (botocore's pattern in Lambda's ARNs): any such region is
+# a world of its own on lambdad; anything else is not a region.
+_REGION = re.compile(r"(eusc-)?[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
+_PAYLOAD_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 _MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -85,15 +93,64 @@ def verify(
     body: bytes,
     lookup: Callable[[str], Credential | None],
     now: datetime,
+    *,
+    service: str | None = None,
 ) -> Principal:
     """Check a request's SigV4 signature and return who signed it.
 
     ``raw_path`` and ``query_string`` are exactly as they arrived on the wire
-    (still percent-encoded); the signature covers their encoded form.
+    (still percent-encoded); the signature covers their encoded form. ``service``:
+    the service the request reached, which its scope must name (None: any of
+    ``SERVICES``).
 
     Raises an ``AuthError`` subclass when the request is unsigned, malformed,
-    signed by an unknown key, outside its time window, or tampered with.
+    signed by an unknown key, outside its time window, scoped to something else,
+    or tampered with.
     """
+    claim, credential, signed_params, by_name = _claimed(
+        query_string, headers, lookup, now, service
+    )
+    return _check_signature(
+        method,
+        raw_path,
+        claim,
+        credential,
+        signed_params,
+        by_name,
+        _payload_hash(by_name, body),
+    )
+
+
+def check_head(
+    method: str,
+    raw_path: str,
+    query_string: str,
+    headers: Sequence[tuple[str, str]],
+    lookup: Callable[[str], Credential | None],
+    now: datetime,
+    *,
+    service: str | None = None,
+) -> None:
+    """What of a request's signature can be checked before its body is read: that it
+    has one, by a known key, within its time window and scope; and the signature
+    itself when the payload's hash is declared (``x-amz-content-sha256``). Raises as
+    ``verify`` does; ``verify`` must still check the whole request."""
+    claim, credential, signed_params, by_name = _claimed(
+        query_string, headers, lookup, now, service
+    )
+    declared = _first(by_name, "x-amz-content-sha256")
+    if declared == UNSIGNED_PAYLOAD or (declared and _PAYLOAD_DIGEST.fullmatch(declared)):
+        _check_signature(method, raw_path, claim, credential, signed_params, by_name, declared)
+
+
+def _claimed(
+    query_string: str,
+    headers: Sequence[tuple[str, str]],
+    lookup: Callable[[str], Credential | None],
+    now: datetime,
+    service: str | None,
+) -> tuple[_Claim, Credential, list[tuple[str, str]], dict[str, list[str]]]:
+    """The signature's claim, checked but for the signature itself."""
     params = _split_query(query_string)
     by_name = _index_headers(headers)
     authorization = _first(by_name, "authorization")
@@ -111,7 +168,35 @@ def verify(
     if credential is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
     _check_time(claim, now)
+    _check_scope(claim, service)
+    return claim, credential, signed_params, by_name
 
+
+def _check_scope(claim: _Claim, service: str | None) -> None:
+    if not _REGION.fullmatch(claim.region):
+        raise InvalidSignatureException(
+            f"Credential should be scoped to a valid region, not '{claim.region[:100]}'. "
+        )
+    if service is not None and claim.service != service:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to correct service: '{service}'. "
+        )
+    if claim.service not in SERVICES:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to correct service: '{claim.service[:100]}' "
+            "is not a service this endpoint answers. "
+        )
+
+
+def _check_signature(
+    method: str,
+    raw_path: str,
+    claim: _Claim,
+    credential: Credential,
+    signed_params: list[tuple[str, str]],
+    by_name: dict[str, list[str]],
+    payload_hash: str,
+) -> Principal:
     canonical_request = "\n".join(
         (
             method.upper(),
@@ -119,7 +204,7 @@ def verify(
             _canonical_query(signed_params),
             _canonical_headers(claim.signed_headers, by_name),
             claim.signed_headers,
-            _payload_hash(by_name, body),
+            payload_hash,
         )
     )
     expected = _signature(
@@ -266,7 +351,9 @@ def _claim_from_query(params: list[tuple[str, str]]) -> _Claim:
     if raw_expires is not None:
         if not (raw_expires.isascii() and raw_expires.isdigit()):
             raise IncompleteSignatureException("X-Amz-Expires should be a number")
-        expires = int(raw_expires)
+        # Bounded before int(): thousands of digits are refused, not converted.
+        digits = raw_expires.lstrip("0") or "0"
+        expires = int(digits) if len(digits) <= 7 else MAX_PRESIGNED_EXPIRES + 1
         if expires > MAX_PRESIGNED_EXPIRES:
             raise IncompleteSignatureException(
                 "X-Amz-Expires must be less than a week (in seconds) that is 604800"
