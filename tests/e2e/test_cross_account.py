@@ -178,6 +178,11 @@ def test_another_accounts_layer_is_not_readable_or_usable_without_its_permission
     assert f"arn:aws:iam::{OTHER.account_id}:root" in message
     assert "lambda:GetLayerVersion" in message
     denied(lambda: attacker.get_layer_version(LayerName=layer["LayerArn"], VersionNumber=1))
+    # A version that does not exist is refused alike: its existence is not revealed.
+    missing = arn[: arn.rindex(":")] + ":9"
+    assert "lambda:GetLayerVersion" in denied(
+        lambda: attacker.get_layer_version_by_arn(Arn=missing)
+    )
     # Nor may OTHER manage its permissions, or take it into a function afterwards.
     denied(
         lambda: attacker.add_layer_version_permission(
@@ -192,6 +197,11 @@ def test_another_accounts_layer_is_not_readable_or_usable_without_its_permission
     denied(
         lambda: attacker.update_function_configuration(
             FunctionName=mine["FunctionName"], Layers=[arn]
+        )
+    )
+    denied(
+        lambda: attacker.update_function_configuration(
+            FunctionName=mine["FunctionName"], Layers=[missing]
         )
     )
     assert "Layers" not in attacker.get_function_configuration(FunctionName=mine["FunctionName"])

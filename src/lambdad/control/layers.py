@@ -114,17 +114,21 @@ class LayerService:
         if version < 1:
             raise InvalidParameterValueException("Layer Version Cannot be less than 1")
         doc = self._version_doc(ref, version)
-        if doc is None or ref.region != scope.region:
+        if ref.region != scope.region:
             raise ResourceNotFoundException(NOT_FOUND)
         if ref.account != scope.account:
             self._check_shared(scope, ref, version, doc)
+        if doc is None:
+            raise ResourceNotFoundException(NOT_FOUND)
         return doc
 
-    def _check_shared(self, scope: Scope, ref: LayerRef, version: int, doc: Doc) -> None:
+    def _check_shared(self, scope: Scope, ref: LayerRef, version: int, doc: Doc | None) -> None:
+        """Another account's layer version only with its permission; one that does not
+        exist is refused the same way (whether it exists is its owner's to tell)."""
         request = policy.AccessRequest(
             action=GET_LAYER_VERSION, resource=ref.arn(version), account=scope.account
         )
-        if not policy.allows(doc.get("Policy", []), request):
+        if doc is None or not policy.allows(doc.get("Policy", []), request):
             raise policy.access_denied(request)
 
     def _own(self, scope: Scope, layer_name: str, action: str) -> LayerRef:
@@ -429,7 +433,7 @@ class LayerService:
                 ref = LayerRef(m["account"], m["region"], m["name"])
                 version = int(m["version"])
                 doc = self._version_doc(ref, version)
-                if doc is not None and ref.account != scope.account:
+                if ref.account != scope.account:
                     self._check_shared(scope, ref, version, doc)
             if doc is None:
                 raise InvalidParameterValueException(f"Layer version {arn} does not exist.")
