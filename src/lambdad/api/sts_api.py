@@ -119,7 +119,14 @@ class StsApi:
     ) -> sigv4.Principal:
         try:
             return sigv4.verify(
-                method, path, query_string, headers, body, self.lookup, self.clock.now()
+                method,
+                path,
+                query_string,
+                headers,
+                body,
+                self.lookup,
+                self.clock.now(),
+                service="sts",
             )
         except AwsError as exc:
             status, code = _AUTH_CODES.get(type(exc), (403, "AccessDenied"))
