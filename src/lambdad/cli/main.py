@@ -69,6 +69,7 @@ def serve(
     """Start the server (Lambda API, Logs API, Runtime API)."""
     from lambdad import server
     from lambdad.platform import Platform
+    from lambdad.store.sqlite import StoreUnreadable
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -87,7 +88,7 @@ def serve(
     platform = Platform(settings)
     try:
         platform.open()
-    except ValueError as exc:
+    except (ValueError, StoreUnreadable) as exc:
         raise click.ClickException(str(exc)) from None
     endpoint = f"http://{settings.host}:{settings.port}"
     # Remembered so that `lambdad credentials` prints where this data dir is served.

@@ -14,6 +14,7 @@ the reference cannot leave the reference without its blob (``LayerService.publis
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -21,6 +22,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from lambdad.errors import ServiceException
 from lambdad.store.base import Doc, MetadataStore
 
 log = logging.getLogger(__name__)
@@ -51,16 +53,21 @@ class BlobStore:
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except OSError as exc:
+            raise write_failed(target, exc) from None
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise write_failed(target, exc) from None
             raise
         return digest
 
@@ -85,3 +92,14 @@ class BlobStore:
         for digest in gone:
             log.info("deleted blob %s: nothing uses it any longer", digest)
         return gone
+
+
+def write_failed(path: Path, exc: OSError) -> ServiceException:
+    """The answer to a write lambdad's own storage refused, logged once (no traceback)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        log.error("cannot write %s: the data directory's file system is full (%s)", path, exc)
+        return ServiceException(
+            "Lambda could not store the code: the server is out of storage space. Try again later."
+        )
+    log.error("cannot write %s: %s", path, exc)
+    return ServiceException("Lambda could not store the code. Try again later.")

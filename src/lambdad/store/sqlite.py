@@ -4,18 +4,75 @@ One connection, guarded by a lock; statements are short primary-key look-ups, so
 they run inline on the event loop. ``synchronous=FULL`` makes every commit durable
 (an accepted change survives a power cut). ``":memory:"`` gives a fast store for
 tests with the same code path.
+
+A write SQLite cannot make because the disk is full or failing is answered as a
+``ServiceException`` and logged in one line; a file that is not a database is
+``StoreUnreadable``, for the server to explain at start-up.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
+from lambdad.errors import LambdadError, ServiceException
 from lambdad.store.base import Doc
+
+log = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+# SQLite's primary result codes for a full disk and an I/O failure.
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+
+
+class StoreUnreadable(LambdadError):
+    """The metadata file exists but SQLite cannot use it (not a database, damaged,
+    unreadable); ``path`` names it."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"the metadata database {path} cannot be read ({reason}); restore it from a "
+            "backup, or move it aside to start with an empty one (the functions, versions "
+            "and layers it lists are then forgotten)"
+        )
+        self.path = path
+        self.reason = reason
+
+
+def _writes(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn a write the disk refuses into the error AWS answers for its own storage."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise _storage_error(exc) from None
+
+    return wrapper
+
+
+def _storage_error(exc: sqlite3.Error) -> Exception:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == _SQLITE_FULL:
+        log.error("metadata write failed: the data directory's file system is full (%s)", exc)
+        return ServiceException(
+            "The request could not be stored: the server is out of storage space. Try again later."
+        )
+    if code == _SQLITE_IOERR:
+        log.error("metadata write failed: %s", exc)
+        return ServiceException("The request could not be stored. Try again later.")
+    return exc
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -46,11 +103,23 @@ class SqliteStore:
         self._depth = 0
 
     def open(self) -> None:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.executescript(_SCHEMA)
+        """Open (creating it) the database; ``StoreUnreadable`` if the file is not one."""
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreUnreadable(self.path, str(exc)) from None
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.executescript(_SCHEMA)
+            if self.path != ":memory:":
+                row = conn.execute("PRAGMA quick_check(1)").fetchone()
+                if row is None or row[0] != "ok":
+                    raise sqlite3.DatabaseError(f"integrity check failed: {row and row[0]}")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreUnreadable(self.path, str(exc)) from None
         self._conn = conn
 
     def close(self) -> None:
@@ -68,7 +137,7 @@ class SqliteStore:
         with self._lock:
             outer = self._depth == 0
             if outer:
-                self.conn.execute("BEGIN IMMEDIATE")
+                _writes(self.conn.execute)("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield
@@ -79,7 +148,12 @@ class SqliteStore:
                 raise
             self._depth -= 1
             if outer:
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise _storage_error(exc) from None
 
     def _one(self, sql: str, args: tuple[object, ...]) -> Doc | None:
         with self._lock:
@@ -98,12 +172,14 @@ class SqliteStore:
             (account, region, name),
         )
 
+    @_writes
     def put_function(self, account: str, region: str, name: str, doc: Doc) -> None:
         self._write(
             "INSERT OR REPLACE INTO functions (account, region, name, doc) VALUES (?,?,?,?)",
             (account, region, name, json.dumps(doc)),
         )
 
+    @_writes
     def delete_function(self, account: str, region: str, name: str) -> None:
         with self.transaction():
             for table in ("functions", "versions", "children"):
@@ -137,6 +213,7 @@ class SqliteStore:
             (account, region, name, version),
         )
 
+    @_writes
     def put_version(self, account: str, region: str, name: str, version: str, doc: Doc) -> None:
         self._write(
             "INSERT OR REPLACE INTO versions (account, region, name, version, code_sha, doc) "
@@ -144,6 +221,7 @@ class SqliteStore:
             (account, region, name, version, doc.get("CodeSha256Hex"), json.dumps(doc)),
         )
 
+    @_writes
     def delete_version(self, account: str, region: str, name: str, version: str) -> None:
         self._write(
             "DELETE FROM versions WHERE account=? AND region=? AND name=? AND version=?",
@@ -183,6 +261,7 @@ class SqliteStore:
             (kind, account, region, name, key),
         )
 
+    @_writes
     def put_child(
         self, kind: str, account: str, region: str, name: str, key: str, doc: Doc
     ) -> None:
@@ -192,6 +271,7 @@ class SqliteStore:
             (kind, account, region, name, key, json.dumps(doc)),
         )
 
+    @_writes
     def delete_child(self, kind: str, account: str, region: str, name: str, key: str) -> None:
         self._write(
             "DELETE FROM children WHERE kind=? AND account=? AND region=? AND name=? AND key=?",
