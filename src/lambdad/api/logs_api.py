@@ -93,7 +93,7 @@ class LogsApi:
             body = b"{}"
         try:
             doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise SerializationException("Could not parse request body as JSON") from None
         if not isinstance(doc, dict):
             raise SerializationException("The request body must be a JSON object")

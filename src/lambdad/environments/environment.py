@@ -469,7 +469,7 @@ class Environment:
             return f"Runtime exited with error: {err.body.decode('utf-8', 'replace')}"
         try:
             doc = json.loads(err.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
         if isinstance(doc, dict) and doc.get("errorMessage"):
             return f"{doc.get('errorType') or err.error_type}: {doc['errorMessage']}"
@@ -612,7 +612,7 @@ def _time_out(outcome: asyncio.Future[_Outcome]) -> None:
 def _error_payload(body: bytes, error_type: str | None) -> bytes:
     try:
         doc = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):  # whatever the function sent
         doc = None
     if isinstance(doc, dict):
         return body

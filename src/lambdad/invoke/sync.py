@@ -133,7 +133,7 @@ class InvokeService:
             return b"{}"
         try:
             json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise InvalidRequestContentException(
                 "Could not parse request body into json: Could not parse payload into json: "
                 f"{str(exc).splitlines()[0]}"
@@ -147,7 +147,7 @@ class InvokeService:
         try:
             decoded = base64.b64decode(value, validate=True).decode()
             json.loads(decoded)
-        except (binascii.Error, ValueError, UnicodeDecodeError):
+        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
             raise InvalidRequestContentException(
                 "Client context must be a valid Base64-encoded JSON object."
             ) from None

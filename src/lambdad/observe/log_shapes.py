@@ -79,7 +79,7 @@ def parse_page_token(token: str, kind: str) -> list[Any]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         doc = json.loads(raw)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise InvalidParameterException(BAD_TOKEN) from None
     if not isinstance(doc, list) or not doc or doc[0] != kind:
         raise InvalidParameterException(BAD_TOKEN)

@@ -1,0 +1,302 @@
+"""What an unauthenticated client can make the API port hold: head size and header
+count, slow heads and bodies, connections, and large bodies refused from their head
+(a fake transport, no sockets; timers are fired by hand)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from lambdad.api.http import ConnectionCount, HttpProtocol, Limits
+
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+LIMITS = Limits(
+    max_head_bytes=1024,
+    max_headers=10,
+    head_timeout=5.0,
+    body_timeout=5.0,
+    min_body_rate=100.0,
+    max_connections=4,
+    max_connections_per_client=2,
+)
+
+
+class FakeTransport:
+    def __init__(self, peer: str = "192.0.2.1") -> None:
+        self.written = bytearray()
+        self.closed = False
+        self.reading = True
+        self.peer = peer
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return (self.peer, 40000) if name == "peername" else default
+
+
+class Config:
+    timeout_keep_alive = 5
+
+
+class ServerState:
+    def __init__(self) -> None:
+        self.total_requests = 0
+        self.connections: set[Any] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.default_headers = [(b"date", b"Mon, 23 Nov 2026 03:00:00 GMT")]
+
+
+class App:
+    """Records what reaches it; its gate refuses requests without ``authorization``
+    and allows ``limit`` bytes of body to the others."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.limit = limit
+        self.seen: list[tuple[str, str, bytes]] = []
+        self.gated: list[str] = []
+
+    async def respond(
+        self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
+    ) -> Response:
+        self.seen.append((method, path, body))
+        return 200, [], b"ok"
+
+    def refuse(self, headers: list[tuple[str, str]]) -> Response:
+        return 413, [], b"too large"
+
+    def gate(self, method: str, path: str, query: str, headers: list[tuple[str, str]]) -> Any:
+        self.gated.append(path)
+        if not any(k == "authorization" for k, _ in headers):
+            return 403, [(b"x-amzn-errortype", b"MissingAuthenticationTokenException")], b"{}"
+        return self.limit
+
+
+def connect(
+    app: App | None = None,
+    count: ConnectionCount | None = None,
+    peer: str = "192.0.2.1",
+) -> tuple[HttpProtocol, FakeTransport, App]:
+    app = app or App()
+    proto = HttpProtocol(
+        app.respond,
+        app.refuse,
+        100_000,
+        config=Config(),
+        server_state=ServerState(),
+        gate=app.gate,
+        limits=LIMITS,
+        connections=count or ConnectionCount(LIMITS),
+        _loop=asyncio.get_running_loop(),
+    )
+    transport = FakeTransport(peer)
+    proto.connection_made(transport)  # type: ignore[arg-type]
+    return proto, transport, app
+
+
+async def settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def status_of(transport: FakeTransport) -> int:
+    return int(bytes(transport.written).split(b" ", 2)[1])
+
+
+def test_a_head_over_the_size_limit_is_431_however_it_is_split() -> None:
+    async def run() -> None:
+        for piece in (10, 700, 5000):
+            proto, transport, app = connect()
+            data = b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 3000
+            for at in range(0, len(data), piece):
+                proto.data_received(data[at : at + piece])
+                if transport.closed:
+                    break
+            assert status_of(transport) == 431, piece
+            assert transport.closed
+            assert app.seen == []
+
+    asyncio.run(run())
+
+
+def test_a_head_within_the_limit_with_a_body_in_the_same_read_is_served() -> None:
+    async def run() -> None:
+        proto, transport, app = connect()
+        head = b"POST /f HTTP/1.1\r\nX-Pad: " + b"p" * 900 + b"\r\nContent-Length: 500\r\n\r\n"
+        proto.data_received(head + b"b" * 500)
+        await settle()
+        assert app.seen == [("POST", "/f", b"b" * 500)]
+        assert status_of(transport) == 200
+
+    asyncio.run(run())
+
+
+def test_too_many_header_fields_is_400() -> None:
+    async def run() -> None:
+        proto, transport, app = connect()
+        proto.data_received(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 11 + b"\r\n")
+        assert status_of(transport) == 400
+        assert transport.closed
+        assert app.seen == []
+
+    asyncio.run(run())
+
+
+def test_a_head_that_never_completes_times_out_with_408() -> None:
+    async def run() -> None:
+        proto, transport, _ = connect()
+        proto.data_received(b"GET / HTTP/1.1\r\nX-Slow: ")
+        assert proto.read_timer is not None
+        proto.read_timer.cancel()
+        proto._check_read()  # early: the timer is set again
+        assert not transport.closed
+        assert proto.read_timer is not None
+        proto.read_timer.cancel()
+        assert proto.read_deadline is not None
+        proto.read_deadline -= LIMITS.head_timeout + 1
+        proto._check_read()
+        assert status_of(transport) == 408
+        assert transport.closed
+
+    asyncio.run(run())
+
+
+def test_a_body_slower_than_the_minimum_rate_times_out_and_a_steady_one_does_not() -> None:
+    async def run() -> None:
+        proto, transport, _ = connect()
+        proto.data_received(b"PUT /f HTTP/1.1\r\nContent-Length: 10000\r\n\r\n")
+        assert proto.read_deadline is not None
+        # 6 s in, 1,000 bytes arrived: its due time is 5 s + 1,000 / 100 = 15 s.
+        proto.data_received(b"x" * 1000)
+        proto.read_deadline -= 6
+        proto._check_read()
+        assert not transport.closed
+        # 16 s in, still 1,000 bytes: too slow.
+        proto.read_deadline -= 10
+        proto._check_read()
+        assert status_of(transport) == 408
+        assert transport.closed
+
+    asyncio.run(run())
+
+
+def test_a_request_being_answered_is_not_timed_out() -> None:
+    async def run() -> None:
+        release = asyncio.Event()
+        app = App()
+
+        async def slow(*args: Any) -> Response:
+            await release.wait()
+            return 200, [], b"done"
+
+        app.respond = slow  # type: ignore[method-assign]
+        proto, transport, _ = connect(app)
+        proto.data_received(b"GET /a HTTP/1.1\r\n\r\n")
+        await settle()
+        assert proto.read_deadline is None  # the request is in: nothing to time
+        proto._check_read()
+        assert not transport.closed
+        release.set()
+        await settle()
+        assert status_of(transport) == 200
+
+    asyncio.run(run())
+
+
+def test_connections_are_capped_per_client_and_in_all() -> None:
+    async def run() -> None:
+        count = ConnectionCount(LIMITS)
+        first = [connect(count=count, peer="192.0.2.1") for _ in range(3)]
+        assert [t.closed for _, t, _ in first] == [False, False, True]
+        assert status_of(first[2][1]) == 503
+        others = [connect(count=count, peer=f"192.0.2.{n}") for n in (2, 3, 4)]
+        assert [t.closed for _, t, _ in others] == [False, False, True]  # 4 in all
+        # One closes: its place is free again, and the refused ones never counted.
+        first[0][0].connection_lost(None)
+        first[2][0].connection_lost(None)
+        assert not connect(count=count, peer="192.0.2.1")[1].closed
+        assert count.total == 4
+        assert count.by_client == {"192.0.2.1": 2, "192.0.2.2": 1, "192.0.2.3": 1}
+
+    asyncio.run(run())
+
+
+def test_a_large_unauthenticated_body_is_refused_from_its_head() -> None:
+    async def run() -> None:
+        proto, transport, app = connect()
+        proto.data_received(b"POST /f HTTP/1.1\r\nContent-Length: 90000\r\n\r\n")
+        await settle()
+        assert app.gated == ["/f"]
+        assert status_of(transport) == 403
+        assert transport.closed
+        # What was sent after the head is not kept.
+        proto.data_received(b"x" * 60000)
+        assert app.seen == []
+
+    asyncio.run(run())
+
+
+def test_a_large_body_is_bounded_by_its_operations_limit() -> None:
+    async def run() -> None:
+        auth = b"Authorization: AWS4-HMAC-SHA256 ...\r\n"
+        # Declared over the limit the gate gave: refused before the body.
+        proto, transport, app = connect(App(limit=70_000))
+        proto.data_received(b"POST /f HTTP/1.1\r\n" + auth + b"Content-Length: 80000\r\n\r\n")
+        await settle()
+        assert status_of(transport) == 413
+        # Chunked: gated too, and refused once past it.
+        proto, transport, app = connect(App(limit=70_000))
+        proto.data_received(b"POST /f HTTP/1.1\r\n" + auth + b"Transfer-Encoding: chunked\r\n\r\n")
+        assert app.gated == ["/f"]
+        for _ in range(8):
+            proto.data_received(b"2710\r\n" + b"c" * 10000 + b"\r\n")
+        await settle()
+        assert status_of(transport) == 413
+        assert app.seen == []
+        # Within it: served.
+        proto, transport, app = connect(App(limit=70_000))
+        proto.data_received(
+            b"POST /f HTTP/1.1\r\n" + auth + b"Content-Length: 69000\r\n\r\n" + b"d" * 69000
+        )
+        await settle()
+        assert status_of(transport) == 200
+        assert [len(b) for _, _, b in app.seen] == [69000]
+
+    asyncio.run(run())
+
+
+def test_small_bodies_skip_the_gate() -> None:
+    async def run() -> None:
+        proto, _, app = connect()
+        proto.data_received(b"POST /f HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+        await settle()
+        assert app.gated == []
+        assert app.seen == [("POST", "/f", b"{}")]
+
+    asyncio.run(run())
+
+
+def test_connect_is_405_and_an_unparseable_url_400() -> None:
+    async def run() -> None:
+        proto, transport, app = connect()
+        proto.data_received(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        await settle()
+        assert status_of(transport) == 405
+        assert transport.closed
+        proto, transport, app = connect()
+        proto.data_received(b"GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        await settle()
+        assert status_of(transport) == 400
+        assert transport.closed
+        assert app.seen == []
+
+    asyncio.run(run())
