@@ -367,3 +367,20 @@ def test_the_generated_account_of_make_serve_uses_lambdads_identity(
     )
     out = client.invoke(FunctionName="from-s3")
     assert json.loads(out["Payload"].read()) == "the operator secret"
+
+
+def test_functions_never_see_lambdads_own_aws_identity(
+    server: LambdadServer, create: Callable[..., str], aws: Aws
+) -> None:
+    """lambdad's environment holds the operator's keys; no function's does (the
+    process sandbox here, the least isolated one)."""
+    source = (
+        "import os\n"
+        "def handler(event, context):\n"
+        "    return {k: v for k, v in os.environ.items() if k.startswith('AWS_')}\n"
+    )
+    for account in (PRIMARY.account_id, STRANGER.account_id):
+        name = create(account, Code={"ZipFile": handler_zip(source)})
+        seen = _invoke(server, account, name)
+        assert aws.operator[0] not in seen.values()
+        assert aws.operator[1] not in seen.values()
