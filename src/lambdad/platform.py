@@ -170,6 +170,7 @@ class Platform:
             self.async_queue,
             self.clock,
             DestinationSender(self.outbound),
+            self.policies,
         )
         self.functions.snapshot_requested = self._snapshot_requested
         self.functions.snapshots_deleted = self._snapshots_deleted

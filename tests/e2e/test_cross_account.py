@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from e2e.aws_side import async_stats, wait_stat
-from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, make_zip
+from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, make_zip, role_for
 from e2e.invoke_support import log_messages
 
 NewFunction = Callable[..., dict[str, Any]]
@@ -239,3 +239,40 @@ def test_destination_records_of_an_allowed_account_name_their_source(
         f"arn:aws:lambda:us-east-1:{OTHER.account_id}:function:{source['FunctionName']}:$LATEST"
     )
     assert PRIMARY.account_id not in context["functionArn"]
+
+
+def test_a_grant_to_the_source_functions_execution_role_opens_the_destination(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    """As on AWS, a destination is invoked as the source function's execution role: a
+    statement naming that role allows it, one naming another role of the account does
+    not."""
+    owner = lambdad.client()
+    victim = new_function(handler_zip(VICTIM))
+    name = victim["FunctionName"]
+    owner.add_permission(
+        FunctionName=name,
+        StatementId="another-role",
+        Action="lambda:InvokeFunction",
+        Principal=f"arn:aws:iam::{OTHER.account_id}:role/some-other-role",
+    )
+    attacker = lambdad.client(account=OTHER.account_id)
+    source = new_function(account=OTHER.account_id)  # runs as role_for(OTHER)
+    attacker.put_function_event_invoke_config(
+        FunctionName=source["FunctionName"],
+        DestinationConfig={"OnSuccess": {"Destination": victim["FunctionArn"]}},
+    )
+    denied_id = _invoke_event(attacker, source["FunctionName"], {})
+    _wait_refused(lambdad, source["FunctionName"], 1)
+    # Refused in the name of the role the source runs as.
+    _server_log_has(lambdad, denied_id, f"User: {role_for(OTHER.account_id)} is not authorized")
+    assert async_stats(lambdad, name).get("received", 0) == 0
+
+    owner.add_permission(
+        FunctionName=name,
+        StatementId="source-role",
+        Action="lambda:InvokeFunction",
+        Principal=role_for(OTHER.account_id),
+    )
+    request_id = _invoke_event(attacker, source["FunctionName"], {})
+    wait_for_log(lambdad, name, f"VICTIM RAN {request_id}", timeout=15)

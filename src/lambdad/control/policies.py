@@ -185,15 +185,18 @@ class PolicyService:
         name: str,
         qualifier: str | None,
         action: str = INVOKE,
+        principal_arn: str = "",
     ) -> None:
         """Allow ``caller`` to act on another account's function only if the policy of the
         qualifier it names says so; else AWS's AccessDeniedException. Whether the function
-        exists is not revealed."""
+        exists is not revealed. ``principal_arn``: the caller's role, when it acts as one
+        of its own roles (a function's execution role), matched besides its account."""
         own = None if qualifier in (None, LATEST) else qualifier
         request = policy.AccessRequest(
             action=action,
             resource=function_arn(owner.region, owner.account, name, own),
             account=caller.account,
+            principal_arn=principal_arn,
         )
         if not policy.allows(self._statements(owner, name, qualifier), request):
             log.info("denied %s on %s to account %s", action, request.resource, caller.account)

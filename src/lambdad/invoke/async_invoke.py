@@ -29,6 +29,7 @@ from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control.event_invoke_config import EventInvokeConfigService, EventInvokeSettings
 from lambdad.control.functions import FunctionService, ResolvedVersion
+from lambdad.control.policies import PolicyService
 from lambdad.errors import (
     AwsError,
     ResourceNotFoundException,
@@ -65,6 +66,7 @@ class AsyncInvokeService:
         queue: AsyncQueue,
         clock: Clock,
         sender: destinations.DestinationSender | None = None,
+        policies: PolicyService | None = None,
     ) -> None:
         self.settings = settings
         self.functions = functions
@@ -72,6 +74,9 @@ class AsyncInvokeService:
         self.configs = configs
         self.queue = queue
         self.clock = clock
+        # Function destinations in another account: their policy, checked for the source
+        # function's execution role (without it, for the source's account, by the invoker).
+        self.policies = policies
         # With no sender given, no identity to send with: nothing leaves lambdad.
         self.sender = sender or destinations.DestinationSender(OutboundIdentities())
         self.max_concurrency = max(1, settings.async_max_concurrency)
@@ -455,6 +460,17 @@ class AsyncInvokeService:
             log.debug("async %s sent to %s", d.kind, d.target)
             await self.queue.delivered(pending)
 
+    def _role(self, pending: PendingDelivery) -> str:
+        """The execution role of the function a delivery comes from ("" if it is gone).
+        CreateFunction only takes a role of the function's own account."""
+        source = parse_function_ref(pending.delivery.function_arn)
+        account, region, _ = pending.key
+        try:
+            rv = self.functions.resolve(Scope(account, region), source.name, source.qualifier)
+        except AwsError:
+            return ""
+        return str(rv.config.get("Role") or "")
+
     async def _deliver_to_function(self, pending: PendingDelivery) -> None:
         """Queue an invocation of a function destination with the record as its event.
 
@@ -464,8 +480,17 @@ class AsyncInvokeService:
         """
         d = pending.delivery
         account, region, _ = pending.key
+        caller = Scope(account, region)
         try:
-            rv = self.invoker.resolve(Scope(account, region), d.target, None)
+            ref = parse_function_ref(d.target)
+            if self.policies is not None and ref.account not in (None, account):
+                owner = Scope(str(ref.account), region)
+                if ref.region in (None, region):
+                    self.policies.authorize(
+                        caller, owner, ref.name, ref.qualifier, principal_arn=self._role(pending)
+                    )
+                    caller = owner  # allowed: resolved as its owner would
+            rv = self.invoker.resolve(caller, d.target, None)
         except AwsError as exc:
             raise destinations.DeliveryRefused(f"{exc.code}: {exc.message}") from None
         event = NewEvent(
