@@ -24,12 +24,13 @@ from lambdad.api.lambda_api import CODE_PATH, LambdaApi
 from lambdad.api.logs_api import LogsApi
 from lambdad.api.protocol import Operation, ServiceModel, parse_query
 from lambdad.api.sts_api import StsApi, is_sts_request
+from lambdad.control.downloads import may_download
 from lambdad.errors import (
+    AccessDeniedException,
     AwsError,
     ForeignFunctionDenied,
     InvalidParameterValueException,
     RequestTooLargeException,
-    ResourceNotFoundException,
     UnknownOperationException,
 )
 
@@ -250,7 +251,7 @@ class App:
             )
 
         if path.startswith(CODE_PATH) and method == "GET":
-            return self._download_code(path[len(CODE_PATH) :], request_id)
+            return self._download_code(path[len(CODE_PATH) :], principal, request_id)
 
         query = parse_query(query_string) if query_string else []
         op, uri_params = self._route(method, path.split("?", 1)[0], query_string, query)
@@ -326,13 +327,21 @@ class App:
         return out
 
     def _download_code(
-        self, name: str, request_id: str
+        self, name: str, principal: sigv4.Principal, request_id: str
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """A presigned ``Code.Location`` / ``Content.Location`` (or a request the holder
+        signed itself): only an account that holds the archive gets it. One answer for
+        "not yours" and "no such archive", so the digest reveals nothing."""
         sha = name.split("/", 1)[0]
-        if not (len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
-            raise ResourceNotFoundException("Code not found.")
-        if not self.platform.blobs.exists(sha):
-            raise ResourceNotFoundException("Code not found.")
+        if not (
+            len(sha) == 64
+            and all(c in "0123456789abcdef" for c in sha)
+            and may_download(
+                self.platform.store, principal.credential.account_id, principal.region, sha
+            )
+            and self.platform.blobs.exists(sha)
+        ):
+            raise AccessDeniedException("Access Denied")
         data = self.platform.blobs.get(sha)
         return (
             200,

@@ -48,3 +48,7 @@ class MetadataStore(Protocol):
 
     # How many function versions (as code or as a layer) and layer versions use an archive.
     def archive_references(self, sha256_hex: str) -> int: ...
+
+    # The function versions whose code is an archive and the layer versions made of it:
+    # (kind "version" or the layer kind, account, region, name, document).
+    def archive_holders(self, sha256_hex: str) -> list[tuple[str, str, str, str, Doc]]: ...

@@ -253,6 +253,17 @@ class SqliteStore:
             ).fetchone()
         return int(row[0])
 
+    def archive_holders(self, sha256_hex: str) -> list[tuple[str, str, str, str, Doc]]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT 'version', account, region, name, doc FROM versions WHERE code_sha=?1"
+                " UNION ALL SELECT kind, account, region, name, doc FROM children"
+                " WHERE kind='layer' AND instr(doc, ?1) > 0"
+                " AND json_extract(doc, '$.Sha256Hex')=?1",
+                (sha256_hex,),
+            ).fetchall()
+        return [(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
     # -- children ----------------------------------------------------------------------
 
     def get_child(self, kind: str, account: str, region: str, name: str, key: str) -> Doc | None:
