@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import statistics
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
+from e2e.bystander import Bystander
 from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, make_zip, role_for
 
 SOURCE = (Path(__file__).parent / "functions" / "runtime_abuse.py").read_text()
@@ -69,56 +67,6 @@ def invoke(srv: LambdadServer, name: str, event: Any) -> tuple[bytes, str | None
     resp = srv.client().invoke(FunctionName=name, Payload=json.dumps(event).encode())
     assert resp["StatusCode"] == 200
     return resp["Payload"].read(), resp.get("FunctionError")
-
-
-class Bystander:
-    """Another account invoking its echo function in a loop, timing each invoke."""
-
-    def __init__(self, srv: LambdadServer, name: str) -> None:
-        self.client = boto3.session.Session().client(
-            "lambda",
-            endpoint_url=srv.endpoint,
-            region_name=srv.region,
-            aws_access_key_id=OTHER.access_key_id,
-            aws_secret_access_key=OTHER.secret_access_key,
-            config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
-        )
-        self.name = name
-        self.latencies: list[float] = []
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bystander", daemon=True)
-
-    def once(self) -> float:
-        started = time.monotonic()
-        resp = self.client.invoke(FunctionName=self.name, Payload=b'{"n": 1}')
-        body = resp["Payload"].read()
-        if resp.get("FunctionError") or json.loads(body) != {"n": 1}:
-            self.failures.append(f"{resp.get('FunctionError')}: {body[:300]!r}")
-        return time.monotonic() - started
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.latencies.append(self.once())
-            except Exception as exc:
-                self.failures.append(repr(exc))
-            self._stop.wait(0.01)
-
-    def __enter__(self) -> Bystander:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(60)
-
-    def summary(self) -> str:
-        ms = sorted(x * 1000 for x in self.latencies)
-        return (
-            f"{len(ms)} invokes, median {statistics.median(ms):.1f} ms, "
-            f"p99 {ms[int(len(ms) * 0.99)]:.1f} ms, max {ms[-1]:.1f} ms"
-        )
 
 
 @pytest.fixture(scope="module")
