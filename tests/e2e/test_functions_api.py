@@ -1110,16 +1110,24 @@ def test_generated_credential_is_printed_and_exported_by_lambdad_credentials(
         timeout=30,
         env=env,
     )
-    exported = dict(line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines())
+    exports = [line for line in proc.stdout.splitlines() if line.startswith("export ")]
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in exports)
+    # Named as the SDKs read them; never the bare AWS_ENDPOINT_URL, which would send
+    # every other AWS tool's calls to lambdad.
     assert set(exported) == {
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "AWS_ACCOUNT_ID",
+        "AWS_DEFAULT_REGION",
         "AWS_REGION",
-        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_LAMBDA",
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+        "AWS_ENDPOINT_URL_STS",
     }
+    assert exported["AWS_ACCOUNT_ID"] == generated.account_id
     client = boto3.session.Session().client(
         "lambda",
-        endpoint_url=exported["AWS_ENDPOINT_URL"],
+        endpoint_url=exported["AWS_ENDPOINT_URL_LAMBDA"],
         region_name=exported["AWS_REGION"],
         aws_access_key_id=exported["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=exported["AWS_SECRET_ACCESS_KEY"],
