@@ -351,3 +351,59 @@ def test_member_lying_consistently_never_writes_more_than_declared(dest: Path) -
     extract_archive(data, dest, max_unzipped=2000)
 
     assert (dest / "big.bin").stat().st_size == 1000
+
+
+def test_depth_limit_is_checked_at_upload_and_extraction(dest: Path, tmp_path: Path) -> None:
+    deepest = "d/" * (archives.MAX_DEPTH - 1) + "f.py"  # MAX_DEPTH components: allowed
+    assert inspect_archive(build(file(deepest))).entries == 1
+    extract_archive(build(file(deepest)), dest)
+    assert (dest / deepest).read_bytes() == b"x"
+
+    too_deep = build(file("ok.py"), file("d/" * archives.MAX_DEPTH + "f.py"))
+    assert_rejected(
+        too_deep,
+        tmp_path / "other",
+        tmp_path,
+        f"is {archives.MAX_DEPTH + 1} levels deep; at most {archives.MAX_DEPTH} are allowed",
+    )
+
+
+def test_the_2000_level_attack_is_refused_without_reading_it_all() -> None:
+    # Was 61 s of CPU (quadratic prefix checks); refused at the first deep name now.
+    data = build(*(file("d/" * 2000 + f"f{i}") for i in range(200)), method=zipfile.ZIP_STORED)
+    with pytest.raises(InvalidParameterValueException, match="2001 levels deep"):
+        inspect_archive(data)
+
+
+def test_names_longer_than_path_max_are_refused(dest: Path, tmp_path: Path) -> None:
+    long_name = "/".join(["x" * 200] * 21)  # 21 components, 4220 bytes
+    assert_rejected(build(file(long_name)), dest, tmp_path, "has a path longer than 4085 bytes")
+
+
+def test_directory_count_is_limited_like_entries() -> None:
+    # Three entries, but each implies its own chain of directories.
+    data = build(*(file(f"{i}/a/b/c.py") for i in range(3)))
+    assert inspect_archive(data, max_entries=9).entries == 3
+    with pytest.raises(InvalidParameterValueException, match="more than 8 directories"):
+        inspect_archive(data, max_entries=8)
+
+
+def test_long_link_chains_resolve_once_each(dest: Path) -> None:
+    # l0 -> target, l1 -> l0, ... : judging every link follows the whole chain behind it
+    # each time; remembered resolutions keep that linear, and the kernel's 40-hop limit
+    # still applies to the chain as a whole.
+    chain = [directory("target/"), symlink("l0", "target")]
+    chain += [symlink(f"l{i}", f"l{i - 1}") for i in range(1, 40)]
+    extract_archive(build(*chain), dest)
+    assert os.readlink(dest / "l39") == "l38"
+
+    with pytest.raises(InvalidParameterValueException, match="too many links"):
+        inspect_archive(build(*chain, symlink("l40", "l39"), symlink("l41", "l40")))
+
+
+def test_links_through_links_that_climb_back_down(dest: Path, tmp_path: Path) -> None:
+    # up -> .., then a/b/x -> ../../a/up/a: inside; a/b/y -> ../up/../..: outside.
+    inside = build(directory("a/b/"), symlink("a/up", ".."), symlink("a/b/x", "../up/a"))
+    extract_archive(inside, dest)
+    outside = build(directory("a/b/"), symlink("a/up", ".."), symlink("a/b/y", "../up/.."))
+    assert_rejected(outside, tmp_path / "t2", tmp_path, "'a/b/y' points outside the archive")
