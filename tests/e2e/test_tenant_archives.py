@@ -359,5 +359,5 @@ def test_a_corrupt_metadata_database_stops_serve_with_one_clear_line(tmp_path: P
     lines = [line for line in proc.stderr.splitlines() if "lambdad.db" in line]
     assert len(lines) == 1, proc.stderr
     assert str(db) in lines[0]
-    assert "not a database" in lines[0]
+    assert "not a database" in lines[0], lines[0]
     assert "restore it from a backup" in lines[0]

@@ -30,22 +30,31 @@ log = logging.getLogger(__name__)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 # SQLite's primary result codes for a full disk and an I/O failure.
+_SQLITE_PERM = 3
+_SQLITE_READONLY = 8
 _SQLITE_IOERR = 10
 _SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
 
 
 class StoreUnreadable(LambdadError):
-    """The metadata file exists but SQLite cannot use it (not a database, damaged,
-    unreadable); ``path`` names it."""
+    """The metadata database cannot be opened (not a database, damaged, unreadable, or
+    no room to open it); ``path`` names it, the message says what to do."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(
-            f"the metadata database {path} cannot be read ({reason}); restore it from a "
-            "backup, or move it aside to start with an empty one (the functions, versions "
-            "and layers it lists are then forgotten)"
-        )
+    def __init__(self, path: str, exc: sqlite3.Error) -> None:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code == _SQLITE_FULL:
+            advice = "free space on its file system, then start lambdad again"
+        elif code in (_SQLITE_CANTOPEN, _SQLITE_PERM, _SQLITE_READONLY):
+            advice = "check that the file and its directory are readable and writable"
+        else:
+            advice = (
+                "restore it from a backup, or move it aside to start with an empty one (the "
+                "functions, versions and layers it lists are then forgotten)"
+            )
+        super().__init__(f"the metadata database {path} cannot be opened ({exc}); {advice}")
         self.path = path
-        self.reason = reason
+        self.reason = str(exc)
 
 
 def _writes(method: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -107,7 +116,7 @@ class SqliteStore:
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StoreUnreadable(self.path, str(exc)) from None
+            raise StoreUnreadable(self.path, exc) from None
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
@@ -119,7 +128,7 @@ class SqliteStore:
                     raise sqlite3.DatabaseError(f"integrity check failed: {row and row[0]}")
         except sqlite3.Error as exc:
             conn.close()
-            raise StoreUnreadable(self.path, str(exc)) from None
+            raise StoreUnreadable(self.path, exc) from None
         self._conn = conn
 
     def close(self) -> None:

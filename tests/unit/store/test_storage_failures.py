@@ -73,3 +73,10 @@ def test_other_sqlite_errors_are_not_disguised(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         store.put_function("123456789012", "us-east-1", "fn", {})
     store.close()
+
+
+def test_a_database_that_cannot_be_opened_says_what_to_check(tmp_path: Path) -> None:
+    path = tmp_path / "missing-dir" / "lambdad.db"
+
+    with pytest.raises(StoreUnreadable, match="check that the file and its directory"):
+        SqliteStore(path).open()
