@@ -68,7 +68,9 @@ _ACCEPTED = (
     b'{"status": "OK"}'
 )
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Whitespace before a header's colon, or a line folded onto the one before: refused
+# (RFC 9112), so that no header is read otherwise than its sender meant.
+_MALFORMED_HEAD = (" :", "\t:", "\n ", "\n\t")
 
 # Where the parser is in the request it reads.
 _HEAD, _BODY, _CHUNK_LINE, _CHUNK_DATA, _CHUNK_END, _TRAILER, _CLOSED = range(7)
@@ -265,6 +267,8 @@ class RuntimeApiProtocol(asyncio.Protocol):
         buf = self.buffer
         while True:
             state = self.state
+            if state == _HEAD and self.pos >= len(buf):
+                return None  # nothing more sent: the common case after a request
             if state in (_HEAD, _CHUNK_LINE) and self._out_of_work():
                 return None
             if state == _HEAD:
@@ -400,14 +404,19 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.scanned = self.pos
         lines = head.split("\r\n")
         parts = lines[0].split(" ")
-        if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not parts[2].startswith("HTTP/1."):
+        method = parts[0]
+        if len(parts) != 3 or not (method.isalpha() and method.isascii()):
             raise BadRequest(400, "Malformed request line")
-        method, target = parts[0], parts[1]
+        if not parts[2].startswith("HTTP/1."):
+            raise BadRequest(400, "Malformed request line")
+        if any(bad in head for bad in _MALFORMED_HEAD):
+            raise BadRequest(400, "Malformed header")
+        target = parts[1]
         headers: dict[str, str] = {}
         lengths: set[str] = set()
         for line in lines[1:]:
             name, colon, value = line.partition(":")
-            if not colon or not _TOKEN.fullmatch(name):
+            if not colon or not name:
                 raise BadRequest(400, "Malformed header")
             key = name.lower()
             value = value.strip(" \t")
