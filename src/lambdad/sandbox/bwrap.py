@@ -44,6 +44,7 @@ from lambdad.sandbox.base import SandboxSpec
 from lambdad.sandbox.cgroups import CgroupManager, EnvironmentCgroup, Limits
 from lambdad.sandbox.child import ChildWatch, from_wrapper_status
 from lambdad.sandbox.uids import UidPool
+from lambdad.store.trees import remove_quietly
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +134,11 @@ class BwrapBackend:
         if removed:
             log.warning("removed %d cgroups left by an earlier run", removed)
         for leftover in self.work_root.iterdir():
-            shutil.rmtree(leftover, ignore_errors=True)
+            remove_quietly(leftover)
 
     def close(self) -> None:
         self.cgroups.teardown()
-        shutil.rmtree(self.work_root, ignore_errors=True)
+        remove_quietly(self.work_root)
         self.uids.close()
 
     async def prepare(self, spec: SandboxSpec) -> BwrapSandbox:
@@ -152,7 +153,7 @@ class BwrapBackend:
             cgroup = await asyncio.shield(creating)
         except BaseException:
             self.uids.release(uid)
-            shutil.rmtree(work, ignore_errors=True)
+            remove_quietly(work)
             with contextlib.suppress(BaseException):
                 # Cancelled while the thread still works: remove what it makes.
                 await asyncio.to_thread((await creating).destroy)
@@ -451,7 +452,7 @@ class BwrapSandbox:
             self.output_fd = -1
         if self._sock is not None:
             self._sock.close()
-        await asyncio.to_thread(shutil.rmtree, self.work, True)
+        await asyncio.to_thread(remove_quietly, self.work)
         # Every process of this uid is gone with its cgroup: the uid may serve again.
         self.backend.uids.release(self.uid)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from lambdad.errors import SandboxError
 from lambdad.sandbox.base import SandboxSpec
 from lambdad.sandbox.child import ChildWatch
+from lambdad.store.trees import remove_quietly
 
 
 class ProcessBackend:
@@ -34,7 +34,7 @@ class ProcessBackend:
         )
 
     def close(self) -> None:
-        shutil.rmtree(self.work_root, ignore_errors=True)
+        remove_quietly(self.work_root)
 
     async def prepare(self, spec: SandboxSpec) -> ProcessSandbox:
         work = self.work_root / spec.env_id
@@ -139,4 +139,4 @@ class ProcessSandbox:
             os.close(self.output_fd)
             self.output_fd = -1
         self._sock.close()
-        await asyncio.to_thread(shutil.rmtree, self.work, True)
+        await asyncio.to_thread(remove_quietly, self.work)

@@ -20,6 +20,7 @@ from lambdad.sandbox.bwrap import BwrapBackend
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.uids import UidPool
 from lambdad.sandbox.zygote import with_fast_path
+from lambdad.store.trees import remove_quietly
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ def choose_backend(settings: Settings) -> SandboxBackend:
     log.warning("no sandbox: functions run as plain processes (see `lambdad doctor`)")
     work.mkdir(parents=True, exist_ok=True)
     for leftover in work.iterdir():
-        shutil.rmtree(leftover, ignore_errors=True)
+        remove_quietly(leftover)
     return with_fast_path(settings, ProcessBackend(work))
 
 

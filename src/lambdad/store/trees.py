@@ -12,11 +12,14 @@ costs no more descriptors than a flat one.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _COPY_CHUNK = 1 << 20
@@ -261,3 +264,12 @@ def _copy_file(src_fd: int, dst_fd: int, name: str, mode: int) -> None:
             os.close(dst)
     finally:
         os.close(src)
+
+
+def remove_quietly(path: Path) -> None:
+    """``remove_tree``, for clean-up that must go on whatever it meets (a sandbox's
+    directories, which a function may have filled with trees as deep as it liked)."""
+    try:
+        remove_tree(path)
+    except OSError as exc:
+        log.warning("cannot remove %s: %s", path, exc)
