@@ -337,10 +337,11 @@ def test_a_full_disk_answers_aws_errors_without_tracebacks(
     assert "file system is full" in log
 
 
-def test_a_corrupt_metadata_database_stops_serve_with_one_clear_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["lambdad.db", "logs.db", "async.db"])
+def test_a_corrupt_database_stops_serve_with_one_clear_line(tmp_path: Path, name: str) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    db = data / "lambdad.db"
+    db = data / name
     db.write_bytes(b"this is not a database, a tenant or a disk wrote it\n" * 200)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
     env["LAMBDAD_CREDENTIALS"] = PRIMARY.entry
@@ -356,7 +357,7 @@ def test_a_corrupt_metadata_database_stops_serve_with_one_clear_line(tmp_path: P
 
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if "lambdad.db" in line]
+    lines = [line for line in proc.stderr.splitlines() if name in line]
     assert len(lines) == 1, proc.stderr
     assert str(db) in lines[0]
     assert "not a database" in lines[0], lines[0]

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lambdad.invoke.async_stats import FunctionStatistics, read_statistics
+from lambdad.store.sqlite import StoreUnreadable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -255,13 +256,27 @@ class AsyncQueue:
     # -- life cycle --------------------------------------------------------------------
 
     def open(self) -> None:
-        conn = connect(self.path)
-        conn.executescript(_SCHEMA)
-        # One node: whoever held a claim in this file before this process is gone.
-        released = conn.execute(
-            "UPDATE events SET owner=NULL, lease_until=NULL WHERE owner IS NOT NULL"
-        ).rowcount
-        conn.execute("UPDATE deliveries SET owner=NULL, lease_until=NULL WHERE owner IS NOT NULL")
+        """Open (creating it) the queue; ``StoreUnreadable`` if the file is not one."""
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = connect(self.path)
+            conn.executescript(_SCHEMA)
+            # One node: whoever held a claim in this file before this process is gone.
+            released = conn.execute(
+                "UPDATE events SET owner=NULL, lease_until=NULL WHERE owner IS NOT NULL"
+            ).rowcount
+            conn.execute(
+                "UPDATE deliveries SET owner=NULL, lease_until=NULL WHERE owner IS NOT NULL"
+            )
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise StoreUnreadable(
+                str(self.path),
+                exc,
+                what="the asynchronous invocation queue",
+                holds="the events queued in it",
+            ) from None
         if released:
             log.info("async queue: %d events claimed before a restart are queued again", released)
         self._writer = _Writer(conn)

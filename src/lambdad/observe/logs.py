@@ -38,6 +38,7 @@ from lambdad.observe.log_shapes import (
     InvalidParameterException,
     ResourceAlreadyExistsException,
 )
+from lambdad.store.sqlite import StoreUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +136,26 @@ class LogStore:
     # -- lifecycle ---------------------------------------------------------------------
 
     def open(self) -> None:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # Logs may lose the last instant on a power cut; they must not slow invokes.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.executescript(_SCHEMA)
+        """Open (creating it) the database; ``StoreUnreadable`` if the file is not one."""
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._unreadable(exc) from None
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # Logs may lose the last instant on a power cut; they must not slow invokes.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._unreadable(exc) from None
         self._conn = conn
+
+    def _unreadable(self, exc: sqlite3.Error) -> StoreUnreadable:
+        return StoreUnreadable(
+            str(self.path), exc, what="the log database", holds="the log events it holds"
+        )
 
     def close(self) -> None:
         with self._db_lock:

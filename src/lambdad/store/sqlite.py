@@ -41,7 +41,14 @@ class StoreUnreadable(LambdadError):
     """The metadata database cannot be opened (not a database, damaged, unreadable, or
     no room to open it); ``path`` names it, the message says what to do."""
 
-    def __init__(self, path: str, exc: sqlite3.Error) -> None:
+    def __init__(
+        self,
+        path: str,
+        exc: sqlite3.Error,
+        *,
+        what: str = "the metadata database",
+        holds: str = "the functions, versions and layers it lists",
+    ) -> None:
         code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
         if code == _SQLITE_FULL:
             advice = "free space on its file system, then start lambdad again"
@@ -49,10 +56,10 @@ class StoreUnreadable(LambdadError):
             advice = "check that the file and its directory are readable and writable"
         else:
             advice = (
-                "restore it from a backup, or move it aside to start with an empty one (the "
-                "functions, versions and layers it lists are then forgotten)"
+                "restore it from a backup, or move it aside to start with an empty one "
+                f"({holds} are then forgotten)"
             )
-        super().__init__(f"the metadata database {path} cannot be opened ({exc}); {advice}")
+        super().__init__(f"{what} {path} cannot be opened ({exc}); {advice}")
         self.path = path
         self.reason = str(exc)
 
