@@ -60,7 +60,7 @@ def record_request_id(body: str) -> str:
     """The request id of the event a destination record or dead letter is about (logs)."""
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "?"
     context = doc.get("requestContext") if isinstance(doc, dict) else None
     return str(context.get("requestId", "?")) if isinstance(context, dict) else "?"
@@ -75,7 +75,8 @@ def iso_timestamp(at: datetime) -> str:
 def _json_or_text(data: bytes | str) -> Any:
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # Not JSON, or nested deeper than a record can carry as JSON: kept as text.
         return data.decode(errors="replace") if isinstance(data, bytes) else data
 
 

@@ -168,3 +168,18 @@ def test_destination_services() -> None:
     assert destination_service("arn:aws:lambda:us-east-1:123456789012:layer:l") is None
     assert destination_service("arn:aws:events:us-east-1:123456789012:rule/r") is None
     assert destination_service("not-an-arn") is None
+
+
+def test_a_result_nested_too_deep_for_json_is_carried_as_text() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    record = destination_record(
+        request_id="r-1",
+        function_arn=ARN,
+        condition=SUCCESS,
+        approximate_invoke_count=1,
+        request_payload=b"{}",
+        response={"statusCode": 200, "executedVersion": "$LATEST", "payload": deep},
+        at=AT,
+    )
+    assert record["responsePayload"] == deep
+    assert record_request_id(deep) == "?"
