@@ -111,7 +111,7 @@ def sandbox_processes(srv: LambdadServer) -> dict[int, int]:
         except (FileNotFoundError, ProcessLookupError):
             continue
         uid = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("Uid:")))
-        if SANDBOX_UIDS <= uid < SANDBOX_UIDS + 65536:
+        if uid in SANDBOX_UIDS:
             found[pid] = uid
     return found
 
@@ -181,8 +181,9 @@ def delete_all(srv: LambdadServer, names: list[str]) -> None:
             client.delete_function(FunctionName=name)
 
 
-# The pool's uids (setting sandbox_uid_base, default).
-SANDBOX_UIDS = 0x60000000
+# The pool's uids (from setting sandbox_uid_base, default: a server takes the first
+# range no other server on the host holds).
+SANDBOX_UIDS = range(0x60000000, 0x6FFF0000)
 
 
 # -- the sandboxed server --------------------------------------------------------------
@@ -330,6 +331,55 @@ def test_a_restored_environment_cannot_reach_out(server: LambdadServer, publish:
     assert {r["log_stream"] for r in attack} == streams
 
 
+def assert_no_user_namespace(attempts: dict[str, Any]) -> None:
+    """Every way to a new user namespace refused (``functions/snapstart.py:attacks``)."""
+    denied = {"ok": False, "errno": "EPERM"}
+    assert attempts["unshare"] == denied
+    assert attempts["clone"] == denied
+    assert attempts["clone3"] == {"ok": False, "errno": "ENOSYS"}
+    tool = attempts["unshare_tool"]
+    if tool["ok"]:  # the tool is there (a FileNotFoundError otherwise)
+        assert tool["value"]["rc"] != 0, tool
+        assert "Operation not permitted" in tool["value"]["stderr"], tool
+    else:
+        assert tool["errno"] == "ENOENT"
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("network", ["isolated", "none"])
+def test_init_code_cannot_create_user_namespaces_nor_reach_the_factory(
+    server: LambdadServer, publish: Publish, network: str
+) -> None:
+    fn = publish("init_attacks", variables={"INIT_ATTACKS": "1"})
+    if network != "isolated":  # the server's mode: a template of the tag's mode instead
+        client = server.client()
+        arn = client.get_function(FunctionName=fn.name)["Configuration"]["FunctionArn"]
+        client.tag_resource(Resource=arn, Tags={"lambdad:network": network})
+
+    results = invoke_together(server, fn, [{}, {}])
+
+    for result in results:
+        assert_cold_start(result)
+        report = ok(result)
+        # The function's module-level code ran in the template (or, without snapshots,
+        # in an on-demand environment), then in the handler after the restore.
+        assert_no_user_namespace(report["init"])
+        assert_no_user_namespace(report["handler"])
+        closed = {"userns", "netns", "fds", "mem", "ptrace"}
+        for seen in (report["init"]["same_uid"], report["handler"]["same_uid"]):
+            for pid, attempts in seen.items():
+                assert set(attempts) == closed
+                for what, attempt in attempts.items():
+                    assert not attempt["ok"], (pid, what, attempt)
+                    assert attempt["errno"] in ("EACCES", "EPERM"), (pid, what, attempt)
+        if RESTORES:
+            # The template's namespace factory was there, with the template's uid.
+            assert len(report["init"]["same_uid"]) == 1, report["init"]
+            # In the restored environment: its pid 1 (the keeper).
+            assert list(report["handler"]["same_uid"]) == ["1"]
+            assert report["pid"] == 2
+
+
 @pytest.mark.root
 def test_a_network_tag_change_applies_to_restored_environments(
     server: LambdadServer, publish: Publish
@@ -449,10 +499,11 @@ def test_deleting_the_version_removes_its_template_and_environments(
     before = set(sandbox_processes(server))
     fn = publish()
     ok(invoke(server, fn))
-    # The template's runtime, and the environment restored from it (its waiter, its
-    # pid 1, its runtime) under a uid of its own; without snapshots, the runtime alone.
+    # The template's runtime and its namespace factory, and the environment restored
+    # from it (its waiter, its pid 1, its runtime) under a uid of its own; without
+    # snapshots, the runtime alone.
     made = {pid: uid for pid, uid in sandbox_processes(server).items() if pid not in before}
-    assert len(made) == (4 if RESTORES else 1), describe(list(made))
+    assert len(made) == (5 if RESTORES else 1), describe(list(made))
     if RESTORES:
         assert len(set(made.values())) == 2, made  # the template's uid, the environment's
     client = server.client()

@@ -28,7 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox.base import Sandbox, SandboxSpec
-from lambdad.sandbox.restored import RestoredSandbox, receive_with_sender
+from lambdad.sandbox.restored import (
+    RestoredSandbox,
+    UserNamespacesRefused,
+    receive_with_sender,
+)
 from lambdad.sandbox.zygote import ZygoteBackend
 from lambdad.sandbox.zygote_sandbox import ZygoteSandbox
 
@@ -89,9 +93,11 @@ class Snapshots:
     def restore_failed(self, exc: Exception) -> None:
         """A restore could not build its sandbox. When the host refuses user namespaces
         to unprivileged processes (``lambdad doctor`` says so), no restore can: from
-        then on SnapStart versions start as on-demand ones do."""
+        then on SnapStart versions start as on-demand ones do. Only a template's
+        namespace factory says so: what a restored environment's own processes report
+        (forks of a template, the function's to patch) never turns SnapStart off."""
         text = str(exc)
-        if self.refused is None and "unshare" in text and "not permitted" in text:
+        if self.refused is None and isinstance(exc, UserNamespacesRefused):
             self.refused = text
             log.warning(
                 "this host refuses user namespaces to unprivileged processes: SnapStart "
@@ -120,6 +126,7 @@ class Snapshots:
                 template.channel,
                 template.sandbox.template_proc_plan,
                 template.sandbox.uid,
+                template.sandbox.namespace_factory,
             )
             try:
                 await sandbox.restore(spec)

@@ -13,6 +13,11 @@ message, as the kernel's credentials of the sender), the NAT, and a uid of its o
 from the pool: in the environment's user namespace, the template's uid stands for it
 (the platform writes the map), so files and ``getuid()`` read as in the template,
 while on the host each restored environment is a user of its own.
+
+That user namespace is not the template's to create (no process that ran the
+function's code may): the template's namespace factory makes it, in a holder process
+(``snapstart.py``), while the template forks the environment; the platform writes its
+maps and sends a descriptor of it to the waiter, which joins it.
 """
 
 from __future__ import annotations
@@ -47,6 +52,12 @@ if TYPE_CHECKING:
 _UCRED = struct.Struct("iII")  # pid, uid, gid
 
 
+class UserNamespacesRefused(SandboxError):
+    """The host refuses user namespaces to unprivileged processes: the template's
+    namespace factory (which runs none of the function's code, so the function cannot
+    fake this) could not make one."""
+
+
 class RestoredSandbox(ZygoteSandbox):
     def __init__(
         self,
@@ -56,9 +67,11 @@ class RestoredSandbox(ZygoteSandbox):
         channel: socket.socket,
         proc_plan: list[Any],
         template_uid: int | None,
+        factory: socket.socket | None,
     ) -> None:
         super().__init__(backend, zygote, network)
         self._template = channel
+        self._factory = factory  # the template's namespace factory (sandboxed)
         self._proc_plan = proc_plan
         self._template_uid = template_uid
         self._reader: asyncio.Task[None] | None = None
@@ -95,20 +108,66 @@ class RestoredSandbox(ZygoteSandbox):
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         ours.setblocking(False)
         self._control = ours
+        # Its user namespace is made while the template forks the environment.
+        userns = None
+        if isinstance(inner, BwrapBackend):
+            userns = asyncio.get_running_loop().create_task(self._user_namespace())
         try:
-            await send_when_writable(self._template, request, [theirs.fileno(), out_w, *joins])
-        except OSError as exc:
-            raise SandboxError(f"the snapshot's template is gone: {exc}") from exc
-        finally:
-            theirs.close()
-            os.close(out_w)
-            for fd in joins:
-                os.close(fd)
-        try:
+            try:
+                await send_when_writable(self._template, request, [theirs.fileno(), out_w, *joins])
+            except OSError as exc:
+                raise SandboxError(f"the snapshot's template is gone: {exc}") from exc
+            finally:
+                theirs.close()
+                os.close(out_w)
+                for fd in joins:
+                    os.close(fd)
+            if userns is not None:
+                task, userns = userns, None
+                fd = await task
+                try:
+                    await send_when_writable(ours, {"userns": True}, [fd])
+                finally:
+                    os.close(fd)
             await self._await_restored(ours)
             ours.send(zygote_wire.encode(self._runtime_message(spec)))
         except OSError as exc:
             raise SandboxError(f"cannot restore the snapshot: {exc}") from exc
+        finally:
+            if userns is not None:  # the template could not be asked: not sent
+                await _discard(userns)
+
+    async def _user_namespace(self) -> int:
+        """A new user namespace from the template's factory, where the template's ids
+        stand for this environment's: a descriptor of it."""
+        factory = self._factory
+        if factory is None:
+            raise SandboxError("the snapshot's template has no namespace factory")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The holder exits when this socket closes, its namespace kept by the descriptor.
+        with ours:
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+            ours.setblocking(False)
+            try:
+                await send_when_writable(factory, {"op": "userns"}, [theirs.fileno()])
+            except OSError as exc:
+                raise SandboxError(f"the snapshot's namespace factory is gone: {exc}") from exc
+            finally:
+                theirs.close()
+            doc, pid, fds = await receive_message(ours)
+            if doc is None or not doc.get("userns") or len(fds) != 1:
+                for fd in fds:
+                    os.close(fd)
+                reason = (doc or {}).get("error") or "the namespace factory answered nothing"
+                if reason.startswith("unshare") and "not permitted" in reason:
+                    raise UserNamespacesRefused(f"cannot restore the snapshot: {reason}")
+                raise SandboxError(f"cannot restore the snapshot: {reason}")
+            try:
+                self._map_ids(pid)
+            except BaseException:
+                os.close(fds[0])
+                raise
+            return fds[0]
 
     async def _await_restored(self, control: socket.socket) -> None:
         """The keeper's "netns" (its pid in the credentials: the Runtime API socket and the
@@ -118,11 +177,9 @@ class RestoredSandbox(ZygoteSandbox):
             if doc is None or "error" in doc or "exit" in doc:
                 reason = (doc or {}).get("error") or "the restored environment exited"
                 raise SandboxError(f"cannot restore the snapshot: {reason}")
-            if doc.get("userns"):
-                self._map_ids(pid)  # the waiter's new user namespace
-                control.send(zygote_wire.encode({"mapped": True}))
-                # Its network namespace exists too (the keeper will be in it): the NAT
-                # starts now, while the rest is built, not once the keeper says so.
+            if doc.get("unshared"):
+                # The waiter's network namespace exists (the keeper will be in it): the
+                # NAT starts now, while the rest is built, not once the keeper says so.
                 helper = getattr(self.backend.inner, "nat", None)
                 if self.network == "isolated" and helper:
                     self._nat = netns.Nat(helper, pid)
@@ -140,7 +197,7 @@ class RestoredSandbox(ZygoteSandbox):
         self._reader = loop.create_task(self._read_exit())
 
     def _map_ids(self, pid: int) -> None:
-        """In ``pid``'s user namespace, the template's uid and gid stand for this
+        """In ``pid``'s (a holder's) user namespace, the template's uid and gid stand for this
         environment's own; the template's host ids appear as the next ones (so that the
         keeper, privileged there until the runtime starts, can copy the template's
         /tmp however the init left its modes)."""
@@ -205,11 +262,31 @@ class RestoredSandbox(ZygoteSandbox):
         await super().destroy()
 
 
+async def _discard(userns: asyncio.Task[int]) -> None:
+    """A user namespace being made that no environment will join: closed."""
+    userns.cancel()
+    with contextlib.suppress(BaseException):
+        os.close(await userns)
+
+
 async def receive_with_sender(
     sock: socket.socket,
     timeout: float | None = SETUP_TIMEOUT,  # noqa: ASYNC109
 ) -> tuple[dict[str, Any] | None, int]:
-    """One message and its sender's pid (as this process sees it); (None, 0) at the end."""
+    """One message and its sender's pid (as this process sees it); (None, 0) at the end.
+    Descriptors that came with it are closed."""
+    doc, pid, fds = await receive_message(sock, timeout)
+    for fd in fds:
+        os.close(fd)
+    return doc, pid
+
+
+async def receive_message(
+    sock: socket.socket,
+    timeout: float | None = SETUP_TIMEOUT,  # noqa: ASYNC109
+) -> tuple[dict[str, Any] | None, int, list[int]]:
+    """One message, its sender's pid (as this process sees it) and the descriptors that
+    came with it (the caller's to close); (None, 0, []) at the end."""
     while True:
         try:
             data, ancillary, _, _ = sock.recvmsg(
@@ -219,14 +296,14 @@ async def receive_with_sender(
         except BlockingIOError:
             await wait_readable(sock, timeout, "the restored environment")
     pid = 0
+    fds = array.array("i")
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
             pid = _UCRED.unpack(payload[: _UCRED.size])[0]
         elif level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds = array.array("i")
             fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-            for fd in fds:
-                os.close(fd)
     if not data:
-        return None, 0
-    return zygote_wire.decode(data), pid
+        for fd in fds:
+            os.close(fd)
+        return None, 0, []
+    return zygote_wire.decode(data), pid, list(fds)

@@ -70,10 +70,12 @@ ABIS = {
 def program(machine: str | None = None, *, user_namespaces: bool = False) -> bytes | None:
     """The filter for this machine's ABI, as bwrap reads it (sock_filter array).
 
-    ``user_namespaces``: the variant a SnapStart template runs under. Its restored
-    environments are forked from it after the function's init, by then without
-    privilege, so each one takes its namespaces inside a user namespace of its own; each
-    then adds the full filter before any more of the function's code runs."""
+    ``user_namespaces``: the variant a SnapStart template's runtime is confined with,
+    only until it has forked its namespace factory (``runtimes/python/snapstart.py``),
+    the one process that keeps it: the runtime then adds the full filter on itself,
+    before the function's init. A restored environment joins the user namespace the
+    factory made for it (``setns``, which neither variant refuses) and creates its
+    other namespaces inside it."""
     abi = ABIS.get(machine or platform.machine())
     return None if abi is None else _assemble(_instructions(abi, user_namespaces))
 

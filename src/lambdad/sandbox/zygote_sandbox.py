@@ -65,6 +65,8 @@ class ZygoteSandbox:
         self.from_spare = False
         # A SnapStart template's end of its restore channel (``launch`` hands it over).
         self.template_channel: socket.socket | None = None
+        # The platform's end of a sandboxed template's namespace factory (``launch``).
+        self.namespace_factory: socket.socket | None = None
         # What its restored environments redo of its root (``rootfs.split_proc_read_only``).
         self.template_proc_plan: list[Any] = []
 
@@ -90,6 +92,8 @@ class ZygoteSandbox:
             filter_ = inner.seccomp
             if self.template_channel is not None:
                 plan, self.template_proc_plan = rootfs.split_proc_read_only(plan)
+                # Only until the runtime has forked the namespace factory: it then adds
+                # the full filter on itself, before the function's init.
                 filter_ = seccomp.program(user_namespaces=True) if inner.seccomp else None
             request = zygote_wire.spawn_request(
                 "",
@@ -118,11 +122,24 @@ class ZygoteSandbox:
             self._runtime.send(zygote_wire.encode(message))
             return
         message["snapshot"] = {"sandboxed": self.sandboxed}
+        fds = [self.template_channel.fileno()]
+        factory: socket.socket | None = None
+        if self.sandboxed:
+            # The factory's socket goes to the runtime, which forks the factory with it
+            # and closes it in itself; the full filter comes with it.
+            ours, factory = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            ours.setblocking(False)
+            self.namespace_factory = ours
+            fds.append(factory.fileno())
+            full = inner.seccomp if isinstance(inner, BwrapBackend) else None
+            message["snapshot"]["seccomp"] = zygote_wire.b64(full) if full else None
         try:
-            _send(self._runtime, message, [self.template_channel.fileno()])
+            _send(self._runtime, message, fds)
         finally:
             self.template_channel.close()
             self.template_channel = None
+            if factory is not None:
+                factory.close()
 
     async def park(self) -> None:
         """Build a spare sandbox, all but what belongs to one environment."""
@@ -376,6 +393,9 @@ class ZygoteSandbox:
             self.output_fd = -1
         if self._sock is not None:
             self._sock.close()
+        if self.namespace_factory is not None:
+            self.namespace_factory.close()
+            self.namespace_factory = None
         if self._peak_fd >= 0:
             os.close(self._peak_fd)
             self._peak_fd = -1

@@ -5,17 +5,23 @@ Zipped as ``snap.py`` and deployed with ``Handler: snap.<handler>``. The variabl
 ``FAIL_AT`` (``init``, ``before_snapshot`` or ``after_restore``) makes that step raise;
 ``after_restore_hangs`` makes the after-restore hook hang.
 The hooks are registered both ways ``snapshot_restore_py`` offers: as decorators and
-as calls with arguments.
+as calls with arguments. With ``INIT_ATTACKS`` set, the init tries to create user
+namespaces and to reach the template's other processes (``attacks()``), and writes what
+happened to ``/tmp/init-attacks.json`` (so every restored environment has it), which the
+``init_attacks`` handler returns with the same attempts made after the restore.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import json
 import os
+import platform
 import random
 import signal
 import socket
+import subprocess
 import time
 import uuid
 from typing import Any
@@ -134,6 +140,130 @@ def _unshare_user() -> None:
     if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
+
+
+# clone(2) and clone3(2) by number, where the tests run.
+_CLONE = {"x86_64": 56, "aarch64": 220}
+_CLONE3 = 435
+CLONE_NEWUSER = 0x10000000
+_PTRACE_ATTACH, _PTRACE_DETACH = 16, 17
+
+
+def _clone_user() -> int:
+    """clone(CLONE_NEWUSER | SIGCHLD) as a fork: the child exits at once."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = libc.syscall(
+        ctypes.c_long(_CLONE[platform.machine()]),
+        ctypes.c_ulong(CLONE_NEWUSER | signal.SIGCHLD),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+    )
+    if pid == 0:
+        os._exit(0)
+    if pid < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    os.waitpid(pid, 0)
+    return int(pid)
+
+
+def _clone3() -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    args = (ctypes.c_uint64 * 11)(CLONE_NEWUSER, 0, 0, 0, int(signal.SIGCHLD))
+    pid = libc.syscall(ctypes.c_long(_CLONE3), args, ctypes.c_size_t(ctypes.sizeof(args)))
+    if pid == 0:
+        os._exit(0)
+    if pid < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    os.waitpid(pid, 0)
+    return int(pid)
+
+
+def _unshare_tool() -> dict[str, Any]:
+    run = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "id", "-u"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return {"rc": run.returncode, "stdout": run.stdout, "stderr": run.stderr}
+
+
+def _ptrace(pid: int) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    args = (ctypes.c_long(_PTRACE_ATTACH), ctypes.c_long(pid), None, None)
+    if libc.ptrace(*args) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    libc.ptrace(ctypes.c_long(_PTRACE_DETACH), ctypes.c_long(pid), None, None)
+    return pid
+
+
+def _os_unshare_user() -> None:
+    """``os.unshare(os.CLONE_NEWUSER)`` (Python 3.12 on), through libc before."""
+    unshare = getattr(os, "unshare", None)
+    if unshare is None:
+        _unshare_user()
+    else:
+        unshare(CLONE_NEWUSER)
+
+
+def _open(path: str) -> str:
+    os.close(os.open(path, os.O_RDONLY))
+    return path
+
+
+def _uid_of(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def attacks() -> dict[str, Any]:
+    """New user namespaces four ways, and, for every other process of this uid that
+    this one sees (a template's namespace factory), its namespaces, descriptors,
+    memory and ptrace."""
+    own = str(os.getpid())
+    others = [p for p in os.listdir("/proc") if p.isdigit() and p != own]
+    same_uid = [p for p in others if _uid_of(p) == os.getuid()]
+    return {
+        "unshare": _attempt(_os_unshare_user),
+        "clone": _attempt(_clone_user),
+        "clone3": _attempt(_clone3),
+        "unshare_tool": _attempt(_unshare_tool),
+        "same_uid": {
+            pid: {
+                "userns": _attempt(_open, f"/proc/{pid}/ns/user"),
+                "netns": _attempt(_open, f"/proc/{pid}/ns/net"),
+                "fds": _attempt(os.listdir, f"/proc/{pid}/fd"),
+                "mem": _attempt(_open, f"/proc/{pid}/mem"),
+                "ptrace": _attempt(_ptrace, int(pid)),
+            }
+            for pid in same_uid
+        },
+    }
+
+
+INIT_ATTACKS = os.path.join(tmp_dir(), "init-attacks.json")
+if os.environ.get("INIT_ATTACKS"):
+    with open(INIT_ATTACKS, "w") as f:
+        json.dump(attacks(), f)
+
+
+def init_attacks(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """What the init's attacks did (in the template), and the same now."""
+    with open(INIT_ATTACKS) as f:
+        during_init = json.load(f)
+    return {"init": during_init, "handler": attacks(), "pid": os.getpid()}
 
 
 KERNEL_SETTINGS = ("kernel/core_pattern", "kernel/hostname", "vm/drop_caches")

@@ -1,17 +1,33 @@
 """SnapStart in lambdad's Python zygote: a template that restored environments fork from.
 
 A SnapStart version's template is an environment like any other (``zygote.py`` builds
-its sandbox and confines its runtime), with two differences: its seccomp filter lets
-it create user namespaces, and its runtime, once the function's init and the
-``before_snapshot`` hooks have run, does not take invocations. It calls ``snapshot()``
-instead, which tells the platform the snapshot is taken and then forks one process
-per restore request, until the platform hangs up. A restored environment's processes:
+its sandbox and confines its runtime), with two differences. Its runtime, once the
+function's init and the ``before_snapshot`` hooks have run, does not take invocations:
+it calls ``snapshot()`` instead, which tells the platform the snapshot is taken and
+then forks one process per restore request, until the platform hangs up. And, before
+any of the function's code runs, it forks the *namespace factory*.
+
+The factory is the only process of a template whose seccomp filter lets it create
+user namespaces (the variant the runtime was confined with; the runtime then adds the
+full filter on itself, before the bootstrap imports the handler: no process that ran,
+or descends from one that ran, the function's code can create a user namespace). It
+runs nothing but this file's ``_serve_factory`` (no import, no code of the function),
+is not dumpable (a process of the same uid can neither ptrace it nor open its
+``/proc/<pid>`` descriptors or namespaces), and talks only to the platform, on a
+socket the template closes in itself right after the fork. For each restore the
+platform sends it a socket; it forks a *holder* that takes a new user namespace,
+sends a descriptor of it, and waits until the platform (root) has written the
+namespace's uid and gid maps and hangs up.
+
+A restored environment's processes:
 
 - the *waiter* (in the template's PID namespace): joins the environment's cgroups
-  (descriptors the platform opened), takes a user namespace of its own in which its
-  uid maps to itself, and with it new mount, UTS, IPC, cgroup, PID and (unless the
-  network mode is ``host``) network namespaces. It forks the keeper, waits for it,
-  and sends the platform its wait status: ``{"exit": status}``.
+  (descriptors the platform opened), then the user namespace the platform sends it
+  (``setns``: a namespace owned by its own uid, in which that uid maps to the
+  environment's host uid), where it takes new mount, UTS, IPC, cgroup, PID and
+  (unless the network mode is ``host``) network namespaces: none of them a user
+  namespace, which its filter refuses. It forks the keeper, waits for it, and sends
+  the platform its wait status: ``{"exit": status}``.
 - the *keeper* (pid 1 of the new PID namespace): brings ``lo`` up, says
   ``{"netns": true}`` (the platform reads its pid from the message's credentials and
   makes the Runtime API socket and the NAT in its network namespace), mounts its own
@@ -24,7 +40,8 @@ per restore request, until the platform hangs up. A restored environment's proce
   serves invocations on a new Runtime API connection.
 
 Over the ``process`` sandbox (no isolation) a restore is the waiter and the runtime
-alone: a new session, the output pipe, the environment's variables.
+alone: a new session, the output pipe, the environment's variables; there is no
+factory.
 
 What is not carried over, as documented for lambdad's SnapStart: threads the function
 started during init (a fork copies only the calling thread), and connections (the
@@ -55,13 +72,96 @@ CLONE_NEWUSER = 0x10000000
 z: Any = None
 
 
-def arm(zygote: Any, channel_fd: int, sandboxed: bool) -> None:
-    """Make this runtime a template: the bootstrap calls ``snapshot()`` after init."""
+def arm(zygote: Any, fds: list[int], options: dict[str, Any]) -> None:
+    """Make this runtime a template: the bootstrap calls ``snapshot()`` after init.
+
+    ``fds``: the restore channel, then (sandboxed) the namespace factory's socket.
+    Called before any of the function's code runs; sandboxed, it forks the factory and
+    then confines this process with the full filter (``options["seccomp"]``)."""
+    channel_fd = fds[0]
+    sandboxed = bool(options.get("sandboxed"))
+    if sandboxed:
+        if len(fds) < 2:
+            raise z.SetupError("no namespace factory socket for the template")
+        start_factory(fds[1])
+        program = options.get("seccomp")
+        if program:
+            z.install_seccomp(base64.b64decode(program))
 
     def snapshot() -> None:
         serve_restores(zygote, socket.socket(fileno=channel_fd), sandboxed)
 
     zygote.bootstrap.snapshot = snapshot
+
+
+def start_factory(factory_fd: int) -> None:
+    """Fork the namespace factory on ``factory_fd``, which this process then closes."""
+    # Not dumpable from its first instruction on (a flag a fork inherits); this process
+    # is dumpable again right after (it reads its own /proc/self/fd).
+    z.prctl(z.PR_SET_DUMPABLE, 0)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _serve_factory(factory_fd)
+            finally:
+                os._exit(70)
+    finally:
+        z.prctl(z.PR_SET_DUMPABLE, 1)
+    os.close(factory_fd)
+
+
+def _serve_factory(factory_fd: int) -> None:
+    """The factory: one holder per request (a socket to the platform), until the
+    platform hangs up. It keeps nothing of the template's but its own socket."""
+    import gc
+
+    # Objects of the template's that hold descriptors closed here are never finalized
+    # (a finalizer would close a number reused since).
+    gc.disable()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # holders are reaped by the kernel
+    z.close_fds((factory_fd,))
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):  # the template's output pipe is the function's log
+        os.dup2(null, fd)
+    os.close(null)
+    channel = socket.socket(fileno=factory_fd)
+    while True:
+        try:
+            request, fds = z.receive(channel, maxfds=1)
+        except OSError:
+            request, fds = None, []
+        if request is None:
+            os._exit(0)
+        if request.get("op") != "userns" or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            continue
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            z.report_failure(fds[0], exc)
+            continue
+        if pid == 0:
+            channel.detach()
+            _hold_user_namespace(fds[0])
+        os.close(fds[0])
+
+
+def _hold_user_namespace(req_fd: int) -> None:
+    """A holder: a new user namespace, a descriptor of it sent to the platform (its pid
+    comes with it, for the maps), then held until the platform hangs up."""
+    try:
+        z.prctl(z.PR_SET_PDEATHSIG, signal.SIGKILL)
+        sock = socket.socket(fileno=req_fd)
+        z.unshare(CLONE_NEWUSER)
+        ns = os.open("/proc/self/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        z.send(sock, {"userns": True}, [ns])
+        os.close(ns)
+        sock.recv(1)
+    except BaseException as exc:
+        z.report_failure(req_fd, exc)
+    os._exit(0)
 
 
 def serve_restores(zygote: Any, channel: socket.socket, sandboxed: bool) -> None:
@@ -132,10 +232,10 @@ def restore(
         _take_over(zygote, sock, request)
         return
     _build(sock, request, network)
-    # The keeper runs as the runtime's uid, under the template's filter (which allows
-    # user namespaces), and drops its capabilities to reap: dumpable, it would be the
-    # runtime's to ptrace or to write through /proc/1/mem. Not so the runtime itself
-    # (it reads its own /proc/self/fd).
+    # The keeper runs as the runtime's uid, with every capability in the environment's
+    # namespaces until it drops them to reap: dumpable, it would be the runtime's to
+    # ptrace or to write through /proc/1/mem. Not so the runtime itself (it reads its
+    # own /proc/self/fd).
     z.prctl(z.PR_SET_DUMPABLE, 0)
     runtime = os.fork()
     if runtime == 0:
@@ -154,29 +254,29 @@ def restore(
 
 
 def _enter_user_namespace(sock: socket.socket, network: str) -> None:
-    """New namespaces, owned by a user namespace of its own, where the template's uid
-    and gid stand for the environment's own (the platform writes the maps: a process
-    may map only its own ids). Then it takes them: the same ids as the template's
-    inside, host ids of its own outside (per-user kernel limits are not shared)."""
+    """The user namespace the platform sends (a holder's, from the factory), where the
+    template's uid and gid stand for the environment's own: joined, not created (the
+    filter refuses that). Inside it, new namespaces of every other kind; then its ids:
+    the same as the template's inside, host ids of its own outside (per-user kernel
+    limits are not shared)."""
     uid, gid = os.getuid(), os.getgid()
-    flags = (
-        CLONE_NEWUSER
-        | z.CLONE_NEWNS
-        | z.CLONE_NEWUTS
-        | z.CLONE_NEWIPC
-        | z.CLONE_NEWPID
-        | z.CLONE_NEWCGROUP
-    )
+    answer, fds = z.receive(sock, maxfds=1)
+    try:
+        if not answer or not answer.get("userns") or len(fds) != 1:
+            raise z.SetupError(f"no user namespace: {answer}")
+        # Its own uid owns it: joining takes no privilege (this process is
+        # single-threaded and shares no file system information, as setns requires).
+        z.setns(fds[0], CLONE_NEWUSER)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    flags = z.CLONE_NEWNS | z.CLONE_NEWUTS | z.CLONE_NEWIPC | z.CLONE_NEWPID | z.CLONE_NEWCGROUP
     if network != "host":
         flags |= z.CLONE_NEWNET
     z.unshare(flags)
-    z.send(sock, {"userns": True})
-    answer, fds = z.receive(sock, maxfds=1)
-    for fd in fds:
-        os.close(fd)
-    if not answer or not answer.get("mapped"):
-        raise z.SetupError(f"no uid map: {answer}")
-    # Still privileged in its namespace: the ids were never 0 there.
+    # Its network namespace exists: the platform starts the NAT while the rest is built.
+    z.send(sock, {"unshared": True})
+    # Privileged in its namespace: the ids were never 0 there.
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
 

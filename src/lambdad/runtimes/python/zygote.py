@@ -429,10 +429,12 @@ def take_over(
     if "confine" in message:
         confine(zygote, message["confine"], fds)
     elif message.get("snapshot") is not None and fds:
-        # A SnapStart template: the bootstrap calls snapshot() after init.
+        # A SnapStart template: the bootstrap calls snapshot() after init. Sandboxed, it
+        # forks its namespace factory and takes the full filter here, before any of the
+        # function's code runs.
         snapstart = zygote.snapstart
         assert snapstart is not None
-        snapstart.arm(zygote, fds[-1], bool(message["snapshot"].get("sandboxed")))
+        snapstart.arm(zygote, fds, message["snapshot"])
     env = dict(message["env"])
     for key, value in zygote.added_env.items():
         env.setdefault(key, value)
