@@ -114,9 +114,7 @@ class FunctionService:
             listener(scope, name, version)
 
     def _ingest(self, scope: Scope, code: dict[str, Any]) -> archives.ArchiveSummary:
-        return uploads.ingest(
-            self.settings, self.store, self.blobs, scope, code, self.code_fetcher
-        )
+        return uploads.ingest(self.settings, self.store, self.blobs, scope, code, self.code_fetcher)
 
     # -- look-ups ----------------------------------------------------------------------
 
