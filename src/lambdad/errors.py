@@ -35,7 +35,8 @@ turns them into HTTP responses.
     │       ├── UnrecognizedClientException
     │       ├── InvalidSignatureException
     │       └── IncompleteSignatureException
-    └── SandboxError                              (platform-internal)
+    ├── SandboxError                              (platform-internal)
+    └── IllegalTransition                         (platform-internal: a bug)
 """
 
 from __future__ import annotations
@@ -230,3 +231,14 @@ class IncompleteSignatureException(AuthError):
 
 class SandboxError(LambdadError):
     """A sandbox could not be started or used; never shown to clients as is."""
+
+
+class IllegalTransition(LambdadError):
+    """An execution environment was asked to move between states its life cycle does not
+    join (STOPPED -> READY, ...): a bug in the platform, never shown to clients as is."""
+
+    def __init__(self, env_id: str, current: str, target: str) -> None:
+        super().__init__(f"environment {env_id}: {current} -> {target}")
+        self.env_id = env_id
+        self.current = current
+        self.target = target
