@@ -14,7 +14,6 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from lambdad.api.sigv4 import Credential
 from lambdad.clock import Clock, SystemClock
 from lambdad.config import Settings
 from lambdad.control import credentials as credstore
@@ -36,6 +35,7 @@ from lambdad.invoke.async_queue import AsyncQueue
 from lambdad.invoke.destinations import DestinationSender
 from lambdad.invoke.leases import FunctionKey, Leases, limits_from
 from lambdad.invoke.sync import InvokeRequest, InvokeService
+from lambdad.model.credential import Credential
 from lambdad.model.scope import Scope
 from lambdad.observe.logs import LogStore
 from lambdad.outbound import NoOutboundIdentity, OutboundIdentities

@@ -29,6 +29,7 @@ from lambdad.errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
+from lambdad.model.credential import Credential
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -51,13 +52,6 @@ _MISMATCH = (
     "Check your AWS Secret Access Key and signing method. "
     "Consult the service documentation for details."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    access_key_id: str
-    secret_access_key: str
-    account_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from lambdad.errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
+from lambdad.model.credential import Credential
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def is_sts_request(path: str, query_string: str, headers: Sequence[tuple[str, st
 
 
 class StsApi:
-    def __init__(self, lookup: Callable[[str], sigv4.Credential | None], clock: Clock) -> None:
+    def __init__(self, lookup: Callable[[str], Credential | None], clock: Clock) -> None:
         self.lookup = lookup
         self.clock = clock
 
@@ -156,7 +157,7 @@ class StsApi:
         return action
 
 
-def _caller_identity(credential: sigv4.Credential) -> dict[str, str]:
+def _caller_identity(credential: Credential) -> dict[str, str]:
     account = credential.account_id
     # Root credentials: AWS answers the account id as the user id.
     return {"Arn": f"arn:aws:iam::{account}:root", "UserId": account, "Account": account}

@@ -9,7 +9,7 @@ it would send every other AWS call of the shell (S3, CloudFormation...) to lambd
 
 from __future__ import annotations
 
-from lambdad.api.sigv4 import Credential
+from lambdad.model.credential import Credential
 
 # The serviceId (botocore's model metadata) of each service lambdad answers.
 SERVICE_IDS = ("Lambda", "CloudWatch Logs", "STS")

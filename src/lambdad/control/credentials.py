@@ -13,7 +13,7 @@ import string
 import tempfile
 from pathlib import Path
 
-from lambdad.api.sigv4 import Credential
+from lambdad.model.credential import Credential
 
 FILE_NAME = "credentials.json"
 

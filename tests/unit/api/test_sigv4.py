@@ -19,13 +19,14 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from lambdad.api.sigv4 import Credential, Principal, presign_url, signing_service, verify
+from lambdad.api.sigv4 import Principal, presign_url, signing_service, verify
 from lambdad.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
+from lambdad.model.credential import Credential
 
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"

@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from lambdad.api import sigv4
-from lambdad.api.sigv4 import SERVICES, Credential, check_head, verify
+from lambdad.api.sigv4 import SERVICES, check_head, verify
 from lambdad.errors import (
     AwsError,
     IncompleteSignatureException,
@@ -22,6 +22,7 @@ from lambdad.errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
+from lambdad.model.credential import Credential
 
 KEY = Credential("AKIDEXAMPLE", "secret", "123456789012")
 AT = datetime(2024, 1, 1, tzinfo=UTC)

@@ -20,9 +20,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambdad.api.sigv4 import Credential
 from lambdad.api.sts_api import StsApi, is_sts_request
 from lambdad.clock import FakeClock
+from lambdad.model.credential import Credential
 
 CRED = Credential("LKIASTSTEST000000001", "sts-test-secret", "123456789012")
 ENDPOINT = "http://127.0.0.1:9550"

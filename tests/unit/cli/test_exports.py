@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from lambdad.api.sigv4 import Credential
 from lambdad.cli.exports import endpoint_variable, export_lines
+from lambdad.model.credential import Credential
 
 CRED = Credential("LKIAEXAMPLE", "secret/with+chars", "123456789012")
 
