@@ -373,6 +373,7 @@ def test_lambdad_api_port_is_unreachable(
         ("10.0.2.2", server.port),
         (addr, published),
         ("169.254.169.254", 80),  # a cloud VM's metadata service: its credentials
+        (addr, 25),  # SMTP: blocked outbound, as on AWS
     ]
     name = deploy("network", Tags={"lambdad:network": mode})
 
@@ -388,6 +389,7 @@ def test_lambdad_api_port_is_unreachable(
         assert connect[f"{addr}:{server.port}"] == REFUSED
         assert connect[f"10.0.2.2:{server.port}"] == UNREACHABLE
         assert connect["169.254.169.254:80"] == NO_ROUTE_TO_HOST
+        assert connect[f"{addr}:25"] == {"ok": False, "error": "PermissionError", "errno": "EACCES"}
         assert result["interfaces"] == ["lo", "tap0"]
         assert result["route_source"]["value"].startswith("10.0.2.")
     else:

@@ -53,6 +53,8 @@ RUNTIME = "/var/runtime"
 OPT = "/opt"
 RUNTIME_API = "127.0.0.1:9001"
 LINK_LOCAL = ("169.254.0.0/16",)
+# Outbound TCP ports an isolated function cannot connect to, as on AWS (SMTP).
+PROHIBITED_TCP_PORTS = (25,)
 SANDBOX_USER = "sbx_user1051"
 # Each environment's own uid (= gid) comes from this range (see sandbox/uids.py); it
 # lies in the range systemd leaves to container uid ranges, clear of host accounts.
@@ -387,8 +389,12 @@ class BwrapSandbox:
         if self.network != "host":
             # Link-local addresses are the host's, not the internet: on a cloud VM,
             # 169.254.169.254 hands out the VM's own credentials.
-            blocked = LINK_LOCAL if self.network == "isolated" else ()
-            self._sock = netns.listen_in_netns(self.child_pid, unreachable=blocked)
+            isolated = self.network == "isolated"
+            self._sock = netns.listen_in_netns(
+                self.child_pid,
+                unreachable=LINK_LOCAL if isolated else (),
+                prohibited_tcp_ports=PROHIBITED_TCP_PORTS if isolated else (),
+            )
         if self.network == "isolated" and self.backend.nat:
             self._nat = netns.Nat(self.backend.nat, self.child_pid)
 

@@ -58,10 +58,12 @@ def listen_in_netns(
     host: str = "127.0.0.1",
     port: int = 9001,
     unreachable: tuple[str, ...] = (),
+    prohibited_tcp_ports: tuple[int, ...] = (),
 ) -> socket.socket:
     """A listening TCP socket bound to host:port in the network namespace of ``pid``;
     first, once the namespace's loopback is up, the IPv4 networks in ``unreachable``
-    get an unreachable route there."""
+    get an unreachable route there, and connections to ``prohibited_tcp_ports`` a
+    prohibit rule."""
     result: list[socket.socket | BaseException] = []
 
     def work() -> None:
@@ -76,6 +78,8 @@ def listen_in_netns(
                 wait_loopback_up(pid, sock)
                 for network in unreachable:
                     add_unreachable_route(network)
+                for tcp_port in prohibited_tcp_ports:
+                    add_prohibit_rule(tcp_port)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((host, port))
                 sock.listen(16)
@@ -106,9 +110,15 @@ def nat_helper() -> str | None:
     return None
 
 
-# rtnetlink, for the one route this module adds (linux/rtnetlink.h).
+# rtnetlink, for the routes and rules this module adds (linux/rtnetlink.h,
+# linux/fib_rules.h).
 RTMGRP_LINK = 0x1
 RTM_NEWROUTE = 24
+RTM_NEWRULE = 32
+FRA_PRIORITY, FRA_IP_PROTO, FRA_DPORT_RANGE = 6, 22, 24
+FR_ACT_PROHIBIT = 8
+# Before the main table (32766), after the local one (0).
+PROHIBIT_RULE_PRIORITY = 100
 NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RTN_UNREACHABLE = 254, 4, 0, 7
@@ -171,16 +181,39 @@ def add_unreachable_route(network: str) -> None:
         0,
     )
     attr = struct.pack("=HH", 8, RTA_DST) + net.network_address.packed
-    body = rtmsg + attr
+    error = _rtnetlink(RTM_NEWROUTE, rtmsg + attr)
+    if error:
+        raise OSError(error, f"cannot add an unreachable route to {network}: {os.strerror(error)}")
+
+
+def add_prohibit_rule(tcp_port: int) -> None:
+    """``ip rule add ipproto tcp dport PORT prohibit`` in the calling thread's network
+    namespace: connecting to that port anywhere fails with EACCES (as AWS blocks
+    outbound port 25). The function has no CAP_NET_ADMIN to take the rule away."""
+    header = struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 0, 0, 0, FR_ACT_PROHIBIT, 0)
+    body = header + _attr(FRA_PRIORITY, struct.pack("=I", PROHIBIT_RULE_PRIORITY))
+    body += _attr(FRA_IP_PROTO, bytes([socket.IPPROTO_TCP]))
+    body += _attr(FRA_DPORT_RANGE, struct.pack("=HH", tcp_port, tcp_port))
+    error = _rtnetlink(RTM_NEWRULE, body)
+    if error:
+        raise OSError(error, f"cannot prohibit TCP port {tcp_port}: {os.strerror(error)}")
+
+
+def _attr(kind: int, payload: bytes) -> bytes:
+    """One netlink attribute, padded to 4 bytes."""
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
+
+
+def _rtnetlink(message_type: int, body: bytes) -> int:
+    """Send one create request; the errno of its acknowledgement (0: done)."""
     flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-    message = struct.pack("=IHHII", 16 + len(body), RTM_NEWROUTE, flags, 1, 0) + body
+    message = struct.pack("=IHHII", 16 + len(body), message_type, flags, 1, 0) + body
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
         nl.sendall(message)
         reply = nl.recv(4096)
     kind = struct.unpack_from("=H", reply, 4)[0]
-    error = -struct.unpack_from("=i", reply, 16)[0] if kind == NLMSG_ERROR else 0
-    if error:
-        raise OSError(error, f"cannot add an unreachable route to {network}: {os.strerror(error)}")
+    return -struct.unpack_from("=i", reply, 16)[0] if kind == NLMSG_ERROR else 0
 
 
 def nat_argv(helper: str, pid: int, ready_fd: int, exit_fd: int) -> list[str]:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from lambdad.errors import SandboxError
 from lambdad.sandbox import netns, zygote_wire
 from lambdad.sandbox.base import SandboxSpec
-from lambdad.sandbox.bwrap import LINK_LOCAL, BwrapBackend
+from lambdad.sandbox.bwrap import LINK_LOCAL, PROHIBITED_TCP_PORTS, BwrapBackend
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import Child
 from lambdad.sandbox.zygote_sandbox import (
@@ -187,8 +187,12 @@ class RestoredSandbox(ZygoteSandbox):
             if not self.pid:
                 self._adopt(pid)
             if doc.get("netns"):
-                blocked = LINK_LOCAL if self.network == "isolated" else ()
-                self._sock = netns.listen_in_netns(self.pid, unreachable=blocked)
+                isolated = self.network == "isolated"
+                self._sock = netns.listen_in_netns(
+                    self.pid,
+                    unreachable=LINK_LOCAL if isolated else (),
+                    prohibited_tcp_ports=PROHIBITED_TCP_PORTS if isolated else (),
+                )
                 if self._nat is None:
                     self._start_nat_if_isolated()
             elif doc.get("ok"):

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 from lambdad.errors import SandboxError
 from lambdad.sandbox import netns, rootfs, seccomp, zygote_wire
 from lambdad.sandbox.base import SandboxSpec
-from lambdad.sandbox.bwrap import LINK_LOCAL, RUNTIME_API, TASK, BwrapBackend
+from lambdad.sandbox.bwrap import (
+    LINK_LOCAL,
+    PROHIBITED_TCP_PORTS,
+    RUNTIME_API,
+    TASK,
+    BwrapBackend,
+)
 from lambdad.sandbox.cgroups import EnvironmentCgroup, Limits
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import Child, ZygoteProcess
@@ -258,8 +264,12 @@ class ZygoteSandbox:
                 # As for bwrap's sandboxes: link-local addresses (the cloud's metadata
                 # service) unreachable, the Runtime API socket made inside it. (A thread
                 # joined at once: the keeper builds the root meanwhile, in its process.)
-                blocked = LINK_LOCAL if self.network == "isolated" else ()
-                self._sock = netns.listen_in_netns(self.pid, unreachable=blocked)
+                isolated = self.network == "isolated"
+                self._sock = netns.listen_in_netns(
+                    self.pid,
+                    unreachable=LINK_LOCAL if isolated else (),
+                    prohibited_tcp_ports=PROHIBITED_TCP_PORTS if isolated else (),
+                )
                 self._start_nat_if_isolated()
             elif doc is None or not doc.get(until):
                 for fd in fds:
