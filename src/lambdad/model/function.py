@@ -42,6 +42,12 @@ ENV_LIMIT_BYTES = 4096
 MAX_TIMEOUT = 900
 MAX_MEMORY = 10240
 MAX_EPHEMERAL_STORAGE = 10240
+# What a function gets when CreateFunction leaves a setting out (AWS's defaults), read by
+# ``default_config`` and by the runnable version (model/version.py).
+DEFAULT_TIMEOUT_S = 3
+DEFAULT_MEMORY_MB = 128
+DEFAULT_EPHEMERAL_STORAGE_MB = 512
+DEFAULT_ARCHITECTURE = "x86_64"
 
 # Members of CreateFunction/UpdateFunctionConfiguration kept as given.
 PASSTHROUGH = (
@@ -157,12 +163,12 @@ def default_config(name: str, region: str) -> dict[str, Any]:
     return {
         "FunctionName": name,
         "Description": "",
-        "Timeout": 3,
-        "MemorySize": 128,
+        "Timeout": DEFAULT_TIMEOUT_S,
+        "MemorySize": DEFAULT_MEMORY_MB,
         "TracingConfig": {"Mode": "PassThrough"},
         "PackageType": "Zip",
-        "Architectures": ["x86_64"],
-        "EphemeralStorage": {"Size": 512},
+        "Architectures": [DEFAULT_ARCHITECTURE],
+        "EphemeralStorage": {"Size": DEFAULT_EPHEMERAL_STORAGE_MB},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
         "State": "Active",

@@ -1,0 +1,63 @@
+"""The change-event hub: the control plane says what changed, whoever cares listens.
+
+One ``ChangeHub`` is built by the composition root and passed to the constructors of
+the services that publish (functions, aliases, concurrency) and of those that follow
+(the warm pool retires environments, provisioned concurrency reconfigures, the resolve
+cache forgets, policies and concurrency tidy up). So no service is handed another after
+construction, and nothing below the control plane imports it.
+
+Listeners are called synchronously, in the order they subscribed, on the publisher's
+thread (control-plane updates run in worker threads: a listener that touches the event
+loop hands its work over, as ``EnvironmentPool.retire`` does).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from lambdad.model.scope import Scope
+
+# (scope, function, version) after a version changed or was deleted; version None: the
+# whole function (deleted, or its tags changed).
+FunctionListener = Callable[[Scope, str, str | None], None]
+# (scope, function, alias) after an alias changed or was deleted.
+AliasListener = Callable[[Scope, str, str], None]
+# (scope, function, qualifier, requested count; None when the configuration was removed).
+ProvisionedListener = Callable[[Scope, str, str, int | None], None]
+
+
+class ChangeHub:
+    def __init__(self) -> None:
+        self._function: list[FunctionListener] = []
+        self._alias: list[AliasListener] = []
+        self._provisioned: list[ProvisionedListener] = []
+        # Subscriptions happen at start-up; publishing copies the list, so a subscription
+        # racing a publication is safe.
+        self._lock = threading.Lock()
+
+    def on_function_change(self, listener: FunctionListener) -> None:
+        with self._lock:
+            self._function.append(listener)
+
+    def on_alias_change(self, listener: AliasListener) -> None:
+        with self._lock:
+            self._alias.append(listener)
+
+    def on_provisioned_change(self, listener: ProvisionedListener) -> None:
+        with self._lock:
+            self._provisioned.append(listener)
+
+    def function_changed(self, scope: Scope, name: str, version: str | None) -> None:
+        for listener in tuple(self._function):
+            listener(scope, name, version)
+
+    def alias_changed(self, scope: Scope, name: str, alias: str) -> None:
+        for listener in tuple(self._alias):
+            listener(scope, name, alias)
+
+    def provisioned_changed(
+        self, scope: Scope, name: str, qualifier: str, count: int | None
+    ) -> None:
+        for listener in tuple(self._provisioned):
+            listener(scope, name, qualifier, count)
