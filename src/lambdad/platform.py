@@ -23,7 +23,6 @@ from lambdad.control.event_invoke_config import EventInvokeConfigService
 from lambdad.control.functions import FunctionService, ResolvedVersion
 from lambdad.control.layers import LayerService
 from lambdad.control.policies import PolicyService
-from lambdad.control.snapstart import FUNCTION_ERROR, INTERNAL_ERROR, INTERNAL_REASON
 from lambdad.environments.code import CodeCache
 from lambdad.environments.layers import OptCache
 from lambdad.environments.pool import EnvironmentPool
@@ -37,6 +36,7 @@ from lambdad.invoke.leases import FunctionKey, Leases, limits_from
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.credential import Credential
 from lambdad.model.scope import Scope
+from lambdad.model.snapstart import FUNCTION_ERROR, INTERNAL_ERROR, INTERNAL_REASON
 from lambdad.observe.logs import LogStore
 from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
 from lambdad.outbound import parse_credentials as parse_outbound

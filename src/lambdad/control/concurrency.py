@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
-from lambdad.control import paging, snapstart
+from lambdad.control import paging
 from lambdad.control.aliases import AliasService
 from lambdad.control.functions import LIST_PAGE_MAX, FunctionService
 from lambdad.errors import (
@@ -34,6 +34,7 @@ from lambdad.errors import (
     ResourceNotFoundException,
 )
 from lambdad.model import function as fmodel
+from lambdad.model import snapstart
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore

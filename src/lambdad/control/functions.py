@@ -3,7 +3,7 @@
 Owns functions and their versions: create, read, list, update code and
 configuration, publish, delete, tags and account settings (publishing and listing
 versions in ``versions.py``, uploaded code in ``uploads.py``, SnapStart's rules in
-``snapstart.py``). Rendering follows AWS:
+``model/snapstart.py``). Rendering follows AWS:
 a stored version document holds the configuration fields plus lambdad's own
 (``CodeSha256Hex``, the sealed environment), and ``render`` turns it into the
 ``FunctionConfiguration`` shape. Listeners are told when a version changes so that
@@ -20,7 +20,7 @@ from typing import Any
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
-from lambdad.control import archives, paging, snapstart, uploads
+from lambdad.control import archives, paging, uploads
 from lambdad.control.versions import Versions
 from lambdad.errors import (
     ForeignFunctionDenied,
@@ -30,6 +30,7 @@ from lambdad.errors import (
     ResourceNotFoundException,
 )
 from lambdad.model import function as fmodel
+from lambdad.model import snapstart
 from lambdad.model.arn import LATEST, FunctionRef, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.secrets import Sealer

@@ -15,9 +15,9 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from lambdad.control import snapstart
 from lambdad.control.paging import LIST_PAGE_MAX, decode_marker, encode_marker
 from lambdad.errors import InvalidParameterValueException
+from lambdad.model import snapstart
 from lambdad.model.arn import LATEST
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc

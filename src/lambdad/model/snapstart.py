@@ -1,12 +1,12 @@
-"""SnapStart's rules on the control plane: which runtimes may turn it on, the
-``SnapStart`` member as stored and as shown, and the states of a published version
-whose snapshot is being taken.
+"""SnapStart's rules: which runtimes may turn it on, the refusals (ephemeral storage
+over 512 MB, provisioned concurrency), the ``SnapStart`` member as stored and as
+shown, and the states of a published version whose snapshot is being taken.
 
 AWS takes a SnapStart version's snapshot after PublishVersion answers: the version
 is ``Pending`` (reason ``Creating``) until its init has run, then ``Active``, or
 ``Failed`` with the init's error as its reason. Invoking it before then is refused.
-These are pure functions over stored version documents; ``FunctionService`` stores
-them and the platform takes the snapshots (``environments/snapshots.py``).
+These are pure functions over stored version documents; ``control/`` applies them
+and stores the states, ``environments/snapstart.py`` takes the snapshots.
 """
 
 from __future__ import annotations
