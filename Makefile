@@ -43,10 +43,13 @@ test-exec: install
 test-fast: install
 	$(BIN)/python -m pytest -q tests/unit tests/functional
 
+# The import contract (DESIGN.md §2, issue 13: which part of src/lambdad may import
+# which, no cycles between modules, module sizes) is tools/import_contract.py.
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/mypy src tools/import_contract.py
+	$(BIN)/python tools/import_contract.py
 
 bench: install
 	$(BIN)/python -m bench

@@ -10,15 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from lambdad.api.app import MAX_BODY, App
 from lambdad.api.http import Limits, protocol_for
 from lambdad.config import Settings
+from lambdad.model.credential import Credential
 from lambdad.platform import Platform
+from lambdad.runtimes.table import RuntimeTable
+
+if TYPE_CHECKING:
+    from lambdad.runtimes.host_support import Shortfall
+    from lambdad.sandbox.select import Capability
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +95,61 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory
+
+
+# -- what the command line needs of this host without a running server ---------------------
+# (The import contract lets ``cli`` import ``api`` and this module only: ``serve`` opens
+# the platform here, and ``doctor``, ``ls`` and the client commands' credential come
+# from the host's probes and data directory through these functions.)
+
+
+def open_platform(settings: Settings) -> Platform:
+    """The platform for ``settings``, opened (ValueError, StoreUnreadable: it cannot)."""
+    platform = Platform(settings)
+    platform.open()
+    return platform
+
+
+def data_dir_credential(data_dir: Path) -> Credential | None:
+    """The credential ``lambdad serve`` created in ``data_dir``, if any."""
+    from lambdad.control import credentials
+
+    return credentials.load(data_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class HostCheck:
+    """What ``lambdad doctor`` reports: the bwrap backend's needs, the runtimes found
+    (family -> versions), whether full isolation can run, and the settings no host of
+    lambdad honours fully."""
+
+    capabilities: list[Capability]
+    runtimes: dict[str, str]
+    full_isolation: bool
+    limits: list[str]
+
+
+def host_check() -> HostCheck:
+    from lambdad.runtimes.host_support import host_architecture, host_limits
+    from lambdad.sandbox import select
+
+    caps = select.capabilities()
+    return HostCheck(
+        caps,
+        RuntimeTable().available(),
+        select.full_isolation_possible(caps),
+        host_limits(host_architecture()),
+    )
+
+
+def host_shortfalls(
+    functions: Iterable[Mapping[str, Any]], environ: Mapping[str, str]
+) -> dict[str, list[Shortfall]]:
+    """Per function (a FunctionConfiguration), what this host cannot honour with the
+    runtime settings of ``environ``."""
+    from lambdad.runtimes.host_support import host_architecture, shortfalls
+
+    settings = Settings.from_env(environ)
+    runtimes = RuntimeTable(dict(settings.runtime_overrides), strict=settings.strict_runtimes)
+    machine = host_architecture()
+    return {f["FunctionName"]: shortfalls(f, runtimes, machine) for f in functions}

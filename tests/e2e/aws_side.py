@@ -4,7 +4,7 @@ EventBridge, clients for it, and the asynchronous-invocation counters of a serve
 ``moto_server`` starts ``moto_server`` on a free port and stops it; with
 ``no_auth_actions`` it checks signatures and IAM policies after that many requests
 (moto's ``INITIAL_NO_AUTH_ACTION_COUNT``), so a test can tell whose identity signed a
-call. ``async_stats`` reads ``lambdad async-stats --json``.
+call. ``async_stats`` runs ``lambdad async-stats --json`` (the server answers it).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from e2e.helpers import BIN, LAMBDAD, LambdadServer, free_port
+from e2e.helpers import BIN, LambdadServer, client_env, free_port, run_lambdad
 
 MOTO_REGION = "us-east-1"
 MOTO_ACCOUNT = "123456789012"  # moto's default account
@@ -91,22 +91,25 @@ def receive(sqs: Any, url: str, timeout: float = 15.0) -> dict[str, Any]:
     raise AssertionError(f"no message in {url} after {timeout} s")
 
 
-def async_stats(server: LambdadServer, name: str) -> dict[str, Any]:
-    """``lambdad async-stats --json``'s row for one function."""
-    proc = subprocess.run(
-        [LAMBDAD, "async-stats", "--json", "--data-dir", str(server.data_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
+def async_stats(server: LambdadServer, name: str, account: str | None = None) -> dict[str, Any]:
+    """``lambdad async-stats --json``'s row for one function of ``account`` (the
+    server's default signer's unless given), as its owner runs it."""
+    cred = server.credential_for(account)
+    env = client_env(
+        server, AWS_ACCESS_KEY_ID=cred.access_key_id, AWS_SECRET_ACCESS_KEY=cred.secret_access_key
     )
+    proc = run_lambdad("async-stats", "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     return next((r for r in rows if r["function"] == name), {})
 
 
-def wait_stat(server: LambdadServer, name: str, counter: str, at_least: int) -> dict[str, Any]:
+def wait_stat(
+    server: LambdadServer, name: str, counter: str, at_least: int, account: str | None = None
+) -> dict[str, Any]:
     """The function's row once ``counter`` reached ``at_least``."""
     deadline = time.monotonic() + 15
-    while (row := async_stats(server, name)).get(counter, 0) < at_least:
+    while (row := async_stats(server, name, account)).get(counter, 0) < at_least:
         if time.monotonic() > deadline:
             raise AssertionError(f"{counter} of {name} stayed below {at_least}: {row}")
         time.sleep(0.05)

@@ -28,19 +28,15 @@ from e2e.helpers import (
     TestCredential,
     handler_zip,
     role_for,
+    serving,
 )
 from e2e.helpers import make_zip as _make_zip
 
 
 @pytest.fixture(scope="session")
 def lambdad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
-    server = LambdadServer(tmp_path_factory.mktemp("lambdad") / "data")
-    server.start()
-    try:
+    with serving(LambdadServer(tmp_path_factory.mktemp("lambdad") / "data")) as server:
         yield server
-    finally:
-        status = server.stop()
-        assert status == 0, f"lambdad exited {status} on SIGTERM:\n{server.stderr()}"
 
 
 ServerFactory = Callable[..., LambdadServer]

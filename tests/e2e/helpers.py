@@ -398,6 +398,18 @@ def send(
         conn.close()
 
 
+@contextlib.contextmanager
+def serving(server: LambdadServer) -> Iterator[LambdadServer]:
+    """``server`` started, and stopped when the block ends: a clean stop (SIGTERM) must
+    exit 0. The one way e2e fixtures run a server of their own."""
+    server.start()
+    try:
+        yield server
+    finally:
+        status = server.stop()
+        assert status == 0, f"lambdad exited {status} on SIGTERM:\n{server.stderr()}"
+
+
 # -- the lambdad command as a client --------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -277,6 +277,20 @@ def log_messages(server: LambdadServer, name: str, pattern: str | None = None) -
     for page in logs.get_paginator("filter_log_events").paginate(**params):
         messages.extend(e["message"] for e in page["events"])
     return messages
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Return once ``condition()`` holds (polled); AssertionError naming ``what`` after
+    ``timeout`` seconds. For waiting on something the test can see, not a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.02)
+
+
+def log_lines_starting(server: LambdadServer, name: str, prefix: str) -> list[str]:
+    """The function's log messages that start with ``prefix`` (``START``, ``REPORT``)."""
+    return [m for m in log_messages(server, name) if m.startswith(prefix)]
 
 
 def wait_for_log(server: LambdadServer, name: str, needle: str, timeout: float = 5.0) -> list[str]:

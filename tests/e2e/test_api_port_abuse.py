@@ -29,6 +29,7 @@ from e2e.helpers import (
     handler_zip,
     role_for,
     send,
+    serving,
     sign_headers,
     signing_clock,
 )
@@ -51,12 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
             "LAMBDAD_API_MAX_CONNECTIONS": "200",
         },
     )
-    srv.start()
-    try:
+    with serving(srv):
         yield srv
-    finally:
-        status = srv.stop()
-        assert status == 0, f"lambdad exited {status} on SIGTERM:\n{srv.stderr()}"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ from e2e.aws_side import (
     receive,
     wait_stat,
 )
-from e2e.helpers import LAMBDAD, ROLE, LambdadServer, handler_zip
+from e2e.helpers import ROLE, LambdadServer, client_env, handler_zip, run_lambdad, serving
 
 AGE_SCALE = 0.005  # MaximumEventAgeInSeconds=60 lasts 0.3 s
 
@@ -90,12 +89,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[Lamb
         "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": MOTO_ACCOUNT,
     }
     srv = LambdadServer(tmp_path_factory.mktemp("async") / "data", env=env)
-    srv.start()
-    try:
+    with serving(srv):
         yield srv
-    finally:
-        status = srv.stop()
-        assert status == 0, f"lambdad exited {status} on SIGTERM:\n{srv.stderr()}"
 
 
 @pytest.fixture
@@ -530,11 +525,8 @@ def test_async_stats_counts_events(
     assert row["retried"] == 1
     assert row["dropped"] == 1
     assert row["queued"] == 0
-    table = subprocess.run(
-        [LAMBDAD, "async-stats", "--data-dir", str(server.data_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    proc = run_lambdad("async-stats", env=client_env(server))
+    assert proc.returncode == 0, proc.stderr
+    table = proc.stdout
     assert "RECEIVED" in table.splitlines()[0]
     assert any(name in line for line in table.splitlines()[1:])

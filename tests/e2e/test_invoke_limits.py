@@ -8,7 +8,6 @@ and concurrent invokes getting environments of their own.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +16,15 @@ from typing import Any
 import pytest
 
 from e2e.helpers import LambdadServer, handler_zip, make_zip
-from e2e.invoke_support import Deployer, Invoked, invoke, probe_zip, wait_updated
+from e2e.invoke_support import (
+    Deployer,
+    Invoked,
+    invoke,
+    log_lines_starting,
+    probe_zip,
+    wait_until,
+    wait_updated,
+)
 
 MB = 1024 * 1024
 ServerFactory = Callable[..., LambdadServer]
@@ -283,7 +290,11 @@ def test_a_caller_that_hangs_up_does_not_lose_the_environment(
     body = json.dumps({"action": "sleep", "seconds": 0.4}).encode()
     with pytest.raises(TimeoutError):
         lambdad.request("POST", f"/2015-03-31/functions/{name}/invocations", body, timeout=0.2)
-    time.sleep(0.8)  # the abandoned invocation (0.4 s) runs to its end meanwhile
+    # The abandoned invocation (0.4 s) runs to its end: its REPORT is the second.
+    wait_until(
+        lambda: len(log_lines_starting(lambdad, name, "REPORT")) >= 2,
+        "the abandoned invocation's REPORT",
+    )
     after = invoke(lambdad, name, {"action": "state"})
     assert after.function_error is None
     assert after.json()["stream"] == first.json()["stream"], "the warm environment came back"
@@ -299,7 +310,8 @@ def test_idle_environments_are_reaped(lambdad_factory: ServerFactory) -> None:
     assert first.cold
     assert not second.cold
     assert second.json()["counter"] == 2
-    time.sleep(1.6)  # idle past the 1 s idle timeout (reaper runs every 0.2 s)
+    # Idle past the 1 s idle timeout, the reaper (every 0.2 s) stops the environment.
+    wait_until(lambda: "reaped 1 idle environments" in server.stderr(), "the reaper")
     third = invoke(server, name, {"action": "state"})
     assert third.cold, "the idle environment was reaped: a cold start"
     assert third.json()["counter"] == 1
@@ -350,7 +362,11 @@ def test_a_busy_environment_is_retired_when_its_code_changes(
     client = lambdad.client("lambda")
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(invoke, lambdad, name, {"action": "sleep", "seconds": 0.8})
-        time.sleep(0.3)  # let it start: the update must land while the invoke is in flight
+        # The update must land while the invoke is in flight: once its START is logged.
+        wait_until(
+            lambda: len(log_lines_starting(lambdad, name, "START")) >= 2,
+            "the in-flight invocation's START",
+        )
         client.update_function_code(
             FunctionName=name, ZipFile=handler_zip("def handler(e, c):\n    return 'new'\n")
         )

@@ -42,6 +42,7 @@ from e2e.helpers import (
     TestCredential,
     handler_zip,
     role_for,
+    serving,
 )
 
 STRANGER = TestCredential("AKIDLAMBDADTEST00003", "lambdad-test-secret-0003", "333333333333")
@@ -126,12 +127,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, aws: Aws) -> Iterator[Lambd
         credentials=(PRIMARY, OTHER, STRANGER),
         env=env,
     )
-    srv.start()
-    try:
+    with serving(srv):
         yield srv
-    finally:
-        status = srv.stop()
-        assert status == 0, f"lambdad exited {status} on SIGTERM:\n{srv.stderr()}"
 
 
 @pytest.fixture
@@ -260,7 +257,7 @@ def test_an_account_without_an_identity_sends_nothing_with_lambdads(
     )
     client.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"steal": true}')
     # Both the record and the dead letter are refused at once, and logged.
-    row = wait_stat(server, name, "deliveries_dropped", 2)
+    row = wait_stat(server, name, "deliveries_dropped", 2, account)
     assert row["delivery_failures"] == 2
     assert not sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages")
     assert "refused, given up" in server.stderr()
@@ -301,7 +298,7 @@ def test_destinations_are_sent_with_the_accounts_own_identity(
         DestinationConfig={"OnSuccess": {"Destination": queue_arn(f"operator-{tag}")}},
     )
     client.invoke(FunctionName=other, InvocationType="Event", Payload=b"{}")
-    wait_stat(server, other, "deliveries_dropped", 1)
+    wait_stat(server, other, "deliveries_dropped", 1, account)
     assert not sqs.receive_message(QueueUrl=operator_queue, WaitTimeSeconds=1).get("Messages")
 
 

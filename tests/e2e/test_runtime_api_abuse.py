@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from e2e.bystander import Bystander
-from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, make_zip, role_for
+from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, make_zip, role_for, serving
 
 SOURCE = (Path(__file__).parent / "functions" / "runtime_abuse.py").read_text()
 # No invoke of the other account may take this long while the attack runs: only a
@@ -33,12 +33,8 @@ TOO_LARGE = "Response payload size exceeded maximum allowed payload size (629155
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
     srv = LambdadServer(tmp_path_factory.mktemp("runtime-abuse") / "data")
-    srv.start()
-    try:
+    with serving(srv):
         yield srv
-    finally:
-        status = srv.stop()
-        assert status == 0, f"lambdad exited {status} on SIGTERM:\n{srv.stderr()}"
 
 
 def deploy(srv: LambdadServer, handler: str, *, account: str = PRIMARY.account_id) -> str:

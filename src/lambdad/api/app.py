@@ -10,6 +10,7 @@ AWS-shaped error from ``api.errors``; nothing escapes as a framework page or a t
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import random
 import re
@@ -43,6 +44,8 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
+# lambdad's own: asynchronous invocation counters per function (`lambdad async-stats`).
+ASYNC_STATS_PATH = "/_lambdad/async-stats"
 # IAM action names where they differ from the operation's.
 _ACTIONS = {"Invoke": "lambda:InvokeFunction", "InvokeAsync": "lambda:InvokeAsync"}
 
@@ -252,6 +255,16 @@ class App:
 
         if path.startswith(CODE_PATH) and method == "GET":
             return self._download_code(path[len(CODE_PATH) :], principal, request_id)
+        if path == ASYNC_STATS_PATH and method == "GET":
+            # `lambdad async-stats`: the signer's own functions in the signed region.
+            rows = await self.platform.offload(self.platform.async_invoker.statistics)
+            mine = [
+                r.as_dict()
+                for r in rows
+                if (r.account, r.region) == (principal.credential.account_id, principal.region)
+            ]
+            out = json.dumps({"Functions": mine}).encode()
+            return 200, self._headers({}, request_id, "application/json"), out
 
         query = parse_query(query_string) if query_string else []
         op, uri_params = self._route(method, path.split("?", 1)[0], query_string, query)

@@ -25,18 +25,15 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import click
 
 from lambdad.config import DEFAULT_REGION, resolve_data_dir
-
-if TYPE_CHECKING:
-    from lambdad.runtimes.host_support import Shortfall
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9550"
 # Environment variables naming the endpoint, most specific first, per boto3 service.
@@ -110,10 +107,10 @@ def find_target(
     if creds is not None:
         frozen = creds.get_frozen_credentials()
         return Target(url, region, frozen.access_key, frozen.secret_key, frozen.token)
-    from lambdad.control import credentials as credstore
+    from lambdad.server import data_dir_credential
 
     directory = resolve_data_dir(data_dir, environ)
-    cred = credstore.load(directory)
+    cred = data_dir_credential(directory)
     if cred is None:
         raise click.ClickException(
             f"no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (see "
@@ -409,14 +406,19 @@ def ls(endpoint_url: str | None, data_dir: str | None, as_json: bool) -> None:
             console.print(f"{name}: {s.message}", highlight=False, markup=False)
 
 
-def host_shortfalls(functions: list[dict[str, Any]]) -> dict[str, list[Shortfall]]:
+class Shortfall(Protocol):
+    """What a host cannot honour of a function (``runtimes.host_support.Shortfall``,
+    which the command line gets through ``server`` and so does not import)."""
+
+    @property
+    def message(self) -> str: ...
+    @property
+    def blocking(self) -> bool: ...
+
+
+def host_shortfalls(functions: list[dict[str, Any]]) -> Mapping[str, Sequence[Shortfall]]:
     """Per function, what this host cannot honour (judged here: ``ls`` is for the host
     lambdad runs on, with the runtime settings of this environment)."""
-    from lambdad.config import Settings
-    from lambdad.runtimes.host_support import host_architecture, shortfalls
-    from lambdad.runtimes.table import RuntimeTable
+    from lambdad.server import host_shortfalls as judge
 
-    settings = Settings.from_env(os.environ)
-    runtimes = RuntimeTable(dict(settings.runtime_overrides), strict=settings.strict_runtimes)
-    machine = host_architecture()
-    return {f["FunctionName"]: shortfalls(f, runtimes, machine) for f in functions}
+    return judge(functions, os.environ)

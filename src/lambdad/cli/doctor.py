@@ -11,17 +11,28 @@ when full isolation can run, 1 when lambdad would fall back to the process backe
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import click
-
-if TYPE_CHECKING:
-    from lambdad.sandbox.select import Capability
 
 RUNTIME_FIXES = {
     "python": "install CPython 3.x (apt-get install python3, or pyenv install 3.12)",
     "nodejs": "apt-get install nodejs (make install does it as root)",
 }
+
+
+class Capability(Protocol):
+    """One thing the bwrap backend needs (``sandbox.select.Capability``, which the
+    command line gets through ``server`` and so does not import)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def present(self) -> bool: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
 
 
 def report(
@@ -57,13 +68,9 @@ def report(
 @click.command()
 def doctor() -> None:
     """Check what isolation and runtimes this host offers (exit 1 without full isolation)."""
-    from lambdad.runtimes.host_support import host_architecture, host_limits
-    from lambdad.runtimes.table import RuntimeTable
-    from lambdad.sandbox import select
+    from lambdad.server import host_check
 
-    caps = select.capabilities()
-    full = select.full_isolation_possible(caps)
-    limits = host_limits(host_architecture())
-    for line in report(caps, RuntimeTable().available(), full, limits):
+    host = host_check()
+    for line in report(host.capabilities, host.runtimes, host.full_isolation, host.limits):
         click.echo(line)
-    raise SystemExit(0 if full else 1)
+    raise SystemExit(0 if host.full_isolation else 1)

@@ -68,7 +68,6 @@ def serve(
 ) -> None:
     """Start the server (Lambda API, Logs API, Runtime API)."""
     from lambdad import server
-    from lambdad.platform import Platform
     from lambdad.store.sqlite import StoreUnreadable
 
     logging.basicConfig(
@@ -85,9 +84,8 @@ def serve(
         sandbox=sandbox,
         strict_runtimes=strict_runtimes,
     )
-    platform = Platform(settings)
     try:
-        platform.open()
+        platform = server.open_platform(settings)
     except (ValueError, StoreUnreadable) as exc:
         raise click.ClickException(str(exc)) from None
     endpoint = f"http://{settings.host}:{settings.port}"
@@ -119,10 +117,10 @@ def serve(
 )
 def credentials(data_dir: str | None, endpoint: str | None) -> None:
     """Print the data directory's credential as `export AWS_...` lines."""
-    from lambdad.control import credentials as credstore
+    from lambdad.server import data_dir_credential
 
     directory = _data_dir(data_dir)
-    cred = credstore.load(directory)
+    cred = data_dir_credential(directory)
     if cred is None:
         raise click.ClickException(
             f"no credential in {directory}: start `lambdad serve` there once, or pass --data-dir"
@@ -139,49 +137,13 @@ def credentials(data_dir: str | None, endpoint: str | None) -> None:
         click.echo(line)
 
 
-@main.command("async-stats")
-@click.option("--data-dir", default=None, help="Data directory [./.lambdad or LAMBDAD_DATA_DIR].")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per function.")
-def async_stats(data_dir: str | None, as_json: bool) -> None:
-    """Asynchronous invocation counters and queue state, per function.
-
-    Read from the data directory's queue (the server may be running or not).
-    received = processed + dropped + queued, give or take re-runs after a crash.
-    """
-    import json
-    import time
-
-    from lambdad.invoke.async_stats import read_statistics_file
-
-    path = _data_dir(data_dir) / "async.db"
-    if not path.exists():
-        raise click.ClickException(f"no async queue in {path.parent}: nothing was invoked async")
-    rows = read_statistics_file(path, time.time())
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row.as_dict()))
-        return
-    counters = ("received", "processed", "retried", "throttled", "dropped")
-    head = ("FUNCTION", *(c.upper() for c in counters), "QUEUED", "OLDEST_S", "DELIVERIES")
-    table = [head]
-    for r in rows:
-        oldest = "-" if r.oldest_age is None else f"{r.oldest_age:.1f}"
-        numbers = [str(r.counters.get(c, 0)) for c in counters]
-        name = f"{r.account}/{r.region}/{r.function_name}"
-        table.append((name, *numbers, str(r.queued), oldest, str(r.deliveries_pending)))
-    widths = [max(len(line[i]) for line in table) for i in range(len(head))]
-    for line in table:
-        numbers = [v.rjust(w) for v, w in zip(line[1:], widths[1:], strict=True)]
-        cells = [line[0].ljust(widths[0]), *numbers]
-        click.echo("  ".join(cells))
-
-
 def _register_client_commands() -> None:
-    from lambdad.cli import client
+    from lambdad.cli import async_stats, client
 
     main.add_command(client.invoke)
     main.add_command(client.logs)
     main.add_command(client.ls)
+    main.add_command(async_stats.async_stats)
 
 
 _register_client_commands()
