@@ -29,7 +29,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from e2e.helpers import LambdadServer, make_zip
+from e2e.helpers import LambdadServer, make_zip, serving
 from e2e.sandboxes import (
     HOSTILE_SOURCE,
     cgroup_dirs,
@@ -84,14 +84,10 @@ def server(
             "HOSTILE_MARKER": MARKER,
         },
     )
-    srv.start()
-    try:
+    with serving(srv):
         yield srv
-    finally:
-        status = srv.stop()
-        assert status == 0, f"lambdad exited {status} on SIGTERM:\n{srv.stderr()}"
-        leftovers = [d for d in cgroup_dirs(srv.data_dir) if d.exists()]
-        assert not leftovers, f"cgroups left behind after shutdown: {leftovers}"
+    leftovers = [d for d in cgroup_dirs(srv.data_dir) if d.exists()]
+    assert not leftovers, f"cgroups left behind after shutdown: {leftovers}"
 
 
 Deploy = Callable[..., str]

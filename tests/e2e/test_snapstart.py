@@ -32,7 +32,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from e2e.conftest import ServerFactory
-from e2e.helpers import LambdadServer, make_zip
+from e2e.helpers import LambdadServer, make_zip, serving
 from e2e.sandboxes import alive, cgroup_dirs, descendants, require_full_isolation
 
 SOURCE = (Path(__file__).parent / "functions" / "snapstart.py").read_text()
@@ -195,14 +195,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
     srv = LambdadServer(
         tmp_path_factory.mktemp("snapstart") / "data", env={"LAMBDAD_SANDBOX": "bwrap"}
     )
-    srv.start()
-    try:
+    with serving(srv):
         yield srv
-    finally:
-        status = srv.stop()
-        assert status == 0, f"lambdad exited {status} on SIGTERM:\n{srv.stderr()}"
-        leftovers = [d for d in cgroup_dirs(srv.data_dir) if d.exists()]
-        assert not leftovers, f"cgroups left behind after shutdown: {leftovers}"
+    leftovers = [d for d in cgroup_dirs(srv.data_dir) if d.exists()]
+    assert not leftovers, f"cgroups left behind after shutdown: {leftovers}"
 
 
 @pytest.fixture
