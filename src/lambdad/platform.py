@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -27,8 +27,8 @@ from lambdad.environments.code import CodeCache
 from lambdad.environments.layers import OptCache
 from lambdad.environments.pool import EnvironmentPool
 from lambdad.environments.provisioned import ProvisionedManager, Target
-from lambdad.environments.snapshots import SnapshotFailed, Snapshots
-from lambdad.errors import ResourceNotFoundException
+from lambdad.environments.snapstart import SnapStart, TemplateRequest
+from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.async_queue import AsyncQueue
 from lambdad.invoke.destinations import DestinationSender
@@ -36,7 +36,6 @@ from lambdad.invoke.leases import FunctionKey, Leases, limits_from
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.credential import Credential
 from lambdad.model.scope import Scope
-from lambdad.model.snapstart import FUNCTION_ERROR, INTERNAL_ERROR, INTERNAL_REASON
 from lambdad.observe.logs import LogStore
 from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
 from lambdad.outbound import parse_credentials as parse_outbound
@@ -50,24 +49,26 @@ from lambdad.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# A SnapStart version: account, region, function name, version.
-SnapshotKey = tuple[str, str, str, str]
 S3_ACCESS_DENIED = (
     "Error occurred while GetObject. S3 Error Code: AccessDenied. S3 Error Message: Access Denied"
 )
 
 
 class Platform:
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        templates: TemplateBuilds | None = None,
+    ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.credentials: dict[str, Credential] = {}
         self.generated_credential: Credential | None = None
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambdad-io")
-        # The loop the background work runs on (None until start_background).
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._snapshot_builds: dict[SnapshotKey, asyncio.Task[None]] = {}
-        self._snapshot_discards: dict[SnapshotKey, asyncio.Task[None]] = {}
+        # What takes SnapStart snapshots, when not the pool's templates (a test's fake).
+        self._templates = templates
 
     def open(self) -> None:
         s = self.settings
@@ -132,6 +133,8 @@ class Platform:
         self.code.sweep()
         opt = OptCache(s.data_dir / "opt", self.code)
         opt.sweep()
+        # SnapStart versions' templates, which their environments are restored from.
+        self.snapstart = SnapStart(self.backend)
         self.pool = EnvironmentPool(
             s,
             self.backend,
@@ -140,11 +143,20 @@ class Platform:
             self._log_sink,
             self._function_tags,
             opt=opt,
+            snapstart=self.snapstart,
             scale_gate=self._scale_gate,
         )
-        # SnapStart templates, which the pool restores SnapStart versions' environments from.
-        self.snapshots = Snapshots(self.pool)
-        self.pool.snapshots = self.snapshots
+
+        def template_request(scope: Scope, name: str, version: str) -> TemplateRequest:
+            return self.pool.template_request(self.functions.resolve(scope, name, version))
+
+        # Snapshots taken when a SnapStart version is published, dropped when deleted.
+        self.snapstart_jobs = SnapStartJobs(
+            self._templates or self.snapstart,
+            template_request,
+            self.functions.finish_snapshot,
+            self.functions.versions.pending_snapshots,
+        )
         self.provisioned = ProvisionedManager(self.pool, self._provisioned_version, s)
         self.concurrency.status = self.provisioned
         self.concurrency.on_provisioned_change(self.provisioned.configure)
@@ -172,8 +184,8 @@ class Platform:
             DestinationSender(self.outbound),
             self.policies,
         )
-        self.functions.snapshot_requested = self._snapshot_requested
-        self.functions.snapshots_deleted = self._snapshots_deleted
+        self.functions.snapshot_requested = self.snapstart_jobs.requested
+        self.functions.snapshots_deleted = self.snapstart_jobs.deleted
 
     def close(self) -> None:
         self.async_queue.close()
@@ -204,7 +216,6 @@ class Platform:
     async def start_background(self) -> None:
         """Background work that needs the event loop (reaper, flushers)."""
         loop = asyncio.get_running_loop()
-        self._loop = loop
         self._tasks = [
             loop.create_task(self.pool.run_reaper()),
             loop.create_task(self.logs.run_flusher()),
@@ -213,8 +224,7 @@ class Platform:
         for scope, name, qualifier, count in self.concurrency.provisioned_targets():
             self.provisioned.configure(scope, name, qualifier, count)
         # Snapshots a stop (or a crash) interrupted, or published with no server running.
-        for scope, name, version in self.functions.versions.pending_snapshots():
-            self._start_snapshot(scope, name, version)
+        self.snapstart_jobs.start()
         await self.async_invoker.start()
 
     async def stop_background(self) -> None:
@@ -222,100 +232,10 @@ class Platform:
         for task in getattr(self, "_tasks", []):
             task.cancel()
         # A snapshot cut short stays Pending and is taken again at the next start.
-        snapshot_tasks = [*self._snapshot_builds.values(), *self._snapshot_discards.values()]
-        for task in snapshot_tasks:
-            task.cancel()
-        await asyncio.gather(*snapshot_tasks, return_exceptions=True)
-        self._loop = None
+        await self.snapstart_jobs.stop()
         await self.provisioned.shutdown()
         await self.pool.shutdown()
         self.backend.close()
-
-    # -- SnapStart ---------------------------------------------------------------------
-
-    def _snapshot_requested(self, scope: Scope, name: str, version: str) -> None:
-        """FunctionService's hook: a SnapStart version was published. May be called
-        from a worker thread; with no loop running, the version stays Pending until
-        the next start."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._start_snapshot, scope, name, version)
-
-    def _snapshots_deleted(self, scope: Scope, name: str, versions: list[str]) -> None:
-        """FunctionService's hook: SnapStart versions were deleted."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            for version in versions:
-                loop.call_soon_threadsafe(self._start_discard, scope, name, version)
-
-    def _start_snapshot(self, scope: Scope, name: str, version: str) -> None:
-        key = (scope.account, scope.region, name, version)
-        if key in self._snapshot_builds:
-            return
-        _track(
-            self._snapshot_builds,
-            key,
-            self._take_snapshot(scope, name, version),
-            f"snapshot {name}:{version}",
-        )
-
-    async def _take_snapshot(self, scope: Scope, name: str, version: str) -> None:
-        key = (scope.account, scope.region, name, version)
-        discarding = self._snapshot_discards.get(key)
-        if discarding is not None:
-            # A deleted version of the same number: its template goes first.
-            await asyncio.gather(discarding, return_exceptions=True)
-        try:
-            rv = self.functions.resolve(scope, name, version)
-        except ResourceNotFoundException:
-            return  # deleted meanwhile
-        error: str | None = None
-        reason_code = FUNCTION_ERROR
-        try:
-            await self.snapshots.build(rv)
-        except SnapshotFailed as exc:
-            error = str(exc)
-        except Exception:
-            log.exception("snapshot of %s:%s in %s/%s", name, version, scope.account, scope.region)
-            error, reason_code = INTERNAL_REASON, INTERNAL_ERROR
-        try:
-            self.functions.finish_snapshot(scope, name, version, error, reason_code)
-        except Exception:
-            log.exception(
-                "recording the snapshot of %s:%s in %s/%s",
-                name,
-                version,
-                scope.account,
-                scope.region,
-            )
-
-    def _start_discard(self, scope: Scope, name: str, version: str) -> None:
-        key = (scope.account, scope.region, name, version)
-        building = self._snapshot_builds.pop(key, None)
-        previous = self._snapshot_discards.get(key)
-        _track(
-            self._snapshot_discards,
-            key,
-            self._discard_snapshot(key, building, previous),
-            f"discard {name}:{version}",
-        )
-
-    async def _discard_snapshot(
-        self,
-        key: SnapshotKey,
-        building: asyncio.Task[None] | None,
-        previous: asyncio.Task[None] | None,
-    ) -> None:
-        # The version's build is cut short, and an earlier discard of the same key
-        # finishes, before its template goes.
-        if building is not None:
-            building.cancel()
-        waits = [t for t in (building, previous) if t is not None]
-        await asyncio.gather(*waits, return_exceptions=True)
-        try:
-            await self.snapshots.discard(*key)
-        except Exception:
-            log.exception("discarding the snapshot of %s:%s in %s/%s", key[2], key[3], *key[:2])
 
     async def invoke_event(self, req: InvokeRequest) -> dict[str, Any]:
         """Accept an asynchronous invocation: answers once the event is on disk."""
@@ -331,23 +251,6 @@ class Platform:
         """Run blocking work (archive checks, hashing, big writes) off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
-
-
-def _track(
-    tasks: dict[SnapshotKey, asyncio.Task[None]],
-    key: SnapshotKey,
-    work: Coroutine[Any, Any, None],
-    name: str,
-) -> None:
-    """Run ``work`` as ``tasks[key]`` until it ends (a newer task of the key stays)."""
-    task = asyncio.get_running_loop().create_task(work, name=name)
-    tasks[key] = task
-
-    def done(t: asyncio.Task[None]) -> None:
-        if tasks.get(key) is t:
-            del tasks[key]
-
-    task.add_done_callback(done)
 
 
 def _fetch_s3_code(

@@ -1,7 +1,7 @@
 """SnapStart's control plane, driven by boto3 against an in-process platform.
 
 The platform and its ASGI app run in this process (uvicorn on a thread, process
-sandbox) with a fake ``Snapshots`` the tests hold, release or fail, so every state a
+sandbox) with fake templates the tests hold, release or fail, so every state a
 SnapStart version passes through can be observed: which runtimes may turn it on, the
 configuration shapes, Pending then Active or Failed, invocations refused meanwhile,
 botocore's ``published_version_active`` waiter, snapshots dropped with their version,
@@ -28,8 +28,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from lambdad.api.app import App
 from lambdad.config import Settings
-from lambdad.control.functions import ResolvedVersion
-from lambdad.environments.snapshots import SnapshotFailed, Snapshots
+from lambdad.environments.snapstart import SnapshotFailed, TemplateKey, TemplateRequest
 from lambdad.platform import Platform
 
 KEY, SECRET = "AKIDSNAPSTART0000001", "snapstart-secret"
@@ -46,7 +45,7 @@ def code_zip(source: str = HANDLER) -> bytes:
     return buf.getvalue()
 
 
-class FakeSnapshots(Snapshots):
+class FakeSnapshots:
     """Builds that finish at once, or wait until released, or fail as told; records
     what was built and discarded. Driven from the test thread."""
 
@@ -70,8 +69,8 @@ class FakeSnapshots(Snapshots):
             loop, event = gate
             loop.call_soon_threadsafe(event.set)
 
-    async def build(self, rv: ResolvedVersion) -> None:
-        key = (rv.name, rv.version)
+    async def build(self, request: TemplateRequest) -> None:
+        key = request.key[2:]
         self.started.append(key)
         event = asyncio.Event()
         with self._lock:
@@ -83,13 +82,13 @@ class FakeSnapshots(Snapshots):
         except asyncio.CancelledError:
             self.cancelled.append(key)
             raise
-        failure = self.failures.get(rv.name)
+        failure = self.failures.get(key[0])
         if failure is not None:
             raise failure
         self.built.append(key)
 
-    async def discard(self, account: str, region: str, name: str, version: str) -> None:
-        self.discarded.append((account, region, name, version))
+    async def discard(self, key: TemplateKey) -> None:
+        self.discarded.append(key)
 
 
 def free_port() -> int:
@@ -100,7 +99,7 @@ def free_port() -> int:
 
 
 class InProcessServer:
-    def __init__(self, data_dir: Path, snapshots: Snapshots) -> None:
+    def __init__(self, data_dir: Path, snapshots: FakeSnapshots) -> None:
         self.settings = Settings(
             data_dir=data_dir,
             port=free_port(),
@@ -110,11 +109,11 @@ class InProcessServer:
             async_poll_interval=0.05,
             async_throttle_backoff=(0.05, 0.2),
         )
-        self.platform = Platform(self.settings)
+        # Snapshots taken and dropped by the fake; the pool keeps the real templates,
+        # which without the fast path start a SnapStart version's environments as any
+        # other's.
+        self.platform = Platform(self.settings, templates=snapshots)
         self.platform.open()
-        # Snapshots taken and dropped by the fake; the pool keeps the real one, which
-        # without the fast path starts a SnapStart version's environments as any other.
-        self.platform.snapshots = snapshots
         config = uvicorn.Config(
             App(self.platform),
             host="127.0.0.1",

@@ -20,7 +20,6 @@ from typing import Any
 
 from lambdad.config import Settings
 from lambdad.control.functions import ResolvedVersion
-from lambdad.environments import snapshots
 from lambdad.environments.code import CodeCache
 from lambdad.environments.environment import (
     Environment,
@@ -30,6 +29,13 @@ from lambdad.environments.environment import (
     new_env_id,
 )
 from lambdad.environments.layers import OptCache
+from lambdad.environments.snapstart import (
+    INITIALIZATION_TYPE,
+    PrepareSandbox,
+    SnapshotFailed,
+    SnapStart,
+    TemplateRequest,
+)
 from lambdad.errors import SandboxError, SnapStartException, SnapStartTimeoutException
 from lambdad.model.scope import Scope
 from lambdad.runtimes.host_support import host_architecture, setting_shortfalls
@@ -104,6 +110,7 @@ class EnvironmentPool:
         function_tags: FunctionTags | None = None,
         opt: OptCache | None = None,
         scale_gate: ScaleGate | None = None,
+        snapstart: SnapStart | None = None,
     ) -> None:
         self.settings = settings
         self.function_tags = function_tags
@@ -121,8 +128,8 @@ class EnvironmentPool:
         # called from a control-plane worker thread and hands its work to this loop.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: set[asyncio.Task[None]] = set()
-        # SnapStart templates (set by the platform).
-        self.snapshots: snapshots.Snapshots | None = None
+        # SnapStart's templates, which SnapStart versions' environments are restored from.
+        self.snapstart = snapstart
 
     @staticmethod
     def key(rv: ResolvedVersion) -> VersionKey:
@@ -176,19 +183,20 @@ class EnvironmentPool:
     ) -> Environment:
         self._loop = asyncio.get_running_loop()
         restore = None
-        snaps = self.snapshots
+        snaps = self.snapstart
         if (
             from_snapshot
             and initialization_type == "on-demand"
             and snaps is not None
             and snaps.available
-            and snapshots.applies(rv)
+            and rv.version != "$LATEST"
+            and (rv.config.get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions"
         ):
             try:
-                restore = await snaps.restorer(rv)
-            except snapshots.SnapshotFailed as exc:
+                restore = await snaps.restorer(self.template_request(rv))
+            except SnapshotFailed as exc:
                 raise SnapStartException(f"The snapshot could not be restored: {exc}") from exc
-            initialization_type = snapshots.INITIALIZATION_TYPE
+            initialization_type = INITIALIZATION_TYPE
         env = await self.make_environment(
             rv, initialization_type, prepare=restore, restored=restore is not None
         )
@@ -280,6 +288,15 @@ class EnvironmentPool:
             prepare=prepare,
             restored=restored,
         )
+
+    def template_request(self, rv: ResolvedVersion) -> TemplateRequest:
+        """What SnapStart needs to build, or restore from, ``rv``'s template."""
+
+        async def make(prepare: PrepareSandbox) -> Environment:
+            return await self.make_environment(rv, INITIALIZATION_TYPE, prepare=prepare)
+
+        key = (rv.scope.account, rv.scope.region, rv.name, rv.version)
+        return TemplateRequest(key, self.network_for(rv), make)
 
     def network_for(self, rv: ResolvedVersion) -> str:
         # Read on cold starts only; a tag change retires the function's environments.
@@ -377,8 +394,8 @@ class EnvironmentPool:
                 log.exception("reaper failed")
 
     async def shutdown(self) -> None:
-        if self.snapshots is not None:
-            await self.snapshots.shutdown()
+        if self.snapstart is not None:
+            await self.snapstart.shutdown()
         envs = list(self._all.values())
         self._all.clear()
         self._idle.clear()

@@ -12,15 +12,23 @@ Guarantees every backend keeps:
 - ``output_fd`` is the read end of one pipe carrying the runtime's stdout and
   stderr, in the order written.
 - ``wait()`` returns the exit status: ``>= 0`` an exit code, ``< 0`` a signal.
+
+SnapStart goes through the same seam: a backend that ``takes_snapshots`` (the zygote
+fast path) prepares a version's template (``prepare_template``) and hands out the
+``restorer`` that makes its new environments' sandboxes from it; the others refuse
+both (``WithoutSnapshots``), and environments of SnapStart versions start as
+on-demand ones do.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from lambdad.errors import SandboxError
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +73,41 @@ class Sandbox(Protocol):
     def tmp_path(self) -> Path | None: ...
 
 
+# How a restored environment's sandbox is made (``SandboxBackend.restorer``).
+Restorer = Callable[[SandboxSpec], Awaitable[Sandbox]]
+
+
 class SandboxBackend(Protocol):
     name: str
+    # Whether ``prepare_template`` and ``restorer`` work here.
+    takes_snapshots: bool
 
     async def prepare(self, spec: SandboxSpec) -> Sandbox: ...
+
+    async def prepare_template(self, spec: SandboxSpec, channel: socket.socket) -> Sandbox:
+        """A SnapStart template for ``spec``: a sandbox built as any environment's, whose
+        runtime is handed ``channel`` (its end of the restore channel) and, after the
+        function's init, reports the snapshot taken there instead of asking for work.
+        Raises ``SandboxError`` when this backend (or this spec) takes no snapshot."""
+        ...
+
+    def restorer(self, template: Sandbox, channel: socket.socket) -> Restorer:
+        """How new environments are restored from ``template`` (``prepare_template``'s),
+        over ``channel``, the platform's end of its restore channel. Each restored
+        sandbox is destroyed if its restore fails."""
+        ...
+
     def describe(self) -> str: ...
     def close(self) -> None: ...
+
+
+class WithoutSnapshots:
+    """What a backend that execs every environment answers for SnapStart: no."""
+
+    takes_snapshots = False
+
+    async def prepare_template(self, spec: SandboxSpec, channel: socket.socket) -> Sandbox:
+        raise SandboxError("no snapshot: this backend forks no templates")
+
+    def restorer(self, template: Sandbox, channel: socket.socket) -> Restorer:
+        raise SandboxError("no restore: this backend forks no templates")

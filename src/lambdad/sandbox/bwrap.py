@@ -40,7 +40,7 @@ from typing import Any
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox import netns, seccomp
-from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.base import SandboxSpec, WithoutSnapshots
 from lambdad.sandbox.cgroups import CgroupManager, EnvironmentCgroup, Limits
 from lambdad.sandbox.child import ChildWatch, from_wrapper_status
 from lambdad.sandbox.uids import UidPool
@@ -86,7 +86,7 @@ ETC_FILES = (
 )
 
 
-class BwrapBackend:
+class BwrapBackend(WithoutSnapshots):
     name = "bwrap"
 
     def __init__(

@@ -16,12 +16,12 @@ import subprocess
 from pathlib import Path
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.base import SandboxSpec, WithoutSnapshots
 from lambdad.sandbox.child import ChildWatch
 from lambdad.store.trees import remove_quietly
 
 
-class ProcessBackend:
+class ProcessBackend(WithoutSnapshots):
     name = "process"
 
     def __init__(self, work_root: Path) -> None:

@@ -29,25 +29,22 @@ import os
 import signal
 import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox import netns, zygote_wire
-from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.base import Restorer, Sandbox, SandboxSpec
 from lambdad.sandbox.bwrap import LINK_LOCAL, PROHIBITED_TCP_PORTS, BwrapBackend
 from lambdad.sandbox.process import ProcessBackend
-from lambdad.sandbox.zygote_process import Child
+from lambdad.sandbox.zygote_process import Child, ZygoteProcess
 from lambdad.sandbox.zygote_sandbox import (
     SETUP_TIMEOUT,
+    ZygoteHost,
     ZygoteSandbox,
     _join_files,
     send_when_writable,
     wait_readable,
 )
-
-if TYPE_CHECKING:
-    from lambdad.sandbox.zygote import ZygoteBackend
-    from lambdad.sandbox.zygote_process import ZygoteProcess
 
 _UCRED = struct.Struct("iII")  # pid, uid, gid
 
@@ -61,7 +58,7 @@ class UserNamespacesRefused(SandboxError):
 class RestoredSandbox(ZygoteSandbox):
     def __init__(
         self,
-        backend: ZygoteBackend,
+        backend: ZygoteHost,
         zygote: ZygoteProcess,
         network: str,
         channel: socket.socket,
@@ -264,6 +261,31 @@ class RestoredSandbox(ZygoteSandbox):
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
         await super().destroy()
+
+
+def restorer(backend: ZygoteHost, template: ZygoteSandbox, channel: socket.socket) -> Restorer:
+    """How environments are restored from ``template`` (a sandbox ``launch``ed with a
+    template channel) over ``channel``, the platform's end of it. The template's
+    attributes are read at each restore, as they stand then."""
+
+    async def restore(spec: SandboxSpec) -> Sandbox:
+        sandbox = RestoredSandbox(
+            backend,
+            template.zygote,
+            template.network,
+            channel,
+            template.template_proc_plan,
+            template.uid,
+            template.namespace_factory,
+        )
+        try:
+            await sandbox.restore(spec)
+        except BaseException:
+            await sandbox.destroy()
+            raise
+        return sandbox
+
+    return restore
 
 
 async def _discard(userns: asyncio.Task[int]) -> None:

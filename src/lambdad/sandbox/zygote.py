@@ -21,6 +21,9 @@ Sandboxed, each zygote also keeps a few spare sandboxes built ahead (setting
 ``zygote_spares``): namespaces, the shared part of the root, the Runtime API socket
 and a parked runtime process; a cold start then only finishes one for its
 environment (``zygote_sandbox.py``), and a new spare is built in the background.
+
+SnapStart templates are forked as any environment (``prepare_template``); their
+``restorer`` makes each restored environment's sandbox (``restored.py``).
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from pathlib import Path
 from lambdad.config import Settings
 from lambdad.errors import SandboxError
 from lambdad.runtimes.table import PYTHON_BOOTSTRAP, RUNTIME_DIR
-from lambdad.sandbox import rootfs, zygote_wire
-from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
+from lambdad.sandbox import restored, rootfs, zygote_wire
+from lambdad.sandbox.base import Restorer, Sandbox, SandboxBackend, SandboxSpec
 from lambdad.sandbox.bwrap import RUNTIME, SANDBOX_USER, BwrapBackend
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import ZygoteProcess
@@ -57,6 +60,8 @@ def with_fast_path(settings: Settings, backend: SandboxBackend) -> SandboxBacken
 
 
 class ZygoteBackend:
+    takes_snapshots = True
+
     def __init__(self, inner: SandboxBackend, *, spares: int = 2) -> None:
         self.inner = inner
         self.name = inner.name
@@ -139,7 +144,7 @@ class ZygoteBackend:
             return sandbox
         raise AssertionError("unreachable")
 
-    async def prepare_template(self, spec: SandboxSpec, channel: socket.socket) -> ZygoteSandbox:
+    async def prepare_template(self, spec: SandboxSpec, channel: socket.socket) -> Sandbox:
         """A SnapStart template for ``spec``: a sandbox built as any environment's, never a
         spare, whose runtime is handed ``channel`` (``runtimes/python/snapstart.py``)."""
         why = self.refusal(spec)
@@ -155,6 +160,12 @@ class ZygoteBackend:
             await sandbox.destroy()
             raise
         return sandbox
+
+    def restorer(self, template: Sandbox, channel: socket.socket) -> Restorer:
+        """How environments are restored from ``template`` (``prepare_template``'s)."""
+        if not isinstance(template, ZygoteSandbox):
+            raise SandboxError(f"sandbox {template.env_id} is not a template of this backend")
+        return restored.restorer(self, template, channel)
 
     def _key(self, spec: SandboxSpec) -> ZygoteKey:
         return (spec.argv[0], self.sandboxed, spec.tenant)

@@ -21,11 +21,11 @@ import shutil
 import signal
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox import netns, rootfs, seccomp, zygote_wire
-from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.base import SandboxBackend, SandboxSpec
 from lambdad.sandbox.bwrap import (
     LINK_LOCAL,
     PROHIBITED_TCP_PORTS,
@@ -37,10 +37,20 @@ from lambdad.sandbox.cgroups import EnvironmentCgroup, Limits
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import Child, ZygoteProcess
 
-if TYPE_CHECKING:
-    from lambdad.sandbox.zygote import ZygoteBackend
-
 SETUP_TIMEOUT = 10.0
+
+
+class ZygoteHost(Protocol):
+    """What a forked sandbox needs of the backend that made it (``zygote.ZygoteBackend``):
+    the backend it wraps and what every sandbox's root is built from."""
+
+    @property
+    def inner(self) -> SandboxBackend: ...
+    @property
+    def sandboxed(self) -> bool: ...
+    def host_layout(self) -> rootfs.HostLayout: ...
+    def base_plan(self, interpreter: str) -> list[rootfs.Step]: ...
+    def etc_files(self, network: str, uid: int) -> dict[str, str]: ...
 
 
 class ZygoteGone(SandboxError):
@@ -48,7 +58,7 @@ class ZygoteGone(SandboxError):
 
 
 class ZygoteSandbox:
-    def __init__(self, backend: ZygoteBackend, zygote: ZygoteProcess, network: str) -> None:
+    def __init__(self, backend: ZygoteHost, zygote: ZygoteProcess, network: str) -> None:
         self.backend = backend
         self.zygote = zygote
         self.spec: SandboxSpec | None = None

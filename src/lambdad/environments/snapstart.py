@@ -1,19 +1,22 @@
-"""SnapStart: a published version's init run once into a template that its new
-environments are forked from.
+"""SnapStart on the data plane: a published version's init run once into a template
+that its new environments are restored from.
 
-``build(rv)`` (when the version is published, and again on the first cold start after
-a restart) starts the version's template: an environment whose sandbox the zygote
-builds as any other's (``ZygoteBackend.prepare_template``) and whose runtime, after
-the function's init and its ``before_snapshot`` hooks, reports the snapshot taken
-instead of asking for work. The template then forks each new environment of the
-version (``sandbox/restored.py``, ``runtimes/python/snapstart.py``): a cold start of
-a SnapStart version is a restore (``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``,
-``Restore Duration`` in REPORT), running only the ``after_restore`` hooks.
+``SnapStart.build(request)`` (when the version is published, and again on the first
+cold start after a restart) starts the version's template: an environment whose
+sandbox the backend builds as any other's (``SandboxBackend.prepare_template``) and
+whose runtime, after the function's init and its ``before_snapshot`` hooks, reports
+the snapshot taken instead of asking for work. The backend's ``restorer`` then makes
+each new environment of the version from it (``sandbox/restored.py``,
+``runtimes/python/snapstart.py``): a cold start of a SnapStart version is a restore
+(``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``, ``Restore Duration`` in REPORT),
+running only the ``after_restore`` hooks.
 
 Templates live in memory with the server; a version whose template is gone (a
-restart, a template killed) gets a new one on its next cold start. Without the zygote
-fast path (setting ``fast_path`` off) there are no templates: environments of a
-SnapStart version start as on-demand ones do.
+restart, a template killed) gets a new one on its next cold start. On a backend that
+takes no snapshots (setting ``fast_path`` off) there are no templates: environments
+of a SnapStart version start as on-demand ones do. When builds happen (publish,
+delete, restart) is ``snapstart_jobs.py``'s; which versions take snapshots, and
+their states, are ``model/snapstart.py``'s rules.
 """
 
 from __future__ import annotations
@@ -27,25 +30,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox.base import Sandbox, SandboxSpec
-from lambdad.sandbox.restored import (
-    RestoredSandbox,
-    UserNamespacesRefused,
-    receive_with_sender,
-)
-from lambdad.sandbox.zygote import ZygoteBackend
-from lambdad.sandbox.zygote_sandbox import ZygoteSandbox
+from lambdad.sandbox.base import Restorer, Sandbox, SandboxBackend, SandboxSpec
+from lambdad.sandbox.restored import UserNamespacesRefused, receive_with_sender
 
 if TYPE_CHECKING:
-    from lambdad.control.functions import ResolvedVersion
     from lambdad.environments.environment import Environment
-    from lambdad.environments.pool import EnvironmentPool
 
 log = logging.getLogger(__name__)
 
 INITIALIZATION_TYPE = "snap-start"
 
 TemplateKey = tuple[str, str, str, str]  # account, region, function, version
+# How an environment's sandbox is made, when not by the backend's ``prepare``.
+PrepareSandbox = Callable[[SandboxSpec], Awaitable[Sandbox]]
 
 
 class SnapshotFailed(Exception):
@@ -53,11 +50,27 @@ class SnapshotFailed(Exception):
     why, as the version's ``StateReason`` does."""
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateRequest:
+    """One version's template, as the pool describes it (``EnvironmentPool.
+    template_request``): which it is, the network mode its environments get, and how
+    its environment is made (not started) with a given sandbox maker."""
+
+    key: TemplateKey
+    network: str
+    make_environment: Callable[[PrepareSandbox], Awaitable[Environment]]
+
+    @property
+    def label(self) -> str:
+        return f"{self.key[2]}:{self.key[3]}"
+
+
 @dataclass(slots=True)
 class _Template:
     env: Environment
-    sandbox: ZygoteSandbox
+    sandbox: Sandbox
     channel: socket.socket  # the platform's end of its restore channel
+    restore: Restorer
 
     @property
     def alive(self) -> bool:
@@ -69,26 +82,18 @@ class _Template:
         return self.alive and self.env.spec.network == network
 
 
-def applies(rv: ResolvedVersion) -> bool:
-    """Whether ``rv``'s environments are restored from a snapshot."""
-    snap = rv.config.get("SnapStart") or {}
-    return rv.version != "$LATEST" and snap.get("ApplyOn") == "PublishedVersions"
+class SnapStart:
+    """The templates of SnapStart versions, and the restores from them."""
 
-
-class Snapshots:
-    def __init__(self, pool: EnvironmentPool | None = None) -> None:
-        self.pool = pool
+    def __init__(self, backend: SandboxBackend) -> None:
+        self.backend = backend
         self._templates: dict[TemplateKey, _Template] = {}
         self._locks: dict[TemplateKey, asyncio.Lock] = {}
         self.refused: str | None = None  # why restores cannot work on this host
 
     @property
     def available(self) -> bool:
-        return (
-            self.pool is not None
-            and isinstance(self.pool.backend, ZygoteBackend)
-            and self.refused is None
-        )
+        return self.backend.takes_snapshots and self.refused is None
 
     def restore_failed(self, exc: Exception) -> None:
         """A restore could not build its sandbox. When the host refuses user namespaces
@@ -105,42 +110,21 @@ class Snapshots:
                 text,
             )
 
-    async def build(self, rv: ResolvedVersion) -> None:
-        """Take ``rv``'s snapshot (run its init into a template). Raises
+    async def build(self, request: TemplateRequest) -> None:
+        """Take the version's snapshot (run its init into a template). Raises
         ``SnapshotFailed`` when its init fails."""
-        if self.available and applies(rv):
-            await self._template(rv)
+        if self.available:
+            await self._template(request)
 
-    async def restorer(self, rv: ResolvedVersion) -> Callable[[SandboxSpec], Awaitable[Sandbox]]:
-        """How a new environment of ``rv`` is made: restored from its template (built
-        now if it has none). Raises ``SnapshotFailed``."""
-        template = await self._template(rv)
-        backend = self.pool.backend if self.pool is not None else None
-        assert isinstance(backend, ZygoteBackend)
+    async def restorer(self, request: TemplateRequest) -> Restorer:
+        """How a new environment of the version is made: restored from its template
+        (built now if it has none). Raises ``SnapshotFailed``."""
+        return (await self._template(request)).restore
 
-        async def restore(spec: SandboxSpec) -> Sandbox:
-            sandbox = RestoredSandbox(
-                backend,
-                template.sandbox.zygote,
-                template.sandbox.network,
-                template.channel,
-                template.sandbox.template_proc_plan,
-                template.sandbox.uid,
-                template.sandbox.namespace_factory,
-            )
-            try:
-                await sandbox.restore(spec)
-            except BaseException:
-                await sandbox.destroy()
-                raise
-            return sandbox
-
-        return restore
-
-    async def discard(self, account: str, region: str, name: str, version: str) -> None:
+    async def discard(self, key: TemplateKey) -> None:
         """Drop the version's template (the version was deleted)."""
-        self._locks.pop((account, region, name, version), None)
-        template = self._templates.pop((account, region, name, version), None)
+        self._locks.pop(key, None)
+        template = self._templates.pop(key, None)
         if template is not None:
             await self._stop(template)
 
@@ -154,34 +138,29 @@ class Snapshots:
         template.channel.close()
         await template.env.stop()
 
-    async def _template(self, rv: ResolvedVersion) -> _Template:
-        key = (rv.scope.account, rv.scope.region, rv.name, rv.version)
-        assert self.pool is not None
+    async def _template(self, request: TemplateRequest) -> _Template:
+        key = request.key
         # A tag changes the function's network mode (and retires its environments): a
         # template built for another mode is built again.
-        network = self.pool.network_for(rv)
         template = self._templates.get(key)
-        if template is not None and template.serves(network):
+        if template is not None and template.serves(request.network):
             return template
         async with self._locks.setdefault(key, asyncio.Lock()):
             template = self._templates.get(key)
-            if template is not None and template.serves(network):
+            if template is not None and template.serves(request.network):
                 return template
             if template is not None:
                 del self._templates[key]
                 await self._stop(template)
-            template = await self._start(rv)
+            template = await self._start(request)
             self._templates[key] = template
             return template
 
-    async def _start(self, rv: ResolvedVersion) -> _Template:
-        pool = self.pool
-        assert pool is not None
-        backend = pool.backend
-        assert isinstance(backend, ZygoteBackend)
+    async def _start(self, request: TemplateRequest) -> _Template:
+        backend = self.backend
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setblocking(False)
-        made: list[ZygoteSandbox] = []
+        made: list[Sandbox] = []
 
         async def prepare(spec: SandboxSpec) -> Sandbox:
             sandbox = await backend.prepare_template(spec, theirs)
@@ -191,7 +170,7 @@ class Snapshots:
         env: Environment | None = None
         taken: asyncio.Task[tuple[dict[str, Any] | None, int]] | None = None
         try:
-            env = await pool.make_environment(rv, INITIALIZATION_TYPE, prepare=prepare)
+            env = await request.make_environment(prepare)
             loop = asyncio.get_running_loop()
             starting = loop.create_task(env.start())
             taken = loop.create_task(receive_with_sender(ours, timeout=None))
@@ -205,6 +184,7 @@ class Snapshots:
             await starting
             if env.init_error or not snapshotted or not made:
                 raise SnapshotFailed(env.init_error_message() or "the runtime took no snapshot")
+            restore = backend.restorer(made[0], ours)
         except BaseException as exc:
             # Whatever went wrong (a cancellation too), nothing of the template stays.
             ours.close()
@@ -219,5 +199,5 @@ class Snapshots:
                 taken.cancel()
                 with contextlib.suppress(BaseException):
                     await taken
-        log.info("snapshot of %s:%s taken (template %s)", rv.name, rv.version, env.id)
-        return _Template(env, made[0], ours)
+        log.info("snapshot of %s taken (template %s)", request.label, env.id)
+        return _Template(env, made[0], ours, restore)

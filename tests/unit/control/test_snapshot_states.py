@@ -1,5 +1,5 @@
 """The snapshot state FunctionService keeps for SnapStart versions (the rules themselves:
-``tests/unit/model/test_snapstart.py``)."""
+``tests/unit/model/test_snapstart_rules.py``)."""
 
 from __future__ import annotations
 
