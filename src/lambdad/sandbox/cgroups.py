@@ -184,6 +184,13 @@ class EnvironmentCgroup:
             return peak if peak is not None else _read_int(mem / "memory.current")
         return _read_int(mem / "memory.max_usage_in_bytes")
 
+    def memory_peak_paths(self) -> list[Path]:
+        """The files ``memory_peak`` reads, in order: for a reader that keeps one open."""
+        mem = self._dir("memory")
+        if self._v2:
+            return [mem / "memory.peak", mem / "memory.current"]
+        return [mem / "memory.max_usage_in_bytes"]
+
     def memory_current(self) -> int | None:
         mem = self._dir("memory")
         return _read_int(mem / ("memory.current" if self._v2 else "memory.usage_in_bytes"))

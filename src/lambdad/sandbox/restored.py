@@ -41,7 +41,7 @@ from lambdad.sandbox.zygote_sandbox import (
     SETUP_TIMEOUT,
     ZygoteHost,
     ZygoteSandbox,
-    _join_files,
+    join_files,
     send_when_writable,
     wait_readable,
 )
@@ -84,7 +84,7 @@ class RestoredSandbox(ZygoteSandbox):
             # and a cgroup boosted during the restore as during an init.
             self._own_cgroup_and_uid(inner, spec)
             assert self.cgroup is not None
-            joins = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in _join_files(self.cgroup)]
+            joins = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in join_files(self.cgroup)]
             request.update(
                 tmp_options=f"mode=1777,size={spec.tmp_mb * 1024 * 1024}",
                 proc_plan=self._proc_plan,

@@ -119,7 +119,7 @@ class ZygoteSandbox:
                 uid=uid,
                 gid=uid,
                 network=self.network,
-                cgroup_join=_join_files(self.cgroup),
+                cgroup_join=join_files(self.cgroup),
                 seccomp=filter_,
             )
         else:
@@ -186,7 +186,7 @@ class ZygoteSandbox:
         assert self._runtime is not None
         uid = self._own_cgroup_and_uid(inner, spec)
         assert self.cgroup is not None
-        joins = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in _join_files(self.cgroup)]
+        joins = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in join_files(self.cgroup)]
         try:
             confinement: dict[str, Any] = {"uid": uid, "gid": uid}
             if inner.seccomp:
@@ -365,11 +365,7 @@ class ZygoteSandbox:
     def _open_peak(self) -> int:
         cgroup = self.cgroup
         if cgroup is not None:
-            mem = cgroup._dir("memory")
-            names = ["memory.max_usage_in_bytes"]
-            if cgroup.manager.version == "v2":
-                names = ["memory.peak", "memory.current"]
-            paths = [mem / name for name in names]
+            paths = cgroup.memory_peak_paths()
         elif self.pid:
             paths = [Path(f"/proc/{self.pid}/status")]
         else:
@@ -506,7 +502,7 @@ async def wait_readable(sock: socket.socket, limit_s: float | None, what: str) -
         loop.remove_reader(sock.fileno())
 
 
-def _join_files(cgroup: EnvironmentCgroup) -> list[str]:
+def join_files(cgroup: EnvironmentCgroup) -> list[str]:
     """What a process writes "0" to, to move itself into ``cgroup``: on v1, each
     hierarchy's ``tasks`` (a thread moving itself there skips the lock a whole-process
     move takes, which waits for an RCU grace period); on v2, ``cgroup.procs``."""
