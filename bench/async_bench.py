@@ -4,7 +4,7 @@ Measured in one run, on the same disk (a temporary directory beside the data dir
 
 1. baseline: raw SQLite commits per second (WAL, ``synchronous=FULL``, one insert
    per commit): what one fsync'd transaction costs here;
-2. the queue alone (``AsyncQueue.put``, many concurrent callers): its writer thread
+2. the queue alone (``SqliteAsyncQueue.put``, many concurrent callers): its writer thread
    with group commit, beside the other design the issue allowed, one transaction
    per event run through a thread pool (``platform.offload``);
 3. the real server: ``Invoke`` with ``InvocationType=Event`` over keep-alive
@@ -41,7 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from lambdad.invoke.async_queue import AsyncQueue, NewEvent  # noqa: E402
+from lambdad.store.queue import NewEvent  # noqa: E402
+from lambdad.store.queue_sqlite import SqliteAsyncQueue  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import free_port, percentile  # noqa: E402
@@ -109,8 +110,8 @@ async def _run(put: Any, n: int, concurrency: int) -> None:
 
 
 def queue_group_commit(directory: Path, n: int, concurrency: int) -> tuple[float, float]:
-    """Events per second through ``AsyncQueue.put``, and events per commit (fsync)."""
-    queue = AsyncQueue(directory / "group.db")
+    """Events per second through ``SqliteAsyncQueue.put``, and events per commit (fsync)."""
+    queue = SqliteAsyncQueue(directory / "group.db")
     queue.open()
     try:
         rate = asyncio.run(_drive(queue.put, n, concurrency))
@@ -386,7 +387,7 @@ def main() -> int:
     print(f"async invocation{mode}, {os.cpu_count()} CPUs, disk of {args.dir}")
     rows = [
         ("baseline: raw SQLite commits (WAL, synchronous=FULL)", f"{baseline:9.0f} commits/s"),
-        (f"queue: AsyncQueue.put, group commit, {concurrency} callers",
+        (f"queue: SqliteAsyncQueue.put, group commit, {concurrency} callers",
          f"{group:9.0f} events/s  ({per_commit:.1f} events per fsync)"),
         (f"queue: one commit per event via offload pool, {concurrency} callers",
          f"{offload:9.0f} events/s"),

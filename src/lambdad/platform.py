@@ -30,7 +30,6 @@ from lambdad.environments.provisioned import ProvisionedManager, Target
 from lambdad.environments.snapstart import SnapStart, TemplateRequest
 from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
 from lambdad.invoke.async_invoke import AsyncInvokeService
-from lambdad.invoke.async_queue import AsyncQueue
 from lambdad.invoke.destinations import DestinationSender
 from lambdad.invoke.leases import FunctionKey, Leases, limits_from
 from lambdad.invoke.sync import InvokeRequest, InvokeService
@@ -45,6 +44,8 @@ from lambdad.runtimes.table import RuntimeTable
 from lambdad.sandbox.select import choose_backend
 from lambdad.secrets import Sealer
 from lambdad.store.blobs import BlobStore
+from lambdad.store.logs_sqlite import SqliteLogStorage
+from lambdad.store.queue_sqlite import SqliteAsyncQueue
 from lambdad.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class Platform:
         self.blobs = BlobStore(s.data_dir / "blobs")
         self.blobs.open()
         self.logs = LogStore(
-            s.data_dir / "logs.db",
+            SqliteLogStorage(s.data_dir / "logs.db"),
             self.clock,
             retention_events=s.log_retention_events,
             max_event_bytes=s.log_event_max_bytes,
@@ -172,7 +173,7 @@ class Platform:
         )
         self.functions.on_change(self.pool.retire)
         self.event_configs = EventInvokeConfigService(self.store, self.functions, self.clock)
-        self.async_queue = AsyncQueue(s.data_dir / "async.db")
+        self.async_queue = SqliteAsyncQueue(s.data_dir / "async.db")
         self.async_queue.open()
         self.async_invoker = AsyncInvokeService(
             s,

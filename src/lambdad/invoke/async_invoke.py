@@ -38,18 +38,12 @@ from lambdad.errors import (
 )
 from lambdad.invoke import async_policy as policy
 from lambdad.invoke import destinations
-from lambdad.invoke.async_queue import (
-    AsyncQueue,
-    FunctionKey,
-    NewEvent,
-    PendingDelivery,
-    QueuedEvent,
-)
 from lambdad.invoke.async_stats import FunctionStatistics
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.outbound import OutboundIdentities
+from lambdad.store.queue import AsyncQueue, FunctionKey, NewEvent, PendingDelivery, QueuedEvent
 
 log = logging.getLogger(__name__)
 

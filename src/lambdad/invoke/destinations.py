@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lambdad.invoke.async_policy import SUCCESS
-from lambdad.invoke.async_queue import Delivery
 from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
+from lambdad.store.queue import Delivery
 
 RECORD_VERSION = "1.0"
 # AWS keeps the first kilobyte of the error message in a dead letter's attributes.

@@ -1,13 +1,13 @@
-"""Reads of the log database, answered in CloudWatch Logs' response shapes.
+"""Reads of the logs, answered in CloudWatch Logs' response shapes.
 
-Functions over an open SQLite connection; ``LogStore`` calls them under its lock
+Functions over a ``store.logs.LogStorage``; ``LogStore`` calls them under its lock
 after flushing its buffer, so a read sees every event put before it. They decide
-nothing about storage: the schema and every write belong to ``observe.logs``.
+what a query means (tokens, limits, response sizes, filter patterns, the scan
+budget); the storage only answers ordered, bounded reads.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,36 +33,30 @@ from lambdad.observe.log_shapes import (
     stream_doc,
     within_response_size,
 )
+from lambdad.store.logs import LogGroupInfo, LogStorage, LogStreamInfo, StreamCursor
 
 # FilterLogEvents stops after scanning this many events without filling a page and
 # hands back a token, as CloudWatch does, so one call never scans without bound.
 FILTER_SCAN_BUDGET = 100_000
 
-GroupRow = tuple[int, str, int, int | None, int]  # id, name, created, retention, bytes
 
-
-def group_row(conn: sqlite3.Connection, account: str, region: str, group: str) -> GroupRow:
-    row = conn.execute(
-        "SELECT id, name, creation_time, retention_days, stored_bytes FROM log_groups "
-        "WHERE account=? AND region=? AND name=?",
-        (account, region, group),
-    ).fetchone()
-    if row is None:
+def existing_group(storage: LogStorage, account: str, region: str, group: str) -> LogGroupInfo:
+    info = storage.group(account, region, group)
+    if info is None:
         raise ResourceNotFoundException(GROUP_MISSING)
-    return (row[0], row[1], row[2], row[3], row[4])
+    return info
 
 
-def stream_id(conn: sqlite3.Connection, gid: int, stream: str) -> int:
-    row = conn.execute(
-        "SELECT id FROM log_streams WHERE group_id=? AND name=?", (gid, stream)
-    ).fetchone()
-    if row is None:
+def existing_stream(
+    storage: LogStorage, account: str, region: str, group: str, stream: str
+) -> None:
+    existing_group(storage, account, region, group)
+    if not storage.has_stream(account, region, group, stream):
         raise ResourceNotFoundException(STREAM_MISSING)
-    return int(row[0])
 
 
 def describe_log_groups(
-    conn: sqlite3.Connection,
+    storage: LogStorage,
     account: str,
     region: str,
     prefix: str | None,
@@ -75,31 +69,23 @@ def describe_log_groups(
             "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
         )
     limit = limit or DESCRIBE_LIMIT
-    sql = (
-        "SELECT name, creation_time, retention_days, stored_bytes FROM log_groups "
-        "WHERE account=? AND region=?"
+    after = str(parse_page_token(token, "g")[0]) if token else None
+    groups = storage.list_groups(
+        account, region, after=after, prefix=prefix, contains=pattern, limit=limit + 1
     )
-    args: list[object] = [account, region]
-    if token:
-        sql += " AND name > ?"
-        args.append(str(parse_page_token(token, "g")[0]))
-    if prefix:
-        # substr, not LIKE: names may contain LIKE's wildcards, and LIKE ignores case.
-        sql += " AND substr(name, 1, ?) = ?"
-        args += [len(prefix), prefix]
-    if pattern:
-        sql += " AND instr(name, ?) > 0"
-        args.append(pattern)
-    sql += " ORDER BY name LIMIT ?"
-    rows = conn.execute(sql, [*args, limit + 1]).fetchall()
-    out: dict[str, Any] = {"logGroups": [group_doc(account, region, *r) for r in rows[:limit]]}
-    if len(rows) > limit:
-        out["nextToken"] = page_token("g", [rows[limit - 1][0]])
+    out: dict[str, Any] = {
+        "logGroups": [
+            group_doc(account, region, g.name, g.creation_time, g.retention_days, g.stored_bytes)
+            for g in groups[:limit]
+        ]
+    }
+    if len(groups) > limit:
+        out["nextToken"] = page_token("g", [groups[limit - 1].name])
     return out
 
 
 def describe_log_streams(
-    conn: sqlite3.Connection,
+    storage: LogStorage,
     account: str,
     region: str,
     group: str,
@@ -113,42 +99,38 @@ def describe_log_streams(
     if by_time and prefix:
         raise InvalidParameterException("Cannot order by LastEventTime with a logStreamNamePrefix.")
     limit = limit or DESCRIBE_LIMIT
-    beyond = "<" if descending else ">"
-    direction = "DESC" if descending else "ASC"
-    gid = group_row(conn, account, region, group)[0]
-    sql = (
-        "SELECT name, creation_time, first_event, last_event, last_ingestion, stored_bytes, "
-        "COALESCE(last_event, 0) FROM log_streams WHERE group_id=?"
-    )
-    args: list[object] = [gid]
+    existing_group(storage, account, region, group)
+    after: StreamCursor | None = None
     if token:
-        after = parse_page_token(token, "s")
-        if by_time:
-            if len(after) != 2:
-                raise InvalidParameterException(BAD_TOKEN)
-            sql += f" AND (COALESCE(last_event, 0), name) {beyond} (?, ?)"
-            args += after
-        else:
-            sql += f" AND name {beyond} ?"
-            args.append(after[-1])
-    if prefix:
-        sql += " AND substr(name, 1, ?) = ?"
-        args += [len(prefix), prefix]
-    order = f"name {direction}"
-    if by_time:
-        order = f"COALESCE(last_event, 0) {direction}, " + order
-    sql += f" ORDER BY {order} LIMIT ?"
-    rows = conn.execute(sql, [*args, limit + 1]).fetchall()
+        key = parse_page_token(token, "s")
+        if by_time and len(key) != 2:
+            raise InvalidParameterException(BAD_TOKEN)
+        try:
+            after = (int(key[0]), str(key[1])) if by_time else (0, str(key[-1]))
+        except (IndexError, TypeError, ValueError):
+            raise InvalidParameterException(BAD_TOKEN) from None
+    streams = storage.list_streams(
+        account, region, group, prefix=prefix, by_last_event=by_time,
+        descending=bool(descending), after=after, limit=limit + 1,
+    )  # fmt: skip
     arn = stream_arn_prefix(account, region, group)
-    out: dict[str, Any] = {"logStreams": [stream_doc(arn, *r[:6]) for r in rows[:limit]]}
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        out["nextToken"] = page_token("s", [last[6], last[0]] if by_time else [last[0]])
+    out: dict[str, Any] = {"logStreams": [_stream_doc(arn, s) for s in streams[:limit]]}
+    if len(streams) > limit:
+        last = streams[limit - 1]
+        key_of_last = [last.last_event or 0, last.name] if by_time else [last.name]
+        out["nextToken"] = page_token("s", key_of_last)
     return out
 
 
+def _stream_doc(arn_prefix: str, s: LogStreamInfo) -> dict[str, Any]:
+    return stream_doc(
+        arn_prefix, s.name, s.creation_time, s.first_event, s.last_event, s.last_ingestion,
+        s.stored_bytes,
+    )  # fmt: skip
+
+
 def get_log_events(
-    conn: sqlite3.Connection,
+    storage: LogStorage,
     account: str,
     region: str,
     group: str,
@@ -168,23 +150,20 @@ def get_log_events(
         forward = direction == "f"
     else:
         forward = bool(start_from_head)
-    sid = stream_id(conn, group_row(conn, account, region, group)[0], stream)
+    existing_stream(storage, account, region, group, stream)
     # GetLogEvents excludes endTime (FilterLogEvents includes it).
-    sql = "SELECT id, ts, ingestion, size, message FROM log_events "
-    sql += "WHERE stream_id=? AND ts >= ? AND ts < ?"
-    args: list[object] = [sid, lo, hi]
-    if cursor is not None:
-        sql += f" AND (ts, id) {'>' if forward else '<'} (?, ?)"
-        args += cursor
-    order = "ASC" if forward else "DESC"
-    sql += f" ORDER BY ts {order}, id {order} LIMIT ?"
-    rows = within_response_size(conn.execute(sql, [*args, limit]).fetchall(), size_at=3)
+    found = storage.stream_events(
+        account, region, group, stream, start=lo, end=hi - 1, after=cursor, forward=forward,
+        limit=limit,
+    )  # fmt: skip
+    rows = within_response_size(found, size_at=3)
     if not forward:
         rows.reverse()
-    events = [{"timestamp": r[1], "message": r[4], "ingestionTime": r[2]} for r in rows]
+    events = [{"timestamp": r.timestamp, "message": r.message, "ingestionTime": r.ingestion}
+              for r in rows]  # fmt: skip
     if rows:
-        f_token = event_token("f", (rows[-1][1], rows[-1][0]))
-        b_token = event_token("b", (rows[0][1], rows[0][0]))
+        f_token = event_token("f", (rows[-1].timestamp, rows[-1].id))
+        b_token = event_token("b", (rows[0].timestamp, rows[0].id))
     elif token and cursor is not None:
         # The end in this direction: AWS hands back the token it was given.
         f_token = token if forward else event_token("f", cursor)
@@ -195,7 +174,7 @@ def get_log_events(
 
 
 def filter_log_events(
-    conn: sqlite3.Connection,
+    storage: LogStorage,
     account: str,
     region: str,
     group: str,
@@ -220,38 +199,24 @@ def filter_log_events(
         forward = direction == "f"
     else:
         forward = start_from_head is not False
-    gid = group_row(conn, account, region, group)[0]
-    where = "e.group_id = ? AND e.ts >= ? AND e.ts <= ?"
-    args: list[object] = [
-        gid,
-        start_time if start_time is not None else 0,
-        end_time if end_time is not None else MAX_TS,
-    ]
-    if stream_names:
+    existing_group(storage, account, region, group)
+    start = start_time if start_time is not None else 0
+    end = end_time if end_time is not None else MAX_TS
+
+    def read(after: Cursor | None, limit: int) -> list[Any]:
         # Names that do not exist are ignored: `tail --follow` may name one to come.
-        where += f" AND s.name IN ({','.join('?' * len(stream_names))})"
-        args += stream_names
-    elif stream_prefix:
-        where += " AND substr(s.name, 1, ?) = ?"
-        args += [len(stream_prefix), stream_prefix]
-    order = "ASC" if forward else "DESC"
-    beyond = ">" if forward else "<"
-    select = (
-        "SELECT e.id, e.ts, e.ingestion, e.size, e.message, s.name FROM log_events e "
-        f"JOIN log_streams s ON s.id = e.stream_id WHERE {where}"
-    )
+        return storage.group_events(
+            account, region, group, streams=stream_names, stream_prefix=stream_prefix,
+            start=start, end=end, after=after, forward=forward, limit=limit,
+        )  # fmt: skip
+
     # With a pattern most rows may not match: read in bigger chunks.
     chunk = limit if pattern.matches_all else max(limit, 1000)
     events: list[dict[str, Any]] = []
     size = scanned = 0
     full = False
     while not full:
-        sql, page_args = select, list(args)
-        if cursor is not None:
-            sql += f" AND (e.ts, e.id) {beyond} (?, ?)"
-            page_args += cursor
-        sql += f" ORDER BY e.ts {order}, e.id {order} LIMIT ?"
-        rows = conn.execute(sql, [*page_args, chunk]).fetchall()
+        rows = read(cursor, chunk)
         for eid, ts, ingested, nbytes, message, stream in rows:
             scanned += 1
             if pattern.matches(message):
@@ -273,9 +238,7 @@ def filter_log_events(
         if len(rows) < chunk:
             break
     out: dict[str, Any] = {"events": events, "searchedLogStreams": []}
-    if full and cursor is not None:
-        # A token only if something lies beyond (ignoring the pattern, which is cheap).
-        probe = f"{select} AND (e.ts, e.id) {beyond} (?, ?) LIMIT 1"
-        if conn.execute(probe, [*args, *cursor]).fetchone() is not None:
-            out["nextToken"] = event_token("f" if forward else "b", cursor)
+    # A token only if something lies beyond (ignoring the pattern, which is cheap).
+    if full and cursor is not None and read(cursor, 1):
+        out["nextToken"] = event_token("f" if forward else "b", cursor)
     return out

@@ -28,12 +28,13 @@ from lambdad.errors import (
     TooManyRequestsException,
 )
 from lambdad.invoke.async_invoke import AsyncInvokeService
-from lambdad.invoke.async_queue import AsyncQueue, Delivery
 from lambdad.invoke.destinations import DeliveryRefused, DestinationSender
 from lambdad.invoke.sync import InvokeRequest
 from lambdad.model.arn import parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.outbound import OutboundIdentities
+from lambdad.store.queue import Delivery
+from lambdad.store.queue_sqlite import SqliteAsyncQueue
 
 SCOPE = Scope("123456789012", "us-east-1")
 OTHER = Scope("210987654321", "us-east-1")
@@ -161,7 +162,7 @@ class Harness:
         self.configs = FakeConfigs()
         self.invoker = FakeInvoker(self.functions)
         self.sender = sender
-        self.queue = AsyncQueue(path)
+        self.queue = SqliteAsyncQueue(path)
         self.service = AsyncInvokeService(
             SETTINGS, self.functions, self.invoker, self.configs,  # type: ignore[arg-type]
             self.queue, SystemClock(), sender,  # type: ignore[arg-type]

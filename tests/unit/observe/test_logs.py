@@ -1,14 +1,15 @@
 """LogStore (lambdad.observe.logs and its log_queries, log_shapes, filter_pattern):
 buffering, retention, CloudWatch Logs shapes, tokens and filter patterns.
 
-The store runs on an in-memory SQLite database and a fake clock; one test reopens a
-file to check that events and their ids survive a restart.
+Every test runs on a fake clock against both storages (``store.logs_sqlite`` on a
+file in a temporary directory, ``store.logs_memory``): the same behaviour from each.
+Two tests reopen a SQLite file to check that events and their ids survive a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from lambdad.errors import ResourceNotFoundException
 from lambdad.observe.filter_pattern import FilterPattern
 from lambdad.observe.log_shapes import InvalidParameterException, ResourceAlreadyExistsException
 from lambdad.observe.logs import LogStore
+from lambdad.store.logs import LogStorage
+from lambdad.store.logs_memory import MemoryLogStorage
+from lambdad.store.logs_sqlite import SqliteLogStorage
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -32,17 +36,40 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def make_store(clock: FakeClock, **kwargs: Any) -> LogStore:
-    store = LogStore(":memory:", clock, **kwargs)
-    store.open()
-    return store
+MakeStore = Callable[..., LogStore]
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def new_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], LogStorage]:
+    made = iter(range(1000))
+
+    def new() -> LogStorage:
+        if request.param == "memory":
+            return MemoryLogStorage()
+        return SqliteLogStorage(tmp_path / f"logs{next(made)}.db")
+
+    return new
 
 
 @pytest.fixture
-def store(clock: FakeClock) -> Iterator[LogStore]:
-    s = make_store(clock)
-    yield s
-    s.close()
+def make_store(clock: FakeClock, new_storage: Callable[[], LogStorage]) -> Iterator[MakeStore]:
+    made: list[LogStore] = []
+
+    def make(*, opened: bool = True, **kwargs: Any) -> LogStore:
+        store = LogStore(new_storage(), clock, **kwargs)
+        if opened:
+            store.open()
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: MakeStore) -> LogStore:
+    return make_store()
 
 
 def put(
@@ -65,26 +92,28 @@ def filt(store: LogStore, **kwargs: Any) -> dict[str, Any]:
 
 
 def stored_rows(store: LogStore) -> int:
-    """Rows on disk, read without the flush every query does first."""
-    (n,) = store.conn.execute("SELECT COUNT(*) FROM log_events").fetchone()
-    return int(n)
+    """Events stored, read without the flush every query does first."""
+    stored = store.storage.group_events(
+        ACCOUNT, REGION, GROUP, streams=None, stream_prefix=None, start=0, end=2**62,
+        after=None, forward=True, limit=1_000_000,
+    )  # fmt: skip
+    return len(stored)
 
 
 # -- put: the hot path ---------------------------------------------------------------------
 
 
-def test_put_needs_no_database_and_queries_see_every_put(clock: FakeClock) -> None:
-    store = LogStore(":memory:", clock)
+def test_put_needs_no_database_and_queries_see_every_put(make_store: MakeStore) -> None:
+    store = make_store(opened=False)
     put(store, "before open")  # buffered: no connection exists yet
     store.open()
     put(store, "after open")
     assert stored_rows(store) == 0
     assert messages(get(store, start_from_head=True)["events"]) == ["before open", "after open"]
-    store.close()
 
 
-def test_full_buffer_drops_oldest_events_and_counts_them(clock: FakeClock) -> None:
-    store = make_store(clock, buffer_events=3)
+def test_full_buffer_drops_oldest_events_and_counts_them(make_store: MakeStore) -> None:
+    store = make_store(buffer_events=3)
     put(store, "a", "b", "c", "d", "e")
     assert store.dropped == 2
     assert messages(get(store)["events"]) == ["c", "d", "e"]
@@ -92,21 +121,21 @@ def test_full_buffer_drops_oldest_events_and_counts_them(clock: FakeClock) -> No
     assert store.dropped == 2
 
 
-def test_buffer_is_bounded_in_size_not_only_in_count(clock: FakeClock) -> None:
-    store = make_store(clock, buffer_events=1000, buffer_bytes=25)
+def test_buffer_is_bounded_in_size_not_only_in_count(make_store: MakeStore) -> None:
+    store = make_store(buffer_events=1000, buffer_bytes=25)
     put(store, "x" * 10, "y" * 10, "z" * 10)
     assert store.dropped == 1
     assert messages(get(store)["events"]) == ["y" * 10, "z" * 10]
 
 
-def test_an_event_larger_than_the_whole_buffer_is_still_kept(clock: FakeClock) -> None:
-    store = make_store(clock, buffer_bytes=4)
+def test_an_event_larger_than_the_whole_buffer_is_still_kept(make_store: MakeStore) -> None:
+    store = make_store(buffer_bytes=4)
     put(store, "x" * 10)
     assert messages(get(store)["events"]) == ["x" * 10]
 
 
-def test_long_messages_are_truncated_at_a_character_boundary(clock: FakeClock) -> None:
-    store = make_store(clock, max_event_bytes=5)
+def test_long_messages_are_truncated_at_a_character_boundary(make_store: MakeStore) -> None:
+    store = make_store(max_event_bytes=5)
     put(store, "é" * 10, "abc")  # é is two bytes: 2.5 fit, 2 are kept
     assert messages(get(store, start_from_head=True)["events"]) == ["éé", "abc"]
 
@@ -243,8 +272,8 @@ def test_create_and_delete(store: LogStore, clock: FakeClock) -> None:
 # -- retention ---------------------------------------------------------------------------------
 
 
-def test_retention_keeps_the_newest_events_of_each_group(clock: FakeClock) -> None:
-    store = make_store(clock, retention_events=4)
+def test_retention_keeps_the_newest_events_of_each_group(make_store: MakeStore) -> None:
+    store = make_store(retention_events=4)
     put(store, "a1", "a2", "a3", stream="a", ts=T0)
     put(store, "b1", "b2", "b3", stream="b", ts=T0 + 10)
     put(store, "other", group="/aws/lambda/other")
@@ -541,12 +570,12 @@ def test_put_log_events_rejects_too_old_and_too_new(store: LogStore) -> None:
 
 def test_events_and_ids_survive_a_restart(tmp_path: Path, clock: FakeClock) -> None:
     db = tmp_path / "logs.db"
-    store = LogStore(db, clock)
+    store = LogStore(SqliteLogStorage(db), clock)
     store.open()
     put(store, "one", "two")
     ids = [e["eventId"] for e in filt(store)["events"]]
     store.close()  # flushes
-    store = LogStore(db, clock)
+    store = LogStore(SqliteLogStorage(db), clock)
     store.open()
     store.delete_log_stream(ACCOUNT, REGION, GROUP, STREAM)
     put(store, "three")
@@ -570,12 +599,12 @@ def test_flusher_writes_what_is_buffered_when_cancelled(store: LogStore) -> None
 
 
 def test_close_flushes_and_is_idempotent(tmp_path: Path, clock: FakeClock) -> None:
-    store = LogStore(tmp_path / "logs.db", clock)
+    store = LogStore(SqliteLogStorage(tmp_path / "logs.db"), clock)
     store.open()
     put(store, "kept")
     store.close()
     store.close()
-    reopened = LogStore(tmp_path / "logs.db", clock)
+    reopened = LogStore(SqliteLogStorage(tmp_path / "logs.db"), clock)
     reopened.open()
     assert messages(get(reopened)["events"]) == ["kept"]
     reopened.close()

@@ -1,15 +1,21 @@
-"""The durable async queue on a real SQLite file: claims, leases, restarts, counters."""
+"""The async queue's contract (``store.queue``): claims, leases, restarts, counters.
+
+Each behaviour is checked on both implementations, SQLite on a file in a temporary
+directory and the in-memory one; group commit is the SQLite queue's alone.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from lambdad.invoke.async_queue import AsyncQueue, Delivery, NewEvent, QueuedEvent
+from lambdad.store.queue import AsyncQueue, Delivery, NewEvent, QueuedEvent
+from lambdad.store.queue_memory import MemoryAsyncQueue
+from lambdad.store.queue_sqlite import SqliteAsyncQueue
 
 KEY = ("123456789012", "us-east-1", "orders")
 OTHER = ("123456789012", "us-east-1", "billing")
@@ -19,9 +25,38 @@ def event(n: int, at: float = 100.0, key: tuple[str, str, str] = KEY) -> NewEven
     return NewEvent(f"e{n}", key[0], key[1], key[2], None, b'{"n": %d}' % n, at)
 
 
+# A queue as this node opens it after a restart: (owner) -> queue, same storage each time.
+Reopen = Callable[[str], AsyncQueue]
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Reopen]:
+    memory = MemoryAsyncQueue("memory")
+    opened: list[AsyncQueue] = []
+
+    def open_as(owner: str) -> AsyncQueue:
+        q: AsyncQueue
+        if request.param == "memory":
+            q = memory.worker(owner)
+        else:
+            q = SqliteAsyncQueue(tmp_path / "async.db", owner=owner)
+        q.open()
+        opened.append(q)
+        return q
+
+    yield open_as
+    for q in opened:
+        q.close()
+
+
 @pytest.fixture
-def queue(tmp_path: Path) -> Iterator[AsyncQueue]:
-    q = AsyncQueue(tmp_path / "async.db", owner="me")
+def queue(reopen: Reopen) -> AsyncQueue:
+    return reopen("me")
+
+
+@pytest.fixture
+def sqlite_queue(tmp_path: Path) -> Iterator[SqliteAsyncQueue]:
+    q = SqliteAsyncQueue(tmp_path / "async.db", owner="me")
     q.open()
     yield q
     q.close()
@@ -110,10 +145,8 @@ def test_a_lost_claim_is_not_finished_twice(queue: AsyncQueue) -> None:
     assert stats.counters["processed"] == 1
 
 
-def test_claims_of_a_dead_process_are_released_on_open(tmp_path: Path) -> None:
-    path = tmp_path / "async.db"
-    first = AsyncQueue(path, owner="first")
-    first.open()
+def test_claims_of_a_dead_process_are_released_on_open(reopen: Reopen) -> None:
+    first = reopen("first")
 
     async def put_and_claim() -> list[QueuedEvent]:
         for n in range(3):
@@ -124,28 +157,21 @@ def test_claims_of_a_dead_process_are_released_on_open(tmp_path: Path) -> None:
     assert len(claimed) == 2
     first.close()  # as if killed: nothing was finished
 
-    second = AsyncQueue(path, owner="second")
-    second.open()
-    try:
-        assert sorted(asyncio.run(claim_ids(second, 100))) == ["e0", "e1", "e2"]
-    finally:
-        second.close()
+    second = reopen("second")
+    assert sorted(asyncio.run(claim_ids(second, 100))) == ["e0", "e1", "e2"]
 
 
-def test_an_expired_lease_of_another_worker_is_taken_over(tmp_path: Path) -> None:
-    path = tmp_path / "async.db"
-    a, b = AsyncQueue(path, owner="a"), AsyncQueue(path, owner="b")
-    a.open()
+def test_an_expired_lease_of_another_worker_is_taken_over(
+    queue: SqliteAsyncQueue | MemoryAsyncQueue,
+) -> None:
+    a, b = queue, queue.worker("b")
     asyncio.run(a.put(event(1)))
     assert asyncio.run(claim_ids(a, 100)) == ["e1"]
-    # b shares the file while a lives (several workers): a's lease holds until it expires.
-    b._writer = a._writer  # one writer thread per file in this process
+    # b shares the queue while a lives (several workers): a's lease holds until it expires.
     assert asyncio.run(claim_ids(b, 129)) == []
     assert asyncio.run(claim_ids(b, 131)) == ["e1"]
     # ...but a worker never takes back its own claim: it knows what it runs.
     assert asyncio.run(claim_ids(b, 1000)) == []
-    b._writer = None
-    a.close()
 
 
 def test_per_function_allowances(queue: AsyncQueue) -> None:
@@ -162,7 +188,9 @@ def test_per_function_allowances(queue: AsyncQueue) -> None:
     asyncio.run(scenario())
 
 
-def test_concurrent_puts_share_commits(queue: AsyncQueue) -> None:
+def test_concurrent_puts_share_commits(sqlite_queue: SqliteAsyncQueue) -> None:
+    queue = sqlite_queue
+
     async def scenario() -> None:
         await asyncio.gather(*(queue.put(event(n)) for n in range(300)))
 
@@ -173,7 +201,9 @@ def test_concurrent_puts_share_commits(queue: AsyncQueue) -> None:
     assert (stats.counters["received"], stats.queued) == (300, 300)
 
 
-def test_a_failing_operation_does_not_undo_its_batch(queue: AsyncQueue) -> None:
+def test_a_failing_operation_does_not_undo_its_batch(sqlite_queue: SqliteAsyncQueue) -> None:
+    queue = sqlite_queue
+
     async def scenario() -> list[BaseException | None]:
         results = await asyncio.gather(
             queue.put(event(1)), queue.put(event(1)), queue.put(event(2)), return_exceptions=True

@@ -1,47 +1,44 @@
-"""The durable queue of asynchronous invocations, in its own SQLite database.
+"""The asynchronous invocation queue in its own SQLite database (``async.db``).
 
-An event is committed (WAL, ``synchronous=FULL``: on disk) before ``Invoke``
-answers 202. A worker *claims* events (an owner and a visibility deadline), runs
-them, then either *reschedules* one (retry, requeue) or *finishes* it: the event
-is deleted and, in the same transaction, what must be sent to destinations and
-dead-letter queues is recorded as *deliveries*, and the async invocations of
-function destinations are queued. A crash at any moment leaves each event queued
-or claimed by a dead owner, and claims of a dead owner are released when the
-queue opens (on one node only this process uses the file) or when their deadline
-passes (several workers): every accepted event runs at least once.
+Every write goes through a ``GroupCommitWriter``: concurrent 202s share one fsync,
+and ``synchronous=FULL`` puts a commit on disk before ``put`` returns, so an
+accepted event survives a power cut. On one node only this process uses the file,
+so claims found at ``open`` belonged to a process that is gone and are released.
 
-Every write goes through one writer thread that owns the connection and commits
-whatever is pending as one transaction (group commit): concurrent 202s share one
-fsync, and the event loop never waits on the disk. Each operation runs inside its
-own savepoint, so one failing operation does not undo the others of its batch.
-
-Counters per function (see ``async_stats``) live in the same database and change in
-the same transactions as the events they count.
+The counters live in the same database, so ``lambdad async-stats`` can read them
+from another process (``read_statistics_file``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
-import queue
 import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lambdad.invoke.async_stats import FunctionStatistics, read_statistics
+from lambdad.store.queue import (
+    Claim,
+    Delivery,
+    FunctionKey,
+    FunctionStatistics,
+    NewEvent,
+    PendingDelivery,
+    QueuedEvent,
+    fkey,
+)
 from lambdad.store.sqlite import StoreUnreadable
+from lambdad.store.writer import GroupCommitWriter, open_database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Operations committed together at most; a batch this size is a few milliseconds.
-MAX_BATCH = 512
+WHAT = "the asynchronous invocation queue"
+HOLDS = "the events queued in it"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -82,174 +79,14 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 """
 
-FunctionKey = tuple[str, str, str]  # account, region, function name
 
-
-def fkey(key: FunctionKey) -> str:
-    return "/".join(key)
-
-
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    id: str  # the request id answered with the 202, kept across retries
-    account: str
-    region: str
-    function_name: str
-    qualifier: str | None
-    payload: bytes
-    received_at: float  # epoch seconds
-
-    @property
-    def key(self) -> FunctionKey:
-        return (self.account, self.region, self.function_name)
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedEvent:
-    id: str
-    account: str
-    region: str
-    function_name: str
-    qualifier: str | None
-    payload: bytes
-    received_at: float
-    attempts: int
-    requeues: int
-    # The last answer of the function ({statusCode, executedVersion, functionError,
-    # payload}) and the last reason it could not run ({statusCode, message}).
-    last_response: dict[str, Any] | None = None
-    last_error: dict[str, Any] | None = None
-
-    @property
-    def key(self) -> FunctionKey:
-        return (self.account, self.region, self.function_name)
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Something to send once an event is done: a destination record or a dead letter."""
-
-    target: str  # ARN of an SQS queue, SNS topic or EventBridge bus
-    kind: str  # "destination" or "dead-letter"
-    body: str
-    condition: str
-    function_arn: str
-    attributes: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class PendingDelivery:
-    id: int
-    key: FunctionKey
-    delivery: Delivery
-    created_at: float
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    events: list[QueuedEvent]
-    next_due: float | None  # when the next unclaimed event becomes due, if any
-
-
-class _Writer:
-    """A thread that owns the write connection and commits operations in batches."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._ops: queue.SimpleQueue[
-            tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]] | None
-        ] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="lambdad-asyncq", daemon=True)
-        self.batches = 0  # commits made, for statistics and the benchmark
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Commit what is pending, then end the thread."""
-        if self._thread.is_alive():
-            self._ops.put(None)
-            self._thread.join()
-
-    def submit(self, op: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
-        if not self._thread.is_alive():
-            raise RuntimeError("the async queue is closed")
-        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._ops.put((op, fut))
-        return fut
-
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            item = self._ops.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._ops.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                    break
-                batch.append(more)
-            self._commit(batch)
-
-    def _commit(
-        self,
-        batch: list[tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]]],
-    ) -> None:
-        conn = self._conn
-        # A caller that gave up (cancelled) before its turn is skipped.
-        live = [(op, fut) for op, fut in batch if fut.set_running_or_notify_cancel()]
-        done: list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for op, fut in live:
-                conn.execute("SAVEPOINT op")
-                try:
-                    result = op(conn)
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    done.append((fut, None, exc))
-                else:
-                    conn.execute("RELEASE op")
-                    done.append((fut, result, None))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            log.exception("async queue commit of %d operations failed", len(batch))
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for _, fut in live:
-                fut.set_exception(exc)
-            return
-        self.batches += 1
-        for fut, result, error in done:
-            if error is not None:
-                fut.set_exception(error)
-            else:
-                fut.set_result(result)
-
-
-def connect(path: Path | str) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    # FULL: a commit is on disk before it returns, so a 202 survives a power cut.
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
-
-
-class AsyncQueue:
-    """The queue; every method but ``open``/``close``/``statistics`` is a coroutine."""
+class SqliteAsyncQueue:
+    """``store.queue.AsyncQueue`` on one SQLite file."""
 
     def __init__(self, path: Path | str, owner: str | None = None) -> None:
         self.path = Path(path)
         self.owner = owner or uuid.uuid4().hex
-        self._writer: _Writer | None = None
+        self._writer: GroupCommitWriter | None = None
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
 
@@ -257,10 +94,8 @@ class AsyncQueue:
 
     def open(self) -> None:
         """Open (creating it) the queue; ``StoreUnreadable`` if the file is not one."""
-        conn: sqlite3.Connection | None = None
+        conn = open_database(self.path, _SCHEMA, synchronous="FULL", what=WHAT, holds=HOLDS)
         try:
-            conn = connect(self.path)
-            conn.executescript(_SCHEMA)
             # One node: whoever held a claim in this file before this process is gone.
             released = conn.execute(
                 "UPDATE events SET owner=NULL, lease_until=NULL WHERE owner IS NOT NULL"
@@ -269,27 +104,27 @@ class AsyncQueue:
                 "UPDATE deliveries SET owner=NULL, lease_until=NULL WHERE owner IS NOT NULL"
             )
         except sqlite3.Error as exc:
-            if conn is not None:
-                conn.close()
-            raise StoreUnreadable(
-                str(self.path),
-                exc,
-                what="the asynchronous invocation queue",
-                holds="the events queued in it",
-            ) from None
+            conn.close()
+            raise StoreUnreadable(str(self.path), exc, what=WHAT, holds=HOLDS) from None
         if released:
             log.info("async queue: %d events claimed before a restart are queued again", released)
-        self._writer = _Writer(conn)
+        self._writer = GroupCommitWriter(conn, name="lambdad-asyncq", what="the async queue")
         self._writer.start()
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.stop()
-            self._writer._conn.close()
             self._writer = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+
+    def worker(self, owner: str) -> SqliteAsyncQueue:
+        """Another worker on this file, through this queue's writer (several workers;
+        the view is closed with this queue, not on its own)."""
+        view = SqliteAsyncQueue(self.path, owner)
+        view._writer = self._writer
+        return view
 
     @property
     def commits(self) -> int:
@@ -300,16 +135,9 @@ class AsyncQueue:
             raise RuntimeError("the async queue is not open")
         return await asyncio.wrap_future(self._writer.submit(op))
 
-    def call_blocking(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        """Run one write operation from a thread that is not the event loop."""
-        if self._writer is None:
-            raise RuntimeError("the async queue is not open")
-        return self._writer.submit(op).result()
-
     # -- events --------------------------------------------------------------------------
 
     async def put(self, event: NewEvent) -> None:
-        """Queue one event; returns once it is on disk."""
         await self._call(lambda conn: _insert_event(conn, event))
 
     async def claim(
@@ -321,7 +149,6 @@ class AsyncQueue:
         remaining: Mapping[FunctionKey, int] | None = None,
         default_remaining: int | None = None,
     ) -> Claim:
-        """Up to ``limit`` due events, at most ``remaining[key]`` of each function."""
         allowance = {fkey(k): n for k, n in (remaining or {}).items()}
         default = limit if default_remaining is None else default_remaining
         owner = self.owner
@@ -372,7 +199,6 @@ class AsyncQueue:
         last_response: dict[str, Any] | None,
         last_error: dict[str, Any] | None,
     ) -> bool:
-        """Put a claimed event back for a later attempt (False: the claim was lost)."""
         owner = self.owner
 
         def op(conn: sqlite3.Connection) -> bool:
@@ -405,7 +231,6 @@ class AsyncQueue:
         follow_ups: Sequence[NewEvent] = (),
         now: float = 0.0,
     ) -> bool:
-        """Remove a claimed event, recording what must be sent on (False: claim lost)."""
         owner = self.owner
 
         def op(conn: sqlite3.Connection) -> bool:
@@ -422,7 +247,6 @@ class AsyncQueue:
         return await self._call(op)
 
     async def release(self, events: Iterable[QueuedEvent]) -> None:
-        """Give back claimed events that were not started."""
         ids = [(e.id, self.owner) for e in events]
         await self._call(
             lambda conn: conn.executemany(
@@ -462,8 +286,6 @@ class AsyncQueue:
         )
 
     async def delivery_failed(self, pending: PendingDelivery, not_before: float | None) -> None:
-        """Try again at ``not_before``, or give up on it (None)."""
-
         def op(conn: sqlite3.Connection) -> None:
             _bump(conn, pending.key, "delivery_failures")
             if not_before is None:
@@ -481,11 +303,58 @@ class AsyncQueue:
     # -- statistics ------------------------------------------------------------------------
 
     def statistics(self, now: float) -> list[FunctionStatistics]:
-        """Counters and queue state per function (a read; safe on the event loop)."""
+        # Its own connection: WAL lets it read while the writer commits.
         with self._read_lock:
             if self._reader is None:
                 self._reader = sqlite3.connect(str(self.path), check_same_thread=False)
             return read_statistics(self._reader, now)
+
+
+def read_statistics(conn: sqlite3.Connection, now: float) -> list[FunctionStatistics]:
+    by_key: dict[FunctionKey, dict[str, Any]] = {}
+
+    def entry(key: FunctionKey) -> dict[str, Any]:
+        return by_key.setdefault(
+            key, {"counters": {}, "queued": 0, "in_flight": 0, "oldest": None, "pending": 0}
+        )
+
+    for account, region, name, counter, value in conn.execute(
+        "SELECT account, region, function_name, name, value FROM counters"
+    ):
+        entry((account, region, name))["counters"][counter] = int(value)
+    for account, region, name, count, claimed, oldest in conn.execute(
+        "SELECT account, region, function_name, COUNT(*), SUM(owner IS NOT NULL), "
+        "MIN(received_at) FROM events GROUP BY account, region, function_name"
+    ):
+        e = entry((account, region, name))
+        e.update(queued=int(count), in_flight=int(claimed or 0), oldest=oldest)
+    for account, region, name, count in conn.execute(
+        "SELECT account, region, function_name, COUNT(*) FROM deliveries "
+        "GROUP BY account, region, function_name"
+    ):
+        entry((account, region, name))["pending"] = int(count)
+    return [
+        FunctionStatistics(
+            account=k[0],
+            region=k[1],
+            function_name=k[2],
+            counters=v["counters"],
+            queued=v["queued"],
+            in_flight=v["in_flight"],
+            oldest_age=None if v["oldest"] is None else max(now - v["oldest"], 0.0),
+            deliveries_pending=v["pending"],
+        )
+        for k, v in sorted(by_key.items())
+    ]
+
+
+def read_statistics_file(path: Path, now: float) -> list[FunctionStatistics]:
+    """Statistics of a queue file, opened read-only (from another process)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return read_statistics(conn, now)
+    finally:
+        conn.close()
 
 
 # -- row helpers ----------------------------------------------------------------------
