@@ -18,8 +18,23 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from lambdad.api.app import MAX_BODY, App
-from lambdad.api.http import Limits, protocol_for
+from lambdad.api.admission import MAX_BODY, Admission, refuse
+from lambdad.api.app import App
+from lambdad.api.code_links import CodeLinks
+from lambdad.api.handlers.account import AccountHandlers
+from lambdad.api.handlers.aliases import AliasHandlers
+from lambdad.api.handlers.concurrency import ConcurrencyHandlers
+from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
+from lambdad.api.handlers.functions import FunctionHandlers
+from lambdad.api.handlers.invoke import InvokeHandlers
+from lambdad.api.handlers.layers import LayerHandlers
+from lambdad.api.handlers.policies import PolicyHandlers
+from lambdad.api.handlers.tags import TagHandlers
+from lambdad.api.handlers.versions import VersionHandlers
+from lambdad.api.http import protocol_for
+from lambdad.api.limits import Limits
+from lambdad.api.logs_api import LogsApi
+from lambdad.api.routes import LambdaHandlers, lambda_routes
 from lambdad.config import Settings
 from lambdad.model.credential import Credential
 from lambdad.platform import Platform
@@ -32,8 +47,50 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def build_app(platform: Platform) -> App:
+    """The API app over the platform's services: each handler gets what it calls."""
+    from lambdad.runtimes.host_support import host_architecture, shortfalls
+
+    s = platform.settings
+    code_links = CodeLinks(platform.clock, platform.store, platform.blobs)
+    handlers = LambdaHandlers(
+        functions=FunctionHandlers(
+            platform.functions,
+            platform.offload,
+            code_links.for_request,
+            lambda config: shortfalls(config, platform.runtimes, host_architecture()),
+        ),
+        versions=VersionHandlers(platform.functions),
+        invoke=InvokeHandlers(
+            platform.invoker, platform.async_invoker, max_async_payload=s.max_async_payload
+        ),
+        event_invoke_config=EventInvokeConfigHandlers(platform.event_configs),
+        aliases=AliasHandlers(platform.aliases),
+        layers=LayerHandlers(platform.layers, platform.offload, code_links.for_request),
+        policies=PolicyHandlers(platform.policies),
+        concurrency=ConcurrencyHandlers(platform.concurrency),
+        tags=TagHandlers(platform.functions),
+        account=AccountHandlers(platform.functions, platform.concurrency),
+    )
+    return App(
+        s,
+        lambda_routes(handlers),
+        lookup_credential=platform.lookup_credential,
+        clock=platform.clock,
+        code_links=code_links,
+        logs=LogsApi(platform.logs),
+        async_statistics=lambda: platform.offload(platform.async_invoker.statistics),
+        lifecycle=platform,
+    )
+
+
 def build_server(platform: Platform) -> uvicorn.Server:
-    app = App(platform)
+    app = build_app(platform)
+    admission = Admission(
+        platform.lookup_credential,
+        platform.clock,
+        max_sync_payload=platform.settings.max_sync_payload,
+    )
     config = uvicorn.Config(
         app,
         host=platform.settings.host,
@@ -41,7 +98,7 @@ def build_server(platform: Platform) -> uvicorn.Server:
         # uvicorn's own HTTP protocols drive the app through ASGI messages, which cost
         # more per request than the rest of a warm invoke; api/http.py calls it directly.
         http=protocol_for(  # type: ignore[arg-type]
-            app.respond, app.refuse, MAX_BODY, app.admit, api_limits(platform.settings)
+            app.respond, refuse, MAX_BODY, admission.admit, api_limits(platform.settings)
         ),
         proxy_headers=False,
         log_level="warning",

@@ -26,10 +26,10 @@ import uvicorn
 from botocore.config import Config
 from botocore.exceptions import ClientError, WaiterError
 
-from lambdad.api.app import App
 from lambdad.config import Settings
 from lambdad.environments.snapstart import SnapshotFailed, TemplateKey, TemplateRequest
 from lambdad.platform import Platform
+from lambdad.server import build_app
 
 KEY, SECRET = "AKIDSNAPSTART0000001", "snapstart-secret"
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -115,7 +115,7 @@ class InProcessServer:
         self.platform = Platform(self.settings, templates=snapshots)
         self.platform.open()
         config = uvicorn.Config(
-            App(self.platform),
+            build_app(self.platform),
             host="127.0.0.1",
             port=self.settings.port,
             log_level="warning",

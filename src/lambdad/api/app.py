@@ -12,31 +12,29 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import random
-import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from lambdad.api import sigv4
-from lambdad.api.context import RequestContext
+from lambdad.api.admission import MAX_BODY, Response, refuse, signing_service
+from lambdad.api.code_links import CODE_PATH, CodeLinks
+from lambdad.api.context import RequestContext, new_request_id
 from lambdad.api.errors import render_error
-from lambdad.api.lambda_api import CODE_PATH, LambdaApi
+from lambdad.api.handlers import Handler
 from lambdad.api.logs_api import LogsApi
 from lambdad.api.protocol import Operation, ServiceModel, parse_query
 from lambdad.api.sts_api import StsApi, is_sts_request
-from lambdad.control.downloads import may_download
+from lambdad.clock import Clock
+from lambdad.config import Settings
 from lambdad.errors import (
-    AccessDeniedException,
-    AwsError,
     ForeignFunctionDenied,
     InvalidParameterValueException,
     RequestTooLargeException,
     UnknownOperationException,
 )
-
-if TYPE_CHECKING:
-    from lambdad.platform import Platform
+from lambdad.invoke.async_stats import FunctionStatistics
+from lambdad.model.credential import Credential
 
 log = logging.getLogger(__name__)
 
@@ -49,28 +47,37 @@ ASYNC_STATS_PATH = "/_lambdad/async-stats"
 # IAM action names where they differ from the operation's.
 _ACTIONS = {"Invoke": "lambda:InvokeFunction", "InvokeAsync": "lambda:InvokeAsync"}
 
-# A 50 MB zip, base64-encoded inside JSON, is ~70 MB on the wire.
-MAX_BODY = 72 * 1024 * 1024
-# The most body any other operation takes (Logs' PutLogEvents: 1 MB of events, escaped).
-_SMALL_BODY = 2 * 1024 * 1024
-# Over an invoke payload's limit, the operation's own error (with its limit) answers.
-_PAYLOAD_SLACK = 64 * 1024
-# The operations that upload code: CreateFunction, UpdateFunctionCode, PublishLayerVersion.
-_UPLOADS = re.compile(
-    r"/2015-03-31/functions/?|/2015-03-31/functions/[^/]+/code/?|/2018-10-31/layers/[^/]+/versions/?"
-)
-# The service a request must be signed for, by its X-Amz-Target's prefix (else lambda).
-_TARGET_SERVICES = {"Logs_20140328": "logs"}
 # Entries of the route and parameter caches (both are cleared when full).
 _CACHE_SIZE = 4096
-_ids = random.Random()  # seeded from os.urandom
-# The variant nibble of a random UUID's fourth group, by the random nibble it replaces.
-_UUID_VARIANT = {f"{n:x}": f"{8 | (n & 3):x}" for n in range(16)}
+
+
+class Lifecycle(Protocol):
+    """The platform's background work, started and stopped with the server."""
+
+    async def start_background(self) -> None: ...
+
+    async def stop_background(self) -> None: ...
 
 
 class App:
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
+    def __init__(
+        self,
+        settings: Settings,
+        routes: Mapping[str, Handler],
+        *,
+        lookup_credential: Callable[[str], Credential | None],
+        clock: Clock,
+        code_links: CodeLinks,
+        logs: LogsApi,
+        async_statistics: Callable[[], Awaitable[Sequence[FunctionStatistics]]],
+        lifecycle: Lifecycle,
+    ) -> None:
+        self.routes = routes
+        self.lookup_credential = lookup_credential
+        self.clock = clock
+        self.code_links = code_links
+        self.async_statistics = async_statistics
+        self.lifecycle = lifecycle
         self.lambda_model = ServiceModel.load("lambda")
         # Limits AWS enforces that the published model states looser (newer botocore
         # models carry the larger limits of other compute types).
@@ -79,14 +86,13 @@ class App:
             MemorySize={"max": 10240},
             EphemeralStorageSize={"max": 10240},
         )
-        self.lambda_api = LambdaApi(platform)
         self.extra_services: dict[
             str,
             Callable[[RequestContext, str, bytes], Awaitable[tuple[int, dict[str, str], bytes]]],
         ] = {}
-        self.extra_services["Logs_20140328"] = LogsApi(platform.logs)
-        self.sts_api = StsApi(platform.lookup_credential, platform.clock)
-        self._default_host = f"{platform.settings.host}:{platform.settings.port}"
+        self.extra_services["Logs_20140328"] = logs
+        self.sts_api = StsApi(lookup_credential, clock)
+        self._default_host = f"{settings.host}:{settings.port}"
         self._routes: dict[tuple[str, str, str], tuple[Operation, dict[str, str]]] = {}
         self._parsed: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._blob_payload = _blob_payload_operations(self.lambda_model)
@@ -104,7 +110,7 @@ class App:
                 receive, int(declared) if declared and declared.isdigit() else None
             )
         except RequestTooLargeException:
-            status, out_headers, out_body = self.refuse(headers)
+            status, out_headers, out_body = refuse(headers)
         else:
             raw_path = scope.get("raw_path") or scope["path"].encode()
             status, out_headers, out_body = await self.respond(
@@ -125,7 +131,7 @@ class App:
         query_string: str,
         headers: list[tuple[str, str]],
         body: bytes,
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    ) -> Response:
         """The answer to one complete request: ``path`` and ``query_string`` as they came
         on the wire (percent-encoded), ``headers`` with lower-case names. Never raises:
         every failure is answered as AWS answers it."""
@@ -138,53 +144,11 @@ class App:
             json_protocol = any(k == "x-amz-target" for k, _ in headers)
             return render_error(exc, request_id, json_protocol=json_protocol)
 
-    def admit(
-        self, method: str, path: str, query_string: str, headers: list[tuple[str, str]]
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | int:
-        """The ``Gate`` of api/http.py, once the head of a request with a large or chunked
-        body is in and before any of the body is read: an answer refuses it now (it
-        cannot authenticate), else the most body its operation takes."""
-        if path[:2] in ("/", "/?") and is_sts_request(path, query_string, headers):
-            return _SMALL_BODY  # STS authenticates, and answers, in its own shape
-        json_protocol = any(k == "x-amz-target" for k, _ in headers)
-        try:
-            sigv4.check_head(
-                method,
-                path,
-                query_string,
-                headers,
-                self.platform.lookup_credential,
-                self.platform.clock.now(),
-                service=_signing_service(headers),
-            )
-        except AwsError as exc:
-            return render_error(exc, new_request_id(), json_protocol=json_protocol)
-        route = path.partition("?")[0]
-        if json_protocol:
-            return _SMALL_BODY
-        if route.rstrip("/").endswith("invocations") or "/invoke-async" in route:
-            return self.platform.settings.max_sync_payload + _PAYLOAD_SLACK
-        if _UPLOADS.fullmatch(route):
-            return MAX_BODY
-        return _SMALL_BODY
-
-    def refuse(
-        self, headers: list[tuple[str, str]]
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """The answer to a request whose body is over ``MAX_BODY``."""
-        return render_error(
-            RequestTooLargeException(
-                "Request must be smaller than 6291456 bytes for the operation"
-            ),
-            new_request_id(),
-            json_protocol=any(k == "x-amz-target" for k, _ in headers),
-        )
-
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await self.platform.start_background()
+                await self.lifecycle.start_background()
                 # What exists now (botocore's models, the platform) lives as long as the
                 # server: out of the collector's way, so that its full collections, every
                 # few thousand requests, do not walk it again each time.
@@ -192,7 +156,7 @@ class App:
                 gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.platform.stop_background()
+                await self.lifecycle.stop_background()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -226,7 +190,7 @@ class App:
         header_list: list[tuple[str, str]],
         body: bytes,
         request_id: str,
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    ) -> Response:
         headers = dict(header_list)
         principal = sigv4.verify(
             method,
@@ -234,9 +198,9 @@ class App:
             query_string,
             header_list,
             body,
-            self.platform.lookup_credential,
-            self.platform.clock.now(),
-            service=_signing_service(header_list),
+            self.lookup_credential,
+            self.clock.now(),
+            service=signing_service(header_list),
         )
         host = headers.get("host", self._default_host)
         ctx = RequestContext(principal, request_id, f"http://{host}", headers)
@@ -254,10 +218,10 @@ class App:
             )
 
         if path.startswith(CODE_PATH) and method == "GET":
-            return self._download_code(path[len(CODE_PATH) :], principal, request_id)
+            return self.code_links.download(path[len(CODE_PATH) :], principal, request_id)
         if path == ASYNC_STATS_PATH and method == "GET":
             # `lambdad async-stats`: the signer's own functions in the signed region.
-            rows = await self.platform.offload(self.platform.async_invoker.statistics)
+            rows = await self.async_statistics()
             mine = [
                 r.as_dict()
                 for r in rows
@@ -268,7 +232,7 @@ class App:
 
         query = parse_query(query_string) if query_string else []
         op, uri_params = self._route(method, path.split("?", 1)[0], query_string, query)
-        handler = self.lambda_api.handlers.get(op.name)
+        handler = self.routes.get(op.name)
         if handler is None:
             raise InvalidParameterValueException(
                 f"The operation {op.name} is not supported by lambdad yet."
@@ -338,49 +302,6 @@ class App:
             out.append((b"content-type", ctype.encode()))
         out.extend((k.lower().encode(), v.encode()) for k, v in h.items())
         return out
-
-    def _download_code(
-        self, name: str, principal: sigv4.Principal, request_id: str
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """A presigned ``Code.Location`` / ``Content.Location`` (or a request the holder
-        signed itself): only an account that holds the archive gets it. One answer for
-        "not yours" and "no such archive", so the digest reveals nothing."""
-        sha = name.split("/", 1)[0]
-        if not (
-            len(sha) == 64
-            and all(c in "0123456789abcdef" for c in sha)
-            and may_download(
-                self.platform.store, principal.credential.account_id, principal.region, sha
-            )
-            and self.platform.blobs.exists(sha)
-        ):
-            raise AccessDeniedException("Access Denied")
-        data = self.platform.blobs.get(sha)
-        return (
-            200,
-            [
-                (b"content-type", b"application/zip"),
-                (b"x-amzn-requestid", request_id.encode()),
-            ],
-            data,
-        )
-
-
-def _signing_service(headers: list[tuple[str, str]]) -> str | None:
-    """The service a request must be signed for: the Logs API's for its target, lambda
-    without one (None: an unknown target, refused once it is routed)."""
-    target = next((v for k, v in headers if k == "x-amz-target"), None)
-    if target is None:
-        return "lambda"
-    return _TARGET_SERVICES.get(target.split(".", 1)[0])
-
-
-def new_request_id() -> str:
-    """A random (version 4) UUID as text, like ``str(uuid.uuid4())`` but for a third of
-    its cost and without a system call: every request takes one. Ids must be unique,
-    not secret, so they come from a generator seeded once from the OS."""
-    h = f"{_ids.getrandbits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _blob_payload_operations(model: ServiceModel) -> dict[str, tuple[str, tuple[str, ...]]]:

@@ -1,12 +1,17 @@
-"""What a handler knows about the request it serves."""
+"""What a handler knows about the request it serves, and the id every request gets."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lambdad.api.sigv4 import Principal
 from lambdad.model.scope import Scope
+
+_ids = random.Random()  # seeded from os.urandom
+# The variant nibble of a random UUID's fourth group, by the random nibble it replaces.
+_UUID_VARIANT = {f"{n:x}": f"{8 | (n & 3):x}" for n in range(16)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,3 +24,11 @@ class RequestContext:
     @property
     def scope(self) -> Scope:
         return Scope(self.principal.credential.account_id, self.principal.region)
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID as text, like ``str(uuid.uuid4())`` but for a third of
+    its cost and without a system call: every request takes one. Ids must be unique,
+    not secret, so they come from a generator seeded once from the OS."""
+    h = f"{_ids.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"

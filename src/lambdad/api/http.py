@@ -11,12 +11,10 @@ pipelined requests answered in order, ``Expect: 100-continue``, bodies bounded b
 ``MAX_BODY`` (a larger one is answered with AWS's error and the connection closed),
 and flow control on the write side (a reader slower than a 50 MB code download).
 
-The port is open to anyone who can reach it, so what an unauthenticated client can
-make it hold is bounded (``Limits``): connections per client address and in all, the
-size and header count of a request head (431/400), the time a head may take and the
-rate a body must keep (408), and a large body's signature is checked from its head
-(``Gate``) before any of the body is read, which is then bounded by its operation's
-limit rather than the largest any operation takes.
+What an unauthenticated client can make the port hold is bounded by ``api/limits.py``
+(enforced here), and a large body's signature is checked from its head (``Gate``)
+before any of the body is read, which is then bounded by its operation's limit rather
+than the largest any operation takes.
 """
 
 from __future__ import annotations
@@ -25,11 +23,19 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol, cast
 
 import httptools
+
+from lambdad.api.limits import (
+    BUSY,
+    HEAD_TOO_LARGE,
+    TIMEOUT,
+    TOO_MANY_HEADERS,
+    ConnectionCount,
+    Limits,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,63 +69,6 @@ _BAD_REQUEST = (
 # A body at most this large is read before its signature is checked (as every small
 # request is: one verification, after the body); a larger one goes through the Gate.
 EARLY_CHECK = 64 * 1024
-
-
-def _plain(status: int, text: str) -> bytes:
-    """A complete plain-text answer that closes the connection."""
-    body = text.encode()
-    return b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n" % (
-        status,
-        HTTPStatus(status).phrase.encode(),
-    ) + b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
-
-
-_HEAD_TOO_LARGE = _plain(431, "Request header fields too large.")
-_TOO_MANY_HEADERS = _plain(400, "Too many header fields.")
-_TIMEOUT = _plain(408, "Request timed out.")
-_BUSY = _plain(503, "Too many connections.")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one client may make the API port hold (settings ``api_*``)."""
-
-    max_head_bytes: int = 64 * 1024
-    max_headers: int = 100
-    # Seconds from a request's first byte to the end of its head.
-    head_timeout: float = 30.0
-    # A body may take body_timeout seconds plus one second per min_body_rate bytes.
-    body_timeout: float = 30.0
-    min_body_rate: float = 16 * 1024
-    max_connections: int = 1024
-    max_connections_per_client: int = 256
-
-
-class ConnectionCount:
-    """Open connections, in all and per client address, shared by a server's protocols."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.total = 0
-        self.by_client: dict[str, int] = {}
-
-    def admit(self, client: str) -> bool:
-        """Count one more connection from ``client``; False (not counted) over a cap."""
-        held = self.by_client.get(client, 0)
-        if (
-            self.total >= self.limits.max_connections
-            or held >= self.limits.max_connections_per_client
-        ):
-            return False
-        self.total += 1
-        self.by_client[client] = held + 1
-        return True
-
-    def release(self, client: str) -> None:
-        self.total -= 1
-        held = self.by_client.pop(client, 1) - 1
-        if held > 0:
-            self.by_client[client] = held
 
 
 class _Refused(Exception):
@@ -233,7 +182,7 @@ class HttpProtocol(asyncio.Protocol):
         client = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
         if not self.connections.admit(client):
             log.warning("connection from %s refused: over the connection limit", client)
-            self.transport.write(_BUSY)
+            self.transport.write(BUSY)
             self.transport.close()
             self.transport = None
             return
@@ -291,7 +240,7 @@ class HttpProtocol(asyncio.Protocol):
                 return
             room = limit - self.head_bytes
             if room <= 0:
-                self.failure = _HEAD_TOO_LARGE
+                self.failure = HEAD_TOO_LARGE
                 raise _Refused()
             piece, data = data[:room], data[room:]
             # Counted before feeding: the parser's callbacks reset it when the head ends.
@@ -331,7 +280,7 @@ class HttpProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.header_count += 1
         if self.header_count > self.limits.max_headers:
-            self.failure = _TOO_MANY_HEADERS
+            self.failure = TOO_MANY_HEADERS
             raise _Refused()
         key = name.decode("latin-1").lower()
         self.request.headers.append((key, value.decode("latin-1")))
@@ -562,7 +511,7 @@ class HttpProtocol(asyncio.Protocol):
             self.read_timer = self.loop.call_at(self.read_deadline, self._check_read)
         else:
             log.info("closing a connection from %s: request not in after its timeout", self.client)
-            self._fail(_TIMEOUT)
+            self._fail(TIMEOUT)
 
     # -- keep-alive --------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from lambdad.api.http import ConnectionCount, HttpProtocol, Limits
+from lambdad.api.http import HttpProtocol
+from lambdad.api.limits import ConnectionCount, Limits
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 LIMITS = Limits(

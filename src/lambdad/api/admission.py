@@ -1,0 +1,96 @@
+"""How much body a request may send, decided from its head before any of it is read.
+
+The HTTP protocol (``api/http.py``) asks, through its ``Gate``, once the head of a
+request with a large or chunked body is in: a request that cannot authenticate is
+answered at once, any other is bounded by what its operation takes (an invoke
+payload, a code upload, or the small body of everything else) rather than by the
+largest any operation takes (``MAX_BODY``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from lambdad.api import sigv4
+from lambdad.api.context import new_request_id
+from lambdad.api.errors import render_error
+from lambdad.api.sts_api import is_sts_request
+from lambdad.clock import Clock
+from lambdad.errors import AwsError, RequestTooLargeException
+from lambdad.model.credential import Credential
+
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+# A 50 MB zip, base64-encoded inside JSON, is ~70 MB on the wire.
+MAX_BODY = 72 * 1024 * 1024
+# The most body any other operation takes (Logs' PutLogEvents: 1 MB of events, escaped).
+SMALL_BODY = 2 * 1024 * 1024
+# Over an invoke payload's limit, the operation's own error (with its limit) answers.
+_PAYLOAD_SLACK = 64 * 1024
+# The operations that upload code: CreateFunction, UpdateFunctionCode, PublishLayerVersion.
+_UPLOADS = re.compile(
+    r"/2015-03-31/functions/?|/2015-03-31/functions/[^/]+/code/?|/2018-10-31/layers/[^/]+/versions/?"
+)
+# The service a request must be signed for, by its X-Amz-Target's prefix (else lambda).
+_TARGET_SERVICES = {"Logs_20140328": "logs"}
+
+
+def signing_service(headers: list[tuple[str, str]]) -> str | None:
+    """The service a request must be signed for: the Logs API's for its target, lambda
+    without one (None: an unknown target, refused once it is routed)."""
+    target = next((v for k, v in headers if k == "x-amz-target"), None)
+    if target is None:
+        return "lambda"
+    return _TARGET_SERVICES.get(target.split(".", 1)[0])
+
+
+def refuse(headers: list[tuple[str, str]]) -> Response:
+    """The answer to a request whose body is over ``MAX_BODY``."""
+    return render_error(
+        RequestTooLargeException("Request must be smaller than 6291456 bytes for the operation"),
+        new_request_id(),
+        json_protocol=any(k == "x-amz-target" for k, _ in headers),
+    )
+
+
+class Admission:
+    def __init__(
+        self,
+        lookup_credential: Callable[[str], Credential | None],
+        clock: Clock,
+        *,
+        max_sync_payload: int,
+    ) -> None:
+        self.lookup_credential = lookup_credential
+        self.clock = clock
+        self.max_sync_payload = max_sync_payload
+
+    def admit(
+        self, method: str, path: str, query_string: str, headers: list[tuple[str, str]]
+    ) -> Response | int:
+        """The ``Gate`` of api/http.py: an answer refuses the request now (it cannot
+        authenticate), else the most body its operation takes."""
+        if path[:2] in ("/", "/?") and is_sts_request(path, query_string, headers):
+            return SMALL_BODY  # STS authenticates, and answers, in its own shape
+        json_protocol = any(k == "x-amz-target" for k, _ in headers)
+        try:
+            sigv4.check_head(
+                method,
+                path,
+                query_string,
+                headers,
+                self.lookup_credential,
+                self.clock.now(),
+                service=signing_service(headers),
+            )
+        except AwsError as exc:
+            return render_error(exc, new_request_id(), json_protocol=json_protocol)
+        route = path.partition("?")[0]
+        if json_protocol:
+            return SMALL_BODY
+        if route.rstrip("/").endswith("invocations") or "/invoke-async" in route:
+            return self.max_sync_payload + _PAYLOAD_SLACK
+        if _UPLOADS.fullmatch(route):
+            return MAX_BODY
+        return SMALL_BODY
