@@ -32,7 +32,7 @@ from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.destinations import DestinationSender
 from lambdad.invoke.leases import FunctionKey, Leases, limits_from
-from lambdad.invoke.sync import InvokeRequest, InvokeService
+from lambdad.invoke.sync import InvokeService
 from lambdad.model.credential import Credential
 from lambdad.model.scope import Scope
 from lambdad.observe.logs import LogStore
@@ -237,13 +237,6 @@ class Platform:
         await self.provisioned.shutdown()
         await self.pool.shutdown()
         self.backend.close()
-
-    async def invoke_event(self, req: InvokeRequest) -> dict[str, Any]:
-        """Accept an asynchronous invocation: answers once the event is on disk."""
-        await self.async_invoker.accept(
-            req, limit=self.settings.max_async_payload, operation="Invoke"
-        )
-        return {"StatusCode": 202}
 
     def lookup_credential(self, access_key_id: str) -> Credential | None:
         return self.credentials.get(access_key_id)
