@@ -20,19 +20,21 @@ from lambdad.control import credentials as credstore
 from lambdad.control.aliases import AliasService
 from lambdad.control.concurrency import ConcurrencyService
 from lambdad.control.event_invoke_config import EventInvokeConfigService
-from lambdad.control.functions import FunctionService, ResolvedVersion
+from lambdad.control.functions import FunctionService
 from lambdad.control.layers import LayerService
 from lambdad.control.policies import PolicyService
 from lambdad.environments.code import CodeCache
 from lambdad.environments.layers import OptCache
 from lambdad.environments.pool import EnvironmentPool
-from lambdad.environments.provisioned import ProvisionedManager, Target
+from lambdad.environments.provisioned import ProvisionedManager
 from lambdad.environments.snapstart import SnapStart, TemplateRequest
 from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
 from lambdad.invoke.async_invoke import AsyncInvokeService
+from lambdad.invoke.cache import ResolveCache
 from lambdad.invoke.destinations import DestinationSender
-from lambdad.invoke.leases import FunctionKey, Leases, limits_from
+from lambdad.invoke.leases import Leases, ScaleUp, limits_from
 from lambdad.invoke.sync import InvokeService
+from lambdad.model.changes import ChangeHub
 from lambdad.model.credential import Credential
 from lambdad.model.scope import Scope
 from lambdad.observe.logs import LogStore
@@ -106,6 +108,9 @@ class Platform:
         self.logs.open()
         self.sealer = Sealer.from_data_dir(s.data_dir)
         self.layers = LayerService(s, self.store, self.blobs, self.clock, fetch_s3_code)
+        # What changed in the control plane, for whoever follows it (each subscribes in
+        # its constructor; the resolve cache first, so it forgets before anyone acts).
+        self.changes = ChangeHub()
         self.functions = FunctionService(
             s,
             self.store,
@@ -114,18 +119,16 @@ class Platform:
             self.clock,
             code_fetcher=fetch_s3_code,
             layers=self.layers.resolve,
+            changes=self.changes,
         )
-        self.aliases = AliasService(self.store, self.functions)
+        resolved = ResolveCache(self.functions)
+        self.aliases = AliasService(self.store, self.functions, self.changes)
         self.policies = PolicyService(self.store, self.functions, self.aliases)
-        self.concurrency = ConcurrencyService(
-            s, self.store, self.functions, self.aliases, self.clock
-        )
-        self.leases = Leases(
-            limits_from(self.concurrency),
+        scale_up = ScaleUp(
             self.clock,
+            limit=s.scale_up_limit,
+            window=s.scale_up_window,
             retry_after=s.throttle_retry_after,
-            scale_up_limit=s.scale_up_limit,
-            scale_up_window=s.scale_up_window,
         )
         self.backend = choose_backend(s)
         self.runtimes = RuntimeTable(dict(s.runtime_overrides), strict=s.strict_runtimes)
@@ -142,10 +145,10 @@ class Platform:
             self.runtimes,
             self.code,
             self._log_sink,
-            self._function_tags,
             opt=opt,
             snapstart=self.snapstart,
-            scale_gate=self._scale_gate,
+            scale_gate=scale_up,
+            changes=self.changes,
         )
 
         def template_request(scope: Scope, name: str, version: str) -> TemplateRequest:
@@ -158,10 +161,22 @@ class Platform:
             self.functions.finish_snapshot,
             self.functions.versions.pending_snapshots,
         )
-        self.provisioned = ProvisionedManager(self.pool, self._provisioned_version, s)
-        self.concurrency.status = self.provisioned
-        self.concurrency.on_provisioned_change(self.provisioned.configure)
-        self.functions.on_change(self.provisioned.function_changed)
+        self.provisioned = ProvisionedManager(self.pool, self.functions.resolve, s, self.changes)
+        self.concurrency = ConcurrencyService(
+            s,
+            self.store,
+            self.functions,
+            self.aliases,
+            self.clock,
+            status=self.provisioned,
+            changes=self.changes,
+        )
+        self.leases = Leases(
+            limits_from(self.concurrency),
+            self.clock,
+            retry_after=s.throttle_retry_after,
+            scale=scale_up,
+        )
         self.invoker = InvokeService(
             s,
             self.functions,
@@ -170,8 +185,8 @@ class Platform:
             aliases=self.aliases,
             policies=self.policies,
             provisioned=self.provisioned,
+            resolved=resolved,
         )
-        self.functions.on_change(self.pool.retire)
         self.event_configs = EventInvokeConfigService(self.store, self.functions, self.clock)
         self.async_queue = SqliteAsyncQueue(s.data_dir / "async.db")
         self.async_queue.open()
@@ -196,16 +211,6 @@ class Platform:
 
     def isolation_banner(self) -> str:
         return self.backend.describe()
-
-    def _function_tags(self, scope: Scope, name: str) -> dict[str, str]:
-        doc = self.store.get_function(scope.account, scope.region, name) or {}
-        return dict(doc.get("Tags") or {})
-
-    def _scale_gate(self, rv: ResolvedVersion) -> None:
-        self.leases.allow_new_environment(FunctionKey(rv.scope.account, rv.scope.region, rv.name))
-
-    def _provisioned_version(self, target: Target) -> ResolvedVersion:
-        return self.functions.resolve(target.scope, target.name, target.qualifier)
 
     def _log_sink(
         self, account: str, region: str, group: str, stream: str, ts_ms: int, message: str
@@ -253,7 +258,6 @@ def _fetch_s3_code(
     """Code given as an S3 location, fetched with the identity of the account that asked
     (never lambdad's own, unless the operator trusts that account with it)."""
     from botocore.exceptions import BotoCoreError, ClientError
-
     from lambdad.errors import InvalidParameterValueException
 
     try:

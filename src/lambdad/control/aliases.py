@@ -5,15 +5,14 @@ may route a share of invocations to one more published version
 (``RoutingConfig.AdditionalVersionWeights``). Aliases are children of their
 function in the store (kind ``alias``); every change gives the alias a new
 ``RevisionId``, and ``UpdateAlias`` honours a ``RevisionId`` precondition.
-Listeners hear of updates and deletions (provisioned concurrency follows its
-alias; policies of a deleted alias go with it).
+Updates and deletions are published on the ``ChangeHub`` (provisioned concurrency
+follows its alias; policies of a deleted alias go with it).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from lambdad.control import paging
@@ -30,6 +29,7 @@ from lambdad.errors import (
     ValidationException,
 )
 from lambdad.model.arn import LATEST, function_arn
+from lambdad.model.changes import AliasListener, ChangeHub
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
 
@@ -37,28 +37,27 @@ log = logging.getLogger(__name__)
 
 KIND = "alias"
 
-# (scope, function name, alias name), after an alias changed or was deleted.
-AliasListener = Callable[[Scope, str, str], None]
-
 
 class AliasService:
-    def __init__(self, store: MetadataStore, functions: FunctionService) -> None:
+    def __init__(
+        self, store: MetadataStore, functions: FunctionService, changes: ChangeHub | None = None
+    ) -> None:
         self.store = store
         self.functions = functions
-        self._listeners: list[AliasListener] = []
+        self.changes = changes if changes is not None else functions.changes
 
     def on_change(self, listener: AliasListener) -> None:
-        self._listeners.append(listener)
+        """Call ``listener(scope, name, alias)`` after an alias changes or is deleted."""
+        self.changes.on_alias_change(listener)
 
     def _changed(self, scope: Scope, name: str, alias: str) -> None:
-        for listener in self._listeners:
-            listener(scope, name, alias)
+        self.changes.alias_changed(scope, name, alias)
 
     # -- look-ups ----------------------------------------------------------------------
 
     def _function(self, scope: Scope, function_name: str) -> str:
         # A qualified name or ARN names its function; the alias comes from ``Name``.
-        return self.functions._ref(scope, function_name).name
+        return self.functions.function_ref(scope, function_name).name
 
     def _alias_arn(self, scope: Scope, name: str, alias: str) -> str:
         return function_arn(scope.region, scope.account, name, alias)
@@ -67,7 +66,7 @@ class AliasService:
         return self.store.get_child(KIND, scope.account, scope.region, name, alias)
 
     def _existing(self, scope: Scope, name: str, alias: str) -> Doc:
-        self.functions._function_doc(scope, name)
+        self.functions.function_doc(scope, name)
         doc = self.get_doc(scope, name, alias)
         if doc is None:
             raise ResourceNotFoundException(
@@ -162,7 +161,7 @@ class AliasService:
     def update(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         name = self._function(scope, params["FunctionName"])
         alias = params["Name"]
-        self.functions._function_doc(scope, name)
+        self.functions.function_doc(scope, name)
         with self.store.transaction():
             doc = self.get_doc(scope, name, alias)
             if doc is None:
@@ -186,7 +185,7 @@ class AliasService:
 
     def delete(self, scope: Scope, function_name: str, alias: str) -> None:
         name = self._function(scope, function_name)
-        self.functions._function_doc(scope, name)
+        self.functions.function_doc(scope, name)
         # AWS answers 204 whether or not the alias existed.
         if self.get_doc(scope, name, alias) is None:
             return
@@ -203,7 +202,7 @@ class AliasService:
         max_items: int | None,
     ) -> dict[str, Any]:
         name = self._function(scope, function_name)
-        self.functions._function_doc(scope, name)
+        self.functions.function_doc(scope, name)
         after = paging.decode_marker(marker)
         rows = [
             (alias, doc)

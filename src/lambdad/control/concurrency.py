@@ -11,16 +11,17 @@ in it.
 ``limits`` answers the lease component from an in-memory view, rebuilt for an
 (account, region) only after its configuration changed, so an invocation never
 reads the database for it. The state of provisioned environments (allocated,
-READY or FAILED) is reported by the environments layer through ``ProvisionedState``.
+READY or FAILED) is reported by the environments layer through ``ProvisionedState``
+(model/provisioned.py), asked of the ``status`` given to the constructor. Changes are
+heard from, and published on, the ``ChangeHub``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
@@ -36,6 +37,8 @@ from lambdad.errors import (
 from lambdad.model import function as fmodel
 from lambdad.model import snapstart
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier
+from lambdad.model.changes import ChangeHub, ProvisionedListener
+from lambdad.model.provisioned import ProvisionedState, ProvisionedStatus
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
 
@@ -48,21 +51,6 @@ QUALIFIED_NOT_ALLOWED = (
 )
 UNPUBLISHED = "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
 NOT_ALIAS_OR_VERSION = "The function resource provided must be an alias or a published version."
-
-
-@dataclass(frozen=True, slots=True)
-class ProvisionedState:
-    allocated: int = 0
-    status: str = "IN_PROGRESS"  # IN_PROGRESS | READY | FAILED
-    reason: str | None = None
-
-
-class ProvisionedStatus(Protocol):
-    def state(self, scope: Scope, name: str, qualifier: str) -> ProvisionedState: ...
-
-
-# (scope, function, qualifier, requested count or None when removed)
-ProvisionedListener = Callable[[Scope, str, str, int | None], None]
 
 
 _NONE: dict[str, int] = {}
@@ -100,25 +88,28 @@ class ConcurrencyService:
         functions: FunctionService,
         aliases: AliasService,
         clock: Clock,
+        *,
+        status: ProvisionedStatus | None = None,
+        changes: ChangeHub | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.functions = functions
         self.aliases = aliases
         self.clock = clock
-        self.status: ProvisionedStatus | None = None
-        self._listeners: list[ProvisionedListener] = []
+        # Who knows the state of provisioned environments (None: nothing runs them).
+        self.status = status
+        self.changes = changes if changes is not None else functions.changes
         self._worlds: dict[tuple[str, str], _World] = {}
         self._lock = threading.Lock()
-        functions.on_change(self._function_changed)
-        aliases.on_change(self._alias_changed)
+        self.changes.on_function_change(self._function_changed)
+        self.changes.on_alias_change(self._alias_changed)
 
     def on_provisioned_change(self, listener: ProvisionedListener) -> None:
-        self._listeners.append(listener)
+        self.changes.on_provisioned_change(listener)
 
     def _provisioned_changed(self, scope: Scope, name: str, qualifier: str, n: int | None) -> None:
-        for listener in self._listeners:
-            listener(scope, name, qualifier, n)
+        self.changes.provisioned_changed(scope, name, qualifier, n)
 
     # -- the cached view ----------------------------------------------------------------
 
@@ -174,7 +165,7 @@ class ConcurrencyService:
     # -- reserved concurrency -------------------------------------------------------------
 
     def _unqualified(self, scope: Scope, function_name: str) -> str:
-        ref = self.functions._ref(scope, function_name)
+        ref = self.functions.function_ref(scope, function_name)
         if ref.qualifier is not None:
             raise InvalidParameterValueException(QUALIFIED_NOT_ALLOWED)
         return ref.name
@@ -184,7 +175,7 @@ class ConcurrencyService:
         with self.store.transaction():
             fdoc = self.store.get_function(scope.account, scope.region, name)
             if fdoc is None:
-                raise self.functions._not_found(scope, name, LATEST)
+                raise self.functions.not_found(scope, name, LATEST)
             world = self._world(scope)
             provisioned = sum(world.provisioned.get(name, {}).values())
             if value < provisioned:
@@ -212,7 +203,7 @@ class ConcurrencyService:
 
     def get_reserved(self, scope: Scope, function_name: str) -> dict[str, Any]:
         name = self._unqualified(scope, function_name)
-        fdoc = self.functions._function_doc(scope, name)
+        fdoc = self.functions.function_doc(scope, name)
         if fdoc.get("ReservedConcurrency") is None:
             return {}
         return {"ReservedConcurrentExecutions": int(fdoc["ReservedConcurrency"])}
@@ -220,7 +211,7 @@ class ConcurrencyService:
     def delete_reserved(self, scope: Scope, function_name: str) -> None:
         name = self._unqualified(scope, function_name)
         with self.store.transaction():
-            fdoc = self.functions._function_doc(scope, name)
+            fdoc = self.functions.function_doc(scope, name)
             fdoc.pop("ReservedConcurrency", None)
             self.store.put_function(scope.account, scope.region, name, fdoc)
         self._invalidate(scope)
@@ -229,12 +220,12 @@ class ConcurrencyService:
 
     def _target(self, scope: Scope, function_name: str, qualifier: str) -> tuple[str, str]:
         """(function, qualifier) of an existing published version or alias."""
-        ref = self.functions._ref(scope, function_name)
+        ref = self.functions.function_ref(scope, function_name)
         qualifier = merge_qualifier(ref, qualifier) or qualifier
         name = ref.name
         if qualifier.isdigit():
             if self.store.get_version(scope.account, scope.region, name, qualifier) is None:
-                raise self.functions._not_found(scope, name, qualifier)
+                raise self.functions.not_found(scope, name, qualifier)
         elif qualifier != LATEST and self.aliases.get_doc(scope, name, qualifier) is None:
             arn = function_arn(scope.region, scope.account, name, qualifier)
             raise ResourceNotFoundException(f"Cannot find alias arn: {arn}")
@@ -368,8 +359,8 @@ class ConcurrencyService:
     def list_provisioned(
         self, scope: Scope, function_name: str, marker: str | None, max_items: int | None
     ) -> dict[str, Any]:
-        name = self.functions._ref(scope, function_name).name
-        self.functions._function_doc(scope, name)
+        name = self.functions.function_ref(scope, function_name).name
+        self.functions.function_doc(scope, name)
         after = paging.decode_marker(marker)
         rows = [
             (q, d)

@@ -6,8 +6,11 @@ versions in ``versions.py``, uploaded code in ``uploads.py``, SnapStart's rules 
 ``model/snapstart.py``). Rendering follows AWS:
 a stored version document holds the configuration fields plus lambdad's own
 (``CodeSha256Hex``, the sealed environment), and ``render`` turns it into the
-``FunctionConfiguration`` shape. Listeners are told when a version changes so that
-warm environments of the old code are retired.
+``FunctionConfiguration`` shape, and ``resolve`` into the typed ``RunnableVersion``
+the data plane runs (model/version.py). Changes are published on the ``ChangeHub``
+(model/changes.py) so that warm environments of the old code are retired. The public
+look-ups (``function_ref``, ``function_doc``, ``not_found``) serve the other control
+services.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from lambdad.clock import Clock
@@ -32,7 +34,9 @@ from lambdad.errors import (
 from lambdad.model import function as fmodel
 from lambdad.model import snapstart
 from lambdad.model.arn import LATEST, FunctionRef, function_arn, merge_qualifier, parse_function_ref
+from lambdad.model.changes import ChangeHub, FunctionListener
 from lambdad.model.scope import Scope
+from lambdad.model.version import RunnableVersion, from_configuration
 from lambdad.secrets import Sealer
 from lambdad.store.base import Doc, MetadataStore
 from lambdad.store.blobs import BlobStore, archives_of
@@ -49,32 +53,10 @@ PRECONDITION_MESSAGE = (
 MAX_TAGS = 50  # per function, as on AWS
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedVersion:
-    """A version ready to run: its configuration with the environment unsealed."""
+# The name the invoke path and environments knew it by (environments/snapshots.py).
+ResolvedVersion = RunnableVersion
 
-    scope: Scope
-    name: str
-    version: str
-    config: dict[str, Any]
-    environment: dict[str, str]
-    code_sha256_hex: str
-    # The version's layers, in order (hex SHA-256 of each archive).
-    layer_sha256_hex: tuple[str, ...] = ()
-    # The qualifier the caller named (an alias, a version, $LATEST), None when unqualified.
-    invoked_as: str | None = None
-
-    @property
-    def arn(self) -> str:
-        return function_arn(self.scope.region, self.scope.account, self.name)
-
-    def check_invocable(self) -> None:
-        """Refuse to run a SnapStart version whose snapshot is not taken (Pending) or
-        could not be (Failed), as AWS refuses it."""
-        snapstart.check_invocable(self.config)
-
-
-ChangeListener = Callable[[Scope, str, str | None], None]
+ChangeListener = FunctionListener
 SnapshotHook = Callable[[Scope, str, str], None]
 # Resolves a function's Layers parameter (see control/layers.py).
 LayerResolver = Callable[[Scope, list[str]], list[dict[str, Any]]]
@@ -90,6 +72,7 @@ class FunctionService:
         clock: Clock,
         code_fetcher: uploads.CodeFetcher | None = None,
         layers: LayerResolver | None = None,
+        changes: ChangeHub | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -98,28 +81,32 @@ class FunctionService:
         self.clock = clock
         self.code_fetcher = code_fetcher
         self.layers = layers
-        self._listeners: list[ChangeListener] = []
+        self.changes = changes if changes is not None else ChangeHub()
         # Set by the platform: a SnapStart version was published (its snapshot is to be
         # taken), or SnapStart versions were deleted (their snapshots are to be dropped).
         self.snapshot_requested: SnapshotHook | None = None
         self.snapshots_deleted: Callable[[Scope, str, list[str]], None] | None = None
-        self.versions = Versions(self)
+        self.versions = Versions(self, self.changes)
 
     def on_change(self, listener: ChangeListener) -> None:
         """Call ``listener(scope, name, version)`` after a version changes or is deleted
         (version None: the whole function)."""
-        self._listeners.append(listener)
+        self.changes.on_function_change(listener)
 
-    def _changed(self, scope: Scope, name: str, version: str | None) -> None:
-        for listener in self._listeners:
-            listener(scope, name, version)
+    def changed(self, scope: Scope, name: str, version: str | None) -> None:
+        """Tell the listeners a version changed (None: the whole function)."""
+        self.changes.function_changed(scope, name, version)
 
     def _ingest(self, scope: Scope, code: dict[str, Any]) -> archives.ArchiveSummary:
         return uploads.ingest(self.settings, self.store, self.blobs, scope, code, self.code_fetcher)
 
     # -- look-ups ----------------------------------------------------------------------
 
-    def _ref(self, scope: Scope, function_name: str, field: str = "functionName") -> FunctionRef:
+    def function_ref(
+        self, scope: Scope, function_name: str, field: str = "functionName"
+    ) -> FunctionRef:
+        """A function name, partial or full ARN, parsed; refused if it names another
+        region, or another account (without saying whether that function exists)."""
         ref = parse_function_ref(function_name, field=field)
         if ref.region is not None and ref.region != scope.region:
             # Each region is a separate world, even for a full ARN.
@@ -132,24 +119,26 @@ class FunctionService:
             raise ForeignFunctionDenied(scope.account, resource)
         return ref
 
-    def _not_found(
+    def not_found(
         self, scope: Scope, name: str, qualifier: str | None = None
     ) -> ResourceNotFoundException:
+        """The error AWS answers for a function (or qualifier) that does not exist."""
         return ResourceNotFoundException(
             f"Function not found: {function_arn(scope.region, scope.account, name, qualifier)}"
         )
 
-    def _function_doc(self, scope: Scope, name: str) -> Doc:
+    def function_doc(self, scope: Scope, name: str) -> Doc:
+        """The function's stored document (tags, reserved concurrency), or not found."""
         doc = self.store.get_function(scope.account, scope.region, name)
         if doc is None:
-            raise self._not_found(scope, name)
+            raise self.not_found(scope, name)
         return doc
 
     def _version_doc(self, scope: Scope, name: str, qualifier: str | None) -> tuple[str, Doc]:
         version = self.resolve_qualifier(scope, name, qualifier)
         doc = self.store.get_version(scope.account, scope.region, name, version)
         if doc is None:
-            raise self._not_found(scope, name, qualifier)
+            raise self.not_found(scope, name, qualifier)
         return version, doc
 
     def resolve_qualifier(self, scope: Scope, name: str, qualifier: str | None) -> str:
@@ -158,7 +147,7 @@ class FunctionService:
             return qualifier or LATEST
         alias = self.store.get_child("alias", scope.account, scope.region, name, qualifier)
         if alias is None:
-            raise self._not_found(scope, name, qualifier)
+            raise self.not_found(scope, name, qualifier)
         return str(alias["FunctionVersion"])
 
     def render(
@@ -177,7 +166,7 @@ class FunctionService:
         if not out.get("KMSKeyArn"):
             out.pop("KMSKeyArn", None)
         if "_env" in doc:
-            env: dict[str, Any] = {"Variables": self._unseal(scope, name, doc)}
+            env: dict[str, Any] = {"Variables": self.unseal(scope, name, doc)}
             out["Environment"] = env
         snapstart.render(out, version)
         if "Runtime" in out:
@@ -186,31 +175,41 @@ class FunctionService:
             }
         return out
 
-    def _unseal(self, scope: Scope, name: str, doc: Doc) -> dict[str, str]:
+    def unseal(self, scope: Scope, name: str, doc: Doc) -> dict[str, str]:
+        """A stored version's environment variables, unsealed."""
         return self.sealer.unseal(doc["_env"], function_arn(scope.region, scope.account, name))
 
-    def resolve(self, scope: Scope, function_name: str, qualifier: str | None) -> ResolvedVersion:
+    def resolve(self, scope: Scope, function_name: str, qualifier: str | None) -> RunnableVersion:
         """The version an invoke runs (aliases resolved by the caller's router)."""
-        ref = self._ref(scope, function_name)
+        ref = self.function_ref(scope, function_name)
         qual = merge_qualifier(ref, qualifier)
         version, doc = self._version_doc(scope, ref.name, qual)
-        env = self._unseal(scope, ref.name, doc) if "_env" in doc else {}
-        config = self.render(scope, ref.name, version, doc)
-        return ResolvedVersion(
+        env = self.unseal(scope, ref.name, doc) if "_env" in doc else {}
+        # Tags choose how environments are built (lambdad:network); a tag change is a
+        # change of the function, so a cached resolve never carries stale ones.
+        fdoc = self.store.get_function(scope.account, scope.region, ref.name) or {}
+        return from_configuration(
             scope,
             ref.name,
             version,
-            config,
-            env,
-            doc["CodeSha256Hex"],
-            tuple(doc.get("_layers", ())),
-            qual,
+            self.render(scope, ref.name, version, doc),
+            code_sha256_hex=doc["CodeSha256Hex"],
+            environment=env,
+            layer_sha256_hex=tuple(doc.get("_layers", ())),
+            tags=fdoc.get("Tags") or {},
+            invoked_as=qual,
         )
+
+    def reserved_concurrency(self, scope: Scope, name: str) -> int | None:
+        """The function's reserved concurrency (None: none, or no such function)."""
+        fdoc = self.store.get_function(scope.account, scope.region, name) or {}
+        reserved = fdoc.get("ReservedConcurrency")
+        return None if reserved is None else int(reserved)
 
     # -- create --------------------------------------------------------------------------
 
     def create_function(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-        ref = self._ref(scope, params["FunctionName"])
+        ref = self.function_ref(scope, params["FunctionName"])
         if ref.qualifier is not None:
             raise InvalidParameterValueException(
                 "Unsupported value for qualifier, function name or ARN must not contain a "
@@ -251,7 +250,7 @@ class FunctionService:
             uploads.set_code(doc, summary)
             uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
             self._set_env(scope, name, doc, variables)
-            self._stamp(doc)
+            self.stamp(doc)
             function_doc: Doc = {
                 "Tags": dict(params.get("Tags") or {}),
                 "LatestPublished": 0,
@@ -303,7 +302,8 @@ class FunctionService:
             doc.get("KMSKeyArn") or None,
         )
 
-    def _stamp(self, doc: Doc) -> None:
+    def stamp(self, doc: Doc) -> None:
+        """A new LastModified and RevisionId for a changed version document."""
         doc["LastModified"] = fmodel.now_iso(self.clock.now())
         doc["RevisionId"] = str(uuid.uuid4())
 
@@ -316,9 +316,9 @@ class FunctionService:
         qualifier: str | None,
         code_url: Callable[[str], str],
     ) -> dict[str, Any]:
-        ref = self._ref(scope, function_name)
+        ref = self.function_ref(scope, function_name)
         qual = merge_qualifier(ref, qualifier)
-        fdoc = self._function_doc(scope, ref.name)
+        fdoc = self.function_doc(scope, ref.name)
         version, doc = self._version_doc(scope, ref.name, qual)
         result: dict[str, Any] = {
             "Configuration": self.render(scope, ref.name, version, doc, qual),
@@ -333,9 +333,9 @@ class FunctionService:
     def get_configuration(
         self, scope: Scope, function_name: str, qualifier: str | None
     ) -> dict[str, Any]:
-        ref = self._ref(scope, function_name)
+        ref = self.function_ref(scope, function_name)
         qual = merge_qualifier(ref, qualifier)
-        self._function_doc(scope, ref.name)
+        self.function_doc(scope, ref.name)
         version, doc = self._version_doc(scope, ref.name, qual)
         return self.render(scope, ref.name, version, doc, qual)
 
@@ -364,10 +364,10 @@ class FunctionService:
 
     # -- update -------------------------------------------------------------------------
 
-    def _latest_for_update(
+    def latest_for_update(
         self, scope: Scope, function_name: str, revision_id: str | None
     ) -> tuple[str, Doc]:
-        ref = self._ref(scope, function_name)
+        ref = self.function_ref(scope, function_name)
         if ref.qualifier is not None and ref.qualifier != LATEST:
             raise InvalidParameterValueException(
                 "Unsupported value for qualifier, function name or ARN must not contain a "
@@ -375,13 +375,13 @@ class FunctionService:
             )
         doc = self.store.get_version(scope.account, scope.region, ref.name, LATEST)
         if doc is None:
-            raise self._not_found(scope, ref.name)
+            raise self.not_found(scope, ref.name)
         if revision_id is not None and revision_id != doc["RevisionId"]:
             raise PreconditionFailedException(PRECONDITION_MESSAGE)
         return ref.name, doc
 
     def update_code(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-        name, doc = self._latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
+        name, doc = self.latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
         if params.get("DryRun"):
             return self.render(scope, name, LATEST, doc)
         sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
@@ -395,20 +395,20 @@ class FunctionService:
                 doc["Architectures"] = params["Architectures"]
             uploads.set_code(doc, summary)
             uploads.set_layers(doc, None, self.settings.max_unzipped_bytes)
-            self._stamp(doc)
+            self.stamp(doc)
             self.store.put_version(scope.account, scope.region, name, LATEST, doc)
         except BaseException:
             # Refused after its upload: the archive goes unless something else uses it.
             self.blobs.release(self.store, [summary.sha256_hex])
             raise
         self.blobs.release(self.store, replaced - archives_of(doc))
-        self._changed(scope, name, LATEST)
+        self.changed(scope, name, LATEST)
         if params.get("Publish"):
             return self.publish_version(scope, {"FunctionName": name})
         return self._in_progress(self.render(scope, name, LATEST, doc))
 
     def update_configuration(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-        name, doc = self._latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
+        name, doc = self.latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
         fmodel.check_limits(params)
         fmodel.check_role(params.get("Role"), scope.account)
         runtime = params.get("Runtime", doc.get("Runtime"))
@@ -419,7 +419,7 @@ class FunctionService:
         variables = fmodel.check_environment(params.get("Environment"))
         if variables is None and "KMSKeyArn" in params and "_env" in doc:
             # A new key: the variables are sealed again with it.
-            variables = self._unseal(scope, name, doc)
+            variables = self.unseal(scope, name, doc)
         for key in fmodel.PASSTHROUGH:
             if key in params:
                 doc[key] = params[key]
@@ -429,10 +429,10 @@ class FunctionService:
         replaced = archives_of(doc)
         uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
         self._set_env(scope, name, doc, variables)
-        self._stamp(doc)
+        self.stamp(doc)
         self.store.put_version(scope.account, scope.region, name, LATEST, doc)
         self.blobs.release(self.store, replaced - archives_of(doc))
-        self._changed(scope, name, LATEST)
+        self.changed(scope, name, LATEST)
         return self._in_progress(self.render(scope, name, LATEST, doc))
 
     @staticmethod
@@ -468,9 +468,9 @@ class FunctionService:
     # -- delete --------------------------------------------------------------------------
 
     def delete_function(self, scope: Scope, function_name: str, qualifier: str | None) -> None:
-        ref = self._ref(scope, function_name)
+        ref = self.function_ref(scope, function_name)
         qual = merge_qualifier(ref, qualifier)
-        self._function_doc(scope, ref.name)
+        self.function_doc(scope, ref.name)
         if qual is None or qual == LATEST:
             if qual == LATEST:
                 raise InvalidParameterValueException(
@@ -485,7 +485,7 @@ class FunctionService:
             used = archives_of(*(d for _, d in versions))
             self.store.delete_function(scope.account, scope.region, ref.name)
             self.blobs.release(self.store, used)
-            self._changed(scope, ref.name, None)
+            self.changed(scope, ref.name, None)
             self._snapshots_deleted(scope, ref.name, snapshotted)
             log.info("deleted function %s in %s/%s", ref.name, scope.account, scope.region)
             return
@@ -493,7 +493,7 @@ class FunctionService:
             raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
         doc = self.store.get_version(scope.account, scope.region, ref.name, qual)
         if doc is None:
-            raise self._not_found(scope, ref.name, qual)
+            raise self.not_found(scope, ref.name, qual)
         for alias, adoc in self.store.list_children("alias", scope.account, scope.region, ref.name):
             weights = adoc.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
             if adoc.get("FunctionVersion") == qual or qual in weights:
@@ -503,7 +503,7 @@ class FunctionService:
                 )
         self.store.delete_version(scope.account, scope.region, ref.name, qual)
         self.blobs.release(self.store, archives_of(doc))
-        self._changed(scope, ref.name, qual)
+        self.changed(scope, ref.name, qual)
         if snapstart.applies(doc):
             self._snapshots_deleted(scope, ref.name, [qual])
 
@@ -516,13 +516,13 @@ class FunctionService:
     def _tag_target(self, scope: Scope, resource: str) -> tuple[str, Doc]:
         if not resource.startswith("arn:"):
             raise InvalidParameterValueException(f"Invalid ARN: {resource}")
-        ref = self._ref(scope, resource, field="resource")
+        ref = self.function_ref(scope, resource, field="resource")
         if ref.qualifier is not None:
             raise InvalidParameterValueException(
                 "Tags on function aliases and versions are not supported. Please specify a "
                 "function ARN."
             )
-        return ref.name, self._function_doc(scope, ref.name)
+        return ref.name, self.function_doc(scope, ref.name)
 
     def tag_resource(self, scope: Scope, resource: str, tags: dict[str, str]) -> None:
         name, fdoc = self._tag_target(scope, resource)
@@ -531,14 +531,14 @@ class FunctionService:
             raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
         self.store.put_function(scope.account, scope.region, name, fdoc)
         # Tags can change how environments are built (lambdad:network).
-        self._changed(scope, name, None)
+        self.changed(scope, name, None)
 
     def untag_resource(self, scope: Scope, resource: str, keys: list[str]) -> None:
         name, fdoc = self._tag_target(scope, resource)
         for key in keys:
             fdoc.get("Tags", {}).pop(key, None)
         self.store.put_function(scope.account, scope.region, name, fdoc)
-        self._changed(scope, name, None)
+        self.changed(scope, name, None)
 
     def list_tags(self, scope: Scope, resource: str) -> dict[str, Any]:
         _, fdoc = self._tag_target(scope, resource)

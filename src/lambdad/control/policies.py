@@ -62,7 +62,7 @@ class PolicyService:
             version = qualifier or LATEST
             doc = self.store.get_version(scope.account, scope.region, name, version)
             if doc is None:
-                raise self.functions._not_found(scope, name, qualifier)
+                raise self.functions.not_found(scope, name, qualifier)
             return "version", doc
         doc = self.aliases.get_doc(scope, name, qualifier)
         if doc is None:
@@ -80,7 +80,7 @@ class PolicyService:
         self.store.put_version(scope.account, scope.region, name, version, doc)
         if version == LATEST:
             # $LATEST's environments are keyed by its revision: retire the stale ones.
-            self.functions._changed(scope, name, LATEST)
+            self.functions.changed(scope, name, LATEST)
 
     @staticmethod
     def _check_revision(kind: str, doc: Doc, revision: str | None) -> None:
@@ -107,14 +107,14 @@ class PolicyService:
     # -- operations ---------------------------------------------------------------------------
 
     def add_permission(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-        ref = self.functions._ref(scope, params["FunctionName"])
+        ref = self.functions.function_ref(scope, params["FunctionName"])
         qualifier = merge_qualifier(ref, params.get("Qualifier"))
         if qualifier == LATEST:
             raise InvalidParameterValueException(
                 "We currently do not support adding policies for $LATEST."
             )
         name = ref.name
-        self.functions._function_doc(scope, name)
+        self.functions.function_doc(scope, name)
         with self.store.transaction():
             kind, holder = self._holder(scope, name, qualifier)
             self._check_revision(kind, holder, params.get("RevisionId"))
@@ -135,10 +135,10 @@ class PolicyService:
         return {"Statement": policy.to_json(statement)}
 
     def get_policy(self, scope: Scope, function_name: str, qualifier: str | None) -> dict[str, Any]:
-        ref = self.functions._ref(scope, function_name)
+        ref = self.functions.function_ref(scope, function_name)
         qualifier = merge_qualifier(ref, qualifier)
         try:
-            self.functions._function_doc(scope, ref.name)
+            self.functions.function_doc(scope, ref.name)
             _, holder = self._holder(scope, ref.name, qualifier)
         except ResourceNotFoundException:
             raise ResourceNotFoundException(NOT_FOUND) from None
@@ -158,7 +158,7 @@ class PolicyService:
         qualifier: str | None,
         revision: str | None,
     ) -> None:
-        ref = self.functions._ref(scope, function_name)
+        ref = self.functions.function_ref(scope, function_name)
         qualifier = merge_qualifier(ref, qualifier)
         name = ref.name
         if self.store.get_function(scope.account, scope.region, name) is None:

@@ -1,8 +1,9 @@
 """A function's published versions: publishing, listing, and the snapshot state of
 SnapStart versions.
 
-Part of ``FunctionService`` (which answers the API operations and owns the look-ups,
-rendering and change listeners this uses), kept in its own module. A version is
+``FunctionService`` answers the API operations and hands this its look-ups and
+rendering (``FunctionLookups``: the public methods it needs, so this module does not
+import ``functions.py``, which imports it). A version is
 $LATEST frozen: publishing again with nothing changed returns the last version. A
 version published while ``SnapStart.ApplyOn`` is ``PublishedVersions`` starts
 ``Pending``; the platform, told through ``FunctionService.snapshot_requested``,
@@ -13,17 +14,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from lambdad.control.paging import LIST_PAGE_MAX, decode_marker, encode_marker
 from lambdad.errors import InvalidParameterValueException
 from lambdad.model import snapstart
-from lambdad.model.arn import LATEST
+from lambdad.model.arn import LATEST, FunctionRef
+from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
-from lambdad.store.base import Doc
-
-if TYPE_CHECKING:
-    from lambdad.control.functions import FunctionService
+from lambdad.store.base import Doc, MetadataStore
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +58,41 @@ _NOT_CONTENT = frozenset(
 )
 
 
+class FunctionLookups(Protocol):
+    """What publishing and listing versions need of ``FunctionService``."""
+
+    store: MetadataStore
+    # Told of a SnapStart version just published (its snapshot is to be taken).
+    snapshot_requested: Callable[[Scope, str, str], None] | None
+
+    def function_ref(
+        self, scope: Scope, function_name: str, field: str = "functionName"
+    ) -> FunctionRef: ...
+
+    def function_doc(self, scope: Scope, name: str) -> Doc: ...
+
+    def latest_for_update(
+        self, scope: Scope, function_name: str, revision_id: str | None
+    ) -> tuple[str, Doc]: ...
+
+    def render(
+        self, scope: Scope, name: str, version: str, doc: Doc, as_qualifier: str | None = None
+    ) -> dict[str, Any]: ...
+
+    def stamp(self, doc: Doc) -> None: ...
+
+    def unseal(self, scope: Scope, name: str, doc: Doc) -> dict[str, str]: ...
+
+
 class Versions:
-    def __init__(self, functions: FunctionService) -> None:
+    def __init__(self, functions: FunctionLookups, changes: ChangeHub) -> None:
         self.functions = functions
+        self.changes = changes
 
     def publish(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         fs = self.functions
         store = fs.store
-        name, latest = fs._latest_for_update(
-            scope, params["FunctionName"], params.get("RevisionId")
-        )
+        name, latest = fs.latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
         sha = params.get("CodeSha256")
         if sha is not None and sha != latest["CodeSha256"]:
             raise InvalidParameterValueException(
@@ -75,7 +100,7 @@ class Versions:
                 f"({latest['CodeSha256']}). Please try again with the CodeSHA256 in $LATEST."
             )
         with store.transaction():
-            fdoc = fs._function_doc(scope, name)
+            fdoc = fs.function_doc(scope, name)
             last = int(fdoc.get("LatestPublished", 0))
             if last:
                 prev = store.get_version(scope.account, scope.region, name, str(last))
@@ -90,7 +115,7 @@ class Versions:
             doc["_published_from"] = latest["RevisionId"]
             if snapstart.applies(latest):
                 snapstart.mark_pending(doc)
-            fs._stamp(doc)
+            fs.stamp(doc)
             fdoc["LatestPublished"] = last + 1
             store.put_function(scope.account, scope.region, name, fdoc)
             store.put_version(scope.account, scope.region, name, version, doc)
@@ -109,8 +134,8 @@ class Versions:
         }:
             return False
         fs = self.functions
-        env_a = fs._unseal(scope, name, a) if "_env" in a else None
-        env_b = fs._unseal(scope, name, b) if "_env" in b else None
+        env_a = fs.unseal(scope, name, a) if "_env" in a else None
+        env_b = fs.unseal(scope, name, b) if "_env" in b else None
         return env_a == env_b
 
     def finish_snapshot(
@@ -134,7 +159,7 @@ class Versions:
             scope.region,
             doc["State"],
         )
-        fs._changed(scope, name, version)
+        self.changes.function_changed(scope, name, version)
 
     def pending_snapshots(self) -> list[tuple[Scope, str, str]]:
         """Every SnapStart version whose snapshot is still to be taken (a server that
@@ -151,8 +176,8 @@ class Versions:
         self, scope: Scope, function_name: str, marker: str | None, max_items: int | None
     ) -> dict[str, Any]:
         fs = self.functions
-        ref = fs._ref(scope, function_name)
-        fs._function_doc(scope, ref.name)
+        ref = fs.function_ref(scope, function_name)
+        fs.function_doc(scope, ref.name)
         rows = fs.store.list_versions(scope.account, scope.region, ref.name)
         position = decode_marker(marker) or "0"
         if not (position.isascii() and position.isdigit()):

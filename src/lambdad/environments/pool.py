@@ -4,7 +4,9 @@
 recently used, so the warmest), or starts a new one (a cold start); ``release``
 takes it back. Environments idle longer than the idle timeout are reaped; when a
 version changes or is deleted its environments are retired: the idle ones stop
-now, the busy ones when they are released.
+now, the busy ones when they are released (the pool hears of changes on the
+``ChangeHub`` it is given). Everything it reads of a version is a field of the typed
+``RunnableVersion`` (model/version.py).
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from lambdad.config import Settings
-from lambdad.control.functions import ResolvedVersion
 from lambdad.environments.code import CodeCache
 from lambdad.environments.environment import (
     Environment,
@@ -37,7 +38,9 @@ from lambdad.environments.snapstart import (
     TemplateRequest,
 )
 from lambdad.errors import SandboxError, SnapStartException, SnapStartTimeoutException
+from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
+from lambdad.model.version import NETWORK_TAG, RunnableVersion
 from lambdad.runtimes.host_support import host_architecture, setting_shortfalls
 from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
@@ -45,12 +48,17 @@ from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
 log = logging.getLogger(__name__)
 
 VersionKey = tuple[str, str, str, str, str]  # account, region, name, version, revision
-FunctionTags = Callable[[Scope, str], Mapping[str, str]]
-# Called before a cold start; raises (TooManyRequestsException) past the scale-up rate.
-ScaleGate = Callable[[ResolvedVersion], None]
 
-# A function tag that overrides the server's network mode for its environments.
-NETWORK_TAG = "lambdad:network"
+
+class ScaleGate(Protocol):
+    """Asked before a cold start (``invoke/leases.ScaleUp``)."""
+
+    def allow_new_environment(self, scope: Scope, name: str) -> None:
+        """Return, or raise (TooManyRequestsException) past the function's scale-up rate."""
+
+
+# The values of the lambdad:network tag (NETWORK_TAG), which overrides the server's
+# network mode for a function's environments.
 NETWORK_MODES = ("isolated", "none", "host")
 
 
@@ -83,7 +91,7 @@ class _Checkout:
 
     __slots__ = ("_env", "_key", "_pool", "_rv")
 
-    def __init__(self, pool: EnvironmentPool, rv: ResolvedVersion) -> None:
+    def __init__(self, pool: EnvironmentPool, rv: RunnableVersion) -> None:
         self._pool = pool
         self._rv = rv
         self._key = pool.key(rv)
@@ -107,13 +115,12 @@ class EnvironmentPool:
         runtimes: RuntimeTable,
         code: CodeCache,
         log_sink: LogSink,
-        function_tags: FunctionTags | None = None,
         opt: OptCache | None = None,
         scale_gate: ScaleGate | None = None,
         snapstart: SnapStart | None = None,
+        changes: ChangeHub | None = None,
     ) -> None:
         self.settings = settings
-        self.function_tags = function_tags
         self.opt = opt
         self.scale_gate = scale_gate
         self.backend = backend
@@ -130,24 +137,26 @@ class EnvironmentPool:
         self._stopping: set[asyncio.Task[None]] = set()
         # SnapStart's templates, which SnapStart versions' environments are restored from.
         self.snapstart = snapstart
+        if changes is not None:
+            changes.on_function_change(self.retire)
 
     @staticmethod
-    def key(rv: ResolvedVersion) -> VersionKey:
+    def key(rv: RunnableVersion) -> VersionKey:
         # A published version never changes (a policy change renews its RevisionId, not
         # its code): only $LATEST's environments are told apart by revision.
-        revision = rv.config["RevisionId"] if rv.version == "$LATEST" else ""
+        revision = rv.revision_id if rv.version == "$LATEST" else ""
         return (rv.scope.account, rv.scope.region, rv.name, rv.version, revision)
 
     def statistics(self) -> dict[str, int]:
         idle = sum(len(v) for v in self._idle.values())
         return {"environments": len(self._all), "idle": idle, "busy": len(self._all) - idle}
 
-    def checkout(self, rv: ResolvedVersion) -> _Checkout:
+    def checkout(self, rv: RunnableVersion) -> _Checkout:
         """``async with pool.checkout(rv) as checkout:`` an environment of ``rv`` (warm,
         else started: a cold start), given back when the block ends."""
         return _Checkout(self, rv)
 
-    async def _take(self, rv: ResolvedVersion, key: VersionKey) -> Checkout:
+    async def _take(self, rv: RunnableVersion, key: VersionKey) -> Checkout:
         idle = self._idle.get(key)
         while idle:
             env = idle.pop()
@@ -158,7 +167,7 @@ class EnvironmentPool:
             self._forget(env)
             self._stop_later(env)
         if self.scale_gate is not None:
-            self.scale_gate(rv)
+            self.scale_gate.allow_new_environment(rv.scope, rv.name)
         return Checkout(await self._start(rv, key), True)
 
     def _stop_later(self, env: Environment) -> None:
@@ -167,7 +176,7 @@ class EnvironmentPool:
         task.add_done_callback(self._stopping.discard)
 
     async def start_environment(
-        self, rv: ResolvedVersion, initialization_type: str = "on-demand"
+        self, rv: RunnableVersion, initialization_type: str = "on-demand"
     ) -> Environment:
         """A new environment of ``rv``, initialised and owned by the caller until it is
         stopped (provisioned concurrency); the pool still stops it on retire and shutdown."""
@@ -175,7 +184,7 @@ class EnvironmentPool:
 
     async def _start(
         self,
-        rv: ResolvedVersion,
+        rv: RunnableVersion,
         key: VersionKey,
         initialization_type: str = "on-demand",
         *,
@@ -189,8 +198,7 @@ class EnvironmentPool:
             and initialization_type == "on-demand"
             and snaps is not None
             and snaps.available
-            and rv.version != "$LATEST"
-            and (rv.config.get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions"
+            and rv.restores_from_snapshot
         ):
             try:
                 restore = await snaps.restorer(self.template_request(rv))
@@ -234,7 +242,7 @@ class EnvironmentPool:
 
     async def make_environment(
         self,
-        rv: ResolvedVersion,
+        rv: RunnableVersion,
         initialization_type: str = "on-demand",
         *,
         prepare: Callable[[SandboxSpec], Awaitable[Sandbox]] | None = None,
@@ -242,13 +250,12 @@ class EnvironmentPool:
     ) -> Environment:
         """A new environment of ``rv``, not started and not in the pool (``prepare``: how
         its sandbox is made, when not by the backend; ``restored``: from a snapshot)."""
-        cfg = rv.config
-        launch = self.runtimes.launch(cfg["Runtime"])
+        launch = self.runtimes.launch(rv.runtime)
         task_dir = await self.code.ensure(rv.code_sha256_hex)
         opt_dir = await self.opt.ensure(rv.layer_sha256_hex) if self.opt is not None else None
         env_id = new_env_id()
         today = datetime.now(UTC).strftime("%Y/%m/%d")
-        log_group = cfg.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{rv.name}"
+        log_group = rv.log_group
         log_stream = f"{today}/[{rv.version}]{env_id}"
         variables = _environment_variables(
             rv, task_dir, log_group, log_stream, launch.family, opt_dir, initialization_type
@@ -260,8 +267,8 @@ class EnvironmentPool:
             task_dir=task_dir,
             runtime_dir=RUNTIME_DIR,
             opt_dir=opt_dir,
-            memory_mb=int(cfg.get("MemorySize", 128)),
-            tmp_mb=int(cfg.get("EphemeralStorage", {}).get("Size", 512)),
+            memory_mb=rv.memory_mb,
+            tmp_mb=rv.ephemeral_storage_mb,
             host_paths=(launch.interpreter,) if launch.interpreter else (),
             pids_limit=self.settings.pids_limit,
             network=self.network_for(rv),
@@ -271,13 +278,13 @@ class EnvironmentPool:
             function_arn=rv.arn,
             version=rv.version,
             memory_mb=spec.memory_mb,
-            timeout_s=float(cfg.get("Timeout", 3)),
+            timeout_s=rv.timeout_s,
             init_timeout_s=self.settings.init_timeout,
             log_group=log_group,
             log_stream=log_stream,
             account=rv.scope.account,
             region=rv.scope.region,
-            init_notice=_init_notice(launch.notice, cfg),
+            init_notice=_init_notice(launch.notice, rv),
         )
         return Environment(
             env_id,
@@ -289,7 +296,7 @@ class EnvironmentPool:
             restored=restored,
         )
 
-    def template_request(self, rv: ResolvedVersion) -> TemplateRequest:
+    def template_request(self, rv: RunnableVersion) -> TemplateRequest:
         """What SnapStart needs to build, or restore from, ``rv``'s template."""
 
         async def make(prepare: PrepareSandbox) -> Environment:
@@ -298,9 +305,9 @@ class EnvironmentPool:
         key = (rv.scope.account, rv.scope.region, rv.name, rv.version)
         return TemplateRequest(key, self.network_for(rv), make)
 
-    def network_for(self, rv: ResolvedVersion) -> str:
+    def network_for(self, rv: RunnableVersion) -> str:
         # Read on cold starts only; a tag change retires the function's environments.
-        tags = self.function_tags(rv.scope, rv.name) if self.function_tags else {}
+        tags = {} if rv.network_tag is None else {NETWORK_TAG: rv.network_tag}
         mode = network_mode(tags, self.settings.network)
         if NETWORK_TAG in tags and tags[NETWORK_TAG] != mode:
             log.warning(
@@ -404,7 +411,7 @@ class EnvironmentPool:
 
 
 def _environment_variables(
-    rv: ResolvedVersion,
+    rv: RunnableVersion,
     task_dir: Path,
     log_group: str,
     log_stream: str,
@@ -412,7 +419,6 @@ def _environment_variables(
     opt_dir: Path | None = None,
     initialization_type: str = "on-demand",
 ) -> dict[str, str]:
-    cfg = rv.config
     region = rv.scope.region
     # Layers: a sandbox that mounts opt_dir at /opt rewrites this host path to /opt; the
     # process sandbox cannot, so the runtimes read LAMBDAD_OPT_DIR (default /opt).
@@ -422,16 +428,16 @@ def _environment_variables(
         **rv.environment,
         "LAMBDA_TASK_ROOT": str(task_dir),
         "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
-        "_HANDLER": cfg.get("Handler", ""),
+        "_HANDLER": rv.handler,
         "AWS_LAMBDA_FUNCTION_NAME": rv.name,
         "AWS_LAMBDA_FUNCTION_VERSION": rv.version,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.get("MemorySize", 128)),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(rv.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{cfg.get('Runtime', '')}",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{rv.runtime}",
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
         "PATH": f"/usr/local/bin:/usr/bin/:/bin:{opt}/bin",
@@ -444,8 +450,9 @@ def _environment_variables(
     return env
 
 
-def _init_notice(runtime_notice: str | None, config: Mapping[str, Any]) -> str | None:
+def _init_notice(runtime_notice: str | None, rv: RunnableVersion) -> str | None:
     """What the init log says first: the runtime's stand-in, the settings ignored here."""
     lines = [runtime_notice] if runtime_notice else []
-    lines += [f"lambdad: {s.message}" for s in setting_shortfalls(config, host_architecture())]
+    settings = rv.settings_document()
+    lines += [f"lambdad: {s.message}" for s in setting_shortfalls(settings, host_architecture())]
     return "\n".join(lines) or None

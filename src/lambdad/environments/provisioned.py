@@ -25,12 +25,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lambdad.config import Settings
-from lambdad.control.concurrency import ProvisionedState
-from lambdad.control.functions import ResolvedVersion
 from lambdad.environments.environment import Environment
 from lambdad.environments.pool import Checkout, EnvironmentPool, VersionKey
 from lambdad.errors import ResourceNotFoundException
+from lambdad.model.changes import ChangeHub
+from lambdad.model.provisioned import FAILED, IN_PROGRESS, READY, ProvisionedState
 from lambdad.model.scope import Scope
+from lambdad.model.version import RunnableVersion
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ class Target:
         return Scope(self.account, self.region)
 
 
-Resolver = Callable[[Target], ResolvedVersion]
+# The version a target runs now: FunctionService.resolve(scope, name, qualifier).
+Resolver = Callable[[Scope, str, str], RunnableVersion]
 
 
 @dataclass(slots=True)
@@ -68,13 +70,24 @@ def _healthy(env: Environment) -> bool:
 
 
 class ProvisionedManager:
-    def __init__(self, pool: EnvironmentPool, resolve: Resolver, settings: Settings) -> None:
+    def __init__(
+        self,
+        pool: EnvironmentPool,
+        resolve: Resolver,
+        settings: Settings,
+        changes: ChangeHub | None = None,
+    ) -> None:
         self.pool = pool
         self.resolve = resolve
         self.settings = settings
         self._slots: dict[Target, _Slot] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        if changes is not None:
+            # Configurations come from the control plane; a changed or deleted function
+            # has its targets checked.
+            changes.on_provisioned_change(self.configure)
+            changes.on_function_change(self.function_changed)
 
     # -- configuration (called by the control plane) ----------------------------------------
 
@@ -106,10 +119,10 @@ class ProvisionedManager:
             return ProvisionedState()
         allocated = sum(1 for env in slot.envs if _healthy(env))
         if slot.failed is not None:
-            return ProvisionedState(allocated, "FAILED", slot.failed)
+            return ProvisionedState(allocated, FAILED, slot.failed)
         if allocated >= slot.desired:
-            return ProvisionedState(allocated, "READY")
-        return ProvisionedState(allocated, "IN_PROGRESS")
+            return ProvisionedState(allocated, READY)
+        return ProvisionedState(allocated, IN_PROGRESS)
 
     def statistics(self) -> dict[str, int]:
         return {
@@ -121,7 +134,7 @@ class ProvisionedManager:
     # -- invocations ------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def checkout(self, rv: ResolvedVersion) -> AsyncIterator[Checkout]:
+    async def checkout(self, rv: RunnableVersion) -> AsyncIterator[Checkout]:
         """A provisioned environment of the target ``rv`` was invoked through, else the
         warm pool's (a provisioned lease whose environments are all busy or starting)."""
         env, slot = self._take(rv)
@@ -134,7 +147,7 @@ class ProvisionedManager:
         finally:
             await self._give_back(rv, slot, env)
 
-    def _take(self, rv: ResolvedVersion) -> tuple[Environment | None, _Slot | None]:
+    def _take(self, rv: RunnableVersion) -> tuple[Environment | None, _Slot | None]:
         if rv.invoked_as is None:
             return None, None
         target = Target(rv.scope.account, rv.scope.region, rv.name, rv.invoked_as)
@@ -148,7 +161,7 @@ class ProvisionedManager:
             self._drop(target, slot, env)
         return None, None
 
-    async def _give_back(self, rv: ResolvedVersion, slot: _Slot, env: Environment) -> None:
+    async def _give_back(self, rv: RunnableVersion, slot: _Slot, env: Environment) -> None:
         assert rv.invoked_as is not None
         target = Target(rv.scope.account, rv.scope.region, rv.name, rv.invoked_as)
         current = self._slots.get(target)
@@ -206,7 +219,7 @@ class ProvisionedManager:
                 await self._stop_all(slot.envs)
                 return
             try:
-                rv = self.resolve(target)
+                rv = self.resolve(target.scope, target.name, target.qualifier)
             except ResourceNotFoundException:
                 # The function, version or alias is gone: so are its environments.
                 del self._slots[target]

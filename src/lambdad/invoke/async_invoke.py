@@ -28,7 +28,7 @@ from typing import Any
 from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control.event_invoke_config import EventInvokeConfigService, EventInvokeSettings
-from lambdad.control.functions import FunctionService, ResolvedVersion
+from lambdad.control.functions import FunctionService
 from lambdad.control.policies import PolicyService
 from lambdad.errors import (
     AwsError,
@@ -42,6 +42,7 @@ from lambdad.invoke.async_stats import FunctionStatistics
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
+from lambdad.model.version import FAILED, RunnableVersion
 from lambdad.outbound import OutboundIdentities
 from lambdad.store.queue import AsyncQueue, FunctionKey, NewEvent, PendingDelivery, QueuedEvent
 
@@ -93,11 +94,11 @@ class AsyncInvokeService:
         """Queue an invocation; returns its request id once the event is on disk."""
         # Through the invoker: another account's function needs its policy's consent.
         rv = self.invoker.resolve(req.scope, req.function_name, req.qualifier)
-        if rv.config.get("State") == "Failed":
+        if rv.state == FAILED:
             # A SnapStart version whose snapshot failed never runs: refused now, not queued
             # (a Pending one is queued and waits for its snapshot).
             rv.check_invocable()
-        payload = self.invoker._check_payload(req.payload, limit, operation)
+        payload = self.invoker.check_payload(req.payload, limit, operation)
         qualifier = merge_qualifier(parse_function_ref(req.function_name), req.qualifier)
         event = NewEvent(
             id=req.request_id or str(uuid.uuid4()),
@@ -324,17 +325,16 @@ class AsyncInvokeService:
         return policy.compute_backoff(attempt, base=base, cap=cap)
 
     def _reserved_limit(self, scope: Scope, name: str) -> int:
-        fdoc = self.functions.store.get_function(scope.account, scope.region, name) or {}
-        reserved = fdoc.get("ReservedConcurrency")
+        reserved = self.functions.reserved_concurrency(scope, name)
         if reserved is None:
             return self.max_concurrency
         # Reserved 0 still runs one at a time, to be throttled (and requeued) by the leases.
-        return max(1, min(int(reserved), self.max_concurrency))
+        return max(1, min(reserved, self.max_concurrency))
 
     async def _conclude(
         self,
         event: QueuedEvent,
-        rv: ResolvedVersion,
+        rv: RunnableVersion,
         settings: EventInvokeSettings,
         condition: str,
         response: dict[str, Any] | None,
@@ -354,7 +354,7 @@ class AsyncInvokeService:
             response=response,
             at=datetime.fromtimestamp(now, UTC),
         )
-        dead_letter = (rv.config.get("DeadLetterConfig") or {}).get("TargetArn") or None
+        dead_letter = rv.dead_letter_arn
         plan = destinations.plan(
             condition=condition,
             record=record,
@@ -463,7 +463,7 @@ class AsyncInvokeService:
             rv = self.functions.resolve(Scope(account, region), source.name, source.qualifier)
         except AwsError:
             return ""
-        return str(rv.config.get("Role") or "")
+        return rv.role
 
     async def _deliver_to_function(self, pending: PendingDelivery) -> None:
         """Queue an invocation of a function destination with the record as its event.

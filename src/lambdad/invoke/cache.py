@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from lambdad.control.functions import FunctionService, ResolvedVersion
+from lambdad.control.functions import FunctionService
 from lambdad.model.scope import Scope
+from lambdad.model.version import RunnableVersion
 
 FunctionKey = tuple[str, str, str]  # account, region, name
 
@@ -23,14 +24,14 @@ class ResolveCache:
     def __init__(self, functions: FunctionService, max_functions: int = 10_000) -> None:
         self.functions = functions
         self.max_functions = max_functions
-        self._entries: dict[FunctionKey, dict[str | None, ResolvedVersion]] = {}
+        self._entries: dict[FunctionKey, dict[str | None, RunnableVersion]] = {}
         # The same entries as named by a caller: (version, qualifier named) -> version.
-        self._named: dict[FunctionKey, dict[tuple[str | None, str | None], ResolvedVersion]] = {}
+        self._named: dict[FunctionKey, dict[tuple[str | None, str | None], RunnableVersion]] = {}
         self._generation: dict[FunctionKey, int] = {}
         self._lock = threading.Lock()
         functions.on_change(self.forget)
 
-    def resolve(self, scope: Scope, name: str, qualifier: str | None) -> ResolvedVersion:
+    def resolve(self, scope: Scope, name: str, qualifier: str | None) -> RunnableVersion:
         """``FunctionService.resolve(scope, name, qualifier)`` for a plain function name."""
         key = (scope.account, scope.region, name)
         versions = self._entries.get(key)
@@ -52,7 +53,7 @@ class ResolveCache:
 
     def resolve_as(
         self, scope: Scope, name: str, qualifier: str | None, invoked_as: str | None
-    ) -> ResolvedVersion:
+    ) -> RunnableVersion:
         """``resolve()`` with ``invoked_as`` set to the qualifier the caller named (an alias
         resolves to one of its versions), without a copy per call."""
         key = (scope.account, scope.region, name)

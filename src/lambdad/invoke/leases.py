@@ -16,7 +16,8 @@ handed out in AWS's order:
    ``ConcurrentInvocationLimitExceeded``.
 
 A function also scales up by at most ``scale_up_limit`` new environments per
-``scale_up_window`` seconds, refilled continuously (a token bucket).
+``scale_up_window`` seconds, refilled continuously (a token bucket): ``ScaleUp``, which
+the warm pool asks before each cold start.
 
 The decisions are pure functions over frozen values (``decide``, ``take``,
 ``give_back``, ``scale_up``); ``Leases`` holds the current ``Usage`` and hands
@@ -38,6 +39,7 @@ from typing import Protocol, TypeVar
 
 from lambdad.clock import Clock
 from lambdad.errors import TooManyRequestsException
+from lambdad.model.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +242,35 @@ _UNLIMITED = FunctionLimits()
 _account_limits = functools.lru_cache(maxsize=256)(AccountLimits)
 
 
+class ScaleUp:
+    """Each function's scale-up rate: new environments beyond it are throttled.
+
+    Given to the warm pool (its ``ScaleGate``), which asks before every cold start."""
+
+    def __init__(
+        self, clock: Clock, *, limit: int = 1000, window: float = 10.0, retry_after: int = 1
+    ) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.window = window
+        self.retry_after = retry_after
+        self._buckets: dict[tuple[str, str, str], ScaleBucket] = {}
+        self._lock = threading.Lock()
+
+    def allow_new_environment(self, scope: Scope, name: str) -> None:
+        """Spend one unit of the function's scale-up rate, or throttle."""
+        key = (scope.account, scope.region, name)
+        now = self.clock.monotonic()
+        with self._lock:
+            bucket, ok = scale_up(self._buckets.get(key), now, limit=self.limit, window=self.window)
+            self._buckets[key] = bucket
+        if not ok:
+            log.info("scale-up rate exceeded for %s", name)
+            raise TooManyRequestsException(
+                THROTTLE_MESSAGE, reason=ACCOUNT_LIMIT_EXCEEDED, retry_after=self.retry_after
+            )
+
+
 class Leases:
     """The one component that hands concurrency leases out and takes them back."""
 
@@ -251,14 +282,16 @@ class Leases:
         retry_after: int = 1,
         scale_up_limit: int = 1000,
         scale_up_window: float = 10.0,
+        scale: ScaleUp | None = None,
     ) -> None:
         self.limits = limits
         self.clock = clock
         self.retry_after = retry_after
-        self.scale_up_limit = scale_up_limit
-        self.scale_up_window = scale_up_window
+        # The scale-up rate, shared with the warm pool when the platform builds both.
+        self.scale = scale or ScaleUp(
+            clock, limit=scale_up_limit, window=scale_up_window, retry_after=retry_after
+        )
         self._usage = Usage()
-        self._buckets: dict[FunctionKey, ScaleBucket] = {}
         self._ids = itertools.count(1)
         # Leases are taken on the event loop and, for blocking callers, from threads.
         self._lock = threading.Lock()
@@ -306,20 +339,7 @@ class Leases:
 
     def allow_new_environment(self, function: FunctionKey) -> None:
         """Spend one unit of the function's scale-up rate, or throttle."""
-        now = self.clock.monotonic()
-        with self._lock:
-            bucket, ok = scale_up(
-                self._buckets.get(function),
-                now,
-                limit=self.scale_up_limit,
-                window=self.scale_up_window,
-            )
-            self._buckets[function] = bucket
-        if not ok:
-            log.info("scale-up rate exceeded for %s", function.name)
-            raise TooManyRequestsException(
-                THROTTLE_MESSAGE, reason=ACCOUNT_LIMIT_EXCEEDED, retry_after=self.retry_after
-            )
+        self.scale.allow_new_environment(Scope(function.account, function.region), function.name)
 
     def in_use(self, function: FunctionKey) -> int:
         return self._usage.of(function)

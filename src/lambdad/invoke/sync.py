@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lambdad.config import Settings
-from lambdad.control.functions import FunctionService, ResolvedVersion
+from lambdad.control.functions import FunctionService
 from lambdad.environments.environment import Invocation, InvocationResult
 from lambdad.environments.pool import Checkout, EnvironmentPool
 from lambdad.errors import (
@@ -38,6 +38,7 @@ from lambdad.invoke.leases import FunctionKey, Lease, LeaseKind, Leases
 from lambdad.invoke.routing import Draw, Route, choose_version
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
+from lambdad.model.version import ACTIVE, RunnableVersion
 from lambdad.runtimes.table import RuntimeUnavailable
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class InvokeService:
         policies: PolicyService | None = None,
         provisioned: ProvisionedManager | None = None,
         draw: Draw = random.random,
+        resolved: ResolveCache | None = None,
     ) -> None:
         self.settings = settings
         self.functions = functions
@@ -91,10 +93,11 @@ class InvokeService:
         self.policies = policies
         self.provisioned = provisioned
         self.draw = draw
-        # No database round trip on a warm invoke (invoke/cache.py).
-        self.resolved = ResolveCache(functions)
+        # No database round trip on a warm invoke (invoke/cache.py). The platform builds
+        # it first, so it forgets a changed version before anything else hears of it.
+        self.resolved = resolved if resolved is not None else ResolveCache(functions)
 
-    def resolve(self, caller: Scope, function_name: str, qualifier: str | None) -> ResolvedVersion:
+    def resolve(self, caller: Scope, function_name: str, qualifier: str | None) -> RunnableVersion:
         """The version one invocation runs.
 
         Another account's function (named by ARN) only if the resource policy of the
@@ -110,7 +113,7 @@ class InvokeService:
         if ref.account not in (None, caller.account):
             owner = Scope(str(ref.account), caller.region)
             if self.policies is None:
-                raise self.functions._not_found(owner, ref.name)
+                raise self.functions.not_found(owner, ref.name)
             self.policies.authorize(caller, owner, ref.name, qualifier)
         version = qualifier
         if (
@@ -124,7 +127,9 @@ class InvokeService:
                 version = choose_version(Route.from_alias(doc), self.draw)
         return self.resolved.resolve_as(owner, ref.name, version, qualifier)
 
-    def _check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
+    def check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
+        """The payload to hand the function (``{}`` for an empty one), refused if it is
+        over ``limit`` or not JSON."""
         if len(payload) > limit:
             raise RequestTooLargeException(
                 f"Request must be smaller than {limit} bytes for the {operation} operation"
@@ -159,7 +164,7 @@ class InvokeService:
         rv = self.resolve(req.scope, req.function_name, req.qualifier)
         if req.invocation_type == "DryRun":
             return InvokeResponse(204, b"", rv.version)
-        payload = self._check_payload(req.payload, self.settings.max_sync_payload, "Invoke")
+        payload = self.check_payload(req.payload, self.settings.max_sync_payload, "Invoke")
         client_context = self._client_context(req.client_context)
         result = await self.run(rv, payload, req.request_id or str(uuid.uuid4()), client_context)
         log_result = None
@@ -171,15 +176,14 @@ class InvokeService:
 
     async def run(
         self,
-        rv: ResolvedVersion,
+        rv: RunnableVersion,
         payload: bytes,
         request_id: str,
         client_context: str | None = None,
     ) -> InvocationResult:
-        config = rv.config
-        if config.get("State") != "Active":
+        if rv.state != ACTIVE:
             rv.check_invocable()  # a SnapStart version whose snapshot is not ready
-        timeout = float(config.get("Timeout", 3))
+        timeout = rv.timeout_s
         # The ARN the caller invoked: with the alias or version it named, if any.
         qualifier = rv.invoked_as
         scope = rv.scope
@@ -209,7 +213,7 @@ class InvokeService:
                 leases.release(lease)
 
     def _checkout(
-        self, rv: ResolvedVersion, lease: Lease | None
+        self, rv: RunnableVersion, lease: Lease | None
     ) -> contextlib.AbstractAsyncContextManager[Checkout]:
         if (
             lease is not None

@@ -13,25 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdad.errors import ResourceConflictException, SnapStartNotReadyException
 from lambdad.model import function as fmodel
+from lambdad.model import snapstart
 from lambdad.model.arn import LATEST, function_arn
 from lambdad.model.scope import Scope
 
-# A published version's states while its SnapStart snapshot is taken.
-PENDING, ACTIVE, FAILED = "Pending", "Active", "Failed"
-PUBLISHED_VERSIONS = "PublishedVersions"
+# A version's states (a SnapStart version is Pending until its snapshot is taken).
+PENDING, ACTIVE, FAILED = snapstart.PENDING, snapstart.ACTIVE, snapstart.FAILED
+PUBLISHED_VERSIONS = snapstart.PUBLISHED_VERSIONS
 # A function tag that chooses the network mode of its environments (environments/pool.py).
 NETWORK_TAG = "lambdad:network"
-
-NOT_READY_MESSAGE = (
-    "Lambda is initializing your function. It will be ready to invoke once your function "
-    "state becomes ACTIVE."
-)
-FAILED_MESSAGE = (
-    "The operation cannot be performed at this time. The function is currently in the "
-    "following state: Failed"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +75,8 @@ class RunnableVersion:
     def check_invocable(self) -> None:
         """Refuse to run a SnapStart version whose snapshot is not taken (Pending) or
         could not be (Failed), as AWS refuses it."""
-        if self.state == PENDING:
-            raise SnapStartNotReadyException(NOT_READY_MESSAGE)
-        if self.state == FAILED:
-            raise ResourceConflictException(FAILED_MESSAGE)
+        # The rule is SnapStart's, over the state alone.
+        snapstart.check_invocable({"State": self.state})
 
     def settings_document(self) -> dict[str, Any]:
         """The settings ``runtimes.host_support.setting_shortfalls`` reads, in the

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from lambdad.clock import SystemClock
 from lambdad.config import Settings
 from lambdad.control.event_invoke_config import EventInvokeSettings
-from lambdad.control.functions import ResolvedVersion
 from lambdad.environments.environment import InvocationResult
 from lambdad.errors import (
     AccessDeniedException,
@@ -32,6 +30,7 @@ from lambdad.invoke.destinations import DeliveryRefused, DestinationSender
 from lambdad.invoke.sync import InvokeRequest
 from lambdad.model.arn import parse_function_ref
 from lambdad.model.scope import Scope
+from lambdad.model.version import RunnableVersion
 from lambdad.outbound import OutboundIdentities
 from lambdad.store.queue import Delivery
 from lambdad.store.queue_sqlite import SqliteAsyncQueue
@@ -51,8 +50,8 @@ class FakeStore:
     def __init__(self) -> None:
         self.functions: dict[tuple[str, str, str], dict[str, Any]] = {}
 
-    def get_function(self, account: str, region: str, name: str) -> dict[str, Any] | None:
-        return self.functions.get((account, region, name))
+    def reserved(self, account: str, region: str, name: str) -> int | None:
+        return self.functions.get((account, region, name), {}).get("ReservedConcurrency")
 
 
 class FakeFunctions:
@@ -72,13 +71,15 @@ class FakeFunctions:
         if dead_letter:
             self.dead_letters[name] = dead_letter
 
-    def resolve(self, scope: Scope, name: str, qualifier: str | None) -> ResolvedVersion:
+    def resolve(self, scope: Scope, name: str, qualifier: str | None) -> RunnableVersion:
         if (scope.account, scope.region, name) not in self.store.functions:
             raise ResourceNotFoundException(f"Function not found: {name}")
-        config: dict[str, Any] = {"Timeout": 3, "RevisionId": "r"}
-        if name in self.dead_letters:
-            config["DeadLetterConfig"] = {"TargetArn": self.dead_letters[name]}
-        return ResolvedVersion(scope, name, "$LATEST", config, {}, "sha")
+        return RunnableVersion(
+            scope, name, "$LATEST", "r", "sha", dead_letter_arn=self.dead_letters.get(name)
+        )
+
+    def reserved_concurrency(self, scope: Scope, name: str) -> int | None:
+        return self.store.reserved(scope.account, scope.region, name)
 
 
 class FakeConfigs:
@@ -102,7 +103,7 @@ class FakeInvoker:
         # (caller account, function name) pairs another account's policy allows.
         self.grants: set[tuple[str, str]] = set()
 
-    def resolve(self, caller: Scope, function_name: str, qualifier: str | None) -> ResolvedVersion:
+    def resolve(self, caller: Scope, function_name: str, qualifier: str | None) -> RunnableVersion:
         """As InvokeService.resolve: another account's function only with its consent."""
         ref = parse_function_ref(function_name)
         owner = Scope(ref.account or caller.account, ref.region or caller.region)
@@ -110,10 +111,10 @@ class FakeInvoker:
             raise AccessDeniedException(f"User: {caller.account} is not authorized")
         return self.functions.resolve(owner, ref.name, qualifier)
 
-    def _check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
+    def check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
         return payload or b"{}"
 
-    async def run(self, rv: ResolvedVersion, payload: bytes, request_id: str) -> InvocationResult:
+    async def run(self, rv: RunnableVersion, payload: bytes, request_id: str) -> InvocationResult:
         self.calls.append((rv.name, request_id))
         self.running[rv.name] = self.running.get(rv.name, 0) + 1
         self.peak[rv.name] = max(self.peak.get(rv.name, 0), self.running[rv.name])

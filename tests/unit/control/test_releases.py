@@ -16,7 +16,7 @@ import pytest
 from lambdad.clock import FakeClock
 from lambdad.config import Settings
 from lambdad.control.aliases import AliasService
-from lambdad.control.concurrency import ConcurrencyService, ProvisionedState
+from lambdad.control.concurrency import ConcurrencyService
 from lambdad.control.functions import FunctionService
 from lambdad.control.layers import LayerService
 from lambdad.control.policies import PolicyService
@@ -30,6 +30,7 @@ from lambdad.errors import (
     ValidationException,
 )
 from lambdad.invoke.leases import FunctionKey, limits_from
+from lambdad.model.provisioned import ProvisionedState
 from lambdad.model.scope import Scope
 from lambdad.secrets import Sealer
 from lambdad.store.blobs import BlobStore

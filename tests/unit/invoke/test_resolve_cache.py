@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from lambdad.control.functions import ResolvedVersion
 from lambdad.errors import ResourceNotFoundException
 from lambdad.invoke.cache import ResolveCache
 from lambdad.model.scope import Scope
+from lambdad.model.version import RunnableVersion
 
 EAST = Scope("123456789012", "us-east-1")
 WEST = Scope("123456789012", "eu-west-1")
@@ -32,15 +31,15 @@ class FakeFunctions:
         for listener in self.listeners:
             listener(scope, name, version)
 
-    def resolve(self, scope: Scope, name: str, qualifier: str | None) -> ResolvedVersion:
+    def resolve(self, scope: Scope, name: str, qualifier: str | None) -> RunnableVersion:
         self.calls += 1
         if name in self.missing:
             raise ResourceNotFoundException(f"Function not found: {name}")
         if self.during_resolve is not None:
             hook, self.during_resolve = self.during_resolve, None
             hook()
-        config: dict[str, Any] = {"Calls": self.calls}
-        return ResolvedVersion(scope, name, qualifier or "$LATEST", config, {}, "ab" * 32)
+        # The revision counts the reads, so a test sees which read an entry came from.
+        return RunnableVersion(scope, name, qualifier or "$LATEST", str(self.calls), "ab" * 32)
 
 
 @pytest.fixture
@@ -76,8 +75,8 @@ def test_a_change_forgets_every_qualifier_of_that_function_only(
         cache.resolve(EAST, "f", qualifier)
     cache.resolve(EAST, "g", None)
     functions.changed(EAST, "f", "$LATEST")
-    assert cache.resolve(EAST, "f", "1").config["Calls"] == 5
-    assert cache.resolve(EAST, "g", None).config["Calls"] == 4  # still cached
+    assert cache.resolve(EAST, "f", "1").revision_id == "5"
+    assert cache.resolve(EAST, "g", None).revision_id == "4"  # still cached
 
 
 def test_a_change_during_a_read_is_not_undone_by_it(
@@ -85,8 +84,8 @@ def test_a_change_during_a_read_is_not_undone_by_it(
 ) -> None:
     functions.during_resolve = lambda: functions.changed(EAST, "f", None)
     cache.resolve(EAST, "f", None)  # read before the change finished: not kept
-    assert cache.resolve(EAST, "f", None).config["Calls"] == 2
-    assert cache.resolve(EAST, "f", None).config["Calls"] == 2
+    assert cache.resolve(EAST, "f", None).revision_id == "2"
+    assert cache.resolve(EAST, "f", None).revision_id == "2"
 
 
 def test_a_missing_function_is_asked_again(cache: ResolveCache, functions: FakeFunctions) -> None:
