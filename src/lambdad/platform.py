@@ -258,6 +258,7 @@ def _fetch_s3_code(
     """Code given as an S3 location, fetched with the identity of the account that asked
     (never lambdad's own, unless the operator trusts that account with it)."""
     from botocore.exceptions import BotoCoreError, ClientError
+
     from lambdad.errors import InvalidParameterValueException
 
     try:

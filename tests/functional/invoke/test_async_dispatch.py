@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from lambdad.clock import SystemClock
 from lambdad.config import Settings
 from lambdad.control.event_invoke_config import EventInvokeSettings
