@@ -65,27 +65,14 @@ ALLOWED: Mapping[str, frozenset[str]] = {
 
 # Current violations: (importer, imported) module edges, each with the issue-13 work
 # that removes it. Remove an entry when that work lands (the report names stale ones).
-_TYPED_VERSION = "typed runnable version in model/ and control/invoke seams"
 ALLOWED_EDGES: Mapping[tuple[str, str], str] = {
-    # environments -> control: the pool, provisioned concurrency and snapshots read
-    # FunctionService; they take the typed version and a change hub instead.
-    ("lambdad.environments.pool", "lambdad.control.functions"): _TYPED_VERSION,
-    ("lambdad.environments.provisioned", "lambdad.control.functions"): _TYPED_VERSION,
-    ("lambdad.environments.provisioned", "lambdad.control.concurrency"): _TYPED_VERSION,
-    ("lambdad.environments.snapshots", "lambdad.control.functions"): _TYPED_VERSION,
     ("lambdad.environments.code", "lambdad.control.archives"): "code archives move under store/",
-    # RuntimeUnavailable caught by sync invoke: it becomes an errors.py exception (or
-    # the typed version carries the launch), with the typed runnable version.
-    ("lambdad.invoke.sync", "lambdad.runtimes.table"): _TYPED_VERSION,
 }
 
 # Current import cycles between modules, as the set of modules in the cycle (a
 # strongly connected component), each with the issue-13 work that breaks it. A cycle
 # is tolerated only while all its modules lie inside one listed set.
 ALLOWED_CYCLES: Mapping[frozenset[str], str] = {
-    frozenset(
-        {"lambdad.control.functions", "lambdad.control.versions"}
-    ): "public lookups and a change hub instead of reach-ins (typed version work)",
     frozenset(
         {"lambdad.environments.pool", "lambdad.environments.snapshots"}
     ): "SnapStart consolidation: one owner in environments/",

@@ -37,12 +37,17 @@ from lambdad.environments.snapstart import (
     SnapStart,
     TemplateRequest,
 )
-from lambdad.errors import SandboxError, SnapStartException, SnapStartTimeoutException
+from lambdad.errors import (
+    InvalidRuntimeException,
+    SandboxError,
+    SnapStartException,
+    SnapStartTimeoutException,
+)
 from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
 from lambdad.model.version import NETWORK_TAG, RunnableVersion
 from lambdad.runtimes.host_support import host_architecture, setting_shortfalls
-from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable
+from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable, RuntimeUnavailable
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger(__name__)
@@ -250,7 +255,11 @@ class EnvironmentPool:
     ) -> Environment:
         """A new environment of ``rv``, not started and not in the pool (``prepare``: how
         its sandbox is made, when not by the backend; ``restored``: from a snapshot)."""
-        launch = self.runtimes.launch(rv.runtime)
+        try:
+            launch = self.runtimes.launch(rv.runtime)
+        except RuntimeUnavailable as exc:
+            # What the invoker answers (InvalidRuntimeException), whoever asked.
+            raise InvalidRuntimeException(str(exc)) from None
         task_dir = await self.code.ensure(rv.code_sha256_hex)
         opt_dir = await self.opt.ensure(rv.layer_sha256_hex) if self.opt is not None else None
         env_id = new_env_id()

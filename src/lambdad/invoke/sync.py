@@ -30,7 +30,6 @@ from lambdad.environments.pool import Checkout, EnvironmentPool
 from lambdad.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
-    InvalidRuntimeException,
     RequestTooLargeException,
 )
 from lambdad.invoke.cache import ResolveCache
@@ -39,7 +38,6 @@ from lambdad.invoke.routing import Draw, Route, choose_version
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.model.version import ACTIVE, RunnableVersion
-from lambdad.runtimes.table import RuntimeUnavailable
 
 if TYPE_CHECKING:
     from lambdad.control.aliases import AliasService
@@ -206,8 +204,6 @@ class InvokeService:
                 # The deadline counts from the moment the event is handed over.
                 inv.deadline_ms = int((time.time() + timeout) * 1000)
                 return await checkout.env.invoke(inv, cold=checkout.cold)
-        except RuntimeUnavailable as exc:
-            raise InvalidRuntimeException(str(exc)) from None
         finally:
             if leases is not None and lease is not None:
                 leases.release(lease)
