@@ -51,6 +51,9 @@ Gate = Callable[[str, str, str, list[tuple[str, str]]], "Response | int"]
 
 # Pipelined requests queued beyond this stop the reading until the queue drains.
 MAX_QUEUED = 16
+# How long the rest of a refused request's body is read and dropped before the
+# connection closes anyway.
+LINGER_SECONDS = 5.0
 # A response body larger than this is written apart from its head, not copied into it.
 _JOIN_LIMIT = 64 * 1024
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -94,10 +97,12 @@ class ServerState(Protocol):
 class _Request:
     __slots__ = (
         "body",
+        "complete",
         "expect_continue",
         "headers",
         "keep_alive",
         "limit",
+        "linger",
         "method",
         "queued",
         "refusal",
@@ -117,6 +122,11 @@ class _Request:
         self.limit = limit  # the most body this request may have
         self.expect_continue = False
         self.queued = False
+        self.complete = False  # its whole body is in
+        # Refused before its body was in: after the answer, the rest of the body is read
+        # and dropped for a while (a close now would reset the connection under a client
+        # still sending, which then never reads the answer).
+        self.linger = False
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -163,6 +173,7 @@ class HttpProtocol(asyncio.Protocol):
         self.body_started: float | None = None
         self.read_deadline: float | None = None
         self.read_timer: asyncio.TimerHandle | None = None
+        self.linger_timer: asyncio.TimerHandle | None = None
         self.busy = False
         self.task: asyncio.Task[None] | None = None
         self.closing = False
@@ -203,6 +214,9 @@ class HttpProtocol(asyncio.Protocol):
         if self.read_timer is not None:
             self.read_timer.cancel()
             self.read_timer = None
+        if self.linger_timer is not None:
+            self.linger_timer.cancel()
+            self.linger_timer = None
         if self.writable is not None and not self.writable.done():
             self.writable.set_result(None)
         # A request in flight runs to its end (an invocation is not abandoned half
@@ -320,11 +334,13 @@ class HttpProtocol(asyncio.Protocol):
             )
             if not isinstance(verdict, int):
                 req.refusal = verdict
+                req.linger = True
                 self._refuse(req)
                 return
             req.limit = min(verdict, self.max_body)
         if declared is not None and declared > req.limit:
             req.too_large = True
+            req.linger = True
             self._refuse(req)
             return
         if req.expect_continue and not self.busy and not self.queue:
@@ -339,6 +355,7 @@ class HttpProtocol(asyncio.Protocol):
         self.body_size += len(body)
         if self.body_size > req.limit:
             req.too_large = True
+            req.linger = True
             req.body.clear()
             self._refuse(req)
         else:
@@ -350,7 +367,10 @@ class HttpProtocol(asyncio.Protocol):
         self.body_started = None
         self.read_deadline = None
         req = self.request
+        req.complete = True
         if req.queued:
+            if req.linger and not self.busy and self.transport is not None:
+                self.transport.close()  # answered already: the client has sent it all
             return
         req.method = self.parser.get_method().decode("ascii")
         req.keep_alive = self.parser.should_keep_alive()
@@ -428,13 +448,31 @@ class HttpProtocol(asyncio.Protocol):
                 self.state.tasks.discard(self.task)
                 self.task = None
             if self.transport is not None:
-                if not req.keep_alive or self.closing:
+                if req.linger and not req.complete and not self.closing:
+                    self._linger()
+                elif not req.keep_alive or self.closing:
                     self.transport.close()
                 elif self.queue:
                     self._next()
                 else:
                     self._continue_waiting()
                     self._become_idle()
+
+    def _linger(self) -> None:
+        """The answer is out; read and drop the rest of the refused body until it is in
+        (``on_message_complete`` closes) or for ``LINGER_SECONDS`` at most."""
+        transport = self.transport
+        if transport is None:
+            return
+        if self.reading_paused:
+            self.reading_paused = False
+            transport.resume_reading()
+        self.linger_timer = self.loop.call_later(LINGER_SECONDS, self._linger_expired)
+
+    def _linger_expired(self) -> None:
+        self.linger_timer = None
+        if self.transport is not None:
+            self.transport.close()
 
     def _continue_waiting(self) -> None:
         """The request being parsed may be one whose 100 Continue was held while the

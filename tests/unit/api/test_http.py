@@ -166,6 +166,9 @@ def test_a_body_over_the_limit_is_refused_and_the_connection_closed() -> None:
         proto.data_received(b"POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n")
         await settle()
         assert transport.written.startswith(b"HTTP/1.1 413 ")
+        # Closed once the client has sent what it declared (read and dropped).
+        assert not transport.closed
+        proto.data_received(b"x" * 11)
         assert transport.closed
         # Chunked, growing past the limit.
         proto, transport, _ = connect(respond, max_body=10)
@@ -175,6 +178,7 @@ def test_a_body_over_the_limit_is_refused_and_the_connection_closed() -> None:
         )
         await settle()
         assert transport.written.startswith(b"HTTP/1.1 413 ")
+        proto.data_received(b"0\r\n\r\n")
         assert transport.closed
         assert called == []
 

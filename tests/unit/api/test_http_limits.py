@@ -238,10 +238,30 @@ def test_a_large_unauthenticated_body_is_refused_from_its_head() -> None:
         await settle()
         assert app.gated == ["/f"]
         assert status_of(transport) == 403
-        assert transport.closed
-        # What was sent after the head is not kept.
+        # The rest of the body is read and dropped, then the connection closes: closed
+        # under a client still sending, it would reset, and the client never read the
+        # answer.
+        assert not transport.closed
         proto.data_received(b"x" * 60000)
+        assert not transport.closed
+        proto.data_received(b"x" * 30000)
+        assert transport.closed
         assert app.seen == []
+
+    asyncio.run(run())
+
+
+def test_a_refused_body_that_never_ends_is_dropped_after_the_linger_time() -> None:
+    async def run() -> None:
+        proto, transport, _ = connect()
+        proto.data_received(b"POST /f HTTP/1.1\r\nContent-Length: 90000\r\n\r\n" + b"x" * 10)
+        await settle()
+        assert status_of(transport) == 403
+        assert not transport.closed
+        assert proto.linger_timer is not None
+        proto.linger_timer.cancel()
+        proto._linger_expired()  # what its timer calls, LINGER_SECONDS later
+        assert transport.closed
 
     asyncio.run(run())
 
