@@ -12,17 +12,16 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from fakes import SCOPE, FakeFunctions
 from lambdad.clock import SystemClock
 from lambdad.config import Settings
 from lambdad.control.event_invoke_config import EventInvokeSettings
 from lambdad.environments.environment import InvocationResult
 from lambdad.errors import (
     AccessDeniedException,
-    ResourceNotFoundException,
     ServiceException,
     TooManyRequestsException,
 )
@@ -36,7 +35,6 @@ from lambdad.outbound import OutboundIdentities
 from lambdad.store.queue import Delivery
 from lambdad.store.queue_sqlite import SqliteAsyncQueue
 
-SCOPE = Scope("123456789012", "us-east-1")
 OTHER = Scope("210987654321", "us-east-1")
 SETTINGS = Settings(
     async_retry_delays=(0.01, 0.02),
@@ -45,42 +43,6 @@ SETTINGS = Settings(
     async_poll_interval=0.05,
 )
 Behaviour = Callable[[str, bytes], Awaitable[InvocationResult]]
-
-
-class FakeStore:
-    def __init__(self) -> None:
-        self.functions: dict[tuple[str, str, str], dict[str, Any]] = {}
-
-    def reserved(self, account: str, region: str, name: str) -> int | None:
-        return self.functions.get((account, region, name), {}).get("ReservedConcurrency")
-
-
-class FakeFunctions:
-    def __init__(self) -> None:
-        self.store = FakeStore()
-        self.dead_letters: dict[str, str] = {}
-
-    def add(
-        self,
-        name: str,
-        reserved: int | None = None,
-        dead_letter: str | None = None,
-        scope: Scope = SCOPE,
-    ) -> None:
-        doc: dict[str, Any] = {} if reserved is None else {"ReservedConcurrency": reserved}
-        self.store.functions[(scope.account, scope.region, name)] = doc
-        if dead_letter:
-            self.dead_letters[name] = dead_letter
-
-    def resolve(self, scope: Scope, name: str, qualifier: str | None) -> RunnableVersion:
-        if (scope.account, scope.region, name) not in self.store.functions:
-            raise ResourceNotFoundException(f"Function not found: {name}")
-        return RunnableVersion(
-            scope, name, "$LATEST", "r", "sha", dead_letter_arn=self.dead_letters.get(name)
-        )
-
-    def reserved_concurrency(self, scope: Scope, name: str) -> int | None:
-        return self.store.reserved(scope.account, scope.region, name)
 
 
 class FakeConfigs:
@@ -310,7 +272,7 @@ def test_events_of_a_deleted_function_are_dropped(make: Callable[..., Harness]) 
     async def body() -> None:
         await h.service.stop()  # accept while nothing runs, then delete the function
         await h.accept("gone")
-        del h.functions.store.functions[(SCOPE.account, SCOPE.region, "gone")]
+        h.functions.remove("gone")
         await h.service.start()
         await h.until(lambda: h.counters("gone").get("dropped") == 1)
 

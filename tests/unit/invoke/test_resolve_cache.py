@@ -2,49 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
+from fakes import FakeFunctions
 from lambdad.errors import ResourceNotFoundException
 from lambdad.invoke.cache import ResolveCache
 from lambdad.model.scope import Scope
-from lambdad.model.version import RunnableVersion
 
 EAST = Scope("123456789012", "us-east-1")
 WEST = Scope("123456789012", "eu-west-1")
 
 
-class FakeFunctions:
-    """Counts resolves; ``during_resolve`` runs inside one (a change racing it)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.listeners: list[Callable[[Scope, str, str | None], None]] = []
-        self.during_resolve: Callable[[], None] | None = None
-        self.missing: set[str] = set()
-
-    def on_change(self, listener: Callable[[Scope, str, str | None], None]) -> None:
-        self.listeners.append(listener)
-
-    def changed(self, scope: Scope, name: str, version: str | None) -> None:
-        for listener in self.listeners:
-            listener(scope, name, version)
-
-    def resolve(self, scope: Scope, name: str, qualifier: str | None) -> RunnableVersion:
-        self.calls += 1
-        if name in self.missing:
-            raise ResourceNotFoundException(f"Function not found: {name}")
-        if self.during_resolve is not None:
-            hook, self.during_resolve = self.during_resolve, None
-            hook()
-        # The revision counts the reads, so a test sees which read an entry came from.
-        return RunnableVersion(scope, name, qualifier or "$LATEST", str(self.calls), "ab" * 32)
-
-
 @pytest.fixture
 def functions() -> FakeFunctions:
-    return FakeFunctions()
+    fake = FakeFunctions()
+    for scope in (EAST, WEST):
+        for name in ("a", "b", "c", "f", "g"):
+            fake.add(name, scope=scope)
+    return fake
 
 
 @pytest.fixture
@@ -55,7 +30,7 @@ def cache(functions: FakeFunctions) -> ResolveCache:
 def test_a_warm_invoke_does_not_read_again(cache: ResolveCache, functions: FakeFunctions) -> None:
     first = cache.resolve(EAST, "f", None)
     assert cache.resolve(EAST, "f", None) is first
-    assert functions.calls == 1
+    assert functions.resolves == 1
 
 
 def test_each_qualifier_and_region_is_its_own_entry(
@@ -64,7 +39,7 @@ def test_each_qualifier_and_region_is_its_own_entry(
     cache.resolve(EAST, "f", None)
     cache.resolve(EAST, "f", "1")
     cache.resolve(WEST, "f", None)
-    assert functions.calls == 3
+    assert functions.resolves == 3
     assert len(cache) == 3
 
 
@@ -89,11 +64,11 @@ def test_a_change_during_a_read_is_not_undone_by_it(
 
 
 def test_a_missing_function_is_asked_again(cache: ResolveCache, functions: FakeFunctions) -> None:
-    functions.missing.add("f")
+    functions.remove("f", scope=EAST)
     for _ in range(2):
         with pytest.raises(ResourceNotFoundException):
             cache.resolve(EAST, "f", None)
-    assert functions.calls == 2
+    assert functions.resolves == 2
 
 
 def test_the_cache_is_bounded(functions: FakeFunctions) -> None:
@@ -102,4 +77,4 @@ def test_the_cache_is_bounded(functions: FakeFunctions) -> None:
         cache.resolve(EAST, name, None)
     assert len(cache) == 2
     cache.resolve(EAST, "a", None)
-    assert functions.calls == 4  # the oldest went
+    assert functions.resolves == 4  # the oldest went
