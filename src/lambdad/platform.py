@@ -149,6 +149,7 @@ class Platform:
             snapstart=self.snapstart,
             scale_gate=scale_up,
             changes=self.changes,
+            clock=self.clock,
         )
 
         def template_request(scope: Scope, name: str, version: str) -> TemplateRequest:
@@ -161,7 +162,9 @@ class Platform:
             self.functions.finish_snapshot,
             self.functions.versions.pending_snapshots,
         )
-        self.provisioned = ProvisionedManager(self.pool, self.functions.resolve, s, self.changes)
+        self.provisioned = ProvisionedManager(
+            self.pool, self.functions.resolve, s, self.changes, clock=self.clock
+        )
         self.concurrency = ConcurrencyService(
             s,
             self.store,

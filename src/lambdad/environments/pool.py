@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.environments.code import CodeCache
 from lambdad.environments.environment import (
@@ -124,8 +123,13 @@ class EnvironmentPool:
         scale_gate: ScaleGate | None = None,
         snapstart: SnapStart | None = None,
         changes: ChangeHub | None = None,
+        *,
+        clock: Clock,
     ) -> None:
         self.settings = settings
+        # The platform's clock, handed to every environment (durations, idle time, the
+        # log stream's date), so a fake one drives them all.
+        self.clock = clock
         self.opt = opt
         self.scale_gate = scale_gate
         self.backend = backend
@@ -263,7 +267,7 @@ class EnvironmentPool:
         task_dir = await self.code.ensure(rv.code_sha256_hex)
         opt_dir = await self.opt.ensure(rv.layer_sha256_hex) if self.opt is not None else None
         env_id = new_env_id()
-        today = datetime.now(UTC).strftime("%Y/%m/%d")
+        today = self.clock.today().strftime("%Y/%m/%d")
         log_group = rv.log_group
         log_stream = f"{today}/[{rv.version}]{env_id}"
         variables = _environment_variables(
@@ -303,6 +307,7 @@ class EnvironmentPool:
             self.log_sink,
             prepare=prepare,
             restored=restored,
+            clock=self.clock,
         )
 
     def template_request(self, rv: RunnableVersion) -> TemplateRequest:
@@ -333,7 +338,7 @@ class EnvironmentPool:
             self._forget(env)
             await env.stop()
             return
-        env.last_used = time.monotonic()
+        env.last_used = self.clock.monotonic()
         self._idle.setdefault(key, []).append(env)
 
     async def stop_environment(self, env: Environment) -> None:
@@ -387,7 +392,7 @@ class EnvironmentPool:
             asyncio.get_running_loop().create_task(env.stop())
 
     async def reap(self) -> int:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         doomed = [
             env
             for envs in self._idle.values()

@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.environments.environment import Environment
 from lambdad.environments.pool import Checkout, EnvironmentPool, VersionKey
@@ -76,8 +76,11 @@ class ProvisionedManager:
         resolve: Resolver,
         settings: Settings,
         changes: ChangeHub | None = None,
+        *,
+        clock: Clock,
     ) -> None:
         self.pool = pool
+        self.clock = clock
         self.resolve = resolve
         self.settings = settings
         self._slots: dict[Target, _Slot] = {}
@@ -166,7 +169,7 @@ class ProvisionedManager:
         target = Target(rv.scope.account, rv.scope.region, rv.name, rv.invoked_as)
         current = self._slots.get(target)
         if current is slot and env in slot.envs and _healthy(env) and slot.key == self.pool.key(rv):
-            env.last_used = time.monotonic()
+            env.last_used = self.clock.monotonic()
             slot.idle.append(env)
             return
         # Dead, timed out, retired or no longer wanted: stop it; reconcile replaces it.
