@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox import netns, seccomp
+from lambdad.sandbox import nat, netns, seccomp
 from lambdad.sandbox.base import SandboxSpec, WithoutSnapshots
 from lambdad.sandbox.cgroups import CgroupManager, EnvironmentCgroup, Limits
 from lambdad.sandbox.child import ChildWatch, from_wrapper_status
@@ -111,7 +111,7 @@ class BwrapBackend(WithoutSnapshots):
         self.bwrap = shutil.which(bwrap) or bwrap
         self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
         self.unshare = shutil.which("unshare") or "/usr/bin/unshare"
-        self.nat = netns.nat_helper() if network == "isolated" else None
+        self.nat = nat.nat_helper() if network == "isolated" else None
         if network == "isolated" and self.nat is None:
             log.warning(
                 "no slirp4netns or pasta: network mode isolated runs without outbound access"
@@ -319,7 +319,7 @@ class BwrapSandbox:
         self._sock: socket.socket | None = None
         self._block_w = -1
         self._proc: subprocess.Popen[bytes] | None = None
-        self._nat: netns.Nat | None = None
+        self._nat: nat.Nat | None = None
         self._watch: ChildWatch | None = None
         self._destroyed = False
 
@@ -396,7 +396,7 @@ class BwrapSandbox:
                 prohibited_tcp_ports=PROHIBITED_TCP_PORTS if isolated else (),
             )
         if self.network == "isolated" and self.backend.nat:
-            self._nat = netns.Nat(self.backend.nat, self.child_pid)
+            self._nat = nat.Nat(self.backend.nat, self.child_pid)
 
     async def network_ready(self) -> None:
         """Outbound networking is up (NAT attached); cheap when already so."""

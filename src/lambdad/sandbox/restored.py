@@ -32,7 +32,7 @@ import struct
 from typing import Any
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox import netns, zygote_wire
+from lambdad.sandbox import nat, netns, zygote_wire
 from lambdad.sandbox.base import Restorer, Sandbox, SandboxSpec
 from lambdad.sandbox.bwrap import LINK_LOCAL, PROHIBITED_TCP_PORTS, BwrapBackend
 from lambdad.sandbox.process import ProcessBackend
@@ -179,7 +179,7 @@ class RestoredSandbox(ZygoteSandbox):
                 # NAT starts now, while the rest is built, not once the keeper says so.
                 helper = getattr(self.backend.inner, "nat", None)
                 if self.network == "isolated" and helper:
-                    self._nat = netns.Nat(helper, pid)
+                    self._nat = nat.Nat(helper, pid)
                 continue
             if not self.pid:
                 self._adopt(pid)

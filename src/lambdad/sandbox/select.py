@@ -14,9 +14,10 @@ import subprocess
 from dataclasses import dataclass
 
 from lambdad.config import Settings
-from lambdad.sandbox import cgroups, netns
+from lambdad.sandbox import cgroups
 from lambdad.sandbox.base import SandboxBackend
 from lambdad.sandbox.bwrap import BwrapBackend
+from lambdad.sandbox.nat import nat_helper
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.uids import UidPool
 from lambdad.sandbox.zygote import with_fast_path
@@ -83,7 +84,7 @@ def capabilities() -> list[Capability]:
                 f"enable the {name} controller",
             )
         )
-    nat = netns.nat_helper()
+    nat = nat_helper()
     caps.append(
         Capability(
             "NAT helper",

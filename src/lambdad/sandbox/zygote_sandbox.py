@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox import netns, rootfs, seccomp, zygote_wire
+from lambdad.sandbox import nat, netns, rootfs, seccomp, zygote_wire
 from lambdad.sandbox.base import SandboxBackend, SandboxSpec
 from lambdad.sandbox.bwrap import (
     LINK_LOCAL,
@@ -75,7 +75,7 @@ class ZygoteSandbox:
         self._control: socket.socket | None = None  # to the zygote's child (the keeper)
         self._runtime: socket.socket | None = None  # to the runtime process
         self._child: Child | None = None
-        self._nat: netns.Nat | None = None
+        self._nat: nat.Nat | None = None
         self._peak_fd = -1
         self._destroyed = False
         self.from_spare = False
@@ -292,7 +292,7 @@ class ZygoteSandbox:
     def _start_nat_if_isolated(self) -> None:
         helper = getattr(self.backend.inner, "nat", None)
         if self.network == "isolated" and helper:
-            self._nat = netns.Nat(helper, self.pid)
+            self._nat = nat.Nat(helper, self.pid)
 
     def _close_control(self) -> None:
         if self._control is not None:

@@ -13,7 +13,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from lambdad.api import sigv4
+from lambdad.api import sigv4_claim
 from lambdad.api.sigv4 import SERVICES, check_head, verify
 from lambdad.errors import (
     AwsError,
@@ -148,8 +148,8 @@ def test_presigned_lifetimes_are_bounded_before_they_are_converted(
         ("X-Amz-Signature", "0" * 64),
     ]
     if error is None:
-        claim = sigv4._claim_from_query(query)
+        claim = sigv4_claim.claim_from_query(query)
         assert claim.expires == 60
     else:
         with pytest.raises(error):
-            sigv4._claim_from_query(query)
+            sigv4_claim.claim_from_query(query)

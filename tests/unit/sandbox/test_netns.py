@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from lambdad.sandbox.netns import nat_argv
+from lambdad.sandbox.nat import nat_argv
 
 
 def test_slirp4netns_keeps_the_host_loopback_out_and_reports_readiness() -> None:
