@@ -22,7 +22,7 @@ from typing import Any
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
-from lambdad.control import archives, paging, uploads
+from lambdad.control import paging, uploads
 from lambdad.control.versions import Versions
 from lambdad.errors import (
     ForeignFunctionDenied,
@@ -38,6 +38,7 @@ from lambdad.model.changes import ChangeHub, FunctionListener
 from lambdad.model.scope import Scope
 from lambdad.model.version import RunnableVersion, from_configuration
 from lambdad.secrets import Sealer
+from lambdad.store import archives
 from lambdad.store.base import Doc, MetadataStore
 from lambdad.store.blobs import BlobStore, archives_of
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
-from lambdad.control import archives, paging
+from lambdad.control import paging
 from lambdad.control.functions import LIST_PAGE_MAX
 from lambdad.errors import (
     InvalidParameterValueException,
@@ -40,6 +40,7 @@ from lambdad.model import function as fmodel
 from lambdad.model import policy
 from lambdad.model.arn import layer_arn
 from lambdad.model.scope import Scope
+from lambdad.store import archives
 from lambdad.store.base import Doc, MetadataStore
 from lambdad.store.blobs import BlobStore
 

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from lambdad.config import Settings
-from lambdad.control import archives
 from lambdad.errors import (
     CodeStorageExceededException,
     InvalidParameterValueException,
     RequestTooLargeException,
 )
 from lambdad.model.scope import Scope
+from lambdad.store import archives
 from lambdad.store.base import Doc, MetadataStore
 from lambdad.store.blobs import BlobStore
 

@@ -15,9 +15,8 @@ import errno
 import logging
 from pathlib import Path
 
-from lambdad.control import archives
 from lambdad.errors import InvalidParameterValueException, InvalidZipFileException, ServiceException
-from lambdad.store import trees
+from lambdad.store import archives, trees
 from lambdad.store.blobs import BlobStore
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from lambdad.control import archives
 from lambdad.environments.code import CodeCache
 from lambdad.environments.layers import OptCache
 from lambdad.errors import InvalidZipFileException, ServiceException
-from lambdad.store import trees
+from lambdad.store import archives, trees
 from lambdad.store.blobs import BlobStore
 
 DEPTH = sys.getrecursionlimit() + 500
@@ -133,7 +132,7 @@ def test_a_full_disk_at_extraction_is_a_service_exception_without_traceback(
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_open(path, flags, mode, dir_fd=dir_fd)
 
-    monkeypatch.setattr(archives.os, "open", full)
+    monkeypatch.setattr(os, "open", full)
     with caplog.at_level(logging.INFO), pytest.raises(ServiceException) as info:
         asyncio.run(cache.ensure(sha))
 

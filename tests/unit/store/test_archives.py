@@ -1,4 +1,4 @@
-"""Checks and extraction of uploaded code archives (lambdad.control.archives)."""
+"""Checks and extraction of uploaded code archives (lambdad.store.archives)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from lambdad.control import archives
-from lambdad.control.archives import UNZIP_FAILED, extract_archive, inspect_archive
 from lambdad.errors import InvalidParameterValueException
+from lambdad.store import archives
+from lambdad.store.archives import UNZIP_FAILED, extract_archive, inspect_archive
 
 # (name, content, unix mode or None for "the zip carries no unix mode")
 Entry = tuple[str, bytes, int | None]
@@ -258,7 +258,7 @@ def test_extraction_does_not_write_through_links_even_unchecked(
 ) -> None:
     # The second line of defence: with the layout checks gone, the O_NOFOLLOW
     # walk alone must still refuse to follow the planted link.
-    monkeypatch.setattr(archives, "_check_layout", lambda members: None)
+    monkeypatch.setattr(archives, "check_layout", lambda tree: None)
     data = build(symlink("link", "../.."), file("link/evil", b"pwned"))
 
     before = snapshot(tmp_path)
