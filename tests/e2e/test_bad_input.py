@@ -37,6 +37,7 @@ from e2e.helpers import (
     make_zip,
     role_for,
     send,
+    serving,
     sign_headers,
     signing_clock,
 )
@@ -94,9 +95,7 @@ ROUTES = _routes()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
-    srv = LambdadServer(tmp_path_factory.mktemp("fuzz") / "data")
-    srv.start()
-    try:
+    with serving(LambdadServer(tmp_path_factory.mktemp("fuzz") / "data")) as srv:
         # The same function in both accounts: the request fuzzers sign as PRIMARY and
         # may well delete theirs; the archive test updates OTHER's, which they never touch.
         for account in (PRIMARY.account_id, OTHER.account_id):
@@ -109,8 +108,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
             )
         yield srv
         assert srv.client().get_account_settings()["AccountLimit"]
-    finally:
-        assert srv.stop() == 0, srv.stderr()
     assert "Traceback" not in srv.stderr(), srv.stderr()
 
 
