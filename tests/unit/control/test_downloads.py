@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from lambdad.control.downloads import may_download
@@ -14,9 +12,9 @@ CODE, LAYER = "a" * 64, "b" * 64
 
 
 @pytest.fixture
-def store() -> Iterator[SqliteStore]:
-    s = SqliteStore(":memory:")
-    s.open()
+def store(store: SqliteStore) -> SqliteStore:
+    """The shared empty store, with OWNER's function and a layer shared with OTHER."""
+    s = store
     s.put_version(OWNER, "us-east-1", "fn", "$LATEST", {"CodeSha256Hex": CODE})
     s.put_child(
         "layer",
@@ -38,8 +36,7 @@ def store() -> Iterator[SqliteStore]:
             ],
         },
     )
-    yield s
-    s.close()
+    return s
 
 
 def test_the_owner_may_download_in_its_region(store: SqliteStore) -> None:

@@ -6,9 +6,7 @@ import base64
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,12 +57,10 @@ def arn(name: str, scope: Scope = EAST) -> str:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, **settings: Any) -> None:
+    def __init__(self, store: SqliteStore, blobs: BlobStore, **settings: Any) -> None:
         self.clock = FakeClock(START)
-        self.store = SqliteStore(":memory:")
-        self.store.open()
-        self.blobs = BlobStore(tmp_path / "blobs")
-        self.blobs.open()
+        self.store = store
+        self.blobs = blobs
         self.changes: list[tuple[Scope, str, str | None]] = []
         self.service = FunctionService(
             Settings(**settings), self.store, self.blobs, Sealer(bytes(range(32))), self.clock
@@ -86,10 +82,8 @@ class Harness:
 
 
 @pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    yield harness
-    harness.store.close()
+def h(store: SqliteStore, blobs: BlobStore) -> Harness:
+    return Harness(store, blobs)
 
 
 # -- create ---------------------------------------------------------------------------------
@@ -223,15 +217,15 @@ def test_environment_rules_beyond_the_model(
     assert message in info.value.message
 
 
-def test_code_over_the_zipped_limit_is_too_large(tmp_path: Path) -> None:
-    h = Harness(tmp_path, max_zipped_bytes=100)
+def test_code_over_the_zipped_limit_is_too_large(store: SqliteStore, blobs: BlobStore) -> None:
+    h = Harness(store, blobs, max_zipped_bytes=100)
     with pytest.raises(RequestTooLargeException):
         h.create("fn")
 
 
-def test_code_storage_limit_is_enforced(tmp_path: Path) -> None:
+def test_code_storage_limit_is_enforced(store: SqliteStore, blobs: BlobStore) -> None:
     size = len(zip_of())
-    h = Harness(tmp_path, code_storage_limit=size * 2)
+    h = Harness(store, blobs, code_storage_limit=size * 2)
     h.create("one")
     h.create("two")
     with pytest.raises(CodeStorageExceededException):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,14 +39,11 @@ def code() -> str:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path) -> None:
-        self.store = SqliteStore(":memory:")
-        self.store.open()
-        blobs = BlobStore(tmp_path / "blobs")
-        blobs.open()
+    def __init__(self, store: SqliteStore, blobs: BlobStore) -> None:
+        self.store = store
         self.service = FunctionService(
             Settings(),
-            self.store,
+            store,
             blobs,
             Sealer(bytes(range(32))),
             FakeClock(datetime(2026, 1, 1, tzinfo=UTC)),
@@ -80,10 +76,8 @@ class Harness:
 
 
 @pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    yield harness
-    harness.store.close()
+def h(store: SqliteStore, blobs: BlobStore) -> Harness:
+    return Harness(store, blobs)
 
 
 def test_publishing_a_snapstart_version_asks_for_its_snapshot(h: Harness) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -68,19 +67,15 @@ def test_other_sources_are_refused(code: dict[str, Any], message: str) -> None:
         uploads.read_source(EAST, code, None)
 
 
+@dataclass
 class Stores:
-    def __init__(self, tmp_path: Path) -> None:
-        self.store = SqliteStore(":memory:")
-        self.store.open()
-        self.blobs = BlobStore(tmp_path / "blobs")
-        self.blobs.open()
+    store: SqliteStore
+    blobs: BlobStore
 
 
 @pytest.fixture
-def stores(tmp_path: Path) -> Iterator[Stores]:
-    s = Stores(tmp_path)
-    yield s
-    s.store.close()
+def stores(store: SqliteStore, blobs: BlobStore) -> Stores:
+    return Stores(store, blobs)
 
 
 def test_ingest_stores_the_archive_by_digest(stores: Stores) -> None:

@@ -7,7 +7,7 @@ with a small fake over an in-memory store, so publishing is tested on its own.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -73,10 +73,9 @@ class FakeFunctions:
 
 
 class Harness:
-    def __init__(self) -> None:
-        self.store = SqliteStore(":memory:")
-        self.store.open()
-        self.functions = FakeFunctions(self.store)
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.functions = FakeFunctions(store)
         self.changes = ChangeHub()
         self.heard: list[tuple[str, str | None]] = []
         self.changes.on_function_change(lambda s, n, v: self.heard.append((n, v)))
@@ -105,10 +104,8 @@ class Harness:
 
 
 @pytest.fixture
-def h() -> Iterator[Harness]:
-    harness = Harness()
-    yield harness
-    harness.store.close()
+def h(store: SqliteStore) -> Harness:
+    return Harness(store)
 
 
 def test_publishing_freezes_latest_as_the_next_number(h: Harness) -> None:

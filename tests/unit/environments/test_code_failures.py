@@ -32,13 +32,6 @@ def archive(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    store = BlobStore(tmp_path / "blobs")
-    store.open()
-    return store
-
-
 def test_sweep_removes_a_tree_deeper_than_the_recursion_limit(
     tmp_path: Path, blobs: BlobStore
 ) -> None:

@@ -21,9 +21,7 @@ def archive(text: str) -> bytes:
     return buf.getvalue()
 
 
-def test_sweep_removes_code_whose_archive_is_gone(tmp_path: Path) -> None:
-    blobs = BlobStore(tmp_path / "blobs")
-    blobs.open()
+def test_sweep_removes_code_whose_archive_is_gone(tmp_path: Path, blobs: BlobStore) -> None:
     kept = blobs.put(archive("kept = 1\n"))
     gone = blobs.put(archive("gone = 1\n"))
     cache = CodeCache(tmp_path / "code", blobs, 10 << 20)
@@ -40,9 +38,7 @@ def test_sweep_removes_code_whose_archive_is_gone(tmp_path: Path) -> None:
     assert (kept_dir / "pkg" / "app.py").read_text() == "kept = 1\n"
 
 
-def test_sweep_removes_opt_trees_whose_layers_are_gone(tmp_path: Path) -> None:
-    blobs = BlobStore(tmp_path / "blobs")
-    blobs.open()
+def test_sweep_removes_opt_trees_whose_layers_are_gone(tmp_path: Path, blobs: BlobStore) -> None:
     kept_layer = blobs.put(archive("kept = 1\n"))
     gone_layer = blobs.put(archive("gone = 1\n"))
     opt = OptCache(tmp_path / "opt", CodeCache(tmp_path / "code", blobs, 10 << 20))
