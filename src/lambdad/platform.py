@@ -178,7 +178,6 @@ class Platform:
             limits_from(self.concurrency),
             self.clock,
             retry_after=s.throttle_retry_after,
-            scale=scale_up,
         )
         self.invoker = InvokeService(
             s,

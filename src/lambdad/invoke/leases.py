@@ -280,17 +280,10 @@ class Leases:
         clock: Clock,
         *,
         retry_after: int = 1,
-        scale_up_limit: int = 1000,
-        scale_up_window: float = 10.0,
-        scale: ScaleUp | None = None,
     ) -> None:
         self.limits = limits
         self.clock = clock
         self.retry_after = retry_after
-        # The scale-up rate, shared with the warm pool when the platform builds both.
-        self.scale = scale or ScaleUp(
-            clock, limit=scale_up_limit, window=scale_up_window, retry_after=retry_after
-        )
         self._usage = Usage()
         self._ids = itertools.count(1)
         # Leases are taken on the event loop and, for blocking callers, from threads.
@@ -336,10 +329,6 @@ class Leases:
             yield lease
         finally:
             self.release(lease)
-
-    def allow_new_environment(self, function: FunctionKey) -> None:
-        """Spend one unit of the function's scale-up rate, or throttle."""
-        self.scale.allow_new_environment(Scope(function.account, function.region), function.name)
 
     def in_use(self, function: FunctionKey) -> int:
         return self._usage.of(function)

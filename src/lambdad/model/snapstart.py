@@ -134,9 +134,9 @@ def is_pending(version: str, doc: dict[str, Any]) -> bool:
     return version != LATEST and doc.get("State") == PENDING and applies(doc)
 
 
-def check_invocable(config: dict[str, Any]) -> None:
-    """Refuse to invoke a version whose snapshot is not ready, as AWS does."""
-    state = config.get("State")
+def check_state(state: str | None) -> None:
+    """Refuse to invoke a version in ``state`` (its ``State``) whose snapshot is not ready
+    (Pending) or could not be taken (Failed), as AWS does."""
     if state == PENDING:
         raise SnapStartNotReadyException(NOT_READY_MESSAGE)
     if state == FAILED:

@@ -59,9 +59,6 @@ class RunnableVersion:
     network_tag: str | None = None
     # The qualifier the caller named (an alias, a version, $LATEST), None when unqualified.
     invoked_as: str | None = None
-    # The FunctionConfiguration document this was built from. Transitional: for the
-    # modules that still read it (environments/snapshots.py); new code reads the fields.
-    config: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def arn(self) -> str:
@@ -74,9 +71,8 @@ class RunnableVersion:
 
     def check_invocable(self) -> None:
         """Refuse to run a SnapStart version whose snapshot is not taken (Pending) or
-        could not be (Failed), as AWS refuses it."""
-        # The rule is SnapStart's, over the state alone.
-        snapstart.check_invocable({"State": self.state})
+        could not be (Failed), as AWS refuses it (the rule is SnapStart's)."""
+        snapstart.check_state(self.state)
 
     def settings_document(self) -> dict[str, Any]:
         """The settings ``runtimes.host_support.setting_shortfalls`` reads, in the
@@ -133,5 +129,4 @@ def from_configuration(
         ),
         network_tag=(tags or {}).get(NETWORK_TAG),
         invoked_as=invoked_as,
-        config=config,
     )

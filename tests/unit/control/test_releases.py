@@ -54,6 +54,16 @@ def arn(name: str, qualifier: str | None = None, scope: Scope = EAST) -> str:
     return f"{base}:{qualifier}" if qualifier else base
 
 
+class FakeStatus:
+    """What the environments layer reports of provisioned targets (a test sets it)."""
+
+    def __init__(self) -> None:
+        self.states: dict[tuple[str, str], ProvisionedState] = {}
+
+    def state(self, scope: Scope, name: str, qualifier: str) -> ProvisionedState:
+        return self.states.get((name, qualifier), ProvisionedState())
+
+
 class Harness:
     def __init__(self, tmp_path: Path, **settings: Any) -> None:
         self.settings = Settings(**settings)
@@ -73,8 +83,14 @@ class Harness:
         )
         self.aliases = AliasService(self.store, self.functions)
         self.policies = PolicyService(self.store, self.functions, self.aliases)
+        self.status = FakeStatus()
         self.concurrency = ConcurrencyService(
-            self.settings, self.store, self.functions, self.aliases, self.clock
+            self.settings,
+            self.store,
+            self.functions,
+            self.aliases,
+            self.clock,
+            status=self.status,
         )
         self.provisioned: list[tuple[str, str, int | None]] = []
         self.concurrency.on_provisioned_change(
@@ -412,9 +428,7 @@ def test_provisioned_concurrency_checks_and_accounting(h: Harness) -> None:
     with pytest.raises(InvalidParameterValueException, match="greater than the reserved"):
         h.concurrency.put_provisioned(EAST, "fn", "live", 4)
 
-    h.concurrency.status = type(
-        "Status", (), {"state": lambda self, *a: ProvisionedState(3, "READY")}
-    )()
+    h.status.states[("fn", "live")] = ProvisionedState(3, "READY")
     [listed] = h.concurrency.list_provisioned(EAST, "fn", None, None)[
         "ProvisionedConcurrencyConfigs"
     ]

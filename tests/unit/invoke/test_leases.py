@@ -16,6 +16,7 @@ from lambdad.invoke.leases import (
     FunctionLimits,
     LeaseKind,
     Leases,
+    ScaleUp,
     Throttle,
     Usage,
     decide,
@@ -23,7 +24,9 @@ from lambdad.invoke.leases import (
     scale_up,
     take,
 )
+from lambdad.model.scope import Scope
 
+SCOPE = Scope("111111111111", "us-east-1")
 FN = FunctionKey("111111111111", "us-east-1", "fn")
 OTHER = FunctionKey("111111111111", "us-east-1", "other")
 ELSEWHERE = FunctionKey("111111111111", "eu-west-1", "fn")
@@ -33,13 +36,8 @@ def leases_for(
     table: dict[FunctionKey, FunctionLimits],
     account: AccountLimits,
     clock: FakeClock | None = None,
-    **kw: float,
 ) -> Leases:
-    return Leases(
-        lambda fn: (table.get(fn, FunctionLimits()), account),
-        clock or FakeClock(),
-        **kw,  # type: ignore[arg-type]
-    )
+    return Leases(lambda fn: (table.get(fn, FunctionLimits()), account), clock or FakeClock())
 
 
 def test_unreserved_until_the_pool_is_empty() -> None:
@@ -174,13 +172,15 @@ def test_scale_up_bucket_refills_continuously_and_caps() -> None:
     assert bucket.tokens == 1.0  # never more than the limit, then one spent
 
 
-def test_allow_new_environment_throttles_past_the_rate() -> None:
+def test_scale_up_throttles_new_environments_past_the_rate() -> None:
     clock = FakeClock()
-    leases = leases_for({}, AccountLimits(5), clock, scale_up_limit=2, scale_up_window=1.0)
-    leases.allow_new_environment(FN)
-    leases.allow_new_environment(FN)
-    with pytest.raises(TooManyRequestsException):
-        leases.allow_new_environment(FN)
-    leases.allow_new_environment(OTHER)  # per function
+    scale = ScaleUp(clock, limit=2, window=1.0, retry_after=3)
+    scale.allow_new_environment(SCOPE, "fn")
+    scale.allow_new_environment(SCOPE, "fn")
+    with pytest.raises(TooManyRequestsException) as throttled:
+        scale.allow_new_environment(SCOPE, "fn")
+    assert throttled.value.body()["Reason"] == ACCOUNT_LIMIT_EXCEEDED
+    assert throttled.value.headers["Retry-After"] == "3"
+    scale.allow_new_environment(SCOPE, "other")  # per function
     clock.advance(0.5)
-    leases.allow_new_environment(FN)
+    scale.allow_new_environment(SCOPE, "fn")

@@ -70,7 +70,7 @@ def test_state_transitions_and_invocability() -> None:
     assert snapstart.is_pending("1", doc)
     assert not snapstart.is_pending("$LATEST", doc)
     with pytest.raises(SnapStartNotReadyException) as not_ready:
-        snapstart.check_invocable(doc)
+        snapstart.check_state(doc["State"])
     assert not_ready.value.status == 409
     assert not_ready.value.body()["Message"].startswith("Lambda is initializing your function")
 
@@ -82,14 +82,14 @@ def test_state_transitions_and_invocability() -> None:
         "FunctionError",
     )
     with pytest.raises(ResourceConflictException, match="following state: Failed"):
-        snapstart.check_invocable(failed)
+        snapstart.check_state(failed["State"])
 
     snapstart.mark_finished(doc, None, snapstart.FUNCTION_ERROR)
     assert doc["State"] == "Active"
     assert "StateReason" not in doc
     assert "StateReasonCode" not in doc
-    snapstart.check_invocable(doc)
-    snapstart.check_invocable({})  # a configuration without a state runs
+    snapstart.check_state(doc["State"])
+    snapstart.check_state(None)  # a configuration without a state runs
 
 
 def test_ephemeral_storage_over_512_mb_is_refused_with_snapstart_only() -> None:
