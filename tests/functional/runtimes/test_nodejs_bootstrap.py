@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_runtime_api import FakeRuntimeApi
+
+from functional.runtimes.fake_runtime_api import FakeRuntimeApi
 
 BOOTSTRAP = (
     Path(__file__).resolve().parents[3] / "src" / "lambdad" / "runtimes" / "nodejs" / "bootstrap.js"
@@ -43,12 +44,6 @@ class Runtime:
 
 
 Start = Callable[..., Runtime]
-
-
-@pytest.fixture
-def api() -> Iterator[FakeRuntimeApi]:
-    with FakeRuntimeApi() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_runtime_api import FakeRuntimeApi
+
+from functional.runtimes.fake_runtime_api import FakeRuntimeApi
 
 BOOTSTRAP = (
     Path(__file__).resolve().parents[3] / "src" / "lambdad" / "runtimes" / "python" / "bootstrap.py"
@@ -66,12 +67,6 @@ Start = Callable[..., Runtime]
 @pytest.fixture(params=_interpreters())
 def python(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def api() -> Iterator[FakeRuntimeApi]:
-    with FakeRuntimeApi() as fake:
-        yield fake
 
 
 @pytest.fixture
