@@ -1,21 +1,10 @@
 """The ``bwrap`` backend: every environment in its own namespaces and cgroup.
 
-Each environment runs under Debian's bubblewrap with mount, PID, IPC, UTS and
-(unless the network mode is ``host``) network namespaces, on a minimal read-only
-root: the host's ``/usr`` and the few ``/etc`` files runtimes need, the code at
-``/var/task``, layers at ``/opt``, lambdad's bootstraps at ``/var/runtime``, a
-fresh tmpfs ``/tmp`` of ``EphemeralStorage`` MB, its own ``/proc`` and a minimal
-``/dev``. The runtime runs as an unprivileged uid with ``no_new_privs`` and no
-capabilities (``setpriv`` inside the sandbox), in a cgroup that holds its memory,
-CPU and process count to what its configuration buys.
-
-No byte the function controls reaches a privileged process: bwrap and setpriv run
-as root with a fixed environment (``PRIVILEGED_ENV``) and bwrap keeps only the
-capabilities setpriv needs to drop to the sandbox uid. The function's variables
-(``LD_PRELOAD`` among them) are applied by the last, unprivileged exec: a shell,
-already the sandbox uid with ``no_new_privs``, reads them from its stdin (a memfd;
-they never appear on a command line, which the host's other users can read) and
-execs the runtime with them.
+Owns the sandbox's lifecycle: a uid and a cgroup per environment (memory, CPU and
+process count held to what its configuration buys), bwrap started on the plan of
+``sandbox/bwrap_plan.py`` (its root, command line and variables; the privilege
+boundary is written down there), the Runtime API socket and NAT of its network
+namespace, and ``destroy``.
 
 Start-up is staged with bwrap's ``--info-fd`` / ``--block-fd``: once the
 namespaces exist the sandbox is put in its cgroup and its Runtime API socket is
@@ -30,17 +19,23 @@ import json
 import logging
 import os
 import platform
-import re
 import shutil
 import socket
 import subprocess
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox import nat, netns, seccomp
 from lambdad.sandbox.base import SandboxSpec, WithoutSnapshots
+from lambdad.sandbox.bwrap_plan import (
+    PRIVILEGED_ENV,
+    Tools,
+    bwrap_argv,
+    env_script,
+    generated_files,
+    rewrite,
+)
 from lambdad.sandbox.cgroups import CgroupManager, EnvironmentCgroup, Limits
 from lambdad.sandbox.child import ChildWatch, from_wrapper_status
 from lambdad.sandbox.uids import UidPool
@@ -48,42 +43,14 @@ from lambdad.store.trees import remove_quietly
 
 log = logging.getLogger(__name__)
 
-TASK = "/var/task"
-RUNTIME = "/var/runtime"
-OPT = "/opt"
 RUNTIME_API = "127.0.0.1:9001"
 LINK_LOCAL = ("169.254.0.0/16",)
 # Outbound TCP ports an isolated function cannot connect to, as on AWS (SMTP).
 PROHIBITED_TCP_PORTS = (25,)
-SANDBOX_USER = "sbx_user1051"
 # Each environment's own uid (= gid) comes from this range (see sandbox/uids.py); it
 # lies in the range systemd leaves to container uid ranges, clear of host accounts.
 DEFAULT_UID_BASE = 0x60000000
 DEFAULT_UID_COUNT = 65536
-# What bwrap and setpriv (privileged) start with: nothing of the function's.
-PRIVILEGED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C"}
-# bwrap (as root) drops every capability but these before exec'ing the privileged
-# stages: ``unshare --cgroup`` (a cgroup namespace rooted at the environment's own
-# cgroup, which it joined after bwrap made its namespaces) and setpriv (uid, groups,
-# bounding set).
-STAGE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
-# The unprivileged last stage: the function's variables from stdin, then the runtime
-# with stdin on /dev/null.
-APPLY_ENV = '. /dev/stdin && exec "$@" </dev/null'
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-ETC_FILES = (
-    "/etc/ssl",
-    "/etc/ca-certificates",
-    "/etc/ca-certificates.conf",
-    "/etc/hosts",
-    "/etc/nsswitch.conf",
-    "/etc/localtime",
-    "/etc/ld.so.cache",
-    "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",
-    "/etc/alternatives",
-    "/etc/mime.types",
-)
 
 
 class BwrapBackend(WithoutSnapshots):
@@ -108,9 +75,11 @@ class BwrapBackend(WithoutSnapshots):
                 "no seccomp filter for %s: keyrings and user namespaces stay open",
                 platform.machine(),
             )
-        self.bwrap = shutil.which(bwrap) or bwrap
-        self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
-        self.unshare = shutil.which("unshare") or "/usr/bin/unshare"
+        self.tools = Tools(
+            bwrap=shutil.which(bwrap) or bwrap,
+            setpriv=shutil.which("setpriv") or "/usr/bin/setpriv",
+            unshare=shutil.which("unshare") or "/usr/bin/unshare",
+        )
         self.nat = nat.nat_helper() if network == "isolated" else None
         if network == "isolated" and self.nat is None:
             log.warning(
@@ -175,125 +144,6 @@ class BwrapBackend(WithoutSnapshots):
         cgroup.set_cpu(None)
         return cgroup
 
-    @staticmethod
-    def generated_files(network: str, uid: int) -> dict[str, bytes]:
-        """Files the sandbox sees whose content the platform writes (through
-        ``--ro-bind-data``: a bind of a bwrap-private copy, no host path behind it):
-        /etc's account and resolver files, and an empty /proc/cmdline instead of the
-        host's boot command line."""
-        resolv = "nameserver 10.0.2.3\n" if network == "isolated" else ""
-        if network == "host" and Path("/etc/resolv.conf").exists():
-            resolv = Path("/etc/resolv.conf").read_text()
-        return {
-            "/etc/passwd": (
-                f"root:x:0:0:root:/root:/sbin/nologin\n"
-                f"{SANDBOX_USER}:x:{uid}:{uid}::/tmp:/sbin/nologin\n"
-            ).encode(),
-            "/etc/group": f"root:x:0:\n{SANDBOX_USER}:x:{uid}:\n".encode(),
-            "/etc/resolv.conf": resolv.encode(),
-            "/proc/cmdline": b"",
-        }
-
-    def argv(
-        self,
-        spec: SandboxSpec,
-        work: Path,
-        network: str,
-        info_fd: int,
-        block_fd: int,
-        uid: int,
-        seccomp_fd: int | None = None,
-        data_fds: Mapping[str, int] | None = None,
-    ) -> list[str]:
-        """bwrap's command line; ``data_fds``: sandbox path -> descriptor of the
-        content bwrap binds there (``generated_files``)."""
-        data_fds = data_fds or {}
-        a = [self.bwrap, "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-        for cap in STAGE_CAPS:
-            a += ["--cap-add", cap]
-        a += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-        if network != "host":
-            a.append("--unshare-net")
-        a += ["--hostname", "localhost"]
-        for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-            p = Path(top)
-            if p.is_symlink():
-                a += ["--symlink", os.readlink(p), top]
-            elif p.is_dir():
-                a += ["--ro-bind", top, top]
-        # bwrap makes missing parent directories 0700 (unreadable to the sandbox user):
-        # create every parent of a mount point first, world-readable.
-        dests = [p for p in ETC_FILES if os.path.lexists(p)] + ["/etc/passwd", TASK, RUNTIME]
-        dests += [str(p) for p in _interpreter_prefixes(spec.host_paths)]
-        for parent in _parents(dests):
-            a += ["--perms", "0755", "--dir", parent]
-        for path in ETC_FILES:
-            if os.path.lexists(path):
-                a += ["--ro-bind", path, path]
-        for dest, fd in data_fds.items():
-            if dest.startswith("/etc/"):
-                a += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
-        for prefix in _interpreter_prefixes(spec.host_paths):
-            a += ["--ro-bind", str(prefix), str(prefix)]
-        a += ["--ro-bind", str(spec.task_dir), TASK]
-        a += ["--ro-bind", str(spec.runtime_dir), RUNTIME]
-        if spec.opt_dir is not None:
-            a += ["--ro-bind", str(spec.opt_dir), OPT]
-        else:
-            a += ["--dir", OPT]
-        a += ["--proc", "/proc", "--dev", "/dev"]
-        for dest, fd in data_fds.items():
-            if dest.startswith("/proc/"):
-                a += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
-        a += ["--perms", "1777", "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-        a += ["--remount-ro", "/", "--chdir", TASK]
-        a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd)]
-        if seccomp_fd is not None:
-            a += ["--seccomp", str(seccomp_fd)]
-        a.append("--")
-        a += [
-            self.unshare,
-            "--cgroup",
-            "--",
-            self.setpriv,
-            f"--reuid={uid}",
-            f"--regid={uid}",
-            "--clear-groups",
-            "--no-new-privs",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--",
-            "/bin/sh",
-            "-c",
-            APPLY_ENV,
-            "sh",
-        ]
-        a += [self.rewrite(spec, x) for x in spec.argv]
-        return a
-
-    @staticmethod
-    def rewrite(spec: SandboxSpec, value: str) -> str:
-        """Host paths in argv and variables, as the runtime sees them inside."""
-        value = value.replace("{task}", TASK).replace(str(spec.task_dir), TASK)
-        value = value.replace(str(spec.runtime_dir), RUNTIME)
-        if spec.opt_dir is not None:
-            value = value.replace(str(spec.opt_dir), OPT)
-        return value
-
-
-def env_script(env: dict[str, str]) -> bytes:
-    """``env`` as the shell of the last stage sources it: exactly these variables
-    (the shell's own PWD and the privileged stages' PATH dropped unless set)."""
-    lines = [f"unset {name}" for name in ("PWD", "OLDPWD", *PRIVILEGED_ENV) if name not in env]
-    for name, value in env.items():
-        if not _ENV_NAME.fullmatch(name):
-            raise SandboxError(f"cannot pass the variable {name!r} to the runtime")
-        if "\0" in value:
-            raise SandboxError(f"the variable {name} holds a NUL byte")
-        quoted = value.replace("'", "'\\''")
-        lines.append(f"export {name}='{quoted}'")
-    return "\n".join(lines).encode() + b"\n"
-
 
 class BwrapSandbox:
     def __init__(
@@ -324,7 +174,7 @@ class BwrapSandbox:
         self._destroyed = False
 
     async def launch(self) -> None:
-        env = {k: self.backend.rewrite(self.spec, v) for k, v in self.spec.env.items()}
+        env = {k: rewrite(self.spec, v) for k, v in self.spec.env.items()}
         if self.network == "host":
             # No private namespace: fall back to a loopback port of its own.
             self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -343,10 +193,17 @@ class BwrapSandbox:
             seccomp_fd = _memfd("bwrap-seccomp", self.backend.seccomp)
         data_fds = {
             dest: _memfd("bwrap-data", content)
-            for dest, content in self.backend.generated_files(self.network, self.uid).items()
+            for dest, content in generated_files(self.network, self.uid).items()
         }
-        argv = self.backend.argv(
-            self.spec, self.work, self.network, info_w, block_r, self.uid, seccomp_fd, data_fds
+        argv = bwrap_argv(
+            self.backend.tools,
+            self.spec,
+            self.network,
+            info_w,
+            block_r,
+            self.uid,
+            seccomp_fd,
+            data_fds,
         )
         # The options go through --args, not the command line: the sandbox's init is
         # this bwrap, and its /proc/1/cmdline is readable inside (host paths).
@@ -508,28 +365,3 @@ def _pending_output(fd: int) -> str:
         return os.read(fd, 4096).decode("utf-8", "replace").strip() or "no error message"
     except OSError:
         return "no error message"
-
-
-def _interpreter_prefixes(paths: tuple[Path, ...]) -> list[Path]:
-    """Install prefixes of interpreters outside /usr (pyenv, /opt installs)."""
-    out: list[Path] = []
-    for p in paths:
-        real = Path(os.path.realpath(p))
-        if str(real).startswith("/usr/"):
-            continue
-        prefix = real.parent.parent if real.parent.name == "bin" else real.parent
-        if prefix not in out:
-            out.append(prefix)
-    return out
-
-
-def _parents(paths: list[str]) -> list[str]:
-    """Every ancestor directory of ``paths`` (outside the host-bound top levels), in order."""
-    out: list[str] = []
-    for path in paths:
-        parts = Path(path).parts[1:-1]
-        for i in range(1, len(parts) + 1):
-            parent = "/" + "/".join(parts[:i])
-            if parent not in out:
-                out.append(parent)
-    return out

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdad.sandbox.base import SandboxSpec
-from lambdad.sandbox.bwrap import ETC_FILES, OPT, RUNTIME, TASK, _interpreter_prefixes, _parents
+from lambdad.sandbox.bwrap_plan import ETC_FILES, OPT, RUNTIME, TASK, interpreter_prefixes, parents
 
 TOP_LEVEL = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -99,9 +99,9 @@ def plan_base(host: HostLayout, runtime_dir: Path, host_paths: tuple[Path, ...])
             plan.append(["symlink", target, path])
         else:
             plan.append(["bind", path, path, ro_dir])
-    prefixes = [str(p) for p in _interpreter_prefixes(host_paths)]
+    prefixes = [str(p) for p in interpreter_prefixes(host_paths)]
     mount_points = [e.path for e in host.etc] + ["/etc/passwd", TASK, RUNTIME, *prefixes]
-    plan += [["dir", parent, "0755"] for parent in _parents(mount_points)]
+    plan += [["dir", parent, "0755"] for parent in parents(mount_points)]
     for entry in host.etc:
         plan.append(["bind", entry.source, entry.path, ro_dir if entry.is_dir else ro_file])
     for prefix in prefixes:

@@ -40,7 +40,8 @@ from lambdad.errors import SandboxError
 from lambdad.runtimes.table import PYTHON_BOOTSTRAP, RUNTIME_DIR
 from lambdad.sandbox import restored, rootfs, zygote_wire
 from lambdad.sandbox.base import Restorer, Sandbox, SandboxBackend, SandboxSpec
-from lambdad.sandbox.bwrap import RUNTIME, SANDBOX_USER, BwrapBackend
+from lambdad.sandbox.bwrap import BwrapBackend
+from lambdad.sandbox.bwrap_plan import RUNTIME, SANDBOX_USER
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import ZygoteProcess
 from lambdad.sandbox.zygote_sandbox import ZygoteGone, ZygoteSandbox

@@ -30,9 +30,9 @@ from lambdad.sandbox.bwrap import (
     LINK_LOCAL,
     PROHIBITED_TCP_PORTS,
     RUNTIME_API,
-    TASK,
     BwrapBackend,
 )
+from lambdad.sandbox.bwrap_plan import TASK, rewrite
 from lambdad.sandbox.cgroups import EnvironmentCgroup, Limits
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import Child, ZygoteProcess
@@ -224,8 +224,8 @@ class ZygoteSandbox:
     ) -> dict[str, Any]:
         inner = self.backend.inner
         if isinstance(inner, BwrapBackend):
-            env = {k: inner.rewrite(spec, v) for k, v in spec.env.items()}
-            argv = [inner.rewrite(spec, a) for a in spec.argv[1:]]
+            env = {k: rewrite(spec, v) for k, v in spec.env.items()}
+            argv = [rewrite(spec, a) for a in spec.argv[1:]]
             cwd = TASK
         else:
             assert self.work is not None

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox.bwrap import APPLY_ENV, PRIVILEGED_ENV, env_script
+from lambdad.sandbox.bwrap_plan import APPLY_ENV, PRIVILEGED_ENV, env_script
 
 
 def applied(env: dict[str, str]) -> dict[str, str]:
