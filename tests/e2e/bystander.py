@@ -34,6 +34,9 @@ class Bystander:
         self.latencies: list[float] = []
         self.failures: list[str] = []
         self._stop = threading.Event()
+        # Invokes ended (answered or failed), under the condition waiters wait on.
+        self._ended = threading.Condition()
+        self._calls = 0
         self._thread = threading.Thread(target=self._run, name="bystander", daemon=True)
 
     def once(self) -> float:
@@ -50,7 +53,17 @@ class Bystander:
                 self.latencies.append(self.once())
             except Exception as exc:
                 self.failures.append(repr(exc))
+            with self._ended:
+                self._calls += 1
+                self._ended.notify_all()
             self._stop.wait(0.01)
+
+    def wait_for_calls(self, more: int = 1, timeout: float = 60.0) -> None:
+        """Return once ``more`` further invokes have ended (answered or failed)."""
+        with self._ended:
+            target = self._calls + more
+            reached = self._ended.wait_for(lambda: self._calls >= target, timeout)
+        assert reached, f"the bystander's invokes did not end within {timeout} s"
 
     def __enter__(self) -> Bystander:
         self._thread.start()
