@@ -199,8 +199,8 @@ def test_a_result_over_the_limit_fails_the_invocation_while_it_arrives() -> None
         proto.data_received(block)
         # Failed as soon as the limit is passed; nothing more is kept.
         assert handler.too_large == ["r1"]
-        assert proto.request is not None
-        assert len(proto.request.body) == 0
+        assert proto.reader.request is not None
+        assert len(proto.reader.request.body) == 0
         for _ in range(20):
             proto.data_received(block)
         proto.data_received(b"0\r\n\r\n" + b"GET " + PREFIX.encode() + b"/next HTTP/1.1\r\n\r\n")
