@@ -26,8 +26,8 @@ class FakeFunction:
 
 class FakeFunctions:
     """What the invoke path asks of ``FunctionService``: ``resolve`` (a
-    ``RunnableVersion``), ``reserved_concurrency`` and change listeners, over the
-    functions a test ``add``s (any other name is not found).
+    ``RunnableVersion``) and change listeners, over the functions a test ``add``s (any
+    other name is not found; ``reserved`` is what a fake concurrency service reads).
 
     ``resolves`` counts the reads, and each version's ``revision_id`` is that count, so
     a test sees which read a cached version came from; ``during_resolve`` runs once,
@@ -75,7 +75,3 @@ class FakeFunctions:
             code_sha256_hex=CODE_SHA256_HEX,
             dead_letter_arn=function.dead_letter,
         )
-
-    def reserved_concurrency(self, scope: Scope, name: str) -> int | None:
-        function = self.functions.get((scope, name))
-        return None if function is None else function.reserved

@@ -161,6 +161,7 @@ class Platform:
             template_request,
             self.functions.finish_snapshot,
             self.functions.versions.pending_snapshots,
+            self.changes,
         )
         self.provisioned = ProvisionedManager(
             self.pool, self.functions.resolve, s, self.changes, clock=self.clock
@@ -199,11 +200,10 @@ class Platform:
             self.event_configs,
             self.async_queue,
             self.clock,
+            self.concurrency,
             DestinationSender(self.outbound),
             self.policies,
         )
-        self.functions.snapshot_requested = self.snapstart_jobs.requested
-        self.functions.snapshots_deleted = self.snapstart_jobs.deleted
 
     def close(self) -> None:
         self.async_queue.close()

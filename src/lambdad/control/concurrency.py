@@ -10,7 +10,8 @@ in it.
 
 ``limits`` answers the lease component from an in-memory view, rebuilt for an
 (account, region) only after its configuration changed, so an invocation never
-reads the database for it. The state of provisioned environments (allocated,
+reads the database for it; ``reservations`` answers the async dispatcher the same way,
+over every (account, region). The state of provisioned environments (allocated,
 READY or FAILED) is reported by the environments layer through ``ProvisionedState``
 (model/provisioned.py), asked of the ``status`` given to the constructor. Changes are
 heard from, and published on, the ``ChangeHub``.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +103,10 @@ class ConcurrencyService:
         self.status = status
         self.changes = changes if changes is not None else functions.changes
         self._worlds: dict[tuple[str, str], _World] = {}
+        # Every reservation, by (account, region, name): None until asked after a change.
+        self._reservations: Mapping[tuple[str, str, str], int] | None = None
+        # Bumped by every change, so a view built while one happened is not kept.
+        self._generation = 0
         self._lock = threading.Lock()
         self.changes.on_function_change(self._function_changed)
         self.changes.on_alias_change(self._alias_changed)
@@ -135,6 +141,25 @@ class ConcurrencyService:
     def _invalidate(self, scope: Scope) -> None:
         with self._lock:
             self._worlds.pop((scope.account, scope.region), None)
+            self._reservations = None
+            self._generation += 1
+
+    def reservations(self) -> Mapping[tuple[str, str, str], int]:
+        """Every function's reserved concurrency, by (account, region, name): what the
+        async dispatcher claims each function's events up to."""
+        with self._lock:
+            cached, generation = self._reservations, self._generation
+        if cached is not None:
+            return cached
+        built = {
+            (account, region, name): int(fdoc["ReservedConcurrency"])
+            for account, region, name, fdoc in self.store.iter_all_functions()
+            if fdoc.get("ReservedConcurrency") is not None
+        }
+        with self._lock:
+            if self._generation == generation:
+                self._reservations = built
+        return built
 
     def function_concurrency(
         self, account: str, region: str, name: str

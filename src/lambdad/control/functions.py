@@ -53,12 +53,7 @@ PRECONDITION_MESSAGE = (
 )
 MAX_TAGS = 50  # per function, as on AWS
 
-
-# The name the invoke path and environments knew it by (environments/snapshots.py).
-ResolvedVersion = RunnableVersion
-
 ChangeListener = FunctionListener
-SnapshotHook = Callable[[Scope, str, str], None]
 # Resolves a function's Layers parameter (see control/layers.py).
 LayerResolver = Callable[[Scope, list[str]], list[dict[str, Any]]]
 
@@ -82,11 +77,9 @@ class FunctionService:
         self.clock = clock
         self.code_fetcher = code_fetcher
         self.layers = layers
+        # Also where SnapStart versions published or deleted are told (snapshots taken
+        # and dropped by environments/snapstart_jobs.py).
         self.changes = changes if changes is not None else ChangeHub()
-        # Set by the platform: a SnapStart version was published (its snapshot is to be
-        # taken), or SnapStart versions were deleted (their snapshots are to be dropped).
-        self.snapshot_requested: SnapshotHook | None = None
-        self.snapshots_deleted: Callable[[Scope, str, list[str]], None] | None = None
         self.versions = Versions(self, self.changes)
 
     def on_change(self, listener: ChangeListener) -> None:
@@ -200,12 +193,6 @@ class FunctionService:
             tags=fdoc.get("Tags") or {},
             invoked_as=qual,
         )
-
-    def reserved_concurrency(self, scope: Scope, name: str) -> int | None:
-        """The function's reserved concurrency (None: none, or no such function)."""
-        fdoc = self.store.get_function(scope.account, scope.region, name) or {}
-        reserved = fdoc.get("ReservedConcurrency")
-        return None if reserved is None else int(reserved)
 
     # -- create --------------------------------------------------------------------------
 
@@ -487,7 +474,7 @@ class FunctionService:
             self.store.delete_function(scope.account, scope.region, ref.name)
             self.blobs.release(self.store, used)
             self.changed(scope, ref.name, None)
-            self._snapshots_deleted(scope, ref.name, snapshotted)
+            self.changes.snapshots_deleted(scope, ref.name, snapshotted)
             log.info("deleted function %s in %s/%s", ref.name, scope.account, scope.region)
             return
         if not qual.isdigit():
@@ -506,11 +493,7 @@ class FunctionService:
         self.blobs.release(self.store, archives_of(doc))
         self.changed(scope, ref.name, qual)
         if snapstart.applies(doc):
-            self._snapshots_deleted(scope, ref.name, [qual])
-
-    def _snapshots_deleted(self, scope: Scope, name: str, versions: list[str]) -> None:
-        if versions and self.snapshots_deleted is not None:
-            self.snapshots_deleted(scope, name, versions)
+            self.changes.snapshots_deleted(scope, ref.name, [qual])
 
     # -- tags ----------------------------------------------------------------------------
 

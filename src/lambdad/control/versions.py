@@ -6,15 +6,14 @@ rendering (``FunctionLookups``: the public methods it needs, so this module does
 import ``functions.py``, which imports it). A version is
 $LATEST frozen: publishing again with nothing changed returns the last version. A
 version published while ``SnapStart.ApplyOn`` is ``PublishedVersions`` starts
-``Pending``; the platform, told through ``FunctionService.snapshot_requested``,
-takes its snapshot and reports with ``finish_snapshot``.
+``Pending``; SnapStart's jobs, told on the ``ChangeHub`` (``snapshot_requested``),
+take its snapshot and report with ``finish_snapshot``.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from lambdad.control.paging import LIST_PAGE_MAX, decode_marker, encode_marker
@@ -62,8 +61,6 @@ class FunctionLookups(Protocol):
     """What publishing and listing versions need of ``FunctionService``."""
 
     store: MetadataStore
-    # Told of a SnapStart version just published (its snapshot is to be taken).
-    snapshot_requested: Callable[[Scope, str, str], None] | None
 
     def function_ref(
         self, scope: Scope, function_name: str, field: str = "functionName"
@@ -122,8 +119,8 @@ class Versions:
             # AWS gives $LATEST a new revision when a version is published from it.
             latest["RevisionId"] = str(uuid.uuid4())
             store.put_version(scope.account, scope.region, name, LATEST, latest)
-        if snapstart.is_pending(version, doc) and fs.snapshot_requested is not None:
-            fs.snapshot_requested(scope, name, version)
+        if snapstart.is_pending(version, doc):
+            self.changes.snapshot_requested(scope, name, version)
         return fs.render(scope, name, version, doc)
 
     def _same_content(self, scope: Scope, name: str, a: Doc, b: Doc) -> bool:

@@ -1,7 +1,7 @@
 """When SnapStart snapshots are taken and dropped: one background job per version.
 
-The control plane asks (``requested`` when a SnapStart version is published,
-``deleted`` when versions go) from whatever thread it runs on; each request becomes a
+The control plane asks on the ``ChangeHub`` (``requested`` hears a SnapStart version
+published, ``deleted`` versions gone) from whatever thread it runs on; each request becomes a
 task on the server's loop that builds or discards the version's template
 (``snapstart.py``) and records the outcome as the version's state (Active, or Failed
 with ``FunctionError`` or ``InternalError``). A version deleted while its snapshot is
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from lambdad.environments.snapstart import SnapshotFailed, TemplateKey, TemplateRequest
 from lambdad.errors import ResourceNotFoundException
+from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
 from lambdad.model.snapstart import FUNCTION_ERROR, INTERNAL_ERROR, INTERNAL_REASON
 
@@ -47,6 +48,7 @@ class SnapStartJobs:
         request_for: RequestFor,
         finish: FinishSnapshot,
         pending: PendingSnapshots,
+        changes: ChangeHub | None = None,
     ) -> None:
         self._templates = templates
         self._request_for = request_for
@@ -56,6 +58,9 @@ class SnapStartJobs:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._builds: dict[TemplateKey, asyncio.Task[None]] = {}
         self._discards: dict[TemplateKey, asyncio.Task[None]] = {}
+        if changes is not None:
+            changes.on_snapshot_requested(self.requested)
+            changes.on_snapshots_deleted(self.deleted)
 
     def start(self) -> None:
         """On the server's loop: take the snapshots still Pending."""

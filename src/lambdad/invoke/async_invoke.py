@@ -3,7 +3,9 @@
 ``accept`` checks the request, commits the event to the queue and only then lets
 the API answer 202. The dispatcher, started with the server's background work,
 claims due events and runs each through ``InvokeService.run``, in parallel up to
-``async_max_concurrency`` and, per function, up to its reserved concurrency. After
+``async_max_concurrency`` and, per function, up to its reserved concurrency (asked of
+the concurrency service before each claim, so a burst for a function not seen yet is
+claimed no wider than its reservation either). After
 each attempt the pure policy (``async_policy``) says retry, requeue, finish or
 drop; a finished event's destination records and dead letters are stored in the
 same transaction that removes it, and a second loop sends them, retrying targets
@@ -21,9 +23,10 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
@@ -51,6 +54,15 @@ log = logging.getLogger(__name__)
 DELIVERY_CONCURRENCY = 8
 
 
+class Reservations(Protocol):
+    """The concurrency service's cached view of reserved concurrency
+    (``control/concurrency.ConcurrencyService``)."""
+
+    def reservations(self) -> Mapping[FunctionKey, int]:
+        """Every function with reserved concurrency, by (account, region, name)."""
+        ...
+
+
 class AsyncInvokeService:
     def __init__(
         self,
@@ -60,6 +72,7 @@ class AsyncInvokeService:
         configs: EventInvokeConfigService,
         queue: AsyncQueue,
         clock: Clock,
+        concurrency: Reservations,
         sender: destinations.DestinationSender | None = None,
         policies: PolicyService | None = None,
     ) -> None:
@@ -69,6 +82,7 @@ class AsyncInvokeService:
         self.configs = configs
         self.queue = queue
         self.clock = clock
+        self.concurrency = concurrency
         # Function destinations in another account: their policy, checked for the source
         # function's execution role (without it, for the source's account, by the invoker).
         self.policies = policies
@@ -76,7 +90,6 @@ class AsyncInvokeService:
         self.sender = sender or destinations.DestinationSender(OutboundIdentities())
         self.max_concurrency = max(1, settings.async_max_concurrency)
         self._in_flight: Counter[FunctionKey] = Counter()
-        self._limits: dict[FunctionKey, int] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._sending: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -181,8 +194,12 @@ class AsyncInvokeService:
                 await wake.wait()
 
     def _remaining(self) -> dict[FunctionKey, int]:
-        keys = set(self._limits) | set(self._in_flight)
-        return {k: self._limits.get(k, self.max_concurrency) - self._in_flight[k] for k in keys}
+        """How many more events of each function may be claimed now: its reservation (or
+        the async limit) less what runs. Read before every claim, so the first events of
+        a function are claimed within its reservation too."""
+        limits = {k: self._reserved_limit(n) for k, n in self.concurrency.reservations().items()}
+        keys = set(limits) | set(self._in_flight)
+        return {k: limits.get(k, self.max_concurrency) - self._in_flight[k] for k in keys}
 
     def _start(self, event: QueuedEvent) -> None:
         key = event.key
@@ -232,7 +249,6 @@ class AsyncInvokeService:
             )
             await self.queue.finish(event, counter="dropped", now=self._now())
             return
-        self._limits[event.key] = self._reserved_limit(scope, event.function_name)
         settings = self.configs.effective(scope, event.function_name, event.qualifier)
         config = self._retry_config(settings)
         progress = policy.EventProgress(event.received_at, event.attempts, event.requeues)
@@ -324,10 +340,7 @@ class AsyncInvokeService:
         base, cap = self._backoff_range()
         return policy.compute_backoff(attempt, base=base, cap=cap)
 
-    def _reserved_limit(self, scope: Scope, name: str) -> int:
-        reserved = self.functions.reserved_concurrency(scope, name)
-        if reserved is None:
-            return self.max_concurrency
+    def _reserved_limit(self, reserved: int) -> int:
         # Reserved 0 still runs one at a time, to be throttled (and requeued) by the leases.
         return max(1, min(reserved, self.max_concurrency))
 

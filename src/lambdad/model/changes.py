@@ -3,8 +3,9 @@
 One ``ChangeHub`` is built by the composition root and passed to the constructors of
 the services that publish (functions, aliases, concurrency) and of those that follow
 (the warm pool retires environments, provisioned concurrency reconfigures, the resolve
-cache forgets, policies and concurrency tidy up). So no service is handed another after
-construction, and nothing below the control plane imports it.
+cache forgets, policies and concurrency tidy up, SnapStart's jobs take and drop
+snapshots). So no service is handed another after construction, and nothing below the
+control plane imports it.
 
 Listeners are called synchronously, in the order they subscribed, on the publisher's
 thread (control-plane updates run in worker threads: a listener that touches the event
@@ -25,6 +26,11 @@ FunctionListener = Callable[[Scope, str, str | None], None]
 AliasListener = Callable[[Scope, str, str], None]
 # (scope, function, qualifier, requested count; None when the configuration was removed).
 ProvisionedListener = Callable[[Scope, str, str, int | None], None]
+# (scope, function, version) after a SnapStart version was published: its snapshot is
+# to be taken.
+SnapshotListener = Callable[[Scope, str, str], None]
+# (scope, function, versions) after SnapStart versions were deleted: their snapshots go.
+SnapshotsDeletedListener = Callable[[Scope, str, list[str]], None]
 
 
 class ChangeHub:
@@ -32,6 +38,8 @@ class ChangeHub:
         self._function: list[FunctionListener] = []
         self._alias: list[AliasListener] = []
         self._provisioned: list[ProvisionedListener] = []
+        self._snapshot: list[SnapshotListener] = []
+        self._snapshots_deleted: list[SnapshotsDeletedListener] = []
         # Subscriptions happen at start-up; publishing copies the list, so a subscription
         # racing a publication is safe.
         self._lock = threading.Lock()
@@ -48,6 +56,14 @@ class ChangeHub:
         with self._lock:
             self._provisioned.append(listener)
 
+    def on_snapshot_requested(self, listener: SnapshotListener) -> None:
+        with self._lock:
+            self._snapshot.append(listener)
+
+    def on_snapshots_deleted(self, listener: SnapshotsDeletedListener) -> None:
+        with self._lock:
+            self._snapshots_deleted.append(listener)
+
     def function_changed(self, scope: Scope, name: str, version: str | None) -> None:
         for listener in tuple(self._function):
             listener(scope, name, version)
@@ -61,3 +77,13 @@ class ChangeHub:
     ) -> None:
         for listener in tuple(self._provisioned):
             listener(scope, name, qualifier, count)
+
+    def snapshot_requested(self, scope: Scope, name: str, version: str) -> None:
+        for listener in tuple(self._snapshot):
+            listener(scope, name, version)
+
+    def snapshots_deleted(self, scope: Scope, name: str, versions: list[str]) -> None:
+        if not versions:
+            return
+        for listener in tuple(self._snapshots_deleted):
+            listener(scope, name, list(versions))

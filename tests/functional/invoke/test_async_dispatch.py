@@ -32,7 +32,8 @@ from lambdad.model.arn import parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.model.version import RunnableVersion
 from lambdad.outbound import OutboundIdentities
-from lambdad.store.queue import Delivery
+from lambdad.store.queue import AsyncQueue, Delivery
+from lambdad.store.queue_memory import MemoryAsyncQueue
 from lambdad.store.queue_sqlite import SqliteAsyncQueue
 
 OTHER = Scope("210987654321", "us-east-1")
@@ -120,16 +121,30 @@ def error() -> Behaviour:
     return behaviour
 
 
+class FakeConcurrency:
+    """The concurrency service's view of reservations, from the fake functions."""
+
+    def __init__(self, functions: FakeFunctions) -> None:
+        self.functions = functions
+
+    def reservations(self) -> dict[tuple[str, str, str], int]:
+        return {
+            (scope.account, scope.region, name): function.reserved
+            for (scope, name), function in self.functions.functions.items()
+            if function.reserved is not None
+        }
+
+
 class Harness:
-    def __init__(self, path: Path, sender: FakeSender) -> None:
+    def __init__(self, queue: AsyncQueue, sender: FakeSender) -> None:
         self.functions = FakeFunctions()
         self.configs = FakeConfigs()
         self.invoker = FakeInvoker(self.functions)
         self.sender = sender
-        self.queue = SqliteAsyncQueue(path)
+        self.queue = queue
         self.service = AsyncInvokeService(
             SETTINGS, self.functions, self.invoker, self.configs,  # type: ignore[arg-type]
-            self.queue, SystemClock(), sender,  # type: ignore[arg-type]
+            self.queue, SystemClock(), FakeConcurrency(self.functions), sender,  # type: ignore[arg-type]
         )  # fmt: skip
 
     async def accept(self, name: str, payload: bytes = b"{}") -> str:
@@ -154,8 +169,13 @@ class Harness:
 def make(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
-    def build(sender: FakeSender | None = None) -> Harness:
-        h = Harness(tmp_path / f"async{len(made)}.db", sender or FakeSender())
+    def build(sender: FakeSender | None = None, queue: str = "sqlite") -> Harness:
+        store: AsyncQueue = (
+            MemoryAsyncQueue()
+            if queue == "memory"
+            else SqliteAsyncQueue(tmp_path / f"async{len(made)}.db")
+        )
+        h = Harness(store, sender or FakeSender())
         h.queue.open()
         made.append(h)
         return h
@@ -176,8 +196,9 @@ def scenario(h: Harness, body: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(main())
 
 
-def test_parallel_up_to_the_reserved_concurrency(make: Callable[..., Harness]) -> None:
-    h = make()
+@pytest.mark.parametrize("queue", ["sqlite", "memory"])
+def test_parallel_up_to_the_reserved_concurrency(make: Callable[..., Harness], queue: str) -> None:
+    h = make(queue=queue)
     h.functions.add("narrow", reserved=2)
     h.invoker.behaviours["narrow"] = ok(0.05)
 

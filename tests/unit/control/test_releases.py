@@ -401,6 +401,21 @@ def test_reserved_concurrency_follows_aws(h: Harness) -> None:
     assert h.concurrency.unreserved(EAST) == 1000
 
 
+def test_the_reservations_view_follows_every_change(h: Harness) -> None:
+    h.create()
+    h.create("other")
+    assert h.concurrency.reservations() == {}
+    h.concurrency.put_reserved(EAST, "fn", 2)
+    h.concurrency.put_reserved(EAST, "other", 0)
+    assert h.concurrency.reservations() == {
+        (ACCOUNT, "us-east-1", "fn"): 2,
+        (ACCOUNT, "us-east-1", "other"): 0,
+    }
+    h.concurrency.delete_reserved(EAST, "other")
+    h.functions.delete_function(EAST, "fn", None)
+    assert h.concurrency.reservations() == {}
+
+
 def test_provisioned_concurrency_checks_and_accounting(h: Harness) -> None:
     h.create()
     v1 = h.publish()

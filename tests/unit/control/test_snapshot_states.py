@@ -51,8 +51,8 @@ class Harness:
         self.requested: list[tuple[str, str]] = []
         self.deleted: list[tuple[str, list[str]]] = []
         self.changes: list[tuple[str, str | None]] = []
-        self.service.snapshot_requested = lambda s, n, v: self.requested.append((n, v))
-        self.service.snapshots_deleted = lambda s, n, vs: self.deleted.append((n, vs))
+        self.service.changes.on_snapshot_requested(lambda s, n, v: self.requested.append((n, v)))
+        self.service.changes.on_snapshots_deleted(lambda s, n, vs: self.deleted.append((n, vs)))
         self.service.on_change(lambda s, n, v: self.changes.append((n, v)))
 
     def create(self, name: str, **params: Any) -> None:

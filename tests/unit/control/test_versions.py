@@ -7,7 +7,6 @@ with a small fake over an in-memory store, so publishing is tested on its own.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,12 +31,7 @@ class FakeFunctions:
 
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
-        self.snapshot_requested: Callable[[Scope, str, str], None] | None = None
-        self.requested: list[tuple[str, str]] = []
         self._revisions = itertools.count(1)
-
-    def request_snapshot(self, scope: Scope, name: str, version: str) -> None:
-        self.requested.append((name, version))
 
     def function_ref(
         self, scope: Scope, function_name: str, field: str = "functionName"
@@ -79,6 +73,8 @@ class Harness:
         self.changes = ChangeHub()
         self.heard: list[tuple[str, str | None]] = []
         self.changes.on_function_change(lambda s, n, v: self.heard.append((n, v)))
+        self.requested: list[tuple[str, str]] = []
+        self.changes.on_snapshot_requested(lambda s, n, v: self.requested.append((n, v)))
         self.versions = Versions(self.functions, self.changes)
 
     def create(self, name: str = "fn", **config: Any) -> None:
@@ -145,10 +141,9 @@ def test_a_code_sha256_other_than_latests_is_refused(h: Harness) -> None:
 
 def test_a_snapstart_version_is_pending_until_its_snapshot_is_finished(h: Harness) -> None:
     h.create(SnapStart={"ApplyOn": "PublishedVersions"})
-    h.functions.snapshot_requested = h.functions.request_snapshot
     out = h.publish()
     assert (out["State"], out["StateReasonCode"]) == ("Pending", "Creating")
-    assert h.functions.requested == [("fn", "1")]
+    assert h.requested == [("fn", "1")]
     assert h.versions.pending_snapshots() == [(EAST, "fn", "1")]
 
     h.versions.finish_snapshot(EAST, "fn", "1", None, "FunctionError")
