@@ -4,7 +4,7 @@ uvicorn keeps what it is good at (the listening socket, signals, lifespan, grace
 shutdown, the ``Date`` header); this protocol replaces its generic ASGI cycle, which
 costs more per request than a warm invoke spends anywhere else. It parses with
 httptools, hands each complete request to ``App.respond`` (no ASGI messages in
-between) and writes each response with one ``write``.
+between) and writes each response with one ``write`` (its bytes: ``http_response``).
 
 Per connection: keep-alive (idle connections close after ``timeout_keep_alive``),
 pipelined requests answered in order, ``Expect: 100-continue``, bodies bounded by
@@ -23,11 +23,18 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 from typing import Any, Protocol, cast
 
 import httptools
 
+from lambdad.api.http_response import (
+    BAD_REQUEST,
+    CONTINUE,
+    SERVER_ERROR,
+    DateLine,
+    Response,
+    encode,
+)
 from lambdad.api.limits import (
     BUSY,
     HEAD_TOO_LARGE,
@@ -39,7 +46,6 @@ from lambdad.api.limits import (
 
 log = logging.getLogger(__name__)
 
-Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 # (method, raw path, raw query string, (lower-case name, value) pairs, body) -> response
 Responder = Callable[[str, str, str, list[tuple[str, str]], bytes], Awaitable[Response]]
 # The answer to a request whose declared or actual body exceeds the limit, by its headers
@@ -54,21 +60,6 @@ MAX_QUEUED = 16
 # How long the rest of a refused request's body is read and dropped before the
 # connection closes anyway.
 LINGER_SECONDS = 5.0
-# A response body larger than this is written apart from its head, not copied into it.
-_JOIN_LIMIT = 64 * 1024
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_SERVER_ERROR_BODY = b"Internal server error."
-_SERVER_ERROR = (
-    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-    % (len(_SERVER_ERROR_BODY), _SERVER_ERROR_BODY)
-)
-_BAD_REQUEST_BODY = b"Invalid HTTP request received."
-_BAD_REQUEST = (
-    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-    % (len(_BAD_REQUEST_BODY), _BAD_REQUEST_BODY)
-)
 # A body at most this large is read before its signature is checked (as every small
 # request is: one verification, after the body); a larger one goes through the Gate.
 EARLY_CHECK = 64 * 1024
@@ -76,13 +67,6 @@ EARLY_CHECK = 64 * 1024
 
 class _Refused(Exception):
     """Raised from a parser callback: the request head broke a limit (its answer set)."""
-
-
-def _status_lines() -> dict[int, bytes]:
-    return {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
-
-
-_STATUS_LINES = _status_lines()
 
 
 class ServerState(Protocol):
@@ -181,8 +165,7 @@ class HttpProtocol(asyncio.Protocol):
         self.writable: asyncio.Future[None] | None = None
         self.idle_since: float | None = None
         self.idle_timer: asyncio.TimerHandle | None = None
-        self._date_source: list[tuple[bytes, bytes]] | None = None
-        self._date = b""
+        self.date_line = DateLine()
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -346,7 +329,7 @@ class HttpProtocol(asyncio.Protocol):
         if req.expect_continue and not self.busy and not self.queue:
             # Only now may the client send the body; any later and it would wait forever.
             req.expect_continue = False
-            self._write(_CONTINUE)
+            self._write(CONTINUE)
 
     def on_body(self, body: bytes) -> None:
         req = self.request
@@ -421,7 +404,7 @@ class HttpProtocol(asyncio.Protocol):
                         parsed = httptools.parse_url(url)
                     except httptools.HttpParserInvalidURLError:
                         req.keep_alive = False
-                        self._write(_BAD_REQUEST)
+                        self._write(BAD_REQUEST)
                         return
                     path, query = parsed.path or b"/", parsed.query or b""
                 else:
@@ -441,7 +424,7 @@ class HttpProtocol(asyncio.Protocol):
         except Exception:
             log.exception("failure serving an HTTP request")
             req.keep_alive = False
-            self._write(_SERVER_ERROR)
+            self._write(SERVER_ERROR)
         finally:
             self.busy = False
             if self.task is not None:
@@ -480,45 +463,29 @@ class HttpProtocol(asyncio.Protocol):
         waiting = self.request
         if waiting.expect_continue and not waiting.queued:
             waiting.expect_continue = False
-            self._write(_CONTINUE)
+            self._write(CONTINUE)
 
     def _send(
         self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, req: _Request
     ) -> None:
         if self.transport is None:
             return
-        parts = [
-            _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status,
-            self._date_line(),
-        ]
-        for name, value in headers:
-            parts += (name, b": ", value, b"\r\n")
-        parts.append(b"content-length: %d\r\n" % len(body))
-        if not req.keep_alive or self.closing:
-            parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        if req.method == "HEAD":
-            self.transport.write(b"".join(parts))
-        elif len(body) <= _JOIN_LIMIT:
-            parts.append(body)
-            self.transport.write(b"".join(parts))
-        else:
-            self.transport.write(b"".join(parts))
-            self.transport.write(body)
-
-    def _date_line(self) -> bytes:
-        source = self.state.default_headers
-        if source is not self._date_source:
-            # uvicorn swaps in a new list once a second.
-            self._date_source = source
-            self._date = b"".join(b"%s: %s\r\n" % (k, v) for k, v in source)
-        return self._date
+        writes = encode(
+            status,
+            headers,
+            body,
+            self.date_line.of(self.state.default_headers),
+            close=not req.keep_alive or self.closing,
+            head_only=req.method == "HEAD",
+        )
+        for data in writes:
+            self.transport.write(data)
 
     def _write(self, data: bytes) -> None:
         if self.transport is not None:
             self.transport.write(data)
 
-    def _fail(self, answer: bytes = _BAD_REQUEST) -> None:
+    def _fail(self, answer: bytes = BAD_REQUEST) -> None:
         self._write(answer)
         if self.transport is not None:
             self.transport.close()

@@ -1,0 +1,79 @@
+"""The bytes of an HTTP/1.1 answer on the API port, ready made where they can be.
+
+Owns the status lines, the canned answers the connection sends without asking the
+app (``100 Continue``, a ``400`` for what cannot be parsed, a ``500`` for a failure),
+uvicorn's ``Date`` header as one cached line, and ``encode``: a response's head and
+body as the writes that carry them (one write, unless the body is large enough that
+copying it into the head costs more than a second write).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+# A response body larger than this is written apart from its head, not copied into it.
+JOIN_LIMIT = 64 * 1024
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_SERVER_ERROR_BODY = b"Internal server error."
+SERVER_ERROR = (
+    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+    % (len(_SERVER_ERROR_BODY), _SERVER_ERROR_BODY)
+)
+_BAD_REQUEST_BODY = b"Invalid HTTP request received."
+BAD_REQUEST = (
+    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+    % (len(_BAD_REQUEST_BODY), _BAD_REQUEST_BODY)
+)
+
+
+def _status_lines() -> dict[int, bytes]:
+    return {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
+
+
+_STATUS_LINES = _status_lines()
+
+
+class DateLine:
+    """uvicorn's default headers (``Date``, ``Server``) as one line, joined again only
+    when uvicorn swaps in a new list (once a second)."""
+
+    __slots__ = ("_line", "_source")
+
+    def __init__(self) -> None:
+        self._source: list[tuple[bytes, bytes]] | None = None
+        self._line = b""
+
+    def of(self, source: list[tuple[bytes, bytes]]) -> bytes:
+        if source is not self._source:
+            self._source = source
+            self._line = b"".join(b"%s: %s\r\n" % (k, v) for k, v in source)
+        return self._line
+
+
+def encode(
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    date_line: bytes,
+    *,
+    close: bool,
+    head_only: bool,
+) -> tuple[bytes, ...]:
+    """The writes that carry a response (``head_only``: the answer to a HEAD)."""
+    parts = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status, date_line]
+    for name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"content-length: %d\r\n" % len(body))
+    if close:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    if head_only:
+        return (b"".join(parts),)
+    if len(body) <= JOIN_LIMIT:
+        parts.append(body)
+        return (b"".join(parts),)
+    return (b"".join(parts), body)
