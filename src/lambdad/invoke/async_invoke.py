@@ -8,23 +8,17 @@ the concurrency service before each claim, so a burst for a function not seen ye
 claimed no wider than its reservation either). After
 each attempt the pure policy (``async_policy``) says retry, requeue, finish or
 drop; a finished event's destination records and dead letters are stored in the
-same transaction that removes it, and a second loop sends them, retrying targets
-that are down with backoff until ``async_delivery_max_age``. A function destination
-is delivered by queueing an asynchronous invocation of it, and only if its resource
-policy lets the source function's account invoke it, as on AWS: a refused delivery
-(no permission, no such function, no outbound identity for a queue or topic) is given
-up at once, counted as a delivery failure and logged; nothing runs in the target.
+same transaction that removes it, and the delivery loop (``async_deliveries.py``)
+sends them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -41,17 +35,16 @@ from lambdad.errors import (
 )
 from lambdad.invoke import async_policy as policy
 from lambdad.invoke import destinations
+from lambdad.invoke.async_deliveries import Deliveries, backoff, backoff_range, nap
 from lambdad.invoke.async_stats import FunctionStatistics
 from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.model.version import FAILED, RunnableVersion
 from lambdad.outbound import OutboundIdentities
-from lambdad.store.queue import AsyncQueue, FunctionKey, NewEvent, PendingDelivery, QueuedEvent
+from lambdad.store.queue import AsyncQueue, FunctionKey, NewEvent, QueuedEvent
 
 log = logging.getLogger(__name__)
-
-DELIVERY_CONCURRENCY = 8
 
 
 class Reservations(Protocol):
@@ -83,20 +76,23 @@ class AsyncInvokeService:
         self.queue = queue
         self.clock = clock
         self.concurrency = concurrency
-        # Function destinations in another account: their policy, checked for the source
-        # function's execution role (without it, for the source's account, by the invoker).
-        self.policies = policies
-        # With no sender given, no identity to send with: nothing leaves lambdad.
-        self.sender = sender or destinations.DestinationSender(OutboundIdentities())
         self.max_concurrency = max(1, settings.async_max_concurrency)
         self._in_flight: Counter[FunctionKey] = Counter()
         self._running: set[asyncio.Task[None]] = set()
-        self._sending: set[asyncio.Task[None]] = set()
-        self._loops: list[asyncio.Task[None]] = []
+        self._loop: asyncio.Task[None] | None = None
         self._wake_events = asyncio.Event()
-        self._wake_deliveries = asyncio.Event()
-        self._executor: ThreadPoolExecutor | None = None
         self._stopping = False
+        self.deliveries = Deliveries(
+            settings,
+            functions,
+            invoker,
+            queue,
+            clock,
+            # With no sender given, no identity to send with: nothing leaves lambdad.
+            sender or destinations.DestinationSender(OutboundIdentities()),
+            policies,
+            queued=self._wake_events.set,
+        )
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
@@ -134,27 +130,19 @@ class AsyncInvokeService:
 
     async def start(self) -> None:
         self._stopping = False
-        loop = asyncio.get_running_loop()
-        self._executor = ThreadPoolExecutor(
-            max_workers=DELIVERY_CONCURRENCY, thread_name_prefix="lambdad-dest"
-        )
-        self._loops = [
-            loop.create_task(self._run_events(), name="async-events"),
-            loop.create_task(self._run_deliveries(), name="async-deliveries"),
-        ]
+        self._loop = asyncio.get_running_loop().create_task(self._run_events(), name="async-events")
+        self.deliveries.start()
 
     async def stop(self) -> None:
         """Stop claiming and abandon attempts in progress (their events stay claimed
         until the queue is opened again, then run again)."""
         self._stopping = True
-        for tasks in (self._loops, [*self._running, *self._sending]):
+        for tasks in ([self._loop] if self._loop is not None else [], [*self._running]):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        self._loops = []
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        self._loop = None
+        await self.deliveries.stop()
 
     # -- events ----------------------------------------------------------------------------
 
@@ -181,17 +169,10 @@ class AsyncInvokeService:
                     if claim.events:
                         continue
                     due = claim.next_due
-            await self._sleep(self._wake_events, due)
-
-    async def _sleep(self, wake: asyncio.Event, due: float | None) -> None:
-        timeout = self.settings.async_poll_interval
-        if due is not None:
-            timeout = min(timeout, max(due - self._now(), 0.0))
-        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
-        # arrives as the event is set, and stop() would wait for this loop forever.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await wake.wait()
+            timeout = self.settings.async_poll_interval
+            if due is not None:
+                timeout = min(timeout, max(due - self._now(), 0.0))
+            await nap(self._wake_events, timeout)
 
     def _remaining(self) -> dict[FunctionKey, int]:
         """How many more events of each function may be claimed now: its reservation (or
@@ -225,7 +206,7 @@ class AsyncInvokeService:
             # A fault of lambdad itself (store, queue): requeue rather than leave the
             # event claimed until the next restart.
             log.exception("async event %s: processing failed", event.id)
-            delay = self._backoff(event.requeues)
+            delay = backoff(self.settings, event.requeues)
             await self.queue.reschedule(
                 event,
                 self._now() + delay,
@@ -322,7 +303,7 @@ class AsyncInvokeService:
 
     def _retry_config(self, settings: EventInvokeSettings) -> policy.RetryConfig:
         s = self.settings
-        base, cap = self._backoff_range()
+        base, cap = backoff_range(s)
         return policy.RetryConfig(
             maximum_retry_attempts=settings.maximum_retry_attempts,
             maximum_event_age=settings.maximum_event_age * s.async_event_age_scale,
@@ -330,15 +311,6 @@ class AsyncInvokeService:
             throttle_base=base,
             throttle_cap=cap,
         )
-
-    def _backoff_range(self) -> tuple[float, float]:
-        """``LAMBDAD_ASYNC_THROTTLE_BACKOFF`` as (min, max)."""
-        values = tuple(self.settings.async_throttle_backoff) or (1.0, 300.0)
-        return values[0], values[-1]
-
-    def _backoff(self, attempt: int) -> float:
-        base, cap = self._backoff_range()
-        return policy.compute_backoff(attempt, base=base, cap=cap)
 
     def _reserved_limit(self, reserved: int) -> int:
         # Reserved 0 still runs one at a time, to be throttled (and requeued) by the leases.
@@ -390,129 +362,4 @@ class AsyncInvokeService:
             now=now,
         )
         if plan.deliveries:
-            self._wake_deliveries.set()
-
-    # -- deliveries ------------------------------------------------------------------------
-
-    async def _run_deliveries(self) -> None:
-        while not self._stopping:
-            self._wake_deliveries.clear()
-            capacity = DELIVERY_CONCURRENCY - len(self._sending)
-            due: float | None = None
-            if capacity > 0:
-                try:
-                    pending, due = await self.queue.claim_deliveries(
-                        self._now(), capacity, lease_for=self.settings.async_visibility_timeout
-                    )
-                except Exception:
-                    log.exception("async queue: claiming deliveries failed")
-                    pending = []
-                for p in pending:
-                    task = asyncio.get_running_loop().create_task(self._deliver(p))
-                    self._sending.add(task)
-                    task.add_done_callback(self._delivery_done)
-                if pending:
-                    continue
-            await self._sleep(self._wake_deliveries, due)
-
-    def _delivery_done(self, task: asyncio.Task[None]) -> None:
-        self._sending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("async delivery: %r", task.exception())
-        self._wake_deliveries.set()
-
-    async def _deliver(self, pending: PendingDelivery) -> None:
-        d = pending.delivery
-        try:
-            if destinations.is_function(d.target):
-                await self._deliver_to_function(pending)
-            else:
-                loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self._executor, self.sender.send, d)
-        except destinations.DeliveryRefused as exc:
-            log.error(
-                "async %s to %s for %s (request %s) refused, given up: %s",
-                d.kind,
-                d.target,
-                d.function_arn,
-                destinations.record_request_id(d.body),
-                exc,
-            )
-            await self.queue.delivery_failed(pending, None)
-        except Exception as exc:
-            now = self._now()
-            s = self.settings
-            delay = self._backoff(pending.attempts)
-            if now + delay - pending.created_at > s.async_delivery_max_age:
-                log.error(
-                    "async %s to %s for %s given up after %d attempts: %s",
-                    d.kind,
-                    d.target,
-                    d.function_arn,
-                    pending.attempts + 1,
-                    exc,
-                )
-                await self.queue.delivery_failed(pending, None)
-            else:
-                log.warning(
-                    "async %s to %s for %s failed (retry in %.3f s): %s",
-                    d.kind,
-                    d.target,
-                    d.function_arn,
-                    delay,
-                    exc,
-                )
-                await self.queue.delivery_failed(pending, now + delay)
-        else:
-            log.debug("async %s sent to %s", d.kind, d.target)
-            await self.queue.delivered(pending)
-
-    def _role(self, pending: PendingDelivery) -> str:
-        """The execution role of the function a delivery comes from ("" if it is gone).
-        CreateFunction only takes a role of the function's own account."""
-        source = parse_function_ref(pending.delivery.function_arn)
-        account, region, _ = pending.key
-        try:
-            rv = self.functions.resolve(Scope(account, region), source.name, source.qualifier)
-        except AwsError:
-            return ""
-        return rv.role
-
-    async def _deliver_to_function(self, pending: PendingDelivery) -> None:
-        """Queue an invocation of a function destination with the record as its event.
-
-        The source function's account is the caller: another account's function runs
-        only if its resource policy grants that account ``lambda:InvokeFunction`` on the
-        qualifier named (the same check as a cross-account Invoke).
-        """
-        d = pending.delivery
-        account, region, _ = pending.key
-        caller = Scope(account, region)
-        try:
-            ref = parse_function_ref(d.target)
-            if self.policies is not None and ref.account not in (None, account):
-                owner = Scope(str(ref.account), region)
-                if ref.region in (None, region):
-                    self.policies.authorize(
-                        caller, owner, ref.name, ref.qualifier, principal_arn=self._role(pending)
-                    )
-                    caller = owner  # allowed: resolved as its owner would
-            rv = self.invoker.resolve(caller, d.target, None)
-        except AwsError as exc:
-            raise destinations.DeliveryRefused(f"{exc.code}: {exc.message}") from None
-        event = NewEvent(
-            id=str(uuid.uuid4()),
-            account=rv.scope.account,
-            region=rv.scope.region,
-            function_name=rv.name,
-            qualifier=parse_function_ref(d.target).qualifier,
-            payload=d.body.encode(),
-            received_at=self._now(),
-        )
-        # At least once: a crash between the two queues the invocation again.
-        await self.queue.put(event)
-        await self.queue.delivered(pending)
-        log.debug(
-            "async %s of %s: event %s queued for %s", d.kind, d.function_arn, event.id, d.target
-        )
-        self._wake_events.set()
+            self.deliveries.wake()
