@@ -6,28 +6,23 @@ takes it back. Environments idle longer than the idle timeout are reaped; when a
 version changes or is deleted its environments are retired: the idle ones stop
 now, the busy ones when they are released (the pool hears of changes on the
 ``ChangeHub`` it is given). Everything it reads of a version is a field of the typed
-``RunnableVersion`` (model/version.py).
+``RunnableVersion`` (model/version.py); what a new environment is made of (variables,
+network mode, spec) is decided in ``blueprint.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
+from lambdad.environments.blueprint import NETWORK_MODES, Parts, blueprint, network_mode
 from lambdad.environments.code import CodeCache
-from lambdad.environments.environment import (
-    Environment,
-    EnvironmentConfig,
-    LogSink,
-    State,
-    new_env_id,
-)
+from lambdad.environments.environment import Environment, LogSink, State, new_env_id
 from lambdad.environments.layers import OptCache
 from lambdad.environments.snapstart import (
     INITIALIZATION_TYPE,
@@ -45,8 +40,7 @@ from lambdad.errors import (
 from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
 from lambdad.model.version import NETWORK_TAG, RunnableVersion
-from lambdad.runtimes.host_support import host_architecture, setting_shortfalls
-from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable, RuntimeUnavailable
+from lambdad.runtimes.table import RuntimeTable, RuntimeUnavailable
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger(__name__)
@@ -59,28 +53,6 @@ class ScaleGate(Protocol):
 
     def allow_new_environment(self, scope: Scope, name: str) -> None:
         """Return, or raise (TooManyRequestsException) past the function's scale-up rate."""
-
-
-# The values of the lambdad:network tag (NETWORK_TAG), which overrides the server's
-# network mode for a function's environments.
-NETWORK_MODES = ("isolated", "none", "host")
-
-
-def network_mode(tags: Mapping[str, str], default: str) -> str:
-    """The network mode a function's environments get: its tag, else the server's.
-
-    A tag may only narrow what the server allows: ``host`` (the host's loopback,
-    lambdad's own API included) is honoured only on a server that runs in host mode,
-    ``isolated`` (outbound NAT) not on a server set to ``none``.
-    """
-    value = tags.get(NETWORK_TAG)
-    if value not in NETWORK_MODES or _WIDTH[value] > _WIDTH.get(default, 0):
-        return default
-    return value
-
-
-# How much of the network a mode opens; a tag may choose a mode no wider than the server's.
-_WIDTH = {"none": 0, "isolated": 1, "host": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,37 +239,18 @@ class EnvironmentPool:
         task_dir = await self.code.ensure(rv.code_sha256_hex)
         opt_dir = await self.opt.ensure(rv.layer_sha256_hex) if self.opt is not None else None
         env_id = new_env_id()
-        today = self.clock.today().strftime("%Y/%m/%d")
-        log_group = rv.log_group
-        log_stream = f"{today}/[{rv.version}]{env_id}"
-        variables = _environment_variables(
-            rv, task_dir, log_group, log_stream, launch.family, opt_dir, initialization_type
-        )
-        spec = SandboxSpec(
-            env_id=env_id,
-            argv=launch.argv,
-            env=variables,
-            task_dir=task_dir,
-            runtime_dir=RUNTIME_DIR,
-            opt_dir=opt_dir,
-            memory_mb=rv.memory_mb,
-            tmp_mb=rv.ephemeral_storage_mb,
-            host_paths=(launch.interpreter,) if launch.interpreter else (),
-            pids_limit=self.settings.pids_limit,
-            network=self.network_for(rv),
-            tenant=rv.scope.account,
-        )
-        config = EnvironmentConfig(
-            function_arn=rv.arn,
-            version=rv.version,
-            memory_mb=spec.memory_mb,
-            timeout_s=rv.timeout_s,
-            init_timeout_s=self.settings.init_timeout,
-            log_group=log_group,
-            log_stream=log_stream,
-            account=rv.scope.account,
-            region=rv.scope.region,
-            init_notice=_init_notice(launch.notice, rv),
+        spec, config = blueprint(
+            rv,
+            self.settings,
+            Parts(
+                env_id=env_id,
+                launch=launch,
+                task_dir=task_dir,
+                opt_dir=opt_dir,
+                date=self.clock.today(),
+                network=self.network_for(rv),
+                initialization_type=initialization_type,
+            ),
         )
         return Environment(
             env_id,
@@ -422,51 +375,3 @@ class EnvironmentPool:
         self._idle.clear()
         self._keys.clear()
         await asyncio.gather(*(env.stop() for env in envs), return_exceptions=True)
-
-
-def _environment_variables(
-    rv: RunnableVersion,
-    task_dir: Path,
-    log_group: str,
-    log_stream: str,
-    family: str,
-    opt_dir: Path | None = None,
-    initialization_type: str = "on-demand",
-) -> dict[str, str]:
-    region = rv.scope.region
-    # Layers: a sandbox that mounts opt_dir at /opt rewrites this host path to /opt; the
-    # process sandbox cannot, so the runtimes read LAMBDAD_OPT_DIR (default /opt).
-    opt = str(opt_dir) if opt_dir is not None else "/opt"
-    env = {
-        # The function's own variables first: reserved names below always win.
-        **rv.environment,
-        "LAMBDA_TASK_ROOT": str(task_dir),
-        "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
-        "_HANDLER": rv.handler,
-        "AWS_LAMBDA_FUNCTION_NAME": rv.name,
-        "AWS_LAMBDA_FUNCTION_VERSION": rv.version,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(rv.memory_mb),
-        "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
-        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{rv.runtime}",
-        "TZ": ":UTC",
-        "LANG": "en_US.UTF-8",
-        "PATH": f"/usr/local/bin:/usr/bin/:/bin:{opt}/bin",
-        "LD_LIBRARY_PATH": f"/lib64:/usr/lib64:{RUNTIME_DIR}:{task_dir}:{task_dir}/lib:{opt}/lib",
-    }
-    if opt_dir is not None:
-        env["LAMBDAD_OPT_DIR"] = opt
-    if family == "nodejs":
-        env["NODE_PATH"] = f"{opt}/nodejs/node_modules:{task_dir}"
-    return env
-
-
-def _init_notice(runtime_notice: str | None, rv: RunnableVersion) -> str | None:
-    """What the init log says first: the runtime's stand-in, the settings ignored here."""
-    lines = [runtime_notice] if runtime_notice else []
-    settings = rv.settings_document()
-    lines += [f"lambdad: {s.message}" for s in setting_shortfalls(settings, host_architecture())]
-    return "\n".join(lines) or None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambdad.environments.pool import NETWORK_TAG, network_mode
+from lambdad.environments.blueprint import NETWORK_TAG, network_mode
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,150 @@
+"""What an environment of a version is made of, decided before anything starts: its
+network mode (the ``lambdad:network`` tag, within what the server allows), its
+variables (the function's own, under the reserved ones Lambda sets), what the init log
+says first, and from these the ``SandboxSpec`` the backend starts and the
+``EnvironmentConfig`` the environment runs by.
+
+Pure: the pool supplies the parts that take I/O or state (the runtime's launch, the code
+and /opt directories, the environment's id, today's date from its clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from lambdad.config import Settings
+from lambdad.environments.environment import EnvironmentConfig
+from lambdad.model.version import NETWORK_TAG, RunnableVersion
+from lambdad.runtimes.host_support import host_architecture, setting_shortfalls
+from lambdad.runtimes.table import RUNTIME_DIR, Launch
+from lambdad.sandbox.base import SandboxSpec
+
+# The values of the lambdad:network tag (NETWORK_TAG), which overrides the server's
+# network mode for a function's environments.
+NETWORK_MODES = ("isolated", "none", "host")
+
+
+def network_mode(tags: Mapping[str, str], default: str) -> str:
+    """The network mode a function's environments get: its tag, else the server's.
+
+    A tag may only narrow what the server allows: ``host`` (the host's loopback,
+    lambdad's own API included) is honoured only on a server that runs in host mode,
+    ``isolated`` (outbound NAT) not on a server set to ``none``.
+    """
+    value = tags.get(NETWORK_TAG)
+    if value not in NETWORK_MODES or _WIDTH[value] > _WIDTH.get(default, 0):
+        return default
+    return value
+
+
+# How much of the network a mode opens; a tag may choose a mode no wider than the server's.
+_WIDTH = {"none": 0, "isolated": 1, "host": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What the pool found or chose for one new environment."""
+
+    env_id: str
+    launch: Launch
+    task_dir: Path
+    opt_dir: Path | None
+    date: date  # the log stream's, from the pool's clock
+    network: str
+    initialization_type: str = "on-demand"
+
+
+def blueprint(
+    rv: RunnableVersion, settings: Settings, parts: Parts
+) -> tuple[SandboxSpec, EnvironmentConfig]:
+    """The sandbox to start and the configuration to run for a new environment of ``rv``."""
+    launch = parts.launch
+    log_group = rv.log_group
+    log_stream = f"{parts.date.strftime('%Y/%m/%d')}/[{rv.version}]{parts.env_id}"
+    variables = _environment_variables(
+        rv,
+        parts.task_dir,
+        log_group,
+        log_stream,
+        launch.family,
+        parts.opt_dir,
+        parts.initialization_type,
+    )
+    spec = SandboxSpec(
+        env_id=parts.env_id,
+        argv=launch.argv,
+        env=variables,
+        task_dir=parts.task_dir,
+        runtime_dir=RUNTIME_DIR,
+        opt_dir=parts.opt_dir,
+        memory_mb=rv.memory_mb,
+        tmp_mb=rv.ephemeral_storage_mb,
+        host_paths=(launch.interpreter,) if launch.interpreter else (),
+        pids_limit=settings.pids_limit,
+        network=parts.network,
+        tenant=rv.scope.account,
+    )
+    config = EnvironmentConfig(
+        function_arn=rv.arn,
+        version=rv.version,
+        memory_mb=spec.memory_mb,
+        timeout_s=rv.timeout_s,
+        init_timeout_s=settings.init_timeout,
+        log_group=log_group,
+        log_stream=log_stream,
+        account=rv.scope.account,
+        region=rv.scope.region,
+        init_notice=_init_notice(launch.notice, rv),
+    )
+    return spec, config
+
+
+def _environment_variables(
+    rv: RunnableVersion,
+    task_dir: Path,
+    log_group: str,
+    log_stream: str,
+    family: str,
+    opt_dir: Path | None = None,
+    initialization_type: str = "on-demand",
+) -> dict[str, str]:
+    region = rv.scope.region
+    # Layers: a sandbox that mounts opt_dir at /opt rewrites this host path to /opt; the
+    # process sandbox cannot, so the runtimes read LAMBDAD_OPT_DIR (default /opt).
+    opt = str(opt_dir) if opt_dir is not None else "/opt"
+    env = {
+        # The function's own variables first: reserved names below always win.
+        **rv.environment,
+        "LAMBDA_TASK_ROOT": str(task_dir),
+        "LAMBDA_RUNTIME_DIR": str(RUNTIME_DIR),
+        "_HANDLER": rv.handler,
+        "AWS_LAMBDA_FUNCTION_NAME": rv.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": rv.version,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(rv.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{rv.runtime}",
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "PATH": f"/usr/local/bin:/usr/bin/:/bin:{opt}/bin",
+        "LD_LIBRARY_PATH": f"/lib64:/usr/lib64:{RUNTIME_DIR}:{task_dir}:{task_dir}/lib:{opt}/lib",
+    }
+    if opt_dir is not None:
+        env["LAMBDAD_OPT_DIR"] = opt
+    if family == "nodejs":
+        env["NODE_PATH"] = f"{opt}/nodejs/node_modules:{task_dir}"
+    return env
+
+
+def _init_notice(runtime_notice: str | None, rv: RunnableVersion) -> str | None:
+    """What the init log says first: the runtime's stand-in, the settings ignored here."""
+    lines = [runtime_notice] if runtime_notice else []
+    settings = rv.settings_document()
+    lines += [f"lambdad: {s.message}" for s in setting_shortfalls(settings, host_architecture())]
+    return "\n".join(lines) or None
