@@ -23,6 +23,7 @@ from typing import Any
 from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control import paging, uploads
+from lambdad.control.tags import MAX_TAGS, FunctionTags
 from lambdad.control.versions import Versions
 from lambdad.errors import (
     ForeignFunctionDenied,
@@ -51,7 +52,6 @@ PRECONDITION_MESSAGE = (
     "The Revision Id provided does not match the latest Revision Id. Call the "
     "GetFunction/GetAlias API to retrieve the latest Revision Id"
 )
-MAX_TAGS = 50  # per function, as on AWS
 
 ChangeListener = FunctionListener
 # Resolves a function's Layers parameter (see control/layers.py).
@@ -81,6 +81,7 @@ class FunctionService:
         # and dropped by environments/snapstart_jobs.py).
         self.changes = changes if changes is not None else ChangeHub()
         self.versions = Versions(self, self.changes)
+        self.tags = FunctionTags(self)
 
     def on_change(self, listener: ChangeListener) -> None:
         """Call ``listener(scope, name, version)`` after a version changes or is deleted
@@ -495,38 +496,16 @@ class FunctionService:
         if snapstart.applies(doc):
             self.changes.snapshots_deleted(scope, ref.name, [qual])
 
-    # -- tags ----------------------------------------------------------------------------
-
-    def _tag_target(self, scope: Scope, resource: str) -> tuple[str, Doc]:
-        if not resource.startswith("arn:"):
-            raise InvalidParameterValueException(f"Invalid ARN: {resource}")
-        ref = self.function_ref(scope, resource, field="resource")
-        if ref.qualifier is not None:
-            raise InvalidParameterValueException(
-                "Tags on function aliases and versions are not supported. Please specify a "
-                "function ARN."
-            )
-        return ref.name, self.function_doc(scope, ref.name)
+    # -- tags (control/tags.py) ----------------------------------------------------------
 
     def tag_resource(self, scope: Scope, resource: str, tags: dict[str, str]) -> None:
-        name, fdoc = self._tag_target(scope, resource)
-        fdoc.setdefault("Tags", {}).update(tags)
-        if len(fdoc["Tags"]) > MAX_TAGS:
-            raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
-        self.store.put_function(scope.account, scope.region, name, fdoc)
-        # Tags can change how environments are built (lambdad:network).
-        self.changed(scope, name, None)
+        self.tags.tag(scope, resource, tags)
 
     def untag_resource(self, scope: Scope, resource: str, keys: list[str]) -> None:
-        name, fdoc = self._tag_target(scope, resource)
-        for key in keys:
-            fdoc.get("Tags", {}).pop(key, None)
-        self.store.put_function(scope.account, scope.region, name, fdoc)
-        self.changed(scope, name, None)
+        self.tags.untag(scope, resource, keys)
 
     def list_tags(self, scope: Scope, resource: str) -> dict[str, Any]:
-        _, fdoc = self._tag_target(scope, resource)
-        return {"Tags": dict(fdoc.get("Tags", {}))}
+        return self.tags.list(scope, resource)
 
     # -- account --------------------------------------------------------------------------
 
