@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox.base import Restorer, Sandbox, SandboxBackend, SandboxSpec
-from lambdad.sandbox.restored import UserNamespacesRefused, receive_with_sender
+from lambdad.sandbox.restored import UserNamespacesRefused
+from lambdad.sandbox.zygote_channel import receive_with_sender
 
 if TYPE_CHECKING:
     from lambdad.environments.environment import Environment

@@ -177,6 +177,14 @@ class EnvironmentCgroup:
         for d in self.dirs:
             _write(d / "cgroup.procs", str(pid))
 
+    def join_files(self) -> list[str]:
+        """What a process writes "0" to, to move itself into this cgroup: on v1, each
+        hierarchy's ``tasks`` (a thread moving itself there skips the lock a
+        whole-process move takes, which waits for an RCU grace period); on v2,
+        ``cgroup.procs``."""
+        name = "cgroup.procs" if self._v2 else "tasks"
+        return [str(d / name) for d in self.dirs]
+
     def memory_peak(self) -> int | None:
         mem = self._dir("memory")
         if self._v2:

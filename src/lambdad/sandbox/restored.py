@@ -22,13 +22,11 @@ maps and sends a descriptor of it to the waiter, which joins it.
 
 from __future__ import annotations
 
-import array
 import asyncio
 import contextlib
 import os
 import signal
 import socket
-import struct
 from typing import Any
 
 from lambdad.errors import SandboxError
@@ -36,17 +34,13 @@ from lambdad.sandbox import nat, netns, zygote_wire
 from lambdad.sandbox.base import Restorer, Sandbox, SandboxSpec
 from lambdad.sandbox.bwrap import LINK_LOCAL, PROHIBITED_TCP_PORTS, BwrapBackend
 from lambdad.sandbox.process import ProcessBackend
-from lambdad.sandbox.zygote_process import Child, ZygoteProcess
-from lambdad.sandbox.zygote_sandbox import (
-    SETUP_TIMEOUT,
-    ZygoteHost,
-    ZygoteSandbox,
-    join_files,
+from lambdad.sandbox.zygote_channel import (
+    receive_message,
+    receive_with_sender,
     send_when_writable,
-    wait_readable,
 )
-
-_UCRED = struct.Struct("iII")  # pid, uid, gid
+from lambdad.sandbox.zygote_process import Child, ZygoteProcess
+from lambdad.sandbox.zygote_sandbox import ZygoteHost, ZygoteSandbox
 
 
 class UserNamespacesRefused(SandboxError):
@@ -84,7 +78,7 @@ class RestoredSandbox(ZygoteSandbox):
             # and a cgroup boosted during the restore as during an init.
             self._own_cgroup_and_uid(inner, spec)
             assert self.cgroup is not None
-            joins = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in join_files(self.cgroup)]
+            joins = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in self.cgroup.join_files()]
             request.update(
                 tmp_options=f"mode=1777,size={spec.tmp_mb * 1024 * 1024}",
                 proc_plan=self._proc_plan,
@@ -293,43 +287,3 @@ async def _discard(userns: asyncio.Task[int]) -> None:
     userns.cancel()
     with contextlib.suppress(BaseException):
         os.close(await userns)
-
-
-async def receive_with_sender(
-    sock: socket.socket,
-    timeout: float | None = SETUP_TIMEOUT,  # noqa: ASYNC109
-) -> tuple[dict[str, Any] | None, int]:
-    """One message and its sender's pid (as this process sees it); (None, 0) at the end.
-    Descriptors that came with it are closed."""
-    doc, pid, fds = await receive_message(sock, timeout)
-    for fd in fds:
-        os.close(fd)
-    return doc, pid
-
-
-async def receive_message(
-    sock: socket.socket,
-    timeout: float | None = SETUP_TIMEOUT,  # noqa: ASYNC109
-) -> tuple[dict[str, Any] | None, int, list[int]]:
-    """One message, its sender's pid (as this process sees it) and the descriptors that
-    came with it (the caller's to close); (None, 0, []) at the end."""
-    while True:
-        try:
-            data, ancillary, _, _ = sock.recvmsg(
-                65536, socket.CMSG_SPACE(_UCRED.size) + socket.CMSG_SPACE(4 * 8)
-            )
-            break
-        except BlockingIOError:
-            await wait_readable(sock, timeout, "the restored environment")
-    pid = 0
-    fds = array.array("i")
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-            pid = _UCRED.unpack(payload[: _UCRED.size])[0]
-        elif level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-    if not data:
-        for fd in fds:
-            os.close(fd)
-        return None, 0, []
-    return zygote_wire.decode(data), pid, list(fds)

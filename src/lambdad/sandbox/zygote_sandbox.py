@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox import nat, netns, rootfs, seccomp, zygote_wire
+from lambdad.sandbox import nat, netns, rootfs, seccomp, zygote_channel, zygote_wire
 from lambdad.sandbox.base import SandboxBackend, SandboxSpec
 from lambdad.sandbox.bwrap import (
     LINK_LOCAL,
@@ -36,8 +36,6 @@ from lambdad.sandbox.bwrap_plan import TASK, rewrite
 from lambdad.sandbox.cgroups import EnvironmentCgroup, Limits
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import Child, ZygoteProcess
-
-SETUP_TIMEOUT = 10.0
 
 
 class ZygoteHost(Protocol):
@@ -119,7 +117,7 @@ class ZygoteSandbox:
                 uid=uid,
                 gid=uid,
                 network=self.network,
-                cgroup_join=join_files(self.cgroup),
+                cgroup_join=self.cgroup.join_files(),
                 seccomp=filter_,
             )
         else:
@@ -150,7 +148,7 @@ class ZygoteSandbox:
             full = inner.seccomp if isinstance(inner, BwrapBackend) else None
             message["snapshot"]["seccomp"] = zygote_wire.b64(full) if full else None
         try:
-            _send(self._runtime, message, fds)
+            zygote_channel.send(self._runtime, message, fds)
         finally:
             self.template_channel.close()
             self.template_channel = None
@@ -186,20 +184,20 @@ class ZygoteSandbox:
         assert self._runtime is not None
         uid = self._own_cgroup_and_uid(inner, spec)
         assert self.cgroup is not None
-        joins = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in join_files(self.cgroup)]
+        joins = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in self.cgroup.join_files()]
         try:
             confinement: dict[str, Any] = {"uid": uid, "gid": uid}
             if inner.seccomp:
                 confinement["seccomp"] = zygote_wire.b64(inner.seccomp)
             message = self._runtime_message(spec, confinement)
             # The runtime first: it confines itself while the keeper finishes the root.
-            _send(self._runtime, message, joins)
+            zygote_channel.send(self._runtime, message, joins)
             plan = rootfs.plan_own(spec, self.backend.etc_files(self.network, uid))
-            _send(self._control, {"plan": plan}, joins)
+            zygote_channel.send(self._control, {"plan": plan}, joins)
         finally:
             for fd in joins:
                 os.close(fd)
-        doc, _ = await _receive(self._control)
+        doc, _ = await zygote_channel.receive(self._control)
         if doc is None or not doc.get("ok"):
             reason = doc.get("error") if doc else "the sandbox's init exited"
             raise SandboxError(f"cannot finish the spare sandbox: {reason}")
@@ -269,7 +267,7 @@ class ZygoteSandbox:
         control = self._control
         assert control is not None
         while True:
-            doc, fds = await _receive(control)
+            doc, fds = await zygote_channel.receive(control)
             if doc is not None and doc.get("netns"):
                 # As for bwrap's sandboxes: link-local addresses (the cloud's metadata
                 # service) unreachable, the Runtime API socket made inside it. (A thread
@@ -443,68 +441,3 @@ class ZygoteSandbox:
         if self._child is not None and self._child.pidfd >= 0:
             os.close(self._child.pidfd)
             self._child.pidfd = -1
-
-
-def _send(sock: socket.socket, doc: dict[str, Any], fds: list[int]) -> None:
-    socket.send_fds(sock, [zygote_wire.encode(doc)], fds)
-
-
-async def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
-    """One message from a request socket and its descriptors (None: the other end
-    closed)."""
-    await wait_readable(sock, SETUP_TIMEOUT, "the sandbox")
-    data, fds, _, _ = socket.recv_fds(sock, 65536, 4)
-    if not data:
-        for fd in fds:
-            os.close(fd)
-        return None, []
-    return zygote_wire.decode(data), list(fds)
-
-
-async def send_when_writable(sock: socket.socket, doc: dict[str, Any], fds: list[int]) -> None:
-    """Send one message on a non-blocking socket, waiting while its buffer is full (a
-    burst of requests on one channel)."""
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            _send(sock, doc, fds)
-            return
-        except BlockingIOError:
-            writable: asyncio.Future[None] = loop.create_future()
-
-            def ready(done: asyncio.Future[None] = writable) -> None:
-                if not done.done():
-                    done.set_result(None)
-
-            loop.add_writer(sock.fileno(), ready)
-            try:
-                await writable
-            finally:
-                loop.remove_writer(sock.fileno())
-
-
-async def wait_readable(sock: socket.socket, limit_s: float | None, what: str) -> None:
-    """Until ``sock`` (non-blocking) can be read; ``SandboxError`` naming ``what`` past
-    ``limit_s`` seconds (None: no limit)."""
-    loop = asyncio.get_running_loop()
-    readable: asyncio.Future[None] = loop.create_future()
-
-    def ready() -> None:
-        if not readable.done():
-            readable.set_result(None)
-
-    loop.add_reader(sock.fileno(), ready)
-    try:
-        await asyncio.wait_for(readable, limit_s)
-    except TimeoutError:
-        raise SandboxError(f"{what} was not ready within {limit_s:.0f} s") from None
-    finally:
-        loop.remove_reader(sock.fileno())
-
-
-def join_files(cgroup: EnvironmentCgroup) -> list[str]:
-    """What a process writes "0" to, to move itself into ``cgroup``: on v1, each
-    hierarchy's ``tasks`` (a thread moving itself there skips the lock a whole-process
-    move takes, which waits for an RCU grace period); on v2, ``cgroup.procs``."""
-    name = "cgroup.procs" if cgroup.manager.version == "v2" else "tasks"
-    return [str(d / name) for d in cgroup.dirs]
