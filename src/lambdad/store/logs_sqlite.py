@@ -9,12 +9,12 @@ of events costs a few statements, not a few per event.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from lambdad.store import logs_sqlite_schema as schema
 from lambdad.store.logs import (
     EventCursor,
     LogGroupInfo,
@@ -27,40 +27,6 @@ from lambdad.store.logs import (
 from lambdad.store.writer import GroupCommitWriter, open_database
 
 T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS log_groups (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
-    creation_time INTEGER NOT NULL,
-    retention_days INTEGER,
-    stored_bytes INTEGER NOT NULL DEFAULT 0,
-    event_count INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (account, region, name)
-);
-CREATE TABLE IF NOT EXISTS log_streams (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    group_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    creation_time INTEGER NOT NULL,
-    first_event INTEGER, last_event INTEGER, last_ingestion INTEGER,
-    stored_bytes INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (group_id, name)
-);
--- AUTOINCREMENT: event ids are eventIds and cursor tie-breakers, never to be reused
--- after retention deletes old rows.
-CREATE TABLE IF NOT EXISTS log_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    group_id INTEGER NOT NULL,
-    stream_id INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    ingestion INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS log_events_stream ON log_events (stream_id, ts, id);
-CREATE INDEX IF NOT EXISTS log_events_group ON log_events (group_id, ts, id);
-"""
 
 _GROUP_COLUMNS = "name, creation_time, retention_days, stored_bytes"
 _STREAM_COLUMNS = "name, creation_time, first_event, last_event, last_ingestion, stored_bytes"
@@ -77,7 +43,7 @@ class SqliteLogStorage:
         """Open (creating it) the database; ``StoreUnreadable`` if the file is not one."""
         conn = open_database(
             self.name,
-            _SCHEMA,
+            schema.SCHEMA,
             synchronous="NORMAL",
             what="the log database",
             holds="the log events it holds",
@@ -140,7 +106,7 @@ class SqliteLogStorage:
             else:
                 g[0] += 1
                 g[1] += size
-        _insert_events(conn, rows)
+        schema.insert_events(conn, rows)
         for sid, (first, last, ingested, size) in streams.items():
             conn.execute(
                 "UPDATE log_streams SET first_event = MIN(COALESCE(first_event, ?), ?), "
@@ -201,7 +167,7 @@ class SqliteLogStorage:
         (count,) = conn.execute("SELECT event_count FROM log_groups WHERE id=?", (gid,)).fetchone()
         excess = count - keep
         if excess > 0:
-            _delete_events(
+            schema.delete_events(
                 conn,
                 gid,
                 "SELECT id FROM log_events WHERE group_id=? ORDER BY ts, id LIMIT ?",
@@ -223,7 +189,7 @@ class SqliteLogStorage:
         self, account: str, region: str, group: str, stream: str, now_ms: int
     ) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
-            gid = _group_id(conn, account, region, group)
+            gid = schema.find_group(conn, account, region, group)
             if gid is None:
                 return False
             cur = conn.execute(
@@ -236,7 +202,7 @@ class SqliteLogStorage:
 
     def delete_group(self, account: str, region: str, group: str) -> None:
         def op(conn: sqlite3.Connection) -> None:
-            gid = _group_id(conn, account, region, group)
+            gid = schema.find_group(conn, account, region, group)
             self._forget_ids()
             if gid is not None:
                 conn.execute("DELETE FROM log_events WHERE group_id=?", (gid,))
@@ -247,11 +213,13 @@ class SqliteLogStorage:
 
     def delete_stream(self, account: str, region: str, group: str, stream: str) -> None:
         def op(conn: sqlite3.Connection) -> None:
-            gid = _group_id(conn, account, region, group)
-            sid = None if gid is None else _stream_id(conn, gid, stream)
+            gid = schema.find_group(conn, account, region, group)
+            sid = None if gid is None else schema.find_stream(conn, gid, stream)
             self._stream_ids.clear()
             if gid is not None and sid is not None:
-                _delete_events(conn, gid, "SELECT id FROM log_events WHERE stream_id=?", (sid,))
+                schema.delete_events(
+                    conn, gid, "SELECT id FROM log_events WHERE stream_id=?", (sid,)
+                )
                 conn.execute("DELETE FROM log_streams WHERE id=?", (sid,))
 
         self._call(op)
@@ -274,10 +242,10 @@ class SqliteLogStorage:
 
     def delete_before(self, account: str, region: str, group: str, timestamp: int) -> int:
         def op(conn: sqlite3.Connection) -> int:
-            gid = _group_id(conn, account, region, group)
+            gid = schema.find_group(conn, account, region, group)
             if gid is None:
                 return 0
-            return _delete_events(
+            return schema.delete_events(
                 conn, gid, "SELECT id FROM log_events WHERE group_id=? AND ts < ?", (gid, timestamp)
             )
 
@@ -296,8 +264,8 @@ class SqliteLogStorage:
 
     def has_stream(self, account: str, region: str, group: str, stream: str) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
-            gid = _group_id(conn, account, region, group)
-            return gid is not None and _stream_id(conn, gid, stream) is not None
+            gid = schema.find_group(conn, account, region, group)
+            return gid is not None and schema.find_stream(conn, gid, stream) is not None
 
         return self._call(op)
 
@@ -361,7 +329,7 @@ class SqliteLogStorage:
         args.append(limit)
 
         def op(conn: sqlite3.Connection) -> list[LogStreamInfo]:
-            gid = _group_id(conn, account, region, group)
+            gid = schema.find_group(conn, account, region, group)
             if gid is None:
                 return []
             return [LogStreamInfo(*r) for r in conn.execute(sql, [gid, *args]).fetchall()]
@@ -392,8 +360,8 @@ class SqliteLogStorage:
         args.append(limit)
 
         def op(conn: sqlite3.Connection) -> list[StoredEvent]:
-            gid = _group_id(conn, account, region, group)
-            sid = None if gid is None else _stream_id(conn, gid, stream)
+            gid = schema.find_group(conn, account, region, group)
+            sid = None if gid is None else schema.find_stream(conn, gid, stream)
             if sid is None:
                 return []
             rows = conn.execute(sql, [stream, sid, *args]).fetchall()
@@ -435,81 +403,9 @@ class SqliteLogStorage:
         args.append(limit)
 
         def op(conn: sqlite3.Connection) -> list[StoredEvent]:
-            gid = _group_id(conn, account, region, group)
+            gid = schema.find_group(conn, account, region, group)
             if gid is None:
                 return []
             return [StoredEvent(*r) for r in conn.execute(sql, [gid, *args]).fetchall()]
 
         return self._call(op)
-
-
-def _group_id(conn: sqlite3.Connection, account: str, region: str, group: str) -> int | None:
-    row = conn.execute(
-        "SELECT id FROM log_groups WHERE account=? AND region=? AND name=?",
-        (account, region, group),
-    ).fetchone()
-    return None if row is None else int(row[0])
-
-
-def _stream_id(conn: sqlite3.Connection, gid: int, stream: str) -> int | None:
-    row = conn.execute(
-        "SELECT id FROM log_streams WHERE group_id=? AND name=?", (gid, stream)
-    ).fetchone()
-    return None if row is None else int(row[0])
-
-
-def _delete_events(
-    conn: sqlite3.Connection, gid: int, victims: str, args: tuple[object, ...]
-) -> int:
-    """Delete the events ``victims`` selects, keeping the stream and group sums right."""
-    per_stream = conn.execute(
-        f"SELECT stream_id, COUNT(*), SUM(size) FROM log_events WHERE id IN ({victims}) "
-        "GROUP BY stream_id",
-        args,
-    ).fetchall()
-    if not per_stream:
-        return 0
-    conn.execute(f"DELETE FROM log_events WHERE id IN ({victims})", args)
-    for sid, _count, size in per_stream:
-        # An emptied stream keeps its first/last timestamps, as CloudWatch's do.
-        conn.execute(
-            "UPDATE log_streams SET stored_bytes = stored_bytes - ?, first_event = "
-            "COALESCE((SELECT MIN(ts) FROM log_events WHERE stream_id = ?), first_event) "
-            "WHERE id = ?",
-            (size, sid, sid),
-        )
-    count = sum(r[1] for r in per_stream)
-    size = sum(r[2] for r in per_stream)
-    conn.execute(
-        "UPDATE log_groups SET event_count = event_count - ?, stored_bytes = stored_bytes - ? "
-        "WHERE id = ?",
-        (count, size, gid),
-    )
-    return int(count)
-
-
-# Rows per INSERT statement, largest first: a batch is written with a few multi-row
-# statements of these sizes (a handful of distinct statements for the statement cache).
-_INSERT_SIZES = (256, 64, 16, 4, 1)
-
-
-@functools.cache
-def _insert_sql(rows: int) -> str:
-    return (
-        "INSERT INTO log_events (group_id, stream_id, ts, ingestion, size, message) VALUES "
-        + ",".join(["(?,?,?,?,?,?)"] * rows)
-    )
-
-
-def _insert_events(
-    conn: sqlite3.Connection, rows: Sequence[tuple[int, int, int, int, int, str]]
-) -> None:
-    """Insert ``rows`` in order. Multi-row statements rather than executemany(): each
-    statement is one step with the GIL released, where executemany() releases and takes
-    it back for every row, and the event loop's thread waits for it each time."""
-    done, total = 0, len(rows)
-    for size in _INSERT_SIZES:
-        while total - done >= size:
-            chunk = rows[done : done + size]
-            conn.execute(_insert_sql(size), [value for row in chunk for value in row])
-            done += size
