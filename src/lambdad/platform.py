@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from lambdad.clock import Clock, SystemClock
 from lambdad.config import Settings
 from lambdad.control import credentials as credstore
+from lambdad.control.account import AccountSettings
 from lambdad.control.aliases import AliasService
 from lambdad.control.concurrency import ConcurrencyService
 from lambdad.control.event_invoke_config import EventInvokeConfigService
@@ -122,6 +123,7 @@ class Platform:
             changes=self.changes,
         )
         resolved = ResolveCache(self.functions)
+        self.account = AccountSettings(s, self.store)
         self.aliases = AliasService(self.store, self.functions, self.changes)
         self.policies = PolicyService(self.store, self.functions, self.aliases)
         scale_up = ScaleUp(

@@ -70,7 +70,7 @@ def build_app(platform: Platform) -> App:
         policies=PolicyHandlers(platform.policies),
         concurrency=ConcurrencyHandlers(platform.concurrency),
         tags=TagHandlers(platform.functions),
-        account=AccountHandlers(platform.functions, platform.concurrency),
+        account=AccountHandlers(platform.account, platform.concurrency),
     )
     return App(
         s,

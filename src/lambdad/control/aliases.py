@@ -16,11 +16,9 @@ import uuid
 from typing import Any
 
 from lambdad.control import paging
-from lambdad.control.functions import (
-    LIST_PAGE_MAX,
-    PRECONDITION_MESSAGE,
-    FunctionService,
-)
+from lambdad.control.function_config import PRECONDITION_MESSAGE
+from lambdad.control.functions import FunctionService
+from lambdad.control.paging import LIST_PAGE_MAX
 from lambdad.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,

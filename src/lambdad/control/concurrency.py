@@ -29,7 +29,8 @@ from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control import paging
 from lambdad.control.aliases import AliasService
-from lambdad.control.functions import LIST_PAGE_MAX, FunctionService
+from lambdad.control.functions import FunctionService
+from lambdad.control.paging import LIST_PAGE_MAX
 from lambdad.errors import (
     InvalidParameterValueException,
     ProvisionedConcurrencyConfigNotFoundException,

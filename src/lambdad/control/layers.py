@@ -28,7 +28,7 @@ from typing import Any
 from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control import paging
-from lambdad.control.functions import LIST_PAGE_MAX
+from lambdad.control.paging import LIST_PAGE_MAX
 from lambdad.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,

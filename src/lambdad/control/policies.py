@@ -16,7 +16,8 @@ import uuid
 from typing import Any
 
 from lambdad.control.aliases import AliasService
-from lambdad.control.functions import PRECONDITION_MESSAGE, FunctionService
+from lambdad.control.function_config import PRECONDITION_MESSAGE
+from lambdad.control.functions import FunctionService
 from lambdad.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,

@@ -13,6 +13,7 @@ import pytest
 
 from lambdad.clock import FakeClock
 from lambdad.config import Settings
+from lambdad.control.account import AccountSettings
 from lambdad.control.functions import FunctionService
 from lambdad.errors import (
     CodeStorageExceededException,
@@ -531,11 +532,12 @@ def test_tag_limits_and_targets(h: Harness) -> None:
         h.service.tag_resource(OTHER, resource, {"a": "b"})
 
 
-# -- account ------------------------------------------------------------------------------------
+# -- account (control/account.py) ----------------------------------------------------------------
 
 
 def test_account_settings_count_this_account_and_region_only(h: Harness) -> None:
-    empty = h.service.account_settings(EAST)
+    account = AccountSettings(h.service.settings, h.store)
+    empty = account.get(EAST)
     assert empty["AccountUsage"] == {"TotalCodeSize": 0, "FunctionCount": 0}
     assert empty["AccountLimit"]["CodeSizeZipped"] == 50 * 1024 * 1024
     assert empty["AccountLimit"]["UnreservedConcurrentExecutions"] == 1000
@@ -545,9 +547,9 @@ def test_account_settings_count_this_account_and_region_only(h: Harness) -> None
     h.create("b")
     h.create("c", WEST)
     h.create("d", OTHER)
-    assert h.service.account_settings(EAST)["AccountUsage"] == {
+    assert account.get(EAST)["AccountUsage"] == {
         "TotalCodeSize": 3 * size,
         "FunctionCount": 2,
     }
-    assert h.service.account_settings(WEST)["AccountUsage"]["FunctionCount"] == 1
-    assert h.service.account_settings(OTHER)["AccountUsage"]["FunctionCount"] == 1
+    assert account.get(WEST)["AccountUsage"]["FunctionCount"] == 1
+    assert account.get(OTHER)["AccountUsage"]["FunctionCount"] == 1

@@ -6,17 +6,17 @@ from typing import Any
 
 from lambdad.api.context import RequestContext
 from lambdad.api.handlers import Params
+from lambdad.control.account import AccountSettings
 from lambdad.control.concurrency import ConcurrencyService
-from lambdad.control.functions import FunctionService
 
 
 class AccountHandlers:
-    def __init__(self, functions: FunctionService, concurrency: ConcurrencyService) -> None:
-        self.functions = functions
+    def __init__(self, account: AccountSettings, concurrency: ConcurrencyService) -> None:
+        self.account = account
         self.concurrency = concurrency
 
     async def get_settings(self, ctx: RequestContext, p: Params) -> dict[str, Any]:
-        out = self.functions.account_settings(ctx.scope)
+        out = self.account.get(ctx.scope)
         # Reservations and provisioned concurrency both come out of the unreserved pool.
         out["AccountLimit"]["UnreservedConcurrentExecutions"] = self.concurrency.unreserved(
             ctx.scope

@@ -1,0 +1,179 @@
+"""Changing $LATEST: ``UpdateFunctionCode`` and ``UpdateFunctionConfiguration``, with
+their ``RevisionId`` precondition, and the steps ``CreateFunction`` shares with them
+(code taken in, the ``Layers`` parameter checked, the environment sealed, a new revision
+stamped).
+
+Only $LATEST changes; a published version is $LATEST frozen (``versions.py``). Each
+change releases the archives the version no longer uses and is published on the
+``ChangeHub``, so that warm environments of the old configuration are retired. Publishing
+after an update (``Publish``) is left to ``FunctionService``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from lambdad.clock import Clock
+from lambdad.config import Settings
+from lambdad.control import uploads
+from lambdad.control.resolve import Resolver
+from lambdad.errors import InvalidParameterValueException, PreconditionFailedException
+from lambdad.model import function as fmodel
+from lambdad.model import snapstart
+from lambdad.model.arn import LATEST, function_arn
+from lambdad.model.changes import ChangeHub
+from lambdad.model.scope import Scope
+from lambdad.secrets import Sealer
+from lambdad.store import archives
+from lambdad.store.base import Doc, MetadataStore
+from lambdad.store.blobs import BlobStore, archives_of
+
+PRECONDITION_MESSAGE = (
+    "The Revision Id provided does not match the latest Revision Id. Call the "
+    "GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+
+# Resolves a function's Layers parameter (see control/function_layers.py).
+LayerResolver = Callable[[Scope, list[str]], list[dict[str, Any]]]
+
+
+class FunctionConfig:
+    def __init__(
+        self,
+        settings: Settings,
+        store: MetadataStore,
+        blobs: BlobStore,
+        sealer: Sealer,
+        clock: Clock,
+        resolver: Resolver,
+        changes: ChangeHub,
+        code_fetcher: uploads.CodeFetcher | None = None,
+        layers: LayerResolver | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.sealer = sealer
+        self.clock = clock
+        self.resolver = resolver
+        self.changes = changes
+        self.code_fetcher = code_fetcher
+        self.layers = layers
+
+    # -- the steps CreateFunction shares ---------------------------------------------------
+
+    def ingest(self, scope: Scope, code: dict[str, Any]) -> archives.ArchiveSummary:
+        """A ``Code`` parameter's archive, checked and stored (see ``uploads.ingest``)."""
+        return uploads.ingest(self.settings, self.store, self.blobs, scope, code, self.code_fetcher)
+
+    def resolve_layers(self, scope: Scope, arns: list[str] | None) -> list[dict[str, Any]] | None:
+        """The layers a Layers parameter names, checked (None: the parameter is absent)."""
+        if arns is None:
+            return None
+        if self.layers is None:
+            for arn in arns:
+                raise InvalidParameterValueException(f"Layer version {arn} does not exist.")
+            return []
+        return self.layers(scope, arns)
+
+    def seal_environment(
+        self, scope: Scope, name: str, doc: Doc, variables: dict[str, str] | None
+    ) -> None:
+        """Store ``variables`` sealed in ``doc`` (None: leave its environment as it is)."""
+        if variables is None:
+            return
+        doc.pop("Environment", None)
+        doc["_env"] = self.sealer.seal(
+            variables,
+            function_arn(scope.region, scope.account, name),
+            doc.get("KMSKeyArn") or None,
+        )
+
+    def stamp(self, doc: Doc) -> None:
+        """A new LastModified and RevisionId for a changed version document."""
+        doc["LastModified"] = fmodel.now_iso(self.clock.now())
+        doc["RevisionId"] = str(uuid.uuid4())
+
+    # -- updates ---------------------------------------------------------------------------
+
+    def latest_for_update(
+        self, scope: Scope, function_name: str, revision_id: str | None
+    ) -> tuple[str, Doc]:
+        """(name, $LATEST's document) of an unqualified function, if ``revision_id``
+        (when given) is still its revision."""
+        ref = self.resolver.function_ref(scope, function_name)
+        if ref.qualifier is not None and ref.qualifier != LATEST:
+            raise InvalidParameterValueException(
+                "Unsupported value for qualifier, function name or ARN must not contain a "
+                "qualifier."
+            )
+        doc = self.store.get_version(scope.account, scope.region, ref.name, LATEST)
+        if doc is None:
+            raise self.resolver.not_found(scope, ref.name)
+        if revision_id is not None and revision_id != doc["RevisionId"]:
+            raise PreconditionFailedException(PRECONDITION_MESSAGE)
+        return ref.name, doc
+
+    def update_code(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        name, doc = self.latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
+        if params.get("DryRun"):
+            return self.resolver.render(scope, name, LATEST, doc)
+        sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
+        code: dict[str, Any] = {k: params[k] for k in sources if k in params}
+        if "Architectures" in params:
+            fmodel.check_limits({"Architectures": params["Architectures"]})
+        summary = self.ingest(scope, code)
+        replaced = archives_of(doc)
+        try:
+            if "Architectures" in params:
+                doc["Architectures"] = params["Architectures"]
+            uploads.set_code(doc, summary)
+            uploads.set_layers(doc, None, self.settings.max_unzipped_bytes)
+            self.stamp(doc)
+            self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        except BaseException:
+            # Refused after its upload: the archive goes unless something else uses it.
+            self.blobs.release(self.store, [summary.sha256_hex])
+            raise
+        self.blobs.release(self.store, replaced - archives_of(doc))
+        self.changes.function_changed(scope, name, LATEST)
+        return _in_progress(self.resolver.render(scope, name, LATEST, doc))
+
+    def update_configuration(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        name, doc = self.latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
+        fmodel.check_limits(params)
+        fmodel.check_role(params.get("Role"), scope.account)
+        runtime = params.get("Runtime", doc.get("Runtime"))
+        handler = params.get("Handler", doc.get("Handler"))
+        if "Runtime" in params or "Handler" in params:
+            fmodel.check_runtime(runtime, handler, today=self.clock.today())
+        layers = self.resolve_layers(scope, params.get("Layers"))
+        variables = fmodel.check_environment(params.get("Environment"))
+        if variables is None and "KMSKeyArn" in params and "_env" in doc:
+            # A new key: the variables are sealed again with it.
+            variables = self.resolver.unseal(scope, name, doc)
+        for key in fmodel.PASSTHROUGH:
+            if key in params:
+                doc[key] = params[key]
+        snapstart.configure(doc, params)
+        if "LoggingConfig" in params:
+            doc["LoggingConfig"] = {**doc.get("LoggingConfig", {}), **params["LoggingConfig"]}
+        replaced = archives_of(doc)
+        uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
+        self.seal_environment(scope, name, doc, variables)
+        self.stamp(doc)
+        self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        self.blobs.release(self.store, replaced - archives_of(doc))
+        self.changes.function_changed(scope, name, LATEST)
+        return _in_progress(self.resolver.render(scope, name, LATEST, doc))
+
+
+def _in_progress(config: dict[str, Any]) -> dict[str, Any]:
+    config.update(
+        LastUpdateStatus="InProgress",
+        LastUpdateStatusReason="The function is being created.",
+        LastUpdateStatusReasonCode="Creating",
+    )
+    return config
