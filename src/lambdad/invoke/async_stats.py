@@ -10,6 +10,6 @@ queued``, give or take events run again after a crash.
 from __future__ import annotations
 
 from lambdad.store.queue import COUNTERS, FunctionStatistics
-from lambdad.store.queue_sqlite import read_statistics_file
+from lambdad.store.queue_sqlite_stats import read_statistics_file
 
 __all__ = ["COUNTERS", "FunctionStatistics", "read_statistics_file"]

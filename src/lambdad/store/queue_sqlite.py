@@ -5,14 +5,16 @@ and ``synchronous=FULL`` puts a commit on disk before ``put`` returns, so an
 accepted event survives a power cut. On one node only this process uses the file,
 so claims found at ``open`` belonged to a process that is gone and are released.
 
-The counters live in the same database, so ``lambdad async-stats`` can read them
-from another process (``read_statistics_file``).
+This module owns the claims: events and deliveries leased to one owner until
+``lease_until``, finished, rescheduled or released only by that owner. The tables
+and their rows are ``queue_sqlite_schema``'s. The counters live in the same
+database, so ``lambdad async-stats`` can read them from another process
+(``queue_sqlite_stats.read_statistics_file``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 import threading
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lambdad.store import queue_sqlite_schema as schema
 from lambdad.store.queue import (
     Claim,
     Delivery,
@@ -31,6 +34,7 @@ from lambdad.store.queue import (
     QueuedEvent,
     fkey,
 )
+from lambdad.store.queue_sqlite_stats import read_statistics
 from lambdad.store.sqlite import StoreUnreadable
 from lambdad.store.writer import GroupCommitWriter, open_database
 
@@ -39,45 +43,6 @@ T = TypeVar("T")
 
 WHAT = "the asynchronous invocation queue"
 HOLDS = "the events queued in it"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,
-    fkey TEXT NOT NULL,
-    account TEXT NOT NULL, region TEXT NOT NULL, function_name TEXT NOT NULL,
-    qualifier TEXT,
-    payload BLOB NOT NULL,
-    received_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    requeues INTEGER NOT NULL DEFAULT 0,
-    not_before REAL NOT NULL,
-    owner TEXT,
-    lease_until REAL,
-    last_response TEXT,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS events_due ON events (not_before);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    account TEXT NOT NULL, region TEXT NOT NULL, function_name TEXT NOT NULL,
-    target TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    body TEXT NOT NULL,
-    meta TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before REAL NOT NULL,
-    owner TEXT,
-    lease_until REAL
-);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (not_before);
-CREATE TABLE IF NOT EXISTS counters (
-    account TEXT NOT NULL, region TEXT NOT NULL, function_name TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value INTEGER NOT NULL,
-    PRIMARY KEY (account, region, function_name, name)
-);
-"""
 
 
 class SqliteAsyncQueue:
@@ -94,7 +59,7 @@ class SqliteAsyncQueue:
 
     def open(self) -> None:
         """Open (creating it) the queue; ``StoreUnreadable`` if the file is not one."""
-        conn = open_database(self.path, _SCHEMA, synchronous="FULL", what=WHAT, holds=HOLDS)
+        conn = open_database(self.path, schema.SCHEMA, synchronous="FULL", what=WHAT, holds=HOLDS)
         try:
             # One node: whoever held a claim in this file before this process is gone.
             released = conn.execute(
@@ -138,7 +103,7 @@ class SqliteAsyncQueue:
     # -- events --------------------------------------------------------------------------
 
     async def put(self, event: NewEvent) -> None:
-        await self._call(lambda conn: _insert_event(conn, event))
+        await self._call(lambda conn: schema.insert_event(conn, event))
 
     async def claim(
         self,
@@ -175,7 +140,7 @@ class SqliteAsyncQueue:
                 if n <= 0:
                     continue
                 left[row[11]] = n - 1
-                picked.append(_event(row))
+                picked.append(schema.event_from_row(row))
             conn.executemany(
                 "UPDATE events SET owner=?, lease_until=? WHERE id=?",
                 [(owner, now + lease_for, e.id) for e in picked],
@@ -209,15 +174,15 @@ class SqliteAsyncQueue:
                     attempts,
                     requeues,
                     not_before,
-                    _dumps(last_response),
-                    _dumps(last_error),
+                    schema.dumps(last_response),
+                    schema.dumps(last_error),
                     event.id,
                     owner,
                 ),
             )
             if cur.rowcount == 0:
                 return False
-            _bump(conn, event.key, counter)
+            schema.bump(conn, event.key, counter)
             return True
 
         return await self._call(op)
@@ -237,11 +202,11 @@ class SqliteAsyncQueue:
             cur = conn.execute("DELETE FROM events WHERE id=? AND owner=?", (event.id, owner))
             if cur.rowcount == 0:
                 return False
-            _bump(conn, event.key, counter)
+            schema.bump(conn, event.key, counter)
             for d in deliveries:
-                _insert_delivery(conn, event.key, d, now)
+                schema.insert_delivery(conn, event.key, d, now)
             for e in follow_ups:
-                _insert_event(conn, e)
+                schema.insert_event(conn, e)
             return True
 
         return await self._call(op)
@@ -276,7 +241,7 @@ class SqliteAsyncQueue:
                 "SELECT MIN(not_before) FROM deliveries WHERE owner IS NULL AND not_before > ?",
                 (now,),
             ).fetchone()[0]
-            return [_delivery(r) for r in rows], due
+            return [schema.delivery_from_row(r) for r in rows], due
 
         return await self._call(op)
 
@@ -287,10 +252,10 @@ class SqliteAsyncQueue:
 
     async def delivery_failed(self, pending: PendingDelivery, not_before: float | None) -> None:
         def op(conn: sqlite3.Connection) -> None:
-            _bump(conn, pending.key, "delivery_failures")
+            schema.bump(conn, pending.key, "delivery_failures")
             if not_before is None:
                 conn.execute("DELETE FROM deliveries WHERE id=?", (pending.id,))
-                _bump(conn, pending.key, "deliveries_dropped")
+                schema.bump(conn, pending.key, "deliveries_dropped")
             else:
                 conn.execute(
                     "UPDATE deliveries SET attempts=attempts+1, not_before=?, owner=NULL, "
@@ -308,136 +273,3 @@ class SqliteAsyncQueue:
             if self._reader is None:
                 self._reader = sqlite3.connect(str(self.path), check_same_thread=False)
             return read_statistics(self._reader, now)
-
-
-def read_statistics(conn: sqlite3.Connection, now: float) -> list[FunctionStatistics]:
-    by_key: dict[FunctionKey, dict[str, Any]] = {}
-
-    def entry(key: FunctionKey) -> dict[str, Any]:
-        return by_key.setdefault(
-            key, {"counters": {}, "queued": 0, "in_flight": 0, "oldest": None, "pending": 0}
-        )
-
-    for account, region, name, counter, value in conn.execute(
-        "SELECT account, region, function_name, name, value FROM counters"
-    ):
-        entry((account, region, name))["counters"][counter] = int(value)
-    for account, region, name, count, claimed, oldest in conn.execute(
-        "SELECT account, region, function_name, COUNT(*), SUM(owner IS NOT NULL), "
-        "MIN(received_at) FROM events GROUP BY account, region, function_name"
-    ):
-        e = entry((account, region, name))
-        e.update(queued=int(count), in_flight=int(claimed or 0), oldest=oldest)
-    for account, region, name, count in conn.execute(
-        "SELECT account, region, function_name, COUNT(*) FROM deliveries "
-        "GROUP BY account, region, function_name"
-    ):
-        entry((account, region, name))["pending"] = int(count)
-    return [
-        FunctionStatistics(
-            account=k[0],
-            region=k[1],
-            function_name=k[2],
-            counters=v["counters"],
-            queued=v["queued"],
-            in_flight=v["in_flight"],
-            oldest_age=None if v["oldest"] is None else max(now - v["oldest"], 0.0),
-            deliveries_pending=v["pending"],
-        )
-        for k, v in sorted(by_key.items())
-    ]
-
-
-def read_statistics_file(path: Path, now: float) -> list[FunctionStatistics]:
-    """Statistics of a queue file, opened read-only (from another process)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return read_statistics(conn, now)
-    finally:
-        conn.close()
-
-
-# -- row helpers ----------------------------------------------------------------------
-
-
-def _insert_event(conn: sqlite3.Connection, e: NewEvent) -> None:
-    conn.execute(
-        "INSERT INTO events (id, fkey, account, region, function_name, qualifier, payload, "
-        "received_at, not_before) VALUES (?,?,?,?,?,?,?,?,?)",
-        (
-            e.id,
-            fkey(e.key),
-            e.account,
-            e.region,
-            e.function_name,
-            e.qualifier,
-            e.payload,
-            e.received_at,
-            e.received_at,
-        ),
-    )
-    _bump(conn, e.key, "received")
-
-
-def _insert_delivery(conn: sqlite3.Connection, key: FunctionKey, d: Delivery, now: float) -> None:
-    meta = {
-        "condition": d.condition,
-        "functionArn": d.function_arn,
-        "attributes": dict(d.attributes),
-    }
-    conn.execute(
-        "INSERT INTO deliveries (account, region, function_name, target, kind, body, meta, "
-        "created_at, not_before) VALUES (?,?,?,?,?,?,?,?,?)",
-        (*key, d.target, d.kind, d.body, json.dumps(meta), now, now),
-    )
-
-
-def _bump(conn: sqlite3.Connection, key: FunctionKey, name: str, n: int = 1) -> None:
-    conn.execute(
-        "INSERT INTO counters (account, region, function_name, name, value) VALUES (?,?,?,?,?) "
-        "ON CONFLICT (account, region, function_name, name) DO UPDATE SET value = value + "
-        "excluded.value",
-        (*key, name, n),
-    )
-
-
-def _dumps(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value)
-
-
-def _loads(value: str | None) -> dict[str, Any] | None:
-    return None if value is None else dict(json.loads(value))
-
-
-def _event(row: Sequence[Any]) -> QueuedEvent:
-    return QueuedEvent(
-        id=row[0],
-        account=row[1],
-        region=row[2],
-        function_name=row[3],
-        qualifier=row[4],
-        payload=bytes(row[5]),
-        received_at=float(row[6]),
-        attempts=int(row[7]),
-        requeues=int(row[8]),
-        last_response=_loads(row[9]),
-        last_error=_loads(row[10]),
-    )
-
-
-def _delivery(row: Sequence[Any]) -> PendingDelivery:
-    meta = json.loads(row[7])
-    return PendingDelivery(
-        id=int(row[0]),
-        key=(row[1], row[2], row[3]),
-        delivery=Delivery(
-            target=row[4],
-            kind=row[5],
-            body=row[6],
-            condition=meta.get("condition", ""),
-            function_arn=meta.get("functionArn", ""),
-            attributes=meta.get("attributes") or {},
-        ),
-        created_at=float(row[8]),
-        attempts=int(row[9]),
-    )
