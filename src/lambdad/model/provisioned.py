@@ -2,7 +2,7 @@
 reports it.
 
 The environments layer (``environments/provisioned.py``) knows it; the control plane
-(``control/concurrency.py``) shows it. This value is what crosses between the two.
+(``control/provisioned.py``) shows it. This value is what crosses between the two.
 """
 
 from __future__ import annotations
