@@ -3,7 +3,7 @@ function, as the running server reports them.
 
 The server answers a SigV4-signed ``GET /_lambdad/async-stats`` on its API port with
 the signer's functions in the signed region; the endpoint and credentials are found
-as for the other client commands (``cli.client``).
+as for the other client commands (``cli.target``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from lambdad.cli.client import Target, find_target
+from lambdad.cli.target import Target, find_target
 
 PATH = "/_lambdad/async-stats"
 COUNTERS = ("received", "processed", "retried", "throttled", "dropped")

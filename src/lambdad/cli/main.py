@@ -1,7 +1,7 @@
 """The ``lambdad`` command line: the server and a client for humans.
 
 Only this package prints. Client commands find the server and credentials the way
-AWS tools do (see ``cli.client``).
+AWS tools do (see ``cli.target``).
 """
 
 from __future__ import annotations

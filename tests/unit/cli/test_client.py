@@ -8,13 +8,8 @@ from typing import Any
 import click
 import pytest
 
-from lambdad.cli.client import (
-    DEFAULT_ENDPOINT,
-    LogFollower,
-    find_endpoint,
-    parse_since,
-    read_payload,
-)
+from lambdad.cli.client import LogFollower, parse_since, read_payload
+from lambdad.cli.target import DEFAULT_ENDPOINT, find_endpoint
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
