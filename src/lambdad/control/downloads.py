@@ -10,13 +10,11 @@ layer version another account shared with it (``AddLayerVersionPermission``).
 
 from __future__ import annotations
 
-from lambdad.control.layers import GET_LAYER_VERSION
-from lambdad.control.layers import KIND as LAYER_KIND
+from lambdad.control.layer_refs import GET_LAYER_VERSION, STORE_PREFIX
+from lambdad.control.layer_refs import KIND as LAYER_KIND
 from lambdad.model import policy
 from lambdad.model.arn import layer_arn
 from lambdad.store.base import MetadataStore
-
-_LAYER_PREFIX = "layer:"  # how the layer service names a layer's documents
 
 
 def may_download(store: MetadataStore, account: str, region: str, sha256_hex: str) -> bool:
@@ -27,7 +25,7 @@ def may_download(store: MetadataStore, account: str, region: str, sha256_hex: st
             return True
         if kind == LAYER_KIND:
             resource = layer_arn(
-                owner_region, owner, name.removeprefix(_LAYER_PREFIX), int(doc["Version"])
+                owner_region, owner, name.removeprefix(STORE_PREFIX), int(doc["Version"])
             )
             request = policy.AccessRequest(
                 action=GET_LAYER_VERSION, resource=resource, account=account
