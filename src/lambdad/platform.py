@@ -21,6 +21,7 @@ from lambdad.control.account import AccountSettings
 from lambdad.control.aliases import AliasService
 from lambdad.control.concurrency import ConcurrencyService
 from lambdad.control.event_invoke_config import EventInvokeConfigService
+from lambdad.control.function_urls import FunctionUrlService
 from lambdad.control.functions import FunctionService
 from lambdad.control.layers import LayerService
 from lambdad.control.policies import PolicyService
@@ -126,6 +127,9 @@ class Platform:
         self.account = AccountSettings(s, self.store)
         self.aliases = AliasService(self.store, self.functions, self.changes)
         self.policies = PolicyService(self.store, self.functions, self.aliases)
+        self.function_urls = FunctionUrlService(
+            self.store, self.functions, self.aliases, self.clock, port=s.port
+        )
         scale_up = ScaleUp(
             self.clock,
             limit=s.scale_up_limit,

@@ -25,6 +25,7 @@ from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
 from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
+from lambdad.api.handlers.function_urls import FunctionUrlHandlers
 from lambdad.api.handlers.functions import FunctionHandlers
 from lambdad.api.handlers.invoke import InvokeHandlers
 from lambdad.api.handlers.layers import LayerHandlers
@@ -71,6 +72,7 @@ def build_app(platform: Platform) -> App:
         concurrency=ConcurrencyHandlers(platform.concurrency),
         tags=TagHandlers(platform.functions),
         account=AccountHandlers(platform.account, platform.concurrency),
+        function_urls=FunctionUrlHandlers(platform.function_urls),
     )
     return App(
         s,

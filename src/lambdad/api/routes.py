@@ -16,6 +16,7 @@ from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
 from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
+from lambdad.api.handlers.function_urls import FunctionUrlHandlers
 from lambdad.api.handlers.functions import FunctionHandlers
 from lambdad.api.handlers.invoke import InvokeHandlers
 from lambdad.api.handlers.layers import LayerHandlers
@@ -38,6 +39,7 @@ class LambdaHandlers:
     concurrency: ConcurrencyHandlers
     tags: TagHandlers
     account: AccountHandlers
+    function_urls: FunctionUrlHandlers
 
 
 _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
@@ -94,6 +96,12 @@ _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
     "UntagResource": lambda h: h.tags.untag,
     "ListTags": lambda h: h.tags.list,
     "GetAccountSettings": lambda h: h.account.get_settings,
+    # function URLs
+    "CreateFunctionUrlConfig": lambda h: h.function_urls.create,
+    "GetFunctionUrlConfig": lambda h: h.function_urls.get,
+    "UpdateFunctionUrlConfig": lambda h: h.function_urls.update,
+    "DeleteFunctionUrlConfig": lambda h: h.function_urls.delete,
+    "ListFunctionUrlConfigs": lambda h: h.function_urls.list,
 }
 
 # The operations lambdad answers, by AWS's names.

@@ -45,6 +45,11 @@ class MetadataStore(Protocol):
     def list_children(
         self, kind: str, account: str, region: str, name: str
     ) -> list[tuple[str, Doc]]: ...
+    # The children of a kind whose document's top-level ``field`` equals ``value``
+    # (a function URL by its url-id): (account, region, name, key, document).
+    def find_children(
+        self, kind: str, field: str, value: str
+    ) -> list[tuple[str, str, str, str, Doc]]: ...
 
     # How many function versions (as code or as a layer) and layer versions use an archive.
     def archive_references(self, sha256_hex: str) -> int: ...

@@ -315,3 +315,15 @@ class SqliteStore:
                 (kind, account, region, name),
             ).fetchall()
         return [(r[0], json.loads(r[1])) for r in rows]
+
+    def find_children(
+        self, kind: str, field: str, value: str
+    ) -> list[tuple[str, str, str, str, Doc]]:
+        # The primary key's first column narrows the scan to the kind's rows.
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT account, region, name, key, doc FROM children WHERE kind=? AND "
+                "json_extract(doc, '$.' || ?)=?",
+                (kind, field, value),
+            ).fetchall()
+        return [(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
