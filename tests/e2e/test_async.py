@@ -192,8 +192,8 @@ def test_event_invoke_config_lifecycle(lam: Any, function: Callable[..., str]) -
         lam.get_function_event_invoke_config(FunctionName=name)
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert err.value.response["Error"]["Message"] == (
-        f"The function arn:aws:lambda:us-east-1:123456789012:function:{name}:$LATEST doesn't "
-        "have an EventInvokeConfig"
+        f"The function arn:aws:lambda:us-east-1:123456789012:function:{name} doesn't have "
+        "an EventInvokeConfig"
     )
 
 

@@ -575,7 +575,12 @@ def test_account_settings_report_limits_and_usage_of_the_region(
 
 VALIDATION_CASES = [
     # (id, CreateFunction overrides, error code, text the message must contain)
-    ("name-too-long", {"FunctionName": "a" * 65}, "ValidationException", "'functionName'"),
+    (
+        "name-too-long",
+        {"FunctionName": "a" * 65},
+        "InvalidParameterValueException",
+        "'functionName'",
+    ),
     ("name-bad-chars", {"FunctionName": "bad name!"}, "ValidationException", "'functionName'"),
     ("runtime-unknown", {"Runtime": "python9.9"}, "ValidationException", "'runtime'"),
     ("runtime-deprecated", {"Runtime": "python3.7"}, "InvalidParameterValueException", "python3.7"),

@@ -51,19 +51,15 @@ class EventInvokeConfigService:
     # -- API -----------------------------------------------------------------------------
 
     def put(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        # As on AWS, the arguments are checked before the function is looked up.
+        _check_some_setting(params)
         name, key = self._target(scope, params["FunctionName"], params.get("Qualifier"))
-        if not any(
-            params.get(k) is not None
-            for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
-        ):
-            raise InvalidParameterValueException(
-                "You must specify at least one of error handling or destination setting."
-            )
         doc: Doc = {}
         self._apply(scope, name, doc, params)
         return self._save(scope, name, key, doc)
 
     def update(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        _check_some_setting(params)
         name, key = self._target(scope, params["FunctionName"], params.get("Qualifier"))
         doc = self._existing(scope, name, key)
         self._apply(scope, name, doc, params)
@@ -71,7 +67,10 @@ class EventInvokeConfigService:
 
     def get(self, scope: Scope, function_name: str, qualifier: str | None) -> dict[str, Any]:
         name, key = self._target(scope, function_name, qualifier)
-        return self._render(scope, name, key, self._existing(scope, name, key))
+        named = (
+            None if merge_qualifier(parse_function_ref(function_name), qualifier) is None else key
+        )
+        return self._render(scope, name, key, self._existing(scope, name, key, named))
 
     def delete(self, scope: Scope, function_name: str, qualifier: str | None) -> None:
         name, key = self._target(scope, function_name, qualifier)
@@ -121,11 +120,13 @@ class EventInvokeConfigService:
         qual = merge_qualifier(parse_function_ref(function_name), qualifier)
         return rv.name, qual or LATEST
 
-    def _existing(self, scope: Scope, name: str, key: str) -> Doc:
+    def _existing(self, scope: Scope, name: str, key: str, named: str | None = LATEST) -> Doc:
+        """The config stored under ``key``, or not found (the function's ARN with the
+        qualifier the caller ``named``: AWS names an unqualified Get's function bare)."""
         doc = self.store.get_child(KIND, scope.account, scope.region, name, key)
         if doc is None:
             raise ResourceNotFoundException(
-                f"The function {function_arn(scope.region, scope.account, name, key)} doesn't "
+                f"The function {function_arn(scope.region, scope.account, name, named)} doesn't "
                 "have an EventInvokeConfig"
             )
         return doc
@@ -166,6 +167,16 @@ class EventInvokeConfigService:
             "OnFailure": dict(dc.get("OnFailure") or {}),
         }
         return out
+
+
+def _check_some_setting(params: dict[str, Any]) -> None:
+    if not any(
+        params.get(k) is not None
+        for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+    ):
+        raise InvalidParameterValueException(
+            "You must specify at least one of error handling or destination setting."
+        )
 
 
 def destination_service(arn: str) -> str | None:

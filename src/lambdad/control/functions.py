@@ -30,7 +30,13 @@ from lambdad.errors import (
 )
 from lambdad.model import function as fmodel
 from lambdad.model import snapstart
-from lambdad.model.arn import LATEST, FunctionRef, merge_qualifier
+from lambdad.model.arn import (
+    LATEST,
+    MAX_NAME_LENGTH,
+    FunctionRef,
+    merge_qualifier,
+    parse_function_ref,
+)
 from lambdad.model.changes import ChangeHub, FunctionListener
 from lambdad.model.scope import Scope
 from lambdad.model.version import RunnableVersion
@@ -96,8 +102,8 @@ class FunctionService:
     ) -> ResourceNotFoundException:
         return self.resolver.not_found(scope, name, qualifier)
 
-    def function_doc(self, scope: Scope, name: str) -> Doc:
-        return self.resolver.function_doc(scope, name)
+    def function_doc(self, scope: Scope, name: str, qualifier: str | None = None) -> Doc:
+        return self.resolver.function_doc(scope, name, qualifier)
 
     def resolve_qualifier(self, scope: Scope, name: str, qualifier: str | None) -> str:
         return self.resolver.resolve_qualifier(scope, name, qualifier)
@@ -135,6 +141,12 @@ class FunctionService:
     # -- create --------------------------------------------------------------------------
 
     def create_function(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        if len(parse_function_ref(params["FunctionName"], long_names=True).name) > MAX_NAME_LENGTH:
+            raise InvalidParameterValueException(
+                f"1 validation error detected: Value '{params['FunctionName']}' at "
+                "'functionName' failed to satisfy constraint: Member must have length less "
+                f"than or equal to {MAX_NAME_LENGTH}"
+            )
         ref = self.function_ref(scope, params["FunctionName"])
         if ref.qualifier is not None:
             raise InvalidParameterValueException(
@@ -219,7 +231,7 @@ class FunctionService:
     ) -> dict[str, Any]:
         ref = self.function_ref(scope, function_name)
         qual = merge_qualifier(ref, qualifier)
-        fdoc = self.function_doc(scope, ref.name)
+        fdoc = self.function_doc(scope, ref.name, qual)
         version, doc = self.resolver.version_doc(scope, ref.name, qual)
         result: dict[str, Any] = {
             "Configuration": self.render(scope, ref.name, version, doc, qual),
@@ -236,7 +248,7 @@ class FunctionService:
     ) -> dict[str, Any]:
         ref = self.function_ref(scope, function_name)
         qual = merge_qualifier(ref, qualifier)
-        self.function_doc(scope, ref.name)
+        self.function_doc(scope, ref.name, qual)
         version, doc = self.resolver.version_doc(scope, ref.name, qual)
         return self.render(scope, ref.name, version, doc, qual)
 
@@ -289,7 +301,7 @@ class FunctionService:
     def delete_function(self, scope: Scope, function_name: str, qualifier: str | None) -> None:
         ref = self.function_ref(scope, function_name)
         qual = merge_qualifier(ref, qualifier)
-        self.function_doc(scope, ref.name)
+        self.function_doc(scope, ref.name, qual)
         if qual is None or qual == LATEST:
             if qual == LATEST:
                 raise InvalidParameterValueException(
@@ -312,7 +324,8 @@ class FunctionService:
             raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
         doc = self.store.get_version(scope.account, scope.region, ref.name, qual)
         if doc is None:
-            raise self.not_found(scope, ref.name, qual)
+            # As on AWS: deleting a version the function does not have changes nothing.
+            return
         for alias, adoc in self.store.list_children("alias", scope.account, scope.region, ref.name):
             weights = adoc.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
             if adoc.get("FunctionVersion") == qual or qual in weights:

@@ -16,7 +16,14 @@ from typing import Any
 from lambdad.errors import ForeignFunctionDenied, ResourceNotFoundException
 from lambdad.model import function as fmodel
 from lambdad.model import snapstart
-from lambdad.model.arn import LATEST, FunctionRef, function_arn, merge_qualifier, parse_function_ref
+from lambdad.model.arn import (
+    LATEST,
+    MAX_NAME_LENGTH,
+    FunctionRef,
+    function_arn,
+    merge_qualifier,
+    parse_function_ref,
+)
 from lambdad.model.scope import Scope
 from lambdad.model.version import RunnableVersion, from_configuration
 from lambdad.secrets import Sealer
@@ -34,8 +41,9 @@ class Resolver:
         self, scope: Scope, function_name: str, field: str = "functionName"
     ) -> FunctionRef:
         """A function name, partial or full ARN, parsed; refused if it names another
-        region, or another account (without saying whether that function exists)."""
-        ref = parse_function_ref(function_name, field=field)
+        region, or another account (without saying whether that function exists). A name
+        too long to exist is not found, as on AWS."""
+        ref = parse_function_ref(function_name, field=field, long_names=True)
         if ref.region is not None and ref.region != scope.region:
             # Each region is a separate world, even for a full ARN.
             raise ResourceNotFoundException(
@@ -45,6 +53,8 @@ class Resolver:
             # Another account's function: as AWS, refused without saying whether it exists.
             resource = function_arn(scope.region, ref.account, ref.name, ref.qualifier)
             raise ForeignFunctionDenied(scope.account, resource)
+        if len(ref.name) > MAX_NAME_LENGTH:
+            raise self.not_found(scope, ref.name)
         return ref
 
     def not_found(
@@ -55,11 +65,12 @@ class Resolver:
             f"Function not found: {function_arn(scope.region, scope.account, name, qualifier)}"
         )
 
-    def function_doc(self, scope: Scope, name: str) -> Doc:
-        """The function's stored document (tags, reserved concurrency), or not found."""
+    def function_doc(self, scope: Scope, name: str, qualifier: str | None = None) -> Doc:
+        """The function's stored document (tags, reserved concurrency), or not found
+        (named with the ``qualifier`` the request carried, as AWS names it)."""
         doc = self.store.get_function(scope.account, scope.region, name)
         if doc is None:
-            raise self.not_found(scope, name)
+            raise self.not_found(scope, name, qualifier)
         return doc
 
     def version_doc(self, scope: Scope, name: str, qualifier: str | None) -> tuple[str, Doc]:

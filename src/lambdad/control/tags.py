@@ -46,6 +46,11 @@ class FunctionTags:
         return ref.name, self.functions.function_doc(scope, ref.name)
 
     def tag(self, scope: Scope, resource: str, tags: dict[str, str]) -> None:
+        if not tags:
+            # AWS's words for an empty Tags map.
+            raise InvalidParameterValueException(
+                "An error occurred and the request cannot be processed."
+            )
         name, fdoc = self._target(scope, resource)
         fdoc.setdefault("Tags", {}).update(tags)
         if len(fdoc["Tags"]) > MAX_TAGS:

@@ -114,12 +114,13 @@ def check_environment(env: dict[str, Any] | None) -> dict[str, str] | None:
             f"currently not supported for modification. Reserved keys used in this request: "
             f"{', '.join(reserved)}"
         )
-    size = len(json.dumps(variables, separators=(",", ":")).encode())
-    if size > ENV_LIMIT_BYTES:
+    measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+    if len(measured.encode()) > ENV_LIMIT_BYTES:
+        # AWS quotes the string it measured, not its size.
         raise InvalidParameterValueException(
             "Lambda was unable to configure your environment variables because the "
             f"environment variables you have provided exceeded the 4KB limit. String measured: "
-            f"{size} bytes"
+            f"{measured}"
         )
     return {str(k): str(v) for k, v in variables.items()}
 

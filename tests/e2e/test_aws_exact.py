@@ -1,0 +1,207 @@
+"""Answers compared whole with those recorded on AWS (issue 14, second pass).
+
+Each test drives the real server through boto3 and compares the whole answer: the
+HTTP status, the error code, every member of the error body (``Type`` only where AWS
+sends it, the message), or every field of a configuration that the recording names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.helpers import PRIMARY, ROLE, LambdadServer, handler_zip
+
+ACCOUNT = PRIMARY.account_id
+NewFunction = Callable[..., dict[str, Any]]
+Namer = Callable[..., str]
+WAIT = {"Delay": 0.05, "MaxAttempts": 200}
+
+
+def arn(name: str, qualifier: str | None = None) -> str:
+    base = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+    return f"{base}:{qualifier}" if qualifier else base
+
+
+def answer(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
+    """Run ``call``, which must fail: (HTTP status, the parsed error without metadata)."""
+    with pytest.raises(ClientError) as info:
+        call()
+    response = dict(info.value.response)
+    status = response.pop("ResponseMetadata")["HTTPStatusCode"]
+    return status, response
+
+
+def not_found(resource: str) -> dict[str, Any]:
+    message = f"Function not found: {resource}"
+    return {
+        "Error": {"Code": "ResourceNotFoundException", "Message": message},
+        "Type": "User",
+        "Message": message,
+    }
+
+
+def invalid(message: str, code: str = "InvalidParameterValueException") -> dict[str, Any]:
+    return {"Error": {"Code": code, "Message": message}, "Type": "User", "message": message}
+
+
+# -- (c) names and ARNs in Get/Delete, qualifiers in "Function not found" ----------------------
+
+
+@pytest.mark.parametrize("operation", ["get_function", "delete_function"])
+def test_a_name_over_64_characters_is_not_found(lambdad: LambdadServer, operation: str) -> None:
+    client = lambdad.client(parameter_validation=False)
+    name = "n" * 65
+    status, body = answer(lambda: getattr(client, operation)(FunctionName=name))
+    assert (status, body) == (404, not_found(arn(name)))
+
+
+def test_an_incomplete_arn_is_not_found(lambdad: LambdadServer) -> None:
+    client = lambdad.client(parameter_validation=False)
+    incomplete = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function"
+    status, body = answer(lambda: client.get_function(FunctionName=incomplete))
+    assert (status, body) == (404, not_found(arn("function")))
+
+
+def test_create_function_with_a_name_over_64_is_an_invalid_parameter(
+    lambdad: LambdadServer,
+) -> None:
+    client = lambdad.client(parameter_validation=False)
+    name = "n" * 65
+    status, body = answer(
+        lambda: client.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": handler_zip()},
+        )
+    )
+    assert status == 400
+    assert body["Error"]["Code"] == "InvalidParameterValueException"
+    assert body["Type"] == "User"
+    assert body["message"] == body["Error"]["Message"]
+
+
+def test_function_not_found_names_the_qualifier(
+    lambdad: LambdadServer, new_function: NewFunction, unique_name: Namer
+) -> None:
+    client = lambdad.client()
+    missing = unique_name()
+    status, body = answer(lambda: client.get_function(FunctionName=missing, Qualifier="$LATEST"))
+    assert (status, body) == (404, not_found(arn(missing, "$LATEST")))
+    name = new_function()["FunctionName"]
+    status, body = answer(lambda: client.get_function(FunctionName=name, Qualifier="7"))
+    assert (status, body) == (404, not_found(arn(name, "7")))
+    status, body = answer(
+        lambda: client.get_function_configuration(FunctionName=name, Qualifier="7")
+    )
+    assert (status, body) == (404, not_found(arn(name, "7")))
+
+
+# -- (d) DeleteFunction with a qualifier -------------------------------------------------------
+
+
+def test_deleting_a_version_the_function_lacks_is_a_no_op(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    name = new_function()["FunctionName"]
+    out = client.delete_function(FunctionName=name, Qualifier="42")
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert client.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
+    status, body = answer(lambda: client.delete_function(FunctionName=name, Qualifier="$LATEST"))
+    assert (status, body) == (
+        400,
+        invalid("$LATEST version cannot be deleted without deleting the function."),
+    )
+
+
+def test_deleting_a_version_of_a_missing_function_names_it(
+    lambdad: LambdadServer, unique_name: Namer
+) -> None:
+    client = lambdad.client()
+    name = unique_name()
+    status, body = answer(lambda: client.delete_function(FunctionName=name, Qualifier="3"))
+    assert (status, body) == (404, not_found(arn(name, "3")))
+
+
+# -- (e) tags ----------------------------------------------------------------------------------
+
+
+def test_tag_resource_with_no_tags_is_refused(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    name = new_function()["FunctionName"]
+    status, body = answer(lambda: client.tag_resource(Resource=arn(name), Tags={}))
+    assert (status, body) == (
+        400,
+        invalid("An error occurred and the request cannot be processed."),
+    )
+
+
+# -- (g) environment over 4 KB -----------------------------------------------------------------
+
+
+def test_an_environment_over_4_kb_quotes_the_measured_string(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    name = new_function()["FunctionName"]
+    value = "x" * 4100
+    status, body = answer(
+        lambda: client.update_function_configuration(
+            FunctionName=name, Environment={"Variables": {"LARGE_VAR": value}}
+        )
+    )
+    assert (status, body) == (
+        400,
+        invalid(
+            "Lambda was unable to configure your environment variables because the "
+            "environment variables you have provided exceeded the 4KB limit. String "
+            f'measured: {{"LARGE_VAR":"{value}"}}'
+        ),
+    )
+
+
+# -- (i) event invoke config -------------------------------------------------------------------
+
+
+def test_event_invoke_config_missing_names_the_function(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    name = new_function()["FunctionName"]
+    message = f"The function {arn(name)} doesn't have an EventInvokeConfig"
+    status, body = answer(lambda: client.get_function_event_invoke_config(FunctionName=name))
+    assert (status, body) == (
+        404,
+        {
+            "Error": {"Code": "ResourceNotFoundException", "Message": message},
+            "Type": "User",
+            "Message": message,
+        },
+    )
+    client.publish_version(FunctionName=name)
+    message = f"The function {arn(name, '1')} doesn't have an EventInvokeConfig"
+    status, body = answer(
+        lambda: client.get_function_event_invoke_config(FunctionName=name, Qualifier="1")
+    )
+    assert (status, body["Error"]["Message"]) == (404, message)
+
+
+@pytest.mark.parametrize("operation", ["put", "update"])
+def test_event_invoke_config_arguments_are_checked_before_the_function(
+    lambdad: LambdadServer, unique_name: Namer, operation: str
+) -> None:
+    client = lambdad.client()
+    call = getattr(client, f"{operation}_function_event_invoke_config")
+    status, body = answer(lambda: call(FunctionName=unique_name()))
+    assert (status, body) == (
+        400,
+        invalid("You must specify at least one of error handling or destination setting."),
+    )
