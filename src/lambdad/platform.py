@@ -31,6 +31,7 @@ from lambdad.environments.pool import EnvironmentPool
 from lambdad.environments.provisioned import ProvisionedManager
 from lambdad.environments.snapstart import SnapStart, TemplateRequest
 from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
+from lambdad.events.eventbridge import EventBridge
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.cache import ResolveCache
 from lambdad.invoke.destinations import DestinationSender
@@ -210,6 +211,8 @@ class Platform:
             DestinationSender(self.outbound),
             self.policies,
         )
+        # EventBridge: rules, targets, buses and PutEvents; scheduled rules' timer.
+        self.eventbridge = EventBridge(s, self.store, self.async_invoker, self.policies, self.clock)
 
     def close(self) -> None:
         self.async_queue.close()
@@ -234,6 +237,7 @@ class Platform:
             loop.create_task(self.pool.run_reaper()),
             loop.create_task(self.logs.run_flusher()),
             loop.create_task(self.provisioned.run()),
+            loop.create_task(self.eventbridge.timer.run()),
         ]
         for scope, name, qualifier, count in self.concurrency.provisioned_targets():
             self.provisioned.configure(scope, name, qualifier, count)

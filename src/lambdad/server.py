@@ -8,9 +8,10 @@ the server.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from lambdad.api import sigv4
 from lambdad.api.admission import MAX_BODY, Admission, refuse
 from lambdad.api.app import App
 from lambdad.api.code_links import CodeLinks
@@ -37,6 +39,11 @@ from lambdad.api.limits import Limits
 from lambdad.api.logs_api import LogsApi
 from lambdad.api.routes import LambdaHandlers, lambda_routes
 from lambdad.config import Settings
+from lambdad.errors import AwsError
+from lambdad.events.function_urls import FunctionUrlDoor
+from lambdad.events.http.request import IamCaller
+from lambdad.events.url_auth import UrlAuthorizer
+from lambdad.events.url_routing import admit_urls, route_urls
 from lambdad.model.credential import Credential
 from lambdad.platform import Platform
 from lambdad.runtimes.table import RuntimeTable
@@ -93,6 +100,13 @@ def build_server(platform: Platform) -> uvicorn.Server:
         platform.clock,
         max_sync_payload=platform.settings.max_sync_payload,
     )
+    urls = FunctionUrlDoor(
+        platform.function_urls,
+        platform.invoker,
+        UrlAuthorizer(platform.policies, functools.partial(_url_signer, platform)),
+        platform.clock,
+        port=platform.settings.port,
+    )
     config = uvicorn.Config(
         app,
         host=platform.settings.host,
@@ -100,7 +114,11 @@ def build_server(platform: Platform) -> uvicorn.Server:
         # uvicorn's own HTTP protocols drive the app through ASGI messages, which cost
         # more per request than the rest of a warm invoke; api/http.py calls it directly.
         http=protocol_for(  # type: ignore[arg-type]
-            app.respond, refuse, MAX_BODY, admission.admit, api_limits(platform.settings)
+            route_urls(urls, app.respond),
+            refuse,
+            MAX_BODY,
+            admit_urls(admission.admit),
+            api_limits(platform.settings),
         ),
         proxy_headers=False,
         log_level="warning",
@@ -111,6 +129,35 @@ def build_server(platform: Platform) -> uvicorn.Server:
         date_header=True,
     )
     return uvicorn.Server(config)
+
+
+def _url_signer(
+    platform: Platform,
+    method: str,
+    path: str,
+    query: str,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    region: str,
+) -> IamCaller | None:
+    """Who signed a request to an ``AWS_IAM`` function URL (for lambda, in ``region``)."""
+    try:
+        signer = sigv4.verify(
+            method, path, query, headers, body, platform.lookup_credential,
+            platform.clock.now(), service="lambda",
+        )  # fmt: skip
+    except AwsError:
+        return None
+    if signer.region != region:
+        return None
+    account = signer.credential.account_id
+    return IamCaller(
+        access_key=signer.credential.access_key_id,
+        account_id=account,
+        caller_id=account,
+        user_arn=f"arn:aws:iam::{account}:root",
+        user_id=account,
+    )
 
 
 def api_limits(settings: Settings) -> Limits:

@@ -33,7 +33,7 @@ _UPLOADS = re.compile(
     r"/2015-03-31/functions/?|/2015-03-31/functions/[^/]+/code/?|/2018-10-31/layers/[^/]+/versions/?"
 )
 # The service a request must be signed for, by its X-Amz-Target's prefix (else lambda).
-_TARGET_SERVICES = {"Logs_20140328": "logs"}
+_TARGET_SERVICES = {"Logs_20140328": "logs", "AWSEvents": "events"}
 
 
 def signing_service(headers: list[tuple[str, str]]) -> str | None:

@@ -1,8 +1,8 @@
 """The HTTP front door: one ASGI app for every API lambdad serves on its port.
 
 Per request: read the body (bounded), authenticate with SigV4, pick the service
-(the Lambda REST API by path, the CloudWatch Logs JSON API by ``X-Amz-Target``,
-STS by its signing scope, presigned code downloads), parse and validate the
+(the Lambda REST API by path, the CloudWatch Logs and EventBridge JSON APIs by
+``X-Amz-Target``, STS by its signing scope, presigned code downloads), parse and validate the
 parameters from botocore's model, call the handler, serialise. Every failure is an
 AWS-shaped error from ``api.errors``; nothing escapes as a framework page or a traceback.
 """
@@ -21,6 +21,7 @@ from lambdad.api.admission import MAX_BODY, Response, refuse, signing_service
 from lambdad.api.code_links import CODE_PATH, CodeLinks
 from lambdad.api.context import RequestContext, new_request_id
 from lambdad.api.errors import render_error
+from lambdad.api.events_api import EventsApi
 from lambdad.api.handlers import Handler
 from lambdad.api.logs_api import LogsApi
 from lambdad.api.protocol import Operation, ServiceModel, parse_query
@@ -69,6 +70,7 @@ class App:
         clock: Clock,
         code_links: CodeLinks,
         logs: LogsApi,
+        events: EventsApi,
         async_statistics: Callable[[], Awaitable[Sequence[FunctionStatistics]]],
         lifecycle: Lifecycle,
     ) -> None:
@@ -91,6 +93,7 @@ class App:
             Callable[[RequestContext, str, bytes], Awaitable[tuple[int, dict[str, str], bytes]]],
         ] = {}
         self.extra_services["Logs_20140328"] = logs
+        self.extra_services["AWSEvents"] = events
         self.sts_api = StsApi(lookup_credential, clock)
         self._default_host = f"{settings.host}:{settings.port}"
         self._routes: dict[tuple[str, str, str], tuple[Operation, dict[str, str]]] = {}

@@ -54,7 +54,7 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _PRESIGN_MARKERS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"})
 # The services lambdad answers on its port, by the name their requests are signed for
 # (the credential scope's service). A service added to the API port is added here.
-SERVICES = frozenset({"lambda", "logs", "sts"})
+SERVICES = frozenset({"lambda", "logs", "sts", "events"})
 # A region as AWS names them (botocore's pattern in Lambda's ARNs): any such region is
 # a world of its own on lambdad; anything else is not a region.
 _REGION = re.compile(r"(eusc-)?[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")

@@ -203,6 +203,30 @@ class PolicyService:
             log.info("denied %s on %s to account %s", action, request.resource, caller.account)
             raise policy.access_denied(request)
 
+    def allows_service(
+        self,
+        owner: Scope,
+        name: str,
+        qualifier: str | None,
+        service: str,
+        source_arn: str,
+        action: str = INVOKE,
+    ) -> bool:
+        """Whether the policy of the qualifier named lets AWS ``service`` (a service
+        principal such as ``events.amazonaws.com``) invoke the function on behalf of
+        ``source_arn`` (a rule of ``owner``'s account), as a trigger asks before it fires.
+        The request carries ``AWS:SourceArn`` and ``AWS:SourceAccount``."""
+        own = None if qualifier in (None, LATEST) else qualifier
+        request = policy.AccessRequest(
+            action=action,
+            resource=function_arn(owner.region, owner.account, name, own),
+            # A service is no account: no account principal of a statement matches it.
+            account=service,
+            service=service,
+            context={"AWS:SourceArn": source_arn, "AWS:SourceAccount": owner.account},
+        )
+        return policy.allows(self._statements(owner, name, qualifier), request)
+
     # -- clean-up ------------------------------------------------------------------------------
 
     def _version_changed(self, scope: Scope, name: str, version: str | None) -> None:

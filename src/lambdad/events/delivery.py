@@ -1,0 +1,96 @@
+"""Delivering an event to a rule's targets: each target an asynchronous invoke through
+the durable async queue (``AsyncInvokeService.accept``), exactly as ``Invoke`` with
+``InvocationType=Event`` queues one, once the event is on disk.
+
+A target fires only when its function's resource policy lets ``events.amazonaws.com``
+invoke it for this rule's ARN, as on AWS; a rule fires functions of its own account
+only. A target that cannot be sent to (no permission, no such function, a payload the
+function cannot take) is skipped and logged with the event and rule: AWS counts it as
+a failed invocation, and the caller of PutEvents never sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from lambdad.control.policies import PolicyService
+from lambdad.errors import AwsError
+from lambdad.events.envelope import Event
+from lambdad.events.names import rule_arn
+from lambdad.events.target_input import render_input
+from lambdad.invoke.async_invoke import AsyncInvokeService
+from lambdad.invoke.sync import InvokeRequest
+from lambdad.model.arn import parse_function_ref
+from lambdad.model.scope import Scope
+from lambdad.store.base import Doc
+
+log = logging.getLogger(__name__)
+
+SERVICE_PRINCIPAL = "events.amazonaws.com"
+
+
+class RuleDelivery:
+    def __init__(
+        self, async_invoker: AsyncInvokeService, policies: PolicyService, max_payload: int
+    ) -> None:
+        self.async_invoker = async_invoker
+        self.policies = policies
+        self.max_payload = max_payload
+
+    async def deliver(self, scope: Scope, rule: Doc, event: Event) -> int:
+        """Queue ``event`` for every target of ``rule``; how many were queued."""
+        source = rule_arn(scope, rule["EventBusName"], rule["Name"])
+        sent = 0
+        for target in rule["Targets"]:
+            if await self._send(scope, rule, source, target, event):
+                sent += 1
+        return sent
+
+    async def _send(
+        self, scope: Scope, rule: Doc, source: str, target: Mapping[str, Any], event: Event
+    ) -> bool:
+        ref = parse_function_ref(target["Arn"])
+        if Scope(ref.account or scope.account, ref.region or scope.region) != scope:
+            log.warning(
+                "event %s: rule %s cannot target %s (another account or region)",
+                event["id"],
+                source,
+                target["Arn"],
+            )
+            return False
+        if not self.policies.allows_service(
+            scope, ref.name, ref.qualifier, SERVICE_PRINCIPAL, source
+        ):
+            log.warning(
+                "event %s: the policy of %s does not allow %s for %s; not invoked",
+                event["id"],
+                target["Arn"],
+                SERVICE_PRINCIPAL,
+                source,
+            )
+            return False
+        request = InvokeRequest(
+            scope=scope,
+            function_name=ref.name,
+            qualifier=ref.qualifier,
+            payload=render_input(target, event, source, rule["Name"]),
+            invocation_type="Event",
+            request_id=str(uuid.uuid4()),
+        )
+        try:
+            await self.async_invoker.accept(request, limit=self.max_payload, operation="Invoke")
+        except AwsError as exc:
+            log.warning(
+                "event %s: target %s of %s not invoked: %s %s",
+                event["id"],
+                target["Id"],
+                source,
+                exc.code,
+                exc.message,
+            )
+            return False
+        log.debug("event %s queued for %s by %s", event["id"], target["Arn"], source)
+        return True

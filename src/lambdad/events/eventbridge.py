@@ -1,0 +1,67 @@
+"""EventBridge on lambdad: builds the bus, rule, target and event services over one
+store, the delivery to Lambda targets and the timer service, and names the API
+operations (``AWSEvents.<Operation>``) the platform hands to ``api/events_api.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lambdad.clock import Clock
+from lambdad.config import Settings
+from lambdad.control.policies import PolicyService
+from lambdad.events.buses import BusService
+from lambdad.events.delivery import RuleDelivery
+from lambdad.events.put_events import EventIntake
+from lambdad.events.rule_store import EventStore
+from lambdad.events.rules import RuleService
+from lambdad.events.targets import TargetService
+from lambdad.events.timer import ScheduleTimer
+from lambdad.invoke.async_invoke import AsyncInvokeService
+from lambdad.model.scope import Scope
+from lambdad.store.base import MetadataStore
+
+Operation = Callable[[Scope, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class EventBridge:
+    def __init__(
+        self,
+        settings: Settings,
+        store: MetadataStore,
+        async_invoker: AsyncInvokeService,
+        policies: PolicyService,
+        clock: Clock,
+    ) -> None:
+        events = EventStore(store)
+        self.delivery = RuleDelivery(async_invoker, policies, settings.max_async_payload)
+        self.timer = ScheduleTimer(
+            events,
+            self.delivery,
+            clock,
+            time_scale=settings.schedule_time_scale,
+            poll_interval=settings.schedule_poll_interval,
+        )
+        self.buses = BusService(events, clock)
+        self.rules = RuleService(events, self.buses, self.timer, clock)
+        self.targets = TargetService(events, self.rules)
+        self.intake = EventIntake(events, self.buses, self.delivery, clock)
+
+    def operations(self) -> dict[str, Operation]:
+        return {
+            "CreateEventBus": self.buses.create_event_bus,
+            "DeleteEventBus": self.buses.delete_event_bus,
+            "DescribeEventBus": self.buses.describe_event_bus,
+            "ListEventBuses": self.buses.list_event_buses,
+            "PutRule": self.rules.put_rule,
+            "DescribeRule": self.rules.describe_rule,
+            "ListRules": self.rules.list_rules,
+            "EnableRule": self.rules.enable_rule,
+            "DisableRule": self.rules.disable_rule,
+            "DeleteRule": self.rules.delete_rule,
+            "PutTargets": self.targets.put_targets,
+            "RemoveTargets": self.targets.remove_targets,
+            "ListTargetsByRule": self.targets.list_targets_by_rule,
+            "PutEvents": self.intake.put_events,
+            "TestEventPattern": self.intake.test_event_pattern,
+        }

@@ -1,0 +1,106 @@
+"""Where EventBridge's buses, rules (with their targets) and schedules are kept.
+
+All of it lives in the metadata store's children, per (account, region):
+
+- a custom bus: kind ``events-bus``, key its name (the ``default`` bus always exists
+  and is never stored);
+- a rule: kind ``events-rule``, under its bus, key its name; its targets are part of
+  its document (a rule has at most five);
+- a scheduled rule's timing: kind ``events-schedule``, in one cross-account table
+  (account and region empty) keyed ``ACCOUNT/REGION/RULE``, so the timer service reads
+  every schedule with one query: ``{"Anchor": epoch, "Next": epoch}``.
+
+The store's ``name`` column holds ``events:<bus>``: a colon never appears in a function
+name, so deleting a function (which drops its children by name) never touches these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lambdad.model.scope import Scope
+from lambdad.store.base import Doc, MetadataStore
+
+DEFAULT_BUS = "default"
+BUS_KIND = "events-bus"
+RULE_KIND = "events-rule"
+SCHEDULE_KIND = "events-schedule"
+_BUSES = "events:"
+_SCHEDULES = "events:schedules"
+
+
+def _bus_name(bus: str) -> str:
+    return f"events:{bus}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleEntry:
+    """A scheduled rule (on the default bus) and when it fires next, as stored."""
+
+    scope: Scope
+    rule: str
+    anchor: float
+    next: float | None
+
+
+class EventStore:
+    def __init__(self, store: MetadataStore) -> None:
+        self.store = store
+
+    # -- buses -------------------------------------------------------------------------
+
+    def get_bus(self, scope: Scope, name: str) -> Doc | None:
+        return self.store.get_child(BUS_KIND, scope.account, scope.region, _BUSES, name)
+
+    def put_bus(self, scope: Scope, name: str, doc: Doc) -> None:
+        self.store.put_child(BUS_KIND, scope.account, scope.region, _BUSES, name, doc)
+
+    def delete_bus(self, scope: Scope, name: str) -> None:
+        self.store.delete_child(BUS_KIND, scope.account, scope.region, _BUSES, name)
+
+    def list_buses(self, scope: Scope) -> list[tuple[str, Doc]]:
+        return self.store.list_children(BUS_KIND, scope.account, scope.region, _BUSES)
+
+    # -- rules -------------------------------------------------------------------------
+
+    def get_rule(self, scope: Scope, bus: str, name: str) -> Doc | None:
+        return self.store.get_child(RULE_KIND, scope.account, scope.region, _bus_name(bus), name)
+
+    def put_rule(self, scope: Scope, bus: str, name: str, doc: Doc) -> None:
+        self.store.put_child(RULE_KIND, scope.account, scope.region, _bus_name(bus), name, doc)
+
+    def delete_rule(self, scope: Scope, bus: str, name: str) -> None:
+        self.store.delete_child(RULE_KIND, scope.account, scope.region, _bus_name(bus), name)
+
+    def list_rules(self, scope: Scope, bus: str) -> list[tuple[str, Doc]]:
+        return self.store.list_children(RULE_KIND, scope.account, scope.region, _bus_name(bus))
+
+    # -- schedules ---------------------------------------------------------------------
+
+    def schedules(self) -> list[ScheduleEntry]:
+        out = []
+        for key, doc in self.store.list_children(SCHEDULE_KIND, "", "", _SCHEDULES):
+            account, region, rule = key.split("/", 2)
+            out.append(ScheduleEntry(Scope(account, region), rule, doc["Anchor"], doc["Next"]))
+        return out
+
+    def get_schedule(self, scope: Scope, rule: str) -> ScheduleEntry | None:
+        doc = self.store.get_child(SCHEDULE_KIND, "", "", _SCHEDULES, _schedule_key(scope, rule))
+        return None if doc is None else ScheduleEntry(scope, rule, doc["Anchor"], doc["Next"])
+
+    def put_schedule(self, entry: ScheduleEntry) -> None:
+        self.store.put_child(
+            SCHEDULE_KIND,
+            "",
+            "",
+            _SCHEDULES,
+            _schedule_key(entry.scope, entry.rule),
+            {"Anchor": entry.anchor, "Next": entry.next},
+        )
+
+    def delete_schedule(self, scope: Scope, rule: str) -> None:
+        self.store.delete_child(SCHEDULE_KIND, "", "", _SCHEDULES, _schedule_key(scope, rule))
+
+
+def _schedule_key(scope: Scope, rule: str) -> str:
+    return f"{scope.account}/{scope.region}/{rule}"
