@@ -23,6 +23,7 @@ from lambdad.api import sigv4
 from lambdad.api.admission import MAX_BODY, Admission, refuse
 from lambdad.api.app import App
 from lambdad.api.code_links import CodeLinks
+from lambdad.api.events_api import EventsApi
 from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
@@ -88,6 +89,7 @@ def build_app(platform: Platform) -> App:
         clock=platform.clock,
         code_links=code_links,
         logs=LogsApi(platform.logs),
+        events=EventsApi(platform.eventbridge.operations()),
         async_statistics=lambda: platform.offload(platform.async_invoker.statistics),
         lifecycle=platform,
     )
