@@ -205,3 +205,114 @@ def test_event_invoke_config_arguments_are_checked_before_the_function(
         400,
         invalid("You must specify at least one of error handling or destination setting."),
     )
+
+
+# -- (a) RevisionId, (j) code updates published, (l) publishing is asynchronous ------------------
+
+
+def test_every_change_is_a_new_revision(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    client = lambdad.client()
+    created = new_function()
+    name = created["FunctionName"]
+    seen = [created["RevisionId"]]
+
+    def revision() -> str:
+        current: str = client.get_function_configuration(FunctionName=name)["RevisionId"]
+        assert current not in seen
+        seen.append(current)
+        return current
+
+    revision()  # Pending -> Active
+    updated = client.update_function_configuration(FunctionName=name, Timeout=5)
+    assert updated["LastUpdateStatus"] == "InProgress"
+    assert updated["RevisionId"] not in seen
+    seen.append(updated["RevisionId"])
+    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAIT)
+    revision()  # InProgress -> Successful
+    client.tag_resource(Resource=arn(name), Tags={"team": "a"})
+    revision()
+    client.untag_resource(Resource=arn(name), TagKeys=["team"])
+    revision()
+    client.publish_version(FunctionName=name)
+    revision()
+    client.add_permission(
+        FunctionName=name,
+        StatementId="s",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+    )
+    revision()
+    alias = client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    moved = client.update_alias(FunctionName=name, Name="live", Description="d")
+    assert moved["RevisionId"] != alias["RevisionId"]
+
+
+def test_a_stale_revision_from_the_create_answer_is_refused(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    created = new_function()
+    status, body = answer(
+        lambda: client.update_function_configuration(
+            FunctionName=created["FunctionName"], Timeout=4, RevisionId=created["RevisionId"]
+        )
+    )
+    message = (
+        "The Revision Id provided does not match the latest Revision Id. Call the "
+        "GetFunction/GetAlias API to retrieve the latest Revision Id"
+    )
+    assert (status, body) == (
+        412,
+        invalid(message, code="PreconditionFailedException"),
+    )
+
+
+def test_publishing_answers_pending_then_the_version_becomes_active(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    name = new_function()["FunctionName"]
+    published = client.publish_version(FunctionName=name)
+    assert published["Version"] == "1"
+    assert published["FunctionArn"] == arn(name, "1")
+    assert (published["State"], published["StateReason"], published["StateReasonCode"]) == (
+        "Pending",
+        "The function is being created.",
+        "Creating",
+    )
+    assert "LastUpdateStatus" not in published
+    client.get_waiter("published_version_active").wait(
+        FunctionName=name, Qualifier="1", WaiterConfig=WAIT
+    )
+    active = client.get_function_configuration(FunctionName=name, Qualifier="1")
+    assert (active["State"], active["LastUpdateStatus"]) == ("Active", "Successful")
+    assert active["RevisionId"] != published["RevisionId"]
+
+    again = client.update_function_code(
+        FunctionName=name, ZipFile=handler_zip("def handler(e, c):\n    return 2\n"), Publish=True
+    )
+    assert (again["Version"], again["State"], again["StateReasonCode"]) == (
+        "2",
+        "Pending",
+        "Creating",
+    )
+    assert "LastUpdateStatus" not in again
+
+
+def test_any_code_update_is_published_as_a_new_version(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    code = handler_zip()
+    name = new_function(code)["FunctionName"]
+    assert client.publish_version(FunctionName=name)["Version"] == "1"
+    assert client.publish_version(FunctionName=name)["Version"] == "1"
+    numbers = []
+    for _ in range(2):
+        client.update_function_code(FunctionName=name, ZipFile=code)
+        client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAIT)
+        numbers.append(client.publish_version(FunctionName=name)["Version"])
+    assert numbers == ["2", "3"]
+    # Nothing changed since the last publish: the last version again, as it is.
+    same = client.publish_version(FunctionName=name)
+    assert (same["Version"], same["State"]) == ("3", "Active")

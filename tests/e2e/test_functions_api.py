@@ -390,9 +390,10 @@ def test_update_function_code_dry_run_changes_nothing(
 def test_update_with_a_stale_revision_id_fails_with_412(
     lambdad: LambdadServer, new_function: NewFunction
 ) -> None:
-    created = new_function()
-    name = created["FunctionName"]
+    name = new_function()["FunctionName"]
     client = lambdad.client()
+    # The answer to CreateFunction carries the Pending revision; this is the Active one.
+    created = client.get_function_configuration(FunctionName=name)
 
     updated = client.update_function_configuration(
         FunctionName=name, Timeout=11, RevisionId=created["RevisionId"]
@@ -444,9 +445,9 @@ def test_update_function_configuration_changes_what_was_given_only(
 def test_a_rejected_update_leaves_the_function_as_it_was(
     lambdad: LambdadServer, new_function: NewFunction
 ) -> None:
-    created = new_function()
-    name = created["FunctionName"]
+    name = new_function()["FunctionName"]
     client = lambdad.client(parameter_validation=False)
+    created = client.get_function_configuration(FunctionName=name)
     for bad in (
         {"MemorySize": 20000},
         {"Timeout": 901},
@@ -1079,6 +1080,8 @@ def test_restart_on_the_same_data_dir_keeps_functions_and_code(
         )
     )
     client.create_function(**create_args("survivor-2", Code={"ZipFile": code}))
+    # The answer to CreateFunction carries the Pending revision; this is the Active one.
+    created = client.get_function_configuration(FunctionName="survivor")
     assert first.stop() == 0
 
     second = lambdad_factory(data_dir=first.data_dir)

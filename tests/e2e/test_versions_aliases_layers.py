@@ -107,7 +107,9 @@ def test_publish_is_a_no_op_when_nothing_changed_and_checks_its_preconditions(
     )
     again = client.publish_version(FunctionName=name)
     assert again["Version"] == first["Version"] == "1"
-    assert again["RevisionId"] == first["RevisionId"]
+    # The publish answered Pending; once Active, the version is what a no-op answers.
+    active = client.get_function_configuration(FunctionName=name, Qualifier="1")
+    assert again["RevisionId"] == active["RevisionId"] != first["RevisionId"]
     versions = client.list_versions_by_function(FunctionName=name)["Versions"]
     assert [v["Version"] for v in versions] == ["$LATEST", "1"]
     assert versions[0]["FunctionArn"].endswith(":$LATEST")

@@ -131,6 +131,9 @@ class FunctionConfig:
                 doc["Architectures"] = params["Architectures"]
             uploads.set_code(doc, summary)
             uploads.set_layers(doc, None, self.settings.max_unzipped_bytes)
+            # Any code update is a change PublishVersion publishes, as on AWS, even of
+            # byte-identical code.
+            doc["_code_update"] = str(uuid.uuid4())
             self.stamp(doc)
             self.store.put_version(scope.account, scope.region, name, LATEST, doc)
         except BaseException:
@@ -139,7 +142,7 @@ class FunctionConfig:
             raise
         self.blobs.release(self.store, replaced - archives_of(doc))
         self.changes.function_changed(scope, name, LATEST)
-        return _in_progress(self.resolver.render(scope, name, LATEST, doc))
+        return fmodel.as_updating(self.resolver.render(scope, name, LATEST, doc))
 
     def update_configuration(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         name, doc = self.latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
@@ -167,13 +170,4 @@ class FunctionConfig:
         self.store.put_version(scope.account, scope.region, name, LATEST, doc)
         self.blobs.release(self.store, replaced - archives_of(doc))
         self.changes.function_changed(scope, name, LATEST)
-        return _in_progress(self.resolver.render(scope, name, LATEST, doc))
-
-
-def _in_progress(config: dict[str, Any]) -> dict[str, Any]:
-    config.update(
-        LastUpdateStatus="InProgress",
-        LastUpdateStatusReason="The function is being created.",
-        LastUpdateStatusReasonCode="Creating",
-    )
-    return config
+        return fmodel.as_updating(self.resolver.render(scope, name, LATEST, doc))

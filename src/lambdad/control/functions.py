@@ -212,13 +212,7 @@ class FunctionService:
             # AWS answers with the function's own ARN and the version it published.
             out["Version"] = published
         # AWS answers CreateFunction while the function is still being set up.
-        out.update(
-            State="Pending",
-            StateReason="The function is being created.",
-            StateReasonCode="Creating",
-        )
-        out.pop("LastUpdateStatus", None)
-        return out
+        return fmodel.as_creating(out)
 
     # -- read ---------------------------------------------------------------------------
 

@@ -6,10 +6,11 @@ built (``lambdad:network``).
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Protocol
 
 from lambdad.errors import InvalidParameterValueException
-from lambdad.model.arn import FunctionRef
+from lambdad.model.arn import LATEST, FunctionRef
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
 
@@ -55,15 +56,24 @@ class FunctionTags:
         fdoc.setdefault("Tags", {}).update(tags)
         if len(fdoc["Tags"]) > MAX_TAGS:
             raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
-        self.functions.store.put_function(scope.account, scope.region, name, fdoc)
-        # Tags can change how environments are built (lambdad:network).
-        self.functions.changed(scope, name, None)
+        self._save(scope, name, fdoc)
 
     def untag(self, scope: Scope, resource: str, keys: list[str]) -> None:
         name, fdoc = self._target(scope, resource)
         for key in keys:
             fdoc.get("Tags", {}).pop(key, None)
-        self.functions.store.put_function(scope.account, scope.region, name, fdoc)
+        self._save(scope, name, fdoc)
+
+    def _save(self, scope: Scope, name: str, fdoc: Doc) -> None:
+        store = self.functions.store
+        with store.transaction():
+            store.put_function(scope.account, scope.region, name, fdoc)
+            # A tag change is a change of the function: $LATEST gets a new revision.
+            latest = store.get_version(scope.account, scope.region, name, LATEST)
+            if latest is not None:
+                latest["RevisionId"] = str(uuid.uuid4())
+                store.put_version(scope.account, scope.region, name, LATEST, latest)
+        # Tags can change how environments are built (lambdad:network).
         self.functions.changed(scope, name, None)
 
     def list(self, scope: Scope, resource: str) -> dict[str, Any]:

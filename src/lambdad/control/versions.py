@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from lambdad.control.paging import LIST_PAGE_MAX, decode_marker, encode_marker
 from lambdad.errors import InvalidParameterValueException
+from lambdad.model import function as fmodel
 from lambdad.model import snapstart
 from lambdad.model.arn import LATEST, FunctionRef
 from lambdad.model.changes import ChangeHub
@@ -121,7 +122,8 @@ class Versions:
             store.put_version(scope.account, scope.region, name, LATEST, latest)
         if snapstart.is_pending(version, doc):
             self.changes.snapshot_requested(scope, name, version)
-        return fs.render(scope, name, version, doc)
+        # As on AWS, a new version is answered while it is being created.
+        return fmodel.as_creating(fs.render(scope, name, version, doc))
 
     def _same_content(self, scope: Scope, name: str, a: Doc, b: Doc) -> bool:
         if a.get("_latest_description", a.get("Description", "")) != b.get("Description", ""):
@@ -147,6 +149,7 @@ class Versions:
             if doc is None or version == LATEST or not snapstart.applies(doc):
                 return
             snapstart.mark_finished(doc, error, reason_code)
+            doc["RevisionId"] = str(uuid.uuid4())
             fs.store.put_version(scope.account, scope.region, name, version, doc)
         log.info(
             "snapshot of %s:%s in %s/%s: %s",

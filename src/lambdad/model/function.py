@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,3 +176,29 @@ def default_config(name: str, region: str) -> dict[str, Any]:
         "State": "Active",
         "LastUpdateStatus": "Successful",
     }
+
+
+def as_creating(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` as AWS answers a create or a publish: still being set up (Pending, no
+    LastUpdateStatus), under a revision of its own, which the stored document, already
+    Active, has left behind (Pending -> Active is a change: a new RevisionId)."""
+    config.update(
+        State="Pending",
+        StateReason="The function is being created.",
+        StateReasonCode="Creating",
+        RevisionId=str(uuid.uuid4()),
+    )
+    config.pop("LastUpdateStatus", None)
+    return config
+
+
+def as_updating(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` as AWS answers an update: InProgress, under a revision of its own that
+    the stored document, already Successful, has left behind."""
+    config.update(
+        LastUpdateStatus="InProgress",
+        LastUpdateStatusReason="The function is being created.",
+        LastUpdateStatusReasonCode="Creating",
+        RevisionId=str(uuid.uuid4()),
+    )
+    return config
