@@ -316,3 +316,66 @@ def test_any_code_update_is_published_as_a_new_version(
     # Nothing changed since the last publish: the last version again, as it is.
     same = client.publish_version(FunctionName=name)
     assert (same["Version"], same["State"]) == ("3", "Active")
+
+
+# -- (b) LoggingConfig -----------------------------------------------------------------------------
+
+
+def test_logging_config_is_completed_and_merged_as_aws_does(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    created = new_function(LoggingConfig={"LogFormat": "JSON"})
+    name = created["FunctionName"]
+    group = f"/aws/lambda/{name}"
+    assert created["LoggingConfig"] == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": "INFO",
+        "SystemLogLevel": "INFO",
+        "LogGroup": group,
+    }
+
+    def update(given: dict[str, str]) -> dict[str, str]:
+        out = client.update_function_configuration(FunctionName=name, LoggingConfig=given)
+        client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAIT)
+        config = client.get_function_configuration(FunctionName=name)["LoggingConfig"]
+        assert config == out["LoggingConfig"]
+        return dict(config)
+
+    assert update({"ApplicationLogLevel": "DEBUG"}) == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": "DEBUG",
+        "SystemLogLevel": "INFO",
+        "LogGroup": group,
+    }
+    assert update({"LogGroup": "/custom/group"}) == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": "DEBUG",
+        "SystemLogLevel": "INFO",
+        "LogGroup": "/custom/group",
+    }
+    assert update({"LogFormat": "Text"}) == {"LogFormat": "Text", "LogGroup": "/custom/group"}
+    assert update({"LogFormat": "JSON"}) == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": "INFO",
+        "SystemLogLevel": "INFO",
+        "LogGroup": "/custom/group",
+    }
+
+
+# -- (h) what AWS leaves out ----------------------------------------------------------------------
+
+
+def test_list_functions_leaves_out_states_and_runtime_version(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client(region="ap-southeast-2")
+    name = new_function(region="ap-southeast-2")["FunctionName"]
+    listed = [f for f in client.list_functions()["Functions"] if f["FunctionName"] == name]
+    assert len(listed) == 1
+    absent = {"State", "StateReason", "StateReasonCode", "LastUpdateStatus"}
+    assert not absent & set(listed[0])
+    assert "RuntimeVersionConfig" not in listed[0]
+    assert listed[0]["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
+    full = client.get_function_configuration(FunctionName=name)
+    assert {k: v for k, v in full.items() if k in listed[0]} == listed[0]

@@ -162,7 +162,9 @@ class FunctionConfig:
                 doc[key] = params[key]
         snapstart.configure(doc, params)
         if "LoggingConfig" in params:
-            doc["LoggingConfig"] = {**doc.get("LoggingConfig", {}), **params["LoggingConfig"]}
+            doc["LoggingConfig"] = fmodel.logging_config(
+                name, doc.get("LoggingConfig"), params["LoggingConfig"]
+            )
         replaced = archives_of(doc)
         uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
         self.seal_environment(scope, name, doc, variables)

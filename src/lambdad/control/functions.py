@@ -180,11 +180,7 @@ class FunctionService:
                 doc["Architectures"] = params["Architectures"]
             snapstart.configure(doc, params)
             if "LoggingConfig" in params:
-                doc["LoggingConfig"] = {
-                    "LogFormat": "Text",
-                    "LogGroup": f"/aws/lambda/{name}",
-                    **params["LoggingConfig"],
-                }
+                doc["LoggingConfig"] = fmodel.logging_config(name, None, params["LoggingConfig"])
             uploads.set_code(doc, summary)
             uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
             self.config.seal_environment(scope, name, doc, variables)
@@ -263,7 +259,11 @@ class FunctionService:
             else:
                 latest = self.store.get_version(scope.account, scope.region, name, LATEST)
                 if latest is not None:
-                    functions.append(self.render(scope, name, LATEST, latest))
+                    item = self.render(scope, name, LATEST, latest)
+                    # AWS's list leaves the states and the runtime version out.
+                    for key in fmodel.NOT_LISTED:
+                        item.pop(key, None)
+                    functions.append(item)
         result: dict[str, Any] = {"Functions": functions}
         if more:
             result["NextMarker"] = paging.encode_marker(page[-1][0])

@@ -27,16 +27,6 @@ from lambdad.store.base import Doc, MetadataStore
 
 log = logging.getLogger(__name__)
 
-# Members of FunctionConfiguration that AWS leaves out of ListVersionsByFunction.
-_NOT_LISTED = (
-    "State",
-    "StateReason",
-    "StateReasonCode",
-    "LastUpdateStatus",
-    "LastUpdateStatusReason",
-    "LastUpdateStatusReasonCode",
-    "RuntimeVersionConfig",
-)
 # What may differ between $LATEST and the version published from it when nothing
 # that matters changed since.
 _NOT_CONTENT = frozenset(
@@ -187,7 +177,7 @@ class Versions:
         versions = []
         for v, d in rows[start : start + limit]:
             item = fs.render(scope, ref.name, v, d, LATEST if v == LATEST else None)
-            for key in _NOT_LISTED:
+            for key in fmodel.NOT_LISTED:
                 item.pop(key, None)
             versions.append(item)
         result: dict[str, Any] = {"Versions": versions}

@@ -50,7 +50,20 @@ DEFAULT_MEMORY_MB = 128
 DEFAULT_EPHEMERAL_STORAGE_MB = 512
 DEFAULT_ARCHITECTURE = "x86_64"
 
-# Members of CreateFunction/UpdateFunctionConfiguration kept as given.
+# Members of FunctionConfiguration that AWS leaves out of ListFunctions and
+# ListVersionsByFunction.
+NOT_LISTED = (
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode",
+    "RuntimeVersionConfig",
+)
+
+# Members of CreateFunction/UpdateFunctionConfiguration kept as given (LoggingConfig is
+# merged: ``logging_config``).
 PASSTHROUGH = (
     "Description",
     "Timeout",
@@ -63,7 +76,6 @@ PASSTHROUGH = (
     "KMSKeyArn",
     "EphemeralStorage",
     "SnapStart",
-    "LoggingConfig",
     "VpcConfig",
     "FileSystemConfigs",
     "ImageConfig",
@@ -202,3 +214,20 @@ def as_updating(config: dict[str, Any]) -> dict[str, Any]:
         RevisionId=str(uuid.uuid4()),
     )
     return config
+
+
+def logging_config(
+    name: str, current: dict[str, Any] | None, given: dict[str, Any]
+) -> dict[str, Any]:
+    """A ``LoggingConfig`` parameter merged into the function's current one, as AWS
+    merges it: what is not given is kept (``LogGroup`` included), JSON brings the log
+    levels (INFO unless given), Text drops them."""
+    merged = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}", **(current or {})}
+    merged.update({k: v for k, v in given.items() if v is not None})
+    if merged["LogFormat"] == "JSON":
+        merged.setdefault("ApplicationLogLevel", "INFO")
+        merged.setdefault("SystemLogLevel", "INFO")
+    else:
+        merged.pop("ApplicationLogLevel", None)
+        merged.pop("SystemLogLevel", None)
+    return merged
