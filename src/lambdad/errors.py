@@ -21,6 +21,7 @@ turns them into HTTP responses.
     │   ├── PolicyLengthExceededException         400
     │   ├── PreconditionFailedException           412
     │   ├── RequestTooLargeException              413
+    │   │   └── RequestEntityTooLargeException    413 (AWS's name for some)
     │   ├── UnsupportedMediaTypeException         415
     │   ├── TooManyRequestsException              429
     │   ├── ServiceException                      500
@@ -141,6 +142,11 @@ class PreconditionFailedException(AwsError):
 
 class RequestTooLargeException(AwsError):
     status = 413
+
+
+class RequestEntityTooLargeException(RequestTooLargeException):
+    """What AWS names some too-large requests (a direct upload over the zipped limit),
+    whatever botocore's model says."""
 
 
 class UnsupportedMediaTypeException(AwsError):

@@ -812,7 +812,11 @@ def test_zips_over_the_zipped_limit_are_refused_with_413(
     code, message, status = aws_error(
         lambda: client.create_function(**create_args("too-big", Code={"ZipFile": big}))
     )
-    assert (code, status) == ("RequestTooLargeException", 413), message
+    assert (code, status, message) == (
+        "RequestEntityTooLargeException",
+        413,
+        "Zipped size must be smaller than 100000 bytes",
+    )
     assert server.stop() == 0
 
 

@@ -17,7 +17,7 @@ from lambdad.config import Settings
 from lambdad.errors import (
     CodeStorageExceededException,
     InvalidParameterValueException,
-    RequestTooLargeException,
+    RequestEntityTooLargeException,
 )
 from lambdad.model.scope import Scope
 from lambdad.store import archives
@@ -65,9 +65,11 @@ def ingest(
 ) -> archives.ArchiveSummary:
     """Validate and store an uploaded archive."""
     data = read_source(scope, code, fetcher)
-    if len(data) > settings.max_zipped_bytes:
-        raise RequestTooLargeException(
-            "Request must be smaller than 69905067 bytes for the CreateFunction operation"
+    # Only a direct upload is held to the zipped limit; code from S3 only to the
+    # unzipped one, as on AWS.
+    if code.get("ZipFile") is not None and len(data) > settings.max_zipped_bytes:
+        raise RequestEntityTooLargeException(
+            f"Zipped size must be smaller than {settings.max_zipped_bytes} bytes"
         )
     summary = archives.inspect_archive(data, max_unzipped=settings.max_unzipped_bytes)
     if total_code_size(store) + summary.size > settings.code_storage_limit:

@@ -16,7 +16,7 @@ from lambdad.control import uploads
 from lambdad.errors import (
     CodeStorageExceededException,
     InvalidParameterValueException,
-    RequestTooLargeException,
+    RequestEntityTooLargeException,
 )
 from lambdad.model.scope import Scope
 from lambdad.store.blobs import BlobStore
@@ -88,8 +88,22 @@ def test_ingest_stores_the_archive_by_digest(stores: Stores) -> None:
 def test_ingest_refuses_an_archive_over_the_zipped_limit(stores: Stores) -> None:
     data = zip_of("x" * 10_000)
     settings = Settings(max_zipped_bytes=len(data) - 1)
-    with pytest.raises(RequestTooLargeException):
+    with pytest.raises(RequestEntityTooLargeException) as info:
         uploads.ingest(settings, stores.store, stores.blobs, EAST, {"ZipFile": data}, None)
+    assert info.value.message == f"Zipped size must be smaller than {len(data) - 1} bytes"
+    assert info.value.status == 413
+
+
+def test_code_from_s3_is_held_to_the_unzipped_limit_only(stores: Stores) -> None:
+    data = zip_of("x" * 10_000)
+    settings = Settings(max_zipped_bytes=len(data) - 1)
+    s3 = {"S3Bucket": "b", "S3Key": "k"}
+    summary = uploads.ingest(settings, stores.store, stores.blobs, EAST, s3, lambda *_: data)
+    assert summary.size == len(data)
+    settings = Settings(max_unzipped_bytes=100)
+    with pytest.raises(InvalidParameterValueException) as info:
+        uploads.ingest(settings, stores.store, stores.blobs, EAST, s3, lambda *_: data)
+    assert info.value.message == "Unzipped size must be smaller than 100 bytes"
 
 
 def test_ingest_refuses_past_the_accounts_code_storage(stores: Stores) -> None:
