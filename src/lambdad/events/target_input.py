@@ -7,7 +7,9 @@ Paths are the JSONPath subset EventBridge documents for these fields: ``$`` foll
 is replaced by JSON text, or, inside a quoted string of the template, by the value's
 text escaped for that string. A path that leads nowhere gives ``null`` (``""`` inside a
 string). Reserved placeholders: ``aws.events.rule-arn``, ``aws.events.rule-name``,
-``aws.events.event.ingestion-time``, ``aws.events.event`` and ``aws.events.event.json``.
+``aws.events.event.ingestion-time``, ``aws.events.event`` (the event without its
+``detail``) and ``aws.events.event.json`` (the whole event); InputPathsMap may not
+redefine them (PutTargets refuses it).
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from lambdad.errors import ValidationException
 _STEP = re.compile(r"\.([A-Za-z0-9_$@-]+)|\['([^']*)'\]|\[(\d+)\]")
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.-]+)>")
 _MISSING = object()
+RESERVED = frozenset(
+    (
+        "aws.events.rule-arn",
+        "aws.events.rule-name",
+        "aws.events.event.ingestion-time",
+        "aws.events.event",
+        "aws.events.event.json",
+    )
+)
 
 
 def parse_path(path: str) -> list[str | int]:
@@ -71,7 +82,11 @@ def check_target(target: Mapping[str, Any]) -> None:
         parse_path(target["InputPath"])
     transformer = target.get("InputTransformer")
     if transformer:
-        for path in (transformer.get("InputPathsMap") or {}).values():
+        for name, path in (transformer.get("InputPathsMap") or {}).items():
+            if name in RESERVED:
+                raise ValidationException(
+                    f"InputTransformer variable {name} is reserved and cannot be redefined."
+                )
             parse_path(path)
 
 
@@ -90,17 +105,25 @@ def render_input(
     values: dict[str, Any] = {
         name: select(event, path) for name, path in (transformer.get("InputPathsMap") or {}).items()
     }
-    values.setdefault("aws.events.rule-arn", rule_arn)
-    values.setdefault("aws.events.rule-name", rule_name)
-    values.setdefault("aws.events.event.ingestion-time", event.get("time"))
-    values.setdefault("aws.events.event", dict(event))
-    values.setdefault("aws.events.event.json", dict(event))
+    values.update(predefined(event, rule_arn, rule_name))
     text = substitute(transformer["InputTemplate"], values)
     try:
         json.loads(text)
     except ValueError:
         text = json.dumps(text)  # a plain-text template reaches the function as a string
     return text.encode()
+
+
+def predefined(event: Mapping[str, Any], rule_arn: str, rule_name: str) -> dict[str, Any]:
+    """AWS's reserved variables: ``aws.events.event`` is the event without its
+    ``detail``, ``aws.events.event.json`` the whole event."""
+    return {
+        "aws.events.rule-arn": rule_arn,
+        "aws.events.rule-name": rule_name,
+        "aws.events.event.ingestion-time": event.get("time"),
+        "aws.events.event": {k: v for k, v in event.items() if k != "detail"},
+        "aws.events.event.json": dict(event),
+    }
 
 
 def substitute(template: str, values: Mapping[str, Any]) -> str:

@@ -29,13 +29,11 @@ from lambdad.events.envelope import scheduled_event
 from lambdad.events.names import rule_arn
 from lambdad.events.rule_store import DEFAULT_BUS, EventStore, ScheduleEntry
 from lambdad.events.rules import is_enabled
-from lambdad.events.schedules import CronSchedule, Rate, next_rule_fire, parse_rule_expression
+from lambdad.events.schedules import CronSchedule, Rate, parse_rule_expression
+from lambdad.events.timer_plan import TickAction, after_tick, scaled_next_fire, tick_action
 from lambdad.model.scope import Scope
 
 log = logging.getLogger(__name__)
-
-# Past a fired tick: float rounding never brings the same tick back.
-_PAST = 1e-6
 
 
 class ScheduleTimer:
@@ -72,10 +70,7 @@ class ScheduleTimer:
         self, expression: Rate | CronSchedule, anchor: float, after: float
     ) -> float | None:
         """The real instant of the rule's first fire strictly after ``after``."""
-        start = datetime.fromtimestamp(anchor, UTC)
-        scheduled_after = datetime.fromtimestamp(anchor + (after - anchor) / self.scale, UTC)
-        fire = next_rule_fire(expression, scheduled_after, start)
-        return None if fire is None else anchor + (fire.timestamp() - anchor) * self.scale
+        return scaled_next_fire(expression, anchor, after, self.scale)
 
     # -- firing ------------------------------------------------------------------------
 
@@ -111,20 +106,21 @@ class ScheduleTimer:
         if rule is None or not rule.get("ScheduleExpression"):
             self.events.delete_schedule(entry.scope, entry.rule)
             return None
-        if tick < self.started_at:
+        action = tick_action(tick, self.started_at, is_enabled(rule))
+        if action is TickAction.MISSED:
             log.info(
                 "rule %s: tick at %.3f missed while the server was down; not replayed",
                 entry.rule,
                 tick,
             )
-        elif is_enabled(rule):
+        elif action is TickAction.FIRE:
             arn = rule_arn(entry.scope, DEFAULT_BUS, entry.rule)
             event = scheduled_event(
                 entry.scope, arn, str(uuid.uuid4()), datetime.fromtimestamp(tick, UTC)
             )
             await self.delivery.deliver(entry.scope, rule, event)
         expression = parse_rule_expression(rule["ScheduleExpression"])
-        following = self.next_after(expression, entry.anchor, max(now, tick) + _PAST)
+        following = self.next_after(expression, entry.anchor, after_tick(tick, now))
         current = self.events.get_schedule(entry.scope, entry.rule)
         # A PutRule while the tick was delivered planned the rule anew: that plan stands.
         if current is not None and current.anchor == entry.anchor:
