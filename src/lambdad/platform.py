@@ -127,9 +127,9 @@ class Platform:
         resolved = ResolveCache(self.functions)
         self.account = AccountSettings(s, self.store)
         self.aliases = AliasService(self.store, self.functions, self.changes)
-        self.policies = PolicyService(self.store, self.functions, self.aliases)
+        self.policies = PolicyService(self.store, self.functions, self.aliases, self.changes)
         self.function_urls = FunctionUrlService(
-            self.store, self.functions, self.aliases, self.clock, port=s.port
+            self.store, self.functions, self.aliases, self.clock, self.changes, port=s.port
         )
         scale_up = ScaleUp(
             self.clock,

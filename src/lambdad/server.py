@@ -44,6 +44,7 @@ from lambdad.errors import AwsError
 from lambdad.events.function_urls import FunctionUrlDoor
 from lambdad.events.http.request import IamCaller
 from lambdad.events.url_auth import UrlAuthorizer
+from lambdad.events.url_cache import CachedUrlConfigs, UrlCache
 from lambdad.events.url_routing import admit_urls, route_urls
 from lambdad.model.credential import Credential
 from lambdad.platform import Platform
@@ -102,10 +103,11 @@ def build_server(platform: Platform) -> uvicorn.Server:
         platform.clock,
         max_sync_payload=platform.settings.max_sync_payload,
     )
+    url_cache = UrlCache(platform.changes)
     urls = FunctionUrlDoor(
-        platform.function_urls,
+        CachedUrlConfigs(platform.function_urls.config_for, url_cache),
         platform.invoker,
-        UrlAuthorizer(platform.policies, functools.partial(_url_signer, platform)),
+        UrlAuthorizer(platform.policies, functools.partial(_url_signer, platform), url_cache),
         platform.clock,
         port=platform.settings.port,
     )

@@ -256,3 +256,23 @@ def test_readme_example(lambdad: LambdadServer, new_function: NewFunction) -> No
     answer = json.loads(out.stdout.strip().splitlines()[-1])
     assert answer["echo"]["rawPath"] == "/greet"
     assert answer["echo"]["queryStringParameters"] == {"name": "ada"}
+
+
+def test_permission_and_config_changes_apply_at_once(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    # The door caches the config and the policy decision: every change must reach it.
+    url, name = _url(lambdad, new_function)
+    client = lambdad.client()
+    assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 200
+    client.remove_permission(FunctionName=name, StatementId="url")
+    assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 403
+    client.add_permission(
+        FunctionName=name, StatementId="url2", Action="lambda:InvokeFunctionUrl",
+        Principal="*", FunctionUrlAuthType="NONE",
+    )  # fmt: skip
+    assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 200
+    client.update_function_url_config(FunctionName=name, AuthType="AWS_IAM")
+    assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 403
+    client.delete_function_url_config(FunctionName=name)
+    assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 404

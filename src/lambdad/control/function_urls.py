@@ -21,6 +21,7 @@ from lambdad.control.functions import FunctionService
 from lambdad.errors import ResourceConflictException, ResourceNotFoundException
 from lambdad.model import function_url as furl
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier
+from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
 
@@ -41,6 +42,7 @@ class FunctionUrlService:
         functions: FunctionService,
         aliases: AliasService,
         clock: Clock,
+        changes: ChangeHub,
         *,
         port: int,
     ) -> None:
@@ -48,6 +50,7 @@ class FunctionUrlService:
         self.functions = functions
         self.aliases = aliases
         self.clock = clock
+        self.changes = changes  # told of every URL change, once it is committed
         self.port = port
         aliases.on_change(self._alias_changed)
 
@@ -73,6 +76,7 @@ class FunctionUrlService:
                     "Error message:  FunctionUrlConfig exists for this Lambda function"
                 )
             self.store.put_child(KIND, scope.account, scope.region, name, key, doc)
+        self.changes.url_changed(scope, name, _qualifier(key))
         log.info("created function URL %s for %s:%s", doc["UrlId"], name, key)
         out = self._render(scope, name, key, doc)
         del out["LastModifiedTime"]  # AWS's create answer has none
@@ -93,6 +97,7 @@ class FunctionUrlService:
                 doc["Cors"] = _cors(params["Cors"])
             doc["LastModifiedTime"] = furl.url_time(self.clock.now())
             self.store.put_child(KIND, scope.account, scope.region, name, key, doc)
+        self.changes.url_changed(scope, name, _qualifier(key))
         return self._render(scope, name, key, doc)
 
     def delete(self, scope: Scope, function_name: str, qualifier: str | None) -> None:
@@ -100,6 +105,7 @@ class FunctionUrlService:
         with self.store.transaction():
             self._existing(scope, name, key)
             self.store.delete_child(KIND, scope.account, scope.region, name, key)
+        self.changes.url_changed(scope, name, _qualifier(key))
         log.info("deleted the function URL of %s:%s", name, key)
 
     def list(
@@ -175,6 +181,7 @@ class FunctionUrlService:
     def _alias_changed(self, scope: Scope, name: str, alias: str) -> None:
         if self.aliases.get_doc(scope, name, alias) is None:
             self.store.delete_child(KIND, scope.account, scope.region, name, alias)
+            self.changes.url_changed(scope, name, alias)
 
 
 def _qualifier(key: str) -> str | None:

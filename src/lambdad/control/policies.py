@@ -26,6 +26,7 @@ from lambdad.errors import (
 )
 from lambdad.model import policy
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier
+from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
 
@@ -47,11 +48,16 @@ def _key(qualifier: str | None) -> str:
 
 class PolicyService:
     def __init__(
-        self, store: MetadataStore, functions: FunctionService, aliases: AliasService
+        self,
+        store: MetadataStore,
+        functions: FunctionService,
+        aliases: AliasService,
+        changes: ChangeHub,
     ) -> None:
         self.store = store
         self.functions = functions
         self.aliases = aliases
+        self.changes = changes  # told of every policy change, once it is committed
         functions.on_change(self._version_changed)
         aliases.on_change(self._alias_changed)
 
@@ -132,6 +138,7 @@ class PolicyService:
             policy.check_size(statements)
             self._save(scope, name, qualifier, statements)
             self._renew(scope, name, qualifier, kind, holder)
+        self.changes.policy_changed(scope, name, qualifier)
         log.info("added statement %s to the policy of %s:%s", sid, name, qualifier or "")
         return {"Statement": policy.to_json(statement)}
 
@@ -176,6 +183,7 @@ class PolicyService:
             self._check_revision(kind, holder, revision)
             self._save(scope, name, qualifier, [s for s in statements if s.get("Sid") != sid])
             self._renew(scope, name, qualifier, kind, holder)
+        self.changes.policy_changed(scope, name, qualifier)
 
     # -- enforcement ---------------------------------------------------------------------------
 
@@ -234,7 +242,9 @@ class PolicyService:
             return  # a deleted function takes its children along
         if self.store.get_version(scope.account, scope.region, name, version) is None:
             self.store.delete_child(KIND, scope.account, scope.region, name, version)
+            self.changes.policy_changed(scope, name, version)
 
     def _alias_changed(self, scope: Scope, name: str, alias: str) -> None:
         if self.aliases.get_doc(scope, name, alias) is None:
             self.store.delete_child(KIND, scope.account, scope.region, name, alias)
+            self.changes.policy_changed(scope, name, alias)

@@ -9,7 +9,9 @@
   the account's keys may do anything in it), or of another account that the resource
   policy allows ``lambda:InvokeFunctionUrl`` with ``FunctionUrlAuthType`` = ``AWS_IAM``.
 
-Anything else is ``UrlForbidden``, answered 403 ``{"Message":"Forbidden"}``.
+Anything else is ``UrlForbidden``, answered 403 ``{"Message":"Forbidden"}``. What the
+policy decides for a (URL, calling account) is remembered in a ``UrlCache``; the
+signature of an ``AWS_IAM`` request is checked on every request.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Protocol
 
 from lambdad.errors import ResourceNotFoundException
 from lambdad.events.http.request import IamCaller
+from lambdad.events.url_cache import UrlCache
 from lambdad.model import function_url as furl
 from lambdad.model import policy
 from lambdad.model.arn import function_arn
@@ -44,9 +47,10 @@ class PolicyReader(Protocol):
 
 
 class UrlAuthorizer:
-    def __init__(self, policies: PolicyReader, verify: Verifier) -> None:
+    def __init__(self, policies: PolicyReader, verify: Verifier, cache: UrlCache) -> None:
         self.policies = policies
         self.verify = verify
+        self.cache = cache
 
     def authorize(
         self,
@@ -74,6 +78,12 @@ class UrlAuthorizer:
         return caller
 
     def _allowed(self, config: furl.UrlConfig, account: str, auth_type: str) -> bool:
+        return self.cache.get(
+            ("allowed", config.url_id, account, auth_type),
+            lambda: self._policy_allows(config, account, auth_type),
+        )
+
+    def _policy_allows(self, config: furl.UrlConfig, account: str, auth_type: str) -> bool:
         owner = Scope(config.account, config.region)
         try:
             found = self.policies.get_policy(owner, config.function_name, config.qualifier)

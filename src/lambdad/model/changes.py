@@ -24,6 +24,9 @@ from lambdad.model.scope import Scope
 FunctionListener = Callable[[Scope, str, str | None], None]
 # (scope, function, alias) after an alias changed or was deleted.
 AliasListener = Callable[[Scope, str, str], None]
+# (scope, function, qualifier; None: the function itself) after a resource policy or a
+# function URL config changed or was deleted (published after the store committed it).
+AttachmentListener = Callable[[Scope, str, str | None], None]
 # (scope, function, qualifier, requested count; None when the configuration was removed).
 ProvisionedListener = Callable[[Scope, str, str, int | None], None]
 # (scope, function, version) after a SnapStart version was published: its snapshot is
@@ -37,6 +40,8 @@ class ChangeHub:
     def __init__(self) -> None:
         self._function: list[FunctionListener] = []
         self._alias: list[AliasListener] = []
+        self._policy: list[AttachmentListener] = []
+        self._url: list[AttachmentListener] = []
         self._provisioned: list[ProvisionedListener] = []
         self._snapshot: list[SnapshotListener] = []
         self._snapshots_deleted: list[SnapshotsDeletedListener] = []
@@ -51,6 +56,14 @@ class ChangeHub:
     def on_alias_change(self, listener: AliasListener) -> None:
         with self._lock:
             self._alias.append(listener)
+
+    def on_policy_change(self, listener: AttachmentListener) -> None:
+        with self._lock:
+            self._policy.append(listener)
+
+    def on_url_change(self, listener: AttachmentListener) -> None:
+        with self._lock:
+            self._url.append(listener)
 
     def on_provisioned_change(self, listener: ProvisionedListener) -> None:
         with self._lock:
@@ -71,6 +84,14 @@ class ChangeHub:
     def alias_changed(self, scope: Scope, name: str, alias: str) -> None:
         for listener in tuple(self._alias):
             listener(scope, name, alias)
+
+    def policy_changed(self, scope: Scope, name: str, qualifier: str | None) -> None:
+        for listener in tuple(self._policy):
+            listener(scope, name, qualifier)
+
+    def url_changed(self, scope: Scope, name: str, qualifier: str | None) -> None:
+        for listener in tuple(self._url):
+            listener(scope, name, qualifier)
 
     def provisioned_changed(
         self, scope: Scope, name: str, qualifier: str, count: int | None

@@ -82,7 +82,9 @@ class Harness:
             layers=self.layers.resolve,
         )
         self.aliases = AliasService(self.store, self.functions)
-        self.policies = PolicyService(self.store, self.functions, self.aliases)
+        self.policies = PolicyService(
+            self.store, self.functions, self.aliases, self.functions.changes
+        )
         self.status = FakeStatus()
         self.concurrency = ConcurrencyService(
             self.settings,

@@ -14,9 +14,11 @@ from lambdad.events.function_urls import FunctionUrlDoor, Response
 from lambdad.events.http import cors
 from lambdad.events.http.request import HttpRequest, IamCaller
 from lambdad.events.url_auth import UrlAuthorizer
+from lambdad.events.url_cache import UrlCache
 from lambdad.events.url_routing import admit_urls, route_urls
 from lambdad.invoke.sync import InvokeRequest, InvokeResponse
 from lambdad.model import policy
+from lambdad.model.changes import ChangeHub
 from lambdad.model.function_url import MAX_REQUEST_BODY, Cors, UrlConfig
 from lambdad.model.scope import Scope
 
@@ -75,7 +77,7 @@ def _door(
     config: UrlConfig, statements: list[dict[str, Any]], signer: IamCaller | None = None
 ) -> tuple[FunctionUrlDoor, _Invoker]:
     invoker = _Invoker()
-    authorizer = UrlAuthorizer(_Policies(statements), lambda *args: signer)
+    authorizer = UrlAuthorizer(_Policies(statements), lambda *args: signer, UrlCache(ChangeHub()))
     return FunctionUrlDoor(_Configs(config), invoker, authorizer, _Clock(), port=9550), invoker
 
 

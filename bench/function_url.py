@@ -1,0 +1,93 @@
+"""A function URL request beside a direct ``Invoke`` of the same function, same run.
+
+One ``lambdad serve`` (``process`` sandbox), one Python function answering a small
+fixed HTTP response, warmed; a function URL on it with ``AuthType NONE`` and the
+permission AWS requires. Then two keep-alive connections: one replays a pre-signed
+``Invoke``, the other the same body POSTed to ``/lambda-url/<url-id>/`` (the path
+form: no wildcard DNS needed). Their round trips are timed in alternating blocks, so
+that drift on the host weighs on both alike; the difference of the medians is what
+the URL door adds (its config and policy look-ups, the payload 2.0 event, the
+response rules) over the API's SigV4 check and ``Invoke`` handler.
+
+    python bench/function_url.py [--quick] [--n N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+HANDLER = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
+BODY = b'{"k":"v"}'
+BLOCK = 100
+
+
+def url_request(port: int, url_id: str) -> bytes:
+    head = (
+        f"POST /lambda-url/{url_id}/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
+    )
+    return head.encode() + BODY
+
+
+def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
+    server.create("url", source=HANDLER, MemorySize=1769)
+    url_id = (
+        server.client.create_function_url_config(FunctionName="url", AuthType="NONE")["FunctionUrl"]
+        .split("//", 1)[1]
+        .split(".", 1)[0]
+    )
+    server.client.add_permission(
+        FunctionName="url",
+        StatementId="public",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+    invoke = c.signed_invoke(server.endpoint, "url", BODY)
+    via_url = url_request(server.port, url_id)
+    direct, door = c.Connection(server.port), c.Connection(server.port)
+    try:
+        warm_up = max(50, n // 20)
+        direct.timed(invoke, warm_up)
+        door.timed(via_url, warm_up)
+        times: dict[str, list[float]] = {"direct Invoke": [], "function URL": []}
+        for start in range(0, n, BLOCK):
+            block = min(BLOCK, n - start)
+            times["direct Invoke"] += direct.timed(invoke, block)
+            times["function URL"] += door.timed(via_url, block)
+        return {label: c.summary(values) for label, values in times.items()}
+    finally:
+        direct.close()
+        door.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    n = args.n or (200 if args.quick else 1000)
+
+    server = c.Server({"LAMBDAD_SANDBOX": "process"}).start()
+    try:
+        rows = measure(server, n)
+    finally:
+        server.stop()
+    c.print_rows(f"function URL vs direct Invoke, {n} each, keep-alive, alternating", rows)
+    added = rows["function URL"]["median"] - rows["direct Invoke"]["median"]
+    print(f"  added by the URL door: {added:.3f} ms median")
+    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows, "added_ms": added}
+    print("wrote", c.write_json("function_url", result, args.json))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
