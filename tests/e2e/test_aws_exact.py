@@ -379,3 +379,141 @@ def test_list_functions_leaves_out_states_and_runtime_version(
     assert listed[0]["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
     full = client.get_function_configuration(FunctionName=name)
     assert {k: v for k, v in full.items() if k in listed[0]} == listed[0]
+
+
+# -- (k) validation messages render values as AWS does -----------------------------------------
+
+
+def invalid_request(*violations: str) -> dict[str, Any]:
+    noun = "error" if len(violations) == 1 else "errors"
+    message = f"{len(violations)} validation {noun} detected: " + "; ".join(violations)
+    return {"Error": {"Code": "ValidationException", "Message": message}}
+
+
+WEIGHTS_AT = "at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: "
+
+
+@pytest.mark.parametrize(
+    ("weights", "violation"),
+    [
+        (
+            {"2": 2.0},
+            f"Value '{{2=2.0}}' {WEIGHTS_AT}Map value must satisfy constraint: [Member must "
+            "have value less than or equal to 1.0, Member must have value greater than or "
+            "equal to 0.0, Member must not be null]",
+        ),
+        (
+            {"2": -1},
+            f"Value '{{2=-1.0}}' {WEIGHTS_AT}Map value must satisfy constraint: [Member must "
+            "have value less than or equal to 1.0, Member must have value greater than or "
+            "equal to 0.0, Member must not be null]",
+        ),
+        (
+            {"$LATEST": 0.5},
+            f"Value '{{$LATEST=0.5}}' {WEIGHTS_AT}Map keys must satisfy constraint: [Member "
+            "must have length less than or equal to 1024, Member must have length greater "
+            "than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]",
+        ),
+    ],
+)
+def test_a_bad_routing_weight_is_rendered_as_a_map(
+    lambdad: LambdadServer, new_function: NewFunction, weights: dict[str, float], violation: str
+) -> None:
+    client = lambdad.client(parameter_validation=False)
+    name = new_function(Publish=True)["FunctionName"]
+    status, body = answer(
+        lambda: client.create_alias(
+            FunctionName=name,
+            Name="live",
+            FunctionVersion="1",
+            RoutingConfig={"AdditionalVersionWeights": weights},
+        )
+    )
+    assert (status, body) == (400, invalid_request(violation))
+
+
+ARCHITECTURES_AT = "at 'architectures' failed to satisfy constraint: "
+
+
+@pytest.mark.parametrize(
+    ("architectures", "violation"),
+    [
+        (
+            ["x86_64", "arm64"],
+            f"Value '[x86_64, arm64]' {ARCHITECTURES_AT}Member must have length less than or "
+            "equal to 1",
+        ),
+        (
+            ["X86_64"],
+            f"Value '[X86_64]' {ARCHITECTURES_AT}Member must satisfy constraint: [Member must "
+            "satisfy enum value set: [x86_64, arm64], Member must not be null]",
+        ),
+    ],
+)
+def test_bad_architectures_are_one_error_for_the_list(
+    lambdad: LambdadServer, unique_name: Namer, architectures: list[str], violation: str
+) -> None:
+    client = lambdad.client(parameter_validation=False)
+    status, body = answer(
+        lambda: client.create_function(
+            FunctionName=unique_name("arch"),
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": handler_zip()},
+            Architectures=architectures,
+        )
+    )
+    assert (status, body) == (400, invalid_request(violation))
+
+
+def test_a_string_over_its_length_and_a_second_violation_are_both_reported(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client(parameter_validation=False)
+    name = new_function()["FunctionName"]
+    description = "d" * 257
+    status, body = answer(
+        lambda: client.update_function_configuration(
+            FunctionName=name, Description=description, Timeout=0
+        )
+    )
+    assert (status, body) == (
+        400,
+        invalid_request(
+            f"Value '{description}' at 'description' failed to satisfy constraint: Member "
+            "must have length less than or equal to 256",
+            "Value '0' at 'timeout' failed to satisfy constraint: Member must have value "
+            "greater than or equal to 1",
+        ),
+    )
+
+
+AWS_RUNTIMES = (
+    "nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, "
+    "java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, "
+    "java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2"
+)
+
+
+@pytest.mark.parametrize("runtime", ["non-existent-runtime", "PYTHON3.9"])
+def test_an_unknown_runtime_names_aws_runtime_list(
+    lambdad: LambdadServer, unique_name: Namer, runtime: str
+) -> None:
+    client = lambdad.client(parameter_validation=False)
+    status, body = answer(
+        lambda: client.create_function(
+            FunctionName=unique_name("rt"),
+            Runtime=runtime,
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": handler_zip()},
+        )
+    )
+    assert (status, body) == (
+        400,
+        invalid(
+            f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy "
+            f"enum value set: [{AWS_RUNTIMES}] or be a valid ARN"
+        ),
+    )

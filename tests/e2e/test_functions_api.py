@@ -583,7 +583,7 @@ VALIDATION_CASES = [
         "'functionName'",
     ),
     ("name-bad-chars", {"FunctionName": "bad name!"}, "ValidationException", "'functionName'"),
-    ("runtime-unknown", {"Runtime": "python9.9"}, "ValidationException", "'runtime'"),
+    ("runtime-unknown", {"Runtime": "python9.9"}, "InvalidParameterValueException", "'runtime'"),
     ("runtime-deprecated", {"Runtime": "python3.7"}, "InvalidParameterValueException", "python3.7"),
     (
         "runtime-deprecated-node",

@@ -36,6 +36,7 @@ from lambdad.errors import (
 )
 from lambdad.invoke.async_stats import FunctionStatistics
 from lambdad.model.credential import Credential
+from lambdad.model.runtimes import AWS_RUNTIME_ENUM
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,10 @@ class App:
             Timeout={"max": 900},
             MemorySize={"max": 10240},
             EphemeralStorageSize={"max": 10240},
+            # A function's runtime is checked against AWS's own list by the operation
+            # (InvalidParameterValueException); a layer's runtimes against it here.
+            Runtime={"enum": ()},
+            CompatibleRuntimes={"enum": AWS_RUNTIME_ENUM},
         )
         self.extra_services: dict[
             str,

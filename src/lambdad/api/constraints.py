@@ -6,7 +6,8 @@ names every constraint broken: a required member missing, a wrong type, a length
 range, enum or pattern not met, in AWS's words, with fields in lowerCamelCase
 (``camel``). ``overrides`` are constraints AWS enforces that the published model
 leaves out or states looser. A pattern only Java's regular expressions can compile is
-not checked (AWS checks it; we cannot).
+not checked (AWS checks it; we cannot). Values and the constraints of list items and map
+entries are written as AWS writes them (``constraint_text``): one error per list.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from lambdad.api.constraint_text import NOT_NULL, bound, constraint_list, is_scalar, render
 
 Shape = dict[str, Any]
 
@@ -47,8 +50,11 @@ class ShapeChecker:
             if member in value and value[member] is not None:
                 self._validate(ref["shape"], value[member], _join(path, member), out)
 
+    def _shape(self, shape_name: str) -> Shape:
+        return {**self.shapes[shape_name], **self.overrides.get(shape_name, {})}
+
     def _validate(self, shape_name: str, value: Any, path: str, out: list[str]) -> None:
-        shape = {**self.shapes[shape_name], **self.overrides.get(shape_name, {})}
+        shape = self._shape(shape_name)
         kind = shape["type"]
         if kind == "structure":
             self._validate_structure(shape_name, value, path, out)
@@ -56,25 +62,55 @@ class ShapeChecker:
             if not isinstance(value, list):
                 out.append(_type_violation(value, path, "list"))
                 return
-            _check_length(shape, len(value), value, path, out)
-            for item in value:
-                self._validate(shape["member"]["shape"], item, path, out)
+            shown = render(self.shapes, shape, value)
+            _check_length(shape, len(value), shown, path, out)
+            member_name = shape["member"]["shape"]
+            member = self._shape(member_name)
+            if shape.get("enum"):
+                # A list AWS checks whole against a value set (``overrides``).
+                if any(item not in shape["enum"] for item in value):
+                    out.append(
+                        f"Value '{shown}' at '{camel(path)}' failed to satisfy constraint: "
+                        f"Member must satisfy enum value set: [{', '.join(shape['enum'])}]"
+                    )
+            elif is_scalar(member):
+                found: list[str] = []
+                for item in value:
+                    self._validate(member_name, item, path, found)
+                if found:  # one error for the list, naming all its items' constraints
+                    out.append(
+                        f"Value '{shown}' at '{camel(path)}' failed to satisfy constraint: "
+                        "Member must satisfy constraint: "
+                        f"[{', '.join([*constraint_list(member), NOT_NULL])}]"
+                    )
+            else:
+                for item in value:
+                    self._validate(member_name, item, path, out)
         elif kind == "map":
             if not isinstance(value, dict):
                 out.append(_type_violation(value, path, "map"))
                 return
-            _check_length(shape, len(value), value, path, out)
+            shown = render(self.shapes, shape, value)
+            _check_length(shape, len(value), shown, path, out)
             keys: list[str] = []
             values: list[str] = []
             for k, v in value.items():
                 self._validate(shape["key"]["shape"], k, path, keys)
                 self._validate(shape["value"]["shape"], v, path, values)
-            shown = "" if shape.get("sensitive") else f" '{value}'"
-            for label, found in (("Map keys", keys), ("Map value", values)):
+            quoted = "" if shape.get("sensitive") else f" '{shown}'"
+            key_shape = self._shape(shape["key"]["shape"])
+            value_shape = self._shape(shape["value"]["shape"])
+            for label, found, inner_shape, extra in (
+                ("Map keys", keys, key_shape, []),
+                ("Map value", values, value_shape, [NOT_NULL]),
+            ):
                 if found:
-                    inner = found[0].split("failed to satisfy constraint: ", 1)[-1]
+                    if is_scalar(inner_shape):
+                        inner = ", ".join([*constraint_list(inner_shape), *extra])
+                    else:
+                        inner = found[0].split("failed to satisfy constraint: ", 1)[-1]
                     out.append(
-                        f"Value{shown} at '{camel(path)}' failed to satisfy constraint: "
+                        f"Value{quoted} at '{camel(path)}' failed to satisfy constraint: "
                         f"{label} must satisfy constraint: [{inner}]"
                     )
         elif kind == "string":
@@ -82,7 +118,7 @@ class ShapeChecker:
                 out.append(_type_violation(value, path, "string"))
                 return
             _check_length(shape, len(value), value, path, out)
-            if "enum" in shape and value not in shape["enum"]:
+            if shape.get("enum") and value not in shape["enum"]:
                 out.append(
                     f"Value '{value}' at '{camel(path)}' failed to satisfy constraint: "
                     f"Member must satisfy enum value set: [{', '.join(shape['enum'])}]"
@@ -113,6 +149,18 @@ class ShapeChecker:
         elif kind in ("float", "double"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 out.append(_type_violation(value, path, "number"))
+                return
+            shown = render(self.shapes, shape, value)
+            if "max" in shape and value > shape["max"]:
+                out.append(
+                    f"Value '{shown}' at '{camel(path)}' failed to satisfy constraint: "
+                    f"Member must have value less than or equal to {bound(shape, 'max')}"
+                )
+            if "min" in shape and value < shape["min"]:
+                out.append(
+                    f"Value '{shown}' at '{camel(path)}' failed to satisfy constraint: "
+                    f"Member must have value greater than or equal to {bound(shape, 'min')}"
+                )
         elif kind == "boolean":
             if not isinstance(value, bool):
                 out.append(_type_violation(value, path, "boolean"))

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lambdad.errors import InvalidParameterValueException
-from lambdad.model.runtimes import deprecated_message, runtime_info
+from lambdad.model.runtimes import deprecated_message, runtime_info, unknown_runtime_message
 
 RESERVED_ENV_KEYS = frozenset(
     {
@@ -108,7 +108,7 @@ def check_runtime(runtime: str | None, handler: str | None, *, today: Any) -> No
         )
     info = runtime_info(runtime)
     if info is None:
-        raise InvalidParameterValueException(f"Value {runtime} at 'runtime' is not supported.")
+        raise InvalidParameterValueException(unknown_runtime_message(runtime))
     if info.blocked(today):
         raise InvalidParameterValueException(deprecated_message(runtime))
 

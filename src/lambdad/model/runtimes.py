@@ -87,3 +87,23 @@ def deprecated_message(identifier: str) -> str:
         "updating AWS Lambda functions. We recommend you use a supported runtime while "
         "creating or updating functions."
     )
+
+
+# The value set AWS names when a runtime is not one it knows, in AWS's order: recorded
+# on AWS 12 January 2026 (LocalStack's snapshot of CreateFunction with an unknown
+# runtime, tests/aws/services/lambda_/test_lambda_api.snapshot.json). It is AWS's list
+# of runtimes open to new functions, not botocore's enum, which keeps every old name.
+AWS_RUNTIME_ENUM: tuple[str, ...] = (
+    "nodejs20.x", "python3.14", "provided.al2023", "python3.12", "python3.13",
+    "nodejs24.x", "nodejs22.x", "java25", "python3.10", "python3.11", "java21",
+    "ruby3.3", "ruby3.4", "ruby3.2", "python3.8", "python3.9", "java17", "nodejs16.x",
+    "dotnet10", "dotnet8", "java11", "dotnet6", "nodejs18.x", "provided.al2", "java8.al2",
+)  # fmt: skip
+
+
+def unknown_runtime_message(value: str) -> str:
+    """AWS's InvalidParameterValueException message for a runtime it does not know."""
+    return (
+        f"Value {value} at 'runtime' failed to satisfy constraint: Member must satisfy "
+        f"enum value set: [{', '.join(AWS_RUNTIME_ENUM)}] or be a valid ARN"
+    )

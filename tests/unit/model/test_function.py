@@ -34,8 +34,13 @@ def test_runtime_and_handler_are_required_and_the_runtime_must_be_known() -> Non
     fmodel.check_runtime("python3.12", "app.handler", today=TODAY)
     with pytest.raises(InvalidParameterValueException, match="mandatory"):
         fmodel.check_runtime("python3.12", None, today=TODAY)
-    with pytest.raises(InvalidParameterValueException, match="is not supported"):
+    with pytest.raises(InvalidParameterValueException) as info:
         fmodel.check_runtime("cobol1.0", "app.handler", today=TODAY)
+    assert info.value.message.startswith(
+        "Value cobol1.0 at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+        "value set: [nodejs20.x, python3.14, "
+    )
+    assert info.value.message.endswith(", provided.al2, java8.al2] or be a valid ARN")
 
 
 def test_environment_variables_are_checked_and_made_strings() -> None:
