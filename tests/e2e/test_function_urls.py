@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -276,3 +277,20 @@ def test_permission_and_config_changes_apply_at_once(
     assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 403
     client.delete_function_url_config(FunctionName=name)
     assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 404
+
+
+def test_source_ip_is_the_clients_address(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    url, _ = _url(lambdad, new_function)  # the default handler returns its event
+    path = urlsplit(_path_form(url, lambdad)).path
+    port = int(urlsplit(lambdad.endpoint).port)  # type: ignore[arg-type]
+    # Any 127/8 address reaches the loopback server: connect from one that is not its own.
+    with socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0)) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert json.loads(body)["requestContext"]["http"]["sourceIp"] == "127.0.0.2"

@@ -43,6 +43,7 @@ from lambdad.api.limits import (
     ConnectionCount,
     Limits,
 )
+from lambdad.model import peer
 
 log = logging.getLogger(__name__)
 
@@ -411,6 +412,7 @@ class HttpProtocol(asyncio.Protocol):
                     if b"#" in url:
                         url = url.split(b"#", 1)[0]
                     path, _, query = url.partition(b"?")
+                peer.CLIENT.set(self.client)  # this request's task only
                 status, headers, body = await self.respond(
                     req.method,
                     path.decode("latin-1"),

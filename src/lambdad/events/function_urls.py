@@ -72,10 +72,15 @@ class FunctionUrlDoor:
         query: str,
         headers: list[tuple[str, str]],
         body: bytes,
+        *,
+        source_ip: str,
     ) -> Response:
-        """The answer to one request for a URL (``path``: the whole raw path received)."""
+        """The answer to one request for a URL (``path``: the whole raw path received;
+        ``source_ip``: the client's address)."""
         request_id = str(uuid.uuid4())
-        answer = await self._answer(address, method, path, query, headers, body, request_id)
+        answer = await self._answer(
+            address, method, path, query, headers, body, request_id, source_ip
+        )
         if answer.integration_error is not None:
             log.info("URL %s request %s failed: %s", address.url_id, request_id,
                      answer.integration_error)  # fmt: skip
@@ -92,6 +97,7 @@ class FunctionUrlDoor:
         headers: list[tuple[str, str]],
         body: bytes,
         request_id: str,
+        source_ip: str,
     ) -> HttpResponse:
         config = self.configs.config_for(address.url_id)
         if config is None or address.region not in (None, config.region):
@@ -104,7 +110,7 @@ class FunctionUrlDoor:
             raw_query=query,
             headers=tuple(headers),
             body=body,
-            source_ip="127.0.0.1",
+            source_ip=source_ip,
             time=self.clock.now(),
             request_id=request_id,
             domain=furl.domain(config.url_id, config.region),

@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from lambdad.events.function_urls import FunctionUrlDoor, Response
+from lambdad.model import peer
 from lambdad.model.function_url import MAX_REQUEST_BODY, address
 
+# The source address of a request whose client is unknown (driven without the API port).
+LOOPBACK = "127.0.0.1"
 # (method, raw path, raw query, (lower-case name, value) headers, body) -> the answer
 Responder = Callable[[str, str, str, list[tuple[str, str]], bytes], Awaitable[Response]]
 # (method, raw path, raw query, headers) -> an answer now, or the most body to read
@@ -32,7 +35,10 @@ def route_urls(door: FunctionUrlDoor, api: Responder) -> Responder:
         target = address(path, _host(headers))
         if target is None:
             return await api(method, path, query, headers, body)
-        return await door.respond(target, method, path, query, headers, body)
+        client = peer.CLIENT.get()
+        return await door.respond(
+            target, method, path, query, headers, body, source_ip=client or LOOPBACK
+        )
 
     return respond
 

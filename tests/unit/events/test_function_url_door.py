@@ -17,7 +17,7 @@ from lambdad.events.url_auth import UrlAuthorizer
 from lambdad.events.url_cache import UrlCache
 from lambdad.events.url_routing import admit_urls, route_urls
 from lambdad.invoke.sync import InvokeRequest, InvokeResponse
-from lambdad.model import policy
+from lambdad.model import peer, policy
 from lambdad.model.changes import ChangeHub
 from lambdad.model.function_url import MAX_REQUEST_BODY, Cors, UrlConfig
 from lambdad.model.scope import Scope
@@ -100,6 +100,18 @@ def test_urls_go_to_the_door_and_the_rest_to_the_api() -> None:
     event = json.loads(invoker.requests[-1].payload)
     assert event["rawPath"] == "/y"
     assert invoker.requests[-1].scope == Scope("111111111111", "us-east-1")
+
+
+def test_source_ip_is_the_connections_client() -> None:
+    door, invoker = _door(_config(), _public())
+    assert _call(door, f"/lambda-url/{ID}/")[0] == 200  # driven directly: loopback
+    token = peer.CLIENT.set("203.0.113.7")
+    try:
+        assert _call(door, f"/lambda-url/{ID}/")[0] == 200
+    finally:
+        peer.CLIENT.reset(token)
+    first, second = (json.loads(r.payload)["requestContext"]["http"] for r in invoker.requests)
+    assert (first["sourceIp"], second["sourceIp"]) == ("127.0.0.1", "203.0.113.7")
 
 
 def test_unknown_url_and_wrong_region_are_404() -> None:
