@@ -90,7 +90,8 @@ class Settings:
     outbound_trusted_accounts: tuple[str, ...] = ("generated",)
     # The API port (api/http.py): the largest request head and most header fields; seconds
     # a head may take, and a body (plus one second per api_min_body_rate bytes); open
-    # connections in all and per client address.
+    # connections in all and per client address; body bytes held until answered (before
+    # their signature is verified), in all and per client address.
     api_max_head_bytes: int = 64 * 1024
     api_max_headers: int = 100
     api_head_timeout: float = 30.0
@@ -98,6 +99,8 @@ class Settings:
     api_min_body_rate: float = 16 * 1024
     api_max_connections: int = 1024
     api_max_connections_per_client: int = 256
+    api_max_unverified_bytes: int = 256 * 1024 * 1024
+    api_max_unverified_bytes_per_client: int = 96 * 1024 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from lambdad.api import sigv4
-from lambdad.api.admission import MAX_BODY, Admission, refuse
+from lambdad.api.admission import MAX_BODY, Admission, refuse, throttle
 from lambdad.api.app import App
 from lambdad.api.code_links import CodeLinks
 from lambdad.api.events_api import EventsApi
@@ -123,6 +123,7 @@ def build_server(platform: Platform) -> uvicorn.Server:
             MAX_BODY,
             admit_urls(admission.admit),
             api_limits(platform.settings),
+            throttle,
         ),
         proxy_headers=False,
         log_level="warning",
@@ -173,6 +174,8 @@ def api_limits(settings: Settings) -> Limits:
         min_body_rate=settings.api_min_body_rate,
         max_connections=settings.api_max_connections,
         max_connections_per_client=settings.api_max_connections_per_client,
+        max_unverified_bytes=settings.api_max_unverified_bytes,
+        max_unverified_bytes_per_client=settings.api_max_unverified_bytes_per_client,
     )
 
 

@@ -289,6 +289,69 @@ def test_large_bodies_that_cannot_authenticate_are_refused_before_they_are_read(
     assert_clean_log(server)
 
 
+def forged_upload(srv: LambdadServer, size: int) -> tuple[int | None, str, bytes]:
+    """A code upload of ``size`` bytes signed with the right access key id and a wrong
+    secret, its payload hash not declared (so its head passes): (status, error, body)."""
+    path = "/2015-03-31/functions"
+    wrong = OTHER.__class__(OTHER.access_key_id, "not-the-secret", OTHER.account_id)
+    headers = sign_headers("POST", srv.endpoint + path, b"", {}, wrong, "us-east-1")
+    with attacker_socket(srv, timeout=30) as sock:
+        with contextlib.suppress(OSError):  # refused early: closed under the upload
+            sock.sendall(large_body_head(path, size, headers))
+            chunk = b"\0" * MB
+            for _ in range(size // MB):
+                sock.sendall(chunk)
+        status, headers, body = read_full_answer(sock)
+    return status, headers.get("x-amzn-errortype", ""), body
+
+
+def test_forged_uploads_from_a_known_key_id_hold_a_bounded_budget(
+    server: LambdadServer, bystander: Bystander
+) -> None:
+    before = peak = rss_mb(server)
+    answers: list[tuple[int | None, str, bytes]] = []
+    sampling = True
+
+    def sample() -> None:
+        nonlocal peak
+        while sampling:
+            peak = max(peak, rss_mb(server))
+            time.sleep(0.01)
+
+    def attack() -> None:
+        answers.append(forged_upload(server, 50 * MB))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with bystander:
+            for _ in range(2):
+                clients = [threading.Thread(target=attack) for _ in range(6)]
+                for client in clients:
+                    client.start()
+                for client in clients:
+                    client.join()
+    finally:
+        sampling = False
+        sampler.join()
+    after = rss_mb(server)
+    statuses = sorted(str(status) for status, _, _ in answers)
+    print(
+        f"\n12 forged 50 MB uploads (6 at once, twice): RSS {before:.0f} -> peak {peak:.0f}"
+        f" -> {after:.0f} MB; answers {statuses}; {bystander.summary()}"
+    )
+    for status, error, body in answers:
+        assert status in (403, 429), (status, body)
+        assert error == (
+            "InvalidSignatureException" if status == 403 else "TooManyRequestsException"
+        )
+        assert json.loads(body)["Type"] == "User"
+    assert any(status == 429 for status, _, _ in answers)
+    assert peak - before < 200
+    assert not bystander.failures, bystander.failures
+    assert_clean_log(server)
+
+
 def test_a_signed_large_body_is_bounded_by_its_operations_limit(server: LambdadServer) -> None:
     # A 50 MB Invoke: refused from its head, before the body (the limit is 6 MB).
     path = "/2015-03-31/functions/anything/invocations"

@@ -17,7 +17,7 @@ from lambdad.api.context import new_request_id
 from lambdad.api.errors import render_error
 from lambdad.api.sts_api import is_sts_request
 from lambdad.clock import Clock
-from lambdad.errors import AwsError, RequestTooLargeException
+from lambdad.errors import AwsError, RequestTooLargeException, TooManyRequestsException
 from lambdad.model.credential import Credential
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
@@ -49,6 +49,15 @@ def refuse(headers: list[tuple[str, str]]) -> Response:
     """The answer to a request whose body is over ``MAX_BODY``."""
     return render_error(
         RequestTooLargeException("Request must be smaller than 6291456 bytes for the operation"),
+        new_request_id(),
+        json_protocol=any(k == "x-amz-target" for k, _ in headers),
+    )
+
+
+def throttle(headers: list[tuple[str, str]]) -> Response:
+    """The answer to a body that would take the port over its body budget."""
+    return render_error(
+        TooManyRequestsException("Rate exceeded", reason="CallerRateLimitExceeded"),
         new_request_id(),
         json_protocol=any(k == "x-amz-target" for k, _ in headers),
     )

@@ -14,7 +14,8 @@ and flow control on the write side (a reader slower than a 50 MB code download).
 What an unauthenticated client can make the port hold is bounded by ``api/limits.py``
 (enforced here), and a large body's signature is checked from its head (``Gate``)
 before any of the body is read, which is then bounded by its operation's limit rather
-than the largest any operation takes.
+than the largest any operation takes; the bytes such bodies hold until answered are
+bounded server-wide and per client (``api/body_budget.py``, else a 429 ``throttle``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Protocol, cast
 
 import httptools
 
+from lambdad.api.body_budget import THROTTLED, BodyBudget
 from lambdad.api.http_response import (
     BAD_REQUEST,
     CONTINUE,
@@ -82,9 +84,11 @@ class ServerState(Protocol):
 class _Request:
     __slots__ = (
         "body",
+        "budgeted",
         "complete",
         "expect_continue",
         "headers",
+        "held",
         "keep_alive",
         "limit",
         "linger",
@@ -112,6 +116,8 @@ class _Request:
         # and dropped for a while (a close now would reset the connection under a client
         # still sending, which then never reads the answer).
         self.linger = False
+        self.budgeted = False  # its body counts in the BodyBudget (it went through the Gate)
+        self.held = 0
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -130,6 +136,8 @@ class HttpProtocol(asyncio.Protocol):
         gate: Gate | None = None,
         limits: Limits | None = None,
         connections: ConnectionCount | None = None,
+        budget: BodyBudget | None = None,
+        throttle: Refusal | None = None,
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.respond = respond
@@ -138,7 +146,10 @@ class HttpProtocol(asyncio.Protocol):
         self.gate = gate
         self.limits = limits or Limits()
         self.connections = connections or ConnectionCount(self.limits)
+        self.budget = budget or BodyBudget(self.limits)
+        self.throttle = throttle or (lambda headers: THROTTLED)
         self.client: str | None = None  # the address counted in `connections`
+        self.peer = ""  # the client's address, as the budget counts it
         self.loop = _loop or asyncio.get_event_loop()
         self.state = server_state
         self.keep_alive_timeout = float(config.timeout_keep_alive)
@@ -181,7 +192,7 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.close()
             self.transport = None
             return
-        self.client = client
+        self.client = self.peer = client
         self.state.connections.add(self)
         self._become_idle()
 
@@ -191,6 +202,8 @@ class HttpProtocol(asyncio.Protocol):
             self.client = None
         self.state.connections.discard(self)
         self.transport = None
+        for req in (*self.queue, *(() if self.request.queued else (self.request,))):
+            self._release(req)  # bodies held; the one being answered ends on its own
         self.queue.clear()
         if self.idle_timer is not None:
             self.idle_timer.cancel()
@@ -322,10 +335,14 @@ class HttpProtocol(asyncio.Protocol):
                 self._refuse(req)
                 return
             req.limit = min(verdict, self.max_body)
+            req.budgeted = True
         if declared is not None and declared > req.limit:
             req.too_large = True
             req.linger = True
             self._refuse(req)
+            return
+        if req.budgeted and (declared or 0) > self.budget.room(self.peer):
+            self._throttle(req)
             return
         if req.expect_continue and not self.busy and not self.queue:
             # Only now may the client send the body; any later and it would wait forever.
@@ -340,9 +357,13 @@ class HttpProtocol(asyncio.Protocol):
         if self.body_size > req.limit:
             req.too_large = True
             req.linger = True
-            req.body.clear()
+            self._release(req)
             self._refuse(req)
+        elif req.budgeted and not self.budget.take(self.peer, len(body)):
+            self._release(req)
+            self._throttle(req)
         else:
+            req.held += len(body) if req.budgeted else 0
             req.body.append(body)
 
     def on_message_complete(self) -> None:
@@ -365,6 +386,18 @@ class HttpProtocol(asyncio.Protocol):
         req.method = self.parser.get_method().decode("ascii")
         req.keep_alive = False
         self._enqueue(req)
+
+    def _throttle(self, req: _Request) -> None:
+        log.warning("request from %s refused: over the body budget", self.peer)
+        req.refusal = self.throttle(req.headers)
+        req.linger = True
+        self._refuse(req)
+
+    def _release(self, req: _Request) -> None:
+        req.body.clear()
+        if req.held:
+            self.budget.release(self.peer, req.held)
+            req.held = 0
 
     def _enqueue(self, req: _Request) -> None:
         req.queued = True
@@ -428,6 +461,7 @@ class HttpProtocol(asyncio.Protocol):
             req.keep_alive = False
             self._write(SERVER_ERROR)
         finally:
+            self._release(req)
             self.busy = False
             if self.task is not None:
                 self.state.tasks.discard(self.task)
@@ -544,11 +578,13 @@ def protocol_for(
     max_body: int,
     gate: Gate | None = None,
     limits: Limits | None = None,
+    throttle: Refusal | None = None,
 ) -> Callable[..., HttpProtocol]:
     """The ``http`` protocol class for ``uvicorn.Config``, bound to one app; its
-    connections share one count."""
+    connections share one count and one body budget."""
     limits = limits or Limits()
     connections = ConnectionCount(limits)
+    budget = BodyBudget(limits)
 
     def build(**kwargs: Any) -> HttpProtocol:
         return HttpProtocol(
@@ -558,6 +594,8 @@ def protocol_for(
             gate=gate,
             limits=limits,
             connections=connections,
+            budget=budget,
+            throttle=throttle,
             **kwargs,
         )
 

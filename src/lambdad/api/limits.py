@@ -3,7 +3,8 @@
 The port is open to anyone who can reach it, so what an unauthenticated client can
 make it hold is bounded: connections per client address and in all (503), the size
 and header count of a request head (431/400), and the time a head may take and the
-rate a body must keep (408). ``api/http.py`` enforces these per connection.
+rate a body must keep (408), and body bytes held before they are answered (429,
+``api/body_budget.py``). ``api/http.py`` enforces these per connection.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class Limits:
     min_body_rate: float = 16 * 1024
     max_connections: int = 1024
     max_connections_per_client: int = 256
+    # Body bytes held for requests not yet answered (api/body_budget.py): in all, and
+    # per client address (room for one upload of MAX_BODY and more).
+    max_unverified_bytes: int = 256 * 1024 * 1024
+    max_unverified_bytes_per_client: int = 96 * 1024 * 1024
 
 
 class ConnectionCount:

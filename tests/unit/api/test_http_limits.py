@@ -5,8 +5,10 @@ count, slow heads and bodies, connections, and large bodies refused from their h
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
+from lambdad.api.body_budget import BodyBudget
 from lambdad.api.http import HttpProtocol
 from lambdad.api.limits import ConnectionCount, Limits
 
@@ -86,6 +88,7 @@ def connect(
     app: App | None = None,
     count: ConnectionCount | None = None,
     peer: str = "192.0.2.1",
+    budget: BodyBudget | None = None,
 ) -> tuple[HttpProtocol, FakeTransport, App]:
     app = app or App()
     proto = HttpProtocol(
@@ -97,6 +100,7 @@ def connect(
         gate=app.gate,
         limits=LIMITS,
         connections=count or ConnectionCount(LIMITS),
+        budget=budget,
         _loop=asyncio.get_running_loop(),
     )
     transport = FakeTransport(peer)
@@ -319,5 +323,120 @@ def test_connect_is_405_and_an_unparseable_url_400() -> None:
         assert status_of(transport) == 400
         assert transport.closed
         assert app.seen == []
+
+    asyncio.run(run())
+
+
+# 250,000 body bytes held in all, 150,000 per client address.
+BUDGET_LIMITS = dataclasses.replace(
+    LIMITS, max_unverified_bytes=250_000, max_unverified_bytes_per_client=150_000
+)
+AUTH = b"Authorization: AWS4-HMAC-SHA256 ...\r\n"
+
+
+def held_app() -> tuple[App, asyncio.Event]:
+    """An app whose answers wait for the event (the bodies stay held until then)."""
+    app, release = App(limit=100_000), asyncio.Event()
+
+    async def slow(method: str, path: str, query: str, headers: Any, body: bytes) -> Response:
+        app.seen.append((method, path, body))
+        await release.wait()
+        return 200, [], b"done"
+
+    app.respond = slow  # type: ignore[method-assign]
+    return app, release
+
+
+def upload(size: int, body: bytes = b"") -> bytes:
+    return b"POST /f HTTP/1.1\r\n" + AUTH + b"Content-Length: %d\r\n\r\n" % size + body
+
+
+def test_a_body_that_would_go_over_the_clients_share_is_429_from_its_head() -> None:
+    async def run() -> None:
+        budget = BodyBudget(BUDGET_LIMITS)
+        app, release = held_app()
+        first, first_t, _ = connect(app, budget=budget)
+        first.data_received(upload(90_000, b"a" * 90_000))
+        await settle()
+        assert budget.by_client == {"192.0.2.1": 90_000}
+        # The same client: 90,000 + 70,000 is over its 150,000. Refused before its
+        # body, which is then read and dropped (the connection closes once it is in).
+        second, second_t, _ = connect(app, budget=budget)
+        second.data_received(upload(70_000, b"b" * 1000))
+        await settle()
+        assert status_of(second_t) == 429
+        assert not second_t.closed
+        second.data_received(b"b" * 69_000)
+        assert second_t.closed
+        # Another client has its own share (and 160,000 left of the total).
+        third, third_t, _ = connect(app, peer="192.0.2.9", budget=budget)
+        third.data_received(upload(70_000, b"c" * 70_000))
+        await settle()
+        assert budget.total == 160_000
+        assert [len(b) for _, _, b in app.seen] == [90_000, 70_000]
+        # Answered: released.
+        release.set()
+        await settle()
+        assert status_of(first_t) == status_of(third_t) == 200
+        assert budget.total == 0
+        assert budget.by_client == {}
+
+    asyncio.run(run())
+
+
+def test_a_chunked_or_concurrent_body_is_refused_once_it_would_go_over() -> None:
+    async def run() -> None:
+        budget = BodyBudget(BUDGET_LIMITS)
+        app, release = held_app()
+        first, _, _ = connect(app, budget=budget)
+        second, second_t, _ = connect(app, budget=budget)
+        # Both fit when their heads arrive; their bodies together do not.
+        first.data_received(upload(80_000, b"a" * 40_000))
+        second.data_received(b"POST /f HTTP/1.1\r\n" + AUTH + b"Transfer-Encoding: chunked\r\n\r\n")
+        second.data_received(b"9c40\r\n" + b"b" * 40_000 + b"\r\n")
+        assert budget.total == 80_000
+        first.data_received(b"a" * 40_000)  # 120,000 held
+        await settle()
+        second.data_received(b"9c40\r\n" + b"b" * 40_000 + b"\r\n")  # would be 160,000
+        await settle()
+        assert status_of(second_t) == 429
+        assert b"retry-after: 1" in bytes(second_t.written).lower()
+        assert budget.total == 80_000  # the refused body's bytes are released at once
+        assert [len(b) for _, _, b in app.seen] == [80_000]
+        release.set()
+        await settle()
+        assert budget.total == 0
+
+    asyncio.run(run())
+
+
+def test_a_connection_closed_mid_body_releases_what_it_held() -> None:
+    async def run() -> None:
+        budget = BodyBudget(BUDGET_LIMITS)
+        proto, _, app = connect(App(limit=90_000), budget=budget)
+        proto.data_received(upload(80_000, b"a" * 20_000))
+        assert budget.total == 20_000
+        proto.connection_lost(None)
+        assert budget.total == 0
+        assert budget.by_client == {}
+        assert app.seen == []
+
+    asyncio.run(run())
+
+
+def test_small_bodies_and_refused_ones_hold_nothing() -> None:
+    async def run() -> None:
+        budget = BodyBudget(BUDGET_LIMITS)
+        app, release = held_app()
+        proto, _, _ = connect(app, budget=budget)
+        proto.data_received(b"POST /f HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+        # Refused from its head by the gate (no authorization): nothing read.
+        other, other_t, _ = connect(app, budget=budget)
+        other.data_received(b"POST /f HTTP/1.1\r\nContent-Length: 90000\r\n\r\n" + b"x" * 9000)
+        await settle()
+        assert status_of(other_t) == 403
+        assert budget.total == 0
+        release.set()
+        await settle()
 
     asyncio.run(run())
