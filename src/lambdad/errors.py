@@ -42,7 +42,7 @@ turns them into HTTP responses.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 class LambdadError(Exception):
@@ -62,13 +62,20 @@ class AwsError(LambdadError):
         self.message = message
         self.fields = fields
         self.headers: dict[str, str] = {}
+        self.typed = True
+
+    def without_type(self) -> Self:
+        """This error answered without ``Type``, as AWS answers some (concurrency limits)."""
+        self.typed = False
+        return self
 
     @property
     def code(self) -> str:
         return type(self).__name__
 
     def body(self) -> dict[str, Any]:
-        return {"Type": self.error_type, self.message_key: self.message, **self.fields}
+        typed = {"Type": self.error_type} if self.typed else {}
+        return {**typed, self.message_key: self.message, **self.fields}
 
 
 class ResourceNotFoundException(AwsError):

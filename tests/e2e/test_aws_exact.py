@@ -517,3 +517,86 @@ def test_an_unknown_runtime_names_aws_runtime_list(
             f"enum value set: [{AWS_RUNTIMES}] or be a valid ARN"
         ),
     )
+
+
+# -- (h) no Type where AWS omits it -----------------------------------------------------------
+
+
+def untyped(message: str) -> dict[str, Any]:
+    return {
+        "Error": {"Code": "InvalidParameterValueException", "Message": message},
+        "message": message,
+    }
+
+
+def test_a_reservation_below_the_unreserved_minimum_has_no_type(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    name = new_function()["FunctionName"]
+    unreserved = client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
+    status, body = answer(
+        lambda: client.put_function_concurrency(
+            FunctionName=name, ReservedConcurrentExecutions=unreserved - 99
+        )
+    )
+    assert (status, body) == (
+        400,
+        untyped(
+            "Specified ReservedConcurrentExecutions for function decreases account's "
+            "UnreservedConcurrentExecution below its minimum value of [100]."
+        ),
+    )
+
+
+def test_provisioned_concurrency_over_the_unreserved_pool_has_no_type(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    name = new_function(Publish=True)["FunctionName"]
+    unreserved = client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
+    over, below = (
+        answer(
+            lambda: client.put_provisioned_concurrency_config(
+                FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=unreserved + 1
+            )
+        ),
+        answer(
+            lambda: client.put_provisioned_concurrency_config(
+                FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=unreserved - 99
+            )
+        ),
+    )
+    assert over == (
+        400,
+        untyped(
+            "Specified ConcurrentExecutions for function is greater than account's unreserved "
+            f"concurrency [{unreserved}]."
+        ),
+    )
+    assert below == (
+        400,
+        untyped(
+            "Specified ConcurrentExecutions for function decreases account's "
+            "UnreservedConcurrentExecution below its minimum value of [100]."
+        ),
+    )
+
+
+def test_an_alias_of_latest_with_weights_has_no_type(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    client = lambdad.client()
+    name = new_function(Publish=True)["FunctionName"]
+    status, body = answer(
+        lambda: client.create_alias(
+            FunctionName=name,
+            Name="live",
+            FunctionVersion="$LATEST",
+            RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}},
+        )
+    )
+    assert (status, body) == (
+        400,
+        untyped("$LATEST is not supported for an alias pointing to more than 1 version"),
+    )

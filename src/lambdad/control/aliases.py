@@ -120,7 +120,7 @@ class AliasService:
         if weights and version == LATEST:
             raise InvalidParameterValueException(
                 "$LATEST is not supported for an alias pointing to more than 1 version"
-            )
+            ).without_type()
         return {str(k): float(v) for k, v in weights.items()}
 
     @staticmethod

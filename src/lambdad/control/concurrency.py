@@ -112,7 +112,7 @@ class ConcurrencyService:
                     raise InvalidParameterValueException(
                         "Specified ReservedConcurrentExecutions for function decreases account's "
                         f"UnreservedConcurrentExecution below its minimum value of [{minimum}]."
-                    )
+                    ).without_type()
             fdoc["ReservedConcurrency"] = value
             self.store.put_function(scope.account, scope.region, name, fdoc)
         self.limits.invalidate(scope)

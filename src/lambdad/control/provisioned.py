@@ -153,14 +153,14 @@ class ProvisionedConfigs:
                     raise InvalidParameterValueException(
                         "Specified ConcurrentExecutions for function is greater than account's "
                         f"unreserved concurrency [{pool}]."
-                    )
+                    ).without_type()
                 left = pool + current.get(qualifier, 0) - requested
                 minimum = self.settings.min_unreserved_concurrency
                 if left < minimum:
                     raise InvalidParameterValueException(
                         "Specified ConcurrentExecutions for function decreases account's "
                         f"UnreservedConcurrentExecution below its minimum value of [{minimum}]."
-                    )
+                    ).without_type()
             doc: Doc = {
                 "Requested": requested,
                 "LastModified": fmodel.now_iso(self.clock.now()),
