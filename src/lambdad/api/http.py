@@ -14,8 +14,7 @@ and flow control on the write side (a reader slower than a 50 MB code download).
 What an unauthenticated client can make the port hold is bounded by ``api/limits.py``
 (enforced here), and a large body's signature is checked from its head (``Gate``)
 before any of the body is read, which is then bounded by its operation's limit rather
-than the largest any operation takes; the bytes such bodies hold until answered are
-bounded server-wide and per client (``api/body_budget.py``, else a 429 ``throttle``).
+than the largest any operation takes; what they hold is budgeted (``api/body_budget.py``).
 """
 
 from __future__ import annotations
@@ -116,8 +115,7 @@ class _Request:
         # and dropped for a while (a close now would reset the connection under a client
         # still sending, which then never reads the answer).
         self.linger = False
-        self.budgeted = False  # its body counts in the BodyBudget (it went through the Gate)
-        self.held = 0
+        self.budgeted, self.held = False, 0  # in the BodyBudget (gated): bytes counted
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -360,7 +358,6 @@ class HttpProtocol(asyncio.Protocol):
             self._release(req)
             self._refuse(req)
         elif req.budgeted and not self.budget.take(self.peer, len(body)):
-            self._release(req)
             self._throttle(req)
         else:
             req.held += len(body) if req.budgeted else 0
@@ -389,6 +386,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _throttle(self, req: _Request) -> None:
         log.warning("request from %s refused: over the body budget", self.peer)
+        self._release(req)
         req.refusal = self.throttle(req.headers)
         req.linger = True
         self._refuse(req)
