@@ -47,7 +47,11 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 # lambdad's own: asynchronous invocation counters per function (`lambdad async-stats`).
 ASYNC_STATS_PATH = "/_lambdad/async-stats"
 # IAM action names where they differ from the operation's.
-_ACTIONS = {"Invoke": "lambda:InvokeFunction", "InvokeAsync": "lambda:InvokeAsync"}
+_ACTIONS = {
+    "Invoke": "lambda:InvokeFunction",
+    "InvokeWithResponseStream": "lambda:InvokeFunction",
+    "InvokeAsync": "lambda:InvokeAsync",
+}
 
 # Entries of the route and parameter caches (both are cleared when full).
 _CACHE_SIZE = 4096

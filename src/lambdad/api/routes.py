@@ -57,6 +57,7 @@ _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
     # invoke
     "Invoke": lambda h: h.invoke.invoke,
     "InvokeAsync": lambda h: h.invoke.invoke_async,
+    "InvokeWithResponseStream": lambda h: h.invoke.invoke_with_response_stream,
     # asynchronous invocation settings
     "PutFunctionEventInvokeConfig": lambda h: h.event_invoke_config.put,
     "UpdateFunctionEventInvokeConfig": lambda h: h.event_invoke_config.update,

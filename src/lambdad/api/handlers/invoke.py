@@ -1,21 +1,25 @@
-"""Handlers for invoking a function: ``Invoke`` (all three invocation types) and the
-deprecated ``InvokeAsync``.
+"""Handlers for invoking a function: ``Invoke`` (all three invocation types),
+``InvokeWithResponseStream`` and the deprecated ``InvokeAsync``.
 
 A synchronous invocation answers with the function's result; an asynchronous one
-once the event is on disk. The invoke services are reached through the two small
-protocols below, which ``invoke/`` satisfies.
+once the event is on disk. ``InvokeWithResponseStream`` invokes as ``Invoke`` does and
+frames the buffered result as an event stream (``stream_events``). The invoke
+services are reached through the two small protocols below, which ``invoke/`` satisfies.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from lambdad.api import eventstream
 from lambdad.api.context import RequestContext
 from lambdad.api.handlers import Params
 from lambdad.invoke.sync import InvokeRequest, InvokeResponse
 
 # The deprecated InvokeAsync keeps its old 256 KB payload limit.
 ASYNC_INVOKE_LIMIT = 256 * 1024
+# A buffered result is sent as PayloadChunk events of at most this many bytes.
+STREAM_CHUNK_BYTES = 64 * 1024
 
 
 class SyncInvoker(Protocol):
@@ -37,16 +41,7 @@ class InvokeHandlers:
         self.max_async_payload = max_async_payload
 
     async def invoke(self, ctx: RequestContext, p: Params) -> dict[str, Any]:
-        req = InvokeRequest(
-            scope=ctx.scope,
-            function_name=p["FunctionName"],
-            qualifier=p.get("Qualifier"),
-            payload=p.get("Payload") or b"",
-            invocation_type=p.get("InvocationType") or "RequestResponse",
-            log_type=p.get("LogType") or "None",
-            client_context=p.get("ClientContext"),
-            request_id=ctx.request_id,
-        )
+        req = _sync_request(ctx, p)
         if req.invocation_type == "Event":
             await self.events.accept(req, limit=self.max_async_payload, operation="Invoke")
             return {"StatusCode": 202}
@@ -59,6 +54,16 @@ class InvokeHandlers:
             "LogResult": out.log_result,
         }
 
+    async def invoke_with_response_stream(self, ctx: RequestContext, p: Params) -> dict[str, Any]:
+        # The model allows RequestResponse and DryRun only, so nothing here is queued.
+        out = await self.invoker.invoke(_sync_request(ctx, p))
+        return {
+            "StatusCode": out.status,
+            "ExecutedVersion": out.executed_version,
+            "ResponseStreamContentType": eventstream.CONTENT_TYPE,
+            "EventStream": stream_events(out) if out.status == 200 else b"",
+        }
+
     async def invoke_async(self, ctx: RequestContext, p: Params) -> dict[str, Any]:
         req = InvokeRequest(
             scope=ctx.scope,
@@ -69,3 +74,35 @@ class InvokeHandlers:
         )
         await self.events.accept(req, limit=ASYNC_INVOKE_LIMIT, operation="InvokeAsync")
         return {"Status": 202}
+
+
+def _sync_request(ctx: RequestContext, p: Params) -> InvokeRequest:
+    return InvokeRequest(
+        scope=ctx.scope,
+        function_name=p["FunctionName"],
+        qualifier=p.get("Qualifier"),
+        payload=p.get("Payload") or b"",
+        invocation_type=p.get("InvocationType") or "RequestResponse",
+        log_type=p.get("LogType") or "None",
+        client_context=p.get("ClientContext"),
+        request_id=ctx.request_id,
+    )
+
+
+def stream_events(out: InvokeResponse, chunk_bytes: int = STREAM_CHUNK_BYTES) -> bytes:
+    """A buffered result as Lambda streams it: the payload in ``PayloadChunk`` events,
+    then ``InvokeComplete``. A function error is reported in ``InvokeComplete`` alone
+    (``ErrorCode`` is ``Unhandled`` or ``Handled``, ``ErrorDetails`` the error document),
+    with no chunks, as Lambda ends a stream whose function failed."""
+    if out.function_error is not None:
+        return eventstream.invoke_complete(
+            error_code=out.function_error,
+            error_details=out.payload.decode("utf-8", "replace"),
+            log_result=out.log_result,
+        )
+    chunks = [
+        eventstream.payload_chunk(out.payload[at : at + chunk_bytes])
+        for at in range(0, len(out.payload), chunk_bytes)
+    ]
+    chunks.append(eventstream.invoke_complete(log_result=out.log_result))
+    return b"".join(chunks)
