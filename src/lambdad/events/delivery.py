@@ -1,6 +1,7 @@
 """Delivering an event to a rule's targets: each target an asynchronous invoke through
-the durable async queue (``AsyncInvokeService.accept``), exactly as ``Invoke`` with
-``InvocationType=Event`` queues one, once the event is on disk.
+the durable async queue, checked as ``Invoke`` with ``InvocationType=Event`` checks
+one. ``plan`` makes them and ``enqueue`` queues them in one durable write, so PutEvents
+waits for one commit for all its entries' matches, not one per target.
 
 A target fires only when its function's resource policy lets ``events.amazonaws.com``
 invoke it for this rule's ARN, as on AWS; a rule fires functions of its own account
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lambdad.control.policies import PolicyService
@@ -26,6 +27,7 @@ from lambdad.invoke.sync import InvokeRequest
 from lambdad.model.arn import parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc
+from lambdad.store.queue import NewEvent
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +44,28 @@ class RuleDelivery:
 
     async def deliver(self, scope: Scope, rule: Doc, event: Event) -> int:
         """Queue ``event`` for every target of ``rule``; how many were queued."""
-        source = rule_arn(scope, rule["EventBusName"], rule["Name"])
-        sent = 0
-        for target in rule["Targets"]:
-            if await self._send(scope, rule, source, target, event):
-                sent += 1
-        return sent
+        planned = self.plan(scope, rule, event)
+        await self.enqueue(planned)
+        return len(planned)
 
-    async def _send(
+    def plan(self, scope: Scope, rule: Doc, event: Event) -> list[NewEvent]:
+        """The async invokes ``event`` makes for ``rule``'s targets, not yet queued:
+        PutEvents queues those of all its entries with one ``enqueue``."""
+        source = rule_arn(scope, rule["EventBusName"], rule["Name"])
+        planned = []
+        for target in rule["Targets"]:
+            queued = self._prepare(scope, rule, source, target, event)
+            if queued is not None:
+                planned.append(queued)
+        return planned
+
+    async def enqueue(self, planned: Sequence[NewEvent]) -> None:
+        """Queue what ``plan`` made, in one durable write; returns once it is on disk."""
+        await self.async_invoker.accept_many(planned)
+
+    def _prepare(
         self, scope: Scope, rule: Doc, source: str, target: Mapping[str, Any], event: Event
-    ) -> bool:
+    ) -> NewEvent | None:
         ref = parse_function_ref(target["Arn"])
         if Scope(ref.account or scope.account, ref.region or scope.region) != scope:
             log.warning(
@@ -60,7 +74,7 @@ class RuleDelivery:
                 source,
                 target["Arn"],
             )
-            return False
+            return None
         if not self.policies.allows_service(
             scope, ref.name, ref.qualifier, SERVICE_PRINCIPAL, source
         ):
@@ -71,7 +85,7 @@ class RuleDelivery:
                 SERVICE_PRINCIPAL,
                 source,
             )
-            return False
+            return None
         request = InvokeRequest(
             scope=scope,
             function_name=ref.name,
@@ -81,7 +95,7 @@ class RuleDelivery:
             request_id=str(uuid.uuid4()),
         )
         try:
-            await self.async_invoker.accept(request, limit=self.max_payload, operation="Invoke")
+            queued = self.async_invoker.prepare(request, limit=self.max_payload, operation="Invoke")
         except AwsError as exc:
             log.warning(
                 "event %s: target %s of %s not invoked: %s %s",
@@ -91,6 +105,6 @@ class RuleDelivery:
                 exc.code,
                 exc.message,
             )
-            return False
-        log.debug("event %s queued for %s by %s", event["id"], target["Arn"], source)
-        return True
+            return None
+        log.debug("event %s to be queued for %s by %s", event["id"], target["Arn"], source)
+        return queued

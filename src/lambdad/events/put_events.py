@@ -1,8 +1,9 @@
 """PutEvents and TestEventPattern: events entering a bus, matched against every enabled
 rule with an ``EventPattern`` on it, each match delivered to the rule's targets.
 
-PutEvents answers once every match is queued durably: an event it returned an
-``EventId`` for runs even if the server is killed right after. Entries are checked one
+PutEvents answers once every match is queued durably, all of a request's matches in
+one write: an event it returned an ``EventId`` for runs even if the server is killed
+right after. Entries are checked one
 by one; a refused entry gets its ``ErrorCode`` and ``ErrorMessage`` in place of an
 ``EventId`` and counts in ``FailedEntryCount``, and the others go on.
 """
@@ -24,6 +25,7 @@ from lambdad.events.patterns import InvalidEventPattern, compile_pattern
 from lambdad.events.rule_store import EventStore
 from lambdad.events.rules import is_enabled
 from lambdad.model.scope import Scope
+from lambdad.store.queue import NewEvent
 
 Params = dict[str, Any]
 # AWS: the entries of one request total at most 256 KB.
@@ -46,6 +48,7 @@ class EventIntake:
             raise ValidationException("Total size of the entries in the request is over the limit.")
         now = self.clock.now()
         results: list[dict[str, str]] = []
+        planned: list[NewEvent] = []
         for entry in entries:
             event_id = str(uuid.uuid4())
             try:
@@ -57,16 +60,19 @@ class EventIntake:
                 code = exc.code if isinstance(exc, EntryError) else "InvalidArgument"
                 results.append({"ErrorCode": code, "ErrorMessage": exc.message})
                 continue
-            await self._route(scope, bus, event)
+            planned += self._route(scope, bus, event)
             results.append({"EventId": event_id})
+        await self.delivery.enqueue(planned)
         failed = sum(1 for r in results if "ErrorCode" in r)
         return {"FailedEntryCount": failed, "Entries": results}
 
-    async def _route(self, scope: Scope, bus: str, event: dict[str, Any]) -> None:
+    def _route(self, scope: Scope, bus: str, event: dict[str, Any]) -> list[NewEvent]:
+        planned: list[NewEvent] = []
         for _, rule in self.events.list_rules(scope, bus):
             pattern = rule.get("EventPattern")
             if pattern and is_enabled(rule) and compile_pattern(pattern).matches(event):
-                await self.delivery.deliver(scope, rule, event)
+                planned += self.delivery.plan(scope, rule, event)
+        return planned
 
     async def test_event_pattern(self, scope: Scope, p: Params) -> dict[str, Any]:
         try:

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -101,6 +101,20 @@ class AsyncInvokeService:
 
     async def accept(self, req: InvokeRequest, *, limit: int, operation: str) -> str:
         """Queue an invocation; returns its request id once the event is on disk."""
+        event = self.prepare(req, limit=limit, operation=operation)
+        await self.queue.put(event)
+        self._wake_events.set()
+        return event.id
+
+    async def accept_many(self, events: Sequence[NewEvent]) -> None:
+        """Queue events made by ``prepare`` in one durable write (one commit to wait
+        for, however many); returns once all of them are on disk."""
+        if events:
+            await self.queue.put_many(events)
+            self._wake_events.set()
+
+    def prepare(self, req: InvokeRequest, *, limit: int, operation: str) -> NewEvent:
+        """The event ``accept`` would queue for ``req``; ``AwsError`` if refused."""
         # Through the invoker: another account's function needs its policy's consent.
         rv = self.invoker.resolve(req.scope, req.function_name, req.qualifier)
         if rv.state == FAILED:
@@ -109,7 +123,7 @@ class AsyncInvokeService:
             rv.check_invocable()
         payload = self.invoker.check_payload(req.payload, limit, operation)
         qualifier = merge_qualifier(parse_function_ref(req.function_name), req.qualifier)
-        event = NewEvent(
+        return NewEvent(
             id=req.request_id or str(uuid.uuid4()),
             # The event belongs to the function's account, whoever invoked it.
             account=rv.scope.account,
@@ -119,9 +133,6 @@ class AsyncInvokeService:
             payload=payload,
             received_at=self._now(),
         )
-        await self.queue.put(event)
-        self._wake_events.set()
-        return event.id
 
     def statistics(self) -> list[FunctionStatistics]:
         return self.queue.statistics(self._now())

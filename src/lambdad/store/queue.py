@@ -143,6 +143,9 @@ class AsyncQueue(Protocol):
     async def put(self, event: NewEvent) -> None:
         """Queue one event (counted as ``received``)."""
 
+    async def put_many(self, events: Sequence[NewEvent]) -> None:
+        """Queue several events in one write: all of them or, if it raises, none."""
+
     async def claim(
         self,
         now: float,

@@ -90,6 +90,15 @@ class MemoryAsyncQueue:
             self._check_open()
             self._insert(event)
 
+    async def put_many(self, events: Sequence[NewEvent]) -> None:
+        with self._state.lock:
+            self._check_open()
+            ids = [e.id for e in events]
+            if len(set(ids)) != len(ids) or any(i in self._state.events for i in ids):
+                raise ValueError("an event of the batch is already queued")
+            for event in events:
+                self._insert(event)
+
     def _insert(self, e: NewEvent) -> None:
         if e.id in self._state.events:
             raise ValueError(f"event {e.id} is already queued")

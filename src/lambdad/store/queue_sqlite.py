@@ -105,6 +105,15 @@ class SqliteAsyncQueue:
     async def put(self, event: NewEvent) -> None:
         await self._call(lambda conn: schema.insert_event(conn, event))
 
+    async def put_many(self, events: Sequence[NewEvent]) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            for event in events:
+                schema.insert_event(conn, event)
+
+        # One operation, so one savepoint and one share of a group commit for them all.
+        if events:
+            await self._call(op)
+
     async def claim(
         self,
         now: float,

@@ -76,6 +76,26 @@ def test_a_put_is_claimed_once(queue: AsyncQueue) -> None:
     asyncio.run(scenario())
 
 
+def test_put_many_queues_every_event_durably(reopen: Reopen) -> None:
+    async def scenario() -> None:
+        await reopen("me").put_many([event(1), event(2), event(3, key=OTHER)])
+        assert await claim_ids(reopen("after-restart"), 100) == ["e1", "e2", "e3"]
+
+    asyncio.run(scenario())
+
+
+def test_put_many_queues_all_or_none(queue: AsyncQueue) -> None:
+    async def scenario() -> None:
+        await queue.put(event(2))
+        with pytest.raises((ValueError, sqlite3.IntegrityError)):
+            await queue.put_many([event(1), event(2), event(3)])
+        assert await claim_ids(queue, 100) == ["e2"]
+
+    asyncio.run(scenario())
+    (stats,) = queue.statistics(100)
+    assert stats.counters["received"] == 1
+
+
 def test_events_are_claimed_oldest_first_and_not_before_they_are_due(queue: AsyncQueue) -> None:
     async def scenario() -> None:
         await queue.put(event(2, at=102))
@@ -199,6 +219,12 @@ def test_concurrent_puts_share_commits(sqlite_queue: SqliteAsyncQueue) -> None:
     assert queue.commits - before < 300 / 4
     (stats,) = queue.statistics(100)
     assert (stats.counters["received"], stats.queued) == (300, 300)
+
+
+def test_put_many_is_one_commit(sqlite_queue: SqliteAsyncQueue) -> None:
+    before = sqlite_queue.commits
+    asyncio.run(sqlite_queue.put_many([event(n) for n in range(10)]))
+    assert sqlite_queue.commits - before == 1
 
 
 def test_a_failing_operation_does_not_undo_its_batch(sqlite_queue: SqliteAsyncQueue) -> None:
