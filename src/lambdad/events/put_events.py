@@ -21,10 +21,11 @@ from lambdad.events.delivery import RuleDelivery
 from lambdad.events.envelope import EntryError, entry_event
 from lambdad.events.eventbridge_errors import InvalidEventPatternException
 from lambdad.events.names import bus_of
-from lambdad.events.patterns import InvalidEventPattern, compile_pattern
+from lambdad.events.patterns import EventPattern, InvalidEventPattern, compile_pattern
 from lambdad.events.rule_store import EventStore
 from lambdad.events.rules import is_enabled
 from lambdad.model.scope import Scope
+from lambdad.store.base import Doc
 from lambdad.store.queue import NewEvent
 
 Params = dict[str, Any]
@@ -41,6 +42,9 @@ class EventIntake:
         self.buses = buses
         self.delivery = delivery
         self.clock = clock
+        # The enabled rules with a pattern of each bus, compiled, while no rule changes.
+        self._routes: dict[tuple[Scope, str], list[tuple[EventPattern, Doc]]] = {}
+        self._routes_generation = -1
 
     async def put_events(self, scope: Scope, p: Params) -> dict[str, Any]:
         entries = p["Entries"]
@@ -68,11 +72,23 @@ class EventIntake:
 
     def _route(self, scope: Scope, bus: str, event: dict[str, Any]) -> list[NewEvent]:
         planned: list[NewEvent] = []
-        for _, rule in self.events.list_rules(scope, bus):
-            pattern = rule.get("EventPattern")
-            if pattern and is_enabled(rule) and compile_pattern(pattern).matches(event):
+        for pattern, rule in self._rules_of(scope, bus):
+            if pattern.matches(event):
                 planned += self.delivery.plan(scope, rule, event)
         return planned
+
+    def _rules_of(self, scope: Scope, bus: str) -> list[tuple[EventPattern, Doc]]:
+        if self._routes_generation != self.events.rules_generation:
+            self._routes.clear()
+            self._routes_generation = self.events.rules_generation
+        routes = self._routes.get((scope, bus))
+        if routes is None:
+            routes = self._routes[(scope, bus)] = [
+                (compile_pattern(rule["EventPattern"]), rule)
+                for _, rule in self.events.list_rules(scope, bus)
+                if rule.get("EventPattern") and is_enabled(rule)
+            ]
+        return routes
 
     async def test_event_pattern(self, scope: Scope, p: Params) -> dict[str, Any]:
         try:

@@ -46,6 +46,8 @@ class ScheduleEntry:
 class EventStore:
     def __init__(self, store: MetadataStore) -> None:
         self.store = store
+        # Bumped by every write of a rule: what was read of rules before is stale.
+        self.rules_generation = 0
 
     # -- buses -------------------------------------------------------------------------
 
@@ -68,9 +70,11 @@ class EventStore:
 
     def put_rule(self, scope: Scope, bus: str, name: str, doc: Doc) -> None:
         self.store.put_child(RULE_KIND, scope.account, scope.region, _bus_name(bus), name, doc)
+        self.rules_generation += 1
 
     def delete_rule(self, scope: Scope, bus: str, name: str) -> None:
         self.store.delete_child(RULE_KIND, scope.account, scope.region, _bus_name(bus), name)
+        self.rules_generation += 1
 
     def list_rules(self, scope: Scope, bus: str) -> list[tuple[str, Doc]]:
         return self.store.list_children(RULE_KIND, scope.account, scope.region, _bus_name(bus))

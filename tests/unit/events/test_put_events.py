@@ -21,6 +21,8 @@ SCOPE = Scope("123456789012", "us-east-1")
 
 class Rules:
     def __init__(self, count: int) -> None:
+        self.rules_generation = 0
+        self.reads = 0
         self.rules = [
             (
                 f"r{i}",
@@ -36,6 +38,7 @@ class Rules:
         ]
 
     def list_rules(self, scope: Scope, bus: str) -> list[tuple[str, dict[str, Any]]]:
+        self.reads += 1
         return self.rules
 
 
@@ -58,9 +61,9 @@ class Delivery:
         self.writes.append(planned)
 
 
-def intake(delivery: Delivery) -> EventIntake:
+def intake(delivery: Delivery, rules: Rules | None = None) -> EventIntake:
     return EventIntake(
-        cast(EventStore, Rules(10)),
+        cast(EventStore, rules or Rules(10)),
         cast(BusService, Buses()),
         cast(RuleDelivery, delivery),
         FakeClock(datetime(2026, 1, 1, tzinfo=UTC)),
@@ -83,3 +86,16 @@ def test_every_match_of_a_request_is_queued_in_one_write() -> None:
 def test_no_answer_when_the_write_fails() -> None:
     with pytest.raises(OSError, match="disk full"):
         asyncio.run(intake(Delivery(fail=True)).put_events(SCOPE, entries("s1")))
+
+
+def test_rules_are_read_once_until_one_changes() -> None:
+    rules, delivery = Rules(10), Delivery()
+    events = intake(delivery, rules)
+    for _ in range(3):
+        asyncio.run(events.put_events(SCOPE, entries("s1", "s2")))
+    assert rules.reads == 1
+    rules.rules[1][1]["State"] = "DISABLED"
+    rules.rules_generation += 1
+    asyncio.run(events.put_events(SCOPE, entries("s1", "s2")))
+    assert rules.reads == 2
+    assert delivery.writes[-1] == ["r2:s2"]
