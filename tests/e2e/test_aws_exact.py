@@ -600,3 +600,86 @@ def test_an_alias_of_latest_with_weights_has_no_type(
         400,
         untyped("$LATEST is not supported for an alias pointing to more than 1 version"),
     )
+
+
+# -- size limits: the operation's own limit, in AWS's words -----------------------------------
+
+
+def too_large(message: str) -> dict[str, Any]:
+    # Not in botocore's model: boto3 parses the code and message, not the other members.
+    return {"Error": {"Code": "RequestEntityTooLargeException", "Message": message}}
+
+
+@pytest.mark.parametrize("over", [1, 1024 * 1024])
+def test_an_invoke_payload_over_6_mb_names_the_invoke_operation(
+    lambdad: LambdadServer, new_function: NewFunction, over: int
+) -> None:
+    client = lambdad.client()
+    name = new_function()["FunctionName"]
+    payload = b'"' + b"x" * (6291456 - 2 + over) + b'"'
+    status, body = answer(lambda: client.invoke(FunctionName=name, Payload=payload))
+    assert (status, body) == (
+        413,
+        too_large("Request must be smaller than 6291456 bytes for the InvokeFunction operation"),
+    )
+
+
+def test_a_create_function_body_over_its_limit_names_the_operation(
+    lambdad: LambdadServer, unique_name: Namer
+) -> None:
+    client = lambdad.client()
+    status, body = answer(
+        lambda: client.create_function(
+            FunctionName=unique_name(),
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": b"z" * (70167211 * 3 // 4 + 1024)},
+        )
+    )
+    assert (status, body) == (
+        413,
+        too_large("Request must be smaller than 70167211 bytes for the CreateFunction operation"),
+    )
+
+
+# -- AddPermission names the qualified function -----------------------------------------------
+
+
+@pytest.mark.parametrize("qualifier", ["7", "nope"])
+def test_add_permission_with_a_missing_qualifier_names_the_qualified_function(
+    lambdad: LambdadServer, new_function: NewFunction, qualifier: str
+) -> None:
+    client = lambdad.client()
+    name = new_function()["FunctionName"]
+    status, body = answer(
+        lambda: client.add_permission(
+            FunctionName=name,
+            StatementId="s1",
+            Action="lambda:InvokeFunction",
+            Principal="s3.amazonaws.com",
+            Qualifier=qualifier,
+        )
+    )
+    assert (status, body) == (404, not_found(arn(name, qualifier)))
+
+
+# -- GetAccountSettings counts layer versions' code -------------------------------------------
+
+
+def test_account_code_size_counts_layer_versions(
+    lambdad: LambdadServer, unique_name: Namer
+) -> None:
+    client = lambdad.client()
+
+    def used() -> int:
+        return int(client.get_account_settings()["AccountUsage"]["TotalCodeSize"])
+
+    before = used()
+    layer = unique_name()
+    published = client.publish_layer_version(LayerName=layer, Content={"ZipFile": handler_zip()})
+    try:
+        assert used() == before + published["Content"]["CodeSize"]
+    finally:
+        client.delete_layer_version(LayerName=layer, VersionNumber=published["Version"])
+    assert used() == before

@@ -200,10 +200,11 @@ def test_request_over_6_mb_is_refused_with_413(lambdad: LambdadServer, probe: st
     payload = json.dumps({"blob": "x" * (6 * MB)}).encode()
     response = lambdad.request("POST", f"/2015-03-31/functions/{probe}/invocations", payload)
     assert response.status == 413
-    assert response.error_type == "RequestTooLargeException"
+    assert response.error_type == "RequestEntityTooLargeException"  # AWS's, not botocore's
     client = lambdad.client("lambda")
-    with pytest.raises(client.exceptions.RequestTooLargeException):
+    with pytest.raises(client.exceptions.ClientError) as info:
         client.invoke(FunctionName=probe, Payload=payload)
+    assert info.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
 
 
 def test_request_just_under_6_mb_round_trips(lambdad: LambdadServer, probe: str) -> None:

@@ -17,7 +17,12 @@ from lambdad.api.context import new_request_id
 from lambdad.api.errors import render_error
 from lambdad.api.sts_api import is_sts_request
 from lambdad.clock import Clock
-from lambdad.errors import AwsError, RequestTooLargeException, TooManyRequestsException
+from lambdad.errors import (
+    AwsError,
+    RequestEntityTooLargeException,
+    RequestTooLargeException,
+    TooManyRequestsException,
+)
 from lambdad.model.credential import Credential
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
@@ -32,6 +37,9 @@ _PAYLOAD_SLACK = 64 * 1024
 _UPLOADS = re.compile(
     r"/2015-03-31/functions/?|/2015-03-31/functions/[^/]+/code/?|/2018-10-31/layers/[^/]+/versions/?"
 )
+# CreateFunction's request limit, as AWS states it.
+CREATE_BODY = 70167211
+_CREATE = re.compile(r"/2015-03-31/functions/?")
 # The service a request must be signed for, by its X-Amz-Target's prefix (else lambda).
 _TARGET_SERVICES = {"Logs_20140328": "logs", "AWSEvents": "events"}
 
@@ -98,8 +106,29 @@ class Admission:
         route = path.partition("?")[0]
         if json_protocol:
             return SMALL_BODY
-        if route.rstrip("/").endswith("invocations") or "/invoke-async" in route:
+        if route.rstrip("/").endswith("invocations"):
+            limit, operation = self.max_sync_payload, "InvokeFunction"
+            return _bounded(headers, limit + _PAYLOAD_SLACK, limit, operation)
+        if "/invoke-async" in route:
             return self.max_sync_payload + _PAYLOAD_SLACK
+        if _CREATE.fullmatch(route):
+            return _bounded(headers, CREATE_BODY, CREATE_BODY, "CreateFunction")
         if _UPLOADS.fullmatch(route):
             return MAX_BODY
         return SMALL_BODY
+
+
+def _bounded(
+    headers: list[tuple[str, str]], most: int, limit: int, operation: str
+) -> Response | int:
+    """``most``, or AWS's answer for ``operation`` now if the declared body is over it."""
+    declared = next((v.strip() for k, v in headers if k == "content-length"), "")
+    if not declared.isdigit() or int(declared) <= most:
+        return most
+    return render_error(
+        RequestEntityTooLargeException(
+            f"Request must be smaller than {limit} bytes for the {operation} operation"
+        ),
+        new_request_id(),
+        json_protocol=False,
+    )

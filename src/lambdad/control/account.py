@@ -1,6 +1,7 @@
 """An account's limits and usage in a region: ``GetAccountSettings``.
 
-Usage is counted over the store (functions, and the code size of every version);
+Usage is counted over the store (functions, and the code size of every function
+version and every layer version, as AWS counts it);
 the limits are the server's settings. ``UnreservedConcurrentExecutions`` here is the
 limit less every reservation; the API handler answers the concurrency service's figure,
 which takes provisioned concurrency out of the pool too.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdad.config import Settings
+from lambdad.control.layer_refs import INDEX_KIND, INDEX_NAME, KIND, LayerRef
 from lambdad.model.scope import Scope
 from lambdad.store.base import MetadataStore
 
@@ -31,6 +33,7 @@ class AccountSettings:
             reserved += int(fdoc.get("ReservedConcurrency") or 0)
             for _, doc in self.store.list_versions(account, region, name):
                 total += int(doc.get("CodeSize", 0))
+        total += self._layer_code_size(scope)
         limit = self.settings.account_concurrency
         return {
             "AccountLimit": {
@@ -42,3 +45,13 @@ class AccountSettings:
             },
             "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},
         }
+
+    def _layer_code_size(self, scope: Scope) -> int:
+        total = 0
+        for name, _ in self.store.list_children(
+            INDEX_KIND, scope.account, scope.region, INDEX_NAME
+        ):
+            ref = LayerRef(scope.account, scope.region, name)
+            rows = self.store.list_children(KIND, ref.account, ref.region, ref.store_name)
+            total += sum(int(doc.get("CodeSize", 0)) for _, doc in rows)
+        return total

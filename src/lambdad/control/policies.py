@@ -123,7 +123,11 @@ class PolicyService:
         name = ref.name
         self.functions.function_doc(scope, name)
         with self.store.transaction():
-            kind, holder = self._holder(scope, name, qualifier)
+            try:
+                kind, holder = self._holder(scope, name, qualifier)
+            except ResourceNotFoundException:
+                # A missing alias too: AWS names the qualified function, not the alias.
+                raise self.functions.not_found(scope, name, qualifier) from None
             self._check_revision(kind, holder, params.get("RevisionId"))
             statements = self._statements(scope, name, qualifier)
             sid = params["StatementId"]

@@ -30,6 +30,7 @@ from lambdad.environments.pool import Checkout, EnvironmentPool
 from lambdad.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
+    RequestEntityTooLargeException,
     RequestTooLargeException,
 )
 from lambdad.invoke.cache import ResolveCache
@@ -125,13 +126,18 @@ class InvokeService:
                 version = choose_version(Route.from_alias(doc), self.draw)
         return self.resolved.resolve_as(owner, ref.name, version, qualifier)
 
-    def check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
-        """The payload to hand the function (``{}`` for an empty one), refused if it is
-        over ``limit`` or not JSON."""
+    def check_payload(
+        self,
+        payload: bytes,
+        limit: int,
+        operation: str,
+        *,
+        error: type[RequestTooLargeException] = RequestTooLargeException,
+    ) -> bytes:
+        """The payload to hand the function (``{}`` for an empty one), refused (with
+        ``error``) if it is over ``limit``, or if it is not JSON."""
         if len(payload) > limit:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {limit} bytes for the {operation} operation"
-            )
+            raise error(f"Request must be smaller than {limit} bytes for the {operation} operation")
         if not payload.strip():
             return b"{}"
         try:
@@ -162,7 +168,12 @@ class InvokeService:
         rv = self.resolve(req.scope, req.function_name, req.qualifier)
         if req.invocation_type == "DryRun":
             return InvokeResponse(204, b"", rv.version)
-        payload = self.check_payload(req.payload, self.settings.max_sync_payload, "Invoke")
+        payload = self.check_payload(
+            req.payload,
+            self.settings.max_sync_payload,
+            "InvokeFunction",
+            error=RequestEntityTooLargeException,  # AWS's name, not botocore's
+        )
         client_context = self._client_context(req.client_context)
         result = await self.run(rv, payload, req.request_id or str(uuid.uuid4()), client_context)
         log_result = None

@@ -266,8 +266,9 @@ def test_policies_are_per_qualifier(h: Harness) -> None:
     h.aliases.create(EAST, {"FunctionName": "fn", "Name": "live", "FunctionVersion": "1"})
     with pytest.raises(InvalidParameterValueException, match=r"adding policies for \$LATEST"):
         h.policies.add_permission(EAST, permission(Qualifier="$LATEST"))
-    with pytest.raises(ResourceNotFoundException, match="Cannot find alias arn"):
+    with pytest.raises(ResourceNotFoundException) as missing:
         h.policies.add_permission(EAST, permission(Qualifier="nope"))
+    assert missing.value.message == f"Function not found: {arn('fn', 'nope')}"
     with pytest.raises(PreconditionFailedException, match="Call the GetPolicy API"):
         h.policies.add_permission(EAST, permission(Qualifier="live", RevisionId="stale"))
     h.policies.add_permission(EAST, permission(Qualifier="live"))
