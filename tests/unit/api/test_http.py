@@ -7,42 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lambdad.api.http import HttpProtocol
+from transports import Config, FakeTransport, ServerState
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.written = bytearray()
-        self.closed = False
-        self.reading = True
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
-
-
-class Config:
-    timeout_keep_alive = 5
-
-
-class ServerState:
-    def __init__(self) -> None:
-        self.total_requests = 0
-        self.connections: set[Any] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.default_headers = [(b"date", b"Mon, 23 Nov 2026 03:00:00 GMT")]
 
 
 Seen = list[tuple[str, str, str, list[tuple[str, str]], bytes]]

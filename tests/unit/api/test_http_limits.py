@@ -11,6 +11,7 @@ from typing import Any
 from lambdad.api.body_budget import BodyBudget
 from lambdad.api.http import HttpProtocol
 from lambdad.api.limits import ConnectionCount, Limits
+from transports import Config, FakeTransport, ServerState
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 LIMITS = Limits(
@@ -22,41 +23,6 @@ LIMITS = Limits(
     max_connections=4,
     max_connections_per_client=2,
 )
-
-
-class FakeTransport:
-    def __init__(self, peer: str = "192.0.2.1") -> None:
-        self.written = bytearray()
-        self.closed = False
-        self.reading = True
-        self.peer = peer
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return (self.peer, 40000) if name == "peername" else default
-
-
-class Config:
-    timeout_keep_alive = 5
-
-
-class ServerState:
-    def __init__(self) -> None:
-        self.total_requests = 0
-        self.connections: set[Any] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.default_headers = [(b"date", b"Mon, 23 Nov 2026 03:00:00 GMT")]
 
 
 class App:

@@ -8,36 +8,14 @@ import asyncio
 import json
 import re
 import time
-from typing import Any
 
 import pytest
 
 from lambdad.environments import runtime_api
 from lambdad.environments.runtime_api import MAX_RESPONSE, RuntimeApiProtocol
+from transports import FakeTransport
 
 PREFIX = "/2018-06-01/runtime/invocation"
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.written = bytearray()
-        self.closed = False
-        self.reading = True
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
 
 
 class Invocation:
