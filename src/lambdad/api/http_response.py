@@ -16,18 +16,19 @@ Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 # A response body larger than this is written apart from its head, not copied into it.
 JOIN_LIMIT = 64 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_SERVER_ERROR_BODY = b"Internal server error."
-SERVER_ERROR = (
-    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-    % (len(_SERVER_ERROR_BODY), _SERVER_ERROR_BODY)
-)
-_BAD_REQUEST_BODY = b"Invalid HTTP request received."
-BAD_REQUEST = (
-    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-    % (len(_BAD_REQUEST_BODY), _BAD_REQUEST_BODY)
-)
+
+
+def plain(status: int, text: str) -> bytes:
+    """A complete plain-text answer that closes the connection."""
+    body = text.encode()
+    return b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n" % (
+        status,
+        HTTPStatus(status).phrase.encode(),
+    ) + b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+
+
+SERVER_ERROR = plain(500, "Internal server error.")
+BAD_REQUEST = plain(400, "Invalid HTTP request received.")
 
 
 def _status_lines() -> dict[int, bytes]:

@@ -10,22 +10,13 @@ rate a body must keep (408), and body bytes held before they are answered (429,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from http import HTTPStatus
 
+from lambdad.api.http_response import plain
 
-def _plain(status: int, text: str) -> bytes:
-    """A complete plain-text answer that closes the connection."""
-    body = text.encode()
-    return b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n" % (
-        status,
-        HTTPStatus(status).phrase.encode(),
-    ) + b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
-
-
-HEAD_TOO_LARGE = _plain(431, "Request header fields too large.")
-TOO_MANY_HEADERS = _plain(400, "Too many header fields.")
-TIMEOUT = _plain(408, "Request timed out.")
-BUSY = _plain(503, "Too many connections.")
+HEAD_TOO_LARGE = plain(431, "Request header fields too large.")
+TOO_MANY_HEADERS = plain(400, "Too many header fields.")
+TIMEOUT = plain(408, "Request timed out.")
+BUSY = plain(503, "Too many connections.")
 
 
 @dataclass(frozen=True, slots=True)
