@@ -21,7 +21,6 @@ import asyncio
 import enum
 import math
 import os
-import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -57,16 +56,15 @@ ALLOWED: dict[State, frozenset[State]] = {
 class Lifecycle:
     """An environment's state, changed only along ``ALLOWED``.
 
-    The check and the change happen under one lock, so two callers cannot both
-    leave a state (the event loop serialises them today; a thread would not).
+    Changed on the event loop only (as is everything else of an environment), so the
+    check and the change need no lock: two in a row per warm invoke (BUSY, READY).
     """
 
-    __slots__ = ("_env_id", "_lock", "_state")
+    __slots__ = ("_env_id", "_state")
 
     def __init__(self, env_id: str) -> None:
         self._env_id = env_id
         self._state = State.STARTING
-        self._lock = threading.Lock()
 
     @property
     def state(self) -> State:
@@ -74,10 +72,9 @@ class Lifecycle:
 
     def to(self, new: State) -> None:
         """Move to ``new``; raises ``IllegalTransition`` if the life cycle does not allow it."""
-        with self._lock:
-            if new not in ALLOWED[self._state]:
-                raise IllegalTransition(self._env_id, self._state.name, new.name)
-            self._state = new
+        if new not in ALLOWED[self._state]:
+            raise IllegalTransition(self._env_id, self._state.name, new.name)
+        self._state = new
 
 
 @dataclass(slots=True)
