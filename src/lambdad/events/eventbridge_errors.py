@@ -16,7 +16,3 @@ class ResourceAlreadyExistsException(AwsError):
 
 class LimitExceededException(AwsError):
     """More targets on a rule (or buses in a region) than EventBridge allows."""
-
-
-class ManagedRuleException(AwsError):
-    """A rule another service manages, changed without ``Force``."""
