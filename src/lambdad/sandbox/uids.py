@@ -55,12 +55,16 @@ def claim_range(base: int, count: int, lock_dir: Path = LOCK_DIR) -> tuple[int, 
     raise SandboxError(f"every sandbox uid range of {count} from {base} is in use on this host")
 
 
+def _check_range(base: int, count: int) -> None:
+    if base <= 0 or count <= 0 or base + count > 2**31:
+        raise ValueError(f"bad sandbox uid range {base}+{count}")
+
+
 class UidPool:
     """Hands out uids from ``[base, base + count)``; ``release`` gives one back."""
 
     def __init__(self, base: int, count: int, *, claim: int | None = None) -> None:
-        if base <= 0 or count <= 0 or base + count > 2**31:
-            raise ValueError(f"bad sandbox uid range {base}+{count}")
+        _check_range(base, count)
         self.base = base
         self.count = count
         self._claim = claim  # the lock that keeps other servers off this range
@@ -71,8 +75,7 @@ class UidPool:
     @classmethod
     def for_host(cls, base: int, count: int, lock_dir: Path = LOCK_DIR) -> UidPool:
         """A pool of the first range from ``base`` no other server on this host holds."""
-        if base <= 0 or count <= 0 or base + count > 2**31:
-            raise ValueError(f"bad sandbox uid range {base}+{count}")
+        _check_range(base, count)  # before any range is claimed
         start, fd = claim_range(base, count, lock_dir)
         return cls(start, count, claim=fd)
 
