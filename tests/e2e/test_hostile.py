@@ -727,7 +727,8 @@ def test_loader_variables_reach_only_the_unprivileged_runtime(
         assert fields["uid"] == fields["euid"] == str(result["uid"]), line
         assert int(fields["uid"]) in SANDBOX_UIDS, line
         assert fields["capeff"] == "0,0", line
-    assert any(runtime.rstrip(".x0123456789").rstrip("js") in line for line in lines), lines
+    binary = {"python3.12": "python", "nodejs20.x": "node"}[runtime]
+    assert any("exe=" in line and binary in line.split("exe=", 1)[1] for line in lines), lines
 
 
 def test_proc_shows_no_host_facts(server: LambdadServer, deploy: Deploy) -> None:

@@ -64,7 +64,7 @@ def parse_function_ref(
             ]
         )
     name = m.group("name")
-    if len(name) > 64 and not long_names:
+    if len(name) > MAX_NAME_LENGTH and not long_names:
         raise ValidationException.for_violations(
             [
                 f"Value '{value}' at '{field}' failed to satisfy constraint: Member must have "

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from lambdad.sandbox.bwrap_plan import PRIVILEGED_ENV
 from lambdad.sandbox.child import ChildWatch
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def _start_helper(argv: list[str], keep: tuple[int, ...], ours: tuple[int, ...])
             argv,
             # It runs as root and parses what functions send: none of the server's
             # variables (credentials among them) and no loader settings.
-            env={"PATH": "/usr/bin:/bin"},
+            env=PRIVILEGED_ENV,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
