@@ -93,6 +93,8 @@ def build_app(platform: Platform) -> App:
         events=EventsApi(platform.eventbridge.operations()),
         async_statistics=lambda: platform.offload(platform.async_invoker.statistics),
         lifecycle=platform,
+        # The APIs answered by their signing scope (sigv4.SCOPED_SERVICES), by name.
+        scoped_services={},
     )
 
 

@@ -44,12 +44,14 @@ _CREATE = re.compile(r"/2015-03-31/functions/?")
 _TARGET_SERVICES = {"Logs_20140328": "logs", "AWSEvents": "events"}
 
 
-def signing_service(headers: list[tuple[str, str]]) -> str | None:
-    """The service a request must be signed for: the Logs API's for its target, lambda
-    without one (None: an unknown target, refused once it is routed)."""
+def signing_service(headers: list[tuple[str, str]], query_string: str = "") -> str | None:
+    """The service a request must be signed for: the JSON API's for its target; without
+    one, the scoped service it claims (``sigv4.SCOPED_SERVICES``), else lambda (None: an
+    unknown target, refused once it is routed)."""
     target = next((v for k, v in headers if k == "x-amz-target"), None)
     if target is None:
-        return "lambda"
+        claimed = sigv4.signing_service(headers, query_string)
+        return claimed if claimed in sigv4.SCOPED_SERVICES else "lambda"
     return _TARGET_SERVICES.get(target.split(".", 1)[0])
 
 
@@ -99,12 +101,12 @@ class Admission:
                 headers,
                 self.lookup_credential,
                 self.clock.now(),
-                service=signing_service(headers),
+                service=(service := signing_service(headers, query_string)),
             )
         except AwsError as exc:
             return render_error(exc, new_request_id(), json_protocol=json_protocol)
         route = path.partition("?")[0]
-        if json_protocol:
+        if json_protocol or service in sigv4.SCOPED_SERVICES:
             return SMALL_BODY
         if route.rstrip("/").endswith("invocations"):
             limit, operation = self.max_sync_payload, "InvokeFunction"

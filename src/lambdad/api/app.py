@@ -44,6 +44,12 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
+# An API answered by its signing scope: (context, method, raw path, raw query, body) ->
+# (status, headers, body); the content type defaults to JSON when it names none.
+ScopedService = Callable[
+    [RequestContext, str, str, str, bytes], Awaitable[tuple[int, dict[str, str], bytes]]
+]
+
 # lambdad's own: asynchronous invocation counters per function (`lambdad async-stats`).
 ASYNC_STATS_PATH = "/_lambdad/async-stats"
 # IAM action names where they differ from the operation's.
@@ -78,6 +84,7 @@ class App:
         events: EventsApi,
         async_statistics: Callable[[], Awaitable[Sequence[FunctionStatistics]]],
         lifecycle: Lifecycle,
+        scoped_services: Mapping[str, ScopedService] | None = None,
     ) -> None:
         self.routes = routes
         self.lookup_credential = lookup_credential
@@ -103,6 +110,9 @@ class App:
         ] = {}
         self.extra_services["Logs_20140328"] = logs
         self.extra_services["AWSEvents"] = events
+        # The APIs routed by the service their requests are signed for (by name, one
+        # of sigv4.SCOPED_SERVICES): they parse, answer and render their own errors.
+        self.scoped_services = dict(scoped_services or {})
         self.sts_api = StsApi(lookup_credential, clock)
         self._default_host = f"{settings.host}:{settings.port}"
         self._routes: dict[tuple[str, str, str], tuple[Operation, dict[str, str]]] = {}
@@ -212,10 +222,17 @@ class App:
             body,
             self.lookup_credential,
             self.clock.now(),
-            service=signing_service(header_list),
+            service=signing_service(header_list, query_string),
         )
         host = headers.get("host", self._default_host)
         ctx = RequestContext(principal, request_id, f"http://{host}", headers)
+
+        scoped = self.scoped_services.get(principal.service)
+        if scoped is not None:
+            status, out_headers, out_body = await scoped(ctx, method, path, query_string, body)
+            return status, self._headers(out_headers, request_id, "application/json"), out_body
+        if principal.service in sigv4.SCOPED_SERVICES:
+            raise UnknownOperationException(f"Unknown operation: {method} {unquote(path)}")
 
         target = headers.get("x-amz-target")
         if target is not None:

@@ -54,7 +54,13 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _PRESIGN_MARKERS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"})
 # The services lambdad answers on its port, by the name their requests are signed for
 # (the credential scope's service). A service added to the API port is added here.
-SERVICES = frozenset({"lambda", "logs", "sts", "events"})
+# Services routed by the scope alone (no X-Amz-Target, paths of their own): REST-JSON,
+# query and RPC-v2-CBOR APIs beside Lambda's, each answered by the responder registered
+# for its name (``App.scoped_services``; one not registered is an unknown operation).
+SCOPED_SERVICES = frozenset(
+    {"scheduler", "apigateway", "monitoring", "cloudformation", "elasticloadbalancing"}
+)
+SERVICES = frozenset({"lambda", "logs", "sts", "events"}) | SCOPED_SERVICES
 # A region as AWS names them (botocore's pattern in Lambda's ARNs): any such region is
 # a world of its own on lambdad; anything else is not a region.
 _REGION = re.compile(r"(eusc-)?[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
