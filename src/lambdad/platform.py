@@ -211,8 +211,15 @@ class Platform:
             DestinationSender(self.outbound),
             self.policies,
         )
-        # EventBridge: rules, targets, buses and PutEvents; scheduled rules' timer.
-        self.eventbridge = EventBridge(s, self.store, self.async_invoker, self.policies, self.clock)
+        # EventBridge: rules, targets, buses and PutEvents; Scheduler; one timer for both.
+        self.eventbridge = EventBridge(
+            s,
+            self.store,
+            self.async_invoker,
+            self.policies,
+            self.clock,
+            DestinationSender(self.outbound),
+        )
 
     def close(self) -> None:
         self.async_queue.close()

@@ -39,6 +39,7 @@ from lambdad.api.http import protocol_for
 from lambdad.api.limits import Limits
 from lambdad.api.logs_api import LogsApi
 from lambdad.api.routes import LambdaHandlers, lambda_routes
+from lambdad.api.scheduler_api import SchedulerApi
 from lambdad.config import Settings
 from lambdad.errors import AwsError
 from lambdad.events.function_urls import FunctionUrlDoor
@@ -94,7 +95,7 @@ def build_app(platform: Platform) -> App:
         async_statistics=lambda: platform.offload(platform.async_invoker.statistics),
         lifecycle=platform,
         # The APIs answered by their signing scope (sigv4.SCOPED_SERVICES), by name.
-        scoped_services={},
+        scoped_services={"scheduler": SchedulerApi(platform.eventbridge.scheduler.operations())},
     )
 
 

@@ -1136,6 +1136,7 @@ def test_generated_credential_is_printed_and_exported_by_lambdad_credentials(
         "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
         "AWS_ENDPOINT_URL_STS",
         "AWS_ENDPOINT_URL_EVENTBRIDGE",
+        "AWS_ENDPOINT_URL_SCHEDULER",
     }
     assert exported["AWS_ACCOUNT_ID"] == generated.account_id
     client = boto3.session.Session().client(

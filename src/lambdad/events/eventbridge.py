@@ -1,6 +1,7 @@
 """EventBridge on lambdad: builds the bus, rule, target and event services over one
-store, the delivery to Lambda targets and the timer service, and names the API
-operations (``AWSEvents.<Operation>``) the platform hands to ``api/events_api.py``."""
+store, the delivery to Lambda targets, EventBridge Scheduler (``scheduler``) and the
+one timer service both fire from, and names the API operations
+(``AWSEvents.<Operation>``) the platform hands to ``api/events_api.py``."""
 
 from __future__ import annotations
 
@@ -15,9 +16,14 @@ from lambdad.events.delivery import RuleDelivery
 from lambdad.events.put_events import EventIntake
 from lambdad.events.rule_store import EventStore
 from lambdad.events.rules import RuleService
+from lambdad.events.scheduler.dead_letters import DeadLetters
+from lambdad.events.scheduler.service import Scheduler
+from lambdad.events.scheduler.store import SchedulerStore
+from lambdad.events.scheduler.ticks import SchedulerTicks
 from lambdad.events.targets import TargetService
 from lambdad.events.timer import ScheduleTimer
 from lambdad.invoke.async_invoke import AsyncInvokeService
+from lambdad.invoke.destinations import DestinationSender
 from lambdad.model.scope import Scope
 from lambdad.store.base import MetadataStore
 
@@ -32,16 +38,29 @@ class EventBridge:
         async_invoker: AsyncInvokeService,
         policies: PolicyService,
         clock: Clock,
+        sender: DestinationSender,
     ) -> None:
         events = EventStore(store)
         self.delivery = RuleDelivery(async_invoker, policies, settings.max_async_payload)
+        schedules = SchedulerStore(store)
+        ticks = SchedulerTicks(
+            schedules,
+            events,
+            async_invoker,
+            DeadLetters(sender),
+            clock,
+            max_payload=settings.max_async_payload,
+            time_scale=settings.schedule_time_scale,
+        )
         self.timer = ScheduleTimer(
             events,
             self.delivery,
             clock,
             time_scale=settings.schedule_time_scale,
             poll_interval=settings.schedule_poll_interval,
+            scheduled=ticks,
         )
+        self.scheduler = Scheduler(schedules, ticks, self.timer, clock)
         self.buses = BusService(events, clock)
         self.rules = RuleService(events, self.buses, self.timer, clock)
         self.targets = TargetService(events, self.rules)

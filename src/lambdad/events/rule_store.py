@@ -35,12 +35,15 @@ def _bus_name(bus: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleEntry:
-    """A scheduled rule (on the default bus) and when it fires next, as stored."""
+    """A scheduled rule (on the default bus), or a Scheduler schedule (``rule`` starting
+    ``scheduler:``), and when it fires next, as stored. ``tick`` is the schedule
+    instant that fire is for, when it differs (a flexible time window fires later)."""
 
     scope: Scope
     rule: str
     anchor: float
     next: float | None
+    tick: float | None = None
 
 
 class EventStore:
@@ -85,12 +88,18 @@ class EventStore:
         out = []
         for key, doc in self.store.list_children(SCHEDULE_KIND, "", "", _SCHEDULES):
             account, region, rule = key.split("/", 2)
-            out.append(ScheduleEntry(Scope(account, region), rule, doc["Anchor"], doc["Next"]))
+            out.append(
+                ScheduleEntry(
+                    Scope(account, region), rule, doc["Anchor"], doc["Next"], doc.get("Tick")
+                )
+            )
         return out
 
     def get_schedule(self, scope: Scope, rule: str) -> ScheduleEntry | None:
         doc = self.store.get_child(SCHEDULE_KIND, "", "", _SCHEDULES, _schedule_key(scope, rule))
-        return None if doc is None else ScheduleEntry(scope, rule, doc["Anchor"], doc["Next"])
+        if doc is None:
+            return None
+        return ScheduleEntry(scope, rule, doc["Anchor"], doc["Next"], doc.get("Tick"))
 
     def put_schedule(self, entry: ScheduleEntry) -> None:
         self.store.put_child(
@@ -99,7 +108,8 @@ class EventStore:
             "",
             _SCHEDULES,
             _schedule_key(entry.scope, entry.rule),
-            {"Anchor": entry.anchor, "Next": entry.next},
+            {"Anchor": entry.anchor, "Next": entry.next}
+            | ({} if entry.tick is None else {"Tick": entry.tick}),
         )
 
     def delete_schedule(self, scope: Scope, rule: str) -> None:

@@ -1,5 +1,6 @@
 """The timer service: one asyncio task on the injected clock that fires the enabled
-scheduled rules, each tick an event delivered to the rule's targets.
+scheduled rules, each tick an event delivered to the rule's targets, and EventBridge
+Scheduler's schedules (entries keyed ``scheduler:...``), each handed to ``Scheduled``.
 
 Every scheduled rule's next fire time is durable (``rule_store``'s schedules); the
 task sleeps until the earliest one (at most ``schedule_poll_interval``, woken at once
@@ -22,6 +23,7 @@ import logging
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from lambdad.clock import Clock
 from lambdad.events.delivery import RuleDelivery
@@ -29,11 +31,22 @@ from lambdad.events.envelope import scheduled_event
 from lambdad.events.names import rule_arn
 from lambdad.events.rule_store import DEFAULT_BUS, EventStore, ScheduleEntry
 from lambdad.events.rules import is_enabled
+from lambdad.events.scheduler.store import TIMER_PREFIX as SCHEDULER_PREFIX
 from lambdad.events.schedules import CronSchedule, Rate, parse_rule_expression
 from lambdad.events.timer_plan import TickAction, after_tick, scaled_next_fire, tick_action
 from lambdad.model.scope import Scope
 
 log = logging.getLogger(__name__)
+
+
+class Scheduled(Protocol):
+    """Fires Scheduler's due entries (``events.scheduler.ticks.SchedulerTicks``)."""
+
+    async def fire(
+        self, entry: ScheduleEntry, due: float, now: float, started_at: float
+    ) -> float | None:
+        """Run the entry's due tick; when it fires next (None: no more)."""
+        ...
 
 
 class ScheduleTimer:
@@ -45,6 +58,7 @@ class ScheduleTimer:
         *,
         time_scale: float = 1.0,
         poll_interval: float = 1.0,
+        scheduled: Scheduled | None = None,
     ) -> None:
         self.events = events
         self.delivery = delivery
@@ -52,6 +66,7 @@ class ScheduleTimer:
         self.scale = time_scale if time_scale > 0 else 1.0
         self.poll_interval = poll_interval
         self.started_at = clock.now().timestamp()
+        self.scheduled = scheduled
         self._wake = asyncio.Event()
 
     # -- the rules' side (rules.Schedules) ---------------------------------------------
@@ -60,6 +75,11 @@ class ScheduleTimer:
         anchor = self.clock.now().timestamp()
         first = self.next_after(expression, anchor, anchor)
         self.events.put_schedule(ScheduleEntry(scope, rule, anchor, first))
+        self._wake.set()
+
+    def schedule(self, entry: ScheduleEntry) -> None:
+        """Store when an entry fires next (a Scheduler schedule's plan)."""
+        self.events.put_schedule(entry)
         self._wake.set()
 
     def forget(self, scope: Scope, rule: str) -> None:
@@ -96,10 +116,23 @@ class ScheduleTimer:
         for entry in self.events.schedules():
             due = entry.next
             if due is not None and due <= now:
-                due = await self._fire(entry, due, now)
+                due = await self._fire_entry(entry, due, now)
             if due is not None and (earliest is None or due < earliest):
                 earliest = due
         return earliest
+
+    async def _fire_entry(self, entry: ScheduleEntry, due: float, now: float) -> float | None:
+        if not entry.rule.startswith(SCHEDULER_PREFIX):
+            return await self._fire(entry, due, now)
+        if self.scheduled is None:
+            return None
+        try:
+            return await self.scheduled.fire(entry, due, now, self.started_at)
+        except Exception:
+            # One schedule's failure must not stop the others (nor spin on it).
+            log.exception("schedule %s: firing failed", entry.rule)
+            self.events.delete_schedule(entry.scope, entry.rule)
+            return None
 
     async def _fire(self, entry: ScheduleEntry, tick: float, now: float) -> float | None:
         rule = self.events.get_rule(entry.scope, DEFAULT_BUS, entry.rule)

@@ -1,0 +1,2 @@
+"""EventBridge Scheduler (``scheduler``): schedule groups and schedules whose Lambda
+targets the shared timer service fires, each fire an asynchronous invoke."""
