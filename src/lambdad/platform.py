@@ -21,6 +21,7 @@ from lambdad.control.account import AccountSettings
 from lambdad.control.aliases import AliasService
 from lambdad.control.concurrency import ConcurrencyService
 from lambdad.control.event_invoke_config import EventInvokeConfigService
+from lambdad.control.event_source_mappings import EventSourceMappingService
 from lambdad.control.function_urls import FunctionUrlService
 from lambdad.control.functions import FunctionService
 from lambdad.control.layers import LayerService
@@ -32,6 +33,9 @@ from lambdad.environments.provisioned import ProvisionedManager
 from lambdad.environments.snapstart import SnapStart, TemplateRequest
 from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
 from lambdad.events.eventbridge import EventBridge
+from lambdad.events.mappings.context import MappingContext
+from lambdad.events.mappings.filtering import check_pattern
+from lambdad.events.mappings.supervisor import MappingSupervisor, function_exists
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.cache import ResolveCache
 from lambdad.invoke.destinations import DestinationSender
@@ -220,12 +224,38 @@ class Platform:
             self.clock,
             DestinationSender(self.outbound),
         )
+        # Event source mappings and the pollers that run them, on their own threads.
+        self.mappings = EventSourceMappingService(
+            self.store, self.functions, self.clock, self.changes, check_pattern
+        )
+        self._mapping_executor = ThreadPoolExecutor(
+            max_workers=max(1, s.esm_threads), thread_name_prefix="lambdad-esm"
+        )
+        self.mapping_supervisor = MappingSupervisor(
+            self.mappings,
+            self.store,
+            self.changes,
+            functools.partial(
+                MappingContext,
+                invoker=self.invoker,
+                mappings=self.mappings,
+                outbound=self.outbound,
+                store=self.store,
+                executor=self._mapping_executor,
+                clock=self.clock,
+                backoff=(s.esm_backoff[0], s.esm_backoff[-1]),
+            ),
+            function_exists(self.functions.function_doc),
+        )
 
     def close(self) -> None:
         self.async_queue.close()
         self.logs.close()
         self.store.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        mapping_executor = getattr(self, "_mapping_executor", None)
+        if mapping_executor is not None:
+            mapping_executor.shutdown(wait=False, cancel_futures=True)
 
     def isolation_banner(self) -> str:
         return self.backend.describe()
@@ -251,8 +281,10 @@ class Platform:
         # Snapshots a stop (or a crash) interrupted, or published with no server running.
         self.snapstart_jobs.start()
         await self.async_invoker.start()
+        await self.mapping_supervisor.start()
 
     async def stop_background(self) -> None:
+        await self.mapping_supervisor.stop()
         await self.async_invoker.stop()
         for task in getattr(self, "_tasks", []):
             task.cancel()

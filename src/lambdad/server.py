@@ -28,6 +28,7 @@ from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
 from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
+from lambdad.api.handlers.event_source_mappings import EventSourceMappingHandlers
 from lambdad.api.handlers.function_urls import FunctionUrlHandlers
 from lambdad.api.handlers.functions import FunctionHandlers
 from lambdad.api.handlers.invoke import InvokeHandlers
@@ -80,9 +81,10 @@ def build_app(platform: Platform) -> App:
         layers=LayerHandlers(platform.layers, platform.offload, code_links.for_request),
         policies=PolicyHandlers(platform.policies),
         concurrency=ConcurrencyHandlers(platform.concurrency),
-        tags=TagHandlers(platform.functions),
+        tags=TagHandlers(platform.functions, platform.mappings),
         account=AccountHandlers(platform.account, platform.concurrency),
         function_urls=FunctionUrlHandlers(platform.function_urls),
+        event_source_mappings=EventSourceMappingHandlers(platform.mappings),
     )
     return App(
         s,

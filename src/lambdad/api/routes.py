@@ -16,6 +16,7 @@ from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
 from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
+from lambdad.api.handlers.event_source_mappings import EventSourceMappingHandlers
 from lambdad.api.handlers.function_urls import FunctionUrlHandlers
 from lambdad.api.handlers.functions import FunctionHandlers
 from lambdad.api.handlers.invoke import InvokeHandlers
@@ -40,6 +41,7 @@ class LambdaHandlers:
     tags: TagHandlers
     account: AccountHandlers
     function_urls: FunctionUrlHandlers
+    event_source_mappings: EventSourceMappingHandlers
 
 
 _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
@@ -103,6 +105,12 @@ _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
     "UpdateFunctionUrlConfig": lambda h: h.function_urls.update,
     "DeleteFunctionUrlConfig": lambda h: h.function_urls.delete,
     "ListFunctionUrlConfigs": lambda h: h.function_urls.list,
+    # event source mappings
+    "CreateEventSourceMapping": lambda h: h.event_source_mappings.create,
+    "GetEventSourceMapping": lambda h: h.event_source_mappings.get,
+    "UpdateEventSourceMapping": lambda h: h.event_source_mappings.update,
+    "DeleteEventSourceMapping": lambda h: h.event_source_mappings.delete,
+    "ListEventSourceMappings": lambda h: h.event_source_mappings.list,
 }
 
 # The operations lambdad answers, by AWS's names.

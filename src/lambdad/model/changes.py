@@ -34,6 +34,8 @@ ProvisionedListener = Callable[[Scope, str, str, int | None], None]
 SnapshotListener = Callable[[Scope, str, str], None]
 # (scope, function, versions) after SnapStart versions were deleted: their snapshots go.
 SnapshotsDeletedListener = Callable[[Scope, str, list[str]], None]
+# (scope, uuid) after an event source mapping was created, updated or deleted.
+MappingListener = Callable[[Scope, str], None]
 
 
 class ChangeHub:
@@ -45,6 +47,7 @@ class ChangeHub:
         self._provisioned: list[ProvisionedListener] = []
         self._snapshot: list[SnapshotListener] = []
         self._snapshots_deleted: list[SnapshotsDeletedListener] = []
+        self._mapping: list[MappingListener] = []
         # Subscriptions happen at start-up; publishing copies the list, so a subscription
         # racing a publication is safe.
         self._lock = threading.Lock()
@@ -76,6 +79,14 @@ class ChangeHub:
     def on_snapshots_deleted(self, listener: SnapshotsDeletedListener) -> None:
         with self._lock:
             self._snapshots_deleted.append(listener)
+
+    def on_mapping_change(self, listener: MappingListener) -> None:
+        with self._lock:
+            self._mapping.append(listener)
+
+    def mapping_changed(self, scope: Scope, uuid: str) -> None:
+        for listener in tuple(self._mapping):
+            listener(scope, uuid)
 
     def function_changed(self, scope: Scope, name: str, version: str | None) -> None:
         for listener in tuple(self._function):

@@ -51,6 +51,10 @@ class MetadataStore(Protocol):
         self, kind: str, field: str, value: str
     ) -> list[tuple[str, str, str, str, Doc]]: ...
 
+    # Every child of a kind, in every account and region: (account, region, name, key,
+    # document).
+    def all_children(self, kind: str) -> list[tuple[str, str, str, str, Doc]]: ...
+
     # How many function versions (as code or as a layer) and layer versions use an archive.
     def archive_references(self, sha256_hex: str) -> int: ...
 

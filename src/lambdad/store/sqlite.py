@@ -327,3 +327,10 @@ class SqliteStore:
                 (kind, field, value),
             ).fetchall()
         return [(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def all_children(self, kind: str) -> list[tuple[str, str, str, str, Doc]]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT account, region, name, key, doc FROM children WHERE kind=?", (kind,)
+            ).fetchall()
+        return [(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
