@@ -20,6 +20,9 @@ turns them into HTTP responses.
     │   ├── CodeStorageExceededException          400
     │   ├── PolicyLengthExceededException         400
     │   ├── PreconditionFailedException           412
+    │   ├── CodeVerificationFailedException       400
+    │   ├── InvalidCodeSignatureException         400
+    │   ├── CodeSigningConfigNotFoundException    404
     │   ├── RequestTooLargeException              413
     │   │   └── RequestEntityTooLargeException    413 (AWS's name for some)
     │   ├── UnsupportedMediaTypeException         415
@@ -145,6 +148,23 @@ class PolicyLengthExceededException(AwsError):
 
 class PreconditionFailedException(AwsError):
     status = 412
+
+
+class CodeVerificationFailedException(AwsError):
+    """A package fails its code signing checks under ``Enforce``."""
+
+    message_key = "Message"
+
+
+class InvalidCodeSignatureException(AwsError):
+    """A package's signature does not match it (blocks even under ``Warn``)."""
+
+    message_key = "Message"
+
+
+class CodeSigningConfigNotFoundException(AwsError):
+    status = 404
+    message_key = "Message"
 
 
 class RequestTooLargeException(AwsError):

@@ -19,6 +19,8 @@ from lambdad.config import Settings
 from lambdad.control import credentials as credstore
 from lambdad.control.account import AccountSettings
 from lambdad.control.aliases import AliasService
+from lambdad.control.code_signing import CodeSigningConfigs
+from lambdad.control.code_verify import CodeVerifier
 from lambdad.control.concurrency import ConcurrencyService
 from lambdad.control.event_invoke_config import EventInvokeConfigService
 from lambdad.control.event_source_mappings import EventSourceMappingService
@@ -26,6 +28,7 @@ from lambdad.control.function_urls import FunctionUrlService
 from lambdad.control.functions import FunctionService
 from lambdad.control.layers import LayerService
 from lambdad.control.policies import PolicyService
+from lambdad.control.signing_profiles import SigningProfiles
 from lambdad.environments.code import CodeCache
 from lambdad.environments.layers import OptCache
 from lambdad.environments.pool import EnvironmentPool
@@ -118,6 +121,8 @@ class Platform:
         # What changed in the control plane, for whoever follows it (each subscribes in
         # its constructor; the resolve cache first, so it forgets before anyone acts).
         self.changes = ChangeHub()
+        self.signing_profiles = SigningProfiles(self.store, self.sealer, self.clock)
+        code_verifier = CodeVerifier(self.store, self.signing_profiles, self.clock)
         self.functions = FunctionService(
             s,
             self.store,
@@ -127,7 +132,9 @@ class Platform:
             code_fetcher=fetch_s3_code,
             layers=self.layers.resolve,
             changes=self.changes,
+            code_check=code_verifier.check,
         )
+        self.code_signing = CodeSigningConfigs(self.functions, code_verifier, self.clock)
         resolved = ResolveCache(self.functions)
         self.account = AccountSettings(s, self.store)
         self.aliases = AliasService(self.store, self.functions, self.changes)

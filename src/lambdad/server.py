@@ -26,6 +26,7 @@ from lambdad.api.code_links import CodeLinks
 from lambdad.api.events_api import EventsApi
 from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
+from lambdad.api.handlers.code_signing import CodeSigningHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
 from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
 from lambdad.api.handlers.event_source_mappings import EventSourceMappingHandlers
@@ -41,6 +42,7 @@ from lambdad.api.limits import Limits
 from lambdad.api.logs_api import LogsApi
 from lambdad.api.routes import LambdaHandlers, lambda_routes
 from lambdad.api.scheduler_api import SchedulerApi
+from lambdad.api.signing_api import SigningApi
 from lambdad.config import Settings
 from lambdad.errors import AwsError
 from lambdad.events.function_urls import FunctionUrlDoor
@@ -85,6 +87,7 @@ def build_app(platform: Platform) -> App:
         account=AccountHandlers(platform.account, platform.concurrency),
         function_urls=FunctionUrlHandlers(platform.function_urls),
         event_source_mappings=EventSourceMappingHandlers(platform.mappings),
+        code_signing=CodeSigningHandlers(platform.code_signing),
     )
     return App(
         s,
@@ -97,7 +100,10 @@ def build_app(platform: Platform) -> App:
         async_statistics=lambda: platform.offload(platform.async_invoker.statistics),
         lifecycle=platform,
         # The APIs answered by their signing scope (sigv4.SCOPED_SERVICES), by name.
-        scoped_services={"scheduler": SchedulerApi(platform.eventbridge.scheduler.operations())},
+        scoped_services={
+            "scheduler": SchedulerApi(platform.eventbridge.scheduler.operations()),
+        },
+        signing=SigningApi(platform.signing_profiles),
     )
 
 

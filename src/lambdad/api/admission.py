@@ -36,6 +36,7 @@ _PAYLOAD_SLACK = 64 * 1024
 # The operations that upload code: CreateFunction, UpdateFunctionCode, PublishLayerVersion.
 _UPLOADS = re.compile(
     r"/2015-03-31/functions/?|/2015-03-31/functions/[^/]+/code/?|/2018-10-31/layers/[^/]+/versions/?"
+    r"|/_lambdad/signing-profiles/[^/]+/sign"
 )
 # CreateFunction's request limit, as AWS states it.
 CREATE_BODY = 70167211

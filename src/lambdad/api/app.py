@@ -25,6 +25,7 @@ from lambdad.api.events_api import EventsApi
 from lambdad.api.handlers import Handler
 from lambdad.api.logs_api import LogsApi
 from lambdad.api.protocol import Operation, ServiceModel, parse_query
+from lambdad.api.signing_api import SigningApi
 from lambdad.api.sts_api import StsApi, is_sts_request
 from lambdad.clock import Clock
 from lambdad.config import Settings
@@ -85,7 +86,9 @@ class App:
         async_statistics: Callable[[], Awaitable[Sequence[FunctionStatistics]]],
         lifecycle: Lifecycle,
         scoped_services: Mapping[str, ScopedService] | None = None,
+        signing: SigningApi | None = None,
     ) -> None:
+        self.signing = signing
         self.routes = routes
         self.lookup_credential = lookup_credential
         self.clock = clock
@@ -248,6 +251,9 @@ class App:
 
         if path.startswith(CODE_PATH) and method == "GET":
             return self.code_links.download(path[len(CODE_PATH) :], principal, request_id)
+        if self.signing is not None and self.signing.answers(path.split("?", 1)[0]):
+            status, extra, answer = self.signing.respond(ctx, method, path.split("?", 1)[0], body)
+            return status, self._headers(extra, request_id, "application/json"), answer
         if path == ASYNC_STATS_PATH and method == "GET":
             # `lambdad async-stats`: the signer's own functions in the signed region.
             rows = await self.async_statistics()

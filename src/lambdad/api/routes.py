@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lambdad.api.handlers import Handler
 from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
+from lambdad.api.handlers.code_signing import CodeSigningHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
 from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
 from lambdad.api.handlers.event_source_mappings import EventSourceMappingHandlers
@@ -42,6 +43,7 @@ class LambdaHandlers:
     account: AccountHandlers
     function_urls: FunctionUrlHandlers
     event_source_mappings: EventSourceMappingHandlers
+    code_signing: CodeSigningHandlers
 
 
 _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
@@ -111,6 +113,16 @@ _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
     "UpdateEventSourceMapping": lambda h: h.event_source_mappings.update,
     "DeleteEventSourceMapping": lambda h: h.event_source_mappings.delete,
     "ListEventSourceMappings": lambda h: h.event_source_mappings.list,
+    # code signing
+    "CreateCodeSigningConfig": lambda h: h.code_signing.create,
+    "GetCodeSigningConfig": lambda h: h.code_signing.get,
+    "UpdateCodeSigningConfig": lambda h: h.code_signing.update,
+    "DeleteCodeSigningConfig": lambda h: h.code_signing.delete,
+    "ListCodeSigningConfigs": lambda h: h.code_signing.list,
+    "ListFunctionsByCodeSigningConfig": lambda h: h.code_signing.list_functions,
+    "PutFunctionCodeSigningConfig": lambda h: h.code_signing.put_for_function,
+    "GetFunctionCodeSigningConfig": lambda h: h.code_signing.get_for_function,
+    "DeleteFunctionCodeSigningConfig": lambda h: h.code_signing.delete_for_function,
 }
 
 # The operations lambdad answers, by AWS's names.

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from typing import Any
 
 import click
 
+from lambdad.cli import own_api
 from lambdad.cli.target import Target, find_target
 
 PATH = "/_lambdad/async-stats"
@@ -24,32 +23,7 @@ COUNTERS = ("received", "processed", "retried", "throttled", "dropped")
 
 def fetch(target: Target) -> list[dict[str, Any]]:
     """The server's rows (one per function; ``as_dict`` of ``FunctionStatistics``)."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    url = target.endpoint + PATH
-    request = AWSRequest("GET", url)
-    credentials = Credentials(target.access_key_id, target.secret_access_key, target.session_token)
-    SigV4Auth(credentials, "lambda", target.region).add_auth(request)
-    signed = urllib.request.Request(url, headers=dict(request.headers.items()), method="GET")
-    try:
-        with urllib.request.urlopen(signed, timeout=30) as response:
-            doc = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        kind = exc.headers.get("x-amzn-ErrorType", str(exc.code)).split(":")[0]
-        try:
-            body = json.loads(exc.read())
-            message = body.get("message") or body.get("Message") or ""
-        except ValueError:
-            message = exc.reason
-        raise click.ClickException(f"{kind}: {message}") from None
-    except (urllib.error.URLError, OSError):
-        raise click.ClickException(
-            f"cannot reach lambdad at {target.endpoint}: is `lambdad serve` running? "
-            "(set AWS_ENDPOINT_URL or --endpoint-url to point elsewhere)"
-        ) from None
-    rows: list[dict[str, Any]] = doc["Functions"]
+    rows: list[dict[str, Any]] = json.loads(own_api.request(target, "GET", PATH))["Functions"]
     return rows
 
 

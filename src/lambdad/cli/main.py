@@ -138,12 +138,14 @@ def credentials(data_dir: str | None, endpoint: str | None) -> None:
 
 
 def _register_client_commands() -> None:
-    from lambdad.cli import async_stats, client
+    from lambdad.cli import async_stats, client, signing
 
     main.add_command(client.invoke)
     main.add_command(client.logs)
     main.add_command(client.ls)
     main.add_command(async_stats.async_stats)
+    main.add_command(signing.signing_profile)
+    main.add_command(signing.sign)
 
 
 _register_client_commands()

@@ -37,6 +37,12 @@ PRECONDITION_MESSAGE = (
 
 # Resolves a function's Layers parameter (see control/function_layers.py).
 LayerResolver = Callable[[Scope, list[str]], list[dict[str, Any]]]
+# Checks a package against the function's code signing configuration (the one named,
+# else the one it uses): (scope, function name, config ARN or None, archive) -> the
+# signing members its version records (control/code_verify.py).
+CodeCheck = Callable[[Scope, str, str | None, bytes], dict[str, str]]
+# The members a version records of the package's signing.
+SIGNING_MEMBERS = ("SigningProfileVersionArn", "SigningJobArn")
 
 
 class FunctionConfig:
@@ -51,8 +57,10 @@ class FunctionConfig:
         changes: ChangeHub,
         code_fetcher: uploads.CodeFetcher | None = None,
         layers: LayerResolver | None = None,
+        code_check: CodeCheck | None = None,
     ) -> None:
         self.settings = settings
+        self.code_check = code_check
         self.store = store
         self.blobs = blobs
         self.sealer = sealer
@@ -64,9 +72,30 @@ class FunctionConfig:
 
     # -- the steps CreateFunction shares ---------------------------------------------------
 
-    def ingest(self, scope: Scope, code: dict[str, Any]) -> archives.ArchiveSummary:
-        """A ``Code`` parameter's archive, checked and stored (see ``uploads.ingest``)."""
-        return uploads.ingest(self.settings, self.store, self.blobs, scope, code, self.code_fetcher)
+    def ingest(
+        self,
+        scope: Scope,
+        code: dict[str, Any],
+        function: tuple[str, str | None] | None = None,
+        signing: dict[str, str] | None = None,
+    ) -> archives.ArchiveSummary:
+        """A ``Code`` parameter's archive, checked and stored (see ``uploads.ingest``).
+
+        ``function``: (name, code signing config ARN named in the request) of the function
+        the code is for, to check against its code signing configuration; the members to
+        record of its signing are put in ``signing``."""
+        check = None
+        if function is not None and self.code_check is not None:
+            code_check, (name, config_arn) = self.code_check, function
+
+            def check(data: bytes) -> None:
+                found = code_check(scope, name, config_arn, data)
+                if signing is not None:
+                    signing.update(found)
+
+        return uploads.ingest(
+            self.settings, self.store, self.blobs, scope, code, self.code_fetcher, check
+        )
 
     def resolve_layers(self, scope: Scope, arns: list[str] | None) -> list[dict[str, Any]] | None:
         """The layers a Layers parameter names, checked (None: the parameter is absent)."""
@@ -124,12 +153,16 @@ class FunctionConfig:
         code: dict[str, Any] = {k: params[k] for k in sources if k in params}
         if "Architectures" in params:
             fmodel.check_limits({"Architectures": params["Architectures"]})
-        summary = self.ingest(scope, code)
+        signing: dict[str, str] = {}
+        summary = self.ingest(scope, code, (name, None), signing)
         replaced = archives_of(doc)
         try:
             if "Architectures" in params:
                 doc["Architectures"] = params["Architectures"]
             uploads.set_code(doc, summary)
+            for member in SIGNING_MEMBERS:
+                doc.pop(member, None)
+            doc.update(signing)
             uploads.set_layers(doc, None, self.settings.max_unzipped_bytes)
             # Any code update is a change PublishVersion publishes, as on AWS, even of
             # byte-identical code.

@@ -19,7 +19,8 @@ from typing import Any
 from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control import paging, uploads
-from lambdad.control.function_config import FunctionConfig, LayerResolver
+from lambdad.control.code_verify import BINDING_KIND as CODE_SIGNING_BINDING
+from lambdad.control.function_config import CodeCheck, FunctionConfig, LayerResolver
 from lambdad.control.resolve import Resolver
 from lambdad.control.tags import MAX_TAGS, FunctionTags
 from lambdad.control.versions import Versions
@@ -58,6 +59,7 @@ class FunctionService:
         code_fetcher: uploads.CodeFetcher | None = None,
         layers: LayerResolver | None = None,
         changes: ChangeHub | None = None,
+        code_check: CodeCheck | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -77,6 +79,7 @@ class FunctionService:
             self.changes,
             code_fetcher=code_fetcher,
             layers=layers,
+            code_check=code_check,
         )
         self.versions = Versions(self, self.changes)
         self.tags = FunctionTags(self)
@@ -170,9 +173,12 @@ class FunctionService:
         layers = self.config.resolve_layers(scope, params.get("Layers"))
         if self.store.get_function(scope.account, scope.region, name) is not None:
             raise ResourceConflictException(f"Function already exist: {name}")
-        summary = self.config.ingest(scope, params["Code"])
+        config_arn = params.get("CodeSigningConfigArn")
+        signing: dict[str, str] = {}
+        summary = self.config.ingest(scope, params["Code"], (name, config_arn), signing)
         try:
             doc: Doc = fmodel.default_config(name, scope.region)
+            doc.update(signing)
             for key in fmodel.PASSTHROUGH:
                 if key in params:
                     doc[key] = params[key]
@@ -195,6 +201,11 @@ class FunctionService:
                     raise ResourceConflictException(f"Function already exist: {name}")
                 self.store.put_function(scope.account, scope.region, name, function_doc)
                 self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+                if config_arn:
+                    binding = {"CodeSigningConfigArn": config_arn}
+                    self.store.put_child(
+                        CODE_SIGNING_BINDING, scope.account, scope.region, name, "", binding
+                    )
         except BaseException:
             # Refused after its upload: the archive goes unless something else uses it.
             self.blobs.release(self.store, [summary.sha256_hex])

@@ -62,8 +62,10 @@ def ingest(
     scope: Scope,
     code: dict[str, Any],
     fetcher: CodeFetcher | None,
+    check: Callable[[bytes], object] | None = None,
 ) -> archives.ArchiveSummary:
-    """Validate and store an uploaded archive."""
+    """Validate and store an uploaded archive (``check``: called with its bytes before
+    anything is stored, to refuse it by raising)."""
     data = read_source(scope, code, fetcher)
     # Only a direct upload is held to the zipped limit; code from S3 only to the
     # unzipped one, as on AWS.
@@ -72,6 +74,8 @@ def ingest(
             f"Zipped size must be smaller than {settings.max_zipped_bytes} bytes"
         )
     summary = archives.inspect_archive(data, max_unzipped=settings.max_unzipped_bytes)
+    if check is not None:
+        check(data)
     if total_code_size(store) + summary.size > settings.code_storage_limit:
         raise CodeStorageExceededException("Code storage limit exceeded.")
     blobs.put(data, summary.sha256_hex)

@@ -1,0 +1,52 @@
+"""Requests to lambdad's own endpoints (``/_lambdad/...``) on the API port, signed
+for ``lambda`` as the target's credential, with what can go wrong turned into a
+message that says what to do."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import click
+
+from lambdad.cli.target import Target
+
+
+def request(
+    target: Target,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    content_type: str = "application/json",
+) -> bytes:
+    """The body of the server's answer (ClickException: an error, or no server)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = target.endpoint + path
+    headers = {"Content-Type": content_type} if body else {}
+    signed_request = AWSRequest(method, url, data=body, headers=headers)
+    credentials = Credentials(target.access_key_id, target.secret_access_key, target.session_token)
+    SigV4Auth(credentials, "lambda", target.region).add_auth(signed_request)
+    outgoing = urllib.request.Request(
+        url, data=body or None, headers=dict(signed_request.headers.items()), method=method
+    )
+    try:
+        with urllib.request.urlopen(outgoing, timeout=120) as response:
+            answer: bytes = response.read()
+            return answer
+    except urllib.error.HTTPError as exc:
+        kind = exc.headers.get("x-amzn-ErrorType", str(exc.code)).split(":")[0]
+        try:
+            doc = json.loads(exc.read())
+            message = doc.get("message") or doc.get("Message") or ""
+        except ValueError:
+            message = exc.reason
+        raise click.ClickException(f"{kind}: {message}") from None
+    except (urllib.error.URLError, OSError):
+        raise click.ClickException(
+            f"cannot reach lambdad at {target.endpoint}: is `lambdad serve` running? "
+            "(set AWS_ENDPOINT_URL or --endpoint-url to point elsewhere)"
+        ) from None
