@@ -1,0 +1,266 @@
+"""One shard's loop: read pages, gather batches, hand them to the function, move the
+durable checkpoint, until the shard is closed and read to its end.
+
+Without a tumbling window the records read are processed in rounds: up to
+``BatchSize`` × ``ParallelizationFactor`` records, split into lanes by key, the lanes
+run at once (each lane's batches in order), and the checkpoint moves past the round
+when every lane is done; with a single lane it also moves after each batch. A crash
+re-reads from the checkpoint: every record is processed at least once, none is
+skipped, and the records of one key are never reordered. Records the mapping's
+filters drop are checkpointed past like processed ones.
+
+With a tumbling window the records of one window go in batches with its ``state``,
+then a final invoke closes it, and only then does the checkpoint move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from lambdad.events.mappings.contract import PollerContext
+from lambdad.events.streams.batch_runner import BatchRunner
+from lambdad.events.streams.batching import is_full, take, window_left
+from lambdad.events.streams.lanes import split
+from lambdad.events.streams.positions import AFTER_SEQUENCE_NUMBER, IteratorRequest
+from lambdad.events.streams.records import StreamRecord, filter_view
+from lambdad.events.streams.settings import StreamSettings
+from lambdad.events.streams.source import ExpiredIterator, SourceError, StreamSource
+from lambdad.events.streams.windows import (
+    Window,
+    is_over,
+    open_for,
+    same_window,
+    state_too_big,
+    window_event,
+)
+
+log = logging.getLogger(__name__)
+
+SHARD_END = "SHARD_END"  # the checkpoint of a shard read to its end
+
+
+class ShardWorker:
+    def __init__(
+        self,
+        context: PollerContext,
+        source: StreamSource,
+        shard_id: str,
+        settings: StreamSettings,
+        start: IteratorRequest,
+        is_closed: Callable[[], bool],
+        source_arn: str,
+    ) -> None:
+        self.context = context
+        self.source = source
+        self.shard_id = shard_id
+        self.settings = settings
+        self.start = start
+        self.is_closed = is_closed
+        self.source_arn = source_arn
+        self.runner = BatchRunner(
+            context,
+            settings.policy,
+            kind=source.kind,
+            shard_id=shard_id,
+            source_arn=source_arn,
+            report_item_failures=settings.report_item_failures,
+        )
+        self.iterator: str | None = None
+        self.pending: list[StreamRecord] = []
+        self.first_read_at: float | None = None
+        self.last_read: str | None = None  # the last record read (kept or filtered out)
+        self.saved: str | None = start.sequence_number
+        self.window: Window | None = None
+        self.capacity = settings.batch_size * settings.lanes
+        self.errors = 0
+
+    async def run(self) -> None:
+        """Until the shard is read to its end (then its checkpoint says so)."""
+        self.iterator = await self._iterator(self.start)
+        while True:
+            empty = await self._fill()
+            if self.settings.tumbling_window:
+                busy = await self._window_step()
+            else:
+                busy = await self._round()
+            if self.iterator is None and not self.pending and self.window is None:
+                await self.context.checkpoints.save(self.shard_id, SHARD_END)
+                return
+            if not busy and empty:
+                await self.context.sleep(self._idle_wait())
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.context.clock.now().timestamp()
+
+    def _idle_wait(self) -> float:
+        wait = self.settings.idle_poll
+        if self.pending and self.first_read_at is not None:
+            left = window_left(self.first_read_at, self.settings.batching_window, self._now())
+            wait = min(wait, max(left, 0.01))
+        return wait
+
+    async def _iterator(self, request: IteratorRequest) -> str:
+        while True:
+            try:
+                iterator = await self.source.iterator(self.shard_id, request)
+                self.errors = 0
+                return iterator
+            except SourceError as exc:
+                await self._source_failed(exc)
+
+    async def _source_failed(self, exc: Exception) -> None:
+        self.errors += 1
+        log.warning("shard %s of %s: %s", self.shard_id, self.source_arn, exc)
+        self.context.report(result=f"PROBLEM: {exc}"[:1000])
+        await self.context.sleep(self.context.backoff(self.errors))
+
+    async def _fill(self) -> bool:
+        """Read one page when there is room; whether nothing new came."""
+        if self.iterator is None or is_full(self.pending, self.capacity):
+            return True
+        try:
+            page = await self.source.read(self.shard_id, self.iterator, self.capacity)
+            self.errors = 0
+        except ExpiredIterator:
+            restart = self.last_read or self.saved
+            request = (
+                IteratorRequest(AFTER_SEQUENCE_NUMBER, sequence_number=restart)
+                if restart is not None
+                else self.start
+            )
+            self.iterator = await self._iterator(request)
+            return False
+        except SourceError as exc:
+            await self._source_failed(exc)
+            return True
+        self.iterator = page.next_iterator
+        if not page.records and page.behind_ms == 0 and self.is_closed():
+            # Some services (moto) never end a closed shard's iterators.
+            self.iterator = None
+        filters = self.context.filter
+        for record in page.records:
+            self.last_read = record.sequence_number
+            if filters.empty or filters.matches(filter_view(record)):
+                self.pending.append(record)
+        if self.pending and self.first_read_at is None:
+            self.first_read_at = self._now()
+        return not page.records
+
+    async def _checkpoint(self, sequence_number: str | None) -> None:
+        if sequence_number is None or sequence_number == self.saved:
+            return
+        if self.saved is not None and int(sequence_number) <= int(self.saved):
+            return
+        await self.context.checkpoints.save(self.shard_id, sequence_number)
+        self.saved = sequence_number
+
+    async def _done(self, record: StreamRecord) -> None:
+        await self._checkpoint(record.sequence_number)
+
+    def _ready(self, records: Sequence[StreamRecord], size: int) -> bool:
+        if not records:
+            return False
+        if self.iterator is None or is_full(records, size):
+            return True
+        left = window_left(self.first_read_at, self.settings.batching_window, self._now())
+        return left <= 0
+
+    # -- rounds -------------------------------------------------------------------------
+
+    async def _round(self) -> bool:
+        if not self.pending:
+            await self._checkpoint(self.last_read)  # records the filters dropped
+            return False
+        if not self._ready(self.pending, self.capacity):
+            return False
+        chunk = self.pending[: self.capacity]
+        lanes = split(chunk, self.settings.lanes)
+        if len(lanes) == 1:
+            await self._lane(lanes[0], single=True)
+        else:
+            async with asyncio.TaskGroup() as group:
+                for lane in lanes:
+                    group.create_task(self._lane(lane, single=False))
+        del self.pending[: len(chunk)]
+        await self._checkpoint(chunk[-1].sequence_number if self.pending else self.last_read)
+        self.first_read_at = self._now() if self.pending else None
+        return True
+
+    async def _lane(self, records: Sequence[StreamRecord], *, single: bool) -> None:
+        size = self.settings.batch_size
+        while records:
+            count = take(records, size)
+            await self.runner.run(records[:count], on_done=self._done if single else None)
+            records = records[count:]
+
+    # -- tumbling windows ---------------------------------------------------------------
+
+    async def _window_step(self) -> bool:
+        now = self._now()
+        if self.window is None:
+            if not self.pending:
+                await self._checkpoint(self.last_read)
+                return False
+            self.window = open_for(self.pending[0], self.settings.tumbling_window, now)
+        window = self.window
+        ended = self.iterator is None and not same_window(self.pending, window)
+        if ended or is_over(window, self.pending, now, self.settings.window_grace):
+            await self._close_window(terminated_early=False)
+            return True
+        mine = self.pending[: same_window(self.pending, window)]
+        if not self._ready(mine, self.settings.batch_size):
+            return False
+        batch = mine[: take(mine, self.settings.batch_size)]
+        await self.runner.run(
+            batch, envelope=self._window_envelope(final=False), windowed=True, on_state=self._state
+        )
+        self.window = dataclasses.replace(
+            self.window, last_sequence_number=batch[-1].sequence_number, last_read_at=now
+        )
+        del self.pending[: len(batch)]
+        self.first_read_at = self._now() if self.pending else None
+        if state_too_big(self.window.state):
+            await self._close_window(terminated_early=True)
+        return True
+
+    def _state(self, state: Mapping[str, Any]) -> None:
+        assert self.window is not None
+        self.window = dataclasses.replace(self.window, state=dict(state))
+
+    def _window_envelope(
+        self, *, final: bool, early: bool = False
+    ) -> Callable[[Sequence[StreamRecord]], Mapping[str, Any]]:
+        def envelope(records: Sequence[StreamRecord]) -> Mapping[str, Any]:
+            assert self.window is not None
+            return window_event(
+                records,
+                self.window,
+                shard_id=self.shard_id,
+                source_arn=self.source_arn,
+                final=final,
+                terminated_early=early,
+            )
+
+        return envelope
+
+    async def _close_window(self, *, terminated_early: bool) -> None:
+        """The final invoke, retried until it succeeds (AWS suspends the shard until then)."""
+        assert self.window is not None
+        event = self._window_envelope(final=True, early=terminated_early)([])
+        payload = json.dumps(event, separators=(",", ":")).encode()
+        attempt = 0
+        while True:
+            outcome = await self.context.invoke(payload)
+            if outcome.ok:
+                break
+            attempt += 1
+            await self.context.sleep(self.context.backoff(attempt))
+        await self._checkpoint(self.window.last_sequence_number)
+        self.window = None
