@@ -5,5 +5,6 @@ so in its ``StateTransitionReason``)."""
 from __future__ import annotations
 
 from lambdad.events.mappings.contract import PollerFactory
+from lambdad.events.streams.poller import StreamPoller
 
-FACTORIES: dict[str, PollerFactory] = {}
+FACTORIES: dict[str, PollerFactory] = {"kinesis": StreamPoller, "dynamodb": StreamPoller}

@@ -131,7 +131,9 @@ class BatchRunner:
         else:
             self.context.report(result=FAILED)
 
-    async def _discard(self, action: Discard, last: LastResponse | None, on_done: OnDone | None) -> None:
+    async def _discard(
+        self, action: Discard, last: LastResponse | None, on_done: OnDone | None
+    ) -> None:
         records = action.batch.records
         document = invocation_record(
             kind=self.kind,

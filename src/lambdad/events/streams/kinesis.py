@@ -80,4 +80,6 @@ class KinesisSource:
             )
             for raw in answer.get("Records", [])
         ]
-        return Page(records, answer.get("NextShardIterator"), int(answer.get("MillisBehindLatest") or 0))
+        return Page(
+            records, answer.get("NextShardIterator"), int(answer.get("MillisBehindLatest") or 0)
+        )

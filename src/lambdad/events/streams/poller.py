@@ -46,7 +46,9 @@ def make_source(context: PollerContext) -> StreamSource:
 
 
 class StreamPoller:
-    def __init__(self, mapping: Any, context: PollerContext, source: StreamSource | None = None) -> None:
+    def __init__(
+        self, mapping: Any, context: PollerContext, source: StreamSource | None = None
+    ) -> None:
         self.mapping = mapping
         self.context = context
         self.source = source
@@ -107,7 +109,9 @@ class StreamPoller:
                 await self._failed(exc)
         return self.source
 
-    async def _shard(self, source: StreamSource, shard: Shard, started_at: float, child: bool) -> None:
+    async def _shard(
+        self, source: StreamSource, shard: Shard, started_at: float, child: bool
+    ) -> None:
         """One shard to its end, starting again from its checkpoint after any failure."""
         attempt = 0
         while True:

@@ -2,7 +2,7 @@
 durable checkpoint, until the shard is closed and read to its end.
 
 Without a tumbling window the records read are processed in rounds: up to
-``BatchSize`` × ``ParallelizationFactor`` records, split into lanes by key, the lanes
+``BatchSize`` times ``ParallelizationFactor`` records, split into lanes by key, the lanes
 run at once (each lane's batches in order), and the checkpoint moves past the round
 when every lane is done; with a single lane it also moves after each batch. A crash
 re-reads from the checkpoint: every record is processed at least once, none is
