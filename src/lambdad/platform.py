@@ -24,6 +24,7 @@ from lambdad.control.code_verify import CodeVerifier
 from lambdad.control.concurrency import ConcurrencyService
 from lambdad.control.event_invoke_config import EventInvokeConfigService
 from lambdad.control.event_source_mappings import EventSourceMappingService
+from lambdad.control.function_settings import FunctionSettings
 from lambdad.control.function_urls import FunctionUrlService
 from lambdad.control.functions import FunctionService
 from lambdad.control.layers import LayerService
@@ -135,6 +136,7 @@ class Platform:
             code_check=code_verifier.check,
         )
         self.code_signing = CodeSigningConfigs(self.functions, code_verifier, self.clock)
+        self.function_settings = FunctionSettings(self.store, self.functions)
         resolved = ResolveCache(self.functions)
         self.account = AccountSettings(s, self.store)
         self.aliases = AliasService(self.store, self.functions, self.changes)

@@ -30,6 +30,7 @@ from lambdad.api.handlers.code_signing import CodeSigningHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
 from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
 from lambdad.api.handlers.event_source_mappings import EventSourceMappingHandlers
+from lambdad.api.handlers.function_settings import FunctionSettingsHandlers
 from lambdad.api.handlers.function_urls import FunctionUrlHandlers
 from lambdad.api.handlers.functions import FunctionHandlers
 from lambdad.api.handlers.invoke import InvokeHandlers
@@ -88,6 +89,7 @@ def build_app(platform: Platform) -> App:
         function_urls=FunctionUrlHandlers(platform.function_urls),
         event_source_mappings=EventSourceMappingHandlers(platform.mappings),
         code_signing=CodeSigningHandlers(platform.code_signing),
+        function_settings=FunctionSettingsHandlers(platform.function_settings),
     )
     return App(
         s,

@@ -18,6 +18,7 @@ from lambdad.api.handlers.code_signing import CodeSigningHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
 from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
 from lambdad.api.handlers.event_source_mappings import EventSourceMappingHandlers
+from lambdad.api.handlers.function_settings import FunctionSettingsHandlers
 from lambdad.api.handlers.function_urls import FunctionUrlHandlers
 from lambdad.api.handlers.functions import FunctionHandlers
 from lambdad.api.handlers.invoke import InvokeHandlers
@@ -44,6 +45,7 @@ class LambdaHandlers:
     function_urls: FunctionUrlHandlers
     event_source_mappings: EventSourceMappingHandlers
     code_signing: CodeSigningHandlers
+    function_settings: FunctionSettingsHandlers
 
 
 _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
@@ -123,6 +125,11 @@ _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
     "PutFunctionCodeSigningConfig": lambda h: h.code_signing.put_for_function,
     "GetFunctionCodeSigningConfig": lambda h: h.code_signing.get_for_function,
     "DeleteFunctionCodeSigningConfig": lambda h: h.code_signing.delete_for_function,
+    # recursion and runtime management
+    "PutFunctionRecursionConfig": lambda h: h.function_settings.put_recursion,
+    "GetFunctionRecursionConfig": lambda h: h.function_settings.get_recursion,
+    "PutRuntimeManagementConfig": lambda h: h.function_settings.put_runtime,
+    "GetRuntimeManagementConfig": lambda h: h.function_settings.get_runtime,
 }
 
 # The operations lambdad answers, by AWS's names.
