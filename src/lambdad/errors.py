@@ -34,6 +34,9 @@ turns them into HTTP responses.
     │   ├── AccessDeniedException                 403
     │   │   └── ForeignFunctionDenied
     │   ├── UnknownOperationException             404
+    │   ├── NotFoundException                     404 (API Gateway's)
+    │   ├── BadRequestException                   400 (API Gateway's)
+    │   ├── ConflictException                     409 (API Gateway's)
     │   └── AuthError                             403
     │       ├── MissingAuthenticationTokenException
     │       ├── UnrecognizedClientException
@@ -238,6 +241,24 @@ class ForeignFunctionDenied(AccessDeniedException):
 
 class UnknownOperationException(AwsError):
     status = 404
+
+
+class NotFoundException(AwsError):
+    """API Gateway's: no such API, route, integration, stage or resource."""
+
+    status = 404
+
+
+class BadRequestException(AwsError):
+    """API Gateway's: an invalid parameter (its ``ValidationException``)."""
+
+    status = 400
+
+
+class ConflictException(AwsError):
+    """API Gateway's: the resource already exists (a route key, a stage name)."""
+
+    status = 409
 
 
 class AuthError(AwsError):

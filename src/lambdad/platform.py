@@ -36,6 +36,7 @@ from lambdad.environments.pool import EnvironmentPool
 from lambdad.environments.provisioned import ProvisionedManager
 from lambdad.environments.snapstart import SnapStart, TemplateRequest
 from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
+from lambdad.events.apigw.service import ApiGateway
 from lambdad.events.eventbridge import EventBridge
 from lambdad.events.mappings.context import MappingContext
 from lambdad.events.mappings.filtering import check_pattern
@@ -256,6 +257,8 @@ class Platform:
             ),
             function_exists(self.functions.function_doc),
         )
+        # API Gateway: HTTP and REST APIs, served by host and path on the API port.
+        self.apigateway = ApiGateway(self.store, self.clock, s.port)
 
     def close(self) -> None:
         self.async_queue.close()

@@ -21,6 +21,7 @@ import uvicorn
 
 from lambdad.api import sigv4
 from lambdad.api.admission import MAX_BODY, Admission, refuse, throttle
+from lambdad.api.apigateway_api import ApiGatewayApi
 from lambdad.api.app import App
 from lambdad.api.code_links import CodeLinks
 from lambdad.api.events_api import EventsApi
@@ -46,6 +47,7 @@ from lambdad.api.scheduler_api import SchedulerApi
 from lambdad.api.signing_api import SigningApi
 from lambdad.config import Settings
 from lambdad.errors import AwsError
+from lambdad.events.apigw.routing import admit_apis, route_apis
 from lambdad.events.function_urls import FunctionUrlDoor
 from lambdad.events.http.request import IamCaller
 from lambdad.events.url_auth import UrlAuthorizer
@@ -104,6 +106,11 @@ def build_app(platform: Platform) -> App:
         # The APIs answered by their signing scope (sigv4.SCOPED_SERVICES), by name.
         scoped_services={
             "scheduler": SchedulerApi(platform.eventbridge.scheduler.operations()),
+            "apigateway": ApiGatewayApi(
+                platform.apigateway.http_operations(),
+                platform.apigateway.rest_operations(),
+                platform.offload,
+            ),
         },
         signing=SigningApi(platform.signing_profiles),
     )
@@ -124,6 +131,7 @@ def build_server(platform: Platform) -> uvicorn.Server:
         platform.clock,
         port=platform.settings.port,
     )
+    apis = platform.apigateway.door(platform.invoker, platform.policies, url_cache)
     config = uvicorn.Config(
         app,
         host=platform.settings.host,
@@ -131,10 +139,10 @@ def build_server(platform: Platform) -> uvicorn.Server:
         # uvicorn's own HTTP protocols drive the app through ASGI messages, which cost
         # more per request than the rest of a warm invoke; api/http.py calls it directly.
         http=protocol_for(  # type: ignore[arg-type]
-            route_urls(urls, app.respond),
+            route_apis(apis, route_urls(urls, app.respond)),
             refuse,
             MAX_BODY,
-            admit_urls(admission.admit),
+            admit_apis(admit_urls(admission.admit)),
             api_limits(platform.settings),
             throttle,
         ),

@@ -1,0 +1,152 @@
+"""From a stored API and a request to what to invoke (pure).
+
+``http_target`` reads an HTTP API: the stage (a first path segment naming a stage
+other than ``$default``, else the ``$default`` stage at the root), the routes that
+stage serves, the best route (``route_match``), its integration. ``rest_target``
+reads a REST API: the stage (always the first segment), its deployment's resources,
+the best resource method (``ANY`` included), its ``AWS_PROXY`` integration. Either
+answers a ``Target`` or None (nothing matches: HTTP APIs answer 404, REST APIs 403
+``Missing Authentication Token``).
+
+``function_of`` finds the function an integration URI names (a function ARN, or the
+``arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/ARN/invocations`` form),
+with ``${stageVariables.name}`` replaced by the stage's values, as AWS does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from lambdad.errors import AwsError
+from lambdad.events.apigw import http_stages, names
+from lambdad.events.apigw.route_match import DEFAULT_ROUTE, RouteKey, match, parse_route_key
+from lambdad.model.arn import FunctionRef, parse_function_ref
+
+Doc = Mapping[str, Any]
+_INVOCATION: Final = re.compile(
+    r"arn:aws[a-zA-Z-]*:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/(.+)/invocations"
+)
+_STAGE_VARIABLE: Final = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The route or method a request reached, and the integration behind it.
+
+    ``path`` is the request path after the stage (what routes match); ``arn_method``
+    and ``arn_path`` are what the invocation's source ARN names."""
+
+    stage: str
+    path: str
+    route_key: str
+    integration_uri: str
+    payload_version: str
+    arn_method: str
+    arn_path: str
+    path_parameters: Mapping[str, str] = field(default_factory=dict)
+    stage_variables: Mapping[str, str] = field(default_factory=dict)
+    resource_id: str = ""
+    resource_path: str = ""
+    deployment_id: str = ""
+
+
+def split_stage(raw_path: str) -> tuple[str, str]:
+    """(first segment, the path after it: ``/`` at least)."""
+    first, _, rest = raw_path.lstrip("/").partition("/")
+    return first, "/" + rest
+
+
+def http_target(doc: Doc, method: str, raw_path: str) -> Target | None:
+    stages = doc["Stages"]
+    first, rest = split_stage(raw_path)
+    if first in stages and first != names.DEFAULT_STAGE:
+        stage_name, path = first, rest
+    elif names.DEFAULT_STAGE in stages:
+        stage_name, path = names.DEFAULT_STAGE, raw_path
+    else:
+        return None
+    stage = stages[stage_name]
+    parts = http_stages.served_parts(dict(doc), stage)
+    if parts is None:
+        return None
+    routes = _parsed((rid, r["RouteKey"]) for rid, r in parts["Routes"].items())
+    found = match(routes, method, path)
+    if found is None:
+        return None
+    target = parts["Routes"][found.route_id].get("Target") or ""
+    integration = parts["Integrations"].get(target.removeprefix("integrations/"))
+    if integration is None:
+        return None
+    default = found.route_key == DEFAULT_ROUTE
+    return Target(
+        stage=stage_name,
+        path=path,
+        route_key=found.route_key,
+        integration_uri=integration["IntegrationUri"],
+        payload_version=integration.get("PayloadFormatVersion", "2.0"),
+        arn_method="" if default else method,
+        arn_path=DEFAULT_ROUTE if default else found.route_key.split(" ", 1)[1],
+        path_parameters=found.path_parameters,
+        stage_variables=stage.get("StageVariables") or {},
+    )
+
+
+def rest_target(doc: Doc, method: str, raw_path: str) -> Target | None:
+    stage_name, path = split_stage(raw_path)
+    stage = doc["Stages"].get(stage_name)
+    if stage is None:
+        return None
+    deployment = doc["Deployments"].get(stage.get("deploymentId") or "")
+    if deployment is None:
+        return None
+    resources = deployment["Snapshot"]
+    routes = _parsed(
+        (f"{rid} {verb}", f"{verb} {resource['path']}")
+        for rid, resource in resources.items()
+        for verb in (resource.get("resourceMethods") or {})
+    )
+    found = match(routes, method, path)
+    if found is None:
+        return None
+    resource_id, verb = found.route_id.split(" ", 1)
+    resource = resources[resource_id]
+    integration = resource["resourceMethods"][verb].get("methodIntegration") or {}
+    return Target(
+        stage=stage_name,
+        path=path,
+        route_key=found.route_key,
+        integration_uri=integration.get("uri", "")
+        if integration.get("type") == "AWS_PROXY"
+        else "",
+        payload_version="1.0",
+        arn_method=method,
+        arn_path=resource["path"],
+        path_parameters=found.path_parameters,
+        stage_variables=stage.get("variables") or {},
+        resource_id=resource_id,
+        resource_path=resource["path"],
+        deployment_id=stage["deploymentId"],
+    )
+
+
+def function_of(uri: str, stage_variables: Mapping[str, str]) -> FunctionRef | None:
+    """The function an integration URI names, or None when it names none."""
+    invocation = _INVOCATION.fullmatch(uri)
+    arn = invocation.group(1) if invocation is not None else uri
+    arn = _STAGE_VARIABLE.sub(lambda m: stage_variables.get(m.group(1), ""), arn)
+    try:
+        return parse_function_ref(arn)
+    except AwsError:
+        return None
+
+
+def _parsed(keys: Any) -> list[tuple[str, RouteKey]]:
+    out = []
+    for route_id, key in keys:
+        parsed = parse_route_key(key)
+        if parsed is not None:
+            out.append((route_id, parsed))
+    return out

@@ -1,0 +1,239 @@
+"""The API Gateway front door on the API port (DESIGN.md §10).
+
+A request the API port recognised as addressed to an API (``names.address``: by its
+``Host`` ``<api-id>.execute-api.<region>.localhost`` or its path
+``/execute-api/<api-id>/…``) comes here whole, before any SigV4 handling. The door
+finds the API (``ApiStore.find``, remembered until the next control-plane write),
+the route or method (``dispatch``), checks that the function's resource policy lets
+``apigateway.amazonaws.com`` invoke it for the route's source ARN (remembered until a
+policy, function or alias changes, ``url_cache.UrlCache``), builds the payload 2.0 or
+1.0 event (``events.http``), invokes the function through ``invoke/`` as ``Invoke``
+does, and answers by that format's rules. It never raises: every outcome is an answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from lambdad.clock import Clock
+from lambdad.errors import AwsError, RequestTooLargeException, TooManyRequestsException
+from lambdad.events.apigw import answers, dispatch, names
+from lambdad.events.apigw.api_store import HTTP, ApiStore, Found
+from lambdad.events.apigw.dispatch import Target
+from lambdad.events.function_urls import Response, SyncInvoker
+from lambdad.events.http import apigw_v1
+from lambdad.events.http.request import HttpRequest
+from lambdad.events.http.response import HttpResponse
+from lambdad.events.http.url_event import payload_v2_event
+from lambdad.events.http.url_response import Door, payload_v2_response
+from lambdad.events.url_cache import UrlCache
+from lambdad.invoke.sync import InvokeRequest
+from lambdad.model.scope import Scope
+
+log = logging.getLogger(__name__)
+
+
+class ServicePolicies(Protocol):
+    def allows_service(
+        self, owner: Scope, name: str, qualifier: str | None, service: str, source_arn: str
+    ) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One request on its way through the door."""
+
+    found: Found
+    request: HttpRequest
+    target: Target
+
+    @property
+    def rest(self) -> bool:
+        return self.found.kind != HTTP
+
+
+class ApiGatewayDoor:
+    def __init__(
+        self,
+        apis: ApiStore,
+        invoker: SyncInvoker,
+        policies: ServicePolicies,
+        cache: UrlCache,
+        clock: Clock,
+        *,
+        port: int,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.apis = apis
+        self.invoker = invoker
+        self.policies = policies
+        self.cache = cache
+        self.clock = clock
+        self.port = port
+        self.new_id = new_id
+        self._found: dict[str, tuple[int, Found | None]] = {}
+
+    async def respond(
+        self,
+        address: names.ApiAddress,
+        method: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        source_ip: str,
+    ) -> Response:
+        request_id = self.new_id()
+        found = self._find(address.api_id)
+        if found is None or address.region not in (None, found.scope.region):
+            answer, rest = answers.HTTP_NOT_FOUND, False
+        else:
+            rest = found.kind != HTTP
+            request = HttpRequest(
+                method=method,
+                raw_path=address.raw_path,
+                raw_query=query,
+                headers=tuple(headers),
+                body=body,
+                source_ip=source_ip,
+                time=self.clock.now(),
+                request_id=request_id,
+                domain=names.domain(address.api_id, found.scope.region),
+                port=self.port,
+            )
+            answer = await self._answer(found, request)
+        if answer.integration_error is not None:
+            log.info(
+                "API %s request %s failed: %s", address.api_id, request_id, answer.integration_error
+            )
+        out = [(k.lower().encode(), v.encode("latin-1", "replace")) for k, v in answer.headers]
+        if rest:
+            out.append((b"x-amzn-requestid", request_id.encode()))
+            out.append((b"x-amz-apigw-id", apigw_v1.extended_request_id(request_id).encode()))
+        else:
+            out.append((b"apigw-requestid", apigw_v1.extended_request_id(request_id).encode()))
+        return answer.status, out, answer.body
+
+    def _find(self, api_id: str) -> Found | None:
+        generation = self.apis.generation
+        cached = self._found.get(api_id)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        found = self.apis.find(api_id)
+        if len(self._found) >= 10_000:
+            self._found.clear()  # bounded: a flood of unknown ids starts over
+        self._found[api_id] = (generation, found)
+        return found
+
+    async def _answer(self, found: Found, request: HttpRequest) -> HttpResponse:
+        rest = found.kind != HTTP
+        choose = dispatch.rest_target if rest else dispatch.http_target
+        target = choose(found.doc, request.method, request.raw_path)
+        if target is None:
+            return answers.REST_MISSING_TOKEN if rest else answers.HTTP_NOT_FOUND
+        if len(request.body) > names.MAX_REQUEST_BODY:
+            return answers.REST_TOO_LARGE if rest else answers.HTTP_TOO_LARGE
+        call = _Call(found, request, target)
+        function = dispatch.function_of(target.integration_uri, target.stage_variables)
+        if function is None or not self._permitted(call, function.name, function.qualifier):
+            log.info(
+                "API %s cannot invoke %r for %s (no function, or no permission)",
+                found.doc["ApiId"],
+                target.integration_uri,
+                target.route_key,
+            )
+            return answers.REST_SERVER_ERROR if rest else answers.HTTP_SERVER_ERROR
+        return await self._invoke(call, function.name, function.qualifier)
+
+    def _permitted(self, call: _Call, name: str, qualifier: str | None) -> bool:
+        owner, target = call.found.scope, call.target
+        arn = names.source_arn(
+            owner.region,
+            owner.account,
+            call.found.doc["ApiId"],
+            target.stage,
+            target.arn_method,
+            target.arn_path,
+        )
+        return self.cache.get(
+            ("apigw", owner, name, qualifier, arn),
+            lambda: self.policies.allows_service(
+                owner, name, qualifier, names.SERVICE_PRINCIPAL, arn
+            ),
+        )
+
+    async def _invoke(self, call: _Call, name: str, qualifier: str | None) -> HttpResponse:
+        try:
+            result = await self.invoker.invoke(
+                InvokeRequest(
+                    scope=call.found.scope,
+                    function_name=name,
+                    qualifier=qualifier,
+                    payload=json.dumps(self._event(call), separators=(",", ":")).encode(),
+                )
+            )
+        except TooManyRequestsException:
+            return answers.REST_THROTTLED if call.rest else answers.HTTP_THROTTLED
+        except RequestTooLargeException:
+            return answers.REST_TOO_LARGE if call.rest else answers.HTTP_TOO_LARGE
+        except AwsError as error:
+            log.info("API %s: invoking %s failed: %s", call.found.doc["ApiId"], name, error)
+            return answers.REST_SERVER_ERROR if call.rest else answers.HTTP_SERVER_ERROR
+        return self._response(call, result.payload, result.function_error)
+
+    def _event(self, call: _Call) -> dict[str, object]:
+        doc, target, request = call.found.doc, call.target, call.request
+        api_id, account = doc["ApiId"], call.found.scope.account
+        if call.rest:
+            after_stage = dataclasses.replace(request, raw_path=target.path)
+            return apigw_v1.rest_api_event(
+                after_stage,
+                apigw_v1.RestTarget(
+                    api_id=api_id,
+                    account_id=account,
+                    stage=target.stage,
+                    deployment_id=target.deployment_id,
+                    resource_id=target.resource_id,
+                    resource_path=target.resource_path,
+                    path_parameters=target.path_parameters,
+                    stage_variables=target.stage_variables,
+                    binary_media_types=tuple(doc["Api"].get("binaryMediaTypes") or ()),
+                ),
+            )
+        if target.payload_version == "1.0":
+            return apigw_v1.http_api_v1_event(
+                request,
+                api_id=api_id,
+                account_id=account,
+                stage=target.stage,
+                route_key=target.route_key,
+                path_parameters=target.path_parameters,
+                stage_variables=target.stage_variables,
+            )
+        return payload_v2_event(
+            request,
+            api_id=api_id,
+            account_id=account,
+            route_key=target.route_key,
+            stage=target.stage,
+            path_parameters=target.path_parameters,
+            stage_variables=target.stage_variables,
+        )
+
+    def _response(self, call: _Call, payload: bytes, error: str | None) -> HttpResponse:
+        if call.rest:
+            return apigw_v1.rest_api_response(
+                payload,
+                function_error=error,
+                accept=call.request.first_header("accept"),
+                binary_media_types=tuple(call.found.doc["Api"].get("binaryMediaTypes") or ()),
+            )
+        if call.target.payload_version == "1.0":
+            return apigw_v1.http_api_v1_response(payload, function_error=error)
+        return payload_v2_response(payload, door=Door.HTTP_API, function_error=error)

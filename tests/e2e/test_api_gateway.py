@@ -1,0 +1,195 @@
+"""API Gateway served end to end: a real server, functions made with boto3, HTTP APIs
+made with the AWS CLI's quick create and with boto3's ``apigatewayv2`` parts, a REST
+API made with boto3's ``apigateway`` calls; requests sent with ``requests`` to the
+``*.execute-api.*.localhost`` host form and the ``/execute-api/<id>/`` path form. What
+the function sees (payload 2.0 and 1.0), what the client gets back, and API Gateway's
+own answers: no route, no permission, a function that returns garbage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from e2e.helpers import PRIMARY, LambdadServer, handler_zip
+
+NewFunction = Callable[..., dict[str, Any]]
+# Payload format 1.0 wants a proxy answer: the event comes back as its body.
+WRAPPED = (
+    "import json\n"
+    "def handler(event, context):\n"
+    "    return {'statusCode': 200, 'body': json.dumps(event)}\n"
+)
+GARBAGE = "def handler(event, context):\n    return {'statusCode': 'teapot', 'extra': 1}\n"
+
+
+def _permit(lambdad: LambdadServer, name: str, api_id: str) -> None:
+    lambdad.client().add_permission(
+        FunctionName=name,
+        StatementId=f"apigw-{api_id}",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{lambdad.region}:{PRIMARY.account_id}:{api_id}/*",
+    )
+
+
+def _path_form(lambdad: LambdadServer, api_id: str, path: str) -> str:
+    return f"{lambdad.endpoint}/execute-api/{api_id}{path}"
+
+
+def test_quick_create_with_the_cli(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    function = new_function()  # echoes its event
+    api = lambdad.aws(
+        "apigatewayv2", "create-api", "--name", "quick", "--protocol-type", "HTTP",
+        "--target", function["FunctionArn"],
+    )  # fmt: skip
+    api_id = api["ApiId"]
+    endpoint = api["ApiEndpoint"]
+    assert endpoint == f"http://{api_id}.execute-api.{lambdad.region}.localhost:{lambdad.port}"
+    routes = lambdad.client("apigatewayv2").get_routes(ApiId=api_id)["Items"]
+    assert [r["RouteKey"] for r in routes] == ["$default"]
+
+    # Without the permission API Gateway cannot invoke the function: AWS's 500.
+    refused = requests.get(_path_form(lambdad, api_id, "/x"), timeout=30)
+    assert refused.status_code == 500
+    assert refused.json() == {"message": "Internal Server Error"}
+
+    _permit(lambdad, function["FunctionName"], api_id)
+    by_host = requests.post(
+        f"{lambdad.endpoint}/pets/7?q=1&q=2",
+        headers={"Host": urlsplit(endpoint).netloc, "Cookie": "a=1; b=2",
+                 "Content-Type": "application/json"},
+        data=b'{"k": "v"}', timeout=30,
+    )  # fmt: skip
+    assert by_host.status_code == 200, by_host.text
+    assert by_host.headers["apigw-requestid"]
+    event = by_host.json()
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "$default"
+    assert event["rawPath"] == "/pets/7"
+    assert event["rawQueryString"] == "q=1&q=2"
+    assert event["queryStringParameters"] == {"q": "1,2"}
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["body"] == '{"k": "v"}'
+    context = event["requestContext"]
+    assert context["apiId"] == api_id
+    assert context["accountId"] == PRIMARY.account_id
+    assert context["domainName"] == urlsplit(endpoint).hostname
+    assert context["domainPrefix"] == api_id
+    assert context["stage"] == "$default"
+    assert context["routeKey"] == "$default"
+    assert context["http"]["method"] == "POST"
+    assert context["http"]["path"] == "/pets/7"
+    assert {"requestId", "time", "timeEpoch"} <= set(context)
+
+    by_path = requests.get(_path_form(lambdad, api_id, "/a%20b"), timeout=30)
+    assert by_path.status_code == 200
+    assert by_path.json()["rawPath"] == "/a%20b"
+    assert by_path.json()["requestContext"]["domainName"] == context["domainName"]
+
+
+def test_routes_stages_and_payload_1(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    function = new_function(handler_zip(WRAPPED))
+    client = lambdad.client("apigatewayv2")
+    api_id = client.create_api(Name="parts", ProtocolType="HTTP")["ApiId"]
+    v1 = client.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=function["FunctionArn"],
+        PayloadFormatVersion="1.0",
+    )  # fmt: skip
+    client.create_route(
+        ApiId=api_id, RouteKey="GET /pets/{id}", Target=f"integrations/{v1['IntegrationId']}"
+    )
+    client.create_stage(
+        ApiId=api_id, StageName="dev", AutoDeploy=True, StageVariables={"color": "blue"}
+    )
+    _permit(lambdad, function["FunctionName"], api_id)
+
+    answer = requests.get(_path_form(lambdad, api_id, "/dev/pets/7?x=1&x=2"), timeout=30)
+    assert answer.status_code == 200, answer.text
+    event = answer.json()
+    assert event["version"] == "1.0"
+    assert event["resource"] == "/pets/{id}"
+    assert event["path"] == "/dev/pets/7"
+    assert event["httpMethod"] == "GET"
+    assert event["pathParameters"] == {"id": "7"}
+    assert event["stageVariables"] == {"color": "blue"}
+    assert event["queryStringParameters"] == {"x": "2"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]}
+    assert event["requestContext"]["stage"] == "dev"
+    assert event["requestContext"]["apiId"] == api_id
+
+    missing = requests.post(_path_form(lambdad, api_id, "/dev/pets/7"), timeout=30)
+    assert missing.status_code == 404
+    assert missing.json() == {"message": "Not Found"}
+    assert requests.get(_path_form(lambdad, api_id, "/pets/7"), timeout=30).status_code == 404
+
+
+def test_rest_api_proxy(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    function = new_function(handler_zip(WRAPPED))
+    client = lambdad.client("apigateway")
+    api_id = client.create_rest_api(name="rest")["id"]
+    root = client.get_resources(restApiId=api_id)["items"][0]
+    assert root["path"] == "/"
+    proxy = client.create_resource(restApiId=api_id, parentId=root["id"], pathPart="{proxy+}")
+    client.put_method(
+        restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY", authorizationType="NONE"
+    )
+    uri = (
+        f"arn:aws:apigateway:{lambdad.region}:lambda:path/2015-03-31/functions/"
+        f"{function['FunctionArn']}/invocations"
+    )
+    client.put_integration(
+        restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY", type="AWS_PROXY",
+        integrationHttpMethod="POST", uri=uri,
+    )  # fmt: skip
+    client.create_deployment(restApiId=api_id, stageName="prod", variables={"v": "1"})
+    assert client.get_stage(restApiId=api_id, stageName="prod")["variables"] == {"v": "1"}
+    _permit(lambdad, function["FunctionName"], api_id)
+
+    host = f"{api_id}.execute-api.{lambdad.region}.localhost:{lambdad.port}"
+    answer = requests.put(
+        f"{lambdad.endpoint}/prod/a/b?x=1",
+        headers={"Host": host, "X-Two": "2", "Content-Type": "text/plain"},
+        data=b"hi", timeout=30,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-amzn-requestid"]
+    event = answer.json()
+    assert event["resource"] == "/{proxy+}"
+    assert event["path"] == "/a/b"
+    assert event["httpMethod"] == "PUT"
+    assert event["pathParameters"] == {"proxy": "a/b"}
+    assert event["stageVariables"] == {"v": "1"}
+    # Header names reach the door lower-cased (the API port's parser folds them).
+    assert {k.lower(): v for k, v in event["headers"].items()}["x-two"] == "2"
+    assert {k.lower(): v for k, v in event["multiValueHeaders"].items()}["x-two"] == ["2"]
+    assert event["body"] == "hi"
+    assert event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["resourceId"] == proxy["id"]
+    assert context["resourcePath"] == "/{proxy+}"
+    assert context["path"] == "/prod/a/b"
+    assert context["stage"] == "prod"
+    assert context["accountId"] == PRIMARY.account_id
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+
+    # The root resource has no method, and no stage is named "other": AWS's 403.
+    for path in ("/prod/", "/other/a"):
+        refused = requests.get(_path_form(lambdad, api_id, path), timeout=30)
+        assert refused.status_code == 403
+        assert refused.json() == {"message": "Missing Authentication Token"}
+
+
+def test_garbage_answers(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    function = new_function(handler_zip(GARBAGE))
+    api = lambdad.client("apigatewayv2").create_api(
+        Name="garbage", ProtocolType="HTTP", Target=function["FunctionArn"]
+    )
+    _permit(lambdad, function["FunctionName"], api["ApiId"])
+    answer = requests.get(_path_form(lambdad, api["ApiId"], "/"), timeout=30)
+    assert answer.status_code == 500
+    assert answer.json() == {"message": "Internal Server Error"}
+    unknown = requests.get(_path_form(lambdad, "zzzzzzzzzz", "/"), timeout=30)
+    assert unknown.status_code == 404
