@@ -67,23 +67,37 @@ class Tools:
     unshare: str
 
 
+def etc_files(uid: int, gid: int, user: str, network: str, host_resolv: str) -> dict[str, str]:
+    """The generated /etc files of an environment, by name: passwd and group name its
+    uid, resolv.conf the resolver of its network (``host_resolv``: the host's, for
+    ``host``)."""
+    resolv = "nameserver 10.0.2.3\n" if network == "isolated" else ""
+    if network == "host":
+        resolv = host_resolv
+    passwd = f"root:x:0:0:root:/root:/sbin/nologin\n{user}:x:{uid}:{gid}::/tmp:/sbin/nologin\n"
+    return {
+        "passwd": passwd,
+        "group": f"root:x:0:\n{user}:x:{gid}:\n",
+        "resolv.conf": resolv,
+    }
+
+
+def host_etc_files(network: str, uid: int) -> dict[str, str]:
+    """``etc_files`` for the sandbox user ``uid``, with this host's resolver."""
+    host_resolv = ""
+    if network == "host" and Path("/etc/resolv.conf").exists():
+        host_resolv = Path("/etc/resolv.conf").read_text()
+    return etc_files(uid, uid, SANDBOX_USER, network, host_resolv)
+
+
 def generated_files(network: str, uid: int) -> dict[str, bytes]:
     """Files the sandbox sees whose content the platform writes (through
-    ``--ro-bind-data``: a bind of a bwrap-private copy, no host path behind it):
-    /etc's account and resolver files, and an empty /proc/cmdline instead of the
-    host's boot command line."""
-    resolv = "nameserver 10.0.2.3\n" if network == "isolated" else ""
-    if network == "host" and Path("/etc/resolv.conf").exists():
-        resolv = Path("/etc/resolv.conf").read_text()
-    return {
-        "/etc/passwd": (
-            f"root:x:0:0:root:/root:/sbin/nologin\n"
-            f"{SANDBOX_USER}:x:{uid}:{uid}::/tmp:/sbin/nologin\n"
-        ).encode(),
-        "/etc/group": f"root:x:0:\n{SANDBOX_USER}:x:{uid}:\n".encode(),
-        "/etc/resolv.conf": resolv.encode(),
-        "/proc/cmdline": b"",
-    }
+    ``--ro-bind-data``: a bind of a bwrap-private copy, no host path behind it): the
+    generated /etc files, and an empty /proc/cmdline instead of the host's boot
+    command line."""
+    files = {f"/etc/{name}": text.encode() for name, text in host_etc_files(network, uid).items()}
+    files["/proc/cmdline"] = b""
+    return files
 
 
 def bwrap_argv(

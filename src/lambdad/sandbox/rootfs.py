@@ -143,19 +143,6 @@ def plan_own(spec: SandboxSpec, etc: Mapping[str, str]) -> list[Step]:
     return plan
 
 
-def etc_files(uid: int, gid: int, user: str, network: str, host_resolv: str) -> dict[str, str]:
-    """The generated /etc files (those bwrap's backend writes for each environment)."""
-    resolv = "nameserver 10.0.2.3\n" if network == "isolated" else ""
-    if network == "host":
-        resolv = host_resolv
-    passwd = f"root:x:0:0:root:/root:/sbin/nologin\n{user}:x:{uid}:{gid}::/tmp:/sbin/nologin\n"
-    return {
-        "passwd": passwd,
-        "group": f"root:x:0:\n{user}:x:{gid}:\n",
-        "resolv.conf": resolv,
-    }
-
-
 def split_proc_read_only(plan: list[Step]) -> tuple[list[Step], list[Step]]:
     """A SnapStart template's plan and what its restored environments redo.
 

@@ -41,7 +41,7 @@ from lambdad.runtimes.table import PYTHON_BOOTSTRAP, RUNTIME_DIR
 from lambdad.sandbox import restored, rootfs, zygote_wire
 from lambdad.sandbox.base import Restorer, Sandbox, SandboxBackend, SandboxSpec
 from lambdad.sandbox.bwrap import BwrapBackend
-from lambdad.sandbox.bwrap_plan import RUNTIME, SANDBOX_USER
+from lambdad.sandbox.bwrap_plan import RUNTIME, host_etc_files
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import ZygoteProcess
 from lambdad.sandbox.zygote_sandbox import ZygoteGone, ZygoteSandbox
@@ -248,10 +248,7 @@ class ZygoteBackend:
 
     def etc_files(self, network: str, uid: int) -> dict[str, str]:
         """The generated /etc files of an environment (passwd and group name its uid)."""
-        host_resolv = ""
-        if network == "host" and Path("/etc/resolv.conf").exists():
-            host_resolv = Path("/etc/resolv.conf").read_text()
-        return rootfs.etc_files(uid, uid, SANDBOX_USER, network, host_resolv)
+        return host_etc_files(network, uid)
 
 
 __all__ = ["ZygoteBackend", "ZygoteGone", "ZygoteSandbox", "with_fast_path"]

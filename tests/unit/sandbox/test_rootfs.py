@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lambdad.sandbox import rootfs
+from lambdad.sandbox import bwrap_plan, rootfs
 from lambdad.sandbox.base import SandboxSpec
 
 HOST = rootfs.HostLayout(
@@ -109,10 +109,10 @@ def test_tmp_is_a_tmpfs_of_the_ephemeral_storage_size() -> None:
 
 
 def test_generated_etc_files_name_the_uid_and_the_resolver_of_the_network() -> None:
-    files = rootfs.etc_files(1610612737, 1610612737, "sbx_user1051", "isolated", "x")
+    files = bwrap_plan.etc_files(1610612737, 1610612737, "sbx_user1051", "isolated", "x")
     assert "sbx_user1051:x:1610612737:1610612737::/tmp:/sbin/nologin" in files["passwd"]
     assert files["resolv.conf"] == "nameserver 10.0.2.3\n"
-    assert rootfs.etc_files(1, 1, "u", "none", "x")["resolv.conf"] == ""
-    assert rootfs.etc_files(1, 1, "u", "host", "nameserver 9.9.9.9\n")["resolv.conf"] == (
+    assert bwrap_plan.etc_files(1, 1, "u", "none", "x")["resolv.conf"] == ""
+    assert bwrap_plan.etc_files(1, 1, "u", "host", "nameserver 9.9.9.9\n")["resolv.conf"] == (
         "nameserver 9.9.9.9\n"
     )
