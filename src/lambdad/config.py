@@ -70,10 +70,11 @@ class Settings:
     schedule_poll_interval: float = 1.0
     # Event source mappings (events/mappings/): threads for their blocking calls to
     # queues and streams (long polls hold one each), the backoff "min,max" after a
-    # source error or a throttle, SQS's long-poll wait (0-20 s).
+    # source error or a throttle, SQS's long-poll wait (0-20 s; short enough that a stop
+    # does not wait long for the threads in a poll).
     esm_threads: int = 64
     esm_backoff: tuple[float, ...] = (1.0, 60.0)
-    esm_sqs_wait: float = 20.0
+    esm_sqs_wait: float = 5.0
     account_concurrency: int = 1000
     # Concurrency (invoke/leases.py): what PutFunctionConcurrency must leave unreserved;
     # per function, at most scale_up_limit new environments per scale_up_window seconds

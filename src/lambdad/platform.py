@@ -253,7 +253,7 @@ class Platform:
                 store=self.store,
                 executor=self._mapping_executor,
                 clock=self.clock,
-                backoff=(s.esm_backoff[0], s.esm_backoff[-1]),
+                settings=s,
             ),
             function_exists(self.functions.function_doc),
         )

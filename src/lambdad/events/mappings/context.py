@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar
 from botocore.config import Config
 
 from lambdad.clock import Clock
+from lambdad.config import Settings
 from lambdad.control.event_source_mappings import EventSourceMappingService
 from lambdad.errors import AwsError, TooManyRequestsException
 from lambdad.events.mappings import destinations
@@ -65,17 +66,18 @@ class MappingContext:
         store: MetadataStore,
         executor: Executor,
         clock: Clock,
-        backoff: tuple[float, float],
+        settings: Settings,
     ) -> None:
         self.mapping = mapping
         self.clock = clock
+        self.settings = settings
         self.filter = MappingFilter(mapping.filters)
         self.checkpoints = StoredCheckpoints(store, mapping.scope, mapping.uuid, self.run_blocking)
         self._invoker = invoker
         self._mappings = mappings
         self._outbound = outbound
         self._executor = executor
-        self._backoff = backoff
+        self._backoff = (settings.esm_backoff[0], settings.esm_backoff[-1])
         self._reported: tuple[str | None, str | None] = (None, None)
         self._region = mapping.event_source_arn.split(":")[3] or mapping.scope.region
 

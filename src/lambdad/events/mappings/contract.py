@@ -58,6 +58,7 @@ saved checkpoint (at least once, in order).
   poller, in AWS's shape) to ``mapping.on_failure_destination`` (SQS queue, SNS topic or
   S3 bucket, the latter keyed ``aws/lambda/<uuid>/<shard>/YYYY/MM/DD/...``). Raises
   ``DestinationFailed`` when it could not be delivered (retry later; never drop).
+- ``settings``: the server's ``Settings`` (time constants a test shortens: ``esm_*``).
 - ``clock`` (``now()``, ``monotonic()``); ``backoff(attempt) -> seconds`` (attempt 1, 2,
   ...: doubling from the ``esm_backoff`` setting's minimum to its maximum);
   ``await sleep(seconds)``.
@@ -70,6 +71,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
 
 from lambdad.clock import Clock
+from lambdad.config import Settings
 from lambdad.model.event_source_mapping import EventSourceMapping
 
 T = TypeVar("T")
@@ -125,6 +127,8 @@ class PollerContext(Protocol):
     def mapping(self) -> EventSourceMapping: ...
     @property
     def clock(self) -> Clock: ...
+    @property
+    def settings(self) -> Settings: ...
     @property
     def checkpoints(self) -> Checkpoints: ...
     @property

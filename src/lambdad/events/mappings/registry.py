@@ -5,6 +5,11 @@ so in its ``StateTransitionReason``)."""
 from __future__ import annotations
 
 from lambdad.events.mappings.contract import PollerFactory
+from lambdad.events.mappings.sqs_poller import SqsPoller
 from lambdad.events.streams.poller import StreamPoller
 
-FACTORIES: dict[str, PollerFactory] = {"kinesis": StreamPoller, "dynamodb": StreamPoller}
+FACTORIES: dict[str, PollerFactory] = {
+    "sqs": SqsPoller,
+    "kinesis": StreamPoller,
+    "dynamodb": StreamPoller,
+}

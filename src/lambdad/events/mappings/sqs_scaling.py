@@ -1,0 +1,53 @@
+"""How many batches an SQS mapping works on at once (pure), as AWS scales its pollers:
+five to start, one more after each full batch (messages remain) up to the cap
+(``ScalingConfig.MaximumConcurrency``, else ``DEFAULT_CAP``), one fewer after an empty
+receive down to the five, and one fewer after a throttle (the function's or the
+account's concurrency is used up) down to one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+START: Final = 5
+DEFAULT_CAP: Final = 1000
+
+
+@dataclass(slots=True)
+class Scaler:
+    cap: int
+    active: int = 0
+
+    @classmethod
+    def for_limit(cls, maximum_concurrency: int | None) -> Scaler:
+        return cls(cap=max(1, maximum_concurrency or DEFAULT_CAP))
+
+    @property
+    def floor(self) -> int:
+        return min(START, self.cap)
+
+    def start(self) -> int:
+        """Workers to start with."""
+        self.active = self.floor
+        return self.active
+
+    def after_batch(self, full: bool) -> int:
+        """Workers to add after a batch (0 or 1)."""
+        if full and self.active < self.cap:
+            self.active += 1
+            return 1
+        return 0
+
+    def after_empty(self) -> bool:
+        """Whether the worker whose receive came back empty stops."""
+        if self.active > self.floor:
+            self.active -= 1
+            return True
+        return False
+
+    def after_throttle(self) -> bool:
+        """Whether the worker that was throttled stops."""
+        if self.active > 1:
+            self.active -= 1
+            return True
+        return False

@@ -1,0 +1,276 @@
+"""SQS event source mappings end to end: a real server polling queues of a moto server
+the module starts (``AWS_ENDPOINT_URL_SQS``), functions that write what they receive
+to files (the process sandbox lets them; the path is in their ``OUT`` variable)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.aws_side import MOTO_ACCOUNT, MOTO_REGION, moto_client, moto_server, queue_arn, receive
+from e2e.helpers import ROLE, LambdadServer, handler_zip, serving
+
+RECORDER = """
+import json, os, time
+
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(event) + "\\n")
+    time.sleep(float(os.environ.get("SLEEP", "0")))
+    failed = [r["messageId"] for r in event["Records"] if "bad" in r["body"]]
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+"""
+
+
+def server_env(moto: str) -> dict[str, str]:
+    return {
+        "LAMBDAD_SANDBOX": "process",
+        "AWS_ENDPOINT_URL_SQS": moto,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": MOTO_REGION,
+        "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": MOTO_ACCOUNT,
+        "LAMBDAD_ESM_SQS_WAIT": "1",
+        "LAMBDAD_ESM_BACKOFF": "0.05,0.5",
+    }
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[LambdadServer]:
+    srv = LambdadServer(tmp_path_factory.mktemp("esm") / "data", env=server_env(moto))
+    with serving(srv):
+        yield srv
+
+
+@pytest.fixture
+def sqs(moto: str) -> Any:
+    return moto_client(moto, "sqs")
+
+
+def new_queue(sqs: Any, **attributes: str) -> tuple[str, str]:
+    """(url, arn) of a new queue."""
+    name = f"esm-{uuid.uuid4().hex[:10]}"
+    if attributes.get("FifoQueue") == "true":
+        name += ".fifo"
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return url, queue_arn(name)
+
+
+def new_function(lam: Any, out: Path, **env: str) -> str:
+    name = f"esm-{uuid.uuid4().hex[:10]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": handler_zip(RECORDER)},
+        Environment={"Variables": {"OUT": str(out), **env}},
+    )
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+    return name
+
+
+def records(out: Path) -> list[dict[str, Any]]:
+    if not out.exists():
+        return []
+    events = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    return [r for e in events for r in e["Records"]]
+
+
+def wait_for(what: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (got := what()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return got
+
+
+def queue_empty(sqs: Any, url: str) -> bool:
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return attrs == {
+        "ApproximateNumberOfMessages": "0",
+        "ApproximateNumberOfMessagesNotVisible": "0",
+    }
+
+
+@pytest.fixture
+def mapping(server: LambdadServer) -> Iterator[Callable[..., str]]:
+    lam = server.client("lambda")
+    made: list[str] = []
+
+    def create(**params: Any) -> str:
+        uuid_: str = lam.create_event_source_mapping(**params)["UUID"]
+        made.append(uuid_)
+        wait_for(lambda: lam.get_event_source_mapping(UUID=uuid_)["State"] != "Creating")
+        return uuid_
+
+    yield create
+    for uuid_ in made:
+        with contextlib.suppress(ClientError):
+            lam.delete_event_source_mapping(UUID=uuid_)
+
+
+def test_messages_arrive_as_aws_records(
+    server: LambdadServer, sqs: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    url, arn = new_queue(sqs)
+    out = tmp_path / "out.jsonl"
+    fn = new_function(lam, out)
+    mapping(FunctionName=fn, EventSourceArn=arn, BatchSize=10)
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody='{"n": 1}',
+        MessageAttributes={
+            "color": {"DataType": "String", "StringValue": "red"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    )
+    sqs.send_message(QueueUrl=url, MessageBody="plain")
+    got = wait_for(lambda: len(records(out)) >= 2 and records(out))
+    first = next(r for r in got if r["body"] == '{"n": 1}')
+    assert list(first) == [
+        "messageId", "receiptHandle", "body", "attributes", "messageAttributes",
+        "md5OfBody", "eventSource", "eventSourceARN", "awsRegion",
+    ]  # fmt: skip
+    assert first["eventSource"] == "aws:sqs"
+    assert first["eventSourceARN"] == arn
+    assert first["awsRegion"] == MOTO_REGION
+    assert first["attributes"]["ApproximateReceiveCount"] == "1"
+    assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(
+        first["attributes"]
+    )
+    assert first["messageAttributes"]["color"] == {
+        "stringValue": "red", "stringListValues": [], "binaryListValues": [], "dataType": "String",
+    }  # fmt: skip
+    assert first["messageAttributes"]["blob"]["binaryValue"] == "AAE="
+    wait_for(lambda: queue_empty(sqs, url))
+
+
+def test_partial_failures_end_in_the_dead_letter_queue(
+    server: LambdadServer, sqs: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    dlq_url, dlq_arn = new_queue(sqs)
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})
+    url, arn = new_queue(sqs, VisibilityTimeout="1", RedrivePolicy=redrive)
+    out = tmp_path / "out.jsonl"
+    fn = new_function(lam, out)
+    mapping(
+        FunctionName=fn,
+        EventSourceArn=arn,
+        BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": "1", "MessageBody": "good"}, {"Id": "2", "MessageBody": "bad"}],
+    )
+    dead = receive(sqs, dlq_url, timeout=20)
+    assert dead["Body"] == "bad"
+    bodies = [r["body"] for r in records(out)]
+    assert bodies.count("good") == 1  # deleted after its first success
+    assert bodies.count("bad") == 2  # received twice, then redriven
+
+
+def test_filtered_out_messages_are_deleted(
+    server: LambdadServer, sqs: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    url, arn = new_queue(sqs)
+    out = tmp_path / "out.jsonl"
+    fn = new_function(lam, out)
+    mapping(
+        FunctionName=fn,
+        EventSourceArn=arn,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"kind": ["keep"]}})}]},
+    )
+    for kind in ("drop", "keep", "drop"):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"kind": kind}))
+    wait_for(lambda: records(out))
+    wait_for(lambda: queue_empty(sqs, url))
+    assert [json.loads(r["body"])["kind"] for r in records(out)] == ["keep"]
+
+
+def test_fifo_order_per_group(
+    server: LambdadServer, sqs: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    url, arn = new_queue(sqs, FifoQueue="true")
+    out = tmp_path / "out.jsonl"
+    fn = new_function(lam, out)
+    mapping(FunctionName=fn, EventSourceArn=arn, BatchSize=3)
+    for i in range(9):
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=f"m{i}",
+            MessageGroupId=f"g{i % 2}",
+            MessageDeduplicationId=str(i),
+        )
+    got = wait_for(lambda: len(records(out)) >= 9 and records(out))
+    for group in ("g0", "g1"):
+        seq = [r["body"] for r in got if r["attributes"]["MessageGroupId"] == group]
+        assert seq == sorted(seq, key=lambda b: int(b[1:]))
+    assert {"SequenceNumber", "MessageGroupId", "MessageDeduplicationId"} <= set(
+        got[0]["attributes"]
+    )
+
+
+def test_disabled_mapping_leaves_messages(
+    server: LambdadServer, sqs: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    url, arn = new_queue(sqs)
+    out = tmp_path / "out.jsonl"
+    fn = new_function(lam, out)
+    uuid_ = mapping(FunctionName=fn, EventSourceArn=arn)
+    lam.update_event_source_mapping(UUID=uuid_, Enabled=False)
+    wait_for(lambda: lam.get_event_source_mapping(UUID=uuid_)["State"] == "Disabled")
+    sqs.send_message(QueueUrl=url, MessageBody="left")
+    # Nothing polls it: the test's own receive gets it, and the function never ran.
+    assert receive(sqs, url)["Body"] == "left"
+    assert records(out) == []
+
+
+def test_kill_9_loses_no_message(
+    lambdad_factory: Callable[..., LambdadServer], moto: str, sqs: Any, tmp_path: Path
+) -> None:
+    env = server_env(moto)
+    first = lambdad_factory(data_dir=tmp_path / "data", env=env)
+    lam = first.client("lambda")
+    url, arn = new_queue(sqs, VisibilityTimeout="2")
+    out = tmp_path / "out.jsonl"
+    fn = new_function(lam, out, SLEEP="0.5")
+    lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=arn, BatchSize=5)
+    sent = {f"m{i}" for i in range(40)}
+    for start in range(0, 40, 10):
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(start, start + 10)],
+        )
+    wait_for(lambda: records(out))
+    first.kill()  # kill -9, with batches in flight
+    assert {r["body"] for r in records(out)} != sent
+    second = lambdad_factory(data_dir=tmp_path / "data", env=env)
+    wait_for(lambda: {r["body"] for r in records(out)} == sent, timeout=30)
+    wait_for(lambda: queue_empty(sqs, url))
+    second.stop()
