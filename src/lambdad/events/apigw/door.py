@@ -27,13 +27,14 @@ from lambdad.events.apigw import answers, dispatch, names
 from lambdad.events.apigw.api_store import HTTP, ApiStore, Found
 from lambdad.events.apigw.dispatch import Target
 from lambdad.events.function_urls import Response, SyncInvoker
-from lambdad.events.http import apigw_v1
+from lambdad.events.http import apigw_v1, cors
 from lambdad.events.http.request import HttpRequest
 from lambdad.events.http.response import HttpResponse
 from lambdad.events.http.url_event import payload_v2_event
 from lambdad.events.http.url_response import Door, payload_v2_response
 from lambdad.events.url_cache import UrlCache
 from lambdad.invoke.sync import InvokeRequest
+from lambdad.model.function_url import Cors
 from lambdad.model.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,16 @@ class ApiGatewayDoor:
         *,
         source_ip: str,
     ) -> Response:
-        request_id = self.new_id()
         found = self._find(address.api_id)
+        rest = found is not None and found.kind != HTTP
+        # REST APIs' request ids are UUIDs (with an extendedRequestId beside);
+        # HTTP APIs' are the short base64 form, in the event and the answer alike.
+        request_id = self.new_id()
+        if not rest:
+            request_id = apigw_v1.extended_request_id(request_id)
         if found is None or address.region not in (None, found.scope.region):
-            answer, rest = answers.HTTP_NOT_FOUND, False
+            answer = answers.HTTP_NOT_FOUND
         else:
-            rest = found.kind != HTTP
             request = HttpRequest(
                 method=method,
                 raw_path=address.raw_path,
@@ -110,14 +115,17 @@ class ApiGatewayDoor:
             answer = await self._answer(found, request)
         if answer.integration_error is not None:
             log.info(
-                "API %s request %s failed: %s", address.api_id, request_id, answer.integration_error
+                "API %s request %s failed: %s",
+                address.api_id,
+                request_id,
+                answer.integration_error,
             )
         out = [(k.lower().encode(), v.encode("latin-1", "replace")) for k, v in answer.headers]
         if rest:
             out.append((b"x-amzn-requestid", request_id.encode()))
             out.append((b"x-amz-apigw-id", apigw_v1.extended_request_id(request_id).encode()))
         else:
-            out.append((b"apigw-requestid", apigw_v1.extended_request_id(request_id).encode()))
+            out.append((b"apigw-requestid", request_id.encode()))
         return answer.status, out, answer.body
 
     def _find(self, api_id: str) -> Found | None:
@@ -132,6 +140,18 @@ class ApiGatewayDoor:
         return found
 
     async def _answer(self, found: Found, request: HttpRequest) -> HttpResponse:
+        settings = found.doc["Api"].get("CorsConfiguration")
+        if found.kind != HTTP or not settings:
+            return await self._routed(found, request)
+        # An HTTP API with CORS settings answers preflights itself, and adds its
+        # headers to every answer (the function's own Access-Control-* replaced).
+        config = Cors.from_doc(settings)
+        if cors.is_preflight(request):
+            # The same headers as a function URL's preflight, but 204 No Content.
+            return dataclasses.replace(cors.preflight(config, request), status=204)
+        return cors.with_cors(config, request, await self._routed(found, request))
+
+    async def _routed(self, found: Found, request: HttpRequest) -> HttpResponse:
         rest = found.kind != HTTP
         choose = dispatch.rest_target if rest else dispatch.http_target
         target = choose(found.doc, request.method, request.raw_path)
