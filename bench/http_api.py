@@ -1,0 +1,129 @@
+"""API Gateway requests beside a direct ``Invoke`` of the same function, same run.
+
+One ``lambdad serve`` (``process`` sandbox), one Python function answering a small
+fixed proxy response, warmed; an HTTP API made by quick create (``$default`` route,
+payload 2.0) and a REST API (``{proxy+}``, ``ANY``, ``AWS_PROXY``, stage ``b``) on it,
+each with the permission AWS requires. Then three keep-alive connections: one
+replays a pre-signed ``Invoke``, the others the same body POSTed to
+``/execute-api/<api-id>/…`` (the path form: no wildcard DNS needed). Round trips are
+timed in alternating blocks, so that drift on the host weighs on all alike; the
+difference of the medians is what each door adds (its API and policy look-ups, route
+matching, the event, the response rules) over the API's SigV4 check and ``Invoke``
+handler.
+
+    python bench/http_api.py [--quick] [--n N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+HANDLER = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
+BODY = b'{"k":"v"}'
+BLOCK = 100
+
+
+def door_request(port: int, path: str) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
+    )
+    return head.encode() + BODY
+
+
+def _client(server: c.Server, service: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=server.endpoint,
+        region_name=c.REGION,
+        aws_access_key_id=c.AKID,
+        aws_secret_access_key=c.SECRET,
+    )
+
+
+def _apis(server: c.Server, arn: str) -> tuple[str, str]:
+    """(HTTP API id, REST API id), both on the function, both permitted."""
+    http_id = _client(server, "apigatewayv2").create_api(
+        Name="bench", ProtocolType="HTTP", Target=arn
+    )["ApiId"]
+    rest = _client(server, "apigateway")
+    rest_id = rest.create_rest_api(name="bench")["id"]
+    root = rest.get_resources(restApiId=rest_id)["items"][0]["id"]
+    proxy = rest.create_resource(restApiId=rest_id, parentId=root, pathPart="{proxy+}")["id"]
+    ids = {"restApiId": rest_id, "resourceId": proxy, "httpMethod": "ANY"}
+    rest.put_method(**ids, authorizationType="NONE")
+    uri = f"arn:aws:apigateway:{c.REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
+    rest.put_integration(**ids, type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+    rest.create_deployment(restApiId=rest_id, stageName="b")
+    for api_id in (http_id, rest_id):
+        server.client.add_permission(
+            FunctionName="apigw",
+            StatementId=f"apigw-{api_id}",
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=f"arn:aws:execute-api:{c.REGION}:{c.ACCOUNT}:{api_id}/*",
+        )
+    return http_id, rest_id
+
+
+def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
+    server.create("apigw", source=HANDLER, MemorySize=1769)
+    arn = server.client.get_function(FunctionName="apigw")["Configuration"]["FunctionArn"]
+    http_id, rest_id = _apis(server, arn)
+    requests = {
+        "direct Invoke": c.signed_invoke(server.endpoint, "apigw", BODY),
+        "HTTP API": door_request(server.port, f"/execute-api/{http_id}/x"),
+        "REST API": door_request(server.port, f"/execute-api/{rest_id}/b/x"),
+    }
+    connections = {label: c.Connection(server.port) for label in requests}
+    try:
+        warm_up = max(50, n // 20)
+        for label, request in requests.items():
+            connections[label].timed(request, warm_up)
+        times: dict[str, list[float]] = {label: [] for label in requests}
+        for start in range(0, n, BLOCK):
+            block = min(BLOCK, n - start)
+            for label, request in requests.items():
+                times[label] += connections[label].timed(request, block)
+        return {label: c.summary(values) for label, values in times.items()}
+    finally:
+        for connection in connections.values():
+            connection.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    n = args.n or (200 if args.quick else 1000)
+
+    server = c.Server({"LAMBDAD_SANDBOX": "process"}).start()
+    try:
+        rows = measure(server, n)
+    finally:
+        server.stop()
+    c.print_rows(f"API Gateway vs direct Invoke, {n} each, keep-alive, alternating", rows)
+    added = {
+        door: rows[door]["median"] - rows["direct Invoke"]["median"]
+        for door in ("HTTP API", "REST API")
+    }
+    for door, ms in added.items():
+        print(f"  added by the {door} door: {ms:.3f} ms median")
+    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows, "added_ms": added}
+    print("wrote", c.write_json("http_api", result, args.json))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
