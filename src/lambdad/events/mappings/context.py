@@ -161,3 +161,10 @@ class MappingContext:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    def function_role(self) -> str:
+        try:
+            rv = self._invoker.resolve(self.mapping.scope, self.mapping.function_arn, None)
+        except AwsError:
+            return ""
+        return rv.role

@@ -62,6 +62,8 @@ saved checkpoint (at least once, in order).
 - ``clock`` (``now()``, ``monotonic()``); ``backoff(attempt) -> seconds`` (attempt 1, 2,
   ...: doubling from the ``esm_backoff`` setting's minimum to its maximum);
   ``await sleep(seconds)``.
+- ``function_role()``: the execution role ARN of the mapping's function ("" when it
+  cannot be resolved): a Kinesis record's ``invokeIdentityArn``.
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ class PollerContext(Protocol):
     ) -> None: ...
     def backoff(self, attempt: int) -> float: ...
     async def sleep(self, seconds: float) -> None: ...
+    def function_role(self) -> str: ...
 
 
 class SourcePoller(Protocol):

@@ -31,17 +31,13 @@ log = logging.getLogger(__name__)
 STARTED = "_started"
 
 
-def identity_arn(context: PollerContext) -> str:
-    """``invokeIdentityArn``: the function's execution role where the context knows it."""
-    role = getattr(context, "role_arn", None)
-    return str(role) if role else ""
-
-
 def make_source(context: PollerContext) -> StreamSource:
     arn = context.mapping.event_source_arn
     if context.mapping.kind == "kinesis":
         client = context.client("kinesis")
-        return KinesisSource(client, context.run_blocking, arn, identity_arn=identity_arn(context))
+        return KinesisSource(
+            client, context.run_blocking, arn, identity_arn=context.function_role()
+        )
     return DynamoDBStreamSource(context.client("dynamodbstreams"), context.run_blocking, arn)
 
 

@@ -126,7 +126,9 @@ class ShardWorker:
         if self.iterator is None or is_full(self.pending, self.capacity):
             return True
         try:
-            page = await self.source.read(self.shard_id, self.iterator, self.capacity)
+            # A page as large as the service gives (Kinesis: 10 MB at most): reading
+            # costs per call, and the next rounds are served from what was read.
+            page = await self.source.read(self.shard_id, self.iterator, self.source.max_limit)
             self.errors = 0
         except ExpiredIterator:
             restart = self.last_read or self.saved

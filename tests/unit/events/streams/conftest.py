@@ -108,6 +108,9 @@ class FakeContext:
         self.clock.advance(seconds)
         await asyncio.sleep(0)
 
+    def function_role(self) -> str:
+        return "arn:aws:iam::123456789012:role/lambda-role"
+
     def now(self) -> float:
         return self.clock.now().timestamp()
 
