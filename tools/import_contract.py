@@ -52,6 +52,9 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "api": frozenset({"control", "invoke", "observe"}),
     "events": frozenset({"invoke", "control", "observe"}),
     "console": frozenset({"api"}),
+    # Stacks: planned from templates, applied through the API over HTTP (boto3, as the
+    # caller); ``api`` for the request context of the CloudFormation subset it answers.
+    "deploy": frozenset({"api"}),
     "invoke": frozenset({"control", "environments", "observe"}),
     "environments": frozenset({"sandbox", "runtimes", "observe"}),
     "sandbox": frozenset({"runtimes"}),

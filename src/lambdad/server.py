@@ -46,6 +46,7 @@ from lambdad.api.routes import LambdaHandlers, lambda_routes
 from lambdad.api.scheduler_api import SchedulerApi
 from lambdad.api.signing_api import SigningApi
 from lambdad.config import Settings
+from lambdad.deploy.cfn_api import build as cloudformation_api
 from lambdad.errors import AwsError
 from lambdad.events.apigw.routing import admit_apis, route_apis
 from lambdad.events.function_urls import FunctionUrlDoor
@@ -110,6 +111,13 @@ def build_app(platform: Platform) -> App:
                 platform.apigateway.http_operations(),
                 platform.apigateway.rest_operations(),
                 platform.offload,
+            ),
+            "cloudformation": cloudformation_api(
+                platform.store,
+                s.data_dir,
+                lambda: platform.clock.now().timestamp(),
+                s.host,
+                s.port,
             ),
         },
         signing=SigningApi(platform.signing_profiles),

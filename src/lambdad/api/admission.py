@@ -23,6 +23,7 @@ from lambdad.errors import (
     RequestTooLargeException,
     TooManyRequestsException,
 )
+from lambdad.model.artifacts import ARTIFACTS_PATH
 from lambdad.model.credential import Credential
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
@@ -108,6 +109,9 @@ class Admission:
             return render_error(exc, new_request_id(), json_protocol=json_protocol)
         route = path.partition("?")[0]
         if json_protocol or service in sigv4.SCOPED_SERVICES:
+            # `lambdad deploy` uploads a stack's code (a zip, raw) to cloudformation's scope.
+            if service == "cloudformation" and route == ARTIFACTS_PATH and method == "PUT":
+                return MAX_BODY
             return SMALL_BODY
         if route.rstrip("/").endswith("invocations"):
             limit, operation = self.max_sync_payload, "InvokeFunction"

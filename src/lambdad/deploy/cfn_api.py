@@ -1,0 +1,132 @@
+"""The CloudFormation API subset (query protocol, XML), answered by its signing scope:
+change sets, stacks, their events, resources and templates, over ``StackService``.
+
+Change sets are executed before ``ExecuteChangeSet`` answers (the AWS CLI's waiters then
+see the final status on their first call, instead of polling every 30 s). That work is
+blocking and calls lambdad's own API over HTTP, as the caller, so it runs on threads of
+its own: never on the event loop, nor on the platform's pool, which the API handlers
+it calls need. Also ``PUT /_lambdad/artifacts`` (signed for cloudformation): the code
+``lambdad deploy`` uploads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from lambdad.api.context import RequestContext
+from lambdad.deploy import query_protocol
+from lambdad.deploy.artifacts import Artifacts
+from lambdad.deploy.errors import StackError
+from lambdad.deploy.handlers import Env
+from lambdad.deploy.operations import OPERATIONS
+from lambdad.deploy.parameters import StackIdentity
+from lambdad.deploy.stack_records import StackRecords, Where
+from lambdad.deploy.stacks import StackService
+from lambdad.model.artifacts import ARTIFACT_BUCKET, ARTIFACTS_PATH
+from lambdad.model.credential import Credential
+from lambdad.store.base import MetadataStore
+from lambdad.store.blobs import BlobStore
+
+log = logging.getLogger(__name__)
+XMLNS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+_XML = {"content-type": "text/xml"}
+# Deployments running at once (each holds one thread while it waits for its resources).
+WORKERS = 4
+
+
+class CloudFormationApi:
+    def __init__(self, service: StackService, artifacts: Artifacts, endpoint: str) -> None:
+        import botocore.session
+
+        self.service = service
+        self.artifacts = artifacts
+        self.endpoint = endpoint
+        self.model = botocore.session.get_session().get_service_model("cloudformation")
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="lambdad-deploy")
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._guard = threading.Lock()
+
+    async def __call__(
+        self, ctx: RequestContext, method: str, path: str, query_string: str, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        rid = ctx.request_id
+        where = Where(ctx.principal.credential.account_id, ctx.principal.region)
+        try:
+            if path.split("?", 1)[0] == ARTIFACTS_PATH and method == "PUT":
+                digest = await self._run(self.artifacts.put, where, body)
+                out = {"Bucket": ARTIFACT_BUCKET, "Key": digest}
+                return 200, {"content-type": "application/json"}, json.dumps(out).encode()
+            form = query_protocol.read_form(body, query_string)
+            action = form.get("Action", "")
+            fn = OPERATIONS.get(action)
+            if fn is None or method != "POST":
+                msg = f"Unrecognized operation {action or method + ' ' + path}"
+                return 400, _XML, query_protocol.error("InvalidAction", msg, rid, XMLNS)
+            op = self.model.operation_model(action)
+            params = query_protocol.parse(op, form)
+            env_for = functools.partial(self._env, ctx.principal.credential, where)
+            result = await self._run(fn, self.service, where, params, env_for)
+            return 200, _XML, query_protocol.response(op, result, rid, XMLNS)
+        except StackError as exc:
+            return exc.status, _XML, query_protocol.error(exc.code, exc.message, rid, XMLNS)
+        except Exception:
+            log.exception("cloudformation request %s failed", rid)
+            msg = "An internal error occurred"
+            return 500, _XML, query_protocol.error("InternalFailure", msg, rid, XMLNS, sender=False)
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, functools.partial(fn, *args))
+
+    def _env(self, credential: Credential, where: Where, identity: StackIdentity) -> Env:
+        return Env(
+            identity=identity,
+            lambda_client=self._client(credential, where.region, "lambda"),
+            events_client=self._client(credential, where.region, "events"),
+            read_artifact=functools.partial(self.artifacts.read, where),
+        )
+
+    def _client(self, credential: Credential, region: str, service: str) -> Any:
+        key = (credential.access_key_id, region, service)
+        with self._guard:
+            client = self._clients.get(key)
+            if client is None:
+                import boto3
+                from botocore.config import Config
+
+                client = boto3.session.Session().client(
+                    service,
+                    endpoint_url=self.endpoint,
+                    region_name=region,
+                    aws_access_key_id=credential.access_key_id,
+                    aws_secret_access_key=credential.secret_access_key,
+                    config=Config(retries={"max_attempts": 3}, read_timeout=300),
+                )
+                self._clients[key] = client
+            return client
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def build(
+    store: MetadataStore, data_dir: Path, now: Callable[[], float], host: str, port: int
+) -> CloudFormationApi:
+    """The API over the stacks in ``store``, applying them through the server at
+    ``host:port`` (loopback when it listens on every address)."""
+    blobs = BlobStore(data_dir / "stack-artifacts")
+    blobs.open()
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return CloudFormationApi(
+        StackService(StackRecords(store), now), Artifacts(store, blobs), endpoint
+    )

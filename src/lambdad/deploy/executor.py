@@ -1,0 +1,188 @@
+"""The executor: applies a plan, step by step, through the resource handlers.
+
+Each step's ``Deferred`` properties are completed from what earlier steps created. If
+a step fails, everything this run created is deleted and everything it updated is put
+back, newest first, and ``ApplyFailed`` says which step failed and why; each action
+(and each rollback action) is reported as a stack event as it happens. Deletions come
+last; one that fails is reported and leaves the stack as applied (as
+CloudFormation's clean-up phase does).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lambdad.deploy.errors import ApplyFailed
+from lambdad.deploy.handlers import Env, Handler
+from lambdad.deploy.intrinsics import Context, Unknown, complete
+from lambdad.deploy.plan import Action, Plan, Step
+from lambdad.deploy.records import Deployment, ResourceRecord
+
+log = logging.getLogger(__name__)
+
+# (logical id, type, physical id, status, reason)
+Report = Callable[[str, str, str, str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    deployment: dict[str, ResourceRecord]
+    outputs: dict[str, tuple[Any, str | None]]
+
+
+_STATUS = {
+    Action.CREATE: "CREATE",
+    Action.REPLACE: "CREATE",
+    Action.UPDATE: "UPDATE",
+    Action.DELETE: "DELETE",
+}
+
+
+def execute(
+    plan: Plan,
+    previous: Deployment,
+    env: Env,
+    handlers: Mapping[str, Handler],
+    report: Report,
+) -> Result:
+    records: dict[str, ResourceRecord] = dict(previous)
+
+    def attribute(logical_id: str, name: str | None) -> Any:
+        rec = records.get(logical_id)
+        if rec is None or (name or "Ref") not in rec.attributes:
+            raise Unknown(logical_id, name)
+        return rec.attributes[name or "Ref"]
+
+    applied = [s for s in plan.steps if s.action is not Action.DELETE]
+    ctx = Context(
+        plan.parameters,
+        plan.conditions,
+        frozenset(s.logical_id for s in applied),
+        attribute,
+        plan.mappings,
+    )
+    undo: list[tuple[ResourceRecord | None, ResourceRecord]] = []  # (before, after)
+    for step in applied:
+        if step.action is Action.UNCHANGED:
+            continue
+        status = _STATUS[step.action]
+        report(step.logical_id, step.type, "", f"{status}_IN_PROGRESS", "")
+        try:
+            new = _apply(step, ctx, env, handlers[step.type])
+        except Exception as exc:
+            reason = _reason(exc)
+            log.info("stack %s: %s failed: %s", env.identity.stack_name, step.logical_id, reason)
+            report(step.logical_id, step.type, "", f"{status}_FAILED", reason)
+            _rollback(undo, env, handlers, report)
+            raise ApplyFailed(step.logical_id, reason) from exc
+        before = records.get(step.logical_id) if step.action is Action.UPDATE else None
+        undo.append((before, new))
+        records[step.logical_id] = new
+        report(step.logical_id, step.type, new.physical_id, f"{status}_COMPLETE", "")
+
+    for step in plan.steps:
+        if step.action is Action.DELETE and step.previous is not None:
+            _delete(step, env, handlers, report)
+            if records.get(step.logical_id) is step.previous:
+                del records[step.logical_id]
+
+    order = [s.logical_id for s in applied]
+    deployment = {lid: records[lid] for lid in order if lid in records}
+    outputs = {k: (complete(v, ctx), d) for k, (v, d) in plan.outputs.items()}
+    return Result(deployment, outputs)
+
+
+def _apply(step: Step, ctx: Context, env: Env, handler: Handler) -> ResourceRecord:
+    props = complete(dict(step.properties or {}), ctx)
+    if step.action is Action.UPDATE and step.previous is not None:
+        done = handler.update(env, step.previous, props)
+    else:
+        done = handler.create(env, step.logical_id, props, step.previous)
+    return ResourceRecord(
+        step.logical_id, step.type, done.physical_id, props, done.attributes, step.deletion_policy
+    )
+
+
+def _delete(step: Step, env: Env, handlers: Mapping[str, Handler], report: Report) -> None:
+    rec = step.previous
+    assert rec is not None
+    if step.deletion_policy == "Retain":
+        report(rec.logical_id, rec.type, rec.physical_id, "DELETE_SKIPPED", "DeletionPolicy Retain")
+        return
+    report(rec.logical_id, rec.type, rec.physical_id, "DELETE_IN_PROGRESS", "")
+    try:
+        handlers[rec.type].delete(env, rec)
+    except Exception as exc:
+        report(rec.logical_id, rec.type, rec.physical_id, "DELETE_FAILED", _reason(exc))
+        return
+    report(rec.logical_id, rec.type, rec.physical_id, "DELETE_COMPLETE", "")
+
+
+def delete_all(
+    deployment: Deployment, env: Env, handlers: Mapping[str, Handler], report: Report
+) -> list[ResourceRecord]:
+    """Delete every resource, newest first; the records that could not be deleted."""
+    left = []
+    for rec in reversed(list(deployment.values())):
+        if rec.deletion_policy == "Retain":
+            report(
+                rec.logical_id, rec.type, rec.physical_id, "DELETE_SKIPPED", "DeletionPolicy Retain"
+            )
+            continue
+        report(rec.logical_id, rec.type, rec.physical_id, "DELETE_IN_PROGRESS", "")
+        try:
+            handlers[rec.type].delete(env, rec)
+        except Exception as exc:
+            report(rec.logical_id, rec.type, rec.physical_id, "DELETE_FAILED", _reason(exc))
+            left.append(rec)
+            continue
+        report(rec.logical_id, rec.type, rec.physical_id, "DELETE_COMPLETE", "")
+    return left
+
+
+def _rollback(
+    undo: list[tuple[ResourceRecord | None, ResourceRecord]],
+    env: Env,
+    handlers: Mapping[str, Handler],
+    report: Report,
+) -> None:
+    for before, after in reversed(undo):
+        handler = handlers[after.type]
+        try:
+            if before is None:
+                report(
+                    after.logical_id,
+                    after.type,
+                    after.physical_id,
+                    "DELETE_IN_PROGRESS",
+                    "Rollback",
+                )
+                handler.delete(env, after)
+                report(
+                    after.logical_id, after.type, after.physical_id, "DELETE_COMPLETE", "Rollback"
+                )
+            else:
+                report(
+                    after.logical_id,
+                    after.type,
+                    after.physical_id,
+                    "UPDATE_IN_PROGRESS",
+                    "Rollback",
+                )
+                handler.update(env, after, before.properties)
+                report(
+                    after.logical_id, after.type, after.physical_id, "UPDATE_COMPLETE", "Rollback"
+                )
+        except Exception as exc:
+            report(after.logical_id, after.type, after.physical_id, "ROLLBACK_FAILED", _reason(exc))
+
+
+def _reason(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        err = response["Error"]
+        return f"{err.get('Code')}: {err.get('Message')}"
+    return str(exc) or type(exc).__name__

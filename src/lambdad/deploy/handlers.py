@@ -1,0 +1,80 @@
+"""What the executor needs of each resource type: a ``Handler`` that creates, updates
+and deletes one resource through lambdad's APIs, and the ``Env`` it does that in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lambdad.deploy.names import physical_name
+from lambdad.deploy.parameters import StackIdentity
+from lambdad.deploy.records import ResourceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Env:
+    """Where a plan is applied: the stack, the API clients (boto3, signed as the
+    caller), how an uploaded artifact is read, and time (injected for tests)."""
+
+    identity: StackIdentity
+    lambda_client: Any
+    events_client: Any
+    # (bucket, key) -> the archive when it is one lambdad keeps, else None.
+    read_artifact: Callable[[str, str], bytes | None]
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    wait_limit: float = 120.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def name_for(self, logical_id: str, limit: int, replaces: str = "") -> str:
+        i = self.identity
+        return physical_name(i.stack_id, i.stack_name, logical_id, limit, replaces)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    physical_id: str
+    attributes: Mapping[str, Any]
+
+
+class Handler(Protocol):
+    def create(
+        self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: ResourceRecord | None
+    ) -> Applied: ...
+
+    def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied: ...
+
+    # Idempotent: a resource already gone is deleted.
+    def delete(self, env: Env, record: ResourceRecord) -> None: ...
+
+
+def error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def ignore_missing(call: Callable[[], Any]) -> None:
+    """Run a deletion; a resource that is already gone is not an error."""
+    try:
+        call()
+    except Exception as exc:
+        if error_code(exc) not in ("ResourceNotFoundException", "ResourceNotFound"):
+            raise
+
+
+def as_int(props: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """``props`` with the named members as integers (a parameter's value is a string)."""
+    out = dict(props)
+    for name in names:
+        if name in out and isinstance(out[name], str):
+            out[name] = int(out[name])
+    return out
+
+
+def pick(props: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    return {n: props[n] for n in names if n in props}

@@ -1,0 +1,47 @@
+"""The resource types lambdad applies, and what the planner must know of each: which
+property changes replace the resource (a new physical resource, the old one deleted at
+the end) and which attributes survive an update in place.
+
+Types of resources served by other parts of lambdad join this table when those land;
+every other type is listed as unsupported by the planner, never skipped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    type: str
+    # A change of any of these replaces the resource.
+    replace_on: frozenset[str] = frozenset()
+    # Any change replaces it (the resource is immutable).
+    immutable: bool = False
+    # Attributes ("Ref" for Ref) an update in place leaves as they were.
+    stable: frozenset[str] = frozenset({"Ref", "Arn"})
+
+
+def _kind(
+    type_: str, *replace_on: str, immutable: bool = False, stable: tuple[str, ...] = ("Ref", "Arn")
+) -> Kind:
+    return Kind(type_, frozenset(replace_on), immutable, frozenset(stable))
+
+
+KINDS: dict[str, Kind] = {
+    k.type: k
+    for k in (
+        _kind("AWS::Lambda::Function", "FunctionName", "PackageType"),
+        _kind("AWS::Lambda::Version", immutable=True),
+        _kind("AWS::Lambda::Alias", "FunctionName", "Name", stable=("Ref", "AliasArn")),
+        _kind("AWS::Lambda::LayerVersion", immutable=True),
+        _kind("AWS::Lambda::Permission", immutable=True),
+        _kind(
+            "AWS::Lambda::Url", "TargetFunctionArn", "Qualifier",
+            stable=("Ref", "FunctionArn", "FunctionUrl"),
+        ),
+        _kind("AWS::Lambda::EventInvokeConfig", "FunctionName", "Qualifier", stable=("Ref",)),
+        _kind("AWS::Events::Rule", "Name", "EventBusName"),
+        _kind("AWS::IAM::Role", "RoleName", "Path", stable=("Ref", "Arn", "RoleId")),
+    )
+}  # fmt: skip

@@ -1,0 +1,27 @@
+"""The handler of each resource type the planner accepts (``kinds.KINDS``)."""
+
+from __future__ import annotations
+
+from lambdad.deploy.function_resource import FunctionHandler
+from lambdad.deploy.handlers import Handler
+from lambdad.deploy.lambda_resources import (
+    AliasHandler,
+    EventInvokeConfigHandler,
+    LayerVersionHandler,
+    PermissionHandler,
+    UrlHandler,
+    VersionHandler,
+)
+from lambdad.deploy.other_resources import RoleHandler, RuleHandler
+
+HANDLERS: dict[str, Handler] = {
+    "AWS::Lambda::Function": FunctionHandler(),
+    "AWS::Lambda::Version": VersionHandler(),
+    "AWS::Lambda::Alias": AliasHandler(),
+    "AWS::Lambda::LayerVersion": LayerVersionHandler(),
+    "AWS::Lambda::Permission": PermissionHandler(),
+    "AWS::Lambda::Url": UrlHandler(),
+    "AWS::Lambda::EventInvokeConfig": EventInvokeConfigHandler(),
+    "AWS::Events::Rule": RuleHandler(),
+    "AWS::IAM::Role": RoleHandler(),
+}

@@ -1,0 +1,258 @@
+"""The stack service: change sets planned from a template, executed by the executor,
+stacks described, deleted and listed. Blocking (it waits for the resources it applies):
+the API adapter runs it off the event loop.
+
+A change set keeps the template and parameter values it was made with; executing it
+plans again against the stack's deployment as it is then, and applies that plan.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lambdad.deploy import sam, template
+from lambdad.deploy.errors import ApplyFailed, ChangeSetNotFound, ValidationError
+from lambdad.deploy.executor import delete_all, execute
+from lambdad.deploy.handlers import Env
+from lambdad.deploy.parameters import StackIdentity
+from lambdad.deploy.plan import Action, Plan, plan
+from lambdad.deploy.registry import HANDLERS
+from lambdad.deploy.stack_records import StackRecords, Where, add_event, deployment, now_iso
+from lambdad.store.base import Doc
+
+# A capability (beyond AWS's) that asks the planner to skip the resource types lambdad
+# does not serve, listing them, instead of refusing the template.
+SKIP_UNSUPPORTED = "LAMBDAD_SKIP_UNSUPPORTED"
+NO_CHANGES = (
+    "The submitted information didn't contain changes. Submit different information to "
+    "create a change set."
+)
+
+# The environment a plan is applied in, for the stack (the caller's API clients).
+EnvFor = Callable[[StackIdentity], Env]
+
+
+class StackService:
+    def __init__(self, records: StackRecords, now: Callable[[], float]) -> None:
+        self.records = records
+        self.now = now
+        self._locks: dict[tuple[str, str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, where: Where, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((where.account, where.region, name), threading.Lock())
+
+    def stack(self, where: Where, name_or_id: str) -> Doc:
+        doc = self.records.get(where, name_or_id)
+        if doc is None:
+            raise ValidationError(f"Stack with id {name_or_id} does not exist")
+        return doc
+
+    def create_change_set(self, where: Where, p: Mapping[str, Any]) -> Doc:
+        stack_name, name = p["StackName"], p["ChangeSetName"]
+        kind = p.get("ChangeSetType") or "UPDATE"
+        body = p.get("TemplateBody")
+        if not body:
+            raise ValidationError("TemplateBody is required (lambdad does not read TemplateURL)")
+        with self._lock(where, stack_name):
+            doc = self.records.get(where, stack_name)
+            if kind == "CREATE":
+                if doc is not None and doc["StackStatus"] != "REVIEW_IN_PROGRESS":
+                    raise ValidationError(
+                        f"Stack [{stack_name}] already exists and cannot be created again "
+                        f"with the changeSet [{name}]."
+                    )
+            elif doc is None or doc["StackStatus"] == "REVIEW_IN_PROGRESS":
+                raise ValidationError(f"Stack [{stack_name}] does not exist")
+            if doc is not None and self.records.change_set(where, stack_name, name):
+                raise ValidationError(f"ChangeSet [{name}] already exists")
+            if doc is None:
+                doc = {
+                    "StackId": where.stack_arn(stack_name),
+                    "StackName": stack_name,
+                    "StackStatus": "REVIEW_IN_PROGRESS",
+                    "CreationTime": now_iso(self.now()),
+                    "Resources": [],
+                    "Events": [],
+                }
+                self.records.put(where, doc)
+            given = _given(p.get("Parameters") or [], doc)
+            change_set = {
+                "ChangeSetId": where.change_set_arn(name),
+                "ChangeSetName": name,
+                "StackId": doc["StackId"],
+                "StackName": stack_name,
+                "ChangeSetType": kind,
+                "CreationTime": now_iso(self.now()),
+                "Description": p.get("Description"),
+                "TemplateBody": body,
+                "Parameters": given,
+                "Capabilities": list(p.get("Capabilities") or []),
+                "Tags": list(p.get("Tags") or []),
+                "ExecutionStatus": "AVAILABLE",
+                "Status": "CREATE_COMPLETE",
+            }
+            the_plan, _ = self._plan(where, doc, change_set)
+            change_set["Changes"] = _changes(the_plan)
+            change_set["Skipped"] = dict(the_plan.skipped)
+            if not change_set["Changes"]:
+                change_set.update(
+                    Status="FAILED", ExecutionStatus="UNAVAILABLE", StatusReason=NO_CHANGES
+                )
+            self.records.put_change_set(where, change_set)
+            return change_set
+
+    def _plan(self, where: Where, doc: Doc, change_set: Doc) -> tuple[Plan, dict[str, Any]]:
+        identity = StackIdentity(where.account, where.region, doc["StackName"], doc["StackId"])
+        body = template.parse_body(change_set["TemplateBody"])
+        given = change_set["Parameters"]
+        processed = sam.translate(body, given, identity) if template.is_sam(body) else body
+        skip = SKIP_UNSUPPORTED in change_set.get("Capabilities", [])
+        return (
+            plan(template.read(processed), given, identity, deployment(doc), skip_unsupported=skip),
+            processed,
+        )
+
+    def describe_change_set(self, where: Where, stack: str | None, name: str) -> Doc:
+        found = self.records.change_set(where, stack, name)
+        if found is None:
+            raise ChangeSetNotFound(f"ChangeSet [{name}] does not exist")
+        return found
+
+    def execute_change_set(
+        self, where: Where, stack: str | None, name: str, env_for: EnvFor
+    ) -> Doc:
+        found = self.describe_change_set(where, stack, name)
+        with self._lock(where, found["StackName"]):
+            change_set = self.describe_change_set(where, found["StackName"], name)
+            if change_set["ExecutionStatus"] != "AVAILABLE":
+                raise ValidationError(
+                    f"ChangeSet [{change_set['ChangeSetId']}] cannot be executed in its current "
+                    f"status of [{change_set['Status']}]"
+                )
+            doc = self.stack(where, change_set["StackId"])
+            creating = doc["StackStatus"] == "REVIEW_IN_PROGRESS"
+            verb = "CREATE" if creating else "UPDATE"
+            the_plan, processed = self._plan(where, doc, change_set)
+            self._status(doc, f"{verb}_IN_PROGRESS", "User Initiated")
+            identity = StackIdentity(where.account, where.region, doc["StackName"], doc["StackId"])
+            env = env_for(identity)
+            try:
+                result = execute(the_plan, deployment(doc), env, HANDLERS, self._reporter(doc))
+            except ApplyFailed as exc:
+                rolled = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
+                self._status(
+                    doc,
+                    rolled,
+                    f"The following resource(s) failed: [{exc.logical_id}]. {exc.reason}",
+                )
+                change_set["ExecutionStatus"] = "EXECUTE_FAILED"
+                self.records.put_change_set(where, change_set)
+                self.records.put(where, doc)
+                return doc
+            doc["Resources"] = [r.as_doc() for r in result.deployment.values()]
+            doc["Outputs"] = [
+                {"OutputKey": k, "OutputValue": _text(v), **({"Description": d} if d else {})}
+                for k, (v, d) in result.outputs.items()
+            ]
+            doc.update(
+                TemplateBody=change_set["TemplateBody"],
+                ProcessedTemplate=processed,
+                Parameters=change_set["Parameters"],
+                Capabilities=change_set["Capabilities"],
+                Description=processed.get("Description"),
+                Skipped=dict(the_plan.skipped),
+            )
+            if not creating:
+                doc["LastUpdatedTime"] = now_iso(self.now())
+            self._status(doc, f"{verb}_COMPLETE", "")
+            for key, _ in self.records.change_sets(where, doc["StackName"]):
+                self.records.delete_change_set(where, doc["StackName"], key)
+            self.records.put(where, doc)
+            return doc
+
+    def delete_stack(self, where: Where, name_or_id: str, env_for: EnvFor) -> None:
+        doc = self.records.get(where, name_or_id)
+        if doc is None:
+            return  # AWS: deleting a stack that does not exist succeeds
+        with self._lock(where, doc["StackName"]):
+            self._status(doc, "DELETE_IN_PROGRESS", "User Initiated")
+            identity = StackIdentity(where.account, where.region, doc["StackName"], doc["StackId"])
+            left = delete_all(deployment(doc), env_for(identity), HANDLERS, self._reporter(doc))
+            if left:
+                doc["Resources"] = [r.as_doc() for r in left]
+                self._status(
+                    doc, "DELETE_FAILED", f"could not delete {[r.logical_id for r in left]}"
+                )
+                self.records.put(where, doc)
+                return
+            self.records.delete(where, doc["StackName"])
+
+    def _status(self, doc: Doc, status: str, reason: str) -> None:
+        doc["StackStatus"] = status
+        if reason:
+            doc["StackStatusReason"] = reason
+        else:
+            doc.pop("StackStatusReason", None)
+        add_event(
+            doc,
+            self.now(),
+            doc["StackName"],
+            "AWS::CloudFormation::Stack",
+            doc["StackId"],
+            status,
+            reason,
+        )
+
+    def _reporter(self, doc: Doc) -> Callable[[str, str, str, str, str], None]:
+        def report(logical_id: str, type_: str, physical: str, status: str, reason: str) -> None:
+            add_event(doc, self.now(), logical_id, type_, physical, status, reason)
+
+        return report
+
+
+def _given(members: list[dict[str, Any]], stack: Doc) -> dict[str, str]:
+    previous = stack.get("Parameters") or {}
+    out: dict[str, str] = {}
+    for m in members:
+        key = m.get("ParameterKey")
+        if not key:
+            continue
+        if m.get("UsePreviousValue"):
+            if key not in previous:
+                raise ValidationError(
+                    f"Invalid input for parameter key {key}. Cannot specify usePreviousValue "
+                    "as true for a parameter key not in the previous template"
+                )
+            out[key] = previous[key]
+        elif "ParameterValue" in m:
+            out[key] = str(m["ParameterValue"])
+    return out
+
+
+def _changes(the_plan: Plan) -> list[dict[str, Any]]:
+    out = []
+    replaced = {s.logical_id for s in the_plan.steps if s.action is Action.REPLACE}
+    for step in the_plan.changes:
+        if step.action is Action.DELETE and step.logical_id in replaced:
+            continue
+        change: dict[str, Any] = {
+            "Action": "Modify" if step.action is Action.REPLACE else step.action.value,
+            "LogicalResourceId": step.logical_id,
+            "ResourceType": step.type,
+        }
+        if step.previous is not None:
+            change["PhysicalResourceId"] = step.previous.physical_id
+        if step.action in (Action.UPDATE, Action.REPLACE):
+            change["Replacement"] = "True" if step.action is Action.REPLACE else "False"
+        out.append({"Type": "Resource", "ResourceChange": change})
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,103 @@
+"""The CloudFormation subset as the AWS CLI drives it: ``aws cloudformation deploy`` of a
+template with inline code creates the stack, the function answers, an update applies,
+``delete-stack`` removes the function."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from e2e.helpers import AWS_CLI, LambdadServer
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Parameters:
+  Greeting: {Type: String, Default: hello}
+Conditions:
+  Loud: !Equals [!Ref Greeting, HELLO]
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: []}
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      MemorySize: !If [Loud, 256, 128]
+      Environment:
+        Variables:
+          GREETING: !Sub '${Greeting} from ${AWS::StackName}'
+      Code:
+        ZipFile: |
+          import os
+          def handler(event, context):
+              return {"says": os.environ["GREETING"]}
+Outputs:
+  FunctionName: {Value: !Ref Fn}
+  FunctionArn: {Value: !GetAtt Fn.Arn, Description: the function}
+"""
+
+
+def _deploy(
+    server: LambdadServer, path: Path, stack: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    cmd = [AWS_CLI, "cloudformation", "deploy", "--template-file", str(path), "--stack-name", stack,
+           "--endpoint-url", server.endpoint, "--region", server.region, *extra]  # fmt: skip
+    return subprocess.run(
+        cmd, env=server.aws_env(), capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_aws_cloudformation_deploy_inline_code(
+    lambdad: LambdadServer, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    stack = unique_name("cfn")
+    path = tmp_path / "t.yaml"
+    path.write_text(TEMPLATE)
+    done = _deploy(lambdad, path, stack)
+    assert done.returncode == 0, done.stderr
+    assert f"Successfully created/updated stack - {stack}" in done.stdout
+
+    cfn = lambdad.client("cloudformation")
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    name = outputs["FunctionName"]
+    assert name.startswith(f"{stack}-Fn-")
+    assert outputs["FunctionArn"].endswith(f":function:{name}")
+
+    lam = lambdad.client("lambda")
+    answer = json.loads(lam.invoke(FunctionName=name)["Payload"].read())
+    assert answer == {"says": f"hello from {stack}"}
+
+    done = _deploy(lambdad, path, stack, "--parameter-overrides", "Greeting=HELLO")
+    assert done.returncode == 0, done.stderr
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["MemorySize"] == 256
+    answer = json.loads(lam.invoke(FunctionName=name)["Payload"].read())
+    assert answer == {"says": f"HELLO from {stack}"}
+    # The same template and values again: nothing to change.
+    done = _deploy(
+        lambdad, path, stack, "--parameter-overrides", "Greeting=HELLO",
+        "--no-fail-on-empty-changeset",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "No changes to deploy" in done.stdout
+
+    kinds = {
+        r["LogicalResourceId"]: r["ResourceType"]
+        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    }
+    assert kinds == {"Role": "AWS::IAM::Role", "Fn": "AWS::Lambda::Function"}
+    events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    assert events[0]["ResourceStatus"] == "UPDATE_COMPLETE"
+    assert "Fn" in cfn.get_template(StackName=stack)["TemplateBody"]
+
+    cfn.delete_stack(StackName=stack)
+    assert stack not in [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]]
+    assert name not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
