@@ -15,6 +15,7 @@ import http.client
 import io
 import json
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -444,3 +445,20 @@ def run_lambdad(
         check=False,
         cwd=cwd,
     )
+
+
+def read_until(proc: subprocess.Popen[bytes], needle: str, timeout: float = 10.0) -> str:
+    """What the process printed until ``needle`` (unbuffered: select sees every byte)."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while needle.encode() not in seen and time.monotonic() < deadline:
+            if sel.select(timeout=deadline - time.monotonic()):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                seen += chunk
+    return seen.decode()

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e.helpers import LAMBDAD, LambdadServer, client_env, free_port
+from e2e.helpers import LAMBDAD, LambdadServer, client_env, free_port, read_until
 from e2e.helpers import run_lambdad as run
 from e2e.invoke_support import REPORT_RE, Deployer, probe_zip, wait_for_log
 
@@ -237,23 +235,6 @@ def test_logs_follow_stops_on_sigterm(lambdad: LambdadServer, deploy: Deployer) 
         proc.kill()
         _, err = proc.communicate()
     assert b"Traceback" not in err
-
-
-def read_until(proc: subprocess.Popen[bytes], needle: str, timeout: float = 10.0) -> str:
-    """What the process printed until ``needle`` (unbuffered: select sees every byte)."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    seen = b""
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while needle.encode() not in seen and time.monotonic() < deadline:
-            if sel.select(timeout=deadline - time.monotonic()):
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                seen += chunk
-    return seen.decode()
 
 
 # -- ls -------------------------------------------------------------------------------------

@@ -138,7 +138,7 @@ def credentials(data_dir: str | None, endpoint: str | None) -> None:
 
 
 def _register_client_commands() -> None:
-    from lambdad.cli import async_stats, client, signing
+    from lambdad.cli import async_stats, client, dev, signing
 
     main.add_command(client.invoke)
     main.add_command(client.logs)
@@ -146,6 +146,7 @@ def _register_client_commands() -> None:
     main.add_command(async_stats.async_stats)
     main.add_command(signing.signing_profile)
     main.add_command(signing.sign)
+    main.add_command(dev.dev)
 
 
 _register_client_commands()

@@ -1,0 +1,67 @@
+"""``lambdad dev --function NAME DIR`` as a developer runs it: save a file, the next
+invoke runs the new code; a file that does not compile and the function's own log
+lines show in the terminal."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from e2e.helpers import LAMBDAD, LambdadServer, client_env, read_until
+
+SOURCE = "def handler(event, context):\n    print('serving {tag}')\n    return {{'tag': '{tag}'}}\n"
+
+
+def _tag(client: Any, name: str) -> str:
+    answer = json.loads(client.invoke(FunctionName=name)["Payload"].read())
+    return str(answer.get("tag", answer))
+
+
+def test_a_save_is_what_the_next_invoke_runs(
+    lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    client = lambdad.client("lambda")
+    name = new_function()["FunctionName"]
+    source = tmp_path / "app.py"
+    source.write_text(SOURCE.format(tag="one"))
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "junk.pyc").write_bytes(b"\0")
+    proc = subprocess.Popen(
+        [LAMBDAD, "dev", "--function", name, str(tmp_path)],
+        env=client_env(lambdad),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        seen = read_until(proc, "watching", timeout=30)
+        assert f"✓ {name} updated" in seen, seen
+        assert _tag(client, name) == "one"
+        code = client.get_function(FunctionName=name)["Code"]
+        assert code["RepositoryType"] == "S3"
+
+        source.write_text(SOURCE.format(tag="two"))
+        seen = read_until(proc, f"✓ {name} updated", timeout=30)
+        # The update is done when the command says so: the next invoke runs it.
+        assert _tag(client, name) == "two"
+        # What the function printed reaches the terminal.
+        seen = read_until(proc, "serving two", timeout=30)
+        assert "serving two" in seen
+
+        source.write_text("def handler(event, context)\n    return 1\n")
+        seen = read_until(proc, "updated", timeout=30)
+        assert "✗" in seen
+        assert "app.py:1" in seen
+        answer = client.invoke(FunctionName=name)
+        assert answer["FunctionError"] == "Unhandled"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    assert b"Traceback" not in err, err.decode()
