@@ -108,6 +108,21 @@ class Settings:
     api_max_connections_per_client: int = 256
     api_max_unverified_bytes: int = 256 * 1024 * 1024
     api_max_unverified_bytes_per_client: int = 96 * 1024 * 1024
+    # Metrics (observe/metrics_*): recorded at all; seconds between flushes to the store;
+    # days 1-minute points are kept (then 5-minute for 63 days, 1-hour for 455); the
+    # bearer token `/metrics` (Prometheus) asks for (empty: open).
+    metrics_enabled: bool = True
+    metrics_flush_interval: float = 10.0
+    metrics_retention_days: float = 15.0
+    metrics_token: str = ""
+    # `lambdad cost` (observe/pricing.py): AWS's public prices in USD and the monthly
+    # free tier, per account and region.
+    price_per_million_requests: float = 0.20
+    price_gb_second_x86_64: float = 0.0000166667
+    price_gb_second_arm64: float = 0.0000133334
+    price_storage_gb_second: float = 0.0000000309
+    free_tier_requests: int = 1_000_000
+    free_tier_gb_seconds: float = 400_000.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

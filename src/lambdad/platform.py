@@ -50,6 +50,9 @@ from lambdad.model.changes import ChangeHub
 from lambdad.model.credential import Credential
 from lambdad.model.scope import Scope
 from lambdad.observe.logs import LogStore
+from lambdad.observe.metrics_recorder import MetricsRecorder
+from lambdad.observe.metrics_retention import Retention
+from lambdad.observe.metrics_service import MetricsService
 from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
 from lambdad.outbound import parse_credentials as parse_outbound
 from lambdad.outbound import trusted_accounts as outbound_trusted
@@ -59,6 +62,7 @@ from lambdad.sandbox.select import choose_backend
 from lambdad.secrets import Sealer
 from lambdad.store.blobs import BlobStore
 from lambdad.store.logs_sqlite import SqliteLogStorage
+from lambdad.store.metrics_sqlite import SqliteMetricStorage
 from lambdad.store.queue_sqlite import SqliteAsyncQueue
 from lambdad.store.sqlite import SqliteStore
 
@@ -119,6 +123,18 @@ class Platform:
         )
         self.logs.open()
         self.sealer = Sealer.from_data_dir(s.data_dir)
+        # Metrics: recorded by the invoke paths, flushed to metrics.db in the background.
+        self.metric_storage = SqliteMetricStorage(s.data_dir / "metrics.db")
+        self.metric_storage.open()
+        self.metrics_recorder = MetricsRecorder(
+            enabled=s.metrics_enabled, on_high_water=lambda: self.metrics.fold_pending()
+        )
+        self.metrics = MetricsService(
+            self.metric_storage,
+            self.metrics_recorder,
+            retention=Retention(minute_days=s.metrics_retention_days),
+            offload=self.offload,
+        )
         self.layers = LayerService(s, self.store, self.blobs, self.clock, fetch_s3_code)
         # What changed in the control plane, for whoever follows it (each subscribes in
         # its constructor; the resolve cache first, so it forgets before anyone acts).
@@ -210,6 +226,7 @@ class Platform:
             policies=self.policies,
             provisioned=self.provisioned,
             resolved=resolved,
+            metrics=self.metrics_recorder,
         )
         self.event_configs = EventInvokeConfigService(self.store, self.functions, self.clock)
         self.async_queue = SqliteAsyncQueue(s.data_dir / "async.db")
@@ -263,6 +280,7 @@ class Platform:
     def close(self) -> None:
         self.async_queue.close()
         self.logs.close()
+        self.metric_storage.close()
         self.store.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         mapping_executor = getattr(self, "_mapping_executor", None)
@@ -287,6 +305,7 @@ class Platform:
             loop.create_task(self.logs.run_flusher()),
             loop.create_task(self.provisioned.run()),
             loop.create_task(self.eventbridge.timer.run()),
+            loop.create_task(self.metrics.run_flusher(self.settings.metrics_flush_interval)),
         ]
         for scope, name, qualifier, count in self.concurrency.provisioned_targets():
             self.provisioned.configure(scope, name, qualifier, count)
@@ -300,6 +319,10 @@ class Platform:
         await self.async_invoker.stop()
         for task in getattr(self, "_tasks", []):
             task.cancel()
+        try:
+            await self.metrics.flush()  # what the last seconds recorded
+        except Exception:
+            log.exception("metrics: the last flush failed")
         # A snapshot cut short stays Pending and is taken again at the next start.
         await self.snapstart_jobs.stop()
         await self.provisioned.shutdown()

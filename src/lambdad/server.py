@@ -23,6 +23,7 @@ from lambdad.api import sigv4
 from lambdad.api.admission import MAX_BODY, Admission, refuse, throttle
 from lambdad.api.apigateway_api import ApiGatewayApi
 from lambdad.api.app import App
+from lambdad.api.cloudwatch_api import CloudWatchApi
 from lambdad.api.code_links import CodeLinks
 from lambdad.api.events_api import EventsApi
 from lambdad.api.handlers.account import AccountHandlers
@@ -42,6 +43,7 @@ from lambdad.api.handlers.versions import VersionHandlers
 from lambdad.api.http import protocol_for
 from lambdad.api.limits import Limits
 from lambdad.api.logs_api import LogsApi
+from lambdad.api.metrics_http import admit_metrics, route_metrics
 from lambdad.api.routes import LambdaHandlers, lambda_routes
 from lambdad.api.scheduler_api import SchedulerApi
 from lambdad.api.signing_api import SigningApi
@@ -55,6 +57,8 @@ from lambdad.events.url_auth import UrlAuthorizer
 from lambdad.events.url_cache import CachedUrlConfigs, UrlCache
 from lambdad.events.url_routing import admit_urls, route_urls
 from lambdad.model.credential import Credential
+from lambdad.observe.pricing import Prices
+from lambdad.observe.prometheus_export import PrometheusExport
 from lambdad.platform import Platform
 from lambdad.runtimes.table import RuntimeTable
 
@@ -106,6 +110,7 @@ def build_app(platform: Platform) -> App:
         lifecycle=platform,
         # The APIs answered by their signing scope (sigv4.SCOPED_SERVICES), by name.
         scoped_services={
+            "monitoring": CloudWatchApi(platform.metrics, prices_from(s)),
             "scheduler": SchedulerApi(platform.eventbridge.scheduler.operations()),
             "apigateway": ApiGatewayApi(
                 platform.apigateway.http_operations(),
@@ -147,10 +152,21 @@ def build_server(platform: Platform) -> uvicorn.Server:
         # uvicorn's own HTTP protocols drive the app through ASGI messages, which cost
         # more per request than the rest of a warm invoke; api/http.py calls it directly.
         http=protocol_for(  # type: ignore[arg-type]
-            route_apis(apis, route_urls(urls, app.respond)),
+            # /metrics on the port's own host only: an API's or a URL's is theirs.
+            route_apis(
+                apis,
+                route_urls(
+                    urls,
+                    route_metrics(
+                        PrometheusExport(platform.metrics).scrape,
+                        platform.settings.metrics_token,
+                        app.respond,
+                    ),
+                ),
+            ),
             refuse,
             MAX_BODY,
-            admit_apis(admit_urls(admission.admit)),
+            admit_apis(admit_urls(admit_metrics(admission.admit))),
             api_limits(platform.settings),
             throttle,
         ),
@@ -191,6 +207,20 @@ def _url_signer(
         caller_id=account,
         user_arn=f"arn:aws:iam::{account}:root",
         user_id=account,
+    )
+
+
+def prices_from(settings: Settings) -> Prices:
+    """The price table of ``lambdad cost``: AWS's public prices unless the operator's."""
+    return Prices(
+        per_million_requests=settings.price_per_million_requests,
+        gb_second={
+            "x86_64": settings.price_gb_second_x86_64,
+            "arm64": settings.price_gb_second_arm64,
+        },
+        storage_gb_second=settings.price_storage_gb_second,
+        free_requests=settings.free_tier_requests,
+        free_gb_seconds=settings.free_tier_gb_seconds,
     )
 
 

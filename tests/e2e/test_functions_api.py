@@ -1137,6 +1137,7 @@ def test_generated_credential_is_printed_and_exported_by_lambdad_credentials(
         "AWS_ENDPOINT_URL_STS",
         "AWS_ENDPOINT_URL_EVENTBRIDGE",
         "AWS_ENDPOINT_URL_SCHEDULER",
+        "AWS_ENDPOINT_URL_CLOUDWATCH",
     }
     assert exported["AWS_ACCOUNT_ID"] == generated.account_id
     client = boto3.session.Session().client(

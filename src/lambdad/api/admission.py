@@ -43,7 +43,12 @@ _UPLOADS = re.compile(
 CREATE_BODY = 70167211
 _CREATE = re.compile(r"/2015-03-31/functions/?")
 # The service a request must be signed for, by its X-Amz-Target's prefix (else lambda).
-_TARGET_SERVICES = {"Logs_20140328": "logs", "AWSEvents": "events"}
+_TARGET_SERVICES = {
+    "Logs_20140328": "logs",
+    "AWSEvents": "events",
+    # CloudWatch's awsJson 1.0 (the AWS CLI v1): answered by its scope's responder.
+    "GraniteServiceVersion20100801": "monitoring",
+}
 
 
 def signing_service(headers: list[tuple[str, str]], query_string: str = "") -> str | None:

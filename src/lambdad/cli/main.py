@@ -138,7 +138,7 @@ def credentials(data_dir: str | None, endpoint: str | None) -> None:
 
 
 def _register_client_commands() -> None:
-    from lambdad.cli import async_stats, client, dev, signing
+    from lambdad.cli import async_stats, client, cost, dev, signing
 
     main.add_command(client.invoke)
     main.add_command(client.logs)
@@ -147,6 +147,7 @@ def _register_client_commands() -> None:
     main.add_command(signing.signing_profile)
     main.add_command(signing.sign)
     main.add_command(dev.dev)
+    main.add_command(cost.cost)
 
 
 _register_client_commands()

@@ -32,6 +32,7 @@ from lambdad.errors import (
     InvalidRequestContentException,
     RequestEntityTooLargeException,
     RequestTooLargeException,
+    TooManyRequestsException,
 )
 from lambdad.invoke.cache import ResolveCache
 from lambdad.invoke.leases import FunctionKey, Lease, LeaseKind, Leases
@@ -39,6 +40,7 @@ from lambdad.invoke.routing import Draw, Route, choose_version
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.model.version import ACTIVE, RunnableVersion
+from lambdad.observe.metrics_recorder import MetricsRecorder
 
 if TYPE_CHECKING:
     from lambdad.control.aliases import AliasService
@@ -83,6 +85,7 @@ class InvokeService:
         provisioned: ProvisionedManager | None = None,
         draw: Draw = random.random,
         resolved: ResolveCache | None = None,
+        metrics: MetricsRecorder | None = None,
     ) -> None:
         self.settings = settings
         self.functions = functions
@@ -95,6 +98,8 @@ class InvokeService:
         # No database round trip on a warm invoke (invoke/cache.py). The platform builds
         # it first, so it forgets a changed version before anything else hears of it.
         self.resolved = resolved if resolved is not None else ResolveCache(functions)
+        # Invocations, errors, throttles, durations (observe/metrics_recorder.py).
+        self.metrics = metrics if metrics is not None and metrics.enabled else None
 
     def resolve(self, caller: Scope, function_name: str, qualifier: str | None) -> RunnableVersion:
         """The version one invocation runs.
@@ -207,17 +212,39 @@ class InvokeService:
         # The lease first, given back last: what ``async with leases.acquire(...)``
         # around the checkout does, without an async generator per invoke.
         leases = self.leases
+        metrics = self.metrics
         lease = None
+        concurrency = unreserved = 0
         if leases is not None:
-            lease = leases.grant(_function_key(scope.account, scope.region, rv.name), qualifier)
+            key = _function_key(scope.account, scope.region, rv.name)
+            try:
+                lease = leases.grant(key, qualifier)
+            except TooManyRequestsException:
+                if metrics is not None:
+                    metrics.throttled(scope, rv.name, qualifier)
+                raise
+            if metrics is not None:
+                usage = leases.usage
+                concurrency = usage.on_demand.get(key, 0)
+                unreserved = usage.unreserved.get(key.world, 0)
         try:
             async with self._checkout(rv, lease) as checkout:
                 # The deadline counts from the moment the event is handed over.
                 inv.deadline_ms = int((time.time() + timeout) * 1000)
-                return await checkout.env.invoke(inv, cold=checkout.cold)
+                result = await checkout.env.invoke(inv, cold=checkout.cold)
         finally:
             if leases is not None and lease is not None:
                 leases.release(lease)
+        if metrics is not None:
+            metrics.invoked(
+                rv,
+                result.duration_ms,
+                result.function_error is not None,
+                result.init_duration_ms,
+                concurrency or 1,
+                unreserved,
+            )
+        return result
 
     def _checkout(
         self, rv: RunnableVersion, lease: Lease | None

@@ -1,0 +1,68 @@
+"""``GET /metrics`` on the API port: the Prometheus exposition, before any SigV4.
+
+Like the function URL door (``events/url_routing``), ``route_metrics`` and
+``admit_metrics`` wrap the port's responder and gate: ``/metrics`` is answered here,
+every other request goes on unchanged. Open unless the operator sets a bearer token
+(``LAMBDAD_METRICS_TOKEN``); then a scrape without ``Authorization: Bearer <token>``
+gets 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+from lambdad.observe.prometheus_export import CONTENT_TYPE
+
+PATH = "/metrics"
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+Responder = Callable[[str, str, str, list[tuple[str, str]], bytes], Awaitable[Response]]
+Gate = Callable[[str, str, str, list[tuple[str, str]]], "Response | int"]
+# A scrape sends no body worth reading.
+_SCRAPE_BODY = 1024
+
+
+def _is_scrape(path: str) -> bool:
+    return path.partition("?")[0] == PATH
+
+
+def _authorized(token: str, headers: list[tuple[str, str]]) -> bool:
+    if not token:
+        return True
+    given = next((v for k, v in headers if k == "authorization"), "")
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    )
+
+
+def route_metrics(scrape: Callable[[], bytes], token: str, api: Responder) -> Responder:
+    async def respond(
+        method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
+    ) -> Response:
+        if not _is_scrape(path):
+            return await api(method, path, query, headers, body)
+        if method not in ("GET", "HEAD"):
+            return 405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain")], b"GET only\n"
+        if not _authorized(token, headers):
+            return (
+                401,
+                [
+                    (b"www-authenticate", b'Bearer realm="lambdad"'),
+                    (b"content-type", b"text/plain"),
+                ],
+                b"unauthorized\n",
+            )
+        out = scrape()
+        return 200, [(b"content-type", CONTENT_TYPE.encode())], b"" if method == "HEAD" else out
+
+    return respond
+
+
+def admit_metrics(api: Gate) -> Gate:
+    def admit(method: str, path: str, query: str, headers: list[tuple[str, str]]) -> Response | int:
+        if _is_scrape(path):
+            return _SCRAPE_BODY
+        return api(method, path, query, headers)
+
+    return admit

@@ -1,0 +1,106 @@
+"""``lambdad cost [--month YYYY-MM] [--function F] [--json]``: a month's Lambda bill.
+
+Asks the running server (``GET /_lambdad/cost``, SigV4-signed for ``monitoring``) for
+the signer's usage in the signed region, priced with the server's price table (AWS's
+public prices unless the operator set others) with the month's free tier shared out
+over the functions. ``--json`` prints one object per function: ``requests``,
+``gb_seconds``, ``cost_usd``, ``free_tier`` (what of it each function used) and more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlencode
+
+import click
+
+from lambdad.cli.target import Target, find_target
+
+PATH = "/_lambdad/cost"
+
+
+def fetch(target: Target, month: str | None, function: str | None) -> dict[str, Any]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    query = urlencode({k: v for k, v in (("month", month), ("function", function)) if v})
+    url = target.endpoint + PATH + (f"?{query}" if query else "")
+    request = AWSRequest("GET", url)
+    credentials = Credentials(target.access_key_id, target.secret_access_key, target.session_token)
+    SigV4Auth(credentials, "monitoring", target.region).add_auth(request)
+    signed = urllib.request.Request(url, headers=dict(request.headers.items()), method="GET")
+    try:
+        with urllib.request.urlopen(signed, timeout=30) as response:
+            doc: dict[str, Any] = json.loads(response.read())
+            return doc
+    except urllib.error.HTTPError as exc:
+        try:
+            body = json.loads(exc.read())
+            message = body.get("message") or body.get("Message") or ""
+            kind = str(body.get("__type") or exc.headers.get("x-amzn-ErrorType", exc.code))
+        except ValueError:
+            kind, message = str(exc.code), str(exc.reason)
+        raise click.ClickException(f"{kind}: {message}") from None
+    except (urllib.error.URLError, OSError):
+        raise click.ClickException(
+            f"cannot reach lambdad at {target.endpoint}: is `lambdad serve` running? "
+            "(set AWS_ENDPOINT_URL or --endpoint-url to point elsewhere)"
+        ) from None
+
+
+def table(doc: dict[str, Any]) -> list[str]:
+    head = ("FUNCTION", "REQUESTS", "GB-SECONDS", "FREE REQ", "FREE GB-S", "COST USD")
+    cells = [head]
+    for f in doc["functions"]:
+        free = f["free_tier"]
+        cells.append(
+            (
+                f["function"],
+                str(f["requests"]),
+                f"{f['gb_seconds']:.3f}",
+                f"{free['requests']:.0f}",
+                f"{free['gb_seconds']:.3f}",
+                f"{f['cost_usd']:.6f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in cells) for i in range(len(head))]
+    out = [f"{doc['month']}  account {doc['account']}  {doc['region']}"]
+    for row in cells:
+        out.append(
+            "  ".join(
+                [row[0].ljust(widths[0])]
+                + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+            )
+        )
+    out.append(f"total: ${doc['total_usd']:.6f} (after the free tier)")
+    return out
+
+
+@click.command("cost")
+@click.option("--month", default=None, help="YYYY-MM (UTC); this month by default.")
+@click.option("--function", "function", default=None, help="One function's row only.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per function.")
+@click.option("--endpoint-url", default=None, help="lambdad's URL [AWS_ENDPOINT_URL...].")
+@click.option("--data-dir", default=None, help="Where to find a credential [LAMBDAD_DATA_DIR].")
+def cost(
+    month: str | None,
+    function: str | None,
+    as_json: bool,
+    endpoint_url: str | None,
+    data_dir: str | None,
+) -> None:
+    """A month's bill per function of the account and region: requests, GB-seconds
+    (billed duration x memory), ephemeral storage over 512 MB, by architecture, with
+    the monthly free tier applied."""
+    doc = fetch(find_target("lambda", endpoint_url, data_dir, os.environ), month, function)
+    if as_json:
+        for row in doc["functions"]:
+            click.echo(json.dumps(row))
+        return
+    for line in table(doc):
+        click.echo(line)

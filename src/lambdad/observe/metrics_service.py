@@ -1,0 +1,184 @@
+"""The metrics of every world: recorded in memory, flushed to the store, read back.
+
+Between flushes a point lives in memory (``_dirty``: this minute's statistics of each
+series touched since the last flush); ``flush`` folds what the recorder holds, takes
+the dirty points and usage on the event loop, and writes them (merged into what is
+stored) off it. Every read flushes first, so a query sees every invocation made before
+it. Downsampling runs with a flush, at most once per ``compact_every`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from lambdad.model.scope import Scope
+from lambdad.observe.metric_keys import MetricKey
+from lambdad.observe.metric_stats import Stats
+from lambdad.observe.metrics_fold import FunctionTotals, UsageKey, fold, minute_of
+from lambdad.observe.metrics_recorder import MetricsRecorder
+from lambdad.observe.metrics_retention import Retention, aligned, bucket_of
+from lambdad.store.metrics_sqlite import SqliteMetricStorage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Offload = Callable[..., Awaitable[Any]]
+# ListMetrics lists the series with a point in the last two weeks, as CloudWatch does.
+LIST_WINDOW = 14 * 86400
+
+
+def merge_docs(docs: Sequence[str]) -> str:
+    out = Stats()
+    for d in docs:
+        out.merge(Stats.from_doc(json.loads(d)))
+    return json.dumps(out.to_doc(), separators=(",", ":"))
+
+
+async def _inline(fn: Callable[..., T], *args: Any) -> T:
+    return fn(*args)
+
+
+class MetricsService:
+    def __init__(
+        self,
+        storage: SqliteMetricStorage,
+        recorder: MetricsRecorder,
+        *,
+        retention: Retention | None = None,
+        offload: Offload = _inline,
+        now: Callable[[], float] = time.time,
+        compact_every: float = 3600.0,
+    ) -> None:
+        self.storage = storage
+        self.recorder = recorder
+        self.retention = retention or Retention()
+        self._offload = offload
+        self._now = now
+        self._compact_every = compact_every
+        self._last_compact = -math.inf
+        self._dirty: dict[tuple[MetricKey, int], Stats] = {}
+        self._usage: dict[UsageKey, list[int]] = {}
+        # Running totals per (account, region, function), for Prometheus.
+        self.totals: dict[tuple[str, str, str], FunctionTotals] = {}
+        self._flushing = asyncio.Lock()
+
+    # -- in memory -----------------------------------------------------------------------
+
+    def fold_pending(self) -> None:
+        """Fold what the recorder holds into the dirty points (on the event loop)."""
+        folded = fold(self.recorder.drain())
+        for k, s in folded.points.items():
+            old = self._dirty.get(k)
+            if old is None:
+                self._dirty[k] = s
+            else:
+                old.merge(s)
+        for uk, (req, ms) in folded.usage.items():
+            acc = self._usage.setdefault(uk, [0, 0])
+            acc[0] += req
+            acc[1] += ms
+        for fk, t in folded.totals.items():
+            self.totals.setdefault(fk, FunctionTotals()).merge(t)
+
+    def put(self, key: MetricKey, at: float, stats: Stats) -> None:
+        """Values of a series (PutMetricData, embedded metric format) at ``at``."""
+        k = (key, minute_of(at))
+        old = self._dirty.get(k)
+        if old is None:
+            self._dirty[k] = stats
+        else:
+            old.merge(stats)
+
+    # -- the store -----------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        async with self._flushing:
+            self.fold_pending()
+            points, self._dirty = self._dirty, {}
+            usage, self._usage = self._usage, {}
+            now = self._now()
+            compact = now - self._last_compact >= self._compact_every
+            if compact:
+                self._last_compact = now
+            if points or usage or compact:
+                await self._offload(self._write, points, usage, now if compact else None)
+
+    def _write(
+        self,
+        points: dict[tuple[MetricKey, int], Stats],
+        usage: dict[UsageKey, list[int]],
+        compact_at: float | None,
+    ) -> None:
+        if points:
+            docs = {
+                (tuple(k), 60, ts): json.dumps(s.to_doc(), separators=(",", ":"))
+                for (k, ts), s in points.items()
+            }
+            self.storage.merge_points(docs, merge_docs)  # type: ignore[arg-type]
+        if usage:
+            self.storage.add_usage({tuple(k): v for k, v in usage.items()})
+        if compact_at is not None:
+            for tier in self.retention.tiers():
+                gone = self.storage.coarsen(
+                    tier.period, int(compact_at) - tier.keep, tier.coarser, merge_docs
+                )
+                if gone:
+                    log.info("metrics: %d points of %ds past their age", gone, tier.period)
+
+    async def run_flusher(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("metrics: flush failed")
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def datapoints(
+        self, keys: Iterable[MetricKey], start: float, end: float, period: int
+    ) -> dict[MetricKey, dict[int, Stats]]:
+        """Per series, its statistics per period in [start, end) (aligned to periods)."""
+        await self.flush()
+        lo, hi = aligned(start, end, period)
+        wanted = list(keys)
+        rows = await self._offload(self.storage.points, [tuple(k) for k in wanted], lo, hi)
+        out: dict[MetricKey, dict[int, Stats]] = {k: {} for k in wanted}
+        for series, _period, ts, doc in rows:
+            per = out[MetricKey(*series)]
+            b = bucket_of(ts, lo, period)
+            acc = per.get(b)
+            if acc is None:
+                acc = per[b] = Stats()
+            acc.merge(Stats.from_doc(json.loads(doc)))
+        return out
+
+    async def series(self, scope: Scope) -> list[MetricKey]:
+        await self.flush()
+        since = int(self._now()) - LIST_WINDOW
+        rows = await self._offload(self.storage.series, scope.account, scope.region, since)
+        return [MetricKey(*r) for r in rows]
+
+    async def usage(self, scope: Scope, month: str) -> list[tuple[Any, ...]]:
+        await self.flush()
+        rows: list[tuple[Any, ...]] = await self._offload(
+            self.storage.usage, scope.account, scope.region, month
+        )
+        return rows
+
+    # -- alarms (kept beside the metrics they watch) ---------------------------------------
+
+    async def alarms(self, scope: Scope) -> list[str]:
+        docs: list[str] = await self._offload(self.storage.alarms, scope.account, scope.region)
+        return docs
+
+    async def put_alarm(self, scope: Scope, name: str, doc: str) -> None:
+        await self._offload(self.storage.put_alarm, scope.account, scope.region, name, doc)
+
+    async def delete_alarms(self, scope: Scope, names: list[str]) -> None:
+        await self._offload(self.storage.delete_alarms, scope.account, scope.region, names)
