@@ -12,7 +12,16 @@ from __future__ import annotations
 from lambdad.model.credential import Credential
 
 # The serviceId (botocore's model metadata) of each service lambdad answers.
-SERVICE_IDS = ("Lambda", "CloudWatch Logs", "STS", "EventBridge", "Scheduler", "CloudWatch")
+SERVICE_IDS = (
+    "Lambda",
+    "CloudWatch Logs",
+    "STS",
+    "EventBridge",
+    "Scheduler",
+    "CloudWatch",
+    "ApiGatewayV2",
+    "API Gateway",
+)
 
 
 def endpoint_variable(service_id: str) -> str:

@@ -33,6 +33,8 @@ def test_export_lines() -> None:
         "AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:9550",
         "AWS_ENDPOINT_URL_SCHEDULER": "http://127.0.0.1:9550",
         "AWS_ENDPOINT_URL_CLOUDWATCH": "http://127.0.0.1:9550",
+        "AWS_ENDPOINT_URL_APIGATEWAYV2": "http://127.0.0.1:9550",
+        "AWS_ENDPOINT_URL_API_GATEWAY": "http://127.0.0.1:9550",
     }
     # Everything else is a shell comment (the account), so `eval` takes it whole.
     others = [line for line in lines if not line.startswith("export ")]
