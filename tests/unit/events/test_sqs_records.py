@@ -84,8 +84,9 @@ def test_filters_see_json_bodies() -> None:
 def test_scaling() -> None:
     s = Scaler.for_limit(None)
     assert s.start() == 5
-    assert s.after_batch(full=True) == 1
-    assert s.after_batch(full=False) == 0
+    assert s.after_batch(full=True, now=10.0) == 1
+    assert s.after_batch(full=True, now=10.5) == 0  # one more a second at most
+    assert s.after_batch(full=False, now=12.0) == 0
     assert s.active == 6
     assert s.after_empty() is True
     assert s.after_empty() is False  # never below five while idle
@@ -94,4 +95,4 @@ def test_scaling() -> None:
     assert s.after_throttle() is False  # one always polls
     capped = Scaler.for_limit(2)
     assert capped.start() == 2
-    assert capped.after_batch(full=True) == 0
+    assert capped.after_batch(full=True, now=0.0) == 0

@@ -107,7 +107,7 @@ class SqsPoller:
                 if self.scaler.after_empty():
                     return
                 continue
-            if self.scaler.after_batch(batch.full) and self._tasks is not None:
+            if self.scaler.after_batch(batch.full, self.ctx.clock.monotonic()) and self._tasks:
                 self._tasks.create_task(self._worker())
             try:
                 if await self._process(batch.records):
