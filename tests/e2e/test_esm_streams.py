@@ -6,22 +6,28 @@ Checked: records reach the function in AWS's shapes (Kinesis and DynamoDB);
 ``ReportBatchItemFailures`` retries from the failed record; a poison record ends,
 after ``MaximumRetryAttempts``, in the SQS on-failure destination as AWS's invocation
 record; a ``kill -9`` mid-stream and a restart resume from the checkpoint with no
-record skipped and no reordering within a partition key.
+record skipped and no reordering within a partition key. Powertools for AWS
+Lambda's ``BatchProcessor`` runs unchanged and its partial batch responses are
+honoured.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-from e2e.aws_side import MOTO_ACCOUNT, MOTO_REGION, moto_client, moto_server, queue_arn, receive
+from e2e.aws_side import MOTO_REGION, moto_client, moto_server, queue_arn, receive
 from e2e.helpers import ROLE, LambdadServer, handler_zip, serving
+from e2e.stream_support import make_stream, put, server_env, wait_for
 
 HANDLER = """
 import base64, json, os, time
@@ -49,21 +55,6 @@ def handler(event, context):
     time.sleep(float(os.environ.get("SLEEP", "0")))
     return {"batchItemFailures": failures}
 """
-
-
-def server_env(moto: str) -> dict[str, str]:
-    return {
-        "LAMBDAD_SANDBOX": "process",
-        "LAMBDAD_ESM_BACKOFF": "0.05,0.5",
-        "AWS_ENDPOINT_URL_KINESIS": moto,
-        "AWS_ENDPOINT_URL_DYNAMODB": moto,
-        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": moto,
-        "AWS_ENDPOINT_URL_SQS": moto,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": MOTO_REGION,
-        "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": MOTO_ACCOUNT,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -95,19 +86,6 @@ def make_function(lam: Any, name: str, out: Path, **env: str) -> str:
     return name
 
 
-def make_stream(kinesis: Any, name: str, shards: int = 1) -> str:
-    kinesis.create_stream(StreamName=name, ShardCount=shards)
-    arn: str = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
-        "StreamARN"
-    ]
-    return arn
-
-
-def put(kinesis: Any, stream: str, data: str, key: str = "k") -> str:
-    answer = kinesis.put_record(StreamName=stream, Data=data.encode(), PartitionKey=key)
-    return str(answer["SequenceNumber"])
-
-
 def events(out: Path) -> list[dict[str, Any]]:
     if not out.exists():
         return []
@@ -116,13 +94,6 @@ def events(out: Path) -> list[dict[str, Any]]:
 
 def records(out: Path) -> list[dict[str, Any]]:
     return [r for line in events(out) for r in line["event"]["Records"]]
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.05)
 
 
 def data(record: dict[str, Any]) -> str:
@@ -311,3 +282,153 @@ def test_kill_9_resumes_from_the_checkpoint_without_gap_or_reorder(
             # In each server's life a key's records come in order, with no hole.
             start = sent[key].index(seqs[0])
             assert seqs == sent[key][start : start + len(seqs)], key
+
+
+# -- Powertools' BatchProcessor, unchanged --------------------------------------------
+
+POWERTOOLS_HANDLERS = """
+import os
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor, EventType, process_partial_response,
+)
+
+kinesis = BatchProcessor(event_type=EventType.KinesisDataStreams)
+dynamodb = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def _seen(text):
+    fd = os.open(os.environ["OUT"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, (text + "\\n").encode())
+    os.close(fd)
+
+
+def _fail_once(text, key):
+    marker = os.environ["OUT"] + "." + key
+    if text.startswith("fail-once") and not os.path.exists(marker):
+        open(marker, "w").close()
+        raise ValueError("failing " + key)
+
+
+def kinesis_record(record):
+    text = record.kinesis.data_as_text()
+    _seen(text)
+    _fail_once(text, record.kinesis.sequence_number)
+
+
+def dynamodb_record(record):
+    text = record.dynamodb.new_image["Message"]
+    _seen(text)
+    _fail_once(text, record.dynamodb.sequence_number)
+
+
+def kinesis_handler(event, context):
+    return process_partial_response(
+        event=event, record_handler=kinesis_record, processor=kinesis, context=context
+    )
+
+
+def dynamodb_handler(event, context):
+    return process_partial_response(
+        event=event, record_handler=dynamodb_record, processor=dynamodb, context=context
+    )
+"""
+
+
+def package_zip(*modules: ModuleType) -> bytes:
+    """``app.py`` and the given installed packages (Powertools and its dependencies)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("app.py", POWERTOOLS_HANDLERS)
+        for module in modules:
+            path = Path(str(module.__file__))
+            if path.name != "__init__.py":
+                zf.write(path, path.name)
+                continue
+            for file in path.parent.rglob("*.py"):
+                zf.write(file, str(file.relative_to(path.parent.parent)))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def powertools_code() -> bytes:
+    powertools = pytest.importorskip("aws_lambda_powertools")
+    import jmespath
+    import typing_extensions
+
+    return package_zip(powertools, jmespath, typing_extensions)
+
+
+def powertools_function(lam: Any, name: str, handler: str, code: bytes, out: Path) -> str:
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler=f"app.{handler}",
+        Code={"ZipFile": code},
+        Environment={"Variables": {"OUT": str(out)}},
+        Timeout=20,
+    )
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+    return name
+
+
+def seen(out: Path) -> list[str]:
+    return out.read_text().split() if out.exists() else []
+
+
+def test_kinesis_batch_processor_partial_failures(
+    server: LambdadServer, moto: str, powertools_code: bytes, tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    kinesis = moto_client(moto, "kinesis")
+    arn = make_stream(kinesis, "powertools-kinesis")
+    for text in ("r0", "r1", "fail-once", "r3"):
+        put(kinesis, "powertools-kinesis", text)
+    out = tmp_path / "seen"
+    fn = powertools_function(lam, "pt-kinesis", "kinesis_handler", powertools_code, out)
+    mapping = lam.create_event_source_mapping(
+        FunctionName=fn,
+        EventSourceArn=arn,
+        StartingPosition="TRIM_HORIZON",
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    try:
+        wait_for(lambda: len(seen(out)) >= 6, "the retry from the failed record", 30)
+        # Powertools processes the whole batch and reports the failed record; Lambda
+        # retries from it (the records after it run again).
+        assert seen(out) == ["r0", "r1", "fail-once", "r3", "fail-once", "r3"]
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_dynamodb_batch_processor_partial_failures(
+    server: LambdadServer, moto: str, powertools_code: bytes, tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    ddb = moto_client(moto, "dynamodb")
+    table = ddb.create_table(
+        TableName="powertools-items",
+        KeySchema=[{"AttributeName": "Id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "Id", "AttributeType": "N"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]
+    for i, text in enumerate(("a", "fail-once", "c")):
+        ddb.put_item(
+            TableName="powertools-items", Item={"Id": {"N": str(i)}, "Message": {"S": text}}
+        )
+    out = tmp_path / "seen"
+    fn = powertools_function(lam, "pt-dynamodb", "dynamodb_handler", powertools_code, out)
+    mapping = lam.create_event_source_mapping(
+        FunctionName=fn,
+        EventSourceArn=table["LatestStreamArn"],
+        StartingPosition="TRIM_HORIZON",
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    try:
+        wait_for(lambda: len(seen(out)) >= 5, "the retry from the failed record", 30)
+        assert seen(out) == ["a", "fail-once", "c", "fail-once", "c"]
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])

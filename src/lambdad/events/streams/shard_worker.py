@@ -24,7 +24,7 @@ from typing import Any
 
 from lambdad.events.mappings.contract import PollerContext
 from lambdad.events.streams.batch_runner import BatchRunner
-from lambdad.events.streams.batching import is_full, take, window_left
+from lambdad.events.streams.batching import MAX_PAYLOAD, is_full, take, window_left
 from lambdad.events.streams.lanes import split
 from lambdad.events.streams.positions import AFTER_SEQUENCE_NUMBER, IteratorRequest
 from lambdad.events.streams.records import StreamRecord, filter_view
@@ -219,7 +219,9 @@ class ShardWorker:
         mine = self.pending[: same_window(self.pending, window)]
         if not self._ready(mine, self.settings.batch_size):
             return False
-        batch = mine[: take(mine, self.settings.batch_size)]
+        # The window's state travels in the same event, under the same 6 MB.
+        state_bytes = len(json.dumps(window.state, separators=(",", ":")).encode())
+        batch = mine[: take(mine, self.settings.batch_size, MAX_PAYLOAD - state_bytes)]
         await self.runner.run(
             batch, envelope=self._window_envelope(final=False), windowed=True, on_state=self._state
         )
