@@ -21,6 +21,7 @@ SERVICE_IDS = (
     "CloudWatch",
     "ApiGatewayV2",
     "API Gateway",
+    "CloudFormation",
 )
 
 

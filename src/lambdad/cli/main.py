@@ -138,7 +138,7 @@ def credentials(data_dir: str | None, endpoint: str | None) -> None:
 
 
 def _register_client_commands() -> None:
-    from lambdad.cli import async_stats, client, cost, dev, signing
+    from lambdad.cli import async_stats, client, cost, deploy, dev, signing
 
     main.add_command(client.invoke)
     main.add_command(client.logs)
@@ -148,6 +148,8 @@ def _register_client_commands() -> None:
     main.add_command(signing.sign)
     main.add_command(dev.dev)
     main.add_command(cost.cost)
+    main.add_command(deploy.deploy)
+    main.add_command(deploy.delete_stack)
 
 
 _register_client_commands()

@@ -97,7 +97,9 @@ class StackService:
             }
             the_plan, _ = self._plan(where, doc, change_set)
             change_set["Changes"] = _changes(the_plan)
-            change_set["Skipped"] = dict(the_plan.skipped)
+            if the_plan.skipped:
+                listed = "; ".join(f"{k} ({why})" for k, why in the_plan.skipped.items())
+                change_set["StatusReason"] = f"Skipped, not supported by lambdad: {listed}"
             if not change_set["Changes"]:
                 change_set.update(
                     Status="FAILED", ExecutionStatus="UNAVAILABLE", StatusReason=NO_CHANGES

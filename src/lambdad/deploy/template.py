@@ -174,6 +174,6 @@ def _output(key: str, body: Any) -> Output:
 
 
 def _yaml(text: str) -> Any:
-    from lambdad.deploy.yaml_tags import load
+    from lambdad.model.cfn_yaml import load
 
     return load(text)

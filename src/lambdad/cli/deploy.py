@@ -1,0 +1,192 @@
+"""``lambdad deploy`` and ``lambdad delete-stack``: a template's code packaged and
+uploaded, then a change set made, printed, executed, and the stack's outputs printed,
+all through the CloudFormation API lambdad answers (the server translates SAM, plans
+and applies: the same path ``aws cloudformation deploy`` takes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from lambdad.cli.package import package
+from lambdad.cli.target import Target, call, find_target
+from lambdad.model.cfn_yaml import load
+
+# Beyond AWS's: skip (and list) the resource types lambdad does not serve.
+SKIP_UNSUPPORTED = "LAMBDAD_SKIP_UNSUPPORTED"
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+_STYLE = {"Add": "green", "Modify": "yellow", "Remove": "red"}
+
+
+def _overrides(values: tuple[str, ...]) -> list[dict[str, str]]:
+    out = []
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(
+                f"{item!r}: expected KEY=VALUE", param_hint="--parameter-overrides"
+            )
+        out.append({"ParameterKey": key, "ParameterValue": value})
+    return out
+
+
+def _stack_status(target: Target, cfn: Any, name: str) -> str | None:
+    import botocore.exceptions
+
+    try:
+        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
+    except botocore.exceptions.ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+    return str(stacks[0]["StackStatus"]) if stacks else None
+
+
+@click.command()
+@click.argument("template_file", default="template.yaml", type=click.Path(dir_okay=False))
+@click.option("--stack-name", default=None, help="The stack [the template's directory name].")
+@click.option("--parameter-overrides", multiple=True, help="KEY=VALUE (repeatable).")
+@click.option(
+    "--build", is_flag=True, help="Install requirements.txt / package.json into each zip."
+)
+@click.option(
+    "--allow-unsupported",
+    is_flag=True,
+    help="Skip, and list, resource types lambdad does not serve.",
+)
+@click.option("--endpoint-url", default=None, help="lambdad's endpoint.")
+@click.option("--data-dir", default=None, help="The server's data directory (for its credential).")
+def deploy(
+    template_file: str,
+    stack_name: str | None,
+    parameter_overrides: tuple[str, ...],
+    build: bool,
+    allow_unsupported: bool,
+    endpoint_url: str | None,
+    data_dir: str | None,
+) -> None:
+    """Deploy a SAM or CloudFormation template as a stack: package, plan, apply."""
+    console = Console()
+    path = Path(template_file)
+    try:
+        doc = load(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{template_file}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise click.ClickException(f"{template_file}: not a template")
+    name = stack_name or _default_name(path)
+    target = find_target("cloudformation", endpoint_url, data_dir, os.environ)
+    cfn = target.client("cloudformation")
+    package(doc, path.parent.resolve(), target, build)
+
+    status = call(target, lambda: _stack_status(target, cfn, name))
+    if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
+        console.print(f"stack {name} is {status} (a failed first deployment): deleting it first")
+        call(target, lambda: cfn.delete_stack(StackName=name))
+        status = None
+    kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+    capabilities = CAPABILITIES + ([SKIP_UNSUPPORTED] if allow_unsupported else [])
+    change_set = f"lambdad-deploy-{int(time.time() * 1000)}"
+    with console.status("planning…"):
+        call(
+            target,
+            lambda: cfn.create_change_set(
+                StackName=name,
+                ChangeSetName=change_set,
+                ChangeSetType=kind,
+                TemplateBody=json.dumps(doc),
+                Parameters=_overrides(parameter_overrides),
+                Capabilities=capabilities,
+            ),
+        )
+        described = call(
+            target, lambda: cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
+        )
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason", "")
+        if "didn't contain changes" in reason:
+            console.print(f"No changes to deploy: stack {name} is up to date")
+            _print_outputs(console, target, cfn, name)
+            return
+        raise click.ClickException(f"plan failed: {reason}")
+    _print_plan(console, name, described)
+    with console.status(f"deploying {name}…"):
+        call(target, lambda: cfn.execute_change_set(StackName=name, ChangeSetName=change_set))
+    stack = call(target, lambda: cfn.describe_stacks(StackName=name))["Stacks"][0]
+    if not stack["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in stack["StackStatus"]:
+        _print_failure(console, target, cfn, name, stack)
+        raise click.ClickException(f"deploy of {name} failed: {stack['StackStatus']}")
+    console.print(f"[bold green]{stack['StackStatus']}[/] {name}")
+    _print_outputs(console, target, cfn, name)
+
+
+def _default_name(path: Path) -> str:
+    base = path.resolve().parent.name or "stack"
+    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in base).strip("-")
+    return cleaned if cleaned and cleaned[0].isalpha() else f"stack-{cleaned}"
+
+
+def _print_plan(console: Console, name: str, described: dict[str, Any]) -> None:
+    table = Table(title=f"plan for {name}", title_justify="left")
+    for column in ("Action", "LogicalId", "Type", "Replacement"):
+        table.add_column(column)
+    for change in described.get("Changes") or []:
+        rc = change["ResourceChange"]
+        action = rc["Action"]
+        table.add_row(
+            f"[{_STYLE.get(action, 'white')}]{action}[/]",
+            rc["LogicalResourceId"],
+            rc["ResourceType"],
+            rc.get("Replacement", ""),
+        )
+    console.print(table)
+    if described.get("StatusReason"):
+        console.print(f"[yellow]{described['StatusReason']}[/]")
+
+
+def _print_outputs(console: Console, target: Target, cfn: Any, name: str) -> None:
+    stack = call(target, lambda: cfn.describe_stacks(StackName=name))["Stacks"][0]
+    outputs = stack.get("Outputs") or []
+    if not outputs:
+        return
+    table = Table(title="outputs", title_justify="left")
+    table.add_column("Key")
+    table.add_column("Value", overflow="fold")
+    for out in outputs:
+        table.add_row(out["OutputKey"], out.get("OutputValue", ""))
+    console.print(table)
+
+
+def _print_failure(
+    console: Console, target: Target, cfn: Any, name: str, stack: dict[str, Any]
+) -> None:
+    console.print(f"[bold red]{stack['StackStatus']}[/] {stack.get('StackStatusReason', '')}")
+    events = call(target, lambda: cfn.describe_stack_events(StackName=name))["StackEvents"]
+    for event in reversed(events[:30]):
+        reason = event.get("ResourceStatusReason", "")
+        console.print(f"  {event['ResourceStatus']:<22} {event['LogicalResourceId']:<30} {reason}")
+
+
+@click.command("delete-stack")
+@click.argument("stack_name")
+@click.option("--endpoint-url", default=None, help="lambdad's endpoint.")
+@click.option("--data-dir", default=None, help="The server's data directory (for its credential).")
+def delete_stack(stack_name: str, endpoint_url: str | None, data_dir: str | None) -> None:
+    """Delete a stack and every resource it created."""
+    target = find_target("cloudformation", endpoint_url, data_dir, os.environ)
+    cfn = target.client("cloudformation")
+    if call(target, lambda: _stack_status(target, cfn, stack_name)) is None:
+        raise click.ClickException(f"Stack with id {stack_name} does not exist")
+    with Console().status(f"deleting {stack_name}…"):
+        call(target, lambda: cfn.delete_stack(StackName=stack_name))
+    status = call(target, lambda: _stack_status(target, cfn, stack_name))
+    if status is not None:
+        raise click.ClickException(f"{stack_name}: {status}")
+    click.echo(f"deleted stack {stack_name}")

@@ -1,0 +1,127 @@
+"""``lambdad deploy`` as a user runs it: a SAM template with a function behind a function
+URL, a schedule and an alias (AutoPublishAlias) deploys from a local code directory;
+the function answers; a code change applies only the diff; ``lambdad delete-stack``
+leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from e2e.helpers import LambdadServer, client_env, run_lambdad
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Word: {Type: String, Default: one}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+      AutoPublishAlias: live
+      Environment: {Variables: {WORD: !Ref Word}}
+      FunctionUrlConfig: {AuthType: NONE}
+      Events:
+        Tick:
+          Type: Schedule
+          Properties: {Schedule: rate(1 day)}
+Outputs:
+  Url: {Value: !GetAtt FnUrl.FunctionUrl}
+  Name: {Value: !Ref Fn}
+"""
+
+CODE = """\
+import os
+def handler(event, context):
+    return {{"statusCode": 200, "body": "{v} " + os.environ["WORD"]}}
+"""
+
+
+def _outputs(server: LambdadServer, stack: str) -> dict[str, str]:
+    stack_doc = server.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack_doc["Outputs"]}
+
+
+def test_lambdad_deploy_sam_template(
+    lambdad: LambdadServer, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    stack = unique_name("sam")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(CODE.format(v="v1"))
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    env = client_env(lambdad)
+
+    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "CREATE_COMPLETE" in done.stdout
+    for logical in ("Fn", "FnAliaslive", "FnUrl", "FnTick", "FnRole"):
+        assert logical in done.stdout
+    outputs = _outputs(lambdad, stack)
+    name, url = outputs["Name"], outputs["Url"]
+    assert url in done.stdout.replace("\n", "") or "Url" in done.stdout
+
+    lam = lambdad.client("lambda")
+    answer = json.loads(lam.invoke(FunctionName=name, Qualifier="live")["Payload"].read())
+    assert answer["body"] == "v1 one"
+    assert _get(lambdad, url) == b"v1 one"
+    events = lambdad.client("events")
+    (rule,) = events.list_rules(NamePrefix=stack)["Rules"]
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == lam.get_alias(FunctionName=name, Name="live")["AliasArn"]
+
+    # A code change: the function is updated, a version published and the alias moved;
+    # the URL, the rule, the role and their permissions stay as they are.
+    (tmp_path / "src" / "app.py").write_text(CODE.format(v="v2"))
+    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    changes = lambdad.client("cloudformation").describe_stack_events(StackName=stack)["StackEvents"]
+    touched = {
+        e["LogicalResourceId"]
+        for e in changes[: _last_run(changes)]
+        if e["ResourceStatus"].endswith("_COMPLETE")
+    }
+    assert touched == {stack, "Fn", "FnAliaslive"} | {
+        e for e in touched if e.startswith("FnVersion")
+    }
+    assert any(e.startswith("FnVersion") for e in touched)
+    assert _get(lambdad, url) == b"v2 one"
+    assert _outputs(lambdad, stack)["Url"] == url
+
+    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No changes to deploy" in done.stdout
+
+    done = run_lambdad("delete-stack", stack, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert name not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    rules = lambdad.client("events").list_rules(NamePrefix=stack)["Rules"]
+    assert rules == []
+    stacks = lambdad.client("cloudformation").list_stacks()["StackSummaries"]
+    assert stack not in [s["StackName"] for s in stacks]
+
+
+def _get(server: LambdadServer, url: str) -> bytes:
+    """GET a function URL (``*.localhost`` by its Host header: not every resolver knows it)."""
+    host = urllib.parse.urlsplit(url).netloc
+    request = urllib.request.Request(server.endpoint + "/", headers={"Host": host})
+    with urllib.request.urlopen(request, timeout=30) as page:
+        body: bytes = page.read()
+    return body
+
+
+def _last_run(events: list[dict[str, str]]) -> int:
+    """How many of the newest events belong to the last update (up to its start)."""
+    for i, e in enumerate(events):
+        if e["ResourceType"] == "AWS::CloudFormation::Stack" and e["ResourceStatus"].endswith(
+            "_IN_PROGRESS"
+        ):
+            return i + 1
+    return len(events)
