@@ -8,6 +8,7 @@ own answers: no route, no permission, a function that returns garbage."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -193,3 +194,25 @@ def test_garbage_answers(lambdad: LambdadServer, new_function: NewFunction) -> N
     assert answer.json() == {"message": "Internal Server Error"}
     unknown = requests.get(_path_form(lambdad, "zzzzzzzzzz", "/"), timeout=30)
     assert unknown.status_code == 404
+
+
+def test_import_an_openapi_definition(
+    lambdad: LambdadServer, new_function: NewFunction, tmp_path: Path
+) -> None:
+    function = new_function()
+    definition = tmp_path / "api.yaml"
+    definition.write_text(
+        "openapi: 3.0.1\ninfo:\n  title: imported\npaths:\n  /hello/{name}:\n    get:\n"
+        "      x-amazon-apigateway-integration:\n        type: aws_proxy\n"
+        f"        uri: {function['FunctionArn']}\n        payloadFormatVersion: '2.0'\n"
+    )
+    api = lambdad.aws("apigatewayv2", "import-api", "--body", f"file://{definition}")
+    assert api["Name"] == "imported"
+    lambdad.client("apigatewayv2").create_stage(
+        ApiId=api["ApiId"], StageName="$default", AutoDeploy=True
+    )
+    _permit(lambdad, function["FunctionName"], api["ApiId"])
+    answer = requests.get(_path_form(lambdad, api["ApiId"], "/hello/ada"), timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["routeKey"] == "GET /hello/{name}"
+    assert answer.json()["pathParameters"] == {"name": "ada"}

@@ -112,7 +112,11 @@ class ApiGatewayDoor:
                 domain=names.domain(address.api_id, found.scope.region),
                 port=self.port,
             )
-            answer = await self._answer(found, request)
+            try:
+                answer = await self._answer(found, request)
+            except Exception:  # a bug must not cost the client more than AWS's 500
+                log.exception("API %s request %s failed", address.api_id, request_id)
+                answer = answers.REST_SERVER_ERROR if rest else answers.HTTP_SERVER_ERROR
         if answer.integration_error is not None:
             log.info(
                 "API %s request %s failed: %s",
@@ -161,7 +165,15 @@ class ApiGatewayDoor:
             return answers.REST_TOO_LARGE if rest else answers.HTTP_TOO_LARGE
         call = _Call(found, request, target)
         function = dispatch.function_of(target.integration_uri, target.stage_variables)
-        if function is None or not self._permitted(call, function.name, function.qualifier):
+        owner = found.scope
+        if (
+            function is None
+            # An API invokes functions of its own account and region only: the name
+            # alone would otherwise reach the owner's namesake of another's function.
+            or function.account not in (None, owner.account)
+            or function.region not in (None, owner.region)
+            or not self._permitted(call, function.name, function.qualifier)
+        ):
             log.info(
                 "API %s cannot invoke %r for %s (no function, or no permission)",
                 found.doc["ApiId"],

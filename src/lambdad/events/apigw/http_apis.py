@@ -20,6 +20,7 @@ from lambdad.clock import Clock
 from lambdad.errors import BadRequestException
 from lambdad.events.apigw import http_parts, names
 from lambdad.events.apigw.api_store import HTTP, ApiStore
+from lambdad.events.apigw.openapi_import import read_definition
 from lambdad.model.scope import Scope
 
 Params = dict[str, Any]
@@ -50,6 +51,8 @@ class HttpApis:
             "GetApis": self.get_apis,
             "UpdateApi": self.update_api,
             "DeleteApi": self.delete_api,
+            "ImportApi": self.import_api,
+            "ReimportApi": self.reimport_api,
             **parts.operations(),
         }
 
@@ -104,6 +107,25 @@ class HttpApis:
     def delete_api(self, scope: Scope, params: Params) -> Params:
         self.store.delete(HTTP, scope, params["ApiId"])
         return {}
+
+    def import_api(self, scope: Scope, params: Params) -> Params:
+        imported = read_definition(params["Body"], params.get("Basepath"))
+        api = self.create_api(scope, {**imported.api, "ProtocolType": "HTTP"})
+        with self.store.edit(HTTP, scope, api["ApiId"]) as doc:
+            http_parts.add_imported_routes(doc, imported.routes)
+        return api
+
+    def reimport_api(self, scope: Scope, params: Params) -> Params:
+        """The API's routes and integrations replaced by the definition's (its stages
+        stay; an auto-deployed stage serves the new routes at once)."""
+        imported = read_definition(params["Body"], params.get("Basepath"))
+        with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
+            doc["Routes"], doc["Integrations"] = {}, {}
+            doc["Api"].pop("CorsConfiguration", None)
+            doc["Api"].update(imported.api)
+            http_parts.add_imported_routes(doc, imported.routes)
+            api = doc["Api"]
+        return self._view(scope, api)
 
     def _view(self, scope: Scope, api: Params) -> Params:
         endpoint = names.api_endpoint(api["ApiId"], scope.region, self.port)

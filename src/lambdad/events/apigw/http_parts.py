@@ -10,13 +10,14 @@ says so rather than storing an integration it cannot serve.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
 from lambdad.events.apigw import http_stages, names
 from lambdad.events.apigw.api_store import HTTP, ApiStore
+from lambdad.events.apigw.openapi_import import ImportedRoute
 from lambdad.events.apigw.route_match import parse_route_key
 from lambdad.model.scope import Scope
 
@@ -67,6 +68,17 @@ def quick_create(doc: Params, target: str, route_key: str | None, clock: Clock) 
     http_stages.new_stage(
         doc, {"StageName": names.DEFAULT_STAGE, "AutoDeploy": True}, clock, managed=True
     )
+
+
+def add_imported_routes(doc: Params, routes: Iterable[ImportedRoute]) -> None:
+    """Add an imported definition's routes, each with its own integration (as AWS's
+    import makes them)."""
+    for route in routes:
+        params: Params = {"RouteKey": route.route_key}
+        if route.integration is not None:
+            integration = _new_integration(doc, route.integration)
+            params["Target"] = TARGET_PREFIX + integration["IntegrationId"]
+        _new_route(doc, params)
 
 
 class HttpParts:

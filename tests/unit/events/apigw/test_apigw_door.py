@@ -261,3 +261,12 @@ def test_routing_in_front_of_the_api(path: str, host: str | None, door: bool) ->
     assert seen == ["door" if door else "api"]
     limit = admit_apis(lambda *args: 7)("POST", path, "", headers)
     assert limit == (10 * 1024 * 1024 + 1 if door else 7)
+
+
+def test_another_accounts_function_is_never_reached(gateway: ApiGateway, v2: Call) -> None:
+    foreign = "arn:aws:lambda:us-east-1:222222222222:function:f"
+    api_id = v2("CreateApi", {"Name": "x", "ProtocolType": "HTTP", "Target": foreign})["ApiId"]
+    invoker = _Invoker()
+    answer = _send(_door(gateway, invoker, _Policies()), api_id, "GET", "/")
+    assert (answer[0], _json(answer)) == (500, {"message": "Internal Server Error"})
+    assert invoker.requests == []
