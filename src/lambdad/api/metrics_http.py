@@ -36,7 +36,7 @@ def _authorized(token: str, headers: list[tuple[str, str]]) -> bool:
     )
 
 
-def route_metrics(scrape: Callable[[], bytes], token: str, api: Responder) -> Responder:
+def route_metrics(scrape: Callable[[], Awaitable[bytes]], token: str, api: Responder) -> Responder:
     async def respond(
         method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
     ) -> Response:
@@ -53,7 +53,7 @@ def route_metrics(scrape: Callable[[], bytes], token: str, api: Responder) -> Re
                 ],
                 b"unauthorized\n",
             )
-        out = scrape()
+        out = await scrape()
         return 200, [(b"content-type", CONTENT_TYPE.encode())], b"" if method == "HEAD" else out
 
     return respond

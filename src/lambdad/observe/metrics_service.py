@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from lambdad.model.scope import Scope
 from lambdad.observe.metric_keys import MetricKey
 from lambdad.observe.metric_stats import Stats
-from lambdad.observe.metrics_fold import FunctionTotals, UsageKey, fold, minute_of
+from lambdad.observe.metrics_fold import Folded, FunctionTotals, UsageKey, fold, minute_of
 from lambdad.observe.metrics_recorder import MetricsRecorder
 from lambdad.observe.metrics_retention import Retention, aligned, bucket_of
 from lambdad.store.metrics_sqlite import SqliteMetricStorage
@@ -70,8 +70,17 @@ class MetricsService:
     # -- in memory -----------------------------------------------------------------------
 
     def fold_pending(self) -> None:
-        """Fold what the recorder holds into the dirty points (on the event loop)."""
-        folded = fold(self.recorder.drain())
+        """Fold what the recorder holds into the dirty points, here and now."""
+        self._merge(fold(self.recorder.drain()))
+
+    async def refresh(self) -> None:
+        """``fold_pending`` with the fold itself off the event loop (a thousand busy
+        functions take a fold of tens of milliseconds); the merge stays on it."""
+        pending = self.recorder.drain()
+        if len(pending):
+            self._merge(await self._offload(fold, pending))
+
+    def _merge(self, folded: Folded) -> None:
         for k, s in folded.points.items():
             old = self._dirty.get(k)
             if old is None:
@@ -98,7 +107,7 @@ class MetricsService:
 
     async def flush(self) -> None:
         async with self._flushing:
-            self.fold_pending()
+            await self.refresh()
             points, self._dirty = self._dirty, {}
             usage, self._usage = self._usage, {}
             now = self._now()

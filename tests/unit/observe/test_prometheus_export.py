@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from lambdad.model.scope import Scope
+from lambdad.model.version import RunnableVersion
+from lambdad.observe.metrics_recorder import MetricsRecorder
+from lambdad.observe.metrics_service import MetricsService
+from lambdad.observe.prometheus_export import PrometheusExport
+from lambdad.store.metrics_sqlite import SqliteMetricStorage
+
+SCOPE = Scope("111122223333", "us-east-1")
+
+
+@pytest.fixture
+def metrics() -> Iterator[MetricsService]:
+    storage = SqliteMetricStorage(":memory:")
+    storage.open()
+    yield MetricsService(storage, MetricsRecorder())
+    storage.close()
+
+
+def samples(body: bytes) -> dict[tuple[str, str, str], float]:
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            out[(s.name, s.labels["function_name"], s.labels.get("le", ""))] = s.value
+    return out
+
+
+def test_totals_and_histogram_follow_each_scrape(metrics: MetricsService) -> None:
+    export = PrometheusExport(metrics)
+    assert samples(asyncio.run(export.scrape())) == {}
+    a = RunnableVersion(SCOPE, "a", "$LATEST", "r", "00")
+    b = RunnableVersion(SCOPE, "b", "$LATEST", "r", "00")
+    metrics.recorder.invoked(a, 3.0, False, 50.0)
+    metrics.recorder.invoked(b, 30.0, True, None)
+    metrics.recorder.throttled(SCOPE, "b", None)
+    got = samples(asyncio.run(export.scrape()))
+    assert got[("lambdad_invocations_total", "a", "")] == 1
+    assert got[("lambdad_cold_starts_total", "a", "")] == 1
+    assert got[("lambdad_errors_total", "b", "")] == 1
+    assert got[("lambdad_throttles_total", "b", "")] == 1
+    assert got[("lambdad_duration_seconds_bucket", "a", "0.005")] == 1
+    assert got[("lambdad_duration_seconds_bucket", "b", "0.025")] == 0
+    assert got[("lambdad_duration_seconds_bucket", "b", "0.05")] == 1
+    assert got[("lambdad_duration_seconds_sum", "b", "")] == pytest.approx(0.03)
+    # Only b moves: a's cached lines stay right, b's are written again.
+    metrics.recorder.invoked(b, 1.0, False, None)
+    got = samples(asyncio.run(export.scrape()))
+    assert got[("lambdad_invocations_total", "a", "")] == 1
+    assert got[("lambdad_invocations_total", "b", "")] == 2
+    assert got[("lambdad_duration_seconds_count", "b", "")] == 2
