@@ -271,6 +271,7 @@ class Platform:
                 executor=self._mapping_executor,
                 clock=self.clock,
                 settings=s,
+                metrics=self.metrics_recorder,
             ),
             function_exists(self.functions.function_doc),
         )

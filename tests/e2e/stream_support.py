@@ -14,6 +14,7 @@ def server_env(moto: str) -> dict[str, str]:
     return {
         "LAMBDAD_SANDBOX": "process",
         "LAMBDAD_ESM_BACKOFF": "0.05,0.5",
+        "LAMBDAD_METRICS_FLUSH_INTERVAL": "0.2",
         "AWS_ENDPOINT_URL_KINESIS": moto,
         "AWS_ENDPOINT_URL_DYNAMODB": moto,
         "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": moto,

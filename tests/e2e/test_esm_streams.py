@@ -146,6 +146,24 @@ def test_kinesis_records_reach_the_function_and_partial_failures_retry(
             ),
             "LastProcessingResult OK",
         )
+        cloudwatch = server.client("cloudwatch")
+
+        def iterator_age() -> list[dict[str, Any]]:
+            now = time.time()
+            answer = cloudwatch.get_metric_statistics(
+                Namespace="AWS/Lambda",
+                MetricName="IteratorAge",
+                Dimensions=[{"Name": "FunctionName", "Value": fn}],
+                StartTime=now - 600,
+                EndTime=now + 60,
+                Period=60,
+                Statistics=["Maximum", "SampleCount"],
+            )
+            points: list[dict[str, Any]] = answer["Datapoints"]
+            return points
+
+        wait_for(lambda: bool(iterator_age()), "an IteratorAge datapoint")
+        assert iterator_age()[0]["Unit"] == "Milliseconds"
     finally:
         lam.delete_event_source_mapping(UUID=mapping["UUID"])
 

@@ -33,6 +33,8 @@ from lambdad.events.mappings.contract import (
 from lambdad.events.mappings.filtering import MappingFilter
 from lambdad.invoke.sync import InvokeService
 from lambdad.model.event_source_mapping import EventSourceMapping
+from lambdad.observe.metric_keys import LAMBDA, dimensions
+from lambdad.observe.metrics_recorder import MetricsRecorder
 from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
 from lambdad.store.base import MetadataStore
 
@@ -67,8 +69,10 @@ class MappingContext:
         executor: Executor,
         clock: Clock,
         settings: Settings,
+        metrics: MetricsRecorder | None = None,
     ) -> None:
         self.mapping = mapping
+        self._metrics = metrics
         self.clock = clock
         self.settings = settings
         self.filter = MappingFilter(mapping.filters)
@@ -168,3 +172,9 @@ class MappingContext:
         except AwsError:
             return ""
         return rv.role
+
+    def observe_iterator_age(self, age_ms: float) -> None:
+        if self._metrics is not None:
+            name = self.mapping.function_arn.split(":")[6]
+            dims = dimensions([("FunctionName", name)])
+            self._metrics.observe(self.mapping.scope, LAMBDA, "IteratorAge", dims, age_ms)

@@ -64,6 +64,8 @@ saved checkpoint (at least once, in order).
   ``await sleep(seconds)``.
 - ``function_role()``: the execution role ARN of the mapping's function ("" when it
   cannot be resolved): a Kinesis record's ``invokeIdentityArn``.
+- ``observe_iterator_age(age_ms)``: a stream batch's ``IteratorAge`` (the age of its
+  last record when it was processed), as the function's ``AWS/Lambda`` metric.
 """
 
 from __future__ import annotations
@@ -146,6 +148,7 @@ class PollerContext(Protocol):
     def backoff(self, attempt: int) -> float: ...
     async def sleep(self, seconds: float) -> None: ...
     def function_role(self) -> str: ...
+    def observe_iterator_age(self, age_ms: float) -> None: ...
 
 
 class SourcePoller(Protocol):

@@ -91,6 +91,8 @@ class BatchRunner:
             action = after_invoke(batch, verdict, self.policy)
             self._report(verdict)
             if isinstance(action, Done):
+                age = self._now() - batch.records[-1].arrival
+                self.context.observe_iterator_age(max(0.0, age) * 1000)
                 if on_done is not None:
                     await on_done(batch.records[-1])
             elif isinstance(action, Retry):

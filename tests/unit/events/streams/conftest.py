@@ -77,6 +77,7 @@ class FakeContext:
         self.failures: list[dict[str, Any]] = []
         self.reports: list[str | None] = []
         self.throttle = 0
+        self.iterator_ages: list[float] = []
 
     async def invoke(self, payload: bytes) -> InvokeOutcome:
         await asyncio.sleep(0)
@@ -107,6 +108,9 @@ class FakeContext:
     async def sleep(self, seconds: float) -> None:
         self.clock.advance(seconds)
         await asyncio.sleep(0)
+
+    def observe_iterator_age(self, age_ms: float) -> None:
+        self.iterator_ages.append(age_ms)
 
     def function_role(self) -> str:
         return "arn:aws:iam::123456789012:role/lambda-role"

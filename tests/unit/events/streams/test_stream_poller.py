@@ -33,7 +33,7 @@ def run(ctx: FakeContext, stream: FakeStream, done: Any) -> bool:
 
 
 def test_records_reach_the_function_in_order_and_are_checkpointed() -> None:
-    stream = stream_with(25)
+    stream = stream_with(25, now=1767225600.0 - 60)
     ctx = FakeContext(ok, batch_size=10)
     run(ctx, stream, lambda: ctx.checkpoints.values.get("s0") == "25")
     assert ctx.sequence_numbers() == [list(range(1, 11)), list(range(11, 21)), list(range(21, 26))]
@@ -42,6 +42,9 @@ def test_records_reach_the_function_in_order_and_are_checkpointed() -> None:
     assert first["eventSource"] == "aws:kinesis"
     assert data_of(first) == b"r0"
     assert ctx.reports[-1] == "OK"
+    # IteratorAge: the age of each batch's last record once processed.
+    assert len(ctx.iterator_ages) == 3
+    assert all(59_000 < age < 61_000 for age in ctx.iterator_ages)
 
 
 def test_partial_failure_retries_from_the_failed_record() -> None:
