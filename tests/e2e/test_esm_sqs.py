@@ -5,9 +5,11 @@ to files (the process sandbox lets them; the path is in their ``OUT`` variable).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ RECORDER = """
 import json, os, time
 
 def handler(event, context):
+    if not event["Records"]:
+        return {}
     with open(os.environ["OUT"], "a") as f:
         f.write(json.dumps(event) + "\\n")
     time.sleep(float(os.environ.get("SLEEP", "0")))
@@ -84,6 +88,12 @@ def new_function(lam: Any, out: Path, **env: str) -> str:
         FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
     )
     return name
+
+
+def warm(lam: Any, name: str) -> None:
+    """One environment started before messages flow: a cold start under load must not
+    outlast a test queue's short visibility timeout."""
+    lam.invoke(FunctionName=name, Payload=b'{"Records": []}')
 
 
 def records(out: Path) -> list[dict[str, Any]]:
@@ -175,6 +185,7 @@ def test_partial_failures_end_in_the_dead_letter_queue(
     url, arn = new_queue(sqs, VisibilityTimeout="1", RedrivePolicy=redrive)
     out = tmp_path / "out.jsonl"
     fn = new_function(lam, out)
+    warm(lam, fn)
     mapping(
         FunctionName=fn,
         EventSourceArn=arn,
@@ -274,3 +285,110 @@ def test_kill_9_loses_no_message(
     wait_for(lambda: {r["body"] for r in records(out)} == sent, timeout=30)
     wait_for(lambda: queue_empty(sqs, url))
     second.stop()
+
+
+# -- Powertools' BatchProcessor, unchanged; S3 notifications through a queue -------------
+
+POWERTOOLS_SQS = """
+import os
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor, EventType, process_partial_response,
+)
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(record.body + "\\n")
+    if "bad" in record.body:
+        raise ValueError(record.message_id)
+
+
+def handler(event, context):
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+"""
+
+
+def powertools_zip() -> bytes:
+    """``app.py`` with Powertools and its dependencies, as installed here."""
+    powertools = pytest.importorskip("aws_lambda_powertools")
+    import jmespath
+    import typing_extensions
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("app.py", POWERTOOLS_SQS)
+        for module in (powertools, jmespath, typing_extensions):
+            path = Path(str(module.__file__))
+            if path.name != "__init__.py":
+                zf.write(path, path.name)
+                continue
+            for file in path.parent.rglob("*.py"):
+                zf.write(file, str(file.relative_to(path.parent.parent)))
+    return buf.getvalue()
+
+
+def test_powertools_batch_processor_partial_failures(
+    server: LambdadServer, sqs: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    dlq_url, dlq_arn = new_queue(sqs)
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    url, arn = new_queue(sqs, VisibilityTimeout="1", RedrivePolicy=redrive)
+    out = tmp_path / "out.txt"
+    name = f"esm-pt-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": powertools_zip()},
+        Environment={"Variables": {"OUT": str(out)}},
+        Timeout=20,
+    )
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+    warming = {"Records": [{"messageId": "w", "body": "warm", "attributes": {}}]}
+    lam.invoke(FunctionName=name, Payload=json.dumps(warming).encode())
+    mapping(
+        FunctionName=name, EventSourceArn=arn, FunctionResponseTypes=["ReportBatchItemFailures"]
+    )
+    sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(["ok-1", "bad", "ok-2"])],
+    )
+    assert receive(sqs, dlq_url, timeout=20)["Body"] == "bad"
+    assert sorted(out.read_text().split()) == ["bad", "ok-1", "ok-2", "warm"]
+
+
+def test_s3_notifications_reach_the_function_through_a_queue(
+    server: LambdadServer, moto: str, sqs: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    s3 = moto_client(moto, "s3")
+    _, arn = new_queue(sqs)
+    bucket = f"esm-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    out = tmp_path / "out.jsonl"
+    fn = new_function(lam, out)
+    mapping(FunctionName=fn, EventSourceArn=arn)
+    s3.put_object(Bucket=bucket, Key="report.csv", Body=b"a,b\n")
+
+    def object_created() -> list[dict[str, Any]]:
+        bodies = [json.loads(r["body"]) for r in records(out)]
+        return [e for b in bodies for e in b.get("Records", [])]
+
+    event = wait_for(object_created)[0]
+    assert event["eventSource"] == "aws:s3"
+    assert event["eventName"].startswith("ObjectCreated:")
+    assert event["s3"]["object"]["key"] == "report.csv"

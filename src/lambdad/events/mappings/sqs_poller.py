@@ -61,6 +61,9 @@ class SqsPoller:
         self.visibility = 30.0
         self._tasks: asyncio.TaskGroup | None = None
         self._releasing: set[asyncio.Future[None]] = set()
+        # FIFO queues: one receive at a time, so that no server (moto's receive is not
+        # atomic) can hand two batches of one message group out at once.
+        self._one_receive = asyncio.Lock() if self.fifo else contextlib.nullcontext()
 
     async def run(self) -> None:
         attempt = 0
@@ -147,12 +150,14 @@ class SqsPoller:
         return batch
 
     async def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
-        task = asyncio.ensure_future(self.ctx.run_blocking(self._receive_blocking, count, wait))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            task.add_done_callback(self._give_back)
-            raise
+        async with self._one_receive:
+            call = self.ctx.run_blocking(self._receive_blocking, count, wait)
+            task = asyncio.ensure_future(call)
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                task.add_done_callback(self._give_back)
+                raise
 
     def _receive_blocking(self, count: int, wait: int) -> list[dict[str, Any]]:
         got = self.ctx.client("sqs").receive_message(
