@@ -46,7 +46,8 @@ def local_code(
             props = res.setdefault("Properties", {})
             value = props.get(member)
             if value is None and member == "CodeUri" and "InlineCode" not in props:
-                value = global_uri
+                # As SAM CLI does: no CodeUri is the template's own directory.
+                value = global_uri or "."
             if isinstance(value, str) and not value.startswith("s3://"):
                 found.append((props, member, (base / value).resolve(), names))
     return found

@@ -89,8 +89,7 @@ class CloudFormationApi:
     def _env(self, credential: Credential, where: Where, identity: StackIdentity) -> Env:
         return Env(
             identity=identity,
-            lambda_client=self._client(credential, where.region, "lambda"),
-            events_client=self._client(credential, where.region, "events"),
+            client=functools.partial(self._client, credential, where.region),
             read_artifact=functools.partial(self.artifacts.read, where),
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lambdad.deploy.names import physical_name
@@ -19,14 +19,21 @@ class Env:
     caller), how an uploaded artifact is read, and time (injected for tests)."""
 
     identity: StackIdentity
-    lambda_client: Any
-    events_client: Any
+    # An API client (boto3, signed as the caller) by service name: "lambda", "events"...
+    client: Callable[[str], Any]
     # (bucket, key) -> the archive when it is one lambdad keeps, else None.
     read_artifact: Callable[[str, str], bytes | None]
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     wait_limit: float = 120.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def lambda_client(self) -> Any:
+        return self.client("lambda")
+
+    @property
+    def events_client(self) -> Any:
+        return self.client("events")
 
     def name_for(self, logical_id: str, limit: int, replaces: str = "") -> str:
         i = self.identity

@@ -43,5 +43,10 @@ KINDS: dict[str, Kind] = {
         _kind("AWS::Lambda::EventInvokeConfig", "FunctionName", "Qualifier", stable=("Ref",)),
         _kind("AWS::Events::Rule", "Name", "EventBusName"),
         _kind("AWS::IAM::Role", "RoleName", "Path", stable=("Ref", "Arn", "RoleId")),
+        _kind("AWS::ApiGateway::RestApi", stable=("Ref", "RootResourceId")),
+        _kind("AWS::ApiGateway::Resource", immutable=True),
+        _kind("AWS::ApiGateway::Method", "RestApiId", "ResourceId", "HttpMethod"),
+        _kind("AWS::ApiGateway::Deployment", immutable=True),
+        _kind("AWS::ApiGateway::Stage", "RestApiId", "StageName"),
     )
 }  # fmt: skip

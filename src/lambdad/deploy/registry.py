@@ -13,6 +13,13 @@ from lambdad.deploy.lambda_resources import (
     VersionHandler,
 )
 from lambdad.deploy.other_resources import RoleHandler, RuleHandler
+from lambdad.deploy.rest_api_resources import (
+    DeploymentHandler,
+    MethodHandler,
+    ResourceHandler,
+    RestApiHandler,
+    StageHandler,
+)
 
 HANDLERS: dict[str, Handler] = {
     "AWS::Lambda::Function": FunctionHandler(),
@@ -24,4 +31,9 @@ HANDLERS: dict[str, Handler] = {
     "AWS::Lambda::EventInvokeConfig": EventInvokeConfigHandler(),
     "AWS::Events::Rule": RuleHandler(),
     "AWS::IAM::Role": RoleHandler(),
+    "AWS::ApiGateway::RestApi": RestApiHandler(),
+    "AWS::ApiGateway::Resource": ResourceHandler(),
+    "AWS::ApiGateway::Method": MethodHandler(),
+    "AWS::ApiGateway::Deployment": DeploymentHandler(),
+    "AWS::ApiGateway::Stage": StageHandler(),
 }
