@@ -75,6 +75,14 @@ class Settings:
     esm_threads: int = 64
     esm_backoff: tuple[float, ...] = (1.0, 60.0)
     esm_sqs_wait: float = 5.0
+    # Pushed events (events/sns_door.py, events/s3_door.py): whether SNS messages must be
+    # signed; the SNS whose certificates and confirmation links are trusted besides AWS's
+    # (empty: AWS_ENDPOINT_URL_SNS, then AWS_ENDPOINT_URL, of lambdad's environment);
+    # "bucket=FUNCTION_ARN" pairs of S3 webhooks, and the token they must carry.
+    sns_require_signature: bool = True
+    sns_endpoint: str = ""
+    s3_webhooks: tuple[tuple[str, str], ...] = ()
+    s3_webhook_token: str = ""
     account_concurrency: int = 1000
     # Concurrency (invoke/leases.py): what PutFunctionConcurrency must leave unreserved;
     # per function, at most scale_up_limit new environments per scale_up_window seconds

@@ -139,6 +139,16 @@ class OutboundIdentities:
                 self._clients[key] = client
             return client
 
+    def signing_credentials(self, account: str) -> Any:
+        """The botocore credentials (frozen) that sign calls made for ``account``, for a
+        request boto3 does not make itself (NoOutboundIdentity if none)."""
+        with self._lock:
+            session = self._session(account)
+        found = session.get_credentials()
+        if found is None:
+            raise NoOutboundIdentity(account)
+        return found.get_frozen_credentials()
+
     def _session(self, account: str) -> Any:
         session = self._sessions.get(account)
         if session is not None:

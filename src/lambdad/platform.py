@@ -41,6 +41,7 @@ from lambdad.events.eventbridge import EventBridge
 from lambdad.events.mappings.context import MappingContext
 from lambdad.events.mappings.filtering import check_pattern
 from lambdad.events.mappings.supervisor import MappingSupervisor, function_exists
+from lambdad.events.s3_door import parse_webhooks
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.cache import ResolveCache
 from lambdad.invoke.destinations import DestinationSender
@@ -242,6 +243,8 @@ class Platform:
             DestinationSender(self.outbound),
             self.policies,
         )
+        # Buckets whose pushed S3 events run a function (checked now: a bad one stops serve).
+        self.s3_webhooks = parse_webhooks(s.s3_webhooks)
         # EventBridge: rules, targets, buses and PutEvents; Scheduler; one timer for both.
         self.eventbridge = EventBridge(
             s,

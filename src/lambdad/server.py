@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,9 +54,13 @@ from lambdad.errors import AwsError
 from lambdad.events.apigw.routing import admit_apis, route_apis
 from lambdad.events.function_urls import FunctionUrlDoor
 from lambdad.events.http.request import IamCaller
+from lambdad.events.push_routing import admit_push, route_push
+from lambdad.events.s3_door import S3Door
+from lambdad.events.sns_door import SnsDoor
 from lambdad.events.url_auth import UrlAuthorizer
 from lambdad.events.url_cache import CachedUrlConfigs, UrlCache
 from lambdad.events.url_routing import admit_urls, route_urls
+from lambdad.events.web_fetch import ServiceSigner, UrllibWeb
 from lambdad.model.credential import Credential
 from lambdad.observe.pricing import Prices
 from lambdad.observe.prometheus_export import PrometheusExport
@@ -160,13 +165,13 @@ def build_server(platform: Platform) -> uvicorn.Server:
                     route_metrics(
                         PrometheusExport(platform.metrics).scrape,
                         platform.settings.metrics_token,
-                        app.respond,
+                        route_push(*push_doors(platform), app.respond),
                     ),
                 ),
             ),
             refuse,
             MAX_BODY,
-            admit_apis(admit_urls(admit_metrics(admission.admit))),
+            admit_apis(admit_urls(admit_metrics(admit_push(admission.admit)))),
             api_limits(platform.settings),
             throttle,
         ),
@@ -179,6 +184,34 @@ def build_server(platform: Platform) -> uvicorn.Server:
         date_header=True,
     )
     return uvicorn.Server(config)
+
+
+def push_doors(platform: Platform) -> tuple[SnsDoor, S3Door]:
+    """The SNS subscription and S3 webhook endpoints (events/push_routing.py)."""
+    s = platform.settings
+    sns_endpoint = (
+        s.sns_endpoint
+        or os.environ.get("AWS_ENDPOINT_URL_SNS")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
+    sns = SnsDoor(
+        platform.async_invoker,
+        platform.policies,
+        UrllibWeb(),
+        ServiceSigner(platform.outbound),
+        platform.clock,
+        sns_endpoint=sns_endpoint or None,
+        require_signature=s.sns_require_signature,
+        max_payload=s.max_async_payload,
+    )
+    s3 = S3Door(
+        platform.s3_webhooks,
+        s.s3_webhook_token,
+        platform.async_invoker,
+        platform.policies,
+        max_payload=s.max_async_payload,
+    )
+    return sns, s3
 
 
 def _url_signer(

@@ -6,6 +6,7 @@ import pytest
 
 from lambdad.config import Settings
 from lambdad.outbound import (
+    NoOutboundIdentity,
     OutboundIdentities,
     UpstreamCredentials,
     parse_credentials,
@@ -80,3 +81,11 @@ def test_an_accounts_own_identity_wins_over_trust() -> None:
     assert not identities.allowed(C)
     every = OutboundIdentities(trusted=trusted_accounts(["*"], None))
     assert every.uses_server_identity(C)
+
+
+def test_signing_credentials_are_the_accounts_own_and_never_lent() -> None:
+    identities = OutboundIdentities({A: UpstreamCredentials(None, "AKIDA", "secret-a")})
+    frozen = identities.signing_credentials(A)
+    assert (frozen.access_key, frozen.secret_key) == ("AKIDA", "secret-a")
+    with pytest.raises(NoOutboundIdentity):
+        identities.signing_credentials(B)
