@@ -131,6 +131,14 @@ class Settings:
     price_storage_gb_second: float = 0.0000000309
     free_tier_requests: int = 1_000_000
     free_tier_gb_seconds: float = 400_000.0
+    # Seconds an environment's execution-role session lasts (AWS_SESSION_TOKEN); an
+    # environment stops taking invocations once the rest would not cover one more.
+    role_session_duration: float = 43200.0
+    # Services a function's SDK reaches elsewhere than lambdad (model/endpoints.py):
+    # "s3=http://127.0.0.1:4566,dynamodb=...", or "host": the server's own
+    # AWS_ENDPOINT_URL_* (host_endpoints, read from the environment at start).
+    function_endpoints: str = ""
+    host_endpoints: tuple[tuple[str, str], ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -142,6 +150,9 @@ class Settings:
             if raw is None or f.name == "extra":
                 continue
             values[f.name] = _coerce(f.type, raw)
+        values["host_endpoints"] = tuple(
+            sorted((k, v) for k, v in env.items() if k.startswith("AWS_ENDPOINT_URL_"))
+        )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -184,7 +195,7 @@ def describe() -> list[tuple[str, str]]:
     """(environment variable, default) for every setting, for ``serve --help``."""
     out = []
     for f in dataclasses.fields(Settings):
-        if f.name == "extra":
+        if f.name in ("extra", "host_endpoints"):
             continue
         default = f.default if f.default is not dataclasses.MISSING else ""
         if isinstance(default, tuple):  # as the variable is written: 60,120

@@ -40,6 +40,7 @@ turns them into HTTP responses.
     │   └── AuthError                             403
     │       ├── MissingAuthenticationTokenException
     │       ├── UnrecognizedClientException
+    │       ├── ExpiredTokenException
     │       ├── InvalidSignatureException
     │       └── IncompleteSignatureException
     ├── SandboxError                              (platform-internal)
@@ -222,11 +223,18 @@ class ForeignFunctionDenied(AccessDeniedException):
     """Another account's function, named by ARN, that no resource policy opens to the
     caller. Raised where the action is not known; the API layer names it."""
 
-    def __init__(self, caller_account: str, resource: str, action: str = "lambda:*") -> None:
+    def __init__(
+        self,
+        caller_account: str,
+        resource: str,
+        action: str = "lambda:*",
+        principal_arn: str | None = None,
+    ) -> None:
         self.caller_account = caller_account
         self.resource = resource
+        who = principal_arn or f"arn:aws:iam::{caller_account}:root"
         super().__init__(
-            f"User: arn:aws:iam::{caller_account}:root is not authorized to perform: {action} "
+            f"User: {who} is not authorized to perform: {action} "
             f"on resource: {resource} because no resource-based policy allows the {action} "
             "action"
         )
@@ -235,8 +243,9 @@ class ForeignFunctionDenied(AccessDeniedException):
     def code(self) -> str:
         return "AccessDeniedException"
 
-    def for_action(self, action: str) -> ForeignFunctionDenied:
-        return ForeignFunctionDenied(self.caller_account, self.resource, action)
+    def for_action(self, action: str, principal_arn: str | None = None) -> ForeignFunctionDenied:
+        """The same refusal, naming the action (and the caller, when not the root)."""
+        return ForeignFunctionDenied(self.caller_account, self.resource, action, principal_arn)
 
 
 class UnknownOperationException(AwsError):
@@ -273,6 +282,10 @@ class MissingAuthenticationTokenException(AuthError):
 
 class UnrecognizedClientException(AuthError):
     pass
+
+
+class ExpiredTokenException(AuthError):
+    """A session's token past its expiry (execution-role credentials)."""
 
 
 class InvalidSignatureException(AuthError):

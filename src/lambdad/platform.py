@@ -50,6 +50,7 @@ from lambdad.invoke.sync import InvokeService
 from lambdad.model.changes import ChangeHub
 from lambdad.model.credential import Credential
 from lambdad.model.scope import Scope
+from lambdad.model.session import SessionIssuer
 from lambdad.observe.logs import LogStore
 from lambdad.observe.metrics_recorder import MetricsRecorder
 from lambdad.observe.metrics_retention import Retention
@@ -60,11 +61,13 @@ from lambdad.outbound import trusted_accounts as outbound_trusted
 from lambdad.runtimes.sdk import ensure_python_sdk
 from lambdad.runtimes.table import RuntimeTable
 from lambdad.sandbox.select import choose_backend
-from lambdad.secrets import Sealer
+from lambdad.secrets import Sealer, session_key
+from lambdad.store import roles as roles_file
 from lambdad.store.blobs import BlobStore
 from lambdad.store.logs_sqlite import SqliteLogStorage
 from lambdad.store.metrics_sqlite import SqliteMetricStorage
 from lambdad.store.queue_sqlite import SqliteAsyncQueue
+from lambdad.store.roles import RolePolicies
 from lambdad.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -136,6 +139,10 @@ class Platform:
             retention=Retention(minute_days=s.metrics_retention_days),
             offload=self.offload,
         )
+        # Execution-role sessions: minted for each new environment, opened by the API;
+        # what each role may do, from the operator's roles.json (store/roles.py).
+        self.sessions = SessionIssuer(session_key(s.data_dir), s.role_session_duration)
+        self.role_policies = RolePolicies(s.data_dir / roles_file.FILE_NAME)
         self.layers = LayerService(s, self.store, self.blobs, self.clock, fetch_s3_code)
         # What changed in the control plane, for whoever follows it (each subscribes in
         # its constructor; the resolve cache first, so it forgets before anyone acts).
@@ -188,6 +195,7 @@ class Platform:
             scale_gate=scale_up,
             changes=self.changes,
             clock=self.clock,
+            sessions=self.sessions,
         )
 
         def template_request(scope: Scope, name: str, version: str) -> TemplateRequest:

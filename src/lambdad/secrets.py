@@ -9,6 +9,9 @@ KMS key share its key file and no other.
 Sealed values are ``v1:`` + base64(nonce || ciphertext || tag) for the default key
 and ``k1:<key id>:`` + the same for a named key; the function's ARN is bound in as
 associated data so a sealed blob cannot be moved to another function.
+
+The key execution-role session tokens are sealed with (``session_key``,
+``session.key``) lives beside it, a key of its own.
 """
 
 from __future__ import annotations
@@ -103,3 +106,14 @@ class Sealer:
         if token.startswith(_NAMED_PREFIX):
             return token[len(_NAMED_PREFIX) :].partition(":")[0]
         return None
+
+
+def session_key(data_dir: Path) -> bytes:
+    """The key execution-role session tokens are sealed with (``session.key`` in the
+    data directory, mode 0600, created on first use): a key of its own, so that no
+    sealed environment variable could ever be presented as a session."""
+    path = data_dir / "session.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _create_key(path)
+    return path.read_bytes()

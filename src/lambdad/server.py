@@ -113,6 +113,8 @@ def build_app(platform: Platform) -> App:
         events=EventsApi(platform.eventbridge.operations()),
         async_statistics=lambda: platform.offload(platform.async_invoker.statistics),
         lifecycle=platform,
+        open_session=platform.sessions.open,
+        role_policy=platform.role_policies.policy_for,
         # The APIs answered by their signing scope (sigv4.SCOPED_SERVICES), by name.
         scoped_services={
             "monitoring": CloudWatchApi(platform.metrics, prices_from(s)),
@@ -140,6 +142,7 @@ def build_server(platform: Platform) -> uvicorn.Server:
         platform.lookup_credential,
         platform.clock,
         max_sync_payload=platform.settings.max_sync_payload,
+        open_session=platform.sessions.open,
     )
     url_cache = UrlCache(platform.changes)
     urls = FunctionUrlDoor(
@@ -227,7 +230,7 @@ def _url_signer(
     try:
         signer = sigv4.verify(
             method, path, query, headers, body, platform.lookup_credential,
-            platform.clock.now(), service="lambda",
+            platform.clock.now(), service="lambda", sessions=platform.sessions.open,
         )  # fmt: skip
     except AwsError:
         return None
@@ -238,7 +241,7 @@ def _url_signer(
         access_key=signer.credential.access_key_id,
         account_id=account,
         caller_id=account,
-        user_arn=f"arn:aws:iam::{account}:root",
+        user_arn=signer.arn,
         user_id=account,
     )
 

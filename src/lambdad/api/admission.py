@@ -87,8 +87,10 @@ class Admission:
         clock: Clock,
         *,
         max_sync_payload: int,
+        open_session: sigv4.OpenSession | None = None,
     ) -> None:
         self.lookup_credential = lookup_credential
+        self.open_session = open_session
         self.clock = clock
         self.max_sync_payload = max_sync_payload
 
@@ -109,6 +111,7 @@ class Admission:
                 self.lookup_credential,
                 self.clock.now(),
                 service=(service := signing_service(headers, query_string)),
+                sessions=self.open_session,
             )
         except AwsError as exc:
             return render_error(exc, new_request_id(), json_protocol=json_protocol)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from lambdad.api import sigv4
+from lambdad.api import role_auth, sigv4
 from lambdad.api.admission import MAX_BODY, Response, refuse, signing_service
 from lambdad.api.code_links import CODE_PATH, CodeLinks
 from lambdad.api.context import RequestContext, new_request_id
@@ -37,6 +37,7 @@ from lambdad.errors import (
 )
 from lambdad.invoke.async_stats import FunctionStatistics
 from lambdad.model.credential import Credential
+from lambdad.model.role_policy import DEFAULT as DEFAULT_ROLE_POLICY
 from lambdad.model.runtimes import AWS_RUNTIME_ENUM
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,16 @@ class App:
         lifecycle: Lifecycle,
         scoped_services: Mapping[str, ScopedService] | None = None,
         signing: SigningApi | None = None,
+        open_session: sigv4.OpenSession | None = None,
+        role_policy: role_auth.PolicyFor = lambda _role: DEFAULT_ROLE_POLICY,
     ) -> None:
         self.signing = signing
         self.routes = routes
         self.lookup_credential = lookup_credential
+        # Execution-role sessions (model/session.py): how their tokens open, and what
+        # their role may do.
+        self.open_session = open_session
+        self.role_policy = role_policy
         self.clock = clock
         self.code_links = code_links
         self.async_statistics = async_statistics
@@ -116,7 +123,7 @@ class App:
         # The APIs routed by the service their requests are signed for (by name, one
         # of sigv4.SCOPED_SERVICES): they parse, answer and render their own errors.
         self.scoped_services = dict(scoped_services or {})
-        self.sts_api = StsApi(lookup_credential, clock)
+        self.sts_api = StsApi(lookup_credential, clock, open_session)
         self._default_host = f"{settings.host}:{settings.port}"
         self._routes: dict[tuple[str, str, str], tuple[Operation, dict[str, str]]] = {}
         self._parsed: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -226,11 +233,15 @@ class App:
             self.lookup_credential,
             self.clock.now(),
             service=signing_service(header_list, query_string),
+            sessions=self.open_session,
         )
         host = headers.get("host", self._default_host)
         ctx = RequestContext(principal, request_id, f"http://{host}", headers)
 
         scoped = self.scoped_services.get(principal.service)
+        if principal.session is not None and principal.service in sigv4.SCOPED_SERVICES:
+            # Their operations are named by their own parsers: a role needs them all.
+            role_auth.check(principal, self.role_policy, f"{principal.service}:*", "*")
         if scoped is not None:
             status, out_headers, out_body = await scoped(ctx, method, path, query_string, body)
             return status, self._headers(out_headers, request_id, "application/json"), out_body
@@ -242,6 +253,11 @@ class App:
             service = self.extra_services.get(target.split(".", 1)[0])
             if service is None:
                 raise UnknownOperationException(f"Unknown operation {target}")
+            if principal.session is not None:
+                action, iam_service = role_auth.target_action(target)
+                logs = iam_service == "logs"
+                resource = role_auth.logs_resource(principal, body) if logs else "*"
+                role_auth.check(principal, self.role_policy, action, resource)
             status, out_headers, out_body = await service(ctx, target, body)
             return (
                 status,
@@ -252,6 +268,8 @@ class App:
         if path.startswith(CODE_PATH) and method == "GET":
             return self.code_links.download(path[len(CODE_PATH) :], principal, request_id)
         if self.signing is not None and self.signing.answers(path.split("?", 1)[0]):
+            if principal.session is not None:  # the operator's keys: no role's by default
+                role_auth.check(principal, self.role_policy, "signer:*", "*")
             status, extra, answer = self.signing.respond(ctx, method, path.split("?", 1)[0], body)
             return status, self._headers(extra, request_id, "application/json"), answer
         if path == ASYNC_STATS_PATH and method == "GET":
@@ -273,10 +291,14 @@ class App:
                 f"The operation {op.name} is not supported by lambdad yet."
             )
         params = self._parse(op, uri_params, query, headers, body)
+        action = _ACTIONS.get(op.name, f"lambda:{op.name}")
+        if principal.session is not None:
+            resource = role_auth.lambda_resource(principal, params)
+            role_auth.check(principal, self.role_policy, action, resource)
         try:
             result = await handler(ctx, params)
         except ForeignFunctionDenied as exc:
-            raise exc.for_action(_ACTIONS.get(op.name, f"lambda:{op.name}")) from None
+            raise exc.for_action(action, principal.arn) from None
         status, out_headers, out_body = self.lambda_model.serialize_response(op, result or {})
         ctype = "application/json"
         return status, self._headers(out_headers, request_id, ctype), out_body

@@ -40,6 +40,7 @@ class CodeLinks:
                 ctx.principal.region,
                 "lambda",
                 self.clock.now(),
+                token=None if ctx.principal.session is None else ctx.principal.session.token,
             )
 
         return url

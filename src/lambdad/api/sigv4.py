@@ -8,6 +8,10 @@ compares the two. Also owns ``presign_url`` for the URLs lambdad hands out itsel
 answers "who signed this request", never "may they do it"; authorisation lives
 elsewhere.
 
+A request signed with an execution-role session's key (``ASIA...``, model/session.py)
+is accepted only with that session's own token (``X-Amz-Security-Token``, header or
+query parameter), while it has not expired; its principal carries the session.
+
 Chunk-signed streaming payloads (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) are not
 supported: the AWS services lambdad imitates do not accept them either.
 """
@@ -43,11 +47,17 @@ from lambdad.api.sigv4_signing import (
     split_query,
 )
 from lambdad.errors import (
+    ExpiredTokenException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
 from lambdad.model.credential import Credential
+from lambdad.model.session import Session, is_session_key
+
+# How a session's token is opened: (access key id, token) -> the session, or None.
+OpenSession = Callable[[str, str], Session | None]
+_INVALID_TOKEN = "The security token included in the request is invalid."
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 # Any of these in the query string means the client meant a presigned URL.
@@ -75,11 +85,20 @@ _MISMATCH = (
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who signed a request, and for which region and service they scoped it."""
+    """Who signed a request, and for which region and service they scoped it; with a
+    session key, the execution-role session it belongs to."""
 
     credential: Credential
     region: str
     service: str
+    session: Session | None = None
+
+    @property
+    def arn(self) -> str:
+        """Who the principal is, as AWS names it in AccessDenied messages."""
+        if self.session is not None:
+            return self.session.assumed_role_arn
+        return f"arn:aws:iam::{self.credential.account_id}:root"
 
 
 def verify(
@@ -92,6 +111,7 @@ def verify(
     now: datetime,
     *,
     service: str | None = None,
+    sessions: OpenSession | None = None,
 ) -> Principal:
     """Check a request's SigV4 signature and return who signed it.
 
@@ -104,10 +124,10 @@ def verify(
     signed by an unknown key, outside its time window, scoped to something else,
     or tampered with.
     """
-    claim, credential, signed_params, by_name = _claimed(
-        query_string, headers, lookup, now, service
+    claim, credential, signed_params, by_name, session = _claimed(
+        query_string, headers, lookup, now, service, sessions
     )
-    return _check_signature(
+    principal = _check_signature(
         method,
         raw_path,
         claim,
@@ -116,6 +136,9 @@ def verify(
         by_name,
         _payload_hash(by_name, body),
     )
+    if session is not None:
+        return Principal(principal.credential, principal.region, principal.service, session)
+    return principal
 
 
 def check_head(
@@ -127,13 +150,14 @@ def check_head(
     now: datetime,
     *,
     service: str | None = None,
+    sessions: OpenSession | None = None,
 ) -> None:
     """What of a request's signature can be checked before its body is read: that it
     has one, by a known key, within its time window and scope; and the signature
     itself when the payload's hash is declared (``x-amz-content-sha256``). Raises as
     ``verify`` does; ``verify`` must still check the whole request."""
-    claim, credential, signed_params, by_name = _claimed(
-        query_string, headers, lookup, now, service
+    claim, credential, signed_params, by_name, _ = _claimed(
+        query_string, headers, lookup, now, service, sessions
     )
     declared = first(by_name, "x-amz-content-sha256")
     if declared == UNSIGNED_PAYLOAD or (declared and _PAYLOAD_DIGEST.fullmatch(declared)):
@@ -146,7 +170,8 @@ def _claimed(
     lookup: Callable[[str], Credential | None],
     now: datetime,
     service: str | None,
-) -> tuple[Claim, Credential, list[tuple[str, str]], dict[str, list[str]]]:
+    sessions: OpenSession | None = None,
+) -> tuple[Claim, Credential, list[tuple[str, str]], dict[str, list[str]], Session | None]:
     """The signature's claim, checked but for the signature itself."""
     params = split_query(query_string)
     by_name = index_headers(headers)
@@ -154,19 +179,30 @@ def _claimed(
     if authorization is not None:
         claim = claim_from_header(authorization, by_name)
         signed_params = params
+        token = first(by_name, "x-amz-security-token")
     elif any(name in _PRESIGN_MARKERS for name, _ in params):
         claim = claim_from_query(params)
         # The signature cannot sign itself.
         signed_params = [(k, v) for k, v in params if k != "X-Amz-Signature"]
+        token = next((v for k, v in params if k == "X-Amz-Security-Token"), None)
     else:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
 
+    session = None
     credential = lookup(claim.access_key_id)
+    # A long-term key signs on its own: a token beside it is ignored (tools that always
+    # send one keep working); only a session's key needs its token.
+    if credential is None and token and sessions and is_session_key(claim.access_key_id):
+        session = sessions(claim.access_key_id, token)
+        if session is not None:
+            credential = Credential(claim.access_key_id, session.secret_access_key, session.account)
     if credential is None:
-        raise UnrecognizedClientException("The security token included in the request is invalid.")
+        raise UnrecognizedClientException(_INVALID_TOKEN)
     check_time(claim, now)
+    if session is not None and session.expired(now):
+        raise ExpiredTokenException("The security token included in the request is expired")
     _check_scope(claim, service)
-    return claim, credential, signed_params, by_name
+    return claim, credential, signed_params, by_name, session
 
 
 def _check_scope(claim: Claim, service: str | None) -> None:
@@ -245,12 +281,14 @@ def presign_url(
     service: str,
     now: datetime,
     expires: int = 600,
+    token: str | None = None,
 ) -> str:
     """Return ``base_url`` + ``path`` signed in the query string, valid ``expires`` seconds.
 
     ``path`` is the path as it will go on the wire (already percent-encoded) and
     may carry a query string of its own, which is signed along with it. Only the
-    ``host`` header is signed, so any HTTP client can fetch the URL as is.
+    ``host`` header is signed, so any HTTP client can fetch the URL as is. ``token``:
+    the session token of a session's credential, which the URL then carries.
     """
     if not 1 <= expires <= MAX_PRESIGNED_EXPIRES:
         raise ValueError(f"expires must be within 1..{MAX_PRESIGNED_EXPIRES}, got {expires}")
@@ -271,6 +309,8 @@ def presign_url(
         ("X-Amz-Expires", str(expires)),
         ("X-Amz-SignedHeaders", "host"),
     ]
+    if token is not None:
+        params.append(("X-Amz-Security-Token", token))
     # Sending the canonical query string itself means the server sees exactly what was signed.
     query = canonical_query(params)
     canonical_request = "\n".join(

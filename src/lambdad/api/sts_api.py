@@ -3,7 +3,9 @@
 Tools ask STS who they are before anything else (the AWS CLI's
 ``sts get-caller-identity``, SAM CLI, CDK, Terraform's AWS provider), to learn the
 account their resources live in. lambdad's credentials are account root credentials,
-so the identity is the account's root: ``arn:aws:iam::ACCOUNT:root``.
+so the identity is the account's root: ``arn:aws:iam::ACCOUNT:root``; a function's
+execution-role session is its assumed role:
+``arn:aws:sts::ACCOUNT:assumed-role/ROLE/FUNCTION``, as on AWS.
 
 A request is recognised by the service of its SigV4 scope (``sts``) on the API port,
 or, unsigned, by a form-encoded ``POST /`` (so that it is refused in STS's own
@@ -15,6 +17,7 @@ which is what botocore's query parser reads.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl
@@ -31,6 +34,7 @@ from lambdad.errors import (
     UnrecognizedClientException,
 )
 from lambdad.model.credential import Credential
+from lambdad.model.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +89,15 @@ def is_sts_request(path: str, query_string: str, headers: Sequence[tuple[str, st
 
 
 class StsApi:
-    def __init__(self, lookup: Callable[[str], Credential | None], clock: Clock) -> None:
+    def __init__(
+        self,
+        lookup: Callable[[str], Credential | None],
+        clock: Clock,
+        open_session: sigv4.OpenSession | None = None,
+    ) -> None:
         self.lookup = lookup
         self.clock = clock
+        self.open_session = open_session
 
     def respond(
         self,
@@ -102,7 +112,8 @@ class StsApi:
         try:
             principal = self._authenticate(method, path, query_string, headers, body)
             action = self._action(query_string, headers, body)
-            return _ok(action, _caller_identity(principal.credential), request_id)
+            identity = _caller_identity(principal.credential, principal.session)
+            return _ok(action, identity, request_id)
         except StsError as exc:
             return _error(exc, request_id)
         except Exception:
@@ -128,6 +139,7 @@ class StsApi:
                 self.lookup,
                 self.clock.now(),
                 service="sts",
+                sessions=self.open_session,
             )
         except AwsError as exc:
             status, code = _AUTH_CODES.get(type(exc), (403, "AccessDenied"))
@@ -157,8 +169,14 @@ class StsApi:
         return action
 
 
-def _caller_identity(credential: Credential) -> dict[str, str]:
+def _caller_identity(credential: Credential, session: Session | None) -> dict[str, str]:
     account = credential.account_id
+    if session is not None:
+        # A role's unique id (AROA...) is stable per role; the session name follows it.
+        digest = hashlib.sha256(session.role_arn.encode()).hexdigest().upper()
+        role_id = "AROA" + "".join(c for c in digest if c.isalnum())[:17]
+        arn = session.assumed_role_arn
+        return {"Arn": arn, "UserId": f"{role_id}:{session.session_name}", "Account": account}
     # Root credentials: AWS answers the account id as the user id.
     return {"Arn": f"arn:aws:iam::{account}:root", "UserId": account, "Account": account}
 

@@ -152,7 +152,14 @@ def _register_client_commands() -> None:
     main.add_command(deploy.delete_stack)
 
 
+def _register_roles() -> None:
+    from lambdad.cli.roles import roles
+
+    main.add_command(roles)
+
+
 _register_client_commands()
+_register_roles()
 
 
 def _register_doctor() -> None:

@@ -199,17 +199,20 @@ class PolicyService:
         qualifier: str | None,
         action: str = INVOKE,
         principal_arn: str = "",
+        caller_arn: str = "",
     ) -> None:
         """Allow ``caller`` to act on another account's function only if the policy of the
         qualifier it names says so; else AWS's AccessDeniedException. Whether the function
         exists is not revealed. ``principal_arn``: the caller's role, when it acts as one
-        of its own roles (a function's execution role), matched besides its account."""
+        of its own roles (a function's execution role), matched besides its account;
+        ``caller_arn``: who the refusal names, when not that (the role's session)."""
         own = None if qualifier in (None, LATEST) else qualifier
         request = policy.AccessRequest(
             action=action,
             resource=function_arn(owner.region, owner.account, name, own),
             account=caller.account,
             principal_arn=principal_arn,
+            caller_arn=caller_arn,
         )
         if not policy.allows(self._statements(owner, name, qualifier), request):
             log.info("denied %s on %s to account %s", action, request.resource, caller.account)

@@ -1,8 +1,9 @@
 """What an environment of a version is made of, decided before anything starts: its
 network mode (the ``lambdad:network`` tag, within what the server allows), its
-variables (the function's own, under the reserved ones Lambda sets), what the init log
-says first, and from these the ``SandboxSpec`` the backend starts and the
-``EnvironmentConfig`` the environment runs by.
+variables (the function's own, under the reserved ones Lambda sets), its
+execution-role credentials, what the init log says first, and from these the
+``SandboxSpec`` the backend starts and the ``EnvironmentConfig`` the environment runs
+by (which retires it before its credentials expire).
 
 Pure: the pool supplies the parts that take I/O or state (the runtime's launch, the code
 and /opt directories, the environment's id, today's date from its clock).
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from lambdad.config import Settings
 from lambdad.environments.environment import EnvironmentConfig
+from lambdad.model.endpoints import Forward, FunctionEndpoints
+from lambdad.model.session import Session
 from lambdad.model.version import NETWORK_TAG, RunnableVersion
 from lambdad.runtimes.host_support import host_architecture, setting_shortfalls
 from lambdad.runtimes.table import RUNTIME_DIR, Launch
@@ -40,6 +43,10 @@ def network_mode(tags: Mapping[str, str], default: str) -> str:
     return value
 
 
+# An environment stops taking invocations this long (beyond its function's timeout)
+# before its role session expires, so no invocation ever runs on expired credentials.
+SESSION_MARGIN = timedelta(seconds=60)
+
 # How much of the network a mode opens; a tag may choose a mode no wider than the server's.
 _WIDTH = {"none": 0, "isolated": 1, "host": 2}
 
@@ -55,6 +62,10 @@ class Parts:
     date: date  # the log stream's, from the pool's clock
     network: str
     initialization_type: str = "on-demand"
+    # The execution role's session minted for it (None: the function names no role).
+    session: Session | None = None
+    # Its SDK's endpoints (AWS_ENDPOINT_URL_*) and the host ports relayed for them.
+    endpoints: FunctionEndpoints | None = None
 
 
 def blueprint(
@@ -73,6 +84,16 @@ def blueprint(
         parts.opt_dir,
         parts.initialization_type,
     )
+    retire_at = None
+    forwards: tuple[Forward, ...] = ()
+    if parts.endpoints is not None:
+        # Under the function's own variables: a function may name its own endpoints.
+        own = {k: v for k, v in parts.endpoints.variables.items() if k not in rv.environment}
+        variables.update(own)
+        forwards = parts.endpoints.forwards
+    if parts.session is not None:
+        variables.update(session_variables(parts.session))
+        retire_at = parts.session.expires - timedelta(seconds=rv.timeout_s) - SESSION_MARGIN
     spec = SandboxSpec(
         env_id=parts.env_id,
         argv=launch.argv,
@@ -98,8 +119,19 @@ def blueprint(
         account=rv.scope.account,
         region=rv.scope.region,
         init_notice=_init_notice(launch.notice, rv),
+        retire_at=retire_at,
+        forwards=forwards,
     )
     return spec, config
+
+
+def session_variables(session: Session) -> dict[str, str]:
+    """The variables through which the SDKs find the execution role's credentials."""
+    return {
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+        "AWS_SESSION_TOKEN": session.token,
+    }
 
 
 def _environment_variables(

@@ -19,19 +19,25 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import math
 import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from lambdad.clock import Clock, SystemClock
 from lambdad.environments import report, runtime_api
+from lambdad.environments.forwards import Relays
 from lambdad.environments.output import LogDestination, LogWriter, PipeReader
 from lambdad.environments.output import LogSink as LogSink
 from lambdad.environments.report import Outcome, OutcomeKind
 from lambdad.errors import IllegalTransition, SandboxError
+from lambdad.model.endpoints import Forward
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
+
+log = logging.getLogger(__name__)
 
 
 class State(enum.Enum):
@@ -127,6 +133,11 @@ class EnvironmentConfig:
     account: str
     region: str
     init_notice: str | None = None
+    # When it stops taking invocations: its role session's credentials (fixed in its
+    # variables) would not outlast one more (None: no session).
+    retire_at: datetime | None = None
+    # Host ports relayed from inside its network namespace (its SDK's endpoints).
+    forwards: tuple[Forward, ...] = ()
 
 
 class Environment:
@@ -162,6 +173,7 @@ class Environment:
         self.last_used = self._clock.monotonic()
         self.invocations = 0
         self.retired = False
+        self._relays = Relays(env_id)
         self._log = LogWriter(
             log_sink,
             LogDestination(config.account, config.region, config.log_group, config.log_stream),
@@ -200,6 +212,11 @@ class Environment:
         self.sandbox = await self._prepare(self.spec)
         self._pipe = PipeReader(self.sandbox, self._log.emit)
         self.server = await runtime_api.serve(self.sandbox.runtime_api_socket(), self)
+        if self.config.forwards:
+            try:
+                await self._relays.open(self.sandbox.runtime_api_socket(), self.config.forwards)
+            except OSError as exc:
+                log.warning("environment %s: no relay to its endpoints: %s", self.id, exc)
         # Init code may reach out (a secret, a configuration): outbound networking is up
         # before the runtime runs, not only by its first event. (The NAT started while
         # the sandbox was built, or before: the wait is what is left of its start.)
@@ -259,6 +276,7 @@ class Environment:
             self._waiter.cancel()
         if self.server is not None:
             self.server.close()
+        self._relays.close()
         if self.sandbox is not None:
             self._drain_output()
             await self.sandbox.destroy()
@@ -269,6 +287,13 @@ class Environment:
     @property
     def init_error(self) -> bool:
         return self._init_error is not None
+
+    @property
+    def expired(self) -> bool:
+        """Whether its credentials are too close to their expiry for another invocation
+        (an environment cannot be given new ones: AWS replaces it)."""
+        retire_at = self.config.retire_at
+        return retire_at is not None and self._clock.now() >= retire_at
 
     @property
     def alive(self) -> bool:

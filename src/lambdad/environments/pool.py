@@ -37,8 +37,10 @@ from lambdad.errors import (
     SnapStartException,
     SnapStartTimeoutException,
 )
+from lambdad.model import endpoints
 from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
+from lambdad.model.session import SessionIssuer, role_account
 from lambdad.model.version import NETWORK_TAG, RunnableVersion
 from lambdad.runtimes.table import RuntimeTable, RuntimeUnavailable
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
@@ -97,11 +99,21 @@ class EnvironmentPool:
         changes: ChangeHub | None = None,
         *,
         clock: Clock,
+        sessions: SessionIssuer | None = None,
     ) -> None:
         self.settings = settings
         # The platform's clock, handed to every environment (durations, idle time, the
         # log stream's date), so a fake one drives them all.
         self.clock = clock
+        # Mints each new environment's execution-role session (None: no credentials).
+        self.sessions = sessions
+        # Where functions' SDKs find lambdad and the operator's other services (refused
+        # at start-up when the operator's mapping is malformed).
+        self.endpoints = endpoints.plan(
+            settings.host,
+            settings.port,
+            endpoints.parse(settings.function_endpoints, dict(settings.host_endpoints)),
+        )
         self.opt = opt
         self.scale_gate = scale_gate
         self.backend = backend
@@ -141,10 +153,11 @@ class EnvironmentPool:
         idle = self._idle.get(key)
         while idle:
             env = idle.pop()
-            if env.alive:
+            if env.alive and not env.expired:
                 return Checkout(env, False)
             # Its runtime died while idle (killed, crashed in a thread, its template
-            # gone): torn down in the background, never handed out.
+            # gone), or its role session is about to expire: torn down in the
+            # background, never handed out.
             self._forget(env)
             self._stop_later(env)
         if self.scale_gate is not None:
@@ -239,6 +252,9 @@ class EnvironmentPool:
         task_dir = await self.code.ensure(rv.code_sha256_hex)
         opt_dir = await self.opt.ensure(rv.layer_sha256_hex) if self.opt is not None else None
         env_id = new_env_id()
+        session = None
+        if self.sessions is not None and role_account(rv.role) == rv.scope.account:
+            session = self.sessions.mint(rv.scope.account, rv.role, rv.arn, self.clock.now())
         spec, config = blueprint(
             rv,
             self.settings,
@@ -250,6 +266,8 @@ class EnvironmentPool:
                 date=self.clock.today(),
                 network=self.network_for(rv),
                 initialization_type=initialization_type,
+                session=session,
+                endpoints=self.endpoints,
             ),
         )
         return Environment(

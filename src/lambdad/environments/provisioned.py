@@ -66,7 +66,7 @@ class _Slot:
 
 
 def _healthy(env: Environment) -> bool:
-    return env.alive and not env.retired and not env.init_error
+    return env.alive and not env.retired and not env.init_error and not env.expired
 
 
 class ProvisionedManager:

@@ -116,7 +116,9 @@ class AsyncInvokeService:
     def prepare(self, req: InvokeRequest, *, limit: int, operation: str) -> NewEvent:
         """The event ``accept`` would queue for ``req``; ``AwsError`` if refused."""
         # Through the invoker: another account's function needs its policy's consent.
-        rv = self.invoker.resolve(req.scope, req.function_name, req.qualifier)
+        rv = self.invoker.resolve(
+            req.scope, req.function_name, req.qualifier, req.role_arn, req.caller_arn
+        )
         if rv.state == FAILED:
             # A SnapStart version whose snapshot failed never runs: refused now, not queued
             # (a Pending one is queued and waits for its snapshot).

@@ -60,6 +60,10 @@ class InvokeRequest:
     log_type: str = "None"
     client_context: str | None = None
     request_id: str = ""
+    # The caller's execution role, when it signed with a role session: matched by the
+    # resource policy of another account's function besides the caller's account.
+    role_arn: str = ""
+    caller_arn: str = ""  # the session's assumed-role ARN, which refusals name
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,14 @@ class InvokeService:
         # Invocations, errors, throttles, durations (observe/metrics_recorder.py).
         self.metrics = metrics if metrics is not None and metrics.enabled else None
 
-    def resolve(self, caller: Scope, function_name: str, qualifier: str | None) -> RunnableVersion:
+    def resolve(
+        self,
+        caller: Scope,
+        function_name: str,
+        qualifier: str | None,
+        role_arn: str = "",
+        caller_arn: str = "",
+    ) -> RunnableVersion:
         """The version one invocation runs.
 
         Another account's function (named by ARN) only if the resource policy of the
@@ -118,7 +129,9 @@ class InvokeService:
             owner = Scope(str(ref.account), caller.region)
             if self.policies is None:
                 raise self.functions.not_found(owner, ref.name)
-            self.policies.authorize(caller, owner, ref.name, qualifier)
+            self.policies.authorize(
+                caller, owner, ref.name, qualifier, principal_arn=role_arn, caller_arn=caller_arn
+            )
         version = qualifier
         if (
             self.aliases is not None
@@ -170,7 +183,7 @@ class InvokeService:
         return decoded
 
     async def invoke(self, req: InvokeRequest) -> InvokeResponse:
-        rv = self.resolve(req.scope, req.function_name, req.qualifier)
+        rv = self.resolve(req.scope, req.function_name, req.qualifier, req.role_arn, req.caller_arn)
         if req.invocation_type == "DryRun":
             return InvokeResponse(204, b"", rv.version)
         payload = self.check_payload(

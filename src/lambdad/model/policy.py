@@ -132,12 +132,14 @@ class AccessRequest:
     account: str
     principal_arn: str = ""
     service: str | None = None
+    # Who the caller is in a refusal, when not its principal ARN (a role's session).
+    caller_arn: str = ""
     # Condition keys the request carries (case-insensitive names), e.g. AWS:SourceArn.
     context: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def caller(self) -> str:
-        return self.principal_arn or root_arn(self.account)
+        return self.caller_arn or self.principal_arn or root_arn(self.account)
 
 
 def allows(statements: Sequence[Mapping[str, Any]], request: AccessRequest) -> bool:

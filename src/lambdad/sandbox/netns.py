@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import os
 import socket
 import threading
@@ -80,3 +81,51 @@ def listen_in_netns(
     if isinstance(out, BaseException):
         raise out
     return out
+
+
+# ioctl: a socket's network namespace, as a file descriptor (Linux 4.9+).
+SIOCGSKNS = 0x894C
+
+
+def own_namespace_of(sock: socket.socket) -> int | None:
+    """A descriptor of the network namespace ``sock`` lives in, if that is not this
+    process's own (None: the host's, as with the process backend or network ``host``)."""
+    fd = fcntl.ioctl(sock.fileno(), SIOCGSKNS)
+    if os.fstat(fd).st_ino == os.stat("/proc/self/ns/net").st_ino:
+        os.close(fd)
+        return None
+    return fd
+
+
+def listen_in_namespace(
+    ns_fd: int, ports: tuple[int, ...], host: str = "127.0.0.1"
+) -> list[socket.socket]:
+    """Listening TCP sockets on host:port for each of ``ports`` in the network
+    namespace ``ns_fd`` (which is closed), made by a thread that enters it and ends."""
+    result: list[socket.socket] = []
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            _setns(ns_fd, CLONE_NEWNET)
+            for port in ports:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                result.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((host, port))
+                sock.listen(64)
+                sock.setblocking(False)
+        except BaseException as exc:
+            failure.append(exc)
+
+    try:
+        t = threading.Thread(target=work, name="netns-listen", daemon=True)
+        t.start()
+        t.join()
+    finally:
+        os.close(ns_fd)
+    if failure:
+        for sock in result:
+            sock.close()
+        raise failure[0]
+    return result

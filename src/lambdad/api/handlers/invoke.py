@@ -71,6 +71,8 @@ class InvokeHandlers:
             payload=p.get("InvokeArgs") or b"",
             invocation_type="Event",
             request_id=ctx.request_id,
+            role_arn=_role_arn(ctx),
+            caller_arn=ctx.principal.arn if ctx.principal.session else "",
         )
         await self.events.accept(req, limit=ASYNC_INVOKE_LIMIT, operation="InvokeAsync")
         return {"Status": 202}
@@ -86,7 +88,14 @@ def _sync_request(ctx: RequestContext, p: Params) -> InvokeRequest:
         log_type=p.get("LogType") or "None",
         client_context=p.get("ClientContext"),
         request_id=ctx.request_id,
+        role_arn=_role_arn(ctx),
+        caller_arn=ctx.principal.arn if ctx.principal.session else "",
     )
+
+
+def _role_arn(ctx: RequestContext) -> str:
+    session = ctx.principal.session
+    return session.role_arn if session is not None else ""
 
 
 def stream_events(out: InvokeResponse, chunk_bytes: int = STREAM_CHUNK_BYTES) -> bytes:

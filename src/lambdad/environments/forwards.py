@@ -1,0 +1,106 @@
+"""Relays from inside an environment's network namespace to chosen host ports.
+
+An environment whose sandbox has a network namespace of its own cannot reach the
+host's loopback, where lambdad (and the operator's LocalStack, moto, MinIO...) listen.
+For each ``Forward`` of its configuration (model/endpoints.py) lambdad listens on
+127.0.0.1:port *inside* that namespace (the socket made by a thread that enters it, as
+the Runtime API's is) and relays every connection accepted there to the forward's host
+port; no other host port is reachable. An environment in the host's namespace (the
+process backend, network ``host``) gets no relay: the URLs already work there.
+
+Each relay holds at most ``MAX_CONNECTIONS`` connections at once, so that one
+environment cannot take every connection the API port grants a loopback client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from lambdad.model.endpoints import Forward
+from lambdad.sandbox import netns
+
+log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 32
+_CHUNK = 64 * 1024
+
+
+class Relays:
+    """An environment's relays (``open``), all closed with their connections by ``close``."""
+
+    def __init__(self, env_id: str) -> None:
+        self.env_id = env_id
+        self._servers: list[asyncio.Server] = []
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def open(self, beside: socket.socket, forwards: tuple[Forward, ...]) -> None:
+        """Relays for ``forwards`` in the network namespace of the socket ``beside`` (the
+        Runtime API's); none if that namespace is the host's."""
+        if not forwards:
+            return
+        ns_fd = netns.own_namespace_of(beside)
+        if ns_fd is None:
+            return
+        ports = tuple(f.port for f in forwards)
+        socks = await asyncio.to_thread(netns.listen_in_namespace, ns_fd, ports)
+        for sock, forward in zip(socks, forwards, strict=True):
+            relay = _Relay(forward, self.env_id, self._writers)
+            self._servers.append(await asyncio.start_server(relay.handle, sock=sock))
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for writer in list(self._writers):
+            writer.close()
+        self._servers.clear()
+        self._writers.clear()
+
+
+class _Relay:
+    def __init__(self, forward: Forward, env_id: str, writers: set[asyncio.StreamWriter]) -> None:
+        self.forward = forward
+        self.env_id = env_id
+        self.writers = writers
+        self.open = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open >= MAX_CONNECTIONS:
+            writer.close()
+            return
+        self.open += 1
+        self.writers.add(writer)
+        up_writer: asyncio.StreamWriter | None = None
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                self.forward.host, self.forward.host_port
+            )
+            self.writers.add(up_writer)
+            for w in (writer, up_writer):
+                sock = w.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+        except OSError as exc:
+            port = self.forward.host_port
+            log.debug("environment %s: relay to port %d: %s", self.env_id, port, exc)
+        finally:
+            self.open -= 1
+            for end in (writer, up_writer):
+                if end is not None:
+                    self.writers.discard(end)
+                    end.close()
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until end of file, then pass the end on (a half-close), or until either
+    side fails."""
+    try:
+        while data := await reader.read(_CHUNK):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (OSError, RuntimeError):
+        writer.close()

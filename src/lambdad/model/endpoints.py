@@ -1,0 +1,106 @@
+"""Where a function's AWS SDK calls go: the ``AWS_ENDPOINT_URL_<SERVICE>`` variables of
+its environments, and the host ports an isolated network must forward for them.
+
+By default every environment gets lambdad itself as its Lambda, CloudWatch Logs and
+STS endpoint (the names the SDKs read: ``AWS_ENDPOINT_URL_LAMBDA``,
+``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, ``AWS_ENDPOINT_URL_STS``). The operator maps
+other services once (``LAMBDAD_FUNCTION_ENDPOINTS``: ``s3=http://127.0.0.1:4566,
+dynamodb=http://127.0.0.1:8000``, names as in ``AWS_ENDPOINT_URL_<NAME>`` or as
+service ids, any case; ``host`` passes the server's own ``AWS_ENDPOINT_URL_*``
+through), and may override the defaults the same way.
+
+An endpoint on the host's loopback is reached from an environment with a network
+namespace of its own through a ``Forward``: lambdad listens on the same loopback
+address and port *inside* the namespace and relays each connection to that host port,
+and to nothing else (the NAT keeps the host's loopback unreachable). The Runtime API
+holds port 9001 inside; an endpoint on that port is moved to another port inside,
+and its URL says so. Pure: settings in, variables and forwards out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+VARIABLE_PREFIX = "AWS_ENDPOINT_URL_"
+# What lambdad answers itself, by the variable suffix the SDKs derive from its service id.
+OWN_SERVICES = ("LAMBDA", "CLOUDWATCH_LOGS", "STS")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+RUNTIME_API_PORT = 9001
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Connections to 127.0.0.1:``port`` inside go to ``host``:``host_port`` outside."""
+
+    port: int
+    host: str
+    host_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionEndpoints:
+    variables: Mapping[str, str]
+    forwards: tuple[Forward, ...]
+
+
+def variable_name(service: str) -> str:
+    """``s3`` -> ``AWS_ENDPOINT_URL_S3``; ``cloudwatch-logs`` -> ``..._CLOUDWATCH_LOGS``."""
+    suffix = service.strip().upper().replace("-", "_").replace(" ", "_")
+    return suffix if suffix.startswith(VARIABLE_PREFIX) else VARIABLE_PREFIX + suffix
+
+
+def parse(raw: str, host_env: Mapping[str, str]) -> dict[str, str]:
+    """The operator's mapping (``LAMBDAD_FUNCTION_ENDPOINTS``) as variable -> URL;
+    ``host`` (alone or among the entries) takes the server's ``AWS_ENDPOINT_URL_*``
+    (``host_env``) first. ValueError names an entry that is not ``name=http(s)://...``."""
+    out: dict[str, str] = {}
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        if entry == "host":
+            out.update({k: v for k, v in host_env.items() if k.startswith(VARIABLE_PREFIX)})
+            continue
+        name, found, url = entry.partition("=")
+        parts = urlsplit(url.strip())
+        if not found or not name.strip() or parts.scheme not in ("http", "https"):
+            raise ValueError(f"function endpoint {entry!r} must be SERVICE=http(s)://HOST[:PORT]")
+        out[variable_name(name)] = url.strip()
+    out.pop(VARIABLE_PREFIX.rstrip("_"), None)  # never a bare AWS_ENDPOINT_URL
+    return out
+
+
+def plan(server_host: str, server_port: int, mapped: Mapping[str, str]) -> FunctionEndpoints:
+    """The variables and forwards every environment gets: lambdad's own services at the
+    server's address, then the operator's ``mapped`` ones (which win)."""
+    host = "127.0.0.1" if server_host in _WILDCARD_HOSTS else server_host
+    own = f"http://{host}:{server_port}"
+    urls = {f"{VARIABLE_PREFIX}{s}": own for s in OWN_SERVICES}
+    urls.update(mapped)
+    forwards: dict[tuple[str, int], Forward] = {}
+    variables = {}
+    # Inside ports already spoken for: the Runtime API's, and every host port forwarded
+    # as itself.
+    taken = {RUNTIME_API_PORT} | {
+        p.port for p in map(urlsplit, urls.values()) if p.hostname in LOOPBACK_HOSTS and p.port
+    }
+    for name, url in urls.items():
+        parts = urlsplit(url)
+        target = parts.hostname or ""
+        if target not in LOOPBACK_HOSTS or parts.port is None:
+            variables[name] = url
+            continue
+        key = ("127.0.0.1", parts.port)
+        forward = forwards.get(key)
+        if forward is None:
+            inside = parts.port
+            if inside == RUNTIME_API_PORT:
+                while inside in taken:
+                    inside = inside + 1 if inside < 65535 else 1024
+                taken.add(inside)
+            forward = forwards[key] = Forward(inside, "127.0.0.1", parts.port)
+        netloc = f"127.0.0.1:{forward.port}"
+        variables[name] = urlunsplit(parts._replace(netloc=netloc))
+    return FunctionEndpoints(variables, tuple(forwards.values()))
