@@ -67,7 +67,14 @@ class FakeInvoker:
         # (caller account, function name) pairs another account's policy allows.
         self.grants: set[tuple[str, str]] = set()
 
-    def resolve(self, caller: Scope, function_name: str, qualifier: str | None) -> RunnableVersion:
+    def resolve(
+        self,
+        caller: Scope,
+        function_name: str,
+        qualifier: str | None,
+        role_arn: str = "",
+        caller_arn: str = "",
+    ) -> RunnableVersion:
         """As InvokeService.resolve: another account's function only with its consent."""
         ref = parse_function_ref(function_name)
         owner = Scope(ref.account or caller.account, ref.region or caller.region)
