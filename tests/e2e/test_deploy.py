@@ -182,3 +182,60 @@ def test_seed_template_deploys_and_answers_curl(
     assert lambdad.client("apigateway").get_rest_apis()["items"] == [] or api_id not in [
         a["id"] for a in lambdad.client("apigateway").get_rest_apis()["items"]
     ]
+
+
+HTTP_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.lambda_handler
+      Runtime: python3.11
+      Events:
+        Hi:
+          Type: HttpApi
+          Properties: {Path: /hi, Method: get}
+        Nightly:
+          Type: ScheduleV2
+          Properties: {ScheduleExpression: rate(1 day)}
+Outputs:
+  Api: {Value: !Ref ServerlessHttpApi}
+"""
+
+
+def test_http_api_and_scheduler_events(
+    lambdad: LambdadServer, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    stack = unique_name("http")
+    (tmp_path / "app.py").write_text(SEED_CODE.replace('event["path"]', 'event["rawPath"]'))
+    (tmp_path / "template.yaml").write_text(HTTP_TEMPLATE)
+    env = client_env(lambdad)
+    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    api_id = _outputs(lambdad, stack)["Api"]
+    url = f"{lambdad.endpoint}/execute-api/{api_id}/hi"
+    curl = subprocess.run(
+        ["curl", "-s", url], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert json.loads(curl.stdout) == {"path": "/hi"}
+    scheduler = lambdad.client("scheduler")
+    fn = _resource(lambdad, stack, "Fn")
+    name = _resource(lambdad, stack, "FnNightly")
+    schedule = scheduler.get_schedule(Name=name)
+    assert schedule["ScheduleExpression"] == "rate(1 day)"
+    assert schedule["Target"]["Arn"].split(":")[6] == fn
+
+    done = run_lambdad("delete-stack", stack, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert name not in [s["Name"] for s in scheduler.list_schedules()["Schedules"]]
+    apis = lambdad.client("apigatewayv2").get_apis()["Items"]
+    assert api_id not in [a["ApiId"] for a in apis]
+
+
+def _resource(server: LambdadServer, stack: str, logical_id: str) -> str:
+    cfn = server.client("cloudformation")
+    rows = cfn.describe_stack_resources(StackName=stack, LogicalResourceId=logical_id)
+    physical: str = rows["StackResources"][0]["PhysicalResourceId"]
+    return physical

@@ -48,5 +48,15 @@ KINDS: dict[str, Kind] = {
         _kind("AWS::ApiGateway::Method", "RestApiId", "ResourceId", "HttpMethod"),
         _kind("AWS::ApiGateway::Deployment", immutable=True),
         _kind("AWS::ApiGateway::Stage", "RestApiId", "StageName"),
+        _kind("AWS::ApiGatewayV2::Api", stable=("Ref", "ApiId", "ApiEndpoint")),
+        _kind("AWS::ApiGatewayV2::Integration", "ApiId", "IntegrationType"),
+        _kind("AWS::ApiGatewayV2::Route", "ApiId"),
+        _kind("AWS::ApiGatewayV2::Stage", "ApiId", "StageName"),
+        _kind(
+            "AWS::Lambda::EventSourceMapping",
+            "EventSourceArn", "StartingPosition", "StartingPositionTimestamp",
+            stable=("Ref", "Id", "EventSourceMappingArn"),
+        ),
+        _kind("AWS::Scheduler::Schedule", "Name", "GroupName"),
     )
 }  # fmt: skip

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from lambdad.deploy.function_resource import FunctionHandler
 from lambdad.deploy.handlers import Handler
+from lambdad.deploy.http_api_resources import (
+    HttpApiHandler,
+    HttpStageHandler,
+    IntegrationHandler,
+    RouteHandler,
+)
 from lambdad.deploy.lambda_resources import (
     AliasHandler,
     EventInvokeConfigHandler,
@@ -20,6 +26,7 @@ from lambdad.deploy.rest_api_resources import (
     RestApiHandler,
     StageHandler,
 )
+from lambdad.deploy.source_resources import EventSourceMappingHandler, ScheduleHandler
 
 HANDLERS: dict[str, Handler] = {
     "AWS::Lambda::Function": FunctionHandler(),
@@ -36,4 +43,10 @@ HANDLERS: dict[str, Handler] = {
     "AWS::ApiGateway::Method": MethodHandler(),
     "AWS::ApiGateway::Deployment": DeploymentHandler(),
     "AWS::ApiGateway::Stage": StageHandler(),
+    "AWS::ApiGatewayV2::Api": HttpApiHandler(),
+    "AWS::ApiGatewayV2::Integration": IntegrationHandler(),
+    "AWS::ApiGatewayV2::Route": RouteHandler(),
+    "AWS::ApiGatewayV2::Stage": HttpStageHandler(),
+    "AWS::Lambda::EventSourceMapping": EventSourceMappingHandler(),
+    "AWS::Scheduler::Schedule": ScheduleHandler(),
 }
