@@ -51,6 +51,7 @@ from lambdad.model.changes import ChangeHub
 from lambdad.model.credential import Credential
 from lambdad.model.scope import Scope
 from lambdad.model.session import SessionIssuer
+from lambdad.observe import emf
 from lambdad.observe.logs import LogStore
 from lambdad.observe.metrics_recorder import MetricsRecorder
 from lambdad.observe.metrics_retention import Retention
@@ -308,6 +309,8 @@ class Platform:
         logs = getattr(self, "logs", None)
         if logs is not None:
             logs.put(account, region, group, stream, ts_ms, message)
+        if emf.MARKER in message:  # metrics in the embedded metric format
+            emf.record(self.metrics_recorder, Scope(account, region), message)
 
     async def start_background(self) -> None:
         """Background work that needs the event loop (reaper, flushers)."""

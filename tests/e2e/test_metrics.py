@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import json
 import math
 import shutil
+import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -336,3 +340,90 @@ def test_cost_matches_the_report_lines(lambdad: LambdadServer, made: Made) -> No
         "gb_seconds": pytest.approx(gb_seconds, abs=1e-6),
     }
     assert math.isclose(row["cost_usd"], 0.0, abs_tol=1e-9)
+
+
+def test_async_events_received_aged_and_dropped(lambdad: LambdadServer, made: Made) -> None:
+    lam, cw = lambdad.client("lambda"), lambdad.client("cloudwatch")
+    lam.put_function_event_invoke_config(FunctionName=made.name, MaximumRetryAttempts=0)
+    for fail in (False, True):
+        lam.invoke(
+            FunctionName=made.name, InvocationType="Event", Payload=json.dumps({"fail": fail})
+        )
+    dims = [{"Name": "FunctionName", "Value": made.name}]
+
+    def total(metric: str, stat: str = "Sum") -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Dimensions=dims, Period=3600,
+            Statistics=[stat], **_window(),
+        )["Datapoints"]  # fmt: skip
+        return _sum(points, stat)
+
+    deadline = time.monotonic() + 20
+    # Both events run (one fails, is not retried, and is dropped).
+    while (total("AsyncEventsDropped") < 1 or total("Invocations") < 11) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert total("AsyncEventsDropped") == 1
+    assert total("AsyncEventsReceived") == 2
+    assert total("AsyncEventAge", "SampleCount") == 2
+    assert total("Invocations") == 11
+
+
+POWERTOOLS_METRICS = """
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+metrics = Metrics()
+
+
+@metrics.log_metrics
+def handler(event, context):
+    metrics.add_metric(name="Orders", unit=MetricUnit.Count, value=event["orders"])
+    return {}
+"""
+
+
+def _package(source: str, *modules: ModuleType) -> bytes:
+    """``app.py`` and installed packages, as a deployment package."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("app.py", source)
+        for module in modules:
+            path = Path(str(module.__file__))
+            if path.name != "__init__.py":
+                zf.write(path, path.name)
+                continue
+            for file in path.parent.rglob("*.py"):
+                zf.write(file, str(file.relative_to(path.parent.parent)))
+    return buf.getvalue()
+
+
+def test_powertools_metrics_become_custom_metrics(lambdad: LambdadServer, made: Made) -> None:
+    powertools = pytest.importorskip("aws_lambda_powertools")
+    import jmespath
+    import typing_extensions
+
+    lam, cw = lambdad.client("lambda"), lambdad.client("cloudwatch")
+    name, namespace = f"{made.name}-pt", f"Shop-{made.name}"
+    lam.create_function(
+        FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::123456789012:role/r",
+        Handler="app.handler", Timeout=30,
+        Code={"ZipFile": _package(POWERTOOLS_METRICS, powertools, jmespath, typing_extensions)},
+        Environment={"Variables": {
+            "POWERTOOLS_METRICS_NAMESPACE": namespace, "POWERTOOLS_SERVICE_NAME": "orders",
+        }},
+    )  # fmt: skip
+    try:
+        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+        for n in (2, 3):
+            resp = lam.invoke(FunctionName=name, Payload=json.dumps({"orders": n}))
+            assert "FunctionError" not in resp, resp["Payload"].read()
+        service = [{"Name": "service", "Value": "orders"}]
+        got = cw.get_metric_statistics(
+            Namespace=namespace, MetricName="Orders", Dimensions=service,
+            Period=60, Statistics=["Sum", "SampleCount"], **_window(),
+        )["Datapoints"]  # fmt: skip
+        assert (_sum(got), _sum(got, "SampleCount")) == (5, 2)
+    finally:
+        lam.delete_function(FunctionName=name)

@@ -144,6 +144,19 @@ class Deliveries:
             log.error("async delivery: %r", task.exception())
         self._wake.set()
 
+    def _failed(self, pending: PendingDelivery) -> None:
+        """One failed attempt to send: DeadLetterErrors or DestinationDeliveryFailures."""
+        metrics = self.invoker.metrics
+        if metrics is not None:
+            account, region, _ = pending.key
+            source = parse_function_ref(pending.delivery.function_arn)
+            metric = (
+                "DeadLetterErrors"
+                if pending.delivery.kind == "dead-letter"
+                else "DestinationDeliveryFailures"
+            )
+            metrics.function_value(Scope(account, region), metric, source.name, source.qualifier)
+
     async def _deliver(self, pending: PendingDelivery) -> None:
         d = pending.delivery
         try:
@@ -161,8 +174,10 @@ class Deliveries:
                 destinations.record_request_id(d.body),
                 exc,
             )
+            self._failed(pending)
             await self.queue.delivery_failed(pending, None)
         except Exception as exc:
+            self._failed(pending)
             now = self._now()
             s = self.settings
             delay = backoff(self.settings, pending.attempts)

@@ -104,6 +104,7 @@ class AsyncInvokeService:
         event = self.prepare(req, limit=limit, operation=operation)
         await self.queue.put(event)
         self._wake_events.set()
+        self._received([event])
         return event.id
 
     async def accept_many(self, events: Sequence[NewEvent]) -> None:
@@ -112,6 +113,22 @@ class AsyncInvokeService:
         if events:
             await self.queue.put_many(events)
             self._wake_events.set()
+            self._received(events)
+
+    def _received(self, events: Sequence[NewEvent]) -> None:
+        metrics = self.invoker.metrics
+        if metrics is not None:
+            for e in events:
+                scope = Scope(e.account, e.region)
+                metrics.function_value(scope, "AsyncEventsReceived", e.function_name, e.qualifier)
+
+    def _dropped(self, event: QueuedEvent) -> None:
+        metrics = self.invoker.metrics
+        if metrics is not None:
+            scope = Scope(event.account, event.region)
+            metrics.function_value(
+                scope, "AsyncEventsDropped", event.function_name, event.qualifier
+            )
 
     def prepare(self, req: InvokeRequest, *, limit: int, operation: str) -> NewEvent:
         """The event ``accept`` would queue for ``req``; ``AwsError`` if refused."""
@@ -242,6 +259,7 @@ class AsyncInvokeService:
                 function_arn(event.region, event.account, event.function_name, event.qualifier),
             )
             await self.queue.finish(event, counter="dropped", now=self._now())
+            self._dropped(event)
             return
         settings = self.configs.effective(scope, event.function_name, event.qualifier)
         config = self._retry_config(settings)
@@ -262,6 +280,12 @@ class AsyncInvokeService:
         response: dict[str, Any] | None = event.last_response
         error: dict[str, Any] | None = None
         attempts, requeues = event.attempts, event.requeues
+        if self.invoker.metrics is not None:
+            # From queued to handed to the function, each attempt (AWS's AsyncEventAge).
+            age_ms = max(0.0, (self._now() - event.received_at) * 1000)
+            self.invoker.metrics.function_value(
+                scope, "AsyncEventAge", event.function_name, event.qualifier, age_ms
+            )
         try:
             result = await self.invoker.run(rv, event.payload, event.id)
         except (TooManyRequestsException, SnapStartNotReadyException) as exc:
@@ -313,6 +337,7 @@ class AsyncInvokeService:
         else:
             log.warning("async event %s dropped: %s", event.id, action.reason)
             await self.queue.finish(event, counter="dropped", now=now)
+            self._dropped(event)
 
     def _retry_config(self, settings: EventInvokeSettings) -> policy.RetryConfig:
         s = self.settings
@@ -374,5 +399,7 @@ class AsyncInvokeService:
             deliveries=plan.deliveries,
             now=now,
         )
+        if not success:
+            self._dropped(event)
         if plan.deliveries:
             self.deliveries.wake()

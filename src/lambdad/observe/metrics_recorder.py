@@ -16,7 +16,7 @@ from typing import Any
 
 from lambdad.model.scope import Scope
 from lambdad.model.version import RunnableVersion
-from lambdad.observe.metric_keys import Dimensions
+from lambdad.observe.metric_keys import LAMBDA, Dimensions, function_dimensions
 
 # (epoch s, version, duration ms, failed, init ms or None, function concurrency,
 #  unreserved concurrency of its world)
@@ -77,12 +77,36 @@ class MetricsRecorder:
             self._pending.throttled.append((self._now(), scope, name, invoked_as))
 
     def observe(
-        self, scope: Scope, namespace: str, name: str, dims: Dimensions, value: float
+        self,
+        scope: Scope,
+        namespace: str,
+        name: str,
+        dims: Dimensions,
+        value: float,
+        at: float | None = None,
     ) -> None:
-        """Any other value of a series (AsyncEventAge, IteratorAge, a count of 1...):
-        ``dims`` sorted by name (``metric_keys.dimensions``)."""
+        """Any other value of a series (a custom metric, a count of 1...): ``dims``
+        sorted by name (``metric_keys.dimensions``); ``at`` in epoch seconds (now)."""
         if self.enabled:
-            self._pending.observed.append((self._now(), scope, namespace, name, dims, value))
+            t = self._now() if at is None else at
+            self._pending.observed.append((t, scope, namespace, name, dims, value))
+
+    def function_value(
+        self,
+        scope: Scope,
+        metric: str,
+        function: str,
+        qualifier: str | None = None,
+        value: float = 1.0,
+    ) -> None:
+        """A value of one of a function's ``AWS/Lambda`` series, under ``FunctionName``
+        (and ``Resource`` when ``qualifier`` names a version or an alias): the async
+        counts, ``AsyncEventAge``, an event source mapping's ``IteratorAge``..."""
+        if self.enabled:
+            now = self._now()
+            observed = self._pending.observed
+            for dims in function_dimensions(function, qualifier, "")[:2]:
+                observed.append((now, scope, LAMBDA, metric, dims, value))
 
     def drain(self) -> Pending:
         """What was recorded since the last drain; the recorder starts afresh."""
