@@ -213,7 +213,7 @@ def test_errors_in_the_aws_shape(logs: Any, group: str) -> None:
     assert (code, status) == ("InvalidParameterException", 400)
     assert message.startswith("1 validation error detected: Value 'bad name!' at 'logGroupName'")
     with pytest.raises(ClientError) as exc:
-        logs.filter_log_events(logGroupName=group, filterPattern='{ $.level = "ERROR" }')
+        logs.filter_log_events(logGroupName=group, filterPattern="{ $.level = }")
     assert error_of(exc)[0] == "InvalidParameterException"
     with pytest.raises(ClientError) as exc:
         logs.describe_log_groups(limit=51)
@@ -247,7 +247,8 @@ def raw_call(server: Server, target: str, body: bytes) -> tuple[int, dict[str, s
     [
         ("Logs_20140328.DescribeLogGroups", b"{not json", "SerializationException"),
         ("Logs_20140328.DescribeLogGroups", b"[1, 2]", "SerializationException"),
-        ("Logs_20140328.StartQuery", b"{}", "UnknownOperationException"),
+        ("Logs_20140328.PutMetricFilter", b"{}", "UnknownOperationException"),
+        ("Logs_20140328.StartQuery", b"{}", "InvalidParameterException"),
         ("Logs_20140328.GetLogEvents", b'{"logGroupName": "/x"}', "InvalidParameterException"),
         (
             "Logs_20140328.FilterLogEvents",

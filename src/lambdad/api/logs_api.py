@@ -26,6 +26,7 @@ from lambdad.errors import (
     ValidationException,
 )
 from lambdad.model.scope import Scope
+from lambdad.observe.log_insights import LogInsights
 from lambdad.observe.log_shapes import InvalidParameterException
 from lambdad.observe.logs import LogStore
 
@@ -50,8 +51,9 @@ class ServiceUnavailableException(AwsError):
 
 
 class LogsApi:
-    def __init__(self, store: LogStore) -> None:
+    def __init__(self, store: LogStore, insights: LogInsights | None = None) -> None:
         self.store = store
+        self.insights = insights or LogInsights(store, store.clock)
         self.model = ServiceModel.load("logs")
         self.handlers: dict[str, Handler] = {
             "CreateLogGroup": self.create_log_group,
@@ -65,6 +67,10 @@ class LogsApi:
             "GetLogEvents": self.get_log_events,
             "PutLogEvents": self.put_log_events,
             "PutRetentionPolicy": self.put_retention_policy,
+            "StartQuery": self.start_query,
+            "GetQueryResults": self.get_query_results,
+            "StopQuery": self.stop_query,
+            "DescribeQueries": self.describe_queries,
         }
 
     async def __call__(self, ctx: RequestContext, target: str, body: bytes) -> Response:
@@ -189,6 +195,29 @@ class LogsApi:
             start_from_head=p.get("startFromHead"),
         )
 
+    # -- Logs Insights (observe/log_insights.py) ----------------------------------------
+
+    def start_query(self, scope: Scope, p: Params) -> dict[str, Any]:
+        named = [p["logGroupName"]] if p.get("logGroupName") else []
+        named += p.get("logGroupNames") or []
+        named += [_identified(scope, i) for i in p.get("logGroupIdentifiers") or []]
+        query_id = self.insights.start(
+            scope.account, scope.region, named, p["startTime"], p["endTime"],
+            p["queryString"], p.get("limit"),
+        )  # fmt: skip
+        return {"queryId": query_id}
+
+    def get_query_results(self, scope: Scope, p: Params) -> dict[str, Any]:
+        return self.insights.results(scope.account, scope.region, p["queryId"])
+
+    def stop_query(self, scope: Scope, p: Params) -> dict[str, Any]:
+        return self.insights.stop(scope.account, scope.region, p["queryId"])
+
+    def describe_queries(self, scope: Scope, p: Params) -> dict[str, Any]:
+        return self.insights.describe(
+            scope.account, scope.region, p.get("logGroupName"), p.get("status")
+        )
+
 
 def _group_name(scope: Scope, p: Params) -> str:
     """The group a read names, by ``logGroupName`` or ``logGroupIdentifier`` (name or ARN)."""
@@ -202,6 +231,11 @@ def _group_name(scope: Scope, p: Params) -> str:
         return name
     if not ident:
         raise InvalidParameterException("Should provide either logGroupName or logGroupIdentifier.")
+    return _identified(scope, ident)
+
+
+def _identified(scope: Scope, ident: str) -> str:
+    """The group a ``logGroupIdentifier`` names (a name, or an ARN of the caller's)."""
     if not ident.startswith("arn:"):
         return ident
     # arn:aws:logs:REGION:ACCOUNT:log-group:NAME, with or without a trailing ":*"

@@ -1,8 +1,9 @@
-"""CloudWatch Logs filter patterns for unstructured text: parse once, match many.
+"""CloudWatch Logs filter patterns: parse once, match many.
 
 The supported subset is what people type at ``aws logs tail --filter-pattern`` and
-``FilterLogEvents``: terms, quoted phrases, ``?`` alternatives and ``-`` exclusions.
-Anything else (JSON, space-delimited or regex patterns) is refused with
+``FilterLogEvents``: terms, quoted phrases, ``?`` alternatives and ``-`` exclusions
+for text, and JSON patterns (``{ $.level = "ERROR" }``, ``observe/json_filter``).
+Anything else (space-delimited or regex patterns) is refused with
 ``InvalidParameterException``: matching everything instead would be a silent lie.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lambdad.observe import json_filter
 from lambdad.observe.log_shapes import InvalidParameterException
 
 
@@ -26,13 +28,21 @@ class FilterPattern:
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
+    structured: json_filter.Matcher | None = None
 
     @classmethod
     def parse(cls, text: str | None) -> FilterPattern:
         if text is None or not text.strip():
             return cls()
         s = text.strip()
-        if s[0] in "{[%$":
+        if s[0] == "{":
+            try:
+                return cls(structured=json_filter.parse(s))
+            except json_filter.PatternError as exc:
+                raise InvalidParameterException(
+                    f"Invalid filter pattern: {text!r}: {exc}"
+                ) from None
+        if s[0] in "[%$":
             raise _unsupported_pattern(text)
         terms: dict[str, list[str]] = {"": [], "?": [], "-": []}
         i, n = 0, len(s)
@@ -59,9 +69,11 @@ class FilterPattern:
 
     @property
     def matches_all(self) -> bool:
-        return not (self.required or self.optional or self.excluded)
+        return not (self.required or self.optional or self.excluded or self.structured)
 
     def matches(self, message: str) -> bool:
+        if self.structured is not None:
+            return json_filter.matches(self.structured, message)
         return (
             all(t in message for t in self.required)
             and (not self.optional or any(t in message for t in self.optional))
@@ -86,6 +98,6 @@ def _quoted(s: str, start: int, text: str) -> tuple[str, int]:
 def _unsupported_pattern(text: str) -> InvalidParameterException:
     return InvalidParameterException(
         f'Invalid filter pattern: {text!r}. lambdad supports terms, "quoted phrases", '
-        "?alternatives and -exclusions; JSON, space-delimited and regex patterns are "
-        "not supported."
+        "?alternatives, -exclusions and JSON patterns; space-delimited and regex "
+        "patterns are not supported."
     )

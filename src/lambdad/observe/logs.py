@@ -36,12 +36,14 @@ from lambdad.observe.log_shapes import (
     InvalidParameterException,
     ResourceAlreadyExistsException,
 )
-from lambdad.store.logs import LogRecord, LogStorage
+from lambdad.store.logs import LogRecord, LogStorage, StoredEvent
 
 log = logging.getLogger(__name__)
 
 # Age-based retention is a sweep over every group: once a minute is plenty.
 EXPIRY_INTERVAL = 60.0
+# Events read per chunk by a scan (Logs Insights).
+_SCAN_CHUNK = 5000
 
 
 # -- the store -----------------------------------------------------------------------------
@@ -264,6 +266,35 @@ class LogStore:
         with self._db_lock:
             self.flush()
             yield self.storage
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def require_group(self, account: str, region: str, group: str) -> None:
+        """ResourceNotFoundException, as CloudWatch words it, unless the group exists."""
+        with self._reading() as storage:
+            queries.existing_group(storage, account, region, group)
+
+    def events_between(
+        self, account: str, region: str, group: str, start: int, end: int, budget: int
+    ) -> Iterator[StoredEvent]:
+        """A group's events from ``start`` to ``end`` (ms, inclusive), oldest first, at
+        most ``budget`` of them, read a chunk at a time (the lock is not held between
+        chunks). ResourceNotFoundException: no such group."""
+        cursor: tuple[int, int] | None = None
+        self.require_group(account, region, group)
+        while budget > 0:
+            with self._reading() as storage:
+                rows = storage.group_events(
+                    account, region, group, streams=None, stream_prefix=None, start=start,
+                    end=end, after=cursor, forward=True, limit=min(budget, _SCAN_CHUNK),
+                )  # fmt: skip
+            yield from rows
+            budget -= len(rows)
+            if len(rows) < _SCAN_CHUNK:
+                return
+            cursor = (rows[-1].timestamp, rows[-1].id)
 
     def describe_log_groups(
         self,

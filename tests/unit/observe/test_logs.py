@@ -504,7 +504,15 @@ def test_filter_pattern_parse(text: str | None, expected: FilterPattern) -> None
 
 @pytest.mark.parametrize(
     "text",
-    ['{ $.level = "ERROR" }', "[ip, user, status=404]", "%ERR.*%", '"unterminated', "a=b", '"a"b'],
+    [
+        "{ $.level = }",
+        '{ $.a < "x" }',
+        "[ip, user, status=404]",
+        "%ERR.*%",
+        '"unterminated',
+        "a=b",
+        '"a"b',
+    ],
 )
 def test_unsupported_filter_patterns_are_refused(store: LogStore, text: str) -> None:
     put(store, "x")
