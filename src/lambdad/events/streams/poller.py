@@ -60,11 +60,7 @@ class StreamPoller:
 
     async def run(self) -> None:
         source = await self._source()
-        saved = await self.context.checkpoints.load_all()
-        started_at = saved.get(STARTED)
-        if started_at is None:
-            started_at = str(self.context.clock.now().timestamp())
-            await self.context.checkpoints.save(STARTED, started_at)
+        saved, started_at = await self._saved()
         finished = {key for key, value in saved.items() if value == SHARD_END}
         tasks: dict[str, asyncio.Task[None]] = {}
         try:
@@ -103,7 +99,24 @@ class StreamPoller:
                 self.source = make_source(self.context)
             except NoSourceIdentity as exc:
                 await self._failed(exc)
+            except Exception as exc:  # a bad endpoint setting, say: reported, retried
+                log.exception("mapping %s: no client for its source", self.mapping.uuid)
+                await self._failed(exc)
         return self.source
+
+    async def _saved(self) -> tuple[dict[str, str], str]:
+        """The mapping's checkpoints, and when it first polled (saved the first time)."""
+        while True:
+            try:
+                saved = await self.context.checkpoints.load_all()
+                started_at = saved.get(STARTED)
+                if started_at is None:
+                    started_at = str(self.context.clock.now().timestamp())
+                    await self.context.checkpoints.save(STARTED, started_at)
+                return saved, started_at
+            except Exception as exc:  # the store is full or locked: try again
+                log.exception("mapping %s: reading its checkpoints failed", self.mapping.uuid)
+                await self._failed(exc)
 
     async def _shard(
         self, source: StreamSource, shard: Shard, started_at: float, child: bool
