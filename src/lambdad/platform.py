@@ -284,6 +284,7 @@ class Platform:
                 clock=self.clock,
                 settings=s,
                 metrics=self.metrics_recorder,
+                recursive_loop=self.function_settings.recursive_loop,
             ),
             function_exists(self.functions.function_doc),
         )

@@ -392,3 +392,76 @@ def test_s3_notifications_reach_the_function_through_a_queue(
     assert event["eventSource"] == "aws:s3"
     assert event["eventName"].startswith("ObjectCreated:")
     assert event["s3"]["object"]["key"] == "report.csv"
+
+
+# -- recursive loops ----------------------------------------------------------------------
+
+LOOPER = """
+import os
+import boto3
+
+sqs = boto3.client(
+    "sqs", endpoint_url=os.environ["SQS_ENDPOINT"], region_name="us-east-1",
+    aws_access_key_id="testing", aws_secret_access_key="testing",
+)
+
+
+def handler(event, context):
+    for r in event["Records"]:
+        with open(os.environ["OUT"], "a") as f:
+            f.write(r["body"] + "\\n")
+        # Real SQS keeps the SDK's X-Amzn-Trace-Id header as AWSTraceHeader; moto does
+        # not, so the function passes it on as that system attribute itself.
+        sqs.send_message(
+            QueueUrl=os.environ["QUEUE_URL"],
+            MessageBody=r["body"],
+            MessageSystemAttributes={"AWSTraceHeader": {
+                "DataType": "String", "StringValue": os.environ["_X_AMZN_TRACE_ID"],
+            }},
+        )
+"""
+
+
+@pytest.mark.parametrize("loop", ["Terminate", "Allow"])
+def test_recursive_loops(
+    server: LambdadServer,
+    moto: str,
+    sqs: Any,
+    mapping: Callable[..., str],
+    tmp_path: Path,
+    loop: str,
+) -> None:
+    lam = server.client("lambda")
+    dlq_url, dlq_arn = new_queue(sqs)
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    url, arn = new_queue(sqs, VisibilityTimeout="1", RedrivePolicy=redrive)
+    out = tmp_path / "turns.txt"
+    name = f"esm-loop-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": handler_zip(LOOPER)},
+        Environment={"Variables": {"OUT": str(out), "SQS_ENDPOINT": moto, "QUEUE_URL": url}},
+        Timeout=20,
+    )
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+    if loop == "Allow":
+        lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")
+    uuid_ = mapping(FunctionName=name, EventSourceArn=arn)
+    sqs.send_message(QueueUrl=url, MessageBody="again")
+
+    def turns() -> int:
+        return len(out.read_text().split()) if out.exists() else 0
+
+    if loop == "Allow":
+        wait_for(lambda: turns() > 20)  # nothing stops it
+        lam.delete_event_source_mapping(UUID=uuid_)
+        return
+    # Sixteen turns, then the message is no longer handed to the function: it comes back
+    # after its visibility timeout and the redrive policy moves it to the DLQ.
+    assert receive(sqs, dlq_url, timeout=30)["Body"] == "again"
+    assert turns() == 16

@@ -207,7 +207,10 @@ class InvokeService:
         payload: bytes,
         request_id: str,
         client_context: str | None = None,
+        trace_id: str | None = None,
     ) -> InvocationResult:
+        """``trace_id``: the X-Ray header the invocation carries (an event source's, with
+        its recursion lineage), else a new one."""
         if rv.state != ACTIVE:
             rv.check_invocable()  # a SnapStart version whose snapshot is not ready
         timeout = rv.timeout_s
@@ -220,7 +223,7 @@ class InvokeService:
             function_arn=_function_arn(scope.region, scope.account, rv.name, qualifier),
             deadline_ms=int((time.time() + timeout) * 1000),
             client_context=client_context,
-            trace_id=_trace_id(),
+            trace_id=trace_id or _trace_id(),
         )
         # The lease first, given back last: what ``async with leases.acquire(...)``
         # around the checkout does, without an async generator per invoke.

@@ -12,7 +12,7 @@ import functools
 import logging
 import random
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any, Final, TypeVar
 
@@ -33,6 +33,7 @@ from lambdad.events.mappings.contract import (
 from lambdad.events.mappings.filtering import MappingFilter
 from lambdad.invoke.sync import InvokeService
 from lambdad.model.event_source_mapping import EventSourceMapping
+from lambdad.model.scope import Scope
 from lambdad.observe.metric_keys import LAMBDA, dimensions
 from lambdad.observe.metrics_recorder import MetricsRecorder
 from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
@@ -40,6 +41,7 @@ from lambdad.store.base import MetadataStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+ALLOW: Final = "Allow"  # RecursiveLoop
 
 # Long polls hold a connection up to 20 s: read timeout above it, a pool for the
 # concurrent batches of a mapping, and few retries (the poller backs off itself).
@@ -70,6 +72,7 @@ class MappingContext:
         clock: Clock,
         settings: Settings,
         metrics: MetricsRecorder | None = None,
+        recursive_loop: Callable[[Scope, str], str] | None = None,
     ) -> None:
         self.mapping = mapping
         self._metrics = metrics
@@ -82,10 +85,11 @@ class MappingContext:
         self._outbound = outbound
         self._executor = executor
         self._backoff = (settings.esm_backoff[0], settings.esm_backoff[-1])
+        self._recursive_loop = recursive_loop
         self._reported: tuple[str | None, str | None] = (None, None)
         self._region = mapping.event_source_arn.split(":")[3] or mapping.scope.region
 
-    async def invoke(self, payload: bytes) -> InvokeOutcome:
+    async def invoke(self, payload: bytes, *, trace_id: str | None = None) -> InvokeOutcome:
         request_id = str(uuidlib.uuid4())
         if len(payload) > MAX_PAYLOAD:
             return InvokeOutcome(
@@ -94,7 +98,7 @@ class MappingContext:
             )
         try:
             rv = self._invoker.resolve(self.mapping.scope, self.mapping.function_arn, None)
-            result = await self._invoker.run(rv, payload, request_id)
+            result = await self._invoker.run(rv, payload, request_id, trace_id=trace_id)
         except TooManyRequestsException:
             return InvokeOutcome(throttled=True, request_id=request_id)
         except AwsError as exc:
@@ -110,6 +114,15 @@ class MappingContext:
             request_id=request_id,
             executed_version=rv.version,
         )
+
+    def loops_allowed(self) -> bool:
+        if self._recursive_loop is None:
+            return False
+        name = self.mapping.function_arn.split(":")[6]
+        try:
+            return bool(self._recursive_loop(self.mapping.scope, name) == ALLOW)
+        except AwsError:  # the function is gone: nothing runs anyway
+            return False
 
     def client(self, service: str) -> Any:
         try:

@@ -25,11 +25,13 @@ from typing import Any, Final
 from lambdad.events.mappings import sqs_records as sr
 from lambdad.events.mappings.contract import MAX_PAYLOAD, PollerContext
 from lambdad.events.mappings.sqs_scaling import Scaler
+from lambdad.model import lineage
 from lambdad.model.event_source_mapping import OK, EventSourceMapping, is_fifo
 
 log = logging.getLogger(__name__)
 
 FUNCTION_FAILED: Final = "PROBLEM: Function call failed"
+RECURSIVE_LOOP: Final = "PROBLEM: Recursive invocation loop detected"
 # Of the visibility timeout, how much a throttled batch may spend waiting to run.
 THROTTLE_SHARE: Final = 0.8
 
@@ -201,12 +203,18 @@ class SqsPoller:
             records = kept
             if not records:
                 return False
+        records = self._stop_loops(records)
+        if not records:
+            return False
         body = sr.payload(records)
+        trace = lineage.next_header(
+            max((sr.trace_header(r) for r in records), key=self._turns), self.mapping.function_arn
+        )
         started = self.ctx.clock.monotonic()
         stop = False
         attempt = 0
         while True:
-            outcome = await self.ctx.invoke(body)
+            outcome = await self.ctx.invoke(body, trace_id=trace)
             if not outcome.throttled:
                 break
             attempt += 1
@@ -231,6 +239,23 @@ class SqsPoller:
         await self._delete(sr.deletable(records, failed, self.fifo))
         self.ctx.report(result=FUNCTION_FAILED if failed else OK)
         return stop
+
+    def _turns(self, header: str | None) -> int:
+        return lineage.turns(header, self.mapping.function_arn)
+
+    def _stop_loops(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records to invoke with: without those whose chain has run the function
+        ``MAX_TURNS`` times, unless its ``RecursiveLoop`` is ``Allow``. Those are left in
+        the queue: they come back until the redrive policy moves them to the DLQ."""
+        looping = [r for r in records if self._turns(sr.trace_header(r)) >= lineage.MAX_TURNS]
+        if not looping or self.ctx.loops_allowed():
+            return records
+        log.warning(
+            "mapping %s: recursive loop of %s stopped (%d messages)",
+            self.mapping.uuid, self.mapping.function_arn, len(looping),
+        )  # fmt: skip
+        self.ctx.report(result=RECURSIVE_LOOP)
+        return [r for r in records if r not in looping]
 
     async def _delete(self, handles: list[str]) -> None:
         if handles:

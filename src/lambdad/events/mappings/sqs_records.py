@@ -66,6 +66,12 @@ def record(message: Mapping[str, Any], source_arn: str, region: str) -> dict[str
     }
 
 
+def trace_header(rec: Mapping[str, Any]) -> str | None:
+    """The X-Ray header SQS kept with the message (``AWSTraceHeader``), if any."""
+    value = rec["attributes"].get("AWSTraceHeader")
+    return str(value) if value else None
+
+
 def size_of(rec: Mapping[str, Any]) -> int:
     """Bytes the record adds to an invocation payload (with its comma)."""
     return len(json.dumps(rec, separators=(",", ":")).encode()) + 1
