@@ -76,7 +76,7 @@ class BatchRunner:
         while work:
             gone, batch = expired(work.pop(0), self.policy, self._now())
             if gone is not None:
-                await self._discard(gone, last, on_done)
+                await self._discard(gone, last, on_done, envelope)
             if batch is None:
                 continue
             payload = json.dumps(envelope(batch.records), separators=(",", ":")).encode()
@@ -106,7 +106,7 @@ class BatchRunner:
             else:
                 if action.done and on_done is not None:
                     await on_done(batch.records[action.done - 1])
-                await self._discard(action, last, on_done)
+                await self._discard(action, last, on_done, envelope)
 
     def _now(self) -> float:
         return self.context.clock.now().timestamp()
@@ -134,9 +134,12 @@ class BatchRunner:
             self.context.report(result=FAILED)
 
     async def _discard(
-        self, action: Discard, last: LastResponse | None, on_done: OnDone | None
+        self, action: Discard, last: LastResponse | None, on_done: OnDone | None, envelope: Envelope
     ) -> None:
         records = action.batch.records
+        payload = None
+        if (self.context.mapping.on_failure_destination or "").split(":")[2:3] == ["s3"]:
+            payload = json.dumps(envelope(records), separators=(",", ":"))
         document = invocation_record(
             kind=self.kind,
             request_id=str(uuid.uuid4()),
@@ -148,6 +151,7 @@ class BatchRunner:
             shard_id=self.shard_id,
             stream_arn=self.source_arn,
             now=self._now(),
+            payload=payload,
         )
         log.info(
             "shard %s: %d records discarded (%s), %s..%s",

@@ -2,7 +2,9 @@
 records: AWS's invocation record for stream sources (``requestContext``,
 ``responseContext``, ``version`` "1.0", ``timestamp``, and ``KinesisBatchInfo`` or
 ``DDBStreamBatchInfo`` naming the shard and the range of sequence numbers). The
-records themselves are not in it: the reader fetches them from the stream.
+records themselves are not in it (the reader fetches them from the stream), except
+for an S3 bucket destination, whose object also carries the whole event as
+``payload``.
 
 Kinesis arrival times carry milliseconds, DynamoDB's whole seconds, as in AWS's
 examples.
@@ -49,6 +51,7 @@ def invocation_record(
     shard_id: str,
     stream_arn: str,
     now: float,
+    payload: str | None = None,
 ) -> dict[str, Any]:
     millis = kind == KINESIS
     response_context: dict[str, Any] = {"statusCode": 0, "executedVersion": ""}
@@ -68,7 +71,7 @@ def invocation_record(
         "batchSize": len(records),
         "streamArn": stream_arn,
     }
-    return {
+    document: dict[str, Any] = {
         "requestContext": {
             "requestId": request_id,
             "functionArn": function_arn,
@@ -80,3 +83,6 @@ def invocation_record(
         "timestamp": _iso(now, True),
         "KinesisBatchInfo" if millis else "DDBStreamBatchInfo": info,
     }
+    if payload is not None:
+        document["payload"] = payload
+    return document

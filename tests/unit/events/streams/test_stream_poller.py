@@ -4,6 +4,7 @@ partial failures, on-failure records, lanes, lineage, restarts and windows."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from tests.unit.events.streams.conftest import FakeContext, run_until
@@ -87,8 +88,21 @@ def test_poison_record_is_isolated_by_bisect_and_sent_to_the_destination() -> No
     assert doc["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert doc["requestContext"]["approximateInvokeCount"] == 5  # 8, 4, 2, 1, 1 retry
     assert doc["responseContext"]["functionError"] == "Unhandled"
+    assert "payload" not in doc  # only a bucket destination gets the event
     done = sorted({s for batch in ctx.sequence_numbers() for s in batch})
     assert done == list(range(1, 9))
+
+
+def test_a_bucket_destination_also_gets_the_whole_event() -> None:
+    stream = stream_with(2)
+    ctx = FakeContext(
+        lambda e: (None, "Unhandled"),
+        maximum_retry_attempts=0,
+        on_failure_destination="arn:aws:s3:::failures",
+    )
+    run(ctx, stream, lambda: ctx.checkpoints.values.get("s0") == "2")
+    (doc,) = ctx.failures
+    assert json.loads(doc["payload"]) == ctx.events[0]
 
 
 def test_old_records_are_discarded_as_record_age_exceeded() -> None:
