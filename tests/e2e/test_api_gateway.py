@@ -216,3 +216,42 @@ def test_import_an_openapi_definition(
     assert answer.status_code == 200, answer.text
     assert answer.json()["routeKey"] == "GET /hello/{name}"
     assert answer.json()["pathParameters"] == {"name": "ada"}
+
+
+AUTHORIZER = (
+    "def handler(event, context):\n"
+    "    token = event['headers'].get('authorization')\n"
+    "    return {'isAuthorized': token == 'letmein', 'context': {'who': 'ada'}}\n"
+)
+
+
+def test_lambda_authorizer(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    app, gate = new_function(), new_function(handler_zip(AUTHORIZER))
+    client = lambdad.client("apigatewayv2")
+    api_id = client.create_api(
+        Name="guarded", ProtocolType="HTTP", Target=app["FunctionArn"], RouteKey="GET /secret"
+    )["ApiId"]
+    uri = (
+        f"arn:aws:apigateway:{lambdad.region}:lambda:path/2015-03-31/functions/"
+        f"{gate['FunctionArn']}/invocations"
+    )
+    authorizer = client.create_authorizer(
+        ApiId=api_id, AuthorizerType="REQUEST", Name="gate", AuthorizerUri=uri,
+        AuthorizerPayloadFormatVersion="2.0", EnableSimpleResponses=True,
+        IdentitySource=["$request.header.Authorization"],
+    )  # fmt: skip
+    (route,) = client.get_routes(ApiId=api_id)["Items"]
+    client.update_route(
+        ApiId=api_id, RouteId=route["RouteId"], AuthorizationType="CUSTOM",
+        AuthorizerId=authorizer["AuthorizerId"],
+    )  # fmt: skip
+    _permit(lambdad, app["FunctionName"], api_id)
+    _permit(lambdad, gate["FunctionName"], api_id)
+    url = _path_form(lambdad, api_id, "/secret")
+
+    assert requests.get(url, timeout=30).status_code == 401
+    denied = requests.get(url, headers={"Authorization": "guess"}, timeout=30)
+    assert (denied.status_code, denied.json()) == (403, {"message": "Forbidden"})
+    allowed = requests.get(url, headers={"Authorization": "letmein"}, timeout=30)
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["requestContext"]["authorizer"] == {"lambda": {"who": "ada"}}

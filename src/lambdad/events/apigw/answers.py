@@ -38,3 +38,16 @@ REST_THROTTLED: Final = _answer(429, b'{"message":"Too Many Requests"}', "TooMan
 REST_TOO_LARGE: Final = _answer(
     413, b'{"message":"Request Entity Too Large"}', "RequestEntityTooLargeException"
 )
+
+# Lambda authorizers: no identity (401), refused (403), failed or malformed (500).
+HTTP_UNAUTHORIZED: Final = _answer(401, b'{"message":"Unauthorized"}')
+HTTP_FORBIDDEN: Final = _answer(403, b'{"message":"Forbidden"}')
+REST_UNAUTHORIZED: Final = _answer(401, b'{"message":"Unauthorized"}', "UnauthorizedException")
+REST_DENIED: Final = _answer(
+    403,
+    b'{"Message":"User is not authorized to access this resource with an explicit deny"}',
+    "AccessDeniedException",
+)
+REST_AUTHORIZER_FAILED: Final = _answer(
+    500, b'{"message": null}', "AuthorizerConfigurationException"
+)

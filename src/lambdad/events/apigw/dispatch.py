@@ -51,6 +51,9 @@ class Target:
     resource_id: str = ""
     resource_path: str = ""
     deployment_id: str = ""
+    # "CUSTOM" with the id of the API's Lambda authorizer to ask first, or "NONE".
+    authorization_type: str = "NONE"
+    authorizer_id: str = ""
 
 
 def split_stage(raw_path: str) -> tuple[str, str]:
@@ -76,7 +79,8 @@ def http_target(doc: Doc, method: str, raw_path: str) -> Target | None:
     found = match(routes, method, path)
     if found is None:
         return None
-    target = parts["Routes"][found.route_id].get("Target") or ""
+    route = parts["Routes"][found.route_id]
+    target = route.get("Target") or ""
     integration = parts["Integrations"].get(target.removeprefix("integrations/"))
     if integration is None:
         return None
@@ -91,6 +95,8 @@ def http_target(doc: Doc, method: str, raw_path: str) -> Target | None:
         arn_path=DEFAULT_ROUTE if default else found.route_key.split(" ", 1)[1],
         path_parameters=found.path_parameters,
         stage_variables=stage.get("StageVariables") or {},
+        authorization_type=route.get("AuthorizationType", "NONE"),
+        authorizer_id=route.get("AuthorizerId", ""),
     )
 
 
@@ -113,7 +119,8 @@ def rest_target(doc: Doc, method: str, raw_path: str) -> Target | None:
         return None
     resource_id, verb = found.route_id.split(" ", 1)
     resource = resources[resource_id]
-    integration = resource["resourceMethods"][verb].get("methodIntegration") or {}
+    chosen = resource["resourceMethods"][verb]
+    integration = chosen.get("methodIntegration") or {}
     return Target(
         stage=stage_name,
         path=path,
@@ -129,6 +136,8 @@ def rest_target(doc: Doc, method: str, raw_path: str) -> Target | None:
         resource_id=resource_id,
         resource_path=resource["path"],
         deployment_id=stage["deploymentId"],
+        authorization_type=chosen.get("authorizationType", "NONE"),
+        authorizer_id=chosen.get("authorizerId", ""),
     )
 
 

@@ -18,20 +18,18 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from lambdad.clock import Clock
 from lambdad.errors import AwsError, RequestTooLargeException, TooManyRequestsException
 from lambdad.events.apigw import answers, dispatch, names
 from lambdad.events.apigw.api_store import HTTP, ApiStore, Found
-from lambdad.events.apigw.dispatch import Target
+from lambdad.events.apigw.authorizer_run import LambdaAuthorizers
+from lambdad.events.apigw.proxy_events import proxy_event, proxy_response, version_of
 from lambdad.events.function_urls import Response, SyncInvoker
 from lambdad.events.http import apigw_v1, cors
 from lambdad.events.http.request import HttpRequest
 from lambdad.events.http.response import HttpResponse
-from lambdad.events.http.url_event import payload_v2_event
-from lambdad.events.http.url_response import Door, payload_v2_response
 from lambdad.events.url_cache import UrlCache
 from lambdad.invoke.sync import InvokeRequest
 from lambdad.model.function_url import Cors
@@ -44,19 +42,6 @@ class ServicePolicies(Protocol):
     def allows_service(
         self, owner: Scope, name: str, qualifier: str | None, service: str, source_arn: str
     ) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """One request on its way through the door."""
-
-    found: Found
-    request: HttpRequest
-    target: Target
-
-    @property
-    def rest(self) -> bool:
-        return self.found.kind != HTTP
 
 
 class ApiGatewayDoor:
@@ -79,6 +64,7 @@ class ApiGatewayDoor:
         self.port = port
         self.new_id = new_id
         self._found: dict[str, tuple[int, Found | None]] = {}
+        self.authorizers = LambdaAuthorizers(invoker, self._permitted, clock)
 
     async def respond(
         self,
@@ -163,16 +149,25 @@ class ApiGatewayDoor:
             return answers.REST_MISSING_TOKEN if rest else answers.HTTP_NOT_FOUND
         if len(request.body) > names.MAX_REQUEST_BODY:
             return answers.REST_TOO_LARGE if rest else answers.HTTP_TOO_LARGE
-        call = _Call(found, request, target)
+        verdict = None
+        if target.authorization_type == "CUSTOM":
+            outcome = await self.authorizers.authorize(
+                found, request, target, lambda v: proxy_event(found, request, target, v)
+            )
+            if isinstance(outcome, HttpResponse):
+                return outcome
+            verdict = outcome
         function = dispatch.function_of(target.integration_uri, target.stage_variables)
         owner = found.scope
+        arn = names.source_arn(owner.region, owner.account, found.doc["ApiId"], target.stage,
+                               target.arn_method, target.arn_path)  # fmt: skip
         if (
             function is None
             # An API invokes functions of its own account and region only: the name
             # alone would otherwise reach the owner's namesake of another's function.
             or function.account not in (None, owner.account)
             or function.region not in (None, owner.region)
-            or not self._permitted(call, function.name, function.qualifier)
+            or not self._permitted(found, function.name, function.qualifier, arn)
         ):
             log.info(
                 "API %s cannot invoke %r for %s (no function, or no permission)",
@@ -181,91 +176,31 @@ class ApiGatewayDoor:
                 target.route_key,
             )
             return answers.REST_SERVER_ERROR if rest else answers.HTTP_SERVER_ERROR
-        return await self._invoke(call, function.name, function.qualifier)
+        event = proxy_event(found, request, target, version_of(found, target), verdict)
+        try:
+            result = await self.invoker.invoke(
+                InvokeRequest(
+                    scope=owner,
+                    function_name=function.name,
+                    qualifier=function.qualifier,
+                    payload=json.dumps(event, separators=(",", ":")).encode(),
+                )
+            )
+        except TooManyRequestsException:
+            return answers.REST_THROTTLED if rest else answers.HTTP_THROTTLED
+        except RequestTooLargeException:
+            return answers.REST_TOO_LARGE if rest else answers.HTTP_TOO_LARGE
+        except AwsError as error:
+            log.info("API %s: invoking %s failed: %s", found.doc["ApiId"], function.name, error)
+            return answers.REST_SERVER_ERROR if rest else answers.HTTP_SERVER_ERROR
+        return proxy_response(found, request, target, result.payload, result.function_error)
 
-    def _permitted(self, call: _Call, name: str, qualifier: str | None) -> bool:
-        owner, target = call.found.scope, call.target
-        arn = names.source_arn(
-            owner.region,
-            owner.account,
-            call.found.doc["ApiId"],
-            target.stage,
-            target.arn_method,
-            target.arn_path,
-        )
+    def _permitted(self, found: Found, name: str, qualifier: str | None, arn: str) -> bool:
+        """Whether the function's policy lets API Gateway invoke it for ``arn``."""
+        owner = found.scope
         return self.cache.get(
             ("apigw", owner, name, qualifier, arn),
             lambda: self.policies.allows_service(
                 owner, name, qualifier, names.SERVICE_PRINCIPAL, arn
             ),
         )
-
-    async def _invoke(self, call: _Call, name: str, qualifier: str | None) -> HttpResponse:
-        try:
-            result = await self.invoker.invoke(
-                InvokeRequest(
-                    scope=call.found.scope,
-                    function_name=name,
-                    qualifier=qualifier,
-                    payload=json.dumps(self._event(call), separators=(",", ":")).encode(),
-                )
-            )
-        except TooManyRequestsException:
-            return answers.REST_THROTTLED if call.rest else answers.HTTP_THROTTLED
-        except RequestTooLargeException:
-            return answers.REST_TOO_LARGE if call.rest else answers.HTTP_TOO_LARGE
-        except AwsError as error:
-            log.info("API %s: invoking %s failed: %s", call.found.doc["ApiId"], name, error)
-            return answers.REST_SERVER_ERROR if call.rest else answers.HTTP_SERVER_ERROR
-        return self._response(call, result.payload, result.function_error)
-
-    def _event(self, call: _Call) -> dict[str, object]:
-        doc, target, request = call.found.doc, call.target, call.request
-        api_id, account = doc["ApiId"], call.found.scope.account
-        if call.rest:
-            after_stage = dataclasses.replace(request, raw_path=target.path)
-            return apigw_v1.rest_api_event(
-                after_stage,
-                apigw_v1.RestTarget(
-                    api_id=api_id,
-                    account_id=account,
-                    stage=target.stage,
-                    deployment_id=target.deployment_id,
-                    resource_id=target.resource_id,
-                    resource_path=target.resource_path,
-                    path_parameters=target.path_parameters,
-                    stage_variables=target.stage_variables,
-                    binary_media_types=tuple(doc["Api"].get("binaryMediaTypes") or ()),
-                ),
-            )
-        if target.payload_version == "1.0":
-            return apigw_v1.http_api_v1_event(
-                request,
-                api_id=api_id,
-                account_id=account,
-                stage=target.stage,
-                route_key=target.route_key,
-                path_parameters=target.path_parameters,
-                stage_variables=target.stage_variables,
-            )
-        return payload_v2_event(
-            request,
-            api_id=api_id,
-            account_id=account,
-            route_key=target.route_key,
-            stage=target.stage,
-            path_parameters=target.path_parameters,
-            stage_variables=target.stage_variables,
-        )
-
-    def _response(self, call: _Call, payload: bytes, error: str | None) -> HttpResponse:
-        if call.rest:
-            return apigw_v1.rest_api_response(
-                payload,
-                function_error=error,
-                accept=call.request.first_header("accept"),
-                binary_media_types=tuple(call.found.doc["Api"].get("binaryMediaTypes") or ()),
-            )
-        if call.target.payload_version == "1.0":
-            return apigw_v1.http_api_v1_response(payload, function_error=error)
-        return payload_v2_response(payload, door=Door.HTTP_API, function_error=error)

@@ -17,6 +17,7 @@ from lambdad.clock import Clock
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
 from lambdad.events.apigw import http_stages, names
 from lambdad.events.apigw.api_store import HTTP, ApiStore
+from lambdad.events.apigw.http_authorizers import HttpAuthorizers, check_route_auth
 from lambdad.events.apigw.openapi_import import ImportedRoute
 from lambdad.events.apigw.route_match import parse_route_key
 from lambdad.model.scope import Scope
@@ -100,6 +101,7 @@ class HttpParts:
             "UpdateIntegration": self.update_integration,
             "DeleteIntegration": self.delete_integration,
             **stages.operations(),
+            **HttpAuthorizers(self.store).operations(),
         }
 
     # -- routes -------------------------------------------------------------------------
@@ -188,8 +190,7 @@ def _check_route(doc: Params, route: Params, route_id: str) -> None:
         )
     if any(r["RouteKey"] == key and rid != route_id for rid, r in doc["Routes"].items()):
         raise ConflictException(f"Route with key {key} already exists for this API")
-    if route.get("AuthorizationType", "NONE") != "NONE":
-        raise BadRequestException("lambdad serves routes with AuthorizationType NONE only")
+    check_route_auth(doc, route)
     target = route.get("Target")
     if target is not None:
         integration_id = target.removeprefix(TARGET_PREFIX)

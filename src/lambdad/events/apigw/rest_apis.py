@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.errors import BadRequestException, ConflictException
-from lambdad.events.apigw import names, rest_methods, rest_stages
+from lambdad.events.apigw import names, rest_authorizers, rest_methods, rest_stages
 from lambdad.events.apigw.api_store import REST, ApiStore
 from lambdad.events.apigw.rest_methods import resource
 from lambdad.model.scope import Scope
@@ -53,6 +53,7 @@ class RestApis:
             "DeleteResource": self.delete_resource,
             **rest_methods.RestMethods(self.store).operations(),
             **rest_stages.RestStages(self.store, self.clock).operations(),
+            **rest_authorizers.RestAuthorizers(self.store).operations(),
         }
 
     def create_rest_api(self, scope: Scope, params: Params) -> Params:

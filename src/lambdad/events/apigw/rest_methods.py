@@ -1,7 +1,8 @@
 """A REST API resource's methods and their integrations (``apigateway``).
 
 ``PutMethod`` adds a method (an HTTP verb or ``ANY``) with ``authorizationType``
-``NONE``; ``PutIntegration`` gives it an ``AWS_PROXY`` integration whose ``uri`` is
+``NONE`` or ``CUSTOM`` (a Lambda authorizer, ``rest_authorizers``);
+``PutIntegration`` gives it an ``AWS_PROXY`` integration whose ``uri`` is
 ``arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations``
 and whose ``httpMethod`` (``integrationHttpMethod`` to boto3) is ``POST``, as Lambda's
 Invoke is. Other kinds are refused plainly: lambdad serves Lambda proxies only.
@@ -14,6 +15,7 @@ from typing import Any, Final
 
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
 from lambdad.events.apigw.api_store import REST, ApiStore
+from lambdad.events.apigw.rest_authorizers import check_method_auth
 from lambdad.model.scope import Scope
 
 Params = dict[str, Any]
@@ -49,9 +51,8 @@ class RestMethods:
                 "Invalid HttpMethod specified. Valid options are "
                 "GET,PUT,POST,DELETE,PATCH,OPTIONS,HEAD,ANY"
             )
-        if params["authorizationType"] != "NONE":
-            raise BadRequestException("lambdad serves methods with authorizationType NONE only")
         with self.store.edit(REST, scope, params["restApiId"]) as doc:
+            check_method_auth(doc, params)
             methods = resource(doc, params["resourceId"]).setdefault("resourceMethods", {})
             if verb in methods:
                 raise ConflictException("Method already exists for this resource")

@@ -1,0 +1,133 @@
+"""An HTTP API's Lambda authorizers (``apigatewayv2`` ``REQUEST`` authorizers).
+
+An authorizer names its function by ``AuthorizerUri`` (the
+``arn:aws:apigateway:…:lambda:path/2015-03-31/functions/<arn>/invocations`` form, or
+the function ARN), the payload format it gets (``AuthorizerPayloadFormatVersion``
+``1.0`` or ``2.0``, required as AWS requires it), whether it answers simply
+(``EnableSimpleResponses``, 2.0 only), where the identity is read
+(``IdentitySource``) and how long an answer is remembered
+(``AuthorizerResultTtlInSeconds``, 0 to 3600; identity sources are needed to cache).
+A route uses one with ``AuthorizationType`` ``CUSTOM`` and its ``AuthorizerId``; an
+authorizer a route uses cannot be deleted. JWT authorizers are not served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from lambdad.errors import BadRequestException, ConflictException, NotFoundException
+from lambdad.events.apigw import names
+from lambdad.events.apigw.api_store import HTTP, ApiStore
+from lambdad.model.scope import Scope
+
+Params = dict[str, Any]
+AUTHORIZER_ID_LENGTH: Final = 6
+_FIELDS: Final = (
+    "AuthorizerCredentialsArn", "AuthorizerPayloadFormatVersion", "AuthorizerResultTtlInSeconds",
+    "AuthorizerType", "AuthorizerUri", "EnableSimpleResponses", "IdentitySource",
+    "IdentityValidationExpression", "Name",
+)  # fmt: skip
+
+
+def authorizers(doc: Params) -> Params:
+    found: Params = doc.setdefault("Authorizers", {})
+    return found
+
+
+def check_route_auth(doc: Params, route: Params) -> None:
+    """A route's ``AuthorizationType``: ``NONE``, or ``CUSTOM`` with an authorizer of
+    the API."""
+    kind = route.get("AuthorizationType", "NONE")
+    if kind == "NONE":
+        return
+    if kind != "CUSTOM":
+        raise BadRequestException(
+            f"lambdad serves routes with AuthorizationType NONE or CUSTOM, not {kind}"
+        )
+    if route.get("AuthorizerId") not in authorizers(doc):
+        raise BadRequestException(f"Invalid authorizer id specified: {route.get('AuthorizerId')}")
+
+
+class HttpAuthorizers:
+    def __init__(self, store: ApiStore) -> None:
+        self.store = store
+
+    def operations(self) -> dict[str, Callable[[Scope, Params], Params]]:
+        return {
+            "CreateAuthorizer": self.create_authorizer,
+            "GetAuthorizer": self.get_authorizer,
+            "GetAuthorizers": self.get_authorizers,
+            "UpdateAuthorizer": self.update_authorizer,
+            "DeleteAuthorizer": self.delete_authorizer,
+        }
+
+    def create_authorizer(self, scope: Scope, params: Params) -> Params:
+        with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
+            taken = authorizers(doc)
+            authorizer: Params = {
+                "AuthorizerId": _fresh_id(taken),
+                "AuthorizerResultTtlInSeconds": 0,
+            }
+            authorizer.update({k: params[k] for k in _FIELDS if k in params})
+            _check(authorizer)
+            taken[authorizer["AuthorizerId"]] = authorizer
+            return dict(authorizer)
+
+    def get_authorizer(self, scope: Scope, params: Params) -> Params:
+        doc = self.store.get(HTTP, scope, params["ApiId"])
+        return dict(_authorizer(doc, params["AuthorizerId"]))
+
+    def get_authorizers(self, scope: Scope, params: Params) -> Params:
+        doc = self.store.get(HTTP, scope, params["ApiId"])
+        return {"Items": list(authorizers(doc).values())}
+
+    def update_authorizer(self, scope: Scope, params: Params) -> Params:
+        with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
+            authorizer = _authorizer(doc, params["AuthorizerId"])
+            changed: Params = {**authorizer, **{k: params[k] for k in _FIELDS if k in params}}
+            _check(changed)
+            authorizer.update(changed)
+            return dict(authorizer)
+
+    def delete_authorizer(self, scope: Scope, params: Params) -> Params:
+        with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
+            authorizer_id = params["AuthorizerId"]
+            _authorizer(doc, authorizer_id)
+            if any(r.get("AuthorizerId") == authorizer_id for r in doc["Routes"].values()):
+                raise ConflictException(
+                    f"Authorizer {authorizer_id} is used by a route and cannot be deleted"
+                )
+            del authorizers(doc)[authorizer_id]
+        return {}
+
+
+def _check(authorizer: Params) -> None:
+    if authorizer["AuthorizerType"] != "REQUEST":
+        raise BadRequestException("lambdad serves REQUEST (Lambda) authorizers only")
+    if not authorizer.get("AuthorizerUri"):
+        raise BadRequestException("AuthorizerUri is required for REQUEST authorizers")
+    version = authorizer.get("AuthorizerPayloadFormatVersion")
+    if version not in ("1.0", "2.0"):
+        raise BadRequestException(
+            "AuthorizerPayloadFormatVersion must be 1.0 or 2.0 for REQUEST authorizers"
+        )
+    if authorizer.get("EnableSimpleResponses") and version != "2.0":
+        raise BadRequestException("EnableSimpleResponses is only supported for payload 2.0")
+    if authorizer["AuthorizerResultTtlInSeconds"] > 0 and not authorizer.get("IdentitySource"):
+        raise BadRequestException("Identity sources are required when caching is enabled")
+
+
+def _authorizer(doc: Params, authorizer_id: str) -> Params:
+    found: Params | None = authorizers(doc).get(authorizer_id)
+    if found is None:
+        raise NotFoundException(f"Invalid Authorizer identifier specified {authorizer_id}",
+                                ResourceType="Authorizer")  # fmt: skip
+    return found
+
+
+def _fresh_id(taken: Params) -> str:
+    while True:
+        authorizer_id = names.new_id(AUTHORIZER_ID_LENGTH)
+        if authorizer_id not in taken:
+            return authorizer_id
