@@ -1,7 +1,7 @@
 """EventBridge Scheduler end to end: boto3's ``scheduler`` client and the AWS CLI against a
 real server; schedules fire Lambda functions through the async queue (what they received
 read back from their logs), a target that cannot be invoked goes to an SQS dead-letter
-queue on a moto server.
+queue on a moto server, as an EventBridge rule's target does.
 
 Schedule time is scaled (``LAMBDAD_SCHEDULE_TIME_SCALE``): a schedule's minute lasts 0.6 s.
 """
@@ -281,3 +281,38 @@ def test_aws_cli_create_and_get_schedule(server: LambdadServer, recorder: dict[s
     assert got["ScheduleExpression"] == "rate(1 minute)"
     assert got["FlexibleTimeWindow"] == {"Mode": "OFF"}
     server.aws("scheduler", "delete-schedule", "--name", name)
+
+
+def test_a_rule_target_without_permission_goes_to_its_dead_letter_queue(
+    server: LambdadServer, recorder: dict[str, Any], moto: str
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    sqs = moto_client(moto, "sqs")
+    url = sqs.create_queue(QueueName=f"rule-dlq-{tag}")["QueueUrl"]
+    events = server.client("events")
+    rule = events.put_rule(
+        Name=f"orders-{tag}", EventPattern=json.dumps({"source": [f"shop.{tag}"]})
+    )["RuleArn"]
+    # No add-permission for events.amazonaws.com: the invoke is refused.
+    events.put_targets(
+        Rule=f"orders-{tag}",
+        Targets=[
+            {
+                "Id": "fn",
+                "Arn": recorder["FunctionArn"],
+                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 60},
+                "DeadLetterConfig": {"Arn": queue_arn(f"rule-dlq-{tag}")},
+            }
+        ],
+    )
+    entry = {"Source": f"shop.{tag}", "DetailType": "Order", "Detail": json.dumps({"n": 1})}
+    event_id = events.put_events(Entries=[entry])["Entries"][0]["EventId"]
+
+    letter = receive(sqs, url)
+    body = json.loads(letter["Body"])
+    assert (body["id"], body["source"], body["detail"]) == (event_id, f"shop.{tag}", {"n": 1})
+    attrs = {k: v["StringValue"] for k, v in letter["MessageAttributes"].items()}
+    assert attrs["RULE_ARN"] == rule
+    assert attrs["TARGET_ARN"] == recorder["FunctionArn"]
+    assert attrs["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert attrs["RETRY_ATTEMPTS"] == "0"

@@ -7,20 +7,25 @@ A target fires only when its function's resource policy lets ``events.amazonaws.
 invoke it for this rule's ARN, as on AWS; a rule fires functions of its own account
 only. A target that cannot be sent to (no permission, no such function, a payload the
 function cannot take) is skipped and logged with the event and rule: AWS counts it as
-a failed invocation, and the caller of PutEvents never sees it.
+a failed invocation, and the caller of PutEvents never sees it. With a
+``DeadLetterConfig``, the event goes to that SQS queue at once (``target_failures``):
+retrying cannot help, so the target's ``RetryPolicy`` never comes into play.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lambdad.control.policies import PolicyService
-from lambdad.errors import AwsError
+from lambdad.errors import AccessDeniedException, AwsError
+from lambdad.events.dead_letters import DeadLetters
 from lambdad.events.envelope import Event
 from lambdad.events.names import rule_arn
+from lambdad.events.target_failures import TargetFailure, attributes
 from lambdad.events.target_input import render_input
 from lambdad.invoke.async_invoke import AsyncInvokeService
 from lambdad.invoke.sync import InvokeRequest
@@ -36,11 +41,16 @@ SERVICE_PRINCIPAL = "events.amazonaws.com"
 
 class RuleDelivery:
     def __init__(
-        self, async_invoker: AsyncInvokeService, policies: PolicyService, max_payload: int
+        self,
+        async_invoker: AsyncInvokeService,
+        policies: PolicyService,
+        max_payload: int,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self.async_invoker = async_invoker
         self.policies = policies
         self.max_payload = max_payload
+        self.dead_letters = dead_letters
 
     async def deliver(self, scope: Scope, rule: Doc, event: Event) -> int:
         """Queue ``event`` for every target of ``rule``; how many were queued."""
@@ -74,6 +84,11 @@ class RuleDelivery:
                 source,
                 target["Arn"],
             )
+            denied = AccessDeniedException(
+                f"lambdad's rules invoke functions of their own account and region only, "
+                f"not {target['Arn']}."
+            )
+            self._dead_letter(source, target, event, TargetFailure.of(denied))
             return None
         if not self.policies.allows_service(
             scope, ref.name, ref.qualifier, SERVICE_PRINCIPAL, source
@@ -85,6 +100,11 @@ class RuleDelivery:
                 SERVICE_PRINCIPAL,
                 source,
             )
+            denied = AccessDeniedException(
+                f"The policy of {target['Arn']} does not allow {SERVICE_PRINCIPAL} "
+                f"to invoke it for {source}."
+            )
+            self._dead_letter(source, target, event, TargetFailure.of(denied))
             return None
         request = InvokeRequest(
             scope=scope,
@@ -105,6 +125,16 @@ class RuleDelivery:
                 exc.code,
                 exc.message,
             )
+            self._dead_letter(source, target, event, TargetFailure.of(exc))
             return None
         log.debug("event %s to be queued for %s by %s", event["id"], target["Arn"], source)
         return queued
+
+    def _dead_letter(
+        self, source: str, target: Mapping[str, Any], event: Event, failure: TargetFailure
+    ) -> None:
+        queue = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if queue and self.dead_letters is not None:
+            self.dead_letters.send(
+                queue, source, json.dumps(event), attributes(source, target["Arn"], failure)
+            )

@@ -12,11 +12,11 @@ from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control.policies import PolicyService
 from lambdad.events.buses import BusService
+from lambdad.events.dead_letters import DeadLetters
 from lambdad.events.delivery import RuleDelivery
 from lambdad.events.put_events import EventIntake
 from lambdad.events.rule_store import EventStore
 from lambdad.events.rules import RuleService
-from lambdad.events.scheduler.dead_letters import DeadLetters
 from lambdad.events.scheduler.service import Scheduler
 from lambdad.events.scheduler.store import SchedulerStore
 from lambdad.events.scheduler.ticks import SchedulerTicks
@@ -41,13 +41,16 @@ class EventBridge:
         sender: DestinationSender,
     ) -> None:
         events = EventStore(store)
-        self.delivery = RuleDelivery(async_invoker, policies, settings.max_async_payload)
+        dead_letters = DeadLetters(sender)
+        self.delivery = RuleDelivery(
+            async_invoker, policies, settings.max_async_payload, dead_letters
+        )
         schedules = SchedulerStore(store)
         ticks = SchedulerTicks(
             schedules,
             events,
             async_invoker,
-            DeadLetters(sender),
+            dead_letters,
             clock,
             max_payload=settings.max_async_payload,
             time_scale=settings.schedule_time_scale,

@@ -24,8 +24,9 @@ from collections.abc import Callable
 
 from lambdad.clock import Clock
 from lambdad.errors import AccessDeniedException, AwsError
+from lambdad.events.dead_letters import DeadLetters
 from lambdad.events.rule_store import EventStore, ScheduleEntry
-from lambdad.events.scheduler.dead_letters import DeadLetters, Failure
+from lambdad.events.scheduler.dead_letters import Failure, attributes
 from lambdad.events.scheduler.plan import (
     Overdue,
     Timing,
@@ -174,4 +175,9 @@ class SchedulerTicks:
         )
         queue = (target.get("DeadLetterConfig") or {}).get("Arn")
         if queue:
-            self.dead_letters.send(queue, arn, target["Arn"], payload, failure)
+            self.dead_letters.send(
+                queue,
+                arn,
+                payload.decode("utf-8", "replace"),
+                attributes(arn, target["Arn"], failure),
+            )
