@@ -38,8 +38,10 @@ from lambdad.store.blobs import BlobStore
 log = logging.getLogger(__name__)
 XMLNS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 _XML = {"content-type": "text/xml"}
-# Deployments running at once (each holds one thread while it waits for its resources).
+# Deployments running at once (each holds one thread while it waits for its resources),
+# and threads for everything else (planning, describing), which never waits behind them.
 WORKERS = 4
+_APPLY = frozenset({"ExecuteChangeSet", "DeleteStack"})
 
 
 class CloudFormationApi:
@@ -51,6 +53,7 @@ class CloudFormationApi:
         self.endpoint = endpoint
         self.model = botocore.session.get_session().get_service_model("cloudformation")
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="lambdad-deploy")
+        self.quick = ThreadPoolExecutor(WORKERS, thread_name_prefix="lambdad-stacks")
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._guard = threading.Lock()
 
@@ -61,7 +64,7 @@ class CloudFormationApi:
         where = Where(ctx.principal.credential.account_id, ctx.principal.region)
         try:
             if path.split("?", 1)[0] == ARTIFACTS_PATH and method == "PUT":
-                digest = await self._run(self.artifacts.put, where, body)
+                digest = await self._run(self.quick, self.artifacts.put, where, body)
                 out = {"Bucket": ARTIFACT_BUCKET, "Key": digest}
                 return 200, {"content-type": "application/json"}, json.dumps(out).encode()
             form = query_protocol.read_form(body, query_string)
@@ -73,7 +76,8 @@ class CloudFormationApi:
             op = self.model.operation_model(action)
             params = query_protocol.parse(op, form)
             env_for = functools.partial(self._env, ctx.principal.credential, where)
-            result = await self._run(fn, self.service, where, params, env_for)
+            pool = self.pool if action in _APPLY else self.quick
+            result = await self._run(pool, fn, self.service, where, params, env_for)
             return 200, _XML, query_protocol.response(op, result, rid, XMLNS)
         except StackError as exc:
             return exc.status, _XML, query_protocol.error(exc.code, exc.message, rid, XMLNS)
@@ -82,9 +86,9 @@ class CloudFormationApi:
             msg = "An internal error occurred"
             return 500, _XML, query_protocol.error("InternalFailure", msg, rid, XMLNS, sender=False)
 
-    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, functools.partial(fn, *args))
+        return await loop.run_in_executor(pool, functools.partial(fn, *args))
 
     def _env(self, credential: Credential, where: Where, identity: StackIdentity) -> Env:
         return Env(
@@ -114,6 +118,7 @@ class CloudFormationApi:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.quick.shutdown(wait=False, cancel_futures=True)
 
 
 def build(

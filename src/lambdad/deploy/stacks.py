@@ -8,6 +8,7 @@ plans again against the stack's deployment as it is then, and applies that plan.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from lambdad.deploy import sam, template
 from lambdad.deploy.errors import ApplyFailed, ChangeSetNotFound, ValidationError
 from lambdad.deploy.executor import delete_all, execute
-from lambdad.deploy.handlers import Env
+from lambdad.deploy.handlers import Env, Handler
 from lambdad.deploy.parameters import StackIdentity
 from lambdad.deploy.plan import Action, Plan, plan
 from lambdad.deploy.registry import HANDLERS
@@ -30,14 +31,21 @@ NO_CHANGES = (
     "create a change set."
 )
 
+_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 # The environment a plan is applied in, for the stack (the caller's API clients).
 EnvFor = Callable[[StackIdentity], Env]
 
 
 class StackService:
-    def __init__(self, records: StackRecords, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        records: StackRecords,
+        now: Callable[[], float],
+        handlers: Mapping[str, Handler] = HANDLERS,
+    ) -> None:
         self.records = records
         self.now = now
+        self.handlers = handlers
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -57,6 +65,13 @@ class StackService:
         body = p.get("TemplateBody")
         if not body:
             raise ValidationError("TemplateBody is required (lambdad does not read TemplateURL)")
+        for what, value in (("stackName", stack_name), ("changeSetName", name)):
+            if not _NAME.fullmatch(value):
+                raise ValidationError(
+                    f"1 validation error detected: Value '{value[:128]}' at '{what}' failed to "
+                    "satisfy constraint: Member must satisfy regular expression pattern: "
+                    "[a-zA-Z][-a-zA-Z0-9]* and length at most 128"
+                )
         with self._lock(where, stack_name):
             doc = self.records.get(where, stack_name)
             if kind == "CREATE":
@@ -78,7 +93,6 @@ class StackService:
                     "Resources": [],
                     "Events": [],
                 }
-                self.records.put(where, doc)
             given = _given(p.get("Parameters") or [], doc)
             change_set = {
                 "ChangeSetId": where.change_set_arn(name),
@@ -104,10 +118,22 @@ class StackService:
                 change_set.update(
                     Status="FAILED", ExecutionStatus="UNAVAILABLE", StatusReason=NO_CHANGES
                 )
+            # The stack exists (REVIEW_IN_PROGRESS until executed) once a plan of it does.
+            self.records.put(where, doc)
             self.records.put_change_set(where, change_set)
             return change_set
 
     def _plan(self, where: Where, doc: Doc, change_set: Doc) -> tuple[Plan, dict[str, Any]]:
+        try:
+            return self._plan_or_raise(where, doc, change_set)
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as exc:
+            # A template of the wrong shapes where the reader does not look (a list where
+            # an object goes, a number as a name): refused, as AWS refuses it.
+            raise ValidationError(f"Template format error: {type(exc).__name__}: {exc}") from None
+
+    def _plan_or_raise(
+        self, where: Where, doc: Doc, change_set: Doc
+    ) -> tuple[Plan, dict[str, Any]]:
         identity = StackIdentity(where.account, where.region, doc["StackName"], doc["StackId"])
         body = template.parse_body(change_set["TemplateBody"])
         given = change_set["Parameters"]
@@ -143,7 +169,7 @@ class StackService:
             identity = StackIdentity(where.account, where.region, doc["StackName"], doc["StackId"])
             env = env_for(identity)
             try:
-                result = execute(the_plan, deployment(doc), env, HANDLERS, self._reporter(doc))
+                result = execute(the_plan, deployment(doc), env, self.handlers, self._reporter(doc))
             except ApplyFailed as exc:
                 rolled = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
                 self._status(
@@ -183,7 +209,9 @@ class StackService:
         with self._lock(where, doc["StackName"]):
             self._status(doc, "DELETE_IN_PROGRESS", "User Initiated")
             identity = StackIdentity(where.account, where.region, doc["StackName"], doc["StackId"])
-            left = delete_all(deployment(doc), env_for(identity), HANDLERS, self._reporter(doc))
+            left = delete_all(
+                deployment(doc), env_for(identity), self.handlers, self._reporter(doc)
+            )
             if left:
                 doc["Resources"] = [r.as_doc() for r in left]
                 self._status(

@@ -62,7 +62,7 @@ def parse_body(body: str) -> dict[str, Any]:
     text = body.strip()
     try:
         doc = json.loads(text) if text.startswith("{") else _yaml(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ValidationError(f"Template format error: {exc}") from None
     if not isinstance(doc, dict):
         raise ValidationError("Template format error: not a JSON or YAML object")

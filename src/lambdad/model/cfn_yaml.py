@@ -47,7 +47,11 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def load(text: str) -> Any:
+    """The document (ValueError: not YAML, or it uses anchors and aliases, which a small
+    text can make expand without bound)."""
     try:
+        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_Loader)):
+            raise ValueError("YAML aliases are not supported in templates")
         return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ValueError(str(exc)) from None

@@ -1,0 +1,108 @@
+"""The executor: steps applied in order with their deferred values completed, deletions
+last (retained ones kept), and a failed step rolled back, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lambdad.deploy import template
+from lambdad.deploy.errors import ApplyFailed
+from lambdad.deploy.executor import delete_all, execute
+from lambdad.deploy.plan import plan
+from lambdad.deploy.records import ResourceRecord
+from unit.deploy.deploy_fakes import IDENTITY, FakeHandler, env
+
+FN = "AWS::Lambda::Function"
+VERSION = "AWS::Lambda::Version"
+ALIAS = "AWS::Lambda::Alias"
+
+
+def _doc() -> dict[str, Any]:
+    return {
+        "Resources": {
+            "Fn": {"Type": FN, "Properties": {"Code": "v1"}},
+            "Ver": {"Type": VERSION, "Properties": {"FunctionName": {"Ref": "Fn"}}},
+            "Live": {"Type": ALIAS, "Properties": {
+                "FunctionName": {"Ref": "Fn"},
+                "FunctionVersion": {"Fn::GetAtt": ["Ver", "Version"]}}},
+        },
+        "Outputs": {"Alias": {"Value": {"Fn::Sub": "${Live} of ${Fn.Arn}"}}},
+    }  # fmt: skip
+
+
+def _run(doc: dict[str, Any], handler: FakeHandler, previous: Any = None) -> Any:
+    reports: list[tuple[str, str]] = []
+    the_plan = plan(template.read(doc), {}, IDENTITY, previous or {})
+    handlers = {FN: handler, VERSION: handler, ALIAS: handler}
+    result = execute(
+        the_plan, previous or {}, env(), handlers, lambda lid, t, p, s, r: reports.append((lid, s))
+    )
+    return result, reports
+
+
+def test_creates_in_order_and_completes_deferred_values() -> None:
+    handler = FakeHandler()
+    result, reports = _run(_doc(), handler)
+    assert handler.calls == [("create", "Fn"), ("create", "Ver"), ("create", "Live")]
+    assert list(result.deployment) == ["Fn", "Ver", "Live"]
+    live = result.deployment["Live"]
+    assert live.properties == {"FunctionName": "Fn-1", "FunctionVersion": "2"}
+    assert result.outputs == {"Alias": ("Live-3 of arn:Fn-1", None)}
+    assert reports[:2] == [("Fn", "CREATE_IN_PROGRESS"), ("Fn", "CREATE_COMPLETE")]
+
+
+def test_failed_step_rolls_back_what_this_run_did() -> None:
+    handler = FakeHandler(fail_on="Live")
+    reports: list[tuple[str, str]] = []
+    the_plan = plan(template.read(_doc()), {}, IDENTITY, {})
+    handlers = {FN: handler, VERSION: handler, ALIAS: handler}
+    with pytest.raises(ApplyFailed) as info:
+        execute(the_plan, {}, env(), handlers, lambda lid, t, p, s, r: reports.append((lid, s)))
+    assert info.value.logical_id == "Live"
+    assert "Live refused" in info.value.reason
+    assert handler.calls[-2:] == [("delete", "Ver"), ("delete", "Fn")]
+    assert ("Live", "CREATE_FAILED") in reports
+    assert reports[-1] == ("Fn", "DELETE_COMPLETE")
+
+
+def test_update_failure_puts_back_the_previous_properties() -> None:
+    handler = FakeHandler()
+    first, _ = _run(_doc(), handler)
+    doc = _doc()
+    doc["Resources"]["Fn"]["Properties"]["Code"] = "v2"
+    doc["Resources"]["Ver2"] = doc["Resources"].pop("Ver")
+    doc["Resources"]["Live"]["Properties"]["FunctionVersion"] = {"Fn::GetAtt": ["Ver2", "Version"]}
+    failing = FakeHandler(fail_on="Ver2")
+    with pytest.raises(ApplyFailed):
+        _run(doc, failing, first.deployment)
+    # Fn was updated in place, then put back; nothing else ran.
+    assert failing.calls == [("update", "Fn"), ("create", "Ver2"), ("update", "Fn")]
+
+
+def test_deletions_come_last_and_retained_resources_stay() -> None:
+    handler = FakeHandler()
+    previous = {
+        "Old": ResourceRecord("Old", FN, "old-1", {}),
+        "Kept": ResourceRecord("Kept", VERSION, "kept-1", {}, deletion_policy="Retain"),
+    }
+    doc = {"Resources": {"Fn": {"Type": FN, "Properties": {}}}}
+    result, reports = _run(doc, handler, previous)
+    assert handler.calls == [("create", "Fn"), ("delete", "Old")]
+    assert ("Kept", "DELETE_SKIPPED") in reports
+    assert list(result.deployment) == ["Fn"]
+
+
+def test_delete_all_reports_what_it_could_not_delete() -> None:
+    class Stubborn(FakeHandler):
+        def delete(self, env: Any, record: ResourceRecord) -> None:
+            raise RuntimeError("busy")
+
+    deployment = {"A": ResourceRecord("A", FN, "a", {}), "B": ResourceRecord("B", VERSION, "b", {})}
+    reports: list[tuple[str, str]] = []
+    left = delete_all(deployment, env(), {FN: FakeHandler(), VERSION: Stubborn()},
+                      lambda lid, t, p, s, r: reports.append((lid, s)))  # fmt: skip
+    assert [r.logical_id for r in left] == ["B"]
+    assert reports == [("B", "DELETE_IN_PROGRESS"), ("B", "DELETE_FAILED"),
+                       ("A", "DELETE_IN_PROGRESS"), ("A", "DELETE_COMPLETE")]  # fmt: skip

@@ -1,0 +1,129 @@
+"""The stack service over a real (in-memory) store and fake resource handlers: change
+sets planned, executed, failed and rolled back, stacks deleted; AWS's answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lambdad.deploy.errors import ChangeSetNotFound, UnsupportedResources, ValidationError
+from lambdad.deploy.kinds import KINDS
+from lambdad.deploy.stack_records import StackRecords, Where
+from lambdad.deploy.stacks import NO_CHANGES, SKIP_UNSUPPORTED, StackService
+from lambdad.store.sqlite import SqliteStore
+from unit.deploy.deploy_fakes import FakeHandler, env
+
+HERE = Where("123456789012", "us-east-1")
+BODY = """\
+Parameters:
+  Mem: {Type: Number, Default: 128}
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties: {MemorySize: !Ref Mem}
+Outputs:
+  Name: {Value: !Ref Fn, Description: the function}
+"""
+
+
+def _service(store: SqliteStore, fail_on: str | None = None) -> tuple[StackService, FakeHandler]:
+    handler = FakeHandler(fail_on)
+    return StackService(StackRecords(store), lambda: 1.0e9, {t: handler for t in KINDS}), handler
+
+
+def _change_set(s: StackService, name: str, kind: str, body: str = BODY, **extra: Any) -> Any:
+    return s.create_change_set(
+        HERE,
+        {
+            "StackName": "st",
+            "ChangeSetName": name,
+            "ChangeSetType": kind,
+            "TemplateBody": body,
+            **extra,
+        },
+    )
+
+
+def test_create_execute_update_and_delete(store: SqliteStore) -> None:
+    s, handler = _service(store)
+    cs = _change_set(s, "one", "CREATE")
+    assert cs["Status"] == "CREATE_COMPLETE"
+    assert [c["ResourceChange"]["Action"] for c in cs["Changes"]] == ["Add"]
+    assert s.stack(HERE, "st")["StackStatus"] == "REVIEW_IN_PROGRESS"
+    doc = s.execute_change_set(HERE, "st", "one", lambda identity: env())
+    assert doc["StackStatus"] == "CREATE_COMPLETE"
+    assert doc["Outputs"] == [
+        {"OutputKey": "Name", "OutputValue": "Fn-1", "Description": "the function"}
+    ]
+    # The executed change set is gone, as on AWS.
+    with pytest.raises(ChangeSetNotFound):
+        s.describe_change_set(HERE, "st", "one")
+
+    same = _change_set(s, "two", "UPDATE")
+    assert (same["Status"], same["StatusReason"]) == ("FAILED", NO_CHANGES)
+    params = [{"ParameterKey": "Mem", "ParameterValue": "256"}]
+    cs = _change_set(s, "three", "UPDATE", Parameters=params)
+    assert cs["Changes"][0]["ResourceChange"]["Replacement"] == "False"
+    assert (
+        s.execute_change_set(HERE, "st", cs["ChangeSetId"], lambda i: env())["StackStatus"]
+        == "UPDATE_COMPLETE"
+    )
+    assert handler.calls == [("create", "Fn"), ("update", "Fn")]
+    # UsePreviousValue keeps the stack's value: nothing changes.
+    again = _change_set(
+        s, "four", "UPDATE", Parameters=[{"ParameterKey": "Mem", "UsePreviousValue": True}]
+    )
+    assert again["Status"] == "FAILED"
+
+    s.delete_stack(HERE, "st", lambda i: env())
+    assert handler.calls[-1] == ("delete", "Fn")
+    with pytest.raises(ValidationError, match="Stack with id st does not exist"):
+        s.stack(HERE, "st")
+
+
+def test_failed_create_rolls_back(store: SqliteStore) -> None:
+    s, _ = _service(store, fail_on="Fn")
+    _change_set(s, "one", "CREATE")
+    doc = s.execute_change_set(HERE, "st", "one", lambda i: env())
+    assert doc["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "[Fn]" in doc["StackStatusReason"]
+    assert doc["Resources"] == []
+    with pytest.raises(ValidationError, match="already exists"):
+        _change_set(s, "two", "CREATE")
+
+
+def test_refusals(store: SqliteStore) -> None:
+    s, _ = _service(store)
+    with pytest.raises(ValidationError, match="does not exist"):
+        _change_set(s, "one", "UPDATE")
+    with pytest.raises(ValidationError, match="regular expression"):
+        s.create_change_set(HERE, {"StackName": "1bad", "ChangeSetName": "x", "TemplateBody": BODY})
+    with pytest.raises(ValidationError, match="Template format error"):
+        _change_set(s, "one", "CREATE", body="Resources: [1, 2]")
+    with pytest.raises(ValidationError, match="Fn::Sub takes"):
+        _change_set(
+            s,
+            "one",
+            "CREATE",
+            body="Resources:\n  Fn: {Type: AWS::Lambda::Function, Properties: {A: !Sub [1, 2]}}\n",
+        )
+    with pytest.raises(ValidationError, match="Template format error: AttributeError"):
+        _change_set(s, "one", "CREATE", body="Resources:\n  1: {Type: AWS::Lambda::Function}\n")
+    with pytest.raises(ValidationError, match="aliases"):
+        _change_set(s, "one", "CREATE", body="a: &x [1]\nb: *x\n")
+    # A plan that fails leaves no stack behind.
+    with pytest.raises(ValidationError):
+        s.stack(HERE, "st")
+
+
+def test_unsupported_types_refused_or_skipped_on_request(store: SqliteStore) -> None:
+    s, _ = _service(store)
+    body = BODY + "  Queue:\n    Type: AWS::SQS::Queue\n"
+    body = body.replace("Outputs:\n  Name: {Value: !Ref Fn, Description: the function}\n", "")
+    body += "  Q2:\n    Type: AWS::SQS::Queue\n"
+    with pytest.raises(UnsupportedResources, match=r"AWS::SQS::Queue \(Queue, Q2\)"):
+        _change_set(s, "one", "CREATE", body=body)
+    cs = _change_set(s, "one", "CREATE", body=body, Capabilities=[SKIP_UNSUPPORTED])
+    assert [c["ResourceChange"]["LogicalResourceId"] for c in cs["Changes"]] == ["Fn"]
+    assert "Queue (AWS::SQS::Queue is not supported by lambdad)" in cs["StatusReason"]
