@@ -25,6 +25,7 @@ from lambdad.events.streams.settings import DISCOVERY_INTERVAL, StreamSettings
 from lambdad.events.streams.shard_worker import SHARD_END, ShardWorker
 from lambdad.events.streams.shards import Shard, is_child, startable
 from lambdad.events.streams.source import SourceError, StreamSource
+from lambdad.events.streams.window_worker import WindowWorker
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,8 @@ class StreamPoller:
                     child=child,
                     timestamps=source.timestamps,
                 )
-                worker = ShardWorker(
+                kind = WindowWorker if self.settings.tumbling_window else ShardWorker
+                worker = kind(
                     self.context,
                     source,
                     shard.shard_id,

@@ -9,35 +9,23 @@ re-reads from the checkpoint: every record is processed at least once, none is
 skipped, and the records of one key are never reordered. Records the mapping's
 filters drop are checkpointed past like processed ones.
 
-With a tumbling window the records of one window go in batches with its ``state``,
-then a final invoke closes it, and only then does the checkpoint move.
+Tumbling windows are ``window_worker.WindowWorker``, the same loop with other steps.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from lambdad.events.mappings.contract import PollerContext
 from lambdad.events.streams.batch_runner import BatchRunner
-from lambdad.events.streams.batching import MAX_PAYLOAD, is_full, take, window_left
+from lambdad.events.streams.batching import is_full, take, window_left
 from lambdad.events.streams.lanes import split
 from lambdad.events.streams.positions import AFTER_SEQUENCE_NUMBER, IteratorRequest
 from lambdad.events.streams.records import StreamRecord, filter_view
 from lambdad.events.streams.settings import StreamSettings
 from lambdad.events.streams.source import ExpiredIterator, SourceError, StreamSource
-from lambdad.events.streams.windows import (
-    Window,
-    is_over,
-    open_for,
-    same_window,
-    state_too_big,
-    window_event,
-)
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +63,6 @@ class ShardWorker:
         self.first_read_at: float | None = None
         self.last_read: str | None = None  # the last record read (kept or filtered out)
         self.saved: str | None = start.sequence_number
-        self.window: Window | None = None
         self.capacity = settings.batch_size * settings.lanes
         self.errors = 0
 
@@ -84,11 +71,8 @@ class ShardWorker:
         self.iterator = await self._iterator(self.start)
         while True:
             empty = await self._fill()
-            if self.settings.tumbling_window:
-                busy = await self._window_step()
-            else:
-                busy = await self._round()
-            if self.iterator is None and not self.pending and self.window is None:
+            busy = await self._step()
+            if self.iterator is None and not self.pending and self._settled():
                 await self.context.checkpoints.save(self.shard_id, SHARD_END)
                 return
             if not busy and empty:
@@ -176,7 +160,12 @@ class ShardWorker:
 
     # -- rounds -------------------------------------------------------------------------
 
-    async def _round(self) -> bool:
+    def _settled(self) -> bool:
+        """Whether nothing read is still owed an invoke (a window: its final one)."""
+        return True
+
+    async def _step(self) -> bool:
+        """Invoke what is ready; whether anything was."""
         if not self.pending:
             await self._checkpoint(self.last_read)  # records the filters dropped
             return False
@@ -201,70 +190,3 @@ class ShardWorker:
             count = take(records, size)
             await self.runner.run(records[:count], on_done=self._done if single else None)
             records = records[count:]
-
-    # -- tumbling windows ---------------------------------------------------------------
-
-    async def _window_step(self) -> bool:
-        now = self._now()
-        if self.window is None:
-            if not self.pending:
-                await self._checkpoint(self.last_read)
-                return False
-            self.window = open_for(self.pending[0], self.settings.tumbling_window, now)
-        window = self.window
-        ended = self.iterator is None and not same_window(self.pending, window)
-        if ended or is_over(window, self.pending, now, self.settings.window_grace):
-            await self._close_window(terminated_early=False)
-            return True
-        mine = self.pending[: same_window(self.pending, window)]
-        if not self._ready(mine, self.settings.batch_size):
-            return False
-        # The window's state travels in the same event, under the same 6 MB.
-        state_bytes = len(json.dumps(window.state, separators=(",", ":")).encode())
-        batch = mine[: take(mine, self.settings.batch_size, MAX_PAYLOAD - state_bytes)]
-        await self.runner.run(
-            batch, envelope=self._window_envelope(final=False), windowed=True, on_state=self._state
-        )
-        self.window = dataclasses.replace(
-            self.window, last_sequence_number=batch[-1].sequence_number, last_read_at=now
-        )
-        del self.pending[: len(batch)]
-        self.first_read_at = self._now() if self.pending else None
-        if state_too_big(self.window.state):
-            await self._close_window(terminated_early=True)
-        return True
-
-    def _state(self, state: Mapping[str, Any]) -> None:
-        assert self.window is not None
-        self.window = dataclasses.replace(self.window, state=dict(state))
-
-    def _window_envelope(
-        self, *, final: bool, early: bool = False
-    ) -> Callable[[Sequence[StreamRecord]], Mapping[str, Any]]:
-        def envelope(records: Sequence[StreamRecord]) -> Mapping[str, Any]:
-            assert self.window is not None
-            return window_event(
-                records,
-                self.window,
-                shard_id=self.shard_id,
-                source_arn=self.source_arn,
-                final=final,
-                terminated_early=early,
-            )
-
-        return envelope
-
-    async def _close_window(self, *, terminated_early: bool) -> None:
-        """The final invoke, retried until it succeeds (AWS suspends the shard until then)."""
-        assert self.window is not None
-        event = self._window_envelope(final=True, early=terminated_early)([])
-        payload = json.dumps(event, separators=(",", ":")).encode()
-        attempt = 0
-        while True:
-            outcome = await self.context.invoke(payload)
-            if outcome.ok:
-                break
-            attempt += 1
-            await self.context.sleep(self.context.backoff(attempt))
-        await self._checkpoint(self.window.last_sequence_number)
-        self.window = None
