@@ -14,7 +14,7 @@ import math
 import shutil
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -427,3 +427,42 @@ def test_powertools_metrics_become_custom_metrics(lambdad: LambdadServer, made: 
         assert (_sum(got), _sum(got, "SampleCount")) == (5, 2)
     finally:
         lam.delete_function(FunctionName=name)
+
+
+def test_metrics_survive_a_restart_and_the_scrape_token(
+    lambdad_factory: Callable[..., LambdadServer],
+) -> None:
+    server = lambdad_factory(env={"LAMBDAD_METRICS_TOKEN": "scrape-secret"})
+    lam = server.client("lambda")
+    lam.create_function(
+        FunctionName="kept", Runtime="python3.12", Role="arn:aws:iam::123456789012:role/r",
+        Handler="app.handler", Code={"ZipFile": handler_zip(SOURCE)},
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName="kept", WaiterConfig={"Delay": 0.05})
+    for _ in range(3):
+        lam.invoke(FunctionName="kept", Payload=b"{}")
+    assert server.request("GET", "/metrics", sign=False).status == 401
+    wrong = server.request("GET", "/metrics", sign=False, headers={"Authorization": "Bearer x"})
+    assert wrong.status == 401
+    scraped = server.request(
+        "GET", "/metrics", sign=False, headers={"Authorization": "Bearer scrape-secret"}
+    )
+    assert scraped.status == 200
+    invocations = [
+        s.value
+        for f in text_string_to_metric_families(scraped.body.decode())
+        for s in f.samples
+        if s.name == "lambdad_invocations_total" and s.labels["function_name"] == "kept"
+    ]
+    assert invocations == [3]
+
+    assert server.stop() == 0  # what was recorded in memory is flushed on the way out
+    server.start()
+    cw = server.client("cloudwatch")
+    got = cw.get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="Invocations", Period=3600, Statistics=["Sum"],
+        Dimensions=[{"Name": "FunctionName", "Value": "kept"}], **_window(),
+    )["Datapoints"]  # fmt: skip
+    assert _sum(got) == 3
+    proc = run_lambdad("cost", "--json", env=client_env(server))
+    assert [json.loads(line)["requests"] for line in proc.stdout.splitlines()] == [3]

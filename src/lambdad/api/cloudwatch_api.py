@@ -56,7 +56,7 @@ class CloudWatchApi:
         self.metrics = metrics
         self.prices = prices or Prices()
         self.now = now
-        alarms = AlarmOperations(metrics, now)
+        alarms = AlarmOperations(metrics, lambda: self.now())
         self.operations: dict[str, Operation] = {
             "GetMetricStatistics": self.get_metric_statistics,
             "GetMetricData": self.get_metric_data,

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import cbor2
+import pytest
+
+from lambdad.api.cloudwatch_api import CloudWatchApi
+from lambdad.api.context import RequestContext
+from lambdad.api.sigv4 import Principal
+from lambdad.model.credential import Credential
+from lambdad.observe.metrics_recorder import MetricsRecorder
+from lambdad.observe.metrics_service import MetricsService
+from lambdad.store.metrics_sqlite import SqliteMetricStorage
+
+NOW = 1_800_000_000.0
+NS = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
+CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
+
+
+@pytest.fixture
+def api() -> Iterator[CloudWatchApi]:
+    storage = SqliteMetricStorage(":memory:")
+    storage.open()
+    metrics = MetricsService(storage, MetricsRecorder(now=lambda: NOW), now=lambda: NOW)
+    yield CloudWatchApi(metrics, now=lambda: NOW)
+    storage.close()
+
+
+def ctx(headers: dict[str, str], account: str = "111122223333") -> RequestContext:
+    cred = Credential("AKID", "secret", account)
+    return RequestContext(Principal(cred, "us-east-1", "monitoring"), "req-1", "http://x", headers)
+
+
+def query(
+    api: CloudWatchApi, params: dict[str, Any], account: str = "111122223333"
+) -> tuple[int, Any]:
+    body = urlencode({"Version": "2010-08-01", **params}).encode()
+    status, _, out = asyncio.run(api(ctx({}, account), "POST", "/", "", body))
+    return status, ET.fromstring(out)
+
+
+def cbor(
+    api: CloudWatchApi, op: str, doc: dict[str, Any], account: str = "111122223333"
+) -> tuple[int, dict[str, str], Any]:
+    headers = {"smithy-protocol": "rpc-v2-cbor", "content-type": "application/cbor"}
+    status, out_headers, out = asyncio.run(
+        api(ctx(headers, account), "POST", CBOR_PATH + op, "", cbor2.dumps(doc))
+    )
+    return status, out_headers, cbor2.loads(out)
+
+
+def put_orders(api: CloudWatchApi) -> None:
+    status, _ = query(
+        api,
+        {
+            "Action": "PutMetricData",
+            "Namespace": "Shop",
+            "MetricData.member.1.MetricName": "Orders",
+            "MetricData.member.1.Value": "3",
+            "MetricData.member.1.Dimensions.member.1.Name": "env",
+            "MetricData.member.1.Dimensions.member.1.Value": "dev",
+            "MetricData.member.2.MetricName": "Orders",
+            "MetricData.member.2.Values.member.1": "1",
+            "MetricData.member.2.Values.member.2": "5",
+            "MetricData.member.2.Dimensions.member.1.Name": "env",
+            "MetricData.member.2.Dimensions.member.1.Value": "dev",
+        },
+    )
+    assert status == 200
+
+
+def test_query_protocol_writes_and_reads(api: CloudWatchApi) -> None:
+    put_orders(api)
+    status, root = query(
+        api,
+        {
+            "Action": "GetMetricStatistics",
+            "Namespace": "Shop",
+            "MetricName": "Orders",
+            "Dimensions.member.1.Name": "env",
+            "Dimensions.member.1.Value": "dev",
+            "StartTime": "2027-01-15T07:00:00Z",
+            "EndTime": "2027-01-15T09:00:00Z",
+            "Period": "3600",
+            "Statistics.member.1": "Sum",
+            "Statistics.member.2": "Maximum",
+            "ExtendedStatistics.member.1": "p50",
+        },
+    )
+    assert status == 200
+    point = root.find(f"{NS}GetMetricStatisticsResult/{NS}Datapoints/{NS}member")
+    assert point is not None
+    assert point.findtext(f"{NS}Sum") == "9.0"
+    assert point.findtext(f"{NS}Maximum") == "5.0"
+    assert point.findtext(f"{NS}ExtendedStatistics/{NS}entry/{NS}key") == "p50"
+    assert root.findtext(f"{NS}ResponseMetadata/{NS}RequestId") == "req-1"
+
+
+def test_query_protocol_errors(api: CloudWatchApi) -> None:
+    status, root = query(api, {"Action": "GetMetricStatistics", "Namespace": "Shop"})
+    assert status == 400
+    assert root.findtext(f"{NS}Error/{NS}Code") == "MissingParameter"
+    assert root.findtext(f"{NS}Error/{NS}Type") == "Sender"
+    status, root = query(api, {"Action": "NoSuchThing"})
+    assert (status, root.findtext(f"{NS}Error/{NS}Code")) == (400, "InvalidAction")
+    status, root = query(api, {"Action": "ListMetrics", "Dimensions.member.x.Name": "a"})
+    assert root.findtext(f"{NS}Error/{NS}Code") == "InvalidParameterValue"
+
+
+def test_cbor_reads_what_was_put_and_other_accounts_see_nothing(api: CloudWatchApi) -> None:
+    put_orders(api)
+    status, headers, doc = cbor(api, "ListMetrics", {"Namespace": "Shop"})
+    assert status == 200
+    assert headers["smithy-protocol"] == "rpc-v2-cbor"
+    assert doc["Metrics"] == [
+        {
+            "Namespace": "Shop",
+            "MetricName": "Orders",
+            "Dimensions": [{"Name": "env", "Value": "dev"}],
+        }
+    ]
+    assert cbor(api, "ListMetrics", {}, account="999988887777")[2]["Metrics"] == []
+    _, _, data = cbor(
+        api,
+        "GetMetricData",
+        {
+            "StartTime": NOW - 3600,
+            "EndTime": NOW + 60,
+            "MetricDataQueries": [
+                {
+                    "Id": "o",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "Shop",
+                            "MetricName": "Orders",
+                            "Dimensions": [{"Name": "env", "Value": "dev"}],
+                        },
+                        "Period": 60,
+                        "Stat": "SampleCount",
+                    },
+                },
+                {"Id": "double", "Expression": "o * 2"},
+            ],
+        },
+    )
+    results = {r["Id"]: r["Values"] for r in data["MetricDataResults"]}
+    assert results == {"o": [3.0], "double": [6.0]}
+
+
+def test_cbor_and_json_errors_name_the_shape_and_the_query_code(api: CloudWatchApi) -> None:
+    status, headers, doc = cbor(
+        api,
+        "PutMetricData",
+        {"Namespace": "AWS/Lambda", "MetricData": [{"MetricName": "x", "Value": 1}]},
+    )
+    assert status == 400
+    assert doc["__type"].endswith("#InvalidParameterValueException")
+    assert headers["x-amzn-query-error"] == "InvalidParameterValue;Sender"
+    status, _, doc = cbor(api, "DeleteDashboards", {})
+    assert (status, doc["__type"].split("#")[-1]) == (404, "UnknownOperationException")
+    headers = {"x-amz-target": "GraniteServiceVersion20100801.GetMetricData"}
+    status, _, out = asyncio.run(api(ctx(headers), "POST", "/", "", b"[1, 2"))
+    assert status == 400
+    assert json.loads(out)["__type"].endswith("#SerializationException")
+    bad_math = {
+        "StartTime": NOW - 60,
+        "EndTime": NOW,
+        "MetricDataQueries": [{"Id": "a", "Expression": "b + 1"}, {"Id": "b", "Expression": "a"}],
+    }
+    status, _, doc = cbor(api, "GetMetricData", bad_math)
+    assert (status, doc["__type"].split("#")[-1]) == (400, "InvalidParameterValueException")
+
+
+def test_datapoint_limit_and_period(api: CloudWatchApi) -> None:
+    base = {
+        "Namespace": "Shop",
+        "MetricName": "Orders",
+        "Statistics": ["Sum"],
+        "StartTime": NOW - 86400 * 2,
+        "EndTime": NOW,
+    }
+    status, _, doc = cbor(api, "GetMetricStatistics", {**base, "Period": 60})
+    assert (status, doc["__type"].split("#")[-1]) == (400, "InvalidParameterCombinationException")
+    assert "2,880 datapoints" in doc["message"]
+    status, _, doc = cbor(api, "GetMetricStatistics", {**base, "Period": 90})
+    assert doc["message"] == "The parameter Period must be a multiple of 60."
+
+
+def test_alarms_are_kept_per_account_and_evaluated(api: CloudWatchApi) -> None:
+    put_orders(api)
+    alarm = {
+        "AlarmName": "many-orders",
+        "Namespace": "Shop",
+        "MetricName": "Orders",
+        "Dimensions": [{"Name": "env", "Value": "dev"}],
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 5,
+        "ComparisonOperator": "GreaterThanThreshold",
+    }
+    assert cbor(api, "PutMetricAlarm", alarm)[0] == 200
+    api.now = lambda: NOW + 60  # the minute of the orders is complete
+    _, _, doc = cbor(api, "DescribeAlarms", {})
+    (got,) = doc["MetricAlarms"]
+    assert got["StateValue"] == "ALARM"
+    assert got["AlarmArn"] == "arn:aws:cloudwatch:us-east-1:111122223333:alarm:many-orders"
+    assert cbor(api, "DescribeAlarms", {}, account="999988887777")[2]["MetricAlarms"] == []
+    cbor(api, "DeleteAlarms", {"AlarmNames": ["many-orders"]})
+    assert cbor(api, "DescribeAlarms", {})[2]["MetricAlarms"] == []
