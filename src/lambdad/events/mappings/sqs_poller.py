@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from lambdad.events.mappings import sqs_records as sr
 from lambdad.events.mappings.contract import MAX_PAYLOAD, PollerContext
+from lambdad.events.mappings.sqs_queue import SqsQueue
 from lambdad.events.mappings.sqs_scaling import Scaler
 from lambdad.model import lineage
 from lambdad.model.event_source_mapping import OK, EventSourceMapping, is_fifo
@@ -54,27 +55,27 @@ class SqsPoller:
     def __init__(self, mapping: EventSourceMapping, context: PollerContext) -> None:
         self.mapping = mapping
         self.ctx = context
-        parts = mapping.event_source_arn.split(":")
-        self.region, self.owner, self.queue_name = parts[3], parts[4], parts[5]
+        self.region = mapping.event_source_arn.split(":")[3]
+        self.queue = SqsQueue(context, mapping.event_source_arn)
         self.fifo = is_fifo(mapping.event_source_arn)
         self.scaler = Scaler.for_limit(mapping.maximum_concurrency)
         self.wait = max(0, min(20, int(context.settings.esm_sqs_wait)))
-        self.url = ""
-        self.visibility = 30.0
         self._tasks: asyncio.TaskGroup | None = None
-        self._releasing: set[asyncio.Future[None]] = set()
         # FIFO queues: one receive at a time, so that no server (moto's receive is not
         # atomic) can hand two batches of one message group out at once.
         self._one_receive = asyncio.Lock() if self.fifo else contextlib.nullcontext()
+        # An idle queue is long-polled by one worker; the others wait for its news.
+        self._polling = 0
+        self._news = asyncio.Event()
 
     async def run(self) -> None:
         attempt = 0
-        while not self.url:
+        while not self.queue.url:
             try:
-                await self.ctx.run_blocking(self._locate)
+                await self.ctx.run_blocking(self.queue.locate)
             except Exception as exc:
                 attempt += 1
-                log.warning("mapping %s: queue %s: %s", self.mapping.uuid, self.queue_name, exc)
+                log.warning("mapping %s: queue %s: %s", self.mapping.uuid, self.queue.name, exc)
                 self.ctx.report(result=_problem(exc))
                 await self.ctx.sleep(self.ctx.backoff(attempt))
         async with asyncio.TaskGroup() as tasks:
@@ -82,18 +83,16 @@ class SqsPoller:
             for _ in range(self.scaler.start()):
                 tasks.create_task(self._worker())
 
-    def _locate(self) -> None:
-        sqs = self.ctx.client("sqs")
-        url = sqs.get_queue_url(QueueName=self.queue_name, QueueOwnerAWSAccountId=self.owner)
-        attrs = sqs.get_queue_attributes(
-            QueueUrl=url["QueueUrl"], AttributeNames=["VisibilityTimeout"]
-        )
-        self.visibility = float(attrs.get("Attributes", {}).get("VisibilityTimeout", 30))
-        self.url = url["QueueUrl"]
-
     # -- one worker: collect, invoke, delete ---------------------------------------------
 
     async def _worker(self) -> None:
+        self._polling += 1
+        try:
+            await self._work()
+        finally:
+            self._polling -= 1
+
+    async def _work(self) -> None:
         errors = 0
         carry: list[dict[str, Any]] = []
         while True:
@@ -111,7 +110,10 @@ class SqsPoller:
             if not batch.records:
                 if self.scaler.after_empty():
                     return
+                if self._polling > 1:
+                    await self._wait_for_news()
                 continue
+            self._news.set()  # messages: every parked worker polls again
             if self.scaler.after_batch(batch.full, self.ctx.clock.monotonic()) and self._tasks:
                 self._tasks.create_task(self._worker())
             try:
@@ -122,6 +124,16 @@ class SqsPoller:
             except Exception:
                 log.exception("mapping %s: a batch failed", self.mapping.uuid)
                 await self.ctx.sleep(self.ctx.backoff(1))
+
+    async def _wait_for_news(self) -> None:
+        if self._news.is_set():
+            self._news = asyncio.Event()
+        news = self._news
+        self._polling -= 1
+        try:
+            await news.wait()
+        finally:
+            self._polling += 1
 
     async def _collect(self, carry: list[dict[str, Any]]) -> Batch:
         size = self.mapping.batch_size
@@ -153,53 +165,14 @@ class SqsPoller:
 
     async def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
         async with self._one_receive:
-            call = self.ctx.run_blocking(self._receive_blocking, count, wait)
-            task = asyncio.ensure_future(call)
-            try:
-                return await asyncio.shield(task)
-            except asyncio.CancelledError:
-                task.add_done_callback(self._give_back)
-                raise
-
-    def _receive_blocking(self, count: int, wait: int) -> list[dict[str, Any]]:
-        got = self.ctx.client("sqs").receive_message(
-            QueueUrl=self.url,
-            MaxNumberOfMessages=count,
-            WaitTimeSeconds=wait,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        return list(got.get("Messages") or [])
-
-    def _give_back(self, task: asyncio.Future[list[dict[str, Any]]]) -> None:
-        """Messages a cancelled receive still got: visible again at once."""
-        if task.cancelled() or task.exception() is not None or not task.result():
-            return
-        handles = [m["ReceiptHandle"] for m in task.result()]
-        with contextlib.suppress(RuntimeError):  # the loop is closing: they time out
-            release = asyncio.ensure_future(self.ctx.run_blocking(self._release, handles))
-            self._releasing.add(release)
-            release.add_done_callback(self._releasing.discard)
-
-    def _release(self, handles: list[str]) -> None:
-        try:
-            for start in range(0, len(handles), 10):
-                self.ctx.client("sqs").change_message_visibility_batch(
-                    QueueUrl=self.url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
-                        for i, h in enumerate(handles[start : start + 10])
-                    ],
-                )
-        except Exception as exc:  # they come back after their visibility timeout
-            log.info("mapping %s: giving messages back failed: %s", self.mapping.uuid, exc)
+            return await self.queue.receive(count, wait)
 
     async def _process(self, records: list[dict[str, Any]]) -> bool:
         """Run one batch; True when this worker should stop (throttled)."""
         if not self.ctx.filter.empty:
             kept = [r for r in records if self.ctx.filter.matches(sr.filter_view(r))]
             # AWS deletes the messages no filter matches.
-            await self._delete([r["receiptHandle"] for r in records if r not in kept])
+            await self.queue.delete([r["receiptHandle"] for r in records if r not in kept])
             records = kept
             if not records:
                 return False
@@ -220,7 +193,10 @@ class SqsPoller:
             attempt += 1
             stop = stop or self.scaler.after_throttle()
             delay = self.ctx.backoff(attempt)
-            if self.ctx.clock.monotonic() - started + delay > self.visibility * THROTTLE_SHARE:
+            if (
+                self.ctx.clock.monotonic() - started + delay
+                > self.queue.visibility * THROTTLE_SHARE
+            ):
                 return stop  # the messages come back after their visibility timeout
             await self.ctx.sleep(delay)
         if outcome.error is not None:
@@ -236,7 +212,7 @@ class SqsPoller:
             ids = [r["messageId"] for r in records]
             reported = sr.failed_ids(outcome.payload, ids)
             failed = set(ids) if reported is None else reported
-        await self._delete(sr.deletable(records, failed, self.fifo))
+        await self.queue.delete(sr.deletable(records, failed, self.fifo))
         self.ctx.report(result=FUNCTION_FAILED if failed else OK)
         return stop
 
@@ -256,21 +232,3 @@ class SqsPoller:
         )  # fmt: skip
         self.ctx.report(result=RECURSIVE_LOOP)
         return [r for r in records if r not in looping]
-
-    async def _delete(self, handles: list[str]) -> None:
-        if handles:
-            try:
-                await self.ctx.run_blocking(self._delete_blocking, handles)
-            except Exception as exc:  # they come back and run again: at least once
-                log.warning("mapping %s: deleting messages failed: %s", self.mapping.uuid, exc)
-
-    def _delete_blocking(self, handles: list[str]) -> None:
-        sqs = self.ctx.client("sqs")
-        for start in range(0, len(handles), 10):
-            sqs.delete_message_batch(
-                QueueUrl=self.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": h}
-                    for i, h in enumerate(handles[start : start + 10])
-                ],
-            )
