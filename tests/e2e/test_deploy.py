@@ -57,7 +57,7 @@ def test_lambdad_deploy_sam_template(
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text(CODE.format(v="v1"))
     (tmp_path / "template.yaml").write_text(TEMPLATE)
-    env = client_env(lambdad)
+    env = client_env(lambdad, COLUMNS="200")
 
     done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -162,7 +162,7 @@ def test_seed_template_deploys_and_answers_curl(
     stack = unique_name("seed")
     (tmp_path / "app.py").write_text(SEED_CODE)
     (tmp_path / "template.yaml").write_text(SEED_TEMPLATE)
-    env = client_env(lambdad)
+    env = client_env(lambdad, COLUMNS="200")
     done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     resources = lambdad.client("cloudformation").describe_stack_resources(StackName=stack)
@@ -172,6 +172,8 @@ def test_seed_template_deploys_and_answers_curl(
         if r["ResourceType"] == "AWS::ApiGateway::RestApi"
     )
     url = f"{lambdad.endpoint}/execute-api/{api_id}/Prod/hello"
+    # The API's URL is printed though the template declares no outputs.
+    assert f"{lambdad.endpoint}/execute-api/{api_id}/Prod/" in done.stdout
     curl = subprocess.run(
         ["curl", "-s", url], capture_output=True, text=True, timeout=30, check=False
     )
@@ -211,7 +213,7 @@ def test_http_api_and_scheduler_events(
     stack = unique_name("http")
     (tmp_path / "app.py").write_text(SEED_CODE.replace('event["path"]', 'event["rawPath"]'))
     (tmp_path / "template.yaml").write_text(HTTP_TEMPLATE)
-    env = client_env(lambdad)
+    env = client_env(lambdad, COLUMNS="200")
     done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     api_id = _outputs(lambdad, stack)["Api"]

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from lambdad.cli.endpoints import stack_endpoints
 from lambdad.cli.package import package
 from lambdad.cli.target import Target, call, find_target
 from lambdad.model.cfn_yaml import load
@@ -125,6 +126,7 @@ def deploy(
         raise click.ClickException(f"deploy of {name} failed: {stack['StackStatus']}")
     console.print(f"[bold green]{stack['StackStatus']}[/] {name}")
     _print_outputs(console, target, cfn, name)
+    _print_endpoints(console, target, cfn, name)
 
 
 def _default_name(path: Path) -> str:
@@ -161,6 +163,18 @@ def _print_outputs(console: Console, target: Target, cfn: Any, name: str) -> Non
     table.add_column("Value", overflow="fold")
     for out in outputs:
         table.add_row(out["OutputKey"], out.get("OutputValue", ""))
+    console.print(table)
+
+
+def _print_endpoints(console: Console, target: Target, cfn: Any, name: str) -> None:
+    rows = call(target, lambda: stack_endpoints(target, cfn, name))
+    if not rows:
+        return
+    table = Table(title="endpoints", title_justify="left")
+    table.add_column("Resource")
+    table.add_column("URL", overflow="fold")
+    for logical, url in rows:
+        table.add_row(logical, url)
     console.print(table)
 
 

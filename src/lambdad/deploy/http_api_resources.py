@@ -1,14 +1,14 @@
 """API Gateway HTTP APIs (``AWS::ApiGatewayV2::Api`` with SAM's OpenAPI ``Body`` or a
 quick-create ``Target``, ``Integration``, ``Route``, ``Stage``) through lambdad's
-``apigatewayv2`` API. A ``Body`` is applied as integrations and routes; a changed
-``Body`` replaces them in place."""
+``apigatewayv2`` API. A ``Body`` is imported (``ImportApi``, as CloudFormation does);
+a changed ``Body`` is imported again over the API (``ReimportApi``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from lambdad.deploy.api_definitions import routes
 from lambdad.deploy.handlers import Applied, Env, ignore_missing, pick
 
 
@@ -26,56 +26,34 @@ def _missing(call: Any) -> None:
 
 class HttpApiHandler:
     def create(self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: Any) -> Applied:
-        body = props.get("Body") or {}
-        name = props.get("Name") or (body.get("info") or {}).get("title") or logical_id
-        args = {"Name": str(name), "ProtocolType": props.get("ProtocolType", "HTTP")}
-        args.update(pick(props, "Description", "Target", "RouteKey", "CorsConfiguration"))
-        if body.get("x-amazon-apigateway-cors"):
-            args["CorsConfiguration"] = _cors(body["x-amazon-apigateway-cors"])
-        made = _v2(env).create_api(**args)
+        body = props.get("Body")
+        if body:
+            made = _v2(env).import_api(Body=_text(body))
+        else:
+            args = {"Name": str(props.get("Name") or logical_id)}
+            args["ProtocolType"] = props.get("ProtocolType", "HTTP")
+            args.update(pick(props, "Description", "Target", "RouteKey", "CorsConfiguration"))
+            made = _v2(env).create_api(**args)
         api_id = made["ApiId"]
-        try:
-            _apply_body(env, api_id, body)
-        except Exception:
-            _missing(lambda: _v2(env).delete_api(ApiId=api_id))
-            raise
         return Applied(api_id, {"Ref": api_id, "ApiId": api_id, "ApiEndpoint": made["ApiEndpoint"]})
 
     def update(self, env: Env, record: Any, props: Mapping[str, Any]) -> Applied:
         api_id = record.physical_id
-        if props.get("Body") != record.properties.get("Body"):
-            client = _v2(env)
-            for route in client.get_routes(ApiId=api_id)["Items"]:
-                client.delete_route(ApiId=api_id, RouteId=route["RouteId"])
-            for integration in client.get_integrations(ApiId=api_id)["Items"]:
-                client.delete_integration(ApiId=api_id, IntegrationId=integration["IntegrationId"])
-            _apply_body(env, api_id, props.get("Body") or {})
+        body = props.get("Body")
+        if body and body != record.properties.get("Body"):
+            _v2(env).reimport_api(ApiId=api_id, Body=_text(body))
+        elif not body:
+            args = pick(props, "Name", "Description", "CorsConfiguration")
+            if args:
+                _v2(env).update_api(ApiId=api_id, **args)
         return Applied(api_id, dict(record.attributes))
 
     def delete(self, env: Env, record: Any) -> None:
         _missing(lambda: _v2(env).delete_api(ApiId=record.physical_id))
 
 
-def _cors(spec: Mapping[str, Any]) -> dict[str, Any]:
-    names = {"allowOrigins": "AllowOrigins", "allowMethods": "AllowMethods",
-             "allowHeaders": "AllowHeaders", "exposeHeaders": "ExposeHeaders",
-             "maxAge": "MaxAge", "allowCredentials": "AllowCredentials"}  # fmt: skip
-    return {names[k]: v for k, v in spec.items() if k in names}
-
-
-def _apply_body(env: Env, api_id: str, body: Mapping[str, Any]) -> None:
-    client = _v2(env)
-    for route in routes(body):
-        integration = client.create_integration(
-            ApiId=api_id,
-            IntegrationType="AWS_PROXY",
-            IntegrationUri=route.uri,
-            PayloadFormatVersion=route.payload_format or "2.0",
-        )
-        key = "$default" if route.path == "$default" else f"{route.method} {route.path}"
-        client.create_route(
-            ApiId=api_id, RouteKey=key, Target=f"integrations/{integration['IntegrationId']}"
-        )
+def _text(body: Any) -> str:
+    return body if isinstance(body, str) else json.dumps(body)
 
 
 class IntegrationHandler:
