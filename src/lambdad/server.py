@@ -152,7 +152,12 @@ def build_server(platform: Platform) -> uvicorn.Server:
         platform.clock,
         port=platform.settings.port,
     )
-    apis = platform.apigateway.door(platform.invoker, platform.policies, url_cache)
+    apis = platform.apigateway.door(
+        platform.invoker,
+        platform.policies,
+        url_cache,
+        functools.partial(_url_signer, platform, service="execute-api"),
+    )
     config = uvicorn.Config(
         app,
         host=platform.settings.host,
@@ -225,12 +230,15 @@ def _url_signer(
     headers: Sequence[tuple[str, str]],
     body: bytes,
     region: str,
+    *,
+    service: str = "lambda",
 ) -> IamCaller | None:
-    """Who signed a request to an ``AWS_IAM`` function URL (for lambda, in ``region``)."""
+    """Who signed a request to an ``AWS_IAM`` function URL (for lambda, in ``region``),
+    or API Gateway route (``service`` ``execute-api``)."""
     try:
         signer = sigv4.verify(
             method, path, query, headers, body, platform.lookup_credential,
-            platform.clock.now(), service="lambda", sessions=platform.sessions.open,
+            platform.clock.now(), service=service, sessions=platform.sessions.open,
         )  # fmt: skip
     except AwsError:
         return None

@@ -13,8 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 
-from e2e.helpers import PRIMARY, LambdadServer, handler_zip
+from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip
 
 NewFunction = Callable[..., dict[str, Any]]
 # Payload format 1.0 wants a proxy answer: the event comes back as its body.
@@ -255,3 +257,28 @@ def test_lambda_authorizer(lambdad: LambdadServer, new_function: NewFunction) ->
     allowed = requests.get(url, headers={"Authorization": "letmein"}, timeout=30)
     assert allowed.status_code == 200, allowed.text
     assert allowed.json()["requestContext"]["authorizer"] == {"lambda": {"who": "ada"}}
+
+
+def test_aws_iam_route(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    function = new_function()
+    client = lambdad.client("apigatewayv2")
+    api_id = client.create_api(Name="iam", ProtocolType="HTTP", Target=function["FunctionArn"])[
+        "ApiId"
+    ]
+    (route,) = client.get_routes(ApiId=api_id)["Items"]
+    client.update_route(ApiId=api_id, RouteId=route["RouteId"], AuthorizationType="AWS_IAM")
+    _permit(lambdad, function["FunctionName"], api_id)
+    url = _path_form(lambdad, api_id, "/me?x=1")
+
+    unsigned = requests.get(url, timeout=30)
+    assert (unsigned.status_code, unsigned.json()) == (403, {"message": "Forbidden"})
+    for signer in (PRIMARY, OTHER):  # the API's own account, then another
+        signed = AWSRequest(method="GET", url=url)
+        SigV4Auth(signer.botocore(), "execute-api", lambdad.region).add_auth(signed)
+        answer = requests.get(url, headers=dict(signed.headers), timeout=30)
+        if signer is OTHER:
+            assert answer.status_code == 403
+            continue
+        assert answer.status_code == 200, answer.text
+        iam = answer.json()["requestContext"]["authorizer"]["iam"]
+        assert (iam["accessKey"], iam["accountId"]) == (PRIMARY.access_key_id, PRIMARY.account_id)

@@ -214,7 +214,9 @@ def _check_scope(claim: Claim, service: str | None) -> None:
         raise InvalidSignatureException(
             f"Credential should be scoped to correct service: '{service}'. "
         )
-    if claim.service not in SERVICES:
+    # A caller naming the service (a front door checking its own, execute-api) takes
+    # only that one; the API port takes any it answers.
+    if service is None and claim.service not in SERVICES:
         raise InvalidSignatureException(
             f"Credential should be scoped to correct service: '{claim.service[:100]}' "
             "is not a service this endpoint answers. "

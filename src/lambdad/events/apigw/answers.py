@@ -51,3 +51,4 @@ REST_DENIED: Final = _answer(
 REST_AUTHORIZER_FAILED: Final = _answer(
     500, b'{"message": null}', "AuthorizerConfigurationException"
 )
+REST_FORBIDDEN: Final = _answer(403, b'{"message":"Forbidden"}', "AccessDeniedException")

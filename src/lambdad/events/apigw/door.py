@@ -28,8 +28,9 @@ from lambdad.events.apigw.authorizer_run import LambdaAuthorizers
 from lambdad.events.apigw.proxy_events import proxy_event, proxy_response, version_of
 from lambdad.events.function_urls import Response, SyncInvoker
 from lambdad.events.http import apigw_v1, cors
-from lambdad.events.http.request import HttpRequest
+from lambdad.events.http.request import HttpRequest, IamCaller
 from lambdad.events.http.response import HttpResponse
+from lambdad.events.url_auth import Verifier
 from lambdad.events.url_cache import UrlCache
 from lambdad.invoke.sync import InvokeRequest
 from lambdad.model.function_url import Cors
@@ -55,6 +56,7 @@ class ApiGatewayDoor:
         *,
         port: int,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        verify: Verifier | None = None,
     ) -> None:
         self.apis = apis
         self.invoker = invoker
@@ -63,6 +65,7 @@ class ApiGatewayDoor:
         self.clock = clock
         self.port = port
         self.new_id = new_id
+        self.verify = verify
         self._found: dict[str, tuple[int, Found | None]] = {}
         self.authorizers = LambdaAuthorizers(invoker, self._permitted, clock)
 
@@ -75,6 +78,7 @@ class ApiGatewayDoor:
         body: bytes,
         *,
         source_ip: str,
+        wire_path: str | None = None,
     ) -> Response:
         found = self._find(address.api_id)
         rest = found is not None and found.kind != HTTP
@@ -99,7 +103,7 @@ class ApiGatewayDoor:
                 port=self.port,
             )
             try:
-                answer = await self._answer(found, request)
+                answer = await self._answer(found, request, wire_path or address.raw_path)
             except Exception:  # a bug must not cost the client more than AWS's 500
                 log.exception("API %s request %s failed", address.api_id, request_id)
                 answer = answers.REST_SERVER_ERROR if rest else answers.HTTP_SERVER_ERROR
@@ -129,19 +133,19 @@ class ApiGatewayDoor:
         self._found[api_id] = (generation, found)
         return found
 
-    async def _answer(self, found: Found, request: HttpRequest) -> HttpResponse:
+    async def _answer(self, found: Found, request: HttpRequest, wire_path: str) -> HttpResponse:
         settings = found.doc["Api"].get("CorsConfiguration")
         if found.kind != HTTP or not settings:
-            return await self._routed(found, request)
+            return await self._routed(found, request, wire_path)
         # An HTTP API with CORS settings answers preflights itself, and adds its
         # headers to every answer (the function's own Access-Control-* replaced).
         config = Cors.from_doc(settings)
         if cors.is_preflight(request):
             # The same headers as a function URL's preflight, but 204 No Content.
             return dataclasses.replace(cors.preflight(config, request), status=204)
-        return cors.with_cors(config, request, await self._routed(found, request))
+        return cors.with_cors(config, request, await self._routed(found, request, wire_path))
 
-    async def _routed(self, found: Found, request: HttpRequest) -> HttpResponse:
+    async def _routed(self, found: Found, request: HttpRequest, wire_path: str) -> HttpResponse:
         rest = found.kind != HTTP
         choose = dispatch.rest_target if rest else dispatch.http_target
         target = choose(found.doc, request.method, request.raw_path)
@@ -149,7 +153,11 @@ class ApiGatewayDoor:
             return answers.REST_MISSING_TOKEN if rest else answers.HTTP_NOT_FOUND
         if len(request.body) > names.MAX_REQUEST_BODY:
             return answers.REST_TOO_LARGE if rest else answers.HTTP_TOO_LARGE
-        verdict = None
+        verdict, caller = None, None
+        if target.authorization_type == "AWS_IAM":
+            caller = self._signer(found, request, wire_path)
+            if caller is None:
+                return _iam_refusal(rest, request)
         if target.authorization_type == "CUSTOM":
             outcome = await self.authorizers.authorize(
                 found, request, target, lambda v: proxy_event(found, request, target, v)
@@ -176,7 +184,7 @@ class ApiGatewayDoor:
                 target.route_key,
             )
             return answers.REST_SERVER_ERROR if rest else answers.HTTP_SERVER_ERROR
-        event = proxy_event(found, request, target, version_of(found, target), verdict)
+        event = proxy_event(found, request, target, version_of(found, target), verdict, caller)
         try:
             result = await self.invoker.invoke(
                 InvokeRequest(
@@ -195,6 +203,16 @@ class ApiGatewayDoor:
             return answers.REST_SERVER_ERROR if rest else answers.HTTP_SERVER_ERROR
         return proxy_response(found, request, target, result.payload, result.function_error)
 
+    def _signer(self, found: Found, request: HttpRequest, wire_path: str) -> IamCaller | None:
+        """Who signed an ``AWS_IAM`` route's request for ``execute-api``: a credential of
+        the API's own account (identity policies are not modelled, and no resource
+        policy lets another account in), else None."""
+        if self.verify is None:
+            return None
+        caller = self.verify(request.method, wire_path, request.raw_query, request.headers,
+                             request.body, found.scope.region)  # fmt: skip
+        return caller if caller is not None and caller.account_id == found.scope.account else None
+
     def _permitted(self, found: Found, name: str, qualifier: str | None, arn: str) -> bool:
         """Whether the function's policy lets API Gateway invoke it for ``arn``."""
         owner = found.scope
@@ -204,3 +222,10 @@ class ApiGatewayDoor:
                 owner, name, qualifier, names.SERVICE_PRINCIPAL, arn
             ),
         )
+
+
+def _iam_refusal(rest: bool, request: HttpRequest) -> HttpResponse:
+    if not rest:
+        return answers.HTTP_FORBIDDEN
+    signed = request.first_header("authorization") is not None
+    return answers.REST_FORBIDDEN if signed else answers.REST_MISSING_TOKEN

@@ -39,11 +39,11 @@ def check_route_auth(doc: Params, route: Params) -> None:
     """A route's ``AuthorizationType``: ``NONE``, or ``CUSTOM`` with an authorizer of
     the API."""
     kind = route.get("AuthorizationType", "NONE")
-    if kind == "NONE":
+    if kind in ("NONE", "AWS_IAM"):
         return
     if kind != "CUSTOM":
         raise BadRequestException(
-            f"lambdad serves routes with AuthorizationType NONE or CUSTOM, not {kind}"
+            f"lambdad serves routes with AuthorizationType NONE, AWS_IAM or CUSTOM, not {kind}"
         )
     if route.get("AuthorizerId") not in authorizers(doc):
         raise BadRequestException(f"Invalid authorizer id specified: {route.get('AuthorizerId')}")

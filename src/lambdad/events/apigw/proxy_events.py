@@ -5,7 +5,8 @@ say (pure).
 
 ``requestContext.authorizer`` after a Lambda authorizer: format 2.0
 ``{"lambda": context}``; format 1.0 and REST APIs the context's keys with
-``principalId`` and ``integrationLatency``, as AWS writes them.
+``principalId`` and ``integrationLatency``, as AWS writes them. After ``AWS_IAM``:
+format 2.0 ``{"iam": {...}}``, 1.0 and REST the signer in ``identity``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from lambdad.events.apigw.api_store import HTTP, Found
 from lambdad.events.apigw.authorizer_core import Verdict
 from lambdad.events.apigw.dispatch import Target
 from lambdad.events.http import apigw_v1
-from lambdad.events.http.request import HttpRequest
+from lambdad.events.http.request import HttpRequest, IamCaller
 from lambdad.events.http.response import HttpResponse
-from lambdad.events.http.url_event import payload_v2_event
+from lambdad.events.http.url_event import iam_authorizer, payload_v2_event
 from lambdad.events.http.url_response import Door, payload_v2_response
 
 REST = "REST"
@@ -36,6 +37,7 @@ def proxy_event(
     target: Target,
     version: str,
     verdict: Verdict | None = None,
+    iam: IamCaller | None = None,
 ) -> dict[str, Any]:
     doc, account = found.doc, found.scope.account
     api_id = doc["ApiId"]
@@ -52,7 +54,7 @@ def proxy_event(
             stage_variables=target.stage_variables,
             binary_media_types=binary_media_types(found),
         )
-        return apigw_v1.rest_api_event(after_stage, rest_target, authorizer=_v1(verdict))
+        return apigw_v1.rest_api_event(after_stage, rest_target, iam=iam, authorizer=_v1(verdict))
     if version == "1.0":
         return apigw_v1.http_api_v1_event(
             request,
@@ -62,6 +64,7 @@ def proxy_event(
             route_key=target.route_key,
             path_parameters=target.path_parameters,
             stage_variables=target.stage_variables,
+            iam=iam,
             authorizer=_v1(verdict),
         )
     return payload_v2_event(
@@ -72,7 +75,7 @@ def proxy_event(
         stage=target.stage,
         path_parameters=target.path_parameters,
         stage_variables=target.stage_variables,
-        authorizer=None if verdict is None else {"lambda": dict(verdict.context)},
+        authorizer=_v2(verdict, iam),
     )
 
 
@@ -98,6 +101,12 @@ def proxy_response(
 
 def binary_media_types(found: Found) -> tuple[str, ...]:
     return tuple(found.doc["Api"].get("binaryMediaTypes") or ())
+
+
+def _v2(verdict: Verdict | None, iam: IamCaller | None) -> dict[str, Any] | None:
+    if iam is not None:
+        return {"iam": iam_authorizer(iam)}
+    return None if verdict is None else {"lambda": dict(verdict.context)}
 
 
 def _v1(verdict: Verdict | None) -> dict[str, Any] | None:

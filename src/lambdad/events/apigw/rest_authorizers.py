@@ -28,11 +28,11 @@ _FIELDS: Final = ("name", "type", "authType", "authorizerUri", "authorizerCreden
 
 def check_method_auth(doc: Params, method: Params) -> None:
     kind = method.get("authorizationType", "NONE")
-    if kind == "NONE":
+    if kind in ("NONE", "AWS_IAM"):
         return
     if kind != "CUSTOM":
         raise BadRequestException(
-            f"lambdad serves methods with authorizationType NONE or CUSTOM, not {kind}"
+            f"lambdad serves methods with authorizationType NONE, AWS_IAM or CUSTOM, not {kind}"
         )
     if method.get("authorizerId") not in doc.get("Authorizers", {}):
         raise BadRequestException("Invalid authorizer ID specified")

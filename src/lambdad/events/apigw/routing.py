@@ -28,7 +28,7 @@ def route_apis(door: ApiGatewayDoor, inner: Responder) -> Responder:
             return await inner(method, path, query, headers, body)
         client = peer.CLIENT.get()
         return await door.respond(
-            target, method, query, headers, body, source_ip=client or LOOPBACK
+            target, method, query, headers, body, source_ip=client or LOOPBACK, wire_path=path
         )
 
     return respond

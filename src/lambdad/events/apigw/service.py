@@ -12,6 +12,7 @@ from lambdad.events.apigw.door import ApiGatewayDoor, ServicePolicies
 from lambdad.events.apigw.http_apis import HttpApis
 from lambdad.events.apigw.rest_apis import RestApis
 from lambdad.events.function_urls import SyncInvoker
+from lambdad.events.url_auth import Verifier
 from lambdad.events.url_cache import UrlCache
 from lambdad.model.scope import Scope
 from lambdad.store.base import MetadataStore
@@ -32,6 +33,13 @@ class ApiGateway:
         return RestApis(self.apis, self.clock).operations()
 
     def door(
-        self, invoker: SyncInvoker, policies: ServicePolicies, cache: UrlCache
+        self,
+        invoker: SyncInvoker,
+        policies: ServicePolicies,
+        cache: UrlCache,
+        verify: Verifier | None = None,
     ) -> ApiGatewayDoor:
-        return ApiGatewayDoor(self.apis, invoker, policies, cache, self.clock, port=self.port)
+        """The door; ``verify`` checks SigV4 for ``execute-api`` (``AWS_IAM`` routes)."""
+        return ApiGatewayDoor(
+            self.apis, invoker, policies, cache, self.clock, port=self.port, verify=verify
+        )

@@ -217,3 +217,47 @@ def test_rest_request_authorizer_failing(gateway: ApiGateway, v1: Call) -> None:
         {"key": "1"},
     )
     assert functions.events["app"] == []
+
+
+def test_aws_iam_routes_and_methods(gateway: ApiGateway, v2: Call, v1: Call) -> None:
+    from lambdad.events.http.request import IamCaller
+
+    signer = IamCaller("AKID", SCOPE.account, SCOPE.account,
+                       f"arn:aws:iam::{SCOPE.account}:root", SCOPE.account)  # fmt: skip
+    signed: list[tuple[str, str]] = []
+
+    def verify(method: str, path: str, query: str, headers: Any, body: bytes,
+               region: str) -> IamCaller | None:  # fmt: skip
+        signed.append((method, path))
+        return signer if ("authorization", "good") in headers else None
+
+    api_id = v2("CreateApi", {"Name": "i", "ProtocolType": "HTTP", "Target": APP})["ApiId"]
+    (route,) = v2("GetRoutes", {"ApiId": api_id})["Items"]
+    v2("UpdateRoute", {"ApiId": api_id, "RouteId": route["RouteId"],
+                       "AuthorizationType": "AWS_IAM"})  # fmt: skip
+    functions = _Functions(None)
+    door = gateway.door(functions, _Policies(), UrlCache(ChangeHub()), verify)
+    address = ApiAddress(api_id, None, "/x")
+    refused = asyncio.run(door.respond(address, "GET", "", [], b"", source_ip="192.0.2.1",
+                                       wire_path=f"/execute-api/{api_id}/x"))  # fmt: skip
+    assert (refused[0], json.loads(refused[2])) == (403, {"message": "Forbidden"})
+    assert signed == [("GET", f"/execute-api/{api_id}/x")]
+    assert _send(door, api_id, "/x", [("authorization", "good")])[0] == 200
+    iam = functions.events["app"][0]["requestContext"]["authorizer"]["iam"]
+    assert (iam["accessKey"], iam["accountId"]) == ("AKID", SCOPE.account)
+
+    rest = v1("CreateRestApi", {"name": "r"})
+    ids = {"restApiId": rest["id"], "resourceId": rest["rootResourceId"], "httpMethod": "GET"}
+    v1("PutMethod", {**ids, "authorizationType": "AWS_IAM"})
+    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{APP}/invocations"
+    v1("PutIntegration", {**ids, "type": "AWS_PROXY", "integrationHttpMethod": "POST", "uri": uri})
+    v1("CreateDeployment", {"restApiId": rest["id"], "stageName": "s"})
+    missing = _send(door, rest["id"], "/s/", [])
+    assert (missing[0], json.loads(missing[2])) == (
+        403,
+        {"message": "Missing Authentication Token"},
+    )
+    assert _send(door, rest["id"], "/s/", [("authorization", "bad")])[0] == 403
+    assert _send(door, rest["id"], "/s/", [("authorization", "good")])[0] == 200
+    identity = functions.events["app"][-1]["requestContext"]["identity"]
+    assert (identity["accessKey"], identity["userArn"]) == ("AKID", signer.user_arn)
