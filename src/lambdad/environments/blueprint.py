@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lambdad.config import Settings
 from lambdad.environments.environment import EnvironmentConfig
+from lambdad.model import function as fmodel
 from lambdad.model.endpoints import Forward, FunctionEndpoints
 from lambdad.model.session import Session
 from lambdad.model.version import NETWORK_TAG, RunnableVersion
@@ -121,6 +122,11 @@ def blueprint(
         init_notice=_init_notice(launch.notice, rv),
         retire_at=retire_at,
         forwards=forwards,
+        log_format=rv.log_format,
+        system_log_level=rv.system_log_level or "INFO",
+        initialization_type=parts.initialization_type,
+        runtime_version=runtime_version(rv.runtime),
+        runtime_version_arn=fmodel.runtime_version_arn(rv.scope.region, rv.runtime),
     )
     return spec, config
 
@@ -162,16 +168,31 @@ def _environment_variables(
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{rv.runtime}",
+        "AWS_LAMBDA_LOG_FORMAT": rv.log_format,
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
         "PATH": f"/usr/local/bin:/usr/bin/:/bin:{opt}/bin",
         "LD_LIBRARY_PATH": f"/lib64:/usr/lib64:{RUNTIME_DIR}:{task_dir}:{task_dir}/lib:{opt}/lib",
     }
+    if rv.log_format == "JSON":
+        # The runtimes filter the function's own log records by it (ApplicationLogLevel).
+        env["AWS_LAMBDA_LOG_LEVEL"] = rv.application_log_level or "INFO"
     if opt_dir is not None:
         env["LAMBDAD_OPT_DIR"] = opt
     if family == "nodejs":
         env["NODE_PATH"] = f"{opt}/nodejs/node_modules:{task_dir}"
     return env
+
+
+def runtime_version(runtime: str) -> str:
+    """A runtime's version as platform.initStart names it: ``python3.12`` ->
+    ``python:3.12.v1`` (AWS's form, ``family:version.vN``)."""
+    if runtime.startswith("provided"):
+        family, _, version = runtime.partition(".")
+    else:
+        family = runtime.rstrip("0123456789.x")
+        version = runtime[len(family) :].rstrip(".x")
+    return f"{family}:{version or 'latest'}.v1"
 
 
 def _init_notice(runtime_notice: str | None, rv: RunnableVersion) -> str | None:

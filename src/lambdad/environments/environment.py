@@ -32,6 +32,7 @@ from lambdad.environments import report, runtime_api
 from lambdad.environments.forwards import Relays
 from lambdad.environments.output import LogDestination, LogWriter, PipeReader
 from lambdad.environments.output import LogSink as LogSink
+from lambdad.environments.platform_log import PlatformLog
 from lambdad.environments.report import Outcome, OutcomeKind
 from lambdad.errors import IllegalTransition, SandboxError
 from lambdad.model.endpoints import Forward
@@ -138,6 +139,13 @@ class EnvironmentConfig:
     retire_at: datetime | None = None
     # Host ports relayed from inside its network namespace (its SDK's endpoints).
     forwards: tuple[Forward, ...] = ()
+    # How the platform writes in its log (LoggingConfig), and what platform.initStart
+    # says of its runtime.
+    log_format: str = "Text"
+    system_log_level: str = "INFO"
+    initialization_type: str = "on-demand"
+    runtime_version: str = ""
+    runtime_version_arn: str = ""
 
 
 class Environment:
@@ -174,6 +182,7 @@ class Environment:
         self.invocations = 0
         self.retired = False
         self._relays = Relays(env_id)
+        self._platform = PlatformLog(config.log_format, config.system_log_level)
         self._log = LogWriter(
             log_sink,
             LogDestination(config.account, config.region, config.log_group, config.log_stream),
@@ -222,6 +231,13 @@ class Environment:
         # the sandbox was built, or before: the wait is what is left of its start.)
         await self.sandbox.network_ready()
         self._life.to(State.INITIALIZING)
+        for line in self._platform.init_start(
+            self._clock.now(),
+            self.config.initialization_type,
+            self.config.runtime_version,
+            self.config.runtime_version_arn,
+        ):
+            self._log.emit(line)
         if self.config.init_notice:
             for line in self.config.init_notice.splitlines():
                 self._log.emit(line)
@@ -315,7 +331,8 @@ class Environment:
         loop = self._loop or asyncio.get_running_loop()
         self._outcome = loop.create_future()
         self._current = inv
-        self._log.emit(report.start_line(inv.request_id, self.config.version))
+        for line in self._platform.start(self._clock.now(), inv.request_id, self.config.version):
+            self._log.emit(line)
         started = self._clock.monotonic()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(inv)
@@ -343,21 +360,21 @@ class Environment:
             self._log.emit(
                 report.exit_line(inv.request_id, outcome.body.decode(), answer.error_type)
             )
-        self._log.emit(report.end_line(inv.request_id))
         init = self._init_duration_ms if cold else None
-        self._log.emit(
-            report.report_line(
-                report.Report(
-                    request_id=inv.request_id,
-                    duration_ms=duration,
-                    memory_size_mb=self.config.memory_mb,
-                    max_memory_used_mb=memory,
-                    init_duration_ms=init,
-                    restored=self.restored,
-                    timed_out=timed_out,
-                )
-            )
+        figures = report.Report(
+            request_id=inv.request_id,
+            duration_ms=duration,
+            memory_size_mb=self.config.memory_mb,
+            max_memory_used_mb=memory,
+            init_duration_ms=init,
+            restored=self.restored,
+            timed_out=timed_out,
         )
+        for line in [
+            *self._platform.end(inv.request_id),
+            *self._platform.report(self._clock.now(), figures, answer.error_type),
+        ]:
+            self._log.emit(line)
         self.last_used = self._clock.monotonic()
         if answer.fatal:
             # Answer at the deadline: kill now, tear down (cgroup, NAT, files) after.
@@ -384,13 +401,19 @@ class Environment:
     def _init_failure_result(self, inv: Invocation) -> InvocationResult:
         assert self._init_error is not None
         answer = report.init_failure_answer(self._init_error, inv.request_id)
-        self._log.emit(report.start_line(inv.request_id, self.config.version))
-        self._log.emit(report.end_line(inv.request_id))
-        self._log.emit(
-            report.init_failure_report_line(
-                inv.request_id, self._init_duration_ms, self.config.memory_mb, answer.error_type
-            )
-        )
+        now = self._clock.now()
+        for line in [
+            *self._platform.start(now, inv.request_id, self.config.version),
+            *self._platform.end(inv.request_id),
+            *self._platform.init_failure_report(
+                now,
+                inv.request_id,
+                self._init_duration_ms,
+                self.config.memory_mb,
+                answer.error_type,
+            ),
+        ]:
+            self._log.emit(line)
         return InvocationResult(
             payload=answer.payload,
             function_error=answer.function_error,

@@ -49,6 +49,9 @@ class RunnableVersion:
     snap_start: bool = False
     log_group: str = ""
     log_format: str = "Text"
+    # LoggingConfig's levels (JSON format only; "" with Text).
+    application_log_level: str = ""
+    system_log_level: str = ""
     tracing_mode: str = "PassThrough"
     role: str = ""
     dead_letter_arn: str | None = None
@@ -119,6 +122,8 @@ def from_configuration(
         snap_start=(config.get("SnapStart") or {}).get("ApplyOn") == PUBLISHED_VERSIONS,
         log_group=str(logging_config.get("LogGroup") or f"/aws/lambda/{name}"),
         log_format=str(logging_config.get("LogFormat") or "Text"),
+        application_log_level=str(logging_config.get("ApplicationLogLevel") or ""),
+        system_log_level=str(logging_config.get("SystemLogLevel") or ""),
         tracing_mode=str((config.get("TracingConfig") or {}).get("Mode") or "PassThrough"),
         role=str(config.get("Role") or ""),
         dead_letter_arn=(config.get("DeadLetterConfig") or {}).get("TargetArn") or None,

@@ -110,7 +110,49 @@ function currentRequestId() {
   return globalThis[REQUEST_ID_SYMBOL];
 }
 
+// LoggingConfig.LogFormat JSON (AWS_LAMBDA_LOG_FORMAT): each console call is one JSON
+// object {timestamp, level, requestId, message}, as AWS's runtime writes it.
+const JSON_LOGS = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+
+/** An Error as JSON logs show it (JSON.stringify of an Error alone is {}). */
+function errorReplacer(_key, value) {
+  if (!(value instanceof Error)) return value;
+  return Object.assign(
+    {
+      errorType: value?.constructor?.name ?? 'UnknownError',
+      errorMessage: value.message,
+      stackTrace: typeof value.stack === 'string' ? value.stack.split('\n') : value.stack,
+    },
+    value,
+  );
+}
+
+function jsonLine(level, message, params) {
+  const record = { timestamp: new Date().toISOString(), level, requestId: currentRequestId() };
+  if (params.length === 0) {
+    record.message = message;
+    try {
+      return JSON.stringify(record, errorReplacer);
+    } catch (_) {
+      record.message = util.format(message);
+      return JSON.stringify(record);
+    }
+  }
+  record.message = util.format(message, ...params);
+  const error = params.find((p) => p instanceof Error);
+  if (error !== undefined) {
+    record.errorType = error?.constructor?.name ?? 'UnknownError';
+    record.errorMessage = error.message;
+    record.stackTrace = typeof error.stack === 'string' ? error.stack.split('\n') : [];
+  }
+  return JSON.stringify(record);
+}
+
 function writeLog(level, message, params) {
+  if (JSON_LOGS) {
+    process.stdout.write(jsonLine(level, message, params) + '\n');
+    return;
+  }
   // One line per call: newlines inside the message become \r so that the log keeps a
   // multi-line message as one event.
   const text = util.format(message, ...params);
@@ -136,6 +178,10 @@ function patchConsole() {
 }
 
 function logError(label, error) {
+  if (JSON_LOGS) {
+    writeLog('ERROR', label, [error]);
+    return;
+  }
   console.error(label, formatErrorForLog(error));
 }
 

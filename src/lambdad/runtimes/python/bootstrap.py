@@ -56,6 +56,19 @@ _current_request_id: str | None = None
 # each environment restored from the snapshot (runtimes/python/snapstart.py).
 snapshot: Callable[[], None] | None = None
 _current_tenant_id: str | None = None
+# LoggingConfig.LogFormat JSON (AWS_LAMBDA_LOG_FORMAT): log records and errors as JSON
+# objects, one per line, as awslambdaric writes them. Read by _set_up_logging in main().
+_json_logs = False
+# What a JSON record takes from a LogRecord's attributes: everything but these (the
+# user's ``extra=`` keys among them).
+_RECORD_FIELDS = frozenset(
+    {
+        *("name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module"),
+        *("exc_info", "exc_text", "stack_info", "lineno", "funcName", "created", "msecs"),
+        *("relativeCreated", "thread", "threadName", "processName", "process", "taskName"),
+        *("aws_request_id", "tenant_id", "message", "asctime"),
+    }
+)
 
 
 class RuntimeApiError(Exception):
@@ -564,7 +577,13 @@ def _error_from_exception(exc: BaseException, request_id: str | None) -> dict[st
 
 
 def _log_error(error: dict[str, Any]) -> None:
-    """Write an error the way AWS puts it in the function's log: one "\\r"-joined event."""
+    """Write an error the way AWS puts it in the function's log: one "\\r"-joined event
+    (with JSON logs: one JSON object, level ERROR)."""
+    if _json_logs:
+        stamp = time.strftime(_LOG_DATE_FORMAT, time.gmtime())
+        document = {"timestamp": stamp, "level": "ERROR", **error}
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+        return
     description = "[ERROR]"
     if error["errorType"]:
         description += " " + error["errorType"]
@@ -673,6 +692,41 @@ class _StdoutHandler(logging.Handler):
             self.handleError(record)
 
 
+class _JsonFormatter(logging.Formatter):
+    """A log record as one JSON object, with awslambdaric's fields: timestamp, level,
+    message, logger, requestId; on an exception errorType, errorMessage, stackTrace
+    and location; then whatever the record carries besides (``extra=``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = min(50, max(0, record.levelno)) // 10 * 10
+        record.levelno = level
+        record.levelname = logging.getLevelName(level)
+        created = time.gmtime(record.created)
+        stamp = f"{time.strftime(_LOG_DATE_FORMAT, created)}.{int(record.msecs):03d}Z"
+        document: dict[str, Any] = {
+            "timestamp": stamp,
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        exc = record.exc_info
+        if exc and exc[0] is not None:
+            import traceback
+
+            document["stackTrace"] = traceback.format_tb(exc[2])
+            document["errorType"] = exc[0].__name__
+            document["errorMessage"] = str(exc[1])
+            document["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+        document["requestId"] = getattr(record, "aws_request_id", "")
+        tenant = getattr(record, "tenant_id", None)
+        if tenant is not None:
+            document["tenantId"] = tenant
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS and key not in document:
+                document[key] = value
+        return json.dumps(document, ensure_ascii=False, default=str) + "\n"
+
+
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.aws_request_id = _current_request_id or ""
@@ -681,10 +735,15 @@ class _RequestIdFilter(logging.Filter):
 
 
 def _set_up_logging() -> None:
+    global _json_logs
     # Log times are UTC, like AWS, for the user's formatters too.
     logging.Formatter.converter = time.gmtime
     handler = _StdoutHandler()
-    handler.setFormatter(logging.Formatter(_LOG_FORMAT, _LOG_DATE_FORMAT))
+    _json_logs = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+    if _json_logs:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT, _LOG_DATE_FORMAT))
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     root.addHandler(handler)
