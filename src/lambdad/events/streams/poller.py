@@ -23,7 +23,7 @@ from lambdad.events.streams.kinesis import KinesisSource
 from lambdad.events.streams.positions import start_of
 from lambdad.events.streams.settings import DISCOVERY_INTERVAL, StreamSettings
 from lambdad.events.streams.shard_worker import SHARD_END, ShardWorker
-from lambdad.events.streams.shards import Shard, is_child, startable
+from lambdad.events.streams.shards import Shard, startable
 from lambdad.events.streams.source import SourceError, StreamSource
 from lambdad.events.streams.window_worker import WindowWorker
 
@@ -74,9 +74,8 @@ class StreamPoller:
                     continue
                 self.listing = {s.shard_id: s for s in shards}
                 for shard in startable(shards, finished, tasks):
-                    child = is_child(shard, shards)
                     tasks[shard.shard_id] = asyncio.create_task(
-                        self._shard(source, shard, float(started_at), child)
+                        self._shard(source, shard, float(started_at))
                     )
                 if not tasks:
                     await self.context.sleep(DISCOVERY_INTERVAL)
@@ -119,9 +118,7 @@ class StreamPoller:
                 log.exception("mapping %s: reading its checkpoints failed", self.mapping.uuid)
                 await self._failed(exc)
 
-    async def _shard(
-        self, source: StreamSource, shard: Shard, started_at: float, child: bool
-    ) -> None:
+    async def _shard(self, source: StreamSource, shard: Shard, started_at: float) -> None:
         """One shard to its end, starting again from its checkpoint after any failure."""
         attempt = 0
         while True:
@@ -134,7 +131,6 @@ class StreamPoller:
                     position=self.settings.starting_position,
                     position_timestamp=self.settings.starting_position_timestamp,
                     started_at=started_at,
-                    child=child,
                     timestamps=source.timestamps,
                 )
                 kind = WindowWorker if self.settings.tumbling_window else ShardWorker

@@ -6,12 +6,14 @@ after a restart that found no checkpoint yet: where the source can start at a ti
 (Kinesis ``AT_TIMESTAMP``) ``LATEST`` reads from the moment the mapping first started,
 so records written while lambdad was down are not skipped, and a child shard born
 later is read from its start (all its records are newer). DynamoDB Streams have no
-``AT_TIMESTAMP``: there a shard with no listed parent starts at ``LATEST`` and a child
-at ``TRIM_HORIZON``.
+``AT_TIMESTAMP``: there ``LATEST`` reads from ``TRIM_HORIZON`` and passes over the
+records created before the mapping first started (``not_before``; their creation
+times are whole seconds, so records of that very second are kept: at least once).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 TRIM_HORIZON = "TRIM_HORIZON"
@@ -28,6 +30,11 @@ class IteratorRequest:
     type: str
     sequence_number: str | None = None
     timestamp: float | None = None  # epoch seconds
+    # Records that arrived before this (epoch seconds) are passed over, not invoked.
+    not_before: float | None = None
+
+    def passes_over(self, arrival: float) -> bool:
+        return self.not_before is not None and arrival < math.floor(self.not_before)
 
 
 def start_of(
@@ -36,15 +43,13 @@ def start_of(
     position: str,
     position_timestamp: float | None,
     started_at: float,
-    child: bool,
     timestamps: bool,
 ) -> IteratorRequest:
     """The iterator a shard's reading starts with.
 
     ``checkpoint``: the last sequence number processed (None: none yet);
     ``started_at``: when the mapping first started polling (epoch seconds);
-    ``child``: a parent of the shard is listed; ``timestamps``: the source takes
-    ``AT_TIMESTAMP``.
+    ``timestamps``: the source takes ``AT_TIMESTAMP``.
     """
     if checkpoint is not None:
         return IteratorRequest(AFTER_SEQUENCE_NUMBER, sequence_number=checkpoint)
@@ -53,5 +58,5 @@ def start_of(
     if position == LATEST:
         if timestamps:
             return IteratorRequest(AT_TIMESTAMP, timestamp=started_at)
-        return IteratorRequest(TRIM_HORIZON if child else LATEST)
+        return IteratorRequest(TRIM_HORIZON, not_before=started_at)
     return IteratorRequest(TRIM_HORIZON)

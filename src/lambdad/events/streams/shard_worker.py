@@ -133,6 +133,8 @@ class ShardWorker:
         filters = self.context.filter
         for record in page.records:
             self.last_read = record.sequence_number
+            if self.start.passes_over(record.arrival):
+                continue  # written before a LATEST mapping started
             if filters.empty or filters.matches(filter_view(record)):
                 self.pending.append(record)
         if self.pending and self.first_read_at is None:

@@ -54,10 +54,3 @@ def startable(
         and s.shard_id not in busy
         and all(p in done or p not in listed for p in s.parents)
     ]
-
-
-def is_child(shard: Shard, shards: Sequence[Shard]) -> bool:
-    """Whether a parent of ``shard`` is still listed: a child must be read from its
-    start whatever the mapping's starting position (its records follow the parent's)."""
-    listed = {s.shard_id for s in shards}
-    return any(p in listed for p in shard.parents)

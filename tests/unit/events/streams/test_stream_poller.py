@@ -185,6 +185,25 @@ def test_latest_starts_at_the_moment_the_mapping_first_started() -> None:
     assert ctx.sequence_numbers() == [[3]]
 
 
+def test_latest_without_timestamps_passes_over_older_records() -> None:
+    ctx = FakeContext(ok, starting_position="LATEST", kind="dynamodb")
+    stream = stream_with(2, now=ctx.now() - 10)
+    stream.timestamps = False  # type: ignore[misc]  # as DynamoDB Streams
+    run(ctx, stream, lambda: ctx.checkpoints.values.get("s0") == "2")
+    assert ctx.events == []  # passed over, and checkpointed past
+
+
+def test_latest_still_means_the_first_start_after_a_restart_without_checkpoint() -> None:
+    ctx = FakeContext(ok, starting_position="LATEST", kind="dynamodb")
+    stream = stream_with(0)
+    stream.timestamps = False  # type: ignore[misc]
+    run(ctx, stream, lambda: stream.reads >= 2)
+    assert "s0" not in ctx.checkpoints.values
+    stream.put("s0", "k", b"written while lambdad was down", ctx.now() + 1)
+    run(ctx, stream, lambda: ctx.checkpoints.values.get("s0") == "1")
+    assert ctx.sequence_numbers() == [[1]]
+
+
 def test_filters_drop_records_and_move_the_checkpoint() -> None:
     stream = FakeStream()
     stream.add_shard("s0")

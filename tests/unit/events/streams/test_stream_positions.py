@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from lambdad.events.streams.positions import IteratorRequest, start_of
 
 
@@ -12,7 +10,6 @@ def start(checkpoint: str | None = None, **kw: object) -> IteratorRequest:
         "position": "LATEST",
         "position_timestamp": None,
         "started_at": 500.0,
-        "child": False,
         "timestamps": True,
     }
     args.update(kw)
@@ -28,17 +25,19 @@ def test_a_checkpoint_wins() -> None:
 def test_latest_is_the_moment_the_mapping_started_where_the_source_has_timestamps() -> None:
     # So a restart with no checkpoint yet skips nothing written while it was down.
     assert start() == IteratorRequest("AT_TIMESTAMP", timestamp=500.0)
-    assert start(child=True) == IteratorRequest("AT_TIMESTAMP", timestamp=500.0)
 
 
-def test_latest_without_timestamps() -> None:
-    assert start(timestamps=False) == IteratorRequest("LATEST")
-    assert start(timestamps=False, child=True) == IteratorRequest("TRIM_HORIZON")
+def test_latest_without_timestamps_passes_over_older_records() -> None:
+    request = start(timestamps=False)
+    assert request == IteratorRequest("TRIM_HORIZON", not_before=500.0)
+    assert request.passes_over(499.0)
+    assert not request.passes_over(500.0)
+    assert not request.passes_over(500.7)  # whole seconds: that second is kept
+    assert not IteratorRequest("TRIM_HORIZON").passes_over(0.0)
 
 
-@pytest.mark.parametrize("child", [False, True])
-def test_trim_horizon_and_at_timestamp(child: bool) -> None:
-    assert start(position="TRIM_HORIZON", child=child) == IteratorRequest("TRIM_HORIZON")
-    assert start(position="AT_TIMESTAMP", position_timestamp=77.5, child=child) == IteratorRequest(
+def test_trim_horizon_and_at_timestamp() -> None:
+    assert start(position="TRIM_HORIZON") == IteratorRequest("TRIM_HORIZON")
+    assert start(position="AT_TIMESTAMP", position_timestamp=77.5) == IteratorRequest(
         "AT_TIMESTAMP", timestamp=77.5
     )

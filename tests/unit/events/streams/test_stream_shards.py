@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdad.events.streams.shards import Shard, is_child, shard_from_api, startable
+from lambdad.events.streams.shards import Shard, shard_from_api, startable
 
 
 def ids(shards: list[Shard]) -> list[str]:
@@ -31,7 +31,6 @@ def test_merged_child_waits_for_both_parents() -> None:
 def test_parent_trimmed_from_the_listing_counts_as_finished() -> None:
     shards = [Shard("c", parent_id="gone")]
     assert ids(startable(shards, finished=(), running=())) == ["c"]
-    assert not is_child(shards[0], shards)
 
 
 def test_shard_from_the_api() -> None:
