@@ -465,3 +465,17 @@ def test_recursive_loops(
     # after its visibility timeout and the redrive policy moves it to the DLQ.
     assert receive(sqs, dlq_url, timeout=30)["Body"] == "again"
     assert turns() == 16
+
+
+def test_a_missing_queue_is_reported_not_fatal(
+    server: LambdadServer, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    fn = new_function(lam, tmp_path / "out.jsonl")
+    uuid_ = mapping(FunctionName=fn, EventSourceArn=queue_arn("esm-no-such-queue"))
+    got = wait_for(
+        lambda: (m := lam.get_event_source_mapping(UUID=uuid_)).get("LastProcessingResult") and m
+    )
+    assert got["LastProcessingResult"].startswith("PROBLEM: ")
+    assert "NonExistentQueue" in got["LastProcessingResult"]
+    assert got["State"] == "Enabled"
