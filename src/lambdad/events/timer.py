@@ -39,6 +39,10 @@ from lambdad.model.scope import Scope
 log = logging.getLogger(__name__)
 
 
+# Seconds of schedule time before a schedule whose firing failed is tried again.
+FAILED_RETRY = 60.0
+
+
 class Scheduled(Protocol):
     """Fires Scheduler's due entries (``events.scheduler.ticks.SchedulerTicks``)."""
 
@@ -129,10 +133,12 @@ class ScheduleTimer:
         try:
             return await self.scheduled.fire(entry, due, now, self.started_at)
         except Exception:
-            # One schedule's failure must not stop the others (nor spin on it).
-            log.exception("schedule %s: firing failed", entry.rule)
-            self.events.delete_schedule(entry.scope, entry.rule)
-            return None
+            # One schedule's failure must not stop the others, nor spin on it: it is
+            # tried again a minute (of schedule time) later.
+            log.exception("schedule %s: firing failed; trying again later", entry.rule)
+            later = now + FAILED_RETRY * self.scale
+            self.events.put_schedule(replace(entry, next=later))
+            return later
 
     async def _fire(self, entry: ScheduleEntry, tick: float, now: float) -> float | None:
         rule = self.events.get_rule(entry.scope, DEFAULT_BUS, entry.rule)
