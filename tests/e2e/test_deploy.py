@@ -241,3 +241,33 @@ def _resource(server: LambdadServer, stack: str, logical_id: str) -> str:
     rows = cfn.describe_stack_resources(StackName=stack, LogicalResourceId=logical_id)
     physical: str = rows["StackResources"][0]["PhysicalResourceId"]
     return physical
+
+
+def test_failed_deploy_rolls_back_and_says_why(
+    lambdad: LambdadServer, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    stack = unique_name("bad")
+    (tmp_path / "app.py").write_text(SEED_CODE)
+    # python3.9 is refused for new functions (as AWS refuses it): the role made before
+    # the function is deleted again, and the deploy says which resource failed and why.
+    (tmp_path / "template.yaml").write_text(SEED_TEMPLATE.replace("python3.11", "python3.9"))
+    env = client_env(lambdad, COLUMNS="200")
+    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "ROLLBACK_COMPLETE" in done.stdout
+    assert "The runtime parameter of python3.9 is no longer supported" in done.stdout
+    assert "MyFunctionRole" in done.stdout
+    stack_doc = lambdad.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    assert stack_doc["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert (
+        lambdad.client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
+        == []
+    )
+
+    # Fixed, it deploys: the rolled-back stack is replaced, as sam deploy does.
+    (tmp_path / "template.yaml").write_text(SEED_TEMPLATE)
+    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "deleting it first" in done.stdout
+    done = run_lambdad("delete-stack", stack, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr

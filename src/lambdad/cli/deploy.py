@@ -17,6 +17,7 @@ from rich.table import Table
 
 from lambdad.cli.endpoints import stack_endpoints
 from lambdad.cli.package import package
+from lambdad.cli.progress import follow
 from lambdad.cli.target import Target, call, find_target
 from lambdad.model.cfn_yaml import load
 
@@ -118,8 +119,15 @@ def deploy(
             return
         raise click.ClickException(f"plan failed: {reason}")
     _print_plan(console, name, described)
-    with console.status(f"deploying {name}…"):
-        call(target, lambda: cfn.execute_change_set(StackName=name, ChangeSetName=change_set))
+    steps = len(described.get("Changes") or [])
+    follow(
+        console,
+        target,
+        cfn,
+        name,
+        steps,
+        lambda: cfn.execute_change_set(StackName=name, ChangeSetName=change_set),
+    )
     stack = call(target, lambda: cfn.describe_stacks(StackName=name))["Stacks"][0]
     if not stack["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in stack["StackStatus"]:
         _print_failure(console, target, cfn, name, stack)
@@ -198,8 +206,10 @@ def delete_stack(stack_name: str, endpoint_url: str | None, data_dir: str | None
     cfn = target.client("cloudformation")
     if call(target, lambda: _stack_status(target, cfn, stack_name)) is None:
         raise click.ClickException(f"Stack with id {stack_name} does not exist")
-    with Console().status(f"deleting {stack_name}…"):
-        call(target, lambda: cfn.delete_stack(StackName=stack_name))
+    count = len(cfn.describe_stack_resources(StackName=stack_name)["StackResources"])
+    follow(
+        Console(), target, cfn, stack_name, count, lambda: cfn.delete_stack(StackName=stack_name)
+    )
     status = call(target, lambda: _stack_status(target, cfn, stack_name))
     if status is not None:
         raise click.ClickException(f"{stack_name}: {status}")

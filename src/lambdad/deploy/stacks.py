@@ -166,10 +166,13 @@ class StackService:
             verb = "CREATE" if creating else "UPDATE"
             the_plan, processed = self._plan(where, doc, change_set)
             self._status(doc, f"{verb}_IN_PROGRESS", "User Initiated")
+            self.records.put(where, doc)
             identity = StackIdentity(where.account, where.region, doc["StackName"], doc["StackId"])
             env = env_for(identity)
             try:
-                result = execute(the_plan, deployment(doc), env, self.handlers, self._reporter(doc))
+                result = execute(
+                    the_plan, deployment(doc), env, self.handlers, self._reporter(where, doc)
+                )
             except ApplyFailed as exc:
                 rolled = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
                 self._status(
@@ -208,9 +211,10 @@ class StackService:
             return  # AWS: deleting a stack that does not exist succeeds
         with self._lock(where, doc["StackName"]):
             self._status(doc, "DELETE_IN_PROGRESS", "User Initiated")
+            self.records.put(where, doc)
             identity = StackIdentity(where.account, where.region, doc["StackName"], doc["StackId"])
             left = delete_all(
-                deployment(doc), env_for(identity), self.handlers, self._reporter(doc)
+                deployment(doc), env_for(identity), self.handlers, self._reporter(where, doc)
             )
             if left:
                 doc["Resources"] = [r.as_doc() for r in left]
@@ -237,9 +241,11 @@ class StackService:
             reason,
         )
 
-    def _reporter(self, doc: Doc) -> Callable[[str, str, str, str, str], None]:
+    def _reporter(self, where: Where, doc: Doc) -> Callable[[str, str, str, str, str], None]:
+        # Each event is kept as it happens: DescribeStackEvents follows a deployment.
         def report(logical_id: str, type_: str, physical: str, status: str, reason: str) -> None:
             add_event(doc, self.now(), logical_id, type_, physical, status, reason)
+            self.records.put(where, doc)
 
         return report
 
