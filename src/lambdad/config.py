@@ -51,6 +51,9 @@ class Settings:
     max_unzipped_bytes: int = 250 * 1024 * 1024
     max_sync_payload: int = 6 * 1024 * 1024
     max_async_payload: int = 1024 * 1024
+    # The most a response streamed through the Runtime API may carry (AWS: 200 MB since
+    # July 2025, 20 MB before; past it the stream ends with Function.ResponseSizeTooLarge).
+    max_stream_response: int = 200 * 1024 * 1024
     # Asynchronous invocation (invoke/async_*): delays before the 1st, 2nd... retry after a
     # function error; throttle/platform-error backoff "min,max"; events in flight at once;
     # how long a claim lasts before another worker may take the event; idle poll period;

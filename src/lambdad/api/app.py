@@ -38,6 +38,7 @@ from lambdad.errors import (
 from lambdad.invoke.async_stats import FunctionStatistics
 from lambdad.model.credential import Credential
 from lambdad.model.role_policy import DEFAULT as DEFAULT_ROLE_POLICY
+from lambdad.model.streamed_body import StreamedBody
 from lambdad.model.runtimes import AWS_RUNTIME_ENUM
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,12 @@ class App:
                 headers,
                 body,
             )
+        if type(out_body) is StreamedBody:  # sent as it is produced
+            await send({"type": "http.response.start", "status": status, "headers": out_headers})
+            async for piece in out_body.chunks:
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
         out_headers.append((b"content-length", str(len(out_body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": out_headers})
         await send({"type": "http.response.body", "body": out_body})

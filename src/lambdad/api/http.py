@@ -7,7 +7,8 @@ httptools, hands each complete request to ``App.respond`` (no ASGI messages in
 between) and writes each response with one ``write`` (its bytes: ``http_response``).
 
 Per connection: keep-alive (idle connections close after ``timeout_keep_alive``),
-pipelined requests answered in order, ``Expect: 100-continue``, bodies bounded by
+pipelined requests answered in order (a streamed body, ``api/http_stream.py``, as it
+is produced), ``Expect: 100-continue``, bodies bounded by
 ``MAX_BODY`` (a larger one is answered with AWS's error and the connection closed),
 and flow control on the write side (a reader slower than a 50 MB code download).
 
@@ -28,6 +29,7 @@ from typing import Any, Protocol, cast
 import httptools
 
 from lambdad.api.body_budget import THROTTLED, BodyBudget
+from lambdad.api.http_request import Request
 from lambdad.api.http_response import (
     BAD_REQUEST,
     CONTINUE,
@@ -36,6 +38,7 @@ from lambdad.api.http_response import (
     Response,
     encode,
 )
+from lambdad.api.http_stream import send_streamed
 from lambdad.api.limits import (
     BUSY,
     HEAD_TOO_LARGE,
@@ -45,6 +48,7 @@ from lambdad.api.limits import (
     Limits,
 )
 from lambdad.model import peer
+from lambdad.model.streamed_body import StreamedBody
 
 log = logging.getLogger(__name__)
 
@@ -78,44 +82,6 @@ class ServerState(Protocol):
     connections: set[Any]
     tasks: set[asyncio.Task[None]]
     default_headers: list[tuple[bytes, bytes]]
-
-
-class _Request:
-    __slots__ = (
-        "body",
-        "budgeted",
-        "complete",
-        "expect_continue",
-        "headers",
-        "held",
-        "keep_alive",
-        "limit",
-        "linger",
-        "method",
-        "queued",
-        "refusal",
-        "too_large",
-        "url",
-    )
-
-    def __init__(self, limit: int) -> None:
-        self.url = b""
-        self.headers: list[tuple[str, str]] = []
-        self.body: list[bytes] = []
-        self.method = ""
-        self.keep_alive = True
-        self.too_large = False
-        # Answered without being handled (refused by the Gate, or a CONNECT).
-        self.refusal: Response | None = None
-        self.limit = limit  # the most body this request may have
-        self.expect_continue = False
-        self.queued = False
-        self.complete = False  # its whole body is in
-        # Refused before its body was in: after the answer, the rest of the body is read
-        # and dropped for a while (a close now would reset the connection under a client
-        # still sending, which then never reads the answer).
-        self.linger = False
-        self.budgeted, self.held = False, 0  # in the BodyBudget (gated): bytes counted
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -153,9 +119,9 @@ class HttpProtocol(asyncio.Protocol):
         self.keep_alive_timeout = float(config.timeout_keep_alive)
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
-        self.queue: deque[_Request] = deque()
-        self.last: _Request | None = None  # the request parsed last
-        self.request = _Request(max_body)
+        self.queue: deque[Request] = deque()
+        self.last: Request | None = None  # the request parsed last
+        self.request = Request(max_body)
         self.body_size = 0
         # Reading a request head (from its first byte, or awaiting one): its bytes so
         # far, its header fields so far, and when it must be complete.
@@ -278,7 +244,7 @@ class HttpProtocol(asyncio.Protocol):
     # -- httptools callbacks ----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self.request = _Request(self.max_body)
+        self.request = Request(self.max_body)
         self.body_size = 0
         self.header_count = 0
         self._read_by(self.loop.time() + self.limits.head_timeout)
@@ -378,26 +344,26 @@ class HttpProtocol(asyncio.Protocol):
         req.keep_alive = self.parser.should_keep_alive()
         self._enqueue(req)
 
-    def _refuse(self, req: _Request) -> None:
+    def _refuse(self, req: Request) -> None:
         # Answered before the rest of the body arrives; the connection closes after.
         req.method = self.parser.get_method().decode("ascii")
         req.keep_alive = False
         self._enqueue(req)
 
-    def _throttle(self, req: _Request) -> None:
+    def _throttle(self, req: Request) -> None:
         log.warning("request from %s refused: over the body budget", self.peer)
         self._release(req)
         req.refusal = self.throttle(req.headers)
         req.linger = True
         self._refuse(req)
 
-    def _release(self, req: _Request) -> None:
+    def _release(self, req: Request) -> None:
         req.body.clear()
         if req.held:
             self.budget.release(self.peer, req.held)
             req.held = 0
 
-    def _enqueue(self, req: _Request) -> None:
+    def _enqueue(self, req: Request) -> None:
         req.queued = True
         self.last = req
         self.queue.append(req)
@@ -423,7 +389,7 @@ class HttpProtocol(asyncio.Protocol):
         self.task = self.loop.create_task(self._run(req))
         self.state.tasks.add(self.task)
 
-    async def _run(self, req: _Request) -> None:
+    async def _run(self, req: Request) -> None:
         try:
             if req.refusal is not None:
                 status, headers, body = req.refusal
@@ -451,7 +417,13 @@ class HttpProtocol(asyncio.Protocol):
                     req.headers,
                     b"".join(req.body) if len(req.body) != 1 else req.body[0],
                 )
-            self._send(status, headers, body, req)
+            if type(body) is StreamedBody:
+                req.keep_alive &= await send_streamed(
+                    self, status, headers, body, self.date_line.of(self.state.default_headers),
+                    close=not req.keep_alive or self.closing, head_only=req.method == "HEAD",
+                )  # fmt: skip
+            else:
+                self._send(status, headers, body, req)
             if self.writable is not None:
                 await self.writable
         except Exception:
@@ -500,7 +472,7 @@ class HttpProtocol(asyncio.Protocol):
             self._write(CONTINUE)
 
     def _send(
-        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, req: _Request
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, req: Request
     ) -> None:
         if self.transport is None:
             return

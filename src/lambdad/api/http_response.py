@@ -4,7 +4,8 @@ Owns the status lines, the canned answers the connection sends without asking th
 app (``100 Continue``, a ``400`` for what cannot be parsed, a ``500`` for a failure),
 uvicorn's ``Date`` header as one cached line, and ``encode``: a response's head and
 body as the writes that carry them (one write, unless the body is large enough that
-copying it into the head costs more than a second write).
+copying it into the head costs more than a second write); ``encode_chunked_head`` and
+``chunk`` for a body sent as it is produced.
 """
 
 from __future__ import annotations
@@ -78,3 +79,26 @@ def encode(
         parts.append(body)
         return (b"".join(parts),)
     return (b"".join(parts), body)
+
+
+def encode_chunked_head(
+    status: int, headers: list[tuple[bytes, bytes]], date_line: bytes, *, close: bool
+) -> bytes:
+    """The head of a response whose body follows in chunks (``Transfer-Encoding: chunked``)."""
+    parts = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status, date_line]
+    for name, value in headers:
+        if name != b"content-length":
+            parts += (name, b": ", value, b"\r\n")
+    parts.append(b"transfer-encoding: chunked\r\n")
+    if close:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body (never empty: the empty chunk ends the body)."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+LAST_CHUNK = b"0\r\n\r\n"

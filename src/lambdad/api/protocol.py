@@ -190,7 +190,9 @@ class ServiceModel:
             elif loc == "statusCode":
                 status = int(value)
             elif member == payload_member:
-                if isinstance(value, (bytes, bytearray, memoryview)):
+                if isinstance(value, bytes):
+                    raw = value  # as given: a StreamedBody stays one
+                elif isinstance(value, (bytearray, memoryview)):
                     raw = bytes(value)
                 else:
                     raw = json.dumps(value, separators=(",", ":")).encode()
@@ -198,7 +200,7 @@ class ServiceModel:
                 doc[member] = value
         if raw is not None or payload_member is not None:
             # An output with a payload member has exactly that body, even when empty.
-            return status, headers, raw or b""
+            return status, headers, raw if raw is not None else b""
         if status == 204 and not doc:
             return status, headers, b""
         return status, headers, json.dumps(doc, separators=(",", ":")).encode()

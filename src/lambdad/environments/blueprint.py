@@ -127,6 +127,7 @@ def blueprint(
         initialization_type=parts.initialization_type,
         runtime_version=runtime_version(rv.runtime),
         runtime_version_arn=fmodel.runtime_version_arn(rv.scope.region, rv.runtime),
+        max_stream_bytes=settings.max_stream_response,
     )
     return spec, config
 

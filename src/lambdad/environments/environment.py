@@ -34,6 +34,8 @@ from lambdad.environments.output import LogDestination, LogWriter, PipeReader
 from lambdad.environments.output import LogSink as LogSink
 from lambdad.environments.platform_log import PlatformLog
 from lambdad.environments.report import Outcome, OutcomeKind
+from lambdad.environments.runtime_http import Sink
+from lambdad.environments.stream_sink import BufferedBody, ResponseSink
 from lambdad.errors import IllegalTransition, SandboxError
 from lambdad.model.endpoints import Forward
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
@@ -94,6 +96,9 @@ class Invocation:
     cognito_identity: str | None = None
     trace_id: str = ""
     result: asyncio.Future[InvocationResult] | None = None
+    # Where a response the runtime streams goes as it arrives (None: it is gathered
+    # whole and answered as a buffered one, as ``Invoke`` answers a streaming function).
+    stream: ResponseSink | None = None
 
     def runtime_headers(self) -> list[tuple[str, str]]:
         h = [
@@ -146,6 +151,7 @@ class EnvironmentConfig:
     initialization_type: str = "on-demand"
     runtime_version: str = ""
     runtime_version_arn: str = ""
+    max_stream_bytes: int = 200 * 1024 * 1024
 
 
 class Environment:
@@ -194,6 +200,7 @@ class Environment:
         self._queued: Invocation | None = None
         self._current: Invocation | None = None
         self._outcome: asyncio.Future[Outcome] | None = None
+        self._gathered: BufferedBody | None = None  # a streamed response, for Invoke
         self._init_duration_ms: float | None = None
         self._init_error: Outcome | None = None
         self._exit_task: asyncio.Task[None] | None = None
@@ -344,6 +351,9 @@ class Environment:
             outcome = await self._outcome
         finally:
             deadline.cancel()
+            if inv.stream is not None:
+                inv.stream.end()
+            self._gathered = None
         timed_out = outcome.kind is OutcomeKind.TIMEOUT
         duration = (self._clock.monotonic() - started) * 1000
         memory = self._memory_mb()
@@ -485,7 +495,33 @@ class Environment:
         return self._settle(request_id, report.posted_error(body, error_type))
 
     def response_too_large(self, request_id: str) -> None:
-        self._settle(request_id, Outcome(OutcomeKind.TOO_LARGE))
+        inv = self._current
+        streamed = inv is not None and inv.stream is not None and inv.stream.streaming
+        limit = str(self.config.max_stream_bytes).encode() if streamed else b""
+        self._settle(request_id, Outcome(OutcomeKind.TOO_LARGE, limit))
+
+    def begin_stream(
+        self, request_id: str, content_type: str | None, pressure: Callable[[bool], None]
+    ) -> tuple[Sink, int] | None:
+        inv = self._current
+        if inv is None or inv.request_id != request_id or self._outcome is None:
+            return None
+        if self._outcome.done():
+            return None
+        if inv.stream is not None:
+            inv.stream.open(content_type, pressure)
+            return inv.stream.write, self.config.max_stream_bytes
+        self._gathered = BufferedBody()
+        return self._gathered.write, runtime_api.MAX_RESPONSE
+
+    def end_stream(
+        self, request_id: str, error_type: str | None, error_body: str | None
+    ) -> tuple[int, dict[str, str]]:
+        if error_type is not None or error_body is not None:
+            return self._settle(request_id, report.streamed_error(error_type, error_body))
+        gathered = self._gathered
+        body = bytes(gathered.data) if gathered is not None else b""
+        return self._settle(request_id, Outcome(OutcomeKind.RESPONSE, body))
 
     def post_init_error(self, error_type: str | None, body: bytes) -> tuple[int, dict[str, str]]:
         if self._ready is None or self._ready.done():

@@ -10,6 +10,8 @@ here reads a clock, a pipe or a sandbox.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import json
 import math
@@ -168,6 +170,16 @@ def posted_error(body: bytes, error_type: str | None) -> Outcome:
     return Outcome(OutcomeKind.ERROR, error_payload(body, error_type), error_type)
 
 
+def streamed_error(error_type: str | None, error_body: str | None) -> Outcome:
+    """The error a runtime reported in a streamed response's trailers (its body base64,
+    as awslambdaric and AWS's Node.js runtime send it)."""
+    try:
+        body = base64.b64decode(error_body or "", validate=True)
+    except (binascii.Error, ValueError):
+        body = (error_body or "").encode("utf-8", "replace")
+    return Outcome(OutcomeKind.ERROR, error_payload(body, error_type), error_type)
+
+
 def runtime_exit(returncode: int) -> Outcome:
     return Outcome(OutcomeKind.EXIT, exit_detail(returncode).encode(), "Runtime.ExitError")
 
@@ -198,10 +210,12 @@ def answer(outcome: Outcome, request_id: str, timeout_s: float, *, oom: bool) ->
     if kind is OutcomeKind.ERROR:
         return Answer(outcome.body, "Unhandled", outcome.error_type, False)
     if kind is OutcomeKind.TOO_LARGE:
+        # The limit passed: a stream's (its body names it) or a buffered response's.
+        limit = int(outcome.body) if outcome.body.isdigit() else MAX_RESPONSE
         body = json.dumps(
             {
                 "errorMessage": "Response payload size exceeded maximum allowed payload size "
-                f"({MAX_RESPONSE} bytes).",
+                f"({limit} bytes).",
                 "errorType": "Function.ResponseSizeTooLarge",
             }
         ).encode()

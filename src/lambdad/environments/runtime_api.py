@@ -13,6 +13,13 @@ the connection after a 400; the connections, the bytes read ahead and the parsin
 work per loop turn are bounded here. A result over the size limit fails the
 invocation with ``Function.ResponseSizeTooLarge``; the rest of its body is read
 and dropped, and the environment serves on.
+
+A response posted in streaming mode (``Lambda-Runtime-Function-Response-Mode:
+streaming``, chunked) is not read whole: its environment is told as soon as its head
+is in (``begin_stream``), each piece of its body goes on as it arrives, and its end,
+with the error the runtime may report in the trailers ``Lambda-Runtime-Function-Error-Type``
+and ``Lambda-Runtime-Function-Error-Body`` (base64), settles the invocation
+(``end_stream``). A reader slower than the runtime stops the reading (``pressure``).
 """
 
 from __future__ import annotations
@@ -22,9 +29,16 @@ import contextlib
 import json
 import logging
 import socket
+from collections.abc import Callable
 from typing import Protocol, cast
 
-from lambdad.environments.runtime_http import MAX_HEADER, BadRequest, Request, RequestReader
+from lambdad.environments.runtime_http import (
+    MAX_HEADER,
+    BadRequest,
+    Request,
+    RequestReader,
+    Sink,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +99,16 @@ class RuntimeApiHandler(Protocol):
         self, error_type: str | None, body: bytes
     ) -> tuple[int, dict[str, str]]: ...
     def response_too_large(self, request_id: str) -> None: ...
+    def begin_stream(
+        self, request_id: str, content_type: str | None, pressure: Callable[[bool], None]
+    ) -> tuple[Sink, int] | None:
+        """A response is being streamed: where its bytes go, and how many it may send
+        (None: not for the current invocation; it is then read whole and refused)."""
+        ...
+
+    def end_stream(
+        self, request_id: str, error_type: str | None, error_body: str | None
+    ) -> tuple[int, dict[str, str]]: ...
 
 
 def _error_body(error_type: str, message: str) -> dict[str, str]:
@@ -104,8 +128,9 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.connections = connections
         self.transport: asyncio.Transport | None = None
         self.loop: asyncio.AbstractEventLoop  # set by connection_made
-        self.reader = RequestReader(MAX_BODY, self._over_limit)
+        self.reader = RequestReader(MAX_BODY, self._over_limit, self._stream_head)
         self.closed = False
+        self.stream_paused = False  # a streamed response's reader is behind
         self.busy = False
         self.pending: asyncio.Task[None] | None = None
         self.reading = True
@@ -197,7 +222,10 @@ class RuntimeApiProtocol(asyncio.Protocol):
             return
         backlog = self.reader.backlog()
         wanted = not (
-            self.write_paused or self.yielding or (self.busy and backlog > MAX_READ_AHEAD)
+            self.write_paused
+            or self.yielding
+            or self.stream_paused
+            or (self.busy and backlog > MAX_READ_AHEAD)
         )
         if wanted != self.reading:
             self.reading = wanted
@@ -212,6 +240,24 @@ class RuntimeApiProtocol(asyncio.Protocol):
         invocation = _invocation_of(path)
         if invocation is not None:
             self.handler.response_too_large(invocation)
+
+    def _stream_head(self, request: Request) -> None:
+        """A request with a body: a response posted in streaming mode is streamed on."""
+        mode = request.headers.get("lambda-runtime-function-response-mode")
+        if mode is None or mode.lower() != "streaming" or request.method != "POST":
+            return
+        invocation = _invocation_of(request.path)
+        if invocation is None or not request.path.endswith("/response"):
+            return
+        begun = self.handler.begin_stream(
+            invocation, request.headers.get("content-type"), self._stream_pressure
+        )
+        if begun is not None:
+            request.sink, request.limit = begun
+
+    def _stream_pressure(self, paused: bool) -> None:
+        self.stream_paused = paused
+        self._update_reading()
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -242,6 +288,16 @@ class RuntimeApiProtocol(asyncio.Protocol):
         if request.over:
             # The invocation already failed with Function.ResponseSizeTooLarge.
             self._write(413, _too_large_body(), {})
+            return
+        if request.sink is not None:
+            trailers = request.trailers
+            status, out = h.end_stream(
+                parts[1],
+                trailers.get("lambda-runtime-function-error-type"),
+                trailers.get("lambda-runtime-function-error-body"),
+            )
+            request.sink = None
+            self._write(status, out, {})
             return
         body = bytes(request.body)
         if len(parts) == 3 and parts[0] == "invocation" and parts[2] == "response":

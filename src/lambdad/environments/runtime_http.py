@@ -7,6 +7,12 @@ bounded while it arrives, not after (past the limit it is counted and dropped, a
 ``over_limit`` is told at once), and a parsing step gives the event loop a turn once
 its work budget is spent. Anything it cannot parse raises ``BadRequest`` (no
 guessing, so no desynchronised stream). ``runtime_api`` serves what it reads.
+
+A streamed body (a response posted in the Runtime API's streaming mode) is not kept:
+once its head is in, ``stream_head`` may give the request a ``sink``, and each piece
+of its body goes there as it arrives (a chunk split over two reads in two pieces), so
+that the caller sees the bytes while the runtime is still writing. Trailers (where a
+streamed response reports a failure) are kept in ``Request.trailers``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from collections.abc import Callable
 MAX_HEADER = 64 * 1024
 # One chunk-size line (hex digits and any extensions) or trailer line, at most.
 MAX_CHUNK_LINE = 1024
+# The trailers of one request, all lines together (an error body travels there, base64).
+MAX_TRAILERS = 64 * 1024
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?")
 # Whitespace before a header's colon, or a line folded onto the one before: refused
 # (RFC 9112), so that no header is read otherwise than its sender meant.
@@ -35,27 +43,54 @@ class BadRequest(Exception):
         self.message = message
 
 
+Sink = Callable[[bytes], None]
+
+
 class Request:
     """One request as read: its body bounded (``over``: counted past the limit, dropped)."""
 
-    __slots__ = ("body", "headers", "method", "over", "path", "received")
+    __slots__ = (
+        "body",
+        "headers",
+        "limit",
+        "method",
+        "over",
+        "path",
+        "received",
+        "sink",
+        "trailer_bytes",
+        "trailers",
+    )
 
-    def __init__(self, method: str, path: str, headers: dict[str, str]) -> None:
+    def __init__(self, method: str, path: str, headers: dict[str, str], limit: int) -> None:
         self.method = method
         self.path = path
         self.headers = headers
         self.body: bytes | bytearray = b""
         self.received = 0  # body bytes so far, kept or not
         self.over = False  # the body passed its limit: counted and dropped, not kept
+        self.limit = limit  # the most body bytes kept (or streamed)
+        # Where a streamed body goes as it arrives (None: the body is kept in ``body``).
+        self.sink: Sink | None = None
+        self.trailers: dict[str, str] = {}
+        self.trailer_bytes = 0
 
 
 class RequestReader:
     """The requests of one connection, read from what it has sent so far."""
 
-    def __init__(self, max_body: int, over_limit: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        max_body: int,
+        over_limit: Callable[[str], None],
+        stream_head: Callable[[Request], None] | None = None,
+    ) -> None:
         self.max_body = max_body
-        # Told the path of a request whose body passed ``max_body``, once.
+        # Told the path of a request whose body passed its limit, once.
         self.over_limit = over_limit
+        # Shown each request with a body once its head is in: it may set the request's
+        # ``sink`` (and ``limit``) to have the body streamed rather than kept.
+        self.stream_head = stream_head
         # Unparsed input is buffer[pos:]; the head's end is searched from `scanned` on.
         self.buffer: bytes | bytearray = b""
         self.pos = 0
@@ -131,11 +166,12 @@ class RequestReader:
                 self.pos += 2
                 self.state = _CHUNK_LINE
             elif state == _TRAILER:
-                line = self._line(buf)
+                line = self._line(buf, MAX_TRAILERS)
                 if line is None:
                     return None
                 if not line:
                     return self._complete()
+                self._trailer(line)
             else:
                 return None
 
@@ -148,9 +184,10 @@ class RequestReader:
         pos, end_of_data = self.pos, len(buf)
         find, match, startswith = buf.find, _CHUNK_SIZE.fullmatch, buf.startswith
         view = memoryview(buf)
+        sink = request.sink
         kept = request.body if isinstance(request.body, bytearray) else bytearray(request.body)
         received, over, work = request.received, request.over, self.work
-        max_body = self.max_body
+        max_body = request.limit
         try:
             while work > 0:
                 eol = find(b"\r\n", pos, pos + MAX_CHUNK_LINE + 2)
@@ -167,7 +204,11 @@ class RequestReader:
                     break
                 if not startswith(b"\r\n", data_end):
                     break
-                if not over:
+                if over:
+                    pass
+                elif sink is not None:
+                    sink(bytes(view[eol + 2 : data_end]))
+                else:
                     kept += view[eol + 2 : data_end]
                 received += size
                 pos = data_end + 2
@@ -176,13 +217,13 @@ class RequestReader:
             view.release()
         request.body, request.received, self.pos, self.work = kept, received, pos, work
 
-    def _line(self, buf: bytes | bytearray) -> bytes | None:
+    def _line(self, buf: bytes | bytearray, bound: int = MAX_CHUNK_LINE) -> bytes | None:
         # Searched within one line's bound: a runtime that never ends a line costs a
         # bounded search per read, and a 400 once it passes the bound.
         pos = self.pos
-        eol = buf.find(b"\r\n", pos, pos + MAX_CHUNK_LINE + 2)
+        eol = buf.find(b"\r\n", pos, pos + bound + 2)
         if eol < 0:
-            if len(buf) - pos > MAX_CHUNK_LINE:
+            if len(buf) - pos > bound:
                 raise BadRequest(400, "Chunk line too long")
             return None
         self.pos = eol + 2
@@ -194,7 +235,9 @@ class RequestReader:
         assert request is not None
         n = min(self.remaining, len(buf) - self.pos)
         if n and not request.over:
-            if not request.body and n == self.remaining and self.state == _BODY:
+            if request.sink is not None:
+                request.sink(bytes(buf[self.pos : self.pos + n]))
+            elif not request.body and n == self.remaining and self.state == _BODY:
                 request.body = buf[self.pos : self.pos + n]  # the whole body at once
             else:
                 if not isinstance(request.body, bytearray):
@@ -210,7 +253,7 @@ class RequestReader:
         request = self.request
         assert request is not None
         request.received += size
-        if request.received > self.max_body and not request.over:
+        if request.received > request.limit and not request.over:
             request.over = True
             request.body = b""
             self.over_limit(request.path)
@@ -247,7 +290,7 @@ class RequestReader:
             if key == "content-length":
                 lengths.add(value)
             headers[key] = value
-        request = Request(method, target.split("?", 1)[0], headers)
+        request = Request(method, target.split("?", 1)[0], headers, self.max_body)
         self.request = request
         encoding = headers.get("transfer-encoding")
         if encoding is not None:
@@ -255,6 +298,8 @@ class RequestReader:
                 raise BadRequest(400, "Both Content-Length and Transfer-Encoding")
             if encoding.lower() != "chunked":
                 raise BadRequest(501, "Unsupported Transfer-Encoding")
+            if self.stream_head is not None:
+                self.stream_head(request)
             self.state = _CHUNK_LINE
             return True
         if not lengths:
@@ -265,10 +310,23 @@ class RequestReader:
             length = int(value)
         else:
             raise BadRequest(400, "Bad Content-Length")
+        if length and self.stream_head is not None:
+            self.stream_head(request)
         self._count(length)
         self.remaining = length
         self.state = _BODY
         return True
+
+    def _trailer(self, line: bytes) -> None:
+        request = self.request
+        assert request is not None
+        request.trailer_bytes += len(line) + 2
+        if request.trailer_bytes > MAX_TRAILERS:
+            raise BadRequest(431, "Trailers too large")
+        name, colon, value = line.decode("latin-1").partition(":")
+        if not colon or not name or name != name.strip():
+            raise BadRequest(400, "Malformed trailer")
+        request.trailers[name.lower()] = value.strip(" \t")
 
     def _complete(self) -> Request:
         request = self.request

@@ -6,7 +6,8 @@ its ``Host`` ``<url-id>.lambda-url.<region>.localhost`` or its path
 The door finds the URL's config, lets CORS answer a preflight, authorizes the caller
 (``url_auth``), builds the payload 2.0 event (``http.url_event``), invokes the function
 through ``invoke/`` as the ``Invoke`` API does (leases, alias routing, logs), and
-answers by ``http.url_response``'s rules. It never raises: every outcome is an answer.
+answers by ``http.url_response``'s rules (a ``RESPONSE_STREAM`` URL: by ``url_stream``'s,
+while the function runs). It never raises: every outcome is an answer.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from lambdad.events.http.response import HttpResponse
 from lambdad.events.http.url_event import function_url_event
 from lambdad.events.http.url_response import JSON, url_response
 from lambdad.events.url_auth import UrlAuthorizer, UrlForbidden
+from lambdad.events.url_stream import stream_answer
+from lambdad.invoke.response_stream import ResponseStream
 from lambdad.invoke.sync import InvokeRequest, InvokeResponse
 from lambdad.model import function_url as furl
 from lambdad.model.scope import Scope
@@ -45,7 +48,9 @@ class UrlConfigs(Protocol):
 
 
 class SyncInvoker(Protocol):
-    async def invoke(self, req: InvokeRequest) -> InvokeResponse: ...
+    async def invoke(
+        self, req: InvokeRequest, stream: ResponseStream | None = None
+    ) -> InvokeResponse: ...
 
 
 class FunctionUrlDoor:
@@ -131,16 +136,17 @@ class FunctionUrlDoor:
     async def _invoke(
         self, config: furl.UrlConfig, event: dict[str, object], request_id: str
     ) -> HttpResponse:
+        req = InvokeRequest(
+            scope=Scope(config.account, config.region),
+            function_name=config.function_name,
+            qualifier=config.qualifier,
+            payload=json.dumps(event, separators=(",", ":")).encode(),
+            request_id=request_id,
+        )
         try:
-            result = await self.invoker.invoke(
-                InvokeRequest(
-                    scope=Scope(config.account, config.region),
-                    function_name=config.function_name,
-                    qualifier=config.qualifier,
-                    payload=json.dumps(event, separators=(",", ":")).encode(),
-                    request_id=request_id,
-                )
-            )
+            if config.invoke_mode == furl.RESPONSE_STREAM:
+                return await stream_answer(lambda stream: self.invoker.invoke(req, stream))
+            result = await self.invoker.invoke(req)
         except TooManyRequestsException:
             return THROTTLED
         except RequestTooLargeException:

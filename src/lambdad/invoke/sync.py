@@ -36,6 +36,7 @@ from lambdad.errors import (
 )
 from lambdad.invoke.cache import ResolveCache
 from lambdad.invoke.leases import FunctionKey, Lease, LeaseKind, Leases
+from lambdad.invoke.response_stream import ResponseStream
 from lambdad.invoke.routing import Draw, Route, choose_version
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
@@ -182,7 +183,11 @@ class InvokeService:
             raise InvalidParameterValueException("Client context must be less than 3583 bytes.")
         return decoded
 
-    async def invoke(self, req: InvokeRequest) -> InvokeResponse:
+    async def invoke(
+        self, req: InvokeRequest, stream: ResponseStream | None = None
+    ) -> InvokeResponse:
+        """Invoke as ``Invoke`` does (``stream``: where a response the function streams
+        goes as it arrives, for ``InvokeWithResponseStream`` and streaming URLs)."""
         rv = self.resolve(req.scope, req.function_name, req.qualifier, req.role_arn, req.caller_arn)
         if req.invocation_type == "DryRun":
             return InvokeResponse(204, b"", rv.version)
@@ -193,7 +198,10 @@ class InvokeService:
             error=RequestEntityTooLargeException,  # AWS's name, not botocore's
         )
         client_context = self._client_context(req.client_context)
-        result = await self.run(rv, payload, req.request_id or str(uuid.uuid4()), client_context)
+        request_id = req.request_id or str(uuid.uuid4())
+        if stream is not None:
+            stream.executed_version = rv.version
+        result = await self.run(rv, payload, request_id, client_context, stream=stream)
         log_result = None
         if req.log_type == "Tail":
             log_result = base64.b64encode(result.log_tail).decode()
@@ -208,6 +216,8 @@ class InvokeService:
         request_id: str,
         client_context: str | None = None,
         trace_id: str | None = None,
+        *,
+        stream: ResponseStream | None = None,
     ) -> InvocationResult:
         """``trace_id``: the X-Ray header the invocation carries (an event source's, with
         its recursion lineage), else a new one."""
@@ -224,6 +234,7 @@ class InvokeService:
             deadline_ms=int((time.time() + timeout) * 1000),
             client_context=client_context,
             trace_id=trace_id or _trace_id(),
+            stream=stream,
         )
         # The lease first, given back last: what ``async with leases.acquire(...)``
         # around the checkout does, without an async generator per invoke.

@@ -28,6 +28,7 @@ MAX_REQUEST_BODY: Final = 6 * 1024 * 1024
 AUTH_NONE: Final = "NONE"
 AUTH_IAM: Final = "AWS_IAM"
 BUFFERED: Final = "BUFFERED"
+RESPONSE_STREAM: Final = "RESPONSE_STREAM"
 INVOKE_URL: Final = "lambda:InvokeFunctionUrl"
 AUTH_TYPE_KEY: Final = "lambda:FunctionUrlAuthType"
 

@@ -2,19 +2,24 @@
 ``InvokeWithResponseStream`` and the deprecated ``InvokeAsync``.
 
 A synchronous invocation answers with the function's result; an asynchronous one
-once the event is on disk. ``InvokeWithResponseStream`` invokes as ``Invoke`` does and
-frames the buffered result as an event stream (``stream_events``). The invoke
+once the event is on disk. ``InvokeWithResponseStream`` answers once the function
+starts streaming (or is done), then sends its event stream as the response arrives
+(``api/invoke_stream.py``; a buffered result framed by ``stream_events``); what fails
+before that (no such function, a throttle) is answered as ``Invoke`` answers it. The invoke
 services are reached through the two small protocols below, which ``invoke/`` satisfies.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
-from lambdad.api import eventstream
+from lambdad.api import eventstream, invoke_stream
 from lambdad.api.context import RequestContext
 from lambdad.api.handlers import Params
+from lambdad.invoke.response_stream import ResponseStream
 from lambdad.invoke.sync import InvokeRequest, InvokeResponse
+from lambdad.model.streamed_body import StreamedBody
 
 # The deprecated InvokeAsync keeps its old 256 KB payload limit.
 ASYNC_INVOKE_LIMIT = 256 * 1024
@@ -23,7 +28,9 @@ STREAM_CHUNK_BYTES = 64 * 1024
 
 
 class SyncInvoker(Protocol):
-    async def invoke(self, req: InvokeRequest) -> InvokeResponse: ...
+    async def invoke(
+        self, req: InvokeRequest, stream: ResponseStream | None = None
+    ) -> InvokeResponse: ...
 
 
 class EventAcceptor(Protocol):
@@ -56,12 +63,21 @@ class InvokeHandlers:
 
     async def invoke_with_response_stream(self, ctx: RequestContext, p: Params) -> dict[str, Any]:
         # The model allows RequestResponse and DryRun only, so nothing here is queued.
-        out = await self.invoker.invoke(_sync_request(ctx, p))
+        req = _sync_request(ctx, p)
+        if req.invocation_type == "DryRun":
+            out = await self.invoker.invoke(req)
+            return {"StatusCode": out.status, "ExecutedVersion": out.executed_version}
+        stream = ResponseStream()
+        task = asyncio.ensure_future(self.invoker.invoke(req, stream))
+        await asyncio.wait((task, stream.started), return_when=asyncio.FIRST_COMPLETED)
+        if task.done() and task.exception() is not None:
+            stream.discard()
+            task.result()  # raises what Invoke raises: answered as an API error
         return {
-            "StatusCode": out.status,
-            "ExecutedVersion": out.executed_version,
+            "StatusCode": 200,
+            "ExecutedVersion": stream.executed_version,
             "ResponseStreamContentType": eventstream.CONTENT_TYPE,
-            "EventStream": stream_events(out) if out.status == 200 else b"",
+            "EventStream": StreamedBody(invoke_stream.stream_events(stream, task, stream_events)),
         }
 
     async def invoke_async(self, ctx: RequestContext, p: Params) -> dict[str, Any]:

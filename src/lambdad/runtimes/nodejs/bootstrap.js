@@ -20,6 +20,7 @@ const net = require('net');
 const path = require('path');
 const util = require('util');
 const { pathToFileURL } = require('url');
+const streaming = require('./streaming.js');
 
 const API_PREFIX = '/2018-06-01/runtime';
 const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
@@ -598,6 +599,10 @@ class Runtime {
         tenantId: headers['lambda-runtime-aws-tenant-id'],
         getRemainingTimeInMillis: () => deadline - Date.now(),
       };
+      if (streaming.isStreaming(this.handler)) {
+        this.invokeStreaming(requestId, JSON.parse(body), context);
+        return;
+      }
       const result = this.handler(JSON.parse(body), context, callback);
       if (result && typeof result.then === 'function') {
         result.then(succeed, fail);
@@ -605,6 +610,22 @@ class Runtime {
     } catch (err) {
       callback(err);
     }
+  }
+
+  /** A handler wrapped by awslambda.streamifyResponse: its response streams (streaming.js). */
+  invokeStreaming(requestId, event, context) {
+    this.onEmptyEventLoop = null;
+    streaming.invokeStreaming(
+      this.api, this.handler, requestId, event, context, errorResponse, logError,
+      (err) => {
+        if (err === null) {
+          this.scheduleNext();
+          return;
+        }
+        process.stderr.write(`lambdad runtime: ${err.stack || err}\n`);
+        process.exit(1);
+      },
+    );
   }
 
   report(requestId, isError, value) {
@@ -650,6 +671,7 @@ function addLayerModulePaths() {
 
 async function main() {
   patchConsole();
+  streaming.installGlobals();
   addLayerModulePaths();
   const address = process.env.AWS_LAMBDA_RUNTIME_API;
   if (!address) {
