@@ -38,8 +38,8 @@ from lambdad.errors import (
 from lambdad.invoke.async_stats import FunctionStatistics
 from lambdad.model.credential import Credential
 from lambdad.model.role_policy import DEFAULT as DEFAULT_ROLE_POLICY
-from lambdad.model.streamed_body import StreamedBody
 from lambdad.model.runtimes import AWS_RUNTIME_ENUM
+from lambdad.model.streamed_body import StreamedBody
 
 log = logging.getLogger(__name__)
 
