@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip
+from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, make_zip
 
 NewFunction = Callable[..., dict[str, Any]]
 # Payload format 1.0 wants a proxy answer: the event comes back as its body.
@@ -40,6 +41,28 @@ def _permit(lambdad: LambdadServer, name: str, api_id: str) -> None:
 
 def _path_form(lambdad: LambdadServer, api_id: str, path: str) -> str:
     return f"{lambdad.endpoint}/execute-api/{api_id}{path}"
+
+
+def _rest_proxy(lambdad: LambdadServer, function_arn: str, stage: str, **variables: str) -> str:
+    """A REST API: ``/{proxy+}``, ``ANY``, an ``AWS_PROXY`` integration to the function,
+    deployed to ``stage`` (with ``variables``); its id."""
+    client = lambdad.client("apigateway")
+    api_id: str = client.create_rest_api(name="rest")["id"]
+    root = client.get_resources(restApiId=api_id)["items"][0]
+    proxy = client.create_resource(restApiId=api_id, parentId=root["id"], pathPart="{proxy+}")
+    client.put_method(
+        restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY", authorizationType="NONE"
+    )
+    uri = (
+        f"arn:aws:apigateway:{lambdad.region}:lambda:path/2015-03-31/functions/"
+        f"{function_arn}/invocations"
+    )
+    client.put_integration(
+        restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY", type="AWS_PROXY",
+        integrationHttpMethod="POST", uri=uri,
+    )  # fmt: skip
+    client.create_deployment(restApiId=api_id, stageName=stage, variables=variables)
+    return api_id
 
 
 def test_quick_create_with_the_cli(lambdad: LambdadServer, new_function: NewFunction) -> None:
@@ -132,22 +155,11 @@ def test_routes_stages_and_payload_1(lambdad: LambdadServer, new_function: NewFu
 def test_rest_api_proxy(lambdad: LambdadServer, new_function: NewFunction) -> None:
     function = new_function(handler_zip(WRAPPED))
     client = lambdad.client("apigateway")
-    api_id = client.create_rest_api(name="rest")["id"]
-    root = client.get_resources(restApiId=api_id)["items"][0]
-    assert root["path"] == "/"
-    proxy = client.create_resource(restApiId=api_id, parentId=root["id"], pathPart="{proxy+}")
-    client.put_method(
-        restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY", authorizationType="NONE"
-    )
-    uri = (
-        f"arn:aws:apigateway:{lambdad.region}:lambda:path/2015-03-31/functions/"
-        f"{function['FunctionArn']}/invocations"
-    )
-    client.put_integration(
-        restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY", type="AWS_PROXY",
-        integrationHttpMethod="POST", uri=uri,
-    )  # fmt: skip
-    client.create_deployment(restApiId=api_id, stageName="prod", variables={"v": "1"})
+    api_id = _rest_proxy(lambdad, function["FunctionArn"], "prod", v="1")
+    resources = {r["path"]: r for r in client.get_resources(restApiId=api_id)["items"]}
+    assert set(resources) == {"/", "/{proxy+}"}
+    proxy = resources["/{proxy+}"]
+    assert list(proxy["resourceMethods"]) == ["ANY"]
     assert client.get_stage(restApiId=api_id, stageName="prod")["variables"] == {"v": "1"}
     _permit(lambdad, function["FunctionName"], api_id)
 
@@ -282,3 +294,68 @@ def test_aws_iam_route(lambdad: LambdadServer, new_function: NewFunction) -> Non
         assert answer.status_code == 200, answer.text
         iam = answer.json()["requestContext"]["authorizer"]["iam"]
         assert (iam["accessKey"], iam["accountId"]) == (PRIMARY.access_key_id, PRIMARY.account_id)
+
+
+# -- Powertools' resolvers, unchanged: they parse the events as AWS writes them ---------
+
+POWERTOOLS_APP = """
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
+
+http = APIGatewayHttpResolver()
+rest = APIGatewayRestResolver()
+
+
+def routes(app):
+    @app.get("/pets/<pet_id>")
+    def get_pet(pet_id):
+        event = app.current_event
+        return {"pet": pet_id, "q": event.get_query_string_value("q"),
+                "agent": event.get_header_value("user-agent")}
+
+    @app.post("/pets")
+    def post_pet():
+        return {"got": app.current_event.json_body}, 201
+
+
+routes(http)
+routes(rest)
+
+
+def handler(event, context):
+    return (http if event.get("version") == "2.0" else rest).resolve(event, context)
+"""
+
+
+def _with_powertools(source: str) -> bytes:
+    """``app.py`` with Powertools and what it imports, as installed here."""
+    powertools = pytest.importorskip("aws_lambda_powertools")
+    import jmespath
+    import typing_extensions
+
+    files: dict[str, str | bytes] = {"app.py": source}
+    for module in (powertools, jmespath, typing_extensions):
+        path = Path(str(module.__file__))
+        if path.name != "__init__.py":
+            files[path.name] = path.read_bytes()
+            continue
+        for file in path.parent.rglob("*.py"):
+            files[str(file.relative_to(path.parent.parent))] = file.read_bytes()
+    return make_zip(files)
+
+
+def test_powertools_resolvers(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    function = new_function(_with_powertools(POWERTOOLS_APP), Timeout=30)
+    http_api = lambdad.client("apigatewayv2").create_api(
+        Name="pt", ProtocolType="HTTP", Target=function["FunctionArn"]
+    )["ApiId"]
+    rest_api = _rest_proxy(lambdad, function["FunctionArn"], "live")
+    for api_id in (http_api, rest_api):
+        _permit(lambdad, function["FunctionName"], api_id)
+
+    for base in (_path_form(lambdad, http_api, ""), _path_form(lambdad, rest_api, "/live")):
+        got = requests.get(f"{base}/pets/7?q=a+b", headers={"User-Agent": "pt"}, timeout=60)
+        assert got.status_code == 200, got.text
+        assert got.json() == {"pet": "7", "q": "a b", "agent": "pt"}
+        posted = requests.post(f"{base}/pets", json={"name": "rex"}, timeout=60)
+        assert (posted.status_code, posted.json()) == (201, {"got": {"name": "rex"}})
+        assert requests.get(f"{base}/cats", timeout=60).status_code == 404
