@@ -316,3 +316,27 @@ def test_a_rule_target_without_permission_goes_to_its_dead_letter_queue(
     assert attrs["TARGET_ARN"] == recorder["FunctionArn"]
     assert attrs["ERROR_CODE"] == "NO_PERMISSIONS"
     assert attrs["RETRY_ATTEMPTS"] == "0"
+
+
+def test_malformed_requests_get_scheduler_errors(server: LambdadServer) -> None:
+    target = {"Arn": "arn:aws:lambda:us-east-1:123456789012:function:f", "RoleArn": SCHEDULER_ROLE}
+    good = {
+        "ScheduleExpression": "rate(1 hour)",
+        "Target": target,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+    }
+    cases = [
+        ("POST", "/schedules/bad", b"{not json", 400),
+        ("POST", "/schedules/bad", b"[1, 2]", 400),
+        ("POST", "/schedules/bad", json.dumps({**good, "StartDate": "soon"}).encode(), 400),
+        ("POST", "/schedules/bad", json.dumps({**good, "Target": "x"}).encode(), 400),
+        ("POST", "/schedules/b%2Fad", json.dumps(good).encode(), 400),
+        ("GET", "/schedules?MaxResults=lots", b"", 400),
+        ("PATCH", "/schedules/bad", b"", 404),
+        ("GET", "/nowhere", b"", 404),
+    ]
+    for method, path, body, status in cases:
+        answer = server.request(method, path, body, service="scheduler")
+        assert answer.status == status, (method, path, answer.body)
+        assert answer.json()["Message"]
+        assert answer.headers.get("x-amzn-errortype")

@@ -135,6 +135,9 @@ def test_check_schedule_refusals() -> None:
         check_schedule(request(StartDate=T0 + 600, EndDate=T0 + 60), T0)
     with pytest.raises(ValidationException, match="MaximumWindowInMinutes"):
         check_schedule(request(FlexibleTimeWindow={"Mode": "FLEXIBLE"}), T0)
+    for bad in ("yesterday", True, 1e300, [1]):
+        with pytest.raises(ValidationException, match="Invalid StartDate"):
+            check_schedule(request(StartDate=bad), T0)
     with pytest.raises(ValidationException, match="Lambda functions only"):
         check_schedule(
             request(Target={"Arn": "arn:aws:sqs:us-east-1:123456789012:q", "RoleArn": "r"}), T0

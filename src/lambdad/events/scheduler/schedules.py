@@ -9,6 +9,7 @@ lambdad's Scheduler invokes Lambda functions only: another target ARN is refused
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from lambdad.clock import Clock
@@ -25,6 +26,7 @@ from lambdad.store.base import Doc
 
 Params = dict[str, Any]
 LIST_LIMIT = 100
+_DATES = ("StartDate", "EndDate")
 _KEPT = (
     "ScheduleExpression", "StartDate", "EndDate", "Description", "ScheduleExpressionTimezone",
     "State", "KmsKeyArn", "Target", "FlexibleTimeWindow", "ActionAfterCompletion",
@@ -49,14 +51,10 @@ def schedule_arn(scope: Scope, ref: ScheduleRef) -> str:
 def check_schedule(p: Params, now: float) -> None:
     """Scheduler's semantic checks of a Create/UpdateSchedule request (the model's
     constraints were checked by the API)."""
-    from datetime import UTC, datetime
-
     expression = parse_schedule_expression(p["ScheduleExpression"])
     if p.get("ScheduleExpressionTimezone"):
         load_timezone(p["ScheduleExpressionTimezone"])
-    dates = {
-        k: datetime.fromtimestamp(float(p[k]), UTC) for k in ("StartDate", "EndDate") if k in p
-    }
+    dates = {k: datetime.fromtimestamp(epoch(p[k], k), UTC) for k in _DATES if k in p}
     validate_window(
         expression,
         start=dates.get("StartDate"),
@@ -80,8 +78,23 @@ def check_schedule(p: Params, now: float) -> None:
         )
 
 
+def epoch(value: Any, member: str) -> float:
+    """A timestamp member as REST-JSON sends it (epoch seconds), or 400."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        seconds = float(value)
+        datetime.fromtimestamp(seconds, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ValidationException(f"Invalid {member} {value!r}: expected epoch seconds.") from None
+    return seconds
+
+
 def _document(p: Params, created: float, now: float) -> Doc:
     doc: Doc = {k: p[k] for k in _KEPT if p.get(k) is not None}
+    for member in _DATES:
+        if member in doc:
+            doc[member] = epoch(doc[member], member)
     doc.setdefault("State", "ENABLED")
     doc.setdefault("ActionAfterCompletion", "NONE")
     doc.setdefault("ScheduleExpressionTimezone", "UTC")
