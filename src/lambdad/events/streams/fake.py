@@ -37,6 +37,8 @@ class FakeStream:
         self.next_seq = 1
         self.failures = 0  # calls to fail before answering again
         self.reads = 0
+        self.empty_pages = 0  # reads to answer with no records (the iterator stays)
+        self.never_ends = False  # closed shards' iterators never end (as moto's)
 
     def add_shard(self, shard_id: str, *parents: str) -> None:
         parent = parents[0] if parents else None
@@ -89,12 +91,15 @@ class FakeStream:
     async def read(self, shard_id: str, iterator: str, limit: int) -> Page:
         self._maybe_fail()
         self.reads += 1
+        if self.empty_pages:
+            self.empty_pages -= 1
+            return Page([], iterator, behind_ms=1)
         name, _, at = iterator.rpartition("|")
         entry = self.table[name]
         start = int(at)
         page = entry.records[start : start + limit]
         end = start + len(page)
-        done = entry.shard.closed and end >= len(entry.records)
+        done = entry.shard.closed and end >= len(entry.records) and not self.never_ends
         return Page(page, None if done else f"{name}|{end}")
 
 

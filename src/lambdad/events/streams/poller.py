@@ -140,7 +140,7 @@ class StreamPoller:
                     shard.shard_id,
                     self.settings,
                     start,
-                    lambda: self.listing.get(shard.shard_id, shard).closed,
+                    lambda: self.listing.get(shard.shard_id, shard).ending_sequence_number,
                     self.mapping.event_source_arn,
                 )
                 await worker.run()

@@ -40,7 +40,7 @@ class ShardWorker:
         shard_id: str,
         settings: StreamSettings,
         start: IteratorRequest,
-        is_closed: Callable[[], bool],
+        ending: Callable[[], str | None],
         source_arn: str,
     ) -> None:
         self.context = context
@@ -48,7 +48,7 @@ class ShardWorker:
         self.shard_id = shard_id
         self.settings = settings
         self.start = start
-        self.is_closed = is_closed
+        self.ending = ending  # the shard's last sequence number once it is closed
         self.source_arn = source_arn
         self.runner = BatchRunner(
             context,
@@ -127,7 +127,7 @@ class ShardWorker:
             await self._source_failed(exc)
             return True
         self.iterator = page.next_iterator
-        if not page.records and page.behind_ms == 0 and self.is_closed():
+        if not page.records and self._at_closed_end(page.behind_ms):
             # Some services (moto) never end a closed shard's iterators.
             self.iterator = None
         filters = self.context.filter
@@ -140,6 +140,17 @@ class ShardWorker:
         if self.pending and self.first_read_at is None:
             self.first_read_at = self._now()
         return not page.records
+
+    def _at_closed_end(self, behind_ms: int) -> bool:
+        """After an empty page: whether the closed shard has nothing more. Kinesis says
+        how far behind the tip a page is; elsewhere an empty page proves nothing until
+        the last record read is the shard's last."""
+        ending = self.ending()
+        if ending is None:
+            return False
+        if self.source.kind == "kinesis" and behind_ms == 0:
+            return True
+        return self.last_read is not None and int(self.last_read) >= int(ending)
 
     async def _checkpoint(self, sequence_number: str | None) -> None:
         if sequence_number is None or sequence_number == self.saved:

@@ -168,6 +168,20 @@ def test_children_are_read_after_their_parent() -> None:
     assert sorted(ctx.sequence_numbers()[1:]) == [[4], [5]]
 
 
+def test_a_closed_shard_whose_iterator_never_ends_is_finished_at_its_last_record() -> None:
+    stream = stream_with(3, shard="parent")
+    stream.close("parent")
+    stream.add_shard("child", "parent")
+    stream.put("child", "k", b"c", 1767225601.0)
+    stream.never_ends = True
+    stream.kind = "dynamodb"  # type: ignore[misc]  # no MillisBehindLatest
+    stream.empty_pages = 2  # empty pages on the way prove nothing
+    ctx = FakeContext(ok, kind="dynamodb")
+    run(ctx, stream, lambda: ctx.checkpoints.values.get("child") == "4")
+    assert ctx.sequence_numbers() == [[1, 2, 3], [4]]
+    assert ctx.checkpoints.values["parent"] == SHARD_END
+
+
 def test_source_errors_are_retried_and_reported() -> None:
     stream = stream_with(2)
     stream.failures = 3
