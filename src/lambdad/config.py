@@ -66,9 +66,9 @@ class Settings:
     async_poll_interval: float = 1.0
     async_event_age_scale: float = 1.0
     async_delivery_max_age: float = 21600.0
-    # EventBridge scheduled rules (events/timer.py): real seconds per schedule second
-    # (tests shrink it: 0.01 makes rate(1 minute) fire every 0.6 s); the timer's longest
-    # sleep between looks at the schedules.
+    # EventBridge scheduled rules and Scheduler schedules (events/timer.py): real seconds
+    # per schedule second (tests shrink it: 0.01 makes rate(1 minute) fire every 0.6 s);
+    # the timer's longest sleep between looks at the schedules.
     schedule_time_scale: float = 1.0
     schedule_poll_interval: float = 1.0
     # Event source mappings (events/mappings/): threads for their blocking calls to

@@ -190,3 +190,34 @@ def test_a_fire_that_fails_is_tried_again_a_minute_later(world: World) -> None:
     entry = world.entry("flaky")
     assert entry is not None
     assert entry.next == T0.timestamp() + 60
+
+
+def restarted(world: World, at: float) -> World:
+    """The same store after a restart at ``at``: a new timer, started then."""
+    world.clock.advance(at - world.clock.now().timestamp())
+    timer = ScheduleTimer(
+        world.events, cast(Any, None), world.clock, scheduled=world.timer.scheduled
+    )
+    return World(
+        world.clock, world.events, world.schedules, world.service, timer, world.invoker,
+        world.letters,
+    )  # fmt: skip
+
+
+def test_ticks_missed_while_down_are_not_replayed(world: World) -> None:
+    world.create("hourly", "rate(1 hour)", StartDate=T0.timestamp() + 3600)
+    after = restarted(world, T0.timestamp() + 3 * 3600 + 10)
+    asyncio.run(after.timer.fire_due())
+    assert after.invoker.queued == []
+    entry = after.entry("hourly")
+    assert entry is not None
+    assert entry.next == T0.timestamp() + 4 * 3600
+
+
+def test_a_one_time_schedule_due_while_down_fires_late_once(world: World) -> None:
+    at = T0 + timedelta(minutes=5)
+    world.create("once", f"at({at:%Y-%m-%dT%H:%M:%S})")
+    after = restarted(world, at.timestamp() + 600)  # within the default day
+    asyncio.run(after.timer.fire_due())
+    asyncio.run(after.timer.fire_due())
+    assert len(after.invoker.queued) == 1
