@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,14 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAN
 _STYLE = {"Add": "green", "Modify": "yellow", "Remove": "red"}
 
 
-def _overrides(values: tuple[str, ...]) -> list[dict[str, str]]:
+def overrides(values: tuple[str, ...]) -> list[dict[str, str]]:
+    """``KEY=VALUE`` items (several in one argument, space-separated, as SAM CLI takes
+    them; or ``ParameterKey=K,ParameterValue=V``) as CreateChangeSet's parameters."""
     out = []
-    for item in values:
+    for item in (part for value in values for part in shlex.split(value)):
+        if item.startswith("ParameterKey="):
+            fields = dict(f.partition("=")[::2] for f in item.split(",", 1))
+            item = f"{fields.get('ParameterKey', '')}={fields.get('ParameterValue', '')}"
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(
@@ -54,7 +60,11 @@ def _stack_status(target: Target, cfn: Any, name: str) -> str | None:
 @click.command()
 @click.argument("template_file", default="template.yaml", type=click.Path(dir_okay=False))
 @click.option("--stack-name", default=None, help="The stack [the template's directory name].")
-@click.option("--parameter-overrides", multiple=True, help="KEY=VALUE (repeatable).")
+@click.option(
+    "--parameter-overrides",
+    multiple=True,
+    help="KEY=VALUE ... (repeatable; as SAM CLI takes them).",
+)
 @click.option(
     "--build", is_flag=True, help="Install requirements.txt / package.json into each zip."
 )
@@ -104,7 +114,7 @@ def deploy(
                 ChangeSetName=change_set,
                 ChangeSetType=kind,
                 TemplateBody=json.dumps(doc),
-                Parameters=_overrides(parameter_overrides),
+                Parameters=overrides(parameter_overrides),
                 Capabilities=capabilities,
             ),
         )

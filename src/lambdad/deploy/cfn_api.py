@@ -78,6 +78,8 @@ class CloudFormationApi:
             env_for = functools.partial(self._env, ctx.principal.credential, where)
             pool = self.pool if action in _APPLY else self.quick
             result = await self._run(pool, fn, self.service, where, params, env_for)
+            if action in _APPLY:
+                await self._run(self.quick, self._collect, where)
             return 200, _XML, query_protocol.response(op, result, rid, XMLNS)
         except StackError as exc:
             return exc.status, _XML, query_protocol.error(exc.code, exc.message, rid, XMLNS)
@@ -89,6 +91,20 @@ class CloudFormationApi:
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(pool, functools.partial(fn, *args))
+
+    def _collect(self, where: Where) -> None:
+        records = self.service.records
+        texts = []
+        for stack in records.all(where):
+            texts.append(stack.get("TemplateBody") or "")
+            texts.extend(
+                cs.get("TemplateBody") or ""
+                for _, cs in records.change_sets(where, stack["StackName"])
+            )
+        for digest in self.artifacts.collect(where, texts):
+            log.info(
+                "account %s: stack artifact %s no longer named, forgotten", where.account, digest
+            )
 
     def _env(self, credential: Credential, where: Where, identity: StackIdentity) -> Env:
         return Env(
@@ -132,5 +148,5 @@ def build(
         host = "127.0.0.1"
     endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     return CloudFormationApi(
-        StackService(StackRecords(store), now), Artifacts(store, blobs), endpoint
+        StackService(StackRecords(store), now), Artifacts(store, blobs, now), endpoint
     )

@@ -1,0 +1,47 @@
+"""``lambdad deploy``'s arguments: parameter overrides as SAM CLI and the AWS CLI take
+them, and the local code a template names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+
+from lambdad.cli.deploy import overrides
+from lambdad.cli.package import local_code
+
+
+def test_parameter_overrides_in_every_spelling() -> None:
+    got = overrides(("A=1 B='two words'", "ParameterKey=C,ParameterValue=x=y", "D="))
+    assert got == [
+        {"ParameterKey": "A", "ParameterValue": "1"},
+        {"ParameterKey": "B", "ParameterValue": "two words"},
+        {"ParameterKey": "C", "ParameterValue": "x=y"},
+        {"ParameterKey": "D", "ParameterValue": ""},
+    ]
+    with pytest.raises(click.BadParameter):
+        overrides(("novalue",))
+
+
+def test_local_code_of_a_template() -> None:
+    doc = {
+        "Globals": {"Function": {"CodeUri": "shared/"}},
+        "Resources": {
+            "A": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "a/"}},
+            "B": {"Type": "AWS::Serverless::Function", "Properties": {}},
+            "C": {"Type": "AWS::Serverless::Function", "Properties": {"InlineCode": "x"}},
+            "D": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k"}},
+            "L": {"Type": "AWS::Serverless::LayerVersion", "Properties": {"ContentUri": "layer"}},
+            "F": {"Type": "AWS::Lambda::Function", "Properties": {"Code": "f.zip"}},
+            "G": {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"ZipFile": "x"}}},
+        },
+    }
+    base = Path("/t")
+    found = [(member, str(path), names) for _, member, path, names in local_code(doc, base)]
+    assert found == [
+        ("CodeUri", "/t/a", ("Bucket", "Key")),
+        ("CodeUri", "/t/shared", ("Bucket", "Key")),
+        ("ContentUri", "/t/layer", ("Bucket", "Key")),
+        ("Code", "/t/f.zip", ("S3Bucket", "S3Key")),
+    ]
