@@ -32,7 +32,7 @@ class FakeStream:
     max_limit = 10_000
 
     def __init__(self, arn: str = ARN) -> None:
-        self.arn = arn
+        self.stream_arn = arn
         self.table: dict[str, FakeShard] = {}
         self.next_seq = 1
         self.failures = 0  # calls to fail before answering again
@@ -60,7 +60,11 @@ class FakeStream:
         }
         self.next_seq += 1
         record = kinesis_record(
-            raw, shard_id=shard_id, stream_arn=self.arn, region="us-east-1", identity_arn="role"
+            raw,
+            shard_id=shard_id,
+            stream_arn=self.stream_arn,
+            region="us-east-1",
+            identity_arn="role",
         )
         self.table[shard_id].records.append(record)
         return record

@@ -1,5 +1,6 @@
 """Kinesis Data Streams through boto3: ``ListShards``, ``GetShardIterator`` and
-``GetRecords``, each on the mappings' bounded thread pool (boto3 blocks)."""
+``GetRecords``, each on the mappings' bounded thread pool (boto3 blocks). A mapping
+of a stream consumer (enhanced fan-out) reads its stream the same way."""
 
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ class KinesisSource:
     ) -> None:
         self.client = client
         self.run_blocking = run_blocking
-        self.stream_arn = stream_arn
-        self.stream_name = stream_arn.split(":", 5)[5].removeprefix("stream/")
+        # A stream consumer's ARN (enhanced fan-out) is read as its stream, through
+        # GetRecords: lambdad has no HTTP/2 SubscribeToShard.
+        self.stream_arn = stream_arn.split("/consumer/")[0]
+        self.stream_name = self.stream_arn.split(":", 5)[5].removeprefix("stream/")
         self.region = stream_arn.split(":")[3]
         self.identity_arn = identity_arn
 

@@ -141,7 +141,7 @@ class StreamPoller:
                     self.settings,
                     start,
                     lambda: self.listing.get(shard.shard_id, shard).ending_sequence_number,
-                    self.mapping.event_source_arn,
+                    source.stream_arn,
                 )
                 await worker.run()
                 return

@@ -47,6 +47,7 @@ class Page:
 
 class StreamSource(Protocol):
     kind: str  # "kinesis" or "dynamodb"
+    stream_arn: str  # the stream read (a consumer's ARN names its stream)
     timestamps: bool  # takes AT_TIMESTAMP iterators
     max_limit: int  # most records one read returns
 

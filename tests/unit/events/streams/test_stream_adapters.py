@@ -98,6 +98,12 @@ def test_kinesis_iterators_and_records() -> None:
     assert page.records[0].event["invokeIdentityArn"] == "role"
 
 
+def test_a_consumer_arn_reads_its_stream() -> None:
+    consumer = KINESIS_ARN + "/consumer/app:1700000000"
+    source = KinesisSource(Stub(), blocking, consumer, identity_arn="")
+    assert (source.stream_arn, source.stream_name) == (KINESIS_ARN, "orders")
+
+
 @pytest.mark.parametrize(
     ("code", "raised"),
     [
