@@ -197,6 +197,9 @@ class CloudWatchApi:
             )
         if d.get("StatisticValues") is not None:
             sv = d["StatisticValues"]
+            for member in ("SampleCount", "Sum", "Minimum", "Maximum"):
+                if sv.get(member) is None:
+                    raise missing(f"MetricData.member.N.StatisticValues.{member}")
             stats.add_summary(sv["SampleCount"], sv["Sum"], sv["Minimum"], sv["Maximum"])
         elif d.get("Values") is not None:
             values, counts = d["Values"], d.get("Counts") or [1.0] * len(d["Values"])

@@ -9,6 +9,8 @@ from lambdad.model.scope import Scope
 from lambdad.observe.metric_keys import MetricKey, dimensions
 
 Params = dict[str, Any]
+# The longest period any point is kept at (455 days).
+MAX_PERIOD = 455 * 86400
 
 
 def required(params: Params, *names: str) -> None:
@@ -31,5 +33,6 @@ def check_period(period: int) -> None:
         period < 1
         or (period >= 60 and period % 60)
         or (period < 60 and period not in (1, 5, 10, 30))
+        or period > MAX_PERIOD
     ):
         raise invalid("The parameter Period must be a multiple of 60.")

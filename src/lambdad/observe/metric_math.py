@@ -32,6 +32,10 @@ _AGG: dict[str, Callable[[list[float]], float]] = {
 }
 
 
+# CloudWatch's limit on an expression's length.
+MAX_EXPRESSION = 2048
+
+
 class MathError(ValueError):
     pass
 
@@ -51,8 +55,13 @@ def references(text: str) -> set[str]:
 
 
 def evaluate(text: str, series: Mapping[str, Series]) -> Value:
+    if len(text) > MAX_EXPRESSION:
+        raise MathError(f"An expression is at most {MAX_EXPRESSION} characters long")
     parser = _Parser(_tokens(text), series)
-    value = parser.expr()
+    try:
+        value = parser.expr()
+    except RecursionError:
+        raise MathError("The expression is nested too deeply") from None
     if parser.pos != len(parser.toks):
         raise MathError(f"Syntax error in expression {text!r} at {parser.toks[parser.pos]!r}")
     return value

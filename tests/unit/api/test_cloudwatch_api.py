@@ -214,3 +214,71 @@ def test_alarms_are_kept_per_account_and_evaluated(api: CloudWatchApi) -> None:
     assert cbor(api, "DescribeAlarms", {}, account="999988887777")[2]["MetricAlarms"] == []
     cbor(api, "DeleteAlarms", {"AlarmNames": ["many-orders"]})
     assert cbor(api, "DescribeAlarms", {})[2]["MetricAlarms"] == []
+
+
+@pytest.mark.parametrize(
+    ("op", "doc"),
+    [
+        ("GetMetricStatistics", [1, 2]),
+        (
+            "GetMetricStatistics",
+            {
+                "Namespace": "a",
+                "MetricName": "b",
+                "StartTime": "x",
+                "EndTime": 5,
+                "Period": 60,
+                "Statistics": ["Sum"],
+            },
+        ),
+        (
+            "GetMetricStatistics",
+            {
+                "Namespace": "a",
+                "MetricName": "b",
+                "StartTime": 0,
+                "EndTime": 5,
+                "Period": 60 * 10**20,
+                "Statistics": ["Sum"],
+            },
+        ),
+        (
+            "GetMetricStatistics",
+            {
+                "Namespace": "a",
+                "MetricName": "b",
+                "StartTime": 1e300,
+                "EndTime": 1e301,
+                "Period": 60,
+                "Statistics": ["Sum"],
+            },
+        ),
+        (
+            "GetMetricData",
+            {
+                "StartTime": 0,
+                "EndTime": 5,
+                "MetricDataQueries": [{"Id": "a", "Expression": "(" * 1500 + "1" + ")" * 1500}],
+            },
+        ),
+        (
+            "GetMetricData",
+            {
+                "StartTime": 0,
+                "EndTime": 5,
+                "MetricDataQueries": [{"Id": "a", "Expression": "(" * 900 + "1" + ")" * 900}],
+            },
+        ),
+        (
+            "PutMetricData",
+            {"Namespace": "a", "MetricData": [{"MetricName": "x", "StatisticValues": {"Sum": 1}}]},
+        ),
+        (
+            "PutMetricData",
+            {"Namespace": "a", "MetricData": [{"MetricName": "x", "Value": float("nan")}]},
+        ),
+    ],
+)
+def test_bad_input_is_answered_400(api: CloudWatchApi, op: str, doc: Any) -> None:
+    status, _, out = cbor(api, op, doc)
+    assert status == 400, out
