@@ -15,7 +15,7 @@ from lambdad.events.streams.positions import (
 )
 from lambdad.events.streams.records import StreamRecord, kinesis_record
 from lambdad.events.streams.shards import Shard
-from lambdad.events.streams.source import Page, SourceError
+from lambdad.events.streams.source import ExpiredIterator, Page, SourceError
 
 ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/fake"
 
@@ -39,6 +39,7 @@ class FakeStream:
         self.reads = 0
         self.empty_pages = 0  # reads to answer with no records (the iterator stays)
         self.never_ends = False  # closed shards' iterators never end (as moto's)
+        self.expire_at_read = -1  # the read (counted from 1) whose iterator has expired
 
     def add_shard(self, shard_id: str, *parents: str) -> None:
         parent = parents[0] if parents else None
@@ -95,6 +96,8 @@ class FakeStream:
     async def read(self, shard_id: str, iterator: str, limit: int) -> Page:
         self._maybe_fail()
         self.reads += 1
+        if self.reads == self.expire_at_read:
+            raise ExpiredIterator("Iterator expired")
         if self.empty_pages:
             self.empty_pages -= 1
             return Page([], iterator, behind_ms=1)

@@ -182,6 +182,16 @@ def test_a_closed_shard_whose_iterator_never_ends_is_finished_at_its_last_record
     assert ctx.checkpoints.values["parent"] == SHARD_END
 
 
+def test_an_expired_iterator_is_renewed_after_the_last_record_read() -> None:
+    stream = stream_with(5)
+    stream.max_limit = 2  # type: ignore[misc]  # pages of two records
+    stream.expire_at_read = 2
+    ctx = FakeContext(ok, batch_size=1)
+    run(ctx, stream, lambda: ctx.checkpoints.values.get("s0") == "5")
+    assert ctx.sequence_numbers() == [[1], [2], [3], [4], [5]]  # no gap, no repeat
+    assert stream.reads >= 4  # the expired read, then three pages
+
+
 def test_source_errors_are_retried_and_reported() -> None:
     stream = stream_with(2)
     stream.failures = 3
