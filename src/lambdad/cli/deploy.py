@@ -99,7 +99,7 @@ def deploy(
     package(doc, path.parent.resolve(), target, build)
 
     status = call(target, lambda: _stack_status(target, cfn, name))
-    if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
+    if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"):
         console.print(f"stack {name} is {status} (a failed first deployment): deleting it first")
         call(target, lambda: cfn.delete_stack(StackName=name))
         status = None

@@ -147,6 +147,7 @@ def build(
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
     endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-    return CloudFormationApi(
-        StackService(StackRecords(store), now), Artifacts(store, blobs, now), endpoint
-    )
+    service = StackService(StackRecords(store), now)
+    for name in service.recover():
+        log.warning("stack %s was left in progress by an earlier run: marked failed", name)
+    return CloudFormationApi(service, Artifacts(store, blobs, now), endpoint)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class StackError(Exception):
     """An AWS CloudFormation error: its code, HTTP status and message."""
@@ -44,7 +46,9 @@ class UnsupportedResources(ValidationError):
 class ApplyFailed(Exception):
     """A step of a plan failed while it was applied (the executor rolled back)."""
 
-    def __init__(self, logical_id: str, reason: str) -> None:
+    def __init__(self, logical_id: str, reason: str, stranded: tuple[Any, ...] = ()) -> None:
         super().__init__(f"{logical_id}: {reason}")
         self.logical_id = logical_id
         self.reason = reason
+        # Resources the rollback could not delete (ResourceRecord): still the stack's.
+        self.stranded = stranded

@@ -47,7 +47,10 @@ def execute(
     env: Env,
     handlers: Mapping[str, Handler],
     report: Report,
+    keep: Callable[[list[ResourceRecord]], None] = lambda records: None,
 ) -> Result:
+    """Apply ``plan``; ``keep`` is given the stack's resources after each change (so
+    that what exists is recorded even if the process stops half-way)."""
     records: dict[str, ResourceRecord] = dict(previous)
 
     def attribute(logical_id: str, name: str | None) -> Any:
@@ -76,11 +79,12 @@ def execute(
             reason = _reason(exc)
             log.info("stack %s: %s failed: %s", env.identity.stack_name, step.logical_id, reason)
             report(step.logical_id, step.type, "", f"{status}_FAILED", reason)
-            _rollback(undo, env, handlers, report)
-            raise ApplyFailed(step.logical_id, reason) from exc
+            stranded = _rollback(undo, env, handlers, report)
+            raise ApplyFailed(step.logical_id, reason, tuple(stranded)) from exc
         before = records.get(step.logical_id) if step.action is Action.UPDATE else None
         undo.append((before, new))
         records[step.logical_id] = new
+        keep(_applied_first(records, step, new))
         report(step.logical_id, step.type, new.physical_id, f"{status}_COMPLETE", "")
 
     for step in plan.steps:
@@ -88,6 +92,7 @@ def execute(
             _delete(step, env, handlers, report)
             if records.get(step.logical_id) is step.previous:
                 del records[step.logical_id]
+                keep(list(records.values()))
 
     order = [s.logical_id for s in applied]
     deployment = {lid: records[lid] for lid in order if lid in records}
@@ -143,12 +148,27 @@ def delete_all(
     return left
 
 
+def _applied_first(
+    records: dict[str, ResourceRecord], step: Step, new: ResourceRecord
+) -> list[ResourceRecord]:
+    """The stack's resources now; a replaced resource's old half kept beside the new
+    one until it is deleted (both exist)."""
+    out = list(records.values())
+    if step.action is Action.REPLACE and step.previous is not None:
+        old = step.previous
+        out.append(ResourceRecord(old.logical_id + "#replaced", old.type, old.physical_id,
+                                  old.properties, old.attributes, old.deletion_policy))  # fmt: skip
+    return out
+
+
 def _rollback(
     undo: list[tuple[ResourceRecord | None, ResourceRecord]],
     env: Env,
     handlers: Mapping[str, Handler],
     report: Report,
-) -> None:
+) -> list[ResourceRecord]:
+    """Undo, newest first; the created resources that could not be deleted."""
+    stranded = []
     for before, after in reversed(undo):
         handler = handlers[after.type]
         try:
@@ -178,6 +198,9 @@ def _rollback(
                 )
         except Exception as exc:
             report(after.logical_id, after.type, after.physical_id, "ROLLBACK_FAILED", _reason(exc))
+            if before is None:
+                stranded.append(after)
+    return stranded
 
 
 def _reason(exc: Exception) -> str:

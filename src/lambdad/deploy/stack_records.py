@@ -57,6 +57,11 @@ class StackRecords:
     def all(self, where: Where) -> list[Doc]:
         return [doc for _, doc in self.store.list_children(STACK, where.account, where.region, "")]
 
+    def in_status(self, status: str) -> list[tuple[str, str, Doc]]:
+        """(account, region, stack) of every stack in ``status``, in every account."""
+        rows = self.store.find_children(STACK, "StackStatus", status)
+        return [(account, region, doc) for account, region, _, _, doc in rows]
+
     def change_set(self, where: Where, stack: str | None, name_or_id: str) -> Doc | None:
         name = _name_of(name_or_id, "changeSet")
         if stack is None:

@@ -19,6 +19,7 @@ from lambdad.deploy.executor import delete_all, execute
 from lambdad.deploy.handlers import Env, Handler
 from lambdad.deploy.parameters import StackIdentity
 from lambdad.deploy.plan import Action, Plan, plan
+from lambdad.deploy.records import ResourceRecord
 from lambdad.deploy.registry import HANDLERS
 from lambdad.deploy.stack_records import StackRecords, Where, add_event, deployment, now_iso
 from lambdad.store.base import Doc
@@ -169,11 +170,18 @@ class StackService:
             self.records.put(where, doc)
             identity = StackIdentity(where.account, where.region, doc["StackName"], doc["StackId"])
             env = env_for(identity)
+            before = list(doc.get("Resources") or [])
+
+            def keep(records: list[ResourceRecord]) -> None:
+                doc["Resources"] = [r.as_doc() for r in records]
+                self.records.put(where, doc)
+
             try:
                 result = execute(
-                    the_plan, deployment(doc), env, self.handlers, self._reporter(where, doc)
+                    the_plan, deployment(doc), env, self.handlers, self._reporter(where, doc), keep
                 )
             except ApplyFailed as exc:
+                doc["Resources"] = before + [r.as_doc() for r in exc.stranded]
                 rolled = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
                 self._status(
                     doc,
@@ -224,6 +232,18 @@ class StackService:
                 self.records.put(where, doc)
                 return
             self.records.delete(where, doc["StackName"])
+
+    def recover(self) -> list[str]:
+        """At start-up: stacks an earlier run left in progress (it stopped half-way)
+        are marked failed, with the resources it recorded, so that deploying again or
+        deleting the stack finishes the work. Their names."""
+        found = []
+        for verb in ("CREATE", "UPDATE", "DELETE"):
+            for account, region, doc in self.records.in_status(f"{verb}_IN_PROGRESS"):
+                self._status(doc, f"{verb}_FAILED", "lambdad stopped during the operation")
+                self.records.put(Where(account, region), doc)
+                found.append(doc["StackName"])
+        return found
 
     def _status(self, doc: Doc, status: str, reason: str) -> None:
         doc["StackStatus"] = status

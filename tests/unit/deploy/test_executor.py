@@ -106,3 +106,33 @@ def test_delete_all_reports_what_it_could_not_delete() -> None:
     assert [r.logical_id for r in left] == ["B"]
     assert reports == [("B", "DELETE_IN_PROGRESS"), ("B", "DELETE_FAILED"),
                        ("A", "DELETE_IN_PROGRESS"), ("A", "DELETE_COMPLETE")]  # fmt: skip
+
+
+def test_each_change_is_kept_as_it_happens() -> None:
+    kept: list[list[str]] = []
+    the_plan = plan(template.read(_doc()), {}, IDENTITY, {})
+    handler = FakeHandler()
+    handlers = {FN: handler, VERSION: handler, ALIAS: handler}
+    execute(
+        the_plan,
+        {},
+        env(),
+        handlers,
+        lambda *a: None,
+        lambda rs: kept.append([r.logical_id for r in rs]),
+    )
+    assert kept == [["Fn"], ["Fn", "Ver"], ["Fn", "Ver", "Live"]]
+
+
+def test_a_rollback_that_cannot_delete_leaves_the_resource_recorded() -> None:
+    class Stuck(FakeHandler):
+        def delete(self, env: Any, record: ResourceRecord) -> None:
+            raise RuntimeError("stuck")
+
+    handler = Stuck(fail_on="Live")
+    the_plan = plan(template.read(_doc()), {}, IDENTITY, {})
+    with pytest.raises(ApplyFailed) as info:
+        execute(
+            the_plan, {}, env(), {FN: handler, VERSION: handler, ALIAS: handler}, lambda *a: None
+        )
+    assert [r.logical_id for r in info.value.stranded] == ["Ver", "Fn"]

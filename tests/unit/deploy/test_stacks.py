@@ -127,3 +127,17 @@ def test_unsupported_types_refused_or_skipped_on_request(store: SqliteStore) -> 
     cs = _change_set(s, "one", "CREATE", body=body, Capabilities=[SKIP_UNSUPPORTED])
     assert [c["ResourceChange"]["LogicalResourceId"] for c in cs["Changes"]] == ["Fn"]
     assert "Queue (AWS::SQS::Queue is not supported by lambdad)" in cs["StatusReason"]
+
+
+def test_stacks_left_in_progress_are_marked_failed_at_start(store: SqliteStore) -> None:
+    s, handler = _service(store)
+    _change_set(s, "one", "CREATE")
+    doc = s.execute_change_set(HERE, "st", "one", lambda i: env())
+    doc["StackStatus"] = "UPDATE_IN_PROGRESS"  # as a run that stopped half-way left it
+    s.records.put(HERE, doc)
+    assert s.recover() == ["st"]
+    stack = s.stack(HERE, "st")
+    assert stack["StackStatus"] == "UPDATE_FAILED"
+    assert [r["LogicalId"] for r in stack["Resources"]] == ["Fn"]
+    s.delete_stack(HERE, "st", lambda i: env())
+    assert handler.calls[-1] == ("delete", "Fn")
