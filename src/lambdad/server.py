@@ -26,6 +26,7 @@ from lambdad.api.apigateway_api import ApiGatewayApi
 from lambdad.api.app import App
 from lambdad.api.cloudwatch_api import CloudWatchApi
 from lambdad.api.code_links import CodeLinks
+from lambdad.api.debug_api import DebugApi
 from lambdad.api.events_api import EventsApi
 from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
@@ -132,7 +133,10 @@ def build_app(platform: Platform) -> App:
                 s.port,
             ),
         },
-        signing=SigningApi(platform.signing_profiles),
+        own_apis=(
+            SigningApi(platform.signing_profiles),
+            DebugApi(platform.functions, platform.pool),
+        ),
     )
 
 

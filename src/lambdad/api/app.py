@@ -25,7 +25,6 @@ from lambdad.api.events_api import EventsApi
 from lambdad.api.handlers import Handler
 from lambdad.api.logs_api import LogsApi
 from lambdad.api.protocol import Operation, ServiceModel, parse_query
-from lambdad.api.signing_api import SigningApi
 from lambdad.api.sts_api import StsApi, is_sts_request
 from lambdad.clock import Clock
 from lambdad.config import Settings
@@ -66,6 +65,19 @@ _ACTIONS = {
 _CACHE_SIZE = 4096
 
 
+class OwnApi(Protocol):
+    """One of lambdad's own endpoints under ``/_lambdad/`` (signing profiles, the
+    debugger), signed for lambda; a role session needs ``action`` in its policy."""
+
+    action: str
+
+    def answers(self, path: str) -> bool: ...
+
+    def respond(
+        self, ctx: RequestContext, method: str, path: str, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]: ...
+
+
 class Lifecycle(Protocol):
     """The platform's background work, started and stopped with the server."""
 
@@ -88,11 +100,11 @@ class App:
         async_statistics: Callable[[], Awaitable[Sequence[FunctionStatistics]]],
         lifecycle: Lifecycle,
         scoped_services: Mapping[str, ScopedService] | None = None,
-        signing: SigningApi | None = None,
+        own_apis: Sequence[OwnApi] = (),
         open_session: sigv4.OpenSession | None = None,
         role_policy: role_auth.PolicyFor = lambda _role: DEFAULT_ROLE_POLICY,
     ) -> None:
-        self.signing = signing
+        self.own_apis = tuple(own_apis)
         self.routes = routes
         self.lookup_credential = lookup_credential
         # Execution-role sessions (model/session.py): how their tokens open, and what
@@ -274,10 +286,12 @@ class App:
 
         if path.startswith(CODE_PATH) and method == "GET":
             return self.code_links.download(path[len(CODE_PATH) :], principal, request_id)
-        if self.signing is not None and self.signing.answers(path.split("?", 1)[0]):
+        route = path.split("?", 1)[0]
+        own = next((api for api in self.own_apis if api.answers(route)), None)
+        if own is not None:
             if principal.session is not None:  # the operator's keys: no role's by default
-                role_auth.check(principal, self.role_policy, "signer:*", "*")
-            status, extra, answer = self.signing.respond(ctx, method, path.split("?", 1)[0], body)
+                role_auth.check(principal, self.role_policy, own.action, "*")
+            status, extra, answer = own.respond(ctx, method, route, body)
             return status, self._headers(extra, request_id, "application/json"), answer
         if path == ASYNC_STATS_PATH and method == "GET":
             # `lambdad async-stats`: the signer's own functions in the signed region.

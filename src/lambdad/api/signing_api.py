@@ -29,6 +29,8 @@ Answer = tuple[int, dict[str, str], bytes]
 
 
 class SigningApi:
+    action = "signer:*"
+
     def __init__(self, profiles: SigningProfiles) -> None:
         self.profiles = profiles
 

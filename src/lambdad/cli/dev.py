@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ from typing import Any
 
 import click
 
+from lambdad.cli import own_api
 from lambdad.cli.client import LogFollower
 from lambdad.cli.target import Target, call, find_target
 
@@ -32,6 +34,7 @@ SKIPPED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~")
 # A fixed time for every archive member, so that the same files make the same archive.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _UPDATE_POLL = 0.02
+DEBUG_PATH = "/_lambdad/debug/"
 
 
 def packaged(path: Path, root: Path) -> bool:
@@ -129,37 +132,70 @@ def _echo(line: str) -> None:
 
 
 @click.command()
-@click.option("--function", "function_name", required=True, help="The function to update.")
+@click.option("--function", "function_name", default=None, help="The function to update.")
 @click.argument(
     "directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default="."
 )
+@click.option("--debug", "debug_name", default=None, help="Start this function under a debugger.")
+@click.option("--debug-port", default=5678, show_default=True, help="The debugger's host port.")
 @click.option("--endpoint-url", default=None, help="lambdad's URL [AWS_ENDPOINT_URL...].")
 @click.option("--data-dir", default=None, help="Where to find a credential [LAMBDAD_DATA_DIR].")
 def dev(
-    function_name: str, directory: Path, endpoint_url: str | None, data_dir: str | None
+    function_name: str | None,
+    directory: Path,
+    debug_name: str | None,
+    debug_port: int,
+    endpoint_url: str | None,
+    data_dir: str | None,
 ) -> None:
-    """Watch DIRECTORY and update --function's code on every save; print its logs."""
+    """Watch DIRECTORY and update --function's code on every save; print its logs.
+
+    With --debug NAME, NAME's environments start under a debugger listening on
+    127.0.0.1:--debug-port (debugpy for Python, the Node.js inspector), waiting for
+    it to attach before the handler loads, with no timeout, until this command ends.
+    """
+    if function_name is None and debug_name is None:
+        raise click.UsageError("name a function: --function NAME [DIR] and/or --debug NAME")
+    target: Target = find_target("lambda", endpoint_url, data_dir, os.environ)
+    if debug_name is not None:
+        body = json.dumps({"Port": debug_port}).encode()
+        own_api.request(target, "PUT", f"{DEBUG_PATH}{debug_name}", body)
+        click.echo(
+            f"{debug_name}: its next environment waits for a debugger on 127.0.0.1:{debug_port} "
+            "(VS Code: a Python 'attach' or Node.js 'attach' configuration on that port)"
+        )
+    try:
+        watched = function_name or debug_name
+        assert watched is not None
+        _loop(target, watched, directory.resolve(), watch=function_name is not None)
+    finally:
+        if debug_name is not None:
+            own_api.request(target, "DELETE", f"{DEBUG_PATH}{debug_name}")
+            click.echo(f"{debug_name}: debugger detached; environments start normally again")
+
+
+def _loop(target: Target, name: str, root: Path, *, watch: bool) -> None:
+    """Follow the function's logs; with ``watch``, push ``root`` on every save."""
     import watchfiles
 
-    target: Target = find_target("lambda", endpoint_url, data_dir, os.environ)
-    root = directory.resolve()
     session = call(
         target,
         lambda: DevSession(
             target.client("lambda"),
             target.client("logs"),
-            function_name,
+            name,
             root,
             _echo,
             lambda: int(datetime.now(UTC).timestamp() * 1000),
         ),
     )
-    call(target, session.push)
-    click.echo(f"watching {root} (Ctrl-C to stop)")
+    if watch:
+        call(target, session.push)
+        click.echo(f"watching {root} (Ctrl-C to stop)")
     try:
         for changes in watchfiles.watch(
             root,
-            watch_filter=lambda _change, path: packaged(Path(path), root),
+            watch_filter=lambda _change, path: watch and packaged(Path(path), root),
             debounce=50,
             step=10,
             rust_timeout=1000,

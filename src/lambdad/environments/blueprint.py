@@ -23,7 +23,12 @@ from lambdad.model.endpoints import Forward, FunctionEndpoints
 from lambdad.model.session import Session
 from lambdad.model.version import NETWORK_TAG, RunnableVersion
 from lambdad.runtimes.host_support import host_architecture, setting_shortfalls
-from lambdad.runtimes.table import RUNTIME_DIR, Launch
+from lambdad.runtimes.table import (
+    DEBUG_PORT_VARIABLE,
+    DEBUGPY_PATH_VARIABLE,
+    RUNTIME_DIR,
+    Launch,
+)
 from lambdad.sandbox.base import SandboxSpec
 
 # The values of the lambdad:network tag (NETWORK_TAG), which overrides the server's
@@ -47,6 +52,10 @@ def network_mode(tags: Mapping[str, str], default: str) -> str:
 # An environment stops taking invocations this long (beyond its function's timeout)
 # before its role session expires, so no invocation ever runs on expired credentials.
 SESSION_MARGIN = timedelta(seconds=60)
+# A debugged environment's timeouts (init and invoke): twelve hours.
+DEBUG_TIMEOUT_S = 12 * 3600.0
+# Where a debugged Python environment sees the debugpy package.
+DEBUGPY_DIR = "/var/lambdad-debug"
 
 # How much of the network a mode opens; a tag may choose a mode no wider than the server's.
 _WIDTH = {"none": 0, "isolated": 1, "host": 2}
@@ -67,6 +76,8 @@ class Parts:
     session: Session | None = None
     # Its SDK's endpoints (AWS_ENDPOINT_URL_*) and the host ports relayed for them.
     endpoints: FunctionEndpoints | None = None
+    # A debugger's port (``lambdad dev --debug``): the runtime waits for it.
+    debug_port: int | None = None
 
 
 def blueprint(
@@ -95,6 +106,12 @@ def blueprint(
     if parts.session is not None:
         variables.update(session_variables(parts.session))
         retire_at = parts.session.expires - timedelta(seconds=rv.timeout_s) - SESSION_MARGIN
+    extra_ro: tuple[tuple[Path, str], ...] = ()
+    timeout_s, init_timeout_s = rv.timeout_s, settings.init_timeout
+    if parts.debug_port is not None:
+        extra_ro = debug_setup(variables, launch.family, parts.debug_port)
+        # Stopped at a breakpoint, nothing times out (as under `sam local invoke -d`).
+        timeout_s = init_timeout_s = DEBUG_TIMEOUT_S
     spec = SandboxSpec(
         env_id=parts.env_id,
         argv=launch.argv,
@@ -108,13 +125,14 @@ def blueprint(
         pids_limit=settings.pids_limit,
         network=parts.network,
         tenant=rv.scope.account,
+        extra_ro=extra_ro,
     )
     config = EnvironmentConfig(
         function_arn=rv.arn,
         version=rv.version,
         memory_mb=spec.memory_mb,
-        timeout_s=rv.timeout_s,
-        init_timeout_s=settings.init_timeout,
+        timeout_s=timeout_s,
+        init_timeout_s=init_timeout_s,
         log_group=log_group,
         log_stream=log_stream,
         account=rv.scope.account,
@@ -128,8 +146,32 @@ def blueprint(
         runtime_version=runtime_version(rv.runtime),
         runtime_version_arn=fmodel.runtime_version_arn(rv.scope.region, rv.runtime),
         max_stream_bytes=settings.max_stream_response,
+        debug_port=parts.debug_port,
     )
     return spec, config
+
+
+def debug_setup(variables: dict[str, str], family: str, port: int) -> tuple[tuple[Path, str], ...]:
+    """Start the runtime under a debugger listening on ``port`` (inside the
+    environment): debugpy for Python, the inspector for Node.js. The directories the
+    sandbox must show for it."""
+    if family == "nodejs":
+        options = variables.get("NODE_OPTIONS", "")
+        variables["NODE_OPTIONS"] = f"{options} --inspect-brk=127.0.0.1:{port}".strip()
+        return ()
+    if family != "python":
+        return ()
+    variables[DEBUG_PORT_VARIABLE] = str(port)
+    try:
+        import debugpy
+    except ImportError:
+        return ()
+    package = Path(debugpy.__file__).parent
+    # Only the package is shown (at DEBUGPY_DIR/debugpy); the path names its parent
+    # through it, so that it holds inside a sandbox (where the package's host path
+    # is rewritten) and outside alike.
+    variables[DEBUGPY_PATH_VARIABLE] = f"{package}/.."
+    return ((package, f"{DEBUGPY_DIR}/debugpy"),)
 
 
 def session_variables(session: Session) -> dict[str, str]:

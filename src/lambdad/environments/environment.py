@@ -152,6 +152,8 @@ class EnvironmentConfig:
     runtime_version: str = ""
     runtime_version_arn: str = ""
     max_stream_bytes: int = 200 * 1024 * 1024
+    # A debugger's port: the host's 127.0.0.1:port relayed into its namespace.
+    debug_port: int | None = None
 
 
 class Environment:
@@ -233,6 +235,11 @@ class Environment:
                 await self._relays.open(self.sandbox.runtime_api_socket(), self.config.forwards)
             except OSError as exc:
                 log.warning("environment %s: no relay to its endpoints: %s", self.id, exc)
+        if self.config.debug_port is not None:
+            try:
+                await self._relays.expose(self.sandbox.runtime_api_socket(), self.config.debug_port)
+            except OSError as exc:
+                log.warning("environment %s: no debugger port: %s", self.id, exc)
         # Init code may reach out (a secret, a configuration): outbound networking is up
         # before the runtime runs, not only by its first event. (The NAT started while
         # the sandbox was built, or before: the wait is what is left of its start.)

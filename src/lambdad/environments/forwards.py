@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 
 from lambdad.model.endpoints import Forward
@@ -24,6 +25,8 @@ from lambdad.sandbox import netns
 log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 32
+# How long a debugger's connection waits for the runtime to listen.
+CONNECT_PATIENCE = 60.0
 _CHUNK = 64 * 1024
 
 
@@ -34,6 +37,7 @@ class Relays:
         self.env_id = env_id
         self._servers: list[asyncio.Server] = []
         self._writers: set[asyncio.StreamWriter] = set()
+        self._namespaces: list[int] = []
 
     async def open(self, beside: socket.socket, forwards: tuple[Forward, ...]) -> None:
         """Relays for ``forwards`` in the network namespace of the socket ``beside`` (the
@@ -49,7 +53,21 @@ class Relays:
             relay = _Relay(forward, self.env_id, self._writers)
             self._servers.append(await asyncio.start_server(relay.handle, sock=sock))
 
+    async def expose(self, beside: socket.socket, port: int) -> None:
+        """The host's 127.0.0.1:``port`` relayed to 127.0.0.1:``port`` inside the
+        network namespace of ``beside`` (a debugger reaching the runtime); nothing if
+        that namespace is the host's (the runtime listens there itself)."""
+        ns_fd = netns.own_namespace_of(beside)
+        if ns_fd is None:
+            return
+        self._namespaces.append(ns_fd)
+        relay = _Inward(ns_fd, port, self.env_id, self._writers)
+        self._servers.append(await asyncio.start_server(relay.handle, "127.0.0.1", port))
+
     def close(self) -> None:
+        for fd in self._namespaces:
+            os.close(fd)
+        self._namespaces.clear()
         for server in self._servers:
             server.close()
         for writer in list(self._writers):
@@ -91,6 +109,47 @@ class _Relay:
                 if end is not None:
                     self.writers.discard(end)
                     end.close()
+
+
+class _Inward:
+    """Connections to a host port, relayed into a namespace's loopback. A debugger may
+    connect before the runtime listens (it is still starting): the relay tries again
+    for ``CONNECT_PATIENCE`` seconds."""
+
+    def __init__(
+        self, ns_fd: int, port: int, env_id: str, writers: set[asyncio.StreamWriter]
+    ) -> None:
+        self.ns_fd = ns_fd
+        self.port = port
+        self.env_id = env_id
+        self.writers = writers
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
+        inner: asyncio.StreamWriter | None = None
+        try:
+            sock = await self._connect()
+            inner_reader, inner = await asyncio.open_connection(sock=sock)
+            self.writers.add(inner)
+            await asyncio.gather(_pump(reader, inner), _pump(inner_reader, writer))
+        except OSError as exc:
+            log.debug("environment %s: debugger relay: %s", self.env_id, exc)
+        finally:
+            for end in (writer, inner):
+                if end is not None:
+                    self.writers.discard(end)
+                    end.close()
+
+    async def _connect(self) -> socket.socket:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONNECT_PATIENCE
+        while True:
+            try:
+                return await asyncio.to_thread(netns.connect_in_namespace, self.ns_fd, self.port)
+            except ConnectionRefusedError:
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

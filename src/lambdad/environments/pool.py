@@ -128,6 +128,8 @@ class EnvironmentPool:
         # called from a control-plane worker thread and hands its work to this loop.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: set[asyncio.Task[None]] = set()
+        # Functions started under a debugger (``lambdad dev --debug``): their port.
+        self._debug: dict[tuple[str, str, str], int] = {}
         # SnapStart's templates, which SnapStart versions' environments are restored from.
         self.snapstart = snapstart
         if changes is not None:
@@ -189,6 +191,7 @@ class EnvironmentPool:
         snaps = self.snapstart
         if (
             from_snapshot
+            and self.debug_port(rv.scope, rv.name) is None
             and initialization_type == "on-demand"
             and snaps is not None
             and snaps.available
@@ -268,6 +271,7 @@ class EnvironmentPool:
                 initialization_type=initialization_type,
                 session=session,
                 endpoints=self.endpoints,
+                debug_port=self.debug_port(rv.scope, rv.name),
             ),
         )
         return Environment(
@@ -326,6 +330,19 @@ class EnvironmentPool:
                 idle.remove(env)
             if not idle:
                 self._idle.pop(key, None)
+
+    def debug(self, scope: Scope, name: str, port: int | None) -> None:
+        """Start the function's new environments under a debugger listening on
+        ``port`` (None: without one again); its running ones are retired."""
+        key = (scope.account, scope.region, name)
+        if port is None:
+            self._debug.pop(key, None)
+        else:
+            self._debug[key] = port
+        self.retire(scope, name, None)
+
+    def debug_port(self, scope: Scope, name: str) -> int | None:
+        return self._debug.get((scope.account, scope.region, name))
 
     def retire(self, scope: Scope, name: str, version: str | None) -> None:
         """Stop the environments of a changed or deleted version (None: all versions).

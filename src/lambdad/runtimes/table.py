@@ -23,6 +23,10 @@ from lambdad.model.runtimes import runtime_info
 RUNTIME_DIR = Path(__file__).parent
 PYTHON_BOOTSTRAP = RUNTIME_DIR / "python" / "bootstrap.py"
 NODE_BOOTSTRAP = RUNTIME_DIR / "nodejs" / "bootstrap.js"
+# A debugger attached (``lambdad dev --debug``): the port debugpy listens on inside the
+# environment, and where its package is (the Python runtime reads both).
+DEBUG_PORT_VARIABLE = "_LAMBDAD_DEBUG_PORT"
+DEBUGPY_PATH_VARIABLE = "_LAMBDAD_DEBUGPY_PATH"
 
 
 class RuntimeUnavailable(Exception):

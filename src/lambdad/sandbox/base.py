@@ -49,6 +49,9 @@ class SandboxSpec:
     # Whose environment it is (the account): what must never share a template process
     # with another tenant's (sandbox/zygote.py).
     tenant: str = ""
+    # More host directories it sees, read-only: (host path, path inside). A backend
+    # without a root of its own shows them at their host paths.
+    extra_ro: tuple[tuple[Path, str], ...] = ()
 
     @property
     def vcpus(self) -> float:

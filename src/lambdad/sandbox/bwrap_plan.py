@@ -130,6 +130,7 @@ def bwrap_argv(
     # create every parent of a mount point first, world-readable.
     dests = [p for p in ETC_FILES if os.path.lexists(p)] + ["/etc/passwd", TASK, RUNTIME]
     dests += [str(p) for p in interpreter_prefixes(spec.host_paths)]
+    dests += [inside for _, inside in spec.extra_ro]
     for parent in parents(dests):
         a += ["--perms", "0755", "--dir", parent]
     for path in ETC_FILES:
@@ -146,6 +147,8 @@ def bwrap_argv(
         a += ["--ro-bind", str(spec.opt_dir), OPT]
     else:
         a += ["--dir", OPT]
+    for host_path, inside in spec.extra_ro:
+        a += ["--ro-bind", str(host_path), inside]
     a += ["--proc", "/proc", "--dev", "/dev"]
     for dest, fd in data_fds.items():
         if dest.startswith("/proc/"):
@@ -183,6 +186,8 @@ def rewrite(spec: SandboxSpec, value: str) -> str:
     value = value.replace(str(spec.runtime_dir), RUNTIME)
     if spec.opt_dir is not None:
         value = value.replace(str(spec.opt_dir), OPT)
+    for host_path, inside in spec.extra_ro:
+        value = value.replace(str(host_path), inside)
     return value
 
 

@@ -129,3 +129,26 @@ def listen_in_namespace(
             sock.close()
         raise failure[0]
     return result
+
+
+def connect_in_namespace(ns_fd: int, port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A TCP connection to host:port as seen inside the network namespace ``ns_fd``
+    (which stays open), made by a thread that enters it and ends; non-blocking."""
+    result: list[socket.socket] = []
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            _setns(ns_fd, CLONE_NEWNET)
+            sock = socket.create_connection((host, port), timeout=5)
+            sock.setblocking(False)
+            result.append(sock)
+        except BaseException as exc:
+            failure.append(exc)
+
+    t = threading.Thread(target=work, name="netns-connect", daemon=True)
+    t.start()
+    t.join()
+    if failure:
+        raise failure[0]
+    return result[0]

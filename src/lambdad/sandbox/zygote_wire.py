@@ -18,6 +18,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lambdad.runtimes.table import DEBUG_PORT_VARIABLE
+
 ZYGOTE_SCRIPT = "zygote.py"
 # Read by CPython at start-up; the zygote re-applies these in each child.
 EMULATED = frozenset({"PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"})
@@ -31,6 +33,8 @@ ZYGOTE_ENV = {"LANG": "en_US.UTF-8", "TZ": ":UTC", "PATH": "/usr/local/bin:/usr/
 
 def refusal(env: Mapping[str, str]) -> str | None:
     """Why a runtime with these variables must be exec'd (None: it can be forked)."""
+    if DEBUG_PORT_VARIABLE in env:
+        return "a debugger is attached"
     for name in sorted(env):
         if name.startswith("PYTHON") and name not in EMULATED and name not in READ_ON_USE:
             return f"{name} is read by the interpreter at start-up"

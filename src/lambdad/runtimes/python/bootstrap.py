@@ -873,6 +873,23 @@ def _snapshot_and_restore(client: RuntimeClient, take: Callable[[], None]) -> Ru
     return client
 
 
+def _wait_for_debugger() -> None:
+    """With ``lambdad dev --debug``: listen with debugpy and wait until a debugger
+    attaches, before the handler's module is imported (so that its breakpoints, module
+    level ones too, are hit)."""
+    port = os.environ.pop("_LAMBDAD_DEBUG_PORT", "")
+    path = os.environ.pop("_LAMBDAD_DEBUGPY_PATH", "")
+    if not port.isdigit():
+        return
+    if path:
+        sys.path.append(path)
+    import debugpy
+
+    debugpy.listen(("127.0.0.1", int(port)))
+    sys.stderr.write(f"lambdad runtime: waiting for a debugger on port {port}\n")
+    debugpy.wait_for_client()
+
+
 def main() -> NoReturn:
     """Set the process up, import the handler and serve invocations until killed."""
     try:
@@ -887,6 +904,7 @@ def main() -> NoReturn:
     _set_sys_path(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
     _set_up_streams()
     _set_up_logging()
+    _wait_for_debugger()
 
     try:
         try:
