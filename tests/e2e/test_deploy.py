@@ -5,10 +5,13 @@ leaves nothing behind."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 import urllib.parse
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -149,6 +152,8 @@ Resources:
             Method: get
 """
 SEED_CODE = """\
+import base64
+import hashlib
 import json
 import subprocess
 def lambda_handler(event, context):
@@ -269,5 +274,53 @@ def test_failed_deploy_rolls_back_and_says_why(
     done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "deleting it first" in done.stdout
+    done = run_lambdad("delete-stack", stack, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _wheel(path: Path) -> Path:
+    """A one-module wheel (``tiny``), built by hand so that pip installs it offline."""
+    files = {
+        "tiny/__init__.py": b"VALUE = 'from a dependency'\n",
+        "tiny-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tiny\nVersion: 1.0\n",
+        "tiny-1.0.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = "".join(
+        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for name, data in files.items()
+    )
+    files["tiny-1.0.dist-info/RECORD"] = (record + "tiny-1.0.dist-info/RECORD,,\n").encode()
+    wheel = path / "tiny-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return wheel
+
+
+def test_build_installs_requirements_into_the_zip(
+    lambdad: LambdadServer, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    stack = unique_name("build")
+    src = tmp_path / "src"
+    src.mkdir()
+    wheel = _wheel(tmp_path)
+    (src / "requirements.txt").write_text(f"{wheel}\n")
+    (src / "app.py").write_text(
+        "import tiny\ndef handler(event, context):\n    return tiny.VALUE\n"
+    )
+    body = "Transform: AWS::Serverless-2016-10-31\nResources:\n"
+    body += "  Fn:\n    Type: AWS::Serverless::Function\n"
+    body += "    Properties: {CodeUri: src, Handler: app.handler, Runtime: python3.11}\n"
+    body += "Outputs:\n  Name: {Value: !Ref Fn}\n"
+    (tmp_path / "template.yaml").write_text(body)
+    env = client_env(lambdad, COLUMNS="200")
+    done = run_lambdad("deploy", "--build", "--stack-name", stack, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pip install" in done.stdout
+    name = _outputs(lambdad, stack)["Name"]
+    payload = lambdad.client("lambda").invoke(FunctionName=name)["Payload"].read()
+    assert json.loads(payload) == "from a dependency"
     done = run_lambdad("delete-stack", stack, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
