@@ -132,7 +132,7 @@ class Platform:
         self.metric_storage = SqliteMetricStorage(s.data_dir / "metrics.db")
         self.metric_storage.open()
         self.metrics_recorder = MetricsRecorder(
-            enabled=s.metrics_enabled, on_high_water=lambda: self.metrics.fold_pending()
+            enabled=s.metrics_enabled, on_high_water=lambda: self.metrics.refresh_soon()
         )
         self.metrics = MetricsService(
             self.metric_storage,

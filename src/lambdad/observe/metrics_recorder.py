@@ -26,8 +26,10 @@ Throttled = tuple[float, Scope, str, str | None]
 # (epoch s, scope, namespace, metric name, dimensions, value)
 Observed = tuple[float, Scope, str, str, Dimensions, float]
 
-# Past this many pending events the recorder asks for an early drain (memory bound).
-HIGH_WATER = 50_000
+# Past this many pending events the recorder asks for an early drain: a long list of
+# pending tuples makes each of the collector's full passes longer (measured: ~0.15 us a
+# call up to ~10,000 pending, ~1 us at 50,000).
+HIGH_WATER = 8192
 
 
 @dataclass(slots=True)
@@ -69,7 +71,7 @@ class MetricsRecorder:
         if self.enabled:
             pending = self._pending.invoked
             pending.append((self._now(), rv, duration_ms, failed, init_ms, concurrency, unreserved))
-            if len(pending) >= HIGH_WATER and self._on_high_water is not None:
+            if len(pending) == HIGH_WATER and self._on_high_water is not None:
                 self._on_high_water()
 
     def throttled(self, scope: Scope, name: str, invoked_as: str | None) -> None:

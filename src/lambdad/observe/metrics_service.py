@@ -66,12 +66,25 @@ class MetricsService:
         # Running totals per (account, region, function), for Prometheus.
         self.totals: dict[tuple[str, str, str], FunctionTotals] = {}
         self._flushing = asyncio.Lock()
+        self._refreshing: set[asyncio.Task[None]] = set()
 
     # -- in memory -----------------------------------------------------------------------
 
     def fold_pending(self) -> None:
         """Fold what the recorder holds into the dirty points, here and now."""
         self._merge(fold(self.recorder.drain()))
+
+    def refresh_soon(self) -> None:
+        """A refresh started now, not waited for (the recorder's high water: pending
+        events are kept few, so that holding them costs the collector little)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: a caller of its own
+            self.fold_pending()
+            return
+        task = loop.create_task(self.refresh())
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
 
     async def refresh(self) -> None:
         """``fold_pending`` with the fold itself off the event loop (a thousand busy
@@ -107,6 +120,8 @@ class MetricsService:
 
     async def flush(self) -> None:
         async with self._flushing:
+            if self._refreshing:  # what they drained is merged before anything is read
+                await asyncio.gather(*self._refreshing, return_exceptions=True)
             await self.refresh()
             points, self._dirty = self._dirty, {}
             usage, self._usage = self._usage, {}

@@ -108,3 +108,25 @@ def test_retention_tiers_and_alignment() -> None:
     ]
     assert aligned(125, 170, 60) == (120, 180)
     assert aligned(120, 120, 60) == (120, 180)
+
+
+def test_high_water_folds_early_and_reads_wait_for_it(
+    storage: SqliteMetricStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdad.observe import metrics_recorder
+
+    monkeypatch.setattr(metrics_recorder, "HIGH_WATER", 3)
+    clock = Clock()
+    svc: MetricsService
+    rec = MetricsRecorder(now=clock, on_high_water=lambda: svc.refresh_soon())
+    svc = MetricsService(storage, rec, now=clock)
+    rv = RunnableVersion(SCOPE, "fn", "$LATEST", "r", "00")
+
+    async def scenario() -> float:
+        for _ in range(4):
+            rec.invoked(rv, 1.0, False, None)
+        assert len(svc._refreshing) == 1  # started at the third, not waited for
+        got = await svc.datapoints([key("Invocations")], T0, T0 + 60, 60)
+        return got[key("Invocations")][int(T0)].sum
+
+    assert asyncio.run(scenario()) == 4
