@@ -39,9 +39,10 @@ PRIVILEGED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C"}
 # cgroup, which it joined after bwrap made its namespaces) and setpriv (uid, groups,
 # bounding set).
 STAGE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
-# The unprivileged last stage: the function's variables from stdin, then the runtime
-# with stdin on /dev/null.
-APPLY_ENV = '. /dev/stdin && exec "$@" </dev/null'
+# The unprivileged last stage: AWS's resource limits (1,024 open files, no core dumps;
+# hard limits, so the function cannot raise them), the function's variables from
+# stdin, then the runtime with stdin on /dev/null.
+APPLY_ENV = 'ulimit -n 1024 && ulimit -c 0 && . /dev/stdin && exec "$@" </dev/null'
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ETC_FILES = (
     "/etc/ssl",

@@ -47,6 +47,7 @@ import fcntl
 import gc
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -705,6 +706,10 @@ def drop_privileges(uid: int, gid: int, last_cap: int) -> None:
     # A uid change makes the process non-dumpable (its /proc entries root's); after an
     # exec it would be dumpable again, and runtimes read their own /proc/self/fd.
     prctl(PR_SET_DUMPABLE, 1)
+    # AWS's limits, hard, as the exec path's last stage sets them (bwrap_plan.APPLY_ENV):
+    # 1,024 open files, no core dumps.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 # -------------------------------------------------------------------------------- main
