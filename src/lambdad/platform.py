@@ -36,6 +36,7 @@ from lambdad.environments.pool import EnvironmentPool
 from lambdad.environments.provisioned import ProvisionedManager
 from lambdad.environments.snapstart import SnapStart, TemplateRequest
 from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
+from lambdad.events.alb.service import LoadBalancing
 from lambdad.events.apigw.service import ApiGateway
 from lambdad.events.eventbridge import EventBridge
 from lambdad.events.mappings.context import MappingContext
@@ -290,6 +291,8 @@ class Platform:
         )
         # API Gateway: HTTP and REST APIs, served by host and path on the API port.
         self.apigateway = ApiGateway(self.store, self.clock, s.port)
+        # Application load balancers with Lambda targets, by Host on the API port.
+        self.load_balancing = LoadBalancing(self.store, self.clock, self.policies, s.port)
 
     def close(self) -> None:
         self.async_queue.close()

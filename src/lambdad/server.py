@@ -27,6 +27,7 @@ from lambdad.api.app import App
 from lambdad.api.cloudwatch_api import CloudWatchApi
 from lambdad.api.code_links import CodeLinks
 from lambdad.api.debug_api import DebugApi
+from lambdad.api.elbv2_api import ElbApi
 from lambdad.api.events_api import EventsApi
 from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
@@ -52,6 +53,7 @@ from lambdad.api.signing_api import SigningApi
 from lambdad.config import Settings
 from lambdad.deploy.cfn_api import build as cloudformation_api
 from lambdad.errors import AwsError
+from lambdad.events.alb.routing import admit_balancers, route_balancers
 from lambdad.events.apigw.routing import admit_apis, route_apis
 from lambdad.events.function_urls import FunctionUrlDoor
 from lambdad.events.http.request import IamCaller
@@ -125,6 +127,7 @@ def build_app(platform: Platform) -> App:
                 platform.apigateway.rest_operations(),
                 platform.offload,
             ),
+            "elasticloadbalancing": ElbApi(platform.load_balancing.operations(), platform.offload),
             "cloudformation": cloudformation_api(
                 platform.store,
                 s.data_dir,
@@ -162,6 +165,7 @@ def build_server(platform: Platform) -> uvicorn.Server:
         url_cache,
         functools.partial(_url_signer, platform, service="execute-api"),
     )
+    balancers = platform.load_balancing.door(platform.invoker, url_cache)
     config = uvicorn.Config(
         app,
         host=platform.settings.host,
@@ -170,20 +174,23 @@ def build_server(platform: Platform) -> uvicorn.Server:
         # more per request than the rest of a warm invoke; api/http.py calls it directly.
         http=protocol_for(  # type: ignore[arg-type]
             # /metrics on the port's own host only: an API's or a URL's is theirs.
-            route_apis(
-                apis,
-                route_urls(
-                    urls,
-                    route_metrics(
-                        PrometheusExport(platform.metrics).scrape,
-                        platform.settings.metrics_token,
-                        route_push(*push_doors(platform), app.respond),
+            route_balancers(
+                balancers,
+                route_apis(
+                    apis,
+                    route_urls(
+                        urls,
+                        route_metrics(
+                            PrometheusExport(platform.metrics).scrape,
+                            platform.settings.metrics_token,
+                            route_push(*push_doors(platform), app.respond),
+                        ),
                     ),
                 ),
             ),
             refuse,
             MAX_BODY,
-            admit_apis(admit_urls(admit_metrics(admit_push(admission.admit)))),
+            admit_balancers(admit_apis(admit_urls(admit_metrics(admit_push(admission.admit))))),
             api_limits(platform.settings),
             throttle,
         ),

@@ -22,6 +22,7 @@ SERVICE_IDS = (
     "ApiGatewayV2",
     "API Gateway",
     "CloudFormation",
+    "Elastic Load Balancing v2",
 )
 
 

@@ -35,6 +35,7 @@ def test_export_lines() -> None:
         "AWS_ENDPOINT_URL_CLOUDWATCH": "http://127.0.0.1:9550",
         "AWS_ENDPOINT_URL_APIGATEWAYV2": "http://127.0.0.1:9550",
         "AWS_ENDPOINT_URL_API_GATEWAY": "http://127.0.0.1:9550",
+        "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": "http://127.0.0.1:9550",
         "AWS_ENDPOINT_URL_CLOUDFORMATION": "http://127.0.0.1:9550",
     }
     # Everything else is a shell comment (the account), so `eval` takes it whole.

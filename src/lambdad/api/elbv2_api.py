@@ -1,0 +1,96 @@
+"""Elastic Load Balancing v2 (``elbv2``) over AWS's query protocol, signed for
+``elasticloadbalancing``.
+
+A request is a form (``Action=<Operation>&Version=2015-12-01&…``, in the body or the
+query string) read into the operation's parameters by botocore's model
+(``cloudwatch_shapes.from_query``: ``member.N`` lists, typed scalars); the operation
+the platform registered (``lambdad.events.alb``, passed in as callables) runs on a
+worker thread; its result is written as ``<OpResponse><OpResult>…`` XML. Errors are
+``<ErrorResponse>`` with ELB's code; anything unexpected is logged and answered 500.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+import botocore.session
+from botocore.model import ServiceModel
+
+from lambdad.api.cloudwatch_shapes import BadValue, from_query, to_xml
+from lambdad.api.context import RequestContext
+from lambdad.errors import AwsError
+from lambdad.model.scope import Scope
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
+Params = dict[str, Any]
+Operation = Callable[[Scope, Params], Params]
+Offload = Callable[..., Awaitable[Any]]
+Response = tuple[int, dict[str, str], bytes]
+_XML = {"Content-Type": "text/xml"}
+
+
+@functools.cache
+def model() -> ServiceModel:
+    return botocore.session.get_session().get_service_model("elbv2")
+
+
+class ElbApi:
+    def __init__(self, operations: Mapping[str, Operation], offload: Offload) -> None:
+        self.operations = dict(operations)
+        self.offload = offload
+
+    async def __call__(
+        self, ctx: RequestContext, method: str, path: str, query: str, body: bytes
+    ) -> Response:
+        form = dict(parse_qsl(query, keep_blank_values=True))
+        form.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        action = form.get("Action", "")
+        try:
+            if action not in model().operation_names:
+                return _error("InvalidAction", f"Could not find operation {action}", ctx)
+            operation = self.operations.get(action)
+            if operation is None:
+                message = f"The operation {action} is not supported by lambdad yet."
+                return _error("InvalidAction", message, ctx)
+            op = model().operation_model(action)
+            try:
+                params = from_query(op.input_shape, form)
+            except BadValue as exc:
+                return _error("ValidationError", str(exc), ctx)
+            missing = [
+                m
+                for m in (op.input_shape.required_members if op.input_shape else [])
+                if m not in params
+            ]
+            if missing:
+                return _error("ValidationError", f"{missing[0]} is required", ctx)
+            result = await self.offload(operation, ctx.scope, params)
+        except AwsError as exc:
+            return _error(exc.code, exc.message, ctx, getattr(exc, "elb_status", 400))
+        except Exception:
+            log.exception("elbv2 %s failed in request %s", action, ctx.request_id)
+            return _error("InternalFailure", "Internal failure", ctx, 500)
+        inner = to_xml(op.output_shape, result)
+        out = (
+            f'<{action}Response xmlns="{NAMESPACE}"><{action}Result>{inner}</{action}Result>'
+            f"<ResponseMetadata><RequestId>{ctx.request_id}</RequestId></ResponseMetadata>"
+            f"</{action}Response>"
+        )
+        return 200, dict(_XML), out.encode()
+
+
+def _error(code: str, message: str, ctx: RequestContext, status: int = 400) -> Response:
+    kind = "Receiver" if status >= 500 else "Sender"
+    out = (
+        f'<ErrorResponse xmlns="{NAMESPACE}"><Error><Type>{kind}</Type><Code>{escape(code)}'
+        f"</Code><Message>{escape(message)}</Message></Error>"
+        f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>"
+    )
+    return status, dict(_XML), out.encode()

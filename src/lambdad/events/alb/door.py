@@ -1,0 +1,199 @@
+"""The load balancer front door on the API port (by ``Host``), and on listeners' own
+ports.
+
+A request for ``<name>-<id>.<region>.elb.localhost`` comes here before any SigV4
+handling. The door finds the balancer (remembered until the next control-plane
+write), the listener (the one on the ``Host``'s port, else the one with the lowest
+port; a listener's own port names it directly), the actions (``rules``), and for a
+``forward`` the target group's function: it checks that the function's resource
+policy lets ``elasticloadbalancing.amazonaws.com`` invoke it for the target group,
+builds the ALB event (``events.http.alb``, multi-value headers as the group says),
+invokes it through ``invoke/`` and answers by ALB's rules. It never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Final, Protocol
+
+from lambdad.clock import Clock
+from lambdad.errors import AwsError
+from lambdad.events.alb import names
+from lambdad.events.alb.rules import actions_for
+from lambdad.events.alb.store import TG, ElbStore
+from lambdad.events.alb.target_groups import target_group_arns
+from lambdad.events.function_urls import Response, SyncInvoker
+from lambdad.events.http import alb
+from lambdad.events.http.request import HttpRequest
+from lambdad.events.http.response import HttpResponse
+from lambdad.events.url_cache import UrlCache
+from lambdad.invoke.sync import InvokeRequest
+from lambdad.model.arn import parse_function_ref
+from lambdad.model.scope import Scope
+from lambdad.store.base import Doc
+
+log = logging.getLogger(__name__)
+
+
+def _page(status: int, title: str) -> HttpResponse:
+    body = (
+        f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {title}</h1></center>\r\n</body>\r\n</html>\r\n"
+    ).encode()
+    return HttpResponse(status, (("Content-Type", "text/html"),), body, reason=title)
+
+
+NOT_FOUND: Final = _page(404, "Not Found")
+UNAVAILABLE: Final = _page(503, "Service Temporarily Unavailable")
+TOO_LARGE: Final = _page(413, "Request Entity Too Large")
+SERVER_ERROR: Final = _page(500, "Internal Server Error")
+
+
+class ServicePolicies(Protocol):
+    def allows_service(
+        self, owner: Scope, name: str, qualifier: str | None, service: str, source_arn: str
+    ) -> bool: ...
+
+
+class LoadBalancerDoor:
+    def __init__(
+        self,
+        store: ElbStore,
+        invoker: SyncInvoker,
+        policies: ServicePolicies,
+        cache: UrlCache,
+        clock: Clock,
+        *,
+        port: int,
+    ) -> None:
+        self.store = store
+        self.invoker = invoker
+        self.policies = policies
+        self.cache = cache
+        self.clock = clock
+        self.port = port
+        self._found: dict[str, tuple[int, tuple[Scope, Doc] | None]] = {}
+
+    async def respond(
+        self,
+        target: tuple[str, str, int | None],
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        source_ip: str,
+    ) -> Response:
+        """The answer to one request for a balancer (``target``: DNS id, region and the
+        port its ``Host`` names, or the listener's own port)."""
+        dns, region, port = target
+        try:
+            answer = await self._answer(
+                dns, region, port, method, path, query, headers, body, source_ip
+            )
+        except Exception:  # a bug must not cost the client more than ALB's 500
+            log.exception("load balancer %s request failed", dns)
+            answer = SERVER_ERROR
+        if answer.integration_error is not None:
+            log.info("load balancer %s: %s", dns, answer.integration_error)
+        out = [(k.lower().encode(), v.encode("latin-1", "replace")) for k, v in answer.headers]
+        out.append((b"server", b"awselb/2.0"))
+        return answer.status, out, answer.body
+
+    async def _answer(
+        self,
+        dns: str,
+        region: str,
+        port: int | None,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+    ) -> HttpResponse:
+        found = self._find(dns)
+        if found is None or found[0].region != region or not found[1]["Listeners"]:
+            return NOT_FOUND
+        scope, balancer = found
+        listeners = sorted(balancer["Listeners"].values(), key=lambda li: li["Port"])
+        listener = next((li for li in listeners if li["Port"] == port), listeners[0])
+        host = next((v for k, v in headers if k == "host"), "")
+        request = HttpRequest(
+            method=method,
+            raw_path=path.split("?", 1)[0] or "/",
+            raw_query=query,
+            headers=tuple(headers),
+            body=body,
+            source_ip=source_ip,
+            time=self.clock.now(),
+            request_id="",
+            domain=host.split(":", 1)[0],
+            port=listener["Port"],
+        )
+        rules = [
+            r for r in balancer["Rules"].values() if r["ListenerArn"] == listener["ListenerArn"]
+        ]
+        actions = actions_for(request, host, rules, listener["DefaultActions"])
+        fixed = next((a for a in actions if a.get("Type") == "fixed-response"), None)
+        if fixed is not None:
+            return _fixed(fixed.get("FixedResponseConfig") or {})
+        groups = target_group_arns(actions)
+        if not groups:
+            return SERVER_ERROR
+        if len(body) > alb.MAX_REQUEST_BODY_BYTES:
+            return TOO_LARGE
+        return await self._forward(scope, groups[0], request)
+
+    async def _forward(self, scope: Scope, group_arn: str, request: HttpRequest) -> HttpResponse:
+        try:
+            group = self.store.by_arn(TG, scope, group_arn)
+        except AwsError:
+            return UNAVAILABLE
+        if not group["Targets"]:
+            return UNAVAILABLE
+        ref = parse_function_ref(group["Targets"][0])
+        allowed = self.cache.get(
+            ("elb", scope, ref.name, ref.qualifier, group_arn),
+            lambda: self.policies.allows_service(
+                scope, ref.name, ref.qualifier, names.SERVICE_PRINCIPAL, group_arn
+            ),
+        )
+        if not allowed:
+            return alb.bad_gateway(f"no permission to invoke {group['Targets'][0]}")
+        multi = group["Attributes"].get(names.MULTI_VALUE) == "true"
+        event = alb.alb_event(request, target_group_arn=group_arn, multi_value_headers=multi)
+        try:
+            result = await self.invoker.invoke(
+                InvokeRequest(
+                    scope=scope,
+                    function_name=ref.name,
+                    qualifier=ref.qualifier,
+                    payload=json.dumps(event, separators=(",", ":")).encode(),
+                )
+            )
+        except AwsError as error:
+            return alb.bad_gateway(f"invoking {ref.name} failed: {error}")
+        return alb.alb_response(
+            result.payload, multi_value_headers=multi, function_error=result.function_error
+        )
+
+    def _find(self, dns: str) -> tuple[Scope, Doc] | None:
+        generation = self.store.generation
+        cached = self._found.get(dns)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        found = self.store.find_balancer(dns)
+        if len(self._found) >= 10_000:
+            self._found.clear()
+        self._found[dns] = (generation, found)
+        return found
+
+
+def _fixed(config: Doc) -> HttpResponse:
+    status = int(config.get("StatusCode", 200))
+    content_type = config.get("ContentType") or "text/plain; charset=utf-8"
+    body = str(config.get("MessageBody") or "").encode()
+    return HttpResponse(status, (("Content-Type", content_type),), body)

@@ -1,0 +1,94 @@
+"""Application load balancers end to end: a balancer, a ``lambda`` target group, the
+permission ELB needs, a listener and rules made with boto3's ``elbv2``; requests sent
+with ``requests`` to the API port with the balancer's ``DNSName`` as ``Host``. The ALB
+event with and without multi-value headers, rules, fixed responses, and ALB's 502."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from e2e.helpers import LambdadServer, free_port, handler_zip
+
+NewFunction = Callable[..., dict[str, Any]]
+ECHO = (
+    "import json\n"
+    "def handler(event, context):\n"
+    "    return {'statusCode': 200, 'statusDescription': '200 OK',\n"
+    "            'headers': {'Content-Type': 'application/json'}, 'body': json.dumps(event)}\n"
+)
+
+
+def test_load_balancer_with_a_lambda_target(
+    lambdad: LambdadServer, new_function: NewFunction, unique_name: Callable[[str], str]
+) -> None:
+    function = new_function(handler_zip(ECHO))
+    elb = lambdad.client("elbv2")
+    name = unique_name("lb")[:20].rstrip("-")
+    balancer = elb.create_load_balancer(Name=name, Subnets=["subnet-1", "subnet-2"])[
+        "LoadBalancers"
+    ][0]
+    assert balancer["DNSName"].endswith(f".{lambdad.region}.elb.localhost")
+    assert balancer["State"] == {"Code": "active"}
+    group = elb.create_target_group(Name=name, TargetType="lambda")["TargetGroups"][0]
+    targets = [{"Id": function["FunctionArn"]}]
+    with pytest.raises(ClientError) as refused:
+        elb.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    lambdad.client().add_permission(
+        FunctionName=function["FunctionName"], StatementId="elb",
+        Action="lambda:InvokeFunction", Principal="elasticloadbalancing.amazonaws.com",
+        SourceArn=group["TargetGroupArn"],
+    )  # fmt: skip
+    elb.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
+    forward = [{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}]
+    listener = elb.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=free_port(),
+        DefaultActions=forward,
+    )["Listeners"][0]  # fmt: skip
+    elb.create_rule(
+        ListenerArn=listener["ListenerArn"], Priority=10,
+        Conditions=[{"Field": "path-pattern", "Values": ["/health*"]}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {
+            "StatusCode": "200", "ContentType": "text/plain", "MessageBody": "fine"}}],
+    )  # fmt: skip
+    rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    assert [r["Priority"] for r in rules] == ["10", "default"]
+    host = {"Host": balancer["DNSName"]}
+
+    answer = requests.get(
+        f"{lambdad.endpoint}/a/b?x=1&x=2", headers={**host, "X-Twice": "1"}, timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["server"] == "awselb/2.0"
+    event = answer.json()
+    assert event["requestContext"] == {"elb": {"targetGroupArn": group["TargetGroupArn"]}}
+    assert (event["httpMethod"], event["path"]) == ("GET", "/a/b")
+    assert event["queryStringParameters"] == {"x": "2"}
+    assert event["headers"]["x-twice"] == "1"
+    assert "multiValueHeaders" not in event
+    health = requests.get(f"{lambdad.endpoint}/health", headers=host, timeout=30)
+    assert (health.status_code, health.text) == (200, "fine")
+
+    elb.modify_target_group_attributes(
+        TargetGroupArn=group["TargetGroupArn"],
+        Attributes=[{"Key": "lambda.multi_value_headers.enabled", "Value": "true"}],
+    )
+    # With multi-value headers on, the function answers with `headers`, which ALB ignores.
+    multi = requests.get(f"{lambdad.endpoint}/m?x=1&x=2", headers=host, timeout=30)
+    assert multi.status_code == 200
+    assert multi.headers["content-type"] == "application/octet-stream"
+    event = multi.json()
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]}
+    assert "headers" not in event
+
+    elb.deregister_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
+    assert requests.get(f"{lambdad.endpoint}/a", headers=host, timeout=30).status_code == 503
+    elb.delete_load_balancer(LoadBalancerArn=balancer["LoadBalancerArn"])
+    assert requests.get(f"{lambdad.endpoint}/a", headers=host, timeout=30).status_code == 404
+    elb.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
+    assert all(g["TargetGroupName"] != name for g in elb.describe_target_groups()["TargetGroups"])
