@@ -96,7 +96,14 @@ def execute(
 
     order = [s.logical_id for s in applied]
     deployment = {lid: records[lid] for lid in order if lid in records}
-    outputs = {k: (complete(v, ctx), d) for k, (v, d) in plan.outputs.items()}
+    outputs = {}
+    for key, (value, description) in plan.outputs.items():
+        try:
+            outputs[key] = (complete(value, ctx), description)
+        except Exception as exc:  # the resources are applied; one output cannot be read
+            report(
+                f"Outputs.{key}", "AWS::CloudFormation::Output", "", "OUTPUT_FAILED", _reason(exc)
+            )
     return Result(deployment, outputs)
 
 

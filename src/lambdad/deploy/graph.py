@@ -50,6 +50,41 @@ def _walk(expr: Any, found: set[str]) -> None:
         _walk(v, found)
 
 
+def attributes(expr: Any) -> set[tuple[str, str]]:
+    """The (logical id, attribute) pairs ``expr`` reads with ``Fn::GetAtt`` or
+    ``${Name.Attribute}`` in ``Fn::Sub`` (an attribute given by a function: skipped)."""
+    found: set[tuple[str, str]] = set()
+    _attrs(expr, found)
+    return found
+
+
+def _attrs(expr: Any, found: set[tuple[str, str]]) -> None:
+    if isinstance(expr, list):
+        for e in expr:
+            _attrs(e, found)
+        return
+    if not isinstance(expr, dict):
+        return
+    if len(expr) == 1:
+        ((key, arg),) = expr.items()
+        if key == "Fn::GetAtt":
+            pair = arg.split(".", 1) if isinstance(arg, str) else arg
+            if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair):
+                found.add((pair[0], pair[1]))
+            return
+        if key == "Fn::Sub":
+            text = arg if isinstance(arg, str) else arg[0] if isinstance(arg, list) and arg else ""
+            for m in _SUB.findall(text if isinstance(text, str) else ""):
+                name, dot, attr = m.strip().partition(".")
+                if dot:
+                    found.add((name, attr))
+            if isinstance(arg, list) and len(arg) == 2:
+                _attrs(arg[1], found)
+            return
+    for v in expr.values():
+        _attrs(v, found)
+
+
 def order(dependencies: Mapping[str, Iterable[str]]) -> list[str]:
     """The names sorted so that each follows its dependencies (ties: template order)."""
     deps = {name: [d for d in ds if d in dependencies] for name, ds in dependencies.items()}

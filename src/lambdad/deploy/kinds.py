@@ -20,42 +20,64 @@ class Kind:
     immutable: bool = False
     # Attributes ("Ref" for Ref) an update in place leaves as they were.
     stable: frozenset[str] = frozenset({"Ref", "Arn"})
+    # The attributes Fn::GetAtt may read (others are a template error).
+    attributes: frozenset[str] = frozenset({"Arn"})
 
 
 def _kind(
-    type_: str, *replace_on: str, immutable: bool = False, stable: tuple[str, ...] = ("Ref", "Arn")
+    type_: str,
+    *replace_on: str,
+    immutable: bool = False,
+    stable: tuple[str, ...] = ("Ref", "Arn"),
+    attributes: tuple[str, ...] = ("Arn",),
 ) -> Kind:
-    return Kind(type_, frozenset(replace_on), immutable, frozenset(stable))
+    return Kind(type_, frozenset(replace_on), immutable, frozenset(stable), frozenset(attributes))
 
 
 KINDS: dict[str, Kind] = {
     k.type: k
     for k in (
         _kind("AWS::Lambda::Function", "FunctionName", "PackageType"),
-        _kind("AWS::Lambda::Version", immutable=True),
-        _kind("AWS::Lambda::Alias", "FunctionName", "Name", stable=("Ref", "AliasArn")),
-        _kind("AWS::Lambda::LayerVersion", immutable=True),
-        _kind("AWS::Lambda::Permission", immutable=True),
+        _kind("AWS::Lambda::Version", immutable=True, attributes=("Version", "FunctionArn")),
+        _kind(
+            "AWS::Lambda::Alias", "FunctionName", "Name",
+            stable=("Ref", "AliasArn"), attributes=("AliasArn",),
+        ),
+        _kind("AWS::Lambda::LayerVersion", immutable=True, attributes=("LayerVersionArn",)),
+        _kind("AWS::Lambda::Permission", immutable=True, attributes=()),
         _kind(
             "AWS::Lambda::Url", "TargetFunctionArn", "Qualifier",
-            stable=("Ref", "FunctionArn", "FunctionUrl"),
+            stable=("Ref", "FunctionArn", "FunctionUrl"), attributes=("FunctionArn", "FunctionUrl"),
         ),
-        _kind("AWS::Lambda::EventInvokeConfig", "FunctionName", "Qualifier", stable=("Ref",)),
+        _kind(
+            "AWS::Lambda::EventInvokeConfig", "FunctionName", "Qualifier",
+            stable=("Ref",), attributes=(),
+        ),
         _kind("AWS::Events::Rule", "Name", "EventBusName"),
-        _kind("AWS::IAM::Role", "RoleName", "Path", stable=("Ref", "Arn", "RoleId")),
-        _kind("AWS::ApiGateway::RestApi", stable=("Ref", "RootResourceId")),
-        _kind("AWS::ApiGateway::Resource", immutable=True),
-        _kind("AWS::ApiGateway::Method", "RestApiId", "ResourceId", "HttpMethod"),
-        _kind("AWS::ApiGateway::Deployment", immutable=True),
-        _kind("AWS::ApiGateway::Stage", "RestApiId", "StageName"),
-        _kind("AWS::ApiGatewayV2::Api", stable=("Ref", "ApiId", "ApiEndpoint")),
-        _kind("AWS::ApiGatewayV2::Integration", "ApiId", "IntegrationType"),
-        _kind("AWS::ApiGatewayV2::Route", "ApiId"),
-        _kind("AWS::ApiGatewayV2::Stage", "ApiId", "StageName"),
+        _kind(
+            "AWS::IAM::Role", "RoleName", "Path",
+            stable=("Ref", "Arn", "RoleId"), attributes=("Arn", "RoleId"),
+        ),
+        _kind(
+            "AWS::ApiGateway::RestApi",
+            stable=("Ref", "RootResourceId"), attributes=("RootResourceId", "RestApiId"),
+        ),
+        _kind("AWS::ApiGateway::Resource", immutable=True, attributes=("ResourceId",)),
+        _kind("AWS::ApiGateway::Method", "RestApiId", "ResourceId", "HttpMethod", attributes=()),
+        _kind("AWS::ApiGateway::Deployment", immutable=True, attributes=("DeploymentId",)),
+        _kind("AWS::ApiGateway::Stage", "RestApiId", "StageName", attributes=()),
+        _kind(
+            "AWS::ApiGatewayV2::Api",
+            stable=("Ref", "ApiId", "ApiEndpoint"), attributes=("ApiId", "ApiEndpoint"),
+        ),
+        _kind("AWS::ApiGatewayV2::Integration", "ApiId", "IntegrationType", attributes=()),
+        _kind("AWS::ApiGatewayV2::Route", "ApiId", attributes=()),
+        _kind("AWS::ApiGatewayV2::Stage", "ApiId", "StageName", attributes=()),
         _kind(
             "AWS::Lambda::EventSourceMapping",
             "EventSourceArn", "StartingPosition", "StartingPositionTimestamp",
             stable=("Ref", "Id", "EventSourceMappingArn"),
+            attributes=("Id", "EventSourceMappingArn"),
         ),
         _kind("AWS::Scheduler::Schedule", "Name", "GroupName"),
     )

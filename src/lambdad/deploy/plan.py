@@ -88,6 +88,7 @@ def plan(
         lid: (graph.references(r.properties) & set(active)) | set(r.depends_on)
         for lid, r in active.items()
     }
+    _check_attributes(template, active)
     skipped = _skipped(active, deps, skip_unsupported)
     applied = [lid for lid in graph.order(deps) if lid not in skipped]
 
@@ -112,11 +113,15 @@ def plan(
         policy = rec.deletion_policy
         steps.append(Step(rec.logical_id, rec.type, Action.DELETE, None, rec, policy))
 
-    outputs = {
-        key: (resolve_known(out.value, ctx), out.description)
-        for key, out in template.outputs.items()
-        if out.condition is None or conds.get(out.condition, False)
-    }
+    outputs = {}
+    for key, out in template.outputs.items():
+        if out.condition is not None and not conds.get(out.condition, False):
+            continue
+        blocked = sorted(graph.references(out.value) & set(skipped))
+        if blocked:
+            skipped[f"Outputs.{key}"] = f"refers to {blocked[0]}, which is skipped"
+            continue
+        outputs[key] = (resolve_known(out.value, ctx), out.description)
     return Plan(tuple(steps), params, conds, template.mappings, outputs, skipped)
 
 
@@ -164,6 +169,20 @@ def _skipped(
                 skipped[lid] = f"refers to {blocked[0]}, which is skipped"
                 grew = True
     return skipped
+
+
+def _check_attributes(template: Template, active: Mapping[str, Any]) -> None:
+    """Every ``Fn::GetAtt`` names an attribute its resource's type has."""
+    exprs = [r.properties for r in active.values()] + [o.value for o in template.outputs.values()]
+    for expr in exprs:
+        for logical, attr in sorted(graph.attributes(expr)):
+            res = template.resources.get(logical)
+            kind = KINDS.get(res.type) if res is not None else None
+            if kind is not None and attr not in kind.attributes:
+                raise ValidationError(
+                    f"Template error: resource {logical} does not support attribute type "
+                    f"{attr} in Fn::GetAtt"
+                )
 
 
 def check_known(template: Template) -> None:

@@ -38,7 +38,7 @@ class RestApiHandler:
         except Exception:
             _missing(lambda: client.delete_rest_api(restApiId=api_id))
             raise
-        return Applied(api_id, {"Ref": api_id, "RootResourceId": root})
+        return Applied(api_id, {"Ref": api_id, "RootResourceId": root, "RestApiId": api_id})
 
     def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
         client = env.client("apigateway")

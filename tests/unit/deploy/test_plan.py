@@ -248,3 +248,22 @@ def test_yaml_short_forms() -> None:
 def test_unknown_reference_is_a_template_error() -> None:
     with pytest.raises(ValidationError, match=r"Unresolved resource dependencies \[Nope\]"):
         _plan({"Resources": {"Fn": _fn(Role={"Fn::GetAtt": ["Nope", "Arn"]})}})
+
+
+def test_get_att_of_an_attribute_the_type_lacks() -> None:
+    doc = {"Resources": {"Fn": _fn(), "R": _fn(Description={"Fn::Sub": "${Fn.Nope}"})}}
+    with pytest.raises(ValidationError, match="Fn does not support attribute type Nope"):
+        _plan(doc)
+
+
+def test_outputs_of_skipped_resources_are_listed_as_skipped() -> None:
+    doc = {
+        "Resources": {"Fn": _fn(), "Api": {"Type": "AWS::Fancy::Api", "Properties": {}}},
+        "Outputs": {
+            "Url": {"Value": {"Fn::Sub": "https://${Api}/"}},
+            "Fn": {"Value": {"Ref": "Fn"}},
+        },
+    }
+    p = _plan(doc, skip_unsupported=True)
+    assert set(p.outputs) == {"Fn"}
+    assert p.skipped["Outputs.Url"] == "refers to Api, which is skipped"
