@@ -64,7 +64,10 @@ async def stream_answer(invoke: Invoke) -> HttpResponse:
             stream.discard()
             return failure(Door.FUNCTION_URL, str(error))
     else:
-        status, headers = 200, [("Content-Type", stream.content_type)]
+        content_type = stream.content_type
+        if not content_type.isprintable() or not content_type.isascii():
+            content_type = DEFAULT_CONTENT_TYPE  # nothing the runtime sent may split the head
+        status, headers = 200, [("Content-Type", content_type)]
     return HttpResponse(status, tuple(headers), StreamedBody(_body(head, stream, task)))
 
 

@@ -81,3 +81,19 @@ def test_a_failure_before_streaming_or_a_bad_prelude_is_502() -> None:
     answer, _ = asyncio.run(_answer(bad))
     assert answer.status == 502
     assert answer.integration_error is not None
+
+
+def test_prelude_headers_or_a_content_type_that_would_split_the_head_are_refused() -> None:
+    def injected(stream: ResponseStream) -> None:
+        stream.open(HTTP_INTEGRATION, None)
+        stream.write(json.dumps({"headers": {"X-A": "1\r\nX-B: 2"}}).encode() + b"\0" * 8)
+
+    answer, _ = asyncio.run(_answer(injected))
+    assert answer.status == 502
+
+    def content_type(stream: ResponseStream) -> None:
+        stream.open("text/plain\nX-B: 2", None)
+        stream.write(b"x")
+
+    answer, _ = asyncio.run(_answer(content_type))
+    assert answer.headers == (("Content-Type", "application/octet-stream"),)

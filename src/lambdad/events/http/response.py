@@ -18,11 +18,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Final
 
 from lambdad.events.http.request import HOP_BY_HOP
 
+# A header name (RFC 9110 token), and what a header value may not hold.
+_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_LINE_BREAKS: Final = re.compile(r"[\r\n\x00]")
 # Headers a function may not set: the transport's own (AWS recomputes Content-Length
 # and does not honour hop-by-hop headers).
 _TRANSPORT_HEADERS: Final = HOP_BY_HOP | {"content-length"}
@@ -79,11 +83,16 @@ def status_code(value: object) -> int:
 def header_text(name: str, value: object) -> str | None:
     """One header value as text: strings as given, ``true``/``false``, numbers as
     written in JSON; ``None`` (null) means no header. Lists and objects are refused."""
+    if not _TOKEN.fullmatch(name):
+        raise MalformedResult(f"Invalid header name {name!r}")
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
+        if _LINE_BREAKS.search(value):
+            # A value that would end its line early would write headers of its own.
+            raise MalformedResult(f"Invalid value for header {name!r}: {value!r}")
         return value
     if isinstance(value, int | float):
         return json.dumps(value)

@@ -206,3 +206,19 @@ def test_http_api_defaults_to_text_plain_and_fails_with_500() -> None:
     assert (bad.status, bad.body) == HTTP_API_FAILURE
     failed = payload_v2_response(b"{}", door=Door.HTTP_API, function_error="Unhandled")
     assert (failed.status, failed.body) == HTTP_API_FAILURE
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-A": "1\r\nSet-Cookie: stolen=1"},
+        {"X-A": "1\nX-B: 2"},
+        {"X-A\r\nX-B": "1"},
+        {"X A": "1"},
+        {"": "1"},
+    ],
+)
+def test_a_header_that_would_split_the_response_is_a_failure(headers: dict[str, str]) -> None:
+    answer = url_response(json.dumps({"statusCode": 200, "headers": headers}).encode())
+    assert answer.status == 502
+    assert answer.integration_error is not None
