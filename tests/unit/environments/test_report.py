@@ -273,3 +273,19 @@ def test_an_exit_by_the_oom_killer_is_out_of_memory() -> None:
         "errorType": "Runtime.OutOfMemory",
         "errorMessage": "RequestId: r-1 Error: Runtime exited with error: signal: killed",
     }
+
+
+def test_a_stream_past_its_limit_names_that_limit() -> None:
+    answer = report.answer(Outcome(OutcomeKind.TOO_LARGE, b"209715200"), "r-1", 3.0, oom=False)
+    assert answer.error_type == "Function.ResponseSizeTooLarge"
+    assert "(209715200 bytes)" in json.loads(answer.payload)["errorMessage"]
+
+
+def test_an_error_in_a_streams_trailers_is_the_invocation_error() -> None:
+    body = "eyJlcnJvclR5cGUiOiJCb29tIiwiZXJyb3JNZXNzYWdlIjoibGF0ZSJ9"  # base64 of the doc
+    outcome = report.streamed_error("Boom", body)
+    assert outcome.kind is OutcomeKind.ERROR
+    assert outcome.error_type == "Boom"
+    assert json.loads(outcome.body) == {"errorType": "Boom", "errorMessage": "late"}
+    garbled = report.streamed_error("Boom", "not base64!")
+    assert json.loads(garbled.body) == {"errorMessage": "not base64!", "errorType": "Boom"}
