@@ -121,9 +121,11 @@ class Settings:
     api_max_unverified_bytes_per_client: int = 96 * 1024 * 1024
     # Metrics (observe/metrics_*): recorded at all; seconds between flushes to the store;
     # days 1-minute points are kept (then 5-minute for 63 days, 1-hour for 455); the
-    # bearer token `/metrics` (Prometheus) asks for (empty: open).
+    # bearer token `/metrics` (Prometheus) asks for (empty: open); seconds between
+    # evaluations of the metric alarms.
     metrics_enabled: bool = True
     metrics_flush_interval: float = 10.0
+    metrics_alarm_interval: float = 60.0
     metrics_retention_days: float = 15.0
     metrics_token: str = ""
     # `lambdad cost` (observe/pricing.py): AWS's public prices in USD and the monthly

@@ -53,6 +53,7 @@ from lambdad.model.credential import Credential
 from lambdad.model.scope import Scope
 from lambdad.model.session import SessionIssuer
 from lambdad.observe import emf
+from lambdad.observe.alarms import AlarmService
 from lambdad.observe.logs import LogStore
 from lambdad.observe.metrics_recorder import MetricsRecorder
 from lambdad.observe.metrics_retention import Retention
@@ -264,6 +265,13 @@ class Platform:
             self.clock,
             DestinationSender(self.outbound),
         )
+        # Metric alarms, evaluated every minute; a state change is an event on the
+        # account's default bus, as CloudWatch sends it.
+        intake = self.eventbridge.intake
+        self.alarms = AlarmService(
+            self.metrics,
+            on_change=lambda scope, entry: intake.put_events(scope, {"Entries": [entry]}),
+        )
         # Event source mappings and the pollers that run them, on their own threads.
         self.mappings = EventSourceMappingService(
             self.store, self.functions, self.clock, self.changes, check_pattern
@@ -325,6 +333,7 @@ class Platform:
             loop.create_task(self.provisioned.run()),
             loop.create_task(self.eventbridge.timer.run()),
             loop.create_task(self.metrics.run_flusher(self.settings.metrics_flush_interval)),
+            loop.create_task(self.alarms.run(self.settings.metrics_alarm_interval)),
         ]
         for scope, name, qualifier, count in self.concurrency.provisioned_targets():
             self.provisioned.configure(scope, name, qualifier, count)

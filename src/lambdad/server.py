@@ -120,7 +120,7 @@ def build_app(platform: Platform) -> App:
         role_policy=platform.role_policies.policy_for,
         # The APIs answered by their signing scope (sigv4.SCOPED_SERVICES), by name.
         scoped_services={
-            "monitoring": CloudWatchApi(platform.metrics, prices_from(s)),
+            "monitoring": CloudWatchApi(platform.metrics, prices_from(s), alarms=platform.alarms),
             "scheduler": SchedulerApi(platform.eventbridge.scheduler.operations()),
             "apigateway": ApiGatewayApi(
                 platform.apigateway.http_operations(),

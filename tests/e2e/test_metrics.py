@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
 from e2e.helpers import OTHER, LambdadServer, client_env, handler_zip, run_lambdad
-from e2e.invoke_support import REPORT_RE
+from e2e.invoke_support import REPORT_RE, wait_for_log
 
 SOURCE = """
 def handler(event, context):
@@ -466,3 +466,58 @@ def test_metrics_survive_a_restart_and_the_scrape_token(
     assert _sum(got) == 3
     proc = run_lambdad("cost", "--json", env=client_env(server))
     assert [json.loads(line)["requests"] for line in proc.stdout.splitlines()] == [3]
+
+
+CATCHER = """
+import json
+
+
+def handler(event, context):
+    print("CAUGHT " + json.dumps(event))
+    return {}
+"""
+
+
+def test_alarm_state_change_is_an_eventbridge_event(lambdad: LambdadServer, made: Made) -> None:
+    lam, cw, events = (lambdad.client(s) for s in ("lambda", "cloudwatch", "events"))
+    catcher = f"{made.name}-catch"
+    arn = lam.create_function(
+        FunctionName=catcher, Runtime="python3.12", Role="arn:aws:iam::123456789012:role/r",
+        Handler="app.handler", Code={"ZipFile": handler_zip(CATCHER)},
+    )["FunctionArn"]  # fmt: skip
+    alarm = f"{made.name}-failing"
+    rule = f"{made.name}-alarms"
+    try:
+        pattern = {"source": ["aws.cloudwatch"], "detail": {"alarmName": [alarm]}}
+        rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps(pattern))["RuleArn"]
+        lam.add_permission(
+            FunctionName=catcher, StatementId="alarms", Action="lambda:InvokeFunction",
+            Principal="events.amazonaws.com", SourceArn=rule_arn,
+        )  # fmt: skip
+        events.put_targets(Rule=rule, Targets=[{"Id": "catcher", "Arn": arn}])
+        cw.put_metric_alarm(
+            AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Errors",
+            Dimensions=[{"Name": "FunctionName", "Value": made.name}], Statistic="Sum",
+            Period=60, EvaluationPeriods=1, Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )  # fmt: skip
+        lam.invoke(FunctionName=made.name, Payload=json.dumps({"fail": True}))
+        (described,) = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+        assert described["StateValue"] == "ALARM"
+        messages = wait_for_log(lambdad, catcher, "CAUGHT", timeout=20)
+        (caught,) = [json.loads(m.split("CAUGHT ", 1)[1]) for m in messages if "CAUGHT" in m]
+        assert caught["detail-type"] == "CloudWatch Alarm State Change"
+        assert caught["resources"] == [described["AlarmArn"]]
+        assert caught["detail"]["state"]["value"] == "ALARM"
+        assert caught["detail"]["previousState"]["value"] == "INSUFFICIENT_DATA"
+        metric = caught["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]
+        assert metric == {
+            "namespace": "AWS/Lambda",
+            "name": "Errors",
+            "dimensions": {"FunctionName": made.name},
+        }
+    finally:
+        cw.delete_alarms(AlarmNames=[alarm])
+        events.remove_targets(Rule=rule, Ids=["catcher"])
+        events.delete_rule(Name=rule)
+        lam.delete_function(FunctionName=catcher)

@@ -1,25 +1,21 @@
-"""PutMetricAlarm, DescribeAlarms, DeleteAlarms: alarms on a single metric.
+"""PutMetricAlarm, DescribeAlarms, DeleteAlarms: the parameters checked, the alarm kept.
 
-An alarm is kept as its ``MetricAlarm`` document (``metrics.db``); DescribeAlarms
-evaluates each one against its metric first (``observe.alarm_state``) and keeps a
-state that changed, with its reason and time. Alarms on metric math (``Metrics``)
-are kept and described, their state left INSUFFICIENT_DATA.
+What an alarm does (evaluation, state changes, their events) is ``observe.alarms``';
+this module checks what CloudWatch checks of a request and shapes the documents.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from lambdad.api.cloudwatch_params import Params, check_period, metric_key, required
-from lambdad.api.cloudwatch_shapes import from_document, model
+from lambdad.api.cloudwatch_params import Params, check_period, required
 from lambdad.api.cloudwatch_wire import invalid
 from lambdad.model.scope import Scope
-from lambdad.observe.alarm_state import INSUFFICIENT, OPERATORS, TREAT_MISSING, evaluate
+from lambdad.observe.alarm_state import INSUFFICIENT, OPERATORS, TREAT_MISSING
+from lambdad.observe.alarms import AlarmService
 from lambdad.observe.metric_stats import STATISTICS, percentile_of
-from lambdad.observe.metrics_service import MetricsService
 
 _CONFIG = (
     "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
@@ -30,17 +26,10 @@ _CONFIG = (
 )  # fmt: skip
 
 
-def _stamp(t: datetime) -> str:
-    return t.isoformat()
-
-
 class AlarmOperations:
-    def __init__(self, metrics: MetricsService, now: Callable[[], float]) -> None:
-        self.metrics = metrics
+    def __init__(self, alarms: AlarmService, now: Callable[[], float]) -> None:
+        self.alarms = alarms
         self.now = now
-
-    def _time(self) -> datetime:
-        return datetime.fromtimestamp(self.now(), UTC)
 
     async def put_metric_alarm(self, scope: Scope, p: Params) -> dict[str, Any]:
         required(p, "AlarmName", "EvaluationPeriods", "ComparisonOperator")
@@ -59,13 +48,12 @@ class AlarmOperations:
             stat = p.get("Statistic") or p.get("ExtendedStatistic")
             if stat is None or (stat not in STATISTICS and percentile_of(stat) is None):
                 raise invalid("Exactly one of Statistic and ExtendedStatistic must be specified.")
-        if int(p["EvaluationPeriods"]) < 1 or int(p.get("DatapointsToAlarm") or 1) > int(
-            p["EvaluationPeriods"]
-        ):
+        evaluation = int(p["EvaluationPeriods"])
+        if evaluation < 1 or int(p.get("DatapointsToAlarm") or 1) > evaluation:
             raise invalid("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
         name = p["AlarmName"]
-        now = self._time()
-        old = {a["AlarmName"]: a for a in await self._load(scope)}.get(name)
+        now = datetime.fromtimestamp(self.now(), UTC)
+        old = {a["AlarmName"]: a for a in await self.alarms.alarms(scope)}.get(name)
         doc: dict[str, Any] = {k: p[k] for k in _CONFIG if k in p}
         doc |= {
             "AlarmName": name,
@@ -75,19 +63,18 @@ class AlarmOperations:
             "StateReason": old["StateReason"] if old else "Unchecked: Initial alarm creation",
             "StateUpdatedTimestamp": old["StateUpdatedTimestamp"] if old else now,
         }
-        await self._save(scope, doc)
+        await self.alarms.put(scope, doc)
         return {}
 
     async def describe_alarms(self, scope: Scope, p: Params) -> dict[str, Any]:
         names = set(p.get("AlarmNames") or ())
         prefix = p.get("AlarmNamePrefix") or ""
         out = []
-        for alarm in await self._load(scope):
-            if (names and alarm["AlarmName"] not in names) or not alarm["AlarmName"].startswith(
-                prefix
-            ):
+        for alarm in await self.alarms.alarms(scope):
+            name = alarm["AlarmName"]
+            if (names and name not in names) or not name.startswith(prefix):
                 continue
-            alarm = await self._evaluated(scope, alarm)
+            alarm = await self.alarms.evaluated(scope, alarm)
             if p.get("StateValue") and alarm["StateValue"] != p["StateValue"]:
                 continue
             out.append(alarm)
@@ -95,47 +82,5 @@ class AlarmOperations:
 
     async def delete_alarms(self, scope: Scope, p: Params) -> dict[str, Any]:
         required(p, "AlarmNames")
-        await self.metrics.delete_alarms(scope, list(p["AlarmNames"]))
+        await self.alarms.delete(scope, list(p["AlarmNames"]))
         return {}
-
-    async def _evaluated(self, scope: Scope, alarm: dict[str, Any]) -> dict[str, Any]:
-        if alarm.get("Metrics") or "MetricName" not in alarm:
-            return alarm
-        period, n = int(alarm["Period"]), int(alarm["EvaluationPeriods"])
-        end = self.now() // period * period
-        start = end - period * n
-        key = metric_key(
-            scope, alarm["Namespace"], alarm["MetricName"], alarm.get("Dimensions") or []
-        )
-        per = (await self.metrics.datapoints([key], start, end, period))[key]
-        stat = alarm.get("Statistic") or alarm["ExtendedStatistic"]
-        values = [
-            per[t].statistic(stat) if t in per and per[t].count else None
-            for t in range(int(start), int(end), period)
-        ]
-        verdict = evaluate(
-            values,
-            threshold=float(alarm["Threshold"]),
-            operator=alarm["ComparisonOperator"],
-            datapoints_to_alarm=int(alarm.get("DatapointsToAlarm") or n),
-            treat_missing=alarm.get("TreatMissingData") or "missing",
-            current=alarm["StateValue"],
-        )
-        if verdict.state != alarm["StateValue"]:
-            now = self._time()
-            alarm |= {
-                "StateValue": verdict.state,
-                "StateReason": verdict.reason,
-                "StateUpdatedTimestamp": now,
-                "StateTransitionedTimestamp": now,
-            }
-            await self._save(scope, alarm)
-        return alarm
-
-    async def _load(self, scope: Scope) -> list[dict[str, Any]]:
-        shape = model().shape_for("MetricAlarm")
-        return [from_document(shape, json.loads(d)) for d in await self.metrics.alarms(scope)]
-
-    async def _save(self, scope: Scope, alarm: dict[str, Any]) -> None:
-        doc = json.dumps(alarm, default=lambda v: _stamp(v) if isinstance(v, datetime) else str(v))
-        await self.metrics.put_alarm(scope, alarm["AlarmName"], doc)

@@ -33,6 +33,7 @@ from lambdad.api.context import RequestContext
 from lambdad.api.cost_api import PATH as COST_PATH
 from lambdad.api.cost_api import cost_report
 from lambdad.model.scope import Scope
+from lambdad.observe.alarms import AlarmService
 from lambdad.observe.metric_keys import MetricKey, matches
 from lambdad.observe.metric_reads import MAX_DATAPOINTS, datapoints, unit_of
 from lambdad.observe.metric_stats import STATISTICS, Stats, percentile_of
@@ -52,19 +53,22 @@ class CloudWatchApi:
         metrics: MetricsService,
         prices: Prices | None = None,
         now: Callable[[], float] = time.time,
+        alarms: AlarmService | None = None,
     ) -> None:
         self.metrics = metrics
         self.prices = prices or Prices()
         self.now = now
-        alarms = AlarmOperations(metrics, lambda: self.now())
+        alarm_ops = AlarmOperations(
+            alarms or AlarmService(metrics, now=lambda: self.now()), lambda: self.now()
+        )
         self.operations: dict[str, Operation] = {
             "GetMetricStatistics": self.get_metric_statistics,
             "GetMetricData": self.get_metric_data,
             "ListMetrics": self.list_metrics,
             "PutMetricData": self.put_metric_data,
-            "PutMetricAlarm": alarms.put_metric_alarm,
-            "DescribeAlarms": alarms.describe_alarms,
-            "DeleteAlarms": alarms.delete_alarms,
+            "PutMetricAlarm": alarm_ops.put_metric_alarm,
+            "DescribeAlarms": alarm_ops.describe_alarms,
+            "DeleteAlarms": alarm_ops.delete_alarms,
         }
 
     async def __call__(

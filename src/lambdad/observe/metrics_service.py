@@ -201,6 +201,10 @@ class MetricsService:
         docs: list[str] = await self._offload(self.storage.alarms, scope.account, scope.region)
         return docs
 
+    async def alarm_worlds(self) -> list[tuple[str, str]]:
+        worlds: list[tuple[str, str]] = await self._offload(self.storage.alarm_worlds)
+        return worlds
+
     async def put_alarm(self, scope: Scope, name: str, doc: str) -> None:
         await self._offload(self.storage.put_alarm, scope.account, scope.region, name, doc)
 

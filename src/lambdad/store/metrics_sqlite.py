@@ -230,6 +230,13 @@ class SqliteMetricStorage:
             )
         ]
 
+    def alarm_worlds(self) -> list[tuple[str, str]]:
+        """Every (account, region) with an alarm."""
+        rows = self._call(
+            lambda c: c.execute("SELECT DISTINCT account, region FROM alarms").fetchall()
+        )
+        return [(str(a), str(r)) for a, r in rows]
+
     def delete_alarms(self, account: str, region: str, names: Sequence[str]) -> None:
         def op(conn: sqlite3.Connection) -> None:
             for n in names:
