@@ -1,0 +1,125 @@
+"""``lambdad deploy``: how long a SAM stack takes to create, to update after a code change
+(the diff only), to find nothing to change, and to delete, beside the same resources
+made directly through the API with boto3 (the baseline), same run.
+
+The stack: a Python function from a local directory with an alias (AutoPublishAlias),
+a function URL and a schedule (an EventBridge rule) — eight resources once SAM has
+translated it. Each figure is the wall time of the ``lambdad`` command a user runs
+(CLI start, zipping, upload, translation, plan, apply, outputs).
+
+    python bench/deploy_stack.py [--quick] [--n N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      AutoPublishAlias: live
+      FunctionUrlConfig: {AuthType: NONE}
+      Events:
+        Tick: {Type: Schedule, Properties: {Schedule: rate(1 day)}}
+"""
+SOURCE = "def handler(event, context):\n    return {tag}\n"
+
+
+def lambdad(env: dict[str, str], cwd: Path, *args: str) -> float:
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(c.ROOT / ".venv" / "bin" / "lambdad"), *args],
+        env=env, cwd=cwd, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"lambdad {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return (time.monotonic() - started) * 1000
+
+
+def by_hand(server: c.Server, name: str) -> float:
+    """The same function, version, alias, URL, permissions and rule with boto3."""
+    import boto3
+
+    events = boto3.client(
+        "events", endpoint_url=server.endpoint, region_name=c.REGION,
+        aws_access_key_id=c.AKID, aws_secret_access_key=c.SECRET,
+    )  # fmt: skip
+    lam = server.client
+    started = time.monotonic()
+    server.create(name, source=SOURCE.format(tag=0))
+    version = lam.publish_version(FunctionName=name)["Version"]
+    alias = lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)["AliasArn"]
+    lam.create_function_url_config(FunctionName=name, Qualifier="live", AuthType="NONE")
+    lam.add_permission(FunctionName=name, Qualifier="live", StatementId="url",
+                       Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")  # fmt: skip
+    rule = events.put_rule(Name=name, ScheduleExpression="rate(1 day)")["RuleArn"]
+    events.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": alias}])
+    lam.add_permission(FunctionName=name, Qualifier="live", StatementId="rule",
+                       Action="lambda:InvokeFunction", Principal="events.amazonaws.com",
+                       SourceArn=rule)  # fmt: skip
+    elapsed = (time.monotonic() - started) * 1000
+    events.remove_targets(Rule=name, Ids=["t"])
+    events.delete_rule(Name=name)
+    lam.delete_function(FunctionName=name)
+    return elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    n = args.n or (1 if args.quick else 5)
+
+    server = c.Server({}).start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+    env.update(
+        AWS_ACCESS_KEY_ID=c.AKID, AWS_SECRET_ACCESS_KEY=c.SECRET, AWS_REGION=c.REGION,
+        AWS_ENDPOINT_URL=server.endpoint, AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )  # fmt: skip
+    labels = ("deploy (create)", "deploy (code change)", "deploy (no change)", "delete-stack")
+    times: dict[str, list[float]] = {label: [] for label in (*labels, "by hand (create)")}
+    try:
+        for i in range(n):
+            directory = Path(tempfile.mkdtemp(prefix="lambdad-deploy-"))
+            (directory / "src").mkdir()
+            (directory / "src" / "app.py").write_text(SOURCE.format(tag=1))
+            (directory / "template.yaml").write_text(TEMPLATE)
+            stack = f"bench-{i}"
+            times[labels[0]].append(lambdad(env, directory, "deploy", "--stack-name", stack))
+            (directory / "src" / "app.py").write_text(SOURCE.format(tag=2))
+            times[labels[1]].append(lambdad(env, directory, "deploy", "--stack-name", stack))
+            times[labels[2]].append(lambdad(env, directory, "deploy", "--stack-name", stack))
+            times[labels[3]].append(lambdad(env, directory, "delete-stack", stack))
+            times["by hand (create)"].append(by_hand(server, f"hand-{i}"))
+        rows = {label: c.summary(values) for label, values in times.items()}
+    finally:
+        server.stop()
+    c.print_rows(f"a SAM stack of 8 resources, {n} rounds", rows)
+    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows}
+    print("wrote", c.write_json("deploy_stack", result, args.json))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
