@@ -155,3 +155,24 @@ def test_schedule_and_role() -> None:
     done = RoleHandler().create(env, "Role", {"Path": "/svc/"}, None)
     assert done.attributes["Arn"] == f"arn:aws:iam::123456789012:role/svc/{done.physical_id}"
     assert calls == []
+
+
+def test_event_source_mapping_create_and_update() -> None:
+    from lambdad.deploy.source_resources import EventSourceMappingHandler
+
+    env, calls = _env(create_event_source_mapping={"UUID": "u-1"})
+    props = {"FunctionName": "fn", "EventSourceArn": "arn:aws:sqs:us-east-1:1:q", "BatchSize": "5",
+             "Enabled": True, "Tags": [{"Key": "k", "Value": "v"}]}  # fmt: skip
+    done = EventSourceMappingHandler().create(env, "M", props, None)
+    assert done.attributes == {"Ref": "u-1", "Id": "u-1"}
+    assert calls[0] == (
+        "create_event_source_mapping",
+        {**props, "BatchSize": 5, "Tags": {"k": "v"}},
+    )
+
+    env, calls = _env()
+    record = ResourceRecord("M", "AWS::Lambda::EventSourceMapping", "u-1", props, done.attributes)
+    EventSourceMappingHandler().update(env, record, {**props, "BatchSize": 10})
+    # The source and tags are not an update's to change.
+    expected = {"UUID": "u-1", "FunctionName": "fn", "BatchSize": 10, "Enabled": True}
+    assert calls == [("update_event_source_mapping", expected)]
