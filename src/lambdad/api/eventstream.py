@@ -236,16 +236,26 @@ def _encode_value(header: Header) -> bytes:
 # ------------------------------------------------------------------- Lambda's messages
 
 
-def payload_chunk(data: bytes) -> bytes:
-    """A ``PayloadChunk`` event: botocore yields ``{"PayloadChunk": {"Payload": data}}``."""
-    return encode_message(
-        {
-            ":event-type": "PayloadChunk",
-            ":content-type": "application/octet-stream",
-            ":message-type": "event",
-        },
-        data,
+_PAYLOAD_CHUNK_HEADERS: Final = b"".join(
+    _encode_header(name, Header.of(value))
+    for name, value in (
+        (":event-type", "PayloadChunk"),
+        (":content-type", "application/octet-stream"),
+        (":message-type", "event"),
     )
+)
+
+
+def payload_chunk(data: bytes) -> bytes:
+    """A ``PayloadChunk`` event: botocore yields ``{"PayloadChunk": {"Payload": data}}``.
+    (One per piece of a streamed response: its headers are encoded once, here.)"""
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"the payload of a message is at most {MAX_PAYLOAD_BYTES} bytes")
+    headers = _PAYLOAD_CHUNK_HEADERS
+    total = PRELUDE_BYTES + len(headers) + len(data) + CRC_BYTES
+    lengths = struct.pack("!II", total, len(headers))
+    body = lengths + struct.pack("!I", crc32(lengths)) + headers + data
+    return body + struct.pack("!I", crc32(body))
 
 
 def invoke_complete(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from lambdad.api import eventstream
 from lambdad.api.eventstream import MessageDecoder
 from lambdad.api.handlers.invoke import stream_events as buffered_framing
 from lambdad.api.invoke_stream import stream_events
@@ -97,3 +98,13 @@ def test_a_failure_after_the_head_is_an_error_message() -> None:
         assert messages == [("error", b"")]
 
     asyncio.run(run())
+
+
+def test_a_payload_chunk_is_the_generic_encoding_of_its_event() -> None:
+    headers = {
+        ":event-type": "PayloadChunk",
+        ":content-type": "application/octet-stream",
+        ":message-type": "event",
+    }
+    for data in (b"", b"x", bytes(range(256)) * 300):
+        assert eventstream.payload_chunk(data) == eventstream.encode_message(headers, data)

@@ -92,6 +92,7 @@ class ResponseStream extends Writable {
     this.socket = null;
     this._onBeforeFirstWrite = null;
     this.failed = false;
+    this.ended = false; // the last chunk was sent
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -170,13 +171,15 @@ class ResponseStream extends Writable {
       callback();
       return;
     }
+    this.ended = true;
     this.open();
     this.socket.write('0\r\n\r\n', 'latin1', callback);
   }
 
   /** End the stream with an error, reported in the trailers. */
   fail(response) {
-    if (this.failed) return;
+    // Once the last chunk is out the response is complete: a later error is only logged.
+    if (this.failed || this.ended) return;
     this.failed = true;
     const body = Buffer.from(JSON.stringify(response)).toString('base64');
     const trailers =
