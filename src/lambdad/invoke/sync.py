@@ -34,6 +34,7 @@ from lambdad.errors import (
     RequestTooLargeException,
     TooManyRequestsException,
 )
+from lambdad.invoke import lease_metrics
 from lambdad.invoke.cache import ResolveCache
 from lambdad.invoke.leases import FunctionKey, Lease, LeaseKind, Leases
 from lambdad.invoke.response_stream import ResponseStream
@@ -241,7 +242,7 @@ class InvokeService:
         leases = self.leases
         metrics = self.metrics
         lease = None
-        concurrency = unreserved = 0
+        concurrency = unreserved = claimed = 0
         if leases is not None:
             key = _function_key(scope.account, scope.region, rv.name)
             try:
@@ -251,9 +252,9 @@ class InvokeService:
                     metrics.throttled(scope, rv.name, qualifier)
                 raise
             if metrics is not None:
-                usage = leases.usage
-                concurrency = usage.on_demand.get(key, 0)
-                unreserved = usage.unreserved.get(key.world, 0)
+                concurrency, unreserved, claimed = lease_metrics.sample(
+                    metrics, leases, key, lease, qualifier
+                )
         try:
             async with self._checkout(rv, lease) as checkout:
                 # The deadline counts from the moment the event is handed over.
@@ -270,6 +271,7 @@ class InvokeService:
                 result.init_duration_ms,
                 concurrency or 1,
                 unreserved,
+                claimed,
             )
         return result
 

@@ -118,7 +118,8 @@ def _fold_invocations(pending: Pending, out: Folded) -> None:
     for i, (t, rv, *_rest) in enumerate(samples):
         k = (minute_of(t), rv.scope.account, rv.scope.region, rv.name, rv.invoked_as, rv.version)
         groups.setdefault(k, []).append(i)
-    # (minute, account, region) -> function -> its highest concurrency; unreserved's
+    # (minute, account, region) -> function -> its highest concurrency; [the highest
+    # unreserved concurrency, the highest claimed]
     worlds: dict[tuple[int, str, str], tuple[dict[str, int], list[int]]] = {}
     for (m, account, region, name, invoked_as, version), idx in groups.items():
         rows = [samples[i] for i in idx]
@@ -142,22 +143,22 @@ def _fold_invocations(pending: Pending, out: Folded) -> None:
             out.add(MetricKey(account, region, LAMBDAD, "ColdStarts", fn_dims), m, 1.0, len(inits))
             init = out.stats(MetricKey(account, region, LAMBDAD, "InitDuration", fn_dims), m)
             init.merge(Stats.of(inits))
-        world = worlds.setdefault((m, account, region), ({}, [0]))
+        world = worlds.setdefault((m, account, region), ({}, [0, 0]))
         world[0][name] = max(world[0].get(name, 0), max(r[5] for r in rows))
         world[1][0] = max(world[1][0], max(r[6] for r in rows))
+        world[1][1] = max(world[1][1], max(r[7] for r in rows))
         _usage(out, rows, rv, m)
         _totals(out.function(account, region, name), rows, errors, len(inits))
-    for (m, account, region), (per_function, unreserved) in worlds.items():
+    for (m, account, region), (per_function, (unreserved, claimed)) in worlds.items():
         for name, peak in per_function.items():
             dims = (("FunctionName", name),)
             out.add(MetricKey(account, region, LAMBDA, "ConcurrentExecutions", dims), m, peak)
         total = sum(per_function.values())
         out.add(MetricKey(account, region, LAMBDA, "ConcurrentExecutions", ()), m, total)
         out.add(
-            MetricKey(account, region, LAMBDA, "UnreservedConcurrentExecutions", ()),
-            m,
-            unreserved[0],
+            MetricKey(account, region, LAMBDA, "UnreservedConcurrentExecutions", ()), m, unreserved
         )
+        out.add(MetricKey(account, region, LAMBDA, "ClaimedAccountConcurrency", ()), m, claimed)
 
 
 def _usage(out: Folded, rows: list[Invoked], rv: RunnableVersion, minute: int) -> None:
@@ -172,7 +173,7 @@ def _usage(out: Folded, rows: list[Invoked], rv: RunnableVersion, minute: int) -
         month_of(minute),
     )
     acc = out.usage.setdefault(key, [0, 0])
-    for _t, _rv, duration, _failed, init, _c, _u in rows:
+    for _t, _rv, duration, _failed, init, *_concurrency in rows:
         # An init that failed answers with no duration of its own: its init's is billed.
         acc[0] += 1
         acc[1] += billed_ms(duration if duration > 0 else (init or 0.0))

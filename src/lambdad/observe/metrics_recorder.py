@@ -19,8 +19,8 @@ from lambdad.model.version import RunnableVersion
 from lambdad.observe.metric_keys import LAMBDA, Dimensions, function_dimensions
 
 # (epoch s, version, duration ms, failed, init ms or None, function concurrency,
-#  unreserved concurrency of its world)
-Invoked = tuple[float, RunnableVersion, float, bool, float | None, int, int]
+#  unreserved concurrency in use in its world, concurrency claimed in its world)
+Invoked = tuple[float, RunnableVersion, float, bool, float | None, int, int, int]
 # (epoch s, scope, function name, qualifier invoked as)
 Throttled = tuple[float, Scope, str, str | None]
 # (epoch s, scope, namespace, metric name, dimensions, value)
@@ -66,11 +66,14 @@ class MetricsRecorder:
         init_ms: float | None,
         concurrency: int = 0,
         unreserved: int = 0,
+        claimed: int = 0,
     ) -> None:
         """One invocation ran (an init failure counts, with its init duration)."""
         if self.enabled:
             pending = self._pending.invoked
-            pending.append((self._now(), rv, duration_ms, failed, init_ms, concurrency, unreserved))
+            pending.append(
+                (self._now(), rv, duration_ms, failed, init_ms, concurrency, unreserved, claimed)
+            )
             if len(pending) == HIGH_WATER and self._on_high_water is not None:
                 self._on_high_water()
 
