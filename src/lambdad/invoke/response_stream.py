@@ -27,6 +27,9 @@ HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
 # One read hands over at most this much (joined from what waits).
 MAX_READ = 256 * 1024
+# What one waiting piece costs beyond its bytes (a runtime sending one-byte chunks must
+# reach the high water as soon as by its memory, not only by its bytes).
+PIECE_COST = 64
 
 Pressure = Callable[[bool], None]
 
@@ -67,7 +70,7 @@ class ResponseStream:
         if self._discarding:
             return
         self._chunks.append(data)
-        self._waiting += len(data)
+        self._waiting += len(data) + PIECE_COST
         if self._waiting > HIGH_WATER and not self._paused and self._pressure is not None:
             self._paused = True
             self._pressure(True)
@@ -99,7 +102,7 @@ class ResponseStream:
             chunk = self._chunks.popleft()
             parts.append(chunk)
             size += len(chunk)
-        self._waiting -= size
+        self._waiting -= size + PIECE_COST * len(parts)
         if self._paused and self._waiting <= LOW_WATER:
             self._release()
         return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from lambdad.invoke.response_stream import HIGH_WATER, MAX_READ, ResponseStream
+from lambdad.invoke.response_stream import HIGH_WATER, MAX_READ, PIECE_COST, ResponseStream
 
 
 def test_pieces_are_read_in_order_then_the_end() -> None:
@@ -76,5 +76,20 @@ def test_a_reader_that_left_drops_what_comes_and_frees_the_writer() -> None:
         assert calls == [True, False]
         assert await stream.read() is None
         assert stream.size == HIGH_WATER + 5
+
+    asyncio.run(run())
+
+
+def test_tiny_pieces_reach_the_high_water_by_their_count() -> None:
+    async def run() -> None:
+        calls: list[bool] = []
+        stream = ResponseStream()
+        stream.open(None, calls.append)
+        for _ in range(HIGH_WATER // PIECE_COST + 1):
+            stream.write(b"x")
+        assert calls == [True]  # long before a mebibyte of bytes
+        while calls == [True]:
+            assert await stream.read() is not None
+        assert calls == [True, False]
 
     asyncio.run(run())
