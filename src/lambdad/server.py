@@ -15,10 +15,11 @@ import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
+from types import FrameType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+from uvicorn.server import ServerState
 
 from lambdad.api import sigv4
 from lambdad.api.admission import MAX_BODY, Admission, refuse, throttle
@@ -53,9 +54,13 @@ from lambdad.api.signing_api import SigningApi
 from lambdad.config import Settings
 from lambdad.deploy.cfn_api import build as cloudformation_api
 from lambdad.errors import AwsError
+from lambdad.events.alb.door import LoadBalancerDoor
+from lambdad.events.alb.listeners import HOST as LISTENER_HOST
+from lambdad.events.alb.listeners import OpenPort
 from lambdad.events.alb.routing import admit_balancers, route_balancers
 from lambdad.events.apigw.routing import admit_apis, route_apis
-from lambdad.events.function_urls import FunctionUrlDoor
+from lambdad.events.function_urls import FunctionUrlDoor, Response
+from lambdad.events.http.alb import MAX_REQUEST_BODY_BYTES
 from lambdad.events.http.request import IamCaller
 from lambdad.events.push_routing import admit_push, route_push
 from lambdad.events.s3_door import S3Door
@@ -64,6 +69,7 @@ from lambdad.events.url_auth import UrlAuthorizer
 from lambdad.events.url_cache import CachedUrlConfigs, UrlCache
 from lambdad.events.url_routing import admit_urls, route_urls
 from lambdad.events.web_fetch import ServiceSigner, UrllibWeb
+from lambdad.model import peer
 from lambdad.model.credential import Credential
 from lambdad.observe.pricing import Prices
 from lambdad.observe.prometheus_export import PrometheusExport
@@ -82,6 +88,9 @@ def build_app(platform: Platform) -> App:
     from lambdad.runtimes.host_support import host_architecture, shortfalls
 
     s = platform.settings
+    # Load balancer listeners on their own ports, served by a door of their own.
+    elb_door = platform.load_balancing.door(platform.invoker, UrlCache(platform.changes))
+    open_port = functools.partial(_open_listener, platform, elb_door)
     code_links = CodeLinks(platform.clock, platform.store, platform.blobs)
     handlers = LambdaHandlers(
         functions=FunctionHandlers(
@@ -115,7 +124,7 @@ def build_app(platform: Platform) -> App:
         logs=LogsApi(platform.logs),
         events=EventsApi(platform.eventbridge.operations()),
         async_statistics=lambda: platform.offload(platform.async_invoker.statistics),
-        lifecycle=platform,
+        lifecycle=_WithListeners(platform, open_port),
         open_session=platform.sessions.open,
         role_policy=platform.role_policies.policy_for,
         # The APIs answered by their signing scope (sigv4.SCOPED_SERVICES), by name.
@@ -127,7 +136,11 @@ def build_app(platform: Platform) -> App:
                 platform.apigateway.rest_operations(),
                 platform.offload,
             ),
-            "elasticloadbalancing": ElbApi(platform.load_balancing.operations(), platform.offload),
+            "elasticloadbalancing": ElbApi(
+                platform.load_balancing.operations(),
+                platform.offload,
+                after=functools.partial(platform.load_balancing.listening.sync, open_port),
+            ),
             "cloudformation": cloudformation_api(
                 platform.store,
                 s.data_dir,
@@ -140,6 +153,50 @@ def build_app(platform: Platform) -> App:
             SigningApi(platform.signing_profiles),
             DebugApi(platform.functions, platform.pool),
         ),
+    )
+
+
+class _WithListeners:
+    """The platform's background work, and load balancers' own-port listeners: opened
+    at start-up for the listeners stored, closed first at shutdown."""
+
+    def __init__(self, platform: Platform, open_port: OpenPort) -> None:
+        self.platform = platform
+        self.open_port = open_port
+
+    async def start_background(self) -> None:
+        await self.platform.start_background()
+        await self.platform.load_balancing.listening.sync(self.open_port)
+
+    async def stop_background(self) -> None:
+        await self.platform.load_balancing.listening.close()
+        await self.platform.stop_background()
+
+
+async def _open_listener(platform: Platform, door: LoadBalancerDoor, port: int) -> asyncio.Server:
+    """``127.0.0.1:port`` served by the API port's HTTP protocol, every request going to
+    the load balancer door (its body bounded by a Lambda target's 1 MB)."""
+
+    async def respond(
+        method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
+    ) -> Response:
+        client = peer.CLIENT.get() or LISTENER_HOST
+        return await door.respond_on_port(
+            port, method, path, query, headers, body, source_ip=client
+        )
+
+    build = protocol_for(
+        respond,
+        refuse,
+        MAX_BODY,
+        lambda *request: MAX_REQUEST_BODY_BYTES + 1,
+        api_limits(platform.settings),
+        throttle,
+    )
+    config, state = SimpleNamespace(timeout_keep_alive=5), ServerState()
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: build(config=config, server_state=state), LISTENER_HOST, port
     )
 
 

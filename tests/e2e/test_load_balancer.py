@@ -6,6 +6,7 @@ event with and without multi-value headers, rules, fixed responses, and ALB's 50
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,8 +47,15 @@ def test_load_balancer_with_a_lambda_target(
     )  # fmt: skip
     elb.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=targets)
     forward = [{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}]
+    with pytest.raises(ClientError) as taken:  # the API port itself is taken
+        elb.create_listener(
+            LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=lambdad.port,
+            DefaultActions=forward,
+        )  # fmt: skip
+    assert taken.value.response["Error"]["Code"] == "InvalidConfigurationRequest"
+    port = free_port()
     listener = elb.create_listener(
-        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=free_port(),
+        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=port,
         DefaultActions=forward,
     )["Listeners"][0]  # fmt: skip
     elb.create_rule(
@@ -73,6 +81,11 @@ def test_load_balancer_with_a_lambda_target(
     assert "multiValueHeaders" not in event
     health = requests.get(f"{lambdad.endpoint}/health", headers=host, timeout=30)
     assert (health.status_code, health.text) == (200, "fine")
+    # The listener's own port on loopback, without the balancer's name.
+    own = requests.post(f"http://127.0.0.1:{port}/own?k=v", data=b"x", timeout=30)
+    assert own.status_code == 200, own.text
+    assert own.json()["path"] == "/own"
+    assert own.json()["headers"]["x-forwarded-port"] == str(port)
 
     elb.modify_target_group_attributes(
         TargetGroupArn=group["TargetGroupArn"],
@@ -90,5 +103,28 @@ def test_load_balancer_with_a_lambda_target(
     assert requests.get(f"{lambdad.endpoint}/a", headers=host, timeout=30).status_code == 503
     elb.delete_load_balancer(LoadBalancerArn=balancer["LoadBalancerArn"])
     assert requests.get(f"{lambdad.endpoint}/a", headers=host, timeout=30).status_code == 404
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/", timeout=30)
     elb.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
     assert all(g["TargetGroupName"] != name for g in elb.describe_target_groups()["TargetGroups"])
+
+
+def test_listeners_reopen_after_a_restart(
+    lambdad_factory: Callable[..., LambdadServer], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    first = lambdad_factory(data_dir=data_dir, env={"LAMBDAD_SANDBOX": "process"})
+    elb = first.client("elbv2")
+    balancer = elb.create_load_balancer(Name="again")["LoadBalancers"][0]
+    port = free_port()
+    fixed = {"StatusCode": "200", "ContentType": "text/plain", "MessageBody": "still here"}
+    elb.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=port,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": fixed}],
+    )  # fmt: skip
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=30).text == "still here"
+    assert first.stop() == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/", timeout=30)
+    lambdad_factory(data_dir=data_dir, env={"LAMBDAD_SANDBOX": "process"})
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=30).text == "still here"

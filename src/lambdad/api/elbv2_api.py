@@ -42,9 +42,16 @@ def model() -> ServiceModel:
 
 
 class ElbApi:
-    def __init__(self, operations: Mapping[str, Operation], offload: Offload) -> None:
+    def __init__(
+        self,
+        operations: Mapping[str, Operation],
+        offload: Offload,
+        after: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.operations = dict(operations)
         self.offload = offload
+        # Run after every operation that succeeded (listeners' own ports follow).
+        self.after = after
 
     async def __call__(
         self, ctx: RequestContext, method: str, path: str, query: str, body: bytes
@@ -72,6 +79,8 @@ class ElbApi:
             if missing:
                 return _error("ValidationError", f"{missing[0]} is required", ctx)
             result = await self.offload(operation, ctx.scope, params)
+            if self.after is not None:
+                await self.after()
         except AwsError as exc:
             return _error(exc.code, exc.message, ctx, getattr(exc, "elb_status", 400))
         except Exception:

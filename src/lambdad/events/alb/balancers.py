@@ -37,9 +37,13 @@ _FIELDS: Final = frozenset(
 
 
 class Balancers:
-    def __init__(self, store: ElbStore, clock: Clock) -> None:
+    def __init__(
+        self, store: ElbStore, clock: Clock, bind_error: Callable[[int], str | None]
+    ) -> None:
         self.store = store
         self.clock = clock
+        # Why a listener's port cannot be opened on loopback (None: it can).
+        self.bind_error = bind_error
 
     def operations(self) -> dict[str, Callable[[Scope, Params], Params]]:
         return {
@@ -124,6 +128,9 @@ class Balancers:
         with self.store.edit(LB, scope, params["LoadBalancerArn"]) as doc:
             if any(li["Port"] == port for li in doc["Listeners"].values()):
                 raise ElbError("DuplicateListener", "A listener already exists on that port")
+            reason = self.bind_error(port)
+            if reason is not None:
+                raise ElbError("InvalidConfigurationRequest", f"Listener port {reason}")
             listener_id = names.hex_id()
             arn = names.arn(
                 scope.region,
@@ -139,6 +146,7 @@ class Balancers:
                 "Id": listener_id,
             }
             doc["Listeners"][arn] = listener
+            doc["Listening"] = "yes"
         return {"Listeners": [_public(listener)]}
 
     def describe_listeners(self, scope: Scope, params: Params) -> Params:
@@ -161,6 +169,7 @@ class Balancers:
         arn = params["ListenerArn"]
         with self.store.edit(LB, scope, _owner_of(self.store, scope, arn)) as doc:
             del doc["Listeners"][arn]
+            doc["Listening"] = "yes" if doc["Listeners"] else "no"
             doc["Rules"] = {k: r for k, r in doc["Rules"].items() if r["ListenerArn"] != arn}
         return {}
 

@@ -21,7 +21,7 @@ from lambdad.clock import Clock
 from lambdad.errors import AwsError
 from lambdad.events.alb import names
 from lambdad.events.alb.rules import actions_for
-from lambdad.events.alb.store import TG, ElbStore
+from lambdad.events.alb.store import LB, TG, ElbStore
 from lambdad.events.alb.target_groups import target_group_arns
 from lambdad.events.function_urls import Response, SyncInvoker
 from lambdad.events.http import alb
@@ -74,6 +74,7 @@ class LoadBalancerDoor:
         self.clock = clock
         self.port = port
         self._found: dict[str, tuple[int, tuple[Scope, Doc] | None]] = {}
+        self._ports: tuple[int, dict[int, tuple[Scope, Doc]]] = (-1, {})
 
     async def respond(
         self,
@@ -101,6 +102,42 @@ class LoadBalancerDoor:
         out = [(k.lower().encode(), v.encode("latin-1", "replace")) for k, v in answer.headers]
         out.append((b"server", b"awselb/2.0"))
         return answer.status, out, answer.body
+
+    async def respond_on_port(
+        self,
+        port: int,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        source_ip: str,
+    ) -> Response:
+        """The answer to a request on a listener's own port: for the balancer its
+        ``Host`` names, else the one listening on that port."""
+        host = next((v for k, v in headers if k == "host"), None)
+        named = names.host_address(host)
+        if named is not None:
+            target = (named[0], named[1], port)
+        else:
+            found = self._on_port(port)
+            if found is None:
+                return 404, [(b"content-type", b"text/html")], NOT_FOUND.body
+            target = (found[1]["DnsId"], found[0].region, port)
+        return await self.respond(target, method, path, query, headers, body, source_ip=source_ip)
+
+    def _on_port(self, port: int) -> tuple[Scope, Doc] | None:
+        generation = self.store.generation
+        if self._ports[0] != generation:
+            ports: dict[int, tuple[Scope, Doc]] = {}
+            for account, region, _, _, doc in self.store.store.find_children(
+                LB, "Listening", "yes"
+            ):
+                for listener in doc["Listeners"].values():
+                    ports.setdefault(int(listener["Port"]), (Scope(account, region), doc))
+            self._ports = (generation, ports)
+        return self._ports[1].get(port)
 
     async def _answer(
         self,

@@ -10,6 +10,7 @@ from lambdad.clock import Clock
 from lambdad.events.alb import names
 from lambdad.events.alb.balancers import Balancers
 from lambdad.events.alb.door import LoadBalancerDoor, ServicePolicies
+from lambdad.events.alb.listeners import ListenerPorts
 from lambdad.events.alb.store import ElbStore
 from lambdad.events.alb.target_groups import TargetGroups
 from lambdad.events.function_urls import SyncInvoker
@@ -28,6 +29,7 @@ class LoadBalancing:
         self.clock = clock
         self.policies = policies
         self.port = port
+        self.listening = ListenerPorts(self.store)
 
     def operations(self) -> dict[str, Operation]:
         def permitted(scope: Scope, name: str, qualifier: str | None, group_arn: str) -> bool:
@@ -36,7 +38,7 @@ class LoadBalancing:
             )
 
         return {
-            **Balancers(self.store, self.clock).operations(),
+            **Balancers(self.store, self.clock, self.listening.bind_error).operations(),
             **TargetGroups(self.store, self.clock, permitted).operations(),
         }
 
