@@ -87,6 +87,7 @@ class FakeContext:
 
     async def run_blocking(self, fn: Callable[..., Any], /, *args: Any) -> Any:
         await asyncio.sleep(0)
+        self.clock.advance(0.01)  # each call to the queue takes a while
         return fn(*args)
 
     def report(self, result: str | None = None, reason: str | None = None) -> None:
@@ -167,3 +168,20 @@ def test_unmatched_messages_are_deleted_without_an_invocation() -> None:
     assert [[r["body"] for r in json.loads(p)["Records"]] for p in ctx.payloads] == [
         ['{"k": "keep"}']
     ]
+
+
+def test_a_batching_window_gathers_several_receives() -> None:
+    sqs = FakeSqs([f"m{i}" for i in range(25)])
+    # A cap of one worker (below the API's minimum of 2), so no other takes a part.
+    ctx = FakeContext(sqs, ok, batch_size=25, maximum_batching_window=5, maximum_concurrency=1)
+    run_until(ctx, lambda: len(sqs.deleted) == 25)
+    assert [len(json.loads(p)["Records"]) for p in ctx.payloads] == [25]
+
+
+def test_batches_stay_under_six_megabytes() -> None:
+    sqs = FakeSqs(["x" * 1_000_000 for _ in range(8)])
+    ctx = FakeContext(sqs, ok, batch_size=10)
+    run_until(ctx, lambda: len(sqs.deleted) == 8)
+    sizes = [len(p) for p in ctx.payloads]
+    assert max(sizes) <= 6 * 1024 * 1024
+    assert sum(len(json.loads(p)["Records"]) for p in ctx.payloads) == 8
