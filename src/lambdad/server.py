@@ -144,6 +144,7 @@ def build_app(platform: Platform) -> App:
             "cloudformation": cloudformation_api(
                 platform.store,
                 s.data_dir,
+                platform.sealer,
                 lambda: platform.clock.now().timestamp(),
                 s.host,
                 s.port,

@@ -32,6 +32,7 @@ from lambdad.deploy.stack_records import StackRecords, Where
 from lambdad.deploy.stacks import StackService
 from lambdad.model.artifacts import ARTIFACT_BUCKET, ARTIFACTS_PATH
 from lambdad.model.credential import Credential
+from lambdad.secrets import Sealer
 from lambdad.store.base import MetadataStore
 from lambdad.store.blobs import BlobStore
 
@@ -138,7 +139,12 @@ class CloudFormationApi:
 
 
 def build(
-    store: MetadataStore, data_dir: Path, now: Callable[[], float], host: str, port: int
+    store: MetadataStore,
+    data_dir: Path,
+    sealer: Sealer,
+    now: Callable[[], float],
+    host: str,
+    port: int,
 ) -> CloudFormationApi:
     """The API over the stacks in ``store``, applying them through the server at
     ``host:port`` (loopback when it listens on every address)."""
@@ -147,7 +153,7 @@ def build(
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
     endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-    service = StackService(StackRecords(store), now)
+    service = StackService(StackRecords(store, sealer), now)
     for name in service.recover():
         log.warning("stack %s was left in progress by an earlier run: marked failed", name)
     return CloudFormationApi(service, Artifacts(store, blobs, now), endpoint)

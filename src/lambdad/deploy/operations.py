@@ -18,8 +18,14 @@ _LIVE_STACK = (
 )  # fmt: skip
 
 
-def _parameters(given: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()]
+def _parameters(doc: Doc) -> list[dict[str, str]]:
+    """A stack's or change set's parameter values, NoEcho ones masked as AWS masks them."""
+    hidden = set(doc.get("NoEcho") or [])
+    given = doc.get("Parameters") or {}
+    return [
+        {"ParameterKey": k, "ParameterValue": "****" if k in hidden else v}
+        for k, v in given.items()
+    ]
 
 
 def create_change_set(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
@@ -36,7 +42,7 @@ def create_change_set(s: StackService, w: Where, p: Params, env_for: EnvFor) -> 
 
 def describe_change_set(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
     cs = dict(s.describe_change_set(w, p.get("StackName"), p.get("ChangeSetName", "")))
-    cs["Parameters"] = _parameters(cs.get("Parameters") or {})
+    cs["Parameters"] = _parameters(cs)
     return cs
 
 
@@ -53,7 +59,7 @@ def delete_change_set(s: StackService, w: Where, p: Params, env_for: EnvFor) -> 
 
 def _stack_view(doc: Doc) -> Doc:
     view = {k: doc[k] for k in _LIVE_STACK if k in doc}
-    view["Parameters"] = _parameters(doc.get("Parameters") or {})
+    view["Parameters"] = _parameters(doc)
     return view
 
 

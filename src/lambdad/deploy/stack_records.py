@@ -1,14 +1,16 @@
 """Stacks and change sets as durable documents in the metadata store (per account and
-region), and the events each stack keeps."""
+region, sealed), and the events each stack keeps."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from lambdad.deploy.records import ResourceRecord
+from lambdad.secrets import Sealer
 from lambdad.store.base import Doc, MetadataStore
 
 STACK = "cfn-stack"
@@ -36,18 +38,35 @@ def now_iso(now: float) -> str:
 
 
 class StackRecords:
-    def __init__(self, store: MetadataStore) -> None:
+    """Stacks and change sets, sealed at rest (AES-GCM, the key that seals functions'
+    environment variables): their templates, parameter values and resource properties
+    carry the same secrets. Only the fields looked up by stay in the clear."""
+
+    def __init__(self, store: MetadataStore, sealer: Sealer) -> None:
         self.store = store
+        self.sealer = sealer
+
+    def _seal(self, kind: str, where: Where, doc: Doc, *clear: str) -> Doc:
+        context = f"{kind}:{where.account}:{where.region}"
+        token = self.sealer.seal({"doc": json.dumps(doc)}, context)
+        return {**{k: doc[k] for k in clear if k in doc}, "Sealed": token}
+
+    def _open(self, kind: str, account: str, region: str, row: Doc) -> Doc:
+        opened: Doc = json.loads(
+            self.sealer.unseal(row["Sealed"], f"{kind}:{account}:{region}")["doc"]
+        )
+        return opened
 
     def get(self, where: Where, name_or_id: str) -> Doc | None:
         name = _name_of(name_or_id, "stack")
-        doc = self.store.get_child(STACK, where.account, where.region, "", name)
-        if doc is None or (name_or_id.startswith("arn:") and doc["StackId"] != name_or_id):
+        row = self.store.get_child(STACK, where.account, where.region, "", name)
+        if row is None or (name_or_id.startswith("arn:") and row["StackId"] != name_or_id):
             return None
-        return doc
+        return self._open(STACK, where.account, where.region, row)
 
     def put(self, where: Where, doc: Doc) -> None:
-        self.store.put_child(STACK, where.account, where.region, "", doc["StackName"], doc)
+        row = self._seal(STACK, where, doc, "StackId", "StackName", "StackStatus")
+        self.store.put_child(STACK, where.account, where.region, "", doc["StackName"], row)
 
     def delete(self, where: Where, name: str) -> None:
         self.store.delete_child(STACK, where.account, where.region, "", name)
@@ -55,12 +74,16 @@ class StackRecords:
             self.store.delete_child(CHANGE_SET, where.account, where.region, name, key)
 
     def all(self, where: Where) -> list[Doc]:
-        return [doc for _, doc in self.store.list_children(STACK, where.account, where.region, "")]
+        rows = self.store.list_children(STACK, where.account, where.region, "")
+        return [self._open(STACK, where.account, where.region, row) for _, row in rows]
 
     def in_status(self, status: str) -> list[tuple[str, str, Doc]]:
         """(account, region, stack) of every stack in ``status``, in every account."""
         rows = self.store.find_children(STACK, "StackStatus", status)
-        return [(account, region, doc) for account, region, _, _, doc in rows]
+        return [
+            (account, region, self._open(STACK, account, region, row))
+            for account, region, _, _, row in rows
+        ]
 
     def change_set(self, where: Where, stack: str | None, name_or_id: str) -> Doc | None:
         name = _name_of(name_or_id, "changeSet")
@@ -75,17 +98,21 @@ class StackRecords:
             ]
             return candidates[0] if candidates else None
         stack_name = _name_of(stack, "stack")
-        doc = self.store.get_child(CHANGE_SET, where.account, where.region, stack_name, name)
-        if doc is None or (name_or_id.startswith("arn:") and doc["ChangeSetId"] != name_or_id):
+        row = self.store.get_child(CHANGE_SET, where.account, where.region, stack_name, name)
+        if row is None or (name_or_id.startswith("arn:") and row["ChangeSetId"] != name_or_id):
             return None
-        return doc
+        return self._open(CHANGE_SET, where.account, where.region, row)
 
     def change_sets(self, where: Where, stack_name: str) -> list[tuple[str, Doc]]:
-        return self.store.list_children(CHANGE_SET, where.account, where.region, stack_name)
+        rows = self.store.list_children(CHANGE_SET, where.account, where.region, stack_name)
+        return [
+            (key, self._open(CHANGE_SET, where.account, where.region, row)) for key, row in rows
+        ]
 
     def put_change_set(self, where: Where, doc: Doc) -> None:
+        row = self._seal(CHANGE_SET, where, doc, "ChangeSetId", "ChangeSetName", "StackName")
         self.store.put_child(
-            CHANGE_SET, where.account, where.region, doc["StackName"], doc["ChangeSetName"], doc
+            CHANGE_SET, where.account, where.region, doc["StackName"], doc["ChangeSetName"], row
         )
 
     def delete_change_set(self, where: Where, stack_name: str, name: str) -> None:

@@ -111,6 +111,10 @@ class StackService:
                 "Status": "CREATE_COMPLETE",
             }
             the_plan, _ = self._plan(where, doc, change_set)
+            declared = template.parse_body(body).get("Parameters") or {}
+            change_set["NoEcho"] = sorted(
+                k for k, spec in declared.items() if isinstance(spec, dict) and spec.get("NoEcho")
+            )
             change_set["Changes"] = _changes(the_plan)
             if the_plan.skipped:
                 listed = "; ".join(f"{k} ({why})" for k, why in the_plan.skipped.items())
@@ -201,6 +205,7 @@ class StackService:
                 TemplateBody=change_set["TemplateBody"],
                 ProcessedTemplate=processed,
                 Parameters=change_set["Parameters"],
+                NoEcho=change_set.get("NoEcho", []),
                 Capabilities=change_set["Capabilities"],
                 Description=processed.get("Description"),
                 Skipped=dict(the_plan.skipped),

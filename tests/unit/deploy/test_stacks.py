@@ -3,18 +3,23 @@ sets planned, executed, failed and rolled back, stacks deleted; AWS's answers.""
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidTag
 
 from lambdad.deploy.errors import ChangeSetNotFound, UnsupportedResources, ValidationError
 from lambdad.deploy.kinds import KINDS
 from lambdad.deploy.stack_records import StackRecords, Where
 from lambdad.deploy.stacks import NO_CHANGES, SKIP_UNSUPPORTED, StackService
+from lambdad.secrets import Sealer
 from lambdad.store.sqlite import SqliteStore
 from unit.deploy.deploy_fakes import FakeHandler, env
 
 HERE = Where("123456789012", "us-east-1")
+SEALER = Sealer(os.urandom(32))
 BODY = """\
 Parameters:
   Mem: {Type: Number, Default: 128}
@@ -29,7 +34,8 @@ Outputs:
 
 def _service(store: SqliteStore, fail_on: str | None = None) -> tuple[StackService, FakeHandler]:
     handler = FakeHandler(fail_on)
-    return StackService(StackRecords(store), lambda: 1.0e9, {t: handler for t in KINDS}), handler
+    records = StackRecords(store, SEALER)
+    return StackService(records, lambda: 1.0e9, {t: handler for t in KINDS}), handler
 
 
 def _change_set(s: StackService, name: str, kind: str, body: str = BODY, **extra: Any) -> Any:
@@ -141,3 +147,46 @@ def test_stacks_left_in_progress_are_marked_failed_at_start(store: SqliteStore) 
     assert [r["LogicalId"] for r in stack["Resources"]] == ["Fn"]
     s.delete_stack(HERE, "st", lambda i: env())
     assert handler.calls[-1] == ("delete", "Fn")
+
+
+def test_stacks_are_sealed_at_rest(store: SqliteStore) -> None:
+    s, _ = _service(store)
+    body = BODY.replace(
+        "Properties: {MemorySize: !Ref Mem}",
+        "Properties: {MemorySize: !Ref Mem, Environment: {Variables: {PW: !Ref Secret}}}",
+    ).replace("Parameters:\n", "Parameters:\n  Secret: {Type: String, NoEcho: true}\n")
+    params = [{"ParameterKey": "Secret", "ParameterValue": "hunter2-secret"}]
+    _change_set(s, "one", "CREATE", body=body, Parameters=params)
+    s.execute_change_set(HERE, "st", "one", lambda i: env())
+    _change_set(s, "two", "UPDATE", body=body.replace("128", "256"), Parameters=params)
+    raw = [doc for _, doc in store.list_children("cfn-stack", HERE.account, HERE.region, "")]
+    raw += [
+        doc for _, doc in store.list_children("cfn-change-set", HERE.account, HERE.region, "st")
+    ]
+    assert len(raw) == 2
+    assert all("hunter2" not in json.dumps(doc) for doc in raw)
+    assert raw[0]["StackStatus"] == "CREATE_COMPLETE"
+    deployed = s.stack(HERE, "st")["Resources"][0]["Properties"]
+    assert deployed["Environment"] == {"Variables": {"PW": "hunter2-secret"}}
+    # Sealed for its account and region: a row copied elsewhere does not open.
+    other = Where("999999999999", "us-east-1")
+    store.put_child("cfn-stack", other.account, other.region, "", "st", raw[0])
+    with pytest.raises(InvalidTag):
+        s.records.get(other, "st")
+    assert s.stack(HERE, "st")["NoEcho"] == ["Secret"]
+
+
+def test_no_echo_parameters_are_masked_when_described(store: SqliteStore) -> None:
+    from lambdad.deploy.operations import describe_change_set, describe_stacks
+
+    s, _ = _service(store)
+    body = BODY.replace("Parameters:\n", "Parameters:\n  Secret: {Type: String, NoEcho: true}\n")
+    params = [{"ParameterKey": "Secret", "ParameterValue": "pw"}]
+    _change_set(s, "one", "CREATE", body=body, Parameters=params)
+    shown = describe_change_set(
+        s, HERE, {"StackName": "st", "ChangeSetName": "one"}, lambda i: env()
+    )
+    assert shown["Parameters"] == [{"ParameterKey": "Secret", "ParameterValue": "****"}]
+    s.execute_change_set(HERE, "st", "one", lambda i: env())
+    (stack,) = describe_stacks(s, HERE, {"StackName": "st"}, lambda i: env())["Stacks"]
+    assert stack["Parameters"] == [{"ParameterKey": "Secret", "ParameterValue": "****"}]
