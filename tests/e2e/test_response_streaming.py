@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -217,3 +218,12 @@ def test_provided_runtime_streams_and_reports_trailer_errors(
     assert "ErrorCode" not in ok[-1]["InvokeComplete"]
     assert failed[-1]["InvokeComplete"]["ErrorCode"] == "Custom.Failure"
     assert failed[-1]["InvokeComplete"]["ErrorDetails"] == "provided broke"
+    # AWS's metric of streamed responses: both streamed their 11 bytes.
+    now = datetime.now(UTC)
+    points = lambdad.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="StreamedOutboundBytes",
+        Dimensions=[{"Name": "FunctionName", "Value": fn}], Period=3600,
+        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=5),
+        Statistics=["Sum"],
+    )["Datapoints"]  # fmt: skip
+    assert sum(p["Sum"] for p in points) == 22

@@ -203,6 +203,14 @@ class InvokeService:
         if stream is not None:
             stream.executed_version = rv.version
         result = await self.run(rv, payload, request_id, client_context, stream=stream)
+        if stream is not None and stream.streaming and self.metrics is not None:
+            # AWS's two metrics of streamed responses: bytes, and bytes per second.
+            seconds = max(result.duration_ms, 1.0) / 1000
+            for metric, value in (
+                ("StreamedOutboundBytes", stream.size),
+                ("StreamedOutboundThroughput", stream.size / seconds),
+            ):
+                self.metrics.function_value(rv.scope, metric, rv.name, rv.invoked_as, value)
         log_result = None
         if req.log_type == "Tail":
             log_result = base64.b64encode(result.log_tail).decode()
