@@ -66,6 +66,8 @@ class FakeInvoker:
 
         # (caller account, function name) pairs another account's policy allows.
         self.grants: set[tuple[str, str]] = set()
+        # No metrics recorded (InvokeService.metrics is None when metrics are off).
+        self.metrics = None
 
     def resolve(
         self,
