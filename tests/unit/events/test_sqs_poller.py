@@ -185,3 +185,29 @@ def test_batches_stay_under_six_megabytes() -> None:
     sizes = [len(p) for p in ctx.payloads]
     assert max(sizes) <= 6 * 1024 * 1024
     assert sum(len(json.loads(p)["Records"]) for p in ctx.payloads) == 8
+
+
+def test_a_batch_in_flight_finishes_when_the_poller_stops() -> None:
+    sqs = FakeSqs(["a"])
+    ctx = FakeContext(sqs, ok)
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow_invoke(payload: bytes, *, trace_id: str | None = None) -> InvokeOutcome:
+        started.set()
+        await release.wait()
+        return InvokeOutcome(payload=b"")
+
+    ctx.invoke = slow_invoke  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        task = asyncio.create_task(SqsPoller(ctx.mapping, ctx).run())
+        await started.wait()
+        task.cancel()  # the mapping is disabled while its batch runs
+        await asyncio.gather(task, return_exceptions=True)
+        release.set()
+        for _ in range(100):
+            await asyncio.sleep(0)
+        assert sqs.deleted == ["a"]
+
+    asyncio.run(scenario())

@@ -9,8 +9,10 @@ name; in a FIFO queue nothing of a group after its first failure). What fails is
 alone: it comes back after the queue's visibility timeout and follows its redrive
 policy to the dead-letter queue. A throttled batch is retried with backoff while its
 messages are still invisible, and the mapping works on fewer batches
-(``sqs_scaling``). A cancelled long poll gives back what it still receives, so
-disabling a mapping does not hide messages for a visibility timeout.
+(``sqs_scaling``). When the poller is stopped (the mapping disabled or updated), a
+batch being processed finishes (its messages are deleted, not run twice) and a
+cancelled long poll gives back what it still receives, so that no message is hidden
+for a visibility timeout.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 FUNCTION_FAILED: Final = "PROBLEM: Function call failed"
 RECURSIVE_LOOP: Final = "PROBLEM: Recursive invocation loop detected"
+# Batches whose poller was stopped while they ran (asyncio keeps only weak references).
+_FINISHING: set[asyncio.Future[bool]] = set()
 # Of the visibility timeout, how much a throttled batch may spend waiting to run.
 THROTTLE_SHARE: Final = 0.8
 
@@ -116,8 +120,13 @@ class SqsPoller:
             self._news.set()  # messages: every parked worker polls again
             if self.scaler.after_batch(batch.full, self.ctx.clock.monotonic()) and self._tasks:
                 self._tasks.create_task(self._worker())
+            # A batch being processed finishes even when the poller is stopped (the mapping
+            # disabled or updated): its messages are deleted, not run twice.
+            processing = asyncio.ensure_future(self._process(batch.records))
+            _FINISHING.add(processing)
+            processing.add_done_callback(_FINISHING.discard)
             try:
-                if await self._process(batch.records):
+                if await asyncio.shield(processing):
                     return
             except asyncio.CancelledError:
                 raise
