@@ -1,11 +1,14 @@
-"""API Gateway requests beside a direct ``Invoke`` of the same function, same run.
+"""API Gateway and load balancer requests beside a direct ``Invoke`` of the same
+function, same run.
 
 One ``lambdad serve`` (``process`` sandbox), one Python function answering a small
 fixed proxy response, warmed; an HTTP API made by quick create (``$default`` route,
-payload 2.0) and a REST API (``{proxy+}``, ``ANY``, ``AWS_PROXY``, stage ``b``) on it,
-each with the permission AWS requires. Then three keep-alive connections: one
+payload 2.0), a REST API (``{proxy+}``, ``ANY``, ``AWS_PROXY``, stage ``b``) and an
+application load balancer (a listener forwarding to a ``lambda`` target group) on it,
+each with the permission AWS requires. Then four keep-alive connections: one
 replays a pre-signed ``Invoke``, the others the same body POSTed to
-``/execute-api/<api-id>/…`` (the path form: no wildcard DNS needed). Round trips are
+``/execute-api/<api-id>/…`` (the path form: no wildcard DNS needed) or to the API
+port with the balancer's ``DNSName`` as ``Host``. Round trips are
 timed in alternating blocks, so that drift on the host weighs on all alike; the
 difference of the medians is what each door adds (its API and policy look-ups, route
 matching, the event, the response rules) over the API's SigV4 check and ``Invoke``
@@ -30,9 +33,9 @@ BODY = b'{"k":"v"}'
 BLOCK = 100
 
 
-def door_request(port: int, path: str) -> bytes:
+def door_request(port: int, path: str, host: str | None = None) -> bytes:
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
     )
     return head.encode() + BODY
@@ -75,14 +78,38 @@ def _apis(server: c.Server, arn: str) -> tuple[str, str]:
     return http_id, rest_id
 
 
+def _balancer(server: c.Server, arn: str) -> str:
+    """A balancer forwarding to the function; its DNSName."""
+    elb = _client(server, "elbv2")
+    balancer = elb.create_load_balancer(Name="bench")["LoadBalancers"][0]
+    group = elb.create_target_group(Name="bench", TargetType="lambda")["TargetGroups"][0]
+    server.client.add_permission(
+        FunctionName="apigw",
+        StatementId="elb",
+        Action="lambda:InvokeFunction",
+        Principal="elasticloadbalancing.amazonaws.com",
+        SourceArn=group["TargetGroupArn"],
+    )
+    elb.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": arn}])
+    elb.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=c.free_port(),
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )
+    return str(balancer["DNSName"])
+
+
 def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
     server.create("apigw", source=HANDLER, MemorySize=1769)
     arn = server.client.get_function(FunctionName="apigw")["Configuration"]["FunctionArn"]
     http_id, rest_id = _apis(server, arn)
+    dns_name = _balancer(server, arn)
     requests = {
         "direct Invoke": c.signed_invoke(server.endpoint, "apigw", BODY),
         "HTTP API": door_request(server.port, f"/execute-api/{http_id}/x"),
         "REST API": door_request(server.port, f"/execute-api/{rest_id}/b/x"),
+        "ALB": door_request(server.port, "/x", f"{dns_name}:{server.port}"),
     }
     connections = {label: c.Connection(server.port) for label in requests}
     try:
@@ -113,10 +140,10 @@ def main() -> int:
         rows = measure(server, n)
     finally:
         server.stop()
-    c.print_rows(f"API Gateway vs direct Invoke, {n} each, keep-alive, alternating", rows)
+    c.print_rows(f"API Gateway and ALB vs direct Invoke, {n} each, keep-alive", rows)
     added = {
         door: rows[door]["median"] - rows["direct Invoke"]["median"]
-        for door in ("HTTP API", "REST API")
+        for door in ("HTTP API", "REST API", "ALB")
     }
     for door, ms in added.items():
         print(f"  added by the {door} door: {ms:.3f} ms median")

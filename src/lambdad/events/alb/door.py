@@ -75,6 +75,7 @@ class LoadBalancerDoor:
         self.port = port
         self._found: dict[str, tuple[int, tuple[Scope, Doc] | None]] = {}
         self._ports: tuple[int, dict[int, tuple[Scope, Doc]]] = (-1, {})
+        self._groups: dict[str, tuple[int, Doc | None]] = {}
 
     async def respond(
         self,
@@ -185,11 +186,8 @@ class LoadBalancerDoor:
         return await self._forward(scope, groups[0], request)
 
     async def _forward(self, scope: Scope, group_arn: str, request: HttpRequest) -> HttpResponse:
-        try:
-            group = self.store.by_arn(TG, scope, group_arn)
-        except AwsError:
-            return UNAVAILABLE
-        if not group["Targets"]:
+        group = self._group(scope, group_arn)
+        if group is None or not group["Targets"]:
             return UNAVAILABLE
         ref = parse_function_ref(group["Targets"][0])
         allowed = self.cache.get(
@@ -216,6 +214,20 @@ class LoadBalancerDoor:
         return alb.alb_response(
             result.payload, multi_value_headers=multi, function_error=result.function_error
         )
+
+    def _group(self, scope: Scope, arn: str) -> Doc | None:
+        """A target group, remembered until the next control-plane write."""
+        generation = self.store.generation
+        cached = self._groups.get(arn)
+        if cached is None or cached[0] != generation:
+            try:
+                found: Doc | None = self.store.by_arn(TG, scope, arn)
+            except AwsError:
+                found = None
+            if len(self._groups) >= 10_000:
+                self._groups.clear()
+            cached = self._groups[arn] = (generation, found)
+        return cached[1]
 
     def _find(self, dns: str) -> tuple[Scope, Doc] | None:
         generation = self.store.generation

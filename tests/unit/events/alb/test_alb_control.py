@@ -1,0 +1,133 @@
+"""The elbv2 control operations over an in-memory store: balancers, lambda target
+groups and the permission RegisterTargets needs, listeners, rules and their errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from lambdad.clock import FakeClock
+from lambdad.events.alb.errors import ElbError
+from lambdad.events.alb.service import LoadBalancing
+from lambdad.model.scope import Scope
+from unit.events.apigw.conftest import SCOPE, ChildStore
+
+FUNCTION = "arn:aws:lambda:us-east-1:111111111111:function:f"
+Call = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class _Policies:
+    def __init__(self) -> None:
+        self.allow = False
+
+    def allows_service(
+        self, owner: Scope, name: str, qualifier: str | None, service: str, source_arn: str
+    ) -> bool:
+        return self.allow and service == "elasticloadbalancing.amazonaws.com"
+
+
+@pytest.fixture
+def policies() -> _Policies:
+    return _Policies()
+
+
+@pytest.fixture
+def elb(policies: _Policies) -> Call:
+    clock = FakeClock(datetime(2024, 5, 1, tzinfo=UTC))
+    service = LoadBalancing(ChildStore(), clock, policies, 9550)  # type: ignore[arg-type]
+    service.listening.bind_error = lambda port: "busy" if port == 1 else None  # type: ignore[method-assign]
+    operations = service.operations()
+    return lambda name, params: operations[name](SCOPE, params)
+
+
+def _setup(elb: Call, policies: _Policies) -> tuple[str, str]:
+    balancer = elb("CreateLoadBalancer", {"Name": "web"})["LoadBalancers"][0]
+    group = elb("CreateTargetGroup", {"Name": "fn", "TargetType": "lambda"})["TargetGroups"][0]
+    policies.allow = True
+    elb("RegisterTargets", {"TargetGroupArn": group["TargetGroupArn"],
+                            "Targets": [{"Id": FUNCTION}]})  # fmt: skip
+    return balancer["LoadBalancerArn"], group["TargetGroupArn"]
+
+
+def test_balancer_names_and_dns(elb: Call) -> None:
+    balancer = elb("CreateLoadBalancer", {"Name": "web", "Subnets": ["s-1"]})["LoadBalancers"][0]
+    assert balancer["LoadBalancerArn"].startswith(
+        "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/app/web/"
+    )
+    assert balancer["DNSName"].startswith("web-")
+    assert balancer["DNSName"].endswith(".us-east-1.elb.localhost")
+    again = elb("CreateLoadBalancer", {"Name": "web"})["LoadBalancers"][0]
+    assert again["LoadBalancerArn"] == balancer["LoadBalancerArn"]
+    for bad in ("-web", "internal-x", "a" * 33, "no_underscores"):
+        with pytest.raises(ElbError):
+            elb("CreateLoadBalancer", {"Name": bad})
+    with pytest.raises(ElbError) as missing:
+        elb("DescribeLoadBalancers", {"Names": ["nope"]})
+    assert missing.value.code == "LoadBalancerNotFound"
+
+
+def test_target_groups_need_the_permission(elb: Call, policies: _Policies) -> None:
+    with pytest.raises(ElbError):
+        elb("CreateTargetGroup", {"Name": "ip", "TargetType": "ip"})
+    with pytest.raises(ElbError):
+        elb("CreateTargetGroup", {"Name": "p", "TargetType": "lambda", "Port": 80})
+    group = elb("CreateTargetGroup", {"Name": "fn", "TargetType": "lambda"})["TargetGroups"][0]
+    assert group["HealthCheckEnabled"] is False
+    register = {"TargetGroupArn": group["TargetGroupArn"], "Targets": [{"Id": FUNCTION}]}
+    with pytest.raises(ElbError) as denied:
+        elb("RegisterTargets", register)
+    assert (denied.value.code, denied.value.elb_status) == ("AccessDenied", 403)
+    policies.allow = True
+    elb("RegisterTargets", register)
+    (health,) = elb("DescribeTargetHealth", {"TargetGroupArn": group["TargetGroupArn"]})[
+        "TargetHealthDescriptions"
+    ]
+    assert health["Target"] == {"Id": FUNCTION}
+    with pytest.raises(ElbError):
+        elb("RegisterTargets", {**register, "Targets": [{"Id": FUNCTION}, {"Id": FUNCTION}]})
+    attributes = elb("ModifyTargetGroupAttributes", {
+        "TargetGroupArn": group["TargetGroupArn"],
+        "Attributes": [{"Key": "lambda.multi_value_headers.enabled", "Value": "true"}],
+    })["Attributes"]  # fmt: skip
+    assert attributes == [{"Key": "lambda.multi_value_headers.enabled", "Value": "true"}]
+
+
+def test_listeners_and_rules(elb: Call, policies: _Policies) -> None:
+    balancer_arn, group_arn = _setup(elb, policies)
+    forward = [{"Type": "forward", "TargetGroupArn": group_arn}]
+    made = {"LoadBalancerArn": balancer_arn, "Protocol": "HTTP", "Port": 8080,
+            "DefaultActions": forward}  # fmt: skip
+    listener = elb("CreateListener", made)["Listeners"][0]
+    assert listener["Port"] == 8080
+    with pytest.raises(ElbError) as duplicate:
+        elb("CreateListener", {"LoadBalancerArn": balancer_arn, "Port": 8080,
+                               "DefaultActions": forward})  # fmt: skip
+    assert duplicate.value.code == "DuplicateListener"
+    with pytest.raises(ElbError) as busy:
+        elb("CreateListener", {"LoadBalancerArn": balancer_arn, "Port": 1,
+                               "DefaultActions": forward})  # fmt: skip
+    assert busy.value.code == "InvalidConfigurationRequest"
+    with pytest.raises(ElbError):
+        elb("CreateListener", {"LoadBalancerArn": balancer_arn, "Port": 81, "DefaultActions": [
+            {"Type": "forward", "TargetGroupArn": group_arn.replace("fn", "other")}]})  # fmt: skip
+    rule = {"ListenerArn": listener["ListenerArn"], "Priority": 5, "Actions": forward,
+            "Conditions": [{"Field": "path-pattern", "Values": ["/a*"]}]}  # fmt: skip
+    elb("CreateRule", rule)
+    with pytest.raises(ElbError) as taken:
+        elb("CreateRule", rule)
+    assert taken.value.code == "PriorityInUse"
+    with pytest.raises(ElbError):
+        elb("CreateRule", {**rule, "Priority": 6, "Conditions": [{"Field": "cookie"}]})
+    rules = elb("DescribeRules", {"ListenerArn": listener["ListenerArn"]})["Rules"]
+    assert [(r["Priority"], r["IsDefault"]) for r in rules] == [("5", False), ("default", True)]
+    with pytest.raises(ElbError) as in_use:
+        elb("DeleteTargetGroup", {"TargetGroupArn": group_arn})
+    assert in_use.value.code == "ResourceInUse"
+    groups = elb("DescribeTargetGroups", {"TargetGroupArns": [group_arn]})["TargetGroups"]
+    assert groups[0]["LoadBalancerArns"] == [balancer_arn]
+    elb("DeleteListener", {"ListenerArn": listener["ListenerArn"]})
+    assert elb("DescribeListeners", {"LoadBalancerArn": balancer_arn})["Listeners"] == []
+    elb("DeleteTargetGroup", {"TargetGroupArn": group_arn})
