@@ -340,6 +340,13 @@ def test_cost_matches_the_report_lines(lambdad: LambdadServer, made: Made) -> No
         "gb_seconds": pytest.approx(gb_seconds, abs=1e-6),
     }
     assert math.isclose(row["cost_usd"], 0.0, abs_tol=1e-9)
+    proc = run_lambdad(
+        "cost", "--function", made.name, "--versions", "--json", env=client_env(lambdad)
+    )
+    versions = {v["version"]: v for v in map(json.loads, proc.stdout.splitlines())}
+    assert (versions["$LATEST"]["requests"], versions["1"]["requests"]) == (7, 2)
+    assert versions["1"]["architecture"] == "x86_64"
+    assert sum(v["billed_ms"] for v in versions.values()) == billed_ms
 
 
 def test_async_events_received_aged_and_dropped(lambdad: LambdadServer, made: Made) -> None:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from lambdad.model.scope import Scope
 from lambdad.observe.metrics_service import MetricsService
-from lambdad.observe.pricing import Prices, Usage, bill
+from lambdad.observe.pricing import Prices, Usage, bill, gross
 
 PATH = "/_lambdad/cost"
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -67,6 +67,9 @@ async def cost_report(
                 "storage_mb": u.storage_mb,
                 "requests": u.requests,
                 "billed_ms": u.billed_ms,
+                "gb_seconds": u.gb_seconds,
+                "storage_gb_seconds": u.storage_gb_seconds,
+                "cost_before_free_tier_usd": gross(u, prices),
             }
             for u in usage
             if wanted in (None, "", u.function)

@@ -81,16 +81,41 @@ def table(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+def version_table(doc: dict[str, Any]) -> list[str]:
+    head = ("FUNCTION", "VERSION", "ARCH", "MEMORY", "REQUESTS", "GB-SECONDS", "GROSS USD")
+    cells = [head]
+    for v in doc["versions"]:
+        cells.append(
+            (
+                v["function"],
+                v["version"],
+                v["architecture"],
+                f"{v['memory_mb']} MB",
+                str(v["requests"]),
+                f"{v['gb_seconds']:.3f}",
+                f"{v['cost_before_free_tier_usd']:.6f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in cells) for i in range(len(head))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+
+
 @click.command("cost")
 @click.option("--month", default=None, help="YYYY-MM (UTC); this month by default.")
 @click.option("--function", "function", default=None, help="One function's row only.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per function.")
+@click.option(
+    "--versions", is_flag=True, help="One row per version and architecture (before the free tier)."
+)
 @click.option("--endpoint-url", default=None, help="lambdad's URL [AWS_ENDPOINT_URL...].")
 @click.option("--data-dir", default=None, help="Where to find a credential [LAMBDAD_DATA_DIR].")
 def cost(
     month: str | None,
     function: str | None,
     as_json: bool,
+    versions: bool,
     endpoint_url: str | None,
     data_dir: str | None,
 ) -> None:
@@ -98,9 +123,10 @@ def cost(
     (billed duration x memory), ephemeral storage over 512 MB, by architecture, with
     the monthly free tier applied."""
     doc = fetch(find_target("lambda", endpoint_url, data_dir, os.environ), month, function)
+    rows = doc["versions"] if versions else doc["functions"]
     if as_json:
-        for row in doc["functions"]:
+        for row in rows:
             click.echo(json.dumps(row))
         return
-    for line in table(doc):
+    for line in version_table(doc) if versions else table(doc):
         click.echo(line)

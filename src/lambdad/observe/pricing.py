@@ -74,6 +74,16 @@ class FunctionCost:
         }
 
 
+def gross(u: Usage, prices: Prices) -> float:
+    """What one usage row costs before the free tier."""
+    price = prices.gb_second.get(u.architecture, prices.gb_second.get("x86_64", 0.0))
+    return (
+        u.requests * prices.per_million_requests / 1_000_000
+        + u.gb_seconds * price
+        + u.storage_gb_seconds * prices.storage_gb_second
+    )
+
+
 def bill(usage: Iterable[Usage], prices: Prices) -> list[FunctionCost]:
     """One ``FunctionCost`` per function (sorted by name), free tier applied."""
     rows = list(usage)
@@ -88,18 +98,14 @@ def bill(usage: Iterable[Usage], prices: Prices) -> list[FunctionCost]:
         row_free_req = free_req * u.requests / total_requests if total_requests else 0.0
         row_free_gbs = free_gbs * u.gb_seconds / total_gbs if total_gbs else 0.0
         request_price = prices.per_million_requests / 1_000_000
-        gross = (
-            u.requests * request_price
-            + u.gb_seconds * price
-            + u.storage_gb_seconds * prices.storage_gb_second
-        )
+        row_gross = gross(u, prices)
         fc.requests += u.requests
         fc.gb_seconds += u.gb_seconds
         fc.storage_gb_seconds += u.storage_gb_seconds
         fc.free_requests += row_free_req
         fc.free_gb_seconds += row_free_gbs
-        fc.cost_before_free_tier_usd += gross
-        fc.cost_usd += gross - row_free_req * request_price - row_free_gbs * price
+        fc.cost_before_free_tier_usd += row_gross
+        fc.cost_usd += row_gross - row_free_req * request_price - row_free_gbs * price
         if u.architecture not in fc.architectures:
             fc.architectures.append(u.architecture)
     return [out[k] for k in sorted(out)]
