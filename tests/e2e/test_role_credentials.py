@@ -55,6 +55,13 @@ def handler(event, context):
         got = s3.get_object(Bucket=event["bucket"], Key="k")
         out["object"] = got["Body"].read().decode()
         out["s3"] = os.environ["AWS_ENDPOINT_URL_S3"]
+    if event.get("metrics"):
+        import urllib.error, urllib.request
+        try:
+            url = os.environ["AWS_ENDPOINT_URL_LAMBDA"] + "/metrics"
+            out["metrics"] = urllib.request.urlopen(url, timeout=5).status
+        except urllib.error.HTTPError as exc:
+            out["metrics"] = exc.code
     if event.get("probe"):
         import socket
         out["probe"] = {}
@@ -98,7 +105,7 @@ def test_function_invokes_its_own_account_and_not_another(
     foreign = new_function(handler_zip(), account=OTHER.account_id)["FunctionArn"]
     caller = new_function(handler_zip(CALLER), Timeout=30)["FunctionName"]
 
-    own = _run(lambdad, caller, {"target": target, "whoami": True})
+    own = _run(lambdad, caller, {"target": target, "whoami": True, "metrics": True})
     env = own["env"]
     assert own["payload"] == {"from": "caller"}
     assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
@@ -106,6 +113,9 @@ def test_function_invokes_its_own_account_and_not_another(
     assert env["AWS_SESSION_TOKEN"]
     assert env["AWS_ENDPOINT_URL_LAMBDA"] == env["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"]
     assert own["arn"] == f"arn:aws:sts::{PRIMARY.account_id}:assumed-role/lambda-role/{caller}"
+    if missing_isolation() is None:
+        # Through its relay, a function gets no operator surface of the port.
+        assert own["metrics"] == 403
 
     # Another account's function: refused as AWS refuses it, naming the assumed role.
     refused = _run(lambdad, caller, {"target": foreign})

@@ -4,7 +4,7 @@ Like the function URL door (``events/url_routing``), ``route_metrics`` and
 ``admit_metrics`` wrap the port's responder and gate: ``/metrics`` is answered here,
 every other request goes on unchanged. Open unless the operator sets a bearer token
 (``LAMBDAD_METRICS_TOKEN``); then a scrape without ``Authorization: Bearer <token>``
-gets 401.
+gets 401. Never to a function's relay (``endpoints.is_relayed``): 403.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 
+from lambdad.model import peer
+from lambdad.model.endpoints import is_relayed
 from lambdad.observe.prometheus_export import CONTENT_TYPE
 
 PATH = "/metrics"
@@ -42,6 +44,9 @@ def route_metrics(scrape: Callable[[], Awaitable[bytes]], token: str, api: Respo
     ) -> Response:
         if not _is_scrape(path):
             return await api(method, path, query, headers, body)
+        if is_relayed(peer.CLIENT.get()):
+            # A function's relay (model/endpoints.py): the operator's metrics are not its.
+            return 403, [(b"content-type", b"text/plain")], b"forbidden\n"
         if method not in ("GET", "HEAD"):
             return 405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain")], b"GET only\n"
         if not _authorized(token, headers):

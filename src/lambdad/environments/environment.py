@@ -37,7 +37,7 @@ from lambdad.environments.report import Outcome, OutcomeKind
 from lambdad.environments.runtime_http import Sink
 from lambdad.environments.stream_sink import BufferedBody, ResponseSink
 from lambdad.errors import IllegalTransition, SandboxError
-from lambdad.model.endpoints import Forward
+from lambdad.model.endpoints import Forward, relay_source
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ class Environment:
         self.last_used = self._clock.monotonic()
         self.invocations = 0
         self.retired = False
-        self._relays = Relays(env_id)
+        self._relays = Relays(env_id, relay_source(config.account))
         self._platform = PlatformLog(config.log_format, config.system_log_level)
         self._log = LogWriter(
             log_sink,

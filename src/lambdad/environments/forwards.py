@@ -33,8 +33,10 @@ _CHUNK = 64 * 1024
 class Relays:
     """An environment's relays (``open``), all closed with their connections by ``close``."""
 
-    def __init__(self, env_id: str) -> None:
+    def __init__(self, env_id: str, source: str | None = None) -> None:
         self.env_id = env_id
+        # The loopback address its connections come from (endpoints.relay_source).
+        self.source = source
         self._servers: list[asyncio.Server] = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._namespaces: list[int] = []
@@ -50,7 +52,7 @@ class Relays:
         ports = tuple(f.port for f in forwards)
         socks = await asyncio.to_thread(netns.listen_in_namespace, ns_fd, ports)
         for sock, forward in zip(socks, forwards, strict=True):
-            relay = _Relay(forward, self.env_id, self._writers)
+            relay = _Relay(forward, self.env_id, self._writers, self.source)
             self._servers.append(await asyncio.start_server(relay.handle, sock=sock))
 
     async def expose(self, beside: socket.socket, port: int) -> None:
@@ -77,8 +79,15 @@ class Relays:
 
 
 class _Relay:
-    def __init__(self, forward: Forward, env_id: str, writers: set[asyncio.StreamWriter]) -> None:
+    def __init__(
+        self,
+        forward: Forward,
+        env_id: str,
+        writers: set[asyncio.StreamWriter],
+        source: str | None = None,
+    ) -> None:
         self.forward = forward
+        self.source = source
         self.env_id = env_id
         self.writers = writers
         self.open = 0
@@ -92,7 +101,9 @@ class _Relay:
         up_writer: asyncio.StreamWriter | None = None
         try:
             up_reader, up_writer = await asyncio.open_connection(
-                self.forward.host, self.forward.host_port
+                self.forward.host,
+                self.forward.host_port,
+                local_addr=(self.source, 0) if self.source else None,
             )
             self.writers.add(up_writer)
             for w in (writer, up_writer):

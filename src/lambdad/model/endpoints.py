@@ -15,10 +15,17 @@ address and port *inside* the namespace and relays each connection to that host 
 and to nothing else (the NAT keeps the host's loopback unreachable). The Runtime API
 holds port 9001 inside; an endpoint on that port is moved to another port inside,
 and its URL says so. Pure: settings in, variables and forwards out.
+
+A relay connects to the host port *from* an address of its own in 127.77.0.0/16, one per
+account (``relay_source``): whatever listens there (lambdad's API port among them) can
+tell a function's connection from the operator's own tools on 127.0.0.1 — lambdad
+answers no unauthenticated operator surface (``/metrics``) to it, and counts its
+connections per tenant, apart from the operator's.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +36,18 @@ OWN_SERVICES = ("LAMBDA", "CLOUDWATCH_LOGS", "STS")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 RUNTIME_API_PORT = 9001
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+RELAY_NETWORK = "127.77."
+
+
+def relay_source(account: str) -> str:
+    """The loopback address an account's relays connect from (127.77.x.y)."""
+    digest = hashlib.sha256(account.encode()).digest()
+    return f"{RELAY_NETWORK}{digest[0]}.{digest[1] or 1}"
+
+
+def is_relayed(client: str | None) -> bool:
+    """Whether a connection's peer address is a function's relay."""
+    return client is not None and client.startswith(RELAY_NETWORK)
 
 
 @dataclass(frozen=True, slots=True)

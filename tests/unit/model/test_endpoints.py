@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from lambdad.model.endpoints import Forward, parse, plan, variable_name
+from lambdad.model.endpoints import (
+    Forward,
+    is_relayed,
+    parse,
+    plan,
+    relay_source,
+    variable_name,
+)
 
 
 def test_default_is_lambdad_for_lambda_logs_and_sts_relayed_from_inside() -> None:
@@ -68,3 +75,12 @@ def test_malformed_entries_are_refused(raw: str) -> None:
 def test_variable_names() -> None:
     assert variable_name("cloudwatch-logs") == "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"
     assert variable_name("AWS_ENDPOINT_URL_S3") == "AWS_ENDPOINT_URL_S3"
+
+
+def test_relays_connect_from_an_address_per_account() -> None:
+    a, b = relay_source("123456789012"), relay_source("210987654321")
+    assert a != b
+    assert a == relay_source("123456789012")
+    assert is_relayed(a)
+    assert not is_relayed("127.0.0.1")
+    assert not is_relayed(None)
