@@ -47,6 +47,12 @@ class Harness:
         self.functions = FunctionService(
             Settings(), store, blobs, Sealer(bytes(range(32))), clock, changes=self.changes
         )
+        self.create_function()
+        self.service = EventSourceMappingService(
+            store, self.functions, clock, self.changes, check_pattern
+        )
+
+    def create_function(self) -> None:
         self.functions.create_function(
             EAST,
             {
@@ -56,9 +62,6 @@ class Harness:
                 "Handler": "app.handler",
                 "Code": {"ZipFile": _zip()},
             },
-        )
-        self.service = EventSourceMappingService(
-            store, self.functions, clock, self.changes, check_pattern
         )
 
     def create(self, **params: Any) -> dict[str, Any]:

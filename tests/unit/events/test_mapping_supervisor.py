@@ -63,6 +63,11 @@ def test_pollers_follow_mappings_and_functions(store: SqliteStore, blobs: BlobSt
         await _settle()
         assert FakePoller.running == set()
         assert h.service.get(EAST, uuid)["LastProcessingResult"] == "PROBLEM: Function not found"
+        # Created again (CreateFunction publishes no change): found by the next look.
+        h.create_function()
+        sup.recheck()
+        await _settle()
+        assert FakePoller.running == {uuid}
         store.put_child(
             checkpoints.KIND, EAST.account, EAST.region, uuid, "shard-1", {"value": "7"}
         )

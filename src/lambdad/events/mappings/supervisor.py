@@ -1,12 +1,13 @@
 """The mapping supervisor: one poller task per Enabled mapping whose function exists.
 
 It follows the control plane through the ``ChangeHub``: a mapping created, updated,
-disabled or deleted, or a function deleted (or created again), makes it reconcile that
-mapping: stop its poller (cancel and wait), settle the transitional state
-(``Creating`` → ``Enabled``, ``Disabling`` → ``Disabled``, ``Deleting`` → gone, with its
-checkpoints), and start a new poller if the mapping should run. Reconciliations of one
-mapping run one after the other. Listeners are called on control-plane threads, so
-they only hand the work to the event loop.
+disabled or deleted, or its function deleted, makes it reconcile that mapping: stop its
+poller (cancel and wait), settle the transitional state (``Creating`` → ``Enabled``,
+``Disabling`` → ``Disabled``, ``Deleting`` → gone, with its checkpoints), and start a
+new poller if the mapping should run. Reconciliations of one mapping run one after the
+other. Listeners are called on control-plane threads, so they only hand the work to the
+event loop. A mapping whose function is missing looks for it again every few seconds
+(creating a function publishes no change).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 FUNCTION_GONE: Final = "PROBLEM: Function not found"
 # Seconds before a poller that raised (against the contract) is started again.
 RESTART_DELAY: Final = 5.0
+# How often mappings whose function is missing look for it again (CreateFunction
+# publishes no change).
+RECHECK_INTERVAL: Final = 5.0
 
 Key = tuple[str, str, str]  # account, region, uuid
 ContextFactory = Callable[[EventSourceMapping], PollerContext]
@@ -56,8 +60,10 @@ class MappingSupervisor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pollers: dict[Key, asyncio.Task[None]] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
-        self._known: dict[Key, str] = {}  # mapping -> the function name it targets
+        # mapping -> (the function it targets, whether that function existed when last seen)
+        self._known: dict[Key, tuple[str, bool]] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        self._recheck: asyncio.Task[None] | None = None
         changes.on_mapping_change(self._mapping_changed)
         changes.on_function_change(self._function_changed)
 
@@ -65,9 +71,27 @@ class MappingSupervisor:
         self._loop = asyncio.get_running_loop()
         for mapping in self.mappings.all():
             self._schedule(mapping.scope, mapping.uuid)
+        self._recheck = asyncio.create_task(self._recheck_loop(), name="esm-recheck")
+
+    def recheck(self) -> None:
+        """Reconcile the mappings whose missing function exists again."""
+        for (account, region, uuid), (function, existed) in list(self._known.items()):
+            scope = Scope(account, region)
+            if not existed and self.function_exists(scope, function):
+                self._schedule(scope, uuid)
+
+    async def _recheck_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_INTERVAL)
+            try:
+                self.recheck()
+            except Exception:
+                log.exception("looking for mappings' functions failed")
 
     async def stop(self) -> None:
         self._loop = None
+        if self._recheck is not None:
+            self._recheck.cancel()
         for task in list(self._pending):
             task.cancel()
         pollers = list(self._pollers.values())
@@ -92,10 +116,11 @@ class MappingSupervisor:
                 checkpoints.drop_all(self.store, scope, uuid)
                 return
             function = mapping.function_arn.split(":")[6]
-            self._known[key] = function
+            exists = self.function_exists(scope, function)
+            self._known[key] = (function, exists)
             if mapping.state != ENABLED:
                 return
-            if not self.function_exists(scope, function):
+            if not exists:
                 self.mappings.report(scope, uuid, FUNCTION_GONE)
                 log.warning("mapping %s: function %s not found, not polling", uuid, function)
                 return
@@ -136,8 +161,14 @@ class MappingSupervisor:
         loop = self._loop
         if loop is None or version is not None:
             return
-        for (account, region, uuid), function in list(self._known.items()):
-            if (account, region) == (scope.account, scope.region) and function == name:
+        exists: bool | None = None
+        for (account, region, uuid), (function, existed) in list(self._known.items()):
+            if (account, region) != (scope.account, scope.region) or function != name:
+                continue
+            if exists is None:
+                exists = self.function_exists(scope, name)
+            # Deleted or created again; other changes (tags) leave its pollers be.
+            if exists != existed:
                 loop.call_soon_threadsafe(self._schedule, scope, uuid)
 
     def _schedule(self, scope: Scope, uuid: str) -> None:
