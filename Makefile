@@ -32,13 +32,18 @@ serve: install
 test: install
 	$(BIN)/python -m pytest -q
 
-# The end-to-end tests again with the fast path off (LAMBDAD_FAST_PATH=0: Python
-# environments exec'd, not forked from a zygote), so both ways stay correct. Unit and
-# functional tests do not depend on the setting; the sandbox attack and crash-recovery
-# tests already run each of their cases both ways in `make test`.
+# The end-to-end tests in which Python functions run (their runtime's behaviour, limits,
+# network, credentials, logs, concurrency, SnapStart) again with the fast path off
+# (LAMBDAD_FAST_PATH=0: Python environments exec'd, not forked from a zygote), so both
+# ways stay correct. The control-plane, front-door and event-source tests do not depend
+# on how an environment starts; the sandbox attack and crash-recovery tests already run
+# each of their cases both ways in `make test`.
+EXEC_E2E := $(addprefix tests/e2e/test_,invoke.py invoke_limits.py invoke_runtimes.py \
+  invoke_sdk.py invoke_stream.py rie_cases.py runtime_api_abuse.py dead_idle_environment.py \
+  network.py limits_inside.py json_logs.py role_credentials.py snapstart.py concurrency.py \
+  async.py tenant_archives.py layer_deletion.py host_shortfalls.py)
 test-exec: install
-	LAMBDAD_FAST_PATH=0 $(BIN)/python -m pytest -q tests/e2e \
-	  --ignore=tests/e2e/test_hostile.py --ignore=tests/e2e/test_sandbox_recovery.py
+	LAMBDAD_FAST_PATH=0 $(BIN)/python -m pytest -q $(EXEC_E2E)
 
 test-fast: install
 	$(BIN)/python -m pytest -q tests/unit tests/functional
