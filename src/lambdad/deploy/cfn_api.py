@@ -11,19 +11,18 @@ it calls need. Also ``PUT /_lambdad/artifacts`` (signed for cloudformation): the
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from lambdad.api.context import RequestContext
 from lambdad.deploy import query_protocol
 from lambdad.deploy.artifacts import Artifacts
+from lambdad.deploy.daemon_pool import DaemonPool
 from lambdad.deploy.errors import StackError
 from lambdad.deploy.handlers import Env
 from lambdad.deploy.operations import OPERATIONS
@@ -53,8 +52,8 @@ class CloudFormationApi:
         self.artifacts = artifacts
         self.endpoint = endpoint
         self.model = botocore.session.get_session().get_service_model("cloudformation")
-        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="lambdad-deploy")
-        self.quick = ThreadPoolExecutor(WORKERS, thread_name_prefix="lambdad-stacks")
+        self.pool = DaemonPool(WORKERS, "lambdad-deploy")
+        self.quick = DaemonPool(WORKERS, "lambdad-stacks")
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._guard = threading.Lock()
 
@@ -65,7 +64,7 @@ class CloudFormationApi:
         where = Where(ctx.principal.credential.account_id, ctx.principal.region)
         try:
             if path.split("?", 1)[0] == ARTIFACTS_PATH and method == "PUT":
-                digest = await self._run(self.quick, self.artifacts.put, where, body)
+                digest = await self.quick.run(self.artifacts.put, where, body)
                 out = {"Bucket": ARTIFACT_BUCKET, "Key": digest}
                 return 200, {"content-type": "application/json"}, json.dumps(out).encode()
             form = query_protocol.read_form(body, query_string)
@@ -78,9 +77,9 @@ class CloudFormationApi:
             params = query_protocol.parse(op, form)
             env_for = functools.partial(self._env, ctx.principal.credential, where)
             pool = self.pool if action in _APPLY else self.quick
-            result = await self._run(pool, fn, self.service, where, params, env_for)
+            result = await pool.run(fn, self.service, where, params, env_for)
             if action in _APPLY:
-                await self._run(self.quick, self._collect, where)
+                await self.quick.run(self._collect, where)
             return 200, _XML, query_protocol.response(op, result, rid, XMLNS)
         except StackError as exc:
             return exc.status, _XML, query_protocol.error(exc.code, exc.message, rid, XMLNS)
@@ -88,10 +87,6 @@ class CloudFormationApi:
             log.exception("cloudformation request %s failed", rid)
             msg = "An internal error occurred"
             return 500, _XML, query_protocol.error("InternalFailure", msg, rid, XMLNS, sender=False)
-
-    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, functools.partial(fn, *args))
 
     def _collect(self, where: Where) -> None:
         records = self.service.records
@@ -132,10 +127,6 @@ class CloudFormationApi:
                 )
                 self._clients[key] = client
             return client
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.quick.shutdown(wait=False, cancel_futures=True)
 
 
 def build(

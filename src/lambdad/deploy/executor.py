@@ -79,6 +79,9 @@ def execute(
             reason = _reason(exc)
             log.info("stack %s: %s failed: %s", env.identity.stack_name, step.logical_id, reason)
             report(step.logical_id, step.type, "", f"{status}_FAILED", reason)
+            maybe = _maybe_created(step, ctx, env, handlers[step.type])
+            if maybe is not None:
+                undo.append((None, maybe))
             stranded = _rollback(undo, env, handlers, report)
             raise ApplyFailed(step.logical_id, reason, tuple(stranded)) from exc
         before = records.get(step.logical_id) if step.action is Action.UPDATE else None
@@ -105,6 +108,21 @@ def execute(
                 f"Outputs.{key}", "AWS::CloudFormation::Output", "", "OUTPUT_FAILED", _reason(exc)
             )
     return Result(deployment, outputs)
+
+
+def _maybe_created(step: Step, ctx: Context, env: Env, handler: Handler) -> ResourceRecord | None:
+    """A resource a failed create may have left (it failed after its first call, while
+    waiting): known by the name its handler gives it, deleted with the rollback (a
+    deletion of what does not exist is one)."""
+    planned = getattr(handler, "planned_id", None)  # only handlers that name resources
+    if step.action not in (Action.CREATE, Action.REPLACE) or planned is None:
+        return None
+    try:
+        props = complete(dict(step.properties or {}), ctx)
+        physical = planned(env, step.logical_id, props, step.previous)
+    except Exception:
+        return None
+    return ResourceRecord(step.logical_id, step.type, physical, props, {}, step.deletion_policy)
 
 
 def _apply(step: Step, ctx: Context, env: Env, handler: Handler) -> ResourceRecord:

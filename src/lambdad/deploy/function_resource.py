@@ -34,12 +34,18 @@ _PENDING_SLEEP = 0.05
 
 
 class FunctionHandler:
+    def planned_id(
+        self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: ResourceRecord | None
+    ) -> str:
+        return str(
+            props.get("FunctionName")
+            or env.name_for(logical_id, 64, replaces.physical_id if replaces else "")
+        )
+
     def create(
         self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: ResourceRecord | None
     ) -> Applied:
-        name = props.get("FunctionName") or env.name_for(
-            logical_id, 64, replaces.physical_id if replaces else ""
-        )
+        name = self.planned_id(env, logical_id, props, replaces)
         p = as_int(props, *_INTS)
         args = _config(p)
         args.update(

@@ -186,7 +186,8 @@ class StackService:
                 )
             except ApplyFailed as exc:
                 doc["Resources"] = before + [r.as_doc() for r in exc.stranded]
-                rolled = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
+                rolled = "ROLLBACK" if creating else "UPDATE_ROLLBACK"
+                rolled += "_FAILED" if exc.stranded else "_COMPLETE"
                 self._status(
                     doc,
                     rolled,

@@ -136,3 +136,24 @@ def test_a_rollback_that_cannot_delete_leaves_the_resource_recorded() -> None:
             the_plan, {}, env(), {FN: handler, VERSION: handler, ALIAS: handler}, lambda *a: None
         )
     assert [r.logical_id for r in info.value.stranded] == ["Ver", "Fn"]
+
+
+def test_a_failed_create_of_a_named_resource_is_cleaned_up_by_its_name() -> None:
+    class WaitFails(FakeHandler):
+        def planned_id(self, env: Any, logical_id: str, props: Any, replaces: Any) -> str:
+            return f"{logical_id}-planned"
+
+        def create(self, env: Any, logical_id: str, props: Any, replaces: Any) -> Any:
+            self.calls.append(("create", logical_id))
+            raise RuntimeError("created, then the wait failed")
+
+        def delete(self, env: Any, record: ResourceRecord) -> None:
+            self.calls.append(("delete", record.physical_id))
+
+    handler = WaitFails()
+    doc = {"Resources": {"Fn": {"Type": FN, "Properties": {}}}}
+    the_plan = plan(template.read(doc), {}, IDENTITY, {})
+    with pytest.raises(ApplyFailed) as info:
+        execute(the_plan, {}, env(), {FN: handler}, lambda *a: None)
+    assert handler.calls == [("create", "Fn"), ("delete", "Fn-planned")]
+    assert info.value.stranded == ()
