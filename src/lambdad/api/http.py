@@ -257,8 +257,10 @@ class HttpProtocol(asyncio.Protocol):
         if self.header_count > self.limits.max_headers:
             self.failure = TOO_MANY_HEADERS
             raise _Refused()
-        key = name.decode("latin-1").lower()
+        raw = name.decode("latin-1")
+        key = raw.lower()
         self.request.headers.append((key, value.decode("latin-1")))
+        self.request.names.append(raw)
         if key == "expect" and value.lower() == b"100-continue":
             self.request.expect_continue = True
 
@@ -410,6 +412,7 @@ class HttpProtocol(asyncio.Protocol):
                         url = url.split(b"#", 1)[0]
                     path, _, query = url.partition(b"?")
                 peer.CLIENT.set(self.client)  # this request's task only
+                peer.HEADER_NAMES.set(req.names)
                 status, headers, body = await self.respond(
                     req.method,
                     path.decode("latin-1"),

@@ -19,6 +19,7 @@ class Request:
         "limit",
         "linger",
         "method",
+        "names",
         "queued",
         "refusal",
         "too_large",
@@ -28,6 +29,7 @@ class Request:
     def __init__(self, limit: int) -> None:
         self.url = b""
         self.headers: list[tuple[str, str]] = []
+        self.names: list[str] = []  # the headers' names as sent (``headers`` lower-cases)
         self.body: list[bytes] = []
         self.method = ""
         self.keep_alive = True

@@ -15,3 +15,6 @@ from typing import Final
 
 # None outside a request of the API port (a test driving a responder directly).
 CLIENT: Final[ContextVar[str | None]] = ContextVar("lambdad_client", default=None)
+# The request's header names as the client spelled them, in the order of the (lower-cased)
+# headers the responder gets: REST APIs hand functions the names as sent.
+HEADER_NAMES: Final[ContextVar[list[str] | None]] = ContextVar("lambdad_header_names", default=None)

@@ -33,6 +33,7 @@ from lambdad.events.http.response import HttpResponse
 from lambdad.events.url_auth import Verifier
 from lambdad.events.url_cache import UrlCache
 from lambdad.invoke.sync import InvokeRequest
+from lambdad.model import peer
 from lambdad.model.function_url import Cors
 from lambdad.model.scope import Scope
 
@@ -94,7 +95,7 @@ class ApiGatewayDoor:
                 method=method,
                 raw_path=address.raw_path,
                 raw_query=query,
-                headers=tuple(headers),
+                headers=tuple(_as_sent(headers) if rest else headers),
                 body=body,
                 source_ip=source_ip,
                 time=self.clock.now(),
@@ -229,3 +230,12 @@ def _iam_refusal(rest: bool, request: HttpRequest) -> HttpResponse:
         return answers.HTTP_FORBIDDEN
     signed = request.first_header("authorization") is not None
     return answers.REST_FORBIDDEN if signed else answers.REST_MISSING_TOKEN
+
+
+def _as_sent(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers with their names as the client spelled them (REST APIs keep them),
+    when the API port recorded them for this request."""
+    names = peer.HEADER_NAMES.get()
+    if names is None or len(names) != len(headers):
+        return headers
+    return [(name, value) for name, (_, value) in zip(names, headers, strict=True)]
