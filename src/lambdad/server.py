@@ -239,7 +239,7 @@ def build_server(platform: Platform) -> uvicorn.Server:
                     route_urls(
                         urls,
                         route_metrics(
-                            PrometheusExport(platform.metrics).scrape,
+                            PrometheusExport(platform.metrics, platform.offload).scrape,
                             platform.settings.metrics_token,
                             route_push(*push_doors(platform), app.respond),
                         ),

@@ -10,13 +10,14 @@ join, not a thousand formattings.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 from prometheus_client import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 from lambdad.observe.metrics_fold import DURATION_BUCKETS_MS, FunctionTotals
-from lambdad.observe.metrics_service import MetricsService
+from lambdad.observe.metrics_service import MetricsService, Offload
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LABELS = ("account", "region", "function_name")
@@ -80,25 +81,56 @@ def _render(rows: list[tuple[Labels, FunctionTotals]]) -> list[tuple[str, str]]:
 
 
 class PrometheusExport:
-    def __init__(self, metrics: MetricsService) -> None:
+    """``scrape`` takes a snapshot of what changed on the event loop and writes the
+    text on a worker thread (``offload``), so that a first scrape of a thousand
+    functions never holds the loop; scrapes are serialised (the cache is the writer's)."""
+
+    def __init__(self, metrics: MetricsService, offload: Offload | None = None) -> None:
         self.metrics = metrics
+        self._offload = offload
         self._headers = [h for h, _ in _render([])]
         # labels -> (the totals' signature when rendered, its lines per family)
         self._cache: dict[Labels, tuple[tuple[int, int], list[str]]] = {}
+        self._scraping = asyncio.Lock()
 
     async def scrape(self) -> bytes:
-        await self.metrics.refresh()
-        return self.render()
+        async with self._scraping:
+            await self.metrics.refresh()
+            snapshot = self._snapshot()
+            if self._offload is None:
+                return self._write(snapshot)
+            body: bytes = await self._offload(self._write, snapshot)
+            return body
 
     def render(self) -> bytes:
-        parts: list[list[str]] = [[] for _ in self._headers]
+        """``scrape`` without the refresh, here and now."""
+        return self._write(self._snapshot())
+
+    def _snapshot(self) -> list[tuple[Labels, tuple[int, int], FunctionTotals | None]]:
+        """Every function, in order, with a copy of its totals if they moved since they
+        were last written (every change moves the invocations or the throttles)."""
+        out: list[tuple[Labels, tuple[int, int], FunctionTotals | None]] = []
         for labels, t in sorted(self.metrics.totals.items()):
-            # Every change moves the invocations or the throttles.
             signature = (t.invocations, t.throttles)
             known = self._cache.get(labels)
-            if known is None or known[0] != signature:
-                lines = [s for _, s in _render([(labels, t)])]
-                known = self._cache[labels] = (signature, lines)
-            for i, text in enumerate(known[1]):
+            changed = known is None or known[0] != signature
+            out.append((labels, signature, _copy(t) if changed else None))
+        return out
+
+    def _write(
+        self, snapshot: list[tuple[Labels, tuple[int, int], FunctionTotals | None]]
+    ) -> bytes:
+        parts: list[list[str]] = [[] for _ in self._headers]
+        for labels, signature, totals in snapshot:
+            if totals is not None:
+                lines = [s for _, s in _render([(labels, totals)])]
+                self._cache[labels] = (signature, lines)
+            for i, text in enumerate(self._cache[labels][1]):
                 parts[i].append(text)
         return "".join(h + "".join(p) for h, p in zip(self._headers, parts, strict=True)).encode()
+
+
+def _copy(t: FunctionTotals) -> FunctionTotals:
+    out = FunctionTotals()
+    out.merge(t)
+    return out

@@ -55,3 +55,23 @@ def test_totals_and_histogram_follow_each_scrape(metrics: MetricsService) -> Non
     assert got[("lambdad_invocations_total", "a", "")] == 1
     assert got[("lambdad_invocations_total", "b", "")] == 2
     assert got[("lambdad_duration_seconds_count", "b", "")] == 2
+
+
+def test_the_text_is_written_off_the_event_loop(metrics: MetricsService) -> None:
+    import threading
+
+    threads: list[str] = []
+
+    async def offload(fn, *args):  # type: ignore[no-untyped-def]
+        def run():  # type: ignore[no-untyped-def]
+            threads.append(threading.current_thread().name)
+            return fn(*args)
+
+        return await asyncio.to_thread(run)
+
+    export = PrometheusExport(metrics, offload)
+    metrics.recorder.invoked(RunnableVersion(SCOPE, "a", "$LATEST", "r", "00"), 3.0, False, None)
+    got = samples(asyncio.run(export.scrape()))
+    assert got[("lambdad_invocations_total", "a", "")] == 1
+    assert threads
+    assert threads[0] != threading.main_thread().name
