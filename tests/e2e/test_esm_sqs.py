@@ -479,3 +479,26 @@ def test_a_missing_queue_is_reported_not_fatal(
     assert got["LastProcessingResult"].startswith("PROBLEM: ")
     assert "NonExistentQueue" in got["LastProcessingResult"]
     assert got["State"] == "Enabled"
+
+
+def test_throttles_back_off_without_losing_or_repeating(
+    server: LambdadServer, sqs: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    url, arn = new_queue(sqs)
+    out = tmp_path / "out.jsonl"
+    fn = new_function(lam, out, SLEEP="0.1")
+    lam.put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=1)
+    mapping(FunctionName=fn, EventSourceArn=arn, BatchSize=2)
+    sent = [f"m{i}" for i in range(20)]
+    for start in range(0, 20, 10):
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "MessageBody": b} for i, b in enumerate(sent[start : start + 10])
+            ],
+        )
+    # Five batches at once against a concurrency of one: four are throttled each time,
+    # wait and run later, while their messages stay invisible.
+    wait_for(lambda: queue_empty(sqs, url), timeout=30)
+    assert sorted(r["body"] for r in records(out)) == sorted(sent)
