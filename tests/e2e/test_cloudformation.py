@@ -43,6 +43,9 @@ Outputs:
 """
 
 
+CAPS = ("--capabilities", "CAPABILITY_IAM")
+
+
 def _deploy(
     server: LambdadServer, path: Path, stack: str, *extra: str
 ) -> subprocess.CompletedProcess[str]:
@@ -59,7 +62,11 @@ def test_aws_cloudformation_deploy_inline_code(
     stack = unique_name("cfn")
     path = tmp_path / "t.yaml"
     path.write_text(TEMPLATE)
+    # As on AWS, a template that makes an IAM role needs the caller to acknowledge it.
     done = _deploy(lambdad, path, stack)
+    assert done.returncode != 0
+    assert "Requires capabilities : [CAPABILITY_IAM]" in done.stderr
+    done = _deploy(lambdad, path, stack, "--capabilities", "CAPABILITY_IAM")
     assert done.returncode == 0, done.stderr
     assert f"Successfully created/updated stack - {stack}" in done.stdout
 
@@ -75,7 +82,7 @@ def test_aws_cloudformation_deploy_inline_code(
     answer = json.loads(lam.invoke(FunctionName=name)["Payload"].read())
     assert answer == {"says": f"hello from {stack}"}
 
-    done = _deploy(lambdad, path, stack, "--parameter-overrides", "Greeting=HELLO")
+    done = _deploy(lambdad, path, stack, "--parameter-overrides", "Greeting=HELLO", *CAPS)
     assert done.returncode == 0, done.stderr
     config = lam.get_function_configuration(FunctionName=name)
     assert config["MemorySize"] == 256
@@ -84,7 +91,7 @@ def test_aws_cloudformation_deploy_inline_code(
     # The same template and values again: nothing to change.
     done = _deploy(
         lambdad, path, stack, "--parameter-overrides", "Greeting=HELLO",
-        "--no-fail-on-empty-changeset",
+        "--no-fail-on-empty-changeset", *CAPS,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "No changes to deploy" in done.stdout

@@ -14,7 +14,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lambdad.deploy import sam, template
-from lambdad.deploy.errors import ApplyFailed, ChangeSetNotFound, ValidationError
+from lambdad.deploy.errors import (
+    ApplyFailed,
+    ChangeSetNotFound,
+    InsufficientCapabilities,
+    ValidationError,
+)
 from lambdad.deploy.executor import delete_all, execute
 from lambdad.deploy.handlers import Env, Handler
 from lambdad.deploy.parameters import StackIdentity
@@ -143,11 +148,11 @@ class StackService:
         body = template.parse_body(change_set["TemplateBody"])
         given = change_set["Parameters"]
         processed = sam.translate(body, given, identity) if template.is_sam(body) else body
-        skip = SKIP_UNSUPPORTED in change_set.get("Capabilities", [])
-        return (
-            plan(template.read(processed), given, identity, deployment(doc), skip_unsupported=skip),
-            processed,
-        )
+        capabilities = change_set.get("Capabilities", [])
+        read = template.read(processed)
+        _check_capabilities(read, capabilities)
+        skip = SKIP_UNSUPPORTED in capabilities
+        return plan(read, given, identity, deployment(doc), skip_unsupported=skip), processed
 
     def describe_change_set(self, where: Where, stack: str | None, name: str) -> Doc:
         found = self.records.change_set(where, stack, name)
@@ -274,6 +279,22 @@ class StackService:
             self.records.put(where, doc)
 
         return report
+
+
+_IAM = ("AWS::IAM::",)
+
+
+def _check_capabilities(read: template.Template, capabilities: list[str]) -> None:
+    """As AWS: a template that makes IAM resources needs CAPABILITY_IAM, one that names
+    them CAPABILITY_NAMED_IAM (the caller acknowledges it)."""
+    iam = [r for r in read.resources.values() if r.type.startswith(_IAM)]
+    if not iam:
+        return
+    named = any("RoleName" in r.properties or "UserName" in r.properties for r in iam)
+    needed = "CAPABILITY_NAMED_IAM" if named else "CAPABILITY_IAM"
+    if "CAPABILITY_NAMED_IAM" in capabilities or (not named and needed in capabilities):
+        return
+    raise InsufficientCapabilities(f"Requires capabilities : [{needed}]")
 
 
 def _given(members: list[dict[str, Any]], stack: Doc) -> dict[str, str]:

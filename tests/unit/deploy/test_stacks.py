@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from lambdad.deploy.errors import ChangeSetNotFound, UnsupportedResources, ValidationError
+from lambdad.deploy.errors import (
+    ChangeSetNotFound,
+    InsufficientCapabilities,
+    UnsupportedResources,
+    ValidationError,
+)
 from lambdad.deploy.kinds import KINDS
 from lambdad.deploy.stack_records import StackRecords, Where
 from lambdad.deploy.stacks import NO_CHANGES, SKIP_UNSUPPORTED, StackService
@@ -190,3 +195,16 @@ def test_no_echo_parameters_are_masked_when_described(store: SqliteStore) -> Non
     s.execute_change_set(HERE, "st", "one", lambda i: env())
     (stack,) = describe_stacks(s, HERE, {"StackName": "st"}, lambda i: env())["Stacks"]
     assert stack["Parameters"] == [{"ParameterKey": "Secret", "ParameterValue": "****"}]
+
+
+def test_iam_resources_need_the_capability(store: SqliteStore) -> None:
+    s, _ = _service(store)
+    role = "  R:\n    Type: AWS::IAM::Role\n"
+    with pytest.raises(InsufficientCapabilities, match=r"\[CAPABILITY_IAM\]"):
+        _change_set(s, "one", "CREATE", body=BODY.replace("Outputs:", role + "Outputs:"))
+    named = role + "    Properties: {RoleName: r}\n"
+    body = BODY.replace("Outputs:", named + "Outputs:")
+    with pytest.raises(InsufficientCapabilities, match=r"\[CAPABILITY_NAMED_IAM\]"):
+        _change_set(s, "one", "CREATE", body=body, Capabilities=["CAPABILITY_IAM"])
+    cs = _change_set(s, "one", "CREATE", body=body, Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert cs["Status"] == "CREATE_COMPLETE"
