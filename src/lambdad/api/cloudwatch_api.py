@@ -139,8 +139,13 @@ class CloudWatchApi:
         return await metric_data(self.metrics, scope, p)
 
     async def list_metrics(self, scope: Scope, p: Params) -> dict[str, Any]:
-        # RecentlyActive (PT3H) is taken as the two weeks every listed series is within.
-        keys = await self.metrics.series(scope)
+        recent = p.get("RecentlyActive")
+        if recent not in (None, "PT3H"):
+            raise invalid(f"The value {recent} for parameter RecentlyActive is invalid.")
+        # PT3H: a point in the last three hours (a point's minute, as stored).
+        keys = await (
+            self.metrics.series(scope, 3 * 3600) if recent else self.metrics.series(scope)
+        )
         wanted = [(str(d.get("Name")), d.get("Value")) for d in p.get("Dimensions") or []]
         rows = [
             k

@@ -182,9 +182,10 @@ class MetricsService:
             acc.merge(Stats.from_doc(json.loads(doc)))
         return out
 
-    async def series(self, scope: Scope) -> list[MetricKey]:
+    async def series(self, scope: Scope, within: int = LIST_WINDOW) -> list[MetricKey]:
+        """The world's series with a point in the last ``within`` seconds."""
         await self.flush()
-        since = int(self._now()) - LIST_WINDOW
+        since = int(self._now()) - within
         rows = await self._offload(self.storage.series, scope.account, scope.region, since)
         return [MetricKey(*r) for r in rows]
 

@@ -281,3 +281,12 @@ def test_alarms_are_kept_per_account_and_evaluated(api: CloudWatchApi) -> None:
 def test_bad_input_is_answered_400(api: CloudWatchApi, op: str, doc: Any) -> None:
     status, _, out = cbor(api, op, doc)
     assert status == 400, out
+
+
+def test_list_metrics_recently_active(api: CloudWatchApi) -> None:
+    put_orders(api)
+    assert len(cbor(api, "ListMetrics", {"RecentlyActive": "PT3H"})[2]["Metrics"]) == 1
+    api.metrics._now = lambda: NOW + 4 * 3600  # type: ignore[method-assign]
+    assert cbor(api, "ListMetrics", {"RecentlyActive": "PT3H"})[2]["Metrics"] == []
+    assert len(cbor(api, "ListMetrics", {})[2]["Metrics"]) == 1
+    assert cbor(api, "ListMetrics", {"RecentlyActive": "P1D"})[0] == 400
