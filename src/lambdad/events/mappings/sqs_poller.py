@@ -62,7 +62,9 @@ class SqsPoller:
         self.region = mapping.event_source_arn.split(":")[3]
         self.queue = SqsQueue(context, mapping.event_source_arn)
         self.fifo = is_fifo(mapping.event_source_arn)
-        self.scaler = Scaler.for_limit(mapping.maximum_concurrency)
+        # More batches at once than half the mappings' threads would only queue for them.
+        threads = max(2, context.settings.esm_threads // 2)
+        self.scaler = Scaler.for_limit(min(mapping.maximum_concurrency or threads, threads))
         self.wait = max(0, min(20, int(context.settings.esm_sqs_wait)))
         self._tasks: asyncio.TaskGroup | None = None
         # FIFO queues: one receive at a time, so that no server (moto's receive is not
