@@ -227,3 +227,18 @@ def test_provided_runtime_streams_and_reports_trailer_errors(
         Statistics=["Sum"],
     )["Datapoints"]  # fmt: skip
     assert sum(p["Sum"] for p in points) == 22
+
+
+def test_a_streaming_function_whose_init_fails_completes_with_the_error(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    source = "throw new Error('no init');\nexports.handler = awslambda.streamifyResponse(async () => {});"
+    fn = new_function(
+        make_zip({"index.js": source}), Runtime="nodejs20.x", Handler="index.handler"
+    )["FunctionName"]
+
+    events = list(_events(lambdad, fn, {}))
+
+    assert [list(e) for e in events] == [["InvokeComplete"]]
+    assert events[0]["InvokeComplete"]["ErrorCode"] == "Unhandled"
+    assert "no init" in events[0]["InvokeComplete"]["ErrorDetails"]

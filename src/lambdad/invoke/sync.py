@@ -202,7 +202,11 @@ class InvokeService:
         request_id = req.request_id or str(uuid.uuid4())
         if stream is not None:
             stream.executed_version = rv.version
-        result = await self.run(rv, payload, request_id, client_context, stream=stream)
+        try:
+            result = await self.run(rv, payload, request_id, client_context, stream=stream)
+        finally:
+            if stream is not None:
+                stream.end()  # whatever happened (a failed init never reached the runtime)
         if stream is not None and stream.streaming and self.metrics is not None:
             # AWS's two metrics of streamed responses: bytes, and bytes per second.
             seconds = max(result.duration_ms, 1.0) / 1000
