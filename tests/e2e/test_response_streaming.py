@@ -232,7 +232,7 @@ def test_provided_runtime_streams_and_reports_trailer_errors(
 def test_a_streaming_function_whose_init_fails_completes_with_the_error(
     lambdad: LambdadServer, new_function: NewFunction
 ) -> None:
-    source = "throw new Error('no init');\nexports.handler = awslambda.streamifyResponse(async () => {});"
+    source = "throw new Error('no init');\nexports.handler = awslambda.streamifyResponse(() => 1);"
     fn = new_function(
         make_zip({"index.js": source}), Runtime="nodejs20.x", Handler="index.handler"
     )["FunctionName"]
