@@ -9,6 +9,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from e2e.helpers import AWS_CLI, LambdadServer
 
 TEMPLATE = """\
@@ -106,5 +108,11 @@ def test_aws_cloudformation_deploy_inline_code(
     assert "Fn" in cfn.get_template(StackName=stack)["TemplateBody"]
 
     cfn.delete_stack(StackName=stack)
-    assert stack not in [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]]
+    # Listed as deleted (AWS keeps them 90 days); described by name no more.
+    summaries = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == stack]
+    assert [s["StackStatus"] for s in summaries] == ["DELETE_COMPLETE"]
+    with pytest.raises(cfn.exceptions.ClientError, match="does not exist"):
+        cfn.describe_stacks(StackName=stack)
+    by_id = cfn.describe_stacks(StackName=summaries[0]["StackId"])["Stacks"]
+    assert by_id[0]["StackStatus"] == "DELETE_COMPLETE"
     assert name not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]

@@ -65,6 +65,11 @@ def _stack_view(doc: Doc) -> Doc:
 
 def describe_stacks(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
     name = p.get("StackName")
+    if name and name.startswith("arn:") and s.records.get(w, name) is None:
+        # A deleted stack is still described by its id, as on AWS.
+        gone = [d for d in s.records.deleted(w, s.now()) if d["StackId"] == name]
+        if gone:
+            return {"Stacks": [_stack_view(gone[0])]}
     docs = [s.stack(w, name)] if name else s.records.all(w)
     return {"Stacks": [_stack_view(d) for d in docs]}
 
@@ -116,7 +121,7 @@ def delete_stack(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
 def list_stacks(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
     wanted = set(p.get("StackStatusFilter") or [])
     rows = []
-    for d in s.records.all(w):
+    for d in [*s.records.all(w), *s.records.deleted(w, s.now())]:
         if wanted and d["StackStatus"] not in wanted:
             continue
         row: Doc = {
@@ -126,6 +131,7 @@ def list_stacks(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
                 "StackName",
                 "CreationTime",
                 "LastUpdatedTime",
+                "DeletionTime",
                 "StackStatus",
                 "StackStatusReason",
             )

@@ -14,6 +14,9 @@ from lambdad.secrets import Sealer
 from lambdad.store.base import Doc, MetadataStore
 
 STACK = "cfn-stack"
+DELETED = "cfn-stack-deleted"
+# How long ListStacks shows a deleted stack (as AWS: 90 days).
+DELETED_KEPT = 90 * 86400.0
 CHANGE_SET = "cfn-change-set"
 # The most events a stack keeps (the oldest go first).
 MAX_EVENTS = 1000
@@ -76,6 +79,22 @@ class StackRecords:
     def all(self, where: Where) -> list[Doc]:
         rows = self.store.list_children(STACK, where.account, where.region, "")
         return [self._open(STACK, where.account, where.region, row) for _, row in rows]
+
+    def put_deleted(self, where: Where, doc: Doc, now: float) -> None:
+        """What ListStacks (and DescribeStacks by stack id) tell of a deleted stack."""
+        keys = ("StackId", "StackName", "CreationTime", "LastUpdatedTime", "Description")
+        summary = {k: doc[k] for k in keys if doc.get(k)}
+        summary.update(StackStatus="DELETE_COMPLETE", DeletionTime=now_iso(now), Deleted=now)
+        self.store.put_child(DELETED, where.account, where.region, "", doc["StackId"], summary)
+
+    def deleted(self, where: Where, now: float) -> list[Doc]:
+        out = []
+        for key, doc in self.store.list_children(DELETED, where.account, where.region, ""):
+            if now - float(doc.get("Deleted", 0)) > DELETED_KEPT:
+                self.store.delete_child(DELETED, where.account, where.region, "", key)
+            else:
+                out.append(doc)
+        return out
 
     def in_status(self, status: str) -> list[tuple[str, str, Doc]]:
         """(account, region, stack) of every stack in ``status``, in every account."""

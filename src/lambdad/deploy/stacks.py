@@ -243,6 +243,7 @@ class StackService:
                 self.records.put(where, doc)
                 return
             self.records.delete(where, doc["StackName"])
+            self.records.put_deleted(where, doc, self.now())
 
     def recover(self) -> list[str]:
         """At start-up: stacks an earlier run left in progress (it stopped half-way)

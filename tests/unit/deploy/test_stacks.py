@@ -208,3 +208,17 @@ def test_iam_resources_need_the_capability(store: SqliteStore) -> None:
         _change_set(s, "one", "CREATE", body=body, Capabilities=["CAPABILITY_IAM"])
     cs = _change_set(s, "one", "CREATE", body=body, Capabilities=["CAPABILITY_NAMED_IAM"])
     assert cs["Status"] == "CREATE_COMPLETE"
+
+
+def test_deleted_stacks_are_listed_for_90_days(store: SqliteStore) -> None:
+    clock = [1.0e9]
+    records = StackRecords(store, SEALER)
+    handler = FakeHandler()
+    s = StackService(records, lambda: clock[0], {t: handler for t in KINDS})
+    _change_set(s, "one", "CREATE")
+    stack_id = s.execute_change_set(HERE, "st", "one", lambda i: env())["StackId"]
+    s.delete_stack(HERE, "st", lambda i: env())
+    (gone,) = records.deleted(HERE, clock[0])
+    assert (gone["StackId"], gone["StackStatus"]) == (stack_id, "DELETE_COMPLETE")
+    clock[0] += 91 * 86400
+    assert records.deleted(HERE, clock[0]) == []
