@@ -360,3 +360,37 @@ def test_powertools_resolvers(lambdad: LambdadServer, new_function: NewFunction)
         posted = requests.post(f"{base}/pets", json={"name": "rex"}, timeout=60)
         assert (posted.status_code, posted.json()) == (201, {"got": {"name": "rex"}})
         assert requests.get(f"{base}/cats", timeout=60).status_code == 404
+
+
+SLOW = "import time\ndef handler(event, context):\n    time.sleep(5)\n    return {}\n"
+
+
+def test_bad_input_through_an_http_api(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    echo, slow = new_function(), new_function(handler_zip(SLOW), Timeout=1)
+    client = lambdad.client("apigatewayv2")
+    api_id = client.create_api(Name="bad", ProtocolType="HTTP", Target=echo["FunctionArn"])["ApiId"]
+    slow_api = client.create_api(Name="slow", ProtocolType="HTTP", Target=slow["FunctionArn"])[
+        "ApiId"
+    ]
+    _permit(lambdad, echo["FunctionName"], api_id)
+    _permit(lambdad, slow["FunctionName"], slow_api)
+    base = _path_form(lambdad, api_id, "")
+
+    odd = requests.get(f"{base}/%FF%FE/x?a=%FF&a=2&&=&b", timeout=30)
+    assert odd.status_code == 200, odd.text
+    assert odd.json()["rawPath"] == "/%FF%FE/x"  # invalid UTF-8 once decoded
+    octets = {"Content-Type": "application/octet-stream"}
+    binary = requests.post(f"{base}/b", data=bytes(range(256)), headers=octets, timeout=30)
+    assert binary.json()["isBase64Encoded"] is True
+    head = requests.head(f"{base}/h", timeout=30)
+    assert (head.status_code, head.content) == (200, b"")
+    too_large = requests.post(f"{base}/big", data=b"x" * (10 * 1024 * 1024 + 1), timeout=60)
+    assert (too_large.status_code, too_large.json()) == (
+        413, {"message": "Request Entity Too Large"}
+    )  # fmt: skip
+    timed_out = requests.get(_path_form(lambdad, slow_api, "/"), timeout=60)
+    assert (timed_out.status_code, timed_out.json()) == (
+        500, {"message": "Internal Server Error"}
+    )  # fmt: skip
+    assert requests.get(f"{base}/still", timeout=30).status_code == 200
+    assert "Traceback" not in lambdad.stderr()
