@@ -2,70 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import io
-import zipfile
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from lambdad.clock import FakeClock
-from lambdad.config import Settings
-from lambdad.control.event_source_mappings import EventSourceMappingService
-from lambdad.control.functions import FunctionService
 from lambdad.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lambdad.events.mappings.filtering import check_pattern
-from lambdad.model.changes import ChangeHub
-from lambdad.model.scope import Scope
-from lambdad.secrets import Sealer
 from lambdad.store.blobs import BlobStore
 from lambdad.store.sqlite import SqliteStore
+from unit.mapping_harness import EAST, QUEUE, Harness
 
-EAST = Scope("123456789012", "us-east-1")
-QUEUE = "arn:aws:sqs:us-east-1:123456789012:jobs"
 STREAM = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks"
-
-
-def _zip() -> str:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", "def handler(event, context):\n    return event\n")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-class Harness:
-    def __init__(self, store: SqliteStore, blobs: BlobStore) -> None:
-        clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
-        self.changes = ChangeHub()
-        self.published: list[str] = []
-        self.changes.on_mapping_change(lambda scope, uuid: self.published.append(uuid))
-        self.functions = FunctionService(
-            Settings(), store, blobs, Sealer(bytes(range(32))), clock, changes=self.changes
-        )
-        self.create_function()
-        self.service = EventSourceMappingService(
-            store, self.functions, clock, self.changes, check_pattern
-        )
-
-    def create_function(self) -> None:
-        self.functions.create_function(
-            EAST,
-            {
-                "FunctionName": "fn",
-                "Runtime": "python3.12",
-                "Role": "arn:aws:iam::123456789012:role/r",
-                "Handler": "app.handler",
-                "Code": {"ZipFile": _zip()},
-            },
-        )
-
-    def create(self, **params: Any) -> dict[str, Any]:
-        return self.service.create(EAST, {"FunctionName": "fn", "EventSourceArn": QUEUE, **params})
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.unit.control.test_event_source_mappings import EAST, Harness
-
 from lambdad.errors import ResourceNotFoundException
 from lambdad.events.mappings import checkpoints
 from lambdad.events.mappings.supervisor import MappingSupervisor, function_exists
 from lambdad.model.event_source_mapping import EventSourceMapping
 from lambdad.store.blobs import BlobStore
 from lambdad.store.sqlite import SqliteStore
+from unit.mapping_harness import EAST, Harness
 
 
 class FakePoller:
