@@ -145,6 +145,7 @@ def build_app(platform: Platform) -> App:
                 platform.store,
                 s.data_dir,
                 platform.sealer,
+                platform.outbound,
                 lambda: platform.clock.now().timestamp(),
                 s.host,
                 s.port,

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from e2e.helpers import AWS_CLI, LambdadServer
+from e2e.aws_side import MOTO_REGION, moto_client, moto_server
+from e2e.conftest import ServerFactory
+from e2e.helpers import AWS_CLI, PRIMARY, LambdadServer, handler_zip
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -116,3 +118,52 @@ def test_aws_cloudformation_deploy_inline_code(
     by_id = cfn.describe_stacks(StackName=summaries[0]["StackId"])["Stacks"]
     assert by_id[0]["StackStatus"] == "DELETE_COMPLETE"
     assert name not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+
+
+S3_TEMPLATE = """\
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Role: arn:aws:iam::123456789012:role/r
+      Code: {S3Bucket: code, S3Key: app.zip}
+Outputs:
+  Name: {Value: !Ref Fn}
+"""
+
+
+def test_aws_cloudformation_deploy_through_s3(
+    tmp_path: Path, lambdad_factory: ServerFactory
+) -> None:
+    """Template and code in an S3-compatible store (moto here): ``--s3-bucket`` sends a
+    TemplateURL, and both are read with the account's outbound identity."""
+    with moto_server(tmp_path / "moto.log") as endpoint:
+        s3 = moto_client(endpoint, "s3")
+        for bucket in ("code", "templates"):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(
+            Bucket="code", Key="app.zip", Body=handler_zip("def handler(e, c):\n    return 's3'\n")
+        )
+        server = lambdad_factory(env={
+            "LAMBDAD_SANDBOX": "process",
+            "AWS_ENDPOINT_URL_S3": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": MOTO_REGION,
+            "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": PRIMARY.account_id,
+        })  # fmt: skip
+        path = tmp_path / "t.yaml"
+        path.write_text(S3_TEMPLATE)
+        cmd = [AWS_CLI, "cloudformation", "deploy", "--template-file", str(path),
+               "--stack-name", "via-s3", "--s3-bucket", "templates", "--force-upload",
+               "--endpoint-url", server.endpoint, "--region", server.region]  # fmt: skip
+        env = {**server.aws_env(), "AWS_ENDPOINT_URL_S3": endpoint}
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert s3.list_objects_v2(Bucket="templates")["KeyCount"] == 1  # it went by TemplateURL
+        stack = server.client("cloudformation").describe_stacks(StackName="via-s3")["Stacks"][0]
+        name = stack["Outputs"][0]["OutputValue"]
+        answer = server.client("lambda").invoke(FunctionName=name)["Payload"].read()
+        assert json.loads(answer) == "s3"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdad.api.context import RequestContext
-from lambdad.deploy import query_protocol
+from lambdad.deploy import query_protocol, template_url
 from lambdad.deploy.artifacts import Artifacts
 from lambdad.deploy.daemon_pool import DaemonPool
 from lambdad.deploy.errors import StackError
@@ -31,6 +31,7 @@ from lambdad.deploy.stack_records import StackRecords, Where
 from lambdad.deploy.stacks import StackService
 from lambdad.model.artifacts import ARTIFACT_BUCKET, ARTIFACTS_PATH
 from lambdad.model.credential import Credential
+from lambdad.outbound import OutboundIdentities
 from lambdad.secrets import Sealer
 from lambdad.store.base import MetadataStore
 from lambdad.store.blobs import BlobStore
@@ -133,6 +134,7 @@ def build(
     store: MetadataStore,
     data_dir: Path,
     sealer: Sealer,
+    outbound: OutboundIdentities,
     now: Callable[[], float],
     host: str,
     port: int,
@@ -144,7 +146,8 @@ def build(
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
     endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-    service = StackService(StackRecords(store, sealer), now)
+    read_url = functools.partial(template_url.fetch, outbound)
+    service = StackService(StackRecords(store, sealer), now, read_url=read_url)
     for name in service.recover():
         log.warning("stack %s was left in progress by an earlier run: marked failed", name)
     return CloudFormationApi(service, Artifacts(store, blobs, now), endpoint)

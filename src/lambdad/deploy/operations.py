@@ -168,6 +168,8 @@ def get_template_summary(s: StackService, w: Where, p: Params, env_for: EnvFor) 
     from lambdad.deploy import template
 
     body = p.get("TemplateBody")
+    if body is None and p.get("TemplateURL") and s.read_url is not None:
+        body = s.read_url(w, p["TemplateURL"])
     if body is None:
         body = s.stack(w, p.get("StackName", "")).get("TemplateBody")
     if not body:

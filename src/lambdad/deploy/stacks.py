@@ -48,10 +48,13 @@ class StackService:
         records: StackRecords,
         now: Callable[[], float],
         handlers: Mapping[str, Handler] = HANDLERS,
+        read_url: Callable[[Where, str], str] | None = None,
     ) -> None:
         self.records = records
         self.now = now
         self.handlers = handlers
+        # Reads a TemplateURL for the account (None: only TemplateBody is taken).
+        self.read_url = read_url
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -69,8 +72,10 @@ class StackService:
         stack_name, name = p["StackName"], p["ChangeSetName"]
         kind = p.get("ChangeSetType") or "UPDATE"
         body = p.get("TemplateBody")
+        if not body and p.get("TemplateURL") and self.read_url is not None:
+            body = self.read_url(where, p["TemplateURL"])
         if not body:
-            raise ValidationError("TemplateBody is required (lambdad does not read TemplateURL)")
+            raise ValidationError("Either Template URL or Template Body must be specified.")
         for what, value in (("stackName", stack_name), ("changeSetName", name)):
             if not _NAME.fullmatch(value):
                 raise ValidationError(

@@ -222,3 +222,21 @@ def test_deleted_stacks_are_listed_for_90_days(store: SqliteStore) -> None:
     assert (gone["StackId"], gone["StackStatus"]) == (stack_id, "DELETE_COMPLETE")
     clock[0] += 91 * 86400
     assert records.deleted(HERE, clock[0]) == []
+
+
+def test_template_url_is_read_as_the_callers_account(store: SqliteStore) -> None:
+    asked: list[tuple[Where, str]] = []
+
+    def read(where: Where, url: str) -> str:
+        asked.append((where, url))
+        return BODY
+
+    s = StackService(
+        StackRecords(store, SEALER), lambda: 1.0e9, {t: FakeHandler() for t in KINDS}, read
+    )
+    cs = s.create_change_set(
+        HERE, {"StackName": "st", "ChangeSetName": "a", "ChangeSetType": "CREATE",
+               "TemplateURL": "https://s3.amazonaws.com/b/t.yaml"},
+    )  # fmt: skip
+    assert cs["Status"] == "CREATE_COMPLETE"
+    assert asked == [(HERE, "https://s3.amazonaws.com/b/t.yaml")]
