@@ -16,6 +16,7 @@ from typing import Any
 from lambdad.api.cloudwatch_alarms import AlarmOperations
 from lambdad.api.cloudwatch_math import metric_data
 from lambdad.api.cloudwatch_params import Params, check_period, metric_key, required
+from lambdad.api.cloudwatch_shapes import model
 from lambdad.api.cloudwatch_wire import (
     CloudWatchError,
     Protocol,
@@ -131,7 +132,9 @@ class CloudWatchApi:
             )
         key = metric_key(scope, p["Namespace"], p["MetricName"], p.get("Dimensions") or [])
         per = (await self.metrics.datapoints([key], start, end, max(period, 60)))[key]
-        unit = unit_of(key, p.get("Unit"))
+        unit = unit_of(key, await self.metrics.unit(key))
+        if p.get("Unit") and p["Unit"] != unit:
+            return {"Label": key.name, "Datapoints": []}  # points in another unit only
         return {"Label": key.name, "Datapoints": datapoints(per, stats, extended, unit)}
 
     async def get_metric_data(self, scope: Scope, p: Params) -> dict[str, Any]:
@@ -183,14 +186,17 @@ class CloudWatchApi:
         if len(data) > 1000:
             raise invalid("The collection MetricData must not have a size greater than 1000.")
         staged = [self._datum(scope, ns, d) for d in data]
-        for key, at, stats in staged:
-            self.metrics.put(key, at, stats)
+        for (key, at, stats), d in zip(staged, data, strict=True):
+            self.metrics.put(key, at, stats, d.get("Unit"))
         return {}
 
     def _datum(self, scope: Scope, ns: str, d: Params) -> tuple[MetricKey, float, Stats]:
         if not d.get("MetricName"):
             raise missing("MetricData.member.N.MetricName")
         key = metric_key(scope, ns, d["MetricName"], d.get("Dimensions") or [])
+        unit = d.get("Unit")
+        if unit is not None and unit not in model().shape_for("StandardUnit").enum:
+            raise invalid(f"The value {unit} for parameter MetricData.member.N.Unit is invalid.")
         at = d["Timestamp"].timestamp() if d.get("Timestamp") else self.now()
         if at < self.now() - 14 * 86400 or at > self.now() + 2 * 3600:
             raise invalid(

@@ -28,10 +28,11 @@ _MILLISECONDS = {
 }
 
 
-def unit_of(key: MetricKey, asked: str | None = None) -> str:
+def unit_of(key: MetricKey, stored: str | None = None) -> str:
+    """A series' unit: AWS's for Lambda's own, else the one it was given ("None")."""
     if key.namespace in (LAMBDA, LAMBDAD):
         return "Milliseconds" if key.name in _MILLISECONDS else "Count"
-    return asked or "None"
+    return stored or "None"
 
 
 def _finite(v: float | None) -> float:

@@ -63,6 +63,7 @@ class MetricsService:
         self._last_compact = -math.inf
         self._dirty: dict[tuple[MetricKey, int], Stats] = {}
         self._usage: dict[UsageKey, list[int]] = {}
+        self._units: dict[MetricKey, str] = {}  # given since the last flush
         # Running totals per (account, region, function), for Prometheus.
         self.totals: dict[tuple[str, str, str], FunctionTotals] = {}
         self._flushing = asyncio.Lock()
@@ -107,8 +108,11 @@ class MetricsService:
         for fk, t in folded.totals.items():
             self.totals.setdefault(fk, FunctionTotals()).merge(t)
 
-    def put(self, key: MetricKey, at: float, stats: Stats) -> None:
-        """Values of a series (PutMetricData, embedded metric format) at ``at``."""
+    def put(self, key: MetricKey, at: float, stats: Stats, unit: str | None = None) -> None:
+        """Values of a series (PutMetricData, embedded metric format) at ``at``, in
+        ``unit`` if one is given."""
+        if unit:
+            self._units[key] = unit
         k = (key, minute_of(at))
         old = self._dirty.get(k)
         if old is None:
@@ -125,10 +129,13 @@ class MetricsService:
             await self.refresh()
             points, self._dirty = self._dirty, {}
             usage, self._usage = self._usage, {}
+            units, self._units = self._units, {}
             now = self._now()
             compact = now - self._last_compact >= self._compact_every
             if compact:
                 self._last_compact = now
+            if units:
+                await self._offload(self.storage.set_units, {tuple(k): u for k, u in units.items()})
             if points or usage or compact:
                 await self._offload(self._write, points, usage, now if compact else None)
 
@@ -181,6 +188,14 @@ class MetricsService:
                 acc = per[b] = Stats()
             acc.merge(Stats.from_doc(json.loads(doc)))
         return out
+
+    async def unit(self, key: MetricKey) -> str | None:
+        """The unit the series was last given, if any."""
+        given = self._units.get(key)
+        if given is not None:
+            return given
+        unit: str | None = await self._offload(self.storage.unit, tuple(key))
+        return unit
 
     async def series(self, scope: Scope, within: int = LIST_WINDOW) -> list[MetricKey]:
         """The world's series with a point in the last ``within`` seconds."""

@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS usage (
     PRIMARY KEY (account, region, month, function, version, architecture, memory_mb,
                  storage_mb)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS units (
+    account TEXT NOT NULL, region TEXT NOT NULL, namespace TEXT NOT NULL,
+    name TEXT NOT NULL, dims TEXT NOT NULL, unit TEXT NOT NULL,
+    PRIMARY KEY (account, region, namespace, name, dims)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alarms (
     account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (account, region, name)
@@ -179,6 +184,28 @@ class SqliteMetricStorage:
             return len(rows)
 
         return self._call(op)
+
+    def set_units(self, units: Mapping[Series, str]) -> None:
+        """The unit each series was last given (PutMetricData, the embedded format)."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            for s, unit in units.items():
+                conn.execute(
+                    "INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?, ?, ?)",
+                    (*s[:4], _dims(s[4]), unit),
+                )
+
+        self._call(op)
+
+    def unit(self, series: Series) -> str | None:
+        row = self._call(
+            lambda c: c.execute(
+                "SELECT unit FROM units WHERE account = ? AND region = ? AND namespace = ? "
+                "AND name = ? AND dims = ?",
+                (*series[:4], _dims(series[4])),
+            ).fetchone()
+        )
+        return None if row is None else str(row[0])
 
     # -- usage ---------------------------------------------------------------------------
 

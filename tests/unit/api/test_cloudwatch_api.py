@@ -290,3 +290,16 @@ def test_list_metrics_recently_active(api: CloudWatchApi) -> None:
     assert cbor(api, "ListMetrics", {"RecentlyActive": "PT3H"})[2]["Metrics"] == []
     assert len(cbor(api, "ListMetrics", {})[2]["Metrics"]) == 1
     assert cbor(api, "ListMetrics", {"RecentlyActive": "P1D"})[0] == 400
+
+
+def test_units_are_kept_and_filter(api: CloudWatchApi) -> None:
+    datum = {"MetricName": "Bytes", "Value": 512, "Unit": "Bytes"}
+    assert cbor(api, "PutMetricData", {"Namespace": "Shop", "MetricData": [datum]})[0] == 200
+    base = {"Namespace": "Shop", "MetricName": "Bytes", "Statistics": ["Sum"], "Period": 60}
+    window = {"StartTime": NOW - 60, "EndTime": NOW + 60}
+    (point,) = cbor(api, "GetMetricStatistics", base | window)[2]["Datapoints"]
+    assert (point["Sum"], point["Unit"]) == (512.0, "Bytes")
+    asked = base | window | {"Unit": "Seconds"}
+    assert cbor(api, "GetMetricStatistics", asked)[2]["Datapoints"] == []
+    bad = {"Namespace": "Shop", "MetricData": [datum | {"Unit": "Parsecs"}]}
+    assert cbor(api, "PutMetricData", bad)[0] == 400
