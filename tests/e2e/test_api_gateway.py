@@ -394,3 +394,25 @@ def test_bad_input_through_an_http_api(lambdad: LambdadServer, new_function: New
     )  # fmt: skip
     assert requests.get(f"{base}/still", timeout=30).status_code == 200
     assert "Traceback" not in lambdad.stderr()
+
+
+def test_import_a_rest_api(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    function = new_function(handler_zip(WRAPPED))
+    uri = (
+        f"arn:aws:apigateway:{lambdad.region}:lambda:path/2015-03-31/functions/"
+        f"{function['FunctionArn']}/invocations"
+    )
+    definition = (
+        "openapi: 3.0.1\ninfo:\n  title: imported-rest\npaths:\n  /items/{id}:\n    get:\n"
+        "      x-amazon-apigateway-integration:\n        type: aws_proxy\n"
+        f"        httpMethod: POST\n        uri: {uri}\n"
+    )
+    client = lambdad.client("apigateway")
+    api = client.import_rest_api(body=definition.encode())
+    assert api["name"] == "imported-rest"
+    client.create_deployment(restApiId=api["id"], stageName="v1")
+    _permit(lambdad, function["FunctionName"], api["id"])
+    answer = requests.get(_path_form(lambdad, api["id"], "/v1/items/9"), timeout=30)
+    assert answer.status_code == 200, answer.text
+    event = answer.json()
+    assert (event["resource"], event["pathParameters"]) == ("/items/{id}", {"id": "9"})

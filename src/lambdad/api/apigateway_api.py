@@ -86,7 +86,9 @@ class ApiGatewayApi:
         if operation is None:
             raise BadRequestException(f"The operation {op.name} is not supported by lambdad yet.")
         members = b""
-        if body.strip() and op.input_shape is not None:
+        if op.input_shape is not None and "payload" in model.shapes[op.input_shape]:
+            members = body  # the body is one member as sent (an imported definition)
+        elif body.strip() and op.input_shape is not None:
             try:
                 doc = json.loads(body)
             except (ValueError, RecursionError):

@@ -49,7 +49,7 @@ class ImportedApi:
 
 
 def read_definition(body: str, basepath: str | None = None) -> ImportedApi:
-    doc = _load(body)
+    doc = load_definition(body)
     found = doc.get("info")
     info: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     title = info.get("title")
@@ -84,7 +84,8 @@ def read_definition(body: str, basepath: str | None = None) -> ImportedApi:
     return ImportedApi(api, tuple(routes))
 
 
-def _load(body: str) -> Mapping[str, Any]:
+def load_definition(body: str) -> Mapping[str, Any]:
+    """A definition's document, from JSON or YAML; ``BadRequestException`` if it is none."""
     try:
         doc = json.loads(body) if body.lstrip().startswith("{") else yaml.safe_load(body)
     except (ValueError, yaml.YAMLError, RecursionError):

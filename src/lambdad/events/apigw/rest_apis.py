@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.errors import BadRequestException, ConflictException
-from lambdad.events.apigw import names, rest_authorizers, rest_methods, rest_stages
+from lambdad.events.apigw import names, rest_authorizers, rest_import, rest_methods, rest_stages
 from lambdad.events.apigw.api_store import REST, ApiStore
 from lambdad.events.apigw.rest_methods import resource
 from lambdad.model.scope import Scope
@@ -47,6 +47,8 @@ class RestApis:
             "GetRestApi": self.get_rest_api,
             "GetRestApis": self.get_rest_apis,
             "DeleteRestApi": self.delete_rest_api,
+            "ImportRestApi": self.import_rest_api,
+            "PutRestApi": self.put_rest_api,
             "GetResources": self.get_resources,
             "GetResource": self.get_resource,
             "CreateResource": self.create_resource,
@@ -89,6 +91,24 @@ class RestApis:
     def delete_rest_api(self, scope: Scope, params: Params) -> Params:
         self.store.delete(REST, scope, params["restApiId"])
         return {}
+
+    def import_rest_api(self, scope: Scope, params: Params) -> Params:
+        definition = rest_import.read(params["body"])
+        api = self.create_rest_api(scope, rest_import.api_fields(definition))
+        with self.store.edit(REST, scope, api["id"]) as doc:
+            rest_import.apply(doc, definition, merge=False)
+        return api
+
+    def put_rest_api(self, scope: Scope, params: Params) -> Params:
+        definition = rest_import.read(params["body"])
+        mode = params.get("mode", "overwrite")
+        if mode not in ("overwrite", "merge"):
+            raise BadRequestException(f"Invalid mode {mode}: overwrite or merge")
+        with self.store.edit(REST, scope, params["restApiId"]) as doc:
+            if mode == "overwrite":
+                doc["Api"].update(rest_import.api_fields(definition))
+            rest_import.apply(doc, definition, merge=mode == "merge")
+            return dict(doc["Api"])
 
     def get_resources(self, scope: Scope, params: Params) -> Params:
         doc = self.store.get(REST, scope, params["restApiId"])
