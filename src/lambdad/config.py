@@ -78,6 +78,13 @@ class Settings:
     esm_threads: int = 64
     esm_backoff: tuple[float, ...] = (1.0, 60.0)
     esm_sqs_wait: float = 5.0
+    # Amazon MQ (RabbitMQ) sources (events/mappings/rmq_*): "BROKER=amqp://host:port"
+    # pairs, BROKER a broker's ARN or its name (a name serves every account); a JSON file
+    # {"SECRET_ARN": {"username": ..., "password": ...}} for BASIC_AUTH; the batching
+    # window of a mapping whose MaximumBatchingWindowInSeconds is 0 (AWS's 500 ms).
+    mq_brokers: tuple[tuple[str, str], ...] = ()
+    mq_secrets_file: str = ""
+    esm_mq_default_window: float = 0.5
     # Pushed events (events/sns_door.py, events/s3_door.py): whether SNS messages must be
     # signed; the SNS whose certificates and confirmation links are trusted besides AWS's
     # (empty: AWS_ENDPOINT_URL_SNS, then AWS_ENDPOINT_URL, of lambdad's environment);

@@ -5,6 +5,7 @@ so in its ``StateTransitionReason``)."""
 from __future__ import annotations
 
 from lambdad.events.mappings.contract import PollerFactory
+from lambdad.events.mappings.rmq_poller import RabbitMqPoller
 from lambdad.events.mappings.sqs_poller import SqsPoller
 from lambdad.events.streams.poller import StreamPoller
 
@@ -12,4 +13,5 @@ FACTORIES: dict[str, PollerFactory] = {
     "sqs": SqsPoller,
     "kinesis": StreamPoller,
     "dynamodb": StreamPoller,
+    "mq": RabbitMqPoller,
 }

@@ -1,0 +1,265 @@
+"""Amazon MQ (RabbitMQ) event source mappings end to end: a real server consuming the
+queues of a ``rabbitmq-server`` the module starts, the broker's ARN mapped to it by
+``LAMBDAD_MQ_BROKERS`` and its credentials by the ``LAMBDAD_MQ_SECRETS_FILE``;
+messages published with pika; functions that write the events they receive to files."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pika
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.helpers import ROLE, LambdadServer, handler_zip, serving
+from e2e.rabbitmq_side import missing, rabbitmq_server
+
+pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
+
+ACCOUNT = "123456789012"
+BROKER = f"arn:aws:mq:us-east-1:{ACCOUNT}:broker:orders:b-1f2e3d4c-0000-4000-8000-000000000001"
+SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:rmq-guest-AbCdEf"
+WRONG_SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:rmq-wrong-GhIjKl"
+
+RECORDER = """
+import base64, json, os, time
+
+def handler(event, context):
+    datas = [base64.b64decode(m["data"]).decode()
+             for ms in event["rmqMessagesByQueue"].values() for m in ms]
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(event) + "\\n")
+    if any(d == "slow" for d in datas):
+        time.sleep(10)
+    first_tries = [m for ms in event["rmqMessagesByQueue"].values() for m in ms
+                   if not m["redelivered"]]
+    if any(base64.b64decode(m["data"]) == b"fail-once" for m in first_tries):
+        raise RuntimeError("failing this once")
+    return {}
+"""
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with rabbitmq_server(tmp_path_factory.mktemp("rabbitmq")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterator[LambdadServer]:
+    root = tmp_path_factory.mktemp("esm-rmq")
+    secrets = root / "mq-secrets.json"
+    secrets.write_text(
+        json.dumps(
+            {
+                SECRET: {"username": "guest", "password": "guest"},
+                WRONG_SECRET: {"username": "guest", "password": "not-the-password"},
+            }
+        )
+    )
+    env = {
+        "LAMBDAD_SANDBOX": "process",
+        "LAMBDAD_MQ_BROKERS": f"orders={broker}",
+        "LAMBDAD_MQ_SECRETS_FILE": str(secrets),
+        "LAMBDAD_ESM_BACKOFF": "0.05,0.5",
+        "LAMBDAD_ESM_MQ_DEFAULT_WINDOW": "0.2",
+    }
+    srv = LambdadServer(root / "data", env=env)
+    with serving(srv):
+        yield srv
+
+
+@pytest.fixture
+def channel(broker: str) -> Iterator[Any]:
+    port = int(broker.rsplit(":", 1)[1])
+    params = pika.ConnectionParameters(
+        "127.0.0.1", port, credentials=pika.PlainCredentials("guest", "guest")
+    )
+    connection = pika.BlockingConnection(params)
+    try:
+        yield connection.channel()
+    finally:
+        connection.close()
+
+
+def new_queue(channel: Any) -> str:
+    name = f"orders-{uuid.uuid4().hex[:8]}"
+    channel.queue_declare(name)
+    return name
+
+
+def ready(channel: Any, queue: str) -> int:
+    """Messages waiting in ``queue`` (not those delivered and not yet acknowledged)."""
+    return int(channel.queue_declare(queue, passive=True).method.message_count)
+
+
+def new_function(lam: Any, out: Path) -> str:
+    name = f"rmq-{uuid.uuid4().hex[:10]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": handler_zip(RECORDER)},
+        Environment={"Variables": {"OUT": str(out)}},
+        Timeout=60,
+    )
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+    return name
+
+
+def events(out: Path) -> list[dict[str, Any]]:
+    if not out.exists():
+        return []
+    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+
+
+def messages(out: Path) -> list[dict[str, Any]]:
+    return [m for e in events(out) for ms in e["rmqMessagesByQueue"].values() for m in ms]
+
+
+def data(message: dict[str, Any]) -> bytes:
+    return base64.b64decode(message["data"])
+
+
+def wait_for(what: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (got := what()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return got
+
+
+@pytest.fixture
+def mapping(server: LambdadServer) -> Iterator[Callable[..., str]]:
+    lam = server.client("lambda")
+    made: list[str] = []
+
+    def create(function: str, queue: str, secret: str = SECRET, **params: Any) -> str:
+        uuid_: str = lam.create_event_source_mapping(
+            FunctionName=function,
+            EventSourceArn=BROKER,
+            Queues=[queue],
+            SourceAccessConfigurations=[{"Type": "BASIC_AUTH", "URI": secret}],
+            **params,
+        )["UUID"]
+        made.append(uuid_)
+        wait_for(lambda: lam.get_event_source_mapping(UUID=uuid_)["State"] != "Creating")
+        return uuid_
+
+    yield create
+    for uuid_ in made:
+        with contextlib.suppress(ClientError):
+            lam.delete_event_source_mapping(UUID=uuid_)
+
+
+def test_messages_reach_the_function_as_an_aws_rmq_event(
+    server: LambdadServer, channel: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    queue = new_queue(channel)
+    out = tmp_path / "out.jsonl"
+    uuid_ = mapping(new_function(lam, out), queue, BatchSize=10, MaximumBatchingWindowInSeconds=1)
+    props = pika.BasicProperties(
+        content_type="application/json",
+        headers={"tenant": "acme", "attempt": 3},
+        delivery_mode=2,
+        priority=5,
+        correlation_id="corr-1",
+        message_id="msg-1",
+        timestamp=1_700_000_000,
+        app_id="shop",
+        expiration="600000",
+        user_id="guest",
+    )
+    for i in range(3):
+        channel.basic_publish("", queue, json.dumps({"order": i}).encode(), props)
+
+    got = wait_for(lambda: len(messages(out)) >= 3 and messages(out))
+    event = events(out)[0]
+    assert event["eventSource"] == "aws:rmq"
+    assert event["eventSourceArn"] == BROKER
+    assert list(event["rmqMessagesByQueue"]) == [f"{queue}::/"]
+    assert [json.loads(data(m)) for m in got] == [{"order": 0}, {"order": 1}, {"order": 2}]
+    assert got[0]["redelivered"] is False
+    assert got[0]["basicProperties"] == {
+        "contentType": "application/json",
+        "contentEncoding": None,
+        "headers": {"tenant": {"bytes": list(b"acme")}, "attempt": 3},
+        "deliveryMode": 2,
+        "priority": 5,
+        "correlationId": "corr-1",
+        "replyTo": None,
+        "expiration": "600000",
+        "messageId": "msg-1",
+        "timestamp": "Nov 14, 2023, 10:13:20 PM",
+        "type": None,
+        "userId": "guest",
+        "appId": "shop",
+        "clusterId": None,
+        "bodySize": len(data(got[0])),
+    }
+    wait_for(lambda: ready(channel, queue) == 0)
+    assert lam.get_event_source_mapping(UUID=uuid_)["LastProcessingResult"] == "OK"
+
+
+def test_a_failed_batch_comes_back_redelivered(
+    server: LambdadServer, channel: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    queue = new_queue(channel)
+    out = tmp_path / "out.jsonl"
+    mapping(new_function(lam, out), queue, BatchSize=10)
+    channel.basic_publish("", queue, b"fail-once")
+
+    seen = wait_for(lambda: len(messages(out)) >= 2 and messages(out))
+    assert [(data(m), m["redelivered"]) for m in seen] == [
+        (b"fail-once", False),
+        (b"fail-once", True),
+    ]
+    wait_for(lambda: ready(channel, queue) == 0)
+
+
+def test_disabling_stops_consuming_and_gives_messages_back(
+    server: LambdadServer, channel: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    queue = new_queue(channel)
+    out = tmp_path / "out.jsonl"
+    uuid_ = mapping(new_function(lam, out), queue, BatchSize=10)
+    channel.basic_publish("", queue, b"slow")
+    wait_for(lambda: messages(out))  # the function is busy with it, unacknowledged
+
+    lam.update_event_source_mapping(UUID=uuid_, Enabled=False)
+    wait_for(lambda: lam.get_event_source_mapping(UUID=uuid_)["State"] == "Disabled")
+    assert ready(channel, queue) == 1  # given back at once, not lost
+    channel.basic_publish("", queue, b"while disabled")
+    time.sleep(1.0)  # long enough for a consumer that still ran to take it
+    assert ready(channel, queue) == 2
+    assert len(messages(out)) == 1
+
+
+def test_refused_credentials_are_reported(
+    server: LambdadServer, channel: Any, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    queue = new_queue(channel)
+    uuid_ = mapping(new_function(lam, tmp_path / "out.jsonl"), queue, secret=WRONG_SECRET)
+    got = wait_for(
+        lambda: (
+            (m := lam.get_event_source_mapping(UUID=uuid_))["StateTransitionReason"]
+            == "EVENT_SOURCE_AUTHN_ERROR"
+            and m
+        )
+    )
+    assert got["State"] == "Enabled"
+    assert got["LastProcessingResult"].startswith("PROBLEM:")
