@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -343,8 +344,10 @@ def test_runtime_api_is_its_own(server: LambdadServer, deploy: Deploy) -> None:
     for answer in report["other"]:
         assert 400 <= answer["status"] < 500, answer
         assert json.loads(answer["body"])["errorType"] == "InvalidRequestID"
-    # Nothing but that API listens on its loopback.
-    assert report["listening"] == [9001]
+    # Nothing but that API listens on its loopback, and the relay to lambdad's own API
+    # at the port AWS_ENDPOINT_URL_LAMBDA names (the function's Lambda and Logs
+    # endpoint, issue 15; the API still wants the function's role session).
+    assert report["listening"] == sorted([9001, server.port])
 
 
 @pytest.fixture(name="host_listener")
@@ -359,7 +362,7 @@ NO_ROUTE_TO_HOST = {"ok": False, "error": "OSError", "errno": "EHOSTUNREACH"}
 
 
 @pytest.mark.parametrize("mode", ["isolated", "none"])
-def test_lambdad_api_port_is_unreachable(
+def test_host_ports_are_unreachable_but_lambdads_own_endpoint(
     server: LambdadServer, deploy: Deploy, host_listener: tuple[str, int], mode: str
 ) -> None:
     addr, published = host_listener
@@ -376,8 +379,10 @@ def test_lambdad_api_port_is_unreachable(
     result = attack(server, name, {"targets": targets})
 
     connect = result["connect"]
-    # lambdad listens on the host's loopback, which no sandbox shares.
-    assert connect[f"127.0.0.1:{server.port}"] == REFUSED
+    # lambdad listens on the host's loopback, which no sandbox shares: 127.0.0.1 at its
+    # port inside is a relay lambdad makes to its own API (the function's
+    # AWS_ENDPOINT_URL_LAMBDA, issue 15) and to nothing else of the host.
+    assert connect[f"127.0.0.1:{server.port}"]["ok"], connect
     if mode == "isolated":
         # Outbound through the NAT: a service the host publishes is reachable,
         # its loopback (10.0.2.2 would be it) is not, nor lambdad's port.
@@ -402,13 +407,16 @@ def test_lambdad_api_port_is_unreachable(
 
 
 def test_network_tag_cannot_widen_to_host(server: LambdadServer, deploy: Deploy) -> None:
-    # A function owner cannot tag their way onto the host's loopback (lambdad's API,
-    # local databases): on an isolated server the tag "host" is ignored.
+    # A function owner cannot tag their way onto the host's loopback (local databases,
+    # other services): on an isolated server the tag "host" is ignored.
     name = deploy("network", Tags={"lambdad:network": "host"})
+    with socket.socket() as local:
+        local.bind(("127.0.0.1", 0))
+        local.listen(8)
+        port = local.getsockname()[1]
+        result = attack(server, name, {"targets": [("127.0.0.1", port)]})
 
-    result = attack(server, name, {"targets": [("127.0.0.1", server.port)]})
-
-    assert not result["connect"][f"127.0.0.1:{server.port}"]["ok"]
+    assert result["connect"][f"127.0.0.1:{port}"] == REFUSED
     assert result["interfaces"] == ["lo", "tap0"]
 
 
