@@ -99,6 +99,12 @@ def test_lambdad_deploy_sam_template(
     assert _get(lambdad, url) == b"v2 one"
     assert _outputs(lambdad, stack)["Url"] == url
 
+    done = run_lambdad(
+        "deploy", "--stack-name", stack, "--parameter-overrides", "Word=two", env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(lam.invoke(FunctionName=name)["Payload"].read())["body"] == "v2 two"
+    # Deployed again without it, the parameter keeps its value (nothing to change).
     done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No changes to deploy" in done.stdout

@@ -105,6 +105,17 @@ def deploy(
         status = None
     kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
     capabilities = CAPABILITIES + ([SKIP_UNSUPPORTED] if allow_unsupported else [])
+    parameters: list[dict[str, Any]] = list(overrides(parameter_overrides))
+    if kind == "UPDATE":
+        # As aws cloudformation deploy: a value not given again keeps the stack's.
+        stack_now = call(target, lambda: cfn.describe_stacks(StackName=name))["Stacks"][0]
+        given = {p["ParameterKey"] for p in parameters}
+        declared = set(doc.get("Parameters") or {})
+        parameters += [
+            {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+            for p in stack_now.get("Parameters") or []
+            if p["ParameterKey"] in declared and p["ParameterKey"] not in given
+        ]
     change_set = f"lambdad-deploy-{int(time.time() * 1000)}"
     with console.status("planning…"):
         call(
@@ -114,7 +125,7 @@ def deploy(
                 ChangeSetName=change_set,
                 ChangeSetType=kind,
                 TemplateBody=json.dumps(doc),
-                Parameters=overrides(parameter_overrides),
+                Parameters=parameters,
                 Capabilities=capabilities,
             ),
         )
