@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from uvicorn.server import ServerState
 
-from lambdad.api import sigv4
+from lambdad.api import role_auth, sigv4
 from lambdad.api.admission import MAX_BODY, Admission, refuse, throttle
 from lambdad.api.apigateway_api import ApiGatewayApi
 from lambdad.api.app import App
@@ -313,6 +313,10 @@ def _url_signer(
     except AwsError:
         return None
     if signer.region != region:
+        return None
+    # A role's session also needs its identity policy's leave (by default: lambda:*).
+    action = "lambda:InvokeFunctionUrl" if service == "lambda" else "execute-api:Invoke"
+    if not role_auth.permits(signer, platform.role_policies.policy_for, action):
         return None
     account = signer.credential.account_id
     return IamCaller(

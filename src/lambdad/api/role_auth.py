@@ -38,6 +38,14 @@ def check(principal: Principal, policy_for: PolicyFor, action: str, resource: st
         )
 
 
+def permits(principal: Principal, policy_for: PolicyFor, action: str) -> bool:
+    """Whether the principal may perform ``action`` where the resource is not known
+    here (a function URL's or an API's door): a session only with a grant on ``*``
+    (never more than its policy says; a grant on named resources alone is not enough)."""
+    session = principal.session
+    return session is None or allows(policy_for(session.role_arn), action, "*")
+
+
 def lambda_resource(principal: Principal, params: Mapping[str, Any]) -> str:
     """The resource a Lambda operation acts on: its function or layer, else ``*``."""
     account = principal.credential.account_id

@@ -122,3 +122,13 @@ def test_resources_named_by_requests() -> None:
         "logs:FilterLogEvents",
         "logs",
     )
+
+
+def test_doors_without_a_resource_need_a_grant_on_everything() -> None:
+    principal = Principal(Credential("ASIA1", "s", "123456789012"), "us-east-1", "lambda", SESSION)
+    assert role_auth.permits(principal, lambda _r: DEFAULT, "lambda:InvokeFunctionUrl")
+    assert not role_auth.permits(principal, lambda _r: DEFAULT, "execute-api:Invoke")
+    narrow = from_document([{"Action": "lambda:InvokeFunctionUrl", "Resource": FN}])
+    assert not role_auth.permits(principal, lambda _r: narrow, "lambda:InvokeFunctionUrl")
+    root = Principal(LONG_TERM, "us-east-1", "lambda")
+    assert role_auth.permits(root, lambda _r: narrow, "execute-api:Invoke")
