@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+from collections.abc import Callable
 from typing import Final, Protocol
 
 from lambdad.clock import Clock
 from lambdad.errors import AwsError
 from lambdad.events.alb import names
-from lambdad.events.alb.rules import actions_for
+from lambdad.events.alb.rules import actions_for, choose_group
 from lambdad.events.alb.store import LB, TG, ElbStore
-from lambdad.events.alb.target_groups import target_group_arns
 from lambdad.events.function_urls import Response, SyncInvoker
 from lambdad.events.http import alb
 from lambdad.events.http.request import HttpRequest
@@ -66,8 +67,10 @@ class LoadBalancerDoor:
         clock: Clock,
         *,
         port: int,
+        draw: Callable[[], float] = random.random,
     ) -> None:
         self.store = store
+        self.draw = draw  # weighted forwards
         self.invoker = invoker
         self.policies = policies
         self.cache = cache
@@ -178,12 +181,12 @@ class LoadBalancerDoor:
         fixed = next((a for a in actions if a.get("Type") == "fixed-response"), None)
         if fixed is not None:
             return _fixed(fixed.get("FixedResponseConfig") or {})
-        groups = target_group_arns(actions)
-        if not groups:
+        group = choose_group(actions, self.draw())
+        if group is None:
             return SERVER_ERROR
         if len(body) > alb.MAX_REQUEST_BODY_BYTES:
             return TOO_LARGE
-        return await self._forward(scope, groups[0], request)
+        return await self._forward(scope, group, request)
 
     async def _forward(self, scope: Scope, group_arn: str, request: HttpRequest) -> HttpResponse:
         group = self._group(scope, group_arn)

@@ -88,3 +88,28 @@ def _in_cidrs(address: str, cidrs: Sequence[str]) -> bool:
         return any(ip in ipaddress.ip_network(c, strict=False) for c in cidrs)
     except ValueError:
         return False
+
+
+def choose_group(actions: Sequence[Params], draw: float) -> str | None:
+    """The target group a ``forward`` action sends this request to: its
+    ``TargetGroupArn``, or one of ``ForwardConfig.TargetGroups`` by their ``Weight``
+    (``draw``: a number in [0, 1), injected); None when no action forwards."""
+    for action in actions:
+        if action.get("Type") != "forward":
+            continue
+        if action.get("TargetGroupArn"):
+            return str(action["TargetGroupArn"])
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+        weights = [max(0, int(g.get("Weight", 1))) for g in groups]
+        total = sum(weights)
+        if not groups:
+            continue
+        if total == 0:
+            return str(groups[0]["TargetGroupArn"])
+        point = draw * total
+        for group, weight in zip(groups, weights, strict=True):
+            if point < weight:
+                return str(group["TargetGroupArn"])
+            point -= weight
+        return str(groups[-1]["TargetGroupArn"])
+    return None

@@ -90,6 +90,9 @@ class ApiGatewayDoor:
             request_id = apigw_v1.extended_request_id(request_id)
         if found is None or address.region not in (None, found.scope.region):
             answer = answers.HTTP_NOT_FOUND
+        elif _endpoint_disabled(found):
+            # Clients must come through a custom domain, which lambdad does not serve.
+            answer = answers.REST_FORBIDDEN if rest else answers.HTTP_FORBIDDEN
         else:
             request = HttpRequest(
                 method=method,
@@ -239,3 +242,8 @@ def _as_sent(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     if names is None or len(names) != len(headers):
         return headers
     return [(name, value) for name, (_, value) in zip(names, headers, strict=True)]
+
+
+def _endpoint_disabled(found: Found) -> bool:
+    api = found.doc["Api"]
+    return bool(api.get("DisableExecuteApiEndpoint") or api.get("disableExecuteApiEndpoint"))

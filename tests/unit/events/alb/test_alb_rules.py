@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lambdad.events.alb.names import host_address
-from lambdad.events.alb.rules import actions_for
+from lambdad.events.alb.rules import actions_for, choose_group
 from lambdad.events.http.request import HttpRequest
 
 DEFAULT = [{"Type": "forward", "TargetGroupArn": "default"}]
@@ -87,3 +87,13 @@ def test_host_addresses() -> None:
     )  # fmt: skip
     assert host_address("127.0.0.1:9550") is None
     assert host_address(None) is None
+
+
+def test_weighted_forwards() -> None:
+    groups = [{"TargetGroupArn": "blue", "Weight": 3}, {"TargetGroupArn": "green", "Weight": 1}]
+    weighted = [{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}]
+    assert [choose_group(weighted, d) for d in (0.0, 0.5, 0.74, 0.75, 0.99)] == [
+        "blue", "blue", "blue", "green", "green",
+    ]  # fmt: skip
+    assert choose_group([{"Type": "fixed-response"}], 0.5) is None
+    assert choose_group(DEFAULT, 0.9) == "default"

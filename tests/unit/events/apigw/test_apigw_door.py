@@ -270,3 +270,12 @@ def test_another_accounts_function_is_never_reached(gateway: ApiGateway, v2: Cal
     answer = _send(_door(gateway, invoker, _Policies()), api_id, "GET", "/")
     assert (answer[0], _json(answer)) == (500, {"message": "Internal Server Error"})
     assert invoker.requests == []
+
+
+def test_a_disabled_default_endpoint_is_forbidden(gateway: ApiGateway, v2: Call) -> None:
+    api_id = v2("CreateApi", {"Name": "d", "ProtocolType": "HTTP", "Target": ARN,
+                              "DisableExecuteApiEndpoint": True})["ApiId"]  # fmt: skip
+    invoker = _Invoker()
+    answer = _send(_door(gateway, invoker, _Policies()), api_id, "GET", "/")
+    assert (answer[0], _json(answer)) == (403, {"message": "Forbidden"})
+    assert invoker.requests == []
