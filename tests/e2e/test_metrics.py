@@ -432,6 +432,7 @@ def test_powertools_metrics_become_custom_metrics(lambdad: LambdadServer, made: 
             Period=60, Statistics=["Sum", "SampleCount"], **_window(),
         )["Datapoints"]  # fmt: skip
         assert (_sum(got), _sum(got, "SampleCount")) == (5, 2)
+        assert {p["Unit"] for p in got} == {"Count"}
     finally:
         lam.delete_function(FunctionName=name)
 

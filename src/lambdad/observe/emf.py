@@ -25,6 +25,38 @@ MARKER = '"_aws"'
 MAX_DIMENSIONS = 30
 MAX_METRICS = 100
 MAX_VALUES = 100
+# CloudWatch's units (StandardUnit); any other is left out, the values kept.
+UNITS = frozenset(
+    [
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +66,7 @@ class EmfPoint:
     dims: Dimensions
     at_ms: int | None
     values: tuple[float, ...]
+    unit: str | None = None
 
 
 def _values(raw: Any) -> tuple[float, ...]:
@@ -88,9 +121,11 @@ def _points(doc: dict[str, Any]) -> Iterator[EmfPoint]:
             values = _values(doc[name])
             if not values:
                 continue
+            unit = m.get("Unit")
+            unit = unit if isinstance(unit, str) and unit in UNITS else None
             for dims in resolved:
                 if dims is not None:
-                    yield EmfPoint(ns, name, dims, at_ms, values)
+                    yield EmfPoint(ns, name, dims, at_ms, values, unit)
 
 
 def _dimension_set(keys: Any, doc: dict[str, Any]) -> Dimensions | None:
@@ -112,3 +147,5 @@ def record(recorder: MetricsRecorder, scope: Scope, line: str) -> None:
         at = p.at_ms / 1000 if p.at_ms is not None else None
         for v in p.values:
             recorder.observe(scope, p.namespace, p.name, p.dims, v, at)
+        if p.unit is not None:
+            recorder.unit(scope, p.namespace, p.name, p.dims, p.unit)

@@ -65,6 +65,7 @@ class Folded:
     points: dict[PointKey, Stats] = field(default_factory=dict)
     usage: dict[UsageKey, list[int]] = field(default_factory=dict)  # [requests, billed ms]
     totals: dict[tuple[str, str, str], FunctionTotals] = field(default_factory=dict)
+    units: dict[MetricKey, str] = field(default_factory=dict)
 
     def add(self, key: MetricKey, minute: int, value: float, count: float = 1.0) -> None:
         self.stats(key, minute).add(value, count)
@@ -104,6 +105,8 @@ def fold(pending: Pending, out: Folded | None = None) -> Folded:
         for dims in [(), *function_dimensions(name, invoked_as, "")[:2]]:
             out.add(MetricKey(scope.account, scope.region, LAMBDA, "Throttles", dims), m, 1.0)
         out.function(scope.account, scope.region, name).throttles += 1
+    for scope, namespace, metric, dims, unit in pending.units:
+        out.units[MetricKey(scope.account, scope.region, namespace, metric, dims)] = unit
     for t, scope, namespace, metric, dims, value in pending.observed:
         out.add(
             MetricKey(scope.account, scope.region, namespace, metric, dims), minute_of(t), value

@@ -37,6 +37,8 @@ class Pending:
     invoked: list[Invoked] = field(default_factory=list)
     throttled: list[Throttled] = field(default_factory=list)
     observed: list[Observed] = field(default_factory=list)
+    # (scope, namespace, metric name, dimensions, unit) a series was given
+    units: list[tuple[Scope, str, str, Dimensions, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.invoked) + len(self.throttled) + len(self.observed)
@@ -95,6 +97,11 @@ class MetricsRecorder:
         if self.enabled:
             t = self._now() if at is None else at
             self._pending.observed.append((t, scope, namespace, name, dims, value))
+
+    def unit(self, scope: Scope, namespace: str, name: str, dims: Dimensions, unit: str) -> None:
+        """The unit a series' values are in (the embedded metric format names one)."""
+        if self.enabled:
+            self._pending.units.append((scope, namespace, name, dims, unit))
 
     def function_value(
         self,

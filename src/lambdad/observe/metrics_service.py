@@ -105,6 +105,7 @@ class MetricsService:
             acc = self._usage.setdefault(uk, [0, 0])
             acc[0] += req
             acc[1] += ms
+        self._units.update(folded.units)
         for fk, t in folded.totals.items():
             self.totals.setdefault(fk, FunctionTotals()).merge(t)
 

@@ -63,3 +63,15 @@ def test_record_into_the_recorder() -> None:
     latency = [s for (k, _), s in points.items() if k.name == "Latency" and len(k.dims) == 1]
     assert [(s.count, s.sum) for s in latency] == [(2, 30.0)]
     assert {ts for (_, ts) in points} == {1_800_000_000}
+
+
+def test_units_of_the_definitions_are_kept() -> None:
+    points = extract(line())
+    assert {(p.name, p.unit) for p in points} == {("Orders", "Count"), ("Latency", None)}
+    rec = MetricsRecorder(now=lambda: 1.0)
+    record(rec, Scope("111122223333", "us-east-1"), line())
+    units = fold(rec.drain()).units
+    assert {(k.name, len(k.dims)): u for k, u in units.items()} == {
+        ("Orders", 1): "Count",
+        ("Orders", 2): "Count",
+    }
