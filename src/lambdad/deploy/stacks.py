@@ -104,6 +104,8 @@ class StackService:
                     "Resources": [],
                     "Events": [],
                 }
+                # As AWS: the stack's first event (SAM CLI reads it as "since when").
+                self._status(doc, "REVIEW_IN_PROGRESS", "User Initiated")
             given = _given(p.get("Parameters") or [], doc)
             change_set = {
                 "ChangeSetId": where.change_set_arn(name),

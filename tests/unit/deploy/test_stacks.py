@@ -62,6 +62,8 @@ def test_create_execute_update_and_delete(store: SqliteStore) -> None:
     assert cs["Status"] == "CREATE_COMPLETE"
     assert [c["ResourceChange"]["Action"] for c in cs["Changes"]] == ["Add"]
     assert s.stack(HERE, "st")["StackStatus"] == "REVIEW_IN_PROGRESS"
+    # Its first event, as on AWS (SAM CLI reads the newest event before it executes).
+    assert [e["ResourceStatus"] for e in s.stack(HERE, "st")["Events"]] == ["REVIEW_IN_PROGRESS"]
     doc = s.execute_change_set(HERE, "st", "one", lambda identity: env())
     assert doc["StackStatus"] == "CREATE_COMPLETE"
     assert doc["Outputs"] == [
