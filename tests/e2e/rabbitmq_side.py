@@ -3,8 +3,9 @@ subprocess on free loopback ports, with its own node name, Mnesia and log direct
 Erlang cookie and ``epmd`` port in a temporary directory (no systemd, nothing shared
 with a system broker), and stopped with its ``epmd`` afterwards.
 
-``rabbitmq_server`` yields the AMQP URL; its user is ``guest``/``guest`` (allowed from
-anywhere here, since loopback is all it listens on).
+``rabbitmq_server`` yields a ``Broker``: its AMQP URL, and ``ctl(...)`` to run
+``rabbitmqctl`` against it; its user is ``guest``/``guest`` (allowed from anywhere here,
+since loopback is all it listens on).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from e2e.helpers import free_port
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # Debian's, without the su wrapper
+CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 START_TIMEOUT = 60.0
 
 
@@ -38,8 +41,25 @@ def _listening(port: int) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Broker:
+    url: str
+    env: Mapping[str, str]
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def ctl(self, *args: str) -> str:
+        done = subprocess.run(
+            [CTL, *args], env=dict(self.env), capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+
 @contextlib.contextmanager
-def rabbitmq_server(root: Path) -> Iterator[str]:
+def rabbitmq_server(root: Path) -> Iterator[Broker]:
     port, dist, epmd = free_port(), free_port(), free_port()
     (root / "rabbitmq.conf").write_text(
         f"loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{port}\n"
@@ -72,7 +92,7 @@ def rabbitmq_server(root: Path) -> Iterator[str]:
             assert proc.poll() is None, (root / "rabbitmq.out").read_text()[-2000:]
             assert time.monotonic() < deadline, "rabbitmq-server did not start"
             time.sleep(0.2)
-        yield f"amqp://127.0.0.1:{port}"
+        yield Broker(f"amqp://127.0.0.1:{port}", env)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e.helpers import ROLE, LambdadServer, handler_zip, serving
-from e2e.rabbitmq_side import missing, rabbitmq_server
+from e2e.rabbitmq_side import Broker, missing, rabbitmq_server
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 
@@ -47,13 +47,13 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with rabbitmq_server(tmp_path_factory.mktemp("rabbitmq")) as url:
-        yield url
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    with rabbitmq_server(tmp_path_factory.mktemp("rabbitmq")) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterator[LambdadServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, broker: Broker) -> Iterator[LambdadServer]:
     root = tmp_path_factory.mktemp("esm-rmq")
     secrets = root / "mq-secrets.json"
     secrets.write_text(
@@ -66,7 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterator[La
     )
     env = {
         "LAMBDAD_SANDBOX": "process",
-        "LAMBDAD_MQ_BROKERS": f"orders={broker}",
+        "LAMBDAD_MQ_BROKERS": f"orders={broker.url}",
         "LAMBDAD_MQ_SECRETS_FILE": str(secrets),
         "LAMBDAD_ESM_BACKOFF": "0.05,0.5",
         "LAMBDAD_ESM_MQ_DEFAULT_WINDOW": "0.2",
@@ -76,17 +76,23 @@ def server(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterator[La
         yield srv
 
 
-@pytest.fixture
-def channel(broker: str) -> Iterator[Any]:
-    port = int(broker.rsplit(":", 1)[1])
-    params = pika.ConnectionParameters(
-        "127.0.0.1", port, credentials=pika.PlainCredentials("guest", "guest")
-    )
+@contextlib.contextmanager
+def connected(broker: Broker, vhost: str = "/") -> Iterator[Any]:
+    """A pika channel to ``vhost``."""
+    credentials = pika.PlainCredentials("guest", "guest")
+    params = pika.ConnectionParameters("127.0.0.1", broker.port, vhost, credentials)
     connection = pika.BlockingConnection(params)
     try:
         yield connection.channel()
     finally:
-        connection.close()
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
+@pytest.fixture
+def channel(broker: Broker) -> Iterator[Any]:
+    with connected(broker) as ch:
+        yield ch
 
 
 def new_queue(channel: Any) -> str:
@@ -145,12 +151,9 @@ def mapping(server: LambdadServer) -> Iterator[Callable[..., str]]:
     made: list[str] = []
 
     def create(function: str, queue: str, secret: str = SECRET, **params: Any) -> str:
+        params.setdefault("SourceAccessConfigurations", [{"Type": "BASIC_AUTH", "URI": secret}])
         uuid_: str = lam.create_event_source_mapping(
-            FunctionName=function,
-            EventSourceArn=BROKER,
-            Queues=[queue],
-            SourceAccessConfigurations=[{"Type": "BASIC_AUTH", "URI": secret}],
-            **params,
+            FunctionName=function, EventSourceArn=BROKER, Queues=[queue], **params
         )["UUID"]
         made.append(uuid_)
         wait_for(lambda: lam.get_event_source_mapping(UUID=uuid_)["State"] != "Creating")
@@ -248,18 +251,55 @@ def test_disabling_stops_consuming_and_gives_messages_back(
     assert len(messages(out)) == 1
 
 
-def test_refused_credentials_are_reported(
+def test_refused_credentials_and_missing_queues_are_reported(
     server: LambdadServer, channel: Any, mapping: Callable[..., str], tmp_path: Path
 ) -> None:
     lam = server.client("lambda")
-    queue = new_queue(channel)
-    uuid_ = mapping(new_function(lam, tmp_path / "out.jsonl"), queue, secret=WRONG_SECRET)
-    got = wait_for(
-        lambda: (
-            (m := lam.get_event_source_mapping(UUID=uuid_))["StateTransitionReason"]
-            == "EVENT_SOURCE_AUTHN_ERROR"
-            and m
+    out = tmp_path / "out.jsonl"
+    refused = mapping(new_function(lam, out), new_queue(channel), secret=WRONG_SECRET)
+    missing_queue = mapping(new_function(lam, out), "no-such-queue")
+    for uuid_, reason in (
+        (refused, "EVENT_SOURCE_AUTHN_ERROR"),
+        (missing_queue, "ESM_CONFIG_NOT_VALID"),
+    ):
+        got = wait_for(
+            lambda u=uuid_, r=reason: (
+                (m := lam.get_event_source_mapping(UUID=u))["StateTransitionReason"] == r and m
+            )
+        )
+        assert got["State"] == "Enabled"
+        assert got["LastProcessingResult"].startswith("PROBLEM:")
+
+
+def test_a_vhost_and_a_dropped_connection(
+    server: LambdadServer, broker: Broker, mapping: Callable[..., str], tmp_path: Path
+) -> None:
+    lam = server.client("lambda")
+    broker.ctl("add_vhost", "shop")
+    broker.ctl("set_permissions", "-p", "shop", "guest", ".*", ".*", ".*")
+    out = tmp_path / "out.jsonl"
+    with connected(broker, "shop") as ch:
+        queue = new_queue(ch)
+        uuid_ = mapping(
+            new_function(lam, out),
+            queue,
+            SourceAccessConfigurations=[
+                {"Type": "BASIC_AUTH", "URI": SECRET},
+                {"Type": "VIRTUAL_HOST", "URI": "shop"},
+            ],
+        )
+        ch.basic_publish("", queue, b"before")
+        wait_for(lambda: messages(out))
+        assert list(events(out)[0]["rmqMessagesByQueue"]) == [f"{queue}::shop"]
+
+    broker.ctl("close_all_connections", "-p", "shop", "a broker restart")
+    wait_for(
+        lambda: lam.get_event_source_mapping(UUID=uuid_)["LastProcessingResult"].startswith(
+            "PROBLEM: Connection error"
         )
     )
-    assert got["State"] == "Enabled"
-    assert got["LastProcessingResult"].startswith("PROBLEM:")
+    with connected(broker, "shop") as ch:
+        ch.basic_publish("", queue, b"after")
+        wait_for(lambda: len(messages(out)) == 2)
+    assert [data(m) for m in messages(out)] == [b"before", b"after"]
+    assert lam.get_event_source_mapping(UUID=uuid_)["LastProcessingResult"] == "OK"

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 CONFIG_NOT_VALID: Final = "ESM_CONFIG_NOT_VALID"
 AUTHN_ERROR: Final = "EVENT_SOURCE_AUTHN_ERROR"
+AUTHZ_ERROR: Final = "EVENT_SOURCE_AUTHZ_ERROR"
 BASIC_AUTH: Final = "BASIC_AUTH"
 VIRTUAL_HOST: Final = "VIRTUAL_HOST"
 PORTS: Final = {"amqp": 5672, "amqps": 5671}

@@ -21,13 +21,23 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
-from aiormq.exceptions import AMQPError, ChannelNotFoundEntity, ProbableAuthenticationError
+from aiormq.exceptions import (
+    ChannelAccessRefused,
+    ChannelNotFoundEntity,
+    ConnectionNotAllowed,
+    ProbableAuthenticationError,
+)
 
 from lambdad.events.mappings import rmq_broker
 from lambdad.events.mappings import rmq_records as rr
 from lambdad.events.mappings.contract import MAX_PAYLOAD, PollerContext
-from lambdad.events.mappings.rmq_broker import AUTHN_ERROR, CONFIG_NOT_VALID, BrokerProblem
-from lambdad.events.mappings.rmq_consumer import ConnectionLost, Consumer
+from lambdad.events.mappings.rmq_broker import (
+    AUTHN_ERROR,
+    AUTHZ_ERROR,
+    CONFIG_NOT_VALID,
+    BrokerProblem,
+)
+from lambdad.events.mappings.rmq_consumer import Consumer
 from lambdad.model.event_source_mapping import OK, USER_ACTION, EventSourceMapping
 
 log = logging.getLogger(__name__)
@@ -35,6 +45,12 @@ log = logging.getLogger(__name__)
 FUNCTION_FAILED: Final = "PROBLEM: Function call failed"
 UNREACHABLE: Final = "PROBLEM: Connection error. Your event source is unreachable."
 TOO_LARGE: Final = "PROBLEM: A message larger than the 6 MB payload limit was dropped."
+
+
+def _said(exc: Exception) -> str:
+    """What the broker said (``NOT_FOUND - no queue 'jobs' in vhost '/'``)."""
+    return str(exc.args[-1]) if exc.args else type(exc).__name__
+
 
 ConsumerFactory = Callable[[rmq_broker.BrokerTarget, tuple[str, ...], int], Consumer]
 
@@ -59,7 +75,7 @@ class RabbitMqPoller:
     async def run(self) -> None:
         attempt = 0
         while True:
-            consumer = await self._connect(attempt)
+            consumer = await self._connect()
             if consumer is None:
                 attempt += 1
                 await self.ctx.sleep(self.ctx.backoff(attempt))
@@ -67,7 +83,7 @@ class RabbitMqPoller:
             attempt = 0
             try:
                 await self._consume(consumer)
-            except (ConnectionLost, AMQPError, OSError) as exc:
+            except Exception as exc:  # a lost connection, or an ack on a closed channel
                 log.warning("mapping %s: broker connection lost: %r", self.mapping.uuid, exc)
                 self.ctx.report(result=UNREACHABLE)
                 attempt = 1
@@ -76,7 +92,7 @@ class RabbitMqPoller:
                 self._carry = None
                 await consumer.close()
 
-    async def _connect(self, attempt: int) -> Consumer | None:
+    async def _connect(self) -> Consumer | None:
         settings = self.ctx.settings
         consumer: Consumer | None = None
         try:
@@ -94,9 +110,11 @@ class RabbitMqPoller:
             self._problem(exc.reason, f"PROBLEM: {exc.message}")
         except ProbableAuthenticationError:
             self._problem(AUTHN_ERROR, "PROBLEM: The broker refused the credentials.")
+        except (ConnectionNotAllowed, ChannelAccessRefused) as exc:
+            self._problem(AUTHZ_ERROR, f"PROBLEM: {_said(exc)}")
         except ChannelNotFoundEntity as exc:
-            self._problem(CONFIG_NOT_VALID, f"PROBLEM: {exc.args[-1] if exc.args else exc}")
-        except (AMQPError, OSError, TimeoutError) as exc:
+            self._problem(CONFIG_NOT_VALID, f"PROBLEM: {_said(exc)}")
+        except Exception as exc:  # down, slow, or answering nonsense: retried
             log.warning("mapping %s: broker unreachable: %r", self.mapping.uuid, exc)
             self.ctx.report(result=UNREACHABLE)
         else:
