@@ -7,11 +7,9 @@ lines.
 from __future__ import annotations
 
 import base64
-import gzip
 import io
 import json
 import math
-import shutil
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.session
 import pytest
 from botocore.config import Config
@@ -231,15 +230,16 @@ def test_put_metric_data_and_errors(lambdad: LambdadServer, made: Made) -> None:
 def _query_protocol_client(lambdad: LambdadServer, tmp: Path) -> Any:
     """A botocore client that speaks CloudWatch's query protocol (as botocore < 1.40
     and other SDKs do): the installed model with its protocol set to ``query``."""
-    src = Path(botocore.__file__).parent / "data" / "cloudwatch" / "2010-08-01"
-    doc = json.loads(gzip.decompress((src / "service-2.json.gz").read_bytes()))
+    loader = botocore.loaders.create_loader()
+    doc = loader.load_service_model("cloudwatch", "service-2", "2010-08-01")
+    rules = loader.load_service_model("cloudwatch", "endpoint-rule-set-1", "2010-08-01")
     doc["metadata"]["protocol"] = "query"
     doc["metadata"]["protocols"] = ["query"]
     doc["metadata"].pop("awsQueryCompatible", None)
     dest = tmp / "cloudwatch" / "2010-08-01"
     dest.mkdir(parents=True)
     (dest / "service-2.json").write_text(json.dumps(doc))
-    shutil.copy(src / "endpoint-rule-set-1.json.gz", dest)
+    (dest / "endpoint-rule-set-1.json").write_text(json.dumps(rules))
     session = botocore.session.Session()
     session.get_component("data_loader").search_paths.insert(0, str(tmp))
     cred = lambdad.credential
