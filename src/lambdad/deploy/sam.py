@@ -4,6 +4,7 @@ offline: managed policy names are mapped to their ARNs by name (no IAM call)."""
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,6 +84,8 @@ def translate(
         "AWS::URLSuffix": identity.url_suffix,
         **parameters,
     }
+    # The translator warns, on every template, that it has metrics nobody publishes.
+    logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
     fragment = copy.deepcopy(dict(doc))
     policies = _Loader(identity.partition).load()
     try:
