@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from e2e.aws_side import moto_client, moto_server
 from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, role_for
+from e2e.invoke_support import log_lines_starting
 from e2e.sandboxes import missing_isolation
 
 NewFunction = Callable[..., dict[str, Any]]
@@ -217,3 +218,51 @@ def _check_session_server(server: LambdadServer, moto: str, closed_port: int) ->
     assert expired.value.response["Error"]["Code"] == "ExpiredTokenException"
     # A new environment gets a new session: the function keeps working.
     assert _run(server, "creds-plain", {})["env"]["AWS_ACCESS_KEY_ID"] != env["AWS_ACCESS_KEY_ID"]
+
+
+SNAP_CALLER = """
+import json, os
+import boto3
+
+# Made during init, before the snapshot: it must keep working in every restored
+# environment (container credentials, as AWS gives SnapStart functions).
+CLIENT = boto3.client("lambda")
+
+def handler(event, context):
+    got = CLIENT.invoke(FunctionName=event["target"], Payload=json.dumps({"from": "snap"}))
+    import urllib.error, urllib.request
+    uri = os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")
+    try:
+        urllib.request.urlopen(urllib.request.Request(uri, headers={"Authorization": "x"}))
+        wrong = 200
+    except urllib.error.HTTPError as exc:
+        wrong = exc.code
+    return {
+        "wrong_token": wrong,
+        "payload": json.loads(got["Payload"].read()),
+        "keys": "AWS_ACCESS_KEY_ID" in os.environ,
+        "uri": os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI", ""),
+    }
+"""
+
+
+def test_snapstart_functions_get_container_credentials(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    target = new_function(handler_zip())["FunctionName"]
+    name = new_function(
+        handler_zip(SNAP_CALLER), Timeout=30, SnapStart={"ApplyOn": "PublishedVersions"}
+    )["FunctionName"]
+    client = lambdad.client("lambda")
+    version = client.publish_version(FunctionName=name)["Version"]
+    client.get_waiter("published_version_active").wait(
+        FunctionName=name, Qualifier=version, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+    )
+    out = _run(lambdad, f"{name}:{version}", {"target": target})
+    assert out["payload"] == {"from": "snap"}
+    assert out["keys"] is False
+    assert out["wrong_token"] == 403
+    assert out["uri"].endswith("/2021-04-23/credentials")
+    if missing_isolation() is None:  # restored from the snapshot, not started on demand
+        reports = log_lines_starting(lambdad, name, "REPORT")
+        assert any("Restore Duration" in line for line in reports), reports

@@ -11,7 +11,7 @@ and /opt directories, the environment's id, today's date from its clock).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -74,6 +74,10 @@ class Parts:
     initialization_type: str = "on-demand"
     # The execution role's session minted for it (None: the function names no role).
     session: Session | None = None
+    # A SnapStart version's: its role's credentials come from the container
+    # credentials endpoint with this token instead (and ``session`` is None).
+    container_token: str | None = None
+    credentials: Callable[[], Session] | None = None
     # Its SDK's endpoints (AWS_ENDPOINT_URL_*) and the host ports relayed for them.
     endpoints: FunctionEndpoints | None = None
     # A debugger's port (``lambdad dev --debug``): the runtime waits for it.
@@ -103,6 +107,11 @@ def blueprint(
         own = {k: v for k, v in parts.endpoints.variables.items() if k not in rv.environment}
         variables.update(own)
         forwards = parts.endpoints.forwards
+    if parts.container_token is not None:
+        # As AWS does for SnapStart: credentials a client made during init keeps asking
+        # for again, so that none expires in a snapshot (the runtime sets the URI to its
+        # own Runtime API address, AWS_CONTAINER_CREDENTIALS_FULL_URI).
+        variables["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = parts.container_token
     if parts.session is not None:
         variables.update(session_variables(parts.session))
         retire_at = parts.session.expires - timedelta(seconds=rv.timeout_s) - SESSION_MARGIN
@@ -140,6 +149,8 @@ def blueprint(
         init_notice=_init_notice(launch.notice, rv),
         retire_at=retire_at,
         forwards=forwards,
+        container_token=parts.container_token,
+        credentials=parts.credentials,
         log_format=rv.log_format,
         system_log_level=rv.system_log_level or "INFO",
         initialization_type=parts.initialization_type,

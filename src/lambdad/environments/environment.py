@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hmac
 import logging
 import math
 import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lambdad.clock import Clock, SystemClock
 from lambdad.environments import report, runtime_api
@@ -38,6 +39,7 @@ from lambdad.environments.runtime_http import Sink
 from lambdad.environments.stream_sink import BufferedBody, ResponseSink
 from lambdad.errors import IllegalTransition, SandboxError
 from lambdad.model.endpoints import Forward, relay_source
+from lambdad.model.session import Session
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger(__name__)
@@ -151,6 +153,9 @@ class EnvironmentConfig:
     initialization_type: str = "on-demand"
     runtime_version: str = ""
     runtime_version_arn: str = ""
+    # SnapStart: what its container credentials endpoint asks for, and answers with.
+    container_token: str | None = None
+    credentials: Callable[[], Session] | None = None
     max_stream_bytes: int = 200 * 1024 * 1024
     # A debugger's port: the host's 127.0.0.1:port relayed into its namespace.
     debug_port: int | None = None
@@ -189,6 +194,7 @@ class Environment:
         self.last_used = self._clock.monotonic()
         self.invocations = 0
         self.retired = False
+        self._container_session: Session | None = None
         self._relays = Relays(env_id, relay_source(config.account))
         self._platform = PlatformLog(config.log_format, config.system_log_level)
         self._log = LogWriter(
@@ -317,6 +323,27 @@ class Environment:
     @property
     def init_error(self) -> bool:
         return self._init_error is not None
+
+    def container_credentials(self, authorization: str | None) -> tuple[int, dict[str, str]]:
+        """The container credentials endpoint (SnapStart versions): its role's session,
+        a new one once the last has less than half an hour left (the SDKs refresh
+        before expiry), for the request that carries the environment's token."""
+        config = self.config
+        if config.credentials is None or config.container_token is None:
+            return 404, {"errorType": "NotFound", "errorMessage": "no container credentials"}
+        given = (authorization or "").encode()
+        if not hmac.compare_digest(given, config.container_token.encode()):
+            return 403, {"errorType": "AccessDenied", "errorMessage": "invalid token"}
+        now = self._clock.now()
+        session = self._container_session
+        if session is None or session.expires - now < timedelta(minutes=30):
+            session = self._container_session = config.credentials()
+        return 200, {
+            "AccessKeyId": session.access_key_id,
+            "SecretAccessKey": session.secret_access_key,
+            "Token": session.token,
+            "Expiration": session.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
 
     @property
     def expired(self) -> bool:

@@ -13,6 +13,7 @@ network mode, spec) is decided in ``blueprint.py``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from lambdad.errors import (
 from lambdad.model import endpoints
 from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
-from lambdad.model.session import SessionIssuer, role_account
+from lambdad.model.session import Session, SessionIssuer, role_account
 from lambdad.model.version import NETWORK_TAG, RunnableVersion
 from lambdad.runtimes.table import RuntimeTable, RuntimeUnavailable
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
@@ -255,9 +256,16 @@ class EnvironmentPool:
         task_dir = await self.code.ensure(rv.code_sha256_hex)
         opt_dir = await self.opt.ensure(rv.layer_sha256_hex) if self.opt is not None else None
         env_id = new_env_id()
-        session = None
-        if self.sessions is not None and role_account(rv.role) == rv.scope.account:
-            session = self.sessions.mint(rv.scope.account, rv.role, rv.arn, self.clock.now())
+        session = container_token = credentials = None
+        sessions = self.sessions
+        if sessions is not None and role_account(rv.role) == rv.scope.account:
+            if rv.restores_from_snapshot:
+                container_token = sessions.container_token(rv.arn, rv.version)
+                credentials = functools.partial(
+                    _mint_now, sessions, self.clock, rv.scope.account, rv.role, rv.arn
+                )
+            else:
+                session = sessions.mint(rv.scope.account, rv.role, rv.arn, self.clock.now())
         spec, config = blueprint(
             rv,
             self.settings,
@@ -270,6 +278,8 @@ class EnvironmentPool:
                 network=self.network_for(rv),
                 initialization_type=initialization_type,
                 session=session,
+                container_token=container_token,
+                credentials=credentials,
                 endpoints=self.endpoints,
                 debug_port=self.debug_port(rv.scope, rv.name),
             ),
@@ -410,3 +420,9 @@ class EnvironmentPool:
         self._idle.clear()
         self._keys.clear()
         await asyncio.gather(*(env.stop() for env in envs), return_exceptions=True)
+
+
+def _mint_now(
+    sessions: SessionIssuer, clock: Clock, account: str, role: str, function_arn: str
+) -> Session:
+    return sessions.mint(account, role, function_arn, clock.now())

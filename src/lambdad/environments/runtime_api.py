@@ -43,6 +43,9 @@ from lambdad.environments.runtime_http import (
 log = logging.getLogger(__name__)
 
 PREFIX = "/2018-06-01/runtime/"
+# The container credentials endpoint of SnapStart environments (GET, with the token of
+# AWS_CONTAINER_AUTHORIZATION_TOKEN as Authorization).
+CREDENTIALS_PATH = "/2021-04-23/credentials"
 # AWS's limit for a synchronous result, the number its error message names.
 MAX_RESPONSE = 6 * 1024 * 1024 + 100
 # Bodies of other requests (init and invocation errors) are bounded by the same limit.
@@ -109,6 +112,10 @@ class RuntimeApiHandler(Protocol):
     def end_stream(
         self, request_id: str, error_type: str | None, error_body: str | None
     ) -> tuple[int, dict[str, str]]: ...
+
+    def container_credentials(self, authorization: str | None) -> tuple[int, dict[str, str]]:
+        """The role's credentials, for the token the environment was given."""
+        ...
 
 
 def _error_body(error_type: str, message: str) -> dict[str, str]:
@@ -270,6 +277,10 @@ class RuntimeApiProtocol(asyncio.Protocol):
 
     def _dispatch(self, request: Request) -> None:
         method, path, headers = request.method, request.path, request.headers
+        if path == CREDENTIALS_PATH and method == "GET":
+            status, out = self.handler.container_credentials(headers.get("authorization"))
+            self._write(status, out, {})
+            return
         if not path.startswith(PREFIX):
             self._write(404, _error_body("NotFound", f"{path[:200]} not found"), {})
             return

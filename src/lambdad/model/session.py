@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import os
 import string
@@ -159,6 +160,13 @@ class SessionIssuer:
             function_arn=function_arn,
             expires=expires,
         )
+
+    def container_token(self, function_arn: str, version: str) -> str:
+        """The ``AWS_CONTAINER_AUTHORIZATION_TOKEN`` of a SnapStart version's
+        environments: the same for its template and every environment restored from it
+        (a client made during init keeps it), no other version's."""
+        mac = hmac.new(self._key, f"container:{function_arn}:{version}".encode(), "sha256")
+        return mac.hexdigest()
 
     def open(self, access_key_id: str, token: str) -> Session | None:
         known = self._cache.get((access_key_id, token))

@@ -10,7 +10,7 @@ from lambdad.config import Settings
 from lambdad.environments.blueprint import SESSION_MARGIN, Parts, blueprint
 from lambdad.model import endpoints
 from lambdad.model.scope import Scope
-from lambdad.model.session import SessionIssuer
+from lambdad.model.session import Session, SessionIssuer
 from lambdad.model.version import from_configuration
 from lambdad.runtimes.table import Launch
 
@@ -65,3 +65,16 @@ def test_endpoints_under_the_functions_own_variables() -> None:
     assert spec.env["AWS_ENDPOINT_URL_LAMBDA"] == "http://127.0.0.1:9550"
     assert spec.env["AWS_ENDPOINT_URL_S3"] == "http://mine:1"  # the function's own wins
     assert config.forwards == plan.forwards
+
+
+def test_snapstart_gets_a_container_token_instead_of_keys() -> None:
+    issuer = SessionIssuer(bytes(32), 3600)
+
+    def mint() -> Session:
+        return issuer.mint("123456789012", ROLE, RV.arn, NOW)
+
+    spec, config = blueprint(RV, Settings(), _parts(container_token="tok", credentials=mint))
+    assert spec.env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == "tok"
+    assert "AWS_ACCESS_KEY_ID" not in spec.env
+    assert config.retire_at is None
+    assert config.credentials is mint

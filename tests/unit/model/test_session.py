@@ -100,3 +100,11 @@ def test_role_account() -> None:
     assert role_account("arn:aws:iam::123456789012:user/bob") == ""
     assert role_account("arn:aws:iam:::role/x") == ""
     assert role_account("nonsense") == ""
+
+
+def test_container_token_is_per_version_and_key() -> None:
+    issuer = SessionIssuer(KEY, lifetime=900)
+    token = issuer.container_token(FUNCTION, "3")
+    assert token == issuer.container_token(FUNCTION, "3")
+    assert token != issuer.container_token(FUNCTION, "4")
+    assert token != SessionIssuer(OTHER_KEY, lifetime=900).container_token(FUNCTION, "3")

@@ -854,6 +854,18 @@ def _run_hooks(kind: str) -> None:
             func(*args, **kwargs)
 
 
+def _point_container_credentials() -> None:
+    """SnapStart: the role's credentials come from the container credentials endpoint
+    of this environment's Runtime API (the SDKs ask it again before they expire), as
+    on AWS; the platform gives the token, the address is the Runtime API's."""
+    if (
+        os.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+        and "AWS_ACCESS_KEY_ID" not in os.environ
+    ):
+        api = os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
+        os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://{api}/2021-04-23/credentials"
+
+
 def _snapshot_and_restore(client: RuntimeClient, take: Callable[[], None]) -> RuntimeClient:
     """SnapStart: the before-snapshot hooks (a failure is an init error), the snapshot,
     and, in each restored environment, a new Runtime API connection and the
@@ -865,6 +877,7 @@ def _snapshot_and_restore(client: RuntimeClient, take: Callable[[], None]) -> Ru
     _flush_streams()
     client.close()
     take()  # returns in a restored environment, with its own variables
+    _point_container_credentials()
     client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
     try:
         _run_hooks("after")
@@ -902,6 +915,7 @@ def main() -> NoReturn:
         sys.exit(2)
 
     _set_sys_path(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    _point_container_credentials()
     _set_up_streams()
     _set_up_logging()
     _wait_for_debugger()
