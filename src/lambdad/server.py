@@ -27,6 +27,7 @@ from lambdad.api.apigateway_api import ApiGatewayApi
 from lambdad.api.app import App
 from lambdad.api.cloudwatch_api import CloudWatchApi
 from lambdad.api.code_links import CodeLinks
+from lambdad.api.cost_api import cost_report
 from lambdad.api.debug_api import DebugApi
 from lambdad.api.elbv2_api import ElbApi
 from lambdad.api.events_api import EventsApi
@@ -52,6 +53,9 @@ from lambdad.api.routes import LambdaHandlers, lambda_routes
 from lambdad.api.scheduler_api import SchedulerApi
 from lambdad.api.signing_api import SigningApi
 from lambdad.config import Settings
+from lambdad.console.aws import Aws
+from lambdad.console.door import Console, admit_console, route_console
+from lambdad.console.saved_events import SavedEvents
 from lambdad.deploy.cfn_api import build as cloudformation_api
 from lambdad.errors import AwsError
 from lambdad.events.alb.door import LoadBalancerDoor
@@ -225,6 +229,7 @@ def build_server(platform: Platform) -> uvicorn.Server:
         functools.partial(_url_signer, platform, service="execute-api"),
     )
     balancers = platform.load_balancing.door(platform.invoker, url_cache)
+    console = build_console(platform, app)
     config = uvicorn.Config(
         app,
         host=platform.settings.host,
@@ -242,14 +247,18 @@ def build_server(platform: Platform) -> uvicorn.Server:
                         route_metrics(
                             PrometheusExport(platform.metrics, platform.offload).scrape,
                             platform.settings.metrics_token,
-                            route_push(*push_doors(platform), app.respond),
+                            route_console(console, route_push(*push_doors(platform), app.respond)),
                         ),
                     ),
                 ),
             ),
             refuse,
             MAX_BODY,
-            admit_balancers(admit_apis(admit_urls(admit_metrics(admit_push(admission.admit))))),
+            admit_balancers(
+                admit_apis(
+                    admit_urls(admit_metrics(admit_console(console, admit_push(admission.admit))))
+                )
+            ),
             api_limits(platform.settings),
             throttle,
         ),
@@ -262,6 +271,36 @@ def build_server(platform: Platform) -> uvicorn.Server:
         date_header=True,
     )
     return uvicorn.Server(config)
+
+
+def build_console(platform: Platform, app: App) -> Console:
+    """The web console (``/console``): the API's own operations, called in-process."""
+    logs = app.extra_services.get("Logs_20140328")
+    cloudwatch = app.scoped_services.get("monitoring")
+    gateway = platform.apigateway
+    aws = Aws(
+        app.routes,
+        logs_ops=logs.handlers if isinstance(logs, LogsApi) else {},
+        events_ops=platform.eventbridge.operations(),
+        scheduler_ops=platform.eventbridge.scheduler.operations(),
+        cloudwatch_ops=cloudwatch.operations if isinstance(cloudwatch, CloudWatchApi) else {},
+        # The console asks GetApis/GetIntegrations (HTTP) and GetRestApis/GetResources.
+        apigateway_ops={**gateway.rest_operations(), **gateway.http_operations()},
+        cost=(
+            functools.partial(cost_report, cloudwatch.metrics, cloudwatch.prices)
+            if isinstance(cloudwatch, CloudWatchApi)
+            else None
+        ),
+    )
+    saved = SavedEvents(platform.settings.data_dir / "console.db")
+    clock = platform.clock
+    return Console(
+        aws,
+        platform.lookup_credential,
+        lambda: clock.now_ms() / 1000,
+        platform.settings.default_region,
+        saved,
+    )
 
 
 def push_doors(platform: Platform) -> tuple[SnsDoor, S3Door]:

@@ -1,0 +1,89 @@
+"""The Logs tab: the function's log group (``/aws/lambda/NAME``) as it grows.
+
+The page shows the last ``WINDOW_MS`` of events, then its script polls
+``logs.json?since=<epoch ms>`` every couple of seconds for newer ones (CloudWatch
+Logs' ``FilterLogEvents`` over the same store ``aws logs tail`` reads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdad.console.layout import e, function_tabs, page, when
+from lambdad.console.view import View
+from lambdad.console.web import Response, fn_path, html, json_response
+from lambdad.errors import AwsError
+
+WINDOW_MS = 3600 * 1000
+LIMIT = 500
+
+
+async def _events(view: View, name: str, since: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(5):  # at most a few pages per poll
+        params: dict[str, Any] = {
+            "logGroupName": f"/aws/lambda/{name}",
+            "startTime": since,
+            "limit": LIMIT,
+        }
+        if token:
+            params["nextToken"] = token
+        try:
+            out = await view.aws.logs(view.who, "FilterLogEvents", **params)
+        except AwsError:  # no log group yet
+            return found
+        found += out.get("events") or []
+        token = out.get("nextToken")
+        if not token or len(found) >= LIMIT:
+            break
+    found.sort(key=lambda ev: (ev.get("timestamp", 0), ev.get("eventId", "")))
+    return found[-LIMIT:]
+
+
+def _row(ev: dict[str, Any]) -> str:
+    message = str(ev.get("message", "")).rstrip("\n")
+    cls = "report" if message.startswith(("REPORT ", "START ", "END ")) else ""
+    return (
+        f'<tr class="{cls}" data-id="{e(ev.get("eventId"))}"><td class="ts">'
+        f"{e(when(ev.get('timestamp')))}</td><td><pre>{e(message)}</pre></td></tr>"
+    )
+
+
+async def render(view: View, name: str) -> Response:
+    await view.aws.lambda_(view.who, view.host, "GetFunction", FunctionName=name)
+    now_ms = int(view.now() * 1000)
+    found = await _events(view, name, now_ms - WINDOW_MS)
+    last = max((int(ev.get("timestamp", 0)) for ev in found), default=now_ms - WINDOW_MS)
+    rows = "".join(_row(ev) for ev in found)
+    body = (
+        function_tabs(name, "/logs")
+        + f'<section class="card" id="logs" data-poll="{e(fn_path(name, "/logs.json"))}" '
+        f'data-since="{last}"><div class="row"><h2>/aws/lambda/{e(name)}</h2>'
+        '<label class="live"><input type="checkbox" id="follow" checked> Live</label>'
+        '<span id="log-status" class="muted" role="status"></span></div>'
+        f'<table class="logs"><tbody id="log-rows">{rows}</tbody></table>'
+        f'<p class="empty" id="no-logs"{" hidden" if found else ""}>'
+        "No log events in the last hour. Invoke the function and they appear here.</p>"
+        "</section>"
+    )
+    return html(page(f"Logs {name}", view.session, body, nav="functions"))
+
+
+async def poll(view: View, name: str) -> Response:
+    raw = view.req.query.get("since", "")
+    now_ms = int(view.now() * 1000)
+    since = int(raw) if raw.isdigit() else now_ms - WINDOW_MS
+    found = await _events(view, name, max(since, now_ms - 14 * 86400 * 1000))
+    return json_response(
+        {
+            "events": [
+                {
+                    "id": ev.get("eventId"),
+                    "time": when(ev.get("timestamp")),
+                    "timestamp": ev.get("timestamp"),
+                    "message": str(ev.get("message", "")).rstrip("\n"),
+                }
+                for ev in found
+            ]
+        }
+    )
