@@ -93,6 +93,9 @@ class Settings:
     sns_endpoint: str = ""
     s3_webhooks: tuple[tuple[str, str], ...] = ()
     s3_webhook_token: str = ""
+    # The VPCs whose subnets and security groups functions may name (model/vpc.py): a
+    # JSON object of VPC id -> {"SubnetIds": [...], "SecurityGroupIds": [...]}.
+    vpc_networks: str = ""
     account_concurrency: int = 1000
     # Concurrency (invoke/leases.py): what PutFunctionConcurrency must leave unreserved;
     # per function, at most scale_up_limit new environments per scale_up_window seconds

@@ -683,3 +683,27 @@ def test_account_code_size_counts_layer_versions(
     finally:
         client.delete_layer_version(LayerName=layer, VersionNumber=published["Version"])
     assert used() == before
+
+
+def test_vpc_config_answers_carry_the_vpc_id_and_removal_empties_it(
+    lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]]
+) -> None:
+    client = lambdad.client("lambda")
+    given = {"SubnetIds": ["subnet-0123456789abcdef0"], "SecurityGroupIds": ["sg-01"]}
+    created = new_function(VpcConfig=given)
+    vpc = created["VpcConfig"]
+    assert vpc["SubnetIds"] == given["SubnetIds"]
+    assert vpc["SecurityGroupIds"] == given["SecurityGroupIds"]
+    assert vpc["VpcId"].startswith("vpc-")
+    assert vpc["Ipv6AllowedForDualStack"] is False
+    name = created["FunctionName"]
+    client.get_waiter("function_active_v2").wait(FunctionName=name)
+    removed = client.update_function_configuration(
+        FunctionName=name, VpcConfig={"SubnetIds": [], "SecurityGroupIds": []}
+    )
+    assert removed["VpcConfig"] == {
+        "SubnetIds": [],
+        "SecurityGroupIds": [],
+        "VpcId": "",
+        "Ipv6AllowedForDualStack": False,
+    }

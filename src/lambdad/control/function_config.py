@@ -21,7 +21,7 @@ from lambdad.control import uploads
 from lambdad.control.resolve import Resolver
 from lambdad.errors import InvalidParameterValueException, PreconditionFailedException
 from lambdad.model import function as fmodel
-from lambdad.model import snapstart
+from lambdad.model import snapstart, vpc
 from lambdad.model.arn import LATEST, function_arn
 from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
@@ -61,6 +61,8 @@ class FunctionConfig:
     ) -> None:
         self.settings = settings
         self.code_check = code_check
+        # The operator's VPCs, read once (ValueError: malformed, refused at start-up).
+        self.vpc_networks = vpc.parse_networks(settings.vpc_networks)
         self.store = store
         self.blobs = blobs
         self.sealer = sealer
@@ -193,6 +195,10 @@ class FunctionConfig:
         for key in fmodel.PASSTHROUGH:
             if key in params:
                 doc[key] = params[key]
+        if "VpcConfig" in params:
+            doc["VpcConfig"] = vpc.vpc_config(
+                params["VpcConfig"] or {}, scope.account, self.vpc_networks
+            )
         snapstart.configure(doc, params)
         if "LoggingConfig" in params:
             doc["LoggingConfig"] = fmodel.logging_config(

@@ -30,7 +30,7 @@ from lambdad.errors import (
     ResourceNotFoundException,
 )
 from lambdad.model import function as fmodel
-from lambdad.model import snapstart
+from lambdad.model import snapstart, vpc
 from lambdad.model.arn import (
     LATEST,
     MAX_NAME_LENGTH,
@@ -182,6 +182,10 @@ class FunctionService:
             for key in fmodel.PASSTHROUGH:
                 if key in params:
                     doc[key] = params[key]
+            if "VpcConfig" in params:
+                doc["VpcConfig"] = vpc.vpc_config(
+                    params["VpcConfig"] or {}, scope.account, self.config.vpc_networks
+                )
             if "Architectures" in params:
                 doc["Architectures"] = params["Architectures"]
             snapstart.configure(doc, params)
