@@ -3,8 +3,8 @@
 1. Two ``lambdad serve`` (process backend), identical but for
    ``LAMBDAD_METRICS_ENABLED``; one no-op function on each, warmed; then the same
    pre-signed ``Invoke`` replayed on a keep-alive connection to each, in alternating
-   blocks (so that drift of the machine hits both alike). The difference of the
-   medians is what recording adds to a warm invoke.
+   blocks, the order turned around each block (so that drift of the machine hits both
+   alike). The difference of the medians is what recording adds to a warm invoke.
 2. In process: ``MetricsRecorder.invoked`` alone (the hot-path call), per call.
 3. In process: a Prometheus scrape (``PrometheusExport.scrape``) of 1,000 functions'
    series, and the fold before it.
@@ -41,9 +41,16 @@ def warm_invokes(n: int, blocks: int) -> dict[str, dict[str, float]]:
             server.start()
             server.create("warm", MemorySize=1769)
             requests[label] = c.signed_invoke(server.endpoint, "warm", b'{"k":"v"}')
-        # A fresh keep-alive connection per block (an idle one is closed after a few s).
-        for _ in range(blocks):
-            for label, server in servers.items():
+        # Both warmed once both run (a server started last is still building its spares).
+        for label, server in servers.items():
+            conn = c.Connection(server.port)
+            conn.timed(requests[label], max(200, n // 10))
+            conn.close()
+        # A fresh keep-alive connection per block (an idle one is closed after a few s),
+        # the order of the two turned around every block.
+        for block in range(blocks):
+            order = list(servers.items())
+            for label, server in order if block % 2 == 0 else order[::-1]:
                 conn = c.Connection(server.port)
                 try:
                     conn.timed(requests[label], 20)  # warm up
@@ -75,6 +82,38 @@ def recorder_call(n: int) -> dict[str, float]:
         rec.drain()
     return {
         "n": n * 20,
+        "median": statistics.median(samples),
+        "p99": max(samples),
+        "mean": statistics.fmean(samples),
+    }
+
+
+def invoke_path_work(n: int) -> dict[str, float]:
+    """What a warm invoke does for metrics, alone: the lease sample and the record."""
+    from lambdad.clock import SystemClock
+    from lambdad.invoke.lease_metrics import sample
+    from lambdad.invoke.leases import AccountLimits, FunctionKey, FunctionLimits, Leases
+    from lambdad.model.scope import Scope
+    from lambdad.model.version import RunnableVersion
+    from lambdad.observe.metrics_recorder import HIGH_WATER, MetricsRecorder
+
+    n = min(n, HIGH_WATER)
+    key = FunctionKey(c.ACCOUNT, c.REGION, "fn")
+    account = AccountLimits(1000)
+    leases = Leases(lambda k: (FunctionLimits(), account), SystemClock())
+    lease = leases.grant(key, None)
+    rv = RunnableVersion(Scope(c.ACCOUNT, c.REGION), "fn", "$LATEST", "r", "00")
+    rec = MetricsRecorder()
+    samples = []
+    for _ in range(50):
+        start = time.perf_counter()
+        for _ in range(n):
+            conc, unres, claimed = sample(rec, leases, key, lease, None)
+            rec.invoked(rv, 1.5, False, None, conc, unres, claimed)
+        samples.append((time.perf_counter() - start) / n * 1e6)
+        rec.drain()
+    return {
+        "n": n * 50,
         "median": statistics.median(samples),
         "p99": max(samples),
         "mean": statistics.fmean(samples),
@@ -143,6 +182,8 @@ def main() -> int:
     print(f"  added by metrics recording: {on - off:+.3f} ms median")
     call = recorder_call(2000 if args.quick else 100_000)
     print(f"  MetricsRecorder.invoked alone: {call['median']:.3f} us per call (median of 50 runs)")
+    work = invoke_path_work(2000 if args.quick else 100_000)
+    print(f"  lease sample + record, the invoke path's metrics work: {work['median']:.3f} us")
     scraped = scrape(5 if args.quick else 30)
     c.print_rows("Prometheus exposition", scraped)
     result: dict[str, Any] = {
@@ -150,6 +191,7 @@ def main() -> int:
         "n": n,
         "rows": {**rows, **scraped},
         "recorder_call_us": call,
+        "invoke_path_work_us": work,
         "added_ms_median": on - off,
     }
     print("wrote", c.write_json("metrics_overhead", result, args.json))
