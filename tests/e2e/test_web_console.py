@@ -156,6 +156,14 @@ def test_console_lists_invokes_shows_logs_and_charts(
     page.click("header nav >> text=Cost")
     assert page.locator("#total").inner_text().startswith("$")
     assert name in page.locator("main").inner_text()
+    shot(page, tmp_path, "cost")
+
+    # Another region is another world: none of these functions there.
+    page.select_option("#region", "eu-west-1")
+    page.wait_for_url(re.compile(r".*/console/cost$"))
+    page.click("header nav >> text=Functions")
+    assert name not in page.locator("main").inner_text()
+    assert "No functions in this region yet" in page.locator("main").inner_text()
 
     page.click("#signout")
     page.wait_for_url(re.compile(r".*/console/signin$"))

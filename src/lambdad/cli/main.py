@@ -93,6 +93,7 @@ def serve(
     (settings.data_dir / ENDPOINT_FILE).write_text(endpoint + "\n")
     click.echo(f"lambdad {_version()} listening on {endpoint}")
     click.echo(f"data dir: {settings.data_dir}")
+    click.echo(f"web console: {endpoint}/console")
     first = next(iter(platform.credentials.values()))
     click.echo(f"access key id: {first.access_key_id} (account {first.account_id})")
     if platform.generated_credential is not None:

@@ -32,6 +32,7 @@ async def render(view: View, _name: str) -> Response:
         [
             f'<a href="{e(fn_path(str(f.get("function", ""))))}">{e(f.get("function"))}</a>',
             *(e(f.get(k, "")) for k in ("requests", "gb_seconds")),
+            e(_usd(f.get("cost_before_free_tier_usd"))),
             e(_usd(f.get("cost_usd"))),
         ]
         for f in doc.get("functions") or []
@@ -46,7 +47,11 @@ async def render(view: View, _name: str) -> Response:
         f'<strong id="total">{e(_usd(doc.get("total_usd", 0)))}</strong>'
         '<span class="muted">after the free tier, at the operator\'s prices</span></section>'
         '<section class="card">'
-        + table(("Function", "Requests", "GB-seconds", "Cost"), rows, "No usage this month.")
+        + table(
+            ("Function", "Requests", "GB-seconds", "Before free tier", "Cost"),
+            rows,
+            "No usage this month.",
+        )
         + "</section>"
     )
     return html(page("Cost", view.session, body, nav="cost"))

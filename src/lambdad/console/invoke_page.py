@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 from lambdad.console.layout import e, function_tabs, page
 from lambdad.console.saved_events import SavedEventError
@@ -16,6 +17,8 @@ from lambdad.console.view import View
 from lambdad.console.web import Response, fn_path, html, json_response
 from lambdad.errors import AwsError
 
+# Lambda's own constraint on Qualifier (the console's calls skip the wire's validation).
+_QUALIFIER = re.compile(r"\$LATEST|[a-zA-Z0-9$_-]{1,128}")
 DEFAULT_EVENT = '{\n  "key1": "value1",\n  "key2": "value2"\n}'
 
 
@@ -67,6 +70,8 @@ async def invoke(view: View, name: str) -> Response:
     }
     qualifier = doc.get("qualifier")
     if isinstance(qualifier, str) and qualifier.strip():
+        if not _QUALIFIER.fullmatch(qualifier.strip()):
+            return _json_error("A qualifier is a version number, $LATEST or an alias name.")
         params["Qualifier"] = qualifier.strip()
     try:
         out = await view.aws.lambda_(view.who, view.host, "Invoke", **params)
