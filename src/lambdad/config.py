@@ -136,6 +136,9 @@ class Settings:
     metrics_enabled: bool = True
     metrics_flush_interval: float = 10.0
     metrics_alarm_interval: float = 60.0
+    # Custom metric series (PutMetricData, the embedded metric format) kept per account
+    # and region; new ones past it are refused (a tenant cannot fill the disk).
+    metrics_max_custom_series: int = 10_000
     metrics_retention_days: float = 15.0
     metrics_token: str = ""
     # `lambdad cost` (observe/pricing.py): AWS's public prices in USD and the monthly

@@ -141,6 +141,7 @@ class Platform:
             self.metrics_recorder,
             retention=Retention(minute_days=s.metrics_retention_days),
             offload=self.offload,
+            max_custom_series=s.metrics_max_custom_series,
         )
         # Execution-role sessions: minted for each new environment, opened by the API;
         # what each role may do, from the operator's roles.json (store/roles.py).

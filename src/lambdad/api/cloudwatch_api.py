@@ -186,6 +186,13 @@ class CloudWatchApi:
         if len(data) > 1000:
             raise invalid("The collection MetricData must not have a size greater than 1000.")
         staged = [self._datum(scope, ns, d) for d in data]
+        if not await self.metrics.room_for([key for key, _, _ in staged]):
+            raise CloudWatchError(
+                "LimitExceededFault",
+                "LimitExceeded",
+                f"The account has {self.metrics.quota.limit} custom metrics (the limit "
+                "this lambdad keeps); no new ones are taken.",
+            )
         for (key, at, stats), d in zip(staged, data, strict=True):
             self.metrics.put(key, at, stats, d.get("Unit"))
         return {}

@@ -23,6 +23,7 @@ from lambdad.observe.metric_stats import Stats
 from lambdad.observe.metrics_fold import Folded, FunctionTotals, UsageKey, fold, minute_of
 from lambdad.observe.metrics_recorder import MetricsRecorder
 from lambdad.observe.metrics_retention import Retention, aligned, bucket_of
+from lambdad.observe.series_quota import SeriesQuota
 from lambdad.store.metrics_sqlite import SqliteMetricStorage
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class MetricsService:
         offload: Offload = _inline,
         now: Callable[[], float] = time.time,
         compact_every: float = 3600.0,
+        max_custom_series: int = 10_000,
     ) -> None:
         self.storage = storage
         self.recorder = recorder
@@ -68,6 +70,7 @@ class MetricsService:
         self.totals: dict[tuple[str, str, str], FunctionTotals] = {}
         self._flushing = asyncio.Lock()
         self._refreshing: set[asyncio.Task[None]] = set()
+        self.quota = SeriesQuota(max_custom_series, self._stored_series)
 
     # -- in memory -----------------------------------------------------------------------
 
@@ -92,10 +95,16 @@ class MetricsService:
         functions take a fold of tens of milliseconds); the merge stays on it."""
         pending = self.recorder.drain()
         if len(pending):
-            self._merge(await self._offload(fold, pending))
+            folded: Folded = await self._offload(fold, pending)
+            for world in self.quota.unloaded(k for k, _ in folded.points):
+                await self._offload(self.quota.load, world)
+            self._merge(folded)
 
     def _merge(self, folded: Folded) -> None:
+        admit = self.quota.admit
         for k, s in folded.points.items():
+            if not admit(k[0]):
+                continue
             old = self._dirty.get(k)
             if old is None:
                 self._dirty[k] = s
@@ -112,6 +121,8 @@ class MetricsService:
     def put(self, key: MetricKey, at: float, stats: Stats, unit: str | None = None) -> None:
         """Values of a series (PutMetricData, embedded metric format) at ``at``, in
         ``unit`` if one is given."""
+        if not self.quota.admit(key):
+            return
         if unit:
             self._units[key] = unit
         k = (key, minute_of(at))
@@ -217,6 +228,16 @@ class MetricsService:
     async def alarms(self, scope: Scope) -> list[str]:
         docs: list[str] = await self._offload(self.storage.alarms, scope.account, scope.region)
         return docs
+
+    def _stored_series(self, account: str, region: str) -> list[MetricKey]:
+        return [MetricKey(*r) for r in self.storage.series(account, region, 0)]
+
+    async def room_for(self, keys: list[MetricKey]) -> bool:
+        """Whether the custom series among ``keys`` fit their worlds' quota (``put``
+        admits them)."""
+        for world in self.quota.unloaded(keys):
+            await self._offload(self.quota.load, world)
+        return self.quota.room(keys)
 
     async def alarm_worlds(self) -> list[tuple[str, str]]:
         worlds: list[tuple[str, str]] = await self._offload(self.storage.alarm_worlds)

@@ -303,3 +303,17 @@ def test_units_are_kept_and_filter(api: CloudWatchApi) -> None:
     assert cbor(api, "GetMetricStatistics", asked)[2]["Datapoints"] == []
     bad = {"Namespace": "Shop", "MetricData": [datum | {"Unit": "Parsecs"}]}
     assert cbor(api, "PutMetricData", bad)[0] == 400
+
+
+def test_custom_series_past_the_quota_are_refused(api: CloudWatchApi) -> None:
+    api.metrics.quota.limit = 2
+    two = [{"MetricName": "a", "Value": 1}, {"MetricName": "b", "Value": 1}]
+    assert cbor(api, "PutMetricData", {"Namespace": "Shop", "MetricData": two})[0] == 200
+    third = {"Namespace": "Shop", "MetricData": [{"MetricName": "c", "Value": 1}]}
+    status, headers, doc = cbor(api, "PutMetricData", third)
+    assert (status, headers["x-amzn-query-error"]) == (400, "LimitExceeded;Sender")
+    assert doc["__type"].endswith("#LimitExceededFault")
+    again = {"Namespace": "Shop", "MetricData": [{"MetricName": "a", "Value": 2}]}
+    assert cbor(api, "PutMetricData", again)[0] == 200
+    names = {m["MetricName"] for m in cbor(api, "ListMetrics", {"Namespace": "Shop"})[2]["Metrics"]}
+    assert names == {"a", "b"}
