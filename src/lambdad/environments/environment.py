@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hmac
 import logging
 import math
 import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from lambdad.clock import Clock, SystemClock
 from lambdad.environments import report, runtime_api
+from lambdad.environments.container_credentials import ContainerCredentials
 from lambdad.environments.forwards import Relays
 from lambdad.environments.output import LogDestination, LogWriter, PipeReader
 from lambdad.environments.output import LogSink as LogSink
@@ -194,7 +194,9 @@ class Environment:
         self.last_used = self._clock.monotonic()
         self.invocations = 0
         self.retired = False
-        self._container_session: Session | None = None
+        self._credentials = ContainerCredentials(
+            config.container_token, config.credentials, self._clock
+        )
         self._relays = Relays(env_id, relay_source(config.account))
         self._platform = PlatformLog(config.log_format, config.system_log_level)
         self._log = LogWriter(
@@ -325,25 +327,8 @@ class Environment:
         return self._init_error is not None
 
     def container_credentials(self, authorization: str | None) -> tuple[int, dict[str, str]]:
-        """The container credentials endpoint (SnapStart versions): its role's session,
-        a new one once the last has less than half an hour left (the SDKs refresh
-        before expiry), for the request that carries the environment's token."""
-        config = self.config
-        if config.credentials is None or config.container_token is None:
-            return 404, {"errorType": "NotFound", "errorMessage": "no container credentials"}
-        given = (authorization or "").encode()
-        if not hmac.compare_digest(given, config.container_token.encode()):
-            return 403, {"errorType": "AccessDenied", "errorMessage": "invalid token"}
-        now = self._clock.now()
-        session = self._container_session
-        if session is None or session.expires - now < timedelta(minutes=30):
-            session = self._container_session = config.credentials()
-        return 200, {
-            "AccessKeyId": session.access_key_id,
-            "SecretAccessKey": session.secret_access_key,
-            "Token": session.token,
-            "Expiration": session.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
+        """The container credentials endpoint (SnapStart versions)."""
+        return self._credentials.answer(authorization)
 
     @property
     def expired(self) -> bool:
