@@ -69,14 +69,24 @@ class AlarmOperations:
     async def describe_alarms(self, scope: Scope, p: Params) -> dict[str, Any]:
         names = set(p.get("AlarmNames") or ())
         prefix = p.get("AlarmNamePrefix") or ""
-        out = []
+        most = int(p["MaxRecords"]) if p.get("MaxRecords") is not None else 50
+        if not 1 <= most <= 100:
+            raise invalid("The parameter MaxRecords must be between 1 and 100.")
+        after = p.get("NextToken") or ""  # the last name of the page before (names sort)
+        out: list[dict[str, Any]] = []
         for alarm in await self.alarms.alarms(scope):
             name = alarm["AlarmName"]
-            if (names and name not in names) or not name.startswith(prefix):
+            if (names and name not in names) or not name.startswith(prefix) or name <= after:
                 continue
             alarm = await self.alarms.evaluated(scope, alarm)
             if p.get("StateValue") and alarm["StateValue"] != p["StateValue"]:
                 continue
+            if len(out) == most:
+                return {
+                    "MetricAlarms": out,
+                    "CompositeAlarms": [],
+                    "NextToken": out[-1]["AlarmName"],
+                }
             out.append(alarm)
         return {"MetricAlarms": out, "CompositeAlarms": []}
 
