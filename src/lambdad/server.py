@@ -48,33 +48,34 @@ from lambdad.api.handlers.versions import VersionHandlers
 from lambdad.api.http import protocol_for
 from lambdad.api.limits import Limits
 from lambdad.api.logs_api import LogsApi
-from lambdad.api.metrics_http import admit_metrics, route_metrics
+from lambdad.api.metrics_http import MetricsRoute
 from lambdad.api.routes import LambdaHandlers, lambda_routes
 from lambdad.api.scheduler_api import SchedulerApi
 from lambdad.api.signing_api import SigningApi
 from lambdad.config import Settings
 from lambdad.console.aws import Aws
-from lambdad.console.door import Console, admit_console, route_console
+from lambdad.console.door import Console, ConsoleRoute
 from lambdad.console.saved_events import SavedEvents
 from lambdad.deploy.cfn_api import build as cloudformation_api
 from lambdad.errors import AwsError
 from lambdad.events.alb.door import LoadBalancerDoor
 from lambdad.events.alb.listeners import HOST as LISTENER_HOST
 from lambdad.events.alb.listeners import OpenPort
-from lambdad.events.alb.routing import admit_balancers, route_balancers
-from lambdad.events.apigw.routing import admit_apis, route_apis
+from lambdad.events.alb.routing import BalancerRoute
+from lambdad.events.apigw.routing import ApiRoute
 from lambdad.events.function_urls import FunctionUrlDoor, Response
 from lambdad.events.http.alb import MAX_REQUEST_BODY_BYTES
 from lambdad.events.http.request import IamCaller
-from lambdad.events.push_routing import admit_push, route_push
+from lambdad.events.push_routing import PushRoute
 from lambdad.events.s3_door import S3Door
 from lambdad.events.sns_door import SnsDoor
 from lambdad.events.url_auth import UrlAuthorizer
 from lambdad.events.url_cache import CachedUrlConfigs, UrlCache
-from lambdad.events.url_routing import admit_urls, route_urls
+from lambdad.events.url_routing import UrlRoute
 from lambdad.events.web_fetch import ServiceSigner, UrllibWeb
 from lambdad.model import peer
 from lambdad.model.credential import Credential
+from lambdad.model.front_door import front
 from lambdad.observe.pricing import Prices
 from lambdad.observe.prometheus_export import PrometheusExport
 from lambdad.platform import Platform
@@ -230,6 +231,21 @@ def build_server(platform: Platform) -> uvicorn.Server:
     )
     balancers = platform.load_balancing.door(platform.invoker, url_cache)
     console = build_console(platform, app)
+    # The doors that answer before SigV4, in order: a balancer or an API its Host names,
+    # a function URL, then /metrics and /console on the port's own host only (an API's
+    # or a URL's paths are theirs), and pushed events.
+    doors = (
+        BalancerRoute(balancers),
+        ApiRoute(apis),
+        UrlRoute(urls),
+        MetricsRoute(
+            PrometheusExport(platform.metrics, platform.offload).scrape,
+            platform.settings.metrics_token,
+        ),
+        ConsoleRoute(console),
+        PushRoute(*push_doors(platform)),
+    )
+    respond, admit = front(doors, app.respond, admission.admit)
     config = uvicorn.Config(
         app,
         host=platform.settings.host,
@@ -237,28 +253,10 @@ def build_server(platform: Platform) -> uvicorn.Server:
         # uvicorn's own HTTP protocols drive the app through ASGI messages, which cost
         # more per request than the rest of a warm invoke; api/http.py calls it directly.
         http=protocol_for(  # type: ignore[arg-type]
-            # /metrics on the port's own host only: an API's or a URL's is theirs.
-            route_balancers(
-                balancers,
-                route_apis(
-                    apis,
-                    route_urls(
-                        urls,
-                        route_metrics(
-                            PrometheusExport(platform.metrics, platform.offload).scrape,
-                            platform.settings.metrics_token,
-                            route_console(console, route_push(*push_doors(platform), app.respond)),
-                        ),
-                    ),
-                ),
-            ),
+            respond,
             refuse,
             MAX_BODY,
-            admit_balancers(
-                admit_apis(
-                    admit_urls(admit_metrics(admit_console(console, admit_push(admission.admit))))
-                )
-            ),
+            admit,
             api_limits(platform.settings),
             throttle,
         ),

@@ -1,10 +1,9 @@
 """``GET /metrics`` on the API port: the Prometheus exposition, before any SigV4.
 
-Like the function URL door (``events/url_routing``), ``route_metrics`` and
-``admit_metrics`` wrap the port's responder and gate: ``/metrics`` is answered here,
-every other request goes on unchanged. Open unless the operator sets a bearer token
-(``LAMBDAD_METRICS_TOKEN``); then a scrape without ``Authorization: Bearer <token>``
-gets 401. Never to a function's relay (``endpoints.is_relayed``): 403.
+One of the port's front doors (``model.front_door``), as function URLs are. Open
+unless the operator sets a bearer token (``LAMBDAD_METRICS_TOKEN``); then a scrape
+without ``Authorization: Bearer <token>`` gets 401. Never to a function's relay
+(``endpoints.is_relayed``): 403.
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ from lambdad.observe.prometheus_export import CONTENT_TYPE
 
 PATH = "/metrics"
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
-Responder = Callable[[str, str, str, list[tuple[str, str]], bytes], Awaitable[Response]]
-Gate = Callable[[str, str, str, list[tuple[str, str]]], "Response | int"]
 # A scrape sends no body worth reading.
 _SCRAPE_BODY = 1024
 
@@ -38,18 +35,34 @@ def _authorized(token: str, headers: list[tuple[str, str]]) -> bool:
     )
 
 
-def route_metrics(scrape: Callable[[], Awaitable[bytes]], token: str, api: Responder) -> Responder:
-    async def respond(
-        method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
+class MetricsRoute:
+    """``/metrics`` as a front door (``model.front_door``)."""
+
+    def __init__(self, scrape: Callable[[], Awaitable[bytes]], token: str) -> None:
+        self.scrape = scrape
+        self.token = token
+
+    def claim(self, method: str, path: str, host: str | None) -> str | None:
+        return PATH if _is_scrape(path) else None
+
+    def body_limit(self, claim: str, headers: list[tuple[str, str]]) -> int:
+        return _SCRAPE_BODY
+
+    async def answer(
+        self,
+        claim: str,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
     ) -> Response:
-        if not _is_scrape(path):
-            return await api(method, path, query, headers, body)
         if is_relayed(peer.CLIENT.get()):
             # A function's relay (model/endpoints.py): the operator's metrics are not its.
             return 403, [(b"content-type", b"text/plain")], b"forbidden\n"
         if method not in ("GET", "HEAD"):
             return 405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain")], b"GET only\n"
-        if not _authorized(token, headers):
+        if not _authorized(self.token, headers):
             return (
                 401,
                 [
@@ -58,16 +71,5 @@ def route_metrics(scrape: Callable[[], Awaitable[bytes]], token: str, api: Respo
                 ],
                 b"unauthorized\n",
             )
-        out = await scrape()
+        out = await self.scrape()
         return 200, [(b"content-type", CONTENT_TYPE.encode())], b"" if method == "HEAD" else out
-
-    return respond
-
-
-def admit_metrics(api: Gate) -> Gate:
-    def admit(method: str, path: str, query: str, headers: list[tuple[str, str]]) -> Response | int:
-        if _is_scrape(path):
-            return _SCRAPE_BODY
-        return api(method, path, query, headers)
-
-    return admit

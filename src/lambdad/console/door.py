@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from lambdad.console import (
     assets,
@@ -44,8 +44,6 @@ from lambdad.model.credential import Credential
 
 log = logging.getLogger(__name__)
 
-Responder = Callable[[str, str, str, list[tuple[str, str]], bytes], Awaitable[Response]]
-Gate = Callable[[str, str, str, list[tuple[str, str]]], "Response | int"]
 
 # Bodies: a sign-in form is small; a signed-in page may post an invoke payload.
 SIGNED_OUT_BODY = 16 * 1024
@@ -180,21 +178,25 @@ class Console:
         return html(error_page(session, 404, "Not found", "No console page has this address."), 404)
 
 
-def route_console(console: Console, api: Responder) -> Responder:
-    async def respond(
-        method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
+class ConsoleRoute:
+    """``/console`` as a front door (``model.front_door``)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def claim(self, method: str, path: str, host: str | None) -> str | None:
+        return path if is_console(path) else None
+
+    def body_limit(self, claim: str, headers: list[tuple[str, str]]) -> int:
+        return self.console.body_limit(headers)
+
+    async def answer(
+        self,
+        claim: str,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
     ) -> Response:
-        if not is_console(path):
-            return await api(method, path, query, headers, body)
-        return await console.respond(method, path, query, headers, body)
-
-    return respond
-
-
-def admit_console(console: Console, api: Gate) -> Gate:
-    def admit(method: str, path: str, query: str, headers: list[tuple[str, str]]) -> Response | int:
-        if is_console(path):
-            return console.body_limit(headers)
-        return api(method, path, query, headers)
-
-    return admit
+        return await self.console.respond(method, path, query, headers, body)

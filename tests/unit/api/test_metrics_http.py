@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import asyncio
 
-from lambdad.api.metrics_http import admit_metrics, route_metrics
+from lambdad.api.metrics_http import MetricsRoute
+from lambdad.model.front_door import front
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -20,7 +21,7 @@ async def scrape() -> bytes:
 def call(
     token: str, method: str, path: str, headers: list[tuple[str, str]] | None = None
 ) -> Response:
-    respond = route_metrics(scrape, token, api)
+    respond, _ = front([MetricsRoute(scrape, token)], api, _refuse)
     return asyncio.run(respond(method, path, "", headers or [], b""))
 
 
@@ -41,12 +42,11 @@ def test_a_token_is_asked_for_when_set() -> None:
     assert call("tok", "GET", "/metrics", [("authorization", "Bearer tok")])[0] == 200
 
 
-def test_the_gate_lets_a_scrape_in_unsigned() -> None:
-    def refuse(
-        method: str, path: str, query: str, headers: list[tuple[str, str]]
-    ) -> Response | int:
-        return 403, [], b"denied"
+def _refuse(method: str, path: str, query: str, headers: list[tuple[str, str]]) -> Response | int:
+    return 403, [], b"denied"
 
-    admit = admit_metrics(refuse)
+
+def test_the_gate_lets_a_scrape_in_unsigned() -> None:
+    _, admit = front([MetricsRoute(scrape, "")], api, _refuse)
     assert admit("GET", "/metrics", "", []) == 1024
     assert admit("GET", "/other", "", []) == (403, [], b"denied")

@@ -15,10 +15,11 @@ from lambdad.events.http import cors
 from lambdad.events.http.request import HttpRequest, IamCaller
 from lambdad.events.url_auth import UrlAuthorizer
 from lambdad.events.url_cache import UrlCache
-from lambdad.events.url_routing import admit_urls, route_urls
+from lambdad.events.url_routing import UrlRoute
 from lambdad.invoke.sync import InvokeRequest, InvokeResponse
 from lambdad.model import peer, policy
 from lambdad.model.changes import ChangeHub
+from lambdad.model.front_door import front
 from lambdad.model.function_url import MAX_REQUEST_BODY, Cors, UrlConfig
 from lambdad.model.scope import Scope
 
@@ -87,7 +88,7 @@ async def _api(method: str, path: str, query: str, headers: Any, body: bytes) ->
 
 def _call(door: FunctionUrlDoor, path: str, host: str = HOST, method: str = "GET",
           headers: tuple[tuple[str, str], ...] = ()) -> Response:  # fmt: skip
-    respond = route_urls(door, _api)
+    respond, _ = front([UrlRoute(door)], _api, lambda *args: 0)
     return asyncio.run(respond(method, path, "", [("host", host), *headers], b""))
 
 
@@ -135,7 +136,7 @@ def test_unsigned_url_requests_pass_the_gate_with_their_own_limit() -> None:
     def api_gate(method: str, path: str, query: str, headers: Any) -> Response | int:
         return 403, [], b"unsigned"
 
-    gate = admit_urls(api_gate)
+    _, gate = front([UrlRoute(_door(_config(), _public())[0])], _api, api_gate)
     assert gate("POST", "/x", "", [("host", HOST)]) == MAX_REQUEST_BODY + 1
     assert gate("POST", "/2015-03-31/functions", "", [("host", "127.0.0.1")])[0] == 403  # type: ignore[index]
 

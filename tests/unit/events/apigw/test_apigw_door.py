@@ -14,12 +14,13 @@ import pytest
 from lambdad.errors import TooManyRequestsException
 from lambdad.events.apigw.door import ApiGatewayDoor
 from lambdad.events.apigw.names import ApiAddress
-from lambdad.events.apigw.routing import admit_apis, route_apis
+from lambdad.events.apigw.routing import ApiRoute
 from lambdad.events.apigw.service import ApiGateway
 from lambdad.events.function_urls import Response
 from lambdad.events.url_cache import UrlCache
 from lambdad.invoke.sync import InvokeRequest, InvokeResponse
 from lambdad.model.changes import ChangeHub
+from lambdad.model.front_door import front
 from lambdad.model.scope import Scope
 from unit.events.apigw.conftest import PORT, SCOPE, Call
 
@@ -257,9 +258,10 @@ def test_routing_in_front_of_the_api(path: str, host: str | None, door: bool) ->
         return 200, [], b""
 
     headers = [("host", host)] if host else []
-    asyncio.run(route_apis(_Door(), api)("GET", path, "", headers, b""))  # type: ignore[arg-type]
+    respond, admit = front([ApiRoute(_Door())], api, lambda *args: 7)  # type: ignore[arg-type]
+    asyncio.run(respond("GET", path, "", headers, b""))
     assert seen == ["door" if door else "api"]
-    limit = admit_apis(lambda *args: 7)("POST", path, "", headers)
+    limit = admit("POST", path, "", headers)
     assert limit == (10 * 1024 * 1024 + 1 if door else 7)
 
 

@@ -1,0 +1,71 @@
+"""The doors on the API port that answer before any SigV4 handling, in one table.
+
+Function URLs, API Gateway, load balancers, pushed events (SNS, S3 webhooks), the
+Prometheus scrape and the web console all share the API's port. The connection
+protocol (``api/http.py``) hands every complete request to one responder and asks one
+gate how much body a request may send; ``front`` builds both from the doors, in
+order: the first door to ``claim`` a request (by its path and ``Host``) answers it and
+bounds its body, and every request none claims goes on to the API unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+# (method, raw path, raw query, (lower-case name, value) headers, body) -> the answer
+Responder = Callable[[str, str, str, list[tuple[str, str]], bytes], Awaitable[Response]]
+# (method, raw path, raw query, headers) -> an answer now, or the most body to read
+Gate = Callable[[str, str, str, list[tuple[str, str]]], "Response | int"]
+Headers = list[tuple[str, str]]
+
+
+class FrontDoor(Protocol):
+    def claim(self, method: str, path: str, host: str | None) -> Any | None:
+        """What the request addresses behind this door (None: not for this door).
+        ``path`` is the raw request target; cheap, as every request of the port asks."""
+        ...
+
+    def body_limit(self, claim: Any, headers: Headers) -> int:
+        """The most body to read (one byte over a door's limit lets it answer 413)."""
+        ...
+
+    async def answer(
+        self, claim: Any, method: str, path: str, query: str, headers: Headers, body: bytes
+    ) -> Response: ...
+
+
+def host_of(headers: Headers) -> str | None:
+    return next((value for name, value in headers if name == "host"), None)
+
+
+def front(doors: Sequence[FrontDoor], api: Responder, gate: Gate) -> tuple[Responder, Gate]:
+    """The port's responder and gate: the doors first, then the API's."""
+    table = tuple(doors)
+
+    def find(method: str, path: str, headers: Headers) -> tuple[FrontDoor, Any] | None:
+        host = host_of(headers)
+        for door in table:
+            claim = door.claim(method, path, host)
+            if claim is not None:
+                return door, claim
+        return None
+
+    async def respond(
+        method: str, path: str, query: str, headers: Headers, body: bytes
+    ) -> Response:
+        found = find(method, path, headers)
+        if found is None:
+            return await api(method, path, query, headers, body)
+        door, claim = found
+        return await door.answer(claim, method, path, query, headers, body)
+
+    def admit(method: str, path: str, query: str, headers: Headers) -> Response | int:
+        found = find(method, path, headers)
+        if found is None:
+            return gate(method, path, query, headers)
+        door, claim = found
+        return door.body_limit(claim, headers)
+
+    return respond, admit
