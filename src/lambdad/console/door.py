@@ -1,12 +1,11 @@
 """``/console`` on the API port: the web console's front door, before any SigV4.
 
-Like ``/metrics`` (``api/metrics_http``), ``route_console`` and ``admit_console`` wrap
-the port's responder and gate: requests under ``/console`` are answered here, every
-other request goes on unchanged. Here: the session cookie is checked (a page without
-one goes to the sign-in form; a script's call gets 401), every state-changing request
-must carry the session's CSRF token and come from this origin, the page is found by
-path (anything else is a 404), and whatever fails is an error page, never a
-traceback.
+One of the port's front doors (``model.front_door``), as ``/metrics`` is: requests under
+``/console`` are answered here, every other request goes on unchanged. Here: the session
+cookie is checked (a page without one goes to the sign-in form; a script's call gets
+401), every state-changing request must carry the session's CSRF token and come from
+this origin, the page is found by path (anything else is a 404), and whatever fails is
+an error page, never a traceback.
 """
 
 from __future__ import annotations

@@ -36,5 +36,5 @@ class ApiRoute:
     ) -> Response:
         client = peer.CLIENT.get()
         return await self.door.respond(
-            claim, method, query, headers, body, source_ip=client or LOOPBACK
+            claim, method, query, headers, body, source_ip=client or LOOPBACK, wire_path=path
         )
