@@ -18,6 +18,7 @@ LIMIT = 500
 
 
 async def _events(view: View, name: str, since: int) -> list[dict[str, Any]]:
+    """The newest ``LIMIT`` events since ``since`` (a live view shows the latest)."""
     found: list[dict[str, Any]] = []
     token: str | None = None
     for _ in range(5):  # at most a few pages per poll
@@ -34,7 +35,7 @@ async def _events(view: View, name: str, since: int) -> list[dict[str, Any]]:
             return found
         found += out.get("events") or []
         token = out.get("nextToken")
-        if not token or len(found) >= LIMIT:
+        if not token:
             break
     found.sort(key=lambda ev: (ev.get("timestamp", 0), ev.get("eventId", "")))
     return found[-LIMIT:]

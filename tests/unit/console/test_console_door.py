@@ -177,6 +177,13 @@ def test_sign_out_ends_the_session() -> None:
     assert header(call(c, "GET", "/console/cost", cookie=cookie), "location") == "/console/signin"
 
 
+def test_head_answers_without_a_body() -> None:
+    c = console()
+    resp = call(c, "HEAD", "/console/signin")
+    assert resp[0] == 200
+    assert resp[2] == b""
+
+
 def test_pages_forbid_other_origins_content() -> None:
     c = console()
     resp = call(c, "GET", "/console/signin")
