@@ -49,6 +49,15 @@ def handler(event, context):
         except ClientError as exc:
             out["error"] = exc.response["Error"]["Code"]
             out["message"] = exc.response["Error"]["Message"]
+    if event.get("log"):
+        logs = boto3.client("logs")
+        group = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
+        logs.create_log_stream(logGroupName=group, logStreamName="own-writes")
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="own-writes",
+            logEvents=[{"timestamp": int(1000 * __import__("time").time()), "message": "via API"}],
+        )
     if event.get("whoami"):
         out["arn"] = boto3.client("sts").get_caller_identity()["Arn"]
     if event.get("bucket"):
@@ -106,7 +115,7 @@ def test_function_invokes_its_own_account_and_not_another(
     foreign = new_function(handler_zip(), account=OTHER.account_id)["FunctionArn"]
     caller = new_function(handler_zip(CALLER), Timeout=30)["FunctionName"]
 
-    own = _run(lambdad, caller, {"target": target, "whoami": True, "metrics": True})
+    own = _run(lambdad, caller, {"target": target, "whoami": True, "metrics": True, "log": True})
     env = own["env"]
     assert own["payload"] == {"from": "caller"}
     assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
@@ -114,6 +123,10 @@ def test_function_invokes_its_own_account_and_not_another(
     assert env["AWS_SESSION_TOKEN"]
     assert env["AWS_ENDPOINT_URL_LAMBDA"] == env["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"]
     assert own["arn"] == f"arn:aws:sts::{PRIMARY.account_id}:assumed-role/lambda-role/{caller}"
+    written = lambdad.client("logs").get_log_events(
+        logGroupName=f"/aws/lambda/{caller}", logStreamName="own-writes"
+    )["events"]
+    assert [e["message"] for e in written] == ["via API"]
     if missing_isolation() is None:
         # Through its relay, a function gets no operator surface of the port.
         assert own["metrics"] == 403
