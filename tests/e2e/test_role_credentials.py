@@ -29,6 +29,9 @@ from e2e.invoke_support import log_lines_starting
 from e2e.sandboxes import missing_isolation
 
 NewFunction = Callable[..., dict[str, Any]]
+# The session lifetime of the server that tests expiry: long enough for a cold start and
+# two calls on a loaded machine, short enough to wait out.
+SESSION_SECONDS = 6
 
 CALLER = """
 import json, os
@@ -39,7 +42,7 @@ def handler(event, context):
     env = {k: os.environ.get(k, "") for k in (
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")}
-    out = {"env": env}
+    out = {"env": env, "now": __import__("time").time()}
     target = event.get("target")
     if target:
         client = boto3.client("lambda")
@@ -162,7 +165,7 @@ def test_expired_session_role_policy_and_operator_endpoints(
         closed = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
         server = lambdad_factory(
             env={
-                "LAMBDAD_ROLE_SESSION_DURATION": "4",
+                "LAMBDAD_ROLE_SESSION_DURATION": str(SESSION_SECONDS),
                 "LAMBDAD_FUNCTION_ENDPOINTS": f"s3={moto}",
             }
         )
@@ -222,10 +225,12 @@ def _check_session_server(server: LambdadServer, moto: str, closed_port: int) ->
     if missing_isolation() is None:  # an isolated network: only the mapped ports
         assert "open" not in reached["probe"].values(), reached["probe"]
 
-    env = _run(server, "creds-plain", {})["env"]
+    ran = _run(server, "creds-plain", {})
+    env = ran["env"]
     plain = _session_client(server, env, env["AWS_SESSION_TOKEN"])
     assert plain.list_functions()["Functions"]
-    time.sleep(4.5)
+    # Minted before the invocation began: expired SESSION_SECONDS after it, at the latest.
+    time.sleep(max(0.0, ran["now"] + SESSION_SECONDS + 0.5 - time.time()))
     with pytest.raises(ClientError) as expired:
         plain.list_functions()
     assert expired.value.response["Error"]["Code"] == "ExpiredTokenException"
