@@ -65,3 +65,54 @@ def test_a_save_is_what_the_next_invoke_runs(
             proc.kill()
             _, err = proc.communicate()
     assert b"Traceback" not in err, err.decode()
+
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+"""
+
+
+def test_a_template_is_deployed_then_its_code_directories_are_watched(
+    lambdad: LambdadServer, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    stack = unique_name("dev")
+    (tmp_path / "src").mkdir()
+    source = tmp_path / "src" / "app.py"
+    source.write_text(SOURCE.format(tag="one"))
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    proc = subprocess.Popen(
+        [LAMBDAD, "dev", str(tmp_path / "template.yaml"), "--stack-name", stack],
+        env=client_env(lambdad, COLUMNS="200"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    cfn, client = lambdad.client("cloudformation"), lambdad.client("lambda")
+    try:
+        assert "watching" in read_until(proc, "watching", timeout=60)
+        resources = cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        (name,) = [
+            r["PhysicalResourceId"]
+            for r in resources
+            if r["ResourceType"] == "AWS::Lambda::Function"
+        ]
+        assert _tag(client, name) == "one"
+        source.write_text(SOURCE.format(tag="two"))
+        assert f"✓ {name} updated" in read_until(proc, f"✓ {name} updated", timeout=30)
+        assert _tag(client, name) == "two"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        cfn.delete_stack(StackName=stack)
+    assert b"Traceback" not in err, err.decode()

@@ -131,32 +131,83 @@ def _echo(line: str) -> None:
     sys.stdout.flush()
 
 
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def template_functions(doc: dict[str, Any], base: Path) -> dict[str, Path]:
+    """Logical id -> local code directory, for each function of a template whose code
+    is a directory (SAM's CodeUri, its default the template's own directory, or a
+    function's Code given as a path)."""
+    global_uri = ((doc.get("Globals") or {}).get("Function") or {}).get("CodeUri")
+    out = {}
+    for logical, res in (doc.get("Resources") or {}).items():
+        if not isinstance(res, dict):
+            continue
+        props = res.get("Properties") or {}
+        if res.get("Type") == "AWS::Serverless::Function":
+            value = props.get("CodeUri", global_uri or ("." if "InlineCode" not in props else None))
+        elif res.get("Type") == "AWS::Lambda::Function":
+            value = props.get("Code")
+        else:
+            continue
+        if isinstance(value, str) and not value.startswith("s3://"):
+            path = (base / value).resolve()
+            if path.is_dir():
+                out[str(logical)] = path
+    return out
+
+
 @click.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
 @click.option("--function", "function_name", default=None, help="The function to update.")
-@click.argument(
-    "directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default="."
-)
+@click.option("--stack-name", default=None, help="Template mode: the stack [the directory's].")
 @click.option("--debug", "debug_name", default=None, help="Start this function under a debugger.")
 @click.option("--debug-port", default=5678, show_default=True, help="The debugger's host port.")
 @click.option("--endpoint-url", default=None, help="lambdad's URL [AWS_ENDPOINT_URL...].")
 @click.option("--data-dir", default=None, help="Where to find a credential [LAMBDAD_DATA_DIR].")
+@click.pass_context
 def dev(
+    ctx: click.Context,
+    path: Path,
     function_name: str | None,
-    directory: Path,
+    stack_name: str | None,
     debug_name: str | None,
     debug_port: int,
     endpoint_url: str | None,
     data_dir: str | None,
 ) -> None:
-    """Watch DIRECTORY and update --function's code on every save; print its logs.
+    """The live development loop.
 
-    With --debug NAME, NAME's environments start under a debugger listening on
-    127.0.0.1:--debug-port (debugpy for Python, the Node.js inspector), waiting for
-    it to attach before the handler loads, with no timeout, until this command ends.
+    \b
+    lambdad dev [template.yaml] [--stack-name S]
+        deploys the template, then watches its functions' code directories (and the
+        template: a change deploys again) and updates a function's code on every save.
+    lambdad dev --function NAME [DIR]
+        watches DIR and updates NAME's code on every save.
+
+    Either way the functions' log lines are printed as they come. With --debug NAME,
+    NAME's environments start under a debugger listening on 127.0.0.1:--debug-port
+    (debugpy for Python, the Node.js inspector), waiting for it to attach before the
+    handler loads, with no timeout, until this command ends.
     """
-    if function_name is None and debug_name is None:
-        raise click.UsageError("name a function: --function NAME [DIR] and/or --debug NAME")
     target: Target = find_target("lambda", endpoint_url, data_dir, os.environ)
+    template: Path | None = None
+    if function_name is not None:
+        if not path.is_dir():
+            raise click.UsageError(f"--function takes a code directory, not {path}")
+        watched = {function_name: path.resolve()}
+    else:
+        template = path if path.is_file() else path / "template.yaml"
+        if not template.is_file():
+            if debug_name is None:
+                raise click.UsageError(
+                    f"no template at {template}: name one, or --function NAME [DIR]"
+                )
+            template = None
+        watched = {}
+    if template is not None:
+        watched = _deploy(ctx, template, stack_name, target, endpoint_url, data_dir)
     if debug_name is not None:
         body = json.dumps({"Port": debug_port}).encode()
         own_api.request(target, "PUT", f"{DEBUG_PATH}{debug_name}", body)
@@ -165,45 +216,117 @@ def dev(
             "(VS Code: a Python 'attach' or Node.js 'attach' configuration on that port)"
         )
     try:
-        watched = function_name or debug_name
-        assert watched is not None
-        _loop(target, watched, directory.resolve(), watch=function_name is not None)
+        loop = _Loop(target, watched, [debug_name] if debug_name else [])
+        if template is None:
+            loop.run(template=None, redeploy=None)
+        else:
+            loop.run(
+                template=template.resolve(),
+                redeploy=lambda: _deploy(ctx, template, stack_name, target, endpoint_url, data_dir),
+            )
     finally:
         if debug_name is not None:
             own_api.request(target, "DELETE", f"{DEBUG_PATH}{debug_name}")
             click.echo(f"{debug_name}: debugger detached; environments start normally again")
 
 
-def _loop(target: Target, name: str, root: Path, *, watch: bool) -> None:
-    """Follow the function's logs; with ``watch``, push ``root`` on every save."""
-    import watchfiles
+def _deploy(
+    ctx: click.Context,
+    template: Path,
+    stack_name: str | None,
+    target: Target,
+    endpoint_url: str | None,
+    data_dir: str | None,
+) -> dict[str, Path]:
+    """Deploy the template (as ``lambdad deploy`` does); function name -> code directory
+    of each of its functions whose code is local."""
+    from lambdad.cli.deploy import _default_name, deploy
+    from lambdad.model.cfn_yaml import load
 
-    session = call(
-        target,
-        lambda: DevSession(
-            target.client("lambda"),
-            target.client("logs"),
-            name,
-            root,
-            _echo,
-            lambda: int(datetime.now(UTC).timestamp() * 1000),
-        ),
+    name = stack_name or _default_name(template)
+    ctx.invoke(
+        deploy,
+        template_file=str(template),
+        stack_name=name,
+        parameter_overrides=(),
+        build=False,
+        allow_unsupported=False,
+        endpoint_url=endpoint_url,
+        data_dir=data_dir,
     )
-    if watch:
-        call(target, session.push)
-        click.echo(f"watching {root} (Ctrl-C to stop)")
-    try:
-        for changes in watchfiles.watch(
-            root,
-            watch_filter=lambda _change, path: watch and packaged(Path(path), root),
-            debounce=50,
-            step=10,
-            rust_timeout=1000,
-            yield_on_timeout=True,
-            raise_interrupt=False,
-        ):
-            if changes:
-                call(target, functools.partial(session.push, [Path(p) for _, p in changes]))
-            call(target, session.print_logs)
-    except KeyboardInterrupt:
-        return
+    local = template_functions(load(template.read_text()), template.parent.resolve())
+    cfn = target.client("cloudformation")
+    resources = call(target, lambda: cfn.describe_stack_resources(StackName=name))
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in resources["StackResources"]
+        if r["ResourceType"] == "AWS::Lambda::Function"
+    }
+    return {physical[logical]: root for logical, root in local.items() if logical in physical}
+
+
+class _Loop:
+    """Watch the code directories (and the template); push on saves; print logs."""
+
+    def __init__(self, target: Target, watched: dict[str, Path], followed: list[str]) -> None:
+        self.target = target
+        self.followed = followed
+        self.sessions: dict[str, DevSession] = {}
+        self.watch(watched)
+
+    def watch(self, watched: dict[str, Path]) -> None:
+        lam, logs = self.target.client("lambda"), self.target.client("logs")
+        names = dict.fromkeys([*watched, *self.followed])
+        echo = _echo if len(names) == 1 else None
+        self.sessions = {
+            name: call(
+                self.target,
+                functools.partial(
+                    DevSession, lam, logs, name, watched.get(name, Path(".")),
+                    echo or functools.partial(_prefixed, name), _now_ms,
+                ),
+            )
+            for name in names
+        }  # fmt: skip
+        self.roots = {name: watched[name] for name in watched}
+
+    def _watched(self, template: Path | None, _change: object, path: str) -> bool:
+        p = Path(path)
+        return p == template or any(packaged(p, root) for root in self.roots.values())
+
+    def run(self, template: Path | None, redeploy: Callable[[], dict[str, Path]] | None) -> None:
+        import watchfiles
+
+        if template is None:  # a template's code was just deployed
+            for name in self.roots:
+                call(self.target, self.sessions[name].push)
+        paths = sorted({*self.roots.values(), *([template.parent] if template else [])})
+        if not paths:
+            paths = [Path(".").resolve()]
+        click.echo(f"watching {', '.join(map(str, paths))} (Ctrl-C to stop)")
+        try:
+            for changes in watchfiles.watch(
+                *paths,
+                watch_filter=functools.partial(self._watched, template),
+                debounce=50,
+                step=10,
+                rust_timeout=1000,
+                yield_on_timeout=True,
+                raise_interrupt=False,
+            ):
+                changed = [Path(p) for _, p in changes]
+                if template is not None and redeploy is not None and template in changed:
+                    self.watch(redeploy())
+                    changed = []
+                for name, root in self.roots.items():
+                    mine = [p for p in changed if p.is_relative_to(root)]
+                    if mine:
+                        call(self.target, functools.partial(self.sessions[name].push, mine))
+                for session in self.sessions.values():
+                    call(self.target, session.print_logs)
+        except KeyboardInterrupt:
+            return
+
+
+def _prefixed(name: str, line: str) -> None:
+    _echo(f"[{name}] {line}")
