@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiormq.exceptions import ProbableAuthenticationError
+from aiormq.exceptions import ConnectionNotAllowed, ProbableAuthenticationError
 
 from lambdad.clock import FakeClock
 from lambdad.config import Settings
@@ -205,6 +205,28 @@ def test_refused_credentials_and_unknown_brokers_say_why() -> None:
 
     ctx = Context()
     run(ctx, [Refusing(ctx.clock, [])], lambda: "EVENT_SOURCE_AUTHN_ERROR" in ctx.reasons)
+
+    class NotAllowed(FakeConsumer):
+        async def open(self) -> None:
+            raise ConnectionNotAllowed("NOT_ALLOWED - access to vhost 'shop' refused")
+
+    ctx = Context()
+    run(ctx, [NotAllowed(ctx.clock, [])], lambda: "EVENT_SOURCE_AUTHZ_ERROR" in ctx.reasons)
+    assert "PROBLEM: NOT_ALLOWED - access to vhost 'shop' refused" in ctx.results
     ctx = Context(event_source_arn=ARN.replace("orders", "billing"))
     run(ctx, [FakeConsumer(ctx.clock, [])], lambda: "ESM_CONFIG_NOT_VALID" in ctx.reasons)
     assert ctx.events == []
+
+
+def test_an_ack_on_a_closed_channel_reconnects_and_the_batch_comes_again() -> None:
+    class Closing(FakeConsumer):
+        async def ack(self, tag: int) -> None:
+            raise RuntimeError("channel closed")
+
+    ctx = Context()
+    first = Closing(ctx.clock, deliveries(b"1"))
+    second = FakeConsumer(ctx.clock, [Delivery("q", "/", b"1", {}, True, 1)])
+    run(ctx, [first, second], lambda: bool(second.settled))
+    assert first.closed
+    assert ctx.bodies() == [[b"1"], [b"1"]]
+    assert ctx.events[1]["rmqMessagesByQueue"]["q::/"][0]["redelivered"] is True

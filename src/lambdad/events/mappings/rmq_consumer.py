@@ -18,7 +18,10 @@ import logging
 from typing import Any, Final
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from aiormq.abc import AbstractChannel as Underlay
+from aiormq.abc import DeliveredMessage
+from pamqp.commands import Basic
 
 from lambdad.events.mappings.rmq_broker import BrokerTarget
 from lambdad.events.mappings.rmq_records import Delivery
@@ -29,28 +32,33 @@ log = logging.getLogger(__name__)
 MAX_PREFETCH: Final = 65_535
 CONNECT_TIMEOUT: Final = 10.0
 CLOSE_TIMEOUT: Final = 2.0
+DISPATCH_TURNS: Final = 4
 
 
 class ConnectionLost(Exception):
     """The broker closed the connection or the channel."""
 
 
-def delivery(message: AbstractIncomingMessage, queue: str, vhost: str) -> Delivery:
-    props = message.properties
-    fields = {
-        name: getattr(props, name, None)
-        for name in ("content_type", "content_encoding", "headers", "delivery_mode",
-                     "priority", "correlation_id", "reply_to", "expiration", "message_id",
-                     "timestamp", "message_type", "user_id", "app_id")
-    }  # fmt: skip
-    fields["cluster_id"] = getattr(message, "cluster_id", None) or None  # pamqp: "" unset
+PROPERTY_NAMES: Final = (
+    "content_type", "content_encoding", "headers", "delivery_mode", "priority",
+    "correlation_id", "reply_to", "expiration", "message_id", "timestamp",
+    "message_type", "user_id", "app_id", "cluster_id",
+)  # fmt: skip
+
+
+def delivery(message: DeliveredMessage, queue: str, vhost: str) -> Delivery:
+    props = message.header.properties
+    deliver = message.delivery
+    assert isinstance(deliver, Basic.Deliver)  # basic_consume hands nothing else
+    fields = {name: getattr(props, name, None) for name in PROPERTY_NAMES}
+    fields["cluster_id"] = fields["cluster_id"] or None  # pamqp: "" when unset
     return Delivery(
         queue=queue,
         vhost=vhost,
         body=bytes(message.body),
         properties=fields,
-        redelivered=bool(message.redelivered),
-        tag=int(message.delivery_tag or 0),
+        redelivered=bool(deliver.redelivered),
+        tag=int(deliver.delivery_tag or 0),
     )
 
 
@@ -60,9 +68,9 @@ class Consumer:
         self.queues = queues
         self.prefetch = max(1, min(MAX_PREFETCH, prefetch))
         self._buffer: asyncio.Queue[Delivery | None] = asyncio.Queue()
-        self._held: dict[int, AbstractIncomingMessage] = {}
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
+        self._underlay: Underlay | None = None
         self._lost = False
 
     async def open(self) -> None:
@@ -81,15 +89,16 @@ class Consumer:
         self._channel = await self._connection.channel()
         self._channel.close_callbacks.add(self._closed)
         await self._channel.set_qos(prefetch_count=self.prefetch)
+        # Deliveries straight from aiormq's channel: aio-pika's message objects would
+        # cost more than the rest of a delivery's way to the function.
+        self._underlay = await self._channel.get_underlay_channel()
         for name in self.queues:
-            queue = await self._channel.get_queue(name, ensure=True)
-            await queue.consume(self._consumer(name), no_ack=False)
+            await self._channel.get_queue(name, ensure=True)
+            await self._underlay.basic_consume(name, self._consumer(name), no_ack=False)
 
     def _consumer(self, queue: str) -> Any:
-        async def on_message(message: AbstractIncomingMessage) -> None:
-            item = delivery(message, queue, self.target.vhost)
-            self._held[item.tag] = message
-            self._buffer.put_nowait(item)
+        async def on_message(message: DeliveredMessage) -> None:
+            self._buffer.put_nowait(delivery(message, queue, self.target.vhost))
 
         return on_message
 
@@ -105,6 +114,12 @@ class Consumer:
             raise ConnectionLost
         try:
             if within is not None and within <= 0:
+                # Deliveries read from the socket but not yet through the client's
+                # dispatch are "already here" too.
+                for _ in range(DISPATCH_TURNS):
+                    if not self._buffer.empty():
+                        break
+                    await asyncio.sleep(0)
                 item = self._buffer.get_nowait()
             else:
                 item = await asyncio.wait_for(self._buffer.get(), within)
@@ -114,35 +129,27 @@ class Consumer:
             raise ConnectionLost
         return item
 
-    def _take(self, tag: int) -> AbstractIncomingMessage | None:
-        """The message of ``tag``, forgetting it and every earlier one (settled with it)."""
-        message = self._held.pop(tag, None)
-        for earlier in [t for t in self._held if t < tag]:
-            del self._held[earlier]
-        return message
+    def _settling(self) -> Underlay:
+        if self._underlay is None or self._underlay.is_closed:
+            raise ConnectionLost
+        return self._underlay
 
     async def ack(self, tag: int) -> None:
         """Acknowledge every unsettled delivery up to ``tag``."""
-        message = self._take(tag)
-        if message is not None:
-            await message.ack(multiple=True)
+        await self._settling().basic_ack(tag, multiple=True)
 
     async def nack(self, tag: int, *, requeue: bool = True) -> None:
         """Give back (or, without ``requeue``, dead-letter) every one up to ``tag``."""
-        message = self._take(tag)
-        if message is not None:
-            await message.nack(multiple=True, requeue=requeue)
+        await self._settling().basic_nack(tag, multiple=True, requeue=requeue)
 
     async def reject(self, tag: int) -> None:
         """Drop one delivery (to the queue's dead-letter exchange when it has one)."""
-        message = self._held.pop(tag, None)
-        if message is not None:
-            await message.reject(requeue=False)
+        await self._settling().basic_reject(tag, requeue=False)
 
     async def close(self) -> None:
         """Close the connection: unacked deliveries go back to their queues. Idempotent."""
         connection, self._connection = self._connection, None
-        self._held.clear()
+        self._underlay = None
         if connection is None or connection.is_closed:
             return
         with contextlib.suppress(Exception):
