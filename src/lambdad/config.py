@@ -147,6 +147,10 @@ class Settings:
     price_gb_second_x86_64: float = 0.0000166667
     price_gb_second_arm64: float = 0.0000133334
     price_storage_gb_second: float = 0.0000000309
+    price_provisioned_gb_second_x86_64: float = 0.0000041667
+    price_provisioned_gb_second_arm64: float = 0.0000033334
+    price_provisioned_duration_gb_second_x86_64: float = 0.0000097222
+    price_provisioned_duration_gb_second_arm64: float = 0.0000077778
     free_tier_requests: int = 1_000_000
     free_tier_gb_seconds: float = 400_000.0
     # Seconds an environment's execution-role session lasts (AWS_SESSION_TOKEN); an

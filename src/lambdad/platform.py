@@ -36,6 +36,7 @@ from lambdad.environments.pool import EnvironmentPool
 from lambdad.environments.provisioned import ProvisionedManager
 from lambdad.environments.snapstart import SnapStart, TemplateRequest
 from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
+from lambdad.errors import AwsError
 from lambdad.events.alb.service import LoadBalancing
 from lambdad.events.apigw.service import ApiGateway
 from lambdad.events.eventbridge import EventBridge
@@ -57,7 +58,7 @@ from lambdad.observe.alarms import AlarmService
 from lambdad.observe.logs import LogStore
 from lambdad.observe.metrics_recorder import MetricsRecorder
 from lambdad.observe.metrics_retention import Retention
-from lambdad.observe.metrics_service import MetricsService
+from lambdad.observe.metrics_service import Allocation, MetricsService
 from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
 from lambdad.outbound import parse_credentials as parse_outbound
 from lambdad.outbound import trusted_accounts as outbound_trusted
@@ -335,6 +336,8 @@ class Platform:
             loop.create_task(self.eventbridge.timer.run()),
             loop.create_task(self.metrics.run_flusher(self.settings.metrics_flush_interval)),
             loop.create_task(self.alarms.run(self.settings.metrics_alarm_interval)),
+            # Provisioned concurrency is billed while configured, once a minute here.
+            loop.create_task(self.metrics.run_provisioned_accrual(self._allocations, 60.0)),
         ]
         for scope, name, qualifier, count in self.concurrency.provisioned_targets():
             self.provisioned.configure(scope, name, qualifier, count)
@@ -357,6 +360,20 @@ class Platform:
         await self.provisioned.shutdown()
         await self.pool.shutdown()
         self.backend.close()
+
+    def _allocations(self) -> list[Allocation]:
+        """Every provisioned concurrency configuration, with its version's size."""
+        out: list[Allocation] = []
+        for scope, name, qualifier, count in self.concurrency.provisioned_targets():
+            try:
+                rv = self.functions.resolve(scope, name, qualifier)
+            except AwsError:
+                continue  # deleted meanwhile
+            arch = rv.architectures[0] if rv.architectures else "x86_64"
+            out.append(
+                (scope, name, rv.version, arch, rv.memory_mb, rv.ephemeral_storage_mb, count)
+            )
+        return out
 
     def lookup_credential(self, access_key_id: str) -> Credential | None:
         return self.credentials.get(access_key_id)

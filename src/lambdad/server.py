@@ -374,6 +374,14 @@ def prices_from(settings: Settings) -> Prices:
             "arm64": settings.price_gb_second_arm64,
         },
         storage_gb_second=settings.price_storage_gb_second,
+        provisioned_gb_second={
+            "x86_64": settings.price_provisioned_gb_second_x86_64,
+            "arm64": settings.price_provisioned_gb_second_arm64,
+        },
+        provisioned_duration_gb_second={
+            "x86_64": settings.price_provisioned_duration_gb_second_x86_64,
+            "arm64": settings.price_provisioned_duration_gb_second_arm64,
+        },
         free_requests=settings.free_tier_requests,
         free_gb_seconds=settings.free_tier_gb_seconds,
     )

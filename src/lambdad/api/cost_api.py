@@ -54,6 +54,8 @@ async def cost_report(
             "per_million_requests": prices.per_million_requests,
             "gb_second": dict(prices.gb_second),
             "storage_gb_second": prices.storage_gb_second,
+            "provisioned_gb_second": dict(prices.provisioned_gb_second),
+            "provisioned_duration_gb_second": dict(prices.provisioned_duration_gb_second),
             "free_requests": prices.free_requests,
             "free_gb_seconds": prices.free_gb_seconds,
         },
@@ -68,6 +70,8 @@ async def cost_report(
                 "requests": u.requests,
                 "billed_ms": u.billed_ms,
                 "gb_seconds": u.gb_seconds,
+                "provisioned_billed_ms": u.pc_billed_ms,
+                "provisioned_gb_seconds": u.provisioned_gb_seconds,
                 "storage_gb_seconds": u.storage_gb_seconds,
                 "cost_before_free_tier_usd": gross(u, prices),
             }

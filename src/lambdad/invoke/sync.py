@@ -284,6 +284,7 @@ class InvokeService:
                 concurrency or 1,
                 unreserved,
                 claimed,
+                lease is not None and lease.kind is LeaseKind.PROVISIONED,
             )
         return result
 

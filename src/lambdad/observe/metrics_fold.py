@@ -63,7 +63,8 @@ class FunctionTotals:
 @dataclass(slots=True)
 class Folded:
     points: dict[PointKey, Stats] = field(default_factory=dict)
-    usage: dict[UsageKey, list[int]] = field(default_factory=dict)  # [requests, billed ms]
+    # [requests, billed ms, billed ms on provisioned concurrency, provisioned MB-ms]
+    usage: dict[UsageKey, list[int]] = field(default_factory=dict)
     totals: dict[tuple[str, str, str], FunctionTotals] = field(default_factory=dict)
     units: dict[MetricKey, str] = field(default_factory=dict)
 
@@ -175,11 +176,11 @@ def _usage(out: Folded, rows: list[Invoked], rv: RunnableVersion, minute: int) -
         rv.ephemeral_storage_mb,
         month_of(minute),
     )
-    acc = out.usage.setdefault(key, [0, 0])
-    for _t, _rv, duration, _failed, init, *_concurrency in rows:
+    acc = out.usage.setdefault(key, [0, 0, 0, 0])
+    for _t, _rv, duration, _failed, init, _c, _u, _claimed, provisioned in rows:
         # An init that failed answers with no duration of its own: its init's is billed.
         acc[0] += 1
-        acc[1] += billed_ms(duration if duration > 0 else (init or 0.0))
+        acc[2 if provisioned else 1] += billed_ms(duration if duration > 0 else (init or 0.0))
 
 
 def _totals(t: FunctionTotals, rows: list[Invoked], errors: int, cold: int) -> None:

@@ -19,8 +19,9 @@ from lambdad.model.version import RunnableVersion
 from lambdad.observe.metric_keys import LAMBDA, Dimensions, function_dimensions
 
 # (epoch s, version, duration ms, failed, init ms or None, function concurrency,
-#  unreserved concurrency in use in its world, concurrency claimed in its world)
-Invoked = tuple[float, RunnableVersion, float, bool, float | None, int, int, int]
+#  unreserved concurrency in use in its world, concurrency claimed in its world,
+#  ran on provisioned concurrency)
+Invoked = tuple[float, RunnableVersion, float, bool, float | None, int, int, int, bool]
 # (epoch s, scope, function name, qualifier invoked as)
 Throttled = tuple[float, Scope, str, str | None]
 # (epoch s, scope, namespace, metric name, dimensions, value)
@@ -69,12 +70,23 @@ class MetricsRecorder:
         concurrency: int = 0,
         unreserved: int = 0,
         claimed: int = 0,
+        provisioned: bool = False,
     ) -> None:
         """One invocation ran (an init failure counts, with its init duration)."""
         if self.enabled:
             pending = self._pending.invoked
             pending.append(
-                (self._now(), rv, duration_ms, failed, init_ms, concurrency, unreserved, claimed)
+                (
+                    self._now(),
+                    rv,
+                    duration_ms,
+                    failed,
+                    init_ms,
+                    concurrency,
+                    unreserved,
+                    claimed,
+                    provisioned,
+                )
             )
             if len(pending) == HIGH_WATER and self._on_high_water is not None:
                 self._on_high_water()

@@ -20,7 +20,14 @@ from typing import Any, TypeVar
 from lambdad.model.scope import Scope
 from lambdad.observe.metric_keys import MetricKey
 from lambdad.observe.metric_stats import Stats
-from lambdad.observe.metrics_fold import Folded, FunctionTotals, UsageKey, fold, minute_of
+from lambdad.observe.metrics_fold import (
+    Folded,
+    FunctionTotals,
+    UsageKey,
+    fold,
+    minute_of,
+    month_of,
+)
 from lambdad.observe.metrics_recorder import MetricsRecorder
 from lambdad.observe.metrics_retention import Retention, aligned, bucket_of
 from lambdad.observe.series_quota import SeriesQuota
@@ -29,6 +36,8 @@ from lambdad.store.metrics_sqlite import SqliteMetricStorage
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Offload = Callable[..., Awaitable[Any]]
+# (scope, function, version, architecture, memory MB, storage MB, provisioned count)
+Allocation = tuple[Scope, str, str, str, int, int, int]
 # ListMetrics lists the series with a point in the last two weeks, as CloudWatch does.
 LIST_WINDOW = 14 * 86400
 
@@ -110,13 +119,41 @@ class MetricsService:
                 self._dirty[k] = s
             else:
                 old.merge(s)
-        for uk, (req, ms) in folded.usage.items():
-            acc = self._usage.setdefault(uk, [0, 0])
-            acc[0] += req
-            acc[1] += ms
+        for uk, adds in folded.usage.items():
+            self._add_usage(uk, adds)
         self._units.update(folded.units)
         for fk, t in folded.totals.items():
             self.totals.setdefault(fk, FunctionTotals()).merge(t)
+
+    def _add_usage(self, key: UsageKey, adds: list[int]) -> None:
+        acc = self._usage.setdefault(key, [0, 0, 0, 0])
+        for i, n in enumerate(adds):
+            acc[i] += n
+
+    def provisioned_allocated(self, allocations: list[Allocation], elapsed_s: float) -> None:
+        """Provisioned concurrency held for ``elapsed_s`` seconds (billed per GB-second
+        allocated, whether it runs or not)."""
+        month = month_of(self._now())
+        for scope, name, version, arch, memory_mb, storage_mb, count in allocations:
+            key = UsageKey(
+                scope.account, scope.region, name, version, arch, memory_mb, storage_mb, month
+            )
+            self._add_usage(key, [0, 0, 0, int(count * memory_mb * elapsed_s * 1000)])
+
+    async def run_provisioned_accrual(
+        self, allocations: Callable[[], list[Allocation]], interval: float
+    ) -> None:
+        """Every ``interval`` seconds, the provisioned concurrency configured since."""
+        last = self._now()
+        while True:
+            await asyncio.sleep(interval)
+            now = self._now()
+            try:
+                held = await self._offload(allocations)
+                self.provisioned_allocated(held, now - last)
+            except Exception:
+                log.exception("metrics: provisioned concurrency not accounted")
+            last = now
 
     def put(self, key: MetricKey, at: float, stats: Stats, unit: str | None = None) -> None:
         """Values of a series (PutMetricData, embedded metric format) at ``at``, in

@@ -23,6 +23,14 @@ class Prices:
         default_factory=lambda: {"x86_64": 0.0000166667, "arm64": 0.0000133334}
     )
     storage_gb_second: float = 0.0000000309
+    # Provisioned concurrency: per GB-second allocated, and per GB-second of duration
+    # on it (instead of gb_second); the free tier does not cover either.
+    provisioned_gb_second: Mapping[str, float] = field(
+        default_factory=lambda: {"x86_64": 0.0000041667, "arm64": 0.0000033334}
+    )
+    provisioned_duration_gb_second: Mapping[str, float] = field(
+        default_factory=lambda: {"x86_64": 0.0000097222, "arm64": 0.0000077778}
+    )
     free_requests: int = 1_000_000
     free_gb_seconds: float = 400_000.0
 
@@ -35,15 +43,27 @@ class Usage:
     memory_mb: int
     storage_mb: int
     requests: int
-    billed_ms: int
+    billed_ms: int  # on demand
+    pc_billed_ms: int = 0  # on provisioned concurrency
+    pc_allocated_mb_ms: int = 0  # provisioned concurrency held
 
     @property
     def gb_seconds(self) -> float:
+        """On-demand duration x memory (what the free tier's GB-seconds cover)."""
         return self.billed_ms / 1000 * self.memory_mb / 1024
 
     @property
+    def provisioned_duration_gb_seconds(self) -> float:
+        return self.pc_billed_ms / 1000 * self.memory_mb / 1024
+
+    @property
+    def provisioned_gb_seconds(self) -> float:
+        return self.pc_allocated_mb_ms / 1000 / 1024
+
+    @property
     def storage_gb_seconds(self) -> float:
-        return self.billed_ms / 1000 * max(0, self.storage_mb - FREE_STORAGE_MB) / 1024
+        billed = self.billed_ms + self.pc_billed_ms
+        return billed / 1000 * max(0, self.storage_mb - FREE_STORAGE_MB) / 1024
 
 
 @dataclass(slots=True)
@@ -52,6 +72,8 @@ class FunctionCost:
     requests: int = 0
     gb_seconds: float = 0.0
     storage_gb_seconds: float = 0.0
+    provisioned_gb_seconds: float = 0.0
+    provisioned_duration_gb_seconds: float = 0.0
     free_requests: float = 0.0
     free_gb_seconds: float = 0.0
     cost_before_free_tier_usd: float = 0.0
@@ -64,6 +86,8 @@ class FunctionCost:
             "requests": self.requests,
             "gb_seconds": self.gb_seconds,
             "storage_gb_seconds": self.storage_gb_seconds,
+            "provisioned_gb_seconds": self.provisioned_gb_seconds,
+            "provisioned_duration_gb_seconds": self.provisioned_duration_gb_seconds,
             "architectures": sorted(self.architectures),
             "free_tier": {
                 "requests": self.free_requests,
@@ -76,12 +100,18 @@ class FunctionCost:
 
 def gross(u: Usage, prices: Prices) -> float:
     """What one usage row costs before the free tier."""
-    price = prices.gb_second.get(u.architecture, prices.gb_second.get("x86_64", 0.0))
     return (
         u.requests * prices.per_million_requests / 1_000_000
-        + u.gb_seconds * price
+        + u.gb_seconds * _by_arch(prices.gb_second, u.architecture)
         + u.storage_gb_seconds * prices.storage_gb_second
+        + u.provisioned_gb_seconds * _by_arch(prices.provisioned_gb_second, u.architecture)
+        + u.provisioned_duration_gb_seconds
+        * _by_arch(prices.provisioned_duration_gb_second, u.architecture)
     )
+
+
+def _by_arch(table: Mapping[str, float], architecture: str) -> float:
+    return table.get(architecture, table.get("x86_64", 0.0))
 
 
 def bill(usage: Iterable[Usage], prices: Prices) -> list[FunctionCost]:
@@ -94,7 +124,7 @@ def bill(usage: Iterable[Usage], prices: Prices) -> list[FunctionCost]:
     out: dict[str, FunctionCost] = {}
     for u in rows:
         fc = out.setdefault(u.function, FunctionCost(u.function))
-        price = prices.gb_second.get(u.architecture, prices.gb_second.get("x86_64", 0.0))
+        price = _by_arch(prices.gb_second, u.architecture)
         row_free_req = free_req * u.requests / total_requests if total_requests else 0.0
         row_free_gbs = free_gbs * u.gb_seconds / total_gbs if total_gbs else 0.0
         request_price = prices.per_million_requests / 1_000_000
@@ -102,6 +132,8 @@ def bill(usage: Iterable[Usage], prices: Prices) -> list[FunctionCost]:
         fc.requests += u.requests
         fc.gb_seconds += u.gb_seconds
         fc.storage_gb_seconds += u.storage_gb_seconds
+        fc.provisioned_gb_seconds += u.provisioned_gb_seconds
+        fc.provisioned_duration_gb_seconds += u.provisioned_duration_gb_seconds
         fc.free_requests += row_free_req
         fc.free_gb_seconds += row_free_gbs
         fc.cost_before_free_tier_usd += row_gross

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS usage (
     version TEXT NOT NULL, architecture TEXT NOT NULL, memory_mb INTEGER NOT NULL,
     storage_mb INTEGER NOT NULL, month TEXT NOT NULL,
     requests INTEGER NOT NULL, billed_ms INTEGER NOT NULL,
+    pc_billed_ms INTEGER NOT NULL DEFAULT 0, pc_allocated_mb_ms INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (account, region, month, function, version, architecture, memory_mb,
                  storage_mb)
 ) WITHOUT ROWID;
@@ -69,6 +70,11 @@ class SqliteMetricStorage:
             self.name, SCHEMA, synchronous="NORMAL", what="the metrics database",
             holds="the metrics and usage it holds",
         )  # fmt: skip
+        # A database from before provisioned concurrency was billed: its usage gains it.
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(usage)")}
+        for column in ("pc_billed_ms", "pc_allocated_mb_ms"):
+            if column not in columns:
+                conn.execute(f"ALTER TABLE usage ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
         self._writer = GroupCommitWriter(conn, name="lambdad-metrics", what="the metrics database")
         self._writer.start()
 
@@ -210,27 +216,33 @@ class SqliteMetricStorage:
     # -- usage ---------------------------------------------------------------------------
 
     def add_usage(self, usage: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
-        """Add (requests, billed ms) to each (account, region, function, version,
-        architecture, memory, storage, month)."""
+        """Add (requests, billed ms on demand, billed ms on provisioned concurrency, MB-ms
+        of provisioned concurrency allocated) to each (account, region, function,
+        version, architecture, memory, storage, month)."""
 
         def op(conn: sqlite3.Connection) -> None:
-            for (account, region, fn, ver, arch, mem, sto, month), (req, ms) in usage.items():
+            for (account, region, fn, ver, arch, mem, sto, month), adds in usage.items():
+                req, ms, pc_ms, pc_alloc = adds
                 conn.execute(
-                    "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO "
-                    "UPDATE SET requests = requests + excluded.requests, "
-                    "billed_ms = billed_ms + excluded.billed_ms",
-                    (account, region, fn, ver, arch, mem, sto, month, req, ms),
+                    "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                    "DO UPDATE SET requests = requests + excluded.requests, "
+                    "billed_ms = billed_ms + excluded.billed_ms, "
+                    "pc_billed_ms = pc_billed_ms + excluded.pc_billed_ms, "
+                    "pc_allocated_mb_ms = pc_allocated_mb_ms + excluded.pc_allocated_mb_ms",
+                    (account, region, fn, ver, arch, mem, sto, month, req, ms, pc_ms, pc_alloc),
                 )
 
         self._call(op)
 
     def usage(self, account: str, region: str, month: str) -> list[tuple[Any, ...]]:
-        """(function, version, architecture, memory, storage, requests, billed ms) rows."""
+        """(function, version, architecture, memory, storage, requests, billed ms, billed
+        ms on provisioned concurrency, provisioned MB-ms allocated) rows."""
 
         def op(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             return conn.execute(
                 "SELECT function, version, architecture, memory_mb, storage_mb, requests, "
-                "billed_ms FROM usage WHERE account = ? AND region = ? AND month = ? "
+                "billed_ms, pc_billed_ms, pc_allocated_mb_ms FROM usage "
+                "WHERE account = ? AND region = ? AND month = ? "
                 "ORDER BY function, version",
                 (account, region, month),
             ).fetchall()

@@ -82,9 +82,18 @@ def test_usage_bills_whole_milliseconds_by_month_and_the_failed_init() -> None:
     rec.invoked(rv, 0.3, False, None)
     rec.invoked(rv, 0.0, True, 7.5)  # an init failure: its init is billed
     out = fold(rec.drain())
-    ((k, (requests, billed)),) = out.usage.items()
+    ((k, (requests, billed, on_provisioned, allocated)),) = out.usage.items()
     assert (k.architecture, k.memory_mb, k.storage_mb, k.month) == ("arm64", 512, 1024, "2027-01")
     assert (requests, billed) == (3, 2 + 1 + 8)
+    assert (on_provisioned, allocated) == (0, 0)
+
+
+def test_usage_on_provisioned_concurrency_is_billed_apart() -> None:
+    rec = recorder([T0, T0])
+    rec.invoked(version(), 2.5, False, None, provisioned=True)
+    rec.invoked(version(), 1.5, False, None)
+    ((_, acc),) = fold(rec.drain()).usage.items()
+    assert acc == [2, 2, 3, 0]
 
 
 def test_prometheus_totals_and_buckets() -> None:

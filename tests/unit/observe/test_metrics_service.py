@@ -130,3 +130,12 @@ def test_high_water_folds_early_and_reads_wait_for_it(
         return got[key("Invocations")][int(T0)].sum
 
     assert asyncio.run(scenario()) == 4
+
+
+def test_provisioned_allocation_accrues_per_version_and_month(storage: SqliteMetricStorage) -> None:
+    clock = Clock()
+    svc = service(storage, clock)
+    svc.provisioned_allocated([(SCOPE, "fn", "3", "x86_64", 512, 512, 2)], 30.0)
+    svc.provisioned_allocated([(SCOPE, "fn", "3", "x86_64", 512, 512, 2)], 30.0)
+    (row,) = asyncio.run(svc.usage(SCOPE, "2027-01"))
+    assert row == ("fn", "3", "x86_64", 512, 512, 0, 0, 0, 2 * 512 * 60_000)

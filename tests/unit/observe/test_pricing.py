@@ -61,3 +61,21 @@ def test_versions_add_up_per_function_sorted() -> None:
         ("a", 3, ["arm64", "x86_64"]),
         ("z", 1, ["x86_64"]),
     ]
+
+
+def test_provisioned_concurrency_is_priced_apart_and_never_free() -> None:
+    # 10 minutes of 2 x 1024 MB provisioned (1,200 GB-s allocated) and 1,000 s of
+    # duration on it (1,000 GB-s), on arm64.
+    row = usage(
+        "a",
+        5,
+        0,
+        architecture="arm64",
+        pc_billed_ms=1_000_000,
+        pc_allocated_mb_ms=2 * 1024 * 600_000,
+    )
+    (a,) = bill([row], Prices())
+    assert a.provisioned_gb_seconds == pytest.approx(1200)
+    assert a.provisioned_duration_gb_seconds == pytest.approx(1000)
+    assert a.cost_usd == pytest.approx(1200 * 0.0000033334 + 1000 * 0.0000077778)
+    assert a.free_gb_seconds == 0
