@@ -230,3 +230,15 @@ def test_an_ack_on_a_closed_channel_reconnects_and_the_batch_comes_again() -> No
     assert first.closed
     assert ctx.bodies() == [[b"1"], [b"1"]]
     assert ctx.events[1]["rmqMessagesByQueue"]["q::/"][0]["redelivered"] is True
+
+
+def test_a_stop_while_connecting_closes_the_half_open_connection() -> None:
+    class Hanging(FakeConsumer):
+        async def open(self) -> None:
+            self.opened = True
+            await asyncio.Event().wait()
+
+    ctx = Context()
+    hanging = Hanging(ctx.clock, [])
+    run(ctx, [hanging], lambda: hanging.opened)
+    assert hanging.closed

@@ -94,7 +94,6 @@ class RabbitMqPoller:
 
     async def _connect(self) -> Consumer | None:
         settings = self.ctx.settings
-        consumer: Consumer | None = None
         try:
             secrets = await self.ctx.run_blocking(rmq_broker.load_secrets, settings.mq_secrets_file)
             target = rmq_broker.target(
@@ -105,7 +104,11 @@ class RabbitMqPoller:
                 secrets,
             )
             consumer = self._consumers(target, self.mapping.queues, self.mapping.batch_size)
-            await consumer.open()
+            try:
+                await consumer.open()
+            except BaseException:  # a stop while connecting included: no stray consumer
+                await consumer.close()
+                raise
         except BrokerProblem as exc:
             self._problem(exc.reason, f"PROBLEM: {exc.message}")
         except ProbableAuthenticationError:
@@ -120,8 +123,6 @@ class RabbitMqPoller:
         else:
             self.ctx.report(reason=USER_ACTION)
             return consumer
-        if consumer is not None:
-            await consumer.close()
         return None
 
     def _problem(self, reason: str, result: str) -> None:
