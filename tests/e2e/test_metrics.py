@@ -529,3 +529,30 @@ def test_alarm_state_change_is_an_eventbridge_event(lambdad: LambdadServer, made
         events.remove_targets(Rule=rule, Ids=["catcher"])
         events.delete_rule(Name=rule)
         lam.delete_function(FunctionName=catcher)
+
+
+def test_provisioned_concurrency_invocations(lambdad: LambdadServer, made: Made) -> None:
+    lam, cw = lambdad.client("lambda"), lambdad.client("cloudwatch")
+    lam.put_provisioned_concurrency_config(
+        FunctionName=made.name, Qualifier="1", ProvisionedConcurrentExecutions=1
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while (
+            lam.get_provisioned_concurrency_config(FunctionName=made.name, Qualifier="1")["Status"]
+            != "READY"
+        ):
+            assert time.monotonic() < deadline, "provisioned concurrency not READY"
+            time.sleep(0.05)
+        lam.invoke(FunctionName=made.name, Qualifier="1", Payload=b"{}")
+        dims = [
+            {"Name": "FunctionName", "Value": made.name},
+            {"Name": "Resource", "Value": f"{made.name}:1"},
+        ]
+        got = cw.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="ProvisionedConcurrencyInvocations",
+            Dimensions=dims, Period=3600, Statistics=["Sum"], **_window(),
+        )["Datapoints"]  # fmt: skip
+        assert _sum(got) == 1
+    finally:
+        lam.delete_provisioned_concurrency_config(FunctionName=made.name, Qualifier="1")
