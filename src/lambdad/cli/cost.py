@@ -77,6 +77,12 @@ def table(doc: dict[str, Any]) -> list[str]:
                 + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
             )
         )
+    provisioned = [f for f in doc["functions"] if f.get("provisioned_gb_seconds")]
+    for f in provisioned:
+        out.append(
+            f"  {f['function']}: provisioned concurrency {f['provisioned_gb_seconds']:.3f} "
+            f"GB-s configured, {f['provisioned_duration_gb_seconds']:.3f} GB-s run on it"
+        )
     out.append(f"total: ${doc['total_usd']:.6f} (after the free tier)")
     return out
 

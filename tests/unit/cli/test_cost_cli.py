@@ -34,6 +34,10 @@ def test_table_lists_each_function_and_the_total() -> None:
     ]
     assert lines[2].split() == ["orders", "2000000", "12.500", "1000000", "12.500", "0.200000"]
     assert lines[-1] == "total: $0.250000 (after the free tier)"
+    doc["functions"][0] |= {"provisioned_gb_seconds": 1200.0, "provisioned_duration_gb_seconds": 10}
+    assert table(doc)[-2] == (
+        "  orders: provisioned concurrency 1200.000 GB-s configured, 10.000 GB-s run on it"
+    )
 
 
 def test_version_table() -> None:
