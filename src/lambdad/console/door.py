@@ -39,7 +39,9 @@ from lambdad.console.web import (
     redirect,
 )
 from lambdad.errors import AwsError
+from lambdad.model import peer
 from lambdad.model.credential import Credential
+from lambdad.model.endpoints import is_relayed
 
 log = logging.getLogger(__name__)
 
@@ -198,4 +200,7 @@ class ConsoleRoute:
         headers: list[tuple[str, str]],
         body: bytes,
     ) -> Response:
+        if is_relayed(peer.CLIENT.get()):
+            # A function's relay to lambdad (model/endpoints.py): the console is people's.
+            return 403, [(b"content-type", b"text/plain")], b"forbidden\n"
         return await self.console.respond(method, path, query, headers, body)

@@ -192,3 +192,17 @@ def test_pages_forbid_other_origins_content() -> None:
     assert "script-src 'self'" in csp
     assert header(resp, "x-frame-options") == "DENY"
     assert call(c, "GET", "/console/assets/console.css")[0] == 200
+
+
+def test_a_functions_relay_never_reaches_the_console() -> None:
+    from lambdad.console.door import ConsoleRoute
+    from lambdad.model import peer
+
+    route = ConsoleRoute(console())
+    claim = route.claim("GET", "/console/functions", "127.0.0.1:9550")
+    token = peer.CLIENT.set("127.77.0.9")
+    try:
+        status, _, body = asyncio.run(route.answer(claim, "GET", "/console/functions", "", [], b""))
+    finally:
+        peer.CLIENT.reset(token)
+    assert (status, body) == (403, b"forbidden\n")
