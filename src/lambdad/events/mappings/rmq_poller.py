@@ -80,17 +80,16 @@ class RabbitMqPoller:
                 attempt += 1
                 await self.ctx.sleep(self.ctx.backoff(attempt))
                 continue
-            attempt = 0
             try:
-                await self._consume(consumer)
+                await self._consume(consumer)  # returns only by raising
             except Exception as exc:  # a lost connection, or an ack on a closed channel
                 log.warning("mapping %s: broker connection lost: %r", self.mapping.uuid, exc)
                 self.ctx.report(result=UNREACHABLE)
-                attempt = 1
-                await self.ctx.sleep(self.ctx.backoff(attempt))
             finally:
                 self._carry = None
-                await consumer.close()
+                await consumer.close()  # before backing off: nothing held meanwhile
+            attempt = 1
+            await self.ctx.sleep(self.ctx.backoff(attempt))
 
     async def _connect(self) -> Consumer | None:
         settings = self.ctx.settings
