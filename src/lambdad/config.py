@@ -141,6 +141,15 @@ class Settings:
     metrics_max_custom_series: int = 10_000
     metrics_retention_days: float = 15.0
     metrics_token: str = ""
+    # Tracing (observe/tracing_*): trace headers and X-Ray segments at all; the UDP port
+    # of the X-Ray daemon functions send segments to (0: any free one); traces kept per
+    # account and region; where OTLP/HTTP spans go ("http://collector:4318/v1/traces";
+    # empty: nowhere) and seconds between their batches.
+    tracing_enabled: bool = True
+    xray_daemon_port: int = 0
+    tracing_max_traces: int = 10_000
+    otlp_endpoint: str = ""
+    otlp_interval: float = 2.0
     # `lambdad cost` (observe/pricing.py): AWS's public prices in USD and the monthly
     # free tier, per account and region.
     price_per_million_requests: float = 0.20

@@ -49,6 +49,7 @@ from lambdad.invoke.cache import ResolveCache
 from lambdad.invoke.destinations import DestinationSender
 from lambdad.invoke.leases import Leases, ScaleUp, limits_from
 from lambdad.invoke.sync import InvokeService
+from lambdad.invoke.tracing import InvokeTracing
 from lambdad.model.changes import ChangeHub
 from lambdad.model.credential import Credential
 from lambdad.model.scope import Scope
@@ -59,6 +60,7 @@ from lambdad.observe.logs import LogStore
 from lambdad.observe.metrics_recorder import MetricsRecorder
 from lambdad.observe.metrics_retention import Retention
 from lambdad.observe.metrics_service import Allocation, MetricsService
+from lambdad.observe.tracing_setup import Tracing
 from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
 from lambdad.outbound import parse_credentials as parse_outbound
 from lambdad.outbound import trusted_accounts as outbound_trusted
@@ -189,6 +191,8 @@ class Platform:
         opt.sweep()
         # SnapStart versions' templates, which their environments are restored from.
         self.snapstart = SnapStart(self.backend)
+        # Traces: the X-Ray daemon's port (in every environment's variables), the store.
+        self.tracing = Tracing(s)
         self.pool = EnvironmentPool(
             s,
             self.backend,
@@ -201,6 +205,7 @@ class Platform:
             changes=self.changes,
             clock=self.clock,
             sessions=self.sessions,
+            xray_daemon_port=self.tracing.daemon_port,
         )
 
         def template_request(scope: Scope, name: str, version: str) -> TemplateRequest:
@@ -241,6 +246,7 @@ class Platform:
             provisioned=self.provisioned,
             resolved=resolved,
             metrics=self.metrics_recorder,
+            tracing=InvokeTracing(self.tracing.store if self.tracing.enabled else None),
         )
         self.event_configs = EventInvokeConfigService(self.store, self.functions, self.clock)
         self.async_queue = SqliteAsyncQueue(s.data_dir / "async.db")
@@ -343,6 +349,7 @@ class Platform:
             self.provisioned.configure(scope, name, qualifier, count)
         # Snapshots a stop (or a crash) interrupted, or published with no server running.
         self.snapstart_jobs.start()
+        await self.tracing.start()
         await self.async_invoker.start()
         await self.mapping_supervisor.start()
 
@@ -355,6 +362,7 @@ class Platform:
             await self.metrics.flush()  # what the last seconds recorded
         except Exception:
             log.exception("metrics: the last flush failed")
+        await self.tracing.stop()
         # A snapshot cut short stays Pending and is taken again at the next start.
         await self.snapstart_jobs.stop()
         await self.provisioned.shutdown()

@@ -52,6 +52,7 @@ from lambdad.api.metrics_http import MetricsRoute
 from lambdad.api.routes import LambdaHandlers, lambda_routes
 from lambdad.api.scheduler_api import SchedulerApi
 from lambdad.api.signing_api import SigningApi
+from lambdad.api.xray_api import XRayApi
 from lambdad.config import Settings
 from lambdad.console.aws import Aws
 from lambdad.console.door import Console, ConsoleRoute
@@ -136,6 +137,7 @@ def build_app(platform: Platform) -> App:
         scoped_services={
             "monitoring": CloudWatchApi(platform.metrics, prices_from(s), alarms=platform.alarms),
             "scheduler": SchedulerApi(platform.eventbridge.scheduler.operations()),
+            "xray": XRayApi(platform.tracing.queries),
             "apigateway": ApiGatewayApi(
                 platform.apigateway.http_operations(),
                 platform.apigateway.rest_operations(),

@@ -68,7 +68,7 @@ _PRESIGN_MARKERS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Sign
 # query and RPC-v2-CBOR APIs beside Lambda's, each answered by the responder registered
 # for its name (``App.scoped_services``; one not registered is an unknown operation).
 SCOPED_SERVICES = frozenset(
-    {"scheduler", "apigateway", "monitoring", "cloudformation", "elasticloadbalancing"}
+    {"scheduler", "apigateway", "monitoring", "cloudformation", "elasticloadbalancing", "xray"}
 )
 SERVICES = frozenset({"lambda", "logs", "sts", "events"}) | SCOPED_SERVICES
 # A region as AWS names them (botocore's pattern in Lambda's ARNs): any such region is

@@ -23,6 +23,7 @@ SERVICE_IDS = (
     "API Gateway",
     "CloudFormation",
     "Elastic Load Balancing v2",
+    "XRay",
 )
 
 

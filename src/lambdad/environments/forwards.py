@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 
+from lambdad.environments import datagrams
 from lambdad.model.endpoints import Forward
 from lambdad.sandbox import netns
 
@@ -40,6 +41,7 @@ class Relays:
         self._servers: list[asyncio.Server] = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._namespaces: list[int] = []
+        self._datagrams: list[datagrams.Closable] = []
 
     async def open(self, beside: socket.socket, forwards: tuple[Forward, ...]) -> None:
         """Relays for ``forwards`` in the network namespace of the socket ``beside`` (the
@@ -49,9 +51,18 @@ class Relays:
         ns_fd = netns.own_namespace_of(beside)
         if ns_fd is None:
             return
-        ports = tuple(f.port for f in forwards)
-        socks = await asyncio.to_thread(netns.listen_in_namespace, ns_fd, ports)
-        for sock, forward in zip(socks, forwards, strict=True):
+        tcp = tuple(f for f in forwards if not f.udp)
+        udp = tuple(f for f in forwards if f.udp)
+        socks = await asyncio.to_thread(
+            netns.listen_in_namespace,
+            ns_fd,
+            tuple(f.port for f in tcp),
+            udp_ports=tuple(f.port for f in udp),
+        )
+        for sock, forward in zip(socks, tcp + udp, strict=True):
+            if forward.udp:
+                self._datagrams.append(await datagrams.relay(sock, forward, self.source))
+                continue
             relay = _Relay(forward, self.env_id, self._writers, self.source)
             self._servers.append(await asyncio.start_server(relay.handle, sock=sock))
 
@@ -74,6 +85,9 @@ class Relays:
             server.close()
         for writer in list(self._writers):
             writer.close()
+        for relay in self._datagrams:
+            relay.close()
+        self._datagrams.clear()
         self._servers.clear()
         self._writers.clear()
 

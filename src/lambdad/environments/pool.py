@@ -101,6 +101,7 @@ class EnvironmentPool:
         *,
         clock: Clock,
         sessions: SessionIssuer | None = None,
+        xray_daemon_port: int | None = None,
     ) -> None:
         self.settings = settings
         # The platform's clock, handed to every environment (durations, idle time, the
@@ -115,6 +116,8 @@ class EnvironmentPool:
             settings.port,
             endpoints.parse(settings.function_endpoints, dict(settings.host_endpoints)),
         )
+        if xray_daemon_port is not None:  # the X-Ray SDK's segments (observe/tracing_daemon)
+            self.endpoints = endpoints.with_xray_daemon(self.endpoints, xray_daemon_port)
         self.opt = opt
         self.scale_gate = scale_gate
         self.backend = backend

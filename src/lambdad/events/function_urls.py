@@ -20,7 +20,7 @@ from typing import Final, Protocol
 from lambdad.clock import Clock
 from lambdad.errors import AwsError, RequestTooLargeException, TooManyRequestsException
 from lambdad.events.http import cors
-from lambdad.events.http.request import HttpRequest
+from lambdad.events.http.request import HttpRequest, request_trace
 from lambdad.events.http.response import HttpResponse
 from lambdad.events.http.url_event import function_url_event
 from lambdad.events.http.url_response import JSON, url_response
@@ -130,11 +130,15 @@ class FunctionUrlDoor:
         event = function_url_event(
             request, url_id=config.url_id, owner_account_id=config.account, iam=caller
         )
-        answer = await self._invoke(config, event, request_id)
+        answer = await self._invoke(config, event, request_id, request_trace(request))
         return answer if config.cors is None else cors.with_cors(config.cors, request, answer)
 
     async def _invoke(
-        self, config: furl.UrlConfig, event: dict[str, object], request_id: str
+        self,
+        config: furl.UrlConfig,
+        event: dict[str, object],
+        request_id: str,
+        trace_id: str | None = None,
     ) -> HttpResponse:
         req = InvokeRequest(
             scope=Scope(config.account, config.region),
@@ -142,6 +146,7 @@ class FunctionUrlDoor:
             qualifier=config.qualifier,
             payload=json.dumps(event, separators=(",", ":")).encode(),
             request_id=request_id,
+            trace_id=trace_id,
         )
         try:
             if config.invoke_mode == furl.RESPONSE_STREAM:

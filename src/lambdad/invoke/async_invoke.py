@@ -41,6 +41,7 @@ from lambdad.invoke.sync import InvokeRequest, InvokeService
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.model.version import FAILED, RunnableVersion
+from lambdad.observe import tracing_ids
 from lambdad.outbound import OutboundIdentities
 from lambdad.store.queue import AsyncQueue, FunctionKey, NewEvent, QueuedEvent
 
@@ -142,6 +143,7 @@ class AsyncInvokeService:
             rv.check_invocable()
         payload = self.invoker.check_payload(req.payload, limit, operation)
         qualifier = merge_qualifier(parse_function_ref(req.function_name), req.qualifier)
+        now = self._now()
         return NewEvent(
             id=req.request_id or str(uuid.uuid4()),
             # The event belongs to the function's account, whoever invoked it.
@@ -150,7 +152,9 @@ class AsyncInvokeService:
             function_name=rv.name,
             qualifier=qualifier,
             payload=payload,
-            received_at=self._now(),
+            received_at=now,
+            # Every attempt belongs to the trace of the request that queued the event.
+            trace_id=req.trace_id or f"Root={tracing_ids.new_root(now)}",
         )
 
     def statistics(self) -> list[FunctionStatistics]:
@@ -287,7 +291,7 @@ class AsyncInvokeService:
                 scope, "AsyncEventAge", event.function_name, event.qualifier, age_ms
             )
         try:
-            result = await self.invoker.run(rv, event.payload, event.id)
+            result = await self.invoker.run(rv, event.payload, event.id, trace_id=event.trace_id)
         except (TooManyRequestsException, SnapStartNotReadyException) as exc:
             # A SnapStart version still taking its snapshot waits as a throttled event
             # does: requeued, no attempt spent.

@@ -39,6 +39,7 @@ from lambdad.invoke.cache import ResolveCache
 from lambdad.invoke.leases import FunctionKey, Lease, LeaseKind, Leases
 from lambdad.invoke.response_stream import ResponseStream
 from lambdad.invoke.routing import Draw, Route, choose_version
+from lambdad.invoke.tracing import InvokeTracing
 from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
 from lambdad.model.scope import Scope
 from lambdad.model.version import ACTIVE, RunnableVersion
@@ -66,6 +67,7 @@ class InvokeRequest:
     # resource policy of another account's function besides the caller's account.
     role_arn: str = ""
     caller_arn: str = ""  # the session's assumed-role ARN, which refusals name
+    trace_id: str | None = None  # the caller's X-Amzn-Trace-Id, if it sent one
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,7 @@ class InvokeService:
         draw: Draw = random.random,
         resolved: ResolveCache | None = None,
         metrics: MetricsRecorder | None = None,
+        tracing: InvokeTracing | None = None,
     ) -> None:
         self.settings = settings
         self.functions = functions
@@ -106,6 +109,8 @@ class InvokeService:
         self.resolved = resolved if resolved is not None else ResolveCache(functions)
         # Invocations, errors, throttles, durations (observe/metrics_recorder.py).
         self.metrics = metrics if metrics is not None and metrics.enabled else None
+        # Trace headers and, under TracingConfig Active, segments (invoke/tracing.py).
+        self.tracing = tracing if tracing is not None else InvokeTracing()
 
     def resolve(
         self,
@@ -203,7 +208,9 @@ class InvokeService:
         if stream is not None:
             stream.executed_version = rv.version
         try:
-            result = await self.run(rv, payload, request_id, client_context, stream=stream)
+            result = await self.run(
+                rv, payload, request_id, client_context, req.trace_id, stream=stream
+            )
         finally:
             if stream is not None:
                 stream.end()  # whatever happened (a failed init never reached the runtime)
@@ -240,13 +247,15 @@ class InvokeService:
         # The ARN the caller invoked: with the alias or version it named, if any.
         qualifier = rv.invoked_as
         scope = rv.scope
+        started = time.time()
+        trace = self.tracing.decide(trace_id, rv.tracing_mode, started, scope)
         inv = Invocation(
             request_id=request_id,
             payload=payload,
             function_arn=_function_arn(scope.region, scope.account, rv.name, qualifier),
-            deadline_ms=int((time.time() + timeout) * 1000),
+            deadline_ms=int((started + timeout) * 1000),
             client_context=client_context,
-            trace_id=trace_id or _trace_id(),
+            trace_id=trace.header.render(),
             stream=stream,
         )
         # The lease first, given back last: what ``async with leases.acquire(...)``
@@ -262,6 +271,8 @@ class InvokeService:
             except TooManyRequestsException:
                 if metrics is not None:
                     metrics.throttled(scope, rv.name, qualifier)
+                if trace.record:
+                    self.tracing.throttled(rv, inv, trace, started)
                 raise
             if metrics is not None:
                 concurrency, unreserved, claimed = lease_metrics.sample(
@@ -286,6 +297,8 @@ class InvokeService:
                 claimed,
                 lease is not None and lease.kind is LeaseKind.PROVISIONED,
             )
+        if trace.record:
+            self.tracing.recorded(rv, inv, trace, started, result)
         return result
 
     def _checkout(
@@ -304,13 +317,3 @@ class InvokeService:
 _parse_ref = functools.lru_cache(maxsize=4096)(parse_function_ref)
 _function_arn = functools.lru_cache(maxsize=4096)(function_arn)
 _function_key = functools.lru_cache(maxsize=4096)(FunctionKey)
-
-
-# Trace ids must be unique, not secret: drawn without a system call per invoke.
-_ids = random.Random()  # seeded from os.urandom
-
-
-def _trace_id() -> str:
-    now = int(time.time())
-    rand = f"{_ids.getrandbits(160):040x}"
-    return f"Root=1-{now:08x}-{rand[:24]};Parent={rand[24:]};Sampled=0"

@@ -52,17 +52,34 @@ def is_relayed(client: str | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Forward:
-    """Connections to 127.0.0.1:``port`` inside go to ``host``:``host_port`` outside."""
+    """Connections to 127.0.0.1:``port`` inside go to ``host``:``host_port`` outside
+    (``udp``: datagrams, not connections: the X-Ray daemon's port)."""
 
     port: int
     host: str
     host_port: int
+    udp: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class FunctionEndpoints:
     variables: Mapping[str, str]
     forwards: tuple[Forward, ...]
+
+
+def with_xray_daemon(planned: FunctionEndpoints, port: int) -> FunctionEndpoints:
+    """``planned`` and the X-Ray daemon at 127.0.0.1:``port`` (UDP), in the variables
+    AWS sets for it (the SDKs read ``AWS_XRAY_DAEMON_ADDRESS``; ``_AWS_XRAY_DAEMON_*``
+    are its parts; a missing context logs an error instead of raising)."""
+    variables = {
+        **planned.variables,
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{port}",
+        "_AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1",
+        "_AWS_XRAY_DAEMON_PORT": str(port),
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    }
+    forward = Forward(port, "127.0.0.1", port, udp=True)
+    return FunctionEndpoints(variables, (*planned.forwards, forward))
 
 
 def variable_name(service: str) -> str:

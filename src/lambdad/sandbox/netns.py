@@ -98,10 +98,11 @@ def own_namespace_of(sock: socket.socket) -> int | None:
 
 
 def listen_in_namespace(
-    ns_fd: int, ports: tuple[int, ...], host: str = "127.0.0.1"
+    ns_fd: int, ports: tuple[int, ...], host: str = "127.0.0.1", udp_ports: tuple[int, ...] = ()
 ) -> list[socket.socket]:
     """Listening TCP sockets on host:port for each of ``ports`` in the network
-    namespace ``ns_fd`` (which is closed), made by a thread that enters it and ends."""
+    namespace ``ns_fd`` (which is closed), then bound UDP sockets for each of
+    ``udp_ports``, made by a thread that enters it and ends."""
     result: list[socket.socket] = []
     failure: list[BaseException] = []
 
@@ -114,6 +115,11 @@ def listen_in_namespace(
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((host, port))
                 sock.listen(64)
+                sock.setblocking(False)
+            for port in udp_ports:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                result.append(sock)
+                sock.bind((host, port))
                 sock.setblocking(False)
         except BaseException as exc:
             failure.append(exc)

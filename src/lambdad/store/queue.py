@@ -48,6 +48,7 @@ class NewEvent:
     qualifier: str | None
     payload: bytes
     received_at: float  # epoch seconds
+    trace_id: str | None = None  # the X-Ray header of the request that queued it
 
     @property
     def key(self) -> FunctionKey:
@@ -69,6 +70,7 @@ class QueuedEvent:
     # payload}) and the last reason it could not run ({statusCode, message}).
     last_response: dict[str, Any] | None = None
     last_error: dict[str, Any] | None = None
+    trace_id: str | None = None
 
     @property
     def key(self) -> FunctionKey:

@@ -104,7 +104,7 @@ class MemoryAsyncQueue:
             raise ValueError(f"event {e.id} is already queued")
         queued = QueuedEvent(
             e.id, e.account, e.region, e.function_name, e.qualifier, e.payload,
-            e.received_at, attempts=0, requeues=0,
+            e.received_at, attempts=0, requeues=0, trace_id=e.trace_id,
         )  # fmt: skip
         self._state.events[e.id] = _Stored(queued, e.received_at, _Lease())
         self._state.counters[(e.key, "received")] += 1

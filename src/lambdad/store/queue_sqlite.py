@@ -61,6 +61,7 @@ class SqliteAsyncQueue:
         """Open (creating it) the queue; ``StoreUnreadable`` if the file is not one."""
         conn = open_database(self.path, schema.SCHEMA, synchronous="FULL", what=WHAT, holds=HOLDS)
         try:
+            schema.add_trace_column(conn)
             # One node: whoever held a claim in this file before this process is gone.
             released = conn.execute(
                 "UPDATE events SET owner=NULL, lease_until=NULL WHERE owner IS NOT NULL"
@@ -131,7 +132,7 @@ class SqliteAsyncQueue:
             excluded = [k for k, n in allowance.items() if n <= 0]
             sql = (
                 "SELECT id, account, region, function_name, qualifier, payload, received_at, "
-                "attempts, requeues, last_response, last_error, fkey FROM events "
+                "attempts, requeues, last_response, last_error, fkey, trace_id FROM events "
                 "WHERE not_before <= ? AND (owner IS NULL OR (owner != ? AND lease_until < ?))"
             )
             args: list[Any] = [now, owner, now]

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS events (
     owner TEXT,
     lease_until REAL,
     last_response TEXT,
-    last_error TEXT
+    last_error TEXT,
+    trace_id TEXT
 );
 CREATE INDEX IF NOT EXISTS events_due ON events (not_before);
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -61,7 +62,7 @@ CREATE TABLE IF NOT EXISTS counters (
 def insert_event(conn: sqlite3.Connection, e: NewEvent) -> None:
     conn.execute(
         "INSERT INTO events (id, fkey, account, region, function_name, qualifier, payload, "
-        "received_at, not_before) VALUES (?,?,?,?,?,?,?,?,?)",
+        "received_at, not_before, trace_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             e.id,
             fkey(e.key),
@@ -72,9 +73,17 @@ def insert_event(conn: sqlite3.Connection, e: NewEvent) -> None:
             e.payload,
             e.received_at,
             e.received_at,
+            e.trace_id,
         ),
     )
     bump(conn, e.key, "received")
+
+
+def add_trace_column(conn: sqlite3.Connection) -> None:
+    """A queue made before events kept their trace header gets the column."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    if "trace_id" not in columns:
+        conn.execute("ALTER TABLE events ADD COLUMN trace_id TEXT")
 
 
 def insert_delivery(conn: sqlite3.Connection, key: FunctionKey, d: Delivery, now: float) -> None:
@@ -120,6 +129,7 @@ def event_from_row(row: Sequence[Any]) -> QueuedEvent:
         requeues=int(row[8]),
         last_response=loads(row[9]),
         last_error=loads(row[10]),
+        trace_id=row[12] if len(row) > 12 else None,
     )
 
 

@@ -87,6 +87,7 @@ class InvokeHandlers:
             payload=p.get("InvokeArgs") or b"",
             invocation_type="Event",
             request_id=ctx.request_id,
+            trace_id=ctx.headers.get("x-amzn-trace-id"),
             role_arn=_role_arn(ctx),
             caller_arn=ctx.principal.arn if ctx.principal.session else "",
         )
@@ -106,6 +107,7 @@ def _sync_request(ctx: RequestContext, p: Params) -> InvokeRequest:
         request_id=ctx.request_id,
         role_arn=_role_arn(ctx),
         caller_arn=ctx.principal.arn if ctx.principal.session else "",
+        trace_id=ctx.headers.get("x-amzn-trace-id"),
     )
 
 

@@ -26,7 +26,7 @@ from lambdad.events.alb.rules import actions_for, choose_group
 from lambdad.events.alb.store import LB, TG, ElbStore
 from lambdad.events.function_urls import Response, SyncInvoker
 from lambdad.events.http import alb
-from lambdad.events.http.request import HttpRequest
+from lambdad.events.http.request import HttpRequest, request_trace
 from lambdad.events.http.response import HttpResponse
 from lambdad.events.url_cache import UrlCache
 from lambdad.invoke.sync import InvokeRequest
@@ -210,6 +210,7 @@ class LoadBalancerDoor:
                     function_name=ref.name,
                     qualifier=ref.qualifier,
                     payload=json.dumps(event, separators=(",", ":")).encode(),
+                    trace_id=request_trace(request),
                 )
             )
         except AwsError as error:

@@ -28,7 +28,7 @@ from lambdad.events.apigw.authorizer_run import LambdaAuthorizers
 from lambdad.events.apigw.proxy_events import proxy_event, proxy_response, version_of
 from lambdad.events.function_urls import Response, SyncInvoker
 from lambdad.events.http import apigw_v1, cors
-from lambdad.events.http.request import HttpRequest, IamCaller
+from lambdad.events.http.request import HttpRequest, IamCaller, request_trace
 from lambdad.events.http.response import HttpResponse
 from lambdad.events.url_auth import Verifier
 from lambdad.events.url_cache import UrlCache
@@ -196,6 +196,7 @@ class ApiGatewayDoor:
                     function_name=function.name,
                     qualifier=function.qualifier,
                     payload=json.dumps(event, separators=(",", ":")).encode(),
+                    trace_id=request_trace(request),
                 )
             )
         except TooManyRequestsException:

@@ -130,6 +130,12 @@ def trace_header(request: HttpRequest) -> str:
     return f"Root=1-{int(request.time.timestamp()):08x}-{digest}"
 
 
+def request_trace(request: HttpRequest) -> str:
+    """The trace the request is part of: the client's ``X-Amzn-Trace-Id``, else the one
+    the proxy adds (what the event's headers and the invocation both carry)."""
+    return request.first_header("x-amzn-trace-id") or trace_header(request)
+
+
 def forwarded_headers(request: HttpRequest) -> list[tuple[str, str]]:
     """The request's headers as an AWS proxy forwards them: hop-by-hop headers dropped,
     then ``X-Forwarded-For`` (the client's list extended with the source IP),
@@ -144,9 +150,7 @@ def forwarded_headers(request: HttpRequest) -> list[tuple[str, str]]:
     kept.append(("X-Forwarded-For", ", ".join([*chain, request.source_ip])))
     kept.append(("X-Forwarded-Port", str(request.port)))
     kept.append(("X-Forwarded-Proto", request.scheme))
-    kept.append(
-        ("X-Amzn-Trace-Id", request.first_header("x-amzn-trace-id") or trace_header(request))
-    )
+    kept.append(("X-Amzn-Trace-Id", request_trace(request)))
     return kept
 
 

@@ -1,0 +1,244 @@
+"""Tracing as users see it: the caller's ``X-Amzn-Trace-Id`` in the function's
+``_X_AMZN_TRACE_ID``; an ``Active`` function's segments read back with boto3's
+``xray.batch_get_traces``; what the function's X-Ray SDK (vendored into its zip) and a
+plain UDP datagram send, in the same trace; and the spans an OTLP collector receives.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import aws_xray_sdk
+import pytest
+import wrapt
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from e2e.helpers import ROLE, LambdadServer, make_zip
+
+ECHO_TRACE = """
+import os
+
+def handler(event, context):
+    return {"trace": os.environ.get("_X_AMZN_TRACE_ID"), "request_id": context.aws_request_id}
+"""
+
+# Sends a subsegment with the X-Ray SDK, and one by hand over UDP (the daemon protocol).
+XRAY_FUNCTION = """
+import json, os, socket, time
+from aws_xray_sdk.core import xray_recorder
+
+def handler(event, context):
+    with xray_recorder.in_subsegment("sdk-work") as sub:
+        sub.put_annotation("order", "42")
+    fields = dict(p.split("=", 1) for p in os.environ["_X_AMZN_TRACE_ID"].split(";"))
+    now = time.time()
+    doc = {"type": "subsegment", "trace_id": fields["Root"], "parent_id": fields["Parent"],
+           "id": os.urandom(8).hex(), "name": "udp-work", "start_time": now, "end_time": now}
+    host, port = os.environ["AWS_XRAY_DAEMON_ADDRESS"].split(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b'{"format": "json", "version": 1}\\n' + json.dumps(doc).encode(),
+                 (host, int(port)))
+    return {"daemon": os.environ["AWS_XRAY_DAEMON_ADDRESS"],
+            "missing": os.environ.get("AWS_XRAY_CONTEXT_MISSING")}
+"""
+
+
+def _root() -> str:
+    return f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+
+
+def _package_files(module: Any) -> dict[str, bytes]:
+    """A pure-Python package's files, to vendor into a function's zip."""
+    top = Path(module.__file__).parent
+    files = {}
+    for path in top.rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".json"):
+            files[f"{top.name}/{path.relative_to(top)}"] = path.read_bytes()
+    return files
+
+
+class _Collector:
+    """A tiny OTLP/HTTP receiver: decodes each protobuf export it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExportTraceServiceRequest] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.requests.append(ExportTraceServiceRequest.FromString(body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/v1/traces"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def spans(self) -> list[tuple[str, Any]]:
+        out = []
+        for req in list(self.requests):
+            for rs in req.resource_spans:
+                service = next(a.value.string_value for a in rs.resource.attributes
+                               if a.key == "service.name")  # fmt: skip
+                out.extend((service, span) for ss in rs.scope_spans for span in ss.spans)
+        return out
+
+
+@pytest.fixture(scope="module")
+def collector() -> Iterator[_Collector]:
+    c = _Collector()
+    yield c
+    c.server.shutdown()
+    c.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def traced(
+    tmp_path_factory: pytest.TempPathFactory, collector: _Collector
+) -> Iterator[LambdadServer]:
+    server = LambdadServer(
+        tmp_path_factory.mktemp("tracing") / "data",
+        env={"LAMBDAD_OTLP_ENDPOINT": collector.url, "LAMBDAD_OTLP_INTERVAL": "0.2"},
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _create(server: LambdadServer, name: str, files: dict[str, Any], **params: Any) -> None:
+    lam = server.client("lambda")
+    lam.create_function(
+        FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": make_zip(files)}, Timeout=30, **params,
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+
+
+def _invoke_with_header(server: LambdadServer, name: str, header: str) -> dict[str, Any]:
+    lam = server.client("lambda")
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["X-Amzn-Trace-Id"] = header
+
+    lam.meta.events.register_first("before-sign.lambda.Invoke", add_header)
+    try:
+        out = lam.invoke(FunctionName=name, Payload=b"{}")
+    finally:
+        lam.meta.events.unregister("before-sign.lambda.Invoke", add_header)
+    assert "FunctionError" not in out, out["Payload"].read()
+    result: dict[str, Any] = json.loads(out["Payload"].read())
+    return result
+
+
+def _eventually(probe: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = probe()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not seen in {timeout} s")
+        time.sleep(0.1)
+
+
+def test_callers_trace_header_reaches_the_function(traced: LambdadServer) -> None:
+    name = f"trace-echo-{uuid.uuid4().hex[:8]}"
+    _create(traced, name, {"app.py": ECHO_TRACE})
+    root = _root()
+    header = f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1"
+    got = _invoke_with_header(traced, name, header)
+    assert got["trace"] == header  # PassThrough: the caller's trace, as it came
+    assert got["request_id"]
+    # Without a header, lambdad makes one in X-Ray's format, not sampled (PassThrough).
+    out = json.loads(traced.client("lambda").invoke(FunctionName=name)["Payload"].read())
+    fields = dict(p.split("=", 1) for p in out["trace"].split(";"))
+    assert fields["Sampled"] == "0"
+    assert len(fields["Root"]) == 35
+    assert fields["Root"] != root
+    assert len(fields["Parent"]) == 16
+
+
+def test_active_function_segments_sdk_subsegments_and_otlp(
+    traced: LambdadServer, collector: _Collector
+) -> None:
+    name = f"trace-active-{uuid.uuid4().hex[:8]}"
+    files: dict[str, Any] = {"app.py": XRAY_FUNCTION}
+    files.update(_package_files(aws_xray_sdk))
+    files.update(_package_files(wrapt))
+    _create(traced, name, files, TracingConfig={"Mode": "Active"})
+    root = _root()
+    got = _invoke_with_header(traced, name, f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1")
+    assert got["missing"] == "LOG_ERROR"
+    assert got["daemon"].startswith("127.0.0.1:")
+    xray = traced.client("xray")
+
+    def segments() -> dict[str, dict[str, Any]] | None:
+        traces = xray.batch_get_traces(TraceIds=[root])["Traces"]
+        if not traces:
+            return None
+        docs = [json.loads(s["Document"]) for s in traces[0]["Segments"]]
+        by_origin = {d.get("origin"): d for d in docs}
+        function = by_origin.get("AWS::Lambda::Function")
+        if function is None:
+            return None
+        names = {s["name"] for s in function.get("subsegments", [])}
+        return by_origin if {"sdk-work", "udp-work"} <= names else None
+
+    by_origin = _eventually(segments, "the function's own subsegments")
+    service, function = by_origin["AWS::Lambda"], by_origin["AWS::Lambda::Function"]
+    assert service["parent_id"] == "53995c3f42cd8ad8"
+    assert function["parent_id"] == service["id"]
+    assert function["aws"]["function_arn"].endswith(f":function:{name}")
+    names = [s["name"] for s in function["subsegments"]]
+    assert {"Initialization", "Invocation", "Overhead", "sdk-work", "udp-work"} <= set(names)
+    sdk = next(s for s in function["subsegments"] if s["name"] == "sdk-work")
+    assert sdk["annotations"] == {"order": "42"}
+    # Summaries find it; another account sees nothing of it.
+    summaries = xray.get_trace_summaries(
+        StartTime=time.time() - 300, EndTime=time.time() + 5, FilterExpression=f'service("{name}")'
+    )["TraceSummaries"]
+    assert [s["Id"] for s in summaries] == [root]
+    other = traced.client("xray", account="210987654321")
+    assert other.batch_get_traces(TraceIds=[root])["Traces"] == []
+    # The collector gets the same trace as spans.
+    trace_id = bytes.fromhex(root[2:].replace("-", ""))
+    spans = _eventually(
+        lambda: {s.name for _, s in collector.spans() if s.trace_id == trace_id} >= {
+            "Invocation", "sdk-work", "udp-work"
+        } and collector.spans(),
+        "the OTLP spans",
+    )  # fmt: skip
+    services = {svc for svc, s in spans if s.trace_id == trace_id}
+    assert services == {name}
+
+
+def test_put_trace_segments_refuses_bad_documents(traced: LambdadServer) -> None:
+    xray = traced.client("xray")
+    root = _root()
+    good = {"trace_id": root, "id": uuid.uuid4().hex[:16], "name": "client",
+            "start_time": time.time(), "end_time": time.time()}  # fmt: skip
+    out = xray.put_trace_segments(
+        TraceSegmentDocuments=[json.dumps(good), "{not json", json.dumps({"id": "x"})]
+    )
+    assert len(out["UnprocessedTraceSegments"]) == 2
+    [trace] = xray.batch_get_traces(TraceIds=[root])["Traces"]
+    assert json.loads(trace["Segments"][0]["Document"])["name"] == "client"
+    with pytest.raises(xray.exceptions.InvalidRequestException):
+        xray.get_trace_summaries(StartTime=1, EndTime=2, FilterExpression="nonsense ((")
