@@ -31,6 +31,10 @@ from lambdad.runtimes.table import (
 )
 from lambdad.sandbox.base import SandboxSpec
 
+EXEC_WRAPPER = "AWS_LAMBDA_EXEC_WRAPPER"
+WRAPPED_FAMILIES = ("python", "nodejs")
+EXTENSIONS_LAUNCHER = RUNTIME_DIR / "extensions.sh"
+
 # The values of the lambdad:network tag (NETWORK_TAG), which overrides the server's
 # network mode for a function's environments.
 NETWORK_MODES = ("isolated", "none", "host")
@@ -82,6 +86,8 @@ class Parts:
     endpoints: FunctionEndpoints | None = None
     # A debugger's port (``lambdad dev --debug``): the runtime waits for it.
     debug_port: int | None = None
+    # Its external extensions: the executables in its layers' /opt/extensions.
+    extensions: tuple[str, ...] = ()
 
 
 def blueprint(
@@ -123,7 +129,7 @@ def blueprint(
         timeout_s = init_timeout_s = DEBUG_TIMEOUT_S
     spec = SandboxSpec(
         env_id=parts.env_id,
-        argv=launch.argv,
+        argv=launch_argv(launch, parts.extensions, variables),
         env=variables,
         task_dir=parts.task_dir,
         runtime_dir=RUNTIME_DIR,
@@ -158,8 +164,23 @@ def blueprint(
         runtime_version_arn=fmodel.runtime_version_arn(rv.scope.region, rv.runtime),
         max_stream_bytes=settings.max_stream_response,
         debug_port=parts.debug_port,
+        handler=rv.handler,
+        extensions=parts.extensions,
     )
     return spec, config
+
+
+def launch_argv(
+    launch: Launch, extensions: tuple[str, ...], variables: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The runtime's command line: as the runtime table says, or behind the launcher of
+    its extensions (``runtimes/extensions.sh``) when it has external ones or a wrapper
+    script (``AWS_LAMBDA_EXEC_WRAPPER``, honoured by the managed runtimes only, as on
+    AWS). Such an environment is exec'd, never forked from a zygote."""
+    wrap = launch.family in WRAPPED_FAMILIES and bool(variables.get(EXEC_WRAPPER))
+    if not extensions and not wrap:
+        return launch.argv
+    return ("/bin/sh", str(EXTENSIONS_LAUNCHER), "wrap" if wrap else "-", *launch.argv)
 
 
 def debug_setup(variables: dict[str, str], family: str, port: int) -> tuple[tuple[Path, str], ...]:

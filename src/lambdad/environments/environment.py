@@ -18,7 +18,7 @@ produces are written by ``report``.
 from __future__ import annotations
 
 import asyncio
-import enum
+import dataclasses
 import logging
 import math
 import os
@@ -28,105 +28,28 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lambdad.clock import Clock, SystemClock
-from lambdad.environments import report, runtime_api
+from lambdad.environments import report, runtime_api, telemetry_sender
 from lambdad.environments.container_credentials import ContainerCredentials
+from lambdad.environments.extension_host import ExtensionsHost
+from lambdad.environments.extensions import FunctionIdentity
 from lambdad.environments.forwards import Relays
+from lambdad.environments.invocation import Invocation as Invocation
+from lambdad.environments.invocation import InvocationResult as InvocationResult
+from lambdad.environments.lifecycle import ALLOWED as ALLOWED
+from lambdad.environments.lifecycle import Lifecycle as Lifecycle
+from lambdad.environments.lifecycle import State as State
 from lambdad.environments.output import LogDestination, LogWriter, PipeReader
 from lambdad.environments.output import LogSink as LogSink
 from lambdad.environments.platform_log import PlatformLog
 from lambdad.environments.report import Outcome, OutcomeKind
 from lambdad.environments.runtime_http import Sink
-from lambdad.environments.stream_sink import BufferedBody, ResponseSink
-from lambdad.errors import IllegalTransition, SandboxError
+from lambdad.environments.stream_sink import BufferedBody
+from lambdad.errors import SandboxError
 from lambdad.model.endpoints import Forward, relay_source
 from lambdad.model.session import Session
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger(__name__)
-
-
-class State(enum.Enum):
-    STARTING = "starting"
-    INITIALIZING = "initializing"
-    READY = "ready"
-    BUSY = "busy"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-
-
-ALLOWED: dict[State, frozenset[State]] = {
-    State.STARTING: frozenset({State.INITIALIZING, State.STOPPING}),
-    State.INITIALIZING: frozenset({State.READY, State.STOPPING}),
-    State.READY: frozenset({State.BUSY, State.STOPPING}),
-    State.BUSY: frozenset({State.READY, State.STOPPING}),
-    State.STOPPING: frozenset({State.STOPPED}),
-    State.STOPPED: frozenset(),
-}
-
-
-class Lifecycle:
-    """An environment's state, changed only along ``ALLOWED``.
-
-    Changed on the event loop only (as is everything else of an environment), so the
-    check and the change need no lock: two in a row per warm invoke (BUSY, READY).
-    """
-
-    __slots__ = ("_env_id", "_state")
-
-    def __init__(self, env_id: str) -> None:
-        self._env_id = env_id
-        self._state = State.STARTING
-
-    @property
-    def state(self) -> State:
-        return self._state
-
-    def to(self, new: State) -> None:
-        """Move to ``new``; raises ``IllegalTransition`` if the life cycle does not allow it."""
-        if new not in ALLOWED[self._state]:
-            raise IllegalTransition(self._env_id, self._state.name, new.name)
-        self._state = new
-
-
-@dataclass(slots=True)
-class Invocation:
-    request_id: str
-    payload: bytes
-    function_arn: str
-    deadline_ms: int
-    client_context: str | None = None
-    cognito_identity: str | None = None
-    trace_id: str = ""
-    result: asyncio.Future[InvocationResult] | None = None
-    # Where a response the runtime streams goes as it arrives (None: it is gathered
-    # whole and answered as a buffered one, as ``Invoke`` answers a streaming function).
-    stream: ResponseSink | None = None
-
-    def runtime_headers(self) -> list[tuple[str, str]]:
-        h = [
-            ("Lambda-Runtime-Aws-Request-Id", self.request_id),
-            ("Lambda-Runtime-Deadline-Ms", str(self.deadline_ms)),
-            ("Lambda-Runtime-Invoked-Function-Arn", self.function_arn),
-            ("Lambda-Runtime-Trace-Id", self.trace_id),
-        ]
-        if self.client_context is not None:
-            h.append(("Lambda-Runtime-Client-Context", self.client_context))
-        if self.cognito_identity is not None:
-            h.append(("Lambda-Runtime-Cognito-Identity", self.cognito_identity))
-        return h
-
-
-@dataclass(frozen=True, slots=True)
-class InvocationResult:
-    payload: bytes
-    function_error: str | None = None  # "Unhandled" when the function failed
-    error_type: str | None = None
-    log_tail: bytes = b""
-    duration_ms: float = 0.0
-    init_duration_ms: float | None = None
-    max_memory_mb: int = 0
-    # The environment cannot be reused (timeout, crash, init failure).
-    fatal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +82,9 @@ class EnvironmentConfig:
     max_stream_bytes: int = 200 * 1024 * 1024
     # A debugger's port: the host's 127.0.0.1:port relayed into its namespace.
     debug_port: int | None = None
+    # What register tells its extensions, and the external ones' names (/opt/extensions).
+    handler: str = ""
+    extensions: tuple[str, ...] = ()
 
 
 class Environment:
@@ -216,6 +142,10 @@ class Environment:
         self._exit_task: asyncio.Task[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Its Extensions and Telemetry APIs (made with its sandbox), and the end of an
+        # invocation whose extensions are still at work (REPORT, then READY).
+        self._ext: ExtensionsHost | None = None
+        self.finishing: asyncio.Task[None] | None = None
 
     @property
     def state(self) -> State:
@@ -236,8 +166,9 @@ class Environment:
             await self.stop()
             return
         self.sandbox = await self._prepare(self.spec)
-        self._pipe = PipeReader(self.sandbox, self._log.emit)
-        self.server = await runtime_api.serve(self.sandbox.runtime_api_socket(), self)
+        ext = self._ext = self._extensions_host(self.sandbox)
+        self._pipe = PipeReader(self.sandbox, ext.output)
+        self.server = await runtime_api.serve(self.sandbox.runtime_api_socket(), self, ext)
         if self.config.forwards:
             try:
                 await self._relays.open(self.sandbox.runtime_api_socket(), self.config.forwards)
@@ -253,13 +184,12 @@ class Environment:
         # the sandbox was built, or before: the wait is what is left of its start.)
         await self.sandbox.network_ready()
         self._life.to(State.INITIALIZING)
-        for line in self._platform.init_start(
-            self._clock.now(),
-            self.config.initialization_type,
-            self.config.runtime_version,
-            self.config.runtime_version_arn,
-        ):
+        c = self.config
+        now = self._clock.now()
+        init_start = (c.initialization_type, c.runtime_version, c.runtime_version_arn)
+        for line in self._platform.init_start(now, *init_start):
             self._log.emit(line)
+        ext.init_started(now, *init_start)
         if self.config.init_notice:
             for line in self.config.init_notice.splitlines():
                 self._log.emit(line)
@@ -279,7 +209,11 @@ class Environment:
             )
         except TimeoutError:
             outcome = report.init_timeout(self.config.init_timeout_s)
+        if outcome is None:
+            outcome = await self._extensions_ready(ext, started)
         self._init_duration_ms = (self._clock.monotonic() - started) * 1000
+        error_type = None if outcome is None else report.init_error_type(outcome)
+        ext.init_ended(self._clock.now(), c.initialization_type, self._init_duration_ms, error_type)
         if outcome is None:
             self.sandbox.end_init()
             self._life.to(State.READY)
@@ -287,6 +221,26 @@ class Environment:
         self._drain_output()
         self._init_error = outcome
         await self.stop()
+
+    def _extensions_host(self, sandbox: Sandbox) -> ExtensionsHost:
+        c = self.config
+        name = c.function_arn.split(":")[6] if c.function_arn.count(":") >= 6 else ""
+        identity = FunctionIdentity(name, c.version, c.handler, c.account)
+        connect = telemetry_sender.connector(sandbox.runtime_api_socket())
+        return ExtensionsHost(self.id, identity, c.extensions, self._clock, self._log.emit, connect)
+
+    async def _extensions_ready(self, ext: ExtensionsHost, started: float) -> Outcome | None:
+        """The runtime is ready: the init ends when every extension is too (registered,
+        and in ``next``), within what is left of the init's time."""
+        ext.runtime_ready()
+        agents = ext.hub.agents
+        left = self.config.init_timeout_s - (self._clock.monotonic() - started)
+        if not await ext.hub.until(lambda: agents.init_done(True) or ext.hub.broken, left):
+            return report.init_timeout(self.config.init_timeout_s)
+        if ext.hub.error is not None:
+            name, error_type = ext.hub.error
+            return report.extension_init_error(name, error_type)
+        return None
 
     async def _watch_exit(self) -> None:
         assert self.sandbox is not None
@@ -309,7 +263,12 @@ class Environment:
     async def _teardown(self) -> None:
         if self.state is State.STOPPED:
             return
+        was = self.state
         self._life.to(State.STOPPING)
+        if self._ext is not None:
+            if was is State.READY and self.alive_process:
+                await self._ext.shutdown(self._clock.now_ms())
+            self._ext.close()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.cancel()
         if self.server is not None:
@@ -339,10 +298,17 @@ class Environment:
 
     @property
     def alive(self) -> bool:
-        """Ready or busy, and its runtime process still running (an idle one can die too)."""
-        return self.state in (State.READY, State.BUSY) and (
-            self._exit_task is None or not self._exit_task.done()
+        """Ready or busy, its runtime process still running (an idle one can die too), and
+        none of its extensions failed."""
+        return (
+            self.state in (State.READY, State.BUSY)
+            and self.alive_process
+            and (self._ext is None or not self._ext.hub.broken)
         )
+
+    @property
+    def alive_process(self) -> bool:
+        return self._exit_task is None or not self._exit_task.done()
 
     # -- invocations ---------------------------------------------------------------------
 
@@ -357,8 +323,12 @@ class Environment:
         loop = self._loop or asyncio.get_running_loop()
         self._outcome = loop.create_future()
         self._current = inv
-        for line in self._platform.start(self._clock.now(), inv.request_id, self.config.version):
+        now = self._clock.now()
+        for line in self._platform.start(now, inv.request_id, self.config.version):
             self._log.emit(line)
+        ext = self._ext
+        # Extensions sent the INVOKE: each must call next again before the invocation ends.
+        sent = ext.invoke_started(now, inv, self.config.version) if ext is not None else 0
         started = self._clock.monotonic()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(inv)
@@ -390,6 +360,50 @@ class Environment:
                 report.exit_line(inv.request_id, outcome.body.decode(), answer.error_type)
             )
         init = self._init_duration_ms if cold else None
+        if ext is not None:
+            produced = len(answer.payload) if answer.function_error is None else 0
+            ext.runtime_done(
+                self._clock.now(), inv, duration, produced, answer.error_type, timed_out
+            )
+            if sent and not answer.fatal and not ext.settled():
+                # The caller has its answer now; the invocation ends (REPORT, READY) when
+                # the extensions are done, as on AWS.
+                self.finishing = loop.create_task(
+                    self._finish_after_extensions(ext, inv, answer, started, init)
+                )
+                return self._result(answer, duration, init, memory)
+        self._finish(inv, answer, duration, init, memory, timed_out)
+        return self._result(answer, duration, init, memory)
+
+    async def _finish_after_extensions(
+        self,
+        ext: ExtensionsHost,
+        inv: Invocation,
+        answer: report.Answer,
+        started: float,
+        init: float | None,
+    ) -> None:
+        left = self.config.timeout_s - (self._clock.monotonic() - started)
+        in_time = await ext.hub.until(ext.settled, left)
+        duration = (self._clock.monotonic() - started) * 1000
+        if not in_time:
+            self._log.emit(
+                report.timeout_line(self._clock.now(), inv.request_id, self.config.timeout_s)
+            )
+        if not in_time or ext.hub.broken:
+            answer = dataclasses.replace(answer, fatal=True)
+        self._finish(inv, answer, duration, init, self._memory_mb(), not in_time)
+
+    def _finish(
+        self,
+        inv: Invocation,
+        answer: report.Answer,
+        duration: float,
+        init: float | None,
+        memory: int,
+        timed_out: bool,
+    ) -> None:
+        """END and REPORT; the environment is ready again, or torn down."""
         figures = report.Report(
             request_id=inv.request_id,
             duration_ms=duration,
@@ -399,11 +413,14 @@ class Environment:
             restored=self.restored,
             timed_out=timed_out,
         )
+        now = self._clock.now()
         for line in [
             *self._platform.end(inv.request_id),
-            *self._platform.report(self._clock.now(), figures, answer.error_type),
+            *self._platform.report(now, figures, answer.error_type),
         ]:
             self._log.emit(line)
+        if self._ext is not None:
+            self._ext.reported(now, figures, answer.error_type, inv.trace_id)
         self.last_used = self._clock.monotonic()
         if answer.fatal:
             # Answer at the deadline: kill now, tear down (cgroup, NAT, files) after.
@@ -412,6 +429,10 @@ class Environment:
             self._stopping = asyncio.get_running_loop().create_task(self._teardown())
         else:
             self._life.to(State.READY)
+
+    def _result(
+        self, answer: report.Answer, duration: float, init: float | None, memory: int
+    ) -> InvocationResult:
         return InvocationResult(
             payload=answer.payload,
             function_error=answer.function_error,

@@ -110,3 +110,16 @@ def merge_layers(sources: Sequence[Path], target: Path) -> None:
         if tmp.exists():
             remove_quietly(tmp)
         raise
+
+
+def extension_names(opt_dir: Path | None) -> tuple[str, ...]:
+    """The external extensions in a function's layers: the executable files in
+    ``/opt/extensions``, by name (what each registers as)."""
+    if opt_dir is None:
+        return ()
+    folder = opt_dir / "extensions"
+    try:
+        entries = sorted(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        return ()
+    return tuple(p.name for p in entries if p.is_file() and os.access(p, os.X_OK))

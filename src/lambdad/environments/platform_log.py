@@ -56,22 +56,7 @@ class PlatformLog:
     def report(self, at: datetime, r: report.Report, error_type: str | None = None) -> list[str]:
         if not self.json:
             return [report.report_line(r)]
-        metrics: dict[str, Any] = {
-            "durationMs": round(r.duration_ms, 2),
-            "billedDurationMs": report.billed_ms(r.duration_ms),
-            "memorySizeMB": r.memory_size_mb,
-            "maxMemoryUsedMB": r.max_memory_used_mb,
-        }
-        if r.init_duration_ms is not None:
-            key = "restoreDurationMs" if r.restored else "initDurationMs"
-            metrics[key] = round(r.init_duration_ms, 2)
-        record: dict[str, Any] = {"requestId": r.request_id, "metrics": metrics}
-        if r.timed_out:
-            record.update(status="timeout", errorType="Sandbox.Timedout")
-        elif error_type is not None:
-            record.update(status="error", errorType=error_type)
-        else:
-            record["status"] = "success"
+        record = report.report_record(r, error_type)
         return self._record(at, "platform.report", record)
 
     def init_failure_report(

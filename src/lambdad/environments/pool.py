@@ -24,7 +24,7 @@ from lambdad.config import Settings
 from lambdad.environments.blueprint import NETWORK_MODES, Parts, blueprint, network_mode
 from lambdad.environments.code import CodeCache
 from lambdad.environments.environment import Environment, LogSink, State, new_env_id
-from lambdad.environments.layers import OptCache
+from lambdad.environments.layers import OptCache, extension_names
 from lambdad.environments.snapstart import (
     INITIALIZATION_TYPE,
     PrepareSandbox,
@@ -285,6 +285,7 @@ class EnvironmentPool:
                 credentials=credentials,
                 endpoints=self.endpoints,
                 debug_port=self.debug_port(rv.scope, rv.name),
+                extensions=extension_names(opt_dir),
             ),
         )
         return Environment(
@@ -322,12 +323,24 @@ class EnvironmentPool:
         return mode
 
     async def _release(self, env: Environment, key: VersionKey) -> None:
+        finishing = env.finishing
+        if finishing is not None and not finishing.done():
+            # Its extensions are still at work: it comes back once they are done.
+            task = asyncio.get_running_loop().create_task(self._release_after(env, key))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+            return
         if env.state is not State.READY or env.retired:
             self._forget(env)
             await env.stop()
             return
         env.last_used = self.clock.monotonic()
         self._idle.setdefault(key, []).append(env)
+
+    async def _release_after(self, env: Environment, key: VersionKey) -> None:
+        if env.finishing is not None:
+            await asyncio.gather(env.finishing, return_exceptions=True)
+        await self._release(env, key)
 
     async def stop_environment(self, env: Environment) -> None:
         """Stop an environment from ``start_environment`` (idempotent)."""

@@ -165,6 +165,11 @@ class ProvisionedManager:
         return None, None
 
     async def _give_back(self, rv: RunnableVersion, slot: _Slot, env: Environment) -> None:
+        finishing = env.finishing
+        if finishing is not None and not finishing.done():
+            # Its extensions are still at work: it comes back once they are done.
+            self._spawn(self._give_back_after(finishing, rv, slot, env))
+            return
         assert rv.invoked_as is not None
         target = Target(rv.scope.account, rv.scope.region, rv.name, rv.invoked_as)
         current = self._slots.get(target)
@@ -178,6 +183,12 @@ class ProvisionedManager:
         await self.pool.stop_environment(env)
         if current is not None:
             self._schedule(target)
+
+    async def _give_back_after(
+        self, finishing: asyncio.Task[None], rv: RunnableVersion, slot: _Slot, env: Environment
+    ) -> None:
+        await asyncio.gather(finishing, return_exceptions=True)
+        await self._give_back(rv, slot, env)
 
     # -- keeping the count ------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import math
 import signal
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from lambdad.environments.runtime_api import MAX_RESPONSE
 
@@ -99,6 +100,28 @@ def report_line(r: Report) -> str:
     return line
 
 
+def report_record(r: Report, error_type: str | None = None) -> dict[str, Any]:
+    """``platform.report``'s record (a JSON log's and the Telemetry API's): its metrics
+    and status."""
+    metrics: dict[str, Any] = {
+        "durationMs": round(r.duration_ms, 2),
+        "billedDurationMs": billed_ms(r.duration_ms),
+        "memorySizeMB": r.memory_size_mb,
+        "maxMemoryUsedMB": r.max_memory_used_mb,
+    }
+    if r.init_duration_ms is not None:
+        key = "restoreDurationMs" if r.restored else "initDurationMs"
+        metrics[key] = round(r.init_duration_ms, 2)
+    record: dict[str, Any] = {"requestId": r.request_id, "metrics": metrics}
+    if r.timed_out:
+        record.update(status="timeout", errorType="Sandbox.Timedout")
+    elif error_type is not None:
+        record.update(status="error", errorType=error_type)
+    else:
+        record["status"] = "success"
+    return record
+
+
 def init_failure_report_line(
     request_id: str, init_duration_ms: float | None, memory_size_mb: int, error_type: str | None
 ) -> str:
@@ -155,6 +178,12 @@ def invalid_entrypoint(problem: str) -> Outcome:
 def init_timeout(init_timeout_s: float) -> Outcome:
     error_type = "Runtime.InitTimeout"
     message = f"INIT phase timed out after {init_timeout_s:.2f} seconds"
+    return Outcome(OutcomeKind.INIT_ERROR, _document(error_type, message), error_type)
+
+
+def extension_init_error(name: str, error_type: str) -> Outcome:
+    """The init failure an extension posted to ``/extension/init/error``."""
+    message = f"Extension {name} failed to initialize: {error_type}"
     return Outcome(OutcomeKind.INIT_ERROR, _document(error_type, message), error_type)
 
 

@@ -29,7 +29,7 @@ import contextlib
 import json
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, cast
 
 from lambdad.environments.runtime_http import (
@@ -118,6 +118,25 @@ class RuntimeApiHandler(Protocol):
         ...
 
 
+class ExtensionReply(Protocol):
+    @property
+    def status(self) -> int: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, str]]: ...
+
+
+class ExtensionRoutes(Protocol):
+    """The other APIs an environment serves on its Runtime API's socket (extensions,
+    telemetry): ``extension_host.ExtensionsHost``."""
+
+    def serves(self, path: str) -> bool: ...
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> Awaitable[ExtensionReply]: ...
+
+
 def _error_body(error_type: str, message: str) -> dict[str, str]:
     return {"errorType": error_type, "errorMessage": message}
 
@@ -130,8 +149,14 @@ def _too_large_body() -> dict[str, str]:
 
 
 class RuntimeApiProtocol(asyncio.Protocol):
-    def __init__(self, handler: RuntimeApiHandler, connections: set[RuntimeApiProtocol]) -> None:
+    def __init__(
+        self,
+        handler: RuntimeApiHandler,
+        connections: set[RuntimeApiProtocol],
+        extensions: ExtensionRoutes | None = None,
+    ) -> None:
         self.handler = handler
+        self.extensions = extensions
         self.connections = connections
         self.transport: asyncio.Transport | None = None
         self.loop: asyncio.AbstractEventLoop  # set by connection_made
@@ -282,6 +307,13 @@ class RuntimeApiProtocol(asyncio.Protocol):
             self._write(status, out, {})
             return
         if not path.startswith(PREFIX):
+            if self.extensions is not None and self.extensions.serves(path):
+                if request.over:
+                    self._write(413, _too_large_body(), {})
+                    return
+                self.busy = True
+                self.pending = self.loop.create_task(self._extension_call(request))
+                return
             self._write(404, _error_body("NotFound", f"{path[:200]} not found"), {})
             return
         parts = path[len(PREFIX) :].split("/")
@@ -345,6 +377,23 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.pending = None
         self._process()
 
+    async def _extension_call(self, request: Request) -> None:
+        assert self.extensions is not None
+        try:
+            reply = await self.extensions.handle(
+                request.method, request.path, request.headers, bytes(request.body)
+            )
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("runtime API: failure serving an extension request")
+            self._close_with(500, _error_body("ServiceException", "Internal error"))
+            return
+        self._write_raw(reply.status, reply.body, list(reply.headers))
+        self.busy = False
+        self.pending = None
+        self._process()
+
     def _write(self, status: int, body: dict[str, str], headers: dict[str, str]) -> None:
         self._write_raw(status, json.dumps(body).encode(), list(headers.items()))
 
@@ -372,7 +421,11 @@ def _invocation_of(path: str) -> str | None:
     return None
 
 
-async def serve(sock: socket.socket, handler: RuntimeApiHandler) -> asyncio.Server:
+async def serve(
+    sock: socket.socket, handler: RuntimeApiHandler, extensions: ExtensionRoutes | None = None
+) -> asyncio.Server:
     loop = asyncio.get_running_loop()
     connections: set[RuntimeApiProtocol] = set()
-    return await loop.create_server(lambda: RuntimeApiProtocol(handler, connections), sock=sock)
+    return await loop.create_server(
+        lambda: RuntimeApiProtocol(handler, connections, extensions), sock=sock
+    )

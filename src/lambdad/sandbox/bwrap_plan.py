@@ -43,12 +43,14 @@ STAGE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 # hard limits, so the function cannot raise them), the function's variables from
 # stdin, then the runtime with stdin on /dev/null.
 APPLY_ENV = 'ulimit -n 1024 && ulimit -c 0 && . /dev/stdin && exec "$@" </dev/null'
+# The environment's /etc/hosts: the sandbox's own names on its loopback, where its
+# extensions' telemetry listeners are reached (``sandbox.localdomain``, as on AWS).
+HOSTS = "127.0.0.1\tlocalhost sandbox.localdomain sandbox\n::1\tlocalhost\n"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ETC_FILES = (
     "/etc/ssl",
     "/etc/ca-certificates",
     "/etc/ca-certificates.conf",
-    "/etc/hosts",
     "/etc/nsswitch.conf",
     "/etc/localtime",
     "/etc/ld.so.cache",
@@ -79,6 +81,7 @@ def etc_files(uid: int, gid: int, user: str, network: str, host_resolv: str) -> 
     return {
         "passwd": passwd,
         "group": f"root:x:0:\n{user}:x:{gid}:\n",
+        "hosts": HOSTS,
         "resolv.conf": resolv,
     }
 
