@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 from pathlib import Path
 
 from lambdad.errors import InvalidParameterValueException, InvalidZipFileException, ServiceException
+from lambdad.sandbox.base import SandboxSpec
 from lambdad.store import archives, trees
 from lambdad.store.blobs import BlobStore
 
@@ -105,3 +107,19 @@ def remove_quietly(path: Path) -> None:
         trees.remove_tree(path)
     except OSError as exc:
         log.warning("could not remove %s: %s", path, exc)
+
+
+def entrypoint_problem(spec: SandboxSpec) -> str | None:
+    """Why a custom runtime's ``bootstrap`` cannot start, in AWS's words (else None).
+    (Behind the extensions' launcher, the runtime's command comes after its own.)"""
+    entry = next((a for a in spec.argv if a.startswith("{task}/")), "")
+    if not entry:
+        return None
+    relative = entry.removeprefix("{task}/")
+    shown = f"/var/task/{relative}"
+    path = spec.task_dir / relative
+    if not path.is_file():
+        return f"Couldn't find valid bootstrap(s): [{shown} /opt/bootstrap]"
+    if not os.access(path, os.X_OK):
+        return f"fork/exec {shown}: permission denied"
+    return None

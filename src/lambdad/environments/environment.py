@@ -1,18 +1,12 @@
-"""One execution environment: its life cycle and how it serves one invocation at a time.
-
-Its state machine is explicit:
-
-    STARTING -> INITIALIZING -> READY <-> BUSY -> STOPPING -> STOPPED
-         \\______________\\____________\\______/
-
-Any state but STOPPED may go to STOPPING; anything else raises ``IllegalTransition``.
-``start()`` runs the init phase (until the runtime first asks for an event);
-``invoke()`` hands one event to the runtime and waits for its answer, up to the
-function's timeout; ``stop()`` destroys the sandbox, idempotently. The Runtime API
+"""One execution environment: its life cycle (``lifecycle``) and how it serves one
+invocation at a time. ``start()`` runs the init phase (until the runtime first asks
+for an event); ``invoke()`` hands one event to the runtime and waits for its answer,
+up to the function's timeout; ``stop()`` destroys the sandbox, idempotently. The Runtime API
 (``runtime_api``) calls back into it as the runtime asks for events and posts answers.
 
 The runtime's output is read by ``output``; the lines and documents an invocation
-produces are written by ``report``.
+produces are written by ``report``; its extensions and their telemetry are served by
+``extension_host``.
 """
 
 from __future__ import annotations
@@ -21,7 +15,6 @@ import asyncio
 import dataclasses
 import logging
 import math
-import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +22,7 @@ from datetime import datetime
 
 from lambdad.clock import Clock, SystemClock
 from lambdad.environments import report, runtime_api, telemetry_sender
+from lambdad.environments.code import entrypoint_problem
 from lambdad.environments.container_credentials import ContainerCredentials
 from lambdad.environments.extension_host import ExtensionsHost
 from lambdad.environments.extensions import FunctionIdentity
@@ -158,7 +152,7 @@ class Environment:
         error is kept for the first invocation to report."""
         loop = self._loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
-        problem = _entrypoint_problem(self.spec)
+        problem = entrypoint_problem(self.spec)
         if problem is not None:
             # Every backend answers alike (bwrap would only see its exec fail inside).
             self._init_duration_ms = 0.0
@@ -210,7 +204,8 @@ class Environment:
         except TimeoutError:
             outcome = report.init_timeout(self.config.init_timeout_s)
         if outcome is None:
-            outcome = await self._extensions_ready(ext, started)
+            left = self.config.init_timeout_s - (self._clock.monotonic() - started)
+            outcome = await ext.init_outcome(left, self.config.init_timeout_s)
         self._init_duration_ms = (self._clock.monotonic() - started) * 1000
         error_type = None if outcome is None else report.init_error_type(outcome)
         ext.init_ended(self._clock.now(), c.initialization_type, self._init_duration_ms, error_type)
@@ -228,19 +223,6 @@ class Environment:
         identity = FunctionIdentity(name, c.version, c.handler, c.account)
         connect = telemetry_sender.connector(sandbox.runtime_api_socket())
         return ExtensionsHost(self.id, identity, c.extensions, self._clock, self._log.emit, connect)
-
-    async def _extensions_ready(self, ext: ExtensionsHost, started: float) -> Outcome | None:
-        """The runtime is ready: the init ends when every extension is too (registered,
-        and in ``next``), within what is left of the init's time."""
-        ext.runtime_ready()
-        agents = ext.hub.agents
-        left = self.config.init_timeout_s - (self._clock.monotonic() - started)
-        if not await ext.hub.until(lambda: agents.init_done(True) or ext.hub.broken, left):
-            return report.init_timeout(self.config.init_timeout_s)
-        if ext.hub.error is not None:
-            name, error_type = ext.hub.error
-            return report.extension_init_error(name, error_type)
-        return None
 
     async def _watch_exit(self) -> None:
         assert self.sandbox is not None
@@ -572,21 +554,6 @@ class Environment:
         self._init_error = report.posted_init_error(body, error_type)
         self._ready.set_result(self._init_error)
         return 202, {"status": "OK"}
-
-
-def _entrypoint_problem(spec: SandboxSpec) -> str | None:
-    """Why a custom runtime's ``bootstrap`` cannot start, in AWS's words (else None)."""
-    entry = spec.argv[0] if spec.argv else ""
-    if not entry.startswith("{task}/"):
-        return None
-    relative = entry.removeprefix("{task}/")
-    shown = f"/var/task/{relative}"
-    path = spec.task_dir / relative
-    if not path.is_file():
-        return f"Couldn't find valid bootstrap(s): [{shown} /opt/bootstrap]"
-    if not os.access(path, os.X_OK):
-        return f"fork/exec {shown}: permission denied"
-    return None
 
 
 def _time_out(outcome: asyncio.Future[Outcome]) -> None:

@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lambdad.clock import Clock
-from lambdad.environments import extension_events, telemetry, telemetry_records
+from lambdad.environments import extension_events, report, telemetry, telemetry_records
 from lambdad.environments.extension_agents import Agent
 from lambdad.environments.extensions import ExtensionHub, FunctionIdentity, Reply
 from lambdad.environments.invocation import Invocation
-from lambdad.environments.report import Report
+from lambdad.environments.report import Outcome, Report
 from lambdad.environments.telemetry_sender import Connector, Delivery
 
 log = logging.getLogger(__name__)
@@ -157,9 +157,18 @@ class ExtensionsHost:
         }
         self.platform(at, "platform.initStart", record)
 
-    def runtime_ready(self) -> None:
-        """The runtime asked for its first event: no internal extension registers now."""
-        self.hub.close_registration()
+    async def init_outcome(self, left_s: float, init_timeout_s: float) -> Outcome | None:
+        """The runtime is ready (no internal extension registers now): the init ends when
+        every extension is too (registered, and in ``next``) within ``left_s``; how it
+        failed, if it did (None: it did not)."""
+        hub = self.hub
+        hub.close_registration()
+        if not await hub.until(lambda: hub.agents.init_done(True) or hub.broken, left_s):
+            return report.init_timeout(init_timeout_s)
+        if hub.error is not None:
+            name, error_type = hub.error
+            return report.extension_init_error(name, error_type)
+        return None
 
     def init_ended(
         self, at: datetime, initialization_type: str, duration_ms: float, error_type: str | None

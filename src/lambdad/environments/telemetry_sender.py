@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # A socket connected to a port of the sandbox's loopback.
 Connector = Callable[[int], Awaitable[socket.socket]]
 POST_TIMEOUT_S = 5.0
+# Batches waiting for a listener slower than the records come: past this many, the
+# oldest is dropped.
+MAX_OUTBOX = 32
 
 
 def connector(beside: socket.socket) -> Connector:
@@ -106,6 +109,14 @@ class Delivery:
             self._timer.cancel()
             self._timer = None
         self._outbox.append(records)
+        if len(self._outbox) > MAX_OUTBOX:
+            dropped = self._outbox.popleft()
+            log.debug(
+                "environment %s: %s too slow, %d records dropped",
+                self.env_id,
+                self.name,
+                len(dropped),
+            )
         self._idle.clear()
         if self._pump is None or self._pump.done():
             self._pump = self._loop.create_task(self._run())
