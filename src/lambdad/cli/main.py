@@ -172,6 +172,15 @@ def _register_doctor() -> None:
 _register_doctor()
 
 
+def _register_tune() -> None:
+    from lambdad.cli.tune import tune
+
+    main.add_command(tune)
+
+
+_register_tune()
+
+
 def _version() -> str:
     from lambdad import __version__
 
