@@ -131,7 +131,9 @@ def _create(server: LambdadServer, name: str, files: dict[str, Any], **params: A
     )
 
 
-def _invoke_with_header(server: LambdadServer, name: str, header: str) -> dict[str, Any]:
+def _invoke_with_header(
+    server: LambdadServer, name: str, header: str, kind: str = "RequestResponse"
+) -> dict[str, Any]:
     lam = server.client("lambda")
 
     def add_header(request: Any, **_: Any) -> None:
@@ -139,9 +141,12 @@ def _invoke_with_header(server: LambdadServer, name: str, header: str) -> dict[s
 
     lam.meta.events.register_first("before-sign.lambda.Invoke", add_header)
     try:
-        out = lam.invoke(FunctionName=name, Payload=b"{}")
+        out = lam.invoke(FunctionName=name, Payload=b"{}", InvocationType=kind)
     finally:
         lam.meta.events.unregister("before-sign.lambda.Invoke", add_header)
+    if kind == "Event":
+        assert out["StatusCode"] == 202
+        return {}
     assert "FunctionError" not in out, out["Payload"].read()
     result: dict[str, Any] = json.loads(out["Payload"].read())
     return result
@@ -227,6 +232,12 @@ def test_active_function_segments_sdk_subsegments_and_otlp(
     )  # fmt: skip
     services = {svc for svc, s in spans if s.trace_id == trace_id}
     assert services == {name}
+    # An asynchronous invoke runs in the trace of the request that queued it.
+    later = _root()
+    _invoke_with_header(traced, name, f"Root={later};Sampled=1", "Event")
+    _eventually(
+        lambda: xray.get_trace_graph(TraceIds=[later])["Services"], "the async invoke's trace"
+    )
 
 
 def test_put_trace_segments_refuses_bad_documents(traced: LambdadServer) -> None:

@@ -58,13 +58,16 @@ class RuleDelivery:
         await self.enqueue(planned)
         return len(planned)
 
-    def plan(self, scope: Scope, rule: Doc, event: Event) -> list[NewEvent]:
+    def plan(
+        self, scope: Scope, rule: Doc, event: Event, trace_id: str | None = None
+    ) -> list[NewEvent]:
         """The async invokes ``event`` makes for ``rule``'s targets, not yet queued:
-        PutEvents queues those of all its entries with one ``enqueue``."""
+        PutEvents queues those of all its entries with one ``enqueue`` (``trace_id``: the
+        entry's ``TraceHeader``, which the invocations carry on)."""
         source = rule_arn(scope, rule["EventBusName"], rule["Name"])
         planned = []
         for target in rule["Targets"]:
-            queued = self._prepare(scope, rule, source, target, event)
+            queued = self._prepare(scope, rule, source, target, event, trace_id)
             if queued is not None:
                 planned.append(queued)
         return planned
@@ -74,7 +77,13 @@ class RuleDelivery:
         await self.async_invoker.accept_many(planned)
 
     def _prepare(
-        self, scope: Scope, rule: Doc, source: str, target: Mapping[str, Any], event: Event
+        self,
+        scope: Scope,
+        rule: Doc,
+        source: str,
+        target: Mapping[str, Any],
+        event: Event,
+        trace_id: str | None = None,
     ) -> NewEvent | None:
         ref = parse_function_ref(target["Arn"])
         if Scope(ref.account or scope.account, ref.region or scope.region) != scope:
@@ -113,6 +122,7 @@ class RuleDelivery:
             payload=render_input(target, event, source, rule["Name"]),
             invocation_type="Event",
             request_id=str(uuid.uuid4()),
+            trace_id=trace_id,
         )
         try:
             queued = self.async_invoker.prepare(request, limit=self.max_payload, operation="Invoke")

@@ -64,17 +64,19 @@ class EventIntake:
                 code = exc.code if isinstance(exc, EntryError) else "InvalidArgument"
                 results.append({"ErrorCode": code, "ErrorMessage": exc.message})
                 continue
-            planned += self._route(scope, bus, event)
+            planned += self._route(scope, bus, event, entry.get("TraceHeader"))
             results.append({"EventId": event_id})
         await self.delivery.enqueue(planned)
         failed = sum(1 for r in results if "ErrorCode" in r)
         return {"FailedEntryCount": failed, "Entries": results}
 
-    def _route(self, scope: Scope, bus: str, event: dict[str, Any]) -> list[NewEvent]:
+    def _route(
+        self, scope: Scope, bus: str, event: dict[str, Any], trace_id: str | None = None
+    ) -> list[NewEvent]:
         planned: list[NewEvent] = []
         for pattern, rule in self._rules_of(scope, bus):
             if pattern.matches(event):
-                planned += self.delivery.plan(scope, rule, event)
+                planned += self.delivery.plan(scope, rule, event, trace_id)
         return planned
 
     def _rules_of(self, scope: Scope, bus: str) -> list[tuple[EventPattern, Doc]]:

@@ -149,7 +149,8 @@ class SnsDoor:
         if message.type is MessageType.UNSUBSCRIBE_CONFIRMATION:
             log.info("sns: %s unsubscribed %s", message.topic_arn, target.function)
             return _answer(200, "Unsubscribed.")
-        return await self._invoke(target, message)
+        # SNS passes a publisher's active trace on as the header of its delivery.
+        return await self._invoke(target, message, _header(headers, "x-amzn-trace-id"))
 
     async def _authenticate(self, target: SnsTarget, message: SnsMessage) -> Response | None:
         if not message.is_signed:
@@ -197,7 +198,9 @@ class SnsDoor:
         log.info("sns: subscription of %s to %s confirmed", target.function, message.topic_arn)
         return _answer(200, "Subscription confirmed.")
 
-    async def _invoke(self, target: SnsTarget, message: SnsMessage) -> Response:
+    async def _invoke(
+        self, target: SnsTarget, message: SnsMessage, trace_id: str | None = None
+    ) -> Response:
         try:
             event = lambda_event(message)
         except ValueError as exc:
@@ -209,6 +212,7 @@ class SnsDoor:
             payload=json.dumps(event).encode(),
             invocation_type="Event",
             request_id=str(uuid.uuid4()),
+            trace_id=trace_id,
         )
         try:
             queued = self.async_invoker.prepare(request, limit=self.max_payload, operation="Invoke")
@@ -219,3 +223,7 @@ class SnsDoor:
             "sns: message %s queued for %s as %s", message.message_id, target.function, queued.id
         )
         return _answer(200, "Accepted.", requestId=queued.id)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name), None)

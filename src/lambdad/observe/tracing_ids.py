@@ -21,7 +21,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 ACTIVE: Final = "Active"
 PASS_THROUGH: Final = "PassThrough"
@@ -34,21 +34,19 @@ MAX_HEADER = 1024
 _ids = random.Random()  # ids must be unique, not secret: seeded once from the OS
 
 
-@dataclass(frozen=True, slots=True)
-class TraceHeader:
+class TraceHeader(NamedTuple):  # immutable, and built on every invoke: a tuple is cheapest
     root: str
     parent: str | None = None
     sampled: bool | None = None  # None: no decision yet ("?" or absent)
     extra: tuple[tuple[str, str], ...] = ()  # Lineage, Self, ... in the order received
 
     def render(self) -> str:
-        parts = [f"Root={self.root}"]
-        if self.parent:
-            parts.append(f"Parent={self.parent}")
+        out = f"Root={self.root};Parent={self.parent}" if self.parent else f"Root={self.root}"
         if self.sampled is not None:
-            parts.append(f"Sampled={int(self.sampled)}")
-        parts.extend(f"{k}={v}" for k, v in self.extra)
-        return ";".join(parts)
+            out += ";Sampled=1" if self.sampled else ";Sampled=0"
+        for key, value in self.extra:
+            out += f";{key}={value}"
+        return out
 
 
 def parse(header: str | None) -> TraceHeader | None:
@@ -108,8 +106,7 @@ class Sampler:
         return self.draw() < self.rate
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     header: TraceHeader
     record: bool  # lambdad records segments (Active and sampled)
     caller_parent: str | None  # the caller's Parent, which the service segment hangs under
@@ -124,15 +121,18 @@ def decide(
     rand: random.Random = _ids,
 ) -> Decision:
     """The header an invocation carries, and whether lambdad records its segments."""
-    got = parse(incoming)
+    got = parse(incoming) if incoming else None
     active = mode == ACTIVE
     if got is None:
-        got = TraceHeader(new_root(epoch, rand))
+        bits = f"{rand.getrandbits(160):040x}"  # the root's random part and an id, at once
+        got = TraceHeader(f"1-{int(epoch):08x}-{bits[:24]}")
+        segment_id = bits[24:]
+    else:
+        segment_id = new_id(rand)
     sampled = got.sampled
     if sampled is None:
         sampled = sampler.sample(epoch) if active else False
     record = active and sampled
-    segment_id = new_id(rand)
-    parent = segment_id if record else (got.parent or new_id(rand))
+    parent = segment_id if record else (got.parent or segment_id)
     header = TraceHeader(got.root, parent, sampled, got.extra)
     return Decision(header, record, got.parent, segment_id)

@@ -26,6 +26,10 @@ from lambdad.model.scope import Scope
 _ROOT = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
 _ID = re.compile(r"[0-9a-f]{16}")
 
+# Documents kept per trace (X-Ray caps a trace's size too): a trace id any caller can
+# name must not grow without bound.
+MAX_DOCS_PER_TRACE = 1000
+
 OnPut = Callable[[Scope, list[dict[str, Any]]], None]
 
 
@@ -90,23 +94,26 @@ class TraceStore:
 
     def put(self, scope: Scope, docs: Iterable[dict[str, Any]]) -> None:
         """Keep segments already checked (``problem`` is None for each)."""
-        kept = list(docs)
+        kept = []
         with self._lock:
             traces = self._by_scope.setdefault(scope, OrderedDict())
-            for doc in kept:
+            for doc in docs:
                 root = doc["trace_id"]
                 trace = traces.get(root)
                 if trace is None:
                     trace = traces[root] = Trace(root)
                     if len(traces) > self.max_traces:
                         traces.popitem(last=False)
-                trace.docs.append(doc)
-                self._claim(root, scope)
+                if len(trace.docs) < MAX_DOCS_PER_TRACE:
+                    trace.docs.append(doc)
+                    kept.append(doc)
         if self.on_put is not None and kept:
             self.on_put(scope, kept)
 
     def claim(self, root: str, scope: Scope) -> None:
-        """Note ``root`` as ``scope``'s trace (segments the daemon gets for it go there)."""
+        """Note ``root`` as ``scope``'s trace (segments the daemon gets for it go there):
+        only for lambdad's own invocations, never for what a caller puts (a caller could
+        name another account's trace)."""
         with self._lock:
             self._claim(root, scope)
 

@@ -51,8 +51,16 @@ class Delivery:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.writes: list[list[str]] = []
+        self.traces: list[str | None] = []
 
-    def plan(self, scope: Scope, rule: dict[str, Any], event: dict[str, Any]) -> list[str]:
+    def plan(
+        self,
+        scope: Scope,
+        rule: dict[str, Any],
+        event: dict[str, Any],
+        trace_id: str | None = None,
+    ) -> list[str]:
+        self.traces.append(trace_id)
         return [f"{rule['Name']}:{event['source']}"]
 
     async def enqueue(self, planned: list[str]) -> None:
@@ -81,6 +89,15 @@ def test_every_match_of_a_request_is_queued_in_one_write() -> None:
     assert out["FailedEntryCount"] == 0
     assert len(out["Entries"]) == 11
     assert delivery.writes == [[f"r{i}:s{i}" for i in range(10)]]
+
+
+def test_an_entrys_trace_header_goes_with_its_invocations() -> None:
+    delivery = Delivery()
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+    [entry] = entries("s1")["Entries"]
+    request = {"Entries": [{**entry, "TraceHeader": header}]}
+    asyncio.run(intake(delivery).put_events(SCOPE, request))
+    assert delivery.traces == [header]
 
 
 def test_no_answer_when_the_write_fails() -> None:

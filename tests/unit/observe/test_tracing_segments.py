@@ -65,7 +65,9 @@ def test_store_merges_loose_subsegments_and_keeps_accounts_apart() -> None:
     store = TraceStore(on_put=lambda scope, docs: seen.append(len(docs)))
     a, b = Scope("111111111111", "us-east-1"), Scope("222222222222", "us-east-1")
     docs = invocation_segments(_timing(), _decision())
+    store.claim(ROOT, a)
     store.put(a, docs)
+    store.put(b, docs[:1])  # another account's copy: its own, and no claim on the trace
     sub = {
         "type": "subsegment", "trace_id": ROOT, "id": "aaaaaaaaaaaaaaaa",
         "parent_id": docs[1]["id"], "name": "mine", "start_time": 100.1, "end_time": 100.2,
@@ -75,9 +77,9 @@ def test_store_merges_loose_subsegments_and_keeps_accounts_apart() -> None:
     [trace] = store.get(a, [ROOT])
     function = trace.segments()[1]
     assert "mine" in [s["name"] for s in function["subsegments"]]
-    assert store.get(b, [ROOT]) == []
+    assert len(store.get(b, [ROOT])[0].docs) == 1
     assert store.owner(ROOT) == a
-    assert seen == [2, 1]
+    assert seen == [2, 1, 1]
 
 
 def test_problem_names_missing_fields() -> None:

@@ -248,3 +248,41 @@ def test_statistics_report_the_oldest_queued_event(queue: AsyncQueue) -> None:
     (stats,) = queue.statistics(160)
     assert stats.oldest_age == 60
     assert stats.as_dict()["queued"] == 2
+
+
+def test_an_event_keeps_the_trace_of_the_request_that_queued_it(reopen: Reopen) -> None:
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+
+    async def scenario() -> None:
+        e = event(1)
+        await reopen("me").put(NewEvent(e.id, *KEY, None, e.payload, 100.0, trace_id=header))
+        await reopen("me").put(event(2))
+        claimed = await reopen("after-restart").claim(100, 10, lease_for=30)
+        assert {c.id: c.trace_id for c in claimed.events} == {"e1": header, "e2": None}
+
+    asyncio.run(scenario())
+
+
+def test_a_queue_from_before_traces_gets_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "async.db"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE events (id TEXT PRIMARY KEY, fkey TEXT NOT NULL, account TEXT NOT NULL, "
+        "region TEXT NOT NULL, function_name TEXT NOT NULL, qualifier TEXT, payload BLOB NOT "
+        "NULL, received_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, requeues "
+        "INTEGER NOT NULL DEFAULT 0, not_before REAL NOT NULL, owner TEXT, lease_until REAL, "
+        "last_response TEXT, last_error TEXT)"
+    )
+    conn.close()
+    q = SqliteAsyncQueue(path, owner="me")
+    q.open()
+    try:
+
+        async def scenario() -> None:
+            await q.put(NewEvent("e1", *KEY, None, b"{}", 100.0, trace_id="Root=x"))
+            claimed = await q.claim(100, 10, lease_for=30)
+            assert [c.trace_id for c in claimed.events] == ["Root=x"]
+
+        asyncio.run(scenario())
+    finally:
+        q.close()
