@@ -117,7 +117,7 @@ class OutboundIdentities:
         self.trusted = frozenset(trusted)
         self._lock = threading.Lock()
         self._sessions: dict[str, Any] = {}
-        self._clients: dict[tuple[str, str, str | None, Any], Any] = {}
+        self._clients: dict[tuple[str, str, str | None, Any, str | None], Any] = {}
 
     def uses_server_identity(self, account: str) -> bool:
         return account not in self.credentials and (
@@ -128,14 +128,24 @@ class OutboundIdentities:
         """Whether calls for ``account`` can be signed at all."""
         return account in self.credentials or self.uses_server_identity(account)
 
-    def client(self, account: str, service: str, region: str | None, config: Any = None) -> Any:
-        """A boto3 client for calls made for ``account`` (NoOutboundIdentity if none)."""
-        key = (account, service, region, config)
+    def client(
+        self,
+        account: str,
+        service: str,
+        region: str | None,
+        config: Any = None,
+        endpoint_url: str | None = None,
+    ) -> Any:
+        """A boto3 client for calls made for ``account`` (NoOutboundIdentity if none), at
+        ``endpoint_url`` when given (else boto3's: ``AWS_ENDPOINT_URL_<SERVICE>``...)."""
+        key = (account, service, region, config, endpoint_url)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
                 session = self._session(account)
-                client = session.client(service, region_name=region, config=config)
+                client = session.client(
+                    service, region_name=region, config=config, endpoint_url=endpoint_url
+                )
                 self._clients[key] = client
             return client
 

@@ -156,6 +156,7 @@ def build_app(platform: Platform) -> App:
                 lambda: platform.clock.now().timestamp(),
                 s.host,
                 s.port,
+                configured_sns_endpoint(s),
             ),
         },
         own_apis=(
@@ -303,14 +304,20 @@ def build_console(platform: Platform, app: App) -> Console:
     )
 
 
-def push_doors(platform: Platform) -> tuple[SnsDoor, S3Door]:
-    """The SNS subscription and S3 webhook endpoints (events/push_routing.py)."""
-    s = platform.settings
-    sns_endpoint = (
+def configured_sns_endpoint(s: Settings) -> str | None:
+    """The SNS lambdad trusts and subscribes on besides AWS's (None: none configured)."""
+    return (
         s.sns_endpoint
         or os.environ.get("AWS_ENDPOINT_URL_SNS")
         or os.environ.get("AWS_ENDPOINT_URL")
+        or None
     )
+
+
+def push_doors(platform: Platform) -> tuple[SnsDoor, S3Door]:
+    """The SNS subscription and S3 webhook endpoints (events/push_routing.py)."""
+    s = platform.settings
+    sns_endpoint = configured_sns_endpoint(s)
     sns = SnsDoor(
         platform.async_invoker,
         platform.policies,

@@ -43,13 +43,27 @@ _XML = {"content-type": "text/xml"}
 # and threads for everything else (planning, describing), which never waits behind them.
 WORKERS = 4
 _APPLY = frozenset({"ExecuteChangeSet", "DeleteStack"})
+SUBSCRIPTION = "AWS::SNS::Subscription"
+NO_SNS = (
+    "no SNS endpoint is configured in lambdad (LAMBDAD_SNS_ENDPOINT or AWS_ENDPOINT_URL_SNS), "
+    "so it cannot subscribe a function to a topic"
+)
 
 
 class CloudFormationApi:
-    def __init__(self, service: StackService, artifacts: Artifacts, endpoint: str) -> None:
+    def __init__(
+        self,
+        service: StackService,
+        artifacts: Artifacts,
+        endpoint: str,
+        outbound: Callable[[str, str, str], Any] | None = None,
+    ) -> None:
         import botocore.session
 
         self.service = service
+        # (account, service, region) -> a client of the SNS lambdad subscribes on, or
+        # None when the operator configured no SNS endpoint.
+        self.outbound = outbound
         self.artifacts = artifacts
         self.endpoint = endpoint
         self.model = botocore.session.get_session().get_service_model("cloudformation")
@@ -76,7 +90,7 @@ class CloudFormationApi:
                 return 400, _XML, query_protocol.error("InvalidAction", msg, rid, XMLNS)
             op = self.model.operation_model(action)
             params = query_protocol.parse(op, form)
-            env_for = functools.partial(self._env, ctx.principal.credential, where)
+            env_for = functools.partial(self._env, ctx.principal.credential, where, ctx.base_url)
             pool = self.pool if action in _APPLY else self.quick
             result = await pool.run(fn, self.service, where, params, env_for)
             if action in _APPLY:
@@ -103,11 +117,16 @@ class CloudFormationApi:
                 "account %s: stack artifact %s no longer named, forgotten", where.account, digest
             )
 
-    def _env(self, credential: Credential, where: Where, identity: StackIdentity) -> Env:
+    def _env(
+        self, credential: Credential, where: Where, own_url: str, identity: StackIdentity
+    ) -> Env:
+        outbound = self.outbound
         return Env(
             identity=identity,
             client=functools.partial(self._client, credential, where.region),
             read_artifact=functools.partial(self.artifacts.read, where),
+            outbound=None if outbound is None else functools.partial(outbound, where.account),
+            own_url=own_url,
         )
 
     def _client(self, credential: Credential, region: str, service: str) -> Any:
@@ -138,16 +157,27 @@ def build(
     now: Callable[[], float],
     host: str,
     port: int,
+    sns_endpoint: str | None = None,
 ) -> CloudFormationApi:
     """The API over the stacks in ``store``, applying them through the server at
-    ``host:port`` (loopback when it listens on every address)."""
+    ``host:port`` (loopback when it listens on every address); SNS subscriptions are
+    made on ``sns_endpoint`` (none: the plans refuse them, saying why)."""
     blobs = BlobStore(data_dir / "stack-artifacts")
     blobs.open()
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
     endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     read_url = functools.partial(template_url.fetch, outbound)
-    service = StackService(StackRecords(store, sealer), now, read_url=read_url)
+    unavailable = {} if sns_endpoint else {SUBSCRIPTION: NO_SNS}
+    service = StackService(
+        StackRecords(store, sealer), now, read_url=read_url, unavailable=unavailable
+    )
     for name in service.recover():
         log.warning("stack %s was left in progress by an earlier run: marked failed", name)
-    return CloudFormationApi(service, Artifacts(store, blobs, now), endpoint)
+    sns: Callable[[str, str, str], Any] | None = None
+    if sns_endpoint:
+
+        def sns(account: str, service_name: str, region: str) -> Any:
+            return outbound.client(account, service_name, region, endpoint_url=sns_endpoint)
+
+    return CloudFormationApi(service, Artifacts(store, blobs, now), endpoint, sns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -37,8 +38,15 @@ class UnsupportedResources(ValidationError):
     """The template declares resource types lambdad does not serve (never skipped
     silently: the plan fails with the list, unless the caller asked to skip them)."""
 
-    def __init__(self, unsupported: dict[str, list[str]]) -> None:
-        listed = "; ".join(f"{t} ({', '.join(ids)})" for t, ids in sorted(unsupported.items()))
+    def __init__(
+        self, unsupported: dict[str, list[str]], unavailable: Mapping[str, str] | None = None
+    ) -> None:
+        why = unavailable or {}
+        parts = []
+        for t, ids in sorted(unsupported.items()):
+            reason = f": {why[t]}" if t in why else ""
+            parts.append(f"{t} ({', '.join(ids)}){reason}")
+        listed = "; ".join(parts)
         super().__init__(f"Template contains resource types lambdad does not support: {listed}")
         self.unsupported = unsupported
 

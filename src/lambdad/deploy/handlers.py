@@ -26,6 +26,12 @@ class Env:
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     wait_limit: float = 120.0
+    # (service, region) -> a client of a service lambdad does not serve, at the endpoint
+    # the operator configured for it, signed with the account's outbound identity; None
+    # where the operator configured none (only SNS today: sns_resources.py).
+    outbound: Callable[[str, str], Any] | None = None
+    # lambdad's base URL as the deploying caller reached it (pushed subscriptions).
+    own_url: str = ""
 
     @property
     def lambda_client(self) -> Any:

@@ -80,5 +80,6 @@ KINDS: dict[str, Kind] = {
             attributes=("Id", "EventSourceMappingArn"),
         ),
         _kind("AWS::Scheduler::Schedule", "Name", "GroupName"),
+        _kind("AWS::SNS::Subscription", "TopicArn", "Protocol", "Endpoint", "Region"),
     )
 }  # fmt: skip

@@ -65,7 +65,10 @@ def plan(
     previous: Deployment,
     *,
     skip_unsupported: bool = False,
+    unavailable: Mapping[str, str] | None = None,
 ) -> Plan:
+    """``unavailable``: types lambdad serves that this server cannot apply, with why
+    (listed as unsupported types are)."""
     check_known(template)
     params = {**parameters.values(template.parameters, given), **parameters.pseudo(identity)}
     known: dict[str, dict[str, Any]] = {}
@@ -89,7 +92,7 @@ def plan(
         for lid, r in active.items()
     }
     _check_attributes(template, active)
-    skipped = _skipped(active, deps, skip_unsupported)
+    skipped = _skipped(active, deps, skip_unsupported, unavailable or {})
     applied = [lid for lid in graph.order(deps) if lid not in skipped]
 
     steps: list[Step] = []
@@ -147,18 +150,23 @@ def _action(type_: str, props: Any, prev: ResourceRecord | None) -> Action:
 
 
 def _skipped(
-    active: Mapping[str, Any], deps: Mapping[str, set[str]], skip_unsupported: bool
+    active: Mapping[str, Any],
+    deps: Mapping[str, set[str]],
+    skip_unsupported: bool,
+    unavailable: Mapping[str, str],
 ) -> dict[str, str]:
     unsupported: dict[str, list[str]] = {}
     for lid, res in active.items():
-        if res.type not in KINDS:
+        if res.type not in KINDS or res.type in unavailable:
             unsupported.setdefault(res.type, []).append(lid)
     if not unsupported:
         return {}
     if not skip_unsupported:
-        raise UnsupportedResources(unsupported)
+        raise UnsupportedResources(unsupported, unavailable)
     skipped = {
-        lid: f"{t} is not supported by lambdad" for t, ids in unsupported.items() for lid in ids
+        lid: unavailable.get(t) or f"{t} is not supported by lambdad"
+        for t, ids in unsupported.items()
+        for lid in ids
     }
     grew = True
     while grew:

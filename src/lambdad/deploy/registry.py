@@ -26,6 +26,7 @@ from lambdad.deploy.rest_api_resources import (
     RestApiHandler,
     StageHandler,
 )
+from lambdad.deploy.sns_resources import SubscriptionHandler
 from lambdad.deploy.source_resources import EventSourceMappingHandler, ScheduleHandler
 
 HANDLERS: dict[str, Handler] = {
@@ -49,4 +50,5 @@ HANDLERS: dict[str, Handler] = {
     "AWS::ApiGatewayV2::Stage": HttpStageHandler(),
     "AWS::Lambda::EventSourceMapping": EventSourceMappingHandler(),
     "AWS::Scheduler::Schedule": ScheduleHandler(),
+    "AWS::SNS::Subscription": SubscriptionHandler(),
 }

@@ -49,8 +49,11 @@ class StackService:
         now: Callable[[], float],
         handlers: Mapping[str, Handler] = HANDLERS,
         read_url: Callable[[Where, str], str] | None = None,
+        unavailable: Mapping[str, str] | None = None,
     ) -> None:
         self.records = records
+        # Types this server cannot apply (no SNS endpoint configured...), with why.
+        self.unavailable = dict(unavailable or {})
         self.now = now
         self.handlers = handlers
         # Reads a TemplateURL for the account (None: only TemplateBody is taken).
@@ -159,7 +162,17 @@ class StackService:
         read = template.read(processed)
         _check_capabilities(read, capabilities)
         skip = SKIP_UNSUPPORTED in capabilities
-        return plan(read, given, identity, deployment(doc), skip_unsupported=skip), processed
+        return (
+            plan(
+                read,
+                given,
+                identity,
+                deployment(doc),
+                skip_unsupported=skip,
+                unavailable=self.unavailable,
+            ),
+            processed,
+        )
 
     def describe_change_set(self, where: Where, stack: str | None, name: str) -> Doc:
         found = self.records.change_set(where, stack, name)
