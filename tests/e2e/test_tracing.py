@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -253,3 +254,58 @@ def test_put_trace_segments_refuses_bad_documents(traced: LambdadServer) -> None
     assert json.loads(trace["Segments"][0]["Document"])["name"] == "client"
     with pytest.raises(xray.exceptions.InvalidRequestException):
         xray.get_trace_summaries(StartTime=1, EndTime=2, FilterExpression="nonsense ((")
+
+
+CALLER = """
+import json, os
+import boto3
+
+def handler(event, context):
+    # The function's SDK passes its _X_AMZN_TRACE_ID on as the X-Amzn-Trace-Id of its call.
+    out = boto3.client("lambda").invoke(FunctionName=os.environ["CALLEE"], Payload=b"{}")
+    return {"statusCode": 200, "body": out["Payload"].read().decode()}
+"""
+
+
+def test_a_trace_connects_a_url_a_function_and_the_function_it_invokes(
+    traced: LambdadServer,
+) -> None:
+    callee, caller = (f"trace-{k}-{uuid.uuid4().hex[:8]}" for k in ("callee", "caller"))
+    active = {"Mode": "Active"}
+    _create(traced, callee, {"app.py": ECHO_TRACE}, TracingConfig=active)
+    _create(
+        traced, caller, {"app.py": CALLER}, TracingConfig=active,
+        Environment={"Variables": {"CALLEE": callee}},
+    )  # fmt: skip
+    lam = traced.client("lambda")
+    url = lam.create_function_url_config(FunctionName=caller, AuthType="NONE")["FunctionUrl"]
+    lam.add_permission(
+        FunctionName=caller, StatementId="url", Action="lambda:InvokeFunctionUrl",
+        Principal="*", FunctionUrlAuthType="NONE",
+    )  # fmt: skip
+    url_id = url.split("//", 1)[1].split(".", 1)[0]
+    root = _root()
+    req = urllib.request.Request(
+        f"{traced.endpoint}/lambda-url/{url_id}/",
+        headers={"X-Amzn-Trace-Id": f"Root={root};Sampled=1"},
+    )
+    with urllib.request.urlopen(req, timeout=60) as answer:
+        inner = json.loads(answer.read())
+    assert inner["trace"].startswith(f"Root={root};")  # the callee ran in the same trace
+    xray = traced.client("xray")
+
+    def both() -> list[dict[str, Any]] | None:
+        traces = xray.batch_get_traces(TraceIds=[root])["Traces"]
+        docs = [json.loads(s["Document"]) for t in traces for s in t["Segments"]]
+        functions = [d for d in docs if d["origin"] == "AWS::Lambda::Function"]
+        return docs if len(functions) == 2 else None
+
+    docs = _eventually(both, "both functions' segments")
+    by_name = {(d["name"], d["origin"]): d for d in docs}
+    caller_function = by_name[(caller, "AWS::Lambda::Function")]
+    callee_service = by_name[(callee, "AWS::Lambda")]
+    assert callee_service["parent_id"] == caller_function["id"]
+    graph = xray.get_trace_graph(TraceIds=[root])["Services"]
+    assert {(s["Name"], s["Type"]) for s in graph} >= {
+        (caller, "AWS::Lambda"), (callee, "AWS::Lambda::Function")
+    }  # fmt: skip
