@@ -181,6 +181,9 @@ def test_an_external_extension_sees_invokes_telemetry_and_shutdown(
         assert {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB"} <= set(metrics)
         assert metrics["memorySizeMB"] == 128
         assert ("initDurationMs" in metrics) is (i == 0)
+    # The log names the extension and its subscription, as AWS's does.
+    assert "EXTENSION\tName: recorder\tState: Ready\tEvents: [INVOKE,SHUTDOWN]" in messages
+    assert "TELEMETRY\tName: recorder\tState: Subscribed\tTypes: [Function, Platform]" in messages
     # Its output is in the function's log group, unmarked; the platform's lines too.
     assert any(m.startswith("REPORT RequestId: " + request_ids[1]) for m in messages)
     assert not any("\x1e" in m for m in messages)
@@ -237,3 +240,17 @@ def test_an_internal_extension_registers_from_the_runtime_process(
     assert body["status"] == 200
     # The same environment: its extension saw the first INVOKE.
     assert first in body["seen"]
+
+
+def test_an_extension_that_crashes_fails_the_init(
+    lambdad: LambdadServer, new_function: NewFunction, unique_name: Callable[[str], str]
+) -> None:
+    content = make_zip({"extensions/crasher": "#!/bin/sh\necho giving up\nexit 3\n"}, mode=0o100755)
+    layer = lambdad.client("lambda").publish_layer_version(
+        LayerName=unique_name("layer"), Content={"ZipFile": content}
+    )["LayerVersionArn"]
+    name = new_function(make_zip({"app.py": HANDLER}), Layers=[layer])["FunctionName"]
+    out = lambdad.client("lambda").invoke(FunctionName=name, Payload=b"{}")
+    assert out["FunctionError"] == "Unhandled"
+    assert json.loads(out["Payload"].read())["errorType"] == "Extension.Crash"
+    assert "giving up" in _log(lambdad, name, lambda ms: "giving up" in ms)

@@ -222,7 +222,9 @@ class Environment:
         name = c.function_arn.split(":")[6] if c.function_arn.count(":") >= 6 else ""
         identity = FunctionIdentity(name, c.version, c.handler, c.account)
         connect = telemetry_sender.connector(sandbox.runtime_api_socket())
-        return ExtensionsHost(self.id, identity, c.extensions, self._clock, self._log.emit, connect)
+        return ExtensionsHost(
+            self.id, identity, c.extensions, self._clock, self._log.emit, connect, self._platform
+        )
 
     async def _watch_exit(self) -> None:
         assert self.sandbox is not None

@@ -32,7 +32,8 @@ class AgentState(enum.Enum):
     REGISTERED = "registered"  # registered, has not asked for an event yet
     WAITING = "waiting"  # in ``next``: done with whatever it was given
     ACTIVE = "active"  # handed an event it is still working on
-    FAILED = "failed"  # reported an init or exit error
+    FAILED = "failed"  # reported an init or exit error, or ended before SHUTDOWN
+    EXITED = "exited"  # ended after SHUTDOWN, as it should
 
 
 @dataclass(slots=True)
@@ -110,17 +111,18 @@ class Agents:
 
     def settled(self) -> bool:
         """Every registered extension is in ``next`` (or has failed): a phase may end."""
-        return all(a.state in (AgentState.WAITING, AgentState.FAILED) for a in self._by_id.values())
+        done = (AgentState.WAITING, AgentState.FAILED, AgentState.EXITED)
+        return all(a.state in done for a in self._by_id.values())
 
     def init_done(self, runtime_ready: bool) -> bool:
         return runtime_ready and self.all_registered() and self.settled()
 
     def subscribers(self, event: str) -> list[Agent]:
-        return [
-            a
-            for a in self._by_id.values()
-            if event in a.events and a.state is not AgentState.FAILED
-        ]
+        gone = (AgentState.FAILED, AgentState.EXITED)
+        return [a for a in self._by_id.values() if event in a.events and a.state not in gone]
+
+    def named(self, name: str) -> Agent | None:
+        return next((a for a in self._by_id.values() if a.name == name), None)
 
     def failed(self) -> bool:
         return any(a.state is AgentState.FAILED for a in self._by_id.values())

@@ -24,6 +24,7 @@ from lambdad.environments import extension_events, report, telemetry, telemetry_
 from lambdad.environments.extension_agents import Agent
 from lambdad.environments.extensions import ExtensionHub, FunctionIdentity, Reply
 from lambdad.environments.invocation import Invocation
+from lambdad.environments.platform_log import PlatformLog
 from lambdad.environments.report import Outcome, Report
 from lambdad.environments.telemetry_sender import Connector, Delivery
 
@@ -34,6 +35,8 @@ TELEMETRY_PATHS = ("/2022-07-01/telemetry", "/2022-07-01/telemetry/")
 LOGS_PATHS = ("/2020-08-15/logs", "/2020-08-15/logs/")
 # What the launcher puts before each line an external extension writes.
 EXTENSION_MARK = "\x1elambdad-extension\x1e"
+# What the launcher writes when an external extension's process has ended (its name follows).
+EXIT_MARK = "\x1elambdad-extension-exit\x1e"
 # Init-phase records kept for subscriptions still to come.
 MAX_EARLY_RECORDS = 1000
 
@@ -57,12 +60,16 @@ class ExtensionsHost:
         clock: Clock,
         emit: Callable[[str], None],
         connect: Connector,
+        platform_log: PlatformLog | None = None,
     ) -> None:
         self.env_id = env_id
         self.hub = ExtensionHub(env_id, identity, expected, self._registered)
         self._clock = clock
         self._emit = emit
         self._connect = connect
+        self._platform_log = platform_log or PlatformLog()
+        # Subscriptions made during the init: the log names them as it ends.
+        self._subscribed: list[tuple[str, frozenset[str]]] = []
         self._deliveries: dict[str, Delivery] = {}
         self._early: list[tuple[str, bytes]] | None = []
 
@@ -103,6 +110,12 @@ class ExtensionsHost:
             old.close()
         delivery = Delivery(self.env_id, agent.name, sub, self._connect)
         self._deliveries[agent.id] = delivery
+        if self._early is None:
+            self._log_lines(
+                self._platform_log.subscription(self._clock.now(), agent.name, sub.types)
+            )
+        else:
+            self._subscribed.append((agent.name, sub.types))
         log.debug("environment %s: %s subscribed to %s", self.env_id, agent.name, sorted(sub.types))
         for kind, record in self._early or ():
             delivery.add(kind, record)
@@ -126,6 +139,9 @@ class ExtensionsHost:
     def output(self, line: str) -> None:
         """One line of the environment's output: to its log, and to its subscribers."""
         kind = "function"
+        if line.startswith(EXIT_MARK):
+            self.hub.exited(line[len(EXIT_MARK) :])
+            return
         if line.startswith(EXTENSION_MARK):
             line = line[len(EXTENSION_MARK) :]
             kind = "extension"
@@ -173,6 +189,11 @@ class ExtensionsHost:
     def init_ended(
         self, at: datetime, initialization_type: str, duration_ms: float, error_type: str | None
     ) -> None:
+        plog = self._platform_log
+        for agent in self.hub.agents.all():
+            self._log_lines(plog.extension(at, agent.name, agent.events))
+        for name, types in self._subscribed:
+            self._log_lines(plog.subscription(at, name, types))
         done = telemetry_records.init_runtime_done(initialization_type, error_type)
         self.platform(at, "platform.initRuntimeDone", done)
         report = telemetry_records.init_report(initialization_type, duration_ms, error_type)
@@ -231,6 +252,10 @@ class ExtensionsHost:
         for delivery in self._deliveries.values():
             delivery.close()
         self._deliveries.clear()
+
+    def _log_lines(self, lines: list[str]) -> None:
+        for line in lines:
+            self._emit(line)
 
     def _registered(self, agent: Agent) -> None:
         record = telemetry_records.extension(agent.name, agent.events)

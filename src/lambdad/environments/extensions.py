@@ -64,6 +64,7 @@ class ExtensionHub:
         self._watchers: list[asyncio.Future[None]] = []
         # An extension's init or exit error: (its name, the error type it posted).
         self.error: tuple[str, str] | None = None
+        self.shutting_down = False
 
     @property
     def broken(self) -> bool:
@@ -143,6 +144,21 @@ class ExtensionHub:
 
     # -- the platform's side ----------------------------------------------------------------
 
+    def exited(self, name: str) -> None:
+        """An external extension's process ended: as it should after SHUTDOWN; else it
+        crashed (``Extension.Crash``), registered or not, and the environment with it."""
+        agent = self.agents.named(name)
+        if self.shutting_down:
+            if agent is not None:
+                agent.state = AgentState.EXITED
+        else:
+            log.info("environment %s: extension %s crashed", self.env_id, name)
+            if agent is not None:
+                agent.state = AgentState.FAILED
+            if self.error is None:
+                self.error = (name, "Extension.Crash")
+        self._changed()
+
     def send(self, event_type: str, event: bytes) -> int:
         """Hand ``event`` to every extension registered for ``event_type``; how many."""
         targets = self.agents.subscribers(event_type)
@@ -177,6 +193,7 @@ class ExtensionHub:
     async def shutdown(self, reason: str, deadline_s: float, now_ms: int) -> None:
         """Send SHUTDOWN to its subscribers and give them ``deadline_s`` to call ``next``."""
         deadline_ms = now_ms + int(deadline_s * 1000)
+        self.shutting_down = True
         if self.send("SHUTDOWN", events.shutdown_event(reason, deadline_ms)):
             await self.until(self.agents.settled, deadline_s)
 

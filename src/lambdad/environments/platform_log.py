@@ -45,6 +45,22 @@ class PlatformLog:
         }
         return self._record(at, "platform.initStart", record)
 
+    def extension(self, at: datetime, name: str, events: frozenset[str]) -> list[str]:
+        """An extension registered (written as the init ends, as on AWS)."""
+        if not self.json:
+            listed = ",".join(sorted(events))
+            return [f"EXTENSION\tName: {name}\tState: Ready\tEvents: [{listed}]"]
+        record = {"name": name, "state": "Ready", "events": sorted(events)}
+        return self._record(at, "platform.extension", record)
+
+    def subscription(self, at: datetime, name: str, types: frozenset[str]) -> list[str]:
+        """An extension subscribed to the Telemetry API."""
+        if not self.json:
+            listed = ", ".join(t.capitalize() for t in sorted(types))
+            return [f"TELEMETRY\tName: {name}\tState: Subscribed\tTypes: [{listed}]"]
+        record = {"name": name, "state": "Subscribed", "types": sorted(types)}
+        return self._record(at, "platform.telemetrySubscription", record)
+
     def start(self, at: datetime, request_id: str, version: str) -> list[str]:
         if not self.json:
             return [report.start_line(request_id, version)]

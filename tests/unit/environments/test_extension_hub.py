@@ -101,3 +101,25 @@ def test_an_init_error_breaks_the_environment() -> None:
     assert reply.status == 202
     assert hub.broken
     assert hub.error == ("ext", "Extension.Bad")
+
+
+def test_an_extension_that_ends_before_shutdown_has_crashed() -> None:
+    hub = ExtensionHub("env", WHO, ("ext", "never"))
+    register(hub, "ext", ["INVOKE"])
+    hub.exited("never")  # ended without even registering
+    assert hub.error == ("never", "Extension.Crash")
+    assert hub.broken
+
+
+def test_an_extension_that_ends_after_shutdown_is_done_with_it() -> None:
+    async def scenario() -> None:
+        hub = ExtensionHub("env", WHO, ("ext",))
+        register(hub, "ext", ["SHUTDOWN"])
+        stopping = asyncio.create_task(hub.shutdown("spindown", 60.0, now_ms=0))
+        await asyncio.sleep(0)
+        assert not stopping.done()
+        hub.exited("ext")
+        await stopping  # at once, not at the deadline
+        assert not hub.broken
+
+    asyncio.run(scenario())

@@ -78,3 +78,21 @@ def test_an_extension_s_lines_are_logged_unmarked() -> None:
         return logged
 
     assert asyncio.run(scenario()) == ["from the extension", "from the function"]
+
+
+def test_the_log_names_each_extension_and_subscription_as_aws_does() -> None:
+    from lambdad.environments.platform_log import PlatformLog
+
+    text = PlatformLog()
+    assert text.extension(AT, "rec", frozenset({"SHUTDOWN", "INVOKE"})) == [
+        "EXTENSION\tName: rec\tState: Ready\tEvents: [INVOKE,SHUTDOWN]"
+    ]
+    assert text.subscription(AT, "rec", frozenset({"platform", "function"})) == [
+        "TELEMETRY\tName: rec\tState: Subscribed\tTypes: [Function, Platform]"
+    ]
+    (line,) = PlatformLog("JSON").extension(AT, "rec", frozenset({"INVOKE"}))
+    assert json.loads(line) == {
+        "time": "2026-01-02T03:04:05.678Z",
+        "type": "platform.extension",
+        "record": {"name": "rec", "state": "Ready", "events": ["INVOKE"]},
+    }
