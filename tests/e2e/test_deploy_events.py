@@ -7,7 +7,8 @@ Fired: Api and HttpApi by curl, the function URL by requests, Schedule and Sched
 by (scaled) time, SQS by SendMessage, S3 by PutObject (through the queue it notifies),
 Kinesis by PutRecord, DynamoDB by PutItem, SNS by Publish (moto delivers to lambdad's
 ``/sns/...`` endpoint, which the deploy subscribed), EventBridgeRule by PutEvents. Then
-an update drops the SNS and EventBridge events (their subscription and rule go), and
+an update drops the Kinesis, SNS and EventBridge events (their mapping, subscription
+and rule go), and
 ``lambdad delete-stack`` leaves no function, mapping, rule, schedule, subscription or API.
 """
 
@@ -35,7 +36,8 @@ def handler(event, context):
     print("EVENT " + json.dumps(event))
     return {"statusCode": 200, "body": "ok"}
 """
-SNS_EVENT = """\
+DROPPED_EVENTS = """\
+        Stream: {Type: Kinesis, Properties: {Stream: !Ref StreamArn, StartingPosition: LATEST}}
         Topic: {Type: SNS, Properties: {Topic: !Ref TopicArn}}
         Custom: {Type: EventBridgeRule, Properties: {Pattern: {source: [deploy.events.test]}}}
 """
@@ -64,7 +66,6 @@ Resources:
           Properties: {ScheduleExpression: rate(5 minutes), Input: '{"from": "scheduler"}'}
         Queue: {Type: SQS, Properties: {Queue: !Ref QueueArn, BatchSize: 1}}
         Uploads: {Type: SQS, Properties: {Queue: !Ref UploadsArn}}
-        Stream: {Type: Kinesis, Properties: {Stream: !Ref StreamArn, StartingPosition: LATEST}}
         Table:
           Type: DynamoDB
           Properties: {Stream: !Ref TableStreamArn, StartingPosition: LATEST}
@@ -172,9 +173,10 @@ def _outputs(server: LambdadServer, stack: str) -> dict[str, str]:
 
 def _deploy(server: LambdadServer, cwd: Path, stack: str, extra: str, arns: dict[str, str]) -> str:
     (cwd / "template.yaml").write_text(TEMPLATE.replace("{extra}", extra))
-    overrides = " ".join(f"{k}={v}" for k, v in arns.items())
+    # Unquoted, as SAM CLI takes them.
+    overrides = [f"{k}={v}" for k, v in arns.items()]
     done = run_lambdad(
-        "deploy", "--stack-name", stack, "--parameter-overrides", overrides,
+        "deploy", "--stack-name", stack, "--parameter-overrides", *overrides,
         env=client_env(server, COLUMNS="200"), cwd=cwd,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -192,7 +194,7 @@ def test_each_event_type_deploys_fires_and_leaves_nothing(
     arns = _aws_side(moto, tag)
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text(CODE)
-    out = _deploy(server, tmp_path, stack, SNS_EVENT, arns)
+    out = _deploy(server, tmp_path, stack, DROPPED_EVENTS, arns)
     assert "CREATE_COMPLETE" in out
     outputs = _outputs(server, stack)
     name = outputs["Name"]
@@ -242,16 +244,20 @@ def test_each_event_type_deploys_fires_and_leaves_nothing(
     finally:
         print("seen:", sorted(seen), "missing:", sorted(wanted - seen))
 
-    # An update without the SNS and EventBridge events: their subscription and rule go.
+    # An update without the Kinesis, SNS and EventBridge events: their mapping,
+    # subscription and rule go; the rest stays.
+    lam = server.client("lambda")
+    assert len(lam.list_event_source_mappings()["EventSourceMappings"]) == 4
     _deploy(server, tmp_path, stack, "", arns)
     assert sns.list_subscriptions_by_topic(TopicArn=arns["TopicArn"])["Subscriptions"] == []
+    sources = {m["EventSourceArn"] for m in lam.list_event_source_mappings()["EventSourceMappings"]}
+    assert sources == {arns["QueueArn"], arns["UploadsArn"], arns["TableStreamArn"]}
     events = server.client("events")
     (rule,) = events.list_rules()["Rules"]  # the Schedule's
     assert rule["ScheduleExpression"] == "rate(5 minutes)"
 
     done = run_lambdad("delete-stack", stack, env=client_env(server))
     assert done.returncode == 0, done.stdout + done.stderr
-    lam = server.client("lambda")
     assert lam.list_functions()["Functions"] == []
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
     assert events.list_rules()["Rules"] == []
@@ -269,7 +275,7 @@ def test_without_an_sns_endpoint_the_deploy_says_why(
     (tmp_path / "template.yaml").write_text(
         TEMPLATE.split("      FunctionUrlConfig")[0]
         + "      Events:\n"
-        + SNS_EVENT.splitlines()[0]
+        + DROPPED_EVENTS.splitlines()[1]
         + "\n"
     )
     topic = f"arn:aws:sns:{MOTO_REGION}:{MOTO_ACCOUNT}:news"

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lambdad.cli.endpoints import stack_endpoints
+from lambdad.cli.nargs_option import GreedyOption
 from lambdad.cli.package import package
 from lambdad.cli.progress import follow
 from lambdad.cli.target import Target, call, find_target
@@ -62,6 +63,7 @@ def _stack_status(target: Target, cfn: Any, name: str) -> str | None:
 @click.option("--stack-name", default=None, help="The stack [the template's directory name].")
 @click.option(
     "--parameter-overrides",
+    cls=GreedyOption,
     multiple=True,
     help="KEY=VALUE ... (repeatable; as SAM CLI takes them).",
 )

@@ -45,3 +45,29 @@ def test_local_code_of_a_template() -> None:
         ("ContentUri", "/t/layer", ("Bucket", "Key")),
         ("Code", "/t/f.zip", ("S3Bucket", "S3Key")),
     ]
+
+
+def test_parameter_overrides_unquoted_as_sam_cli_takes_them() -> None:
+    from click.testing import CliRunner
+
+    from lambdad.cli.nargs_option import GreedyOption
+
+    @click.command()
+    @click.argument("template", default="template.yaml")
+    @click.option("--parameter-overrides", cls=GreedyOption, multiple=True)
+    @click.option("--stack-name")
+    def cmd(template: str, parameter_overrides: tuple[str, ...], stack_name: str) -> None:
+        click.echo(repr((template, parameter_overrides, stack_name)))
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cmd, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    assert run("--parameter-overrides", "A=1", "B=two words", "--stack-name", "s", "t.yaml") == (
+        repr(("t.yaml", ("A=1", "B=two words"), "s"))
+    )
+    assert run("--parameter-overrides", "A=1 B=2", "t.yaml") == repr(("t.yaml", ("A=1 B=2",), None))
+    assert run("--parameter-overrides", "A=1", "--parameter-overrides", "B=2") == (
+        repr(("template.yaml", ("A=1", "B=2"), None))
+    )
