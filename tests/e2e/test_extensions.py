@@ -254,3 +254,21 @@ def test_an_extension_that_crashes_fails_the_init(
     assert out["FunctionError"] == "Unhandled"
     assert json.loads(out["Payload"].read())["errorType"] == "Extension.Crash"
     assert "giving up" in _log(lambdad, name, lambda ms: "giving up" in ms)
+
+
+def test_a_wrapper_script_runs_the_node_runtime(
+    lambdad: LambdadServer, new_function: NewFunction, unique_name: Callable[[str], str]
+) -> None:
+    content = make_zip({"wrapper.sh": (FIXTURES / "wrapper.sh").read_text()}, mode=0o100755)
+    layer = lambdad.client("lambda").publish_layer_version(
+        LayerName=unique_name("layer"), Content={"ZipFile": content}
+    )["LayerVersionArn"]
+    name = new_function(
+        make_zip({"index.js": "exports.handler = async () => process.env.WRAPPED_BY;"}),
+        Runtime="nodejs20.x",
+        Handler="index.handler",
+        Layers=[layer],
+        Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/wrapper.sh"}},
+    )["FunctionName"]
+    out = lambdad.client("lambda").invoke(FunctionName=name, Payload=b"{}")
+    assert json.loads(out["Payload"].read()) == "wrapper node"

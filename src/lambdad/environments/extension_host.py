@@ -13,6 +13,7 @@ as on AWS.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -147,7 +148,12 @@ class ExtensionsHost:
             kind = "extension"
         self._emit(line)
         if self.active:
-            self._record(kind, telemetry_records.encode(self._clock.now(), kind, line))
+            record: Any = line
+            if self._platform_log.json and line.startswith("{"):
+                # With LogFormat JSON, a JSON line's record is the object itself.
+                with contextlib.suppress(ValueError, RecursionError):
+                    record = json.loads(line)
+            self._record(kind, telemetry_records.encode(self._clock.now(), kind, record))
 
     def init_finished(self) -> None:
         """No more subscription can be made to see the init's records."""
@@ -203,9 +209,11 @@ class ExtensionsHost:
     def invoke_started(self, at: datetime, inv: Invocation, version: str) -> int:
         """platform.start, and the INVOKE event to the extensions registered for it (how
         many must call ``next`` again before the invocation ends)."""
-        self.platform(
-            at, "platform.start", telemetry_records.start(inv.request_id, version, inv.trace_id)
-        )
+        if self.active:
+            record = telemetry_records.start(inv.request_id, version, inv.trace_id)
+            self.platform(at, "platform.start", record)
+        if not len(self.hub.agents):
+            return 0  # the usual case: nothing to build or send
         event = extension_events.invoke_event(
             inv.request_id, inv.deadline_ms, inv.function_arn, inv.trace_id
         )
