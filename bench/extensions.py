@@ -10,6 +10,8 @@ each event and record) in a layer.
    free again only once the extension is back in ``next`` (as on AWS): an invoke that
    comes sooner starts another environment; how many environments each function ended
    with is printed too.
+3. In process: what the extensions' hooks cost an environment that has none, per
+   invoke (INVOKE event, platform records) and per output line, beside a bare append.
 
     python bench/extensions.py [--quick] [--n N] [--json PATH]
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import _common as c
 
@@ -54,6 +57,49 @@ def environments(server: c.Server, name: str) -> int:
     time.sleep(1.0)  # the log sink's last batch
     events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern="REPORT")
     return sum("Init Duration" in e["message"] for e in events["events"])
+
+
+def hook_costs(n: int) -> dict[str, float]:
+    """Microseconds per call of the hooks every environment runs (no extension)."""
+    import asyncio
+    import socket
+    import timeit
+    from datetime import UTC, datetime
+
+    from lambdad.clock import SystemClock
+    from lambdad.environments import report
+    from lambdad.environments.extension_host import ExtensionsHost
+    from lambdad.environments.extensions import FunctionIdentity
+    from lambdad.environments.invocation import Invocation
+
+    async def measure() -> dict[str, float]:
+        async def connect(port: int) -> socket.socket:
+            raise OSError("none")
+
+        lines: list[str] = []
+        who = FunctionIdentity("f", "1", "app.handler", c.ACCOUNT)
+        host = ExtensionsHost("env", who, (), SystemClock(), lines.append, connect)
+        now = datetime.now(UTC)
+        host.init_ended(now, "on-demand", 1.0, None)
+        inv = Invocation("req", b"{}", "arn:aws:lambda:us-east-1:1:function:f", 0, trace_id="x")
+        figures = report.Report("req", 1.0, 128, 30)
+
+        def per_invoke() -> None:
+            host.invoke_started(now, inv, "$LATEST")
+            host.runtime_done(now, inv, 1.0, 2, None, False)
+            host.reported(now, figures, None, "")
+            host.settled()
+
+        def us(fn: Any) -> float:
+            return float(timeit.timeit(fn, number=n) / n * 1e6)
+
+        return {
+            "hooks per invoke, us": us(per_invoke),
+            "output() per line, us": us(lambda: host.output("a log line")),
+            "bare append per line, us": us(lambda: lines.append("a log line")),
+        }
+
+    return asyncio.run(measure())
 
 
 def main() -> int:
@@ -104,10 +150,11 @@ def main() -> int:
             conn.close()
     finally:
         server.stop()
+    extra.update(hook_costs(20000 if args.quick else 200000))
     backend = env.get("LAMBDAD_SANDBOX", "default (zygote/bwrap)")
     c.print_rows(f"external extension cost, backend {backend}, {n} warm invokes each", rows)
     for label, value in extra.items():
-        print(f"  {label}: {value}")
+        print(f"  {label}: {value:.3f}" if isinstance(value, float) else f"  {label}: {value}")
     result = {"host": c.host_info(), "n": n, "rows": rows, **extra}
     print("wrote", c.write_json("extensions", result, args.json))
     return 0
