@@ -22,11 +22,17 @@ NewFunction = Callable[..., dict[str, Any]]
 FIXTURES = Path(__file__).parent / "functions" / "extension"
 
 HANDLER = """
-import os
+import os, socket
+
+try:  # the extension's service is up: the runtime started after it registered
+    socket.create_connection(("127.0.0.1", 2773), timeout=2).close()
+    UP = True
+except OSError:
+    UP = False
 
 def handler(event, context):
     print("hello from the handler")
-    return {"wrapped": os.environ.get("WRAPPED_BY")}
+    return {"wrapped": os.environ.get("WRAPPED_BY"), "extension_up": UP}
 """
 
 INTERNAL = """
@@ -122,7 +128,10 @@ def test_an_external_extension_sees_invokes_telemetry_and_shutdown(
         out = client.invoke(FunctionName=name, Payload=b"{}")
         assert "FunctionError" not in out
         # The wrapper ran the runtime, and set a variable the handler sees.
-        assert json.loads(out["Payload"].read())["wrapped"].startswith("wrapper python")
+        answer = json.loads(out["Payload"].read())
+        assert answer["wrapped"].startswith("wrapper python")
+        # The extension's init came first: its service was up for the function's init.
+        assert answer["extension_up"] is True
         request_ids.append(out["ResponseMetadata"]["RequestId"])
         # Ended (and its environment free again) once its extension is back in next.
         _log(lambdad, name, _reported(request_ids[-1]))
@@ -201,7 +210,7 @@ def test_a_slow_extension_delays_the_report_not_the_answer(
     client = lambdad.client("lambda")
     out = client.invoke(FunctionName=name, Payload=b"{}")
     answered_ms = time.time() * 1000
-    assert json.loads(out["Payload"].read()) == {"wrapped": None}
+    assert json.loads(out["Payload"].read()) == {"wrapped": None, "extension_up": True}
     first = out["ResponseMetadata"]["RequestId"]
 
     _log(lambdad, name, _reported(first))

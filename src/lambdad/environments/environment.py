@@ -223,7 +223,14 @@ class Environment:
         identity = FunctionIdentity(name, c.version, c.handler, c.account)
         connect = telemetry_sender.connector(sandbox.runtime_api_socket())
         return ExtensionsHost(
-            self.id, identity, c.extensions, self._clock, self._log.emit, connect, self._platform
+            self.id,
+            identity,
+            c.extensions,
+            self._clock,
+            self._log.emit,
+            connect,
+            self._platform,
+            c.init_timeout_s,
         )
 
     async def _watch_exit(self) -> None:

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 EXTENSION_API = "/2020-01-01/extension/"
 TELEMETRY_PATHS = ("/2022-07-01/telemetry", "/2022-07-01/telemetry/")
 LOGS_PATHS = ("/2020-08-15/logs", "/2020-08-15/logs/")
+# Where the launcher waits, before it starts the runtime, for every external extension
+# to have registered (or one to have failed): AWS's init runs the extensions' init first.
+REGISTERED_PATH = "/_lambdad/extensions/registered"
 # What the launcher puts before each line an external extension writes.
 EXTENSION_MARK = "\x1elambdad-extension\x1e"
 # What the launcher writes when an external extension's process has ended (its name follows).
@@ -44,7 +47,12 @@ MAX_EARLY_RECORDS = 1000
 
 def serves(path: str) -> bool:
     """Whether ``path`` is one of these APIs' (else the Runtime API answers 404)."""
-    return path.startswith(EXTENSION_API) or path in TELEMETRY_PATHS or path in LOGS_PATHS
+    return (
+        path.startswith(EXTENSION_API)
+        or path in TELEMETRY_PATHS
+        or path in LOGS_PATHS
+        or path == REGISTERED_PATH
+    )
 
 
 def _error(status: int, error_type: str, message: str) -> Reply:
@@ -62,12 +70,14 @@ class ExtensionsHost:
         emit: Callable[[str], None],
         connect: Connector,
         platform_log: PlatformLog | None = None,
+        init_timeout_s: float = 10.0,
     ) -> None:
         self.env_id = env_id
         self.hub = ExtensionHub(env_id, identity, expected, self._registered)
         self._clock = clock
         self._emit = emit
         self._connect = connect
+        self._init_s = init_timeout_s
         self._platform_log = platform_log or PlatformLog()
         # Subscriptions made during the init: the log names them as it ends.
         self._subscribed: list[tuple[str, frozenset[str]]] = []
@@ -83,6 +93,11 @@ class ExtensionsHost:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
         hub = self.hub
+        if path == REGISTERED_PATH:
+            # Answered once the extensions' init is over, however it went: the init's
+            # end (init_outcome) tells how.
+            await hub.until(lambda: hub.agents.all_registered() or hub.broken, self._init_s)
+            return Reply(200, extension_events.STATUS_OK)
         if path.startswith(EXTENSION_API):
             route = (method, path[len(EXTENSION_API) :])
             if route == ("POST", "register"):

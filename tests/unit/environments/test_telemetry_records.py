@@ -96,3 +96,25 @@ def test_the_log_names_each_extension_and_subscription_as_aws_does() -> None:
         "type": "platform.extension",
         "record": {"name": "rec", "state": "Ready", "events": ["INVOKE"]},
     }
+
+
+def test_the_launcher_s_wait_ends_once_every_external_extension_registered() -> None:
+    from lambdad.environments.extension_host import REGISTERED_PATH
+
+    async def scenario() -> None:
+        async def refuse(port: int) -> socket.socket:
+            raise OSError("no listener")
+
+        who = FunctionIdentity("f", "1", "h", "1")
+        host = ExtensionsHost("env", who, ("ext",), FakeClock(), [].append, refuse)
+        waiting = asyncio.create_task(host.handle("GET", REGISTERED_PATH, {}, b""))
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        body = json.dumps({"events": ["INVOKE"]}).encode()
+        await host.handle(
+            "POST", "/2020-01-01/extension/register", {"lambda-extension-name": "ext"}, body
+        )
+        assert (await waiting).status == 200
+        host.close()
+
+    asyncio.run(scenario())

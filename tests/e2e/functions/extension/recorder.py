@@ -4,12 +4,14 @@ it (standard library only): it registers for INVOKE and SHUTDOWN, subscribes to 
 platform and function telemetry streams with an HTTP listener on sandbox.localdomain,
 and writes what it receives to its output (which is the function's log):
 ``EVENT <event>`` per event, ``TELEMETRY <record>`` per record. With EXTENSION_SLEEP set
-it works that many seconds after each INVOKE before asking for the next event.
+it works that many seconds after each INVOKE before asking for the next event. It
+listens on 127.0.0.1:2773 before it registers, as a local service would.
 """
 
 import http.server
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -39,6 +41,13 @@ class Listener(http.server.BaseHTTPRequestHandler):
 
 
 def main():
+    # A service the function may use from its init (as AWS's Parameters and Secrets
+    # extension serves on port 2773): up before the extension registers, so before the
+    # runtime starts.
+    try:
+        service = socket.create_server(("127.0.0.1", 2773))
+    except OSError:
+        service = None  # another environment's, on a host without network namespaces
     headers, body = call(
         "POST",
         "/2020-01-01/extension/register",
@@ -63,6 +72,8 @@ def main():
         print("EVENT " + body.decode(), flush=True)
         if json.loads(body)["eventType"] == "SHUTDOWN":
             time.sleep(0.2)  # the last telemetry batch arrives meanwhile
+            if service is not None:
+                service.close()
             return
         time.sleep(pause)
 
