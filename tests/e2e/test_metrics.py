@@ -512,7 +512,7 @@ def test_alarm_state_change_is_an_eventbridge_event(lambdad: LambdadServer, made
         lam.invoke(FunctionName=made.name, Payload=json.dumps({"fail": True}))
         (described,) = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
         assert described["StateValue"] == "ALARM"
-        messages = wait_for_log(lambdad, catcher, "CAUGHT", timeout=20)
+        messages = wait_for_log(lambdad, catcher, "CAUGHT", timeout=60)
         (caught,) = [json.loads(m.split("CAUGHT ", 1)[1]) for m in messages if "CAUGHT" in m]
         assert caught["detail-type"] == "CloudWatch Alarm State Change"
         assert caught["resources"] == [described["AlarmArn"]]
