@@ -260,6 +260,8 @@ class Environment:
             if was is State.READY and self.alive_process:
                 await self._ext.shutdown(self._clock.now_ms())
             self._ext.close()
+        if self.finishing is not None:
+            self.finishing.cancel()  # stopped before its extensions were done: no REPORT
         if self._waiter is not None and not self._waiter.done():
             self._waiter.cancel()
         if self.server is not None:
@@ -376,6 +378,8 @@ class Environment:
     ) -> None:
         left = self.config.timeout_s - (self._clock.monotonic() - started)
         in_time = await ext.hub.until(ext.settled, left)
+        if self.state is not State.BUSY:
+            return
         duration = (self._clock.monotonic() - started) * 1000
         if not in_time:
             self._log.emit(
