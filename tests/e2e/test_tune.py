@@ -118,6 +118,41 @@ def test_stopped_run_cleans_up(
     assert_untouched(lambdad, name)
 
 
+def test_a_killed_runs_leftovers_are_named_and_cleaned(
+    lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]]
+) -> None:
+    name = made_function(lambdad, new_function)
+    proc = subprocess.Popen(
+        [LAMBDAD, "tune", name, "--payload", '{"sleep": 0.3}', "--memory", "128,512", "-n", "50"],
+        env=client_env(lambdad),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "invocations" in line:
+            break
+    proc.kill()  # no clean-up possible
+    proc.communicate(timeout=30)
+    lam = lambdad.client("lambda")
+    # $LATEST was put back before the invocations began; the scratch aliases remain.
+    assert lam.get_function_configuration(FunctionName=name)["MemorySize"] == 128
+    assert len(versions_and_aliases(lam, name)[1]) == 3
+    again = run_lambdad("tune", name, "--payload", "[", env=client_env(lambdad))
+    assert again.returncode == 2
+    assert "--payload" in again.stderr
+    assert "not JSON" in again.stderr
+    again = run_lambdad("tune", name, "--payload", "{}", "--memory", "128", "-n", "1",
+                        env=client_env(lambdad))  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert f"`lambdad tune {name} --clean` removes them" in again.stderr
+    cleaned = run_lambdad("tune", name, "--clean", env=client_env(lambdad))
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "2 scratch alias(es)" in cleaned.stdout
+    assert_untouched(lambdad, name)
+
+
 def test_unknown_function_and_bad_sizes_say_what_is_wrong(lambdad: LambdadServer) -> None:
     proc = run_lambdad("tune", "no-such-fn", "--payload", "{}", env=client_env(lambdad))
     assert proc.returncode == 1

@@ -140,16 +140,51 @@ def print_report(doc: dict[str, Any], results: list[SizeResult]) -> None:
         console.print(line, highlight=False, markup=False)
 
 
-def _interrupt_on_sigterm() -> None:
+def _interrupt_on_signals() -> None:
+    """SIGTERM, and SIGINT even when this process inherited it ignored (a job started
+    in the background), stop the run the way Ctrl-C does: through the clean-up."""
+
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+
+
+def _json_payload(value: str) -> bytes:
+    body = read_payload(value)
+    try:
+        json.loads(body or b"null")
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON ({exc})", param_hint="--payload") from None
+    return body
+
+
+def _warn_of_leftovers(target: Target, name: str) -> None:
+    from lambdad.cli.tune_scratch import leftovers
+
+    lam = target.client("lambda")
+    found = call(target, lambda: leftovers(lam, name))
+    if found:
+        aliases = ", ".join(a for a, _ in found)
+        click.echo(
+            f"note: scratch aliases of an earlier run that could not clean up remain "
+            f"({aliases}); `lambdad tune {name} --clean` removes them",
+            err=True,
+        )
+
+
+def _clean(target: Target, name: str) -> None:
+    from lambdad.cli.tune_scratch import remove_leftovers
+
+    lam = target.client("lambda")
+    count = call(target, lambda: remove_leftovers(lam, name, lambda s: click.echo(s, err=True)))
+    click.echo(f"{count} scratch alias(es) of {name} removed")
 
 
 @click.command("tune")
 @click.argument("name")
-@click.option("--payload", "-p", required=True, help="Event: JSON text, @FILE, or @- for stdin.")
+@click.option("--payload", "-p", default=None, help="Event: JSON text, @FILE, or @- for stdin.")
 @click.option(
     "--memory",
     default=",".join(map(str, DEFAULT_SIZES)),
@@ -186,30 +221,42 @@ def _interrupt_on_sigterm() -> None:
     help="Also draw the curve into this PNG file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="Only remove the scratch aliases and versions a killed run left, then exit.",
+)
 @click.option("--endpoint-url", default=None, help="lambdad's URL [AWS_ENDPOINT_URL...].")
 @click.option("--data-dir", default=None, help="Where to find a credential [LAMBDAD_DATA_DIR].")
 def tune(
     name: str,
-    payload: str,
+    payload: str | None,
     memory: str,
     invocations: int,
     parallel: int,
     strategy: Strategy,
     png_path: str | None,
     as_json: bool,
+    clean: bool,
     endpoint_url: str | None,
     data_dir: str | None,
 ) -> None:
     """Power-tune function NAME: run it at each memory size (scratch versions and
     aliases, removed afterwards; $LATEST's memory size is restored) and report the
     duration and cost per size, the cheapest, the fastest and the balanced size."""
+    target = find_target("lambda", endpoint_url, data_dir, os.environ)
+    if clean:
+        _clean(target, name)
+        return
+    if payload is None:
+        raise click.UsageError("Missing option '--payload' (the event to tune with).")
     try:
         sizes = parse_sizes(memory)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--memory") from None
-    body = read_payload(payload)
-    target = find_target("lambda", endpoint_url, data_dir, os.environ)
-    _interrupt_on_sigterm()
+    body = _json_payload(payload)
+    _warn_of_leftovers(target, name)
+    _interrupt_on_signals()
     try:
         conf, results = tune_function(target, name, body, sizes, invocations, parallel)
     except KeyboardInterrupt:

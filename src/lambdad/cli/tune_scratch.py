@@ -14,6 +14,7 @@ a version that existed before the run is never deleted.
 
 from __future__ import annotations
 
+import re
 import secrets
 import signal
 import time
@@ -24,6 +25,7 @@ from functools import partial
 from typing import Any
 
 DESCRIPTION = "lambdad tune scratch version ({} MB)"
+SCRATCH_ALIAS = re.compile(r"lambdad-tune-(\d+)mb-[0-9a-f]{6}")
 SETTLE_SECONDS = 30.0
 
 
@@ -39,11 +41,47 @@ def alias_name(memory_mb: int, token: str) -> str:
     return f"lambdad-tune-{memory_mb}mb-{token}"
 
 
-def existing_versions(lam: Any, name: str) -> set[str]:
-    found: set[str] = set()
+def _versions(lam: Any, name: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
     for page in lam.get_paginator("list_versions_by_function").paginate(FunctionName=name):
-        found.update(v["Version"] for v in page.get("Versions", []))
+        found.update((v["Version"], v) for v in page.get("Versions", []))
     return found
+
+
+def existing_versions(lam: Any, name: str) -> set[str]:
+    return set(_versions(lam, name))
+
+
+def leftovers(lam: Any, name: str) -> list[tuple[str, str | None]]:
+    """Scratch aliases a run that could not clean up (SIGKILL, power cut) left, each
+    with its version if that run published it (its description says so), else None."""
+    found: list[tuple[str, str | None]] = []
+    versions = _versions(lam, name)
+    for page in lam.get_paginator("list_aliases").paginate(FunctionName=name):
+        for alias in page.get("Aliases", []):
+            m = SCRATCH_ALIAS.fullmatch(alias["Name"])
+            if not m:
+                continue
+            version = alias["FunctionVersion"]
+            ours = versions.get(version, {}).get("Description") == DESCRIPTION.format(m.group(1))
+            found.append((alias["Name"], version if ours else None))
+    return found
+
+
+def remove_leftovers(lam: Any, name: str, say: Callable[[str], None]) -> int:
+    """Delete what ``leftovers`` finds; how many aliases there were."""
+    found = leftovers(lam, name)
+    steps: list[tuple[str, Callable[[], object]]] = [
+        (f"delete alias {a}", partial(lam.delete_alias, FunctionName=name, Name=a))
+        for a, _ in found
+    ]
+    steps += [
+        (f"delete version {v}", partial(lam.delete_function, FunctionName=name, Qualifier=v))
+        for v in sorted({v for _, v in found if v is not None}, key=int)
+    ]
+    for done in _run_steps(steps, say):
+        say(done.replace("delete", "deleted", 1))
+    return len(found)
 
 
 def _settled(lam: Any, name: str) -> dict[str, Any]:
@@ -140,13 +178,18 @@ def scratch_versions(
             _run_steps(steps, say)
 
 
-def _run_steps(steps: list[tuple[str, Callable[[], object]]], say: Callable[[str], None]) -> None:
-    """Every step is tried, whatever the ones before did."""
+def _run_steps(
+    steps: list[tuple[str, Callable[[], object]]], say: Callable[[str], None]
+) -> list[str]:
+    """Every step is tried, whatever the ones before did; the steps done."""
     import botocore.exceptions
 
+    done = []
     for what, step in steps:
         try:
             if step() is False:
                 say("$LATEST's MemorySize was changed by someone else meanwhile: left as is")
+            done.append(what)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             say(f"could not {what}: {exc}")
+    return done
