@@ -30,6 +30,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+import lambdad
 from e2e.helpers import LambdadServer, make_zip, serving
 from e2e.sandboxes import (
     HOSTILE_SOURCE,
@@ -750,10 +751,13 @@ def test_proc_shows_no_host_facts(server: LambdadServer, deploy: Deploy) -> None
         assert str(server.data_dir) not in result["/proc/1/cmdline"]["value"]
         # Generated files (/etc/passwd names the environment's uid) are no bind of a
         # file in the server's data directory, which would name the environment.
+        # No line of its mount table names the data directory (code, layers, the
+        # environment) or where lambdad is installed (its runtimes): code, runtimes,
+        # layers and the interpreter are overlays, not binds of host directories.
+        install = str(Path(lambdad.__file__).parent.parent)
         for line in result["/proc/self/mountinfo"]["value"].splitlines():
-            fields = line.split()
-            if fields[4].startswith("/etc/"):
-                assert str(server.data_dir) not in fields[3], line
+            assert str(server.data_dir) not in line, line
+            assert install not in line, line
 
 
 def uid_base(srv: LambdadServer) -> int:

@@ -246,8 +246,12 @@ def _environment_variables(
         "AWS_LAMBDA_LOG_FORMAT": rv.log_format,
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
-        "PATH": f"/usr/local/bin:/usr/bin/:/bin:{opt}/bin",
-        "LD_LIBRARY_PATH": f"/lib64:/usr/lib64:{RUNTIME_DIR}:{task_dir}:{task_dir}/lib:{opt}/lib",
+        # AWS's values (/var/lang: the interpreter's prefix inside a sandbox).
+        "PATH": f"/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:{opt}/bin",
+        "LD_LIBRARY_PATH": (
+            f"/var/lang/lib:/lib64:/usr/lib64:{RUNTIME_DIR}:{RUNTIME_DIR}/lib:"
+            f"{task_dir}:{task_dir}/lib:{opt}/lib"
+        ),
     }
     if rv.log_format == "JSON":
         # The runtimes filter the function's own log records by it (ApplicationLogLevel).

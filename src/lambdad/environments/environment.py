@@ -133,6 +133,7 @@ class Environment:
         self._gathered: BufferedBody | None = None  # a streamed response, for Invoke
         self._init_duration_ms: float | None = None
         self._init_error: Outcome | None = None
+        self._init_memory_mb = 0  # Max Memory Used of a failed init
         self._exit_task: asyncio.Task[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -215,6 +216,7 @@ class Environment:
             return
         self._drain_output()
         self._init_error = outcome
+        self._init_memory_mb = max(self._init_memory_mb, self._memory_mb())
         await self.stop()
 
     def _extensions_host(self, sandbox: Sandbox) -> ExtensionsHost:
@@ -456,6 +458,7 @@ class Environment:
                 self._init_duration_ms,
                 self.config.memory_mb,
                 answer.error_type,
+                max(self._init_memory_mb, self._memory_mb()),
             ),
         ]:
             self._log.emit(line)
@@ -565,6 +568,8 @@ class Environment:
                 "errorMessage": "State transition from Ready to InitError failed",
             }
         self._init_error = report.posted_init_error(body, error_type)
+        # Read while the runtime is alive: its peak leaves with it.
+        self._init_memory_mb = self._memory_mb()
         self._ready.set_result(self._init_error)
         return 202, {"status": "OK"}
 

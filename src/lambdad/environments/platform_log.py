@@ -82,11 +82,12 @@ class PlatformLog:
         init_duration_ms: float | None,
         memory_size_mb: int,
         error_type: str | None,
+        max_memory_used_mb: int = 0,
     ) -> list[str]:
         if not self.json:
             return [
                 report.init_failure_report_line(
-                    request_id, init_duration_ms, memory_size_mb, error_type
+                    request_id, init_duration_ms, memory_size_mb, error_type, max_memory_used_mb
                 )
             ]
         duration = init_duration_ms or 0.0
@@ -94,7 +95,7 @@ class PlatformLog:
             "durationMs": round(duration, 2),
             "billedDurationMs": report.billed_ms(duration),
             "memorySizeMB": memory_size_mb,
-            "maxMemoryUsedMB": 0,
+            "maxMemoryUsedMB": max_memory_used_mb,
         }
         record = {
             "requestId": request_id,

@@ -123,14 +123,18 @@ def report_record(r: Report, error_type: str | None = None) -> dict[str, Any]:
 
 
 def init_failure_report_line(
-    request_id: str, init_duration_ms: float | None, memory_size_mb: int, error_type: str | None
+    request_id: str,
+    init_duration_ms: float | None,
+    memory_size_mb: int,
+    error_type: str | None,
+    max_memory_used_mb: int = 0,
 ) -> str:
     """The ``REPORT`` of an invocation answered by a failed init (the init's duration)."""
     duration = init_duration_ms or 0
     return (
         f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
         f"Billed Duration: {billed_ms(duration)} ms\tMemory Size: {memory_size_mb} MB\t"
-        f"Max Memory Used: 0 MB\tStatus: error\tError Type: {error_type}"
+        f"Max Memory Used: {max_memory_used_mb} MB\tStatus: error\tError Type: {error_type}"
     )
 
 

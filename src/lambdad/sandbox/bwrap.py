@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox import nat, netns, seccomp
+from lambdad.sandbox import memory_peak, nat, netns, seccomp
 from lambdad.sandbox.base import SandboxSpec, WithoutSnapshots
 from lambdad.sandbox.bwrap_plan import (
     PRIVILEGED_ENV,
@@ -161,6 +161,7 @@ class BwrapSandbox:
         self.env_id = spec.env_id
         self.work = work
         self.cgroup = cgroup
+        self._peak = 0
         self.network = network
         self.pid = 0
         self.child_pid = 0
@@ -287,7 +288,9 @@ class BwrapSandbox:
             self._watch.kill_group()
 
     def memory_peak_bytes(self) -> int | None:
-        return self.cgroup.memory_peak()
+        tree = memory_peak.tree_peak_bytes(self.cgroup.pids())
+        self._peak = memory_peak.environment_peak(self.cgroup.memory_peak(), tree, self._peak)
+        return self._peak or None
 
     def oom_killed(self) -> bool:
         return self.cgroup.oom_killed()

@@ -31,6 +31,11 @@ from lambdad.sandbox.base import SandboxSpec
 TASK = "/var/task"
 RUNTIME = "/var/runtime"
 OPT = "/opt"
+# Where AWS's images keep the runtime's interpreter (``/var/lang/bin/python3.12``, its
+# standard library under ``/var/lang/lib``): the host interpreter's install prefix is
+# bound there and run from there, so ``sys.executable``, ``sys.prefix`` and tracebacks
+# show AWS's paths.
+LANG = "/var/lang"
 SANDBOX_USER = "sbx_user1051"
 # What bwrap and setpriv (privileged) start with: nothing of the function's.
 PRIVILEGED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C"}
@@ -46,6 +51,21 @@ APPLY_ENV = 'ulimit -n 1024 && ulimit -c 0 && . /dev/stdin && exec "$@" </dev/nu
 # The environment's /etc/hosts: the sandbox's own names on its loopback, where its
 # extensions' telemetry listeners are reached (``sandbox.localdomain``, as on AWS).
 HOSTS = "127.0.0.1\tlocalhost sandbox.localdomain sandbox\n::1\tlocalhost\n"
+# The next privileged stage (root, CAP_SYS_ADMIN, the fixed environment; its arguments
+# are mount points, then ``--`` and the next stage): each bind of a host directory
+# (code, lambdad's runtimes, layers, the interpreter's prefix) becomes a read-only
+# overlay of it. A bind's line in /proc/self/mountinfo names the directory's path on
+# the host (the data directory, the install path); an overlay's root is its own and
+# its options name only these mount points. It runs from / (a working directory in
+# /var/task would keep its bind busy) and ends in /var/task. An empty tmpfs on /dev/shm
+# is each overlay's second (empty) layer and /tmp a place to build it, for a moment.
+HIDE_BINDS = (
+    "cd / && mount -n -t tmpfs -o ro,size=4k,mode=0755 tmpfs /dev/shm || exit 1; "
+    'while [ "$1" != -- ]; do '
+    'mount -n -t overlay overlay -o "ro,nosuid,nodev,lowerdir=$1:/dev/shm" /tmp '
+    '&& umount -n "$1" && mount -n --move /tmp "$1" || exit 1; shift; done; '
+    f'shift; umount -n /dev/shm && cd {TASK} && exec "$@"'
+)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ETC_FILES = (
     "/etc/ssl",
@@ -133,7 +153,8 @@ def bwrap_argv(
     # bwrap makes missing parent directories 0700 (unreadable to the sandbox user):
     # create every parent of a mount point first, world-readable.
     dests = [p for p in ETC_FILES if os.path.lexists(p)] + ["/etc/passwd", TASK, RUNTIME]
-    dests += [str(p) for p in interpreter_prefixes(spec.host_paths)]
+    lang = lang_prefix(spec.host_paths)
+    dests += [LANG] if lang is not None else []
     dests += [inside for _, inside in spec.extra_ro]
     for parent in parents(dests):
         a += ["--perms", "0755", "--dir", parent]
@@ -143,8 +164,8 @@ def bwrap_argv(
     for dest, fd in data_fds.items():
         if dest.startswith("/etc/"):
             a += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
-    for prefix in interpreter_prefixes(spec.host_paths):
-        a += ["--ro-bind", str(prefix), str(prefix)]
+    if lang is not None:
+        a += ["--ro-bind", str(lang), LANG]
     a += ["--ro-bind", str(spec.task_dir), TASK]
     a += ["--ro-bind", str(spec.runtime_dir), RUNTIME]
     if spec.opt_dir is not None:
@@ -158,15 +179,17 @@ def bwrap_argv(
         if dest.startswith("/proc/"):
             a += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
     a += ["--perms", "1777", "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-    a += ["--remount-ro", "/", "--chdir", TASK]
+    # From /: the next stage moves mounts from under /var/task (a working directory
+    # there would keep them busy), then goes there.
+    a += ["--remount-ro", "/", "--chdir", "/"]
     a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd)]
     if seccomp_fd is not None:
         a += ["--seccomp", str(seccomp_fd)]
     a.append("--")
+    hidden = [TASK, RUNTIME] + ([OPT] if spec.opt_dir is not None else [])
+    hidden += [LANG] if lang is not None else []
+    a += [tools.unshare, "--cgroup", "--", "/bin/sh", "-c", HIDE_BINDS, "sh", *hidden, "--"]
     a += [
-        tools.unshare,
-        "--cgroup",
-        "--",
         tools.setpriv,
         f"--reuid={uid}",
         f"--regid={uid}",
@@ -192,6 +215,9 @@ def rewrite(spec: SandboxSpec, value: str) -> str:
         value = value.replace(str(spec.opt_dir), OPT)
     for host_path, inside in spec.extra_ro:
         value = value.replace(str(host_path), inside)
+    for interpreter in spec.host_paths[:1]:
+        if value == str(interpreter):
+            return lang_interpreter(interpreter)
     return value
 
 
@@ -209,17 +235,22 @@ def env_script(env: dict[str, str]) -> bytes:
     return "\n".join(lines).encode() + b"\n"
 
 
-def interpreter_prefixes(paths: tuple[Path, ...]) -> list[Path]:
-    """Install prefixes of interpreters outside /usr (pyenv, /opt installs)."""
-    out: list[Path] = []
-    for p in paths:
-        real = Path(os.path.realpath(p))
-        if str(real).startswith("/usr/"):
-            continue
-        prefix = real.parent.parent if real.parent.name == "bin" else real.parent
-        if prefix not in out:
-            out.append(prefix)
-    return out
+def lang_prefix(paths: tuple[Path, ...]) -> Path | None:
+    """The install prefix of the environment's interpreter (the first of ``paths``), which
+    the sandbox shows at ``/var/lang``: ``/usr`` for a distribution's interpreter, the
+    version's directory for pyenv's. None without an interpreter (``provided``)."""
+    if not paths:
+        return None
+    real = Path(os.path.realpath(paths[0]))
+    return real.parent.parent if real.parent.name == "bin" else real.parent
+
+
+def lang_interpreter(interpreter: Path | str) -> str:
+    """Where the sandbox runs ``interpreter`` from: ``/var/lang/bin/python3.12``."""
+    real = Path(os.path.realpath(interpreter))
+    prefix = lang_prefix((real,))
+    assert prefix is not None
+    return f"{LANG}/{real.relative_to(prefix)}"
 
 
 def parents(paths: list[str]) -> list[str]:

@@ -10,6 +10,8 @@ minimal ``/dev``, and a tmpfs ``/tmp`` of the function's ephemeral storage.
 
 Steps (JSON lists): ``["dir", path, mode]``, ``["symlink", target, path]``,
 ``["bind", host_source, path, {"file", "ro", "nodev", "inside", "optional"}]``,
+``["overlay", host_source, path]`` (a read-only overlay of the directory alone: unlike
+a bind's, its line in /proc/self/mountinfo names no host path),
 ``["file", path, content, mode]`` (written into the new root: ``/etc/passwd``, ``group``,
 ``resolv.conf``), ``["tmpfs", path, options]``, ``["proc", path]``, ``["devpts", path]``.
 """
@@ -23,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from lambdad.sandbox.base import SandboxSpec
-from lambdad.sandbox.bwrap_plan import ETC_FILES, OPT, RUNTIME, TASK, interpreter_prefixes, parents
+from lambdad.sandbox.bwrap_plan import (
+    ETC_FILES,
+    LANG,
+    OPT,
+    RUNTIME,
+    TASK,
+    lang_prefix,
+    parents,
+)
 
 TOP_LEVEL = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -99,14 +109,16 @@ def plan_base(host: HostLayout, runtime_dir: Path, host_paths: tuple[Path, ...])
             plan.append(["symlink", target, path])
         else:
             plan.append(["bind", path, path, ro_dir])
-    prefixes = [str(p) for p in interpreter_prefixes(host_paths)]
-    mount_points = [e.path for e in host.etc] + ["/etc/passwd", TASK, RUNTIME, *prefixes]
+    lang = lang_prefix(host_paths)
+    langs = [LANG] if lang is not None else []
+    mount_points = [e.path for e in host.etc] + ["/etc/passwd", TASK, RUNTIME, *langs]
     plan += [["dir", parent, "0755"] for parent in parents(mount_points)]
     for entry in host.etc:
         plan.append(["bind", entry.source, entry.path, ro_dir if entry.is_dir else ro_file])
-    for prefix in prefixes:
-        plan.append(["bind", prefix, prefix, ro_dir])
-    plan.append(["bind", str(runtime_dir), RUNTIME, ro_dir])
+    if lang is not None:
+        # The interpreter's prefix where AWS has it (``bwrap_plan.LANG``).
+        plan.append(["overlay", str(lang), LANG])
+    plan.append(["overlay", str(runtime_dir), RUNTIME])
     plan.append(["proc", "/proc"])
     for name in PROC_READ_ONLY:
         path = f"/proc/{name}"
@@ -130,13 +142,12 @@ def plan_base(host: HostLayout, runtime_dir: Path, host_paths: tuple[Path, ...])
 def plan_own(spec: SandboxSpec, etc: Mapping[str, str]) -> list[Step]:
     """What is the environment's own: its code, its layers, its /etc files (uid), its
     /tmp of its ephemeral storage size."""
-    ro_dir: dict[str, bool] = {}
     plan: list[Step] = [
         ["file", f"/etc/{name}", content, "0644"] for name, content in sorted(etc.items())
     ]
-    plan.append(["bind", str(spec.task_dir), TASK, ro_dir])
+    plan.append(["overlay", str(spec.task_dir), TASK])
     if spec.opt_dir is not None:
-        plan.append(["bind", str(spec.opt_dir), OPT, ro_dir])
+        plan.append(["overlay", str(spec.opt_dir), OPT])
     else:
         plan.append(["dir", OPT, "0755"])
     plan.append(["tmpfs", "/tmp", f"mode=1777,size={spec.tmp_mb * 1024 * 1024}"])

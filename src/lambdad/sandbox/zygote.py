@@ -41,7 +41,7 @@ from lambdad.runtimes.table import PYTHON_BOOTSTRAP, RUNTIME_DIR
 from lambdad.sandbox import restored, rootfs, zygote_wire
 from lambdad.sandbox.base import Restorer, Sandbox, SandboxBackend, SandboxSpec
 from lambdad.sandbox.bwrap import BwrapBackend
-from lambdad.sandbox.bwrap_plan import RUNTIME, host_etc_files
+from lambdad.sandbox.bwrap_plan import RUNTIME, host_etc_files, lang_interpreter, lang_prefix
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import ZygoteProcess
 from lambdad.sandbox.zygote_sandbox import ZygoteGone, ZygoteSandbox
@@ -185,7 +185,11 @@ class ZygoteBackend:
                 return zygote
             interpreter = key[0]
             shown = SHOWN_BOOTSTRAP if self.sandboxed else str(PYTHON_BOOTSTRAP)
-            zygote = ZygoteProcess(interpreter, PYTHON_BOOTSTRAP, shown)
+            lang = None
+            prefix = lang_prefix((Path(interpreter),))
+            if self.sandboxed and prefix is not None:
+                lang = (str(prefix), lang_interpreter(interpreter))
+            zygote = ZygoteProcess(interpreter, PYTHON_BOOTSTRAP, shown, lang=lang)
             await zygote.start()
             if zygote.python < (3, 9):
                 await zygote.stop()

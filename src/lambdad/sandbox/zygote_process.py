@@ -33,6 +33,8 @@ from lambdad.sandbox import zygote_wire
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 30.0
+# Starts a sandboxed zygote from /var/lang (next to zygote.py).
+LANG_LAUNCHER = "lang_root.py"
 REPLY_TIMEOUT = 60.0
 _MAX_MESSAGE = 256 * 1024
 _ids = itertools.count(1)
@@ -53,8 +55,11 @@ class ZygoteProcess:
         shown_as: str,
         *,
         env: Mapping[str, str] | None = None,
+        lang: tuple[str, str] | None = None,
     ) -> None:
         self.interpreter = interpreter
+        # (host prefix, interpreter inside): start it from /var/lang (sandboxed zygotes).
+        self.lang = lang
         self.bootstrap = bootstrap
         self.shown_as = shown_as
         self.env = dict(env if env is not None else zygote_wire.ZYGOTE_ENV)
@@ -73,9 +78,14 @@ class ZygoteProcess:
         return self._sock is not None and not self._dead
 
     async def start(self) -> None:
-        argv = zygote_wire.zygote_argv(self.interpreter, self.shown_as)
+        argv0 = self.lang[1] if self.lang is not None else self.interpreter
+        argv = zygote_wire.zygote_argv(argv0, self.shown_as)
         if argv is None:
             raise SandboxError(f"cannot start a zygote showing {self.shown_as!r}")
+        if self.lang is not None:
+            launcher = self.bootstrap.parent / LANG_LAUNCHER
+            argv = [self.interpreter, "-I", "-S", str(launcher), self.lang[0], self.interpreter]
+            argv += zygote_wire.zygote_argv(argv0, self.shown_as) or []
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             # Popen returns once the interpreter is exec'd; the wait for "ready" is async.
@@ -98,9 +108,7 @@ class ZygoteProcess:
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
         loop.add_reader(ours.fileno(), self._readable)
-        config = zygote_wire.zygote_config(
-            self.interpreter, str(self.bootstrap), self.shown_as, self.env
-        )
+        config = zygote_wire.zygote_config(argv0, str(self.bootstrap), self.shown_as, self.env)
         try:
             await self._send(zygote_wire.encode(config), [])
             await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox import nat, netns, rootfs, seccomp, zygote_channel, zygote_wire
+from lambdad.sandbox import memory_peak, nat, netns, rootfs, seccomp, zygote_channel, zygote_wire
 from lambdad.sandbox.base import SandboxBackend, SandboxSpec
 from lambdad.sandbox.bwrap import (
     LINK_LOCAL,
@@ -75,6 +75,7 @@ class ZygoteSandbox:
         self._child: Child | None = None
         self._nat: nat.Nat | None = None
         self._peak_fd = -1
+        self._peak = 0
         self._destroyed = False
         self.from_spare = False
         # A SnapStart template's end of its restore channel (``launch`` hands it over).
@@ -356,7 +357,10 @@ class ZygoteSandbox:
         except OSError:
             return None
         if self.cgroup is not None:
-            return int(data.split()[0]) if data.strip() else None
+            cgroup_peak = int(data.split()[0]) if data.strip() else None
+            tree = memory_peak.tree_peak_bytes(self.cgroup.pids())
+            self._peak = memory_peak.environment_peak(cgroup_peak, tree, self._peak)
+            return self._peak or None
         start = data.find(b"VmHWM:")
         return int(data[start + 6 :].split()[0]) * 1024 if start >= 0 else None
 

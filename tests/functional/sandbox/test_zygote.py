@@ -22,6 +22,7 @@ from lambdad.config import Settings
 from lambdad.environments.environment import Environment, EnvironmentConfig, Invocation
 from lambdad.runtimes.table import RUNTIME_DIR, RuntimeTable, RuntimeUnavailable
 from lambdad.sandbox.base import SandboxBackend, SandboxSpec
+from lambdad.sandbox.bwrap_plan import lang_interpreter, lang_prefix
 from lambdad.sandbox.select import choose_backend
 from lambdad.sandbox.zygote import ZygoteBackend, ZygoteSandbox
 
@@ -65,6 +66,8 @@ def handler(event, context):
         "cmdline": open("/proc/self/cmdline", "rb").read().decode().split("\\0"),
         "connect": _try(lambda: _connect(event["port"])) if "port" in event else None,
         "sys_path": sys.path[:3],
+        "executable": sys.executable, "prefix": sys.prefix, "os_file": os.__file__,
+        "mountinfo": open("/proc/self/mountinfo").read(),
     }
 """
 
@@ -304,7 +307,17 @@ def test_sandboxed_fork_is_isolated(bwrap_backend: SandboxBackend, task: Path) -
     # What it sees is the layout of an exec'd runtime.
     assert first["cwd"] == "/var/task"
     assert first["argv"] == ["/var/runtime/python/bootstrap.py"]
-    assert first["cmdline"][:2] == [python()[0], "/var/runtime/python/bootstrap.py"]
+    inside = lang_interpreter(python()[0])
+    assert inside.startswith("/var/lang/bin/python3.")
+    assert first["cmdline"][:2] == [inside, "/var/runtime/python/bootstrap.py"]
+    # The interpreter where AWS has it: run from /var/lang, its library there.
+    assert first["executable"] == inside
+    assert first["prefix"] == "/var/lang"
+    assert first["os_file"].startswith("/var/lang/lib/python3.")
+    # No host directory named in its mount table (code, install path, interpreter).
+    prefix = str(lang_prefix((Path(python()[0]),)))
+    for host_path in (str(task), str(RUNTIME_DIR), prefix if prefix != "/usr" else str(task)):
+        assert host_path not in first["mountinfo"], host_path
     assert first["environ"]["LAMBDA_TASK_ROOT"] == "/var/task"
     assert first["environ"]["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001"
 

@@ -91,10 +91,10 @@ def test_timed_out_report_ends_with_its_status() -> None:
 
 
 def test_report_of_an_invocation_answered_by_a_failed_init() -> None:
-    line = report.init_failure_report_line("r-1", 10000.5, 128, "Runtime.InitTimeout")
+    line = report.init_failure_report_line("r-1", 10000.5, 128, "Runtime.InitTimeout", 17)
     assert line == (
         "REPORT RequestId: r-1\tDuration: 10000.50 ms\tBilled Duration: 10001 ms\t"
-        "Memory Size: 128 MB\tMax Memory Used: 0 MB\tStatus: error\t"
+        "Memory Size: 128 MB\tMax Memory Used: 17 MB\tStatus: error\t"
         "Error Type: Runtime.InitTimeout"
     )
 

@@ -37,26 +37,37 @@ def steps(plan: list[list[Any]], kind: str) -> list[list[Any]]:
     return [s for s in plan if s[0] == kind]
 
 
-def test_code_runtime_and_interpreter_are_bound_read_only() -> None:
+def test_code_runtime_and_interpreter_are_read_only_overlays_naming_no_host_path() -> None:
     plan = rootfs.plan_root(spec(), HOST, ETC)
+    overlays = {s[2]: s[1] for s in steps(plan, "overlay")}
+    # The interpreter's prefix where AWS has it; overlays, not binds: a bind's line in
+    # /proc/self/mountinfo names its host directory.
+    assert overlays == {
+        "/var/task": "/data/code/abc",
+        "/var/runtime": "/srv/lambdad/runtimes",
+        "/var/lang": "/opt/py/3.12",
+    }
     binds = {s[2]: s for s in steps(plan, "bind")}
-    assert binds["/var/task"][1] == "/data/code/abc"
-    assert binds["/var/runtime"][1] == "/srv/lambdad/runtimes"
-    assert binds["/opt/py/3.12"][1] == "/opt/py/3.12"
     assert binds["/usr"][1] == "/usr"
-    for target in ("/var/task", "/var/runtime", "/opt/py/3.12", "/usr", "/etc/ssl"):
+    assert not {"/var/task", "/var/runtime", "/opt/py/3.12", "/var/lang"} & set(binds)
+    for target in ("/usr", "/etc/ssl"):
         assert binds[target][3].get("ro", True), target
+
+
+def test_a_distribution_interpreter_shows_usr_at_var_lang() -> None:
+    plan = rootfs.plan_root(spec(host_paths=(Path("/usr/bin/python3.11"),)), HOST, ETC)
+    assert ["overlay", "/usr", "/var/lang"] in plan
 
 
 def test_without_layers_opt_is_an_empty_directory() -> None:
     plan = rootfs.plan_root(spec(), HOST, ETC)
     assert ["dir", "/opt", "0755"] in plan
-    assert "/opt" not in {s[2] for s in steps(plan, "bind")}
+    assert "/opt" not in {s[2] for s in steps(plan, "overlay")}
 
 
-def test_layers_are_bound_at_opt() -> None:
+def test_layers_are_shown_at_opt() -> None:
     plan = rootfs.plan_root(spec(opt_dir=Path("/data/opt/xyz")), HOST, ETC)
-    assert ["bind", "/data/opt/xyz", "/opt", {}] in plan
+    assert ["overlay", "/data/opt/xyz", "/opt"] in plan
 
 
 def test_every_parent_directory_exists_world_readable_before_what_is_mounted_in_it() -> None:
@@ -65,7 +76,7 @@ def test_every_parent_directory_exists_world_readable_before_what_is_mounted_in_
     for step in plan:
         if step[0] == "dir":
             assert step[2] == "0755" or step[1] == "/dev/shm"
-        target = step[2] if step[0] in ("bind", "symlink") else step[1]
+        target = step[2] if step[0] in ("bind", "symlink", "overlay") else step[1]
         parent = str(Path(target).parent)
         assert parent in made or parent in ("/dev", "/proc", "/tmp"), step
         made.add(target)

@@ -598,8 +598,44 @@ def enter_root(root_size: str) -> None:
 
 def apply_plan(plan: list[list[Any]]) -> None:
     """The platform's steps (``sandbox/rootfs.py``); sources are host paths."""
-    for step in plan:
-        _apply(step)
+    empty = -1
+    try:
+        for step in plan:
+            if step[0] == "overlay":
+                if empty < 0:
+                    empty = _empty_layer()
+                overlay("/oldroot" + step[1], step[2], empty)
+            else:
+                _apply(step)
+    finally:
+        if empty >= 0:
+            os.close(empty)
+            umount2(_EMPTY, MNT_DETACH)
+            os.rmdir(_EMPTY)
+
+
+_EMPTY = "/.empty-layer"
+
+
+def _empty_layer() -> int:
+    """An empty read-only tmpfs (the second layer every overlay needs), for a moment."""
+    os.mkdir(_EMPTY, 0o755)
+    mount("tmpfs", _EMPTY, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0755")
+    return os.open(_EMPTY, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def overlay(source: str, target: str, empty: int) -> None:
+    """A read-only overlay of the directory ``source`` alone at ``target``: unlike a
+    bind's, its line in /proc/self/mountinfo names no host path (its root is its own;
+    its layers are named by descriptor)."""
+    fd = os.open(source, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if not os.path.isdir(target):
+            os.mkdir(target, 0o755)
+        fds = f"/oldroot/proc/self/fd/{fd}:/oldroot/proc/self/fd/{empty}"
+        mount("overlay", target, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, f"lowerdir={fds}")
+    finally:
+        os.close(fd)
 
 
 def seal_root() -> None:
