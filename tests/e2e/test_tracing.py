@@ -21,7 +21,7 @@ import pytest
 import wrapt
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from e2e.helpers import ROLE, LambdadServer, make_zip
+from e2e.helpers import PRIMARY, ROLE, LambdadServer, make_zip, send, sign_headers
 
 ECHO_TRACE = """
 import os
@@ -309,3 +309,34 @@ def test_a_trace_connects_a_url_a_function_and_the_function_it_invokes(
     assert {(s["Name"], s["Type"]) for s in graph} >= {
         (caller, "AWS::Lambda"), (callee, "AWS::Lambda::Function")
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/TraceSummaries", b'{"StartTime": 1e400, "EndTime": 1e400}', 400),
+        ("/TraceSummaries", b'{"StartTime": true, "EndTime": 2}', 400),
+        ("/TraceSummaries", b'{"StartTime": 1, "EndTime": 2, "NextToken": "zz"}', 400),
+        ("/Traces", b'{"TraceIds": "x"}', 400),
+        ("/TraceSegments", b"\xff\xfe", 400),
+        # A segment whose subsegments are not a list is refused, not kept to fail later.
+        ("/TraceSegments", json.dumps({"TraceSegmentDocuments": [json.dumps({
+            "trace_id": "1-5759e988-bd862e3fe1be46a994272793", "id": "a" * 16, "name": "n",
+            "start_time": 1, "end_time": 2, "subsegments": 5})]}).encode(), 200),
+        ("/TraceSummaries", b'{"StartTime": 0, "EndTime": 9999999999}', 200),
+    ],
+)  # fmt: skip
+def test_bad_xray_input_gets_xray_errors(
+    traced: LambdadServer, path: str, body: bytes, status: int
+) -> None:
+    url = traced.endpoint + path
+    headers = {"Content-Type": "application/json"}
+    signed = sign_headers("POST", url, body, headers, PRIMARY, traced.region, "xray")
+    answer = send(traced.endpoint, "POST", path, body, signed)
+    assert answer.status == status, answer.body
+    if status == 200 and path == "/TraceSegments":
+        assert answer.json()["UnprocessedTraceSegments"][0]["Id"] == "a" * 16
+    if status != 200:
+        assert answer.error_type
+        assert "Message" in answer.json()
+    assert "Traceback" not in traced.stderr()

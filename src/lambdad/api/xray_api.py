@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 from urllib.parse import unquote
 
@@ -60,7 +61,10 @@ class XRayApi:
             return {"UnprocessedTraceSegments": self.service.put_segments(scope, docs)}
         if name == "GetTraceSummaries":
             for key in ("StartTime", "EndTime"):
-                if not isinstance(params.get(key), int | float):
+                value = params.get(key)
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise InvalidRequestException(f"{key} must be a timestamp")
+                if not math.isfinite(value):
                     raise InvalidRequestException(f"{key} must be a timestamp")
             return self.service.summaries(scope, params)
         if name == "BatchGetTraces":

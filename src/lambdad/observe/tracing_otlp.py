@@ -175,7 +175,10 @@ class OtlpExporter:
     async def run(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # the next batch is sent all the same
+                log.exception("OTLP export to %s failed", self.endpoint)
 
     async def flush(self, *, last: bool = False) -> None:
         previous, self._held = self._held, []

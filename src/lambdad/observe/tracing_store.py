@@ -14,6 +14,7 @@ under their parent when a trace is read. At most ``max_traces`` traces are kept 
 from __future__ import annotations
 
 import copy
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -64,24 +65,61 @@ def _index(doc: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> None:
             _index(sub, by_id)
 
 
+# How deep subsegments may nest (each level is walked when a trace is read).
+MAX_DEPTH = 32
+_MAPS = ("aws", "http", "annotations", "metadata", "cause", "sql")
+_FLAGS = ("fault", "error", "throttle", "in_progress")
+
+
 def problem(doc: Any) -> str | None:
-    """Why a segment document is refused (X-Ray's required fields), or None."""
+    """Why a segment document is refused (X-Ray's required fields, and the shapes of
+    the fields lambdad reads), or None."""
     if not isinstance(doc, dict):
         return "Segment document is not a JSON object"
     if not isinstance(doc.get("trace_id"), str) or not _ROOT.fullmatch(doc["trace_id"]):
         return "Invalid trace_id"
+    if doc.get("type") == "subsegment":
+        if not isinstance(doc.get("parent_id"), str) or not _ID.fullmatch(doc["parent_id"]):
+            return "Subsegment without a valid parent_id"
+    elif "parent_id" in doc and not (
+        isinstance(doc["parent_id"], str) and _ID.fullmatch(doc["parent_id"])
+    ):
+        return "Invalid parent_id"
+    return _part_problem(doc, 0)
+
+
+def _part_problem(doc: Any, depth: int) -> str | None:
+    if not isinstance(doc, dict):
+        return "Subsegment is not a JSON object"
+    if depth > MAX_DEPTH:
+        return "Subsegments nested too deep"
     if not isinstance(doc.get("id"), str) or not _ID.fullmatch(doc["id"]):
         return "Invalid segment id"
-    if doc.get("type") == "subsegment":
-        if not isinstance(doc.get("parent_id"), str):
-            return "Subsegment without parent_id"
-    elif not isinstance(doc.get("name"), str) or not doc["name"]:
+    if not isinstance(doc.get("name"), str) or not doc["name"]:
         return "Missing segment name"
-    if not isinstance(doc.get("start_time"), int | float):
+    start, end = doc.get("start_time"), doc.get("end_time")
+    if not _number(start):
         return "Invalid start_time"
-    if not isinstance(doc.get("end_time"), int | float) and doc.get("in_progress") is not True:
+    if not _number(end) and doc.get("in_progress") is not True:
         return "Missing end_time"
+    if any(k in doc and not isinstance(doc[k], dict) for k in _MAPS):
+        return "Invalid segment field"
+    if any(k in doc and not isinstance(doc[k], bool) for k in _FLAGS):
+        return "Invalid segment flag"
+    if any(k in doc and not isinstance(doc[k], str) for k in ("origin", "resource_arn")):
+        return "Invalid segment field"
+    subsegments = doc.get("subsegments", [])
+    if not isinstance(subsegments, list):
+        return "Invalid subsegments"
+    for sub in subsegments:
+        why = _part_problem(sub, depth + 1)
+        if why is not None:
+            return why
     return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class TraceStore:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from lambdad.model.scope import Scope
 from lambdad.observe import tracing_ids as ti
 from lambdad.observe.tracing_segments import InvocationTiming, invocation_segments
@@ -98,3 +100,35 @@ def test_store_drops_the_oldest_trace_past_its_cap() -> None:
         store.put(scope, [{"trace_id": root, "id": "a" * 16, "name": "n", "start_time": 1.0,
                            "end_time": 2.0}])  # fmt: skip
     assert [t.trace_id for t in store.all(scope)] == roots[1:]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"subsegments": 5},
+        {"subsegments": [{"id": "b" * 16}]},
+        {"parent_id": "not-hex"},
+        {"aws": []},
+        {"fault": "yes"},
+        {"start_time": True},
+        {"end_time": float("inf")},
+        {"origin": 1},
+    ],
+)
+def test_problem_refuses_fields_of_the_wrong_shape(change: dict[str, object]) -> None:
+    ok = {"trace_id": ROOT, "id": "a" * 16, "name": "n", "start_time": 1.0, "end_time": 2.0}
+    assert problem(ok) is None
+    assert problem({**ok, **change}) is not None
+
+
+def test_problem_refuses_subsegments_nested_too_deep() -> None:
+    doc: dict[str, object] = {"id": "b" * 16, "name": "s", "start_time": 1.0, "end_time": 2.0}
+    for _ in range(40):
+        doc = {
+            "id": "b" * 16,
+            "name": "s",
+            "start_time": 1.0,
+            "end_time": 2.0,
+            "subsegments": [doc],
+        }
+    assert problem({**doc, "trace_id": ROOT}) == "Subsegments nested too deep"
