@@ -1,7 +1,9 @@
 """Tracing as users see it: the caller's ``X-Amzn-Trace-Id`` in the function's
 ``_X_AMZN_TRACE_ID``; an ``Active`` function's segments read back with boto3's
-``xray.batch_get_traces``; what the function's X-Ray SDK (vendored into its zip) and a
-plain UDP datagram send, in the same trace; and the spans an OTLP collector receives.
+``xray.batch_get_traces``; what the function's X-Ray SDK and Powertools' ``Tracer``
+(vendored into its zip) and a plain UDP datagram send, in the same trace; one trace
+across a URL, a function and the function it invokes; the spans an OTLP collector
+receives; bad X-Ray requests.
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ def _root() -> str:
 
 def _package_files(module: Any) -> dict[str, bytes]:
     """A pure-Python package's files, to vendor into a function's zip."""
-    top = Path(module.__file__).parent
+    path = Path(module.__file__)
+    if path.name != "__init__.py":  # a module of one file
+        return {path.name: path.read_bytes()}
+    top = path.parent
     files = {}
     for path in top.rglob("*"):
         if path.is_file() and path.suffix in (".py", ".json"):
@@ -340,3 +345,50 @@ def test_bad_xray_input_gets_xray_errors(
         assert answer.error_type
         assert "Message" in answer.json()
     assert "Traceback" not in traced.stderr()
+
+
+POWERTOOLS_FUNCTION = """
+from aws_lambda_powertools import Tracer
+
+tracer = Tracer(service="orders")
+
+@tracer.capture_method
+def work():
+    tracer.put_annotation("order", "7")
+
+@tracer.capture_lambda_handler
+def handler(event, context):
+    work()
+    return {"ok": True}
+"""
+
+
+def test_powertools_tracer_subsegments_join_the_trace(traced: LambdadServer) -> None:
+    powertools = pytest.importorskip("aws_lambda_powertools")
+    import jmespath
+    import typing_extensions
+
+    name = f"trace-powertools-{uuid.uuid4().hex[:8]}"
+    files: dict[str, Any] = {"app.py": POWERTOOLS_FUNCTION}
+    for module in (powertools, jmespath, typing_extensions, aws_xray_sdk, wrapt):
+        files.update(_package_files(module))
+    _create(traced, name, files, TracingConfig={"Mode": "Active"}, MemorySize=512)
+    root = _root()
+    assert _invoke_with_header(traced, name, f"Root={root};Sampled=1") == {"ok": True}
+    xray = traced.client("xray")
+
+    def handler_subsegment() -> dict[str, Any] | None:
+        for trace in xray.batch_get_traces(TraceIds=[root])["Traces"]:
+            for seg in trace["Segments"]:
+                doc = json.loads(seg["Document"])
+                for sub in doc.get("subsegments", []):
+                    if sub["name"] == "## handler" and sub.get("subsegments"):
+                        return dict(sub)
+        return None
+
+    sub = _eventually(handler_subsegment, "Powertools' handler subsegment")
+    assert sub["annotations"]["ColdStart"] is True
+    assert sub["annotations"]["Service"] == "orders"
+    [work] = sub["subsegments"]
+    assert work["name"] == "## app.work"
+    assert work["annotations"]["order"] == "7"
