@@ -29,11 +29,13 @@ from lambdad.errors import SandboxError
 from lambdad.sandbox import memory_peak, nat, netns, seccomp
 from lambdad.sandbox.base import SandboxSpec, WithoutSnapshots
 from lambdad.sandbox.bwrap_plan import (
+    FSTAB,
     PRIVILEGED_ENV,
     Tools,
     bwrap_argv,
     env_script,
     generated_files,
+    overlay_fstab,
     rewrite,
 )
 from lambdad.sandbox.cgroups import CgroupManager, EnvironmentCgroup, Limits
@@ -196,6 +198,7 @@ class BwrapSandbox:
             dest: _memfd("bwrap-data", content)
             for dest, content in generated_files(self.network, self.uid).items()
         }
+        data_fds[FSTAB] = _memfd("bwrap-data", overlay_fstab(self.spec))
         argv = bwrap_argv(
             self.backend.tools,
             self.spec,

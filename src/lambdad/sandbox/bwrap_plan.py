@@ -51,20 +51,19 @@ APPLY_ENV = 'ulimit -n 1024 && ulimit -c 0 && . /dev/stdin && exec "$@" </dev/nu
 # The environment's /etc/hosts: the sandbox's own names on its loopback, where its
 # extensions' telemetry listeners are reached (``sandbox.localdomain``, as on AWS).
 HOSTS = "127.0.0.1\tlocalhost sandbox.localdomain sandbox\n::1\tlocalhost\n"
-# The next privileged stage (root, CAP_SYS_ADMIN, the fixed environment; its arguments
-# are mount points, then ``--`` and the next stage): each bind of a host directory
-# (code, lambdad's runtimes, layers, the interpreter's prefix) becomes a read-only
-# overlay of it. A bind's line in /proc/self/mountinfo names the directory's path on
-# the host (the data directory, the install path); an overlay's root is its own and
-# its options name only these mount points. It runs from / (a working directory in
-# /var/task would keep its bind busy) and ends in /var/task. An empty tmpfs on /dev/shm
-# is each overlay's second (empty) layer and /tmp a place to build it, for a moment.
+# The next privileged stage (root, CAP_SYS_ADMIN, the fixed environment): the host
+# directories the sandbox shows (code, lambdad's runtimes, layers, the interpreter's
+# prefix) become read-only overlays at their places. A bind's line in
+# /proc/self/mountinfo names its directory's path on the host (the data directory, the
+# install path); an overlay's root is its own, and its options name only the staging
+# binds under /dev/shm, unmounted (with the empty directory every overlay needs as its
+# second layer, and the fstab listing them: ``overlay_fstab``) before the runtime runs.
+# It works from / (bwrap's --chdir: a working directory under a staging bind would
+# keep it busy) and ends in /var/task.
+STAGING = "/dev/shm"
+FSTAB = f"{STAGING}/fstab"
 HIDE_BINDS = (
-    "cd / && mount -n -t tmpfs -o ro,size=4k,mode=0755 tmpfs /dev/shm || exit 1; "
-    'while [ "$1" != -- ]; do '
-    'mount -n -t overlay overlay -o "ro,nosuid,nodev,lowerdir=$1:/dev/shm" /tmp '
-    '&& umount -n "$1" && mount -n --move /tmp "$1" || exit 1; shift; done; '
-    f'shift; umount -n /dev/shm && cd {TASK} && exec "$@"'
+    f'cd / && mount -n -a -T {FSTAB} && umount -n -R {STAGING} && cd {TASK} && exec "$@"; exit 1'
 )
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ETC_FILES = (
@@ -164,13 +163,10 @@ def bwrap_argv(
     for dest, fd in data_fds.items():
         if dest.startswith("/etc/"):
             a += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
-    if lang is not None:
-        a += ["--ro-bind", str(lang), LANG]
-    a += ["--ro-bind", str(spec.task_dir), TASK]
-    a += ["--ro-bind", str(spec.runtime_dir), RUNTIME]
-    if spec.opt_dir is not None:
-        a += ["--ro-bind", str(spec.opt_dir), OPT]
-    else:
+    shown = shown_dirs(spec)
+    for _, inside in shown:
+        a += ["--perms", "0755", "--dir", inside]
+    if spec.opt_dir is None:
         a += ["--dir", OPT]
     for host_path, inside in spec.extra_ro:
         a += ["--ro-bind", str(host_path), inside]
@@ -178,17 +174,19 @@ def bwrap_argv(
     for dest, fd in data_fds.items():
         if dest.startswith("/proc/"):
             a += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
+    # What HIDE_BINDS makes overlays of, staged where it unmounts them.
+    a += ["--tmpfs", STAGING, "--dir", f"{STAGING}/e"]
+    for i, (host, _) in enumerate(shown):
+        a += ["--ro-bind", host, f"{STAGING}/l{i}"]
+    if FSTAB in data_fds:
+        a += ["--ro-bind-data", str(data_fds[FSTAB]), FSTAB]
     a += ["--perms", "1777", "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-    # From /: the next stage moves mounts from under /var/task (a working directory
-    # there would keep them busy), then goes there.
     a += ["--remount-ro", "/", "--chdir", "/"]
     a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd)]
     if seccomp_fd is not None:
         a += ["--seccomp", str(seccomp_fd)]
     a.append("--")
-    hidden = [TASK, RUNTIME] + ([OPT] if spec.opt_dir is not None else [])
-    hidden += [LANG] if lang is not None else []
-    a += [tools.unshare, "--cgroup", "--", "/bin/sh", "-c", HIDE_BINDS, "sh", *hidden, "--"]
+    a += [tools.unshare, "--cgroup", "--", "/bin/sh", "-c", HIDE_BINDS, "sh"]
     a += [
         tools.setpriv,
         f"--reuid={uid}",
@@ -205,6 +203,25 @@ def bwrap_argv(
     ]
     a += [rewrite(spec, x) for x in spec.argv]
     return a
+
+
+def shown_dirs(spec: SandboxSpec) -> list[tuple[str, str]]:
+    """The host directories the sandbox shows, as (host path, where it is inside)."""
+    lang = lang_prefix(spec.host_paths)
+    out = [(str(lang), LANG)] if lang is not None else []
+    out += [(str(spec.task_dir), TASK), (str(spec.runtime_dir), RUNTIME)]
+    if spec.opt_dir is not None:
+        out.append((str(spec.opt_dir), OPT))
+    return out
+
+
+def overlay_fstab(spec: SandboxSpec) -> bytes:
+    """What HIDE_BINDS mounts: a read-only overlay of each staged directory."""
+    lines = [
+        f"overlay {inside} overlay ro,nosuid,nodev,lowerdir={STAGING}/l{i}:{STAGING}/e 0 0"
+        for i, (_, inside) in enumerate(shown_dirs(spec))
+    ]
+    return "\n".join(lines).encode() + b"\n"
 
 
 def rewrite(spec: SandboxSpec, value: str) -> str:
