@@ -87,7 +87,14 @@ class FakeInvoker:
     def check_payload(self, payload: bytes, limit: int, operation: str) -> bytes:
         return payload or b"{}"
 
-    async def run(self, rv: RunnableVersion, payload: bytes, request_id: str) -> InvocationResult:
+    async def run(
+        self,
+        rv: RunnableVersion,
+        payload: bytes,
+        request_id: str,
+        client_context: str | None = None,
+        trace_id: str | None = None,
+    ) -> InvocationResult:
         self.calls.append((rv.name, request_id))
         self.running[rv.name] = self.running.get(rv.name, 0) + 1
         self.peak[rv.name] = max(self.peak.get(rv.name, 0), self.running[rv.name])
