@@ -486,8 +486,19 @@ def handler(event, context):
 """
 
 
-def test_alarm_state_change_is_an_eventbridge_event(lambdad: LambdadServer, made: Made) -> None:
+def test_alarm_state_change_is_an_eventbridge_event(
+    lambdad_factory: Callable[..., LambdadServer],
+) -> None:
+    # A server of its own: on the shared one, other modules' asynchronous events (the
+    # catcher's invoke is one) may queue ahead for longer than this test waits.
+    lambdad = lambdad_factory()
     lam, cw, events = (lambdad.client(s) for s in ("lambda", "cloudwatch", "events"))
+    made = Made(name=f"alarmed-{datetime.now(UTC):%H%M%S%f}")
+    lam.create_function(
+        FunctionName=made.name, Runtime="python3.12", Role="arn:aws:iam::123456789012:role/r",
+        Handler="app.handler", Code={"ZipFile": handler_zip(SOURCE)},
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName=made.name, WaiterConfig={"Delay": 0.05})
     catcher = f"{made.name}-catch"
     arn = lam.create_function(
         FunctionName=catcher, Runtime="python3.12", Role="arn:aws:iam::123456789012:role/r",
