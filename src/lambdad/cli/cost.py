@@ -11,46 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlencode
 
 import click
 
+from lambdad.cli import own_api
 from lambdad.cli.target import Target, find_target
 
 PATH = "/_lambdad/cost"
 
 
 def fetch(target: Target, month: str | None, function: str | None) -> dict[str, Any]:
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
     query = urlencode({k: v for k, v in (("month", month), ("function", function)) if v})
-    url = target.endpoint + PATH + (f"?{query}" if query else "")
-    request = AWSRequest("GET", url)
-    credentials = Credentials(target.access_key_id, target.secret_access_key, target.session_token)
-    SigV4Auth(credentials, "monitoring", target.region).add_auth(request)
-    signed = urllib.request.Request(url, headers=dict(request.headers.items()), method="GET")
-    try:
-        with urllib.request.urlopen(signed, timeout=30) as response:
-            doc: dict[str, Any] = json.loads(response.read())
-            return doc
-    except urllib.error.HTTPError as exc:
-        try:
-            body = json.loads(exc.read())
-            message = body.get("message") or body.get("Message") or ""
-            kind = str(body.get("__type") or exc.headers.get("x-amzn-ErrorType", exc.code))
-        except ValueError:
-            kind, message = str(exc.code), str(exc.reason)
-        raise click.ClickException(f"{kind}: {message}") from None
-    except (urllib.error.URLError, OSError):
-        raise click.ClickException(
-            f"cannot reach lambdad at {target.endpoint}: is `lambdad serve` running? "
-            "(set AWS_ENDPOINT_URL or --endpoint-url to point elsewhere)"
-        ) from None
+    path = PATH + (f"?{query}" if query else "")
+    doc: dict[str, Any] = json.loads(own_api.request(target, "GET", path, service="monitoring"))
+    return doc
 
 
 def table(doc: dict[str, Any]) -> list[str]:

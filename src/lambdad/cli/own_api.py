@@ -1,6 +1,6 @@
 """Requests to lambdad's own endpoints (``/_lambdad/...``) on the API port, signed
-for ``lambda`` as the target's credential, with what can go wrong turned into a
-message that says what to do."""
+(for ``lambda``, or the service an endpoint names) as the target's credential, with
+what can go wrong turned into a message that says what to do."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def request(
     path: str,
     body: bytes = b"",
     content_type: str = "application/json",
+    service: str = "lambda",
 ) -> bytes:
     """The body of the server's answer (ClickException: an error, or no server)."""
     from botocore.auth import SigV4Auth
@@ -29,7 +30,7 @@ def request(
     headers = {"Content-Type": content_type} if body else {}
     signed_request = AWSRequest(method, url, data=body, headers=headers)
     credentials = Credentials(target.access_key_id, target.secret_access_key, target.session_token)
-    SigV4Auth(credentials, "lambda", target.region).add_auth(signed_request)
+    SigV4Auth(credentials, service, target.region).add_auth(signed_request)
     outgoing = urllib.request.Request(
         url, data=body or None, headers=dict(signed_request.headers.items()), method=method
     )
@@ -42,6 +43,7 @@ def request(
         try:
             doc = json.loads(exc.read())
             message = doc.get("message") or doc.get("Message") or ""
+            kind = str(doc.get("__type") or kind)
         except ValueError:
             message = exc.reason
         raise click.ClickException(f"{kind}: {message}") from None
