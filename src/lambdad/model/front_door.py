@@ -10,6 +10,7 @@ bounds its body, and every request none claims goes on to the API unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -34,6 +35,30 @@ class FrontDoor(Protocol):
     async def answer(
         self, claim: Any, method: str, path: str, query: str, headers: Headers, body: bytes
     ) -> Response: ...
+
+
+def addressed(
+    path: str, host: str | None, host_form: re.Pattern[str], path_prefix: str, id_length: int
+) -> tuple[str, str | None, str] | None:
+    """What a request addresses behind a door with ids of ``id_length`` lower-case
+    letters and digits: by its ``Host`` first (``host_form`` matches the id, then the
+    region), else by a path under ``path_prefix`` (no region). (id, region, the raw path
+    after the door's root), or None. ``path`` is the raw request target (a query string
+    after ``?`` is ignored)."""
+    raw_path = path.split("?", 1)[0]
+    if host is not None:
+        matched = host_form.fullmatch(host.lower())
+        if matched is not None:
+            return matched.group(1), matched.group(2), raw_path or "/"
+    if not raw_path.startswith(path_prefix):
+        return None
+    found, slash, rest = raw_path[len(path_prefix) :].partition("/")
+    if len(found) != id_length or not all(c in _ID_ALPHABET for c in found):
+        return None
+    return found, None, slash + rest if slash else "/"
+
+
+_ID_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def host_of(headers: Headers) -> str | None:

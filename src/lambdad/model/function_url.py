@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from lambdad.model.front_door import addressed
+
 URL_ID_LENGTH: Final = 32
 _ALPHABET: Final = string.ascii_lowercase + string.digits
 _HOST: Final = re.compile(r"([a-z0-9]{32})\.lambda-url\.([a-z0-9-]+)\.localhost\.?(?::\d+)?")
@@ -65,17 +67,8 @@ class UrlAddress:
 def address(path: str, host: str | None) -> UrlAddress | None:
     """The URL a request addresses by its ``Host`` (first) or its path, else None.
     ``path`` is the raw request target (a query string after ``?`` is ignored)."""
-    raw_path = path.split("?", 1)[0]
-    if host is not None:
-        matched = _HOST.fullmatch(host.lower())
-        if matched is not None:
-            return UrlAddress(matched.group(1), matched.group(2), raw_path or "/")
-    if not raw_path.startswith(PATH_PREFIX):
-        return None
-    url_id, slash, rest = raw_path[len(PATH_PREFIX) :].partition("/")
-    if len(url_id) != URL_ID_LENGTH or not all(c in _ALPHABET for c in url_id):
-        return None
-    return UrlAddress(url_id, None, slash + rest if slash else "/")
+    found = addressed(path, host, _HOST, PATH_PREFIX, URL_ID_LENGTH)
+    return None if found is None else UrlAddress(*found)
 
 
 @dataclass(frozen=True, slots=True)

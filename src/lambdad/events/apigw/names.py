@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from lambdad.model.front_door import addressed
+
 API_ID_LENGTH: Final = 10
 _ALPHABET: Final = string.ascii_lowercase + string.digits
 _HOST: Final = re.compile(r"([a-z0-9]{10})\.execute-api\.([a-z0-9-]+)\.localhost\.?(?::\d+)?")
@@ -66,14 +68,5 @@ class ApiAddress:
 def address(path: str, host: str | None) -> ApiAddress | None:
     """The API a request addresses by its ``Host`` (first) or its path, else None.
     ``path`` is the raw request target (a query string after ``?`` is ignored)."""
-    raw_path = path.split("?", 1)[0]
-    if host is not None:
-        matched = _HOST.fullmatch(host.lower())
-        if matched is not None:
-            return ApiAddress(matched.group(1), matched.group(2), raw_path or "/")
-    if not raw_path.startswith(PATH_PREFIX):
-        return None
-    api_id, slash, rest = raw_path[len(PATH_PREFIX) :].partition("/")
-    if len(api_id) != API_ID_LENGTH or not all(c in _ALPHABET for c in api_id):
-        return None
-    return ApiAddress(api_id, None, slash + rest if slash else "/")
+    found = addressed(path, host, _HOST, PATH_PREFIX, API_ID_LENGTH)
+    return None if found is None else ApiAddress(*found)
