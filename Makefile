@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # awscli: Debian's is the AWS CLI v2 (`aws logs tail`); the venv carries v1.
 DEBIAN_PACKAGES := bubblewrap slirp4netns nodejs awscli wrk rabbitmq-server chromium
 
-.PHONY: install serve test test-exec test-fast lint bench bench-quick conformance clean
+.PHONY: install node-sdk serve test test-exec test-fast lint bench bench-quick conformance clean
 
 install: $(STAMP)
 
@@ -29,7 +29,12 @@ $(STAMP): pyproject.toml
 serve: install
 	$(BIN)/lambdad serve
 
-test: install
+# The AWS SDK for JavaScript v3, pinned in tests/e2e/functions/node_sdk, installed with npm
+# once into .cache/node-sdk (rebuilt when the lock changes): the layer a Node.js test ships.
+node-sdk: install
+	$(BIN)/python tests/e2e/node_sdk.py
+
+test: install node-sdk
 	$(BIN)/python -m pytest -q
 
 # The end-to-end tests in which Python functions run (their runtime's behaviour, limits,
@@ -66,4 +71,4 @@ conformance: install
 	$(BIN)/python conformance/run.py
 
 clean:
-	rm -rf $(VENV) .lambdad .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .lambdad .cache .pytest_cache .mypy_cache .ruff_cache
