@@ -166,6 +166,7 @@ class Platform:
             layers=self.layers.resolve,
             changes=self.changes,
             code_check=code_verifier.check,
+            role_check=self.role_policies.assumable,
         )
         self.code_signing = CodeSigningConfigs(self.functions, code_verifier, self.clock)
         self.function_settings = FunctionSettings(self.store, self.functions)

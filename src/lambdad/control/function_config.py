@@ -24,6 +24,7 @@ from lambdad.model import function as fmodel
 from lambdad.model import snapstart, vpc
 from lambdad.model.arn import LATEST, function_arn
 from lambdad.model.changes import ChangeHub
+from lambdad.model.role_trust import CANNOT_ASSUME
 from lambdad.model.scope import Scope
 from lambdad.secrets import Sealer
 from lambdad.store import archives
@@ -41,6 +42,8 @@ LayerResolver = Callable[[Scope, list[str]], list[dict[str, Any]]]
 # else the one it uses): (scope, function name, config ARN or None, archive) -> the
 # signing members its version records (control/code_verify.py).
 CodeCheck = Callable[[Scope, str, str | None, bytes], dict[str, str]]
+# Whether Lambda may assume a role (the operator's declared roles: store/roles.py).
+RoleCheck = Callable[[str], bool]
 # The members a version records of the package's signing.
 SIGNING_MEMBERS = ("SigningProfileVersionArn", "SigningJobArn")
 
@@ -58,9 +61,11 @@ class FunctionConfig:
         code_fetcher: uploads.CodeFetcher | None = None,
         layers: LayerResolver | None = None,
         code_check: CodeCheck | None = None,
+        role_check: RoleCheck | None = None,
     ) -> None:
         self.settings = settings
         self.code_check = code_check
+        self.role_check = role_check
         # The operator's VPCs, read once (ValueError: malformed, refused at start-up).
         self.vpc_networks = vpc.parse_networks(settings.vpc_networks)
         self.store = store
@@ -98,6 +103,12 @@ class FunctionConfig:
         return uploads.ingest(
             self.settings, self.store, self.blobs, scope, code, self.code_fetcher, check
         )
+
+    def check_role(self, scope: Scope, role: str | None) -> None:
+        """A Role parameter: in the caller's account, and one Lambda may assume."""
+        fmodel.check_role(role, scope.account)
+        if role is not None and self.role_check is not None and not self.role_check(role):
+            raise InvalidParameterValueException(CANNOT_ASSUME)
 
     def resolve_layers(self, scope: Scope, arns: list[str] | None) -> list[dict[str, Any]] | None:
         """The layers a Layers parameter names, checked (None: the parameter is absent)."""
@@ -182,7 +193,7 @@ class FunctionConfig:
     def update_configuration(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         name, doc = self.latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
         fmodel.check_limits(params)
-        fmodel.check_role(params.get("Role"), scope.account)
+        self.check_role(scope, params.get("Role"))
         runtime = params.get("Runtime", doc.get("Runtime"))
         handler = params.get("Handler", doc.get("Handler"))
         if "Runtime" in params or "Handler" in params:

@@ -20,7 +20,7 @@ from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control import paging, uploads
 from lambdad.control.code_verify import BINDING_KIND as CODE_SIGNING_BINDING
-from lambdad.control.function_config import CodeCheck, FunctionConfig, LayerResolver
+from lambdad.control.function_config import CodeCheck, FunctionConfig, LayerResolver, RoleCheck
 from lambdad.control.resolve import Resolver
 from lambdad.control.tags import MAX_TAGS, FunctionTags
 from lambdad.control.versions import Versions
@@ -60,6 +60,7 @@ class FunctionService:
         layers: LayerResolver | None = None,
         changes: ChangeHub | None = None,
         code_check: CodeCheck | None = None,
+        role_check: RoleCheck | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -80,6 +81,7 @@ class FunctionService:
             code_fetcher=code_fetcher,
             layers=layers,
             code_check=code_check,
+            role_check=role_check,
         )
         self.versions = Versions(self, self.changes)
         self.tags = FunctionTags(self)
@@ -163,7 +165,7 @@ class FunctionService:
                 "lambdad runs .zip file archives only; PackageType must be Zip."
             )
         fmodel.check_limits(params)
-        fmodel.check_role(params.get("Role"), scope.account)
+        self.config.check_role(scope, params.get("Role"))
         fmodel.check_runtime(params.get("Runtime"), params.get("Handler"), today=self.clock.today())
         snapstart.check_runtime(params.get("SnapStart"), params.get("Runtime"))
         snapstart.check_storage(params.get("SnapStart"), params.get("EphemeralStorage"))

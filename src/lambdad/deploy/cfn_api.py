@@ -33,8 +33,10 @@ from lambdad.model.artifacts import ARTIFACT_BUCKET, ARTIFACTS_PATH
 from lambdad.model.credential import Credential
 from lambdad.outbound import OutboundIdentities
 from lambdad.secrets import Sealer
+from lambdad.store import roles as roles_file
 from lambdad.store.base import MetadataStore
 from lambdad.store.blobs import BlobStore
+from lambdad.store.roles import StackRoles
 
 log = logging.getLogger(__name__)
 XMLNS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
@@ -57,10 +59,12 @@ class CloudFormationApi:
         artifacts: Artifacts,
         endpoint: str,
         outbound: Callable[[str, str, str], Any] | None = None,
+        roles: StackRoles | None = None,
     ) -> None:
         import botocore.session
 
         self.service = service
+        self.roles = roles
         # (account, service, region) -> a client of the SNS lambdad subscribes on, or
         # None when the operator configured no SNS endpoint.
         self.outbound = outbound
@@ -127,6 +131,7 @@ class CloudFormationApi:
             read_artifact=functools.partial(self.artifacts.read, where),
             outbound=None if outbound is None else functools.partial(outbound, where.account),
             own_url=own_url,
+            roles=self.roles,
         )
 
     def _client(self, credential: Credential, region: str, service: str) -> Any:
@@ -180,4 +185,10 @@ def build(
         def sns(account: str, service_name: str, region: str) -> Any:
             return outbound.client(account, service_name, region, endpoint_url=sns_endpoint)
 
-    return CloudFormationApi(service, Artifacts(store, blobs, now), endpoint, sns)
+    return CloudFormationApi(
+        service,
+        Artifacts(store, blobs, now),
+        endpoint,
+        sns,
+        StackRoles(data_dir / roles_file.FILE_NAME),
+    )

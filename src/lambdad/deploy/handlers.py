@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from lambdad.deploy.names import physical_name
 from lambdad.deploy.parameters import StackIdentity
 from lambdad.deploy.records import ResourceRecord
+from lambdad.store.roles import StackRoles
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,9 @@ class Env:
     outbound: Callable[[str, str], Any] | None = None
     # lambdad's base URL as the deploying caller reached it (pushed subscriptions).
     own_url: str = ""
+    # Where the stack's AWS::IAM::Role resources are declared (the data directory's
+    # roles.json); None: recorded in the stack only.
+    roles: StackRoles | None = None
 
     @property
     def lambda_client(self) -> Any:

@@ -1,6 +1,8 @@
 """``AWS::Events::Rule`` (PutRule and its targets through lambdad's EventBridge API) and
 ``AWS::IAM::Role`` (recorded: lambdad has no IAM API to call; the role's ARN is what
-functions name as their execution role)."""
+functions name as their execution role, and its ``AssumeRolePolicyDocument`` is
+declared in the data directory's roles.json, store/roles.py, so that Lambda's role
+check knows it)."""
 
 from __future__ import annotations
 
@@ -84,10 +86,19 @@ class RoleHandler:
         path = props.get("Path") or "/"
         arn = f"arn:{i.partition}:iam::{i.account}:role{path}{name}"
         role_id = "AROA" + hashlib.sha256(arn.encode()).hexdigest()[:17].upper()
+        self._declare(env, arn, props)
         return Applied(name, {"Ref": name, "Arn": arn, "RoleId": role_id})
 
     def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
+        self._declare(env, str(record.attributes["Arn"]), props)
         return Applied(record.physical_id, dict(record.attributes))
 
     def delete(self, env: Env, record: ResourceRecord) -> None:
-        return None
+        if env.roles is not None and "Arn" in record.attributes:
+            env.roles.forget(str(record.attributes["Arn"]), env.identity.stack_id)
+
+    def _declare(self, env: Env, arn: str, props: Mapping[str, Any]) -> None:
+        # Without a trust policy the role stays in the stack only: unknown to the check.
+        trust = props.get("AssumeRolePolicyDocument")
+        if env.roles is not None and trust is not None:
+            env.roles.declare(arn, trust, env.identity.stack_id)

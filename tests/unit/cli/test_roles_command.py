@@ -31,7 +31,7 @@ def test_allow_deny_list_and_remove(tmp_path: Path) -> None:
     assert run(main, ["roles", "rm", *dd, ROLE]).exit_code == 0
     again = run(main, ["roles", "rm", *dd, ROLE])
     assert again.exit_code == 1
-    assert "no policy" in again.output
+    assert "no role" in again.output
 
 
 def test_set_refuses_a_malformed_document(tmp_path: Path) -> None:
@@ -40,3 +40,33 @@ def test_set_refuses_a_malformed_document(tmp_path: Path) -> None:
     )
     assert out.exit_code == 1
     assert "Statement" in out.output
+
+
+def test_create_and_set_trust(tmp_path: Path) -> None:
+    run = CliRunner().invoke
+    dd = ["--data-dir", str(tmp_path)]
+    roles = RolePolicies(tmp_path / "roles.json")
+    assert run(main, ["roles", "allow", *dd, ROLE, "--action", "lambda:Get*"]).exit_code == 0
+    assert roles.assumable(ROLE.replace("runner", "anyone"))
+    assert run(main, ["roles", "create", *dd, ROLE]).exit_code == 0
+    assert allows(roles.policy_for(ROLE), "lambda:GetFunction", "*")
+    assert roles.assumable(ROLE)
+    assert not roles.assumable(ROLE.replace("runner", "anyone"))
+    twice = run(main, ["roles", "create", *dd, ROLE])
+    assert twice.exit_code == 1
+    assert "already exists" in twice.output
+    ec2 = {
+        "Statement": {
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    }
+    out = run(main, ["roles", "set-trust", *dd, ROLE, "-"], input=json.dumps(ec2))
+    assert out.exit_code == 0
+    assert not roles.assumable(ROLE)
+    listed = json.loads(run(main, ["roles", "ls", *dd]).output)
+    assert listed[ROLE]["AssumeRolePolicyDocument"] == ec2
+    bad = run(main, ["roles", "create", *dd, ROLE + "2", "--trust-policy", "-"], input="{}")
+    assert bad.exit_code == 1
+    assert "Statement" in bad.output
