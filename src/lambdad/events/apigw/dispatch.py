@@ -51,9 +51,11 @@ class Target:
     resource_id: str = ""
     resource_path: str = ""
     deployment_id: str = ""
-    # "CUSTOM" with the id of the API's Lambda authorizer to ask first, or "NONE".
+    # "CUSTOM" (a Lambda authorizer) or "JWT" with the id of the API's authorizer to
+    # ask first, "AWS_IAM", or "NONE"; a JWT route's scopes (one must be granted).
     authorization_type: str = "NONE"
     authorizer_id: str = ""
+    authorization_scopes: tuple[str, ...] = ()
 
 
 def split_stage(raw_path: str) -> tuple[str, str]:
@@ -97,6 +99,7 @@ def http_target(doc: Doc, method: str, raw_path: str) -> Target | None:
         stage_variables=stage.get("StageVariables") or {},
         authorization_type=route.get("AuthorizationType", "NONE"),
         authorizer_id=route.get("AuthorizerId", ""),
+        authorization_scopes=tuple(route.get("AuthorizationScopes") or ()),
     )
 
 

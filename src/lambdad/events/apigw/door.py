@@ -24,7 +24,10 @@ from lambdad.clock import Clock
 from lambdad.errors import AwsError, RequestTooLargeException, TooManyRequestsException
 from lambdad.events.apigw import answers, dispatch, names
 from lambdad.events.apigw.api_store import HTTP, ApiStore, Found
+from lambdad.events.apigw.authorizer_core import Verdict
 from lambdad.events.apigw.authorizer_run import LambdaAuthorizers
+from lambdad.events.apigw.jwt_core import Grant
+from lambdad.events.apigw.jwt_run import IssuerKeys, JwtAuthorizers
 from lambdad.events.apigw.proxy_events import proxy_event, proxy_response, version_of
 from lambdad.events.function_urls import Response, SyncInvoker
 from lambdad.events.http import apigw_v1, cors
@@ -32,6 +35,7 @@ from lambdad.events.http.request import HttpRequest, IamCaller, request_trace
 from lambdad.events.http.response import HttpResponse
 from lambdad.events.url_auth import Verifier
 from lambdad.events.url_cache import UrlCache
+from lambdad.events.web_fetch import UrllibWeb, Web
 from lambdad.invoke.sync import InvokeRequest
 from lambdad.model import peer
 from lambdad.model.function_url import Cors
@@ -58,6 +62,7 @@ class ApiGatewayDoor:
         port: int,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         verify: Verifier | None = None,
+        web: Web | None = None,
     ) -> None:
         self.apis = apis
         self.invoker = invoker
@@ -69,6 +74,7 @@ class ApiGatewayDoor:
         self.verify = verify
         self._found: dict[str, tuple[int, Found | None]] = {}
         self.authorizers = LambdaAuthorizers(invoker, self._permitted, clock)
+        self.jwt = JwtAuthorizers(IssuerKeys(web or UrllibWeb(), clock), clock)
 
     async def respond(
         self,
@@ -157,7 +163,8 @@ class ApiGatewayDoor:
             return answers.REST_MISSING_TOKEN if rest else answers.HTTP_NOT_FOUND
         if len(request.body) > names.MAX_REQUEST_BODY:
             return answers.REST_TOO_LARGE if rest else answers.HTTP_TOO_LARGE
-        verdict, caller = None, None
+        verdict: Verdict | Grant | None = None
+        caller = None
         if target.authorization_type == "AWS_IAM":
             caller = self._signer(found, request, wire_path)
             if caller is None:
@@ -169,6 +176,11 @@ class ApiGatewayDoor:
             if isinstance(outcome, HttpResponse):
                 return outcome
             verdict = outcome
+        elif target.authorization_type == "JWT" and not rest:
+            granted = await self.jwt.authorize(found, request, target)
+            if isinstance(granted, HttpResponse):
+                return granted
+            verdict = granted
         function = dispatch.function_of(target.integration_uri, target.stage_variables)
         owner = found.scope
         arn = names.source_arn(owner.region, owner.account, found.doc["ApiId"], target.stage,

@@ -112,7 +112,7 @@ class HttpApis:
         imported = read_definition(params["Body"], params.get("Basepath"))
         api = self.create_api(scope, {**imported.api, "ProtocolType": "HTTP"})
         with self.store.edit(HTTP, scope, api["ApiId"]) as doc:
-            http_parts.add_imported_routes(doc, imported.routes)
+            http_parts.add_imported_routes(doc, imported.routes, imported.authorizers)
         return api
 
     def reimport_api(self, scope: Scope, params: Params) -> Params:
@@ -120,10 +120,10 @@ class HttpApis:
         stay; an auto-deployed stage serves the new routes at once)."""
         imported = read_definition(params["Body"], params.get("Basepath"))
         with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
-            doc["Routes"], doc["Integrations"] = {}, {}
+            doc["Routes"], doc["Integrations"], doc["Authorizers"] = {}, {}, {}
             doc["Api"].pop("CorsConfiguration", None)
             doc["Api"].update(imported.api)
-            http_parts.add_imported_routes(doc, imported.routes)
+            http_parts.add_imported_routes(doc, imported.routes, imported.authorizers)
             api = doc["Api"]
         return self._view(scope, api)
 

@@ -7,8 +7,10 @@ the function ARN), the payload format it gets (``AuthorizerPayloadFormatVersion`
 (``EnableSimpleResponses``, 2.0 only), where the identity is read
 (``IdentitySource``) and how long an answer is remembered
 (``AuthorizerResultTtlInSeconds``, 0 to 3600; identity sources are needed to cache).
-A route uses one with ``AuthorizationType`` ``CUSTOM`` and its ``AuthorizerId``; an
-authorizer a route uses cannot be deleted. JWT authorizers are not served.
+``JWT`` authorizers (``jwt_run``) name the token's ``Issuer`` and ``Audience`` in
+``JwtConfiguration`` and read it from one identity source. A route uses one with
+``AuthorizationType`` ``CUSTOM`` (Lambda) or ``JWT`` (with its ``AuthorizationScopes``)
+and its ``AuthorizerId``; an authorizer a route uses cannot be deleted.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ AUTHORIZER_ID_LENGTH: Final = 6
 _FIELDS: Final = (
     "AuthorizerCredentialsArn", "AuthorizerPayloadFormatVersion", "AuthorizerResultTtlInSeconds",
     "AuthorizerType", "AuthorizerUri", "EnableSimpleResponses", "IdentitySource",
-    "IdentityValidationExpression", "Name",
+    "IdentityValidationExpression", "JwtConfiguration", "Name",
 )  # fmt: skip
 
 
@@ -36,17 +38,34 @@ def authorizers(doc: Params) -> Params:
 
 
 def check_route_auth(doc: Params, route: Params) -> None:
-    """A route's ``AuthorizationType``: ``NONE``, or ``CUSTOM`` with an authorizer of
-    the API."""
+    """A route's ``AuthorizationType``: ``NONE``, ``AWS_IAM``, or ``CUSTOM``/``JWT``
+    with an authorizer of the API of that type."""
     kind = route.get("AuthorizationType", "NONE")
     if kind in ("NONE", "AWS_IAM"):
         return
-    if kind != "CUSTOM":
+    if kind not in ("CUSTOM", "JWT"):
         raise BadRequestException(
-            f"lambdad serves routes with AuthorizationType NONE, AWS_IAM or CUSTOM, not {kind}"
+            f"lambdad serves routes with AuthorizationType NONE, AWS_IAM, CUSTOM or JWT, not {kind}"
         )
-    if route.get("AuthorizerId") not in authorizers(doc):
+    found = authorizers(doc).get(str(route.get("AuthorizerId")))
+    if found is None:
         raise BadRequestException(f"Invalid authorizer id specified: {route.get('AuthorizerId')}")
+    if (found["AuthorizerType"] == "JWT") != (kind == "JWT"):
+        raise BadRequestException(
+            f"AuthorizationType {kind} does not match authorizer type {found['AuthorizerType']}"
+        )
+
+
+def new_authorizer(doc: Params, params: Params) -> Params:
+    """A new authorizer of the API ``doc`` (CreateAuthorizer's parameters)."""
+    taken = authorizers(doc)
+    authorizer: Params = {"AuthorizerId": _fresh_id(taken)}
+    if params.get("AuthorizerType") != "JWT":
+        authorizer["AuthorizerResultTtlInSeconds"] = 0
+    authorizer.update({k: params[k] for k in _FIELDS if k in params})
+    _check(authorizer)
+    taken[authorizer["AuthorizerId"]] = authorizer
+    return authorizer
 
 
 class HttpAuthorizers:
@@ -64,15 +83,7 @@ class HttpAuthorizers:
 
     def create_authorizer(self, scope: Scope, params: Params) -> Params:
         with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
-            taken = authorizers(doc)
-            authorizer: Params = {
-                "AuthorizerId": _fresh_id(taken),
-                "AuthorizerResultTtlInSeconds": 0,
-            }
-            authorizer.update({k: params[k] for k in _FIELDS if k in params})
-            _check(authorizer)
-            taken[authorizer["AuthorizerId"]] = authorizer
-            return dict(authorizer)
+            return dict(new_authorizer(doc, params))
 
     def get_authorizer(self, scope: Scope, params: Params) -> Params:
         doc = self.store.get(HTTP, scope, params["ApiId"])
@@ -103,8 +114,11 @@ class HttpAuthorizers:
 
 
 def _check(authorizer: Params) -> None:
-    if authorizer["AuthorizerType"] != "REQUEST":
-        raise BadRequestException("lambdad serves REQUEST (Lambda) authorizers only")
+    if authorizer.get("AuthorizerType") == "JWT":
+        _check_jwt(authorizer)
+        return
+    if authorizer.get("AuthorizerType") != "REQUEST":
+        raise BadRequestException("AuthorizerType must be REQUEST or JWT")
     if not authorizer.get("AuthorizerUri"):
         raise BadRequestException("AuthorizerUri is required for REQUEST authorizers")
     version = authorizer.get("AuthorizerPayloadFormatVersion")
@@ -114,8 +128,22 @@ def _check(authorizer: Params) -> None:
         )
     if authorizer.get("EnableSimpleResponses") and version != "2.0":
         raise BadRequestException("EnableSimpleResponses is only supported for payload 2.0")
-    if authorizer["AuthorizerResultTtlInSeconds"] > 0 and not authorizer.get("IdentitySource"):
+    caching = authorizer.get("AuthorizerResultTtlInSeconds", 0) > 0
+    if caching and not authorizer.get("IdentitySource"):
         raise BadRequestException("Identity sources are required when caching is enabled")
+
+
+def _check_jwt(authorizer: Params) -> None:
+    settings = authorizer.get("JwtConfiguration")
+    if not isinstance(settings, dict) or not settings.get("Issuer"):
+        raise BadRequestException("JwtConfiguration with an Issuer is required for JWT authorizers")
+    if not str(settings["Issuer"]).startswith(("https://", "http://")):
+        raise BadRequestException(f"Invalid issuer: {settings['Issuer']}")
+    sources = authorizer.get("IdentitySource") or []
+    if len(sources) != 1:
+        raise BadRequestException("A JWT authorizer requires exactly one identity source")
+    if authorizer.get("AuthorizerUri"):
+        raise BadRequestException("AuthorizerUri is not supported for JWT authorizers")
 
 
 def _authorizer(doc: Params, authorizer_id: str) -> Params:

@@ -10,15 +10,16 @@ says so rather than storing an integration it cannot serve.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
 from lambdad.events.apigw import http_stages, names
 from lambdad.events.apigw.api_store import HTTP, ApiStore
-from lambdad.events.apigw.http_authorizers import HttpAuthorizers, check_route_auth
+from lambdad.events.apigw.http_authorizers import HttpAuthorizers, check_route_auth, new_authorizer
 from lambdad.events.apigw.openapi_import import ImportedRoute
+from lambdad.events.apigw.openapi_security import IAM
 from lambdad.events.apigw.route_match import parse_route_key
 from lambdad.model.scope import Scope
 
@@ -71,14 +72,25 @@ def quick_create(doc: Params, target: str, route_key: str | None, clock: Clock) 
     )
 
 
-def add_imported_routes(doc: Params, routes: Iterable[ImportedRoute]) -> None:
-    """Add an imported definition's routes, each with its own integration (as AWS's
-    import makes them)."""
+def add_imported_routes(
+    doc: Params, routes: Iterable[ImportedRoute], schemes: Mapping[str, Params]
+) -> None:
+    """Add an imported definition's authorizers and routes, each route with its own
+    integration (as AWS's import makes them)."""
+    made = {name: new_authorizer(doc, params)["AuthorizerId"] for name, params in schemes.items()}
     for route in routes:
         params: Params = {"RouteKey": route.route_key}
         if route.integration is not None:
             integration = _new_integration(doc, route.integration)
             params["Target"] = TARGET_PREFIX + integration["IntegrationId"]
+        if route.auth is not None and route.auth.scheme == IAM:
+            params["AuthorizationType"] = "AWS_IAM"
+        elif route.auth is not None:
+            kind = schemes[route.auth.scheme]["AuthorizerType"]
+            params["AuthorizationType"] = "JWT" if kind == "JWT" else "CUSTOM"
+            params["AuthorizerId"] = made[route.auth.scheme]
+            if route.auth.scopes:
+                params["AuthorizationScopes"] = list(route.auth.scopes)
         _new_route(doc, params)
 
 

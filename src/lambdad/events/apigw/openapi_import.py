@@ -9,6 +9,7 @@ route per path and operation: ``get``, ``post``… and ``x-amazon-apigateway-any
 default ``1.0``, ``timeoutInMillis``) becomes the route's integration; an operation
 without one becomes a route without a target. ``basepath`` ``prepend`` puts the
 definition's ``servers`` base path before every route (``ignore``, the default, drops it).
+Authorizers and each route's use of them: ``openapi_security``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from lambdad.errors import BadRequestException
+from lambdad.events.apigw.openapi_security import RouteAuth, authorizers, route_auth
 from lambdad.events.apigw.route_match import ANY, DEFAULT_ROUTE, parse_route_key
 
 Params = dict[str, Any]
@@ -40,12 +42,15 @@ class ImportedRoute:
     route_key: str
     # CreateIntegration's parameters (member names), or None: a route without a target.
     integration: Params | None
+    auth: RouteAuth | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ImportedApi:
     api: Params
     routes: tuple[ImportedRoute, ...] = field(default_factory=tuple)
+    # CreateAuthorizer's parameters by the name of their security scheme.
+    authorizers: Mapping[str, Params] = field(default_factory=dict)
 
 
 def read_definition(body: str, basepath: str | None = None) -> ImportedApi:
@@ -69,6 +74,7 @@ def read_definition(body: str, basepath: str | None = None) -> ImportedApi:
     paths = doc.get("paths")
     if not isinstance(paths, Mapping):
         raise BadRequestException("Invalid OpenAPI input: paths is required")
+    known = authorizers(doc)
     routes = []
     for path, operations in paths.items():
         if not isinstance(operations, Mapping):
@@ -80,8 +86,9 @@ def read_definition(body: str, basepath: str | None = None) -> ImportedApi:
             route_key = DEFAULT_ROUTE if path == DEFAULT_ROUTE else f"{method} {prefix}{path}"
             if parse_route_key(route_key) is None:
                 raise BadRequestException(f"Invalid OpenAPI input: invalid path {path!r}")
-            routes.append(ImportedRoute(route_key, _integration(operation.get(_INTEGRATION))))
-    return ImportedApi(api, tuple(routes))
+            integration = _integration(operation.get(_INTEGRATION))
+            routes.append(ImportedRoute(route_key, integration, route_auth(doc, operation, known)))
+    return ImportedApi(api, tuple(routes), known)
 
 
 def load_definition(body: str) -> Mapping[str, Any]:

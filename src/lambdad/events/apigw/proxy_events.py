@@ -6,7 +6,8 @@ say (pure).
 ``requestContext.authorizer`` after a Lambda authorizer: format 2.0
 ``{"lambda": context}``; format 1.0 and REST APIs the context's keys with
 ``principalId`` and ``integrationLatency``, as AWS writes them. After ``AWS_IAM``:
-format 2.0 ``{"iam": {...}}``, 1.0 and REST the signer in ``identity``.
+format 2.0 ``{"iam": {...}}``, 1.0 and REST the signer in ``identity``. After a JWT
+authorizer: format 2.0 ``{"jwt": {"claims", "scopes"}}``, 1.0 ``{"claims", "scopes"}``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from lambdad.events.apigw.api_store import HTTP, Found
 from lambdad.events.apigw.authorizer_core import Verdict
 from lambdad.events.apigw.dispatch import Target
+from lambdad.events.apigw.jwt_core import Grant, event_claims
 from lambdad.events.http import apigw_v1
 from lambdad.events.http.request import HttpRequest, IamCaller
 from lambdad.events.http.response import HttpResponse
@@ -36,7 +38,7 @@ def proxy_event(
     request: HttpRequest,
     target: Target,
     version: str,
-    verdict: Verdict | None = None,
+    verdict: Verdict | Grant | None = None,
     iam: IamCaller | None = None,
 ) -> dict[str, Any]:
     doc, account = found.doc, found.scope.account
@@ -103,15 +105,24 @@ def binary_media_types(found: Found) -> tuple[str, ...]:
     return tuple(found.doc["Api"].get("binaryMediaTypes") or ())
 
 
-def _v2(verdict: Verdict | None, iam: IamCaller | None) -> dict[str, Any] | None:
+def _v2(verdict: Verdict | Grant | None, iam: IamCaller | None) -> dict[str, Any] | None:
     if iam is not None:
         return {"iam": iam_authorizer(iam)}
+    if isinstance(verdict, Grant):
+        return {"jwt": _jwt(verdict)}
     return None if verdict is None else {"lambda": dict(verdict.context)}
 
 
-def _v1(verdict: Verdict | None) -> dict[str, Any] | None:
+def _jwt(grant: Grant) -> dict[str, Any]:
+    scopes = None if grant.scopes is None else list(grant.scopes)
+    return {"claims": event_claims(grant.claims), "scopes": scopes}
+
+
+def _v1(verdict: Verdict | Grant | None) -> dict[str, Any] | None:
     if verdict is None:
         return None
+    if isinstance(verdict, Grant):
+        return _jwt(verdict)
     out: dict[str, Any] = dict(verdict.context)
     if verdict.principal_id is not None:
         out["principalId"] = verdict.principal_id

@@ -1,0 +1,212 @@
+"""HTTP APIs' JWT authorizers end to end: a small OpenID issuer served by the test
+(discovery document and key set on loopback), tokens it signs with RS256, an API made
+with boto3's ``create_authorizer``/``update_route`` and another deployed from a SAM
+template with ``HttpApi`` ``Auth`` by ``lambdad deploy``. What the client gets (200,
+401 with the ``www-authenticate`` challenge, 403 for missing scopes) and the claims
+the function sees in ``requestContext.authorizer.jwt``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from e2e.helpers import PRIMARY, LambdadServer, client_env, run_lambdad
+
+NewFunction = Callable[..., dict[str, Any]]
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Issuer:
+    """An OpenID provider on loopback: ``<url>/.well-known/openid-configuration`` and
+    its key set; ``mint`` signs tokens with its key."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def mint(self, **claims: Any) -> str:
+        now = int(time.time())
+        body = {"iss": self.url, "aud": "client-1", "sub": "ada", "iat": now - 5,
+                "exp": now + 300, "email": "ada@example.com", **claims}  # fmt: skip
+        head = _b64(json.dumps({"alg": "RS256", "kid": "k1", "typ": "JWT"}).encode())
+        signed = f"{head}.{_b64(json.dumps(body).encode())}"
+        signature = KEY.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signed}.{_b64(signature)}"
+
+
+def _documents(base: str) -> Mapping[str, bytes]:
+    numbers = KEY.public_key().public_numbers()
+    n, e = numbers.n.to_bytes(256, "big"), numbers.e.to_bytes(3, "big")
+    jwk = {"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": _b64(n), "e": _b64(e)}
+    return {
+        "/pool/.well-known/openid-configuration": json.dumps(
+            {"issuer": f"{base}/pool", "jwks_uri": f"{base}/pool/keys"}
+        ).encode(),
+        "/pool/keys": json.dumps({"keys": [jwk]}).encode(),
+    }
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    served: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = served.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body or b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    served.update(_documents(base))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Issuer(f"{base}/pool")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _permit(lambdad: LambdadServer, name: str, api_id: str) -> None:
+    lambdad.client().add_permission(
+        FunctionName=name, StatementId=f"apigw-{api_id}", Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{lambdad.region}:{PRIMARY.account_id}:{api_id}/*",
+    )  # fmt: skip
+
+
+def test_jwt_authorizer_made_with_boto3(
+    lambdad: LambdadServer, new_function: NewFunction, issuer: Issuer
+) -> None:
+    function = new_function()  # echoes its event
+    client = lambdad.client("apigatewayv2")
+    api_id = client.create_api(
+        Name="jwt", ProtocolType="HTTP", Target=function["FunctionArn"], RouteKey="GET /pets"
+    )["ApiId"]
+    authorizer = client.create_authorizer(
+        ApiId=api_id, AuthorizerType="JWT", Name="idp",
+        IdentitySource=["$request.header.Authorization"],
+        JwtConfiguration={"Issuer": issuer.url, "Audience": ["client-1"]},
+    )  # fmt: skip
+    assert authorizer["JwtConfiguration"] == {"Issuer": issuer.url, "Audience": ["client-1"]}
+    (route,) = client.get_routes(ApiId=api_id)["Items"]
+    client.update_route(
+        ApiId=api_id, RouteId=route["RouteId"], AuthorizationType="JWT",
+        AuthorizerId=authorizer["AuthorizerId"], AuthorizationScopes=["pets.read"],
+    )  # fmt: skip
+    _permit(lambdad, function["FunctionName"], api_id)
+    url = f"{lambdad.endpoint}/execute-api/{api_id}/pets"
+
+    missing = requests.get(url, timeout=30)
+    assert (missing.status_code, missing.json()) == (401, {"message": "Unauthorized"})
+    token = issuer.mint(scope="openid pets.read", groups=["a", "b"])
+    allowed = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert allowed.status_code == 200, allowed.text
+    jwt = allowed.json()["requestContext"]["authorizer"]["jwt"]
+    assert jwt["scopes"] == ["openid", "pets.read"]
+    claims = jwt["claims"]
+    assert (claims["sub"], claims["email"], claims["groups"]) == ("ada", "ada@example.com", "[a b]")
+    assert claims["iss"] == issuer.url
+    assert claims["exp"].isdigit()
+
+    expired = requests.get(url, headers={"Authorization": issuer.mint(exp=1)}, timeout=30)
+    assert (expired.status_code, expired.json()) == (401, {"message": "Unauthorized"})
+    assert expired.headers["www-authenticate"] == (
+        'Bearer scope="" error="invalid_token" error_description="the token has expired"'
+    )
+    elsewhere = requests.get(url, headers={"Authorization": issuer.mint(aud="x")}, timeout=30)
+    assert (
+        'error_description="the token does not have a valid audience"'
+        in (elsewhere.headers["www-authenticate"])
+    )
+    scoped = requests.get(url, headers={"Authorization": issuer.mint(scope="openid")}, timeout=30)
+    assert (scoped.status_code, scoped.json()) == (403, {"message": "Forbidden"})
+    assert 'error="insufficient_scope"' in scoped.headers["www-authenticate"]
+    # API Gateway verifies RSA signatures only: an ES256 token is refused.
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    head = _b64(json.dumps({"alg": "ES256", "kid": "k1"}).encode())
+    signed = f"{head}.{_b64(json.dumps({'iss': issuer.url}).encode())}"
+    es256 = f"{signed}.{_b64(ec_key.sign(signed.encode(), ec.ECDSA(hashes.SHA256())))}"
+    refused = requests.get(url, headers={"Authorization": es256}, timeout=30)
+    assert refused.status_code == 401
+    assert (
+        'error_description="signing method ES256 is invalid"'
+        in (refused.headers["www-authenticate"])
+    )
+    assert "Traceback" not in lambdad.stderr()
+
+
+SAM_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Idp
+        Authorizers:
+          Idp:
+            IdentitySource: $request.header.Authorization
+            JwtConfiguration: {{issuer: "{issuer}", audience: [client-1]}}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.11
+      Events:
+        Me:
+          Type: HttpApi
+          Properties: {{ApiId: !Ref Api, Path: /me, Method: get,
+                        Auth: {{AuthorizationScopes: [profile]}}}}
+Outputs:
+  Api: {{Value: !Ref Api}}
+"""
+
+WHO = (
+    "def handler(event, context):\n"
+    "    jwt = event['requestContext']['authorizer']['jwt']\n"
+    "    return {'sub': jwt['claims']['sub'], 'scopes': jwt['scopes']}\n"
+)
+
+
+def test_jwt_authorizer_from_a_sam_template(
+    lambdad: LambdadServer, issuer: Issuer, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    stack = unique_name("jwt")
+    (tmp_path / "app.py").write_text(WHO)
+    (tmp_path / "template.yaml").write_text(SAM_TEMPLATE.format(issuer=issuer.url))
+    env = client_env(lambdad, COLUMNS="200")
+    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    try:
+        cfn = lambdad.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+        api_id = {o["OutputKey"]: o["OutputValue"] for o in cfn["Outputs"]}["Api"]
+        url = f"{lambdad.endpoint}/execute-api/{api_id}/me"
+        assert requests.get(url, timeout=30).status_code == 401
+        token = issuer.mint(scope="profile")
+        answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"sub": "ada", "scopes": ["profile"]}
+    finally:
+        run_lambdad("delete-stack", stack, env=env)
