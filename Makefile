@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # awscli: Debian's is the AWS CLI v2 (`aws logs tail`); the venv carries v1.
 DEBIAN_PACKAGES := bubblewrap slirp4netns nodejs awscli wrk rabbitmq-server chromium
 
-.PHONY: install node-sdk serve test test-exec test-fast lint bench bench-quick conformance clean
+.PHONY: install node-sdk sam-cli serve test test-exec test-fast lint bench bench-quick conformance clean
 
 install: $(STAMP)
 
@@ -26,6 +26,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+# AWS SAM CLI for tests/e2e/test_sam_cli.py (`sam deploy` against lambdad), in a virtualenv
+# of its own: it pins boto3, botocore and others that would clash with ours.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+sam-cli: $(SAM_STAMP)
+
+$(SAM_STAMP): tools/sam-cli-requirements.txt
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q -r tools/sam-cli-requirements.txt
+	@touch $(SAM_STAMP)
+
 serve: install
 	$(BIN)/lambdad serve
 
@@ -34,7 +45,7 @@ serve: install
 node-sdk: install
 	$(BIN)/python tests/e2e/node_sdk.py
 
-test: install node-sdk
+test: install node-sdk sam-cli
 	$(BIN)/python -m pytest -q
 
 # The end-to-end tests in which Python functions run (their runtime's behaviour, limits,
@@ -71,4 +82,4 @@ conformance: install
 	$(BIN)/python conformance/run.py
 
 clean:
-	rm -rf $(VENV) .lambdad .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .lambdad .cache .pytest_cache .mypy_cache .ruff_cache

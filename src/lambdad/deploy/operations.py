@@ -60,6 +60,16 @@ def delete_change_set(s: StackService, w: Where, p: Params, env_for: EnvFor) -> 
 def _stack_view(doc: Doc) -> Doc:
     view = {k: doc[k] for k in _LIVE_STACK if k in doc}
     view["Parameters"] = _parameters(doc)
+    # What AWS describes on every stack (SAM CLI reads EnableTerminationProtection
+    # before it deletes one); lambdad has none of these features to turn on.
+    view.update(
+        EnableTerminationProtection=False,
+        DisableRollback=False,
+        NotificationARNs=[],
+        RollbackConfiguration={},
+        Tags=list(doc.get("Tags") or []),
+        DriftInformation={"StackDriftStatus": "NOT_CHECKED"},
+    )
     return view
 
 
@@ -97,6 +107,23 @@ def describe_stack_resources(s: StackService, w: Where, p: Params, env_for: EnvF
         if not p.get("LogicalResourceId") or r["LogicalId"] == p["LogicalResourceId"]
     ]
     return {"StackResources": rows}
+
+
+def list_stack_resources(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
+    # One page holds them all (a stack of lambdad's has at most a few hundred).
+    rows = describe_stack_resources(s, w, {"StackName": p.get("StackName", "")}, env_for)
+    summaries = [
+        {
+            "LogicalResourceId": r["LogicalResourceId"],
+            "PhysicalResourceId": r["PhysicalResourceId"],
+            "ResourceType": r["ResourceType"],
+            "LastUpdatedTimestamp": r["Timestamp"],
+            "ResourceStatus": r["ResourceStatus"],
+            "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
+        }
+        for r in rows["StackResources"]
+    ]
+    return {"StackResourceSummaries": summaries}
 
 
 def get_template(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
@@ -215,6 +242,7 @@ OPERATIONS: dict[str, Callable[[StackService, Where, Params, EnvFor], Doc]] = {
     "DescribeStacks": describe_stacks,
     "DescribeStackEvents": describe_stack_events,
     "DescribeStackResources": describe_stack_resources,
+    "ListStackResources": list_stack_resources,
     "GetTemplate": get_template,
     "DeleteStack": delete_stack,
     "ListStacks": list_stacks,

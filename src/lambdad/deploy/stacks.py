@@ -233,6 +233,7 @@ class StackService:
                 Parameters=change_set["Parameters"],
                 NoEcho=change_set.get("NoEcho", []),
                 Capabilities=change_set["Capabilities"],
+                Tags=change_set.get("Tags") or [],
                 Description=processed.get("Description"),
                 Skipped=dict(the_plan.skipped),
             )

@@ -242,3 +242,20 @@ def test_template_url_is_read_as_the_callers_account(store: SqliteStore) -> None
     )  # fmt: skip
     assert cs["Status"] == "CREATE_COMPLETE"
     assert asked == [(HERE, "https://s3.amazonaws.com/b/t.yaml")]
+
+
+def test_described_as_sam_cli_reads_them(store: SqliteStore) -> None:
+    """SAM CLI reads EnableTerminationProtection before ``sam delete`` and lists the
+    resources (ListStackResources) for ``sam logs``."""
+    from lambdad.deploy.operations import OPERATIONS
+
+    s, _ = _service(store)
+    _change_set(s, "one", "CREATE", Tags=[{"Key": "team", "Value": "a"}])
+    s.execute_change_set(HERE, "st", "one", lambda identity: env())
+    (view,) = OPERATIONS["DescribeStacks"](s, HERE, {"StackName": "st"}, lambda i: env())["Stacks"]
+    assert view["EnableTerminationProtection"] is False
+    assert view["Tags"] == [{"Key": "team", "Value": "a"}]
+    listed = OPERATIONS["ListStackResources"](s, HERE, {"StackName": "st"}, lambda i: env())
+    (row,) = listed["StackResourceSummaries"]
+    assert (row["LogicalResourceId"], row["PhysicalResourceId"]) == ("Fn", "Fn-1")
+    assert row["ResourceStatus"] == "CREATE_COMPLETE"
