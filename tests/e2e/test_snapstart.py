@@ -268,6 +268,8 @@ def test_restored_environments_are_distinct(server: LambdadServer, publish: Publ
         # A file the init opened and kept open is the environment's own copy too.
         assert report["init_log"] == f"init\n{own_file}\n"
         assert report["processes"] == ["1", str(report["pid"])]
+        # /proc/meminfo (a fresh /proc in each) shows the configured memory, not the host's.
+        assert report["memtotal"] == [str(128 * 1024), "kB"]
         assert_cold_start(result)
         if RESTORES:
             assert report["initialization_type"] == "snap-start"

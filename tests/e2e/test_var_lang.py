@@ -35,13 +35,28 @@ def handler(event, context):
         "path": os.environ["PATH"],
         "ld_library_path": os.environ["LD_LIBRARY_PATH"],
         "python3": child.stdout.strip() or child.stderr,
-        "meminfo": open("/proc/meminfo").read().splitlines()[0],
+        "meminfo": open("/proc/meminfo").read(),
+        "free": subprocess.run(["free", "-m"], capture_output=True, text=True).stdout,
     }
 """
 AWS_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 AWS_LD_LIBRARY_PATH = (
     "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
 )
+MEMORY = 384
+# What a reader of /proc/meminfo learns of how much memory there is: the configured
+# memory, no swap, no page cache (the host's own figures do not show).
+EXPECTED_MEMINFO = {
+    **{n: f"{MEMORY * 1024} kB" for n in ("MemTotal", "MemFree", "MemAvailable", "CommitLimit")},
+    **{n: "0 kB" for n in ("SwapTotal", "SwapFree", "Cached", "Buffers", "Slab")},
+}
+
+
+def _meminfo(text: str) -> dict[str, str]:
+    fields = (line.partition(":") for line in text.splitlines())
+    return {name: value.strip() for name, _, value in fields if name in EXPECTED_MEMINFO}
+
+
 # LC_ALL sends the Python runtime down the exec path; without, it is forked.
 PATHS = {"zygote": {}, "exec": {"LC_ALL": "C.UTF-8"}}
 
@@ -51,7 +66,7 @@ def test_the_interpreter_is_at_var_lang(
     path: str, lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]]
 ) -> None:
     env = {"Variables": PATHS[path] or {"MODE": path}}
-    name = new_function(handler_zip(SOURCE), Environment=env)["FunctionName"]
+    name = new_function(handler_zip(SOURCE), Environment=env, MemorySize=MEMORY)["FunctionName"]
     out = lambdad.client("lambda").invoke(FunctionName=name, LogType="Tail")
     seen = json.loads(out["Payload"].read())
     log = base64.b64decode(out["LogResult"]).decode()
@@ -64,7 +79,11 @@ def test_the_interpreter_is_at_var_lang(
     assert seen["path"] == AWS_PATH
     assert seen["ld_library_path"] == AWS_LD_LIBRARY_PATH
     assert seen["python3"].startswith("/var/lang/bin/python3"), seen["python3"]
-    assert seen["meminfo"].startswith("MemTotal:")
+    # /proc/meminfo is the configured memory's (a snapshot at start), not the host's.
+    assert _meminfo(seen["meminfo"]) == EXPECTED_MEMINFO, seen["meminfo"]
+    mem = seen["free"].splitlines()[1].split()
+    assert mem[0] == "Mem:", seen["free"]
+    assert mem[1] == str(MEMORY), seen["free"]
     used = int(re.search(r"Max Memory Used: (\d+) MB", log).group(1))  # type: ignore[union-attr]
     # The interpreter counts, as in a microVM (its peak resident size: 16 MB on CPython
     # 3.12 here), not the few MB a fork adds to its zygote.
@@ -86,6 +105,8 @@ NODE_SOURCE = """
 exports.handler = async () => ({
   execPath: process.execPath,
   path: process.env.PATH,
+  totalmem: require("os").totalmem(),
+  freemem: require("os").freemem(),
   mounts: require("fs").readFileSync("/proc/self/mountinfo", "utf8"),
 });
 """
@@ -95,8 +116,11 @@ def test_node_runs_from_var_lang(
     lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]]
 ) -> None:
     code = make_zip({"index.js": NODE_SOURCE})
-    fn = new_function(code, Runtime="nodejs20.x", Handler="index.handler")["FunctionName"]
+    fn = new_function(code, Runtime="nodejs20.x", Handler="index.handler", MemorySize=MEMORY)[
+        "FunctionName"
+    ]
     seen = json.loads(lambdad.client("lambda").invoke(FunctionName=fn)["Payload"].read())
     assert seen["execPath"] == "/var/lang/bin/node", seen
     assert seen["path"] == AWS_PATH
     assert str(lambdad.data_dir) not in seen["mounts"]
+    assert seen["totalmem"] == seen["freemem"] == MEMORY << 20, seen

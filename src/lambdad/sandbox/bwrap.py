@@ -194,10 +194,8 @@ class BwrapSandbox:
         seccomp_fd = None
         if self.backend.seccomp is not None:
             seccomp_fd = _memfd("bwrap-seccomp", self.backend.seccomp)
-        data_fds = {
-            dest: _memfd("bwrap-data", content)
-            for dest, content in generated_files(self.network, self.uid).items()
-        }
+        files = generated_files(self.network, self.uid, self.spec.memory_mb)
+        data_fds = {dest: _memfd("bwrap-data", content) for dest, content in files.items()}
         data_fds[FSTAB] = _memfd("bwrap-data", overlay_fstab(self.spec))
         argv = bwrap_argv(
             self.backend.tools,

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.meminfo import meminfo
 
 TASK = "/var/task"
 RUNTIME = "/var/runtime"
@@ -113,13 +114,16 @@ def host_etc_files(network: str, uid: int) -> dict[str, str]:
     return etc_files(uid, uid, SANDBOX_USER, network, host_resolv)
 
 
-def generated_files(network: str, uid: int) -> dict[str, bytes]:
+def generated_files(network: str, uid: int, memory_mb: int | None = None) -> dict[str, bytes]:
     """Files the sandbox sees whose content the platform writes (through
     ``--ro-bind-data``: a bind of a bwrap-private copy, no host path behind it): the
-    generated /etc files, and an empty /proc/cmdline instead of the host's boot
-    command line."""
+    generated /etc files, an empty /proc/cmdline instead of the host's boot
+    command line, and (given ``memory_mb``) a /proc/meminfo of the environment's
+    memory instead of the host's (``sandbox/meminfo.py``)."""
     files = {f"/etc/{name}": text.encode() for name, text in host_etc_files(network, uid).items()}
     files["/proc/cmdline"] = b""
+    if memory_mb is not None:
+        files["/proc/meminfo"] = meminfo(memory_mb)
     return files
 
 

@@ -13,7 +13,9 @@ Steps (JSON lists): ``["dir", path, mode]``, ``["symlink", target, path]``,
 ``["overlay", host_source, path]`` (a read-only overlay of the directory alone: unlike
 a bind's, its line in /proc/self/mountinfo names no host path),
 ``["file", path, content, mode]`` (written into the new root: ``/etc/passwd``, ``group``,
-``resolv.conf``), ``["tmpfs", path, options]``, ``["proc", path]``, ``["devpts", path]``.
+``resolv.conf``), ``["data", path, content, mode]`` (a read-only file of ``content`` bound
+over the existing ``path``, from a memfd: no file of the root or the host behind it;
+``/proc/meminfo``), ``["tmpfs", path, options]``, ``["proc", path]``, ``["devpts", path]``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from lambdad.sandbox.bwrap_plan import (
     lang_prefix,
     parents,
 )
+from lambdad.sandbox.meminfo import meminfo
 
 TOP_LEVEL = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -141,10 +144,11 @@ def plan_base(host: HostLayout, runtime_dir: Path, host_paths: tuple[Path, ...])
 
 def plan_own(spec: SandboxSpec, etc: Mapping[str, str]) -> list[Step]:
     """What is the environment's own: its code, its layers, its /etc files (uid), its
-    /tmp of its ephemeral storage size."""
+    /tmp of its ephemeral storage size, its /proc/meminfo of its memory."""
     plan: list[Step] = [
         ["file", f"/etc/{name}", content, "0644"] for name, content in sorted(etc.items())
     ]
+    plan.append(["data", "/proc/meminfo", meminfo(spec.memory_mb).decode(), "0444"])
     plan.append(["overlay", str(spec.task_dir), TASK])
     if spec.opt_dir is not None:
         plan.append(["overlay", str(spec.opt_dir), OPT])
@@ -168,4 +172,6 @@ def split_proc_read_only(plan: list[Step]) -> tuple[list[Step], list[Step]]:
 
 
 def _proc_read_only(step: Step) -> bool:
+    if step[0] == "data":
+        return str(step[1]).startswith("/proc/")
     return step[0] == "bind" and str(step[2]).startswith("/proc/")

@@ -132,6 +132,7 @@ def report(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "processes": sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int),
         "interfaces": sorted(name for _, name in socket.if_nameindex()),
         "log_stream": context.log_stream_name,
+        "memtotal": open("/proc/meminfo").readline().split()[1:],
     }
 
 

@@ -686,6 +686,9 @@ def _apply(step: list[Any]) -> None:
             os.write(fd, content.encode())
         finally:
             os.close(fd)
+    elif kind == "data":
+        _, path, content, mode = step
+        data_file(path, content.encode(), int(mode, 8))
     elif kind == "tmpfs":
         _, path, options = step
         if not os.path.isdir(path):
@@ -702,6 +705,32 @@ def _apply(step: list[Any]) -> None:
         mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     else:
         raise SetupError(f"unknown plan step {kind!r}")
+
+
+def data_file(path: str, content: bytes, mode: int) -> None:
+    """``content`` as a read-only file bound over ``path``, from a tmpfs mounted on
+    ``/dev/shm`` for a moment (the directory is whole again after): no file of the root
+    or the host is behind it, as behind bwrap's ``--ro-bind-data``. (A memfd cannot be
+    bound: its mount is in no namespace.)"""
+    mount("tmpfs", _DATA_STAGING, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0700")
+    try:
+        staged = f"{_DATA_STAGING}/{os.path.basename(path)}"
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        mount(staged, path, None, MS_BIND)
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        mount(None, path, None, flags)
+    finally:
+        umount2(_DATA_STAGING, MNT_DETACH)
+
+
+_DATA_STAGING = "/dev/shm"
 
 
 def loopback_up() -> None:
