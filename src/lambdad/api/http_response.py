@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from lambdad.model.http_status import status_line
+
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 # A response body larger than this is written apart from its head, not copied into it.
@@ -66,7 +68,8 @@ def encode(
     head_only: bool,
 ) -> tuple[bytes, ...]:
     """The writes that carry a response (``head_only``: the answer to a HEAD)."""
-    parts = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status, date_line]
+    line = _STATUS_LINES.get(status) if type(status) is int else status_line(status)
+    parts = [line or b"HTTP/1.1 %d Unknown\r\n" % status, date_line]
     for name, value in headers:
         parts += (name, b": ", value, b"\r\n")
     parts.append(b"content-length: %d\r\n" % len(body))

@@ -31,6 +31,7 @@ from lambdad.events.http.response import HttpResponse
 from lambdad.events.url_cache import UrlCache
 from lambdad.invoke.sync import InvokeRequest
 from lambdad.model.arn import parse_function_ref
+from lambdad.model.http_status import with_reason
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc
 
@@ -49,6 +50,7 @@ NOT_FOUND: Final = _page(404, "Not Found")
 UNAVAILABLE: Final = _page(503, "Service Temporarily Unavailable")
 TOO_LARGE: Final = _page(413, "Request Entity Too Large")
 SERVER_ERROR: Final = _page(500, "Internal Server Error")
+BAD_REQUEST: Final = _page(400, "Bad Request")
 
 
 class ServicePolicies(Protocol):
@@ -105,7 +107,7 @@ class LoadBalancerDoor:
             log.info("load balancer %s: %s", dns, answer.integration_error)
         out = [(k.lower().encode(), v.encode("latin-1", "replace")) for k, v in answer.headers]
         out.append((b"server", b"awselb/2.0"))
-        return answer.status, out, answer.body
+        return with_reason(answer.status, answer.reason), out, answer.body
 
     async def respond_on_port(
         self,
@@ -158,6 +160,10 @@ class LoadBalancerDoor:
         found = self._find(dns)
         if found is None or found[0].region != region or not found[1]["Listeners"]:
             return NOT_FOUND
+        if any(name == "upgrade" for name, _ in headers):
+            # "WebSockets are not supported. Upgrade requests are rejected with an HTTP
+            # 400 code."
+            return BAD_REQUEST
         scope, balancer = found
         listeners = sorted(balancer["Listeners"].values(), key=lambda li: li["Port"])
         listener = next((li for li in listeners if li["Port"] == port), listeners[0])

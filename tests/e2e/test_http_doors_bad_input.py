@@ -1,0 +1,268 @@
+"""The issue's "bad input" list walked through each HTTP front door: one function behind
+a function URL, an HTTP API and a load balancer (its own listener port too), and
+requests no well-behaved client sends: invalid UTF-8 in the path and query, binary
+bodies, repeated query keys and headers, HEAD and OPTIONS, chunked uploads, malformed
+HTTP, a 1 MB header and 10,000 headers; answers that are garbage, too large, late, or
+for ALB carry a ``statusDescription``; WebSocket upgrades to ALB. Each door answers
+as AWS does and the server keeps serving, with no traceback in its log. Also
+Powertools' ``LambdaFunctionUrlResolver`` and ``ALBResolver`` served unchanged."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from e2e.helpers import PRIMARY, LambdadServer, free_port, handler_zip
+from e2e.test_api_gateway import _with_powertools
+
+NewFunction = Callable[..., dict[str, Any]]
+
+# What it answers depends on the path: the event (echo), garbage, over 1 MB, too late,
+# or ALB's statusDescription.
+CHAOS = """
+import json, time
+def handler(event, context):
+    path = event.get('rawPath') or event.get('path') or ''
+    if path.endswith('/garbage'):
+        return {'statusCode': 'teapot', 'headers': ['x']}
+    if path.endswith('/big'):
+        return {'statusCode': 200, 'body': 'x' * (1024 * 1024 + 1)}
+    if path.endswith('/late'):
+        time.sleep(10)
+    if path.endswith('/described'):
+        return {'statusCode': 404, 'statusDescription': '404 Gone Fishing',
+                'headers': {'Content-Type': 'text/plain'}, 'body': 'gone'}
+    return {'statusCode': 200, 'headers': {'Content-Type': 'application/json'},
+            'body': json.dumps(event)}
+"""
+
+
+@dataclass(frozen=True)
+class Door:
+    name: str
+    base: str  # the URL the paths go after
+    host: dict[str, str]  # the Host header that addresses it (or none)
+    failed: tuple[int, bytes]  # its answer to a function that failed or answered garbage
+
+
+def _doors(lambdad: LambdadServer, new_function: NewFunction) -> tuple[list[Door], int]:
+    """The function behind the three doors; (the doors, the ALB listener's own port)."""
+    function = new_function(handler_zip(CHAOS), Timeout=2)
+    name, arn = function["FunctionName"], function["FunctionArn"]
+    client = lambdad.client()
+    url = client.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    client.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
+                          Principal="*", FunctionUrlAuthType="NONE")  # fmt: skip
+    api = lambdad.client("apigatewayv2").create_api(Name="bad", ProtocolType="HTTP", Target=arn)
+    client.add_permission(
+        FunctionName=name, StatementId="api", Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{lambdad.region}:{PRIMARY.account_id}:{api['ApiId']}/*",
+    )  # fmt: skip
+    elb = lambdad.client("elbv2")
+    balancer = elb.create_load_balancer(Name=f"bad-{name[-8:]}")["LoadBalancers"][0]
+    group = elb.create_target_group(Name=f"bad-{name[-8:]}", TargetType="lambda")
+    group_arn = group["TargetGroups"][0]["TargetGroupArn"]
+    client.add_permission(FunctionName=name, StatementId="elb", Action="lambda:InvokeFunction",
+                          Principal="elasticloadbalancing.amazonaws.com",
+                          SourceArn=group_arn)  # fmt: skip
+    elb.register_targets(TargetGroupArn=group_arn, Targets=[{"Id": arn}])
+    port = free_port()
+    elb.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=port,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
+    )  # fmt: skip
+    alb_page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>"
+    return [
+        Door("url", lambdad.endpoint, {"Host": urlsplit(url).netloc},
+             (502, b"Internal Server Error")),
+        Door("http-api", f"{lambdad.endpoint}/execute-api/{api['ApiId']}", {},
+             (500, b'{"message":"Internal Server Error"}')),
+        Door("alb", lambdad.endpoint, {"Host": balancer["DNSName"]}, (502, alb_page)),
+    ], port  # fmt: skip
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    """What the server answers to bytes sent as they are (the status line and on)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(request)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def _get(door: Door, path: str, headers: dict[str, str] | None = None) -> requests.Response:
+    return requests.get(door.base + path, headers={**door.host, **(headers or {})}, timeout=30)
+
+
+def _repeated(port: int, door: Door) -> dict[str, str]:
+    """The event's headers for a request that sends ``X-Twice`` twice."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    path = urlsplit(door.base).path + "/twice"
+    conn.putrequest("GET", path, skip_host=True)
+    conn.putheader("Host", door.host.get("Host", f"127.0.0.1:{port}"))
+    conn.putheader("X-Twice", "1")
+    conn.putheader("X-Twice", "2")
+    conn.endheaders()
+    answer = conn.getresponse()
+    event = json.loads(answer.read())
+    conn.close()
+    headers: dict[str, str] = event["headers"]
+    return headers
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+def test_bad_input_through_each_door(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    doors, listener_port = _doors(lambdad, new_function)
+    for door in doors:
+        # Invalid UTF-8 once decoded, repeated query keys and headers.
+        odd = _get(door, "/%FF%FE/x?a=%FF&a=2&&=&b")
+        assert odd.status_code == 200, (door.name, odd.text)
+        event = odd.json()
+        path = event.get("rawPath") or event.get("path")
+        assert path.endswith("/%FF%FE/x"), (door.name, path)
+        query = event["queryStringParameters"]
+        # 2.0 joins a repeated key's values with commas; ALB keeps the last, undecoded.
+        assert query["a"] == "2" if door.name == "alb" else query["a"].endswith(",2"), query
+        twice = _repeated(lambdad.port, door)
+        # 2.0 joins a repeated header's values with commas; ALB keeps the last.
+        assert twice["x-twice"] == ("2" if door.name == "alb" else "1,2"), twice
+        # Binary bodies arrive base64 encoded.
+        octets = {**door.host, "Content-Type": "application/octet-stream"}
+        binary = requests.post(door.base + "/b", data=bytes(range(256)), headers=octets, timeout=30)
+        assert binary.json()["isBase64Encoded"] is True, door.name
+        assert base64.b64decode(binary.json()["body"]) == bytes(range(256)), door.name
+        # A chunked upload arrives whole.
+        chunks: Iterator[bytes] = iter([b"one,", b"two,", b"three"])
+        chunked = requests.post(door.base + "/c", data=chunks, timeout=30,
+                                headers={**door.host, "Content-Type": "text/plain"})  # fmt: skip
+        assert chunked.json()["body"] == "one,two,three", door.name
+        head = requests.head(door.base + "/h", headers=door.host, timeout=30)
+        assert (head.status_code, head.content) == (200, b""), door.name
+        options = requests.options(door.base + "/o", headers=door.host, timeout=30)
+        assert options.status_code == 200, door.name
+        options_event = options.json()
+        method = (
+            options_event.get("httpMethod") or options_event["requestContext"]["http"]["method"]
+        )
+        assert method == "OPTIONS", door.name
+        # Garbage and a function that times out: the door's own failure answer.
+        for bad in ("/garbage", "/late"):
+            failed = _get(door, bad)
+            assert failed.status_code == door.failed[0], (door.name, bad, failed.text)
+            assert failed.content.startswith(door.failed[1]), (door.name, bad, failed.content)
+        big = _get(door, "/big")
+        assert big.status_code == (502 if door.name == "alb" else 200), door.name
+
+    # The transport's limits, on the API port and on the balancer's own listener port.
+    for port in (lambdad.port, listener_port):
+        assert _status(_raw(port, b"GARBAGE\r\n\r\n")) == 400
+        huge = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1024 * 1024) + b"\r\n\r\n"
+        assert _status(_raw(port, huge)) == 431
+        many = b"".join(b"X-H%d: v\r\n" % i for i in range(10_000))
+        assert _status(_raw(port, b"GET / HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")) == 400
+    for door in doors:
+        still = requests.get(door.base + "/still", headers=door.host, timeout=30)
+        assert still.status_code == 200, door.name
+    assert "Traceback" not in lambdad.stderr()
+
+
+def test_alb_answers(lambdad: LambdadServer, new_function: NewFunction) -> None:
+    doors, port = _doors(lambdad, new_function)
+    alb = doors[2]
+    described = _raw(port, b"GET /described HTTP/1.1\r\nHost: x\r\n\r\n")
+    # statusDescription's reason phrase is the status line's.
+    assert described.startswith(b"HTTP/1.1 404 Gone Fishing\r\n"), described[:80]
+    plain = _raw(port, b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert plain.startswith(b"HTTP/1.1 200 OK\r\n"), plain[:80]
+    # "WebSockets are not supported. Upgrade requests are rejected with an HTTP 400 code."
+    upgrade = requests.get(alb.base + "/ws", timeout=30, headers={
+        **alb.host, "Connection": "Upgrade", "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    })  # fmt: skip
+    assert upgrade.status_code == 400
+    assert b"400 Bad Request" in upgrade.content
+    # A request body over 1 MB: 413.
+    too_large = requests.post(alb.base + "/up", data=b"x" * (1024 * 1024 + 1), headers=alb.host,
+                              timeout=30)  # fmt: skip
+    assert too_large.status_code == 413
+    assert requests.get(alb.base + "/still", headers=alb.host, timeout=30).status_code == 200
+
+
+POWERTOOLS_APP = """
+from aws_lambda_powertools.event_handler import ALBResolver, LambdaFunctionUrlResolver
+
+url = LambdaFunctionUrlResolver()
+alb = ALBResolver()
+
+
+def routes(app):
+    @app.get("/pets/<pet_id>")
+    def get_pet(pet_id):
+        event = app.current_event
+        return {"pet": pet_id, "q": event.get_query_string_value("q"),
+                "agent": event.get_header_value("user-agent")}
+
+    @app.post("/pets")
+    def post_pet():
+        return {"got": app.current_event.json_body}, 201
+
+
+routes(url)
+routes(alb)
+
+
+def handler(event, context):
+    return (alb if "elb" in event["requestContext"] else url).resolve(event, context)
+"""
+
+
+def test_powertools_url_and_alb_resolvers(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    function = new_function(_with_powertools(POWERTOOLS_APP), Timeout=30)
+    name, arn = function["FunctionName"], function["FunctionArn"]
+    client = lambdad.client()
+    url = client.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    client.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
+                          Principal="*", FunctionUrlAuthType="NONE")  # fmt: skip
+    elb = lambdad.client("elbv2")
+    balancer = elb.create_load_balancer(Name=f"pt-{name[-8:]}")["LoadBalancers"][0]
+    group_arn = elb.create_target_group(Name=f"pt-{name[-8:]}", TargetType="lambda")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    client.add_permission(FunctionName=name, StatementId="elb", Action="lambda:InvokeFunction",
+                          Principal="elasticloadbalancing.amazonaws.com",
+                          SourceArn=group_arn)  # fmt: skip
+    elb.register_targets(TargetGroupArn=group_arn, Targets=[{"Id": arn}])
+    elb.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=free_port(),
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
+    )  # fmt: skip
+    for host in (urlsplit(url).netloc, balancer["DNSName"]):
+        headers = {"Host": host, "User-Agent": "pt"}
+        got = requests.get(f"{lambdad.endpoint}/pets/7?q=a+b", headers=headers, timeout=60)
+        assert got.status_code == 200, got.text
+        assert got.json() == {"pet": "7", "q": "a b" if "elb" not in host else "a+b",
+                              "agent": "pt"}  # fmt: skip
+        posted = requests.post(f"{lambdad.endpoint}/pets", json={"name": "rex"},
+                               headers={"Host": host}, timeout=60)  # fmt: skip
+        assert (posted.status_code, posted.json()) == (201, {"got": {"name": "rex"}})
+        assert (
+            requests.get(f"{lambdad.endpoint}/cats", headers=headers, timeout=60).status_code == 404
+        )
