@@ -25,6 +25,7 @@ from lambdad.errors import (
 )
 from lambdad.model.artifacts import ARTIFACTS_PATH
 from lambdad.model.credential import Credential
+from lambdad.model.front_door import BodyLimit
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -34,14 +35,16 @@ MAX_BODY = 72 * 1024 * 1024
 SMALL_BODY = 2 * 1024 * 1024
 # Over an invoke payload's limit, the operation's own error (with its limit) answers.
 _PAYLOAD_SLACK = 64 * 1024
-# The operations that upload code: CreateFunction, UpdateFunctionCode, PublishLayerVersion.
-_UPLOADS = re.compile(
-    r"/2015-03-31/functions/?|/2015-03-31/functions/[^/]+/code/?|/2018-10-31/layers/[^/]+/versions/?"
-    r"|/_lambdad/signing-profiles/[^/]+/sign"
+# What an operation that uploads code may send, as AWS states it (a 50 MB zip,
+# base64-encoded inside JSON, and the rest of the request), by its route.
+UPLOAD_BODY = 70167211
+_UPLOADS = (
+    (re.compile(r"/2015-03-31/functions/?"), "CreateFunction"),
+    (re.compile(r"/2015-03-31/functions/[^/]+/code/?"), "UpdateFunctionCode"),
+    (re.compile(r"/2018-10-31/layers/[^/]+/versions/?"), "PublishLayerVersion"),
 )
-# CreateFunction's request limit, as AWS states it.
-CREATE_BODY = 70167211
-_CREATE = re.compile(r"/2015-03-31/functions/?")
+# `lambdad sign` uploads an archive to be signed.
+_SIGN = re.compile(r"/_lambdad/signing-profiles/[^/]+/sign")
 # The service a request must be signed for, by its X-Amz-Target's prefix (else lambda).
 _TARGET_SERVICES = {
     "Logs_20140328": "logs",
@@ -96,7 +99,7 @@ class Admission:
 
     def admit(
         self, method: str, path: str, query_string: str, headers: list[tuple[str, str]]
-    ) -> Response | int:
+    ) -> Response | int | BodyLimit:
         """The ``Gate`` of api/http.py: an answer refuses the request now (it cannot
         authenticate), else the most body its operation takes."""
         if path[:2] in ("/", "/?") and is_sts_request(path, query_string, headers):
@@ -122,28 +125,22 @@ class Admission:
                 return MAX_BODY
             return SMALL_BODY
         if route.rstrip("/").endswith("invocations"):
-            limit, operation = self.max_sync_payload, "InvokeFunction"
-            return _bounded(headers, limit + _PAYLOAD_SLACK, limit, operation)
+            limit = self.max_sync_payload
+            return _bounded(limit + _PAYLOAD_SLACK, limit, "InvokeFunction")
         if "/invoke-async" in route:
             return self.max_sync_payload + _PAYLOAD_SLACK
-        if _CREATE.fullmatch(route):
-            return _bounded(headers, CREATE_BODY, CREATE_BODY, "CreateFunction")
-        if _UPLOADS.fullmatch(route):
+        for pattern, operation in _UPLOADS:
+            if pattern.fullmatch(route):
+                return _bounded(UPLOAD_BODY, UPLOAD_BODY, operation)
+        if _SIGN.fullmatch(route):
             return MAX_BODY
         return SMALL_BODY
 
 
-def _bounded(
-    headers: list[tuple[str, str]], most: int, limit: int, operation: str
-) -> Response | int:
-    """``most``, or AWS's answer for ``operation`` now if the declared body is over it."""
-    declared = next((v.strip() for k, v in headers if k == "content-length"), "")
-    if not declared.isdigit() or int(declared) <= most:
-        return most
-    return render_error(
-        RequestEntityTooLargeException(
-            f"Request must be smaller than {limit} bytes for the {operation} operation"
-        ),
-        new_request_id(),
-        json_protocol=False,
+def _bounded(most: int, limit: int, operation: str) -> BodyLimit:
+    """``most``, and AWS's answer for ``operation`` to a body over it (declared in the
+    head, or found so as a chunked one arrives)."""
+    error = RequestEntityTooLargeException(
+        f"Request must be smaller than {limit} bytes for the {operation} operation"
     )
+    return BodyLimit(most, render_error(error, new_request_id(), json_protocol=False))

@@ -48,6 +48,7 @@ from lambdad.api.limits import (
     Limits,
 )
 from lambdad.model import peer
+from lambdad.model.front_door import BodyLimit
 from lambdad.model.streamed_body import StreamedBody
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ Refusal = Callable[[list[tuple[str, str]]], Response]
 # Called with (method, raw path, raw query string, headers) once the head of a request
 # with a large or chunked body is in, before any of the body is read: the answer that
 # refuses it now (it cannot authenticate), or the most body its operation takes.
-Gate = Callable[[str, str, str, list[tuple[str, str]]], "Response | int"]
+Gate = Callable[[str, str, str, list[tuple[str, str]]], "Response | int | BodyLimit"]
 
 # Pipelined requests queued beyond this stop the reading until the queue drains.
 MAX_QUEUED = 16
@@ -295,6 +296,8 @@ class HttpProtocol(asyncio.Protocol):
                 query.split(b"#", 1)[0].decode("latin-1"),
                 req.headers,
             )
+            if isinstance(verdict, BodyLimit):
+                req.over, verdict = verdict.over, verdict.most
             if not isinstance(verdict, int):
                 req.refusal = verdict
                 req.linger = True
@@ -396,7 +399,7 @@ class HttpProtocol(asyncio.Protocol):
             if req.refusal is not None:
                 status, headers, body = req.refusal
             elif req.too_large:
-                status, headers, body = self.refuse(req.headers)
+                status, headers, body = req.over or self.refuse(req.headers)
             else:
                 url = req.url
                 if url[:1] != b"/":

@@ -20,6 +20,7 @@ class Request:
         "linger",
         "method",
         "names",
+        "over",
         "queued",
         "refusal",
         "too_large",
@@ -37,6 +38,7 @@ class Request:
         # Answered without being handled (refused by the Gate, or a CONNECT).
         self.refusal: Response | None = None
         self.limit = limit  # the most body this request may have
+        self.over: Response | None = None  # the answer when it has more (else Refusal's)
         self.expect_continue = False
         self.queued = False
         self.complete = False  # its whole body is in

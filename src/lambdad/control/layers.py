@@ -37,7 +37,7 @@ from lambdad.control.layer_refs import (
 from lambdad.control.paging import LIST_PAGE_MAX
 from lambdad.errors import (
     InvalidParameterValueException,
-    RequestTooLargeException,
+    RequestEntityTooLargeException,
     ResourceNotFoundException,
 )
 from lambdad.model import function as fmodel
@@ -133,10 +133,12 @@ class LayerService:
         self, scope: Scope, params: dict[str, Any], url: Callable[[str], str]
     ) -> dict[str, Any]:
         ref = layer_refs.own(scope, params["LayerName"], "PublishLayerVersion")
-        data = self._content(scope, params["Content"] or {})
-        if len(data) > self.settings.max_zipped_bytes:
-            raise RequestTooLargeException(
-                "Request must be smaller than 69905067 bytes for the PublishLayerVersion operation"
+        content = params["Content"] or {}
+        data = self._content(scope, content)
+        # As for a function's code: only a direct upload is held to the zipped limit.
+        if content.get("ZipFile") is not None and len(data) > self.settings.max_zipped_bytes:
+            raise RequestEntityTooLargeException(
+                f"Zipped size must be smaller than {self.settings.max_zipped_bytes} bytes"
             )
         summary = archives.inspect_archive(data, max_unzipped=self.settings.max_unzipped_bytes)
         self.blobs.put(data, summary.sha256_hex)  # the slow write, outside the store's lock

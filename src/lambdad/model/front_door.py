@@ -12,13 +12,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimit:
+    """A gate's verdict: the most body a request may send, and the answer (its
+    operation's own) when it sends more."""
+
+    most: int
+    over: Response
+
+
 # (method, raw path, raw query, (lower-case name, value) headers, body) -> the answer
 Responder = Callable[[str, str, str, list[tuple[str, str]], bytes], Awaitable[Response]]
 # (method, raw path, raw query, headers) -> an answer now, or the most body to read
-Gate = Callable[[str, str, str, list[tuple[str, str]]], "Response | int"]
+Gate = Callable[[str, str, str, list[tuple[str, str]]], "Response | int | BodyLimit"]
 Headers = list[tuple[str, str]]
 
 
@@ -86,7 +98,7 @@ def front(doors: Sequence[FrontDoor], api: Responder, gate: Gate) -> tuple[Respo
         door, claim = found
         return await door.answer(claim, method, path, query, headers, body)
 
-    def admit(method: str, path: str, query: str, headers: Headers) -> Response | int:
+    def admit(method: str, path: str, query: str, headers: Headers) -> Response | int | BodyLimit:
         found = find(method, path, headers)
         if found is None:
             return gate(method, path, query, headers)

@@ -11,6 +11,7 @@ from typing import Any
 from lambdad.api.body_budget import BodyBudget
 from lambdad.api.http import HttpProtocol
 from lambdad.api.limits import ConnectionCount, Limits
+from lambdad.model.front_door import BodyLimit
 from transports import Config, FakeTransport, ServerState
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
@@ -261,6 +262,27 @@ def test_a_large_body_is_bounded_by_its_operations_limit() -> None:
         await settle()
         assert status_of(transport) == 200
         assert [len(b) for _, _, b in app.seen] == [69000]
+
+    asyncio.run(run())
+
+
+def test_a_body_over_its_operations_limit_gets_the_operations_answer() -> None:
+    over = (413, [(b"x-amzn-errortype", b"RequestEntityTooLargeException")], b"operation's")
+
+    async def run() -> None:
+        auth = b"Authorization: AWS4-HMAC-SHA256 ...\r\n"
+        for head in (b"Content-Length: 80000\r\n\r\n", b"Transfer-Encoding: chunked\r\n\r\n"):
+            app = App(limit=70_000)
+            app.limit = BodyLimit(70_000, over)  # type: ignore[assignment]
+            proto, transport, app = connect(app)
+            proto.data_received(b"PUT /f/code HTTP/1.1\r\n" + auth + head)
+            if b"chunked" in head:
+                for _ in range(8):
+                    proto.data_received(b"2710\r\n" + b"c" * 10000 + b"\r\n")
+            await settle()
+            assert status_of(transport) == 413
+            assert bytes(transport.written).endswith(b"operation's")
+            assert app.seen == []
 
     asyncio.run(run())
 
