@@ -7,6 +7,8 @@ own answers: no route, no permission, a function that returns garbage."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,13 @@ def test_quick_create_with_the_cli(lambdad: LambdadServer, new_function: NewFunc
     assert context["http"]["method"] == "POST"
     assert context["http"]["path"] == "/pets/7"
     assert {"requestId", "time", "timeEpoch"} <= set(context)
+
+    # And with curl, as the issue's check runs it.
+    curl = subprocess.run(
+        ["curl", "-s", "-H", f"Host: {urlsplit(endpoint).netloc}", f"{lambdad.endpoint}/by/curl"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert json.loads(curl.stdout)["rawPath"] == "/by/curl", curl.stdout + curl.stderr
 
     by_path = requests.get(_path_form(lambdad, api_id, "/a%20b"), timeout=30)
     assert by_path.status_code == 200
