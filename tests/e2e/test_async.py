@@ -508,6 +508,42 @@ def test_throttled_events_run_once_capacity_returns(
     assert {line["id"] for line in wait_lines(out, 3)} == ids
 
 
+def test_another_functions_event_is_served_while_a_backlog_retries(
+    lambdad_factory: Callable[..., LambdadServer], tmp_path: Path
+) -> None:
+    # Two places for asynchronous events, and ahead of B's event twelve of A's that each
+    # hold a place for a second, fail and are retried: AWS queues per function, so B's
+    # event takes the next free place, as if A had no backlog.
+    own = lambdad_factory(
+        env={
+            "LAMBDAD_SANDBOX": "process",
+            "LAMBDAD_ASYNC_MAX_CONCURRENCY": "2",
+            "LAMBDAD_ASYNC_RETRY_DELAYS": "0.05,0.1",
+            "LAMBDAD_ASYNC_POLL_INTERVAL": "0.1",
+        }
+    )
+    lam = own.client("lambda")
+    a, b = (f"fair-{x}-{uuid.uuid4().hex[:8]}" for x in "ab")
+    for name in (a, b):
+        lam.create_function(
+            FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+            Code={"ZipFile": handler_zip(WORKER)}, Timeout=10,
+        )  # fmt: skip
+        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+    # B warm (a synchronous invoke takes no async place): its event needs no cold start.
+    warm = tmp_path / "warm"
+    lam.invoke(FunctionName=b, Payload=json.dumps({"out": str(warm)}))
+    backlog, served = tmp_path / "backlog", tmp_path / "served"
+    for _ in range(12):
+        invoke_event(lam, a, {"out": str(backlog), "sleep": 1, "fail": True})
+    wait_lines(backlog, 2)  # A holds both places
+    invoke_event(lam, b, {"out": str(served)})
+    (b_started,) = wait_lines(served, 1)
+    ahead = [line for line in lines(backlog) if line["t"] < b_started["t"]]
+    # Behind the backlog, B would start after A's twelve first attempts at least.
+    assert len(ahead) <= 6, f"B's event waited for {len(ahead)} of A's attempts"
+
+
 # -- observability ------------------------------------------------------------------------
 
 

@@ -5,11 +5,13 @@ the API answer 202. The dispatcher, started with the server's background work,
 claims due events and runs each through ``InvokeService.run``, in parallel up to
 ``async_max_concurrency`` and, per function, up to its reserved concurrency (asked of
 the concurrency service before each claim, so a burst for a function not seen yet is
-claimed no wider than its reservation either). After
-each attempt the pure policy (``async_policy``) says retry, requeue, finish or
-drop; a finished event's destination records and dead letters are stored in the
-same transaction that removes it, and the delivery loop (``async_deliveries.py``)
-sends them.
+claimed no wider than its reservation either). Each free place goes to the function
+with the fewest events running (``store.queue_shares``): as with AWS's queue per
+function, one function's backlog or retries never delay another's events. Retries and
+requeued events wait in the queue and hold no place. After each attempt the pure policy
+(``async_policy``) says retry, requeue, finish or drop; a finished event's destination
+records and dead letters are stored in the same transaction that removes it, and the
+delivery loop (``async_deliveries.py``) sends them.
 """
 
 from __future__ import annotations
@@ -193,6 +195,8 @@ class AsyncInvokeService:
                         lease_for=self.settings.async_visibility_timeout,
                         remaining=self._remaining(),
                         default_remaining=capacity,
+                        # A backlog of one function never holds back another's events.
+                        running=self._in_flight,
                     )
                 except Exception:
                     log.exception("async queue: claiming events failed")

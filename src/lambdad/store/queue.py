@@ -156,9 +156,14 @@ class AsyncQueue(Protocol):
         lease_for: float,
         remaining: Mapping[FunctionKey, int] | None = None,
         default_remaining: int | None = None,
+        running: Mapping[FunctionKey, int] | None = None,
     ) -> Claim:
-        """Up to ``limit`` due events, oldest due first, at most ``remaining[key]`` of
-        each function (``default_remaining``, else ``limit``, for the others)."""
+        """Up to ``limit`` due events, at most ``remaining[key]`` of each function
+        (``default_remaining``, else ``limit``, for the others), each function's oldest
+        first. Places go one at a time to the function with the fewest events
+        ``running`` (as the caller counts them) plus those this claim gave it, as if
+        each function had a queue of its own (``queue_shares``); events come back
+        oldest due first."""
 
     async def reschedule(
         self,

@@ -26,6 +26,7 @@ from lambdad.store.queue import (
     PendingDelivery,
     QueuedEvent,
 )
+from lambdad.store.queue_shares import Head, shares
 
 
 @dataclass(slots=True)
@@ -117,25 +118,29 @@ class MemoryAsyncQueue:
         lease_for: float,
         remaining: Mapping[FunctionKey, int] | None = None,
         default_remaining: int | None = None,
+        running: Mapping[FunctionKey, int] | None = None,
     ) -> Claim:
-        left = dict(remaining or {})
-        default = limit if default_remaining is None else default_remaining
         with self._state.lock:
             self._check_open()
-            due = sorted(
-                (s for s in self._state.events.values() if s.not_before <= now),
-                key=lambda s: s.not_before,
+            # Oldest due first, then as queued (dicts keep the order of insertion).
+            order = {id(s): n for n, s in enumerate(self._state.events.values())}
+            queues: dict[FunctionKey, list[_Stored]] = {}
+            for stored in sorted(self._state.events.values(), key=lambda s: s.not_before):
+                if stored.not_before <= now and stored.lease.free_for(self.owner, now):
+                    queues.setdefault(stored.value.key, []).append(stored)
+            taken = shares(
+                {k: Head(len(q), q[0].not_before) for k, q in queues.items()},
+                limit,
+                remaining=remaining or {},
+                default_remaining=limit if default_remaining is None else default_remaining,
+                running=running or {},
+            )
+            chosen = sorted(
+                (s for k, n in taken.items() for s in queues[k][:n]),
+                key=lambda s: (s.not_before, order[id(s)]),
             )
             picked: list[QueuedEvent] = []
-            for stored in due:
-                if len(picked) >= limit:
-                    break
-                if not stored.lease.free_for(self.owner, now):
-                    continue
-                n = left.get(stored.value.key, default)
-                if n <= 0:
-                    continue
-                left[stored.value.key] = n - 1
+            for stored in chosen:
                 stored.lease = _Lease(self.owner, now + lease_for)
                 picked.append(copy.deepcopy(stored.value))
             later = [

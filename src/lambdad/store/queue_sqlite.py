@@ -34,6 +34,7 @@ from lambdad.store.queue import (
     QueuedEvent,
     fkey,
 )
+from lambdad.store.queue_shares import Head, shares
 from lambdad.store.queue_sqlite_stats import read_statistics
 from lambdad.store.sqlite import StoreUnreadable
 from lambdad.store.writer import GroupCommitWriter, open_database
@@ -123,34 +124,39 @@ class SqliteAsyncQueue:
         lease_for: float,
         remaining: Mapping[FunctionKey, int] | None = None,
         default_remaining: int | None = None,
+        running: Mapping[FunctionKey, int] | None = None,
     ) -> Claim:
         allowance = {fkey(k): n for k, n in (remaining or {}).items()}
+        busy = {fkey(k): n for k, n in (running or {}).items()}
         default = limit if default_remaining is None else default_remaining
         owner = self.owner
 
         def op(conn: sqlite3.Connection) -> Claim:
-            excluded = [k for k, n in allowance.items() if n <= 0]
-            sql = (
-                "SELECT id, account, region, function_name, qualifier, payload, received_at, "
-                "attempts, requeues, last_response, last_error, fkey, trace_id FROM events "
-                "WHERE not_before <= ? AND (owner IS NULL OR (owner != ? AND lease_until < ?))"
+            # Each function's queue read from its index, in one statement: how many due,
+            # free events it has (up to ``limit``) and when the oldest came due. A claim
+            # costs a probe per function with events queued, not a scan of a backlog.
+            heads = {
+                key: Head(count, oldest)
+                for key, count, oldest in conn.execute(
+                    schema.QUEUE_HEADS, {"now": now, "owner": owner, "limit": limit}
+                )
+                if count
+            }
+            taken = shares(
+                heads, limit, remaining=allowance, default_remaining=default, running=busy
             )
-            args: list[Any] = [now, owner, now]
-            if excluded:
-                sql += f" AND fkey NOT IN ({','.join('?' * len(excluded))})"
-                args.extend(excluded)
-            sql += " ORDER BY not_before LIMIT ?"
-            args.append(limit * 4)
-            left = dict(allowance)
-            picked: list[QueuedEvent] = []
-            for row in conn.execute(sql, args):
-                if len(picked) >= limit:
-                    break
-                n = left.get(row[11], default)
-                if n <= 0:
-                    continue
-                left[row[11]] = n - 1
-                picked.append(schema.event_from_row(row))
+            rows: list[Any] = []
+            for key, n in taken.items():
+                rows.extend(
+                    conn.execute(
+                        f"SELECT {schema.EVENT_COLUMNS}, not_before, rowid FROM events "
+                        f"WHERE fkey = ? AND {schema.DUE_AND_FREE} "
+                        "ORDER BY not_before, rowid LIMIT ?",
+                        (key, now, owner, now, n),
+                    )
+                )
+            rows.sort(key=lambda r: (r[-2], r[-1]))  # oldest due first, then as queued
+            picked = [schema.event_from_row(r) for r in rows]
             conn.executemany(
                 "UPDATE events SET owner=?, lease_until=? WHERE id=?",
                 [(owner, now + lease_for, e.id) for e in picked],

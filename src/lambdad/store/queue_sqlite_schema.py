@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS events (
     trace_id TEXT
 );
 CREATE INDEX IF NOT EXISTS events_due ON events (not_before);
+-- Each function's own queue, oldest first (claims share places among functions).
+CREATE INDEX IF NOT EXISTS events_queue ON events (fkey, not_before, owner, lease_until);
 CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     account TEXT NOT NULL, region TEXT NOT NULL, function_name TEXT NOT NULL,
@@ -114,6 +116,39 @@ def dumps(value: dict[str, Any] | None) -> str | None:
 
 def loads(value: str | None) -> dict[str, Any] | None:
     return None if value is None else dict(json.loads(value))
+
+
+# An event a worker may claim now (parameters: now, owner, now).
+DUE_AND_FREE = "not_before <= ? AND (owner IS NULL OR (owner != ? AND lease_until < ?))"
+
+# Each function with events queued, found by a loose scan of ``events_queue`` (one index
+# probe a function), with how many of its events are due and free (counted up to
+# :limit) and when the oldest of them came due.
+QUEUE_HEADS = """
+WITH RECURSIVE queued(fkey) AS (
+    SELECT MIN(fkey) FROM events
+    UNION ALL
+    SELECT (SELECT MIN(fkey) FROM events WHERE fkey > queued.fkey) FROM queued
+    WHERE queued.fkey IS NOT NULL
+)
+SELECT fkey, (
+    SELECT COUNT(*) FROM events WHERE rowid IN (
+        SELECT rowid FROM events WHERE fkey = queued.fkey AND not_before <= :now
+        AND (owner IS NULL OR (owner != :owner AND lease_until < :now)) LIMIT :limit
+    )
+), (
+    SELECT not_before FROM events WHERE fkey = queued.fkey AND not_before <= :now
+    AND (owner IS NULL OR (owner != :owner AND lease_until < :now))
+    ORDER BY not_before LIMIT 1
+)
+FROM queued WHERE fkey IS NOT NULL
+"""
+
+# What ``event_from_row`` reads, in its order.
+EVENT_COLUMNS = (
+    "id, account, region, function_name, qualifier, payload, received_at, attempts, "
+    "requeues, last_response, last_error, fkey, trace_id"
+)
 
 
 def event_from_row(row: Sequence[Any]) -> QueuedEvent:

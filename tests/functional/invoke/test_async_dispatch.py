@@ -240,6 +240,36 @@ def test_parallel_up_to_the_async_concurrency(make: Callable[..., Harness]) -> N
     assert h.invoker.peak["wide"] == SETTINGS.async_max_concurrency
 
 
+@pytest.mark.parametrize("queue", ["sqlite", "memory"])
+def test_a_retried_backlog_does_not_delay_another_function(
+    make: Callable[..., Harness], queue: str
+) -> None:
+    h = make(queue=queue)
+    h.functions.add("backlog")
+    h.functions.add("newcomer")
+
+    async def failing(request_id: str, payload: bytes) -> InvocationResult:
+        await asyncio.sleep(0.01)
+        return await error()(request_id, payload)
+
+    h.invoker.behaviours["backlog"] = failing
+    h.invoker.behaviours["newcomer"] = ok()
+
+    async def body() -> None:
+        await asyncio.gather(*(h.accept("backlog") for _ in range(60)))
+        await h.until(lambda: h.counters("backlog").get("retried", 0) >= 4)
+        before = len(h.invoker.calls)
+        await h.accept("newcomer")
+        await h.until(lambda: h.counters("newcomer").get("processed") == 1)
+        started = [name for name, _ in h.invoker.calls]
+        # Served at the next free place (at most one claim of backlog events was already
+        # being made), not behind the 60 events and their retries.
+        assert started.index("newcomer") - before <= SETTINGS.async_max_concurrency
+        assert h.counters("backlog").get("dropped", 0) < 60
+
+    scenario(h, body)
+
+
 def test_throttled_events_run_once_capacity_returns(make: Callable[..., Harness]) -> None:
     h = make()
     h.functions.add("busy")

@@ -208,6 +208,20 @@ def test_per_function_allowances(queue: AsyncQueue) -> None:
     asyncio.run(scenario())
 
 
+def test_a_backlog_does_not_hold_back_another_functions_event(queue: AsyncQueue) -> None:
+    async def scenario() -> None:
+        await queue.put_many([event(n, at=100 + n / 1000) for n in range(300)])
+        await queue.put(event(999, at=150, key=OTHER))
+        # AWS queues per function: the first places alternate between the two queues.
+        assert await claim_ids(queue, 200, limit=3) == ["e0", "e1", "e999"]
+        # The backlog's function runs events already: the next place is the other's.
+        await queue.put(event(998, at=160, key=OTHER))
+        got = await claim_ids(queue, 200, limit=1, running={KEY: 2, OTHER: 0})
+        assert got == ["e998"]
+
+    asyncio.run(scenario())
+
+
 def test_concurrent_puts_share_commits(sqlite_queue: SqliteAsyncQueue) -> None:
     queue = sqlite_queue
 
