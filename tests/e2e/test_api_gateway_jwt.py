@@ -210,3 +210,89 @@ def test_jwt_authorizer_from_a_sam_template(
         assert answer.json() == {"sub": "ada", "scopes": ["profile"]}
     finally:
         run_lambdad("delete-stack", stack, env=env)
+
+
+CFN_TEMPLATE = """\
+Resources:
+  FnRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {{Service: [lambda.amazonaws.com]}}
+            Action: [sts:AssumeRole]
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Role: !GetAtt FnRole.Arn
+      Code:
+        ZipFile: |
+          def handler(event, context):
+              return {{"sub": event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"]}}
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {{Name: cfn-jwt, ProtocolType: HTTP}}
+  Auth:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref Api
+      AuthorizerType: JWT
+      Name: idp
+      IdentitySource: [$request.querystring.access_token]
+      JwtConfiguration: {{Issuer: "{issuer}", Audience: [client-1]}}
+  Integration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !GetAtt Fn.Arn
+      PayloadFormatVersion: '2.0'
+  Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: GET /who
+      AuthorizationType: JWT
+      AuthorizerId: !Ref Auth
+      Target: !Sub integrations/${{Integration}}
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties: {{ApiId: !Ref Api, StageName: $default, AutoDeploy: true}}
+  Permission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !Ref Fn
+      Action: lambda:InvokeFunction
+      Principal: apigateway.amazonaws.com
+      SourceArn: !Sub "arn:aws:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{Api}}/*"
+Outputs:
+  Api: {{Value: !Ref Api}}
+"""
+
+
+def test_jwt_authorizer_from_a_cloudformation_template(
+    lambdad: LambdadServer, issuer: Issuer, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    """``AWS::ApiGatewayV2::Authorizer`` (the developer guide's CloudFormation form, the
+    token in the ``access_token`` query parameter)."""
+    stack = unique_name("cfnjwt")
+    (tmp_path / "template.yaml").write_text(CFN_TEMPLATE.format(issuer=issuer.url))
+    env = client_env(lambdad, COLUMNS="200")
+    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    try:
+        cfn = lambdad.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+        api_id = {o["OutputKey"]: o["OutputValue"] for o in cfn["Outputs"]}["Api"]
+        url = f"{lambdad.endpoint}/execute-api/{api_id}/who"
+        assert requests.get(url, timeout=30).status_code == 401
+        answer = requests.get(url, params={"access_token": issuer.mint()}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"sub": "ada"}
+    finally:
+        run_lambdad("delete-stack", stack, env=env)
+    items = lambdad.client("apigatewayv2").get_apis()["Items"]
+    assert api_id not in [a["ApiId"] for a in items]

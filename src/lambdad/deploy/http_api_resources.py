@@ -1,5 +1,5 @@
 """API Gateway HTTP APIs (``AWS::ApiGatewayV2::Api`` with SAM's OpenAPI ``Body`` or a
-quick-create ``Target``, ``Integration``, ``Route``, ``Stage``) through lambdad's
+quick-create ``Target``, ``Integration``, ``Route``, ``Stage``, ``Authorizer``) through lambdad's
 ``apigatewayv2`` API. A ``Body`` is imported (``ImportApi``, as CloudFormation does);
 a changed ``Body`` is imported again over the API (``ReimportApi``)."""
 
@@ -84,16 +84,21 @@ class IntegrationHandler:
         _missing(lambda: _v2(env).delete_integration(ApiId=api, IntegrationId=record.physical_id))
 
 
+_ROUTE_AUTH = ("AuthorizationType", "AuthorizerId", "AuthorizationScopes")
+_AUTHORIZER = (
+    "AuthorizerType", "Name", "IdentitySource", "JwtConfiguration", "AuthorizerUri",
+    "AuthorizerPayloadFormatVersion", "EnableSimpleResponses", "AuthorizerResultTtlInSeconds",
+)  # fmt: skip
+
+
 class RouteHandler:
     def create(self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: Any) -> Applied:
-        made = _v2(env).create_route(
-            **pick(props, "ApiId", "RouteKey", "Target", "AuthorizationType")
-        )
+        made = _v2(env).create_route(**pick(props, "ApiId", "RouteKey", "Target", *_ROUTE_AUTH))
         return Applied(made["RouteId"], {"Ref": made["RouteId"]})
 
     def update(self, env: Env, record: Any, props: Mapping[str, Any]) -> Applied:
         _v2(env).update_route(
-            RouteId=record.physical_id, **pick(props, "ApiId", "RouteKey", "Target")
+            RouteId=record.physical_id, **pick(props, "ApiId", "RouteKey", "Target", *_ROUTE_AUTH)
         )
         return Applied(record.physical_id, dict(record.attributes))
 
@@ -118,3 +123,20 @@ class HttpStageHandler:
     def delete(self, env: Env, record: Any) -> None:
         api = record.properties["ApiId"]
         _missing(lambda: _v2(env).delete_stage(ApiId=api, StageName=record.physical_id))
+
+
+class AuthorizerHandler:
+    def create(self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: Any) -> Applied:
+        made = _v2(env).create_authorizer(**pick(props, "ApiId", *_AUTHORIZER))
+        authorizer_id = made["AuthorizerId"]
+        return Applied(authorizer_id, {"Ref": authorizer_id, "AuthorizerId": authorizer_id})
+
+    def update(self, env: Env, record: Any, props: Mapping[str, Any]) -> Applied:
+        _v2(env).update_authorizer(
+            AuthorizerId=record.physical_id, **pick(props, "ApiId", *_AUTHORIZER)
+        )
+        return Applied(record.physical_id, dict(record.attributes))
+
+    def delete(self, env: Env, record: Any) -> None:
+        api = record.properties["ApiId"]
+        _missing(lambda: _v2(env).delete_authorizer(ApiId=api, AuthorizerId=record.physical_id))

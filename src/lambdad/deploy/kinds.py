@@ -74,6 +74,10 @@ KINDS: dict[str, Kind] = {
         _kind("AWS::ApiGatewayV2::Route", "ApiId", attributes=()),
         _kind("AWS::ApiGatewayV2::Stage", "ApiId", "StageName", attributes=()),
         _kind(
+            "AWS::ApiGatewayV2::Authorizer", "ApiId",
+            stable=("Ref", "AuthorizerId"), attributes=("AuthorizerId",),
+        ),
+        _kind(
             "AWS::Lambda::EventSourceMapping",
             "EventSourceArn", "StartingPosition", "StartingPositionTimestamp",
             stable=("Ref", "Id", "EventSourceMappingArn"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lambdad.deploy.function_resource import FunctionHandler
 from lambdad.deploy.handlers import Handler
 from lambdad.deploy.http_api_resources import (
+    AuthorizerHandler,
     HttpApiHandler,
     HttpStageHandler,
     IntegrationHandler,
@@ -48,6 +49,7 @@ HANDLERS: dict[str, Handler] = {
     "AWS::ApiGatewayV2::Integration": IntegrationHandler(),
     "AWS::ApiGatewayV2::Route": RouteHandler(),
     "AWS::ApiGatewayV2::Stage": HttpStageHandler(),
+    "AWS::ApiGatewayV2::Authorizer": AuthorizerHandler(),
     "AWS::Lambda::EventSourceMapping": EventSourceMappingHandler(),
     "AWS::Scheduler::Schedule": ScheduleHandler(),
     "AWS::SNS::Subscription": SubscriptionHandler(),
