@@ -163,7 +163,7 @@ class BwrapSandbox:
         self.env_id = spec.env_id
         self.work = work
         self.cgroup = cgroup
-        self._peak = 0
+        self._peaks = memory_peak.PeakReader(cgroup.memory_peak_paths(), cgroup.procs_paths())
         self.network = network
         self.pid = 0
         self.child_pid = 0
@@ -289,9 +289,7 @@ class BwrapSandbox:
             self._watch.kill_group()
 
     def memory_peak_bytes(self) -> int | None:
-        tree = memory_peak.tree_peak_bytes(self.cgroup.pids())
-        self._peak = memory_peak.environment_peak(self.cgroup.memory_peak(), tree, self._peak)
-        return self._peak or None
+        return self._peaks.read() or None
 
     def oom_killed(self) -> bool:
         return self.cgroup.oom_killed()
@@ -300,6 +298,7 @@ class BwrapSandbox:
         if self._destroyed:
             return
         self._destroyed = True
+        self._peaks.close()
         if self._block_w >= 0:
             os.close(self._block_w)
             self._block_w = -1

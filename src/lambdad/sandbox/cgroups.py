@@ -219,6 +219,10 @@ class EnvironmentCgroup:
             return bool(failcnt)
         return False
 
+    def procs_paths(self) -> list[Path]:
+        """The ``cgroup.procs`` files ``pids`` reads: for a reader that keeps them open."""
+        return [d / "cgroup.procs" for d in self.dirs]
+
     def pids(self) -> list[int]:
         """The processes in the cgroup (on v1, every hierarchy's: a process joins them
         one after the other)."""

@@ -14,7 +14,8 @@ to the cgroup and counted there.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -43,3 +44,99 @@ def environment_peak(cgroup_peak: int | None, tree_peak: int, before: int = 0) -
     peak, and what was read ``before`` (a process that exited took its peak along); 0
     when nothing could be read."""
     return max(cgroup_peak or 0, tree_peak, before)
+
+
+class PeakReader:
+    """An environment's peak as ``environment_peak`` of its cgroup's peak file and the
+    ``VmHWM`` of the processes its ``cgroup.procs`` files list, read after every
+    invocation through files kept open: one ``pread`` per file, no path walk, open or
+    close (which cost more than the reads themselves, and REPORT is on every invoke's
+    path). ``close`` is idempotent."""
+
+    def __init__(
+        self, peak_paths: Sequence[Path], procs_paths: Sequence[Path], proc: Path = PROC
+    ) -> None:
+        self._peak_paths = list(peak_paths)
+        self._procs_paths = list(procs_paths)
+        self._proc = proc
+        self._peak_fd: int | None = None  # -1: none of the peak files could be opened
+        self._procs_fds: list[int] | None = None
+        self._status: dict[int, int] = {}  # pid -> its status file
+        self.peak = 0  # what was read last (a process gone took its own peak along)
+
+    def read(self) -> int:
+        """The peak in bytes so far (0 when nothing could be read)."""
+        tree = 0
+        pids = self._pids()
+        for pid in pids:
+            tree = max(tree, self._hwm(pid))
+        if len(self._status) > len(pids):
+            for gone in self._status.keys() - pids:
+                os.close(self._status.pop(gone))
+        self.peak = environment_peak(self._cgroup_peak(), tree, self.peak)
+        return self.peak
+
+    def close(self) -> None:
+        fds = [*self._status.values(), *(self._procs_fds or ())]
+        if self._peak_fd is not None and self._peak_fd >= 0:
+            fds.append(self._peak_fd)
+        self._status.clear()
+        self._procs_fds = []
+        self._peak_fd = -1
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _cgroup_peak(self) -> int | None:
+        if self._peak_fd is None:
+            self._peak_fd = _open_first(self._peak_paths)
+        if self._peak_fd < 0:
+            return None
+        try:
+            fields = os.pread(self._peak_fd, 64, 0).split()
+        except OSError:
+            return None
+        return int(fields[0]) if fields and fields[0].isdigit() else None
+
+    def _pids(self) -> set[int]:
+        if self._procs_fds is None:
+            opened = (_open_first([path]) for path in self._procs_paths)
+            self._procs_fds = [fd for fd in opened if fd >= 0]
+        out: set[int] = set()
+        for fd in self._procs_fds:
+            with contextlib.suppress(OSError, ValueError):
+                out.update(int(pid) for pid in _pread_all(fd).split())
+        return out
+
+    def _hwm(self, pid: int) -> int:
+        # A kept file of a process that exited fails to read; its pid may be another
+        # process's now (listed in the cgroup, so one of this environment's): reopened once.
+        for _ in (0, 1):
+            fd = self._status.get(pid)
+            if fd is None:
+                fd = _open_first([self._proc / str(pid) / "status"])
+                if fd < 0:
+                    return 0
+                self._status[pid] = fd
+            try:
+                return hwm_bytes(os.pread(fd, 4096, 0)) or 0
+            except OSError:
+                os.close(self._status.pop(pid))
+        return 0
+
+
+def _open_first(paths: Iterable[Path]) -> int:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    return -1
+
+
+def _pread_all(fd: int) -> bytes:
+    chunks, offset = [], 0
+    while True:
+        data = os.pread(fd, 65536, offset)
+        chunks.append(data)
+        if len(data) < 65536:
+            return b"".join(chunks)
+        offset += len(data)

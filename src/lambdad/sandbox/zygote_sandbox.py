@@ -74,8 +74,8 @@ class ZygoteSandbox:
         self._runtime: socket.socket | None = None  # to the runtime process
         self._child: Child | None = None
         self._nat: nat.Nat | None = None
-        self._peak_fd = -1
-        self._peak = 0
+        self._peak_fd = -1  # the runtime's /proc status, without a cgroup
+        self._peaks: memory_peak.PeakReader | None = None  # with one
         self._destroyed = False
         self.from_spare = False
         # A SnapStart template's end of its restore channel (``launch`` hands it over).
@@ -346,36 +346,26 @@ class ZygoteSandbox:
                 os.killpg(child.pid, signal.SIGKILL)
 
     def memory_peak_bytes(self) -> int | None:
-        # Read after every invocation (REPORT's Max Memory Used): one pread() of a file
+        # Read after every invocation (REPORT's Max Memory Used): with pread() of files
         # kept open, not a path walk and open per invoke.
+        if self.cgroup is not None:
+            if self._peaks is None:
+                self._peaks = memory_peak.PeakReader(
+                    self.cgroup.memory_peak_paths(), self.cgroup.procs_paths()
+                )
+            return self._peaks.read() or None
         if self._peak_fd < 0:
-            self._peak_fd = self._open_peak()
+            if not self.pid:
+                return None
+            with contextlib.suppress(OSError):
+                self._peak_fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY | os.O_CLOEXEC)
             if self._peak_fd < 0:
                 return None
         try:
             data = os.pread(self._peak_fd, 4096, 0)
         except OSError:
             return None
-        if self.cgroup is not None:
-            cgroup_peak = int(data.split()[0]) if data.strip() else None
-            tree = memory_peak.tree_peak_bytes(self.cgroup.pids())
-            self._peak = memory_peak.environment_peak(cgroup_peak, tree, self._peak)
-            return self._peak or None
-        start = data.find(b"VmHWM:")
-        return int(data[start + 6 :].split()[0]) * 1024 if start >= 0 else None
-
-    def _open_peak(self) -> int:
-        cgroup = self.cgroup
-        if cgroup is not None:
-            paths = cgroup.memory_peak_paths()
-        elif self.pid:
-            paths = [Path(f"/proc/{self.pid}/status")]
-        else:
-            return -1
-        for path in paths:
-            with contextlib.suppress(OSError):
-                return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        return -1
+        return memory_peak.hwm_bytes(data)
 
     def oom_killed(self) -> bool:
         return self.cgroup.oom_killed() if self.cgroup is not None else False
@@ -417,6 +407,8 @@ class ZygoteSandbox:
         if self._peak_fd >= 0:
             os.close(self._peak_fd)
             self._peak_fd = -1
+        if self._peaks is not None:
+            self._peaks.close()
         if self.work is not None:
             await asyncio.to_thread(shutil.rmtree, self.work, True)
         if self.uid is not None:

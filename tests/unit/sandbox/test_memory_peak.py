@@ -28,3 +28,42 @@ def test_the_peak_never_goes_down() -> None:
     # The runtime exited (its peak went with it): what was read before stays.
     assert memory_peak.environment_peak(None, 0, 16 << 20) == 16 << 20
     assert memory_peak.environment_peak(None, 0) == 0
+
+
+def _status(proc: Path, pid: int, kb: int) -> None:
+    (proc / str(pid)).mkdir(exist_ok=True)
+    (proc / str(pid) / "status").write_bytes(STATUS.replace(b"16384", str(kb).encode()))
+
+
+def test_a_reader_keeps_its_files_open_and_follows_the_cgroup(tmp_path: Path) -> None:
+    proc, cg = tmp_path / "proc", tmp_path / "cg"
+    proc.mkdir()
+    cg.mkdir()
+    (cg / "memory.peak").write_bytes(b"3145728\n")
+    (cg / "cgroup.procs").write_bytes(b"1\n2\n")
+    _status(proc, 1, 15000)
+    _status(proc, 2, 16384)
+    reader = memory_peak.PeakReader([cg / "memory.peak"], [cg / "cgroup.procs"], proc=proc)
+    assert reader.read() == 16384 * 1024
+    # A process grew and another joined: read again through the same files.
+    _status(proc, 1, 20000)
+    _status(proc, 3, 1000)
+    (cg / "cgroup.procs").write_bytes(b"1\n2\n3\n")
+    assert reader.read() == 20000 * 1024
+    # The biggest one left (its peak stays), the cgroup's peak rose past the rest.
+    (cg / "cgroup.procs").write_bytes(b"3\n")
+    (cg / "memory.peak").write_bytes(b"41943040\n")
+    assert reader.read() == 40 << 20
+    assert sorted(reader._status) == [3]
+    reader.close()
+    reader.close()
+    assert reader.read() == 40 << 20  # closed: what was read last
+
+
+def test_a_reader_without_a_peak_file_reads_the_processes(tmp_path: Path) -> None:
+    _status(tmp_path, 7, 16384)
+    procs = tmp_path / "procs"
+    procs.write_bytes(b"7\n8\n")  # 8: gone before it could be read
+    reader = memory_peak.PeakReader([tmp_path / "missing"], [procs], proc=tmp_path)
+    assert reader.read() == 16384 * 1024
+    assert memory_peak.PeakReader([], [], proc=tmp_path).read() == 0
