@@ -15,7 +15,10 @@ process of its own (what loopback HTTP does on this machine at all).
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +31,58 @@ import http_api
 import throughput as t
 
 CONNECTIONS = 8
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _ticks(pid: int) -> tuple[int, int]:
+    """A process's own CPU ticks (utime + stime) and its reaped children's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+
+def _descendants(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True)
+    children: dict[int, list[int]] = {}
+    for line in out.stdout.splitlines():
+        child, parent = (int(x) for x in line.split())
+        children.setdefault(parent, []).append(child)
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1], []))
+    return found
+
+
+def _cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of the server process itself, and of everything below it."""
+    own, reaped = _ticks(pid)
+    below = reaped
+    for child in _descendants(pid):
+        try:
+            below += _ticks(child)[0]  # a live child's own reaped children are in its cutime
+            below += _ticks(child)[1]
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # exited meanwhile: counted in its parent's cutime from now on
+    return own / TICK, below / TICK
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured(pid: int, url: str, script: Path, seconds: float) -> dict[str, Any]:
+    """wrk's figures, with CPU microseconds per request of server, runtimes and wrk."""
+    server0, below0, wrk0 = (*_cpu(pid), _children_cpu())
+    result = t.wrk(url, script, CONNECTIONS, seconds)
+    server1, below1, wrk1 = (*_cpu(pid), _children_cpu())
+    requests = result["requests"] or 1
+    result["cpu_us_per_request"] = {
+        "server": (server1 - server0) / requests * 1e6,
+        "runtimes": (below1 - below0) / requests * 1e6,
+        "wrk": (wrk1 - wrk0) / requests * 1e6,
+    }
+    return result
 
 
 def _script(path: str, host: str | None = None) -> str:
@@ -56,7 +111,7 @@ def measure(seconds: float, work: Path) -> dict[str, dict[str, Any]]:
             path = work / f"{label.split()[0]}.lua"
             path.write_text(script)
             t.wrk(f"{server.endpoint}/", path, CONNECTIONS, max(1, round(seconds / 3)))
-            out[label] = t.wrk(f"{server.endpoint}/", path, CONNECTIONS, seconds)
+            out[label] = measured(server.process.pid, f"{server.endpoint}/", path, seconds)
         return out
     finally:
         server.stop()
@@ -78,18 +133,20 @@ def main() -> int:
     try:
         script = work / "baseline.lua"
         script.write_text('wrk.method = "POST"\nwrk.body = "{}"\n')
-        results["raw asyncio HTTP server"] = t.wrk(
-            f"http://127.0.0.1:{port}/", script, CONNECTIONS, seconds
+        results["raw asyncio HTTP server"] = measured(
+            proc.pid, f"http://127.0.0.1:{port}/", script, seconds
         )
     finally:
         proc.kill()
         proc.wait()
     print(f"HTTP front doors, wrk -t1 -c{CONNECTIONS}, {seconds:g} s per point")
-    print(f"  {'':28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    print(f"  {'':26}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}"
+          f"   CPU us/request: {'server':>7}{'runtimes':>9}{'wrk':>6}")  # fmt: skip
     for label, r in results.items():
-        lat = r["latency_ms"]
-        print(f"  {label:28}{r['requests_per_s']:10.0f}{lat.get('50', 0):9.2f}"
-              f"{lat.get('99', 0):9.2f}{r['non_2xx']:9d}")  # fmt: skip
+        lat, cpu = r["latency_ms"], r["cpu_us_per_request"]
+        print(f"  {label:26}{r['requests_per_s']:8.0f}{lat.get('50', 0):8.2f}"
+              f"{lat.get('99', 0):8.2f}{r['non_2xx']:8d}{'':18}{cpu['server']:7.0f}"
+              f"{cpu['runtimes']:9.0f}{cpu['wrk']:6.0f}")  # fmt: skip
     result = {"host": c.host_info(), "seconds": seconds, "connections": CONNECTIONS,
               "results": results}  # fmt: skip
     print("wrote", c.write_json("http_doors_throughput", result, args.json))

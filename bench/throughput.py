@@ -63,7 +63,9 @@ def wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, A
     latency = {p: _ms(m) for p, m in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
+    requests = re.search(r"(\d+) requests in", out)
     return {
+        "requests": int(requests.group(1)) if requests else 0,
         "requests_per_s": rps,
         "latency_ms": latency,
         "non_2xx": int(errors.group(1)) if errors else 0,
