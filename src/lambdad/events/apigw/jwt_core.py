@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -142,7 +143,9 @@ def check(
     ``now`` (seconds since the epoch)."""
     alg = token.header.get("alg")
     if not isinstance(alg, str) or alg[:2] not in ("RS", "PS") or alg[2:] not in _HASHES:
-        return Refusal(f"signing method {alg} is invalid")
+        # The name goes into a header: only a plain one is repeated.
+        shown = alg if isinstance(alg, str) and _ALG_NAME.fullmatch(alg) else "unknown"
+        return Refusal(f"signing method {shown} is invalid")
     key = keys.get(token.kid or "")
     if key is None:
         return Refusal("the token's key id does not match any key of the issuer")
@@ -182,17 +185,26 @@ def event_claims(claims: Mapping[str, Any]) -> dict[str, str]:
 
 def refusal_answer(refusal: Refusal) -> HttpResponse:
     if refusal.scopes is not None:
+        scopes = _quotable(" ".join(refusal.scopes))
         challenge = (
-            f'Bearer scope="{" ".join(refusal.scopes)}" error="insufficient_scope" '
-            f'error_description="{refusal.description}"'
+            f'Bearer scope="{scopes}" error="insufficient_scope" '
+            f'error_description="{_quotable(refusal.description)}"'
         )
         return HttpResponse(403, (*_JSON, (_CHALLENGE, challenge)), b'{"message":"Forbidden"}')
-    challenge = f'Bearer scope="" error="invalid_token" error_description="{refusal.description}"'
+    described = _quotable(refusal.description)
+    challenge = f'Bearer scope="" error="invalid_token" error_description="{described}"'
     return HttpResponse(401, (*_JSON, (_CHALLENGE, challenge)), b'{"message":"Unauthorized"}')
 
 
 _JSON: Final = (("Content-Type", "application/json"),)
+_ALG_NAME: Final = re.compile(r"[A-Za-z0-9._+-]{1,32}")
+# What may not stand in a quoted header parameter: quotes, backslashes, controls.
+_UNQUOTABLE: Final = re.compile(r'["\\\x00-\x1f\x7f]')
 _CHALLENGE: Final = "www-authenticate"
+
+
+def _quotable(text: str) -> str:
+    return _UNQUOTABLE.sub("", text)
 
 
 def _unbase64(part: str) -> bytes:

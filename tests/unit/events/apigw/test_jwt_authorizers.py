@@ -123,6 +123,17 @@ def test_signature_key_and_algorithm() -> None:
     assert _refused(_check(none)) == "signing method none is invalid"
 
 
+def test_what_reaches_the_challenge_header_cannot_split_it() -> None:
+    head = _b64(json.dumps({"alg": 'x"\r\nSet-Cookie: a=1', "kid": "k1"}).encode())
+    refused = _check(f"{head}.{_b64(json.dumps(CLAIMS).encode())}.c2ln")
+    assert _refused(refused) == "signing method unknown is invalid"
+    answer = jwt_core.refusal_answer(jwt_core.Refusal("expected", ('a"\r\nb',)))
+    (challenge,) = answer.header_values("www-authenticate")
+    assert "\r" not in challenge
+    assert "\n" not in challenge
+    assert challenge.startswith('Bearer scope="ab" error="insufficient_scope"')
+
+
 @pytest.mark.parametrize("token", ["abc", "a.b", "a.b.c.d", "!!.??.**", "e30.W10.", "é.é.é"])
 def test_malformed_tokens_are_refused(token: str) -> None:
     assert isinstance(jwt_core.decode(token), jwt_core.Refusal)
