@@ -197,3 +197,20 @@ def test_function_error_and_over_one_megabyte_are_502() -> None:
     response = alb_response(big)
     assert response.status == 502
     assert "exceeded" in (response.integration_error or "")
+
+
+@pytest.mark.parametrize(
+    ("description", "reason"),
+    [
+        ("404 Gone Fishing", "Gone Fishing"),  # the guide's "<code> <phrase>" form
+        ("Gone Fishing", "Gone Fishing"),  # a phrase alone
+        ("404", None),  # the code alone: the standard phrase
+        ("", None),
+        (None, None),  # none: the standard phrase
+    ],
+)
+def test_status_description_gives_the_reason_phrase(
+    description: str | None, reason: str | None
+) -> None:
+    result = {"statusCode": 404, "statusDescription": description, "body": "gone"}
+    assert answer(result)[:2] == (404, reason)
