@@ -19,11 +19,13 @@ from lambdad.config import Settings
 from lambdad.control import credentials as credstore
 from lambdad.control.account import AccountSettings
 from lambdad.control.aliases import AliasService
+from lambdad.control.capacity_providers import CapacityProviders
 from lambdad.control.code_signing import CodeSigningConfigs
 from lambdad.control.code_verify import CodeVerifier
 from lambdad.control.concurrency import ConcurrencyService
 from lambdad.control.event_invoke_config import EventInvokeConfigService
 from lambdad.control.event_source_mappings import EventSourceMappingService
+from lambdad.control.function_scaling import FunctionScaling
 from lambdad.control.function_settings import FunctionSettings
 from lambdad.control.function_urls import FunctionUrlService
 from lambdad.control.functions import FunctionService
@@ -156,6 +158,7 @@ class Platform:
         self.changes = ChangeHub()
         self.signing_profiles = SigningProfiles(self.store, self.sealer, self.clock)
         code_verifier = CodeVerifier(self.store, self.signing_profiles, self.clock)
+        self.capacity_providers = CapacityProviders(self.store, self.clock)
         self.functions = FunctionService(
             s,
             self.store,
@@ -167,9 +170,11 @@ class Platform:
             changes=self.changes,
             code_check=code_verifier.check,
             role_check=self.role_policies.assumable,
+            capacity_check=self.capacity_providers.check_config,
         )
         self.code_signing = CodeSigningConfigs(self.functions, code_verifier, self.clock)
         self.function_settings = FunctionSettings(self.store, self.functions)
+        self.function_scaling = FunctionScaling(self.store, self.functions)
         resolved = ResolveCache(self.functions)
         self.account = AccountSettings(s, self.store)
         self.aliases = AliasService(self.store, self.functions, self.changes)

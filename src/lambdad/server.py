@@ -33,6 +33,7 @@ from lambdad.api.elbv2_api import ElbApi
 from lambdad.api.events_api import EventsApi
 from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
+from lambdad.api.handlers.capacity_providers import CapacityProviderHandlers
 from lambdad.api.handlers.code_signing import CodeSigningHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
 from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
@@ -114,12 +115,15 @@ def build_app(platform: Platform) -> App:
         layers=LayerHandlers(platform.layers, platform.offload, code_links.for_request),
         policies=PolicyHandlers(platform.policies),
         concurrency=ConcurrencyHandlers(platform.concurrency),
-        tags=TagHandlers(platform.functions, platform.mappings),
+        tags=TagHandlers(platform.functions, platform.mappings, platform.capacity_providers),
         account=AccountHandlers(platform.account, platform.concurrency),
         function_urls=FunctionUrlHandlers(platform.function_urls),
         event_source_mappings=EventSourceMappingHandlers(platform.mappings),
         code_signing=CodeSigningHandlers(platform.code_signing),
         function_settings=FunctionSettingsHandlers(platform.function_settings),
+        capacity_providers=CapacityProviderHandlers(
+            platform.capacity_providers, platform.function_scaling
+        ),
     )
     return App(
         s,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lambdad.api.handlers import Handler
 from lambdad.api.handlers.account import AccountHandlers
 from lambdad.api.handlers.aliases import AliasHandlers
+from lambdad.api.handlers.capacity_providers import CapacityProviderHandlers
 from lambdad.api.handlers.code_signing import CodeSigningHandlers
 from lambdad.api.handlers.concurrency import ConcurrencyHandlers
 from lambdad.api.handlers.event_invoke_config import EventInvokeConfigHandlers
@@ -46,6 +47,7 @@ class LambdaHandlers:
     event_source_mappings: EventSourceMappingHandlers
     code_signing: CodeSigningHandlers
     function_settings: FunctionSettingsHandlers
+    capacity_providers: CapacityProviderHandlers
 
 
 _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
@@ -130,6 +132,15 @@ _ROUTES: dict[str, Callable[[LambdaHandlers], Handler]] = {
     "GetFunctionRecursionConfig": lambda h: h.function_settings.get_recursion,
     "PutRuntimeManagementConfig": lambda h: h.function_settings.put_runtime,
     "GetRuntimeManagementConfig": lambda h: h.function_settings.get_runtime,
+    # capacity providers and function scaling
+    "CreateCapacityProvider": lambda h: h.capacity_providers.create,
+    "GetCapacityProvider": lambda h: h.capacity_providers.get,
+    "UpdateCapacityProvider": lambda h: h.capacity_providers.update,
+    "DeleteCapacityProvider": lambda h: h.capacity_providers.delete,
+    "ListCapacityProviders": lambda h: h.capacity_providers.list,
+    "ListFunctionVersionsByCapacityProvider": lambda h: h.capacity_providers.list_function_versions,
+    "PutFunctionScalingConfig": lambda h: h.capacity_providers.put_scaling,
+    "GetFunctionScalingConfig": lambda h: h.capacity_providers.get_scaling,
 }
 
 # The operations lambdad answers, by AWS's names.

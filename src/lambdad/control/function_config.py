@@ -44,6 +44,8 @@ LayerResolver = Callable[[Scope, list[str]], list[dict[str, Any]]]
 CodeCheck = Callable[[Scope, str, str | None, bytes], dict[str, str]]
 # Whether Lambda may assume a role (the operator's declared roles: store/roles.py).
 RoleCheck = Callable[[str], bool]
+# Checks a CapacityProviderConfig names an existing provider (raises if not).
+CapacityCheck = Callable[[Scope, "dict[str, Any] | None"], None]
 # The members a version records of the package's signing.
 SIGNING_MEMBERS = ("SigningProfileVersionArn", "SigningJobArn")
 
@@ -62,10 +64,12 @@ class FunctionConfig:
         layers: LayerResolver | None = None,
         code_check: CodeCheck | None = None,
         role_check: RoleCheck | None = None,
+        capacity_check: CapacityCheck | None = None,
     ) -> None:
         self.settings = settings
         self.code_check = code_check
         self.role_check = role_check
+        self.capacity_check = capacity_check
         # The operator's VPCs, read once (ValueError: malformed, refused at start-up).
         self.vpc_networks = vpc.parse_networks(settings.vpc_networks)
         self.store = store
@@ -104,11 +108,15 @@ class FunctionConfig:
             self.settings, self.store, self.blobs, scope, code, self.code_fetcher, check
         )
 
-    def check_role(self, scope: Scope, role: str | None) -> None:
-        """A Role parameter: in the caller's account, and one Lambda may assume."""
+    def check_references(self, scope: Scope, params: dict[str, Any]) -> None:
+        """A Role parameter: in the caller's account, and one Lambda may assume; and a
+        CapacityProviderConfig: it names an existing capacity provider."""
+        role = params.get("Role")
         fmodel.check_role(role, scope.account)
         if role is not None and self.role_check is not None and not self.role_check(role):
             raise InvalidParameterValueException(CANNOT_ASSUME)
+        if self.capacity_check is not None:
+            self.capacity_check(scope, params.get("CapacityProviderConfig"))
 
     def resolve_layers(self, scope: Scope, arns: list[str] | None) -> list[dict[str, Any]] | None:
         """The layers a Layers parameter names, checked (None: the parameter is absent)."""
@@ -193,7 +201,7 @@ class FunctionConfig:
     def update_configuration(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         name, doc = self.latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
         fmodel.check_limits(params)
-        self.check_role(scope, params.get("Role"))
+        self.check_references(scope, params)
         runtime = params.get("Runtime", doc.get("Runtime"))
         handler = params.get("Handler", doc.get("Handler"))
         if "Runtime" in params or "Handler" in params:

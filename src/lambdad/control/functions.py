@@ -20,7 +20,13 @@ from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control import paging, uploads
 from lambdad.control.code_verify import BINDING_KIND as CODE_SIGNING_BINDING
-from lambdad.control.function_config import CodeCheck, FunctionConfig, LayerResolver, RoleCheck
+from lambdad.control.function_config import (
+    CapacityCheck,
+    CodeCheck,
+    FunctionConfig,
+    LayerResolver,
+    RoleCheck,
+)
 from lambdad.control.resolve import Resolver
 from lambdad.control.tags import MAX_TAGS, FunctionTags
 from lambdad.control.versions import Versions
@@ -61,6 +67,7 @@ class FunctionService:
         changes: ChangeHub | None = None,
         code_check: CodeCheck | None = None,
         role_check: RoleCheck | None = None,
+        capacity_check: CapacityCheck | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -82,6 +89,7 @@ class FunctionService:
             layers=layers,
             code_check=code_check,
             role_check=role_check,
+            capacity_check=capacity_check,
         )
         self.versions = Versions(self, self.changes)
         self.tags = FunctionTags(self)
@@ -165,7 +173,7 @@ class FunctionService:
                 "lambdad runs .zip file archives only; PackageType must be Zip."
             )
         fmodel.check_limits(params)
-        self.config.check_role(scope, params.get("Role"))
+        self.config.check_references(scope, params)
         fmodel.check_runtime(params.get("Runtime"), params.get("Handler"), today=self.clock.today())
         snapstart.check_runtime(params.get("SnapStart"), params.get("Runtime"))
         snapstart.check_storage(params.get("SnapStart"), params.get("EphemeralStorage"))

@@ -66,6 +66,7 @@ NOT_LISTED = (
 # merged: ``logging_config``).
 PASSTHROUGH = (
     "Description",
+    "CapacityProviderConfig",
     "Timeout",
     "MemorySize",
     "Handler",

@@ -1,0 +1,80 @@
+"""Function scaling configuration: ``Put``/``GetFunctionScalingConfig`` on a published
+version (a number, or ``$LATEST.PUBLISHED``: the latest published one) of a function
+that runs on a capacity provider (control/capacity_providers.py).
+
+``MinExecutionEnvironments``/``MaxExecutionEnvironments`` (0..15000, min not over max)
+are stored per version (kind ``function-scaling``, dropped with the function) and
+answered as both the requested and the applied configuration: one host applies a
+change at once. What they govern on AWS, the instances a provider launches and the
+environments kept on them, has no counterpart on one host, so they are recorded and
+reported, not enforced: environments start on demand, bounded as any function's are
+(its reserved concurrency, the account's concurrency). Decided so; see the README.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdad.control.capacity_providers import provider_of
+from lambdad.control.functions import FunctionService
+from lambdad.errors import InvalidParameterValueException, ResourceNotFoundException
+from lambdad.model.arn import function_arn, merge_qualifier
+from lambdad.model.scope import Scope
+from lambdad.store.base import MetadataStore
+
+KIND = "function-scaling"
+LATEST_PUBLISHED = "$LATEST.PUBLISHED"
+
+
+class FunctionScaling:
+    def __init__(self, store: MetadataStore, functions: FunctionService) -> None:
+        self.store = store
+        self.functions = functions
+
+    def _version(self, scope: Scope, params: dict[str, Any]) -> tuple[str, str]:
+        ref = self.functions.function_ref(scope, params["FunctionName"])
+        qualifier = merge_qualifier(ref, params.get("Qualifier"))
+        fdoc = self.functions.function_doc(scope, ref.name)
+        if qualifier == LATEST_PUBLISHED:
+            latest = int(fdoc.get("LatestPublished") or 0)
+            if latest == 0:
+                arn = function_arn(scope.region, scope.account, ref.name, qualifier)
+                raise ResourceNotFoundException(f"Function not found: {arn}")
+            qualifier = str(latest)
+        if qualifier is None or not qualifier.isdigit():
+            raise InvalidParameterValueException(
+                "The function scaling configuration applies to a published version or "
+                f"{LATEST_PUBLISHED}."
+            )
+        self.functions.function_doc(scope, ref.name, qualifier)
+        _, doc = self.functions.resolver.version_doc(scope, ref.name, qualifier)
+        if provider_of(doc) is None:
+            raise InvalidParameterValueException(
+                "The function scaling configuration applies only to functions that use a "
+                "capacity provider."
+            )
+        return ref.name, qualifier
+
+    def put(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        config = dict(params.get("FunctionScalingConfig") or {})
+        low = config.get("MinExecutionEnvironments")
+        high = config.get("MaxExecutionEnvironments")
+        if low is not None and high is not None and low > high:
+            raise InvalidParameterValueException(
+                "MinExecutionEnvironments must be less than or equal to MaxExecutionEnvironments."
+            )
+        name, version = self._version(scope, params)
+        self.store.put_child(KIND, scope.account, scope.region, name, version, config)
+        self.functions.changed(scope, name, version)
+        return {"FunctionState": "Active"}
+
+    def get(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+        name, version = self._version(scope, params)
+        out: dict[str, Any] = {
+            "FunctionArn": function_arn(scope.region, scope.account, name, version)
+        }
+        config = self.store.get_child(KIND, scope.account, scope.region, name, version)
+        if config is not None:
+            out["AppliedFunctionScalingConfig"] = dict(config)
+            out["RequestedFunctionScalingConfig"] = dict(config)
+        return out
