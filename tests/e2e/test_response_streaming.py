@@ -9,6 +9,7 @@ function's timeout."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -242,3 +243,42 @@ def test_a_streaming_function_whose_init_fails_completes_with_the_error(
     assert [list(e) for e in events] == [["InvokeComplete"]]
     assert events[0]["InvokeComplete"]["ErrorCode"] == "Unhandled"
     assert "no init" in events[0]["InvokeComplete"]["ErrorDetails"]
+
+
+def test_a_url_stream_that_never_ends_is_cut_at_the_timeout(
+    lambdad: LambdadServer, node_fn: str
+) -> None:
+    client = lambdad.client()
+    try:
+        url = client.get_function_url_config(FunctionName=node_fn)["FunctionUrl"]
+    except client.exceptions.ResourceNotFoundException:
+        url = client.create_function_url_config(
+            FunctionName=node_fn, AuthType="NONE", InvokeMode="RESPONSE_STREAM"
+        )["FunctionUrl"]
+    for sid, action, extra in (
+        ("url", "lambda:InvokeFunctionUrl", {"FunctionUrlAuthType": "NONE"}),
+        ("url-invoke", "lambda:InvokeFunction", {}),
+    ):
+        # (granted already when the test before ran)
+        with contextlib.suppress(client.exceptions.ResourceConflictException):
+            client.add_permission(FunctionName=node_fn, StatementId=sid, Action=action,
+                                  Principal="*", **extra)  # fmt: skip
+    host = {"Host": urlsplit(url).netloc}
+    received = b""
+    with requests.post(
+        lambdad.endpoint + "/", data=json.dumps({"http": True, "forever": True}), headers=host,
+        stream=True, timeout=30,
+    ) as answer:  # fmt: skip
+        assert answer.status_code == 201
+        try:
+            for piece in answer.iter_content(chunk_size=None):
+                received += piece
+        except requests.exceptions.ChunkedEncodingError:
+            pass  # the stream is cut, as AWS cuts it at the timeout
+    # The function's 3 s timeout ended it: many ticks, then nothing more.
+    assert received.startswith(b"first;tick;tick;")
+    assert received.count(b"tick;") < 100
+    again = requests.post(lambdad.endpoint + "/", data=json.dumps({"http": True}), headers=host,
+                          timeout=30)  # fmt: skip
+    assert (again.status_code, again.content) == (201, b"first;last")
+    assert "Traceback" not in lambdad.stderr()
