@@ -155,8 +155,11 @@ def _register_client_commands() -> None:
 
 def _register_roles() -> None:
     from lambdad.cli.roles import roles
+    from lambdad.cli.roles_upstream import list_upstream, remove_upstream, set_upstream
 
     main.add_command(roles)
+    for command in (set_upstream, remove_upstream, list_upstream):
+        roles.add_command(command)
 
 
 _register_client_commands()

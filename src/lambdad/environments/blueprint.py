@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lambdad.config import Settings
 from lambdad.environments.environment import EnvironmentConfig
+from lambdad.environments.upstream_proxy import UpstreamSigning
 from lambdad.model import function as fmodel
 from lambdad.model.endpoints import Forward, FunctionEndpoints
 from lambdad.model.session import Session
@@ -86,6 +87,8 @@ class Parts:
     endpoints: FunctionEndpoints | None = None
     # A debugger's port (``lambdad dev --debug``): the runtime waits for it.
     debug_port: int | None = None
+    # Its role's upstream credentials, for its relays (environments/upstream_proxy.py).
+    upstream: UpstreamSigning | None = None
     # Its external extensions: the executables in its layers' /opt/extensions.
     extensions: tuple[str, ...] = ()
 
@@ -155,6 +158,7 @@ def blueprint(
         init_notice=_init_notice(launch.notice, rv),
         retire_at=retire_at,
         forwards=forwards,
+        upstream=parts.upstream if forwards else None,
         container_token=parts.container_token,
         credentials=parts.credentials,
         log_format=rv.log_format,

@@ -38,6 +38,7 @@ from lambdad.environments.platform_log import PlatformLog
 from lambdad.environments.report import Outcome, OutcomeKind
 from lambdad.environments.runtime_http import Sink
 from lambdad.environments.stream_sink import BufferedBody
+from lambdad.environments.upstream_proxy import UpstreamSigning
 from lambdad.errors import SandboxError
 from lambdad.model.endpoints import Forward, relay_source
 from lambdad.model.session import Session
@@ -63,6 +64,8 @@ class EnvironmentConfig:
     retire_at: datetime | None = None
     # Host ports relayed from inside its network namespace (its SDK's endpoints).
     forwards: tuple[Forward, ...] = ()
+    # Its role's upstream credentials, used by those relays (None: none configured).
+    upstream: UpstreamSigning | None = None
     # How the platform writes in its log (LoggingConfig), and what platform.initStart
     # says of its runtime.
     log_format: str = "Text"
@@ -117,7 +120,7 @@ class Environment:
         self._credentials = ContainerCredentials(
             config.container_token, config.credentials, self._clock
         )
-        self._relays = Relays(env_id, relay_source(config.account))
+        self._relays = Relays(env_id, relay_source(config.account), config.upstream)
         self._platform = PlatformLog(config.log_format, config.system_log_level)
         self._log = LogWriter(
             log_sink,

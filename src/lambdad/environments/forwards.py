@@ -8,6 +8,10 @@ the Runtime API's is) and relays every connection accepted there to the forward'
 port; no other host port is reachable. An environment in the host's namespace (the
 process backend, network ``host``) gets no relay: the URLs already work there.
 
+Where the operator gave upstream credentials for the environment's role
+(model/upstream.py), its relays speak HTTP and sign the function's requests again
+(environments/upstream_proxy.py) instead of copying bytes.
+
 Each relay holds at most ``MAX_CONNECTIONS`` connections at once, so that one
 environment cannot take every connection the API port grants a loopback client.
 """
@@ -19,7 +23,8 @@ import logging
 import os
 import socket
 
-from lambdad.environments import datagrams
+from lambdad.environments import datagrams, upstream_proxy
+from lambdad.environments.upstream_proxy import UpstreamSigning
 from lambdad.model.endpoints import Forward
 from lambdad.sandbox import netns
 
@@ -34,10 +39,14 @@ _CHUNK = 64 * 1024
 class Relays:
     """An environment's relays (``open``), all closed with their connections by ``close``."""
 
-    def __init__(self, env_id: str, source: str | None = None) -> None:
+    def __init__(
+        self, env_id: str, source: str | None = None, signing: UpstreamSigning | None = None
+    ) -> None:
         self.env_id = env_id
         # The loopback address its connections come from (endpoints.relay_source).
         self.source = source
+        # Its role's upstream credentials are used (None: bytes copied as they come).
+        self.signing = signing
         self._servers: list[asyncio.Server] = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._namespaces: list[int] = []
@@ -63,7 +72,7 @@ class Relays:
             if forward.udp:
                 self._datagrams.append(await datagrams.relay(sock, forward, self.source))
                 continue
-            relay = _Relay(forward, self.env_id, self._writers, self.source)
+            relay = _Relay(forward, self.env_id, self._writers, self.source, self.signing)
             self._servers.append(await asyncio.start_server(relay.handle, sock=sock))
 
     async def expose(self, beside: socket.socket, port: int) -> None:
@@ -99,9 +108,11 @@ class _Relay:
         env_id: str,
         writers: set[asyncio.StreamWriter],
         source: str | None = None,
+        signing: UpstreamSigning | None = None,
     ) -> None:
         self.forward = forward
         self.source = source
+        self.signing = signing
         self.env_id = env_id
         self.writers = writers
         self.open = 0
@@ -114,6 +125,9 @@ class _Relay:
         self.writers.add(writer)
         up_writer: asyncio.StreamWriter | None = None
         try:
+            if self.signing is not None:
+                await upstream_proxy.serve(reader, writer, self.forward, self.signing, self.source)
+                return
             up_reader, up_writer = await asyncio.open_connection(
                 self.forward.host,
                 self.forward.host_port,
@@ -125,7 +139,7 @@ class _Relay:
                 if sock is not None:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             port = self.forward.host_port
             log.debug("environment %s: relay to port %d: %s", self.env_id, port, exc)
         finally:

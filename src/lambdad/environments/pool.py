@@ -32,6 +32,7 @@ from lambdad.environments.snapstart import (
     SnapStart,
     TemplateRequest,
 )
+from lambdad.environments.upstream_proxy import UpstreamSigning
 from lambdad.errors import (
     InvalidRuntimeException,
     SandboxError,
@@ -45,6 +46,8 @@ from lambdad.model.session import Session, SessionIssuer, role_account
 from lambdad.model.version import NETWORK_TAG, RunnableVersion
 from lambdad.runtimes.table import RuntimeTable, RuntimeUnavailable
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
+from lambdad.store import upstream as upstream_file
+from lambdad.store.upstream import UpstreamCredentials
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,8 @@ class EnvironmentPool:
         )
         if xray_daemon_port is not None:  # the X-Ray SDK's segments (observe/tracing_daemon)
             self.endpoints = endpoints.with_xray_daemon(self.endpoints, xray_daemon_port)
+        # The operator's upstream credentials per role (store/upstream.py).
+        self.upstream = UpstreamCredentials(settings.data_dir / upstream_file.FILE_NAME)
         self.opt = opt
         self.scale_gate = scale_gate
         self.backend = backend
@@ -285,6 +290,7 @@ class EnvironmentPool:
                 credentials=credentials,
                 endpoints=self.endpoints,
                 debug_port=self.debug_port(rv.scope, rv.name),
+                upstream=self._upstream_signing(rv.scope.account, rv.role),
                 extensions=extension_names(opt_dir),
             ),
         )
@@ -307,6 +313,15 @@ class EnvironmentPool:
 
         key = (rv.scope.account, rv.scope.region, rv.name, rv.version)
         return TemplateRequest(key, self.network_for(rv), make)
+
+    def _upstream_signing(self, account: str, role: str) -> UpstreamSigning | None:
+        """What the relays of an environment of ``role`` sign its requests again with
+        (None: the operator gave its role no upstream credentials)."""
+        if self.sessions is None or not self.upstream.has_role(role):
+            return None
+        return UpstreamSigning(
+            account, self.sessions.open, self.upstream.credential_for, self.clock.now
+        )
 
     def network_for(self, rv: RunnableVersion) -> str:
         # Read on cold starts only; a tag change retires the function's environments.

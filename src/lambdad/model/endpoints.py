@@ -53,12 +53,14 @@ def is_relayed(client: str | None) -> bool:
 @dataclass(frozen=True, slots=True)
 class Forward:
     """Connections to 127.0.0.1:``port`` inside go to ``host``:``host_port`` outside
-    (``udp``: datagrams, not connections: the X-Ray daemon's port)."""
+    (``udp``: datagrams, not connections: the X-Ray daemon's port; ``tls``: the
+    upstream relay speaks HTTPS to it, environments/upstream_proxy.py)."""
 
     port: int
     host: str
     host_port: int
     udp: bool = False
+    tls: bool = False
 
 
 @dataclass(frozen=True, slots=True)

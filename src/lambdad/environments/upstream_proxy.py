@@ -1,0 +1,250 @@
+"""The upstream relay: a function's calls to an operator-mapped endpoint, signed again.
+
+Where the operator gave upstream credentials for a function's role
+(model/upstream.py), its relays (environments/forwards.py) speak HTTP instead of
+copying bytes: each request the function sends is read whole; if it is signed with a
+role session's key (``ASIA...``) whose role has credentials for the service it is
+signed for, the session's signature is checked (environments/upstream_sigv4.py) and
+the request goes upstream signed with the operator's keys instead, the session's
+token gone. Any other request (unsigned, a long-term key of the function's own, a
+service without credentials) goes as it came. The response comes back as the
+upstream sent it, streamed. A request the relay refuses is answered as S3 (XML) or
+the JSON protocols answer errors.
+
+One upstream connection per request; the function's connection is kept alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from xml.sax.saxutils import escape
+
+import h11
+
+from lambdad.environments.upstream_sigv4 import (
+    S3_SERVICES,
+    Refused,
+    Request,
+    check,
+    claim_of,
+    resigned,
+)
+from lambdad.model.endpoints import Forward
+from lambdad.model.session import Session, is_session_key
+from lambdad.model.upstream import UpstreamCredential
+
+log = logging.getLogger(__name__)
+
+# The largest request body read (S3's single PUT takes up to 5 GB: larger objects go in
+# parts, each of which must fit).
+MAX_BODY = 128 * 1024 * 1024
+_CHUNK = 64 * 1024
+_HOP_BY_HOP = frozenset(
+    {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"content-length"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSigning:
+    """What a relay needs to sign requests again: the account whose environments it
+    serves, how a session's token is opened, the operator's credentials by (role,
+    service), and the time."""
+
+    account: str
+    open_session: Callable[[str, str], Session | None]
+    credentials: Callable[[str, str], UpstreamCredential | None]
+    now: Callable[[], datetime]
+
+
+async def serve(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    forward: Forward,
+    signing: UpstreamSigning,
+    source: str | None,
+) -> None:
+    """Answer the function's requests on one connection until either side ends it."""
+    conn = h11.Connection(h11.SERVER)
+    while True:
+        try:
+            request = await _read_request(conn, reader, writer)
+        except h11.RemoteProtocolError:
+            return
+        except Refused as exc:
+            await _refuse(conn, writer, exc, "")
+            return
+        if request is None:
+            return
+        service = ""
+        try:
+            claim = claim_of(request)
+            service = claim.service if claim is not None else ""
+            headers = _upstream_headers(request, forward, signing)
+        except Refused as exc:
+            await _refuse(conn, writer, exc, service)
+        else:
+            if not await _forward(conn, writer, request, headers, forward, source):
+                return
+        if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+            return
+        conn.start_next_cycle()
+
+
+def _upstream_headers(
+    request: Request, forward: Forward, signing: UpstreamSigning
+) -> tuple[tuple[str, str], ...]:
+    """The headers the request goes upstream with: signed again, or as they came."""
+    claim = claim_of(request)
+    if claim is None or not is_session_key(claim.access_key_id):
+        return request.headers
+    token = request.header("x-amz-security-token")
+    session = signing.open_session(claim.access_key_id, token) if token else None
+    if session is None:
+        raise Refused(403, "InvalidToken", "The provided token is malformed or otherwise invalid.")
+    now = signing.now()
+    if session.expired(now):
+        raise Refused(400, "ExpiredToken", "The provided token has expired.")
+    if session.account != signing.account:
+        raise Refused(403, "AccessDenied", "The session is not of this environment's account.")
+    upstream = signing.credentials(session.role_arn, claim.service)
+    if upstream is None:
+        return request.headers
+    digest = check(request, claim, session.secret_access_key, now)
+    return resigned(request, claim, digest, upstream, _host(forward), now)
+
+
+def _host(forward: Forward) -> str:
+    default = 443 if forward.tls else 80
+    return forward.host if forward.host_port == default else f"{forward.host}:{forward.host_port}"
+
+
+async def _read_request(
+    conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> Request | None:
+    head: h11.Request | None = None
+    body = bytearray()
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            if conn.they_are_waiting_for_100_continue:
+                writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+            conn.receive_data(await reader.read(_CHUNK))
+        elif isinstance(event, h11.Request):
+            head = event
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > MAX_BODY:
+                raise Refused(413, "EntityTooLarge", "The request body is too large to relay.")
+        elif isinstance(event, h11.EndOfMessage) and head is not None:
+            path, _, query = head.target.decode("latin-1").partition("?")
+            headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers)
+            return Request(head.method.decode("latin-1"), path, query, headers, bytes(body))
+        elif event is h11.PAUSED or isinstance(event, h11.ConnectionClosed):
+            return None
+
+
+async def _forward(
+    conn: h11.Connection,
+    writer: asyncio.StreamWriter,
+    request: Request,
+    headers: tuple[tuple[str, str], ...],
+    forward: Forward,
+    source: str | None,
+) -> bool:
+    """The request upstream, its response back; False when the function's
+    connection cannot go on."""
+    try:
+        up_reader, up_writer = await asyncio.open_connection(
+            forward.host,
+            forward.host_port,
+            ssl=ssl.create_default_context() if forward.tls else None,
+            local_addr=(source, 0) if source and not forward.tls else None,
+        )
+    except OSError as exc:
+        log.debug("upstream relay to %s:%d: %s", forward.host, forward.host_port, exc)
+        await _refuse(conn, writer, Refused(502, "BadGateway", "The endpoint is unreachable."), "")
+        return True
+    client = h11.Connection(h11.CLIENT)
+    try:
+        sent = [(k, v) for k, v in headers if k.lower().encode() not in _HOP_BY_HOP]
+        if request.body or request.header("content-length") is not None:
+            sent.append(("Content-Length", str(len(request.body))))
+        target = request.path + (f"?{request.query}" if request.query else "")
+        up_writer.write(
+            client.send(h11.Request(method=request.method, target=target, headers=sent))
+        )
+        if request.body:
+            up_writer.write(client.send(h11.Data(data=request.body)))
+        up_writer.write(client.send(h11.EndOfMessage()))
+        await up_writer.drain()
+        return await _respond(conn, writer, client, up_reader)
+    except (OSError, h11.ProtocolError) as exc:
+        log.debug("upstream relay to %s:%d: %s", forward.host, forward.host_port, exc)
+        return False
+    finally:
+        up_writer.close()
+
+
+async def _respond(
+    conn: h11.Connection,
+    writer: asyncio.StreamWriter,
+    client: h11.Connection,
+    up_reader: asyncio.StreamReader,
+) -> bool:
+    while True:
+        event = client.next_event()
+        if event is h11.NEED_DATA:
+            client.receive_data(await up_reader.read(_CHUNK))
+        elif isinstance(event, h11.InformationalResponse):
+            continue
+        elif isinstance(event, h11.Response):
+            kept = [
+                (k, v) for k, v in event.headers if k not in _HOP_BY_HOP or k == b"content-length"
+            ]
+            writer.write(
+                conn.send(
+                    h11.Response(status_code=event.status_code, headers=kept, reason=event.reason)
+                )
+            )
+        elif isinstance(event, h11.Data):
+            writer.write(conn.send(h11.Data(data=event.data)))
+            await writer.drain()
+        elif isinstance(event, h11.EndOfMessage):
+            writer.write(conn.send(h11.EndOfMessage()))
+            await writer.drain()
+            return True
+        else:  # the upstream closed before its response ended
+            return False
+
+
+async def _refuse(
+    conn: h11.Connection, writer: asyncio.StreamWriter, refused: Refused, service: str
+) -> None:
+    if service in S3_SERVICES:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>'
+            f"{escape(refused.code)}</Code><Message>{escape(refused.message)}</Message></Error>"
+        ).encode()
+        kind = "application/xml"
+    else:
+        body = json.dumps({"__type": refused.code, "message": refused.message}).encode()
+        kind = "application/x-amz-json-1.1"
+    headers = [
+        ("Content-Type", kind),
+        ("Content-Length", str(len(body))),
+        ("x-amzn-ErrorType", refused.code),
+    ]
+    try:
+        if conn.our_state is h11.SEND_RESPONSE:
+            writer.write(conn.send(h11.Response(status_code=refused.status, headers=headers)))
+            writer.write(conn.send(h11.Data(data=body)))
+            writer.write(conn.send(h11.EndOfMessage()))
+            await writer.drain()
+    except (OSError, h11.ProtocolError):
+        pass
