@@ -49,7 +49,8 @@ test: install node-sdk sam-cli
 	$(BIN)/python -m pytest -q
 
 # The end-to-end tests in which Python functions run (their runtime's behaviour, limits,
-# network, credentials, logs, concurrency, SnapStart) again with the fast path off
+# network, credentials, logs, concurrency, SnapStart, extensions, tracing, /var/lang)
+# again with the fast path off
 # (LAMBDAD_FAST_PATH=0: Python environments exec'd, not forked from a zygote), so both
 # ways stay correct. The control-plane, front-door and event-source tests do not depend
 # on how an environment starts; the sandbox attack and crash-recovery tests already run
@@ -57,7 +58,8 @@ test: install node-sdk sam-cli
 EXEC_E2E := $(addprefix tests/e2e/test_,invoke.py invoke_limits.py invoke_runtimes.py \
   invoke_sdk.py invoke_stream.py rie_cases.py runtime_api_abuse.py dead_idle_environment.py \
   network.py limits_inside.py json_logs.py role_credentials.py snapstart.py concurrency.py \
-  async.py tenant_archives.py layer_deletion.py host_shortfalls.py)
+  async.py tenant_archives.py layer_deletion.py host_shortfalls.py extensions.py tracing.py \
+  var_lang.py)
 test-exec: install
 	LAMBDAD_FAST_PATH=0 $(BIN)/python -m pytest -q $(EXEC_E2E)
 
