@@ -133,3 +133,14 @@ def test_node_json_logs_and_system_level(
     assert failure["requestId"] == request_id
     assert failure["message"]["errorType"] == "Error"
     assert failure["message"]["errorMessage"] == "bad sku"
+
+    # The AWS CLI finds the JSON records, by a JSON filter pattern too.
+    found = lambdad.aws(
+        "logs",
+        "filter-log-events",
+        "--log-group-name",
+        group,
+        "--filter-pattern",
+        '{ $.level = "ERROR" }',
+    )
+    assert [json.loads(e["message"])["requestId"] for e in found["events"]] == [request_id]
