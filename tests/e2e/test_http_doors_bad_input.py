@@ -147,6 +147,11 @@ def test_bad_input_through_each_door(lambdad: LambdadServer, new_function: NewFu
         binary = requests.post(door.base + "/b", data=bytes(range(256)), headers=octets, timeout=30)
         assert binary.json()["isBase64Encoded"] is True, door.name
         assert base64.b64decode(binary.json()["body"]) == bytes(range(256)), door.name
+        # A text body that is not UTF-8 cannot be sent as text: base64 too.
+        text = {**door.host, "Content-Type": "text/plain"}
+        latin = requests.post(door.base + "/t", data=b"caf\xe9 \xff", headers=text, timeout=30)
+        assert latin.json()["isBase64Encoded"] is True, door.name
+        assert base64.b64decode(latin.json()["body"]) == b"caf\xe9 \xff", door.name
         # A chunked upload arrives whole.
         chunks: Iterator[bytes] = iter([b"one,", b"two,", b"three"])
         chunked = requests.post(door.base + "/c", data=chunks, timeout=30,

@@ -197,6 +197,18 @@ def test_issuer_keys_are_kept_and_fetched_again_for_a_new_kid() -> None:
     assert asyncio.run(IssuerKeys(web, clock).keys(ISSUER, "k1")) is None
 
 
+def test_concurrent_requests_share_one_fetch() -> None:
+    web = _Web()
+    keys = IssuerKeys(web, FakeClock())
+
+    async def both() -> list[object]:
+        return await asyncio.gather(keys.keys(ISSUER, "k1"), keys.keys(ISSUER, "k1"))
+
+    first, second = asyncio.run(both())
+    assert first is second
+    assert len(web.asked) == 2  # the discovery document and the key set, once
+
+
 class _App:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
