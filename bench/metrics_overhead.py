@@ -6,8 +6,16 @@
    blocks, the order turned around each block (so that drift of the machine hits both
    alike). The difference of the medians is what recording adds to a warm invoke.
 2. In process: ``MetricsRecorder.invoked`` alone (the hot-path call), per call.
-3. In process: a Prometheus scrape (``PrometheusExport.scrape``) of 1,000 functions'
+3. In process: a Prometheus scrape (``PrometheusExport.render``) of 1,000 functions'
    series, and the fold before it.
+4. Over HTTP: ``curl http://127.0.0.1:PORT/metrics`` (curl's ``time_total``) of a
+   ``lambdad serve`` with 1,000 functions, each invoked once (a cold start apiece):
+   the first scrape (every function new), then with every function's totals moved
+   since the scrape before (a throttled invoke each: their reserved concurrency set
+   to 0) and with a tenth moved. Each scrape starts once the server has settled
+   (the invokes' own after-work done: the cold starts' environments reaped, their
+   logs written), so that it measures the scrape, not the traffic before it. Every
+   body is parsed with ``prometheus_client``'s parser and its counts checked.
 
     python bench/metrics_overhead.py [--quick] [--n N] [--json PATH]
 """
@@ -16,8 +24,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 import _common as c
 
 FUNCTIONS = 1000
+SETTLE = 0.5  # seconds a server is left alone after traffic before it is scraped
 
 
 def warm_invokes(n: int, blocks: int) -> dict[str, dict[str, float]]:
@@ -168,6 +180,103 @@ def scrape(repeats: int) -> dict[str, dict[str, float]]:
     }
 
 
+def _curl(url: str) -> tuple[float, str]:
+    """curl's own time for the whole request, in ms, and the body."""
+    with tempfile.NamedTemporaryFile() as out:
+        proc = subprocess.run(
+            ["curl", "-sS", "-o", out.name, "-w", "%{http_code} %{time_total}", url],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        status, seconds = proc.stdout.split()
+        if status != "200":
+            raise RuntimeError(f"/metrics answered {status}")
+        return float(seconds) * 1000, Path(out.name).read_text()
+
+
+def _totals(body: str) -> dict[str, tuple[float, float]]:
+    """function -> (invocations, throttles), as prometheus_client's parser reads them."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    got: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(body):
+        for s in family.samples:
+            if s.name in ("lambdad_invocations_total", "lambdad_throttles_total"):
+                row = got.setdefault(s.labels["function_name"], [0.0, 0.0])
+                row[s.name == "lambdad_throttles_total"] = s.value
+    return {k: (v[0], v[1]) for k, v in got.items()}
+
+
+def scrape_http(functions: int, repeats: int) -> dict[str, dict[str, float]]:
+    env = {
+        "LAMBDAD_SANDBOX": "process",
+        "LAMBDAD_METRICS_ENABLED": "1",
+        # A thousand cold starts, each environment reaped soon after (each holds a
+        # connection to the Runtime API from 127.0.0.1 while it lives).
+        "LAMBDAD_IDLE_TIMEOUT": "1",
+        "LAMBDAD_REAPER_INTERVAL": "0.5",
+        "LAMBDAD_API_MAX_CONNECTIONS_PER_CLIENT": "1024",
+    }
+    server = c.Server(env)
+    names = [f"function-{i:04d}" for i in range(functions)]
+    url = f"{server.endpoint}/metrics"
+    try:
+        server.start()
+        start = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(server.create, names))
+            made = time.perf_counter()
+            list(pool.map(lambda n: server.client.invoke(FunctionName=n, Payload=b"{}"), names))
+        print(
+            f"  {functions} functions created in {made - start:.1f} s, "
+            f"each invoked once in {time.perf_counter() - made:.1f} s"
+        )
+        time.sleep(3)  # every environment idle past LAMBDAD_IDLE_TIMEOUT and reaped
+        first, body = _curl(url)
+        assert _totals(body) == {n: (1.0, 0.0) for n in names}, "the first scrape's counts"
+        for name in names:
+            server.client.put_function_concurrency(
+                FunctionName=name, ReservedConcurrentExecutions=0
+            )
+        throttle = {n: c.signed_invoke(server.endpoint, n) for n in names}
+        conns = [c.Connection(server.port) for _ in range(4)]
+        throttled = dict.fromkeys(names, 0)
+
+        def throttle_all(subset: list[str]) -> None:
+            def run(i: int) -> None:
+                for name in subset[i :: len(conns)]:
+                    conns[i].round_trip(throttle[name])
+
+            with ThreadPoolExecutor(len(conns)) as pool:
+                list(pool.map(run, range(len(conns))))
+            for name in subset:
+                throttled[name] += 1
+
+        every, tenth = [], []
+        for _ in range(repeats):
+            throttle_all(names)
+            time.sleep(SETTLE)
+            ms, body = _curl(url)
+            every.append(ms)
+            throttle_all(names[: functions // 10])
+            time.sleep(SETTLE)
+            ms, body = _curl(url)
+            tenth.append(ms)
+        for conn in conns:
+            conn.close()
+        want = {n: (1.0, float(throttled[n])) for n in names}
+        assert _totals(body) == want, "the last scrape's counts"
+    finally:
+        server.stop()
+    print(f"  curl /metrics of {functions} functions: {len(body):,} bytes, parsed and checked")
+    return {
+        f"curl /metrics, {functions} functions, first scrape": c.summary([first]),
+        f"curl /metrics, {functions} functions, all changed": c.summary(every),
+        f"curl /metrics, {functions} functions, {functions // 10} changed": c.summary(tenth),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -185,11 +294,13 @@ def main() -> int:
     work = invoke_path_work(2000 if args.quick else 100_000)
     print(f"  lease sample + record, the invoke path's metrics work: {work['median']:.3f} us")
     scraped = scrape(5 if args.quick else 30)
-    c.print_rows("Prometheus exposition", scraped)
+    c.print_rows("Prometheus exposition, in process", scraped)
+    http = scrape_http(FUNCTIONS, 3 if args.quick else 10)
+    c.print_rows("Prometheus exposition, over HTTP", http)
     result: dict[str, Any] = {
         "host": c.host_info(),
         "n": n,
-        "rows": {**rows, **scraped},
+        "rows": {**rows, **scraped, **http},
         "recorder_call_us": call,
         "invoke_path_work_us": work,
         "added_ms_median": on - off,

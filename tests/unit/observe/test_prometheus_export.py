@@ -75,3 +75,24 @@ def test_the_text_is_written_off_the_event_loop(metrics: MetricsService) -> None
     assert got[("lambdad_invocations_total", "a", "")] == 1
     assert threads
     assert threads[0] != threading.main_thread().name
+
+
+def test_each_scrape_is_generate_latest_over_every_function(metrics: MetricsService) -> None:
+    from lambdad.observe.prometheus_text import Counts, exposition, families
+
+    def reference() -> bytes:
+        rows = [(k, Counts.of(t)) for k, t in sorted(metrics.totals.items())]
+        return exposition(families(rows)).encode()
+
+    export = PrometheusExport(metrics)
+    versions = [RunnableVersion(SCOPE, f"f{i}", "$LATEST", "r", "00") for i in range(6)]
+    for i, rv in enumerate(versions[:4]):
+        metrics.recorder.invoked(rv, 2.0 + 100 * i, i % 2 == 1, 30.0 if i else None)
+    assert asyncio.run(export.scrape()) == reference()
+    # Some move, some are new, some stay: cached, rewritten and first lines together.
+    metrics.recorder.invoked(versions[1], 7.5, False, None)
+    metrics.recorder.throttled(SCOPE, "f2", None)
+    for rv in versions[4:]:
+        metrics.recorder.invoked(rv, 0.25, False, None)
+    assert asyncio.run(export.scrape()) == reference()
+    assert asyncio.run(export.scrape()) == reference()
