@@ -1,7 +1,8 @@
 """The issue's "bad input" list walked through each HTTP front door: one function behind
-a function URL, an HTTP API and a load balancer (its own listener port too), and
-requests no well-behaved client sends: invalid UTF-8 in the path and query, binary
-bodies, repeated query keys and headers, HEAD and OPTIONS, chunked uploads, malformed
+a function URL, an HTTP API, a REST API and a load balancer (its own listener port
+too), and requests no well-behaved client sends: invalid UTF-8 in the path, query and
+text bodies, binary bodies, repeated query keys and headers, HEAD and OPTIONS, chunked
+uploads, malformed
 HTTP, a 1 MB header and 10,000 headers; answers that are garbage, too large, late, or
 for ALB carry a ``statusDescription``; WebSocket upgrades to ALB. Each door answers
 as AWS does and the server keeps serving, with no traceback in its log. Also
@@ -80,6 +81,7 @@ def _doors(lambdad: LambdadServer, new_function: NewFunction) -> tuple[list[Door
         LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=port,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
     )  # fmt: skip
+    rest_api = _rest_api(lambdad, name, arn)
     alb_page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>"
     return [
         Door("url", lambdad.endpoint, {"Host": urlsplit(url).netloc},
@@ -87,7 +89,32 @@ def _doors(lambdad: LambdadServer, new_function: NewFunction) -> tuple[list[Door
         Door("http-api", f"{lambdad.endpoint}/execute-api/{api['ApiId']}", {},
              (500, b'{"message":"Internal Server Error"}')),
         Door("alb", lambdad.endpoint, {"Host": balancer["DNSName"]}, (502, alb_page)),
+        Door("rest-api", f"{lambdad.endpoint}/execute-api/{rest_api}/prod", {},
+             (502, b'{"message": "Internal server error"}')),
     ], port  # fmt: skip
+
+
+def _rest_api(lambdad: LambdadServer, name: str, arn: str) -> str:
+    """A REST API: ``ANY /{proxy+}`` to the function on stage ``prod``; binary and text
+    bodies are binary media types (else REST APIs pass bodies as text)."""
+    client = lambdad.client("apigateway")
+    api_id: str = client.create_rest_api(
+        name="bad", binaryMediaTypes=["application/octet-stream", "text/plain"]
+    )["id"]
+    root = client.get_resources(restApiId=api_id)["items"][0]
+    proxy = client.create_resource(restApiId=api_id, parentId=root["id"], pathPart="{proxy+}")
+    client.put_method(restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY",
+                      authorizationType="NONE")  # fmt: skip
+    uri = f"arn:aws:apigateway:{lambdad.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+    client.put_integration(restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY",
+                           type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)  # fmt: skip
+    client.create_deployment(restApiId=api_id, stageName="prod")
+    lambdad.client().add_permission(
+        FunctionName=name, StatementId="rest", Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{lambdad.region}:{PRIMARY.account_id}:{api_id}/*",
+    )  # fmt: skip
+    return api_id
 
 
 def _raw(port: int, request: bytes) -> bytes:
@@ -119,8 +146,8 @@ def _repeated(port: int, door: Door) -> dict[str, str]:
     answer = conn.getresponse()
     event = json.loads(answer.read())
     conn.close()
-    headers: dict[str, str] = event["headers"]
-    return headers
+    # REST APIs keep the names as spelled; the others lower-case them.
+    return {name.lower(): value for name, value in event["headers"].items()}
 
 
 def _status(answer: bytes) -> int:
@@ -137,11 +164,14 @@ def test_bad_input_through_each_door(lambdad: LambdadServer, new_function: NewFu
         path = event.get("rawPath") or event.get("path")
         assert path.endswith("/%FF%FE/x"), (door.name, path)
         query = event["queryStringParameters"]
-        # 2.0 joins a repeated key's values with commas; ALB keeps the last, undecoded.
-        assert query["a"] == "2" if door.name == "alb" else query["a"].endswith(",2"), query
+        # 2.0 joins a repeated key's values with commas; 1.0 and ALB keep the last.
+        if door.name in ("url", "http-api"):
+            assert query["a"].endswith(",2"), query
+        else:  # 1.0 keeps the last value in queryStringParameters
+            assert query["a"] == "2", query
         twice = _repeated(lambdad.port, door)
-        # 2.0 joins a repeated header's values with commas; ALB keeps the last.
-        assert twice["x-twice"] == ("2" if door.name == "alb" else "1,2"), twice
+        # 2.0 joins a repeated header's values with commas; 1.0 and ALB keep the last.
+        assert twice["x-twice"] == ("1,2" if door.name in ("url", "http-api") else "2"), twice
         # Binary bodies arrive base64 encoded.
         octets = {**door.host, "Content-Type": "application/octet-stream"}
         binary = requests.post(door.base + "/b", data=bytes(range(256)), headers=octets, timeout=30)
@@ -153,10 +183,10 @@ def test_bad_input_through_each_door(lambdad: LambdadServer, new_function: NewFu
         assert latin.json()["isBase64Encoded"] is True, door.name
         assert base64.b64decode(latin.json()["body"]) == b"caf\xe9 \xff", door.name
         # A chunked upload arrives whole.
-        chunks: Iterator[bytes] = iter([b"one,", b"two,", b"three"])
-        chunked = requests.post(door.base + "/c", data=chunks, timeout=30,
-                                headers={**door.host, "Content-Type": "text/plain"})  # fmt: skip
-        assert chunked.json()["body"] == "one,two,three", door.name
+        chunks: Iterator[bytes] = iter([b'{"one":', b"1,", b'"two":2}'])
+        as_json = {**door.host, "Content-Type": "application/json"}
+        chunked = requests.post(door.base + "/c", data=chunks, headers=as_json, timeout=30)
+        assert chunked.json()["body"] == '{"one":1,"two":2}', door.name
         head = requests.head(door.base + "/h", headers=door.host, timeout=30)
         assert (head.status_code, head.content) == (200, b""), door.name
         options = requests.options(door.base + "/o", headers=door.host, timeout=30)
