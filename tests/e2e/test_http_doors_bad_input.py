@@ -2,11 +2,11 @@
 a function URL, an HTTP API, a REST API and a load balancer (its own listener port
 too), and requests no well-behaved client sends: invalid UTF-8 in the path, query and
 text bodies, binary bodies, repeated query keys and headers, HEAD and OPTIONS, chunked
-uploads, malformed
-HTTP, a 1 MB header and 10,000 headers; answers that are garbage, too large, late, or
-for ALB carry a ``statusDescription``; WebSocket upgrades to ALB. Each door answers
-as AWS does and the server keeps serving, with no traceback in its log. Also
-Powertools' ``LambdaFunctionUrlResolver`` and ``ALBResolver`` served unchanged."""
+uploads, malformed HTTP, a 1 MB header and 10,000 headers; answers that are garbage,
+too large, late, or for ALB carry a ``statusDescription``; WebSocket upgrades to ALB.
+Each door answers as AWS does and the server keeps serving, with no traceback in its
+log. Also Powertools' ``LambdaFunctionUrlResolver`` and ``ALBResolver`` served
+unchanged."""
 
 from __future__ import annotations
 

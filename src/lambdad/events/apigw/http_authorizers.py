@@ -25,6 +25,7 @@ from lambdad.model.scope import Scope
 
 Params = dict[str, Any]
 AUTHORIZER_ID_LENGTH: Final = 6
+_JWT_SOURCES: Final = ("$request.header.", "$request.querystring.")
 _FIELDS: Final = (
     "AuthorizerCredentialsArn", "AuthorizerPayloadFormatVersion", "AuthorizerResultTtlInSeconds",
     "AuthorizerType", "AuthorizerUri", "EnableSimpleResponses", "IdentitySource",
@@ -140,8 +141,12 @@ def _check_jwt(authorizer: Params) -> None:
     if not str(settings["Issuer"]).startswith(("https://", "http://")):
         raise BadRequestException(f"Invalid issuer: {settings['Issuer']}")
     sources = authorizer.get("IdentitySource") or []
-    if len(sources) != 1:
-        raise BadRequestException("A JWT authorizer requires exactly one identity source")
+    if len(sources) != 1 or not str(sources[0]).startswith(_JWT_SOURCES):
+        # "a single entry ... only header-based and query parameter-based selections"
+        raise BadRequestException(
+            "A JWT authorizer takes one identity source, $request.header.NAME or "
+            "$request.querystring.NAME"
+        )
     if authorizer.get("AuthorizerUri"):
         raise BadRequestException("AuthorizerUri is not supported for JWT authorizers")
 

@@ -299,6 +299,9 @@ def test_control_checks(gateway: ApiGateway, v2: Call) -> None:
     with pytest.raises(BadRequestException):
         v2("CreateAuthorizer", {**base, "IdentitySource": [],
                                 "JwtConfiguration": {"Issuer": ISSUER}})  # fmt: skip
+    with pytest.raises(BadRequestException):
+        v2("CreateAuthorizer", {**base, "IdentitySource": ["$stageVariables.token"],
+                                "JwtConfiguration": {"Issuer": ISSUER}})  # fmt: skip
     made = v2("CreateAuthorizer", {**base, "JwtConfiguration": {"Issuer": ISSUER}})
     with pytest.raises(BadRequestException):  # a JWT authorizer on a CUSTOM route
         v2("CreateRoute", {"ApiId": api_id, "RouteKey": "GET /x", "AuthorizationType": "CUSTOM",
