@@ -29,15 +29,17 @@ MOTO_ACCOUNT = "123456789012"  # moto's default account
 
 
 @contextlib.contextmanager
-def moto_server(log: Path, no_auth_actions: int | None = None) -> Iterator[str]:
-    """A moto server on a free port; its endpoint."""
+def moto_server(
+    log: Path, no_auth_actions: int | None = None, host: str = "127.0.0.1"
+) -> Iterator[str]:
+    """A moto server on a free port (listening on ``host``); its endpoint on loopback."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     if no_auth_actions is not None:
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(no_auth_actions)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            [str(BIN / "moto_server"), "-H", host, "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

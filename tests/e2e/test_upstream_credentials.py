@@ -8,7 +8,9 @@ secret on stdin). A function of that role reads and writes the bucket with boto3
 its role session's keys; moto accepts only because lambdad's relay checked the
 session's signature and signed the request again with the operator's key. A function
 of another role, with no upstream credentials, goes through unchanged: moto refuses
-its session key. No variable of either function holds the operator's secret.
+its session key. No variable of either function holds the operator's secret. The
+same holds with S3 mapped to an address off the host's loopback (as a real AWS region
+or a MinIO elsewhere would be): the role's environments reach it through a relay too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,7 +56,7 @@ def handler(event, context):
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, tuple[str, str]]]:
     """moto with IAM authentication on, and the operator's IAM user's key."""
     log = tmp_path_factory.mktemp("moto-upstream") / "moto.log"
-    with moto_server(log, no_auth_actions=SETUP_ACTIONS) as endpoint:
+    with moto_server(log, no_auth_actions=SETUP_ACTIONS, host="0.0.0.0") as endpoint:
         iam = moto_client(endpoint, "iam")
         iam.create_user(UserName="operator")
         policy = {
@@ -78,13 +79,28 @@ def _run(server: LambdadServer, name: str) -> Any:
     return body
 
 
+def _global_address() -> str | None:
+    """An IPv4 address of this host off its loopback, or None."""
+    shown = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True
+    ).stdout.split()
+    return next((w.split("/")[0] for i, w in enumerate(shown) if shown[i - 1] == "inet"), None)
+
+
+@pytest.mark.parametrize("where", ["loopback", "elsewhere"])
 def test_the_relay_signs_with_the_roles_upstream_keys(
+    where: str,
     lambdad_factory: Callable[..., LambdadServer],
     moto: tuple[str, tuple[str, str]],
-    tmp_path: Path,
 ) -> None:
     endpoint, (key_id, secret) = moto
-    server = lambdad_factory(env={"LAMBDAD_FUNCTION_ENDPOINTS": f"s3={endpoint}"})
+    mapped = endpoint
+    if where == "elsewhere":
+        address = _global_address()
+        if address is None:
+            pytest.skip("this host has no IPv4 address off its loopback")
+        mapped = endpoint.replace("127.0.0.1", address)
+    server = lambdad_factory(env={"LAMBDAD_FUNCTION_ENDPOINTS": f"s3={mapped}"})
     # The operator's command; the secret on stdin, never on a command line.
     subprocess.run(
         [
@@ -113,7 +129,8 @@ def test_the_relay_signs_with_the_roles_upstream_keys(
     assert (server.data_dir / "upstream.json").stat().st_mode & 0o077 == 0
 
     client = server.client("lambda")
-    for name, role in (("signed", SIGNED_ROLE), ("unsigned", role_for(PRIMARY.account_id))):
+    signed_name = f"signed-{where}"
+    for name, role in ((signed_name, SIGNED_ROLE), ("unsigned", role_for(PRIMARY.account_id))):
         client.create_function(
             FunctionName=name,
             Runtime="python3.12",
@@ -126,17 +143,21 @@ def test_the_relay_signs_with_the_roles_upstream_keys(
             FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
         )
 
-    signed = _run(server, "signed")
+    signed = _run(server, signed_name)
     assert "error" not in signed, signed["error"]
     assert signed["read"] == "for the operator's key only"
     assert signed["written"] == "written"
     # The function held its session's keys, and nothing of the operator's.
     assert signed["env"]["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    # Off the host's loopback, its endpoint is a relay inside its namespace.
+    relayed = signed["env"]["AWS_ENDPOINT_URL_S3"]
+    assert relayed == mapped if where == "loopback" else relayed.startswith("http://127.0.0.1:")
     assert not any(secret in value or key_id in value for value in signed["env"].values())
     # moto stored the object under the operator's identity: it reads back with that key.
     s3 = moto_client(endpoint, "s3", key_id, secret)
-    assert s3.get_object(Bucket="upstream-bucket", Key="signed")["Body"].read() == b"written"
+    assert s3.get_object(Bucket="upstream-bucket", Key=signed_name)["Body"].read() == b"written"
 
     # A role with no upstream credentials: its session's key reaches moto unchanged.
     unsigned = _run(server, "unsigned")
     assert unsigned["error"] == "InvalidAccessKeyId", unsigned
+    assert unsigned["env"]["AWS_ENDPOINT_URL_S3"] == mapped

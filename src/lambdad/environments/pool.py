@@ -288,7 +288,7 @@ class EnvironmentPool:
                 session=session,
                 container_token=container_token,
                 credentials=credentials,
-                endpoints=self.endpoints,
+                endpoints=self._endpoints_for(rv.role),
                 debug_port=self.debug_port(rv.scope, rv.name),
                 upstream=self._upstream_signing(rv.scope.account, rv.role),
                 extensions=extension_names(opt_dir),
@@ -313,6 +313,12 @@ class EnvironmentPool:
 
         key = (rv.scope.account, rv.scope.region, rv.name, rv.version)
         return TemplateRequest(key, self.network_for(rv), make)
+
+    def _endpoints_for(self, role: str) -> endpoints.FunctionEndpoints:
+        """Every environment's endpoints; with its role's upstream credentials, those
+        off the host's loopback relayed too (model/endpoints.with_upstream)."""
+        services = self.upstream.services(role) if self.sessions is not None else frozenset()
+        return endpoints.with_upstream(self.endpoints, services) if services else self.endpoints
 
     def _upstream_signing(self, account: str, role: str) -> UpstreamSigning | None:
         """What the relays of an environment of ``role`` sign its requests again with

@@ -164,7 +164,8 @@ async def _forward(
             forward.host,
             forward.host_port,
             ssl=ssl.create_default_context() if forward.tls else None,
-            local_addr=(source, 0) if source and not forward.tls else None,
+            # From the account's relay address where that can reach (the host's loopback).
+            local_addr=(source, 0) if source and forward.host == "127.0.0.1" else None,
         )
     except OSError as exc:
         log.debug("upstream relay to %s:%d: %s", forward.host, forward.host_port, exc)

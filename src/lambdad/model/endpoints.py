@@ -16,6 +16,12 @@ and to nothing else (the NAT keeps the host's loopback unreachable). The Runtime
 holds port 9001 inside; an endpoint on that port is moved to another port inside,
 and its URL says so. Pure: settings in, variables and forwards out.
 
+An environment whose role has upstream credentials (model/upstream.py) has its other
+mapped endpoints relayed too (``with_upstream``): one elsewhere than the host's loopback
+(a real AWS region's, a MinIO on another machine) is reached through a port inside
+(``UPSTREAM_PORTS`` on), whose relay speaks HTTP or HTTPS to it and signs the requests
+again; its variable names that port.
+
 A relay connects to the host port *from* an address of its own in 127.77.0.0/16, one per
 account (``relay_source``): whatever listens there (lambdad's API port among them) can
 tell a function's connection from the operator's own tools on 127.0.0.1 — lambdad
@@ -26,7 +32,7 @@ connections per tenant, apart from the operator's.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,6 +43,9 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 RUNTIME_API_PORT = 9001
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 RELAY_NETWORK = "127.77."
+# Where inside the relays of endpoints elsewhere than the host's loopback listen.
+UPSTREAM_PORTS = 9100
+ANY_SERVICE = "*"
 
 
 def relay_source(account: str) -> str:
@@ -82,6 +91,39 @@ def with_xray_daemon(planned: FunctionEndpoints, port: int) -> FunctionEndpoints
     }
     forward = Forward(port, "127.0.0.1", port, udp=True)
     return FunctionEndpoints(variables, (*planned.forwards, forward))
+
+
+def with_upstream(planned: FunctionEndpoints, services: Collection[str]) -> FunctionEndpoints:
+    """``planned`` for an environment whose role has upstream credentials for
+    ``services`` (the names requests are signed for, ``*`` for any): each of their
+    endpoints off the host's loopback is relayed from a port inside as well (over
+    HTTPS where its URL says so), so that its requests can be signed again. A service
+    is matched to its variable by name (``s3`` -> ``AWS_ENDPOINT_URL_S3``)."""
+    wanted = {variable_name(s) for s in services if s != ANY_SERVICE}
+    own = {VARIABLE_PREFIX + s for s in OWN_SERVICES}
+    taken = {RUNTIME_API_PORT} | {f.port for f in planned.forwards}
+    variables = dict(planned.variables)
+    forwards = list(planned.forwards)
+    for name, url in planned.variables.items():
+        parts = urlsplit(url)
+        if (
+            not name.startswith(VARIABLE_PREFIX)
+            or name in own
+            or (ANY_SERVICE not in services and name not in wanted)
+            or parts.hostname is None
+            or parts.hostname in LOOPBACK_HOSTS
+            or parts.scheme not in ("http", "https")
+        ):
+            continue
+        inside = UPSTREAM_PORTS
+        while inside in taken:
+            inside += 1
+        taken.add(inside)
+        tls = parts.scheme == "https"
+        port = parts.port or (443 if tls else 80)
+        forwards.append(Forward(inside, parts.hostname, port, tls=tls))
+        variables[name] = urlunsplit(parts._replace(scheme="http", netloc=f"127.0.0.1:{inside}"))
+    return FunctionEndpoints(variables, tuple(forwards))
 
 
 def variable_name(service: str) -> str:

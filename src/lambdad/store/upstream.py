@@ -66,6 +66,11 @@ class UpstreamCredentials:
         self._refresh()
         return bool(self._table.get(role_arn))
 
+    def services(self, role_arn: str) -> frozenset[str]:
+        """The services (or ``*``) whose calls of ``role_arn`` are signed again."""
+        self._refresh()
+        return frozenset(self._table.get(role_arn, {}))
+
     def credential_for(self, role_arn: str, service: str) -> UpstreamCredential | None:
         self._refresh()
         return credential_for(self._table, role_arn, service)

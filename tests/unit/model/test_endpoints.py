@@ -11,6 +11,7 @@ from lambdad.model.endpoints import (
     plan,
     relay_source,
     variable_name,
+    with_upstream,
 )
 
 
@@ -84,3 +85,25 @@ def test_relays_connect_from_an_address_per_account() -> None:
     assert is_relayed(a)
     assert not is_relayed("127.0.0.1")
     assert not is_relayed(None)
+
+
+def test_with_upstream_credentials_endpoints_elsewhere_are_relayed_too() -> None:
+    mapped = parse(
+        "s3=https://s3.eu-west-1.amazonaws.com,dynamodb=http://10.0.0.5:8000/x,"
+        "sqs=http://127.0.0.1:9324,lambda=http://lambda.example:9550",
+        {},
+    )
+    planned = plan("127.0.0.1", 9550, mapped)
+    out = with_upstream(planned, {"s3", "dynamodb"})
+    assert out.variables["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9100"
+    assert out.variables["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:9101/x"
+    # Loopback ones are relayed already; lambdad's own services are not signed again.
+    assert out.variables["AWS_ENDPOINT_URL_SQS"] == "http://127.0.0.1:9324"
+    assert out.variables["AWS_ENDPOINT_URL_LAMBDA"] == "http://lambda.example:9550"
+    assert set(out.forwards) - set(planned.forwards) == {
+        Forward(9100, "s3.eu-west-1.amazonaws.com", 443, tls=True),
+        Forward(9101, "10.0.0.5", 8000),
+    }
+    # Only the services with credentials, or all with "*".
+    assert with_upstream(planned, {"sqs"}) == planned
+    assert with_upstream(planned, {"*"}).variables["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9100"
