@@ -6,6 +6,8 @@
 - ``lambdad_factory``: more servers for one test (own data dir, env, credentials),
   stopped at the end of the test.
 - ``new_function``: creates a function on the session server and deletes it after.
+- ``new_balancer``: creates a load balancer (``elbv2``) and deletes it after, which
+  closes its listeners' ports.
 - ``make_zip``: builds an archive in memory (also importable from ``e2e.helpers``).
 """
 
@@ -121,6 +123,23 @@ def new_function(
     for client, name in made:
         with contextlib.suppress(client.exceptions.ResourceNotFoundException):
             client.delete_function(FunctionName=name)
+
+
+@pytest.fixture
+def new_balancer(lambdad: LambdadServer) -> Iterator[Callable[[str], dict[str, Any]]]:
+    """``new_balancer(name)`` -> the load balancer made (deleted after the test)."""
+    elb = lambdad.client("elbv2")
+    made: list[str] = []
+
+    def create(name: str) -> dict[str, Any]:
+        balancer: dict[str, Any] = elb.create_load_balancer(Name=name)["LoadBalancers"][0]
+        made.append(balancer["LoadBalancerArn"])
+        return balancer
+
+    yield create
+    for arn in made:
+        with contextlib.suppress(elb.exceptions.LoadBalancerNotFoundException):
+            elb.delete_load_balancer(LoadBalancerArn=arn)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from e2e.helpers import PRIMARY, LambdadServer, free_port, handler_zip
 from e2e.test_api_gateway import AUTHORIZER, WRAPPED
 
 NewFunction = Callable[..., dict[str, Any]]
+NewBalancer = Callable[[str], dict[str, Any]]
 BODY = b"\x00\x01\xfe\xff"
 QUERY = "q=1&q=2&r=a%20b"
 
@@ -97,11 +98,13 @@ def _rest_api(lambdad: LambdadServer, app: dict[str, Any]) -> str:
     return api_id
 
 
-def _balancer(lambdad: LambdadServer, app: dict[str, Any]) -> tuple[str, str]:
+def _balancer(
+    lambdad: LambdadServer, app: dict[str, Any], new_balancer: NewBalancer
+) -> tuple[str, str]:
     """A balancer forwarding to the function: (its DNS name, the target group's ARN)."""
     elb = lambdad.client("elbv2")
     tail = app["FunctionName"][-8:]
-    balancer = elb.create_load_balancer(Name=f"docs-{tail}")["LoadBalancers"][0]
+    balancer = new_balancer(f"docs-{tail}")
     group = elb.create_target_group(Name=f"docs-{tail}", TargetType="lambda")["TargetGroups"][0]
     arn = group["TargetGroupArn"]
     _permit(lambdad, app["FunctionName"], "elasticloadbalancing.amazonaws.com", arn, "elb")
@@ -118,7 +121,7 @@ def _binary(event: dict[str, Any]) -> bytes:
 
 
 def test_every_field_through_each_front_door(
-    lambdad: LambdadServer, new_function: NewFunction
+    lambdad: LambdadServer, new_function: NewFunction, new_balancer: NewBalancer
 ) -> None:
     app, gate = new_function(handler_zip(WRAPPED)), new_function(handler_zip(AUTHORIZER))
     port, region = lambdad.port, lambdad.region
@@ -198,7 +201,7 @@ def test_every_field_through_each_front_door(
     assert by_url["requestContext"]["accountId"] == "anonymous"
     assert "authorizer" not in by_url["requestContext"]
 
-    dns, group = _balancer(lambdad, app)
+    dns, group = _balancer(lambdad, app, new_balancer)
     off = _send(port, dns, "/items/7")
     assert set(off) == {"requestContext", "httpMethod", "path", "queryStringParameters",
                         "headers", "body", "isBase64Encoded"}  # fmt: skip

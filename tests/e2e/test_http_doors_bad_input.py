@@ -25,6 +25,7 @@ from e2e.helpers import PRIMARY, LambdadServer, free_port, handler_zip
 from e2e.test_api_gateway import _with_powertools
 
 NewFunction = Callable[..., dict[str, Any]]
+NewBalancer = Callable[[str], dict[str, Any]]
 
 # What it answers depends on the path: the event (echo), garbage, over 1 MB, too late,
 # or ALB's statusDescription.
@@ -54,7 +55,9 @@ class Door:
     failed: tuple[int, bytes]  # its answer to a function that failed or answered garbage
 
 
-def _doors(lambdad: LambdadServer, new_function: NewFunction) -> tuple[list[Door], int]:
+def _doors(
+    lambdad: LambdadServer, new_function: NewFunction, new_balancer: NewBalancer
+) -> tuple[list[Door], int]:
     """The function behind the three doors; (the doors, the ALB listener's own port)."""
     function = new_function(handler_zip(CHAOS), Timeout=2)
     name, arn = function["FunctionName"], function["FunctionArn"]
@@ -69,7 +72,7 @@ def _doors(lambdad: LambdadServer, new_function: NewFunction) -> tuple[list[Door
         SourceArn=f"arn:aws:execute-api:{lambdad.region}:{PRIMARY.account_id}:{api['ApiId']}/*",
     )  # fmt: skip
     elb = lambdad.client("elbv2")
-    balancer = elb.create_load_balancer(Name=f"bad-{name[-8:]}")["LoadBalancers"][0]
+    balancer = new_balancer(f"bad-{name[-8:]}")
     group = elb.create_target_group(Name=f"bad-{name[-8:]}", TargetType="lambda")
     group_arn = group["TargetGroups"][0]["TargetGroupArn"]
     client.add_permission(FunctionName=name, StatementId="elb", Action="lambda:InvokeFunction",
@@ -154,8 +157,10 @@ def _status(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
-def test_bad_input_through_each_door(lambdad: LambdadServer, new_function: NewFunction) -> None:
-    doors, listener_port = _doors(lambdad, new_function)
+def test_bad_input_through_each_door(
+    lambdad: LambdadServer, new_function: NewFunction, new_balancer: NewBalancer
+) -> None:
+    doors, listener_port = _doors(lambdad, new_function, new_balancer)
     for door in doors:
         # Invalid UTF-8 once decoded, repeated query keys and headers.
         odd = _get(door, "/%FF%FE/x?a=%FF&a=2&&=&b")
@@ -217,8 +222,10 @@ def test_bad_input_through_each_door(lambdad: LambdadServer, new_function: NewFu
     assert "Traceback" not in lambdad.stderr()
 
 
-def test_alb_answers(lambdad: LambdadServer, new_function: NewFunction) -> None:
-    doors, port = _doors(lambdad, new_function)
+def test_alb_answers(
+    lambdad: LambdadServer, new_function: NewFunction, new_balancer: NewBalancer
+) -> None:
+    doors, port = _doors(lambdad, new_function, new_balancer)
     alb = doors[2]
     described = _raw(port, b"GET /described HTTP/1.1\r\nHost: x\r\n\r\n")
     # statusDescription's reason phrase is the status line's.
@@ -268,7 +275,7 @@ def handler(event, context):
 
 
 def test_powertools_url_and_alb_resolvers(
-    lambdad: LambdadServer, new_function: NewFunction
+    lambdad: LambdadServer, new_function: NewFunction, new_balancer: NewBalancer
 ) -> None:
     function = new_function(_with_powertools(POWERTOOLS_APP), Timeout=30)
     name, arn = function["FunctionName"], function["FunctionArn"]
@@ -277,7 +284,7 @@ def test_powertools_url_and_alb_resolvers(
     client.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
                           Principal="*", FunctionUrlAuthType="NONE")  # fmt: skip
     elb = lambdad.client("elbv2")
-    balancer = elb.create_load_balancer(Name=f"pt-{name[-8:]}")["LoadBalancers"][0]
+    balancer = new_balancer(f"pt-{name[-8:]}")
     group_arn = elb.create_target_group(Name=f"pt-{name[-8:]}", TargetType="lambda")[
         "TargetGroups"
     ][0]["TargetGroupArn"]
