@@ -7,7 +7,9 @@
    alike). The difference of the medians is what recording adds to a warm invoke.
 2. In process: ``MetricsRecorder.invoked`` alone (the hot-path call), per call.
 3. In process: a Prometheus scrape (``PrometheusExport.render``) of 1,000 functions'
-   series, and the fold before it.
+   series (a new export's first, with every function moved, with a tenth moved), side
+   by side with the plain way (``generate_latest`` over every function's metric
+   families, built anew: the baseline), and the fold before it.
 4. Over HTTP: ``curl http://127.0.0.1:PORT/metrics`` (curl's ``time_total``) of a
    ``lambdad serve`` with 1,000 functions, each invoked once (a cold start apiece):
    the first scrape (every function new), then with every function's totals moved
@@ -138,6 +140,7 @@ def scrape(repeats: int) -> dict[str, dict[str, float]]:
     from lambdad.observe.metrics_recorder import MetricsRecorder
     from lambdad.observe.metrics_service import MetricsService
     from lambdad.observe.prometheus_export import PrometheusExport
+    from lambdad.observe.prometheus_text import Counts, exposition, families
     from lambdad.store.metrics_sqlite import SqliteMetricStorage
 
     storage = SqliteMetricStorage(":memory:")
@@ -154,29 +157,45 @@ def scrape(repeats: int) -> dict[str, dict[str, float]]:
     start = time.perf_counter()
     metrics.fold_pending()
     fold_ms = (time.perf_counter() - start) * 1000
-    export = PrometheusExport(metrics)
-    first = []
-    for _ in range(max(1, repeats // 5)):
-        export = PrometheusExport(metrics)  # nothing rendered yet: every function's lines
+
+    def timed(fn: Any) -> float:
         start = time.perf_counter()
-        body = export.render()
-        first.append((time.perf_counter() - start) * 1000)
-    steady = []
-    for _ in range(repeats):
-        # A tenth of the functions invoked since the last scrape.
-        for rv in versions[: FUNCTIONS // 10]:
+        fn()
+        return (time.perf_counter() - start) * 1000
+
+    def plain() -> bytes:
+        """The baseline: ``generate_latest`` over every function's families, built anew."""
+        rows = [(k, Counts.of(t)) for k, t in sorted(metrics.totals.items())]
+        return exposition(families(rows)).encode()
+
+    def move(subset: list[RunnableVersion]) -> None:
+        for rv in subset:
             rec.invoked(rv, 3.0, False, None, 1, 1)
         metrics.fold_pending()
-        start = time.perf_counter()
-        export.render()
-        steady.append((time.perf_counter() - start) * 1000)
+
+    rows: dict[str, list[float]] = {k: [] for k in ("plain", "first", "all", "tenth")}
+    for _ in range(repeats):
+        # Side by side: the plain way, then a new export's first scrape (nothing written
+        # yet), then every function moved, then a tenth of them.
+        rows["plain"].append(timed(plain))
+        export = PrometheusExport(metrics)
+        rows["first"].append(timed(export.render))
+        move(versions)
+        rows["all"].append(timed(export.render))
+        move(versions[: FUNCTIONS // 10])
+        rows["tenth"].append(timed(export.render))
+    body = export.render()
+    assert body == plain(), "the exposition is generate_latest's, byte for byte"
     storage.close()
     lines = body.count(b"\n")
     print(f"  /metrics body for {FUNCTIONS} functions: {len(body):,} bytes, {lines:,} lines")
+    n = FUNCTIONS
     return {
-        f"scrape of {FUNCTIONS} functions, all changed (first scrape)": c.summary(first),
-        f"scrape of {FUNCTIONS} functions, {FUNCTIONS // 10} changed": c.summary(steady),
-        f"fold of {FUNCTIONS * 5} invocations ({FUNCTIONS} functions)": c.summary([fold_ms]),
+        f"baseline: generate_latest over {n} functions' families": c.summary(rows["plain"]),
+        f"scrape of {n} functions, first (every line new)": c.summary(rows["first"]),
+        f"scrape of {n} functions, all changed": c.summary(rows["all"]),
+        f"scrape of {n} functions, {n // 10} changed": c.summary(rows["tenth"]),
+        f"fold of {n * 5} invocations ({n} functions)": c.summary([fold_ms]),
     }
 
 
@@ -293,7 +312,7 @@ def main() -> int:
     print(f"  MetricsRecorder.invoked alone: {call['median']:.3f} us per call (median of 50 runs)")
     work = invoke_path_work(2000 if args.quick else 100_000)
     print(f"  lease sample + record, the invoke path's metrics work: {work['median']:.3f} us")
-    scraped = scrape(5 if args.quick else 30)
+    scraped = scrape(5 if args.quick else 20)
     c.print_rows("Prometheus exposition, in process", scraped)
     http = scrape_http(FUNCTIONS, 3 if args.quick else 10)
     c.print_rows("Prometheus exposition, over HTTP", http)

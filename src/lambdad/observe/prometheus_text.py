@@ -8,11 +8,12 @@ A scrape of a thousand functions has some 22,000 samples, and ``generate_latest`
 spends microseconds on each (sorting and escaping its labels, naming it, formatting
 its value). So the exposition is written in two parts, both by ``prometheus_client``:
 
-- ``Prefixes``: once per function, the start of each of its sample lines (name and
-  labels). ``generate_latest`` writes one template sample per function with the
-  function's labels and ``le``; the bucket, counter, count and sum lines are cut from it.
+- ``Prefixes``: once per function, its lines but for their values (names and labels,
+  as bytes with a ``%b`` for each value). ``generate_latest`` writes one template
+  sample per function with the function's labels and ``le``; the bucket, counter,
+  count and sum lines are cut from it.
 - ``Lines.blocks``: per change, each line's value, ``floatToGoString`` of it
-  (memoised within a scrape: most counts repeat).
+  (memoised within a scrape: most counts repeat), put in with one ``%`` per family.
 
 ``HEADERS`` are ``generate_latest``'s ``# HELP``/``# TYPE`` lines of each family.
 ``tests/unit/observe/test_prometheus_text.py`` holds the two to ``generate_latest``
@@ -94,9 +95,9 @@ def exposition(metrics: list[Metric]) -> str:
     return generate_latest(_Collect(metrics)).decode()
 
 
-def _headers() -> list[str]:
-    text = exposition(families([]))
-    return ["".join(text.splitlines(keepends=True)[i : i + 2]) for i in range(0, 10, 2)]
+def _headers() -> list[bytes]:
+    lines = exposition(families([])).encode().splitlines(keepends=True)
+    return [b"".join(lines[i : i + 2]) for i in range(0, 10, 2)]
 
 
 HEADERS = _headers()
@@ -104,11 +105,10 @@ _LE = "0"  # the template's le: a bound no bucket has
 
 
 class Prefixes(NamedTuple):
-    """One function's sample lines but for their values, in exposition order."""
+    """One function's sample lines but for their values (``%b``), in exposition order."""
 
-    counters: tuple[str, ...]  # each counter's line up to its value, COUNTERS order
-    # The histogram's lines (every bucket's, _count's, _sum's), a ``%s`` for each value.
-    histogram: str
+    counters: tuple[bytes, ...]  # each counter's line, COUNTERS order
+    histogram: bytes  # the histogram's lines: every bucket's, _count's, _sum's
 
     @classmethod
     def of_all(cls, labels: list[Labels]) -> list[Prefixes]:
@@ -123,18 +123,16 @@ class Prefixes(NamedTuple):
     @classmethod
     def _cut(cls, with_le: str) -> Prefixes:
         # Labels go in name order: account, function_name, le, region.
-        head, _, tail = with_le.partition(f'le="{_LE}"')
+        head, _, tail = with_le.replace("%", "%%").partition(f'le="{_LE}"')
         plain = head[:-1] + tail
-        counters = tuple(f"{name}_total{plain} " for name, _ in COUNTERS.values())
-        if "%" in with_le:
-            head, tail, plain = (s.replace("%", "%%") for s in (head, tail, plain))
+        counters = tuple(f"{name}_total{plain} %b\n".encode() for name, _ in COUNTERS.values())
         bucket = f'{HISTOGRAM[0]}_bucket{head}le="'
-        buckets = f'"{tail} %s\n{bucket}'.join(BOUNDS)
-        return cls(
-            counters,
-            f'{bucket}{buckets}"{tail} %s\n'
-            f"{HISTOGRAM[0]}_count{plain} %s\n{HISTOGRAM[0]}_sum{plain} %s\n",
+        buckets = f'"{tail} %b\n{bucket}'.join(BOUNDS)
+        histogram = (
+            f'{bucket}{buckets}"{tail} %b\n'
+            f"{HISTOGRAM[0]}_count{plain} %b\n{HISTOGRAM[0]}_sum{plain} %b\n"
         )
+        return cls(counters, histogram.encode())
 
 
 def go_string(value: float) -> str:
@@ -142,9 +140,9 @@ def go_string(value: float) -> str:
     return str(floatToGoString(value))  # type: ignore[no-untyped-call]
 
 
-class _Memo(dict[int, str]):
-    def __missing__(self, n: int) -> str:
-        text = self[n] = go_string(n)
+class _Memo(dict[int, bytes]):
+    def __missing__(self, n: int) -> bytes:
+        text = self[n] = go_string(n).encode()
         return text
 
 
@@ -154,17 +152,16 @@ class Lines:
     def __init__(self) -> None:
         self._ints = _Memo()
 
-    def blocks(self, p: Prefixes, c: Counts) -> list[str]:
+    def blocks(self, p: Prefixes, c: Counts) -> list[bytes]:
         """The function's lines in each family (``HEADERS`` order)."""
         ints = self._ints
         invocations, errors, throttles, cold = p.counters
-        out = [
-            f"{invocations}{ints[c.invocations]}\n",
-            f"{errors}{ints[c.errors]}\n",
-            f"{throttles}{ints[c.throttles]}\n",
-            f"{cold}{ints[c.cold_starts]}\n",
-        ]
         running = list(map(ints.__getitem__, accumulate(c.buckets)))
-        running += (running[-1], go_string(c.duration_sum_ms / 1000))
-        out.append(p.histogram % tuple(running))
-        return out
+        running += (running[-1], go_string(c.duration_sum_ms / 1000).encode())
+        return [
+            invocations % ints[c.invocations],
+            errors % ints[c.errors],
+            throttles % ints[c.throttles],
+            cold % ints[c.cold_starts],
+            p.histogram % tuple(running),
+        ]
