@@ -121,7 +121,8 @@ class Platform:
                 s.outbound_trusted_accounts, None if explicit else creds[0].account_id
             ),
         )
-        fetch_s3_code = functools.partial(_fetch_s3_code, self.outbound, s.max_zipped_bytes)
+        # Code from S3 is held to the unzipped limit only, as on AWS (not the zipped one).
+        fetch_s3_code = functools.partial(_fetch_s3_code, self.outbound, s.max_unzipped_bytes)
         self.store = SqliteStore(s.data_dir / "lambdad.db")
         self.store.open()
         self.blobs = BlobStore(s.data_dir / "blobs")
@@ -398,6 +399,9 @@ class Platform:
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
 
 
+_ZIP_SLACK = 4 * 1024 * 1024
+
+
 def _fetch_s3_code(
     identities: OutboundIdentities, max_bytes: int, scope: Scope, code: dict[str, Any]
 ) -> bytes:
@@ -424,10 +428,16 @@ def _fetch_s3_code(
             args["VersionId"] = code["S3ObjectVersion"]
         stream = s3.get_object(**args)["Body"]
         try:
-            # One byte over the limit is enough for the size check to refuse it.
-            body: bytes = stream.read(max_bytes + 1)
+            # An archive's headers add to its members' size: a zip larger than the
+            # unzipped limit and this slack cannot fit it, and is refused unread.
+            most = max_bytes + _ZIP_SLACK
+            body: bytes = stream.read(most + 1)
         finally:
             stream.close()
+        if len(body) > most:
+            raise InvalidParameterValueException(
+                f"Unzipped size must be smaller than {max_bytes} bytes"
+            )
         return body
     except ClientError as exc:
         err = exc.response.get("Error", {})

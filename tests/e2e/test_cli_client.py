@@ -177,7 +177,8 @@ def test_logs_prints_the_raw_lines(lambdad: LambdadServer, deploy: Deployer) -> 
     proc = run("logs", name, env=client_env(lambdad))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("START RequestId: ")
+    assert lines[0].startswith("INIT_START Runtime Version: python:")
+    assert lines[1].startswith("START RequestId: ")
     assert "cli-logs-line" in lines
     assert lines[-1] == report
     old = run("logs", name, "--since", "2000-01-01T00:00:00", env=client_env(lambdad))

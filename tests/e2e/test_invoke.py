@@ -323,7 +323,8 @@ def test_logs_are_read_back_with_boto3_filter_log_events(
         logStreamName=streams[0]["logStreamName"],
         startFromHead=True,
     )["events"]
-    assert events[0]["message"].startswith(f"START RequestId: {rid}")
+    assert events[0]["message"].startswith("INIT_START Runtime Version: ")
+    assert events[1]["message"].startswith(f"START RequestId: {rid}")
 
 
 def test_logs_are_read_back_with_aws_logs_tail(lambdad: LambdadServer, deploy: Deployer) -> None:

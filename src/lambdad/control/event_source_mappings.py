@@ -183,20 +183,28 @@ class EventSourceMappingService:
 
     def tag(self, scope: Scope, uuid: str, tags: dict[str, str]) -> None:
         with self.store.transaction():
-            doc = self._existing(scope, uuid)
+            doc = self._tagged(scope, uuid)
             doc.setdefault("Tags", {}).update(tags)
             self._check_tags(doc["Tags"])
             self.store.put_child(KIND, scope.account, scope.region, OWNER, uuid, doc)
 
     def untag(self, scope: Scope, uuid: str, keys: builtins.list[str]) -> None:
         with self.store.transaction():
-            doc = self._existing(scope, uuid)
+            doc = self._tagged(scope, uuid)
             for key in keys:
                 doc.get("Tags", {}).pop(key, None)
             self.store.put_child(KIND, scope.account, scope.region, OWNER, uuid, doc)
 
     def list_tags(self, scope: Scope, uuid: str) -> dict[str, Any]:
-        return {"Tags": dict(self._existing(scope, uuid).get("Tags") or {})}
+        return {"Tags": dict(self._tagged(scope, uuid).get("Tags") or {})}
+
+    def _tagged(self, scope: Scope, uuid: str) -> Doc:
+        # The tagging operations name a missing mapping by its ARN, as AWS does.
+        doc = self.store.get_child(KIND, scope.account, scope.region, OWNER, uuid)
+        if doc is None:
+            arn = esm.mapping_arn(scope.region, scope.account, uuid)
+            raise ResourceNotFoundException(f"Event source mapping not found: {arn}")
+        return doc
 
     # -- for the supervisor ------------------------------------------------------------
 

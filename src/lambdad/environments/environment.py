@@ -186,7 +186,7 @@ class Environment:
         now = self._clock.now()
         init_start = (c.initialization_type, c.runtime_version, c.runtime_version_arn)
         for line in self._platform.init_start(now, *init_start):
-            self._log.emit(line)
+            self._log.emit(line, tail=False)
         ext.init_started(now, *init_start)
         if self.config.init_notice:
             for line in self.config.init_notice.splitlines():

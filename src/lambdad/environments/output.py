@@ -106,12 +106,15 @@ class LogWriter:
         self._clock = clock
         self.tail = TailRing()
 
-    def emit(self, message: str) -> None:
+    def emit(self, message: str, tail: bool = True) -> None:
+        """Write ``message``; ``tail=False``: to the stream only (INIT_START, which an
+        environment may write while an invocation's tail is being gathered)."""
         to = self._to
         self._sink(
             to.account, to.region, to.log_group, to.log_stream, self._clock.now_ms(), message
         )
-        self.tail.append((message + "\n").encode())
+        if tail:
+            self.tail.append((message + "\n").encode())
 
 
 class OutputSource(Protocol):

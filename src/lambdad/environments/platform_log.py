@@ -1,6 +1,7 @@
 """What the platform itself writes in a function's log, in the function's log format.
 
-With ``LoggingConfig.LogFormat`` ``Text`` (the default): the ``START``, ``END`` and
+With ``LoggingConfig.LogFormat`` ``Text`` (the default): ``INIT_START`` (the runtime
+version and its ARN) when an environment's init begins, and the ``START``, ``END`` and
 ``REPORT`` lines (``report.py``). With ``JSON``: AWS's JSON system records instead,
 one object per line, ``{"time", "type", "record"}``: ``platform.initStart`` when an
 environment's init begins, ``platform.start`` and ``platform.report`` (its metrics and
@@ -36,7 +37,7 @@ class PlatformLog:
         self, at: datetime, initialization_type: str, runtime: str, runtime_arn: str
     ) -> list[str]:
         if not self.json:
-            return []
+            return [f"INIT_START Runtime Version: {runtime}\tRuntime Version ARN: {runtime_arn}"]
         record = {
             "initializationType": initialization_type,
             "phase": "init",

@@ -13,9 +13,11 @@ AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 COLD = Report("rid", 1.234, 128, 40, init_duration_ms=55.25)
 
 
-def test_text_is_start_end_report() -> None:
+def test_text_is_init_start_start_end_report() -> None:
     log = PlatformLog("Text")
-    assert log.init_start(AT, "on-demand", "python:3.12.v1", "arn") == []
+    assert log.init_start(AT, "on-demand", "python:3.12.v1", "arn") == [
+        "INIT_START Runtime Version: python:3.12.v1\tRuntime Version ARN: arn"
+    ]
     assert log.start(AT, "rid", "$LATEST") == ["START RequestId: rid Version: $LATEST"]
     assert log.end("rid") == ["END RequestId: rid"]
     assert log.report(AT, COLD)[0].startswith("REPORT RequestId: rid\tDuration: 1.23 ms")
