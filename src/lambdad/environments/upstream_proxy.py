@@ -23,6 +23,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from http import HTTPStatus
 from xml.sax.saxutils import escape
 
 import h11
@@ -133,7 +134,11 @@ async def _read_request(
         event = conn.next_event()
         if event is h11.NEED_DATA:
             if conn.they_are_waiting_for_100_continue:
-                writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+                # With its reason: botocore takes a bare "HTTP/1.1 100" for the answer.
+                continuing = h11.InformationalResponse(
+                    status_code=100, headers=[], reason=b"Continue"
+                )
+                writer.write(conn.send(continuing))
             conn.receive_data(await reader.read(_CHUNK))
         elif isinstance(event, h11.Request):
             head = event
@@ -208,11 +213,11 @@ async def _respond(
             kept = [
                 (k, v) for k, v in event.headers if k not in _HOP_BY_HOP or k == b"content-length"
             ]
-            writer.write(
-                conn.send(
-                    h11.Response(status_code=event.status_code, headers=kept, reason=event.reason)
-                )
-            )
+            # A reason phrase always: botocore reads a status line without one as no
+            # answer to its Expect: 100-continue, and the response after it as garbage.
+            reason = event.reason or _phrase(event.status_code)
+            response = h11.Response(status_code=event.status_code, headers=kept, reason=reason)
+            writer.write(conn.send(response))
         elif isinstance(event, h11.Data):
             writer.write(conn.send(h11.Data(data=event.data)))
             await writer.drain()
@@ -243,9 +248,18 @@ async def _refuse(
     ]
     try:
         if conn.our_state is h11.SEND_RESPONSE:
-            writer.write(conn.send(h11.Response(status_code=refused.status, headers=headers)))
+            reason = _phrase(refused.status)
+            response = h11.Response(status_code=refused.status, headers=headers, reason=reason)
+            writer.write(conn.send(response))
             writer.write(conn.send(h11.Data(data=body)))
             writer.write(conn.send(h11.EndOfMessage()))
             await writer.drain()
     except (OSError, h11.ProtocolError):
         pass
+
+
+def _phrase(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b"Unknown"
