@@ -141,6 +141,12 @@ def check(
 ) -> Grant | Refusal:
     """The token against the issuer's ``keys``, the authorizer and the route, at
     ``now`` (seconds since the epoch)."""
+    return signature(token, keys) or claims(token, config, route_scopes, now)
+
+
+def signature(token: Token, keys: Mapping[str, rsa.RSAPublicKey]) -> Refusal | None:
+    """Why the token's algorithm, key id or signature is refused; None when they pass
+    (what does not change while the key set does not: a caller may remember it)."""
     alg = token.header.get("alg")
     if not isinstance(alg, str) or alg[:2] not in ("RS", "PS") or alg[2:] not in _HASHES:
         # The name goes into a header: only a plain one is repeated.
@@ -158,23 +164,30 @@ def check(
         key.verify(token.signature, token.signing_input, scheme, _HASHES[alg[2:]]())
     except (InvalidSignature, ValueError):
         return Refusal("crypto/rsa: verification error")
-    claims = token.claims
-    if claims.get("iss") != config.issuer:
+    return None
+
+
+def claims(
+    token: Token, config: JwtConfig, route_scopes: Sequence[str], now: float
+) -> Grant | Refusal:
+    """The token's claims against the authorizer and the route, at ``now``."""
+    stated = token.claims
+    if stated.get("iss") != config.issuer:
         return Refusal("the token does not have a valid issuer")
-    if not _audience_ok(claims, config.audience):
+    if not _audience_ok(stated, config.audience):
         return Refusal("the token does not have a valid audience")
-    if "exp" in claims and not (_number(claims["exp"]) > now):
+    if "exp" in stated and not (_number(stated["exp"]) > now):
         return Refusal("the token has expired")
-    if "nbf" in claims and not (_number(claims["nbf"]) <= now):
+    if "nbf" in stated and not (_number(stated["nbf"]) <= now):
         return Refusal("the token is not valid yet")
-    if "iat" in claims and not (_number(claims["iat"]) <= now):
+    if "iat" in stated and not (_number(stated["iat"]) <= now):
         return Refusal("the token was issued in the future")
     if not route_scopes:
-        return Grant(claims, None)
-    held = _scopes(claims)
+        return Grant(stated, None)
+    held = _scopes(stated)
     if not any(scope in held for scope in route_scopes):
         return Refusal(f"expected scopes: [{' '.join(route_scopes)}]", tuple(route_scopes))
-    return Grant(claims, held)
+    return Grant(stated, held)
 
 
 def event_claims(claims: Mapping[str, Any]) -> dict[str, str]:

@@ -9,7 +9,9 @@ thread, bounded in time and size and never redirected (``web_fetch``).
 
 ``JwtAuthorizers`` reads the token from the authorizer's identity source (none: 401
 at once) and decides with ``jwt_core``: the ``Grant`` to pass on, or the answer that
-ends the request.
+ends the request. A token whose signature verified is remembered with the key set
+that verified it (a fresh key set verifies it again); its claims and the route's
+scopes are checked on every request, at that request's time.
 """
 
 from __future__ import annotations
@@ -35,8 +37,13 @@ log = logging.getLogger(__name__)
 KEYS_TTL: Final = 2 * 3600.0
 REFETCH_AFTER: Final = 60.0
 MAX_ISSUERS: Final = 1_000
+# Verified tokens remembered (a signature check costs about 0.1 ms), and the longest.
+MAX_REMEMBERED: Final = 4_096
+MAX_REMEMBERED_CHARS: Final = 4_096
 _DISCOVERY: Final = "/.well-known/openid-configuration"
 Keys = Mapping[str, rsa.RSAPublicKey]
+# A token whose signature verified, and the key set that verified it.
+Verified = tuple[Keys, jwt_core.Token]
 
 
 class IssuerKeys:
@@ -62,6 +69,13 @@ class IssuerKeys:
             pending.add_done_callback(lambda _: self._fetching.pop(issuer, None))
         return await asyncio.shield(pending)
 
+    def peek(self, issuer: str) -> Keys | None:
+        """The issuer's keys as held now, if they are still fresh (no fetch)."""
+        cached = self._keys.get(issuer)
+        if cached is None or self.clock.monotonic() - cached[0] >= KEYS_TTL:
+            return None
+        return cached[1]
+
     async def _fetch(self, issuer: str, cached: tuple[float, Keys] | None) -> Keys | None:
         try:
             keys: Keys | None = await asyncio.to_thread(self._read, issuer)
@@ -86,6 +100,8 @@ class JwtAuthorizers:
     def __init__(self, keys: IssuerKeys, clock: Clock) -> None:
         self.keys = keys
         self.clock = clock
+        # token -> (the key set that verified its signature, the token decoded)
+        self._verified: dict[str, Verified] = {}
 
     async def authorize(
         self, found: Found, request: HttpRequest, target: Target
@@ -101,18 +117,37 @@ class JwtAuthorizers:
         )
         if not values:
             return answers.HTTP_UNAUTHORIZED
-        token = jwt_core.decode(jwt_core.token_of(values[0]))
-        if isinstance(token, jwt_core.Refusal):
-            return self._refused(found, token)
-        keys = await self.keys.keys(config.issuer, token.kid)
-        if keys is None:
-            return self._refused(found, jwt_core.Refusal("unable to fetch the issuer's keys"))
-        outcome = jwt_core.check(
-            token, keys, config, target.authorization_scopes, self.clock.now().timestamp()
+        raw = jwt_core.token_of(values[0])
+        token = self._verified.get(raw)
+        if token is None or token[0] is not self.keys.peek(config.issuer):
+            checked = await self._verify(config.issuer, raw)
+            if isinstance(checked, jwt_core.Refusal):
+                return self._refused(found, checked)
+            token = checked
+        outcome = jwt_core.claims(
+            token[1], config, target.authorization_scopes, self.clock.now().timestamp()
         )
         if isinstance(outcome, jwt_core.Refusal):
             return self._refused(found, outcome)
         return outcome
+
+    async def _verify(self, issuer: str, raw: str) -> Verified | jwt_core.Refusal:
+        """The token decoded and its signature verified with the issuer's keys; a
+        verified token is remembered with the key set that verified it."""
+        token = jwt_core.decode(raw)
+        if isinstance(token, jwt_core.Refusal):
+            return token
+        keys = await self.keys.keys(issuer, token.kid)
+        if keys is None:
+            return jwt_core.Refusal("unable to fetch the issuer's keys")
+        refusal = jwt_core.signature(token, keys)
+        if refusal is not None:
+            return refusal
+        if len(raw) <= MAX_REMEMBERED_CHARS:
+            if len(self._verified) >= MAX_REMEMBERED:
+                self._verified.clear()
+            self._verified[raw] = (keys, token)
+        return keys, token
 
     def _refused(self, found: Found, refusal: jwt_core.Refusal) -> HttpResponse:
         log.info("API %s: JWT refused: %s", found.doc["ApiId"], refusal.description)

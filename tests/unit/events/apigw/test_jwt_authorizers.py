@@ -280,6 +280,30 @@ def test_a_jwt_route_through_the_door(gateway: ApiGateway, v2: Call) -> None:
     assert len(app.events) == 1
 
 
+def test_a_verified_token_is_remembered_but_its_claims_checked_each_time(
+    gateway: ApiGateway, v2: Call, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verified: list[jwt_core.Token] = []
+    real = jwt_core.signature
+
+    def counting(token: jwt_core.Token, keys: Any) -> jwt_core.Refusal | None:
+        verified.append(token)
+        return real(token, keys)
+
+    monkeypatch.setattr(jwt_core, "signature", counting)
+    api_id, app = _jwt_api(v2), _App()
+    door = _door(gateway, app)
+    token = mint(CLAIMS)
+    assert [_get(door, api_id, token)[0] for _ in range(3)] == [200, 200, 200]
+    assert len(verified) == 1
+    gateway.clock.advance(61)  # type: ignore[attr-defined]
+    status, headers, _ = _get(door, api_id, token)
+    assert status == 401
+    assert "the token has expired" in headers["www-authenticate"]
+    assert _get(door, api_id, mint(CLAIMS, key=OTHER_KEY))[0] == 401  # never remembered
+    assert len(verified) == 2
+
+
 def test_payload_1_0_carries_claims_and_scopes(gateway: ApiGateway, v2: Call) -> None:
     api_id, app = _jwt_api(v2, "1.0"), _App()
     assert _get(_door(gateway, app), api_id, mint(CLAIMS))[0] == 200
