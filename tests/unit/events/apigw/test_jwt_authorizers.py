@@ -377,3 +377,36 @@ def test_import_api_reads_jwt_authorizers(gateway: ApiGateway, v2: Call) -> None
     # Imported again: the authorizers are replaced with the routes.
     v2("ReimportApi", {"ApiId": api_id, "Body": json.dumps(OPENAPI)})
     assert len(v2("GetAuthorizers", {"ApiId": api_id})["Items"]) == 1
+
+
+def test_import_api_reads_lambda_authorizers(gateway: ApiGateway, v2: Call) -> None:
+    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{APP}/invocations"
+    definition = {
+        "openapi": "3.0.1",
+        "info": {"title": "gated"},
+        "security": [{"Gate": []}],  # the definition's default
+        "components": {"securitySchemes": {"Gate": {
+            "type": "apiKey", "name": "Authorization", "in": "header",
+            "x-amazon-apigateway-authorizer": {
+                "type": "request", "authorizerUri": uri, "enableSimpleResponses": True,
+                "authorizerPayloadFormatVersion": "2.0", "authorizerResultTtlInSeconds": 60,
+                "identitySource": "$request.header.Authorization, $request.querystring.k",
+            },
+        }}},
+        "paths": {"/x": {"get": {"x-amazon-apigateway-integration": {
+            "type": "aws_proxy", "uri": APP, "payloadFormatVersion": "2.0"}}}},
+    }  # fmt: skip
+    api_id = v2("ImportApi", {"Body": json.dumps(definition)})["ApiId"]
+    (authorizer,) = v2("GetAuthorizers", {"ApiId": api_id})["Items"]
+    assert authorizer["AuthorizerType"] == "REQUEST"
+    assert authorizer["AuthorizerUri"] == uri
+    assert authorizer["IdentitySource"] == [
+        "$request.header.Authorization", "$request.querystring.k"
+    ]  # fmt: skip
+    assert (authorizer["EnableSimpleResponses"], authorizer["AuthorizerResultTtlInSeconds"]) == (
+        True, 60
+    )  # fmt: skip
+    (route,) = v2("GetRoutes", {"ApiId": api_id})["Items"]
+    assert (route["AuthorizationType"], route["AuthorizerId"]) == (
+        "CUSTOM", authorizer["AuthorizerId"]
+    )  # fmt: skip
