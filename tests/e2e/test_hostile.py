@@ -749,6 +749,11 @@ def test_proc_shows_no_host_facts(server: LambdadServer, deploy: Deploy) -> None
         cgroup = result["/proc/self/cgroup"]["value"]
         assert all(line.endswith(":/") for line in cgroup.splitlines()), cgroup
         assert str(server.data_dir) not in result["/proc/1/cmdline"]["value"]
+        # The memory is the function's (128 MB), not the host's.
+        meminfo = result["/proc/meminfo"]["value"]
+        assert meminfo.splitlines()[0].split() == ["MemTotal:", str(128 * 1024), "kB"], meminfo
+        host = Path("/proc/meminfo").read_text().splitlines()[0]
+        assert host not in meminfo or host.split()[1] == str(128 * 1024)
         # Generated files (/etc/passwd names the environment's uid) are no bind of a
         # file in the server's data directory, which would name the environment.
         # No line of its mount table names the data directory (code, layers, the

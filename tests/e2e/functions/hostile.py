@@ -419,6 +419,7 @@ def host_facts(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "/proc/cmdline",
         "/proc/1/cmdline",
         "/proc/self/environ",
+        "/proc/meminfo",
     ]
     return {
         path: attempt(lambda p: open(p, "rb").read().decode("utf-8", "replace"), path)
