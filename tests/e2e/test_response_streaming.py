@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import requests
 
@@ -245,15 +246,14 @@ def test_a_streaming_function_whose_init_fails_completes_with_the_error(
     assert "no init" in events[0]["InvokeComplete"]["ErrorDetails"]
 
 
-def test_a_url_stream_that_never_ends_is_cut_at_the_timeout(
-    lambdad: LambdadServer, node_fn: str
-) -> None:
+def _stream_url(lambdad: LambdadServer, fn: str) -> str:
+    """The function's RESPONSE_STREAM URL, made (with its permissions) if need be."""
     client = lambdad.client()
     try:
-        url = client.get_function_url_config(FunctionName=node_fn)["FunctionUrl"]
+        url = client.get_function_url_config(FunctionName=fn)["FunctionUrl"]
     except client.exceptions.ResourceNotFoundException:
         url = client.create_function_url_config(
-            FunctionName=node_fn, AuthType="NONE", InvokeMode="RESPONSE_STREAM"
+            FunctionName=fn, AuthType="NONE", InvokeMode="RESPONSE_STREAM"
         )["FunctionUrl"]
     for sid, action, extra in (
         ("url", "lambda:InvokeFunctionUrl", {"FunctionUrlAuthType": "NONE"}),
@@ -261,9 +261,15 @@ def test_a_url_stream_that_never_ends_is_cut_at_the_timeout(
     ):
         # (granted already when the test before ran)
         with contextlib.suppress(client.exceptions.ResourceConflictException):
-            client.add_permission(FunctionName=node_fn, StatementId=sid, Action=action,
+            client.add_permission(FunctionName=fn, StatementId=sid, Action=action,
                                   Principal="*", **extra)  # fmt: skip
-    host = {"Host": urlsplit(url).netloc}
+    return url
+
+
+def test_a_url_stream_that_never_ends_is_cut_at_the_timeout(
+    lambdad: LambdadServer, node_fn: str
+) -> None:
+    host = {"Host": urlsplit(_stream_url(lambdad, node_fn)).netloc}
     received = b""
     with requests.post(
         lambdad.endpoint + "/", data=json.dumps({"http": True, "forever": True}), headers=host,
@@ -282,3 +288,17 @@ def test_a_url_stream_that_never_ends_is_cut_at_the_timeout(
                           timeout=30)  # fmt: skip
     assert (again.status_code, again.content) == (201, b"first;last")
     assert "Traceback" not in lambdad.stderr()
+
+
+def test_httpx_reads_a_url_stream_as_it_is_written(lambdad: LambdadServer, node_fn: str) -> None:
+    host = {"Host": urlsplit(_stream_url(lambdad, node_fn)).netloc}
+    body = json.dumps({"http": True, "pause": True})
+    with httpx.stream("POST", lambdad.endpoint + "/", content=body, headers=host,
+                      timeout=30) as answer:  # fmt: skip
+        assert answer.status_code == 201
+        pieces = answer.iter_bytes()
+        first = next(pieces)
+        received_first_ms = time.time() * 1000
+        rest = b"".join(pieces)
+    assert first == b"first;"
+    assert received_first_ms < _second_written_ms(rest)
