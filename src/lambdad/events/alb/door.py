@@ -160,10 +160,6 @@ class LoadBalancerDoor:
         found = self._find(dns)
         if found is None or found[0].region != region or not found[1]["Listeners"]:
             return NOT_FOUND
-        if any(name == "upgrade" for name, _ in headers):
-            # "WebSockets are not supported. Upgrade requests are rejected with an HTTP
-            # 400 code."
-            return BAD_REQUEST
         scope, balancer = found
         listeners = sorted(balancer["Listeners"].values(), key=lambda li: li["Port"])
         listener = next((li for li in listeners if li["Port"] == port), listeners[0])
@@ -190,6 +186,10 @@ class LoadBalancerDoor:
         group = choose_group(actions, self.draw())
         if group is None:
             return SERVER_ERROR
+        if any(name == "upgrade" for name, _ in headers):
+            # Lambda targets: "WebSockets are not supported. Upgrade requests are
+            # rejected with an HTTP 400 code."
+            return BAD_REQUEST
         if len(body) > alb.MAX_REQUEST_BODY_BYTES:
             return TOO_LARGE
         return await self._forward(scope, group, request)
