@@ -202,6 +202,9 @@ def conformance(args: argparse.Namespace) -> int:
             **aws_environment(),
             "LAMBDAD_CREDENTIALS": f"{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}:{ACCOUNT_ID}",
             "AWS_ENDPOINT_URL_S3": f"http://{LOOPBACK}:{moto_port}",
+            # moto's tests put code in its S3 as the one account: lambdad fetches it with
+            # its own identity (moto's keys) only for accounts the operator trusts.
+            "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": ACCOUNT_ID,
         },
         log_path=work / "lambdad.log",
     )

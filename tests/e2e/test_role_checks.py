@@ -118,11 +118,11 @@ def test_declared_roles_are_checked_as_aws_checks_them(
         Capabilities=["CAPABILITY_IAM"],
     )
     cfn.get_waiter("change_set_create_complete").wait(
-        StackName="roles", ChangeSetName="one", WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        StackName="roles", ChangeSetName="one", WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
     )
     cfn.execute_change_set(StackName="roles", ChangeSetName="one")
     cfn.get_waiter("stack_create_complete").wait(
-        StackName="roles", WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        StackName="roles", WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
     )
     resources = cfn.describe_stack_resources(StackName="roles")["StackResources"]
     fn = next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "Fn")
@@ -130,7 +130,7 @@ def test_declared_roles_are_checked_as_aws_checks_them(
     assert json.loads(lambdad("ls"))[stack_role]["Stack"].startswith("arn:aws:cloudformation:")
     cfn.delete_stack(StackName="roles")
     cfn.get_waiter("stack_delete_complete").wait(
-        StackName="roles", WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        StackName="roles", WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
     )
     assert stack_role not in json.loads(lambdad("ls"))
     status, body = answer(lambda: _create(client, "after-stack", stack_role))
