@@ -71,6 +71,10 @@ class Settings:
     # the timer's longest sleep between looks at the schedules.
     schedule_time_scale: float = 1.0
     schedule_poll_interval: float = 1.0
+    # Traffic shifting of aliases deployed with a CodeDeploy UpdatePolicy (SAM's
+    # DeploymentPreference, deploy/traffic_shift.py): real seconds per deployment second
+    # (tests shrink it: 0.01 makes Canary10Percent5Minutes last 3 s).
+    deployment_time_scale: float = 1.0
     # Event source mappings (events/mappings/): threads for their blocking calls to
     # queues and streams (long polls hold one each), the backoff "min,max" after a
     # source error or a throttle, SQS's long-poll wait (0-20 s; short enough that a stop

@@ -59,6 +59,9 @@ from lambdad.console.aws import Aws
 from lambdad.console.door import Console, ConsoleRoute
 from lambdad.console.saved_events import SavedEvents
 from lambdad.deploy.cfn_api import build as cloudformation_api
+from lambdad.deploy.codedeploy_api import TARGET_PREFIX as CODEDEPLOY_TARGET
+from lambdad.deploy.codedeploy_api import CodeDeployApi
+from lambdad.deploy.codedeploy_records import CodeDeployRecords
 from lambdad.errors import AwsError
 from lambdad.events.alb.door import LoadBalancerDoor
 from lambdad.events.alb.listeners import HOST as LISTENER_HOST
@@ -78,6 +81,7 @@ from lambdad.events.web_fetch import ServiceSigner, UrllibWeb
 from lambdad.model import peer
 from lambdad.model.credential import Credential
 from lambdad.model.front_door import front
+from lambdad.model.scope import Scope
 from lambdad.observe.pricing import Prices
 from lambdad.observe.prometheus_export import PrometheusExport
 from lambdad.platform import Platform
@@ -99,6 +103,21 @@ def build_app(platform: Platform) -> App:
     elb_door = platform.load_balancing.door(platform.invoker, UrlCache(platform.changes))
     open_port = functools.partial(_open_listener, platform, elb_door)
     code_links = CodeLinks(platform.clock, platform.store, platform.blobs)
+    # The stacks' traffic-shifting deployments, which the CodeDeploy API reports on.
+    codedeploy = CodeDeployRecords(platform.store)
+    cloudformation = cloudformation_api(
+        platform.store,
+        s.data_dir,
+        platform.sealer,
+        platform.outbound,
+        lambda: platform.clock.now().timestamp(),
+        s.host,
+        s.port,
+        configured_sns_endpoint(s),
+        codedeploy,
+        s.deployment_time_scale,
+        functools.partial(_restore_alias, platform),
+    )
     handlers = LambdaHandlers(
         functions=FunctionHandlers(
             platform.functions,
@@ -152,22 +171,23 @@ def build_app(platform: Platform) -> App:
                 platform.offload,
                 after=functools.partial(platform.load_balancing.listening.sync, open_port),
             ),
-            "cloudformation": cloudformation_api(
-                platform.store,
-                s.data_dir,
-                platform.sealer,
-                platform.outbound,
-                lambda: platform.clock.now().timestamp(),
-                s.host,
-                s.port,
-                configured_sns_endpoint(s),
-            ),
+            "cloudformation": cloudformation,
         },
+        extra_services={CODEDEPLOY_TARGET: CodeDeployApi(codedeploy)},
         own_apis=(
             SigningApi(platform.signing_profiles),
             DebugApi(platform.functions, platform.pool),
         ),
     )
+
+
+def _restore_alias(
+    platform: Platform, account: str, region: str, function: str, alias: str, version: str
+) -> None:
+    """An alias on ``version`` alone (a traffic shift an earlier run left half-way)."""
+    params = {"FunctionName": function, "Name": alias, "FunctionVersion": version,
+              "RoutingConfig": {"AdditionalVersionWeights": {}}}  # fmt: skip
+    platform.aliases.update(Scope(account, region), params)
 
 
 class _WithListeners:

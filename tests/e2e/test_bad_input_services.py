@@ -1,6 +1,6 @@
 """Hostile input to every API lambdad serves beside Lambda's: EventBridge, Scheduler,
 CloudWatch Logs, CloudWatch (query and RPC v2 CBOR), CloudFormation, API Gateway (v1
-and v2) and Elastic Load Balancing.
+and v2), Elastic Load Balancing and CodeDeploy.
 
 For each service, Hypothesis picks operations of botocore's model and sends them
 properly signed but with random parameters: path segments, query values and bodies of
@@ -41,6 +41,7 @@ SERVICES = {
     "cloudformation": ("cloudformation", "query"),
     "cloudwatch": ("monitoring", "query"),
     "elbv2": ("elasticloadbalancing", "query"),
+    "codedeploy": ("codedeploy", "json"),
 }
 
 words = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)

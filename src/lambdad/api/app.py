@@ -86,6 +86,12 @@ class Lifecycle(Protocol):
     async def stop_background(self) -> None: ...
 
 
+# An API named by its X-Amz-Target prefix: (context, target, body) -> (status, headers, body).
+JsonTargetService = Callable[
+    [RequestContext, str, bytes], Awaitable[tuple[int, dict[str, str], bytes]]
+]
+
+
 class App:
     def __init__(
         self,
@@ -103,6 +109,7 @@ class App:
         own_apis: Sequence[OwnApi] = (),
         open_session: sigv4.OpenSession | None = None,
         role_policy: role_auth.PolicyFor = lambda _role: DEFAULT_ROLE_POLICY,
+        extra_services: Mapping[str, JsonTargetService] | None = None,
     ) -> None:
         self.own_apis = tuple(own_apis)
         self.routes = routes
@@ -127,12 +134,11 @@ class App:
             Runtime={"enum": ()},
             CompatibleRuntimes={"enum": AWS_RUNTIME_ENUM},
         )
-        self.extra_services: dict[
-            str,
-            Callable[[RequestContext, str, bytes], Awaitable[tuple[int, dict[str, str], bytes]]],
-        ] = {}
+        self.extra_services: dict[str, JsonTargetService] = {}
         self.extra_services["Logs_20140328"] = logs
         self.extra_services["AWSEvents"] = events
+        # Other JSON-target APIs, by their X-Amz-Target prefix (CodeDeploy's hook reports).
+        self.extra_services.update(extra_services or {})
         # The APIs routed by the service their requests are signed for (by name, one
         # of sigv4.SCOPED_SERVICES): they parse, answer and render their own errors.
         self.scoped_services = dict(scoped_services or {})

@@ -21,7 +21,11 @@ from lambdad.model.role_policy import RolePolicy, allows
 
 PolicyFor = Callable[[str], RolePolicy]
 # JSON-protocol target prefixes -> the IAM service prefix of their actions.
-TARGET_SERVICES = {"Logs_20140328": "logs", "AWSEvents": "events"}
+TARGET_SERVICES = {
+    "Logs_20140328": "logs",
+    "AWSEvents": "events",
+    "CodeDeploy_20141006": "codedeploy",
+}
 
 
 def check(principal: Principal, policy_for: PolicyFor, action: str, resource: str) -> None:

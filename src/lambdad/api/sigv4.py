@@ -70,7 +70,7 @@ _PRESIGN_MARKERS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Sign
 SCOPED_SERVICES = frozenset(
     {"scheduler", "apigateway", "monitoring", "cloudformation", "elasticloadbalancing", "xray"}
 )
-SERVICES = frozenset({"lambda", "logs", "sts", "events"}) | SCOPED_SERVICES
+SERVICES = frozenset({"lambda", "logs", "sts", "events", "codedeploy"}) | SCOPED_SERVICES
 # A region as AWS names them (botocore's pattern in Lambda's ARNs): any such region is
 # a world of its own on lambdad; anything else is not a region.
 _REGION = re.compile(r"(eusc-)?[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")

@@ -2,7 +2,10 @@
 change sets, stacks, their events, resources and templates, over ``StackService``.
 
 Change sets are executed before ``ExecuteChangeSet`` answers (the AWS CLI's waiters then
-see the final status on their first call, instead of polling every 30 s). That work is
+see the final status on their first call, instead of polling every 30 s), unless that
+takes over ``APPLY_WAIT`` seconds (a traffic-shifting deployment of an alias takes
+minutes): then it answers and the work goes on, followed by DescribeStacks, as on AWS,
+without running into the caller's read timeout (60 s for the AWS CLI). That work is
 blocking and calls lambdad's own API over HTTP, as the caller, so it runs on threads of
 its own: never on the event loop, nor on the platform's pool, which the API handlers
 it calls need. Also ``PUT /_lambdad/artifacts`` (signed for cloudformation): the code
@@ -11,17 +14,19 @@ it calls need. Also ``PUT /_lambdad/artifacts`` (signed for cloudformation): the
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lambdad.api.context import RequestContext
-from lambdad.deploy import query_protocol, template_url
+from lambdad.deploy import query_protocol, template_url, traffic_shift
 from lambdad.deploy.artifacts import Artifacts
+from lambdad.deploy.codedeploy_records import CodeDeployRecords
 from lambdad.deploy.daemon_pool import DaemonPool
 from lambdad.deploy.errors import StackError
 from lambdad.deploy.handlers import Env
@@ -44,8 +49,12 @@ _XML = {"content-type": "text/xml"}
 # Deployments running at once (each holds one thread while it waits for its resources),
 # and threads for everything else (planning, describing), which never waits behind them.
 WORKERS = 4
+# Seconds ExecuteChangeSet and DeleteStack wait for their work before they answer.
+APPLY_WAIT = 20.0
 _APPLY = frozenset({"ExecuteChangeSet", "DeleteStack"})
 SUBSCRIPTION = "AWS::SNS::Subscription"
+# (account, region, function, alias, version): the alias on that version alone.
+RestoreAlias = Callable[[str, str, str, str, str], None]
 NO_SNS = (
     "no SNS endpoint is configured in lambdad (LAMBDAD_SNS_ENDPOINT or AWS_ENDPOINT_URL_SNS), "
     "so it cannot subscribe a function to a topic"
@@ -60,11 +69,16 @@ class CloudFormationApi:
         endpoint: str,
         outbound: Callable[[str, str, str], Any] | None = None,
         roles: StackRoles | None = None,
+        codedeploy: CodeDeployRecords | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         import botocore.session
 
         self.service = service
         self.roles = roles
+        # Alias traffic shifting's records (read by the CodeDeploy API, codedeploy_api.py).
+        self.codedeploy = codedeploy
+        self.time_scale = time_scale
         # (account, service, region) -> a client of the SNS lambdad subscribes on, or
         # None when the operator configured no SNS endpoint.
         self.outbound = outbound
@@ -75,6 +89,7 @@ class CloudFormationApi:
         self.quick = DaemonPool(WORKERS, "lambdad-stacks")
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._guard = threading.Lock()
+        self._running: set[asyncio.Future[Any]] = set()
 
     async def __call__(
         self, ctx: RequestContext, method: str, path: str, query_string: str, body: bytes
@@ -95,10 +110,10 @@ class CloudFormationApi:
             op = self.model.operation_model(action)
             params = query_protocol.parse(op, form)
             env_for = functools.partial(self._env, ctx.principal.credential, where, ctx.base_url)
-            pool = self.pool if action in _APPLY else self.quick
-            result = await pool.run(fn, self.service, where, params, env_for)
             if action in _APPLY:
-                await self.quick.run(self._collect, where)
+                result = await self._apply(fn, where, params, env_for)
+            else:
+                result = await self.quick.run(fn, self.service, where, params, env_for)
             return 200, _XML, query_protocol.response(op, result, rid, XMLNS)
         except StackError as exc:
             return exc.status, _XML, query_protocol.error(exc.code, exc.message, rid, XMLNS)
@@ -106,6 +121,27 @@ class CloudFormationApi:
             log.exception("cloudformation request %s failed", rid)
             msg = "An internal error occurred"
             return 500, _XML, query_protocol.error("InternalFailure", msg, rid, XMLNS, sender=False)
+
+    async def _apply(self, fn: Callable[..., Any], where: Where, params: Any, env_for: Any) -> Any:
+        async def work() -> Any:
+            result = await self.pool.run(fn, self.service, where, params, env_for)
+            await self.quick.run(self._collect, where)
+            return result
+
+        task = asyncio.ensure_future(work())
+        done, _ = await asyncio.wait({task}, timeout=APPLY_WAIT)
+        if task in done:
+            return task.result()
+        # Still applying: answered now (both operations' results are empty), finished
+        # in the background (kept referenced until then; a failure is the stack's).
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+        return {}
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a stack operation failed in the background: %s", task.exception())
 
     def _collect(self, where: Where) -> None:
         records = self.service.records
@@ -132,6 +168,8 @@ class CloudFormationApi:
             outbound=None if outbound is None else functools.partial(outbound, where.account),
             own_url=own_url,
             roles=self.roles,
+            codedeploy=self.codedeploy,
+            time_scale=self.time_scale,
         )
 
     def _client(self, credential: Credential, region: str, service: str) -> Any:
@@ -163,10 +201,15 @@ def build(
     host: str,
     port: int,
     sns_endpoint: str | None = None,
+    codedeploy: CodeDeployRecords | None = None,
+    deployment_time_scale: float = 1.0,
+    restore_alias: RestoreAlias | None = None,
 ) -> CloudFormationApi:
     """The API over the stacks in ``store``, applying them through the server at
     ``host:port`` (loopback when it listens on every address); SNS subscriptions are
-    made on ``sns_endpoint`` (none: the plans refuse them, saying why)."""
+    made on ``sns_endpoint`` (none: the plans refuse them, saying why). Traffic-shifting
+    deployments an earlier run left unfinished are rolled back with ``restore_alias``
+    (account, region, function, alias, version), as traffic_shift.recover says."""
     blobs = BlobStore(data_dir / "stack-artifacts")
     blobs.open()
     if host in ("", "0.0.0.0", "::"):
@@ -179,6 +222,17 @@ def build(
     )
     for name in service.recover():
         log.warning("stack %s was left in progress by an earlier run: marked failed", name)
+    codedeploy = codedeploy or CodeDeployRecords(store)
+    if restore_alias is not None:
+
+        def restore(where: Where, doc: Mapping[str, Any]) -> None:
+            restore_alias(
+                where.account, where.region, doc["functionName"], doc["alias"], doc["oldVersion"]
+            )
+
+        for deployment_id in traffic_shift.recover(codedeploy, restore):
+            log.warning("deployment %s was left running by an earlier run: rolled back",
+                        deployment_id)  # fmt: skip
     sns: Callable[[str, str, str], Any] | None = None
     if sns_endpoint:
 
@@ -191,4 +245,6 @@ def build(
         endpoint,
         sns,
         StackRoles(data_dir / roles_file.FILE_NAME),
+        codedeploy,
+        deployment_time_scale,
     )

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lambdad.deploy.codedeploy_records import CodeDeployRecords
 from lambdad.deploy.names import physical_name
 from lambdad.deploy.parameters import StackIdentity
 from lambdad.deploy.records import ResourceRecord
@@ -36,6 +37,11 @@ class Env:
     # Where the stack's AWS::IAM::Role resources are declared (the data directory's
     # roles.json); None: recorded in the stack only.
     roles: StackRoles | None = None
+    # CodeDeploy's groups, configurations and deployments (an alias's traffic shifting);
+    # None: an alias with a CodeDeploy UpdatePolicy is moved at once.
+    codedeploy: CodeDeployRecords | None = None
+    # Real seconds per deployment second (Settings.deployment_time_scale).
+    time_scale: float = 1.0
 
     @property
     def lambda_client(self) -> Any:

@@ -85,5 +85,12 @@ KINDS: dict[str, Kind] = {
         ),
         _kind("AWS::Scheduler::Schedule", "Name", "GroupName"),
         _kind("AWS::SNS::Subscription", "TopicArn", "Protocol", "Endpoint", "Region"),
+        _kind("AWS::CodeDeploy::Application", "ApplicationName", "ComputePlatform", attributes=()),
+        _kind(
+            "AWS::CodeDeploy::DeploymentGroup", "ApplicationName", "DeploymentGroupName",
+            attributes=(),
+        ),
+        _kind("AWS::CodeDeploy::DeploymentConfig", immutable=True, attributes=()),
+        _kind("AWS::CloudWatch::Alarm", "AlarmName"),
     )
 }  # fmt: skip

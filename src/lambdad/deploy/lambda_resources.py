@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lambdad.deploy import traffic_shift
 from lambdad.deploy.function_resource import code, wait_active
 from lambdad.deploy.handlers import Applied, Env, as_int, ignore_missing, pick
 from lambdad.deploy.records import ResourceRecord
@@ -66,6 +67,19 @@ class AliasHandler:
         return Applied(arn, {"Ref": arn, "AliasArn": arn})
 
     def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
+        old = str(record.properties.get("FunctionVersion", ""))
+        new = str(props.get("FunctionVersion", ""))
+        if traffic_shift.policy_of(props) is not None and old and new != old:
+            # A CodeDeploy UpdatePolicy (SAM's DeploymentPreference): traffic shifted.
+            def update(**args: Any) -> None:
+                env.lambda_client.update_alias(
+                    **pick(props, "FunctionName", "Name"),
+                    Description=props.get("Description", ""),
+                    **args,
+                )
+
+            traffic_shift.run(env, props, old, new, update)
+            return Applied(record.physical_id, dict(record.attributes))
         env.lambda_client.update_alias(
             **pick(props, "FunctionName", "Name", "FunctionVersion"),
             Description=props.get("Description", ""),

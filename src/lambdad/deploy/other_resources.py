@@ -6,6 +6,7 @@ check knows it)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -13,6 +14,9 @@ from typing import Any
 
 from lambdad.deploy.handlers import Applied, Env, ignore_missing, pick
 from lambdad.deploy.records import ResourceRecord
+from lambdad.model.role_policy import DEFAULT as DEFAULT_POLICY
+from lambdad.model.role_policy import RolePolicy
+from lambdad.model.role_policy import from_document as policy_from_document
 
 _TARGET = (
     "Id",
@@ -101,4 +105,24 @@ class RoleHandler:
         # Without a trust policy the role stays in the stack only: unknown to the check.
         trust = props.get("AssumeRolePolicyDocument")
         if env.roles is not None and trust is not None:
-            env.roles.declare(arn, trust, env.identity.stack_id)
+            env.roles.declare(arn, trust, env.identity.stack_id, _inline_policy(props))
+
+
+def _inline_policy(props: Mapping[str, Any]) -> RolePolicy | None:
+    """What a session of the role may do: the default (Lambda and Logs; managed policies
+    are not known here) and the statements of its inline ``Policies`` (a hook function's
+    codedeploy:PutLifecycleEventHookExecutionStatus, say). None: no inline policies."""
+    statements = list(DEFAULT_POLICY.statements)
+    for entry in props.get("Policies") or []:
+        document = entry.get("PolicyDocument") if isinstance(entry, Mapping) else None
+        if isinstance(document, str):
+            document = json.loads(document)
+        raw = document.get("Statement") if isinstance(document, Mapping) else None
+        for statement in [raw] if isinstance(raw, Mapping) else raw or []:
+            # What the policy model does not read (NotAction, a Condition's Deny...) is
+            # left out: the role keeps no more than it had before this was read.
+            with contextlib.suppress(ValueError):
+                statements.extend(policy_from_document({"Statement": [statement]}).statements)
+    if len(statements) == len(DEFAULT_POLICY.statements):
+        return None
+    return RolePolicy(tuple(statements))

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from lambdad.deploy.codedeploy_resources import (
+    AlarmHandler,
+    ApplicationHandler,
+    DeploymentConfigHandler,
+    DeploymentGroupHandler,
+)
 from lambdad.deploy.function_resource import FunctionHandler
 from lambdad.deploy.handlers import Handler
 from lambdad.deploy.http_api_resources import (
@@ -53,4 +59,8 @@ HANDLERS: dict[str, Handler] = {
     "AWS::Lambda::EventSourceMapping": EventSourceMappingHandler(),
     "AWS::Scheduler::Schedule": ScheduleHandler(),
     "AWS::SNS::Subscription": SubscriptionHandler(),
+    "AWS::CodeDeploy::Application": ApplicationHandler(),
+    "AWS::CodeDeploy::DeploymentGroup": DeploymentGroupHandler(),
+    "AWS::CodeDeploy::DeploymentConfig": DeploymentConfigHandler(),
+    "AWS::CloudWatch::Alarm": AlarmHandler(),
 }

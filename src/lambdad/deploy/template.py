@@ -148,6 +148,11 @@ def _resource(logical_id: str, body: Any) -> Resource:
         raise ValidationError(
             f"Template format error: Properties of {logical_id} must be an object"
         )
+    if body["Type"] == "AWS::Lambda::Alias" and isinstance(body.get("UpdatePolicy"), dict):
+        # An alias's CodeDeploy UpdatePolicy (SAM's DeploymentPreference) is applied by
+        # its handler (traffic_shift.py): handed over, resolved, with its properties,
+        # which also makes the deployment group and hooks it names come first.
+        props = {**props, "UpdatePolicy": body["UpdatePolicy"]}
     return Resource(
         logical_id=logical_id,
         type=body["Type"],

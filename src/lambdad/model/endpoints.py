@@ -1,9 +1,10 @@
 """Where a function's AWS SDK calls go: the ``AWS_ENDPOINT_URL_<SERVICE>`` variables of
 its environments, and the host ports an isolated network must forward for them.
 
-By default every environment gets lambdad itself as its Lambda, CloudWatch Logs and
-STS endpoint (the names the SDKs read: ``AWS_ENDPOINT_URL_LAMBDA``,
-``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, ``AWS_ENDPOINT_URL_STS``). The operator maps
+By default every environment gets lambdad itself as its Lambda, CloudWatch Logs, STS
+and CodeDeploy endpoint (the names the SDKs read: ``AWS_ENDPOINT_URL_LAMBDA``,
+``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, ``AWS_ENDPOINT_URL_STS``,
+``AWS_ENDPOINT_URL_CODEDEPLOY``). The operator maps
 other services once (``LAMBDAD_FUNCTION_ENDPOINTS``: ``s3=http://127.0.0.1:4566,
 dynamodb=http://127.0.0.1:8000``, names as in ``AWS_ENDPOINT_URL_<NAME>`` or as
 service ids, any case; ``host`` passes the server's own ``AWS_ENDPOINT_URL_*``
@@ -38,7 +39,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 VARIABLE_PREFIX = "AWS_ENDPOINT_URL_"
 # What lambdad answers itself, by the variable suffix the SDKs derive from its service id.
-OWN_SERVICES = ("LAMBDA", "CLOUDWATCH_LOGS", "STS")
+# CodeDeploy: lifecycle hook functions report their result to lambdad (deploy/traffic_shift.py).
+OWN_SERVICES = ("LAMBDA", "CLOUDWATCH_LOGS", "STS", "CODEDEPLOY")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 RUNTIME_API_PORT = 9001
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})

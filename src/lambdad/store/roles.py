@@ -152,9 +152,12 @@ class StackRoles:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def declare(self, role_arn: str, trust_document: object, stack: str) -> None:
-        """Add or change ``stack``'s role; ValueError if the trust policy is malformed
-        or the role exists and is not the stack's."""
+    def declare(
+        self, role_arn: str, trust_document: object, stack: str, policy: RolePolicy | None = None
+    ) -> None:
+        """Add or change ``stack``'s role (``policy``: its identity policy, None for the
+        default); ValueError if the trust policy is malformed or the role exists and
+        is not the stack's."""
         trust = trust_text(trust_document)
 
         def change(roles: dict[str, Role]) -> None:
@@ -164,7 +167,7 @@ class StackRoles:
                 raise ValueError(
                     f"Resource of type 'AWS::IAM::Role' with identifier '{name}' already exists."
                 )
-            roles[role_arn] = Role(None, trust, stack)
+            roles[role_arn] = Role(policy, trust, stack)
 
         update(self.path, change)
 

@@ -21,6 +21,7 @@ def test_default_is_lambdad_for_lambda_logs_and_sts_relayed_from_inside() -> Non
         "AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:9550",
         "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": "http://127.0.0.1:9550",
         "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9550",
+        "AWS_ENDPOINT_URL_CODEDEPLOY": "http://127.0.0.1:9550",
     }
     assert out.forwards == (Forward(9550, "127.0.0.1", 9550),)
 

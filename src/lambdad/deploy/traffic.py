@@ -1,0 +1,139 @@
+"""Traffic shifting as CodeDeploy does it for a Lambda alias (SAM's
+``DeploymentPreference``): the deployment configurations (AWS's predefined ones and a
+template's ``AWS::CodeDeploy::DeploymentConfig``), the schedule of weights each one
+gives the new version, and the decision of what a running deployment does next.
+
+Pure: time is passed in (seconds since the traffic started shifting, already scaled by
+the operator's ``deployment_time_scale``), and so are the alarms found in ALARM.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ALL_AT_ONCE = "AllAtOnce"
+CANARY = "TimeBasedCanary"
+LINEAR = "TimeBasedLinear"
+PREFIX = "CodeDeployDefault.Lambda"
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """How a configuration moves traffic: all at once, a canary ``percentage`` for
+    ``interval`` minutes then the rest, or ``percentage`` more every ``interval``."""
+
+    type: str
+    percentage: int = 100
+    interval: int = 0
+
+
+def _predefined() -> dict[str, Routing]:
+    table = {f"{PREFIX}AllAtOnce": Routing(ALL_AT_ONCE)}
+    for minutes in (5, 10, 15, 30):
+        table[f"{PREFIX}Canary10Percent{minutes}Minutes"] = Routing(CANARY, 10, minutes)
+    for minutes in (1, 2, 3, 10):
+        unit = "Minute" if minutes == 1 else "Minutes"
+        table[f"{PREFIX}Linear10PercentEvery{minutes}{unit}"] = Routing(LINEAR, 10, minutes)
+    return table
+
+
+PREDEFINED: Mapping[str, Routing] = _predefined()
+
+
+def from_properties(props: Mapping[str, Any]) -> Routing:
+    """The routing of an ``AWS::CodeDeploy::DeploymentConfig``'s properties
+    (ValueError saying what is wrong, as CodeDeploy refuses it)."""
+    if props.get("ComputePlatform", "Lambda") != "Lambda":
+        raise ValueError("lambdad serves deployment configurations of ComputePlatform Lambda")
+    config = props.get("TrafficRoutingConfig")
+    if not isinstance(config, Mapping):
+        raise ValueError("TrafficRoutingConfig is required for the Lambda compute platform")
+    kind = config.get("Type")
+    if kind == ALL_AT_ONCE:
+        return Routing(ALL_AT_ONCE)
+    if kind not in (CANARY, LINEAR):
+        raise ValueError(f"TrafficRoutingConfig Type {kind!r} is not one of AllAtOnce, "
+                         "TimeBasedCanary, TimeBasedLinear")  # fmt: skip
+    part = config.get(kind)
+    word = "Canary" if kind == CANARY else "Linear"
+    if not isinstance(part, Mapping):
+        raise ValueError(f"TrafficRoutingConfig {kind} is required for Type {kind}")
+    try:
+        percentage = int(part[f"{word}Percentage"])
+        interval = int(part[f"{word}Interval"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{kind} needs integers {word}Percentage and {word}Interval") from None
+    if not 1 <= percentage <= 99 or interval < 1:
+        raise ValueError(f"{word}Percentage must be 1-99 and {word}Interval at least 1 minute")
+    return Routing(kind, percentage, interval)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """From ``at`` seconds after the shift starts, the new version has ``weight``."""
+
+    at: float
+    weight: float
+
+
+def schedule(routing: Routing) -> tuple[Stage, ...]:
+    """The stages of a deployment, the last one at weight 1 (all the traffic)."""
+    if routing.type == ALL_AT_ONCE:
+        return (Stage(0.0, 1.0),)
+    step = routing.percentage / 100
+    interval = routing.interval * 60.0
+    if routing.type == CANARY:
+        return (Stage(0.0, step), Stage(interval, 1.0))
+    count = math.ceil(100 / routing.percentage)
+    return tuple(Stage(i * interval, min(1.0, (i + 1) * step)) for i in range(count))
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RollBack:
+    reason: str
+
+
+Move = Shift | Wait | Complete | RollBack
+
+
+def decide(
+    stages: Sequence[Stage], elapsed: float, applied: float, alarming: Sequence[str]
+) -> Move:
+    """What a deployment does now: ``applied`` is the weight the alias has (0 before the
+    first shift), ``alarming`` the watched alarms in ALARM (any one stops it)."""
+    if alarming:
+        names = ", ".join(sorted(alarming))
+        return RollBack(f"Deployment stopped: alarm(s) in ALARM state: {names}")
+    due = [s for s in stages if s.at <= elapsed]
+    if due and due[-1].weight > applied:
+        return Shift(due[-1].weight)
+    if applied >= 1.0:
+        return Complete()
+    later = [s.at for s in stages if s.at > elapsed]
+    return Wait(later[0] - elapsed) if later else Complete()
+
+
+def weights(old: str, new: str, weight: float) -> tuple[str, dict[str, float]]:
+    """The alias's FunctionVersion and AdditionalVersionWeights at ``weight`` of the new
+    version: the old one stays the alias's version until all traffic moves."""
+    if weight >= 1.0:
+        return new, {}
+    return old, {new: round(weight, 5)}
