@@ -11,7 +11,10 @@ service without credentials) goes as it came. The response comes back as the
 upstream sent it, streamed. A request the relay refuses is answered as S3 (XML) or
 the JSON protocols answer errors.
 
-One upstream connection per request; the function's connection is kept alive.
+One upstream connection per request; the function's connection is kept alive. A
+request's body is held whole (its hash is checked before it is signed again): at most
+``MAX_BODY`` bytes, and that much in all for one environment's connections at once (its
+``BodyBudget``); beyond, the relay answers S3's 503 ``SlowDown`` (the SDKs retry it).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import asyncio
 import json
 import logging
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 from xml.sax.saxutils import escape
@@ -30,6 +33,7 @@ import h11
 
 from lambdad.environments.upstream_sigv4 import (
     S3_SERVICES,
+    Claim,
     Refused,
     Request,
     check,
@@ -42,13 +46,31 @@ from lambdad.model.upstream import UpstreamCredential
 
 log = logging.getLogger(__name__)
 
-# The largest request body read (S3's single PUT takes up to 5 GB: larger objects go in
-# parts, each of which must fit).
-MAX_BODY = 128 * 1024 * 1024
+# The largest request body held, and the most one environment's requests hold at once
+# (S3's single PUT takes up to 5 GB: larger objects go in parts, which the SDKs make of
+# 5-8 MB).
+MAX_BODY = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
 _HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"content-length"}
 )
+
+
+class BodyBudget:
+    """The request body bytes one environment's relay connections hold at once."""
+
+    def __init__(self, limit: int = MAX_BODY) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def take(self, size: int) -> bool:
+        if self.held + size > self.limit:
+            return False
+        self.held += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.held -= size
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +83,7 @@ class UpstreamSigning:
     open_session: Callable[[str, str], Session | None]
     credentials: Callable[[str, str], UpstreamCredential | None]
     now: Callable[[], datetime]
+    budget: BodyBudget = field(default_factory=BodyBudget)
 
 
 async def serve(
@@ -74,34 +97,47 @@ async def serve(
     conn = h11.Connection(h11.SERVER)
     while True:
         try:
-            request = await _read_request(conn, reader, writer)
+            request = await _read_request(conn, reader, writer, signing.budget)
         except h11.RemoteProtocolError:
             return
         except Refused as exc:
-            await _refuse(conn, writer, exc, "")
+            await _refuse(conn, writer, exc, exc.service)
             return
         if request is None:
             return
-        service = ""
         try:
-            claim = claim_of(request)
-            service = claim.service if claim is not None else ""
-            headers = _upstream_headers(request, forward, signing)
-        except Refused as exc:
-            await _refuse(conn, writer, exc, service)
-        else:
-            if not await _forward(conn, writer, request, headers, forward, source):
+            if not await _answer(conn, writer, request, forward, signing, source):
                 return
+        finally:
+            signing.budget.give(len(request.body))
         if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
             return
         conn.start_next_cycle()
 
 
+async def _answer(
+    conn: h11.Connection,
+    writer: asyncio.StreamWriter,
+    request: Request,
+    forward: Forward,
+    signing: UpstreamSigning,
+    source: str | None,
+) -> bool:
+    """One request upstream (or refused); False when the connection cannot go on."""
+    claim = None
+    try:
+        claim = claim_of(request)
+        headers = _upstream_headers(request, claim, forward, signing)
+    except Refused as exc:
+        await _refuse(conn, writer, exc, claim.service if claim is not None else "")
+        return True
+    return await _forward(conn, writer, request, headers, forward, source)
+
+
 def _upstream_headers(
-    request: Request, forward: Forward, signing: UpstreamSigning
+    request: Request, claim: Claim | None, forward: Forward, signing: UpstreamSigning
 ) -> tuple[tuple[str, str], ...]:
     """The headers the request goes upstream with: signed again, or as they came."""
-    claim = claim_of(request)
     if claim is None or not is_session_key(claim.access_key_id):
         return request.headers
     token = request.header("x-amz-security-token")
@@ -126,10 +162,29 @@ def _host(forward: Forward) -> str:
 
 
 async def _read_request(
-    conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    conn: h11.Connection,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    budget: BodyBudget,
+) -> Request | None:
+    """The next request, its body taken from ``budget`` (given back by the caller);
+    None at the end of the connection."""
+    body = bytearray()
+    try:
+        return await _read_into(conn, reader, writer, budget, body)
+    except BaseException:
+        budget.give(len(body))
+        raise
+
+
+async def _read_into(
+    conn: h11.Connection,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    budget: BodyBudget,
+    body: bytearray,
 ) -> Request | None:
     head: h11.Request | None = None
-    body = bytearray()
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
@@ -143,9 +198,13 @@ async def _read_request(
         elif isinstance(event, h11.Request):
             head = event
         elif isinstance(event, h11.Data):
+            service = _signing_service(head.headers if head is not None else [])
+            if len(body) + len(event.data) > MAX_BODY:
+                message = "The request body is too large to relay."
+                raise Refused(413, "EntityTooLarge", message, service)
+            if not budget.take(len(event.data)):
+                raise Refused(503, "SlowDown", "Please reduce your request rate.", service)
             body += event.data
-            if len(body) > MAX_BODY:
-                raise Refused(413, "EntityTooLarge", "The request body is too large to relay.")
         elif isinstance(event, h11.EndOfMessage) and head is not None:
             path, _, query = head.target.decode("latin-1").partition("?")
             headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers)
@@ -263,3 +322,14 @@ def _phrase(status: int) -> bytes:
         return HTTPStatus(status).phrase.encode()
     except ValueError:
         return b"Unknown"
+
+
+def _signing_service(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The service a request's ``Authorization`` names (for the format of an answer
+    refusing it before its signature is read), or ""."""
+    for name, value in headers:
+        if name == b"authorization":
+            scope = value.decode("latin-1").partition("Credential=")[2].split(",")[0]
+            parts = scope.split("/")
+            return parts[3] if len(parts) == 5 else ""
+    return ""

@@ -40,11 +40,13 @@ class Refused(Exception):
     """A request the relay answers itself, as the upstream would: HTTP ``status``,
     AWS's error ``code``."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, service: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        # The service the request was signed for, whose error format the answer takes.
+        self.service = service
 
 
 @dataclass(frozen=True, slots=True)

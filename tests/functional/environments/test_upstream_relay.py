@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lambdad.environments import upstream_proxy
-from lambdad.environments.upstream_proxy import UpstreamSigning
+from lambdad.environments.upstream_proxy import BodyBudget, UpstreamSigning
 from lambdad.model.endpoints import Forward
 from lambdad.model.session import Session, SessionIssuer
 from lambdad.model.upstream import UpstreamCredential
@@ -73,7 +73,9 @@ def _client(port: int, session: Session, secret: str | None = None) -> Any:
     )
 
 
-def _run(check: Callable[[int, int, SessionIssuer, Seen], Any]) -> None:
+def _run(
+    check: Callable[[int, int, SessionIssuer, Seen], Any], budget: BodyBudget | None = None
+) -> None:
     async def main() -> None:
         seen: Seen = []
         issuer = SessionIssuer(os.urandom(32), 3600)
@@ -83,7 +85,9 @@ def _run(check: Callable[[int, int, SessionIssuer, Seen], Any]) -> None:
         def credentials(role: str, service: str) -> UpstreamCredential | None:
             return OPERATOR if (role, service) == (SIGNED_ROLE, "s3") else None
 
-        signing = UpstreamSigning(ACCOUNT, issuer.open, credentials, lambda: datetime.now(UTC))
+        signing = UpstreamSigning(
+            ACCOUNT, issuer.open, credentials, lambda: datetime.now(UTC), budget or BodyBudget()
+        )
         forward = Forward(0, "127.0.0.1", up_port)
 
         async def relayed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -156,3 +160,23 @@ def test_a_forged_signature_or_another_accounts_session_stops_at_the_relay(case:
         assert seen == []
 
     _run(check)
+
+
+def test_bodies_beyond_the_limit_or_the_environments_budget_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(upstream_proxy, "MAX_BODY", 3000)
+    budget = BodyBudget(2000)
+
+    def check(port: int, up_port: int, issuer: SessionIssuer, seen: Seen) -> None:
+        with contextlib.closing(_client(port, _mint(issuer, SIGNED_ROLE))) as s3:
+            s3.put_object(Bucket="b", Key="k", Body=b"x" * 1500)
+            for size, code in ((2500, "SlowDown"), (3500, "EntityTooLarge")):
+                with pytest.raises(ClientError) as refused:
+                    s3.put_object(Bucket="b", Key="k", Body=b"x" * size)
+                assert refused.value.response["Error"]["Code"] == code
+            s3.put_object(Bucket="b", Key="k", Body=b"x" * 1500)
+        assert len(seen) == 2
+
+    _run(check, budget)
+    assert budget.held == 0  # every request's body given back
