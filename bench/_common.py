@@ -3,7 +3,9 @@
 A real ``lambdad serve`` in a subprocess (``Server``), requests signed once with
 botocore and replayed (a SigV4 signature stays valid for 15 minutes), a raw
 keep-alive HTTP client that measures each round trip, the asyncio loopback server
-that is every figure's baseline, and the table/JSON output.
+that is every figure's baseline, and the table/JSON output. The mapping benchmarks'
+moto server, its clients and a server's environment pointing at it are the e2e tests'
+(``tests/e2e/aws_side.py``), re-exported here.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from e2e.aws_side import MOTO_ACCOUNT as MOTO_ACCOUNT
+from e2e.aws_side import moto_client as moto_client
+from e2e.aws_side import moto_env as moto_env
+from e2e.aws_side import moto_server as moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -290,3 +298,21 @@ def print_rows(title: str, rows: dict[str, dict[str, float]], unit: str = "ms") 
     print(f"  {'':44} {'median ' + unit:>12} {'p99 ' + unit:>12} {'n':>7}")
     for label, s in rows.items():
         print(f"  {label:44} {s['median']:12.3f} {s['p99']:12.3f} {s['n']:7d}")
+
+
+def print_mapping(
+    title: str,
+    mapped: tuple[str, float],
+    baseline: tuple[str, float],
+    latency: dict[str, float] | None = None,
+    unit: str = "messages/s",
+) -> None:
+    """A mapping benchmark's lines: its rate beside the baseline's, their ratio, and the
+    idle latency to the handler's start."""
+    print(title)
+    for label, rate in (mapped, baseline):
+        print(f"  {label:60} {rate:9.0f} {unit}")
+    print(f"  mapping / baseline: {mapped[1] / baseline[1]:.2f}x")
+    if latency is not None:
+        print(f"  idle send -> handler start: median {latency['median']:.1f} ms, "
+              f"p99 {latency['p99']:.1f} ms (n={latency['n']})")  # fmt: skip

@@ -14,20 +14,16 @@ has counted every record (it appends each batch's size to a file: one write a ba
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ACCOUNT, REGION, Server, free_port, write_json
+from _common import Server, moto_client, moto_env, moto_server, print_mapping, write_json
 
 SHARDS = 4
 BATCH = 100
@@ -40,43 +36,6 @@ def handler(event, context):
     os.write(fd, b"%d\\n" % len(event["Records"]))
     os.close(fd)
 """
-
-
-@contextlib.contextmanager
-def moto() -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("moto_server did not start")
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def kinesis_client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "kinesis",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def fill(kinesis: Any, name: str, count: int) -> str:
@@ -95,12 +54,12 @@ def fill(kinesis: Any, name: str, count: int) -> str:
 
 def raw_rate(endpoint: str, name: str, count: int) -> float:
     """Records/s of one GetRecords loop a shard, the shards read at once."""
-    kinesis = kinesis_client(endpoint)
+    kinesis = moto_client(endpoint, "kinesis")
     shards = [s["ShardId"] for s in kinesis.list_shards(StreamName=name)["Shards"]]
     got = [0] * len(shards)
 
     def drain(index: int) -> None:
-        client = kinesis_client(endpoint)
+        client = moto_client(endpoint, "kinesis")
         iterator = client.get_shard_iterator(
             StreamName=name, ShardId=shards[index], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
@@ -148,22 +107,15 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     count = 2_000 if args.quick else 20_000
-    out = Path(tempfile.mkdtemp(prefix="kinesis-bench-")) / "counts"
-    with moto() as endpoint:
-        kinesis = kinesis_client(endpoint)
+    work = Path(tempfile.mkdtemp(prefix="kinesis-bench-"))
+    out = work / "counts"
+    with moto_server(work / "moto.log") as endpoint:
+        kinesis = moto_client(endpoint, "kinesis")
         raw_arn = fill(kinesis, "bench-raw", count)
         mapped_arn = fill(kinesis, "bench-mapped", count)
         assert raw_arn != mapped_arn
         raw = raw_rate(endpoint, "bench-raw", count)
-        env = {
-            "LAMBDAD_SANDBOX": "process",
-            "AWS_ENDPOINT_URL_KINESIS": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": ACCOUNT,
-        }
-        server = Server(env=env).start()
+        server = Server(env=moto_env(endpoint, "KINESIS")).start()
         try:
             server.create(FUNCTION, COUNTER, Environment={"Variables": {"OUT": str(out)}})
             mapped = mapping_rate(server, mapped_arn, out, count)
@@ -179,12 +131,13 @@ def main() -> int:
         "quick": args.quick,
         "cpus": os.cpu_count(),
     }
-    print(f"Kinesis mapping{' (quick)' if args.quick else ''}, {SHARDS} shards, {count} records, "
-          f"BatchSize {BATCH}, {os.cpu_count()} CPUs")  # fmt: skip
-    label = "mapping -> no-op function (from CreateEventSourceMapping)"
-    print(f"  {label:60} {mapped:9.0f} records/s")
-    print(f"  {'baseline: GetRecords loop, a thread per shard':60} {raw:9.0f} records/s")
-    print(f"  mapping / raw: {mapped / raw:.2f}x")
+    print_mapping(
+        f"Kinesis mapping{' (quick)' if args.quick else ''}, {SHARDS} shards, {count} records, "
+        f"BatchSize {BATCH}, {os.cpu_count()} CPUs",
+        ("mapping -> no-op function (from CreateEventSourceMapping)", mapped),
+        ("baseline: GetRecords loop, a thread per shard", raw),
+        unit="records/s",
+    )
     write_json("kinesis_mapping", result, args.json)
     return 0
 

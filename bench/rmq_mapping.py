@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from _common import ACCOUNT, Server, summary, write_json
+from _common import ACCOUNT, Server, print_mapping, summary, write_json
 
 from e2e.rabbitmq_side import Broker, missing, rabbitmq_server
 
@@ -179,14 +178,13 @@ def main() -> int:
         "quick": args.quick,
         "cpus": os.cpu_count(),
     }
-    print(f"RabbitMQ mapping{' (quick)' if args.quick else ''}, {os.cpu_count()} CPUs, "
-          f"{n} messages per round, median of {rounds} rounds")  # fmt: skip
-    print(f"  {'mapping (batch 100) -> counting function':48} {mapped_rate:9.0f} messages/s")
-    baseline = f"baseline: pika consumer, prefetch {BATCH}, same broker"
-    print(f"  {baseline:48} {plain_rate:9.0f} messages/s")
-    print(f"  mapping / baseline: {mapped_rate / plain_rate:.2f}x")
-    print(f"  idle publish -> handler start: median {lat['median']:.1f} ms, "
-          f"p99 {lat['p99']:.1f} ms (n={lat['n']})")  # fmt: skip
+    print_mapping(
+        f"RabbitMQ mapping{' (quick)' if args.quick else ''}, {os.cpu_count()} CPUs, "
+        f"{n} messages per round, median of {rounds} rounds",
+        ("mapping (batch 100) -> counting function", mapped_rate),
+        (f"baseline: pika consumer, prefetch {BATCH}, same broker", plain_rate),
+        lat,
+    )
     write_json("rmq_mapping", result, args.json)
     return 0
 

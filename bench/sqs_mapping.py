@@ -15,21 +15,27 @@ the time it was sent; the function writes the time it started, read back afterwa
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ACCOUNT, REGION, Server, free_port, summary, write_json
+from _common import (
+    MOTO_ACCOUNT,
+    REGION,
+    Server,
+    moto_client,
+    moto_env,
+    moto_server,
+    print_mapping,
+    summary,
+    write_json,
+)
 
 LOOPS = 5
 LATENCY_SOURCE = """
@@ -41,45 +47,6 @@ def handler(event, context):
         for r in event["Records"]:
             f.write(f"{r['body']} {started}\\n")
 """
-
-
-@contextlib.contextmanager
-def moto(log: Path) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("moto_server did not start")
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def sqs_client(endpoint: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(max_pool_connections=32),
-    )
 
 
 def fill(sqs: Any, url: str, n: int) -> None:
@@ -143,7 +110,7 @@ def drain_mapping(server: Server, sqs: Any, url: str, uuid: str, n: int) -> floa
 
 def new_queue(sqs: Any, name: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    return url, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+    return url, f"arn:aws:sqs:{REGION}:{MOTO_ACCOUNT}:{name}"
 
 
 def latencies(server: Server, sqs: Any, out: Path, count: int) -> list[float]:
@@ -171,18 +138,9 @@ def main() -> int:
     rounds = 1 if args.quick else 3
     samples = 5 if args.quick else 30
     work = Path(tempfile.mkdtemp(prefix="lambdad-sqs-bench-"))
-    with moto(work / "moto.log") as endpoint:
-        sqs = sqs_client(endpoint)
-        server = Server(
-            env={
-                "LAMBDAD_SANDBOX": "process",
-                "AWS_ENDPOINT_URL_SQS": endpoint,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": REGION,
-                "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": ACCOUNT,
-            }
-        ).start()
+    with moto_server(work / "moto.log") as endpoint:
+        sqs = moto_client(endpoint, "sqs", connections=32)
+        server = Server(env=moto_env(endpoint, "SQS")).start()
         try:
             server.create("noop")
             url, arn = new_queue(sqs, "mapped")
@@ -214,14 +172,13 @@ def main() -> int:
         "quick": args.quick,
         "cpus": os.cpu_count(),
     }
-    print(f"SQS mapping{' (quick)' if args.quick else ''}, {os.cpu_count()} CPUs, moto_server, "
-          f"{n} messages per round, median of {rounds} rounds")  # fmt: skip
-    print(f"  {'mapping (batch 10) -> no-op function':48} {mapped_rate:9.0f} messages/s")
-    baseline = f"baseline: {LOOPS} receive/delete loops, same server"
-    print(f"  {baseline:48} {plain_rate:9.0f} messages/s")
-    print(f"  mapping / baseline: {mapped_rate / plain_rate:.2f}x")
-    print(f"  idle SendMessage -> handler start: median {lat['median']:.1f} ms, "
-          f"p99 {lat['p99']:.1f} ms (n={lat['n']})")  # fmt: skip
+    print_mapping(
+        f"SQS mapping{' (quick)' if args.quick else ''}, {os.cpu_count()} CPUs, moto_server, "
+        f"{n} messages per round, median of {rounds} rounds",
+        ("mapping (batch 10) -> no-op function", mapped_rate),
+        (f"baseline: {LOOPS} receive/delete loops, same server", plain_rate),
+        lat,
+    )
     write_json("sqs_mapping", result, args.json)
     return 0
 

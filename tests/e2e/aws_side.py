@@ -1,10 +1,13 @@
-"""The AWS side of end-to-end tests: a moto server standing in for S3, SQS, SNS and
-EventBridge, clients for it, and the asynchronous-invocation counters of a server.
+"""The AWS side of end-to-end tests: a moto server standing in for S3, SQS, SNS,
+EventBridge, Kinesis and DynamoDB, clients for it, a lambdad server pointed at it, and
+the asynchronous-invocation counters of a server.
 
-``moto_server`` starts ``moto_server`` on a free port and stops it; with
-``no_auth_actions`` it checks signatures and IAM policies after that many requests
-(moto's ``INITIAL_NO_AUTH_ACTION_COUNT``), so a test can tell whose identity signed a
-call. ``async_stats`` runs ``lambdad async-stats --json`` (the server answers it).
+``moto_server`` starts ``moto_server`` on a free port and stops it (the ``moto`` fixture
+of ``conftest.py`` gives each module one); with ``no_auth_actions`` it checks signatures
+and IAM policies after that many requests (moto's ``INITIAL_NO_AUTH_ACTION_COUNT``), so a
+test can tell whose identity signed a call. ``moto_env`` is the environment of a lambdad
+server whose calls to those services go to moto, and ``module_server`` runs one for a
+module. ``async_stats`` runs ``lambdad async-stats --json`` (the server answers it).
 """
 
 from __future__ import annotations
@@ -15,14 +18,16 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
-from e2e.helpers import BIN, LambdadServer, client_env, free_port, run_lambdad
+from e2e.helpers import BIN, LambdadServer, client_env, free_port, run_lambdad, serving
 
 MOTO_REGION = "us-east-1"
 MOTO_ACCOUNT = "123456789012"  # moto's default account
@@ -65,6 +70,7 @@ def moto_client(
     service: str,
     access_key_id: str = "testing",
     secret_access_key: str = "testing",
+    connections: int = 10,
 ) -> Any:
     return boto3.session.Session().client(
         service,
@@ -72,8 +78,34 @@ def moto_client(
         region_name=MOTO_REGION,
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
-        config=Config(retries={"total_max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=connections),
     )
+
+
+def moto_env(endpoint: str, *services: str, **settings: str) -> dict[str, str]:
+    """The environment of a lambdad server (process sandbox) whose calls to ``services``
+    (boto3's ``AWS_ENDPOINT_URL_<SERVICE>`` names: ``SQS``, ``DYNAMODB_STREAMS``...) go
+    to moto, signed with the identity the operator lends moto's account (outbound.py);
+    ``settings`` add to it or override it."""
+    env = {f"AWS_ENDPOINT_URL_{service}": endpoint for service in services}
+    env.update(
+        LAMBDAD_SANDBOX="process",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=MOTO_REGION,
+        LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS=MOTO_ACCOUNT,
+    )
+    env.update(settings)
+    return env
+
+
+@contextlib.contextmanager
+def module_server(
+    tmp_path_factory: pytest.TempPathFactory, name: str, env: Mapping[str, str]
+) -> Iterator[LambdadServer]:
+    """A server of a module's own, for a module-scoped fixture (``serving`` it)."""
+    with serving(LambdadServer(tmp_path_factory.mktemp(name) / "data", env=dict(env))) as srv:
+        yield srv
 
 
 def queue_arn(name: str, account: str = MOTO_ACCOUNT) -> str:
@@ -116,3 +148,32 @@ def wait_stat(
             raise AssertionError(f"{counter} of {name} stayed below {at_least}: {row}")
         time.sleep(0.05)
     return row
+
+
+def wait_for(what: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """``what()`` once it is true (AssertionError after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not (got := what()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return got
+
+
+@contextlib.contextmanager
+def event_source_mappings(lam: Any) -> Iterator[Callable[..., str]]:
+    """``create(**CreateEventSourceMapping's parameters)``: a mapping's UUID once it is
+    past Creating; every mapping made is deleted when the block ends."""
+    made: list[str] = []
+
+    def create(**params: Any) -> str:
+        uuid_: str = lam.create_event_source_mapping(**params)["UUID"]
+        made.append(uuid_)
+        wait_for(lambda: lam.get_event_source_mapping(UUID=uuid_)["State"] != "Creating")
+        return uuid_
+
+    try:
+        yield create
+    finally:
+        for uuid_ in made:
+            with contextlib.suppress(ClientError):
+                lam.delete_event_source_mapping(UUID=uuid_)

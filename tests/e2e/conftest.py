@@ -9,6 +9,7 @@
 - ``new_balancer``: creates a load balancer (``elbv2``) and deletes it after, which
   closes its listeners' ports.
 - ``make_zip``: builds an archive in memory (also importable from ``e2e.helpers``).
+- ``moto``: a moto server for the module (``e2e.aws_side``); its endpoint.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from e2e.aws_side import moto_server
 from e2e.helpers import (
     OTHER,
     PRIMARY,
@@ -39,6 +41,13 @@ from e2e.helpers import make_zip as _make_zip
 def lambdad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
     with serving(LambdadServer(tmp_path_factory.mktemp("lambdad") / "data")) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server for the module (SQS, SNS, S3, Kinesis, DynamoDB...); its endpoint."""
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
+        yield endpoint
 
 
 ServerFactory = Callable[..., LambdadServer]

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
@@ -90,6 +91,22 @@ def make_zip(files: Mapping[str, str | bytes], *, mode: int | None = None) -> by
 def handler_zip(source: str = HANDLER_SOURCE, module: str = "app") -> bytes:
     """A Python function archive with ``source`` as ``<module>.py``."""
     return make_zip({f"{module}.py": source})
+
+
+def package_zip(source: str, *modules: ModuleType) -> bytes:
+    """A deployment package: ``app.py`` and the given installed packages (Powertools
+    and its dependencies, say) as they are installed here."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("app.py", source)
+        for module in modules:
+            path = Path(str(module.__file__))
+            if path.name != "__init__.py":
+                zf.write(path, path.name)
+                continue
+            for file in path.parent.rglob("*.py"):
+                zf.write(file, str(file.relative_to(path.parent.parent)))
+    return buf.getvalue()
 
 
 def free_port() -> int:
@@ -409,6 +426,22 @@ def serving(server: LambdadServer) -> Iterator[LambdadServer]:
     finally:
         status = server.stop()
         assert status == 0, f"lambdad exited {status} on SIGTERM:\n{server.stderr()}"
+
+
+def active_function(lam: Any, name: str, code: str | bytes, **params: Any) -> str:
+    """A function created with ``lam`` and Active: ``code`` is ``app.py``'s source or a
+    whole zip archive; ``variables`` become its environment variables, other ``params``
+    go to CreateFunction (Python 3.12 and ``app.handler`` unless they say). Its name."""
+    variables = params.pop("variables", None)
+    if variables is not None:
+        params["Environment"] = {"Variables": dict(variables)}
+    params = {"Runtime": "python3.12", "Role": ROLE, "Handler": "app.handler", **params}
+    archive = code if isinstance(code, bytes) else handler_zip(code)
+    lam.create_function(FunctionName=name, Code={"ZipFile": archive}, **params)
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+    return name
 
 
 # -- the lambdad command as a client --------------------------------------------------------

@@ -7,23 +7,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from e2e.aws_side import MOTO_ACCOUNT, MOTO_REGION
+from e2e.aws_side import moto_env
 
 
 def server_env(moto: str) -> dict[str, str]:
-    return {
-        "LAMBDAD_SANDBOX": "process",
-        "LAMBDAD_ESM_BACKOFF": "0.05,0.5",
-        "LAMBDAD_METRICS_FLUSH_INTERVAL": "0.2",
-        "AWS_ENDPOINT_URL_KINESIS": moto,
-        "AWS_ENDPOINT_URL_DYNAMODB": moto,
-        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": moto,
-        "AWS_ENDPOINT_URL_SQS": moto,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": MOTO_REGION,
-        "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": MOTO_ACCOUNT,
-    }
+    return moto_env(
+        moto, "KINESIS", "DYNAMODB", "DYNAMODB_STREAMS", "SQS",
+        LAMBDAD_ESM_BACKOFF="0.05,0.5", LAMBDAD_METRICS_FLUSH_INTERVAL="0.2",
+    )  # fmt: skip
 
 
 def make_stream(kinesis: Any, name: str, shards: int = 1) -> str:
@@ -32,6 +23,18 @@ def make_stream(kinesis: Any, name: str, shards: int = 1) -> str:
         "StreamARN"
     ]
     return arn
+
+
+def make_table(ddb: Any, name: str, view: str = "NEW_IMAGE", key: str = "Id") -> str:
+    """A table keyed by a number ``key``, its stream showing ``view``; the stream's ARN."""
+    table = ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "N"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
+    )["TableDescription"]
+    return str(table["LatestStreamArn"])
 
 
 def put(kinesis: Any, stream: str, data: str, key: str = "k") -> str:

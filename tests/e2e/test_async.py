@@ -22,16 +22,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e.aws_side import (
-    MOTO_ACCOUNT,
-    MOTO_REGION,
     async_stats,
+    module_server,
     moto_client,
-    moto_server,
+    moto_env,
     queue_arn,
     receive,
     wait_stat,
 )
-from e2e.helpers import ROLE, LambdadServer, client_env, handler_zip, run_lambdad, serving
+from e2e.helpers import ROLE, LambdadServer, active_function, client_env, handler_zip, run_lambdad
 
 AGE_SCALE = 0.005  # MaximumEventAgeInSeconds=60 lasts 0.3 s
 
@@ -59,37 +58,21 @@ def handler(event, context):
 # -- fixtures -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server (SQS, SNS...) on a free port; its endpoint."""
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
-        yield endpoint
-
-
 def _sqs(endpoint: str, service: str = "sqs") -> Any:
     return moto_client(endpoint, service)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[LambdadServer]:
-    env = {
-        "LAMBDAD_SANDBOX": "process",
-        "LAMBDAD_ASYNC_RETRY_DELAYS": "0.05,0.1",
-        "LAMBDAD_ASYNC_THROTTLE_BACKOFF": "0.05,0.2",
-        "LAMBDAD_ASYNC_POLL_INTERVAL": "0.1",
-        "LAMBDAD_ASYNC_EVENT_AGE_SCALE": str(AGE_SCALE),
-        # Destinations and dead-letter queues go to moto, through boto3's standard chain.
-        "AWS_ENDPOINT_URL_SQS": moto,
-        "AWS_ENDPOINT_URL_SNS": moto,
-        "AWS_ENDPOINT_URL_EVENTBRIDGE": moto,  # EventBridge's service id
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": MOTO_REGION,
-        # The operator lends lambdad's own AWS identity to the test account (outbound.py).
-        "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": MOTO_ACCOUNT,
-    }
-    srv = LambdadServer(tmp_path_factory.mktemp("async") / "data", env=env)
-    with serving(srv):
+    # Destinations and dead-letter queues go to moto, through boto3's standard chain.
+    env = moto_env(
+        moto, "SQS", "SNS", "EVENTBRIDGE",  # EventBridge's service id
+        LAMBDAD_ASYNC_RETRY_DELAYS="0.05,0.1",
+        LAMBDAD_ASYNC_THROTTLE_BACKOFF="0.05,0.2",
+        LAMBDAD_ASYNC_POLL_INTERVAL="0.1",
+        LAMBDAD_ASYNC_EVENT_AGE_SCALE=str(AGE_SCALE),
+    )  # fmt: skip
+    with module_server(tmp_path_factory, "async", env) as srv:
         yield srv
 
 
@@ -525,11 +508,7 @@ def test_another_functions_event_is_served_while_a_backlog_retries(
     lam = own.client("lambda")
     a, b = (f"fair-{x}-{uuid.uuid4().hex[:8]}" for x in "ab")
     for name in (a, b):
-        lam.create_function(
-            FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
-            Code={"ZipFile": handler_zip(WORKER)}, Timeout=10,
-        )  # fmt: skip
-        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+        active_function(lam, name, WORKER, Timeout=10)
     # B warm (a synchronous invoke takes no async place): its event needs no cold start.
     warm = tmp_path / "warm"
     lam.invoke(FunctionName=b, Payload=json.dumps({"out": str(warm)}))

@@ -17,15 +17,14 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from e2e.aws_side import MOTO_ACCOUNT, MOTO_REGION, moto_client, moto_server
+from e2e.aws_side import MOTO_ACCOUNT, MOTO_REGION, moto_client, moto_env
 from e2e.conftest import ServerFactory
 from e2e.helpers import LambdadServer, client_env, run_lambdad
 from e2e.invoke_support import log_messages, wait_until
@@ -77,30 +76,16 @@ Resources:
 """
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
-        yield endpoint
-
-
 def _server_env(moto: str) -> dict[str, str]:
-    env = {f"AWS_ENDPOINT_URL_{s}": moto for s in ("SQS", "SNS", "S3", "KINESIS")}
-    return {
-        **env,
-        "AWS_ENDPOINT_URL_DYNAMODB": moto,
-        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": moto,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": MOTO_REGION,
-        "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": MOTO_ACCOUNT,
-        "LAMBDAD_SANDBOX": "process",
-        "LAMBDAD_ASYNC_POLL_INTERVAL": "0.1",
+    return moto_env(
+        moto, "SQS", "SNS", "S3", "KINESIS", "DYNAMODB", "DYNAMODB_STREAMS",
+        LAMBDAD_ASYNC_POLL_INTERVAL="0.1",
         # A schedule's minute lasts 0.6 s: rate(5 minutes) fires every 3 s.
-        "LAMBDAD_SCHEDULE_TIME_SCALE": "0.01",
-        "LAMBDAD_SCHEDULE_POLL_INTERVAL": "0.2",
-        "LAMBDAD_ESM_SQS_WAIT": "1",
-        "LAMBDAD_ESM_BACKOFF": "0.05,0.5",
-    }
+        LAMBDAD_SCHEDULE_TIME_SCALE="0.01",
+        LAMBDAD_SCHEDULE_POLL_INTERVAL="0.2",
+        LAMBDAD_ESM_SQS_WAIT="1",
+        LAMBDAD_ESM_BACKOFF="0.05,0.5",
+    )  # fmt: skip
 
 
 def _aws_side(moto: str, tag: str) -> dict[str, str]:

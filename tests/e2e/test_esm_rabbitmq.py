@@ -16,9 +16,9 @@ from typing import Any
 
 import pika
 import pytest
-from botocore.exceptions import ClientError
 
-from e2e.helpers import ROLE, LambdadServer, handler_zip, serving
+from e2e.aws_side import event_source_mappings, wait_for
+from e2e.helpers import LambdadServer, active_function, serving
 from e2e.rabbitmq_side import Broker, missing, rabbitmq_server
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
@@ -108,19 +108,7 @@ def ready(channel: Any, queue: str) -> int:
 
 def new_function(lam: Any, out: Path) -> str:
     name = f"rmq-{uuid.uuid4().hex[:10]}"
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler="app.handler",
-        Code={"ZipFile": handler_zip(RECORDER)},
-        Environment={"Variables": {"OUT": str(out)}},
-        Timeout=60,
-    )
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-    )
-    return name
+    return active_function(lam, name, RECORDER, variables={"OUT": str(out)}, Timeout=60)
 
 
 def events(out: Path) -> list[dict[str, Any]]:
@@ -137,32 +125,17 @@ def data(message: dict[str, Any]) -> bytes:
     return base64.b64decode(message["data"])
 
 
-def wait_for(what: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (got := what()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return got
-
-
 @pytest.fixture
 def mapping(server: LambdadServer) -> Iterator[Callable[..., str]]:
-    lam = server.client("lambda")
-    made: list[str] = []
+    """``mapping(function, queue, secret=SECRET, **params)``: a mapping of the broker."""
+    with event_source_mappings(server.client("lambda")) as create:
 
-    def create(function: str, queue: str, secret: str = SECRET, **params: Any) -> str:
-        params.setdefault("SourceAccessConfigurations", [{"Type": "BASIC_AUTH", "URI": secret}])
-        uuid_: str = lam.create_event_source_mapping(
-            FunctionName=function, EventSourceArn=BROKER, Queues=[queue], **params
-        )["UUID"]
-        made.append(uuid_)
-        wait_for(lambda: lam.get_event_source_mapping(UUID=uuid_)["State"] != "Creating")
-        return uuid_
+        def of_broker(function: str, queue: str, secret: str = SECRET, **params: Any) -> str:
+            auth = [{"Type": "BASIC_AUTH", "URI": secret}]
+            params.setdefault("SourceAccessConfigurations", auth)
+            return create(FunctionName=function, EventSourceArn=BROKER, Queues=[queue], **params)
 
-    yield create
-    for uuid_ in made:
-        with contextlib.suppress(ClientError):
-            lam.delete_event_source_mapping(UUID=uuid_)
+        yield of_broker
 
 
 def test_messages_reach_the_function_as_an_aws_rmq_event(

@@ -4,21 +4,25 @@ to files (the process sandbox lets them; the path is in their ``OUT`` variable).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import time
 import uuid
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from e2e.aws_side import MOTO_ACCOUNT, MOTO_REGION, moto_client, moto_server, queue_arn, receive
-from e2e.helpers import ROLE, LambdadServer, handler_zip, serving
+from e2e.aws_side import (
+    MOTO_REGION,
+    event_source_mappings,
+    module_server,
+    moto_client,
+    moto_env,
+    queue_arn,
+    receive,
+    wait_for,
+)
+from e2e.helpers import LambdadServer, active_function, package_zip
 
 RECORDER = """
 import json, os, time
@@ -35,28 +39,12 @@ def handler(event, context):
 
 
 def server_env(moto: str) -> dict[str, str]:
-    return {
-        "LAMBDAD_SANDBOX": "process",
-        "AWS_ENDPOINT_URL_SQS": moto,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": MOTO_REGION,
-        "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": MOTO_ACCOUNT,
-        "LAMBDAD_ESM_SQS_WAIT": "1",
-        "LAMBDAD_ESM_BACKOFF": "0.05,0.5",
-    }
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
-        yield endpoint
+    return moto_env(moto, "SQS", LAMBDAD_ESM_SQS_WAIT="1", LAMBDAD_ESM_BACKOFF="0.05,0.5")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[LambdadServer]:
-    srv = LambdadServer(tmp_path_factory.mktemp("esm") / "data", env=server_env(moto))
-    with serving(srv):
+    with module_server(tmp_path_factory, "esm", server_env(moto)) as srv:
         yield srv
 
 
@@ -74,20 +62,18 @@ def new_queue(sqs: Any, **attributes: str) -> tuple[str, str]:
     return url, queue_arn(name)
 
 
+def queue_with_dead_letters(sqs: Any, max_receives: int) -> tuple[str, str, str]:
+    """(url, arn) of a new queue (visibility timeout 1 s) that moves a message received
+    ``max_receives`` times to a new dead-letter queue, and that queue's url."""
+    dlq_url, dlq_arn = new_queue(sqs)
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
+    url, arn = new_queue(sqs, VisibilityTimeout="1", RedrivePolicy=redrive)
+    return url, arn, dlq_url
+
+
 def new_function(lam: Any, out: Path, **env: str) -> str:
     name = f"esm-{uuid.uuid4().hex[:10]}"
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler="app.handler",
-        Code={"ZipFile": handler_zip(RECORDER)},
-        Environment={"Variables": {"OUT": str(out), **env}},
-    )
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-    )
-    return name
+    return active_function(lam, name, RECORDER, variables={"OUT": str(out), **env})
 
 
 def warm(lam: Any, name: str) -> None:
@@ -103,14 +89,6 @@ def records(out: Path) -> list[dict[str, Any]]:
     return [r for e in events for r in e["Records"]]
 
 
-def wait_for(what: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (got := what()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return got
-
-
 def queue_empty(sqs: Any, url: str) -> bool:
     attrs = sqs.get_queue_attributes(
         QueueUrl=url,
@@ -124,19 +102,8 @@ def queue_empty(sqs: Any, url: str) -> bool:
 
 @pytest.fixture
 def mapping(server: LambdadServer) -> Iterator[Callable[..., str]]:
-    lam = server.client("lambda")
-    made: list[str] = []
-
-    def create(**params: Any) -> str:
-        uuid_: str = lam.create_event_source_mapping(**params)["UUID"]
-        made.append(uuid_)
-        wait_for(lambda: lam.get_event_source_mapping(UUID=uuid_)["State"] != "Creating")
-        return uuid_
-
-    yield create
-    for uuid_ in made:
-        with contextlib.suppress(ClientError):
-            lam.delete_event_source_mapping(UUID=uuid_)
+    with event_source_mappings(server.client("lambda")) as create:
+        yield create
 
 
 def test_messages_arrive_as_aws_records(
@@ -180,9 +147,7 @@ def test_partial_failures_end_in_the_dead_letter_queue(
     server: LambdadServer, sqs: Any, mapping: Callable[..., str], tmp_path: Path
 ) -> None:
     lam = server.client("lambda")
-    dlq_url, dlq_arn = new_queue(sqs)
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})
-    url, arn = new_queue(sqs, VisibilityTimeout="1", RedrivePolicy=redrive)
+    url, arn, dlq_url = queue_with_dead_letters(sqs, max_receives=2)
     out = tmp_path / "out.jsonl"
     fn = new_function(lam, out)
     warm(lam, fn)
@@ -318,40 +283,19 @@ def powertools_zip() -> bytes:
     import jmespath
     import typing_extensions
 
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("app.py", POWERTOOLS_SQS)
-        for module in (powertools, jmespath, typing_extensions):
-            path = Path(str(module.__file__))
-            if path.name != "__init__.py":
-                zf.write(path, path.name)
-                continue
-            for file in path.parent.rglob("*.py"):
-                zf.write(file, str(file.relative_to(path.parent.parent)))
-    return buf.getvalue()
+    return package_zip(POWERTOOLS_SQS, powertools, jmespath, typing_extensions)
 
 
 def test_powertools_batch_processor_partial_failures(
     server: LambdadServer, sqs: Any, mapping: Callable[..., str], tmp_path: Path
 ) -> None:
     lam = server.client("lambda")
-    dlq_url, dlq_arn = new_queue(sqs)
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
-    url, arn = new_queue(sqs, VisibilityTimeout="1", RedrivePolicy=redrive)
+    url, arn, dlq_url = queue_with_dead_letters(sqs, max_receives=1)
     out = tmp_path / "out.txt"
-    name = f"esm-pt-{uuid.uuid4().hex[:8]}"
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler="app.handler",
-        Code={"ZipFile": powertools_zip()},
-        Environment={"Variables": {"OUT": str(out)}},
+    name = active_function(
+        lam, f"esm-pt-{uuid.uuid4().hex[:8]}", powertools_zip(), variables={"OUT": str(out)},
         Timeout=20,
-    )
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-    )
+    )  # fmt: skip
     warming = {"Records": [{"messageId": "w", "body": "warm", "attributes": {}}]}
     lam.invoke(FunctionName=name, Payload=json.dumps(warming).encode())
     mapping(
@@ -432,22 +376,11 @@ def test_recursive_loops(
     loop: str,
 ) -> None:
     lam = server.client("lambda")
-    dlq_url, dlq_arn = new_queue(sqs)
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
-    url, arn = new_queue(sqs, VisibilityTimeout="1", RedrivePolicy=redrive)
+    url, arn, dlq_url = queue_with_dead_letters(sqs, max_receives=1)
     out = tmp_path / "turns.txt"
-    name = f"esm-loop-{uuid.uuid4().hex[:8]}"
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler="app.handler",
-        Code={"ZipFile": handler_zip(LOOPER)},
-        Environment={"Variables": {"OUT": str(out), "SQS_ENDPOINT": moto, "QUEUE_URL": url}},
-        Timeout=20,
-    )
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    variables = {"OUT": str(out), "SQS_ENDPOINT": moto, "QUEUE_URL": url}
+    name = active_function(
+        lam, f"esm-loop-{uuid.uuid4().hex[:8]}", LOOPER, variables=variables, Timeout=20
     )
     if loop == "Allow":
         lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")

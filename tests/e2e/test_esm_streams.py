@@ -14,20 +14,17 @@ honoured.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from e2e.aws_side import MOTO_REGION, moto_client, moto_server, queue_arn, receive
-from e2e.helpers import ROLE, LambdadServer, handler_zip, serving
-from e2e.stream_support import make_stream, put, server_env, wait_for
+from e2e.aws_side import MOTO_REGION, module_server, moto_client, queue_arn, receive
+from e2e.helpers import ROLE, LambdadServer, active_function, package_zip
+from e2e.stream_support import make_stream, make_table, put, server_env, wait_for
 
 HANDLER = """
 import base64, json, os, time
@@ -58,32 +55,13 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[LambdadServer]:
-    srv = LambdadServer(tmp_path_factory.mktemp("streams") / "data", env=server_env(moto))
-    with serving(srv):
+    with module_server(tmp_path_factory, "streams", server_env(moto)) as srv:
         yield srv
 
 
 def make_function(lam: Any, name: str, out: Path, **env: str) -> str:
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler="app.handler",
-        Code={"ZipFile": handler_zip(HANDLER)},
-        Environment={"Variables": {"OUT": str(out), **env}},
-        Timeout=10,
-    )
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-    )
-    return name
+    return active_function(lam, name, HANDLER, variables={"OUT": str(out), **env}, Timeout=10)
 
 
 def events(out: Path) -> list[dict[str, Any]]:
@@ -217,14 +195,7 @@ def test_dynamodb_stream_records_reach_the_function(
 ) -> None:
     lam = server.client("lambda")
     ddb = moto_client(moto, "dynamodb")
-    table = ddb.create_table(
-        TableName="esm-items",
-        KeySchema=[{"AttributeName": "Id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "Id", "AttributeType": "N"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]
-    stream_arn = table["LatestStreamArn"]
+    stream_arn = make_table(ddb, "esm-items", "NEW_AND_OLD_IMAGES")
     out = tmp_path / "events.jsonl"
     fn = make_function(lam, "esm-items", out)
     mapping = lam.create_event_source_mapping(
@@ -277,17 +248,7 @@ def test_tumbling_window_carries_state_to_a_final_invoke(
     for i in range(7):
         put(kinesis, "esm-window", f"w{i}")
     out = tmp_path / "events.jsonl"
-    lam.create_function(
-        FunctionName="esm-window",
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler="app.handler",
-        Code={"ZipFile": handler_zip(WINDOW_HANDLER)},
-        Environment={"Variables": {"OUT": str(out)}},
-    )
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName="esm-window", WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-    )
+    active_function(lam, "esm-window", WINDOW_HANDLER, variables={"OUT": str(out)})
     mapping = lam.create_event_source_mapping(
         FunctionName="esm-window",
         EventSourceArn=stream_arn,
@@ -411,44 +372,19 @@ def dynamodb_handler(event, context):
 """
 
 
-def package_zip(*modules: ModuleType) -> bytes:
-    """``app.py`` and the given installed packages (Powertools and its dependencies)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("app.py", POWERTOOLS_HANDLERS)
-        for module in modules:
-            path = Path(str(module.__file__))
-            if path.name != "__init__.py":
-                zf.write(path, path.name)
-                continue
-            for file in path.parent.rglob("*.py"):
-                zf.write(file, str(file.relative_to(path.parent.parent)))
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def powertools_code() -> bytes:
     powertools = pytest.importorskip("aws_lambda_powertools")
     import jmespath
     import typing_extensions
 
-    return package_zip(powertools, jmespath, typing_extensions)
+    return package_zip(POWERTOOLS_HANDLERS, powertools, jmespath, typing_extensions)
 
 
 def powertools_function(lam: Any, name: str, handler: str, code: bytes, out: Path) -> str:
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler=f"app.{handler}",
-        Code={"ZipFile": code},
-        Environment={"Variables": {"OUT": str(out)}},
-        Timeout=20,
+    return active_function(
+        lam, name, code, Handler=f"app.{handler}", variables={"OUT": str(out)}, Timeout=20
     )
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-    )
-    return name
 
 
 def seen(out: Path) -> list[str]:
@@ -485,13 +421,7 @@ def test_dynamodb_batch_processor_partial_failures(
 ) -> None:
     lam = server.client("lambda")
     ddb = moto_client(moto, "dynamodb")
-    table = ddb.create_table(
-        TableName="powertools-items",
-        KeySchema=[{"AttributeName": "Id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "Id", "AttributeType": "N"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )["TableDescription"]
+    stream_arn = make_table(ddb, "powertools-items")
     for i, text in enumerate(("a", "fail-once", "c")):
         ddb.put_item(
             TableName="powertools-items", Item={"Id": {"N": str(i)}, "Message": {"S": text}}
@@ -500,7 +430,7 @@ def test_dynamodb_batch_processor_partial_failures(
     fn = powertools_function(lam, "pt-dynamodb", "dynamodb_handler", powertools_code, out)
     mapping = lam.create_event_source_mapping(
         FunctionName=fn,
-        EventSourceArn=table["LatestStreamArn"],
+        EventSourceArn=stream_arn,
         StartingPosition="TRIM_HORIZON",
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )

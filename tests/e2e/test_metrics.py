@@ -7,16 +7,13 @@ lines.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import math
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -27,7 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.helpers import OTHER, LambdadServer, client_env, handler_zip, run_lambdad
+from e2e.helpers import OTHER, LambdadServer, client_env, handler_zip, package_zip, run_lambdad
 from e2e.invoke_support import REPORT_RE, wait_for_log
 
 SOURCE = """
@@ -391,21 +388,6 @@ def handler(event, context):
 """
 
 
-def _package(source: str, *modules: ModuleType) -> bytes:
-    """``app.py`` and installed packages, as a deployment package."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("app.py", source)
-        for module in modules:
-            path = Path(str(module.__file__))
-            if path.name != "__init__.py":
-                zf.write(path, path.name)
-                continue
-            for file in path.parent.rglob("*.py"):
-                zf.write(file, str(file.relative_to(path.parent.parent)))
-    return buf.getvalue()
-
-
 def test_powertools_metrics_become_custom_metrics(lambdad: LambdadServer, made: Made) -> None:
     powertools = pytest.importorskip("aws_lambda_powertools")
     import jmespath
@@ -416,7 +398,7 @@ def test_powertools_metrics_become_custom_metrics(lambdad: LambdadServer, made: 
     lam.create_function(
         FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::123456789012:role/r",
         Handler="app.handler", Timeout=30,
-        Code={"ZipFile": _package(POWERTOOLS_METRICS, powertools, jmespath, typing_extensions)},
+        Code={"ZipFile": package_zip(POWERTOOLS_METRICS, powertools, jmespath, typing_extensions)},
         Environment={"Variables": {
             "POWERTOOLS_METRICS_NAMESPACE": namespace, "POWERTOOLS_SERVICE_NAME": "orders",
         }},

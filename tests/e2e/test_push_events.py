@@ -14,8 +14,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from e2e.aws_side import MOTO_REGION, moto_client, moto_server
-from e2e.helpers import ROLE, LambdadServer, handler_zip, serving
+from e2e.aws_side import MOTO_REGION, module_server, moto_client, moto_env
+from e2e.helpers import LambdadServer, active_function
 from e2e.invoke_support import log_messages, wait_until
 
 TOKEN = "s3-webhook-token-for-tests"
@@ -30,39 +30,18 @@ ID_2 = "dd9025bab4ad464b049177c95eb6ebf374d3b3fd1af9251148b658df7ac2e3e8"
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[LambdadServer]:
     fn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:pushed"
-    env = {
-        "LAMBDAD_SANDBOX": "process",
-        "LAMBDAD_ASYNC_POLL_INTERVAL": "0.1",
-        "AWS_ENDPOINT_URL_SNS": moto,
-        # The certificate is fetched from moto as SNS is called: signed, with the
-        # identity the operator lends the test account (outbound.py).
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": ACCOUNT,
-        "LAMBDAD_S3_WEBHOOKS": f"photos={fn},secrets={fn}",
-        "LAMBDAD_S3_WEBHOOK_TOKEN": TOKEN,
-    }
-    srv = LambdadServer(tmp_path_factory.mktemp("push") / "data", env=env)
-    with serving(srv):
-        lam = srv.client("lambda")
-        lam.create_function(
-            FunctionName="pushed",
-            Runtime="python3.12",
-            Role=ROLE,
-            Handler="app.handler",
-            Code={"ZipFile": handler_zip(RECORDER)},
-        )
-        lam.get_waiter("function_active_v2").wait(
-            FunctionName="pushed", WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-        )
+    # The certificate is fetched from moto as SNS is called: signed, with the identity the
+    # operator lends the test account (outbound.py).
+    env = moto_env(
+        moto, "SNS",
+        LAMBDAD_ASYNC_POLL_INTERVAL="0.1",
+        LAMBDAD_S3_WEBHOOKS=f"photos={fn},secrets={fn}",
+        LAMBDAD_S3_WEBHOOK_TOKEN=TOKEN,
+    )  # fmt: skip
+    with module_server(tmp_path_factory, "push", env) as srv:
+        active_function(srv.client("lambda"), "pushed", RECORDER)
         yield srv
 
 

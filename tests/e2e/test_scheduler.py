@@ -18,8 +18,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e.aws_side import MOTO_ACCOUNT, MOTO_REGION, moto_client, moto_server, queue_arn, receive
-from e2e.helpers import ROLE, LambdadServer, handler_zip, serving
+from e2e.aws_side import (
+    module_server,
+    moto_client,
+    moto_env,
+    queue_arn,
+    receive,
+)
+from e2e.helpers import LambdadServer, active_function
 from e2e.invoke_support import log_messages, wait_until
 
 SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/scheduler-role"
@@ -32,26 +38,14 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[LambdadServer]:
-    env = {
-        "LAMBDAD_SANDBOX": "process",
-        "LAMBDAD_ASYNC_POLL_INTERVAL": "0.1",
-        "LAMBDAD_SCHEDULE_TIME_SCALE": "0.01",
-        "LAMBDAD_SCHEDULE_POLL_INTERVAL": "0.2",
-        "AWS_ENDPOINT_URL_SQS": moto,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": MOTO_REGION,
-        "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": MOTO_ACCOUNT,
-    }
-    srv = LambdadServer(tmp_path_factory.mktemp("scheduler") / "data", env=env)
-    with serving(srv):
+    env = moto_env(
+        moto, "SQS",
+        LAMBDAD_ASYNC_POLL_INTERVAL="0.1",
+        LAMBDAD_SCHEDULE_TIME_SCALE="0.01",
+        LAMBDAD_SCHEDULE_POLL_INTERVAL="0.2",
+    )  # fmt: skip
+    with module_server(tmp_path_factory, "scheduler", env) as srv:
         yield srv
 
 
@@ -64,16 +58,8 @@ def scheduler(server: LambdadServer) -> Any:
 def recorder(server: LambdadServer) -> dict[str, Any]:
     """One function printing the events it gets, for the module."""
     lam = server.client("lambda")
-    fn: dict[str, Any] = lam.create_function(
-        FunctionName="sched-recorder",
-        Runtime="python3.12",
-        Role=ROLE,
-        Handler="app.handler",
-        Code={"ZipFile": handler_zip(RECORDER)},
-    )
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName="sched-recorder", WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-    )
+    active_function(lam, "sched-recorder", RECORDER)
+    fn: dict[str, Any] = lam.get_function_configuration(FunctionName="sched-recorder")
     return fn
 
 
