@@ -10,14 +10,14 @@ All of it lives in the metadata store's children, per (account, region):
   (account and region empty) keyed ``ACCOUNT/REGION/RULE``, so the timer service reads
   every schedule with one query: ``{"Anchor": epoch, "Next": epoch}``.
 
-The store's ``name`` column holds ``events:<bus>``: a colon never appears in a function
-name, so deleting a function (which drops its children by name) never touches these.
+The store's ``name`` column holds ``events:<bus>`` (``scoped_docs``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lambdad.events.scoped_docs import ScopedDocs
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
 
@@ -49,38 +49,40 @@ class ScheduleEntry:
 class EventStore:
     def __init__(self, store: MetadataStore) -> None:
         self.store = store
+        self._buses = ScopedDocs(store, BUS_KIND)
+        self._rules = ScopedDocs(store, RULE_KIND)
         # Bumped by every write of a rule: what was read of rules before is stale.
         self.rules_generation = 0
 
     # -- buses -------------------------------------------------------------------------
 
     def get_bus(self, scope: Scope, name: str) -> Doc | None:
-        return self.store.get_child(BUS_KIND, scope.account, scope.region, _BUSES, name)
+        return self._buses.get(scope, _BUSES, name)
 
     def put_bus(self, scope: Scope, name: str, doc: Doc) -> None:
-        self.store.put_child(BUS_KIND, scope.account, scope.region, _BUSES, name, doc)
+        self._buses.put(scope, _BUSES, name, doc)
 
     def delete_bus(self, scope: Scope, name: str) -> None:
-        self.store.delete_child(BUS_KIND, scope.account, scope.region, _BUSES, name)
+        self._buses.delete(scope, _BUSES, name)
 
     def list_buses(self, scope: Scope) -> list[tuple[str, Doc]]:
-        return self.store.list_children(BUS_KIND, scope.account, scope.region, _BUSES)
+        return self._buses.list(scope, _BUSES)
 
     # -- rules -------------------------------------------------------------------------
 
     def get_rule(self, scope: Scope, bus: str, name: str) -> Doc | None:
-        return self.store.get_child(RULE_KIND, scope.account, scope.region, _bus_name(bus), name)
+        return self._rules.get(scope, _bus_name(bus), name)
 
     def put_rule(self, scope: Scope, bus: str, name: str, doc: Doc) -> None:
-        self.store.put_child(RULE_KIND, scope.account, scope.region, _bus_name(bus), name, doc)
+        self._rules.put(scope, _bus_name(bus), name, doc)
         self.rules_generation += 1
 
     def delete_rule(self, scope: Scope, bus: str, name: str) -> None:
-        self.store.delete_child(RULE_KIND, scope.account, scope.region, _bus_name(bus), name)
+        self._rules.delete(scope, _bus_name(bus), name)
         self.rules_generation += 1
 
     def list_rules(self, scope: Scope, bus: str) -> list[tuple[str, Doc]]:
-        return self.store.list_children(RULE_KIND, scope.account, scope.region, _bus_name(bus))
+        return self._rules.list(scope, _bus_name(bus))
 
     # -- schedules ---------------------------------------------------------------------
 

@@ -5,15 +5,16 @@ the metadata store's children:
   the first time it is needed, so that it has a creation date);
 - a schedule: kind ``scheduler-schedule``, under its group, key its name.
 
-The store's ``name`` column holds ``scheduler:...``: a colon never appears in a
-function name, so deleting a function never touches these. A schedule's next fire is
-the timer service's, in ``rule_store``'s schedule table under ``timer_key``.
+The store's ``name`` column holds ``scheduler:...`` (``events.scoped_docs``). A
+schedule's next fire is the timer service's, in ``rule_store``'s schedule table under
+``timer_key``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lambdad.events.scoped_docs import ScopedDocs
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
 
@@ -47,39 +48,33 @@ class ScheduleRef:
 class SchedulerStore:
     def __init__(self, store: MetadataStore) -> None:
         self.store = store
+        self._groups = ScopedDocs(store, GROUP_KIND)
+        self._schedules = ScopedDocs(store, SCHEDULE_KIND)
 
     # -- groups --------------------------------------------------------------------------
 
     def get_group(self, scope: Scope, name: str) -> Doc | None:
-        return self.store.get_child(GROUP_KIND, scope.account, scope.region, _GROUPS, name)
+        return self._groups.get(scope, _GROUPS, name)
 
     def put_group(self, scope: Scope, name: str, doc: Doc) -> None:
-        self.store.put_child(GROUP_KIND, scope.account, scope.region, _GROUPS, name, doc)
+        self._groups.put(scope, _GROUPS, name, doc)
 
     def delete_group(self, scope: Scope, name: str) -> None:
-        self.store.delete_child(GROUP_KIND, scope.account, scope.region, _GROUPS, name)
+        self._groups.delete(scope, _GROUPS, name)
 
     def list_groups(self, scope: Scope) -> list[tuple[str, Doc]]:
-        return self.store.list_children(GROUP_KIND, scope.account, scope.region, _GROUPS)
+        return self._groups.list(scope, _GROUPS)
 
     # -- schedules -----------------------------------------------------------------------
 
     def get_schedule(self, scope: Scope, ref: ScheduleRef) -> Doc | None:
-        return self.store.get_child(
-            SCHEDULE_KIND, scope.account, scope.region, _in_group(ref.group), ref.name
-        )
+        return self._schedules.get(scope, _in_group(ref.group), ref.name)
 
     def put_schedule(self, scope: Scope, ref: ScheduleRef, doc: Doc) -> None:
-        self.store.put_child(
-            SCHEDULE_KIND, scope.account, scope.region, _in_group(ref.group), ref.name, doc
-        )
+        self._schedules.put(scope, _in_group(ref.group), ref.name, doc)
 
     def delete_schedule(self, scope: Scope, ref: ScheduleRef) -> None:
-        self.store.delete_child(
-            SCHEDULE_KIND, scope.account, scope.region, _in_group(ref.group), ref.name
-        )
+        self._schedules.delete(scope, _in_group(ref.group), ref.name)
 
     def list_schedules(self, scope: Scope, group: str) -> list[tuple[str, Doc]]:
-        return self.store.list_children(
-            SCHEDULE_KIND, scope.account, scope.region, _in_group(group)
-        )
+        return self._schedules.list(scope, _in_group(group))
