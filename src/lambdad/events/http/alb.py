@@ -17,9 +17,10 @@ Event (ELB User Guide, "Lambda functions as targets"):
 Response: ``statusCode`` (required), ``statusDescription`` (``"200 OK"``: its reason
 phrase is sent), ``headers`` (off) or ``multiValueHeaders`` (on; the other field is
 ignored), ``body`` and ``isBase64Encoded``. A result that is not such an object,
-``headers: null`` (as ALB answers Go's nil map), a function error or a result over
-1 MB: 502 with the balancer's HTML page. Without a ``Content-Type`` the balancer sends
-``application/octet-stream``.
+``headers: null`` (as ALB answers Go's nil map), a function error (a timeout or a
+throttle included), a result over 1 MB or headers over 32 KB in all: 502 with the
+balancer's HTML page (ELB User Guide, "Troubleshoot your Application Load
+Balancers"). Without a ``Content-Type`` the balancer sends ``application/octet-stream``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from lambdad.events.http.response import (
 MAX_RESPONSE_BYTES: Final = 1024 * 1024
 # "The maximum size of the request body that you can send to a Lambda function is 1 MB."
 MAX_REQUEST_BODY_BYTES: Final = 1024 * 1024
+# 502 when "the target response header exceeded 32 K for the entire response header".
+MAX_HEADER_BYTES: Final = 32 * 1024
 BAD_GATEWAY_PAGE: Final = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
@@ -103,6 +106,8 @@ def alb_response(
         else:
             headers = single_headers(result.get(key), key)
         headers = without_transport_headers(headers)
+        if sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEADER_BYTES:
+            raise MalformedResult("The response headers exceed 32 KB")
         encoded = flag(result.get("isBase64Encoded"), "isBase64Encoded")
         body = body_bytes(result.get("body"), base64_encoded=encoded)
     except MalformedResult as error:

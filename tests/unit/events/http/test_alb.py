@@ -214,3 +214,10 @@ def test_status_description_gives_the_reason_phrase(
 ) -> None:
     result = {"statusCode": 404, "statusDescription": description, "body": "gone"}
     assert answer(result)[:2] == (404, reason)
+
+
+def test_response_headers_over_32_kb_are_502() -> None:
+    fits = {"statusCode": 200, "headers": {"x-big": "a" * (32 * 1024 - 20)}}
+    assert answer(fits)[0] == 200
+    over = {"statusCode": 200, "headers": {"x-big": "a" * (16 * 1024), "x-more": "b" * (16 * 1024)}}
+    assert answer(over)[0] == 502
