@@ -20,6 +20,7 @@ request's body is held whole (its hash is checked before it is signed again): at
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import ssl
@@ -227,7 +228,7 @@ async def _forward(
         up_reader, up_writer = await asyncio.open_connection(
             forward.host,
             forward.host_port,
-            ssl=ssl.create_default_context() if forward.tls else None,
+            ssl=_tls_context() if forward.tls else None,
             # From the account's relay address where that can reach (the host's loopback).
             local_addr=(source, 0) if source and forward.host == "127.0.0.1" else None,
         )
@@ -315,6 +316,12 @@ async def _refuse(
             await writer.drain()
     except (OSError, h11.ProtocolError):
         pass
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The system's trusted certificates, loaded once: upstream certificates are verified."""
+    return ssl.create_default_context()
 
 
 def _phrase(status: int) -> bytes:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,6 +20,10 @@ import h11
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from lambdad.environments import upstream_proxy
 from lambdad.environments.upstream_proxy import BodyBudget, UpstreamSigning
@@ -33,7 +39,7 @@ OPERATOR = UpstreamCredential("AKIAOPERATOR", "operator-secret")
 Seen = list[dict[str, str]]
 
 
-async def _upstream(seen: Seen) -> asyncio.Server:
+async def _upstream(seen: Seen, tls: ssl.SSLContext | None = None) -> asyncio.Server:
     """Answers every request 200 (``ok`` to a GET), recording its headers; with no
     reason phrase, as some servers answer."""
 
@@ -58,7 +64,7 @@ async def _upstream(seen: Seen) -> asyncio.Server:
             elif isinstance(event, h11.ConnectionClosed):
                 return
 
-    return await asyncio.start_server(handle, "127.0.0.1", 0)
+    return await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
 
 
 def _client(port: int, session: Session, secret: str | None = None) -> Any:
@@ -74,12 +80,14 @@ def _client(port: int, session: Session, secret: str | None = None) -> Any:
 
 
 def _run(
-    check: Callable[[int, int, SessionIssuer, Seen], Any], budget: BodyBudget | None = None
+    check: Callable[[int, int, SessionIssuer, Seen], Any],
+    budget: BodyBudget | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
     async def main() -> None:
         seen: Seen = []
         issuer = SessionIssuer(os.urandom(32), 3600)
-        upstream = await _upstream(seen)
+        upstream = await _upstream(seen, tls)
         up_port = upstream.sockets[0].getsockname()[1]
 
         def credentials(role: str, service: str) -> UpstreamCredential | None:
@@ -88,7 +96,7 @@ def _run(
         signing = UpstreamSigning(
             ACCOUNT, issuer.open, credentials, lambda: datetime.now(UTC), budget or BodyBudget()
         )
-        forward = Forward(0, "127.0.0.1", up_port)
+        forward = Forward(0, "localhost" if tls else "127.0.0.1", up_port, tls=tls is not None)
 
         async def relayed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
@@ -180,3 +188,60 @@ def test_bodies_beyond_the_limit_or_the_environments_budget_are_refused(
 
     _run(check, budget)
     assert budget.held == 0  # every request's body given back
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for ``localhost`` and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_an_https_upstream_is_reached_with_its_certificate_verified(
+    trusted: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert_file, key_file = _certificate(tmp_path)
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert_file, key_file)
+    if trusted:  # as if the operator's system trusted it
+        monkeypatch.setattr(
+            upstream_proxy, "_tls_context", lambda: ssl.create_default_context(cafile=cert_file)
+        )
+
+    def check(port: int, up_port: int, issuer: SessionIssuer, seen: Seen) -> None:
+        with contextlib.closing(_client(port, _mint(issuer, SIGNED_ROLE))) as s3:
+            if trusted:
+                assert s3.get_object(Bucket="b", Key="k")["Body"].read() == b"ok"
+                (headers,) = seen
+                assert headers["host"] == f"localhost:{up_port}"
+                assert "Credential=AKIAOPERATOR/" in headers["authorization"]
+            else:  # a certificate the system does not trust: no request goes upstream
+                with pytest.raises(ClientError) as refused:
+                    s3.get_object(Bucket="b", Key="k")
+                assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
+                assert seen == []
+
+    _run(check, tls=server_side)
