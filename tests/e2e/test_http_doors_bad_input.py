@@ -239,6 +239,16 @@ def test_alb_answers(
     })  # fmt: skip
     assert upgrade.status_code == 400
     assert b"400 Bad Request" in upgrade.content
+    # TRACE is not supported (405); X-Forwarded-For names at most 30 addresses (463).
+    trace = requests.request("TRACE", alb.base + "/t", headers=alb.host, timeout=30)
+    assert trace.status_code == 405
+    relayed = ", ".join(f"192.0.2.{i}" for i in range(31))
+    forwarded = requests.get(alb.base + "/f", headers={**alb.host, "X-Forwarded-For": relayed},
+                             timeout=30)  # fmt: skip
+    assert forwarded.status_code == 463
+    thirty = ", ".join(f"192.0.2.{i}" for i in range(30))
+    assert requests.get(alb.base + "/f", headers={**alb.host, "X-Forwarded-For": thirty},
+                        timeout=30).status_code == 200  # fmt: skip
     # A request body over 1 MB: 413.
     too_large = requests.post(alb.base + "/up", data=b"x" * (1024 * 1024 + 1), headers=alb.host,
                               timeout=30)  # fmt: skip

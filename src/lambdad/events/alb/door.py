@@ -39,11 +39,12 @@ log = logging.getLogger(__name__)
 
 
 def _page(status: int, title: str) -> HttpResponse:
+    heading = f"{status} {title}".rstrip()
     body = (
-        f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{status} {title}</h1></center>\r\n</body>\r\n</html>\r\n"
+        f"<html>\r\n<head><title>{heading}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{heading}</h1></center>\r\n</body>\r\n</html>\r\n"
     ).encode()
-    return HttpResponse(status, (("Content-Type", "text/html"),), body, reason=title)
+    return HttpResponse(status, (("Content-Type", "text/html"),), body, reason=title or None)
 
 
 NOT_FOUND: Final = _page(404, "Not Found")
@@ -51,6 +52,12 @@ UNAVAILABLE: Final = _page(503, "Service Temporarily Unavailable")
 TOO_LARGE: Final = _page(413, "Request Entity Too Large")
 SERVER_ERROR: Final = _page(500, "Internal Server Error")
 BAD_REQUEST: Final = _page(400, "Bad Request")
+# ELB's troubleshooting guide: "The client used the TRACE method, which is not supported
+# by Application Load Balancers" (405), and "an X-Forwarded-For request header with too
+# many IP addresses. The upper limit for IP addresses is 30" (463).
+TRACE_REFUSED: Final = _page(405, "Method Not Allowed")
+TOO_MANY_FORWARDS: Final = _page(463, "")
+MAX_FORWARDED_ADDRESSES: Final = 30
 
 
 class ServicePolicies(Protocol):
@@ -160,6 +167,9 @@ class LoadBalancerDoor:
         found = self._find(dns)
         if found is None or found[0].region != region or not found[1]["Listeners"]:
             return NOT_FOUND
+        refused = _refused(method, headers)
+        if refused is not None:
+            return refused
         scope, balancer = found
         listeners = sorted(balancer["Listeners"].values(), key=lambda li: li["Port"])
         listener = next((li for li in listeners if li["Port"] == port), listeners[0])
@@ -249,6 +259,16 @@ class LoadBalancerDoor:
             self._found.clear()
         self._found[dns] = (generation, found)
         return found
+
+
+def _refused(method: str, headers: list[tuple[str, str]]) -> HttpResponse | None:
+    """The balancer's own refusal of a request, before any rule."""
+    if method == "TRACE":
+        return TRACE_REFUSED
+    forwarded = [v for k, v in headers if k == "x-forwarded-for"]
+    if forwarded and sum(v.count(",") + 1 for v in forwarded) > MAX_FORWARDED_ADDRESSES:
+        return TOO_MANY_FORWARDS
+    return None
 
 
 def _fixed(config: Doc) -> HttpResponse:
