@@ -9,8 +9,9 @@ its role session's keys; moto accepts only because lambdad's relay checked the
 session's signature and signed the request again with the operator's key. A function
 of another role, with no upstream credentials, goes through unchanged: moto refuses
 its session key. No variable of either function holds the operator's secret. The
-same holds with S3 mapped to an address off the host's loopback (as a real AWS region
-or a MinIO elsewhere would be): the role's environments reach it through a relay too.
+same holds for DynamoDB mapped to the same moto at an address off the host's loopback
+(as a real AWS region or a MinIO elsewhere would be): the role's environments reach it
+through a relay of their own too, the other role's directly (through its NAT).
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ SIGNED_ROLE = role_for(PRIMARY.account_id).replace("lambda-role", "upstream-role
 # moto's requests before it checks signatures: the IAM user, its policy, its key.
 SETUP_ACTIONS = 3
 
-READER = """
+CALLER = """
 import os
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 def handler(event, context):
-    s3 = boto3.client("s3", config=Config(retries={"total_max_attempts": 1}))
+    config = Config(retries={"total_max_attempts": 1})
+    s3, dynamodb = boto3.client("s3", config=config), boto3.client("dynamodb", config=config)
     out = {"env": dict(os.environ)}
     try:
         s3.put_object(Bucket="upstream-bucket", Key=context.function_name, Body=b"written")
@@ -47,21 +49,26 @@ def handler(event, context):
             "Body"].read().decode()
         out["read"] = s3.get_object(Bucket="upstream-bucket", Key="k")["Body"].read().decode()
     except ClientError as exc:
-        out["error"] = exc.response["Error"]["Code"]
+        out["s3_error"] = exc.response["Error"]["Code"]
+    try:
+        out["tables"] = dynamodb.list_tables()["TableNames"]
+    except ClientError as exc:
+        out["dynamodb_status"] = exc.response["ResponseMetadata"]["HTTPStatusCode"]
     return out
 """
 
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, tuple[str, str]]]:
-    """moto with IAM authentication on, and the operator's IAM user's key."""
+    """moto with IAM authentication on (on every address of the host), and the
+    operator's IAM user's key."""
     log = tmp_path_factory.mktemp("moto-upstream") / "moto.log"
     with moto_server(log, no_auth_actions=SETUP_ACTIONS, host="0.0.0.0") as endpoint:
         iam = moto_client(endpoint, "iam")
         iam.create_user(UserName="operator")
         policy = {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+            "Statement": [{"Effect": "Allow", "Action": ["s3:*", "dynamodb:*"], "Resource": "*"}],
         }
         iam.put_user_policy(UserName="operator", PolicyName="s3", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName="operator")["AccessKey"]
@@ -69,6 +76,12 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, tuple[
         s3 = moto_client(endpoint, "s3", *keys)
         s3.create_bucket(Bucket="upstream-bucket")
         s3.put_object(Bucket="upstream-bucket", Key="k", Body=b"for the operator's key only")
+        moto_client(endpoint, "dynamodb", *keys).create_table(
+            TableName="upstream-table",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         yield endpoint, keys
 
 
@@ -79,85 +92,72 @@ def _run(server: LambdadServer, name: str) -> Any:
     return body
 
 
-def _global_address() -> str | None:
-    """An IPv4 address of this host off its loopback, or None."""
+def _global_address() -> str:
+    """An IPv4 address of this host off its loopback."""
     shown = subprocess.run(
         ["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True
     ).stdout.split()
-    return next((w.split("/")[0] for i, w in enumerate(shown) if shown[i - 1] == "inet"), None)
+    found = next((w.split("/")[0] for i, w in enumerate(shown) if shown[i - 1] == "inet"), None)
+    if found is None:
+        pytest.skip("this host has no IPv4 address off its loopback")
+    return found
 
 
-@pytest.mark.parametrize("where", ["loopback", "elsewhere"])
+def _lambdad(*args: str, stdin: str = "") -> str:
+    done = subprocess.run([LAMBDAD, *args], input=stdin, text=True, check=True, capture_output=True)
+    return done.stdout
+
+
 def test_the_relay_signs_with_the_roles_upstream_keys(
-    where: str,
-    lambdad_factory: Callable[..., LambdadServer],
-    moto: tuple[str, tuple[str, str]],
+    lambdad_factory: Callable[..., LambdadServer], moto: tuple[str, tuple[str, str]]
 ) -> None:
     endpoint, (key_id, secret) = moto
-    mapped = endpoint
-    if where == "elsewhere":
-        address = _global_address()
-        if address is None:
-            pytest.skip("this host has no IPv4 address off its loopback")
-        mapped = endpoint.replace("127.0.0.1", address)
-    server = lambdad_factory(env={"LAMBDAD_FUNCTION_ENDPOINTS": f"s3={mapped}"})
-    # The operator's command; the secret on stdin, never on a command line.
-    subprocess.run(
-        [
-            LAMBDAD,
-            "roles",
-            "upstream",
-            SIGNED_ROLE,
-            "s3",
-            "--access-key-id",
-            key_id,
-            "--data-dir",
-            str(server.data_dir),
-        ],
-        input=secret + "\n",
-        text=True,
-        check=True,
-        capture_output=True,
+    elsewhere = endpoint.replace("127.0.0.1", _global_address())
+    server = lambdad_factory(
+        env={"LAMBDAD_FUNCTION_ENDPOINTS": f"s3={endpoint},dynamodb={elsewhere}"}
     )
-    listed = subprocess.run(
-        [LAMBDAD, "roles", "upstream-ls", "--data-dir", str(server.data_dir)],
-        text=True,
-        check=True,
-        capture_output=True,
-    ).stdout
-    assert listed.split() == [SIGNED_ROLE, "s3", key_id]
+    # The operator's commands; the secret on stdin, never on a command line.
+    data_dir = ("--data-dir", str(server.data_dir))
+    for service in ("s3", "dynamodb"):
+        args = ("roles", "upstream", SIGNED_ROLE, service, "--access-key-id", key_id)
+        _lambdad(*args, *data_dir, stdin=secret + "\n")
+    listed = _lambdad("roles", "upstream-ls", *data_dir).split()
+    assert listed == [SIGNED_ROLE, "dynamodb", key_id, SIGNED_ROLE, "s3", key_id]
     assert (server.data_dir / "upstream.json").stat().st_mode & 0o077 == 0
 
     client = server.client("lambda")
-    signed_name = f"signed-{where}"
-    for name, role in ((signed_name, SIGNED_ROLE), ("unsigned", role_for(PRIMARY.account_id))):
+    for name, role in (("signed", SIGNED_ROLE), ("unsigned", role_for(PRIMARY.account_id))):
         client.create_function(
             FunctionName=name,
             Runtime="python3.12",
             Role=role,
             Handler="app.handler",
-            Code={"ZipFile": handler_zip(READER)},
+            Code={"ZipFile": handler_zip(CALLER)},
             Timeout=30,
         )
         client.get_waiter("function_active_v2").wait(
             FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
         )
 
-    signed = _run(server, signed_name)
-    assert "error" not in signed, signed["error"]
-    assert signed["read"] == "for the operator's key only"
+    signed = _run(server, "signed")
+    assert signed["read"] == "for the operator's key only", signed.get("s3_error")
     assert signed["written"] == "written"
+    assert signed["tables"] == ["upstream-table"], signed.get("dynamodb_status")
+    env = signed["env"]
     # The function held its session's keys, and nothing of the operator's.
-    assert signed["env"]["AWS_ACCESS_KEY_ID"].startswith("ASIA")
-    # Off the host's loopback, its endpoint is a relay inside its namespace.
-    relayed = signed["env"]["AWS_ENDPOINT_URL_S3"]
-    assert relayed == mapped if where == "loopback" else relayed.startswith("http://127.0.0.1:")
-    assert not any(secret in value or key_id in value for value in signed["env"].values())
+    assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    assert not any(secret in value or key_id in value for value in env.values())
+    # On the host's loopback, the endpoint is relayed as itself; elsewhere, through a
+    # port inside the function's namespace.
+    assert env["AWS_ENDPOINT_URL_S3"] == endpoint
+    assert env["AWS_ENDPOINT_URL_DYNAMODB"].startswith("http://127.0.0.1:"), env
     # moto stored the object under the operator's identity: it reads back with that key.
     s3 = moto_client(endpoint, "s3", key_id, secret)
-    assert s3.get_object(Bucket="upstream-bucket", Key=signed_name)["Body"].read() == b"written"
+    assert s3.get_object(Bucket="upstream-bucket", Key="signed")["Body"].read() == b"written"
 
-    # A role with no upstream credentials: its session's key reaches moto unchanged.
+    # A role with no upstream credentials: its session's key reaches moto unchanged, and
+    # is refused there.
     unsigned = _run(server, "unsigned")
-    assert unsigned["error"] == "InvalidAccessKeyId", unsigned
-    assert unsigned["env"]["AWS_ENDPOINT_URL_S3"] == mapped
+    assert unsigned["s3_error"] == "InvalidAccessKeyId", unsigned
+    assert unsigned["dynamodb_status"] == 403, unsigned
+    assert unsigned["env"]["AWS_ENDPOINT_URL_DYNAMODB"] == elsewhere
