@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lambdad.api.sigv4 import Principal
+from lambdad.model.ids import new_uuid4
 from lambdad.model.scope import Scope
-
-_ids = random.Random()  # seeded from os.urandom
-# The variant nibble of a random UUID's fourth group, by the random nibble it replaces.
-_UUID_VARIANT = {f"{n:x}": f"{8 | (n & 3):x}" for n in range(16)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +23,5 @@ class RequestContext:
 
 
 def new_request_id() -> str:
-    """A random (version 4) UUID as text, like ``str(uuid.uuid4())`` but for a third of
-    its cost and without a system call: every request takes one. Ids must be unique,
-    not secret, so they come from a generator seeded once from the OS."""
-    h = f"{_ids.getrandbits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    """A random (version 4) UUID as text (``model.ids.new_uuid4``)."""
+    return new_uuid4()

@@ -28,7 +28,9 @@ MAX_TRAILERS = 64 * 1024
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?")
 # Whitespace before a header's colon, or a line folded onto the one before: refused
 # (RFC 9112), so that no header is read otherwise than its sender meant.
-_MALFORMED_HEAD = (" :", "\t:", "\n ", "\n\t")
+_MALFORMED_HEAD = re.compile(r"[ \t]:|\n[ \t]")
+# Bodiless heads remembered per connection, as parsed (see RequestReader._known).
+_KNOWN_HEADS = 8
 
 # Where the reader is in the request it reads.
 _HEAD, _BODY, _CHUNK_LINE, _CHUNK_DATA, _CHUNK_END, _TRAILER = range(6)
@@ -100,6 +102,9 @@ class RequestReader:
         self.remaining = 0  # bytes left of the body (Content-Length) or of the chunk
         self.work = 0  # what is left of this turn's work budget (a chunk costs 1)
         self.out_of_work = False  # the last next_request stopped for the budget
+        # Heads of requests without a body, as parsed (method, path, headers): a runtime
+        # asks for its next event with the same bytes every time.
+        self._known: dict[bytes, tuple[str, str, dict[str, str]]] = {}
 
     def feed(self, data: bytes) -> None:
         if self.pos >= len(self.buffer):
@@ -266,9 +271,16 @@ class RequestReader:
             # Next time the search starts where this one stopped (less a partial match).
             self.scanned = max(self.pos, len(buf) - 3)
             return False
-        head = bytes(buf[self.pos : end]).decode("latin-1")
+        raw = bytes(buf[self.pos : end])
         self.pos = end + 4
         self.scanned = self.pos
+        known = self._known.get(raw)
+        if known is not None:
+            self.request = Request(known[0], known[1], dict(known[2]), self.max_body)
+            self.remaining = 0
+            self.state = _BODY
+            return True
+        head = raw.decode("latin-1")
         lines = head.split("\r\n")
         parts = lines[0].split(" ")
         method = parts[0]
@@ -276,7 +288,7 @@ class RequestReader:
             raise BadRequest(400, "Malformed request line")
         if not parts[2].startswith("HTTP/1."):
             raise BadRequest(400, "Malformed request line")
-        if any(bad in head for bad in _MALFORMED_HEAD):
+        if _MALFORMED_HEAD.search(head) is not None:
             raise BadRequest(400, "Malformed header")
         target = parts[1]
         headers: dict[str, str] = {}
@@ -290,7 +302,8 @@ class RequestReader:
             if key == "content-length":
                 lengths.add(value)
             headers[key] = value
-        request = Request(method, target.split("?", 1)[0], headers, self.max_body)
+        path = target.split("?", 1)[0]
+        request = Request(method, path, headers, self.max_body)
         self.request = request
         encoding = headers.get("transfer-encoding")
         if encoding is not None:
@@ -304,6 +317,8 @@ class RequestReader:
             return True
         if not lengths:
             length = 0
+            if len(self._known) < _KNOWN_HEADS:
+                self._known[raw] = (method, path, dict(headers))
         elif len(lengths) == 1 and (value := lengths.pop()).isdigit() and value.isascii():
             if len(value) > 15:
                 raise BadRequest(413, "Request too large")

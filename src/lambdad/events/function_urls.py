@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import Final, Protocol
 
 from lambdad.clock import Clock
@@ -29,6 +28,7 @@ from lambdad.events.url_stream import stream_answer
 from lambdad.invoke.response_stream import ResponseStream
 from lambdad.invoke.sync import InvokeRequest, InvokeResponse
 from lambdad.model import function_url as furl
+from lambdad.model.ids import new_uuid4
 from lambdad.model.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class FunctionUrlDoor:
     ) -> Response:
         """The answer to one request for a URL (``path``: the whole raw path received;
         ``source_ip``: the client's address)."""
-        request_id = str(uuid.uuid4())
+        request_id = new_uuid4()
         answer = await self._answer(
             address, method, path, query, headers, body, request_id, source_ip
         )
@@ -147,6 +147,7 @@ class FunctionUrlDoor:
             payload=json.dumps(event, separators=(",", ":")).encode(),
             request_id=request_id,
             trace_id=trace_id,
+            payload_is_json=True,
         )
         try:
             if config.invoke_mode == furl.RESPONSE_STREAM:

@@ -19,7 +19,6 @@ import json
 import logging
 import random
 import time
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,7 +39,8 @@ from lambdad.invoke.leases import FunctionKey, Lease, LeaseKind, Leases
 from lambdad.invoke.response_stream import ResponseStream
 from lambdad.invoke.routing import Draw, Route, choose_version
 from lambdad.invoke.tracing import InvokeTracing
-from lambdad.model.arn import LATEST, function_arn, merge_qualifier, parse_function_ref
+from lambdad.model.arn import LATEST, cached_function_ref, function_arn, merge_qualifier
+from lambdad.model.ids import new_uuid4
 from lambdad.model.scope import Scope
 from lambdad.model.version import ACTIVE, RunnableVersion
 from lambdad.observe.metrics_recorder import MetricsRecorder
@@ -68,6 +68,9 @@ class InvokeRequest:
     role_arn: str = ""
     caller_arn: str = ""  # the session's assumed-role ARN, which refusals name
     trace_id: str | None = None  # the caller's X-Amzn-Trace-Id, if it sent one
+    # The payload is JSON the platform wrote itself (a front door's event, from
+    # json.dumps): only its size is checked, it is not parsed again.
+    payload_is_json: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +161,15 @@ class InvokeService:
         operation: str,
         *,
         error: type[RequestTooLargeException] = RequestTooLargeException,
+        is_json: bool = False,
     ) -> bytes:
         """The payload to hand the function (``{}`` for an empty one), refused (with
-        ``error``) if it is over ``limit``, or if it is not JSON."""
+        ``error``) if it is over ``limit``, or if it is not JSON (unless ``is_json``
+        says it is: the platform's own)."""
         if len(payload) > limit:
             raise error(f"Request must be smaller than {limit} bytes for the {operation} operation")
+        if is_json and payload:
+            return payload
         if not payload.strip():
             return b"{}"
         try:
@@ -202,9 +209,10 @@ class InvokeService:
             self.settings.max_sync_payload,
             "InvokeFunction",
             error=RequestEntityTooLargeException,  # AWS's name, not botocore's
+            is_json=req.payload_is_json,
         )
         client_context = self._client_context(req.client_context)
-        request_id = req.request_id or str(uuid.uuid4())
+        request_id = req.request_id or new_uuid4()
         if stream is not None:
             stream.executed_version = rv.version
         try:
@@ -314,6 +322,6 @@ class InvokeService:
 
 
 # Per invoke, for the few functions a server runs: parsed names, ARNs and lease keys.
-_parse_ref = functools.lru_cache(maxsize=4096)(parse_function_ref)
+_parse_ref = cached_function_ref
 _function_arn = functools.lru_cache(maxsize=4096)(function_arn)
 _function_key = functools.lru_cache(maxsize=4096)(FunctionKey)

@@ -7,6 +7,7 @@ A ``FunctionName`` parameter may be a bare name, a name with a qualifier
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -100,3 +101,8 @@ def layer_arn(region: str, account: str, name: str, version: int | None = None) 
 
 def is_valid_name(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
+
+
+# ``parse_function_ref`` remembered, for the few names a server's warm paths see again
+# and again (a FunctionRef is frozen; a refused name is not remembered, and raises again).
+cached_function_ref = functools.lru_cache(maxsize=4096)(parse_function_ref)

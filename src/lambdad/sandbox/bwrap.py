@@ -163,7 +163,9 @@ class BwrapSandbox:
         self.env_id = spec.env_id
         self.work = work
         self.cgroup = cgroup
-        self._peaks = memory_peak.PeakReader(cgroup.memory_peak_paths(), cgroup.procs_paths())
+        self._peaks = memory_peak.PeakReader(
+            cgroup.memory_peak_paths(), [cgroup.memory_procs_path()]
+        )
         self.network = network
         self.pid = 0
         self.child_pid = 0

@@ -219,9 +219,10 @@ class EnvironmentCgroup:
             return bool(failcnt)
         return False
 
-    def procs_paths(self) -> list[Path]:
-        """The ``cgroup.procs`` files ``pids`` reads: for a reader that keeps them open."""
-        return [d / "cgroup.procs" for d in self.dirs]
+    def memory_procs_path(self) -> Path:
+        """The processes the memory controller charges to this cgroup (its
+        ``cgroup.procs``): for a peak reader that keeps it open."""
+        return self._dir("memory") / "cgroup.procs"
 
     def pids(self) -> list[int]:
         """The processes in the cgroup (on v1, every hierarchy's: a process joins them

@@ -351,7 +351,7 @@ class ZygoteSandbox:
         if self.cgroup is not None:
             if self._peaks is None:
                 self._peaks = memory_peak.PeakReader(
-                    self.cgroup.memory_peak_paths(), self.cgroup.procs_paths()
+                    self.cgroup.memory_peak_paths(), [self.cgroup.memory_procs_path()]
                 )
             return self._peaks.read() or None
         if self._peak_fd < 0:

@@ -212,3 +212,21 @@ def test_a_content_length_body_streams_too() -> None:
     assert request is not None
     assert pieces == [b"ab", b"cde"]
     assert request.body == b""
+
+
+def test_a_repeated_bodiless_head_reads_the_same_each_time_and_apart() -> None:
+    reader = RequestReader(1 << 20, lambda path: None)
+    reader.work = 1 << 20
+    head = f"GET {PREFIX}/next?x=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\n\r\n".encode()
+    reader.feed(head * 3 + b"GET /p HTTP/1.1\r\nBad : header\r\n\r\n")
+    requests = [reader.next_request() for _ in range(3)]
+    first, second, third = (r for r in requests if r is not None)
+    for request in (first, second, third):
+        assert (request.method, request.path) == ("GET", f"{PREFIX}/next")
+        assert request.headers == {"host": "h", "user-agent": "u"}
+        assert request.body == b""
+    first.headers["host"] = "changed"
+    assert second.headers["host"] == "h"
+    assert second.headers is not third.headers
+    with pytest.raises(BadRequest):
+        reader.next_request()  # what is not remembered is still checked

@@ -30,7 +30,7 @@ from lambdad.events.http.request import HttpRequest, request_trace
 from lambdad.events.http.response import HttpResponse
 from lambdad.events.url_cache import UrlCache
 from lambdad.invoke.sync import InvokeRequest
-from lambdad.model.arn import parse_function_ref
+from lambdad.model.arn import cached_function_ref
 from lambdad.model.http_status import with_reason
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc
@@ -208,7 +208,7 @@ class LoadBalancerDoor:
         group = self._group(scope, group_arn)
         if group is None or not group["Targets"]:
             return UNAVAILABLE
-        ref = parse_function_ref(group["Targets"][0])
+        ref = cached_function_ref(group["Targets"][0])
         allowed = self.cache.get(
             ("elb", scope, ref.name, ref.qualifier, group_arn),
             lambda: self.policies.allows_service(
@@ -227,6 +227,7 @@ class LoadBalancerDoor:
                     qualifier=ref.qualifier,
                     payload=json.dumps(event, separators=(",", ":")).encode(),
                     trace_id=request_trace(request),
+                    payload_is_json=True,
                 )
             )
         except AwsError as error:

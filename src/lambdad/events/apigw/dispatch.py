@@ -23,7 +23,7 @@ from typing import Any, Final
 from lambdad.errors import AwsError
 from lambdad.events.apigw import http_stages, names
 from lambdad.events.apigw.route_match import DEFAULT_ROUTE, RouteKey, match, parse_route_key
-from lambdad.model.arn import FunctionRef, parse_function_ref
+from lambdad.model.arn import FunctionRef, cached_function_ref
 
 Doc = Mapping[str, Any]
 _INVOCATION: Final = re.compile(
@@ -150,7 +150,7 @@ def function_of(uri: str, stage_variables: Mapping[str, str]) -> FunctionRef | N
     arn = invocation.group(1) if invocation is not None else uri
     arn = _STAGE_VARIABLE.sub(lambda m: stage_variables.get(m.group(1), ""), arn)
     try:
-        return parse_function_ref(arn)
+        return cached_function_ref(arn)
     except AwsError:
         return None
 

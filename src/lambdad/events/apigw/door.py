@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Protocol
 
@@ -39,6 +38,7 @@ from lambdad.events.web_fetch import UrllibWeb, Web
 from lambdad.invoke.sync import InvokeRequest
 from lambdad.model import peer
 from lambdad.model.function_url import Cors
+from lambdad.model.ids import new_uuid4
 from lambdad.model.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class ApiGatewayDoor:
         clock: Clock,
         *,
         port: int,
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_id: Callable[[], str] = new_uuid4,
         verify: Verifier | None = None,
         web: Web | None = None,
     ) -> None:
@@ -209,6 +209,7 @@ class ApiGatewayDoor:
                     qualifier=function.qualifier,
                     payload=json.dumps(event, separators=(",", ":")).encode(),
                     trace_id=request_trace(request),
+                    payload_is_json=True,
                 )
             )
         except TooManyRequestsException:

@@ -15,6 +15,7 @@ parameter values are taken as sent (still percent-encoded).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -50,6 +51,7 @@ class Match:
     path_parameters: Mapping[str, str]
 
 
+@functools.lru_cache(maxsize=4096)  # each request matches its API's keys: parsed once
 def parse_route_key(key: str) -> RouteKey | None:
     """``GET /pets/{id}`` parsed, or None when it is not a valid route key (``$default``
     is valid and has no method)."""
