@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -26,6 +27,7 @@ from lambdad.observe.metrics_recorder import Invoked, Pending
 DURATION_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 900000)
 
 PointKey = tuple[MetricKey, int]  # (series, start of its minute in epoch seconds)
+FunctionKey = tuple[str, str, str]  # (account, region, function name)
 
 
 class UsageKey(NamedTuple):
@@ -163,6 +165,35 @@ def _fold_invocations(pending: Pending, out: Folded) -> None:
             MetricKey(account, region, LAMBDA, "UnreservedConcurrentExecutions", ()), m, unreserved
         )
         out.add(MetricKey(account, region, LAMBDA, "ClaimedAccountConcurrency", ()), m, claimed)
+
+
+def totals_of(pendings: Iterable[Pending]) -> dict[FunctionKey, FunctionTotals]:
+    """The running totals ``fold`` would make of these events, and nothing else (a
+    pass over the events: ``/metrics`` reads the events not yet folded with it)."""
+    out: dict[FunctionKey, FunctionTotals] = {}
+    invoked: dict[FunctionKey, list[Invoked]] = {}
+    for pending in pendings:
+        for row in pending.invoked:
+            rv = row[1]
+            k = (rv.scope.account, rv.scope.region, rv.name)
+            rows = invoked.get(k)
+            if rows is None:
+                invoked[k] = [row]
+            else:
+                rows.append(row)
+        for _t, scope, name, _invoked_as in pending.throttled:
+            k = (scope.account, scope.region, name)
+            t = out.get(k)
+            if t is None:
+                t = out[k] = FunctionTotals()
+            t.throttles += 1
+    for k, rows in invoked.items():
+        t = out.get(k)
+        if t is None:
+            t = out[k] = FunctionTotals()
+        errors = sum(1 for r in rows if r[3])
+        _totals(t, rows, errors, sum(1 for r in rows if r[4] is not None))
+    return out
 
 
 def _usage(out: Folded, rows: list[Invoked], rv: RunnableVersion, minute: int) -> None:

@@ -132,6 +132,11 @@ class MetricsRecorder:
             for dims in function_dimensions(function, qualifier, "")[:2]:
                 observed.append((now, scope, LAMBDA, metric, dims, value))
 
+    def peek(self) -> Pending:
+        """What was recorded since the last drain, left in place: to read on the event
+        loop, at once (the next event adds to it; a drain swaps it out)."""
+        return self._pending
+
     def drain(self) -> Pending:
         """What was recorded since the last drain; the recorder starts afresh."""
         out, self._pending = self._pending, Pending()

@@ -28,7 +28,7 @@ from lambdad.observe.metrics_fold import (
     minute_of,
     month_of,
 )
-from lambdad.observe.metrics_recorder import MetricsRecorder
+from lambdad.observe.metrics_recorder import MetricsRecorder, Pending
 from lambdad.observe.metrics_retention import Retention, aligned, bucket_of
 from lambdad.observe.series_quota import SeriesQuota
 from lambdad.store.metrics_sqlite import SqliteMetricStorage
@@ -77,6 +77,7 @@ class MetricsService:
         self._units: dict[MetricKey, str] = {}  # given since the last flush
         # Running totals per (account, region, function), for Prometheus.
         self.totals: dict[tuple[str, str, str], FunctionTotals] = {}
+        self._folding: list[Pending] = []  # drained, their fold not yet merged
         self._flushing = asyncio.Lock()
         self._refreshing: set[asyncio.Task[None]] = set()
         self.quota = SeriesQuota(max_custom_series, self._stored_series)
@@ -104,10 +105,19 @@ class MetricsService:
         functions take a fold of tens of milliseconds); the merge stays on it."""
         pending = self.recorder.drain()
         if len(pending):
-            folded: Folded = await self._offload(fold, pending)
-            for world in self.quota.unloaded(k for k, _ in folded.points):
-                await self._offload(self.quota.load, world)
-            self._merge(folded)
+            self._folding.append(pending)
+            try:
+                folded: Folded = await self._offload(fold, pending)
+                for world in self.quota.unloaded(k for k, _ in folded.points):
+                    await self._offload(self.quota.load, world)
+                self._merge(folded)
+            finally:  # in the step that merged it: never in both, never in neither
+                self._folding = [p for p in self._folding if p is not pending]
+
+    def unfolded(self) -> list[Pending]:
+        """The events ``totals`` does not count yet: drained and being folded, or still
+        the recorder's (read on the event loop, at once)."""
+        return [*self._folding, self.recorder.peek()]
 
     def _merge(self, folded: Folded) -> None:
         admit = self.quota.admit

@@ -5,7 +5,9 @@ Each function's lines are written once per change: a function whose totals did n
 move since the last scrape answers with the lines it had then, and a function's line
 prefixes (names and labels) are written once, when it is first seen. A scrape of a
 thousand mostly idle functions costs a join; of a thousand that all moved, one
-formatting of their values.
+formatting of their values. Events not yet folded (``MetricsService.unfolded``) are
+counted by a pass over them (``metrics_fold.totals_of``), not by the fold: a scrape
+never waits for the CloudWatch points of what happened since the last flush.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from itertools import chain
 
+from lambdad.observe.metrics_fold import totals_of
 from lambdad.observe.metrics_service import MetricsService, Offload
 from lambdad.observe.prometheus_text import HEADERS, Counts, Labels, Lines, Prefixes
 
@@ -30,13 +33,15 @@ class PrometheusExport:
         self.metrics = metrics
         self._offload = offload
         self._prefixes: dict[Labels, Prefixes] = {}
+        # Every function seen, in exposition order (sorted again when one is new).
+        self._known: set[Labels] = set()
+        self._order: list[Labels] = []
         # labels -> (the totals' signature when written, its lines per family)
         self._cache: dict[Labels, tuple[tuple[int, int], list[bytes]]] = {}
         self._scraping = asyncio.Lock()
 
     async def scrape(self) -> bytes:
         async with self._scraping:
-            await self.metrics.refresh()
             snapshot = self._snapshot()
             if self._offload is None:
                 return self._write(snapshot)
@@ -44,15 +49,30 @@ class PrometheusExport:
             return body
 
     def render(self) -> bytes:
-        """``scrape`` without the refresh, here and now."""
+        """``scrape``, here and now."""
         return self._write(self._snapshot())
 
     def _snapshot(self) -> Snapshot:
         """Every function, in order, with a copy of its totals if they moved since they
-        were last written (every change moves the invocations or the throttles)."""
+        were last written (every change moves the invocations or the throttles): the
+        folded totals and the events not folded yet (``totals_of`` them), so that a
+        scrape counts every invocation before it without waiting for a fold."""
+        totals = self.metrics.totals
+        extra = totals_of(self.metrics.unfolded())
+        if not (totals.keys() <= self._known and extra.keys() <= self._known):
+            self._known = set(totals) | set(extra)
+            self._order = sorted(self._known)
         out: Snapshot = []
         cache = self._cache
-        for labels, t in sorted(self.metrics.totals.items()):
+        for labels in self._order:
+            t = totals.get(labels)
+            more = extra.get(labels)
+            if more is not None:
+                if t is not None:
+                    more.merge(t)
+                t = more
+            if t is None:
+                continue
             signature = (t.invocations, t.throttles)
             known = cache.get(labels)
             changed = known is None or known[0] != signature

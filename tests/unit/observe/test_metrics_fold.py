@@ -3,7 +3,7 @@ from __future__ import annotations
 from lambdad.model.scope import Scope
 from lambdad.model.version import RunnableVersion
 from lambdad.observe.metric_keys import LAMBDA, LAMBDAD, MetricKey, function_dimensions
-from lambdad.observe.metrics_fold import fold
+from lambdad.observe.metrics_fold import fold, totals_of
 from lambdad.observe.metrics_recorder import MetricsRecorder
 
 SCOPE = Scope("111122223333", "us-east-1")
@@ -105,6 +105,24 @@ def test_prometheus_totals_and_buckets() -> None:
     assert t.buckets[0] == 1
     assert sum(t.buckets) == 2
     assert t.duration_sum_ms == 7004.0
+
+
+def test_totals_of_pending_events_are_the_folds_totals() -> None:
+    rec = recorder([T0 + i * 30 for i in range(7)])
+    other = RunnableVersion(Scope("444455556666", "eu-west-1"), "fn", "3", "r", "00")
+    rec.invoked(version(), 4.0, False, 1.0)
+    rec.invoked(version("live", "2"), 70.0, True, None)  # an alias, the next minute
+    rec.invoked(other, 0.5, False, 2.0)
+    rec.throttled(SCOPE, "fn", None)
+    rec.throttled(SCOPE, "never-ran", "live")
+    first = rec.drain()
+    rec.invoked(version(), 20_000.0, False, None)
+    rec.invoked(other, 1e6, True, None)
+    second = rec.peek()
+    both = fold(first)
+    fold(second, both)
+    assert totals_of([first, second]) == both.totals
+    assert totals_of([]) == {}
 
 
 def test_disabled_recorder_records_nothing_and_drain_starts_afresh() -> None:

@@ -81,6 +81,7 @@ def test_each_scrape_is_generate_latest_over_every_function(metrics: MetricsServ
     from lambdad.observe.prometheus_text import Counts, exposition, families
 
     def reference() -> bytes:
+        metrics.fold_pending()  # what the scrape counted without folding it
         rows = [(k, Counts.of(t)) for k, t in sorted(metrics.totals.items())]
         return exposition(families(rows)).encode()
 
@@ -96,3 +97,39 @@ def test_each_scrape_is_generate_latest_over_every_function(metrics: MetricsServ
         metrics.recorder.invoked(rv, 0.25, False, None)
     assert asyncio.run(export.scrape()) == reference()
     assert asyncio.run(export.scrape()) == reference()
+
+
+def test_a_scrape_counts_events_being_folded_and_still_pending() -> None:
+    """Never a count that goes back: what a refresh drained and has not merged yet is
+    counted, and so is what was recorded after it."""
+    storage = SqliteMetricStorage(":memory:")
+    storage.open()
+    release: asyncio.Event
+
+    async def slow(fn, *args):  # type: ignore[no-untyped-def]
+        await release.wait()
+        return fn(*args)
+
+    metrics = MetricsService(storage, MetricsRecorder(), offload=slow)
+    export = PrometheusExport(metrics)
+    a = RunnableVersion(SCOPE, "a", "$LATEST", "r", "00")
+
+    async def run() -> list[float]:
+        nonlocal release
+        release = asyncio.Event()
+        counts = []
+        metrics.recorder.invoked(a, 3.0, False, None)
+        counts.append(samples(await export.scrape())[("lambdad_invocations_total", "a", "")])
+        refresh = asyncio.create_task(metrics.refresh())
+        await asyncio.sleep(0)  # drained, its fold waiting
+        assert not len(metrics.recorder.peek())
+        metrics.recorder.invoked(a, 4.0, True, None)
+        counts.append(samples(await export.scrape())[("lambdad_invocations_total", "a", "")])
+        release.set()
+        await refresh
+        assert metrics.totals[(SCOPE.account, SCOPE.region, "a")].invocations == 1
+        counts.append(samples(await export.scrape())[("lambdad_invocations_total", "a", "")])
+        return counts
+
+    assert asyncio.run(run()) == [1, 2, 2]
+    storage.close()
