@@ -114,6 +114,7 @@ def build_app(platform: Platform) -> App:
         s.host,
         s.port,
         configured_sns_endpoint(s),
+        configured_service_endpoints(s),
         codedeploy,
         s.deployment_time_scale,
         functools.partial(_restore_alias, platform),
@@ -336,6 +337,19 @@ def configured_sns_endpoint(s: Settings) -> str | None:
         or os.environ.get("AWS_ENDPOINT_URL")
         or None
     )
+
+
+def configured_service_endpoints(s: Settings) -> dict[str, str]:
+    """Where stacks make their queues and buckets (``sqs``, ``s3``): the endpoints the
+    operator configured for them (the pollers and code reads use the same)."""
+    given = dict(s.host_endpoints)
+    fallback = os.environ.get("AWS_ENDPOINT_URL")
+    out = {}
+    for service in ("sqs", "s3"):
+        url = given.get(f"AWS_ENDPOINT_URL_{service.upper()}") or fallback
+        if url:
+            out[service] = url
+    return out
 
 
 def push_doors(platform: Platform) -> tuple[SnsDoor, S3Door]:

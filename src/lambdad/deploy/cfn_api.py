@@ -26,12 +26,14 @@ from typing import Any
 from lambdad.api.context import RequestContext
 from lambdad.deploy import query_protocol, template_url, traffic_shift
 from lambdad.deploy.artifacts import Artifacts
+from lambdad.deploy.bucket_resources import NO_S3
 from lambdad.deploy.codedeploy_records import CodeDeployRecords
 from lambdad.deploy.daemon_pool import DaemonPool
 from lambdad.deploy.errors import StackError
 from lambdad.deploy.handlers import Env
 from lambdad.deploy.operations import OPERATIONS
 from lambdad.deploy.parameters import StackIdentity
+from lambdad.deploy.queue_resources import NO_SQS
 from lambdad.deploy.stack_records import StackRecords, Where
 from lambdad.deploy.stacks import StackService
 from lambdad.model.artifacts import ARTIFACT_BUCKET, ARTIFACTS_PATH
@@ -61,6 +63,14 @@ NO_SNS = (
 )
 
 
+# The types made on services lambdad is not: the service each needs an endpoint of.
+_ELSEWHERE = {
+    SUBSCRIPTION: ("sns", NO_SNS),
+    "AWS::SQS::Queue": ("sqs", NO_SQS),
+    "AWS::S3::Bucket": ("s3", NO_S3),
+}
+
+
 class CloudFormationApi:
     def __init__(
         self,
@@ -79,8 +89,8 @@ class CloudFormationApi:
         # Alias traffic shifting's records (read by the CodeDeploy API, codedeploy_api.py).
         self.codedeploy = codedeploy
         self.time_scale = time_scale
-        # (account, service, region) -> a client of the SNS lambdad subscribes on, or
-        # None when the operator configured no SNS endpoint.
+        # (account, service, region) -> a client of a service lambdad is not (SNS, SQS,
+        # S3) at the endpoint the operator configured, or None when none is.
         self.outbound = outbound
         self.artifacts = artifacts
         self.endpoint = endpoint
@@ -201,13 +211,15 @@ def build(
     host: str,
     port: int,
     sns_endpoint: str | None = None,
+    service_endpoints: Mapping[str, str] | None = None,
     codedeploy: CodeDeployRecords | None = None,
     deployment_time_scale: float = 1.0,
     restore_alias: RestoreAlias | None = None,
 ) -> CloudFormationApi:
     """The API over the stacks in ``store``, applying them through the server at
     ``host:port`` (loopback when it listens on every address); SNS subscriptions are
-    made on ``sns_endpoint`` (none: the plans refuse them, saying why). Traffic-shifting
+    made on ``sns_endpoint``, queues and buckets on ``service_endpoints``' ``sqs`` and
+    ``s3`` (none: the plans refuse them, saying why). Traffic-shifting
     deployments an earlier run left unfinished are rolled back with ``restore_alias``
     (account, region, function, alias, version), as traffic_shift.recover says."""
     blobs = BlobStore(data_dir / "stack-artifacts")
@@ -216,7 +228,8 @@ def build(
         host = "127.0.0.1"
     endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     read_url = functools.partial(template_url.fetch, outbound)
-    unavailable = {} if sns_endpoint else {SUBSCRIPTION: NO_SNS}
+    endpoints = {**(service_endpoints or {}), **({"sns": sns_endpoint} if sns_endpoint else {})}
+    unavailable = {kind: why for kind, (name, why) in _ELSEWHERE.items() if name not in endpoints}
     service = StackService(
         StackRecords(store, sealer), now, read_url=read_url, unavailable=unavailable
     )
@@ -233,17 +246,20 @@ def build(
         for deployment_id in traffic_shift.recover(codedeploy, restore):
             log.warning("deployment %s was left running by an earlier run: rolled back",
                         deployment_id)  # fmt: skip
-    sns: Callable[[str, str, str], Any] | None = None
-    if sns_endpoint:
+    reach: Callable[[str, str, str], Any] | None = None
+    if endpoints:
 
-        def sns(account: str, service_name: str, region: str) -> Any:
-            return outbound.client(account, service_name, region, endpoint_url=sns_endpoint)
+        def reach(account: str, service_name: str, region: str) -> Any:
+            url = endpoints.get(service_name)
+            if url is None:
+                raise RuntimeError(f"no {service_name} endpoint is configured in lambdad")
+            return outbound.client(account, service_name, region, endpoint_url=url)
 
     return CloudFormationApi(
         service,
         Artifacts(store, blobs, now),
         endpoint,
-        sns,
+        reach,
         StackRoles(data_dir / roles_file.FILE_NAME),
         codedeploy,
         deployment_time_scale,

@@ -92,5 +92,15 @@ KINDS: dict[str, Kind] = {
         ),
         _kind("AWS::CodeDeploy::DeploymentConfig", immutable=True, attributes=()),
         _kind("AWS::CloudWatch::Alarm", "AlarmName"),
+        _kind(
+            "AWS::SQS::Queue", "QueueName", "FifoQueue",
+            stable=("Ref", "Arn", "QueueName", "QueueUrl"),
+            attributes=("Arn", "QueueName", "QueueUrl"),
+        ),
+        _kind(
+            "AWS::S3::Bucket", "BucketName",
+            stable=("Ref", "Arn", "DomainName", "RegionalDomainName"),
+            attributes=("Arn", "DomainName", "RegionalDomainName"),
+        ),
     )
 }  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lambdad.deploy.bucket_resources import BucketHandler
 from lambdad.deploy.codedeploy_resources import (
     AlarmHandler,
     ApplicationHandler,
@@ -26,6 +27,7 @@ from lambdad.deploy.lambda_resources import (
     VersionHandler,
 )
 from lambdad.deploy.other_resources import RoleHandler, RuleHandler
+from lambdad.deploy.queue_resources import QueueHandler
 from lambdad.deploy.rest_api_resources import (
     DeploymentHandler,
     MethodHandler,
@@ -63,4 +65,6 @@ HANDLERS: dict[str, Handler] = {
     "AWS::CodeDeploy::DeploymentGroup": DeploymentGroupHandler(),
     "AWS::CodeDeploy::DeploymentConfig": DeploymentConfigHandler(),
     "AWS::CloudWatch::Alarm": AlarmHandler(),
+    "AWS::SQS::Queue": QueueHandler(),
+    "AWS::S3::Bucket": BucketHandler(),
 }

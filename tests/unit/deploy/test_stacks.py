@@ -132,14 +132,14 @@ def test_refusals(store: SqliteStore) -> None:
 
 def test_unsupported_types_refused_or_skipped_on_request(store: SqliteStore) -> None:
     s, _ = _service(store)
-    body = BODY + "  Queue:\n    Type: AWS::SQS::Queue\n"
+    body = BODY + "  Queue:\n    Type: AWS::DynamoDB::Table\n"
     body = body.replace("Outputs:\n  Name: {Value: !Ref Fn, Description: the function}\n", "")
-    body += "  Q2:\n    Type: AWS::SQS::Queue\n"
-    with pytest.raises(UnsupportedResources, match=r"AWS::SQS::Queue \(Queue, Q2\)"):
+    body += "  Q2:\n    Type: AWS::DynamoDB::Table\n"
+    with pytest.raises(UnsupportedResources, match=r"AWS::DynamoDB::Table \(Queue, Q2\)"):
         _change_set(s, "one", "CREATE", body=body)
     cs = _change_set(s, "one", "CREATE", body=body, Capabilities=[SKIP_UNSUPPORTED])
     assert [c["ResourceChange"]["LogicalResourceId"] for c in cs["Changes"]] == ["Fn"]
-    assert "Queue (AWS::SQS::Queue is not supported by lambdad)" in cs["StatusReason"]
+    assert "Queue (AWS::DynamoDB::Table is not supported by lambdad)" in cs["StatusReason"]
 
 
 def test_stacks_left_in_progress_are_marked_failed_at_start(store: SqliteStore) -> None:
