@@ -256,6 +256,7 @@ def build_server(platform: Platform) -> uvicorn.Server:
         platform.policies,
         url_cache,
         functools.partial(_url_signer, platform, service="execute-api"),
+        trusted_account=platform.outbound.uses_server_identity,
     )
     balancers = platform.load_balancing.door(platform.invoker, url_cache)
     console = build_console(platform, app)

@@ -3,7 +3,11 @@
 with boto3's ``create_authorizer``/``update_route`` and another deployed from a SAM
 template with ``HttpApi`` ``Auth`` by ``lambdad deploy``. What the client gets (200,
 401 with the ``www-authenticate`` challenge, 403 for missing scopes) and the claims
-the function sees in ``requestContext.authorizer.jwt``."""
+the function sees in ``requestContext.authorizer.jwt``.
+
+The issuer is on the host's loopback: the server fetches it for PRIMARY, which its
+operator trusts (``LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS``, as ``make serve`` trusts its own
+account), and never for OTHER, whose issuers must be on public addresses."""
 
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from e2e.helpers import PRIMARY, LambdadServer, client_env, run_lambdad
+from e2e.aws_side import module_server
+from e2e.helpers import OTHER, PRIMARY, LambdadServer, client_env, run_lambdad
 
 NewFunction = Callable[..., dict[str, Any]]
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -35,8 +40,9 @@ class Issuer:
     """An OpenID provider on loopback: ``<url>/.well-known/openid-configuration`` and
     its key set; ``mint`` signs tokens with its key."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, asked: list[str]) -> None:
         self.url = url
+        self.asked = asked
 
     def mint(self, **claims: Any) -> str:
         now = int(time.time())
@@ -61,11 +67,20 @@ def _documents(base: str) -> Mapping[str, bytes]:
 
 
 @pytest.fixture(scope="module")
+def lambdad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
+    env = {"LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": PRIMARY.account_id}
+    with module_server(tmp_path_factory, "jwt", env) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def issuer() -> Iterator[Issuer]:
     served: dict[str, bytes] = {}
+    asked: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            asked.append(self.path)
             body = served.get(self.path)
             self.send_response(200 if body is not None else 404)
             self.send_header("Content-Type", "application/json")
@@ -81,7 +96,7 @@ def issuer() -> Iterator[Issuer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Issuer(f"{base}/pool")
+        yield Issuer(f"{base}/pool", asked)
     finally:
         server.shutdown()
         server.server_close()
@@ -153,6 +168,33 @@ def test_jwt_authorizer_made_with_boto3(
         'error_description="signing method ES256 is invalid"'
         in (refused.headers["www-authenticate"])
     )
+    assert "Traceback" not in lambdad.stderr()
+
+
+def test_an_untrusted_accounts_issuer_on_the_host_is_never_fetched(
+    lambdad: LambdadServer, new_function: NewFunction, issuer: Issuer
+) -> None:
+    function = new_function(account=OTHER.account_id)
+    client = lambdad.client("apigatewayv2", account=OTHER.account_id)
+    api_id = client.create_api(
+        Name="jwt", ProtocolType="HTTP", Target=function["FunctionArn"], RouteKey="GET /pets"
+    )["ApiId"]
+    host_issuer = issuer.url.replace("/pool", "/other-tenant")
+    authorizer = client.create_authorizer(
+        ApiId=api_id, AuthorizerType="JWT", Name="idp",
+        IdentitySource=["$request.header.Authorization"],
+        JwtConfiguration={"Issuer": host_issuer, "Audience": ["client-1"]},
+    )  # fmt: skip
+    (route,) = client.get_routes(ApiId=api_id)["Items"]
+    client.update_route(
+        ApiId=api_id, RouteId=route["RouteId"], AuthorizationType="JWT",
+        AuthorizerId=authorizer["AuthorizerId"],
+    )  # fmt: skip
+    url = f"{lambdad.endpoint}/execute-api/{api_id}/pets"
+    token = issuer.mint(iss=host_issuer)
+    answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"})
+    assert not [path for path in issuer.asked if path.startswith("/other-tenant")]
     assert "Traceback" not in lambdad.stderr()
 
 

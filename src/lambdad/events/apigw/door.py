@@ -32,6 +32,7 @@ from lambdad.events.function_urls import Response, SyncInvoker
 from lambdad.events.http import apigw_v1, cors
 from lambdad.events.http.request import HttpRequest, IamCaller, request_trace
 from lambdad.events.http.response import HttpResponse
+from lambdad.events.public_web import PublicWeb
 from lambdad.events.url_auth import Verifier
 from lambdad.events.url_cache import UrlCache
 from lambdad.events.web_fetch import UrllibWeb, Web
@@ -42,6 +43,10 @@ from lambdad.model.ids import new_uuid4
 from lambdad.model.scope import Scope
 
 log = logging.getLogger(__name__)
+
+
+def _nobody(account: str) -> bool:
+    return False
 
 
 class ServicePolicies(Protocol):
@@ -63,6 +68,7 @@ class ApiGatewayDoor:
         new_id: Callable[[], str] = new_uuid4,
         verify: Verifier | None = None,
         web: Web | None = None,
+        trusted_account: Callable[[str], bool] | None = None,
     ) -> None:
         self.apis = apis
         self.invoker = invoker
@@ -74,7 +80,16 @@ class ApiGatewayDoor:
         self.verify = verify
         self._found: dict[str, tuple[int, Found | None]] = {}
         self.authorizers = LambdaAuthorizers(invoker, self._permitted, clock)
-        self.jwt = JwtAuthorizers(IssuerKeys(web or UrllibWeb(), clock), clock)
+        # JWT issuers are fetched through ``web`` for the accounts the operator trusts
+        # with the server's position, through PublicWeb (no host, no private network)
+        # for every other.
+        keys = IssuerKeys(
+            web or UrllibWeb(),
+            clock,
+            public=web or PublicWeb(),
+            trusted=trusted_account or _nobody,
+        )
+        self.jwt = JwtAuthorizers(keys, clock)
 
     async def respond(
         self,

@@ -38,8 +38,18 @@ class ApiGateway:
         policies: ServicePolicies,
         cache: UrlCache,
         verify: Verifier | None = None,
+        trusted_account: Callable[[str], bool] | None = None,
     ) -> ApiGatewayDoor:
-        """The door; ``verify`` checks SigV4 for ``execute-api`` (``AWS_IAM`` routes)."""
+        """The door; ``verify`` checks SigV4 for ``execute-api`` (``AWS_IAM`` routes);
+        ``trusted_account`` names the accounts whose JWT issuers may be on the host or
+        its private networks (others: public addresses only)."""
         return ApiGatewayDoor(
-            self.apis, invoker, policies, cache, self.clock, port=self.port, verify=verify
+            self.apis,
+            invoker,
+            policies,
+            cache,
+            self.clock,
+            port=self.port,
+            verify=verify,
+            trusted_account=trusted_account,
         )

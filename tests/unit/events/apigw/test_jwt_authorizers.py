@@ -181,20 +181,20 @@ class _Web:
 def test_issuer_keys_are_kept_and_fetched_again_for_a_new_kid() -> None:
     web, clock = _Web(), FakeClock()
     keys = IssuerKeys(web, clock)
-    assert set(asyncio.run(keys.keys(ISSUER, "k1")) or {}) == {"k1"}
+    assert set(asyncio.run(keys.keys((ISSUER, True), "k1")) or {}) == {"k1"}
     assert len(web.asked) == 2
-    asyncio.run(keys.keys(ISSUER, "k1"))
-    asyncio.run(keys.keys(ISSUER, "k2"))  # unknown, but the set is under a minute old
+    asyncio.run(keys.keys((ISSUER, True), "k1"))
+    asyncio.run(keys.keys((ISSUER, True), "k2"))  # unknown, but the set is under a minute old
     assert len(web.asked) == 2
     web.keys.append(_jwk(OTHER_KEY, "k2"))
     clock.advance(61)
-    assert set(asyncio.run(keys.keys(ISSUER, "k2")) or {}) == {"k1", "k2"}
+    assert set(asyncio.run(keys.keys((ISSUER, True), "k2")) or {}) == {"k1", "k2"}
     assert len(web.asked) == 4
     web.down = True
     clock.advance(2 * 3600)
     # A failed fetch keeps the keys it had.
-    assert set(asyncio.run(keys.keys(ISSUER, "k1")) or {}) == {"k1", "k2"}
-    assert asyncio.run(IssuerKeys(web, clock).keys(ISSUER, "k1")) is None
+    assert set(asyncio.run(keys.keys((ISSUER, True), "k1")) or {}) == {"k1", "k2"}
+    assert asyncio.run(IssuerKeys(web, clock).keys((ISSUER, True), "k1")) is None
 
 
 def test_concurrent_requests_share_one_fetch() -> None:
@@ -202,11 +202,27 @@ def test_concurrent_requests_share_one_fetch() -> None:
     keys = IssuerKeys(web, FakeClock())
 
     async def both() -> list[object]:
-        return await asyncio.gather(keys.keys(ISSUER, "k1"), keys.keys(ISSUER, "k1"))
+        source = (ISSUER, True)
+        return await asyncio.gather(keys.keys(source, "k1"), keys.keys(source, "k1"))
 
     first, second = asyncio.run(both())
     assert first is second
     assert len(web.asked) == 2  # the discovery document and the key set, once
+
+
+def test_an_untrusted_accounts_issuer_is_fetched_through_the_public_web() -> None:
+    trusted_web, public_web = _Web(), _Web()
+    public_web.down = True  # as PublicWeb answers for an issuer on the host
+    keys = IssuerKeys(
+        trusted_web, FakeClock(), public=public_web, trusted=lambda account: account == "1" * 12
+    )
+    mine, theirs = keys.source(ISSUER, "1" * 12), keys.source(ISSUER, "2" * 12)
+    assert asyncio.run(keys.keys(theirs, "k1")) is None
+    assert public_web.asked
+    assert not trusted_web.asked
+    # What the other account could not fetch is kept apart from the trusted account's keys.
+    assert set(asyncio.run(keys.keys(mine, "k1")) or {}) == {"k1"}
+    assert keys.peek(theirs) == {}
 
 
 class _App:
