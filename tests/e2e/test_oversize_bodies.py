@@ -23,8 +23,8 @@ LIMIT = 70167211
 OVER = b"z" * (LIMIT * 3 // 4 + 1024)
 
 
-def _message(operation: str) -> str:
-    return f"Request must be smaller than {LIMIT} bytes for the {operation} operation"
+def _message(operation: str, limit: int = LIMIT) -> str:
+    return f"Request must be smaller than {limit} bytes for the {operation} operation"
 
 
 @pytest.mark.parametrize("operation", ["UpdateFunctionCode", "PublishLayerVersion"])
@@ -46,15 +46,16 @@ def test_an_upload_over_the_limit_names_its_operation(
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "operation"),
+    ("method", "path", "operation", "limit"),
     [
-        ("POST", "/2015-03-31/functions", "CreateFunction"),
-        ("PUT", "/2015-03-31/functions/nobody/code", "UpdateFunctionCode"),
-        ("POST", "/2018-10-31/layers/too-big/versions", "PublishLayerVersion"),
+        ("POST", "/2015-03-31/functions", "CreateFunction", LIMIT),
+        ("PUT", "/2015-03-31/functions/nobody/code", "UpdateFunctionCode", LIMIT),
+        ("POST", "/2018-10-31/layers/too-big/versions", "PublishLayerVersion", LIMIT),
+        ("POST", "/2015-03-31/functions/nobody/invocations", "InvokeFunction", 6291456),
     ],
 )
 def test_a_chunked_body_over_the_limit_is_answered_when_it_goes_over(
-    lambdad: LambdadServer, method: str, path: str, operation: str
+    lambdad: LambdadServer, method: str, path: str, operation: str, limit: int
 ) -> None:
     url = lambdad.endpoint + path
     headers = sign_headers(
@@ -74,7 +75,7 @@ def test_a_chunked_body_over_the_limit_is_answered_when_it_goes_over(
         sock.sendall(head.encode() + b"\r\n")
         deadline = time.monotonic() + 60
         # Up to three times the limit: the answer must come once it is passed.
-        while sent < 3 * LIMIT and time.monotonic() < deadline:
+        while sent < 3 * limit and time.monotonic() < deadline:
             if select.select([sock], [], [], 0)[0]:
                 break
             sock.sendall(chunk)
@@ -89,5 +90,5 @@ def test_a_chunked_body_over_the_limit_is_answered_when_it_goes_over(
     headers_text, _, body = rest.partition(b"\r\n\r\n")
     assert status_line.split()[1] == b"413"
     assert b"x-amzn-errortype: RequestEntityTooLargeException" in headers_text
-    assert json.loads(body) == {"Type": "User", "message": _message(operation)}
-    assert LIMIT <= sent < LIMIT + 16 * (1 << 20)
+    assert json.loads(body) == {"Type": "User", "message": _message(operation, limit)}
+    assert limit <= sent < limit + 16 * (1 << 20)
