@@ -1,7 +1,8 @@
 """A progress bar over a stack operation: the call that applies it runs on a thread
 while the stack's events are read, one step forward for each resource finished, the
 latest event as the bar's text (lambdad applies a change set before the call answers,
-so its events are the only news on the way)."""
+unless that takes long: so the events are the only news on the way, and the stack's
+status says when it is over)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def follow(
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(f"applying {stack}", total=max(steps, 1))
         worker.start()
-        while worker.is_alive():
+        # The call returns when the work is done, or earlier when it takes long (an
+        # alias's traffic shifting): then the stack's status says when it is.
+        while worker.is_alive() or (not outcome and not _settled(target, cfn, stack)):
             worker.join(_POLL)
             for event in _new_events(cfn, stack, seen):
                 status = event["ResourceStatus"]
@@ -46,6 +49,15 @@ def follow(
         progress.update(task, completed=max(steps, 1))
     if outcome:
         raise outcome[0]
+
+
+def _settled(target: Target, cfn: Any, stack: str) -> bool:
+    """Whether the stack is in no operation (or gone)."""
+    try:
+        found = call(target, lambda: cfn.describe_stacks(StackName=stack))["Stacks"]
+    except Exception:
+        return True  # deleted
+    return not found or not str(found[0]["StackStatus"]).endswith("_IN_PROGRESS")
 
 
 def _event_ids(cfn: Any, stack: str) -> set[str]:
