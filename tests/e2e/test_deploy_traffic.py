@@ -3,7 +3,8 @@ function with ``AutoPublishAlias`` shifts the alias's traffic as CodeDeploy does
 (GetAlias shows the canary's 10% on the new version, then all of it), after the
 PreTraffic hook function reported Succeeded through CodeDeploy's
 PutLifecycleEventHookExecutionStatus; an update whose new version raises errors sets
-off the group's CloudWatch alarm mid-canary, and the alias rolls back.
+off the group's CloudWatch alarm mid-canary, and the alias rolls back. A deployment
+cut short by a server's death is rolled back when the server starts again.
 
 Deployment time is scaled (LAMBDAD_DEPLOYMENT_TIME_SCALE=0.02: the 5-minute canary
 lasts 6 s), and alarms are evaluated every 0.2 s instead of every minute.
@@ -130,12 +131,27 @@ def test_deployment_preference_shifts_traffic_and_rolls_back_on_alarm(
     (alarm,) = cw.describe_alarms()["MetricAlarms"]
     assert alarm["StateValue"] != "ALARM"
 
+    # The server killed mid-canary: at the next start the deployment is rolled back
+    # (the alias on version 2 alone) and the stack marked failed.
+    interrupted = _deploy(server, path, stack, "three")
+    assert _shifting(lam, name, interrupted)["RoutingConfig"] == {
+        "AdditionalVersionWeights": {"3": 0.1}
+    }
+    server.kill()
+    interrupted.communicate(timeout=120)
+    server.start()
+    cfn, lam = server.client("cloudformation"), server.client("lambda")
+    alias = lam.get_alias(FunctionName=name, Name="live")
+    assert (alias["FunctionVersion"], alias.get("RoutingConfig")) == ("2", None)
+    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_FAILED"
+    cw = server.client("cloudwatch")
+
     # A broken update: while the canary runs, its errors set the alarm off; the
     # deployment stops, the alias goes back to version 2 alone, the stack rolls back.
     broken = _deploy(server, path, stack, "broken")
     alias = _shifting(lam, name, broken)
-    assert alias["RoutingConfig"] == {"AdditionalVersionWeights": {"3": 0.1}}
-    failed = lam.invoke(FunctionName=name, Qualifier="3")
+    assert alias["RoutingConfig"] == {"AdditionalVersionWeights": {"4": 0.1}}
+    failed = lam.invoke(FunctionName=name, Qualifier="4")
     assert failed["FunctionError"] == "Unhandled"
     out, _ = broken.communicate(timeout=120)
     assert broken.returncode != 0, out
