@@ -1,10 +1,11 @@
 """Issue 14's remaining answers, checked against a live server as a user meets them:
 the cold start's INIT_START line in the function's log, tagging an event source
-mapping that does not exist, and code from S3 held only to the unzipped limit (a
-direct upload to the zipped one)."""
+mapping that does not exist, code from S3 held only to the unzipped limit (a direct
+upload to the zipped one), and a VpcConfig checked against the operator's networks."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from e2e.invoke_support import wait_for_log
 from e2e.test_aws_exact import answer, invalid
 
 ACCOUNT = PRIMARY.account_id
+NETWORKS = {"vpc-0abc": {"SubnetIds": ["subnet-aaa"], "SecurityGroupIds": ["sg-aaa"]}}
 
 
 def test_a_cold_start_logs_init_start_with_the_runtime_version_arn(
@@ -53,7 +55,7 @@ def test_tagging_a_mapping_that_does_not_exist_is_not_found(lambdad: LambdadServ
     )
 
 
-def test_code_from_s3_is_held_to_the_unzipped_limit_only(
+def test_s3_code_is_held_to_the_unzipped_limit_and_vpcs_to_the_operators_networks(
     lambdad_factory: ServerFactory, tmp_path: Path
 ) -> None:
     with moto_server(tmp_path / "moto.log") as endpoint:
@@ -72,6 +74,7 @@ def test_code_from_s3_is_held_to_the_unzipped_limit_only(
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": MOTO_REGION,
                 "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": ACCOUNT,
+                "LAMBDAD_VPC_NETWORKS": json.dumps(NETWORKS),
             }
         )
         client = server.client()
@@ -94,3 +97,34 @@ def test_code_from_s3_is_held_to_the_unzipped_limit_only(
             )
         )
         assert (status, body) == (400, invalid("Unzipped size must be smaller than 300000 bytes"))
+
+        # The same server knows the operator's networks: a VpcConfig names them.
+        vpc = {"SubnetIds": ["subnet-aaa"], "SecurityGroupIds": ["sg-aaa"]}
+        created = client.create_function(
+            FunctionName="in-vpc", Code={"S3Bucket": "code", "S3Key": "big.zip"}, VpcConfig=vpc,
+            **args,
+        )  # fmt: skip
+        assert created["VpcConfig"] == {
+            **vpc,
+            "VpcId": "vpc-0abc",
+            "Ipv6AllowedForDualStack": False,
+        }
+        for given, message in (
+            (
+                {"SubnetIds": ["subnet-nope"], "SecurityGroupIds": []},
+                "Error occurred while DescribeSubnets. EC2 Error Code: InvalidSubnetID.NotFound. "
+                "EC2 Error Message: The subnet ID 'subnet-nope' does not exist",
+            ),
+            (
+                {"SubnetIds": ["subnet-aaa"], "SecurityGroupIds": ["sg-nope"]},
+                "Error occurred while DescribeSecurityGroups. EC2 Error Code: "
+                "InvalidGroup.NotFound. EC2 Error Message: The security group 'sg-nope' "
+                "does not exist",
+            ),
+        ):
+            status, body = answer(
+                lambda given=given: client.update_function_configuration(
+                    FunctionName="in-vpc", VpcConfig=given
+                )
+            )
+            assert (status, body) == (400, invalid(message))
