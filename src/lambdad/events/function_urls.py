@@ -12,14 +12,13 @@ while the function runs). It never raises: every outcome is an answer.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Final, Protocol
 
 from lambdad.clock import Clock
 from lambdad.errors import AwsError, RequestTooLargeException, TooManyRequestsException
 from lambdad.events.http import cors
-from lambdad.events.http.request import HttpRequest, request_trace
+from lambdad.events.http.request import HttpRequest, event_json, request_trace
 from lambdad.events.http.response import HttpResponse
 from lambdad.events.http.url_event import function_url_event
 from lambdad.events.http.url_response import JSON, url_response
@@ -144,7 +143,7 @@ class FunctionUrlDoor:
             scope=Scope(config.account, config.region),
             function_name=config.function_name,
             qualifier=config.qualifier,
-            payload=json.dumps(event, separators=(",", ":")).encode(),
+            payload=event_json(event),
             request_id=request_id,
             trace_id=trace_id,
             payload_is_json=True,

@@ -13,7 +13,6 @@ invokes it through ``invoke/`` and answers by ALB's rules. It never raises.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from lambdad.events.alb.rules import actions_for, choose_group
 from lambdad.events.alb.store import LB, TG, ElbStore
 from lambdad.events.function_urls import Response, SyncInvoker
 from lambdad.events.http import alb
-from lambdad.events.http.request import HttpRequest, request_trace
+from lambdad.events.http.request import HttpRequest, event_json, request_trace
 from lambdad.events.http.response import HttpResponse
 from lambdad.events.url_cache import UrlCache
 from lambdad.invoke.sync import InvokeRequest
@@ -225,7 +224,7 @@ class LoadBalancerDoor:
                     scope=scope,
                     function_name=ref.name,
                     qualifier=ref.qualifier,
-                    payload=json.dumps(event, separators=(",", ":")).encode(),
+                    payload=event_json(event),
                     trace_id=request_trace(request),
                     payload_is_json=True,
                 )

@@ -14,7 +14,6 @@ does, and answers by that format's rules. It never raises: every outcome is an a
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Callable
 from typing import Protocol
@@ -30,7 +29,7 @@ from lambdad.events.apigw.jwt_run import IssuerKeys, JwtAuthorizers
 from lambdad.events.apigw.proxy_events import proxy_event, proxy_response, version_of
 from lambdad.events.function_urls import Response, SyncInvoker
 from lambdad.events.http import apigw_v1, cors
-from lambdad.events.http.request import HttpRequest, IamCaller, request_trace
+from lambdad.events.http.request import HttpRequest, IamCaller, event_json, request_trace
 from lambdad.events.http.response import HttpResponse
 from lambdad.events.public_web import PublicWeb
 from lambdad.events.url_auth import Verifier
@@ -222,7 +221,7 @@ class ApiGatewayDoor:
                     scope=owner,
                     function_name=function.name,
                     qualifier=function.qualifier,
-                    payload=json.dumps(event, separators=(",", ":")).encode(),
+                    payload=event_json(event),
                     trace_id=request_trace(request),
                     payload_is_json=True,
                 )

@@ -14,7 +14,9 @@ that passed ``AWS_IAM`` authorization.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,8 +128,22 @@ def decoded_path(raw_path: str) -> str:
 def trace_header(request: HttpRequest) -> str:
     """The ``X-Amzn-Trace-Id`` an AWS proxy adds: ``Root=1-<epoch hex>-<96 random bits>``,
     the random part derived from the request id so that one request has one trace."""
-    digest = hashlib.sha256(request.request_id.encode()).hexdigest()[:24]
-    return f"Root=1-{int(request.time.timestamp()):08x}-{digest}"
+    return _trace_header(request.request_id, int(request.time.timestamp()))
+
+
+@functools.lru_cache(maxsize=256)  # asked for by the event and by the invocation
+def _trace_header(request_id: str, epoch: int) -> str:
+    digest = hashlib.sha256(request_id.encode()).hexdigest()[:24]
+    return f"Root=1-{epoch:08x}-{digest}"
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def event_json(event: object) -> bytes:
+    """An event as an invocation's payload: compact JSON, ``json.dumps(event,
+    separators=(",", ":"))`` without building an encoder per request."""
+    return _COMPACT.encode(event).encode()
 
 
 def request_trace(request: HttpRequest) -> str:

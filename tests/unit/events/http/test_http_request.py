@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import locale
 import re
 from collections.abc import Callable
@@ -11,7 +12,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from lambdad.events.http.body import is_text, matches_media_types, media_type
-from lambdad.events.http.request import HttpRequest, aws_time, query_pairs, trace_header
+from lambdad.events.http.request import (
+    HttpRequest,
+    aws_time,
+    event_json,
+    query_pairs,
+    trace_header,
+)
 
 MakeRequest = Callable[..., HttpRequest]
 
@@ -63,6 +70,12 @@ def test_trace_header_is_stable_and_well_formed(make_request: MakeRequest) -> No
     assert value == trace_header(make_request(request_id="r-1"))
     assert value != trace_header(make_request(request_id="r-2"))
     assert re.fullmatch(rf"Root=1-{1583348638:08x}-[0-9a-f]{{24}}", value)
+
+
+def test_an_event_is_compact_json() -> None:
+    event = {"a": [1, "\u00e9", None], "b": {"c": True, "d": 1.5}}
+    assert event_json(event) == json.dumps(event, separators=(",", ":")).encode()
+    assert event_json(event) == b'{"a":[1,"\\u00e9",null],"b":{"c":true,"d":1.5}}'
 
 
 def test_media_types() -> None:
