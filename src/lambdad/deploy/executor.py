@@ -10,6 +10,7 @@ CloudFormation's clean-up phase does).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -193,6 +194,7 @@ def _rollback(
     report: Report,
 ) -> list[ResourceRecord]:
     """Undo, newest first; the created resources that could not be deleted."""
+    env = dataclasses.replace(env, rolling_back=True)
     stranded = []
     for before, after in reversed(undo):
         handler = handlers[after.type]

@@ -42,6 +42,9 @@ class Env:
     codedeploy: CodeDeployRecords | None = None
     # Real seconds per deployment second (Settings.deployment_time_scale).
     time_scale: float = 1.0
+    # Undoing a failed deployment: what is put back goes back at once (an alias's
+    # traffic is not shifted again, hooks are not run).
+    rolling_back: bool = False
 
     @property
     def lambda_client(self) -> Any:

@@ -69,7 +69,8 @@ class AliasHandler:
     def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
         old = str(record.properties.get("FunctionVersion", ""))
         new = str(props.get("FunctionVersion", ""))
-        if traffic_shift.policy_of(props) is not None and old and new != old:
+        shifted = traffic_shift.policy_of(props) is not None and not env.rolling_back
+        if shifted and old and new != old:
             # A CodeDeploy UpdatePolicy (SAM's DeploymentPreference): traffic shifted.
             def update(**args: Any) -> None:
                 env.lambda_client.update_alias(

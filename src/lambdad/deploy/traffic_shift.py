@@ -11,6 +11,9 @@ A hook is the named function, invoked asynchronously with ``DeploymentId`` and
 ``Env.time_scale`` (the operator's ``deployment_time_scale``): 0.01 makes a 5-minute
 canary last 3 s. The stack update waits for the deployment, as CloudFormation does.
 
+When a stack update fails after the alias moved (a later resource failed), the
+rollback puts the alias back at once: no traffic shifting, no hooks.
+
 A deployment outlives no server: one found unfinished at start-up is rolled back
 (``recover``): the alias returns to its old version with no extra weights, and the
 stack, marked failed at start-up, deploys again to move it.

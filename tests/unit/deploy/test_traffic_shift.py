@@ -181,3 +181,26 @@ def test_hook_reports_through_the_api(store: SqliteStore) -> None:
     assert _call(api, "CodeDeploy_20141006.ListApplications", {})[1]["__type"] == (
         "UnknownOperationException"
     )
+
+
+class _Lambda:
+    def __init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+
+    def update_alias(self, **args: Any) -> dict[str, Any]:
+        self.updates.append(args)
+        return {}
+
+
+def test_a_stack_rollback_moves_the_alias_back_at_once(store: SqliteStore) -> None:
+    from lambdad.deploy.lambda_resources import AliasHandler
+    from lambdad.deploy.records import ResourceRecord
+
+    lam = _Lambda()
+    env = Env(IDENTITY, lambda name: lam, lambda b, k: None, codedeploy=CodeDeployRecords(store),
+              rolling_back=True)  # fmt: skip
+    record = ResourceRecord("FnAliaslive", "AWS::Lambda::Alias", "arn:alias", PROPS, {})
+    AliasHandler().update(env, record, {**PROPS, "FunctionVersion": "1"})
+    (args,) = lam.updates
+    assert args["FunctionVersion"] == "1"
+    assert args["RoutingConfig"] == {"AdditionalVersionWeights": {}}
