@@ -96,32 +96,8 @@ def test_failing_function_is_reported_and_cleaned_up(
     assert_untouched(lambdad, name)
 
 
-def test_stopped_run_cleans_up(
-    lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]]
-) -> None:
-    name = made_function(lambdad, new_function)
-    proc = subprocess.Popen(
-        [LAMBDAD, "tune", name, "--payload", '{"sleep": 0.3}', "--memory", "128,512", "-n", "50"],
-        env=client_env(lambdad),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "invocations" in line:  # the first size's invocations have begun
-            break
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
-    assert "scratch versions and aliases removed" in err
-    assert_untouched(lambdad, name)
-
-
-def test_a_killed_runs_leftovers_are_named_and_cleaned(
-    lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]]
-) -> None:
-    name = made_function(lambdad, new_function)
+def tuning(lambdad: LambdadServer, name: str) -> subprocess.Popen[str]:
+    """A long ``lambdad tune`` of ``name``, once the first size's invocations have begun."""
     proc = subprocess.Popen(
         [LAMBDAD, "tune", name, "--payload", '{"sleep": 0.3}', "--memory", "128,512", "-n", "50"],
         env=client_env(lambdad),
@@ -133,6 +109,26 @@ def test_a_killed_runs_leftovers_are_named_and_cleaned(
     for line in proc.stderr:
         if "invocations" in line:
             break
+    return proc
+
+
+def test_stopped_run_cleans_up(
+    lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]]
+) -> None:
+    name = made_function(lambdad, new_function)
+    proc = tuning(lambdad, name)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "scratch versions and aliases removed" in err
+    assert_untouched(lambdad, name)
+
+
+def test_a_killed_runs_leftovers_are_named_and_cleaned(
+    lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]]
+) -> None:
+    name = made_function(lambdad, new_function)
+    proc = tuning(lambdad, name)
     proc.kill()  # no clean-up possible
     proc.communicate(timeout=30)
     lam = lambdad.client("lambda")
