@@ -43,6 +43,8 @@ def create_change_set(s: StackService, w: Where, p: Params, env_for: EnvFor) -> 
 def describe_change_set(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
     cs = dict(s.describe_change_set(w, p.get("StackName"), p.get("ChangeSetName", "")))
     cs["Parameters"] = _parameters(cs)
+    # What AWS describes on every change set (lambdad has none of these to turn on).
+    cs.update(NotificationARNs=[], RollbackConfiguration={}, IncludeNestedStacks=False)
     return cs
 
 

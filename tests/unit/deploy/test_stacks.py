@@ -251,6 +251,10 @@ def test_described_as_sam_cli_reads_them(store: SqliteStore) -> None:
 
     s, _ = _service(store)
     _change_set(s, "one", "CREATE", Tags=[{"Key": "team", "Value": "a"}])
+    shown = OPERATIONS["DescribeChangeSet"](
+        s, HERE, {"StackName": "st", "ChangeSetName": "one"}, lambda i: env()
+    )
+    assert (shown["NotificationARNs"], shown["IncludeNestedStacks"]) == ([], False)
     s.execute_change_set(HERE, "st", "one", lambda identity: env())
     (view,) = OPERATIONS["DescribeStacks"](s, HERE, {"StackName": "st"}, lambda i: env())["Stacks"]
     assert view["EnableTerminationProtection"] is False
