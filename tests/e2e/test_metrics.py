@@ -24,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
+from e2e.aws_side import async_stats
 from e2e.helpers import OTHER, LambdadServer, client_env, handler_zip, package_zip, run_lambdad
 from e2e.invoke_support import REPORT_RE, wait_for_log
 
@@ -505,7 +506,12 @@ def test_alarm_state_change_is_an_eventbridge_event(
         lam.invoke(FunctionName=made.name, Payload=json.dumps({"fail": True}))
         (described,) = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
         assert described["StateValue"] == "ALARM"
-        messages = wait_for_log(lambdad, catcher, "CAUGHT", timeout=60)
+        try:
+            messages = wait_for_log(lambdad, catcher, "CAUGHT", timeout=60)
+        except AssertionError as exc:
+            # Which way it went: never queued, queued and retried or requeued, or run.
+            row = async_stats(lambdad, catcher)
+            raise AssertionError(f"{exc}\nthe catcher's async-stats: {row}") from None
         (caught,) = [json.loads(m.split("CAUGHT ", 1)[1]) for m in messages if "CAUGHT" in m]
         assert caught["detail-type"] == "CloudWatch Alarm State Change"
         assert caught["resources"] == [described["AlarmArn"]]
