@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -231,6 +232,28 @@ def _totals(body: str) -> dict[str, tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in got.items()}
 
 
+def _children(pid: int) -> int:
+    count = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            count += len((task / "children").read_text().split())
+    return count
+
+
+def _settle(server: c.Server, most: float = 60.0) -> None:
+    """Until the server's child processes (its environments) stop changing for 2 s."""
+    assert server.process is not None
+    deadline = time.monotonic() + most
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = _children(server.process.pid)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= 2.0:
+            return
+        time.sleep(0.2)
+
+
 def scrape_http(functions: int, repeats: int) -> dict[str, dict[str, float]]:
     env = {
         "LAMBDAD_SANDBOX": "process",
@@ -255,7 +278,7 @@ def scrape_http(functions: int, repeats: int) -> dict[str, dict[str, float]]:
             f"  {functions} functions created in {made - start:.1f} s, "
             f"each invoked once in {time.perf_counter() - made:.1f} s"
         )
-        time.sleep(3)  # every environment idle past LAMBDAD_IDLE_TIMEOUT and reaped
+        _settle(server)  # every environment idle past LAMBDAD_IDLE_TIMEOUT and reaped
         first, body = _curl(url)
         assert _totals(body) == {n: (1.0, 0.0) for n in names}, "the first scrape's counts"
         for name in names:
