@@ -11,7 +11,9 @@ service without credentials) goes as it came. The response comes back as the
 upstream sent it, streamed. A request the relay refuses is answered as S3 (XML) or
 the JSON protocols answer errors.
 
-One upstream connection per request; the function's connection is kept alive. A
+The function's connection is kept alive, and so is the upstream connection behind it
+while the upstream keeps it (one closed before it answers is opened again, the
+request sent once more). A
 request's body is held whole (its hash is checked before it is signed again): at most
 ``MAX_BODY`` bytes, and that much in all for one environment's connections at once (its
 ``BodyBudget``); beyond, the relay answers S3's 503 ``SlowDown`` (the SDKs retry it).
@@ -23,6 +25,7 @@ import asyncio
 import functools
 import json
 import logging
+import socket
 import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -95,44 +98,48 @@ async def serve(
     source: str | None,
 ) -> None:
     """Answer the function's requests on one connection until either side ends it."""
+    _no_delay(writer)
     conn = h11.Connection(h11.SERVER)
-    while True:
-        try:
-            request = await _read_request(conn, reader, writer, signing.budget)
-        except h11.RemoteProtocolError:
-            return
-        except Refused as exc:
-            await _refuse(conn, writer, exc, exc.service)
-            return
-        if request is None:
-            return
-        try:
-            if not await _answer(conn, writer, request, forward, signing, source):
+    upstream = _Upstream(forward, source)
+    try:
+        while True:
+            try:
+                request = await _read_request(conn, reader, writer, signing.budget)
+            except h11.RemoteProtocolError:
                 return
-        finally:
-            signing.budget.give(len(request.body))
-        if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-            return
-        conn.start_next_cycle()
+            except Refused as exc:
+                await _refuse(conn, writer, exc, exc.service)
+                return
+            if request is None:
+                return
+            try:
+                if not await _answer(conn, writer, request, upstream, signing):
+                    return
+            finally:
+                signing.budget.give(len(request.body))
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                return
+            conn.start_next_cycle()
+    finally:
+        upstream.close()
 
 
 async def _answer(
     conn: h11.Connection,
     writer: asyncio.StreamWriter,
     request: Request,
-    forward: Forward,
+    upstream: _Upstream,
     signing: UpstreamSigning,
-    source: str | None,
 ) -> bool:
     """One request upstream (or refused); False when the connection cannot go on."""
     claim = None
     try:
         claim = claim_of(request)
-        headers = _upstream_headers(request, claim, forward, signing)
+        headers = _upstream_headers(request, claim, upstream.forward, signing)
     except Refused as exc:
         await _refuse(conn, writer, exc, claim.service if claim is not None else "")
         return True
-    return await _forward(conn, writer, request, headers, forward, source)
+    return await _forward(conn, writer, request, headers, upstream)
 
 
 def _upstream_headers(
@@ -214,47 +221,106 @@ async def _read_into(
             return None
 
 
+class _Stale(Exception):
+    """A kept upstream connection closed before it answered: open another, send again."""
+
+
+class _Upstream:
+    """The upstream connection of one function connection, kept between its requests
+    while the upstream keeps it."""
+
+    def __init__(self, forward: Forward, source: str | None) -> None:
+        self.forward = forward
+        self.source = source
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.client = h11.Connection(h11.CLIENT)
+
+    @property
+    def kept(self) -> bool:
+        """Whether a connection is open and idle, ready for the next request."""
+        return (
+            self.writer is not None
+            and not self.writer.is_closing()
+            and self.reader is not None
+            and not self.reader.at_eof()
+            and self.client.our_state is h11.IDLE
+        )
+
+    async def connect(self) -> None:
+        self.close()
+        forward = self.forward
+        self.reader, self.writer = await asyncio.open_connection(
+            forward.host,
+            forward.host_port,
+            ssl=_tls_context() if forward.tls else None,
+            # From the account's relay address where that can reach (the host's loopback).
+            local_addr=(self.source, 0) if self.source and forward.host == "127.0.0.1" else None,
+        )
+        _no_delay(self.writer)
+        self.client = h11.Connection(h11.CLIENT)
+
+    def finish(self) -> None:
+        """After a response: keep the connection if both sides may go on."""
+        if self.client.our_state is h11.DONE and self.client.their_state is h11.DONE:
+            self.client.start_next_cycle()
+        else:
+            self.close()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def _forward(
     conn: h11.Connection,
     writer: asyncio.StreamWriter,
     request: Request,
     headers: tuple[tuple[str, str], ...],
-    forward: Forward,
-    source: str | None,
+    upstream: _Upstream,
 ) -> bool:
     """The request upstream, its response back; False when the function's
     connection cannot go on."""
-    try:
-        up_reader, up_writer = await asyncio.open_connection(
-            forward.host,
-            forward.host_port,
-            ssl=_tls_context() if forward.tls else None,
-            # From the account's relay address where that can reach (the host's loopback).
-            local_addr=(source, 0) if source and forward.host == "127.0.0.1" else None,
-        )
-    except OSError as exc:
-        log.debug("upstream relay to %s:%d: %s", forward.host, forward.host_port, exc)
-        await _refuse(conn, writer, Refused(502, "BadGateway", "The endpoint is unreachable."), "")
-        return True
-    client = h11.Connection(h11.CLIENT)
-    try:
-        sent = [(k, v) for k, v in headers if k.lower().encode() not in _HOP_BY_HOP]
-        if request.body or request.header("content-length") is not None:
-            sent.append(("Content-Length", str(len(request.body))))
-        target = request.path + (f"?{request.query}" if request.query else "")
-        up_writer.write(
-            client.send(h11.Request(method=request.method, target=target, headers=sent))
-        )
-        if request.body:
-            up_writer.write(client.send(h11.Data(data=request.body)))
-        up_writer.write(client.send(h11.EndOfMessage()))
-        await up_writer.drain()
-        return await _respond(conn, writer, client, up_reader)
-    except (OSError, h11.ProtocolError) as exc:
-        log.debug("upstream relay to %s:%d: %s", forward.host, forward.host_port, exc)
-        return False
-    finally:
-        up_writer.close()
+    sent = [(k, v) for k, v in headers if k.lower().encode() not in _HOP_BY_HOP]
+    if request.body or request.header("content-length") is not None:
+        sent.append(("Content-Length", str(len(request.body))))
+    target = request.path + (f"?{request.query}" if request.query else "")
+    for attempt in range(2):
+        reused = upstream.kept
+        try:
+            if not reused:
+                await upstream.connect()
+        except OSError as exc:
+            log.debug("upstream relay to %s: %s", upstream.forward.host, exc)
+            refused = Refused(502, "BadGateway", "The endpoint is unreachable.")
+            await _refuse(conn, writer, refused, "")
+            return True
+        assert upstream.writer is not None
+        assert upstream.reader is not None
+        client = upstream.client
+        try:
+            head = client.send(h11.Request(method=request.method, target=target, headers=sent))
+            body = client.send(h11.Data(data=request.body)) if request.body else b""
+            end = client.send(h11.EndOfMessage())
+            upstream.writer.write(b"".join((head or b"", body or b"", end or b"")))
+            await upstream.writer.drain()
+            done = await _respond(conn, writer, client, upstream.reader)
+        except _Stale:
+            upstream.close()
+            if reused and attempt == 0:
+                continue
+            return False
+        except (OSError, h11.ProtocolError) as exc:
+            log.debug("upstream relay to %s: %s", upstream.forward.host, exc)
+            upstream.close()
+            return False
+        if done:
+            upstream.finish()
+        else:
+            upstream.close()
+        return done
+    return False
 
 
 async def _respond(
@@ -263,13 +329,22 @@ async def _respond(
     client: h11.Connection,
     up_reader: asyncio.StreamReader,
 ) -> bool:
+    answered = False
+    # The response's head goes out with its first piece of body: one segment, not two.
+    head = b""
     while True:
-        event = client.next_event()
+        try:
+            event = client.next_event()
+        except h11.RemoteProtocolError:
+            if not answered:  # closed before any answer: a kept connection gone stale
+                raise _Stale() from None
+            raise
         if event is h11.NEED_DATA:
             client.receive_data(await up_reader.read(_CHUNK))
         elif isinstance(event, h11.InformationalResponse):
             continue
         elif isinstance(event, h11.Response):
+            answered = True
             kept = [
                 (k, v) for k, v in event.headers if k not in _HOP_BY_HOP or k == b"content-length"
             ]
@@ -277,14 +352,17 @@ async def _respond(
             # answer to its Expect: 100-continue, and the response after it as garbage.
             reason = event.reason or _phrase(event.status_code)
             response = h11.Response(status_code=event.status_code, headers=kept, reason=reason)
-            writer.write(conn.send(response))
+            head = conn.send(response) or b""
         elif isinstance(event, h11.Data):
-            writer.write(conn.send(h11.Data(data=event.data)))
+            writer.write(head + (conn.send(h11.Data(data=event.data)) or b""))
+            head = b""
             await writer.drain()
         elif isinstance(event, h11.EndOfMessage):
-            writer.write(conn.send(h11.EndOfMessage()))
+            writer.write(head + (conn.send(h11.EndOfMessage()) or b""))
             await writer.drain()
             return True
+        elif not answered:
+            raise _Stale()
         else:  # the upstream closed before its response ended
             return False
 
@@ -316,6 +394,13 @@ async def _refuse(
             await writer.drain()
     except (OSError, h11.ProtocolError):
         pass
+
+
+def _no_delay(writer: asyncio.StreamWriter) -> None:
+    # Heads, bodies and ends are written apart: Nagle's algorithm would hold each back.
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 @functools.cache

@@ -39,30 +39,41 @@ OPERATOR = UpstreamCredential("AKIAOPERATOR", "operator-secret")
 Seen = list[dict[str, str]]
 
 
-async def _upstream(seen: Seen, tls: ssl.SSLContext | None = None) -> asyncio.Server:
-    """Answers every request 200 (``ok`` to a GET), recording its headers; with no
-    reason phrase, as some servers answer."""
+async def _upstream(
+    seen: Seen, tls: ssl.SSLContext | None = None, answers: int | None = None
+) -> asyncio.Server:
+    """Answers every request 200 (``ok`` to a GET), recording its headers, with no
+    reason phrase (as some servers answer), keeping the connection; with ``answers``,
+    a connection that answered that many drops the next request unanswered (an idle
+    connection the server closed meanwhile)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER)
-        body = b""
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                conn.receive_data(await reader.read(65536))
-            elif isinstance(event, h11.Request):
-                seen.append({k.decode(): v.decode() for k, v in event.headers})
-                body = b"ok" if event.method == b"GET" else b""
-            elif isinstance(event, h11.EndOfMessage):
-                headers = [("Content-Length", str(len(body))), ("Content-Type", "text/plain")]
-                writer.write(conn.send(h11.Response(status_code=200, headers=headers)))
-                writer.write(conn.send(h11.Data(data=body)))
-                writer.write(conn.send(h11.EndOfMessage()))
-                await writer.drain()
-                writer.close()
-                return
-            elif isinstance(event, h11.ConnectionClosed):
-                return
+        body, answered = b"", 0
+        try:
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(await reader.read(65536))
+                elif isinstance(event, h11.Request):
+                    seen.append({k.decode(): v.decode() for k, v in event.headers})
+                    if answers is not None and answered >= answers:
+                        return
+                    body = b"ok" if event.method == b"GET" else b""
+                elif isinstance(event, h11.EndOfMessage):
+                    headers = [("Content-Length", str(len(body))), ("Content-Type", "text/plain")]
+                    writer.write(conn.send(h11.Response(status_code=200, headers=headers)))
+                    writer.write(conn.send(h11.Data(data=body)))
+                    writer.write(conn.send(h11.EndOfMessage()))
+                    await writer.drain()
+                    answered += 1
+                    conn.start_next_cycle()
+                elif isinstance(event, h11.ConnectionClosed):
+                    return
+        except (ConnectionError, h11.RemoteProtocolError):
+            return
+        finally:
+            writer.close()
 
     return await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
 
@@ -83,11 +94,12 @@ def _run(
     check: Callable[[int, int, SessionIssuer, Seen], Any],
     budget: BodyBudget | None = None,
     tls: ssl.SSLContext | None = None,
+    answers: int | None = None,
 ) -> None:
     async def main() -> None:
         seen: Seen = []
         issuer = SessionIssuer(os.urandom(32), 3600)
-        upstream = await _upstream(seen, tls)
+        upstream = await _upstream(seen, tls, answers)
         up_port = upstream.sockets[0].getsockname()[1]
 
         def credentials(role: str, service: str) -> UpstreamCredential | None:
@@ -245,3 +257,14 @@ def test_an_https_upstream_is_reached_with_its_certificate_verified(
                 assert seen == []
 
     _run(check, tls=server_side)
+
+
+def test_a_kept_upstream_connection_closed_meanwhile_is_opened_again() -> None:
+    def check(port: int, up_port: int, issuer: SessionIssuer, seen: Seen) -> None:
+        with contextlib.closing(_client(port, _mint(issuer, SIGNED_ROLE))) as s3:
+            for _ in range(3):
+                assert s3.get_object(Bucket="b", Key="k")["Body"].read() == b"ok"
+        # Each connection after its first answer drops the next request: sent again.
+        assert len(seen) == 5
+
+    _run(check, answers=1)
