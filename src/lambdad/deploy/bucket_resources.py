@@ -1,6 +1,7 @@
 """``AWS::S3::Bucket``: lambdad is not S3; a template's bucket is made on the
 S3-compatible store the operator configured (``AWS_ENDPOINT_URL_S3``, where lambdad
-reads code), signed with the account's outbound identity, with its versioning, tags
+reads code), signed with the account's outbound identity, with its versioning, tags,
+public access block, default encryption, policy (``AWS::S3::BucketPolicy``)
 and notifications to queues (``QueueConfigurations``: how S3 events reach a function,
 through a queue its SQS event polls). Ref is the bucket's name. As on AWS, a bucket
 that still holds objects is not deleted (the deletion fails and says so). Without an
@@ -8,6 +9,7 @@ S3 endpoint the plan refuses the type, saying why (cfn_api.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +49,47 @@ def _notifications(props: Mapping[str, Any]) -> dict[str, Any]:
         if entries:
             out[kind] = entries
     return out
+
+
+def _rules(encryption: Mapping[str, Any]) -> dict[str, Any]:
+    """CloudFormation's BucketEncryption as S3's ServerSideEncryptionConfiguration."""
+    rules = []
+    for rule in encryption.get("ServerSideEncryptionConfiguration") or []:
+        out: dict[str, Any] = {}
+        default = rule.get("ServerSideEncryptionByDefault")
+        if default:
+            out["ApplyServerSideEncryptionByDefault"] = dict(default)
+        if "BucketKeyEnabled" in rule:
+            out["BucketKeyEnabled"] = str(rule["BucketKeyEnabled"]).lower() == "true"
+        rules.append(out)
+    return {"Rules": rules}
+
+
+class BucketPolicyHandler:
+    """``AWS::S3::BucketPolicy``: the policy put on the bucket (in the store that has it)."""
+
+    def create(
+        self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: ResourceRecord | None
+    ) -> Applied:
+        bucket = str(props["Bucket"])
+        self._put(env, bucket, props)
+        return Applied(bucket, {"Ref": bucket})
+
+    def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
+        self._put(env, record.physical_id, props)
+        return Applied(record.physical_id, dict(record.attributes))
+
+    def _put(self, env: Env, bucket: str, props: Mapping[str, Any]) -> None:
+        policy = props["PolicyDocument"]
+        text = policy if isinstance(policy, str) else json.dumps(policy)
+        _s3(env).put_bucket_policy(Bucket=bucket, Policy=text)
+
+    def delete(self, env: Env, record: ResourceRecord) -> None:
+        try:
+            _s3(env).delete_bucket_policy(Bucket=record.physical_id)
+        except Exception as exc:
+            if error_code(exc) not in _GONE:
+                raise
 
 
 class BucketHandler:
@@ -91,6 +134,14 @@ class BucketHandler:
                 s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
             elif before.get("Tags"):
                 s3.delete_bucket_tagging(Bucket=name)
+        block = props.get("PublicAccessBlockConfiguration")
+        if block and block != before.get("PublicAccessBlockConfiguration"):
+            flags = {k: str(v).lower() == "true" for k, v in block.items()}
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=flags)
+        encryption = props.get("BucketEncryption")
+        if encryption and encryption != before.get("BucketEncryption"):
+            rules = _rules(encryption)
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=rules)
         if props.get("NotificationConfiguration") != before.get("NotificationConfiguration"):
             s3.put_bucket_notification_configuration(
                 Bucket=name, NotificationConfiguration=_notifications(props)

@@ -68,6 +68,7 @@ _ELSEWHERE = {
     SUBSCRIPTION: ("sns", NO_SNS),
     "AWS::SQS::Queue": ("sqs", NO_SQS),
     "AWS::S3::Bucket": ("s3", NO_S3),
+    "AWS::S3::BucketPolicy": ("s3", NO_S3),
 }
 
 

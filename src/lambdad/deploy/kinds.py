@@ -102,5 +102,6 @@ KINDS: dict[str, Kind] = {
             stable=("Ref", "Arn", "DomainName", "RegionalDomainName"),
             attributes=("Arn", "DomainName", "RegionalDomainName"),
         ),
+        _kind("AWS::S3::BucketPolicy", "Bucket", attributes=()),
     )
 }  # fmt: skip

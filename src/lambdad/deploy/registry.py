@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdad.deploy.bucket_resources import BucketHandler
+from lambdad.deploy.bucket_resources import BucketHandler, BucketPolicyHandler
 from lambdad.deploy.codedeploy_resources import (
     AlarmHandler,
     ApplicationHandler,
@@ -67,4 +67,5 @@ HANDLERS: dict[str, Handler] = {
     "AWS::CloudWatch::Alarm": AlarmHandler(),
     "AWS::SQS::Queue": QueueHandler(),
     "AWS::S3::Bucket": BucketHandler(),
+    "AWS::S3::BucketPolicy": BucketPolicyHandler(),
 }

@@ -3,6 +3,7 @@ notifications, updates in place, deletions of what is already gone."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -100,3 +101,30 @@ def test_bucket_notifies_queues_and_refuses_functions() -> None:
     fake.fail = "BucketNotEmpty"
     with pytest.raises(ClientError):
         BucketHandler().delete(env, record)
+
+
+def test_bucket_encryption_public_access_block_and_policy() -> None:
+    from lambdad.deploy.bucket_resources import BucketPolicyHandler
+
+    fake, services = Recorder(), []
+    env = _env(fake, services)
+    props = {
+        "BucketName": "b",
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": "true", "IgnorePublicAcls": False},
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}
+        ]},
+    }  # fmt: skip
+    BucketHandler().create(env, "B", props, None)
+    calls = dict(fake.calls)
+    assert calls["put_public_access_block"]["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": False,
+    }  # fmt: skip
+    assert calls["put_bucket_encryption"]["ServerSideEncryptionConfiguration"] == {
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+    }
+    fake.calls.clear()
+    policy = {"Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
+    done = BucketPolicyHandler().create(env, "P", {"Bucket": "b", "PolicyDocument": policy}, None)
+    assert done.physical_id == "b"
+    assert fake.calls == [("put_bucket_policy", {"Bucket": "b", "Policy": json.dumps(policy)})]
