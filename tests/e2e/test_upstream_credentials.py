@@ -50,6 +50,8 @@ def handler(event, context):
         out["read"] = s3.get_object(Bucket="upstream-bucket", Key="k")["Body"].read().decode()
     except ClientError as exc:
         out["s3_error"] = exc.response["Error"]["Code"]
+    # lambdad's own endpoints (STS here) are no upstream: reached as ever.
+    out["arn"] = boto3.client("sts").get_caller_identity()["Arn"]
     try:
         out["tables"] = dynamodb.list_tables()["TableNames"]
     except ClientError as exc:
@@ -116,13 +118,13 @@ def test_the_relay_signs_with_the_roles_upstream_keys(
     server = lambdad_factory(
         env={"LAMBDAD_FUNCTION_ENDPOINTS": f"s3={endpoint},dynamodb={elsewhere}"}
     )
-    # The operator's commands; the secret on stdin, never on a command line.
+    # The operator's command (for any service the role calls); the secret on stdin,
+    # never on a command line.
     data_dir = ("--data-dir", str(server.data_dir))
-    for service in ("s3", "dynamodb"):
-        args = ("roles", "upstream", SIGNED_ROLE, service, "--access-key-id", key_id)
-        _lambdad(*args, *data_dir, stdin=secret + "\n")
+    args = ("roles", "upstream", SIGNED_ROLE, "*", "--access-key-id", key_id)
+    _lambdad(*args, *data_dir, stdin=secret + "\n")
     listed = _lambdad("roles", "upstream-ls", *data_dir).split()
-    assert listed == [SIGNED_ROLE, "dynamodb", key_id, SIGNED_ROLE, "s3", key_id]
+    assert listed == [SIGNED_ROLE, "*", key_id]
     assert (server.data_dir / "upstream.json").stat().st_mode & 0o077 == 0
 
     client = server.client("lambda")
@@ -143,6 +145,7 @@ def test_the_relay_signs_with_the_roles_upstream_keys(
     assert signed["read"] == "for the operator's key only", signed.get("s3_error")
     assert signed["written"] == "written"
     assert signed["tables"] == ["upstream-table"], signed.get("dynamodb_status")
+    assert signed["arn"].endswith(":assumed-role/upstream-role/signed")
     env = signed["env"]
     # The function held its session's keys, and nothing of the operator's.
     assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")

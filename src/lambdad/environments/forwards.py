@@ -72,7 +72,8 @@ class Relays:
             if forward.udp:
                 self._datagrams.append(await datagrams.relay(sock, forward, self.source))
                 continue
-            relay = _Relay(forward, self.env_id, self._writers, self.source, self.signing)
+            signing = self.signing if forward.signed else None
+            relay = _Relay(forward, self.env_id, self._writers, self.source, signing)
             self._servers.append(await asyncio.start_server(relay.handle, sock=sock))
 
     async def expose(self, beside: socket.socket, port: int) -> None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit, urlunsplit
 
 VARIABLE_PREFIX = "AWS_ENDPOINT_URL_"
@@ -64,14 +64,16 @@ def is_relayed(client: str | None) -> bool:
 @dataclass(frozen=True, slots=True)
 class Forward:
     """Connections to 127.0.0.1:``port`` inside go to ``host``:``host_port`` outside
-    (``udp``: datagrams, not connections: the X-Ray daemon's port; ``tls``: the
-    upstream relay speaks HTTPS to it, environments/upstream_proxy.py)."""
+    (``udp``: datagrams, not connections: the X-Ray daemon's port; ``signed``: its
+    relay signs requests again with the role's upstream credentials,
+    environments/upstream_proxy.py, over HTTPS with ``tls``)."""
 
     port: int
     host: str
     host_port: int
     udp: bool = False
     tls: bool = False
+    signed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +99,17 @@ def with_xray_daemon(planned: FunctionEndpoints, port: int) -> FunctionEndpoints
 
 def with_upstream(planned: FunctionEndpoints, services: Collection[str]) -> FunctionEndpoints:
     """``planned`` for an environment whose role has upstream credentials for
-    ``services`` (the names requests are signed for, ``*`` for any): each of their
-    endpoints off the host's loopback is relayed from a port inside as well (over
-    HTTPS where its URL says so), so that its requests can be signed again. A service
-    is matched to its variable by name (``s3`` -> ``AWS_ENDPOINT_URL_S3``)."""
+    ``services`` (the names requests are signed for, ``*`` for any): the relays of their
+    endpoints sign requests again (``Forward.signed``; lambdad's own never do), and an
+    endpoint off the host's loopback is relayed from a port inside as well (over HTTPS
+    where its URL says so). A service is matched to its variable by name (``s3`` ->
+    ``AWS_ENDPOINT_URL_S3``)."""
     wanted = {variable_name(s) for s in services if s != ANY_SERVICE}
     own = {VARIABLE_PREFIX + s for s in OWN_SERVICES}
     taken = {RUNTIME_API_PORT} | {f.port for f in planned.forwards}
     variables = dict(planned.variables)
-    forwards = list(planned.forwards)
+    forwards = {f.port: f for f in planned.forwards if not f.udp}
+    added: list[Forward] = []
     for name, url in planned.variables.items():
         parts = urlsplit(url)
         if (
@@ -113,9 +117,14 @@ def with_upstream(planned: FunctionEndpoints, services: Collection[str]) -> Func
             or name in own
             or (ANY_SERVICE not in services and name not in wanted)
             or parts.hostname is None
-            or parts.hostname in LOOPBACK_HOSTS
             or parts.scheme not in ("http", "https")
         ):
+            continue
+        relayed = forwards.get(parts.port or 0) if parts.hostname in LOOPBACK_HOSTS else None
+        if relayed is not None:  # on the host's loopback: relayed already
+            forwards[relayed.port] = replace(relayed, signed=True)
+            continue
+        if parts.hostname in LOOPBACK_HOSTS:
             continue
         inside = UPSTREAM_PORTS
         while inside in taken:
@@ -123,9 +132,10 @@ def with_upstream(planned: FunctionEndpoints, services: Collection[str]) -> Func
         taken.add(inside)
         tls = parts.scheme == "https"
         port = parts.port or (443 if tls else 80)
-        forwards.append(Forward(inside, parts.hostname, port, tls=tls))
+        added.append(Forward(inside, parts.hostname, port, tls=tls, signed=True))
         variables[name] = urlunsplit(parts._replace(scheme="http", netloc=f"127.0.0.1:{inside}"))
-    return FunctionEndpoints(variables, tuple(forwards))
+    datagrams = tuple(f for f in planned.forwards if f.udp)
+    return FunctionEndpoints(variables, (*forwards.values(), *added, *datagrams))
 
 
 def variable_name(service: str) -> str:

@@ -88,7 +88,7 @@ def test_relays_connect_from_an_address_per_account() -> None:
     assert not is_relayed(None)
 
 
-def test_with_upstream_credentials_endpoints_elsewhere_are_relayed_too() -> None:
+def test_with_upstream_credentials_their_relays_sign_and_endpoints_elsewhere_are_relayed() -> None:
     mapped = parse(
         "s3=https://s3.eu-west-1.amazonaws.com,dynamodb=http://10.0.0.5:8000/x,"
         "sqs=http://127.0.0.1:9324,lambda=http://lambda.example:9550",
@@ -102,9 +102,16 @@ def test_with_upstream_credentials_endpoints_elsewhere_are_relayed_too() -> None
     assert out.variables["AWS_ENDPOINT_URL_SQS"] == "http://127.0.0.1:9324"
     assert out.variables["AWS_ENDPOINT_URL_LAMBDA"] == "http://lambda.example:9550"
     assert set(out.forwards) - set(planned.forwards) == {
-        Forward(9100, "s3.eu-west-1.amazonaws.com", 443, tls=True),
-        Forward(9101, "10.0.0.5", 8000),
+        Forward(9100, "s3.eu-west-1.amazonaws.com", 443, tls=True, signed=True),
+        Forward(9101, "10.0.0.5", 8000, signed=True),
     }
-    # Only the services with credentials, or all with "*".
-    assert with_upstream(planned, {"sqs"}) == planned
-    assert with_upstream(planned, {"*"}).variables["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9100"
+    # A loopback endpoint's relay signs for a service with credentials, or all with
+    # "*"; lambdad's own relay never does.
+    sqs = with_upstream(planned, {"sqs"})
+    assert sqs.variables == planned.variables
+    assert Forward(9324, "127.0.0.1", 9324, signed=True) in sqs.forwards
+    everything = with_upstream(planned, {"*"})
+    assert everything.variables["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9100"
+    own = [f for f in everything.forwards if f.port == 9550]
+    assert own == [Forward(9550, "127.0.0.1", 9550)]
+    assert with_upstream(planned, {"sns"}) == planned
