@@ -11,11 +11,12 @@ service without credentials) goes as it came. The response comes back as the
 upstream sent it, streamed. A request the relay refuses is answered as S3 (XML) or
 the JSON protocols answer errors.
 
-The function's connection is kept alive, and so is the upstream connection behind it
-while the upstream keeps it (one closed before it answers is opened again, the
-request sent once more). A
-request's body is held whole (its hash is checked before it is signed again): at most
-``MAX_BODY`` bytes, and that much in all for one environment's connections at once (its
+Only the relays of endpoints the role has credentials for speak HTTP
+(``Forward.signed``); lambdad's own never do. The function's connection is kept alive,
+and so is the upstream connection behind it while the upstream keeps it (one closed
+before it answers is opened again, the request sent once more). A request's body is
+held whole (its hash is checked before it is signed again): at most ``MAX_BODY``
+bytes, and that much in all for one environment's connections at once (its
 ``BodyBudget``); beyond, the relay answers S3's 503 ``SlowDown`` (the SDKs retry it).
 """
 
