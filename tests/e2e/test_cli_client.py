@@ -12,6 +12,8 @@ import json
 import os
 import signal
 import subprocess
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -190,6 +192,25 @@ def test_logs_of_a_function_that_never_ran(lambdad: LambdadServer, deploy: Deplo
     proc = run("logs", name, env=client_env(lambdad))
     assert proc.returncode == 1
     assert f"no logs for {name} yet" in proc.stderr
+
+
+def test_logs_reads_the_group_the_logging_config_names(
+    lambdad: LambdadServer, deploy: Deployer
+) -> None:
+    group = f"/custom/{uuid.uuid4().hex[:8]}"
+    name = deploy(probe_zip(), LoggingConfig={"LogGroup": group})
+    payload = json.dumps({"action": "say", "lines": ["custom-group-line"]})
+    invoked = run("invoke", name, "-p", payload, "--tail", env=client_env(lambdad))
+    report = next(line for line in invoked.stderr.splitlines() if line.startswith("REPORT"))
+    deadline = time.monotonic() + 10
+    while True:  # log lines are written off the invoke path
+        proc = run("logs", name, env=client_env(lambdad))
+        if report in proc.stdout.splitlines() or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert proc.returncode == 0, proc.stderr
+    assert "custom-group-line" in proc.stdout.splitlines()
+    assert report in proc.stdout.splitlines()
 
 
 def follow_logs(server: LambdadServer, name: str) -> subprocess.Popen[bytes]:

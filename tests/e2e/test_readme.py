@@ -5,14 +5,16 @@ committed HEAD (so the test follows the README as it is, not a copy of it): the 
 ``make serve`` of the first block runs in the clone's root, with no ``--data-dir`` and
 no ``LAMBDAD_*`` or ``AWS_*`` variable, then the usage example (the block that runs
 ``lambdad credentials``) is pasted into a bash, one command at a time, as into a second
-terminal. The clone reuses this checkout's ``.venv`` through a symlink (its install
-stamp stays newer than the clone's ``pyproject.toml``, so ``make`` installs nothing),
-and runs the clone's own ``src`` (``PYTHONPATH``).
+terminal, and after it the later blocks that go on with its function ``hello`` (a
+function URL, an HTTP API, a CloudWatch query). The clone reuses this checkout's
+``.venv`` through a symlink (its install stamp stays newer than the clone's
+``pyproject.toml``, so ``make`` installs nothing), and runs the clone's own ``src``
+(``PYTHONPATH``).
 
 Two settings differ from a user's machine, both outside what is tested: ``LAMBDAD_PORT``
 puts the server on a free port (the README's 9550 may be taken; ``lambdad credentials``
-prints the port the data directory was served on), and ``HOME`` is empty (no
-``~/.aws`` of this machine).
+prints the port the data directory was served on, and a block's ``127.0.0.1:9550`` is
+that port), and ``HOME`` is empty (no ``~/.aws`` of this machine).
 """
 
 from __future__ import annotations
@@ -77,6 +79,14 @@ def usage_block(readme: str) -> str:
     blocks = [b for b in shell_blocks(readme) if "lambdad credentials" in b]
     assert blocks, "the README has no shell block that runs `lambdad credentials`"
     return blocks[0]
+
+
+def hello_blocks(readme: str) -> list[str]:
+    """The later blocks that go on with the example's function ``hello`` (its URL, an
+    API in front of it, its metrics), run in the same shell after the example."""
+    usage = usage_block(readme)
+    named = re.compile(r"(--function-name |Value=)hello\b")
+    return [b for b in shell_blocks(readme) if b != usage and named.search(b)]
 
 
 def json_values(text: str) -> list[Any]:
@@ -241,7 +251,8 @@ class Shell:
 
 
 def test_the_usage_example_runs_verbatim_in_a_fresh_clone(served: Served) -> None:
-    block = usage_block((served.clone / "README.md").read_text())
+    readme = (served.clone / "README.md").read_text()
+    block = usage_block(readme)
     printed = re.findall(r'print\("([^"\\]+)"\)', block)
     account = served.exports()["AWS_ACCOUNT_ID"]
     shell = Shell(served.clone, served.env)
@@ -264,10 +275,32 @@ def test_the_usage_example_runs_verbatim_in_a_fresh_clone(served: Served) -> Non
                 assert log_complete(out, printed), f"`{command}` printed no full log:\n{out}"
             elif "get-caller-identity" in command:
                 assert account in out, out
+        later = hello_blocks(readme)
+        assert len(later) >= 3, "the README goes on with hello: its URL, an API, its metrics"
+        for command in (c for b in later for c in commands(b)):
+            run_on_hello(shell, command.replace("127.0.0.1:9550", f"127.0.0.1:{served.port}"))
     finally:
         shell.close()
     assert invokes >= 2, "the example invokes with the AWS CLI and with lambdad"
     assert log_reads >= 1, "the example reads the function's log"
+
+
+def run_on_hello(shell: Shell, command: str) -> None:
+    """One command of a later block; what a curl of the function and a metrics query
+    answer is checked against the request (hello echoes its event)."""
+    status, out = shell.run(command)
+    assert status == 0, f"`{command}` exited {status}:\n{out}"
+    if command.startswith("curl "):
+        path, key, value = re.findall(r"/(\w+)\?(\w+)=(\w+)", command)[0]
+        events = [v["echo"] for v in json_values(out) if isinstance(v, dict) and "echo" in v]
+        assert events, f"`{command}` did not reach hello:\n{out}"
+        assert events[0]["rawPath"] == f"/{path}", out
+        assert events[0]["queryStringParameters"] == {key: value}, out
+    elif "get-metric-statistics" in command:
+        deadline = time.monotonic() + LOG_WAIT
+        while not json.loads(out)["Datapoints"] and time.monotonic() < deadline:
+            status, out = shell.run(command)  # the example's invokes, counted in the hour
+        assert json.loads(out)["Datapoints"], f"`{command}`: no datapoints\n{out}"
 
 
 def log_complete(out: str, printed: list[str]) -> bool:

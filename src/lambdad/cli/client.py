@@ -20,14 +20,14 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import click
 
-from lambdad.cli.target import Target, call, find_target
+from lambdad.cli.target import Target, call, find_endpoint, find_target
 
 FOLLOW_INTERVAL = 1.0
 _SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -172,11 +172,12 @@ def _print_events(events: list[dict[str, Any]]) -> None:
 def logs(
     name: str, follow: bool, since: str, endpoint_url: str | None, data_dir: str | None
 ) -> None:
-    """Print the log lines of function NAME (its group /aws/lambda/NAME)."""
+    """Print the log lines of function NAME (its LoggingConfig's group, by default
+    /aws/lambda/NAME), or of the log group NAME if it starts with /."""
     start_ms = parse_since(since, datetime.now(UTC))
     target = find_target("logs", endpoint_url, data_dir, os.environ)
     client = target.client("logs")
-    group = name if name.startswith("/") else f"/aws/lambda/{name}"
+    group = name if name.startswith("/") else function_log_group(target, name, endpoint_url)
     follower = LogFollower(client, group, start_ms)
     if follow:
         _stop_on_signals()
@@ -200,6 +201,20 @@ def logs(
             time.sleep(FOLLOW_INTERVAL)
     except (KeyboardInterrupt, _Stopped):
         return
+
+
+def function_log_group(target: Target, name: str, endpoint_url: str | None) -> str:
+    """Where function NAME logs: its ``LoggingConfig.LogGroup``, as Lambda answers it
+    (``/aws/lambda/NAME`` unless set; that too for a function not created yet)."""
+    import botocore.exceptions
+
+    url = endpoint_url or find_endpoint(os.environ, "lambda")
+    lam = replace(target, endpoint=url).client("lambda")
+    try:
+        config = lam.get_function_configuration(FunctionName=name)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+        return f"/aws/lambda/{name}"
+    return str((config.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}")
 
 
 class _Stopped(Exception):
@@ -275,7 +290,6 @@ def ls(endpoint_url: str | None, data_dir: str | None, as_json: bool) -> None:
         ("Memory", "right"),
         ("Timeout", "right"),
         ("Code size", "right"),
-        ("State", "left"),
         ("Last modified", "left"),
         ("This host", "left"),
     ):
@@ -291,7 +305,6 @@ def ls(endpoint_url: str | None, data_dir: str | None, as_json: bool) -> None:
             f"{f.get('MemorySize', 128)} MB",
             f"{f.get('Timeout', 3)} s",
             _size(int(f.get("CodeSize", 0))),
-            f.get("State", ""),
             str(f.get("LastModified", ""))[:19].replace("T", " "),
             here,
         )

@@ -28,8 +28,20 @@ _DATA_DIR = click.option(
 )
 
 
+def existing_data_dir(data_dir: str | None) -> Path:
+    """The data directory a command means, which must exist: run elsewhere than where
+    ``lambdad serve`` ran, a file written to a new ``./.lambdad`` would change nothing."""
+    directory = config.resolve_data_dir(data_dir, os.environ)
+    if not directory.is_dir():
+        raise click.ClickException(
+            f"no data directory at {directory}: run this where `lambdad serve` ran, "
+            "or pass --data-dir (or LAMBDAD_DATA_DIR)"
+        )
+    return directory
+
+
 def _path(data_dir: str | None) -> Path:
-    return config.resolve_data_dir(data_dir, os.environ) / roles_file.FILE_NAME
+    return existing_data_dir(data_dir) / roles_file.FILE_NAME
 
 
 def _change(data_dir: str | None, change: Callable[[dict[str, Role]], None]) -> None:

@@ -13,13 +13,12 @@ from the command line, which the host's other users can read.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from lambdad import config
+from lambdad.cli.roles import existing_data_dir
 from lambdad.model.upstream import UpstreamCredential
 from lambdad.store import upstream as upstream_file
 
@@ -29,7 +28,7 @@ _DATA_DIR = click.option(
 
 
 def _path(data_dir: str | None) -> Path:
-    return config.resolve_data_dir(data_dir, os.environ) / upstream_file.FILE_NAME
+    return existing_data_dir(data_dir) / upstream_file.FILE_NAME
 
 
 def _load(data_dir: str | None) -> dict[str, dict[str, UpstreamCredential]]:

@@ -1,4 +1,5 @@
-"""The Logs tab: the function's log group (``/aws/lambda/NAME``) as it grows.
+"""The Logs tab: the function's log group (its ``LoggingConfig.LogGroup``, by default
+``/aws/lambda/NAME``) as it grows.
 
 The page shows the last ``WINDOW_MS`` of events, then its script polls
 ``logs.json?since=<epoch ms>`` every couple of seconds for newer ones (CloudWatch
@@ -17,13 +18,17 @@ WINDOW_MS = 3600 * 1000
 LIMIT = 500
 
 
-async def _events(view: View, name: str, since: int) -> list[dict[str, Any]]:
+def _group(config: dict[str, Any], name: str) -> str:
+    return str((config.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}")
+
+
+async def _events(view: View, group: str, since: int) -> list[dict[str, Any]]:
     """The newest ``LIMIT`` events since ``since`` (a live view shows the latest)."""
     found: list[dict[str, Any]] = []
     token: str | None = None
     for _ in range(5):  # at most a few pages per poll
         params: dict[str, Any] = {
-            "logGroupName": f"/aws/lambda/{name}",
+            "logGroupName": group,
             "startTime": since,
             "limit": LIMIT,
         }
@@ -51,15 +56,16 @@ def _row(ev: dict[str, Any]) -> str:
 
 
 async def render(view: View, name: str) -> Response:
-    await view.aws.lambda_(view.who, view.host, "GetFunction", FunctionName=name)
+    fn = await view.aws.lambda_(view.who, view.host, "GetFunction", FunctionName=name)
+    group = _group(fn.get("Configuration") or {}, name)
     now_ms = int(view.now() * 1000)
-    found = await _events(view, name, now_ms - WINDOW_MS)
+    found = await _events(view, group, now_ms - WINDOW_MS)
     last = max((int(ev.get("timestamp", 0)) for ev in found), default=now_ms - WINDOW_MS)
     rows = "".join(_row(ev) for ev in found)
     body = (
         function_tabs(name, "/logs")
         + f'<section class="card" id="logs" data-poll="{e(fn_path(name, "/logs.json"))}" '
-        f'data-since="{last}"><div class="row"><h2>/aws/lambda/{e(name)}</h2>'
+        f'data-since="{last}"><div class="row"><h2>{e(group)}</h2>'
         '<label class="live"><input type="checkbox" id="follow" checked> Live</label>'
         '<span id="log-status" class="muted" role="status"></span></div>'
         f'<table class="logs"><tbody id="log-rows">{rows}</tbody></table>'
@@ -74,7 +80,10 @@ async def poll(view: View, name: str) -> Response:
     raw = view.req.query.get("since", "")
     now_ms = int(view.now() * 1000)
     since = int(raw) if raw.isdigit() else now_ms - WINDOW_MS
-    found = await _events(view, name, max(since, now_ms - 14 * 86400 * 1000))
+    config = await view.aws.lambda_(
+        view.who, view.host, "GetFunctionConfiguration", FunctionName=name
+    )
+    found = await _events(view, _group(config, name), max(since, now_ms - 14 * 86400 * 1000))
     return json_response(
         {
             "events": [

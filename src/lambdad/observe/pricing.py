@@ -137,7 +137,8 @@ def bill(usage: Iterable[Usage], prices: Prices) -> list[FunctionCost]:
         fc.free_requests += row_free_req
         fc.free_gb_seconds += row_free_gbs
         fc.cost_before_free_tier_usd += row_gross
-        fc.cost_usd += row_gross - row_free_req * request_price - row_free_gbs * price
+        # A row's free share never exceeds its own use; rounding may leave a -1e-22.
+        fc.cost_usd += max(0.0, row_gross - row_free_req * request_price - row_free_gbs * price)
         if u.architecture not in fc.architectures:
             fc.architectures.append(u.architecture)
     return [out[k] for k in sorted(out)]

@@ -70,3 +70,18 @@ def test_create_and_set_trust(tmp_path: Path) -> None:
     bad = run(main, ["roles", "create", *dd, ROLE + "2", "--trust-policy", "-"], input="{}")
     assert bad.exit_code == 1
     assert "Statement" in bad.output
+
+
+def test_a_data_directory_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    # Run away from where `lambdad serve` ran, a new ./.lambdad would change nothing.
+    missing = ["--data-dir", str(tmp_path / ".lambdad")]
+    for args in (
+        ["roles", "create", *missing, ROLE],
+        ["roles", "allow", *missing, ROLE, "--action", "lambda:Get*"],
+        ["roles", "upstream", *missing, ROLE, "s3", "--access-key-id", "AKIAEXAMPLE"],
+        ["roles", "upstream-ls", *missing],
+    ):
+        out = CliRunner().invoke(main, args, input="secret\n")
+        assert out.exit_code == 1, (args, out.output)
+        assert f"no data directory at {tmp_path / '.lambdad'}" in out.output
+    assert not (tmp_path / ".lambdad").exists()

@@ -79,3 +79,12 @@ def test_provisioned_concurrency_is_priced_apart_and_never_free() -> None:
     assert a.provisioned_duration_gb_seconds == pytest.approx(1000)
     assert a.cost_usd == pytest.approx(1200 * 0.0000033334 + 1000 * 0.0000077778)
     assert a.free_gb_seconds == 0
+
+
+def test_a_bill_inside_the_free_tier_is_never_negative() -> None:
+    # Shares of the free tier summed in floating point left -1e-22 USD, printed "-0.000000".
+    rows = [usage("a", 14, 17, memory_mb=128), usage("b", 1, 5, memory_mb=128)]
+    rows.append(usage("c", 2, 2, memory_mb=128))
+    costs = bill(rows, Prices())
+    assert all(c.cost_usd >= 0.0 for c in costs)
+    assert f"{sum(c.cost_usd for c in costs):.6f}" == "0.000000"
