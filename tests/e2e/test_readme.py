@@ -291,7 +291,7 @@ def run_on_hello(shell: Shell, command: str) -> None:
     status, out = shell.run(command)
     assert status == 0, f"`{command}` exited {status}:\n{out}"
     if command.startswith("curl "):
-        path, key, value = re.findall(r"/(\w+)\?(\w+)=(\w+)", command)[0]
+        path, key, value = re.findall(r"(\w+)\?(\w+)=(\w+)", command)[0]
         events = [v["echo"] for v in json_values(out) if isinstance(v, dict) and "echo" in v]
         assert events, f"`{command}` did not reach hello:\n{out}"
         assert events[0]["rawPath"] == f"/{path}", out
