@@ -501,17 +501,16 @@ class Environment:
 
     # -- Runtime API (called by runtime_api) ------------------------------------------------
 
-    async def next_invocation(self) -> Invocation:
+    def next_invocation(self) -> asyncio.Future[Invocation]:
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
+        waiter = (self._loop or asyncio.get_running_loop()).create_future()
         if self._queued is not None:
             inv, self._queued = self._queued, None
-            return inv
-        self._waiter = (self._loop or asyncio.get_running_loop()).create_future()
-        try:
-            return await self._waiter
-        finally:
-            self._waiter = None
+            waiter.set_result(inv)
+        else:
+            self._waiter = waiter  # invoke() settles it, a stop cancels it
+        return waiter
 
     def _settle(self, request_id: str, outcome: Outcome) -> tuple[int, dict[str, str]]:
         # As AWS's Runtime API (RAPID) answers: 400 for an id that is not the current

@@ -30,7 +30,7 @@ import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from lambdad.environments.runtime_http import (
     MAX_HEADER,
@@ -93,7 +93,11 @@ class NextInvocation(Protocol):
 class RuntimeApiHandler(Protocol):
     """What the Runtime API asks of its environment."""
 
-    async def next_invocation(self) -> NextInvocation: ...
+    def next_invocation(self) -> asyncio.Future[Any]:
+        """The next event (a ``NextInvocation``), once there is one: a future (done at
+        once when an event is waiting). Cancelled when the runtime goes away."""
+        ...
+
     def post_response(self, request_id: str, body: bytes) -> tuple[int, dict[str, str]]: ...
     def post_error(
         self, request_id: str, error_type: str | None, body: bytes
@@ -164,7 +168,9 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.closed = False
         self.stream_paused = False  # a streamed response's reader is behind
         self.busy = False
-        self.pending: asyncio.Task[None] | None = None
+        self.pending: asyncio.Task[None] | None = None  # an extension call answered
+        # A GET /invocation/next waiting for its event (no task per invoke: a callback).
+        self.waiting: asyncio.Future[Any] | None = None
         self.reading = True
         self.write_paused = False
         self.yielding = False  # parsing and reading stopped until the loop's next turn
@@ -194,6 +200,10 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.connections.discard(self)
         if self.pending is not None:
             self.pending.cancel()
+        if self.waiting is not None:
+            self.waiting.remove_done_callback(self._handed)
+            self.waiting.cancel()
+            self.waiting = None
         self.transport = None
         self.closed = True
         self.reader.clear()
@@ -322,8 +332,7 @@ class RuntimeApiProtocol(asyncio.Protocol):
             if method != "GET":
                 self._write(405, _error_body("MethodNotAllowed", "Use GET"), {})
                 return
-            self.busy = True
-            self.pending = self.loop.create_task(self._long_poll())
+            self._long_poll()
             return
         if method != "POST":
             self._write(405, _error_body("MethodNotAllowed", "Use POST"), {})
@@ -363,19 +372,42 @@ class RuntimeApiProtocol(asyncio.Protocol):
         else:
             self._write(status, out, {})
 
-    async def _long_poll(self) -> None:
+    def _long_poll(self) -> None:
         try:
-            inv = await self.handler.next_invocation()
-        except asyncio.CancelledError:
-            return
+            waiting = self.handler.next_invocation()
         except Exception as exc:  # the environment is going away
-            log.debug("next invocation failed: %s", exc)
-            self._close_with(500, _error_body("ServiceException", "environment stopping"))
+            self._stopping(exc)
             return
+        if waiting.done():
+            # An event was waiting: answered now (the reading loop this runs in goes on).
+            self._hand_over(waiting)
+            return
+        self.busy = True
+        self.waiting = waiting
+        waiting.add_done_callback(self._handed)
+
+    def _handed(self, waiting: asyncio.Future[Any]) -> None:
+        self.waiting = None
+        if self._hand_over(waiting):
+            self.busy = False
+            self._process()
+
+    def _hand_over(self, waiting: asyncio.Future[Any]) -> bool:
+        """Answer the GET with the event; False when there is none to give (the
+        environment is stopping: cancelled, the runtime is left waiting)."""
+        if waiting.cancelled() or self.closed:
+            return False
+        exc = waiting.exception()
+        if exc is not None:
+            self._stopping(exc)
+            return False
+        inv: NextInvocation = waiting.result()
         self._write_raw(200, inv.payload, inv.runtime_headers())
-        self.busy = False
-        self.pending = None
-        self._process()
+        return True
+
+    def _stopping(self, exc: BaseException) -> None:
+        log.debug("next invocation failed: %s", exc)
+        self._close_with(500, _error_body("ServiceException", "environment stopping"))
 
     async def _extension_call(self, request: Request) -> None:
         assert self.extensions is not None

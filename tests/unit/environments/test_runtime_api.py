@@ -36,9 +36,9 @@ class Handler:
         self.too_large: list[str] = []
         self.next: asyncio.Future[Invocation] | None = None
 
-    async def next_invocation(self) -> Invocation:
+    def next_invocation(self) -> asyncio.Future[Invocation]:
         self.next = asyncio.get_running_loop().create_future()
-        return await self.next
+        return self.next
 
     def post_response(self, request_id: str, body: bytes) -> tuple[int, dict[str, str]]:
         self.responses.append((request_id, body))

@@ -41,7 +41,7 @@ class StreamingHandler:
         self.pressure: Callable[[bool], None] | None = None
         self.limit = limit
 
-    async def next_invocation(self) -> object:
+    def next_invocation(self) -> asyncio.Future[object]:
         raise AssertionError("not asked here")
 
     def post_response(self, request_id: str, body: bytes) -> tuple[int, dict[str, str]]:
