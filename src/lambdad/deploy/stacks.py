@@ -8,9 +8,10 @@ plans again against the stack's deployment as it is then, and applies that plan.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from lambdad.deploy import sam, template
@@ -37,6 +38,8 @@ NO_CHANGES = (
     "create a change set."
 )
 
+# Seconds an operation waits for another on the same stack before it is refused.
+BUSY_WAIT = 10.0
 _NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 # The environment a plan is applied in, for the stack (the caller's API clients).
 EnvFor = Callable[[StackIdentity], Env]
@@ -65,6 +68,21 @@ class StackService:
         with self._guard:
             return self._locks.setdefault((where.account, where.region, name), threading.Lock())
 
+    @contextlib.contextmanager
+    def _held(self, where: Where, name: str) -> Iterator[None]:
+        """The stack's lock; while another operation holds it (an update waiting for
+        an alias's traffic shift holds it for minutes), refused as AWS refuses it."""
+        lock = self._lock(where, name)
+        if not lock.acquire(timeout=BUSY_WAIT):
+            doc = self.records.get(where, name)
+            status = doc["StackStatus"] if doc is not None else "UPDATE_IN_PROGRESS"
+            arn = doc["StackId"] if doc is not None else name
+            raise ValidationError(f"Stack:{arn} is in {status} state and can not be updated.")
+        try:
+            yield
+        finally:
+            lock.release()
+
     def stack(self, where: Where, name_or_id: str) -> Doc:
         doc = self.records.get(where, name_or_id)
         if doc is None:
@@ -86,7 +104,7 @@ class StackService:
                     "satisfy constraint: Member must satisfy regular expression pattern: "
                     "[a-zA-Z][-a-zA-Z0-9]* and length at most 128"
                 )
-        with self._lock(where, stack_name):
+        with self._held(where, stack_name):
             doc = self.records.get(where, stack_name)
             if kind == "CREATE":
                 if doc is not None and doc["StackStatus"] != "REVIEW_IN_PROGRESS":
@@ -184,7 +202,7 @@ class StackService:
         self, where: Where, stack: str | None, name: str, env_for: EnvFor
     ) -> Doc:
         found = self.describe_change_set(where, stack, name)
-        with self._lock(where, found["StackName"]):
+        with self._held(where, found["StackName"]):
             change_set = self.describe_change_set(where, found["StackName"], name)
             if change_set["ExecutionStatus"] != "AVAILABLE":
                 raise ValidationError(
@@ -249,7 +267,7 @@ class StackService:
         doc = self.records.get(where, name_or_id)
         if doc is None:
             return  # AWS: deleting a stack that does not exist succeeds
-        with self._lock(where, doc["StackName"]):
+        with self._held(where, doc["StackName"]):
             self._status(doc, "DELETE_IN_PROGRESS", "User Initiated")
             self.records.put(where, doc)
             identity = StackIdentity(where.account, where.region, doc["StackName"], doc["StackId"])

@@ -263,3 +263,44 @@ def test_described_as_sam_cli_reads_them(store: SqliteStore) -> None:
     (row,) = listed["StackResourceSummaries"]
     assert (row["LogicalResourceId"], row["PhysicalResourceId"]) == ("Fn", "Fn-1")
     assert row["ResourceStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_stack_busy_with_a_long_update_refuses_other_operations(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update waiting for an alias's traffic shift holds the stack for minutes: a
+    change set or a deletion meanwhile is refused as AWS refuses it, not left waiting."""
+    import threading
+
+    from lambdad.deploy import stacks
+
+    monkeypatch.setattr(stacks, "BUSY_WAIT", 0.05)
+    s, handler = _service(store)
+    _change_set(s, "one", "CREATE")
+    s.execute_change_set(HERE, "st", "one", lambda identity: env())
+    params = [{"ParameterKey": "Mem", "ParameterValue": "256"}]
+    _change_set(s, "two", "UPDATE", Parameters=params)
+    started, release = threading.Event(), threading.Event()
+    plain_update = handler.update
+
+    def slow_update(*args: Any) -> Any:
+        started.set()
+        release.wait(5)
+        return plain_update(*args)
+
+    handler.update = slow_update  # type: ignore[method-assign]
+    worker = threading.Thread(
+        target=s.execute_change_set, args=(HERE, "st", "two", lambda identity: env())
+    )
+    worker.start()
+    try:
+        assert started.wait(5)
+        busy = "is in UPDATE_IN_PROGRESS state and can not be updated"
+        with pytest.raises(ValidationError, match=busy):
+            _change_set(s, "three", "UPDATE", Parameters=params)
+        with pytest.raises(ValidationError, match=busy):
+            s.delete_stack(HERE, "st", lambda identity: env())
+    finally:
+        release.set()
+        worker.join(5)
+    assert s.stack(HERE, "st")["StackStatus"] == "UPDATE_COMPLETE"
