@@ -95,7 +95,10 @@ def run(env: Env, props: Mapping[str, Any], old: str, new: str, update: Callable
     except Exception as exc:
         reason = str(exc) if isinstance(exc, DeploymentFailed) else f"{type(exc).__name__}: {exc}"
         if applied > 0 or not isinstance(exc, DeploymentFailed):
-            update(FunctionVersion=old, RoutingConfig={"AdditionalVersionWeights": {}})
+            try:
+                update(FunctionVersion=old, RoutingConfig={"AdditionalVersionWeights": {}})
+            except Exception as again:
+                reason += f"; the alias could not be rolled back: {again}"
         records.update_deployment(where, deployment_id, status="Failed", error=reason)
         log.info("deployment %s failed, rolled back: %s", deployment_id, reason)
         raise DeploymentFailed(f"CodeDeploy deployment {deployment_id} failed: {reason}") from None

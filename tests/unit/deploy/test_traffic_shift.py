@@ -204,3 +204,18 @@ def test_a_stack_rollback_moves_the_alias_back_at_once(store: SqliteStore) -> No
     (args,) = lam.updates
     assert args["FunctionVersion"] == "1"
     assert args["RoutingConfig"] == {"AdditionalVersionWeights": {}}
+
+
+def test_an_alias_that_cannot_be_moved_fails_the_deployment_and_says_so(
+    store: SqliteStore,
+) -> None:
+    world = World(_records(store))
+
+    def broken(**args: Any) -> None:
+        raise RuntimeError("UpdateAlias refused")
+
+    with pytest.raises(DeploymentFailed, match="UpdateAlias refused"):
+        run(world.env(), PROPS, "1", "2", broken)
+    doc = _only_deployment(world.records)
+    assert doc["status"] == "Failed"
+    assert "the alias could not be rolled back" in doc["error"]
