@@ -14,7 +14,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from e2e.aws_side import MOTO_ACCOUNT, MOTO_REGION, moto_client, moto_server
+from e2e.aws_side import moto_client, moto_env, moto_server
 from e2e.conftest import ServerFactory
 from e2e.helpers import AWS_CLI, LambdadServer
 from e2e.invoke_support import log_messages, wait_until
@@ -64,16 +64,7 @@ def test_queue_and_bucket_made_on_the_configured_services(
     tmp_path: Path, lambdad_factory: ServerFactory
 ) -> None:
     with moto_server(tmp_path / "moto.log") as moto:
-        server = lambdad_factory(env={
-            "AWS_ENDPOINT_URL_SQS": moto,
-            "AWS_ENDPOINT_URL_S3": moto,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": MOTO_REGION,
-            "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": MOTO_ACCOUNT,
-            "LAMBDAD_SANDBOX": "process",
-            "LAMBDAD_ESM_SQS_WAIT": "1",
-        })  # fmt: skip
+        server = lambdad_factory(env=moto_env(moto, "SQS", "S3", LAMBDAD_ESM_SQS_WAIT="1"))
         path = tmp_path / "template.yaml"
         path.write_text(TEMPLATE)
         done = _deploy(server, path, "uploads")

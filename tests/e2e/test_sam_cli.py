@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e.aws_side import MOTO_REGION, moto_client, moto_server
+from e2e.aws_side import moto_client, moto_env, moto_server
 from e2e.conftest import ServerFactory
-from e2e.helpers import PRIMARY
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
@@ -77,14 +76,7 @@ def test_sam_deploy_update_delete(
     (project / "template.yaml").write_text(TEMPLATE)
     with moto_server(tmp_path / "moto.log") as s3_endpoint:
         moto_client(s3_endpoint, "s3").create_bucket(Bucket="artifacts")
-        server = lambdad_factory(env={
-            "LAMBDAD_SANDBOX": "process",
-            "AWS_ENDPOINT_URL_S3": s3_endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": MOTO_REGION,
-            "LAMBDAD_OUTBOUND_TRUSTED_ACCOUNTS": PRIMARY.account_id,
-        })  # fmt: skip
+        server = lambdad_factory(env=moto_env(s3_endpoint, "S3"))
         env = {
             **server.aws_env(),
             "HOME": str(tmp_path / "home"),

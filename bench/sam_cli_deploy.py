@@ -1,0 +1,115 @@
+"""AWS SAM CLI against lambdad: how long ``sam deploy`` takes to create a stack (a
+Python function behind an Api) and to update it after a code change, beside
+``lambdad deploy`` of the same template into the same server (the baseline), same run.
+SAM CLI uploads its artifacts to a moto S3 (``--s3-bucket``); ``lambdad deploy`` to
+lambdad itself. Each figure is the wall time of the command a user runs.
+
+Needs SAM CLI in ``.venv-sam`` (``make sam-cli``); says so and exits 0 without it.
+
+    python bench/sam_cli_deploy.py [--quick] [--n N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+SAM = c.ROOT / ".venv-sam" / "bin" / "sam"
+TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Get: {Type: Api, Properties: {Path: /hello, Method: get}}
+"""
+SOURCE = "def handler(event, context):\n    return {{'statusCode': 200, 'body': '{tag}'}}\n"
+
+
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
+    started = time.monotonic()
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:2])} failed:\n{done.stdout}\n{done.stderr}")
+    return (time.monotonic() - started) * 1000
+
+
+def project(tag: int) -> Path:
+    directory = Path(tempfile.mkdtemp(prefix="lambdad-sam-"))
+    (directory / "src").mkdir()
+    (directory / "src" / "app.py").write_text(SOURCE.format(tag=tag))
+    (directory / "template.yaml").write_text(TEMPLATE)
+    return directory
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    if not SAM.exists():
+        print(f"skipped: no SAM CLI at {SAM} (make sam-cli)")
+        return 0
+    n = args.n or (1 if args.quick else 3)
+    labels = ("sam deploy (create)", "sam deploy (code change)",
+              "lambdad deploy (create)", "lambdad deploy (code change)")  # fmt: skip
+    times: dict[str, list[float]] = {label: [] for label in labels}
+    with c.moto_server(Path(tempfile.mkdtemp(prefix="lambdad-sam-moto-")) / "moto.log") as moto:
+        c.moto_client(moto, "s3").create_bucket(Bucket="artifacts")
+        server = c.Server(c.moto_env(moto, "S3")).start()
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+        env = {
+            **clean,
+            "AWS_ACCESS_KEY_ID": c.AKID, "AWS_SECRET_ACCESS_KEY": c.SECRET,
+            "AWS_REGION": c.REGION, "AWS_DEFAULT_REGION": c.REGION,
+            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "HOME": tempfile.mkdtemp(prefix="lambdad-sam-home-"), "SAM_CLI_TELEMETRY": "0",
+        }  # fmt: skip
+        sam_env = {
+            **env,
+            "AWS_ENDPOINT_URL_CLOUDFORMATION": server.endpoint,
+            "AWS_ENDPOINT_URL_LAMBDA": server.endpoint,
+            "AWS_ENDPOINT_URL_S3": moto,
+        }
+        own_env = {**env, "AWS_ENDPOINT_URL": server.endpoint}
+        lambdad = str(c.ROOT / ".venv" / "bin" / "lambdad")
+        try:
+            for i in range(n):
+                for tool, tool_env in (("sam", sam_env), ("lambdad", own_env)):
+                    directory, stack = project(0), f"{tool}-{i}"
+                    if tool == "sam":
+                        cmd = [str(SAM), "deploy", "--template-file", "template.yaml",
+                               "--stack-name", stack, "--s3-bucket", "artifacts",
+                               "--capabilities", "CAPABILITY_IAM", "--no-confirm-changeset",
+                               "--region", c.REGION]  # fmt: skip
+                    else:
+                        cmd = [lambdad, "deploy", "--stack-name", stack]
+                    times[f"{tool} deploy (create)"].append(timed(cmd, tool_env, directory))
+                    (directory / "src" / "app.py").write_text(SOURCE.format(tag=1))
+                    times[f"{tool} deploy (code change)"].append(timed(cmd, tool_env, directory))
+            rows = {label: c.summary(values) for label, values in times.items()}
+        finally:
+            server.stop()
+    c.print_rows(f"a SAM Api stack, SAM CLI beside lambdad deploy, {n} rounds", rows)
+    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows}
+    print("wrote", c.write_json("sam_cli_deploy", result, args.json))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
