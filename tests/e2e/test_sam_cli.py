@@ -2,8 +2,9 @@
 with a local code directory (SAM CLI zips it into an S3-compatible store, moto here, and
 sends a TemplateURL), its CloudFormation and Lambda calls going to lambdad through
 ``AWS_ENDPOINT_URL_CLOUDFORMATION``/``AWS_ENDPOINT_URL_LAMBDA``. The Api answers curl, a
-second ``sam deploy`` with changed code updates it, ``sam list stack-outputs`` reads the
-outputs and ``sam delete --no-prompts`` removes the stack and what it made.
+second ``sam deploy`` with changed code updates it, ``sam remote invoke`` runs the
+function, ``sam list stack-outputs`` reads the outputs, ``sam logs`` its logs, and
+``sam delete --no-prompts`` removes the stack and what it made.
 
 SAM CLI pins its own boto3/botocore, so it lives in its own virtualenv (``make sam-cli``
 makes ``.venv-sam`` from tools/sam-cli-requirements.txt; ``make test`` depends on it).
@@ -104,6 +105,11 @@ def test_sam_deploy_update_delete(
         assert done.returncode == 0, done.stdout + done.stderr
         assert "UPDATE_COMPLETE" in done.stdout
         assert _curl(url) == "two /hello"
+
+        done = _sam(env, project, "remote", "invoke", "Hello", "--stack-name", stack,
+                    "--event", '{"path": "/direct"}', "--region", server.region)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert '"two /direct"' in done.stdout
 
         done = _sam(env, project, "list", "stack-outputs", "--stack-name", stack,
                     "--output", "json", "--region", server.region)  # fmt: skip

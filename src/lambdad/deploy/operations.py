@@ -111,6 +111,20 @@ def describe_stack_resources(s: StackService, w: Where, p: Params, env_for: EnvF
     return {"StackResources": rows}
 
 
+def describe_stack_resource(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
+    logical = p.get("LogicalResourceId") or ""
+    rows = describe_stack_resources(s, w, {"StackName": p.get("StackName", "")}, env_for)
+    found = [r for r in rows["StackResources"] if r["LogicalResourceId"] == logical]
+    if not found:
+        raise ValidationError(
+            f"Resource {logical} does not exist for stack {p.get('StackName', '')}"
+        )
+    detail = dict(found[0])
+    detail["LastUpdatedTimestamp"] = detail.pop("Timestamp")
+    detail["DriftInformation"] = {"StackResourceDriftStatus": "NOT_CHECKED"}
+    return {"StackResourceDetail": detail}
+
+
 def list_stack_resources(s: StackService, w: Where, p: Params, env_for: EnvFor) -> Doc:
     # One page holds them all (a stack of lambdad's has at most a few hundred).
     rows = describe_stack_resources(s, w, {"StackName": p.get("StackName", "")}, env_for)
@@ -244,6 +258,7 @@ OPERATIONS: dict[str, Callable[[StackService, Where, Params, EnvFor], Doc]] = {
     "DescribeStacks": describe_stacks,
     "DescribeStackEvents": describe_stack_events,
     "DescribeStackResources": describe_stack_resources,
+    "DescribeStackResource": describe_stack_resource,
     "ListStackResources": list_stack_resources,
     "GetTemplate": get_template,
     "DeleteStack": delete_stack,

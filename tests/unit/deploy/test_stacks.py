@@ -259,6 +259,14 @@ def test_described_as_sam_cli_reads_them(store: SqliteStore) -> None:
     (view,) = OPERATIONS["DescribeStacks"](s, HERE, {"StackName": "st"}, lambda i: env())["Stacks"]
     assert view["EnableTerminationProtection"] is False
     assert view["Tags"] == [{"Key": "team", "Value": "a"}]
+    detail = OPERATIONS["DescribeStackResource"](
+        s, HERE, {"StackName": "st", "LogicalResourceId": "Fn"}, lambda i: env()
+    )["StackResourceDetail"]
+    assert (detail["PhysicalResourceId"], detail["ResourceStatus"]) == ("Fn-1", "CREATE_COMPLETE")
+    with pytest.raises(ValidationError, match="Resource Nope does not exist for stack st"):
+        OPERATIONS["DescribeStackResource"](
+            s, HERE, {"StackName": "st", "LogicalResourceId": "Nope"}, lambda i: env()
+        )
     listed = OPERATIONS["ListStackResources"](s, HERE, {"StackName": "st"}, lambda i: env())
     (row,) = listed["StackResourceSummaries"]
     assert (row["LogicalResourceId"], row["PhysicalResourceId"]) == ("Fn", "Fn-1")
