@@ -36,6 +36,7 @@ from lambdad.environments.code import CodeCache
 from lambdad.environments.layers import OptCache
 from lambdad.environments.pool import EnvironmentPool
 from lambdad.environments.provisioned import ProvisionedManager
+from lambdad.environments.scaling import ScalingKeeper
 from lambdad.environments.snapstart import SnapStart, TemplateRequest
 from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
 from lambdad.errors import AwsError
@@ -229,6 +230,8 @@ class Platform:
         self.provisioned = ProvisionedManager(
             self.pool, self.functions.resolve, s, self.changes, clock=self.clock
         )
+        # Function scaling configurations: each version's floor and cap of environments.
+        self.scaling = ScalingKeeper(self.pool, self.functions.resolve, s, self.changes)
         self.concurrency = ConcurrencyService(
             s,
             self.store,
@@ -346,6 +349,7 @@ class Platform:
             loop.create_task(self.pool.run_reaper()),
             loop.create_task(self.logs.run_flusher()),
             loop.create_task(self.provisioned.run()),
+            loop.create_task(self.scaling.run()),
             loop.create_task(self.eventbridge.timer.run()),
             loop.create_task(self.metrics.run_flusher(self.settings.metrics_flush_interval)),
             loop.create_task(self.alarms.run(self.settings.metrics_alarm_interval)),
@@ -354,6 +358,8 @@ class Platform:
         ]
         for scope, name, qualifier, count in self.concurrency.provisioned_targets():
             self.provisioned.configure(scope, name, qualifier, count)
+        for scope, name, version, wanted in self.function_scaling.targets():
+            self.scaling.configure(scope, name, version, wanted)
         # Snapshots a stop (or a crash) interrupted, or published with no server running.
         self.snapstart_jobs.start()
         await self.tracing.start()
@@ -373,6 +379,7 @@ class Platform:
         # A snapshot cut short stays Pending and is taken again at the next start.
         await self.snapstart_jobs.stop()
         await self.provisioned.shutdown()
+        await self.scaling.shutdown()
         await self.pool.shutdown()
         self.backend.close()
 

@@ -6,7 +6,8 @@ On one host there are no instances to choose, launch or scale: a provider is sto
 checked as AWS checks it, answered with every member it was given, ``Active`` at once,
 and named by functions' ``CapacityProviderConfig`` (which must name one of the
 caller's account and region that exists). A version on a provider has a function
-scaling configuration (control/function_scaling.py), recorded and reported.
+scaling configuration (control/function_scaling.py), honoured by
+environments/scaling.py.
 
 Providers are stored as children of kind ``capacity-provider`` under one pseudo
 function name per account and region, keyed by the provider's name.

@@ -5,10 +5,11 @@ that runs on a capacity provider (control/capacity_providers.py).
 ``MinExecutionEnvironments``/``MaxExecutionEnvironments`` (0..15000, min not over max)
 are stored per version (kind ``function-scaling``, dropped with the function) and
 answered as both the requested and the applied configuration: one host applies a
-change at once. What they govern on AWS, the instances a provider launches and the
-environments kept on them, has no counterpart on one host, so they are recorded and
-reported, not enforced: environments start on demand, bounded as any function's are
-(its reserved concurrency, the account's concurrency). Decided so; see the README.
+change at once. They are honoured (model/scaling.py): a Put publishes the version's
+``VersionScaling`` on the ``ChangeHub``, and environments/scaling.py keeps ``Min``
+environments of the version initialised and refuses invocations beyond ``Max``
+(x ``PerExecutionEnvironmentMaxConcurrency``) with AWS's throttle; ``targets()``
+gives every stored configuration at start-up.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from typing import Any
 from lambdad.control.capacity_providers import provider_of
 from lambdad.control.functions import FunctionService
 from lambdad.errors import InvalidParameterValueException, ResourceNotFoundException
+from lambdad.model import scaling
 from lambdad.model.arn import function_arn, merge_qualifier
+from lambdad.model.scaling import VersionScaling
 from lambdad.model.scope import Scope
-from lambdad.store.base import MetadataStore
+from lambdad.store.base import Doc, MetadataStore
 
 KIND = "function-scaling"
 LATEST_PUBLISHED = "$LATEST.PUBLISHED"
@@ -31,7 +34,7 @@ class FunctionScaling:
         self.store = store
         self.functions = functions
 
-    def _version(self, scope: Scope, params: dict[str, Any]) -> tuple[str, str]:
+    def _version(self, scope: Scope, params: dict[str, Any]) -> tuple[str, str, Doc]:
         ref = self.functions.function_ref(scope, params["FunctionName"])
         qualifier = merge_qualifier(ref, params.get("Qualifier"))
         fdoc = self.functions.function_doc(scope, ref.name)
@@ -53,7 +56,7 @@ class FunctionScaling:
                 "The function scaling configuration applies only to functions that use a "
                 "capacity provider."
             )
-        return ref.name, qualifier
+        return ref.name, qualifier, doc
 
     def put(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         config = dict(params.get("FunctionScalingConfig") or {})
@@ -63,13 +66,15 @@ class FunctionScaling:
             raise InvalidParameterValueException(
                 "MinExecutionEnvironments must be less than or equal to MaxExecutionEnvironments."
             )
-        name, version = self._version(scope, params)
+        name, version, doc = self._version(scope, params)
         self.store.put_child(KIND, scope.account, scope.region, name, version, config)
-        self.functions.changed(scope, name, version)
+        # Not a change of the version (its environments stay): its scaling is adjusted.
+        wanted = scaling.from_config(config, scaling.per_environment(doc))
+        self.functions.changes.scaling_changed(scope, name, version, wanted)
         return {"FunctionState": "Active"}
 
     def get(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-        name, version = self._version(scope, params)
+        name, version, _ = self._version(scope, params)
         out: dict[str, Any] = {
             "FunctionArn": function_arn(scope.region, scope.account, name, version)
         }
@@ -77,4 +82,17 @@ class FunctionScaling:
         if config is not None:
             out["AppliedFunctionScalingConfig"] = dict(config)
             out["RequestedFunctionScalingConfig"] = dict(config)
+        return out
+
+    def targets(self) -> list[tuple[Scope, str, str, VersionScaling]]:
+        """Every stored configuration whose version still exists, with its scaling."""
+        out = []
+        for account, region, name, version, config in self.store.all_children(KIND):
+            scope = Scope(account, region)
+            try:
+                _, doc = self.functions.resolver.version_doc(scope, name, version)
+            except ResourceNotFoundException:
+                continue
+            wanted = scaling.from_config(config, scaling.per_environment(doc))
+            out.append((scope, name, version, wanted))
         return out

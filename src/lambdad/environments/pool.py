@@ -8,6 +8,13 @@ now, the busy ones when they are released (the pool hears of changes on the
 ``ChangeHub`` it is given). Everything it reads of a version is a field of the typed
 ``RunnableVersion`` (model/version.py); what a new environment is made of (variables,
 network mode, spec) is decided in ``blueprint.py``.
+
+A version with a function scaling configuration (``set_scaling``; model/scaling.py,
+kept by environments/scaling.py) has a cap: an invocation that finds none of its
+environments idle when it already has ``cap`` is throttled (``TooManyRequestsException``,
+which the async queue requeues) instead of starting one; and a floor: the reaper leaves
+that many of its idle environments. ``census``/``prewarm``/``trim`` are what its keeper
+counts, starts and stops them with.
 """
 
 from __future__ import annotations
@@ -38,8 +45,9 @@ from lambdad.errors import (
     SandboxError,
     SnapStartException,
     SnapStartTimeoutException,
+    TooManyRequestsException,
 )
-from lambdad.model import endpoints
+from lambdad.model import endpoints, scaling
 from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
 from lambdad.model.session import Session, SessionIssuer, role_account
@@ -132,6 +140,8 @@ class EnvironmentPool:
         self._idle: dict[VersionKey, list[Environment]] = {}
         self._all: dict[str, Environment] = {}
         self._keys: dict[str, VersionKey] = {}
+        # Versions with a function scaling configuration: their floor and cap.
+        self._scaling: dict[VersionKey, scaling.VersionScaling] = {}
         self._reaper: asyncio.Task[None] | None = None
         # The loop the environments live on (set by the first start): retire() may be
         # called from a control-plane worker thread and hands its work to this loop.
@@ -171,9 +181,67 @@ class EnvironmentPool:
             # background, never handed out.
             self._forget(env)
             self._stop_later(env)
+        if self._scaling and key in self._scaling:
+            wanted = self._scaling[key]
+            if not scaling.may_start(self.census(key)[0], wanted):
+                log.info("%s:%s throttled at %s environments", rv.name, rv.version, wanted.cap)
+                raise TooManyRequestsException(
+                    scaling.THROTTLE_MESSAGE,
+                    reason=scaling.THROTTLE_REASON,
+                    retry_after=self.settings.throttle_retry_after,
+                )
+            if self.scale_gate is not None:
+                self.scale_gate.allow_new_environment(rv.scope, rv.name)
+            return Checkout(await self._start(rv, key, scaling.MANAGED_INITIALIZATION_TYPE), True)
         if self.scale_gate is not None:
             self.scale_gate.allow_new_environment(rv.scope, rv.name)
         return Checkout(await self._start(rv, key), True)
+
+    # -- function scaling (environments/scaling.py) ------------------------------------------
+
+    def set_scaling(self, key: VersionKey, wanted: scaling.VersionScaling | None) -> None:
+        """The version's floor and cap from now on (None: it has none)."""
+        if wanted is None:
+            self._scaling.pop(key, None)
+        else:
+            self._scaling[key] = wanted
+
+    def census(self, key: VersionKey) -> tuple[int, int]:
+        """(live, idle): the version's environments starting, idle or busy (not retired,
+        not dead), and how many of them are idle; dead idle ones are dropped."""
+        live = 0
+        for env_id, held in self._keys.items():
+            if held != key:
+                continue
+            env = self._all[env_id]
+            starting = env.state in (State.STARTING, State.INITIALIZING)
+            if not env.retired and (starting or env.alive):
+                live += 1
+        idle = self._idle.get(key, [])
+        for env in [e for e in idle if not e.alive]:
+            self._forget(env)
+            self._stop_later(env)
+        return live, len(self._idle.get(key, []))
+
+    async def prewarm(self, rv: RunnableVersion) -> bool:
+        """Start an environment of ``rv`` and leave it idle in the pool (False: its init
+        failed, and it was stopped)."""
+        key = self.key(rv)
+        env = await self._start(rv, key, scaling.MANAGED_INITIALIZATION_TYPE)
+        if env.init_error or not env.alive:
+            self._forget(env)
+            await env.stop()
+            return False
+        await self._release(env, key)
+        return True
+
+    async def trim(self, key: VersionKey, count: int) -> None:
+        """Stop up to ``count`` of the version's idle environments, the least recently
+        used first."""
+        doomed = self._idle.get(key, [])[:count]
+        for env in doomed:
+            self._forget(env)
+        await asyncio.gather(*(env.stop() for env in doomed), return_exceptions=True)
 
     def _stop_later(self, env: Environment) -> None:
         task = asyncio.get_running_loop().create_task(env.stop())
@@ -434,12 +502,29 @@ class EnvironmentPool:
             for env in envs
             if now - env.last_used > self.settings.idle_timeout
         ]
+        if self._scaling and doomed:
+            doomed = self._above_floors(doomed)
         for env in doomed:
             self._forget(env)
         await asyncio.gather(*(env.stop() for env in doomed), return_exceptions=True)
         if doomed:
             log.info("reaped %d idle environments", len(doomed))
         return len(doomed)
+
+    def _above_floors(self, expired: list[Environment]) -> list[Environment]:
+        """The expired idle environments the reaper may stop: not those a version's floor
+        keeps."""
+        by_key: dict[VersionKey, list[Environment]] = {}
+        for env in expired:
+            by_key.setdefault(self._keys[env.id], []).append(env)
+        out = []
+        for key, envs in by_key.items():
+            wanted = self._scaling.get(key)
+            if wanted is None:
+                out.extend(envs)
+            else:
+                out.extend(envs[: scaling.reapable(len(envs), self.census(key)[0], wanted)])
+        return out
 
     async def run_reaper(self) -> None:
         while True:

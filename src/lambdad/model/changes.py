@@ -2,10 +2,10 @@
 
 One ``ChangeHub`` is built by the composition root and passed to the constructors of
 the services that publish (functions, aliases, concurrency) and of those that follow
-(the warm pool retires environments, provisioned concurrency reconfigures, the resolve
-cache forgets, policies and concurrency tidy up, SnapStart's jobs take and drop
-snapshots). So no service is handed another after construction, and nothing below the
-control plane imports it.
+(the warm pool retires environments, provisioned concurrency and function scaling
+reconfigure, the resolve cache forgets, policies and concurrency tidy up, SnapStart's
+jobs take and drop snapshots). So no service is handed another after construction, and
+nothing below the control plane imports it.
 
 Listeners are called synchronously, in the order they subscribed, on the publisher's
 thread (control-plane updates run in worker threads: a listener that touches the event
@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from lambdad.model.scaling import VersionScaling
 from lambdad.model.scope import Scope
 
 # (scope, function, version) after a version changed or was deleted; version None: the
@@ -34,6 +35,9 @@ ProvisionedListener = Callable[[Scope, str, str, int | None], None]
 SnapshotListener = Callable[[Scope, str, str], None]
 # (scope, function, versions) after SnapStart versions were deleted: their snapshots go.
 SnapshotsDeletedListener = Callable[[Scope, str, list[str]], None]
+# (scope, function, version, its scaling) after a version's function scaling
+# configuration was put (model/scaling.py).
+ScalingListener = Callable[[Scope, str, str, VersionScaling], None]
 # (scope, uuid) after an event source mapping was created, updated or deleted.
 MappingListener = Callable[[Scope, str], None]
 
@@ -48,6 +52,7 @@ class ChangeHub:
         self._snapshot: list[SnapshotListener] = []
         self._snapshots_deleted: list[SnapshotsDeletedListener] = []
         self._mapping: list[MappingListener] = []
+        self._scaling: list[ScalingListener] = []
         # Subscriptions happen at start-up; publishing copies the list, so a subscription
         # racing a publication is safe.
         self._lock = threading.Lock()
@@ -83,6 +88,16 @@ class ChangeHub:
     def on_mapping_change(self, listener: MappingListener) -> None:
         with self._lock:
             self._mapping.append(listener)
+
+    def on_scaling_change(self, listener: ScalingListener) -> None:
+        with self._lock:
+            self._scaling.append(listener)
+
+    def scaling_changed(
+        self, scope: Scope, name: str, version: str, scaling: VersionScaling
+    ) -> None:
+        for listener in tuple(self._scaling):
+            listener(scope, name, version, scaling)
 
     def mapping_changed(self, scope: Scope, uuid: str) -> None:
         for listener in tuple(self._mapping):
