@@ -333,3 +333,54 @@ def test_build_installs_requirements_into_the_zip(
     assert json.loads(payload) == "from a dependency"
     done = run_lambdad("delete-stack", stack, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+UNSUPPORTED_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+  Uses:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def handler(event, context):\\n    return 'uses'\\n"
+      Handler: index.handler
+      Runtime: python3.12
+      Environment: {Variables: {TABLE: !Ref Table}}
+  Alone:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def handler(event, context):\\n    return 'alone'\\n"
+      Handler: index.handler
+      Runtime: python3.12
+"""
+
+
+def test_unsupported_types_fail_the_plan_until_allowed(
+    lambdad: LambdadServer, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    """As the README says: the plan lists the types, says how to go on, and
+    ``--allow-unsupported`` deploys the rest without what refers to them."""
+    stack = unique_name("unsup")
+    (tmp_path / "template.yaml").write_text(UNSUPPORTED_TEMPLATE)
+    env = client_env(lambdad, COLUMNS="200")
+    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "AWS::DynamoDB::Table (Table)" in done.stderr
+    assert "--allow-unsupported" in done.stderr
+    done = run_lambdad(
+        "deploy", "--stack-name", stack, "--allow-unsupported", env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert "Skipped, not supported by lambdad: Table" in said
+    assert "Uses (refers to Table, which is skipped)" in said
+    resources = lambdad.client("cloudformation").describe_stack_resources(StackName=stack)
+    made = {r["LogicalResourceId"] for r in resources["StackResources"]}
+    assert "Alone" in made
+    assert not {"Table", "Uses"} & made
+    done = run_lambdad("delete-stack", stack, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -120,17 +120,25 @@ def deploy(
         ]
     change_set = f"lambdad-deploy-{int(time.time() * 1000)}"
     with console.status("planning…"):
-        call(
-            target,
-            lambda: cfn.create_change_set(
-                StackName=name,
-                ChangeSetName=change_set,
-                ChangeSetType=kind,
-                TemplateBody=json.dumps(doc),
-                Parameters=parameters,
-                Capabilities=capabilities,
-            ),
-        )
+        try:
+            call(
+                target,
+                lambda: cfn.create_change_set(
+                    StackName=name,
+                    ChangeSetName=change_set,
+                    ChangeSetType=kind,
+                    TemplateBody=json.dumps(doc),
+                    Parameters=parameters,
+                    Capabilities=capabilities,
+                ),
+            )
+        except click.ClickException as exc:
+            if "lambdad does not support:" in exc.message and not allow_unsupported:
+                exc.message += (
+                    "\n(--allow-unsupported deploys the rest, skipping these and what "
+                    "refers to them)"
+                )
+            raise
         described = call(
             target, lambda: cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
         )
