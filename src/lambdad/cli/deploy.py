@@ -133,12 +133,12 @@ def deploy(
                 ),
             )
         except click.ClickException as exc:
-            if "lambdad does not support:" in exc.message and not allow_unsupported:
-                exc.message += (
-                    "\n(--allow-unsupported deploys the rest, skipping these and what "
-                    "refers to them)"
-                )
-            raise
+            if "lambdad does not support:" not in exc.message or allow_unsupported:
+                raise
+            raise click.ClickException(
+                f"{exc.message}\n(--allow-unsupported deploys the rest, skipping these and "
+                "what refers to them)"
+            ) from None
         described = call(
             target, lambda: cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
         )
