@@ -48,9 +48,14 @@ from lambdad.store.roles import StackRoles
 log = logging.getLogger(__name__)
 XMLNS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 _XML = {"content-type": "text/xml"}
-# Deployments running at once (each holds one thread while it waits for its resources),
-# and threads for everything else (planning, describing), which never waits behind them.
+# Threads for everything but deployments (planning, describing), which never waits
+# behind them.
 WORKERS = 4
+# Deployments running at once on the server (each holds a thread while it waits for its
+# resources), and of one account: a deployment waiting for an alias's traffic shift
+# holds its thread for minutes, and no tenant's deployments may hold every thread.
+APPLY_WORKERS = 16
+APPLY_PER_ACCOUNT = 4
 # Seconds ExecuteChangeSet and DeleteStack wait for their work before they answer.
 APPLY_WAIT = 20.0
 _APPLY = frozenset({"ExecuteChangeSet", "DeleteStack"})
@@ -96,7 +101,8 @@ class CloudFormationApi:
         self.artifacts = artifacts
         self.endpoint = endpoint
         self.model = botocore.session.get_session().get_service_model("cloudformation")
-        self.pool = DaemonPool(WORKERS, "lambdad-deploy")
+        self.pool = DaemonPool(APPLY_WORKERS, "lambdad-deploy")
+        self._accounts: dict[str, asyncio.Semaphore] = {}
         self.quick = DaemonPool(WORKERS, "lambdad-stacks")
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._guard = threading.Lock()
@@ -134,8 +140,11 @@ class CloudFormationApi:
             return 500, _XML, query_protocol.error("InternalFailure", msg, rid, XMLNS, sender=False)
 
     async def _apply(self, fn: Callable[..., Any], where: Where, params: Any, env_for: Any) -> Any:
+        slots = self._accounts.setdefault(where.account, asyncio.Semaphore(APPLY_PER_ACCOUNT))
+
         async def work() -> Any:
-            result = await self.pool.run(fn, self.service, where, params, env_for)
+            async with slots:
+                result = await self.pool.run(fn, self.service, where, params, env_for)
             await self.quick.run(self._collect, where)
             return result
 

@@ -61,3 +61,35 @@ def test_long_work_is_answered_early_and_goes_on(monkeypatch: pytest.MonkeyPatch
         assert not api._running
 
     asyncio.run(scenario())
+
+
+def test_one_accounts_long_deployments_leave_room_for_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cfn_api, "APPLY_WAIT", 0.05)
+    monkeypatch.setattr(cfn_api, "APPLY_PER_ACCOUNT", 1)
+    release, two_running = threading.Event(), threading.Event()
+    started: list[str] = []
+
+    def work(service: Any, where: Where, params: Any, env_for: Any) -> dict[str, str]:
+        started.append(params["name"])
+        if len(started) == 2:
+            two_running.set()
+        release.wait(5)
+        return {}
+
+    other = Where("210987654321", "us-east-1")
+
+    async def scenario() -> None:
+        api = _api()
+        await api._apply(work, HERE, {"name": "first"}, None)
+        await api._apply(work, HERE, {"name": "second"}, None)
+        await api._apply(work, other, {"name": "elsewhere"}, None)
+        # The account's second deployment waits for its first; another account's runs.
+        assert await asyncio.to_thread(two_running.wait, 5)
+        assert sorted(started) == ["elsewhere", "first"]
+        release.set()
+        await asyncio.gather(*list(api._running))
+        assert sorted(started) == ["elsewhere", "first", "second"]
+
+    asyncio.run(scenario())
