@@ -357,3 +357,51 @@ def test_boto3_works_with_only_the_printed_exports(served: Served) -> None:
     assert (outcome["error"], outcome["body"]) == (None, {"echo": {"n": 7}})
     assert "boto3 was here" in [m.rstrip("\n") for m in outcome["messages"]]
     assert any(m.startswith("REPORT RequestId: ") for m in outcome["messages"])
+
+
+# Blocks whose names are the reader's to fill in (ACCOUNT, my-fn, HOST, <ARN>), and that
+# need nothing but lambdad: run with the names filled in, each command must be accepted.
+NAMED_BLOCKS = (
+    "aws events put-rule",
+    "aws scheduler create-schedule",
+    "lambdad signing-profile create",
+    "--queues jobs",
+)
+
+
+def test_the_blocks_with_names_to_fill_in_run(served: Served) -> None:
+    readme = (served.clone / "README.md").read_text()
+    blocks = [next((b for b in shell_blocks(readme) if m in b), "") for m in NAMED_BLOCKS]
+    missing = [m for m, b in zip(NAMED_BLOCKS, blocks, strict=True) if not b]
+    assert not missing, f"the README no longer has these blocks: {missing}"
+    account = served.exports()["AWS_ACCOUNT_ID"]
+    env = {
+        **served.env,
+        **served.exports(),
+        "PATH": f"{served.clone / '.venv/bin'}:{served.env['PATH']}",
+    }
+    shell = Shell(served.clone, env)
+    names = {"ACCOUNT": account, "HOST": "127.0.0.1", ":9550": f":{served.port}"}
+    try:
+        # my-fn is the reader's own function: made here as the usage example makes hello.
+        for setup in (
+            "printf 'def handler(event, context):\\n    return event\\n' > my_fn.py",
+            "python3 -m zipfile -c my_fn.zip my_fn.py",
+            "test -e function.zip || cp my_fn.zip function.zip",  # the example's, to sign
+            "aws lambda create-function --function-name my-fn --runtime python3.12 "
+            f"--role arn:aws:iam::{account}:role/my-fn --handler my_fn.handler "
+            "--zip-file fileb://my_fn.zip",
+        ):
+            status, out = shell.run(setup)
+            assert status == 0, f"`{setup}` exited {status}:\n{out}"
+        for command in (c for b in blocks for c in commands(b)):
+            for name, value in names.items():
+                command = command.replace(name, value)
+            status, out = shell.run(command)
+            assert status == 0, f"`{command}` exited {status}:\n{out}"
+            signer = re.search(r"arn:aws:signer:\S+", out)
+            if signer:  # `lambdad signing-profile create` prints the <ARN> used next
+                names["<ARN>"] = signer.group(0)
+    finally:
+        shell.close()
+    assert "<ARN>" in names, "the code signing block prints its profile version ARN"
