@@ -395,8 +395,10 @@ def test_the_blocks_with_names_to_fill_in_run(served: Served) -> None:
             status, out = shell.run(setup)
             assert status == 0, f"`{setup}` exited {status}:\n{out}"
         for command in (c for b in blocks for c in commands(b)):
-            for name, value in names.items():
-                command = command.replace(name, value)
+            for name, value in names.items():  # whole words: not VIRTUAL_HOST's HOST
+                command = re.sub(
+                    rf"\b{re.escape(name)}\b" if name.isalpha() else re.escape(name), value, command
+                )
             status, out = shell.run(command)
             assert status == 0, f"`{command}` exited {status}:\n{out}"
             signer = re.search(r"arn:aws:signer:\S+", out)
