@@ -8,11 +8,14 @@ invocations beyond ``MaxExecutionEnvironments`` are throttled as AWS throttles t
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from e2e.aws_side import async_stats
 from e2e.helpers import PRIMARY, ROLE, LambdadServer, handler_zip
 from e2e.test_concurrency import concurrently, report_line
 
@@ -27,6 +30,7 @@ import os, time
 def handler(event, context):
     if event.get("die"):
         os._exit(1)
+    print("begin", event.get("marker", ""), flush=True)
     time.sleep(event.get("sleep", 0))
     print("ran", event.get("marker", ""))
     return os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]
@@ -72,6 +76,17 @@ def _wait_streams(lambdad: LambdadServer, name: str, count: int, timeout: float 
             assert found == count, streams
             return
         assert time.monotonic() < deadline, f"{found} log streams, not {count}"
+        time.sleep(0.1)
+
+
+def _wait_logged(lambdad: LambdadServer, name: str, text: str, timeout: float = 30) -> None:
+    """Until the function has logged ``text``."""
+    logs = lambdad.client("logs")
+    deadline = time.monotonic() + timeout
+    while not logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern=f'"{text}"')[
+        "events"
+    ]:
+        assert time.monotonic() < deadline, f"{text!r} was never logged"
         time.sleep(0.1)
 
 
@@ -127,32 +142,51 @@ def test_invocations_beyond_max_are_throttled(
         else:
             assert json.loads(out["Payload"]) == "lambda-managed-instances"
 
-    # An event beyond Max waits for an environment (a throttle is retried), then runs.
-    _put(client, name, version, 0, 1)
-    marker = uuid.uuid4().hex
-    busy = concurrently(client, name, 1, Qualifier=version, Payload=json.dumps({"sleep": 0}))
-    assert busy[0]["StatusCode"] == 200
-    slow = client.invoke(
-        FunctionName=name,
-        Qualifier=version,
-        InvocationType="Event",
-        Payload=json.dumps({"sleep": 1.0}),
-    )
-    assert slow["StatusCode"] == 202
-    client.invoke(
-        FunctionName=name,
-        Qualifier=version,
-        InvocationType="Event",
-        Payload=json.dumps({"marker": marker}),
-    )
-    logs = lambdad.client("logs")
+    # Counted as the function's Throttles, as AWS counts them.
+    cw = lambdad.client("cloudwatch")
+    now = datetime.now(UTC)
+
+    def throttles() -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/Lambda",
+            MetricName="Throttles",
+            Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(minutes=5),
+            Period=3600,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return float(sum(p["Sum"] for p in points))
+
     deadline = time.monotonic() + 30
-    while True:
-        found = logs.filter_log_events(
-            logGroupName=f"/aws/lambda/{name}", filterPattern=f'"{marker}"'
-        )["events"]
-        if found:
-            break
-        assert time.monotonic() < deadline, "the throttled event never ran"
-        time.sleep(0.2)
+    while throttles() < 2:
+        assert time.monotonic() < deadline, "the throttles were not counted"
+        time.sleep(0.5)
+
+    # An event beyond Max is throttled and retried: it runs once the one environment
+    # Max allows is free again.
+    _put(client, name, version, 0, 1)
+    first, second = uuid.uuid4().hex, uuid.uuid4().hex
+    holder = threading.Thread(
+        target=client.invoke,
+        kwargs={
+            "FunctionName": name,
+            "Qualifier": version,
+            "Payload": json.dumps({"sleep": 2.0, "marker": first}),
+        },
+    )
+    holder.start()
+    _wait_logged(lambdad, name, f"begin {first}")
+    queued = client.invoke(
+        FunctionName=name,
+        Qualifier=version,
+        InvocationType="Event",
+        Payload=json.dumps({"marker": second}),
+    )
+    assert queued["StatusCode"] == 202
+    _wait_logged(lambdad, name, f"ran {second}")
+    holder.join(30)
+    row = async_stats(lambdad, name)
+    assert row["throttled"] >= 1, row
+    assert row["processed"] == 1, row
     client.delete_function(FunctionName=name)

@@ -9,7 +9,9 @@ change at once. They are honoured (model/scaling.py): a Put publishes the versio
 ``VersionScaling`` on the ``ChangeHub``, and environments/scaling.py keeps ``Min``
 environments of the version initialised and refuses invocations beyond ``Max``
 (x ``PerExecutionEnvironmentMaxConcurrency``) with AWS's throttle; ``targets()``
-gives every stored configuration at start-up.
+gives every stored configuration at start-up. A version without a configuration
+starts its environments on demand (AWS starts three when such a version is
+published; lambdad keeps none until asked to).
 """
 
 from __future__ import annotations

@@ -142,6 +142,8 @@ class EnvironmentPool:
         self._keys: dict[str, VersionKey] = {}
         # Versions with a function scaling configuration: their floor and cap.
         self._scaling: dict[VersionKey, scaling.VersionScaling] = {}
+        # Environments being made, not yet in ``_all``, per version.
+        self._starting: dict[VersionKey, int] = {}
         self._reaper: asyncio.Task[None] | None = None
         # The loop the environments live on (set by the first start): retire() may be
         # called from a control-plane worker thread and hands its work to this loop.
@@ -209,7 +211,7 @@ class EnvironmentPool:
     def census(self, key: VersionKey) -> tuple[int, int]:
         """(live, idle): the version's environments starting, idle or busy (not retired,
         not dead), and how many of them are idle; dead idle ones are dropped."""
-        live = 0
+        live = self._starting.get(key, 0)
         for env_id, held in self._keys.items():
             if held != key:
                 continue
@@ -264,24 +266,32 @@ class EnvironmentPool:
         from_snapshot: bool = True,
     ) -> Environment:
         self._loop = asyncio.get_running_loop()
-        restore = None
-        snaps = self.snapstart
-        if (
-            from_snapshot
-            and self.debug_port(rv.scope, rv.name) is None
-            and initialization_type == "on-demand"
-            and snaps is not None
-            and snaps.available
-            and rv.restores_from_snapshot
-        ):
-            try:
-                restore = await snaps.restorer(self.template_request(rv))
-            except SnapshotFailed as exc:
-                raise SnapStartException(f"The snapshot could not be restored: {exc}") from exc
-            initialization_type = INITIALIZATION_TYPE
-        env = await self.make_environment(
-            rv, initialization_type, prepare=restore, restored=restore is not None
-        )
+        # Counted as the version's (census) from before the first await, so a cap is
+        # checked and taken in one step; until it is in ``_all``.
+        self._starting[key] = self._starting.get(key, 0) + 1
+        try:
+            restore = None
+            snaps = self.snapstart
+            if (
+                from_snapshot
+                and self.debug_port(rv.scope, rv.name) is None
+                and initialization_type == "on-demand"
+                and snaps is not None
+                and snaps.available
+                and rv.restores_from_snapshot
+            ):
+                try:
+                    restore = await snaps.restorer(self.template_request(rv))
+                except SnapshotFailed as exc:
+                    raise SnapStartException(f"The snapshot could not be restored: {exc}") from exc
+                initialization_type = INITIALIZATION_TYPE
+            env = await self.make_environment(
+                rv, initialization_type, prepare=restore, restored=restore is not None
+            )
+        finally:
+            left = self._starting.pop(key) - 1
+            if left:
+                self._starting[key] = left
         self._all[env.id] = env
         self._keys[env.id] = key
         try:

@@ -291,6 +291,11 @@ class InvokeService:
                 # The deadline counts from the moment the event is handed over.
                 inv.deadline_ms = int((time.time() + timeout) * 1000)
                 result = await checkout.env.invoke(inv, cold=checkout.cold)
+        except TooManyRequestsException:
+            # The pool's throttles (scale-up rate, a version's MaxExecutionEnvironments).
+            if metrics is not None:
+                metrics.throttled(scope, rv.name, qualifier)
+            raise
         finally:
             if leases is not None and lease is not None:
                 leases.release(lease)
