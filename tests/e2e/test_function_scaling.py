@@ -1,7 +1,8 @@
 """Function scaling configurations honoured, through boto3, as a user of Lambda Managed
 Instances sees them: once ``MinExecutionEnvironments`` is put, that many environments
 of the version are initialised before any invocation (their log streams appear; the
-first invocations report no ``Init Duration``), one that crashes is replaced, and
+first invocations report no ``Init Duration``), one that crashes is replaced, a
+restarted server starts them again, and
 invocations beyond ``MaxExecutionEnvironments`` are throttled as AWS throttles them:
 429 for a synchronous one, a retry for an event."""
 
@@ -19,6 +20,7 @@ from e2e.aws_side import async_stats
 from e2e.helpers import PRIMARY, ROLE, LambdadServer, handler_zip
 from e2e.test_concurrency import concurrently, report_line
 
+ServerFactory = Callable[..., LambdadServer]
 ACCOUNT = PRIMARY.account_id
 VPC = {"SubnetIds": ["subnet-0123456789abcdef0"], "SecurityGroupIds": ["sg-0123"]}
 OPERATOR = f"arn:aws:iam::{ACCOUNT}:role/capacity-operator"
@@ -190,3 +192,20 @@ def test_invocations_beyond_max_are_throttled(
     assert row["throttled"] >= 1, row
     assert row["processed"] == 1, row
     client.delete_function(FunctionName=name)
+
+
+def test_min_environments_come_back_after_a_restart(
+    lambdad_factory: ServerFactory, unique_name: Callable[[str], str]
+) -> None:
+    first = lambdad_factory()
+    client = first.client()
+    name, version = _managed_version(client, unique_name)
+    _put(client, name, version, 1, 1)
+    _wait_streams(first, name, 1)
+    first.stop()
+
+    again = lambdad_factory(data_dir=first.data_dir)
+    _wait_streams(again, name, 2)
+    out = again.client().invoke(FunctionName=name, Qualifier=version, LogType="Tail")
+    assert json.loads(out["Payload"].read()) == "lambda-managed-instances"
+    assert "Init Duration" not in report_line(out)
