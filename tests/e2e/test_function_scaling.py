@@ -2,9 +2,9 @@
 Instances sees them: once ``MinExecutionEnvironments`` is put, that many environments
 of the version are initialised before any invocation (their log streams appear; the
 first invocations report no ``Init Duration``), one that crashes is replaced, a
-restarted server starts them again, and
-invocations beyond ``MaxExecutionEnvironments`` are throttled as AWS throttles them:
-429 for a synchronous one, a retry for an event."""
+restarted server starts them again, and invocations beyond
+``MaxExecutionEnvironments`` are throttled as AWS throttles them: 429 for a synchronous
+one (counted in ``Throttles``), a retry for an event."""
 
 from __future__ import annotations
 
