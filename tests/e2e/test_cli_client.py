@@ -283,3 +283,25 @@ def test_ls_in_an_empty_region(lambdad: LambdadServer) -> None:
     proc = run("ls", env=client_env(lambdad, AWS_REGION="eu-north-1"))
     assert proc.returncode == 0, proc.stderr
     assert "no functions in eu-north-1" in proc.stdout
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+def test_a_second_serve_says_why_and_leaves_the_first_alone(
+    lambdad: LambdadServer, tmp_path: Path
+) -> None:
+    """`make serve` run twice: the second stops at once, saying why, before it opens the
+    data directory (it would clean up the first one's cgroups and environments)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+    same_dir = run("serve", "--data-dir", str(lambdad.data_dir), "--port", "0", env=env)
+    assert same_dir.returncode == 1
+    assert f"is using {lambdad.data_dir}: stop it first" in same_dir.stderr
+    assert "listening" not in same_dir.stdout
+    same_port = run(
+        "serve", "--data-dir", str(tmp_path / "d"), "--port", str(lambdad.port), env=env
+    )
+    assert same_port.returncode == 1
+    assert f"127.0.0.1:{lambdad.port} is in use" in same_port.stderr
+    assert "listening" not in same_port.stdout
+    assert lambdad.client("lambda").list_functions()["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -68,6 +68,7 @@ def serve(
 ) -> None:
     """Start the server (Lambda API, Logs API, Runtime API)."""
     from lambdad import server
+    from lambdad.store import serve_lock
     from lambdad.store.sqlite import StoreUnreadable
 
     logging.basicConfig(
@@ -84,6 +85,16 @@ def serve(
         sandbox=sandbox,
         strict_runtimes=strict_runtimes,
     )
+    try:
+        held = serve_lock.hold(settings.data_dir)
+    except serve_lock.DataDirInUse as exc:
+        raise click.ClickException(str(exc)) from None
+    if port_in_use(settings.host, settings.port):
+        os.close(held)
+        raise click.ClickException(
+            f"{settings.host}:{settings.port} is in use (another lambdad serve?): stop it, "
+            "or pass --port (LAMBDAD_PORT)"
+        )
     try:
         platform = server.open_platform(settings)
     except (ValueError, StoreUnreadable) as exc:
@@ -106,7 +117,30 @@ def serve(
         click.echo("(`lambdad credentials` prints its AWS_* exports)")
     click.echo(f"isolation: {platform.isolation_banner()}")
     sys.stdout.flush()
-    server.run(platform)
+    try:
+        server.run(platform)
+    finally:
+        os.close(held)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether ``host:port`` is taken, asked before the platform opens: found only when
+    uvicorn binds, a second server would already have cleaned up the data directory and
+    printed that it listens."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError:
+        return False  # uvicorn says what is wrong with the address
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 @main.command()
