@@ -407,3 +407,54 @@ def test_the_blocks_with_names_to_fill_in_run(served: Served) -> None:
     finally:
         shell.close()
     assert "<ARN>" in names, "the code signing block prints its profile version ARN"
+
+
+def indented_blocks(readme: str) -> list[str]:
+    """The README's indented (four-space) code blocks, dedented."""
+    found = re.findall(r"\n\n((?:    \S.*\n)+)", readme)
+    return ["".join(line[4:] + "\n" for line in b.splitlines()) for b in found]
+
+
+POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:Get*"}]}
+)
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def test_the_operator_role_commands_run_where_serve_ran(served: Served) -> None:
+    """The ``lambdad roles`` blocks, in the directory ``make serve`` ran in, with the
+    reader's policy.json and trust.json; an optional ``[s3]`` given, a ``...`` line left."""
+    readme = (served.clone / "README.md").read_text()
+    blocks = [b for b in indented_blocks(readme) if "lambdad roles" in b]
+    assert len(blocks) >= 3, "upstream credentials, policies and trust"
+    env = {**served.env, "PATH": f"{served.clone / '.venv/bin'}:{served.env['PATH']}"}
+    shell = Shell(served.clone, {**env, "SECRET": "operator-secret"})
+    try:
+        status, out = shell.run(f"echo '{POLICY}' > policy.json && echo '{TRUST}' > trust.json")
+        assert status == 0, out
+        ran = []
+        for command in (c for b in blocks for c in commands(b)):
+            if " ... " in command:
+                continue
+            command = re.sub(r" \[(\w+)\]", r" \1", command)
+            status, out = shell.run(command)
+            assert status == 0, f"`{command}` exited {status}:\n{out}"
+            ran.append(command)
+        status, out = shell.run("lambdad roles ls")
+    finally:
+        shell.close()
+    assert len(ran) >= 8, ran
+    declared = json.loads(out)
+    assert "lambda.amazonaws.com" in json.dumps(declared["arn:aws:iam::123456789012:role/etl"])
+    assert (served.clone / ".lambdad" / "roles.json").exists()
