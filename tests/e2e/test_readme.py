@@ -411,7 +411,7 @@ def test_the_blocks_with_names_to_fill_in_run(served: Served) -> None:
 
 def indented_blocks(readme: str) -> list[str]:
     """The README's indented (four-space) code blocks, dedented."""
-    found = re.findall(r"\n\n((?:    \S.*\n)+)", readme)
+    found = re.findall(r"\n\n((?:    .*\S.*\n)+)", readme)
     return ["".join(line[4:] + "\n" for line in b.splitlines()) for b in found]
 
 
