@@ -416,7 +416,10 @@ def indented_blocks(readme: str) -> list[str]:
 
 
 POLICY = json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:Get*"}]}
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "lambda:Get*", "Resource": "*"}],
+    }
 )
 TRUST = json.dumps(
     {
