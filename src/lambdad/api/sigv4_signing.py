@@ -1,10 +1,10 @@
 """SigV4's signing half: the canonical request and the signature over it.
 
-Owns how a request is put in canonical form the way the AWS SDKs put it (the query,
-the URI with botocore's normalisation, the signed headers) and the HMAC chain from a
-secret key to a signature, with its per-scope caches. ``verify`` (which rebuilds the
-signature a client sent) and ``presign_url`` (which makes one) both go through here,
-so the two cannot disagree.
+Puts a request in canonical form the way the AWS SDKs put it (the query, the URI
+with botocore's normalisation, the signed headers: model/sigv4_canonical.py, shared
+with the upstream relay) and owns the HMAC chain from a secret key to a signature,
+with its per-scope caches. ``verify`` (which rebuilds the signature a client sent) and
+``presign_url`` (which makes one) both go through here, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from urllib.parse import quote, unquote_plus
+
+from lambdad.model import sigv4_canonical as canonical
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -52,53 +53,21 @@ def first(by_name: dict[str, list[str]], lower_name: str) -> str | None:
 
 
 def split_query(query_string: str) -> list[tuple[str, str]]:
-    # Decoded so that any equivalent encoding re-encodes to the same canonical form;
-    # a bare '+' is a space, as in form encoding and as the Go SDK reads it.
-    if not query_string:
-        return []
-    pairs = []
-    for item in query_string.split("&"):
-        if item:
-            key, _, value = item.partition("=")
-            pairs.append((unquote_plus(key), unquote_plus(value)))
-    return pairs
+    return canonical.split_query(query_string)
 
 
 def canonical_query(params: Sequence[tuple[str, str]]) -> str:
-    if not params:
-        return ""
-    encoded = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in params)
-    return "&".join(f"{k}={v}" for k, v in encoded)
+    return canonical.canonical_query(params)
 
 
 @lru_cache(maxsize=1024)
 def canonical_uri(raw_path: str) -> str:
     # Cached: the same few paths (an invoked function's) come again and again.
-    # SDKs sign the already-encoded path encoded once more (every service but S3),
-    # after dropping dot segments and empty segments, as botocore's normalisation does.
-    segments: list[str] = []
-    for segment in raw_path.split("/"):
-        if segment == "..":
-            if segments:
-                segments.pop()
-        elif segment and segment != ".":
-            segments.append(segment)
-    path = "/" + "/".join(segments)
-    if segments and raw_path.endswith("/"):
-        path += "/"
-    return quote(path, safe="/~")
+    return canonical.canonical_uri(raw_path)
 
 
 def canonical_headers(signed_headers: str, by_name: dict[str, list[str]]) -> str:
-    # A signed header the request lacks canonicalises as empty and fails the comparison.
-    out = []
-    for name in signed_headers.split(";"):
-        values = by_name.get(name, ())
-        if len(values) == 1:
-            out.append(f"{name}:{' '.join(values[0].split())}\n")
-        else:
-            out.append(f"{name}:{','.join(' '.join(v.split()) for v in values)}\n")
-    return "".join(out)
+    return canonical.canonical_headers(signed_headers.split(";"), by_name)
 
 
 def host_header(scheme: str, netloc: str) -> str:

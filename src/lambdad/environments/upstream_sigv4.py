@@ -22,8 +22,8 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, unquote_plus
 
+from lambdad.model import sigv4_canonical as canonical
 from lambdad.model.upstream import UpstreamCredential
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -179,15 +179,14 @@ def canonical_request(
 ) -> str:
     by_name: dict[str, list[str]] = {}
     for name, value in request.headers:
-        by_name.setdefault(name.lower(), []).append(" ".join(value.split()))
-    headers = "".join(f"{n}:{','.join(by_name.get(n, ()))}\n" for n in signed_headers)
-    uri = (request.path or "/") if service in S3_SERVICES else _normalised_uri(request.path)
+        by_name.setdefault(name.lower(), []).append(value)
+    uri = (request.path or "/") if service in S3_SERVICES else canonical.canonical_uri(request.path)
     return "\n".join(
         (
             request.method.upper(),
             uri,
-            _canonical_query(request.query),
-            headers,
+            canonical.canonical_query(canonical.split_query(request.query)),
+            canonical.canonical_headers(signed_headers, by_name),
             ";".join(signed_headers),
             digest,
         )
@@ -205,28 +204,3 @@ def sign(
     return hmac.new(
         key, f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}".encode(), "sha256"
     ).hexdigest()
-
-
-def _canonical_query(query: str) -> str:
-    pairs = []
-    for item in query.split("&"):
-        if item:
-            key, _, value = item.partition("=")
-            pairs.append(
-                (quote(unquote_plus(key), safe="-_.~"), quote(unquote_plus(value), safe="-_.~"))
-            )
-    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
-
-
-def _normalised_uri(path: str) -> str:
-    segments: list[str] = []
-    for segment in path.split("/"):
-        if segment == "..":
-            if segments:
-                segments.pop()
-        elif segment and segment != ".":
-            segments.append(segment)
-    out = "/" + "/".join(segments)
-    if segments and path.endswith("/"):
-        out += "/"
-    return quote(out, safe="/~")
