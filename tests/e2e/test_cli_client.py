@@ -211,6 +211,9 @@ def test_logs_reads_the_group_the_logging_config_names(
     assert proc.returncode == 0, proc.stderr
     assert "custom-group-line" in proc.stdout.splitlines()
     assert report in proc.stdout.splitlines()
+    # AWS names the function in a custom group's streams (functions may share the group).
+    streams = lambdad.client("logs").describe_log_streams(logGroupName=group)["logStreams"]
+    assert [s["logStreamName"].split("/")[3].split("[")[0] for s in streams] == [name]
 
 
 def follow_logs(server: LambdadServer, name: str) -> subprocess.Popen[bytes]:

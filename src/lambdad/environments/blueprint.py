@@ -99,7 +99,10 @@ def blueprint(
     """The sandbox to start and the configuration to run for a new environment of ``rv``."""
     launch = parts.launch
     log_group = rv.log_group
-    log_stream = f"{parts.date.strftime('%Y/%m/%d')}/[{rv.version}]{parts.env_id}"
+    # AWS's: in a custom log group, which several functions may share, the function's
+    # name comes before the version.
+    owner = "" if log_group == f"/aws/lambda/{rv.name}" else rv.name
+    log_stream = f"{parts.date.strftime('%Y/%m/%d')}/{owner}[{rv.version}]{parts.env_id}"
     variables = _environment_variables(
         rv,
         parts.task_dir,

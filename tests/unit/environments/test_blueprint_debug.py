@@ -1,7 +1,8 @@
-"""A debugged environment's blueprint (``lambdad dev --debug``)."""
+"""An environment's blueprint: a debugged one's (``lambdad dev --debug``), and its log stream."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -66,3 +67,14 @@ def test_without_a_debugger_nothing_changes() -> None:
     assert DEBUG_PORT_VARIABLE not in spec.env
     assert config.timeout_s == 3
     assert config.debug_port is None
+
+
+def test_a_custom_log_groups_streams_name_the_function() -> None:
+    # AWS: YYYY/MM/DD/<function_name>[<version>]<id> in a group functions may share.
+    rv = _rv("python3.12")
+    _, own = blueprint(rv, Settings(), _parts("python", None))  # type: ignore[arg-type]
+    assert own.log_stream == "2026/01/01/[$LATEST]e1"
+    shared = dataclasses.replace(rv, log_group="/my/app")  # type: ignore[type-var]
+    spec, custom = blueprint(shared, Settings(), _parts("python", None))
+    assert custom.log_stream == "2026/01/01/fn[$LATEST]e1"
+    assert spec.env["AWS_LAMBDA_LOG_STREAM_NAME"] == custom.log_stream
