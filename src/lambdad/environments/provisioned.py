@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.environments.environment import Environment
+from lambdad.environments.keeper import Background, sweep_every
 from lambdad.environments.pool import Checkout, EnvironmentPool, VersionKey
 from lambdad.errors import ResourceNotFoundException
 from lambdad.model.changes import ChangeHub
@@ -84,7 +84,7 @@ class ProvisionedManager:
         self.resolve = resolve
         self.settings = settings
         self._slots: dict[Target, _Slot] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self._loop: asyncio.AbstractEventLoop | None = None
         if changes is not None:
             # Configurations come from the control plane; a changed or deleted function
@@ -168,7 +168,7 @@ class ProvisionedManager:
         finishing = env.finishing
         if finishing is not None and not finishing.done():
             # Its extensions are still at work: it comes back once they are done.
-            self._spawn(self._give_back_after(finishing, rv, slot, env))
+            self._background.spawn(self._give_back_after(finishing, rv, slot, env))
             return
         assert rv.invoked_as is not None
         target = Target(rv.scope.account, rv.scope.region, rv.name, rv.invoked_as)
@@ -197,7 +197,7 @@ class ProvisionedManager:
             slot.envs.remove(env)
         if env in slot.idle:
             slot.idle.remove(env)
-        self._spawn(self.pool.stop_environment(env))
+        self._background.spawn(self.pool.stop_environment(env))
         self._schedule(target)
 
     def _schedule(self, target: Target) -> None:
@@ -211,14 +211,9 @@ class ProvisionedManager:
         if loop is None:
             return  # not serving yet: the first sweep does it
         if running is loop:
-            self._spawn(self.reconcile(target))
+            self._background.spawn(self.reconcile(target))
         else:
-            loop.call_soon_threadsafe(lambda: self._spawn(self.reconcile(target)))
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            loop.call_soon_threadsafe(lambda: self._background.spawn(self.reconcile(target)))
 
     async def reconcile(self, target: Target) -> None:
         """Bring the target's environments to the configured number, of its current version."""
@@ -294,16 +289,13 @@ class ProvisionedManager:
     async def run(self) -> None:
         """Replace provisioned environments that died, periodically."""
         self._loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.settings.provisioned_check_interval)
-            for target in list(self._slots):
-                try:
-                    await self.reconcile(target)
-                except Exception:
-                    log.exception("provisioned concurrency check of %s failed", target.name)
+        await sweep_every(
+            self.settings.provisioned_check_interval,
+            self._slots.keys,
+            self.reconcile,
+            lambda target: f"provisioned concurrency check of {target.name}",
+        )
 
     async def shutdown(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.cancel()
         self._slots.clear()

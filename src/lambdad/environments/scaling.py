@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lambdad.config import Settings
+from lambdad.environments.keeper import Background, sweep_every
 from lambdad.environments.pool import EnvironmentPool, VersionKey
 from lambdad.errors import ResourceNotFoundException
 from lambdad.model import scaling
@@ -61,7 +62,7 @@ class ScalingKeeper:
         self.resolve = resolve
         self.settings = settings
         self._targets: dict[VersionKey, _Target] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self._loop: asyncio.AbstractEventLoop | None = None
         if changes is not None:
             changes.on_scaling_change(self.configure)
@@ -143,18 +144,15 @@ class ScalingKeeper:
         self._loop = asyncio.get_running_loop()
         for key in list(self._targets):
             self._schedule(key)
-        while True:
-            await asyncio.sleep(self.settings.provisioned_check_interval)
-            for key in list(self._targets):
-                try:
-                    await self.reconcile(key)
-                except Exception:
-                    log.exception("function scaling check of %s failed", key[2])
+        await sweep_every(
+            self.settings.provisioned_check_interval,
+            self._targets.keys,
+            self.reconcile,
+            lambda key: f"function scaling check of {key[2]}",
+        )
 
     async def shutdown(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.cancel()
         self._targets.clear()
 
     # -- the loop -----------------------------------------------------------------------------
@@ -174,9 +172,4 @@ class ScalingKeeper:
     def _schedule(self, key: VersionKey) -> None:
         if self._loop is None:
             return  # not serving yet: run() reconciles every version first
-        self._spawn(self.reconcile(key))
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.spawn(self.reconcile(key))
