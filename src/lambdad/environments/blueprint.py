@@ -101,7 +101,7 @@ def blueprint(
     log_group = rv.log_group
     # AWS's: in a custom log group, which several functions may share, the function's
     # name comes before the version.
-    owner = "" if log_group == f"/aws/lambda/{rv.name}" else rv.name
+    owner = "" if log_group in ("", f"/aws/lambda/{rv.name}") else rv.name
     log_stream = f"{parts.date.strftime('%Y/%m/%d')}/{owner}[{rv.version}]{parts.env_id}"
     variables = _environment_variables(
         rv,
