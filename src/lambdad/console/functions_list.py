@@ -18,20 +18,29 @@ from lambdad.errors import AwsError
 PAGE = 50
 
 
-async def last_invoked(view: View, name: str) -> float | None:
-    """The time (epoch ms) of the function's newest log event, if it has one."""
+async def last_invoked(view: View, fn: dict[str, Any]) -> float | None:
+    """The time (epoch ms) of the function's newest log event, if it has one: in its
+    log group, in a stream of its own where the group is a custom one that functions
+    may share (``YYYY/MM/DD/NAME[VERSION]ID``)."""
+    name = fn["FunctionName"]
+    own = f"/aws/lambda/{name}"
+    group = (fn.get("LoggingConfig") or {}).get("LogGroup") or own
     try:
         out = await view.aws.logs(
             view.who,
             "DescribeLogStreams",
-            logGroupName=f"/aws/lambda/{name}",
+            logGroupName=group,
             orderBy="LastEventTime",
             descending=True,
-            limit=1,
+            limit=1 if group == own else 50,
         )
     except AwsError:  # no log group yet: never invoked
         return None
-    streams = out.get("logStreams") or []
+    streams = [
+        s
+        for s in out.get("logStreams") or []
+        if group == own or f"/{name}[" in str(s.get("logStreamName"))
+    ]
     return streams[0].get("lastEventTimestamp") if streams else None
 
 
@@ -65,7 +74,7 @@ async def render(view: View, _name: str) -> Response:
     functions: list[dict[str, Any]] = out.get("Functions") or []
     names = [f["FunctionName"] for f in functions]
     lasts, rates = await asyncio.gather(
-        asyncio.gather(*(last_invoked(view, n) for n in names)),
+        asyncio.gather(*(last_invoked(view, f) for f in functions)),
         metric_queries.error_rates(view.aws, view.who, names, view.now()),
     )
     rows = [
