@@ -10,6 +10,7 @@ moto server, its clients and a server's environment pointing at it are the e2e t
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
@@ -284,6 +285,32 @@ def baseline_process() -> tuple[subprocess.Popen[bytes], int]:
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
     return proc, port
+
+
+@dataclass(frozen=True, slots=True)
+class Args:
+    """A benchmark's usual flags: ``--quick`` (a smoke run), ``--n`` (how many), ``--json``
+    (where the result goes; bench/results/NAME.json when None)."""
+
+    quick: bool
+    n: int
+    json: str | None
+
+
+def parse_args(quick_n: int, full_n: int) -> Args:
+    """The usual flags; ``n`` is ``--n`` when given, else ``quick_n`` or ``full_n``."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    return Args(args.quick, args.n or (quick_n if args.quick else full_n), args.json)
+
+
+def write_rows(name: str, args: Args, rows: dict[str, Any], **extra: Any) -> None:
+    """Write the host, ``n``, the rows and ``extra`` as NAME's JSON result; say where."""
+    result: dict[str, Any] = {"host": host_info(), "n": args.n, "rows": rows, **extra}
+    print("wrote", write_json(name, result, args.json))
 
 
 def write_json(name: str, result: dict[str, Any], path: str | None = None) -> Path:

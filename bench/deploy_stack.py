@@ -12,14 +12,12 @@ translated it. Each figure is the wall time of the ``lambdad`` command a user ru
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -83,12 +81,8 @@ def by_hand(server: c.Server, name: str) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--n", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
-    n = args.n or (1 if args.quick else 5)
+    args = c.parse_args(1, 5)
+    n = args.n
 
     server = c.Server({}).start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
@@ -116,8 +110,7 @@ def main() -> int:
     finally:
         server.stop()
     c.print_rows(f"a SAM stack of 8 resources, {n} rounds", rows)
-    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows}
-    print("wrote", c.write_json("deploy_stack", result, args.json))
+    c.write_rows("deploy_stack", args, rows)
     return 0
 
 

@@ -13,7 +13,6 @@ what the API and a cold start of the new code cost without the watcher.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -57,12 +56,8 @@ def by_hand(server: c.Server, tag: int) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--n", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
-    n = args.n or (5 if args.quick else 30)
+    args = c.parse_args(5, 30)
+    n = args.n
 
     server = c.Server({}).start()
     directory = Path(tempfile.mkdtemp(prefix="lambdad-dev-"))
@@ -96,8 +91,7 @@ def main() -> int:
         watcher.wait(15)
         server.stop()
     c.print_rows(f"edit-to-invoke, {n} rounds each, alternating", rows)
-    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows}
-    print("wrote", c.write_json("dev_reload", result, args.json))
+    c.write_rows("dev_reload", args, rows)
     return 0
 
 

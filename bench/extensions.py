@@ -18,7 +18,6 @@ each event and record) in a layer.
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 import time
@@ -103,12 +102,8 @@ def hook_costs(n: int) -> dict[str, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--n", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
-    n = args.n or (100 if args.quick else 1000)
+    args = c.parse_args(100, 1000)
+    n = args.n
     rounds = 3 if args.quick else 10
     env = {"LAMBDAD_SANDBOX": "process"} if c.sandbox_unavailable() else {}
     server = c.Server(env).start()
@@ -155,8 +150,7 @@ def main() -> int:
     c.print_rows(f"external extension cost, backend {backend}, {n} warm invokes each", rows)
     for label, value in extra.items():
         print(f"  {label}: {value:.3f}" if isinstance(value, float) else f"  {label}: {value}")
-    result = {"host": c.host_info(), "n": n, "rows": rows, **extra}
-    print("wrote", c.write_json("extensions", result, args.json))
+    c.write_rows("extensions", args, rows, **extra)
     return 0
 
 

@@ -14,10 +14,8 @@ response rules) over the API's SigV4 check and ``Invoke`` handler.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -69,12 +67,8 @@ def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--n", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
-    n = args.n or (200 if args.quick else 1000)
+    args = c.parse_args(200, 1000)
+    n = args.n
 
     server = c.Server({"LAMBDAD_SANDBOX": "process"}).start()
     try:
@@ -84,8 +78,7 @@ def main() -> int:
     c.print_rows(f"function URL vs direct Invoke, {n} each, keep-alive, alternating", rows)
     added = rows["function URL"]["median"] - rows["direct Invoke"]["median"]
     print(f"  added by the URL door: {added:.3f} ms median")
-    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows, "added_ms": added}
-    print("wrote", c.write_json("function_url", result, args.json))
+    c.write_rows("function_url", args, rows, added_ms=added)
     return 0
 
 

@@ -19,7 +19,6 @@ handler.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -128,12 +127,8 @@ def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--n", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
-    n = args.n or (200 if args.quick else 1000)
+    args = c.parse_args(200, 1000)
+    n = args.n
 
     server = c.Server({"LAMBDAD_SANDBOX": "process"}).start()
     try:
@@ -147,8 +142,7 @@ def main() -> int:
     }
     for door, ms in added.items():
         print(f"  added by the {door} door: {ms:.3f} ms median")
-    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows, "added_ms": added}
-    print("wrote", c.write_json("http_api", result, args.json))
+    c.write_rows("http_api", args, rows, added_ms=added)
     return 0
 
 

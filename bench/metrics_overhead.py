@@ -25,7 +25,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import statistics
 import subprocess
@@ -324,12 +323,8 @@ def scrape_http(functions: int, repeats: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--n", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
-    n = args.n or (200 if args.quick else 3000)
+    args = c.parse_args(200, 3000)
+    n = args.n
     rows = warm_invokes(n, 4 if args.quick else 10)
     off = rows["warm Invoke, metrics off"]["median"]
     on = rows["warm Invoke, metrics on"]["median"]
@@ -343,15 +338,14 @@ def main() -> int:
     c.print_rows("Prometheus exposition, in process", scraped)
     http = scrape_http(100 if args.quick else FUNCTIONS, 3 if args.quick else 10)
     c.print_rows("Prometheus exposition, over HTTP", http)
-    result: dict[str, Any] = {
-        "host": c.host_info(),
-        "n": n,
-        "rows": {**rows, **scraped, **http},
-        "recorder_call_us": call,
-        "invoke_path_work_us": work,
-        "added_ms_median": on - off,
-    }
-    print("wrote", c.write_json("metrics_overhead", result, args.json))
+    c.write_rows(
+        "metrics_overhead",
+        args,
+        {**rows, **scraped, **http},
+        recorder_call_us=call,
+        invoke_path_work_us=work,
+        added_ms_median=on - off,
+    )
     return 0
 
 

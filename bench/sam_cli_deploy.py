@@ -11,14 +11,12 @@ Needs SAM CLI in ``.venv-sam`` (``make sam-cli``); says so and exits 0 without i
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -57,15 +55,11 @@ def project(tag: int) -> Path:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--n", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
+    args = c.parse_args(1, 3)
     if not SAM.exists():
         print(f"skipped: no SAM CLI at {SAM} (make sam-cli)")
         return 0
-    n = args.n or (1 if args.quick else 3)
+    n = args.n
     labels = ("sam deploy (create)", "sam deploy (code change)",
               "lambdad deploy (create)", "lambdad deploy (code change)")  # fmt: skip
     times: dict[str, list[float]] = {label: [] for label in labels}
@@ -106,8 +100,7 @@ def main() -> int:
         finally:
             server.stop()
     c.print_rows(f"a SAM Api stack, SAM CLI beside lambdad deploy, {n} rounds", rows)
-    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows}
-    print("wrote", c.write_json("sam_cli_deploy", result, args.json))
+    c.write_rows("sam_cli_deploy", args, rows)
     return 0
 
 

@@ -8,12 +8,10 @@ cache, as for every request after a function's first), and the token's first ope
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -76,16 +74,11 @@ def measure(n: int, blocks: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--n", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
-    n = args.n or (2000 if args.quick else 100_000)
+    args = c.parse_args(2000, 100_000)
+    n = args.n
     rows = measure(n, 10 if args.quick else 50)
     c.print_rows(f"SigV4 verification, {n} each, alternating blocks", rows, unit="us")
-    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows}
-    print("wrote", c.write_json("session_auth", result, args.json))
+    c.write_rows("session_auth", args, rows)
     return 0
 
 

@@ -15,13 +15,11 @@
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
@@ -113,12 +111,8 @@ def in_process(n: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--n", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
-    n = args.n or (200 if args.quick else 3000)
+    args = c.parse_args(200, 3000)
+    n = args.n
     rows = warm_invokes(n, 4 if args.quick else 10)
     c.print_rows(f"warm invoke round trip, {n} each, alternating blocks", rows)
     off = rows["warm Invoke, tracing off"]["median"]
@@ -128,8 +122,7 @@ def main() -> int:
     calls = in_process(2000 if args.quick else 50_000)
     for label, row in calls.items():
         print(f"  {label}: {row['median']:.2f} median, {row['p99']:.2f} worst of 20 runs")
-    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows, "in_process": calls}
-    print("wrote", c.write_json("tracing_overhead", result, args.json))
+    c.write_rows("tracing_overhead", args, rows, in_process=calls)
     return 0
 
 

@@ -10,7 +10,6 @@ same run. The upstream is an asyncio server on loopback answering ``200 ok``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import multiprocessing
 import multiprocessing.process
@@ -21,7 +20,6 @@ import time
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
@@ -137,16 +135,11 @@ def measure(n: int, blocks: int) -> dict[str, dict[str, float]]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--n", type=int, default=0)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
-    n = args.n or (300 if args.quick else 5000)
+    args = c.parse_args(300, 5000)
+    n = args.n
     rows = measure(n, 5 if args.quick else 20)
     c.print_rows(f"S3 GetObject round trip, {n} each, alternating blocks", rows, unit="us")
-    result: dict[str, Any] = {"host": c.host_info(), "n": n, "rows": rows}
-    print("wrote", c.write_json("upstream_relay", result, args.json))
+    c.write_rows("upstream_relay", args, rows)
     return 0
 
 
