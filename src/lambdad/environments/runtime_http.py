@@ -48,6 +48,25 @@ class BadRequest(Exception):
 Sink = Callable[[bytes], None]
 
 
+def _header_block(block: str) -> tuple[dict[str, str], frozenset[str]]:
+    """A head's header lines (``block`` starts with the request line's CRLF): the
+    headers by lower-cased name, and the Content-Length values given."""
+    if _MALFORMED_HEAD.search(block) is not None:
+        raise BadRequest(400, "Malformed header")
+    headers: dict[str, str] = {}
+    lengths: set[str] = set()
+    for line in block.split("\r\n")[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not name:
+            raise BadRequest(400, "Malformed header")
+        key = name.lower()
+        value = value.strip(" \t")
+        if key == "content-length":
+            lengths.add(value)
+        headers[key] = value
+    return headers, frozenset(lengths)
+
+
 class Request:
     """One request as read: its body bounded (``over``: counted past the limit, dropped)."""
 
@@ -105,6 +124,9 @@ class RequestReader:
         # Heads of requests without a body, as parsed (method, path, headers): a runtime
         # asks for its next event with the same bytes every time.
         self._known: dict[bytes, tuple[str, str, dict[str, str]]] = {}
+        # Header blocks (a head less its request line), as parsed: a runtime posts every
+        # response with the same headers, only the request id in the path differs.
+        self._blocks: dict[bytes, tuple[dict[str, str], frozenset[str]]] = {}
 
     def feed(self, data: bytes) -> None:
         if self.pos >= len(self.buffer):
@@ -280,29 +302,28 @@ class RequestReader:
             self.remaining = 0
             self.state = _BODY
             return True
-        head = raw.decode("latin-1")
-        lines = head.split("\r\n")
-        parts = lines[0].split(" ")
+        line_end = raw.find(b"\r\n")
+        if line_end < 0:
+            line_end = len(raw)
+        request_line = raw[:line_end].decode("latin-1")
+        parts = request_line.split(" ")
         method = parts[0]
         if len(parts) != 3 or not (method.isalpha() and method.isascii()):
             raise BadRequest(400, "Malformed request line")
         if not parts[2].startswith("HTTP/1."):
             raise BadRequest(400, "Malformed request line")
-        if _MALFORMED_HEAD.search(head) is not None:
+        if _MALFORMED_HEAD.search(request_line) is not None:
             raise BadRequest(400, "Malformed header")
-        target = parts[1]
-        headers: dict[str, str] = {}
-        lengths: set[str] = set()
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if not colon or not name:
-                raise BadRequest(400, "Malformed header")
-            key = name.lower()
-            value = value.strip(" \t")
-            if key == "content-length":
-                lengths.add(value)
-            headers[key] = value
-        path = target.split("?", 1)[0]
+        # The header block (from the request line's CRLF on) is the same for every
+        # response a runtime posts but for its Content-Length: parsed once.
+        block = raw[line_end:]
+        parsed = self._blocks.get(block)
+        if parsed is None:
+            parsed = _header_block(block.decode("latin-1"))
+            if len(self._blocks) < _KNOWN_HEADS:
+                self._blocks[block] = parsed
+        headers, lengths = dict(parsed[0]), set(parsed[1])
+        path = parts[1].split("?", 1)[0]
         request = Request(method, path, headers, self.max_body)
         self.request = request
         encoding = headers.get("transfer-encoding")
