@@ -77,6 +77,8 @@ def test_python_json_logs_in_a_custom_group(
     records = _records(messages)
     kinds = [r.get("type") for r in records if "type" in r]
     assert kinds == ["platform.initStart", "platform.start", "platform.report"]
+    (init,) = (r for r in records if r.get("type") == "platform.initStart")
+    assert (init["record"]["functionName"], init["record"]["functionVersion"]) == (name, "$LATEST")
     start, report = (r for r in records if r.get("type") in ("platform.start", "platform.report"))
     assert start["record"] == {"requestId": request_id, "version": "$LATEST"}
     assert report["record"]["status"] == "success"

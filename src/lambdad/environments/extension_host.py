@@ -25,7 +25,7 @@ from lambdad.environments import extension_events, report, telemetry, telemetry_
 from lambdad.environments.extension_agents import Agent
 from lambdad.environments.extensions import ExtensionHub, FunctionIdentity, Reply
 from lambdad.environments.invocation import Invocation
-from lambdad.environments.platform_log import PlatformLog
+from lambdad.environments.platform_log import PlatformLog, init_start_record
 from lambdad.environments.report import Outcome, Report
 from lambdad.environments.telemetry_sender import Connector, Delivery
 
@@ -185,13 +185,15 @@ class ExtensionsHost:
 
     # -- the life cycle's events ----------------------------------------------------------------
 
-    def init_started(self, at: datetime, initialization_type: str, runtime: str, arn: str) -> None:
-        record = {
-            "initializationType": initialization_type,
-            "phase": "init",
-            "runtimeVersion": runtime,
-            "runtimeVersionArn": arn,
-        }
+    def init_started(
+        self,
+        at: datetime,
+        initialization_type: str,
+        runtime: str,
+        arn: str,
+        function: tuple[str, str] = ("", ""),
+    ) -> None:
+        record = init_start_record(initialization_type, runtime, arn, function)
         self.platform(at, "platform.initStart", record)
 
     async def init_outcome(self, left_s: float, init_timeout_s: float) -> Outcome | None:

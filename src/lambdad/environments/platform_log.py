@@ -23,6 +23,22 @@ from lambdad.environments import report
 _LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 
+def init_start_record(
+    initialization_type: str, runtime: str, runtime_arn: str, function: tuple[str, str]
+) -> dict[str, str]:
+    """``platform.initStart``'s record, in the log and on the Telemetry API alike."""
+    record = {
+        "initializationType": initialization_type,
+        "phase": "init",
+        "runtimeVersion": runtime,
+        "runtimeVersionArn": runtime_arn,
+    }
+    name, version = function
+    if name:
+        record.update(functionName=name, functionVersion=version)
+    return record
+
+
 class PlatformLog:
     """The platform's lines for one environment (``log_format``: Text or JSON)."""
 
@@ -34,16 +50,17 @@ class PlatformLog:
         self._info = rank <= _LEVELS.index("INFO")
 
     def init_start(
-        self, at: datetime, initialization_type: str, runtime: str, runtime_arn: str
+        self,
+        at: datetime,
+        initialization_type: str,
+        runtime: str,
+        runtime_arn: str,
+        function: tuple[str, str] = ("", ""),
     ) -> list[str]:
+        """``function``: its name and version, which AWS's JSON record names last."""
         if not self.json:
             return [f"INIT_START Runtime Version: {runtime}\tRuntime Version ARN: {runtime_arn}"]
-        record = {
-            "initializationType": initialization_type,
-            "phase": "init",
-            "runtimeVersion": runtime,
-            "runtimeVersionArn": runtime_arn,
-        }
+        record = init_start_record(initialization_type, runtime, runtime_arn, function)
         return self._record(at, "platform.initStart", record)
 
     def extension(self, at: datetime, name: str, events: frozenset[str]) -> list[str]:

@@ -25,7 +25,8 @@ def test_text_is_init_start_start_end_report() -> None:
 
 def test_json_records() -> None:
     log = PlatformLog("JSON", "INFO")
-    (init,) = map(json.loads, log.init_start(AT, "on-demand", "python:3.12.v1", "arn:x"))
+    lines = log.init_start(AT, "on-demand", "python:3.12.v1", "arn:x", ("fn", "$LATEST"))
+    (init,) = map(json.loads, lines)
     assert init == {
         "time": "2026-01-02T03:04:05.678Z",
         "type": "platform.initStart",
@@ -34,6 +35,8 @@ def test_json_records() -> None:
             "phase": "init",
             "runtimeVersion": "python:3.12.v1",
             "runtimeVersionArn": "arn:x",
+            "functionName": "fn",
+            "functionVersion": "$LATEST",
         },
     }
     (start,) = map(json.loads, log.start(AT, "rid", "7"))
