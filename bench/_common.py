@@ -287,6 +287,40 @@ def baseline_process() -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
+LAMBDAD = ROOT / ".venv" / "bin" / "lambdad"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment a user's command runs in against a bench server: this process's
+    without its ``AWS_``/``LAMBDAD_`` settings, the bench's keys and region, no AWS
+    config files; then ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+    env.update(
+        AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION=REGION,
+        AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )  # fmt: skip
+    env.update(extra)
+    return env
+
+
+def timed_command(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
+    """The wall time of ``cmd`` in ms; RuntimeError with its output when it fails."""
+    started = time.monotonic()
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:2])} failed:\n{done.stdout}\n{done.stderr}")
+    return (time.monotonic() - started) * 1000
+
+
+def sam_project(prefix: str, template: str, source: str) -> Path:
+    """A SAM project in a new temporary directory: ``template.yaml`` and ``src/app.py``."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    (directory / "src").mkdir()
+    (directory / "src" / "app.py").write_text(source)
+    (directory / "template.yaml").write_text(template)
+    return directory
+
+
 @dataclass(frozen=True, slots=True)
 class Args:
     """A benchmark's usual flags: ``--quick`` (a smoke run), ``--n`` (how many), ``--json``

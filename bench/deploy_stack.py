@@ -12,10 +12,7 @@ translated it. Each figure is the wall time of the ``lambdad`` command a user ru
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,14 +38,7 @@ SOURCE = "def handler(event, context):\n    return {tag}\n"
 
 
 def lambdad(env: dict[str, str], cwd: Path, *args: str) -> float:
-    started = time.monotonic()
-    done = subprocess.run(
-        [str(c.ROOT / ".venv" / "bin" / "lambdad"), *args],
-        env=env, cwd=cwd, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"lambdad {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return (time.monotonic() - started) * 1000
+    return c.timed_command([str(c.LAMBDAD), *args], env, cwd)
 
 
 def by_hand(server: c.Server, name: str) -> float:
@@ -85,20 +75,12 @@ def main() -> int:
     n = args.n
 
     server = c.Server({}).start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID=c.AKID, AWS_SECRET_ACCESS_KEY=c.SECRET, AWS_REGION=c.REGION,
-        AWS_ENDPOINT_URL=server.endpoint, AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )  # fmt: skip
+    env = c.cli_env(AWS_ENDPOINT_URL=server.endpoint)
     labels = ("deploy (create)", "deploy (code change)", "deploy (no change)", "delete-stack")
     times: dict[str, list[float]] = {label: [] for label in (*labels, "by hand (create)")}
     try:
         for i in range(n):
-            directory = Path(tempfile.mkdtemp(prefix="lambdad-deploy-"))
-            (directory / "src").mkdir()
-            (directory / "src" / "app.py").write_text(SOURCE.format(tag=1))
-            (directory / "template.yaml").write_text(TEMPLATE)
+            directory = c.sam_project("lambdad-deploy-", TEMPLATE, SOURCE.format(tag=1))
             stack = f"bench-{i}"
             times[labels[0]].append(lambdad(env, directory, "deploy", "--stack-name", stack))
             (directory / "src" / "app.py").write_text(SOURCE.format(tag=2))

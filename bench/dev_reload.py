@@ -14,7 +14,6 @@ what the API and a cold start of the new code cost without the watcher.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -64,15 +63,9 @@ def main() -> int:
     source = directory / "app.py"
     source.write_text(SOURCE.format(tag=0))
     server.create("dev", source=SOURCE.format(tag=0))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID=c.AKID,
-        AWS_SECRET_ACCESS_KEY=c.SECRET,
-        AWS_REGION=c.REGION,
-        AWS_ENDPOINT_URL=server.endpoint,
-    )
+    env = c.cli_env(AWS_ENDPOINT_URL=server.endpoint)
     watcher = subprocess.Popen(
-        [str(c.ROOT / ".venv" / "bin" / "lambdad"), "dev", "--function", "dev", str(directory)],
+        [str(c.LAMBDAD), "dev", "--function", "dev", str(directory)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

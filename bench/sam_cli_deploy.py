@@ -11,11 +11,8 @@ Needs SAM CLI in ``.venv-sam`` (``make sam-cli``); says so and exits 0 without i
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,22 +35,6 @@ Resources:
 SOURCE = "def handler(event, context):\n    return {{'statusCode': 200, 'body': '{tag}'}}\n"
 
 
-def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
-    started = time.monotonic()
-    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:2])} failed:\n{done.stdout}\n{done.stderr}")
-    return (time.monotonic() - started) * 1000
-
-
-def project(tag: int) -> Path:
-    directory = Path(tempfile.mkdtemp(prefix="lambdad-sam-"))
-    (directory / "src").mkdir()
-    (directory / "src" / "app.py").write_text(SOURCE.format(tag=tag))
-    (directory / "template.yaml").write_text(TEMPLATE)
-    return directory
-
-
 def main() -> int:
     args = c.parse_args(1, 3)
     if not SAM.exists():
@@ -66,14 +47,11 @@ def main() -> int:
     with c.moto_server(Path(tempfile.mkdtemp(prefix="lambdad-sam-moto-")) / "moto.log") as moto:
         c.moto_client(moto, "s3").create_bucket(Bucket="artifacts")
         server = c.Server(c.moto_env(moto, "S3")).start()
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
-        env = {
-            **clean,
-            "AWS_ACCESS_KEY_ID": c.AKID, "AWS_SECRET_ACCESS_KEY": c.SECRET,
-            "AWS_REGION": c.REGION, "AWS_DEFAULT_REGION": c.REGION,
-            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "HOME": tempfile.mkdtemp(prefix="lambdad-sam-home-"), "SAM_CLI_TELEMETRY": "0",
-        }  # fmt: skip
+        env = c.cli_env(
+            AWS_DEFAULT_REGION=c.REGION,
+            HOME=tempfile.mkdtemp(prefix="lambdad-sam-home-"),
+            SAM_CLI_TELEMETRY="0",
+        )
         sam_env = {
             **env,
             "AWS_ENDPOINT_URL_CLOUDFORMATION": server.endpoint,
@@ -81,21 +59,25 @@ def main() -> int:
             "AWS_ENDPOINT_URL_S3": moto,
         }
         own_env = {**env, "AWS_ENDPOINT_URL": server.endpoint}
-        lambdad = str(c.ROOT / ".venv" / "bin" / "lambdad")
         try:
             for i in range(n):
                 for tool, tool_env in (("sam", sam_env), ("lambdad", own_env)):
-                    directory, stack = project(0), f"{tool}-{i}"
+                    directory = c.sam_project("lambdad-sam-", TEMPLATE, SOURCE.format(tag=0))
+                    stack = f"{tool}-{i}"
                     if tool == "sam":
                         cmd = [str(SAM), "deploy", "--template-file", "template.yaml",
                                "--stack-name", stack, "--s3-bucket", "artifacts",
                                "--capabilities", "CAPABILITY_IAM", "--no-confirm-changeset",
                                "--region", c.REGION]  # fmt: skip
                     else:
-                        cmd = [lambdad, "deploy", "--stack-name", stack]
-                    times[f"{tool} deploy (create)"].append(timed(cmd, tool_env, directory))
+                        cmd = [str(c.LAMBDAD), "deploy", "--stack-name", stack]
+                    times[f"{tool} deploy (create)"].append(
+                        c.timed_command(cmd, tool_env, directory)
+                    )
                     (directory / "src" / "app.py").write_text(SOURCE.format(tag=1))
-                    times[f"{tool} deploy (code change)"].append(timed(cmd, tool_env, directory))
+                    times[f"{tool} deploy (code change)"].append(
+                        c.timed_command(cmd, tool_env, directory)
+                    )
             rows = {label: c.summary(values) for label, values in times.items()}
         finally:
             server.stop()
