@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,6 +286,20 @@ def baseline_process() -> tuple[subprocess.Popen[bytes], int]:
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
     return proc, port
+
+
+def alternating(
+    cases: dict[str, Callable[[int], float]], n: int, blocks: int
+) -> dict[str, dict[str, float]]:
+    """Each case's figure over ``blocks`` blocks of ``n // blocks``, the cases taking
+    turns so that drift on the host weighs on all alike; a case measures one block of
+    the count it is given and returns its figure (say, microseconds per request)."""
+    samples: dict[str, list[float]] = {label: [] for label in cases}
+    per_block = max(1, n // blocks)
+    for _ in range(blocks):
+        for label, case in cases.items():
+            samples[label].append(case(per_block))
+    return {label: summary(values) for label, values in samples.items()}
 
 
 LAMBDAD = ROOT / ".venv" / "bin" / "lambdad"

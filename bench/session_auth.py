@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
@@ -62,15 +63,17 @@ def measure(n: int, blocks: int) -> dict[str, dict[str, float]]:
             bytes(32), session.access_key_id, session.token
         ),
     }
-    samples: dict[str, list[float]] = {label: [] for label in cases}
-    per_block = max(1, n // blocks)
-    for _ in range(blocks):
-        for label, case in cases.items():
-            start = time.perf_counter()
-            for _ in range(per_block):
-                case()
-            samples[label].append((time.perf_counter() - start) / per_block * 1e6)
-    return {label: c.summary(values) for label, values in samples.items()}
+    return c.alternating({label: _us_per_call(case) for label, case in cases.items()}, n, blocks)
+
+
+def _us_per_call(case: Callable[[], object]) -> Callable[[int], float]:
+    def block(count: int) -> float:
+        start = time.perf_counter()
+        for _ in range(count):
+            case()
+        return (time.perf_counter() - start) / count * 1e6
+
+    return block
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 from datetime import UTC, datetime
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -122,16 +123,13 @@ def measure(n: int, blocks: int) -> dict[str, dict[str, float]]:
         "relay, passed unchanged": (relay_port, _request(relay_port, PLAIN_ROLE)),
         "relay, checked and signed again": (relay_port, _request(relay_port, SIGNED_ROLE)),
     }
-    samples: dict[str, list[float]] = {label: [] for label in cases}
-    per_block = max(1, n // blocks)
     try:
-        for _ in range(blocks):
-            for label, (port, request) in cases.items():
-                samples[label].append(_round_trips(port, request, per_block))
+        return c.alternating(
+            {label: partial(_round_trips, *case) for label, case in cases.items()}, n, blocks
+        )
     finally:
         child.kill()
         child.join()
-    return {label: c.summary(values) for label, values in samples.items()}
 
 
 def main() -> int:
