@@ -444,6 +444,12 @@ def active_function(lam: Any, name: str, code: str | bytes, **params: Any) -> st
     return name
 
 
+def stack_outputs(server: LambdadServer, stack: str) -> dict[str, str]:
+    """The stack's outputs, by key (DescribeStacks)."""
+    doc = server.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in doc["Outputs"]}
+
+
 # -- the lambdad command as a client --------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ account), and never for OTHER, whose issuers must be on public addresses."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -26,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from e2e.aws_side import module_server
-from e2e.helpers import OTHER, PRIMARY, LambdadServer, client_env, run_lambdad
+from e2e.helpers import OTHER, PRIMARY, LambdadServer, client_env, run_lambdad, stack_outputs
 
 NewFunction = Callable[..., dict[str, Any]]
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -198,6 +199,18 @@ def test_an_untrusted_accounts_issuer_on_the_host_is_never_fetched(
     assert "Traceback" not in lambdad.stderr()
 
 
+@contextlib.contextmanager
+def _deployed(lambdad: LambdadServer, project: Path, stack: str) -> Iterator[dict[str, str]]:
+    """``lambdad deploy`` of the project's template as ``stack``: its outputs; deleted after."""
+    env = client_env(lambdad, COLUMNS="200")
+    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    try:
+        yield stack_outputs(lambdad, stack)
+    finally:
+        run_lambdad("delete-stack", stack, env=env)
+
+
 SAM_TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
 Resources:
@@ -235,23 +248,15 @@ WHO = (
 def test_jwt_authorizer_from_a_sam_template(
     lambdad: LambdadServer, issuer: Issuer, tmp_path: Path, unique_name: Callable[[str], str]
 ) -> None:
-    stack = unique_name("jwt")
     (tmp_path / "app.py").write_text(WHO)
     (tmp_path / "template.yaml").write_text(SAM_TEMPLATE.format(issuer=issuer.url))
-    env = client_env(lambdad, COLUMNS="200")
-    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    try:
-        cfn = lambdad.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-        api_id = {o["OutputKey"]: o["OutputValue"] for o in cfn["Outputs"]}["Api"]
-        url = f"{lambdad.endpoint}/execute-api/{api_id}/me"
+    with _deployed(lambdad, tmp_path, unique_name("jwt")) as outputs:
+        url = f"{lambdad.endpoint}/execute-api/{outputs['Api']}/me"
         assert requests.get(url, timeout=30).status_code == 401
         token = issuer.mint(scope="profile")
         answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"sub": "ada", "scopes": ["profile"]}
-    finally:
-        run_lambdad("delete-stack", stack, env=env)
 
 
 CFN_TEMPLATE = """\
@@ -321,20 +326,13 @@ def test_jwt_authorizer_from_a_cloudformation_template(
 ) -> None:
     """``AWS::ApiGatewayV2::Authorizer`` (the developer guide's CloudFormation form, the
     token in the ``access_token`` query parameter)."""
-    stack = unique_name("cfnjwt")
     (tmp_path / "template.yaml").write_text(CFN_TEMPLATE.format(issuer=issuer.url))
-    env = client_env(lambdad, COLUMNS="200")
-    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    try:
-        cfn = lambdad.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-        api_id = {o["OutputKey"]: o["OutputValue"] for o in cfn["Outputs"]}["Api"]
+    with _deployed(lambdad, tmp_path, unique_name("cfnjwt")) as outputs:
+        api_id = outputs["Api"]
         url = f"{lambdad.endpoint}/execute-api/{api_id}/who"
         assert requests.get(url, timeout=30).status_code == 401
         answer = requests.get(url, params={"access_token": issuer.mint()}, timeout=60)
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"sub": "ada"}
-    finally:
-        run_lambdad("delete-stack", stack, env=env)
     items = lambdad.client("apigatewayv2").get_apis()["Items"]
     assert api_id not in [a["ApiId"] for a in items]

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from e2e.helpers import LambdadServer, client_env, run_lambdad
+from e2e.helpers import LambdadServer, client_env, run_lambdad, stack_outputs
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -48,11 +48,6 @@ def handler(event, context):
 """
 
 
-def _outputs(server: LambdadServer, stack: str) -> dict[str, str]:
-    stack_doc = server.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-    return {o["OutputKey"]: o["OutputValue"] for o in stack_doc["Outputs"]}
-
-
 def test_lambdad_deploy_sam_template(
     lambdad: LambdadServer, tmp_path: Path, unique_name: Callable[[str], str]
 ) -> None:
@@ -67,7 +62,7 @@ def test_lambdad_deploy_sam_template(
     assert "CREATE_COMPLETE" in done.stdout
     for logical in ("Fn", "FnAliaslive", "FnUrl", "FnTick", "FnRole"):
         assert logical in done.stdout
-    outputs = _outputs(lambdad, stack)
+    outputs = stack_outputs(lambdad, stack)
     name, url = outputs["Name"], outputs["Url"]
     assert url in done.stdout.replace("\n", "") or "Url" in done.stdout
 
@@ -97,7 +92,7 @@ def test_lambdad_deploy_sam_template(
     }
     assert any(e.startswith("FnVersion") for e in touched)
     assert _get(lambdad, url) == b"v2 one"
-    assert _outputs(lambdad, stack)["Url"] == url
+    assert stack_outputs(lambdad, stack)["Url"] == url
 
     done = run_lambdad(
         "deploy", "--stack-name", stack, "--parameter-overrides", "Word=two", env=env, cwd=tmp_path
@@ -230,7 +225,7 @@ def test_http_api_and_scheduler_events(
     env = client_env(lambdad, COLUMNS="200")
     done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    api_id = _outputs(lambdad, stack)["Api"]
+    api_id = stack_outputs(lambdad, stack)["Api"]
     url = f"{lambdad.endpoint}/execute-api/{api_id}/hi"
     curl = subprocess.run(
         ["curl", "-s", url], capture_output=True, text=True, timeout=30, check=False
@@ -328,7 +323,7 @@ def test_build_installs_requirements_into_the_zip(
     done = run_lambdad("deploy", "--build", "--stack-name", stack, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "pip install" in done.stdout
-    name = _outputs(lambdad, stack)["Name"]
+    name = stack_outputs(lambdad, stack)["Name"]
     payload = lambdad.client("lambda").invoke(FunctionName=name)["Payload"].read()
     assert json.loads(payload) == "from a dependency"
     done = run_lambdad("delete-stack", stack, env=env)

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from e2e.aws_side import MOTO_ACCOUNT, MOTO_REGION, moto_client, moto_env
 from e2e.conftest import ServerFactory
-from e2e.helpers import LambdadServer, client_env, run_lambdad
+from e2e.helpers import LambdadServer, client_env, run_lambdad, stack_outputs
 from e2e.invoke_support import log_messages, wait_until
 
 CODE = """\
@@ -151,11 +151,6 @@ def _kind(event: dict[str, Any]) -> str:
     return "EventBridgeRule" if event.get("source") == "deploy.events.test" else "other"
 
 
-def _outputs(server: LambdadServer, stack: str) -> dict[str, str]:
-    doc = server.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-    return {o["OutputKey"]: o["OutputValue"] for o in doc["Outputs"]}
-
-
 def _deploy(server: LambdadServer, cwd: Path, stack: str, extra: str, arns: dict[str, str]) -> str:
     (cwd / "template.yaml").write_text(TEMPLATE.replace("{extra}", extra))
     # Unquoted, as SAM CLI takes them.
@@ -181,7 +176,7 @@ def test_each_event_type_deploys_fires_and_leaves_nothing(
     (tmp_path / "src" / "app.py").write_text(CODE)
     out = _deploy(server, tmp_path, stack, DROPPED_EVENTS, arns)
     assert "CREATE_COMPLETE" in out
-    outputs = _outputs(server, stack)
+    outputs = stack_outputs(server, stack)
     name = outputs["Name"]
     sns = moto_client(moto, "sns")
     (subscription,) = sns.list_subscriptions_by_topic(TopicArn=arns["TopicArn"])["Subscriptions"]

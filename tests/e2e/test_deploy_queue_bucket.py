@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from e2e.aws_side import moto_client, moto_env, moto_server
 from e2e.conftest import ServerFactory
-from e2e.helpers import AWS_CLI, LambdadServer
+from e2e.helpers import AWS_CLI, LambdadServer, stack_outputs
 from e2e.invoke_support import log_messages, wait_until
 
 TEMPLATE = """\
@@ -69,9 +69,7 @@ def test_queue_and_bucket_made_on_the_configured_services(
         path.write_text(TEMPLATE)
         done = _deploy(server, path, "uploads")
         assert done.returncode == 0, done.stdout + done.stderr
-        cfn = server.client("cloudformation")
-        stack = cfn.describe_stacks(StackName="uploads")["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        outputs = stack_outputs(server, "uploads")
         sqs, s3 = moto_client(moto, "sqs"), moto_client(moto, "s3")
         assert outputs["QueueName"].startswith("uploads-Jobs-")
         assert sqs.get_queue_url(QueueName=outputs["QueueName"])["QueueUrl"] == outputs["Queue"]
@@ -102,7 +100,7 @@ def test_queue_and_bucket_made_on_the_configured_services(
         assert attributes == {"VisibilityTimeout": "45"}
 
         s3.delete_object(Bucket=bucket, Key="cat.jpg")  # as on AWS: a bucket must be empty
-        cfn.delete_stack(StackName="uploads")
+        server.client("cloudformation").delete_stack(StackName="uploads")
         assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         assert outputs["Queue"] not in sqs.list_queues().get("QueueUrls", [])
 
