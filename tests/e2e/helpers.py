@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.auth
+import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -107,6 +108,31 @@ def package_zip(source: str, *modules: ModuleType) -> bytes:
             for file in path.parent.rglob("*.py"):
                 zf.write(file, str(file.relative_to(path.parent.parent)))
     return buf.getvalue()
+
+
+def powertools_zip(source: str) -> bytes:
+    """``app.py`` with Powertools and what it imports, as installed here (the test is
+    skipped where Powertools is not installed)."""
+    powertools = pytest.importorskip("aws_lambda_powertools")
+    import jmespath
+    import typing_extensions
+
+    return package_zip(source, powertools, jmespath, typing_extensions)
+
+
+# Powertools routes of a pets API, for a resolver of each front door (``routes(app)``).
+POWERTOOLS_PET_ROUTES = """
+def routes(app):
+    @app.get("/pets/<pet_id>")
+    def get_pet(pet_id):
+        event = app.current_event
+        return {"pet": pet_id, "q": event.get_query_string_value("q"),
+                "agent": event.get_header_value("user-agent")}
+
+    @app.post("/pets")
+    def post_pet():
+        return {"got": app.current_event.json_body}, 201
+"""
 
 
 def free_port() -> int:

@@ -14,12 +14,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, make_zip
+from e2e.helpers import (
+    OTHER,
+    POWERTOOLS_PET_ROUTES,
+    PRIMARY,
+    LambdadServer,
+    handler_zip,
+    powertools_zip,
+)
 
 NewFunction = Callable[..., dict[str, Any]]
 # Payload format 1.0 wants a proxy answer: the event comes back as its body.
@@ -308,24 +314,12 @@ def test_aws_iam_route(lambdad: LambdadServer, new_function: NewFunction) -> Non
 
 # -- Powertools' resolvers, unchanged: they parse the events as AWS writes them ---------
 
-POWERTOOLS_APP = """
+POWERTOOLS_APP = f"""
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 
 http = APIGatewayHttpResolver()
 rest = APIGatewayRestResolver()
-
-
-def routes(app):
-    @app.get("/pets/<pet_id>")
-    def get_pet(pet_id):
-        event = app.current_event
-        return {"pet": pet_id, "q": event.get_query_string_value("q"),
-                "agent": event.get_header_value("user-agent")}
-
-    @app.post("/pets")
-    def post_pet():
-        return {"got": app.current_event.json_body}, 201
-
+{POWERTOOLS_PET_ROUTES}
 
 routes(http)
 routes(rest)
@@ -336,25 +330,8 @@ def handler(event, context):
 """
 
 
-def _with_powertools(source: str) -> bytes:
-    """``app.py`` with Powertools and what it imports, as installed here."""
-    powertools = pytest.importorskip("aws_lambda_powertools")
-    import jmespath
-    import typing_extensions
-
-    files: dict[str, str | bytes] = {"app.py": source}
-    for module in (powertools, jmespath, typing_extensions):
-        path = Path(str(module.__file__))
-        if path.name != "__init__.py":
-            files[path.name] = path.read_bytes()
-            continue
-        for file in path.parent.rglob("*.py"):
-            files[str(file.relative_to(path.parent.parent))] = file.read_bytes()
-    return make_zip(files)
-
-
 def test_powertools_resolvers(lambdad: LambdadServer, new_function: NewFunction) -> None:
-    function = new_function(_with_powertools(POWERTOOLS_APP), Timeout=30)
+    function = new_function(powertools_zip(POWERTOOLS_APP), Timeout=30)
     http_api = lambdad.client("apigatewayv2").create_api(
         Name="pt", ProtocolType="HTTP", Target=function["FunctionArn"]
     )["ApiId"]

@@ -22,7 +22,7 @@ from e2e.aws_side import (
     receive,
     wait_for,
 )
-from e2e.helpers import LambdadServer, active_function, package_zip
+from e2e.helpers import LambdadServer, active_function, powertools_zip
 
 RECORDER = """
 import json, os, time
@@ -277,15 +277,6 @@ def handler(event, context):
 """
 
 
-def powertools_zip() -> bytes:
-    """``app.py`` with Powertools and its dependencies, as installed here."""
-    powertools = pytest.importorskip("aws_lambda_powertools")
-    import jmespath
-    import typing_extensions
-
-    return package_zip(POWERTOOLS_SQS, powertools, jmespath, typing_extensions)
-
-
 def test_powertools_batch_processor_partial_failures(
     server: LambdadServer, sqs: Any, mapping: Callable[..., str], tmp_path: Path
 ) -> None:
@@ -293,8 +284,8 @@ def test_powertools_batch_processor_partial_failures(
     url, arn, dlq_url = queue_with_dead_letters(sqs, max_receives=1)
     out = tmp_path / "out.txt"
     name = active_function(
-        lam, f"esm-pt-{uuid.uuid4().hex[:8]}", powertools_zip(), variables={"OUT": str(out)},
-        Timeout=20,
+        lam, f"esm-pt-{uuid.uuid4().hex[:8]}", powertools_zip(POWERTOOLS_SQS),
+        variables={"OUT": str(out)}, Timeout=20,
     )  # fmt: skip
     warming = {"Records": [{"messageId": "w", "body": "warm", "attributes": {}}]}
     lam.invoke(FunctionName=name, Payload=json.dumps(warming).encode())

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from e2e.aws_side import MOTO_REGION, module_server, moto_client, queue_arn, receive
-from e2e.helpers import ROLE, LambdadServer, active_function, package_zip
+from e2e.helpers import ROLE, LambdadServer, active_function, powertools_zip
 from e2e.stream_support import make_stream, make_table, put, server_env, wait_for
 
 HANDLER = """
@@ -374,11 +374,7 @@ def dynamodb_handler(event, context):
 
 @pytest.fixture(scope="module")
 def powertools_code() -> bytes:
-    powertools = pytest.importorskip("aws_lambda_powertools")
-    import jmespath
-    import typing_extensions
-
-    return package_zip(POWERTOOLS_HANDLERS, powertools, jmespath, typing_extensions)
+    return powertools_zip(POWERTOOLS_HANDLERS)
 
 
 def powertools_function(lam: Any, name: str, handler: str, code: bytes, out: Path) -> str:

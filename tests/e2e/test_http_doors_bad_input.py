@@ -21,8 +21,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from e2e.helpers import PRIMARY, LambdadServer, free_port, handler_zip
-from e2e.test_api_gateway import _with_powertools
+from e2e.helpers import (
+    POWERTOOLS_PET_ROUTES,
+    PRIMARY,
+    LambdadServer,
+    free_port,
+    handler_zip,
+    powertools_zip,
+)
 
 NewFunction = Callable[..., dict[str, Any]]
 NewBalancer = Callable[[str], dict[str, Any]]
@@ -256,24 +262,12 @@ def test_alb_answers(
     assert requests.get(alb.base + "/still", headers=alb.host, timeout=30).status_code == 200
 
 
-POWERTOOLS_APP = """
+POWERTOOLS_APP = f"""
 from aws_lambda_powertools.event_handler import ALBResolver, LambdaFunctionUrlResolver
 
 url = LambdaFunctionUrlResolver()
 alb = ALBResolver()
-
-
-def routes(app):
-    @app.get("/pets/<pet_id>")
-    def get_pet(pet_id):
-        event = app.current_event
-        return {"pet": pet_id, "q": event.get_query_string_value("q"),
-                "agent": event.get_header_value("user-agent")}
-
-    @app.post("/pets")
-    def post_pet():
-        return {"got": app.current_event.json_body}, 201
-
+{POWERTOOLS_PET_ROUTES}
 
 routes(url)
 routes(alb)
@@ -287,7 +281,7 @@ def handler(event, context):
 def test_powertools_url_and_alb_resolvers(
     lambdad: LambdadServer, new_function: NewFunction, new_balancer: NewBalancer
 ) -> None:
-    function = new_function(_with_powertools(POWERTOOLS_APP), Timeout=30)
+    function = new_function(powertools_zip(POWERTOOLS_APP), Timeout=30)
     name, arn = function["FunctionName"], function["FunctionArn"]
     client = lambdad.client()
     url = client.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]

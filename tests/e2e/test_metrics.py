@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
 from e2e.aws_side import async_stats
-from e2e.helpers import OTHER, LambdadServer, client_env, handler_zip, package_zip, run_lambdad
+from e2e.helpers import OTHER, LambdadServer, client_env, handler_zip, powertools_zip, run_lambdad
 from e2e.invoke_support import REPORT_RE, wait_for_log
 
 SOURCE = """
@@ -390,16 +390,12 @@ def handler(event, context):
 
 
 def test_powertools_metrics_become_custom_metrics(lambdad: LambdadServer, made: Made) -> None:
-    powertools = pytest.importorskip("aws_lambda_powertools")
-    import jmespath
-    import typing_extensions
-
     lam, cw = lambdad.client("lambda"), lambdad.client("cloudwatch")
     name, namespace = f"{made.name}-pt", f"Shop-{made.name}"
     lam.create_function(
         FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::123456789012:role/r",
         Handler="app.handler", Timeout=30,
-        Code={"ZipFile": package_zip(POWERTOOLS_METRICS, powertools, jmespath, typing_extensions)},
+        Code={"ZipFile": powertools_zip(POWERTOOLS_METRICS)},
         Environment={"Variables": {
             "POWERTOOLS_METRICS_NAMESPACE": namespace, "POWERTOOLS_SERVICE_NAME": "orders",
         }},
