@@ -184,7 +184,7 @@ class Environment:
         self._life.to(State.INITIALIZING)
         c = self.config
         now = self._clock.now()
-        function = (c.function_arn.split(":")[6], c.version)
+        function = (c.function_arn.split(":function:")[-1].split(":")[0], c.version)
         init_start = (c.initialization_type, c.runtime_version, c.runtime_version_arn, function)
         for line in self._platform.init_start(now, *init_start):
             self._log.emit(line, tail=False)
