@@ -470,6 +470,19 @@ def active_function(lam: Any, name: str, code: str | bytes, **params: Any) -> st
     return name
 
 
+def invoke_ok(
+    server: LambdadServer, name: str, event: Any = None, account: str | None = None
+) -> Any:
+    """Invoke ``name`` (RequestResponse) as ``account``'s caller: its answer, decoded,
+    asserting the function did not fail."""
+    out = server.client("lambda", account=account).invoke(
+        FunctionName=name, Payload=json.dumps({} if event is None else event)
+    )
+    body = json.loads(out["Payload"].read())
+    assert "FunctionError" not in out, body
+    return body
+
+
 def stack_outputs(server: LambdadServer, stack: str) -> dict[str, str]:
     """The stack's outputs, by key (DescribeStacks)."""
     doc = server.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]

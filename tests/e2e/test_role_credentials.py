@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from e2e.aws_side import moto_client, moto_server
-from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, role_for
+from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, invoke_ok, role_for
 from e2e.invoke_support import log_lines_starting
 from e2e.sandboxes import missing_isolation
 
@@ -89,17 +89,6 @@ def handler(event, context):
 """
 
 
-def _run(
-    server: LambdadServer, name: str, event: dict[str, Any], account: str | None = None
-) -> Any:
-    out = server.client("lambda", account=account).invoke(
-        FunctionName=name, Payload=json.dumps(event)
-    )
-    body = json.loads(out["Payload"].read())
-    assert "FunctionError" not in out, body
-    return body
-
-
 def _session_client(server: LambdadServer, env: dict[str, str], token: str | None) -> Any:
     return boto3.session.Session().client(
         "lambda",
@@ -119,7 +108,9 @@ def test_function_invokes_its_own_account_and_not_another(
     foreign = new_function(handler_zip(), account=OTHER.account_id)["FunctionArn"]
     caller = new_function(handler_zip(CALLER), Timeout=30)["FunctionName"]
 
-    own = _run(lambdad, caller, {"target": target, "whoami": True, "metrics": True, "log": True})
+    own = invoke_ok(
+        lambdad, caller, {"target": target, "whoami": True, "metrics": True, "log": True}
+    )
     env = own["env"]
     assert own["payload"] == {"from": "caller"}
     assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
@@ -136,7 +127,7 @@ def test_function_invokes_its_own_account_and_not_another(
         assert own["metrics"] == 403
 
     # Another account's function: refused as AWS refuses it, naming the assumed role.
-    refused = _run(lambdad, caller, {"target": foreign})
+    refused = invoke_ok(lambdad, caller, {"target": foreign})
     assert refused["error"] == "AccessDeniedException", refused
     assert f"assumed-role/lambda-role/{caller}" in refused["message"]
     assert "no resource-based policy allows the lambda:InvokeFunction" in refused["message"]
@@ -203,7 +194,7 @@ def _check_session_server(server: LambdadServer, moto: str, closed_port: int) ->
             }
         )
     )
-    env = _run(server, "creds-limited", {})["env"]
+    env = invoke_ok(server, "creds-limited", {})["env"]
     limited = _session_client(server, env, env["AWS_SESSION_TOKEN"])
     assert limited.get_function_configuration(FunctionName="creds-plain")["FunctionName"]
     for call in (
@@ -220,13 +211,13 @@ def _check_session_server(server: LambdadServer, moto: str, closed_port: int) ->
     s3 = moto_client(moto, "s3")
     s3.create_bucket(Bucket="creds-bucket")
     s3.put_object(Bucket="creds-bucket", Key="k", Body=b"from moto")
-    reached = _run(server, "creds-plain", {"bucket": "creds-bucket", "probe": closed_port})
+    reached = invoke_ok(server, "creds-plain", {"bucket": "creds-bucket", "probe": closed_port})
     assert reached["object"] == "from moto"
     assert reached["s3"] == moto
     if missing_isolation() is None:  # an isolated network: only the mapped ports
         assert "open" not in reached["probe"].values(), reached["probe"]
 
-    ran = _run(server, "creds-plain", {})
+    ran = invoke_ok(server, "creds-plain", {})
     env = ran["env"]
     plain = _session_client(server, env, env["AWS_SESSION_TOKEN"])
     assert plain.list_functions()["Functions"]
@@ -236,7 +227,9 @@ def _check_session_server(server: LambdadServer, moto: str, closed_port: int) ->
         plain.list_functions()
     assert expired.value.response["Error"]["Code"] == "ExpiredTokenException"
     # A new environment gets a new session: the function keeps working.
-    assert _run(server, "creds-plain", {})["env"]["AWS_ACCESS_KEY_ID"] != env["AWS_ACCESS_KEY_ID"]
+    assert (
+        invoke_ok(server, "creds-plain", {})["env"]["AWS_ACCESS_KEY_ID"] != env["AWS_ACCESS_KEY_ID"]
+    )
 
 
 SNAP_CALLER = """
@@ -277,7 +270,7 @@ def test_snapstart_functions_get_container_credentials(
     client.get_waiter("published_version_active").wait(
         FunctionName=name, Qualifier=version, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
     )
-    out = _run(lambdad, f"{name}:{version}", {"target": target})
+    out = invoke_ok(lambdad, f"{name}:{version}", {"target": target})
     assert out["payload"] == {"from": "snap"}
     assert out["keys"] is False
     assert out["wrong_token"] == 403

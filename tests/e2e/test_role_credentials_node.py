@@ -24,7 +24,15 @@ import pytest
 
 from e2e import node_sdk
 from e2e.aws_side import moto_client, moto_server
-from e2e.helpers import OTHER, PRIMARY, LambdadServer, handler_zip, make_zip, role_for
+from e2e.helpers import (
+    OTHER,
+    PRIMARY,
+    LambdadServer,
+    handler_zip,
+    invoke_ok,
+    make_zip,
+    role_for,
+)
 
 # Long enough for a cold start and the calls on a loaded machine, short to wait out.
 SESSION_SECONDS = 6
@@ -63,17 +71,6 @@ new LambdaClient({ maxAttempts: 1 })
   .then((got) => console.log(JSON.stringify({ name: got.Configuration.FunctionName })))
   .catch((err) => console.log(JSON.stringify({ error: err.name })));
 """
-
-
-def _run(
-    server: LambdadServer, name: str, event: dict[str, Any], account: str | None = None
-) -> Any:
-    out = server.client("lambda", account=account).invoke(
-        FunctionName=name, Payload=json.dumps(event)
-    )
-    body = json.loads(out["Payload"].read())
-    assert "FunctionError" not in out, body
-    return body
 
 
 def _outside(server: LambdadServer, env: dict[str, str], name: str) -> Any:
@@ -146,7 +143,7 @@ def test_node_sdk_v3_uses_the_role_session(
                 FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
             )
 
-        out = _run(
+        out = invoke_ok(
             server,
             "node-caller",
             {"target": "node-target", "foreign": foreign, "bucket": "node-bucket"},

@@ -19,12 +19,18 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from e2e.aws_side import moto_client, moto_server
-from e2e.helpers import LAMBDAD, PRIMARY, LambdadServer, handler_zip, role_for
+from e2e.helpers import (
+    LAMBDAD,
+    PRIMARY,
+    LambdadServer,
+    active_function,
+    invoke_ok,
+    role_for,
+)
 from e2e.sandboxes import require_full_isolation
 
 require_full_isolation()
@@ -87,13 +93,6 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, tuple[
         yield endpoint, keys
 
 
-def _run(server: LambdadServer, name: str) -> Any:
-    out = server.client("lambda").invoke(FunctionName=name, Payload=b"{}")
-    body = json.loads(out["Payload"].read())
-    assert "FunctionError" not in out, body
-    return body
-
-
 def _global_address() -> str:
     """An IPv4 address of this host off its loopback."""
     shown = subprocess.run(
@@ -129,19 +128,9 @@ def test_the_relay_signs_with_the_roles_upstream_keys(
 
     client = server.client("lambda")
     for name, role in (("signed", SIGNED_ROLE), ("unsigned", role_for(PRIMARY.account_id))):
-        client.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role,
-            Handler="app.handler",
-            Code={"ZipFile": handler_zip(CALLER)},
-            Timeout=30,
-        )
-        client.get_waiter("function_active_v2").wait(
-            FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-        )
+        active_function(client, name, CALLER, Role=role, Timeout=30)
 
-    signed = _run(server, "signed")
+    signed = invoke_ok(server, "signed")
     assert signed["read"] == "for the operator's key only", signed.get("s3_error")
     assert signed["written"] == "written"
     assert signed["tables"] == ["upstream-table"], signed.get("dynamodb_status")
@@ -160,7 +149,7 @@ def test_the_relay_signs_with_the_roles_upstream_keys(
 
     # A role with no upstream credentials: its session's key reaches moto unchanged, and
     # is refused there.
-    unsigned = _run(server, "unsigned")
+    unsigned = invoke_ok(server, "unsigned")
     assert unsigned["s3_error"] == "InvalidAccessKeyId", unsigned
     assert unsigned["dynamodb_status"] == 403, unsigned
     assert unsigned["env"]["AWS_ENDPOINT_URL_DYNAMODB"] == elsewhere
