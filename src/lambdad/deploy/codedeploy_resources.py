@@ -34,6 +34,34 @@ def _named(env: Env, props: Mapping[str, Any], key: str, logical_id: str, replac
     return env.name_for(logical_id, 100, replaces.physical_id if replaces else "")
 
 
+def _kept(record: ResourceRecord) -> Applied:
+    """The resource as it stands: an update with nothing to change here."""
+    return Applied(record.physical_id, dict(record.attributes))
+
+
+class _Written:
+    """A named resource written whole (``_put``) when created and on every update."""
+
+    name_key = ""
+
+    def create(
+        self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: ResourceRecord | None
+    ) -> Applied:
+        name = _named(env, props, self.name_key, logical_id, replaces)
+        self._put(env, name, props)
+        return Applied(name, self._attributes(env, name))
+
+    def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
+        self._put(env, record.physical_id, props)
+        return _kept(record)
+
+    def _attributes(self, env: Env, name: str) -> dict[str, Any]:
+        return {"Ref": name}
+
+    def _put(self, env: Env, name: str, props: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+
 class ApplicationHandler:
     """A name the deployment groups share; nothing else of it is used."""
 
@@ -46,23 +74,14 @@ class ApplicationHandler:
         return Applied(name, {"Ref": name})
 
     def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
-        return Applied(record.physical_id, dict(record.attributes))
+        return _kept(record)
 
     def delete(self, env: Env, record: ResourceRecord) -> None:
         return None
 
 
-class DeploymentGroupHandler:
-    def create(
-        self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: ResourceRecord | None
-    ) -> Applied:
-        name = _named(env, props, "DeploymentGroupName", logical_id, replaces)
-        self._put(env, name, props)
-        return Applied(name, {"Ref": name})
-
-    def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
-        self._put(env, record.physical_id, props)
-        return Applied(record.physical_id, dict(record.attributes))
+class DeploymentGroupHandler(_Written):
+    name_key = "DeploymentGroupName"
 
     def delete(self, env: Env, record: ResourceRecord) -> None:
         app = str(record.properties.get("ApplicationName", ""))
@@ -97,7 +116,7 @@ class DeploymentConfigHandler:
         return Applied(name, {"Ref": name})
 
     def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
-        return Applied(record.physical_id, dict(record.attributes))
+        return _kept(record)
 
     def delete(self, env: Env, record: ResourceRecord) -> None:
         _records(env).delete_config(_where(env), record.physical_id)
@@ -111,19 +130,13 @@ _ALARM = (
 )  # fmt: skip
 
 
-class AlarmHandler:
-    def create(
-        self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: ResourceRecord | None
-    ) -> Applied:
-        name = _named(env, props, "AlarmName", logical_id, replaces)
-        self._put(env, name, props)
+class AlarmHandler(_Written):
+    name_key = "AlarmName"
+
+    def _attributes(self, env: Env, name: str) -> dict[str, Any]:
         i = env.identity
         arn = f"arn:{i.partition}:cloudwatch:{i.region}:{i.account}:alarm:{name}"
-        return Applied(name, {"Ref": name, "Arn": arn})
-
-    def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
-        self._put(env, record.physical_id, props)
-        return Applied(record.physical_id, dict(record.attributes))
+        return {"Ref": name, "Arn": arn}
 
     def delete(self, env: Env, record: ResourceRecord) -> None:
         client = env.client("cloudwatch")
