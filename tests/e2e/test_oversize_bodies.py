@@ -91,4 +91,6 @@ def test_a_chunked_body_over_the_limit_is_answered_when_it_goes_over(
     assert status_line.split()[1] == b"413"
     assert b"x-amzn-errortype: RequestEntityTooLargeException" in headers_text
     assert json.loads(body) == {"Type": "User", "message": _message(operation, limit)}
-    assert limit <= sent < limit + 16 * (1 << 20)
+    # Answered once the limit was passed, long before the whole body was sent (how far
+    # past it depends on socket buffers and the machine's load, not on the server).
+    assert limit <= sent < 2 * limit

@@ -56,6 +56,11 @@ log = logging.getLogger(__name__)
 # 5-8 MB).
 MAX_BODY = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
+# After refusing a request whose body is still coming: how long, and how much of it,
+# the relay reads and drops before closing, so the close does not reset the
+# connection before the client has read the refusal.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = MAX_BODY
 _HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"content-length"}
 )
@@ -110,6 +115,7 @@ async def serve(
                 return
             except Refused as exc:
                 await _refuse(conn, writer, exc, exc.service)
+                await _linger(reader, writer)
                 return
             if request is None:
                 return
@@ -394,6 +400,26 @@ async def _refuse(
             writer.write(conn.send(h11.EndOfMessage()))
             await writer.drain()
     except (OSError, h11.ProtocolError):
+        pass
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Stop writing, then drop what the client still sends of a refused body (for a
+    while, up to a bound): closing with unread bytes would reset the connection, and
+    a client still sending (the SDKs send the whole body before reading) could lose
+    the answer it was given."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LINGER_SECONDS
+    dropped = 0
+    try:
+        if writer.can_write_eof():
+            writer.write_eof()
+        while dropped < LINGER_BYTES and (left := deadline - loop.time()) > 0:
+            data = await asyncio.wait_for(reader.read(_CHUNK), left)
+            if not data:
+                return
+            dropped += len(data)
+    except (OSError, TimeoutError):
         pass
 
 
