@@ -327,6 +327,37 @@ def test_provided_bootstrap_speaking_the_runtime_api(
     assert any("custom runtime ready" in m for m in log_messages(lambdad, name))
 
 
+# A shell bootstrap as AWS's custom runtime tutorial writes one: ``#!/bin/sh`` with bash's
+# ``set -o pipefail`` and ``source`` (Amazon Linux's sh is bash), curl for the Runtime API.
+SHELL_BOOTSTRAP = """#!/bin/sh
+set -euo pipefail
+source "$LAMBDA_TASK_ROOT/${_HANDLER%%.*}.sh"
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+while true; do
+  head="$(mktemp)"
+  event="$(curl -sS -D "$head" "$api/next")"
+  id="$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$head" | cut -d: -f2 | tr -d '[:space:]')"
+  curl -sS -o /dev/null "$api/$id/response" -d "$(${_HANDLER##*.} "$event")"
+done
+"""
+SHELL_HANDLER = """function reply () {
+  echo "shell saw: $1"
+}
+"""
+
+
+def test_a_shell_bootstrap_written_for_amazon_linux(
+    lambdad: LambdadServer, deploy: Deployer
+) -> None:
+    code = zip_with_modes(
+        {"bootstrap": (SHELL_BOOTSTRAP, EXECUTABLE), "fn.sh": (SHELL_HANDLER, EXECUTABLE)}
+    )
+    name = deploy(code, runtime="provided.al2023", handler="fn.reply")
+    out = invoke(lambdad, name, {"n": 1})
+    assert out.function_error is None, (out.payload, out.log)
+    assert out.payload == b'shell saw: {"n": 1}'
+
+
 def test_provided_bootstrap_init_error(lambdad: LambdadServer, deploy: Deployer) -> None:
     code = zip_with_modes({"bootstrap": (URLLIB_BOOTSTRAP, EXECUTABLE)})
     name = deploy(code, runtime="provided.al2023", handler="broken")

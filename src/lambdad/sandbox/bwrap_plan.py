@@ -153,6 +153,7 @@ def bwrap_argv(
             a += ["--symlink", os.readlink(p), top]
         elif p.is_dir():
             a += ["--ro-bind", top, top]
+    a += sh_is_bash()
     # bwrap makes missing parent directories 0700 (unreadable to the sandbox user):
     # create every parent of a mount point first, world-readable.
     dests = [p for p in ETC_FILES if os.path.lexists(p)] + ["/etc/passwd", TASK, RUNTIME]
@@ -207,6 +208,19 @@ def bwrap_argv(
     ]
     a += [rewrite(spec, x) for x in spec.argv]
     return a
+
+
+def sh_is_bash(sh: str = "/bin/sh", bash: str = "/usr/bin/bash") -> list[str]:
+    """bwrap's arguments that make ``/bin/sh`` bash, as on Amazon Linux, where the
+    host's is another shell (Debian's dash): a ``provided`` runtime's bootstrap written
+    for AWS (its tutorial's ``#!/bin/sh`` with ``set -euo pipefail`` and ``source``)
+    runs unchanged. The file sh resolves to is shown with bash's content."""
+    if not os.path.exists(bash):
+        return []
+    target = os.path.realpath(sh)
+    if not os.path.exists(target) or target == os.path.realpath(bash):
+        return []
+    return ["--ro-bind", os.path.realpath(bash), target]
 
 
 def shown_dirs(spec: SandboxSpec) -> list[tuple[str, str]]:
