@@ -483,6 +483,15 @@ def invoke_ok(
     return body
 
 
+def authorize_only_route(apigw: Any, api_id: str, authorization_type: str, **params: Any) -> None:
+    """The HTTP API's one route (a quick-created API's) authorised by
+    ``authorization_type`` (UpdateRoute; ``params`` name the authorizer, its scopes)."""
+    (route,) = apigw.get_routes(ApiId=api_id)["Items"]
+    apigw.update_route(
+        ApiId=api_id, RouteId=route["RouteId"], AuthorizationType=authorization_type, **params
+    )
+
+
 def stack_outputs(server: LambdadServer, stack: str) -> dict[str, str]:
     """The stack's outputs, by key (DescribeStacks)."""
     doc = server.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]

@@ -23,6 +23,7 @@ from e2e.helpers import (
     POWERTOOLS_PET_ROUTES,
     PRIMARY,
     LambdadServer,
+    authorize_only_route,
     handler_zip,
     powertools_zip,
 )
@@ -270,11 +271,7 @@ def test_lambda_authorizer(lambdad: LambdadServer, new_function: NewFunction) ->
         AuthorizerPayloadFormatVersion="2.0", EnableSimpleResponses=True,
         IdentitySource=["$request.header.Authorization"],
     )  # fmt: skip
-    (route,) = client.get_routes(ApiId=api_id)["Items"]
-    client.update_route(
-        ApiId=api_id, RouteId=route["RouteId"], AuthorizationType="CUSTOM",
-        AuthorizerId=authorizer["AuthorizerId"],
-    )  # fmt: skip
+    authorize_only_route(client, api_id, "CUSTOM", AuthorizerId=authorizer["AuthorizerId"])
     _permit(lambdad, app["FunctionName"], api_id)
     _permit(lambdad, gate["FunctionName"], api_id)
     url = _path_form(lambdad, api_id, "/secret")
@@ -293,8 +290,7 @@ def test_aws_iam_route(lambdad: LambdadServer, new_function: NewFunction) -> Non
     api_id = client.create_api(Name="iam", ProtocolType="HTTP", Target=function["FunctionArn"])[
         "ApiId"
     ]
-    (route,) = client.get_routes(ApiId=api_id)["Items"]
-    client.update_route(ApiId=api_id, RouteId=route["RouteId"], AuthorizationType="AWS_IAM")
+    authorize_only_route(client, api_id, "AWS_IAM")
     _permit(lambdad, function["FunctionName"], api_id)
     url = _path_form(lambdad, api_id, "/me?x=1")
 

@@ -27,7 +27,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from e2e.aws_side import module_server
-from e2e.helpers import OTHER, PRIMARY, LambdadServer, client_env, run_lambdad, stack_outputs
+from e2e.helpers import (
+    OTHER,
+    PRIMARY,
+    LambdadServer,
+    authorize_only_route,
+    client_env,
+    run_lambdad,
+    stack_outputs,
+)
 
 NewFunction = Callable[..., dict[str, Any]]
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -125,9 +133,8 @@ def test_jwt_authorizer_made_with_boto3(
         JwtConfiguration={"Issuer": issuer.url, "Audience": ["client-1"]},
     )  # fmt: skip
     assert authorizer["JwtConfiguration"] == {"Issuer": issuer.url, "Audience": ["client-1"]}
-    (route,) = client.get_routes(ApiId=api_id)["Items"]
-    client.update_route(
-        ApiId=api_id, RouteId=route["RouteId"], AuthorizationType="JWT",
+    authorize_only_route(
+        client, api_id, "JWT",
         AuthorizerId=authorizer["AuthorizerId"], AuthorizationScopes=["pets.read"],
     )  # fmt: skip
     _permit(lambdad, function["FunctionName"], api_id)
@@ -186,11 +193,7 @@ def test_an_untrusted_accounts_issuer_on_the_host_is_never_fetched(
         IdentitySource=["$request.header.Authorization"],
         JwtConfiguration={"Issuer": host_issuer, "Audience": ["client-1"]},
     )  # fmt: skip
-    (route,) = client.get_routes(ApiId=api_id)["Items"]
-    client.update_route(
-        ApiId=api_id, RouteId=route["RouteId"], AuthorizationType="JWT",
-        AuthorizerId=authorizer["AuthorizerId"],
-    )  # fmt: skip
+    authorize_only_route(client, api_id, "JWT", AuthorizerId=authorizer["AuthorizerId"])
     url = f"{lambdad.endpoint}/execute-api/{api_id}/pets"
     token = issuer.mint(iss=host_issuer)
     answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
