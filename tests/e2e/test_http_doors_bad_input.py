@@ -61,6 +61,35 @@ class Door:
     failed: tuple[int, bytes]  # its answer to a function that failed or answered garbage
 
 
+def _public_url(lambdad: LambdadServer, name: str) -> str:
+    """The function's URL, open to anyone (AuthType NONE and its permission)."""
+    client = lambdad.client()
+    url = client.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    client.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
+                          Principal="*", FunctionUrlAuthType="NONE")  # fmt: skip
+    return str(url)
+
+
+def _behind_balancer(
+    lambdad: LambdadServer, balancer: dict[str, Any], name: str, arn: str, port: int
+) -> dict[str, Any]:
+    """``balancer`` forwarding to the function from a listener on ``port`` (its target
+    group named after the balancer, and the permission it invokes with)."""
+    elb = lambdad.client("elbv2")
+    group = elb.create_target_group(Name=balancer["LoadBalancerName"], TargetType="lambda")
+    group_arn = group["TargetGroups"][0]["TargetGroupArn"]
+    lambdad.client().add_permission(
+        FunctionName=name, StatementId="elb", Action="lambda:InvokeFunction",
+        Principal="elasticloadbalancing.amazonaws.com", SourceArn=group_arn,
+    )  # fmt: skip
+    elb.register_targets(TargetGroupArn=group_arn, Targets=[{"Id": arn}])
+    elb.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=port,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
+    )  # fmt: skip
+    return balancer
+
+
 def _doors(
     lambdad: LambdadServer, new_function: NewFunction, new_balancer: NewBalancer
 ) -> tuple[list[Door], int]:
@@ -68,28 +97,15 @@ def _doors(
     function = new_function(handler_zip(CHAOS), Timeout=2)
     name, arn = function["FunctionName"], function["FunctionArn"]
     client = lambdad.client()
-    url = client.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
-    client.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
-                          Principal="*", FunctionUrlAuthType="NONE")  # fmt: skip
+    url = _public_url(lambdad, name)
     api = lambdad.client("apigatewayv2").create_api(Name="bad", ProtocolType="HTTP", Target=arn)
     client.add_permission(
         FunctionName=name, StatementId="api", Action="lambda:InvokeFunction",
         Principal="apigateway.amazonaws.com",
         SourceArn=f"arn:aws:execute-api:{lambdad.region}:{PRIMARY.account_id}:{api['ApiId']}/*",
     )  # fmt: skip
-    elb = lambdad.client("elbv2")
-    balancer = new_balancer(f"bad-{name[-8:]}")
-    group = elb.create_target_group(Name=f"bad-{name[-8:]}", TargetType="lambda")
-    group_arn = group["TargetGroups"][0]["TargetGroupArn"]
-    client.add_permission(FunctionName=name, StatementId="elb", Action="lambda:InvokeFunction",
-                          Principal="elasticloadbalancing.amazonaws.com",
-                          SourceArn=group_arn)  # fmt: skip
-    elb.register_targets(TargetGroupArn=group_arn, Targets=[{"Id": arn}])
     port = free_port()
-    elb.create_listener(
-        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=port,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
-    )  # fmt: skip
+    balancer = _behind_balancer(lambdad, new_balancer(f"bad-{name[-8:]}"), name, arn, port)
     rest_api = _rest_api(lambdad, name, arn)
     alb_page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>"
     return [
@@ -283,23 +299,8 @@ def test_powertools_url_and_alb_resolvers(
 ) -> None:
     function = new_function(powertools_zip(POWERTOOLS_APP), Timeout=30)
     name, arn = function["FunctionName"], function["FunctionArn"]
-    client = lambdad.client()
-    url = client.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
-    client.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
-                          Principal="*", FunctionUrlAuthType="NONE")  # fmt: skip
-    elb = lambdad.client("elbv2")
-    balancer = new_balancer(f"pt-{name[-8:]}")
-    group_arn = elb.create_target_group(Name=f"pt-{name[-8:]}", TargetType="lambda")[
-        "TargetGroups"
-    ][0]["TargetGroupArn"]
-    client.add_permission(FunctionName=name, StatementId="elb", Action="lambda:InvokeFunction",
-                          Principal="elasticloadbalancing.amazonaws.com",
-                          SourceArn=group_arn)  # fmt: skip
-    elb.register_targets(TargetGroupArn=group_arn, Targets=[{"Id": arn}])
-    elb.create_listener(
-        LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=free_port(),
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
-    )  # fmt: skip
+    url = _public_url(lambdad, name)
+    balancer = _behind_balancer(lambdad, new_balancer(f"pt-{name[-8:]}"), name, arn, free_port())
     for host in (urlsplit(url).netloc, balancer["DNSName"]):
         headers = {"Host": host, "User-Agent": "pt"}
         got = requests.get(f"{lambdad.endpoint}/pets/7?q=a+b", headers=headers, timeout=60)
