@@ -18,7 +18,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import unquote, unquote_plus
@@ -58,17 +58,29 @@ class HttpRequest:
     scheme: str = "http"
     protocol: str = "HTTP/1.1"
 
+    # The values of each header by its lower-cased name, in the order received: an
+    # event asks for a header several times (trace id, forwarding, user agent...).
+    _by_name: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
             raise ValueError("HttpRequest.time must be timezone-aware")
+        by_name: dict[str, list[str]] = {}
+        for key, value in self.headers:
+            lowered = key.lower()
+            values = by_name.get(lowered)
+            if values is None:
+                by_name[lowered] = [value]
+            else:
+                values.append(value)
+        object.__setattr__(self, "_by_name", by_name)
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name`` (any case), in the order received."""
-        wanted = name.lower()
-        return [value for key, value in self.headers if key.lower() == wanted]
+        return list(self._by_name.get(name.lower(), ()))
 
     def first_header(self, name: str) -> str | None:
-        values = self.header_values(name)
+        values = self._by_name.get(name.lower())
         return values[0] if values else None
 
     @property

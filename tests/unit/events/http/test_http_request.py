@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import locale
 import re
@@ -51,6 +52,18 @@ def test_header_lookup_is_case_insensitive_and_keeps_order(make_request: MakeReq
     assert request.user_agent == "ua"
     assert request.content_type is None
     assert make_request().user_agent == ""
+
+
+def test_header_lookups_are_copies_and_follow_a_replaced_request(
+    make_request: MakeRequest,
+) -> None:
+    request = make_request(headers=[("X-A", "1")])
+    request.header_values("x-a").append("changed by a caller")
+    assert request.header_values("x-a") == ["1"]
+    moved = dataclasses.replace(request, headers=(("x-a", "2"), ("X-B", "3")))
+    assert (moved.header_values("x-a"), moved.first_header("x-b")) == (["2"], "3")
+    assert moved != request
+    assert dataclasses.replace(request, raw_path="/other").header_values("X-A") == ["1"]
 
 
 def test_time_epoch_is_milliseconds(make_request: MakeRequest) -> None:
