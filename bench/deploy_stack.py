@@ -58,6 +58,9 @@ def by_hand(server: c.Server, name: str) -> float:
     lam.add_permission(FunctionName=name, Qualifier="live", StatementId="url",
                        Action="lambda:InvokeFunctionUrl", Principal="*",
                        FunctionUrlAuthType="NONE")  # fmt: skip
+    lam.add_permission(FunctionName=name, Qualifier="live", StatementId="url-invoke",
+                       Action="lambda:InvokeFunction", Principal="*",
+                       InvokedViaFunctionUrl=True)  # fmt: skip
     rule = events.put_rule(Name=name, ScheduleExpression="rate(1 day)")["RuleArn"]
     events.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": alias}])
     lam.add_permission(FunctionName=name, Qualifier="live", StatementId="rule",

@@ -48,6 +48,13 @@ def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
         Principal="*",
         FunctionUrlAuthType="NONE",
     )
+    server.client.add_permission(
+        FunctionName="url",
+        StatementId="public-invoke",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        InvokedViaFunctionUrl=True,
+    )
     invoke = c.signed_invoke(server.endpoint, "url", BODY)
     via_url = url_request(server.port, url_id)
     direct, door = c.Connection(server.port), c.Connection(server.port)

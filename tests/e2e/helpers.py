@@ -483,6 +483,19 @@ def invoke_ok(
     return body
 
 
+def permit_url(
+    lam: Any, name: str, auth: str = "NONE", principal: str = "*", **params: Any
+) -> None:
+    """The two statements AWS asks of a function URL since October 2025, as the console
+    writes them: ``lambda:InvokeFunctionUrl`` for ``auth`` (statement ``url``) and
+    ``lambda:InvokeFunction`` through a URL (``url-invoke``); ``params`` (a
+    ``Qualifier``) go to both AddPermission calls."""
+    lam.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
+                       Principal=principal, FunctionUrlAuthType=auth, **params)  # fmt: skip
+    lam.add_permission(FunctionName=name, StatementId="url-invoke", Action="lambda:InvokeFunction",
+                       Principal=principal, InvokedViaFunctionUrl=True, **params)  # fmt: skip
+
+
 def authorize_only_route(apigw: Any, api_id: str, authorization_type: str, **params: Any) -> None:
     """The HTTP API's one route (a quick-created API's) authorised by
     ``authorization_type`` (UpdateRoute; ``params`` name the authorizer, its scopes)."""

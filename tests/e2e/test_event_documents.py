@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from e2e.helpers import PRIMARY, LambdadServer, free_port, handler_zip
+from e2e.helpers import PRIMARY, LambdadServer, free_port, handler_zip, permit_url
 from e2e.test_api_gateway import AUTHORIZER, WRAPPED
 
 NewFunction = Callable[..., dict[str, Any]]
@@ -187,10 +187,7 @@ def test_every_field_through_each_front_door(
 
     client = lambdad.client()
     url = client.create_function_url_config(FunctionName=app["FunctionName"], AuthType="NONE")
-    client.add_permission(
-        FunctionName=app["FunctionName"], StatementId="url", Principal="*",
-        Action="lambda:InvokeFunctionUrl", FunctionUrlAuthType="NONE",
-    )  # fmt: skip
+    permit_url(client, app["FunctionName"])
     by_url = _send(port, urlsplit(url["FunctionUrl"]).netloc, "/items/7")
     assert set(by_url) == set(v2) - {"pathParameters", "stageVariables"}
     assert (by_url["routeKey"], by_url["rawPath"]) == ("$default", "/items/7")

@@ -23,7 +23,7 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from e2e.helpers import AWS_CLI, LambdadServer, handler_zip
+from e2e.helpers import AWS_CLI, LambdadServer, handler_zip, permit_url
 
 NewFunction = Callable[..., dict[str, Any]]
 
@@ -48,13 +48,7 @@ def _url(lambdad: LambdadServer, new_function: NewFunction, source: str | None =
     name = new_function(handler_zip(source) if source else None)["FunctionName"]
     url = client.create_function_url_config(FunctionName=name, AuthType=auth, **config)
     if permit:
-        client.add_permission(
-            FunctionName=name,
-            StatementId="url",
-            Action="lambda:InvokeFunctionUrl",
-            Principal="*",
-            FunctionUrlAuthType=auth,
-        )
+        permit_url(client, name, auth)
     return url["FunctionUrl"], name
 
 
@@ -147,6 +141,27 @@ def test_none_without_the_permission_is_forbidden(
     assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 403
 
 
+def test_none_needs_both_permissions_aws_asks_for(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    # Since October 2025 AWS asks new URLs for lambda:InvokeFunction too, granted with
+    # the AWS CLI's --invoked-via-function-url, as its guide shows.
+    url, name = _url(lambdad, new_function, permit=False)
+    lambdad.aws("lambda", "add-permission", "--function-name", name, "--statement-id", "url",
+                "--action", "lambda:InvokeFunctionUrl", "--principal", "*",
+                "--function-url-auth-type", "NONE")  # fmt: skip
+    answer = requests.get(_path_form(url, lambdad), timeout=30)
+    assert (answer.status_code, answer.json()) == (403, {"Message": "Forbidden"})
+    added = lambdad.aws("lambda", "add-permission", "--function-name", name,
+                        "--statement-id", "url-invoke", "--action", "lambda:InvokeFunction",
+                        "--principal", "*", "--invoked-via-function-url")  # fmt: skip
+    statement = json.loads(added["Statement"])
+    assert statement["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+    assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 200
+    lambdad.client().remove_permission(FunctionName=name, StatementId="url")
+    assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 403
+
+
 def test_aws_iam_needs_a_signature(lambdad: LambdadServer, new_function: NewFunction) -> None:
     url, _ = _url(lambdad, new_function, auth="AWS_IAM", permit=False)
     address, host = _host_form(url, lambdad, "/signed")
@@ -212,10 +227,7 @@ def test_alias_url_and_deleted_url(lambdad: LambdadServer, new_function: NewFunc
     alias_url = client.create_function_url_config(
         FunctionName=name, Qualifier="live", AuthType="NONE"
     )["FunctionUrl"]
-    client.add_permission(
-        FunctionName=name, Qualifier="live", StatementId="url",
-        Action="lambda:InvokeFunctionUrl", Principal="*", FunctionUrlAuthType="NONE",
-    )  # fmt: skip
+    permit_url(client, name, Qualifier="live")
     assert requests.get(_path_form(alias_url, lambdad), timeout=30).status_code == 200
 
     client.delete_function_url_config(FunctionName=name)
@@ -268,10 +280,15 @@ def test_permission_and_config_changes_apply_at_once(
     assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 200
     client.remove_permission(FunctionName=name, StatementId="url")
     assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 403
+    client.remove_permission(FunctionName=name, StatementId="url-invoke")
     client.add_permission(
         FunctionName=name, StatementId="url2", Action="lambda:InvokeFunctionUrl",
         Principal="*", FunctionUrlAuthType="NONE",
     )  # fmt: skip
+    assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 403
+    client.add_permission(
+        FunctionName=name, StatementId="plain", Action="lambda:InvokeFunction", Principal="*"
+    )  # a plain InvokeFunction for anyone covers calls through the URL too
     assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 200
     client.update_function_url_config(FunctionName=name, AuthType="AWS_IAM")
     assert requests.get(_path_form(url, lambdad), timeout=30).status_code == 403

@@ -27,6 +27,7 @@ from e2e.helpers import (
     LambdadServer,
     free_port,
     handler_zip,
+    permit_url,
     powertools_zip,
 )
 
@@ -62,11 +63,10 @@ class Door:
 
 
 def _public_url(lambdad: LambdadServer, name: str) -> str:
-    """The function's URL, open to anyone (AuthType NONE and its permission)."""
+    """The function's URL, open to anyone (AuthType NONE and its permissions)."""
     client = lambdad.client()
     url = client.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
-    client.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
-                          Principal="*", FunctionUrlAuthType="NONE")  # fmt: skip
+    permit_url(client, name)
     return str(url)
 
 

@@ -23,7 +23,15 @@ import pytest
 import wrapt
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from e2e.helpers import PRIMARY, ROLE, LambdadServer, make_zip, send, sign_headers
+from e2e.helpers import (
+    PRIMARY,
+    ROLE,
+    LambdadServer,
+    make_zip,
+    permit_url,
+    send,
+    sign_headers,
+)
 
 ECHO_TRACE = """
 import os
@@ -284,10 +292,7 @@ def test_a_trace_connects_a_url_a_function_and_the_function_it_invokes(
     )  # fmt: skip
     lam = traced.client("lambda")
     url = lam.create_function_url_config(FunctionName=caller, AuthType="NONE")["FunctionUrl"]
-    lam.add_permission(
-        FunctionName=caller, StatementId="url", Action="lambda:InvokeFunctionUrl",
-        Principal="*", FunctionUrlAuthType="NONE",
-    )  # fmt: skip
+    permit_url(lam, caller)
     url_id = url.split("//", 1)[1].split(".", 1)[0]
     root = _root()
     req = urllib.request.Request(

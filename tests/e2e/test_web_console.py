@@ -100,6 +100,13 @@ def test_console_lists_invokes_shows_logs_and_charts(
         Principal="*",
         FunctionUrlAuthType="NONE",
     )
+    client.add_permission(
+        FunctionName=name,
+        StatementId="console-public-invoke",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        InvokedViaFunctionUrl=True,
+    )
     base = lambdad.endpoint
 
     sign_in(page, lambdad, PRIMARY.secret_access_key)

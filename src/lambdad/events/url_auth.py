@@ -1,13 +1,16 @@
 """Who may call a function URL, decided as AWS decides it.
 
 - ``AuthType NONE``: anyone, but only when the resource policy of the URL's function
-  (or alias) allows ``lambda:InvokeFunctionUrl`` to principal ``*`` under the condition
-  ``lambda:FunctionUrlAuthType`` = ``NONE`` (what ``AddPermission`` with
-  ``FunctionUrlAuthType=NONE`` writes).
+  (or alias) allows principal ``*`` both actions AWS requires of new URLs since October
+  2025: ``lambda:InvokeFunctionUrl`` (under the condition ``lambda:FunctionUrlAuthType``
+  = ``NONE``, what ``AddPermission`` with ``FunctionUrlAuthType=NONE`` writes) and
+  ``lambda:InvokeFunction``, evaluated with ``lambda:InvokedViaFunctionUrl`` = ``true``
+  in the request's context (what ``--invoked-via-function-url`` writes; a statement
+  without that condition counts too, as in IAM).
 - ``AWS_IAM``: a request signed with SigV4 for service ``lambda`` in the URL's region,
   by a credential of the function's own account (identity policies are not modelled:
   the account's keys may do anything in it), or of another account that the resource
-  policy allows ``lambda:InvokeFunctionUrl`` with ``FunctionUrlAuthType`` = ``AWS_IAM``.
+  policy allows both actions, with ``FunctionUrlAuthType`` = ``AWS_IAM``.
 
 Anything else is ``UrlForbidden``, answered 403 ``{"Message":"Forbidden"}``. What the
 policy decides for a (URL, calling account) is remembered in a ``UrlCache``; the
@@ -89,12 +92,14 @@ class UrlAuthorizer:
             found = self.policies.get_policy(owner, config.function_name, config.qualifier)
         except ResourceNotFoundException:
             return False
-        request = policy.AccessRequest(
-            action=furl.INVOKE_URL,
-            resource=function_arn(
-                config.region, config.account, config.function_name, config.qualifier
-            ),
-            account=account,
-            context={furl.AUTH_TYPE_KEY: auth_type},
+        statements = json.loads(found["Policy"])["Statement"]
+        resource = function_arn(
+            config.region, config.account, config.function_name, config.qualifier
         )
-        return policy.allows(json.loads(found["Policy"])["Statement"], request)
+        context = {furl.AUTH_TYPE_KEY: auth_type, furl.VIA_URL_KEY: "true"}
+        return all(
+            policy.allows(
+                statements, policy.AccessRequest(action, resource, account, context=context)
+            )
+            for action in (furl.INVOKE_URL, furl.INVOKE_FUNCTION)
+        )

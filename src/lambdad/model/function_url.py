@@ -33,6 +33,10 @@ BUFFERED: Final = "BUFFERED"
 RESPONSE_STREAM: Final = "RESPONSE_STREAM"
 INVOKE_URL: Final = "lambda:InvokeFunctionUrl"
 AUTH_TYPE_KEY: Final = "lambda:FunctionUrlAuthType"
+# New URLs also need lambda:InvokeFunction, granted for calls through a URL
+# (``add-permission --invoked-via-function-url``): AWS asks for both since October 2025.
+INVOKE_FUNCTION: Final = "lambda:InvokeFunction"
+VIA_URL_KEY: Final = "lambda:InvokedViaFunctionUrl"
 
 
 def new_url_id() -> str:

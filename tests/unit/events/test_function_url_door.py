@@ -67,7 +67,9 @@ def _public(auth_type: str = "NONE") -> list[dict[str, Any]]:
     resource = "arn:aws:lambda:us-east-1:111111111111:function:f"
     params = {"StatementId": "u", "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
               "FunctionUrlAuthType": auth_type}  # fmt: skip
-    return [policy.function_statement(params, resource)]
+    invoke = {"StatementId": "i", "Action": "lambda:InvokeFunction", "Principal": "*",
+              "InvokedViaFunctionUrl": True}  # fmt: skip
+    return [policy.function_statement(p, resource) for p in (params, invoke)]
 
 
 def _config(auth_type: str = "NONE", cors_settings: Cors | None = None) -> UrlConfig:

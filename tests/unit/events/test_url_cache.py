@@ -35,9 +35,10 @@ class _Policies:
         self.reads = 0
         params = {"StatementId": "u", "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
                   "FunctionUrlAuthType": "NONE"}  # fmt: skip
-        self.statements = [
-            policy.function_statement(params, "arn:aws:lambda:us-east-1:111111111111:function:f")
-        ]
+        invoke = {"StatementId": "i", "Action": "lambda:InvokeFunction", "Principal": "*",
+                  "InvokedViaFunctionUrl": True}  # fmt: skip
+        resource = "arn:aws:lambda:us-east-1:111111111111:function:f"
+        self.statements = [policy.function_statement(p, resource) for p in (params, invoke)]
 
     def get_policy(self, scope: Scope, name: str, qualifier: str | None) -> dict[str, Any]:
         self.reads += 1
