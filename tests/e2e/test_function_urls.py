@@ -23,7 +23,7 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from e2e.helpers import AWS_CLI, LambdadServer, handler_zip, permit_url
+from e2e.helpers import AWS_CLI, OTHER, LambdadServer, handler_zip, permit_url, sign_headers
 
 NewFunction = Callable[..., dict[str, Any]]
 
@@ -185,6 +185,27 @@ def test_aws_iam_needs_a_signature(lambdad: LambdadServer, new_function: NewFunc
         address, headers={**dict(wrong_service.headers.items()), **host}, timeout=30
     )
     assert refused.status_code == 403
+
+
+def test_another_account_needs_both_permissions(
+    lambdad: LambdadServer, new_function: NewFunction
+) -> None:
+    url, name = _url(lambdad, new_function, auth="AWS_IAM", permit=False)
+    address, host = _host_form(url, lambdad, "/")
+
+    def status() -> int:
+        headers = sign_headers("GET", url, b"", {}, OTHER, lambdad.region)
+        return requests.get(address, headers={**headers, **host}, timeout=30).status_code
+
+    assert status() == 403
+    client = lambdad.client()
+    client.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl",
+                          Principal=OTHER.account_id, FunctionUrlAuthType="AWS_IAM")  # fmt: skip
+    assert status() == 403
+    client.add_permission(FunctionName=name, StatementId="url-invoke",
+                          Action="lambda:InvokeFunction", Principal=OTHER.account_id,
+                          InvokedViaFunctionUrl=True)  # fmt: skip
+    assert status() == 200
 
 
 def test_cors(lambdad: LambdadServer, new_function: NewFunction) -> None:
