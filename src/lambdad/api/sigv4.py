@@ -42,7 +42,6 @@ from lambdad.api.sigv4_signing import (
     first,
     format_amz_date,
     host_header,
-    index_headers,
     sign,
     split_query,
 )
@@ -53,6 +52,7 @@ from lambdad.errors import (
     UnrecognizedClientException,
 )
 from lambdad.model.credential import Credential
+from lambdad.model.headers import index_headers
 from lambdad.model.session import Session, is_session_key
 
 # How a session's token is opened: (access key id, token) -> the session, or None.

@@ -35,18 +35,6 @@ def format_amz_date(moment: datetime) -> str:
     return utc(moment).strftime(_AMZ_DATE_FORMAT)
 
 
-def index_headers(headers: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
-    by_name: dict[str, list[str]] = {}
-    for name, value in headers:
-        key = name.lower()
-        values = by_name.get(key)
-        if values is None:
-            by_name[key] = [value]
-        else:
-            values.append(value)
-    return by_name
-
-
 def first(by_name: dict[str, list[str]], lower_name: str) -> str | None:
     values = by_name.get(lower_name)
     return values[0] if values else None

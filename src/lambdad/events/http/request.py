@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import unquote, unquote_plus
 
+from lambdad.model.headers import index_headers
+
 # AWS writes English month names whatever the host's locale (strftime's %b is not).
 _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # fmt: skip
@@ -65,15 +67,7 @@ class HttpRequest:
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
             raise ValueError("HttpRequest.time must be timezone-aware")
-        by_name: dict[str, list[str]] = {}
-        for key, value in self.headers:
-            lowered = key.lower()
-            values = by_name.get(lowered)
-            if values is None:
-                by_name[lowered] = [value]
-            else:
-                values.append(value)
-        object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "_by_name", index_headers(self.headers))
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name`` (any case), in the order received."""
