@@ -114,7 +114,9 @@ async def serve(
             except h11.RemoteProtocolError:
                 return
             except Refused as exc:
-                await _refuse(conn, writer, exc, exc.service)
+                # Refused with its body still coming: the connection ends here, and says
+                # so, so that the client sends its next request on another.
+                await _refuse(conn, writer, exc, exc.service, close=True)
                 await _linger(reader, writer)
                 return
             if request is None:
@@ -375,7 +377,12 @@ async def _respond(
 
 
 async def _refuse(
-    conn: h11.Connection, writer: asyncio.StreamWriter, refused: Refused, service: str
+    conn: h11.Connection,
+    writer: asyncio.StreamWriter,
+    refused: Refused,
+    service: str,
+    *,
+    close: bool = False,
 ) -> None:
     if service in S3_SERVICES:
         body = (
@@ -391,6 +398,8 @@ async def _refuse(
         ("Content-Length", str(len(body))),
         ("x-amzn-ErrorType", refused.code),
     ]
+    if close:
+        headers.append(("Connection", "close"))
     try:
         if conn.our_state is h11.SEND_RESPONSE:
             reason = _phrase(refused.status)
