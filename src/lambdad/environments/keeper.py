@@ -16,6 +16,24 @@ log = logging.getLogger(__name__)
 K = TypeVar("K")
 
 
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def on_loop(loop: asyncio.AbstractEventLoop | None, fn: Callable[..., None], *args: Any) -> None:
+    """Call ``fn(*args)`` on ``loop``: at once when already on it (or when there is no
+    loop yet), else handed to it from this other thread (function updates run in
+    worker threads)."""
+    if loop is None or running_loop() is loop:
+        fn(*args)
+    else:
+        loop.call_soon_threadsafe(fn, *args)
+
+
 class Background:
     """A keeper's tasks: kept referenced while they run, cancelled at shutdown."""
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.environments.environment import Environment
-from lambdad.environments.keeper import Background, sweep_every
+from lambdad.environments.keeper import Background, on_loop, running_loop, sweep_every
 from lambdad.environments.pool import Checkout, EnvironmentPool, VersionKey
 from lambdad.errors import ResourceNotFoundException
 from lambdad.model.changes import ChangeHub
@@ -203,17 +203,10 @@ class ProvisionedManager:
     def _schedule(self, target: Target) -> None:
         """Reconcile ``target`` soon, on the manager's loop (callable from any thread:
         function updates run in worker threads)."""
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        loop = self._loop or running
+        loop = self._loop or running_loop()
         if loop is None:
             return  # not serving yet: the first sweep does it
-        if running is loop:
-            self._background.spawn(self.reconcile(target))
-        else:
-            loop.call_soon_threadsafe(lambda: self._background.spawn(self.reconcile(target)))
+        on_loop(loop, lambda: self._background.spawn(self.reconcile(target)))
 
     async def reconcile(self, target: Target) -> None:
         """Bring the target's environments to the configured number, of its current version."""

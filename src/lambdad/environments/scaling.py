@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdad.config import Settings
-from lambdad.environments.keeper import Background, sweep_every
+from lambdad.environments.keeper import Background, on_loop, sweep_every
 from lambdad.environments.pool import EnvironmentPool, VersionKey
 from lambdad.errors import ResourceNotFoundException
 from lambdad.model import scaling
@@ -159,15 +159,7 @@ class ScalingKeeper:
 
     def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn`` on the keeper's loop (now, when called on it or before serving)."""
-        loop = self._loop
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is None or running is loop:
-            fn(*args)
-        else:
-            loop.call_soon_threadsafe(fn, *args)
+        on_loop(self._loop, fn, *args)
 
     def _schedule(self, key: VersionKey) -> None:
         if self._loop is None:
