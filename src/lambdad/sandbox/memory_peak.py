@@ -19,6 +19,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 PROC = Path("/proc")
+# Status files kept open per environment: a runtime and its few helpers. A function that
+# forks hundreds of processes gets the rest read and closed each time, so what it does
+# never holds more than this many of the server's file descriptors.
+MAX_KEPT = 8
 
 
 def hwm_bytes(status: bytes) -> int | None:
@@ -51,7 +55,8 @@ class PeakReader:
     ``VmHWM`` of the processes its ``cgroup.procs`` files list, read after every
     invocation through files kept open: one ``pread`` per file, no path walk, open or
     close (which cost more than the reads themselves, and REPORT is on every invoke's
-    path). ``close`` is idempotent."""
+    path); at most ``MAX_KEPT`` status files, the others read and closed. ``close`` is
+    idempotent."""
 
     def __init__(
         self, peak_paths: Sequence[Path], procs_paths: Sequence[Path], proc: Path = PROC
@@ -114,6 +119,8 @@ class PeakReader:
         for _ in (0, 1):
             fd = self._status.get(pid)
             if fd is None:
+                if len(self._status) >= MAX_KEPT:
+                    return tree_peak_bytes((pid,), self._proc)
                 fd = _open_first([self._proc / str(pid) / "status"])
                 if fd < 0:
                     return 0

@@ -67,3 +67,16 @@ def test_a_reader_without_a_peak_file_reads_the_processes(tmp_path: Path) -> Non
     reader = memory_peak.PeakReader([tmp_path / "missing"], [procs], proc=tmp_path)
     assert reader.read() == 16384 * 1024
     assert memory_peak.PeakReader([], [], proc=tmp_path).read() == 0
+
+
+def test_a_function_with_hundreds_of_processes_holds_few_descriptors(tmp_path: Path) -> None:
+    proc, procs = tmp_path / "proc", tmp_path / "cgroup.procs"
+    proc.mkdir()
+    pids = range(1, 301)
+    for pid in pids:
+        _status(proc, pid, 1000 + pid)
+    procs.write_bytes(b"".join(b"%d\n" % pid for pid in pids))
+    reader = memory_peak.PeakReader([], [procs], proc=proc)
+    assert reader.read() == 1300 * 1024  # the largest, though not kept open
+    assert len(reader._status) == memory_peak.MAX_KEPT
+    reader.close()
