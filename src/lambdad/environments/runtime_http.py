@@ -315,7 +315,8 @@ class RequestReader:
         if _MALFORMED_HEAD.search(request_line) is not None:
             raise BadRequest(400, "Malformed header")
         # The header block (from the request line's CRLF on) is the same for every
-        # response a runtime posts but for its Content-Length: parsed once.
+        # response of one size a runtime posts (its Content-Length is in the block):
+        # parsed once for each of the first few sizes seen.
         block = raw[line_end:]
         parsed = self._blocks.get(block)
         if parsed is None:
