@@ -183,8 +183,9 @@ class EnvironmentPool:
             # background, never handed out.
             self._forget(env)
             self._stop_later(env)
-        if self._scaling and key in self._scaling:
-            wanted = self._scaling[key]
+        init_type = "on-demand"
+        wanted = self._scaling.get(key)
+        if wanted is not None:
             if not scaling.may_start(self.census(key)[0], wanted):
                 log.info("%s:%s throttled at %s environments", rv.name, rv.version, wanted.cap)
                 raise TooManyRequestsException(
@@ -192,12 +193,10 @@ class EnvironmentPool:
                     reason=scaling.THROTTLE_REASON,
                     retry_after=self.settings.throttle_retry_after,
                 )
-            if self.scale_gate is not None:
-                self.scale_gate.allow_new_environment(rv.scope, rv.name)
-            return Checkout(await self._start(rv, key, scaling.MANAGED_INITIALIZATION_TYPE), True)
+            init_type = scaling.MANAGED_INITIALIZATION_TYPE
         if self.scale_gate is not None:
             self.scale_gate.allow_new_environment(rv.scope, rv.name)
-        return Checkout(await self._start(rv, key), True)
+        return Checkout(await self._start(rv, key, init_type), True)
 
     # -- function scaling (environments/scaling.py) ------------------------------------------
 
@@ -226,9 +225,13 @@ class EnvironmentPool:
         return live, len(self._idle.get(key, []))
 
     async def prewarm(self, rv: RunnableVersion) -> bool:
-        """Start an environment of ``rv`` and leave it idle in the pool (False: its init
-        failed, and it was stopped)."""
+        """Start an environment of ``rv`` and leave it idle in the pool, unless cold
+        starts brought the version to its cap meanwhile (False: its init failed, and it
+        was stopped)."""
         key = self.key(rv)
+        wanted = self._scaling.get(key)
+        if wanted is not None and not scaling.may_start(self.census(key)[0], wanted):
+            return True  # at the cap: the floor, below it, is met
         env = await self._start(rv, key, scaling.MANAGED_INITIALIZATION_TYPE)
         if env.init_error or not env.alive:
             self._forget(env)
