@@ -7,15 +7,19 @@ status says when it is over)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from lambdad.cli.target import Target, call
 
 _POLL = 0.25
+# Status reads that may fail in a row (a minute of them) before the wait gives up.
+_MAX_UNKNOWN = 240
 _DONE = ("_COMPLETE", "_FAILED", "_SKIPPED")
 
 
@@ -38,9 +42,25 @@ def follow(
         task = progress.add_task(f"applying {stack}", total=max(steps, 1))
         worker.start()
         # The call returns when the work is done, or earlier when it takes long (an
-        # alias's traffic shifting): then the stack's status says when it is.
-        while worker.is_alive() or (not outcome and not _settled(target, cfn, stack)):
-            worker.join(_POLL)
+        # alias's traffic shifting): then the stack's status says when it is, asked
+        # every _POLL seconds.
+        unknown = 0
+        while True:
+            if worker.is_alive():
+                worker.join(_POLL)
+            elif outcome:
+                break
+            else:
+                settled = _settled(cfn, stack)
+                if settled:
+                    break
+                unknown = unknown + 1 if settled is None else 0
+                if unknown > _MAX_UNKNOWN:
+                    raise click.ClickException(
+                        f"lost track of stack {stack}: its status could not be read "
+                        f"{unknown} times in a row (is `lambdad serve` running?)"
+                    )
+                time.sleep(_POLL)
             for event in _new_events(cfn, stack, seen):
                 status = event["ResourceStatus"]
                 if event["LogicalResourceId"] != stack and status.endswith(_DONE):
@@ -51,12 +71,18 @@ def follow(
         raise outcome[0]
 
 
-def _settled(target: Target, cfn: Any, stack: str) -> bool:
-    """Whether the stack is in no operation (or gone)."""
+def _settled(cfn: Any, stack: str) -> bool | None:
+    """Whether the stack is in no operation (True also when it is gone); None when its
+    status could not be read this time (a dropped connection, an error answer)."""
+    import botocore.exceptions
+
     try:
-        found = call(target, lambda: cfn.describe_stacks(StackName=stack))["Stacks"]
-    except Exception:
-        return True  # deleted
+        found = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except botocore.exceptions.ClientError as exc:
+        gone = "does not exist" in str(exc.response.get("Error", {}).get("Message", ""))
+        return True if gone else None
+    except botocore.exceptions.BotoCoreError:
+        return None
     return not found or not str(found[0]["StackStatus"]).endswith("_IN_PROGRESS")
 
 
