@@ -12,10 +12,12 @@ elsewhere. HTTPS still verifies the certificate for the URL's host name.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -39,12 +41,39 @@ def public_address(host: str, port: int, resolver: Resolver = resolve) -> str:
     if not addresses:
         raise FetchError(f"{host}: not resolved")
     for text in addresses:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            raise FetchError(f"{host}: {text} is not a public address")
+        for address in _meant(ipaddress.ip_address(text.split("%", 1)[0])):
+            if not address.is_global or address.is_multicast:
+                raise FetchError(f"{host}: {text} is not a public address")
     return addresses[0]
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _meant(address: Address) -> list[Address]:
+    """The address and any IPv4 address it carries (mapped, 6to4, NAT64, compatible),
+    which a translating network would reach in its stead."""
+    out: list[Address] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            out.append(address.ipv4_mapped)
+        if address.sixtofour is not None:
+            out.append(address.sixtofour)
+        if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+            out.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return out
+
+
+def _cut(held: list[socket.socket], late: threading.Event) -> None:
+    """End a fetch past its deadline: its blocked read returns (short)."""
+    late.set()
+    for sock in held:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class _PinnedHttps(http.client.HTTPSConnection):
@@ -63,11 +92,16 @@ class PublicWeb:
     """``web_fetch.Web`` for tenant-named URLs: public addresses only, no redirects."""
 
     def __init__(
-        self, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES, resolver: Resolver = resolve
+        self,
+        timeout: float = TIMEOUT,
+        max_bytes: int = MAX_BYTES,
+        resolver: Resolver = resolve,
+        deadline: float = 2 * TIMEOUT,
     ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.resolver = resolver
+        self.deadline = deadline
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> bytes:
         parts = urlsplit(url)
@@ -85,14 +119,26 @@ class PublicWeb:
             connection = http.client.HTTPConnection(address, port, timeout=self.timeout)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         sent = {"Host": parts.netloc.rsplit("@", 1)[-1], **dict(headers or {})}
+        # The socket's timeout bounds each read; this bounds the whole fetch, so an
+        # issuer that answers a byte at a time cannot hold a worker thread for long.
+        held: list[socket.socket] = []
+        late = threading.Event()
+        watchdog = threading.Timer(self.deadline, _cut, (held, late))
+        watchdog.start()
         try:
+            connection.connect()
+            if connection.sock is not None:
+                held.append(connection.sock)  # the response reads it after close()
             connection.request("GET", target, headers=sent)
             answer = connection.getresponse()
             body = answer.read(self.max_bytes + 1)
-        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+        except (OSError, http.client.HTTPException, ssl.SSLError, ValueError) as exc:
             raise FetchError(f"GET {url}: {exc}") from None
         finally:
+            watchdog.cancel()
             connection.close()
+        if late.is_set():
+            raise FetchError(f"GET {url}: not answered within {self.deadline} s")
         if not 200 <= answer.status < 300:
             raise FetchError(f"GET {url}: HTTP {answer.status}")  # redirects included
         if len(body) > self.max_bytes:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from lambdad.events import public_web
 from lambdad.events.public_web import PublicWeb, public_address
 from lambdad.events.web_fetch import FetchError
 
@@ -87,3 +88,51 @@ def test_a_server_on_the_hosts_loopback_is_never_asked() -> None:
 def test_only_http_urls_with_a_host(url: str) -> None:
     with pytest.raises(FetchError):
         PublicWeb().get(url)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::10.0.0.1",  # IPv4-compatible
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+    ],
+)
+def test_a_private_ipv4_inside_an_ipv6_address_is_refused(address: str) -> None:
+    with pytest.raises(FetchError, match="not a public address"):
+        public_address("issuer.example", 443, _resolver(address))
+
+
+def test_an_answer_dripped_a_byte_at_a_time_is_cut_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stop = threading.Event()
+
+    class Drip(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            while not stop.wait(0.05):
+                try:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                except OSError:
+                    return
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        # The test's own server is on loopback: taken for a public address here.
+        monkeypatch.setattr(public_web, "public_address", lambda *args: "127.0.0.1")
+        web = PublicWeb(timeout=5.0, deadline=0.5)
+        with pytest.raises(FetchError):
+            web.get(f"http://issuer.example:{server.server_address[1]}/keys")
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
