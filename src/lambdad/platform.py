@@ -176,7 +176,6 @@ class Platform:
         )
         self.code_signing = CodeSigningConfigs(self.functions, code_verifier, self.clock)
         self.function_settings = FunctionSettings(self.store, self.functions)
-        self.function_scaling = FunctionScaling(self.store, self.functions)
         resolved = ResolveCache(self.functions)
         self.account = AccountSettings(s, self.store)
         self.aliases = AliasService(self.store, self.functions, self.changes)
@@ -240,6 +239,9 @@ class Platform:
             self.clock,
             status=self.provisioned,
             changes=self.changes,
+        )
+        self.function_scaling = FunctionScaling(
+            self.store, self.functions, self.concurrency.limits, s.account_concurrency
         )
         self.leases = Leases(
             limits_from(self.concurrency),

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from e2e.aws_side import async_stats
 from e2e.helpers import PRIMARY, ROLE, LambdadServer, handler_zip
 from e2e.test_concurrency import concurrently, report_line
@@ -132,6 +134,14 @@ def test_invocations_beyond_max_are_throttled(
 ) -> None:
     client = lambdad.client()
     name, version = _managed_version(client, unique_name)
+    # A Min beyond the account's unreserved concurrency is refused, nothing started.
+    with pytest.raises(client.exceptions.InvalidParameterValueException) as refused:
+        _put(client, name, version, 15000, 15000)
+    assert refused.value.response["Error"]["Message"] == (
+        "Specified MinExecutionEnvironments for function is greater than account's "
+        "unreserved concurrency [1000]."
+    )
+    del refused  # its traceback would keep this test's clients (and sockets) to a gc pass
     _put(client, name, version, 0, 2)
     results = concurrently(client, name, 4, Qualifier=version, Payload=json.dumps({"sleep": 1.5}))
     statuses = sorted(r["ResponseMetadata"]["HTTPStatusCode"] for r in results)

@@ -103,39 +103,42 @@ class CapacityProviders:
     def create(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         name = self.name_of(scope, params["CapacityProviderName"])
         _check(scope, params)
-        if self.store.get_child(KIND, scope.account, scope.region, HOLDER, name) is not None:
-            raise ResourceConflictException(
-                f"Capacity provider already exists: {provider_arn(scope, name)}"
-            )
-        tags = dict(params.get("Tags") or {})
-        if len(tags) > MAX_TAGS:
-            raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
-        doc: Doc = {"CapacityProviderArn": provider_arn(scope, name), "State": "Active"}
-        doc.update({k: params[k] for k in _CREATE_MEMBERS if k in params})
-        doc["LastModified"] = now_iso(self.clock.now())
-        doc["Tags"] = tags
-        self.store.put_child(KIND, scope.account, scope.region, HOLDER, name, doc)
+        with self.store.transaction():
+            if self.store.get_child(KIND, scope.account, scope.region, HOLDER, name) is not None:
+                raise ResourceConflictException(
+                    f"Capacity provider already exists: {provider_arn(scope, name)}"
+                )
+            tags = dict(params.get("Tags") or {})
+            if len(tags) > MAX_TAGS:
+                raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
+            doc: Doc = {"CapacityProviderArn": provider_arn(scope, name), "State": "Active"}
+            doc.update({k: params[k] for k in _CREATE_MEMBERS if k in params})
+            doc["LastModified"] = now_iso(self.clock.now())
+            doc["Tags"] = tags
+            self.store.put_child(KIND, scope.account, scope.region, HOLDER, name, doc)
         return {"CapacityProvider": _render(doc)}
 
     def get(self, scope: Scope, name_or_arn: str) -> dict[str, Any]:
         return {"CapacityProvider": _render(self.doc(scope, name_or_arn))}
 
     def update(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self.doc(scope, params["CapacityProviderName"])
-        _check(scope, params)
-        doc.update({k: params[k] for k in _UPDATE_MEMBERS if k in params})
-        doc["LastModified"] = now_iso(self.clock.now())
-        self._put(scope, doc)
+        with self.store.transaction():
+            doc = self.doc(scope, params["CapacityProviderName"])
+            _check(scope, params)
+            doc.update({k: params[k] for k in _UPDATE_MEMBERS if k in params})
+            doc["LastModified"] = now_iso(self.clock.now())
+            self._put(scope, doc)
         return {"CapacityProvider": _render(doc)}
 
     def delete(self, scope: Scope, name_or_arn: str) -> dict[str, Any]:
-        doc = self.doc(scope, name_or_arn)
-        if self._versions(scope, doc["CapacityProviderArn"]):
-            raise ResourceConflictException(
-                "The capacity provider cannot be deleted while function versions use it."
-            )
-        name = doc["CapacityProviderArn"].rsplit(":", 1)[-1]
-        self.store.delete_child(KIND, scope.account, scope.region, HOLDER, name)
+        with self.store.transaction():
+            doc = self.doc(scope, name_or_arn)
+            if self._versions(scope, doc["CapacityProviderArn"]):
+                raise ResourceConflictException(
+                    "The capacity provider cannot be deleted while function versions use it."
+                )
+            name = doc["CapacityProviderArn"].rsplit(":", 1)[-1]
+            self.store.delete_child(KIND, scope.account, scope.region, HOLDER, name)
         return {"CapacityProvider": {**_render(doc), "State": "Deleting"}}
 
     def list_providers(
@@ -174,17 +177,19 @@ class CapacityProviders:
     # -- tags ----------------------------------------------------------------------------
 
     def tag(self, scope: Scope, arn: str, tags: dict[str, str]) -> None:
-        doc = self.doc(scope, arn)
-        doc.setdefault("Tags", {}).update(tags)
-        if len(doc["Tags"]) > MAX_TAGS:
-            raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
-        self._put(scope, doc)
+        with self.store.transaction():
+            doc = self.doc(scope, arn)
+            doc.setdefault("Tags", {}).update(tags)
+            if len(doc["Tags"]) > MAX_TAGS:
+                raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
+            self._put(scope, doc)
 
     def untag(self, scope: Scope, arn: str, keys: list[str]) -> None:
-        doc = self.doc(scope, arn)
-        for key in keys:
-            doc.get("Tags", {}).pop(key, None)
-        self._put(scope, doc)
+        with self.store.transaction():
+            doc = self.doc(scope, arn)
+            for key in keys:
+                doc.get("Tags", {}).pop(key, None)
+            self._put(scope, doc)
 
     def list_tags(self, scope: Scope, arn: str) -> dict[str, Any]:
         return {"Tags": dict(self.doc(scope, arn).get("Tags") or {})}

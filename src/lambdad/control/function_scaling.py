@@ -11,7 +11,10 @@ environments of the version initialised and refuses invocations beyond ``Max``
 (x ``PerExecutionEnvironmentMaxConcurrency``) with AWS's throttle; ``targets()``
 gives every stored configuration at start-up. A version without a configuration
 starts its environments on demand (AWS starts three when such a version is
-published; lambdad keeps none until asked to).
+published; lambdad keeps none until asked to). ``MinExecutionEnvironments`` are
+started at once, so they are checked as provisioned concurrency is: against the
+function's reserved concurrency, else the account's unreserved pool (a tenant cannot
+make the host start 15,000 environments). ``Max`` is only a cap, enforced per invoke.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdad.control.capacity_providers import provider_of
+from lambdad.control.concurrency_limits import ConcurrencyLimits
 from lambdad.control.functions import FunctionService
 from lambdad.errors import InvalidParameterValueException, ResourceNotFoundException
 from lambdad.model import scaling
@@ -32,9 +36,17 @@ LATEST_PUBLISHED = "$LATEST.PUBLISHED"
 
 
 class FunctionScaling:
-    def __init__(self, store: MetadataStore, functions: FunctionService) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        functions: FunctionService,
+        limits: ConcurrencyLimits,
+        account_concurrency: int,
+    ) -> None:
         self.store = store
         self.functions = functions
+        self.limits = limits
+        self.account_concurrency = account_concurrency
 
     def _version(self, scope: Scope, params: dict[str, Any]) -> tuple[str, str, Doc]:
         ref = self.functions.function_ref(scope, params["FunctionName"])
@@ -51,7 +63,6 @@ class FunctionScaling:
                 "The function scaling configuration applies to a published version or "
                 f"{LATEST_PUBLISHED}."
             )
-        self.functions.function_doc(scope, ref.name, qualifier)
         _, doc = self.functions.resolver.version_doc(scope, ref.name, qualifier)
         if provider_of(doc) is None:
             raise InvalidParameterValueException(
@@ -69,11 +80,33 @@ class FunctionScaling:
                 "MinExecutionEnvironments must be less than or equal to MaxExecutionEnvironments."
             )
         name, version, doc = self._version(scope, params)
+        self._check_floor(scope, name, int(low or 0))
         self.store.put_child(KIND, scope.account, scope.region, name, version, config)
         # Not a change of the version (its environments stay): its scaling is adjusted.
         wanted = scaling.from_config(config, scaling.per_environment(doc))
         self.functions.changes.scaling_changed(scope, name, version, wanted)
         return {"FunctionState": "Active"}
+
+    def _check_floor(self, scope: Scope, name: str, floor: int) -> None:
+        """The environments kept started fit the function's reserved concurrency, else
+        the account's unreserved pool (as provisioned concurrency must)."""
+        if floor == 0:
+            return
+        region = self.limits.region(scope)
+        reserved = region.reserved.get(name)
+        if reserved is not None:
+            if floor > reserved:
+                raise InvalidParameterValueException(
+                    "Requested MinExecutionEnvironments should not be greater than the "
+                    "reservedConcurrentExecution for function"
+                )
+            return
+        pool = region.unreserved_pool(self.account_concurrency)
+        if floor > pool:
+            raise InvalidParameterValueException(
+                "Specified MinExecutionEnvironments for function is greater than account's "
+                f"unreserved concurrency [{pool}]."
+            ).without_type()
 
     def get(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         name, version, _ = self._version(scope, params)
