@@ -43,6 +43,8 @@ serve: install
 # The AWS SDK for JavaScript v3, pinned in tests/e2e/functions/node_sdk, installed with npm
 # once into .cache/node-sdk (rebuilt when the lock changes): the layer a Node.js test ships.
 node-sdk: install
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get install -y -q npm >/dev/null 2>&1; } || echo "WARNING: npm is missing"
 	$(BIN)/python tests/e2e/node_sdk.py
 
 test: install node-sdk sam-cli
