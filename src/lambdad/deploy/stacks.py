@@ -40,6 +40,9 @@ NO_CHANGES = (
 
 # Seconds an operation waits for another on the same stack before it is refused.
 BUSY_WAIT = 10.0
+# CreateChangeSet runs on the API's small pool of quick calls: it waits this long at most
+# for a stack another operation holds, so a stack mid-deployment never stalls the pool.
+QUICK_WAIT = 0.5
 _NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 # The environment a plan is applied in, for the stack (the caller's API clients).
 EnvFor = Callable[[StackIdentity], Env]
@@ -69,11 +72,11 @@ class StackService:
             return self._locks.setdefault((where.account, where.region, name), threading.Lock())
 
     @contextlib.contextmanager
-    def _held(self, where: Where, name: str) -> Iterator[None]:
+    def _held(self, where: Where, name: str, wait: float | None = None) -> Iterator[None]:
         """The stack's lock; while another operation holds it (an update waiting for
         an alias's traffic shift holds it for minutes), refused as AWS refuses it."""
         lock = self._lock(where, name)
-        if not lock.acquire(timeout=BUSY_WAIT):
+        if not lock.acquire(timeout=BUSY_WAIT if wait is None else wait):
             doc = self.records.get(where, name)
             status = doc["StackStatus"] if doc is not None else "UPDATE_IN_PROGRESS"
             arn = doc["StackId"] if doc is not None else name
@@ -104,7 +107,7 @@ class StackService:
                     "satisfy constraint: Member must satisfy regular expression pattern: "
                     "[a-zA-Z][-a-zA-Z0-9]* and length at most 128"
                 )
-        with self._held(where, stack_name):
+        with self._held(where, stack_name, QUICK_WAIT):
             doc = self.records.get(where, stack_name)
             if kind == "CREATE":
                 if doc is not None and doc["StackStatus"] != "REVIEW_IN_PROGRESS":
