@@ -23,6 +23,9 @@ LIMIT = 70167211
 OVER = b"z" * (LIMIT * 3 // 4 + 1024)
 
 
+MIB = 1 << 20
+
+
 def _message(operation: str, limit: int = LIMIT) -> str:
     return f"Request must be smaller than {limit} bytes for the {operation} operation"
 
@@ -74,8 +77,8 @@ def test_a_chunked_body_over_the_limit_is_answered_when_it_goes_over(
     with socket.create_connection((host.hostname, host.port), timeout=30) as sock:
         sock.sendall(head.encode() + b"\r\n")
         deadline = time.monotonic() + 60
-        # Up to three times the limit: the answer must come once it is passed.
-        while sent < 3 * limit and time.monotonic() < deadline:
+        # Far past the limit if need be: the answer must come once it is passed.
+        while sent < limit + 128 * MIB and time.monotonic() < deadline:
             if select.select([sock], [], [], 0)[0]:
                 break
             sock.sendall(chunk)
@@ -92,5 +95,6 @@ def test_a_chunked_body_over_the_limit_is_answered_when_it_goes_over(
     assert b"x-amzn-errortype: RequestEntityTooLargeException" in headers_text
     assert json.loads(body) == {"Type": "User", "message": _message(operation, limit)}
     # Answered once the limit was passed, long before the whole body was sent (how far
-    # past it depends on socket buffers and the machine's load, not on the server).
-    assert limit <= sent < 2 * limit
+    # past it depends on socket buffers and the machine's load, not on the server: up
+    # to 27 MiB was seen on a loaded machine).
+    assert limit <= sent < limit + 64 * MIB
