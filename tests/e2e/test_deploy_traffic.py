@@ -3,7 +3,8 @@ function with ``AutoPublishAlias`` shifts the alias's traffic as CodeDeploy does
 (GetAlias shows the canary's 10% on the new version, then all of it), after the
 PreTraffic hook function reported Succeeded through CodeDeploy's
 PutLifecycleEventHookExecutionStatus; an update whose new version raises errors sets
-off the group's CloudWatch alarm mid-canary, and the alias rolls back. A deployment
+off the group's CloudWatch alarm mid-canary: the deployment stops and the alias rolls
+back (SAM's group turns automatic rollback on). A deployment
 cut short by a server's death is rolled back when the server starts again.
 
 Deployment time is scaled (LAMBDAD_DEPLOYMENT_TIME_SCALE=0.02: the 5-minute canary
@@ -162,5 +163,12 @@ def test_deployment_preference_shifts_traffic_and_rolls_back_on_alarm(
     reasons = [e.get("ResourceStatusReason", "") for e in cfn.describe_stack_events(
         StackName=stack)["StackEvents"]]  # fmt: skip
     assert any("alarm(s) in ALARM state: " + alarm["AlarmName"] in r for r in reasons), reasons
+    # CodeDeploy's record of it: stopped by the alarm, rolled back as SAM's group says.
+    reason = next(r for r in reasons if "alarm(s) in ALARM state" in r)
+    deployment_id = reason.split("CodeDeploy deployment ", 1)[1].split()[0]
+    info = server.client("codedeploy").get_deployment(deploymentId=deployment_id)
+    info = info["deploymentInfo"]
+    assert (info["status"], info["errorInformation"]["code"]) == ("Stopped", "ALARM_ACTIVE")
+    assert info["autoRollbackConfiguration"]["enabled"] is True
     assert cw.describe_alarms()["MetricAlarms"][0]["StateValue"] == "ALARM"
     assert json.loads(lam.invoke(FunctionName=name, Qualifier="live")["Payload"].read()) == "two"

@@ -119,8 +119,11 @@ def get_deployment(
             "deploymentOption": "WITH_TRAFFIC_CONTROL",
         },
     }
+    if doc.get("autoRollbackConfiguration"):
+        info["autoRollbackConfiguration"] = doc["autoRollbackConfiguration"]
     if doc.get("error"):
-        info["errorInformation"] = {"code": "HEALTH_CONSTRAINTS", "message": doc["error"]}
+        code = doc.get("errorCode") or "HEALTH_CONSTRAINTS"
+        info["errorInformation"] = {"code": code, "message": doc["error"]}
     return {"deploymentInfo": info}
 
 

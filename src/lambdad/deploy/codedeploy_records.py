@@ -50,12 +50,6 @@ class CodeDeployRecords:
     def delete_config(self, where: Where, name: str) -> None:
         self.store.delete_child(CONFIG, where.account, where.region, "", name)
 
-    def put_deployment(self, where: Where, doc: Doc) -> None:
-        with self._guard:
-            self.store.put_child(
-                DEPLOYMENT, where.account, where.region, "", doc["deploymentId"], doc
-            )
-
     def update_deployment(self, where: Where, deployment_id: str, **changes: object) -> Doc:
         """Change some of a deployment's fields (read again under the lock: the API
         writes its hooks' statuses meanwhile); the document as it now is."""

@@ -98,7 +98,7 @@ class DeploymentGroupHandler(_Written):
         doc = {
             "deploymentConfigName": config,
             "alarms": alarms if _true(alarm_config.get("Enabled", True)) else [],
-            "autoRollback": _true(rollback.get("Enabled", False)),
+            "autoRollback": traffic.auto_rollback(rollback).to_doc(),
         }
         records.put_group(_where(env), str(props.get("ApplicationName", "")), name, doc)
 

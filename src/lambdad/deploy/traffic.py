@@ -5,6 +5,10 @@ gives the new version, and the decision of what a running deployment does next.
 
 Pure: time is passed in (seconds since the traffic started shifting, already scaled by
 the operator's ``deployment_time_scale``), and so are the alarms found in ALARM.
+
+How a deployment ends when it does not succeed is CodeDeploy's too: an alarm stops it
+(status ``Stopped``), anything else fails it (``Failed``), and the alias goes back to the
+old version only where the group's ``AutoRollbackConfiguration`` names that event.
 """
 
 from __future__ import annotations
@@ -107,11 +111,13 @@ class Complete:
 
 
 @dataclass(frozen=True, slots=True)
-class RollBack:
+class Stop:
+    """An alarm went off: the deployment stops (rolled back or not: ``ending``)."""
+
     reason: str
 
 
-Move = Shift | Wait | Complete | RollBack
+Move = Shift | Wait | Complete | Stop
 
 
 def decide(
@@ -121,7 +127,7 @@ def decide(
     first shift), ``alarming`` the watched alarms in ALARM (any one stops it)."""
     if alarming:
         names = ", ".join(sorted(alarming))
-        return RollBack(f"Deployment stopped: alarm(s) in ALARM state: {names}")
+        return Stop(f"alarm(s) in ALARM state: {names}")
     due = [s for s in stages if s.at <= elapsed]
     if due and due[-1].weight > applied:
         return Shift(due[-1].weight)
@@ -137,3 +143,56 @@ def weights(old: str, new: str, weight: float) -> tuple[str, dict[str, float]]:
     if weight >= 1.0:
         return new, {}
     return old, {new: round(weight, 5)}
+
+
+# CodeDeploy's AutoRollbackEvent values.
+ON_FAILURE = "DEPLOYMENT_FAILURE"
+ON_ALARM = "DEPLOYMENT_STOP_ON_ALARM"
+ON_REQUEST = "DEPLOYMENT_STOP_ON_REQUEST"
+EVENTS = (ON_FAILURE, ON_ALARM, ON_REQUEST)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoRollback:
+    """A deployment group's ``AutoRollbackConfiguration``: the events that put the alias
+    back on its old version (none unless enabled, CodeDeploy's default)."""
+
+    events: frozenset[str] = frozenset()
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"enabled": bool(self.events), "events": sorted(self.events)}
+
+
+def auto_rollback(config: Any) -> AutoRollback:
+    """From a template's ``AutoRollbackConfiguration`` (``Enabled``, ``Events``) or the
+    record's ``{"enabled", "events"}``. Enabled with no events named (CodeDeploy's
+    documentation is silent on it) rolls back on failures and alarms."""
+    if isinstance(config, bool):  # a group recorded before events were kept
+        config = {"enabled": config}
+    if not isinstance(config, Mapping):
+        return AutoRollback()
+    enabled = config.get("Enabled", config.get("enabled", False))
+    if not (enabled is True or str(enabled).lower() == "true"):
+        return AutoRollback()
+    named = config.get("Events", config.get("events"))
+    if not named:
+        return AutoRollback(frozenset({ON_FAILURE, ON_ALARM}))
+    return AutoRollback(frozenset(str(e) for e in named if e in EVENTS))
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How a deployment that did not succeed ends: CodeDeploy's status and error code,
+    and whether the alias goes back to the old version."""
+
+    status: str
+    code: str
+    roll_back: bool
+
+
+def ending(alarm: bool, hook: bool, rollback: AutoRollback) -> Ending:
+    """An alarm stops a deployment; a hook's failure or anything else fails it."""
+    if alarm:
+        return Ending("Stopped", "ALARM_ACTIVE", ON_ALARM in rollback.events)
+    code = "HOOK_EXECUTION_FAILURE" if hook else "INTERNAL_ERROR"
+    return Ending("Failed", code, ON_FAILURE in rollback.events)

@@ -2,8 +2,11 @@
 run as CodeDeploy runs it: the BeforeAllowTraffic hook, then the new version's weight
 raised stage by stage (traffic.py decides; the alias's ``AdditionalVersionWeights``
 show it), the group's alarms watched all along, then the AfterAllowTraffic hook. A
-hook that fails or times out, or an alarm in ALARM, rolls the alias back to the old
-version, and the stack update fails (CloudFormation then rolls the stack back).
+hook that fails or times out fails the deployment, an alarm in ALARM stops it; either
+way the stack update fails (CloudFormation then rolls the stack back). The alias goes
+back to the old version at once where the group's ``AutoRollbackConfiguration`` names
+that event (SAM's groups name all of them); otherwise it stays as the deployment left
+it until the stack's rollback moves it.
 
 A hook is the named function, invoked asynchronously with ``DeploymentId`` and
 ``LifecycleEventHookExecutionId``; it reports through CodeDeploy's
@@ -46,6 +49,14 @@ class DeploymentFailed(Exception):
     pass
 
 
+class _HookFailed(DeploymentFailed):
+    pass
+
+
+class _AlarmStopped(DeploymentFailed):
+    pass
+
+
 def policy_of(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
     policy = (props.get("UpdatePolicy") or {}).get(POLICY)
     return policy if isinstance(policy, Mapping) else None
@@ -53,7 +64,8 @@ def policy_of(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def run(env: Env, props: Mapping[str, Any], old: str, new: str, update: Callable[..., Any]) -> None:
     """Move the alias of ``props`` from version ``old`` to ``new``; ``update(**args)`` is
-    UpdateAlias. Raises DeploymentFailed (the alias back on ``old``) when it fails."""
+    UpdateAlias. Raises DeploymentFailed when the deployment fails or stops (the alias
+    back on ``old`` where the group's automatic rollback covers that event)."""
     policy = policy_of(props) or {}
     records = env.codedeploy
     if records is None:  # no CodeDeploy here: moved at once
@@ -65,13 +77,15 @@ def run(env: Env, props: Mapping[str, Any], old: str, new: str, update: Callable
     if group is None:
         raise DeploymentFailed(f"No Deployment Group found for name: {group_name}")
     stages = traffic.schedule(_routing(records, where, group["deploymentConfigName"]))
-    deployment_id = _deployment_id(records, where)
+    rollback = traffic.auto_rollback(group.get("autoRollback"))
+    deployment_id = new_deployment_id()
     records.update_deployment(
         where, deployment_id,
         applicationName=app, deploymentGroupName=group_name,
         deploymentConfigName=group["deploymentConfigName"], status="InProgress",
         functionName=props["FunctionName"], alias=props["Name"], oldVersion=old, newVersion=new,
         createTime=now_iso(time.time()), stackId=env.identity.stack_id,
+        autoRollbackConfiguration=rollback.to_doc(),
     )  # fmt: skip
     log.info("deployment %s: %s:%s %s -> %s", deployment_id, props["Name"], app, old, new)
     applied = 0.0
@@ -81,8 +95,8 @@ def run(env: Env, props: Mapping[str, Any], old: str, new: str, update: Callable
         while True:
             elapsed = (env.monotonic() - start) / max(env.time_scale, 1e-9)
             move = traffic.decide(stages, elapsed, applied, _alarming(env, group["alarms"]))
-            if isinstance(move, traffic.RollBack):
-                raise DeploymentFailed(move.reason)
+            if isinstance(move, traffic.Stop):
+                raise _AlarmStopped(move.reason)
             if isinstance(move, traffic.Complete):
                 break
             if isinstance(move, traffic.Shift):
@@ -94,22 +108,24 @@ def run(env: Env, props: Mapping[str, Any], old: str, new: str, update: Callable
         _hook(env, records, where, deployment_id, policy.get("AfterAllowTrafficHook"))
     except Exception as exc:
         reason = str(exc) if isinstance(exc, DeploymentFailed) else f"{type(exc).__name__}: {exc}"
-        if applied > 0 or not isinstance(exc, DeploymentFailed):
+        end = traffic.ending(isinstance(exc, _AlarmStopped), isinstance(exc, _HookFailed), rollback)
+        # An UpdateAlias that raised may have moved the alias all the same.
+        moved = applied > 0 or not isinstance(exc, DeploymentFailed)
+        if moved and end.roll_back:
             try:
                 update(FunctionVersion=old, RoutingConfig={"AdditionalVersionWeights": {}})
+                reason += "; the alias was rolled back"
             except Exception as again:
                 reason += f"; the alias could not be rolled back: {again}"
-        records.update_deployment(where, deployment_id, status="Failed", error=reason)
-        log.info("deployment %s failed, rolled back: %s", deployment_id, reason)
-        raise DeploymentFailed(f"CodeDeploy deployment {deployment_id} failed: {reason}") from None
+        elif moved:
+            reason += "; automatic rollback is off: the alias was left as it was"
+        records.update_deployment(
+            where, deployment_id, status=end.status, error=reason, errorCode=end.code
+        )
+        log.info("deployment %s %s: %s", deployment_id, end.status.lower(), reason)
+        message = f"CodeDeploy deployment {deployment_id} {end.status.lower()}: {reason}"
+        raise DeploymentFailed(message) from None
     records.update_deployment(where, deployment_id, status="Succeeded")
-
-
-def _deployment_id(records: CodeDeployRecords, where: Where) -> str:
-    while True:
-        candidate = new_deployment_id()
-        if records.deployment(where, candidate) is None:
-            return candidate
 
 
 def _routing(records: CodeDeployRecords, where: Where, name: str) -> traffic.Routing:
@@ -146,9 +162,9 @@ def _hook(
         if status == "Succeeded":
             return
         if status == "Failed":
-            raise DeploymentFailed(f"lifecycle hook {function} reported Failed")
+            raise _HookFailed(f"lifecycle hook {function} reported Failed")
         if env.monotonic() > deadline:
-            raise DeploymentFailed(f"lifecycle hook {function} did not report in time")
+            raise _HookFailed(f"lifecycle hook {function} did not report in time")
         env.sleep(0.1)
 
 

@@ -58,7 +58,8 @@ def test_group_with_a_custom_configuration_and_alarms(store: SqliteStore) -> Non
         "type": "TimeBasedLinear", "percentage": 20, "interval": 2,
     }  # fmt: skip
     assert records.group(HERE, app.physical_id, group.physical_id) == {
-        "deploymentConfigName": config.physical_id, "alarms": ["errors"], "autoRollback": True,
+        "deploymentConfigName": config.physical_id, "alarms": ["errors"],
+        "autoRollback": {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
     }  # fmt: skip
     record = ResourceRecord("Group", "AWS::CodeDeploy::DeploymentGroup", group.physical_id,
                             group_props, group.attributes)  # fmt: skip

@@ -1,5 +1,5 @@
 """Traffic shifting's pure core: the configurations, their schedules of weights, and
-what a running deployment does next."""
+what a running deployment does next, and how one that does not succeed ends."""
 
 from __future__ import annotations
 
@@ -9,14 +9,20 @@ from lambdad.deploy.traffic import (
     ALL_AT_ONCE,
     CANARY,
     LINEAR,
+    ON_ALARM,
+    ON_FAILURE,
     PREDEFINED,
+    AutoRollback,
     Complete,
-    RollBack,
+    Ending,
     Routing,
     Shift,
     Stage,
+    Stop,
     Wait,
+    auto_rollback,
     decide,
+    ending,
     from_properties,
     schedule,
     weights,
@@ -80,9 +86,31 @@ def test_decide_walks_the_schedule() -> None:
 def test_an_alarm_stops_the_deployment() -> None:
     stages = schedule(Routing(LINEAR, 10, 1))
     move = decide(stages, 70.0, 0.2, ["errors", "latency"])
-    assert move == RollBack("Deployment stopped: alarm(s) in ALARM state: errors, latency")
+    assert move == Stop("alarm(s) in ALARM state: errors, latency")
 
 
 def test_weights_keep_the_old_version_until_all_traffic_moves() -> None:
     assert weights("1", "2", 0.1) == ("1", {"2": 0.1})
     assert weights("1", "2", 1.0) == ("2", {})
+
+
+def test_auto_rollback_is_off_unless_enabled() -> None:
+    assert auto_rollback(None) == AutoRollback()
+    assert auto_rollback({"Enabled": False, "Events": [ON_ALARM]}) == AutoRollback()
+    assert auto_rollback({"Enabled": "true", "Events": [ON_ALARM, "BOGUS"]}).events == {ON_ALARM}
+    # Enabled with no events named, and a group recorded as a bare flag.
+    assert auto_rollback({"Enabled": True}).events == {ON_FAILURE, ON_ALARM}
+    assert auto_rollback(True).events == {ON_FAILURE, ON_ALARM}
+    recorded = auto_rollback({"Enabled": True, "Events": [ON_FAILURE]}).to_doc()
+    assert recorded == {"enabled": True, "events": [ON_FAILURE]}
+    assert auto_rollback(recorded).events == {ON_FAILURE}
+
+
+def test_an_alarm_stops_and_a_failure_fails_rolling_back_only_as_configured() -> None:
+    everything = AutoRollback(frozenset({ON_FAILURE, ON_ALARM}))
+    assert ending(True, False, everything) == Ending("Stopped", "ALARM_ACTIVE", True)
+    assert ending(True, False, AutoRollback()) == Ending("Stopped", "ALARM_ACTIVE", False)
+    only_failures = AutoRollback(frozenset({ON_FAILURE}))
+    assert ending(True, False, only_failures).roll_back is False
+    assert ending(False, True, only_failures) == Ending("Failed", "HOOK_EXECUTION_FAILURE", True)
+    assert ending(False, False, AutoRollback()) == Ending("Failed", "INTERNAL_ERROR", False)

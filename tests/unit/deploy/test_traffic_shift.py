@@ -78,11 +78,16 @@ class World:
         self.updates.append((round(self.now, 2), args["FunctionVersion"], weights))
 
 
+SAM_ROLLBACK = {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
+
+
 def _records(
-    store: SqliteStore, config: str = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    store: SqliteStore,
+    config: str = "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+    rollback: dict[str, Any] = SAM_ROLLBACK,
 ) -> CodeDeployRecords:
     records = CodeDeployRecords(store)
-    group = {"deploymentConfigName": config, "alarms": ["errors"], "autoRollback": True}
+    group = {"deploymentConfigName": config, "alarms": ["errors"], "autoRollback": rollback}
     records.put_group(HERE, "app", "group", group)
     return records
 
@@ -129,6 +134,39 @@ def test_alarm_rolls_back(store: SqliteStore) -> None:
         run(world.env(), PROPS, "1", "2", world.update)
     assert [(v, w) for _, v, w in world.updates] == [("1", {"2": 0.1}), ("1", {})]
     assert world.hooks == ["pre"]
+    doc = _only_deployment(world.records)
+    assert (doc["status"], doc["errorCode"]) == ("Stopped", "ALARM_ACTIVE")
+    assert doc["error"].endswith("the alias was rolled back")
+
+
+def test_alarm_with_auto_rollback_off_stops_and_leaves_the_alias(store: SqliteStore) -> None:
+    world = World(_records(store, rollback={"enabled": False, "events": []}))
+    world.alarm_at = 1.0
+    with pytest.raises(DeploymentFailed, match="stopped: alarm\\(s\\) in ALARM state: errors"):
+        run(world.env(), PROPS, "1", "2", world.update)
+    assert [(v, w) for _, v, w in world.updates] == [("1", {"2": 0.1})]
+    doc = _only_deployment(world.records)
+    assert doc["status"] == "Stopped"
+    assert "automatic rollback is off" in doc["error"]
+    assert doc["autoRollbackConfiguration"] == {"enabled": False, "events": []}
+    got = "CodeDeploy_20141006.GetDeployment"
+    info = _call(CodeDeployApi(world.records), got, {"deploymentId": doc["deploymentId"]})[1]
+    assert info["deploymentInfo"]["status"] == "Stopped"
+    assert info["deploymentInfo"]["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert info["deploymentInfo"]["autoRollbackConfiguration"]["enabled"] is False
+
+
+def test_failed_post_hook_rolls_back_only_on_deployment_failure(store: SqliteStore) -> None:
+    for events, last in ((["DEPLOYMENT_FAILURE"], ("1", {})), (["DEPLOYMENT_STOP_ON_ALARM"],
+                                                              ("2", {}))):  # fmt: skip
+        rollback = {"enabled": True, "events": events}
+        world = World(_records(store, rollback=rollback), hook_status="Failed")
+        props = {**PROPS, "UpdatePolicy": {"CodeDeployLambdaAliasUpdate": {
+            "ApplicationName": "app", "DeploymentGroupName": "group",
+            "AfterAllowTrafficHook": "post"}}}  # fmt: skip
+        with pytest.raises(DeploymentFailed, match="failed: lifecycle hook post reported Failed"):
+            run(world.env(), props, "1", "2", world.update)
+        assert [(v, w) for _, v, w in world.updates][-1] == last
 
 
 def test_missing_group_fails_before_anything_moves(store: SqliteStore) -> None:
@@ -217,5 +255,5 @@ def test_an_alias_that_cannot_be_moved_fails_the_deployment_and_says_so(
     with pytest.raises(DeploymentFailed, match="UpdateAlias refused"):
         run(world.env(), PROPS, "1", "2", broken)
     doc = _only_deployment(world.records)
-    assert doc["status"] == "Failed"
+    assert (doc["status"], doc["errorCode"]) == ("Failed", "INTERNAL_ERROR")
     assert "the alias could not be rolled back" in doc["error"]
