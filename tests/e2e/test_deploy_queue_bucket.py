@@ -2,8 +2,9 @@
 ``aws cloudformation deploy`` on the SQS and S3 the operator configured (a moto server
 here, as AWS_ENDPOINT_URL_SQS/S3): the bucket notifies the queue, the function's SQS
 event polls it, and an object put in the bucket reaches the function. An update
-changes the queue in place; deleting the stack removes both. A server with no such
-endpoints refuses the template and says why."""
+changes the queue in place (an attribute dropped from the template goes back to its
+default); deleting the stack removes both. A server with no such endpoints refuses the
+template and says why."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ Transform: AWS::Serverless-2016-10-31
 Resources:
   Jobs:
     Type: AWS::SQS::Queue
-    Properties: {VisibilityTimeout: 30}
+    Properties: {VisibilityTimeout: 30, MessageRetentionPeriod: 3600}
   Photos:
     Type: AWS::S3::Bucket
     Properties:
@@ -91,13 +92,17 @@ def test_queue_and_bucket_made_on_the_configured_services(
 
         wait_until(arrived, "the S3 event through the stack's queue", timeout=60)
 
-        path.write_text(TEMPLATE.replace("VisibilityTimeout: 30", "VisibilityTimeout: 45"))
+        # An update: a changed attribute is set, one the template drops goes back to SQS's
+        # default (as CloudFormation does).
+        update = TEMPLATE.replace("VisibilityTimeout: 30", "VisibilityTimeout: 45")
+        path.write_text(update.replace(", MessageRetentionPeriod: 3600", ""))
         done = _deploy(server, path, "uploads")
         assert done.returncode == 0, done.stdout + done.stderr
         attributes = sqs.get_queue_attributes(
-            QueueUrl=outputs["Queue"], AttributeNames=["VisibilityTimeout"]
+            QueueUrl=outputs["Queue"],
+            AttributeNames=["VisibilityTimeout", "MessageRetentionPeriod"],
         )["Attributes"]
-        assert attributes == {"VisibilityTimeout": "45"}
+        assert attributes == {"VisibilityTimeout": "45", "MessageRetentionPeriod": "345600"}
 
         s3.delete_object(Bucket=bucket, Key="cat.jpg")  # as on AWS: a bucket must be empty
         server.client("cloudformation").delete_stack(StackName="uploads")

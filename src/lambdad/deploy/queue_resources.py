@@ -23,6 +23,16 @@ _ATTRIBUTES = (
 )  # fmt: skip
 # Only when the queue is made (a change replaces the queue: kinds.py).
 _AT_CREATION = frozenset({"FifoQueue"})
+# What an attribute a template stops setting goes back to, as CloudFormation does: SQS's
+# defaults (botocore's model); "" removes a redrive policy or a KMS key.
+DEFAULTS = {
+    "DelaySeconds": "0", "MaximumMessageSize": "1048576", "MessageRetentionPeriod": "345600",
+    "ReceiveMessageWaitTimeSeconds": "0", "VisibilityTimeout": "30", "RedrivePolicy": "",
+    "RedriveAllowPolicy": '{"redrivePermission":"allowAll"}',
+    "ContentBasedDeduplication": "false", "DeduplicationScope": "queue",
+    "FifoThroughputLimit": "perQueue", "KmsMasterKeyId": "",
+    "KmsDataKeyReusePeriodSeconds": "300", "SqsManagedSseEnabled": "true",
+}  # fmt: skip
 _GONE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 NO_SQS = (
     "no SQS endpoint is configured in lambdad (AWS_ENDPOINT_URL_SQS), so it cannot make a queue"
@@ -33,6 +43,20 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def attribute_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, str]:
+    """The SetQueueAttributes of an update from properties ``old`` to ``new``: what
+    changed, and what the template no longer sets back at SQS's default."""
+    changed = {
+        k: _text(new[k]) if k in new else DEFAULTS[k]
+        for k in _ATTRIBUTES
+        if k not in _AT_CREATION and new.get(k) != old.get(k)
+    }
+    if "KmsMasterKeyId" in changed and "SqsManagedSseEnabled" not in new:
+        # SQS-managed encryption is the default only of a queue with no KMS key.
+        changed["SqsManagedSseEnabled"] = "false" if "KmsMasterKeyId" in new else "true"
+    return changed
 
 
 def _sqs(env: Env) -> Any:
@@ -66,11 +90,7 @@ class QueueHandler:
         return Applied(url, {"Ref": url, "Arn": arn, "QueueName": str(name), "QueueUrl": url})
 
     def update(self, env: Env, record: ResourceRecord, props: Mapping[str, Any]) -> Applied:
-        changed = {
-            k: _text(props.get(k, ""))
-            for k in _ATTRIBUTES
-            if k not in _AT_CREATION and props.get(k) != record.properties.get(k)
-        }
+        changed = attribute_changes(record.properties, props)
         if changed:
             _sqs(env).set_queue_attributes(QueueUrl=record.physical_id, Attributes=changed)
         return Applied(record.physical_id, dict(record.attributes))

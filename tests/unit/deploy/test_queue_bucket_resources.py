@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from lambdad.deploy.bucket_resources import BucketHandler
 from lambdad.deploy.handlers import Env
-from lambdad.deploy.queue_resources import QueueHandler
+from lambdad.deploy.queue_resources import DEFAULTS, QueueHandler, attribute_changes
 from lambdad.deploy.records import ResourceRecord
 from unit.deploy.deploy_fakes import IDENTITY
 
@@ -67,6 +67,25 @@ def test_queue_named_by_the_stack_with_its_attributes() -> None:
     assert fake.calls == [("set_queue_attributes", changed)]
     fake.fail = "AWS.SimpleQueueService.NonExistentQueue"
     QueueHandler().delete(env, record)  # already gone: deleted
+
+
+def test_attributes_a_template_stops_setting_go_back_to_the_defaults() -> None:
+    old = {"VisibilityTimeout": 60, "DelaySeconds": 5, "RedrivePolicy": {"maxReceiveCount": 3},
+           "MaximumMessageSize": 2048, "KmsMasterKeyId": "alias/aws/sqs"}  # fmt: skip
+    assert attribute_changes(old, {"VisibilityTimeout": 60}) == {
+        "DelaySeconds": "0",
+        "RedrivePolicy": "",
+        "MaximumMessageSize": "1048576",
+        "KmsMasterKeyId": "",
+        "SqsManagedSseEnabled": "true",
+    }
+    assert attribute_changes({}, {"KmsMasterKeyId": "k"}) == {
+        "KmsMasterKeyId": "k", "SqsManagedSseEnabled": "false",
+    }  # fmt: skip
+    assert attribute_changes({"FifoQueue": True}, {}) == {}  # a replacement, not an update
+    # Every attribute a template may set has a default to go back to.
+    everything = {k: "x" for k in DEFAULTS}
+    assert set(attribute_changes(everything, {})) == set(DEFAULTS)
 
 
 def test_bucket_notifies_queues_and_refuses_functions() -> None:
