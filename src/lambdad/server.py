@@ -8,6 +8,7 @@ the server.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
@@ -63,6 +64,7 @@ from lambdad.deploy.codedeploy_api import TARGET_PREFIX as CODEDEPLOY_TARGET
 from lambdad.deploy.codedeploy_api import CodeDeployApi
 from lambdad.deploy.codedeploy_records import CodeDeployRecords
 from lambdad.errors import AwsError
+from lambdad.events.alb import door as alb_door
 from lambdad.events.alb.door import LoadBalancerDoor
 from lambdad.events.alb.listeners import HOST as LISTENER_HOST
 from lambdad.events.alb.listeners import OpenPort
@@ -220,13 +222,17 @@ async def _open_listener(platform: Platform, door: LoadBalancerDoor, port: int) 
             port, method, path, query, headers, body, source_ip=client
         )
 
-    build = protocol_for(
-        respond,
-        refuse,
-        MAX_BODY,
-        lambda *request: MAX_REQUEST_BODY_BYTES + 1,
+    # The balancer's own bounds on a head, and its answer past them; the header count
+    # is bounded by the head's bytes alone (ELB sets no count).
+    limits = dataclasses.replace(
         api_limits(platform.settings),
-        throttle,
+        max_head_bytes=alb_door.MAX_HEAD_BYTES,
+        max_line_bytes=alb_door.MAX_LINE_BYTES,
+        max_headers=alb_door.MAX_HEAD_BYTES // 4,
+        head_refusal=alb_door.HEAD_REFUSAL,
+    )
+    build = protocol_for(
+        respond, refuse, MAX_BODY, lambda *request: MAX_REQUEST_BODY_BYTES + 1, limits, throttle
     )
     config, state = SimpleNamespace(timeout_keep_alive=5), ServerState()
     loop = asyncio.get_running_loop()

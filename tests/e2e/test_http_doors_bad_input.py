@@ -231,13 +231,23 @@ def test_bad_input_through_each_door(
         big = _get(door, "/big")
         assert big.status_code == (502 if door.name == "alb" else 200), door.name
 
-    # The transport's limits, on the API port and on the balancer's own listener port.
-    for port in (lambdad.port, listener_port):
-        assert _status(_raw(port, b"GARBAGE\r\n\r\n")) == 400
-        huge = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1024 * 1024) + b"\r\n\r\n"
-        assert _status(_raw(port, huge)) == 431
-        many = b"".join(b"X-H%d: v\r\n" % i for i in range(10_000))
-        assert _status(_raw(port, b"GET / HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")) == 400
+    # The transport's limits on the API port; the balancer's own on its listener port
+    # (16 K a line, 64 K a head, ELB's 400 page for all of them).
+    huge = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1024 * 1024) + b"\r\n\r\n"
+    many = b"".join(b"X-H%d: v\r\n" % i for i in range(10_000))
+    many = b"GET / HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n"
+    assert _status(_raw(lambdad.port, b"GARBAGE\r\n\r\n")) == 400
+    assert _status(_raw(lambdad.port, huge)) == 431
+    assert _status(_raw(lambdad.port, many)) == 400
+    line = b"GET / HTTP/1.1\r\nHost: x\r\nX-Line: " + b"a" * (16 * 1024) + b"\r\n\r\n"
+    url = b"GET /" + b"u" * (16 * 1024) + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    for bad in (b"GARBAGE\r\n\r\n", huge, many, line, url):
+        refused = _raw(listener_port, bad)
+        assert _status(refused) == 400, bad[:40]
+        assert b"server: awselb/2.0" in refused.lower(), refused[:200]
+    # Lines and heads within the balancer's bounds pass.
+    fits = b"GET /fits HTTP/1.1\r\nHost: x\r\nX-Line: " + b"a" * (15 * 1024) + b"\r\n\r\n"
+    assert _status(_raw(listener_port, fits)) == 200
     for door in doors:
         still = requests.get(door.base + "/still", headers=door.host, timeout=30)
         assert still.status_code == 200, door.name

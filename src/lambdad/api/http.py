@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, cast
+from typing import Any, NoReturn, Protocol, cast
 
 import httptools
 
@@ -216,8 +216,7 @@ class HttpProtocol(asyncio.Protocol):
                 return
             room = limit - self.head_bytes
             if room <= 0:
-                self.failure = HEAD_TOO_LARGE
-                raise _Refused()
+                self._refuse_head(HEAD_TOO_LARGE)
             piece, data = data[:room], data[room:]
             # Counted before feeding: the parser's callbacks reset it when the head ends.
             self.head_bytes += len(piece)
@@ -252,12 +251,17 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self.request.url += url
+        longest = self.limits.max_line_bytes
+        if longest is not None and len(self.request.url) > longest:
+            self._refuse_head(HEAD_TOO_LARGE)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.header_count += 1
         if self.header_count > self.limits.max_headers:
-            self.failure = TOO_MANY_HEADERS
-            raise _Refused()
+            self._refuse_head(TOO_MANY_HEADERS)
+        longest = self.limits.max_line_bytes
+        if longest is not None and len(name) + len(value) > longest:
+            self._refuse_head(HEAD_TOO_LARGE)
         raw = name.decode("latin-1")
         key = raw.lower()
         self.request.headers.append((key, value.decode("latin-1")))
@@ -407,7 +411,7 @@ class HttpProtocol(asyncio.Protocol):
                         parsed = httptools.parse_url(url)
                     except httptools.HttpParserInvalidURLError:
                         req.keep_alive = False
-                        self._write(BAD_REQUEST)
+                        self._write(self.limits.head_refusal or BAD_REQUEST)
                         return
                     path, query = parsed.path or b"/", parsed.query or b""
                 else:
@@ -497,7 +501,13 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.write(data)
 
-    def _fail(self, answer: bytes = BAD_REQUEST) -> None:
+    def _refuse_head(self, answer: bytes) -> NoReturn:
+        self.failure = self.limits.head_refusal or answer
+        raise _Refused()
+
+    def _fail(self, answer: bytes | None = None) -> None:
+        if answer is None:
+            answer = self.limits.head_refusal or BAD_REQUEST
         self._write(answer)
         if self.transport is not None:
             self.transport.close()

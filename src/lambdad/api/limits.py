@@ -2,7 +2,8 @@
 
 The port is open to anyone who can reach it, so what an unauthenticated client can
 make it hold is bounded: connections per client address and in all (503), the size
-and header count of a request head (431/400), and the time a head may take and the
+and header count of a request head (431/400; a load balancer's listener port: its
+lines too, and its own answer), and the time a head may take and the
 rate a body must keep (408), and body bytes held before they are answered (429,
 ``api/body_budget.py``). ``api/http.py`` enforces these per connection.
 """
@@ -36,6 +37,11 @@ class Limits:
     # per client address (room for one upload of MAX_BODY and more).
     max_unverified_bytes: int = 256 * 1024 * 1024
     max_unverified_bytes_per_client: int = 96 * 1024 * 1024
+    # The longest request line or header line (name and value), if bounded apart from
+    # the whole head; and the one answer for every head refused (a port that serves
+    # another product's front door answers as it does), else the ones below.
+    max_line_bytes: int | None = None
+    head_refusal: bytes | None = None
 
 
 class ConnectionCount:

@@ -56,6 +56,7 @@ def connect(
     count: ConnectionCount | None = None,
     peer: str = "192.0.2.1",
     budget: BodyBudget | None = None,
+    limits: Limits = LIMITS,
 ) -> tuple[HttpProtocol, FakeTransport, App]:
     app = app or App()
     proto = HttpProtocol(
@@ -65,8 +66,8 @@ def connect(
         config=Config(),
         server_state=ServerState(),
         gate=app.gate,
-        limits=LIMITS,
-        connections=count or ConnectionCount(LIMITS),
+        limits=limits,
+        connections=count or ConnectionCount(limits),
         budget=budget,
         _loop=asyncio.get_running_loop(),
     )
@@ -119,6 +120,32 @@ def test_too_many_header_fields_is_400() -> None:
         assert status_of(transport) == 400
         assert transport.closed
         assert app.seen == []
+
+    asyncio.run(run())
+
+
+def test_a_port_with_line_limits_and_its_own_refusal_answers_every_bad_head_with_it() -> None:
+    refusal = b"HTTP/1.1 400 Bad Request\r\nServer: balancer\r\nContent-Length: 0\r\n\r\n"
+    limits = dataclasses.replace(LIMITS, max_line_bytes=100, head_refusal=refusal)
+    bad_heads = (
+        b"GET / HTTP/1.1\r\nX-Line: " + b"a" * 100 + b"\r\n\r\n",  # one header line
+        b"GET /" + b"u" * 100 + b" HTTP/1.1\r\n\r\n",  # the request line
+        b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 11 + b"\r\n",  # too many headers
+        b"GET / HTTP/1.1\r\n" + b"X-Pad: " + b"p" * 90 + b"\r\n" * 1 + b"Y: " + b"z" * 2000,
+        b"GARBAGE\r\n\r\n",
+    )
+
+    async def run() -> None:
+        for head in bad_heads:
+            proto, transport, app = connect(limits=limits)
+            proto.data_received(head)
+            assert bytes(transport.written) == refusal, head[:30]
+            assert transport.closed
+            assert app.seen == []
+        proto, transport, app = connect(limits=limits)
+        proto.data_received(b"GET /f HTTP/1.1\r\nX-Line: " + b"a" * 90 + b"\r\n\r\n")
+        await settle()
+        assert app.seen == [("GET", "/f", b"")]
 
     asyncio.run(run())
 

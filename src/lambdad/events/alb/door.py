@@ -57,6 +57,15 @@ BAD_REQUEST: Final = _page(400, "Bad Request")
 TRACE_REFUSED: Final = _page(405, "Method Not Allowed")
 TOO_MANY_FORWARDS: Final = _page(463, "")
 MAX_FORWARDED_ADDRESSES: Final = 30
+# ELB's quotas for HTTP headers: a request line and a single header of 16 K, the whole
+# request head 64 K; its troubleshooting guide answers a request past them (or one not
+# HTTP at all) 400 Bad Request, the connection closed.
+MAX_LINE_BYTES: Final = 16 * 1024
+MAX_HEAD_BYTES: Final = 64 * 1024
+HEAD_REFUSAL: Final = (
+    b"HTTP/1.1 400 Bad Request\r\nServer: awselb/2.0\r\nContent-Type: text/html\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(BAD_REQUEST.body), BAD_REQUEST.body)
+)
 
 
 class ServicePolicies(Protocol):
