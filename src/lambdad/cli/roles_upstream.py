@@ -6,14 +6,16 @@ role and per service (the name requests are signed for: ``s3``, ``dynamodb``... 
 ``*``), the keys lambdad's relay signs the function's requests with once it has
 checked the role session's signature (model/upstream.py). The function never holds
 them. An operator's command over the data directory's ``upstream.json`` (mode 0600,
-store/upstream.py); a running server uses the change for environments started after
-it. The secret key is read from standard input (hidden when it is a terminal), never
-from the command line, which the host's other users can read.
+changed under its lock: store/upstream.py); a running server uses the change within a
+second (which endpoints are relayed: for environments started after it). The secret key
+is read from standard input (hidden when it is a terminal), never from the command line,
+which the host's other users can read.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -22,6 +24,7 @@ from lambdad.cli.roles import existing_data_dir
 from lambdad.model.upstream import UpstreamCredential
 from lambdad.store import upstream as upstream_file
 
+Table = dict[str, dict[str, UpstreamCredential]]
 _DATA_DIR = click.option(
     "--data-dir", default=None, help="Data directory [./.lambdad or LAMBDAD_DATA_DIR]."
 )
@@ -31,9 +34,17 @@ def _path(data_dir: str | None) -> Path:
     return existing_data_dir(data_dir) / upstream_file.FILE_NAME
 
 
-def _load(data_dir: str | None) -> dict[str, dict[str, UpstreamCredential]]:
+def _load(data_dir: str | None) -> Table:
     try:
         return upstream_file.load(_path(data_dir))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _change(data_dir: str | None, change: Callable[[Table], object]) -> None:
+    """Change the file under its lock (another command at once loses nothing)."""
+    try:
+        upstream_file.update(_path(data_dir), change)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -69,10 +80,8 @@ def set_upstream(
     token = _read_secret("Session token") if with_session_token else None
     if not secret:
         raise click.ClickException("no secret access key on standard input")
-    table = _load(data_dir)
     credential = UpstreamCredential(access_key_id, secret, token or None, region)
-    table.setdefault(role_arn, {})[service] = credential
-    upstream_file.save(_path(data_dir), table)
+    _change(data_dir, lambda table: table.setdefault(role_arn, {}).update({service: credential}))
 
 
 @click.command("upstream-rm")
@@ -81,15 +90,16 @@ def set_upstream(
 @click.argument("service", required=False)
 def remove_upstream(data_dir: str | None, role_arn: str, service: str | None) -> None:
     """Stop signing ROLE_ARN's calls (to SERVICE, or to any) upstream."""
-    table = _load(data_dir)
-    services = table.get(role_arn, {})
-    if service is None:
-        removed = table.pop(role_arn, None) is not None
-    else:
-        removed = services.pop(service, None) is not None
-    if not removed:
-        raise click.ClickException(f"no upstream credentials for {role_arn} {service or ''}")
-    upstream_file.save(_path(data_dir), table)
+
+    def remove(table: Table) -> None:
+        if service is None:
+            removed = table.pop(role_arn, None) is not None
+        else:
+            removed = table.get(role_arn, {}).pop(service, None) is not None
+        if not removed:  # nothing changed: nothing saved
+            raise ValueError(f"no upstream credentials for {role_arn} {service or ''}")
+
+    _change(data_dir, remove)
 
 
 @click.command("upstream-ls")

@@ -6,24 +6,22 @@ no ``Statement``: the default) and its trust policy (model/role_trust.py; none:
 Lambda's), written by ``lambdad roles`` (or by hand). A stack's ``AWS::IAM::Role``
 adds its role with ``"Stack": STACK_ID`` and removes it with the stack. The server
 reads the file again when it changed (one ``stat`` per request made with a session,
-or per role check), so no restart is needed. A role not in the file gets the default
-policy; a file that cannot be read leaves every role with no permission at all
+or per role check: a permission taken away holds at once), so no restart is needed.
+Written whole and changed under a lock (json_file.py). A role not in the file gets the
+default policy; a file that cannot be read leaves every role with no permission at all
 (never the default's) and no role assumable, and says why in the server's log.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
-import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from lambdad.model.role_policy import DEFAULT, RolePolicy, from_document
 from lambdad.model.role_trust import Role, assumable, trust_text
+from lambdad.store import json_file
 
 log = logging.getLogger(__name__)
 
@@ -74,37 +72,13 @@ def as_document(role: Role) -> dict[str, object]:
 
 def save(path: Path, roles: dict[str, Role]) -> None:
     """Replace ``path`` with ``roles``, whole (written aside, then renamed), mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {arn: as_document(r) for arn, r in sorted(roles.items())}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".roles-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    json_file.write(path, {arn: as_document(r) for arn, r in sorted(roles.items())})
 
 
 def update(path: Path, change: Callable[[dict[str, Role]], None]) -> None:
     """Read, change and save the file under a lock, so that the CLI and a stack
     changing it at once do not lose each other's change."""
-    with _locked(path):
-        roles = load(path)
-        change(roles)
-        save(path, roles)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    json_file.update(path, load, save, change)
 
 
 class RolePolicies:
@@ -112,7 +86,7 @@ class RolePolicies:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: tuple[int, int] | None = None
+        self._watch = json_file.Watch(path)
         self._roles: dict[str, Role] = {}
         self._broken = False
 
@@ -129,16 +103,10 @@ class RolePolicies:
         return not self._broken and assumable(self._roles, role_arn)
 
     def _refresh(self) -> None:
-        try:
-            st = self.path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
-        if stamp == self._stamp and (stamp is not None or not self._roles):
+        if not self._watch.changed():
             return
-        self._stamp = stamp
         try:
-            self._roles = load(self.path) if stamp is not None else {}
+            self._roles = load(self.path)
             self._broken = False
         except (OSError, ValueError) as exc:
             log.error("roles unreadable, sessions denied until fixed: %s", exc)

@@ -1,18 +1,21 @@
 """The operator's upstream credentials: ``upstream.json`` in the data directory.
 
 The table of model/upstream.py, written by ``lambdad roles upstream`` (or by hand),
-mode 0600 (it holds secrets). The server reads it again when it changed (one ``stat``
-per environment start), so no restart is needed; a file that cannot be read leaves
-every request to pass unchanged, and says why in the server's log (never a secret).
+mode 0600 (it holds secrets), changed under the file's lock (json_file.py). The
+server reads it again when it changed, looking at most once a second (the relay asks
+for a credential on every request it signs again), so no restart is needed; a file
+that cannot be read leaves every request to pass unchanged, and says why in the
+server's log (never a secret).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from lambdad.model.upstream import (
     UpstreamCredential,
@@ -21,10 +24,14 @@ from lambdad.model.upstream import (
     credential_for,
     parse,
 )
+from lambdad.store import json_file
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "upstream.json"
+# Seconds between looks at the file: a change is used within this long.
+LOOK_EVERY = 1.0
+R = TypeVar("R")
 
 
 def load(path: Path) -> dict[str, dict[str, UpstreamCredential]]:
@@ -41,24 +48,23 @@ def load(path: Path) -> dict[str, dict[str, UpstreamCredential]]:
 
 def save(path: Path, table: UpstreamTable) -> None:
     """Replace ``path`` with ``table``, whole (written aside, then renamed), mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upstream-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(as_document(table), f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    json_file.write(path, as_document(table))
+
+
+def update(path: Path, change: Callable[[dict[str, dict[str, UpstreamCredential]]], R]) -> R:
+    """Read, change and save the file under its lock (two commands at once lose
+    neither change); what ``change`` answers."""
+    return json_file.update(path, load, save, change)
 
 
 class UpstreamCredentials:
     """The file's table as of its last change."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, every: float = LOOK_EVERY, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.path = path
-        self._stamp: tuple[int, int] | None = None
+        self._watch = json_file.Watch(path, every, clock)
         self._table: dict[str, dict[str, UpstreamCredential]] = {}
 
     def has_role(self, role_arn: str) -> bool:
@@ -76,16 +82,10 @@ class UpstreamCredentials:
         return credential_for(self._table, role_arn, service)
 
     def _refresh(self) -> None:
-        try:
-            st = self.path.stat()
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
-        if stamp == self._stamp:
+        if not self._watch.changed():
             return
-        self._stamp = stamp
         try:
-            self._table = load(self.path) if stamp is not None else {}
+            self._table = load(self.path)
         except (OSError, ValueError) as exc:
             log.error("upstream credentials unreadable, none used until fixed: %s", exc)
             self._table = {}

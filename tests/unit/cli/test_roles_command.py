@@ -85,3 +85,21 @@ def test_a_data_directory_that_does_not_exist_is_refused(tmp_path: Path) -> None
         assert out.exit_code == 1, (args, out.output)
         assert f"no data directory at {tmp_path / '.lambdad'}" in out.output
     assert not (tmp_path / ".lambdad").exists()
+
+
+def test_upstream_set_list_and_remove(tmp_path: Path) -> None:
+    run = CliRunner().invoke
+    dd = ["--data-dir", str(tmp_path)]
+    for service in ("s3", "dynamodb"):
+        args = ["roles", "upstream", *dd, ROLE, service, "--access-key-id", f"AKIA{service}"]
+        assert run(main, args, input="secret\n").exit_code == 0
+    listed = run(main, ["roles", "upstream-ls", *dd]).output.split()
+    assert listed == [ROLE, "dynamodb", "AKIAdynamodb", ROLE, "s3", "AKIAs3"]
+    saved = (tmp_path / "upstream.json").read_text()
+    missing = run(main, ["roles", "upstream-rm", *dd, ROLE, "sqs"])
+    assert missing.exit_code == 1
+    assert "no upstream credentials" in missing.output
+    assert (tmp_path / "upstream.json").read_text() == saved
+    assert run(main, ["roles", "upstream-rm", *dd, ROLE, "s3"]).exit_code == 0
+    assert run(main, ["roles", "upstream-ls", *dd]).output.split() == [ROLE, "dynamodb",
+                                                                       "AKIAdynamodb"]  # fmt: skip
