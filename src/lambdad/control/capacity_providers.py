@@ -9,8 +9,8 @@ caller's account and region that exists). A version on a provider has a function
 scaling configuration (control/function_scaling.py), honoured by
 environments/scaling.py.
 
-Providers are stored as children of kind ``capacity-provider`` under one pseudo
-function name per account and region, keyed by the provider's name.
+Providers are scoped documents (store/scoped_docs.py) of kind ``capacity-provider``
+under one parent name per account and region, keyed by the provider's name.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from lambdad.model.arn import LATEST, function_arn
 from lambdad.model.function import now_iso
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
+from lambdad.store.scoped_docs import ScopedDocs
 
 KIND = "capacity-provider"
-HOLDER = "cp:"  # the pseudo function name the providers are stored under
+HOLDER = "cp:"  # the parent name the providers are stored under
 MAX_TAGS = 50
 _ARN = re.compile(
     r"arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
@@ -58,6 +59,7 @@ def provider_arn(scope: Scope, name: str) -> str:
 class CapacityProviders:
     def __init__(self, store: MetadataStore, clock: Clock) -> None:
         self.store = store
+        self.docs = ScopedDocs(store, KIND)
         self.clock = clock
 
     # -- look-ups ------------------------------------------------------------------------
@@ -77,7 +79,7 @@ class CapacityProviders:
     def doc(self, scope: Scope, name_or_arn: str) -> Doc:
         """The stored provider; ResourceNotFoundException if there is none."""
         name = self.name_of(scope, name_or_arn)
-        doc = self.store.get_child(KIND, scope.account, scope.region, HOLDER, name)
+        doc = self.docs.get(scope, HOLDER, name)
         if doc is None:
             raise self._not_found(provider_arn(scope, name))
         return doc
@@ -104,7 +106,7 @@ class CapacityProviders:
         name = self.name_of(scope, params["CapacityProviderName"])
         _check(scope, params)
         with self.store.transaction():
-            if self.store.get_child(KIND, scope.account, scope.region, HOLDER, name) is not None:
+            if self.docs.get(scope, HOLDER, name) is not None:
                 raise ResourceConflictException(
                     f"Capacity provider already exists: {provider_arn(scope, name)}"
                 )
@@ -115,7 +117,7 @@ class CapacityProviders:
             doc.update({k: params[k] for k in _CREATE_MEMBERS if k in params})
             doc["LastModified"] = now_iso(self.clock.now())
             doc["Tags"] = tags
-            self.store.put_child(KIND, scope.account, scope.region, HOLDER, name, doc)
+            self.docs.put(scope, HOLDER, name, doc)
         return {"CapacityProvider": _render(doc)}
 
     def get(self, scope: Scope, name_or_arn: str) -> dict[str, Any]:
@@ -138,13 +140,13 @@ class CapacityProviders:
                     "The capacity provider cannot be deleted while function versions use it."
                 )
             name = doc["CapacityProviderArn"].rsplit(":", 1)[-1]
-            self.store.delete_child(KIND, scope.account, scope.region, HOLDER, name)
+            self.docs.delete(scope, HOLDER, name)
         return {"CapacityProvider": {**_render(doc), "State": "Deleting"}}
 
     def list_providers(
         self, scope: Scope, state: str | None, marker: str | None, max_items: int | None
     ) -> dict[str, Any]:
-        rows = sorted(self.store.list_children(KIND, scope.account, scope.region, HOLDER))
+        rows = sorted(self.docs.list(scope, HOLDER))
         chosen = [(k, _render(d)) for k, d in rows if state is None or d.get("State") == state]
         items, next_marker = page(chosen, marker, max_items)
         out: dict[str, Any] = {"CapacityProviders": items}
@@ -196,7 +198,7 @@ class CapacityProviders:
 
     def _put(self, scope: Scope, doc: Doc) -> None:
         name = doc["CapacityProviderArn"].rsplit(":", 1)[-1]
-        self.store.put_child(KIND, scope.account, scope.region, HOLDER, name, doc)
+        self.docs.put(scope, HOLDER, name, doc)
 
 
 def provider_of(version_doc: Doc) -> str | None:

@@ -10,16 +10,16 @@ All of it lives in the metadata store's children, per (account, region):
   (account and region empty) keyed ``ACCOUNT/REGION/RULE``, so the timer service reads
   every schedule with one query: ``{"Anchor": epoch, "Next": epoch}``.
 
-The store's ``name`` column holds ``events:<bus>`` (``scoped_docs``).
+The store's ``name`` column holds ``events:<bus>`` (``store.scoped_docs``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lambdad.events.scoped_docs import ScopedDocs
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
+from lambdad.store.scoped_docs import ScopedDocs
 
 DEFAULT_BUS = "default"
 BUS_KIND = "events-bus"

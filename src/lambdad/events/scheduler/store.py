@@ -5,7 +5,7 @@ the metadata store's children:
   the first time it is needed, so that it has a creation date);
 - a schedule: kind ``scheduler-schedule``, under its group, key its name.
 
-The store's ``name`` column holds ``scheduler:...`` (``events.scoped_docs``). A
+The store's ``name`` column holds ``scheduler:...`` (``store.scoped_docs``). A
 schedule's next fire is the timer service's, in ``rule_store``'s schedule table under
 ``timer_key``.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lambdad.events.scoped_docs import ScopedDocs
 from lambdad.model.scope import Scope
 from lambdad.store.base import Doc, MetadataStore
+from lambdad.store.scoped_docs import ScopedDocs
 
 DEFAULT_GROUP = "default"
 GROUP_KIND = "scheduler-group"

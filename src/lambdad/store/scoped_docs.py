@@ -1,8 +1,9 @@
 """Documents of one kind kept per (account, region) in the metadata store's children,
-under a parent name and a key: what EventBridge's buses and rules (``rule_store``) and
-Scheduler's groups and schedules (``scheduler/store``) each are. The parent names of
-both hold a colon (``events:...``, ``scheduler:...``), which no function name does, so
-deleting a function never touches them."""
+under a parent name and a key: what EventBridge's buses and rules
+(events/rule_store.py), Scheduler's groups and schedules (events/scheduler/store.py)
+and Lambda's capacity providers (control/capacity_providers.py) each are. Their parent
+names hold a colon (``events:...``, ``scheduler:...``, ``cp:``), which no function
+name does, so deleting a function never touches them."""
 
 from __future__ import annotations
 

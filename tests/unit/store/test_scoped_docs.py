@@ -1,10 +1,10 @@
-"""``events.scoped_docs.ScopedDocs``: one kind of document per (account, region), under a
-parent name, as EventBridge's and Scheduler's stores keep theirs."""
+"""``store.scoped_docs.ScopedDocs``: one kind of document per (account, region), under a
+parent name, as EventBridge, Scheduler and capacity providers keep theirs."""
 
 from __future__ import annotations
 
-from lambdad.events.scoped_docs import ScopedDocs
 from lambdad.model.scope import Scope
+from lambdad.store.scoped_docs import ScopedDocs
 from lambdad.store.sqlite import SqliteStore
 
 A = Scope("123456789012", "us-east-1")
