@@ -16,8 +16,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from lambdad.errors import NotFoundException
 from lambdad.model.scope import Scope
@@ -30,11 +30,15 @@ ID_FIELD: Final = "ApiId"
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """An API found by its id alone (what the door knows): its kind, owner and document."""
+    """An API found by its id alone (what the door knows): its kind, owner and document.
+
+    ``routes`` keeps what ``dispatch`` derives from the document per stage (its parsed
+    routes), for as long as the door keeps this Found: until the API changes."""
 
     kind: str
     scope: Scope
     doc: Doc
+    routes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class ApiStore:

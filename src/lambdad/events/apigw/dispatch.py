@@ -64,7 +64,11 @@ def split_stage(raw_path: str) -> tuple[str, str]:
     return first, "/" + rest
 
 
-def http_target(doc: Doc, method: str, raw_path: str) -> Target | None:
+def http_target(
+    doc: Doc, method: str, raw_path: str, cache: dict[str, Any] | None = None
+) -> Target | None:
+    """``cache``: where a stage's parsed routes are kept between requests to the same
+    document (``api_store.Found.routes``)."""
     stages = doc["Stages"]
     first, rest = split_stage(raw_path)
     if first in stages and first != names.DEFAULT_STAGE:
@@ -74,10 +78,18 @@ def http_target(doc: Doc, method: str, raw_path: str) -> Target | None:
     else:
         return None
     stage = stages[stage_name]
-    parts = http_stages.served_parts(dict(doc), stage)
+    prepared = cache.get(stage_name) if cache is not None else None
+    if prepared is None:
+        parts = http_stages.served_parts(dict(doc), stage)
+        routes = [] if parts is None else _parsed(
+            (rid, r["RouteKey"]) for rid, r in parts["Routes"].items()
+        )  # fmt: skip
+        prepared = (parts, routes)
+        if cache is not None:
+            cache[stage_name] = prepared
+    parts, routes = prepared
     if parts is None:
         return None
-    routes = _parsed((rid, r["RouteKey"]) for rid, r in parts["Routes"].items())
     found = match(routes, method, path)
     if found is None:
         return None
@@ -103,20 +115,29 @@ def http_target(doc: Doc, method: str, raw_path: str) -> Target | None:
     )
 
 
-def rest_target(doc: Doc, method: str, raw_path: str) -> Target | None:
+def rest_target(
+    doc: Doc, method: str, raw_path: str, cache: dict[str, Any] | None = None
+) -> Target | None:
+    """``cache``: as ``http_target``'s."""
     stage_name, path = split_stage(raw_path)
     stage = doc["Stages"].get(stage_name)
     if stage is None:
         return None
-    deployment = doc["Deployments"].get(stage.get("deploymentId") or "")
-    if deployment is None:
+    prepared = cache.get(stage_name) if cache is not None else None
+    if prepared is None:
+        deployment = doc["Deployments"].get(stage.get("deploymentId") or "")
+        resources = None if deployment is None else deployment["Snapshot"]
+        routes = [] if resources is None else _parsed(
+            (f"{rid} {verb}", f"{verb} {resource['path']}")
+            for rid, resource in resources.items()
+            for verb in (resource.get("resourceMethods") or {})
+        )  # fmt: skip
+        prepared = (resources, routes)
+        if cache is not None:
+            cache[stage_name] = prepared
+    resources, routes = prepared
+    if resources is None:
         return None
-    resources = deployment["Snapshot"]
-    routes = _parsed(
-        (f"{rid} {verb}", f"{verb} {resource['path']}")
-        for rid, resource in resources.items()
-        for verb in (resource.get("resourceMethods") or {})
-    )
     found = match(routes, method, path)
     if found is None:
         return None

@@ -172,7 +172,7 @@ class ApiGatewayDoor:
     async def _routed(self, found: Found, request: HttpRequest, wire_path: str) -> HttpResponse:
         rest = found.kind != HTTP
         choose = dispatch.rest_target if rest else dispatch.http_target
-        target = choose(found.doc, request.method, request.raw_path)
+        target = choose(found.doc, request.method, request.raw_path, found.routes)
         if target is None:
             return answers.REST_MISSING_TOKEN if rest else answers.HTTP_NOT_FOUND
         if len(request.body) > names.MAX_REQUEST_BODY:

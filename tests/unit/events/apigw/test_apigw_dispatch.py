@@ -52,6 +52,13 @@ def test_a_stage_without_auto_deploy_serves_its_deployment(gateway: ApiGateway, 
     assert (found.route_key, found.payload_version, found.arn_path) == ("GET /a", "1.0", "/a")
     assert dispatch.http_target(doc, "GET", "/prod/b") is None  # not deployed yet
     assert dispatch.http_target(doc, "GET", "/a") is None  # no $default stage
+    cache: dict[str, Any] = {}
+    for _ in range(2):
+        for path in ("/prod/a", "/prod/b", "/a"):
+            assert dispatch.http_target(doc, "GET", path, cache) == dispatch.http_target(
+                doc, "GET", path
+            )
+    assert list(cache) == ["prod"]
 
 
 def test_rest_methods_by_stage(gateway: ApiGateway, v1: Call) -> None:
@@ -79,6 +86,15 @@ def test_rest_methods_by_stage(gateway: ApiGateway, v1: Call) -> None:
     assert (greedy.arn_method, greedy.arn_path) == ("POST", "/{proxy+}")
     assert dispatch.rest_target(doc, "GET", "/v1/") is None  # the root has no method
     assert dispatch.rest_target(doc, "GET", "/v2/pets") is None  # no such stage
+    # With a cache (the door's, per document), the same answers from routes parsed once.
+    cache: dict[str, Any] = {}
+    for _ in range(2):
+        for verb, path in (("GET", "/v1/pets"), ("POST", "/v1/pets"), ("GET", "/v1/"),
+                           ("GET", "/v2/pets")):  # fmt: skip
+            assert dispatch.rest_target(doc, verb, path, cache) == dispatch.rest_target(
+                doc, verb, path
+            )
+    assert list(cache) == ["v1"]
 
 
 def test_the_function_an_integration_names() -> None:
