@@ -107,6 +107,12 @@ def test_console_lists_invokes_shows_logs_and_charts(
         Principal="*",
         InvokedViaFunctionUrl=True,
     )
+    # Two functions sharing a custom log group: each one's last invocation is its own.
+    group = {"LogFormat": "Text", "LogGroup": f"/console-test/{name}"}
+    shared = [new_function(handler_zip(SOURCE), LoggingConfig=group)["FunctionName"]
+              for _ in range(2)]  # fmt: skip
+    for fn in shared:
+        client.invoke(FunctionName=fn, Payload=b"{}")
     base = lambdad.endpoint
 
     sign_in(page, lambdad, PRIMARY.secret_access_key)
@@ -114,6 +120,8 @@ def test_console_lists_invokes_shows_logs_and_charts(
     row = page.locator("tr", has=page.locator(f"a.fn:text-is('{name}')"))
     assert "python3.12" in row.inner_text()
     assert "50.0%" in row.inner_text()  # one error in two invocations
+    for fn in shared:
+        assert " UTC" in page.locator("tr", has=page.locator(f"a.fn:text-is('{fn}')")).inner_text()
     cookie = next(c for c in page.context.cookies() if c["name"] == "lambdad_console")
     assert cookie["httpOnly"]
     assert cookie["sameSite"] == "Strict"

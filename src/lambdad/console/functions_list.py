@@ -1,7 +1,7 @@
 """The functions page: the signed-in account's functions in the chosen region, with
-runtime, memory, last modification, last invocation (the newest log event) and the
-error rate of the last 24 hours, 50 to a page (``?marker=`` pages on, as
-``ListFunctions`` does)."""
+runtime, memory, last modification, last invocation (its own newest log event:
+last_invocation.py) and the error rate of the last 24 hours, 50 to a page
+(``?marker=`` pages on, as ``ListFunctions`` does)."""
 
 from __future__ import annotations
 
@@ -10,38 +10,12 @@ from typing import Any
 from urllib.parse import quote
 
 from lambdad.console import metric_queries
+from lambdad.console.last_invocation import last_invoked
 from lambdad.console.layout import e, page, table, when
 from lambdad.console.view import View
 from lambdad.console.web import PREFIX, Response, fn_path, html
-from lambdad.errors import AwsError
 
 PAGE = 50
-
-
-async def last_invoked(view: View, fn: dict[str, Any]) -> float | None:
-    """The time (epoch ms) of the function's newest log event, if it has one: in its
-    log group, in a stream of its own where the group is a custom one that functions
-    may share (``YYYY/MM/DD/NAME[VERSION]ID``)."""
-    name = fn["FunctionName"]
-    own = f"/aws/lambda/{name}"
-    group = (fn.get("LoggingConfig") or {}).get("LogGroup") or own
-    try:
-        out = await view.aws.logs(
-            view.who,
-            "DescribeLogStreams",
-            logGroupName=group,
-            orderBy="LastEventTime",
-            descending=True,
-            limit=1 if group == own else 50,
-        )
-    except AwsError:  # no log group yet: never invoked
-        return None
-    streams = [
-        s
-        for s in out.get("logStreams") or []
-        if group == own or f"/{name}[" in str(s.get("logStreamName"))
-    ]
-    return streams[0].get("lastEventTimestamp") if streams else None
 
 
 def _rate(invocations: int, errors: int) -> str:

@@ -2,12 +2,16 @@
 ``/aws/lambda/NAME``) as it grows.
 
 The page shows the last ``WINDOW_MS`` of events, then its script polls
-``logs.json?since=<epoch ms>`` every couple of seconds for newer ones (CloudWatch
-Logs' ``FilterLogEvents`` over the same store ``aws logs tail`` reads)."""
+``logs.json?group=<group>&since=<epoch ms>`` every couple of seconds for newer ones
+(CloudWatch Logs' ``FilterLogEvents`` over the same store ``aws logs tail`` reads).
+The function's configuration is read once, when the tab opens: the poll names the
+group it found (the signed-in caller's own Logs permissions apply to it, as to any
+FilterLogEvents of theirs), and a poll without one reads the configuration again."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from lambdad.console.layout import e, function_tabs, page, when
 from lambdad.console.view import View
@@ -64,7 +68,7 @@ async def render(view: View, name: str) -> Response:
     rows = "".join(_row(ev) for ev in found)
     body = (
         function_tabs(name, "/logs")
-        + f'<section class="card" id="logs" data-poll="{e(fn_path(name, "/logs.json"))}" '
+        + f'<section class="card" id="logs" data-poll="{e(_poll_url(name, group))}" '
         f'data-since="{last}"><div class="row"><h2>{e(group)}</h2>'
         '<label class="live"><input type="checkbox" id="follow" checked> Live</label>'
         '<span id="log-status" class="muted" role="status"></span></div>'
@@ -76,14 +80,21 @@ async def render(view: View, name: str) -> Response:
     return html(page(f"Logs {name}", view.session, body, nav="functions"))
 
 
+def _poll_url(name: str, group: str) -> str:
+    return fn_path(name, "/logs.json") + "?group=" + quote(group, safe="")
+
+
 async def poll(view: View, name: str) -> Response:
     raw = view.req.query.get("since", "")
     now_ms = int(view.now() * 1000)
     since = int(raw) if raw.isdigit() else now_ms - WINDOW_MS
-    config = await view.aws.lambda_(
-        view.who, view.host, "GetFunctionConfiguration", FunctionName=name
-    )
-    found = await _events(view, _group(config, name), max(since, now_ms - 14 * 86400 * 1000))
+    group = view.req.query.get("group", "")
+    if not group:
+        config = await view.aws.lambda_(
+            view.who, view.host, "GetFunctionConfiguration", FunctionName=name
+        )
+        group = _group(config, name)
+    found = await _events(view, group, max(since, now_ms - 14 * 86400 * 1000))
     return json_response(
         {
             "events": [

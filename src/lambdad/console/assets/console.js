@@ -99,7 +99,7 @@
     async function poll() {
       if (follow.checked) {
         try {
-          const res = await fetch(logs.dataset.poll + "?since=" + since, { credentials: "same-origin" });
+          const res = await fetch(logs.dataset.poll + "&since=" + since, { credentials: "same-origin" });
           if (res.status === 401) { window.location = "/console/signin"; return; }
           const out = await res.json();
           for (const ev of out.events || []) {
