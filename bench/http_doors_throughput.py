@@ -1,6 +1,10 @@
 """Throughput through the HTTP front doors at c=8, with wrk, beside a direct ``Invoke``
 and a raw asyncio HTTP server, in one run.
 
+Beside req/s: CPU microseconds per request of the server (and of its event-loop thread),
+the runtimes and wrk, and the two ceilings they set on this machine: requests/s with the
+loop thread always busy, and with every core busy.
+
 One ``lambdad serve`` (``process`` sandbox; ``--sandbox bwrap``: the default one) and
 one no-op Python function answering a small proxy response, behind an HTTP API (quick
 create), a REST API (``{proxy+}``) and an application load balancer (as
@@ -73,16 +77,33 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _loop_thread_seconds(pid: int) -> float:
+    """CPU seconds of the server's main thread (its event loop: Python runs there only,
+    one thread at a time)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def measured(pid: int, url: str, script: Path, seconds: float) -> dict[str, Any]:
-    """wrk's figures, with CPU microseconds per request of server, runtimes and wrk."""
+    """wrk's figures, with CPU microseconds per request of server (and of its event-loop
+    thread), runtimes and wrk, and the two ceilings they set: requests/s when the loop
+    thread is always busy, and when every core is."""
     server0, below0, wrk0 = (*_cpu(pid), _children_cpu())
+    loop0 = _loop_thread_seconds(pid)
     result = t.wrk(url, script, CONNECTIONS, seconds)
     server1, below1, wrk1 = (*_cpu(pid), _children_cpu())
+    loop1 = _loop_thread_seconds(pid)
     requests = result["requests"] or 1
-    result["cpu_us_per_request"] = {
+    cpu = result["cpu_us_per_request"] = {
         "server": (server1 - server0) / requests * 1e6,
+        "loop": (loop1 - loop0) / requests * 1e6,
         "runtimes": (below1 - below0) / requests * 1e6,
         "wrk": (wrk1 - wrk0) / requests * 1e6,
+    }
+    everything = cpu["server"] + cpu["runtimes"] + cpu["wrk"]
+    result["ceiling_per_s"] = {
+        "loop": 1e6 / cpu["loop"] if cpu["loop"] else 0.0,
+        "cores": (os.cpu_count() or 1) * 1e6 / everything if everything else 0.0,
     }
     return result
 
@@ -152,12 +173,18 @@ def main() -> int:
     print(f"HTTP front doors, {args.sandbox} sandbox, wrk -t1 -c{CONNECTIONS}, "
           f"{seconds:g} s per point")  # fmt: skip
     print(f"  {'':26}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}"
-          f"   CPU us/request: {'server':>7}{'runtimes':>9}{'wrk':>6}")  # fmt: skip
+          f"   CPU us/request: {'server':>7}{'(loop)':>7}{'runtimes':>9}{'wrk':>6}"
+          f"   ceiling req/s: {'loop':>6}{'cores':>7}")  # fmt: skip
     for label, r in results.items():
-        lat, cpu = r["latency_ms"], r["cpu_us_per_request"]
+        lat, cpu, top = r["latency_ms"], r["cpu_us_per_request"], r["ceiling_per_s"]
         print(f"  {label:26}{r['requests_per_s']:8.0f}{lat.get('50', 0):8.2f}"
               f"{lat.get('99', 0):8.2f}{r['non_2xx']:8d}{'':18}{cpu['server']:7.0f}"
-              f"{cpu['runtimes']:9.0f}{cpu['wrk']:6.0f}")  # fmt: skip
+              f"{cpu['loop']:7.0f}{cpu['runtimes']:9.0f}{cpu['wrk']:6.0f}{'':18}"
+              f"{round(top['loop']) or '-':>6}{top['cores']:7.0f}")  # fmt: skip
+    print(
+        "  ceilings: the server's event-loop thread always busy (Python runs on one thread"
+        " at a time), and every core busy with server, runtimes and wrk together"
+    )
     result = {"host": c.host_info(), "seconds": seconds, "connections": CONNECTIONS,
               "sandbox": args.sandbox, "results": results}  # fmt: skip
     print("wrote", c.write_json("http_doors_throughput", result, args.json))
