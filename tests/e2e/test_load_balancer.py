@@ -64,8 +64,30 @@ def test_load_balancer_with_a_lambda_target(
         Actions=[{"Type": "fixed-response", "FixedResponseConfig": {
             "StatusCode": "200", "ContentType": "text/plain", "MessageBody": "fine"}}],
     )  # fmt: skip
+    elb.create_rule(
+        ListenerArn=listener["ListenerArn"], Priority=20,
+        Conditions=[{"Field": "path-pattern", "Values": ["/old/*"]}],
+        Actions=[{"Type": "redirect", "RedirectConfig": {
+            "Path": "/new/#{path}", "StatusCode": "HTTP_301"}}],
+    )  # fmt: skip
+    with pytest.raises(ClientError) as looping:  # a redirect that changes nothing
+        elb.create_rule(
+            ListenerArn=listener["ListenerArn"], Priority=30,
+            Conditions=[{"Field": "path-pattern", "Values": ["/loop"]}],
+            Actions=[{"Type": "redirect", "RedirectConfig": {"StatusCode": "HTTP_302"}}],
+        )  # fmt: skip
+    assert looping.value.response["Error"]["Code"] == "ValidationError"
     rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
-    assert [r["Priority"] for r in rules] == ["10", "default"]
+    assert [r["Priority"] for r in rules] == ["10", "20", "default"]
+    assert rules[1]["Actions"][0]["RedirectConfig"] == {
+        "Protocol": "#{protocol}", "Port": "#{port}", "Host": "#{host}",
+        "Path": "/new/#{path}", "Query": "#{query}", "StatusCode": "HTTP_301",
+    }  # fmt: skip
+    moved = requests.get(f"http://127.0.0.1:{port}/old/page?id=7", allow_redirects=False,
+                         timeout=30)  # fmt: skip
+    assert moved.status_code == 301
+    assert moved.headers["location"] == f"http://127.0.0.1:{port}/new/old/page?id=7"
+    assert moved.headers["server"] == "awselb/2.0"
     host = {"Host": balancer["DNSName"]}
 
     answer = requests.get(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from lambdad.clock import Clock
-from lambdad.events.alb import names
+from lambdad.events.alb import names, redirects
 from lambdad.events.alb.errors import ElbError, invalid, not_found
 from lambdad.events.alb.store import LB, TG, ElbStore
 from lambdad.events.alb.target_groups import target_group_arns
@@ -246,15 +246,20 @@ class Balancers:
     def _actions(self, scope: Scope, actions: list[Params]) -> list[Params]:
         if not actions:
             raise invalid("At least one action is required")
+        checked = []
         for action in actions:
             kind = action.get("Type")
-            if kind == "fixed-response":
-                continue
-            if kind != "forward":
-                raise invalid(f"lambdad serves forward and fixed-response actions, not {kind}")
-        for arn in target_group_arns(actions):
+            if kind == "redirect":
+                action = {**action, "RedirectConfig": redirects.completed(
+                    action.get("RedirectConfig"))}  # fmt: skip
+            elif kind not in ("forward", "fixed-response"):
+                raise invalid(
+                    f"lambdad serves forward, fixed-response and redirect actions, not {kind}"
+                )
+            checked.append(action)
+        for arn in target_group_arns(checked):
             self.store.by_arn(TG, scope, arn)
-        return actions
+        return checked
 
 
 def _owner_of(store: ElbStore, scope: Scope, listener_arn: str) -> str:

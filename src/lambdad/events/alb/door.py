@@ -13,6 +13,7 @@ invokes it through ``invoke/`` and answers by ALB's rules. It never raises.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Final, Protocol
 
 from lambdad.clock import Clock
 from lambdad.errors import AwsError
-from lambdad.events.alb import names
+from lambdad.events.alb import names, redirects
 from lambdad.events.alb.rules import actions_for, choose_group
 from lambdad.events.alb.store import LB, TG, ElbStore
 from lambdad.events.function_urls import Response, SyncInvoker
@@ -56,6 +57,8 @@ BAD_REQUEST: Final = _page(400, "Bad Request")
 # many IP addresses. The upper limit for IP addresses is 30" (463).
 TRACE_REFUSED: Final = _page(405, "Method Not Allowed")
 TOO_MANY_FORWARDS: Final = _page(463, "")
+MOVED_PERMANENTLY: Final = _page(301, "Moved Permanently")
+FOUND: Final = _page(302, "Found")
 MAX_FORWARDED_ADDRESSES: Final = 30
 # ELB's quotas for HTTP headers: a request line and a single header of 16 K, the whole
 # request head 64 K; its troubleshooting guide answers a request past them (or one not
@@ -201,6 +204,9 @@ class LoadBalancerDoor:
         fixed = next((a for a in actions if a.get("Type") == "fixed-response"), None)
         if fixed is not None:
             return _fixed(fixed.get("FixedResponseConfig") or {})
+        moved = next((a for a in actions if a.get("Type") == "redirect"), None)
+        if moved is not None:
+            return _redirect(moved["RedirectConfig"], request)
         group = choose_group(actions, self.draw())
         if group is None:
             return SERVER_ERROR
@@ -278,6 +284,15 @@ def _refused(method: str, headers: list[tuple[str, str]]) -> HttpResponse | None
     if forwarded and sum(v.count(",") + 1 for v in forwarded) > MAX_FORWARDED_ADDRESSES:
         return TOO_MANY_FORWARDS
     return None
+
+
+def _redirect(config: Doc, request: HttpRequest) -> HttpResponse:
+    """ELB's answer to a redirect: its status page, and where to go."""
+    status = redirects.status_of(config)
+    page = MOVED_PERMANENTLY if status == 301 else FOUND
+    where = redirects.location(config, host=request.domain, port=request.port,
+                               path=request.raw_path, query=request.raw_query)  # fmt: skip
+    return dataclasses.replace(page, headers=(*page.headers, ("Location", where)))
 
 
 def _fixed(config: Doc) -> HttpResponse:
