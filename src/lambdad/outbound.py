@@ -2,9 +2,10 @@
 
 lambdad reaches AWS (or any compatible endpoint) on its tenants' behalf: the S3 object of
 ``Code.S3Bucket``/``S3Key`` (CreateFunction, UpdateFunctionCode, PublishLayerVersion) and
-the SQS, SNS and EventBridge targets of destinations and dead-letter queues. Each such
-call is made for one lambdad account and is signed with that account's own upstream
-identity, which the operator configures (``LAMBDAD_OUTBOUND_CREDENTIALS``):
+the SQS, SNS and EventBridge targets of destinations and dead-letter queues, and the SNS
+topics of alarm actions. Each such call is made for one lambdad account and is signed
+with that account's own upstream identity, which the operator configures
+(``LAMBDAD_OUTBOUND_CREDENTIALS``):
 
 - ``ACCOUNT=profile:NAME``: a profile of the AWS shared config and credentials files
   (which may itself assume a role: ``role_arn`` + ``source_profile``);

@@ -40,6 +40,7 @@ from lambdad.environments.scaling import ScalingKeeper
 from lambdad.environments.snapstart import SnapStart, TemplateRequest
 from lambdad.environments.snapstart_jobs import SnapStartJobs, TemplateBuilds
 from lambdad.errors import AwsError
+from lambdad.events.alarm_targets import AlarmTargets
 from lambdad.events.alb.service import LoadBalancing
 from lambdad.events.apigw.service import ApiGateway
 from lambdad.events.eventbridge import EventBridge
@@ -286,11 +287,19 @@ class Platform:
             DestinationSender(self.outbound),
         )
         # Metric alarms, evaluated every minute; a state change is an event on the
-        # account's default bus, as CloudWatch sends it.
+        # account's default bus, as CloudWatch sends it, and runs the alarm's actions
+        # (SNS topics through the outbound identities, functions asynchronously).
         intake = self.eventbridge.intake
         self.alarms = AlarmService(
             self.metrics,
             on_change=lambda scope, entry: intake.put_events(scope, {"Entries": [entry]}),
+            actions=AlarmTargets(
+                self.outbound,
+                self.async_invoker,
+                self.policies,
+                self.offload,
+                s.max_async_payload,
+            ),
         )
         # Event source mappings and the pollers that run them, on their own threads.
         self.mappings = EventSourceMappingService(
@@ -370,6 +379,9 @@ class Platform:
 
     async def stop_background(self) -> None:
         await self.mapping_supervisor.stop()
+        # Actions under way queue their invocations first (an SNS topic that does
+        # not answer holds the stop up for 5 s at most).
+        await self.alarms.settle(within=5.0)
         await self.async_invoker.stop()
         for task in getattr(self, "_tasks", []):
             task.cancel()

@@ -1,19 +1,23 @@
-"""PutMetricAlarm, DescribeAlarms, DeleteAlarms: the parameters checked, the alarm kept.
+"""PutMetricAlarm, DescribeAlarms, DeleteAlarms, SetAlarmState, Enable/DisableAlarmActions
+and DescribeAlarmHistory: the parameters checked, the alarm kept.
 
-What an alarm does (evaluation, state changes, their events) is ``observe.alarms``';
-this module checks what CloudWatch checks of a request and shapes the documents.
+What an alarm does (evaluation, state changes, their events and actions) is
+``observe.alarms``'; this module checks what CloudWatch checks of a request and shapes
+the documents.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from lambdad.api.cloudwatch_params import Params, check_period, required
-from lambdad.api.cloudwatch_wire import invalid
+from lambdad.api.cloudwatch_wire import CloudWatchError, invalid
 from lambdad.model.scope import Scope
-from lambdad.observe.alarm_state import INSUFFICIENT, OPERATORS, TREAT_MISSING
+from lambdad.observe.alarm_actions import ACTION_LISTS, MAX_ACTIONS, action_problem
+from lambdad.observe.alarm_history import ITEM_TYPES
+from lambdad.observe.alarm_state import OPERATORS, TREAT_MISSING
 from lambdad.observe.alarms import AlarmService
 from lambdad.observe.metric_stats import STATISTICS, percentile_of
 
@@ -51,19 +55,16 @@ class AlarmOperations:
         evaluation = int(p["EvaluationPeriods"])
         if evaluation < 1 or int(p.get("DatapointsToAlarm") or 1) > evaluation:
             raise invalid("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
+        for member in ACTION_LISTS.values():
+            _check_actions(member, p.get(member) or [], scope.region)
         name = p["AlarmName"]
-        now = datetime.fromtimestamp(self.now(), UTC)
-        old = {a["AlarmName"]: a for a in await self.alarms.alarms(scope)}.get(name)
         doc: dict[str, Any] = {k: p[k] for k in _CONFIG if k in p}
         doc |= {
             "AlarmName": name,
             "AlarmArn": f"arn:aws:cloudwatch:{scope.region}:{scope.account}:alarm:{name}",
-            "AlarmConfigurationUpdatedTimestamp": now,
-            "StateValue": old["StateValue"] if old else INSUFFICIENT,
-            "StateReason": old["StateReason"] if old else "Unchecked: Initial alarm creation",
-            "StateUpdatedTimestamp": old["StateUpdatedTimestamp"] if old else now,
+            "ActionsEnabled": p.get("ActionsEnabled", True) is not False,
         }
-        await self.alarms.put(scope, doc)
+        await self.alarms.configure(scope, doc)
         return {}
 
     async def describe_alarms(self, scope: Scope, p: Params) -> dict[str, Any]:
@@ -74,9 +75,12 @@ class AlarmOperations:
             raise invalid("The parameter MaxRecords must be between 1 and 100.")
         after = p.get("NextToken") or ""  # the last name of the page before (names sort)
         out: list[dict[str, Any]] = []
+        action_prefix = p.get("ActionPrefix") or ""
         for alarm in await self.alarms.alarms(scope):
             name = alarm["AlarmName"]
             if (names and name not in names) or not name.startswith(prefix) or name <= after:
+                continue
+            if action_prefix and not any(a.startswith(action_prefix) for a in _actions_of(alarm)):
                 continue
             alarm = await self.alarms.evaluated(scope, alarm)
             if p.get("StateValue") and alarm["StateValue"] != p["StateValue"]:
@@ -94,3 +98,82 @@ class AlarmOperations:
         required(p, "AlarmNames")
         await self.alarms.delete(scope, list(p["AlarmNames"]))
         return {}
+
+    async def set_alarm_state(self, scope: Scope, p: Params) -> dict[str, Any]:
+        required(p, "AlarmName", "StateValue", "StateReason")
+        if p["StateValue"] not in ACTION_LISTS:
+            raise invalid(f"The value {p['StateValue']} for parameter StateValue is invalid.")
+        data = p.get("StateReasonData")
+        if data:
+            try:
+                json.loads(data)
+            except ValueError:
+                raise CloudWatchError(
+                    "InvalidFormatFault", "InvalidFormat", "StateReasonData is not valid JSON."
+                ) from None
+        name = p["AlarmName"]
+        if not await self.alarms.set_state(scope, name, p["StateValue"], p["StateReason"], data):
+            raise CloudWatchError(
+                "ResourceNotFound", "ResourceNotFound", f"Alarm {name} not found", 404
+            )
+        return {}
+
+    async def enable_alarm_actions(self, scope: Scope, p: Params) -> dict[str, Any]:
+        required(p, "AlarmNames")
+        await self.alarms.set_actions_enabled(scope, list(p["AlarmNames"]), True)
+        return {}
+
+    async def disable_alarm_actions(self, scope: Scope, p: Params) -> dict[str, Any]:
+        required(p, "AlarmNames")
+        await self.alarms.set_actions_enabled(scope, list(p["AlarmNames"]), False)
+        return {}
+
+    async def describe_alarm_history(self, scope: Scope, p: Params) -> dict[str, Any]:
+        kind = p.get("HistoryItemType")
+        if kind is not None and kind not in ITEM_TYPES:
+            raise invalid(f"The value {kind} for parameter HistoryItemType is invalid.")
+        most = int(p["MaxRecords"]) if p.get("MaxRecords") is not None else 100
+        if not 1 <= most <= 100:
+            raise invalid("The parameter MaxRecords must be between 1 and 100.")
+        types = p.get("AlarmTypes") or ["MetricAlarm"]
+        if "MetricAlarm" not in types:
+            return {"AlarmHistoryItems": []}  # composite alarms: none here
+        start = p["StartDate"].timestamp() if p.get("StartDate") else 0.0
+        end = p["EndDate"].timestamp() if p.get("EndDate") else self.now() + 1
+        items = [
+            i
+            for i in await self.alarms.history(scope, start, end)
+            if (not p.get("AlarmName") or i.alarm_name == p["AlarmName"])
+            and (kind is None or i.item_type == kind)
+        ]
+        if p.get("ScanBy", "TimestampDescending") == "TimestampDescending":
+            items.reverse()
+        skip = _history_token(p.get("NextToken"))
+        page = items[skip : skip + most]
+        out: dict[str, Any] = {"AlarmHistoryItems": [i.described() for i in page]}
+        if skip + most < len(items):
+            out["NextToken"] = str(skip + most)
+        return out
+
+
+def _actions_of(alarm: dict[str, Any]) -> list[str]:
+    return [a for member in ACTION_LISTS.values() for a in alarm.get(member) or []]
+
+
+def _check_actions(member: str, actions: list[str], region: str) -> None:
+    if len(actions) > MAX_ACTIONS:
+        raise invalid(f"The collection {member} must not have a size greater than {MAX_ACTIONS}.")
+    for arn in actions:
+        problem = action_problem(str(arn), region)
+        if problem is not None:
+            raise CloudWatchError("ValidationError", "ValidationError", problem)
+
+
+def _history_token(token: str | None) -> int:
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise CloudWatchError(
+            "InvalidNextToken", "InvalidNextToken", "The service couldn't process the NextToken."
+        )
+    return int(token)

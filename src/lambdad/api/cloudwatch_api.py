@@ -70,6 +70,10 @@ class CloudWatchApi:
             "PutMetricAlarm": alarm_ops.put_metric_alarm,
             "DescribeAlarms": alarm_ops.describe_alarms,
             "DeleteAlarms": alarm_ops.delete_alarms,
+            "SetAlarmState": alarm_ops.set_alarm_state,
+            "EnableAlarmActions": alarm_ops.enable_alarm_actions,
+            "DisableAlarmActions": alarm_ops.disable_alarm_actions,
+            "DescribeAlarmHistory": alarm_ops.describe_alarm_history,
         }
 
     async def __call__(

@@ -226,11 +226,13 @@ class PolicyService:
         service: str,
         source_arn: str,
         action: str = INVOKE,
+        source_account: str | None = None,
     ) -> bool:
         """Whether the policy of the qualifier named lets AWS ``service`` (a service
         principal such as ``events.amazonaws.com``) invoke the function on behalf of
-        ``source_arn`` (a rule of ``owner``'s account), as a trigger asks before it fires.
-        The request carries ``AWS:SourceArn`` and ``AWS:SourceAccount``."""
+        ``source_arn`` (a rule of ``owner``'s account, unless ``source_account`` names
+        another), as a trigger asks before it fires. The request carries
+        ``AWS:SourceArn`` and ``AWS:SourceAccount``."""
         own = None if qualifier in (None, LATEST) else qualifier
         request = policy.AccessRequest(
             action=action,
@@ -238,7 +240,10 @@ class PolicyService:
             # A service is no account: no account principal of a statement matches it.
             account=service,
             service=service,
-            context={"AWS:SourceArn": source_arn, "AWS:SourceAccount": owner.account},
+            context={
+                "AWS:SourceArn": source_arn,
+                "AWS:SourceAccount": source_account or owner.account,
+            },
         )
         return policy.allows(self._statements(owner, name, qualifier), request)
 

@@ -6,7 +6,15 @@ last ``EvaluationPeriods`` periods, the current one included), and so does a rea
 (DescribeAlarms); a state that changes is kept with its reason and time, and
 announced as AWS announces it: a ``CloudWatch Alarm State Change`` event from
 ``aws.cloudwatch`` on the account's default event bus (``on_change``). Alarms on
-metric math (``Metrics``) are kept and described; their state stays as it is.
+metric math (``Metrics``) are kept and described; their state stays as it is
+(SetAlarmState changes it).
+
+A change of state runs the actions listed for the new state (``observe.alarm_actions``
+decides which; ``ActionRunner`` runs them, in the background: a read does not wait
+for an SNS topic). Every change is evaluated under one lock from the stored alarm, so
+two evaluations at once (the timer and a DescribeAlarms) see one change, not two, and
+run its actions once. The history of each world's alarms (configuration, state,
+actions: ``observe.alarm_history``) is kept beside them.
 """
 
 from __future__ import annotations
@@ -15,12 +23,21 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from lambdad.model.scope import Scope
-from lambdad.observe.alarm_state import evaluate
+from lambdad.observe.alarm_actions import ActionRunner, actions_for
+from lambdad.observe.alarm_history import (
+    KEEP_SECONDS,
+    HistoryItem,
+    action_item,
+    configuration_item,
+    state_item,
+)
+from lambdad.observe.alarm_messages import state_change_entry
+from lambdad.observe.alarm_state import INSUFFICIENT, evaluate
 from lambdad.observe.metric_keys import MetricKey, dimensions
 from lambdad.observe.metrics_service import MetricsService
 
@@ -48,112 +65,182 @@ def _dump(alarm: Alarm) -> str:
     return json.dumps(alarm, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
 
 
-def _event_time(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
-
-
-def state_change_entry(alarm: Alarm, previous: Alarm) -> dict[str, Any]:
-    """The PutEvents entry of an alarm's state change, in AWS's shape."""
-    metric = {
-        "id": "m1",
-        "metricStat": {
-            "metric": {
-                "namespace": alarm.get("Namespace"),
-                "name": alarm.get("MetricName"),
-                "dimensions": {d["Name"]: d["Value"] for d in alarm.get("Dimensions") or []},
-            },
-            "period": alarm.get("Period"),
-            "stat": alarm.get("Statistic") or alarm.get("ExtendedStatistic"),
-        },
-        "returnData": True,
-    }
-
-    def state(a: Alarm) -> dict[str, Any]:
-        return {
-            "value": a["StateValue"],
-            "reason": a.get("StateReason", ""),
-            "timestamp": _event_time(a["StateUpdatedTimestamp"]),
-        }
-
-    detail = {
-        "alarmName": alarm["AlarmName"],
-        "state": state(alarm),
-        "previousState": state(previous),
-        "configuration": {"description": alarm.get("AlarmDescription", ""), "metrics": [metric]},
-    }
-    return {
-        "Source": "aws.cloudwatch",
-        "DetailType": "CloudWatch Alarm State Change",
-        "Resources": [alarm["AlarmArn"]],
-        "Detail": json.dumps(detail),
-    }
-
-
 class AlarmService:
     def __init__(
         self,
         metrics: MetricsService,
         *,
         on_change: StateChange | None = None,
+        actions: ActionRunner | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.metrics = metrics
         self.on_change = on_change
+        self.actions = actions
         self.now = now
+        self._lock = asyncio.Lock()
+        self._running: set[asyncio.Task[None]] = set()
 
     async def alarms(self, scope: Scope) -> list[Alarm]:
         return [_load(d) for d in await self.metrics.alarms(scope)]
 
+    async def alarm(self, scope: Scope, name: str) -> Alarm | None:
+        doc = await self.metrics.alarm(scope, name)
+        return None if doc is None else _load(doc)
+
     async def put(self, scope: Scope, alarm: Alarm) -> None:
         await self.metrics.put_alarm(scope, alarm["AlarmName"], _dump(alarm))
 
+    async def configure(self, scope: Scope, config: Alarm) -> None:
+        """Create or update an alarm (PutMetricAlarm): a new one starts in
+        INSUFFICIENT_DATA, an updated one keeps its state."""
+        at = self.now()
+        stamp = datetime.fromtimestamp(at, UTC)
+        async with self._lock:
+            old = await self.alarm(scope, config["AlarmName"])
+            alarm = dict(config)
+            alarm["AlarmConfigurationUpdatedTimestamp"] = stamp
+            for k in ("StateValue", "StateReason", "StateReasonData", "StateUpdatedTimestamp",
+                      "StateTransitionedTimestamp"):  # fmt: skip
+                if old is not None and k in old:
+                    alarm[k] = old[k]
+            if old is None:
+                alarm |= {
+                    "StateValue": INSUFFICIENT,
+                    "StateReason": "Unchecked: Initial alarm creation",
+                    "StateUpdatedTimestamp": stamp,
+                }
+            await self.put(scope, alarm)
+            item = (
+                configuration_item(alarm, "Create", at)
+                if old is None
+                else configuration_item(alarm, "Update", at, old)
+            )
+            await self._remember(scope, [item])
+
     async def delete(self, scope: Scope, names: list[str]) -> None:
-        await self.metrics.delete_alarms(scope, names)
+        at = self.now()
+        async with self._lock:
+            gone = [a for a in await self.alarms(scope) if a["AlarmName"] in set(names)]
+            await self.metrics.delete_alarms(scope, names)
+            await self._remember(scope, [configuration_item(a, "Delete", at) for a in gone])
+
+    async def set_actions_enabled(self, scope: Scope, names: Sequence[str], enabled: bool) -> None:
+        """EnableAlarmActions / DisableAlarmActions: names of no alarm are passed over."""
+        async with self._lock:
+            for name in names:
+                alarm = await self.alarm(scope, name)
+                if alarm is not None:
+                    await self.put(scope, alarm | {"ActionsEnabled": enabled})
+
+    async def set_state(
+        self, scope: Scope, name: str, state: str, reason: str, reason_data: str | None
+    ) -> bool:
+        """SetAlarmState: the state set (and its actions run if it changed); False if
+        there is no such alarm."""
+        async with self._lock:
+            alarm = await self.alarm(scope, name)
+            if alarm is None:
+                return False
+            extra = {"StateReasonData": reason_data} if reason_data else {}
+            await self._change(scope, alarm, state, reason, extra)
+            return True
+
+    async def history(self, scope: Scope, start: float, end: float) -> list[HistoryItem]:
+        """The world's history items from ``start`` to ``end``, oldest first."""
+        return [HistoryItem(*row) for row in await self.metrics.alarm_history(scope, start, end)]
 
     async def evaluated(self, scope: Scope, alarm: Alarm) -> Alarm:
         """The alarm with its state evaluated now (kept and announced if it changed)."""
         if alarm.get("Metrics") or "MetricName" not in alarm:
             return alarm
-        period, n = int(alarm["Period"]), int(alarm["EvaluationPeriods"])
-        end = (int(self.now()) // period + 1) * period
-        start = end - period * n
-        pairs = [(d["Name"], d["Value"]) for d in alarm.get("Dimensions") or []]
-        key = MetricKey(
-            scope.account, scope.region, alarm["Namespace"], alarm["MetricName"], dimensions(pairs)
-        )
-        per = (await self.metrics.datapoints([key], start, end, period))[key]
-        stat = alarm.get("Statistic") or alarm["ExtendedStatistic"]
-        values = [
-            per[t].statistic(stat) if t in per and per[t].count else None
-            for t in range(start, end, period)
-        ]
-        verdict = evaluate(
-            values,
-            threshold=float(alarm["Threshold"]),
-            operator=alarm["ComparisonOperator"],
-            datapoints_to_alarm=int(alarm.get("DatapointsToAlarm") or n),
-            treat_missing=alarm.get("TreatMissingData") or "missing",
-            current=alarm["StateValue"],
-        )
-        if verdict.state == alarm["StateValue"]:
-            return alarm
+        async with self._lock:
+            # As stored now: another evaluation may have changed it since it was read.
+            alarm = await self.alarm(scope, alarm["AlarmName"]) or alarm
+            period, n = int(alarm["Period"]), int(alarm["EvaluationPeriods"])
+            end = (int(self.now()) // period + 1) * period
+            start = end - period * n
+            pairs = [(d["Name"], d["Value"]) for d in alarm.get("Dimensions") or []]
+            key = MetricKey(
+                scope.account, scope.region, alarm["Namespace"], alarm["MetricName"],
+                dimensions(pairs),
+            )  # fmt: skip
+            per = (await self.metrics.datapoints([key], start, end, period))[key]
+            stat = alarm.get("Statistic") or alarm["ExtendedStatistic"]
+            values = [
+                per[t].statistic(stat) if t in per and per[t].count else None
+                for t in range(start, end, period)
+            ]
+            verdict = evaluate(
+                values,
+                threshold=float(alarm["Threshold"]),
+                operator=alarm["ComparisonOperator"],
+                datapoints_to_alarm=int(alarm.get("DatapointsToAlarm") or n),
+                treat_missing=alarm.get("TreatMissingData") or "missing",
+                current=alarm["StateValue"],
+            )
+            if verdict.state == alarm["StateValue"]:
+                return alarm
+            return await self._change(scope, alarm, verdict.state, verdict.reason)
+
+    async def _change(
+        self, scope: Scope, alarm: Alarm, state: str, reason: str, extra: Alarm | None = None
+    ) -> Alarm:
+        """Set the alarm's state (under the lock): kept, recorded, announced, and its
+        actions started when the state is another."""
         previous = dict(alarm)
-        at = datetime.fromtimestamp(self.now(), UTC)
-        alarm = alarm | {
-            "StateValue": verdict.state,
-            "StateReason": verdict.reason,
-            "StateUpdatedTimestamp": at,
-            "StateTransitionedTimestamp": at,
-        }
+        at = self.now()
+        stamp = datetime.fromtimestamp(at, UTC)
+        alarm = {k: v for k, v in alarm.items() if k != "StateReasonData"}
+        alarm |= {"StateValue": state, "StateReason": reason, "StateUpdatedTimestamp": stamp}
+        alarm |= extra or {}
+        changed = state != previous["StateValue"]
+        if changed:
+            alarm["StateTransitionedTimestamp"] = stamp
         await self.put(scope, alarm)
+        if not changed:
+            return alarm
         log.info("alarm %s of %s: %s -> %s", alarm["AlarmName"], scope.account,
-                 previous["StateValue"], verdict.state)  # fmt: skip
+                 previous["StateValue"], state)  # fmt: skip
+        await self._remember(scope, [state_item(alarm, previous, at)])
         if self.on_change is not None:
             try:
                 await self.on_change(scope, state_change_entry(alarm, previous))
             except Exception:
                 log.exception("alarm %s: its state change event was not sent", alarm["AlarmName"])
+        actions = actions_for(alarm, previous["StateValue"])
+        if actions and self.actions is not None:
+            task = asyncio.get_running_loop().create_task(
+                self._run_actions(scope, alarm, previous, actions, at)
+            )
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         return alarm
+
+    async def _run_actions(
+        self, scope: Scope, alarm: Alarm, previous: Alarm, actions: list[str], at: float
+    ) -> None:
+        assert self.actions is not None
+        try:
+            outcomes = await self.actions.run(scope.account, scope.region, alarm, previous, actions)
+            for o in outcomes:
+                if not o.succeeded:
+                    log.warning("alarm %s of %s: action %s failed: %s", alarm["AlarmName"],
+                                scope.account, o.action, o.error)  # fmt: skip
+            done = self.now()
+            await self._remember(scope, [action_item(alarm, o, done, at) for o in outcomes])
+        except Exception:
+            log.exception("alarm %s: its actions failed", alarm["AlarmName"])
+
+    async def _remember(self, scope: Scope, items: list[HistoryItem]) -> None:
+        if items:
+            rows = [(i.alarm_name, i.at, i.item_type, i.summary, i.data) for i in items]
+            await self.metrics.add_alarm_history(scope, rows, self.now() - KEEP_SECONDS)
+
+    async def settle(self, within: float | None = None) -> None:
+        """Wait for the actions under way (tests; a stop, for at most ``within`` s)."""
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=within)
 
     async def evaluate_all(self) -> None:
         for account, region in await self.metrics.alarm_worlds():

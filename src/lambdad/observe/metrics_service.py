@@ -31,7 +31,7 @@ from lambdad.observe.metrics_fold import (
 from lambdad.observe.metrics_recorder import MetricsRecorder, Pending
 from lambdad.observe.metrics_retention import Retention, aligned, bucket_of
 from lambdad.observe.series_quota import SeriesQuota
-from lambdad.store.metrics_sqlite import SqliteMetricStorage
+from lambdad.store.metrics_sqlite import HistoryRow, SqliteMetricStorage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -295,3 +295,20 @@ class MetricsService:
 
     async def delete_alarms(self, scope: Scope, names: list[str]) -> None:
         await self._offload(self.storage.delete_alarms, scope.account, scope.region, names)
+
+    async def alarm(self, scope: Scope, name: str) -> str | None:
+        doc: str | None = await self._offload(self.storage.alarm, scope.account, scope.region, name)
+        return doc
+
+    async def add_alarm_history(
+        self, scope: Scope, items: list[HistoryRow], older_than: float
+    ) -> None:
+        await self._offload(
+            self.storage.add_alarm_history, scope.account, scope.region, items, older_than
+        )
+
+    async def alarm_history(self, scope: Scope, start: float, end: float) -> list[HistoryRow]:
+        rows: list[HistoryRow] = await self._offload(
+            self.storage.alarm_history, scope.account, scope.region, start, end
+        )
+        return rows

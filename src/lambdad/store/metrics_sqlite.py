@@ -21,6 +21,8 @@ T = TypeVar("T")
 # (account, region, namespace, name, ((dimension, value), ...))
 Series = tuple[str, str, str, str, tuple[tuple[str, str], ...]]
 Merge = Callable[[Sequence[str]], str]
+# An alarm history item: (alarm name, time, type, summary, data)
+HistoryRow = tuple[str, float, str, str, str]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -52,6 +54,11 @@ CREATE TABLE IF NOT EXISTS alarms (
     account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (account, region, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alarm_history (
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, ts REAL NOT NULL,
+    type TEXT NOT NULL, summary TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alarm_history_by_time ON alarm_history (account, region, ts);
 """
 
 
@@ -269,6 +276,15 @@ class SqliteMetricStorage:
             )
         ]
 
+    def alarm(self, account: str, region: str, name: str) -> str | None:
+        rows = self._call(
+            lambda c: c.execute(
+                "SELECT doc FROM alarms WHERE account = ? AND region = ? AND name = ?",
+                (account, region, name),
+            ).fetchall()
+        )
+        return str(rows[0][0]) if rows else None
+
     def alarm_worlds(self) -> list[tuple[str, str]]:
         """Every (account, region) with an alarm."""
         rows = self._call(
@@ -285,3 +301,39 @@ class SqliteMetricStorage:
                 )
 
         self._call(op)
+
+    # -- alarm history ---------------------------------------------------------------------
+
+    def add_alarm_history(
+        self,
+        account: str,
+        region: str,
+        items: Sequence[HistoryRow],
+        older_than: float,
+    ) -> None:
+        """Keep ``items``; forget the world's items from before ``older_than``."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO alarm_history VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(account, region, *item) for item in items],
+            )
+            conn.execute(
+                "DELETE FROM alarm_history WHERE account = ? AND region = ? AND ts < ?",
+                (account, region, older_than),
+            )
+
+        self._call(op)
+
+    def alarm_history(
+        self, account: str, region: str, start: float, end: float
+    ) -> list[HistoryRow]:
+        """The world's items from ``start`` to ``end``, oldest first."""
+        rows = self._call(
+            lambda c: c.execute(
+                "SELECT name, ts, type, summary, data FROM alarm_history "
+                "WHERE account = ? AND region = ? AND ts >= ? AND ts <= ? ORDER BY ts, rowid",
+                (account, region, start, end),
+            ).fetchall()
+        )
+        return [(str(n), float(t), str(k), str(s), str(d)) for n, t, k, s, d in rows]

@@ -338,3 +338,85 @@ def test_describe_alarms_pages(api: CloudWatchApi) -> None:
     assert [a["AlarmName"] for a in rest["MetricAlarms"]] == ["c"]
     assert "NextToken" not in rest
     assert cbor(api, "DescribeAlarms", {"MaxRecords": 0})[0] == 400
+
+
+def _alarm(name: str, **over: Any) -> dict[str, Any]:
+    return {
+        "AlarmName": name,
+        "Namespace": "Shop",
+        "MetricName": "Orders",
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 5,
+        "ComparisonOperator": "GreaterThanThreshold",
+    } | over
+
+
+def test_alarm_actions_are_checked(api: CloudWatchApi) -> None:
+    topic = "arn:aws:sns:us-east-1:111122223333:ops"
+    ok = _alarm("acted", AlarmActions=[topic], OKActions=[topic], ActionsEnabled=False)
+    assert cbor(api, "PutMetricAlarm", ok)[0] == 200
+    (got,) = cbor(api, "DescribeAlarms", {"AlarmNames": ["acted"]})[2]["MetricAlarms"]
+    assert got["AlarmActions"] == [topic]
+    assert got["ActionsEnabled"] is False
+    assert cbor(api, "DescribeAlarms", {"ActionPrefix": "arn:aws:sns:"})[2]["MetricAlarms"]
+    assert not cbor(api, "DescribeAlarms", {"ActionPrefix": "arn:aws:lambda:"})[2]["MetricAlarms"]
+    cbor(api, "EnableAlarmActions", {"AlarmNames": ["acted"]})
+    (got,) = cbor(api, "DescribeAlarms", {"AlarmNames": ["acted"]})[2]["MetricAlarms"]
+    assert got["ActionsEnabled"] is True
+
+    status, _headers, doc = cbor(api, "PutMetricAlarm", _alarm("x", AlarmActions=["nope"]))
+    assert status == 400
+    assert doc["message"] == "Invalid arn syntax: nope"
+    elsewhere = "arn:aws:sns:eu-west-1:111122223333:ops"
+    status, _, doc = cbor(api, "PutMetricAlarm", _alarm("x", OKActions=[elsewhere]))
+    assert (status, doc["message"]) == (
+        400,
+        "Invalid region eu-west-1 specified. Only us-east-1 is supported.",
+    )
+    status, _, doc = cbor(api, "PutMetricAlarm", _alarm("x", AlarmActions=[topic] * 6))
+    assert status == 400
+    assert "AlarmActions" in doc["message"]
+
+
+def test_set_alarm_state_and_history(api: CloudWatchApi) -> None:
+    assert cbor(api, "PutMetricAlarm", _alarm("manual"))[0] == 200
+    status, headers, _doc = cbor(
+        api, "SetAlarmState", {"AlarmName": "gone", "StateValue": "OK", "StateReason": "x"}
+    )
+    assert status == 404
+    assert headers["x-amzn-query-error"] == "ResourceNotFound;Sender"
+    bad = {"AlarmName": "manual", "StateValue": "OK", "StateReason": "x"}
+    status, headers, _ = cbor(api, "SetAlarmState", bad | {"StateReasonData": "{"})
+    assert (status, headers["x-amzn-query-error"]) == (400, "InvalidFormat;Sender")
+    assert cbor(api, "SetAlarmState", bad | {"StateValue": "MAYBE"})[0] == 400
+    status, _, _ = cbor(
+        api, "SetAlarmState", {"AlarmName": "manual", "StateValue": "ALARM", "StateReason": "hi"}
+    )
+    assert status == 200
+
+    history = cbor(api, "DescribeAlarmHistory", {"AlarmName": "manual"})[2]["AlarmHistoryItems"]
+    # Newest first by default.
+    assert [h["HistoryItemType"] for h in history] == ["StateUpdate", "ConfigurationUpdate"]
+    assert history[0]["HistorySummary"] == "Alarm updated from INSUFFICIENT_DATA to ALARM"
+    assert history[0]["AlarmType"] == "MetricAlarm"
+    oldest = cbor(api, "DescribeAlarmHistory", {"ScanBy": "TimestampAscending", "MaxRecords": 1})[2]
+    assert [h["HistoryItemType"] for h in oldest["AlarmHistoryItems"]] == ["ConfigurationUpdate"]
+    rest = cbor(api, "DescribeAlarmHistory", {"ScanBy": "TimestampAscending", "MaxRecords": 1,
+                                               "NextToken": oldest["NextToken"]})[2]  # fmt: skip
+    assert [h["HistoryItemType"] for h in rest["AlarmHistoryItems"]] == ["StateUpdate"]
+    only = cbor(api, "DescribeAlarmHistory", {"HistoryItemType": "StateUpdate"})[2]
+    assert len(only["AlarmHistoryItems"]) == 1
+    others = cbor(api, "DescribeAlarmHistory", {}, account="999988887777")[2]
+    assert others["AlarmHistoryItems"] == []
+    assert cbor(api, "DescribeAlarmHistory", {"NextToken": "x"})[0] == 400
+    assert cbor(api, "DescribeAlarmHistory", {"HistoryItemType": "Nope"})[0] == 400
+    # The query protocol answers it too (older SDKs, the CLI).
+    status, root = query(api, {"Action": "DescribeAlarmHistory", "AlarmName": "manual"})
+    assert status == 200
+    summaries = [e.text for e in root.iter(f"{NS}HistorySummary")]
+    assert summaries == [
+        "Alarm updated from INSUFFICIENT_DATA to ALARM",
+        'Alarm "manual" created',
+    ]

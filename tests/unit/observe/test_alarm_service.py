@@ -1,0 +1,186 @@
+"""The alarm service's decisions with a fake action runner: actions run once per change
+of state, only while enabled, and the history records configuration, state and actions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from lambdad.model.scope import Scope
+from lambdad.observe.alarm_actions import ActionOutcome
+from lambdad.observe.alarms import AlarmService
+from lambdad.observe.metric_keys import MetricKey, dimensions
+from lambdad.observe.metric_stats import Stats
+from lambdad.observe.metrics_recorder import MetricsRecorder
+from lambdad.observe.metrics_service import MetricsService
+from lambdad.store.metrics_sqlite import SqliteMetricStorage
+
+NOW = 1_800_000_000.0
+SCOPE = Scope("111122223333", "us-east-1")
+TOPIC = "arn:aws:sns:us-east-1:111122223333:ops"
+BROKEN = "arn:aws:sns:us-east-1:111122223333:gone"
+
+
+class Runner:
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, str, list[str]]] = []
+
+    async def run(
+        self,
+        account: str,
+        region: str,
+        alarm: dict[str, Any],
+        previous: dict[str, Any],
+        actions: Sequence[str],
+    ) -> list[ActionOutcome]:
+        await asyncio.sleep(0)
+        self.runs.append((previous["StateValue"], alarm["StateValue"], list(actions)))
+        return [
+            ActionOutcome(a, False, error="NotFound: Topic does not exist")
+            if a == BROKEN
+            else ActionOutcome(a, True, published="{}")
+            for a in actions
+        ]
+
+
+@pytest.fixture
+def parts() -> Iterator[tuple[AlarmService, MetricsService, Runner, list[float]]]:
+    clock = [NOW]
+    storage = SqliteMetricStorage(":memory:")
+    storage.open()
+    metrics = MetricsService(storage, MetricsRecorder(now=lambda: clock[0]), now=lambda: clock[0])
+    runner = Runner()
+    yield AlarmService(metrics, actions=runner, now=lambda: clock[0]), metrics, runner, clock
+    storage.close()
+
+
+def config(**over: Any) -> dict[str, Any]:
+    return {
+        "AlarmName": "orders",
+        "AlarmArn": "arn:aws:cloudwatch:us-east-1:111122223333:alarm:orders",
+        "Namespace": "Shop",
+        "MetricName": "Orders",
+        "Dimensions": [],
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 5,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "AlarmActions": [TOPIC, BROKEN],
+        "OKActions": [TOPIC],
+        "ActionsEnabled": True,
+    } | over
+
+
+def orders(metrics: MetricsService, value: float) -> None:
+    stats = Stats()
+    stats.add(value)
+    key = MetricKey(SCOPE.account, SCOPE.region, "Shop", "Orders", dimensions([]))
+    metrics.put(key, NOW, stats)
+
+
+def test_concurrent_evaluations_run_the_actions_once(parts: Any) -> None:
+    service, metrics, runner, _ = parts
+
+    async def go() -> list[Any]:
+        await service.configure(SCOPE, config())
+        orders(metrics, 9)
+        (alarm,) = await service.alarms(SCOPE)
+        # The timer and two DescribeAlarms at once, each from the alarm it read.
+        await asyncio.gather(
+            service.evaluated(SCOPE, alarm),
+            service.evaluated(SCOPE, alarm),
+            service.evaluate_all(),
+        )
+        await service.settle()
+        return [i.described() for i in await service.history(SCOPE, 0, NOW + 1)]
+
+    history = asyncio.run(go())
+    assert runner.runs == [("INSUFFICIENT_DATA", "ALARM", [TOPIC, BROKEN])]
+    kinds = [(h["HistoryItemType"], h["HistorySummary"]) for h in history]
+    assert kinds == [
+        ("ConfigurationUpdate", 'Alarm "orders" created'),
+        ("StateUpdate", "Alarm updated from INSUFFICIENT_DATA to ALARM"),
+        ("Action", f"Successfully executed action {TOPIC}"),
+        (
+            "Action",
+            f'Failed to execute action {BROKEN}. Received error: "NotFound: Topic does not exist"',
+        ),
+    ]
+    ok, failed = (json.loads(h["HistoryData"]) for h in history[2:])
+    assert ok["actionState"] == "Succeeded"
+    assert ok["notificationResource"] == TOPIC
+    assert failed["actionState"] == "Failed"
+    state = json.loads(history[1]["HistoryData"])
+    assert state["oldState"]["stateValue"] == "INSUFFICIENT_DATA"
+    assert state["newState"]["stateValue"] == "ALARM"
+
+
+def test_disabled_alarms_change_state_without_actions(parts: Any) -> None:
+    service, metrics, runner, _ = parts
+
+    async def go() -> str:
+        await service.configure(SCOPE, config(ActionsEnabled=False))
+        orders(metrics, 9)
+        (alarm,) = await service.alarms(SCOPE)
+        changed = await service.evaluated(SCOPE, alarm)
+        await service.settle()
+        assert runner.runs == []
+        # Enabled again: the next change runs the OK actions.
+        await service.set_actions_enabled(SCOPE, ["orders", "no-such-alarm"], True)
+        assert await service.set_state(SCOPE, "orders", "OK", "by hand", None)
+        await service.settle()
+        return str(changed["StateValue"])
+
+    assert asyncio.run(go()) == "ALARM"
+    assert runner.runs == [("ALARM", "OK", [TOPIC])]
+
+
+def test_set_state_runs_actions_only_on_a_change(parts: Any) -> None:
+    service, _, runner, _ = parts
+
+    async def go() -> dict[str, Any] | None:
+        await service.configure(SCOPE, config())
+        assert not await service.set_state(SCOPE, "missing", "ALARM", "x", None)
+        assert await service.set_state(SCOPE, "orders", "ALARM", "testing", '{"k": 1}')
+        assert await service.set_state(SCOPE, "orders", "ALARM", "again", None)
+        await service.settle()
+        return await service.alarm(SCOPE, "orders")
+
+    alarm = asyncio.run(go())
+    assert alarm is not None
+    assert runner.runs == [("INSUFFICIENT_DATA", "ALARM", [TOPIC, BROKEN])]
+    assert alarm["StateReason"] == "again"
+    assert "StateReasonData" not in alarm
+
+
+def test_an_update_keeps_the_state_and_history_outlives_the_alarm(parts: Any) -> None:
+    service, _, _, clock = parts
+
+    async def go() -> list[dict[str, Any]]:
+        await service.configure(SCOPE, config())
+        await service.set_state(SCOPE, "orders", "ALARM", "testing", None)
+        await service.settle()
+        clock[0] += 60
+        await service.configure(SCOPE, config(Threshold=50))
+        alarm = await service.alarm(SCOPE, "orders")
+        assert alarm is not None
+        assert alarm["StateValue"] == "ALARM"
+        assert alarm["Threshold"] == 50
+        await service.delete(SCOPE, ["orders"])
+        assert await service.alarms(SCOPE) == []
+        return [i.described() for i in await service.history(SCOPE, NOW + 30, NOW + 120)]
+
+    later = asyncio.run(go())
+    assert [h["HistorySummary"] for h in later] == [
+        'Alarm "orders" updated',
+        'Alarm "orders" deleted',
+    ]
+    update = json.loads(later[0]["HistoryData"])
+    assert update["type"] == "Update"
+    assert update["updatedAlarm"]["threshold"] == 50
+    assert update["originalAlarm"]["threshold"] == 5
