@@ -209,7 +209,8 @@ class EnvironmentPool:
 
     def census(self, key: VersionKey) -> tuple[int, int]:
         """(live, idle): the version's environments starting, idle or busy (not retired,
-        not dead), and how many of them are idle; dead idle ones are dropped."""
+        not dead), and how many of them are idle and alive. A count only: dead idle
+        ones stay where they are (``drop_dead_idle``, or the next checkout, drops them)."""
         live = self._starting.get(key, 0)
         for env_id, held in self._keys.items():
             if held != key:
@@ -218,11 +219,13 @@ class EnvironmentPool:
             starting = env.state in (State.STARTING, State.INITIALIZING)
             if not env.retired and (starting or env.alive):
                 live += 1
-        idle = self._idle.get(key, [])
-        for env in [e for e in idle if not e.alive]:
+        return live, sum(1 for env in self._idle.get(key, ()) if env.alive)
+
+    def drop_dead_idle(self, key: VersionKey) -> None:
+        """Forget the version's idle environments whose runtime died, and stop them."""
+        for env in [e for e in self._idle.get(key, ()) if not e.alive]:
             self._forget(env)
             self._stop_later(env)
-        return live, len(self._idle.get(key, []))
 
     async def prewarm(self, rv: RunnableVersion) -> bool:
         """Start an environment of ``rv`` and leave it idle in the pool, unless cold
@@ -525,12 +528,15 @@ class EnvironmentPool:
         return len(doomed)
 
     def _above_floors(self, expired: list[Environment]) -> list[Environment]:
-        """The expired idle environments the reaper may stop: not those a version's floor
-        keeps."""
+        """The expired idle environments the reaper may stop: the dead ones, and of the
+        others those a version's floor does not keep."""
         by_key: dict[VersionKey, list[Environment]] = {}
-        for env in expired:
-            by_key.setdefault(self._keys[env.id], []).append(env)
         out = []
+        for env in expired:
+            if env.alive:
+                by_key.setdefault(self._keys[env.id], []).append(env)
+            else:
+                out.append(env)  # a floor is never kept by a dead environment
         for key, envs in by_key.items():
             wanted = self._scaling.get(key)
             if wanted is None:

@@ -123,6 +123,7 @@ class ScalingKeeper:
                 return
             if rv.state != ACTIVE:
                 return  # kept warm once the version is active (the next check)
+            self.pool.drop_dead_idle(key)  # restored below: crashed ones count no more
             live, idle = self.pool.census(key)
             change = scaling.adjust(live, idle, target.wanted)
             if change.stop_idle:

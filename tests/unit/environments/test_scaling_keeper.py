@@ -37,6 +37,9 @@ class FakePool:
     def census(self, key: VersionKey) -> tuple[int, int]:
         return self.live, self.idle
 
+    def drop_dead_idle(self, key: VersionKey) -> None:
+        pass  # this pool's environments never die idle
+
     async def prewarm(self, rv: RunnableVersion) -> bool:
         assert (rv.name, rv.version) == ("fn", "3")
         if self.init_fails:
