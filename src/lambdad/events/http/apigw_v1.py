@@ -30,7 +30,6 @@ client gets the base64 text, as recorded); an HTTP API always decodes it. Withou
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -198,7 +197,6 @@ def http_api_failure(reason: str) -> HttpResponse:
     )
 
 
-@functools.lru_cache(maxsize=256)  # the event, its context and the answer ask alike
 def extended_request_id(request_id: str) -> str:
     """An ``extendedRequestId`` in API Gateway's form (16 base64 characters), derived
     from the request id so that it is stable for one request."""

@@ -14,7 +14,6 @@ that passed ``AWS_IAM`` authorization.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -63,6 +62,8 @@ class HttpRequest:
     # The values of each header by its lower-cased name, in the order received: an
     # event asks for a header several times (trace id, forwarding, user agent...).
     _by_name: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+    # The trace a proxy adds to it (``trace_header``), made once when first asked for.
+    _trace: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
@@ -133,14 +134,13 @@ def decoded_path(raw_path: str) -> str:
 
 def trace_header(request: HttpRequest) -> str:
     """The ``X-Amzn-Trace-Id`` an AWS proxy adds: ``Root=1-<epoch hex>-<96 random bits>``,
-    the random part derived from the request id so that one request has one trace."""
-    return _trace_header(request.request_id, int(request.time.timestamp()))
-
-
-@functools.lru_cache(maxsize=256)  # asked for by the event and by the invocation
-def _trace_header(request_id: str, epoch: int) -> str:
-    digest = hashlib.sha256(request_id.encode()).hexdigest()[:24]
-    return f"Root=1-{epoch:08x}-{digest}"
+    the random part derived from the request id so that one request has one trace
+    (asked for by the event and by the invocation: made once per request)."""
+    if not request._trace:
+        digest = hashlib.sha256(request.request_id.encode()).hexdigest()[:24]
+        epoch = int(request.time.timestamp())
+        object.__setattr__(request, "_trace", f"Root=1-{epoch:08x}-{digest}")
+    return request._trace
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))

@@ -81,6 +81,8 @@ def test_trace_header_is_stable_and_well_formed(make_request: MakeRequest) -> No
     request = make_request(request_id="r-1")
     value = trace_header(request)
     assert value == trace_header(make_request(request_id="r-1"))
+    assert trace_header(request) == value  # asked again: the same, made once
+    assert request == make_request(request_id="r-1")  # the memo is not part of equality
     assert value != trace_header(make_request(request_id="r-2"))
     assert re.fullmatch(rf"Root=1-{1583348638:08x}-[0-9a-f]{{24}}", value)
 
