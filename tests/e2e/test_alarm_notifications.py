@@ -4,7 +4,8 @@ as its ``AlarmActions``; a failing invocation puts the alarm in ALARM on the ser
 own evaluation timer, the queue receives CloudWatch's notification, the second function
 is invoked with the alarm's payload, and ``describe_alarm_history`` shows the actions
 run (and the one that failed). Then ``set_alarm_state`` runs the OK actions, and not at
-all while the alarm's actions are disabled.
+all while the alarm's actions are disabled, and another tenant's alarm naming the same
+topic publishes nothing: its account has no upstream identity of its own.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from e2e.aws_side import (
     receive,
     wait_for,
 )
-from e2e.helpers import LambdadServer, active_function
+from e2e.helpers import OTHER, LambdadServer, active_function
 from e2e.invoke_support import wait_for_log
 
 FAILING = """
@@ -102,7 +103,8 @@ def test_errors_alarm_notifies_its_topic_and_invokes_a_function(
         AlarmName=alarm, AlarmDescription="the function fails",
         Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum",
         Dimensions=[{"Name": "FunctionName", "Value": failing}],
-        Period=60, EvaluationPeriods=1, Threshold=1,
+        # Two periods, one to alarm: an invocation just before a minute ends still counts.
+        Period=60, EvaluationPeriods=2, DatapointsToAlarm=1, Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
         AlarmActions=[topic_arn, catcher_arn, missing_topic], OKActions=[topic_arn],
     )  # fmt: skip
@@ -120,14 +122,18 @@ def test_errors_alarm_notifies_its_topic_and_invokes_a_function(
     assert message["AlarmDescription"] == "the function fails"
     assert message["AWSAccountId"] == MOTO_ACCOUNT
     assert (message["OldStateValue"], message["NewStateValue"]) == ("INSUFFICIENT_DATA", "ALARM")
-    assert message["NewStateReason"].startswith("Threshold Crossed: 1 out of the last 1")
+    assert message["NewStateReason"].startswith("Threshold Crossed: 1 out of the last 2")
     assert message["Region"] == "US East (N. Virginia)"
     assert message["AlarmArn"] == alarm_arn
     trigger = message["Trigger"]
     assert (trigger["MetricName"], trigger["Namespace"]) == ("Errors", "AWS/Lambda")
     assert (trigger["StatisticType"], trigger["Statistic"]) == ("Statistic", "SUM")
     assert trigger["Dimensions"] == [{"value": failing, "name": "FunctionName"}]
-    assert (trigger["Period"], trigger["EvaluationPeriods"]) == (60, 1)
+    assert (trigger["Period"], trigger["EvaluationPeriods"], trigger["DatapointsToAlarm"]) == (
+        60,
+        2,
+        1,
+    )
     assert trigger["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert trigger["Threshold"] == 1.0
 
@@ -181,4 +187,23 @@ def test_set_alarm_state_runs_ok_actions_unless_disabled(
     message = json.loads(envelope["Message"])
     assert (message["OldStateValue"], message["NewStateValue"]) == ("ALARM", "OK")
     assert message["NewStateReason"] == "all clear"
+    assert not sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages")
+
+
+def test_another_tenants_alarm_cannot_publish_with_the_servers_identity(
+    server: LambdadServer, moto: str, topic: tuple[str, str]
+) -> None:
+    # OTHER has no LAMBDAD_OUTBOUND_CREDENTIALS and is not trusted with lambdad's own.
+    cw, sqs = server.client("cloudwatch", account=OTHER.account_id), moto_client(moto, "sqs")
+    topic_arn, queue_url = topic
+    alarm = f"foreign-{uuid.uuid4().hex[:8]}"
+    cw.put_metric_alarm(
+        AlarmName=alarm, Namespace="Quiet", MetricName="Nothing", Statistic="Sum",
+        Period=60, EvaluationPeriods=1, Threshold=1, TreatMissingData="ignore",
+        ComparisonOperator="GreaterThanThreshold", AlarmActions=[topic_arn],
+    )  # fmt: skip
+    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="try it")
+    (item,) = _history(cw, alarm, 1)
+    assert item["HistorySummary"].startswith(f"Failed to execute action {topic_arn}")
+    assert OTHER.account_id in json.loads(item["HistoryData"])["error"]
     assert not sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages")

@@ -91,7 +91,7 @@ class AlarmOperations:
                     "CompositeAlarms": [],
                     "NextToken": out[-1]["AlarmName"],
                 }
-            out.append(alarm)
+            out.append(_DESCRIBED_DEFAULTS | alarm)
         return {"MetricAlarms": out, "CompositeAlarms": []}
 
     async def delete_alarms(self, scope: Scope, p: Params) -> dict[str, Any]:
@@ -154,6 +154,16 @@ class AlarmOperations:
         if skip + most < len(items):
             out["NextToken"] = str(skip + most)
         return out
+
+
+# What DescribeAlarms always shows, though PutMetricAlarm left it out.
+_DESCRIBED_DEFAULTS: dict[str, Any] = {
+    "ActionsEnabled": True,
+    "OKActions": [],
+    "AlarmActions": [],
+    "InsufficientDataActions": [],
+    "Dimensions": [],
+}
 
 
 def _actions_of(alarm: dict[str, Any]) -> list[str]:

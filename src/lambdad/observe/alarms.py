@@ -155,8 +155,12 @@ class AlarmService:
         if alarm.get("Metrics") or "MetricName" not in alarm:
             return alarm
         async with self._lock:
-            # As stored now: another evaluation may have changed it since it was read.
-            alarm = await self.alarm(scope, alarm["AlarmName"]) or alarm
+            # As stored now: another evaluation may have changed it since it was read,
+            # or DeleteAlarms removed it (then it stays removed).
+            stored = await self.alarm(scope, alarm["AlarmName"])
+            if stored is None:
+                return alarm
+            alarm = stored
             period, n = int(alarm["Period"]), int(alarm["EvaluationPeriods"])
             end = (int(self.now()) // period + 1) * period
             start = end - period * n

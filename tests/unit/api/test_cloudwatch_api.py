@@ -362,6 +362,14 @@ def test_alarm_actions_are_checked(api: CloudWatchApi) -> None:
     assert got["ActionsEnabled"] is False
     assert cbor(api, "DescribeAlarms", {"ActionPrefix": "arn:aws:sns:"})[2]["MetricAlarms"]
     assert not cbor(api, "DescribeAlarms", {"ActionPrefix": "arn:aws:lambda:"})[2]["MetricAlarms"]
+    assert cbor(api, "PutMetricAlarm", _alarm("plain"))[0] == 200
+    (plain,) = cbor(api, "DescribeAlarms", {"AlarmNames": ["plain"]})[2]["MetricAlarms"]
+    assert plain["ActionsEnabled"] is True
+    assert (plain["AlarmActions"], plain["OKActions"], plain["InsufficientDataActions"]) == (
+        [],
+        [],
+        [],
+    )
     cbor(api, "EnableAlarmActions", {"AlarmNames": ["acted"]})
     (got,) = cbor(api, "DescribeAlarms", {"AlarmNames": ["acted"]})[2]["MetricAlarms"]
     assert got["ActionsEnabled"] is True

@@ -184,3 +184,19 @@ def test_an_update_keeps_the_state_and_history_outlives_the_alarm(parts: Any) ->
     assert update["type"] == "Update"
     assert update["updatedAlarm"]["threshold"] == 50
     assert update["originalAlarm"]["threshold"] == 5
+
+
+def test_an_alarm_deleted_while_read_is_not_brought_back(parts: Any) -> None:
+    service, metrics, runner, _ = parts
+
+    async def go() -> list[Any]:
+        await service.configure(SCOPE, config())
+        orders(metrics, 9)
+        (alarm,) = await service.alarms(SCOPE)
+        await service.delete(SCOPE, ["orders"])
+        await service.evaluated(SCOPE, alarm)  # the timer's copy, read before the delete
+        await service.settle()
+        return await service.alarms(SCOPE)
+
+    assert asyncio.run(go()) == []
+    assert runner.runs == []
