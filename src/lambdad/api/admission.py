@@ -140,7 +140,11 @@ class Admission:
 def _bounded(most: int, limit: int, operation: str) -> BodyLimit:
     """``most``, and AWS's answer for ``operation`` to a body over it (declared in the
     head, or found so as a chunked one arrives)."""
-    error = RequestEntityTooLargeException(
-        f"Request must be smaller than {limit} bytes for the {operation} operation"
-    )
-    return BodyLimit(most, render_error(error, new_request_id(), json_protocol=False))
+
+    def over() -> Response:
+        error = RequestEntityTooLargeException(
+            f"Request must be smaller than {limit} bytes for the {operation} operation"
+        )
+        return render_error(error, new_request_id(), json_protocol=False)
+
+    return BodyLimit(most, over)

@@ -403,7 +403,7 @@ class HttpProtocol(asyncio.Protocol):
             if req.refusal is not None:
                 status, headers, body = req.refusal
             elif req.too_large:
-                status, headers, body = req.over or self.refuse(req.headers)
+                status, headers, body = req.over() if req.over else self.refuse(req.headers)
             else:
                 url = req.url
                 if url[:1] != b"/":

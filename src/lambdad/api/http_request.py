@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lambdad.api.http_response import Response
 
 
@@ -38,7 +40,8 @@ class Request:
         # Answered without being handled (refused by the Gate, or a CONNECT).
         self.refusal: Response | None = None
         self.limit = limit  # the most body this request may have
-        self.over: Response | None = None  # the answer when it has more (else Refusal's)
+        # What answers it when it has more (else Refusal's answer).
+        self.over: Callable[[], Response] | None = None
         self.expect_continue = False
         self.queued = False
         self.complete = False  # its whole body is in

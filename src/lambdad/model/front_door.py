@@ -20,11 +20,11 @@ Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 @dataclass(frozen=True, slots=True)
 class BodyLimit:
-    """A gate's verdict: the most body a request may send, and the answer (its
-    operation's own) when it sends more."""
+    """A gate's verdict: the most body a request may send, and what makes the answer
+    (its operation's own) when it sends more: made then only, as few ever do."""
 
     most: int
-    over: Response
+    over: Callable[[], Response]
 
 
 # (method, raw path, raw query, (lower-case name, value) headers, body) -> the answer

@@ -300,7 +300,7 @@ def test_a_body_over_its_operations_limit_gets_the_operations_answer() -> None:
         auth = b"Authorization: AWS4-HMAC-SHA256 ...\r\n"
         for head in (b"Content-Length: 80000\r\n\r\n", b"Transfer-Encoding: chunked\r\n\r\n"):
             app = App(limit=70_000)
-            app.limit = BodyLimit(70_000, over)  # type: ignore[assignment]
+            app.limit = BodyLimit(70_000, lambda: over)  # type: ignore[assignment]
             proto, transport, app = connect(app)
             proto.data_received(b"PUT /f/code HTTP/1.1\r\n" + auth + head)
             if b"chunked" in head:
