@@ -133,6 +133,10 @@ class Settings:
     api_max_connections_per_client: int = 256
     api_max_unverified_bytes: int = 256 * 1024 * 1024
     api_max_unverified_bytes_per_client: int = 96 * 1024 * 1024
+    # WebSocket APIs (events/websocket/): seconds a connection may stay without a frame
+    # either way, and open in all, before it is closed (AWS: 10 minutes, 2 hours).
+    websocket_idle_timeout: float = 600.0
+    websocket_max_duration: float = 7200.0
     # Metrics (observe/metrics_*): recorded at all; seconds between flushes to the store;
     # days 1-minute points are kept (then 5-minute for 63 days, 1-hour for 455); the
     # bearer token `/metrics` (Prometheus) asks for (empty: open); seconds between

@@ -80,6 +80,9 @@ from lambdad.events.url_auth import UrlAuthorizer
 from lambdad.events.url_cache import CachedUrlConfigs, UrlCache
 from lambdad.events.url_routing import UrlRoute
 from lambdad.events.web_fetch import ServiceSigner, UrllibWeb
+from lambdad.events.websocket.door import WebSocketDoor
+from lambdad.events.websocket.management import ConnectionsRoute
+from lambdad.events.websocket.names import Bounds
 from lambdad.model import peer
 from lambdad.model.credential import Credential
 from lambdad.model.front_door import front
@@ -265,12 +268,28 @@ def build_server(platform: Platform) -> uvicorn.Server:
         trusted_account=platform.outbound.uses_server_identity,
     )
     balancers = platform.load_balancing.door(platform.invoker, url_cache)
+    websockets = WebSocketDoor(
+        platform.apigateway.apis,
+        platform.invoker,
+        platform.policies,
+        url_cache,
+        platform.clock,
+        port=platform.settings.port,
+        bounds=Bounds(
+            idle_timeout=platform.settings.websocket_idle_timeout,
+            max_duration=platform.settings.websocket_max_duration,
+        ),
+    )
+    manage = functools.partial(
+        _url_signer, platform, service="execute-api", action="execute-api:ManageConnections"
+    )
     console = build_console(platform, app)
     # The doors that answer before SigV4, in order: a balancer or an API its Host names,
     # a function URL, then /metrics and /console on the port's own host only (an API's
     # or a URL's paths are theirs), and pushed events.
     doors = (
         BalancerRoute(balancers),
+        ConnectionsRoute(websockets, manage),
         ApiRoute(apis),
         UrlRoute(urls),
         MetricsRoute(
@@ -294,6 +313,7 @@ def build_server(platform: Platform) -> uvicorn.Server:
             admit,
             api_limits(platform.settings),
             throttle,
+            upgrader=websockets,
         ),
         proxy_headers=False,
         log_level="warning",
@@ -393,6 +413,7 @@ def _url_signer(
     region: str,
     *,
     service: str = "lambda",
+    action: str | None = None,
 ) -> IamCaller | None:
     """Who signed a request to an ``AWS_IAM`` function URL (for lambda, in ``region``),
     or API Gateway route (``service`` ``execute-api``)."""
@@ -406,7 +427,8 @@ def _url_signer(
     if signer.region != region:
         return None
     # A role's session also needs its identity policy's leave (by default: lambda:*).
-    action = "lambda:InvokeFunctionUrl" if service == "lambda" else "execute-api:Invoke"
+    if action is None:
+        action = "lambda:InvokeFunctionUrl" if service == "lambda" else "execute-api:Invoke"
     if not role_auth.permits(signer, platform.role_policies.policy_for, action):
         return None
     account = signer.credential.account_id

@@ -39,6 +39,7 @@ from lambdad.api.http_response import (
     encode,
 )
 from lambdad.api.http_stream import send_streamed
+from lambdad.api.http_upgrade import claim, keep_rest, upgrade
 from lambdad.api.limits import (
     BUSY,
     HEAD_TOO_LARGE,
@@ -50,6 +51,7 @@ from lambdad.api.limits import (
 from lambdad.model import peer
 from lambdad.model.front_door import BodyLimit
 from lambdad.model.streamed_body import StreamedBody
+from lambdad.model.upgrade import Upgrader
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ class HttpProtocol(asyncio.Protocol):
         connections: ConnectionCount | None = None,
         budget: BodyBudget | None = None,
         throttle: Refusal | None = None,
+        upgrader: Upgrader | None = None,
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.respond = respond
@@ -113,6 +116,7 @@ class HttpProtocol(asyncio.Protocol):
         self.connections = connections or ConnectionCount(self.limits)
         self.budget = budget or BodyBudget(self.limits)
         self.throttle = throttle or (lambda headers: THROTTLED)
+        self.upgrader = upgrader
         self.client: str | None = None  # the address counted in `connections`
         self.peer = ""  # the client's address, as the budget counts it
         self.loop = _loop or asyncio.get_event_loop()
@@ -189,10 +193,9 @@ class HttpProtocol(asyncio.Protocol):
         try:
             self._feed(data)
         except httptools.HttpParserUpgrade:
-            # No protocol to upgrade to: the request is answered as plain HTTP/1.1 (as
-            # uvicorn does when it has no WebSocket implementation for it). The parser
-            # drops whatever followed it, so nothing more is read on this connection:
-            # it closes after that answer (a later request would get the wrong one).
+            # Unclaimed (http_upgrade.py), answered as plain HTTP/1.1 as uvicorn does. The
+            # parser drops what followed, so nothing more is read on this connection: it
+            # closes after that answer (a later request would get the wrong one).
             if self.last is not None:
                 self.last.keep_alive = False
             if self.transport is not None:
@@ -212,7 +215,7 @@ class HttpProtocol(asyncio.Protocol):
         limit = self.limits.max_head_bytes
         while data and self.transport is not None:
             if not self.in_head:
-                self.parser.feed_data(data)
+                self.parser.feed_data(data)  # an upgrade's head is never split here
                 return
             room = limit - self.head_bytes
             if room <= 0:
@@ -220,7 +223,11 @@ class HttpProtocol(asyncio.Protocol):
             piece, data = data[:room], data[room:]
             # Counted before feeding: the parser's callbacks reset it when the head ends.
             self.head_bytes += len(piece)
-            self.parser.feed_data(piece)
+            try:
+                self.parser.feed_data(piece)
+            except httptools.HttpParserUpgrade as exc:
+                keep_rest(self.last, exc, piece + data)
+                raise
 
     def eof_received(self) -> bool | None:
         return None
@@ -276,6 +283,7 @@ class HttpProtocol(asyncio.Protocol):
         now = self.loop.time()
         self.body_started = now
         self._read_by(now + self.limits.body_timeout)
+        req.upgrade = claim(self.upgrader, req)
         if self.parser.get_method() == b"CONNECT":
             # No tunnels here; the parser reads nothing after one (as after an Upgrade).
             req.refusal = (405, [(b"allow", b"GET, HEAD, POST, PUT, DELETE, PATCH")], b"")
@@ -420,6 +428,8 @@ class HttpProtocol(asyncio.Protocol):
                     path, _, query = url.partition(b"?")
                 peer.CLIENT.set(self.client)  # this request's task only
                 peer.HEADER_NAMES.set(req.names)
+                if req.upgrade is not None:
+                    return await upgrade(self, req, path, query)
                 status, headers, body = await self.respond(
                     req.method,
                     path.decode("latin-1"),
@@ -565,6 +575,7 @@ def protocol_for(
     gate: Gate | None = None,
     limits: Limits | None = None,
     throttle: Refusal | None = None,
+    upgrader: Upgrader | None = None,
 ) -> Callable[..., HttpProtocol]:
     """The ``http`` protocol class for ``uvicorn.Config``, bound to one app; its
     connections share one count and one body budget."""
@@ -582,6 +593,7 @@ def protocol_for(
             connections=connections,
             budget=budget,
             throttle=throttle,
+            upgrader=upgrader,
             **kwargs,
         )
 

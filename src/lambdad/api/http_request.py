@@ -26,6 +26,8 @@ class Request:
         "queued",
         "refusal",
         "too_large",
+        "upgrade",
+        "upgraded_rest",
         "url",
     )
 
@@ -50,3 +52,7 @@ class Request:
         # still sending, which then never reads the answer).
         self.linger = False
         self.budgeted, self.held = False, 0  # in the BodyBudget (gated): bytes counted
+        # A WebSocket upgrade an Upgrader claimed (model/upgrade.py), and the bytes the
+        # client sent after it (the parser reads nothing past an upgrade).
+        self.upgrade: object | None = None
+        self.upgraded_rest = b""

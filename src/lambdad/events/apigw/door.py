@@ -110,6 +110,8 @@ class ApiGatewayDoor:
             request_id = apigw_v1.extended_request_id(request_id)
         if found is None or address.region not in (None, found.scope.region):
             answer = answers.HTTP_NOT_FOUND
+        elif found.doc["Api"].get("ProtocolType") == "WEBSOCKET":
+            answer = answers.HTTP_FORBIDDEN  # not an upgrade (events.websocket takes those)
         elif _endpoint_disabled(found):
             # Clients must come through a custom domain, which lambdad does not serve.
             answer = answers.REST_FORBIDDEN if rest else answers.HTTP_FORBIDDEN

@@ -8,7 +8,8 @@ adapter renames them to and from the wire. Times are kept as epoch seconds.
 Quick create (``CreateApi`` with ``Target``): an ``AWS_PROXY`` integration with payload
 format 2.0, a route (``RouteKey``, default ``$default``) targeting it, and a
 ``$default`` stage that deploys automatically, all marked ``ApiGatewayManaged``, as
-AWS makes them. Only ``HTTP`` APIs are served; a WebSocket API is refused plainly.
+AWS makes them. A ``WEBSOCKET`` API is kept the same way (``events.websocket.control``
+has the rules that differ); its ``ApiEndpoint`` is ``ws://``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from lambdad.errors import BadRequestException
 from lambdad.events.apigw import http_parts, names
 from lambdad.events.apigw.api_store import HTTP, ApiStore
 from lambdad.events.apigw.openapi_import import read_definition
+from lambdad.events.websocket import control as websocket
 from lambdad.model.scope import Scope
 
 Params = dict[str, Any]
@@ -57,8 +59,11 @@ class HttpApis:
         }
 
     def create_api(self, scope: Scope, params: Params) -> Params:
-        if params["ProtocolType"] != "HTTP":
-            raise BadRequestException("lambdad serves HTTP APIs only, not WebSocket APIs")
+        protocol = params["ProtocolType"]
+        if protocol not in ("HTTP", "WEBSOCKET"):
+            raise BadRequestException(f"Invalid ProtocolType: {protocol}")
+        if protocol == "WEBSOCKET":
+            websocket.check_new_api(params)
         if "Target" not in params and "RouteKey" in params:
             raise BadRequestException("RouteKey is only supported with Target (quick create)")
         api_id = names.new_id()
@@ -69,7 +74,7 @@ class HttpApis:
             "DisableExecuteApiEndpoint": False,
             "IpAddressType": "ipv4",
             "Name": params["Name"],
-            "ProtocolType": "HTTP",
+            "ProtocolType": protocol,
             "RouteSelectionExpression": "$request.method $request.path",
             "Tags": dict(params.get("Tags") or {}),
         }
@@ -129,4 +134,6 @@ class HttpApis:
 
     def _view(self, scope: Scope, api: Params) -> Params:
         endpoint = names.api_endpoint(api["ApiId"], scope.region, self.port)
+        if api.get("ProtocolType") == "WEBSOCKET":
+            endpoint = "ws" + endpoint.removeprefix("http")
         return {**api, "ApiEndpoint": endpoint}

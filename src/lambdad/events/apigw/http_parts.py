@@ -21,6 +21,7 @@ from lambdad.events.apigw.http_authorizers import HttpAuthorizers, check_route_a
 from lambdad.events.apigw.openapi_import import ImportedRoute
 from lambdad.events.apigw.openapi_security import IAM
 from lambdad.events.apigw.route_match import parse_route_key
+from lambdad.events.websocket import control as websocket
 from lambdad.model.scope import Scope
 
 Params = dict[str, Any]
@@ -161,7 +162,7 @@ class HttpParts:
             integration = _integration(doc, params["IntegrationId"])
             updates: Params = {k: params[k] for k in _INTEGRATION_FIELDS if k in params}
             changed: Params = {**integration, **updates}
-            _check_integration(changed)
+            _check_integration(doc, changed)
             integration.update(changed)
             return dict(integration)
 
@@ -195,7 +196,10 @@ def _new_route(doc: Params, params: Params, *, managed: bool = False) -> Params:
 
 def _check_route(doc: Params, route: Params, route_id: str) -> None:
     key = route["RouteKey"]
-    if parse_route_key(key) is None:
+    if websocket.is_websocket(doc):
+        websocket.check_route_key(key)
+        websocket.check_route_response_expression(route)
+    elif parse_route_key(key) is None:
         raise BadRequestException(
             f"Unable to create route with key '{key}'. Route keys must "
             "be '$default' or 'METHOD /path'."
@@ -229,12 +233,15 @@ def _new_integration(doc: Params, params: Params, *, managed: bool = False) -> P
     integration.update({k: params[k] for k in _INTEGRATION_FIELDS if k in params})
     if managed:
         integration["ApiGatewayManaged"] = True
-    _check_integration(integration)
+    _check_integration(doc, integration)
     doc["Integrations"][integration["IntegrationId"]] = integration
     return integration
 
 
-def _check_integration(integration: Params) -> None:
+def _check_integration(doc: Params, integration: Params) -> None:
+    if websocket.is_websocket(doc):
+        websocket.check_integration(integration)
+        return
     if integration["IntegrationType"] != "AWS_PROXY":
         raise BadRequestException("lambdad serves AWS_PROXY (Lambda) integrations only")
     if "IntegrationUri" not in integration:

@@ -14,6 +14,7 @@ from lambdad.events.apigw.rest_apis import RestApis
 from lambdad.events.function_urls import SyncInvoker
 from lambdad.events.url_auth import Verifier
 from lambdad.events.url_cache import UrlCache
+from lambdad.events.websocket.control import RouteResponses
 from lambdad.model.scope import Scope
 from lambdad.store.base import MetadataStore
 
@@ -27,7 +28,8 @@ class ApiGateway:
         self.port = port
 
     def http_operations(self) -> dict[str, Operation]:
-        return HttpApis(self.apis, self.clock, self.port).operations()
+        operations = HttpApis(self.apis, self.clock, self.port).operations()
+        return {**operations, **RouteResponses(self.apis).operations()}
 
     def rest_operations(self) -> dict[str, Operation]:
         return RestApis(self.apis, self.clock).operations()

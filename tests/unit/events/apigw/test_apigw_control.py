@@ -38,7 +38,7 @@ def test_quick_create_with_a_route_key(v2: Call) -> None:
     assert route["RouteKey"] == "GET /pets"
 
 
-def test_websocket_apis_are_refused(v2: Call) -> None:
+def test_a_websocket_api_needs_a_route_selection_expression(v2: Call) -> None:
     with pytest.raises(BadRequestException):
         v2("CreateApi", {"Name": "w", "ProtocolType": "WEBSOCKET"})
 

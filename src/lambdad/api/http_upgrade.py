@@ -1,0 +1,84 @@
+"""A WebSocket upgrade on an API port connection (``api/http.py``): the request an
+``Upgrader`` claimed (model/upgrade.py) is accepted, and either refused as plain HTTP
+(the connection closes after the answer) or handed to the protocol that takes it over.
+
+On a hand-over the HTTP protocol lets go of the transport (its timers find none), and
+the new protocol releases the connection's place in the port's count and in uvicorn's
+shutdown list when it is gone; it reads on from the bytes the client sent after the
+request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdad.api.http_request import Request
+from lambdad.model.upgrade import Takeover, Upgrader, wants_websocket
+
+
+def claim(upgrader: Upgrader | None, req: Request) -> object | None:
+    """What an ``Upgrade: websocket`` request addresses behind ``upgrader``, if anything
+    (asked once its head is in)."""
+    if upgrader is None or not wants_websocket(req.headers):
+        return None
+    target = req.url.split(b"?", 1)[0].split(b"#", 1)[0].decode("latin-1")
+    return upgrader.claim(target, req.headers)
+
+
+async def upgrade(conn: Any, req: Request, path: bytes, query: bytes) -> None:
+    """Answer or hand over ``req`` (claimed) on ``conn`` (an ``HttpProtocol``)."""
+    accepted = await conn.upgrader.accept(
+        req.upgrade, path.decode("latin-1"), query.decode("latin-1"), req.headers, conn.client
+    )
+    if callable(accepted):
+        hand_over(conn, accepted, req.upgraded_rest)
+        return
+    status, headers, body = accepted
+    req.keep_alive = False
+    conn._send(status, headers, body, req)
+
+
+def keep_rest(req: Request | None, exc: Exception, fed: bytes) -> None:
+    """Keep what the client sent after a claimed upgrade request (``fed``: what the
+    parser was given, from which ``exc`` says where the request ended)."""
+    if req is not None and req.upgrade is not None:
+        offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+        req.upgraded_rest = fed[offset:]
+
+
+def hand_over(conn: Any, takeover: Takeover, rest: bytes) -> None:
+    transport = conn.transport
+    if transport is None:
+        return  # the client went away meanwhile
+    conn.transport = None
+    for name in ("idle_timer", "read_timer", "linger_timer"):
+        timer = getattr(conn, name)
+        if timer is not None:
+            timer.cancel()
+            setattr(conn, name, None)
+    state, connections = conn.state, conn.connections
+    state.connections.discard(conn)
+    client, conn.client = conn.client, None
+    upgraded: list[Any] = []
+    released: list[bool] = []
+
+    def gone() -> None:  # once, however often it is called
+        if released:
+            return
+        released.append(True)
+        if client is not None:
+            connections.release(client)
+        for protocol in upgraded:
+            state.connections.discard(protocol)
+
+    try:
+        protocol = takeover(transport, rest, gone)
+    except BaseException:
+        gone()
+        transport.close()
+        raise
+    upgraded.append(protocol)
+    state.connections.add(protocol)
+    transport.set_protocol(protocol)
+    conn.reading_paused = False
+    transport.resume_reading()

@@ -1,0 +1,163 @@
+"""The WebSocket side of ``apigatewayv2``'s control operations.
+
+WebSocket APIs are stored as HTTP APIs are (``events.apigw.api_store``, one document
+per API, ``ProtocolType`` ``WEBSOCKET``), and ``events.apigw``'s operations create,
+read and deploy them; here are the rules that differ, which those operations call:
+a ``RouteSelectionExpression`` is required (``selection.valid_expression``); route
+keys are ``$connect``, ``$disconnect``, ``$default`` or a custom key (at most 128
+characters, no other ``$`` key); integrations are ``AWS_PROXY`` with payload format
+``1.0`` (the only one WebSocket APIs have). And the route responses
+(``CreateRouteResponse``…), kept in their route (so a deployment's snapshot carries
+them): the only key is ``$default``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from lambdad.errors import BadRequestException, ConflictException, NotFoundException
+from lambdad.events.apigw import names as apigw_names
+from lambdad.events.apigw.api_store import HTTP, ApiStore
+from lambdad.events.websocket import names, selection
+from lambdad.model.scope import Scope
+
+Params = dict[str, Any]
+RESPONSES: Final = "RouteResponses"
+_RESPONSE_FIELDS: Final = (
+    "ModelSelectionExpression",
+    "ResponseModels",
+    "ResponseParameters",
+    "RouteResponseKey",
+)
+
+
+def is_websocket(doc: Params) -> bool:
+    return bool(doc.get("Api", {}).get("ProtocolType") == names.WEBSOCKET)
+
+
+def check_new_api(params: Params) -> None:
+    expression = params.get("RouteSelectionExpression")
+    if not expression:
+        raise BadRequestException("RouteSelectionExpression is required for WEBSOCKET APIs")
+    if not selection.valid_expression(expression):
+        raise BadRequestException(f"Invalid RouteSelectionExpression: {expression}")
+    for quick in ("Target", "RouteKey", "CredentialsArn", "CorsConfiguration"):
+        if quick in params:
+            raise BadRequestException(f"{quick} is not supported for WEBSOCKET APIs")
+
+
+def check_route_key(key: str) -> None:
+    if key in names.RESERVED:
+        return
+    if not key or len(key) > names.MAX_ROUTE_KEY or key.startswith("$"):
+        raise BadRequestException(
+            f"Unable to create route with key '{key}'. Route keys for WebSocket APIs must "
+            "be $connect, $disconnect, $default or a custom key of at most 128 characters."
+        )
+
+
+def check_route_response_expression(route: Params) -> None:
+    expression = route.get("RouteResponseSelectionExpression")
+    if expression not in (None, "", names.ROUTE_RESPONSE_KEY):
+        raise BadRequestException(
+            f"Invalid RouteResponseSelectionExpression: {expression}. WebSocket APIs "
+            "support only $default"
+        )
+
+
+def check_integration(integration: Params) -> None:
+    """A WebSocket API's integration: ``AWS_PROXY``, payload format 1.0 (the default)."""
+    if integration.get("IntegrationType") != "AWS_PROXY":
+        raise BadRequestException("lambdad serves AWS_PROXY (Lambda) integrations only")
+    if "IntegrationUri" not in integration:
+        raise BadRequestException("IntegrationUri is required for AWS_PROXY integrations")
+    integration.setdefault("PayloadFormatVersion", "1.0")
+    if integration["PayloadFormatVersion"] != "1.0":
+        raise BadRequestException("WebSocket APIs support PayloadFormatVersion 1.0 only")
+
+
+class RouteResponses:
+    def __init__(self, store: ApiStore) -> None:
+        self.store = store
+
+    def operations(self) -> dict[str, Callable[[Scope, Params], Params]]:
+        return {
+            "CreateRouteResponse": self.create_route_response,
+            "GetRouteResponse": self.get_route_response,
+            "GetRouteResponses": self.get_route_responses,
+            "UpdateRouteResponse": self.update_route_response,
+            "DeleteRouteResponse": self.delete_route_response,
+        }
+
+    def create_route_response(self, scope: Scope, params: Params) -> Params:
+        with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
+            route = _route(doc, params["RouteId"])
+            responses = route.setdefault(RESPONSES, {})
+            _check_key(params["RouteResponseKey"])
+            if any(r["RouteResponseKey"] == params["RouteResponseKey"] for r in responses.values()):
+                raise ConflictException(
+                    f"Route response with key {params['RouteResponseKey']} already exists"
+                )
+            response: Params = {"RouteResponseId": _fresh_id(responses)}
+            response.update({k: params[k] for k in _RESPONSE_FIELDS if k in params})
+            responses[response["RouteResponseId"]] = response
+            return dict(response)
+
+    def get_route_response(self, scope: Scope, params: Params) -> Params:
+        doc = self.store.get(HTTP, scope, params["ApiId"])
+        return dict(_response(_route(doc, params["RouteId"]), params["RouteResponseId"]))
+
+    def get_route_responses(self, scope: Scope, params: Params) -> Params:
+        route = _route(self.store.get(HTTP, scope, params["ApiId"]), params["RouteId"])
+        return {"Items": list((route.get(RESPONSES) or {}).values())}
+
+    def update_route_response(self, scope: Scope, params: Params) -> Params:
+        with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
+            response = _response(_route(doc, params["RouteId"]), params["RouteResponseId"])
+            if "RouteResponseKey" in params:
+                _check_key(params["RouteResponseKey"])
+            response.update({k: params[k] for k in _RESPONSE_FIELDS if k in params})
+            return dict(response)
+
+    def delete_route_response(self, scope: Scope, params: Params) -> Params:
+        with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
+            route = _route(doc, params["RouteId"])
+            _response(route, params["RouteResponseId"])
+            del route[RESPONSES][params["RouteResponseId"]]
+        return {}
+
+
+def _check_key(key: str) -> None:
+    if key != names.ROUTE_RESPONSE_KEY:
+        raise BadRequestException(
+            f"Invalid RouteResponseKey: {key}. WebSocket APIs support only $default"
+        )
+
+
+def _route(doc: Params, route_id: str) -> Params:
+    if not is_websocket(doc):
+        raise BadRequestException("Route responses are supported for WebSocket APIs only")
+    route: Params | None = doc["Routes"].get(route_id)
+    if route is None:
+        raise NotFoundException(
+            f"Invalid Route identifier specified {route_id}", ResourceType="Route"
+        )
+    return route
+
+
+def _response(route: Params, response_id: str) -> Params:
+    response: Params | None = (route.get(RESPONSES) or {}).get(response_id)
+    if response is None:
+        raise NotFoundException(
+            f"Invalid RouteResponse identifier specified {response_id}",
+            ResourceType="RouteResponse",
+        )
+    return response
+
+
+def _fresh_id(taken: Params) -> str:
+    while True:
+        found = apigw_names.new_id(7)
+        if found not in taken:
+            return found

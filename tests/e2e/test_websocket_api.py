@@ -1,0 +1,214 @@
+"""WebSocket APIs served end to end, as a user runs them: a real server, a Python
+function, the API, its routes, integration, route response and stage made with boto3's
+``apigatewayv2``; a real WebSocket client (``websockets``) connects, sends
+``{"action": "echo", ...}`` and gets the function's answer through
+``apigatewaymanagementapi.post_to_connection`` (signed with the function's own role
+credentials); ``$connect`` refuses a client, ``$disconnect`` runs on close.
+
+Its own server: the execution role is declared with ``execute-api:ManageConnections``
+(``lambdad roles allow``), which would change role checks for the shared server's tests.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from typing import Any
+
+import pytest
+import requests
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from e2e.conftest import ServerFactory
+from e2e.helpers import PRIMARY, ROLE, LambdadServer, client_env, handler_zip, run_lambdad
+
+FUNCTION = """
+import json, os
+import boto3
+
+def handler(event, context):
+    print("WS-EVENT " + json.dumps(event))
+    ctx = event["requestContext"]
+    route = ctx["routeKey"]
+    if route == "$connect":
+        if (event.get("queryStringParameters") or {}).get("deny"):
+            return {"statusCode": 403}
+        return {"statusCode": 200}
+    if route == "echo":
+        api = boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WS_ENDPOINT"])
+        api.post_to_connection(ConnectionId=ctx["connectionId"], Data=json.dumps(event).encode())
+        return {"statusCode": 200, "body": "not sent: the route is one-way"}
+    if route == "ping":
+        return {"statusCode": 200, "body": "pong"}
+    if route == "boom":
+        raise RuntimeError("boom")
+    return {"statusCode": 200}
+"""
+
+
+def _events(server: LambdadServer, name: str, event_type: str, want: int) -> list[dict[str, Any]]:
+    logs = server.client("logs")
+    found: list[dict[str, Any]] = []
+    for _ in range(100):
+        lines = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        found = [
+            json.loads(e["message"].split("WS-EVENT ", 1)[1])
+            for e in lines
+            if "WS-EVENT " in e["message"]
+        ]
+        found = [e for e in found if e["requestContext"]["eventType"] == event_type]
+        if len(found) >= want:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{want} {event_type} events not logged: {found}")
+
+
+def _log_text(server: LambdadServer, name: str) -> str:
+    events = server.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")
+    return "\n".join(e["message"] for e in events["events"])
+
+
+def _api(server: LambdadServer, function_arn: str) -> tuple[str, str]:
+    """A WebSocket API on the function: $connect, $disconnect, echo (one-way), ping
+    (two-way), boom; deployed to stage ``prod``. Its id and endpoint."""
+    gw = server.client("apigatewayv2")
+    api = gw.create_api(
+        Name="chat", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )
+    api_id = api["ApiId"]
+    integration = gw.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=function_arn
+    )["IntegrationId"]
+    for key in ("$connect", "$disconnect", "echo", "ping", "boom"):
+        route = gw.create_route(
+            ApiId=api_id,
+            RouteKey=key,
+            Target=f"integrations/{integration}",
+            **({"RouteResponseSelectionExpression": "$default"} if key == "ping" else {}),
+        )
+        if key == "ping":
+            gw.create_route_response(
+                ApiId=api_id, RouteId=route["RouteId"], RouteResponseKey="$default"
+            )
+    gw.create_stage(ApiId=api_id, StageName="prod", AutoDeploy=True)
+    server.client().add_permission(
+        FunctionName=function_arn,
+        StatementId="websocket",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{server.region}:{PRIMARY.account_id}:{api_id}/*",
+    )
+    return api_id, api["ApiEndpoint"]
+
+
+def _connect(endpoint: str, port: int, query: str = "") -> ClientConnection:
+    """A client of the API's ``ws://<api-id>.execute-api.<region>.localhost`` endpoint
+    (a socket to loopback: this machine does not resolve ``*.localhost``)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    return connect(f"{endpoint}/prod{query}", sock=sock, open_timeout=20, close_timeout=5,
+                   user_agent_header="e2e-client")  # fmt: skip
+
+
+def test_a_websocket_api_served_as_aws_serves_it(lambdad_factory: ServerFactory) -> None:
+    server = lambdad_factory()
+    env = client_env(server)
+    for action in ("lambda:*", "logs:*", "execute-api:ManageConnections"):
+        done = run_lambdad(
+            "roles", "allow", "--data-dir", str(server.data_dir), ROLE, "--action", action, env=env
+        )
+        assert done.returncode == 0, done.stderr
+    lam = server.client()
+    name = "ws-chat"
+    arn = lam.create_function(
+        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": handler_zip(FUNCTION)}, Timeout=30,
+    )["FunctionArn"]  # fmt: skip
+    api_id, endpoint = _api(server, arn)
+    assert endpoint == f"ws://{api_id}.execute-api.{server.region}.localhost:{server.port}"
+    lam.update_function_configuration(
+        FunctionName=name,
+        Environment={"Variables": {"WS_ENDPOINT": f"{server.endpoint}/execute-api/{api_id}/prod"}},
+    )
+    lam.get_waiter("function_updated_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+
+    # $connect answers 403: the client is refused, with API Gateway's answer.
+    with pytest.raises(InvalidStatus) as refused:
+        _connect(endpoint, server.port, "?deny=1")
+    assert refused.value.response.status_code == 403
+
+    with _connect(endpoint, server.port, "?room=blue&room=red") as ws:
+        ws.send(json.dumps({"action": "echo", "data": "hello"}))
+        echoed = json.loads(ws.recv(timeout=30))
+        assert "requestContext" in echoed, _log_text(server, name)
+        context = echoed["requestContext"]
+        assert context["routeKey"] == "echo"
+        assert context["eventType"] == "MESSAGE"
+        assert context["apiId"] == api_id
+        assert context["stage"] == "prod"
+        assert context["domainName"] == f"{api_id}.execute-api.{server.region}.localhost"
+        assert context["messageDirection"] == "IN"
+        assert context["messageId"]
+        assert context["requestId"] == context["extendedRequestId"]
+        assert echoed["body"] == json.dumps({"action": "echo", "data": "hello"})
+        assert echoed["isBase64Encoded"] is False
+        connection_id = context["connectionId"]
+
+        # A two-way route (a route response) sends the function's answer back.
+        ws.send(json.dumps({"action": "ping"}))
+        assert ws.recv(timeout=30) == "pong"
+        # No route for the action and no $default: Forbidden; a failing function:
+        # Internal server error (the connection stays open through both).
+        ws.send(json.dumps({"action": "nowhere"}))
+        forbidden = json.loads(ws.recv(timeout=30))
+        assert forbidden["message"] == "Forbidden"
+        assert forbidden["connectionId"] == connection_id
+        ws.send(json.dumps({"action": "boom"}))
+        assert json.loads(ws.recv(timeout=30))["message"] == "Internal server error"
+
+        # The @connections API as any signed caller of the account uses it.
+        manage = _management(server, api_id)
+        info = manage.get_connection(ConnectionId=connection_id)
+        assert info["Identity"] == {"SourceIp": "127.0.0.1", "UserAgent": "e2e-client"}
+        manage.post_to_connection(ConnectionId=connection_id, Data=b"from the outside")
+        assert ws.recv(timeout=30) == "from the outside"
+
+    (connected,) = _events(server, name, "CONNECT", 1)[-1:]
+    assert connected["requestContext"]["connectionId"] == connection_id
+    assert connected["requestContext"]["routeKey"] == "$connect"
+    assert connected["multiValueQueryStringParameters"] == {"room": ["blue", "red"]}
+    assert connected["queryStringParameters"] == {"room": "red"}
+    assert connected["headers"]["User-Agent"] == "e2e-client"
+    assert "Sec-WebSocket-Key" in connected["headers"]
+    (gone,) = _events(server, name, "DISCONNECT", 1)
+    assert gone["requestContext"]["connectionId"] == connection_id
+    assert gone["requestContext"]["disconnectStatusCode"] == 1000
+    with pytest.raises(manage.exceptions.GoneException):
+        manage.post_to_connection(ConnectionId=connection_id, Data=b"too late")
+
+    # Not an upgrade: API Gateway's 403; unsigned @connections calls: 403.
+    plain = requests.get(f"{server.endpoint}/execute-api/{api_id}/prod", timeout=10)
+    assert plain.status_code == 403
+    unsigned = requests.post(
+        f"{server.endpoint}/execute-api/{api_id}/prod/@connections/{connection_id}", timeout=10
+    )
+    assert unsigned.status_code == 403
+    assert "Traceback" not in server.stderr()
+
+
+def _management(server: LambdadServer, api_id: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    cred = server.credential
+    return boto3.session.Session().client(
+        "apigatewaymanagementapi",
+        endpoint_url=f"{server.endpoint}/execute-api/{api_id}/prod",
+        region_name=server.region,
+        aws_access_key_id=cred.access_key_id,
+        aws_secret_access_key=cred.secret_access_key,
+        config=Config(retries={"total_max_attempts": 1}),
+    )

@@ -1,0 +1,146 @@
+"""WebSocket upgrades on the API port's protocol: a claimed upgrade is handed to the
+protocol that takes the connection over (with the bytes sent after it), or refused as
+plain HTTP; an unclaimed one is answered as before."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from lambdad.api.http import HttpProtocol
+from lambdad.api.limits import ConnectionCount, Limits
+from lambdad.model.upgrade import Headers, Response, Takeover
+from transports import Config, FakeTransport, ServerState
+
+UPGRADE = (
+    b"GET /prod HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+class Transport(FakeTransport):
+    def __init__(self) -> None:
+        super().__init__("10.0.0.1")
+        self.protocol: Any = None
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+
+class Taken(asyncio.Protocol):
+    def __init__(self, rest: bytes, gone: Callable[[], None]) -> None:
+        self.rest = rest
+        self.gone = gone
+
+    def shutdown(self) -> None:
+        pass
+
+
+class Upgrader:
+    def __init__(self, claims: bool = True, refuse: bool = False) -> None:
+        self.claims = claims
+        self.refuse = refuse
+        self.asked: list[tuple[Any, str, str]] = []
+        self.taken: list[Taken] = []
+
+    def claim(self, path: str, headers: Headers) -> Any | None:
+        return ("api", path) if self.claims else None
+
+    async def accept(
+        self, claim: Any, path: str, query: str, headers: Headers, client: str | None
+    ) -> Response | Takeover:
+        self.asked.append((claim, path, query))
+        if self.refuse:
+            return 403, [(b"content-type", b"application/json")], b'{"message":"Forbidden"}'
+
+        def takeover(transport: Any, rest: bytes, gone: Callable[[], None]) -> Any:
+            transport.write(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+            self.taken.append(Taken(rest, gone))
+            return self.taken[-1]
+
+        return takeover
+
+
+async def plain(*args: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    return 200, [], b"plain"
+
+
+def _connect(upgrader: Upgrader) -> tuple[HttpProtocol, Transport, ServerState, ConnectionCount]:
+    state = ServerState()
+    count = ConnectionCount(Limits())
+    proto = HttpProtocol(
+        plain,
+        lambda headers: (413, [], b""),
+        100,
+        config=Config(),
+        server_state=state,
+        connections=count,
+        upgrader=upgrader,  # type: ignore[arg-type]
+        _loop=asyncio.get_running_loop(),
+    )
+    transport = Transport()
+    proto.connection_made(transport)  # type: ignore[arg-type]
+    return proto, transport, state, count
+
+
+async def _settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def test_a_claimed_upgrade_is_handed_over_with_the_bytes_after_it() -> None:
+    async def run() -> None:
+        upgrader = Upgrader()
+        proto, transport, state, count = _connect(upgrader)
+        proto.data_received(UPGRADE.replace(b"/prod", b"/prod?x=1") + b"\x81\x85frame")
+        await _settle()
+        assert upgrader.asked == [(("api", "/prod"), "/prod", "x=1")]
+        (taken,) = upgrader.taken
+        assert transport.protocol is taken
+        assert taken.rest == b"\x81\x85frame"
+        assert bytes(transport.written) == b"HTTP/1.1 101 Switching Protocols\r\n\r\n"
+        assert transport.reading
+        assert not transport.closed
+        assert state.connections == {taken}
+        assert count.total == 1
+        taken.gone()
+        taken.gone()
+        assert state.connections == set()
+        assert count.total == 0
+
+    asyncio.run(run())
+
+
+def test_a_refused_upgrade_is_answered_and_the_connection_closes() -> None:
+    async def run() -> None:
+        upgrader = Upgrader(refuse=True)
+        proto, transport, _, _ = _connect(upgrader)
+        proto.data_received(UPGRADE)
+        await _settle()
+        written = bytes(transport.written)
+        assert written.startswith(b"HTTP/1.1 403 Forbidden\r\n")
+        assert written.endswith(b'{"message":"Forbidden"}')
+        assert transport.closed
+        assert transport.protocol is None
+        assert upgrader.taken == []
+
+    asyncio.run(run())
+
+
+def test_unclaimed_and_other_upgrades_are_plain_http() -> None:
+    async def run() -> None:
+        for upgrader, request in (
+            (Upgrader(claims=False), UPGRADE),
+            (Upgrader(), UPGRADE.replace(b"Upgrade: websocket", b"Upgrade: h2c")),
+        ):
+            proto, transport, _, _ = _connect(upgrader)
+            proto.data_received(request)
+            await _settle()
+            assert bytes(transport.written).startswith(b"HTTP/1.1 200 OK")
+            assert bytes(transport.written).endswith(b"plain")
+            assert upgrader.asked == []
+            assert transport.protocol is None
+            assert transport.closed
+
+    asyncio.run(run())

@@ -1,0 +1,84 @@
+"""WebSocket APIs through ``apigatewayv2``'s control operations: what AWS checks for
+them, and route responses."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambdad.errors import BadRequestException, ConflictException, NotFoundException
+from unit.events.apigw.conftest import PORT, Call
+
+ARN = "arn:aws:lambda:us-east-1:111111111111:function:f"
+SELECT = "$request.body.action"
+
+
+def _api(v2: Call) -> str:
+    api = v2("CreateApi", {"Name": "w", "ProtocolType": "WEBSOCKET",
+                           "RouteSelectionExpression": SELECT})  # fmt: skip
+    assert api["ApiEndpoint"] == f"ws://{api['ApiId']}.execute-api.us-east-1.localhost:{PORT}"
+    assert api["ProtocolType"] == "WEBSOCKET"
+    assert api["RouteSelectionExpression"] == SELECT
+    return str(api["ApiId"])
+
+
+def test_a_websocket_api_and_its_routes(v2: Call) -> None:
+    api_id = _api(v2)
+    integration = v2("CreateIntegration", {"ApiId": api_id, "IntegrationType": "AWS_PROXY",
+                                           "IntegrationUri": ARN})  # fmt: skip
+    assert integration["PayloadFormatVersion"] == "1.0"
+    target = f"integrations/{integration['IntegrationId']}"
+    for key in ("$connect", "$disconnect", "$default", "sendMessage"):
+        v2("CreateRoute", {"ApiId": api_id, "RouteKey": key, "Target": target})
+    keys = {r["RouteKey"] for r in v2("GetRoutes", {"ApiId": api_id})["Items"]}
+    assert keys == {"$connect", "$disconnect", "$default", "sendMessage"}
+    with pytest.raises(ConflictException):
+        v2("CreateRoute", {"ApiId": api_id, "RouteKey": "sendMessage"})
+
+
+@pytest.mark.parametrize("key", ["$other", "", "x" * 129])
+def test_route_keys_are_checked(v2: Call, key: str) -> None:
+    api_id = _api(v2)
+    with pytest.raises(BadRequestException):
+        v2("CreateRoute", {"ApiId": api_id, "RouteKey": key})
+
+
+def test_api_checks(v2: Call) -> None:
+    with pytest.raises(BadRequestException):
+        v2("CreateApi", {"Name": "w", "ProtocolType": "WEBSOCKET",
+                         "RouteSelectionExpression": "$request.header.x"})  # fmt: skip
+    with pytest.raises(BadRequestException):
+        v2("CreateApi", {"Name": "w", "ProtocolType": "WEBSOCKET", "Target": ARN,
+                         "RouteSelectionExpression": SELECT})  # fmt: skip
+    api_id = _api(v2)
+    with pytest.raises(BadRequestException):
+        v2("CreateIntegration", {"ApiId": api_id, "IntegrationType": "AWS_PROXY",
+                                 "IntegrationUri": ARN, "PayloadFormatVersion": "2.0"})  # fmt: skip
+
+
+def test_route_responses(v2: Call) -> None:
+    api_id = _api(v2)
+    route = v2("CreateRoute", {"ApiId": api_id, "RouteKey": "ping",
+                               "RouteResponseSelectionExpression": "$default"})  # fmt: skip
+    ids = {"ApiId": api_id, "RouteId": route["RouteId"]}
+    made = v2("CreateRouteResponse", {**ids, "RouteResponseKey": "$default"})
+    assert made["RouteResponseKey"] == "$default"
+    with pytest.raises(ConflictException):
+        v2("CreateRouteResponse", {**ids, "RouteResponseKey": "$default"})
+    with pytest.raises(BadRequestException):
+        v2("CreateRouteResponse", {**ids, "RouteResponseKey": "other"})
+    (listed,) = v2("GetRouteResponses", ids)["Items"]
+    assert listed == made
+    assert v2("GetRouteResponse", {**ids, "RouteResponseId": made["RouteResponseId"]}) == made
+    v2("DeleteRouteResponse", {**ids, "RouteResponseId": made["RouteResponseId"]})
+    with pytest.raises(NotFoundException):
+        v2("GetRouteResponse", {**ids, "RouteResponseId": made["RouteResponseId"]})
+    with pytest.raises(BadRequestException):
+        v2("UpdateRoute", {**ids, "RouteResponseSelectionExpression": "$request.body.x"})
+
+
+def test_route_responses_are_for_websocket_apis_only(v2: Call) -> None:
+    api_id = v2("CreateApi", {"Name": "h", "ProtocolType": "HTTP"})["ApiId"]
+    route = v2("CreateRoute", {"ApiId": api_id, "RouteKey": "GET /x"})
+    with pytest.raises(BadRequestException):
+        v2("CreateRouteResponse", {"ApiId": api_id, "RouteId": route["RouteId"],
+                                   "RouteResponseKey": "$default"})  # fmt: skip
