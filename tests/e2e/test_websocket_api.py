@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import requests
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from e2e.conftest import ServerFactory
@@ -188,6 +188,29 @@ def test_a_websocket_api_served_as_aws_serves_it(lambdad_factory: ServerFactory)
     assert gone["requestContext"]["disconnectStatusCode"] == 1000
     with pytest.raises(manage.exceptions.GoneException):
         manage.post_to_connection(ConnectionId=connection_id, Data=b"too late")
+
+    # Bad input closes the one connection that sent it, with RFC 6455's codes: a binary
+    # frame (API Gateway takes text only) 1003, a message over 128 KB 1009; the
+    # @connections API closes another (1000); a fourth connection is served meanwhile.
+    with _connect(endpoint, server.port) as bystander:
+        for bad, code in ((b"binary", 1003), ("x" * (128 * 1024 + 1), 1009)):
+            with _connect(endpoint, server.port) as ws:
+                ws.send(bad)
+                with pytest.raises(ConnectionClosed) as closed:
+                    ws.recv(timeout=30)
+                assert closed.value.rcvd is not None
+                assert closed.value.rcvd.code == code
+        with _connect(endpoint, server.port) as ws:
+            ws.send(json.dumps({"action": "echo"}))
+            deleted = json.loads(ws.recv(timeout=30))["requestContext"]["connectionId"]
+            manage.delete_connection(ConnectionId=deleted)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=30)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1000
+        bystander.send(json.dumps({"action": "ping"}))
+        assert bystander.recv(timeout=30) == "pong"
+    assert len(_events(server, name, "DISCONNECT", 5)) == 5
 
     # Not an upgrade: API Gateway's 403; unsigned @connections calls: 403.
     plain = requests.get(f"{server.endpoint}/execute-api/{api_id}/prod", timeout=10)

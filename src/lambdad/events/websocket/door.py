@@ -202,6 +202,12 @@ class WebSocketDoor:
         task.add_done_callback(self._disconnects.discard)
 
     async def _disconnect(self, live: Live, code: int, reason: str) -> None:
+        try:
+            await self._run_disconnect(live, code, reason)
+        except Exception as exc:  # the server may be stopping: said, not raised
+            log.warning("API %s: $disconnect failed (%r)", live.info.api_id, exc)
+
+    async def _run_disconnect(self, live: Live, code: int, reason: str) -> None:
         info = live.info
         found = self.find(info.api_id, None)
         parts = _served(found, info.stage)

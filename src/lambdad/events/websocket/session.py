@@ -132,8 +132,9 @@ class Session(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self._received(data)
-        except Exception:  # a bug must end this connection only, and quietly
-            log.warning("WebSocket connection %s failed; closing it", self.label, exc_info=True)
+        except Exception as exc:  # a bug must end this connection only, and quietly
+            log.warning("WebSocket connection %s failed (%r); closing it", self.label, exc)
+            log.debug("WebSocket connection %s failed", self.label, exc_info=True)
             if self.transport is not None:
                 self.transport.close()
 
@@ -216,8 +217,9 @@ class Session(asyncio.Protocol):
     async def _handle(self, text: str) -> None:
         try:
             await self.handler.on_message(self, text)
-        except Exception:
-            log.warning("WebSocket connection %s: a message failed", self.label, exc_info=True)
+        except Exception as exc:
+            log.warning("WebSocket connection %s: a message failed (%r)", self.label, exc)
+            log.debug("WebSocket connection %s: a message failed", self.label, exc_info=True)
         finally:
             self.in_flight -= 1
             if self.paused and self.in_flight < self.bounds.max_in_flight // 2:
