@@ -16,10 +16,10 @@ from lambdad.api.http_request import Request
 from lambdad.model.upgrade import Takeover, Upgrader, wants_websocket
 
 
-def claim(upgrader: Upgrader | None, req: Request) -> object | None:
-    """What an ``Upgrade: websocket`` request addresses behind ``upgrader``, if anything
-    (asked once its head is in)."""
-    if upgrader is None or not wants_websocket(req.headers):
+def claim(upgrader: Upgrader | None, req: Request, method: bytes) -> object | None:
+    """What a ``GET`` with ``Upgrade: websocket`` addresses behind ``upgrader``, if
+    anything (asked once its head is in)."""
+    if upgrader is None or method != b"GET" or not wants_websocket(req.headers):
         return None
     target = req.url.split(b"?", 1)[0].split(b"#", 1)[0].decode("latin-1")
     return upgrader.claim(target, req.headers)

@@ -133,6 +133,7 @@ def test_unclaimed_and_other_upgrades_are_plain_http() -> None:
         for upgrader, request in (
             (Upgrader(claims=False), UPGRADE),
             (Upgrader(), UPGRADE.replace(b"Upgrade: websocket", b"Upgrade: h2c")),
+            (Upgrader(), UPGRADE.replace(b"GET", b"POST")),
         ):
             proto, transport, _, _ = _connect(upgrader)
             proto.data_received(request)

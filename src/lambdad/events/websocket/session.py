@@ -160,6 +160,10 @@ class Session(asyncio.Protocol):
         for event in self.ws.events():
             if self.transport is None:
                 return
+            if self.ws.state is ConnectionState.LOCAL_CLOSING and not isinstance(
+                event, CloseConnection
+            ):
+                continue  # closing from here: only the client's close matters now
             if isinstance(event, TextMessage):
                 self._text(event)
             elif isinstance(event, BytesMessage):

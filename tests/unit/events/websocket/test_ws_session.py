@@ -119,7 +119,9 @@ def _closed_with(data: bytes, bounds: Bounds = BOUNDS) -> tuple[int, list[str]]:
 
 
 def test_a_binary_frame_closes_with_1003() -> None:
-    assert _closed_with(_client().send(BytesMessage(b"x"))) == (1003, [])
+    client = _client()
+    after = client.send(BytesMessage(b"x")) + client.send(TextMessage("after the close"))
+    assert _closed_with(after) == (1003, [])
 
 
 def test_a_frame_or_message_over_the_bounds_closes_with_1009() -> None:

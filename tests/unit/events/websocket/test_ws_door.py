@@ -1,0 +1,209 @@
+"""The WebSocket door without a server: an API made with the control operations, a
+fake invoker and fake policies, connections over a fake transport. The handshake's
+refusals, ``$connect``'s verdict, routing of messages, two-way routes, the permission
+check with its source ARN, and ``$disconnect``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import CloseConnection, TextMessage
+
+from lambdad.clock import FakeClock
+from lambdad.events.apigw.names import ApiAddress
+from lambdad.events.apigw.service import ApiGateway
+from lambdad.events.url_cache import UrlCache
+from lambdad.events.websocket.door import WebSocketDoor
+from lambdad.events.websocket.session import Session
+from lambdad.invoke.sync import InvokeRequest, InvokeResponse
+from lambdad.model.changes import ChangeHub
+from lambdad.model.scope import Scope
+from transports import FakeTransport
+from unit.events.apigw.conftest import PORT, Call
+
+ARN = "arn:aws:lambda:us-east-1:111111111111:function:f"
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+HANDSHAKE = [("host", "x"), ("connection", "Upgrade"), ("upgrade", "websocket"),
+             ("sec-websocket-key", KEY), ("sec-websocket-version", "13")]  # fmt: skip
+
+
+class Invoker:
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[bytes, str | None]] = {}
+        self.events: list[dict[str, Any]] = []
+
+    async def invoke(self, req: InvokeRequest) -> InvokeResponse:
+        event = json.loads(req.payload)
+        self.events.append(event)
+        payload, error = self.answers.get(
+            event["requestContext"]["routeKey"], (b'{"statusCode": 200}', None)
+        )
+        return InvokeResponse(200, payload, "$LATEST", function_error=error)
+
+
+class Policies:
+    def __init__(self) -> None:
+        self.allow = True
+        self.asked: list[str] = []
+
+    def allows_service(
+        self, owner: Scope, name: str, qualifier: str | None, service: str, source_arn: str
+    ) -> bool:
+        self.asked.append(source_arn)
+        return self.allow
+
+
+class Transport(FakeTransport):
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def _api(v2: Call, *keys: str, two_way: str = "") -> str:
+    select = "$request.body.action"
+    api_id = v2("CreateApi", {"Name": "w", "ProtocolType": "WEBSOCKET",
+                              "RouteSelectionExpression": select})["ApiId"]  # fmt: skip
+    integration = v2("CreateIntegration", {"ApiId": api_id, "IntegrationType": "AWS_PROXY",
+                                           "IntegrationUri": ARN})["IntegrationId"]  # fmt: skip
+    for key in keys:
+        extra = {"RouteResponseSelectionExpression": "$default"} if key == two_way else {}
+        route = v2("CreateRoute", {"ApiId": api_id, "RouteKey": key,
+                                   "Target": f"integrations/{integration}", **extra})  # fmt: skip
+        if extra:
+            v2("CreateRouteResponse", {"ApiId": api_id, "RouteId": route["RouteId"],
+                                       "RouteResponseKey": "$default"})  # fmt: skip
+    v2("CreateStage", {"ApiId": api_id, "StageName": "prod", "AutoDeploy": True})
+    return str(api_id)
+
+
+def _door(gateway: ApiGateway) -> tuple[WebSocketDoor, Invoker, Policies]:
+    invoker, policies = Invoker(), Policies()
+    clock = FakeClock(datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
+    door = WebSocketDoor(gateway.apis, invoker, policies, UrlCache(ChangeHub()), clock, port=PORT)
+    return door, invoker, policies
+
+
+async def _accept(
+    door: WebSocketDoor,
+    api_id: str,
+    path: str = "/prod",
+    headers: list[tuple[str, str]] = HANDSHAKE,
+) -> Any:
+    claim = door.claim(path, [("host", f"{api_id}.execute-api.us-east-1.localhost:{PORT}")])
+    assert claim == ApiAddress(api_id, "us-east-1", path)
+    return await door.accept(claim, path, "a=1", headers, "192.0.2.7")
+
+
+async def _connected(door: WebSocketDoor, api_id: str) -> tuple[Session, Transport]:
+    takeover = await _accept(door, api_id)
+    assert callable(takeover)
+    transport = Transport()
+    session = takeover(transport, b"", lambda: None)
+    head = bytes(transport.written)
+    assert head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+    assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" in head
+    transport.written.clear()
+    return session, transport
+
+
+def _received(transport: Transport) -> list[Any]:
+    client = Connection(ConnectionType.CLIENT)
+    client.receive_data(bytes(transport.written))
+    transport.written.clear()
+    return list(client.events())
+
+
+def _send(session: Session, text: str) -> None:
+    session.data_received(Connection(ConnectionType.CLIENT).send(TextMessage(text)))
+
+
+async def _settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def test_handshake_refusals(gateway: ApiGateway, v2: Call) -> None:
+    api_id = _api(v2, "$default")
+    door, invoker, _ = _door(gateway)
+
+    async def run() -> None:
+        assert (await _accept(door, api_id, "/nostage"))[0] == 403
+        assert (await _accept(door, api_id, "/prod/more"))[0] == 403
+        old = [(k, "8" if k == "sec-websocket-version" else v) for k, v in HANDSHAKE]
+        assert (await _accept(door, api_id, headers=old))[0] == 426
+        bad = [(k, "short" if k == "sec-websocket-key" else v) for k, v in HANDSHAKE]
+        assert (await _accept(door, api_id, headers=bad))[0] == 400
+        assert invoker.events == []
+
+    asyncio.run(run())
+    http_api = v2("CreateApi", {"Name": "h", "ProtocolType": "HTTP"})["ApiId"]
+    assert door.claim("/prod", [("host", f"{http_api}.execute-api.us-east-1.localhost")]) is None
+
+
+def test_connect_decides_and_gets_the_connect_event(gateway: ApiGateway, v2: Call) -> None:
+    api_id = _api(v2, "$connect")
+    door, invoker, policies = _door(gateway)
+
+    async def run() -> None:
+        policies.allow = False  # (what the policy says is remembered until it changes)
+        assert (await _accept(door, api_id))[0] == 403
+        assert invoker.events == []
+        allowed, _, _ = _door(gateway)
+        allowed.invoker = invoker
+        invoker.answers["$connect"] = (b'{"statusCode": 401}', None)
+        assert (await _accept(allowed, api_id))[0] == 403
+        invoker.answers["$connect"] = (b'{"errorMessage": "x"}', "Unhandled")
+        assert (await _accept(allowed, api_id))[0] == 403
+        invoker.answers.clear()
+        assert callable(await _accept(allowed, api_id))
+
+    asyncio.run(run())
+    event = invoker.events[-1]
+    assert event["requestContext"]["eventType"] == "CONNECT"
+    assert event["requestContext"]["identity"]["sourceIp"] == "192.0.2.7"
+    assert event["queryStringParameters"] == {"a": "1"}
+    assert (
+        policies.asked[-1] == f"arn:aws:execute-api:us-east-1:111111111111:{api_id}/prod/$connect"
+    )
+
+
+def test_messages_are_routed_and_two_way_routes_answer(gateway: ApiGateway, v2: Call) -> None:
+    api_id = _api(v2, "$disconnect", "say", "ask", two_way="ask")
+    door, invoker, policies = _door(gateway)
+    invoker.answers["ask"] = (b'{"statusCode": 200, "body": "answer"}', None)
+    invoker.answers["say"] = (b'{"statusCode": 200, "body": "kept"}', None)
+
+    async def run() -> None:
+        session, transport = await _connected(door, api_id)
+        assert len(door.registry) == 1
+        _send(session, '{"action": "say"}')
+        await _settle()
+        assert _received(transport) == []
+        _send(session, '{"action": "ask"}')
+        await _settle()
+        assert _received(transport) == [TextMessage("answer")]
+        _send(session, '{"action": "other"}')
+        await _settle()
+        (forbidden,) = _received(transport)
+        assert json.loads(forbidden.data)["message"] == "Forbidden"
+        invoker.answers["say"] = (b'{"errorMessage": "x"}', "Unhandled")
+        _send(session, '{"action": "say"}')
+        await _settle()
+        (failed,) = _received(transport)
+        assert json.loads(failed.data)["message"] == "Internal server error"
+        assert session.is_open
+        session.data_received(Connection(ConnectionType.CLIENT).send(CloseConnection(1001)))
+        session.connection_lost(None)
+        await _settle()
+        assert len(door.registry) == 0
+
+    asyncio.run(run())
+    message = next(e for e in invoker.events if e["requestContext"]["routeKey"] == "ask")
+    assert message["body"] == '{"action": "ask"}'
+    assert message["requestContext"]["eventType"] == "MESSAGE"
+    gone = invoker.events[-1]["requestContext"]
+    assert (gone["eventType"], gone["disconnectStatusCode"]) == ("DISCONNECT", 1001)
+    assert f"{api_id}/prod/ask" in policies.asked[-2]
