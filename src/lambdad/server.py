@@ -279,6 +279,7 @@ def build_server(platform: Platform) -> uvicorn.Server:
             idle_timeout=platform.settings.websocket_idle_timeout,
             max_duration=platform.settings.websocket_max_duration,
         ),
+        verify=functools.partial(_url_signer, platform, service="execute-api"),
     )
     manage = functools.partial(
         _url_signer, platform, service="execute-api", action="execute-api:ManageConnections"

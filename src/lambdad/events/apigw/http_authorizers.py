@@ -21,6 +21,7 @@ from typing import Any, Final
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
 from lambdad.events.apigw import names
 from lambdad.events.apigw.api_store import HTTP, ApiStore
+from lambdad.events.websocket import control as websocket
 from lambdad.model.scope import Scope
 
 Params = dict[str, Any]
@@ -64,7 +65,7 @@ def new_authorizer(doc: Params, params: Params) -> Params:
     if params.get("AuthorizerType") != "JWT":
         authorizer["AuthorizerResultTtlInSeconds"] = 0
     authorizer.update({k: params[k] for k in _FIELDS if k in params})
-    _check(authorizer)
+    _check(doc, authorizer)
     taken[authorizer["AuthorizerId"]] = authorizer
     return authorizer
 
@@ -98,7 +99,7 @@ class HttpAuthorizers:
         with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
             authorizer = _authorizer(doc, params["AuthorizerId"])
             changed: Params = {**authorizer, **{k: params[k] for k in _FIELDS if k in params}}
-            _check(changed)
+            _check(doc, changed)
             authorizer.update(changed)
             return dict(authorizer)
 
@@ -114,7 +115,10 @@ class HttpAuthorizers:
         return {}
 
 
-def _check(authorizer: Params) -> None:
+def _check(doc: Params, authorizer: Params) -> None:
+    if websocket.is_websocket(doc):
+        websocket.check_authorizer(authorizer)
+        return
     if authorizer.get("AuthorizerType") == "JWT":
         _check_jwt(authorizer)
         return

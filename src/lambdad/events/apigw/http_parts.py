@@ -199,6 +199,7 @@ def _check_route(doc: Params, route: Params, route_id: str) -> None:
     if websocket.is_websocket(doc):
         websocket.check_route_key(key)
         websocket.check_route_response_expression(route)
+        websocket.check_route_authorization(route)
     elif parse_route_key(key) is None:
         raise BadRequestException(
             f"Unable to create route with key '{key}'. Route keys must "

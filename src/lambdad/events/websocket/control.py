@@ -24,6 +24,11 @@ from lambdad.model.scope import Scope
 
 Params = dict[str, Any]
 RESPONSES: Final = "RouteResponses"
+_IDENTITY_PREFIXES: Final = (
+    "route.request.header.",
+    "route.request.querystring.",
+    "stageVariables.",
+)
 _RESPONSE_FIELDS: Final = (
     "ModelSelectionExpression",
     "ResponseModels",
@@ -55,6 +60,34 @@ def check_route_key(key: str) -> None:
             f"Unable to create route with key '{key}'. Route keys for WebSocket APIs must "
             "be $connect, $disconnect, $default or a custom key of at most 128 characters."
         )
+
+
+def check_route_authorization(route: Params) -> None:
+    """Only ``$connect`` is authorized (``AWS_IAM`` or a ``CUSTOM`` Lambda authorizer)."""
+    kind = route.get("AuthorizationType", "NONE")
+    if kind == "NONE":
+        return
+    if route["RouteKey"] != names.CONNECT:
+        raise BadRequestException(
+            "Currently, authorization is restricted to the $connect route only"
+        )
+    if kind not in ("AWS_IAM", "CUSTOM"):
+        raise BadRequestException(f"WebSocket APIs do not support AuthorizationType {kind}")
+
+
+def check_authorizer(authorizer: Params) -> None:
+    """A WebSocket API's authorizer: a Lambda ``REQUEST`` authorizer whose identity
+    sources name the ``$connect`` request's headers and query, or stage variables."""
+    if authorizer.get("AuthorizerType") != "REQUEST":
+        raise BadRequestException("WebSocket APIs support REQUEST authorizers only")
+    if not authorizer.get("AuthorizerUri"):
+        raise BadRequestException("AuthorizerUri is required for REQUEST authorizers")
+    for key in ("AuthorizerPayloadFormatVersion", "EnableSimpleResponses", "JwtConfiguration"):
+        if key in authorizer:
+            raise BadRequestException(f"{key} is not supported for WebSocket APIs")
+    for source in authorizer.get("IdentitySource") or ():
+        if not source.startswith(_IDENTITY_PREFIXES) or source in _IDENTITY_PREFIXES:
+            raise BadRequestException(f"Invalid identity source: {source}")
 
 
 def check_route_response_expression(route: Params) -> None:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from lambdad.clock import Clock
@@ -36,6 +37,7 @@ from lambdad.events.http.request import event_json
 from lambdad.events.url_cache import UrlCache
 from lambdad.events.url_routing import LOOPBACK
 from lambdad.events.websocket import answers, names, selection, ws_events
+from lambdad.events.websocket.connect_auth import ConnectAuthorizer, Granted, Verifier
 from lambdad.events.websocket.control import is_websocket
 from lambdad.events.websocket.registry import Live, Registry
 from lambdad.events.websocket.session import Session
@@ -68,6 +70,7 @@ class WebSocketDoor:
         *,
         port: int,
         bounds: names.Bounds | None = None,
+        verify: Verifier | None = None,
     ) -> None:
         self.apis = apis
         self.invoker = invoker
@@ -77,6 +80,7 @@ class WebSocketDoor:
         self.port = port
         self.bounds = bounds or names.Bounds()
         self.registry = Registry()
+        self.auth = ConnectAuthorizer(self._ask, verify)
         self._found: dict[str, tuple[int, Found | None]] = {}
         self._disconnects: set[asyncio.Task[None]] = set()
 
@@ -137,9 +141,11 @@ class WebSocketDoor:
         verdict = answers.ConnectVerdict(True)
         route = _route(parts, names.CONNECT)
         if route is not None:
-            if route.get("AuthorizationType", "NONE") != "NONE":
-                log.info("API %s: $connect authorization is not run by lambdad", claim.api_id)
-                return FORBIDDEN
+            granted = await self.auth.check(found, route, info, path, headers, now)
+            if not isinstance(granted, Granted):
+                return granted
+            info = dataclasses.replace(info, authorizer=granted.authorizer, signer=granted.identity)
+        if route is not None and route.get("Target"):
             event = ws_events.connect_event(info, names.new_id(), now)
             result = await self._invoke(found, stage, parts, route, event)
             if result is None:
@@ -224,24 +230,36 @@ class WebSocketDoor:
     ) -> InvokeResponse | None:
         """The function's answer, or None when it cannot be invoked (no integration or
         function, no permission, throttled, failed to run)."""
-        api_id, owner = found.doc["ApiId"], found.scope
+        owner = found.scope
         integration = parts["Integrations"].get(
             (route.get("Target") or "").removeprefix("integrations/")
         )
         variables = found.doc["Stages"].get(stage, {}).get("StageVariables") or {}
-        function = (
-            dispatch.function_of(integration["IntegrationUri"], variables) if integration else None
-        )
         arn = apigw_names.source_arn(
-            owner.region, owner.account, api_id, stage, "", route["RouteKey"]
+            owner.region, owner.account, found.doc["ApiId"], stage, "", route["RouteKey"]
         )
+        uri = integration["IntegrationUri"] if integration else ""
+        return await self._call(found, uri, variables, arn, event)
+
+    async def _ask(
+        self, found: Found, uri: str, variables: Mapping[str, str], arn: str, event: Any
+    ) -> bytes | None:
+        """An authorizer's answer (None: it cannot be asked, or failed)."""
+        result = await self._call(found, uri, variables, arn, event)
+        return None if result is None or result.function_error else result.payload
+
+    async def _call(
+        self, found: Found, uri: str, variables: Mapping[str, str], arn: str, event: Any
+    ) -> InvokeResponse | None:
+        api_id, owner = found.doc["ApiId"], found.scope
+        function = dispatch.function_of(uri, variables) if uri else None
         if (
             function is None
             or function.account not in (None, owner.account)
             or function.region not in (None, owner.region)
             or not self._permitted(found, function.name, function.qualifier, arn)
         ):
-            log.info("API %s cannot invoke a function for %s", api_id, route["RouteKey"])
+            log.info("API %s cannot invoke a function for %s", api_id, arn)
             return None
         try:
             return await self.invoker.invoke(

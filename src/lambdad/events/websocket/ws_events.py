@@ -21,13 +21,13 @@ Each has ``requestContext`` with the route key, event type, ids (``requestId`` e
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from lambdad.events.websocket.names import CONNECT, DISCONNECT
+from lambdad.events.websocket.names import CONNECT, DISCONNECT, new_id
 
 Event = dict[str, Any]
 _HOP_BY_HOP: Final = frozenset({"connection", "upgrade"})
@@ -47,6 +47,14 @@ class ConnectionInfo:
     user_agent: str | None = None
     headers: tuple[tuple[str, str], ...] = ()  # the upgrade request's, names as sent
     query: str = ""
+    # What $connect's authorization found: ``requestContext.authorizer`` (a Lambda
+    # authorizer's principal and context), and the signer's fields of ``identity``.
+    authorizer: Mapping[str, Any] | None = None
+    signer: Mapping[str, Any] = field(default_factory=dict)
+
+
+def new_request_id() -> str:
+    return new_id()
 
 
 def request_time(epoch_ms: int) -> str:
@@ -119,10 +127,12 @@ def _headers(pairs: Sequence[tuple[str, str]]) -> Event:
 def _context(
     info: ConnectionInfo, route_key: str, event_type: str, request_id: str, now_ms: int
 ) -> Event:
-    identity: Event = {"sourceIp": info.source_ip}
+    identity: Event = {**info.signer, "sourceIp": info.source_ip}
     if info.user_agent is not None:
         identity["userAgent"] = info.user_agent
+    authorizer = {} if info.authorizer is None else {"authorizer": dict(info.authorizer)}
     return {
+        **authorizer,
         "routeKey": route_key,
         "eventType": event_type,
         "extendedRequestId": request_id,

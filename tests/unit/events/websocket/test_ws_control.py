@@ -82,3 +82,21 @@ def test_route_responses_are_for_websocket_apis_only(v2: Call) -> None:
     with pytest.raises(BadRequestException):
         v2("CreateRouteResponse", {"ApiId": api_id, "RouteId": route["RouteId"],
                                    "RouteResponseKey": "$default"})  # fmt: skip
+
+
+def test_only_connect_is_authorized_and_by_request_authorizers(v2: Call) -> None:
+    api_id = _api(v2)
+    with pytest.raises(BadRequestException):
+        v2("CreateRoute", {"ApiId": api_id, "RouteKey": "say", "AuthorizationType": "AWS_IAM"})
+    v2("CreateRoute", {"ApiId": api_id, "RouteKey": "$connect", "AuthorizationType": "AWS_IAM"})
+    with pytest.raises(BadRequestException):
+        v2("CreateAuthorizer", {"ApiId": api_id, "AuthorizerType": "JWT", "Name": "j",
+                                "JwtConfiguration": {"Issuer": "https://x"}})  # fmt: skip
+    http_style = ["$request.header.A"]
+    with pytest.raises(BadRequestException):
+        v2("CreateAuthorizer", {"ApiId": api_id, "AuthorizerType": "REQUEST", "Name": "r",
+                                "AuthorizerUri": ARN, "IdentitySource": http_style})  # fmt: skip
+    made = v2("CreateAuthorizer", {"ApiId": api_id, "AuthorizerType": "REQUEST", "Name": "r",
+                                   "AuthorizerUri": ARN,
+                                   "IdentitySource": ["route.request.header.Auth"]})  # fmt: skip
+    assert made["IdentitySource"] == ["route.request.header.Auth"]

@@ -16,6 +16,7 @@ from wsproto.events import CloseConnection, TextMessage
 from lambdad.clock import FakeClock
 from lambdad.events.apigw.names import ApiAddress
 from lambdad.events.apigw.service import ApiGateway
+from lambdad.events.http.request import IamCaller
 from lambdad.events.url_cache import UrlCache
 from lambdad.events.websocket.door import WebSocketDoor
 from lambdad.events.websocket.session import Session
@@ -39,9 +40,10 @@ class Invoker:
     async def invoke(self, req: InvokeRequest) -> InvokeResponse:
         event = json.loads(req.payload)
         self.events.append(event)
-        payload, error = self.answers.get(
-            event["requestContext"]["routeKey"], (b'{"statusCode": 200}', None)
+        key = (
+            "authorizer" if event.get("type") == "REQUEST" else event["requestContext"]["routeKey"]
         )
+        payload, error = self.answers.get(key, (b'{"statusCode": 200}', None))
         return InvokeResponse(200, payload, "$LATEST", function_error=error)
 
 
@@ -79,10 +81,17 @@ def _api(v2: Call, *keys: str, two_way: str = "") -> str:
     return str(api_id)
 
 
+def _verify(method: str, path: str, query: str, headers: Any, body: bytes, region: str) -> Any:
+    signed = dict(headers).get("authorization")
+    account = {"by-owner": "111111111111", "by-other": "222222222222"}.get(signed or "")
+    return None if account is None else IamCaller("AKID", account, account, "arn", account)
+
+
 def _door(gateway: ApiGateway) -> tuple[WebSocketDoor, Invoker, Policies]:
     invoker, policies = Invoker(), Policies()
     clock = FakeClock(datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
-    door = WebSocketDoor(gateway.apis, invoker, policies, UrlCache(ChangeHub()), clock, port=PORT)
+    door = WebSocketDoor(gateway.apis, invoker, policies, UrlCache(ChangeHub()), clock,
+                         port=PORT, verify=_verify)  # fmt: skip
     return door, invoker, policies
 
 
@@ -207,3 +216,79 @@ def test_messages_are_routed_and_two_way_routes_answer(gateway: ApiGateway, v2: 
     gone = invoker.events[-1]["requestContext"]
     assert (gone["eventType"], gone["disconnectStatusCode"]) == ("DISCONNECT", 1001)
     assert f"{api_id}/prod/ask" in policies.asked[-2]
+
+
+ALLOW = json.dumps({
+    "principalId": "ada",
+    "policyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*"}]},
+    "context": {"team": "blue"},
+}).encode()  # fmt: skip
+
+
+def _authorized(v2: Call, api_id: str, **route: Any) -> None:
+    (connect,) = [r for r in v2("GetRoutes", {"ApiId": api_id})["Items"]
+                  if r["RouteKey"] == "$connect"]  # fmt: skip
+    v2("UpdateRoute", {"ApiId": api_id, "RouteId": connect["RouteId"], **route})
+
+
+def test_a_lambda_authorizer_on_connect(gateway: ApiGateway, v2: Call) -> None:
+    api_id = _api(v2, "$connect", "say")
+    authorizer = v2("CreateAuthorizer", {
+        "ApiId": api_id, "AuthorizerType": "REQUEST", "Name": "a", "AuthorizerUri": ARN,
+        "IdentitySource": ["route.request.querystring.a"],
+    })["AuthorizerId"]  # fmt: skip
+    _authorized(v2, api_id, AuthorizationType="CUSTOM", AuthorizerId=authorizer)
+    door, invoker, policies = _door(gateway)
+
+    async def run() -> None:
+        invoker.answers["authorizer"] = (ALLOW.replace(b"Allow", b"Deny"), None)
+        assert (await _accept(door, api_id))[0] == 403
+        invoker.answers["authorizer"] = (b"nonsense", None)
+        assert (await _accept(door, api_id))[0] == 500
+        invoker.answers["authorizer"] = (ALLOW, None)
+        session, _ = await _connected(door, api_id)
+        _send(session, '{"action": "say"}')
+        await _settle()
+
+    asyncio.run(run())
+    asked = invoker.events[0]
+    assert asked["type"] == "REQUEST"
+    assert (
+        asked["methodArn"] == f"arn:aws:execute-api:us-east-1:111111111111:{api_id}/prod/$connect"
+    )
+    assert asked["queryStringParameters"] == {"a": "1"}
+    assert f"{api_id}/authorizers/{authorizer}" in policies.asked[0]
+    connect, message = invoker.events[-2:]
+    for event in (connect, message):
+        assert event["requestContext"]["authorizer"] == {"principalId": "ada", "team": "blue"}
+    assert message["requestContext"]["eventType"] == "MESSAGE"
+
+
+def test_a_lambda_authorizer_without_its_identity_is_401(gateway: ApiGateway, v2: Call) -> None:
+    api_id = _api(v2, "$connect")
+    authorizer = v2("CreateAuthorizer", {
+        "ApiId": api_id, "AuthorizerType": "REQUEST", "Name": "a", "AuthorizerUri": ARN,
+        "IdentitySource": ["route.request.header.Auth"],
+    })["AuthorizerId"]  # fmt: skip
+    _authorized(v2, api_id, AuthorizationType="CUSTOM", AuthorizerId=authorizer)
+    door, invoker, _ = _door(gateway)
+    assert asyncio.run(_accept(door, api_id))[0] == 401
+    assert invoker.events == []
+
+
+def test_aws_iam_on_connect(gateway: ApiGateway, v2: Call) -> None:
+    api_id = _api(v2, "$connect")
+    _authorized(v2, api_id, AuthorizationType="AWS_IAM")
+    door, invoker, _ = _door(gateway)
+
+    async def run() -> None:
+        assert (await _accept(door, api_id))[0] == 403
+        other = [*HANDSHAKE, ("authorization", "by-other")]
+        assert (await _accept(door, api_id, headers=other))[0] == 403
+        owner = [*HANDSHAKE, ("authorization", "by-owner")]
+        assert callable(await _accept(door, api_id, headers=owner))
+
+    asyncio.run(run())
+    (connect,) = invoker.events
+    assert connect["requestContext"]["identity"]["accountId"] == "111111111111"
