@@ -97,6 +97,11 @@ class Settings:
     sns_endpoint: str = ""
     s3_webhooks: tuple[tuple[str, str], ...] = ()
     s3_webhook_token: str = ""
+    # Container images (model/image_uri.py): the OCI/Docker registry ECR URIs map to
+    # ("http://127.0.0.1:5000", "https://registry.example"; empty: no images), and the
+    # auth file (containers-auth.json) with its login (empty: no credentials sent).
+    image_registry: str = ""
+    image_registry_auth_file: str = ""
     # The VPCs whose subnets and security groups functions may name (model/vpc.py): a
     # JSON object of VPC id -> {"SubnetIds": [...], "SecurityGroupIds": [...]}.
     vpc_networks: str = ""

@@ -29,6 +29,7 @@ from lambdad.control.function_scaling import FunctionScaling
 from lambdad.control.function_settings import FunctionSettings
 from lambdad.control.function_urls import FunctionUrlService
 from lambdad.control.functions import FunctionService
+from lambdad.control.images import FunctionImages
 from lambdad.control.layers import LayerService
 from lambdad.control.policies import PolicyService
 from lambdad.control.signing_profiles import SigningProfiles
@@ -56,6 +57,7 @@ from lambdad.invoke.sync import InvokeService
 from lambdad.invoke.tracing import InvokeTracing
 from lambdad.model.changes import ChangeHub
 from lambdad.model.credential import Credential
+from lambdad.model.image_uri import parse_registry
 from lambdad.model.scope import Scope
 from lambdad.model.session import SessionIssuer
 from lambdad.observe import emf
@@ -74,6 +76,7 @@ from lambdad.sandbox.select import choose_backend
 from lambdad.secrets import Sealer, session_key
 from lambdad.store import roles as roles_file
 from lambdad.store.blobs import BlobStore
+from lambdad.store.images import ImageStore
 from lambdad.store.logs_sqlite import SqliteLogStorage
 from lambdad.store.metrics_sqlite import SqliteMetricStorage
 from lambdad.store.queue_sqlite import SqliteAsyncQueue
@@ -162,6 +165,13 @@ class Platform:
         self.signing_profiles = SigningProfiles(self.store, self.sealer, self.clock)
         code_verifier = CodeVerifier(self.store, self.signing_profiles, self.clock)
         self.capacity_providers = CapacityProviders(self.store, self.clock)
+        # Container images: pulled per digest into images/ (store/images.py).
+        self.images = ImageStore(
+            s.data_dir / "images",
+            parse_registry(s.image_registry),
+            auth_file=s.image_registry_auth_file,
+        )
+        self.images.sweep()
         self.functions = FunctionService(
             s,
             self.store,
@@ -174,6 +184,7 @@ class Platform:
             code_check=code_verifier.check,
             role_check=self.role_policies.assumable,
             capacity_check=self.capacity_providers.check_config,
+            function_images=FunctionImages(self.images, self.outbound.uses_server_identity),
         )
         self.code_signing = CodeSigningConfigs(self.functions, code_verifier, self.clock)
         self.function_settings = FunctionSettings(self.store, self.functions)
@@ -214,6 +225,7 @@ class Platform:
             clock=self.clock,
             sessions=self.sessions,
             xray_daemon_port=self.tracing.daemon_port,
+            images=self.images,
         )
 
         def template_request(scope: Scope, name: str, version: str) -> TemplateRequest:

@@ -17,7 +17,7 @@ from typing import Any
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
-from lambdad.control import uploads
+from lambdad.control import images, uploads
 from lambdad.control.resolve import Resolver
 from lambdad.errors import InvalidParameterValueException, PreconditionFailedException
 from lambdad.model import function as fmodel
@@ -65,8 +65,10 @@ class FunctionConfig:
         code_check: CodeCheck | None = None,
         role_check: RoleCheck | None = None,
         capacity_check: CapacityCheck | None = None,
+        function_images: images.FunctionImages | None = None,
     ) -> None:
         self.settings = settings
+        self.images = function_images
         self.code_check = code_check
         self.role_check = role_check
         self.capacity_check = capacity_check
@@ -107,6 +109,14 @@ class FunctionConfig:
         return uploads.ingest(
             self.settings, self.store, self.blobs, scope, code, self.code_fetcher, check
         )
+
+    def take_image(self, scope: Scope, uri: str) -> images.ImageCode:
+        """An ImageUri mapped, resolved and pulled (``control/images.py``)."""
+        if self.images is None:
+            raise InvalidParameterValueException(
+                "lambdad runs .zip file archives only here: this server takes no container images."
+            )
+        return self.images.take(scope, uri)
 
     def check_references(self, scope: Scope, params: dict[str, Any]) -> None:
         """A Role parameter: in the caller's account, and one Lambda may assume; and a
@@ -170,6 +180,9 @@ class FunctionConfig:
         name, doc = self.latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
         if params.get("DryRun"):
             return self.resolver.render(scope, name, LATEST, doc)
+        uri = images.update_uri(doc, params)
+        if uri is not None:
+            return self.update_image(scope, name, doc, uri)
         sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
         code: dict[str, Any] = {k: params[k] for k in sources if k in params}
         if "Architectures" in params:
@@ -198,10 +211,21 @@ class FunctionConfig:
         self.changes.function_changed(scope, name, LATEST)
         return fmodel.as_updating(self.resolver.render(scope, name, LATEST, doc))
 
+    def update_image(self, scope: Scope, name: str, doc: Doc, uri: str) -> dict[str, Any]:
+        """UpdateFunctionCode of an image function: the new image taken in."""
+        images.set_image_code(doc, self.take_image(scope, uri))
+        doc["_code_update"] = str(uuid.uuid4())
+        self.stamp(doc)
+        self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        self.changes.function_changed(scope, name, LATEST)
+        return fmodel.as_updating(self.resolver.render(scope, name, LATEST, doc))
+
     def update_configuration(self, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
         name, doc = self.latest_for_update(scope, params["FunctionName"], params.get("RevisionId"))
         fmodel.check_limits(params)
         self.check_references(scope, params)
+        if images.is_image(doc):
+            images.check_image_params(params)
         runtime = params.get("Runtime", doc.get("Runtime"))
         handler = params.get("Handler", doc.get("Handler"))
         if "Runtime" in params or "Handler" in params:

@@ -18,7 +18,7 @@ from typing import Any
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
-from lambdad.control import paging, uploads
+from lambdad.control import images, paging, uploads
 from lambdad.control.code_verify import BINDING_KIND as CODE_SIGNING_BINDING
 from lambdad.control.function_config import (
     CapacityCheck,
@@ -68,6 +68,7 @@ class FunctionService:
         code_check: CodeCheck | None = None,
         role_check: RoleCheck | None = None,
         capacity_check: CapacityCheck | None = None,
+        function_images: images.FunctionImages | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -90,6 +91,7 @@ class FunctionService:
             code_check=code_check,
             role_check=role_check,
             capacity_check=capacity_check,
+            function_images=function_images,
         )
         self.versions = Versions(self, self.changes)
         self.tags = FunctionTags(self)
@@ -167,14 +169,15 @@ class FunctionService:
                 "qualifier."
             )
         name = ref.name
-        package_type = params.get("PackageType", "Zip")
-        if package_type != "Zip":
-            raise InvalidParameterValueException(
-                "lambdad runs .zip file archives only; PackageType must be Zip."
-            )
+        image = params.get("PackageType", "Zip") == images.IMAGE
+        if image:
+            images.check_image_params(params)
+            image_uri = images.image_uri_of(params["Code"])
         fmodel.check_limits(params)
         self.config.check_references(scope, params)
-        fmodel.check_runtime(params.get("Runtime"), params.get("Handler"), today=self.clock.today())
+        if not image:
+            today = self.clock.today()
+            fmodel.check_runtime(params.get("Runtime"), params.get("Handler"), today=today)
         snapstart.check_runtime(params.get("SnapStart"), params.get("Runtime"))
         snapstart.check_storage(params.get("SnapStart"), params.get("EphemeralStorage"))
         variables = fmodel.check_environment(params.get("Environment"))
@@ -185,7 +188,11 @@ class FunctionService:
             raise ResourceConflictException(f"Function already exist: {name}")
         config_arn = params.get("CodeSigningConfigArn")
         signing: dict[str, str] = {}
-        summary = self.config.ingest(scope, params["Code"], (name, config_arn), signing)
+        if image:
+            image_code = self.config.take_image(scope, image_uri)
+            summary = None
+        else:
+            summary = self.config.ingest(scope, params["Code"], (name, config_arn), signing)
         try:
             doc: Doc = fmodel.default_config(name, scope.region)
             doc.update(signing)
@@ -201,7 +208,10 @@ class FunctionService:
             snapstart.configure(doc, params)
             if "LoggingConfig" in params:
                 doc["LoggingConfig"] = fmodel.logging_config(name, None, params["LoggingConfig"])
-            uploads.set_code(doc, summary)
+            if summary is not None:
+                uploads.set_code(doc, summary)
+            else:
+                images.set_image_code(doc, image_code)
             uploads.set_layers(doc, layers, self.settings.max_unzipped_bytes)
             self.config.seal_environment(scope, name, doc, variables)
             self.stamp(doc)
@@ -222,7 +232,8 @@ class FunctionService:
                     )
         except BaseException:
             # Refused after its upload: the archive goes unless something else uses it.
-            self.blobs.release(self.store, [summary.sha256_hex])
+            if summary is not None:
+                self.blobs.release(self.store, [summary.sha256_hex])
             raise
         log.info("created function %s in %s/%s", name, scope.account, scope.region)
         published = None
@@ -248,9 +259,14 @@ class FunctionService:
         qual = merge_qualifier(ref, qualifier)
         fdoc = self.function_doc(scope, ref.name, qual)
         version, doc = self.resolver.version_doc(scope, ref.name, qual)
+        code = (
+            images.code_location(doc)
+            if images.is_image(doc)
+            else {"RepositoryType": "S3", "Location": code_url(doc["CodeSha256Hex"])}
+        )
         result: dict[str, Any] = {
             "Configuration": self.render(scope, ref.name, version, doc, qual),
-            "Code": {"RepositoryType": "S3", "Location": code_url(doc["CodeSha256Hex"])},
+            "Code": code,
         }
         if fdoc.get("Tags"):
             result["Tags"] = fdoc["Tags"]

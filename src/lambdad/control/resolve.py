@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambdad.control import images
 from lambdad.errors import ForeignFunctionDenied, ResourceNotFoundException
 from lambdad.model import function as fmodel
 from lambdad.model import snapstart
@@ -111,6 +112,7 @@ class Resolver:
             env: dict[str, Any] = {"Variables": self.unseal(scope, name, doc)}
             out["Environment"] = env
         snapstart.render(out, version)
+        images.render_image_config(out)
         if "Runtime" in out:
             out["RuntimeVersionConfig"] = {
                 "RuntimeVersionArn": fmodel.runtime_version_arn(scope.region, out["Runtime"])
@@ -137,7 +139,8 @@ class Resolver:
             ref.name,
             version,
             self.render(scope, ref.name, version, doc),
-            code_sha256_hex=doc["CodeSha256Hex"],
+            code_sha256_hex=doc.get("CodeSha256Hex", ""),
+            image=images.image_run(doc),
             environment=env,
             layer_sha256_hex=tuple(doc.get("_layers", ())),
             tags=fdoc.get("Tags") or {},

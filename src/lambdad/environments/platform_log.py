@@ -27,12 +27,11 @@ def init_start_record(
     initialization_type: str, runtime: str, runtime_arn: str, function: tuple[str, str]
 ) -> dict[str, str]:
     """``platform.initStart``'s record, in the log and on the Telemetry API alike."""
-    record = {
-        "initializationType": initialization_type,
-        "phase": "init",
-        "runtimeVersion": runtime,
-        "runtimeVersionArn": runtime_arn,
-    }
+    record = {"initializationType": initialization_type, "phase": "init"}
+    if runtime:
+        # None for a container image, which brings its own runtime (the schema's
+        # runtime members are optional).
+        record.update(runtimeVersion=runtime, runtimeVersionArn=runtime_arn)
     name, version = function
     if name:
         record.update(functionName=name, functionVersion=version)
@@ -59,6 +58,8 @@ class PlatformLog:
     ) -> list[str]:
         """``function``: its name and version, which AWS's JSON record names last."""
         if not self.json:
+            if not runtime:
+                return []  # a container image: no managed runtime version to name
             return [f"INIT_START Runtime Version: {runtime}\tRuntime Version ARN: {runtime_arn}"]
         record = init_start_record(initialization_type, runtime, runtime_arn, function)
         return self._record(at, "platform.initStart", record)

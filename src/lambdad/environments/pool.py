@@ -31,6 +31,7 @@ from lambdad.config import Settings
 from lambdad.environments.blueprint import NETWORK_MODES, Parts, blueprint, network_mode
 from lambdad.environments.code import CodeCache
 from lambdad.environments.environment import Environment, LogSink, State, new_env_id
+from lambdad.environments.image_env import IMAGE_LAUNCH, TASK_DIR, image_environment
 from lambdad.environments.layers import OptCache, extension_names
 from lambdad.environments.snapstart import (
     INITIALIZATION_TYPE,
@@ -49,12 +50,14 @@ from lambdad.errors import (
 )
 from lambdad.model import endpoints, scaling
 from lambdad.model.changes import ChangeHub
+from lambdad.model.image_config import ImageRun
 from lambdad.model.scope import Scope
 from lambdad.model.session import Session, SessionIssuer, role_account
 from lambdad.model.version import NETWORK_TAG, RunnableVersion
 from lambdad.runtimes.table import RuntimeTable, RuntimeUnavailable
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
 from lambdad.store import upstream as upstream_file
+from lambdad.store.images import ImageStore, UnpackedImage
 from lambdad.store.upstream import UpstreamCredentials
 
 log = logging.getLogger(__name__)
@@ -113,8 +116,11 @@ class EnvironmentPool:
         clock: Clock,
         sessions: SessionIssuer | None = None,
         xray_daemon_port: int | None = None,
+        images: ImageStore | None = None,
     ) -> None:
         self.settings = settings
+        # Container images, unpacked per digest (None: this server runs none).
+        self.images = images
         # The platform's clock, handed to every environment (durations, idle time, the
         # log stream's date), so a fake one drives them all.
         self.clock = clock
@@ -340,13 +346,18 @@ class EnvironmentPool:
     ) -> Environment:
         """A new environment of ``rv``, not started and not in the pool (``prepare``: how
         its sandbox is made, when not by the backend; ``restored``: from a snapshot)."""
-        try:
-            launch = self.runtimes.launch(rv.runtime)
-        except RuntimeUnavailable as exc:
-            # What the invoker answers (InvalidRuntimeException), whoever asked.
-            raise InvalidRuntimeException(str(exc)) from None
-        task_dir = await self.code.ensure(rv.code_sha256_hex)
-        opt_dir = await self.opt.ensure(rv.layer_sha256_hex) if self.opt is not None else None
+        image = None
+        if rv.image is not None:
+            image = await self._image(rv.image)
+            launch, task_dir, opt_dir = IMAGE_LAUNCH, TASK_DIR, None
+        else:
+            try:
+                launch = self.runtimes.launch(rv.runtime)
+            except RuntimeUnavailable as exc:
+                # What the invoker answers (InvalidRuntimeException), whoever asked.
+                raise InvalidRuntimeException(str(exc)) from None
+            task_dir = await self.code.ensure(rv.code_sha256_hex)
+            opt_dir = await self.opt.ensure(rv.layer_sha256_hex) if self.opt is not None else None
         env_id = new_env_id()
         session = container_token = credentials = None
         sessions = self.sessions
@@ -378,6 +389,11 @@ class EnvironmentPool:
                 extensions=extension_names(opt_dir),
             ),
         )
+        if rv.image is not None and image is not None:
+            env = dict(rv.environment)
+            spec, config = image_environment(
+                spec, config, rv.image, image.settings, image.rootfs, env
+            )
         return Environment(
             env_id,
             config,
@@ -388,6 +404,16 @@ class EnvironmentPool:
             restored=restored,
             clock=self.clock,
         )
+
+    async def _image(self, run: ImageRun) -> UnpackedImage:
+        """The unpacked image an image function's environment runs (pulled again by its
+        digest if it is gone); refused where the sandbox cannot run images."""
+        if self.images is None or self.backend.name != "bwrap":
+            raise InvalidRuntimeException(
+                "lambdad runs container images in the bwrap sandbox only; this server "
+                f"runs the {self.backend.name} sandbox (see lambdad doctor)."
+            )
+        return await asyncio.to_thread(self.images.ensure_run, run)
 
     def template_request(self, rv: RunnableVersion) -> TemplateRequest:
         """What SnapStart needs to build, or restore from, ``rv``'s template."""

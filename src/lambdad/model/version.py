@@ -16,6 +16,7 @@ from typing import Any
 from lambdad.model import function as fmodel
 from lambdad.model import snapstart
 from lambdad.model.arn import LATEST, function_arn
+from lambdad.model.image_config import ImageRun
 from lambdad.model.scope import Scope
 
 # A version's states (a SnapStart version is Pending until its snapshot is taken).
@@ -62,6 +63,8 @@ class RunnableVersion:
     network_tag: str | None = None
     # The qualifier the caller named (an alias, a version, $LATEST), None when unqualified.
     invoked_as: str | None = None
+    # A container image function's image and ImageConfig (None: a .zip function).
+    image: ImageRun | None = None
 
     @property
     def arn(self) -> str:
@@ -98,6 +101,7 @@ def from_configuration(
     layer_sha256_hex: tuple[str, ...] = (),
     tags: Mapping[str, str] | None = None,
     invoked_as: str | None = None,
+    image: ImageRun | None = None,
 ) -> RunnableVersion:
     """The runnable version of a configuration in the ``FunctionConfiguration`` shape
     (as ``FunctionService.render`` makes it); every default is applied here."""
@@ -134,4 +138,5 @@ def from_configuration(
         ),
         network_tag=(tags or {}).get(NETWORK_TAG),
         invoked_as=invoked_as,
+        image=image,
     )

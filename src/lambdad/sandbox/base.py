@@ -52,6 +52,11 @@ class SandboxSpec:
     # More host directories it sees, read-only: (host path, path inside). A backend
     # without a root of its own shows them at their host paths.
     extra_ro: tuple[tuple[Path, str], ...] = ()
+    # A container image's unpacked root, which is then the sandbox's ``/`` (read-only;
+    # task_dir, runtime_dir, opt_dir and host_paths unused), and the working directory
+    # its runtime starts in. Only the bwrap backend runs images.
+    root_dir: Path | None = None
+    workdir: str = ""
 
     @property
     def vcpus(self) -> float:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox import memory_peak, nat, netns, seccomp
+from lambdad.sandbox import bwrap_image, memory_peak, nat, netns, seccomp
 from lambdad.sandbox.base import SandboxSpec, WithoutSnapshots
 from lambdad.sandbox.bwrap_plan import (
     FSTAB,
@@ -82,11 +82,18 @@ class BwrapBackend(WithoutSnapshots):
             setpriv=shutil.which("setpriv") or "/usr/bin/setpriv",
             unshare=shutil.which("unshare") or "/usr/bin/unshare",
         )
+        self._host_programs: bwrap_image.HostPrograms | None = None
         self.nat = nat.nat_helper() if network == "isolated" else None
         if network == "isolated" and self.nat is None:
             log.warning(
                 "no slirp4netns or pasta: network mode isolated runs without outbound access"
             )
+
+    def host_programs(self) -> bwrap_image.HostPrograms:
+        """What image sandboxes run their privileged stages with (found once)."""
+        if self._host_programs is None:
+            self._host_programs = bwrap_image.host_programs(self.tools)
+        return self._host_programs
 
     def describe(self) -> str:
         net = self.network
@@ -197,18 +204,33 @@ class BwrapSandbox:
         if self.backend.seccomp is not None:
             seccomp_fd = _memfd("bwrap-seccomp", self.backend.seccomp)
         files = generated_files(self.network, self.uid, self.spec.memory_mb)
+        if self.spec.root_dir is not None:
+            layout = bwrap_image.root_layout(self.spec.root_dir)
+            files = bwrap_image.image_files(files, layout)
         data_fds = {dest: _memfd("bwrap-data", content) for dest, content in files.items()}
-        data_fds[FSTAB] = _memfd("bwrap-data", overlay_fstab(self.spec))
-        argv = bwrap_argv(
-            self.backend.tools,
-            self.spec,
-            self.network,
-            info_w,
-            block_r,
-            self.uid,
-            seccomp_fd,
-            data_fds,
-        )
+        if self.spec.root_dir is not None:
+            argv = bwrap_image.image_argv(
+                self.backend.tools,
+                self.backend.host_programs(),
+                self.spec,
+                layout,
+                self.network,
+                (info_w, block_r, seccomp_fd),
+                self.uid,
+                data_fds,
+            )
+        else:
+            data_fds[FSTAB] = _memfd("bwrap-data", overlay_fstab(self.spec))
+            argv = bwrap_argv(
+                self.backend.tools,
+                self.spec,
+                self.network,
+                info_w,
+                block_r,
+                self.uid,
+                seccomp_fd,
+                data_fds,
+            )
         # The options go through --args, not the command line: the sandbox's init is
         # this bwrap, and its /proc/1/cmdline is readable inside (host paths).
         extra_fds = (*data_fds.values(), *(() if seccomp_fd is None else (seccomp_fd,)))

@@ -192,22 +192,22 @@ def bwrap_argv(
         a += ["--seccomp", str(seccomp_fd)]
     a.append("--")
     a += [tools.unshare, "--cgroup", "--", "/bin/sh", "-c", HIDE_BINDS, "sh"]
-    a += [
-        tools.setpriv,
+    a += [tools.setpriv, *setpriv_flags(uid), "--", "/bin/sh", "-c", APPLY_ENV, "sh"]
+    a += [rewrite(spec, x) for x in spec.argv]
+    return a
+
+
+def setpriv_flags(uid: int) -> list[str]:
+    """setpriv's options: the sandbox uid and gid, no groups, no capabilities of any
+    kind, ``no_new_privs``."""
+    return [
         f"--reuid={uid}",
         f"--regid={uid}",
         "--clear-groups",
         "--no-new-privs",
         "--inh-caps=-all",
         "--bounding-set=-all",
-        "--",
-        "/bin/sh",
-        "-c",
-        APPLY_ENV,
-        "sh",
     ]
-    a += [rewrite(spec, x) for x in spec.argv]
-    return a
 
 
 def sh_is_bash(sh: str = "/bin/sh", bash: str = "/usr/bin/bash") -> list[str]:

@@ -37,6 +37,8 @@ class ProcessBackend(WithoutSnapshots):
         remove_quietly(self.work_root)
 
     async def prepare(self, spec: SandboxSpec) -> ProcessSandbox:
+        if spec.root_dir is not None:
+            raise SandboxError("container images run in the bwrap sandbox only")
         work = self.work_root / spec.env_id
         (work / "tmp").mkdir(parents=True, exist_ok=True)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -81,3 +81,14 @@ def test_system_log_level_above_info_drops_platform_records() -> None:
         assert log.report(AT, COLD) == []
     assert PlatformLog("JSON", "DEBUG").start(AT, "rid", "1")
     assert PlatformLog("JSON", "TRACE").start(AT, "rid", "1")
+
+
+def test_a_container_image_names_no_runtime_version() -> None:
+    # An image brings its own runtime: no INIT_START line in Text, no runtime members
+    # in platform.initStart.
+    assert PlatformLog("Text").init_start(AT, "on-demand", "", "") == []
+    (line,) = PlatformLog("JSON").init_start(AT, "on-demand", "", "", ("fn", "$LATEST"))
+    record = json.loads(line)["record"]
+    assert "runtimeVersion" not in record
+    assert "runtimeVersionArn" not in record
+    assert record["functionName"] == "fn"

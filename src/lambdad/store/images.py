@@ -1,0 +1,348 @@
+"""Container images: resolved to a digest on the operator's registry, pulled once per
+digest and unpacked into the data directory, where environments take them as their root.
+
+Debian's ``skopeo`` talks to the registry (``inspect --raw`` for the manifest, whose
+SHA-256 is the image's digest; ``copy`` into an OCI layout, by that digest), and
+``umoci raw unpack --rootless`` unpacks the layers in order (whiteouts applied, every
+path resolved inside the root). Before umoci runs, every layer's tar headers are
+checked (``image_layers``: names inside the root, no device nodes, the 10 GB limit),
+and afterwards the few files an environment's sandbox mounts over (``/etc/hosts``,
+``/etc/resolv.conf``) are made plain files, without following any link in the root.
+
+skopeo runs with a fixed environment and never the server's ambient registry logins:
+no credentials (``--no-creds``) unless the operator names an auth file for the
+registry (``LAMBDAD_IMAGE_REGISTRY_AUTH_FILE``). Which registry and repository a
+function may name is decided before (``model/image_uri.py``).
+
+Layout: ``<root>/<digest hex>/{rootfs,image.json}``; a pull works in
+``<root>/.pull-<hex>-<random>`` and is renamed into place whole, so a crash leaves
+only a ``.pull-*`` directory, which ``sweep`` removes at start-up.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambdad.errors import InvalidParameterValueException, ServiceException
+from lambdad.model.image_config import ImageRun, ImageSettings, parse_image_settings
+from lambdad.model.image_uri import ImageRef, Registry
+from lambdad.store import image_layers, trees
+
+log = logging.getLogger(__name__)
+
+MANIFEST_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    }
+)
+# What skopeo and umoci run with: nothing of the server's environment.
+TOOL_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "HOME": "/nonexistent"}
+# Files a sandbox binds its own content over (sandbox/bwrap_image.py).
+MOUNTED_ETC_FILES = ("hosts", "resolv.conf")
+
+
+@dataclass(frozen=True, slots=True)
+class UnpackedImage:
+    digest: str
+    rootfs: Path
+    settings: ImageSettings
+
+
+def unsupported(uri: str) -> InvalidParameterValueException:
+    return InvalidParameterValueException(
+        f"The image manifest, config or layer media type for the source image {uri} is not "
+        "supported."
+    )
+
+
+class ImageStore:
+    def __init__(
+        self,
+        root: Path,
+        registry: Registry | None,
+        *,
+        auth_file: str = "",
+        max_uncompressed: int = image_layers.MAX_UNCOMPRESSED,
+        timeout: float = 900.0,
+    ) -> None:
+        self.root = root
+        self.registry = registry
+        self.auth_file = auth_file
+        self.max_uncompressed = max_uncompressed
+        self.timeout = timeout
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # -- resolve ---------------------------------------------------------------------------
+
+    def resolve(self, ref: ImageRef) -> str:
+        """The digest (``sha256:<hex>``) the image's tag (or digest) names now."""
+        raw = self._skopeo(ref, "inspect", "--raw", f"docker://{ref.reference}")
+        try:
+            manifest = json.loads(raw)
+        except ValueError:
+            raise unsupported(ref.uri) from None
+        if not is_image_manifest(manifest):
+            # An index (several platforms) included: Lambda takes one image manifest.
+            raise unsupported(ref.uri)
+        if compressed_size(manifest) > self.max_uncompressed:
+            # Refused before anything is downloaded (the uncompressed size is checked
+            # layer by layer once it is).
+            raise InvalidParameterValueException(
+                f"The source image {ref.uri} cannot be used: it is larger than "
+                f"{self.max_uncompressed} bytes."
+            )
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        if ref.digest is not None and ref.digest != digest:
+            raise InvalidParameterValueException(
+                f"Source image {ref.uri} does not exist. Provide a valid source image."
+            )
+        return digest
+
+    # -- pull and unpack -------------------------------------------------------------------
+
+    def lookup(self, digest: str) -> UnpackedImage | None:
+        """The image of ``digest`` if it is unpacked here."""
+        home = self.root / _hex(digest)
+        try:
+            settings = parse_image_settings(json.loads((home / "image.json").read_text()))
+        except (OSError, ValueError):
+            return None
+        return UnpackedImage(digest, home / "rootfs", settings)
+
+    def ensure(self, ref: ImageRef, digest: str) -> UnpackedImage:
+        """The image ``ref`` resolved to (``digest``), pulled and unpacked if it is not
+        yet. Blocking: call it from a worker thread."""
+        found = self.lookup(digest)
+        if found is not None:
+            return found
+        with self._guard:
+            lock = self._locks.setdefault(digest, threading.Lock())
+        with lock:
+            found = self.lookup(digest)
+            if found is None:
+                self._pull(ref, digest)
+                found = self.lookup(digest)
+        if found is None:
+            raise ServiceException("Lambda could not prepare the function's image.")
+        return found
+
+    def ensure_run(self, run: ImageRun) -> UnpackedImage:
+        """The image a version runs, pulled again from the registry (by its digest) if it
+        is no longer unpacked here. Blocking."""
+        found = self.lookup(run.digest)
+        if found is not None:
+            return found
+        if self.registry is None:
+            raise ServiceException("Lambda could not prepare the function's image.")
+        name = f"{self.registry.host}/{run.repository}"
+        uri = f"{name}@{run.digest}"
+        ref = ImageRef(uri, run.repository, None, run.digest, self.registry, name)
+        return self.ensure(ref, run.digest)
+
+    def _pull(self, ref: ImageRef, digest: str) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        work = self.root / f".pull-{_hex(digest)}-{uuid.uuid4().hex[:8]}"
+        work.mkdir()
+        try:
+            layout = work / "oci"
+            self._skopeo(
+                ref, "copy", "--quiet", f"docker://{ref.pinned(digest)}", f"oci:{layout}:img"
+            )
+            config = self._check_layout(ref, layout)
+            (work / "image.json").write_text(json.dumps(config))
+            rootfs = work / "rootfs"
+            unpack = ["umoci", "raw", "unpack", "--rootless", "--image", f"{layout}:img"]
+            self._run([*unpack, str(rootfs)])
+            prepare_mount_points(rootfs)
+            trees.remove_tree(layout)
+            os.rename(work, self.root / _hex(digest))
+        except OSError as exc:
+            trees.remove_quietly(work)
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return  # another process put it in place first
+            log.error("unpacking image %s failed: %s", digest, exc)
+            raise ServiceException("Lambda could not prepare the function's image.") from None
+        except BaseException:
+            trees.remove_quietly(work)
+            raise
+        log.info("image %s unpacked (%s)", digest, ref.uri)
+
+    def _check_layout(self, ref: ImageRef, layout: Path) -> dict[str, Any]:
+        """The image configuration of the OCI layout skopeo wrote, every layer checked."""
+        try:
+            index = _read_json(layout / "index.json")
+            manifest = _read_json(_blob(layout, index["manifests"][0]["digest"]))
+            config = _read_json(_blob(layout, manifest["config"]["digest"]))
+            layers = [(str(x["digest"]), str(x["mediaType"])) for x in manifest["layers"]]
+            if not isinstance(config, dict):
+                raise ValueError("config")
+        except (KeyError, IndexError, TypeError, ValueError, OSError):
+            raise unsupported(ref.uri) from None
+        total = 0
+        for layer_digest, media_type in layers:
+            try:
+                total = image_layers.scan_layer(
+                    _blob(layout, layer_digest), media_type, total, self.max_uncompressed
+                )
+            except image_layers.LayerRefused as exc:
+                if str(exc).startswith("layer media type"):
+                    raise unsupported(ref.uri) from None
+                raise InvalidParameterValueException(
+                    f"The source image {ref.uri} cannot be used: layer {layer_digest}: {exc}."
+                ) from None
+        out: dict[str, Any] = config
+        return out
+
+    def sweep(self) -> None:
+        """At start-up: remove pulls a crash cut short."""
+        if not self.root.is_dir():
+            return
+        for entry in self.root.iterdir():
+            if entry.name.startswith(".pull-"):
+                trees.remove_quietly(entry)
+
+    # -- the tools -------------------------------------------------------------------------
+
+    def _skopeo(self, ref: ImageRef, command: str, *args: str) -> bytes:
+        # copy names its options for the source (--src-...), inspect plainly.
+        side = "src-" if command == "copy" else ""
+        creds = [f"--{side}authfile", self.auth_file] if self.auth_file else [f"--{side}no-creds"]
+        verify = f"--{side}tls-verify={str(ref.registry.tls).lower()}"
+        argv = ["skopeo", "--insecure-policy", command, verify, *creds, *args]
+        try:
+            return self._run(argv)
+        except _ToolFailed as exc:
+            text = exc.stderr
+            if "manifest unknown" in text or "name unknown" in text or "not found" in text:
+                raise InvalidParameterValueException(
+                    f"Source image {ref.uri} does not exist. Provide a valid source image."
+                ) from None
+            if "unauthorized" in text or "denied" in text:
+                raise InvalidParameterValueException(
+                    "Lambda does not have permission to access the ECR image. Check the ECR "
+                    "permissions."
+                ) from None
+            log.warning("skopeo %s %s failed: %s", command, ref.uri, text.strip()[-500:])
+            raise InvalidParameterValueException(
+                f"Lambda could not reach the image registry for {ref.uri}. Try again later."
+            ) from None
+
+    def _run(self, argv: list[str]) -> bytes:
+        tool = shutil.which(argv[0], path=TOOL_ENV["PATH"])
+        if tool is None:
+            raise ServiceException(
+                f"lambdad cannot run container images: {argv[0]} is not installed "
+                f"(apt-get install {argv[0]})."
+            )
+        try:
+            proc = subprocess.run(
+                [tool, *argv[1:]],
+                env=TOOL_ENV,
+                capture_output=True,
+                timeout=self.timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            raise _ToolFailed(f"{argv[0]} timed out") from None
+        if proc.returncode != 0:
+            if argv[0] == "umoci":
+                log.error("umoci failed: %s", proc.stderr.decode(errors="replace")[-500:])
+                raise ServiceException("Lambda could not unpack the function's image.")
+            raise _ToolFailed(proc.stderr.decode(errors="replace"))
+        return proc.stdout
+
+
+class _ToolFailed(Exception):
+    def __init__(self, stderr: str) -> None:
+        super().__init__(stderr)
+        self.stderr = stderr
+
+
+def is_image_manifest(manifest: Any) -> bool:
+    """Whether ``manifest`` is one image's (an OCI manifest may leave its mediaType out:
+    then it is one by its members, and not an index)."""
+    if not isinstance(manifest, dict):
+        return False
+    media_type = manifest.get("mediaType")
+    if media_type is None:
+        return "config" in manifest and "layers" in manifest and "manifests" not in manifest
+    return media_type in MANIFEST_TYPES
+
+
+def compressed_size(manifest: dict[str, Any]) -> int:
+    """The layers' size as the manifest declares it (what a pull downloads)."""
+    total = 0
+    for layer in manifest.get("layers") or ():
+        size = layer.get("size") if isinstance(layer, dict) else None
+        total += size if isinstance(size, int) and size > 0 else 0
+    return total
+
+
+def prepare_mount_points(rootfs: Path) -> None:
+    """Make ``etc/hosts`` and ``etc/resolv.conf`` plain files (created empty, or
+    replacing a link) when ``etc`` is a directory; every step relative to a directory
+    descriptor, following no link."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    root_fd = os.open(rootfs, flags)
+    try:
+        try:
+            etc_fd = os.open("etc", flags, dir_fd=root_fd)
+        except FileNotFoundError:
+            os.mkdir("etc", 0o755, dir_fd=root_fd)
+            etc_fd = os.open("etc", flags, dir_fd=root_fd)
+        except OSError:
+            return  # a link or a file: the sandbox mounts nothing there
+        try:
+            for name in MOUNTED_ETC_FILES:
+                _plain_file(etc_fd, name)
+        finally:
+            os.close(etc_fd)
+    finally:
+        os.close(root_fd)
+
+
+def _plain_file(dir_fd: int, name: str) -> None:
+    try:
+        st = os.lstat(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        import stat
+
+        if stat.S_ISREG(st.st_mode):
+            return
+        if stat.S_ISDIR(st.st_mode):
+            return  # left as the image has it: the sandbox skips it
+        os.unlink(name, dir_fd=dir_fd)
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
+    os.close(fd)
+
+
+def _hex(digest: str) -> str:
+    return digest.removeprefix("sha256:")
+
+
+def _blob(layout: Path, digest: str) -> Path:
+    algorithm, _, value = str(digest).partition(":")
+    if algorithm != "sha256" or len(value) != 64 or not all(c in "0123456789abcdef" for c in value):
+        raise ValueError(f"digest {digest!r}")
+    return layout / "blobs" / "sha256" / value
+
+
+def _read_json(path: Path) -> Any:
+    with open(path, "rb") as f:
+        return json.loads(f.read(4 * 1024 * 1024))

@@ -1,0 +1,205 @@
+"""Container-image functions as a user runs them: an image built without Docker and
+pushed to an OCI registry (Debian's docker-registry, started here) that the server maps
+ECR URIs to (``LAMBDAD_IMAGE_REGISTRY``); CreateFunction with ``PackageType: Image`` and
+an ECR ``ImageUri`` through boto3, invokes, ``ImageConfig``, an update to a new tag, and
+the requests AWS refuses."""
+
+from __future__ import annotations
+
+import base64
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.helpers import OTHER, PRIMARY, ROLE, LambdadServer, handler_zip, serving
+from e2e.image_side import missing_tools, push_layer_image, push_runtime_image, registry
+from e2e.sandboxes import require_full_isolation
+
+require_full_isolation()
+pytestmark = pytest.mark.skipif(missing_tools() is not None, reason=missing_tools() or "")
+
+ACCOUNT = PRIMARY.account_id
+ECR = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
+
+
+@pytest.fixture(scope="module")
+def registry_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, registry_address: str
+) -> Iterator[LambdadServer]:
+    env = {"LAMBDAD_IMAGE_REGISTRY": f"http://{registry_address}"}
+    data = tmp_path_factory.mktemp("lambdad-images") / "data"
+    with serving(LambdadServer(data, env=env)) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory, registry_address: str) -> str:
+    """Tags v1 and v2 of ``<account>/app`` pushed; the repository's address."""
+    work = tmp_path_factory.mktemp("images")
+    repository = f"{registry_address}/{ACCOUNT}/app"
+    push_runtime_image(work / "v1", f"{repository}:v1", {"MESSAGE": "one", "GREETING": "image"})
+    push_runtime_image(work / "v2", f"{repository}:v2", {"MESSAGE": "two", "GREETING": "image"})
+    return repository
+
+
+def invoke(lam: Any, name: str, event: Any) -> tuple[dict[str, Any], str]:
+    out = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode(), LogType="Tail")
+    assert "FunctionError" not in out, out["Payload"].read()
+    return json.loads(out["Payload"].read()), base64.b64decode(out["LogResult"]).decode()
+
+
+def error_of(call: Any, **params: Any) -> tuple[str, str]:
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+
+
+def test_image_function_runs_its_image_and_takes_a_new_tag(
+    server: LambdadServer, images: str
+) -> None:
+    lam = server.client()
+    created = lam.create_function(
+        FunctionName="image-app",
+        PackageType="Image",
+        Code={"ImageUri": f"{ECR}/app:v1"},
+        Role=ROLE,
+        Environment={"Variables": {"GREETING": "function"}},
+    )
+    assert created["PackageType"] == "Image"
+    assert "Runtime" not in created
+    assert "Handler" not in created
+    lam.get_waiter("function_active_v2").wait(FunctionName="image-app")
+    got = lam.get_function(FunctionName="image-app")
+    code = got["Code"]
+    assert code["RepositoryType"] == "ECR"
+    assert code["ImageUri"] == f"{ECR}/app:v1"
+    digest = code["ResolvedImageUri"].removeprefix(f"{ECR}/app@sha256:")
+    assert len(digest) == 64
+    assert got["Configuration"]["CodeSha256"] == digest
+
+    answer, log = invoke(lam, "image-app", {"n": 1})
+    # The image's ENV under the function's variables; its ENTRYPOINT + CMD; its WORKDIR;
+    # an unprivileged uid; Lambda's own variables.
+    assert answer["message"] == "one"
+    assert answer["greeting"] == "function"
+    assert answer["event"] == {"n": 1}
+    assert answer["args"] == "app.handler"
+    assert answer["cwd"] == "/var/task"
+    assert answer["uid"] != "0"
+    assert answer["execution_env"] == "AWS_Lambda_Image"
+    assert answer["handler"] == "app.handler"
+    report = next(line for line in log.splitlines() if line.startswith("REPORT"))
+    assert "Init Duration" in report
+
+    # ImageConfig overrides the image's CMD and WORKDIR.
+    lam.update_function_configuration(
+        FunctionName="image-app",
+        ImageConfig={"Command": ["other.handler"], "WorkingDirectory": "/tmp"},
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName="image-app")
+    config = lam.get_function_configuration(FunctionName="image-app")
+    assert config["ImageConfigResponse"]["ImageConfig"]["Command"] == ["other.handler"]
+    answer, _ = invoke(lam, "image-app", {})
+    assert (answer["args"], answer["cwd"]) == ("other.handler", "/tmp")
+    assert answer["handler"] == "other.handler"
+
+    lam.update_function_code(FunctionName="image-app", ImageUri=f"{ECR}/app:v2")
+    lam.get_waiter("function_updated_v2").wait(FunctionName="image-app")
+    answer, _ = invoke(lam, "image-app", {})
+    assert answer["message"] == "two"
+    code = lam.get_function(FunctionName="image-app")["Code"]
+    assert code["ImageUri"] == f"{ECR}/app:v2"
+    assert digest not in code["ResolvedImageUri"]
+
+    version = lam.publish_version(FunctionName="image-app")["Version"]
+    answer, _ = invoke(lam, f"image-app:{version}", {})
+    assert answer["message"] == "two"
+    lam.delete_function(FunctionName="image-app")
+
+
+def test_requests_aws_refuses_are_refused(
+    server: LambdadServer, images: str, registry_address: str
+) -> None:
+    lam = server.client()
+    base = {"FunctionName": "image-refused", "Role": ROLE, "PackageType": "Image"}
+    code, message = error_of(
+        lam.create_function, **base, Code={"ImageUri": f"{ECR}/app:v1"}, Handler="app.handler"
+    )
+    assert (code, message) == (
+        "InvalidParameterValueException",
+        "Please don't provide Handler or Runtime or Layer when the intended function "
+        "PackageType is Image.",
+    )
+    code, message = error_of(lam.create_function, **base, Code={"ImageUri": f"{ECR}/app:v9"})
+    assert code == "InvalidParameterValueException"
+    assert message == f"Source image {ECR}/app:v9 does not exist. Provide a valid source image."
+    # Another account's repository, and the registry named directly by an account the
+    # operator does not trust with it: neither reaches the registry.
+    other = f"{OTHER.account_id}.dkr.ecr.us-east-1.amazonaws.com/app:v1"
+    assert error_of(lam.create_function, **base, Code={"ImageUri": other})[0] == (
+        "AccessDeniedException"
+    )
+    direct = f"{images}:v1"
+    assert error_of(lam.create_function, **base, Code={"ImageUri": direct}) == (
+        "InvalidParameterValueException",
+        f"Source image {direct} is not valid. Provide a valid source image.",
+    )
+
+    lam.create_function(**base, Code={"ImageUri": f"{ECR}/app:v1"})
+    try:
+        code, message = error_of(
+            lam.update_function_code, FunctionName="image-refused", ZipFile=handler_zip()
+        )
+        assert message == "Please provide ImageUri when updating a function with packageType Image."
+    finally:
+        lam.delete_function(FunctionName="image-refused")
+    lam.create_function(
+        FunctionName="zip-refused",
+        Role=ROLE,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Code={"ZipFile": handler_zip()},
+    )
+    try:
+        code, message = error_of(
+            lam.update_function_code, FunctionName="zip-refused", ImageUri=f"{ECR}/app:v1"
+        )
+        assert message == (
+            "Please don't provide ImageUri when updating a function with packageType Zip."
+        )
+    finally:
+        lam.delete_function(FunctionName="zip-refused")
+
+
+def test_hostile_layers_are_refused_before_anything_is_unpacked(
+    server: LambdadServer, registry_address: str, tmp_path: Path
+) -> None:
+    escape = tarfile.TarInfo("../../../escaped-by-image")
+    device = tarfile.TarInfo("dev-sda")
+    device.type, device.devmajor, device.devminor = tarfile.BLKTYPE, 8, 0
+    lam = server.client()
+    unpacked = set((server.data_dir / "images").glob("*/rootfs"))
+    for tag, entry in (("escape", escape), ("device", device)):
+        push_layer_image(tmp_path / tag, f"{registry_address}/{ACCOUNT}/hostile:{tag}", [entry])
+        code, message = error_of(
+            lam.create_function,
+            FunctionName=f"hostile-{tag}",
+            Role=ROLE,
+            PackageType="Image",
+            Code={"ImageUri": f"{ECR}/hostile:{tag}"},
+        )
+        assert code == "InvalidParameterValueException", message
+        assert "cannot be used" in message
+    assert not (server.data_dir.parent / "escaped-by-image").exists()
+    assert set((server.data_dir / "images").glob("*/rootfs")) == unpacked
