@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -103,11 +104,11 @@ def _api(server: LambdadServer, function_arn: str) -> tuple[str, str]:
     return api_id, api["ApiEndpoint"]
 
 
-def _connect(endpoint: str, port: int, query: str = "") -> ClientConnection:
+def _connect(endpoint: str, port: int, query: str = "", stage: str = "prod") -> ClientConnection:
     """A client of the API's ``ws://<api-id>.execute-api.<region>.localhost`` endpoint
     (a socket to loopback: this machine does not resolve ``*.localhost``)."""
     sock = socket.create_connection(("127.0.0.1", port))
-    return connect(f"{endpoint}/prod{query}", sock=sock, open_timeout=20, close_timeout=5,
+    return connect(f"{endpoint}/{stage}{query}", sock=sock, open_timeout=20, close_timeout=5,
                    user_agent_header="e2e-client")  # fmt: skip
 
 
@@ -235,3 +236,92 @@ def _management(server: LambdadServer, api_id: str) -> Any:
         aws_secret_access_key=cred.secret_access_key,
         config=Config(retries={"total_max_attempts": 1}),
     )
+
+
+STACK = """\
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: arn:aws:iam::123456789012:role/lambda-role
+      Code:
+        ZipFile: |
+          def handler(event, context):
+              return {"statusCode": 200, "body": "echo: " + event["body"]}
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: stacked
+      ProtocolType: WEBSOCKET
+      RouteSelectionExpression: $request.body.action
+  Integration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub
+        - arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Arn}/invocations
+        - {Arn: !GetAtt Fn.Arn}
+  Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: $default
+      RouteResponseSelectionExpression: $default
+      Target: !Sub integrations/${Integration}
+  Response:
+    Type: AWS::ApiGatewayV2::RouteResponse
+    Properties:
+      ApiId: !Ref Api
+      RouteId: !Ref Route
+      RouteResponseKey: $default
+  Deployment:
+    Type: AWS::ApiGatewayV2::Deployment
+    DependsOn: [Route, Response]
+    Properties:
+      ApiId: !Ref Api
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties:
+      ApiId: !Ref Api
+      StageName: live
+      DeploymentId: !Ref Deployment
+  Permission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: !Ref Fn
+      Principal: apigateway.amazonaws.com
+      SourceArn: !Sub arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/*
+Outputs:
+  Endpoint: {Value: !GetAtt Api.ApiEndpoint}
+"""
+
+
+def test_a_websocket_api_from_a_cloudformation_stack(
+    lambdad: LambdadServer, unique_name: Callable[[str], str]
+) -> None:
+    cfn = lambdad.client("cloudformation")
+    stack = unique_name("ws")
+    cfn.create_change_set(
+        StackName=stack, ChangeSetName="one", ChangeSetType="CREATE", TemplateBody=STACK
+    )
+    cfn.get_waiter("change_set_create_complete").wait(
+        StackName=stack, ChangeSetName="one", WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+    )
+    cfn.execute_change_set(StackName=stack, ChangeSetName="one")
+    cfn.get_waiter("stack_create_complete").wait(
+        StackName=stack, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+    )
+    (described,) = cfn.describe_stacks(StackName=stack)["Stacks"]
+    endpoint = described["Outputs"][0]["OutputValue"]
+    assert endpoint.startswith("ws://")
+    try:
+        # A deployed stage, a two-way $default route: the answer comes back.
+        with _connect(endpoint, lambdad.port, stage="live") as ws:
+            ws.send("hello")
+            assert ws.recv(timeout=30) == "echo: hello"
+    finally:
+        cfn.delete_stack(StackName=stack)

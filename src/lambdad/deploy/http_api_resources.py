@@ -32,7 +32,8 @@ class HttpApiHandler:
         else:
             args = {"Name": str(props.get("Name") or logical_id)}
             args["ProtocolType"] = props.get("ProtocolType", "HTTP")
-            args.update(pick(props, "Description", "Target", "RouteKey", "CorsConfiguration"))
+            args.update(pick(props, "Description", "Target", "RouteKey", "CorsConfiguration",
+                             "RouteSelectionExpression"))  # fmt: skip
             made = _v2(env).create_api(**args)
         api_id = made["ApiId"]
         return Applied(api_id, {"Ref": api_id, "ApiId": api_id, "ApiEndpoint": made["ApiEndpoint"]})
@@ -43,7 +44,9 @@ class HttpApiHandler:
         if body and body != record.properties.get("Body"):
             _v2(env).reimport_api(ApiId=api_id, Body=_text(body))
         elif not body:
-            args = pick(props, "Name", "Description", "CorsConfiguration")
+            args = pick(
+                props, "Name", "Description", "CorsConfiguration", "RouteSelectionExpression"
+            )
             if args:
                 _v2(env).update_api(ApiId=api_id, **args)
         return Applied(api_id, dict(record.attributes))
@@ -84,7 +87,9 @@ class IntegrationHandler:
         _missing(lambda: _v2(env).delete_integration(ApiId=api, IntegrationId=record.physical_id))
 
 
-_ROUTE_AUTH = ("AuthorizationType", "AuthorizerId", "AuthorizationScopes")
+# A route's authorization, and (WebSocket routes) whether it answers the client.
+_ROUTE_AUTH = ("AuthorizationType", "AuthorizerId", "AuthorizationScopes",
+               "RouteResponseSelectionExpression")  # fmt: skip
 _AUTHORIZER = (
     "AuthorizerType", "Name", "IdentitySource", "JwtConfiguration", "AuthorizerUri",
     "AuthorizerPayloadFormatVersion", "EnableSimpleResponses", "AuthorizerResultTtlInSeconds",
@@ -110,14 +115,16 @@ class RouteHandler:
 class HttpStageHandler:
     def create(self, env: Env, logical_id: str, props: Mapping[str, Any], replaces: Any) -> Applied:
         _v2(env).create_stage(
-            **pick(props, "ApiId", "StageName", "AutoDeploy", "StageVariables", "Description")
-        )
+            **pick(props, "ApiId", "StageName", "AutoDeploy", "StageVariables", "Description",
+                   "DeploymentId")
+        )  # fmt: skip
         return Applied(str(props["StageName"]), {"Ref": props["StageName"]})
 
     def update(self, env: Env, record: Any, props: Mapping[str, Any]) -> Applied:
         _v2(env).update_stage(
-            **pick(props, "ApiId", "StageName", "AutoDeploy", "StageVariables", "Description")
-        )
+            **pick(props, "ApiId", "StageName", "AutoDeploy", "StageVariables", "Description",
+                   "DeploymentId")
+        )  # fmt: skip
         return Applied(record.physical_id, dict(record.attributes))
 
     def delete(self, env: Env, record: Any) -> None:

@@ -74,6 +74,11 @@ KINDS: dict[str, Kind] = {
         _kind("AWS::ApiGatewayV2::Route", "ApiId", attributes=()),
         _kind("AWS::ApiGatewayV2::Stage", "ApiId", "StageName", attributes=()),
         _kind(
+            "AWS::ApiGatewayV2::Deployment", immutable=True,
+            stable=("Ref", "DeploymentId"), attributes=("DeploymentId",),
+        ),
+        _kind("AWS::ApiGatewayV2::RouteResponse", "ApiId", "RouteId", attributes=()),
+        _kind(
             "AWS::ApiGatewayV2::Authorizer", "ApiId",
             stable=("Ref", "AuthorizerId"), attributes=("AuthorizerId",),
         ),

@@ -37,6 +37,7 @@ from lambdad.deploy.rest_api_resources import (
 )
 from lambdad.deploy.sns_resources import SubscriptionHandler
 from lambdad.deploy.source_resources import EventSourceMappingHandler, ScheduleHandler
+from lambdad.deploy.websocket_resources import ApiDeploymentHandler, RouteResponseHandler
 
 HANDLERS: dict[str, Handler] = {
     "AWS::Lambda::Function": FunctionHandler(),
@@ -58,6 +59,8 @@ HANDLERS: dict[str, Handler] = {
     "AWS::ApiGatewayV2::Route": RouteHandler(),
     "AWS::ApiGatewayV2::Stage": HttpStageHandler(),
     "AWS::ApiGatewayV2::Authorizer": AuthorizerHandler(),
+    "AWS::ApiGatewayV2::Deployment": ApiDeploymentHandler(),
+    "AWS::ApiGatewayV2::RouteResponse": RouteResponseHandler(),
     "AWS::Lambda::EventSourceMapping": EventSourceMappingHandler(),
     "AWS::Scheduler::Schedule": ScheduleHandler(),
     "AWS::SNS::Subscription": SubscriptionHandler(),
