@@ -203,3 +203,20 @@ def test_hostile_layers_are_refused_before_anything_is_unpacked(
         assert "cannot be used" in message
     assert not (server.data_dir.parent / "escaped-by-image").exists()
     assert set((server.data_dir / "images").glob("*/rootfs")) == unpacked
+
+
+def test_the_process_sandbox_says_it_runs_no_images(
+    tmp_path: Path, registry_address: str, images: str
+) -> None:
+    env = {"LAMBDAD_IMAGE_REGISTRY": f"http://{registry_address}", "LAMBDAD_SANDBOX": "process"}
+    with serving(LambdadServer(tmp_path / "data", env=env)) as process_server:
+        lam = process_server.client()
+        lam.create_function(
+            FunctionName="image-unsandboxed",
+            Role=ROLE,
+            PackageType="Image",
+            Code={"ImageUri": f"{ECR}/app:v1"},
+        )
+        code, message = error_of(lam.invoke, FunctionName="image-unsandboxed")
+    assert code == "InvalidRuntimeException"
+    assert "bwrap sandbox only" in message

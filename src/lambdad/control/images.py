@@ -30,6 +30,7 @@ NOT_FOR_IMAGES = (
     "Please don't provide Handler or Runtime or Layer when the intended function "
     "PackageType is Image."
 )
+NO_SNAPSTART = "SnapStart is not supported for functions with PackageType Image."
 IMAGE_URI_NEEDED = "Please provide ImageUri when updating a function with packageType Image."
 NO_IMAGE_URI_FOR_ZIP = (
     "Please don't provide ImageUri when updating a function with packageType Zip."
@@ -81,6 +82,9 @@ def check_image_params(params: Mapping[str, Any]) -> None:
     """Handler, Runtime and Layers have no place in an image function's settings."""
     if any(params.get(k) is not None for k in ("Handler", "Runtime", "Layers")):
         raise InvalidParameterValueException(NOT_FOR_IMAGES)
+    if (params.get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions":
+        # AWS takes SnapStart for managed runtimes only (lambdad's wording).
+        raise InvalidParameterValueException(NO_SNAPSTART)
 
 
 def image_uri_of(code: Mapping[str, Any]) -> str:

@@ -111,7 +111,12 @@ def remove_quietly(path: Path) -> None:
 
 def entrypoint_problem(spec: SandboxSpec) -> str | None:
     """Why a custom runtime's ``bootstrap`` cannot start, in AWS's words (else None).
-    (Behind the extensions' launcher, the runtime's command comes after its own.)"""
+    (Behind the extensions' launcher, the runtime's command comes after its own.)
+    A container image without ENTRYPOINT or CMD (nor an ImageConfig naming them) has
+    nothing to run; anything else of an image's is left to its exec, inside the sandbox
+    (the host never resolves a path of a tenant's root)."""
+    if spec.root_dir is not None:
+        return None if spec.argv else "No command specified: the image has no ENTRYPOINT or CMD"
     entry = next((a for a in spec.argv if a.startswith("{task}/")), "")
     if not entry:
         return None

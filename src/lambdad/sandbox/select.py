@@ -99,6 +99,15 @@ def capabilities() -> list[Capability]:
             "setpriv", setpriv is not None, setpriv or "not found", "apt-get install util-linux"
         )
     )
+    tools = [t for t in ("skopeo", "umoci") if shutil.which(t) is None]
+    caps.append(
+        Capability(
+            "container images",
+            not tools,
+            "skopeo, umoci" if not tools else f"{', '.join(tools)} not found",
+            "apt-get install skopeo umoci (for PackageType Image functions)",
+        )
+    )
     if root and bwrap is not None:
         caps.append(_probe(bwrap))
     if root:

@@ -15,7 +15,10 @@ def test_handler_runtime_and_layers_are_refused_for_images() -> None:
         with pytest.raises(InvalidParameterValueException) as caught:
             images.check_image_params({key: value})
         assert caught.value.message == images.NOT_FOR_IMAGES
-    images.check_image_params({"ImageConfig": {}})
+    images.check_image_params({"ImageConfig": {}, "SnapStart": {"ApplyOn": "None"}})
+    with pytest.raises(InvalidParameterValueException) as caught:
+        images.check_image_params({"SnapStart": {"ApplyOn": "PublishedVersions"}})
+    assert caught.value.message == images.NO_SNAPSTART
 
 
 def test_code_updates_match_the_package_type() -> None:
