@@ -171,7 +171,8 @@ class Platform:
             parse_registry(s.image_registry),
             auth_file=s.image_registry_auth_file,
         )
-        self.images.sweep()
+        # No environment runs yet: images nothing runs any longer go now.
+        self.images.sweep(self.store)
         self.functions = FunctionService(
             s,
             self.store,

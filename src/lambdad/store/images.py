@@ -16,7 +16,8 @@ function may name is decided before (``model/image_uri.py``).
 
 Layout: ``<root>/<digest hex>/{rootfs,image.json}``; a pull works in
 ``<root>/.pull-<hex>-<random>`` and is renamed into place whole, so a crash leaves
-only a ``.pull-*`` directory, which ``sweep`` removes at start-up.
+only a ``.pull-*`` directory, which ``sweep`` removes at start-up with the images no
+function version runs any longer.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from lambdad.errors import InvalidParameterValueException, ServiceException
 from lambdad.model.image_config import ImageRun, ImageSettings, parse_image_settings
 from lambdad.model.image_uri import ImageRef, Registry
 from lambdad.store import image_layers, trees
+from lambdad.store.base import MetadataStore
 
 log = logging.getLogger(__name__)
 
@@ -206,13 +208,22 @@ class ImageStore:
         out: dict[str, Any] = config
         return out
 
-    def sweep(self) -> None:
-        """At start-up: remove pulls a crash cut short."""
+    def sweep(self, store: MetadataStore) -> int:
+        """At start-up, before any environment runs: remove pulls a crash cut short and
+        the images no function version runs any longer; the number of images removed."""
         if not self.root.is_dir():
-            return
+            return 0
+        used = {_hex(d) for d in digests_in_use(store)}
+        removed = 0
         for entry in self.root.iterdir():
             if entry.name.startswith(".pull-"):
                 trees.remove_quietly(entry)
+            elif entry.name not in used:
+                trees.remove_quietly(entry)
+                removed += 1
+        if removed:
+            log.info("removed %d images no function version runs", removed)
+        return removed
 
     # -- the tools -------------------------------------------------------------------------
 
@@ -270,6 +281,17 @@ class _ToolFailed(Exception):
     def __init__(self, stderr: str) -> None:
         super().__init__(stderr)
         self.stderr = stderr
+
+
+def digests_in_use(store: MetadataStore) -> set[str]:
+    """The image digests the stored function versions run."""
+    used: set[str] = set()
+    for account, region, name, _ in store.iter_all_functions():
+        for _, doc in store.list_versions(account, region, name):
+            image = doc.get("_image")
+            if isinstance(image, dict) and image.get("Digest"):
+                used.add(str(image["Digest"]))
+    return used
 
 
 def is_image_manifest(manifest: Any) -> bool:

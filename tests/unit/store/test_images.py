@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lambdad.store.images import compressed_size, is_image_manifest, prepare_mount_points
+from lambdad.store.images import (
+    ImageStore,
+    compressed_size,
+    is_image_manifest,
+    prepare_mount_points,
+)
 
 
 def test_one_image_manifest_only() -> None:
@@ -42,3 +47,25 @@ def test_an_etc_link_is_left_alone(tmp_path: Path) -> None:
     os.symlink(target, root / "etc")
     prepare_mount_points(root)
     assert list(target.iterdir()) == []
+
+
+class Versions:
+    """The two store methods ``sweep`` reads."""
+
+    def __init__(self, docs: list[dict]) -> None:
+        self.docs = docs
+
+    def iter_all_functions(self):
+        yield "123456789012", "us-east-1", "f", {}
+
+    def list_versions(self, account: str, region: str, name: str):
+        return [(str(i), doc) for i, doc in enumerate(self.docs)]
+
+
+def test_sweep_keeps_the_images_versions_run(tmp_path: Path) -> None:
+    kept, gone = "a" * 64, "b" * 64
+    for name in (kept, gone, f".pull-{kept}-1234"):
+        (tmp_path / name / "rootfs").mkdir(parents=True)
+    store = Versions([{"_image": {"Digest": f"sha256:{kept}"}}, {"CodeSha256Hex": "c"}])
+    assert ImageStore(tmp_path, None).sweep(store) == 1  # type: ignore[arg-type]
+    assert [p.name for p in tmp_path.iterdir()] == [kept]
