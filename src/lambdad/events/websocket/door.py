@@ -160,8 +160,8 @@ class WebSocketDoor:
             transport.write(_switching(key, verdict.subprotocol))
             session = Session(transport, self, self.bounds, gone, label=info.connection_id)
             self.registry.add(Live(info, found.scope, session, self.clock.now_ms()))
-            if rest:
-                asyncio.get_running_loop().call_soon(session.data_received, rest)
+            if rest:  # before anything read later (the transport resumes reading after)
+                session.data_received(rest)
             return session
 
         return takeover

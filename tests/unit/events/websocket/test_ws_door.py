@@ -292,3 +292,26 @@ def test_aws_iam_on_connect(gateway: ApiGateway, v2: Call) -> None:
     asyncio.run(run())
     (connect,) = invoker.events
     assert connect["requestContext"]["identity"]["accountId"] == "111111111111"
+
+
+def test_a_message_sent_with_the_upgrade_request_is_read_first(
+    gateway: ApiGateway, v2: Call
+) -> None:
+    api_id = _api(v2, "ask", two_way="ask")
+    door, invoker, _ = _door(gateway)
+    invoker.answers["ask"] = (b'{"statusCode": 200, "body": "answer"}', None)
+
+    async def run() -> None:
+        takeover = await _accept(door, api_id)
+        transport = Transport()
+        frame = Connection(ConnectionType.CLIENT).send(TextMessage('{"action": "ask"}'))
+        takeover(transport, frame, lambda: None)
+        await _settle()
+        written = bytes(transport.written)
+        head, _, frames = written.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        client = Connection(ConnectionType.CLIENT)
+        client.receive_data(frames)
+        assert list(client.events()) == [TextMessage("answer")]
+
+    asyncio.run(run())
