@@ -3,11 +3,11 @@ port, model/upgrade.py), its connections' messages, and their ends.
 
 An ``Upgrade: websocket`` request addressed to a WebSocket API (``Host``
 ``<api-id>.execute-api.<region>.localhost``, or the path ``/execute-api/<api-id>/``)
-names the stage as its path (``/<stage>``, nothing after it). The ``$connect`` route,
-when the stage has one with an integration, is invoked with the CONNECT event while the
-upgrade waits: a refusal (``answers.connect_verdict``) is answered 403 ``Forbidden``,
-as is an unknown stage or a route whose authorization lambdad does not run; otherwise
-101, and the connection is a ``Session``. Each message takes the route its
+names the stage as its path (``/<stage>``, nothing after it; else 403 ``Forbidden``).
+The ``$connect`` route, when the stage has one, is authorized (``connect_auth``) and
+its integration invoked with the CONNECT event while the upgrade waits: a refusal
+(``answers.connect_verdict``) is answered 403 ``Forbidden``; otherwise 101, and the
+connection is a ``Session``. Each message takes the route its
 ``RouteSelectionExpression`` selects (``selection``), whose function gets the MESSAGE
 event; the end runs ``$disconnect``. Functions are invoked through ``invoke/`` as
 ``Invoke`` does, only when their resource policy lets ``apigateway.amazonaws.com``
