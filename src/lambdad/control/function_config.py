@@ -182,6 +182,9 @@ class FunctionConfig:
             return self.resolver.render(scope, name, LATEST, doc)
         uri = images.update_uri(doc, params)
         if uri is not None:
+            if "Architectures" in params:
+                fmodel.check_limits({"Architectures": params["Architectures"]})
+                doc["Architectures"] = params["Architectures"]
             return self.update_image(scope, name, doc, uri)
         sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
         code: dict[str, Any] = {k: params[k] for k in sources if k in params}
