@@ -220,3 +220,24 @@ def test_the_process_sandbox_says_it_runs_no_images(
         code, message = error_of(lam.invoke, FunctionName="image-unsandboxed")
     assert code == "InvalidRuntimeException"
     assert "bwrap sandbox only" in message
+
+
+def test_a_tag_pushed_again_runs_only_after_an_update(
+    server: LambdadServer, registry_address: str, tmp_path: Path
+) -> None:
+    repository = f"{registry_address}/{ACCOUNT}/pinned"
+    push_runtime_image(tmp_path / "a", f"{repository}:live", {"MESSAGE": "a", "GREETING": "g"})
+    lam = server.client()
+    lam.create_function(
+        FunctionName="image-pinned", PackageType="Image", Code={"ImageUri": f"{ECR}/pinned:live"},
+        Role=ROLE,
+    )  # fmt: skip
+    try:
+        push_runtime_image(tmp_path / "b", f"{repository}:live", {"MESSAGE": "b", "GREETING": "g"})
+        # The digest resolved at create time runs, whatever the tag names now.
+        lam.update_function_configuration(FunctionName="image-pinned", Timeout=5)
+        assert invoke(lam, "image-pinned", {})[0]["message"] == "a"
+        lam.update_function_code(FunctionName="image-pinned", ImageUri=f"{ECR}/pinned:live")
+        assert invoke(lam, "image-pinned", {})[0]["message"] == "b"
+    finally:
+        lam.delete_function(FunctionName="image-pinned")
