@@ -48,8 +48,15 @@ node-sdk: install
 	  apt-get install -y -q npm >/dev/null 2>&1; } || echo "WARNING: npm is missing"
 	$(BIN)/python tests/e2e/node_sdk.py
 
+# The suite runs on pytest-xdist workers, a file to a worker (--dist loadfile: a module's
+# tests keep their order and share its module-scoped servers and moto); each worker has
+# its own session server and temporary directory, servers and brokers take free ports.
+# `make test PYTEST_WORKERS=0` runs it all in one process.
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
 test: install node-sdk sam-cli
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 # The end-to-end tests in which Python functions run (their runtime's behaviour, limits,
 # network, credentials, logs, concurrency, SnapStart, extensions, tracing, /var/lang)
@@ -64,7 +71,7 @@ EXEC_E2E := $(addprefix tests/e2e/test_,invoke.py invoke_limits.py invoke_runtim
   async.py tenant_archives.py layer_deletion.py host_shortfalls.py extensions.py tracing.py \
   var_lang.py)
 test-exec: install
-	LAMBDAD_FAST_PATH=0 $(BIN)/python -m pytest -q $(EXEC_E2E)
+	LAMBDAD_FAST_PATH=0 $(PYTEST) $(EXEC_E2E)
 
 test-fast: install
 	$(BIN)/python -m pytest -q tests/unit tests/functional
