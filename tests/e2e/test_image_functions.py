@@ -204,6 +204,23 @@ def test_hostile_layers_are_refused_before_anything_is_unpacked(
     assert not (server.data_dir.parent / "escaped-by-image").exists()
     assert set((server.data_dir / "images").glob("*/rootfs")) == unpacked
 
+    # A link to / and a file written through it: umoci resolves the path inside the
+    # image's root, so the file lands in the image, never on the host.
+    link = tarfile.TarInfo("root-link")
+    link.type, link.linkname = tarfile.SYMTYPE, "/"
+    through = tarfile.TarInfo(f"root-link{tmp_path}/written-through-link")
+    push_layer_image(
+        tmp_path / "link", f"{registry_address}/{ACCOUNT}/hostile:link", [link, through]
+    )
+    lam.create_function(
+        FunctionName="hostile-link", Role=ROLE, PackageType="Image",
+        Code={"ImageUri": f"{ECR}/hostile:link"},
+    )  # fmt: skip
+    lam.delete_function(FunctionName="hostile-link")
+    assert not (tmp_path / "written-through-link").exists()
+    inside = list((server.data_dir / "images").glob(f"*/rootfs{tmp_path}/written-through-link"))
+    assert len(inside) == 1
+
 
 def test_the_process_sandbox_says_it_runs_no_images(
     tmp_path: Path, registry_address: str, images: str
