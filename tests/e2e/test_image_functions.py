@@ -16,7 +16,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e.helpers import OTHER, PRIMARY, ROLE, LambdadServer, handler_zip, serving
+from e2e.helpers import (
+    OTHER,
+    PRIMARY,
+    ROLE,
+    LambdadServer,
+    client_env,
+    handler_zip,
+    run_lambdad,
+    serving,
+)
 from e2e.image_side import missing_tools, push_layer_image, push_runtime_image, registry
 from e2e.sandboxes import require_full_isolation
 
@@ -258,3 +267,45 @@ def test_a_tag_pushed_again_runs_only_after_an_update(
         assert invoke(lam, "image-pinned", {})[0]["message"] == "b"
     finally:
         lam.delete_function(FunctionName="image-pinned")
+
+
+SAM_TEMPLATE = f"""\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  ImageFn:
+    Type: AWS::Serverless::Function
+    Properties:
+      PackageType: Image
+      ImageUri: {ECR}/app:v1
+      ImageConfig:
+        Command: [templated.handler]
+      Environment:
+        Variables:
+          GREETING: template
+Outputs:
+  Name:
+    Value: !Ref ImageFn
+"""
+
+
+def test_a_sam_template_deploys_an_image_function(
+    server: LambdadServer, images: str, tmp_path: Path
+) -> None:
+    (tmp_path / "template.yaml").write_text(SAM_TEMPLATE)
+    env = client_env(server, COLUMNS="200")
+    done = run_lambdad("deploy", "--stack-name", "image-stack", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    try:
+        lam = server.client()
+        (function,) = [
+            f
+            for f in lam.list_functions()["Functions"]
+            if f["FunctionName"].startswith("image-stack")
+        ]
+        assert function["PackageType"] == "Image"
+        answer, _ = invoke(lam, function["FunctionName"], {"from": "sam"})
+        assert (answer["greeting"], answer["handler"]) == ("template", "templated.handler")
+    finally:
+        done = run_lambdad("delete-stack", "image-stack", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
