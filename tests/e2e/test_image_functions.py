@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,9 @@ from e2e.image_side import missing_tools, push_layer_image, push_runtime_image, 
 from e2e.sandboxes import require_full_isolation
 
 require_full_isolation()
+if missing_tools() is not None and os.environ.get("CI"):
+    # make test installs them (DEBIAN_PACKAGES): on CI they must be there.
+    raise RuntimeError(f"container image tests must run on CI: {missing_tools()}")
 pytestmark = pytest.mark.skipif(missing_tools() is not None, reason=missing_tools() or "")
 
 ACCOUNT = PRIMARY.account_id
