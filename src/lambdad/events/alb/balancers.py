@@ -23,6 +23,8 @@ from lambdad.events.alb.target_groups import target_group_arns
 from lambdad.model.scope import Scope
 
 Params = dict[str, Any]
+# The actions that answer a request (ELB: exactly one per rule, performed last).
+_TERMINAL: Final = frozenset({"forward", "fixed-response", "redirect"})
 _NAME: Final = re.compile(r"(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?")
 _FIELDS: Final = frozenset(
     {
@@ -257,6 +259,10 @@ class Balancers:
                     f"lambdad serves forward, fixed-response and redirect actions, not {kind}"
                 )
             checked.append(action)
+        if len([a for a in checked if a.get("Type") in _TERMINAL]) != 1:
+            raise invalid(
+                "An action list needs exactly one forward, fixed-response or redirect action"
+            )
         for arn in target_group_arns(checked):
             self.store.by_arn(TG, scope, arn)
         return checked

@@ -292,6 +292,8 @@ def _redirect(config: Doc, request: HttpRequest) -> HttpResponse:
     page = MOVED_PERMANENTLY if status == 301 else FOUND
     where = redirects.location(config, host=request.domain, port=request.port,
                                path=request.raw_path, query=request.raw_query)  # fmt: skip
+    if where is None:
+        return BAD_REQUEST  # a Host header that is no host name
     return dataclasses.replace(page, headers=(*page.headers, ("Location", where)))
 
 

@@ -29,7 +29,16 @@ KEEP: Final = {
 }
 STATUS: Final = {"HTTP_301": 301, "HTTP_302": 302}
 MAX_COMPONENT: Final = 128
-_KEYWORD: Final = re.compile(r"#\{(?:protocol|host|port|path|query)\}")
+_KEYWORD: Final = re.compile(r"#\{[a-z]*\}")
+# The keywords each component may hold (botocore's RedirectActionConfig): the host is
+# never made of what the request's path or query says.
+ALLOWED: Final = {
+    "Host": {"#{host}"},
+    "Path": {"#{host}", "#{path}", "#{port}"},
+    "Query": {"#{protocol}", "#{host}", "#{port}", "#{path}", "#{query}"},
+}
+# What a Host header may not hold to be a redirect's host (it would end the authority).
+_NOT_A_HOST: Final = re.compile(r"[^A-Za-z0-9.\-\[\]:_]")
 
 
 def completed(config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -52,6 +61,10 @@ def completed(config: Mapping[str, Any] | None) -> dict[str, Any]:
         raise invalid("The redirect Path must start with '/'")
     if len(out["Query"]) > MAX_COMPONENT:
         raise invalid(f"The redirect Query must be at most {MAX_COMPONENT} characters long")
+    for key, allowed in ALLOWED.items():
+        stray = set(_KEYWORD.findall(out[key])) - allowed
+        if stray:
+            raise invalid(f"The redirect {key} cannot contain {', '.join(sorted(stray))}")
     if all(out[k] == KEEP[k] for k in ("Protocol", "Host", "Port", "Path")):
         raise invalid(
             "A redirect action must change at least one of protocol, host, port or path "
@@ -60,8 +73,13 @@ def completed(config: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def location(config: Mapping[str, Any], *, host: str, port: int, path: str, query: str) -> str:
-    """Where a request for ``http://host:port/path?query`` is sent."""
+def location(
+    config: Mapping[str, Any], *, host: str, port: int, path: str, query: str
+) -> str | None:
+    """Where a request for ``http://host:port/path?query`` is sent (None: its host is
+    not a host name, and nothing is built from it)."""
+    if not host or _NOT_A_HOST.search(host) is not None:
+        return None
     words = {
         "#{protocol}": "HTTP",
         "#{host}": host,
@@ -72,7 +90,7 @@ def location(config: Mapping[str, Any], *, host: str, port: int, path: str, quer
 
     def filled(value: str) -> str:
         # One pass: a keyword inside a request's own value is not replaced again.
-        return _KEYWORD.sub(lambda m: words[m.group(0)], value)
+        return _KEYWORD.sub(lambda m: words.get(m.group(0), m.group(0)), value)
 
     protocol = filled(config["Protocol"]).lower()
     target = f"{protocol}://{filled(config['Host'])}:{filled(config['Port'])}"

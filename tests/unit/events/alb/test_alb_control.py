@@ -121,6 +121,13 @@ def test_listeners_and_rules(elb: Call, policies: _Policies) -> None:
     assert taken.value.code == "PriorityInUse"
     with pytest.raises(ElbError):
         elb("CreateRule", {**rule, "Priority": 6, "Conditions": [{"Field": "cookie"}]})
+    # Exactly one action that answers (forward, fixed-response or redirect) per list.
+    fixed = {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}
+    moved = {"Type": "redirect", "RedirectConfig": {"StatusCode": "HTTP_301", "Path": "/b"}}
+    for actions in ([*forward, fixed], [fixed, moved]):
+        with pytest.raises(ElbError) as mixed:
+            elb("CreateRule", {**rule, "Priority": 7, "Actions": actions})
+        assert mixed.value.code == "ValidationError"
     rules = elb("DescribeRules", {"ListenerArn": listener["ListenerArn"]})["Rules"]
     assert [(r["Priority"], r["IsDefault"]) for r in rules] == [("5", False), ("default", True)]
     with pytest.raises(ElbError) as in_use:

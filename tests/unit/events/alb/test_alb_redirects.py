@@ -36,6 +36,13 @@ def test_keywords_are_reused_where_the_config_places_them() -> None:
     assert redirects.status_of(config) == 302
 
 
+def test_a_host_header_that_is_no_host_name_builds_no_location() -> None:
+    config = redirects.completed({"StatusCode": "HTTP_301", "Path": "/new"})
+    for host in ("evil.example/x", "a@b", "h?q", "h#f", "h k", "", "h\\x"):
+        assert redirects.location(config, host=host, port=80, path="/", query="") is None, host
+    assert redirects.location(config, host="[::1]", port=80, path="/", query="") is not None
+
+
 def test_no_query_means_no_question_mark_and_request_values_are_not_expanded() -> None:
     config = redirects.completed({"StatusCode": "HTTP_301", "Path": "/moved"})
     assert redirects.location(config, host="h", port=80, path="/x", query="") == "http://h:80/moved"
@@ -61,6 +68,11 @@ def test_no_query_means_no_question_mark_and_request_values_are_not_expanded() -
         {"StatusCode": "HTTP_301", "Host": "h" * 129},
         {"StatusCode": "HTTP_301", "Host": ""},
         {"StatusCode": "HTTP_301", "Host": 5},
+        # Keywords where ELB's model does not allow them: a host from the path or query.
+        {"StatusCode": "HTTP_301", "Host": "#{path}"},
+        {"StatusCode": "HTTP_301", "Host": "x.#{query}"},
+        {"StatusCode": "HTTP_301", "Path": "/#{query}"},
+        {"StatusCode": "HTTP_301", "Path": "/#{nothing}"},
     ],
 )
 def test_configs_elb_refuses_are_validation_errors(config: dict[str, object] | None) -> None:
