@@ -16,7 +16,7 @@ with ``${stageVariables.name}`` replaced by the stage's values, as AWS does.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -29,6 +29,8 @@ Doc = Mapping[str, Any]
 _INVOCATION: Final = re.compile(
     r"arn:aws[a-zA-Z-]*:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/(.+)/invocations"
 )
+# A stage's document part that routes read (None: nothing served), and its parsed routes.
+Prepared = tuple[Doc | None, list[tuple[str, "RouteKey"]]]
 _STAGE_VARIABLE: Final = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 
 
@@ -78,16 +80,14 @@ def http_target(
     else:
         return None
     stage = stages[stage_name]
-    prepared = cache.get(stage_name) if cache is not None else None
-    if prepared is None:
+
+    def prepare() -> Prepared:
         parts = http_stages.served_parts(dict(doc), stage)
-        routes = [] if parts is None else _parsed(
-            (rid, r["RouteKey"]) for rid, r in parts["Routes"].items()
-        )  # fmt: skip
-        prepared = (parts, routes)
-        if cache is not None:
-            cache[stage_name] = prepared
-    parts, routes = prepared
+        if parts is None:
+            return None, []
+        return parts, _parsed((rid, r["RouteKey"]) for rid, r in parts["Routes"].items())
+
+    parts, routes = _prepared(cache, stage_name, prepare)
     if parts is None:
         return None
     found = match(routes, method, path)
@@ -123,19 +123,19 @@ def rest_target(
     stage = doc["Stages"].get(stage_name)
     if stage is None:
         return None
-    prepared = cache.get(stage_name) if cache is not None else None
-    if prepared is None:
+
+    def prepare() -> Prepared:
         deployment = doc["Deployments"].get(stage.get("deploymentId") or "")
-        resources = None if deployment is None else deployment["Snapshot"]
-        routes = [] if resources is None else _parsed(
+        if deployment is None:
+            return None, []
+        resources = deployment["Snapshot"]
+        return resources, _parsed(
             (f"{rid} {verb}", f"{verb} {resource['path']}")
             for rid, resource in resources.items()
             for verb in (resource.get("resourceMethods") or {})
-        )  # fmt: skip
-        prepared = (resources, routes)
-        if cache is not None:
-            cache[stage_name] = prepared
-    resources, routes = prepared
+        )
+
+    resources, routes = _prepared(cache, stage_name, prepare)
     if resources is None:
         return None
     found = match(routes, method, path)
@@ -174,6 +174,18 @@ def function_of(uri: str, stage_variables: Mapping[str, str]) -> FunctionRef | N
         return cached_function_ref(arn)
     except AwsError:
         return None
+
+
+def _prepared(
+    cache: dict[str, Any] | None, stage_name: str, prepare: Callable[[], Prepared]
+) -> Prepared:
+    """A stage's (what it serves, its parsed routes): from ``cache`` when kept there."""
+    if cache is None:
+        return prepare()
+    prepared: Prepared | None = cache.get(stage_name)
+    if prepared is None:
+        prepared = cache[stage_name] = prepare()
+    return prepared
 
 
 def _parsed(keys: Any) -> list[tuple[str, RouteKey]]:

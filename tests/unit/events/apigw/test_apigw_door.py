@@ -149,6 +149,40 @@ def test_http_api_answers_of_its_own(gateway: ApiGateway, v2: Call) -> None:
     assert too_large[0] == 413
 
 
+def test_the_door_serves_an_api_as_changed_since_its_last_request(
+    gateway: ApiGateway, v2: Call, v1: Call
+) -> None:
+    """The door keeps a stage's parsed routes between requests: any change to the API
+    (a route, a deployment, a stage) is served from the next request on."""
+    api_id = v2("CreateApi", {"Name": "q", "ProtocolType": "HTTP", "Target": ARN,
+                              "RouteKey": "GET /a"})["ApiId"]  # fmt: skip
+    door = _door(gateway, _Invoker(), _Policies())
+    assert _send(door, api_id, "GET", "/b")[0] == 404
+    target = v2("GetRoutes", {"ApiId": api_id})["Items"][0]["Target"]
+    v2("CreateRoute", {"ApiId": api_id, "RouteKey": "GET /b", "Target": target})
+    assert _send(door, api_id, "GET", "/b")[0] == 200  # auto-deployed $default stage
+    v2("CreateStage", {"ApiId": api_id, "StageName": "prod"})
+    assert _send(door, api_id, "GET", "/prod/b")[0] == 404  # nothing deployed there yet
+    v2("CreateDeployment", {"ApiId": api_id, "StageName": "prod"})
+    assert _send(door, api_id, "GET", "/prod/b")[0] == 200
+    rest = v1("CreateRestApi", {"name": "r"})
+    rest_id, root = rest["id"], rest["rootResourceId"]
+    pets = v1("CreateResource", {"restApiId": rest_id, "parentId": root, "pathPart": "pets"})
+    ids = {"restApiId": rest_id, "resourceId": pets["id"], "httpMethod": "GET"}
+    v1("PutMethod", {**ids, "authorizationType": "NONE"})
+    v1("PutIntegration", {**ids, "type": "AWS_PROXY", "integrationHttpMethod": "POST",
+                          "uri": URI})  # fmt: skip
+    v1("CreateDeployment", {"restApiId": rest_id, "stageName": "v1"})
+    assert _send(door, rest_id, "GET", "/v1/pets")[0] == 200
+    assert _send(door, rest_id, "POST", "/v1/pets")[0] == 403
+    v1("PutMethod", {**ids, "httpMethod": "POST", "authorizationType": "NONE"})
+    v1("PutIntegration", {**ids, "httpMethod": "POST", "type": "AWS_PROXY",
+                          "integrationHttpMethod": "POST", "uri": URI})  # fmt: skip
+    assert _send(door, rest_id, "POST", "/v1/pets")[0] == 403  # not deployed yet
+    v1("CreateDeployment", {"restApiId": rest_id, "stageName": "v1"})
+    assert _send(door, rest_id, "POST", "/v1/pets")[0] == 200
+
+
 def test_no_permission_is_a_500_without_invoking(gateway: ApiGateway, v2: Call) -> None:
     api_id = v2("CreateApi", {"Name": "q", "ProtocolType": "HTTP", "Target": ARN})["ApiId"]
     invoker = _Invoker()
