@@ -182,8 +182,9 @@ def main() -> int:
               f"{cpu['loop']:7.0f}{cpu['runtimes']:9.0f}{cpu['wrk']:6.0f}{'':18}"
               f"{round(top['loop']) or '-':>6}{top['cores']:7.0f}")  # fmt: skip
     print(
-        "  ceilings: the server's event-loop thread always busy (Python runs on one thread"
-        " at a time), and every core busy with server, runtimes and wrk together"
+        "  ceilings: the server's event-loop thread always busy (an upper bound: Python runs"
+        " on one thread at a time, and the worker threads' Python takes turns with it), and"
+        " every core busy with server, runtimes and wrk together"
     )
     result = {"host": c.host_info(), "seconds": seconds, "connections": CONNECTIONS,
               "sandbox": args.sandbox, "results": results}  # fmt: skip
