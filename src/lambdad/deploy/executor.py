@@ -1,11 +1,11 @@
 """The executor: applies a plan, step by step, through the resource handlers.
 
 Each step's ``Deferred`` properties are completed from what earlier steps created. If
-a step fails, everything this run created is deleted and everything it updated is put
-back, newest first, and ``ApplyFailed`` says which step failed and why; each action
-(and each rollback action) is reported as a stack event as it happens. Deletions come
-last; one that fails is reported and leaves the stack as applied (as
-CloudFormation's clean-up phase does).
+a step fails, everything this run created is deleted and everything it updated (the
+failed update too: it may have half-happened) is put back, newest first, and
+``ApplyFailed`` says which step failed and why; each action (and each rollback action)
+is reported as a stack event as it happens. Deletions come last; one that fails is
+reported and leaves the stack as applied (as CloudFormation's clean-up phase does).
 """
 
 from __future__ import annotations
@@ -83,6 +83,9 @@ def execute(
             maybe = _maybe_created(step, ctx, env, handlers[step.type])
             if maybe is not None:
                 undo.append((None, maybe))
+            attempted = _attempted(step, ctx)
+            if attempted is not None:
+                undo.append((step.previous, attempted))
             stranded = _rollback(undo, env, handlers, report)
             raise ApplyFailed(step.logical_id, reason, tuple(stranded)) from exc
         before = records.get(step.logical_id) if step.action is Action.UPDATE else None
@@ -124,6 +127,22 @@ def _maybe_created(step: Step, ctx: Context, env: Env, handler: Handler) -> Reso
     except Exception:
         return None
     return ResourceRecord(step.logical_id, step.type, physical, props, {}, step.deletion_policy)
+
+
+def _attempted(step: Step, ctx: Context) -> ResourceRecord | None:
+    """A failed update may have changed part of its resource (an alias a stopped
+    traffic shift left at 10%): rolled back to its previous properties like the updates
+    that completed, as CloudFormation re-applies a failed resource's previous state."""
+    old = step.previous
+    if step.action is not Action.UPDATE or old is None:
+        return None
+    try:
+        props = complete(dict(step.properties or {}), ctx)
+    except Exception:  # failed before anything was asked of the resource
+        return None
+    return ResourceRecord(
+        old.logical_id, old.type, old.physical_id, props, old.attributes, step.deletion_policy
+    )
 
 
 def _apply(step: Step, ctx: Context, env: Env, handler: Handler) -> ResourceRecord:

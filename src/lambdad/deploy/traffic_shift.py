@@ -3,10 +3,11 @@ run as CodeDeploy runs it: the BeforeAllowTraffic hook, then the new version's w
 raised stage by stage (traffic.py decides; the alias's ``AdditionalVersionWeights``
 show it), the group's alarms watched all along, then the AfterAllowTraffic hook. A
 hook that fails or times out fails the deployment, an alarm in ALARM stops it; either
-way the stack update fails (CloudFormation then rolls the stack back). The alias goes
-back to the old version at once where the group's ``AutoRollbackConfiguration`` names
-that event (SAM's groups name all of them); otherwise it stays as the deployment left
-it until the stack's rollback moves it.
+way the stack update fails (CloudFormation then rolls the stack back). The deployment
+puts the alias back on the old version itself where the group's
+``AutoRollbackConfiguration`` names that event (SAM's groups name all of them);
+otherwise the deployment leaves it as it was, and the stack's rollback moves it back
+(the executor undoes a failed update as it undoes the completed ones).
 
 A hook is the named function, invoked asynchronously with ``DeploymentId`` and
 ``LifecycleEventHookExecutionId``; it reports through CodeDeploy's

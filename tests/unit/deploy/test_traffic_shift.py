@@ -77,6 +77,11 @@ class World:
         weights = args["RoutingConfig"]["AdditionalVersionWeights"]
         self.updates.append((round(self.now, 2), args["FunctionVersion"], weights))
 
+    # lambda, as the AliasHandler calls it
+    def update_alias(self, **args: Any) -> dict[str, Any]:
+        self.update(**args)
+        return {}
+
 
 SAM_ROLLBACK = {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
 
@@ -257,3 +262,32 @@ def test_an_alias_that_cannot_be_moved_fails_the_deployment_and_says_so(
     doc = _only_deployment(world.records)
     assert (doc["status"], doc["errorCode"]) == ("Failed", "INTERNAL_ERROR")
     assert "the alias could not be rolled back" in doc["error"]
+
+
+def test_a_failed_stack_update_puts_the_alias_back_without_auto_rollback(
+    store: SqliteStore,
+) -> None:
+    """A group with no AutoRollbackConfiguration: the deployment stops with 10% on the
+    new version, and the stack's rollback (the executor) moves the alias back."""
+    from lambdad.deploy import template
+    from lambdad.deploy.errors import ApplyFailed
+    from lambdad.deploy.executor import execute
+    from lambdad.deploy.lambda_resources import AliasHandler
+    from lambdad.deploy.plan import plan
+    from lambdad.deploy.records import ResourceRecord
+
+    world = World(_records(store, rollback={}))
+    world.alarm_at = 1.0
+    alias = "AWS::Lambda::Alias"
+    old_props = {"FunctionName": "fn", "Name": "live", "FunctionVersion": "1",
+                 "UpdatePolicy": POLICY}  # fmt: skip
+    previous = {"Live": ResourceRecord("Live", alias, "arn:alias", old_props, {"Ref": "arn:alias"})}
+    body = {"Type": alias, "UpdatePolicy": POLICY, "Properties": {
+        "FunctionName": "fn", "Name": "live", "FunctionVersion": "2"}}  # fmt: skip
+    the_plan = plan(template.read({"Resources": {"Live": body}}), {}, IDENTITY, previous)
+    reports: list[tuple[str, str]] = []
+    with pytest.raises(ApplyFailed, match="alarm"):
+        execute(the_plan, previous, world.env(), {alias: AliasHandler()},
+                lambda lid, t, p, s, r: reports.append((lid, s)))  # fmt: skip
+    assert [(v, w) for _, v, w in world.updates] == [("1", {"2": 0.1}), ("1", {})]
+    assert reports[-2:] == [("Live", "UPDATE_IN_PROGRESS"), ("Live", "UPDATE_COMPLETE")]
