@@ -53,8 +53,10 @@ def attribute_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[st
         for k in _ATTRIBUTES
         if k not in _AT_CREATION and new.get(k) != old.get(k)
     }
-    if "KmsMasterKeyId" in changed and "SqsManagedSseEnabled" not in new:
-        # SQS-managed encryption is the default only of a queue with no KMS key.
+    sse_moved = "KmsMasterKeyId" in changed or "SqsManagedSseEnabled" in changed
+    if sse_moved and "SqsManagedSseEnabled" not in new:
+        # SQS-managed encryption is the default only of a queue with no KMS key (SQS
+        # refuses both kinds of encryption at once).
         changed["SqsManagedSseEnabled"] = "false" if "KmsMasterKeyId" in new else "true"
     return changed
 

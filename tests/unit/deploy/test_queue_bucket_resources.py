@@ -82,6 +82,14 @@ def test_attributes_a_template_stops_setting_go_back_to_the_defaults() -> None:
     assert attribute_changes({}, {"KmsMasterKeyId": "k"}) == {
         "KmsMasterKeyId": "k", "SqsManagedSseEnabled": "false",
     }  # fmt: skip
+    # No longer saying SqsManagedSseEnabled false while keeping a KMS key: still false.
+    kms = {"KmsMasterKeyId": "k"}
+    assert attribute_changes({**kms, "SqsManagedSseEnabled": False}, kms) == {
+        "SqsManagedSseEnabled": "false"
+    }
+    assert attribute_changes({"SqsManagedSseEnabled": False}, {}) == {
+        "SqsManagedSseEnabled": "true"
+    }
     assert attribute_changes({"FifoQueue": True}, {}) == {}  # a replacement, not an update
     # Every attribute a template may set has a default to go back to.
     everything = {k: "x" for k in DEFAULTS}
