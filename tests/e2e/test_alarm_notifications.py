@@ -57,9 +57,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[Lamb
         yield srv
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def topic(moto: str) -> tuple[str, str]:
-    """A topic with a queue subscribed to it: (topic ARN, queue URL)."""
+    """A topic with a queue subscribed to it: (topic ARN, queue URL), each test's own
+    (a message read and not deleted comes back after the visibility timeout: a test
+    never reads another's)."""
     sqs, sns = moto_client(moto, "sqs"), moto_client(moto, "sns")
     tag = uuid.uuid4().hex[:8]
     url = sqs.create_queue(QueueName=f"alarms-{tag}")["QueueUrl"]
