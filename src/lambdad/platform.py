@@ -310,7 +310,7 @@ class Platform:
                 self.outbound,
                 self.async_invoker,
                 self.policies,
-                self.offload,
+                None,  # on threads of its own: a slow SNS never holds the platform's
                 s.max_async_payload,
             ),
         )
@@ -350,6 +350,9 @@ class Platform:
         self.metric_storage.close()
         self.store.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        alarm_targets = getattr(getattr(self, "alarms", None), "actions", None)
+        if isinstance(alarm_targets, AlarmTargets):
+            alarm_targets.close()
         mapping_executor = getattr(self, "_mapping_executor", None)
         if mapping_executor is not None:
             mapping_executor.shutdown(wait=False, cancel_futures=True)

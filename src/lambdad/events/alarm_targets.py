@@ -10,15 +10,22 @@ with the alarm's payload, once the function's resource policy lets
 be another account's, as on AWS: its policy decides). Any other action fails: lambdad
 has no EC2, Auto Scaling or Systems Manager to act on. Nothing here raises: each
 action ends in an ``ActionOutcome``.
+
+Publishing blocks (up to ~40 s on a slow endpoint), so it runs on threads of its own
+(``ACTION_WORKERS``), never the platform's, with at most ``PER_ACCOUNT`` publishes of
+one account at once: a tenant whose alarms flip cannot hold every worker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from lambdad.control.policies import PolicyService
 from lambdad.errors import AwsError
@@ -33,7 +40,8 @@ from lambdad.outbound import NoOutboundIdentity, OutboundIdentities
 log = logging.getLogger(__name__)
 
 SERVICE_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
-T = TypeVar("T")
+ACTION_WORKERS = 4  # SNS publishes under way at once, every account's together
+PER_ACCOUNT = 2  # ... and one account's
 Offload = Callable[..., Awaitable[Any]]
 Alarm = dict[str, Any]
 
@@ -44,16 +52,24 @@ class AlarmTargets:
         identities: OutboundIdentities,
         async_invoker: AsyncInvokeService,
         policies: PolicyService,
-        offload: Offload,
+        offload: Offload | None,
         max_payload: int,
     ) -> None:
+        """``offload`` runs a blocking publish (a test's inline one); None: on the
+        targets' own threads (``close`` stops them)."""
         from botocore.config import Config
 
         self.identities = identities
         self.async_invoker = async_invoker
         self.policies = policies
+        self._executor: ThreadPoolExecutor | None = None
+        if offload is None:
+            self._executor = ThreadPoolExecutor(ACTION_WORKERS, thread_name_prefix="lambdad-alarm")
+            offload = self._on_own_threads
         self.offload = offload
         self.max_payload = max_payload
+        # account -> (its publish slots, how many hold or wait for one)
+        self._slots: dict[str, tuple[asyncio.Semaphore, int]] = {}
         self._config = Config(
             connect_timeout=5, read_timeout=15, retries={"max_attempts": 2, "mode": "standard"}
         )
@@ -77,13 +93,34 @@ class AlarmTargets:
         if kind == SNS:
             message = json.dumps(sns_message(alarm, previous, account, region))
             subject = sns_subject(alarm, region)
-            outcome: ActionOutcome = await self.offload(
-                self._publish, account, action, subject, message
-            )
-            return outcome
+            return await self._bounded(account, action, subject, message)
         if kind == LAMBDA:
             return await self._invoke(account, region, alarm, previous, action)
         return ActionOutcome(action, False, error=f"lambdad cannot execute {action}")
+
+    async def _bounded(self, account: str, topic: str, subject: str, message: str) -> ActionOutcome:
+        slots, users = self._slots.get(account) or (asyncio.Semaphore(PER_ACCOUNT), 0)
+        self._slots[account] = (slots, users + 1)
+        try:
+            async with slots:
+                outcome: ActionOutcome = await self.offload(
+                    self._publish, account, topic, subject, message
+                )
+                return outcome
+        finally:
+            slots, users = self._slots[account]
+            if users > 1:
+                self._slots[account] = (slots, users - 1)
+            else:
+                del self._slots[account]
+
+    async def _on_own_threads(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _publish(self, account: str, topic: str, subject: str, message: str) -> ActionOutcome:
         """Blocking: run in a worker thread."""

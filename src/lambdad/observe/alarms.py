@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lambdad.model.scope import Scope
-from lambdad.observe.alarm_actions import ActionRunner, actions_for
+from lambdad.observe.alarm_actions import ActionOutcome, ActionRunner, actions_for
 from lambdad.observe.alarm_history import (
     KEEP_SECONDS,
     HistoryItem,
@@ -42,6 +42,15 @@ from lambdad.observe.metric_keys import MetricKey, dimensions
 from lambdad.observe.metrics_service import MetricsService
 
 log = logging.getLogger(__name__)
+
+# State changes of one account whose actions may be under way at once; the actions of a
+# change beyond it are recorded as failed (a tenant flipping SetAlarmState cannot queue
+# work without end).
+MAX_PENDING_ACTIONS = 20
+TOO_MANY = (
+    "Too many alarm actions of this account are under way: the action was not run "
+    f"(at most {MAX_PENDING_ACTIONS} state changes' actions at once)"
+)
 
 Alarm = dict[str, Any]
 # (the alarm's world, a PutEvents entry) -> awaited once the event is queued
@@ -80,6 +89,7 @@ class AlarmService:
         self.now = now
         self._lock = asyncio.Lock()
         self._running: set[asyncio.Task[None]] = set()
+        self._pending: dict[str, int] = {}  # account -> its action tasks under way
 
     async def alarms(self, scope: Scope) -> list[Alarm]:
         return [_load(d) for d in await self.metrics.alarms(scope)]
@@ -214,12 +224,35 @@ class AlarmService:
                 log.exception("alarm %s: its state change event was not sent", alarm["AlarmName"])
         actions = actions_for(alarm, previous["StateValue"])
         if actions and self.actions is not None:
-            task = asyncio.get_running_loop().create_task(
-                self._run_actions(scope, alarm, previous, actions, at)
-            )
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            await self._start_actions(scope, alarm, previous, actions, at)
         return alarm
+
+    async def _start_actions(
+        self, scope: Scope, alarm: Alarm, previous: Alarm, actions: list[str], at: float
+    ) -> None:
+        account = scope.account
+        if self._pending.get(account, 0) >= MAX_PENDING_ACTIONS:
+            log.warning("alarm %s of %s: actions refused, too many under way",
+                        alarm["AlarmName"], account)  # fmt: skip
+            refused = [ActionOutcome(a, False, error=TOO_MANY) for a in actions]
+            items = [action_item(alarm, o, at, at) for o in refused]
+            await self._remember(scope, items)
+            return
+        self._pending[account] = self._pending.get(account, 0) + 1
+        task = asyncio.get_running_loop().create_task(
+            self._run_actions(scope, alarm, previous, actions, at)
+        )
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+        def done(_: object) -> None:
+            left = self._pending.get(account, 1) - 1
+            if left > 0:
+                self._pending[account] = left
+            else:
+                self._pending.pop(account, None)
+
+        task.add_done_callback(done)
 
     async def _run_actions(
         self, scope: Scope, alarm: Alarm, previous: Alarm, actions: list[str], at: float

@@ -167,3 +167,56 @@ def test_a_missing_function_fails_the_action() -> None:
     )  # fmt: skip
     assert not outcome.succeeded
     assert outcome.error == "ResourceNotFoundException: Function not found: missing"
+
+
+def test_one_accounts_publishes_never_hold_every_worker() -> None:
+    """At most PER_ACCOUNT publishes of one account at once: another account's publish
+    goes ahead while the first account's wait."""
+    from lambdad.events.alarm_targets import PER_ACCOUNT
+
+    other = "444455556666"
+    release = asyncio.Event()
+    running: list[str] = []
+
+    async def slow(fn: Any, *args: Any) -> Any:
+        running.append(args[0])
+        await release.wait()
+        return fn(*args)
+
+    runner = AlarmTargets(
+        Identities(Sns(), {ACCOUNT, other}),  # type: ignore[arg-type]
+        Invoker(),  # type: ignore[arg-type]
+        Policies(set()),  # type: ignore[arg-type]
+        slow,
+        1024 * 1024,
+    )
+
+    async def go() -> list[Any]:
+        mine = [runner.run(ACCOUNT, REGION, ALARM, PREVIOUS, [TOPIC]) for _ in range(5)]
+        theirs = runner.run(other, REGION, ALARM, PREVIOUS, [f"arn:aws:sns:{REGION}:{other}:t"])
+        tasks = [asyncio.ensure_future(c) for c in [*mine, theirs]]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert running == [ACCOUNT] * PER_ACCOUNT + [other]
+        release.set()
+        return await asyncio.gather(*tasks)
+
+    results = asyncio.run(go())
+    assert all(outcome.succeeded for (outcome,) in results)
+    assert running.count(ACCOUNT) == 5
+    assert runner._slots == {}
+
+
+def test_own_threads_publish_and_close() -> None:
+    sns = Sns()
+    runner = AlarmTargets(
+        Identities(sns, {ACCOUNT}),  # type: ignore[arg-type]
+        Invoker(),  # type: ignore[arg-type]
+        Policies(set()),  # type: ignore[arg-type]
+        None,
+        1024 * 1024,
+    )
+    (outcome,) = asyncio.run(runner.run(ACCOUNT, REGION, ALARM, PREVIOUS, [TOPIC]))
+    runner.close()
+    assert outcome.succeeded
+    assert len(sns.published) == 1

@@ -200,3 +200,37 @@ def test_an_alarm_deleted_while_read_is_not_brought_back(parts: Any) -> None:
 
     assert asyncio.run(go()) == []
     assert runner.runs == []
+
+
+def test_an_accounts_pending_actions_are_bounded(parts: Any) -> None:
+    """Actions that do not finish: beyond MAX_PENDING_ACTIONS state changes of one
+    account, a change's actions are recorded as failed, not queued; another account's
+    still run."""
+    from lambdad.observe.alarms import MAX_PENDING_ACTIONS, TOO_MANY
+
+    service, _, _, _ = parts
+    release = asyncio.Event()
+    other = Scope("444455556666", "us-east-1")
+
+    class Stuck(Runner):
+        async def run(self, *args: Any) -> list[ActionOutcome]:
+            await release.wait()
+            return await super().run(*args)
+
+    service.actions = stuck = Stuck()
+
+    async def go() -> list[dict[str, Any]]:
+        await service.configure(SCOPE, config(AlarmActions=[TOPIC], OKActions=[TOPIC]))
+        await service.configure(other, config(AlarmActions=[TOPIC]))
+        for i in range(MAX_PENDING_ACTIONS + 2):
+            await service.set_state(SCOPE, "orders", "ALARM" if i % 2 == 0 else "OK", "x", None)
+        await service.set_state(other, "orders", "ALARM", "x", None)
+        release.set()
+        await service.settle()
+        return [i.described() for i in await service.history(SCOPE, 0, NOW + 1)]
+
+    history = asyncio.run(go())
+    assert len(stuck.runs) == MAX_PENDING_ACTIONS + 1  # the other account's ran too
+    failed = [json.loads(h["HistoryData"]) for h in history if h["HistoryItemType"] == "Action"]
+    refused = [d for d in failed if d["actionState"] == "Failed"]
+    assert [d["error"] for d in refused] == [TOO_MANY, TOO_MANY]
