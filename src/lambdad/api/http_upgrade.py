@@ -71,6 +71,9 @@ def hand_over(conn: Any, takeover: Takeover, rest: bytes) -> None:
         for protocol in upgraded:
             state.connections.discard(protocol)
 
+    # Reading resumes first: the new protocol may pause it again while it takes ``rest``.
+    conn.reading_paused = False
+    transport.resume_reading()
     try:
         protocol = takeover(transport, rest, gone)
     except BaseException:
@@ -80,5 +83,3 @@ def hand_over(conn: Any, takeover: Takeover, rest: bytes) -> None:
     upgraded.append(protocol)
     state.connections.add(protocol)
     transport.set_protocol(protocol)
-    conn.reading_paused = False
-    transport.resume_reading()

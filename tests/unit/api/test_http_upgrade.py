@@ -38,9 +38,10 @@ class Taken(asyncio.Protocol):
 
 
 class Upgrader:
-    def __init__(self, claims: bool = True, refuse: bool = False) -> None:
+    def __init__(self, claims: bool = True, refuse: bool = False, pause: bool = False) -> None:
         self.claims = claims
         self.refuse = refuse
+        self.pause = pause
         self.asked: list[tuple[Any, str, str]] = []
         self.taken: list[Taken] = []
 
@@ -56,6 +57,8 @@ class Upgrader:
 
         def takeover(transport: Any, rest: bytes, gone: Callable[[], None]) -> Any:
             transport.write(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+            if self.pause:  # the bytes after the request filled it up already
+                transport.pause_reading()
             self.taken.append(Taken(rest, gone))
             return self.taken[-1]
 
@@ -108,6 +111,18 @@ def test_a_claimed_upgrade_is_handed_over_with_the_bytes_after_it() -> None:
         taken.gone()
         assert state.connections == set()
         assert count.total == 0
+
+    asyncio.run(run())
+
+
+def test_a_new_protocol_that_pauses_reading_at_the_hand_over_stays_paused() -> None:
+    async def run() -> None:
+        upgrader = Upgrader(pause=True)
+        proto, transport, _, _ = _connect(upgrader)
+        proto.data_received(UPGRADE + b"\x81\x85frame")
+        await _settle()
+        assert upgrader.taken
+        assert not transport.reading
 
     asyncio.run(run())
 

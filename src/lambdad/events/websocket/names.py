@@ -47,3 +47,5 @@ class Bounds:
     max_duration: float = 7200.0
     # Messages a connection may have at its functions at once before its reading stops.
     max_in_flight: int = 32
+    # Frames one message may take (empty ones too: each costs a header to parse).
+    max_frames: int = 1024

@@ -3,11 +3,14 @@
 bounds on it.
 
 Text messages are put together from their frames and handed to the ``Handler`` one
-task each (at most ``Bounds.max_in_flight`` at once; past that the connection is not
-read until one ends). Pings are answered. A binary frame closes the connection with
-1003 (API Gateway takes text frames only), a frame over 32 KB or a message over
-128 KB with 1009, a malformed frame or invalid UTF-8 with wsproto's code (1002,
-1007); 10 minutes without a frame either way and 2 hours in all close it with 1001.
+task each. Frames are taken from what was read one at a time, and taking them stops
+(as does reading) while ``Bounds.max_in_flight`` messages are at the handler or the
+transport's write buffer is over its high-water mark (a client that sends pings and
+reads nothing); what is left is taken when both are below again. Pings are answered.
+A binary frame closes the connection with 1003 (API Gateway takes text frames only),
+a frame over 32 KB or a message over 128 KB or ``Bounds.max_frames`` frames with
+1009, a malformed frame or invalid UTF-8 with wsproto's code (1002, 1007); 10
+minutes without a frame either way and 2 hours in all close it with 1001.
 A close from the client is answered; a close from here waits a second for the
 client's before the transport closes. The ``Handler`` hears of the end once, with the
 code and reason its ``$disconnect`` event carries. Nothing here raises into the loop.
@@ -76,9 +79,11 @@ class Session(asyncio.Protocol):
         self.ws = Connection(ConnectionType.SERVER)
         self.parts: list[str] = []
         self.message_bytes = 0
+        self.message_frames = 0
         self.frame_bytes = 0
         self.in_flight = 0
-        self.paused = False
+        self.write_paused = False
+        self.reading = True
         self.tasks: set[asyncio.Task[None]] = set()
         self.close_code: int | None = None
         self.close_reason = ""
@@ -132,11 +137,15 @@ class Session(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self._received(data)
-        except Exception as exc:  # a bug must end this connection only, and quietly
-            log.warning("WebSocket connection %s failed (%r); closing it", self.label, exc)
-            log.debug("WebSocket connection %s failed", self.label, exc_info=True)
-            if self.transport is not None:
-                self.transport.close()
+        except Exception as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        """A bug must end this connection only, and quietly."""
+        log.warning("WebSocket connection %s failed (%r); closing it", self.label, exc)
+        log.debug("WebSocket connection %s failed", self.label, exc_info=True)
+        if self.transport is not None:
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -150,13 +159,46 @@ class Session(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         return None
 
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._sync_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._resume()
+
     # -- frames --------------------------------------------------------------------------
+
+    def _blocked(self) -> bool:
+        """Whether frames wait: too many messages at the handler, or the client is not
+        reading what it is sent."""
+        return self.write_paused or self.in_flight >= self.bounds.max_in_flight
+
+    def _sync_reading(self) -> None:
+        transport, wanted = self.transport, not self._blocked()
+        if transport is not None and wanted != self.reading:
+            self.reading = wanted
+            (transport.resume_reading if wanted else transport.pause_reading)()
+
+    def _resume(self) -> None:
+        """Take the frames left waiting, then read on (unless blocked again)."""
+        if self._blocked() or self.transport is None:
+            return
+        try:
+            self._take()
+        except Exception as exc:
+            self._failed(exc)
+        self._sync_reading()
 
     def _received(self, data: bytes) -> None:
         if self.ws.state is ConnectionState.CLOSED:
             return
         self._touch()
         self.ws.receive_data(data)
+        self._take()
+        self._sync_reading()
+
+    def _take(self) -> None:
         for event in self.ws.events():
             if self.transport is None:
                 return
@@ -172,22 +214,30 @@ class Session(asyncio.Protocol):
                 self.transport.write(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
                 self._closed_by_client(event)
+            if self._blocked():
+                return  # the rest is taken on resume
 
     def _text(self, event: TextMessage) -> None:
         size = len(event.data.encode("utf-8", "surrogatepass"))
         self.frame_bytes += size
         self.message_bytes += size
-        if self.frame_bytes > self.bounds.max_frame or self.message_bytes > self.bounds.max_message:
+        self.message_frames += event.frame_finished
+        if (
+            self.frame_bytes > self.bounds.max_frame
+            or self.message_bytes > self.bounds.max_message
+            or self.message_frames > self.bounds.max_frames
+        ):
             self.close(TOO_BIG, "Message too big")
             return
         if event.frame_finished:
             self.frame_bytes = 0
-        self.parts.append(event.data)
+        if event.data:
+            self.parts.append(event.data)
         if not event.message_finished:
             return
         text = "".join(self.parts)
         self.parts.clear()
-        self.message_bytes = 0
+        self.message_bytes = self.message_frames = 0
         self._dispatch(text)
 
     def _closed_by_client(self, event: CloseConnection) -> None:
@@ -211,9 +261,6 @@ class Session(asyncio.Protocol):
 
     def _dispatch(self, text: str) -> None:
         self.in_flight += 1
-        if self.in_flight >= self.bounds.max_in_flight and self.transport is not None:
-            self.paused = True
-            self.transport.pause_reading()
         task = self.loop.create_task(self._handle(text))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -226,10 +273,8 @@ class Session(asyncio.Protocol):
             log.debug("WebSocket connection %s: a message failed", self.label, exc_info=True)
         finally:
             self.in_flight -= 1
-            if self.paused and self.in_flight < self.bounds.max_in_flight // 2:
-                self.paused = False
-                if self.transport is not None:
-                    self.transport.resume_reading()
+            if self.in_flight == self.bounds.max_in_flight - 1:
+                self._resume()
 
     # -- time ----------------------------------------------------------------------------
 

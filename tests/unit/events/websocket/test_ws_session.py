@@ -188,3 +188,85 @@ def test_server_shutdown_says_going_away() -> None:
         assert close.code == 1001
 
     asyncio.run(run())
+
+
+class SlowReader(Transport):
+    """A transport whose client reads nothing: past ``high`` bytes it asks the
+    protocol to pause writing, as asyncio's do."""
+
+    def __init__(self, high: int) -> None:
+        super().__init__()
+        self.high = high
+        self.protocol: Session | None = None
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        if len(self.written) > self.high and self.protocol is not None:
+            self.protocol.pause_writing()
+
+
+def test_pings_from_a_client_that_reads_nothing_stop_being_taken() -> None:
+    async def run() -> None:
+        transport = SlowReader(high=100)
+        session = Session(transport, Recorder(), BOUNDS, lambda: None, label="c1")  # type: ignore[arg-type]
+        transport.protocol = session
+        client = _client()
+        session.data_received(b"".join(client.send(Ping(b"p" * 10)) for _ in range(1000)))
+        assert not transport.reading
+        assert len(transport.written) < 200  # not 1000 pongs
+        transport.written.clear()
+        transport.high = 10**9
+        session.resume_writing()  # the client read: the rest are answered, reading resumes
+        assert len(_read(client, transport)) == 1000 - 9
+        assert transport.reading
+
+    asyncio.run(run())
+
+
+class Blocking(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+
+    async def on_message(self, session: Session, text: str) -> None:
+        self.messages.append(text)
+        await self.go.wait()
+
+
+def test_messages_past_the_in_flight_bound_wait_even_within_one_read() -> None:
+    async def run() -> None:
+        handler = Blocking()
+        bounds = Bounds(max_in_flight=4)
+        session, transport, _ = _open(handler, bounds)
+        client = _client()
+        session.data_received(b"".join(client.send(TextMessage(str(i))) for i in range(10)))
+        await _settle()
+        assert handler.messages == ["0", "1", "2", "3"]
+        assert session.in_flight == 4
+        assert not transport.reading
+        handler.go.set()
+        await _settle()
+        assert handler.messages == [str(i) for i in range(10)]
+        assert transport.reading
+
+    asyncio.run(run())
+
+
+def test_empty_frames_are_not_kept_and_a_message_of_too_many_frames_closes_1009() -> None:
+    async def run() -> None:
+        handler = Recorder()
+        session, _, _ = _open(handler, Bounds(max_frames=8))
+        client = _client()
+        data = client.send(TextMessage("a", message_finished=False))
+        data += b"".join(client.send(TextMessage("", message_finished=False)) for _ in range(5))
+        session.data_received(data)
+        assert session.parts == ["a"]
+        session.data_received(client.send(TextMessage("b")))
+        await _settle()
+        assert handler.messages == ["ab"]
+
+    asyncio.run(run())
+    client = _client()
+    start = client.send(TextMessage("a", message_finished=False))
+    empties = b"".join(client.send(TextMessage("", message_finished=False)) for _ in range(2000))
+    assert _closed_with(start + empties) == (1009, [])
