@@ -142,6 +142,10 @@ class Settings:
     # either way, and open in all, before it is closed (AWS: 10 minutes, 2 hours).
     websocket_idle_timeout: float = 600.0
     websocket_max_duration: float = 7200.0
+    # Connections upgraded to WebSockets, in all and per client address (apart from the
+    # api_max_connections* above; past them an upgrade is answered 429).
+    websocket_max_connections: int = 1000
+    websocket_max_connections_per_client: int = 100
     # Metrics (observe/metrics_*): recorded at all; seconds between flushes to the store;
     # days 1-minute points are kept (then 5-minute for 63 days, 1-hour for 455); the
     # bearer token `/metrics` (Prometheus) asks for (empty: open); seconds between

@@ -475,6 +475,8 @@ def api_limits(settings: Settings) -> Limits:
         max_connections_per_client=settings.api_max_connections_per_client,
         max_unverified_bytes=settings.api_max_unverified_bytes,
         max_unverified_bytes_per_client=settings.api_max_unverified_bytes_per_client,
+        max_upgraded=settings.websocket_max_connections,
+        max_upgraded_per_client=settings.websocket_max_connections_per_client,
     )
 
 

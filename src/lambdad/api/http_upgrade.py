@@ -2,10 +2,11 @@
 ``Upgrader`` claimed (model/upgrade.py) is accepted, and either refused as plain HTTP
 (the connection closes after the answer) or handed to the protocol that takes it over.
 
-On a hand-over the HTTP protocol lets go of the transport (its timers find none), and
-the new protocol releases the connection's place in the port's count and in uvicorn's
-shutdown list when it is gone; it reads on from the bytes the client sent after the
-request.
+An upgrade takes a place in the port's count of upgraded connections (``limits``;
+429 past it) before it is accepted. On a hand-over the HTTP protocol lets go of the
+transport (its timers find none) and its place in the port's connection count; the
+new protocol releases its upgraded place and its place in uvicorn's shutdown list
+when it is gone; it reads on from the bytes the client sent after the request.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdad.api.http_request import Request
+from lambdad.api.limits import UPGRADES_BUSY, Count
 from lambdad.model.upgrade import Takeover, Upgrader, wants_websocket
 
 
@@ -27,15 +29,25 @@ def claim(upgrader: Upgrader | None, req: Request, method: bytes) -> object | No
 
 async def upgrade(conn: Any, req: Request, path: bytes, query: bytes) -> None:
     """Answer or hand over ``req`` (claimed) on ``conn`` (an ``HttpProtocol``)."""
-    accepted = await conn.upgrader.accept(
-        req.upgrade, path.decode("latin-1"), query.decode("latin-1"), req.headers, conn.client
-    )
-    if callable(accepted):
-        hand_over(conn, accepted, req.upgraded_rest)
-        return
-    status, headers, body = accepted
-    req.keep_alive = False
-    conn._send(status, headers, body, req)
+    upgraded: Count = conn.connections.upgraded
+    client = conn.client
+    if client is None or not upgraded.admit(client):
+        accepted: Any = UPGRADES_BUSY
+    else:
+        try:
+            accepted = await conn.upgrader.accept(
+                req.upgrade, path.decode("latin-1"), query.decode("latin-1"), req.headers, client
+            )
+        except BaseException:
+            upgraded.release(client)
+            raise
+        if callable(accepted) and hand_over(conn, accepted, req.upgraded_rest, upgraded, client):
+            return
+        upgraded.release(client)
+    if not callable(accepted):
+        status, headers, body = accepted
+        req.keep_alive = False
+        conn._send(status, headers, body, req)
 
 
 def keep_rest(req: Request | None, exc: Exception, fed: bytes) -> None:
@@ -46,29 +58,30 @@ def keep_rest(req: Request | None, exc: Exception, fed: bytes) -> None:
         req.upgraded_rest = fed[offset:]
 
 
-def hand_over(conn: Any, takeover: Takeover, rest: bytes) -> None:
+def hand_over(conn: Any, takeover: Takeover, rest: bytes, upgraded: Count, client: str) -> bool:
+    """Give the connection to the protocol ``takeover`` makes (False: it is gone)."""
     transport = conn.transport
-    if transport is None:
-        return  # the client went away meanwhile
+    if transport is None or conn.client is None:
+        return False  # the client went away meanwhile
     conn.transport = None
     for name in ("idle_timer", "read_timer", "linger_timer"):
         timer = getattr(conn, name)
         if timer is not None:
             timer.cancel()
             setattr(conn, name, None)
-    state, connections = conn.state, conn.connections
+    state = conn.state
     state.connections.discard(conn)
-    client, conn.client = conn.client, None
-    upgraded: list[Any] = []
+    conn.connections.release(conn.client)
+    conn.client = None
+    protocols: list[Any] = []
     released: list[bool] = []
 
     def gone() -> None:  # once, however often it is called
         if released:
             return
         released.append(True)
-        if client is not None:
-            connections.release(client)
-        for protocol in upgraded:
+        upgraded.release(client)
+        for protocol in protocols:
             state.connections.discard(protocol)
 
     # Reading resumes first: the new protocol may pause it again while it takes ``rest``.
@@ -80,6 +93,9 @@ def hand_over(conn: Any, takeover: Takeover, rest: bytes) -> None:
         gone()
         transport.close()
         raise
-    upgraded.append(protocol)
+    protocols.append(protocol)
     state.connections.add(protocol)
     transport.set_protocol(protocol)
+    if conn.closing:  # the server began shutting down while $connect ran
+        getattr(protocol, "shutdown", transport.close)()
+    return True

@@ -5,7 +5,9 @@ make it hold is bounded: connections per client address and in all (503), the si
 and header count of a request head (431/400; a load balancer's listener port: its
 lines too, and its own answer), and the time a head may take and the
 rate a body must keep (408), and body bytes held before they are answered (429,
-``api/body_budget.py``). ``api/http.py`` enforces these per connection.
+``api/body_budget.py``). ``api/http.py`` enforces these per connection. A connection
+upgraded to a WebSocket (``api/http_upgrade.py``) leaves the port's count for a
+smaller one of its own (429 ``Too Many Requests`` past it, as API Gateway throttles).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ HEAD_TOO_LARGE = plain(431, "Request header fields too large.")
 TOO_MANY_HEADERS = plain(400, "Too many header fields.")
 TIMEOUT = plain(408, "Request timed out.")
 BUSY = plain(503, "Too many connections.")
+UPGRADES_BUSY = (429, [(b"content-type", b"application/json")], b'{"message":"Too Many Requests"}')
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,9 @@ class Limits:
     # per client address (room for one upload of MAX_BODY and more).
     max_unverified_bytes: int = 256 * 1024 * 1024
     max_unverified_bytes_per_client: int = 96 * 1024 * 1024
+    # Connections upgraded to WebSockets (they may stay 2 hours), apart from the above.
+    max_upgraded: int = 1000
+    max_upgraded_per_client: int = 100
     # The longest request line or header line (name and value), if bounded apart from
     # the whole head; and the one answer for every head refused (a port that serves
     # another product's front door answers as it does), else the ones below.
@@ -44,21 +50,19 @@ class Limits:
     head_refusal: bytes | None = None
 
 
-class ConnectionCount:
-    """Open connections, in all and per client address, shared by a server's protocols."""
+class Count:
+    """Open connections, in all (at most ``cap``) and per client address."""
 
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
+    def __init__(self, cap: int, per_client: int) -> None:
+        self.cap = cap
+        self.per_client = per_client
         self.total = 0
         self.by_client: dict[str, int] = {}
 
     def admit(self, client: str) -> bool:
         """Count one more connection from ``client``; False (not counted) over a cap."""
         held = self.by_client.get(client, 0)
-        if (
-            self.total >= self.limits.max_connections
-            or held >= self.limits.max_connections_per_client
-        ):
+        if self.total >= self.cap or held >= self.per_client:
             return False
         self.total += 1
         self.by_client[client] = held + 1
@@ -69,3 +73,13 @@ class ConnectionCount:
         held = self.by_client.pop(client, 1) - 1
         if held > 0:
             self.by_client[client] = held
+
+
+class ConnectionCount(Count):
+    """A server's open connections, shared by its protocols; those upgraded to
+    WebSockets are counted in ``upgraded`` instead."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__(limits.max_connections, limits.max_connections_per_client)
+        self.limits = limits
+        self.upgraded = Count(limits.max_upgraded, limits.max_upgraded_per_client)

@@ -21,13 +21,8 @@ Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 Headers = list[tuple[str, str]]
 
 
-class Upgraded(Protocol):
-    """The protocol that takes a connection over: ``shutdown`` at server shutdown."""
-
-    def shutdown(self) -> None: ...
-
-
-# (transport, bytes read past the request, gone) -> the connection's new protocol
+# (transport, bytes read past the request, gone) -> the connection's new protocol (its
+# ``shutdown()``, if it has one, is called at server shutdown)
 Takeover = Callable[[asyncio.Transport, bytes, Callable[[], None]], "asyncio.Protocol"]
 
 

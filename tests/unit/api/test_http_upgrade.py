@@ -33,8 +33,10 @@ class Taken(asyncio.Protocol):
         self.rest = rest
         self.gone = gone
 
+        self.shut = False
+
     def shutdown(self) -> None:
-        pass
+        self.shut = True
 
 
 class Upgrader:
@@ -69,9 +71,11 @@ async def plain(*args: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     return 200, [], b"plain"
 
 
-def _connect(upgrader: Upgrader) -> tuple[HttpProtocol, Transport, ServerState, ConnectionCount]:
+def _connect(
+    upgrader: Upgrader, count: ConnectionCount | None = None
+) -> tuple[HttpProtocol, Transport, ServerState, ConnectionCount]:
     state = ServerState()
-    count = ConnectionCount(Limits())
+    count = count or ConnectionCount(Limits())
     proto = HttpProtocol(
         plain,
         lambda headers: (413, [], b""),
@@ -106,11 +110,54 @@ def test_a_claimed_upgrade_is_handed_over_with_the_bytes_after_it() -> None:
         assert transport.reading
         assert not transport.closed
         assert state.connections == {taken}
-        assert count.total == 1
+        assert count.total == 0  # the port's place is freed at the hand-over
+        assert count.upgraded.by_client == {"10.0.0.1": 1}
         taken.gone()
         taken.gone()
+        proto.connection_lost(None)
         assert state.connections == set()
         assert count.total == 0
+        assert count.upgraded.total == 0
+
+    asyncio.run(run())
+
+
+def test_upgrades_past_their_own_count_are_answered_429_and_free_their_place() -> None:
+    async def run() -> None:
+        limits = Limits(max_upgraded=5, max_upgraded_per_client=1)
+        upgrader = Upgrader()
+        proto, _, _, count = _connect(upgrader, ConnectionCount(limits))
+        proto.data_received(UPGRADE)
+        await _settle()
+        assert count.total == 0
+        second, transport2, _, _ = _connect(upgrader, count)
+        second.data_received(UPGRADE)
+        await _settle()
+        written = bytes(transport2.written)
+        assert written.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
+        assert written.endswith(b'{"message":"Too Many Requests"}')
+        assert transport2.closed
+        assert len(upgrader.taken) == 1  # never accepted: no $connect
+        second.connection_lost(None)
+        assert (count.total, count.upgraded.total) == (0, 1)
+        refused = Upgrader(refuse=True)
+        third, _, _, _ = _connect(refused, ConnectionCount(limits))
+        third.data_received(UPGRADE)
+        await _settle()
+        assert third.connections.upgraded.total == 0  # a refusal gives its place back
+
+    asyncio.run(run())
+
+
+def test_an_upgrade_accepted_after_shutdown_began_is_shut_down_at_once() -> None:
+    async def run() -> None:
+        upgrader = Upgrader()
+        proto, _, _, _ = _connect(upgrader)
+        proto.data_received(UPGRADE)
+        proto.closing = True  # uvicorn's shutdown() while $connect runs
+        await _settle()
+        (taken,) = upgrader.taken
+        assert taken.shut
 
     asyncio.run(run())
 
