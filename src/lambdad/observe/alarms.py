@@ -11,9 +11,10 @@ metric math (``Metrics``) are kept and described; their state stays as it is
 
 A change of state runs the actions listed for the new state (``observe.alarm_actions``
 decides which; ``ActionRunner`` runs them, in the background: a read does not wait
-for an SNS topic). Every change is evaluated under one lock from the stored alarm, so
-two evaluations at once (the timer and a DescribeAlarms) see one change, not two, and
-run its actions once. The history of each world's alarms (configuration, state,
+for an SNS topic). Every change is evaluated under its alarm's lock (one per world and
+alarm name: another tenant's alarms never wait for it) from the stored alarm, so two
+evaluations at once (the timer and a DescribeAlarms) see one change, not two, and run
+its actions once. The history of each world's alarms (configuration, state,
 actions: ``observe.alarm_history``) is kept beside them.
 """
 
@@ -24,6 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +40,7 @@ from lambdad.observe.alarm_history import (
 )
 from lambdad.observe.alarm_messages import state_change_entry
 from lambdad.observe.alarm_state import INSUFFICIENT, evaluate
+from lambdad.observe.keyed_locks import KeyedLocks
 from lambdad.observe.metric_keys import MetricKey, dimensions
 from lambdad.observe.metrics_service import MetricsService
 
@@ -87,9 +90,14 @@ class AlarmService:
         self.on_change = on_change
         self.actions = actions
         self.now = now
-        self._lock = asyncio.Lock()
+        self._locks = KeyedLocks()
         self._running: set[asyncio.Task[None]] = set()
         self._pending: dict[str, int] = {}  # account -> its action tasks under way
+
+    def _lock(self, scope: Scope, *names: str) -> AbstractAsyncContextManager[None]:
+        """The locks of the world's alarms ``names`` (held across a change, its event
+        and the start of its actions)."""
+        return self._locks.hold(*((scope.account, scope.region, str(n)) for n in names))
 
     async def alarms(self, scope: Scope) -> list[Alarm]:
         return [_load(d) for d in await self.metrics.alarms(scope)]
@@ -106,7 +114,7 @@ class AlarmService:
         INSUFFICIENT_DATA, an updated one keeps its state."""
         at = self.now()
         stamp = datetime.fromtimestamp(at, UTC)
-        async with self._lock:
+        async with self._lock(scope, config["AlarmName"]):
             old = await self.alarm(scope, config["AlarmName"])
             alarm = dict(config)
             alarm["AlarmConfigurationUpdatedTimestamp"] = stamp
@@ -130,14 +138,14 @@ class AlarmService:
 
     async def delete(self, scope: Scope, names: list[str]) -> None:
         at = self.now()
-        async with self._lock:
+        async with self._lock(scope, *names):
             gone = [a for a in await self.alarms(scope) if a["AlarmName"] in set(names)]
             await self.metrics.delete_alarms(scope, names)
             await self._remember(scope, [configuration_item(a, "Delete", at) for a in gone])
 
     async def set_actions_enabled(self, scope: Scope, names: Sequence[str], enabled: bool) -> None:
         """EnableAlarmActions / DisableAlarmActions: names of no alarm are passed over."""
-        async with self._lock:
+        async with self._lock(scope, *names):
             for name in names:
                 alarm = await self.alarm(scope, name)
                 if alarm is not None:
@@ -148,7 +156,7 @@ class AlarmService:
     ) -> bool:
         """SetAlarmState: the state set (and its actions run if it changed); False if
         there is no such alarm."""
-        async with self._lock:
+        async with self._lock(scope, name):
             alarm = await self.alarm(scope, name)
             if alarm is None:
                 return False
@@ -164,7 +172,7 @@ class AlarmService:
         """The alarm with its state evaluated now (kept and announced if it changed)."""
         if alarm.get("Metrics") or "MetricName" not in alarm:
             return alarm
-        async with self._lock:
+        async with self._lock(scope, alarm["AlarmName"]):
             # As stored now: another evaluation may have changed it since it was read,
             # or DeleteAlarms removed it (then it stays removed).
             stored = await self.alarm(scope, alarm["AlarmName"])

@@ -234,3 +234,34 @@ def test_an_accounts_pending_actions_are_bounded(parts: Any) -> None:
     failed = [json.loads(h["HistoryData"]) for h in history if h["HistoryItemType"] == "Action"]
     refused = [d for d in failed if d["actionState"] == "Failed"]
     assert [d["error"] for d in refused] == [TOO_MANY, TOO_MANY]
+
+
+def test_another_worlds_alarm_does_not_wait_for_a_slow_state_change(parts: Any) -> None:
+    """The state change event of one account's alarm is slow to send (its lock held);
+    another account's SetAlarmState and a second alarm of the same account go ahead."""
+    service, _, _, _ = parts
+    release = asyncio.Event()
+    sent: list[str] = []
+
+    async def on_change(scope: Scope, entry: dict[str, Any]) -> None:
+        if scope == SCOPE and json.loads(entry["Detail"])["alarmName"] == "orders":
+            await release.wait()
+        sent.append(f"{scope.account}:{json.loads(entry['Detail'])['alarmName']}")
+
+    service.on_change = on_change
+    other = Scope("444455556666", "us-east-1")
+
+    async def go() -> None:
+        for scope, name in ((SCOPE, "orders"), (SCOPE, "refunds"), (other, "orders")):
+            await service.configure(scope, config(AlarmName=name))
+        slow = asyncio.ensure_future(service.set_state(SCOPE, "orders", "ALARM", "x", None))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(service.set_state(other, "orders", "ALARM", "x", None), 5)
+        await asyncio.wait_for(service.set_state(SCOPE, "refunds", "ALARM", "x", None), 5)
+        assert not slow.done()
+        release.set()
+        await slow
+        await service.settle()
+
+    asyncio.run(go())
+    assert sent == ["444455556666:orders", "111122223333:refunds", "111122223333:orders"]
