@@ -165,7 +165,10 @@ class AlarmService:
             return True
 
     async def history(self, scope: Scope, start: float, end: float) -> list[HistoryItem]:
-        """The world's history items from ``start`` to ``end``, oldest first."""
+        """The world's history items from ``start`` to ``end``, oldest first: none older
+        than CloudWatch keeps (pruned only when items are added: a quiet world's old
+        ones are still stored)."""
+        start = max(start, self.now() - KEEP_SECONDS)
         return [HistoryItem(*row) for row in await self.metrics.alarm_history(scope, start, end)]
 
     async def evaluated(self, scope: Scope, alarm: Alarm) -> Alarm:

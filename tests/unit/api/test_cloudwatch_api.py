@@ -420,6 +420,9 @@ def test_set_alarm_state_and_history(api: CloudWatchApi) -> None:
     assert others["AlarmHistoryItems"] == []
     assert cbor(api, "DescribeAlarmHistory", {"NextToken": "x"})[0] == 400
     assert cbor(api, "DescribeAlarmHistory", {"HistoryItemType": "Nope"})[0] == 400
+    for contributor in ("AlarmContributorStateUpdate", "AlarmContributorAction"):
+        status, _, none = cbor(api, "DescribeAlarmHistory", {"HistoryItemType": contributor})
+        assert (status, none["AlarmHistoryItems"]) == (200, [])
     # The query protocol answers it too (older SDKs, the CLI).
     status, root = query(api, {"Action": "DescribeAlarmHistory", "AlarmName": "manual"})
     assert status == 200

@@ -265,3 +265,17 @@ def test_another_worlds_alarm_does_not_wait_for_a_slow_state_change(parts: Any) 
 
     asyncio.run(go())
     assert sent == ["444455556666:orders", "111122223333:refunds", "111122223333:orders"]
+
+
+def test_history_older_than_30_days_is_not_described_in_a_quiet_world(parts: Any) -> None:
+    """Items are pruned when items are added; a world with none added since still has
+    its old ones stored, but they are not described."""
+    service, _, _, clock = parts
+
+    async def go() -> tuple[int, int]:
+        await service.configure(SCOPE, config())
+        fresh = len(await service.history(SCOPE, 0, clock[0] + 1))
+        clock[0] += 31 * 86400
+        return fresh, len(await service.history(SCOPE, 0, clock[0] + 1))
+
+    assert asyncio.run(go()) == (1, 0)
