@@ -122,7 +122,7 @@ def get_deployment(
     if doc.get("autoRollbackConfiguration"):
         info["autoRollbackConfiguration"] = doc["autoRollbackConfiguration"]
     if doc.get("error"):
-        code = doc.get("errorCode") or "HEALTH_CONSTRAINTS"
+        code = doc.get("errorCode") or "INTERNAL_ERROR"  # a record from before codes were kept
         info["errorInformation"] = {"code": code, "message": doc["error"]}
     return {"deploymentInfo": info}
 

@@ -173,7 +173,9 @@ def recover(
     records: CodeDeployRecords, restore: Callable[[Where, Mapping[str, Any]], None]
 ) -> list[str]:
     """At start-up: deployments an earlier run left unfinished are rolled back (the
-    alias on its old version, no extra weights) and marked Stopped. Their ids."""
+    alias on its old version, no extra weights) and marked Stopped, with CodeDeploy's
+    code for a stop of its own doing (INTERNAL_ERROR: no one called StopDeployment, as
+    MANUAL_STOP would say). Their ids."""
     done = []
     for where, doc in list(records.unfinished()):
         try:
@@ -181,7 +183,7 @@ def recover(
         except Exception as exc:
             log.warning("deployment %s: alias not restored: %s", doc.get("deploymentId"), exc)
         records.update_deployment(
-            where, doc["deploymentId"], status="Stopped",
+            where, doc["deploymentId"], status="Stopped", errorCode="INTERNAL_ERROR",
             error="lambdad stopped during the deployment: the alias was rolled back",
         )  # fmt: skip
         done.append(str(doc["deploymentId"]))

@@ -190,6 +190,11 @@ def test_restart_rolls_unfinished_deployments_back(store: SqliteStore) -> None:
     assert done == ["d-AAAAAAAAA"]
     assert restored == [("live", "1")]
     assert records.deployment(HERE, "d-AAAAAAAAA")["status"] == "Stopped"  # type: ignore[index]
+    got = "CodeDeploy_20141006.GetDeployment"
+    info = _call(CodeDeployApi(records), got, {"deploymentId": "d-AAAAAAAAA"})[1]["deploymentInfo"]
+    assert info["status"] == "Stopped"
+    assert info["errorInformation"]["code"] == "INTERNAL_ERROR"
+    assert "lambdad stopped during the deployment" in info["errorInformation"]["message"]
 
 
 def _call(api: CodeDeployApi, target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
