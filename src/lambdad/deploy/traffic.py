@@ -154,30 +154,38 @@ EVENTS = (ON_FAILURE, ON_ALARM, ON_REQUEST)
 
 @dataclass(frozen=True, slots=True)
 class AutoRollback:
-    """A deployment group's ``AutoRollbackConfiguration``: the events that put the alias
-    back on its old version (none unless enabled, CodeDeploy's default)."""
+    """A deployment group's ``AutoRollbackConfiguration`` as the template gave it
+    (``enabled``, the ``named`` events); ``events`` are those that put the alias back on
+    its old version (none unless enabled, CodeDeploy's default)."""
 
-    events: frozenset[str] = frozenset()
+    enabled: bool = False
+    named: frozenset[str] = frozenset()
+
+    @property
+    def events(self) -> frozenset[str]:
+        """Enabled with no events named (CodeDeploy's documentation is silent on it)
+        rolls back on failures and alarms."""
+        if not self.enabled:
+            return frozenset()
+        return self.named or frozenset({ON_FAILURE, ON_ALARM})
 
     def to_doc(self) -> dict[str, Any]:
-        return {"enabled": bool(self.events), "events": sorted(self.events)}
+        return {"enabled": self.enabled, "events": sorted(self.named)}
 
 
 def auto_rollback(config: Any) -> AutoRollback:
     """From a template's ``AutoRollbackConfiguration`` (``Enabled``, ``Events``) or the
-    record's ``{"enabled", "events"}``. Enabled with no events named (CodeDeploy's
-    documentation is silent on it) rolls back on failures and alarms."""
+    record's ``{"enabled", "events"}``."""
     if isinstance(config, bool):  # a group recorded before events were kept
         config = {"enabled": config}
     if not isinstance(config, Mapping):
         return AutoRollback()
     enabled = config.get("Enabled", config.get("enabled", False))
-    if not (enabled is True or str(enabled).lower() == "true"):
-        return AutoRollback()
-    named = config.get("Events", config.get("events"))
-    if not named:
-        return AutoRollback(frozenset({ON_FAILURE, ON_ALARM}))
-    return AutoRollback(frozenset(str(e) for e in named if e in EVENTS))
+    named = config.get("Events", config.get("events")) or []
+    return AutoRollback(
+        enabled is True or str(enabled).lower() == "true",
+        frozenset(str(e) for e in named if e in EVENTS),
+    )
 
 
 @dataclass(frozen=True, slots=True)

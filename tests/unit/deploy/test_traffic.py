@@ -96,7 +96,11 @@ def test_weights_keep_the_old_version_until_all_traffic_moves() -> None:
 
 def test_auto_rollback_is_off_unless_enabled() -> None:
     assert auto_rollback(None) == AutoRollback()
-    assert auto_rollback({"Enabled": False, "Events": [ON_ALARM]}) == AutoRollback()
+    off = auto_rollback({"Enabled": False, "Events": [ON_ALARM]})
+    assert off.events == frozenset()
+    # Kept as given: the events named though disabled, none added where none named.
+    assert off.to_doc() == {"enabled": False, "events": [ON_ALARM]}
+    assert auto_rollback({"Enabled": True}).to_doc() == {"enabled": True, "events": []}
     assert auto_rollback({"Enabled": "true", "Events": [ON_ALARM, "BOGUS"]}).events == {ON_ALARM}
     # Enabled with no events named, and a group recorded as a bare flag.
     assert auto_rollback({"Enabled": True}).events == {ON_FAILURE, ON_ALARM}
@@ -107,10 +111,10 @@ def test_auto_rollback_is_off_unless_enabled() -> None:
 
 
 def test_an_alarm_stops_and_a_failure_fails_rolling_back_only_as_configured() -> None:
-    everything = AutoRollback(frozenset({ON_FAILURE, ON_ALARM}))
+    everything = AutoRollback(True, frozenset({ON_FAILURE, ON_ALARM}))
     assert ending(True, False, everything) == Ending("Stopped", "ALARM_ACTIVE", True)
     assert ending(True, False, AutoRollback()) == Ending("Stopped", "ALARM_ACTIVE", False)
-    only_failures = AutoRollback(frozenset({ON_FAILURE}))
+    only_failures = AutoRollback(True, frozenset({ON_FAILURE}))
     assert ending(True, False, only_failures).roll_back is False
     assert ending(False, True, only_failures) == Ending("Failed", "HOOK_EXECUTION_FAILURE", True)
     assert ending(False, False, AutoRollback()) == Ending("Failed", "INTERNAL_ERROR", False)
