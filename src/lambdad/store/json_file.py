@@ -1,7 +1,7 @@
 """A small JSON file of the data directory that the operator's CLI writes and a running
-server reads (``roles.json``, ``upstream.json``): written whole (aside, then renamed
-over it, mode 0600), changed read-change-write under an exclusive lock so that two
-writers at once lose neither change, and watched for changes by its stamp (inode,
+server reads (``roles.json``, ``upstream.json``): written whole (aside, synced, then
+renamed over it, mode 0600), changed read-change-write under an exclusive lock so that
+two writers at once lose neither change, and watched for changes by its stamp (inode,
 mtime, size: a rename always brings a new inode) at most once every so often.
 """
 
@@ -30,10 +30,21 @@ def write(path: Path, doc: object) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump(doc, f, indent=2)
             f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename: never an empty file after a crash
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+    _sync_dir(path.parent)  # the rename itself on disk
+
+
+def _sync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -75,3 +75,27 @@ def test_an_unthrottled_watch_looks_every_time(tmp_path: Path) -> None:
     assert not watch.changed()
     json_file.write(path, {})
     assert watch.changed()
+
+
+def test_a_write_is_on_disk_before_and_after_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new file's bytes are synced before it replaces the old one (a power loss
+    cannot leave an empty file where the old one was), the directory after."""
+    path = tmp_path / "table.json"
+    seen: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        seen.append("fsync dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "fsync file")
+        real_fsync(fd)
+
+    def replace(src: str, dst: Path) -> None:
+        seen.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    json_file.write(path, {"a": 1})
+    assert seen == ["fsync file", "replace", "fsync dir"]
+    assert _load(path) == {"a": 1}
