@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from lambdad.api.cloudwatch_params import Params, check_period, required
+from lambdad.api.cloudwatch_params import Params, check_period, page_token, required
 from lambdad.api.cloudwatch_wire import CloudWatchError, invalid
 from lambdad.model.scope import Scope
 from lambdad.observe.alarm_actions import ACTION_LISTS, MAX_ACTIONS, action_problem
@@ -150,7 +150,7 @@ class AlarmOperations:
         ]
         if p.get("ScanBy", "TimestampDescending") == "TimestampDescending":
             items.reverse()
-        skip = _history_token(p.get("NextToken"))
+        skip = page_token(p.get("NextToken"))
         page = items[skip : skip + most]
         out: dict[str, Any] = {"AlarmHistoryItems": [i.described() for i in page]}
         if skip + most < len(items):
@@ -183,13 +183,3 @@ def _check_actions(member: str, actions: list[str], region: str) -> None:
         problem = action_problem(str(arn), region)
         if problem is not None:
             raise CloudWatchError("ValidationError", "ValidationError", problem)
-
-
-def _history_token(token: str | None) -> int:
-    if not token:
-        return 0
-    if not token.isdigit():
-        raise CloudWatchError(
-            "InvalidNextToken", "InvalidNextToken", "The service couldn't process the NextToken."
-        )
-    return int(token)

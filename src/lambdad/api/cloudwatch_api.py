@@ -15,7 +15,7 @@ from typing import Any
 
 from lambdad.api.cloudwatch_alarms import AlarmOperations
 from lambdad.api.cloudwatch_math import metric_data
-from lambdad.api.cloudwatch_params import Params, check_period, metric_key, required
+from lambdad.api.cloudwatch_params import Params, check_period, metric_key, page_token, required
 from lambdad.api.cloudwatch_shapes import model
 from lambdad.api.cloudwatch_wire import (
     CloudWatchError,
@@ -161,7 +161,7 @@ class CloudWatchApi:
             and (not p.get("MetricName") or k.name == p["MetricName"])
             and matches(k.dims, wanted)
         ]
-        start = _token(p.get("NextToken"))
+        start = page_token(p.get("NextToken"))
         page = rows[start : start + _PAGE]
         out: dict[str, Any] = {
             "Metrics": [
@@ -239,13 +239,3 @@ class CloudWatchApi:
         else:
             stats.add(float(d.get("Value", 0.0)))
         return key, at, stats
-
-
-def _token(token: str | None) -> int:
-    if not token:
-        return 0
-    if not token.isdigit():
-        raise CloudWatchError(
-            "InvalidNextToken", "InvalidNextToken", "The service couldn't process the NextToken."
-        )
-    return int(token)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdad.api.cloudwatch_wire import invalid, missing
+from lambdad.api.cloudwatch_wire import CloudWatchError, invalid, missing
 from lambdad.model.scope import Scope
 from lambdad.observe.metric_keys import MetricKey, dimensions
 
@@ -36,3 +36,14 @@ def check_period(period: int) -> None:
         or period > MAX_PERIOD
     ):
         raise invalid("The parameter Period must be a multiple of 60.")
+
+
+def page_token(token: str | None) -> int:
+    """Where a page starts: a NextToken lambdad gave (the count of items before it)."""
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise CloudWatchError(
+            "InvalidNextToken", "InvalidNextToken", "The service couldn't process the NextToken."
+        )
+    return int(token)

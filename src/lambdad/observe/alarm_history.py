@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from lambdad.observe.alarm_actions import ActionOutcome
@@ -32,8 +32,6 @@ class HistoryItem:
     data: str
 
     def described(self) -> dict[str, Any]:
-        from datetime import UTC
-
         return {
             "AlarmName": self.alarm_name,
             "AlarmType": "MetricAlarm",
