@@ -6,10 +6,11 @@ An ``Upgrade: websocket`` request addressed to a WebSocket API (``Host``
 names the stage as its path (``/<stage>``, nothing after it; else 403 ``Forbidden``).
 The ``$connect`` route, when the stage has one, is authorized (``connect_auth``) and
 its integration invoked with the CONNECT event while the upgrade waits: a refusal
-(``answers.connect_verdict``) is answered 403 ``Forbidden``; otherwise 101, and the
-connection is a ``Session``. Each message takes the route its
-``RouteSelectionExpression`` selects (``selection``), whose function gets the MESSAGE
-event; the end runs ``$disconnect``. Functions are invoked through ``invoke/`` as
+(``answers.connect_verdict``: the function's status, or 502 when it failed; 500 when
+it cannot be invoked) is answered; otherwise 101, and the connection is a
+``Session``. Each message takes the route its ``RouteSelectionExpression`` selects
+(``selection``), whose function gets the MESSAGE event; the end runs ``$disconnect``.
+Functions are invoked through ``invoke/`` as
 ``Invoke`` does, only when their resource policy lets ``apigateway.amazonaws.com``
 invoke them for ``arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/ROUTE_KEY``, and only in
 the API's own account and region. A failing function fails its own message only.
@@ -149,10 +150,11 @@ class WebSocketDoor:
             event = ws_events.connect_event(info, names.new_id(), now)
             result = await self._invoke(found, stage, parts, route, event)
             if result is None:
-                return FORBIDDEN
-            verdict = answers.connect_verdict(result.payload, result.function_error)
-            if not verdict.accepted:
-                return FORBIDDEN
+                return answers.INTERNAL
+            offers = answers.offered(headers)
+            verdict = answers.connect_verdict(result.payload, result.function_error, offers)
+            if verdict.refusal is not None:
+                return verdict.refusal
 
         def takeover(
             transport: asyncio.Transport, rest: bytes, gone: Callable[[], None]
@@ -325,7 +327,7 @@ def _switching(key: str, subprotocol: str | None) -> bytes:
         b"Sec-WebSocket-Accept: " + accept,
     ]
     if subprotocol:
-        lines.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode("latin-1", "replace"))
+        lines.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode("ascii"))  # a token
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 

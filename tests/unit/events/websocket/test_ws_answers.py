@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from lambdad.events.websocket.answers import connect_verdict, error_message, reply, two_way
+from lambdad.events.websocket.answers import (
+    BAD_GATEWAY,
+    connect_verdict,
+    error_message,
+    offered,
+    reply,
+    two_way,
+)
 
 
 def test_connect_is_refused_on_a_failure_or_a_status_outside_2xx() -> None:
@@ -16,9 +23,26 @@ def test_connect_is_refused_on_a_failure_or_a_status_outside_2xx() -> None:
     assert not connect_verdict(b'{"errorMessage": "x"}', "Unhandled").accepted
 
 
-def test_connect_names_the_subprotocol_the_function_chose() -> None:
+def test_a_refused_connect_answers_the_functions_status_or_502_when_it_failed() -> None:
+    answer = b'{"statusCode": 400, "body": "no such subprotocol"}'
+    assert connect_verdict(answer, None).refusal == (400, [], b"no such subprotocol")
+    assert connect_verdict(b'{"statusCode": 500}', None).refusal == (500, [], b"")
+    assert connect_verdict(b'{"errorMessage": "x"}', "Unhandled").refusal == BAD_GATEWAY
+    assert connect_verdict(b'{"statusCode": 1000}', None).refusal == BAD_GATEWAY
+    assert connect_verdict(b'{"statusCode": 200}', None).refusal is None
+
+
+def test_connect_names_the_subprotocol_the_function_chose_among_the_offered() -> None:
+    offers = offered([("sec-websocket-protocol", "chat, v2.json"), ("host", "h")])
+    assert offers == ["chat", "v2.json"]
     answer = b'{"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "chat"}}'
-    assert connect_verdict(answer, None).subprotocol == "chat"
+    assert connect_verdict(answer, None, offers).subprotocol == "chat"
+    assert connect_verdict(answer, None, ()).subprotocol is None  # not offered
+    for bad in ("chat\r\nSet-Cookie: a=b", "a b", "", "caf\u00e9"):
+        doc = {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": bad}}
+        verdict = connect_verdict(json.dumps(doc).encode(), None, [bad])
+        assert verdict.accepted
+        assert verdict.subprotocol is None
 
 
 def test_only_a_route_with_a_route_response_is_two_way() -> None:

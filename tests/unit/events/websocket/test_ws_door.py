@@ -106,7 +106,9 @@ async def _accept(
     return await door.accept(claim, path, "a=1", headers, "192.0.2.7")
 
 
-async def _connected(door: WebSocketDoor, api_id: str) -> tuple[Session, Transport]:
+async def _connected(
+    door: WebSocketDoor, api_id: str, *, written: bool = False
+) -> tuple[Session, Transport]:
     takeover = await _accept(door, api_id)
     assert callable(takeover)
     transport = Transport()
@@ -114,7 +116,8 @@ async def _connected(door: WebSocketDoor, api_id: str) -> tuple[Session, Transpo
     head = bytes(transport.written)
     assert head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
     assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" in head
-    transport.written.clear()
+    if not written:
+        transport.written.clear()
     return session, transport
 
 
@@ -158,14 +161,18 @@ def test_connect_decides_and_gets_the_connect_event(gateway: ApiGateway, v2: Cal
 
     async def run() -> None:
         policies.allow = False  # (what the policy says is remembered until it changes)
-        assert (await _accept(door, api_id))[0] == 403
+        assert (await _accept(door, api_id))[0] == 500
         assert invoker.events == []
         allowed, _, _ = _door(gateway)
         allowed.invoker = invoker
         invoker.answers["$connect"] = (b'{"statusCode": 401}', None)
-        assert (await _accept(allowed, api_id))[0] == 403
+        assert (await _accept(allowed, api_id))[0] == 401
         invoker.answers["$connect"] = (b'{"errorMessage": "x"}', "Unhandled")
-        assert (await _accept(allowed, api_id))[0] == 403
+        assert (await _accept(allowed, api_id))[0] == 502
+        injected = b'{"headers": {"Sec-WebSocket-Protocol": "chat\\r\\nX-Injected: 1"}}'
+        invoker.answers["$connect"] = (injected, None)
+        _, transport = await _connected(allowed, api_id, written=True)
+        assert b"X-Injected" not in bytes(transport.written)
         invoker.answers.clear()
         assert callable(await _accept(allowed, api_id))
 
