@@ -283,7 +283,7 @@ class HttpProtocol(asyncio.Protocol):
         now = self.loop.time()
         self.body_started = now
         self._read_by(now + self.limits.body_timeout)
-        req.upgrade = claim(self.upgrader, req, self.parser.get_method())
+        req.upgrade = claim(self.upgrader, req, self.parser)
         if self.parser.get_method() == b"CONNECT":
             # No tunnels here; the parser reads nothing after one (as after an Upgrade).
             req.refusal = (405, [(b"allow", b"GET, HEAD, POST, PUT, DELETE, PATCH")], b"")

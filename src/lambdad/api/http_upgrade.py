@@ -15,16 +15,30 @@ from typing import Any
 
 from lambdad.api.http_request import Request
 from lambdad.api.limits import UPGRADES_BUSY, Count
-from lambdad.model.upgrade import Takeover, Upgrader, wants_websocket
+from lambdad.model.upgrade import Headers, Takeover, Upgrader, wants_websocket
+
+NOT_AN_UPGRADE = (400, [(b"content-type", b"application/json")], b'{"message":"Bad Request"}')
 
 
-def claim(upgrader: Upgrader | None, req: Request, method: bytes) -> object | None:
+def claim(upgrader: Upgrader | None, req: Request, parser: Any) -> object | None:
     """What a ``GET`` with ``Upgrade: websocket`` addresses behind ``upgrader``, if
-    anything (asked once its head is in)."""
-    if upgrader is None or method != b"GET" or not wants_websocket(req.headers):
+    anything (asked once its head is in). One that is not an upgrade to the parser
+    (``Connection: Upgrade`` too, RFC 6455 4.2.1) or carries a body is refused 400."""
+    if upgrader is None or parser.get_method() != b"GET" or not wants_websocket(req.headers):
         return None
     target = req.url.split(b"?", 1)[0].split(b"#", 1)[0].decode("latin-1")
-    return upgrader.claim(target, req.headers)
+    claimed = upgrader.claim(target, req.headers)
+    if claimed is not None and (not parser.should_upgrade() or _has_body(req.headers)):
+        req.refusal = NOT_AN_UPGRADE
+        return None
+    return claimed
+
+
+def _has_body(headers: Headers) -> bool:
+    return any(
+        name == "transfer-encoding" or (name == "content-length" and value.strip() != "0")
+        for name, value in headers
+    )
 
 
 async def upgrade(conn: Any, req: Request, path: bytes, query: bytes) -> None:

@@ -174,6 +174,25 @@ def test_a_new_protocol_that_pauses_reading_at_the_hand_over_stays_paused() -> N
     asyncio.run(run())
 
 
+def test_an_upgrade_without_connection_upgrade_or_with_a_body_is_answered_400() -> None:
+    async def run() -> None:
+        chunked = b"\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        for request in (
+            UPGRADE.replace(b"Connection: Upgrade\r\n", b""),
+            UPGRADE.replace(b"\r\n\r\n", b"\r\nContent-Length: 5\r\n\r\nhello"),
+            UPGRADE.replace(b"\r\n\r\n", chunked),
+        ):
+            upgrader = Upgrader()
+            proto, transport, _, count = _connect(upgrader)
+            proto.data_received(request)
+            await _settle()
+            assert bytes(transport.written).startswith(b"HTTP/1.1 400 Bad Request\r\n")
+            assert upgrader.asked == []
+            assert count.upgraded.total == 0
+
+    asyncio.run(run())
+
+
 def test_a_refused_upgrade_is_answered_and_the_connection_closes() -> None:
     async def run() -> None:
         upgrader = Upgrader(refuse=True)
