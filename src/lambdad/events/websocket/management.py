@@ -15,7 +15,8 @@ API port (``model.front_door``), before the API Gateway door.
 - ``GetConnection``: ``connectedAt``, ``lastActiveAt`` (ISO 8601) and ``identity``.
 - ``DeleteConnection``: closes the connection (1000), 204.
 - A connection that is closed, or not of this API, is 410 ``GoneException``; a request
-  not signed as above is 403 ``ForbiddenException``.
+  not signed as above is 403 ``ForbiddenException``. Only WebSocket APIs' paths are
+  taken (an HTTP or REST API may have a route of that shape).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class ConnectionsRoute:
         segments = address.raw_path.split("/")
         if len(segments) != 4 or segments[0] or unquote(segments[2]) != MARKER.strip("/"):
             return None
+        if self.door.find(address.api_id, address.region) is None:
+            return None  # not a WebSocket API: the path may be an HTTP or REST API's route
         return address, unquote(segments[1]), unquote(segments[3])
 
     def body_limit(self, claim: Any, headers: Headers) -> int:

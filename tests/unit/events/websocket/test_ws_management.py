@@ -10,8 +10,15 @@ from lambdad.events.websocket.management import ConnectionsRoute
 HOST = "abcdefghij.execute-api.us-east-1.localhost:9550"
 
 
+class Door:
+    """Knows one WebSocket API, abcdefghij."""
+
+    def find(self, api_id: str, region: str | None) -> object | None:
+        return object() if api_id == "abcdefghij" else None
+
+
 def _route() -> ConnectionsRoute:
-    return ConnectionsRoute(None, lambda *args: None)  # type: ignore[arg-type]
+    return ConnectionsRoute(Door(), lambda *args: None)  # type: ignore[arg-type]
 
 
 def _claim(path: str, host: str | None = HOST) -> Any:
@@ -35,3 +42,9 @@ def test_other_paths_are_not_taken() -> None:
     assert _claim("/@connections/a") is None
     assert _claim("/prod/connections/a") is None
     assert _claim("/prod/@connections/a", "example.com") is None
+
+
+def test_the_paths_of_other_apis_are_not_taken() -> None:
+    # An HTTP or REST API (not a WebSocket API) may have a route of that shape.
+    assert _claim("/prod/@connections/a", "klmnopqrst.execute-api.us-east-1.localhost") is None
+    assert _claim("/execute-api/klmnopqrst/prod/@connections/a", "127.0.0.1:9550") is None
