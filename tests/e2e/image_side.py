@@ -98,11 +98,16 @@ def _run(*argv: str) -> None:
 
 
 def push_runtime_image(
-    work: Path, destination: str, env: Mapping[str, str], cmd: tuple[str, ...] = ("app.handler",)
+    work: Path,
+    destination: str,
+    env: Mapping[str, str],
+    cmd: tuple[str, ...] = ("app.handler",),
+    extra: Mapping[str, tuple[bytes | None, int]] | None = None,
 ) -> None:
     """Build the bootstrap image (busybox, ``/var/task/bootstrap`` as its ENTRYPOINT,
     ``env`` as its ENV, WORKDIR /var/task) and push it to ``destination``
-    (``host:port/repository:tag``)."""
+    (``host:port/repository:tag``); ``extra``: more files, path -> (content, mode), a
+    directory where the content is None."""
     work.mkdir(parents=True)
     layout, bundle = work / "oci", work / "bundle"
     _run("umoci", "init", "--layout", str(layout))
@@ -117,6 +122,13 @@ def push_runtime_image(
     bootstrap = root / "var" / "task" / "bootstrap"
     bootstrap.write_text(BOOTSTRAP)
     bootstrap.chmod(0o755)
+    for path, (content, mode) in (extra or {}).items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            (root / path).mkdir()
+        else:
+            (root / path).write_bytes(content)
+        (root / path).chmod(mode)
     # repack first: it writes the bundle's configuration, which umoci config then changes.
     _run("umoci", "repack", "--image", f"{layout}:built", str(bundle))
     config = ["--config.entrypoint", "/var/task/bootstrap", "--config.workingdir", "/var/task"]

@@ -313,3 +313,66 @@ def test_a_sam_template_deploys_an_image_function(
     finally:
         done = run_lambdad("delete-stack", "image-stack", env=env)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_an_image_reaches_no_privileged_host_process(
+    server: LambdadServer, registry_address: str, tmp_path: Path
+) -> None:
+    """An image's /etc/ld.so.preload is never read by the privileged stages (the host's
+    loader runs them inside the image's root), an ``etc`` link to elsewhere in the image
+    is refused, and no file of the image stays setuid, setgid or writable by others on
+    the host."""
+    extra = {
+        "etc/ld.so.preload": (b"/evil.so\n", 0o644),
+        "evil.so": (b"not a shared object\n", 0o755),
+        "bin/setuid-tool": (b"#!/bin/sh\nid\n", 0o6755),
+        "var/task/shared": (b"", 0o777),
+        "var/task/open": (None, 0o777),
+    }
+    repository = f"{registry_address}/{ACCOUNT}/preload"
+    push_runtime_image(
+        tmp_path / "preload", f"{repository}:v1", {"MESSAGE": "m", "GREETING": "g"},
+        extra=extra,
+    )  # fmt: skip
+    lam = server.client()
+    lam.create_function(
+        FunctionName="image-preload", PackageType="Image", Role=ROLE,
+        Code={"ImageUri": f"{ECR}/preload:v1"},
+    )  # fmt: skip
+    try:
+        answer, log = invoke(lam, "image-preload", {})
+        assert answer["message"] == "m"
+        events = server.client("logs").filter_log_events(logGroupName="/aws/lambda/image-preload")[
+            "events"
+        ]
+        output = log + "".join(e["message"] for e in events)
+        assert "bootstrap init" in output
+        assert "ld.so" not in output, output
+        assert "evil" not in output, output
+        digest = lam.get_function(FunctionName="image-preload")["Code"]["ResolvedImageUri"]
+        home = server.data_dir / "images" / digest.rsplit(":", 1)[1]
+        for path in (home.parent, home):
+            assert path.stat().st_mode & 0o777 == 0o700
+        rootfs = home / "rootfs"
+        assert (rootfs / "bin" / "setuid-tool").stat().st_mode & 0o7777 == 0o755
+        assert (rootfs / "var" / "task" / "shared").stat().st_mode & 0o7777 == 0o775
+        assert (rootfs / "var" / "task" / "open").stat().st_mode & 0o7777 == 0o775
+        assert (rootfs / "etc" / "ld.so.preload").read_bytes() == b""
+    finally:
+        lam.delete_function(FunctionName="image-preload")
+
+    usr_etc = tarfile.TarInfo("usr/etc")
+    usr_etc.type = tarfile.DIRTYPE
+    preload = tarfile.TarInfo("usr/etc/ld.so.preload")
+    etc = tarfile.TarInfo("etc")
+    etc.type, etc.linkname = tarfile.SYMTYPE, "usr/etc"
+    push_layer_image(tmp_path / "etc-link", f"{repository}:etc-link", [usr_etc, preload, etc])
+    code, message = error_of(
+        lam.create_function,
+        FunctionName="image-etc-link",
+        Role=ROLE,
+        PackageType="Image",
+        Code={"ImageUri": f"{ECR}/preload:etc-link"},
+    )
+    assert code == "InvalidParameterValueException", message
+    assert "/etc" in message

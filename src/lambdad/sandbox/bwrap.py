@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdad.errors import SandboxError
-from lambdad.sandbox import bwrap_image, memory_peak, nat, netns, seccomp
+from lambdad.sandbox import bwrap_image, image_stage, memory_peak, nat, netns, seccomp
 from lambdad.sandbox.base import SandboxSpec, WithoutSnapshots
 from lambdad.sandbox.bwrap_plan import (
     FSTAB,
@@ -92,7 +92,8 @@ class BwrapBackend(WithoutSnapshots):
     def host_programs(self) -> bwrap_image.HostPrograms:
         """What image sandboxes run their privileged stages with (found once)."""
         if self._host_programs is None:
-            self._host_programs = bwrap_image.host_programs(self.tools)
+            stage = image_stage.build(self.work_root.parent / "image-stage")
+            self._host_programs = bwrap_image.host_programs(stage)
         return self._host_programs
 
     def describe(self) -> str:
@@ -206,11 +207,12 @@ class BwrapSandbox:
         files = generated_files(self.network, self.uid, self.spec.memory_mb)
         if self.spec.root_dir is not None:
             layout = bwrap_image.root_layout(self.spec.root_dir)
+            bwrap_image.check_layout(layout)
             files = bwrap_image.image_files(files, layout)
         data_fds = {dest: _memfd("bwrap-data", content) for dest, content in files.items()}
         if self.spec.root_dir is not None:
             argv = bwrap_image.image_argv(
-                self.backend.tools,
+                self.backend.tools.bwrap,
                 self.backend.host_programs(),
                 self.spec,
                 layout,

@@ -8,14 +8,20 @@ size, the environment's ``/etc/hosts`` and ``/etc/resolv.conf`` over the image's
 files there: ``store/images.prepare_mount_points``), its working directory, namespaces,
 cgroup, seccomp filter and Runtime API as ``bwrap_plan`` describes.
 
-The privileged stages (``unshare --cgroup``, then ``setpriv`` to the environment's uid
-with ``no_new_privs`` and no capabilities) and the unprivileged shell that applies the
-function's variables are the host's programs, not the image's (an image may have no
-shell at all, or one built for another C library): the host's directories they load
-from are bound read-only under ``HOST`` (``/dev/.lambdad-host``) and each is run
-through the host's dynamic loader with the host's library directories, so nothing of
-the image is loaded before the runtime itself is exec'd. The function can read those
-host directories, as a .zip function reads the host's ``/usr`` as its own.
+The privileged stage runs inside the image's root as root (with the capabilities bwrap
+keeps), so it is a static program that loads and reads nothing there
+(``image_stage.c``: no dynamic loader, whose ``/etc/ld.so.preload`` and library
+directories the image would provide, no user names, whose lookup loads the NSS modules
+the image's ``/etc/nsswitch.conf`` names): a cgroup namespace, the environment's uid
+with ``no_new_privs`` and no capabilities, then the host's shell, unprivileged, that
+applies the function's variables (an image may have no shell at all, or one built for
+another C library). That shell is run through the host's dynamic loader with the
+host's library directories (``--inhibit-cache``: never the image's ld.so.cache), bound
+read-only under ``HOST`` (``/dev/.lambdad-host``) with the stage program. As defense
+in depth an image's ``/etc`` must be a directory and ``/etc/ld.so.preload`` is an empty
+file the sandbox binds (``store/images.prepare_mount_points``): no loader in the
+sandbox preloads anything. The function can read the host directories under ``HOST``,
+as a .zip function reads the host's ``/usr`` as its own.
 """
 
 from __future__ import annotations
@@ -29,31 +35,34 @@ from pathlib import Path
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox.base import SandboxSpec
-from lambdad.sandbox.bwrap_plan import APPLY_ENV, STAGE_CAPS, Tools, setpriv_flags
+from lambdad.sandbox.bwrap_plan import APPLY_ENV, STAGE_CAPS
 
 HOST = "/dev/.lambdad-host"
+STAGE = HOST + "/image-stage"
+PRELOAD = "/etc/ld.so.preload"
 # Top-level names of an image the sandbox makes its own.
 OWN_TOP_LEVEL = frozenset({"proc", "dev", "tmp", "sys"})
 # The generated files an image's sandbox shows (``bwrap_plan.generated_files``).
 IMAGE_FILES = ("/etc/hosts", "/etc/resolv.conf", "/proc/cmdline", "/proc/meminfo")
+# The image's files the sandbox binds its own content over (plain files once prepared).
+MOUNTED_ETC = ("/etc/hosts", "/etc/resolv.conf", PRELOAD)
 DIR, FILE, LINK = "dir", "file", "link"
 
 
 @dataclass(frozen=True, slots=True)
 class HostPrograms:
-    """The host's programs the stages run, and what loads them (resolved once)."""
+    """The host's programs the stages run, and what loads the shell (resolved once)."""
 
     loader: str
     library_dirs: tuple[str, ...]
     binds: tuple[str, ...]  # host directories bound under HOST
-    unshare: str
-    setpriv: str
     shell: str
+    stage: str  # the static privileged stage (``image_stage.build``)
 
     def run(self, program: str) -> list[str]:
         """The command line that runs the host's ``program`` inside an image's sandbox."""
         libs = ":".join(HOST + d for d in self.library_dirs)
-        return [HOST + self.loader, "--library-path", libs, HOST + program]
+        return [HOST + self.loader, "--inhibit-cache", "--library-path", libs, HOST + program]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +73,10 @@ class RootLayout:
     etc_files: frozenset[str]
 
 
-def host_programs(tools: Tools, shell: str = "/usr/bin/bash") -> HostPrograms:
-    """Where the host's unshare, setpriv and shell load from (``ldd``'s answer)."""
-    programs = [os.path.realpath(p) for p in (tools.unshare, tools.setpriv, shell)]
+def host_programs(stage: str, shell: str = "/usr/bin/bash") -> HostPrograms:
+    """Where the host's shell loads from (``ldd``'s answer); ``stage``: the static
+    privileged stage."""
+    programs = [os.path.realpath(shell)]
     try:
         out = subprocess.run(
             ["ldd", *programs], capture_output=True, text=True, timeout=10, check=True
@@ -80,7 +90,7 @@ def host_programs(tools: Tools, shell: str = "/usr/bin/bash") -> HostPrograms:
     found = {os.path.dirname(os.path.realpath(p)) for p in libraries}
     dirs = sorted(found | {os.path.dirname(loader)})
     tops = sorted({"/" + Path(p).parts[1] for p in [loader, *dirs, *programs]})
-    return HostPrograms(loader, tuple(dirs), tuple(tops), *programs)
+    return HostPrograms(loader, tuple(dirs), tuple(tops), programs[0], stage)
 
 
 def loader_and_libraries(ldd_output: str) -> tuple[str | None, list[str]]:
@@ -110,26 +120,38 @@ def root_layout(rootfs: Path) -> RootLayout:
                 entries.append((entry.name, FILE, ""))
     etc: set[str] = set()
     if (("etc", DIR, "")) in entries:
-        for name in ("hosts", "resolv.conf"):
+        for path in MOUNTED_ETC:
             try:
-                if stat.S_ISREG(os.lstat(rootfs / "etc" / name).st_mode):
-                    etc.add(f"/etc/{name}")
+                if stat.S_ISREG(os.lstat(rootfs / path.lstrip("/")).st_mode):
+                    etc.add(path)
             except OSError:
                 pass
     return RootLayout(tuple(sorted(entries)), frozenset(etc))
 
 
 def image_files(files: Mapping[str, bytes], layout: RootLayout) -> dict[str, bytes]:
-    """The generated files an image's sandbox binds (the image keeps its passwd)."""
-    return {
+    """The generated files an image's sandbox binds (the image keeps its passwd), and
+    an empty ``/etc/ld.so.preload``."""
+    out = {
         dest: content
         for dest, content in files.items()
         if dest in IMAGE_FILES and (not dest.startswith("/etc/") or dest in layout.etc_files)
     }
+    out[PRELOAD] = b""
+    return out
+
+
+def check_layout(layout: RootLayout) -> None:
+    """Refuse a root whose ``/etc`` is not a directory or whose ``/etc/ld.so.preload``
+    is not the plain file the sandbox binds empty (an image unpacked unprepared)."""
+    if ("etc", DIR, "") not in layout.entries or PRELOAD not in layout.etc_files:
+        raise SandboxError(
+            "the function's image cannot run: its /etc is not a directory prepared by lambdad"
+        )
 
 
 def image_argv(
-    tools: Tools,
+    bwrap: str,
     host: HostPrograms,
     spec: SandboxSpec,
     layout: RootLayout,
@@ -140,8 +162,9 @@ def image_argv(
 ) -> list[str]:
     """bwrap's command line for an image's environment; ``fds``: (info, block, seccomp)."""
     assert spec.root_dir is not None
+    check_layout(layout)
     info_fd, block_fd, seccomp_fd = fds
-    a = [tools.bwrap, "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    a = [bwrap, "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for cap in STAGE_CAPS:
         a += ["--cap-add", cap]
     a += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
@@ -165,13 +188,13 @@ def image_argv(
     a += ["--perms", "0755", "--dir", HOST]
     for top in host.binds:
         a += ["--ro-bind", top, HOST + top]
+    a += ["--ro-bind", host.stage, STAGE]
     a += ["--perms", "1777", "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     a += ["--remount-ro", "/", "--chdir", spec.workdir or "/"]
     a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd)]
     if seccomp_fd is not None:
         a += ["--seccomp", str(seccomp_fd)]
     a.append("--")
-    a += [*host.run(host.unshare), "--cgroup", "--"]
-    a += [*host.run(host.setpriv), *setpriv_flags(uid), "--"]
+    a += [STAGE, str(uid), str(uid)]
     a += [*host.run(host.shell), "-c", APPLY_ENV, "sh", *spec.argv]
     return a

@@ -5,9 +5,13 @@ Debian's ``skopeo`` talks to the registry (``inspect --raw`` for the manifest, w
 SHA-256 is the image's digest; ``copy`` into an OCI layout, by that digest), and
 ``umoci raw unpack --rootless`` unpacks the layers in order (whiteouts applied, every
 path resolved inside the root). Before umoci runs, every layer's tar headers are
-checked (``image_layers``: names inside the root, no device nodes, the 10 GB limit),
-and afterwards the few files an environment's sandbox mounts over (``/etc/hosts``,
-``/etc/resolv.conf``) are made plain files, without following any link in the root.
+checked (``image_layers``: names inside the root, no device nodes, the 10 GB limit).
+Afterwards, without following any link in the root: no file or directory keeps a
+setuid or setgid bit or write access for others (umoci keeps the layers' modes, and
+the files are root's on the host), an image whose ``/etc`` is not a directory is
+refused, and the few files an environment's sandbox mounts over (``/etc/hosts``,
+``/etc/resolv.conf``, ``/etc/ld.so.preload``, bound empty) are made plain files.
+Everything here is private to root (directories 0700).
 
 skopeo runs with a fixed environment and never the server's ambient registry logins:
 no credentials (``--no-creds``) unless the operator names an auth file for the
@@ -28,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import threading
 import uuid
@@ -53,6 +58,11 @@ MANIFEST_TYPES = frozenset(
 TOOL_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "HOME": "/nonexistent"}
 # Files a sandbox binds its own content over (sandbox/bwrap_image.py).
 MOUNTED_ETC_FILES = ("hosts", "resolv.conf")
+# What an image's loaders would preload: replaced by an empty file.
+PRELOAD = "ld.so.preload"
+# Mode bits no unpacked file keeps.
+STRIPPED_MODES = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
+PRIVATE = 0o700
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +166,10 @@ class ImageStore:
 
     def _pull(self, ref: ImageRef, digest: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, PRIVATE)
         work = self.root / f".pull-{_hex(digest)}-{uuid.uuid4().hex[:8]}"
-        work.mkdir()
+        work.mkdir(mode=PRIVATE)
+        os.chmod(work, PRIVATE)
         try:
             layout = work / "oci"
             self._skopeo(
@@ -168,7 +180,13 @@ class ImageStore:
             rootfs = work / "rootfs"
             unpack = ["umoci", "raw", "unpack", "--rootless", "--image", f"{layout}:img"]
             self._run([*unpack, str(rootfs)])
-            prepare_mount_points(rootfs)
+            strip_modes(rootfs)
+            try:
+                prepare_mount_points(rootfs)
+            except RootRefused as exc:
+                raise InvalidParameterValueException(
+                    f"The source image {ref.uri} cannot be used: {exc}."
+                ) from None
             trees.remove_tree(layout)
             os.rename(work, self.root / _hex(digest))
         except OSError as exc:
@@ -215,15 +233,27 @@ class ImageStore:
             return 0
         used = {_hex(d) for d in digests_in_use(store)}
         removed = 0
+        os.chmod(self.root, PRIVATE)
         for entry in self.root.iterdir():
             if entry.name.startswith(".pull-"):
                 trees.remove_quietly(entry)
             elif entry.name not in used:
                 trees.remove_quietly(entry)
                 removed += 1
+            else:
+                self._secure(entry)
         if removed:
             log.info("removed %d images no function version runs", removed)
         return removed
+
+    def _secure(self, home: Path) -> None:
+        """An image unpacked by an earlier lambdad made as private as a new pull's."""
+        try:
+            os.chmod(home, PRIVATE)
+            strip_modes(home / "rootfs")
+            prepare_mount_points(home / "rootfs")
+        except (OSError, RootRefused) as exc:
+            log.warning("image %s cannot be prepared (%s): its functions will not run", home, exc)
 
     # -- the tools -------------------------------------------------------------------------
 
@@ -314,10 +344,15 @@ def compressed_size(manifest: dict[str, Any]) -> int:
     return total
 
 
+class RootRefused(Exception):
+    """An unpacked root no sandbox runs."""
+
+
 def prepare_mount_points(rootfs: Path) -> None:
     """Make ``etc/hosts`` and ``etc/resolv.conf`` plain files (created empty, or
-    replacing a link) when ``etc`` is a directory; every step relative to a directory
-    descriptor, following no link."""
+    replacing a link) and ``etc/ld.so.preload`` an empty one (whatever was there
+    removed); ``etc`` must be a directory (created if the image has none). Every step
+    relative to a directory descriptor, following no link."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
     root_fd = os.open(rootfs, flags)
     try:
@@ -327,14 +362,49 @@ def prepare_mount_points(rootfs: Path) -> None:
             os.mkdir("etc", 0o755, dir_fd=root_fd)
             etc_fd = os.open("etc", flags, dir_fd=root_fd)
         except OSError:
-            return  # a link or a file: the sandbox mounts nothing there
+            # A link (etc -> usr/etc) would take the files bound over it elsewhere.
+            raise RootRefused("its /etc is not a directory") from None
         try:
             for name in MOUNTED_ETC_FILES:
                 _plain_file(etc_fd, name)
+            _empty_file(etc_fd, PRELOAD)
         finally:
             os.close(etc_fd)
     finally:
         os.close(root_fd)
+
+
+def strip_modes(rootfs: Path) -> None:
+    """Clear the setuid, setgid and others' write bits of every file and directory
+    under ``rootfs`` (links skipped, never followed; files changed through a descriptor
+    opened without following links)."""
+    for _, _dirs, files, dir_fd in os.fwalk(rootfs, follow_symlinks=False):
+        mode = os.fstat(dir_fd).st_mode
+        if mode & STRIPPED_MODES:
+            os.fchmod(dir_fd, stat.S_IMODE(mode) & ~STRIPPED_MODES)
+        for name in files:  # directories: when the walk reaches them; links: skipped
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode) or not st.st_mode & STRIPPED_MODES:
+                continue
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+            fd = os.open(name, flags, dir_fd=dir_fd)
+            try:
+                os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) & ~STRIPPED_MODES)
+            finally:
+                os.close(fd)
+
+
+def _empty_file(dir_fd: int, name: str) -> None:
+    try:
+        st = os.lstat(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(name, dir_fd=dir_fd)
+    elif st is not None:
+        os.unlink(name, dir_fd=dir_fd)
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
+    os.close(fd)
 
 
 def _plain_file(dir_fd: int, name: str) -> None:
@@ -343,8 +413,6 @@ def _plain_file(dir_fd: int, name: str) -> None:
     except FileNotFoundError:
         st = None
     if st is not None:
-        import stat
-
         if stat.S_ISREG(st.st_mode):
             return
         if stat.S_ISDIR(st.st_mode):

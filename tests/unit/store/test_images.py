@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+
+import pytest
 
 from lambdad.store.images import (
     ImageStore,
+    RootRefused,
     compressed_size,
     is_image_manifest,
     prepare_mount_points,
+    strip_modes,
 )
 
 
@@ -39,14 +44,63 @@ def test_mounted_etc_files_become_plain_files_without_following_links(tmp_path: 
     assert outside.read_text() == "host secret"
 
 
-def test_an_etc_link_is_left_alone(tmp_path: Path) -> None:
+def test_an_etc_link_is_refused_and_left_alone(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     target.mkdir()
     root = tmp_path / "rootfs"
     root.mkdir()
-    os.symlink(target, root / "etc")
-    prepare_mount_points(root)
+    for link in (target, "usr/etc"):
+        os.symlink(link, root / "etc")
+        with pytest.raises(RootRefused):
+            prepare_mount_points(root)
+        os.unlink(root / "etc")
     assert list(target.iterdir()) == []
+
+
+def test_the_preload_list_becomes_an_empty_file(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.write_text("/host.so\n")
+    for kind in ("file", "link", "dir"):
+        root = tmp_path / kind / "rootfs"
+        (root / "etc").mkdir(parents=True)
+        preload = root / "etc" / "ld.so.preload"
+        if kind == "file":
+            preload.write_text("/evil.so\n")
+        elif kind == "link":
+            os.symlink(outside, preload)
+        else:
+            (preload / "sub").mkdir(parents=True)
+        prepare_mount_points(root)
+        assert not preload.is_symlink()
+        assert preload.read_bytes() == b""
+    assert outside.read_text() == "/host.so\n"
+    root = tmp_path / "none" / "rootfs"
+    root.mkdir(parents=True)
+    prepare_mount_points(root)  # no etc at all: made, with the files
+    assert (root / "etc" / "ld.so.preload").read_bytes() == b""
+
+
+def test_no_file_stays_setuid_setgid_or_writable_by_others(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.write_text("")
+    outside.chmod(0o4777)
+    root = tmp_path / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    (root / "bin").chmod(0o2777)
+    modes = {"bin/su": 0o4755, "bin/wall": 0o2755, "shared": 0o777, "plain": 0o640}
+    for name, mode in modes.items():
+        (root / name).write_text("")
+        (root / name).chmod(mode)
+    os.mkfifo(root / "fifo")
+    (root / "fifo").chmod(0o666)
+    os.symlink(outside, root / "link")
+    os.symlink(tmp_path, root / "dir-link")
+    strip_modes(root)
+    got = {name: stat.S_IMODE((root / name).stat().st_mode) for name in modes}
+    assert got == {"bin/su": 0o755, "bin/wall": 0o755, "shared": 0o775, "plain": 0o640}
+    assert stat.S_IMODE((root / "bin").stat().st_mode) == 0o775
+    assert stat.S_IMODE((root / "fifo").lstat().st_mode) == 0o664
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o4777  # no link followed
 
 
 class Versions:
@@ -67,5 +121,13 @@ def test_sweep_keeps_the_images_versions_run(tmp_path: Path) -> None:
     for name in (kept, gone, f".pull-{kept}-1234"):
         (tmp_path / name / "rootfs").mkdir(parents=True)
     store = Versions([{"_image": {"Digest": f"sha256:{kept}"}}, {"CodeSha256Hex": "c"}])
+    (tmp_path / kept / "rootfs" / "suid").write_text("")
+    (tmp_path / kept / "rootfs" / "suid").chmod(0o4755)
+    tmp_path.chmod(0o755)
     assert ImageStore(tmp_path, None).sweep(store) == 1  # type: ignore[arg-type]
     assert [p.name for p in tmp_path.iterdir()] == [kept]
+    # What an earlier lambdad unpacked is made private and prepared as a new pull.
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / kept).stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / kept / "rootfs" / "suid").stat().st_mode) == 0o755
+    assert (tmp_path / kept / "rootfs" / "etc" / "ld.so.preload").read_bytes() == b""
