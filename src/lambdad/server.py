@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, SimpleNamespace
@@ -203,12 +203,16 @@ class _WithListeners:
     def __init__(self, platform: Platform, open_port: OpenPort) -> None:
         self.platform = platform
         self.open_port = open_port
+        # Awaited first at shutdown (work in flight that needs the platform to end).
+        self.drains: list[Callable[[], Awaitable[None]]] = []
 
     async def start_background(self) -> None:
         await self.platform.start_background()
         await self.platform.load_balancing.listening.sync(self.open_port)
 
     async def stop_background(self) -> None:
+        for drain in self.drains:
+            await drain()
         await self.platform.load_balancing.listening.close()
         await self.platform.stop_background()
 
@@ -281,6 +285,8 @@ def build_server(platform: Platform) -> uvicorn.Server:
         ),
         verify=functools.partial(_url_signer, platform, service="execute-api"),
     )
+    if isinstance(app.lifecycle, _WithListeners):
+        app.lifecycle.drains.append(websockets.drain)
     manage = functools.partial(
         _url_signer, platform, service="execute-api", action="execute-api:ManageConnections"
     )

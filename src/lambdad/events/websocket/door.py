@@ -84,6 +84,7 @@ class WebSocketDoor:
         self.auth = ConnectAuthorizer(self._ask, verify)
         self._found: dict[str, tuple[int, Found | None]] = {}
         self._disconnects: set[asyncio.Task[None]] = set()
+        self._messages: set[asyncio.Task[Any]] = set()  # tasks in on_message
 
     def find(self, api_id: str, region: str | None) -> Found | None:
         """The WebSocket API with this id (in ``region`` when the host names one);
@@ -171,6 +172,38 @@ class WebSocketDoor:
     # -- messages and ends (session.Handler) ------------------------------------------------
 
     async def on_message(self, session: Session, text: str) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            return await self._message(session, text)
+        self._messages.add(task)
+        try:
+            await self._message(session, text)
+        finally:
+            self._messages.discard(task)
+
+    async def drain(self, grace: float = 5.0) -> None:
+        """At server shutdown, before the platform stops: the connections still open are
+        closed (1001), their messages and ``$disconnect`` invocations are awaited for up
+        to ``grace`` seconds, and those still running then are cancelled."""
+        for session in self.registry.sessions():
+            session.shutdown()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while loop.time() < deadline:
+            # A closing connection's $disconnect starts once its client answers.
+            pending = self._messages | self._disconnects
+            if pending:
+                await asyncio.wait(pending, timeout=min(0.1, deadline - loop.time()))
+            elif self.registry:
+                await asyncio.sleep(0.05)
+            else:
+                break
+        pending = self._messages | self._disconnects
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _message(self, session: Session, text: str) -> None:
         live = self.registry.of(session.label)
         if live is None:
             return

@@ -41,5 +41,8 @@ class Registry:
     def remove(self, connection_id: str) -> Live | None:
         return self._open.pop(connection_id, None)
 
+    def sessions(self) -> list[Session]:
+        return [live.session for live in self._open.values()]
+
     def __len__(self) -> int:
         return len(self._open)

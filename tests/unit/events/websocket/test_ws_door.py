@@ -36,6 +36,7 @@ class Invoker:
     def __init__(self) -> None:
         self.answers: dict[str, tuple[bytes, str | None]] = {}
         self.events: list[dict[str, Any]] = []
+        self.hang: set[str] = set()  # route keys whose invocations never end
 
     async def invoke(self, req: InvokeRequest) -> InvokeResponse:
         event = json.loads(req.payload)
@@ -43,6 +44,8 @@ class Invoker:
         key = (
             "authorizer" if event.get("type") == "REQUEST" else event["requestContext"]["routeKey"]
         )
+        if key in self.hang:
+            await asyncio.Event().wait()
         payload, error = self.answers.get(key, (b'{"statusCode": 200}', None))
         return InvokeResponse(200, payload, "$LATEST", function_error=error)
 
@@ -223,6 +226,34 @@ def test_messages_are_routed_and_two_way_routes_answer(gateway: ApiGateway, v2: 
     gone = invoker.events[-1]["requestContext"]
     assert (gone["eventType"], gone["disconnectStatusCode"]) == ("DISCONNECT", 1001)
     assert f"{api_id}/prod/ask" in policies.asked[-2]
+
+
+def test_drain_closes_sessions_and_ends_their_messages_and_disconnects(
+    gateway: ApiGateway, v2: Call
+) -> None:
+    api_id = _api(v2, "$disconnect", "say")
+    door, invoker, _ = _door(gateway)
+    invoker.hang = {"say", "$disconnect"}
+
+    async def run() -> None:
+        session, transport = await _connected(door, api_id)
+        _send(session, '{"action": "say"}')
+        await _settle()
+        (message,) = session.tasks
+        draining = asyncio.create_task(door.drain(grace=0.3))
+        await _settle()
+        assert _received(transport) == [CloseConnection(1001, "Going away")]
+        session.connection_lost(None)  # the client went; its $disconnect hangs too
+        await draining
+        assert message.cancelled()
+        assert not door._messages
+        assert not door._disconnects
+        assert [e["requestContext"]["eventType"] for e in invoker.events] == [
+            "MESSAGE",
+            "DISCONNECT",
+        ]
+
+    asyncio.run(run())
 
 
 ALLOW = json.dumps({
