@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import Protocol
 
 from lambdad.clock import Clock
 from lambdad.errors import AwsError, RequestTooLargeException, TooManyRequestsException
@@ -24,6 +23,12 @@ from lambdad.events.apigw import answers, dispatch, names
 from lambdad.events.apigw.api_store import HTTP, ApiStore, Found
 from lambdad.events.apigw.authorizer_core import Verdict
 from lambdad.events.apigw.authorizer_run import LambdaAuthorizers
+from lambdad.events.apigw.gateway_access import (
+    ApiLookup,
+    Permissions,
+    ServicePolicies,
+    as_sent,
+)
 from lambdad.events.apigw.jwt_core import Grant
 from lambdad.events.apigw.jwt_run import IssuerKeys, JwtAuthorizers
 from lambdad.events.apigw.proxy_events import proxy_event, proxy_response, version_of
@@ -36,22 +41,14 @@ from lambdad.events.url_auth import Verifier
 from lambdad.events.url_cache import UrlCache
 from lambdad.events.web_fetch import UrllibWeb, Web
 from lambdad.invoke.sync import InvokeRequest
-from lambdad.model import peer
 from lambdad.model.function_url import Cors
 from lambdad.model.ids import new_uuid4
-from lambdad.model.scope import Scope
 
 log = logging.getLogger(__name__)
 
 
 def _nobody(account: str) -> bool:
     return False
-
-
-class ServicePolicies(Protocol):
-    def allows_service(
-        self, owner: Scope, name: str, qualifier: str | None, service: str, source_arn: str
-    ) -> bool: ...
 
 
 class ApiGatewayDoor:
@@ -77,8 +74,9 @@ class ApiGatewayDoor:
         self.port = port
         self.new_id = new_id
         self.verify = verify
-        self._found: dict[str, tuple[int, Found | None]] = {}
-        self.authorizers = LambdaAuthorizers(invoker, self._permitted, clock)
+        self._lookup = ApiLookup(apis)
+        self._rights = Permissions(policies, cache)
+        self.authorizers = LambdaAuthorizers(invoker, self._rights.permitted, clock)
         # JWT issuers are fetched through ``web`` for the accounts the operator trusts
         # with the server's position, through PublicWeb (no host, no private network)
         # for every other.
@@ -101,7 +99,7 @@ class ApiGatewayDoor:
         source_ip: str,
         wire_path: str | None = None,
     ) -> Response:
-        found = self._find(address.api_id)
+        found = self._lookup.find(address.api_id)
         rest = found is not None and found.kind != HTTP
         # REST APIs' request ids are UUIDs (with an extendedRequestId beside);
         # HTTP APIs' are the short base64 form, in the event and the answer alike.
@@ -120,7 +118,7 @@ class ApiGatewayDoor:
                 method=method,
                 raw_path=address.raw_path,
                 raw_query=query,
-                headers=tuple(_as_sent(headers) if rest else headers),
+                headers=tuple(as_sent(headers) if rest else headers),
                 body=body,
                 source_ip=source_ip,
                 time=self.clock.now(),
@@ -147,17 +145,6 @@ class ApiGatewayDoor:
         else:
             out.append((b"apigw-requestid", request_id.encode()))
         return answer.status, out, answer.body
-
-    def _find(self, api_id: str) -> Found | None:
-        generation = self.apis.generation
-        cached = self._found.get(api_id)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        found = self.apis.find(api_id)
-        if len(self._found) >= 10_000:
-            self._found.clear()  # bounded: a flood of unknown ids starts over
-        self._found[api_id] = (generation, found)
-        return found
 
     async def _answer(self, found: Found, request: HttpRequest, wire_path: str) -> HttpResponse:
         settings = found.doc["Api"].get("CorsConfiguration")
@@ -201,14 +188,7 @@ class ApiGatewayDoor:
         owner = found.scope
         arn = names.source_arn(owner.region, owner.account, found.doc["ApiId"], target.stage,
                                target.arn_method, target.arn_path)  # fmt: skip
-        if (
-            function is None
-            # An API invokes functions of its own account and region only: the name
-            # alone would otherwise reach the owner's namesake of another's function.
-            or function.account not in (None, owner.account)
-            or function.region not in (None, owner.region)
-            or not self._permitted(found, function.name, function.qualifier, arn)
-        ):
+        if function is None or not self._rights.may_invoke(found, function, arn):
             log.info(
                 "API %s cannot invoke %r for %s (no function, or no permission)",
                 found.doc["ApiId"],
@@ -247,31 +227,12 @@ class ApiGatewayDoor:
                              request.body, found.scope.region)  # fmt: skip
         return caller if caller is not None and caller.account_id == found.scope.account else None
 
-    def _permitted(self, found: Found, name: str, qualifier: str | None, arn: str) -> bool:
-        """Whether the function's policy lets API Gateway invoke it for ``arn``."""
-        owner = found.scope
-        return self.cache.get(
-            ("apigw", owner, name, qualifier, arn),
-            lambda: self.policies.allows_service(
-                owner, name, qualifier, names.SERVICE_PRINCIPAL, arn
-            ),
-        )
-
 
 def _iam_refusal(rest: bool, request: HttpRequest) -> HttpResponse:
     if not rest:
         return answers.HTTP_FORBIDDEN
     signed = request.first_header("authorization") is not None
     return answers.REST_FORBIDDEN if signed else answers.REST_MISSING_TOKEN
-
-
-def _as_sent(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The headers with their names as the client spelled them (REST APIs keep them),
-    when the API port recorded them for this request."""
-    names = peer.HEADER_NAMES.get()
-    if names is None or len(names) != len(headers):
-        return headers
-    return [(name, value) for name, (_, value) in zip(names, headers, strict=True)]
 
 
 def _endpoint_disabled(found: Found) -> bool:

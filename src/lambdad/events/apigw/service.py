@@ -8,7 +8,8 @@ from typing import Any
 
 from lambdad.clock import Clock
 from lambdad.events.apigw.api_store import ApiStore
-from lambdad.events.apigw.door import ApiGatewayDoor, ServicePolicies
+from lambdad.events.apigw.door import ApiGatewayDoor
+from lambdad.events.apigw.gateway_access import ServicePolicies
 from lambdad.events.apigw.http_apis import HttpApis
 from lambdad.events.apigw.rest_apis import RestApis
 from lambdad.events.function_urls import SyncInvoker

@@ -1,6 +1,6 @@
 """API Gateway WebSocket APIs (``apigatewayv2`` with ``ProtocolType: WEBSOCKET``).
 
-- ``names``: ids, route keys, the ``ws://`` endpoint, the limits as AWS sets them.
+- ``names``: ids, route keys, the limits as AWS sets them.
 - ``selection``: which route a message takes (``RouteSelectionExpression``) (pure).
 - ``ws_events``: the CONNECT, MESSAGE and DISCONNECT events AWS sends (pure).
 - ``answers``: what a route's integration answer means for the client (pure).

@@ -28,7 +28,7 @@ from lambdad.events.apigw import authorizer_core
 from lambdad.events.apigw.api_store import Found
 from lambdad.events.http.request import IamCaller
 from lambdad.events.http.response import MalformedResult
-from lambdad.events.websocket import ws_events
+from lambdad.events.websocket import names, ws_events
 from lambdad.events.websocket.names import CONNECT
 from lambdad.model.upgrade import Headers, Response
 
@@ -125,7 +125,7 @@ class ConnectAuthorizer:
         prefix = f"arn:aws:execute-api:{owner.region}:{owner.account}:{api_id}"
         method_arn = f"{prefix}/{info.stage}/{CONNECT}"
         source = f"{prefix}/authorizers/{stored['AuthorizerId']}"
-        event = authorizer_event(info, method_arn, variables, ws_events.new_request_id(), now_ms)
+        event = authorizer_event(info, method_arn, variables, names.new_id(), now_ms)
         payload = await self.ask(found, stored["AuthorizerUri"], variables, source, event)
         if payload is None:
             return FAILED

@@ -32,7 +32,7 @@ from lambdad.errors import AwsError
 from lambdad.events.apigw import dispatch, http_stages
 from lambdad.events.apigw import names as apigw_names
 from lambdad.events.apigw.api_store import ApiStore, Found
-from lambdad.events.apigw.door import ServicePolicies
+from lambdad.events.apigw.gateway_access import ApiLookup, Permissions, ServicePolicies, as_sent
 from lambdad.events.function_urls import SyncInvoker
 from lambdad.events.http.request import event_json
 from lambdad.events.url_cache import UrlCache
@@ -43,7 +43,6 @@ from lambdad.events.websocket.control import is_websocket
 from lambdad.events.websocket.registry import Live, Registry
 from lambdad.events.websocket.session import Session
 from lambdad.invoke.sync import InvokeRequest, InvokeResponse
-from lambdad.model import peer
 from lambdad.model.front_door import host_of
 from lambdad.model.upgrade import Headers, Response, Takeover
 
@@ -82,21 +81,15 @@ class WebSocketDoor:
         self.bounds = bounds or names.Bounds()
         self.registry = Registry()
         self.auth = ConnectAuthorizer(self._ask, verify)
-        self._found: dict[str, tuple[int, Found | None]] = {}
+        self._lookup = ApiLookup(apis)
+        self._rights = Permissions(policies, cache)
         self._disconnects: set[asyncio.Task[None]] = set()
         self._messages: set[asyncio.Task[Any]] = set()  # tasks in on_message
 
     def find(self, api_id: str, region: str | None) -> Found | None:
         """The WebSocket API with this id (in ``region`` when the host names one);
         remembered until the next control-plane write."""
-        generation = self.apis.generation
-        cached = self._found.get(api_id)
-        if cached is None or cached[0] != generation:
-            if len(self._found) >= 10_000:
-                self._found.clear()
-            cached = (generation, self.apis.find(api_id))
-            self._found[api_id] = cached
-        found = cached[1]
+        found = self._lookup.find(api_id)
         if found is None or not is_websocket(found.doc) or region not in (None, found.scope.region):
             return None
         return found
@@ -137,7 +130,7 @@ class WebSocketDoor:
             connected_at=now,
             source_ip=client or LOOPBACK,
             user_agent=_header(headers, "user-agent"),
-            headers=tuple(_as_sent(headers)),
+            headers=tuple(as_sent(headers)),
             query=query,
         )
         verdict = answers.ConnectVerdict(True)
@@ -288,12 +281,7 @@ class WebSocketDoor:
     ) -> InvokeResponse | None:
         api_id, owner = found.doc["ApiId"], found.scope
         function = dispatch.function_of(uri, variables) if uri else None
-        if (
-            function is None
-            or function.account not in (None, owner.account)
-            or function.region not in (None, owner.region)
-            or not self._permitted(found, function.name, function.qualifier, arn)
-        ):
+        if function is None or not self._rights.may_invoke(found, function, arn):
             log.info("API %s cannot invoke a function for %s", api_id, arn)
             return None
         try:
@@ -309,15 +297,6 @@ class WebSocketDoor:
         except AwsError as error:
             log.info("API %s: invoking %s failed: %s", api_id, function.name, error)
             return None
-
-    def _permitted(self, found: Found, name: str, qualifier: str | None, arn: str) -> bool:
-        owner = found.scope
-        return self.cache.get(
-            ("apigw", owner, name, qualifier, arn),
-            lambda: self.policies.allows_service(
-                owner, name, qualifier, apigw_names.SERVICE_PRINCIPAL, arn
-            ),
-        )
 
 
 def _served(found: Found | None, stage_name: str) -> dict[str, Any] | None:
@@ -362,11 +341,3 @@ def _switching(key: str, subprotocol: str | None) -> bytes:
     if subprotocol:
         lines.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode("ascii"))  # a token
     return b"\r\n".join(lines) + b"\r\n\r\n"
-
-
-def _as_sent(headers: Headers) -> Headers:
-    """The headers with their names as the client spelled them (the event keeps them)."""
-    names_sent = peer.HEADER_NAMES.get()
-    if names_sent is None or len(names_sent) != len(headers):
-        return headers
-    return [(name, value) for name, (_, value) in zip(names_sent, headers, strict=True)]

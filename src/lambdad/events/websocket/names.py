@@ -1,5 +1,5 @@
 """WebSocket API names and bounds: ids as API Gateway makes them, the route keys it
-reserves, the ``ws://`` endpoint, and the limits of its quotas page.
+reserves, and the limits of its quotas page.
 
 A WebSocket API is served at ``ws://<api-id>.execute-api.<region>.localhost:<port>/<stage>``
 (and by path, ``ws://<host>:<port>/execute-api/<api-id>/<stage>``); its ``@connections``
@@ -29,11 +29,6 @@ def new_id() -> str:
     """A connection, message or request id in the form of AWS's (``L0SM9cOFvHcCIhw=``):
     88 random bits in base64, with letters for ``+`` and ``/`` (which a URL escapes)."""
     return base64.b64encode(secrets.token_bytes(11)).translate(_NO_ESCAPES).decode("ascii")
-
-
-def endpoint(domain: str, port: int) -> str:
-    """``ApiEndpoint`` of a WebSocket API (no trailing slash, as AWS)."""
-    return f"ws://{domain}:{port}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from lambdad.events.websocket.names import CONNECT, DISCONNECT, new_id
+from lambdad.events.websocket.names import CONNECT, DISCONNECT
 
 Event = dict[str, Any]
 _HOP_BY_HOP: Final = frozenset({"connection", "upgrade"})
@@ -51,10 +51,6 @@ class ConnectionInfo:
     # authorizer's principal and context), and the signer's fields of ``identity``.
     authorizer: Mapping[str, Any] | None = None
     signer: Mapping[str, Any] = field(default_factory=dict)
-
-
-def new_request_id() -> str:
-    return new_id()
 
 
 def request_time(epoch_ms: int) -> str:
