@@ -103,6 +103,9 @@ class Platform:
         self.credentials: dict[str, Credential] = {}
         self.generated_credential: Credential | None = None
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambdad-io")
+        # Container image pulls (minutes at worst) have their own threads: they never
+        # hold the ones archives, metrics and alarm actions share.
+        self._pull_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lambdad-pull")
         # What takes SnapStart snapshots, when not the pool's templates (a test's fake).
         self._templates = templates
 
@@ -350,6 +353,10 @@ class Platform:
         self.metric_storage.close()
         self.store.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        images = getattr(self, "images", None)
+        if images is not None:
+            images.close()  # the pulls' skopeo and umoci
+        self._pull_executor.shutdown(wait=False, cancel_futures=True)
         alarm_targets = getattr(getattr(self, "alarms", None), "actions", None)
         if isinstance(alarm_targets, AlarmTargets):
             alarm_targets.close()
@@ -434,6 +441,11 @@ class Platform:
         """Run blocking work (archive checks, hashing, big writes) off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    async def offload_pull(self, fn: Callable[..., T], *args: Any) -> T:
+        """``offload`` for a request that pulls a container image (its own 2 threads)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pull_executor, functools.partial(fn, *args))
 
 
 _ZIP_SLACK = 4 * 1024 * 1024

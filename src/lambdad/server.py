@@ -130,6 +130,7 @@ def build_app(platform: Platform) -> App:
             platform.offload,
             code_links.for_request,
             lambda config: shortfalls(config, platform.runtimes, host_architecture()),
+            offload_pull=platform.offload_pull,
         ),
         versions=VersionHandlers(platform.functions),
         invoke=InvokeHandlers(

@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -40,7 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdad.errors import InvalidParameterValueException, ServiceException
+from lambdad.errors import (
+    AccessDeniedException,
+    InvalidParameterValueException,
+    ServiceException,
+)
 from lambdad.model.image_config import ImageRun, ImageSettings, parse_image_settings
 from lambdad.model.image_uri import ImageRef, Registry
 from lambdad.store import image_layers, trees
@@ -63,6 +68,14 @@ PRELOAD = "ld.so.preload"
 # Mode bits no unpacked file keeps.
 STRIPPED_MODES = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
 PRIVATE = 0o700
+# The registry's own refusals as skopeo reports them: the Docker registry API's error
+# codes (``unauthorized: ...``, ``denied: ...``) or a bare 401/403 status, never a
+# local "permission denied" (on the auth file, say).
+REGISTRY_REFUSED = re.compile(
+    r"(?:^|[\s:(\"])(?<!permission )(?:unauthorized|denied): |status code from registry 40[13]\b",
+    re.MULTILINE,
+)
+SHUTTING_DOWN = "Lambda could not prepare the function's image: the server is shutting down."
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +109,8 @@ class ImageStore:
         self.timeout = timeout
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._children: set[subprocess.Popen[bytes]] = set()
+        self._closed = False
 
     # -- resolve ---------------------------------------------------------------------------
 
@@ -179,7 +194,11 @@ class ImageStore:
             (work / "image.json").write_text(json.dumps(config))
             rootfs = work / "rootfs"
             unpack = ["umoci", "raw", "unpack", "--rootless", "--image", f"{layout}:img"]
-            self._run([*unpack, str(rootfs)])
+            try:
+                self._run([*unpack, str(rootfs)])
+            except _ToolFailed as exc:
+                log.error("umoci failed: %s", exc.stderr[-500:])
+                raise ServiceException("Lambda could not unpack the function's image.") from None
             strip_modes(rootfs)
             try:
                 prepare_mount_points(rootfs)
@@ -271,8 +290,8 @@ class ImageStore:
                 raise InvalidParameterValueException(
                     f"Source image {ref.uri} does not exist. Provide a valid source image."
                 ) from None
-            if "unauthorized" in text or "denied" in text:
-                raise InvalidParameterValueException(
+            if REGISTRY_REFUSED.search(text):
+                raise AccessDeniedException(
                     "Lambda does not have permission to access the ECR image. Check the ECR "
                     "permissions."
                 ) from None
@@ -288,23 +307,41 @@ class ImageStore:
                 f"lambdad cannot run container images: {argv[0]} is not installed "
                 f"(apt-get install {argv[0]})."
             )
-        try:
-            proc = subprocess.run(
+        with self._guard:
+            if self._closed:
+                raise ServiceException(SHUTTING_DOWN)
+            proc = subprocess.Popen(
                 [tool, *argv[1:]],
                 env=TOOL_ENV,
-                capture_output=True,
-                timeout=self.timeout,
-                check=False,
                 stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
             )
+            self._children.add(proc)
+        try:
+            out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
             raise _ToolFailed(f"{argv[0]} timed out") from None
+        finally:
+            with self._guard:
+                self._children.discard(proc)
+        if self._closed:
+            raise ServiceException(SHUTTING_DOWN)
         if proc.returncode != 0:
-            if argv[0] == "umoci":
-                log.error("umoci failed: %s", proc.stderr.decode(errors="replace")[-500:])
-                raise ServiceException("Lambda could not unpack the function's image.")
-            raise _ToolFailed(proc.stderr.decode(errors="replace"))
-        return proc.stdout
+            raise _ToolFailed(err.decode(errors="replace"))
+        return out
+
+    def close(self) -> None:
+        """At shutdown: the skopeo and umoci processes still running are killed (their
+        pulls fail) and no more start."""
+        with self._guard:
+            self._closed = True
+            running = list(self._children)
+        for proc in running:
+            proc.kill()  # a no-op for one that has just ended
 
 
 class _ToolFailed(Exception):

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from lambdad.errors import AwsError, ServiceException
+from lambdad.model.image_uri import ImageRef, Registry
 from lambdad.store.images import (
     ImageStore,
     RootRefused,
+    _ToolFailed,
     compressed_size,
     is_image_manifest,
     prepare_mount_points,
@@ -131,3 +136,68 @@ def test_sweep_keeps_the_images_versions_run(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / kept).stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / kept / "rootfs" / "suid").stat().st_mode) == 0o755
     assert (tmp_path / kept / "rootfs" / "etc" / "ld.so.preload").read_bytes() == b""
+
+
+def test_a_registry_refusal_is_access_denied_and_a_local_one_is_not(tmp_path: Path) -> None:
+    registry = Registry("127.0.0.1:5000", tls=False)
+    ref = ImageRef("u", "a/app", "v1", None, registry, "127.0.0.1:5000/a/app")
+    store = ImageStore(tmp_path, registry)
+    answers = {
+        "reading manifest v1 in 127.0.0.1:5000/a/app: unauthorized: authentication required": (
+            "AccessDeniedException"
+        ),
+        'Error: "denied: requested access to the resource is denied"': "AccessDeniedException",
+        "invalid status code from registry 403 (Forbidden)": "AccessDeniedException",
+        "open /etc/lambdad/auth.json: permission denied": "InvalidParameterValueException",
+        "skopeo timed out": "InvalidParameterValueException",
+    }
+    for text, code in answers.items():
+
+        def fail(argv: list[str], text: str = text) -> bytes:
+            raise _ToolFailed(text)
+
+        store._run = fail  # type: ignore[method-assign]
+        with pytest.raises(AwsError) as caught:
+            store.resolve(ref)
+        assert type(caught.value).__name__ == code, text
+
+
+def test_an_unpack_that_times_out_is_a_service_error(tmp_path: Path) -> None:
+    registry = Registry("127.0.0.1:5000", tls=False)
+    ref = ImageRef("u", "a/app", "v1", None, registry, "127.0.0.1:5000/a/app")
+    store = ImageStore(tmp_path, registry)
+
+    def umoci(argv: list[str]) -> bytes:
+        raise _ToolFailed("umoci timed out")
+
+    store._skopeo = lambda *a: b""  # type: ignore[method-assign]
+    store._check_layout = lambda *a: {}  # type: ignore[method-assign]
+    store._run = umoci  # type: ignore[method-assign]
+    with pytest.raises(ServiceException):
+        store.ensure(ref, "sha256:" + "c" * 64)
+    assert list(tmp_path.iterdir()) == []  # the pull's directory removed
+
+
+def test_close_kills_the_running_tools(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path, None, timeout=60)
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            store._run(["sleep", "50"])
+        except BaseException as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not store._children and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (child,) = store._children
+    store.close()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert child.returncode is not None
+    assert isinstance(failed[0], ServiceException)
+    with pytest.raises(ServiceException):
+        store._run(["true"])

@@ -40,14 +40,19 @@ class FunctionHandlers:
         offload: Offload,
         code_urls: CodeUrls,
         host_fit: HostFit,
+        *,
+        offload_pull: Offload | None = None,
     ) -> None:
         self.functions = functions
         self.offload = offload
+        # Where a request that pulls a container image runs (its own threads).
+        self.offload_pull = offload_pull or offload
         self.code_urls = code_urls
         self.host_fit = host_fit
 
     async def create_function(self, ctx: RequestContext, p: Params) -> dict[str, Any]:
-        out = await self.offload(self.functions.create_function, ctx.scope, p)
+        offload = self.offload_pull if p.get("PackageType") == "Image" else self.offload
+        out = await offload(self.functions.create_function, ctx.scope, p)
         self._warn_shortfalls(ctx, out)
         return out
 
@@ -65,7 +70,8 @@ class FunctionHandlers:
         )
 
     async def update_code(self, ctx: RequestContext, p: Params) -> dict[str, Any]:
-        return await self.offload(self.functions.update_code, ctx.scope, p)
+        offload = self.offload_pull if p.get("ImageUri") else self.offload
+        return await offload(self.functions.update_code, ctx.scope, p)
 
     async def update_configuration(self, ctx: RequestContext, p: Params) -> dict[str, Any]:
         out = self.functions.update_configuration(ctx.scope, p)
