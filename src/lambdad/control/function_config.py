@@ -19,7 +19,11 @@ from lambdad.clock import Clock
 from lambdad.config import Settings
 from lambdad.control import images, uploads
 from lambdad.control.resolve import Resolver
-from lambdad.errors import InvalidParameterValueException, PreconditionFailedException
+from lambdad.errors import (
+    InvalidParameterValueException,
+    PreconditionFailedException,
+    ResourceConflictException,
+)
 from lambdad.model import function as fmodel
 from lambdad.model import snapstart, vpc
 from lambdad.model.arn import LATEST, function_arn
@@ -215,11 +219,24 @@ class FunctionConfig:
         return fmodel.as_updating(self.resolver.render(scope, name, LATEST, doc))
 
     def update_image(self, scope: Scope, name: str, doc: Doc, uri: str) -> dict[str, Any]:
-        """UpdateFunctionCode of an image function: the new image taken in."""
+        """UpdateFunctionCode of an image function: the new image taken in. The pull may
+        take minutes: the function must still be the one read before it (a change
+        meanwhile is a conflict, as AWS answers an update in progress; a function
+        deleted meanwhile stays deleted)."""
+        revision = doc["RevisionId"]
         images.set_image_code(doc, self.take_image(scope, uri))
         doc["_code_update"] = str(uuid.uuid4())
         self.stamp(doc)
-        self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        with self.store.transaction():
+            now = self.store.get_version(scope.account, scope.region, name, LATEST)
+            if now is None:
+                raise self.resolver.not_found(scope, name)
+            if now["RevisionId"] != revision:
+                raise ResourceConflictException(
+                    "The operation cannot be performed at this time. An update is in "
+                    f"progress for resource: {function_arn(scope.region, scope.account, name)}"
+                )
+            self.store.put_version(scope.account, scope.region, name, LATEST, doc)
         self.changes.function_changed(scope, name, LATEST)
         return fmodel.as_updating(self.resolver.render(scope, name, LATEST, doc))
 
