@@ -14,6 +14,7 @@ class FakeTransport:
     def __init__(self, peer: str | None = None) -> None:
         self.written = bytearray()
         self.closed = False
+        self.aborted = False
         self.reading = True
         self.peer = peer
 
@@ -22,6 +23,9 @@ class FakeTransport:
 
     def close(self) -> None:
         self.closed = True
+
+    def abort(self) -> None:
+        self.closed = self.aborted = True
 
     def pause_reading(self) -> None:
         self.reading = False

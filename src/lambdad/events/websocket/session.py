@@ -12,7 +12,8 @@ a frame over 32 KB or a message over 128 KB or ``Bounds.max_frames`` frames with
 1009, a malformed frame or invalid UTF-8 with wsproto's code (1002, 1007); 10
 minutes without a frame either way and 2 hours in all close it with 1001.
 A close from the client is answered; a close from here waits a second for the
-client's before the transport closes. The ``Handler`` hears of the end once, with the
+client's, then drops the connection (a client that reads nothing is not waited on).
+The ``Handler`` hears of the end once, with the
 code and reason its ``$disconnect`` event carries. Nothing here raises into the loop.
 """
 
@@ -122,7 +123,14 @@ class Session(asyncio.Protocol):
             transport.close()
             return
         if self.close_timer is None:
-            self.close_timer = self.loop.call_later(CLOSE_WAIT, transport.close)
+            self.close_timer = self.loop.call_later(CLOSE_WAIT, self._close_late)
+
+    def _close_late(self) -> None:
+        """No close from the client in time (it may read nothing at all): the
+        connection is dropped, whatever is left unsent with it."""
+        self.close_timer = None
+        if self.transport is not None:
+            self.transport.abort()
 
     def shutdown(self) -> None:
         """Server shutdown (uvicorn asks each connection)."""

@@ -270,3 +270,17 @@ def test_empty_frames_are_not_kept_and_a_message_of_too_many_frames_closes_1009(
     start = client.send(TextMessage("a", message_finished=False))
     empties = b"".join(client.send(TextMessage("", message_finished=False)) for _ in range(2000))
     assert _closed_with(start + empties) == (1009, [])
+
+
+def test_a_close_the_client_does_not_answer_drops_the_connection(monkeypatch: Any) -> None:
+    monkeypatch.setattr("lambdad.events.websocket.session.CLOSE_WAIT", 0.0)
+
+    async def run() -> None:
+        transport = SlowReader(high=10)  # reads nothing: a close() would wait forever
+        session = Session(transport, Recorder(), BOUNDS, lambda: None, label="c1")  # type: ignore[arg-type]
+        transport.protocol = session
+        session.close(1000, "")
+        await _settle()
+        assert transport.aborted
+
+    asyncio.run(run())
