@@ -3,7 +3,8 @@ port, model/upgrade.py), its connections' messages, and their ends.
 
 An ``Upgrade: websocket`` request addressed to a WebSocket API (``Host``
 ``<api-id>.execute-api.<region>.localhost``, or the path ``/execute-api/<api-id>/``)
-names the stage as its path (``/<stage>``, nothing after it; else 403 ``Forbidden``).
+names the stage as its path (``/<stage>``, nothing after it; else 403 ``Forbidden``);
+past 500 new connections a second for the API's owner, 429 (``connect_rate``).
 The ``$connect`` route, when the stage has one, is authorized (``connect_auth``) and
 its integration invoked with the CONNECT event while the upgrade waits: a refusal
 (``answers.connect_verdict``: the function's status, or 502 when it failed; 500 when
@@ -39,6 +40,7 @@ from lambdad.events.url_cache import UrlCache
 from lambdad.events.url_routing import LOOPBACK
 from lambdad.events.websocket import answers, names, selection, ws_events
 from lambdad.events.websocket.connect_auth import ConnectAuthorizer, Granted, Verifier
+from lambdad.events.websocket.connect_rate import ConnectRate
 from lambdad.events.websocket.control import is_websocket
 from lambdad.events.websocket.registry import Live, Registry
 from lambdad.events.websocket.session import Session
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 _GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _JSON: Final = [(b"content-type", b"application/json")]
 FORBIDDEN: Final = (403, _JSON, b'{"message":"Forbidden"}')
+TOO_MANY: Final = (429, _JSON, b'{"message":"Too Many Requests"}')
 BAD_HANDSHAKE: Final = (400, _JSON, b'{"message":"Bad Request"}')
 OLD_VERSION: Final = (
     426,
@@ -82,6 +85,7 @@ class WebSocketDoor:
         self.registry = Registry()
         self.auth = ConnectAuthorizer(self._ask, verify)
         self._lookup = ApiLookup(apis)
+        self.rate = ConnectRate()
         self._rights = Permissions(policies, cache)
         self._disconnects: set[asyncio.Task[None]] = set()
         self._messages: set[asyncio.Task[Any]] = set()  # tasks in on_message
@@ -121,6 +125,8 @@ class WebSocketDoor:
         if found is None or parts is None or rest != "/":
             return FORBIDDEN
         now = self.clock.now_ms()
+        if not self.rate.take(found.scope, now):
+            return TOO_MANY
         info = ws_events.ConnectionInfo(
             connection_id=names.new_id(),
             api_id=claim.api_id,

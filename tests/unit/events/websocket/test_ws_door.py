@@ -18,6 +18,7 @@ from lambdad.events.apigw.names import ApiAddress
 from lambdad.events.apigw.service import ApiGateway
 from lambdad.events.http.request import IamCaller
 from lambdad.events.url_cache import UrlCache
+from lambdad.events.websocket.connect_rate import ConnectRate
 from lambdad.events.websocket.door import WebSocketDoor
 from lambdad.events.websocket.session import Session
 from lambdad.invoke.sync import InvokeRequest, InvokeResponse
@@ -156,6 +157,22 @@ def test_handshake_refusals(gateway: ApiGateway, v2: Call) -> None:
     asyncio.run(run())
     http_api = v2("CreateApi", {"Name": "h", "ProtocolType": "HTTP"})["ApiId"]
     assert door.claim("/prod", [("host", f"{http_api}.execute-api.us-east-1.localhost")]) is None
+
+
+def test_new_connections_past_the_owners_rate_are_429(gateway: ApiGateway, v2: Call) -> None:
+    api_id = _api(v2, "$connect")
+    door, invoker, _ = _door(gateway)
+    door.rate = ConnectRate(per_second=2)
+
+    async def run() -> None:
+        assert callable(await _accept(door, api_id))
+        assert callable(await _accept(door, api_id))
+        refused = await _accept(door, api_id)
+        assert refused[0] == 429
+        assert json.loads(refused[2]) == {"message": "Too Many Requests"}
+
+    asyncio.run(run())
+    assert len(invoker.events) == 2  # the refused one's $connect did not run
 
 
 def test_connect_decides_and_gets_the_connect_event(gateway: ApiGateway, v2: Call) -> None:
