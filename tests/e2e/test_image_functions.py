@@ -376,3 +376,31 @@ def test_an_image_reaches_no_privileged_host_process(
     )
     assert code == "InvalidParameterValueException", message
     assert "/etc" in message
+
+
+def test_an_entrypoint_or_working_directory_that_cannot_run_is_said_as_aws_says_it(
+    server: LambdadServer, images: str
+) -> None:
+    lam = server.client()
+    lam.create_function(
+        FunctionName="image-broken", PackageType="Image", Role=ROLE,
+        Code={"ImageUri": f"{ECR}/app:v1"}, ImageConfig={"EntryPoint": ["/missing"]},
+    )  # fmt: skip
+    try:
+        for config, error_type, message in (
+            ({"EntryPoint": ["/missing"]}, "Runtime.InvalidEntrypoint",
+             "fork/exec /missing: no such file or directory"),
+            ({"WorkingDirectory": "/nowhere"}, "Runtime.InvalidWorkingDir",
+             "the working directory '/nowhere' is invalid: no such file or directory"),
+            ({"WorkingDirectory": "var/task"}, "Runtime.InvalidWorkingDir",
+             "the working directory 'var/task' is invalid, it needs to be an absolute path"),
+        ):  # fmt: skip
+            lam.update_function_configuration(FunctionName="image-broken", ImageConfig=config)
+            lam.get_waiter("function_updated_v2").wait(FunctionName="image-broken")
+            out = lam.invoke(FunctionName="image-broken", Payload=b"{}")
+            assert out["FunctionError"] == "Unhandled"
+            doc = json.loads(out["Payload"].read())
+            assert doc["errorType"] == error_type, doc
+            assert doc["errorMessage"].endswith(message), doc
+    finally:
+        lam.delete_function(FunctionName="image-broken")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lambdad.clock import Clock, SystemClock
-from lambdad.environments import report, runtime_api, telemetry_sender
+from lambdad.environments import image_start, report, runtime_api, telemetry_sender
 from lambdad.environments.code import entrypoint_problem
 from lambdad.environments.container_credentials import ContainerCredentials
 from lambdad.environments.extension_host import ExtensionsHost
@@ -157,10 +157,11 @@ class Environment:
         loop = self._loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
         problem = entrypoint_problem(self.spec)
-        if problem is not None:
+        failure = image_start.start_failure(self.spec)  # an image's working dir, entrypoint
+        if problem is not None or failure is not None:
             # Every backend answers alike (bwrap would only see its exec fail inside).
             self._init_duration_ms = 0.0
-            self._init_error = report.invalid_entrypoint(problem)
+            self._init_error = failure or report.invalid_entrypoint(str(problem))
             await self.stop()
             return
         self.sandbox = await self._prepare(self.spec)

@@ -105,7 +105,9 @@ def handler_of(image: ImageSettings, overrides: ImageOverrides) -> str:
 
 
 def working_directory(image: ImageSettings, overrides: ImageOverrides) -> str:
-    return overrides.working_directory or image.workdir or "/"
+    """The override's, else the image's WORKDIR; "" without either (which AWS refuses
+    at init: ``environments/image_start.py``)."""
+    return overrides.working_directory or image.workdir
 
 
 def merge_environment(

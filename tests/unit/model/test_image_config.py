@@ -46,7 +46,7 @@ def test_image_config_overrides_each_setting_on_its_own() -> None:
     assert handler_of(IMAGE, command) == "other.h"
     assert working_directory(IMAGE, command) == "/tmp"
     assert command_line(IMAGE, ImageOverrides(command=())) == ("/lambda-entrypoint.sh",)
-    assert working_directory(ImageSettings(), none) == "/"
+    assert working_directory(ImageSettings(), none) == ""  # refused at init, as AWS does
 
 
 def test_variables_image_under_function_under_lambda() -> None:
