@@ -51,9 +51,15 @@ node-sdk: install
 # The suite runs on pytest-xdist workers, a file to a worker (--dist loadfile: a module's
 # tests keep their order and share its module-scoped servers and moto); each worker has
 # its own session server and temporary directory, servers and brokers take free ports.
-# `make test PYTEST_WORKERS=0` runs it all in one process.
+# Files are handed out in the order collected (--no-loadscope-reorder: the end-to-end
+# modules, the slow ones, first; not the files with most tests first, which left the
+# slowest one-test modules for the end). `make test PYTEST_WORKERS=0` runs one process.
+# The suite starts some hundred Python processes (servers, the lambdad CLI, moto): where
+# PYTHONDONTWRITEBYTECODE is set, each compiled lambdad and the test modules again
+# (~0.7 s of CPU a server), so the tests run with compiled modules kept (__pycache__).
 PYTEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q \
+  -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: install node-sdk sam-cli
 	$(PYTEST)
