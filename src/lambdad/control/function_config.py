@@ -122,6 +122,11 @@ class FunctionConfig:
             )
         return self.images.take(scope, uri)
 
+    def release_images(self, digests: set[str]) -> None:
+        """Images versions stopped running: removed later if none runs them."""
+        if digests and self.images is not None:
+            self.images.release(self.store, digests)
+
     def check_references(self, scope: Scope, params: dict[str, Any]) -> None:
         """A Role parameter: in the caller's account, and one Lambda may assume; and a
         CapacityProviderConfig: it names an existing capacity provider."""
@@ -224,7 +229,9 @@ class FunctionConfig:
         meanwhile is a conflict, as AWS answers an update in progress; a function
         deleted meanwhile stays deleted)."""
         revision = doc["RevisionId"]
-        images.set_image_code(doc, self.take_image(scope, uri))
+        before = images.version_digests(doc)
+        code = self.take_image(scope, uri)
+        images.set_image_code(doc, code)
         doc["_code_update"] = str(uuid.uuid4())
         self.stamp(doc)
         with self.store.transaction():
@@ -232,11 +239,13 @@ class FunctionConfig:
             if now is None:
                 raise self.resolver.not_found(scope, name)
             if now["RevisionId"] != revision:
+                self.release_images({code.digest})
                 raise ResourceConflictException(
                     "The operation cannot be performed at this time. An update is in "
                     f"progress for resource: {function_arn(scope.region, scope.account, name)}"
                 )
             self.store.put_version(scope.account, scope.region, name, LATEST, doc)
+        self.release_images(before - {code.digest})
         self.changes.function_changed(scope, name, LATEST)
         return fmodel.as_updating(self.resolver.render(scope, name, LATEST, doc))
 

@@ -234,6 +234,8 @@ class FunctionService:
             # Refused after its upload: the archive goes unless something else uses it.
             if summary is not None:
                 self.blobs.release(self.store, [summary.sha256_hex])
+            else:
+                self.config.release_images({image_code.digest})
             raise
         log.info("created function %s in %s/%s", name, scope.account, scope.region)
         published = None
@@ -351,6 +353,7 @@ class FunctionService:
             used = archives_of(*(d for _, d in versions))
             self.store.delete_function(scope.account, scope.region, ref.name)
             self.blobs.release(self.store, used)
+            self.config.release_images(images.version_digests(*(d for _, d in versions)))
             self.changed(scope, ref.name, None)
             self.changes.snapshots_deleted(scope, ref.name, snapshotted)
             log.info("deleted function %s in %s/%s", ref.name, scope.account, scope.region)
@@ -370,6 +373,7 @@ class FunctionService:
                 )
         self.store.delete_version(scope.account, scope.region, ref.name, qual)
         self.blobs.release(self.store, archives_of(doc))
+        self.config.release_images(images.version_digests(doc))
         self.changed(scope, ref.name, qual)
         if snapstart.applies(doc):
             self.changes.snapshots_deleted(scope, ref.name, [qual])

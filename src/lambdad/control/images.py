@@ -14,7 +14,7 @@ image function's code is updated by ``ImageUri`` only and a .zip function's neve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +22,9 @@ from lambdad.errors import InvalidParameterValueException
 from lambdad.model import image_uri
 from lambdad.model.image_config import ImageOverrides, ImageRun
 from lambdad.model.scope import Scope
-from lambdad.store.base import Doc
+from lambdad.store.base import Doc, MetadataStore
 from lambdad.store.images import ImageStore
+from lambdad.store.images import version_digests as version_digests
 
 IMAGE = "Image"
 NOT_FOR_IMAGES = (
@@ -63,6 +64,10 @@ class FunctionImages:
         digest = self.store.resolve(ref)
         self.store.ensure(ref, digest)
         return ImageCode(uri, ref.resolved_uri(digest), digest, ref.repository)
+
+    def release(self, metadata: MetadataStore, digests: Iterable[str]) -> None:
+        """Images versions stopped running (removed later if none runs them)."""
+        self.store.release(metadata, digests)
 
     def parse(self, scope: Scope, uri: str) -> image_uri.ImageRef:
         return image_uri.parse_image_uri(

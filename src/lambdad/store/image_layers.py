@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_UNCOMPRESSED = 10 * 1024**3
+# Entries of one layer at most (each is a file, directory or link to create).
+MAX_ENTRIES = 1_000_000
 REGULAR, LINK, SYMLINK, DIRECTORY, DEVICE, FIFO, OTHER = (
     "file",
     "link",
@@ -56,11 +58,19 @@ class Entry:
     linkname: str = ""
 
 
-def check_entries(entries: Iterable[Entry], already: int = 0, limit: int = MAX_UNCOMPRESSED) -> int:
-    """Check one layer's ``entries``; the uncompressed size so far (``already``: the
-    earlier layers'). Raises ``LayerRefused`` at the first entry refused."""
+def check_entries(
+    entries: Iterable[Entry],
+    already: int = 0,
+    limit: int = MAX_UNCOMPRESSED,
+    max_entries: int = MAX_ENTRIES,
+) -> int:
+    """Check one layer's ``entries`` (``max_entries`` at most); the uncompressed size so
+    far (``already``: the earlier layers'). Raises ``LayerRefused`` at the first entry
+    refused."""
     total = already
-    for entry in entries:
+    for count, entry in enumerate(entries, 1):
+        if count > max_entries:
+            raise LayerRefused(f"the layer has more than {max_entries} entries")
         name = _inside(entry.name, "entry")
         if entry.kind == DEVICE:
             raise LayerRefused(f"device node {entry.name!r}")

@@ -21,7 +21,10 @@ function may name is decided before (``model/image_uri.py``).
 Layout: ``<root>/<digest hex>/{rootfs,image.json}``; a pull works in
 ``<root>/.pull-<hex>-<random>`` and is renamed into place whole, so a crash leaves
 only a ``.pull-*`` directory, which ``sweep`` removes at start-up with the images no
-function version runs any longer.
+function version runs any longer. While the server runs, an image the control plane
+``release``s (its function deleted, its code updated, its create refused) is removed
+once no version runs it after ``grace`` seconds (environments of the version it left
+are retired by then), at the next release or pull.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ import shutil
 import stat
 import subprocess
 import threading
+import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +73,10 @@ PRELOAD = "ld.so.preload"
 # Mode bits no unpacked file keeps.
 STRIPPED_MODES = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
 PRIVATE = 0o700
+# How long a released image stays (the longest invocation, twice): environments of the
+# version that left it are retired by then.
+RELEASE_GRACE_S = 1800.0
+LOCK_STRIPES = 64
 # The registry's own refusals as skopeo reports them: the Docker registry API's error
 # codes (``unauthorized: ...``, ``denied: ...``) or a bare 401/403 status, never a
 # local "permission denied" (on the auth file, say).
@@ -101,14 +110,19 @@ class ImageStore:
         auth_file: str = "",
         max_uncompressed: int = image_layers.MAX_UNCOMPRESSED,
         timeout: float = 900.0,
+        grace: float = RELEASE_GRACE_S,
     ) -> None:
         self.root = root
         self.registry = registry
         self.auth_file = auth_file
         self.max_uncompressed = max_uncompressed
         self.timeout = timeout
-        self._locks: dict[str, threading.Lock] = {}
+        self.grace = grace
+        # One pull (or removal) per digest at a time: a fixed set of locks, by digest.
+        self._locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
         self._guard = threading.Lock()
+        self._released: dict[str, float] = {}  # digest -> when (monotonic)
+        self._timer: threading.Timer | None = None
         self._children: set[subprocess.Popen[bytes]] = set()
         self._closed = False
 
@@ -152,12 +166,12 @@ class ImageStore:
     def ensure(self, ref: ImageRef, digest: str) -> UnpackedImage:
         """The image ``ref`` resolved to (``digest``), pulled and unpacked if it is not
         yet. Blocking: call it from a worker thread."""
+        with self._guard:
+            self._released.pop(digest, None)
         found = self.lookup(digest)
         if found is not None:
             return found
-        with self._guard:
-            lock = self._locks.setdefault(digest, threading.Lock())
-        with lock:
+        with self._lock(digest):
             found = self.lookup(digest)
             if found is None:
                 self._pull(ref, digest)
@@ -244,6 +258,53 @@ class ImageStore:
                 ) from None
         out: dict[str, Any] = config
         return out
+
+    def _lock(self, digest: str) -> threading.Lock:
+        return self._locks[int(hashlib.sha256(digest.encode()).hexdigest()[:8], 16) % LOCK_STRIPES]
+
+    def release(self, store: MetadataStore, digests: Iterable[str]) -> None:
+        """``digests`` a version stopped running: each removed once no version runs it,
+        ``grace`` seconds on, by a timer thread (never the caller's: it may be the event
+        loop's)."""
+        now = time.monotonic()
+        with self._guard:
+            for digest in digests:
+                self._released.setdefault(digest, now)
+            if self._timer is None and self._released and not self._closed:
+                self._schedule(store)
+
+    def _schedule(self, store: MetadataStore) -> None:
+        first = min(self._released.values())
+        delay = max(0.0, first + self.grace - time.monotonic())
+        self._timer = threading.Timer(delay, self._collect, (store,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _collect(self, store: MetadataStore) -> None:
+        now = time.monotonic()
+        with self._guard:
+            self._timer = None
+            due = [d for d, t in self._released.items() if now - t >= self.grace]
+            for digest in due:
+                del self._released[digest]
+        try:
+            used = digests_in_use(store) if due else set()
+            removed = 0
+            for digest in due:
+                if digest in used:
+                    continue
+                with self._lock(digest):
+                    home = self.root / _hex(digest)
+                    if home.exists():
+                        trees.remove_quietly(home)
+                        removed += 1
+            if removed:
+                log.info("removed %d images no function version runs", removed)
+        except Exception:  # the store closed under it (shutdown): the next start sweeps
+            log.exception("removing released images failed")
+        with self._guard:
+            if self._timer is None and self._released and not self._closed:
+                self._schedule(store)
 
     def sweep(self, store: MetadataStore) -> int:
         """At start-up, before any environment runs: remove pulls a crash cut short and
@@ -340,6 +401,8 @@ class ImageStore:
         with self._guard:
             self._closed = True
             running = list(self._children)
+            if self._timer is not None:
+                self._timer.cancel()
         for proc in running:
             proc.kill()  # a no-op for one that has just ended
 
@@ -354,11 +417,18 @@ def digests_in_use(store: MetadataStore) -> set[str]:
     """The image digests the stored function versions run."""
     used: set[str] = set()
     for account, region, name, _ in store.iter_all_functions():
-        for _, doc in store.list_versions(account, region, name):
-            image = doc.get("_image")
-            if isinstance(image, dict) and image.get("Digest"):
-                used.add(str(image["Digest"]))
+        used |= version_digests(*(doc for _, doc in store.list_versions(account, region, name)))
     return used
+
+
+def version_digests(*docs: dict[str, Any]) -> set[str]:
+    """The image digests ``docs`` (version documents) run."""
+    out: set[str] = set()
+    for doc in docs:
+        image = doc.get("_image")
+        if isinstance(image, dict) and image.get("Digest"):
+            out.add(str(image["Digest"]))
+    return out
 
 
 def is_image_manifest(manifest: Any) -> bool:

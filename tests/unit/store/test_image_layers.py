@@ -83,3 +83,10 @@ def test_a_real_tar_is_read_and_checked(tmp_path: Path) -> None:
     blob.write_bytes(b"not a tar")
     with pytest.raises(LayerRefused, match="not a readable tar"):
         scan_layer(blob, gz, 0)
+
+
+def test_a_layer_of_too_many_entries_is_refused() -> None:
+    many = [Entry(f"f{i}", REGULAR) for i in range(4)]
+    assert check_entries(many, max_entries=4) == 0
+    with pytest.raises(LayerRefused, match="more than 3 entries"):
+        check_entries(many, max_entries=3)

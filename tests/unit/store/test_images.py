@@ -201,3 +201,20 @@ def test_close_kills_the_running_tools(tmp_path: Path) -> None:
     assert isinstance(failed[0], ServiceException)
     with pytest.raises(ServiceException):
         store._run(["true"])
+
+
+def test_released_images_go_once_no_version_runs_them(tmp_path: Path) -> None:
+    kept, gone = "a" * 64, "b" * 64
+    for name in (kept, gone):
+        (tmp_path / name / "rootfs").mkdir(parents=True)
+    store = Versions([{"_image": {"Digest": f"sha256:{kept}"}}])
+    images = ImageStore(tmp_path, None, grace=0)
+    images.release(store, {f"sha256:{kept}", f"sha256:{gone}"})  # type: ignore[arg-type]
+    deadline = time.monotonic() + 10
+    while (tmp_path / gone).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [p.name for p in tmp_path.iterdir()] == [kept]
+    later = ImageStore(tmp_path, None)  # the default grace: nothing goes at once
+    later.release(store, {f"sha256:{kept}"})  # type: ignore[arg-type]
+    later.close()
+    assert (tmp_path / kept).exists()
