@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from e2e.helpers import free_port
+from lambdad.sandbox.image_stage import is_static
 
 TOOLS = ("docker-registry", "skopeo", "umoci")
 BUSYBOX = Path("/bin/busybox")
@@ -53,6 +54,9 @@ def missing_tools() -> str | None:
         return f"{', '.join(absent)} not installed (apt-get install docker-registry skopeo umoci)"
     if not BUSYBOX.exists():
         return "busybox-static not installed (apt-get install busybox-static)"
+    if not is_static(BUSYBOX):
+        # A dynamic busybox (Debian's busybox package) needs a loader the images lack.
+        return f"{BUSYBOX} is not statically linked (apt-get install busybox-static)"
     return None
 
 

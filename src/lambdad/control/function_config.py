@@ -118,7 +118,8 @@ class FunctionConfig:
         """An ImageUri mapped, resolved and pulled (``control/images.py``)."""
         if self.images is None:
             raise InvalidParameterValueException(
-                "lambdad runs .zip file archives only here: this server takes no container images."
+                "This server takes no container images: its operator names no image registry "
+                "(LAMBDAD_IMAGE_REGISTRY)."
             )
         return self.images.take(scope, uri)
 
@@ -195,7 +196,7 @@ class FunctionConfig:
                 fmodel.check_limits({"Architectures": params["Architectures"]})
                 doc["Architectures"] = params["Architectures"]
             return self.update_image(scope, name, doc, uri)
-        sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
+        sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion")
         code: dict[str, Any] = {k: params[k] for k in sources if k in params}
         if "Architectures" in params:
             fmodel.check_limits({"Architectures": params["Architectures"]})

@@ -32,7 +32,7 @@ def read_source(scope: Scope, code: dict[str, Any], fetcher: CodeFetcher | None)
     """The archive a ``Code`` (or UpdateFunctionCode) parameter names."""
     if code.get("ImageUri"):
         raise InvalidParameterValueException(
-            "lambdad runs .zip file archives only; ImageUri is not supported."
+            "ImageUri is the code of a container image function: create it with PackageType Image."
         )
     if code.get("ZipFile") is not None:
         data = code["ZipFile"]

@@ -57,7 +57,7 @@ def test_an_s3_location_is_fetched_for_the_account_that_asked() -> None:
 @pytest.mark.parametrize(
     ("code", "message"),
     [
-        ({"ImageUri": "repo/image:1"}, "ImageUri is not supported"),
+        ({"ImageUri": "repo/image:1"}, "create it with PackageType Image"),
         ({}, "Please provide a source"),
         ({"S3Bucket": "b"}, "Please provide a source"),
     ],
