@@ -123,6 +123,10 @@ class BwrapBackend(WithoutSnapshots):
         self.uids.close()
 
     async def prepare(self, spec: SandboxSpec) -> BwrapSandbox:
+        if spec.root_dir is not None and self._host_programs is None:
+            # The first image sandbox finds the host's shell and builds the static stage
+            # (a compiler run, once per data directory): off the loop.
+            await asyncio.to_thread(self.host_programs)
         network = spec.network if spec.network in ("isolated", "none", "host") else self.network
         work = self.work_root / spec.env_id
         work.mkdir(parents=True, exist_ok=True)
