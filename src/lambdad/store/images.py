@@ -77,6 +77,8 @@ PRIVATE = 0o700
 # version that left it are retired by then.
 RELEASE_GRACE_S = 1800.0
 LOCK_STRIPES = 64
+# Beside an image's rootfs: its modes stripped and mount points made (by this lambdad).
+PREPARED = "prepared-v1"
 # The registry's own refusals as skopeo reports them: the Docker registry API's error
 # codes (``unauthorized: ...``, ``denied: ...``) or a bare 401/403 status, never a
 # local "permission denied" (on the auth file, say).
@@ -221,6 +223,7 @@ class ImageStore:
                     f"The source image {ref.uri} cannot be used: {exc}."
                 ) from None
             trees.remove_tree(layout)
+            (work / PREPARED).write_text("")
             os.rename(work, self.root / _hex(digest))
         except OSError as exc:
             trees.remove_quietly(work)
@@ -327,11 +330,15 @@ class ImageStore:
         return removed
 
     def _secure(self, home: Path) -> None:
-        """An image unpacked by an earlier lambdad made as private as a new pull's."""
+        """An image unpacked by an earlier lambdad made as private as a new pull's (once:
+        the walk of its files is not done again)."""
         try:
             os.chmod(home, PRIVATE)
+            if (home / PREPARED).exists():
+                return
             strip_modes(home / "rootfs")
             prepare_mount_points(home / "rootfs")
+            (home / PREPARED).write_text("")
         except (OSError, RootRefused) as exc:
             log.warning("image %s cannot be prepared (%s): its functions will not run", home, exc)
 

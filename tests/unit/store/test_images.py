@@ -136,6 +136,10 @@ def test_sweep_keeps_the_images_versions_run(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / kept).stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / kept / "rootfs" / "suid").stat().st_mode) == 0o755
     assert (tmp_path / kept / "rootfs" / "etc" / "ld.so.preload").read_bytes() == b""
+    # Once: an image prepared is not walked again at the next start.
+    (tmp_path / kept / "rootfs" / "suid").chmod(0o4755)
+    ImageStore(tmp_path, None).sweep(store)  # type: ignore[arg-type]
+    assert stat.S_IMODE((tmp_path / kept / "rootfs" / "suid").stat().st_mode) == 0o4755
 
 
 def test_a_registry_refusal_is_access_denied_and_a_local_one_is_not(tmp_path: Path) -> None:
