@@ -99,13 +99,14 @@ def capabilities() -> list[Capability]:
             "setpriv", setpriv is not None, setpriv or "not found", "apt-get install util-linux"
         )
     )
-    tools = [t for t in ("skopeo", "umoci") if shutil.which(t) is None]
+    # skopeo and umoci pull images; cc builds the static stage of their sandboxes.
+    tools = [t for t in ("skopeo", "umoci", "cc") if shutil.which(t) is None]
     caps.append(
         Capability(
             "container images",
             not tools,
-            "skopeo, umoci" if not tools else f"{', '.join(tools)} not found",
-            "apt-get install skopeo umoci (for PackageType Image functions)",
+            "skopeo, umoci, cc" if not tools else f"{', '.join(tools)} not found",
+            "apt-get install skopeo umoci gcc libc6-dev (for PackageType Image functions)",
         )
     )
     if root and bwrap is not None:
