@@ -308,7 +308,11 @@ class Environment:
 
     @property
     def alive_process(self) -> bool:
-        return self._exit_task is None or not self._exit_task.done()
+        """Its runtime still running: not seen to exit, nor exited and not reaped yet (a
+        process killed a moment ago is only reaped a turn or two of the loop later)."""
+        if self._exit_task is not None and self._exit_task.done():
+            return False
+        return self.sandbox is None or not self.sandbox.exited_now()
 
     # -- invocations ---------------------------------------------------------------------
 

@@ -314,6 +314,9 @@ class BwrapSandbox:
             raise SandboxError(f"sandbox {self.env_id} was never started")
         return await self._watch.wait()
 
+    def exited_now(self) -> bool:
+        return self._watch is not None and self._watch.exited_now()
+
     def kill(self) -> None:
         if self._watch is not None:
             self._watch.kill_group()

@@ -9,9 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import signal
 import subprocess
 from collections.abc import Callable
+
+
+def pidfd_exited(pidfd: int) -> bool:
+    """Whether the process a pidfd names has exited, asked now: a pidfd is readable from
+    its exit on (whoever its parent is), a turn or two of the event loop before the
+    reaper's callback runs. A closed one (-1) counts as exited."""
+    if pidfd < 0:
+        return True
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class ChildWatch:
@@ -45,6 +57,9 @@ class ChildWatch:
 
     async def wait(self) -> int:
         return await asyncio.shield(self.exited)
+
+    def exited_now(self) -> bool:
+        return self.exited.done() or pidfd_exited(self._pidfd)
 
     def kill_group(self) -> None:
         """SIGKILL the child's whole session (it was started in a session of its own)."""

@@ -34,6 +34,7 @@ from lambdad.sandbox.bwrap import (
 )
 from lambdad.sandbox.bwrap_plan import TASK, rewrite
 from lambdad.sandbox.cgroups import EnvironmentCgroup, Limits
+from lambdad.sandbox.child import pidfd_exited
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.zygote_process import Child, ZygoteProcess
 
@@ -327,6 +328,10 @@ class ZygoteSandbox:
     def end_init(self) -> None:
         if self.cgroup is not None and self.spec is not None:
             self.cgroup.set_cpu(self.spec.vcpus)
+
+    def exited_now(self) -> bool:
+        child = self._child
+        return child is not None and (child.exited.done() or pidfd_exited(child.pidfd))
 
     async def wait(self) -> int:
         if self._child is None:
