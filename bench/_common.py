@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import io
 import json
 import os
@@ -300,6 +301,32 @@ def alternating(
         for label, case in cases.items():
             samples[label].append(case(per_block))
     return {label: summary(values) for label, values in samples.items()}
+
+
+def timers(
+    connections: dict[str, Any], requests: dict[str, bytes]
+) -> dict[str, Callable[[int], list[float]]]:
+    """A timer per label: its request sent that many times on its ``Connection``."""
+    return {
+        label: functools.partial(connections[label].timed, request)
+        for label, request in requests.items()
+    }
+
+
+def interleaved(
+    timers: dict[str, Callable[[int], list[float]]], n: int, block: int = 100
+) -> dict[str, dict[str, float]]:
+    """Each timer's samples over ``n`` requests after a warm-up, the timers taking turns
+    a ``block`` at a time (drift on the host weighs on all alike); a timer makes the
+    count of requests it is given and returns each one's time."""
+    warm_up = max(50, n // 20)
+    for timer in timers.values():
+        timer(warm_up)
+    times: dict[str, list[float]] = {label: [] for label in timers}
+    for start in range(0, n, block):
+        for label, timer in timers.items():
+            times[label] += timer(min(block, n - start))
+    return {label: summary(values) for label, values in times.items()}
 
 
 LAMBDAD = ROOT / ".venv" / "bin" / "lambdad"

@@ -23,7 +23,6 @@ import _common as c
 
 HANDLER = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
 BODY = b'{"k":"v"}'
-BLOCK = 100
 
 
 def url_request(port: int, url_id: str) -> bytes:
@@ -57,20 +56,13 @@ def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
     )
     invoke = c.signed_invoke(server.endpoint, "url", BODY)
     via_url = url_request(server.port, url_id)
-    direct, door = c.Connection(server.port), c.Connection(server.port)
+    requests = {"direct Invoke": invoke, "function URL": via_url}
+    connections = {label: c.Connection(server.port) for label in requests}
     try:
-        warm_up = max(50, n // 20)
-        direct.timed(invoke, warm_up)
-        door.timed(via_url, warm_up)
-        times: dict[str, list[float]] = {"direct Invoke": [], "function URL": []}
-        for start in range(0, n, BLOCK):
-            block = min(BLOCK, n - start)
-            times["direct Invoke"] += direct.timed(invoke, block)
-            times["function URL"] += door.timed(via_url, block)
-        return {label: c.summary(values) for label, values in times.items()}
+        return c.interleaved(c.timers(connections, requests), n)
     finally:
-        direct.close()
-        door.close()
+        for connection in connections.values():
+            connection.close()
 
 
 def main() -> int:

@@ -29,7 +29,6 @@ import _common as c
 
 HANDLER = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
 BODY = b'{"k":"v"}'
-BLOCK = 100
 
 
 def door_request(port: int, path: str, host: str | None = None) -> bytes:
@@ -112,15 +111,7 @@ def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
     }
     connections = {label: c.Connection(server.port) for label in requests}
     try:
-        warm_up = max(50, n // 20)
-        for label, request in requests.items():
-            connections[label].timed(request, warm_up)
-        times: dict[str, list[float]] = {label: [] for label in requests}
-        for start in range(0, n, BLOCK):
-            block = min(BLOCK, n - start)
-            for label, request in requests.items():
-                times[label] += connections[label].timed(request, block)
-        return {label: c.summary(values) for label, values in times.items()}
+        return c.interleaved(c.timers(connections, requests), n)
     finally:
         for connection in connections.values():
             connection.close()

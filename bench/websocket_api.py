@@ -24,8 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c
 from http_api import BODY, HANDLER, _client, door_request
 
-BLOCK = 100
-
 
 def _apis(server: c.Server, arn: str) -> tuple[str, str]:
     """(WebSocket API id, HTTP API id) on the function, both permitted."""
@@ -77,17 +75,8 @@ def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
             return out
 
         try:
-            warm_up = max(50, n // 20)
-            messages(warm_up)
-            for label, request in requests.items():
-                connections[label].timed(request, warm_up)
-            times: dict[str, list[float]] = {"WebSocket message": [], **{k: [] for k in requests}}
-            for start in range(0, n, BLOCK):
-                block = min(BLOCK, n - start)
-                times["WebSocket message"] += messages(block)
-                for label, request in requests.items():
-                    times[label] += connections[label].timed(request, block)
-            return {label: c.summary(values) for label, values in times.items()}
+            timers = {"WebSocket message": messages, **c.timers(connections, requests)}
+            return c.interleaved(timers, n)
         finally:
             for connection in connections.values():
                 connection.close()
