@@ -229,7 +229,8 @@ def _new_integration(doc: Params, params: Params, *, managed: bool = False) -> P
         "ConnectionType": "INTERNET",
         "IntegrationId": _fresh_id(doc["Integrations"]),
         "IntegrationMethod": "POST",
-        "TimeoutInMillis": 30000,
+        # botocore: 29 seconds by default for WebSocket APIs, 30 for HTTP APIs.
+        "TimeoutInMillis": websocket.TIMEOUT_MS if websocket.is_websocket(doc) else 30000,
     }
     integration.update({k: params[k] for k in _INTEGRATION_FIELDS if k in params})
     if managed:

@@ -24,6 +24,8 @@ from lambdad.model.scope import Scope
 
 Params = dict[str, Any]
 RESPONSES: Final = "RouteResponses"
+# An integration's longest timeout, and its default (botocore: 29 seconds for WebSocket APIs).
+TIMEOUT_MS: Final = 29_000
 _IDENTITY_PREFIXES: Final = (
     "route.request.header.",
     "route.request.querystring.",
@@ -85,6 +87,11 @@ def check_authorizer(authorizer: Params) -> None:
     for key in ("AuthorizerPayloadFormatVersion", "EnableSimpleResponses", "JwtConfiguration"):
         if key in authorizer:
             raise BadRequestException(f"{key} is not supported for WebSocket APIs")
+    if authorizer.get("AuthorizerResultTtlInSeconds"):
+        # botocore: "Supported only for HTTP API Lambda authorizers" (wording lambdad's).
+        raise BadRequestException(
+            "AuthorizerResultTtlInSeconds is supported only for HTTP API Lambda authorizers"
+        )
     for source in authorizer.get("IdentitySource") or ():
         if not source.startswith(_IDENTITY_PREFIXES) or source in _IDENTITY_PREFIXES:
             raise BadRequestException(f"Invalid identity source: {source}")
@@ -108,6 +115,12 @@ def check_integration(integration: Params) -> None:
     integration.setdefault("PayloadFormatVersion", "1.0")
     if integration["PayloadFormatVersion"] != "1.0":
         raise BadRequestException("WebSocket APIs support PayloadFormatVersion 1.0 only")
+    timeout = integration.get("TimeoutInMillis", TIMEOUT_MS)
+    if not isinstance(timeout, int) or not 50 <= timeout <= TIMEOUT_MS:
+        # botocore: between 50 and 29,000 ms for WebSocket APIs (wording lambdad's).
+        raise BadRequestException(
+            f"TimeoutInMillis must be between 50 and {TIMEOUT_MS} for WebSocket APIs"
+        )
 
 
 class RouteResponses:

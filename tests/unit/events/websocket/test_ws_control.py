@@ -100,3 +100,22 @@ def test_only_connect_is_authorized_and_by_request_authorizers(v2: Call) -> None
                                    "AuthorizerUri": ARN,
                                    "IdentitySource": ["route.request.header.Auth"]})  # fmt: skip
     assert made["IdentitySource"] == ["route.request.header.Auth"]
+
+
+def test_integration_timeouts_and_authorizer_caching_are_as_for_websocket_apis(v2: Call) -> None:
+    api_id = _api(v2)
+    made = v2("CreateIntegration", {"ApiId": api_id, "IntegrationType": "AWS_PROXY",
+                                    "IntegrationUri": ARN})  # fmt: skip
+    assert made["TimeoutInMillis"] == 29_000  # botocore: 29 s by default for WebSocket APIs
+    for timeout in (30_000, 49):
+        params = {"ApiId": api_id, "IntegrationType": "AWS_PROXY", "IntegrationUri": ARN,
+                  "TimeoutInMillis": timeout}  # fmt: skip
+        with pytest.raises(BadRequestException):
+            v2("CreateIntegration", params)
+    http = v2("CreateApi", {"Name": "h", "ProtocolType": "HTTP", "Target": ARN})
+    integration = v2("GetIntegrations", {"ApiId": http["ApiId"]})["Items"][0]
+    assert integration["TimeoutInMillis"] == 30_000
+    with pytest.raises(BadRequestException):  # caching is for HTTP APIs' authorizers only
+        v2("CreateAuthorizer", {"ApiId": api_id, "AuthorizerType": "REQUEST", "Name": "c",
+                                "AuthorizerUri": ARN, "AuthorizerResultTtlInSeconds": 300,
+                                "IdentitySource": ["route.request.header.Auth"]})  # fmt: skip
