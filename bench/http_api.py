@@ -65,15 +65,20 @@ def _apis(server: c.Server, arn: str) -> tuple[str, str]:
     uri = f"arn:aws:apigateway:{c.REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
     rest.put_integration(**ids, type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
     rest.create_deployment(restApiId=rest_id, stageName="b")
-    for api_id in (http_id, rest_id):
+    permit_apis(server, "apigw", http_id, rest_id)
+    return http_id, rest_id
+
+
+def permit_apis(server: c.Server, function: str, *api_ids: str) -> None:
+    """Let API Gateway invoke ``function`` for each of ``api_ids``."""
+    for api_id in api_ids:
         server.client.add_permission(
-            FunctionName="apigw",
+            FunctionName=function,
             StatementId=f"apigw-{api_id}",
             Action="lambda:InvokeFunction",
             Principal="apigateway.amazonaws.com",
             SourceArn=f"arn:aws:execute-api:{c.REGION}:{c.ACCOUNT}:{api_id}/*",
         )
-    return http_id, rest_id
 
 
 def _balancer(server: c.Server, arn: str) -> str:

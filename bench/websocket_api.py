@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
-from http_api import BODY, HANDLER, _client, door_request
+from http_api import BODY, HANDLER, _client, door_request, permit_apis
 
 
 def _apis(server: c.Server, arn: str) -> tuple[str, str]:
@@ -39,14 +39,7 @@ def _apis(server: c.Server, arn: str) -> tuple[str, str]:
     v2.create_route_response(ApiId=ws_id, RouteId=route["RouteId"], RouteResponseKey="$default")
     v2.create_stage(ApiId=ws_id, StageName="b", AutoDeploy=True)
     http_id = v2.create_api(Name="http", ProtocolType="HTTP", Target=arn)["ApiId"]
-    for api_id in (ws_id, http_id):
-        server.client.add_permission(
-            FunctionName="ws",
-            StatementId=f"apigw-{api_id}",
-            Action="lambda:InvokeFunction",
-            Principal="apigateway.amazonaws.com",
-            SourceArn=f"arn:aws:execute-api:{c.REGION}:{c.ACCOUNT}:{api_id}/*",
-        )
+    permit_apis(server, "ws", ws_id, http_id)
     return ws_id, http_id
 
 
