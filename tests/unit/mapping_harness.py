@@ -24,7 +24,8 @@ EAST = Scope("123456789012", "us-east-1")
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:jobs"
 
 
-def _zip() -> str:
+def echo_zip() -> str:
+    """An echoing Python handler's zip, base64 (CreateFunction's ``ZipFile`` as JSON)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("app.py", "def handler(event, context):\n    return event\n")
@@ -53,7 +54,7 @@ class Harness:
                 "Runtime": "python3.12",
                 "Role": "arn:aws:iam::123456789012:role/r",
                 "Handler": "app.handler",
-                "Code": {"ZipFile": _zip()},
+                "Code": {"ZipFile": echo_zip()},
             },
         )
 

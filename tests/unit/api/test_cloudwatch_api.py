@@ -321,17 +321,7 @@ def test_custom_series_past_the_quota_are_refused(api: CloudWatchApi) -> None:
 
 def test_describe_alarms_pages(api: CloudWatchApi) -> None:
     for name in ("c", "a", "b"):
-        alarm = {
-            "AlarmName": name,
-            "Namespace": "Shop",
-            "MetricName": "Orders",
-            "Statistic": "Sum",
-            "Period": 60,
-            "EvaluationPeriods": 1,
-            "Threshold": 5,
-            "ComparisonOperator": "GreaterThanThreshold",
-        }
-        assert cbor(api, "PutMetricAlarm", alarm)[0] == 200
+        assert cbor(api, "PutMetricAlarm", _alarm(name))[0] == 200
     first = cbor(api, "DescribeAlarms", {"MaxRecords": 2})[2]
     assert [a["AlarmName"] for a in first["MetricAlarms"]] == ["a", "b"]
     rest = cbor(api, "DescribeAlarms", {"MaxRecords": 2, "NextToken": first["NextToken"]})[2]

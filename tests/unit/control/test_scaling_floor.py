@@ -3,9 +3,6 @@ concurrency is, against the reserved concurrency or the account's unreserved poo
 
 from __future__ import annotations
 
-import base64
-import io
-import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,15 +20,9 @@ from lambdad.model.scope import Scope
 from lambdad.secrets import Sealer
 from lambdad.store.blobs import BlobStore
 from lambdad.store.sqlite import SqliteStore
+from unit.mapping_harness import echo_zip
 
 EAST = Scope("123456789012", "us-east-1")
-
-
-def _zip() -> str:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", "def handler(event, context):\n    return event\n")
-    return base64.b64encode(buf.getvalue()).decode()
 
 
 class Harness:
@@ -62,7 +53,7 @@ class Harness:
                 "Runtime": "python3.12",
                 "Role": "arn:aws:iam::123456789012:role/r",
                 "Handler": "app.handler",
-                "Code": {"ZipFile": _zip()},
+                "Code": {"ZipFile": echo_zip()},
                 "CapacityProviderConfig": {
                     "LambdaManagedInstancesCapacityProviderConfig": {
                         "CapacityProviderArn": (

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
-import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,19 +20,13 @@ from lambdad.model.scope import Scope
 from lambdad.secrets import Sealer
 from lambdad.store.blobs import BlobStore
 from lambdad.store.sqlite import SqliteStore
+from unit.mapping_harness import echo_zip
 
 EAST = Scope("123456789012", "us-east-1")
 ON = {"ApplyOn": "PublishedVersions"}
 
 
 # -- FunctionService -------------------------------------------------------------------
-
-
-def code() -> str:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", "def handler(event, context):\n    return event\n")
-    return base64.b64encode(buf.getvalue()).decode()
 
 
 class Harness:
@@ -63,7 +54,7 @@ class Harness:
                 "Runtime": "python3.12",
                 "Role": "arn:aws:iam::123456789012:role/r",
                 "Handler": "app.handler",
-                "Code": {"ZipFile": code()},
+                "Code": {"ZipFile": echo_zip()},
                 **params,
             },
         )
