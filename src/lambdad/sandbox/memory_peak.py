@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -23,6 +24,11 @@ PROC = Path("/proc")
 # forks hundreds of processes gets the rest read and closed each time, so what it does
 # never holds more than this many of the server's file descriptors.
 MAX_KEPT = 8
+# While the cgroup's peak stands still, its processes' peaks are read at most this often
+# (seconds): what they map without the cgroup being charged (pages shared with the zygote,
+# files cached by others) shows within this long; what the function allocates raises the
+# cgroup's peak and is read at once.
+TREE_INTERVAL = 1.0
 
 
 def hwm_bytes(status: bytes) -> int | None:
@@ -55,15 +61,23 @@ class PeakReader:
     ``VmHWM`` of the processes its ``cgroup.procs`` files list, read after every
     invocation through files kept open: one ``pread`` per file, no path walk, open or
     close (which cost more than the reads themselves, and REPORT is on every invoke's
-    path); at most ``MAX_KEPT`` status files, the others read and closed. ``close`` is
-    idempotent."""
+    path); at most ``MAX_KEPT`` status files, the others read and closed. The status
+    files (the costly reads: the kernel sums a process's memory for each) only when the
+    cgroup's peak moved or ``TREE_INTERVAL`` passed. ``close`` is idempotent."""
 
     def __init__(
-        self, peak_paths: Sequence[Path], procs_paths: Sequence[Path], proc: Path = PROC
+        self,
+        peak_paths: Sequence[Path],
+        procs_paths: Sequence[Path],
+        proc: Path = PROC,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._peak_paths = list(peak_paths)
         self._procs_paths = list(procs_paths)
         self._proc = proc
+        self._clock = clock
+        # The cgroup's peak when the processes' were last read, and when.
+        self._tree_seen: tuple[int, float] | None = None
         self._peak_fd: int | None = None  # -1: none of the peak files could be opened
         self._procs_fds: list[int] | None = None
         self._status: dict[int, int] = {}  # pid -> its status file
@@ -71,6 +85,11 @@ class PeakReader:
 
     def read(self) -> int:
         """The peak in bytes so far (0 when nothing could be read)."""
+        cgroup = self._cgroup_peak()
+        now = self._clock()
+        seen = self._tree_seen
+        if seen is not None and seen[0] == cgroup and now - seen[1] < TREE_INTERVAL:
+            return self.peak
         tree = 0
         pids = self._pids()
         for pid in pids:
@@ -78,7 +97,8 @@ class PeakReader:
         if len(self._status) > len(pids):
             for gone in self._status.keys() - pids:
                 os.close(self._status.pop(gone))
-        self.peak = environment_peak(self._cgroup_peak(), tree, self.peak)
+        self.peak = environment_peak(cgroup, tree, self.peak)
+        self._tree_seen = None if cgroup is None else (cgroup, now)
         return self.peak
 
     def close(self) -> None:

@@ -43,12 +43,16 @@ def test_a_reader_keeps_its_files_open_and_follows_the_cgroup(tmp_path: Path) ->
     (cg / "cgroup.procs").write_bytes(b"1\n2\n")
     _status(proc, 1, 15000)
     _status(proc, 2, 16384)
-    reader = memory_peak.PeakReader([cg / "memory.peak"], [cg / "cgroup.procs"], proc=proc)
+    now = [0.0]
+    reader = memory_peak.PeakReader(
+        [cg / "memory.peak"], [cg / "cgroup.procs"], proc=proc, clock=lambda: now[0]
+    )
     assert reader.read() == 16384 * 1024
     # A process grew and another joined: read again through the same files.
     _status(proc, 1, 20000)
     _status(proc, 3, 1000)
     (cg / "cgroup.procs").write_bytes(b"1\n2\n3\n")
+    now[0] += memory_peak.TREE_INTERVAL
     assert reader.read() == 20000 * 1024
     # The biggest one left (its peak stays), the cgroup's peak rose past the rest.
     (cg / "cgroup.procs").write_bytes(b"3\n")
@@ -80,3 +84,32 @@ def test_a_function_with_hundreds_of_processes_holds_few_descriptors(tmp_path: P
     assert reader.read() == 1300 * 1024  # the largest, though not kept open
     assert len(reader._status) == memory_peak.MAX_KEPT
     reader.close()
+
+
+def test_the_processes_are_read_again_when_the_cgroup_peak_moves_or_a_second_passed(
+    tmp_path: Path,
+) -> None:
+    proc, cg = tmp_path / "proc", tmp_path / "cg"
+    proc.mkdir()
+    cg.mkdir()
+    (cg / "memory.peak").write_bytes(b"3145728\n")
+    (cg / "cgroup.procs").write_bytes(b"1\n")
+    _status(proc, 1, 16384)
+    now = [100.0]
+    reader = memory_peak.PeakReader(
+        [cg / "memory.peak"], [cg / "cgroup.procs"], proc=proc, clock=lambda: now[0]
+    )
+    assert reader.read() == 16 << 20
+    # Shared pages mapped, nothing charged: seen within TREE_INTERVAL, not at once.
+    _status(proc, 1, 20480)
+    now[0] += memory_peak.TREE_INTERVAL / 2
+    assert reader.read() == 16 << 20
+    now[0] += memory_peak.TREE_INTERVAL / 2
+    assert reader.read() == 20 << 20
+    # The function allocated (the cgroup's peak moved): read at once.
+    _status(proc, 1, 30720)
+    (cg / "memory.peak").write_bytes(b"4194304\n")
+    assert reader.read() == 30 << 20
+    # Past the processes' peaks, the cgroup's own counts at once too.
+    (cg / "memory.peak").write_bytes(b"52428800\n")
+    assert reader.read() == 50 << 20
