@@ -33,27 +33,30 @@ def url_request(port: int, url_id: str) -> bytes:
     return head.encode() + BODY
 
 
-def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
-    server.create("url", source=HANDLER, MemorySize=1769)
-    url_id = (
-        server.client.create_function_url_config(FunctionName="url", AuthType="NONE")["FunctionUrl"]
-        .split("//", 1)[1]
-        .split(".", 1)[0]
-    )
+def public_url(server: c.Server, function: str) -> str:
+    """A function URL (AuthType NONE) on ``function`` with both permissions AWS asks
+    for; its url-id."""
+    config = server.client.create_function_url_config(FunctionName=function, AuthType="NONE")
     server.client.add_permission(
-        FunctionName="url",
+        FunctionName=function,
         StatementId="public",
         Action="lambda:InvokeFunctionUrl",
         Principal="*",
         FunctionUrlAuthType="NONE",
     )
     server.client.add_permission(
-        FunctionName="url",
+        FunctionName=function,
         StatementId="public-invoke",
         Action="lambda:InvokeFunction",
         Principal="*",
         InvokedViaFunctionUrl=True,
     )
+    return config["FunctionUrl"].split("//", 1)[1].split(".", 1)[0]
+
+
+def measure(server: c.Server, n: int) -> dict[str, dict[str, float]]:
+    server.create("url", source=HANDLER, MemorySize=1769)
+    url_id = public_url(server, "url")
     invoke = c.signed_invoke(server.endpoint, "url", BODY)
     via_url = url_request(server.port, url_id)
     requests = {"direct Invoke": invoke, "function URL": via_url}

@@ -6,13 +6,14 @@ the runtimes and wrk, and the two ceilings they set on this machine: requests/s 
 loop thread always busy, and with every core busy.
 
 One ``lambdad serve`` (``process`` sandbox; ``--sandbox bwrap``: the default one) and
-one no-op Python function answering a small proxy response, behind an HTTP API (quick
-create), a REST API (``{proxy+}``) and an application load balancer (as
-``bench/http_api.py`` makes them). ``wrk`` (one thread) drives 8 keep-alive connections
-at each: a pre-signed ``Invoke``, POSTs to the APIs' ``/execute-api/<id>/…`` path form,
-POSTs to the API port with the balancer's ``DNSName`` as ``Host``; then the same wrk
-against a minimal asyncio server in a process of its own (what loopback HTTP does on
-this machine at all).
+one no-op Python function answering a small proxy response, behind a function URL
+(AuthType NONE), an HTTP API (quick create), a REST API (``{proxy+}``) and an
+application load balancer (as ``bench/function_url.py`` and ``bench/http_api.py`` make
+them). ``wrk`` (one thread) drives 8 keep-alive connections at each: a pre-signed
+``Invoke``, POSTs to the URL's ``/lambda-url/<id>/…`` path form and to the APIs'
+``/execute-api/<id>/…`` one, POSTs to the API port with the balancer's ``DNSName`` as
+``Host``; then the same wrk against a minimal asyncio server in a process of its own
+(what loopback HTTP does on this machine at all).
 
     python bench/http_doors_throughput.py [--quick] [--seconds S] [--sandbox process|bwrap]
                                           [--json PATH]
@@ -33,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
+import function_url
 import http_api
 import throughput as t
 
@@ -126,8 +128,10 @@ def measure(seconds: float, work: Path, sandbox: str) -> dict[str, dict[str, Any
         arn = server.client.get_function(FunctionName="apigw")["Configuration"]["FunctionArn"]
         http_id, rest_id = http_api._apis(server, arn)
         dns_name = http_api._balancer(server, arn)
+        url_id = function_url.public_url(server, "apigw")
         scripts = {
             "direct Invoke": t.lua_for(c.signed_invoke(server.endpoint, "apigw", b"{}")),
+            "function URL": _script(f"/lambda-url/{url_id}/x"),
             "HTTP API": _script(f"/execute-api/{http_id}/x"),
             "REST API": _script(f"/execute-api/{rest_id}/b/x"),
             "ALB": _script("/x", f"{dns_name}:{server.port}"),
