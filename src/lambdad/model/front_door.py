@@ -65,12 +65,12 @@ def addressed(
     if not raw_path.startswith(path_prefix):
         return None
     found, slash, rest = raw_path[len(path_prefix) :].partition("/")
-    if len(found) != id_length or not all(c in _ID_ALPHABET for c in found):
+    if len(found) != id_length or _ID.fullmatch(found) is None:
         return None
     return found, None, slash + rest if slash else "/"
 
 
-_ID_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ID = re.compile("[a-z0-9]+")
 
 
 def host_of(headers: Headers) -> str | None:
