@@ -21,7 +21,7 @@ def sample(
 ) -> tuple[int, int, int]:
     """(function concurrency, unreserved in use, claimed), provisioned metrics recorded."""
     usage = leases.usage
-    limits, account = leases.limits(key)
+    limits, account = lease.limits, lease.account
     unreserved = usage.unreserved.get(key.world, 0)
     claimed = account.reserved + account.provisioned_unreserved + unreserved
     concurrency = usage.on_demand.get(key, 0)

@@ -94,6 +94,10 @@ class AccountLimits:
         return max(0, self.concurrency - self.reserved - self.provisioned_unreserved)
 
 
+_NO_LIMITS = FunctionLimits()
+_NO_ACCOUNT = AccountLimits(0)
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Leases held right now."""
@@ -115,6 +119,9 @@ class Lease:
     qualifier: str | None
     kind: LeaseKind
     granted_at: float
+    # The configuration it was granted under (what the invocation's metrics report).
+    limits: FunctionLimits = _NO_LIMITS
+    account: AccountLimits = _NO_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +318,8 @@ class Leases:
                 qualifier if verdict is LeaseKind.PROVISIONED else None,
                 verdict,
                 self.clock.monotonic(),
+                limits,
+                account,
             )
             self._usage = take(self._usage, lease)
         return lease
