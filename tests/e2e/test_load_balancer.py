@@ -131,6 +131,62 @@ def test_load_balancer_with_a_lambda_target(
     assert all(g["TargetGroupName"] != name for g in elb.describe_target_groups()["TargetGroups"])
 
 
+def test_load_balancer_control_answers_as_elb_does(
+    lambdad: LambdadServer,
+    new_balancer: Callable[[str], dict[str, Any]],
+    unique_name: Callable[[str], str],
+) -> None:
+    """ELB's idempotent creates, its errors and their words, and its pages, through
+    boto3 (server-side validation) and the AWS CLI."""
+    elb = lambdad.client("elbv2", parameter_validation=False)
+    name = unique_name("ex")[:24].rstrip("-")
+    balancer = new_balancer(name)
+    # Created again with the same settings: the same balancer; with others: refused.
+    again = elb.create_load_balancer(Name=name)["LoadBalancers"][0]
+    assert again["LoadBalancerArn"] == balancer["LoadBalancerArn"]
+
+    def error(call: Callable[..., Any], **params: Any) -> tuple[int, str, str]:
+        with pytest.raises(ClientError) as refused:
+            call(**params)
+        answer = refused.value.response
+        status = answer["ResponseMetadata"]["HTTPStatusCode"]
+        return status, answer["Error"]["Code"], answer["Error"]["Message"]
+
+    assert error(elb.create_load_balancer, Name=name, Scheme="internal") == (
+        400, "DuplicateLoadBalancerName",
+        f"A load balancer with the same name '{name}' exists, but with different settings",
+    )  # fmt: skip
+    assert error(elb.create_load_balancer, Name=name, Scheme="bogus") == (
+        400, "ValidationError",
+        "1 validation error detected: Value 'bogus' at 'scheme' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [internet-facing, internal]",
+    )  # fmt: skip
+    assert error(elb.describe_load_balancers, Names=[f"{name}-gone"]) == (
+        400, "LoadBalancerNotFound", f"Load balancers '[{name}-gone]' not found",
+    )  # fmt: skip
+    assert error(elb.delete_load_balancer, LoadBalancerArn="web") == (
+        400, "ValidationError", "'web' is not a valid load balancer ARN",
+    )  # fmt: skip
+    assert error(elb.create_target_group, Name="x" * 33, TargetType="lambda")[2] == (
+        f"Target group name '{'x' * 33}' cannot be longer than '32' characters"
+    )
+    new_balancer(f"{name}-2")
+    first = elb.describe_load_balancers(PageSize=1)
+    assert len(first["LoadBalancers"]) == 1
+    rest = elb.describe_load_balancers(PageSize=400, Marker=first["NextMarker"])
+    assert "NextMarker" not in rest
+    # boto3's paginator follows NextMarker and sees every balancer once; so does the
+    # CLI's (--max-items / --starting-token wrap the marker in its own token).
+    pages = elb.get_paginator("describe_load_balancers").paginate(PageSize=1)
+    names = [b["LoadBalancerName"] for page in pages for b in page["LoadBalancers"]]
+    assert sorted(n for n in names if n.startswith(name)) == [name, f"{name}-2"]
+    assert len(names) == len(set(names))
+    head = lambdad.aws("elbv2", "describe-load-balancers", "--max-items", "1")
+    tail = lambdad.aws("elbv2", "describe-load-balancers", "--starting-token", head["NextToken"])
+    cli_names = [b["LoadBalancerName"] for b in head["LoadBalancers"] + tail["LoadBalancers"]]
+    assert cli_names == names
+
+
 def test_listeners_reopen_after_a_restart(
     lambdad_factory: Callable[..., LambdadServer], tmp_path: Path
 ) -> None:

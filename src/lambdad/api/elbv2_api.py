@@ -3,10 +3,13 @@
 
 A request is a form (``Action=<Operation>&Version=2015-12-01&…``, in the body or the
 query string) read into the operation's parameters by botocore's model
-(``cloudwatch_shapes.from_query``: ``member.N`` lists, typed scalars); the operation
-the platform registered (``lambdad.events.alb``, passed in as callables) runs on a
-worker thread; its result is written as ``<OpResponse><OpResult>…`` XML. Errors are
-``<ErrorResponse>`` with ELB's code; anything unexpected is logged and answered 500.
+(``cloudwatch_shapes.from_query``: ``member.N`` lists, typed scalars) and checked
+against the model's constraints as ELB reports them (``ValidationError``: "1 validation
+error detected: Value '0' at 'priority' failed to satisfy constraint: …"); the
+operation the platform registered (``lambdad.events.alb``, passed in as callables) runs
+on a worker thread; its result is written as ``<OpResponse><OpResult>…`` XML. Errors
+are ``<ErrorResponse>`` with ELB's code; anything unexpected is logged and answered 500
+in the same XML shape (never another protocol's body).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import botocore.session
 from botocore.model import ServiceModel
 
 from lambdad.api.cloudwatch_shapes import BadValue, from_query, to_xml
+from lambdad.api.constraints import ShapeChecker
 from lambdad.api.context import RequestContext
-from lambdad.errors import AwsError
+from lambdad.errors import AwsError, ValidationException
 from lambdad.model.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,12 @@ _XML = {"Content-Type": "text/xml"}
 @functools.cache
 def model() -> ServiceModel:
     return botocore.session.get_session().get_service_model("elbv2")
+
+
+@functools.cache
+def checker() -> ShapeChecker:
+    shapes = botocore.session.get_session().get_service_data("elbv2")["shapes"]
+    return ShapeChecker(shapes, {})
 
 
 class ElbApi:
@@ -71,22 +81,20 @@ class ElbApi:
                 params = from_query(op.input_shape, form)
             except BadValue as exc:
                 return _error("ValidationError", str(exc), ctx)
-            missing = [
-                m
-                for m in (op.input_shape.required_members if op.input_shape else [])
-                if m not in params
-            ]
-            if missing:
-                return _error("ValidationError", f"{missing[0]} is required", ctx)
+            if op.input_shape is not None:
+                violations = checker().violations(op.input_shape.name, params)
+                if violations:
+                    detected = ValidationException.for_violations(violations).message
+                    return _error("ValidationError", detected, ctx)
             result = await self.offload(operation, ctx.scope, params)
             if self.after is not None:
                 await self.after()
+            inner = to_xml(op.output_shape, result)
         except AwsError as exc:
             return _error(exc.code, exc.message, ctx, getattr(exc, "elb_status", 400))
         except Exception:
             log.exception("elbv2 %s failed in request %s", action, ctx.request_id)
             return _error("InternalFailure", "Internal failure", ctx, 500)
-        inner = to_xml(op.output_shape, result)
         out = (
             f'<{action}Response xmlns="{NAMESPACE}"><{action}Result>{inner}</{action}Result>'
             f"<ResponseMetadata><RequestId>{ctx.request_id}</RequestId></ResponseMetadata>"

@@ -10,13 +10,12 @@ priority unique in their listener (1 to 50000) and one to five conditions.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from lambdad.clock import Clock
-from lambdad.events.alb import names, redirects
+from lambdad.events.alb import checks, names, redirects
 from lambdad.events.alb.errors import ElbError, invalid, not_found
 from lambdad.events.alb.store import LB, TG, ElbStore
 from lambdad.events.alb.target_groups import target_group_arns
@@ -25,7 +24,6 @@ from lambdad.model.scope import Scope
 Params = dict[str, Any]
 # The actions that answer a request (ELB: exactly one per rule, performed last).
 _TERMINAL: Final = frozenset({"forward", "fixed-response", "redirect"})
-_NAME: Final = re.compile(r"(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?")
 _FIELDS: Final = frozenset(
     {
         "path-pattern",
@@ -64,13 +62,22 @@ class Balancers:
 
     def create_load_balancer(self, scope: Scope, params: Params) -> Params:
         name = params["Name"]
-        if not _NAME.fullmatch(name):
-            raise invalid(f"The load balancer name '{name}' is not valid")
+        problem = checks.balancer_name_problem(name)
+        if problem is not None:
+            raise invalid(problem)
         if params.get("Type", "application") != "application":
             raise invalid("lambdad serves application load balancers only")
         existing = [d for d in self.store.all(LB, scope) if d["Name"] == name]
         if existing:
-            return {"LoadBalancers": [existing[0]["LoadBalancer"]]}
+            # Idempotent, as on AWS: the same settings answer the balancer there is.
+            balancer = existing[0]["LoadBalancer"]
+            if not _same_settings(balancer, params):
+                raise ElbError(
+                    "DuplicateLoadBalancerName",
+                    f"A load balancer with the same name '{name}' exists, "
+                    "but with different settings",
+                )
+            return {"LoadBalancers": [_loaded(balancer)]}
         lb_id, dns = names.hex_id(), names.dns_id()
         arn = names.arn(scope.region, scope.account, f"loadbalancer/app/{name}/{lb_id}")
         balancer = {
@@ -104,14 +111,23 @@ class Balancers:
     def describe_load_balancers(self, scope: Scope, params: Params) -> Params:
         docs = self.store.all(LB, scope)
         if params.get("LoadBalancerArns"):
+            for arn in params["LoadBalancerArns"]:
+                checks.check_arn(scope, "load balancer", arn)
             docs = [self.store.by_arn(LB, scope, arn) for arn in params["LoadBalancerArns"]]
         elif params.get("Names"):
             docs = [d for d in docs if d["Name"] in params["Names"]]
-            if len(docs) != len(set(params["Names"])):
-                raise not_found("LoadBalancerNotFound", "load balancer")
-        return {"LoadBalancers": [_loaded(d["LoadBalancer"]) for d in docs]}
+            found = {d["Name"] for d in docs}
+            missing = [n for n in params["Names"] if n not in found]
+            if missing:
+                raise checks.names_not_found("LoadBalancerNotFound", missing)
+        shown, marker = checks.page(docs, params)
+        out: Params = {"LoadBalancers": [_loaded(d["LoadBalancer"]) for d in shown]}
+        return out | ({"NextMarker": marker} if marker else {})
 
     def delete_load_balancer(self, scope: Scope, params: Params) -> Params:
+        # An ARN of no balancer succeeds (AWS: "If the load balancer does not exist or
+        # has already been deleted, the call succeeds"); one that is no ARN does not.
+        checks.check_arn(scope, "load balancer", params["LoadBalancerArn"])
         with self.store.lock:
             for doc in self.store.all(LB, scope):
                 if doc["Arn"] == params["LoadBalancerArn"]:
@@ -126,10 +142,14 @@ class Balancers:
         port = params.get("Port")
         if not isinstance(port, int) or not 1 <= port <= 65535:
             raise invalid("A listener port between 1 and 65535 is required")
+        checks.check_arn(scope, "load balancer", params["LoadBalancerArn"])
         actions = self._actions(scope, params["DefaultActions"])
         with self.store.edit(LB, scope, params["LoadBalancerArn"]) as doc:
             if any(li["Port"] == port for li in doc["Listeners"].values()):
-                raise ElbError("DuplicateListener", "A listener already exists on that port")
+                raise ElbError(
+                    "DuplicateListener",
+                    f"A listener already exists on this port for this load balancer '{doc['Arn']}'",
+                )
             reason = self.bind_error(port)
             if reason is not None:
                 raise ElbError("InvalidConfigurationRequest", f"Listener port {reason}")
@@ -152,6 +172,10 @@ class Balancers:
         return {"Listeners": [_public(listener)]}
 
     def describe_listeners(self, scope: Scope, params: Params) -> Params:
+        if params.get("LoadBalancerArn"):
+            checks.check_arn(scope, "load balancer", params["LoadBalancerArn"])
+        for arn in params.get("ListenerArns") or ():
+            checks.check_arn(scope, "listener", arn)
         listeners = [
             li
             for doc in self.store.all(LB, scope)
@@ -165,10 +189,13 @@ class Balancers:
                 raise not_found("ListenerNotFound", "listener")
         elif params.get("LoadBalancerArn"):
             self.store.by_arn(LB, scope, params["LoadBalancerArn"])
-        return {"Listeners": [_public(li) for li in listeners]}
+        shown, marker = checks.page(listeners, params)
+        out: Params = {"Listeners": [_public(li) for li in shown]}
+        return out | ({"NextMarker": marker} if marker else {})
 
     def delete_listener(self, scope: Scope, params: Params) -> Params:
         arn = params["ListenerArn"]
+        checks.check_arn(scope, "listener", arn)
         with self.store.edit(LB, scope, _owner_of(self.store, scope, arn)) as doc:
             del doc["Listeners"][arn]
             doc["Listening"] = "yes" if doc["Listeners"] else "no"
@@ -184,8 +211,9 @@ class Balancers:
         conditions = params["Conditions"]
         if not 1 <= len(conditions) <= 5 or any(c.get("Field") not in _FIELDS for c in conditions):
             raise invalid("Rules take one to five conditions on a known field")
-        actions = self._actions(scope, params["Actions"])
         listener_arn = params["ListenerArn"]
+        checks.check_arn(scope, "listener", listener_arn)
+        actions = self._actions(scope, params["Actions"])
         with self.store.edit(LB, scope, _owner_of(self.store, scope, listener_arn)) as doc:
             mine = [r for r in doc["Rules"].values() if r["ListenerArn"] == listener_arn]
             if any(int(r["Priority"]) == priority for r in mine):
@@ -208,6 +236,8 @@ class Balancers:
         return {"Rules": [_public(rule)]}
 
     def describe_rules(self, scope: Scope, params: Params) -> Params:
+        if params.get("ListenerArn"):
+            checks.check_arn(scope, "listener", params["ListenerArn"])
         rules: list[Params] = []
         for doc in self.store.all(LB, scope):
             for listener in doc["Listeners"].values():
@@ -234,7 +264,9 @@ class Balancers:
                 raise not_found("RuleNotFound", "rule")
         elif params.get("ListenerArn") and not rules:
             raise not_found("ListenerNotFound", "listener")
-        return {"Rules": [_public(r) for r in rules]}
+        shown, marker = checks.page(rules, params)
+        out: Params = {"Rules": [_public(r) for r in shown]}
+        return out | ({"NextMarker": marker} if marker else {})
 
     def delete_rule(self, scope: Scope, params: Params) -> Params:
         arn = params["RuleArn"]
@@ -273,6 +305,19 @@ def _owner_of(store: ElbStore, scope: Scope, listener_arn: str) -> str:
         if listener_arn in doc["Listeners"]:
             return str(doc["Arn"])
     raise not_found("ListenerNotFound", "listener")
+
+
+def _same_settings(balancer: Params, params: Params) -> bool:
+    """Whether a CreateLoadBalancer asks for the balancer there is (what it leaves out
+    is not a difference)."""
+    subnets = [zone["SubnetId"] for zone in balancer["AvailabilityZones"]]
+    return (
+        params.get("Scheme", "internet-facing") == balancer["Scheme"]
+        and params.get("IpAddressType", "ipv4") == balancer["IpAddressType"]
+        and sorted(params.get("Subnets") or subnets) == sorted(subnets)
+        and sorted(params.get("SecurityGroups") or balancer["SecurityGroups"])
+        == sorted(balancer["SecurityGroups"])
+    )
 
 
 def _public(item: Params) -> Params:

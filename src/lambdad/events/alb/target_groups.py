@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.errors import AwsError
-from lambdad.events.alb import names
+from lambdad.events.alb import checks, names
 from lambdad.events.alb.errors import ElbError, invalid
 from lambdad.events.alb.store import LB, TG, ElbStore
 from lambdad.model.arn import parse_function_ref
@@ -33,6 +33,11 @@ _DEFAULTS: Final = {
     "TargetType": "lambda",
     "IpAddressType": "ipv4",
 }
+
+# What a second CreateTargetGroup of a name must repeat to be answered, not refused.
+_SETTINGS: Final = ("TargetType", "HealthCheckEnabled", "HealthCheckPath", "Matcher",
+                    "HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds",
+                    "HealthyThresholdCount", "UnhealthyThresholdCount")  # fmt: skip
 
 
 class TargetGroups:
@@ -55,6 +60,9 @@ class TargetGroups:
 
     def create_target_group(self, scope: Scope, params: Params) -> Params:
         name = params["Name"]
+        problem = checks.group_name_problem(name)
+        if problem is not None:
+            raise invalid(problem)
         if params.get("TargetType") != "lambda":
             raise invalid("lambdad serves target groups of TargetType lambda only")
         if "Protocol" in params or "Port" in params:
@@ -63,9 +71,18 @@ class TargetGroups:
             )
         existing = [d for d in self.store.all(TG, scope) if d["Name"] == name]
         if existing:
+            # Idempotent, as on AWS: the same settings answer the group there is.
+            group = existing[0]["TargetGroup"]
+            if any(params[k] != group.get(k) for k in _SETTINGS if k in params):
+                raise ElbError(
+                    "DuplicateTargetGroupName",
+                    f"A target group with the same name '{name}' exists, "
+                    "but with different settings",
+                )
             return {"TargetGroups": [_view(self.store, scope, existing[0])]}
         arn = names.arn(scope.region, scope.account, f"targetgroup/{name}/{names.hex_id()}")
-        group = {**_DEFAULTS, "TargetGroupArn": arn, "TargetGroupName": name}
+        given = {k: params[k] for k in _SETTINGS if k in params}
+        group = {**_DEFAULTS, **given, "TargetGroupArn": arn, "TargetGroupName": name}
         doc = {
             "Name": name,
             "Arn": arn,
@@ -78,7 +95,11 @@ class TargetGroups:
 
     def describe_target_groups(self, scope: Scope, params: Params) -> Params:
         docs = self.store.all(TG, scope)
+        if params.get("LoadBalancerArn"):
+            checks.check_arn(scope, "load balancer", params["LoadBalancerArn"])
         if params.get("TargetGroupArns"):
+            for arn in params["TargetGroupArns"]:
+                checks.check_arn(scope, "target group", arn)
             docs = [self.store.by_arn(TG, scope, arn) for arn in params["TargetGroupArns"]]
         elif params.get("Names"):
             docs = [d for d in docs if d["Name"] in params["Names"]]
@@ -87,10 +108,12 @@ class TargetGroups:
         views = [_view(self.store, scope, d) for d in docs]
         if params.get("LoadBalancerArn"):
             views = [v for v in views if params["LoadBalancerArn"] in v["LoadBalancerArns"]]
-        return {"TargetGroups": views}
+        shown, marker = checks.page(views, params)
+        return {"TargetGroups": shown} | ({"NextMarker": marker} if marker else {})
 
     def delete_target_group(self, scope: Scope, params: Params) -> Params:
         arn = params["TargetGroupArn"]
+        checks.check_arn(scope, "target group", arn)
         with self.store.lock:
             found = [d for d in self.store.all(TG, scope) if d["Arn"] == arn]
             if not found:
@@ -104,6 +127,7 @@ class TargetGroups:
         return {}
 
     def register_targets(self, scope: Scope, params: Params) -> Params:
+        checks.check_arn(scope, "target group", params["TargetGroupArn"])
         targets = params["Targets"]
         if len(targets) != 1:
             raise invalid("You can register only one Lambda function with a target group")
@@ -129,12 +153,14 @@ class TargetGroups:
         return {}
 
     def deregister_targets(self, scope: Scope, params: Params) -> Params:
+        checks.check_arn(scope, "target group", params["TargetGroupArn"])
         gone = {t["Id"] for t in params["Targets"]}
         with self.store.edit(TG, scope, params["TargetGroupArn"]) as doc:
             doc["Targets"] = [t for t in doc["Targets"] if t not in gone]
         return {}
 
     def describe_target_health(self, scope: Scope, params: Params) -> Params:
+        checks.check_arn(scope, "target group", params["TargetGroupArn"])
         doc = self.store.by_arn(TG, scope, params["TargetGroupArn"])
         health = {
             "State": "unavailable",
@@ -148,6 +174,7 @@ class TargetGroups:
         }
 
     def modify_attributes(self, scope: Scope, params: Params) -> Params:
+        checks.check_arn(scope, "target group", params["TargetGroupArn"])
         with self.store.edit(TG, scope, params["TargetGroupArn"]) as doc:
             for attribute in params["Attributes"]:
                 key, value = attribute.get("Key"), attribute.get("Value")
@@ -158,6 +185,7 @@ class TargetGroups:
         return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes.items()]}
 
     def describe_attributes(self, scope: Scope, params: Params) -> Params:
+        checks.check_arn(scope, "target group", params["TargetGroupArn"])
         doc = self.store.by_arn(TG, scope, params["TargetGroupArn"])
         return {"Attributes": [{"Key": k, "Value": v} for k, v in doc["Attributes"].items()]}
 

@@ -138,3 +138,62 @@ def test_listeners_and_rules(elb: Call, policies: _Policies) -> None:
     elb("DeleteListener", {"ListenerArn": listener["ListenerArn"]})
     assert elb("DescribeListeners", {"LoadBalancerArn": balancer_arn})["Listeners"] == []
     elb("DeleteTargetGroup", {"TargetGroupArn": group_arn})
+
+
+def test_creating_again_answers_the_same_or_refuses_other_settings(elb: Call) -> None:
+    made = elb("CreateLoadBalancer", {"Name": "web", "Subnets": ["s-1", "s-2"]})
+    again = elb("CreateLoadBalancer", {"Name": "web", "Subnets": ["s-2", "s-1"]})
+    # Answered as created (a datetime, not the stored number: the XML needs one).
+    assert again == made
+    assert isinstance(again["LoadBalancers"][0]["CreatedTime"], datetime)
+    with pytest.raises(ElbError) as other:
+        elb("CreateLoadBalancer", {"Name": "web", "Scheme": "internal"})
+    assert other.value.code == "DuplicateLoadBalancerName"
+    assert other.value.message == (
+        "A load balancer with the same name 'web' exists, but with different settings"
+    )
+    group = {"Name": "fn", "TargetType": "lambda", "HealthCheckPath": "/up"}
+    assert elb("CreateTargetGroup", group) == elb("CreateTargetGroup", group)
+    with pytest.raises(ElbError) as differs:
+        elb("CreateTargetGroup", {**group, "HealthCheckPath": "/down"})
+    assert differs.value.code == "DuplicateTargetGroupName"
+
+
+def test_names_arns_and_pages(elb: Call, policies: _Policies) -> None:
+    balancer_arn, group_arn = _setup(elb, policies)
+    for i in range(3):
+        elb("CreateLoadBalancer", {"Name": f"more-{i}"})
+    with pytest.raises(ElbError) as missing:
+        elb("DescribeLoadBalancers", {"Names": ["web", "gone"]})
+    assert missing.value.message == "Load balancers '[gone]' not found"
+    for op, params in (
+        ("DescribeLoadBalancers", {"LoadBalancerArns": ["web"]}),
+        ("DeleteLoadBalancer", {"LoadBalancerArn": group_arn}),
+        ("DescribeTargetHealth", {"TargetGroupArn": balancer_arn}),
+    ):
+        with pytest.raises(ElbError) as invalid:
+            elb(op, params)
+        assert invalid.value.code == "ValidationError"
+        assert "is not a valid" in invalid.value.message
+    seen, marker = [], None
+    while True:
+        page = elb(
+            "DescribeLoadBalancers", {"PageSize": 3, **({"Marker": marker} if marker else {})}
+        )
+        seen += [b["LoadBalancerName"] for b in page["LoadBalancers"]]
+        marker = page.get("NextMarker")
+        if marker is None:
+            break
+    assert sorted(seen) == ["more-0", "more-1", "more-2", "web"]
+    forward = [{"Type": "forward", "TargetGroupArn": group_arn}]
+    listener = elb("CreateListener", {"LoadBalancerArn": balancer_arn, "Port": 8080,
+                                      "DefaultActions": forward})["Listeners"][0]  # fmt: skip
+    with pytest.raises(ElbError) as duplicate:
+        elb("CreateListener", {"LoadBalancerArn": balancer_arn, "Port": 8080,
+                               "DefaultActions": forward})  # fmt: skip
+    assert duplicate.value.message == (
+        f"A listener already exists on this port for this load balancer '{balancer_arn}'"
+    )
+    rules = elb("DescribeRules", {"ListenerArn": listener["ListenerArn"], "PageSize": 1})
+    assert len(rules["Rules"]) == 1
+    assert "NextMarker" not in rules  # only the default rule
