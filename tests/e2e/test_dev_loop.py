@@ -67,9 +67,13 @@ def test_a_save_is_what_the_next_invoke_runs(
     assert b"Traceback" not in err, err.decode()
 
 
+# As `sam init` writes it: a parameter to give, and a resource type lambdad does not serve.
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
 Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage:
+    Type: String
 Resources:
   Fn:
     Type: AWS::Serverless::Function
@@ -77,6 +81,15 @@ Resources:
       CodeUri: src/
       Handler: app.handler
       Runtime: python3.11
+      Environment:
+        Variables:
+          STAGE: !Ref Stage
+  ApplicationResourceGroup:
+    Type: AWS::ResourceGroups::Group
+    Properties:
+      Name: !Sub ApplicationInsights-SAM-${AWS::StackName}
+      ResourceQuery:
+        Type: CLOUDFORMATION_STACK_1_0
 """
 
 
@@ -87,9 +100,13 @@ def test_a_template_is_deployed_then_its_code_directories_are_watched(
     (tmp_path / "src").mkdir()
     source = tmp_path / "src" / "app.py"
     source.write_text(SOURCE.format(tag="one"))
-    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    template = tmp_path / "template.yaml"
+    template.write_text(TEMPLATE)
     proc = subprocess.Popen(
-        [LAMBDAD, "dev", str(tmp_path / "template.yaml"), "--stack-name", stack],
+        [
+            *(LAMBDAD, "dev", str(template), "--stack-name", stack),
+            *("--parameter-overrides", "Stage=test", "--allow-unsupported"),
+        ],
         env=client_env(lambdad, COLUMNS="200"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -103,7 +120,14 @@ def test_a_template_is_deployed_then_its_code_directories_are_watched(
             for r in resources
             if r["ResourceType"] == "AWS::Lambda::Function"
         ]
+        config = client.get_function_configuration(FunctionName=name)
+        assert config["Environment"]["Variables"] == {"STAGE": "test"}
         assert _tag(client, name) == "one"
+        # A template saved broken is reported; the loop goes on watching.
+        template.write_text(TEMPLATE + "  Broken: [\n")
+        assert "save to try again" in read_until(proc, "save to try again", timeout=30)
+        template.write_text(TEMPLATE)
+        assert "is up to date" in read_until(proc, "is up to date", timeout=30)
         source.write_text(SOURCE.format(tag="two"))
         assert f"✓ {name} updated" in read_until(proc, f"✓ {name} updated", timeout=30)
         assert _tag(client, name) == "two"
@@ -115,4 +139,7 @@ def test_a_template_is_deployed_then_its_code_directories_are_watched(
             proc.kill()
             _, err = proc.communicate()
         cfn.delete_stack(StackName=stack)
+    # Ctrl-C stops it quietly.
+    assert proc.returncode == 0, err.decode()
     assert b"Traceback" not in err, err.decode()
+    assert b"KeyboardInterrupt" not in err, err.decode()

@@ -1143,6 +1143,7 @@ def test_generated_credential_is_printed_and_exported_by_lambdad_credentials(
         "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
         "AWS_ENDPOINT_URL_CLOUDFORMATION",
         "AWS_ENDPOINT_URL_XRAY",
+        "AWS_ENDPOINT_URL_CODEDEPLOY",
     }
     assert exported["AWS_ACCOUNT_ID"] == generated.account_id
     client = boto3.session.Session().client(

@@ -18,6 +18,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import click
 
 from lambdad.cli import own_api
 from lambdad.cli.client import LogFollower
+from lambdad.cli.nargs_option import GreedyOption
 from lambdad.cli.target import Target, call, find_target
 
 # Paths never packaged (or watched): caches, version control, editors' droppings.
@@ -162,6 +164,17 @@ def template_functions(doc: dict[str, Any], base: Path) -> dict[str, Path]:
 @click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
 @click.option("--function", "function_name", default=None, help="The function to update.")
 @click.option("--stack-name", default=None, help="Template mode: the stack [the directory's].")
+@click.option(
+    "--parameter-overrides",
+    cls=GreedyOption,
+    multiple=True,
+    help="Template mode: KEY=VALUE ... (as `lambdad deploy` takes them).",
+)
+@click.option(
+    "--allow-unsupported",
+    is_flag=True,
+    help="Template mode: skip, and list, resource types lambdad does not serve.",
+)
 @click.option("--debug", "debug_name", default=None, help="Start this function under a debugger.")
 @click.option("--debug-port", default=5678, show_default=True, help="The debugger's host port.")
 @click.option("--endpoint-url", default=None, help="lambdad's URL [AWS_ENDPOINT_URL...].")
@@ -172,6 +185,8 @@ def dev(
     path: Path,
     function_name: str | None,
     stack_name: str | None,
+    parameter_overrides: tuple[str, ...],
+    allow_unsupported: bool,
     debug_name: str | None,
     debug_port: int,
     endpoint_url: str | None,
@@ -180,7 +195,7 @@ def dev(
     """The live development loop.
 
     \b
-    lambdad dev [template.yaml] [--stack-name S]
+    lambdad dev [template.yaml] [--stack-name S] [--parameter-overrides K=V ...]
         deploys the template, then watches its functions' code directories (and the
         template: a change deploys again) and updates a function's code on every save.
     lambdad dev --function NAME [DIR]
@@ -206,8 +221,13 @@ def dev(
                 )
             template = None
         watched = {}
+    deploy_again: Callable[[], dict[str, Path]] | None = None
     if template is not None:
-        watched = _deploy(ctx, template, stack_name, target, endpoint_url, data_dir)
+        options = _DeployOptions(
+            stack_name, parameter_overrides, allow_unsupported, endpoint_url, data_dir
+        )
+        deploy_again = functools.partial(_deploy, ctx, template, options, target)
+        watched = deploy_again()
     if debug_name is not None:
         body = json.dumps({"Port": debug_port}).encode()
         own_api.request(target, "PUT", f"{DEBUG_PATH}{debug_name}", body)
@@ -217,42 +237,42 @@ def dev(
         )
     try:
         loop = _Loop(target, watched, [debug_name] if debug_name else [])
-        if template is None:
-            loop.run(template=None, redeploy=None)
-        else:
-            loop.run(
-                template=template.resolve(),
-                redeploy=lambda: _deploy(ctx, template, stack_name, target, endpoint_url, data_dir),
-            )
+        loop.run(template=template.resolve() if template else None, redeploy=deploy_again)
     finally:
         if debug_name is not None:
             own_api.request(target, "DELETE", f"{DEBUG_PATH}{debug_name}")
             click.echo(f"{debug_name}: debugger detached; environments start normally again")
 
 
+@dataclass(frozen=True)
+class _DeployOptions:
+    """What template mode passes on to ``lambdad deploy`` at each deployment."""
+
+    stack_name: str | None
+    parameter_overrides: tuple[str, ...]
+    allow_unsupported: bool
+    endpoint_url: str | None
+    data_dir: str | None
+
+
 def _deploy(
-    ctx: click.Context,
-    template: Path,
-    stack_name: str | None,
-    target: Target,
-    endpoint_url: str | None,
-    data_dir: str | None,
+    ctx: click.Context, template: Path, options: _DeployOptions, target: Target
 ) -> dict[str, Path]:
     """Deploy the template (as ``lambdad deploy`` does); function name -> code directory
     of each of its functions whose code is local."""
     from lambdad.cli.deploy import _default_name, deploy
     from lambdad.model.cfn_yaml import load
 
-    name = stack_name or _default_name(template)
+    name = options.stack_name or _default_name(template)
     ctx.invoke(
         deploy,
         template_file=str(template),
         stack_name=name,
-        parameter_overrides=(),
+        parameter_overrides=options.parameter_overrides,
         build=False,
-        allow_unsupported=False,
-        endpoint_url=endpoint_url,
-        data_dir=data_dir,
+        allow_unsupported=options.allow_unsupported,
+        endpoint_url=options.endpoint_url,
+        data_dir=options.data_dir,
     )
     local = template_functions(load(template.read_text()), template.parent.resolve())
     cfn = target.client("cloudformation")
@@ -312,20 +332,37 @@ class _Loop:
                 step=10,
                 rust_timeout=1000,
                 yield_on_timeout=True,
-                raise_interrupt=False,
             ):
-                changed = [Path(p) for _, p in changes]
-                if template is not None and redeploy is not None and template in changed:
-                    self.watch(redeploy())
-                    changed = []
-                for name, root in self.roots.items():
-                    mine = [p for p in changed if p.is_relative_to(root)]
-                    if mine:
-                        call(self.target, functools.partial(self.sessions[name].push, mine))
-                for session in self.sessions.values():
-                    call(self.target, session.print_logs)
+                try:
+                    self.step([Path(p) for _, p in changes], template, redeploy)
+                except click.ClickException as exc:
+                    # A template that does not deploy, a server restarting: said, and
+                    # the next save tries again (the loop outlives what it watches).
+                    self.echo_error(f"{exc.format_message()} (watching: save to try again)")
         except KeyboardInterrupt:
             return
+
+    def step(
+        self,
+        changed: list[Path],
+        template: Path | None,
+        redeploy: Callable[[], dict[str, Path]] | None,
+    ) -> None:
+        """One batch of saves: deploy the template again, or push the code that changed;
+        then print the log lines that came."""
+        if template is not None and redeploy is not None and template in changed:
+            self.watch(redeploy())
+            changed = []
+        for name, root in self.roots.items():
+            mine = [p for p in changed if p.is_relative_to(root)]
+            if mine:
+                call(self.target, functools.partial(self.sessions[name].push, mine))
+        for session in self.sessions.values():
+            call(self.target, session.print_logs)
+
+    @staticmethod
+    def echo_error(message: str) -> None:
+        _echo(click.style(f"✗ {message}", fg="red"))
 
 
 def _prefixed(name: str, line: str) -> None:

@@ -24,6 +24,7 @@ SERVICE_IDS = (
     "CloudFormation",
     "Elastic Load Balancing v2",
     "XRay",
+    "CodeDeploy",
 )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from lambdad import config
+from lambdad import __version__, config
 from lambdad.cli.exports import export_lines
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9550"
@@ -28,6 +28,7 @@ _SETTINGS_HELP = "\n".join(f"  {name} (default {default})" for name, default in 
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="lambdad")
 def main() -> None:
     """lambdad: a self-hosted, AWS-Lambda-compatible serverless platform."""
 
@@ -102,7 +103,7 @@ def serve(
     endpoint = f"http://{settings.host}:{settings.port}"
     # Remembered so that `lambdad credentials` prints where this data dir is served.
     (settings.data_dir / ENDPOINT_FILE).write_text(endpoint + "\n")
-    click.echo(f"lambdad {_version()} listening on {endpoint}")
+    click.echo(f"lambdad {__version__} listening on {endpoint}")
     click.echo(f"data dir: {settings.data_dir}")
     click.echo(f"web console: {endpoint}/console")
     first = next(iter(platform.credentials.values()))
@@ -216,12 +217,6 @@ def _register_tune() -> None:
 
 
 _register_tune()
-
-
-def _version() -> str:
-    from lambdad import __version__
-
-    return __version__
 
 
 if __name__ == "__main__":

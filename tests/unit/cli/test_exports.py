@@ -38,6 +38,7 @@ def test_export_lines() -> None:
         "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": "http://127.0.0.1:9550",
         "AWS_ENDPOINT_URL_CLOUDFORMATION": "http://127.0.0.1:9550",
         "AWS_ENDPOINT_URL_XRAY": "http://127.0.0.1:9550",
+        "AWS_ENDPOINT_URL_CODEDEPLOY": "http://127.0.0.1:9550",
     }
     # Everything else is a shell comment (the account), so `eval` takes it whole.
     others = [line for line in lines if not line.startswith("export ")]
