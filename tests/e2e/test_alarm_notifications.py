@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from e2e.aws_side import (
     MOTO_ACCOUNT,
@@ -27,7 +28,7 @@ from e2e.aws_side import (
     receive,
     wait_for,
 )
-from e2e.helpers import OTHER, LambdadServer, active_function
+from e2e.helpers import OTHER, AwsCliError, LambdadServer, active_function
 from e2e.invoke_support import wait_for_log
 
 FAILING = """
@@ -190,6 +191,29 @@ def test_set_alarm_state_runs_ok_actions_unless_disabled(
     assert (message["OldStateValue"], message["NewStateValue"]) == ("ALARM", "OK")
     assert message["NewStateReason"] == "all clear"
     assert not sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages")
+
+    # Bad input is answered as CloudWatch answers it: the model's constraints first.
+    unchecked = server.client("cloudwatch", parameter_validation=False)
+    with pytest.raises(ClientError) as empty:
+        unchecked.put_metric_alarm(
+            AlarmName="", Namespace="Quiet", MetricName="Nothing", Statistic="Sum",
+            Period=60, EvaluationPeriods=1, Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )  # fmt: skip
+    assert empty.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    error = dict(empty.value.response["Error"])
+    error.pop("QueryErrorCode", None)  # botocore's, from the JSON protocol's header
+    assert error == {
+        "Type": "Sender",
+        "Code": "ValidationError",
+        "Message": "1 validation error detected: Value '' at 'alarmName' failed to satisfy "
+        "constraint: Member must have length greater than or equal to 1",
+    }
+    with pytest.raises(AwsCliError) as both:
+        server.aws("cloudwatch", "describe-alarms", "--alarm-names", alarm,
+                   "--alarm-name-prefix", "manual-")  # fmt: skip
+    assert "(InvalidParameterCombination)" in str(both.value)
+    assert "AlarmNamePrefix and AlarmNames.member are mutually exclusive" in str(both.value)
 
 
 def test_another_tenants_alarm_cannot_publish_with_the_servers_identity(

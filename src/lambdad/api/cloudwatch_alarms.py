@@ -3,17 +3,27 @@ and DescribeAlarmHistory: the parameters checked, the alarm kept.
 
 What an alarm does (evaluation, state changes, their events and actions) is
 ``observe.alarms``'; this module checks what CloudWatch checks of a request and shapes
-the documents.
+the documents. As on CloudWatch, the model's constraints (required members, lengths,
+ranges, enums) are checked first and answered as ``ValidationError`` "1 validation
+error detected: Value '' at 'alarmName' failed to satisfy constraint: Member must have
+length greater than or equal to 1" (recorded from CloudWatch by the AWS SDK for
+JavaScript's end-to-end tests); the rules between members come after.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
+import botocore.session
+
 from lambdad.api.cloudwatch_params import Params, check_period, page_token, required
-from lambdad.api.cloudwatch_wire import CloudWatchError, invalid
+from lambdad.api.cloudwatch_shapes import model
+from lambdad.api.cloudwatch_wire import CloudWatchError, combination, invalid
+from lambdad.api.constraints import ShapeChecker
+from lambdad.errors import ValidationException
 from lambdad.model.scope import Scope
 from lambdad.observe.alarm_actions import ACTION_LISTS, MAX_ACTIONS, action_problem
 from lambdad.observe.alarm_history import ITEM_TYPES
@@ -36,6 +46,7 @@ class AlarmOperations:
         self.now = now
 
     async def put_metric_alarm(self, scope: Scope, p: Params) -> dict[str, Any]:
+        check_model("PutMetricAlarm", p)
         required(p, "AlarmName", "EvaluationPeriods", "ComparisonOperator")
         if p["ComparisonOperator"] not in OPERATORS:
             raise invalid(
@@ -46,7 +57,15 @@ class AlarmOperations:
             raise invalid(
                 f"The value {p['TreatMissingData']} for parameter TreatMissingData is invalid."
             )
-        if not p.get("Metrics"):
+        if p.get("Metrics"):
+            for member in _NOT_WITH_METRICS:
+                if p.get(member) is not None:
+                    raise CloudWatchError(
+                        "ValidationError",
+                        "ValidationError",
+                        f"{member} should not be set if list of Metrics is set.",
+                    )
+        else:
             required(p, "MetricName", "Namespace", "Period", "Threshold")
             check_period(int(p["Period"]))
             stat = p.get("Statistic") or p.get("ExtendedStatistic")
@@ -68,6 +87,9 @@ class AlarmOperations:
         return {}
 
     async def describe_alarms(self, scope: Scope, p: Params) -> dict[str, Any]:
+        check_model("DescribeAlarms", p)
+        if p.get("AlarmNames") and p.get("AlarmNamePrefix") is not None:
+            raise combination("AlarmNamePrefix and AlarmNames.member are mutually exclusive")
         names = set(p.get("AlarmNames") or ())
         prefix = p.get("AlarmNamePrefix") or ""
         most = int(p["MaxRecords"]) if p.get("MaxRecords") is not None else 50
@@ -95,11 +117,13 @@ class AlarmOperations:
         return {"MetricAlarms": out, "CompositeAlarms": []}
 
     async def delete_alarms(self, scope: Scope, p: Params) -> dict[str, Any]:
+        check_model("DeleteAlarms", p)
         required(p, "AlarmNames")
         await self.alarms.delete(scope, list(p["AlarmNames"]))
         return {}
 
     async def set_alarm_state(self, scope: Scope, p: Params) -> dict[str, Any]:
+        check_model("SetAlarmState", p)
         required(p, "AlarmName", "StateValue", "StateReason")
         if p["StateValue"] not in ACTION_LISTS:
             raise invalid(f"The value {p['StateValue']} for parameter StateValue is invalid.")
@@ -119,16 +143,19 @@ class AlarmOperations:
         return {}
 
     async def enable_alarm_actions(self, scope: Scope, p: Params) -> dict[str, Any]:
+        check_model("EnableAlarmActions", p)
         required(p, "AlarmNames")
         await self.alarms.set_actions_enabled(scope, list(p["AlarmNames"]), True)
         return {}
 
     async def disable_alarm_actions(self, scope: Scope, p: Params) -> dict[str, Any]:
+        check_model("DisableAlarmActions", p)
         required(p, "AlarmNames")
         await self.alarms.set_actions_enabled(scope, list(p["AlarmNames"]), False)
         return {}
 
     async def describe_alarm_history(self, scope: Scope, p: Params) -> dict[str, Any]:
+        check_model("DescribeAlarmHistory", p)
         kind = p.get("HistoryItemType")
         if kind in _CONTRIBUTOR_ITEM_TYPES:
             return {"AlarmHistoryItems": []}  # items of multi-contributor alarms: none here
@@ -156,6 +183,26 @@ class AlarmOperations:
         if skip + most < len(items):
             out["NextToken"] = str(skip + most)
         return out
+
+
+# What PutMetricAlarm refuses beside Metrics (a metric math or multi-metric alarm).
+_NOT_WITH_METRICS = ("MetricName", "Namespace", "Statistic", "ExtendedStatistic",
+                     "Dimensions", "Period", "Unit")  # fmt: skip
+
+
+@functools.cache
+def _checker() -> ShapeChecker:
+    shapes = botocore.session.get_session().get_service_data("cloudwatch")["shapes"]
+    return ShapeChecker(shapes, {})
+
+
+def check_model(operation: str, p: Params) -> None:
+    """Refuse ``p`` as CloudWatch does when it breaks the model's constraints."""
+    shape = model().operation_model(operation).input_shape
+    violations = _checker().violations(shape.name, p) if shape is not None else []
+    if violations:
+        message = ValidationException.for_violations(violations).message
+        raise CloudWatchError("ValidationError", "ValidationError", message)
 
 
 # HistoryItemType values of alarms with contributors (Metrics Insights queries grouped

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from lambdad.api.constraint_text import NOT_NULL, bound, constraint_list, is_scalar, render
@@ -167,7 +168,7 @@ class ShapeChecker:
         elif kind == "blob":
             if not isinstance(value, (bytes, str)):
                 out.append(_type_violation(value, path, "blob"))
-        elif kind == "timestamp" and not isinstance(value, (str, int, float)):
+        elif kind == "timestamp" and not isinstance(value, (str, int, float, datetime)):
             out.append(_type_violation(value, path, "timestamp"))
 
 
