@@ -187,6 +187,31 @@ def test_logs_prints_the_raw_lines(lambdad: LambdadServer, deploy: Deployer) -> 
     assert old.stdout == proc.stdout
 
 
+def test_a_traceback_prints_on_lines_of_its_own(lambdad: LambdadServer, deploy: Deployer) -> None:
+    """The runtime joins a traceback's lines with carriage returns (as AWS's do); in a
+    terminal each would send the cursor back over the error it explains."""
+    name = deploy(probe_zip())
+    payload = json.dumps({"action": "fail", "message": "cli traceback"})
+
+    def raw(*args: str) -> subprocess.CompletedProcess[bytes]:  # bytes: no newline translation
+        return subprocess.run(
+            [LAMBDAD, *args], env=client_env(lambdad), capture_output=True, timeout=60, check=False
+        )
+
+    invoked = raw("invoke", name, "-p", payload, "--tail")
+    assert invoked.returncode == 1
+    tail = invoked.stderr.decode()
+    report = next(line for line in tail.split("\n") if line.startswith("REPORT"))
+    wait_for_log(lambdad, name, report)
+    logged = raw("logs", name)
+    assert logged.returncode == 0, logged.stderr
+    for printed in (tail, logged.stdout.decode()):
+        assert "\r" not in printed
+        lines = printed.split("\n")
+        error = next(i for i, line in enumerate(lines) if "ValueError: cli traceback" in line)
+        assert lines[error + 1] == "Traceback (most recent call last):", printed
+
+
 def test_logs_of_a_function_that_never_ran(lambdad: LambdadServer, deploy: Deployer) -> None:
     name = deploy(probe_zip())
     proc = run("logs", name, env=client_env(lambdad))

@@ -92,7 +92,7 @@ def invoke(
     target = find_target("lambda", endpoint_url, data_dir, os.environ)
     outcome = invoke_function(target, name, read_payload(payload), qualifier, tail)
     if outcome.log_tail is not None:
-        click.echo(outcome.log_tail, err=True, nl=not outcome.log_tail.endswith("\n"))
+        click.echo(for_terminal(outcome.log_tail), err=True)
     sys.stdout.flush()
     body = outcome.payload
     sys.stdout.buffer.write(body if body.endswith(b"\n") else body + b"\n")
@@ -157,9 +157,17 @@ class LogFollower:
         return fresh
 
 
+def for_terminal(text: str) -> str:
+    """Log text as a terminal should show it. Lambda's runtimes join the lines of one
+    record (a traceback) with carriage returns, which a terminal takes as "back to the
+    start of the line": the traceback would overwrite the error it explains. They
+    become newlines, as the CloudWatch console shows them."""
+    return text.rstrip("\r\n").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _print_events(events: list[dict[str, Any]]) -> None:
     for event in events:
-        click.echo(str(event.get("message", "")).rstrip("\n"))
+        click.echo(for_terminal(str(event.get("message", ""))))
     sys.stdout.flush()
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import click
 
 from lambdad.cli import own_api
-from lambdad.cli.client import LogFollower
+from lambdad.cli.client import LogFollower, for_terminal
 from lambdad.cli.nargs_option import GreedyOption
 from lambdad.cli.target import Target, call, find_target
 
@@ -125,7 +125,7 @@ class DevSession:
                 raise
             return
         for event in events:
-            self.echo(str(event.get("message", "")).rstrip("\n"))
+            self.echo(for_terminal(str(event.get("message", ""))))
 
 
 def _echo(line: str) -> None:

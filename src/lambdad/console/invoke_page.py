@@ -11,7 +11,7 @@ import base64
 import json
 import re
 
-from lambdad.console.layout import e, function_tabs, page
+from lambdad.console.layout import e, function_tabs, log_text, page
 from lambdad.console.saved_events import SavedEventError
 from lambdad.console.view import View
 from lambdad.console.web import Response, fn_path, html, json_response
@@ -77,7 +77,7 @@ async def invoke(view: View, name: str) -> Response:
         out = await view.aws.lambda_(view.who, view.host, "Invoke", **params)
     except AwsError as exc:
         return json_response({"error": f"{exc.code}: {exc.message}"}, 200)
-    log = base64.b64decode(out.get("LogResult") or b"").decode("utf-8", "replace")
+    log = log_text(base64.b64decode(out.get("LogResult") or b"").decode("utf-8", "replace"))
     report = next((ln for ln in log.splitlines() if ln.startswith("REPORT ")), "")
     result = out.get("Payload") or b""
     return json_response(

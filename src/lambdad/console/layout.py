@@ -31,6 +31,12 @@ def when(epoch_ms: float | None) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def log_text(message: str) -> str:
+    """Log text with its lines on lines: Lambda's runtimes join the lines of one record
+    (a traceback) with carriage returns, which a page would show as spaces."""
+    return message.rstrip("\r\n").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def table(headers: Iterable[str], rows: Iterable[Iterable[str]], empty: str) -> str:
     """Rows of already-escaped cells."""
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)

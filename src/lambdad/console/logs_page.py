@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from lambdad.console.layout import e, function_tabs, page, when
+from lambdad.console.layout import e, function_tabs, log_text, page, when
 from lambdad.console.view import View
 from lambdad.console.web import Response, fn_path, html, json_response
 from lambdad.errors import AwsError
@@ -51,7 +51,7 @@ async def _events(view: View, group: str, since: int) -> list[dict[str, Any]]:
 
 
 def _row(ev: dict[str, Any]) -> str:
-    message = str(ev.get("message", "")).rstrip("\n")
+    message = log_text(str(ev.get("message", "")))
     cls = "report" if message.startswith(("REPORT ", "START ", "END ")) else ""
     return (
         f'<tr class="{cls}" data-id="{e(ev.get("eventId"))}"><td class="ts">'
@@ -102,7 +102,7 @@ async def poll(view: View, name: str) -> Response:
                     "id": ev.get("eventId"),
                     "time": when(ev.get("timestamp")),
                     "timestamp": ev.get("timestamp"),
-                    "message": str(ev.get("message", "")).rstrip("\n"),
+                    "message": log_text(str(ev.get("message", ""))),
                 }
                 for ev in found
             ]

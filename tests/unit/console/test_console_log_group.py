@@ -11,6 +11,7 @@ from typing import Any
 from lambdad.console.aws import Aws
 from lambdad.console.door import Console
 from lambdad.console.last_invocation import NEWEST, day_prefixes, owns
+from lambdad.console.layout import log_text
 from lambdad.console.saved_events import SavedEvents
 from lambdad.model.scope import Scope
 from unit.console.test_console_door import KEY, Recorder, call, signed_in
@@ -122,3 +123,9 @@ def test_stream_names_and_their_prefixes() -> None:
     assert day_prefixes("f", 86400 * 31 + 5, days=3) == [
         "1970/02/01/f[", "1970/01/31/f[", "1970/01/30/f[",
     ]  # fmt: skip
+
+
+def test_a_traceback_joined_with_carriage_returns_shows_on_lines() -> None:
+    joined = "[ERROR] ValueError: boom\rTraceback (most recent call last):\r  File x\r\n"
+    shown = "[ERROR] ValueError: boom\nTraceback (most recent call last):\n  File x"
+    assert log_text(joined) == shown
