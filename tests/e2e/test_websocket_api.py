@@ -82,6 +82,17 @@ def _api(server: LambdadServer, function_arn: str) -> tuple[str, str]:
     integration = gw.create_integration(
         ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=function_arn
     )["IntegrationId"]
+    # An integration response is kept and answered; a proxy integration never applies it
+    # (the messages below come back as the function wrote them).
+    kept = gw.create_integration_response(
+        ApiId=api_id, IntegrationId=integration, IntegrationResponseKey="/4\\d\\d/"
+    )
+    kept.pop("ResponseMetadata")
+    listed = server.aws("apigatewayv2", "get-integration-responses", "--api-id", api_id,
+                        "--integration-id", integration)  # fmt: skip
+    assert listed["Items"] == [kept]
+    assert kept["IntegrationResponseKey"] == "/4\\d\\d/"
+    assert "IntegrationResponses" not in gw.get_integration(ApiId=api_id, IntegrationId=integration)
     for key in ("$connect", "$disconnect", "echo", "ping", "boom"):
         route = gw.create_route(
             ApiId=api_id,

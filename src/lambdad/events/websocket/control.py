@@ -8,7 +8,8 @@ keys are ``$connect``, ``$disconnect``, ``$default`` or a custom key (at most 12
 characters, no other ``$`` key); integrations are ``AWS_PROXY`` with payload format
 ``1.0`` (the only one WebSocket APIs have). And the route responses
 (``CreateRouteResponse``…), kept in their route (so a deployment's snapshot carries
-them): the only key is ``$default``.
+them): the only key is ``$default``; with them, the integration responses'
+operations (``integration_responses``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from lambdad.errors import BadRequestException, ConflictException, NotFoundExcep
 from lambdad.events.apigw import names as apigw_names
 from lambdad.events.apigw.api_store import HTTP, ApiStore
 from lambdad.events.websocket import names, selection
+from lambdad.events.websocket.integration_responses import IntegrationResponses
 from lambdad.model.scope import Scope
 
 Params = dict[str, Any]
@@ -128,7 +130,10 @@ class RouteResponses:
         self.store = store
 
     def operations(self) -> dict[str, Callable[[Scope, Params], Params]]:
+        # The integration responses' operations travel with these: the platform
+        # registers this class's operations as the WebSocket-only ones.
         return {
+            **IntegrationResponses(self.store).operations(),
             "CreateRouteResponse": self.create_route_response,
             "GetRouteResponse": self.get_route_response,
             "GetRouteResponses": self.get_route_responses,
