@@ -170,6 +170,9 @@ def test_load_balancer_control_answers_as_elb_does(
     assert error(elb.create_target_group, Name="x" * 33, TargetType="lambda")[2] == (
         f"Target group name '{'x' * 33}' cannot be longer than '32' characters"
     )
+    assert error(elb.describe_rules) == (
+        400, "ValidationError", "You must specify either listener rule ARNs or a listener ARN",
+    )  # fmt: skip
     new_balancer(f"{name}-2")
     first = elb.describe_load_balancers(PageSize=1)
     assert len(first["LoadBalancers"]) == 1

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.events.alb import checks, names, redirects
+from lambdad.events.alb.conditions import conditions_problem
 from lambdad.events.alb.errors import ElbError, invalid, not_found
 from lambdad.events.alb.store import LB, TG, ElbStore
 from lambdad.events.alb.target_groups import target_group_arns
@@ -24,16 +25,6 @@ from lambdad.model.scope import Scope
 Params = dict[str, Any]
 # The actions that answer a request (ELB: exactly one per rule, performed last).
 _TERMINAL: Final = frozenset({"forward", "fixed-response", "redirect"})
-_FIELDS: Final = frozenset(
-    {
-        "path-pattern",
-        "host-header",
-        "http-request-method",
-        "http-header",
-        "query-string",
-        "source-ip",
-    }
-)
 
 
 class Balancers:
@@ -172,6 +163,9 @@ class Balancers:
         return {"Listeners": [_public(listener)]}
 
     def describe_listeners(self, scope: Scope, params: Params) -> Params:
+        # AWS: "You must specify either a load balancer or one or more listeners."
+        if not params.get("LoadBalancerArn") and not params.get("ListenerArns"):
+            raise invalid("You must specify either listener ARNs or a load balancer ARN")
         if params.get("LoadBalancerArn"):
             checks.check_arn(scope, "load balancer", params["LoadBalancerArn"])
         for arn in params.get("ListenerArns") or ():
@@ -209,8 +203,11 @@ class Balancers:
         if not 1 <= priority <= 50000:
             raise invalid("A rule priority between 1 and 50000 is required")
         conditions = params["Conditions"]
-        if not 1 <= len(conditions) <= 5 or any(c.get("Field") not in _FIELDS for c in conditions):
-            raise invalid("Rules take one to five conditions on a known field")
+        if not 1 <= len(conditions) <= 5:
+            raise invalid("Rules take one to five conditions")
+        problem = conditions_problem(conditions)
+        if problem is not None:
+            raise invalid(problem)
         listener_arn = params["ListenerArn"]
         checks.check_arn(scope, "listener", listener_arn)
         actions = self._actions(scope, params["Actions"])
@@ -236,6 +233,13 @@ class Balancers:
         return {"Rules": [_public(rule)]}
 
     def describe_rules(self, scope: Scope, params: Params) -> Params:
+        # AWS: "You must specify either a listener or one or more rules."
+        if not params.get("ListenerArn") and not params.get("RuleArns"):
+            raise invalid("You must specify either listener rule ARNs or a listener ARN")
+        if params.get("ListenerArn") and params.get("RuleArns"):
+            raise invalid(
+                "Listener rule ARNs and a listener ARN cannot be specified at the same time"
+            )
         if params.get("ListenerArn"):
             checks.check_arn(scope, "listener", params["ListenerArn"])
         rules: list[Params] = []

@@ -197,3 +197,23 @@ def test_names_arns_and_pages(elb: Call, policies: _Policies) -> None:
     rules = elb("DescribeRules", {"ListenerArn": listener["ListenerArn"], "PageSize": 1})
     assert len(rules["Rules"]) == 1
     assert "NextMarker" not in rules  # only the default rule
+
+
+def test_rules_conditions_and_what_describe_needs(elb: Call, policies: _Policies) -> None:
+    balancer_arn, group_arn = _setup(elb, policies)
+    forward = [{"Type": "forward", "TargetGroupArn": group_arn}]
+    listener = elb("CreateListener", {"LoadBalancerArn": balancer_arn, "Port": 8080,
+                                      "DefaultActions": forward})["Listeners"][0]  # fmt: skip
+    rule = {"ListenerArn": listener["ListenerArn"], "Priority": 5, "Actions": forward}
+    with pytest.raises(ElbError) as two:
+        elb("CreateRule", {**rule, "Conditions": [{"Field": "path-pattern",
+                                                   "Values": ["/a", "/b"]}]})  # fmt: skip
+    assert two.value.message == (
+        "The 'path-pattern' field contains too many values; the limit is '1'"
+    )
+    several = {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/a", "/b"]}}
+    elb("CreateRule", {**rule, "Conditions": [several]})
+    for op, needs in (("DescribeListeners", "LoadBalancerArn"), ("DescribeRules", "ListenerArn")):
+        with pytest.raises(ElbError) as bare:
+            elb(op, {})
+        assert bare.value.code == "ValidationError", needs
