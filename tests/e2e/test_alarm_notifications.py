@@ -192,6 +192,9 @@ def test_set_alarm_state_runs_ok_actions_unless_disabled(
     assert message["NewStateReason"] == "all clear"
     assert not sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages")
 
+    # Metric alarms are described unless AlarmTypes leaves them out.
+    only_composite = cw.describe_alarms(AlarmNames=[alarm], AlarmTypes=["CompositeAlarm"])
+    assert (only_composite["MetricAlarms"], only_composite["CompositeAlarms"]) == ([], [])
     # Bad input is answered as CloudWatch answers it: the model's constraints first.
     unchecked = server.client("cloudwatch", parameter_validation=False)
     with pytest.raises(ClientError) as empty:

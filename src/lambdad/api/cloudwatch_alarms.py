@@ -12,6 +12,8 @@ JavaScript's end-to-end tests); the rules between members come after.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 from collections.abc import Callable
@@ -95,7 +97,17 @@ class AlarmOperations:
         most = int(p["MaxRecords"]) if p.get("MaxRecords") is not None else 50
         if not 1 <= most <= 100:
             raise invalid("The parameter MaxRecords must be between 1 and 100.")
-        after = p.get("NextToken") or ""  # the last name of the page before (names sort)
+        after = _after(p.get("NextToken"))
+        # Metric alarms only unless AlarmTypes names them ("If you omit this parameter,
+        # only metric alarms are returned"); the children and parents asked about are
+        # composite alarms' relations, and lambdad keeps no composite alarm: none.
+        types = p.get("AlarmTypes") or ["MetricAlarm"]
+        if (
+            "MetricAlarm" not in types
+            or p.get("ChildrenOfAlarmName")
+            or p.get("ParentsOfAlarmName")
+        ):
+            return {"MetricAlarms": [], "CompositeAlarms": []}
         out: list[dict[str, Any]] = []
         action_prefix = p.get("ActionPrefix") or ""
         for alarm in await self.alarms.alarms(scope):
@@ -111,7 +123,7 @@ class AlarmOperations:
                 return {
                     "MetricAlarms": out,
                     "CompositeAlarms": [],
-                    "NextToken": out[-1]["AlarmName"],
+                    "NextToken": _token(out[-1]["AlarmName"]),
                 }
             out.append(_DESCRIBED_DEFAULTS | alarm)
         return {"MetricAlarms": out, "CompositeAlarms": []}
@@ -217,6 +229,25 @@ _DESCRIBED_DEFAULTS: dict[str, Any] = {
     "InsufficientDataActions": [],
     "Dimensions": [],
 }
+
+
+def _token(name: str) -> str:
+    """A DescribeAlarms NextToken: the last name of its page (names sort), opaque."""
+    return base64.urlsafe_b64encode(f"after:{name}".encode()).decode()
+
+
+def _after(token: str | None) -> str:
+    if not token:
+        return ""
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        text = ""
+    if not text.startswith("after:"):
+        raise CloudWatchError(
+            "InvalidNextToken", "InvalidNextToken", "The service couldn't process the NextToken."
+        )
+    return text.removeprefix("after:")
 
 
 def _actions_of(alarm: dict[str, Any]) -> list[str]:

@@ -426,3 +426,21 @@ def test_set_alarm_state_and_history(api: CloudWatchApi) -> None:
         "Alarm updated from INSUFFICIENT_DATA to ALARM",
         'Alarm "manual" created',
     ]
+
+
+def test_describe_alarms_by_type_relation_and_token(api: CloudWatchApi) -> None:
+    assert cbor(api, "PutMetricAlarm", _alarm("typed"))[0] == 200
+
+    def names(**params: Any) -> list[str]:
+        status, _, doc = cbor(api, "DescribeAlarms", params)
+        assert status == 200, doc
+        return [a["AlarmName"] for a in doc["MetricAlarms"]]
+
+    assert names() == ["typed"]
+    assert names(AlarmTypes=["MetricAlarm", "CompositeAlarm"]) == ["typed"]
+    # Only composite alarms asked for, or a composite alarm's relations: none here.
+    assert names(AlarmTypes=["CompositeAlarm"]) == []
+    assert names(ChildrenOfAlarmName="typed") == []
+    assert names(ParentsOfAlarmName="typed") == []
+    status, _, doc = cbor(api, "DescribeAlarms", {"NextToken": "typed"})
+    assert (status, doc["__type"].rsplit("#", 1)[-1]) == (400, "InvalidNextToken")
