@@ -222,13 +222,13 @@ def test_rules_conditions_and_what_describe_needs(elb: Call, policies: _Policies
 def test_attribute_keys_and_values_are_told_apart(elb: Call) -> None:
     group = elb("CreateTargetGroup", {"Name": "fn", "TargetType": "lambda"})["TargetGroups"][0]
     arn = group["TargetGroupArn"]
+    attributes = [{"Key": "x.y", "Value": "1"}]
     with pytest.raises(ElbError) as key:
-        attributes = [{"Key": "x.y", "Value": "1"}]
         elb("ModifyTargetGroupAttributes", {"TargetGroupArn": arn, "Attributes": attributes})
     assert key.value.message == "Target group attribute key 'x.y' is not recognized"
     multi = "lambda.multi_value_headers.enabled"
+    attributes = [{"Key": multi, "Value": "yes"}]
     with pytest.raises(ElbError) as value:
-        attributes = [{"Key": multi, "Value": "yes"}]
         elb("ModifyTargetGroupAttributes", {"TargetGroupArn": arn, "Attributes": attributes})
     assert "'yes'" in value.value.message
     assert "not recognized" not in value.value.message
