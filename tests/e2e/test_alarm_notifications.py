@@ -236,3 +236,25 @@ def test_another_tenants_alarm_cannot_publish_with_the_servers_identity(
     assert item["HistorySummary"].startswith(f"Failed to execute action {topic_arn}")
     assert OTHER.account_id in json.loads(item["HistoryData"])["error"]
     assert not sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages")
+
+
+def test_a_state_set_by_hand_holds_until_the_next_evaluation(lambdad: LambdadServer) -> None:
+    """On the session server (alarms evaluated once a minute): read at once, an alarm
+    keeps the state SetAlarmState gave it, as CloudWatch's recorded answers show."""
+    cw = lambdad.client("cloudwatch")
+    held = f"held-{uuid.uuid4().hex[:8]}"
+    cw.put_metric_alarm(
+        AlarmName=held, Namespace="Quiet", MetricName="Nothing", Statistic="Sum",
+        Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    (created,) = cw.describe_alarms(AlarmNames=[held])["MetricAlarms"]
+    assert created["StateTransitionedTimestamp"] == created["StateUpdatedTimestamp"]
+    cw.set_alarm_state(AlarmName=held, StateValue="ALARM", StateReason="testing alarm")
+    (described,) = cw.describe_alarms(AlarmNames=[held])["MetricAlarms"]
+    assert (described["StateValue"], described["StateReason"]) == ("ALARM", "testing alarm")
+    cw.delete_alarms(AlarmNames=[held])
+    with pytest.raises(ClientError) as gone:
+        cw.set_alarm_state(AlarmName=held, StateValue="OK", StateReason="test")
+    assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFound"
+    assert gone.value.response["Error"]["Message"] == ""

@@ -63,7 +63,7 @@ class AlarmOperations:
             for member in _NOT_WITH_METRICS:
                 if p.get(member) is not None:
                     raise CloudWatchError(
-                        "ValidationError",
+                        "ValidationException",
                         "ValidationError",
                         f"{member} should not be set if list of Metrics is set.",
                     )
@@ -149,9 +149,8 @@ class AlarmOperations:
                 ) from None
         name = p["AlarmName"]
         if not await self.alarms.set_state(scope, name, p["StateValue"], p["StateReason"], data):
-            raise CloudWatchError(
-                "ResourceNotFound", "ResourceNotFound", f"Alarm {name} not found", 404
-            )
+            # Recorded from CloudWatch: 404 and no message at all.
+            raise CloudWatchError("ResourceNotFound", "ResourceNotFound", "", 404)
         return {}
 
     async def enable_alarm_actions(self, scope: Scope, p: Params) -> dict[str, Any]:
@@ -202,10 +201,17 @@ _NOT_WITH_METRICS = ("MetricName", "Namespace", "Statistic", "ExtendedStatistic"
                      "Dimensions", "Period", "Unit")  # fmt: skip
 
 
+# Enums CloudWatch lists in another order than the model's, as recorded from it
+# (LocalStack's AWS-validated snapshot of SetAlarmState with StateValue INVALID).
+_AS_RECORDED: dict[str, dict[str, Any]] = {
+    "StateValue": {"enum": ["INSUFFICIENT_DATA", "ALARM", "OK"]},
+}
+
+
 @functools.cache
 def _checker() -> ShapeChecker:
     shapes = botocore.session.get_session().get_service_data("cloudwatch")["shapes"]
-    return ShapeChecker(shapes, {})
+    return ShapeChecker(shapes, _AS_RECORDED)
 
 
 def check_model(operation: str, p: Params) -> None:
@@ -214,7 +220,7 @@ def check_model(operation: str, p: Params) -> None:
     violations = _checker().violations(shape.name, p) if shape is not None else []
     if violations:
         message = ValidationException.for_violations(violations).message
-        raise CloudWatchError("ValidationError", "ValidationError", message)
+        raise CloudWatchError("ValidationException", "ValidationError", message)
 
 
 # HistoryItemType values of alarms with contributors (Metrics Insights queries grouped

@@ -136,10 +136,12 @@ def encode(
 def encode_error(protocol: Protocol, err: CloudWatchError, request_id: str) -> Response:
     sender = "Sender" if err.status < 500 else "Receiver"
     if protocol is Protocol.QUERY:
+        # An error CloudWatch words with nothing (SetAlarmState's ResourceNotFound) has
+        # no <Message> at all.
+        message = f"<Message>{_escape(err.message)}</Message>" if err.message else ""
         xml = (
             f'<ErrorResponse xmlns="{NAMESPACE}"><Error><Type>{sender}</Type><Code>{err.code}'
-            f"</Code><Message>{_escape(err.message)}</Message></Error><RequestId>{request_id}"
-            "</RequestId></ErrorResponse>"
+            f"</Code>{message}</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         )
         return err.status, {"content-type": "text/xml"}, xml.encode()
     doc = {"__type": f"com.amazonaws.cloudwatch#{err.shape}", "message": err.message}

@@ -3,11 +3,13 @@
 An alarm is its ``MetricAlarm`` document, kept in ``metrics.db`` beside the metrics it
 watches. ``run`` evaluates every alarm once a minute (``observe.alarm_state`` over the
 last ``EvaluationPeriods`` periods, the current one included), and so does a read
-(DescribeAlarms); a state that changes is kept with its reason and time, and
-announced as AWS announces it: a ``CloudWatch Alarm State Change`` event from
-``aws.cloudwatch`` on the account's default event bus (``on_change``). Alarms on
-metric math (``Metrics``) are kept and described; their state stays as it is
-(SetAlarmState changes it).
+(DescribeAlarms), except of an alarm whose state SetAlarmState set: that state holds
+until the next scheduled evaluation, as on AWS ("When the alarm's next evaluation
+period occurs, it returns to its actual state"); a state that changes is kept with
+its reason and time, and announced as AWS announces it: a ``CloudWatch Alarm State
+Change`` event from ``aws.cloudwatch`` on the account's default event bus
+(``on_change``). Alarms on metric math (``Metrics``) are kept and described; their
+state stays as it is (SetAlarmState changes it).
 
 A change of state runs the actions listed for the new state (``observe.alarm_actions``
 decides which; ``ActionRunner`` runs them, in the background: a read does not wait
@@ -93,6 +95,8 @@ class AlarmService:
         self._locks = KeyedLocks()
         self._running: set[asyncio.Task[None]] = set()
         self._pending: dict[str, int] = {}  # account -> its action tasks under way
+        # Alarms whose state SetAlarmState set, kept until the next scheduled evaluation.
+        self._set_by_hand: set[tuple[str, str, str]] = set()
 
     def _lock(self, scope: Scope, *names: str) -> AbstractAsyncContextManager[None]:
         """The locks of the world's alarms ``names`` (held across a change, its event
@@ -127,6 +131,7 @@ class AlarmService:
                     "StateValue": INSUFFICIENT,
                     "StateReason": "Unchecked: Initial alarm creation",
                     "StateUpdatedTimestamp": stamp,
+                    "StateTransitionedTimestamp": stamp,
                 }
             await self.put(scope, alarm)
             item = (
@@ -141,6 +146,7 @@ class AlarmService:
         async with self._lock(scope, *names):
             gone = [a for a in await self.alarms(scope) if a["AlarmName"] in set(names)]
             await self.metrics.delete_alarms(scope, names)
+            self._set_by_hand -= {(scope.account, scope.region, n) for n in names}
             await self._remember(scope, [configuration_item(a, "Delete", at) for a in gone])
 
     async def set_actions_enabled(self, scope: Scope, names: Sequence[str], enabled: bool) -> None:
@@ -162,6 +168,7 @@ class AlarmService:
                 return False
             extra = {"StateReasonData": reason_data} if reason_data else {}
             await self._change(scope, alarm, state, reason, extra)
+            self._set_by_hand.add((scope.account, scope.region, name))
             return True
 
     async def history(self, scope: Scope, start: float, end: float) -> list[HistoryItem]:
@@ -171,8 +178,14 @@ class AlarmService:
         start = max(start, self.now() - KEEP_SECONDS)
         return [HistoryItem(*row) for row in await self.metrics.alarm_history(scope, start, end)]
 
-    async def evaluated(self, scope: Scope, alarm: Alarm) -> Alarm:
-        """The alarm with its state evaluated now (kept and announced if it changed)."""
+    async def evaluated(self, scope: Scope, alarm: Alarm, *, scheduled: bool = False) -> Alarm:
+        """The alarm with its state evaluated now (kept and announced if it changed);
+        a state SetAlarmState set is evaluated by the ``scheduled`` evaluation only."""
+        held = (scope.account, scope.region, str(alarm["AlarmName"]))
+        if held in self._set_by_hand:
+            if not scheduled:
+                return alarm
+            self._set_by_hand.discard(held)
         if alarm.get("Metrics") or "MetricName" not in alarm:
             return alarm
         async with self._lock(scope, alarm["AlarmName"]):
@@ -294,7 +307,7 @@ class AlarmService:
         for account, region in await self.metrics.alarm_worlds():
             scope = Scope(account, region)
             for alarm in await self.alarms(scope):
-                await self.evaluated(scope, alarm)
+                await self.evaluated(scope, alarm, scheduled=True)
 
     async def run(self, interval: float) -> None:
         while True:

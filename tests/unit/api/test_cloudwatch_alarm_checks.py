@@ -53,3 +53,15 @@ def test_ranges_enums_and_missing_members() -> None:
     assert "at 'maxRecords'" in _refused("DescribeAlarms", {"MaxRecords": 101})
     assert "at 'stateValue'" in _refused("DescribeAlarms", {"StateValue": "RED"})
     assert "at 'scanBy'" in _refused("DescribeAlarmHistory", {"ScanBy": "Sideways"})
+
+
+def test_set_alarm_state_answers_as_recorded() -> None:
+    # LocalStack's AWS-validated snapshot: the enum in CloudWatch's order, not the model's.
+    state = {"AlarmName": "a", "StateValue": "INVALID", "StateReason": "test"}
+    assert _refused("SetAlarmState", state) == (
+        "1 validation error detected: Value 'INVALID' at 'stateValue' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]"
+    )
+    with pytest.raises(CloudWatchError) as refused:
+        check_model("SetAlarmState", state)
+    assert refused.value.shape == "ValidationException"  # botocore's QueryErrorCode

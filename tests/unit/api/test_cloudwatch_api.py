@@ -390,6 +390,12 @@ def test_set_alarm_state_and_history(api: CloudWatchApi) -> None:
     )
     assert status == 404
     assert headers["x-amzn-query-error"] == "ResourceNotFound;Sender"
+    # Recorded from CloudWatch: no message, and over the query protocol no <Message>.
+    status, root = query(api, {"Action": "SetAlarmState", "AlarmName": "gone",
+                               "StateValue": "OK", "StateReason": "x"})  # fmt: skip
+    assert status == 404
+    assert root.find(f"{NS}Error/{NS}Code").text == "ResourceNotFound"  # type: ignore[union-attr]
+    assert root.find(f"{NS}Error/{NS}Message") is None
     bad = {"AlarmName": "manual", "StateValue": "OK", "StateReason": "x"}
     status, headers, _ = cbor(api, "SetAlarmState", bad | {"StateReasonData": "{"})
     assert (status, headers["x-amzn-query-error"]) == (400, "InvalidFormat;Sender")

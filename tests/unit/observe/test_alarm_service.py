@@ -279,3 +279,26 @@ def test_history_older_than_30_days_is_not_described_in_a_quiet_world(parts: Any
         return fresh, len(await service.history(SCOPE, 0, clock[0] + 1))
 
     assert asyncio.run(go()) == (1, 0)
+
+
+def test_a_state_set_by_hand_holds_until_the_scheduled_evaluation(parts: Any) -> None:
+    service, metrics, _, _ = parts
+
+    async def go() -> list[str]:
+        await service.configure(SCOPE, config())
+        (created,) = await service.alarms(SCOPE)
+        # Described as just created, its first transition included (recorded from AWS).
+        assert created["StateTransitionedTimestamp"] == created["StateUpdatedTimestamp"]
+        orders(metrics, 1)  # data that says OK
+        await service.set_state(SCOPE, "orders", "ALARM", "testing alarm", None)
+        seen = []
+        for _ in range(2):  # reads (DescribeAlarms) see the state set
+            (alarm,) = await service.alarms(SCOPE)
+            seen.append((await service.evaluated(SCOPE, alarm))["StateValue"])
+        await service.evaluate_all()  # the next scheduled evaluation
+        (alarm,) = await service.alarms(SCOPE)
+        seen.append((await service.evaluated(SCOPE, alarm))["StateValue"])
+        await service.settle()
+        return seen
+
+    assert asyncio.run(go()) == ["ALARM", "ALARM", "OK"]
