@@ -11,6 +11,7 @@ topic publishes nothing: its account has no upstream identity of its own.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -125,7 +126,13 @@ def test_errors_alarm_notifies_its_topic_and_invokes_a_function(
     assert message["AlarmDescription"] == "the function fails"
     assert message["AWSAccountId"] == MOTO_ACCOUNT
     assert (message["OldStateValue"], message["NewStateValue"]) == ("INSUFFICIENT_DATA", "ALARM")
-    assert message["NewStateReason"].startswith("Threshold Crossed: 1 out of the last 2")
+    # CloudWatch's words: "... [1.0 (06/12/26 08:00:00)] was greater than or equal to ..."
+    assert re.fullmatch(
+        r"Threshold Crossed: 1 out of the last 2 datapoints \[1\.0 \(\d\d/\d\d/\d\d "
+        r"\d\d:\d\d:\d\d\)\] was greater than or equal to the threshold \(1\.0\) "
+        r"\(minimum 1 datapoint for INSUFFICIENT_DATA -> ALARM transition\)\.",
+        message["NewStateReason"],
+    ), message["NewStateReason"]
     assert message["Region"] == "US East (N. Virginia)"
     assert message["AlarmArn"] == alarm_arn
     trigger = message["Trigger"]

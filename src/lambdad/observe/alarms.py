@@ -41,6 +41,7 @@ from lambdad.observe.alarm_history import (
     state_item,
 )
 from lambdad.observe.alarm_messages import state_change_entry
+from lambdad.observe.alarm_reasons import Period, Rule, reason, reason_data
 from lambdad.observe.alarm_state import INSUFFICIENT, evaluate
 from lambdad.observe.keyed_locks import KeyedLocks
 from lambdad.observe.metric_keys import MetricKey, dimensions
@@ -205,21 +206,34 @@ class AlarmService:
             )  # fmt: skip
             per = (await self.metrics.datapoints([key], start, end, period))[key]
             stat = alarm.get("Statistic") or alarm["ExtendedStatistic"]
-            values = [
-                per[t].statistic(stat) if t in per and per[t].count else None
+            periods = [
+                Period(t, per[t].statistic(stat), per[t].count)
+                if t in per and per[t].count
+                else Period(t, None)
                 for t in range(start, end, period)
             ]
-            verdict = evaluate(
-                values,
+            rule = Rule(
                 threshold=float(alarm["Threshold"]),
                 operator=alarm["ComparisonOperator"],
                 datapoints_to_alarm=int(alarm.get("DatapointsToAlarm") or n),
                 treat_missing=alarm.get("TreatMissingData") or "missing",
+                statistic=stat,
+                period=period,
+                unit=alarm.get("Unit"),
+            )
+            verdict = evaluate(
+                [p.value for p in periods],
+                threshold=rule.threshold,
+                operator=rule.operator,
+                datapoints_to_alarm=rule.datapoints_to_alarm,
+                treat_missing=rule.treat_missing,
                 current=alarm["StateValue"],
             )
             if verdict.state == alarm["StateValue"]:
                 return alarm
-            return await self._change(scope, alarm, verdict.state, verdict.reason)
+            why = reason(periods, rule, alarm["StateValue"], verdict.state)
+            data = {"StateReasonData": reason_data(periods, rule, self.now())}
+            return await self._change(scope, alarm, verdict.state, why, data)
 
     async def _change(
         self, scope: Scope, alarm: Alarm, state: str, reason: str, extra: Alarm | None = None
