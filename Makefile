@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # awscli: Debian's is the AWS CLI v2 (`aws logs tail`); the venv carries v1.
 DEBIAN_PACKAGES := bubblewrap slirp4netns nodejs awscli wrk rabbitmq-server chromium \
-	skopeo umoci docker-registry busybox-static gcc libc6-dev
+	skopeo umoci docker-registry busybox-static gcc libc6-dev e2fsprogs
 
 .PHONY: install node-sdk sam-cli serve test test-exec test-fast lint bench bench-quick conformance clean
 

@@ -41,6 +41,11 @@ class Settings:
     fast_path: bool = True
     # Sandboxes each zygote keeps built ahead of cold starts (0: none).
     zygote_spares: int = 2
+    # Where sandboxed functions' /tmp lives: "disk" (an ext4 image of EphemeralStorage
+    # MB per environment, where loop devices and mkfs.ext4 are there) or "memory" (a
+    # tmpfs charged to the function's memory); disks kept ready ahead of cold starts.
+    tmp_storage: str = "disk"
+    tmp_disk_spares: int = 2
     strict_runtimes: bool = False
     # Runtime identifier -> interpreter command, over the discovered defaults.
     runtime_overrides: tuple[tuple[str, str], ...] = ()

@@ -526,17 +526,15 @@ def test_twice_its_memory_is_out_of_memory(server: LambdadServer, deploy: Deploy
 
 
 def test_filling_tmp_stops_at_ephemeral_storage(server: LambdadServer, deploy: Deploy) -> None:
-    # /tmp is a tmpfs whose pages are charged to the environment's memory (a 128 MB
-    # function is OOM-killed after ~110 MB of /tmp): leave room for 512 MB.
-    name = deploy("fill_tmp", MemorySize=1024, EphemeralStorage={"Size": 512})
-    disk_before = shutil.disk_usage("/").used
+    # /tmp is a disk of its own (sandbox/tmpdisk.py), apart from the function's memory:
+    # a 128 MB function fills its 512 MB and is not OOM-killed.
+    name = deploy("fill_tmp", MemorySize=128, EphemeralStorage={"Size": 512})
 
     result = attack(server, name, {"mb": 768})
 
     assert result["errno"] == "ENOSPC"
-    assert result["tmp_size_mb"] == 512
+    assert int(result["tmp_size_mb"]) == 512
     assert 500 <= result["written_mb"] <= 512
-    assert abs(shutil.disk_usage("/").used - disk_before) < 128 << 20
 
 
 def test_fork_bomb_is_held_by_the_pids_limit(server: LambdadServer, deploy: Deploy) -> None:

@@ -40,6 +40,7 @@ from lambdad.sandbox.bwrap_plan import (
 )
 from lambdad.sandbox.cgroups import CgroupManager, EnvironmentCgroup, Limits
 from lambdad.sandbox.child import ChildWatch, from_wrapper_status
+from lambdad.sandbox.tmpdisk import TmpDisk, TmpDisks
 from lambdad.sandbox.uids import UidPool
 from lambdad.store.trees import remove_quietly
 
@@ -66,8 +67,11 @@ class BwrapBackend(WithoutSnapshots):
         network: str = "isolated",
         uids: UidPool | None = None,
         bwrap: str = "bwrap",
+        tmp_disks: TmpDisks | None = None,
     ) -> None:
         self.work_root = work_root
+        # Each environment's /tmp on a disk of its own (sandbox/tmpdisk.py); None: tmpfs.
+        self.tmp_disks = tmp_disks
         self.cgroups = cgroups
         self.network = network
         self.uids = uids or UidPool(DEFAULT_UID_BASE, DEFAULT_UID_COUNT)
@@ -102,10 +106,11 @@ class BwrapBackend(WithoutSnapshots):
             net += f" via {Path(self.nat).name}" if self.nat else " (no NAT helper: no outbound)"
         elif net == "host":
             net += " — WARNING: functions share the host's network (development only)"
+        tmp = "/tmp on disk" if self.tmp_disks is not None else "/tmp in memory (tmpfs)"
         return (
             f"bwrap (mount, pid, ipc, uts, net namespaces; cgroup {self.cgroups.version}: "
             f"memory, cpu, pids; uid per environment from {self.uids.base}; "
-            f"seccomp {'on' if self.seccomp else 'off'}; network {net})"
+            f"seccomp {'on' if self.seccomp else 'off'}; network {net}; {tmp})"
         )
 
     def setup(self) -> None:
@@ -116,11 +121,26 @@ class BwrapBackend(WithoutSnapshots):
             log.warning("removed %d cgroups left by an earlier run", removed)
         for leftover in self.work_root.iterdir():
             remove_quietly(leftover)
+        if self.tmp_disks is not None:
+            self.tmp_disks.setup()
 
     def close(self) -> None:
         self.cgroups.teardown()
+        if self.tmp_disks is not None:
+            self.tmp_disks.close()
         remove_quietly(self.work_root)
         self.uids.close()
+
+    async def tmp_disk(self, spec: SandboxSpec) -> TmpDisk | None:
+        """A fresh disk for ``spec``'s /tmp (None: a tmpfs instead)."""
+        if self.tmp_disks is None:
+            return None
+        return await self.tmp_disks.acquire(spec.tmp_mb)
+
+    async def release_tmp_disk(self, disk: TmpDisk | None) -> None:
+        """``disk`` unmounted and deleted, once its sandbox's processes are gone."""
+        if disk is not None and self.tmp_disks is not None:
+            await self.tmp_disks.release(disk)
 
     async def prepare(self, spec: SandboxSpec) -> BwrapSandbox:
         if spec.root_dir is not None and self._host_programs is None:
@@ -145,6 +165,7 @@ class BwrapBackend(WithoutSnapshots):
             raise
         sandbox = BwrapSandbox(self, spec, work, cgroup, network, uid)
         try:
+            sandbox.tmp_disk = await self.tmp_disk(spec)
             await sandbox.launch()
         except BaseException:
             await sandbox.destroy()
@@ -189,6 +210,7 @@ class BwrapSandbox:
         self._nat: nat.Nat | None = None
         self._watch: ChildWatch | None = None
         self._destroyed = False
+        self.tmp_disk: TmpDisk | None = None
 
     async def launch(self) -> None:
         env = {k: rewrite(self.spec, v) for k, v in self.spec.env.items()}
@@ -214,6 +236,7 @@ class BwrapSandbox:
             bwrap_image.check_layout(layout)
             files = bwrap_image.image_files(files, layout)
         data_fds = {dest: _memfd("bwrap-data", content) for dest, content in files.items()}
+        tmp_disk = str(self.tmp_disk.mount_point) if self.tmp_disk is not None else None
         if self.spec.root_dir is not None:
             argv = bwrap_image.image_argv(
                 self.backend.tools.bwrap,
@@ -224,6 +247,7 @@ class BwrapSandbox:
                 (info_w, block_r, seccomp_fd),
                 self.uid,
                 data_fds,
+                tmp_disk,
             )
         else:
             data_fds[FSTAB] = _memfd("bwrap-data", overlay_fstab(self.spec))
@@ -236,6 +260,7 @@ class BwrapSandbox:
                 self.uid,
                 seccomp_fd,
                 data_fds,
+                tmp_disk,
             )
         # The options go through --args, not the command line: the sandbox's init is
         # this bwrap, and its /proc/1/cmdline is readable inside (host paths).
@@ -352,6 +377,8 @@ class BwrapSandbox:
         if self._sock is not None:
             self._sock.close()
         await asyncio.to_thread(remove_quietly, self.work)
+        disk, self.tmp_disk = self.tmp_disk, None
+        await self.backend.release_tmp_disk(disk)
         # Every process of this uid is gone with its cgroup: the uid may serve again.
         self.backend.uids.release(self.uid)
 

@@ -3,7 +3,7 @@
 The root is bwrap's own tmpfs, read-only once built, with each top-level entry of the
 image bound read-only (directories and files) or recreated (symbolic links); then, as
 for every environment, a fresh ``/proc`` (with the function's ``/proc/meminfo`` and an
-empty ``/proc/cmdline``), a minimal ``/dev``, a tmpfs ``/tmp`` of the ephemeral storage
+empty ``/proc/cmdline``), a minimal ``/dev``, a ``/tmp`` of the ephemeral storage
 size, the environment's ``/etc/hosts`` and ``/etc/resolv.conf`` over the image's (plain
 files there: ``store/images.prepare_mount_points``), its working directory, namespaces,
 cgroup, seccomp filter and Runtime API as ``bwrap_plan`` describes.
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from lambdad.errors import SandboxError
 from lambdad.sandbox.base import SandboxSpec
-from lambdad.sandbox.bwrap_plan import APPLY_ENV, STAGE_CAPS
+from lambdad.sandbox.bwrap_plan import APPLY_ENV, STAGE_CAPS, tmp_args
 
 HOST = "/dev/.lambdad-host"
 STAGE = HOST + "/image-stage"
@@ -159,8 +159,10 @@ def image_argv(
     fds: tuple[int, int, int | None],
     uid: int,
     data_fds: Mapping[str, int],
+    tmp_disk: str | None = None,
 ) -> list[str]:
-    """bwrap's command line for an image's environment; ``fds``: (info, block, seccomp)."""
+    """bwrap's command line for an image's environment; ``fds``: (info, block, seccomp);
+    ``tmp_disk``: where its /tmp disk is mounted (``bwrap_plan.tmp_args``)."""
     assert spec.root_dir is not None
     check_layout(layout)
     info_fd, block_fd, seccomp_fd = fds
@@ -189,7 +191,7 @@ def image_argv(
     for top in host.binds:
         a += ["--ro-bind", top, HOST + top]
     a += ["--ro-bind", host.stage, STAGE]
-    a += ["--perms", "1777", "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+    a += tmp_args(spec, tmp_disk)
     a += ["--remount-ro", "/", "--chdir", spec.workdir or "/"]
     a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd)]
     if seccomp_fd is not None:

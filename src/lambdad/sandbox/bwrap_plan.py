@@ -4,9 +4,9 @@ Each environment runs under Debian's bubblewrap with mount, PID, IPC, UTS and
 (unless the network mode is ``host``) network namespaces, on a minimal read-only
 root: the host's ``/usr`` and the few ``/etc`` files runtimes need, the code at
 ``/var/task``, layers at ``/opt``, lambdad's bootstraps at ``/var/runtime``, a
-fresh tmpfs ``/tmp`` of ``EphemeralStorage`` MB, its own ``/proc`` and a minimal
-``/dev``. The runtime runs as an unprivileged uid with ``no_new_privs`` and no
-capabilities (``setpriv`` inside the sandbox).
+fresh ``/tmp`` of ``EphemeralStorage`` MB (a disk of its own, else a tmpfs), its own
+``/proc`` and a minimal ``/dev``. The runtime runs as an unprivileged uid with
+``no_new_privs`` and no capabilities (``setpriv`` inside the sandbox).
 
 No byte the function controls reaches a privileged process: bwrap and setpriv run
 as root with a fixed environment (``PRIVILEGED_ENV``) and bwrap keeps only the
@@ -136,9 +136,11 @@ def bwrap_argv(
     uid: int,
     seccomp_fd: int | None = None,
     data_fds: Mapping[str, int] | None = None,
+    tmp_disk: str | None = None,
 ) -> list[str]:
     """bwrap's command line; ``data_fds``: sandbox path -> descriptor of the
-    content bwrap binds there (``generated_files``)."""
+    content bwrap binds there (``generated_files``); ``tmp_disk``: where the
+    environment's /tmp disk is mounted (``tmp_args``)."""
     data_fds = data_fds or {}
     a = [tools.bwrap, "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for cap in STAGE_CAPS:
@@ -185,7 +187,7 @@ def bwrap_argv(
         a += ["--ro-bind", host, f"{STAGING}/l{i}"]
     if FSTAB in data_fds:
         a += ["--ro-bind-data", str(data_fds[FSTAB]), FSTAB]
-    a += ["--perms", "1777", "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+    a += tmp_args(spec, tmp_disk)
     a += ["--remount-ro", "/", "--chdir", "/"]
     a += ["--info-fd", str(info_fd), "--block-fd", str(block_fd)]
     if seccomp_fd is not None:
@@ -195,6 +197,15 @@ def bwrap_argv(
     a += [tools.setpriv, *setpriv_flags(uid), "--", "/bin/sh", "-c", APPLY_ENV, "sh"]
     a += [rewrite(spec, x) for x in spec.argv]
     return a
+
+
+def tmp_args(spec: SandboxSpec, tmp_disk: str | None) -> list[str]:
+    """bwrap's arguments for /tmp: the root of the environment's disk mounted at
+    ``tmp_disk`` (``sandbox/tmpdisk.py``; bwrap adds nosuid and nodev to a bind), else a
+    tmpfs of the ephemeral storage size."""
+    if tmp_disk is not None:
+        return ["--bind", tmp_disk, "/tmp"]
+    return ["--perms", "1777", "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
 
 
 def setpriv_flags(uid: int) -> list[str]:

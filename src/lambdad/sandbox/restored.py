@@ -84,6 +84,9 @@ class RestoredSandbox(ZygoteSandbox):
                 proc_plan=self._proc_plan,
                 hostname="localhost",
             )
+            # Its /tmp disk goes with its user namespace, to the waiter: never through
+            # the template, whose runtime ran the function's init.
+            self.tmp_disk = await inner.tmp_disk(spec)
             if inner.seccomp:
                 request["seccomp"] = zygote_wire.b64(inner.seccomp)
         else:
@@ -116,10 +119,16 @@ class RestoredSandbox(ZygoteSandbox):
             if userns is not None:
                 task, userns = userns, None
                 fd = await task
+                fds = [fd]
+                message = {"userns": True}
                 try:
-                    await send_when_writable(ours, {"userns": True}, [fd])
+                    if self.tmp_disk is not None:
+                        fds.append(self.tmp_disk.mount_fd())
+                        message["tmp_mount"] = True
+                    await send_when_writable(ours, message, fds)
                 finally:
-                    os.close(fd)
+                    for each in fds:
+                        os.close(each)
             await self._await_restored(ours)
             ours.send(zygote_wire.encode(self._runtime_message(spec)))
         except OSError as exc:

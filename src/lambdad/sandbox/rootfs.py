@@ -15,7 +15,9 @@ a bind's, its line in /proc/self/mountinfo names no host path),
 ``["file", path, content, mode]`` (written into the new root: ``/etc/passwd``, ``group``,
 ``resolv.conf``), ``["data", path, content, mode]`` (a read-only file of ``content`` bound
 over the existing ``path``, from a memfd: no file of the root or the host behind it;
-``/proc/meminfo``), ``["tmpfs", path, options]``, ``["proc", path]``, ``["devpts", path]``.
+``/proc/meminfo``), ``["tmpfs", path, options]``, ``["proc", path]``, ``["devpts", path]``,
+``["mount_fd", index, path]`` (the ``index``-th mount descriptor sent with the plan,
+moved onto ``path``: a ``/tmp`` disk, ``sandbox/tmpdisk.py``).
 """
 
 from __future__ import annotations
@@ -93,11 +95,14 @@ def inside_paths(spec: SandboxSpec) -> dict[str, str]:
     return out
 
 
-def plan_root(spec: SandboxSpec, host: HostLayout, etc: Mapping[str, str]) -> list[Step]:
+def plan_root(
+    spec: SandboxSpec, host: HostLayout, etc: Mapping[str, str], tmp: Step | None = None
+) -> list[Step]:
     """The steps that build ``spec``'s root, in order (parents before children).
 
-    ``etc``: the generated files of /etc (``etc_files``), by name."""
-    return plan_base(host, spec.runtime_dir, spec.host_paths) + plan_own(spec, etc)
+    ``etc``: the generated files of /etc (``etc_files``), by name; ``tmp``: how /tmp is
+    made (``tmp_step``)."""
+    return plan_base(host, spec.runtime_dir, spec.host_paths) + plan_own(spec, etc, tmp)
 
 
 def plan_base(host: HostLayout, runtime_dir: Path, host_paths: tuple[Path, ...]) -> list[Step]:
@@ -142,9 +147,10 @@ def plan_base(host: HostLayout, runtime_dir: Path, host_paths: tuple[Path, ...])
     return plan
 
 
-def plan_own(spec: SandboxSpec, etc: Mapping[str, str]) -> list[Step]:
+def plan_own(spec: SandboxSpec, etc: Mapping[str, str], tmp: Step | None = None) -> list[Step]:
     """What is the environment's own: its code, its layers, its /etc files (uid), its
-    /tmp of its ephemeral storage size, its /proc/meminfo of its memory."""
+    /tmp of its ephemeral storage size (``tmp``, default a tmpfs), its /proc/meminfo of
+    its memory."""
     plan: list[Step] = [
         ["file", f"/etc/{name}", content, "0644"] for name, content in sorted(etc.items())
     ]
@@ -154,8 +160,18 @@ def plan_own(spec: SandboxSpec, etc: Mapping[str, str]) -> list[Step]:
         plan.append(["overlay", str(spec.opt_dir), OPT])
     else:
         plan.append(["dir", OPT, "0755"])
-    plan.append(["tmpfs", "/tmp", f"mode=1777,size={spec.tmp_mb * 1024 * 1024}"])
+    plan.append(tmp if tmp is not None else tmp_step(spec))
     return plan
+
+
+def tmp_step(spec: SandboxSpec, moved: int | None = None) -> Step:
+    """How /tmp is made: the environment's disk, moved from the ``moved``-th mount
+    descriptor sent with the plan (a detached copy of the disk's mount: the zygote's and
+    a spare's mount namespaces are older than the disk, and a bind would name its host
+    path), else a tmpfs of the ephemeral storage size."""
+    if moved is not None:
+        return ["mount_fd", moved, "/tmp"]
+    return ["tmpfs", "/tmp", f"mode=1777,size={spec.tmp_mb * 1024 * 1024}"]
 
 
 def split_proc_read_only(plan: list[Step]) -> tuple[list[Step], list[Step]]:

@@ -14,11 +14,12 @@ import subprocess
 from dataclasses import dataclass
 
 from lambdad.config import Settings
-from lambdad.sandbox import cgroups
+from lambdad.sandbox import cgroups, tmpdisk_plan
 from lambdad.sandbox.base import SandboxBackend
 from lambdad.sandbox.bwrap import BwrapBackend
 from lambdad.sandbox.nat import nat_helper
 from lambdad.sandbox.process import ProcessBackend
+from lambdad.sandbox.tmpdisk import TOOL_ENV, TmpDisks
 from lambdad.sandbox.uids import UidPool
 from lambdad.sandbox.zygote import with_fast_path
 from lambdad.store.trees import remove_quietly
@@ -194,6 +195,7 @@ def choose_backend(settings: Settings) -> SandboxBackend:
             cgroups.CgroupManager(version, parent=_cgroup_parent(settings)),
             network=settings.network,
             uids=UidPool.for_host(settings.sandbox_uid_base, settings.sandbox_uid_count),
+            tmp_disks=tmp_disks(settings),
         )
         backend.setup()
         return with_fast_path(settings, backend)
@@ -205,6 +207,30 @@ def choose_backend(settings: Settings) -> SandboxBackend:
     for leftover in work.iterdir():
         remove_quietly(leftover)
     return with_fast_path(settings, ProcessBackend(work))
+
+
+def tmp_disks(settings: Settings) -> TmpDisks | None:
+    """The disks sandboxed environments' /tmp live on; None (a tmpfs each, with one
+    warning) where the operator asks for memory or disks cannot be made here."""
+    mkfs = shutil.which("mkfs.ext4", path=TOOL_ENV["PATH"])
+    mount = shutil.which("mount", path=TOOL_ENV["PATH"])
+    choice = tmpdisk_plan.choose_storage(
+        settings.tmp_storage,
+        root=os.geteuid() == 0,
+        loop_control=os.path.exists("/dev/loop-control"),
+        mkfs=mkfs,
+        mount=mount,
+    )
+    if choice.warning:
+        log.warning("%s", choice.warning)
+    if choice.mode != tmpdisk_plan.DISK or mkfs is None or mount is None:
+        return None
+    return TmpDisks(
+        settings.data_dir / tmpdisk_plan.DISKS_DIR,
+        mkfs=mkfs,
+        mount=mount,
+        spares=settings.tmp_disk_spares,
+    )
 
 
 def _cgroup_parent(settings: Settings) -> str:

@@ -6,6 +6,7 @@ root, runtime); ``park()`` builds a spare sandbox before anyone needs it (namesp
 the shared part of the root, Runtime API socket, NAT, a runtime process waiting) and
 ``assign(spec)`` then finishes it for one environment (its cgroups, uid, code, /tmp,
 /etc files, seccomp filter, variables), which is most of a cold start done ahead.
+Its /tmp is a disk of its own (``sandbox/tmpdisk.py``) where the backend has them.
 
 The platform does what it does for bwrap's sandboxes: the cgroup, the uid, the
 Runtime API socket inside the network namespace (``netns.listen_in_netns``, with
@@ -36,6 +37,7 @@ from lambdad.sandbox.bwrap_plan import TASK, rewrite
 from lambdad.sandbox.cgroups import EnvironmentCgroup, Limits
 from lambdad.sandbox.child import pidfd_exited
 from lambdad.sandbox.process import ProcessBackend
+from lambdad.sandbox.tmpdisk import TmpDisk
 from lambdad.sandbox.zygote_process import Child, ZygoteProcess
 
 
@@ -70,6 +72,7 @@ class ZygoteSandbox:
         self.cgroup: EnvironmentCgroup | None = None
         self.uid: int | None = None
         self.work: Path | None = None
+        self.tmp_disk: TmpDisk | None = None  # its /tmp (sandbox/tmpdisk.py)
         self._sock: socket.socket | None = None
         self._control: socket.socket | None = None  # to the zygote's child (the keeper)
         self._runtime: socket.socket | None = None  # to the runtime process
@@ -102,8 +105,14 @@ class ZygoteSandbox:
         if isinstance(inner, BwrapBackend):
             uid = self._own_cgroup_and_uid(inner, spec)
             assert self.cgroup is not None
+            # The zygote's mount namespace is older than the disk: the keeper moves a copy
+            # of its mount, sent with the request.
+            self.tmp_disk = await inner.tmp_disk(spec)
             plan = rootfs.plan_root(
-                spec, self.backend.host_layout(), self.backend.etc_files(self.network, uid)
+                spec,
+                self.backend.host_layout(),
+                self.backend.etc_files(self.network, uid),
+                rootfs.tmp_step(spec, moved=0) if self.tmp_disk is not None else None,
             )
             filter_ = inner.seccomp
             if self.template_channel is not None:
@@ -122,12 +131,18 @@ class ZygoteSandbox:
                 cgroup_join=self.cgroup.join_files(),
                 seccomp=filter_,
             )
+            request["mounts"] = 1 if self.tmp_disk is not None else 0
         else:
             assert isinstance(inner, ProcessBackend)
             self.work = inner.work_root / spec.env_id
             (self.work / "tmp").mkdir(parents=True, exist_ok=True)
             request = zygote_wire.spawn_request("", sandboxed=False, cwd=str(spec.task_dir))
-        await self._spawn(request)
+        mounts = [self.tmp_disk.mount_fd()] if self.tmp_disk is not None else []
+        try:
+            await self._spawn(request, mounts)
+        finally:
+            for fd in mounts:
+                os.close(fd)
         if self.sandboxed:
             await self._await_keeper()
         # Inline, the runtime shares the keeper's channel (it is forked after "ok").
@@ -186,6 +201,9 @@ class ZygoteSandbox:
         assert self._runtime is not None
         uid = self._own_cgroup_and_uid(inner, spec)
         assert self.cgroup is not None
+        # Its mount namespace is older than the disk: the keeper moves a copy of its mount.
+        self.tmp_disk = await inner.tmp_disk(spec)
+        mounts = [self.tmp_disk.mount_fd()] if self.tmp_disk is not None else []
         joins = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in self.cgroup.join_files()]
         try:
             confinement: dict[str, Any] = {"uid": uid, "gid": uid}
@@ -194,10 +212,12 @@ class ZygoteSandbox:
             message = self._runtime_message(spec, confinement)
             # The runtime first: it confines itself while the keeper finishes the root.
             zygote_channel.send(self._runtime, message, joins)
-            plan = rootfs.plan_own(spec, self.backend.etc_files(self.network, uid))
-            zygote_channel.send(self._control, {"plan": plan}, joins)
+            tmp = rootfs.tmp_step(spec, moved=0) if mounts else None
+            plan = rootfs.plan_own(spec, self.backend.etc_files(self.network, uid), tmp)
+            assignment = {"plan": plan, "mounts": len(mounts)}
+            zygote_channel.send(self._control, assignment, [*joins, *mounts])
         finally:
-            for fd in joins:
+            for fd in (*joins, *mounts):
                 os.close(fd)
         doc, _ = await zygote_channel.receive(self._control)
         if doc is None or not doc.get("ok"):
@@ -244,7 +264,7 @@ class ZygoteSandbox:
         self._sock.setblocking(False)
         self.runtime_api_address = f"127.0.0.1:{self._sock.getsockname()[1]}"
 
-    async def _spawn(self, request: dict[str, Any]) -> None:
+    async def _spawn(self, request: dict[str, Any], mounts: list[int] | None = None) -> None:
         out_r, out_w = os.pipe()
         os.set_blocking(out_r, False)
         self.output_fd = out_r
@@ -252,7 +272,8 @@ class ZygoteSandbox:
         ours.setblocking(False)
         self._control = ours
         try:
-            self._child = await self.zygote.spawn(request, [theirs.fileno(), out_w])
+            fds = [theirs.fileno(), out_w, *(mounts or [])]
+            self._child = await self.zygote.spawn(request, fds)
         except SandboxError as exc:
             if not self.zygote.alive:
                 raise ZygoteGone(str(exc)) from exc
@@ -416,6 +437,11 @@ class ZygoteSandbox:
             self._peaks.close()
         if self.work is not None:
             await asyncio.to_thread(shutil.rmtree, self.work, True)
+        disk, self.tmp_disk = self.tmp_disk, None
+        if disk is not None:
+            inner = self.backend.inner
+            assert isinstance(inner, BwrapBackend)
+            await inner.release_tmp_disk(disk)
         if self.uid is not None:
             # Every process of this uid went with its cgroup: the uid may serve again.
             inner = self.backend.inner

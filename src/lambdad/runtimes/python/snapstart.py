@@ -31,9 +31,10 @@ A restored environment's processes:
 - the *keeper* (pid 1 of the new PID namespace): brings ``lo`` up, says
   ``{"netns": true}`` (the platform reads its pid from the message's credentials and
   makes the Runtime API socket and the NAT in its network namespace), mounts its own
-  ``/tmp`` (a copy of the template's) and ``/proc`` (with the platform's read-only
-  parts) and a ``/dev/pts`` of its own, says ``{"ok": true}``, forks the runtime and
-  reaps until it exits, exiting with its status (128 + signal when it was killed).
+  ``/tmp`` (its disk, else a tmpfs; a copy of the template's) and ``/proc`` (with the
+  platform's read-only parts) and a ``/dev/pts`` of its own, says ``{"ok": true}``,
+  forks the runtime and reaps until it exits, exiting with its status (128 + signal
+  when it was killed).
 - the *runtime* (pid 2): drops every capability, adds the full seccomp filter, takes
   its variables and the go (as ``zygote.take_over``), reseeds ``random``, and returns
   from ``snapshot()`` into the bootstrap, which runs the ``after_restore`` hooks and
@@ -218,11 +219,14 @@ def restore(
     sock = socket.socket(fileno=req_fd)
     z.join_cgroups([], cgroup_fds)
     network = request.get("network", "isolated")
+    tmp_mount = -1
     if sandboxed:
-        _enter_user_namespace(sock, network)
+        tmp_mount = _enter_user_namespace(sock, network)
     child = os.fork()
     if child != 0:
         os.close(out_fd)
+        if tmp_mount >= 0:
+            os.close(tmp_mount)
         _wait_and_report(sock, child)
     z.prctl(z.PR_SET_PDEATHSIG, signal.SIGKILL)
     if not sandboxed:
@@ -231,7 +235,7 @@ def restore(
         z.send(sock, {"ok": True})  # its pid comes with it
         _take_over(zygote, sock, request)
         return
-    _build(sock, request, network)
+    _build(sock, request, network, tmp_mount)
     # The keeper runs as the runtime's uid, with every capability in the environment's
     # namespaces until it drops them to reap: dumpable, it would be the runtime's to
     # ptrace or to write through /proc/1/mem. Not so the runtime itself (it reads its
@@ -253,20 +257,25 @@ def restore(
     z.reap_until(runtime)
 
 
-def _enter_user_namespace(sock: socket.socket, network: str) -> None:
+def _enter_user_namespace(sock: socket.socket, network: str) -> int:
     """The user namespace the platform sends (a holder's, from the factory), where the
     template's uid and gid stand for the environment's own: joined, not created (the
     filter refuses that). Inside it, new namespaces of every other kind; then its ids:
     the same as the template's inside, host ids of its own outside (per-user kernel
-    limits are not shared)."""
+    limits are not shared). Returns the descriptor of the environment's /tmp disk that
+    comes with it (a detached mount the keeper moves onto /tmp), or -1."""
     uid, gid = os.getuid(), os.getgid()
-    answer, fds = z.receive(sock, maxfds=1)
+    answer, fds = z.receive(sock, maxfds=2)
+    wanted = 2 if answer and answer.get("tmp_mount") else 1
+    tmp_mount = -1
     try:
-        if not answer or not answer.get("userns") or len(fds) != 1:
+        if not answer or not answer.get("userns") or len(fds) != wanted:
             raise z.SetupError(f"no user namespace: {answer}")
         # Its own uid owns it: joining takes no privilege (this process is
         # single-threaded and shares no file system information, as setns requires).
         z.setns(fds[0], CLONE_NEWUSER)
+        if wanted == 2:
+            tmp_mount = fds.pop()
     finally:
         for fd in fds:
             os.close(fd)
@@ -279,6 +288,7 @@ def _enter_user_namespace(sock: socket.socket, network: str) -> None:
     # Privileged in its namespace: the ids were never 0 there.
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    return tmp_mount
 
 
 def _wait_and_report(sock: socket.socket, child: int) -> None:
@@ -296,15 +306,20 @@ def _wait_and_report(sock: socket.socket, child: int) -> None:
     os._exit(0)
 
 
-def _build(sock: socket.socket, request: dict[str, Any], network: str) -> None:
-    """The keeper's part: its network, /tmp, /proc and /dev/pts, then "ok"."""
+def _build(sock: socket.socket, request: dict[str, Any], network: str, tmp_mount: int) -> None:
+    """The keeper's part: its network, /tmp (its disk, ``tmp_mount``, else a tmpfs),
+    /proc and /dev/pts, then "ok"."""
     if network != "host":
         z.loopback_up()
     z.sethostname(request.get("hostname", "localhost"))
     z.send(sock, {"netns": True})
     template_tmp = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        z.mount("tmpfs", "/tmp", "tmpfs", z.MS_NOSUID | z.MS_NODEV, request["tmp_options"])
+        if tmp_mount >= 0:
+            z.move_mount(tmp_mount, "/tmp")
+            os.close(tmp_mount)
+        else:
+            z.mount("tmpfs", "/tmp", "tmpfs", z.MS_NOSUID | z.MS_NODEV, request["tmp_options"])
         _copy_tree(template_tmp, "/tmp")
         _reopen_in_copy(os.fstat(template_tmp).st_dev)
     finally:

@@ -98,6 +98,11 @@ IFF_UP = 0x1
 _CAP_VERSION_3 = 0x20080522
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 
+# move_mount(2): one number on every architecture (added after the tables merged).
+_SYS_MOVE_MOUNT = 429
+_MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_AT_FDCWD = -100
+
 _MAX_MESSAGE = 256 * 1024
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -137,6 +142,19 @@ def mount(
 
 def umount2(target: str, flags: int) -> None:
     _check(_libc.umount2(_b(target), ctypes.c_int(flags)), f"umount {target}")
+
+
+def move_mount(fd: int, target: str) -> None:
+    """The detached mount ``fd`` (the platform's ``open_tree`` copy) onto ``target``."""
+    result = _libc.syscall(
+        ctypes.c_long(_SYS_MOVE_MOUNT),
+        ctypes.c_int(fd),
+        ctypes.c_char_p(b""),
+        ctypes.c_int(_AT_FDCWD),
+        ctypes.c_char_p(target.encode()),
+        ctypes.c_uint(_MOVE_MOUNT_F_EMPTY_PATH),
+    )
+    _check(result, f"move_mount {target}")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
@@ -339,7 +357,8 @@ class Zygote:
         sandboxed = request.get("mode") in ("sandbox", "spare")
         pid = -1
         try:
-            if request.get("op") != "spawn" or len(fds) != 2:
+            # [request socket, output pipe] and the mounts its plan moves (its /tmp disk).
+            if request.get("op") != "spawn" or len(fds) != 2 + int(request.get("mounts", 0)):
                 raise SetupError(f"bad request {request.get('op')!r} with {len(fds)} fds")
             if sandboxed:
                 # The next child is pid 1 of a new PID namespace; this process stays in
@@ -356,7 +375,7 @@ class Zygote:
             send(self.control, {"id": request_id, "error": f"{type(exc).__name__}: {exc}"})
             return None
         if pid == 0:
-            return self._child(request, fds[0], fds[1], sandboxed)
+            return self._child(request, fds[0], fds[1], sandboxed, fds[2:])
         for fd in fds:
             os.close(fd)
         pidfd = os.pidfd_open(pid)
@@ -368,13 +387,18 @@ class Zygote:
         return None
 
     def _child(
-        self, request: dict[str, Any], req_fd: int, out_fd: int, sandboxed: bool
+        self,
+        request: dict[str, Any],
+        req_fd: int,
+        out_fd: int,
+        sandboxed: bool,
+        mounts: list[int],
     ) -> Callable[[], Any]:
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self.control.detach()
-            close_fds((req_fd, out_fd))
+            close_fds((req_fd, out_fd, *mounts))
             null = os.open("/dev/null", os.O_RDONLY)
             os.dup2(null, 0)  # the zygote's stdin was its control socket
             os.close(null)
@@ -383,7 +407,7 @@ class Zygote:
             sock = socket.socket(fileno=req_fd)
             mode = request.get("mode")
             if mode == "sandbox":
-                keep_sandbox(self, request, sock, out_fd)  # returns in the runtime only
+                keep_sandbox(self, request, sock, out_fd, mounts)  # returns in the runtime only
             elif mode == "spare":
                 park_spare(self, request, sock, out_fd)  # likewise
             else:
@@ -496,14 +520,16 @@ def join_cgroups(paths: list[str], fds: list[int]) -> None:
 # ------------------------------------------------------------------ sandbox mode keeper
 
 
-def keep_sandbox(zygote: Zygote, request: dict[str, Any], sock: socket.socket, out_fd: int) -> None:
+def keep_sandbox(
+    zygote: Zygote, request: dict[str, Any], sock: socket.socket, out_fd: int, mounts: list[int]
+) -> None:
     """pid 1 of the new PID namespace: build the sandbox, start the runtime (pid 2), and
     reap until it exits. Returns only in the runtime process."""
     join_cgroups(request.get("cgroup_join", []), [])
     network = request.get("network", "isolated")
     enter_namespaces(sock, network)
     enter_root(request.get("root_size", "1m"))
-    apply_plan(request["plan"])
+    apply_plan(request["plan"], mounts)
     seal_root()
     sethostname(request.get("hostname", "localhost"))
     send(sock, {"ok": True})
@@ -548,8 +574,10 @@ def park_spare(zygote: Zygote, request: dict[str, Any], sock: socket.socket, out
     assignment, fds = receive(sock, maxfds=8)
     if assignment is None:
         os._exit(0)  # never used
-    join_cgroups([], fds)
-    apply_plan(assignment["plan"])
+    # The cgroups to join, then the mounts the plan moves (its /tmp disk).
+    split = len(fds) - int(assignment.get("mounts", 0))
+    join_cgroups([], fds[:split])
+    apply_plan(assignment["plan"], fds[split:])
     seal_root()
     send(sock, {"ok": True})
     sock.close()
@@ -596,8 +624,9 @@ def enter_root(root_size: str) -> None:
     os.chdir("/")
 
 
-def apply_plan(plan: list[list[Any]]) -> None:
-    """The platform's steps (``sandbox/rootfs.py``); sources are host paths."""
+def apply_plan(plan: list[list[Any]], mounts: list[int] | None = None) -> None:
+    """The platform's steps (``sandbox/rootfs.py``); sources are host paths, ``mounts``
+    the mount descriptors its ``mount_fd`` steps move (closed here)."""
     empty = -1
     try:
         for step in plan:
@@ -605,9 +634,16 @@ def apply_plan(plan: list[list[Any]]) -> None:
                 if empty < 0:
                     empty = _empty_layer()
                 overlay("/oldroot" + step[1], step[2], empty)
+            elif step[0] == "mount_fd":
+                _, index, path = step
+                if not os.path.isdir(path):
+                    os.mkdir(path, 0o755)
+                move_mount((mounts or [])[index], path)
             else:
                 _apply(step)
     finally:
+        for fd in mounts or []:
+            os.close(fd)
         if empty >= 0:
             os.close(empty)
             umount2(_EMPTY, MNT_DETACH)

@@ -1,0 +1,265 @@
+"""Environments' disk-backed ``/tmp``: made, handed out, removed (``tmpdisk_plan.py``
+decides names, sizes and commands).
+
+Making a disk (a sparse image, ``mkfs.ext4``, a loop mount) takes 15-30 ms, too much
+for a cold start of a few: a worker thread keeps a few ready (``spares`` of the default
+size, one of each other size asked for lately), and ``acquire`` takes one of those, or
+makes one in a thread when none is ready. ``release`` unmounts (detached: a sandbox's
+mount namespace that still holds it lets go when its last process exits, and the loop
+device is freed then) and deletes the image. ``setup`` first removes what a server
+that died left under its disks directory, and nothing elsewhere.
+
+A sandbox shows a disk's root at ``/tmp``: bwrap and a zygote's keeper bind its mount
+point (they start in the host's mount namespace, where it is mounted), and a keeper
+built earlier (a spare) or restored from a snapshot moves a detached copy of the mount
+onto its ``/tmp`` (``mount_fd``: ``open_tree``, then ``move_mount`` inside). Either way
+the sandbox's mount table names ``/dev/loopN`` and ``/`` as the mount's root: no host
+path. The image and the disks directory (``0700``, root's) are never inside a sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ctypes
+import errno
+import itertools
+import logging
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+from lambdad.sandbox import tmpdisk_plan as plan
+
+log = logging.getLogger(__name__)
+
+AT_FDCWD = -100
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+MNT_DETACH = 2
+# open_tree(2) has the same number on every architecture (added after the tables merged).
+SYS_OPEN_TREE = 428
+TOOL_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+# The sizes environments asked for lately (each keeps a ready disk of its size).
+RECENT_SIZES = 8
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class TmpDisk:
+    """One mounted disk, of ``size_mb`` MB of ephemeral storage."""
+
+    def __init__(self, paths: plan.DiskPaths, size_mb: int) -> None:
+        self.paths = paths
+        self.size_mb = size_mb
+
+    @property
+    def mount_point(self) -> Path:
+        return self.paths.mount_point
+
+    def mount_fd(self) -> int:
+        """A descriptor of a detached copy of its mount (close-on-exec), which a process
+        privileged in its own mount namespace moves onto its ``/tmp``."""
+        fd = int(
+            _libc.syscall(
+                ctypes.c_long(SYS_OPEN_TREE),
+                ctypes.c_int(AT_FDCWD),
+                ctypes.c_char_p(os.fsencode(self.mount_point)),
+                ctypes.c_uint(OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC),
+            )
+        )
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"open_tree {self.paths.name}: {os.strerror(err)}")
+        return fd
+
+    def __repr__(self) -> str:
+        return f"TmpDisk({self.paths.name})"
+
+
+class TmpDisks:
+    """The disks of one server (under ``root``: its data directory's disks directory)."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        mkfs: str,
+        mount: str,
+        spares: int = 2,
+        default_mb: int = 512,
+    ) -> None:
+        self.root = Path(os.path.realpath(root))
+        self.mkfs = mkfs
+        self.mount = mount
+        self.spares = spares
+        self.default_mb = default_mb
+        self._serials = itertools.count(1)
+        self._cond = threading.Condition()
+        self._ready: dict[int, collections.deque[TmpDisk]] = {}
+        self._recent: collections.deque[int] = collections.deque(maxlen=RECENT_SIZES)
+        self._live: set[TmpDisk] = set()  # made and not yet removed
+        self._closed = False
+        self._worker: threading.Thread | None = None
+
+    def describe(self) -> str:
+        return f"/tmp on disk (ext4 images under {self.root})"
+
+    def setup(self) -> None:
+        """The disks directory, emptied of what an earlier run left; then the worker."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        removed = self.recover()
+        if removed:
+            log.warning("removed %d /tmp disks left mounted by an earlier run", removed)
+        self._worker = threading.Thread(target=self._work, name="tmp-disks", daemon=True)
+        self._worker.start()
+
+    def recover(self) -> int:
+        """Unmount and delete what is under the disks directory (a dead server's)."""
+        stale = plan.stale_mount_points(_mountinfo(), self.root)
+        for point in stale:
+            _umount(point)
+        still = set(plan.stale_mount_points(_mountinfo(), self.root))
+        for entry in os.scandir(self.root):
+            path = os.path.join(self.root, entry.name)
+            if path in still:
+                log.error("cannot unmount %s: left in place", path)
+            elif entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+        return len(stale)
+
+    async def acquire(self, size_mb: int) -> TmpDisk | None:
+        """A fresh, empty disk of ``size_mb`` MB; None (``/tmp`` in memory then, logged)
+        when one cannot be made."""
+        with self._cond:
+            if self._closed:
+                return None
+            if size_mb not in self._recent:
+                self._recent.append(size_mb)
+            ready = self._ready.get(size_mb)
+            disk = ready.popleft() if ready else None
+            self._cond.notify()
+        if disk is not None:
+            return disk
+        try:
+            return await asyncio.to_thread(self.make, size_mb)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("cannot make a %d MB /tmp disk, /tmp in memory instead: %s", size_mb, exc)
+            return None
+
+    async def release(self, disk: TmpDisk) -> None:
+        await asyncio.to_thread(self.remove, disk)
+
+    def make(self, size_mb: int) -> TmpDisk:
+        """A new disk, mounted, its root ``1777`` and empty (blocking: 15-30 ms)."""
+        with self._cond:
+            paths = plan.disk_paths(self.root, next(self._serials), size_mb)
+            disk = TmpDisk(paths, size_mb)
+            self._live.add(disk)
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(paths.image, flags, 0o600)
+            try:
+                os.ftruncate(fd, plan.image_bytes(size_mb))
+            finally:
+                os.close(fd)
+            _run(plan.mkfs_argv(self.mkfs, paths.image))
+            os.mkdir(paths.mount_point, 0o700)
+            _run(plan.mount_argv(self.mount, paths.image, paths.mount_point))
+            os.chmod(paths.mount_point, 0o1777)
+            with contextlib.suppress(OSError):
+                os.rmdir(paths.mount_point / "lost+found")
+        except BaseException:
+            self.remove(disk)
+            raise
+        return disk
+
+    def remove(self, disk: TmpDisk) -> None:
+        """Unmounted (detached) and deleted; idempotent."""
+        _umount(str(disk.mount_point))
+        with contextlib.suppress(OSError):
+            os.rmdir(disk.mount_point)
+        with contextlib.suppress(OSError):
+            os.unlink(disk.paths.image)
+        with self._cond:
+            self._live.discard(disk)
+
+    def close(self) -> None:
+        """Stop making disks; remove every disk, ready or handed out (the sandboxes are
+        gone by now)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+        with self._cond:
+            disks = list(self._live)
+            self._ready.clear()
+        for disk in disks:
+            self.remove(disk)
+
+    def statistics(self) -> dict[int, int]:
+        """Ready disks by size."""
+        with self._cond:
+            return {size: len(q) for size, q in self._ready.items() if q}
+
+    def _todo(self) -> list[int]:
+        ready = {size: len(q) for size, q in self._ready.items()}
+        wanted = plan.spares_wanted(self.default_mb, self.spares, self._recent)
+        return plan.sizes_to_make(ready, wanted)
+
+    def _work(self) -> None:
+        failures = 0
+        while True:
+            with self._cond:
+                todo = self._todo()
+                while not self._closed and not todo:
+                    self._cond.wait()
+                    todo = self._todo()
+                if self._closed:
+                    return
+            try:
+                disk = self.make(todo[0])
+            except (OSError, subprocess.SubprocessError) as exc:
+                failures += 1
+                log.warning("cannot make a spare /tmp disk (%d): %s", failures, exc)
+                with self._cond:
+                    self._cond.wait(timeout=min(60.0, 2.0**failures))
+                continue
+            failures = 0
+            with self._cond:
+                if not self._closed:
+                    self._ready.setdefault(disk.size_mb, collections.deque()).append(disk)
+                    continue
+            self.remove(disk)
+            return
+
+
+def _run(argv: list[str]) -> None:
+    done = subprocess.run(
+        argv, env=TOOL_ENV, capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise subprocess.SubprocessError(
+            f"{Path(argv[0]).name} failed ({done.returncode}): {detail[-1] if detail else ''}"
+        )
+
+
+def _umount(point: str) -> None:
+    if _libc.umount2(os.fsencode(point), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOENT):
+            log.warning("cannot unmount %s: %s", point, os.strerror(err))
+
+
+def _mountinfo() -> str:
+    with open("/proc/self/mountinfo") as f:
+        return f.read()

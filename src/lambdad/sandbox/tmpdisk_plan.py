@@ -1,0 +1,167 @@
+"""A disk-backed ``/tmp``, decided: names, sizes, commands, recovery. No I/O.
+
+On AWS an environment's ``/tmp`` is ephemeral storage on disk, apart from its memory: a
+128 MB function may download a 300 MB object there, and writing past its
+``EphemeralStorage`` fails with ``ENOSPC``. A tmpfs cannot give that (its pages are
+charged to the environment's memory cgroup and cannot be reclaimed: an OOM kill), so
+each sandboxed environment gets a file system of its own instead: an ext4 image under
+the data directory, loop-mounted there (``nodev,nosuid``; ``mount -o loop`` frees the
+loop device when the last mount of it goes), its root ``1777`` and empty. The sandbox
+shows that mount's root at ``/tmp`` (``sandbox/tmpdisk.py`` makes and removes them).
+
+Where that cannot be done (no loop devices, not root, no ``mkfs.ext4``: a container
+host) or the operator says ``LAMBDAD_TMP_STORAGE=memory``, ``/tmp`` stays a tmpfs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DISK = "disk"
+MEMORY = "memory"
+STORAGE_MODES = (DISK, MEMORY)
+# Where a server keeps its environments' disks, under its data directory.
+DISKS_DIR = "tmp-disks"
+IMAGE_SUFFIX = ".img"
+# ext4 spends 256 bytes of inode table per 16 KiB (1/64 of the image) plus a few blocks
+# of bitmaps and descriptors: the image is that much larger than the ephemeral storage,
+# so that the file system's size (``df``, ``statvfs``) is what the function configured.
+BLOCK = 4096
+SLACK_BLOCKS = 64
+MKFS_OPTIONS = (
+    "-q",
+    "-F",
+    "-b",
+    str(BLOCK),
+    "-i",
+    "16384",
+    "-m",
+    "0",
+    # No journal (the data dies with the environment), no room to grow; inode tables
+    # written lazily and nothing discarded: a 10 GB image is formatted in milliseconds.
+    "-O",
+    "^has_journal,^resize_inode",
+    "-E",
+    "lazy_itable_init=1,nodiscard,root_owner=0:0",
+)
+MOUNT_OPTIONS = "loop,nodev,nosuid"
+
+
+@dataclass(frozen=True, slots=True)
+class DiskPaths:
+    """One disk's image file and the directory it is mounted on (both under the root)."""
+
+    name: str
+    image: Path
+    mount_point: Path
+
+
+@dataclass(frozen=True, slots=True)
+class StorageChoice:
+    mode: str  # DISK or MEMORY
+    warning: str = ""  # why /tmp is in memory although disk was asked for
+
+
+def disk_paths(root: Path, serial: int, size_mb: int) -> DiskPaths:
+    """The paths of the ``serial``-th disk a server makes: names of its own choosing,
+    never a tenant's."""
+    name = f"{size_mb}m-{serial:08d}"
+    return DiskPaths(name, root / f"{name}{IMAGE_SUFFIX}", root / name)
+
+
+def image_bytes(size_mb: int) -> int:
+    """How large the image of a ``size_mb`` MB ``/tmp`` is (see SLACK_BLOCKS)."""
+    blocks = size_mb * (1 << 20) // BLOCK
+    return (math.ceil(blocks * 64 / 63) + blocks // 8192 + SLACK_BLOCKS) * BLOCK
+
+
+def mkfs_argv(mkfs: str, image: Path) -> list[str]:
+    return [mkfs, *MKFS_OPTIONS, str(image)]
+
+
+def mount_argv(mount: str, image: Path, mount_point: Path) -> list[str]:
+    return [mount, "-t", "ext4", "-o", MOUNT_OPTIONS, str(image), str(mount_point)]
+
+
+def choose_storage(
+    setting: str, *, root: bool, loop_control: bool, mkfs: str | None, mount: str | None
+) -> StorageChoice:
+    """Where environments' ``/tmp`` lives: on disk when asked (the default) and possible,
+    else in memory, with the reason when disk was asked for."""
+    if setting not in STORAGE_MODES:
+        raise ValueError(f"tmp storage must be one of {', '.join(STORAGE_MODES)}: {setting!r}")
+    if setting == MEMORY:
+        return StorageChoice(MEMORY)
+    missing = [
+        what
+        for what, present in (
+            ("not root", root),
+            ("no /dev/loop-control", loop_control),
+            ("no mkfs.ext4 (apt-get install e2fsprogs)", mkfs is not None),
+            ("no mount", mount is not None),
+        )
+        if not present
+    ]
+    if not missing:
+        return StorageChoice(DISK)
+    return StorageChoice(
+        MEMORY,
+        "/tmp is a tmpfs charged to each function's memory ("
+        + ", ".join(missing)
+        + "): a function writing more to /tmp than its memory allows is OOM-killed",
+    )
+
+
+def unescape(field: str) -> str:
+    """A path as /proc/self/mountinfo writes it (space, tab, newline and backslash as
+    octal escapes), back as it is."""
+    out, i = [], 0
+    while i < len(field):
+        digits = field[i + 1 : i + 4]
+        if field[i] == "\\" and len(digits) == 3 and digits.isdigit():
+            out.append(chr(int(digits, 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def stale_mount_points(mountinfo: str, root: Path) -> list[str]:
+    """Mount points under ``root`` (a server's disks directory) in ``mountinfo``, deepest
+    and latest first: what a server that died left mounted. Nothing outside ``root``."""
+    prefix = str(root).rstrip("/") + "/"
+    found: list[str] = []
+    for line in mountinfo.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        point = unescape(fields[4])
+        if point.startswith(prefix) and ".." not in Path(point).parts:
+            found.append(point)
+    found.reverse()
+    return sorted(found, key=lambda p: p.count("/"), reverse=True)
+
+
+def sizes_to_make(ready: Mapping[int, int], wanted: Mapping[int, int]) -> list[int]:
+    """The disks to make so that ``ready`` (size -> disks ready) reaches ``wanted``
+    (size -> spares to keep), most wanted size first."""
+    out: list[int] = []
+    for size, count in sorted(wanted.items(), key=lambda kv: (-kv[1], kv[0])):
+        out += [size] * max(0, count - ready.get(size, 0))
+    return out
+
+
+def spares_wanted(default_mb: int, spares: int, recent: Iterable[int]) -> dict[int, int]:
+    """How many ready disks to keep per size: ``spares`` of the default size, and one of
+    each other size an environment recently asked for (at most ``spares`` such sizes)."""
+    wanted = {default_mb: spares} if spares > 0 else {}
+    if spares <= 0:
+        return wanted
+    for size in recent:
+        if size not in wanted and len(wanted) <= spares:
+            wanted[size] = 1
+    return wanted

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lambdad.sandbox import tmpdisk_plan as plan
+from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.bwrap_plan import tmp_args
+from lambdad.sandbox.rootfs import plan_own, tmp_step
+
+ROOT = Path("/srv/lambdad/tmp-disks")
+
+
+def spec(tmp_mb: int = 512) -> SandboxSpec:
+    return SandboxSpec("env-1", ("python3", "boot.py"), {}, Path("/t"), Path("/r"), tmp_mb=tmp_mb)
+
+
+def mountinfo(*points: str) -> str:
+    return "".join(
+        f"{100 + i} 27 7:{i} / {p} rw,nosuid,nodev,relatime - ext4 /dev/loop{i} rw\n"
+        for i, p in enumerate(points)
+    )
+
+
+def test_disks_are_named_by_the_server_under_its_own_directory() -> None:
+    paths = plan.disk_paths(ROOT, 7, 1024)
+
+    assert paths.name == "1024m-00000007"
+    assert paths.image == ROOT / "1024m-00000007.img"
+    assert paths.mount_point == ROOT / "1024m-00000007"
+    assert plan.disk_paths(ROOT, 8, 1024).name != paths.name
+
+
+@pytest.mark.parametrize("size_mb", [512, 1024, 3000, 10240])
+def test_the_image_leaves_the_configured_size_after_ext4s_tables(size_mb: int) -> None:
+    size = plan.image_bytes(size_mb)
+
+    assert size % plan.BLOCK == 0
+    # 1/64 of the image is inode table; what is left is at least the ephemeral storage,
+    # and not 1% more.
+    assert size * 63 / 64 >= size_mb << 20
+    assert size * 63 / 64 < (size_mb << 20) * 1.01
+
+
+def test_mkfs_and_mount_take_only_the_servers_paths() -> None:
+    image, point = ROOT / "512m-00000001.img", ROOT / "512m-00000001"
+
+    mkfs = plan.mkfs_argv("/usr/sbin/mkfs.ext4", image)
+    mount = plan.mount_argv("/usr/bin/mount", image, point)
+
+    assert mkfs[0] == "/usr/sbin/mkfs.ext4"
+    assert mkfs[-1] == str(image)
+    assert "-m" in mkfs
+    assert mkfs[mkfs.index("-m") + 1] == "0"  # nothing reserved for root
+    assert mount == [
+        "/usr/bin/mount",
+        "-t",
+        "ext4",
+        "-o",
+        "loop,nodev,nosuid",
+        str(image),
+        str(point),
+    ]
+
+
+def test_disk_is_the_default_where_it_can_be_made() -> None:
+    choice = plan.choose_storage(
+        "disk", root=True, loop_control=True, mkfs="/sbin/mkfs.ext4", mount="/bin/mount"
+    )
+
+    assert choice == plan.StorageChoice("disk")
+
+
+def test_memory_when_the_operator_asks_says_nothing() -> None:
+    choice = plan.choose_storage(
+        "memory", root=True, loop_control=True, mkfs="/sbin/mkfs.ext4", mount="/bin/mount"
+    )
+
+    assert choice == plan.StorageChoice("memory")
+
+
+def test_a_container_host_falls_back_to_memory_and_says_why() -> None:
+    choice = plan.choose_storage("disk", root=True, loop_control=False, mkfs=None, mount="/m")
+
+    assert choice.mode == "memory"
+    assert "no /dev/loop-control" in choice.warning
+    assert "e2fsprogs" in choice.warning
+    assert "OOM" in choice.warning
+
+
+def test_an_unknown_storage_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="disk, memory"):
+        plan.choose_storage("ssd", root=True, loop_control=True, mkfs="m", mount="m")
+
+
+def test_mountinfo_escapes_are_undone() -> None:
+    assert plan.unescape(r"/data/with\040space\011tab\134x") == "/data/with space\ttab\\x"
+    assert plan.unescape("/plain") == "/plain"
+    assert plan.unescape("/trailing\\04") == "/trailing\\04"
+
+
+def test_a_dead_servers_mounts_under_its_directory_are_stale() -> None:
+    text = mountinfo(
+        "/",
+        f"{ROOT}/512m-00000001",
+        "/srv/lambdad/tmp-disks-other/512m-00000001",  # another server's (a prefix)
+        "/srv/other/tmp-disks/512m-00000001",  # another data directory
+        f"{ROOT}/1024m-00000002",
+        str(ROOT),  # the directory itself is not one of its disks
+    )
+
+    stale = plan.stale_mount_points(text, ROOT)
+
+    assert sorted(stale) == [f"{ROOT}/1024m-00000002", f"{ROOT}/512m-00000001"]
+
+
+def test_stale_mounts_come_deepest_first() -> None:
+    text = mountinfo(f"{ROOT}/a", f"{ROOT}/a/b", f"{ROOT}/c")
+
+    assert plan.stale_mount_points(text, ROOT)[0] == f"{ROOT}/a/b"
+
+
+def test_escaped_mount_points_are_matched_as_they_are() -> None:
+    root = Path("/srv/my data/tmp-disks")
+    text = mountinfo(r"/srv/my\040data/tmp-disks/512m-00000001")
+
+    assert plan.stale_mount_points(text, root) == ["/srv/my data/tmp-disks/512m-00000001"]
+
+
+def test_spares_of_the_default_size_and_one_of_each_recent_size() -> None:
+    assert plan.spares_wanted(512, 2, [1024, 512, 2048, 4096]) == {512: 2, 1024: 1, 2048: 1}
+    assert plan.spares_wanted(512, 0, [1024]) == {}
+
+
+def test_the_pool_makes_what_is_missing_most_wanted_first() -> None:
+    wanted = {512: 2, 1024: 1, 2048: 1}
+
+    assert plan.sizes_to_make({}, wanted) == [512, 512, 1024, 2048]
+    assert plan.sizes_to_make({512: 2, 2048: 3}, wanted) == [1024]
+    assert plan.sizes_to_make({512: 2, 1024: 1, 2048: 1}, wanted) == []
+
+
+def test_bwrap_binds_the_disk_else_mounts_a_tmpfs() -> None:
+    assert tmp_args(spec(), "/srv/lambdad/tmp-disks/512m-00000001") == [
+        "--bind",
+        "/srv/lambdad/tmp-disks/512m-00000001",
+        "/tmp",
+    ]
+    assert tmp_args(spec(1024), None) == [
+        "--perms",
+        "1777",
+        "--size",
+        str(1024 << 20),
+        "--tmpfs",
+        "/tmp",
+    ]
+
+
+def test_a_forked_sandbox_moves_the_disks_mount_onto_tmp() -> None:
+    own = plan_own(spec(), {}, tmp_step(spec(), moved=0))
+
+    assert own[-1] == ["mount_fd", 0, "/tmp"]
+    # No host path in the step: the keeper moves the descriptor it was sent.
+    assert not any("tmp-disks" in str(part) for step in own for part in step)
+    assert tmp_step(spec(2048)) == ["tmpfs", "/tmp", f"mode=1777,size={2048 << 20}"]
