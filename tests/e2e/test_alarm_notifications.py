@@ -219,6 +219,16 @@ def test_set_alarm_state_runs_ok_actions_unless_disabled(
         "Message": "1 validation error detected: Value '' at 'alarmName' failed to satisfy "
         "constraint: Member must have length greater than or equal to 1",
     }
+    with pytest.raises(ClientError) as week:
+        unchecked.put_metric_alarm(
+            AlarmName="weeks", Namespace="Quiet", MetricName="Nothing", Statistic="Sum",
+            Period=86400, EvaluationPeriods=8, Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )  # fmt: skip
+    assert week.value.response["Error"]["Message"] == (
+        "Metrics cannot be checked across more than a week (EvaluationPeriods * Period must "
+        "be <= 604800) for alarms using period >= 3600"
+    )
     with pytest.raises(AwsCliError) as both:
         server.aws("cloudwatch", "describe-alarms", "--alarm-names", alarm,
                    "--alarm-name-prefix", "manual-")  # fmt: skip

@@ -55,6 +55,12 @@ class AlarmOperations:
                 f"The value {p['ComparisonOperator']} for parameter ComparisonOperator "
                 "is not supported."
             )
+        low = p.get("EvaluateLowSampleCountPercentile")
+        if low is not None and low not in ("evaluate", "ignore"):
+            # botocore: "Valid Values: evaluate | ignore" (wording lambdad's).
+            raise invalid(
+                f"The value {low} for parameter EvaluateLowSampleCountPercentile is invalid."
+            )
         if p.get("TreatMissingData", "missing") not in TREAT_MISSING:
             raise invalid(
                 f"The value {p['TreatMissingData']} for parameter TreatMissingData is invalid."
@@ -69,7 +75,28 @@ class AlarmOperations:
                     )
         else:
             required(p, "MetricName", "Namespace", "Period", "Threshold")
-            check_period(int(p["Period"]))
+            period = int(p["Period"])
+            # An alarm's period is 10, 20, 30 or a multiple of 60 (botocore's
+            # documentation); a metric's may be 1 or 5 as well, but not 20.
+            if period < 60 and period not in (10, 20, 30):
+                raise invalid("The parameter Period must be 10, 20, 30 or a multiple of 60.")
+            if period >= 60:
+                check_period(period)
+            window = period * int(p["EvaluationPeriods"])
+            if period >= 3600 and window > 604_800:
+                raise CloudWatchError(
+                    "ValidationException",
+                    "ValidationError",
+                    "Metrics cannot be checked across more than a week (EvaluationPeriods * "
+                    "Period must be <= 604800) for alarms using period >= 3600",
+                )
+            if period < 3600 and window > 86_400:
+                raise CloudWatchError(
+                    "ValidationException",
+                    "ValidationError",
+                    "Metrics cannot be checked across more than a day (EvaluationPeriods * "
+                    "Period must be <= 86400)",
+                )
             stat = p.get("Statistic") or p.get("ExtendedStatistic")
             if stat is None or (stat not in STATISTICS and percentile_of(stat) is None):
                 raise invalid("Exactly one of Statistic and ExtendedStatistic must be specified.")

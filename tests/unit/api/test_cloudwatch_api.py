@@ -450,3 +450,29 @@ def test_describe_alarms_by_type_relation_and_token(api: CloudWatchApi) -> None:
     assert names(ParentsOfAlarmName="typed") == []
     status, _, doc = cbor(api, "DescribeAlarms", {"NextToken": "typed"})
     assert (status, doc["__type"].rsplit("#", 1)[-1]) == (400, "InvalidNextToken")
+
+
+def test_alarm_periods_and_windows(api: CloudWatchApi) -> None:
+    for period in (10, 20, 30, 60, 3600):
+        assert cbor(api, "PutMetricAlarm", _alarm(f"p{period}", Period=period))[0] == 200
+    for period in (1, 5, 45, 90):
+        assert cbor(api, "PutMetricAlarm", _alarm("bad", Period=period))[0] == 400
+    status, _, doc = cbor(api, "PutMetricAlarm", _alarm("week", Period=86400, EvaluationPeriods=8))
+    assert (status, doc["message"]) == (
+        400,
+        "Metrics cannot be checked across more than a week (EvaluationPeriods * Period must "
+        "be <= 604800) for alarms using period >= 3600",
+    )
+    status, _, doc = cbor(api, "PutMetricAlarm", _alarm("day", Period=60, EvaluationPeriods=1441))
+    assert (status, doc["message"]) == (
+        400,
+        "Metrics cannot be checked across more than a day (EvaluationPeriods * Period must "
+        "be <= 86400)",
+    )
+    low = {k: v for k, v in _alarm("low", ExtendedStatistic="p90").items() if k != "Statistic"}
+    assert (
+        cbor(api, "PutMetricAlarm", low | {"EvaluateLowSampleCountPercentile": "ignore"})[0] == 200
+    )
+    assert (
+        cbor(api, "PutMetricAlarm", low | {"EvaluateLowSampleCountPercentile": "maybe"})[0] == 400
+    )
