@@ -199,6 +199,10 @@ def test_set_alarm_state_runs_ok_actions_unless_disabled(
     assert message["NewStateReason"] == "all clear"
     assert not sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages")
 
+    # The alarms of a metric, through the CLI.
+    found = server.aws("cloudwatch", "describe-alarms-for-metric", "--namespace", "Quiet",
+                       "--metric-name", "Nothing", "--period", "60")  # fmt: skip
+    assert alarm in [a["AlarmName"] for a in found["MetricAlarms"]]
     # Metric alarms are described unless AlarmTypes leaves them out.
     only_composite = cw.describe_alarms(AlarmNames=[alarm], AlarmTypes=["CompositeAlarm"])
     assert (only_composite["MetricAlarms"], only_composite["CompositeAlarms"]) == ([], [])

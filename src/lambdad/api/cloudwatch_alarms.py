@@ -155,6 +155,27 @@ class AlarmOperations:
             out.append(_DESCRIBED_DEFAULTS | alarm)
         return {"MetricAlarms": out, "CompositeAlarms": []}
 
+    async def describe_alarms_for_metric(self, scope: Scope, p: Params) -> dict[str, Any]:
+        """The standard alarms on the metric (its dimensions all named), narrowed by the
+        statistic, period and unit given; not metric math or composite alarms."""
+        check_model("DescribeAlarmsForMetric", p)
+        dims = sorted((d.get("Name"), d.get("Value")) for d in p.get("Dimensions") or [])
+        out = []
+        for alarm in await self.alarms.alarms(scope):
+            if alarm.get("Metrics") or (alarm.get("Namespace"), alarm.get("MetricName")) != (
+                p["Namespace"],
+                p["MetricName"],
+            ):
+                continue
+            mine = sorted((d["Name"], d["Value"]) for d in alarm.get("Dimensions") or [])
+            if mine != dims or any(
+                p.get(k) is not None and p[k] != alarm.get(k)
+                for k in ("Statistic", "ExtendedStatistic", "Period", "Unit")
+            ):
+                continue
+            out.append(_DESCRIBED_DEFAULTS | await self.alarms.evaluated(scope, alarm))
+        return {"MetricAlarms": out}
+
     async def delete_alarms(self, scope: Scope, p: Params) -> dict[str, Any]:
         check_model("DeleteAlarms", p)
         required(p, "AlarmNames")

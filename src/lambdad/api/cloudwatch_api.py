@@ -69,6 +69,7 @@ class CloudWatchApi:
             "PutMetricData": self.put_metric_data,
             "PutMetricAlarm": alarm_ops.put_metric_alarm,
             "DescribeAlarms": alarm_ops.describe_alarms,
+            "DescribeAlarmsForMetric": alarm_ops.describe_alarms_for_metric,
             "DeleteAlarms": alarm_ops.delete_alarms,
             "SetAlarmState": alarm_ops.set_alarm_state,
             "EnableAlarmActions": alarm_ops.enable_alarm_actions,

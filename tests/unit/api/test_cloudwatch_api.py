@@ -476,3 +476,23 @@ def test_alarm_periods_and_windows(api: CloudWatchApi) -> None:
     assert (
         cbor(api, "PutMetricAlarm", low | {"EvaluateLowSampleCountPercentile": "maybe"})[0] == 400
     )
+
+
+def test_describe_alarms_for_metric(api: CloudWatchApi) -> None:
+    dims = [{"Name": "Shop", "Value": "north"}]
+    assert cbor(api, "PutMetricAlarm", _alarm("north", Dimensions=dims))[0] == 200
+    assert cbor(api, "PutMetricAlarm", _alarm("all", Period=300))[0] == 200
+    assert cbor(api, "PutMetricAlarm", _alarm("other", MetricName="Refunds"))[0] == 200
+
+    def names(**params: Any) -> list[str]:
+        query = {"Namespace": "Shop", "MetricName": "Orders"} | params
+        status, _, doc = cbor(api, "DescribeAlarmsForMetric", query)
+        assert status == 200, doc
+        assert set(doc) == {"MetricAlarms"}
+        return [a["AlarmName"] for a in doc["MetricAlarms"]]
+
+    assert names() == ["all"]  # the metric without dimensions
+    assert names(Dimensions=dims) == ["north"]
+    assert names(Period=60) == []
+    assert names(Period=300, Statistic="Sum") == ["all"]
+    assert cbor(api, "DescribeAlarmsForMetric", {"Namespace": "Shop"})[0] == 400
