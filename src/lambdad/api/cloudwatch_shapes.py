@@ -77,7 +77,12 @@ def from_document(shape: Shape | None, value: Any) -> Any:
         if not isinstance(value, dict):
             raise BadValue(f"Expected a structure for {shape.name}")
         members = shape.members
-        return {k: from_document(members[k], v) for k, v in value.items() if k in members}
+        # A member sent as null is a member not sent (not the text "None").
+        return {
+            k: from_document(members[k], v)
+            for k, v in value.items()
+            if k in members and v is not None
+        }
     if kind == "list":
         if not isinstance(value, list):
             raise BadValue(f"Expected a list for {shape.name}")

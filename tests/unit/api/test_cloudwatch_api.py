@@ -496,3 +496,11 @@ def test_describe_alarms_for_metric(api: CloudWatchApi) -> None:
     assert names(Period=60) == []
     assert names(Period=300, Statistic="Sum") == ["all"]
     assert cbor(api, "DescribeAlarmsForMetric", {"Namespace": "Shop"})[0] == 400
+
+
+def test_a_member_sent_as_null_is_not_sent(api: CloudWatchApi) -> None:
+    low = _alarm("nulls", Statistic=None, ExtendedStatistic="p90", AlarmDescription=None)
+    assert cbor(api, "PutMetricAlarm", low)[0] == 200
+    (alarm,) = cbor(api, "DescribeAlarms", {"AlarmNames": ["nulls"]})[2]["MetricAlarms"]
+    assert "Statistic" not in alarm
+    assert "AlarmDescription" not in alarm
