@@ -287,6 +287,28 @@ def test_logs_follow_stops_on_sigterm(lambdad: LambdadServer, deploy: Deployer) 
     assert b"Traceback" not in err
 
 
+def test_logs_of_a_function_that_does_not_exist_say_so(lambdad: LambdadServer) -> None:
+    """A typo: not a silent wait (following waits, for a function about to be made)."""
+    name = f"no-such-function-{uuid.uuid4().hex[:8]}"
+    proc = run("logs", name, env=client_env(lambdad))
+    assert proc.returncode == 1
+    assert f"function {name} does not exist" in proc.stderr
+    follow = subprocess.Popen(
+        [LAMBDAD, "logs", name, "--follow"],
+        env=client_env(lambdad),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        said = read_until(follow, "Ctrl-C to stop", timeout=30)
+        assert f"function {name} does not exist (yet): waiting for its log group" in said
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(10) == 0
+    finally:
+        follow.kill()
+        follow.communicate()
+
+
 # -- ls -------------------------------------------------------------------------------------
 
 

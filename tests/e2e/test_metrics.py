@@ -345,6 +345,10 @@ def test_cost_matches_the_report_lines(lambdad: LambdadServer, made: Made) -> No
     assert (versions["$LATEST"]["requests"], versions["1"]["requests"]) == (7, 2)
     assert versions["1"]["architecture"] == "x86_64"
     assert sum(v["billed_ms"] for v in versions.values()) == billed_ms
+    # A name that was not invoked (a typo) is said, not an empty table.
+    proc = run_lambdad("cost", "--function", f"{made.name}-typo", env=client_env(lambdad))
+    assert proc.returncode == 0, proc.stderr
+    assert f"no invocations of {made.name}-typo in " in proc.stderr
 
 
 def test_async_events_received_aged_and_dropped(lambdad: LambdadServer, made: Made) -> None:

@@ -185,10 +185,18 @@ def logs(
     start_ms = parse_since(since, datetime.now(UTC))
     target = find_target("logs", endpoint_url, data_dir, os.environ)
     client = target.client("logs")
-    group = name if name.startswith("/") else function_log_group(target, name, endpoint_url)
+    group, missing = (
+        (name, False) if name.startswith("/") else function_log_group(target, name, endpoint_url)
+    )
     follower = LogFollower(client, group, start_ms)
     if follow:
         _stop_on_signals()
+        if missing:  # a typo would otherwise wait in silence
+            click.echo(
+                f"function {name} does not exist (yet): waiting for its log group {group} "
+                "(Ctrl-C to stop)",
+                err=True,
+            )
     try:
         while True:
             try:
@@ -199,8 +207,11 @@ def logs(
                 if not exc.message.startswith("ResourceNotFoundException"):
                     raise
                 if not follow:
+                    what = (
+                        f"function {name} does not exist" if missing else f"no logs for {name} yet"
+                    )
                     raise click.ClickException(
-                        f"no logs for {name} yet (log group {group} does not exist)"
+                        f"{what} (log group {group} does not exist)"
                     ) from None
                 events = []
             _print_events(events)
@@ -211,18 +222,23 @@ def logs(
         return
 
 
-def function_log_group(target: Target, name: str, endpoint_url: str | None) -> str:
+def function_log_group(target: Target, name: str, endpoint_url: str | None) -> tuple[str, bool]:
     """Where function NAME logs: its ``LoggingConfig.LogGroup``, as Lambda answers it
-    (``/aws/lambda/NAME`` unless set; that too for a function not created yet)."""
+    (``/aws/lambda/NAME`` unless set; that too for a function not created yet); and
+    whether Lambda says there is no such function."""
     import botocore.exceptions
 
     url = endpoint_url or find_endpoint(os.environ, "lambda")
     lam = replace(target, endpoint=url).client("lambda")
+    default = f"/aws/lambda/{name}"
     try:
         config = lam.get_function_configuration(FunctionName=name)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
-        return f"/aws/lambda/{name}"
-    return str((config.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}")
+    except botocore.exceptions.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        return default, code == "ResourceNotFoundException"
+    except botocore.exceptions.BotoCoreError:
+        return default, False
+    return str((config.get("LoggingConfig") or {}).get("LogGroup") or default), False
 
 
 class _Stopped(Exception):

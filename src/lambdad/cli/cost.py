@@ -106,6 +106,8 @@ def cost(
     the monthly free tier applied."""
     doc = fetch(find_target("lambda", endpoint_url, data_dir, os.environ), month, function)
     rows = doc["versions"] if versions else doc["functions"]
+    if function and not rows:  # a typo, or a function not invoked that month
+        click.echo(f"no invocations of {function} in {doc['month']}", err=True)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))
