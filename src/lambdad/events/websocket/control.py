@@ -33,6 +33,10 @@ _IDENTITY_PREFIXES: Final = (
     "route.request.querystring.",
     "stageVariables.",
 )
+_API_KEY_SELECTIONS: Final = (
+    "$request.header.x-api-key",
+    "$context.authorizer.usageIdentifierKey",
+)
 _RESPONSE_FIELDS: Final = (
     "ModelSelectionExpression",
     "ResponseModels",
@@ -46,14 +50,25 @@ def is_websocket(doc: Params) -> bool:
 
 
 def check_new_api(params: Params) -> None:
-    expression = params.get("RouteSelectionExpression")
-    if not expression:
+    if not params.get("RouteSelectionExpression"):
         raise BadRequestException("RouteSelectionExpression is required for WEBSOCKET APIs")
-    if not selection.valid_expression(expression):
-        raise BadRequestException(f"Invalid RouteSelectionExpression: {expression}")
+    check_api_update(params)
     for quick in ("Target", "RouteKey", "CredentialsArn", "CorsConfiguration"):
         if quick in params:
             raise BadRequestException(f"{quick} is not supported for WEBSOCKET APIs")
+
+
+def check_api_update(params: Params) -> None:
+    """The selection expressions of a CreateApi or UpdateApi of a WebSocket API: a
+    route selection API Gateway takes, and one of the two API key selections it knows
+    ("$request.header.x-api-key", "$context.authorizer.usageIdentifierKey")."""
+    if "RouteSelectionExpression" in params:
+        expression = params["RouteSelectionExpression"]
+        if not expression or not selection.valid_expression(expression):
+            raise BadRequestException(f"Invalid RouteSelectionExpression: {expression}")
+    key = params.get("ApiKeySelectionExpression")
+    if key is not None and key not in _API_KEY_SELECTIONS:
+        raise BadRequestException(f"Invalid ApiKeySelectionExpression: {key}")
 
 
 def check_route_key(key: str) -> None:

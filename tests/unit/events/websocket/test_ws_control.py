@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
+from lambdad.events.websocket.control import check_api_update
 from unit.events.apigw.conftest import PORT, Call
 
 ARN = "arn:aws:lambda:us-east-1:111111111111:function:f"
@@ -119,3 +120,21 @@ def test_integration_timeouts_and_authorizer_caching_are_as_for_websocket_apis(v
         v2("CreateAuthorizer", {"ApiId": api_id, "AuthorizerType": "REQUEST", "Name": "c",
                                 "AuthorizerUri": ARN, "AuthorizerResultTtlInSeconds": 300,
                                 "IdentitySource": ["route.request.header.Auth"]})  # fmt: skip
+
+
+def test_selection_expressions_of_a_create_or_an_update() -> None:
+    check_api_update({"RouteSelectionExpression": SELECT})
+    check_api_update({"ApiKeySelectionExpression": "$context.authorizer.usageIdentifierKey"})
+    for bad in (
+        {"RouteSelectionExpression": "$request.header.x"},
+        {"RouteSelectionExpression": ""},
+        {"ApiKeySelectionExpression": "$request.header.key"},
+    ):
+        with pytest.raises(BadRequestException):
+            check_api_update(bad)
+
+
+def test_an_api_key_selection_api_gateway_does_not_know_is_refused(v2: Call) -> None:
+    with pytest.raises(BadRequestException):
+        v2("CreateApi", {"Name": "w", "ProtocolType": "WEBSOCKET", "RouteSelectionExpression":
+                         SELECT, "ApiKeySelectionExpression": "bogus"})  # fmt: skip
