@@ -46,6 +46,18 @@ def overrides(values: tuple[str, ...]) -> list[dict[str, str]]:
     return out
 
 
+def _with_hint(message: str, allow_unsupported: bool) -> str:
+    """CloudFormation's refusal of a change set, with what this command offers for it."""
+    if "lambdad does not support:" in message and not allow_unsupported:
+        return (
+            f"{message}\n(--allow-unsupported deploys the rest, skipping these and what "
+            "refers to them)"
+        )
+    if "must have values" in message:
+        return f"{message}\n(give them with --parameter-overrides KEY=VALUE ...)"
+    return message
+
+
 def _stack_status(target: Target, cfn: Any, name: str) -> str | None:
     import botocore.exceptions
 
@@ -133,12 +145,7 @@ def deploy(
                 ),
             )
         except click.ClickException as exc:
-            if "lambdad does not support:" not in exc.message or allow_unsupported:
-                raise
-            raise click.ClickException(
-                f"{exc.message}\n(--allow-unsupported deploys the rest, skipping these and "
-                "what refers to them)"
-            ) from None
+            raise click.ClickException(_with_hint(exc.message, allow_unsupported)) from None
         described = call(
             target, lambda: cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pytest
 
-from lambdad.cli.deploy import overrides
+from lambdad.cli.deploy import _with_hint, overrides
 from lambdad.cli.package import local_code
 
 
@@ -71,3 +71,11 @@ def test_parameter_overrides_unquoted_as_sam_cli_takes_them() -> None:
     assert run("--parameter-overrides", "A=1", "--parameter-overrides", "B=2") == (
         repr(("template.yaml", ("A=1", "B=2"), None))
     )
+
+
+def test_a_refused_plan_says_which_option_helps() -> None:
+    missing = "ValidationError: Parameters: ['Stage'] must have values"
+    assert _with_hint(missing, False).endswith("--parameter-overrides KEY=VALUE ...)")
+    unsupported = "ValidationError: Template contains resource types lambdad does not support: X"
+    assert "--allow-unsupported deploys the rest" in _with_hint(unsupported, False)
+    assert _with_hint("ValidationError: other", False) == "ValidationError: other"
