@@ -75,6 +75,10 @@ def _api(server: LambdadServer, function_arn: str) -> tuple[str, str]:
     """A WebSocket API on the function: $connect, $disconnect, echo (one-way), ping
     (two-way), boom; deployed to stage ``prod``. Its id and endpoint."""
     gw = server.client("apigatewayv2")
+    with pytest.raises(gw.exceptions.BadRequestException):  # not one API Gateway knows
+        gw.create_api(Name="chat", ProtocolType="WEBSOCKET",
+                      RouteSelectionExpression="$request.body.action",
+                      ApiKeySelectionExpression="$request.header.key")  # fmt: skip
     api = gw.create_api(
         Name="chat", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
     )
