@@ -6,10 +6,10 @@ committed HEAD (so the test follows the README as it is, not a copy of it): the 
 no ``LAMBDAD_*`` or ``AWS_*`` variable, then the usage example (the block that runs
 ``lambdad credentials``) is pasted into a bash, one command at a time, as into a second
 terminal, and after it the later blocks that go on with its function ``hello`` (a
-function URL, an HTTP API, a CloudWatch query). The clone reuses this checkout's
-``.venv`` through a symlink (its install stamp stays newer than the clone's
-``pyproject.toml``, so ``make`` installs nothing), and runs the clone's own ``src``
-(``PYTHONPATH``).
+function URL, an HTTP API, a WebSocket API, a CloudWatch query, an alarm). The clone
+reuses this checkout's ``.venv`` through a symlink (its install stamp stays newer than
+the clone's ``pyproject.toml``, so ``make`` installs nothing), and runs the clone's own
+``src`` (``PYTHONPATH``).
 
 Two settings differ from a user's machine, both outside what is tested: ``LAMBDAD_PORT``
 puts the server on a free port (the README's 9550 may be taken; ``lambdad credentials``
@@ -61,15 +61,25 @@ def shell_blocks(readme: str) -> list[str]:
 
 
 def commands(block: str) -> list[str]:
-    """The block's commands, continuation lines joined (as a shell reads them)."""
+    """The block's commands, continuation lines joined and a here-document kept with
+    the command it feeds (as a shell reads them)."""
     out: list[str] = []
     pending = ""
-    for line in block.splitlines():
+    lines = iter(block.splitlines())
+    for line in lines:
         if line.endswith("\\"):
             pending += line[:-1] + " "
             continue
         command = (pending + line).strip()
         pending = ""
+        heredoc = re.search(r"<<-?\s*'?(\w+)'?", command)
+        if heredoc:
+            body = []
+            for inner in lines:
+                body.append(inner)
+                if inner.strip() == heredoc.group(1):
+                    break
+            command = "\n".join([command, *body])
         if command and not command.startswith("#"):
             out.append(command)
     return out
@@ -276,7 +286,7 @@ def test_the_usage_example_runs_verbatim_in_a_fresh_clone(served: Served) -> Non
             elif "get-caller-identity" in command:
                 assert account in out, out
         later = hello_blocks(readme)
-        assert len(later) >= 3, "the README goes on with hello: its URL, an API, its metrics"
+        assert len(later) >= 5, "the README goes on with hello: URL, APIs, metrics, alarm"
         for command in (c for b in later for c in commands(b)):
             run_on_hello(shell, command.replace("127.0.0.1:9550", f"127.0.0.1:{served.port}"))
     finally:
@@ -286,8 +296,8 @@ def test_the_usage_example_runs_verbatim_in_a_fresh_clone(served: Served) -> Non
 
 
 def run_on_hello(shell: Shell, command: str) -> None:
-    """One command of a later block; what a curl of the function and a metrics query
-    answer is checked against the request (hello echoes its event)."""
+    """One command of a later block; what a curl of the function, a WebSocket client
+    and a metrics query answer is checked against the request (hello echoes its event)."""
     status, out = shell.run(command)
     assert status == 0, f"`{command}` exited {status}:\n{out}"
     if command.startswith("curl "):
@@ -296,6 +306,11 @@ def run_on_hello(shell: Shell, command: str) -> None:
         assert events, f"`{command}` did not reach hello:\n{out}"
         assert events[0]["rawPath"] == f"/{path}", out
         assert events[0]["queryStringParameters"] == {key: value}, out
+    elif "websockets" in command:  # a client's message, through the WebSocket API
+        events = [v["echo"] for v in json_values(out) if isinstance(v, dict) and "echo" in v]
+        assert events, f"`{command}` did not reach hello:\n{out}"
+        assert events[0]["requestContext"]["eventType"] == "MESSAGE", out
+        assert json.loads(events[0]["body"])["action"] == "greet", out
     elif "get-metric-statistics" in command:
         deadline = time.monotonic() + LOG_WAIT
         while not json.loads(out)["Datapoints"] and time.monotonic() < deadline:
