@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -398,3 +399,58 @@ def test_import_a_rest_api(lambdad: LambdadServer, new_function: NewFunction) ->
     assert answer.status_code == 200, answer.text
     event = answer.json()
     assert (event["resource"], event["pathParameters"]) == ("/items/{id}", {"id": "9"})
+
+
+PAGED_REGION = "ca-central-1"  # no other test makes APIs there: its listings are exact
+
+
+def test_http_api_lists_page_with_boto3_and_the_cli(lambdad: LambdadServer) -> None:
+    v2 = lambdad.client("apigatewayv2", region=PAGED_REGION)
+    made = [v2.create_api(Name=f"paged-{n}", ProtocolType="HTTP")["ApiId"] for n in range(3)]
+    for path in ("/a", "/b", "/c"):
+        v2.create_route(ApiId=made[0], RouteKey=f"GET {path}")
+
+    def walk(operation: str, **params: str) -> list[dict[str, Any]]:
+        pages = v2.get_paginator(operation).paginate(**params, PaginationConfig={"PageSize": 1})
+        return [item for page in pages for item in page["Items"]]
+
+    assert [a["ApiId"] for a in walk("get_apis")] == made
+    assert len(walk("get_routes", ApiId=made[0])) == 3
+    first = v2.get_apis(MaxResults="1")
+    assert [a["ApiId"] for a in first["Items"]] == made[:1]
+    assert [a["ApiId"] for a in v2.get_apis(NextToken=first["NextToken"])["Items"]] == made[1:]
+    for bad in ({"MaxResults": "0"}, {"MaxResults": "abc"}, {"NextToken": "not-ours"}):
+        with pytest.raises(v2.exceptions.BadRequestException):
+            v2.get_apis(**bad)
+
+    one = lambdad.aws("apigatewayv2", "get-apis", "--max-items", "1", region=PAGED_REGION)
+    assert [a["ApiId"] for a in one["Items"]] == made[:1]
+    more = lambdad.aws(
+        "apigatewayv2", "get-apis", "--page-size", "1", "--starting-token", one["NextToken"],
+        region=PAGED_REGION,
+    )  # fmt: skip
+    assert [a["ApiId"] for a in more["Items"]] == made[1:]
+    assert "NextToken" not in more
+
+
+def test_rest_api_lists_page_by_limit_and_position(lambdad: LambdadServer) -> None:
+    v1 = lambdad.client("apigateway", region=PAGED_REGION)
+    made = [v1.create_rest_api(name=f"paged-{n}")["id"] for n in range(3)]
+    root = v1.get_resources(restApiId=made[0])["items"][0]["id"]
+    for part in ("a", "b"):
+        v1.create_resource(restApiId=made[0], parentId=root, pathPart=part)
+
+    def walk(operation: str, **params: str) -> list[dict[str, Any]]:
+        pages = v1.get_paginator(operation).paginate(**params, PaginationConfig={"PageSize": 1})
+        return [item for page in pages for item in page["items"]]
+
+    assert [a["id"] for a in walk("get_rest_apis")] == made
+    assert {r["path"] for r in walk("get_resources", restApiId=made[0])} == {"/", "/a", "/b"}
+    first = v1.get_rest_apis(limit=2)
+    assert [a["id"] for a in first["items"]] == made[:2]
+    assert [a["id"] for a in v1.get_rest_apis(position=first["position"])["items"]] == made[2:]
+    for bad in ({"limit": 0}, {"position": "not-ours"}):
+        with pytest.raises(v1.exceptions.BadRequestException):
+            v1.get_rest_apis(**bad)
+    listed = lambdad.aws("apigateway", "get-rest-apis", "--page-size", "1", region=PAGED_REGION)
+    assert [a["id"] for a in listed["items"]] == made

@@ -341,3 +341,29 @@ def test_a_websocket_api_from_a_cloudformation_stack(
             assert ws.recv(timeout=30) == "echo: hello"
     finally:
         cfn.delete_stack(StackName=stack)
+
+
+def test_websocket_lists_page_and_updates_are_checked(lambdad: LambdadServer) -> None:
+    """On the shared server: no function runs, only the control API is asked."""
+    v2 = lambdad.client("apigatewayv2")
+    api_id = v2.create_api(
+        Name="ws-paged", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )["ApiId"]
+    arn = f"arn:aws:lambda:{lambdad.region}:{PRIMARY.account_id}:function:nothing"
+    integration = v2.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY",
+                                        IntegrationUri=arn)["IntegrationId"]  # fmt: skip
+    made = [
+        v2.create_integration_response(
+            ApiId=api_id, IntegrationId=integration, IntegrationResponseKey=key
+        )["IntegrationResponseId"]
+        for key in ("$default", "/4\\d\\d/", "/5\\d\\d/")
+    ]
+    pages = v2.get_paginator("get_integration_responses").paginate(
+        ApiId=api_id, IntegrationId=integration, PaginationConfig={"PageSize": 1}
+    )
+    assert [r["IntegrationResponseId"] for page in pages for r in page["Items"]] == made
+    for bad in ("$request.header.x", ""):
+        with pytest.raises(v2.exceptions.BadRequestException):
+            v2.update_api(ApiId=api_id, RouteSelectionExpression=bad)
+    assert v2.get_api(ApiId=api_id)["RouteSelectionExpression"] == "$request.body.action"
+    v2.delete_api(ApiId=api_id)

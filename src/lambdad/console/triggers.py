@@ -105,8 +105,8 @@ async def _http_apis(view: View, arn: str) -> list[Trigger]:
 
 async def _rest_apis(view: View, arn: str) -> list[Trigger]:
     found: list[Trigger] = []
-    for api in (await view.aws.apigateway(view.who, "GetRestApis")).get("items") or []:
-        got = await view.aws.apigateway(view.who, "GetResources", restApiId=api["id"])
+    for api in (await view.aws.apigateway(view.who, "GetRestApis", limit=500)).get("items") or []:
+        got = await view.aws.apigateway(view.who, "GetResources", restApiId=api["id"], limit=500)
         for resource in got.get("items") or []:
             methods: dict[str, Any] = resource.get("resourceMethods") or {}
             for verb, method in methods.items():

@@ -13,6 +13,12 @@ from lambdad.deploy.handlers import Applied, Env, error_code, pick
 from lambdad.deploy.records import ResourceRecord
 
 
+def _resources(client: Any, api_id: str) -> list[dict[str, Any]]:
+    """All the API's resources (GetResources answers 25 a page)."""
+    pages = client.get_paginator("get_resources").paginate(restApiId=api_id)
+    return [item for page in pages for item in page["items"]]
+
+
 def _missing(call: Any) -> None:
     try:
         call()
@@ -30,9 +36,7 @@ class RestApiHandler:
         name = props.get("Name") or (body.get("info") or {}).get("title") or logical_id
         api = client.create_rest_api(name=str(name), **pick(props, "Description"))
         api_id = api["id"]
-        root = next(
-            r["id"] for r in client.get_resources(restApiId=api_id)["items"] if r["path"] == "/"
-        )
+        root = next(r["id"] for r in _resources(client, api_id) if r["path"] == "/")
         try:
             _apply_body(client, api_id, root, body)
         except Exception:
@@ -44,7 +48,7 @@ class RestApiHandler:
         client = env.client("apigateway")
         api_id = record.physical_id
         if props.get("Body") != record.properties.get("Body"):
-            items = client.get_resources(restApiId=api_id)["items"]
+            items = _resources(client, api_id)
             for item in sorted(items, key=lambda r: -len(r["path"])):
                 if item.get("parentId") and item["path"].count("/") == 1:
                     _missing(

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.errors import BadRequestException
-from lambdad.events.apigw import http_parts, names
+from lambdad.events.apigw import http_parts, names, paging
 from lambdad.events.apigw.api_store import HTTP, ApiStore
 from lambdad.events.apigw.openapi_import import read_definition
 from lambdad.events.websocket import control as websocket
@@ -98,11 +98,15 @@ class HttpApis:
         return self._view(scope, self.store.get(HTTP, scope, params["ApiId"])["Api"])
 
     def get_apis(self, scope: Scope, params: Params) -> Params:
-        apis = sorted(self.store.list(HTTP, scope), key=lambda d: d["Api"]["CreatedDate"])
-        return {"Items": [self._view(scope, doc["Api"]) for doc in apis]}
+        docs = self.store.list(HTTP, scope)
+        apis = sorted((doc["Api"] for doc in docs), key=lambda a: (a["CreatedDate"], a["ApiId"]))
+        out = paging.v2_page(apis, params, listing="apis", key="ApiId")
+        return {**out, "Items": [self._view(scope, api) for api in out["Items"]]}
 
     def update_api(self, scope: Scope, params: Params) -> Params:
         with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
+            if websocket.is_websocket(doc):
+                websocket.check_api_update(params)
             for key in _UPDATABLE:
                 if key in params:
                     doc["Api"][key] = params[key]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
-from lambdad.events.apigw import names
+from lambdad.events.apigw import names, paging
 from lambdad.events.apigw.api_store import HTTP, ApiStore
 from lambdad.events.websocket import control as websocket
 from lambdad.model.scope import Scope
@@ -93,7 +93,9 @@ class HttpAuthorizers:
 
     def get_authorizers(self, scope: Scope, params: Params) -> Params:
         doc = self.store.get(HTTP, scope, params["ApiId"])
-        return {"Items": list(authorizers(doc).values())}
+        listing = f"authorizers/{params['ApiId']}"
+        items = list(authorizers(doc).values())
+        return paging.v2_page(items, params, listing=listing, key="AuthorizerId")
 
     def update_authorizer(self, scope: Scope, params: Params) -> Params:
         with self.store.edit(HTTP, scope, params["ApiId"]) as doc:

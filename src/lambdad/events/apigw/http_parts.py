@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
-from lambdad.events.apigw import http_stages, names
+from lambdad.events.apigw import http_stages, names, paging
 from lambdad.events.apigw.api_store import HTTP, ApiStore
 from lambdad.events.apigw.http_authorizers import HttpAuthorizers, check_route_auth, new_authorizer
 from lambdad.events.apigw.openapi_import import ImportedRoute
@@ -127,7 +127,8 @@ class HttpParts:
         return dict(_route(self.store.get(HTTP, scope, params["ApiId"]), params["RouteId"]))
 
     def get_routes(self, scope: Scope, params: Params) -> Params:
-        return {"Items": list(self.store.get(HTTP, scope, params["ApiId"])["Routes"].values())}
+        routes = list(self.store.get(HTTP, scope, params["ApiId"])["Routes"].values())
+        return paging.v2_page(routes, params, listing=f"routes/{params['ApiId']}", key="RouteId")
 
     def update_route(self, scope: Scope, params: Params) -> Params:
         with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
@@ -155,7 +156,9 @@ class HttpParts:
 
     def get_integrations(self, scope: Scope, params: Params) -> Params:
         doc = self.store.get(HTTP, scope, params["ApiId"])
-        return {"Items": list(doc["Integrations"].values())}
+        listing = f"integrations/{params['ApiId']}"
+        items = list(doc["Integrations"].values())
+        return paging.v2_page(items, params, listing=listing, key="IntegrationId")
 
     def update_integration(self, scope: Scope, params: Params) -> Params:
         with self.store.edit(HTTP, scope, params["ApiId"]) as doc:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
-from lambdad.events.apigw import names
+from lambdad.events.apigw import names, paging
 from lambdad.events.apigw.api_store import HTTP, ApiStore
 from lambdad.model.scope import Scope
 
@@ -87,7 +87,8 @@ class HttpStages:
         return dict(_stage(self.store.get(HTTP, scope, params["ApiId"]), params["StageName"]))
 
     def get_stages(self, scope: Scope, params: Params) -> Params:
-        return {"Items": list(self.store.get(HTTP, scope, params["ApiId"])["Stages"].values())}
+        stages = list(self.store.get(HTTP, scope, params["ApiId"])["Stages"].values())
+        return paging.v2_page(stages, params, listing=f"stages/{params['ApiId']}", key="StageName")
 
     def update_stage(self, scope: Scope, params: Params) -> Params:
         with self.store.edit(HTTP, scope, params["ApiId"]) as doc:
@@ -129,7 +130,8 @@ class HttpStages:
         items = [
             {k: v for k, v in d.items() if k != "Snapshot"} for d in doc["Deployments"].values()
         ]
-        return {"Items": items}
+        listing = f"deployments/{params['ApiId']}"
+        return paging.v2_page(items, params, listing=listing, key="DeploymentId")
 
 
 def _check_deployment(doc: Params, stage: Params) -> None:

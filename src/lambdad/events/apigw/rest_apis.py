@@ -16,7 +16,14 @@ from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.errors import BadRequestException, ConflictException
-from lambdad.events.apigw import names, rest_authorizers, rest_import, rest_methods, rest_stages
+from lambdad.events.apigw import (
+    names,
+    paging,
+    rest_authorizers,
+    rest_import,
+    rest_methods,
+    rest_stages,
+)
 from lambdad.events.apigw.api_store import REST, ApiStore
 from lambdad.events.apigw.rest_methods import resource
 from lambdad.model.scope import Scope
@@ -85,8 +92,9 @@ class RestApis:
         return dict(self.store.get(REST, scope, params["restApiId"])["Api"])
 
     def get_rest_apis(self, scope: Scope, params: Params) -> Params:
-        apis = sorted(self.store.list(REST, scope), key=lambda d: d["Api"]["createdDate"])
-        return {"items": [doc["Api"] for doc in apis]}
+        docs = self.store.list(REST, scope)
+        apis = sorted((doc["Api"] for doc in docs), key=lambda a: (a["createdDate"], a["id"]))
+        return paging.v1_page(apis, params, listing="restapis", key="id")
 
     def delete_rest_api(self, scope: Scope, params: Params) -> Params:
         self.store.delete(REST, scope, params["restApiId"])
@@ -112,7 +120,9 @@ class RestApis:
 
     def get_resources(self, scope: Scope, params: Params) -> Params:
         doc = self.store.get(REST, scope, params["restApiId"])
-        return {"items": [_view(r) for r in doc["Resources"].values()]}
+        items = [_view(r) for r in doc["Resources"].values()]
+        listing = f"resources/{params['restApiId']}"
+        return paging.v1_page(items, params, listing=listing, key="id")
 
     def get_resource(self, scope: Scope, params: Params) -> Params:
         doc = self.store.get(REST, scope, params["restApiId"])

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
-from lambdad.events.apigw import names
+from lambdad.events.apigw import names, paging
 from lambdad.events.apigw.api_store import REST, ApiStore
 from lambdad.model.scope import Scope
 
@@ -79,7 +79,9 @@ class RestAuthorizers:
 
     def get_authorizers(self, scope: Scope, params: Params) -> Params:
         doc = self.store.get(REST, scope, params["restApiId"])
-        return {"items": list(doc.get("Authorizers", {}).values())}
+        items = list(doc.get("Authorizers", {}).values())
+        listing = f"authorizers/{params['restApiId']}"
+        return paging.v1_page(items, params, listing=listing, key="id")
 
     def delete_authorizer(self, scope: Scope, params: Params) -> Params:
         with self.store.edit(REST, scope, params["restApiId"]) as doc:

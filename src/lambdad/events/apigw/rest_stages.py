@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from lambdad.clock import Clock
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
-from lambdad.events.apigw import names
+from lambdad.events.apigw import names, paging
 from lambdad.events.apigw.api_store import REST, ApiStore
 from lambdad.model.scope import Scope
 
@@ -70,11 +70,11 @@ class RestStages:
 
     def get_deployments(self, scope: Scope, params: Params) -> Params:
         doc = self.store.get(REST, scope, params["restApiId"])
-        return {
-            "items": [
-                {k: v for k, v in d.items() if k != "Snapshot"} for d in doc["Deployments"].values()
-            ]
-        }
+        items = [
+            {k: v for k, v in d.items() if k != "Snapshot"} for d in doc["Deployments"].values()
+        ]
+        listing = f"deployments/{params['restApiId']}"
+        return paging.v1_page(items, params, listing=listing, key="id")
 
     def create_stage(self, scope: Scope, params: Params) -> Params:
         with self.store.edit(REST, scope, params["restApiId"]) as doc:

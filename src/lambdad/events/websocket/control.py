@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
 from lambdad.events.apigw import names as apigw_names
+from lambdad.events.apigw import paging
 from lambdad.events.apigw.api_store import HTTP, ApiStore
 from lambdad.events.websocket import names, selection
 from lambdad.events.websocket.integration_responses import IntegrationResponses
@@ -176,7 +177,9 @@ class RouteResponses:
 
     def get_route_responses(self, scope: Scope, params: Params) -> Params:
         route = _route(self.store.get(HTTP, scope, params["ApiId"]), params["RouteId"])
-        return {"Items": list((route.get(RESPONSES) or {}).values())}
+        items = list((route.get(RESPONSES) or {}).values())
+        listing = f"routeresponses/{params['ApiId']}/{params['RouteId']}"
+        return paging.v2_page(items, params, listing=listing, key="RouteResponseId")
 
     def update_route_response(self, scope: Scope, params: Params) -> Params:
         with self.store.edit(HTTP, scope, params["ApiId"]) as doc:

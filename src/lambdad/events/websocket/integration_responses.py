@@ -16,6 +16,7 @@ from typing import Final
 
 from lambdad.errors import BadRequestException, ConflictException, NotFoundException
 from lambdad.events.apigw import names as apigw_names
+from lambdad.events.apigw import paging
 from lambdad.events.apigw.api_store import HTTP, ApiStore
 from lambdad.events.websocket import names
 from lambdad.model.scope import Scope
@@ -77,7 +78,9 @@ class IntegrationResponses:
     def get_all(self, scope: Scope, params: Doc) -> Doc:
         doc = self.store.get(HTTP, scope, params["ApiId"])
         integration = _integration(doc, params["IntegrationId"])
-        return {"Items": list((integration.get(RESPONSES) or {}).values())}
+        items = list((integration.get(RESPONSES) or {}).values())
+        listing = f"integrationresponses/{params['ApiId']}/{params['IntegrationId']}"
+        return paging.v2_page(items, params, listing=listing, key="IntegrationResponseId")
 
     def update(self, scope: Scope, params: Doc) -> Doc:
         if "IntegrationResponseKey" in params:
