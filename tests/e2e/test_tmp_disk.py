@@ -12,8 +12,10 @@ Needs root, bubblewrap, cgroups and loop devices; skipped elsewhere with the rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,22 @@ def disk_mounts(data_dir: Path) -> list[str]:
     return [line for line in lines if line.split()[4].startswith(prefix)]
 
 
+def points(mounts: list[str]) -> set[str]:
+    return {line.split()[4] for line in mounts}
+
+
+def deleted_images_attached(data_dir: Path) -> list[str]:
+    """Loop devices still attached to an image of this server's that was deleted."""
+    prefix = str(data_dir.resolve()) + "/"
+    out = []
+    for backing in Path("/sys/block").glob("loop*/loop/backing_file"):
+        with contextlib.suppress(OSError):
+            name = backing.read_text().strip()
+            if name.startswith(prefix) and name.endswith("(deleted)"):
+                out.append(name)
+    return out
+
+
 def look(server: Any, name: str, qualifier: str = "$LATEST") -> dict[str, Any]:
     out = server.client("lambda").invoke(FunctionName=name, Qualifier=qualifier, Payload=b"{}")
     assert "FunctionError" not in out, out["Payload"].read()
@@ -108,8 +126,17 @@ def test_tmp_is_a_disk_of_the_ephemeral_storage_size(lambdad_factory: ServerFact
     )
     assert look(server, big)["files"] == []
 
+    # Once their environments are gone, their disks are: no namespace (a zygote's, a
+    # spare sandbox's) keeps a copy mounted, holding its loop device and deleted image.
+    for name in (big, small, execd):
+        lam.delete_function(FunctionName=name)
+    deadline = time.monotonic() + 10
+    while deleted_images_attached(server.data_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert deleted_images_attached(server.data_dir) == []
+
     data_dir = server.data_dir
-    assert disk_mounts(data_dir)
+    assert disk_mounts(data_dir)  # the spares
     assert server.stop() == 0
     assert disk_mounts(data_dir) == []
     assert os.listdir(data_dir / "tmp-disks") == []
@@ -147,3 +174,22 @@ def test_a_snapstart_restore_gets_a_disk_with_the_init_files(
     data_dir = server.data_dir
     assert server.stop() == 0
     assert disk_mounts(data_dir) == []
+
+
+def test_a_server_that_died_leaves_disks_the_next_start_removes(
+    lambdad_factory: ServerFactory,
+) -> None:
+    dying, bystander = lambdad_factory(), lambdad_factory()
+    for server in (dying, bystander):
+        name = active_function(server.client("lambda"), "keeps-tmp", SOURCE, MemorySize=128)
+        invoke_ok(server, name, {"op": "write", "mb": 1, "file": "kept"})
+    left = disk_mounts(dying.data_dir)
+    assert left
+
+    dying.kill()  # SIGKILL: no clean stop
+    assert disk_mounts(dying.data_dir) == left
+
+    again = lambdad_factory(data_dir=dying.data_dir)
+    # The disks the dead server left are gone (the new one has its own), the other's kept.
+    assert not points(left) & points(disk_mounts(again.data_dir))
+    assert look(bystander, name)["files"] == ["kept"]

@@ -17,7 +17,8 @@ a bind's, its line in /proc/self/mountinfo names no host path),
 over the existing ``path``, from a memfd: no file of the root or the host behind it;
 ``/proc/meminfo``), ``["tmpfs", path, options]``, ``["proc", path]``, ``["devpts", path]``,
 ``["mount_fd", index, path]`` (the ``index``-th mount descriptor sent with the plan,
-moved onto ``path``: a ``/tmp`` disk, ``sandbox/tmpdisk.py``).
+moved onto ``path``: a ``/tmp`` disk, ``sandbox/tmpdisk.py``), ``["detach_tmp_disks"]``
+(``DETACH_TMP_DISKS``).
 """
 
 from __future__ import annotations
@@ -172,6 +173,12 @@ def tmp_step(spec: SandboxSpec, moved: int | None = None) -> Step:
     if moved is not None:
         return ["mount_fd", moved, "/tmp"]
     return ["tmpfs", "/tmp", f"mode=1777,size={spec.tmp_mb * 1024 * 1024}"]
+
+
+# Unmounts, from the keeper's view of the host, every /tmp disk (any server's) mounted
+# when it was made: a spare, parked for long, keeps none of them alive
+# (``sandbox/tmpdisk.py``).
+DETACH_TMP_DISKS: Step = ["detach_tmp_disks"]
 
 
 def split_proc_read_only(plan: list[Step]) -> tuple[list[Step], list[Step]]:

@@ -27,6 +27,7 @@ import errno
 import itertools
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import threading
@@ -98,6 +99,7 @@ class TmpDisks:
         self.spares = spares
         self.default_mb = default_mb
         self._serials = itertools.count(1)
+        self._run = secrets.token_hex(4)
         self._cond = threading.Condition()
         self._ready: dict[int, collections.deque[TmpDisk]] = {}
         self._recent: collections.deque[int] = collections.deque(maxlen=RECENT_SIZES)
@@ -160,7 +162,7 @@ class TmpDisks:
     def make(self, size_mb: int) -> TmpDisk:
         """A new disk, mounted, its root ``1777`` and empty (blocking: 15-30 ms)."""
         with self._cond:
-            paths = plan.disk_paths(self.root, next(self._serials), size_mb)
+            paths = plan.disk_paths(self.root, self._run, next(self._serials), size_mb)
             disk = TmpDisk(paths, size_mb)
             self._live.add(disk)
         try:

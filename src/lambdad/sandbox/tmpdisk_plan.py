@@ -65,10 +65,11 @@ class StorageChoice:
     warning: str = ""  # why /tmp is in memory although disk was asked for
 
 
-def disk_paths(root: Path, serial: int, size_mb: int) -> DiskPaths:
-    """The paths of the ``serial``-th disk a server makes: names of its own choosing,
-    never a tenant's."""
-    name = f"{size_mb}m-{serial:08d}"
+def disk_paths(root: Path, run: str, serial: int, size_mb: int) -> DiskPaths:
+    """The paths of the ``serial``-th disk a server's ``run`` (8 hex digits of its own)
+    makes: names of its own choosing, never a tenant's, and never one an earlier run of
+    the server left."""
+    name = f"{size_mb}m-{run}-{serial:08d}"
     return DiskPaths(name, root / f"{name}{IMAGE_SUFFIX}", root / name)
 
 

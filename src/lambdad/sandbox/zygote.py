@@ -247,8 +247,10 @@ class ZygoteBackend:
         return self._host
 
     def base_plan(self, interpreter: str) -> list[rootfs.Step]:
-        """The shared part of a sandbox's root, for a spare."""
-        return rootfs.plan_base(self.host_layout(), RUNTIME_DIR, (Path(interpreter),))
+        """The shared part of a sandbox's root, for a spare (which keeps no copy of the
+        /tmp disks mounted when it is built)."""
+        plan = rootfs.plan_base(self.host_layout(), RUNTIME_DIR, (Path(interpreter),))
+        return [*plan, rootfs.DETACH_TMP_DISKS]
 
     def etc_files(self, network: str, uid: int) -> dict[str, str]:
         """The generated /etc files of an environment (passwd and group name its uid)."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,13 @@ def mountinfo(*points: str) -> str:
 
 
 def test_disks_are_named_by_the_server_under_its_own_directory() -> None:
-    paths = plan.disk_paths(ROOT, 7, 1024)
+    paths = plan.disk_paths(ROOT, "0a1b2c3d", 7, 1024)
 
-    assert paths.name == "1024m-00000007"
-    assert paths.image == ROOT / "1024m-00000007.img"
-    assert paths.mount_point == ROOT / "1024m-00000007"
-    assert plan.disk_paths(ROOT, 8, 1024).name != paths.name
+    assert paths.name == "1024m-0a1b2c3d-00000007"
+    assert paths.image == ROOT / "1024m-0a1b2c3d-00000007.img"
+    assert paths.mount_point == ROOT / "1024m-0a1b2c3d-00000007"
+    assert plan.disk_paths(ROOT, "0a1b2c3d", 8, 1024).name != paths.name
+    assert plan.disk_paths(ROOT, "99999999", 7, 1024).name != paths.name
 
 
 @pytest.mark.parametrize("size_mb", [512, 1024, 3000, 10240])
@@ -164,3 +166,16 @@ def test_a_forked_sandbox_moves_the_disks_mount_onto_tmp() -> None:
     # No host path in the step: the keeper moves the descriptor it was sent.
     assert not any("tmp-disks" in str(part) for step in own for part in step)
     assert tmp_step(spec(2048)) == ["tmpfs", "/tmp", f"mode=1777,size={2048 << 20}"]
+
+
+@pytest.mark.parametrize("module", ["zygote", "lang_root"])
+def test_zygotes_and_spares_know_any_servers_disks_by_name(module: str) -> None:
+    # They unmount their copies of every disk (runtimes/python/{zygote,lang_root}.py):
+    # the names the platform gives must be the ones they look for.
+    disk_name = importlib.import_module(f"lambdad.runtimes.python.{module}")._TMP_DISK
+
+    for size in (512, 10240):
+        assert disk_name.search(str(plan.disk_paths(ROOT, "0a1b2c3d", 12, size).mount_point))
+    assert not disk_name.search(str(plan.disk_paths(ROOT, "0a1b2c3d", 12, 512).image))
+    assert not disk_name.search(str(ROOT))
+    assert not disk_name.search("/srv/lambdad/envs/512m-00000001")

@@ -16,8 +16,10 @@ Stdlib only, CPython 3.9+.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import re
 import sys
 
 CLONE_NEWNS = 0x00020000
@@ -28,6 +30,7 @@ MS_REMOUNT = 0x20
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_SLAVE = 0x80000
+MNT_DETACH = 2
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -67,6 +70,23 @@ def build(prefix: str) -> None:
     _mount(None, "/var", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
 
 
+# How a /tmp disk's mount point is named, by any lambdad server (sandbox/tmpdisk_plan.py).
+_TMP_DISK = re.compile(r"/tmp-disks/[0-9]+m-[0-9a-f]{8}-[0-9]{8}$")
+_ESCAPED = re.compile(r"\\([0-7]{3})")
+
+
+def detach_tmp_disks() -> None:
+    """The copies of lambdad's /tmp disks this namespace was made with, unmounted from it:
+    a zygote lives long, and each copy would keep a disk's file system, loop device and
+    deleted image alive after its environment is gone."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split(" ")[4] for line in f.read().splitlines() if line.count(" ") > 4]
+    for point in points:
+        path = _ESCAPED.sub(lambda m: chr(int(m.group(1), 8)), point)
+        if _TMP_DISK.search(path):
+            _libc.umount2(os.fsencode(path), ctypes.c_int(MNT_DETACH))
+
+
 def main() -> None:
     prefix, fallback, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
     try:
@@ -74,6 +94,10 @@ def main() -> None:
     except OSError as exc:
         sys.stderr.write(f"lambdad: zygote not moved to /var/lang: {exc}\n")
         argv = [fallback, *argv[1:]]
+    else:
+        # In its own mount namespace only (never the host's, had unshare failed).
+        with contextlib.suppress(OSError):
+            detach_tmp_disks()
     os.execv(argv[0], argv)
 
 

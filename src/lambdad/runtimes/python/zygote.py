@@ -47,6 +47,7 @@ import fcntl
 import gc
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -730,6 +731,8 @@ def _apply(step: list[Any]) -> None:
         if not os.path.isdir(path):
             os.mkdir(path, 0o755)
         mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    elif kind == "detach_tmp_disks":
+        detach_tmp_disks()
     elif kind == "proc":
         _, path = step
         if not os.path.isdir(path):
@@ -741,6 +744,23 @@ def _apply(step: list[Any]) -> None:
         mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     else:
         raise SetupError(f"unknown plan step {kind!r}")
+
+
+# How a /tmp disk's mount point is named, by any lambdad server (sandbox/tmpdisk_plan.py).
+_TMP_DISK = re.compile(r"/tmp-disks/[0-9]+m-[0-9a-f]{8}-[0-9]{8}$")
+_ESCAPED = re.compile(r"\\([0-7]{3})")
+
+
+def detach_tmp_disks() -> None:
+    """Every lambdad /tmp disk mounted in this mount namespace (copies of the host's, made
+    when it was created), unmounted from it: a spare, parked for long, would otherwise
+    keep each one's file system, loop device and deleted image alive."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split(" ")[4] for line in f.read().splitlines() if line.count(" ") > 4]
+    for point in points:
+        path = _ESCAPED.sub(lambda m: chr(int(m.group(1), 8)), point)
+        if _TMP_DISK.search(path):
+            _libc.umount2(_b(path), ctypes.c_int(MNT_DETACH))
 
 
 def data_file(path: str, content: bytes, mode: int) -> None:
