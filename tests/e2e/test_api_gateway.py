@@ -407,15 +407,24 @@ PAGED_REGION = "ca-central-1"  # no other test makes APIs there: its listings ar
 def test_http_api_lists_page_with_boto3_and_the_cli(lambdad: LambdadServer) -> None:
     v2 = lambdad.client("apigatewayv2", region=PAGED_REGION)
     made = [v2.create_api(Name=f"paged-{n}", ProtocolType="HTTP")["ApiId"] for n in range(3)]
-    for path in ("/a", "/b", "/c"):
-        v2.create_route(ApiId=made[0], RouteKey=f"GET {path}")
+    uri = f"arn:aws:lambda:{PAGED_REGION}:{PRIMARY.account_id}:function:nothing"
+    for n in range(3):
+        v2.create_route(ApiId=made[0], RouteKey=f"GET /{n}")
+        v2.create_integration(ApiId=made[0], IntegrationType="AWS_PROXY", IntegrationUri=uri,
+                              PayloadFormatVersion="2.0")  # fmt: skip
+        v2.create_stage(ApiId=made[0], StageName=f"s{n}")
+        v2.create_deployment(ApiId=made[0])
+        v2.create_authorizer(ApiId=made[0], AuthorizerType="REQUEST", Name=f"a{n}",
+                             AuthorizerUri=uri, AuthorizerPayloadFormatVersion="2.0",
+                             IdentitySource=["$request.header.Authorization"])  # fmt: skip
 
     def walk(operation: str, **params: str) -> list[dict[str, Any]]:
         pages = v2.get_paginator(operation).paginate(**params, PaginationConfig={"PageSize": 1})
         return [item for page in pages for item in page["Items"]]
 
     assert [a["ApiId"] for a in walk("get_apis")] == made
-    assert len(walk("get_routes", ApiId=made[0])) == 3
+    for parts in ("routes", "integrations", "stages", "deployments", "authorizers"):
+        assert len(walk(f"get_{parts}", ApiId=made[0])) == 3, parts
     first = v2.get_apis(MaxResults="1")
     assert [a["ApiId"] for a in first["Items"]] == made[:1]
     assert [a["ApiId"] for a in v2.get_apis(NextToken=first["NextToken"])["Items"]] == made[1:]
@@ -439,6 +448,16 @@ def test_rest_api_lists_page_by_limit_and_position(lambdad: LambdadServer) -> No
     root = v1.get_resources(restApiId=made[0])["items"][0]["id"]
     for part in ("a", "b"):
         v1.create_resource(restApiId=made[0], parentId=root, pathPart=part)
+    function = f"arn:aws:lambda:{PAGED_REGION}:{PRIMARY.account_id}:function:nothing"
+    uri = (
+        f"arn:aws:apigateway:{PAGED_REGION}:lambda:path/2015-03-31/functions/{function}/invocations"
+    )
+    ids = {"restApiId": made[0], "resourceId": root, "httpMethod": "GET"}
+    v1.put_method(**ids, authorizationType="NONE")
+    v1.put_integration(**ids, type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+    for n in range(3):
+        v1.create_deployment(restApiId=made[0])
+        v1.create_authorizer(restApiId=made[0], name=f"a{n}", type="REQUEST", authorizerUri=uri)
 
     def walk(operation: str, **params: str) -> list[dict[str, Any]]:
         pages = v1.get_paginator(operation).paginate(**params, PaginationConfig={"PageSize": 1})
@@ -446,6 +465,8 @@ def test_rest_api_lists_page_by_limit_and_position(lambdad: LambdadServer) -> No
 
     assert [a["id"] for a in walk("get_rest_apis")] == made
     assert {r["path"] for r in walk("get_resources", restApiId=made[0])} == {"/", "/a", "/b"}
+    for parts in ("deployments", "authorizers"):
+        assert len(walk(f"get_{parts}", restApiId=made[0])) == 3, parts
     first = v1.get_rest_apis(limit=2)
     assert [a["id"] for a in first["items"]] == made[:2]
     assert [a["id"] for a in v1.get_rest_apis(position=first["position"])["items"]] == made[2:]

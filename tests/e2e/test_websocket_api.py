@@ -362,6 +362,12 @@ def test_websocket_lists_page_and_updates_are_checked(lambdad: LambdadServer) ->
         ApiId=api_id, IntegrationId=integration, PaginationConfig={"PageSize": 1}
     )
     assert [r["IntegrationResponseId"] for page in pages for r in page["Items"]] == made
+    route = v2.create_route(ApiId=api_id, RouteKey="$default")["RouteId"]
+    v2.create_route_response(ApiId=api_id, RouteId=route, RouteResponseKey="$default")
+    pages = v2.get_paginator("get_route_responses").paginate(
+        ApiId=api_id, RouteId=route, PaginationConfig={"PageSize": 1}
+    )
+    assert [r["RouteResponseKey"] for page in pages for r in page["Items"]] == ["$default"]
     for bad in ("$request.header.x", ""):
         with pytest.raises(v2.exceptions.BadRequestException):
             v2.update_api(ApiId=api_id, RouteSelectionExpression=bad)
