@@ -103,11 +103,13 @@ def max_results(value: object) -> int | None:
     if value is None:
         return None
     text = str(value)
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+    digits = text.lstrip("0")
+    if not (text.isascii() and text.isdigit()) or not digits:
         raise BadRequestException(
             f"Invalid MaxResults: {text[:64]}. MaxResults must be a whole number of at least 1"
         )
-    return int(text)
+    # More items than any listing holds (and no int() of thousands of digits).
+    return int(digits) if len(digits) <= 9 else None
 
 
 def limit(value: object) -> int:

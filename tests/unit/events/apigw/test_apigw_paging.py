@@ -71,7 +71,7 @@ def test_a_token_of_another_listing_is_refused() -> None:
         paging.take(ITEMS, listing="b", key="Id", size=1, token=token, token_name="T")
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "", " 2", "\u0661"])
+@pytest.mark.parametrize("value", ["0", "000", "-1", "abc", "1.5", "", " 2", "\u0661"])
 def test_max_results_must_be_a_whole_number_from_one(value: str) -> None:
     with pytest.raises(BadRequestException, match="Invalid MaxResults"):
         paging.max_results(value)
@@ -80,6 +80,8 @@ def test_max_results_must_be_a_whole_number_from_one(value: str) -> None:
 def test_max_results_and_limit_as_page_sizes() -> None:
     assert paging.max_results(None) is None
     assert paging.max_results("3") == 3
+    assert paging.max_results("007") == 7
+    assert paging.max_results("9" * 5000) is None  # past any listing: all of it
     assert paging.limit(None) == 25
     assert paging.limit(7) == 7
     assert paging.limit(100_000) == 500
