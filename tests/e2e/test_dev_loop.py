@@ -1,12 +1,15 @@
 """``lambdad dev --function NAME DIR`` as a developer runs it: save a file, the next
 invoke runs the new code; a file that does not compile and the function's own log
-lines show in the terminal."""
+lines show in the terminal; a data directory of lambdad's in it is never packaged."""
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
+import urllib.request
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,12 @@ def test_a_save_is_what_the_next_invoke_runs(
     source.write_text(SOURCE.format(tag="one"))
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__" / "junk.pyc").write_bytes(b"\0")
+    # The directory `lambdad serve` ran in, as the README has it: its data directory
+    # (whatever its name) holds the server's keys, never the function's code.
+    for data_dir in (".lambdad", "state"):
+        (tmp_path / data_dir).mkdir()
+        (tmp_path / data_dir / "master.key").write_bytes(b"k" * 32)
+        (tmp_path / data_dir / "lambdad.db").write_bytes(b"db")
     proc = subprocess.Popen(
         [LAMBDAD, "dev", "--function", name, str(tmp_path)],
         env=client_env(lambdad),
@@ -42,6 +51,9 @@ def test_a_save_is_what_the_next_invoke_runs(
         assert _tag(client, name) == "one"
         code = client.get_function(FunctionName=name)["Code"]
         assert code["RepositoryType"] == "S3"
+        with urllib.request.urlopen(code["Location"], timeout=30) as answer:
+            archive = zipfile.ZipFile(io.BytesIO(answer.read()))
+        assert archive.namelist() == ["app.py"]
 
         source.write_text(SOURCE.format(tag="two"))
         seen = read_until(proc, f"✓ {name} updated", timeout=30)

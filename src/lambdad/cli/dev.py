@@ -27,32 +27,21 @@ import click
 
 from lambdad.cli import own_api
 from lambdad.cli.client import LogFollower, for_terminal
+from lambdad.cli.code_dir import SKIPPED_SUFFIXES, code_files, packaged
 from lambdad.cli.nargs_option import GreedyOption
 from lambdad.cli.target import Target, call, find_target
 
-# Paths never packaged (or watched): caches, version control, editors' droppings.
-SKIPPED_PARTS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache"})
-SKIPPED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~")
 # A fixed time for every archive member, so that the same files make the same archive.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _UPDATE_POLL = 0.02
 DEBUG_PATH = "/_lambdad/debug/"
 
 
-def packaged(path: Path, root: Path) -> bool:
-    """Whether a file below ``root`` goes into the function's archive."""
-    try:
-        parts = path.relative_to(root).parts
-    except ValueError:
-        return False
-    return not any(p in SKIPPED_PARTS for p in parts) and not path.name.endswith(SKIPPED_SUFFIXES)
-
-
 def zip_directory(root: Path) -> bytes:
     """The archive of ``root``'s files (sorted, fixed times, modes kept)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and packaged(p, root)):
+        for path in (p for p in code_files(root) if not p.name.endswith(SKIPPED_SUFFIXES)):
             info = zipfile.ZipInfo(path.relative_to(root).as_posix(), _EPOCH)
             info.external_attr = (path.stat().st_mode & 0o777 | 0o100000) << 16
             info.compress_type = zipfile.ZIP_DEFLATED

@@ -18,6 +18,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
+from lambdad.cli.code_dir import code_files, ignore_for_copy
 from lambdad.cli.target import Target
 from lambdad.model.artifacts import ARTIFACT_BUCKET, ARTIFACTS_PATH
 
@@ -58,9 +59,9 @@ def zip_directory(path: Path, progress: Progress, build: bool) -> bytes:
         root = path
         if build:
             root = Path(tmp) / "build"
-            shutil.copytree(path, root)
+            shutil.copytree(path, root, ignore=ignore_for_copy)
             _install(root, progress)
-        files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        files = code_files(root)
         task = progress.add_task(f"zip {path.name}", total=len(files))
         buf = BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
