@@ -157,3 +157,13 @@ def _retouch(archive: bytes) -> bytes:
             dst.writestr(info, data + b"\n# changed\n" if info.filename.endswith(".py") else data)
         dst.comment = src.comment
     return out.getvalue()
+
+
+@pytest.mark.parametrize("name", ["my profile!", "team/release"])
+def test_a_profile_name_out_of_shape_is_refused_not_a_traceback(
+    lambdad: LambdadServer, name: str
+) -> None:
+    proc = run("signing-profile", "create", name, env=client_env(lambdad))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "A signing profile name is 2 to 64 letters, digits and underscores" in proc.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import click
@@ -26,7 +27,8 @@ def request(
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    url = target.endpoint + path
+    # Names the user typed go into the path as one segment each, whatever they hold.
+    url = target.endpoint + urllib.parse.quote(path, safe="/?=&%")
     headers = {"Content-Type": content_type} if body else {}
     signed_request = AWSRequest(method, url, data=body, headers=headers)
     credentials = Credentials(target.access_key_id, target.secret_access_key, target.session_token)

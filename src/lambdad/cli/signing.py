@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
@@ -39,7 +40,8 @@ def create(
     """Create profile NAME, or a new version of it; prints the version's ARN."""
     target = find_target("lambda", endpoint_url, data_dir, os.environ)
     body = json.dumps({} if validity_days is None else {"SignatureValidityDays": validity_days})
-    answer = json.loads(own_api.request(target, "POST", f"{PATH}/{name}", body.encode()))
+    path = f"{PATH}/{quote(name, safe='')}"
+    answer = json.loads(own_api.request(target, "POST", path, body.encode()))
     click.echo(answer["ProfileVersionArn"])
 
 
@@ -72,7 +74,9 @@ def revoke(
     doc: dict[str, str] = {"ProfileVersion": version, "Reason": reason}
     if effective_time:
         doc["EffectiveTime"] = effective_time
-    own_api.request(target, "POST", f"{PATH}/{name}/revoke", json.dumps(doc).encode())
+    own_api.request(
+        target, "POST", f"{PATH}/{quote(name, safe='')}/revoke", json.dumps(doc).encode()
+    )
 
 
 @click.command("sign")
