@@ -121,8 +121,8 @@ class BwrapBackend(WithoutSnapshots):
             log.warning("removed %d cgroups left by an earlier run", removed)
         for leftover in self.work_root.iterdir():
             remove_quietly(leftover)
-        if self.tmp_disks is not None:
-            self.tmp_disks.setup()
+        if self.tmp_disks is not None and not self.tmp_disks.setup():
+            self.tmp_disks = None
 
     def close(self) -> None:
         self.cgroups.teardown()

@@ -110,11 +110,26 @@ def capabilities() -> list[Capability]:
             "apt-get install skopeo umoci gcc libc6-dev (for PackageType Image functions)",
         )
     )
+    caps.append(_tmp_disks_capability(root))
     if root and bwrap is not None:
         caps.append(_probe(bwrap))
     if root:
         caps.append(_user_namespace_probe())
     return caps
+
+
+def _tmp_disks_capability(root: bool) -> Capability:
+    """Whether environments' /tmp can be disks of their own (sandbox/tmpdisk.py), as on
+    AWS, rather than a tmpfs charged to their memory."""
+    choice = tmpdisk_plan.choose_storage(
+        tmpdisk_plan.DISK,
+        root=root,
+        loop_control=os.path.exists("/dev/loop-control"),
+        mkfs=shutil.which("mkfs.ext4", path=TOOL_ENV["PATH"]),
+    )
+    detail = "ext4 images on loop devices" if not choice.warning else choice.warning
+    fix = "run as root on a host with loop devices (/dev/loop-control); apt-get install e2fsprogs"
+    return Capability("/tmp on disk", not choice.warning, detail, fix)
 
 
 def _user_namespace_probe() -> Capability:
@@ -213,23 +228,18 @@ def tmp_disks(settings: Settings) -> TmpDisks | None:
     """The disks sandboxed environments' /tmp live on; None (a tmpfs each, with one
     warning) where the operator asks for memory or disks cannot be made here."""
     mkfs = shutil.which("mkfs.ext4", path=TOOL_ENV["PATH"])
-    mount = shutil.which("mount", path=TOOL_ENV["PATH"])
     choice = tmpdisk_plan.choose_storage(
         settings.tmp_storage,
         root=os.geteuid() == 0,
         loop_control=os.path.exists("/dev/loop-control"),
         mkfs=mkfs,
-        mount=mount,
     )
     if choice.warning:
         log.warning("%s", choice.warning)
-    if choice.mode != tmpdisk_plan.DISK or mkfs is None or mount is None:
+    if choice.mode != tmpdisk_plan.DISK or mkfs is None:
         return None
     return TmpDisks(
-        settings.data_dir / tmpdisk_plan.DISKS_DIR,
-        mkfs=mkfs,
-        mount=mount,
-        spares=settings.tmp_disk_spares,
+        settings.data_dir / tmpdisk_plan.DISKS_DIR, mkfs=mkfs, spares=settings.tmp_disk_spares
     )
 
 

@@ -1,20 +1,25 @@
 """Environments' disk-backed ``/tmp``: made, handed out, removed (``tmpdisk_plan.py``
 decides names, sizes and commands).
 
-Making a disk (a sparse image, ``mkfs.ext4``, a loop mount) takes 15-30 ms, too much
-for a cold start of a few: a worker thread keeps a few ready (``spares`` of the default
-size, one of each other size asked for lately), and ``acquire`` takes one of those, or
-makes one in a thread when none is ready. ``release`` unmounts (detached: a sandbox's
-mount namespace that still holds it lets go when its last process exits, and the loop
-device is freed then) and deletes the image. ``setup`` first removes what a server
-that died left under its disks directory, and nothing elsewhere.
+A disk is a fresh copy of a template image of its size (``mkfs.ext4`` once per size
+per run, its root made ``1777`` and empty), loop-mounted under the disks directory:
+about 1.5 ms (``loopdev.py``: no program run). A worker thread keeps a few ready
+(``spares`` of the default size, one of each other size asked for lately), and
+``acquire`` takes one of those, or makes one in a thread when none is ready.
+``release`` unmounts (detached: a sandbox's mount namespace that still holds it lets go
+when its last process exits, and the loop device is freed then) and deletes the image.
+``setup`` first removes what a server that died left under its disks directory, and
+nothing elsewhere.
 
-A sandbox shows a disk's root at ``/tmp``: bwrap and a zygote's keeper bind its mount
-point (they start in the host's mount namespace, where it is mounted), and a keeper
-built earlier (a spare) or restored from a snapshot moves a detached copy of the mount
-onto its ``/tmp`` (``mount_fd``: ``open_tree``, then ``move_mount`` inside). Either way
-the sandbox's mount table names ``/dev/loopN`` and ``/`` as the mount's root: no host
-path. The image and the disks directory (``0700``, root's) are never inside a sandbox.
+A sandbox shows a disk's root at ``/tmp``: bwrap binds its mount point (it starts in
+the host's mount namespace, where it is mounted); a zygote's keeper, whose namespace
+is older than the disk, moves a detached copy of the mount onto its ``/tmp``
+(``mount_fd``: ``open_tree``, then ``move_mount`` inside). Either way the sandbox's
+mount table names ``/dev/loopN`` and ``/`` as the mount's root: no host path. The
+image and the disks directory (``0700``, root's) are never inside a sandbox. A zygote
+or a parked spare unmounts its copies of the disks mounted when it was made
+(``runtimes/python/lang_root.py``, ``rootfs.DETACH_TMP_DISKS``), so that none outlives
+its environment there.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import ctypes
 import errno
 import itertools
 import logging
@@ -33,21 +37,14 @@ import subprocess
 import threading
 from pathlib import Path
 
+from lambdad.sandbox import loopdev
 from lambdad.sandbox import tmpdisk_plan as plan
 
 log = logging.getLogger(__name__)
 
-AT_FDCWD = -100
-OPEN_TREE_CLONE = 1
-OPEN_TREE_CLOEXEC = os.O_CLOEXEC
-MNT_DETACH = 2
-# open_tree(2) has the same number on every architecture (added after the tables merged).
-SYS_OPEN_TREE = 428
 TOOL_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 # The sizes environments asked for lately (each keeps a ready disk of its size).
 RECENT_SIZES = 8
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class TmpDisk:
@@ -64,18 +61,7 @@ class TmpDisk:
     def mount_fd(self) -> int:
         """A descriptor of a detached copy of its mount (close-on-exec), which a process
         privileged in its own mount namespace moves onto its ``/tmp``."""
-        fd = int(
-            _libc.syscall(
-                ctypes.c_long(SYS_OPEN_TREE),
-                ctypes.c_int(AT_FDCWD),
-                ctypes.c_char_p(os.fsencode(self.mount_point)),
-                ctypes.c_uint(OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC),
-            )
-        )
-        if fd < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"open_tree {self.paths.name}: {os.strerror(err)}")
-        return fd
+        return loopdev.open_tree_clone(str(self.mount_point))
 
     def __repr__(self) -> str:
         return f"TmpDisk({self.paths.name})"
@@ -89,13 +75,13 @@ class TmpDisks:
         root: Path,
         *,
         mkfs: str,
-        mount: str,
         spares: int = 2,
         default_mb: int = 512,
     ) -> None:
         self.root = Path(os.path.realpath(root))
         self.mkfs = mkfs
-        self.mount = mount
+        self._templates: dict[int, Path] = {}  # size -> its template image
+        self._template_lock = threading.Lock()
         self.spares = spares
         self.default_mb = default_mb
         self._serials = itertools.count(1)
@@ -110,15 +96,32 @@ class TmpDisks:
     def describe(self) -> str:
         return f"/tmp on disk (ext4 images under {self.root})"
 
-    def setup(self) -> None:
-        """The disks directory, emptied of what an earlier run left; then the worker."""
+    def setup(self) -> bool:
+        """The disks directory, emptied of what an earlier run left; a first disk made
+        (the proof that disks can be made here: False, with the one warning, if not);
+        then the worker that keeps spares ready."""
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         removed = self.recover()
         if removed:
             log.warning("removed %d /tmp disks left mounted by an earlier run", removed)
+        try:
+            first = self.make(self.default_mb)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning(
+                "cannot make /tmp disks here (%s): /tmp is a tmpfs charged to each "
+                "function's memory; a function writing more to /tmp than its memory "
+                "allows is OOM-killed",
+                exc,
+            )
+            return False
+        if self.spares > 0:
+            self._ready.setdefault(first.size_mb, collections.deque()).append(first)
+        else:
+            self.remove(first)
         self._worker = threading.Thread(target=self._work, name="tmp-disks", daemon=True)
         self._worker.start()
+        return True
 
     def recover(self) -> int:
         """Unmount and delete what is under the disks directory (a dead server's)."""
@@ -160,28 +163,57 @@ class TmpDisks:
         await asyncio.to_thread(self.remove, disk)
 
     def make(self, size_mb: int) -> TmpDisk:
-        """A new disk, mounted, its root ``1777`` and empty (blocking: 15-30 ms)."""
+        """A new disk, mounted, its root ``1777`` and empty (blocking)."""
+        free = shutil.disk_usage(self.root).free
+        if not plan.has_room(size_mb, free):
+            raise OSError(errno.ENOSPC, f"{free >> 20} MB free under {self.root}")
+        template = self._template(size_mb)
         with self._cond:
             paths = plan.disk_paths(self.root, self._run, next(self._serials), size_mb)
             disk = TmpDisk(paths, size_mb)
             self._live.add(disk)
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-            fd = os.open(paths.image, flags, 0o600)
-            try:
-                os.ftruncate(fd, plan.image_bytes(size_mb))
-            finally:
-                os.close(fd)
-            _run(plan.mkfs_argv(self.mkfs, paths.image))
+            loopdev.copy_sparse(str(template), str(paths.image))
             os.mkdir(paths.mount_point, 0o700)
-            _run(plan.mount_argv(self.mount, paths.image, paths.mount_point))
-            os.chmod(paths.mount_point, 0o1777)
-            with contextlib.suppress(OSError):
-                os.rmdir(paths.mount_point / "lost+found")
+            loopdev.mount_image(str(paths.image), str(paths.mount_point))
         except BaseException:
             self.remove(disk)
             raise
         return disk
+
+    def _template(self, size_mb: int) -> Path:
+        """The image every disk of ``size_mb`` copies: formatted, its root ``1777`` and
+        empty (made once per size)."""
+        with self._template_lock:
+            made = self._templates.get(size_mb)
+            if made is not None:
+                return made
+            paths = plan.template_paths(self.root, self._run, size_mb)
+            try:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+                fd = os.open(paths.image, flags, 0o600)
+                try:
+                    os.ftruncate(fd, plan.image_bytes(size_mb))
+                finally:
+                    os.close(fd)
+                _run(plan.mkfs_argv(self.mkfs, paths.image))
+                os.mkdir(paths.mount_point, 0o700)
+                loopdev.mount_image(str(paths.image), str(paths.mount_point))
+                try:
+                    os.chmod(paths.mount_point, 0o1777)
+                    os.rmdir(paths.mount_point / "lost+found")
+                finally:
+                    _umount(str(paths.mount_point))
+                os.rmdir(paths.mount_point)
+            except BaseException:
+                _umount(str(paths.mount_point))
+                with contextlib.suppress(OSError):
+                    os.rmdir(paths.mount_point)
+                with contextlib.suppress(OSError):
+                    os.unlink(paths.image)
+                raise
+            self._templates[size_mb] = paths.image
+            return paths.image
 
     def remove(self, disk: TmpDisk) -> None:
         """Unmounted (detached) and deleted; idempotent."""
@@ -206,6 +238,11 @@ class TmpDisks:
             self._ready.clear()
         for disk in disks:
             self.remove(disk)
+        with self._template_lock:
+            for image in self._templates.values():
+                with contextlib.suppress(OSError):
+                    os.unlink(image)
+            self._templates.clear()
 
     def statistics(self) -> dict[int, int]:
         """Ready disks by size."""
@@ -256,10 +293,9 @@ def _run(argv: list[str]) -> None:
 
 
 def _umount(point: str) -> None:
-    if _libc.umount2(os.fsencode(point), MNT_DETACH) != 0:
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOENT):
-            log.warning("cannot unmount %s: %s", point, os.strerror(err))
+    err = loopdev.umount_detached(point)
+    if err not in (0, errno.EINVAL, errno.ENOENT):
+        log.warning("cannot unmount %s: %s", point, os.strerror(err))
 
 
 def _mountinfo() -> str:

@@ -5,8 +5,8 @@ On AWS an environment's ``/tmp`` is ephemeral storage on disk, apart from its me
 ``EphemeralStorage`` fails with ``ENOSPC``. A tmpfs cannot give that (its pages are
 charged to the environment's memory cgroup and cannot be reclaimed: an OOM kill), so
 each sandboxed environment gets a file system of its own instead: an ext4 image under
-the data directory, loop-mounted there (``nodev,nosuid``; ``mount -o loop`` frees the
-loop device when the last mount of it goes), its root ``1777`` and empty. The sandbox
+the data directory, loop-mounted there (``nodev,nosuid``; the loop device is freed when
+the last mount of it goes), its root ``1777`` and empty. The sandbox
 shows that mount's root at ``/tmp`` (``sandbox/tmpdisk.py`` makes and removes them).
 
 Where that cannot be done (no loop devices, not root, no ``mkfs.ext4``: a container
@@ -47,7 +47,7 @@ MKFS_OPTIONS = (
     "-E",
     "lazy_itable_init=1,nodiscard,root_owner=0:0",
 )
-MOUNT_OPTIONS = "loop,nodev,nosuid"
+HEADROOM = 256 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +73,33 @@ def disk_paths(root: Path, run: str, serial: int, size_mb: int) -> DiskPaths:
     return DiskPaths(name, root / f"{name}{IMAGE_SUFFIX}", root / name)
 
 
+def template_paths(root: Path, run: str, size_mb: int) -> DiskPaths:
+    """The template image of a run's ``size_mb`` MB disks (and where it is mounted for a
+    moment, to make its root ``1777`` and empty)."""
+    name = f"template-{size_mb}m-{run}"
+    return DiskPaths(name, root / f"{name}{IMAGE_SUFFIX}", root / name)
+
+
 def image_bytes(size_mb: int) -> int:
     """How large the image of a ``size_mb`` MB ``/tmp`` is (see SLACK_BLOCKS)."""
     blocks = size_mb * (1 << 20) // BLOCK
     return (math.ceil(blocks * 64 / 63) + blocks // 8192 + SLACK_BLOCKS) * BLOCK
 
 
+def has_room(size_mb: int, free_bytes: int) -> bool:
+    """Whether the host's file system under the data directory can take one more disk of
+    ``size_mb`` MB, filled, and still leave ``HEADROOM`` for lambdad's own data. Images
+    are sparse (an idle disk costs a few hundred KB), so disks together may promise more
+    than there is: this keeps one from promising what is not there at all."""
+    return free_bytes >= image_bytes(size_mb) + HEADROOM
+
+
 def mkfs_argv(mkfs: str, image: Path) -> list[str]:
     return [mkfs, *MKFS_OPTIONS, str(image)]
 
 
-def mount_argv(mount: str, image: Path, mount_point: Path) -> list[str]:
-    return [mount, "-t", "ext4", "-o", MOUNT_OPTIONS, str(image), str(mount_point)]
-
-
 def choose_storage(
-    setting: str, *, root: bool, loop_control: bool, mkfs: str | None, mount: str | None
+    setting: str, *, root: bool, loop_control: bool, mkfs: str | None
 ) -> StorageChoice:
     """Where environments' ``/tmp`` lives: on disk when asked (the default) and possible,
     else in memory, with the reason when disk was asked for."""
@@ -102,7 +113,6 @@ def choose_storage(
             ("not root", root),
             ("no /dev/loop-control", loop_control),
             ("no mkfs.ext4 (apt-get install e2fsprogs)", mkfs is not None),
-            ("no mount", mount is not None),
         )
         if not present
     ]

@@ -45,45 +45,40 @@ def test_the_image_leaves_the_configured_size_after_ext4s_tables(size_mb: int) -
     assert size * 63 / 64 < (size_mb << 20) * 1.01
 
 
-def test_mkfs_and_mount_take_only_the_servers_paths() -> None:
-    image, point = ROOT / "512m-00000001.img", ROOT / "512m-00000001"
+def test_mkfs_takes_only_the_servers_paths() -> None:
+    image = ROOT / "template-512m-0a1b2c3d.img"
 
     mkfs = plan.mkfs_argv("/usr/sbin/mkfs.ext4", image)
-    mount = plan.mount_argv("/usr/bin/mount", image, point)
 
     assert mkfs[0] == "/usr/sbin/mkfs.ext4"
     assert mkfs[-1] == str(image)
     assert "-m" in mkfs
     assert mkfs[mkfs.index("-m") + 1] == "0"  # nothing reserved for root
-    assert mount == [
-        "/usr/bin/mount",
-        "-t",
-        "ext4",
-        "-o",
-        "loop,nodev,nosuid",
-        str(image),
-        str(point),
-    ]
+
+
+def test_templates_are_not_taken_for_disks() -> None:
+    template = plan.template_paths(ROOT, "0a1b2c3d", 512)
+    disk = plan.disk_paths(ROOT, "0a1b2c3d", 1, 512)
+
+    assert template.image.parent == ROOT
+    assert template.name != disk.name
+    assert template.image != disk.image
 
 
 def test_disk_is_the_default_where_it_can_be_made() -> None:
-    choice = plan.choose_storage(
-        "disk", root=True, loop_control=True, mkfs="/sbin/mkfs.ext4", mount="/bin/mount"
-    )
+    choice = plan.choose_storage("disk", root=True, loop_control=True, mkfs="/sbin/mkfs.ext4")
 
     assert choice == plan.StorageChoice("disk")
 
 
 def test_memory_when_the_operator_asks_says_nothing() -> None:
-    choice = plan.choose_storage(
-        "memory", root=True, loop_control=True, mkfs="/sbin/mkfs.ext4", mount="/bin/mount"
-    )
+    choice = plan.choose_storage("memory", root=True, loop_control=True, mkfs="/sbin/mkfs.ext4")
 
     assert choice == plan.StorageChoice("memory")
 
 
 def test_a_container_host_falls_back_to_memory_and_says_why() -> None:
-    choice = plan.choose_storage("disk", root=True, loop_control=False, mkfs=None, mount="/m")
+    choice = plan.choose_storage("disk", root=True, loop_control=False, mkfs=None)
 
     assert choice.mode == "memory"
     assert "no /dev/loop-control" in choice.warning
@@ -93,7 +88,7 @@ def test_a_container_host_falls_back_to_memory_and_says_why() -> None:
 
 def test_an_unknown_storage_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="disk, memory"):
-        plan.choose_storage("ssd", root=True, loop_control=True, mkfs="m", mount="m")
+        plan.choose_storage("ssd", root=True, loop_control=True, mkfs="m")
 
 
 def test_mountinfo_escapes_are_undone() -> None:
@@ -177,5 +172,14 @@ def test_zygotes_and_spares_know_any_servers_disks_by_name(module: str) -> None:
     for size in (512, 10240):
         assert disk_name.search(str(plan.disk_paths(ROOT, "0a1b2c3d", 12, size).mount_point))
     assert not disk_name.search(str(plan.disk_paths(ROOT, "0a1b2c3d", 12, 512).image))
+    assert not disk_name.search(str(plan.template_paths(ROOT, "0a1b2c3d", 512).mount_point))
     assert not disk_name.search(str(ROOT))
     assert not disk_name.search("/srv/lambdad/envs/512m-00000001")
+
+
+def test_a_disk_is_made_only_where_it_fits_filled_with_room_to_spare() -> None:
+    size = plan.image_bytes(1024)
+
+    assert plan.has_room(1024, size + plan.HEADROOM)
+    assert not plan.has_room(1024, size + plan.HEADROOM - 1)
+    assert not plan.has_room(10240, 5 << 30)

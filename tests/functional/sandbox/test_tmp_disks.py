@@ -1,0 +1,111 @@
+"""The /tmp disks of one server, made and removed for real (loop devices, mkfs.ext4).
+
+Needs root and loop devices; skipped elsewhere with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lambdad.sandbox.tmpdisk import TOOL_ENV, TmpDisks
+
+MKFS = shutil.which("mkfs.ext4", path=TOOL_ENV["PATH"])
+
+if os.geteuid() != 0 or not os.path.exists("/dev/loop-control") or not MKFS:
+    pytest.skip("needs root, loop devices and mkfs.ext4", allow_module_level=True)
+
+pytestmark = pytest.mark.root
+
+
+def mounted_under(root: Path) -> list[str]:
+    prefix = str(root.resolve()) + "/"
+    points = (line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines())
+    return sorted(p for p in points if p.startswith(prefix))
+
+
+def disks(root: Path, spares: int = 0) -> TmpDisks:
+    assert MKFS is not None
+    return TmpDisks(root, mkfs=MKFS, spares=spares)
+
+
+@pytest.fixture
+def made() -> Iterator[list[TmpDisks]]:
+    out: list[TmpDisks] = []
+    yield out
+    for each in out:
+        each.close()
+
+
+def test_a_disk_is_an_empty_world_writable_file_system_of_its_size(
+    tmp_path: Path, made: list[TmpDisks]
+) -> None:
+    pool = disks(tmp_path / "tmp-disks")
+    made.append(pool)
+    assert pool.setup()
+
+    disk = asyncio.run(pool.acquire(1024))
+
+    assert disk is not None
+    st = os.statvfs(disk.mount_point)
+    assert st.f_blocks * st.f_frsize >> 20 == 1024
+    assert os.listdir(disk.mount_point) == []
+    assert oct(os.stat(disk.mount_point).st_mode & 0o7777) == "0o1777"
+    assert oct(os.stat(pool.root).st_mode & 0o777) == "0o700"
+    asyncio.run(pool.release(disk))
+    assert mounted_under(pool.root) == []
+    # What is left until the pool closes: the templates new disks are copied from.
+    assert all(name.startswith("template-") for name in os.listdir(pool.root))
+
+
+def test_a_stopped_pool_leaves_nothing(tmp_path: Path) -> None:
+    pool = disks(tmp_path / "tmp-disks", spares=2)
+    assert pool.setup()
+    in_use = asyncio.run(pool.acquire(512))
+    assert in_use is not None
+    assert mounted_under(pool.root)
+
+    pool.close()
+
+    assert mounted_under(pool.root) == []
+    assert os.listdir(pool.root) == []
+
+
+def test_a_dead_servers_disks_are_removed_and_no_one_elses(
+    tmp_path: Path, made: list[TmpDisks]
+) -> None:
+    dead, other = disks(tmp_path / "a" / "tmp-disks"), disks(tmp_path / "b" / "tmp-disks")
+    made.append(other)
+    assert dead.setup()
+    assert other.setup()
+    asyncio.run(dead.acquire(512))
+    asyncio.run(other.acquire(512))
+    left, others = mounted_under(dead.root), mounted_under(other.root)
+    assert left
+    assert others
+
+    again = disks(tmp_path / "a" / "tmp-disks")  # the dead one never closed
+    made.append(again)
+    assert again.setup()
+
+    assert not set(left) & set(mounted_under(again.root))
+    assert mounted_under(other.root) == others
+
+
+def test_where_disks_cannot_be_made_setup_says_so_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = TmpDisks(tmp_path / "tmp-disks", mkfs="/nonexistent/mkfs.ext4")
+
+    with caplog.at_level(logging.WARNING):
+        assert not pool.setup()
+
+    assert [r.getMessage() for r in caplog.records if "tmpfs" in r.getMessage()]
+    assert mounted_under(pool.root) == []
+    assert os.listdir(pool.root) == []
