@@ -93,9 +93,6 @@ class TmpDisks:
         self._closed = False
         self._worker: threading.Thread | None = None
 
-    def describe(self) -> str:
-        return f"/tmp on disk (ext4 images under {self.root})"
-
     def setup(self) -> bool:
         """The disks directory, emptied of what an earlier run left; a first disk made
         (the proof that disks can be made here: False, with the one warning, if not);
