@@ -104,6 +104,14 @@ def test_unreachable_server_says_what_to_do(lambdad: LambdadServer) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("url", ["127.0.0.1:9550", "http://[::1"])
+def test_an_endpoint_that_is_not_a_url_says_what_one_is(lambdad: LambdadServer, url: str) -> None:
+    proc = run("ls", "--endpoint-url", url, env=client_env(lambdad))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert f"'{url}' is not an endpoint URL: give one such as http://127.0.0.1:9550" in proc.stderr
+
+
 def test_lambda_specific_endpoint_wins_over_the_general_one(
     lambdad: LambdadServer, probe: str
 ) -> None:

@@ -18,7 +18,7 @@ import os
 import re
 import signal
 import sys
-import time
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -189,8 +189,9 @@ def logs(
         (name, False) if name.startswith("/") else function_log_group(target, name, endpoint_url)
     )
     follower = LogFollower(client, group, start_ms)
+    stopped = threading.Event()
     if follow:
-        _stop_on_signals()
+        _stop_on_signals(stopped)
         if missing:  # a typo would otherwise wait in silence
             click.echo(
                 f"function {name} does not exist (yet): waiting for its log group {group} "
@@ -198,7 +199,7 @@ def logs(
                 err=True,
             )
     try:
-        while True:
+        while not stopped.is_set():
             try:
                 events = call(target, follower.poll)
             except click.ClickException as exc:
@@ -217,8 +218,8 @@ def logs(
             _print_events(events)
             if not follow:
                 return
-            time.sleep(FOLLOW_INTERVAL)
-    except (KeyboardInterrupt, _Stopped):
+            stopped.wait(FOLLOW_INTERVAL)
+    except KeyboardInterrupt:
         return
 
 
@@ -241,17 +242,16 @@ def function_log_group(target: Target, name: str, endpoint_url: str | None) -> t
     return str((config.get("LoggingConfig") or {}).get("LogGroup") or default), False
 
 
-class _Stopped(Exception):
-    """SIGINT or SIGTERM arrived while following."""
-
-
-def _stop_on_signals() -> None:
+def _stop_on_signals(stopped: threading.Event) -> None:
     """Stop following on SIGINT and SIGTERM, whatever this process inherited: a job
     started in the background (``make test &``) begins with SIGINT ignored, and Python
-    then installs no KeyboardInterrupt handler of its own."""
+    then installs no KeyboardInterrupt handler of its own. The handler only sets a
+    flag: an exception raised wherever the signal lands (inside botocore or urllib3,
+    between a lock's acquire and its release) could leave a lock held, and the exit
+    would wait on it for ever."""
 
     def stop(signum: int, frame: object) -> None:
-        raise _Stopped(signum)
+        stopped.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)

@@ -46,6 +46,25 @@ def find_endpoint(environ: Mapping[str, str], service: str = "lambda") -> str:
     return DEFAULT_ENDPOINT
 
 
+def checked_endpoint(url: str) -> str:
+    """``url`` if it can be an endpoint (http or https, a host), else a message saying
+    what one looks like (botocore's own is a traceback)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (a port out of range raises here)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise click.ClickException(
+            f"{url!r} is not an endpoint URL: give one such as {DEFAULT_ENDPOINT} "
+            "(--endpoint-url, AWS_ENDPOINT_URL_LAMBDA or AWS_ENDPOINT_URL)"
+        )
+    return url
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where and as whom client commands call."""
@@ -93,7 +112,7 @@ def find_target(
         raise click.ClickException(str(exc)) from None
     # boto3 reads AWS_DEFAULT_REGION; the AWS SDKs and `lambdad credentials` use AWS_REGION.
     region = environ.get("AWS_REGION") or region or DEFAULT_REGION
-    url = endpoint or find_endpoint(environ, service)
+    url = checked_endpoint(endpoint or find_endpoint(environ, service))
     if creds is not None:
         frozen = creds.get_frozen_credentials()
         return Target(url, region, frozen.access_key, frozen.secret_key, frozen.token)
