@@ -98,9 +98,11 @@ def translate(
         )
         out = undo_mark_unicode_str_in_template(out)
     except InvalidDocumentException as exc:
-        causes = "; ".join(str(c) for c in exc.causes) or str(exc)
+        # As CloudFormation words it: the document's count, then each cause's sentence
+        # (a cause's str() is a tuple of its fields).
+        causes = " ".join(str(getattr(c, "message", c)) for c in exc.causes)
         raise ValidationError(
-            f"Transform AWS::Serverless-2016-10-31 failed with: {causes}"
+            f"Transform AWS::Serverless-2016-10-31 failed with: {exc.message} {causes}".rstrip()
         ) from None
     except Exception as exc:
         raise ValidationError(f"Transform AWS::Serverless-2016-10-31 failed with: {exc}") from None

@@ -43,3 +43,14 @@ def test_managed_policies_by_name_without_iam(monkeypatch: pytest.MonkeyPatch) -
 def test_sam_errors_are_validation_errors() -> None:
     with pytest.raises(ValidationError, match="Transform AWS::Serverless-2016-10-31 failed"):
         sam.translate(_fn(Events={"E": {"Type": "Nope"}}), {}, ID)
+
+
+def test_a_local_code_uri_is_refused_in_cloudformations_words() -> None:
+    with pytest.raises(ValidationError) as caught:
+        sam.translate(_fn(CodeUri="hello_world/"), {}, ID)
+    assert str(caught.value.message) == (
+        "Transform AWS::Serverless-2016-10-31 failed with: Invalid Serverless Application "
+        "Specification document. Number of errors found: 1. Resource with id [Fn] is "
+        "invalid. 'CodeUri' is not a valid S3 Uri of the form 's3://bucket/key' with "
+        "optional versionId query parameter."
+    )
