@@ -12,6 +12,7 @@ Needs root, bubblewrap, cgroups and loop devices; skipped elsewhere with the rea
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -165,8 +166,12 @@ def test_a_snapstart_restore_gets_a_disk_with_the_init_files(
         FunctionName=name,
         Qualifier=version,
         Payload=b'{"op": "write", "mb": 300, "file": "model.bin"}',
+        LogType="Tail",
     )
     assert "FunctionError" not in out, out["Payload"].read()
+    if os.environ.get("LAMBDAD_FAST_PATH", "1").strip().lower() in ("1", "true", "yes", "on"):
+        # Restored from the version's snapshot (else an on-demand start, exec'd by bwrap).
+        assert "\tRestore Duration: " in base64.b64decode(out["LogResult"]).decode()
     seen = look(server, name, version)
     assert seen["files"] == ["from-init", "model.bin"]
     assert seen["mount"][1:4:2] == ["/tmp", "ext4"]
@@ -193,3 +198,15 @@ def test_a_server_that_died_leaves_disks_the_next_start_removes(
     # The disks the dead server left are gone (the new one has its own), the other's kept.
     assert not points(left) & points(disk_mounts(again.data_dir))
     assert look(bystander, name)["files"] == ["kept"]
+
+
+def test_the_operator_may_keep_tmp_in_memory(lambdad_factory: ServerFactory) -> None:
+    server = lambdad_factory(env={"LAMBDAD_TMP_STORAGE": "memory"})
+    name = active_function(server.client("lambda"), "memory-tmp", SOURCE, MemorySize=128)
+
+    seen = look(server, name)
+
+    assert seen["mount"][3] == "tmpfs"
+    assert seen["mode"] == "0o1777"
+    assert disk_mounts(server.data_dir) == []
+    assert "/tmp in memory (tmpfs)" in server.stdout()
