@@ -18,6 +18,9 @@ def _project(root: Path) -> None:
         (root / data_dir / "blobs").mkdir(parents=True)
         (root / data_dir / marker).write_text("secret")
         (root / data_dir / "blobs" / "x").write_text("blob")
+    (root / ".venv" / "lib").mkdir(parents=True)  # a virtualenv, whatever its name
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin")
+    (root / ".venv" / "lib" / "big.py").write_text("")
     (root / ".git").mkdir()
     (root / ".git" / "HEAD").write_text("ref")
     (root / "state" / "master.key").write_bytes(b"k")

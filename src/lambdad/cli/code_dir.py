@@ -1,9 +1,9 @@
 """Which files of a local code directory go into a function's archive, for ``lambdad
-dev`` and ``lambdad deploy``: not version control, caches, editors' droppings or SAM
-CLI's build output, and never a lambdad data directory. A project's directory is where
-the README starts ``lambdad serve``: its ``.lambdad`` holds the server's keys and
-credentials, and its databases change on every request (watched, each write would push
-the code again, which writes again)."""
+dev`` and ``lambdad deploy``: not version control, caches, virtualenvs, editors'
+droppings or SAM CLI's build output, and never a lambdad data directory. A project's
+directory is where the README starts ``lambdad serve``: its ``.lambdad`` holds the
+server's keys and credentials, and its databases change on every request (watched,
+each write would push the code again, which writes again)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import os
 from pathlib import Path
 
 SKIPPED_DIRS = frozenset(
-    {"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".aws-sam", ".lambdad"}
+    {
+        *("__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".tox"),
+        *(".aws-sam", ".chalice", ".idea", ".lambdad"),
+    }
 )
 # Left out by ``lambdad dev`` (what a save leaves behind), kept by ``deploy``.
 SKIPPED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~")
@@ -24,8 +27,9 @@ def is_data_dir(path: Path) -> bool:
 
 
 def skipped_dir(path: Path) -> bool:
-    """A directory none of whose files are packaged."""
-    return path.name in SKIPPED_DIRS or is_data_dir(path)
+    """A directory none of whose files are packaged: a data directory, a virtualenv
+    (a function's dependencies go in with ``--build``, as SAM CLI leaves it out too)."""
+    return path.name in SKIPPED_DIRS or is_data_dir(path) or (path / "pyvenv.cfg").is_file()
 
 
 def packaged(path: Path, root: Path) -> bool:
