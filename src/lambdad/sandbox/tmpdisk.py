@@ -161,9 +161,13 @@ class TmpDisks:
 
     def make(self, size_mb: int) -> TmpDisk:
         """A new disk, mounted, its root ``1777`` and empty (blocking)."""
-        free = shutil.disk_usage(self.root).free
-        if not plan.has_room(size_mb, free):
-            raise OSError(errno.ENOSPC, f"{free >> 20} MB free under {self.root}")
+        free, promised = shutil.disk_usage(self.root).free, self._promised()
+        if not plan.has_room(size_mb, free, promised):
+            raise OSError(
+                errno.ENOSPC,
+                f"{free >> 20} MB free under {self.root}, {promised >> 20} MB of it "
+                "promised to the disks already made",
+            )
         template = self._template(size_mb)
         with self._cond:
             paths = plan.disk_paths(self.root, self._run, next(self._serials), size_mb)
@@ -177,6 +181,19 @@ class TmpDisks:
             self.remove(disk)
             raise
         return disk
+
+    def _promised(self) -> int:
+        """What the disks made may still take of the host's disk, written full."""
+        with self._cond:
+            disks = list(self._live)
+        promised = 0
+        for disk in disks:
+            try:
+                allocated = os.stat(disk.paths.image).st_blocks * 512
+            except OSError:
+                continue  # being removed
+            promised += plan.unwritten_bytes(disk.size_mb, allocated)
+        return promised
 
     def _template(self, size_mb: int) -> Path:
         """The image every disk of ``size_mb`` copies: formatted, its root ``1777`` and

@@ -86,12 +86,19 @@ def image_bytes(size_mb: int) -> int:
     return (math.ceil(blocks * 64 / 63) + blocks // 8192 + SLACK_BLOCKS) * BLOCK
 
 
-def has_room(size_mb: int, free_bytes: int) -> bool:
-    """Whether the host's file system under the data directory can take one more disk of
-    ``size_mb`` MB, filled, and still leave ``HEADROOM`` for lambdad's own data. Images
-    are sparse (an idle disk costs a few hundred KB), so disks together may promise more
-    than there is: this keeps one from promising what is not there at all."""
-    return free_bytes >= image_bytes(size_mb) + HEADROOM
+def has_room(size_mb: int, free_bytes: int, promised_bytes: int = 0) -> bool:
+    """Whether one more disk of ``size_mb`` MB fits on the host's file system under the
+    data directory: ``free_bytes`` there, of which ``promised_bytes`` the disks already
+    made may still take (images are sparse: an idle disk costs a few hundred KB until
+    written), with ``HEADROOM`` left for lambdad's own data. So that disks, filled all
+    at once, never fill the host's disk: a function filling its /tmp meets ENOSPC there,
+    never an I/O error nor a full disk for the rest."""
+    return free_bytes - promised_bytes >= image_bytes(size_mb) + HEADROOM
+
+
+def unwritten_bytes(size_mb: int, allocated_bytes: int) -> int:
+    """What a disk of ``size_mb`` MB whose image holds ``allocated_bytes`` may still take."""
+    return max(0, image_bytes(size_mb) - allocated_bytes)
 
 
 def mkfs_argv(mkfs: str, image: Path) -> list[str]:

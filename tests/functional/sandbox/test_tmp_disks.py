@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +110,28 @@ def test_where_disks_cannot_be_made_setup_says_so_once(
     assert [r.getMessage() for r in caplog.records if "tmpfs" in r.getMessage()]
     assert mounted_under(pool.root) == []
     assert os.listdir(pool.root) == []
+
+
+def test_no_more_disks_than_the_hosts_disk_could_hold_written_full(
+    tmp_path: Path, made: list[TmpDisks]
+) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    # A file system of 1600 MB (a tmpfs: sparse images cost it nothing until written).
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1600m", "tmpfs", str(small)], check=True)
+    try:
+        pool = disks(small / "tmp-disks")
+        made.append(pool)
+        assert pool.setup()
+
+        first, second = asyncio.run(pool.acquire(512)), asyncio.run(pool.acquire(512))
+        third = asyncio.run(pool.acquire(512))
+
+        assert first is not None
+        assert second is not None
+        assert third is None  # 1600 - 2 x 520 leaves less than a disk and the headroom
+        asyncio.run(pool.release(first))
+        assert asyncio.run(pool.acquire(512)) is not None
+    finally:
+        pool.close()
+        subprocess.run(["umount", "-l", str(small)], check=False)

@@ -183,3 +183,13 @@ def test_a_disk_is_made_only_where_it_fits_filled_with_room_to_spare() -> None:
     assert plan.has_room(1024, size + plan.HEADROOM)
     assert not plan.has_room(1024, size + plan.HEADROOM - 1)
     assert not plan.has_room(10240, 5 << 30)
+
+
+def test_disks_already_made_are_counted_as_if_written_full() -> None:
+    size = plan.image_bytes(512)
+    promised = plan.unwritten_bytes(512, 200 << 20) + plan.unwritten_bytes(512, 0)
+
+    assert promised == 2 * size - (200 << 20)
+    assert plan.has_room(512, promised + size + plan.HEADROOM, promised)
+    assert not plan.has_room(512, promised + size + plan.HEADROOM - 1, promised)
+    assert plan.unwritten_bytes(512, size + 4096) == 0
