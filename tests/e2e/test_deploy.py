@@ -100,9 +100,12 @@ def test_lambdad_deploy_sam_template(
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(lam.invoke(FunctionName=name)["Payload"].read())["body"] == "v2 two"
     # Deployed again without it, the parameter keeps its value (nothing to change).
-    done = run_lambdad("deploy", "--stack-name", stack, env=env, cwd=tmp_path)
+    # In 80 columns (a CI log), the outputs' URL still prints on one line, to copy.
+    narrow = client_env(lambdad, COLUMNS="80")
+    done = run_lambdad("deploy", "--stack-name", stack, env=narrow, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No changes to deploy" in done.stdout
+    assert url in done.stdout
 
     done = run_lambdad("delete-stack", stack, env=env)
     assert done.returncode == 0, done.stdout + done.stderr

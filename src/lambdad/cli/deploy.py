@@ -207,9 +207,10 @@ def _print_outputs(console: Console, target: Target, cfn: Any, name: str) -> Non
     table = Table(title="outputs", title_justify="left")
     table.add_column("Key")
     table.add_column("Value", overflow="fold")
-    for out in outputs:
-        table.add_row(out["OutputKey"], out.get("OutputValue", ""))
-    console.print(table)
+    rows = [(out["OutputKey"], out.get("OutputValue", "")) for out in outputs]
+    for key, value in rows:
+        table.add_row(key, value)
+    _print_unbroken(console, table, rows)
 
 
 def _print_endpoints(console: Console, target: Target, cfn: Any, name: str) -> None:
@@ -221,7 +222,19 @@ def _print_endpoints(console: Console, target: Target, cfn: Any, name: str) -> N
     table.add_column("URL", overflow="fold")
     for logical, url in rows:
         table.add_row(logical, url)
-    console.print(table)
+    _print_unbroken(console, table, rows)
+
+
+def _print_unbroken(console: Console, table: Table, rows: list[tuple[str, str]]) -> None:
+    """A table of ARNs and URLs, as wide as its longest row: one folded over two lines
+    (80 columns when the output is not a terminal: a CI log) could not be copied."""
+    # Each column as wide as its longest cell, plus borders and padding.
+    widest = max(len(k) for k, _ in rows) + max(len(v) for _, v in rows) + 7
+    if widest <= console.width:
+        console.print(table)
+        return
+    wide = Console(file=console.file, width=widest, force_terminal=console.is_terminal)
+    wide.print(table, crop=False)
 
 
 def _print_failure(
