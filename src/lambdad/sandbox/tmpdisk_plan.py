@@ -48,6 +48,7 @@ MKFS_OPTIONS = (
     "lazy_itable_init=1,nodiscard,root_owner=0:0",
 )
 HEADROOM = 256 << 20
+SPARE_MAX_MB = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +176,13 @@ def sizes_to_make(ready: Mapping[int, int], wanted: Mapping[int, int]) -> list[i
 
 def spares_wanted(default_mb: int, spares: int, recent: Iterable[int]) -> dict[int, int]:
     """How many ready disks to keep per size: ``spares`` of the default size, and one of
-    each other size an environment recently asked for (at most ``spares`` such sizes)."""
+    each other size up to ``SPARE_MAX_MB`` an environment recently asked for (at most
+    ``spares`` such sizes). A larger one is made when asked for (a few ms): kept ready,
+    it would hold much of what the host's disk can promise (``has_room``) for nothing."""
     wanted = {default_mb: spares} if spares > 0 else {}
     if spares <= 0:
         return wanted
     for size in recent:
-        if size not in wanted and len(wanted) <= spares:
+        if size not in wanted and size <= SPARE_MAX_MB and len(wanted) <= spares:
             wanted[size] = 1
     return wanted

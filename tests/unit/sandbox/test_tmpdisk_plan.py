@@ -126,8 +126,12 @@ def test_escaped_mount_points_are_matched_as_they_are() -> None:
 
 
 def test_spares_of_the_default_size_and_one_of_each_recent_size() -> None:
-    assert plan.spares_wanted(512, 2, [1024, 512, 2048, 4096]) == {512: 2, 1024: 1, 2048: 1}
+    assert plan.spares_wanted(512, 2, [1024, 512, 2048, 1536]) == {512: 2, 1024: 1, 2048: 1}
     assert plan.spares_wanted(512, 0, [1024]) == {}
+
+
+def test_no_large_disk_is_kept_ready() -> None:
+    assert plan.spares_wanted(512, 2, [10240, 4096, 1024]) == {512: 2, 1024: 1}
 
 
 def test_the_pool_makes_what_is_missing_most_wanted_first() -> None:
