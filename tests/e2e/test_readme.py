@@ -20,6 +20,7 @@ that port), and ``HOME`` is empty (no ``~/.aws`` of this machine).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -476,3 +478,71 @@ def test_the_operator_role_commands_run_where_serve_ran(served: Served) -> None:
     declared = json.loads(out)
     assert "lambda.amazonaws.com" in json.dumps(declared["arn:aws:iam::123456789012:role/etl"])
     assert (served.clone / ".lambdad" / "roles.json").exists()
+
+
+WS_ANSWER = """
+import os
+import boto3
+
+def handler(event, context):
+    if event["requestContext"]["eventType"] == "MESSAGE":
+{snippet}
+    return {{"statusCode": 200}}
+"""
+
+
+def test_a_function_answers_websocket_clients_as_the_readme_shows(served: Served) -> None:
+    """The README's ``@connections`` snippet, pasted into a handler: its client gets
+    the answer (the role allowed ManageConnections with ``lambdad roles allow``)."""
+    import boto3
+    from websockets.sync.client import connect
+
+    readme = (served.clone / "README.md").read_text()
+    (snippet,) = [
+        b
+        for b in re.findall(r"^```python\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
+        if "post_to_connection" in b
+    ]
+    exports = served.exports()
+    account, region = exports["AWS_ACCOUNT_ID"], exports["AWS_REGION"]
+    session = boto3.session.Session(
+        aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+        region_name=region,
+    )
+    endpoint = f"http://127.0.0.1:{served.port}"
+    lam = session.client("lambda", endpoint_url=endpoint)
+    gateway = session.client("apigatewayv2", endpoint_url=endpoint)
+    role = f"arn:aws:iam::{account}:role/ws-answer"
+    allowed = subprocess.run(
+        [str(served.clone / ".venv/bin/lambdad"), "roles", "allow", role,
+         "--action", "execute-api:ManageConnections"],
+        cwd=served.clone, env=served.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
+    source = WS_ANSWER.format(snippet="".join(f"        {line}\n" for line in snippet.splitlines()))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("app.py", source)
+    arn = lam.create_function(
+        FunctionName="ws-answer", Runtime="python3.12", Handler="app.handler", Role=role,
+        Code={"ZipFile": buf.getvalue()},
+    )["FunctionArn"]  # fmt: skip
+    api = gateway.create_api(
+        Name="ws-answer", ProtocolType="WEBSOCKET",
+        RouteSelectionExpression="$request.body.action",
+    )["ApiId"]  # fmt: skip
+    uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+    integration = gateway.create_integration(
+        ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=uri
+    )["IntegrationId"]
+    gateway.create_route(ApiId=api, RouteKey="$default", Target=f"integrations/{integration}")
+    gateway.create_stage(ApiId=api, StageName="dev", AutoDeploy=True)
+    lam.add_permission(
+        FunctionName="ws-answer", StatementId="ws", Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{region}:{account}:{api}/*",
+    )  # fmt: skip
+    with connect(f"ws://127.0.0.1:{served.port}/execute-api/{api}/dev") as client:
+        client.send('{"action": "anything"}')
+        assert client.recv(timeout=30) == "hi"  # a text frame, as API Gateway sends
