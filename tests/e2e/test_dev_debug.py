@@ -89,6 +89,8 @@ def test_a_debugger_attaches_and_sees_the_handler_stop(
     result: dict[str, Any] = {}
     try:
         assert "waits for a debugger" in read_until(proc, "waits for a debugger", timeout=30)
+        # No code to push: nothing is watched (the current directory may be anything).
+        assert "following the log" in read_until(proc, "Ctrl-C to stop", timeout=30)
         invoking = threading.Thread(
             target=lambda: result.update(
                 client.invoke(FunctionName=name, Payload=b'{"n": 41, "stop": 1}')

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -310,18 +310,21 @@ class _Loop:
             for name in self.roots:
                 call(self.target, self.sessions[name].push)
         paths = sorted({*self.roots.values(), *([template.parent] if template else [])})
-        if not paths:
-            paths = [Path(".").resolve()]
-        click.echo(f"watching {', '.join(map(str, paths))} (Ctrl-C to stop)")
-        try:
-            for changes in watchfiles.watch(
+        if not paths:  # --debug NAME alone: no code to push, only its log to follow
+            click.echo("following the log (Ctrl-C to stop)")
+            batches: Iterable[set[tuple[Any, str]]] = _ticks()
+        else:
+            click.echo(f"watching {', '.join(map(str, paths))} (Ctrl-C to stop)")
+            batches = watchfiles.watch(
                 *paths,
                 watch_filter=functools.partial(self._watched, template),
                 debounce=50,
                 step=10,
                 rust_timeout=1000,
                 yield_on_timeout=True,
-            ):
+            )
+        try:
+            for changes in batches:
                 try:
                     self.step([Path(p) for _, p in changes], template, redeploy)
                 except click.ClickException as exc:
@@ -330,6 +333,9 @@ class _Loop:
                     self.echo_error(f"{exc.format_message()} (watching: save to try again)")
         except KeyboardInterrupt:
             return
+        except OSError as exc:  # the watcher: a directory below it it may not read
+            watched = ", ".join(map(str, paths))
+            raise click.ClickException(f"cannot watch {watched}: {exc}") from None
 
     def step(
         self,
@@ -352,6 +358,13 @@ class _Loop:
     @staticmethod
     def echo_error(message: str) -> None:
         _echo(click.style(f"✗ {message}", fg="red"))
+
+
+def _ticks() -> Iterator[set[tuple[Any, str]]]:
+    """No changes, once a second: the log's polls when nothing is watched."""
+    while True:
+        time.sleep(1.0)
+        yield set()
 
 
 def _prefixed(name: str, line: str) -> None:
