@@ -30,7 +30,14 @@ _SETTINGS_HELP = "\n".join(f"  {name} (default {default})" for name, default in 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="lambdad")
 def main() -> None:
-    """lambdad: a self-hosted, AWS-Lambda-compatible serverless platform."""
+    """lambdad: a self-hosted, AWS-Lambda-compatible serverless platform.
+
+    \b
+    To start:
+      lambdad serve                    in one terminal, then in another, same directory:
+      eval "$(lambdad credentials)"    the AWS CLI, boto3 and the SDKs now reach it
+      aws lambda list-functions
+    """
 
 
 @main.command(
@@ -67,7 +74,9 @@ def serve(
     strict_runtimes: bool | None,
     verbose: bool,
 ) -> None:
-    """Start the server (Lambda API, Logs API, Runtime API)."""
+    """Start the server: the Lambda API and the other AWS APIs it answers (the
+    endpoints `lambdad credentials` exports), the functions' triggers and the web
+    console, on one port."""
     from lambdad import server
     from lambdad.store import serve_lock
     from lambdad.store.sqlite import StoreUnreadable

@@ -19,3 +19,10 @@ def test_dev_takes_what_deploy_takes_for_a_template() -> None:
     assert result.exit_code == 0, result.output
     assert "--parameter-overrides" in result.output
     assert "--allow-unsupported" in result.output
+
+
+def test_help_says_how_to_start() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "lambdad serve" in result.output
+    assert 'eval "$(lambdad credentials)"' in result.output
