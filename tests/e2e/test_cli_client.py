@@ -125,25 +125,34 @@ def test_lambda_specific_endpoint_wins_over_the_general_one(
     assert json.loads(proc.stdout) == {"n": 1}
 
 
+@pytest.mark.parametrize("endpoint_in", ["environment", "profile"])
 def test_credentials_come_from_a_profile(
-    lambdad: LambdadServer, probe: str, tmp_path: Path
+    lambdad: LambdadServer, probe: str, tmp_path: Path, endpoint_in: str
 ) -> None:
+    """A profile of the AWS CLI's: its keys, and its endpoint_url as the CLI reads it."""
     cred = lambdad.credential
     (tmp_path / "credentials").write_text(
         f"[local]\naws_access_key_id = {cred.access_key_id}\n"
         f"aws_secret_access_key = {cred.secret_access_key}\n"
     )
-    (tmp_path / "config").write_text("[profile local]\nregion = us-east-1\n")
+    config = "[profile local]\nregion = us-east-1\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
     env.update(
         AWS_PROFILE="local",
         AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
         AWS_CONFIG_FILE=str(tmp_path / "config"),
-        AWS_ENDPOINT_URL=lambdad.endpoint,
     )
+    if endpoint_in == "profile":
+        config += f"endpoint_url = {lambdad.endpoint}\n"
+    else:
+        env.update(AWS_ENDPOINT_URL=lambdad.endpoint)
+    (tmp_path / "config").write_text(config)
     proc = run("invoke", probe, "-p", '{"via": "profile"}', env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"via": "profile"}
+    logs = run("logs", probe, env=env)  # its log group may not be written yet: reached
+    assert "cannot reach" not in logs.stderr, logs.stderr
+    assert "Traceback" not in logs.stderr, logs.stderr
 
 
 def test_without_aws_credentials_the_data_dirs_credential_is_used(

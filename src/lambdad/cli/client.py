@@ -229,7 +229,7 @@ def function_log_group(target: Target, name: str, endpoint_url: str | None) -> t
     whether Lambda says there is no such function."""
     import botocore.exceptions
 
-    url = endpoint_url or find_endpoint(os.environ, "lambda")
+    url = endpoint_url or find_endpoint(os.environ, "lambda", target.endpoint)
     lam = replace(target, endpoint=url).client("lambda")
     default = f"/aws/lambda/{name}"
     try:

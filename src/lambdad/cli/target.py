@@ -3,8 +3,8 @@
 As AWS tools do:
 
 - endpoint: ``--endpoint-url``, else ``AWS_ENDPOINT_URL_LAMBDA`` (for ``logs``:
-  ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` first), then ``AWS_ENDPOINT_URL``, then
-  ``http://127.0.0.1:9550``;
+  ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` first), then ``AWS_ENDPOINT_URL``, then the
+  profile's ``endpoint_url``, then ``http://127.0.0.1:9550``;
 - credentials: boto3's chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, a
   profile, the shared files), else the credential ``lambdad serve`` keeps in its data
   directory (``--data-dir``, ``LAMBDAD_DATA_DIR`` or ``./.lambdad``);
@@ -38,12 +38,14 @@ ENDPOINT_VARIABLES = {
 }
 
 
-def find_endpoint(environ: Mapping[str, str], service: str = "lambda") -> str:
+def find_endpoint(
+    environ: Mapping[str, str], service: str = "lambda", fallback: str = DEFAULT_ENDPOINT
+) -> str:
     for name in ENDPOINT_VARIABLES[service]:
         value = environ.get(name, "").strip()
         if value:
             return value.rstrip("/")
-    return DEFAULT_ENDPOINT
+    return fallback
 
 
 def checked_endpoint(url: str) -> str:
@@ -108,11 +110,14 @@ def find_target(
         session = boto3.session.Session(botocore_session=core)
         creds = session.get_credentials()
         region = session.region_name
+        # A profile's own endpoint_url, as the AWS CLI and SDKs read it.
+        profile_url = str(core.get_scoped_config().get("endpoint_url") or "").strip()
     except botocore.exceptions.BotoCoreError as exc:
         raise click.ClickException(str(exc)) from None
     # boto3 reads AWS_DEFAULT_REGION; the AWS SDKs and `lambdad credentials` use AWS_REGION.
     region = environ.get("AWS_REGION") or region or DEFAULT_REGION
-    url = checked_endpoint(endpoint or find_endpoint(environ, service))
+    fallback = profile_url.rstrip("/") or DEFAULT_ENDPOINT
+    url = checked_endpoint(endpoint or find_endpoint(environ, service, fallback))
     if creds is not None:
         frozen = creds.get_frozen_credentials()
         return Target(url, region, frozen.access_key, frozen.secret_key, frozen.token)
