@@ -79,6 +79,25 @@ def test_a_save_is_what_the_next_invoke_runs(
     assert b"Traceback" not in err, err.decode()
 
 
+def test_a_directory_without_the_handler_is_not_pushed(
+    lambdad: LambdadServer, new_function: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    """Run from the wrong directory, it would replace the function's code with it."""
+    client = lambdad.client("lambda")
+    created = new_function()
+    name, before = created["FunctionName"], created["CodeSha256"]
+    (tmp_path / "notes.txt").write_text("not code")
+    proc = subprocess.run(
+        [LAMBDAD, "dev", "--function", name, str(tmp_path)],
+        env=client_env(lambdad), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    handler = created["Handler"].rpartition(".")[0]
+    assert f"{tmp_path} has no {handler}.py, the module of {name}'s handler" in proc.stderr
+    assert "nothing was pushed" in proc.stderr
+    assert client.get_function(FunctionName=name)["Configuration"]["CodeSha256"] == before
+
+
 # As `sam init` writes it: a parameter to give, and a resource type lambdad does not serve.
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'

@@ -63,3 +63,26 @@ def ignore_for_copy(directory: str, names: list[str]) -> set[str]:
     """``shutil.copytree``'s ``ignore``: what a build copy of the directory leaves out."""
     here = Path(directory)
     return {n for n in names if (here / n).is_dir() and skipped_dir(here / n)}
+
+
+def handler_files(runtime: str, handler: str) -> tuple[str, ...]:
+    """Where in a code directory the module of ``handler`` can be, for the runtimes
+    that name one by its path (Python: ``pkg/mod.fn`` or ``pkg.mod.fn``; Node.js:
+    ``src/index.handler``); none for the others."""
+    module, dot, _ = handler.rpartition(".")
+    if not dot or not module:
+        return ()
+    if runtime.startswith("python"):
+        path = module.replace(".", "/")
+        return (f"{path}.py", f"{path}/__init__.py")
+    if runtime.startswith("nodejs"):
+        return tuple(f"{module}{suffix}" for suffix in (".js", ".mjs", ".cjs"))
+    return ()
+
+
+def missing_handler(root: Path, runtime: str, handler: str) -> str | None:
+    """The file a handler's module would be, when ``root`` has none of its forms."""
+    candidates = handler_files(runtime, handler)
+    if not candidates or any((root / c).is_file() for c in candidates):
+        return None
+    return candidates[0]

@@ -27,7 +27,7 @@ import click
 
 from lambdad.cli import own_api
 from lambdad.cli.client import LogFollower, for_terminal
-from lambdad.cli.code_dir import SKIPPED_SUFFIXES, code_files, packaged
+from lambdad.cli.code_dir import SKIPPED_SUFFIXES, code_files, missing_handler, packaged
 from lambdad.cli.nargs_option import GreedyOption
 from lambdad.cli.target import Target, call, find_target
 
@@ -81,11 +81,27 @@ class DevSession:
         config = client.get_function_configuration(FunctionName=name)
         group = (config.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"
         self.follower = LogFollower(logs, group, now_ms())
+        self.runtime = str(config.get("Runtime") or "")
+        self.handler = str(config.get("Handler") or "")
+        self.layered = bool(config.get("Layers"))  # its handler's module may be in one
+
+    def missing_handler(self) -> str | None:
+        """What is wrong with the directory, when it lacks the handler's module."""
+        absent = None if self.layered else missing_handler(self.root, self.runtime, self.handler)
+        if absent is None:
+            return None
+        return (
+            f"{self.root} has no {absent}, the module of {self.name}'s handler "
+            f"{self.handler}: is this its code directory?"
+        )
 
     def push(self, changed: Iterable[Path] = ()) -> float:
         """Update the function's code from the directory; seconds it took."""
         for error in compile_errors(changed):
             self.echo(click.style(f"✗ {error}", fg="red"))
+        problem = self.missing_handler()
+        if problem:  # a file moved or renamed: said, and pushed as saved
+            self.echo(click.style(f"✗ {problem}", fg="red"))
         started = time.monotonic()
         archive = zip_directory(self.root)
         self.client.update_function_code(FunctionName=self.name, ZipFile=archive)
@@ -308,6 +324,13 @@ class _Loop:
 
         if template is None:  # a template's code was just deployed
             for name in self.roots:
+                # Pushed from the wrong directory, the function's code would be lost.
+                problem = self.sessions[name].missing_handler()
+                if problem:
+                    raise click.ClickException(
+                        f"{problem} (name it: lambdad dev --function {name} DIR); "
+                        "nothing was pushed"
+                    )
                 call(self.target, self.sessions[name].push)
         paths = sorted({*self.roots.values(), *([template.parent] if template else [])})
         if not paths:  # --debug NAME alone: no code to push, only its log to follow
