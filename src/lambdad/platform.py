@@ -110,6 +110,17 @@ class Platform:
         self._templates = templates
 
     def open(self) -> None:
+        try:
+            self._open()
+        except BaseException:
+            # What outlives the process must not be left behind: the sandbox's mounts
+            # (/tmp disks) and cgroups, made before a later part failed to open.
+            backend = getattr(self, "backend", None)
+            if backend is not None:
+                backend.close()
+            raise
+
+    def _open(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         ensure_python_sdk()

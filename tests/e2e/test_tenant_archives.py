@@ -362,3 +362,6 @@ def test_a_corrupt_database_stops_serve_with_one_clear_line(tmp_path: Path, name
     assert str(db) in lines[0]
     assert "not a database" in lines[0], lines[0]
     assert "restore it from a backup" in lines[0]
+    # Nothing it made outlives it: no /tmp disk of its data directory stays mounted.
+    mounts = Path("/proc/self/mountinfo").read_text().split()
+    assert not [m for m in mounts if m.startswith(str(data))], mounts
