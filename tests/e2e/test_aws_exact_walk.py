@@ -34,12 +34,18 @@ def test_a_cold_start_logs_init_start_with_the_runtime_version_arn(
     wait_for_log(lambdad, name, f"START RequestId: {rid}")
     logs = lambdad.client("logs")
     events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
-    messages = [e["message"].rstrip("\n") for e in events]
+    messages = [e["message"] for e in events]
+    # Each event ends with a newline, as AWS's do (its guides' get-log-events output:
+    # "START RequestId: ... Version: $LATEST\n", "REPORT RequestId: ...\t\n").
     assert messages[0] == (
         "INIT_START Runtime Version: python:3.12.v1\t"
-        f"Runtime Version ARN: {arn['RuntimeVersionArn']}"
+        f"Runtime Version ARN: {arn['RuntimeVersionArn']}\n"
     )
-    assert messages[1] == f"START RequestId: {rid} Version: $LATEST"
+    assert messages[1] == f"START RequestId: {rid} Version: $LATEST\n"
+    wait_for_log(lambdad, name, f"REPORT RequestId: {rid}")
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    assert [e["message"] for e in events][-2] == f"END RequestId: {rid}\n"
+    assert all(e["message"].endswith("\t\n") for e in events if "REPORT" in e["message"])
 
 
 def test_tagging_a_mapping_that_does_not_exist_is_not_found(lambdad: LambdadServer) -> None:

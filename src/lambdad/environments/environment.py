@@ -86,6 +86,7 @@ class Environment:
             log_sink,
             LogDestination(config.account, config.region, config.log_group, config.log_stream),
             self._clock,
+            newline=config.log_format != "JSON",
         )
         self._pipe: PipeReader | None = None
         self._ready: asyncio.Future[Outcome | None] | None = None

@@ -96,14 +96,19 @@ class LogDestination:
 
 
 class LogWriter:
-    """One environment's log: each message to the sink, timestamped, and to the tail."""
+    """One environment's log: each message to the sink, timestamped, and to the tail.
+    ``newline``: each event ends with a newline, as Lambda's text-format events do
+    (``START RequestId: ... Version: $LATEST\\n``, a printed line and its ``\\n``)."""
 
-    __slots__ = ("_clock", "_sink", "_to", "tail")
+    __slots__ = ("_clock", "_end", "_sink", "_to", "tail")
 
-    def __init__(self, sink: LogSink, to: LogDestination, clock: Clock) -> None:
+    def __init__(
+        self, sink: LogSink, to: LogDestination, clock: Clock, *, newline: bool = False
+    ) -> None:
         self._sink = sink
         self._to = to
         self._clock = clock
+        self._end = "\n" if newline else ""
         self.tail = TailRing()
 
     def emit(self, message: str, tail: bool = True) -> None:
@@ -111,7 +116,12 @@ class LogWriter:
         environment may write while an invocation's tail is being gathered)."""
         to = self._to
         self._sink(
-            to.account, to.region, to.log_group, to.log_stream, self._clock.now_ms(), message
+            to.account,
+            to.region,
+            to.log_group,
+            to.log_stream,
+            self._clock.now_ms(),
+            message + self._end,
         )
         if tail:
             self.tail.append((message + "\n").encode())
