@@ -141,4 +141,7 @@ def bill(usage: Iterable[Usage], prices: Prices) -> list[FunctionCost]:
         fc.cost_usd += max(0.0, row_gross - row_free_req * request_price - row_free_gbs * price)
         if u.architecture not in fc.architectures:
             fc.architectures.append(u.architecture)
+    for fc in out.values():
+        # To a pico-dollar: what the free tier covers costs 0, not a subtraction's 1e-22.
+        fc.cost_usd = round(fc.cost_usd, 12)
     return [out[k] for k in sorted(out)]
