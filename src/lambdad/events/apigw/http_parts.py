@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from lambdad.clock import Clock
-from lambdad.errors import BadRequestException, ConflictException, NotFoundException
+from lambdad.errors import BadRequestException, ConflictException
 from lambdad.events.apigw import http_stages, names, paging
 from lambdad.events.apigw.api_store import HTTP, ApiStore
 from lambdad.events.apigw.http_authorizers import HttpAuthorizers, check_route_auth, new_authorizer
@@ -219,12 +219,7 @@ def _check_route(doc: Params, route: Params, route_id: str) -> None:
 
 
 def _route(doc: Params, route_id: str) -> Params:
-    route: Params | None = doc["Routes"].get(route_id)
-    if route is None:
-        raise NotFoundException(
-            f"Invalid Route identifier specified {route_id}", ResourceType="Route"
-        )
-    return route
+    return names.part(doc["Routes"], route_id, "Route")
 
 
 def _new_integration(doc: Params, params: Params, *, managed: bool = False) -> Params:
@@ -259,16 +254,8 @@ def _check_integration(doc: Params, integration: Params) -> None:
 
 
 def _integration(doc: Params, integration_id: str) -> Params:
-    integration: Params | None = doc["Integrations"].get(integration_id)
-    if integration is None:
-        raise NotFoundException(
-            f"Invalid Integration identifier specified {integration_id}", ResourceType="Integration"
-        )
-    return integration
+    return names.part(doc["Integrations"], integration_id, "Integration")
 
 
 def _fresh_id(taken: Params) -> str:
-    while True:
-        part_id = names.new_id(PART_ID_LENGTH)
-        if part_id not in taken:
-            return part_id
+    return names.unused_id(taken, PART_ID_LENGTH)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
+from lambdad.errors import NotFoundException
 from lambdad.model.front_door import addressed
 
 API_ID_LENGTH: Final = 10
@@ -30,6 +32,23 @@ DEFAULT_STAGE: Final = "$default"
 def new_id(length: int = API_ID_LENGTH) -> str:
     """An id of lower-case letters and digits (APIs 10, routes and integrations 7)."""
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def unused_id(taken: Container[str], length: int) -> str:
+    """A new id of ``length`` that none of ``taken`` has (a route's, an integration's...)."""
+    while True:
+        found = new_id(length)
+        if found not in taken:
+            return found
+
+
+def part(parts: Mapping[str, dict[str, Any]], part_id: str, kind: str) -> dict[str, Any]:
+    """``parts[part_id]``, or the NotFoundException API Gateway answers for a ``kind``
+    (``Route``, ``Integration``, ``RouteResponse``...) it does not have."""
+    found = parts.get(part_id)
+    if found is None:
+        raise NotFoundException(f"Invalid {kind} identifier specified {part_id}", ResourceType=kind)
+    return found
 
 
 def domain(api_id: str, region: str) -> str:

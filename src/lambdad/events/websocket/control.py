@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from lambdad.errors import BadRequestException, ConflictException, NotFoundException
+from lambdad.errors import BadRequestException, ConflictException
 from lambdad.events.apigw import names as apigw_names
 from lambdad.events.apigw import paging
 from lambdad.events.apigw.api_store import HTTP, ApiStore
@@ -207,26 +207,12 @@ def _check_key(key: str) -> None:
 def _route(doc: Params, route_id: str) -> Params:
     if not is_websocket(doc):
         raise BadRequestException("Route responses are supported for WebSocket APIs only")
-    route: Params | None = doc["Routes"].get(route_id)
-    if route is None:
-        raise NotFoundException(
-            f"Invalid Route identifier specified {route_id}", ResourceType="Route"
-        )
-    return route
+    return apigw_names.part(doc["Routes"], route_id, "Route")
 
 
 def _response(route: Params, response_id: str) -> Params:
-    response: Params | None = (route.get(RESPONSES) or {}).get(response_id)
-    if response is None:
-        raise NotFoundException(
-            f"Invalid RouteResponse identifier specified {response_id}",
-            ResourceType="RouteResponse",
-        )
-    return response
+    return apigw_names.part(route.get(RESPONSES) or {}, response_id, "RouteResponse")
 
 
 def _fresh_id(taken: Params) -> str:
-    while True:
-        found = apigw_names.new_id(7)
-        if found not in taken:
-            return found
+    return apigw_names.unused_id(taken, 7)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from lambdad.errors import BadRequestException, ConflictException, NotFoundException
+from lambdad.errors import BadRequestException, ConflictException
 from lambdad.events.apigw import names as apigw_names
 from lambdad.events.apigw import paging
 from lambdad.events.apigw.api_store import HTTP, ApiStore
@@ -114,27 +114,12 @@ def _check_key(key: str) -> None:
 def _integration(doc: Doc, integration_id: str) -> Doc:
     if doc.get("Api", {}).get("ProtocolType") != names.WEBSOCKET:
         raise BadRequestException("Integration responses are supported for WebSocket APIs only")
-    integration: Doc | None = doc["Integrations"].get(integration_id)
-    if integration is None:
-        raise NotFoundException(
-            f"Invalid Integration identifier specified {integration_id}",
-            ResourceType="Integration",
-        )
-    return integration
+    return apigw_names.part(doc["Integrations"], integration_id, "Integration")
 
 
 def _response(integration: Doc, response_id: str) -> Doc:
-    response: Doc | None = (integration.get(RESPONSES) or {}).get(response_id)
-    if response is None:
-        raise NotFoundException(
-            f"Invalid IntegrationResponse identifier specified {response_id}",
-            ResourceType="IntegrationResponse",
-        )
-    return response
+    return apigw_names.part(integration.get(RESPONSES) or {}, response_id, "IntegrationResponse")
 
 
 def _fresh_id(taken: Doc) -> str:
-    while True:
-        found = apigw_names.new_id(7)
-        if found not in taken:
-            return found
+    return apigw_names.unused_id(taken, 7)
