@@ -6,8 +6,10 @@ per run, its root made ``1777`` and empty), loop-mounted under the disks directo
 about 1.5 ms (``loopdev.py``: no program run). A worker thread keeps a few ready
 (``spares`` of the default size, one of each other size asked for lately), and
 ``acquire`` takes one of those, or makes one in a thread when none is ready.
-``release`` unmounts (detached: a sandbox's mount namespace that still holds it lets go
-when its last process exits, and the loop device is freed then) and deletes the image.
+``release`` shuts the file system down (what still holds a descriptor on it can write
+no more), empties the image, unmounts (detached: a sandbox's mount namespace that still
+holds it lets go when its last process exits, and the loop device is freed then) and
+deletes the image.
 ``setup`` first removes what a server that died left under its disks directory, and
 nothing elsewhere.
 
@@ -230,7 +232,17 @@ class TmpDisks:
             return paths.image
 
     def remove(self, disk: TmpDisk) -> None:
-        """Unmounted (detached) and deleted; idempotent."""
+        """Shut down, its image emptied, unmounted (detached) and deleted; idempotent.
+
+        A process that outlives its environment (a SnapStart template, a sandbox's
+        straggler) may hold a descriptor on the disk, which would keep its file system
+        alive and writable, off the budget, after the detached unmount: shut down first,
+        every write through such a descriptor fails (EIO), and the image's blocks are
+        freed at once."""
+        with contextlib.suppress(OSError):
+            loopdev.shut_down(str(disk.mount_point))
+        with contextlib.suppress(OSError):
+            loopdev.empty_file(str(disk.paths.image))
         _umount(str(disk.mount_point))
         with contextlib.suppress(OSError):
             os.rmdir(disk.mount_point)

@@ -6,6 +6,7 @@ Needs root and loop devices; skipped elsewhere with the reason.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from lambdad.sandbox import loopdev
 from lambdad.sandbox.tmpdisk import TOOL_ENV, TmpDisks
 
 MKFS = shutil.which("mkfs.ext4", path=TOOL_ENV["PATH"])
@@ -135,3 +137,40 @@ def test_no_more_disks_than_the_hosts_disk_could_hold_written_full(
     finally:
         pool.close()
         subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_a_released_disk_takes_no_more_writes_and_frees_its_blocks(
+    tmp_path: Path, made: list[TmpDisks]
+) -> None:
+    pool = disks(tmp_path / "tmp-disks")
+    made.append(pool)
+    assert pool.setup()
+    disk = asyncio.run(pool.acquire(512))
+    assert disk is not None
+    kept = os.open(disk.mount_point / "kept", os.O_WRONLY | os.O_CREAT, 0o600)
+    image = os.open(disk.paths.image, os.O_RDONLY)
+    try:
+        os.write(kept, b"x" * (8 << 20))
+        os.fsync(kept)
+        assert os.fstat(image).st_blocks * 512 > 8 << 20
+
+        asyncio.run(pool.release(disk))
+
+        with pytest.raises(OSError, match="Input/output error") as failed:
+            os.write(kept, b"y" * (1 << 20))
+        assert failed.value.errno == errno.EIO
+        assert os.fstat(image).st_blocks == 0
+        assert not disk.paths.image.exists()
+    finally:
+        os.close(kept)
+        os.close(image)
+
+
+def test_only_a_loop_mounted_disk_is_ever_shut_down(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "plain")
+
+    assert not loopdev.shut_down(str(tmp_path / "plain"))
+    assert not loopdev.shut_down(str(tmp_path / "link"))
+    assert not loopdev.shut_down(str(tmp_path / "absent"))
+    (tmp_path / "plain" / "still").write_text("writable")
