@@ -80,7 +80,8 @@ class TmpDisks:
         spares: int = 2,
         default_mb: int = 512,
     ) -> None:
-        self.root = Path(os.path.realpath(root))
+        # Never through a link: the directory itself is checked (``setup``).
+        self.root = Path(os.path.realpath(Path(root).parent)) / Path(root).name
         self.mkfs = mkfs
         self._templates: dict[int, Path] = {}  # size -> its template image
         self._template_lock = threading.Lock()
@@ -99,8 +100,16 @@ class TmpDisks:
         """The disks directory, emptied of what an earlier run left; a first disk made
         (the proof that disks can be made here: False, with the one warning, if not);
         then the worker that keeps spares ready."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
+        try:
+            self._own_root()
+        except OSError as exc:
+            log.warning(
+                "/tmp disks not used (%s): /tmp is a tmpfs charged to each function's "
+                "memory; a function writing more to /tmp than its memory allows is "
+                "OOM-killed",
+                exc,
+            )
+            return False
         removed = self.recover()
         if removed:
             log.warning("removed %d /tmp disks left mounted by an earlier run", removed)
@@ -122,14 +131,38 @@ class TmpDisks:
         self._worker.start()
         return True
 
+    def _own_root(self) -> None:
+        """The disks directory made (``0700``), or checked: a directory of the server's
+        own, no link, no group or other write (else OSError, and nothing touched)."""
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(self.root, 0o700)
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if not plan.safe_root(st.st_mode, st.st_uid, os.geteuid()):
+                raise OSError(
+                    errno.EPERM,
+                    f"{self.root} is not a directory of this user's that only it writes to",
+                )
+            os.fchmod(fd, 0o700)
+        finally:
+            os.close(fd)
+
     def recover(self) -> int:
-        """Unmount and delete what is under the disks directory (a dead server's)."""
+        """Unmount and delete the disks and templates in the disks directory (a dead
+        server's); nothing else there, and never through a link."""
+        st = os.lstat(self.root)
+        if not plan.safe_root(st.st_mode, st.st_uid, os.geteuid()):
+            return 0
         stale = plan.stale_mount_points(_mountinfo(), self.root)
         for point in stale:
             _umount(point)
         still = set(plan.stale_mount_points(_mountinfo(), self.root))
         for entry in os.scandir(self.root):
             path = os.path.join(self.root, entry.name)
+            if not plan.is_ours(entry.name):
+                continue
             if path in still:
                 log.error("cannot unmount %s: left in place", path)
             elif entry.is_dir(follow_symlinks=False):

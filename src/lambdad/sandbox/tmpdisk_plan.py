@@ -16,6 +16,8 @@ host) or the operator says ``LAMBDAD_TMP_STORAGE=memory``, ``/tmp`` stays a tmpf
 from __future__ import annotations
 
 import math
+import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,10 @@ MKFS_OPTIONS = (
     "-E",
     "lazy_itable_init=1,nodiscard,root_owner=0:0",
 )
+# The names a server gives its disks and templates (``disk_paths``, ``template_paths``):
+# the only entries of its disks directory it ever unmounts or deletes (the zygotes'
+# ``_TMP_DISK`` in runtimes/python/lang_root.py and zygote.py match the disks' names).
+NAME = re.compile(r"(?:[0-9]+m-[0-9a-f]{8}-[0-9]{8}|template-[0-9]+m-[0-9a-f]{8})")
 HEADROOM = 256 << 20
 SPARE_MAX_MB = 2048
 
@@ -149,9 +155,24 @@ def unescape(field: str) -> str:
     return "".join(out)
 
 
+def is_ours(entry: str) -> bool:
+    """Whether ``entry`` (a name in a disks directory) is a disk's or template's mount
+    point or image, as a lambdad server names them."""
+    if entry.endswith(IMAGE_SUFFIX):
+        entry = entry[: -len(IMAGE_SUFFIX)]
+    return NAME.fullmatch(entry) is not None
+
+
+def safe_root(mode: int, uid: int, euid: int) -> bool:
+    """Whether a disks directory (its ``lstat``) may be used and emptied: a directory,
+    not a link, the server's own, that no group or other may write to."""
+    return stat.S_ISDIR(mode) and uid == euid and mode & 0o022 == 0
+
+
 def stale_mount_points(mountinfo: str, root: Path) -> list[str]:
-    """Mount points under ``root`` (a server's disks directory) in ``mountinfo``, deepest
-    and latest first: what a server that died left mounted. Nothing outside ``root``."""
+    """Disks' mount points in ``root`` (a server's disks directory, by the names it
+    gives them) in ``mountinfo``, latest first: what a server that died left mounted.
+    Nothing else, in ``root`` or outside it."""
     prefix = str(root).rstrip("/") + "/"
     found: list[str] = []
     for line in mountinfo.splitlines():
@@ -159,10 +180,11 @@ def stale_mount_points(mountinfo: str, root: Path) -> list[str]:
         if len(fields) < 5:
             continue
         point = unescape(fields[4])
-        if point.startswith(prefix) and ".." not in Path(point).parts:
+        name = point[len(prefix) :]
+        if point.startswith(prefix) and "/" not in name and is_ours(name):
             found.append(point)
     found.reverse()
-    return sorted(found, key=lambda p: p.count("/"), reverse=True)
+    return found
 
 
 def sizes_to_make(ready: Mapping[int, int], wanted: Mapping[int, int]) -> list[int]:

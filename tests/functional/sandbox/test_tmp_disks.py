@@ -174,3 +174,56 @@ def test_only_a_loop_mounted_disk_is_ever_shut_down(tmp_path: Path) -> None:
     assert not loopdev.shut_down(str(tmp_path / "link"))
     assert not loopdev.shut_down(str(tmp_path / "absent"))
     (tmp_path / "plain" / "still").write_text("writable")
+
+
+def test_a_linked_disks_directory_is_refused_and_what_it_points_at_untouched(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    victim = tmp_path / "victim"
+    name = "512m-0a1b2c3d-00000001"
+    (victim / name).mkdir(parents=True)
+    (victim / f"{name}.img").write_text("precious")
+    (victim / "other").write_text("precious")
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(victim / name)]
+    subprocess.run(mount, check=True)
+    try:
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "tmp-disks").symlink_to(victim)
+        pool = disks(tmp_path / "data" / "tmp-disks")
+
+        with caplog.at_level(logging.WARNING):
+            assert not pool.setup()
+
+        assert [r for r in caplog.records if "tmpfs" in r.getMessage()]
+        assert mounted_under(victim) == [str(victim / name)]
+        assert sorted(os.listdir(victim)) == sorted([name, f"{name}.img", "other"])
+        assert oct(victim.stat().st_mode & 0o777) == "0o755"
+        assert not pool.recover()
+        assert mounted_under(victim) == [str(victim / name)]
+    finally:
+        subprocess.run(["umount", "-l", str(victim / name)], check=False)
+
+
+def test_a_disks_directory_others_may_write_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "tmp-disks"
+    root.mkdir()
+    os.chmod(root, 0o777)
+
+    assert not disks(root).setup()
+    assert os.listdir(root) == []
+
+
+def test_only_disks_are_removed_from_the_disks_directory(
+    tmp_path: Path, made: list[TmpDisks]
+) -> None:
+    root = tmp_path / "tmp-disks"
+    root.mkdir(mode=0o700)
+    (root / "notes").write_text("kept")
+    (root / "512m-0a1b2c3d-00000009.img").write_text("a dead server's")
+    pool = disks(root)
+    made.append(pool)
+
+    assert pool.setup()
+
+    assert (root / "notes").read_text() == "kept"
+    assert not (root / "512m-0a1b2c3d-00000009.img").exists()

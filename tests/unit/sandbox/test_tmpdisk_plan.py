@@ -97,32 +97,52 @@ def test_mountinfo_escapes_are_undone() -> None:
     assert plan.unescape("/trailing\\04") == "/trailing\\04"
 
 
+A = "512m-0a1b2c3d-00000001"
+B = "1024m-0a1b2c3d-00000002"
+
+
 def test_a_dead_servers_mounts_under_its_directory_are_stale() -> None:
     text = mountinfo(
         "/",
-        f"{ROOT}/512m-00000001",
-        "/srv/lambdad/tmp-disks-other/512m-00000001",  # another server's (a prefix)
-        "/srv/other/tmp-disks/512m-00000001",  # another data directory
-        f"{ROOT}/1024m-00000002",
+        f"{ROOT}/{A}",
+        f"/srv/lambdad/tmp-disks-other/{A}",  # another server's (a prefix)
+        f"/srv/other/tmp-disks/{A}",  # another data directory
+        f"{ROOT}/{B}",
         str(ROOT),  # the directory itself is not one of its disks
+        f"{ROOT}/other",  # not a name of ours
+        f"{ROOT}/{A}/{B}",  # nor anything deeper
     )
 
     stale = plan.stale_mount_points(text, ROOT)
 
-    assert sorted(stale) == [f"{ROOT}/1024m-00000002", f"{ROOT}/512m-00000001"]
-
-
-def test_stale_mounts_come_deepest_first() -> None:
-    text = mountinfo(f"{ROOT}/a", f"{ROOT}/a/b", f"{ROOT}/c")
-
-    assert plan.stale_mount_points(text, ROOT)[0] == f"{ROOT}/a/b"
+    assert stale == [f"{ROOT}/{B}", f"{ROOT}/{A}"]
 
 
 def test_escaped_mount_points_are_matched_as_they_are() -> None:
     root = Path("/srv/my data/tmp-disks")
-    text = mountinfo(r"/srv/my\040data/tmp-disks/512m-00000001")
+    text = mountinfo(rf"/srv/my\040data/tmp-disks/{A}")
 
-    assert plan.stale_mount_points(text, root) == ["/srv/my data/tmp-disks/512m-00000001"]
+    assert plan.stale_mount_points(text, root) == [f"/srv/my data/tmp-disks/{A}"]
+
+
+def test_only_the_names_a_server_gives_are_its_own() -> None:
+    disk = plan.disk_paths(ROOT, "0a1b2c3d", 7, 1024)
+    template = plan.template_paths(ROOT, "0a1b2c3d", 1024)
+
+    for path in (disk.image, disk.mount_point, template.image, template.mount_point):
+        assert plan.is_ours(path.name)
+    for name in ("other", "512m-00000001", f"{A}.img.bak", f"x{A}", "template-512m", ".img"):
+        assert not plan.is_ours(name)
+
+
+def test_a_disks_directory_is_used_only_if_the_servers_alone() -> None:
+    assert plan.safe_root(0o040700, 0, 0)
+    assert plan.safe_root(0o040755, 0, 0)
+    assert not plan.safe_root(0o120777, 0, 0)  # a link
+    assert not plan.safe_root(0o100600, 0, 0)  # a file
+    assert not plan.safe_root(0o040700, 1000, 0)  # someone else's
+    assert not plan.safe_root(0o040770, 0, 0)  # group-writable
+    assert not plan.safe_root(0o041777, 0, 0)  # anyone's
 
 
 def test_spares_of_the_default_size_and_one_of_each_recent_size() -> None:
