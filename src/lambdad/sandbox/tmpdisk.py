@@ -196,19 +196,21 @@ class TmpDisks:
 
     def make(self, size_mb: int) -> TmpDisk:
         """A new disk, mounted, its root ``1777`` and empty (blocking)."""
-        free, promised = shutil.disk_usage(self.root).free, self._promised()
-        if not plan.has_room(size_mb, free, promised):
-            raise OSError(
-                errno.ENOSPC,
-                f"{free >> 20} MB free under {self.root}, {promised >> 20} MB of it "
-                "promised to the disks already made",
-            )
-        template = self._template(size_mb)
         with self._cond:
+            # Checked and reserved at once: a disk being made (no image yet) is promised
+            # its whole image, so that disks made together never overdraw the host's disk.
+            free, promised = shutil.disk_usage(self.root).free, self._promised()
+            if not plan.has_room(size_mb, free, promised):
+                raise OSError(
+                    errno.ENOSPC,
+                    f"{free >> 20} MB free under {self.root}, {promised >> 20} MB of it "
+                    "promised to the disks already made",
+                )
             paths = plan.disk_paths(self.root, self._run, next(self._serials), size_mb)
             disk = TmpDisk(paths, size_mb)
             self._live.add(disk)
         try:
+            template = self._template(size_mb)
             loopdev.copy_sparse(str(template), str(paths.image))
             os.mkdir(paths.mount_point, 0o700)
             loopdev.mount_image(str(paths.image), str(paths.mount_point))
@@ -218,15 +220,15 @@ class TmpDisks:
         return disk
 
     def _promised(self) -> int:
-        """What the disks made may still take of the host's disk, written full."""
-        with self._cond:
-            disks = list(self._live)
+        """What the disks made or being made may still take of the host's disk, written
+        full (the caller holds the lock). An image not there (yet, or any more) counts
+        whole."""
         promised = 0
-        for disk in disks:
+        for disk in self._live:
             try:
                 allocated = os.stat(disk.paths.image).st_blocks * 512
             except OSError:
-                continue  # being removed
+                allocated = 0
             promised += plan.unwritten_bytes(disk.size_mb, allocated)
         return promised
 

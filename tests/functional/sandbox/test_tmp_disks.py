@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -227,3 +228,34 @@ def test_only_disks_are_removed_from_the_disks_directory(
 
     assert (root / "notes").read_text() == "kept"
     assert not (root / "512m-0a1b2c3d-00000009.img").exists()
+
+
+def test_disks_made_at_once_are_made_only_as_far_as_they_fit(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    # 2600 MB: two 1024 MB disks (1041 MB images) and the headroom fit, a third does not.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2600m", "tmpfs", str(small)], check=True)
+    pool = disks(small / "tmp-disks")
+    try:
+        assert pool.setup()
+        made: list[object] = []
+        refused: list[OSError] = []
+
+        def make() -> None:
+            try:
+                made.append(pool.make(1024))
+            except OSError as exc:
+                refused.append(exc)
+
+        threads = [threading.Thread(target=make) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert len(made) == 2
+        assert len(refused) == 6
+        assert all(exc.errno == errno.ENOSPC for exc in refused)
+    finally:
+        pool.close()
+        subprocess.run(["umount", "-l", str(small)], check=False)
