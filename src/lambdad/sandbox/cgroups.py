@@ -185,6 +185,19 @@ class EnvironmentCgroup:
         name = "cgroup.procs" if self._v2 else "tasks"
         return [str(d / name) for d in self.dirs]
 
+    def open_joins(self) -> list[int]:
+        """Descriptors (close-on-exec, the caller's to close) of ``join_files``, sent to
+        a process that joins this cgroup; none left open when one cannot be opened."""
+        fds: list[int] = []
+        try:
+            for path in self.join_files():
+                fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        return fds
+
     def memory_peak(self) -> int | None:
         mem = self._dir("memory")
         if self._v2:

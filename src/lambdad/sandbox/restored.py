@@ -78,7 +78,6 @@ class RestoredSandbox(ZygoteSandbox):
             # and a cgroup boosted during the restore as during an init.
             self._own_cgroup_and_uid(inner, spec)
             assert self.cgroup is not None
-            joins = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in self.cgroup.join_files()]
             request.update(
                 tmp_options=f"mode=1777,size={spec.tmp_mb * 1024 * 1024}",
                 proc_plan=self._proc_plan,
@@ -98,7 +97,11 @@ class RestoredSandbox(ZygoteSandbox):
         out_r, out_w = os.pipe()
         os.set_blocking(out_r, False)
         self.output_fd = out_r
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except BaseException:
+            os.close(out_w)
+            raise
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         ours.setblocking(False)
         self._control = ours
@@ -108,6 +111,8 @@ class RestoredSandbox(ZygoteSandbox):
             userns = asyncio.get_running_loop().create_task(self._user_namespace())
         try:
             try:
+                if self.cgroup is not None and isinstance(inner, BwrapBackend):
+                    joins = self.cgroup.open_joins()
                 await send_when_writable(self._template, request, [theirs.fileno(), out_w, *joins])
             except OSError as exc:
                 raise SandboxError(f"the snapshot's template is gone: {exc}") from exc

@@ -69,6 +69,16 @@ class TmpDisk:
         return f"TmpDisk({self.paths.name})"
 
 
+class _Order:
+    """A disk being made for an ``acquire`` (under the disks' lock)."""
+
+    __slots__ = ("cancelled", "disk")
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.disk: TmpDisk | None = None
+
+
 class TmpDisks:
     """The disks of one server (under ``root``: its data directory's disks directory)."""
 
@@ -185,11 +195,34 @@ class TmpDisks:
             self._cond.notify()
         if disk is not None:
             return disk
+        order = _Order()
+        making = asyncio.get_running_loop().run_in_executor(None, self._make_for, order, size_mb)
         try:
-            return await asyncio.to_thread(self.make, size_mb)
+            await asyncio.shield(making)
+        except asyncio.CancelledError:
+            # Whoever comes second, this or the thread making it, removes the disk.
+            with self._cond:
+                order.cancelled = True
+                made, order.disk = order.disk, None
+            if made is not None:
+                self.remove(made)  # rare; a few ms
+            raise
         except (OSError, subprocess.SubprocessError) as exc:
             log.warning("cannot make a %d MB /tmp disk, /tmp in memory instead: %s", size_mb, exc)
             return None
+        with self._cond:
+            disk, order.disk = order.disk, None
+        return disk
+
+    def _make_for(self, order: _Order, size_mb: int) -> None:
+        """A disk made for an ``acquire``, handed over in ``order``; removed at once if the
+        acquire was cancelled meanwhile."""
+        disk = self.make(size_mb)
+        with self._cond:
+            if not order.cancelled:
+                order.disk = disk
+                return
+        self.remove(disk)
 
     async def release(self, disk: TmpDisk) -> None:
         await asyncio.to_thread(self.remove, disk)

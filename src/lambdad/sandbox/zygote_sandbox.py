@@ -203,9 +203,12 @@ class ZygoteSandbox:
         assert self.cgroup is not None
         # Its mount namespace is older than the disk: the keeper moves a copy of its mount.
         self.tmp_disk = await inner.tmp_disk(spec)
-        mounts = [self.tmp_disk.mount_fd()] if self.tmp_disk is not None else []
-        joins = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in self.cgroup.join_files()]
+        mounts: list[int] = []
+        joins: list[int] = []
         try:
+            if self.tmp_disk is not None:
+                mounts.append(self.tmp_disk.mount_fd())
+            joins = self.cgroup.open_joins()
             confinement: dict[str, Any] = {"uid": uid, "gid": uid}
             if inner.seccomp:
                 confinement["seccomp"] = zygote_wire.b64(inner.seccomp)

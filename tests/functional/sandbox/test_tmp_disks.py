@@ -259,3 +259,23 @@ def test_disks_made_at_once_are_made_only_as_far_as_they_fit(tmp_path: Path) -> 
     finally:
         pool.close()
         subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_a_disk_made_for_a_cancelled_acquire_is_removed(
+    tmp_path: Path, made: list[TmpDisks]
+) -> None:
+    pool = disks(tmp_path / "tmp-disks")
+    made.append(pool)
+    assert pool.setup()
+
+    async def cancelled() -> None:
+        acquiring = asyncio.ensure_future(pool.acquire(1024))  # none ready: made
+        await asyncio.sleep(0)
+        acquiring.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await acquiring
+
+    asyncio.run(cancelled())  # waits for the default executor's threads
+
+    assert mounted_under(pool.root) == []
+    assert all(name.startswith("template-") for name in os.listdir(pool.root))
