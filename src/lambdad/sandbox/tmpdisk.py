@@ -4,8 +4,10 @@ decides names, sizes and commands).
 A disk is a fresh copy of a template image of its size (``mkfs.ext4`` once per size
 per run, its root made ``1777`` and empty), loop-mounted under the disks directory:
 about 1.5 ms (``loopdev.py``: no program run). A worker thread keeps a few ready
-(``spares`` of the default size, one of each other size asked for lately), and
-``acquire`` takes one of those, or makes one in a thread when none is ready.
+(``spares`` of the default size, one of each of two other sizes asked for latest; those
+no longer wanted are removed), and ``acquire`` takes one of those, or makes one in a
+thread when none is ready (removing ready spares if the host's disk has room for it
+only then).
 ``release`` shuts the file system down (what still holds a descriptor on it can write
 no more), empties the image, unmounts (detached: a sandbox's mount namespace that still
 holds it lets go when its last process exits, and the loop device is freed then) and
@@ -188,8 +190,9 @@ class TmpDisks:
         with self._cond:
             if self._closed:
                 return None
-            if size_mb not in self._recent:
-                self._recent.append(size_mb)
+            if size_mb in self._recent:
+                self._recent.remove(size_mb)
+            self._recent.append(size_mb)
             ready = self._ready.get(size_mb)
             disk = ready.popleft() if ready else None
             self._cond.notify()
@@ -216,8 +219,9 @@ class TmpDisks:
 
     def _make_for(self, order: _Order, size_mb: int) -> None:
         """A disk made for an ``acquire``, handed over in ``order``; removed at once if the
-        acquire was cancelled meanwhile."""
-        disk = self.make(size_mb)
+        acquire was cancelled meanwhile. Where the host's disk has no room for it, ready
+        spares make room (largest first), if they can."""
+        disk = self.make(size_mb, evict=True)
         with self._cond:
             if not order.cancelled:
                 order.disk = disk
@@ -227,13 +231,20 @@ class TmpDisks:
     async def release(self, disk: TmpDisk) -> None:
         await asyncio.to_thread(self.remove, disk)
 
-    def make(self, size_mb: int) -> TmpDisk:
-        """A new disk, mounted, its root ``1777`` and empty (blocking)."""
+    def make(self, size_mb: int, *, evict: bool = False) -> TmpDisk:
+        """A new disk, mounted, its root ``1777`` and empty (blocking). ``evict``: where
+        the host's disk has no room for it, ready spares that would make room are removed
+        (largest first), in the same step, so that no spare made meanwhile takes it."""
         with self._cond:
             # Checked and reserved at once: a disk being made (no image yet) is promised
             # its whole image, so that disks made together never overdraw the host's disk.
             free, promised = shutil.disk_usage(self.root).free, self._promised()
-            if not plan.has_room(size_mb, free, promised):
+            short = plan.room_short(size_mb, free, promised)
+            evicted = self._evicted(short) if short and evict else []
+            if evicted:
+                promised = self._promised()  # they are shut down before it is written
+                short = plan.room_short(size_mb, free, promised)
+            if short:
                 raise OSError(
                     errno.ENOSPC,
                     f"{free >> 20} MB free under {self.root}, {promised >> 20} MB of it "
@@ -242,6 +253,10 @@ class TmpDisks:
             paths = plan.disk_paths(self.root, self._run, next(self._serials), size_mb)
             disk = TmpDisk(paths, size_mb)
             self._live.add(disk)
+        for spare in evicted:
+            self.remove(spare)
+        if evicted:
+            log.info("removed %d ready /tmp disks to make a %d MB one", len(evicted), size_mb)
         try:
             template = self._template(size_mb)
             loopdev.copy_sparse(str(template), str(paths.image))
@@ -251,6 +266,14 @@ class TmpDisks:
             self.remove(disk)
             raise
         return disk
+
+    def _evicted(self, short: int) -> list[TmpDisk]:
+        """Ready spares taken off the ready and the made (the caller holds the lock and
+        removes them), that free ``short`` bytes of the budget; none if they cannot."""
+        ready = [d.size_mb for q in self._ready.values() for d in q]
+        evicted = [self._ready[size].pop() for size in plan.spares_to_evict(ready, short)]
+        self._live.difference_update(evicted)
+        return evicted
 
     def _promised(self) -> int:
         """What the disks made or being made may still take of the host's disk, written
@@ -343,21 +366,27 @@ class TmpDisks:
         with self._cond:
             return {size: len(q) for size, q in self._ready.items() if q}
 
-    def _todo(self) -> list[int]:
+    def _todo(self) -> tuple[list[int], list[TmpDisk]]:
+        """The sizes to make, and the ready disks taken to be removed (under the lock)."""
         ready = {size: len(q) for size, q in self._ready.items()}
         wanted = plan.spares_wanted(self.default_mb, self.spares, self._recent)
-        return plan.sizes_to_make(ready, wanted)
+        drop = [self._ready[size].pop() for size in plan.spares_to_drop(ready, wanted)]
+        return plan.sizes_to_make(ready, wanted), drop
 
     def _work(self) -> None:
         failures = 0
         while True:
             with self._cond:
-                todo = self._todo()
-                while not self._closed and not todo:
+                todo, drop = self._todo()
+                while not self._closed and not todo and not drop:
                     self._cond.wait()
-                    todo = self._todo()
+                    todo, drop = self._todo()
                 if self._closed:
-                    return
+                    return  # what it took to drop is removed by close, as all made
+            for disk in drop:
+                self.remove(disk)
+            if not todo:
+                continue
             try:
                 disk = self.make(todo[0])
             except (OSError, subprocess.SubprocessError) as exc:

@@ -55,6 +55,8 @@ MKFS_OPTIONS = (
 NAME = re.compile(r"(?:[0-9]+m-[0-9a-f]{8}-[0-9]{8}|template-[0-9]+m-[0-9a-f]{8})")
 HEADROOM = 256 << 20
 SPARE_MAX_MB = 2048
+# Ready disks kept beyond ``spares`` of the default size, all other sizes together.
+SPARE_EXTRA = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ def has_room(size_mb: int, free_bytes: int, promised_bytes: int = 0) -> bool:
     written), with ``HEADROOM`` left for lambdad's own data. So that disks, filled all
     at once, never fill the host's disk: a function filling its /tmp meets ENOSPC there,
     never an I/O error nor a full disk for the rest."""
-    return free_bytes - promised_bytes >= image_bytes(size_mb) + HEADROOM
+    return room_short(size_mb, free_bytes, promised_bytes) == 0
 
 
 def unwritten_bytes(size_mb: int, allocated_bytes: int) -> int:
@@ -198,13 +200,52 @@ def sizes_to_make(ready: Mapping[int, int], wanted: Mapping[int, int]) -> list[i
 
 def spares_wanted(default_mb: int, spares: int, recent: Iterable[int]) -> dict[int, int]:
     """How many ready disks to keep per size: ``spares`` of the default size, and one of
-    each other size up to ``SPARE_MAX_MB`` an environment recently asked for (at most
-    ``spares`` such sizes). A larger one is made when asked for (a few ms): kept ready,
-    it would hold much of what the host's disk can promise (``has_room``) for nothing."""
+    each other size up to ``SPARE_MAX_MB`` an environment asked for latest (``recent``:
+    the latest last; at most ``spares`` and ``SPARE_EXTRA`` such sizes). A larger one is
+    made when asked for (a few ms): kept ready, it would hold much of what the host's disk
+    can promise (``has_room``) for nothing."""
     wanted = {default_mb: spares} if spares > 0 else {}
     if spares <= 0:
         return wanted
-    for size in recent:
-        if size not in wanted and size <= SPARE_MAX_MB and len(wanted) <= spares:
+    for size in reversed(list(recent)):
+        if len(wanted) > min(spares, SPARE_EXTRA):
+            break
+        if size not in wanted and size <= SPARE_MAX_MB:
             wanted[size] = 1
     return wanted
+
+
+def spares_to_drop(ready: Mapping[int, int], wanted: Mapping[int, int]) -> list[int]:
+    """The sizes of ready disks to remove: those beyond what is ``wanted`` of each size
+    (sizes no environment asked for lately), then, largest first, those beyond
+    ``spares + SPARE_EXTRA`` in all (``spares``: what is wanted of the most wanted)."""
+    drop: list[int] = []
+    kept: dict[int, int] = {}
+    for size, count in ready.items():
+        kept[size] = min(count, wanted.get(size, 0))
+        drop += [size] * (count - kept[size])
+    over = sum(kept.values()) - (max(wanted.values(), default=0) + SPARE_EXTRA)
+    for size in sorted(kept, reverse=True):
+        if over <= 0:
+            break
+        n = min(over, kept[size])
+        drop += [size] * n
+        over -= n
+    return drop
+
+
+def spares_to_evict(ready: Iterable[int], deficit_bytes: int) -> list[int]:
+    """The sizes of ready disks to remove, largest first, so that a disk short of
+    ``deficit_bytes`` of room (``has_room``) fits; none if all of them would not do."""
+    out: list[int] = []
+    for size in sorted(ready, reverse=True):
+        if deficit_bytes <= 0:
+            break
+        out.append(size)
+        deficit_bytes -= image_bytes(size)
+    return out if deficit_bytes <= 0 else []
+
+
+def room_short(size_mb: int, free_bytes: int, promised_bytes: int) -> int:
+    """How many bytes a disk of ``size_mb`` MB lacks to fit (``has_room``): 0 if it fits."""
+    return max(0, image_bytes(size_mb) + HEADROOM - (free_bytes - promised_bytes))

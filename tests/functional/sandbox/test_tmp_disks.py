@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -279,3 +280,48 @@ def test_a_disk_made_for_a_cancelled_acquire_is_removed(
 
     assert mounted_under(pool.root) == []
     assert all(name.startswith("template-") for name in os.listdir(pool.root))
+
+
+def ready_becomes(pool: TmpDisks, expected: dict[int, int]) -> dict[int, int]:
+    """What the worker keeps ready, once it is ``expected`` (or after 20 s)."""
+    for _ in range(400):
+        if pool.statistics() == expected:
+            break
+        time.sleep(0.05)
+    return pool.statistics()
+
+
+def test_spares_of_sizes_no_longer_asked_for_are_removed(
+    tmp_path: Path, made: list[TmpDisks]
+) -> None:
+    pool = disks(tmp_path / "tmp-disks", spares=1)
+    made.append(pool)
+    assert pool.setup()
+    for size in (1024, 1536):
+        disk = asyncio.run(pool.acquire(size))
+        assert disk is not None
+        asyncio.run(pool.release(disk))
+    assert ready_becomes(pool, {512: 1, 1536: 1}) == {512: 1, 1536: 1}
+
+    mounted = mounted_under(pool.root)
+    assert len(mounted) == 2
+    assert not [m for m in mounted if "/1024m-" in m]
+
+
+def test_spares_make_room_for_a_disk_the_host_could_not_hold_else(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    # 4000 MB: a 3072 MB disk (3121 MB image) fits beside one 512 MB spare, not two.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4000m", "tmpfs", str(small)], check=True)
+    pool = disks(small / "tmp-disks", spares=2)
+    try:
+        assert pool.setup()
+        assert ready_becomes(pool, {512: 2}) == {512: 2}
+
+        large = asyncio.run(pool.acquire(3072))
+
+        assert large is not None
+        assert pool.statistics() == {512: 1}
+    finally:
+        pool.close()
+        subprocess.run(["umount", "-l", str(small)], check=False)

@@ -145,9 +145,38 @@ def test_a_disks_directory_is_used_only_if_the_servers_alone() -> None:
     assert not plan.safe_root(0o041777, 0, 0)  # anyone's
 
 
-def test_spares_of_the_default_size_and_one_of_each_recent_size() -> None:
-    assert plan.spares_wanted(512, 2, [1024, 512, 2048, 1536]) == {512: 2, 1024: 1, 2048: 1}
+def test_spares_of_the_default_size_and_one_of_each_latest_size() -> None:
+    assert plan.spares_wanted(512, 2, [1024, 512, 2048, 1536]) == {512: 2, 1536: 1, 2048: 1}
+    assert plan.spares_wanted(512, 2, [2048, 1024]) == {512: 2, 1024: 1, 2048: 1}
+    assert plan.spares_wanted(512, 1, [2048, 1024]) == {512: 1, 1024: 1}
+    assert plan.spares_wanted(512, 6, [640, 768, 896, 1024]) == {512: 6, 1024: 1, 896: 1}
     assert plan.spares_wanted(512, 0, [1024]) == {}
+
+
+def test_ready_disks_of_sizes_no_longer_wanted_are_dropped() -> None:
+    wanted = {512: 2, 1024: 1}
+
+    assert plan.spares_to_drop({512: 2, 1024: 1}, wanted) == []
+    assert plan.spares_to_drop({512: 2, 1024: 1, 2048: 1, 1536: 2}, wanted) == [2048, 1536, 1536]
+    assert plan.spares_to_drop({512: 3}, wanted) == [512]
+    assert plan.spares_to_drop({512: 2}, {}) == [512, 512]
+
+
+def test_ready_disks_are_never_more_than_the_spares_and_two() -> None:
+    wanted = {512: 2, 1024: 1, 1536: 1, 2048: 1}
+
+    assert plan.spares_to_drop({512: 2, 1024: 1, 1536: 1, 2048: 1}, wanted) == [2048]
+
+
+def test_spares_make_room_for_a_disk_largest_first_if_they_can() -> None:
+    assert plan.room_short(1024, plan.image_bytes(1024) + plan.HEADROOM, 0) == 0
+    short = plan.room_short(1024, plan.image_bytes(1024) + plan.HEADROOM, 100 << 20)
+    assert short == 100 << 20
+
+    assert plan.spares_to_evict([512, 2048, 512], short) == [2048]
+    assert plan.spares_to_evict([512, 512], plan.image_bytes(512) + 1) == [512, 512]
+    assert plan.spares_to_evict([512], plan.image_bytes(512) + 1) == []
+    assert plan.spares_to_evict([512], 0) == []
 
 
 def test_no_large_disk_is_kept_ready() -> None:
