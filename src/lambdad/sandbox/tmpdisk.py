@@ -46,7 +46,8 @@ from lambdad.sandbox import tmpdisk_plan as plan
 
 log = logging.getLogger(__name__)
 
-TOOL_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+# mkfs.ext4 reads no configuration of the host's (tmpdisk_plan.MKFS_OPTIONS say it all).
+TOOL_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "MKE2FS_CONFIG": "/dev/null"}
 # The sizes environments asked for lately (each keeps a ready disk of its size).
 RECENT_SIZES = 8
 

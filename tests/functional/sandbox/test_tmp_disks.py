@@ -325,3 +325,27 @@ def test_spares_make_room_for_a_disk_the_host_could_not_hold_else(tmp_path: Path
     finally:
         pool.close()
         subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_a_disk_is_ext4_as_lambdad_says_whatever_the_hosts_mke2fs_conf(
+    tmp_path: Path, made: list[TmpDisks]
+) -> None:
+    assert TOOL_ENV["MKE2FS_CONFIG"] == "/dev/null"
+    pool = disks(tmp_path / "tmp-disks")
+    made.append(pool)
+    disk = pool.make(512) if pool.setup() else None
+    assert disk is not None
+
+    dumpe2fs = shutil.which("dumpe2fs", path=TOOL_ENV["PATH"])
+    assert dumpe2fs is not None
+    header = subprocess.run(
+        [dumpe2fs, "-h", str(disk.paths.image)], capture_output=True, text=True, check=True
+    ).stdout
+    fields = dict(line.split(":", 1) for line in header.splitlines() if ":" in line)
+
+    assert fields["Errors behavior"].strip() == "Continue"
+    assert fields["Inode size"].strip() == "256"
+    assert {"extent", "flex_bg", "64bit", "metadata_csum"} <= set(
+        fields["Filesystem features"].split()
+    )
+    assert "has_journal" not in fields["Filesystem features"].split()

@@ -56,6 +56,17 @@ def test_mkfs_takes_only_the_servers_paths() -> None:
     assert mkfs[mkfs.index("-m") + 1] == "0"  # nothing reserved for root
 
 
+def test_mkfs_is_told_everything_and_an_error_never_stops_the_host() -> None:
+    # It runs with no configuration file (MKE2FS_CONFIG=/dev/null): nothing of the
+    # host's /etc/mke2fs.conf decides a tenant's file system.
+    mkfs = plan.mkfs_argv("/usr/sbin/mkfs.ext4", ROOT / "template-512m-0a1b2c3d.img")
+
+    assert mkfs[mkfs.index("-e") + 1] == "continue"
+    assert mkfs[mkfs.index("-I") + 1] == "256"
+    features = mkfs[mkfs.index("-O") + 1].split(",")
+    assert {"extent", "flex_bg", "64bit", "extra_isize", "^has_journal"} <= set(features)
+
+
 def test_templates_are_not_taken_for_disks() -> None:
     template = plan.template_paths(ROOT, "0a1b2c3d", 512)
     disk = plan.disk_paths(ROOT, "0a1b2c3d", 1, 512)
