@@ -25,13 +25,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
-import function_url
-import http_api
 import http_doors_throughput as doors
 import throughput as t
 
 HERE = Path(__file__).resolve().parent
 EVERYTHING = "logs,metrics,peak,drain"
+DOORS = ("function URL", "HTTP API", "ALB")
 
 
 def _server(knockout: str) -> c.Server:
@@ -48,22 +47,8 @@ def _server(knockout: str) -> c.Server:
 
 
 def _scripts(server: c.Server, work: Path, label: str) -> dict[str, Path]:
-    server.create("apigw", source=http_api.HANDLER, MemorySize=1769)
-    arn = server.client.get_function(FunctionName="apigw")["Configuration"]["FunctionArn"]
-    http_id, _ = http_api._apis(server, arn)
-    dns_name = http_api._balancer(server, arn)
-    url_id = function_url.public_url(server, "apigw")
-    texts = {
-        "function URL": doors._script(f"/lambda-url/{url_id}/x"),
-        "HTTP API": doors._script(f"/execute-api/{http_id}/x"),
-        "ALB": doors._script("/x", f"{dns_name}:{server.port}"),
-    }
-    out = {}
-    for door, text in texts.items():
-        path = work / f"{label}-{door.split()[0]}.lua"
-        path.write_text(text)
-        out[door] = path
-    return out
+    scripts = doors.door_scripts(server, work, f"{label}-")
+    return {door: scripts[door] for door in DOORS}
 
 
 def main() -> int:

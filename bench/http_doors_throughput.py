@@ -118,28 +118,37 @@ def _script(path: str, host: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def door_scripts(server: c.Server, work: Path, prefix: str = "") -> dict[str, Path]:
+    """A no-op function behind each door of ``server`` (and a direct ``Invoke`` of it):
+    one wrk script per door, written under ``work``."""
+    server.create("apigw", source=http_api.HANDLER, MemorySize=1769)
+    arn = server.client.get_function(FunctionName="apigw")["Configuration"]["FunctionArn"]
+    http_id, rest_id = http_api._apis(server, arn)
+    dns_name = http_api._balancer(server, arn)
+    url_id = function_url.public_url(server, "apigw")
+    scripts = {
+        "direct Invoke": t.lua_for(c.signed_invoke(server.endpoint, "apigw", b"{}")),
+        "function URL": _script(f"/lambda-url/{url_id}/x"),
+        "HTTP API": _script(f"/execute-api/{http_id}/x"),
+        "REST API": _script(f"/execute-api/{rest_id}/b/x"),
+        "ALB": _script("/x", f"{dns_name}:{server.port}"),
+    }
+    out = {}
+    for door, text in scripts.items():
+        path = work / f"{prefix}{door.split()[0]}.lua"
+        path.write_text(text)
+        out[door] = path
+    return out
+
+
 def measure(seconds: float, work: Path, sandbox: str) -> dict[str, dict[str, Any]]:
     env = {"LAMBDAD_SANDBOX": sandbox}
     if sandbox == "bwrap":
         env["LAMBDAD_NETWORK"] = "none"  # as bench/warm.py measures it
     server = c.Server(env).start()
     try:
-        server.create("apigw", source=http_api.HANDLER, MemorySize=1769)
-        arn = server.client.get_function(FunctionName="apigw")["Configuration"]["FunctionArn"]
-        http_id, rest_id = http_api._apis(server, arn)
-        dns_name = http_api._balancer(server, arn)
-        url_id = function_url.public_url(server, "apigw")
-        scripts = {
-            "direct Invoke": t.lua_for(c.signed_invoke(server.endpoint, "apigw", b"{}")),
-            "function URL": _script(f"/lambda-url/{url_id}/x"),
-            "HTTP API": _script(f"/execute-api/{http_id}/x"),
-            "REST API": _script(f"/execute-api/{rest_id}/b/x"),
-            "ALB": _script("/x", f"{dns_name}:{server.port}"),
-        }
         out = {}
-        for label, script in scripts.items():
-            path = work / f"{label.split()[0]}.lua"
-            path.write_text(script)
+        for label, path in door_scripts(server, work).items():
             t.wrk(f"{server.endpoint}/", path, CONNECTIONS, max(1, round(seconds / 3)))
             out[label] = measured(server.process.pid, f"{server.endpoint}/", path, seconds)
         return out
