@@ -35,6 +35,7 @@ from lambdad.control.policies import PolicyService
 from lambdad.control.signing_profiles import SigningProfiles
 from lambdad.environments.code import CodeCache
 from lambdad.environments.layers import OptCache
+from lambdad.environments.maker import EnvironmentMaker
 from lambdad.environments.pool import EnvironmentPool
 from lambdad.environments.provisioned import ProvisionedManager
 from lambdad.environments.scaling import ScalingKeeper
@@ -227,20 +228,20 @@ class Platform:
         self.snapstart = SnapStart(self.backend)
         # Traces: the X-Ray daemon's port (in every environment's variables), the store.
         self.tracing = Tracing(s)
-        self.pool = EnvironmentPool(
+        maker = EnvironmentMaker(
             s,
             self.backend,
             self.runtimes,
             self.code,
             self._log_sink,
-            opt=opt,
-            snapstart=self.snapstart,
-            scale_gate=scale_up,
-            changes=self.changes,
+            opt,
             clock=self.clock,
             sessions=self.sessions,
             xray_daemon_port=self.tracing.daemon_port,
             images=self.images,
+        )
+        self.pool = EnvironmentPool(
+            s, maker, scale_up, self.snapstart, self.changes, clock=self.clock
         )
 
         def template_request(scope: Scope, name: str, version: str) -> TemplateRequest:

@@ -27,9 +27,7 @@ from typing import Protocol
 
 from lambdad.clock import Clock
 from lambdad.config import Settings
-from lambdad.environments.code import CodeCache
-from lambdad.environments.environment import Environment, LogSink, State
-from lambdad.environments.layers import OptCache
+from lambdad.environments.environment import Environment, State
 from lambdad.environments.maker import EnvironmentMaker
 from lambdad.environments.snapstart import (
     INITIALIZATION_TYPE,
@@ -47,11 +45,8 @@ from lambdad.errors import (
 from lambdad.model import scaling
 from lambdad.model.changes import ChangeHub
 from lambdad.model.scope import Scope
-from lambdad.model.session import SessionIssuer
 from lambdad.model.version import RunnableVersion
-from lambdad.runtimes.table import RuntimeTable
-from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
-from lambdad.store.images import ImageStore
+from lambdad.sandbox.base import Sandbox, SandboxSpec
 
 log = logging.getLogger(__name__)
 
@@ -97,36 +92,18 @@ class EnvironmentPool:
     def __init__(
         self,
         settings: Settings,
-        backend: SandboxBackend,
-        runtimes: RuntimeTable,
-        code: CodeCache,
-        log_sink: LogSink,
-        opt: OptCache | None = None,
+        maker: EnvironmentMaker,
         scale_gate: ScaleGate | None = None,
         snapstart: SnapStart | None = None,
         changes: ChangeHub | None = None,
         *,
         clock: Clock,
-        sessions: SessionIssuer | None = None,
-        xray_daemon_port: int | None = None,
-        images: ImageStore | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.scale_gate = scale_gate
         # What each new environment is made of (environments/maker.py).
-        self.maker = EnvironmentMaker(
-            settings,
-            backend,
-            runtimes,
-            code,
-            log_sink,
-            opt,
-            clock=clock,
-            sessions=sessions,
-            xray_daemon_port=xray_daemon_port,
-            images=images,
-        )
+        self.maker = maker
         self._idle: dict[VersionKey, list[Environment]] = {}
         self._all: dict[str, Environment] = {}
         self._keys: dict[str, VersionKey] = {}

@@ -9,6 +9,7 @@ from typing import Any
 
 from lambdad.clock import FakeClock
 from lambdad.config import Settings
+from lambdad.environments.maker import EnvironmentMaker
 from lambdad.environments.pool import EnvironmentPool
 from lambdad.model.scope import Scope
 from lambdad.model.version import RunnableVersion
@@ -36,7 +37,7 @@ def pool(clock: FakeClock) -> EnvironmentPool:
     def sink(*args: Any) -> None:
         pass
 
-    return EnvironmentPool(
+    maker = EnvironmentMaker(
         Settings(),
         backend=FakeBackend(),  # type: ignore[arg-type]
         runtimes=FakeRuntimes(),  # type: ignore[arg-type]
@@ -44,6 +45,7 @@ def pool(clock: FakeClock) -> EnvironmentPool:
         log_sink=sink,
         clock=clock,
     )
+    return EnvironmentPool(Settings(), maker, clock=clock)
 
 
 def test_a_new_environment_runs_on_the_pools_clock() -> None:
