@@ -67,34 +67,39 @@ def take(
 def v2_page(items: Sequence[Item], params: Item, *, listing: str, key: str) -> Item:
     """An ``apigatewayv2`` list operation's output: ``Items`` and, but on the last
     page, ``NextToken``."""
-    page = take(
-        items,
-        listing=listing,
-        key=key,
-        size=max_results(params.get("MaxResults")),
-        token=params.get("NextToken"),
-        token_name="NextToken",
-    )
-    out: Item = {"Items": page.items}
-    if page.token is not None:
-        out["NextToken"] = page.token
-    return out
+    size = max_results(params.get("MaxResults"))
+    return _output(items, params, listing, key, size, ("Items", "NextToken"))
 
 
 def v1_page(items: Sequence[Item], params: Item, *, listing: str, key: str) -> Item:
     """An ``apigateway`` list operation's output: ``items`` and, but on the last page,
     ``position``."""
+    size = limit(params.get("limit"))
+    return _output(items, params, listing, key, size, ("items", "position"))
+
+
+def _output(
+    items: Sequence[Item],
+    params: Item,
+    listing: str,
+    key: str,
+    size: int | None,
+    names: tuple[str, str],
+) -> Item:
+    """The page as an output: its items under ``names[0]``, the token (the same name
+    as the request's) under ``names[1]`` but on the last page."""
+    items_name, token_name = names
     page = take(
         items,
         listing=listing,
         key=key,
-        size=limit(params.get("limit")),
-        token=params.get("position"),
-        token_name="position",
+        size=size,
+        token=params.get(token_name),
+        token_name=token_name,
     )
-    out: Item = {"items": page.items}
+    out: Item = {items_name: page.items}
     if page.token is not None:
-        out["position"] = page.token
+        out[token_name] = page.token
     return out
 
 
