@@ -94,10 +94,6 @@ class AccountLimits:
         return max(0, self.concurrency - self.reserved - self.provisioned_unreserved)
 
 
-_NO_LIMITS = FunctionLimits()
-_NO_ACCOUNT = AccountLimits(0)
-
-
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Leases held right now."""
@@ -120,8 +116,8 @@ class Lease:
     kind: LeaseKind
     granted_at: float
     # The configuration it was granted under (what the invocation's metrics report).
-    limits: FunctionLimits = _NO_LIMITS
-    account: AccountLimits = _NO_ACCOUNT
+    limits: FunctionLimits
+    account: AccountLimits
 
 
 @dataclass(frozen=True, slots=True)
